@@ -1,0 +1,39 @@
+// A flexibility offer: how much the provider can reduce its grid import in a window, and for how
+// much. Sign convention (stated once): a reduction is positive kW below the provider's declared
+// pre-commitment schedule; delivered energy = baseline − metered.
+import type { EpochMs } from './time.ts';
+import type { Kilowatts, Pounds, PoundsPerMwh } from './units.ts';
+
+export interface FlexOffer {
+  readonly id: string;
+  readonly site: string;
+  /** Grid area the site sits in (NESO carbon-intensity region name). */
+  readonly region: string;
+  readonly windowStart: EpochMs;
+  readonly windowEnd: EpochMs;
+  readonly reductionKw: Kilowatts;
+  readonly priceGbp: Pounds;
+  readonly priceGbpPerMwh: PoundsPerMwh;
+  /** What re-planning with the commitment costs the provider (may be negative: shifting saved money). */
+  readonly opportunityCostGbp: Pounds;
+  readonly validUntil: EpochMs;
+}
+
+/** What the grid side asks for in a search. */
+export interface FlexNeed {
+  readonly kind: 'price-peak' | 'carbon-peak' | 'import-limit';
+  readonly windowStart: EpochMs;
+  readonly windowEnd: EpochMs;
+  /** The reduction the buyer would like; offers may be smaller. */
+  readonly wantedKw: Kilowatts;
+  /** The most the buyer will pay per MWh of delivered reduction. */
+  readonly maxPriceGbpPerMwh: PoundsPerMwh;
+}
+
+/** Ranks offers for a need: cheapest £/MWh first, then larger reductions. */
+export const rankOffers = (offers: readonly FlexOffer[], need: FlexNeed): FlexOffer[] =>
+  offers
+    .filter((o) => o.reductionKw > 0 && o.priceGbpPerMwh <= need.maxPriceGbpPerMwh)
+    .filter((o) => o.windowStart < need.windowEnd && o.windowEnd > need.windowStart)
+    .slice()
+    .sort((a, b) => a.priceGbpPerMwh - b.priceGbpPerMwh || b.reductionKw - a.reductionKw);

@@ -1,0 +1,111 @@
+// The planning problem and its schedule: the optimiser's versioned input and output formats
+// (docs/planning-problem.md gives the exact semantics). These are JSON file formats, so quantities
+// are plain numbers whose unit is in the field name (kW, kWh, £/MWh, gCO2/kWh, kg).
+
+export interface BatterySpec {
+  readonly capacityKwh: number;
+  readonly maxChargeKw: number;
+  readonly maxDischargeKw: number;
+  /** Applied on charging: stored energy = charged energy × efficiency. */
+  readonly roundTripEfficiency: number;
+  readonly initialSocKwh: number;
+  readonly minSocKwh: number;
+}
+
+export interface SiteSpec {
+  readonly id: string;
+  readonly itPowerLimitKw: number;
+  readonly pue: number;
+  readonly gridImportLimitKw: number;
+  readonly priceGbpPerMwh: readonly number[];
+  readonly carbonGPerKwh: readonly number[];
+  readonly battery?: BatterySpec;
+}
+
+export interface JobSpec {
+  readonly id: string;
+  readonly energyKwh: number;
+  readonly maxPowerKw: number;
+  /** First slot the job may run in. */
+  readonly releaseSlot: number;
+  /** The job must have finished by the start of this slot (exclusive). */
+  readonly deadlineSlot: number;
+  readonly preemptible: boolean;
+  readonly sites: readonly string[];
+  /** Units of useful work (inferences, tokens, GPU-hours) the job produces; divides £ and gCO2. */
+  readonly work?: number;
+}
+
+/** A confirmed flexibility commitment: grid import at `site` stays ≤ maxImportKw in [fromSlot, toSlot). */
+export interface CommitmentSpec {
+  readonly site: string;
+  readonly fromSlot: number;
+  readonly toSlot: number;
+  readonly maxImportKw: number;
+}
+
+export interface PlanningProblem {
+  readonly version: 1;
+  /** ISO-8601 UTC instant at which slot 0 starts. */
+  readonly start: string;
+  readonly slotMinutes: number;
+  readonly slots: number;
+  readonly sites: readonly SiteSpec[];
+  readonly jobs: readonly JobSpec[];
+  /** Absent means no cap. */
+  readonly carbonCapKg?: number;
+  readonly commitments: readonly CommitmentSpec[];
+}
+
+export type ScheduleStatus = 'optimal' | 'feasible' | 'infeasible';
+
+export interface JobSchedule {
+  readonly id: string;
+  readonly site: string;
+  /** IT power per slot (kW). */
+  readonly powerKw: readonly number[];
+}
+
+export interface BatterySchedule {
+  readonly site: string;
+  readonly chargeKw: readonly number[];
+  readonly dischargeKw: readonly number[];
+}
+
+export interface Schedule {
+  readonly version: 1;
+  readonly status: ScheduleStatus;
+  /** Why the problem has no plan, when status is infeasible. */
+  readonly reason?: string;
+  readonly costGbp: number;
+  readonly carbonKg: number;
+  /** A proven lower bound on the cost of any feasible plan. */
+  readonly lowerBoundGbp: number;
+  readonly jobs: readonly JobSchedule[];
+  readonly batteries: readonly BatterySchedule[];
+  /** Which planner produced the schedule, for the audit trail. */
+  readonly planner?: string;
+}
+
+export const slotHoursOf = (p: Pick<PlanningProblem, 'slotMinutes'>): number => p.slotMinutes / 60;
+
+/** Grid import per slot at one site implied by a schedule (kW): IT × PUE + charge − discharge. */
+export const siteImportKw = (problem: PlanningProblem, schedule: Schedule, siteId: string): number[] => {
+  const site = problem.sites.find((s) => s.id === siteId);
+  if (!site) throw new Error(`unknown site ${siteId}`);
+  const out = new Array<number>(problem.slots).fill(0);
+  for (const job of schedule.jobs) {
+    if (job.site !== siteId) continue;
+    job.powerKw.forEach((p, t) => (out[t] = (out[t] ?? 0) + p * site.pue));
+  }
+  const battery = schedule.batteries.find((b) => b.site === siteId);
+  if (battery) {
+    for (let t = 0; t < problem.slots; t++) out[t] = (out[t] ?? 0) + (battery.chargeKw[t] ?? 0) - (battery.dischargeKw[t] ?? 0);
+  }
+  return out;
+};
+
+export const infeasible = (reason: string, lowerBoundGbp = 0, planner?: string): Schedule => ({
+  version: 1, status: 'infeasible', reason, costGbp: 0, carbonKg: 0, lowerBoundGbp, jobs: [], batteries: [],
+  ...(planner ? { planner } : {}),
+});

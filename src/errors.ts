@@ -1,0 +1,65 @@
+// The one registry of coded errors. Each code is stable (operators grep for it), maps to one HTTP
+// status and one Beckn error code (BECKN-005), and has a default message. docs/error-codes.md lists
+// them all; a test keeps the two in step. Expected outcomes (an infeasible plan) are values, not errors.
+
+export const ERRORS = {
+  // Signature and identity (BECKN-006 "Step 2": failures get 401 and a NACK). BECKN-005 has no auth
+  // codes, so these use its generic invalid-request code.
+  FLX_SIG_MISSING: { http: 401, beckn: '30000', message: 'the request has no Authorization header' },
+  FLX_SIG_MALFORMED: { http: 401, beckn: '30000', message: 'the Authorization header is not a valid Beckn signature header' },
+  FLX_SIG_ALGORITHM: { http: 401, beckn: '30000', message: 'the signature algorithm is not ed25519' },
+  FLX_SIG_EXPIRED: { http: 401, beckn: '30000', message: 'the signature has expired' },
+  FLX_SIG_NOT_YET_VALID: { http: 401, beckn: '30000', message: 'the signature was created in the future' },
+  FLX_SIG_UNKNOWN_KEY: { http: 401, beckn: '30000', message: 'no registered key matches the keyId' },
+  FLX_SIG_KEY_REVOKED: { http: 401, beckn: '30000', message: 'the signing key is not valid now (revoked, expired or not yet valid)' },
+  FLX_SIG_WRONG_SUBSCRIBER: { http: 401, beckn: '30000', message: 'the signer is not the subscriber named in the context' },
+  FLX_SIG_INVALID: { http: 401, beckn: '30000', message: 'the signature does not verify against the body' },
+  // Malformed requests (BECKN-005 30000-series).
+  FLX_REQ_INVALID_JSON: { http: 400, beckn: '30000', message: 'the body is not valid JSON' },
+  FLX_REQ_SCHEMA: { http: 400, beckn: '30000', message: 'the message does not match its schema' },
+  FLX_REQ_CONTEXT: { http: 400, beckn: '30000', message: 'the context is not acceptable' },
+  FLX_REQ_EXPIRED: { http: 400, beckn: '30000', message: 'the message arrived after its ttl' },
+  FLX_ITEM_NOT_FOUND: { http: 404, beckn: '30004', message: 'no such item (offer)' },
+  FLX_ORDER_NOT_FOUND: { http: 404, beckn: '30010', message: 'no such order' },
+  // Business and policy (40000- and 50000-series).
+  FLX_ACTION_NOT_APPLICABLE: { http: 400, beckn: '40001', message: 'this participant does not implement that action' },
+  FLX_QUANTITY_UNAVAILABLE: { http: 409, beckn: '40002', message: 'the quantity asked for is more than is offered' },
+  FLX_QUOTE_EXPIRED: { http: 409, beckn: '40003', message: 'the quote is no longer available' },
+  FLX_ORDER_STATE: { http: 409, beckn: '40000', message: 'the order is not in a state that allows this action' },
+  FLX_CANCEL_NOT_POSSIBLE: { http: 409, beckn: '50001', message: 'the order cannot be cancelled' },
+  // Peers and internals.
+  FLX_PEER_UNREACHABLE: { http: 502, beckn: '40000', message: 'a peer did not answer' },
+  FLX_PEER_NACK: { http: 502, beckn: '40000', message: 'a peer refused the request' },
+  FLX_INTERNAL: { http: 500, beckn: '40000', message: 'internal error' },
+  // Operator-facing (CLI and config); never sent on the wire.
+  FLX_CONFIG_INVALID: { http: 400, beckn: '30000', message: 'the configuration is invalid' },
+  FLX_CLI_USAGE: { http: 400, beckn: '30000', message: 'the command line is invalid' },
+  FLX_DATA_INVALID: { http: 400, beckn: '30000', message: 'an input file is invalid' },
+} as const satisfies Record<string, { http: number; beckn: string; message: string }>;
+
+export type ErrorCode = keyof typeof ERRORS;
+
+export class FlexError extends Error {
+  readonly code: ErrorCode;
+  /** JSON path or config field at fault, when there is one. */
+  readonly path: string | undefined;
+
+  constructor(code: ErrorCode, detail?: string, options: { path?: string; cause?: unknown } = {}) {
+    super(detail ?? ERRORS[code].message, options.cause === undefined ? undefined : { cause: options.cause });
+    this.name = 'FlexError';
+    this.code = code;
+    this.path = options.path;
+  }
+
+  get http(): number {
+    return ERRORS[this.code].http;
+  }
+
+  get becknCode(): string {
+    return ERRORS[this.code].beckn;
+  }
+}
+
+/** Any thrown value as a FlexError: unknown faults become FLX_INTERNAL with the original as cause. */
+export const asFlexError = (e: unknown): FlexError =>
+  e instanceof FlexError ? e : new FlexError('FLX_INTERNAL', e instanceof Error ? e.message : String(e), { cause: e });
