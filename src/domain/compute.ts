@@ -45,7 +45,10 @@ export interface FlexibilityReport {
   readonly itPowerLimitKw: Kilowatts;
   readonly pue: number;
   readonly gridImportLimitKw: Kilowatts;
-  /** IT power drawn regardless of jobs (idle nodes, storage, network) per slot from `at`'s slot. */
+  /** Start of the first slot of baseLoadKw. */
+  readonly baseLoadFrom: EpochMs;
+  readonly slotMinutes: number;
+  /** IT power drawn regardless of the deferrable jobs (idle nodes, inference serving) per slot from baseLoadFrom. */
   readonly baseLoadKw: readonly number[];
   readonly jobs: readonly ComputeJob[];
 }

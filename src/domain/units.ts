@@ -29,7 +29,7 @@ export const costOf = (energy: KilowattHours, price: PoundsPerMwh): Pounds => gb
 /** Emissions of energy at a carbon intensity. */
 export const emissionsOf = (energy: KilowattHours, intensity: GramsCo2PerKwh): GramsCo2 => grams(energy * intensity);
 
-export const sum = <T extends number>(xs: readonly T[]): T => xs.reduce((a, b) => a + b, 0) as T;
+export const sum = <T extends number>(xs: readonly T[]): T => xs.reduce<number>((a, b) => a + b, 0) as T;
 
 /** Rounds to a fixed number of decimals for presentation and wire formats (never for arithmetic). */
 export const round = (n: number, decimals = 3): number => {

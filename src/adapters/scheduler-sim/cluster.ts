@@ -1,0 +1,265 @@
+// The built-in simulated cluster: the default Scheduler and Meter when no Slurm or Kubernetes is
+// configured. It runs queued GPU jobs on a training pool, strictly first come first served, and
+// meters the site's grid import. Time only moves when the caller says so (advanceTo), so the same
+// cluster serves live mode (driven by the Clock) and fast replay.
+//
+// Power follows the convention in src/sim/power.ts: IT power = idle power of the training pool +
+// Σ running jobs' powerKw (their marginal power) + the inference pool's power; import = IT × pue.
+import type { Actuation, ComputeJob, FlexibilityReport } from '../../domain/compute.ts';
+import { epochMs, isoOf, MINUTE_MS, slotAt, slotStart, type EpochMs, type SlotGrid } from '../../domain/time.ts';
+import { kw, kwh, type Kilowatts } from '../../domain/units.ts';
+import type { Meter, Scheduler } from '../../ports.ts';
+import { checkInferenceProfile, resolveConfig, type ResolvedSimConfig, type SimClusterConfig } from './config.ts';
+import { PowerLog } from './power-log.ts';
+
+export type { SimClusterConfig } from './config.ts';
+
+const HOUR_MS = 60 * MINUTE_MS;
+
+type JobRecord = { -readonly [K in keyof ComputeJob]: ComputeJob[K] } & { readonly seq: number };
+
+const isWaiting = (j: JobRecord): boolean => j.state === 'queued' || j.state === 'held';
+const ok = (jobId: string): Actuation => ({ ok: true, jobId });
+const refuse = (jobId: string, reason: string): Actuation => ({ ok: false, jobId, reason });
+const copyRecord = (j: JobRecord): JobRecord => ({ ...j, allowedSites: [...j.allowedSites] });
+const publicJob = ({ seq: _seq, ...job }: JobRecord): ComputeJob => ({ ...job, allowedSites: [...job.allowedSites] });
+
+export class SimCluster implements Scheduler, Meter {
+  readonly site: string;
+  readonly region: string;
+  readonly pue: number;
+  readonly gridImportLimitKw: Kilowatts;
+  /** Maximum IT power of the site: every node of both pools flat out. */
+  readonly itPowerLimitKw: Kilowatts;
+  readonly start: EpochMs;
+  private readonly input: SimClusterConfig;
+  private readonly cfg: ResolvedSimConfig;
+  /** IT power of the inference pool per slot from `start`, repeated cyclically (a daily profile repeats daily). */
+  private readonly inference: readonly number[] | undefined;
+  private current: EpochMs;
+  /** In FIFO order: submittedAt, then order of submission. */
+  private jobs: JobRecord[] = [];
+  private nextSeq = 0;
+  private log: PowerLog;
+
+  /** Without an inference profile the inference pool sits idle. */
+  constructor(config: SimClusterConfig, start: EpochMs, inferenceKw?: readonly number[]) {
+    this.input = { ...config, ...(config.power ? { power: { ...config.power } } : {}) };
+    this.cfg = resolveConfig(this.input);
+    this.site = this.cfg.site;
+    this.region = this.cfg.region;
+    this.pue = this.cfg.pue;
+    this.gridImportLimitKw = kw(this.cfg.gridImportLimitKw);
+    this.itPowerLimitKw = kw(this.cfg.itPowerLimitKw);
+    if (!Number.isFinite(start)) throw new RangeError(`simulated cluster: start must be a time, got ${start}`);
+    this.start = start;
+    this.current = start;
+    this.inference = inferenceKw === undefined ? undefined : checkInferenceProfile(inferenceKw, this.cfg);
+    this.log = new PowerLog(start);
+  }
+
+  /** Simulated time: everything before it has happened. */
+  get now(): EpochMs {
+    return this.current;
+  }
+
+  get totalGpus(): number {
+    return this.cfg.totalTrainingGpus;
+  }
+
+  get gpusInUse(): number {
+    return this.jobs.reduce((n, j) => (j.state === 'running' ? n + j.gpus : n), 0);
+  }
+
+  /** Adds jobs to the queue. An invalid job is a fault in the caller and throws. */
+  submit(jobs: readonly ComputeJob[]): void {
+    const ids = new Set(this.jobs.map((j) => j.id));
+    for (const job of jobs) {
+      this.check(job, ids);
+      ids.add(job.id);
+    }
+    for (const job of jobs) this.jobs.push({ ...job, allowedSites: [...job.allowedSites], seq: this.nextSeq++ });
+    this.jobs.sort((a, b) => a.submittedAt - b.submittedAt || a.seq - b.seq);
+  }
+
+  /** The queue as a scheduler would show it now: jobs submitted later in the day are not yet visible. */
+  listJobs(): Promise<ComputeJob[]> {
+    return Promise.resolve(this.jobs.filter((j) => j.submittedAt <= this.current).map(publicJob));
+  }
+
+  /** Sets beginAt. It does not check the deadline: keeping SLOs is the planner's job, as with Slurm --begin. */
+  deferUntil(jobId: string, until: EpochMs): Promise<Actuation> {
+    const job = this.find(jobId);
+    if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`));
+    if (!isWaiting(job)) return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}; only queued or held jobs can be deferred`));
+    if (!Number.isFinite(until)) return Promise.resolve(refuse(jobId, `until is not a time: ${until}`));
+    job.beginAt = until;
+    return Promise.resolve(ok(jobId));
+  }
+
+  /** A held job never starts until released. Holding a held job is a no-op. */
+  hold(jobId: string): Promise<Actuation> {
+    const job = this.find(jobId);
+    if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`));
+    if (!isWaiting(job)) return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}; only queued jobs can be held`));
+    job.state = 'held';
+    return Promise.resolve(ok(jobId));
+  }
+
+  /** Makes a held job eligible again (beginAt, if set, still applies). Releasing a queued job is a no-op. */
+  release(jobId: string): Promise<Actuation> {
+    const job = this.find(jobId);
+    if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`));
+    if (!isWaiting(job)) return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}; only held jobs can be released`));
+    job.state = 'queued';
+    return Promise.resolve(ok(jobId));
+  }
+
+  /**
+   * Simulates up to `t`. Steps break at every slot boundary, job completion and job eligibility, so
+   * power is constant within a step. Jobs start at the beginning of a step; jobs that become
+   * eligible exactly at `t` start on the next call, so an actuation made at `t` still applies to them.
+   */
+  advanceTo(t: EpochMs): void {
+    if (!Number.isFinite(t)) throw new RangeError(`simulated cluster ${this.site}: cannot advance to ${t}`);
+    if (t < this.current) {
+      throw new Error(`simulated cluster ${this.site}: time cannot move backwards (now ${isoOf(this.current)}, asked for ${isoOf(t)})`);
+    }
+    while (this.current < t) {
+      const now = this.current;
+      this.startEligible(now);
+      const next = this.nextEvent(now, t);
+      this.run(now, next);
+      this.current = epochMs(next);
+    }
+  }
+
+  /** Meter port: average grid import (kW) per slot of `grid`; NaN for slots not fully simulated. */
+  importKw(grid: SlotGrid): Promise<number[]> {
+    return Promise.resolve(this.perSlot(grid, (a, b) => this.log.averageKw(a, b) * this.pue));
+  }
+
+  /** Inflexible IT power (kW) per slot of `grid`: the idle training pool plus the inference pool. */
+  baseLoadKw(grid: SlotGrid): number[] {
+    return this.perSlot(grid, (a, b) => this.cfg.trainingIdleKw + this.inferenceAverageKw(a, b));
+  }
+
+  /** What the Compute-Flex agent tells the Flexibility Orchestrator: limits, base load from `at`'s slot, open jobs. */
+  report(at: EpochMs, grid: SlotGrid): Promise<FlexibilityReport> {
+    return Promise.resolve({
+      site: this.site,
+      region: this.region,
+      at,
+      itPowerLimitKw: this.itPowerLimitKw,
+      pue: this.pue,
+      gridImportLimitKw: this.gridImportLimitKw,
+      baseLoadFrom: slotStart(grid, Math.min(slotAt(grid, at), grid.slots)),
+      slotMinutes: grid.slotMinutes,
+      baseLoadKw: this.baseLoadKw(grid).slice(Math.min(slotAt(grid, at), grid.slots)),
+      jobs: this.jobs.filter((j) => j.submittedAt <= this.current && (isWaiting(j) || j.state === 'running')).map(publicJob),
+    });
+  }
+
+  /** An independent deep copy at the same simulated time, for counterfactual runs. */
+  clone(): SimCluster {
+    const copy = new SimCluster(this.input, this.start, this.inference);
+    copy.current = this.current;
+    copy.jobs = this.jobs.map(copyRecord);
+    copy.nextSeq = this.nextSeq;
+    copy.log = this.log.clone();
+    return copy;
+  }
+
+  private find(jobId: string): JobRecord | undefined {
+    return this.jobs.find((j) => j.id === jobId);
+  }
+
+  private check(job: ComputeJob, ids: ReadonlySet<string>): void {
+    const bad = (why: string): never => {
+      throw new Error(`simulated cluster ${this.site}: job ${job.id} ${why}`);
+    };
+    if (job.id === '') bad('has an empty id');
+    if (ids.has(job.id)) bad('is already queued (ids must be unique)');
+    if (job.site !== this.site || !job.allowedSites.includes(this.site)) bad(`is not for site ${this.site}`);
+    if (job.state !== 'queued' && job.state !== 'held') bad(`is ${job.state}; only queued or held jobs can be submitted`);
+    if (!Number.isInteger(job.gpus) || job.gpus < 1 || job.gpus > this.totalGpus) bad(`needs ${job.gpus} GPUs; the cluster has ${this.totalGpus}`);
+    if (!(job.powerKw > 0 && Number.isFinite(job.powerKw))) bad(`has powerKw ${job.powerKw}; it must be > 0`);
+    if (!(job.remainingKwh > 0 && job.remainingKwh <= job.energyKwh)) bad(`has remainingKwh ${job.remainingKwh}; it must be in (0, energyKwh]`);
+    if (!(job.releaseAt >= job.submittedAt)) bad('is released before it was submitted');
+    if (!Number.isFinite(job.deadlineAt) || (job.beginAt !== undefined && !Number.isFinite(job.beginAt))) bad('has a time that is not finite');
+  }
+
+  private eligibleAt(job: JobRecord): number {
+    return Math.max(job.releaseAt, job.beginAt ?? -Infinity);
+  }
+
+  private startEligible(now: EpochMs): void {
+    let free = this.totalGpus - this.gpusInUse;
+    for (const job of this.jobs) {
+      if (job.state !== 'queued' || this.eligibleAt(job) > now) continue;
+      // Strict FIFO without backfill: the oldest eligible job waits for GPUs and nothing overtakes it.
+      if (job.gpus > free) return;
+      job.state = 'running';
+      job.startedAt = now;
+      free -= job.gpus;
+    }
+  }
+
+  /** When a running job finishes if nothing changes; whole milliseconds, and always after `now`. */
+  private finishTime(job: JobRecord, now: number): number {
+    return now + Math.max(1, Math.round((job.remainingKwh / job.powerKw) * HOUR_MS));
+  }
+
+  private slotIndex(t: number): number {
+    return Math.floor((t - this.start) / (this.cfg.slotMinutes * MINUTE_MS));
+  }
+
+  private nextEvent(now: number, t: number): number {
+    let next = Math.min(t, this.start + (this.slotIndex(now) + 1) * this.cfg.slotMinutes * MINUTE_MS);
+    for (const job of this.jobs) {
+      if (job.state === 'running') next = Math.min(next, this.finishTime(job, now));
+      else if (job.state === 'queued' && this.eligibleAt(job) > now) next = Math.min(next, this.eligibleAt(job));
+    }
+    return next;
+  }
+
+  /** Runs [from, to), within which nothing starts, stops or changes slot, and meters it. */
+  private run(from: number, to: number): void {
+    const dtH = (to - from) / HOUR_MS;
+    let jobsKwh = 0;
+    for (const job of this.jobs) {
+      if (job.state !== 'running') continue;
+      const done = this.finishTime(job, from) <= to;
+      const used = done ? job.remainingKwh : Math.min(job.remainingKwh, job.powerKw * dtH);
+      jobsKwh += used;
+      job.remainingKwh = kwh(done ? 0 : job.remainingKwh - used);
+      if (done) {
+        job.state = 'completed';
+        job.finishedAt = epochMs(to);
+      }
+    }
+    // Metered from the energy the jobs actually used, so metered energy conserves exactly.
+    this.log.append(to, this.cfg.trainingIdleKw + this.inferenceInSlot(this.slotIndex(from)) + jobsKwh / dtH);
+  }
+
+  private inferenceInSlot(slot: number): number {
+    const profile = this.inference;
+    if (profile === undefined) return this.cfg.inferenceIdleKw;
+    return profile[((slot % profile.length) + profile.length) % profile.length] ?? this.cfg.inferenceIdleKw;
+  }
+
+  /** Time-weighted average of the inference pool over [a, b), which may cross the cluster's slots. */
+  private inferenceAverageKw(a: number, b: number): number {
+    const slotMs = this.cfg.slotMinutes * MINUTE_MS;
+    let energy = 0;
+    for (let s = this.slotIndex(a); this.start + s * slotMs < b; s++) {
+      const overlap = Math.min(b, this.start + (s + 1) * slotMs) - Math.max(a, this.start + s * slotMs);
+      energy += this.inferenceInSlot(s) * overlap;
+    }
+    return energy / (b - a);
+  }
+
+  private perSlot(grid: SlotGrid, f: (from: number, to: number) => number): number[] {
+    return Array.from({ length: grid.slots }, (_, i) => f(slotStart(grid, i), slotStart(grid, i + 1)));
+  }
+}

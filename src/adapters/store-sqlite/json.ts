@@ -1,0 +1,46 @@
+// Everything the store keeps (audit payloads, orders, documents) is JSON text, and what it hands
+// back is the value parsed from that text. The audit hash is therefore computed over the parsed
+// value, not over the caller's object: canonicalJson and JSON.stringify disagree on anything that
+// is not plain JSON (a Date hashes as {} but is stored as its ISO string), so hashing the caller's
+// object could write a record that fails verification as soon as it is read back.
+//
+// Consequences callers can rely on (and the contract suite checks): a stored value comes back
+// equal to JSON.parse(JSON.stringify(value)). So -0 comes back as 0 (canonical JSON writes both as
+// 0, so the hash is the same), toJSON() is applied, undefined members vanish, and an own key
+// "__proto__" stays an ordinary own key (JSON.parse defines it; it never sets a prototype).
+// Values JSON cannot carry are refused rather than silently changed: non-finite numbers (which
+// JSON.stringify would turn into null), BigInt, cycles, and a top-level undefined or function.
+import { FlexError } from '../../errors.ts';
+
+export interface StoredJson {
+  /** The text written to the database. */
+  readonly text: string;
+  /** The value read back from that text: what the store returns, and what the hash covers. */
+  readonly value: unknown;
+}
+
+export const toStoredJson = (value: unknown, what: string): StoredJson => {
+  let text: string | undefined;
+  try {
+    text = JSON.stringify(value, (key, v: unknown) => {
+      if (typeof v === 'number' && !Number.isFinite(v)) {
+        throw new FlexError('FLX_INTERNAL', `${what} holds the number ${v}${key === '' ? '' : ` at key ${JSON.stringify(key)}`}, which JSON cannot carry`);
+      }
+      return v;
+    });
+  } catch (e) {
+    if (e instanceof FlexError) throw e;
+    throw new FlexError('FLX_INTERNAL', `${what} is not JSON-serialisable: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+  }
+  if (text === undefined) throw new FlexError('FLX_INTERNAL', `${what} is not JSON-serialisable: it is ${value === undefined ? 'undefined' : `a ${typeof value}`}`);
+  return { text, value: JSON.parse(text) as unknown };
+};
+
+/** Parses text the store wrote; text that is not JSON was changed outside FlexLon. */
+export const fromStoredJson = (text: string, where: string): unknown => {
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new FlexError('FLX_DATA_INVALID', `${where} is not valid JSON; it was changed outside FlexLon`, { cause: e });
+  }
+};

@@ -1,0 +1,45 @@
+// The operator-internal link between the Flexibility Orchestrator and its Compute-Flex agents:
+// JSON over HTTP, each request signed exactly as a Beckn message is (BECKN-006), verified against a
+// fixed list of trusted keys. Agents can therefore run on their clusters' own hosts.
+import type { FastifyInstance } from 'fastify';
+import { toNack } from '../beckn/ack.ts';
+import { postSigned } from '../beckn/http.ts';
+import type { KeyResolver, ResolvedKey } from '../beckn/key-resolver.ts';
+import { verifyRequest } from '../beckn/verify.ts';
+import { FlexError } from '../errors.ts';
+import type { Signer, Store } from '../ports.ts';
+
+export interface LinkOptions {
+  readonly resolver: KeyResolver;
+  readonly now: () => number;
+  readonly store: Store;
+  readonly actor: string;
+}
+
+/** POST `path`: verify the signature over the raw body, parse, run the handler, reply with its JSON. */
+export const signedRoute = <T>(app: FastifyInstance, path: string, o: LinkOptions, handler: (body: unknown, sender: ResolvedKey) => Promise<T>): void => {
+  app.post(path, async (req, reply) => {
+    const raw = req.body as Buffer;
+    try {
+      const { key } = await verifyRequest(raw, req.headers.authorization, o.resolver, o.now());
+      let body: unknown;
+      try { body = JSON.parse(raw.toString('utf8')); } catch { throw new FlexError('FLX_REQ_INVALID_JSON'); }
+      return reply.send(await handler(body, key));
+    } catch (e) {
+      const nack = toNack(e);
+      await o.store.appendAudit({ kind: 'beckn.rejected', at: o.now(), actor: o.actor, payload: { path, code: nack.error.code, reason: nack.error.message } });
+      return reply.code(nack.http).send(nack.body);
+    }
+  });
+};
+
+export const callSigned = async <T>(url: string, payload: unknown, signer: Signer, now: () => number, timeoutMs = 10_000): Promise<T> => {
+  const r = await postSigned(url, JSON.stringify(payload), { signer, nowMs: now(), lifetimeSeconds: 60, timeoutMs });
+  let body: unknown;
+  try { body = JSON.parse(r.text); } catch { throw new FlexError('FLX_PEER_NACK', `${url} answered HTTP ${r.status} with a body that is not JSON`); }
+  if (r.status !== 200) {
+    const err = (body as { error?: { message?: string } }).error;
+    throw new FlexError('FLX_PEER_NACK', `${url} refused: HTTP ${r.status} ${err?.message ?? ''}`.trim());
+  }
+  return body as T;
+};

@@ -1,0 +1,54 @@
+// Where a verifier finds the public key behind a keyId: the network registry for Beckn peers, or a
+// static list for an operator's own agents. Validity and status are checked here, once, for both.
+import type { KeyObject } from 'node:crypto';
+import { FlexError } from '../errors.ts';
+import type { Registry, SubscriberType, Subscription } from '../ports.ts';
+import { publicKeyFromBase64 } from './keys.ts';
+
+export interface ResolvedKey {
+  readonly subscriberId: string;
+  readonly uniqueKeyId: string;
+  readonly type: SubscriberType | 'AGENT';
+  readonly url: string;
+  readonly publicKey: KeyObject;
+}
+
+export interface KeyResolver {
+  /** Resolves the key valid at `nowMs`, or throws FLX_SIG_UNKNOWN_KEY / FLX_SIG_KEY_REVOKED. */
+  resolve(subscriberId: string, uniqueKeyId: string, nowMs: number): Promise<ResolvedKey>;
+}
+
+export const checkSubscription = (s: Subscription, nowMs: number): void => {
+  if (s.status !== 'SUBSCRIBED') throw new FlexError('FLX_SIG_KEY_REVOKED', `key ${s.unique_key_id} of ${s.subscriber_id} has status ${s.status}`);
+  const from = Date.parse(s.valid_from);
+  const until = Date.parse(s.valid_until);
+  if (Number.isNaN(from) || Number.isNaN(until)) throw new FlexError('FLX_SIG_KEY_REVOKED', `key ${s.unique_key_id} of ${s.subscriber_id} has no readable validity period`);
+  if (nowMs < from) throw new FlexError('FLX_SIG_KEY_REVOKED', `key ${s.unique_key_id} of ${s.subscriber_id} is not valid until ${s.valid_from}`);
+  if (nowMs > until) throw new FlexError('FLX_SIG_KEY_REVOKED', `key ${s.unique_key_id} of ${s.subscriber_id} expired at ${s.valid_until}`);
+};
+
+export const registryKeyResolver = (registry: Registry): KeyResolver => ({
+  async resolve(subscriberId, uniqueKeyId, nowMs) {
+    const found = await registry.lookup({ subscriber_id: subscriberId, unique_key_id: uniqueKeyId });
+    const s = found.find((x) => x.subscriber_id === subscriberId && x.unique_key_id === uniqueKeyId);
+    if (!s) throw new FlexError('FLX_SIG_UNKNOWN_KEY', `the registry has no key ${uniqueKeyId} for ${subscriberId}`);
+    checkSubscription(s, nowMs);
+    return { subscriberId, uniqueKeyId, type: s.type, url: s.subscriber_url, publicKey: publicKeyFromBase64(s.signing_public_key) };
+  },
+});
+
+export interface TrustedKey {
+  readonly subscriberId: string;
+  readonly uniqueKeyId: string;
+  readonly publicKeyBase64: string;
+  readonly url: string;
+}
+
+/** A fixed list of trusted keys, for the operator's internal agent-to-orchestrator links. */
+export const staticKeyResolver = (keys: readonly TrustedKey[]): KeyResolver => ({
+  async resolve(subscriberId, uniqueKeyId) {
+    const k = keys.find((x) => x.subscriberId === subscriberId && x.uniqueKeyId === uniqueKeyId);
+    if (!k) throw new FlexError('FLX_SIG_UNKNOWN_KEY', `${subscriberId}|${uniqueKeyId} is not a trusted key here`);
+    return { subscriberId, uniqueKeyId, type: 'AGENT', url: k.url, publicKey: publicKeyFromBase64(k.publicKeyBase64) };
+  },
+});

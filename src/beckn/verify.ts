@@ -1,0 +1,29 @@
+// Verifying an inbound signed request (BECKN-006 "Step 2: BG verifies BAP signature"): parse the
+// header strictly, check created/expires against the clock with a small skew allowance, resolve the
+// key, recompute the digest over the raw body bytes, verify the ed25519 signature.
+import { FlexError } from '../errors.ts';
+import { parseAuthorization } from './auth-header.ts';
+import type { KeyResolver, ResolvedKey } from './key-resolver.ts';
+import { blake512Base64, signingString, verifySignature } from './signing.ts';
+
+/** Seconds a signature's `created` may lie in the future (clock skew between hosts). */
+export const DEFAULT_SKEW_SECONDS = 5;
+
+export interface VerifiedSender {
+  readonly key: ResolvedKey;
+  readonly signature: string;
+}
+
+export const verifyRequest = async (
+  rawBody: Uint8Array, authorization: string | undefined, resolver: KeyResolver, nowMs: number, skewSeconds = DEFAULT_SKEW_SECONDS,
+): Promise<VerifiedSender> => {
+  const params = parseAuthorization(authorization);
+  const nowS = Math.floor(nowMs / 1000);
+  // BECKN-006 Step 1 items 2–3: a created in the future or an expires in the past MUST NOT be processed.
+  if (params.created > nowS + skewSeconds) throw new FlexError('FLX_SIG_NOT_YET_VALID', `the signature was created at ${params.created}, ${params.created - nowS} s in the future`);
+  if (params.expires < nowS) throw new FlexError('FLX_SIG_EXPIRED', `the signature expired at ${params.expires}, ${nowS - params.expires} s ago`);
+  const key = await resolver.resolve(params.subscriberId, params.uniqueKeyId, nowMs);
+  const str = signingString(params.created, params.expires, blake512Base64(rawBody));
+  if (!verifySignature(key.publicKey, str, params.signature)) throw new FlexError('FLX_SIG_INVALID');
+  return { key, signature: params.signature };
+};

@@ -1,0 +1,23 @@
+// A minimal structured logger: one JSON object per line on stderr, with a level filter. Agents log
+// transaction_id and message_id in the fields so one order can be followed across agents.
+export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
+const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
+
+export interface Logger {
+  debug(fields: Record<string, unknown>, msg: string): void;
+  info(fields: Record<string, unknown>, msg: string): void;
+  warn(fields: Record<string, unknown>, msg: string): void;
+  error(fields: Record<string, unknown>, msg: string): void;
+  child(fields: Record<string, unknown>): Logger;
+}
+
+export const createLogger = (level: LogLevel, base: Record<string, unknown> = {}, write: (line: string) => void = (l) => process.stderr.write(l)): Logger => {
+  const at = (l: Exclude<LogLevel, 'silent'>) => (fields: Record<string, unknown>, msg: string) => {
+    if (RANK[l] < RANK[level]) return;
+    write(`${JSON.stringify({ time: new Date().toISOString(), level: l, ...base, ...fields, msg })}\n`);
+  };
+  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (f) => createLogger(level, { ...base, ...f }, write) };
+};
+
+export const parseLogLevel = (s: string | undefined, fallback: LogLevel): LogLevel =>
+  s !== undefined && s in RANK ? (s as LogLevel) : fallback;

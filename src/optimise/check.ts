@@ -1,0 +1,117 @@
+// Independent verification of a schedule against its problem (docs/planning-problem.md). It knows
+// nothing about how the schedule was made; every planner's output passes through it before use.
+import type { PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
+
+export interface CheckResult {
+  readonly ok: boolean;
+  readonly violations: readonly string[];
+  readonly costGbp: number;
+  readonly carbonKg: number;
+  /** Grid import per site per slot (kW). */
+  readonly importKw: Readonly<Record<string, readonly number[]>>;
+}
+
+/** Absolute tolerance on kW/kWh comparisons, scaled up for large magnitudes. */
+const TOL = 1e-6;
+const within = (value: number, limit: number): boolean => value <= limit + TOL * Math.max(1, Math.abs(limit));
+const close = (a: number, b: number): boolean => Math.abs(a - b) <= TOL * Math.max(1, Math.abs(a), Math.abs(b)) * 10;
+
+const checkJobs = (problem: PlanningProblem, schedule: Schedule, itKw: Map<string, number[]>, out: string[]): void => {
+  const h = problem.slotMinutes / 60;
+  const byId = new Map(schedule.jobs.map((j) => [j.id, j]));
+  if (byId.size !== schedule.jobs.length) out.push('a job appears more than once in the schedule');
+  for (const job of problem.jobs) {
+    const s = byId.get(job.id);
+    if (!s) { out.push(`job ${job.id}: missing from the schedule`); continue; }
+    if (!job.sites.includes(s.site)) { out.push(`job ${job.id}: runs at ${s.site}, not one of its sites (${job.sites.join(', ')})`); continue; }
+    const site = itKw.get(s.site);
+    if (!site) { out.push(`job ${job.id}: unknown site ${s.site}`); continue; }
+    if (s.powerKw.length !== problem.slots) { out.push(`job ${job.id}: powerKw has ${s.powerKw.length} values, expected ${problem.slots}`); continue; }
+    let energy = 0;
+    const running: number[] = [];
+    s.powerKw.forEach((p, t) => {
+      if (!Number.isFinite(p) || p < -TOL) out.push(`job ${job.id}: power ${p} kW in slot ${t} is negative or not a number`);
+      if (!within(p, job.maxPowerKw)) out.push(`job ${job.id}: power ${p} kW in slot ${t} exceeds maxPowerKw ${job.maxPowerKw}`);
+      if (p > TOL && (t < job.releaseSlot || t >= job.deadlineSlot)) out.push(`job ${job.id}: runs in slot ${t}, outside [${job.releaseSlot}, ${job.deadlineSlot})`);
+      if (p > TOL) running.push(t);
+      energy += p * h;
+      site[t] = (site[t] ?? 0) + p;
+    });
+    if (!close(energy, job.energyKwh)) out.push(`job ${job.id}: gets ${energy.toFixed(3)} kWh, needs ${job.energyKwh} kWh`);
+    if (!job.preemptible && running.length > 0) {
+      const first = running[0] as number;
+      const last = running[running.length - 1] as number;
+      if (last - first + 1 !== running.length) out.push(`job ${job.id}: non-preemptible but its run is not contiguous`);
+      for (const t of running.slice(0, -1)) {
+        if (!close(s.powerKw[t] ?? 0, job.maxPowerKw)) out.push(`job ${job.id}: non-preemptible but runs below maxPowerKw in slot ${t}`);
+      }
+    }
+  }
+  for (const s of schedule.jobs) if (!problem.jobs.some((j) => j.id === s.id)) out.push(`job ${s.id}: in the schedule but not in the problem`);
+};
+
+const checkBattery = (problem: PlanningProblem, site: SiteSpec, schedule: Schedule, out: string[]): { charge: number[]; discharge: number[] } => {
+  const b = schedule.batteries.find((x) => x.site === site.id);
+  const zeros = new Array<number>(problem.slots).fill(0);
+  if (!site.battery) {
+    if (b && [...b.chargeKw, ...b.dischargeKw].some((x) => Math.abs(x) > TOL)) out.push(`site ${site.id}: has no battery but the schedule uses one`);
+    return { charge: zeros, discharge: zeros };
+  }
+  const bat = site.battery;
+  const charge = b ? [...b.chargeKw] : zeros;
+  const discharge = b ? [...b.dischargeKw] : zeros;
+  if (charge.length !== problem.slots || discharge.length !== problem.slots) {
+    out.push(`site ${site.id}: battery schedule must have ${problem.slots} values`);
+    return { charge: zeros, discharge: zeros };
+  }
+  const h = problem.slotMinutes / 60;
+  let soc = bat.initialSocKwh;
+  for (let t = 0; t < problem.slots; t++) {
+    const c = charge[t] ?? 0;
+    const d = discharge[t] ?? 0;
+    if (c < -TOL || !within(c, bat.maxChargeKw)) out.push(`site ${site.id}: battery charge ${c} kW in slot ${t} outside [0, ${bat.maxChargeKw}]`);
+    if (d < -TOL || !within(d, bat.maxDischargeKw)) out.push(`site ${site.id}: battery discharge ${d} kW in slot ${t} outside [0, ${bat.maxDischargeKw}]`);
+    soc += c * h * bat.roundTripEfficiency - d * h;
+    if (!within(bat.minSocKwh, soc) || !within(soc, bat.capacityKwh)) out.push(`site ${site.id}: battery state of charge ${soc.toFixed(3)} kWh after slot ${t} outside [${bat.minSocKwh}, ${bat.capacityKwh}]`);
+  }
+  if (!within(bat.initialSocKwh, soc)) out.push(`site ${site.id}: battery ends at ${soc.toFixed(3)} kWh, below its initial ${bat.initialSocKwh} kWh`);
+  return { charge, discharge };
+};
+
+export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): CheckResult => {
+  const out: string[] = [];
+  const h = problem.slotMinutes / 60;
+  const itKw = new Map(problem.sites.map((s) => [s.id, new Array<number>(problem.slots).fill(0)]));
+  if (schedule.status === 'infeasible') {
+    return { ok: false, violations: [`the schedule is marked infeasible: ${schedule.reason ?? 'no reason given'}`], costGbp: 0, carbonKg: 0, importKw: {} };
+  }
+  checkJobs(problem, schedule, itKw, out);
+  let cost = 0;
+  let carbon = 0;
+  const importKw: Record<string, number[]> = {};
+  for (const site of problem.sites) {
+    const it = itKw.get(site.id) ?? [];
+    const { charge, discharge } = checkBattery(problem, site, schedule, out);
+    const imp = it.map((p, t) => p * site.pue + (charge[t] ?? 0) - (discharge[t] ?? 0));
+    importKw[site.id] = imp;
+    imp.forEach((x, t) => {
+      if (!within(it[t] ?? 0, site.itPowerLimitKw)) out.push(`site ${site.id}: IT power ${(it[t] ?? 0).toFixed(3)} kW in slot ${t} exceeds itPowerLimitKw ${site.itPowerLimitKw}`);
+      if (x < -TOL) out.push(`site ${site.id}: negative grid import ${x.toFixed(3)} kW in slot ${t} (export is not allowed)`);
+      if (!within(x, site.gridImportLimitKw)) out.push(`site ${site.id}: grid import ${x.toFixed(3)} kW in slot ${t} exceeds gridImportLimitKw ${site.gridImportLimitKw}`);
+      cost += ((site.priceGbpPerMwh[t] ?? 0) * x * h) / 1000;
+      carbon += ((site.carbonGPerKwh[t] ?? 0) * x * h) / 1000;
+    });
+  }
+  for (const c of problem.commitments) {
+    const imp = importKw[c.site];
+    if (!imp) { out.push(`commitment at unknown site ${c.site}`); continue; }
+    for (let t = c.fromSlot; t < c.toSlot; t++) {
+      if (!within(imp[t] ?? 0, c.maxImportKw)) out.push(`site ${c.site}: import ${(imp[t] ?? 0).toFixed(3)} kW in slot ${t} breaks the commitment of at most ${c.maxImportKw} kW`);
+    }
+  }
+  if (problem.carbonCapKg !== undefined && !within(carbon, problem.carbonCapKg)) out.push(`carbon ${carbon.toFixed(3)} kg exceeds the cap of ${problem.carbonCapKg} kg`);
+  if (!close(schedule.costGbp, cost)) out.push(`reported cost £${schedule.costGbp} differs from the recomputed £${cost.toFixed(4)}`);
+  if (!close(schedule.carbonKg, carbon)) out.push(`reported carbon ${schedule.carbonKg} kg differs from the recomputed ${carbon.toFixed(4)} kg`);
+  if (schedule.lowerBoundGbp > cost + TOL * Math.max(1, Math.abs(cost)) * 10) out.push(`lower bound £${schedule.lowerBoundGbp} is above the plan's cost £${cost.toFixed(4)}`);
+  return { ok: out.length === 0, violations: out, costGbp: cost, carbonKg: carbon, importKw };
+};

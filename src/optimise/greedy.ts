@@ -1,0 +1,158 @@
+// The simplest honest planner: jobs in earliest-deadline order, each put into the cheapest slots of
+// its window that still have room (a non-preemptible job as one contiguous run at full power).
+// Batteries are left idle. If the carbon cap is broken it re-plans with rising carbon prices. It
+// never claims optimality; its lower bound is the cheapest price in each job's window.
+import type { JobSpec, PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
+import { infeasible } from '../domain/planning.ts';
+import { checkSchedule } from './check.ts';
+
+export const GREEDY_PLANNER = 'greedy-cheapest-slot/1';
+
+interface SiteRoom {
+  readonly site: SiteSpec;
+  /** Remaining IT headroom per slot (kW). */
+  readonly itRoom: number[];
+}
+
+const EPS = 1e-9;
+
+const roomFor = (problem: PlanningProblem, site: SiteSpec): SiteRoom => {
+  const itRoom = new Array<number>(problem.slots).fill(0).map((_, t) => {
+    let importCap = site.gridImportLimitKw;
+    for (const c of problem.commitments) if (c.site === site.id && t >= c.fromSlot && t < c.toSlot) importCap = Math.min(importCap, c.maxImportKw);
+    return Math.max(0, Math.min(site.itPowerLimitKw, importCap / site.pue));
+  });
+  return { site, itRoom };
+};
+
+/** £ per kWh of IT energy in slot t, with carbon priced at `carbonGbpPerKg`. */
+const unitCost = (site: SiteSpec, t: number, carbonGbpPerKg: number): number =>
+  (((site.priceGbpPerMwh[t] ?? 0) / 1000) + (carbonGbpPerKg * (site.carbonGPerKwh[t] ?? 0)) / 1000) * site.pue;
+
+type Placement = { readonly cost: number; readonly powerKw: number[] } | undefined;
+
+const placeContiguous = (problem: PlanningProblem, job: JobSpec, room: SiteRoom, lambda: number): Placement => {
+  const h = problem.slotMinutes / 60;
+  const full = job.energyKwh / (job.maxPowerKw * h);
+  const k = Math.max(1, Math.ceil(full - 1e-9));
+  const lastKw = job.energyKwh / h - (k - 1) * job.maxPowerKw;
+  let best: Placement;
+  for (let s = job.releaseSlot; s + k <= Math.min(job.deadlineSlot, problem.slots); s++) {
+    let cost = 0;
+    let fits = true;
+    for (let i = 0; i < k && fits; i++) {
+      const p = i === k - 1 ? lastKw : job.maxPowerKw;
+      if ((room.itRoom[s + i] ?? 0) + EPS < p) fits = false;
+      cost += unitCost(room.site, s + i, lambda) * p * h;
+    }
+    if (fits && (!best || cost < best.cost - EPS)) {
+      const powerKw = new Array<number>(problem.slots).fill(0);
+      for (let i = 0; i < k; i++) powerKw[s + i] = i === k - 1 ? lastKw : job.maxPowerKw;
+      best = { cost, powerKw };
+    }
+  }
+  return best;
+};
+
+const placeSplit = (problem: PlanningProblem, job: JobSpec, room: SiteRoom, lambda: number): Placement => {
+  const h = problem.slotMinutes / 60;
+  const slots: number[] = [];
+  for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, problem.slots); t++) slots.push(t);
+  slots.sort((a, b) => unitCost(room.site, a, lambda) - unitCost(room.site, b, lambda) || a - b);
+  const powerKw = new Array<number>(problem.slots).fill(0);
+  let left = job.energyKwh;
+  let cost = 0;
+  for (const t of slots) {
+    if (left <= EPS) break;
+    const p = Math.min(job.maxPowerKw, room.itRoom[t] ?? 0, left / h);
+    if (p <= EPS) continue;
+    powerKw[t] = p;
+    left -= p * h;
+    cost += unitCost(room.site, t, lambda) * p * h;
+  }
+  return left > 1e-6 ? undefined : { cost, powerKw };
+};
+
+const planOnce = (problem: PlanningProblem, lambda: number): Schedule | { failed: string } => {
+  const rooms = new Map(problem.sites.map((s) => [s.id, roomFor(problem, s)]));
+  const h = problem.slotMinutes / 60;
+  const slack = (j: JobSpec): number => j.deadlineSlot - j.releaseSlot - j.energyKwh / (j.maxPowerKw * h);
+  const order = [...problem.jobs].sort((a, b) => slack(a) - slack(b) || a.deadlineSlot - b.deadlineSlot || b.energyKwh - a.energyKwh || (a.id < b.id ? -1 : 1));
+  const jobs: { id: string; site: string; powerKw: number[] }[] = [];
+  for (const job of order) {
+    let best: { site: string; placement: NonNullable<Placement> } | undefined;
+    for (const siteId of job.sites) {
+      const room = rooms.get(siteId);
+      if (!room) return { failed: `job ${job.id}: allowed site ${siteId} is not in the problem` };
+      const placement = job.preemptible ? placeSplit(problem, job, room, lambda) : placeContiguous(problem, job, room, lambda);
+      if (placement && (!best || placement.cost < best.placement.cost - EPS)) best = { site: siteId, placement };
+    }
+    if (!best) return { failed: `job ${job.id}: no room for ${job.energyKwh} kWh at ≤ ${job.maxPowerKw} kW in slots [${job.releaseSlot}, ${job.deadlineSlot}) at ${job.sites.join(', ')}` };
+    const room = rooms.get(best.site) as SiteRoom;
+    best.placement.powerKw.forEach((p, t) => (room.itRoom[t] = (room.itRoom[t] ?? 0) - p));
+    jobs.push({ id: job.id, site: best.site, powerKw: best.placement.powerKw });
+  }
+  jobs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  const draft: Schedule = { version: 1, status: 'feasible', costGbp: 0, carbonKg: 0, lowerBoundGbp: 0, jobs, batteries: [], planner: GREEDY_PLANNER };
+  const measured = checkSchedule(problem, { ...draft, status: 'feasible' });
+  return { ...draft, costGbp: measured.costGbp, carbonKg: measured.carbonKg };
+};
+
+/**
+ * A valid lower bound on cost: every job's IT energy × PUE bought at the cheapest price in its window
+ * at any allowed site. With batteries, energy can be bought anywhere in the horizon (and, at
+ * negative prices, extra energy can be bought and lost in the battery), so the bound widens.
+ */
+export const simpleLowerBound = (problem: PlanningProblem): number => {
+  const h = problem.slotMinutes / 60;
+  const anyBattery = problem.sites.some((s) => s.battery);
+  let bound = 0;
+  for (const job of problem.jobs) {
+    let cheapest = Infinity;
+    for (const id of job.sites) {
+      const site = problem.sites.find((s) => s.id === id);
+      if (!site) continue;
+      const from = anyBattery ? 0 : job.releaseSlot;
+      const to = anyBattery ? problem.slots : Math.min(job.deadlineSlot, problem.slots);
+      for (let t = from; t < to; t++) cheapest = Math.min(cheapest, ((site.priceGbpPerMwh[t] ?? 0) / 1000) * site.pue);
+    }
+    if (Number.isFinite(cheapest)) bound += cheapest * job.energyKwh;
+  }
+  for (const site of problem.sites) {
+    if (!site.battery) continue;
+    const minPrice = Math.min(...site.priceGbpPerMwh);
+    if (minPrice < 0) bound += (minPrice / 1000) * site.battery.maxChargeKw * h * problem.slots;
+  }
+  return bound;
+};
+
+/** Carbon prices (£/kg) tried in turn until the cap holds. */
+const CARBON_PRICES = [0, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 20, 100, 1000];
+
+const provablyInfeasible = (problem: PlanningProblem): string | undefined => {
+  const h = problem.slotMinutes / 60;
+  for (const j of problem.jobs) {
+    const window = Math.max(0, Math.min(j.deadlineSlot, problem.slots) - j.releaseSlot);
+    if (j.maxPowerKw * window * h + 1e-9 < j.energyKwh) return `job ${j.id}: needs ${j.energyKwh} kWh but can run at most ${j.maxPowerKw} kW for ${window} slots (${(j.maxPowerKw * window * h).toFixed(3)} kWh)`;
+  }
+  return undefined;
+};
+
+export const greedyPlan = (problem: PlanningProblem): Schedule => {
+  const lowerBoundGbp = simpleLowerBound(problem);
+  const proof = provablyInfeasible(problem);
+  if (proof) return infeasible(proof, lowerBoundGbp, GREEDY_PLANNER);
+  let lastCarbon = Infinity;
+  for (const lambda of CARBON_PRICES) {
+    const result = planOnce(problem, lambda);
+    if ('failed' in result) return infeasible(`${result.failed} (the greedy planner found no room; this is not a proof that no plan exists)`, lowerBoundGbp, GREEDY_PLANNER);
+    const schedule = { ...result, lowerBoundGbp: Math.min(lowerBoundGbp, result.costGbp) };
+    if (problem.carbonCapKg === undefined || schedule.carbonKg <= problem.carbonCapKg + 1e-9) {
+      const verdict = checkSchedule(problem, schedule);
+      if (!verdict.ok) throw new Error(`greedy planner produced an invalid plan: ${verdict.violations.slice(0, 3).join('; ')}`);
+      return schedule;
+    }
+    lastCarbon = Math.min(lastCarbon, schedule.carbonKg);
+  }
+  return infeasible(`carbon ${lastCarbon.toFixed(1)} kg is the least the greedy planner found, above the cap of ${problem.carbonCapKg} kg (not a proof that no plan exists)`, lowerBoundGbp, GREEDY_PLANNER);
+};

@@ -1,0 +1,138 @@
+// A seeded one-day workload for one site: deferrable GPU batch/training jobs plus the inflexible
+// power of a separate inference pool. It feeds the simulated cluster in demos, backtests and tests.
+//
+// PROVISIONAL: every distribution below (job count, GPU-count weights, 1–6 h durations, 4–16 h
+// slack, the hour-of-day submission weights and the inference day shape) is a hand-picked
+// placeholder. None of it has been fitted to data yet; calibrating it on the Alibaba GPU 2023
+// (openb) pod trace and the Azure LLM inference 2023 trace is a separate issue. Until then, treat
+// results that depend on these shapes as illustrative only.
+import type { ComputeJob } from '../domain/compute.ts';
+import { intBetween, pick, seeded, uniform, type Random } from '../domain/random.ts';
+import { epochMs, isoOf, MINUTE_MS, type EpochMs } from '../domain/time.ts';
+import { kwh } from '../domain/units.ts';
+import { A100_SXM_NODE, checkNodePower, jobPowerKw, poolItKw, type GpuNodePower } from './power.ts';
+
+export interface WorkloadOptions {
+  readonly seed: number;
+  readonly site: string;
+  /** Start of the day (taken as local midnight: hour-of-day shapes count from here). */
+  readonly dayStart: EpochMs;
+  /** Number of deferrable jobs (default 36). */
+  readonly jobs?: number;
+  /** Slot length of the inference profile (default 30, the GB settlement period). */
+  readonly slotMinutes?: number;
+  /** Node power model; must match the cluster the jobs run on (default A100_SXM_NODE). */
+  readonly power?: GpuNodePower;
+  /** Nodes in the inference pool (default 4). */
+  readonly inferenceNodes?: number;
+}
+
+export interface GeneratedDay {
+  /** Deferrable jobs, sorted by submission time. */
+  readonly jobs: ComputeJob[];
+  /** IT power of the inference pool per slot of the day (kW), inflexible. */
+  readonly inferenceKw: number[];
+}
+
+const HOUR_MS = 60 * MINUTE_MS;
+const DAY_MINUTES = 24 * 60;
+
+/** Mostly powers of two, as schedulers see them; odd counts occur but rarely. Weights are placeholders. */
+const GPU_WEIGHTS: readonly (readonly [number, number])[] = [
+  [1, 30], [2, 22], [3, 3], [4, 20], [5, 2], [6, 4], [7, 2], [8, 17],
+];
+
+/** Relative submission rate per hour of the day: busier in working hours (placeholder). */
+const submissionWeight = (hour: number): number => {
+  if (hour >= 8 && hour < 18) return 4;
+  if (hour >= 18 && hour < 22) return 2;
+  return 1;
+};
+const HOUR_WEIGHTS: readonly (readonly [number, number])[] = Array.from({ length: 24 }, (_, h) => [h, submissionWeight(h)] as const);
+
+const KINDS = ['pretrain', 'fine-tune', 'batch-eval', 'embed-batch', 'hpo-sweep'] as const;
+
+const weighted = (rnd: Random, entries: readonly (readonly [number, number])[]): number => {
+  const total = entries.reduce((a, [, w]) => a + w, 0);
+  let x = rnd() * total;
+  for (const [value, w] of entries) {
+    x -= w;
+    if (x < 0) return value;
+  }
+  const last = entries[entries.length - 1];
+  if (last === undefined) throw new Error('weighted pick from an empty list');
+  return last[0];
+};
+
+interface DrawContext {
+  readonly rnd: Random;
+  readonly site: string;
+  readonly dayStart: EpochMs;
+  readonly power: GpuNodePower;
+}
+
+const drawJob = (ctx: DrawContext): Omit<ComputeJob, 'id'> => {
+  const { rnd, site, dayStart, power } = ctx;
+  const gpus = weighted(rnd, GPU_WEIGHTS);
+  const hour = weighted(rnd, HOUR_WEIGHTS);
+  const submittedAt = epochMs(dayStart + hour * HOUR_MS + intBetween(rnd, 0, 59) * MINUTE_MS);
+  const durationMinutes = intBetween(rnd, 60, 360);
+  const slackMinutes = intBetween(rnd, 4 * 60, 16 * 60);
+  const kind = pick(rnd, KINDS);
+  const releaseAt = submittedAt;
+  // Capped to the end of the next day; still ≥ release + duration because release < end of day
+  // and duration ≤ 6 h.
+  const deadlineAt = epochMs(Math.min(releaseAt + (durationMinutes + slackMinutes) * MINUTE_MS, dayStart + 48 * HOUR_MS));
+  const powerKw = jobPowerKw(power, gpus);
+  const durationH = durationMinutes / 60;
+  const energyKwh = kwh(powerKw * durationH);
+  return {
+    name: `${kind}-${gpus}g`,
+    site,
+    slo: 'deferrable',
+    gpus,
+    powerKw,
+    energyKwh,
+    remainingKwh: energyKwh,
+    submittedAt,
+    releaseAt,
+    deadlineAt,
+    preemptible: false,
+    allowedSites: [site],
+    work: gpus * durationH,
+    workUnit: 'gpu-hours',
+    state: 'queued',
+  };
+};
+
+/**
+ * Inference pool utilisation over the day: a raised cosine from 0.2 at 05:00 to 0.8 at 17:00, so
+ * low at night and highest through the afternoon and evening, with ±5 % seeded noise per slot.
+ */
+const inferenceProfile = (rnd: Random, slots: number, slotMinutes: number, power: GpuNodePower, nodes: number): number[] =>
+  Array.from({ length: slots }, (_, i) => {
+    const hour = ((i + 0.5) * slotMinutes) / 60;
+    const shape = 0.5 - 0.5 * Math.cos((2 * Math.PI * (hour - 5)) / 24);
+    const utilisation = Math.min(1, Math.max(0, (0.2 + 0.6 * shape) * (1 + uniform(rnd, -0.05, 0.05))));
+    return poolItKw(power, nodes, utilisation * nodes * power.gpusPerNode);
+  });
+
+/** One day of workload for one site; the same options always give the same day. */
+export const generateDay = (options: WorkloadOptions): GeneratedDay => {
+  const { seed, site, dayStart, jobs = 36, slotMinutes = 30, inferenceNodes = 4 } = options;
+  const power = checkNodePower(options.power ?? A100_SXM_NODE);
+  if (!Number.isInteger(jobs) || jobs < 0) throw new RangeError(`jobs must be a non-negative integer, got ${jobs}`);
+  if (!Number.isInteger(slotMinutes) || slotMinutes <= 0 || DAY_MINUTES % slotMinutes !== 0) {
+    throw new RangeError(`slotMinutes must divide a day, got ${slotMinutes}`);
+  }
+  if (!Number.isInteger(inferenceNodes) || inferenceNodes < 0) throw new RangeError(`inferenceNodes must be a non-negative integer, got ${inferenceNodes}`);
+  // Separate streams, so that changing the job count leaves the inference profile unchanged.
+  const jobRnd = seeded(seed);
+  const inferenceRnd = seeded((seed ^ 0x9e3779b9) >>> 0);
+  const day = isoOf(dayStart).slice(0, 10);
+  // Ids follow submission order (a stable sort keeps draw order on ties), as a scheduler numbers them.
+  const sorted = Array.from({ length: jobs }, () => drawJob({ rnd: jobRnd, site, dayStart, power }))
+    .sort((a, b) => a.submittedAt - b.submittedAt)
+    .map((job, k): ComputeJob => ({ id: `${site}-${day}-${String(k + 1).padStart(3, '0')}`, ...job }));
+  return { jobs: sorted, inferenceKw: inferenceProfile(inferenceRnd, DAY_MINUTES / slotMinutes, slotMinutes, power, inferenceNodes) };
+};

@@ -1,0 +1,87 @@
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import { generateDay } from '../../src/sim/workload.ts';
+import { A100_SXM_NODE, jobPowerKw, nodeIdleKw, nodeMaxKw } from '../../src/sim/power.ts';
+import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
+import type { ComputeJob } from '../../src/domain/compute.ts';
+
+const HOUR = 60 * MINUTE_MS;
+const dayStart = epochMs(Date.UTC(2024, 0, 15));
+const site = 'lon-1';
+
+const assertValid = (job: ComputeJob, start: number): void => {
+  const hours = job.work / job.gpus;
+  const ctx = `job ${job.id}`;
+  assert.ok(Number.isInteger(job.gpus) && job.gpus >= 1 && job.gpus <= 8, ctx);
+  assert.ok(hours >= 1 && hours <= 6, `${ctx}: ${hours} h`);
+  assert.ok(Math.abs(job.powerKw - jobPowerKw(A100_SXM_NODE, job.gpus)) < 1e-12, ctx);
+  assert.ok(Math.abs(job.energyKwh - job.powerKw * hours) < 1e-9, ctx);
+  assert.equal(job.remainingKwh, job.energyKwh, ctx);
+  assert.equal(job.state, 'queued');
+  assert.equal(job.slo, 'deferrable');
+  assert.equal(job.preemptible, false);
+  assert.equal(job.workUnit, 'gpu-hours');
+  assert.equal(job.site, site);
+  assert.deepEqual(job.allowedSites, [site]);
+  assert.ok(job.submittedAt >= start && job.submittedAt < start + 24 * HOUR, ctx);
+  assert.ok(job.releaseAt >= job.submittedAt, ctx);
+  assert.ok(job.deadlineAt >= job.releaseAt + hours * HOUR, ctx);
+  assert.ok(job.deadlineAt <= start + 48 * HOUR, ctx);
+  assert.equal(job.beginAt, undefined);
+};
+
+test('the same seed gives the same day; different seeds give different days', () => {
+  const a = generateDay({ seed: 7, site, dayStart });
+  assert.deepEqual(generateDay({ seed: 7, site, dayStart }), a);
+  const b = generateDay({ seed: 8, site, dayStart });
+  assert.notDeepEqual(b.jobs, a.jobs);
+  assert.notDeepEqual(b.inferenceKw, a.inferenceKw);
+});
+
+test('defaults: 36 jobs and 48 half-hour inference slots, jobs in submission order with unique ids', () => {
+  const day = generateDay({ seed: 1, site, dayStart });
+  assert.equal(day.jobs.length, 36);
+  assert.equal(day.inferenceKw.length, 48);
+  assert.equal(new Set(day.jobs.map((j) => j.id)).size, 36);
+  assert.equal(day.jobs[0]?.id, 'lon-1-2024-01-15-001');
+  for (let i = 1; i < day.jobs.length; i++) assert.ok((day.jobs[i]?.submittedAt ?? 0) >= (day.jobs[i - 1]?.submittedAt ?? 0));
+  assert.equal(generateDay({ seed: 1, site, dayStart, slotMinutes: 15 }).inferenceKw.length, 96);
+});
+
+test('property: every generated job is valid, for any seed, job count and day', () => {
+  fc.assert(fc.property(fc.integer(), fc.integer({ min: 0, max: 80 }), fc.integer({ min: 0, max: 3650 }), (seed, jobs, dayOffset) => {
+    const start = epochMs(dayStart + dayOffset * 24 * HOUR);
+    const day = generateDay({ seed, site, dayStart: start, jobs });
+    assert.equal(day.jobs.length, jobs);
+    for (const job of day.jobs) assertValid(job, start);
+  }));
+});
+
+test('submissions cluster in working hours and GPU counts favour 1, 2, 4 and 8', () => {
+  const jobs = Array.from({ length: 40 }, (_, seed) => generateDay({ seed, site, dayStart }).jobs).flat();
+  const working = jobs.filter((j) => { const h = (j.submittedAt - dayStart) / HOUR; return h >= 8 && h < 18; }).length;
+  assert.ok(working / jobs.length > 0.55, `only ${working} of ${jobs.length} in working hours`);
+  const powersOfTwo = jobs.filter((j) => [1, 2, 4, 8].includes(j.gpus)).length;
+  assert.ok(powersOfTwo / jobs.length > 0.8, `${powersOfTwo} of ${jobs.length}`);
+  assert.ok(jobs.some((j) => j.gpus === 8) && jobs.some((j) => j.gpus === 1));
+});
+
+test('the inference profile is low at night, higher in the day, within the pool\'s power range', () => {
+  for (let seed = 0; seed < 20; seed++) {
+    const { inferenceKw } = generateDay({ seed, site, dayStart, inferenceNodes: 4 });
+    for (const v of inferenceKw) assert.ok(v >= 4 * nodeIdleKw(A100_SXM_NODE) && v <= 4 * nodeMaxKw(A100_SXM_NODE));
+    const mean = (from: number, to: number): number => inferenceKw.slice(from, to).reduce((a, b) => a + b, 0) / (to - from);
+    assert.ok(mean(0, 12) < mean(28, 40), `seed ${seed}: night ${mean(0, 12)} vs afternoon ${mean(28, 40)}`);
+  }
+});
+
+test('changing the job count leaves the inference profile unchanged', () => {
+  assert.deepEqual(generateDay({ seed: 3, site, dayStart, jobs: 5 }).inferenceKw, generateDay({ seed: 3, site, dayStart }).inferenceKw);
+});
+
+test('bad options are refused', () => {
+  assert.throws(() => generateDay({ seed: 1, site, dayStart, slotMinutes: 7 }), /slotMinutes/);
+  assert.throws(() => generateDay({ seed: 1, site, dayStart, jobs: -1 }), /jobs/);
+  assert.throws(() => generateDay({ seed: 1, site, dayStart, power: { ...A100_SXM_NODE, gpuPeakW: 10 } }), /gpuPeakW/);
+});
