@@ -48,6 +48,11 @@ const checkContext = (o: ReceiverOptions, action: Action, msg: BecknMessage, sen
   if (sender.subscriberId !== claimed) {
     throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `signed by ${sender.subscriberId} but context.${isRequest(action) ? 'bap_id' : 'bpp_id'} is ${String(claimed)}`);
   }
+  // Callbacks go only to the URL the registry holds for the subscriber (no callback to arbitrary URLs).
+  const claimedUri = isRequest(action) ? c.bap_uri : c.bpp_uri;
+  if (sender.type !== 'AGENT' && claimedUri !== undefined && claimedUri.replace(/\/+$/, '') !== sender.url.replace(/\/+$/, '')) {
+    throw bad(isRequest(action) ? 'context.bap_uri' : 'context.bpp_uri', `${claimedUri} is not the URL registered for ${sender.subscriberId}`);
+  }
   if (isCallback(action) && c.bap_id !== o.subscriberId) throw bad('context.bap_id', `this callback is for ${c.bap_id}, not ${o.subscriberId}`);
   if (isRequest(action) && c.bpp_id !== undefined && c.bpp_id !== o.subscriberId) throw bad('context.bpp_id', `this request is for ${c.bpp_id}, not ${o.subscriberId}`);
   const sent = Date.parse(c.timestamp);

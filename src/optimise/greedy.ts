@@ -31,7 +31,10 @@ const unitCost = (site: SiteSpec, t: number, carbonGbpPerKg: number): number =>
 
 type Placement = { readonly cost: number; readonly powerKw: number[] } | undefined;
 
-const placeContiguous = (problem: PlanningProblem, job: JobSpec, room: SiteRoom, lambda: number): Placement => {
+/** Placement preference: `cheapest` scores by cost; `earliest` is list scheduling (as soon as possible). */
+type Mode = 'cheapest' | 'earliest';
+
+const placeContiguous = (problem: PlanningProblem, job: JobSpec, room: SiteRoom, lambda: number, mode: Mode = 'cheapest'): Placement => {
   const h = problem.slotMinutes / 60;
   const full = job.energyKwh / (job.maxPowerKw * h);
   const k = Math.max(1, Math.ceil(full - 1e-9));
@@ -49,16 +52,17 @@ const placeContiguous = (problem: PlanningProblem, job: JobSpec, room: SiteRoom,
       const powerKw = new Array<number>(problem.slots).fill(0);
       for (let i = 0; i < k; i++) powerKw[s + i] = i === k - 1 ? lastKw : job.maxPowerKw;
       best = { cost, powerKw };
+      if (mode === 'earliest') break;
     }
   }
   return best;
 };
 
-const placeSplit = (problem: PlanningProblem, job: JobSpec, room: SiteRoom, lambda: number): Placement => {
+const placeSplit = (problem: PlanningProblem, job: JobSpec, room: SiteRoom, lambda: number, mode: Mode = 'cheapest'): Placement => {
   const h = problem.slotMinutes / 60;
   const slots: number[] = [];
   for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, problem.slots); t++) slots.push(t);
-  slots.sort((a, b) => unitCost(room.site, a, lambda) - unitCost(room.site, b, lambda) || a - b);
+  if (mode === 'cheapest') slots.sort((a, b) => unitCost(room.site, a, lambda) - unitCost(room.site, b, lambda) || a - b);
   const powerKw = new Array<number>(problem.slots).fill(0);
   let left = job.energyKwh;
   let cost = 0;
@@ -73,18 +77,23 @@ const placeSplit = (problem: PlanningProblem, job: JobSpec, room: SiteRoom, lamb
   return left > 1e-6 ? undefined : { cost, powerKw };
 };
 
-const planOnce = (problem: PlanningProblem, lambda: number): Schedule | { failed: string } => {
+const planOnce = (problem: PlanningProblem, lambda: number, mode: Mode = 'cheapest'): Schedule | { failed: string } => {
   const rooms = new Map(problem.sites.map((s) => [s.id, roomFor(problem, s)]));
   const h = problem.slotMinutes / 60;
   const slack = (j: JobSpec): number => j.deadlineSlot - j.releaseSlot - j.energyKwh / (j.maxPowerKw * h);
-  const order = [...problem.jobs].sort((a, b) => slack(a) - slack(b) || a.deadlineSlot - b.deadlineSlot || b.energyKwh - a.energyKwh || (a.id < b.id ? -1 : 1));
+  const byId = (a: JobSpec, b: JobSpec): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
+  // Cheapest mode places the least flexible jobs first; earliest mode is EDF list scheduling, with
+  // jobs that have no slack at all (pinned load) first so they always get their slots.
+  const order = [...problem.jobs].sort(mode === 'cheapest'
+    ? (a, b) => slack(a) - slack(b) || a.deadlineSlot - b.deadlineSlot || b.energyKwh - a.energyKwh || byId(a, b)
+    : (a, b) => Number(slack(a) > 1e-9) - Number(slack(b) > 1e-9) || a.deadlineSlot - b.deadlineSlot || a.releaseSlot - b.releaseSlot || byId(a, b));
   const jobs: { id: string; site: string; powerKw: number[] }[] = [];
   for (const job of order) {
     let best: { site: string; placement: NonNullable<Placement> } | undefined;
     for (const siteId of job.sites) {
       const room = rooms.get(siteId);
       if (!room) return { failed: `job ${job.id}: allowed site ${siteId} is not in the problem` };
-      const placement = job.preemptible ? placeSplit(problem, job, room, lambda) : placeContiguous(problem, job, room, lambda);
+      const placement = job.preemptible ? placeSplit(problem, job, room, lambda, mode) : placeContiguous(problem, job, room, lambda, mode);
       if (placement && (!best || placement.cost < best.placement.cost - EPS)) best = { site: siteId, placement };
     }
     if (!best) return { failed: `job ${job.id}: no room for ${job.energyKwh} kWh at ≤ ${job.maxPowerKw} kW in slots [${job.releaseSlot}, ${job.deadlineSlot}) at ${job.sites.join(', ')}` };
@@ -93,7 +102,7 @@ const planOnce = (problem: PlanningProblem, lambda: number): Schedule | { failed
     jobs.push({ id: job.id, site: best.site, powerKw: best.placement.powerKw });
   }
   jobs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const draft: Schedule = { version: 1, status: 'feasible', costGbp: 0, carbonKg: 0, lowerBoundGbp: 0, jobs, batteries: [], planner: GREEDY_PLANNER };
+  const draft: Schedule = { version: 1, status: 'feasible', costGbp: 0, carbonKg: 0, lowerBoundGbp: 0, jobs, batteries: [], planner: mode === 'cheapest' ? GREEDY_PLANNER : `${GREEDY_PLANNER}+edf-fallback` };
   const measured = checkSchedule(problem, { ...draft, status: 'feasible' });
   return { ...draft, costGbp: measured.costGbp, carbonKg: measured.carbonKg };
 };
@@ -143,16 +152,32 @@ export const greedyPlan = (problem: PlanningProblem): Schedule => {
   const proof = provablyInfeasible(problem);
   if (proof) return infeasible(proof, lowerBoundGbp, GREEDY_PLANNER);
   let lastCarbon = Infinity;
+  let failure: string | undefined;
+  const accept = (result: Schedule): Schedule | undefined => {
+    const schedule = { ...result, lowerBoundGbp: Math.min(lowerBoundGbp, result.costGbp) };
+    if (problem.carbonCapKg !== undefined && schedule.carbonKg > problem.carbonCapKg + 1e-9) {
+      lastCarbon = Math.min(lastCarbon, schedule.carbonKg);
+      return undefined;
+    }
+    const verdict = checkSchedule(problem, schedule);
+    if (!verdict.ok) throw new Error(`greedy planner produced an invalid plan: ${verdict.violations.slice(0, 3).join('; ')}`);
+    return schedule;
+  };
   for (const lambda of CARBON_PRICES) {
     const result = planOnce(problem, lambda);
-    if ('failed' in result) return infeasible(`${result.failed} (the greedy planner found no room; this is not a proof that no plan exists)`, lowerBoundGbp, GREEDY_PLANNER);
-    const schedule = { ...result, lowerBoundGbp: Math.min(lowerBoundGbp, result.costGbp) };
-    if (problem.carbonCapKg === undefined || schedule.carbonKg <= problem.carbonCapKg + 1e-9) {
-      const verdict = checkSchedule(problem, schedule);
-      if (!verdict.ok) throw new Error(`greedy planner produced an invalid plan: ${verdict.violations.slice(0, 3).join('; ')}`);
-      return schedule;
-    }
-    lastCarbon = Math.min(lastCarbon, schedule.carbonKg);
+    if ('failed' in result) { failure = result.failed; break; }
+    const ok = accept(result);
+    if (ok) return ok;
+  }
+  // Cheapest-slot placement can fragment the capacity; earliest-deadline-first list scheduling is the
+  // fallback that finds a plan whenever running everything as early as possible does.
+  const fallback = planOnce(problem, 0, 'earliest');
+  if (!('failed' in fallback)) {
+    const ok = accept(fallback);
+    if (ok) return ok;
+  }
+  if (failure !== undefined || 'failed' in fallback) {
+    return infeasible(`${'failed' in fallback ? fallback.failed : failure ?? ''} (the greedy planner found no room; this is not a proof that no plan exists)`, lowerBoundGbp, GREEDY_PLANNER);
   }
   return infeasible(`carbon ${lastCarbon.toFixed(1)} kg is the least the greedy planner found, above the cap of ${problem.carbonCapKg} kg (not a proof that no plan exists)`, lowerBoundGbp, GREEDY_PLANNER);
 };

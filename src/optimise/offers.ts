@@ -1,13 +1,15 @@
-// The flexibility curve of a site in a window: for each reduction level (kW below the current
-// plan's lowest import in the window, so every slot is reduced by at least that much), the
-// opportunity cost of re-planning with that ceiling as a commitment. The largest level is the
-// largest the planner could actually deliver (found by bisection), never more.
+// The flexibility curve of a site in a window: for each reduction level R, the opportunity cost of
+// re-planning with "import ≤ reference − R in every slot of the window" as commitments. The
+// reference is a per-slot baseline the buyer settles against; by default the current plan's own
+// import. The largest level is the largest the planner could actually deliver (found by
+// bisection), never more.
 import type { CommitmentSpec, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { siteImportKw } from '../domain/planning.ts';
 
 export interface CurvePoint {
   readonly reductionKw: number;
-  readonly maxImportKw: number;
+  /** Per-slot import ceilings of the window that deliver this reduction. */
+  readonly maxImportKw: readonly number[];
   readonly costGbp: number;
   readonly opportunityCostGbp: number;
   /** Opportunity cost per MWh of reduction (reductionKw × window hours). */
@@ -18,39 +20,47 @@ export interface FlexibilityCurve {
   readonly site: string;
   readonly fromSlot: number;
   readonly toSlot: number;
-  /** The current plan's lowest import in the window: the level reductions are measured from. */
-  readonly baselineKw: number;
+  /** Per-slot import of the window that reductions are measured from (kW). */
+  readonly referenceKw: readonly number[];
+  /** The current plan's import in the window (kW), for comparison. */
+  readonly plannedKw: readonly number[];
   readonly baseCostGbp: number;
   readonly points: readonly CurvePoint[];
 }
 
 export type Plan = (problem: PlanningProblem) => Promise<Schedule>;
 
-const withCommitment = (problem: PlanningProblem, c: CommitmentSpec): PlanningProblem => ({ ...problem, commitments: [...problem.commitments, c] });
+const withCommitments = (problem: PlanningProblem, cs: readonly CommitmentSpec[]): PlanningProblem => ({ ...problem, commitments: [...problem.commitments, ...cs] });
+
+/** One commitment per slot: import at `site` ≤ ceiling[k] in slot fromSlot + k. */
+export const slotCommitments = (site: string, fromSlot: number, ceilingsKw: readonly number[]): CommitmentSpec[] =>
+  ceilingsKw.map((maxImportKw, k) => ({ site, fromSlot: fromSlot + k, toSlot: fromSlot + k + 1, maxImportKw: Math.max(0, maxImportKw) }));
 
 export const flexibilityCurve = async (
-  plan: Plan, problem: PlanningProblem, site: string, fromSlot: number, toSlot: number, levels = 5,
+  plan: Plan, problem: PlanningProblem, site: string, fromSlot: number, toSlot: number, levels = 5, reference?: readonly number[],
 ): Promise<FlexibilityCurve | { readonly infeasible: string }> => {
   if (fromSlot < 0 || toSlot > problem.slots || fromSlot >= toSlot) return { infeasible: `window [${fromSlot}, ${toSlot}) is not inside the horizon of ${problem.slots} slots` };
   const base = await plan(problem);
   if (base.status === 'infeasible') return { infeasible: base.reason ?? 'the problem has no plan even without a commitment' };
-  const imports = siteImportKw(problem, base, site).slice(fromSlot, toSlot);
-  const baselineKw = Math.min(...imports);
+  const plannedKw = siteImportKw(problem, base, site).slice(fromSlot, toSlot);
+  const referenceKw = reference ?? plannedKw;
+  if (referenceKw.length !== toSlot - fromSlot) return { infeasible: `the reference has ${referenceKw.length} values for a window of ${toSlot - fromSlot} slots` };
+  const ceilingKw = Math.min(...referenceKw);
   const hoursInWindow = ((toSlot - fromSlot) * problem.slotMinutes) / 60;
   const tryLevel = async (reductionKw: number): Promise<CurvePoint | undefined> => {
-    const maxImportKw = Math.max(0, baselineKw - reductionKw);
-    const s = await plan(withCommitment(problem, { site, fromSlot, toSlot, maxImportKw }));
+    const maxImportKw = referenceKw.map((r) => Math.max(0, r - reductionKw));
+    const s = await plan(withCommitments(problem, slotCommitments(site, fromSlot, maxImportKw)));
     if (s.status === 'infeasible') return undefined;
     const opportunityCostGbp = s.costGbp - base.costGbp;
     const mwh = (reductionKw * hoursInWindow) / 1000;
     return { reductionKw, maxImportKw, costGbp: s.costGbp, opportunityCostGbp, opportunityCostGbpPerMwh: mwh > 0 ? opportunityCostGbp / mwh : 0 };
   };
   // The largest deliverable reduction, by bisection to 1 % of the baseline (or 1 kW).
-  let best = await tryLevel(baselineKw);
+  let best = await tryLevel(ceilingKw);
   if (!best) {
-    const tolerance = Math.max(1, baselineKw * 0.01);
+    const tolerance = Math.max(1, ceilingKw * 0.01);
     let lo = 0;
-    let hi = baselineKw;
+    let hi = ceilingKw;
     while (hi - lo > tolerance) {
       const mid = (lo + hi) / 2;
       const p = await tryLevel(mid);
@@ -64,5 +74,5 @@ export const flexibilityCurve = async (
     const p = i === levels && best ? best : await tryLevel(level);
     if (p) points.push(p);
   }
-  return { site, fromSlot, toSlot, baselineKw, baseCostGbp: base.costGbp, points };
+  return { site, fromSlot, toSlot, referenceKw, plannedKw, baseCostGbp: base.costGbp, points };
 };

@@ -25,6 +25,8 @@ export interface WorkloadOptions {
   readonly power?: GpuNodePower;
   /** Nodes in the inference pool (default 4). */
   readonly inferenceNodes?: number;
+  /** Job-size mix (default `mixed`). */
+  readonly gpuMix?: GpuMix;
 }
 
 export interface GeneratedDay {
@@ -41,6 +43,16 @@ const DAY_MINUTES = 24 * 60;
 const GPU_WEIGHTS: readonly (readonly [number, number])[] = [
   [1, 30], [2, 22], [3, 3], [4, 20], [5, 2], [6, 4], [7, 2], [8, 17],
 ];
+
+/**
+ * Job-size mixes. `mixed` is the small-job mix of a shared dev/inference cluster (the Alibaba-style
+ * default); `training` is an AI training site's mix of multi-node jobs (8–64 GPUs). Placeholders.
+ */
+export const GPU_MIXES = {
+  mixed: GPU_WEIGHTS,
+  training: [[8, 30], [16, 30], [32, 25], [64, 15]],
+} as const satisfies Record<string, readonly (readonly [number, number])[]>;
+export type GpuMix = keyof typeof GPU_MIXES;
 
 /** Relative submission rate per hour of the day: busier in working hours (placeholder). */
 const submissionWeight = (hour: number): number => {
@@ -69,11 +81,12 @@ interface DrawContext {
   readonly site: string;
   readonly dayStart: EpochMs;
   readonly power: GpuNodePower;
+  readonly gpuWeights: readonly (readonly [number, number])[];
 }
 
 const drawJob = (ctx: DrawContext): Omit<ComputeJob, 'id'> => {
   const { rnd, site, dayStart, power } = ctx;
-  const gpus = weighted(rnd, GPU_WEIGHTS);
+  const gpus = weighted(rnd, ctx.gpuWeights);
   const hour = weighted(rnd, HOUR_WEIGHTS);
   const submittedAt = epochMs(dayStart + hour * HOUR_MS + intBetween(rnd, 0, 59) * MINUTE_MS);
   const durationMinutes = intBetween(rnd, 60, 360);
@@ -131,7 +144,7 @@ export const generateDay = (options: WorkloadOptions): GeneratedDay => {
   const inferenceRnd = seeded((seed ^ 0x9e3779b9) >>> 0);
   const day = isoOf(dayStart).slice(0, 10);
   // Ids follow submission order (a stable sort keeps draw order on ties), as a scheduler numbers them.
-  const sorted = Array.from({ length: jobs }, () => drawJob({ rnd: jobRnd, site, dayStart, power }))
+  const sorted = Array.from({ length: jobs }, () => drawJob({ rnd: jobRnd, site, dayStart, power, gpuWeights: GPU_MIXES[options.gpuMix ?? 'mixed'] }))
     .sort((a, b) => a.submittedAt - b.submittedAt)
     .map((job, k): ComputeJob => ({ id: `${site}-${day}-${String(k + 1).padStart(3, '0')}`, ...job }));
   return { jobs: sorted, inferenceKw: inferenceProfile(inferenceRnd, DAY_MINUTES / slotMinutes, slotMinutes, power, inferenceNodes) };

@@ -4,7 +4,7 @@ import fc from 'fast-check';
 import type { PlanningProblem } from '../../src/domain/planning.ts';
 import { greedyPlan } from '../../src/optimise/greedy.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
-import { flexibilityCurve } from '../../src/optimise/offers.ts';
+import { flexibilityCurve, slotCommitments } from '../../src/optimise/offers.ts';
 
 const flat = (n: number, v: number): number[] => new Array<number>(n).fill(v);
 
@@ -94,13 +94,14 @@ test('flexibility curve: the largest level is deliverable and priced at the re-p
   };
   const curve = await flexibilityCurve(async (q) => greedyPlan(q), p, 'lon', 3, 5, 3);
   assert.ok(!('infeasible' in curve));
-  assert.equal(curve.baselineKw, 60); // 40 kW IT × PUE 1.5
+  assert.deepEqual(curve.plannedKw, [60, 60]); // 40 kW IT × PUE 1.5
+  assert.deepEqual(curve.referenceKw, curve.plannedKw);
   const top = curve.points.at(-1);
   assert.ok(top);
   assert.equal(top.reductionKw, 60);
   // 40 kWh IT × 1.5 moved from £10 to £100/MWh.
   assert.ok(Math.abs(top.opportunityCostGbp - (40 * 1.5 * 90) / 1000) < 1e-9);
-  const s = greedyPlan({ ...p, commitments: [{ site: 'lon', fromSlot: 3, toSlot: 5, maxImportKw: top.maxImportKw }] });
+  const s = greedyPlan({ ...p, commitments: slotCommitments('lon', 3, top.maxImportKw) });
   assert.equal(s.status, 'feasible');
   assert.ok(curve.points.every((pt, i) => i === 0 || pt.reductionKw > (curve.points[i - 1]?.reductionKw ?? 0)));
 });

@@ -24,19 +24,30 @@ export class SystemClock implements Clock {
   }
 }
 
-/** Market time starting at `simStart` when constructed, running `speed` times faster than the wall clock. */
+/**
+ * Market time from `simStart`, running `speed` times faster than the wall clock once started.
+ * Until start() it stands still at simStart, so set-up work does not use up market time.
+ */
 export class ReplayClock implements Clock {
-  private readonly wallStart = Date.now();
+  private wallStart: number | undefined;
 
   constructor(private readonly simStart: EpochMs, readonly speed: number) {
-    if (!(speed > 0)) throw new Error('replay speed must be positive');
+    if (!(speed > 0) || !Number.isFinite(speed)) throw new Error('replay speed must be a positive number');
+  }
+
+  start(): void {
+    this.wallStart ??= Date.now();
+  }
+
+  get started(): boolean {
+    return this.wallStart !== undefined;
   }
 
   now(): EpochMs {
-    return epochMs(this.simStart + (Date.now() - this.wallStart) * this.speed);
+    return epochMs(this.simStart + (this.wallStart === undefined ? 0 : (Date.now() - this.wallStart) * this.speed));
   }
 
   async waitUntil(t: EpochMs, signal?: AbortSignal): Promise<void> {
-    while (this.now() < t) await sleep((t - this.now()) / this.speed, signal);
+    while (this.now() < t) await sleep(this.wallStart === undefined ? 50 : (t - this.now()) / this.speed, signal);
   }
 }

@@ -78,7 +78,10 @@ export class SimCluster implements Scheduler, Meter {
       this.check(job, ids);
       ids.add(job.id);
     }
-    for (const job of jobs) this.jobs.push({ ...job, allowedSites: [...job.allowedSites], seq: this.nextSeq++ });
+    for (const job of jobs) {
+      const held = this.cfg.admission === 'held' && job.slo === 'deferrable' && job.state === 'queued';
+      this.jobs.push({ ...job, ...(held ? { state: 'held' as const } : {}), allowedSites: [...job.allowedSites], seq: this.nextSeq++ });
+    }
     this.jobs.sort((a, b) => a.submittedAt - b.submittedAt || a.seq - b.seq);
   }
 

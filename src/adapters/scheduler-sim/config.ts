@@ -21,6 +21,13 @@ export interface SimClusterConfig {
   readonly slotMinutes?: number;
   /** Per-GPU and per-node power (defaults: A100_SXM_NODE). */
   readonly power?: Partial<Omit<GpuNodePower, 'gpusPerNode'>>;
+  /**
+   * What happens to a deferrable job when it is submitted. `immediate`: it may start at once, as on
+   * a plain scheduler. `held`: it waits, held, until someone releases it; this is how a flexibility
+   * agent gets to plan a job before it starts (Kueue creates Jobs suspended and admits them; a
+   * Slurm job_submit plugin can hold them). Default `immediate`.
+   */
+  readonly admission?: 'immediate' | 'held';
 }
 
 export interface ResolvedSimConfig {
@@ -37,6 +44,7 @@ export interface ResolvedSimConfig {
   readonly inferenceIdleKw: number;
   readonly inferenceMaxKw: number;
   readonly itPowerLimitKw: number;
+  readonly admission: 'immediate' | 'held';
 }
 
 const fail = (field: string, detail: string): never => {
@@ -71,6 +79,7 @@ export const resolveConfig = (c: SimClusterConfig): ResolvedSimConfig => {
     inferenceIdleKw,
     inferenceMaxKw,
     itPowerLimitKw: trainingNodes * nodeMaxKw(power) + inferenceMaxKw,
+    admission: c.admission === 'held' ? 'held' : c.admission === undefined || c.admission === 'immediate' ? 'immediate' : fail('admission', `must be "immediate" or "held", got ${String(c.admission)}`),
   };
 };
 

@@ -27,6 +27,11 @@ export interface ComputeAgentDeps {
   readonly meter: Meter;
   /** Inflexible IT load per slot of a grid (idle nodes, inference serving). */
   readonly baseLoad: (grid: SlotGrid) => number[];
+  /**
+   * The settlement baseline per slot of a grid. A simulated site answers with its counterfactual
+   * twin (the same queue with no FlexLon decisions); a real site would answer from meter history.
+   */
+  readonly baseline?: (grid: SlotGrid) => Promise<number[]>;
   /** Moves a simulated cluster's time forward; real schedulers run on their own. */
   readonly advance?: (t: EpochMs) => void;
   readonly signer: Signer;
@@ -59,10 +64,17 @@ export class ComputeAgent {
     };
   }
 
-  /** Applies start times; a job that can no longer be deferred is reported, not silently skipped. */
+  /**
+   * Applies start times. A job waiting for admission (held on arrival) gets its start time and is
+   * released; a job that can no longer be deferred is reported, not silently skipped.
+   */
   async apply(dispatch: readonly DispatchInstruction[], reason: string): Promise<Actuation[]> {
+    const held = new Set((await this.deps.scheduler.listJobs()).filter((j) => j.state === 'held').map((j) => j.id));
     const results: Actuation[] = [];
-    for (const d of dispatch) results.push(await this.deps.scheduler.deferUntil(d.jobId, d.beginAt));
+    for (const d of dispatch) {
+      const r = await this.deps.scheduler.deferUntil(d.jobId, d.beginAt);
+      results.push(r.ok && held.has(d.jobId) ? await this.deps.scheduler.release(d.jobId) : r);
+    }
     const refused = results.filter((r) => !r.ok);
     if (refused.length > 0) this.deps.log.warn({ refused }, 'some jobs could not be deferred');
     await this.deps.store.appendAudit({ kind: 'dispatch', at: this.deps.wallNow(), actor: this.deps.id, payload: { reason, dispatch, results } });
@@ -98,11 +110,20 @@ export class ComputeAgent {
       if (!Array.isArray(b.dispatch)) throw new FlexError('FLX_REQ_SCHEMA', 'dispatch must be a list of {jobId, beginAt}', { path: 'dispatch' });
       return { results: await this.apply(b.dispatch, b.reason ?? 'orchestrator dispatch') };
     });
+    const gridOf = (body: unknown): SlotGrid => {
+      const b = body as { fromMs?: number; slots?: number; slotMinutes?: number };
+      if (typeof b.fromMs !== 'number' || typeof b.slots !== 'number' || !Number.isInteger(b.slots) || b.slots < 1 || b.slots > 10_000) throw new FlexError('FLX_REQ_SCHEMA', 'a read needs fromMs and 1–10000 slots', { path: 'slots' });
+      return { start: epochMs(b.fromMs), slotMinutes: b.slotMinutes ?? this.deps.slotMinutes, slots: b.slots };
+    };
+    signedRoute(app, '/agent/baseline', link, async (body, sender) => {
+      fromOrchestrator(sender);
+      if (!this.deps.baseline) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `site ${this.deps.site.id} has no baseline source configured`);
+      const importKw = await this.deps.baseline(gridOf(body));
+      return { importKw: importKw.map((x) => (Number.isFinite(x) ? x : null)) };
+    });
     signedRoute(app, '/agent/meter', link, async (body, sender) => {
       fromOrchestrator(sender);
-      const b = body as { fromMs?: number; slots?: number; slotMinutes?: number };
-      if (typeof b.fromMs !== 'number' || typeof b.slots !== 'number' || b.slots < 1 || b.slots > 10_000) throw new FlexError('FLX_REQ_SCHEMA', 'meter read needs fromMs and 1–10000 slots', { path: 'slots' });
-      const grid: SlotGrid = { start: epochMs(b.fromMs), slotMinutes: b.slotMinutes ?? this.deps.slotMinutes, slots: b.slots };
+      const grid = gridOf(body);
       const importKw = await this.deps.meter.importKw(grid);
       await this.deps.store.appendAudit({ kind: 'meter', at: this.deps.wallNow(), actor: this.deps.id, payload: { from: grid.start, slotMinutes: grid.slotMinutes, importKw: importKw.map((x) => (Number.isFinite(x) ? x : null)) } });
       return { importKw: importKw.map((x) => (Number.isFinite(x) ? x : null)) };

@@ -64,12 +64,15 @@ export const flexHandlers = (fo: FlexOrchestrator): Partial<Record<Action, Beckn
     if (fromSlot < 1 || toSlot > grid.slots) return [];
     const offers: FlexOffer[] = [];
     for (const site of d.sites) {
-      const curve = await flexibilityCurve((p) => d.solver.plan(p), problem, site.id, fromSlot, toSlot);
+      const windowStart = epochMs(grid.start + fromSlot * slot);
+      const reference = await fo.baseline(site.id, windowStart, toSlot - fromSlot);
+      if (reference.some((x) => !Number.isFinite(x))) continue;
+      const curve = await flexibilityCurve((p) => d.solver.plan(p), problem, site.id, fromSlot, toSlot, 5, reference);
       if ('infeasible' in curve) continue;
-      const offer = priceOffer(curve, need, site.region, epochMs(grid.start + fromSlot * slot), epochMs(grid.start + toSlot * slot), d.pricing, `offer-${randomUUID()}`);
+      const offer = priceOffer(curve, need, site.region, windowStart, epochMs(grid.start + toSlot * slot), d.pricing, `offer-${randomUUID()}`);
       if (!offer) continue;
       await d.store.putDocument('offer', offer.id, offer);
-      await d.store.putDocument('offer-baseline', offer.id, { site: site.id, baselineKw: curve.baselineKw });
+      await d.store.putDocument('offer-baseline', offer.id, { site: site.id, start: windowStart, slotMinutes: grid.slotMinutes, importKw: reference });
       await d.store.appendAudit({ kind: 'offer', at: d.wallNow(), actor: d.id, transactionId: i.msg.context.transaction_id, payload: { offer, curve } });
       offers.push(offer);
     }
@@ -117,23 +120,17 @@ export const flexHandlers = (fo: FlexOrchestrator): Partial<Record<Action, Beckn
     confirm: async (i) => {
       const before = await orderOf(i);
       const order = step(before, { type: 'confirm' });
-      const base = await d.store.getDocument<{ site: string; baselineKw: number }>('offer-baseline', order.offerId);
+      const base = await d.store.getDocument<{ site: string; start: EpochMs; slotMinutes: number; importKw: number[] }>('offer-baseline', order.offerId);
       if (!base) throw new FlexError('FLX_ITEM_NOT_FOUND', `offer ${order.offerId} has no recorded baseline`);
-      const commitment = { orderId: order.id, site: order.site, windowStart: order.windowStart, windowEnd: order.windowEnd, maxImportKw: Math.max(0, base.baselineKw - order.reductionKw) };
+      const commitment = { orderId: order.id, site: order.site, windowStart: base.start, slotMinutes: base.slotMinutes, maxImportKw: base.importKw.map((b) => Math.max(0, b - order.reductionKw)) };
       // Never promise what cannot be delivered: re-plan with the commitment before accepting it.
-      const declared = await fo.plan();
       const withIt = await fo.plan([commitment]);
       if (withIt.schedule.status === 'infeasible') throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `the fleet can no longer deliver ${order.reductionKw} kW in that window: ${withIt.schedule.reason ?? ''}`);
       return async () => {
-        const slot = declared.grid.slotMinutes * MINUTE_MS;
-        const from = Math.floor((order.windowStart - declared.grid.start) / slot);
-        const to = Math.ceil((order.windowEnd - declared.grid.start) / slot);
-        const { siteImportKw } = await import('../../domain/planning.ts');
-        const baselineKw = siteImportKw(declared.problem, declared.schedule, order.site).slice(from, to);
-        await d.store.putDocument('baseline', order.id, { method: BASELINE_METHOD, start: order.windowStart, slotMinutes: declared.grid.slotMinutes, importKw: baselineKw });
+        await d.store.putDocument('baseline', order.id, { method: BASELINE_METHOD, start: base.start, slotMinutes: base.slotMinutes, importKw: base.importKw });
         await d.store.putDocument('commitment', order.id, commitment);
         await d.store.saveOrder(order);
-        await d.store.appendAudit({ kind: 'order', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { state: order.state, commitment, baselineKw } });
+        await d.store.appendAudit({ kind: 'order', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { state: order.state, commitment, baselineMethod: BASELINE_METHOD, baselineKw: base.importKw } });
         await fo.dispatchAll(`commitment ${order.id}`, order.id);
         await reply(i, 'on_confirm', wire(order, await offerFor(order.offerId), true));
       };

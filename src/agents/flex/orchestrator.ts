@@ -40,13 +40,13 @@ export interface FlexOrchestratorDeps {
   readonly log: Logger;
 }
 
-/** A confirmed commitment in market time, as stored with its order. */
+/** A confirmed commitment in market time, as stored with its order: an import ceiling per slot. */
 export interface Commitment {
   readonly orderId: string;
   readonly site: string;
   readonly windowStart: EpochMs;
-  readonly windowEnd: EpochMs;
-  readonly maxImportKw: number;
+  readonly slotMinutes: number;
+  readonly maxImportKw: readonly number[];
 }
 
 export interface PlanResult {
@@ -85,9 +85,10 @@ export class FlexOrchestrator {
 
   toSpecs(commitments: readonly Commitment[], grid: SlotGrid): CommitmentSpec[] {
     const slot = grid.slotMinutes * MINUTE_MS;
-    return commitments
-      .map((c) => ({ site: c.site, fromSlot: Math.max(0, Math.floor((c.windowStart - grid.start) / slot)), toSlot: Math.min(grid.slots, Math.ceil((c.windowEnd - grid.start) / slot)), maxImportKw: c.maxImportKw }))
-      .filter((c) => c.toSlot > c.fromSlot);
+    return commitments.flatMap((c) => c.maxImportKw.map((maxImportKw, k) => {
+      const from = Math.floor((c.windowStart + k * c.slotMinutes * MINUTE_MS - grid.start) / slot);
+      return { site: c.site, fromSlot: from, toSlot: from + 1, maxImportKw };
+    })).filter((c) => c.fromSlot >= 0 && c.toSlot <= grid.slots);
   }
 
   /** Plans the fleet now, with every confirmed commitment plus `extra`. Always checked before use. */
@@ -117,9 +118,12 @@ export class FlexOrchestrator {
     const { grid, schedule } = await this.plan();
     const at = this.deps.wallNow();
     if (schedule.status === 'infeasible') {
-      this.deps.log.warn({ site: report.site, reason: schedule.reason }, 'no feasible plan: the site runs as its own scheduler decides');
-      await this.deps.store.appendAudit({ kind: 'plan', at, actor: this.deps.id, payload: { status: 'infeasible', reason: schedule.reason, horizonStart: grid.start } });
-      return { dispatch: [] };
+      // Fail safe: with no plan, every waiting job may start now, as it would without FlexLon.
+      const now = this.deps.market.now();
+      const dispatch = report.jobs.filter((j) => (j.state === 'queued' || j.state === 'held') && j.slo === 'deferrable').map((j) => ({ jobId: j.id, beginAt: now }));
+      this.deps.log.warn({ site: report.site, reason: schedule.reason }, 'no feasible plan: releasing every waiting job to the site scheduler');
+      await this.deps.store.appendAudit({ kind: 'plan', at, actor: this.deps.id, payload: { status: 'infeasible', reason: schedule.reason, horizonStart: grid.start, site: report.site, dispatch } });
+      return { dispatch };
     }
     const dispatch = dispatchFor(report, schedule, grid, this.deps.market.now());
     await this.deps.store.appendAudit({ kind: 'plan', at, actor: this.deps.id, payload: { status: schedule.status, planner: schedule.planner, costGbp: schedule.costGbp, carbonKg: schedule.carbonKg, lowerBoundGbp: schedule.lowerBoundGbp, horizonStart: grid.start, site: report.site, dispatch } });
@@ -136,6 +140,13 @@ export class FlexOrchestrator {
       const result = await callSigned<{ results: unknown[] }>(`${site.agentUrl}/agent/dispatch`, { dispatch, reason }, this.deps.signer, this.deps.wallNow);
       await this.deps.store.appendAudit({ kind: 'dispatch', at: this.deps.wallNow(), actor: this.deps.id, ...(orderId ? { orderId } : {}), payload: { site: siteId, reason, dispatch, results: result.results } });
     }
+  }
+
+  /** The settlement baseline per slot at a site, from its agent (see wire-order.ts for the method). */
+  async baseline(siteId: string, from: EpochMs, slots: number): Promise<number[]> {
+    const site = this.site(siteId);
+    const r = await callSigned<{ importKw: (number | null)[] }>(`${site.agentUrl}/agent/baseline`, { fromMs: from, slots, slotMinutes: this.deps.slotMinutes }, this.deps.signer, this.deps.wallNow);
+    return r.importKw.map((x) => (x === null ? NaN : x));
   }
 
   /** Average grid import per slot at a site, from its agent's meter. */

@@ -22,11 +22,14 @@ export const priceOffer = (
   // The smallest level that covers what the buyer wants; otherwise the most we can deliver.
   const chosen = usable.find((p) => p.reductionKw >= need.wantedKw) ?? usable[usable.length - 1];
   if (!chosen) return undefined;
+  // Offered in tenths of a kW, rounded down so the offer never exceeds what was shown deliverable.
+  const reduction = Math.floor(chosen.reductionKw * 10 + 1e-9) / 10;
+  if (reduction < policy.minimumKw) return undefined;
   const hours = (windowEnd - windowStart) / 3_600_000;
-  const mwh = (chosen.reductionKw * hours) / 1000;
+  const mwh = (reduction * hours) / 1000;
   const perMwh = Math.max(policy.floorGbpPerMwh, chosen.opportunityCostGbpPerMwh + policy.marginGbpPerMwh);
   return {
-    id, site: curve.site, region, windowStart, windowEnd, reductionKw: kw(chosen.reductionKw),
+    id, site: curve.site, region, windowStart, windowEnd, reductionKw: kw(reduction),
     priceGbp: gbp(Math.round(perMwh * mwh * 100) / 100), priceGbpPerMwh: gbpPerMwh(Math.round(perMwh * 100) / 100),
     opportunityCostGbp: gbp(Math.round(chosen.opportunityCostGbp * 100) / 100), validUntil: windowStart,
   };

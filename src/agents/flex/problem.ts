@@ -73,7 +73,7 @@ export const dispatchFor = (report: FlexibilityReport, schedule: Schedule, grid:
   const bySchedule = new Map(schedule.jobs.map((j) => [j.id, j]));
   const out: DispatchInstruction[] = [];
   for (const job of report.jobs) {
-    if (job.state !== 'queued' || job.slo !== 'deferrable') continue;
+    if ((job.state !== 'queued' && job.state !== 'held') || job.slo !== 'deferrable') continue;
     const s = bySchedule.get(job.id);
     const first = s?.powerKw.findIndex((p) => p > 1e-9) ?? -1;
     if (first < 0) continue;

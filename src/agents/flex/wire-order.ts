@@ -8,8 +8,10 @@ import { FULFILLMENT_TYPE, offerToItem } from '../../beckn/flex-codec.ts';
 import { settlementTags } from '../../beckn/settlement-codec.ts';
 import { decimal, tagGroup, type Fulfillment, type WireOrder } from '../../beckn/wire.ts';
 
-export const BASELINE_METHOD = 'FLX-DECLARED-1';
-export const BASELINE_DESCRIPTION = "provider's declared pre-commitment schedule (FPN-style), per settlement period; delivered = baseline − metered";
+// The demo has no metered history for a P376 BL01-style baseline, so it settles against the
+// counterfactual: the same queue on the site's own FIFO scheduler (no FlexLon), per settlement period.
+export const BASELINE_METHOD = 'FLX-CF-FIFO-1';
+export const BASELINE_DESCRIPTION = 'counterfactual import of the same job queue under the site\'s own FIFO scheduler, per settlement period (stands in for a BL01 historical baseline); delivered = baseline − metered';
 
 const STATE_CODE: Record<Order['state'], string> = {
   searched: 'PENDING', quoted: 'QUOTED', initialised: 'PENDING', confirmed: 'COMMITTED', active: 'DELIVERING', completed: 'DELIVERED', cancelled: 'CANCELLED', failed: 'FAILED',

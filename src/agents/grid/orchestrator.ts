@@ -1,0 +1,157 @@
+// The Grid Orchestrator (BAP): watches price and carbon forecasts, decides when the grid needs
+// flexibility, buys it from the BPPs on the network through the Beckn lifecycle, and follows the
+// delivery with status. It acts for a grid-side party (a DSO flexibility desk, an aggregator).
+import { findPeakWindow } from '../../domain/need.ts';
+import { rankOffers, type FlexNeed, type FlexOffer } from '../../domain/offers.ts';
+import { carbonOf, pricesOf } from '../../domain/signals.ts';
+import type { SettlementSummary } from '../../domain/settlement.ts';
+import { slotStart, type EpochMs, type SlotGrid } from '../../domain/time.ts';
+import { gbpPerMwh, kw } from '../../domain/units.ts';
+import { FlexError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import type { BecknClient } from '../../beckn/client.ts';
+import { FLEXLON_DOMAIN, buildContext, callbackOf, type Action, type BecknMessage, type RequestAction } from '../../beckn/context.ts';
+import { catalogToOffers, needToIntent } from '../../beckn/flex-codec.ts';
+import type { BecknHandler } from '../../beckn/receiver.ts';
+import { readSettlement } from '../../beckn/settlement-codec.ts';
+import type { Catalog, WireOrder } from '../../beckn/wire.ts';
+import type { Clock, Registry, SignalSource, Store, Subscription } from '../../ports.ts';
+import { PendingCallbacks } from './pending.ts';
+
+export interface NeedPolicy {
+  /** Length of the window asked for, in slots. */
+  readonly windowSlots: number;
+  /** The window must start at least this many slots after the decision. */
+  readonly leadSlots: number;
+  readonly wantedKw: number;
+  readonly maxPriceGbpPerMwh: number;
+  readonly priceWeight: number;
+  /**
+   * Hours of the day (UTC, [from, to)) in which the buyer looks for its peak. DSO peak-reduction
+   * products target the winter evening peak, typically 16:00–20:00.
+   */
+  readonly peakHours: readonly [number, number];
+  /** Procure this many slots before the window opens (within-day, as DFS and DSO utilisation calls are). */
+  readonly procureLeadSlots: number;
+}
+
+export const DEFAULT_NEED_POLICY: NeedPolicy = { windowSlots: 2, leadSlots: 2, wantedKw: 200, maxPriceGbpPerMwh: 3000, priceWeight: 0.5, peakHours: [16, 20], procureLeadSlots: 4 };
+
+export interface GridOrchestratorDeps {
+  readonly id: string;
+  readonly uri: string;
+  readonly store: Store;
+  readonly client: BecknClient;
+  readonly registry: Registry;
+  readonly market: Clock;
+  readonly wallNow: () => number;
+  readonly signals: SignalSource;
+  readonly region: string;
+  readonly policy: NeedPolicy;
+  /** How long to collect on_search answers (wall time). */
+  readonly collectMs: number;
+  readonly callbackTimeoutMs: number;
+  readonly log: Logger;
+}
+
+export interface Procurement {
+  readonly transactionId: string;
+  readonly bpp: Subscription;
+  readonly offer: FlexOffer;
+  readonly offersSeen: number;
+  readonly selectedKw: number;
+  readonly quotedGbp: number;
+  readonly orderId: string;
+  readonly baselineMethod: string;
+}
+
+export class GridOrchestrator {
+  private readonly pending = new PendingCallbacks();
+
+  constructor(readonly deps: GridOrchestratorDeps) {}
+
+  /** The peak window of `day` that starts no earlier than leadSlots after now, as a need. */
+  async detectNeed(day: SlotGrid): Promise<FlexNeed | undefined> {
+    const d = this.deps;
+    const now = d.market.now();
+    const s = await d.signals.forecast(d.region, day, now);
+    const perHour = 60 / day.slotMinutes;
+    const earliest = Math.max(Math.max(0, Math.ceil((now - day.start) / (day.slotMinutes * 60_000))) + d.policy.leadSlots, d.policy.peakHours[0] * perHour);
+    const last = Math.min(day.slots, d.policy.peakHours[1] * perHour);
+    const peak = findPeakWindow(pricesOf(s).slice(0, last), carbonOf(s, 'forecast').slice(0, last), d.policy.windowSlots, earliest, d.policy.priceWeight);
+    if (!peak) return undefined;
+    const need: FlexNeed = {
+      kind: 'price-peak', windowStart: slotStart(day, peak.fromSlot), windowEnd: slotStart(day, peak.toSlot),
+      wantedKw: kw(d.policy.wantedKw), maxPriceGbpPerMwh: gbpPerMwh(d.policy.maxPriceGbpPerMwh),
+    };
+    await d.store.appendAudit({ kind: 'need', at: d.wallNow(), actor: d.id, payload: { need, peak, signalsIssuedAt: s.issuedAt } });
+    return need;
+  }
+
+  private async request(action: RequestAction, target: { id?: string; uri: string }, transactionId: string, message: unknown, expected = 1): Promise<BecknMessage[]> {
+    const d = this.deps;
+    const context = buildContext({ action, bapId: d.id, bapUri: d.uri, ...(target.id ? { bppId: target.id, bppUri: target.uri } : {}), transactionId, now: d.wallNow() });
+    const wait = this.pending.expect(context.message_id, callbackOf(action), expected, action === 'search' ? d.collectMs : d.callbackTimeoutMs);
+    await d.client.send(target.uri, { context, message });
+    const answers = await wait;
+    for (const a of answers) if (a.error) throw new FlexError('FLX_PEER_NACK', `${a.context.action} from ${a.context.bpp_id} carried error ${a.error.code}: ${a.error.message}`);
+    return answers;
+  }
+
+  private async one(action: RequestAction, bpp: Subscription, transactionId: string, message: unknown): Promise<WireOrder> {
+    const [answer] = await this.request(action, { id: bpp.subscriber_id, uri: bpp.subscriber_url }, transactionId, message);
+    if (!answer) throw new FlexError('FLX_PEER_UNREACHABLE', `${bpp.subscriber_id} sent no ${callbackOf(action)} within ${this.deps.callbackTimeoutMs} ms`);
+    const order = (answer.message as { order?: WireOrder } | undefined)?.order;
+    if (!order) throw new FlexError('FLX_REQ_SCHEMA', `${callbackOf(action)} from ${bpp.subscriber_id} has no order`, { path: 'message.order' });
+    return order;
+  }
+
+  /** search → on_search (from every BPP) → select → on_select → init → on_init → confirm → on_confirm. */
+  async procure(need: FlexNeed, transactionId: string): Promise<Procurement | { none: string }> {
+    const d = this.deps;
+    const bpps = (await d.registry.lookup({ type: 'BPP', domain: FLEXLON_DOMAIN })).filter((s) => s.status === 'SUBSCRIBED');
+    if (bpps.length === 0) return { none: `no BPP of domain ${FLEXLON_DOMAIN} is subscribed in the registry` };
+    const answers: BecknMessage[] = [];
+    for (const bpp of bpps) answers.push(...(await this.request('search', { uri: bpp.subscriber_url }, transactionId, { intent: needToIntent(need) }, 1)));
+    const offers = answers.flatMap((a) => catalogToOffers((a.message as { catalog?: Catalog } | undefined)?.catalog).map((o) => ({ ...o, bppId: a.context.bpp_id ?? '' })));
+    const ranked = rankOffers(offers.map((o) => o.offer), need);
+    const best = ranked[0];
+    if (!best) return { none: `${offers.length} offer(s) received, none within ${need.maxPriceGbpPerMwh} £/MWh for the window` };
+    const bpp = bpps.find((b) => b.subscriber_id === offers.find((o) => o.offer.id === best.id)?.bppId);
+    if (!bpp) throw new FlexError('FLX_INTERNAL', `offer ${best.id} came from a BPP not in the registry`);
+    const selectedKw = Math.min(best.reductionKw, need.wantedKw);
+    const items = [{ id: best.id, quantity: { selected: { measure: { type: 'CONSTANT', value: String(Math.round(selectedKw * 1000) / 1000), unit: 'kW' } } } }];
+    const quoted = await this.one('select', bpp, transactionId, { order: { provider: { id: bpp.subscriber_id }, items } });
+    const quotedGbp = Number(quoted.quote?.price?.value);
+    if (!Number.isFinite(quotedGbp)) throw new FlexError('FLX_REQ_SCHEMA', 'on_select has no quote price', { path: 'message.order.quote.price.value' });
+    const billing = { name: d.id, email: `settlement@${d.id}` };
+    const initialised = await this.one('init', bpp, transactionId, { order: { provider: { id: bpp.subscriber_id }, items, billing } });
+    const baselineMethod = initialised.payments?.[0]?.tags?.find((t) => t.descriptor.code === 'settlement-terms')?.list.find((t) => t.descriptor.code === 'baseline-method')?.value ?? 'unstated';
+    const confirmed = await this.one('confirm', bpp, transactionId, { order: { provider: { id: bpp.subscriber_id }, items, billing, payments: initialised.payments ?? [] } });
+    if (!confirmed.id) throw new FlexError('FLX_REQ_SCHEMA', 'on_confirm has no order id', { path: 'message.order.id' });
+    const p: Procurement = { transactionId, bpp, offer: best, offersSeen: offers.length, selectedKw, quotedGbp, orderId: confirmed.id, baselineMethod };
+    await d.store.appendAudit({ kind: 'order', at: d.wallNow(), actor: d.id, transactionId, orderId: confirmed.id, payload: { event: 'confirmed', procurement: { ...p, bpp: bpp.subscriber_id } } });
+    return p;
+  }
+
+  /** status → on_status: the delivery so far, per settlement period. */
+  async status(p: Procurement): Promise<{ state: string | undefined; settlement: SettlementSummary | undefined }> {
+    const order = await this.one('status', p.bpp, p.transactionId, { order_id: p.orderId });
+    const settlement = readSettlement(order.tags);
+    const state = order.fulfillments?.[0]?.state?.descriptor?.code;
+    await this.deps.store.appendAudit({ kind: 'settlement', at: this.deps.wallNow(), actor: this.deps.id, transactionId: p.transactionId, orderId: p.orderId, payload: { state, settlement } });
+    return { state, settlement };
+  }
+
+  handlers(): Partial<Record<Action, BecknHandler>> {
+    const accept: BecknHandler = async ({ msg }) => {
+      this.pending.check(msg);
+      return async () => this.pending.deliver(msg);
+    };
+    return { on_search: accept, on_select: accept, on_init: accept, on_confirm: accept, on_status: accept };
+  }
+
+  stop(): void {
+    this.pending.cancelAll();
+  }
+}

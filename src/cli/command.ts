@@ -1,0 +1,24 @@
+// What every CLI command provides. Commands parse their own flags with node:util parseArgs (strict),
+// so an unknown or malformed flag is a clear usage error, never a stack trace.
+import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { FlexError } from '../errors.ts';
+
+export interface Output {
+  out(line: string): void;
+  err(line: string): void;
+}
+
+export interface Command {
+  readonly name: string;
+  readonly summary: string;
+  readonly usage: string;
+  run(argv: readonly string[], io: Output, signal: AbortSignal): Promise<number>;
+}
+
+export const parseFlags = <O extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: O, usage: string) => {
+  try {
+    return parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals: false });
+  } catch (e) {
+    throw new FlexError('FLX_CLI_USAGE', `${(e as Error).message.replace(/\. To specify.*$/s, '')}\n\n${usage}`);
+  }
+};

@@ -1,0 +1,57 @@
+// The `flexlon` command line: a list of commands, each with --help. Errors a user can cause print
+// their code and message (exit 2 for usage and configuration, 1 for other failures); only internal
+// faults print a stack, and only with FLEXLON_DEBUG set.
+import { FlexError, asFlexError } from '../errors.ts';
+import type { Command, Output } from './command.ts';
+import { demoCommand } from './demo.ts';
+
+export const COMMANDS: readonly Command[] = [demoCommand];
+
+const usage = (): string => [
+  'FlexLon: turns a data centre\'s queued compute into grid flexibility, sold over the Beckn protocol.',
+  '',
+  'Usage: flexlon <command> [options]',
+  '',
+  'Commands:',
+  ...COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+  '',
+  'Run `flexlon <command> --help` for a command\'s options.',
+].join('\n');
+
+const stdio: Output = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+
+export const main = async (argv: readonly string[], io: Output = stdio): Promise<number> => {
+  const [name, ...rest] = argv;
+  if (name === undefined || name === '--help' || name === '-h' || name === 'help') {
+    io.out(usage());
+    return name === undefined ? 2 : 0;
+  }
+  const command = COMMANDS.find((c) => c.name === name);
+  if (!command) {
+    io.err(`flexlon: unknown command "${name}"\n\n${usage()}`);
+    return 2;
+  }
+  if (rest.includes('--help') || rest.includes('-h')) {
+    io.out(command.usage);
+    return 0;
+  }
+  const controller = new AbortController();
+  const onSignal = () => controller.abort();
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+  try {
+    return await command.run(rest, io, controller.signal);
+  } catch (e) {
+    if ((e as Error).name === 'AbortError') {
+      io.err('flexlon: stopped');
+      return 130;
+    }
+    const err = asFlexError(e);
+    io.err(`flexlon ${name}: ${err.code}: ${err.message}`);
+    if (err.code === 'FLX_INTERNAL' && process.env.FLEXLON_DEBUG) io.err(String((e as Error).stack));
+    return e instanceof FlexError && (err.code === 'FLX_CLI_USAGE' || err.code === 'FLX_CONFIG_INVALID') ? 2 : 1;
+  } finally {
+    process.off('SIGINT', onSignal);
+    process.off('SIGTERM', onSignal);
+  }
+};

@@ -1,0 +1,66 @@
+// Configuration is validated into typed objects at start-up; a bad value fails fast with a message
+// naming the field (and the flag or environment variable that set it) and what would be accepted.
+import { homedir } from 'node:os';
+import { dirname, join, resolve } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { FlexError } from './errors.ts';
+import { parseLogLevel, type LogLevel } from './log.ts';
+
+export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+export const SHIPPED_GRID = {
+  carbon: join(PROJECT_ROOT, 'data', 'grid', 'gb_carbon_intensity_national_2023-01.csv'),
+  price: join(PROJECT_ROOT, 'data', 'grid', 'gb_market_index_price_apx_2023-01.csv'),
+};
+
+export interface DemoConfig {
+  readonly dataDir: string;
+  readonly date: string;
+  /** Wall-clock seconds one market day takes in the replay. */
+  readonly secondsPerDay: number;
+  readonly seed: number;
+  readonly jobs: number;
+  readonly serve: boolean;
+  readonly logLevel: LogLevel;
+  readonly grid: { readonly carbon: string; readonly price: string };
+}
+
+export interface DemoInput {
+  readonly dataDir?: string | undefined;
+  readonly date?: string | undefined;
+  readonly secondsPerDay?: string | undefined;
+  readonly seed?: string | undefined;
+  readonly jobs?: string | undefined;
+  readonly serve?: boolean | undefined;
+  readonly logLevel?: string | undefined;
+}
+
+const invalid = (field: string, why: string): FlexError => new FlexError('FLX_CONFIG_INVALID', `${field}: ${why}`, { path: field });
+
+const number = (field: string, raw: string | undefined, fallback: number, lo: number, hi: number, integer = false): number => {
+  if (raw === undefined) return fallback;
+  const n = Number(raw);
+  if (raw.trim() === '' || !Number.isFinite(n) || n < lo || n > hi || (integer && !Number.isInteger(n))) {
+    throw invalid(field, `must be ${integer ? 'a whole number' : 'a number'} from ${lo} to ${hi}, got "${raw}"`);
+  }
+  return n;
+};
+
+export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env): string =>
+  env.FLEXLON_DATA_DIR && env.FLEXLON_DATA_DIR.trim() !== '' ? resolve(env.FLEXLON_DATA_DIR) : join(homedir() || process.cwd(), '.flexlon');
+
+export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.env): DemoConfig => {
+  const date = input.date ?? '2023-01-24';
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`))) throw invalid('--date', `must be a day as YYYY-MM-DD, got "${date}"`);
+  const logLevel = input.logLevel ?? env.FLEXLON_LOG_LEVEL;
+  if (logLevel !== undefined && parseLogLevel(logLevel, 'silent') !== logLevel) throw invalid('--log-level', `must be one of debug, info, warn, error, silent, got "${logLevel}"`);
+  return {
+    dataDir: input.dataDir !== undefined ? resolve(input.dataDir) : defaultDataDir(env),
+    date,
+    secondsPerDay: number('--seconds-per-day', input.secondsPerDay, 20, 1, 86_400),
+    seed: number('--seed', input.seed, 7, 0, 2 ** 31 - 1, true),
+    jobs: number('--jobs', input.jobs, 36, 1, 2000, true),
+    serve: input.serve ?? false,
+    logLevel: parseLogLevel(logLevel, 'warn'),
+    grid: SHIPPED_GRID,
+  };
+};
