@@ -5,7 +5,7 @@ import { findPeakWindow } from '../../domain/need.ts';
 import { rankOffers, type FlexNeed, type FlexOffer } from '../../domain/offers.ts';
 import { carbonOf, pricesOf } from '../../domain/signals.ts';
 import type { SettlementSummary } from '../../domain/settlement.ts';
-import { slotStart, type EpochMs, type SlotGrid } from '../../domain/time.ts';
+import { slotStart, type SlotGrid } from '../../domain/time.ts';
 import { gbpPerMwh, kw } from '../../domain/units.ts';
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';

@@ -1,0 +1,49 @@
+// The command line as a user meets it: the real bin, spawned.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { join } from 'node:path';
+import { projectRoot } from '../helpers/shared.ts';
+
+const flexlon = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'flexlon.js'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, FLEXLON_DATA_DIR: join(projectRoot, '.flexlon-test-unused') } });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+test('flexlon --help lists the commands', () => {
+  const r = flexlon('--help');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /Usage: flexlon <command>/);
+  assert.match(r.out, /^\s+demo\s+run the whole market/m);
+});
+
+test('every command has --help', () => {
+  const r = flexlon('demo', '--help');
+  assert.equal(r.code, 0);
+  assert.match(r.out, /--data-dir DIR/);
+  assert.match(r.out, /--seconds-per-day N/);
+});
+
+test('an unknown command is a usage error listing the commands', () => {
+  const r = flexlon('frobnicate');
+  assert.equal(r.code, 2);
+  assert.match(r.err, /unknown command "frobnicate"/);
+  assert.match(r.err, /demo/);
+});
+
+test('bad input names the field and what would be accepted, without a stack trace', () => {
+  const cases: [string[], RegExp][] = [
+    [['demo', '--date', '24/01/2023'], /FLX_CONFIG_INVALID: --date: must be a day as YYYY-MM-DD, got "24\/01\/2023"/],
+    [['demo', '--date', '2024-06-01'], /FLX_CONFIG_INVALID: --date: the shipped grid data covers 2023-01-01 to 2023-02-01/],
+    [['demo', '--seconds-per-day', 'fast'], /FLX_CONFIG_INVALID: --seconds-per-day: must be a number from 1 to 86400, got "fast"/],
+    [['demo', '--jobs', '2.5'], /FLX_CONFIG_INVALID: --jobs: must be a whole number/],
+    [['demo', '--log-level', 'loud'], /FLX_CONFIG_INVALID: --log-level: must be one of/],
+    [['demo', '--colour'], /FLX_CLI_USAGE: Unknown option '--colour'/],
+  ];
+  for (const [args, message] of cases) {
+    const r = flexlon(...args);
+    assert.equal(r.code, 2, `${args.join(' ')} exits 2`);
+    assert.match(r.err, message);
+    assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+  }
+});

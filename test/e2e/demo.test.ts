@@ -1,0 +1,109 @@
+// The main test: the whole market on loopback, driven in-process through real HTTP, real ed25519
+// signatures, real SQLite files. It asserts the deal, the callbacks each side received, the stored
+// order state and the audit rows, and re-verifies every stored inbound signature independently.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { runDemo } from '../../src/cli/demo.ts';
+import { demoConfig } from '../../src/config.ts';
+import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
+import { verifyChain, type AuditRecord } from '../../src/audit/chain.ts';
+import { parseAuthorization } from '../../src/beckn/auth-header.ts';
+import { publicKeyFromBase64 } from '../../src/beckn/keys.ts';
+import { blake512Base64, signingString, verifySignature } from '../../src/beckn/signing.ts';
+import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
+
+const quiet = { out: () => {}, err: () => {} };
+
+const actionsOf = (trail: readonly AuditRecord[], kind: string): string[] =>
+  trail.filter((r) => r.kind === kind).map((r) => (r.payload as { action: string }).action);
+
+test('demo: the grid buys a peak reduction over the full Beckn lifecycle, the data centre delivers it, every hop is signed and audited', { timeout: 180_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'flexlon-e2e-'));
+  try {
+    const lines: string[] = [];
+    const result = await runDemo(demoConfig({ dataDir, logLevel: 'silent' }), { out: (l) => lines.push(l), err: () => {} }, new AbortController().signal);
+
+    // The deal: an offer inside the need's window, a commitment no larger than the offer.
+    const p = result.procurement;
+    assert.ok(p.offer.reductionKw > 0, 'the data centre offered a reduction');
+    assert.ok(p.selectedKw <= p.offer.reductionKw);
+    assert.ok(p.offer.windowStart >= result.need.windowStart && p.offer.windowEnd <= result.need.windowEnd);
+    assert.equal(p.baselineMethod, 'FLX-CF-FIFO-1');
+
+    // Delivery: metered per settlement period against the stated baseline.
+    const s = result.settlement;
+    assert.equal(result.finalState, 'DELIVERED');
+    assert.equal(s.periods.length, 2);
+    for (const per of s.periods) {
+      assert.ok(Math.abs(per.deliveredKwh - (per.baselineKw - per.meteredKw) * 0.5) < 0.01, 'delivered = (baseline − metered) × 0.5 h');
+    }
+    assert.ok(s.deliveredKwh >= s.committedKwh * 0.99, `delivered ${s.deliveredKwh} kWh of ${s.committedKwh} committed`);
+    assert.ok(Math.abs(result.savings.bauKwh - result.savings.flexlonKwh) < 1, 'the same work was done with and without FlexLon');
+    assert.ok(result.savings.gbp > 0, 'shifting saved money against the same queue on a FIFO scheduler');
+
+    // Stored state, read back from the SQLite files after the run.
+    const files = readdirSync(result.runDir).filter((f) => f.endsWith('.db')).sort();
+    assert.deepEqual(files, ['compute-agent-lon.db', 'flex-orchestrator.db', 'grid-orchestrator.db', 'registry.db']);
+    const flex = await openSqliteStore(join(result.runDir, 'flex-orchestrator.db'));
+    const grid = await openSqliteStore(join(result.runDir, 'grid-orchestrator.db'));
+    try {
+      const order = await flex.getOrder(p.orderId);
+      assert.equal(order?.state, 'completed');
+      assert.equal(order?.transactionId, p.transactionId);
+      assert.equal(order?.reductionKw, p.selectedKw);
+
+      const flexTrail = await flex.auditTrail();
+      const gridTrail = await grid.auditTrail();
+      assert.ok(verifyChain(flexTrail).ok && verifyChain(gridTrail).ok);
+      // Each side received exactly the lifecycle, in order, and sent the other half.
+      assert.deepEqual(actionsOf(flexTrail, 'beckn.in'), ['search', 'select', 'init', 'confirm', 'status']);
+      assert.deepEqual(actionsOf(flexTrail, 'beckn.out'), ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status']);
+      assert.deepEqual(actionsOf(gridTrail, 'beckn.in'), ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status']);
+      assert.deepEqual(actionsOf(gridTrail, 'beckn.out'), ['search', 'select', 'init', 'confirm', 'status']);
+      assert.equal(flexTrail.filter((r) => r.kind === 'beckn.rejected').length, 0);
+      const txOf = (r: AuditRecord) => r.transactionId;
+      assert.ok(flexTrail.filter((r) => r.kind.startsWith('beckn.')).every((r) => txOf(r) === p.transactionId));
+      // Callbacks pair with their requests by message_id.
+      const sent = gridTrail.filter((r) => r.kind === 'beckn.out').map((r) => r.messageId);
+      const got = gridTrail.filter((r) => r.kind === 'beckn.in').map((r) => r.messageId);
+      assert.deepEqual(got, sent);
+      assert.ok(flexTrail.some((r) => r.kind === 'dispatch' && r.orderId === p.orderId), 'the commitment was dispatched');
+      assert.ok(flexTrail.some((r) => r.kind === 'settlement' && r.orderId === p.orderId));
+
+      // Every stored inbound message re-verifies from its stored bytes and header (real signatures).
+      const keys = new FileKeyStore(join(dataDir, 'keys'));
+      const pub = { 'grid.flexlon.local': (await keys.signer('grid.flexlon.local')).publicKeyBase64, 'dc.flexlon.local': (await keys.signer('dc.flexlon.local')).publicKeyBase64 };
+      for (const r of [...flexTrail, ...gridTrail].filter((x) => x.kind === 'beckn.in')) {
+        const { body, authorization, from } = r.payload as { body: string; authorization: string; from: keyof typeof pub };
+        const h = parseAuthorization(authorization);
+        assert.equal(h.subscriberId, from);
+        assert.ok(verifySignature(publicKeyFromBase64(pub[from]), signingString(h.created, h.expires, blake512Base64(body)), h.signature));
+      }
+    } finally {
+      await flex.close();
+      await grid.close();
+    }
+    assert.ok(lines.some((l) => l.startsWith('  delivered')) && lines.some((l) => l.includes('intact')));
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
+
+test('demo: a second run in the same data directory works and keeps its keys', { timeout: 180_000 }, async () => {
+  const dataDir = mkdtempSync(join(tmpdir(), 'flexlon-e2e-'));
+  try {
+    const config = demoConfig({ dataDir, logLevel: 'silent', secondsPerDay: '15', seed: '11' });
+    const first = await runDemo(config, quiet, new AbortController().signal);
+    const keyBefore = (await new FileKeyStore(join(dataDir, 'keys')).signer('dc.flexlon.local')).publicKeyBase64;
+    const second = await runDemo(config, quiet, new AbortController().signal);
+    assert.notEqual(first.runDir, second.runDir);
+    assert.notEqual(first.procurement.transactionId, second.procurement.transactionId);
+    assert.ok(second.audit.every((a) => a.ok));
+    assert.equal((await new FileKeyStore(join(dataDir, 'keys')).signer('dc.flexlon.local')).publicKeyBase64, keyBefore);
+  } finally {
+    rmSync(dataDir, { recursive: true, force: true });
+  }
+});
