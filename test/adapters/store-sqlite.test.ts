@@ -93,8 +93,8 @@ describe('SQLite store: file and connection', () => {
       assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL');
       assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
       assert.equal(db.pragma('busy_timeout', { simple: true }), BUSY_TIMEOUT_MS);
-      assert.deepEqual(db.prepare('SELECT version, applied_by FROM schema_version').all(), [{ version: 1, applied_by: 'flex.example' }]);
-      assert.equal(SCHEMA_VERSION, 1);
+      assert.deepEqual(db.prepare('SELECT version, applied_by FROM schema_version').all(), [{ version: 1, applied_by: 'flex.example' }, { version: 2, applied_by: 'flex.example' }]);
+      assert.equal(SCHEMA_VERSION, 2);
     } finally {
       db.close();
     }
@@ -104,9 +104,9 @@ describe('SQLite store: file and connection', () => {
     const file = join(dir, 'store.db');
     await (await open(file)).close();
     const raw = new Database(file);
-    raw.prepare("INSERT INTO schema_version (version, applied_at, applied_by) VALUES (2, 0, 'future')").run();
+    raw.prepare("INSERT INTO schema_version (version, applied_at, applied_by) VALUES (3, 0, 'future')").run();
     raw.close();
-    await assert.rejects(openSqliteStore(file), hasCode('FLX_CONFIG_INVALID', file, 'version 2', 'up to 1'));
+    await assert.rejects(openSqliteStore(file), hasCode('FLX_CONFIG_INVALID', file, 'version 3', 'up to 2'));
   }));
 
   test('a file that is not a SQLite database, and a path that is not a file, are refused clearly', () => inTempDir(async (dir) => {
