@@ -61,6 +61,10 @@ export const normaliseAuditEntry = (entry: AuditEntry): { entry: AuditEntry; pay
   for (const f of ['transactionId', 'messageId', 'orderId'] as const) {
     if (entry[f] !== undefined && typeof entry[f] !== 'string') throw bad(f, 'must be a string when present');
   }
+  // PostgreSQL text cannot hold U+0000; refused for every store so that all of them agree.
+  for (const f of ['kind', 'actor', 'transactionId', 'messageId', 'orderId'] as const) {
+    if (entry[f]?.includes('\u0000') === true) throw bad(f, 'must not contain the character U+0000');
+  }
   const payload = toStoredJson(entry.payload, `the payload of a ${entry.kind} audit entry`);
   return {
     payloadText: payload.text,

@@ -7,6 +7,12 @@ const bad = (what: string, field: string, why: string): FlexError => new FlexErr
 
 export const text = (what: string, field: string, v: unknown): string => {
   if (typeof v !== 'string' || v === '') throw bad(what, field, `must be a non-empty string, got ${JSON.stringify(v) ?? String(v)}`);
+  return noNul(what, field, v);
+};
+
+/** PostgreSQL text cannot hold U+0000 (SQLite can); refused in both so the adapters agree. */
+export const noNul = (what: string, field: string, v: string): string => {
+  if (v.includes('\u0000')) throw bad(what, field, 'must not contain the character U+0000');
   return v;
 };
 

@@ -108,7 +108,8 @@ export const markOutboxSent = async (conn: SqlConn, id: string, result: { at: nu
 
 export const markOutboxFailed = async (conn: SqlConn, id: string, f: OutboxFailure): Promise<boolean> => {
   const what = `outbox message ${String(id)}`;
-  const error = typeof f.error === 'string' ? f.error : String(f.error);
+  // Free text from a network error: U+0000 (which PostgreSQL text cannot hold) is replaced, not refused.
+  const error = (typeof f.error === 'string' ? f.error : String(f.error)).replaceAll('\u0000', '\uFFFD');
   text(what, 'id', id);
   const changed = 'giveUp' in f
     ? await conn.run("UPDATE outbox SET status = 'dead', last_error = $2, lease_until = NULL WHERE id = $1 AND status = 'pending'", [id, error])

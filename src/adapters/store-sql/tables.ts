@@ -3,12 +3,13 @@
 import { fromStoredJson, toStoredJson } from '../../audit/stored-json.ts';
 import type { Order } from '../../domain/order.ts';
 import { FlexError } from '../../errors.ts';
-import { finite, text } from './check.ts';
+import { finite, noNul, text } from './check.ts';
 import type { SqlConn } from './conn.ts';
 
 export const claimMessage = async (conn: SqlConn, key: string, outcome: string): Promise<{ first: boolean; outcome: string }> => {
   text('a message claim', 'key', key);
   if (typeof outcome !== 'string') throw new FlexError('FLX_INTERNAL', `a message claim: outcome must be a string, got ${typeof outcome}`);
+  noNul('a message claim', 'outcome', outcome);
   // The INSERT is the claim: the primary key lets exactly one connection's insert change a row,
   // whichever process it runs in. The SELECT only fetches the winner's outcome, which never changes.
   if ((await conn.run('INSERT INTO message_claims (key, outcome) VALUES ($1, $2) ON CONFLICT (key) DO NOTHING', [key, outcome])) === 1) return { first: true, outcome };
