@@ -12,6 +12,7 @@ import { fileURLToPath } from 'node:url';
 import { verifyChain, type AuditEntry } from '../../src/audit/chain.ts';
 import { openPostgresStore, postgresOptionsFromEnv, SCHEMA_VERSION, type PostgresStoreOptions } from '../../src/adapters/store-postgres/index.ts';
 import type { Store } from '../../src/ports.ts';
+import { storeOpener } from '../../src/compose.ts';
 import { storeContract } from '../contract/store.contract.ts';
 import { hasCode } from '../contract/store-fixtures.ts';
 import { startPostgres, type PgCluster } from '../helpers/postgres.ts';
@@ -106,8 +107,23 @@ describe('PostgreSQL store: configuration, secrets and schema versions', () => {
     await refuse({ schema: 'Robert"; DROP TABLE x' }, 'schema');
     await refuse({ schema: '' }, 'schema');
     assert.throws(() => postgresOptionsFromEnv({}, 'flex'), hasCode('FLX_CONFIG_INVALID', 'FLEXLON_PG_URL', 'not set'));
-    assert.throws(() => postgresOptionsFromEnv({ FLEXLON_PG_URL: dbUrl, FLEXLON_PG_SCHEMA: 'Bad-Name' }, 'flex'), hasCode('FLX_CONFIG_INVALID', 'FLEXLON_PG_SCHEMA'));
+    assert.throws(() => postgresOptionsFromEnv({ FLEXLON_PG_URL: 'postgresql://u:hunter2@h/db', FLEXLON_PG_PASSWORD_FILE: '/run/secrets/pg' }, 'flex'), (e: unknown) =>
+      hasCode('FLX_CONFIG_INVALID', 'FLEXLON_PG_URL', 'use one of them')(e) && !(e as Error).message.includes('hunter2'));
     assert.deepEqual(postgresOptionsFromEnv({ FLEXLON_PG_URL: dbUrl, FLEXLON_PG_PASSWORD_FILE: '/run/secrets/pg' }, 'flex'), { url: dbUrl, schema: 'flex', passwordFile: '/run/secrets/pg' });
+  });
+
+  test('the composition root opens one schema per agent and run with FLEXLON_STORE=postgres, and refuses unknown stores', async () => {
+    const env = { FLEXLON_STORE: 'postgres', FLEXLON_PG_URL: dbUrl };
+    const store = await storeOpener('/unused', '2025-01-01T00-00-00-000Z-3fa2b1c9', env)('flex-orchestrator');
+    try {
+      assert.match(store.location, /\(schema flexlon_3fa2b1c9_flex_orchestrator\)$/);
+      assert.equal((await store.appendAudit(entry('flex', 1))).seq, 1);
+    } finally {
+      await store.close();
+      await cluster.sql('DROP SCHEMA flexlon_3fa2b1c9_flex_orchestrator CASCADE', [], dbUrl);
+    }
+    assert.throws(() => storeOpener('/unused', 'run', { FLEXLON_STORE: 'mongodb' }), hasCode('FLX_CONFIG_INVALID', 'FLEXLON_STORE', 'sqlite or postgres'));
+    assert.throws(() => storeOpener('/unused', 'run', { FLEXLON_STORE: 'postgres' }), hasCode('FLX_CONFIG_INVALID', 'FLEXLON_PG_URL'));
   });
 
   test('an unreachable server or a missing database fails clearly', async () => {

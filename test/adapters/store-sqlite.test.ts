@@ -109,6 +109,25 @@ describe('SQLite store: file and connection', () => {
     await assert.rejects(openSqliteStore(file), hasCode('FLX_CONFIG_INVALID', file, 'version 3', 'up to 2'));
   }));
 
+  test('a file at schema version 1 is brought to version 2 with its data kept', () => inTempDir(async (dir, open) => {
+    const file = join(dir, 'v1.db');
+    const store = await open(file);
+    await store.appendAudit(entry('old', { i: 1 }));
+    await store.saveOrder({ id: 'o-1', transactionId: 't', bapId: 'b', bapUri: 'u', offerId: 'f', site: 's', windowStart: 0, windowEnd: 1, reductionKw: 1, priceGbp: 1, state: 'confirmed', updatedAt: 0 } as never);
+    await store.close();
+    // What a version-1 file looks like: none of migration 2's tables, and only version 1 recorded.
+    const raw = new Database(file);
+    raw.exec('DROP TABLE outbox; DROP TABLE commitments; DROP TABLE plans; DROP TABLE dispatches; DROP TABLE meter_readings; DELETE FROM schema_version WHERE version = 2');
+    raw.close();
+    const again = await open(file);
+    assert.equal((await again.getOrder('o-1'))?.state, 'confirmed');
+    assert.equal((await again.enqueueOutbox({ id: 'x', destination: 'd', action: 'a', body: {}, createdAt: 0 })).created, true);
+    assert.deepEqual(verifyChain(await again.auditTrail()), { ok: true, records: 1 });
+    const check = new Database(file);
+    assert.deepEqual(check.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }]);
+    check.close();
+  }));
+
   test('a file that is not a SQLite database, and a path that is not a file, are refused clearly', () => inTempDir(async (dir) => {
     const file = join(dir, 'notes.txt');
     writeFileSync(file, 'this is not a database, just some text that is long enough to have a header\n'.repeat(20));

@@ -19,7 +19,7 @@ export interface PostgresStoreOptions {
   readonly connectTimeoutMs?: number;
 }
 
-export const ENV = { url: 'FLEXLON_PG_URL', passwordFile: 'FLEXLON_PG_PASSWORD_FILE', schema: 'FLEXLON_PG_SCHEMA' } as const;
+export const ENV = { url: 'FLEXLON_PG_URL', passwordFile: 'FLEXLON_PG_PASSWORD_FILE' } as const;
 
 const invalid = (field: string, why: string): FlexError => new FlexError('FLX_CONFIG_INVALID', `${field}: ${why}`, { path: field });
 
@@ -66,12 +66,12 @@ export const readPassword = (path: string, field: string = ENV.passwordFile): st
   return password;
 };
 
-/** The store options from FLEXLON_PG_URL, FLEXLON_PG_PASSWORD_FILE and FLEXLON_PG_SCHEMA (a default schema for one agent). */
-export const postgresOptionsFromEnv = (env: NodeJS.ProcessEnv, defaultSchema: string): PostgresStoreOptions => {
+/** The options for the store of one agent in `schema`, from FLEXLON_PG_URL and FLEXLON_PG_PASSWORD_FILE. */
+export const postgresOptionsFromEnv = (env: NodeJS.ProcessEnv, schema: string, actor?: string): PostgresStoreOptions => {
   const url = env[ENV.url];
   if (url === undefined || url.trim() === '') throw invalid(ENV.url, 'is not set; it must be a connection string like postgresql://flexlon@db.example:5432/flexlon');
   const passwordFile = env[ENV.passwordFile];
-  const options: PostgresStoreOptions = { url, schema: env[ENV.schema] ?? defaultSchema, ...(passwordFile ? { passwordFile } : {}) };
-  checkOptions(options, { url: ENV.url, schema: env[ENV.schema] === undefined ? 'schema' : ENV.schema });
+  const options: PostgresStoreOptions = { url, schema, ...(passwordFile ? { passwordFile } : {}), ...(actor === undefined ? {} : { actor }) };
+  checkOptions(options, { url: ENV.url, schema: 'schema' });
   return options;
 };
