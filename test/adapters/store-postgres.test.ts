@@ -16,6 +16,7 @@ import { storeOpener } from '../../src/compose.ts';
 import { storeContract } from '../contract/store.contract.ts';
 import { hasCode } from '../contract/store-fixtures.ts';
 import { startPostgres, type PgCluster } from '../helpers/postgres.ts';
+import { checkNothingHalfWritten, killMidTransaction } from '../helpers/store-crash.ts';
 
 const STORE_MODULE = new URL('../../src/adapters/store-postgres/index.ts', import.meta.url).href;
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -203,6 +204,25 @@ const appendFromChild = (schema: string, actor: string, count: number, startAt: 
     child.on('exit', resolve);
   });
 };
+
+describe('PostgreSQL store: a writer killed mid-transaction', () => {
+  test('leaves every transaction whole or absent, and the chain intact (SIGKILL at three points)', { timeout: 120_000 }, (t) => inSchema(async (schema, open) => {
+    await (await open()).close();
+    for (const delayMs of [0, 3, 11]) {
+      const s = `${schema}_${delayMs}`;
+      await killMidTransaction(STORE_MODULE, 'mod.openPostgresStore({ url: env.FLX_URL, schema: env.FLX_SCHEMA })', { FLX_URL: dbUrl, FLX_SCHEMA: s }, delayMs);
+      const store = await openPostgresStore({ url: dbUrl, schema: s });
+      try {
+        t.diagnostic(`killed after ${await checkNothingHalfWritten(store)} transactions`);
+        await store.appendAudit(entry('after-restart', 1));
+        assert.equal(verifyChain(await store.auditTrail()).ok, true);
+      } finally {
+        await store.close();
+        await cluster.sql(`DROP SCHEMA ${s} CASCADE`, [], dbUrl);
+      }
+    }
+  }));
+});
 
 describe('PostgreSQL store: several writers', () => {
   test('two stores (two pools) appending interleaved keep one valid chain', () => inSchema(async (_schema, open) => {
