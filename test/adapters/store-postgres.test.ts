@@ -14,7 +14,7 @@ import { openPostgresStore, postgresOptionsFromEnv, SCHEMA_VERSION, type Postgre
 import type { Store } from '../../src/ports.ts';
 import { storeOpener } from '../../src/compose.ts';
 import { storeContract } from '../contract/store.contract.ts';
-import { hasCode } from '../contract/store-fixtures.ts';
+import { hasCode, order } from '../contract/store-fixtures.ts';
 import { startPostgres, type PgCluster } from '../helpers/postgres.ts';
 import { checkNothingHalfWritten, killMidTransaction } from '../helpers/store-crash.ts';
 
@@ -146,6 +146,29 @@ describe('PostgreSQL store: configuration, secrets and schema versions', () => {
     await Promise.all(stores.map((s, i) => s.appendAudit(entry(`s${i}`, i))));
     assert.deepEqual(verifyChain(await stores[0]!.auditTrail()), { ok: true, records: 4 });
     assert.deepEqual(await cluster.sql(`SELECT version FROM ${schema}.schema_version`, [], dbUrl), [{ version: 1 }]);
+  }));
+});
+
+describe('PostgreSQL store: a server outage', () => {
+  test('while the server is down calls fail with FLX_STORE_UNAVAILABLE and change nothing; afterwards the store carries on', () => inSchema(async (_schema, open) => {
+    const store = await open({ connectTimeoutMs: 2000 });
+    await store.appendAudit(entry('before', 1));
+    await cluster.stopServer();
+    try {
+      await assert.rejects(store.appendAudit(entry('during', 2)), hasCode('FLX_STORE_UNAVAILABLE', 'is unavailable'));
+      await assert.rejects(store.listOrders(), hasCode('FLX_STORE_UNAVAILABLE'));
+      await assert.rejects(store.transaction((tx) => tx.saveOrder(order('o-down'))), hasCode('FLX_STORE_UNAVAILABLE'));
+    } finally {
+      await cluster.restartServer();
+    }
+    // A pooled connection may still be the dead one once; the call after it uses a new one.
+    await store.appendAudit(entry('after', 3)).catch((e: unknown) => assert.ok(hasCode('FLX_STORE_UNAVAILABLE')(e)));
+    await store.appendAudit(entry('after', 4));
+    const trail = await store.auditTrail();
+    assert.deepEqual(verifyChain(trail), { ok: true, records: trail.length });
+    assert.equal(trail[0]?.actor, 'before');
+    assert.equal(trail.some((r) => r.actor === 'during'), false);
+    assert.equal(await store.getOrder('o-down'), undefined);
   }));
 });
 

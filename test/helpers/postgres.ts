@@ -23,6 +23,9 @@ export interface PgCluster {
   createDatabase(name: string): Promise<string>;
   /** Runs SQL as the superuser in the database at `url` (default: the postgres database). */
   sql<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[], url?: string): Promise<R[]>;
+  /** Stops the server but keeps its data, to see how clients cope with an outage; restartServer() brings it back. */
+  stopServer(): Promise<void>;
+  restartServer(): Promise<void>;
   /** Stops the server and removes its directory; safe to call twice. */
   stop(): Promise<void>;
 }
@@ -94,10 +97,11 @@ export const startPostgres = async (o: StartOptions = {}): Promise<PgCluster> =>
     await exec('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
     const fast = o.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
     let port = 0;
+    const startServer = () => exec('pg_ctl', ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-t', '30', '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=100${fast}`, 'start']);
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
       try {
-        await exec('pg_ctl', ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-t', '30', '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=100${fast}`, 'start']);
+        await startServer();
         break;
       } catch (e) {
         if (attempt >= 3) throw e; // the port was taken between finding it and binding it
@@ -116,6 +120,8 @@ export const startPostgres = async (o: StartOptions = {}): Promise<PgCluster> =>
     let stopped = false;
     return {
       url, port, dir, bin, sql,
+      stopServer: () => exec('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
+      restartServer: startServer,
       createDatabase: async (name) => {
         await sql(`CREATE DATABASE ${name}`);
         return `postgresql://postgres@127.0.0.1:${port}/${name}`;
