@@ -31,6 +31,7 @@ export const FAULT_KINDS = {
   'blank-forecast': 'carbon forecast empty',
   'blank-row': 'every value in the row empty',
   'implausible-row': 'a row far out of line with its neighbours: treated as missing',
+  'other-provider': 'market index rows from a provider other than APXMIDP: skipped',
   'zero-volume': 'market index volume 0: no trades, so the 0.00 price is not a price; treated as missing',
   'duplicate': 'the same period again with the same value: kept once',
   'conflicting-duplicate': 'the same period again with a different value: the first is kept',

@@ -84,12 +84,11 @@ export class HistorySignalSource implements SignalSource {
     }
     const filled: FilledValue[] = [];
     const carbonValues = this.fill(carbon, grid, 'carbonForecast', filled, r);
-    const priceValues = price.map((s) => s.value);
+    const priceValues = price.map((s, i) => s.value ?? this.weekMeanPrice(slotStart(grid, i), asOf, filled));
     const points: GridSignalPoint[] = carbonValues.map((c, i) => {
       const pr = priceValues[i];
       return { start: slotStart(grid, i), carbonForecast: gPerKwh(c), ...(pr === undefined ? {} : { price: gbpPerMwh(pr) }) };
     });
-    for (const [i, s] of price.entries()) if (s.value === undefined) filled.push({ start: slotStart(grid, i), field: 'price', how: 'no price known: the last known price is carried forward by the planner' });
     const issued = [...carbon, ...price].reduce((m, s) => Math.max(m, s.issuedAt ?? -Infinity), -Infinity);
     const basis = this.model ? `recorded forecasts issued by ${hhmm(asOf)}, else synthetic vintages (seed ${this.model.seed}; carbon MAE ${this.model.carbon.mae}, price MAE ${this.model.price.mae} at ${this.model.fullErrorLeadMs / 3_600_000} h lead)` : `recorded forecasts issued by ${hhmm(asOf)} only`;
     return { region: regionName, issuedAt: (Number.isFinite(issued) ? issued : asOf) as EpochMs, slotMinutes: grid.slotMinutes, points, ...(filled.length ? { filled } : {}), basis };
@@ -116,6 +115,26 @@ export class HistorySignalSource implements SignalSource {
       };
     });
     return { region: regionName, issuedAt: grid.start, slotMinutes: grid.slotMinutes, points, ...(filled.length ? { filled } : {}), basis: 'recorded outturn' };
+  }
+
+  /**
+   * A price for a slot nothing was recorded for (the future, in live use; gaps in history): the mean
+   * MID of the same half hour on the seven previous days, counting only prices known by `asOf` —
+   * the causal forecaster the price noise is calibrated against. Reported in `filled`.
+   */
+  private weekMeanPrice(start: number, asOf: number, filled: FilledValue[]): number | undefined {
+    const past: number[] = [];
+    for (let d = 1; d <= 7; d++) {
+      const t = start - d * 48 * PERIOD_MS;
+      const p = this.history.get(NATIONAL_REGION_ID, t)?.price;
+      if (p !== undefined && t + PERIOD_MS <= asOf) past.push(p);
+    }
+    if (past.length === 0) {
+      filled.push({ start: start as EpochMs, field: 'price', how: 'no price known: the planner carries the last known price forward' });
+      return undefined;
+    }
+    filled.push({ start: start as EpochMs, field: 'price', how: `no price recorded: mean of the same half hour on ${past.length} previous day(s)` });
+    return past.reduce((a, b) => a + b, 0) / past.length;
   }
 
   /** Fills missing slots from the nearest earlier slot (else the nearest later one) and says so. */
