@@ -120,8 +120,20 @@ export class SignalHistory {
     return this.regions.get(region)?.get(start);
   }
 
+  /** Period starts held for a region (records or vintages), in order. */
+  periodStarts(region: number): number[] {
+    const out = new Set(this.regions.get(region)?.keys() ?? []);
+    for (const key of this.vintages.keys()) {
+      const [, r, t] = key.split('|');
+      if (Number(r) === region) out.add(Number(t));
+    }
+    return [...out].sort((a, b) => a - b);
+  }
+
   regionIds(): number[] {
-    return [...this.regions.keys()].sort((a, b) => a - b);
+    const ids = new Set(this.regions.keys());
+    for (const key of this.vintages.keys()) ids.add(Number(key.split('|')[1]));
+    return [...ids].sort((a, b) => a - b);
   }
 
   /** First and last period start that has `field` for the region, or undefined. */
