@@ -83,7 +83,7 @@ export class HistorySignalSource implements SignalSource {
       price.push(this.asOf('price', NATIONAL_REGION_ID, start, asOf, p === undefined ? undefined : { value: p, knownAt: start + PERIOD_MS }));
     }
     const filled: FilledValue[] = [];
-    const carbonValues = this.fill(carbon, grid, 'carbonForecast', filled, r);
+    const carbonValues = this.fill(carbon, grid, 'carbonForecast', filled, r, asOf);
     const priceValues = price.map((s, i) => s.value ?? this.weekMeanPrice(slotStart(grid, i), asOf, filled));
     const points: GridSignalPoint[] = carbonValues.map((c, i) => {
       const pr = priceValues[i];
@@ -137,20 +137,38 @@ export class HistorySignalSource implements SignalSource {
     return past.reduce((a, b) => a + b, 0) / past.length;
   }
 
-  /** Fills missing slots from the nearest earlier slot (else the nearest later one) and says so. */
-  private fill(slots: readonly Slot[], grid: SlotGrid, field: FilledValue['field'], filled: FilledValue[], r: GridRegion): number[] {
-    const firstKnown = slots.findIndex((s) => s.value !== undefined);
+  /**
+   * Fills slots nothing was known for: first from the same half hour on an earlier day (up to a
+   * week back, stored values known by `asOf` only), else from the nearest earlier slot of the series,
+   * else the nearest later one. Every filled slot is listed in `filled`.
+   */
+  private fill(slots: readonly Slot[], grid: SlotGrid, field: FilledValue['field'], filled: FilledValue[], r: GridRegion, asOf = Infinity): number[] {
+    const daysBack = (start: number): { value: number; from: number } | undefined => {
+      for (let d = 1; d <= 7; d++) {
+        const t = start - d * 48 * PERIOD_MS;
+        const v = this.history.get(r.id, t)?.carbonForecast;
+        if (v !== undefined && t <= asOf) return { value: v, from: t };
+      }
+      return undefined;
+    };
+    const values = slots.map((s, i) => {
+      if (s.value !== undefined) return s.value;
+      const back = daysBack(slotStart(grid, i));
+      if (back) filled.push({ start: slotStart(grid, i), field, how: `no data: same half hour ${(slotStart(grid, i) - back.from) / 86_400_000} day(s) earlier (${hhmm(back.from)})` });
+      return back?.value;
+    });
+    const firstKnown = values.findIndex((v) => v !== undefined);
     if (firstKnown < 0) {
       const span = this.history.span(r.id, 'carbonForecast');
       const cover = span ? `it covers ${hhmm(span.from)} to ${hhmm(span.to)}` : 'it has none';
-      throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `${this.options.name} has no carbon intensity for ${regionLabel(r)} from ${hhmm(grid.start)} for ${grid.slots} half hours (${cover})`);
+      throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `${this.options.name} has no carbon intensity for ${regionLabel(r)} from ${hhmm(grid.start)} for ${grid.slots} half hours, nor in the week before (${cover}); fetch the period with \`flexlon signals fetch\` or read the APIs with --live`);
     }
     let last = firstKnown;
-    return slots.map((s, i) => {
-      if (s.value !== undefined) { last = i; return s.value; }
+    return values.map((v, i) => {
+      if (v !== undefined) { last = i; return v; }
       const from = i < firstKnown ? firstKnown : last;
       filled.push({ start: slotStart(grid, i), field, how: `no data: ${i < firstKnown ? 'next' : 'last'} known value (${hhmm(slotStart(grid, from))}) used` });
-      return slots[from]?.value as number;
+      return values[from] as number;
     });
   }
 }
