@@ -25,6 +25,8 @@ export interface DemoConfig {
   readonly serve: boolean;
   readonly logLevel: LogLevel;
   readonly grid: { readonly carbon: readonly string[]; readonly price: readonly string[]; readonly regional: readonly string[] };
+  /** OpenADR-style grid programs/events (JSON) given to the Grid Orchestrator before the day starts. */
+  readonly events?: string;
 }
 
 export interface DemoInput {
@@ -35,6 +37,7 @@ export interface DemoInput {
   readonly jobs?: string | undefined;
   readonly serve?: boolean | undefined;
   readonly logLevel?: string | undefined;
+  readonly events?: string | undefined;
 }
 
 const invalid = (field: string, why: string): FlexError => new FlexError('FLX_CONFIG_INVALID', `${field}: ${why}`, { path: field });
@@ -65,5 +68,6 @@ export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.en
     serve: input.serve ?? false,
     logLevel: parseLogLevel(logLevel, 'warn'),
     grid: SHIPPED_GRID,
+    ...(input.events === undefined ? {} : { events: resolve(input.events) }),
   };
 };

@@ -3,17 +3,37 @@
 import { readFileSync } from 'node:fs';
 import { FlexError } from '../../errors.ts';
 
-export const parseJsonText = (text: string, file: string): unknown => {
-  try {
-    return JSON.parse(text.replace(/^\uFEFF/, ''));
-  } catch (e) {
+/** Whether `prefix` could still be the start of valid JSON (it fails, if at all, only at its end). */
+const viable = (prefix: string): boolean => {
+  try { JSON.parse(prefix); return true; } catch (e) {
     const msg = (e as Error).message;
     const pos = /position (\d+)/.exec(msg);
-    if (!pos) throw new FlexError('FLX_DATA_INVALID', `${file}: not valid JSON (${msg})`);
-    const before = text.slice(0, Number(pos[1]));
+    return /Unexpected end of JSON input/.test(msg) || (pos !== null && Number(pos[1]) >= prefix.length);
+  }
+};
+
+/** Index of the first character that makes `text` invalid JSON: the longest viable prefix, by bisection. */
+const errorIndex = (text: string): number => {
+  let lo = 0;
+  let hi = text.length;
+  while (lo < hi) {
+    const mid = Math.ceil((lo + hi) / 2);
+    if (viable(text.slice(0, mid))) lo = mid; else hi = mid - 1;
+  }
+  return lo;
+};
+
+export const parseJsonText = (text: string, file: string): unknown => {
+  const body = text.replace(/^\uFEFF/, '');
+  try {
+    return JSON.parse(body);
+  } catch (e) {
+    const msg = (e as Error).message.replace(/ in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/s, '');
+    const at = Math.min(errorIndex(body), body.length);
+    const before = body.slice(0, at);
     const line = before.split('\n').length;
     const column = before.length - before.lastIndexOf('\n');
-    throw new FlexError('FLX_DATA_INVALID', `${file}: line ${line}, column ${column}: not valid JSON (${msg.replace(/ in JSON at position \d+.*$/, '')})`);
+    throw new FlexError('FLX_DATA_INVALID', `${file}: line ${line}, column ${column}: not valid JSON (${msg})`);
   }
 };
 
