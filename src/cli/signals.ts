@@ -57,7 +57,7 @@ const runFetch = async (argv: readonly string[], io: Output): Promise<number> =>
   return 0;
 };
 
-const fit = (name: string, f: ErrorFit, unit: string): string => `  ${name.padEnd(44)} n ${String(f.n).padStart(6)}  MAE ${f.mae.toFixed(2).padStart(6)}  RMSE ${f.rmse.toFixed(2).padStart(6)}  bias ${f.bias.toFixed(2).padStart(6)}  lag-1 r ${f.phi.toFixed(3)}  ${unit}`;
+const fit = (name: string, f: ErrorFit, unit: string): string => `  ${name.padEnd(47)} n ${String(f.n).padStart(6)}  MAE ${f.mae.toFixed(2).padStart(6)}  RMSE ${f.rmse.toFixed(2).padStart(6)}  bias ${f.bias.toFixed(2).padStart(6)}  lag-1 r ${f.phi.toFixed(3)}  ${unit}`;
 
 const runCalibrate = async (argv: readonly string[], io: Output): Promise<number> => {
   const { values } = parseFlags(argv, { ...SOURCE_FLAGS, from: { type: 'string' }, to: { type: 'string' }, json: { type: 'boolean' } }, CALIBRATE_USAGE);
