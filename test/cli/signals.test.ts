@@ -124,3 +124,22 @@ test('signals import --map: a user\'s own CSV in UK local time, with the clock-c
     assert.match(amb.err, /mine\.csv: line 2: "2023-10-29 01:30" is repeated when the UK clocks change/);
   } finally { rmSync(dir, { recursive: true, force: true }); }
 });
+
+test('events validate: the example DSO event and the need it gives; a bad event names its field', () => {
+  const r = flexlon('events', 'validate', join(projectRoot, 'docs', 'examples', 'openadr-dso-events.json'));
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /1 program\(s\), 1 event\(s\), all valid/);
+  assert.match(r.out, /need import-limit: 2023-01-24T17:00Z–2023-01-24T18:00Z, up to 150 kW, at most 600 £\/MWh, import ≤ 250 kW, availability 12 £\/MW\/h/);
+  const dir = mkdtempSync(join(tmpdir(), 'flexlon-events-'));
+  try {
+    const file = join(dir, 'bad.json');
+    writeFileSync(file, JSON.stringify({ programID: 'p', intervalPeriod: { start: '2023-01-24T17:00:00Z', duration: 'PT30M' }, intervals: [{ id: 0, payloads: [{ type: 'DISPATCH_SETPOINT', values: [-1] }] }] }));
+    const bad = flexlon('events', 'validate', file);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /FLX_EVENT_INVALID: .*bad\.json events\[0\]: event intervals\[0\]\.payloads\[0\]\.values: DISPATCH_SETPOINT cannot be negative/);
+    noStack(bad.err);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+  const help = flexlon('--help');
+  assert.match(help.out, /^\s+signals\s+show, import, fetch and calibrate/m);
+  assert.match(help.out, /^\s+events\s+check or post OpenADR/m);
+});
