@@ -1,7 +1,8 @@
 // The composition root: the only place that picks adapters and wires the agents together. It starts
 // a whole flexibility market on loopback: a Beckn registry, the Grid Orchestrator (BAP), the
 // Flexibility Orchestrator (BPP) and a Compute-Flex agent over the simulated cluster.
-import { mkdirSync } from 'node:fs';
+import { randomBytes } from 'node:crypto';
+import { mkdirSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
 import { join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
@@ -22,6 +23,8 @@ import { ReplayClock } from './adapters/clock/clocks.ts';
 import { FileKeyStore } from './adapters/keystore-file/keystore.ts';
 import { HttpRegistry } from './adapters/registry-http/client.ts';
 import { SimCluster } from './adapters/scheduler-sim/cluster.ts';
+import { registerGridEventRoutes } from './adapters/events-openadr/routes.ts';
+import { GridEventStore } from './adapters/events-openadr/store.ts';
 import { CsvSignalSource } from './adapters/signals-csv/source.ts';
 import { openPostgresStore, postgresOptionsFromEnv } from './adapters/store-postgres/index.ts';
 import { openSqliteStore } from './adapters/store-sqlite/index.ts';
@@ -51,6 +54,10 @@ export interface Market {
   /** The same queue on its own scheduler with no FlexLon decisions, for comparison. */
   readonly businessAsUsual: SimCluster;
   readonly signals: CsvSignalSource;
+  /** The Grid Orchestrator's OpenADR-style event intake (POST /openadr/programs, /openadr/events). */
+  readonly gridEvents: GridEventStore;
+  /** File holding the bearer token for the event intake (0600, in the run folder). */
+  readonly openadrTokenFile: string;
   readonly stores: Readonly<Record<'registry' | 'grid' | 'flex' | 'agent', Store>>;
   stop(): Promise<void>;
 }
@@ -136,8 +143,12 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
     client: new BecknClient({ signer: bppSigner, store: stores.flex, now: wallNow }), signals, solver: greedySolver,
     sites: [{ id: 'lon', region: 'GB', agentUrl }], horizonSlots: HORIZON_SLOTS, slotMinutes: SLOT_MINUTES, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300, log: log.child({ agent: 'flex' }),
   });
+  const gridEvents = new GridEventStore(stores.grid, IDS.bap, wallNow);
+  const openadrTokenFile = join(runDir, 'openadr.token');
+  const openadrToken = randomBytes(24).toString('hex');
+  writeFileSync(openadrTokenFile, `${openadrToken}\n`, { mode: 0o600 });
   const bap = new GridOrchestrator({
-    id: IDS.bap, uri: bapUrl, store: stores.grid, client: new BecknClient({ signer: bapSigner, store: stores.grid, now: wallNow }), registry, market: clock, wallNow,
+    id: IDS.bap, events: gridEvents, uri: bapUrl, store: stores.grid, client: new BecknClient({ signer: bapSigner, store: stores.grid, now: wallNow }), registry, market: clock, wallNow,
     signals, region: 'GB', policy: DEFAULT_NEED_POLICY, collectMs: 5000, callbackTimeoutMs: 10_000, log: log.child({ agent: 'grid' }),
   });
   const agent = new ComputeAgent({
@@ -158,6 +169,7 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   const resolver = registryKeyResolver(registry);
   registerReceiver(bppApp, { subscriberId: IDS.bpp, role: 'BPP', resolver, store: stores.flex, now: wallNow, handlers: flexHandlers(bpp), onBackgroundError });
   registerReceiver(bapApp, { subscriberId: IDS.bap, role: 'BAP', resolver, store: stores.grid, now: wallNow, handlers: bap.handlers(), onBackgroundError });
+  registerGridEventRoutes(bapApp, { events: gridEvents, token: openadrToken });
   const agentTrust = staticKeyResolver([{ subscriberId: IDS.agent, uniqueKeyId: agentSigner.uniqueKeyId, publicKeyBase64: agentSigner.publicKeyBase64, url: agentUrl }]);
   signedRoute(bppApp, '/internal/agent/report', { resolver: agentTrust, now: wallNow, store: stores.flex, actor: IDS.bpp }, async (body): Promise<{ dispatch: DispatchInstruction[] }> => bpp.onAgentReport(body as FlexibilityReport));
   agent.register(agentApp);
@@ -168,7 +180,7 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   }
 
   return {
-    runDir, dayStart, clock, urls: { registry: registryUrl, bap: bapUrl, bpp: bppUrl, agent: agentUrl }, bap, bpp, agent, cluster, businessAsUsual, signals, stores,
+    runDir, dayStart, clock, urls: { registry: registryUrl, bap: bapUrl, bpp: bppUrl, agent: agentUrl }, bap, bpp, agent, cluster, businessAsUsual, signals, gridEvents, openadrTokenFile, stores,
     async stop() {
       bap.stop();
       await Promise.allSettled(apps.map((a) => a.close()));

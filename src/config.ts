@@ -7,10 +7,13 @@ import { FlexError } from './errors.ts';
 import { parseLogLevel, type LogLevel } from './log.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const gridFile = (name: string): string => join(PROJECT_ROOT, 'data', 'grid', name);
+/** The shipped GB data (data/grid/README.md): national carbon 2023-01 → 2024-09, MID 2023–2024, a regional sample. */
 export const SHIPPED_GRID = {
-  carbon: join(PROJECT_ROOT, 'data', 'grid', 'gb_carbon_intensity_national_2023-01.csv'),
-  price: join(PROJECT_ROOT, 'data', 'grid', 'gb_market_index_price_apx_2023-01.csv'),
-};
+  carbon: [gridFile('gb_carbon_intensity_national_2023.csv'), gridFile('gb_carbon_intensity_national_2024-01_2024-09.csv')],
+  price: [gridFile('gb_market_index_price_apx_2023.csv'), gridFile('gb_market_index_price_apx_2024.csv')],
+  regional: [gridFile('gb_regional_carbon_intensity_neso_2023-12-05_2024-03-03.csv')],
+} as const;
 
 export interface DemoConfig {
   readonly dataDir: string;
@@ -21,7 +24,9 @@ export interface DemoConfig {
   readonly jobs: number;
   readonly serve: boolean;
   readonly logLevel: LogLevel;
-  readonly grid: { readonly carbon: string; readonly price: string };
+  readonly grid: { readonly carbon: readonly string[]; readonly price: readonly string[]; readonly regional: readonly string[] };
+  /** OpenADR-style grid programs/events (JSON) given to the Grid Orchestrator before the day starts. */
+  readonly events?: string;
 }
 
 export interface DemoInput {
@@ -32,6 +37,7 @@ export interface DemoInput {
   readonly jobs?: string | undefined;
   readonly serve?: boolean | undefined;
   readonly logLevel?: string | undefined;
+  readonly events?: string | undefined;
 }
 
 const invalid = (field: string, why: string): FlexError => new FlexError('FLX_CONFIG_INVALID', `${field}: ${why}`, { path: field });
@@ -62,5 +68,6 @@ export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.en
     serve: input.serve ?? false,
     logLevel: parseLogLevel(logLevel, 'warn'),
     grid: SHIPPED_GRID,
+    ...(input.events === undefined ? {} : { events: resolve(input.events) }),
   };
 };

@@ -38,6 +38,14 @@ export const ERRORS = {
   FLX_CONFIG_INVALID: { http: 400, beckn: '30000', message: 'the configuration is invalid' },
   FLX_CLI_USAGE: { http: 400, beckn: '30000', message: 'the command line is invalid' },
   FLX_DATA_INVALID: { http: 400, beckn: '30000', message: 'an input file is invalid' },
+  // Grid signals and grid events (docs/signals.md).
+  FLX_SIGNAL_UNAVAILABLE: { http: 404, beckn: '40000', message: 'no grid signal data for that region or period' },
+  FLX_UPSTREAM_UNREACHABLE: { http: 503, beckn: '40000', message: 'a grid-data API could not be reached' },
+  FLX_UPSTREAM_ERROR: { http: 502, beckn: '40000', message: 'a grid-data API answered with an error or an unexpected body' },
+  FLX_UPSTREAM_RATE_LIMITED: { http: 429, beckn: '40000', message: 'a grid-data API kept refusing with 429 Too Many Requests' },
+  FLX_EVENT_INVALID: { http: 400, beckn: '30000', message: 'the grid event or program does not match its schema' },
+  FLX_EVENT_UNAUTHORIZED: { http: 401, beckn: '30000', message: 'the grid-event request has no valid bearer token' },
+  FLX_EVENT_NOT_FOUND: { http: 404, beckn: '30000', message: 'no such grid event or program' },
 } as const satisfies Record<string, { http: number; beckn: string; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

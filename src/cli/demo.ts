@@ -62,11 +62,16 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     io.out(`market on loopback: registry ${m.urls.registry}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, compute agent ${m.urls.agent}`);
     const queue = await m.cluster.listJobs();
     io.out(`site lon: ${m.cluster.totalGpus} GPUs, import limit ${m.cluster.gridImportLimitKw} kW; ${c.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00) plus inference load`);
+    if (c.events) {
+      const loaded = await m.gridEvents.loadFile(c.events);
+      io.out(`grid orchestrator: ${loaded.programs.length} program(s) and ${loaded.events.length} event(s) loaded from ${c.events}`);
+    }
     await m.agent.tick(m.dayStart);
     const day: SlotGrid = { start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: DAY_MS / (SLOT_MINUTES * 60_000) };
     const need = await m.bap.detectNeed(day);
     if (!need) throw new FlexError('FLX_DATA_INVALID', 'the grid orchestrator found no window to ask for in the day');
-    io.out(`\n[${hhmm(m.clock.now())}] grid: day-ahead forecast puts the evening peak at ${hhmm(need.windowStart)}–${hhmm(need.windowEnd)} UTC; it will ask for up to ${need.wantedKw} kW`);
+    const why = need.kind === 'import-limit' ? 'a grid event (network constraint) asks for' : 'day-ahead forecast puts the evening peak at';
+    io.out(`\n[${hhmm(m.clock.now())}] grid: ${why} ${hhmm(need.windowStart)}–${hhmm(need.windowEnd)} UTC; it will ask for up to ${need.wantedKw} kW`);
     m.clock.start();
     const slotMs = SLOT_MINUTES * 60_000;
     const procureAt = epochMs(need.windowStart - DEFAULT_NEED_POLICY.procureLeadSlots * slotMs);
@@ -129,11 +134,13 @@ one day of real GB grid data on an accelerated clock; prints the deal, the deliv
 Options:
   --data-dir DIR          where state, audit logs and keys go (default: $FLEXLON_DATA_DIR or ~/.flexlon);
                           each run writes a new folder under DIR/runs/
-  --date YYYY-MM-DD       the day to replay (default 2023-01-24; shipped data covers January 2023)
+  --date YYYY-MM-DD       the day to replay (default 2023-01-24; shipped data covers 2023-01-01 to 2024-09-29)
   --seconds-per-day N     wall-clock seconds one market day takes (default 20)
   --seed N                workload seed (default 7)
   --jobs N                deferrable GPU jobs in the day (default 36)
   --log-level LEVEL       debug, info, warn, error or silent (default warn; logs go to stderr)
+  --events FILE           OpenADR 3-style grid programs/events (JSON) for the Grid Orchestrator;
+                          an event's window becomes the need (docs/examples/openadr-dso-events.json)
   --serve                 keep everything running after the day (Ctrl-C stops)
   -h, --help              this help`;
 
@@ -144,11 +151,11 @@ export const demoCommand: Command = {
   async run(argv, io, signal) {
     const { values } = parseFlags(argv, {
       'data-dir': { type: 'string' }, date: { type: 'string' }, 'seconds-per-day': { type: 'string' }, seed: { type: 'string' },
-      jobs: { type: 'string' }, 'log-level': { type: 'string' }, serve: { type: 'boolean' },
+      jobs: { type: 'string' }, 'log-level': { type: 'string' }, serve: { type: 'boolean' }, events: { type: 'string' },
     }, USAGE);
     const config = demoConfig({
       dataDir: values['data-dir'], date: values.date, secondsPerDay: values['seconds-per-day'], seed: values.seed, jobs: values.jobs,
-      logLevel: values['log-level'], serve: values.serve,
+      logLevel: values['log-level'], serve: values.serve, events: values.events,
     });
     const result = await runDemo(config, io, signal);
     return result.audit.every((a) => a.ok) ? 0 : 1;

@@ -4,8 +4,10 @@
 import { FlexError, asFlexError } from '../errors.ts';
 import type { Command, Output } from './command.ts';
 import { demoCommand } from './demo.ts';
+import { eventsCommand } from './events.ts';
+import { signalsCommand } from './signals.ts';
 
-export const COMMANDS: readonly Command[] = [demoCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, signalsCommand, eventsCommand];
 
 const usage = (): string => [
   'FlexLon: turns a data centre\'s queued compute into grid flexibility, sold over the Beckn protocol.',

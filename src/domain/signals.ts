@@ -11,6 +11,16 @@ export interface GridSignalPoint {
   readonly carbonActual?: GramsCo2PerKwh;
   /** Market index price; absent when the period had no trades (zero volume is not a £0 price). */
   readonly price?: PoundsPerMwh;
+  /** Imbalance (system) price, outturn only; absent unless the source has system prices. */
+  readonly imbalancePrice?: PoundsPerMwh;
+}
+
+/** A value the source did not have and filled in, so that nobody mistakes it for data. */
+export interface FilledValue {
+  readonly start: EpochMs;
+  readonly field: 'carbonForecast' | 'price';
+  /** How: e.g. "carried forward from 2023-10-20T21:30Z". */
+  readonly how: string;
 }
 
 /** A day (or any horizon) of signals, one point per slot, as issued at `issuedAt`. */
@@ -19,6 +29,10 @@ export interface SignalSeries {
   readonly issuedAt: EpochMs;
   readonly slotMinutes: number;
   readonly points: readonly GridSignalPoint[];
+  /** Values filled in for periods the source has no data for (reported, never silent). */
+  readonly filled?: readonly FilledValue[];
+  /** How the forecast was made, e.g. "synthetic day-ahead vintage (seed 1)"; for audit rows. */
+  readonly basis?: string;
 }
 
 /** Fills missing prices by carrying the last known price forward (first gap: next known price). */

@@ -34,7 +34,7 @@ test('an unknown command is a usage error listing the commands', () => {
 test('bad input names the field and what would be accepted, without a stack trace', () => {
   const cases: [string[], RegExp][] = [
     [['demo', '--date', '24/01/2023'], /FLX_CONFIG_INVALID: --date: must be a day as YYYY-MM-DD, got "24\/01\/2023"/],
-    [['demo', '--date', '2024-06-01'], /FLX_CONFIG_INVALID: --date: the shipped grid data covers 2023-01-01 to 2023-02-01/],
+    [['demo', '--date', '2024-11-01'], /FLX_CONFIG_INVALID: --date: the shipped grid data covers 2023-01-01 to 2024-09-30/],
     [['demo', '--seconds-per-day', 'fast'], /FLX_CONFIG_INVALID: --seconds-per-day: must be a number from 1 to 86400, got "fast"/],
     [['demo', '--jobs', '2.5'], /FLX_CONFIG_INVALID: --jobs: must be a whole number/],
     [['demo', '--log-level', 'loud'], /FLX_CONFIG_INVALID: --log-level: must be one of/],

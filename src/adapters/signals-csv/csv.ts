@@ -24,11 +24,17 @@ const splitLine = (line: string): string[] => {
   return out;
 };
 
-export const readCsv = (file: string, required: readonly string[]): CsvTable => {
+export const readCsv = (file: string, required: readonly string[] = []): CsvTable => {
   let text: string;
   try { text = readFileSync(file, 'utf8'); } catch (e) { throw new FlexError('FLX_DATA_INVALID', `cannot read ${file}: ${(e as Error).message}`); }
-  const lines = text.split(/\r?\n/);
+  return parseCsv(text, file, required);
+};
+
+/** Parses CSV text; `file` is only used in messages. A UTF-8 byte-order mark is ignored. */
+export const parseCsv = (text: string, file: string, required: readonly string[] = []): CsvTable => {
+  const lines = text.replace(/^\uFEFF/, '').split(/\r?\n/);
   const header = splitLine(lines[0] ?? '').map((h) => h.trim());
+  if (header.length === 1 && header[0] === '') throw new FlexError('FLX_DATA_INVALID', `${file}: the file is empty (line 1 should be the header)`);
   for (const col of required) if (!header.includes(col)) throw new FlexError('FLX_DATA_INVALID', `${file}: line 1 has no column "${col}" (found: ${header.join(', ')})`);
   const index = new Map(header.map((h, i) => [h, i]));
   const rows = lines.slice(1).flatMap((raw, i) => {

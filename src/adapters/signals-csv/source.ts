@@ -1,78 +1,60 @@
-// SignalSource over the NESO carbon-intensity and Elexon MID CSV files (their published column
-// names). National data only: region "GB". Faults are handled as the data notes say: empty or zero
-// actuals and zero-volume prices are missing values, not zeros.
+// SignalSource over CSV files: the shipped NESO / Elexon data, the NESO regional file, FlexLon's
+// normalised CSV, or a user's own CSV through a column mapping. Files are recognised by their
+// header (formats.ts); faults found while reading are kept in `history.faults` for reports.
 import { FlexError } from '../../errors.ts';
-import type { GridSignalPoint, SignalSeries } from '../../domain/signals.ts';
-import { slotStart, type EpochMs, type SlotGrid } from '../../domain/time.ts';
-import { gbpPerMwh, gPerKwh } from '../../domain/units.ts';
-import type { SignalSource } from '../../ports.ts';
+import type { VintageModel } from '../../domain/forecast-vintage.ts';
+import { NATIONAL_REGION_ID } from '../../domain/regions.ts';
+import { SignalHistory } from '../../domain/signal-history.ts';
+import { HistorySignalSource } from '../signals-history/source.ts';
 import { readCsv } from './csv.ts';
+import { detectFormat, readTable, type CsvFormat } from './formats.ts';
+import type { ColumnMapping } from './mapping.ts';
 
-interface Row { forecast?: number; actual?: number; price?: number }
+/** Shipped or user files. The keys only document intent: every file's format comes from its header. */
+export interface GridDataFiles {
+  readonly carbon?: string | readonly string[];
+  readonly price?: string | readonly string[];
+  readonly regional?: string | readonly string[];
+}
 
-const parseUtc = (s: string, file: string, line: number): number => {
-  const t = Date.parse(s.endsWith('Z') ? s : `${s}Z`);
-  if (Number.isNaN(t)) throw new FlexError('FLX_DATA_INVALID', `${file}: line ${line}: "${s}" is not a UTC timestamp`);
-  return t;
+export interface FileRead {
+  readonly file: string;
+  readonly format: CsvFormat;
+  readonly rows: number;
+}
+
+const list = (x: string | readonly string[] | undefined): readonly string[] => (x === undefined ? [] : typeof x === 'string' ? [x] : x);
+
+/** Reads CSV files into one history. A malformed file stops the read with FLX_DATA_INVALID. */
+export const loadCsvHistory = (files: readonly string[], mapping?: ColumnMapping, history = new SignalHistory()): { history: SignalHistory; reads: FileRead[] } => {
+  const reads: FileRead[] = [];
+  for (const file of files) {
+    const table = readCsv(file);
+    const format = mapping ? 'mapped' : detectFormat(table.header);
+    if (!format) {
+      throw new FlexError('FLX_DATA_INVALID', `${file}: line 1: the header (${table.header.join(', ')}) is not a format FlexLon knows (NESO national, Elexon MID, NESO regional, FlexLon normalised); for another CSV give a column mapping with --map`);
+    }
+    const r = readTable(table, history, format, mapping);
+    reads.push({ file, format, rows: r.rows });
+  }
+  return { history, reads };
 };
 
-const num = (s: string, file: string, line: number, column: string): number | undefined => {
-  if (s.trim() === '') return undefined;
-  const n = Number(s);
-  if (!Number.isFinite(n)) throw new FlexError('FLX_DATA_INVALID', `${file}: line ${line}: ${column} "${s}" is not a number`);
-  return n;
-};
+export class CsvSignalSource extends HistorySignalSource {
+  readonly reads: readonly FileRead[];
 
-export class CsvSignalSource implements SignalSource {
-  private readonly rows = new Map<number, Row>();
-
-  constructor(files: { readonly carbon: string; readonly price: string }) {
-    const carbon = readCsv(files.carbon, ['from_utc', 'forecast_gco2_per_kwh', 'actual_gco2_per_kwh']);
-    for (const r of carbon.rows) {
-      const t = parseUtc(r.get('from_utc'), carbon.file, r.line);
-      const forecast = num(r.get('forecast_gco2_per_kwh'), carbon.file, r.line, 'forecast_gco2_per_kwh');
-      const actual = num(r.get('actual_gco2_per_kwh'), carbon.file, r.line, 'actual_gco2_per_kwh');
-      this.rows.set(t, { ...this.rows.get(t), ...(forecast === undefined ? {} : { forecast }), ...(actual === undefined || actual === 0 ? {} : { actual }) });
-    }
-    const price = readCsv(files.price, ['start_utc', 'price_gbp_per_mwh', 'volume_mwh']);
-    for (const r of price.rows) {
-      const t = parseUtc(r.get('start_utc'), price.file, r.line);
-      const p = num(r.get('price_gbp_per_mwh'), price.file, r.line, 'price_gbp_per_mwh');
-      const volume = num(r.get('volume_mwh'), price.file, r.line, 'volume_mwh');
-      // Zero volume means no trades in the period: the 0.0 price is not a price.
-      if (p !== undefined && volume !== 0) this.rows.set(t, { ...this.rows.get(t), price: p });
-    }
+  constructor(files: GridDataFiles, options: { vintages?: VintageModel | false; mapping?: ColumnMapping; name?: string } = {}) {
+    const all = [...list(files.carbon), ...list(files.price), ...list(files.regional)];
+    const { history, reads } = loadCsvHistory(all, options.mapping);
+    super(history, { name: options.name ?? 'the CSV grid data', ...(options.vintages === undefined ? {} : { vintages: options.vintages }) });
+    this.reads = reads;
   }
 
-  /** First and last period start held (epoch ms). */
+  /** First and last period start for which the national series has both a carbon forecast and a price. */
   span(): { from: number; to: number } {
-    const keys = [...this.rows.keys()];
-    return { from: Math.min(...keys), to: Math.max(...keys) };
-  }
-
-  private series(region: string, grid: SlotGrid, asOf: EpochMs, pick: (r: Row) => GridSignalPoint | undefined): SignalSeries {
-    if (region !== 'GB') throw new FlexError('FLX_CONFIG_INVALID', `the CSV signal source holds national (GB) data only, not region "${region}"`);
-    const points: GridSignalPoint[] = [];
-    for (let i = 0; i < grid.slots; i++) {
-      const start = slotStart(grid, i);
-      const row = this.rows.get(start);
-      const p = row ? pick(row) : undefined;
-      if (!p) throw new FlexError('FLX_DATA_INVALID', `no carbon-intensity data for the period starting ${new Date(start).toISOString()} (data covers ${new Date(this.span().from).toISOString()} to ${new Date(this.span().to).toISOString()})`);
-      points.push({ ...p, start });
-    }
-    return { region, issuedAt: asOf, slotMinutes: grid.slotMinutes, points };
-  }
-
-  async forecast(region: string, grid: SlotGrid, asOf: EpochMs): Promise<SignalSeries> {
-    return this.series(region, grid, asOf, (r) => (r.forecast === undefined ? undefined : {
-      start: 0 as EpochMs, carbonForecast: gPerKwh(r.forecast), ...(r.price === undefined ? {} : { price: gbpPerMwh(r.price) }),
-    }));
-  }
-
-  async outturn(region: string, grid: SlotGrid): Promise<SignalSeries> {
-    return this.series(region, grid, grid.start, (r) => (r.forecast === undefined ? undefined : {
-      start: 0 as EpochMs, carbonForecast: gPerKwh(r.forecast),
-      ...(r.actual === undefined ? {} : { carbonActual: gPerKwh(r.actual) }), ...(r.price === undefined ? {} : { price: gbpPerMwh(r.price) }),
-    }));
+    const carbon = this.history.span(NATIONAL_REGION_ID, 'carbonForecast');
+    const price = this.history.span(NATIONAL_REGION_ID, 'price');
+    if (!carbon || !price) throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `${this.options.name} has no national ${carbon ? 'price' : 'carbon intensity'} data`);
+    return { from: Math.max(carbon.from, price.from), to: Math.min(carbon.to, price.to) };
   }
 }

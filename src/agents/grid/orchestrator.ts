@@ -1,6 +1,7 @@
 // The Grid Orchestrator (BAP): watches price and carbon forecasts, decides when the grid needs
 // flexibility, buys it from the BPPs on the network through the Beckn lifecycle, and follows the
 // delivery with status. It acts for a grid-side party (a DSO flexibility desk, an aggregator).
+import type { EventNeed, NeedDefaults } from '../../domain/grid-events.ts';
 import { findPeakWindow } from '../../domain/need.ts';
 import { rankOffers, type FlexNeed, type FlexOffer } from '../../domain/offers.ts';
 import { carbonOf, pricesOf } from '../../domain/signals.ts';
@@ -52,6 +53,8 @@ export interface GridOrchestratorDeps {
   readonly collectMs: number;
   readonly callbackTimeoutMs: number;
   readonly log: Logger;
+  /** Grid events (OpenADR-style DSO/TSO needs); when one asks for a window, it is the need. */
+  readonly events?: { needs(from: number, to: number, defaults: NeedDefaults): Promise<EventNeed[]> };
 }
 
 export interface Procurement {
@@ -70,10 +73,19 @@ export class GridOrchestrator {
 
   constructor(readonly deps: GridOrchestratorDeps) {}
 
-  /** The peak window of `day` that starts no earlier than leadSlots after now, as a need. */
+  /**
+   * The need for `day`, starting no earlier than leadSlots after now: a grid event's window if an
+   * event asks for one (highest priority first), else the day's forecast price/carbon peak.
+   */
   async detectNeed(day: SlotGrid): Promise<FlexNeed | undefined> {
     const d = this.deps;
     const now = d.market.now();
+    const fromEvent = (await d.events?.needs(now + d.policy.leadSlots * day.slotMinutes * 60_000, slotStart(day, day.slots), { wantedKw: d.policy.wantedKw, maxPriceGbpPerMwh: d.policy.maxPriceGbpPerMwh }))?.[0];
+    if (fromEvent) {
+      const { need, ...event } = fromEvent;
+      await d.store.appendAudit({ kind: 'need', at: d.wallNow(), actor: d.id, payload: { need, event } });
+      return need;
+    }
     const s = await d.signals.forecast(d.region, day, now);
     const perHour = 60 / day.slotMinutes;
     const earliest = Math.max(Math.max(0, Math.ceil((now - day.start) / (day.slotMinutes * 60_000))) + d.policy.leadSlots, d.policy.peakHours[0] * perHour);
