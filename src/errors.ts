@@ -35,6 +35,10 @@ export const ERRORS = {
   FLX_CONFIG_INVALID: { http: 400, beckn: '30000', message: 'the configuration is invalid' },
   FLX_CLI_USAGE: { http: 400, beckn: '30000', message: 'the command line is invalid' },
   FLX_DATA_INVALID: { http: 400, beckn: '30000', message: 'an input file is invalid' },
+  // Planning files (docs/planning-problem.md).
+  FLX_PROBLEM_INVALID: { http: 400, beckn: '30000', message: 'the planning problem does not match its format' },
+  FLX_SCHEDULE_INVALID: { http: 400, beckn: '30000', message: 'the schedule does not match its format' },
+  FLX_PLAN_CHECK_FAILED: { http: 422, beckn: '40000', message: 'the schedule breaks a constraint of its problem' },
 } as const satisfies Record<string, { http: number; beckn: string; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

@@ -1,0 +1,156 @@
+// Repair after disaggregation: make a draft plan respect every site's IT limit and import ceiling
+// (given a tentative battery plan), then place whatever is still missing in the cheapest room left.
+// 1. shed load where a site-slot is over its limit (a non-preemptible job leaves entirely, a
+//    preemptible one gives up power in that slot);
+// 2. top up each preemptible job's deficit in the cheapest free slots of its window at its site;
+// 3. place every job still without a plan at the cheapest site and slots (a non-preemptible job
+//    as a contiguous run), least flexible first.
+// It never creates a violation, so a job that finds no room is a failure, reported by name.
+import type { PlanningProblem } from '../domain/planning.ts';
+import { runProfile, type Draft, type UnitCosts } from './disaggregate.ts';
+
+export type RepairResult = { readonly ok: true; readonly moved: number } | { readonly ok: false; readonly reason: string };
+
+const EPS = 1e-9;
+const slack = (x: number): number => 1e-9 * Math.max(1, Math.abs(x));
+
+const loads = (p: PlanningProblem, d: Draft): Float64Array[] => {
+  const out = p.sites.map(() => new Float64Array(p.slots));
+  d.power.forEach((pw, j) => {
+    const s = d.site[j] as number;
+    if (!pw || s < 0) return;
+    const l = out[s]!;
+    for (let t = 0; t < p.slots; t++) l[t] = (l[t] as number) + (pw[t] as number);
+  });
+  return out;
+};
+
+const unplace = (p: PlanningProblem, d: Draft, load: Float64Array[], j: number): void => {
+  const pw = d.power[j];
+  const s = d.site[j] as number;
+  if (pw && s >= 0) for (let t = 0; t < p.slots; t++) load[s]![t] = (load[s]![t] as number) - (pw[t] as number);
+  d.power[j] = undefined;
+  d.site[j] = -1;
+  d.deficitKwh[j] = p.jobs[j]!.energyKwh;
+};
+
+const shed = (p: PlanningProblem, d: Draft, load: Float64Array[], limit: readonly Float64Array[]): void => {
+  const h = p.slotMinutes / 60;
+  const over = new Set<number>();
+  load.forEach((l, s) => { for (let t = 0; t < p.slots; t++) if ((l[t] as number) > (limit[s]![t] as number) + slack(limit[s]![t] as number)) over.add(s * p.slots + t); });
+  if (over.size === 0) return;
+  const at = new Map<number, number[]>();
+  d.power.forEach((pw, j) => {
+    const s = d.site[j] as number;
+    if (!pw || s < 0) return;
+    for (let t = 0; t < p.slots; t++) if ((pw[t] as number) > EPS && over.has(s * p.slots + t)) { const k = s * p.slots + t; (at.get(k) ?? at.set(k, []).get(k)!).push(j); }
+  });
+  for (const k of over) {
+    const s = Math.floor(k / p.slots); const t = k % p.slots;
+    // Non-preemptible jobs first: they cannot give up part of a slot.
+    const jobs = (at.get(k) ?? []).sort((a, b) => Number(p.jobs[a]!.preemptible) - Number(p.jobs[b]!.preemptible));
+    for (const j of jobs) {
+      const excess = (load[s]![t] as number) - (limit[s]![t] as number);
+      if (excess <= slack(limit[s]![t] as number)) break;
+      const pw = d.power[j];
+      if (!pw || d.site[j] !== s) continue;
+      if (!p.jobs[j]!.preemptible) { unplace(p, d, load, j); continue; }
+      const cut = Math.min(pw[t] as number, excess + slack(limit[s]![t] as number));
+      pw[t] = (pw[t] as number) - cut;
+      load[s]![t] = (load[s]![t] as number) - cut;
+      d.deficitKwh[j] = (d.deficitKwh[j] as number) + cut * h;
+    }
+  }
+};
+
+/** Cheapest slots of the window with room; adds power to `pw` and `load`. Returns the energy still missing. */
+const topUp = (p: PlanningProblem, j: number, s: number, pw: Float64Array, need: number, load: Float64Array[], limit: readonly Float64Array[], costs: UnitCosts, commit: boolean): { left: number; cost: number } => {
+  const h = p.slotMinutes / 60;
+  const job = p.jobs[j]!;
+  const slots: number[] = [];
+  for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, p.slots); t++) slots.push(t);
+  slots.sort((a, b) => (costs[s]![a] as number) - (costs[s]![b] as number) || a - b);
+  let left = need; let cost = 0;
+  for (const t of slots) {
+    if (left <= EPS * Math.max(1, job.energyKwh)) break;
+    const room = (limit[s]![t] as number) - (load[s]![t] as number) - slack(limit[s]![t] as number);
+    const add = Math.min(room, job.maxPowerKw - (pw[t] as number), left / h);
+    if (add <= EPS) continue;
+    cost += add * h * (costs[s]![t] as number);
+    left -= add * h;
+    if (commit) { pw[t] = (pw[t] as number) + add; load[s]![t] = (load[s]![t] as number) + add; }
+  }
+  return { left, cost };
+};
+
+const bestRun = (p: PlanningProblem, j: number, s: number, load: Float64Array[], limit: readonly Float64Array[], costs: UnitCosts): { start: number; cost: number } | undefined => {
+  const job = p.jobs[j]!;
+  const run = runProfile(job.energyKwh, job.maxPowerKw, p.slotMinutes / 60);
+  let best: { start: number; cost: number } | undefined;
+  for (let st = job.releaseSlot; st + run.length <= Math.min(job.deadlineSlot, p.slots); st++) {
+    let cost = 0; let fits = true;
+    for (let i = 0; i < run.length && fits; i++) {
+      const t = st + i;
+      fits = (load[s]![t] as number) + (run[i] as number) <= (limit[s]![t] as number) - slack(limit[s]![t] as number) + EPS;
+      cost += (run[i] as number) * (costs[s]![t] as number);
+    }
+    if (fits && (!best || cost < best.cost)) best = { start: st, cost };
+  }
+  return best;
+};
+
+const placeWhole = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[], limit: readonly Float64Array[], costs: UnitCosts, siteIndex: Map<string, number>): boolean => {
+  const job = p.jobs[j]!;
+  let best: { s: number; cost: number; start?: number } | undefined;
+  for (const id of job.sites) {
+    const s = siteIndex.get(id) as number;
+    if (!job.preemptible) {
+      const r = bestRun(p, j, s, load, limit, costs);
+      if (r && (!best || r.cost < best.cost)) best = { s, cost: r.cost, start: r.start };
+    } else {
+      const r = topUp(p, j, s, new Float64Array(p.slots), job.energyKwh, load, limit, costs, false);
+      if (r.left <= 1e-7 * Math.max(1, job.energyKwh) && (!best || r.cost < best.cost)) best = { s, cost: r.cost };
+    }
+  }
+  if (!best) return false;
+  const pw = new Float64Array(p.slots);
+  if (best.start !== undefined) {
+    runProfile(job.energyKwh, job.maxPowerKw, p.slotMinutes / 60).forEach((kw, i) => { pw[best.start! + i] = kw; load[best.s]![best.start! + i] = (load[best.s]![best.start! + i] as number) + kw; });
+  } else {
+    topUp(p, j, best.s, pw, job.energyKwh, load, limit, costs, true);
+  }
+  d.power[j] = pw;
+  d.site[j] = best.s;
+  d.deficitKwh[j] = 0;
+  return true;
+};
+
+/**
+ * Repairs `d` in place against `limit` (IT kW allowed per site and slot). `costs` orders the slots
+ * tried. Returns how many jobs were moved or topped up, or which job found no room.
+ */
+export const repair = (p: PlanningProblem, d: Draft, limit: readonly Float64Array[], costs: UnitCosts): RepairResult => {
+  const load = loads(p, d);
+  shed(p, d, load, limit);
+  let moved = 0;
+  const unplaced: number[] = [];
+  d.deficitKwh.forEach((need, j) => {
+    if (need <= 1e-9 * Math.max(1, p.jobs[j]!.energyKwh)) return;
+    moved++;
+    const pw = d.power[j];
+    const s = d.site[j] as number;
+    if (pw && s >= 0 && p.jobs[j]!.preemptible) {
+      const r = topUp(p, j, s, pw, need, load, limit, costs, true);
+      if (r.left <= 1e-7 * Math.max(1, p.jobs[j]!.energyKwh)) { d.deficitKwh[j] = 0; return; }
+      unplace(p, d, load, j);
+    } else if (pw) unplace(p, d, load, j);
+    unplaced.push(j);
+  });
+  const h = p.slotMinutes / 60;
+  const laxity = (j: number) => { const x = p.jobs[j]!; return Math.min(x.deadlineSlot, p.slots) - x.releaseSlot - x.energyKwh / (x.maxPowerKw * h); };
+  const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
+  for (const j of unplaced.sort((a, b) => laxity(a) - laxity(b))) {
+    if (!placeWhole(p, d, j, load, limit, costs, siteIndex)) return { ok: false, reason: `job ${p.jobs[j]!.id}: no room left for ${p.jobs[j]!.energyKwh} kWh in slots [${p.jobs[j]!.releaseSlot}, ${p.jobs[j]!.deadlineSlot}) after placing the other jobs` };
+  }
+  return { ok: true, moved };
+};
