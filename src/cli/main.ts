@@ -4,8 +4,10 @@
 import { FlexError, asFlexError } from '../errors.ts';
 import type { Command, Output } from './command.ts';
 import { demoCommand } from './demo.ts';
+import { offersCommand } from './offers.ts';
+import { planCommand } from './plan.ts';
 
-export const COMMANDS: readonly Command[] = [demoCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, planCommand, offersCommand];
 
 const usage = (): string => [
   'FlexLon: turns a data centre\'s queued compute into grid flexibility, sold over the Beckn protocol.',

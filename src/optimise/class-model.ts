@@ -1,4 +1,4 @@
-// The class model: jobs with the same window, allowed sites and preemptibility are one class, and
+// The class model: jobs with the same window, allowed sites, preemptibility and run length (bucketed) are one class, and
 // one LP plans the classes (IT power per class, site and slot), the batteries, every site and grid
 // limit, every commitment and the carbon cap. It is a RELAXATION of the job problem — any job plan
 // sums to a feasible class plan — so its optimum (proved through lagrangianBound) is a lower bound
@@ -30,6 +30,7 @@ export interface ClassModel {
   readonly batteryCol: Int32Array;
   /** The carbon-cap row, or −1 when the problem has no cap. */
   readonly carbonRow: number;
+  readonly rows: SiteRows;
   /** Row bounds of the problem itself (the model's carbon row may have been tightened). */
   readonly trueRowLower: Float64Array;
   readonly trueRowUpper: Float64Array;
@@ -45,15 +46,25 @@ export const importCaps = (p: PlanningProblem): Float64Array[] => p.sites.map((s
   return cap;
 });
 
-export const buildClasses = (p: PlanningProblem, granularity = 1): JobClass[] => {
+/**
+ * Run length buckets (slots at full power). Members of a class have similar run lengths, so the
+ * class's profile — which may fill a few slots at the members' combined power — can be shared in
+ * proportion to power and still give each member its energy; with mixed run lengths a long job
+ * could not follow a profile concentrated in a few slots.
+ */
+const RUN_BUCKETS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96];
+const runBucket = (runSlots: number): number => RUN_BUCKETS.findIndex((b) => runSlots <= b * (1 + 1e-9));
+
+export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = true): JobClass[] => {
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
+  const h = p.slotMinutes / 60;
   const groups = new Map<string, { r: number; d: number; sites: number[]; preemptible: boolean; jobs: number[] }>();
   p.jobs.forEach((j, i) => {
     if (j.energyKwh <= 0) return;
     const r = Math.floor(j.releaseSlot / granularity) * granularity;
     const d = Math.min(p.slots, Math.ceil(Math.min(j.deadlineSlot, p.slots) / granularity) * granularity);
     const sites = j.sites.map((s) => siteIndex.get(s) as number).sort((a, b) => a - b);
-    const key = `${r}|${d}|${sites.join(',')}|${j.preemptible ? 'p' : 'n'}`;
+    const key = `${r}|${d}|${sites.join(',')}|${j.preemptible ? 'p' : 'n'}|${byRunLength ? runBucket(j.energyKwh / (j.maxPowerKw * h)) : ''}`;
     const g = groups.get(key);
     if (g) g.jobs.push(i);
     else groups.set(key, { r, d, sites, preemptible: j.preemptible, jobs: [i] });
@@ -70,16 +81,50 @@ export const buildClasses = (p: PlanningProblem, granularity = 1): JobClass[] =>
   });
 };
 
+/** One class per job: the tightest relaxation for bound.ts (each job capped at its own power). */
+export const jobClasses = (p: PlanningProblem): JobClass[] => {
+  const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
+  return p.jobs.flatMap((j, i) => (j.energyKwh <= 0 ? [] : [{
+    releaseSlot: j.releaseSlot, deadlineSlot: Math.min(j.deadlineSlot, p.slots), sites: j.sites.map((id) => siteIndex.get(id) as number), preemptible: j.preemptible,
+    jobs: [i], energyKwh: j.energyKwh, capKw: new Float64Array(Math.min(j.deadlineSlot, p.slots) - j.releaseSlot).fill(j.maxPowerKw),
+  }]));
+};
+
 export const classColumns = (classes: readonly JobClass[]): number => classes.reduce((a, c) => a + (c.deadlineSlot - c.releaseSlot) * c.sites.length, 0);
 
-/** The finest window grid whose class LP has at most `maxColumns` job columns. */
-export const chooseGranularity = (p: PlanningProblem, maxColumns: number): { granularity: number; classes: JobClass[] } => {
-  let best = { granularity: 1, classes: buildClasses(p, 1) };
+/**
+ * The classes to plan with. Exact classes (own windows, run-length buckets) when their LP has at most
+ * `maxColumns` job columns; otherwise windows widened to the finest grid that fits, without run
+ * buckets — a smaller relaxation whose duals still price carbon and prove a bound over the exact
+ * classes (bound.ts).
+ */
+export const chooseClasses = (p: PlanningProblem, maxColumns: number): { granularity: number; classes: JobClass[] } => {
+  const exact = buildClasses(p, 1, true);
+  if (classColumns(exact) <= maxColumns) return { granularity: 1, classes: exact };
+  let best = { granularity: 1, classes: buildClasses(p, 1, false) };
   for (const g of [2, 3, 4, 6, 8, 12, 16, 24, 48]) {
     if (classColumns(best.classes) <= maxColumns || g >= p.slots) break;
-    best = { granularity: g, classes: buildClasses(p, g) };
+    best = { granularity: g, classes: buildClasses(p, g, false) };
   }
   return best;
+};
+
+/**
+ * What a kWh of IT energy at each site and slot costs beyond its price, by the LP's row duals:
+ * congestion of the IT and import limits, and the carbon cap's shadow price (d = c − Σ yᵢ·aᵢⱼ).
+ */
+export const shadowCosts = (p: PlanningProblem, cm: ClassModel, rowDual: Float64Array): Float64Array[] => {
+  const h = p.slotMinutes / 60;
+  const carbonDual = cm.carbonRow >= 0 ? (rowDual[cm.carbonRow] ?? 0) : 0;
+  return p.sites.map((site, s) => {
+    const out = new Float64Array(p.slots);
+    for (let t = 0; t < p.slots; t++) {
+      const kg = ((site.carbonGPerKwh[t] ?? 0) * h * site.pue) / 1000;
+      const imp = (cm.rows.importRow[s] as number) >= 0 ? (rowDual[(cm.rows.importRow[s] as number) + t] ?? 0) : 0;
+      out[t] = -((rowDual[cm.rows.itFirst + s * p.slots + t] ?? 0) + site.pue * imp + kg * carbonDual) / h;
+    }
+    return out;
+  });
 };
 
 /** Rows shared by every model of the problem: site limits, battery state of charge, carbon cap. */
@@ -138,8 +183,12 @@ export const powerEntries = (p: PlanningProblem, r: SiteRows, s: number, slots: 
   return { rows, coefs, cost };
 };
 
-/** Builds the class LP. `carbonTightening` (0–1) lowers the cap in the model only, leaving room for disaggregation. */
-export const buildClassModel = (p: PlanningProblem, classes: readonly JobClass[], carbonTightening = 0): ClassModel => {
+/**
+ * Builds the class LP. `carbonTightening` (0–1) lowers the cap in the model only, leaving room for
+ * disaggregation. `elastic` adds penalised slack — energy a class leaves unserved, carbon over the
+ * cap — so the model always has a solution; used only where a relaxation is not needed (stage 2).
+ */
+export const buildClassModel = (p: PlanningProblem, classes: readonly JobClass[], carbonTightening = 0, elastic = false): ClassModel => {
   const h = p.slotMinutes / 60;
   const b = new LpBuilder();
   classes.forEach((c) => b.row(c.energyKwh, c.energyKwh));
@@ -154,11 +203,17 @@ export const buildClassModel = (p: PlanningProblem, classes: readonly JobClass[]
       }
     }
   });
+  if (elastic) {
+    // Dearer than any slot, so slack is used only where nothing else fits.
+    const dearest = Math.max(1, ...p.sites.flatMap((s) => s.priceGbpPerMwh.map((x) => (Math.abs(x) * s.pue) / 1000)));
+    classes.forEach((_, ci) => b.col(100 * dearest, 0, INF, [ci], [1]));
+    if (rows.carbonRow >= 0) b.col(100 * dearest * 10, 0, INF, [rows.carbonRow], [-1]);
+  }
   const batteryCol = addBatteries(p, b, rows);
   const model = b.build();
   const trueRowUpper = Float64Array.from(model.rowUpper);
   if (rows.carbonRow >= 0) trueRowUpper[rows.carbonRow] = p.carbonCapKg as number;
-  return { model, classes, colStart, batteryCol, carbonRow: rows.carbonRow, trueRowLower: model.rowLower, trueRowUpper };
+  return { model, classes, colStart, batteryCol, carbonRow: rows.carbonRow, rows, trueRowLower: model.rowLower, trueRowUpper };
 };
 
 /**

@@ -7,8 +7,9 @@ import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 import { infeasible, withWorkMetrics } from '../domain/planning.ts';
 import { planBatteries } from './battery-model.ts';
 import { checkSchedule } from './check.ts';
-import { buildClassModel, chooseGranularity, type ClassModel } from './class-model.ts';
-import { disaggregate, unitCosts, type Draft } from './disaggregate.ts';
+import { buildClassModel, buildClasses, chooseClasses, jobClasses, shadowCosts, type ClassModel, type JobClass } from './class-model.ts';
+import { exactClassBound } from './bound.ts';
+import { disaggregate, unitCosts, type Draft, type UnitCosts } from './disaggregate.ts';
 import { greedyPlan, provablyInfeasible } from './greedy.ts';
 import { lagrangianBound, type LpSolve } from './lp.ts';
 import { buildExactModel, decodeExact, encodeExact, exactBinaries } from './milp.ts';
@@ -18,6 +19,7 @@ import { repair } from './repair.ts';
 
 export const LP_PLANNER = 'class-lp/1';
 export const EXACT_PLANNER = 'exact-milp/1';
+export const PRICED_PLANNER = 'class-lp/1+priced-placement';
 
 export interface PlannerOptions {
   /** Wall-clock budget for all solver calls of one plan (s). */
@@ -32,7 +34,7 @@ export interface PlannerOptions {
   readonly onStats?: (s: PlanStats) => void;
 }
 
-export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { timeLimitSeconds: 30, maxColumns: 400_000, milpMaxBinaries: 5000, milpTimeLimitSeconds: 10 };
+export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { timeLimitSeconds: 30, maxColumns: 8000, milpMaxBinaries: 5000, milpTimeLimitSeconds: 10 };
 
 export interface PlanStats {
   classes: number;
@@ -42,6 +44,12 @@ export interface PlanStats {
   lpSeconds: number;
   lpSolves: number;
   moved: number;
+  /** Energy disaggregation could not give its jobs (kWh), left for repair. */
+  deficitKwh?: number;
+  /** Seconds spent per stage (measured with the caller's clock). */
+  seconds?: Record<string, number>;
+  /** Cost of each candidate plan, or why it failed. */
+  candidates?: (number | string)[];
   milp?: string;
   fallback?: string;
 }
@@ -85,27 +93,88 @@ const siteLoads = (p: PlanningProblem, d: Draft): Float64Array[] => {
   return load;
 };
 
-const attempt = async (p: PlanningProblem, cm: ClassModel, solve: LpSolve, deadline: () => number, stats: PlanStats, bound: { value: number }): Promise<Attempt> => {
+const solveClasses = async (cm: ClassModel, solve: LpSolve, deadline: () => number, stats: PlanStats) => {
   const out = await solve(cm.model, { timeLimitSeconds: deadline() });
   stats.lpSolves++;
   stats.lpSeconds += out.seconds;
-  if (out.status === 'infeasible') return { retry: true, reason: 'infeasible' };
-  if (out.status === 'failed') return { retry: false, reason: out.reason };
-  if (out.rowDual) bound.value = Math.max(bound.value, lagrangianBound(cm.model, out.rowDual, cm.trueRowLower, cm.trueRowUpper));
-  // The carbon row's multiplier is the carbon shadow price (£/kg) that orders slots in repair.
-  const lambda = cm.carbonRow >= 0 && out.rowDual ? Math.max(0, -(out.rowDual[cm.carbonRow] ?? 0)) : 0;
-  const costs = unitCosts(p, lambda);
-  const draft = disaggregate(p, cm, out.colValue, costs);
-  const fixed = repair(p, draft, itLimits(p, cm, out.colValue), costs);
-  if (!fixed.ok) return { retry: false, reason: fixed.reason };
-  stats.moved = fixed.moved;
+  return out;
+};
+
+/** No job placed yet: repair then places every job, least flexible first, at its cheapest slots. */
+const emptyDraft = (p: PlanningProblem): Draft => ({
+  site: new Int32Array(p.jobs.length).fill(-1), power: new Array<Float64Array | undefined>(p.jobs.length), deficitKwh: Float64Array.from(p.jobs, (j) => j.energyKwh),
+});
+
+type Candidate = { readonly schedule: Schedule } | { readonly failed: string; readonly carbon: boolean };
+
+/** Battery LP for a job plan, then the independent check. */
+const finish = async (p: PlanningProblem, draft: Draft, solve: LpSolve, deadline: () => number, stats: PlanStats, bound: number, planner: string): Promise<Candidate> => {
   const battery = await planBatteries(p, siteLoads(p, draft), solve, deadline());
   stats.lpSolves++;
-  if (!battery.ok) return { retry: battery.carbon, reason: battery.reason };
-  const schedule = assemble(p, draft, battery.batteries, bound.value);
+  if (!battery.ok) return { failed: battery.reason, carbon: battery.carbon };
+  const schedule = assemble(p, draft, battery.batteries, bound, planner);
   const verdict = checkSchedule(p, schedule);
-  if (!verdict.ok) return { retry: false, reason: `the repaired plan fails the check: ${verdict.violations.slice(0, 3).join('; ')}` };
-  return { schedule };
+  return verdict.ok ? { schedule } : { failed: `the plan fails the check: ${verdict.violations.slice(0, 3).join('; ')}`, carbon: false };
+};
+
+/**
+ * Every job placed afresh at its cheapest priced slots. Placement moves a little energy away from
+ * where the LP had it, so if the carbon cap breaks, carbon is priced higher and placement repeated.
+ */
+const pricedPlacement = async (p: PlanningProblem, limits: Float64Array[], costs: UnitCosts, lambda: number, solve: LpSolve, deadline: () => number, stats: PlanStats, bound: number): Promise<Candidate> => {
+  let last: Candidate = { failed: 'not tried', carbon: false };
+  for (const extra of [0, 0.1, 0.3, 1]) {
+    const priced = extra === 0 ? costs : unitCosts(p, lambda * (1 + extra) + 0.01 * extra);
+    const draft = emptyDraft(p);
+    const placed = repair(p, draft, limits, priced);
+    if (!placed.ok) return { failed: placed.reason, carbon: false };
+    last = await finish(p, draft, solve, deadline, stats, bound, PRICED_PLANNER);
+    if (!('failed' in last) || !last.carbon) return last;
+  }
+  return last;
+};
+
+/**
+ * One pass: the class LP (the relaxation that proves the bound), then two ways back to jobs, and
+ * the cheaper plan that passes the check wins:
+ *  - disaggregation of the class plan, then repair;
+ *  - placing every job afresh, least flexible first, at its cheapest slots priced by the LP's duals
+ *    (price + congestion + carbon shadow price), which resolves contention the way the LP did.
+ * Each then gets its batteries planned by the battery LP.
+ */
+const attempt = async (p: PlanningProblem, cm: ClassModel, exact: readonly JobClass[], solve: LpSolve, deadline: () => number, stats: PlanStats, bound: { value: number }, lap: (stage: string) => void): Promise<Attempt> => {
+  const out = await solveClasses(cm, solve, deadline, stats);
+  lap('classLp');
+  if (out.status === 'infeasible') return { retry: true, reason: 'infeasible' };
+  if (out.status === 'failed') return { retry: false, reason: out.reason };
+  const duals = out.rowDual ?? new Float64Array(cm.model.numRows);
+  if (out.rowDual) {
+    const own = stats.granularity === 1 ? lagrangianBound(cm.model, out.rowDual, cm.trueRowLower, cm.trueRowUpper) : Number.NEGATIVE_INFINITY;
+    bound.value = Math.max(bound.value, own, exactClassBound(p, cm, out.rowDual, exact));
+  }
+  lap('bound');
+  // Slot costs for placing energy: price plus the LP's shadow prices of congestion and carbon.
+  const shadow = shadowCosts(p, cm, duals);
+  const lambda = cm.carbonRow >= 0 ? Math.max(0, -(duals[cm.carbonRow] ?? 0)) : 0;
+  const costs = unitCosts(p, 0).map((c, s) => c.map((x, t) => x + (shadow[s]![t] as number)));
+  const limits = itLimits(p, cm, out.colValue);
+  // Disaggregation needs the exact classes' profiles; with widened windows only placement runs.
+  let a: Candidate = { failed: 'not run: the class LP has widened windows', carbon: false };
+  if (stats.granularity === 1) {
+    const draft = disaggregate(p, cm, out.colValue, costs);
+    stats.deficitKwh = draft.deficitKwh.reduce((x, y) => x + y, 0);
+    const fixed = repair(p, draft, limits, costs);
+    stats.moved = fixed.ok ? fixed.moved : 0;
+    a = fixed.ok ? await finish(p, draft, solve, deadline, stats, bound.value, LP_PLANNER) : { failed: fixed.reason, carbon: false };
+    lap('disaggregation');
+  }
+  const b = await pricedPlacement(p, limits, unitCosts(p, lambda), lambda, solve, deadline, stats, bound.value);
+  lap('placement');
+  stats.candidates = [a, b].map((c) => ('schedule' in c ? Math.round(c.schedule.costGbp * 100) / 100 : c.failed));
+  const ok = [a, b].flatMap((c) => ('schedule' in c ? [c.schedule] : []));
+  if (ok.length > 0) return { schedule: ok.reduce((x, y) => (y.costGbp < x.costGbp ? y : x)) };
+  const failed = a as { failed: string; carbon: boolean };
+  return { retry: failed.carbon || ('carbon' in b && b.carbon), reason: failed.failed };
 };
 
 type Exact = { readonly schedule: Schedule } | { readonly infeasible: true } | { readonly failed: string };
@@ -149,8 +218,13 @@ export const planWithLp = async (p: PlanningProblem, solve: LpSolve, options: Pl
   if (proof) return infeasible(proof, 0, LP_PLANNER);
   const started = clock();
   const deadline = () => Math.max(0.5, options.timeLimitSeconds - (clock() - started));
-  const { granularity, classes } = chooseGranularity(p, options.maxColumns);
+  const { granularity, classes } = chooseClasses(p, options.maxColumns);
+  // The bound is proved over exact classes: one per job when that is cheap enough, else exact windows.
+  const exact = p.jobs.length <= 20_000 ? jobClasses(p) : buildClasses(p, 1, true);
   const stats: PlanStats = { classes: classes.length, granularity, columns: 0, rows: 0, lpSeconds: 0, lpSolves: 0, moved: 0 };
+  let mark = started;
+  const lap = (stage: string): void => { const now = clock(); stats.seconds = { ...stats.seconds, [stage]: ((stats.seconds ?? {})[stage] ?? 0) + now - mark }; mark = now; };
+  lap('classes');
   const bound = { value: Number.NEGATIVE_INFINITY };
   const done = async (s: Schedule): Promise<Schedule> => {
     const best = await improve(p, s, solve, options, deadline(), stats);
@@ -161,7 +235,7 @@ export const planWithLp = async (p: PlanningProblem, solve: LpSolve, options: Pl
   for (const tightening of p.carbonCapKg === undefined ? [0] : TIGHTENINGS) {
     const cm = buildClassModel(p, classes, tightening);
     stats.columns = cm.model.numCols; stats.rows = cm.model.numRows;
-    const a = await attempt(p, cm, solve, deadline, stats, bound);
+    const a = await attempt(p, cm, exact, solve, deadline, stats, bound, lap);
     if ('schedule' in a) return done(a.schedule);
     reason = a.reason;
     if (reason === 'infeasible' && tightening > 0) continue; // the tightened cap may be what is infeasible
@@ -173,7 +247,7 @@ export const planWithLp = async (p: PlanningProblem, solve: LpSolve, options: Pl
   }
   if (reason === 'infeasible') {
     const cm = buildClassModel(p, classes, 0);
-    const a = await attempt(p, cm, solve, deadline, stats, bound);
+    const a = await attempt(p, cm, exact, solve, deadline, stats, bound, lap);
     if ('schedule' in a) return done(a.schedule);
     if (a.reason === 'infeasible') return infeasible(await explainInfeasible(p, cm, solve, deadline()), 0, LP_PLANNER);
     reason = a.reason;

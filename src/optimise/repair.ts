@@ -47,8 +47,9 @@ const shed = (p: PlanningProblem, d: Draft, load: Float64Array[], limit: readonl
   });
   for (const k of over) {
     const s = Math.floor(k / p.slots); const t = k % p.slots;
-    // Non-preemptible jobs first: they cannot give up part of a slot.
-    const jobs = (at.get(k) ?? []).sort((a, b) => Number(p.jobs[a]!.preemptible) - Number(p.jobs[b]!.preemptible));
+    // Preemptible jobs give way first: they can make up the energy in other slots; a
+    // non-preemptible job leaves only if that is not enough.
+    const jobs = (at.get(k) ?? []).sort((a, b) => Number(p.jobs[b]!.preemptible) - Number(p.jobs[a]!.preemptible));
     for (const j of jobs) {
       const excess = (load[s]![t] as number) - (limit[s]![t] as number);
       if (excess <= slack(limit[s]![t] as number)) break;
@@ -125,6 +126,71 @@ const placeWhole = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[
   return true;
 };
 
+/** Records jobs' plans before a tentative change, to undo it exactly. */
+class Journal {
+  private readonly saved = new Map<number, { power: Float64Array | undefined; site: number; deficit: number }>();
+  private readonly loads: Float64Array[];
+  constructor(private readonly d: Draft, private readonly load: Float64Array[]) { this.loads = load.map((l) => Float64Array.from(l)); }
+  touch(k: number): void {
+    if (!this.saved.has(k)) this.saved.set(k, { power: this.d.power[k] && Float64Array.from(this.d.power[k]!), site: this.d.site[k] as number, deficit: this.d.deficitKwh[k] as number });
+  }
+  undo(): void {
+    for (const [k, v] of this.saved) { this.d.power[k] = v.power; this.d.site[k] = v.site; this.d.deficitKwh[k] = v.deficit; }
+    this.loads.forEach((l, s) => this.load[s]!.set(l));
+  }
+}
+
+/**
+ * Last resort for a job that finds no room: at its cheapest site and run (counting other
+ * preemptible jobs' power as movable), push those jobs out of the slots it needs — into other
+ * slots of their windows, or to another of their sites — then place it. Undone if any displaced
+ * job cannot be re-homed.
+ */
+const makeRoom = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[], limit: readonly Float64Array[], costs: UnitCosts, siteIndex: Map<string, number>): boolean => {
+  const h = p.slotMinutes / 60;
+  const movable = p.sites.map(() => new Float64Array(p.slots));
+  d.power.forEach((pw, k) => {
+    const s = d.site[k] as number;
+    if (!pw || s < 0 || !p.jobs[k]!.preemptible) return;
+    for (let t = 0; t < p.slots; t++) movable[s]![t] = (movable[s]![t] as number) + (pw[t] as number);
+  });
+  // Room as if the movable power were gone; a plan found there is then cleared for real.
+  const relaxed = load.map((l, s) => l.map((x, t) => x - (movable[s]![t] as number)));
+  const trial: Draft = { site: Int32Array.from(d.site), power: [...d.power], deficitKwh: Float64Array.from(d.deficitKwh) };
+  if (!placeWhole(p, trial, j, relaxed, limit, costs, siteIndex)) return false;
+  const s = trial.site[j] as number;
+  const need = trial.power[j]!;
+  const journal = new Journal(d, load);
+  journal.touch(j);
+  const displaced = new Set<number>();
+  // Displace the jobs with the latest deadlines first: they have the most other slots to go to.
+  const candidates = d.power.flatMap((pw, k) => (pw && d.site[k] === s && p.jobs[k]!.preemptible && k !== j ? [k] : []))
+    .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
+  for (let t = 0; t < p.slots; t++) {
+    let over = (load[s]![t] as number) + (need[t] as number) - (limit[s]![t] as number) + slack(limit[s]![t] as number);
+    for (let c = 0; c < candidates.length && over > EPS; c++) {
+      const k = candidates[c] as number;
+      const pw = d.power[k]!;
+      if ((pw[t] as number) <= EPS) continue;
+      journal.touch(k);
+      const cut = Math.min(pw[t] as number, over);
+      pw[t] = (pw[t] as number) - cut; load[s]![t] = (load[s]![t] as number) - cut; over -= cut;
+      d.deficitKwh[k] = (d.deficitKwh[k] as number) + cut * h;
+      displaced.add(k);
+    }
+  }
+  need.forEach((kw, t) => { load[s]![t] = (load[s]![t] as number) + kw; });
+  d.power[j] = need; d.site[j] = s; d.deficitKwh[j] = 0;
+  for (const k of displaced) {
+    const r = topUp(p, k, s, d.power[k]!, d.deficitKwh[k] as number, load, limit, costs, true);
+    if (r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh)) { d.deficitKwh[k] = 0; continue; }
+    // Not enough room at this site: the whole job moves, possibly to another of its sites.
+    unplace(p, d, load, k);
+    if (!placeWhole(p, d, k, load, limit, costs, siteIndex)) { journal.undo(); return false; }
+  }
+  return true;
+};
+
 /**
  * Repairs `d` in place against `limit` (IT kW allowed per site and slot). `costs` orders the slots
  * tried. Returns how many jobs were moved or topped up, or which job found no room.
@@ -132,25 +198,26 @@ const placeWhole = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[
 export const repair = (p: PlanningProblem, d: Draft, limit: readonly Float64Array[], costs: UnitCosts): RepairResult => {
   const load = loads(p, d);
   shed(p, d, load, limit);
-  let moved = 0;
-  const unplaced: number[] = [];
-  d.deficitKwh.forEach((need, j) => {
-    if (need <= 1e-9 * Math.max(1, p.jobs[j]!.energyKwh)) return;
-    moved++;
+  const h = p.slotMinutes / 60;
+  // Slack slots, with each extra allowed site counted as a day of slack: a job that can go
+  // elsewhere should not take the last room a single-site job has.
+  const laxity = (j: number) => { const x = p.jobs[j]!; return Math.min(x.deadlineSlot, p.slots) - x.releaseSlot - x.energyKwh / (x.maxPowerKw * h) + (x.sites.length - 1) * p.slots; };
+  const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
+  const short: number[] = [];
+  d.deficitKwh.forEach((need, j) => { if (need > 1e-9 * Math.max(1, p.jobs[j]!.energyKwh)) short.push(j); });
+  // The least flexible jobs first: a loose job could take the only slots a tight one can use.
+  for (const j of short.sort((a, b) => laxity(a) - laxity(b))) {
     const pw = d.power[j];
     const s = d.site[j] as number;
     if (pw && s >= 0 && p.jobs[j]!.preemptible) {
-      const r = topUp(p, j, s, pw, need, load, limit, costs, true);
-      if (r.left <= 1e-7 * Math.max(1, p.jobs[j]!.energyKwh)) { d.deficitKwh[j] = 0; return; }
-      unplace(p, d, load, j);
-    } else if (pw) unplace(p, d, load, j);
-    unplaced.push(j);
-  });
-  const h = p.slotMinutes / 60;
-  const laxity = (j: number) => { const x = p.jobs[j]!; return Math.min(x.deadlineSlot, p.slots) - x.releaseSlot - x.energyKwh / (x.maxPowerKw * h); };
-  const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
-  for (const j of unplaced.sort((a, b) => laxity(a) - laxity(b))) {
-    if (!placeWhole(p, d, j, load, limit, costs, siteIndex)) return { ok: false, reason: `job ${p.jobs[j]!.id}: no room left for ${p.jobs[j]!.energyKwh} kWh in slots [${p.jobs[j]!.releaseSlot}, ${p.jobs[j]!.deadlineSlot}) after placing the other jobs` };
+      const r = topUp(p, j, s, pw, d.deficitKwh[j] as number, load, limit, costs, true);
+      if (r.left <= 1e-7 * Math.max(1, p.jobs[j]!.energyKwh)) { d.deficitKwh[j] = 0; continue; }
+    }
+    if (pw) unplace(p, d, load, j);
+    if (!placeWhole(p, d, j, load, limit, costs, siteIndex) && !makeRoom(p, d, j, load, limit, costs, siteIndex)) {
+      const job = p.jobs[j]!;
+      return { ok: false, reason: `job ${job.id}: no room left for ${job.energyKwh} kWh in slots [${job.releaseSlot}, ${job.deadlineSlot}) after placing the other jobs` };
+    }
   }
-  return { ok: true, moved };
+  return { ok: true, moved: short.length };
 };
