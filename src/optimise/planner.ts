@@ -48,6 +48,8 @@ export interface PlanStats {
   deficitKwh?: number;
   /** Seconds spent per stage (measured with the caller's clock). */
   seconds?: Record<string, number>;
+  /** Per priced placement: how many jobs needed make-room (−1: it failed). */
+  placements?: number[];
   /** Cost of each candidate plan, or why it failed. */
   candidates?: (number | string)[];
   milp?: string;
@@ -127,6 +129,7 @@ const pricedPlacement = async (p: PlanningProblem, limits: Float64Array[], costs
     const priced = extra === 0 ? costs : unitCosts(p, lambda * (1 + extra) + 0.01 * extra);
     const draft = emptyDraft(p);
     const placed = repair(p, draft, limits, priced);
+    stats.placements = [...(stats.placements ?? []), placed.ok ? placed.madeRoom : -1];
     if (!placed.ok) return { failed: placed.reason, carbon: false };
     last = await finish(p, draft, solve, deadline, stats, bound, PRICED_PLANNER);
     if (!('failed' in last) || !last.carbon) return last;

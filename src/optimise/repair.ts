@@ -9,7 +9,7 @@
 import type { PlanningProblem } from '../domain/planning.ts';
 import { runProfile, type Draft, type UnitCosts } from './disaggregate.ts';
 
-export type RepairResult = { readonly ok: true; readonly moved: number } | { readonly ok: false; readonly reason: string };
+export type RepairResult = { readonly ok: true; readonly moved: number; readonly madeRoom: number } | { readonly ok: false; readonly reason: string };
 
 const EPS = 1e-9;
 const slack = (x: number): number => 1e-9 * Math.max(1, Math.abs(x));
@@ -141,37 +141,63 @@ class Journal {
 }
 
 /**
+ * Which preemptible jobs have power at each (site, slot): built on the first make-room, then kept a
+ * superset (entries are added as power is placed; stale ones are skipped), so make-room costs
+ * O(window) instead of a scan of every job.
+ */
+class Occupancy {
+  private readonly at = new Map<number, number[]>();
+  constructor(private readonly p: PlanningProblem, d: Draft) {
+    d.power.forEach((pw, k) => this.add(k, d.site[k] as number, pw));
+  }
+  add(k: number, s: number, pw: Float64Array | undefined): void {
+    if (!pw || s < 0 || !this.p.jobs[k]!.preemptible) return;
+    for (let t = 0; t < this.p.slots; t++) {
+      if ((pw[t] as number) <= EPS) continue;
+      const key = s * this.p.slots + t;
+      const list = this.at.get(key);
+      if (list) list.push(k); else this.at.set(key, [k]);
+    }
+  }
+  /** Jobs that may have power at (s, t); callers check the power itself. */
+  jobs(s: number, t: number): readonly number[] { return this.at.get(s * this.p.slots + t) ?? []; }
+}
+
+/**
  * Last resort for a job that finds no room: at its cheapest site and run (counting other
  * preemptible jobs' power as movable), push those jobs out of the slots it needs — into other
  * slots of their windows, or to another of their sites — then place it. Undone if any displaced
  * job cannot be re-homed.
  */
-const makeRoom = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[], limit: readonly Float64Array[], costs: UnitCosts, siteIndex: Map<string, number>): boolean => {
+const makeRoom = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[], limit: readonly Float64Array[], costs: UnitCosts, siteIndex: Map<string, number>, occ: Occupancy): boolean => {
   const h = p.slotMinutes / 60;
-  const movable = p.sites.map(() => new Float64Array(p.slots));
-  d.power.forEach((pw, k) => {
-    const s = d.site[k] as number;
-    if (!pw || s < 0 || !p.jobs[k]!.preemptible) return;
-    for (let t = 0; t < p.slots; t++) movable[s]![t] = (movable[s]![t] as number) + (pw[t] as number);
-  });
-  // Room as if the movable power were gone; a plan found there is then cleared for real.
-  const relaxed = load.map((l, s) => l.map((x, t) => x - (movable[s]![t] as number)));
-  const trial: Draft = { site: Int32Array.from(d.site), power: [...d.power], deficitKwh: Float64Array.from(d.deficitKwh) };
-  if (!placeWhole(p, trial, j, relaxed, limit, costs, siteIndex)) return false;
-  const s = trial.site[j] as number;
-  const need = trial.power[j]!;
+  const job = p.jobs[j]!;
+  // Room as if the movable power in the job's window were gone; a plan found there is then cleared for real.
+  const relaxed = load.map((l) => Float64Array.from(l));
+  for (const id of job.sites) {
+    const s = siteIndex.get(id) as number;
+    for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, p.slots); t++) {
+      for (const k of occ.jobs(s, t)) if (d.site[k] === s && k !== j) relaxed[s]![t] = (relaxed[s]![t] as number) - (d.power[k]?.[t] ?? 0);
+    }
+  }
+  const before = { site: d.site[j] as number, power: d.power[j], deficit: d.deficitKwh[j] as number };
+  const found = placeWhole(p, d, j, relaxed, limit, costs, siteIndex);
+  const s = d.site[j] as number;
+  const need = d.power[j];
+  d.site[j] = before.site; d.power[j] = before.power; d.deficitKwh[j] = before.deficit;
+  if (!found || !need) return false;
   const journal = new Journal(d, load);
   journal.touch(j);
   const displaced = new Set<number>();
-  // Displace the jobs with the latest deadlines first: they have the most other slots to go to.
-  const candidates = d.power.flatMap((pw, k) => (pw && d.site[k] === s && p.jobs[k]!.preemptible && k !== j ? [k] : []))
-    .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
   for (let t = 0; t < p.slots; t++) {
+    if ((need[t] as number) <= EPS) continue;
     let over = (load[s]![t] as number) + (need[t] as number) - (limit[s]![t] as number) + slack(limit[s]![t] as number);
-    for (let c = 0; c < candidates.length && over > EPS; c++) {
-      const k = candidates[c] as number;
+    // Displace the jobs with the latest deadlines first: they have the most other slots to go to.
+    const here = [...new Set(occ.jobs(s, t))].filter((k) => k !== j && d.site[k] === s && (d.power[k]?.[t] ?? 0) > EPS)
+      .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
+    for (const k of here) {
+      if (over <= EPS) break;
       const pw = d.power[k]!;
-      if ((pw[t] as number) <= EPS) continue;
       journal.touch(k);
       const cut = Math.min(pw[t] as number, over);
       pw[t] = (pw[t] as number) - cut; load[s]![t] = (load[s]![t] as number) - cut; over -= cut;
@@ -181,12 +207,14 @@ const makeRoom = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[],
   }
   need.forEach((kw, t) => { load[s]![t] = (load[s]![t] as number) + kw; });
   d.power[j] = need; d.site[j] = s; d.deficitKwh[j] = 0;
+  occ.add(j, s, need);
   for (const k of displaced) {
     const r = topUp(p, k, s, d.power[k]!, d.deficitKwh[k] as number, load, limit, costs, true);
-    if (r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh)) { d.deficitKwh[k] = 0; continue; }
+    if (r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh)) { d.deficitKwh[k] = 0; occ.add(k, s, d.power[k]); continue; }
     // Not enough room at this site: the whole job moves, possibly to another of its sites.
     unplace(p, d, load, k);
     if (!placeWhole(p, d, k, load, limit, costs, siteIndex)) { journal.undo(); return false; }
+    occ.add(k, d.site[k] as number, d.power[k]);
   }
   return true;
 };
@@ -204,6 +232,8 @@ export const repair = (p: PlanningProblem, d: Draft, limit: readonly Float64Arra
   const laxity = (j: number) => { const x = p.jobs[j]!; return Math.min(x.deadlineSlot, p.slots) - x.releaseSlot - x.energyKwh / (x.maxPowerKw * h) + (x.sites.length - 1) * p.slots; };
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
   const short: number[] = [];
+  let madeRoom = 0;
+  let occ: Occupancy | undefined;
   d.deficitKwh.forEach((need, j) => { if (need > 1e-9 * Math.max(1, p.jobs[j]!.energyKwh)) short.push(j); });
   // The least flexible jobs first: a loose job could take the only slots a tight one can use.
   for (const j of short.sort((a, b) => laxity(a) - laxity(b))) {
@@ -211,13 +241,17 @@ export const repair = (p: PlanningProblem, d: Draft, limit: readonly Float64Arra
     const s = d.site[j] as number;
     if (pw && s >= 0 && p.jobs[j]!.preemptible) {
       const r = topUp(p, j, s, pw, d.deficitKwh[j] as number, load, limit, costs, true);
+      occ?.add(j, s, pw);
       if (r.left <= 1e-7 * Math.max(1, p.jobs[j]!.energyKwh)) { d.deficitKwh[j] = 0; continue; }
     }
     if (pw) unplace(p, d, load, j);
-    if (!placeWhole(p, d, j, load, limit, costs, siteIndex) && !makeRoom(p, d, j, load, limit, costs, siteIndex)) {
+    if (placeWhole(p, d, j, load, limit, costs, siteIndex)) { occ?.add(j, d.site[j] as number, d.power[j]); continue; }
+    madeRoom++;
+    occ ??= new Occupancy(p, d);
+    if (!makeRoom(p, d, j, load, limit, costs, siteIndex, occ)) {
       const job = p.jobs[j]!;
       return { ok: false, reason: `job ${job.id}: no room left for ${job.energyKwh} kWh in slots [${job.releaseSlot}, ${job.deadlineSlot}) after placing the other jobs` };
     }
   }
-  return { ok: true, moved: short.length };
+  return { ok: true, moved: short.length, madeRoom };
 };
