@@ -63,7 +63,7 @@ export const createPlanningSolver = (options: Partial<PlannerOptions> = {}): Hig
 
 // The BPP re-plans every slot and prices offers by re-planning, so its budget per plan is short;
 // the greedy fallback keeps it answering if HiGHS ever cannot.
-const BPP_PLANNER: Partial<PlannerOptions> = { timeLimitSeconds: 5, milpTimeLimitSeconds: 1 };
+const BPP_PLANNER: Partial<PlannerOptions> = { timeLimitSeconds: 5, milpTimeLimitSeconds: 0.25 };
 
 /** A port the OS says is free now. Agents must know each other's URLs before their routes exist. */
 const freePort = (): Promise<number> => new Promise((resolve, reject) => {
