@@ -23,6 +23,7 @@ import { FileKeyStore } from './adapters/keystore-file/keystore.ts';
 import { HttpRegistry } from './adapters/registry-http/client.ts';
 import { SimCluster } from './adapters/scheduler-sim/cluster.ts';
 import { CsvSignalSource } from './adapters/signals-csv/source.ts';
+import { openPostgresStore, postgresOptionsFromEnv } from './adapters/store-postgres/index.ts';
 import { openSqliteStore } from './adapters/store-sqlite/index.ts';
 import type { FlexibilityReport } from './domain/compute.ts';
 import { epochMs, type EpochMs } from './domain/time.ts';
@@ -87,6 +88,19 @@ const subscription = (signer: Signer, type: Subscription['type'], url: string, n
   signing_public_key: signer.publicKeyBase64, valid_from: new Date(now - 60_000).toISOString(), valid_until: new Date(now + 365 * 86_400_000).toISOString(), status: 'SUBSCRIBED',
 });
 
+/**
+ * How each agent's store is opened: a SQLite file in the run directory (default), or with
+ * FLEXLON_STORE=postgres a schema per agent and run in the database at FLEXLON_PG_URL.
+ */
+export const storeOpener = (runDir: string, runId: string, env: NodeJS.ProcessEnv = process.env): ((agent: string) => Promise<Store>) => {
+  const kind = env.FLEXLON_STORE ?? 'sqlite';
+  if (kind === 'sqlite') return (agent) => openSqliteStore(join(runDir, `${agent}.db`));
+  if (kind !== 'postgres') throw new FlexError('FLX_CONFIG_INVALID', `FLEXLON_STORE: must be sqlite or postgres, got "${kind}"`, { path: 'FLEXLON_STORE' });
+  const run = runId.replace(/[^a-z0-9]/gi, '').slice(-8).toLowerCase();
+  postgresOptionsFromEnv(env, 'flexlon'); // fail fast on a bad URL, before any store is opened
+  return (agent) => openPostgresStore(postgresOptionsFromEnv(env, `flexlon_${run}_${agent.replace(/-/g, '_')}`, agent));
+};
+
 export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): Promise<Market> => {
   const runDir = join(c.dataDir, 'runs', runId);
   mkdirSync(runDir, { recursive: true });
@@ -100,9 +114,10 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   const clock = new ReplayClock(dayStart, 86_400 / c.secondsPerDay);
   const keys = new FileKeyStore(join(c.dataDir, 'keys'), true);
   const [bapSigner, bppSigner, agentSigner] = await Promise.all([keys.signer(IDS.bap), keys.signer(IDS.bpp), keys.signer(IDS.agent)]);
+  const openStore = storeOpener(runDir, runId);
   const stores = {
-    registry: await openSqliteStore(join(runDir, 'registry.db')), grid: await openSqliteStore(join(runDir, 'grid-orchestrator.db')),
-    flex: await openSqliteStore(join(runDir, 'flex-orchestrator.db')), agent: await openSqliteStore(join(runDir, 'compute-agent-lon.db')),
+    registry: await openStore('registry'), grid: await openStore('grid-orchestrator'),
+    flex: await openStore('flex-orchestrator'), agent: await openStore('compute-agent-lon'),
   };
   const apps: FastifyInstance[] = [];
   const app = () => { const a = Fastify({ logger: false }); useRawJsonBody(a); apps.push(a); return a; };

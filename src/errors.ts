@@ -31,6 +31,9 @@ export const ERRORS = {
   FLX_PEER_UNREACHABLE: { http: 502, beckn: '40000', message: 'a peer did not answer' },
   FLX_PEER_NACK: { http: 502, beckn: '40000', message: 'a peer refused the request' },
   FLX_INTERNAL: { http: 500, beckn: '40000', message: 'internal error' },
+  // Durable state: the store cannot be reached (or stays locked), or a write contradicts what it holds.
+  FLX_STORE_UNAVAILABLE: { http: 503, beckn: '40000', message: 'the state store is unavailable' },
+  FLX_STORE_CONFLICT: { http: 409, beckn: '40000', message: 'the write contradicts what the state store already holds' },
   // Operator-facing (CLI and config); never sent on the wire.
   FLX_CONFIG_INVALID: { http: 400, beckn: '30000', message: 'the configuration is invalid' },
   FLX_CLI_USAGE: { http: 400, beckn: '30000', message: 'the command line is invalid' },

@@ -7,6 +7,10 @@ import type { Order } from './domain/order.ts';
 import type { PlanningProblem, Schedule } from './domain/planning.ts';
 import type { SignalSeries } from './domain/signals.ts';
 import type { EpochMs, SlotGrid } from './domain/time.ts';
+import type {
+  CommitmentFilter, CommitmentKeys, DispatchFilter, DispatchKeys, MeterFilter, MeterReading, OutboxClaim, OutboxFailure, OutboxFilter,
+  OutboxInput, OutboxMessage, PlanKeys,
+} from './store/records.ts';
 
 /** Market time. In live mode it is the wall clock; in replay it runs faster over historical days. */
 export interface Clock {
@@ -43,10 +47,11 @@ export interface Solver {
   plan(problem: PlanningProblem): Promise<Schedule>;
 }
 
-/** Durable state and the append-only audit log of one agent. */
-export interface Store {
-  /** Where the data lives (file path or connection string without secrets), for operators. */
-  readonly location: string;
+/**
+ * What an agent reads and writes in its durable state. The Store offers these one call at a time
+ * (each call its own transaction); a StoreTx offers them inside one transaction.
+ */
+export interface StoreOps {
   appendAudit(entry: AuditEntry): Promise<AuditRecord>;
   auditTrail(filter?: { transactionId?: string }): Promise<AuditRecord[]>;
   /**
@@ -61,6 +66,54 @@ export interface Store {
   /** Small named documents (latest plan, offers issued, …). */
   putDocument(kind: string, id: string, doc: unknown): Promise<void>;
   getDocument<T>(kind: string, id: string): Promise<T | undefined>;
+  /** Owes a message to a peer; a second enqueue of the same id returns the first (created: false). */
+  enqueueOutbox(message: OutboxInput): Promise<{ message: OutboxMessage; created: boolean }>;
+  getOutbox(id: string): Promise<OutboxMessage | undefined>;
+  listOutbox(filter?: OutboxFilter): Promise<OutboxMessage[]>;
+  saveCommitment(commitment: CommitmentKeys): Promise<void>;
+  /** Ordered by windowStart, then orderId and site. */
+  listCommitments<C extends CommitmentKeys = CommitmentKeys>(filter?: CommitmentFilter): Promise<C[]>;
+  savePlan(plan: PlanKeys): Promise<void>;
+  getPlan<P extends PlanKeys = PlanKeys>(id: string): Promise<P | undefined>;
+  /** The plan with the greatest createdAt (then id). */
+  latestPlan<P extends PlanKeys = PlanKeys>(): Promise<P | undefined>;
+  saveDispatch(dispatch: DispatchKeys): Promise<void>;
+  /** Ordered by at, then id. */
+  listDispatches<D extends DispatchKeys = DispatchKeys>(filter?: DispatchFilter): Promise<D[]>;
+  saveMeterReadings(readings: readonly MeterReading[]): Promise<void>;
+  /** Ordered by slotStart. */
+  meterReadings(filter: MeterFilter): Promise<MeterReading[]>;
+}
+
+/** One transaction's view of the store: everything in it commits together or not at all. */
+export interface StoreTx extends StoreOps {
+  /**
+   * Serialises units of work on the same key (e.g. `order:<transaction_id>`) across connections and
+   * processes until this transaction ends: read-check-write on one order is then race-free.
+   */
+  lock(key: string): Promise<void>;
+}
+
+/** Durable state and the append-only audit log of one agent. */
+export interface Store extends StoreOps {
+  /** Where the data lives (file path or connection string without secrets), for operators. */
+  readonly location: string;
+  /**
+   * Runs fn in one transaction: it commits when fn resolves and rolls back (nothing written, no audit
+   * seq used) when fn throws, rethrowing its error. Use only `tx` inside fn: calling the store itself
+   * there is refused. Keep fn short and free of network calls (enqueue them in the outbox): SQLite
+   * holds the file's write lock for its whole duration.
+   */
+  transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * Hands due pending messages (nextAttemptAt ≤ now, no live lease) to one worker, oldest first:
+   * counts the attempt and leases them for leaseMs. Workers in other processes get other messages.
+   */
+  claimOutbox(claim: OutboxClaim): Promise<OutboxMessage[]>;
+  /** Records a send the peer accepted; false if the message was already marked sent or dead. */
+  markOutboxSent(id: string, result: { at: number; response?: unknown }): Promise<boolean>;
+  /** Records a failed send: due again at retryAt, or dead (never sent again) on giveUp. */
+  markOutboxFailed(id: string, failure: OutboxFailure): Promise<boolean>;
   close(): Promise<void>;
 }
 

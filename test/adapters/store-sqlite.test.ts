@@ -11,6 +11,7 @@ import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { BUSY_TIMEOUT_MS, openDatabase, SCHEMA_VERSION } from '../../src/adapters/store-sqlite/schema.ts';
 import type { Store } from '../../src/ports.ts';
 import { storeContract } from '../contract/store.contract.ts';
+import { checkNothingHalfWritten, killMidTransaction } from '../helpers/store-crash.ts';
 
 const STORE_MODULE = new URL('../../src/adapters/store-sqlite/index.ts', import.meta.url).href;
 const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
@@ -93,8 +94,8 @@ describe('SQLite store: file and connection', () => {
       assert.equal(db.pragma('synchronous', { simple: true }), 2, 'FULL');
       assert.equal(db.pragma('foreign_keys', { simple: true }), 1);
       assert.equal(db.pragma('busy_timeout', { simple: true }), BUSY_TIMEOUT_MS);
-      assert.deepEqual(db.prepare('SELECT version, applied_by FROM schema_version').all(), [{ version: 1, applied_by: 'flex.example' }]);
-      assert.equal(SCHEMA_VERSION, 1);
+      assert.deepEqual(db.prepare('SELECT version, applied_by FROM schema_version').all(), [{ version: 1, applied_by: 'flex.example' }, { version: 2, applied_by: 'flex.example' }]);
+      assert.equal(SCHEMA_VERSION, 2);
     } finally {
       db.close();
     }
@@ -104,9 +105,28 @@ describe('SQLite store: file and connection', () => {
     const file = join(dir, 'store.db');
     await (await open(file)).close();
     const raw = new Database(file);
-    raw.prepare("INSERT INTO schema_version (version, applied_at, applied_by) VALUES (2, 0, 'future')").run();
+    raw.prepare("INSERT INTO schema_version (version, applied_at, applied_by) VALUES (3, 0, 'future')").run();
     raw.close();
-    await assert.rejects(openSqliteStore(file), hasCode('FLX_CONFIG_INVALID', file, 'version 2', 'up to 1'));
+    await assert.rejects(openSqliteStore(file), hasCode('FLX_CONFIG_INVALID', file, 'version 3', 'up to 2'));
+  }));
+
+  test('a file at schema version 1 is brought to version 2 with its data kept', () => inTempDir(async (dir, open) => {
+    const file = join(dir, 'v1.db');
+    const store = await open(file);
+    await store.appendAudit(entry('old', { i: 1 }));
+    await store.saveOrder({ id: 'o-1', transactionId: 't', bapId: 'b', bapUri: 'u', offerId: 'f', site: 's', windowStart: 0, windowEnd: 1, reductionKw: 1, priceGbp: 1, state: 'confirmed', updatedAt: 0 } as never);
+    await store.close();
+    // What a version-1 file looks like: none of migration 2's tables, and only version 1 recorded.
+    const raw = new Database(file);
+    raw.exec('DROP TABLE outbox; DROP TABLE commitments; DROP TABLE plans; DROP TABLE dispatches; DROP TABLE meter_readings; DELETE FROM schema_version WHERE version = 2');
+    raw.close();
+    const again = await open(file);
+    assert.equal((await again.getOrder('o-1'))?.state, 'confirmed');
+    assert.equal((await again.enqueueOutbox({ id: 'x', destination: 'd', action: 'a', body: {}, createdAt: 0 })).created, true);
+    assert.deepEqual(verifyChain(await again.auditTrail()), { ok: true, records: 1 });
+    const check = new Database(file);
+    assert.deepEqual(check.prepare('SELECT version FROM schema_version ORDER BY version').all(), [{ version: 1 }, { version: 2 }]);
+    check.close();
   }));
 
   test('a file that is not a SQLite database, and a path that is not a file, are refused clearly', () => inTempDir(async (dir) => {
@@ -142,6 +162,19 @@ describe('SQLite store: several writers on one file', () => {
     for (const actor of actors) assert.equal(trail.filter((r) => r.actor === actor).length, 50);
     const switches = trail.filter((r, i) => i > 0 && trail[i - 1]?.actor !== r.actor).length;
     t.diagnostic(`writer changed ${switches} times along the chain`);
+  }));
+});
+
+describe('SQLite store: a writer killed mid-transaction', () => {
+  test('leaves every transaction whole or absent, and the chain intact (SIGKILL at three points)', { timeout: 120_000 }, (t) => inTempDir(async (dir, open) => {
+    for (const delayMs of [0, 3, 11]) {
+      const file = join(dir, `crash-${delayMs}.db`);
+      await killMidTransaction(STORE_MODULE, 'mod.openSqliteStore(env.FLX_FILE)', { FLX_FILE: file }, delayMs);
+      const store = await open(file);
+      t.diagnostic(`killed after ${await checkNothingHalfWritten(store)} transactions`);
+      await store.appendAudit(entry('after-restart', 1)); // and the chain goes on from where it was
+      assert.equal(verifyChain(await store.auditTrail()).ok, true);
+    }
   }));
 });
 

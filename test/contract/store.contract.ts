@@ -8,31 +8,14 @@
 import { describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { GENESIS_HASH, verifyChain, type AuditEntry } from '../../src/audit/chain.ts';
-import type { Order } from '../../src/domain/order.ts';
+import { GENESIS_HASH, verifyChain } from '../../src/audit/chain.ts';
 import { epochMs } from '../../src/domain/time.ts';
-import { gbp, kw } from '../../src/domain/units.ts';
-import type { Store } from '../../src/ports.ts';
+import { gbp } from '../../src/domain/units.ts';
+import { asJson, entry, order, T0, type StoreFixture, type WithStore } from './store-fixtures.ts';
+import { recordTests } from './store-records.contract.ts';
+import { outboxTests, transactionTests } from './store-tx.contract.ts';
 
-export interface StoreFixture {
-  readonly store: Store;
-  readonly reopen: () => Promise<Store>;
-  readonly cleanup: () => Promise<void>;
-}
-
-type WithStore = (fn: (fixture: StoreFixture) => Promise<void>) => Promise<void>;
-
-const T0 = 1_735_689_600_000; // 2025-01-01T00:00:00Z
-
-const entry = (patch: Partial<AuditEntry> = {}): AuditEntry => ({ kind: 'agent', at: T0, actor: 'flex.example', payload: { note: 'test' }, ...patch });
-
-const asJson = (v: unknown): unknown => JSON.parse(JSON.stringify(v)) as unknown;
-
-const order = (id: string, patch: Partial<Order> = {}): Order => ({
-  id, transactionId: `tx-${id}`, bapId: 'grid.example', bapUri: 'https://grid.example/beckn', offerId: 'offer-1', site: 'lon-1',
-  windowStart: epochMs(T0), windowEnd: epochMs(T0 + 1_800_000), reductionKw: kw(250), priceGbp: gbp(42.5), state: 'searched', updatedAt: epochMs(T0),
-  ...patch,
-});
+export type { StoreFixture } from './store-fixtures.ts';
 
 const auditTests = (withStore: WithStore): void => {
   test('appended records read back in order, equal to what append returned, and verify', () => withStore(async ({ store }) => {
@@ -186,6 +169,13 @@ const lifecycleTests = (withStore: WithStore): void => {
       ['claimMessage', () => store.claimMessage('k', 'ack')], ['saveOrder', () => store.saveOrder(order('o'))],
       ['getOrder', () => store.getOrder('o')], ['findOrderByTransaction', () => store.findOrderByTransaction('t')],
       ['listOrders', () => store.listOrders()], ['putDocument', () => store.putDocument('k', 'i', 1)], ['getDocument', () => store.getDocument('k', 'i')],
+      ['transaction', () => store.transaction(async () => 1)], ['enqueueOutbox', () => store.enqueueOutbox({ id: 'x', destination: 'd', action: 'a', body: 1, createdAt: T0 })],
+      ['getOutbox', () => store.getOutbox('x')], ['listOutbox', () => store.listOutbox()], ['claimOutbox', () => store.claimOutbox({ now: T0, leaseMs: 1, limit: 1 })],
+      ['markOutboxSent', () => store.markOutboxSent('x', { at: T0 })], ['markOutboxFailed', () => store.markOutboxFailed('x', { error: 'e', giveUp: true })],
+      ['saveCommitment', () => store.saveCommitment({ orderId: 'o', site: 's', windowStart: epochMs(T0), windowEnd: epochMs(T0 + 1) })],
+      ['listCommitments', () => store.listCommitments()], ['savePlan', () => store.savePlan({ id: 'p', createdAt: T0, horizonStart: epochMs(T0), status: 'optimal' })],
+      ['getPlan', () => store.getPlan('p')], ['latestPlan', () => store.latestPlan()], ['saveDispatch', () => store.saveDispatch({ id: 'd', site: 's', at: T0 })],
+      ['listDispatches', () => store.listDispatches()], ['saveMeterReadings', () => store.saveMeterReadings([])], ['meterReadings', () => store.meterReadings({ site: 's' })],
     ];
     for (const [name, call] of calls) await assert.rejects(call(), /closed/, `${name} after close`);
   }));
@@ -206,5 +196,8 @@ export const storeContract = (name: string, open: () => Promise<StoreFixture>): 
     orderTests(withStore);
     documentTests(withStore);
     lifecycleTests(withStore);
+    transactionTests(withStore);
+    outboxTests(withStore);
+    recordTests(withStore);
   });
 };

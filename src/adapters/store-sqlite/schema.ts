@@ -72,6 +72,73 @@ const MIGRATIONS: readonly Migration[] = [
       ) WITHOUT ROWID;
     `,
   },
+  {
+    // The outbox (messages owed to peers, sent after commit) and the BPP's typed records.
+    version: 2,
+    sql: `
+      CREATE TABLE IF NOT EXISTS outbox (
+        seq INTEGER PRIMARY KEY,
+        id TEXT NOT NULL UNIQUE,
+        destination TEXT NOT NULL,
+        action TEXT NOT NULL,
+        transaction_id TEXT,
+        message_id TEXT,
+        order_id TEXT,
+        body TEXT NOT NULL,
+        created_at REAL NOT NULL,
+        status TEXT NOT NULL CHECK (status IN ('pending', 'sent', 'dead')),
+        attempts INTEGER NOT NULL DEFAULT 0,
+        next_attempt_at REAL NOT NULL,
+        lease_until REAL,
+        last_error TEXT,
+        sent_at REAL,
+        response TEXT
+      );
+      CREATE INDEX IF NOT EXISTS outbox_due ON outbox (status, next_attempt_at, seq);
+      CREATE INDEX IF NOT EXISTS outbox_transaction ON outbox (transaction_id, seq);
+
+      CREATE TABLE IF NOT EXISTS commitments (
+        order_id TEXT NOT NULL,
+        site TEXT NOT NULL,
+        window_start REAL NOT NULL,
+        window_end REAL NOT NULL,
+        body TEXT NOT NULL,
+        PRIMARY KEY (order_id, site)
+      ) WITHOUT ROWID;
+      CREATE INDEX IF NOT EXISTS commitments_window ON commitments (window_end);
+
+      CREATE TABLE IF NOT EXISTS plans (
+        id TEXT PRIMARY KEY,
+        created_at REAL NOT NULL,
+        horizon_start REAL NOT NULL,
+        status TEXT NOT NULL,
+        body TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS plans_created ON plans (created_at, id);
+
+      CREATE TABLE IF NOT EXISTS dispatches (
+        id TEXT PRIMARY KEY,
+        site TEXT NOT NULL,
+        at REAL NOT NULL,
+        plan_id TEXT,
+        order_id TEXT,
+        body TEXT NOT NULL
+      );
+      CREATE INDEX IF NOT EXISTS dispatches_site ON dispatches (site, at);
+      CREATE INDEX IF NOT EXISTS dispatches_plan ON dispatches (plan_id);
+      CREATE INDEX IF NOT EXISTS dispatches_order ON dispatches (order_id);
+
+      CREATE TABLE IF NOT EXISTS meter_readings (
+        site TEXT NOT NULL,
+        slot_start REAL NOT NULL,
+        slot_minutes REAL NOT NULL,
+        import_kw REAL NOT NULL,
+        read_at REAL NOT NULL,
+        source TEXT,
+        PRIMARY KEY (site, slot_start)
+      ) WITHOUT ROWID;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version), 0);

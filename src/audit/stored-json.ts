@@ -10,7 +10,11 @@
 // "__proto__" stays an ordinary own key (JSON.parse defines it; it never sets a prototype).
 // Values JSON cannot carry are refused rather than silently changed: non-finite numbers (which
 // JSON.stringify would turn into null), BigInt, cycles, and a top-level undefined or function.
-import { FlexError } from '../../errors.ts';
+//
+// Every Store adapter (SQLite, PostgreSQL) uses these functions, so the same entry hashes the same
+// whichever database holds it.
+import { FlexError } from '../errors.ts';
+import type { AuditEntry } from './chain.ts';
 
 export interface StoredJson {
   /** The text written to the database. */
@@ -43,4 +47,35 @@ export const fromStoredJson = (text: string, where: string): unknown => {
   } catch (e) {
     throw new FlexError('FLX_DATA_INVALID', `${where} is not valid JSON; it was changed outside FlexLon`, { cause: e });
   }
+};
+
+/**
+ * The entry as it will read back (optional ids only when present, payload as parsed JSON) and the
+ * payload text to store. Adapters link (hash) the returned entry, never the caller's object.
+ */
+export const normaliseAuditEntry = (entry: AuditEntry): { entry: AuditEntry; payloadText: string } => {
+  const bad = (field: string, why: string) => new FlexError('FLX_INTERNAL', `an audit entry's ${field} ${why}`, { path: field });
+  if (typeof entry.kind !== 'string' || (entry.kind as string) === '') throw bad('kind', 'must be a non-empty string');
+  if (typeof entry.at !== 'number' || !Number.isFinite(entry.at)) throw bad('at', `must be a finite number (epoch ms), got ${String(entry.at)}`);
+  if (typeof entry.actor !== 'string' || entry.actor === '') throw bad('actor', 'must be a non-empty string');
+  for (const f of ['transactionId', 'messageId', 'orderId'] as const) {
+    if (entry[f] !== undefined && typeof entry[f] !== 'string') throw bad(f, 'must be a string when present');
+  }
+  // PostgreSQL text cannot hold U+0000; refused for every store so that all of them agree.
+  for (const f of ['kind', 'actor', 'transactionId', 'messageId', 'orderId'] as const) {
+    if (entry[f]?.includes('\u0000') === true) throw bad(f, 'must not contain the character U+0000');
+  }
+  const payload = toStoredJson(entry.payload, `the payload of a ${entry.kind} audit entry`);
+  return {
+    payloadText: payload.text,
+    entry: {
+      kind: entry.kind,
+      at: entry.at,
+      actor: entry.actor,
+      ...(entry.transactionId === undefined ? {} : { transactionId: entry.transactionId }),
+      ...(entry.messageId === undefined ? {} : { messageId: entry.messageId }),
+      ...(entry.orderId === undefined ? {} : { orderId: entry.orderId }),
+      payload: payload.value,
+    },
+  };
 };
