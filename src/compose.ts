@@ -34,6 +34,8 @@ import type { DemoConfig } from './config.ts';
 import { FlexError } from './errors.ts';
 import type { Logger } from './log.ts';
 import { greedyPlan, GREEDY_PLANNER } from './optimise/greedy.ts';
+import { createHighsSolver, type HighsSolver } from './adapters/solver-highs/solver.ts';
+import type { PlannerOptions } from './optimise/planner.ts';
 import type { Signer, Solver, Store, Subscription } from './ports.ts';
 import { generateDay } from './sim/workload.ts';
 
@@ -63,6 +65,13 @@ export interface Market {
 }
 
 export const greedySolver: Solver = { name: GREEDY_PLANNER, plan: async (p) => greedyPlan(p) };
+
+/** The planner every command and agent uses: the class-LP planner on HiGHS in a worker thread. */
+export const createPlanningSolver = (options: Partial<PlannerOptions> = {}): HighsSolver => createHighsSolver(options);
+
+// The BPP re-plans every slot and prices offers by re-planning, so its budget per plan is short;
+// the greedy fallback keeps it answering if HiGHS ever cannot.
+const BPP_PLANNER: Partial<PlannerOptions> = { timeLimitSeconds: 5, milpTimeLimitSeconds: 0.25 };
 
 /** A port the OS says is free now. Agents must know each other's URLs before their routes exist. */
 const freePort = (): Promise<number> => new Promise((resolve, reject) => {
@@ -138,9 +147,11 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   const [bapPort, bppPort, agentPort] = [await freePort(), await freePort(), await freePort()];
   const [bapUrl, bppUrl, agentUrl] = [bapPort, bppPort, agentPort].map((p) => `http://${HOST}:${p}`) as [string, string, string];
 
+  const solver = createPlanningSolver(BPP_PLANNER);
+  await solver.client.warm();
   const bpp = new FlexOrchestrator({
     id: IDS.bpp, uri: bppUrl, name: 'FlexLon data centre (London)', store: stores.flex, signer: bppSigner, market: clock, wallNow,
-    client: new BecknClient({ signer: bppSigner, store: stores.flex, now: wallNow }), signals, solver: greedySolver,
+    client: new BecknClient({ signer: bppSigner, store: stores.flex, now: wallNow }), signals, solver,
     sites: [{ id: 'lon', region: 'GB', agentUrl }], horizonSlots: HORIZON_SLOTS, slotMinutes: SLOT_MINUTES, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300, log: log.child({ agent: 'flex' }),
   });
   const gridEvents = new GridEventStore(stores.grid, IDS.bap, wallNow);
@@ -185,6 +196,7 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
       bap.stop();
       await Promise.allSettled(apps.map((a) => a.close()));
       await Promise.allSettled(Object.values(stores).map((s) => s.close()));
+      await solver.close();
     },
   };
 };

@@ -46,6 +46,10 @@ export const ERRORS = {
   FLX_EVENT_INVALID: { http: 400, beckn: '30000', message: 'the grid event or program does not match its schema' },
   FLX_EVENT_UNAUTHORIZED: { http: 401, beckn: '30000', message: 'the grid-event request has no valid bearer token' },
   FLX_EVENT_NOT_FOUND: { http: 404, beckn: '30000', message: 'no such grid event or program' },
+  // Planning files (docs/planning-problem.md).
+  FLX_PROBLEM_INVALID: { http: 400, beckn: '30000', message: 'the planning problem does not match its format' },
+  FLX_SCHEDULE_INVALID: { http: 400, beckn: '30000', message: 'the schedule does not match its format' },
+  FLX_PLAN_CHECK_FAILED: { http: 422, beckn: '40000', message: 'the schedule breaks a constraint of its problem' },
 } as const satisfies Record<string, { http: number; beckn: string; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

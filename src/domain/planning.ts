@@ -83,9 +83,23 @@ export interface Schedule {
   readonly lowerBoundGbp: number;
   readonly jobs: readonly JobSchedule[];
   readonly batteries: readonly BatterySchedule[];
+  /** Units of work in the problem (Σ job.work), when the jobs state it. */
+  readonly work?: number;
+  /** costGbp / work: £ per unit of work (inference, token, GPU-hour). */
+  readonly gbpPerUnitOfWork?: number;
+  /** carbonKg × 1000 / work: gCO2 per unit of work. */
+  readonly gCo2PerUnitOfWork?: number;
   /** Which planner produced the schedule, for the audit trail. */
   readonly planner?: string;
 }
+
+/** Adds £ and gCO2 per unit of work when the problem's jobs state their work (docs/planning-problem.md). */
+export const withWorkMetrics = (problem: PlanningProblem, schedule: Schedule): Schedule => {
+  if (schedule.status === 'infeasible' || !problem.jobs.some((j) => j.work !== undefined)) return schedule;
+  const work = problem.jobs.reduce((a, j) => a + (j.work ?? 0), 0);
+  if (!(work > 0)) return { ...schedule, work };
+  return { ...schedule, work, gbpPerUnitOfWork: schedule.costGbp / work, gCo2PerUnitOfWork: (schedule.carbonKg * 1000) / work };
+};
 
 export const slotHoursOf = (p: Pick<PlanningProblem, 'slotMinutes'>): number => p.slotMinutes / 60;
 

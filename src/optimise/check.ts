@@ -47,7 +47,8 @@ const checkJobs = (problem: PlanningProblem, schedule: Schedule, itKw: Map<strin
       }
     }
   }
-  for (const s of schedule.jobs) if (!problem.jobs.some((j) => j.id === s.id)) out.push(`job ${s.id}: in the schedule but not in the problem`);
+  const known = new Set(problem.jobs.map((j) => j.id));
+  for (const s of schedule.jobs) if (!known.has(s.id)) out.push(`job ${s.id}: in the schedule but not in the problem`);
 };
 
 const checkBattery = (problem: PlanningProblem, site: SiteSpec, schedule: Schedule, out: string[]): { charge: number[]; discharge: number[] } => {

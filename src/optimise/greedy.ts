@@ -138,7 +138,7 @@ export const simpleLowerBound = (problem: PlanningProblem): number => {
 /** Carbon prices (£/kg) tried in turn until the cap holds. */
 const CARBON_PRICES = [0, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 20, 100, 1000];
 
-const provablyInfeasible = (problem: PlanningProblem): string | undefined => {
+export const provablyInfeasible = (problem: PlanningProblem): string | undefined => {
   const h = problem.slotMinutes / 60;
   for (const j of problem.jobs) {
     const window = Math.max(0, Math.min(j.deadlineSlot, problem.slots) - j.releaseSlot);

@@ -73,9 +73,13 @@ export const flexHandlers = (fo: FlexOrchestrator): Partial<Record<Action, Beckn
       if (!offer) continue;
       await d.store.putDocument('offer', offer.id, offer);
       await d.store.putDocument('offer-baseline', offer.id, { site: site.id, start: windowStart, slotMinutes: grid.slotMinutes, importKw: reference });
+      fo.holdOffer(offer.id, { orderId: offer.id, site: site.id, windowStart, slotMinutes: grid.slotMinutes, maxImportKw: reference.map((r) => Math.max(0, r - offer.reductionKw)) }, offer.validUntil);
       await d.store.appendAudit({ kind: 'offer', at: d.wallNow(), actor: d.id, transactionId: i.msg.context.transaction_id, payload: { offer, curve } });
       offers.push(offer);
     }
+    // Offers are held (fo.holdOffer): dispatch now, so no job starts on the old plan and runs into
+    // an offered window before the buyer can confirm.
+    if (offers.length > 0) await fo.dispatchAll('offers held until confirmed or expired');
     return offers;
   };
 

@@ -57,6 +57,8 @@ export interface PlanResult {
 
 export class FlexOrchestrator {
   private readonly reports = new Map<string, FlexibilityReport>();
+  /** Offers made and not yet expired, held as best-effort commitments (see holdOffer). */
+  private readonly held = new Map<string, Commitment & { readonly until: EpochMs }>();
 
   constructor(readonly deps: FlexOrchestratorDeps) {}
 
@@ -70,6 +72,25 @@ export class FlexOrchestrator {
     const s = this.deps.sites.find((x) => x.id === id);
     if (!s) throw new FlexError('FLX_ITEM_NOT_FOUND', `no site ${id} here`);
     return s;
+  }
+
+  /**
+   * Keeps an offer deliverable until it expires: between on_search and confirm the fleet keeps
+   * being dispatched, and without this a job started in the meantime could run through the window
+   * and make the offer undeliverable. Held offers are best effort: a plan that cannot keep them
+   * all is made without them (confirmed commitments are always hard).
+   */
+  holdOffer(offerId: string, commitment: Commitment, until: EpochMs): void {
+    this.held.set(offerId, { ...commitment, until });
+  }
+
+  private async heldOffers(now: EpochMs): Promise<Commitment[]> {
+    const orders = await this.deps.store.listOrders();
+    for (const [id, h] of this.held) {
+      const order = orders.find((o) => o.offerId === id);
+      if (h.until <= now || (order && order.state !== 'quoted' && order.state !== 'initialised' && order.state !== 'searched')) this.held.delete(id);
+    }
+    return [...this.held.values()];
   }
 
   async commitments(): Promise<Commitment[]> {
@@ -98,10 +119,16 @@ export class FlexOrchestrator {
     const grid = this.horizon(now);
     const signals = new Map<string, SignalSeries>();
     for (const region of new Set(this.deps.sites.map((s) => s.region))) signals.set(region, await this.deps.signals.forecast(region, grid, now));
-    const commitments = this.toSpecs([...(await this.commitments()), ...extra], grid);
-    const problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments, ...(this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg }) });
+    const firm = this.toSpecs([...(await this.commitments()), ...extra], grid);
+    const held = this.toSpecs(await this.heldOffers(now), grid);
+    const cap = this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg };
+    let problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: [...firm, ...held], ...cap });
     const started = performance.now();
-    const schedule = await this.deps.solver.plan(problem);
+    let schedule = await this.deps.solver.plan(problem);
+    if (schedule.status === 'infeasible' && held.length > 0) {
+      problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: firm, ...cap });
+      schedule = await this.deps.solver.plan(problem);
+    }
     const solveMs = performance.now() - started;
     if (schedule.status !== 'infeasible') {
       const verdict = checkSchedule(problem, schedule);

@@ -17,7 +17,16 @@ const slotMs = (grid: SlotGrid): number => grid.slotMinutes * MINUTE_MS;
 /** Slots a job needs at full power, and the energy it still needs. */
 const runSlots = (job: ComputeJob, grid: SlotGrid): number => Math.max(1, Math.ceil(job.remainingKwh / (job.powerKw * (grid.slotMinutes / 60)) - 1e-9));
 
-export const jobSpecOf = (job: ComputeJob, grid: SlotGrid, nowSlot: number): JobSpec | undefined => {
+/**
+ * A running job as it is now, `ageMs` after the report that described it: it has kept running at
+ * full power. Without this a late report (the agent was waiting for an earlier plan) would pin the
+ * job for longer than it will really run, and a commitment it does not threaten would look broken.
+ */
+const aged = (job: ComputeJob, ageMs: number): ComputeJob =>
+  job.state !== 'running' || ageMs <= 0 ? job : { ...job, remainingKwh: Math.max(0, job.remainingKwh - (job.powerKw * ageMs) / 3_600_000) as ComputeJob['remainingKwh'] };
+
+export const jobSpecOf = (reported: ComputeJob, grid: SlotGrid, nowSlot: number, ageMs = 0): JobSpec | undefined => {
+  const job = aged(reported, ageMs);
   if (job.state === 'completed' || job.state === 'cancelled' || job.remainingKwh <= 1e-9 || job.powerKw <= 0) return undefined;
   const k = runSlots(job, grid);
   const base = { id: job.id, energyKwh: job.remainingKwh, maxPowerKw: job.powerKw, preemptible: false, sites: [job.site], work: job.work };
@@ -58,7 +67,7 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
       if (kwBase > 1e-9) jobs.push({ id: `base:${r.site}:${t}`, energyKwh: kwBase * h, maxPowerKw: kwBase, releaseSlot: t, deadlineSlot: t + 1, preemptible: false, sites: [r.site] });
     }
     for (const job of r.jobs) {
-      const spec = jobSpecOf(job, i.grid, nowSlot);
+      const spec = jobSpecOf(job, i.grid, nowSlot, i.now - r.at);
       if (spec) jobs.push(spec);
     }
   }

@@ -1,0 +1,106 @@
+// Runs HiGHS in a worker thread behind the pure `LpSolve` signature. Solves are queued (HiGHS-WASM
+// is single-threaded), each with HiGHS's own time_limit AND a wall-clock deadline after which the
+// worker is terminated: HiGHS does not check its time limit in every phase, and a blocked solve
+// must never hang the orchestrator. A terminated or aborted worker is replaced on the next solve.
+import { Worker } from 'node:worker_threads';
+import type { LpModel, LpOptions, LpOutcome, LpSolve } from '../../optimise/lp.ts';
+import type { SolveReply, SolveRequest } from './protocol.ts';
+
+export interface HighsClientOptions {
+  /** Extra wall time past the solve's time limit before the worker is killed: grace + factor × limit. */
+  readonly killGraceSeconds?: number;
+  readonly killGraceFactor?: number;
+}
+
+export interface HighsStats {
+  solves: number;
+  kills: number;
+  restarts: number;
+  /** Largest Wasm heap seen (bytes). */
+  peakHeapBytes: number;
+}
+
+const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
+
+export class HighsClient {
+  private worker: Worker | undefined;
+  private queue: Promise<unknown> = Promise.resolve();
+  private nextId = 1;
+  readonly stats: HighsStats = { solves: 0, kills: 0, restarts: 0, peakHeapBytes: 0 };
+
+  constructor(private readonly options: HighsClientOptions = {}) {}
+
+  /** The `LpSolve` function for the optimiser; solves run one after another. */
+  readonly solve: LpSolve = (model, options) => {
+    const run = this.queue.then(() => this.solveNow(model, options));
+    this.queue = run.catch(() => undefined);
+    return run;
+  };
+
+  /** Starts the worker and loads the Wasm module ahead of the first solve. */
+  async warm(): Promise<void> {
+    const tiny: LpModel = {
+      numCols: 1, numRows: 0, colCost: new Float64Array([1]), colLower: new Float64Array([0]), colUpper: new Float64Array([1]),
+      rowLower: new Float64Array(0), rowUpper: new Float64Array(0), starts: new Int32Array([0, 0]), indices: new Int32Array(0), values: new Float64Array(0),
+    };
+    await this.solve(tiny, { timeLimitSeconds: 30 });
+  }
+
+  async close(): Promise<void> {
+    const w = this.worker;
+    this.worker = undefined;
+    if (w) await w.terminate();
+  }
+
+  private spawn(): Worker {
+    if (this.worker) return this.worker;
+    const w = new Worker(ENTRY);
+    // An idle solver must not keep the process alive; a pending solve holds a timer that does.
+    w.unref();
+    if (this.stats.solves > 0) this.stats.restarts++;
+    this.worker = w;
+    return w;
+  }
+
+  private kill(w: Worker): void {
+    if (this.worker === w) this.worker = undefined;
+    void w.terminate();
+  }
+
+  private solveNow(model: LpModel, options: LpOptions): Promise<LpOutcome> {
+    const w = this.spawn();
+    const id = this.nextId++;
+    const started = performance.now();
+    const seconds = () => (performance.now() - started) / 1000;
+    const limit = options.timeLimitSeconds;
+    const killAfterMs = 1000 * ((this.options.killGraceSeconds ?? 2) + limit * (1 + (this.options.killGraceFactor ?? 0.5)));
+    return new Promise<LpOutcome>((resolve) => {
+      const done = (outcome: LpOutcome) => {
+        clearTimeout(timer);
+        w.off('message', onMessage);
+        w.off('error', onError);
+        w.off('exit', onExit);
+        this.stats.solves++;
+        resolve(outcome);
+      };
+      const timer = setTimeout(() => {
+        this.stats.kills++;
+        this.kill(w);
+        done({ status: 'failed', reason: `HiGHS did not return within ${(killAfterMs / 1000).toFixed(1)} s (time limit ${limit} s): worker terminated`, seconds: seconds() });
+      }, killAfterMs);
+      const onMessage = (reply: SolveReply) => {
+        if (reply.id !== id) return;
+        this.stats.peakHeapBytes = Math.max(this.stats.peakHeapBytes, reply.heapBytes);
+        if (reply.dead) this.kill(w);
+        done(reply.outcome);
+      };
+      const onError = (e: Error) => { this.kill(w); done({ status: 'failed', reason: `HiGHS worker failed: ${e.message}`, seconds: seconds() }); };
+      const onExit = (code: number) => { if (this.worker === w) this.worker = undefined; done({ status: 'failed', reason: `HiGHS worker exited (code ${code})`, seconds: seconds() }); };
+      w.on('message', onMessage);
+      w.on('error', onError);
+      w.on('exit', onExit);
+      const request: SolveRequest = { id, model, options };
+      w.postMessage(request);
+    });
+  }
+}

@@ -1,0 +1,92 @@
+// `flexlon plan`: plans a problem file into a schedule file; `flexlon plan check` verifies any
+// schedule against its problem, independently of how it was made (docs/planning-problem.md).
+import { createPlanningSolver } from '../compose.ts';
+import type { PlanningProblem, Schedule } from '../domain/planning.ts';
+import { FlexError } from '../errors.ts';
+import { checkSchedule } from '../optimise/check.ts';
+import { parseFlags, type Command, type Output } from './command.ts';
+import { readProblem, readSchedule, writeJson } from './planning-files.ts';
+
+const PLAN_USAGE = `Usage: flexlon plan --problem P.json [--out S.json] [--time-limit SECONDS]
+       flexlon plan check --problem P.json --schedule S.json
+
+Plans the jobs of a planning problem (docs/planning-problem.md) at least cost under its carbon cap,
+site limits and commitments, and writes the schedule (version 1). Every plan is checked against the
+problem before it is written. Exit 0 with a plan, 1 when the problem has none (the schedule file then
+says why).
+
+Options:
+  --problem P.json        the planning problem (required)
+  --out S.json            where to write the schedule; without it the schedule goes to stdout
+  --time-limit SECONDS    solver budget (default 30)
+
+plan check verifies a schedule against its problem (every constraint, with a tolerance), prints its
+cost and carbon, and exits 1 naming every violation.`;
+
+const money = (n: number): string => `£${n.toFixed(2)}`;
+
+export const summary = (p: PlanningProblem, s: Schedule, seconds?: number): string[] => {
+  if (s.status === 'infeasible') return [`status      infeasible: ${s.reason ?? 'no reason given'}`, `planner     ${s.planner ?? '?'}`];
+  const gap = s.costGbp > 0 ? ((s.costGbp - s.lowerBoundGbp) / s.costGbp) * 100 : 0;
+  const lines = [
+    `status      ${s.status}${seconds === undefined ? '' : ` in ${seconds.toFixed(2)} s`} (${p.jobs.length} jobs, ${p.sites.length} sites, ${p.slots} slots)`,
+    `cost        ${money(s.costGbp)}  (proven lower bound ${money(s.lowerBoundGbp)}, gap ≤ ${gap.toFixed(3)} %)`,
+    `carbon      ${s.carbonKg.toFixed(1)} kg${p.carbonCapKg === undefined ? '' : ` of a ${p.carbonCapKg} kg cap`}`,
+  ];
+  if (s.gbpPerUnitOfWork !== undefined) lines.push(`per work    £${s.gbpPerUnitOfWork.toPrecision(4)} and ${(s.gCo2PerUnitOfWork ?? 0).toPrecision(4)} gCO2 per unit of work (${s.work} units)`);
+  lines.push(`planner     ${s.planner ?? '?'}`);
+  return lines;
+};
+
+const check = (argv: readonly string[], io: Output): number => {
+  const { values } = parseFlags(argv, { problem: { type: 'string' }, schedule: { type: 'string' } }, PLAN_USAGE);
+  if (!values.problem || !values.schedule) throw new FlexError('FLX_CLI_USAGE', `plan check needs --problem and --schedule\n\n${PLAN_USAGE}`);
+  const problem = readProblem(values.problem);
+  const schedule = readSchedule(values.schedule);
+  const verdict = checkSchedule(problem, schedule);
+  io.out(`cost        ${money(verdict.costGbp)} (recomputed; the schedule says ${money(schedule.costGbp)})`);
+  io.out(`carbon      ${verdict.carbonKg.toFixed(3)} kg${problem.carbonCapKg === undefined ? '' : ` of a ${problem.carbonCapKg} kg cap`}`);
+  if (verdict.ok) { io.out('check       ok: the schedule meets every constraint of the problem'); return 0; }
+  for (const v of verdict.violations.slice(0, 50)) io.err(`  violation: ${v}`);
+  if (verdict.violations.length > 50) io.err(`  … and ${verdict.violations.length - 50} more`);
+  throw new FlexError('FLX_PLAN_CHECK_FAILED', `${verdict.violations.length} violation${verdict.violations.length === 1 ? '' : 's'}, first: ${verdict.violations[0] ?? ''}`);
+};
+
+const parseSeconds = (raw: string | undefined): number => {
+  if (raw === undefined) return 30;
+  const n = Number(raw);
+  if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw new FlexError('FLX_CLI_USAGE', `--time-limit: must be a number of seconds from 0 to 86400, got "${raw}"`);
+  return n;
+};
+
+const plan = async (argv: readonly string[], io: Output): Promise<number> => {
+  const { values } = parseFlags(argv, { problem: { type: 'string' }, out: { type: 'string' }, 'time-limit': { type: 'string' } }, PLAN_USAGE);
+  if (!values.problem) throw new FlexError('FLX_CLI_USAGE', `plan needs --problem\n\n${PLAN_USAGE}`);
+  const timeLimitSeconds = parseSeconds(values['time-limit']);
+  const problem = readProblem(values.problem);
+  const solver = createPlanningSolver({ timeLimitSeconds });
+  try {
+    const started = performance.now();
+    const schedule = await solver.plan(problem);
+    const seconds = (performance.now() - started) / 1000;
+    // The planner checks its own output; this second check is what the user's file is judged by.
+    if (schedule.status !== 'infeasible') {
+      const verdict = checkSchedule(problem, schedule);
+      if (!verdict.ok) throw new FlexError('FLX_INTERNAL', `the plan fails its check: ${verdict.violations.slice(0, 3).join('; ')}`);
+    }
+    const report = values.out ? io.out : io.err;
+    if (values.out) writeJson(values.out, schedule); else io.out(JSON.stringify(schedule));
+    for (const line of summary(problem, schedule, seconds)) report(line);
+    if (values.out) report(`schedule    ${values.out}`);
+    return schedule.status === 'infeasible' ? 1 : 0;
+  } finally {
+    await solver.close();
+  }
+};
+
+export const planCommand: Command = {
+  name: 'plan',
+  summary: 'plan a problem file into a schedule; `plan check` verifies a schedule',
+  usage: PLAN_USAGE,
+  run: async (argv, io) => (argv[0] === 'check' ? check(argv.slice(1), io) : plan(argv, io)),
+};

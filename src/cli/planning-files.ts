@@ -1,0 +1,40 @@
+// Reading and writing the planning files (docs/planning-problem.md) for the CLI: a file that is
+// missing, not JSON, or not in the format becomes one coded error that lists every fault by its
+// JSON path. Writes go through a temporary file and a rename, so a half-written schedule never
+// replaces a good one.
+import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import type { PlanningProblem, Schedule } from '../domain/planning.ts';
+import { FlexError, type ErrorCode } from '../errors.ts';
+import { faultLines, validateProblem, validateSchedule, type Validated } from '../optimise/validate.ts';
+
+const readJson = (file: string, flag: string): unknown => {
+  let text: string;
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'no such file' : (e as Error).message;
+    throw new FlexError('FLX_DATA_INVALID', `${flag} ${file}: ${why}`, { path: flag });
+  }
+  try {
+    return JSON.parse(text) as unknown;
+  } catch (e) {
+    throw new FlexError('FLX_DATA_INVALID', `${flag} ${file}: not valid JSON (${(e as Error).message})`, { path: flag });
+  }
+};
+
+const accept = <T>(v: Validated<T>, file: string, what: string, code: ErrorCode): T => {
+  if (v.ok) return v.value;
+  throw new FlexError(code, [`${file} is not a valid ${what} (version 1); ${v.faults.length} fault${v.faults.length === 1 ? '' : 's'}:`, ...faultLines(v.faults)].join('\n'), { path: v.faults[0]?.path ?? '$' });
+};
+
+export const readProblem = (file: string, flag = '--problem'): PlanningProblem =>
+  accept(validateProblem(readJson(file, flag)), file, 'planning problem', 'FLX_PROBLEM_INVALID');
+
+export const readSchedule = (file: string, flag = '--schedule'): Schedule =>
+  accept(validateSchedule(readJson(file, flag)), file, 'schedule', 'FLX_SCHEDULE_INVALID');
+
+export const writeJson = (file: string, doc: unknown): void => {
+  const tmp = `${file}.${process.pid}.tmp`;
+  writeFileSync(tmp, `${JSON.stringify(doc, null, 1)}\n`);
+  renameSync(tmp, file);
+};

@@ -1,0 +1,245 @@
+// The class model: jobs with the same window, allowed sites, preemptibility and run length (bucketed) are one class, and
+// one LP plans the classes (IT power per class, site and slot), the batteries, every site and grid
+// limit, every commitment and the carbon cap. It is a RELAXATION of the job problem — any job plan
+// sums to a feasible class plan — so its optimum (proved through lagrangianBound) is a lower bound
+// on the cost of every plan. To keep the LP small at fleet scale, windows may be widened to a grid
+// of `granularity` slots (still a relaxation); disaggregation then respects each job's own window.
+import type { PlanningProblem } from '../domain/planning.ts';
+import { INF, LpBuilder, type LpModel } from './lp.ts';
+
+export interface JobClass {
+  /** The class window [releaseSlot, deadlineSlot), covering every member's own window. */
+  readonly releaseSlot: number;
+  readonly deadlineSlot: number;
+  /** Indices into problem.sites. */
+  readonly sites: readonly number[];
+  readonly preemptible: boolean;
+  /** Indices into problem.jobs. */
+  readonly jobs: readonly number[];
+  readonly energyKwh: number;
+  /** Per slot of the class window: Σ maxPowerKw of the members whose own window covers it. */
+  readonly capKw: Float64Array;
+}
+
+export interface ClassModel {
+  readonly model: LpModel;
+  readonly classes: readonly JobClass[];
+  /** Column of (class c, its k-th site, slot t) = colStart[c] + k × window length + (t − releaseSlot). */
+  readonly colStart: Int32Array;
+  /** Per site: first column of its battery block (charge[t] = b + 3t, discharge = b + 3t + 1, soc = b + 3t + 2), or −1. */
+  readonly batteryCol: Int32Array;
+  /** The carbon-cap row, or −1 when the problem has no cap. */
+  readonly carbonRow: number;
+  readonly rows: SiteRows;
+  /** Row bounds of the problem itself (the model's carbon row may have been tightened). */
+  readonly trueRowLower: Float64Array;
+  readonly trueRowUpper: Float64Array;
+}
+
+/** Import ceiling per site and slot: the grid limit and every commitment in force (kW). */
+export const importCaps = (p: PlanningProblem): Float64Array[] => p.sites.map((site) => {
+  const cap = new Float64Array(p.slots).fill(site.gridImportLimitKw);
+  for (const c of p.commitments) {
+    if (c.site !== site.id) continue;
+    for (let t = Math.max(0, c.fromSlot); t < Math.min(p.slots, c.toSlot); t++) cap[t] = Math.min(cap[t] as number, c.maxImportKw);
+  }
+  return cap;
+});
+
+/**
+ * Run length buckets (slots at full power). Members of a class have similar run lengths, so the
+ * class's profile — which may fill a few slots at the members' combined power — can be shared in
+ * proportion to power and still give each member its energy; with mixed run lengths a long job
+ * could not follow a profile concentrated in a few slots.
+ */
+const RUN_BUCKETS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96];
+const runBucket = (runSlots: number): number => RUN_BUCKETS.findIndex((b) => runSlots <= b * (1 + 1e-9));
+
+export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = true): JobClass[] => {
+  const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
+  const h = p.slotMinutes / 60;
+  const groups = new Map<string, { r: number; d: number; sites: number[]; preemptible: boolean; jobs: number[] }>();
+  p.jobs.forEach((j, i) => {
+    if (j.energyKwh <= 0) return;
+    const r = Math.floor(j.releaseSlot / granularity) * granularity;
+    const d = Math.min(p.slots, Math.ceil(Math.min(j.deadlineSlot, p.slots) / granularity) * granularity);
+    const sites = j.sites.map((s) => siteIndex.get(s) as number).sort((a, b) => a - b);
+    const key = `${r}|${d}|${sites.join(',')}|${j.preemptible ? 'p' : 'n'}|${byRunLength ? runBucket(j.energyKwh / (j.maxPowerKw * h)) : ''}`;
+    const g = groups.get(key);
+    if (g) g.jobs.push(i);
+    else groups.set(key, { r, d, sites, preemptible: j.preemptible, jobs: [i] });
+  });
+  return [...groups.values()].map((g) => {
+    const capKw = new Float64Array(g.d - g.r);
+    let energyKwh = 0;
+    for (const i of g.jobs) {
+      const j = p.jobs[i]!;
+      energyKwh += j.energyKwh;
+      for (let t = j.releaseSlot; t < Math.min(j.deadlineSlot, p.slots); t++) capKw[t - g.r] = (capKw[t - g.r] as number) + j.maxPowerKw;
+    }
+    return { releaseSlot: g.r, deadlineSlot: g.d, sites: g.sites, preemptible: g.preemptible, jobs: g.jobs, energyKwh, capKw };
+  });
+};
+
+/** One class per job: the tightest relaxation for bound.ts (each job capped at its own power). */
+export const jobClasses = (p: PlanningProblem): JobClass[] => {
+  const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
+  return p.jobs.flatMap((j, i) => (j.energyKwh <= 0 ? [] : [{
+    releaseSlot: j.releaseSlot, deadlineSlot: Math.min(j.deadlineSlot, p.slots), sites: j.sites.map((id) => siteIndex.get(id) as number), preemptible: j.preemptible,
+    jobs: [i], energyKwh: j.energyKwh, capKw: new Float64Array(Math.min(j.deadlineSlot, p.slots) - j.releaseSlot).fill(j.maxPowerKw),
+  }]));
+};
+
+export const classColumns = (classes: readonly JobClass[]): number => classes.reduce((a, c) => a + (c.deadlineSlot - c.releaseSlot) * c.sites.length, 0);
+
+/**
+ * The classes to plan with. Exact classes (own windows, run-length buckets) when their LP has at most
+ * `maxColumns` job columns; otherwise windows widened to the finest grid that fits, without run
+ * buckets — a smaller relaxation whose duals still price carbon and prove a bound over the exact
+ * classes (bound.ts).
+ */
+export const chooseClasses = (p: PlanningProblem, maxColumns: number): { granularity: number; classes: JobClass[] } => {
+  const exact = buildClasses(p, 1, true);
+  if (classColumns(exact) <= maxColumns) return { granularity: 1, classes: exact };
+  let best = { granularity: 1, classes: buildClasses(p, 1, false) };
+  for (const g of [2, 3, 4, 6, 8, 12, 16, 24, 48]) {
+    if (classColumns(best.classes) <= maxColumns || g >= p.slots) break;
+    best = { granularity: g, classes: buildClasses(p, g, false) };
+  }
+  return best;
+};
+
+/**
+ * What a kWh of IT energy at each site and slot costs beyond its price, by the LP's row duals:
+ * congestion of the IT and import limits, and the carbon cap's shadow price (d = c − Σ yᵢ·aᵢⱼ).
+ */
+export const shadowCosts = (p: PlanningProblem, cm: ClassModel, rowDual: Float64Array): Float64Array[] => {
+  const h = p.slotMinutes / 60;
+  const carbonDual = cm.carbonRow >= 0 ? (rowDual[cm.carbonRow] ?? 0) : 0;
+  return p.sites.map((site, s) => {
+    const out = new Float64Array(p.slots);
+    for (let t = 0; t < p.slots; t++) {
+      const kg = ((site.carbonGPerKwh[t] ?? 0) * h * site.pue) / 1000;
+      const imp = (cm.rows.importRow[s] as number) >= 0 ? (rowDual[(cm.rows.importRow[s] as number) + t] ?? 0) : 0;
+      out[t] = -((rowDual[cm.rows.itFirst + s * p.slots + t] ?? 0) + site.pue * imp + kg * carbonDual) / h;
+    }
+    return out;
+  });
+};
+
+/** Rows shared by every model of the problem: site limits, battery state of charge, carbon cap. */
+export interface SiteRows {
+  /** IT row of site s, slot t is first + s × slots + t. */
+  readonly itFirst: number;
+  /** Per site: first import row (battery sites only), else −1. */
+  readonly importRow: Int32Array;
+  /** Per site: first state-of-charge row (battery sites only), else −1. */
+  readonly socRow: Int32Array;
+  readonly carbonRow: number;
+}
+
+export const addSiteRows = (p: PlanningProblem, b: LpBuilder, carbonTightening: number): SiteRows => {
+  const T = p.slots;
+  const caps = importCaps(p);
+  const itFirst = b.numRows;
+  p.sites.forEach((site, s) => {
+    for (let t = 0; t < T; t++) {
+      // Without a battery, import = PUE × IT, so the import ceiling is an IT ceiling.
+      const up = site.battery ? site.itPowerLimitKw : Math.min(site.itPowerLimitKw, (caps[s]![t] as number) / site.pue);
+      b.row(0, Math.max(0, up));
+    }
+  });
+  const importRow = new Int32Array(p.sites.length).fill(-1);
+  const socRow = new Int32Array(p.sites.length).fill(-1);
+  p.sites.forEach((site, s) => {
+    if (!site.battery) return;
+    importRow[s] = b.numRows;
+    for (let t = 0; t < T; t++) b.row(0, caps[s]![t] as number);
+    socRow[s] = b.numRows;
+    for (let t = 0; t < T; t++) b.row(t === 0 ? site.battery.initialSocKwh : 0, t === 0 ? site.battery.initialSocKwh : 0);
+  });
+  const cap = p.carbonCapKg;
+  const carbonRow = cap === undefined ? -1 : b.row(-INF, cap * (1 - carbonTightening));
+  return { itFirst, importRow, socRow, carbonRow };
+};
+
+/**
+ * The matrix entries and cost of IT power `kw[i]` at site s in slots[i] (one column): IT rows, import
+ * rows (× PUE), and one merged carbon coefficient. `extraRows`/`extraCoefs` come first.
+ */
+export const powerEntries = (p: PlanningProblem, r: SiteRows, s: number, slots: readonly number[], kw: readonly number[], extraRows: number[] = [], extraCoefs: number[] = []): { rows: number[]; coefs: number[]; cost: number } => {
+  const site = p.sites[s]!;
+  const h = p.slotMinutes / 60;
+  const rows = [...extraRows]; const coefs = [...extraCoefs];
+  let cost = 0; let kg = 0;
+  slots.forEach((t, i) => {
+    const k = kw[i] as number;
+    rows.push(r.itFirst + s * p.slots + t); coefs.push(k);
+    if ((r.importRow[s] as number) >= 0) { rows.push((r.importRow[s] as number) + t); coefs.push(site.pue * k); }
+    cost += ((site.priceGbpPerMwh[t] ?? 0) * h * site.pue * k) / 1000;
+    kg += ((site.carbonGPerKwh[t] ?? 0) * h * site.pue * k) / 1000;
+  });
+  if (r.carbonRow >= 0) { rows.push(r.carbonRow); coefs.push(kg); }
+  return { rows, coefs, cost };
+};
+
+/**
+ * Builds the class LP. `carbonTightening` (0–1) lowers the cap in the model only, leaving room for
+ * disaggregation. `elastic` adds penalised slack — energy a class leaves unserved, carbon over the
+ * cap — so the model always has a solution; used only where a relaxation is not needed (stage 2).
+ */
+export const buildClassModel = (p: PlanningProblem, classes: readonly JobClass[], carbonTightening = 0, elastic = false): ClassModel => {
+  const h = p.slotMinutes / 60;
+  const b = new LpBuilder();
+  classes.forEach((c) => b.row(c.energyKwh, c.energyKwh));
+  const rows = addSiteRows(p, b, carbonTightening);
+  const colStart = new Int32Array(classes.length);
+  classes.forEach((c, ci) => {
+    colStart[ci] = b.numCols;
+    for (const s of c.sites) {
+      for (let t = c.releaseSlot; t < c.deadlineSlot; t++) {
+        const e = powerEntries(p, rows, s, [t], [1], [ci], [h]);
+        b.col(e.cost, 0, Math.min(c.capKw[t - c.releaseSlot] as number, p.sites[s]!.itPowerLimitKw), e.rows, e.coefs);
+      }
+    }
+  });
+  if (elastic) {
+    // Dearer than any slot, so slack is used only where nothing else fits.
+    const dearest = Math.max(1, ...p.sites.flatMap((s) => s.priceGbpPerMwh.map((x) => (Math.abs(x) * s.pue) / 1000)));
+    classes.forEach((_, ci) => b.col(100 * dearest, 0, INF, [ci], [1]));
+    if (rows.carbonRow >= 0) b.col(100 * dearest * 10, 0, INF, [rows.carbonRow], [-1]);
+  }
+  const batteryCol = addBatteries(p, b, rows);
+  const model = b.build();
+  const trueRowUpper = Float64Array.from(model.rowUpper);
+  if (rows.carbonRow >= 0) trueRowUpper[rows.carbonRow] = p.carbonCapKg as number;
+  return { model, classes, colStart, batteryCol, carbonRow: rows.carbonRow, rows, trueRowLower: model.rowLower, trueRowUpper };
+};
+
+/**
+ * Battery columns per slot: charge and discharge (kW, at the grid side) and the state of charge at
+ * the end of the slot (kWh). SoC_t = SoC_{t−1} + η·h·charge_t − h·discharge_t (efficiency applied on
+ * charging), minSoc ≤ SoC_t ≤ capacity, and the final SoC ≥ the initial one.
+ */
+export const addBatteries = (p: PlanningProblem, b: LpBuilder, { importRow, socRow, carbonRow }: SiteRows): Int32Array => {
+  const T = p.slots;
+  const h = p.slotMinutes / 60;
+  const first = new Int32Array(p.sites.length).fill(-1);
+  p.sites.forEach((site, s) => {
+    const bat = site.battery;
+    if (!bat) return;
+    first[s] = b.numCols;
+    for (let t = 0; t < T; t++) {
+      const price = ((site.priceGbpPerMwh[t] ?? 0) * h) / 1000;
+      const kg = ((site.carbonGPerKwh[t] ?? 0) * h) / 1000;
+      const imp = importRow[s]! + t;
+      const soc = socRow[s]! + t;
+      const withCarbon = (rows: number[], coefs: number[], sign: number) => (carbonRow >= 0 ? [[...rows, carbonRow], [...coefs, sign * kg]] : [rows, coefs]) as [number[], number[]];
+      b.col(price, 0, bat.maxChargeKw, ...withCarbon([imp, soc], [1, -bat.roundTripEfficiency * h], 1));
+      b.col(-price, 0, bat.maxDischargeKw, ...withCarbon([imp, soc], [-1, h], -1));
+      const socLower = t === T - 1 ? Math.max(bat.minSocKwh, bat.initialSocKwh) : bat.minSocKwh;
+      b.col(0, socLower, bat.capacityKwh, t === T - 1 ? [soc] : [soc, soc + 1], t === T - 1 ? [1] : [1, -1]);
+    }
+  });
+  return first;
+};

@@ -1,0 +1,76 @@
+// Why a problem has no plan. Called when the class LP — a relaxation — is infeasible, which proves
+// that no plan exists; this finds which family of constraints is to blame by re-solving relaxed
+// versions: without the carbon cap (then the cap is too tight, and the least carbon any plan can
+// emit is reported), without the commitments, or else the site limits themselves, with the
+// tightest window where the jobs' energy exceeds what the sites can take.
+import type { PlanningProblem } from '../domain/planning.ts';
+import { buildClassModel, buildClasses, importCaps, type ClassModel } from './class-model.ts';
+import { INF, type LpModel, type LpSolve } from './lp.ts';
+
+const withoutCarbonCap = (cm: ClassModel): LpModel => {
+  const rowUpper = Float64Array.from(cm.model.rowUpper);
+  rowUpper[cm.carbonRow] = INF;
+  return { ...cm.model, rowUpper };
+};
+
+/** The same model minimising carbon (kg) instead of cost. */
+const minimisingCarbon = (cm: ClassModel): LpModel => {
+  const m = withoutCarbonCap(cm);
+  const colCost = new Float64Array(m.numCols);
+  for (let j = 0; j < m.numCols; j++) {
+    for (let k = m.starts[j] as number; k < (m.starts[j + 1] as number); k++) if (m.indices[k] === cm.carbonRow) colCost[j] = m.values[k] as number;
+  }
+  return { ...m, colCost };
+};
+
+/** The window [a, b) where jobs confined to it need the most energy beyond what all sites can import. */
+const tightestWindow = (p: PlanningProblem): string | undefined => {
+  const h = p.slotMinutes / 60;
+  const caps = importCaps(p);
+  const room = new Float64Array(p.slots);
+  p.sites.forEach((s, i) => {
+    for (let t = 0; t < p.slots; t++) {
+      const discharge = s.battery ? s.battery.maxDischargeKw : 0;
+      room[t] = (room[t] as number) + Math.max(0, Math.min(s.itPowerLimitKw, ((caps[i]![t] as number) + discharge) / s.pue)) * h;
+    }
+  });
+  // need(a, b) = energy of jobs whose window lies inside [a, b): a 2-D suffix/prefix sum over (release, deadline).
+  const T = p.slots;
+  const inside = new Float64Array((T + 1) * (T + 1));
+  for (const j of p.jobs) inside[j.releaseSlot * (T + 1) + Math.min(j.deadlineSlot, T)]! += j.energyKwh;
+  for (let a = T - 1; a >= 0; a--) for (let b = 0; b <= T; b++) inside[a * (T + 1) + b]! += inside[(a + 1) * (T + 1) + b] as number;
+  for (let a = 0; a <= T; a++) for (let b = 1; b <= T; b++) inside[a * (T + 1) + b]! += inside[a * (T + 1) + b - 1] as number;
+  let worst: { a: number; b: number; over: number; need: number; have: number } | undefined;
+  for (let a = 0; a < T; a++) {
+    let have = 0;
+    for (let b = a + 1; b <= T; b++) {
+      have += room[b - 1] as number;
+      const need = inside[a * (T + 1) + b] as number;
+      if (need - have > 1e-6 && (!worst || need - have > worst.over)) worst = { a, b, over: need - have, need, have };
+    }
+  }
+  return worst && `jobs that must run within slots [${worst.a}, ${worst.b}) need ${worst.need.toFixed(1)} kWh of IT energy, but the sites can take at most ${worst.have.toFixed(1)} kWh there`;
+};
+
+export const explainInfeasible = async (p: PlanningProblem, cm: ClassModel, solve: LpSolve, timeLimitSeconds: number): Promise<string> => {
+  const limit = { timeLimitSeconds };
+  if (cm.carbonRow >= 0) {
+    const free = await solve(withoutCarbonCap(cm), limit);
+    if (free.status === 'optimal' || free.status === 'limit') {
+      const least = await solve(minimisingCarbon(cm), limit);
+      const kg = least.status === 'optimal' ? ` every plan emits at least ${least.objective.toFixed(1)} kg;` : '';
+      return `the carbon cap of ${p.carbonCapKg} kg cannot be met:${kg} raise carbonCapKg or relax deadlines (proved by the class LP relaxation)`;
+    }
+  }
+  if (p.commitments.length > 0) {
+    const loose = buildClassModel({ ...p, commitments: [] }, buildClasses(p), 0);
+    const m = cm.carbonRow >= 0 ? withoutCarbonCap(loose) : loose.model;
+    const out = await solve(m, limit);
+    if (out.status === 'optimal' || out.status === 'limit') {
+      const list = p.commitments.slice(0, 3).map((c) => `${c.site} ≤ ${c.maxImportKw} kW in [${c.fromSlot}, ${c.toSlot})`).join(', ');
+      return `the flexibility commitments (${list}${p.commitments.length > 3 ? ', …' : ''}) cannot be kept together with the jobs' deadlines (proved by the class LP relaxation)`;
+    }
+  }
+  const where = tightestWindow(p);
+  return `the jobs do not fit the sites' IT power and grid import limits${where ? `: ${where}` : ' within their windows'} (proved by the class LP relaxation)`;
+};

@@ -1,0 +1,273 @@
+// The fleet planner: class LP → disaggregation → repair → battery LP → independent check, with the
+// greedy planner as the fallback that always exists. The lower bound is proved from the class
+// LP's duals (lagrangianBound), so it holds whatever the solver's tolerances; the status is
+// `optimal` only when the plan's cost meets that bound. An infeasible class LP proves the problem
+// infeasible (it is a relaxation), and the reason names the constraint family at fault.
+import type { PlanningProblem, Schedule } from '../domain/planning.ts';
+import { infeasible, withWorkMetrics } from '../domain/planning.ts';
+import { planBatteries } from './battery-model.ts';
+import { checkSchedule } from './check.ts';
+import { buildClassModel, buildClasses, chooseClasses, jobClasses, shadowCosts, type ClassModel, type JobClass } from './class-model.ts';
+import { exactClassBound } from './bound.ts';
+import { disaggregate, unitCosts, type Draft, type UnitCosts } from './disaggregate.ts';
+import { greedyPlan, provablyInfeasible } from './greedy.ts';
+import { lagrangianBound, type LpSolve } from './lp.ts';
+import { buildExactModel, decodeExact, encodeExact, exactBinaries } from './milp.ts';
+import { explainInfeasible } from './explain.ts';
+import { importCaps } from './class-model.ts';
+import { repair } from './repair.ts';
+
+export const LP_PLANNER = 'class-lp/1';
+export const EXACT_PLANNER = 'exact-milp/1';
+export const PRICED_PLANNER = 'class-lp/1+priced-placement';
+
+export interface PlannerOptions {
+  /** Wall-clock budget for all solver calls of one plan (s). */
+  readonly timeLimitSeconds: number;
+  /** Largest class LP (job columns) before windows are widened to a coarser grid. */
+  readonly maxColumns: number;
+  /** Problems whose exact MILP has at most this many binaries are improved by it. */
+  readonly milpMaxBinaries: number;
+  /** Time given to that MILP at most (s); it also stops at a 0.01 % gap. */
+  readonly milpTimeLimitSeconds: number;
+  /** Called with what happened, for logs and benchmarks. */
+  readonly onStats?: (s: PlanStats) => void;
+}
+
+export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { timeLimitSeconds: 30, maxColumns: 8000, milpMaxBinaries: 5000, milpTimeLimitSeconds: 10 };
+
+export interface PlanStats {
+  classes: number;
+  granularity: number;
+  columns: number;
+  rows: number;
+  lpSeconds: number;
+  lpSolves: number;
+  moved: number;
+  /** Energy disaggregation could not give its jobs (kWh), left for repair. */
+  deficitKwh?: number;
+  /** Seconds spent per stage (measured with the caller's clock). */
+  seconds?: Record<string, number>;
+  /** Per priced placement: how many jobs needed make-room (−1: it failed). */
+  placements?: number[];
+  /** Cost of each candidate plan, or why it failed. */
+  candidates?: (number | string)[];
+  milp?: string;
+  fallback?: string;
+}
+
+/** Relative gap under which a plan counts as proven optimal. */
+export const OPTIMAL_REL_GAP = 1e-6;
+
+// Carbon cap tightenings tried in turn: the class plan leaves this share of the cap unused, so that
+// disaggregation and repair, which move a little energy, stay under the real cap.
+const TIGHTENINGS = [0.001, 0.01, 0.05];
+
+type Attempt = { readonly schedule: Schedule } | { readonly retry: boolean; readonly reason: string };
+
+const assemble = (p: PlanningProblem, d: Draft, batteries: Schedule['batteries'], lowerBoundGbp: number, planner = LP_PLANNER): Schedule => {
+  const jobs = p.jobs.map((j, i) => ({ id: j.id, site: p.sites[d.site[i] as number]!.id, powerKw: Array.from(d.power[i] ?? new Float64Array(p.slots)) }));
+  const draft: Schedule = { version: 1, status: 'feasible', costGbp: 0, carbonKg: 0, lowerBoundGbp, jobs, batteries, planner };
+  const measured = checkSchedule(p, draft);
+  const costGbp = measured.costGbp;
+  const bound = Math.min(lowerBoundGbp, costGbp);
+  const status = costGbp - bound <= OPTIMAL_REL_GAP * Math.max(1, Math.abs(costGbp)) ? 'optimal' : 'feasible';
+  return { ...draft, status, costGbp, carbonKg: measured.carbonKg, lowerBoundGbp: bound };
+};
+
+/** IT power allowed per site and slot once the class plan's battery flows are fixed. */
+const itLimits = (p: PlanningProblem, cm: ClassModel, x: Float64Array): Float64Array[] => {
+  const caps = importCaps(p);
+  return p.sites.map((site, s) => {
+    const out = new Float64Array(p.slots);
+    const b = cm.batteryCol[s] as number;
+    for (let t = 0; t < p.slots; t++) {
+      const net = b >= 0 ? (x[b + 3 * t] ?? 0) - (x[b + 3 * t + 1] ?? 0) : 0;
+      out[t] = Math.max(0, Math.min(site.itPowerLimitKw, ((caps[s]![t] as number) - net) / site.pue));
+    }
+    return out;
+  });
+};
+
+const siteLoads = (p: PlanningProblem, d: Draft): Float64Array[] => {
+  const load = p.sites.map(() => new Float64Array(p.slots));
+  d.power.forEach((pw, j) => { if (pw) for (let t = 0; t < p.slots; t++) load[d.site[j] as number]![t] = (load[d.site[j] as number]![t] as number) + (pw[t] as number); });
+  return load;
+};
+
+const solveClasses = async (cm: ClassModel, solve: LpSolve, deadline: () => number, stats: PlanStats) => {
+  const out = await solve(cm.model, { timeLimitSeconds: deadline() });
+  stats.lpSolves++;
+  stats.lpSeconds += out.seconds;
+  return out;
+};
+
+/** No job placed yet: repair then places every job, least flexible first, at its cheapest slots. */
+const emptyDraft = (p: PlanningProblem): Draft => ({
+  site: new Int32Array(p.jobs.length).fill(-1), power: new Array<Float64Array | undefined>(p.jobs.length), deficitKwh: Float64Array.from(p.jobs, (j) => j.energyKwh),
+});
+
+type Candidate = { readonly schedule: Schedule } | { readonly failed: string; readonly carbon: boolean };
+
+/** Battery LP for a job plan, then the independent check. */
+const finish = async (p: PlanningProblem, draft: Draft, solve: LpSolve, deadline: () => number, stats: PlanStats, bound: number, planner: string): Promise<Candidate> => {
+  const battery = await planBatteries(p, siteLoads(p, draft), solve, deadline());
+  stats.lpSolves++;
+  if (!battery.ok) return { failed: battery.reason, carbon: battery.carbon };
+  const schedule = assemble(p, draft, battery.batteries, bound, planner);
+  const verdict = checkSchedule(p, schedule);
+  return verdict.ok ? { schedule } : { failed: `the plan fails the check: ${verdict.violations.slice(0, 3).join('; ')}`, carbon: false };
+};
+
+/**
+ * Every job placed afresh at its cheapest priced slots. Placement moves a little energy away from
+ * where the LP had it, so if the carbon cap breaks, carbon is priced higher and placement repeated.
+ */
+const pricedPlacement = async (p: PlanningProblem, limits: Float64Array[], costs: UnitCosts, lambda: number, solve: LpSolve, deadline: () => number, stats: PlanStats, bound: number): Promise<Candidate> => {
+  let last: Candidate = { failed: 'not tried', carbon: false };
+  for (const extra of [0, 0.1, 0.3, 1]) {
+    const priced = extra === 0 ? costs : unitCosts(p, lambda * (1 + extra) + 0.01 * extra);
+    const draft = emptyDraft(p);
+    const placed = repair(p, draft, limits, priced);
+    stats.placements = [...(stats.placements ?? []), placed.ok ? placed.madeRoom : -1];
+    if (!placed.ok) return { failed: placed.reason, carbon: false };
+    last = await finish(p, draft, solve, deadline, stats, bound, PRICED_PLANNER);
+    if (!('failed' in last) || !last.carbon) return last;
+  }
+  return last;
+};
+
+/**
+ * One pass: the class LP (the relaxation that proves the bound), then two ways back to jobs, and
+ * the cheaper plan that passes the check wins:
+ *  - disaggregation of the class plan, then repair;
+ *  - placing every job afresh, least flexible first, at its cheapest slots priced by the LP's duals
+ *    (price + congestion + carbon shadow price), which resolves contention the way the LP did.
+ * Each then gets its batteries planned by the battery LP.
+ */
+const attempt = async (p: PlanningProblem, cm: ClassModel, exact: readonly JobClass[], solve: LpSolve, deadline: () => number, stats: PlanStats, bound: { value: number }, lap: (stage: string) => void): Promise<Attempt> => {
+  const out = await solveClasses(cm, solve, deadline, stats);
+  lap('classLp');
+  if (out.status === 'infeasible') return { retry: true, reason: 'infeasible' };
+  if (out.status === 'failed') return { retry: false, reason: out.reason };
+  const duals = out.rowDual ?? new Float64Array(cm.model.numRows);
+  if (out.rowDual) {
+    const own = stats.granularity === 1 ? lagrangianBound(cm.model, out.rowDual, cm.trueRowLower, cm.trueRowUpper) : Number.NEGATIVE_INFINITY;
+    bound.value = Math.max(bound.value, own, exactClassBound(p, cm, out.rowDual, exact));
+  }
+  lap('bound');
+  // Slot costs for placing energy: price plus the LP's shadow prices of congestion and carbon.
+  const shadow = shadowCosts(p, cm, duals);
+  const lambda = cm.carbonRow >= 0 ? Math.max(0, -(duals[cm.carbonRow] ?? 0)) : 0;
+  const costs = unitCosts(p, 0).map((c, s) => c.map((x, t) => x + (shadow[s]![t] as number)));
+  const limits = itLimits(p, cm, out.colValue);
+  // Disaggregation needs the exact classes' profiles; with widened windows only placement runs.
+  let a: Candidate = { failed: 'not run: the class LP has widened windows', carbon: false };
+  if (stats.granularity === 1) {
+    const draft = disaggregate(p, cm, out.colValue, costs);
+    stats.deficitKwh = draft.deficitKwh.reduce((x, y) => x + y, 0);
+    const fixed = repair(p, draft, limits, costs);
+    stats.moved = fixed.ok ? fixed.moved : 0;
+    a = fixed.ok ? await finish(p, draft, solve, deadline, stats, bound.value, LP_PLANNER) : { failed: fixed.reason, carbon: false };
+    lap('disaggregation');
+  }
+  const b = await pricedPlacement(p, limits, unitCosts(p, lambda), lambda, solve, deadline, stats, bound.value);
+  lap('placement');
+  stats.candidates = [a, b].map((c) => ('schedule' in c ? Math.round(c.schedule.costGbp * 100) / 100 : c.failed));
+  const ok = [a, b].flatMap((c) => ('schedule' in c ? [c.schedule] : []));
+  if (ok.length > 0) return { schedule: ok.reduce((x, y) => (y.costGbp < x.costGbp ? y : x)) };
+  const failed = a as { failed: string; carbon: boolean };
+  return { retry: failed.carbon || ('carbon' in b && b.carbon), reason: failed.failed };
+};
+
+type Exact = { readonly schedule: Schedule } | { readonly infeasible: true } | { readonly failed: string };
+
+/** Solves the exact MILP (from `start` when given) and turns its answer into a checked schedule. */
+const exactPlan = async (p: PlanningProblem, solve: LpSolve, seconds: number, bound: number, stats: PlanStats, start?: Schedule): Promise<Exact> => {
+  const em = buildExactModel(p);
+  const out = await solve(em.model, { timeLimitSeconds: seconds, mipRelGap: 1e-4, ...(start ? { start: encodeExact(p, em, start) } : {}) });
+  stats.lpSolves++;
+  stats.lpSeconds += out.seconds;
+  stats.milp = `${out.status}${out.status === 'failed' ? `: ${out.reason}` : ''} (${em.binaries} binaries)`;
+  if (out.status === 'infeasible') return { infeasible: true };
+  if (out.status === 'failed') return { failed: out.reason };
+  // HiGHS's dual bound is its proof; it can only raise the bound already proved.
+  const proved = Math.max(bound, Number.isFinite(out.dualBound) ? (out.dualBound as number) : bound);
+  const draft = decodeExact(p, em, out.colValue);
+  if (draft.deficitKwh.some((x, j) => x > 1e-7 * Math.max(1, p.jobs[j]!.energyKwh))) return { failed: 'the MILP solution misses energy' };
+  const battery = await planBatteries(p, siteLoads(p, draft), solve, Math.max(0.5, seconds));
+  if (!battery.ok) return { failed: battery.reason };
+  const schedule = assemble(p, draft, battery.batteries, proved, EXACT_PLANNER);
+  const verdict = checkSchedule(p, schedule);
+  return verdict.ok ? { schedule } : { failed: `the MILP plan fails the check: ${verdict.violations.slice(0, 2).join('; ')}` };
+};
+
+const useMilp = (p: PlanningProblem, options: PlannerOptions, remaining: number): boolean => exactBinaries(p) <= options.milpMaxBinaries && remaining >= 0.2;
+
+/** Tries the exact MILP from `best`; keeps the better plan and the better proven bound. */
+const improve = async (p: PlanningProblem, best: Schedule, solve: LpSolve, options: PlannerOptions, remaining: number, stats: PlanStats): Promise<Schedule> => {
+  if (best.status === 'optimal' || !useMilp(p, options, remaining)) return best;
+  const out = await exactPlan(p, solve, Math.min(remaining, options.milpTimeLimitSeconds), best.lowerBoundGbp, stats, best);
+  if (!('schedule' in out)) return best;
+  const better = out.schedule.costGbp < best.costGbp ? out.schedule : best;
+  const lowerBoundGbp = Math.min(Math.max(best.lowerBoundGbp, out.schedule.lowerBoundGbp), better.costGbp);
+  const optimal = better.costGbp - lowerBoundGbp <= OPTIMAL_REL_GAP * Math.max(1, Math.abs(better.costGbp));
+  return { ...better, lowerBoundGbp, status: optimal ? 'optimal' : 'feasible' };
+};
+
+/** Plans with the class LP; falls back to the greedy planner when any stage cannot finish. */
+export const planWithLp = async (p: PlanningProblem, solve: LpSolve, options: PlannerOptions = DEFAULT_PLANNER_OPTIONS, clock: () => number = () => 0): Promise<Schedule> => {
+  const proof = provablyInfeasible(p);
+  if (proof) return infeasible(proof, 0, LP_PLANNER);
+  const started = clock();
+  const deadline = () => Math.max(0.5, options.timeLimitSeconds - (clock() - started));
+  const { granularity, classes } = chooseClasses(p, options.maxColumns);
+  // The bound is proved over exact classes: one per job when that is cheap enough, else exact windows.
+  const exact = p.jobs.length <= 20_000 ? jobClasses(p) : buildClasses(p, 1, true);
+  const stats: PlanStats = { classes: classes.length, granularity, columns: 0, rows: 0, lpSeconds: 0, lpSolves: 0, moved: 0 };
+  let mark = started;
+  const lap = (stage: string): void => { const now = clock(); stats.seconds = { ...stats.seconds, [stage]: ((stats.seconds ?? {})[stage] ?? 0) + now - mark }; mark = now; };
+  lap('classes');
+  const bound = { value: Number.NEGATIVE_INFINITY };
+  const done = async (s: Schedule): Promise<Schedule> => {
+    const best = await improve(p, s, solve, options, deadline(), stats);
+    options.onStats?.(stats);
+    return withWorkMetrics(p, best);
+  };
+  let reason = '';
+  for (const tightening of p.carbonCapKg === undefined ? [0] : TIGHTENINGS) {
+    const cm = buildClassModel(p, classes, tightening);
+    stats.columns = cm.model.numCols; stats.rows = cm.model.numRows;
+    const a = await attempt(p, cm, exact, solve, deadline, stats, bound, lap);
+    if ('schedule' in a) return done(a.schedule);
+    reason = a.reason;
+    if (reason === 'infeasible' && tightening > 0) continue; // the tightened cap may be what is infeasible
+    if (reason === 'infeasible') {
+      options.onStats?.(stats);
+      return infeasible(await explainInfeasible(p, cm, solve, deadline()), 0, LP_PLANNER);
+    }
+    if (!a.retry) break;
+  }
+  if (reason === 'infeasible') {
+    const cm = buildClassModel(p, classes, 0);
+    const a = await attempt(p, cm, exact, solve, deadline, stats, bound, lap);
+    if ('schedule' in a) return done(a.schedule);
+    if (a.reason === 'infeasible') return infeasible(await explainInfeasible(p, cm, solve, deadline()), 0, LP_PLANNER);
+    reason = a.reason;
+  }
+  // The class path could not finish. A small problem still gets an exact answer from the MILP
+  // (which also proves infeasibility); anything else gets the greedy plan.
+  if (useMilp(p, options, deadline())) {
+    const out = await exactPlan(p, solve, Math.min(deadline(), options.milpTimeLimitSeconds), bound.value, stats);
+    if ('schedule' in out) return done(out.schedule);
+    if ('infeasible' in out) {
+      options.onStats?.(stats);
+      return infeasible(`no plan exists: the jobs fit the sites only if non-preemptible runs or site choices could be split (the class LP is feasible, the exact MILP is not; ${reason})`, 0, EXACT_PLANNER);
+    }
+  }
+  stats.fallback = reason;
+  options.onStats?.(stats);
+  const g = greedyPlan(p);
+  const lowerBoundGbp = Number.isFinite(bound.value) ? Math.max(g.lowerBoundGbp, Math.min(bound.value, g.status === 'infeasible' ? bound.value : g.costGbp)) : g.lowerBoundGbp;
+  return withWorkMetrics(p, { ...g, lowerBoundGbp, planner: `${g.planner ?? 'greedy'} (fallback: ${reason})` });
+};

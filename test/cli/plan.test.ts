@@ -1,0 +1,108 @@
+// `flexlon plan`, `flexlon plan check` and `flexlon offers` as a user meets them: the real bin, spawned,
+// on the documented example problem.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { spawnSync } from 'node:child_process';
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { projectRoot } from '../helpers/shared.ts';
+
+const flexlon = (...args: string[]) => {
+  const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'flexlon.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
+  return { code: r.status, out: r.stdout, err: r.stderr };
+};
+const example = join(projectRoot, 'docs', 'examples', 'problem.json');
+
+test('plan writes a schedule that plan check accepts; a broken schedule is rejected naming the violation', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexlon-plan-'));
+  try {
+    const out = join(dir, 'schedule.json');
+    const r = flexlon('plan', '--problem', example, '--out', out, '--time-limit', '20');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /status\s+(optimal|feasible)/);
+    assert.match(r.out, /proven lower bound £[\d.]+, gap ≤ [\d.]+ %/);
+    assert.match(r.out, /per work\s+£[\d.e-]+ and [\d.]+ gCO2 per unit of work/);
+    const schedule = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(schedule.version, 1);
+    assert.ok(schedule.lowerBoundGbp <= schedule.costGbp);
+    const ok = flexlon('plan', 'check', '--problem', example, '--schedule', out);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /check\s+ok/);
+
+    const batch = schedule.jobs.find((j: { id: string }) => j.id === 'batch-7');
+    batch.powerKw[0] = 10; // before its release slot, and now too much energy
+    writeFileSync(out, JSON.stringify(schedule));
+    const bad = flexlon('plan', 'check', '--problem', example, '--schedule', out);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /violation: job batch-7: runs in slot 0, outside \[1, 6\)/);
+    assert.match(bad.err, /FLX_PLAN_CHECK_FAILED/);
+    assert.doesNotMatch(bad.err, /\n\s+at /);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('a malformed problem file is refused with every fault named by its JSON path', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexlon-plan-'));
+  try {
+    const p = JSON.parse(readFileSync(example, 'utf8'));
+    p.jobs[1].deadlineSlot = 99;
+    p.jobs[2].sites = ['paris'];
+    p.sites[1].carbonGPerKwh.pop();
+    p.jobs[0].maxPowerKW = 1;
+    const file = join(dir, 'p.json');
+    writeFileSync(file, JSON.stringify(p));
+    const r = flexlon('plan', '--problem', file);
+    assert.equal(r.code, 1);
+    assert.match(r.err, /FLX_PROBLEM_INVALID/);
+    assert.match(r.err, /\$\.jobs\[0\]\.maxPowerKW: is not a field of this format/);
+    // Shape faults come first; once the shape is right, the cross-field rules name theirs.
+    delete p.jobs[0].maxPowerKW;
+    writeFileSync(file, JSON.stringify(p));
+    const r2 = flexlon('plan', '--problem', file);
+    assert.match(r2.err, /\$\.jobs\[1\]\.deadlineSlot: 99 is beyond the horizon of 8 slots/);
+    assert.match(r2.err, /\$\.jobs\[2\]\.sites\[0\]: no site "paris" in \$\.sites/);
+    assert.match(r2.err, /\$\.sites\[1\]\.carbonGPerKwh: has 7 values; it needs one per slot/);
+    assert.doesNotMatch(r2.err, /\n\s+at /);
+    writeFileSync(file, '{"version": 1,');
+    assert.match(flexlon('plan', '--problem', file).err, /FLX_DATA_INVALID: --problem .*: not valid JSON/);
+    assert.match(flexlon('plan', '--problem', join(dir, 'missing.json')).err, /no such file/);
+    writeFileSync(file, JSON.stringify({ ...p, version: 2 }));
+    assert.match(flexlon('plan', '--problem', file).err, /\$\.version: version 2 is not supported; this FlexLon reads version 1/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('an infeasible problem exits 1 and the schedule says why', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexlon-plan-'));
+  try {
+    const p = JSON.parse(readFileSync(example, 'utf8'));
+    p.carbonCapKg = 10;
+    const file = join(dir, 'p.json');
+    writeFileSync(file, JSON.stringify(p));
+    const out = join(dir, 's.json');
+    const r = flexlon('plan', '--problem', file, '--out', out);
+    assert.equal(r.code, 1);
+    assert.match(r.out, /infeasible: the carbon cap of 10 kg cannot be met: every plan emits at least [\d.]+ kg/);
+    assert.equal(JSON.parse(readFileSync(out, 'utf8')).status, 'infeasible');
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('offers prints the flexibility curve up to the largest deliverable reduction', () => {
+  const r = flexlon('offers', '--problem', example, '--site', 'lon', '--from-slot', '0', '--to-slot', '2', '--levels', '3');
+  assert.equal(r.code, 0, r.err);
+  assert.match(r.out, /site lon, slots \[0, 2\); planned import/);
+  assert.match(r.out, /reduction kW\s+opportunity £\s+£\/MWh/);
+  assert.match(r.out, /largest deliverable reduction: [\d.]+ kW/);
+  const json = flexlon('offers', '--problem', example, '--site', 'lon', '--from-slot', '0', '--to-slot', '2', '--levels', '3', '--json');
+  const curve = JSON.parse(json.out);
+  assert.equal(curve.points.length, 3);
+  assert.ok(curve.points.every((p: { opportunityCostGbp: number }) => p.opportunityCostGbp >= -1e-6));
+  const bad = flexlon('offers', '--problem', example, '--site', 'paris', '--from-slot', '0', '--to-slot', '2');
+  assert.equal(bad.code, 2);
+  assert.match(bad.err, /--site: no site "paris" in the problem \(sites: lon, man\)/);
+});

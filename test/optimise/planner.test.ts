@@ -1,0 +1,166 @@
+// The class-LP planner with HiGHS: against brute force and the exact MILP on small instances,
+// property tests that every plan passes the independent check with a bound below its cost, and
+// infeasible problems answered with a reason.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import fc from 'fast-check';
+import type { PlanningProblem } from '../../src/domain/planning.ts';
+import { HighsClient } from '../../src/adapters/solver-highs/client.ts';
+import { checkSchedule } from '../../src/optimise/check.ts';
+import { buildExactModel } from '../../src/optimise/milp.ts';
+import { DEFAULT_PLANNER_OPTIONS, planWithLp, type PlannerOptions } from '../../src/optimise/planner.ts';
+import { runProfile } from '../../src/optimise/disaggregate.ts';
+import { problemArb } from './arbitraries.ts';
+
+const client = new HighsClient();
+after(() => client.close());
+
+const plan = (p: PlanningProblem, o: Partial<PlannerOptions> = {}) => planWithLp(p, client.solve, { ...DEFAULT_PLANNER_OPTIONS, ...o });
+const noMilp = { milpMaxBinaries: -1 };
+
+/** The exact optimum, from the job-level MILP solved to a zero gap (undefined when infeasible). */
+const exactOptimum = async (p: PlanningProblem): Promise<number | undefined> => {
+  const em = buildExactModel(p);
+  const out = await client.solve(em.model, { timeLimitSeconds: 60, mipRelGap: 0 });
+  if (out.status === 'infeasible') return undefined;
+  assert.equal(out.status, 'optimal', 'the reference MILP solves to optimality');
+  return out.objective;
+};
+
+const close = (a: number, b: number, rel = 1e-6) => Math.abs(a - b) <= rel * Math.max(1, Math.abs(a), Math.abs(b));
+
+const flat = (n: number, v: number): number[] => new Array<number>(n).fill(v);
+const base = (over: Partial<PlanningProblem> = {}): PlanningProblem => ({
+  version: 1, start: '2023-06-01T00:00:00Z', slotMinutes: 30, slots: 8,
+  sites: [{ id: 'lon', itPowerLimitKw: 100, pue: 1.5, gridImportLimitKw: 1000, priceGbpPerMwh: [50, 40, 30, 200, 200, 60, 20, 80], carbonGPerKwh: [300, 250, 200, 100, 100, 150, 300, 350] }],
+  jobs: [], commitments: [], ...over,
+});
+
+/** Every combination of start slots for non-preemptible jobs at one site with no battery: the true optimum. */
+const bruteForce = (p: PlanningProblem): number | undefined => {
+  const h = p.slotMinutes / 60;
+  const site = p.sites[0]!;
+  let best: number | undefined;
+  const load = new Float64Array(p.slots);
+  const go = (i: number): void => {
+    if (i === p.jobs.length) {
+      let cost = 0; let kg = 0;
+      for (let t = 0; t < p.slots; t++) {
+        if ((load[t] as number) > site.itPowerLimitKw + 1e-9 || (load[t] as number) * site.pue > site.gridImportLimitKw + 1e-9) return;
+        cost += ((site.priceGbpPerMwh[t] as number) * (load[t] as number) * site.pue * h) / 1000;
+        kg += ((site.carbonGPerKwh[t] as number) * (load[t] as number) * site.pue * h) / 1000;
+      }
+      if (p.carbonCapKg !== undefined && kg > p.carbonCapKg + 1e-9) return;
+      if (best === undefined || cost < best) best = cost;
+      return;
+    }
+    const j = p.jobs[i]!;
+    const run = runProfile(j.energyKwh, j.maxPowerKw, h);
+    for (let s = j.releaseSlot; s + run.length <= j.deadlineSlot; s++) {
+      run.forEach((kw, k) => { load[s + k] = (load[s + k] as number) + kw; });
+      go(i + 1);
+      run.forEach((kw, k) => { load[s + k] = (load[s + k] as number) - kw; });
+    }
+  };
+  go(0);
+  return best;
+};
+
+test('non-preemptible jobs: the planner finds the brute-force optimum and proves it', async () => {
+  const p = base({
+    carbonCapKg: 40,
+    jobs: [
+      { id: 'a', energyKwh: 50, maxPowerKw: 50, releaseSlot: 0, deadlineSlot: 8, preemptible: false, sites: ['lon'] },
+      { id: 'b', energyKwh: 30, maxPowerKw: 40, releaseSlot: 1, deadlineSlot: 7, preemptible: false, sites: ['lon'] },
+      { id: 'c', energyKwh: 60, maxPowerKw: 60, releaseSlot: 2, deadlineSlot: 8, preemptible: false, sites: ['lon'] },
+    ],
+  });
+  const truth = bruteForce(p);
+  assert.ok(truth !== undefined);
+  const s = await plan(p);
+  assert.deepEqual(checkSchedule(p, s).violations, []);
+  assert.ok(close(s.costGbp, truth, 1e-4), `cost ${s.costGbp} vs brute force ${truth}`);
+  assert.ok(s.lowerBoundGbp <= truth + 1e-9);
+  assert.equal(s.status, 'optimal');
+});
+
+test('the lower bound never exceeds the exact optimum, and the LP path alone stays close to it', async () => {
+  const runs = fc.sample(problemArb({ maxJobs: 10, slots: 12 }), { numRuns: 40, seed: 7 });
+  for (const p of runs) {
+    const truth = await exactOptimum(p);
+    // Exact classes, and windows widened to a coarse grid (the bound is then proved over exact classes).
+    for (const maxColumns of [100_000, 10]) {
+      const s = await plan(p, { ...noMilp, maxColumns });
+      if (truth === undefined) { assert.equal(s.status, 'infeasible'); continue; }
+      if (s.status === 'infeasible') { assert.match(s.reason ?? '', /not a proof/, 'only the greedy fallback may miss a feasible plan'); continue; }
+      assert.deepEqual(checkSchedule(p, s).violations, []);
+      assert.ok(s.lowerBoundGbp <= truth + 1e-6 * Math.max(1, Math.abs(truth)), `bound ${s.lowerBoundGbp} above the optimum ${truth} (maxColumns ${maxColumns})`);
+      assert.ok(s.costGbp >= truth - 1e-6 * Math.max(1, Math.abs(truth)), `cost ${s.costGbp} below the optimum ${truth}`);
+    }
+  }
+});
+
+test('property: every plan passes the independent check; optimal only when proven; infeasible only with a reason', async () => {
+  await fc.assert(fc.asyncProperty(problemArb({ maxJobs: 12, slots: 16 }), async (p) => {
+    const s = await plan(p);
+    if (s.status === 'infeasible') return (s.reason ?? '').length > 0;
+    const verdict = checkSchedule(p, s);
+    assert.deepEqual(verdict.violations, []);
+    assert.ok(s.lowerBoundGbp <= s.costGbp + 1e-9);
+    if (s.status === 'optimal') assert.ok(s.costGbp - s.lowerBoundGbp <= 1e-6 * Math.max(1, Math.abs(s.costGbp)));
+    return true;
+  }), { numRuns: 60, seed: 11 });
+});
+
+test('a proven-infeasible problem is never answered with a plan', async () => {
+  const runs = fc.sample(problemArb({ maxJobs: 8, slots: 10, tight: true }), { numRuns: 30, seed: 3 });
+  let infeasibleSeen = 0;
+  for (const p of runs) {
+    const truth = await exactOptimum(p);
+    const s = await plan(p);
+    if (truth === undefined) { infeasibleSeen++; assert.equal(s.status, 'infeasible'); assert.ok((s.reason ?? '').length > 10); }
+  }
+  assert.ok(infeasibleSeen > 0, 'the sample includes infeasible problems');
+});
+
+test('infeasible: the reason names the carbon cap and the least carbon possible', async () => {
+  const p = base({ carbonCapKg: 1, jobs: [{ id: 'a', energyKwh: 50, maxPowerKw: 50, releaseSlot: 0, deadlineSlot: 8, preemptible: true, sites: ['lon'] }] });
+  const s = await plan(p);
+  assert.equal(s.status, 'infeasible');
+  // 50 kWh × PUE 1.5 at the cleanest 100 g/kWh = 7.5 kg at least.
+  assert.match(s.reason ?? '', /carbon cap of 1 kg cannot be met: every plan emits at least 7\.5 kg/);
+});
+
+test('infeasible: the reason names the commitments, or the window that overflows the site', async () => {
+  const job = { id: 'a', energyKwh: 150, maxPowerKw: 100, releaseSlot: 2, deadlineSlot: 5, preemptible: true, sites: ['lon'] };
+  const committed = await plan(base({ jobs: [job], commitments: [{ site: 'lon', fromSlot: 2, toSlot: 4, maxImportKw: 0 }] }));
+  assert.equal(committed.status, 'infeasible');
+  assert.match(committed.reason ?? '', /commitments \(lon ≤ 0 kW in \[2, 4\)\) cannot be kept/);
+  const crowded = await plan(base({ jobs: [job, { ...job, id: 'b' }] }));
+  assert.equal(crowded.status, 'infeasible');
+  assert.match(crowded.reason ?? '', /slots \[2, 5\) need 300\.0 kWh of IT energy, but the sites can take at most 150\.0 kWh/);
+});
+
+test('when the solver fails, the greedy plan is used and says why', async () => {
+  const p = base({ jobs: [{ id: 'a', energyKwh: 50, maxPowerKw: 50, releaseSlot: 0, deadlineSlot: 8, preemptible: true, sites: ['lon'] }] });
+  const s = await planWithLp(p, async () => ({ status: 'failed', reason: 'solver unavailable', seconds: 0 }));
+  assert.equal(s.status, 'feasible');
+  assert.match(s.planner ?? '', /greedy.*fallback: solver unavailable/);
+  assert.deepEqual(checkSchedule(p, s).violations, []);
+});
+
+test('a solve that overruns its wall-clock limit is killed, and the next solve gets a fresh worker', async () => {
+  const impatient = new HighsClient({ killGraceSeconds: 0, killGraceFactor: -0.999 });
+  try {
+    const big = buildExactModel({ ...base({ slots: 48, sites: [{ ...base().sites[0]!, priceGbpPerMwh: flat(48, 50), carbonGPerKwh: flat(48, 100) }] }),
+      jobs: Array.from({ length: 60 }, (_, i) => ({ id: `j${i}`, energyKwh: 20 + (i % 7) * 5, maxPowerKw: 10 + (i % 5) * 5, releaseSlot: i % 10, deadlineSlot: 48, preemptible: i % 2 === 0, sites: ['lon'] })) });
+    const killed = await impatient.solve(big.model, { timeLimitSeconds: 1 });
+    assert.equal(killed.status, 'failed');
+    assert.match(killed.status === 'failed' ? killed.reason : '', /worker terminated/);
+    assert.equal(impatient.stats.kills, 1);
+    // A limit this long gives a kill timer of seconds: the tiny model solves in a fresh worker.
+    const again = await impatient.solve(buildExactModel(base()).model, { timeLimitSeconds: 5000 });
+    assert.notEqual(again.status, 'failed', again.status === 'failed' ? again.reason : '');
+    assert.equal(impatient.stats.restarts, 1);
+  } finally { await impatient.close(); }
+});

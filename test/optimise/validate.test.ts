@@ -1,0 +1,46 @@
+// The published JSON Schemas match the ones the code validates with, and validation names paths.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { problemSchemaV1, scheduleSchemaV1 } from '../../src/domain/planning-schema.ts';
+import { jsonPath, validateProblem, validateSchedule } from '../../src/optimise/validate.ts';
+import { projectRoot } from '../helpers/shared.ts';
+
+const doc = (name: string): unknown => JSON.parse(readFileSync(join(projectRoot, 'docs', name), 'utf8'));
+
+test('docs/schemas holds exactly the schemas the code validates with', () => {
+  assert.deepEqual(doc('schemas/planning-problem.v1.schema.json'), problemSchemaV1);
+  assert.deepEqual(doc('schemas/schedule.v1.schema.json'), scheduleSchemaV1);
+});
+
+test('the documented example problem and schedule are valid', () => {
+  const p = validateProblem(doc('examples/problem.json'));
+  assert.ok(p.ok, JSON.stringify(!p.ok && p.faults));
+  assert.ok(validateSchedule(doc('examples/schedule.json')).ok);
+});
+
+test('faults name JSON paths', () => {
+  assert.equal(jsonPath('/jobs/3/deadlineSlot'), '$.jobs[3].deadlineSlot');
+  assert.equal(jsonPath(''), '$');
+  const p = doc('examples/problem.json') as { jobs: { releaseSlot: number; deadlineSlot: number }[]; sites: { battery?: { initialSocKwh: number } }[]; commitments: { toSlot: number }[] };
+  p.jobs[0]!.deadlineSlot = 0;
+  p.sites[0]!.battery!.initialSocKwh = 1e6;
+  p.commitments[0]!.toSlot = 9;
+  const v = validateProblem(p);
+  assert.ok(!v.ok);
+  const text = v.faults.map((f) => `${f.path}: ${f.message}`).join('\n');
+  assert.match(text, /\$\.jobs\[0\]\.deadlineSlot: must be >= 1/);
+  const q = doc('examples/problem.json') as typeof p;
+  q.jobs[1]!.deadlineSlot = q.jobs[1]!.releaseSlot;
+  q.sites[0]!.battery!.initialSocKwh = 1e6;
+  q.commitments[0]!.toSlot = 9;
+  const w = validateProblem(q);
+  assert.ok(!w.ok);
+  const text2 = w.faults.map((f) => `${f.path}: ${f.message}`).join('\n');
+  assert.match(text2, /\$\.jobs\[1\]\.deadlineSlot: 1 must be after releaseSlot 1/);
+  assert.match(text2, /\$\.sites\[0\]\.battery\.initialSocKwh: 1000000 kWh must lie in \[minSocKwh, capacityKwh\] = \[20, 200\]/);
+  assert.match(text2, /\$\.commitments\[0\]\.toSlot: 9 is beyond the horizon of 8 slots/);
+  const missing = validateProblem({ version: 1 });
+  assert.ok(!missing.ok && missing.faults.some((f) => f.path === '$.start' && f.message === 'is required'));
+});
