@@ -35,6 +35,10 @@ export const ERRORS = {
   FLX_CONFIG_INVALID: { http: 400, beckn: '30000', message: 'the configuration is invalid' },
   FLX_CLI_USAGE: { http: 400, beckn: '30000', message: 'the command line is invalid' },
   FLX_DATA_INVALID: { http: 400, beckn: '30000', message: 'an input file is invalid' },
+  // Workload schedulers (Slurm, Kubernetes) beside a Compute-Flex agent.
+  FLX_SCHEDULER_UNAVAILABLE: { http: 503, beckn: '40000', message: 'the workload scheduler did not answer' },
+  FLX_SCHEDULER_COMMAND: { http: 502, beckn: '40000', message: 'the workload scheduler refused a command' },
+  FLX_JOB_METADATA: { http: 400, beckn: '30000', message: "a job's FlexLon metadata is invalid" },
 } as const satisfies Record<string, { http: number; beckn: string; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
