@@ -150,7 +150,8 @@ export class TestSlurm {
   }
 
   run(cmd: string, args: readonly string[], input?: string): string {
-    return execFileSync(cmd, args, { env: this.env, input: input ?? '', timeout: 30_000 }).toString();
+    // From the cluster's own directory, so job output files (slurm-N.out) land there, not in the repo.
+    return execFileSync(cmd, args, { env: this.env, input: input ?? '', timeout: 30_000, cwd: this.dir }).toString();
   }
 
   /** sbatch as a user would run it; returns the Slurm job id. */
