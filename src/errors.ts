@@ -50,6 +50,10 @@ export const ERRORS = {
   FLX_PROBLEM_INVALID: { http: 400, beckn: '30000', message: 'the planning problem does not match its format' },
   FLX_SCHEDULE_INVALID: { http: 400, beckn: '30000', message: 'the schedule does not match its format' },
   FLX_PLAN_CHECK_FAILED: { http: 422, beckn: '40000', message: 'the schedule breaks a constraint of its problem' },
+  // Workload schedulers (Slurm, Kubernetes) beside a Compute-Flex agent.
+  FLX_SCHEDULER_UNAVAILABLE: { http: 503, beckn: '40000', message: 'the workload scheduler did not answer' },
+  FLX_SCHEDULER_COMMAND: { http: 502, beckn: '40000', message: 'the workload scheduler refused a command' },
+  FLX_JOB_METADATA: { http: 400, beckn: '30000', message: "a job's FlexLon metadata is invalid" },
 } as const satisfies Record<string, { http: number; beckn: string; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;

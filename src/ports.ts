@@ -2,7 +2,7 @@
 // src/adapters/<name>/ implement them and src/compose.ts picks which. Asynchronous throughout, so a
 // networked implementation (PostgreSQL, Slurm over ssh, a live API) fits the same shape.
 import type { AuditEntry, AuditRecord } from './audit/chain.ts';
-import type { Actuation, ComputeJob } from './domain/compute.ts';
+import type { Actuation, ComputeJob, PortableJob, SchedulerCapabilities } from './domain/compute.ts';
 import type { Order } from './domain/order.ts';
 import type { PlanningProblem, Schedule } from './domain/planning.ts';
 import type { SignalSeries } from './domain/signals.ts';
@@ -26,14 +26,37 @@ export interface SignalSource {
   outturn(region: string, grid: SlotGrid): Promise<SignalSeries>;
 }
 
-/** A workload scheduler at one site (Slurm, Kubernetes, the simulated cluster). */
+/**
+ * A workload scheduler at one site (Slurm, Kubernetes, the simulated cluster). Job ids are FlexLon
+ * identities (unique across sites, kept when a job moves); `ComputeJob.nativeId` is the scheduler's
+ * own. Actions on jobs answer with a value: a refusal (job running, held by someone else, not
+ * supported here) is an expected outcome, not an exception. Exceptions (FlexError
+ * FLX_SCHEDULER_UNAVAILABLE, FLX_SCHEDULER_COMMAND) mean the scheduler itself could not be asked.
+ * test/contract/scheduler.contract.ts is the behaviour every adapter must show.
+ */
 export interface Scheduler {
   readonly site: string;
+  readonly capabilities: SchedulerCapabilities;
+  /** Waiting, running and recently finished jobs, with their flexibility metadata. */
   listJobs(): Promise<ComputeJob[]>;
   /** The job may not start before `until`. Fails (as a value) if it is already running or finished. */
   deferUntil(jobId: string, until: EpochMs): Promise<Actuation>;
+  /** A held job does not start until released. FlexLon's holds are marked so an operator's hold is never lifted by FlexLon. */
   hold(jobId: string): Promise<Actuation>;
+  /** Lifts FlexLon's hold; refuses (code `held-by-other`) a hold placed by an operator or user. */
   release(jobId: string): Promise<Actuation>;
+  /** Cancels a waiting job (the second half of a move). */
+  cancel(jobId: string): Promise<Actuation>;
+  /** The job's submission, to run it elsewhere; undefined if there is no such waiting job. */
+  exportJob(jobId: string): Promise<PortableJob | undefined>;
+  /** Submits a job exported elsewhere, held by FlexLon, keeping its identity. */
+  importJob(job: PortableJob): Promise<Actuation>;
+  /** Caps the job's GPUs at `wattsPerGpu` (refused, code `unsupported`, where the scheduler cannot). */
+  setPowerCap(jobId: string, wattsPerGpu: number): Promise<Actuation>;
+  /** Jobs that reached an end state (completed or cancelled) at or after `since`, as far as the scheduler still knows. */
+  finishedSince(since: EpochMs): Promise<ComputeJob[]>;
+  /** For schedulers without native begin times: start the jobs whose deferral has run out. */
+  reconcile?(now: EpochMs): Promise<void>;
 }
 
 /** Site grid-import meter: average import (kW) per slot of `grid`; NaN where no reading exists yet. */

@@ -35,6 +35,52 @@ export interface ComputeJob {
   readonly beginAt?: EpochMs;
   readonly startedAt?: EpochMs;
   readonly finishedAt?: EpochMs;
+  /** The scheduler's own id (Slurm job id, Kubernetes namespace/name) where it differs from `id`, for operators. */
+  readonly nativeId?: string;
+  /**
+   * Who holds a held job. Only `flexlon` holds are the agent's to release: a hold an operator or
+   * the user placed by hand is never lifted by FlexLon, and the planner must not count on the job.
+   */
+  readonly heldBy?: 'flexlon' | 'other';
+  /** Scheduler queue the job was submitted to (Slurm partition, Kubernetes namespace or queue label). */
+  readonly queue?: string;
+  /** Lowest power the job can run at under a GPU power cap (kW), where the scheduler can cap power. */
+  readonly minPowerKw?: Kilowatts;
+  /** GPU power cap applied to the job (W per GPU), if any. */
+  readonly powerCapW?: number;
+  /** Problems found in the job's FlexLon metadata; defaults were used for the fields named. */
+  readonly metadataIssues?: readonly string[];
+}
+
+/** Deferrable energy that shares one window: jobs released from `from` that must finish by `to`. */
+export interface DeferrableWindow {
+  readonly from: EpochMs;
+  readonly to: EpochMs;
+  readonly energyKwh: KilowattHours;
+  readonly jobs: number;
+}
+
+/** A job that may run at other sites: the planner's locational option. */
+export interface LocationalOption {
+  readonly jobId: string;
+  readonly sites: readonly string[];
+  readonly powerKw: Kilowatts;
+  readonly energyKwh: KilowattHours;
+}
+
+/**
+ * The site's flexibility summed up per slot from `baseLoadFrom` (same slots as baseLoadKw), for
+ * pricing and for a planner that works on aggregates. Derived from `jobs` by src/domain/flexibility.ts.
+ */
+export interface FlexibilitySummary {
+  /** Lowest IT power per slot that still meets every SLO (base load, running jobs at their lowest cap, compulsory parts of waiting jobs). */
+  readonly minPowerKw: readonly number[];
+  /** IT power per slot if every waiting job starts as soon as it may (no FlexLon), given GPU capacity is not binding. */
+  readonly asapPowerKw: readonly number[];
+  /** How far the running jobs' power could drop per slot under GPU power caps (0 where the scheduler cannot cap). */
+  readonly powerCapHeadroomKw: readonly number[];
+  readonly deferrable: readonly DeferrableWindow[];
+  readonly locational: readonly LocationalOption[];
 }
 
 /** What a Compute-Flex agent reports to the Flexibility Orchestrator about its site. */
@@ -51,9 +97,36 @@ export interface FlexibilityReport {
   /** IT power drawn regardless of the deferrable jobs (idle nodes, inference serving) per slot from baseLoadFrom. */
   readonly baseLoadKw: readonly number[];
   readonly jobs: readonly ComputeJob[];
+  /** Optional summary for planners and pricing (older agents do not send it). */
+  readonly flexibility?: FlexibilitySummary;
+  /** Actuations the scheduler refused since the last report (job already running, not preemptible, …), so the orchestrator re-plans knowing them. */
+  readonly refused?: readonly Actuation[];
+  /** Set when the scheduler could not be read: `jobs` is the last known queue, as of `staleSince`. */
+  readonly staleSince?: EpochMs;
 }
 
-/** Result of asking a scheduler to act on a job. */
+/** Result of asking a scheduler to act on a job. `code` says why a refusal happened, for callers that react to it. */
 export type Actuation =
   | { readonly ok: true; readonly jobId: string }
-  | { readonly ok: false; readonly jobId: string; readonly reason: string };
+  | { readonly ok: false; readonly jobId: string; readonly reason: string; readonly code?: RefusalCode };
+
+export type RefusalCode = 'not-found' | 'wrong-state' | 'held-by-other' | 'unsupported' | 'invalid' | 'scheduler-error';
+
+/** A job's submission in a form another cluster of the same kind can run; `id` is the FlexLon identity kept across the move. */
+export interface PortableJob {
+  readonly id: string;
+  /** Which adapter family can run it (a Slurm batch script cannot be run by Kubernetes). */
+  readonly kind: 'slurm' | 'kubernetes' | 'sim';
+  readonly job: ComputeJob;
+  /** The scheduler-specific submission (batch script and options, a Job manifest, …). */
+  readonly spec: unknown;
+}
+
+/** What a scheduler adapter can do beyond list, defer, hold and release. */
+export interface SchedulerCapabilities {
+  readonly kind: PortableJob['kind'];
+  /** Native "do not start before" times (Slurm --begin). Without them the adapter holds the job and releases it when due (`reconcile`). */
+  readonly beginTimes: boolean;
+  readonly powerCap: boolean;
+  readonly move: boolean;
+}

@@ -12,34 +12,41 @@
 // which is what a planner assumes when it treats base load as fixed, and what deferring a job
 // actually removes (an offer must never promise more than that).
 import { kw, type Kilowatts } from '../domain/units.ts';
+import { CALIBRATION } from './calibration.ts';
 
 export interface GpuNodePower {
   readonly gpusPerNode: number;
   /** Board power of one idle GPU (W). */
   readonly gpuIdleW: number;
-  /** Board power of one GPU running flat out at its default power limit (W). */
+  /** Board power one GPU actually draws running flat out at its default power limit (W). */
   readonly gpuPeakW: number;
+  /** The GPU's rated board power (TDP, W): power caps are fractions of it (default gpuPeakW). */
+  readonly gpuTdpW?: number;
   /** CPUs, memory, fans, NICs, switches of one node with every GPU idle (kW). */
   readonly nodeIdleOverheadKw: number;
   /** The same with every GPU busy (kW); in between it rises linearly with the busy fraction. */
   readonly nodeLoadOverheadKw: number;
 }
 
+/** Uncapped draw of a training GPU measured in the Phoenix sweep (mean of its training workloads). */
+const MEASURED_PEAK_W = Math.round(CALIBRATION.powerCap.training.drawW[CALIBRATION.powerCap.training.drawW.length - 1] ?? 400);
+
 /**
  * An 8 × NVIDIA A100 SXM node (DGX/HGX A100 class).
- * - gpuPeakW 400: the A100 SXM maximum TDP (NVIDIA A100 datasheet). An upper bound: Emerald AI's
- *   Phoenix sweep (shared traces/emerald-ai-phoenix-2025/dvfs_sweep.csv) measured 343–388 W per GPU
- *   uncapped at the 400 W limit.
+ * - gpuPeakW: what a busy A100 SXM draws at its default 400 W limit, fitted on Emerald AI's Phoenix
+ *   sweep (shared traces/emerald-ai-phoenix-2025/dvfs_sweep.csv, by scripts/fit-traces.ts): 367 W,
+ *   the mean of its six training workloads (343–388 W). gpuTdpW 400: the A100 SXM TDP.
  * - gpuIdleW 60: an assumption, in line with the ~60–75 W idle readings collected for H100-class
  *   parts in the research notes (shared notes/peers-research.md §4.2); not measured on an A100 here.
  * - node overhead 0.5 kW idle / 1.0 kW at load: assumptions (two server CPUs, memory, fans, NICs).
- *   Probably low: the DGX A100 datasheet gives 6.5 kW maximum system power against 4.2 kW here.
- * All of these are placeholders to calibrate against metered data.
+ *   Probably low: the DGX A100 datasheet gives 6.5 kW maximum system power against 3.9 kW here.
+ * Idle and overhead remain placeholders to calibrate against metered data.
  */
 export const A100_SXM_NODE: GpuNodePower = {
   gpusPerNode: 8,
   gpuIdleW: 60,
-  gpuPeakW: 400,
+  gpuPeakW: MEASURED_PEAK_W,
+  gpuTdpW: 400,
   nodeIdleOverheadKw: 0.5,
   nodeLoadOverheadKw: 1.0,
 };
@@ -50,6 +57,7 @@ export const checkNodePower = (p: GpuNodePower): GpuNodePower => {
   if (!Number.isInteger(p.gpusPerNode) || p.gpusPerNode < 1) problems.push('gpusPerNode must be a positive integer');
   if (!(p.gpuIdleW >= 0)) problems.push('gpuIdleW must be ≥ 0');
   if (!(p.gpuPeakW >= p.gpuIdleW)) problems.push('gpuPeakW must be ≥ gpuIdleW');
+  if (p.gpuTdpW !== undefined && !(p.gpuTdpW >= p.gpuPeakW)) problems.push('gpuTdpW must be ≥ gpuPeakW (the rated power bounds the draw)');
   if (!(p.nodeIdleOverheadKw >= 0)) problems.push('nodeIdleOverheadKw must be ≥ 0');
   if (!(p.nodeLoadOverheadKw >= p.nodeIdleOverheadKw)) problems.push('nodeLoadOverheadKw must be ≥ nodeIdleOverheadKw');
   if (problems.length > 0) throw new Error(`invalid GPU node power model: ${problems.join('; ')}`);
@@ -60,9 +68,8 @@ export const checkNodePower = (p: GpuNodePower): GpuNodePower => {
 export const nodeIdleKw = (p: GpuNodePower): Kilowatts => kw((p.gpusPerNode * p.gpuIdleW) / 1000 + p.nodeIdleOverheadKw);
 
 /**
- * What one GPU adds to its node's IT power when it goes from idle to busy, drawing `gpuDrawW`.
- * Seam for the throughput-vs-power-cap curve (a later issue): that curve will supply the draw (and
- * the throughput factor) at a given cap; until then a busy GPU draws gpuPeakW.
+ * What one GPU adds to its node's IT power when it goes from idle to busy, drawing `gpuDrawW`
+ * (gpuPeakW uncapped; under a cap, src/sim/power-cap.ts gives the draw and the throughput).
  */
 export const gpuMarginalKw = (p: GpuNodePower, gpuDrawW: number = p.gpuPeakW): Kilowatts =>
   kw((gpuDrawW - p.gpuIdleW) / 1000 + (p.nodeLoadOverheadKw - p.nodeIdleOverheadKw) / p.gpusPerNode);

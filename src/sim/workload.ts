@@ -1,11 +1,12 @@
 // A seeded one-day workload for one site: deferrable GPU batch/training jobs plus the inflexible
 // power of a separate inference pool. It feeds the simulated cluster in demos, backtests and tests.
 //
-// PROVISIONAL: every distribution below (job count, GPU-count weights, 1–6 h durations, 4–16 h
-// slack, the hour-of-day submission weights and the inference day shape) is a hand-picked
-// placeholder. None of it has been fitted to data yet; calibrating it on the Alibaba GPU 2023
-// (openb) pod trace and the Azure LLM inference 2023 trace is a separate issue. Until then, treat
-// results that depend on these shapes as illustrative only.
+// HAND-PICKED: every distribution below (job count, GPU-count weights, 1–6 h durations, 4–16 h
+// slack, the hour-of-day submission weights and the inference day shape) is an assumption, kept
+// because the demo needs a training site's multi-node jobs with hours of slack, which the public
+// traces do not contain (Alibaba openb has 23 eight-GPU pods in 149 days). For a workload drawn
+// from the Alibaba GPU 2023 and Azure LLM 2023 trace fits, use generateTraceDay
+// (src/sim/workload-trace.ts). Treat results that depend on these shapes as illustrative only.
 import type { ComputeJob } from '../domain/compute.ts';
 import { intBetween, pick, seeded, uniform, type Random } from '../domain/random.ts';
 import { epochMs, isoOf, MINUTE_MS, type EpochMs } from '../domain/time.ts';

@@ -5,10 +5,12 @@
 //
 // Power follows the convention in src/sim/power.ts: IT power = idle power of the training pool +
 // Σ running jobs' powerKw (their marginal power) + the inference pool's power; import = IT × pue.
-import type { Actuation, ComputeJob, FlexibilityReport } from '../../domain/compute.ts';
+import type { Actuation, ComputeJob, FlexibilityReport, PortableJob, RefusalCode, SchedulerCapabilities } from '../../domain/compute.ts';
 import { epochMs, isoOf, MINUTE_MS, slotAt, slotStart, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { kw, kwh, type Kilowatts } from '../../domain/units.ts';
 import type { Meter, Scheduler } from '../../ports.ts';
+import { jobPowerKw } from '../../sim/power.ts';
+import { cappedDrawW, minCapW, throughputAt } from '../../sim/power-cap.ts';
 import { checkInferenceProfile, resolveConfig, type ResolvedSimConfig, type SimClusterConfig } from './config.ts';
 import { PowerLog } from './power-log.ts';
 
@@ -16,16 +18,20 @@ export type { SimClusterConfig } from './config.ts';
 
 const HOUR_MS = 60 * MINUTE_MS;
 
-type JobRecord = { -readonly [K in keyof ComputeJob]: ComputeJob[K] } & { readonly seq: number };
+/** A job as the cluster tracks it: `speed` is its throughput under its power cap (1 uncapped) and `drawKw` its marginal power while running. */
+type JobRecord = { -readonly [K in keyof ComputeJob]: ComputeJob[K] } & { readonly seq: number; speed: number; drawKw: number };
 
 const isWaiting = (j: JobRecord): boolean => j.state === 'queued' || j.state === 'held';
 const ok = (jobId: string): Actuation => ({ ok: true, jobId });
-const refuse = (jobId: string, reason: string): Actuation => ({ ok: false, jobId, reason });
+const refuse = (jobId: string, reason: string, code: RefusalCode): Actuation => ({ ok: false, jobId, reason, code });
 const copyRecord = (j: JobRecord): JobRecord => ({ ...j, allowedSites: [...j.allowedSites] });
-const publicJob = ({ seq: _seq, ...job }: JobRecord): ComputeJob => ({ ...job, allowedSites: [...job.allowedSites] });
+const publicJob = ({ seq: _seq, speed: _speed, drawKw: _draw, ...job }: JobRecord): ComputeJob => ({ ...job, allowedSites: [...job.allowedSites] });
+
+export const SIM_CAPABILITIES: SchedulerCapabilities = { kind: 'sim', beginTimes: true, powerCap: true, move: true };
 
 export class SimCluster implements Scheduler, Meter {
   readonly site: string;
+  readonly capabilities = SIM_CAPABILITIES;
   readonly region: string;
   readonly pue: number;
   readonly gridImportLimitKw: Kilowatts;
@@ -79,10 +85,26 @@ export class SimCluster implements Scheduler, Meter {
       ids.add(job.id);
     }
     for (const job of jobs) {
+      // Admission 'held' is FlexLon's own hold (Kueue's suspend-on-create), so FlexLon may lift it.
       const held = this.cfg.admission === 'held' && job.slo === 'deferrable' && job.state === 'queued';
-      this.jobs.push({ ...job, ...(held ? { state: 'held' as const } : {}), allowedSites: [...job.allowedSites], seq: this.nextSeq++ });
+      this.jobs.push(this.record(held ? { ...job, state: 'held', heldBy: 'flexlon' } : job));
     }
     this.jobs.sort((a, b) => a.submittedAt - b.submittedAt || a.seq - b.seq);
+  }
+
+  private record(job: ComputeJob): JobRecord {
+    const minPowerKw = job.gpus > 0 ? Math.min(job.powerKw, jobPowerKw(this.cfg.power, job.gpus, cappedDrawW(this.cfg.power, minCapW(this.cfg.power)))) : job.powerKw;
+    const rec: JobRecord = { ...job, allowedSites: [...job.allowedSites], minPowerKw: kw(minPowerKw), seq: this.nextSeq++, speed: 1, drawKw: job.powerKw };
+    if (job.powerCapW !== undefined) this.applyCap(rec, job.powerCapW);
+    return rec;
+  }
+
+  private applyCap(job: JobRecord, capW: number): void {
+    const p = this.cfg.power;
+    const fraction = capW / (p.gpuTdpW ?? p.gpuPeakW);
+    job.powerCapW = capW;
+    job.speed = throughputAt(fraction);
+    job.drawKw = jobPowerKw(p, job.gpus, cappedDrawW(p, capW));
   }
 
   /** The queue as a scheduler would show it now: jobs submitted later in the day are not yet visible. */
@@ -92,30 +114,95 @@ export class SimCluster implements Scheduler, Meter {
 
   /** Sets beginAt. It does not check the deadline: keeping SLOs is the planner's job, as with Slurm --begin. */
   deferUntil(jobId: string, until: EpochMs): Promise<Actuation> {
-    const job = this.find(jobId);
-    if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`));
-    if (!isWaiting(job)) return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}; only queued or held jobs can be deferred`));
-    if (!Number.isFinite(until)) return Promise.resolve(refuse(jobId, `until is not a time: ${until}`));
-    job.beginAt = until;
-    return Promise.resolve(ok(jobId));
+    return this.act(jobId, 'deferred', (job) => {
+      if (!Number.isFinite(until)) return refuse(jobId, `until is not a time: ${until}`, 'invalid');
+      job.beginAt = until;
+      return ok(jobId);
+    });
   }
 
   /** A held job never starts until released. Holding a held job is a no-op. */
   hold(jobId: string): Promise<Actuation> {
+    return this.act(jobId, 'held', (job) => {
+      if (job.state !== 'held') job.heldBy = 'flexlon';
+      job.state = 'held';
+      return ok(jobId);
+    });
+  }
+
+  /** An operator holds a job at the console (not FlexLon): FlexLon must never release it. */
+  holdByHand(jobId: string): Promise<Actuation> {
+    return this.act(jobId, 'held', (job) => {
+      job.state = 'held';
+      job.heldBy = 'other';
+      return ok(jobId);
+    });
+  }
+
+  /** Makes a job FlexLon held eligible again (beginAt, if set, still applies). Releasing a queued job is a no-op. */
+  release(jobId: string): Promise<Actuation> {
+    return this.act(jobId, 'released', (job) => {
+      if (job.state === 'held' && job.heldBy === 'other') return refuse(jobId, `job ${jobId} was held by an operator, not by FlexLon; only they may release it`, 'held-by-other');
+      job.state = 'queued';
+      delete job.heldBy;
+      return ok(jobId);
+    });
+  }
+
+  cancel(jobId: string): Promise<Actuation> {
+    return this.act(jobId, 'cancelled', (job) => {
+      job.state = 'cancelled';
+      job.finishedAt = this.current;
+      return ok(jobId);
+    });
+  }
+
+  exportJob(jobId: string): Promise<PortableJob | undefined> {
     const job = this.find(jobId);
-    if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`));
-    if (!isWaiting(job)) return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}; only queued jobs can be held`));
-    job.state = 'held';
+    return Promise.resolve(job && isWaiting(job) ? { id: job.id, kind: 'sim', job: publicJob(job), spec: null } : undefined);
+  }
+
+  /** Queues a job moved here (held by FlexLon, submitted now); it must allow this site. */
+  importJob(moved: PortableJob): Promise<Actuation> {
+    const { job } = moved;
+    if (moved.kind !== 'sim') return Promise.resolve(refuse(moved.id, `a ${moved.kind} job cannot run on a simulated cluster`, 'unsupported'));
+    if (!job.allowedSites.includes(this.site)) return Promise.resolve(refuse(moved.id, `job ${moved.id} may run only at ${job.allowedSites.join(', ')}`, 'invalid'));
+    if (this.find(moved.id)) return Promise.resolve(refuse(moved.id, `job ${moved.id} is already at site ${this.site}`, 'invalid'));
+    const { startedAt: _s, finishedAt: _f, heldBy: _h, ...rest } = job;
+    const here: ComputeJob = { ...rest, site: this.site, state: 'queued', submittedAt: this.current, releaseAt: epochMs(Math.max(job.releaseAt, this.current)) };
+    try {
+      this.check(here, new Set(this.jobs.map((j) => j.id)));
+    } catch (e) {
+      return Promise.resolve(refuse(moved.id, (e as Error).message, 'invalid'));
+    }
+    this.jobs.push(this.record({ ...here, state: 'held', heldBy: 'flexlon' }));
+    this.jobs.sort((a, b) => a.submittedAt - b.submittedAt || a.seq - b.seq);
+    return Promise.resolve(ok(moved.id));
+  }
+
+  /** Caps the job's GPUs; it then runs slower and draws less (src/sim/power-cap.ts). Allowed from half TDP up to TDP. */
+  setPowerCap(jobId: string, wattsPerGpu: number): Promise<Actuation> {
+    const job = this.find(jobId);
+    if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`, 'not-found'));
+    if (job.state === 'completed' || job.state === 'cancelled') return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}`, 'wrong-state'));
+    const p = this.cfg.power;
+    const lo = minCapW(p);
+    const hi = p.gpuTdpW ?? p.gpuPeakW;
+    if (!(wattsPerGpu >= lo && wattsPerGpu <= hi)) return Promise.resolve(refuse(jobId, `a cap must be ${lo}–${hi} W per GPU, got ${wattsPerGpu}`, 'invalid'));
+    this.applyCap(job, wattsPerGpu);
     return Promise.resolve(ok(jobId));
   }
 
-  /** Makes a held job eligible again (beginAt, if set, still applies). Releasing a queued job is a no-op. */
-  release(jobId: string): Promise<Actuation> {
+  finishedSince(since: EpochMs): Promise<ComputeJob[]> {
+    return Promise.resolve(this.jobs.filter((j) => (j.state === 'completed' || j.state === 'cancelled') && (j.finishedAt ?? -Infinity) >= since).map(publicJob));
+  }
+
+  /** Runs `f` on a job that is still waiting, or refuses. */
+  private act(jobId: string, verb: string, f: (job: JobRecord) => Actuation): Promise<Actuation> {
     const job = this.find(jobId);
-    if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`));
-    if (!isWaiting(job)) return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}; only held jobs can be released`));
-    job.state = 'queued';
-    return Promise.resolve(ok(jobId));
+    if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`, 'not-found'));
+    if (!isWaiting(job)) return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}; only queued or held jobs can be ${verb}`, 'wrong-state'));
+    return Promise.resolve(f(job));
   }
 
   /**
@@ -210,7 +297,7 @@ export class SimCluster implements Scheduler, Meter {
 
   /** When a running job finishes if nothing changes; whole milliseconds, and always after `now`. */
   private finishTime(job: JobRecord, now: number): number {
-    return now + Math.max(1, Math.round((job.remainingKwh / job.powerKw) * HOUR_MS));
+    return now + Math.max(1, Math.round((job.remainingKwh / (job.powerKw * job.speed)) * HOUR_MS));
   }
 
   private slotIndex(t: number): number {
@@ -232,10 +319,12 @@ export class SimCluster implements Scheduler, Meter {
     let jobsKwh = 0;
     for (const job of this.jobs) {
       if (job.state !== 'running') continue;
-      const done = this.finishTime(job, from) <= to;
-      const used = done ? job.remainingKwh : Math.min(job.remainingKwh, job.powerKw * dtH);
-      jobsKwh += used;
-      job.remainingKwh = kwh(done ? 0 : job.remainingKwh - used);
+      // remainingKwh counts work at full speed; under a cap the job progresses at `speed` and draws drawKw.
+      const finish = this.finishTime(job, from);
+      const done = finish <= to;
+      const progress = done ? job.remainingKwh : Math.min(job.remainingKwh, job.powerKw * job.speed * dtH);
+      jobsKwh += job.speed === 1 ? progress : job.drawKw * (done ? (finish - from) / HOUR_MS : dtH);
+      job.remainingKwh = kwh(done ? 0 : job.remainingKwh - progress);
       if (done) {
         job.state = 'completed';
         job.finishedAt = epochMs(to);

@@ -2,10 +2,11 @@
 // inflexible load to the Flexibility Orchestrator every slot, and carries out the dispatch it gets
 // back (job start times). It also answers the orchestrator's meter reads. All links are signed.
 import type { FastifyInstance } from 'fastify';
-import type { Actuation, FlexibilityReport } from '../../domain/compute.ts';
+import type { Actuation, ComputeJob, FlexibilityReport } from '../../domain/compute.ts';
+import { summariseFlexibility } from '../../domain/flexibility.ts';
 import { MINUTE_MS, epochMs, slotAt, slotStart, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { kw } from '../../domain/units.ts';
-import { FlexError } from '../../errors.ts';
+import { FlexError, asFlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { KeyResolver } from '../../beckn/key-resolver.ts';
 import type { Clock, Meter, Scheduler, Signer, Store } from '../../ports.ts';
@@ -44,10 +45,96 @@ export interface ComputeAgentDeps {
   readonly slotMinutes: number;
   readonly horizonSlots: number;
   readonly log: Logger;
+  /**
+   * Hold every deferrable job the moment it is first seen waiting, so the planner decides when it
+   * starts. For schedulers where jobs do not arrive held (no job_submit.lua, no suspended Jobs);
+   * a job can still start before the next poll, so poll often (see `watch`).
+   */
+  readonly holdNewJobs?: boolean;
 }
 
+const isWaiting = (j: ComputeJob): boolean => j.state === 'queued' || j.state === 'held';
+
 export class ComputeAgent {
+  /** The queue as last read; reported (marked stale) while the scheduler cannot be read. */
+  private lastJobs: ComputeJob[] = [];
+  private lastReadAt: EpochMs | undefined;
+  private readonly seen = new Set<string>();
+  /** Refusals not yet reported to the orchestrator. */
+  private refused: Actuation[] = [];
+  private lastFinishedCheck: EpochMs | undefined;
+
   constructor(readonly deps: ComputeAgentDeps) {}
+
+  /**
+   * Reads the queue. If the scheduler cannot be read (controller down, timeout), keeps and returns
+   * the last known queue with the time it was read, so the agent keeps reporting and the planner
+   * keeps its commitments; a fault that is not the scheduler's is thrown.
+   */
+  async readQueue(): Promise<{ jobs: ComputeJob[]; staleSince?: EpochMs }> {
+    try {
+      const jobs = await this.deps.scheduler.listJobs();
+      this.lastJobs = jobs;
+      this.lastReadAt = epochMs(this.deps.wallNow());
+      return { jobs: await this.holdNew(jobs) };
+    } catch (e) {
+      const err = asFlexError(e);
+      if (err.code !== 'FLX_SCHEDULER_UNAVAILABLE' && err.code !== 'FLX_SCHEDULER_COMMAND') throw e;
+      this.deps.log.warn({ code: err.code, error: err.message, lastReadAt: this.lastReadAt }, 'scheduler unreadable: reporting the last known queue');
+      return { jobs: this.lastJobs, staleSince: this.lastReadAt ?? epochMs(0) };
+    }
+  }
+
+  /** Admission by the agent (holdNewJobs): holds deferrable jobs seen waiting for the first time. */
+  private async holdNew(jobs: ComputeJob[]): Promise<ComputeJob[]> {
+    const fresh = jobs.filter((j) => !this.seen.has(j.id));
+    for (const j of jobs) this.seen.add(j.id);
+    if (!this.deps.holdNewJobs) return jobs;
+    const toHold = fresh.filter((j) => j.state === 'queued' && j.slo === 'deferrable' && j.beginAt === undefined);
+    if (toHold.length === 0) return jobs;
+    const held = new Set<string>();
+    for (const j of toHold) {
+      const r = await this.deps.scheduler.hold(j.id);
+      if (r.ok) held.add(j.id);
+      else this.refused.push(r);
+    }
+    return jobs.map((j) => (held.has(j.id) ? { ...j, state: 'held' as const, heldBy: 'flexlon' as const } : j));
+  }
+
+  /**
+   * Between slots (live mode): starts jobs whose deferral ran out on schedulers without begin
+   * times, holds new jobs (holdNewJobs), and writes finished jobs to the audit trail.
+   */
+  async poll(now: EpochMs = this.deps.market.now()): Promise<void> {
+    await this.deps.scheduler.reconcile?.(now);
+    await this.readQueue();
+    try {
+      const since = this.lastFinishedCheck ?? now;
+      const finished = await this.deps.scheduler.finishedSince(since);
+      this.lastFinishedCheck = now;
+      const fresh = finished.filter((j) => (j.finishedAt ?? 0) >= since);
+      if (fresh.length > 0) {
+        await this.deps.store.appendAudit({ kind: 'agent', at: this.deps.wallNow(), actor: this.deps.id, payload: { event: 'jobs.finished', jobs: fresh.map((j) => ({ id: j.id, nativeId: j.nativeId, state: j.state, startedAt: j.startedAt, finishedAt: j.finishedAt, work: j.work, workUnit: j.workUnit })) } });
+      }
+    } catch (e) {
+      this.deps.log.warn({ error: asFlexError(e).message }, 'could not read finished jobs');
+    }
+  }
+
+  /** Polls every `everyMs` of wall time until aborted; failures are logged, never fatal. */
+  async watch(everyMs: number, signal: AbortSignal): Promise<void> {
+    while (!signal.aborted) {
+      try {
+        await this.poll();
+      } catch (e) {
+        this.deps.log.error({ error: asFlexError(e).message }, 'poll failed');
+      }
+      await new Promise<void>((resolve) => {
+        const t = setTimeout(resolve, everyMs);
+        signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+      });
+    }
+  }
 
   private horizon(now: EpochMs): SlotGrid {
     const slot = this.deps.slotMinutes * MINUTE_MS;
@@ -56,11 +143,19 @@ export class ComputeAgent {
 
   async report(now: EpochMs): Promise<FlexibilityReport> {
     const grid = this.horizon(now);
-    const jobs = (await this.deps.scheduler.listJobs()).filter((j) => j.state === 'queued' || j.state === 'held' || j.state === 'running');
+    const read = await this.readQueue();
+    const jobs = read.jobs.filter((j) => isWaiting(j) || j.state === 'running');
     const s = this.deps.site;
+    const baseLoadFrom = slotStart(grid, slotAt(grid, now));
+    const baseLoadKw = this.deps.baseLoad(grid);
+    const refused = this.refused;
+    this.refused = [];
     return {
       site: s.id, region: s.region, at: now, itPowerLimitKw: kw(s.itPowerLimitKw), pue: s.pue, gridImportLimitKw: kw(s.gridImportLimitKw),
-      baseLoadFrom: slotStart(grid, slotAt(grid, now)), slotMinutes: grid.slotMinutes, baseLoadKw: this.deps.baseLoad(grid), jobs,
+      baseLoadFrom, slotMinutes: grid.slotMinutes, baseLoadKw, jobs,
+      flexibility: summariseFlexibility(jobs, baseLoadKw, baseLoadFrom, grid.slotMinutes, now),
+      ...(refused.length > 0 ? { refused } : {}),
+      ...(read.staleSince === undefined ? {} : { staleSince: read.staleSince }),
     };
   }
 
@@ -69,21 +164,38 @@ export class ComputeAgent {
    * released; a job that can no longer be deferred is reported, not silently skipped.
    */
   async apply(dispatch: readonly DispatchInstruction[], reason: string): Promise<Actuation[]> {
-    const held = new Set((await this.deps.scheduler.listJobs()).filter((j) => j.state === 'held').map((j) => j.id));
+    const started = performance.now();
+    const { jobs } = await this.readQueue();
+    const byId = new Map(jobs.map((j) => [j.id, j]));
     const results: Actuation[] = [];
     for (const d of dispatch) {
+      const job = byId.get(d.jobId);
+      // An operator's hold outranks the plan: say so instead of releasing it.
+      if (job?.state === 'held' && job.heldBy === 'other') {
+        results.push({ ok: false, jobId: d.jobId, reason: `job ${d.jobId} is held by an operator; FlexLon will not release it`, code: 'held-by-other' });
+        continue;
+      }
       const r = await this.deps.scheduler.deferUntil(d.jobId, d.beginAt);
-      results.push(r.ok && held.has(d.jobId) ? await this.deps.scheduler.release(d.jobId) : r);
+      results.push(r.ok && job?.state === 'held' ? await this.deps.scheduler.release(d.jobId) : r);
     }
+    const applyMs = Math.round((performance.now() - started) * 10) / 10;
     const refused = results.filter((r) => !r.ok);
     if (refused.length > 0) this.deps.log.warn({ refused }, 'some jobs could not be deferred');
-    await this.deps.store.appendAudit({ kind: 'dispatch', at: this.deps.wallNow(), actor: this.deps.id, payload: { reason, dispatch, results } });
+    this.refused.push(...refused);
+    await this.deps.store.appendAudit({ kind: 'dispatch', at: this.deps.wallNow(), actor: this.deps.id, payload: { reason, dispatch, results, applyMs } });
     return results;
   }
 
+  /** After a pushed dispatch was partly refused: report at once so the orchestrator re-plans with the jobs as they are. */
+  private replanSoon(): void {
+    setImmediate(() => {
+      this.tick(this.deps.market.now(), false).catch((e: unknown) => this.deps.log.error({ error: asFlexError(e).message }, 're-plan after a refusal failed'));
+    });
+  }
+
   /** One slot's work: advance (simulation), report, apply the plan that comes back. */
-  async tick(t: EpochMs = this.deps.market.now()): Promise<void> {
-    this.deps.advance?.(t);
+  async tick(t: EpochMs = this.deps.market.now(), advance = true): Promise<void> {
+    if (advance) this.deps.advance?.(t);
     const report = await this.report(t);
     const answer = await callSigned<{ dispatch: DispatchInstruction[] }>(`${this.deps.orchestratorUrl}/internal/agent/report`, report, this.deps.signer, this.deps.wallNow);
     await this.apply(answer.dispatch, 'rolling plan');
@@ -108,7 +220,9 @@ export class ComputeAgent {
       fromOrchestrator(sender);
       const b = body as { dispatch?: DispatchInstruction[]; reason?: string };
       if (!Array.isArray(b.dispatch)) throw new FlexError('FLX_REQ_SCHEMA', 'dispatch must be a list of {jobId, beginAt}', { path: 'dispatch' });
-      return { results: await this.apply(b.dispatch, b.reason ?? 'orchestrator dispatch') };
+      const results = await this.apply(b.dispatch, b.reason ?? 'orchestrator dispatch');
+      if (results.some((r) => !r.ok)) this.replanSoon();
+      return { results };
     });
     const gridOf = (body: unknown): SlotGrid => {
       const b = body as { fromMs?: number; slots?: number; slotMinutes?: number };

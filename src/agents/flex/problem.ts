@@ -28,11 +28,15 @@ const aged = (job: ComputeJob, ageMs: number): ComputeJob =>
 export const jobSpecOf = (reported: ComputeJob, grid: SlotGrid, nowSlot: number, ageMs = 0): JobSpec | undefined => {
   const job = aged(reported, ageMs);
   if (job.state === 'completed' || job.state === 'cancelled' || job.remainingKwh <= 1e-9 || job.powerKw <= 0) return undefined;
+  // Held by an operator: it will not run until they release it, and FlexLon may not.
+  if (job.state === 'held' && job.heldBy === 'other') return undefined;
   const k = runSlots(job, grid);
   const base = { id: job.id, energyKwh: job.remainingKwh, maxPowerKw: job.powerKw, preemptible: false, sites: [job.site], work: job.work };
   // Running and inflexible jobs cannot move: pin them to start now (or at release).
   if (job.state === 'running') return { ...base, releaseSlot: nowSlot, deadlineSlot: Math.min(grid.slots, nowSlot + k) };
-  const release = Math.max(nowSlot, Math.ceil((job.releaseAt - grid.start) / slotMs(grid)));
+  // A job released part-way through a slot may start in that slot (floor, not ceil): beside a live
+  // scheduler, rounding up would hold every new job until the next slot boundary.
+  const release = Math.max(nowSlot, Math.floor((job.releaseAt - grid.start) / slotMs(grid)));
   if (job.slo === 'inflexible') return { ...base, releaseSlot: release, deadlineSlot: Math.min(grid.slots, release + k) };
   const deadline = Math.min(grid.slots, Math.floor((job.deadlineAt - grid.start) / slotMs(grid)));
   // A job that can no longer meet its deadline is planned to finish as soon as it can (the SLO is
@@ -82,7 +86,7 @@ export const dispatchFor = (report: FlexibilityReport, schedule: Schedule, grid:
   const bySchedule = new Map(schedule.jobs.map((j) => [j.id, j]));
   const out: DispatchInstruction[] = [];
   for (const job of report.jobs) {
-    if ((job.state !== 'queued' && job.state !== 'held') || job.slo !== 'deferrable') continue;
+    if ((job.state !== 'queued' && job.state !== 'held') || job.slo !== 'deferrable' || job.heldBy === 'other') continue;
     const s = bySchedule.get(job.id);
     const first = s?.powerKw.findIndex((p) => p > 1e-9) ?? -1;
     if (first < 0) continue;

@@ -1,0 +1,78 @@
+// Configuration of the Slurm adapter, validated once into a complete typed object; a bad value
+// fails fast with FLX_CONFIG_INVALID naming the field.
+import type { QueuePolicy } from '../../domain/job-metadata.ts';
+import { FlexError } from '../../errors.ts';
+
+/** The token FlexLon writes into a job's AdminComment when it holds the job (job_submit.lua writes the same). */
+export const HOLD_MARK = 'flexlon:held';
+
+export interface SlurmConfig {
+  /** FlexLon site id of this cluster. */
+  readonly site: string;
+  /** Path of slurm.conf, passed to the client commands as SLURM_CONF. */
+  readonly slurmConf?: string;
+  /** Directory of squeue, scontrol, sbatch, scancel (default: found on PATH). */
+  readonly binDir?: string;
+  /** How long one command may take before the controller counts as unreachable (default 10 000 ms). */
+  readonly timeoutMs?: number;
+  /** Partitions FlexLon manages, with the defaults for their jobs. Jobs of other partitions are reported as inflexible and never touched. */
+  readonly partitions: Readonly<Record<string, Partial<QueuePolicy>>>;
+  /** Per-QoS overrides, applied over the partition's policy. */
+  readonly qos?: Readonly<Record<string, Partial<QueuePolicy>>>;
+}
+
+export interface ResolvedSlurmConfig {
+  readonly site: string;
+  readonly env: Readonly<Record<string, string>>;
+  readonly bin: (name: 'squeue' | 'scontrol' | 'sbatch' | 'scancel') => string;
+  readonly timeoutMs: number;
+  readonly partitions: ReadonlyMap<string, QueuePolicy>;
+  readonly qos: ReadonlyMap<string, Partial<QueuePolicy>>;
+  /** Policy of jobs in partitions FlexLon does not manage. */
+  readonly unmanaged: QueuePolicy;
+}
+
+/** An A100-class GPU with its share of node overhead (src/sim/power.ts); one CPU core of a busy server. */
+export const DEFAULT_POLICY: QueuePolicy = {
+  slo: 'deferrable', maxDeferralHours: 12, gpuPowerKw: 0.37, cpuPowerKw: 0.01, preemptible: false, defaultRunHours: 4,
+};
+
+const fail = (field: string, detail: string): never => {
+  throw new FlexError('FLX_CONFIG_INVALID', `slurm: ${field} ${detail}`, { path: field });
+};
+
+const checkPolicy = (field: string, p: Partial<QueuePolicy>): void => {
+  if (p.slo !== undefined && p.slo !== 'deferrable' && p.slo !== 'inflexible') fail(`${field}.slo`, `must be "deferrable" or "inflexible", got ${String(p.slo)}`);
+  for (const k of ['maxDeferralHours', 'gpuPowerKw', 'cpuPowerKw', 'defaultRunHours'] as const) {
+    const v = p[k];
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) fail(`${field}.${k}`, `must be a number ≥ 0, got ${String(v)}`);
+  }
+};
+
+export const resolveSlurmConfig = (c: SlurmConfig): ResolvedSlurmConfig => {
+  if (typeof c.site !== 'string' || c.site.trim() === '') fail('site', 'must be a non-empty site id');
+  const timeoutMs = c.timeoutMs ?? 10_000;
+  if (!(Number.isInteger(timeoutMs) && timeoutMs >= 100)) fail('timeoutMs', `must be an integer ≥ 100, got ${timeoutMs}`);
+  if (typeof c.partitions !== 'object' || c.partitions === null || Object.keys(c.partitions).length === 0) {
+    fail('partitions', 'must name at least one partition FlexLon manages, e.g. {"batch": {"maxDeferralHours": 12}}');
+  }
+  const partitions = new Map<string, QueuePolicy>();
+  for (const [name, p] of Object.entries(c.partitions)) {
+    checkPolicy(`partitions.${name}`, p);
+    partitions.set(name, { ...DEFAULT_POLICY, ...p });
+  }
+  const qos = new Map<string, Partial<QueuePolicy>>();
+  for (const [name, p] of Object.entries(c.qos ?? {})) {
+    checkPolicy(`qos.${name}`, p);
+    qos.set(name, p);
+  }
+  const env: Record<string, string> = { TZ: 'UTC' };
+  // Slurm reads and prints times in the host's zone; UTC makes "2026-11-25T18:00:00" mean one instant.
+  if (c.slurmConf !== undefined) env.SLURM_CONF = c.slurmConf;
+  const binDir = c.binDir;
+  return {
+    site: c.site, env, timeoutMs, partitions, qos,
+    bin: (name) => (binDir === undefined ? name : `${binDir.replace(/\/$/, '')}/${name}`),
+    unmanaged: { ...DEFAULT_POLICY, slo: 'inflexible' },
+  };
+};
