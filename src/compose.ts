@@ -119,7 +119,8 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   const bpp = new FlexOrchestrator({
     id: IDS.bpp, uri: bppUrl, name: 'FlexLon data centre (London)', store: stores.flex, signer: bppSigner, market: clock, wallNow,
     client: new BecknClient({ signer: bppSigner, store: stores.flex, now: wallNow }), signals, solver: greedySolver,
-    sites: [{ id: 'lon', region: 'GB', agentUrl }], horizonSlots: HORIZON_SLOTS, slotMinutes: SLOT_MINUTES, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300, log: log.child({ agent: 'flex' }),
+    sites: [{ id: 'lon', region: 'GB', agentUrl }], horizonSlots: HORIZON_SLOTS, slotMinutes: SLOT_MINUTES, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300,
+    support: { email: `flexibility-desk@${IDS.bpp}` }, log: log.child({ agent: 'flex' }),
   });
   const bap = new GridOrchestrator({
     id: IDS.bap, uri: bapUrl, store: stores.grid, client: new BecknClient({ signer: bapSigner, store: stores.grid, now: wallNow }), registry, market: clock, wallNow,

@@ -3,9 +3,10 @@
 // faults print a stack, and only with FLEXLON_DEBUG set.
 import { FlexError, asFlexError } from '../errors.ts';
 import type { Command, Output } from './command.ts';
+import { becknCommand } from './beckn.ts';
 import { demoCommand } from './demo.ts';
 
-export const COMMANDS: readonly Command[] = [demoCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, becknCommand];
 
 const usage = (): string => [
   'FlexLon: turns a data centre\'s queued compute into grid flexibility, sold over the Beckn protocol.',

@@ -14,6 +14,7 @@ import { intentToNeed, offersToCatalog } from '../../beckn/flex-codec.ts';
 import type { BecknHandler, Inbound } from '../../beckn/receiver.ts';
 import type { WireOrder } from '../../beckn/wire.ts';
 import type { FlexOrchestrator } from './orchestrator.ts';
+import { postOrderHandlers } from './post-order.ts';
 import { priceOffer } from './pricing.ts';
 import { BASELINE_METHOD, orderToWire } from './wire-order.ts';
 
@@ -157,5 +158,7 @@ export const flexHandlers = (fo: FlexOrchestrator): Partial<Record<Action, Beckn
         await reply(i, 'on_status', wire(current, await offerFor(order.offerId), true, settlement));
       };
     },
+
+    ...postOrderHandlers(fo),
   };
 };

@@ -88,7 +88,8 @@ export class GridOrchestrator {
     return need;
   }
 
-  private async request(action: RequestAction, target: { id?: string; uri: string }, transactionId: string, message: unknown, expected = 1): Promise<BecknMessage[]> {
+  /** Sends a request and waits for its callback(s); throws if a callback carries an error. */
+  async request(action: RequestAction, target: { id?: string; uri: string }, transactionId: string, message: unknown, expected = 1): Promise<BecknMessage[]> {
     const d = this.deps;
     const context = buildContext({ action, bapId: d.id, bapUri: d.uri, ...(target.id ? { bppId: target.id, bppUri: target.uri } : {}), transactionId, now: d.wallNow() });
     const wait = this.pending.expect(context.message_id, callbackOf(action), expected, action === 'search' ? d.collectMs : d.callbackTimeoutMs);
@@ -148,7 +149,10 @@ export class GridOrchestrator {
       this.pending.check(msg);
       return async () => this.pending.deliver(msg);
     };
-    return { on_search: accept, on_select: accept, on_init: accept, on_confirm: accept, on_status: accept };
+    return {
+      on_search: accept, on_select: accept, on_init: accept, on_confirm: accept, on_status: accept,
+      on_track: accept, on_cancel: accept, on_update: accept, on_rating: accept, on_support: accept,
+    };
   }
 
   stop(): void {
