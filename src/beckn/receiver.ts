@@ -23,6 +23,9 @@ export interface Inbound {
   readonly sender: ResolvedKey;
   /** The gateway that forwarded the message (search through a BG), when there was one. */
   readonly gateway?: ResolvedKey;
+  /** The exact bytes received and their Authorization header (a gateway forwards both unchanged). */
+  readonly raw: Buffer;
+  readonly authorization: string;
 }
 
 /** Validates the message (throw a FlexError to NACK, with no side effects) and returns the work to do after the ACK. */
@@ -30,7 +33,7 @@ export type BecknHandler = (inbound: Inbound) => Promise<(() => Promise<void>) |
 
 export interface ReceiverOptions {
   readonly subscriberId: string;
-  readonly role: 'BAP' | 'BPP';
+  readonly role: 'BAP' | 'BPP' | 'BG';
   readonly resolver: KeyResolver;
   readonly store: Store;
   readonly now: () => number;
@@ -82,8 +85,8 @@ const admit = async (o: ReceiverOptions, v: BecknValidator, action: Action, req:
   const { key: sender } = await verifyRequest(raw, req.headers.authorization, o.resolver, nowMs, o.skewSeconds);
   const msg = parse(raw);
   v.assert(action, msg);
-  checkContext({ subscriberId: o.subscriberId, skewSeconds: o.skewSeconds ?? DEFAULT_SKEW_SECONDS }, action, msg, sender, nowMs);
-  const inbound: Inbound = { action, msg, sender, ...(gateway ? { gateway } : {}) };
+  checkContext({ subscriberId: o.subscriberId, role: o.role, skewSeconds: o.skewSeconds ?? DEFAULT_SKEW_SECONDS }, action, msg, sender, nowMs);
+  const inbound: Inbound = { action, msg, sender, raw, authorization: req.headers.authorization as string, ...(gateway ? { gateway } : {}) };
   return { inbound, duplicate: await isDuplicate(o, inbound, raw) };
 };
 
@@ -151,8 +154,8 @@ const handle = async (o: ReceiverOptions, v: BecknValidator, action: Action, req
   }
 };
 
-/** The actions a role receives: a BPP the requests, a BAP the callbacks (core 1.1.1 `paths`). */
-export const actionsFor = (role: 'BAP' | 'BPP'): Action[] => (role === 'BPP' ? [...REQUEST_ACTIONS] : REQUEST_ACTIONS.map(callbackOf));
+/** The actions a role receives (core 1.1.1 `paths` tags): a BPP the requests, a BAP the callbacks, a BG search and on_search. */
+export const actionsFor = (role: 'BAP' | 'BPP' | 'BG'): Action[] => (role === 'BPP' ? [...REQUEST_ACTIONS] : role === 'BAP' ? REQUEST_ACTIONS.map(callbackOf) : ['search', 'on_search']);
 
 /** Registers POST /<action> for every action the role can receive; actions without a handler NACK with 40001. */
 export const registerReceiver = (app: FastifyInstance, o: ReceiverOptions): void => {

@@ -62,7 +62,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
   const stopOnAbort = () => { void m.stop(); };
   signal.addEventListener('abort', stopOnAbort, { once: true });
   try {
-    io.out(`market on loopback: registry ${m.urls.registry}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, compute agent ${m.urls.agent}`);
+    io.out(`market on loopback: registry ${m.urls.registry}, gateway (BG) ${m.urls.gateway}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, compute agent ${m.urls.agent}`);
     const queue = await m.cluster.listJobs();
     io.out(`site lon: ${m.cluster.totalGpus} GPUs, import limit ${m.cluster.gridImportLimitKw} kW; ${c.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00) plus inference load`);
     await m.agent.tick(m.dayStart);

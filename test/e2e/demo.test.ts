@@ -48,7 +48,7 @@ test('demo: the grid buys a peak reduction over the full Beckn lifecycle, the da
 
     // Stored state, read back from the SQLite files after the run.
     const files = readdirSync(result.runDir).filter((f) => f.endsWith('.db')).sort();
-    assert.deepEqual(files, ['compute-agent-lon.db', 'flex-orchestrator.db', 'grid-orchestrator.db', 'registry.db']);
+    assert.deepEqual(files, ['compute-agent-lon.db', 'flex-orchestrator.db', 'gateway.db', 'grid-orchestrator.db', 'registry.db']);
     const flex = await openSqliteStore(join(result.runDir, 'flex-orchestrator.db'));
     const grid = await openSqliteStore(join(result.runDir, 'grid-orchestrator.db'));
     try {
@@ -77,6 +77,10 @@ test('demo: the grid buys a peak reduction over the full Beckn lifecycle, the da
         assert.deepEqual(becknValidator().check(action as never, JSON.parse(body)), [], `${action} sent by ${r.actor} conforms to FlexLon's schema`);
       }
       assert.equal(flexTrail.filter((r) => r.kind === 'beckn.rejected').length, 0);
+      // The search went through the gateway: the BPP verified both signatures and audited the gateway's.
+      const search = flexTrail.find((r) => r.kind === 'beckn.in' && (r.payload as { action: string }).action === 'search')?.payload as { gateway?: string; gatewayAuthorization?: string };
+      assert.equal(search.gateway, 'gateway.flexlon.local');
+      assert.match(search.gatewayAuthorization ?? '', /^Signature keyId="gateway\.flexlon\.local\|/);
       const txOf = (r: AuditRecord) => r.transactionId;
       assert.ok(flexTrail.filter((r) => r.kind.startsWith('beckn.')).every((r) => txOf(r) === p.transactionId));
       // Callbacks pair with their requests by message_id.

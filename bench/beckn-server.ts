@@ -1,0 +1,56 @@
+// The BPP side of `npm run bench:beckn`, in its own process so the load generator does not share its
+// event loop: a registry service and a BPP receiver whose pipeline is the production one — verify
+// (key from the registry through the caching client) → parse → schema → context/ttl → dedupe →
+// claim + durable audit append (SQLite, synchronous=FULL) → ACK. The search handler accepts and
+// schedules nothing, so what is measured is the protocol layer, not the optimiser.
+// Prints one JSON line {bpp, registry} when listening; on SIGTERM prints {auditRows, batches} and exits.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { HttpRegistry } from '../src/adapters/registry-http/client.ts';
+import { signerFromPrivateKey } from '../src/adapters/keystore-file/keystore.ts';
+import { openSqliteJournal } from '../src/adapters/store-sqlite/journal.ts';
+import { openSqliteStore } from '../src/adapters/store-sqlite/index.ts';
+import { registryKeyResolver } from '../src/beckn/key-resolver.ts';
+import { generateKeyPair } from '../src/beckn/keys.ts';
+import { registerReceiver } from '../src/beckn/receiver.ts';
+import { createRegistryService } from '../src/beckn/registry/service.ts';
+import { becknValidator } from '../src/beckn/validator.ts';
+import { storeJournal } from '../src/beckn/journal.ts';
+
+const groupCommit = process.env.BENCH_GROUP_COMMIT !== '0';
+const signAcks = process.env.BENCH_SIGN_ACKS === '1';
+const dir = process.env.BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'flexlon-bench-'));
+
+const registryStore = await openSqliteStore(join(dir, 'registry.db'));
+const registry = await createRegistryService({ store: registryStore, now: Date.now });
+await registry.app.listen({ host: '127.0.0.1', port: 0 });
+const registryUrl = `http://127.0.0.1:${(registry.app.server.address() as { port: number }).port}`;
+
+const store = await openSqliteStore(join(dir, 'bpp.db'));
+const journal = groupCommit ? await openSqliteJournal(join(dir, 'bpp.db')) : storeJournal(store);
+const app = Fastify({ logger: false });
+registerReceiver(app, {
+  subscriberId: 'bpp.bench', role: 'BPP', store, journal, now: Date.now, validator: becknValidator(),
+  resolver: registryKeyResolver(new HttpRegistry({ url: registryUrl, now: Date.now, cacheTtlMs: 300_000 })),
+  ...(signAcks ? { ackSigner: signerFromPrivateKey('bpp.bench', 'k1', generateKeyPair().seedBase64) } : {}),
+  handlers: { search: async () => undefined },
+  onBackgroundError: () => {},
+});
+await app.listen({ host: '127.0.0.1', port: 0 });
+process.stdout.write(`${JSON.stringify({ bpp: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, registry: registryUrl, dir })}\n`);
+
+process.once('SIGTERM', () => {
+  void (async () => {
+    await app.close();
+    await registry.app.close();
+    const stats = 'stats' in journal ? (journal as { stats(): { batches: number; entries: number } }).stats() : undefined;
+    if ('close' in journal) await (journal as { close(): Promise<void> }).close();
+    const rows = (await store.auditTrail()).filter((r) => r.kind === 'beckn.in').length;
+    await store.close();
+    await registryStore.close();
+    process.stdout.write(`${JSON.stringify({ auditRows: rows, ...(stats ? { batches: stats.batches } : {}) })}\n`);
+    process.exit(0);
+  })();
+});
