@@ -41,7 +41,7 @@ export interface RawResponse {
 export const postRaw = async (url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<RawResponse> => {
   let res: Response;
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(timeoutMs) });
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))) });
   } catch (e) {
     const why = e instanceof Error ? (e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause as Error | undefined)?.message ?? e.message) : String(e);
     throw new FlexError('FLX_PEER_UNREACHABLE', `POST ${url} failed: ${why}`, { cause: e });

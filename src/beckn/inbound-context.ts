@@ -44,7 +44,7 @@ export const checkContext = (p: ContextPolicy, action: Action, msg: BecknMessage
   if (sender.type !== 'AGENT' && claimedUri !== undefined && claimedUri.replace(/\/+$/, '') !== sender.url.replace(/\/+$/, '')) {
     throw bad(isRequest(action) ? 'context.bap_uri' : 'context.bpp_uri', `${claimedUri} is not the URL registered for ${sender.subscriberId}`);
   }
-  if (isCallback(action) && c.bap_id !== p.subscriberId) throw bad('context.bap_id', `this callback is for ${c.bap_id}, not ${p.subscriberId}`);
+  if (isCallback(action) && p.role !== 'BG' && c.bap_id !== p.subscriberId) throw bad('context.bap_id', `this callback is for ${c.bap_id}, not ${p.subscriberId}`);
   // A gateway relays a search that may name a BPP (context.bpp_id); anyone else must be the BPP named.
   if (isRequest(action) && p.role !== 'BG' && c.bpp_id !== undefined && c.bpp_id !== p.subscriberId) throw bad('context.bpp_id', `this request is for ${c.bpp_id}, not ${p.subscriberId}`);
   checkTtl(msg, nowMs, p.skewSeconds);

@@ -49,7 +49,7 @@ export const postWithRetry = async (url: string, body: string, headers: Record<s
       failure = e;
     }
     const backoff = policy.baseMs * 2 ** (attempt - 1);
-    const delay = backoff / 2 + Math.random() * (backoff / 2);
+    const delay = Math.round(backoff / 2 + Math.random() * (backoff / 2));
     if (attempt === policy.maxAttempts || o.now() + delay >= deadline) return done(attempt);
     await sleep(delay);
   }
