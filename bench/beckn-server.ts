@@ -3,6 +3,7 @@
 // (key from the registry through the caching client) → parse → schema → context/ttl → dedupe →
 // claim + durable audit append (SQLite, synchronous=FULL) → ACK. The search handler accepts and
 // schedules nothing, so what is measured is the protocol layer, not the optimiser.
+// Signature arithmetic runs on BENCH_VERIFY_THREADS worker threads (default 1; 0 = on the event loop).
 // Prints one JSON line {bpp, registry} when listening; on SIGTERM prints {auditRows, batches} and exits.
 import { mkdtempSync } from 'node:fs';
 import { tmpdir } from 'node:os';
@@ -18,9 +19,12 @@ import { registerReceiver } from '../src/beckn/receiver.ts';
 import { createRegistryService } from '../src/beckn/registry/service.ts';
 import { becknValidator } from '../src/beckn/validator.ts';
 import { storeJournal } from '../src/beckn/journal.ts';
+import { createVerifierPool } from '../src/beckn/verify-pool.ts';
 
 const groupCommit = process.env.BENCH_GROUP_COMMIT !== '0';
 const signAcks = process.env.BENCH_SIGN_ACKS === '1';
+const verifyThreads = Number(process.env.BENCH_VERIFY_THREADS ?? '1');
+const pool = verifyThreads > 0 ? createVerifierPool(verifyThreads) : undefined;
 const dir = process.env.BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'flexlon-bench-'));
 
 const registryStore = await openSqliteStore(join(dir, 'registry.db'));
@@ -34,6 +38,7 @@ const app = Fastify({ logger: false });
 registerReceiver(app, {
   subscriberId: 'bpp.bench', role: 'BPP', store, journal, now: Date.now, validator: becknValidator(),
   resolver: registryKeyResolver(new HttpRegistry({ url: registryUrl, now: Date.now, cacheTtlMs: 300_000 })),
+  ...(pool ? { signatureCheck: pool.check } : {}),
   ...(signAcks ? { ackSigner: signerFromPrivateKey('bpp.bench', 'k1', generateKeyPair().seedBase64) } : {}),
   handlers: { search: async () => undefined },
   onBackgroundError: () => {},
@@ -45,6 +50,7 @@ process.once('SIGTERM', () => {
   void (async () => {
     await app.close();
     await registry.app.close();
+    await pool?.close();
     const stats = 'stats' in journal ? (journal as { stats(): { batches: number; entries: number } }).stats() : undefined;
     if ('close' in journal) await (journal as { close(): Promise<void> }).close();
     const rows = (await store.auditTrail()).filter((r) => r.kind === 'beckn.in').length;

@@ -4,7 +4,8 @@
 // The server runs in its own process (bench/beckn-server.ts). Every request is a distinct search,
 // signed by one of four registered BAPs before the run (so the load generator spends no CPU on
 // signing during it), with a distinct message_id: nothing is short-circuited as a duplicate.
-// Options: --connections N (50) --duration S (10) --no-group-commit --sign-acks
+// Options: --connections N (50) --duration S (10) --verify-threads N (1; 0 = on the event loop)
+//          --no-group-commit --sign-acks
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -21,14 +22,15 @@ import { epochMs } from '../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../src/domain/units.ts';
 import type { Signer } from '../src/ports.ts';
 
-const { values } = parseArgs({ options: { connections: { type: 'string' }, duration: { type: 'string' }, 'no-group-commit': { type: 'boolean' }, 'sign-acks': { type: 'boolean' } } });
+const { values } = parseArgs({ options: { connections: { type: 'string' }, duration: { type: 'string' }, 'no-group-commit': { type: 'boolean' }, 'sign-acks': { type: 'boolean' }, 'verify-threads': { type: 'string' } } });
+const verifyThreads = Number(values['verify-threads'] ?? 1);
 const connections = Number(values.connections ?? 50);
 const duration = Number(values.duration ?? 10);
 const BAP_URI = 'http://127.0.0.1:9/beckn';
 
 const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 const server = spawn(process.execPath, [...profile, '--import', 'tsx', new URL('./beckn-server.ts', import.meta.url).pathname], {
-  env: { ...process.env, BENCH_GROUP_COMMIT: values['no-group-commit'] ? '0' : '1', BENCH_SIGN_ACKS: values['sign-acks'] ? '1' : '0' },
+  env: { ...process.env, BENCH_GROUP_COMMIT: values['no-group-commit'] ? '0' : '1', BENCH_SIGN_ACKS: values['sign-acks'] ? '1' : '0', BENCH_VERIFY_THREADS: String(verifyThreads) },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const lines = createInterface({ input: server.stdout })[Symbol.asyncIterator]();
@@ -77,7 +79,7 @@ process.stdout.write(`${JSON.stringify({
   reqPerSec: Math.round(result.requests.average), p50Ms: result.latency.p50, p99Ms: result.latency.p99,
   // Requests still in flight when autocannon stops are audited by the server but not counted as 2xx.
   errors: result.errors + result.timeouts + result.non2xx, requests: ok, audited: final.auditRows, allAudited: final.auditRows >= ok && final.auditRows <= next,
-  distinctBodies: Math.min(next, requests.length), groupCommit: !values['no-group-commit'], signedAcks: Boolean(values['sign-acks']),
+  distinctBodies: Math.min(next, requests.length), groupCommit: !values['no-group-commit'], signedAcks: Boolean(values['sign-acks']), verifyThreads,
   ...(final.batches ? { meanBatch: Math.round((final.auditRows / final.batches) * 10) / 10 } : {}),
   connections, durationS: duration, loadavg1m: Math.round(loadavg()[0] as number * 100) / 100,
 })}\n`);

@@ -13,9 +13,9 @@ import { checkContext } from './inbound-context.ts';
 import { storeJournal, type InboundJournal } from './journal.ts';
 import type { KeyResolver, ResolvedKey } from './key-resolver.ts';
 import { useRawJsonBody } from './raw-body.ts';
-import { blake512Base64 } from './signing.ts';
 import { becknValidator, type BecknValidator } from './validator.ts';
 import { DEFAULT_SKEW_SECONDS, verifyRequest } from './verify.ts';
+import type { SignatureCheck } from './verify-pool.ts';
 
 export interface Inbound {
   readonly action: Action;
@@ -26,6 +26,8 @@ export interface Inbound {
   /** The exact bytes received and their Authorization header (a gateway forwards both unchanged). */
   readonly raw: Buffer;
   readonly authorization: string;
+  /** base64 BLAKE2b-512 of `raw`, as verified. */
+  readonly digest: string;
 }
 
 /** Validates the message (throw a FlexError to NACK, with no side effects) and returns the work to do after the ACK. */
@@ -46,6 +48,8 @@ export interface ReceiverOptions {
   readonly journal?: InboundJournal;
   /** Signs every ACK/NACK (`Signature` response header, see ack-signature.ts); unsigned when absent. */
   readonly ackSigner?: Signer;
+  /** Runs signature arithmetic on worker threads (verify-pool.ts); on the event loop when absent. */
+  readonly signatureCheck?: SignatureCheck;
 }
 
 const MAX_AUDITED_BODY = 64 * 1024;
@@ -54,7 +58,7 @@ const GATEWAY_HEADER = 'x-gateway-authorization';
 /** BECKN-006 Step 4: the BG's X-Gateway-Authorization over the same bytes, by a subscriber registered as BG. */
 const verifyGateway = async (o: ReceiverOptions, raw: Buffer, header: string, nowMs: number): Promise<ResolvedKey> => {
   try {
-    const { key } = await verifyRequest(raw, header, o.resolver, nowMs, o.skewSeconds);
+    const { key } = await verifyRequest(raw, header, o.resolver, nowMs, o.skewSeconds, o.signatureCheck);
     if (key.type !== 'BG') throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `${key.subscriberId} is registered as ${key.type}, not BG`);
     return key;
   } catch (e) {
@@ -82,24 +86,24 @@ const admit = async (o: ReceiverOptions, v: BecknValidator, action: Action, req:
   const raw = req.body as Buffer;
   const gatewayHeader = req.headers[GATEWAY_HEADER];
   const gateway = typeof gatewayHeader === 'string' ? await verifyGateway(o, raw, gatewayHeader, nowMs) : undefined;
-  const { key: sender } = await verifyRequest(raw, req.headers.authorization, o.resolver, nowMs, o.skewSeconds);
+  const { key: sender, digest } = await verifyRequest(raw, req.headers.authorization, o.resolver, nowMs, o.skewSeconds, o.signatureCheck);
   const msg = parse(raw);
   v.assert(action, msg);
   checkContext({ subscriberId: o.subscriberId, role: o.role, skewSeconds: o.skewSeconds ?? DEFAULT_SKEW_SECONDS }, action, msg, sender, nowMs);
-  const inbound: Inbound = { action, msg, sender, raw, authorization: req.headers.authorization as string, ...(gateway ? { gateway } : {}) };
-  return { inbound, duplicate: await isDuplicate(o, inbound, raw) };
+  const inbound: Inbound = { action, msg, sender, raw, authorization: req.headers.authorization as string, digest, ...(gateway ? { gateway } : {}) };
+  return { inbound, duplicate: await isDuplicate(o, inbound) };
 };
 
 /** Replay protection: the same signer, message_id and action again is a duplicate (no second effect). */
 const claimKey = (i: Inbound): string => `${i.sender.subscriberId}|${i.msg.context.message_id}|${i.action}`;
-const outcomeOf = (raw: Buffer): string => `ACK ${blake512Base64(raw)}`;
+const outcomeOf = (i: Inbound): string => `ACK ${i.digest}`;
 
-const isDuplicate = async (o: ReceiverOptions, inbound: Inbound, raw: Buffer): Promise<boolean> => {
+const isDuplicate = async (o: ReceiverOptions, inbound: Inbound): Promise<boolean> => {
   const previous = await (o.journal ?? defaultJournals(o)).seen(claimKey(inbound));
   if (previous === undefined) return false;
   // The exact same signed request (or a retry of it) gets the same ACK; a different message under a
   // used message_id is refused, so it cannot pass for the first one.
-  if (previous !== outcomeOf(raw) && previous !== 'ACK') throw new FlexError('FLX_REQ_DUPLICATE', `message_id ${inbound.msg.context.message_id} was already used by ${inbound.sender.subscriberId} for a different ${inbound.action}`, { path: 'context.message_id' });
+  if (previous !== outcomeOf(inbound) && previous !== 'ACK') throw new FlexError('FLX_REQ_DUPLICATE', `message_id ${inbound.msg.context.message_id} was already used by ${inbound.sender.subscriberId} for a different ${inbound.action}`, { path: 'context.message_id' });
   return true;
 };
 
@@ -133,7 +137,7 @@ const handle = async (o: ReceiverOptions, v: BecknValidator, action: Action, req
     if (!handler) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `${o.role} ${o.subscriberId} does not implement /${action}`);
     const then = await handler(inbound);
     const done = inbound;
-    const claim = await journal.accept(claimKey(done), outcomeOf(req.body as Buffer), (c) => inboundEntry(o, done, req, nowMs, c.first ? 'ACK' : 'ACK (duplicate: no effect)'));
+    const claim = await journal.accept(claimKey(done), outcomeOf(done), (c) => inboundEntry(o, done, req, nowMs, c.first ? 'ACK' : 'ACK (duplicate: no effect)'));
     await send(o, reply, 200, ACK);
     if (claim.first && then) setImmediate(() => { then().catch((e: unknown) => o.onBackgroundError(e, done)); });
   } catch (e) {

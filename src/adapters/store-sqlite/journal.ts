@@ -36,6 +36,9 @@ export const openSqliteJournal = async (path: string, options: { readonly actor?
   const claims = claimsTable(db);
   const peek = db.prepare<[string], { outcome: string }>('SELECT outcome FROM message_claims WHERE key = ?');
   const maxBatch = options.maxBatch ?? 512;
+  // One savepoint per message, so a failing entry rolls back alone (created once: making a
+  // transaction function per call costs more than the savepoint itself).
+  const inSavepoint = db.transaction((run: () => unknown) => run());
   let queue: Job[] = [];
   let scheduled = false;
   let batches = 0;
@@ -54,7 +57,7 @@ export const openSqliteJournal = async (path: string, options: { readonly actor?
     try {
       db.transaction(() => {
         for (const j of batch) {
-          try { outcomes.push({ ok: true, value: db.transaction(j.run)() }); } catch (error) { outcomes.push({ ok: false, error }); }
+          try { outcomes.push({ ok: true, value: inSavepoint(j.run) }); } catch (error) { outcomes.push({ ok: false, error }); }
         }
       }).immediate();
     } catch (error) {
