@@ -73,13 +73,15 @@ const result = await autocannon({
 });
 
 server.kill('SIGTERM');
-const final = await nextLine<{ auditRows: number; batches?: number }>();
+const final = await nextLine<{ auditRows: number; cpuMs: number; batches?: number; error?: string }>();
+if (final.error !== undefined || final.auditRows === undefined) process.stderr.write(`bench: the server did not report its audit rows: ${final.error ?? 'no answer'}\n`);
 const ok = result['2xx'];
 process.stdout.write(`${JSON.stringify({
   reqPerSec: Math.round(result.requests.average), p50Ms: result.latency.p50, p99Ms: result.latency.p99,
   // Requests still in flight when autocannon stops are audited by the server but not counted as 2xx.
   errors: result.errors + result.timeouts + result.non2xx, requests: ok, audited: final.auditRows, allAudited: final.auditRows >= ok && final.auditRows <= next,
   distinctBodies: Math.min(next, requests.length), groupCommit: !values['no-group-commit'], signedAcks: Boolean(values['sign-acks']), verifyThreads,
+  serverCpuUsPerRequest: Math.round((final.cpuMs * 1000) / Math.max(1, final.auditRows)),
   ...(final.batches ? { meanBatch: Math.round((final.auditRows / final.batches) * 10) / 10 } : {}),
   connections, durationS: duration, loadavg1m: Math.round(loadavg()[0] as number * 100) / 100,
 })}\n`);

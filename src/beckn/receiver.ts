@@ -75,9 +75,22 @@ const parse = (raw: Buffer): BecknMessage => {
   }
 };
 
+// ed25519 is deterministic and an ACK body is the same for every ACK, so within one second (the
+// resolution of `created`) every ACK carries the same signature: sign it once per second, not per request.
+const ackSignatures = new WeakMap<Signer, { text: string; second: number; header: string }>();
+const signedAck = (signer: Signer, text: string, nowMs: number): string => {
+  const second = Math.floor(nowMs / 1000);
+  const hit = ackSignatures.get(signer);
+  if (hit && hit.second === second && hit.text === text) return hit.header;
+  const header = signAck(text, signer, nowMs);
+  if (text === ACK_TEXT) ackSignatures.set(signer, { text, second, header });
+  return header;
+};
+const ACK_TEXT = JSON.stringify(ACK);
+
 const send = async (o: ReceiverOptions, reply: FastifyReply, http: number, body: AckBody): Promise<void> => {
-  const text = JSON.stringify(body);
-  if (o.ackSigner) reply.header(ACK_SIGNATURE_HEADER, signAck(text, o.ackSigner, o.now()));
+  const text = body === ACK ? ACK_TEXT : JSON.stringify(body);
+  if (o.ackSigner) reply.header(ACK_SIGNATURE_HEADER, signedAck(o.ackSigner, text, o.now()));
   await reply.code(http).type('application/json').send(text);
 };
 
