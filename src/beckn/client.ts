@@ -11,7 +11,7 @@ import { FlexError } from '../errors.ts';
 import type { Signer, Store } from '../ports.ts';
 import type { AckBody } from './ack.ts';
 import { verifyAck } from './ack-signature.ts';
-import { durationSeconds, isCallback, type BecknMessage } from './context.ts';
+import { durationSeconds, isCallback, type BecknMessage, type Context } from './context.ts';
 import { signatureHeader } from './http.ts';
 import { postWithRetry, type RetryPolicy } from './retry.ts';
 import type { KeyResolver } from './key-resolver.ts';
@@ -34,7 +34,17 @@ export interface BecknClientOptions {
 export interface SendOptions {
   /** Who must have signed the ACK; by default context.bpp_id for a request, context.bap_id for a callback. */
   readonly peer?: string;
+  /**
+   * For a callback: the request's context. The callback is due within the request's ttl (core 1.1.1
+   * Context.ttl), so it is not sent (or retried) after request.timestamp + ttl: it is dropped with a
+   * `beckn.out` audit row and FLX_REQ_EXPIRED.
+   */
+  readonly inReplyTo?: Context;
 }
+
+/** When a message stops being valid: context.timestamp + ttl (PT30S when absent). */
+export const deadlineOf = (c: Context, fallbackNow: number): number =>
+  (Date.parse(c.timestamp) || fallbackNow) + (durationSeconds(c.ttl ?? 'PT30S') ?? 30) * 1000;
 
 export class BecknClient {
   constructor(private readonly o: BecknClientOptions) {}
@@ -51,12 +61,17 @@ export class BecknClient {
     const url = `${baseUri.replace(/\/+$/, '')}/${c.action}`;
     const body = JSON.stringify(msg);
     const ttlSeconds = durationSeconds(c.ttl ?? 'PT30S') ?? 30;
-    const deadline = (Date.parse(c.timestamp) || this.o.now()) + ttlSeconds * 1000;
+    const due = options.inReplyTo ? deadlineOf(options.inReplyTo, this.o.now()) : Infinity;
+    const deadline = Math.min(deadlineOf(c, this.o.now()), due);
     const authorization = signatureHeader(body, this.o.signer, this.o.now(), ttlSeconds);
     const audit = (payload: Record<string, unknown>) => this.o.store.appendAudit({
       kind: 'beckn.out', at: this.o.now(), actor: this.o.signer.subscriberId, transactionId: c.transaction_id, messageId: c.message_id,
       payload: { action: c.action, url, body, authorization, ...payload },
     });
+    if (this.o.now() > due) {
+      await audit({ attempts: 0, outcome: 'dropped', reason: `the request's ttl ended at ${new Date(due).toISOString()}` });
+      throw new FlexError('FLX_REQ_EXPIRED', `${c.action} for message ${c.message_id} not sent: the request's ttl ended at ${new Date(due).toISOString()}`);
+    }
     const { result, attempts, failure } = await postWithRetry(url, body, { Authorization: authorization }, deadline, {
       now: this.o.now, timeoutMs: this.o.timeoutMs ?? 10_000, ...(this.o.retry ? { retry: this.o.retry } : {}), ...(this.o.sleep ? { sleep: this.o.sleep } : {}),
     });

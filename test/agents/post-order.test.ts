@@ -12,6 +12,7 @@ import { demoConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import { askSupport, cancelOrder, rateOrder, statementOf, trackOrder, updateOrder } from '../../src/agents/grid/post-order.ts';
+import { buildContext } from '../../src/beckn/context.ts';
 import { becknValidator } from '../../src/beckn/validator.ts';
 import { officialValidator } from '../helpers/official-beckn.ts';
 
@@ -66,6 +67,14 @@ test('cancel before the window: order CANCELLED, commitment lifted; a second can
   assert.equal((await m.stores.flex.getOrder(p.orderId))?.state, 'cancelled');
   assert.deepEqual(await m.bpp.commitments(), []);
   await assert.rejects(cancelOrder(m.bap, p), /50001 FLX_CANCEL_NOT_POSSIBLE/);
+});
+
+test('a callback the BAP is not waiting for (late, or never asked for) is refused with FLX_REQ_EXPIRED and audited', async () => {
+  const context = buildContext({ action: 'on_status', bapId: m.bap.deps.id, bapUri: m.urls.bap, bppId: m.bpp.deps.id, bppUri: m.urls.bpp, transactionId: p.transactionId, now: Date.now() });
+  await assert.rejects(m.bpp.deps.client.send(m.urls.bap, { context, message: { order: { id: p.orderId } } }), (e) => /30000 FLX_REQ_EXPIRED: no request .* is waiting for a callback/.test((e as Error).message));
+  const rejected = (await m.stores.grid.auditTrail()).filter((r) => r.kind === 'beckn.rejected' && r.messageId === context.message_id);
+  assert.equal(rejected.length, 1);
+  assert.equal((rejected[0]?.payload as { code: string }).code, 'FLX_REQ_EXPIRED');
 });
 
 test('every message both sides exchanged conforms to FlexLon\'s schemas and the official transaction.yaml', async () => {

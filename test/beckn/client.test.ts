@@ -122,3 +122,17 @@ test('an outgoing message that does not match its schema is refused before anyth
   await rejectsWith(client().send(bppUrl, bad), 'FLX_REQ_SCHEMA', /the outgoing select message does not match its schema: message.order.items must NOT have fewer than 1 items/);
   assert.equal((await bapStore.auditTrail()).length, before);
 });
+
+test('a callback due after its request\'s ttl is dropped with an audit row, not sent', async () => {
+  const request = { ...select().context, timestamp: new Date(Date.now() - 60_000).toISOString(), ttl: 'PT30S' };
+  const callback: BecknMessage = {
+    context: buildContext({ action: 'on_select', bapId: bap.subscriberId, bapUri: fakeUrl, bppId: bpp.subscriberId, bppUri: bppUrl, transactionId: request.transaction_id, messageId: request.message_id, now: Date.now() }),
+    message: { order: {} },
+  };
+  const c = new BecknClient({ signer: bpp, store: bppStore, now: Date.now });
+  await rejectsWith(c.send(fakeUrl, callback, { inReplyTo: request }), 'FLX_REQ_EXPIRED', /not sent: the request's ttl ended at/);
+  const last = (await bppStore.auditTrail()).at(-1);
+  assert.equal(last?.kind, 'beckn.out');
+  assert.equal((last?.payload as { outcome: string; attempts: number }).outcome, 'dropped');
+  assert.equal((last?.payload as { attempts: number }).attempts, 0);
+});

@@ -30,7 +30,7 @@ export const flexHandlers = (fo: FlexOrchestrator): Partial<Record<Action, Beckn
       context: buildContext({ action, bapId: c.bap_id, bapUri: i.sender.url, bppId: d.id, bppUri: d.uri, transactionId: c.transaction_id, messageId: c.message_id, now: d.wallNow() }),
       message,
     };
-    await d.client.send(i.sender.url, msg);
+    await d.client.send(i.sender.url, msg, { inReplyTo: c });
   };
 
   const offerFor = async (id: string | undefined): Promise<FlexOffer> => {

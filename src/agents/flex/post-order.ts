@@ -33,7 +33,7 @@ export const postOrderHandlers = (fo: FlexOrchestrator): Partial<Record<Action, 
   const reply = async (i: Inbound, action: CallbackAction, message: unknown): Promise<void> => {
     const c = i.msg.context;
     const context = buildContext({ action, bapId: c.bap_id, bapUri: i.sender.url, bppId: d.id, bppUri: d.uri, transactionId: c.transaction_id, messageId: c.message_id, now: d.wallNow() });
-    await d.client.send(i.sender.url, { context, message });
+    await d.client.send(i.sender.url, { context, message }, { inReplyTo: c });
   };
 
   /** The order named in the message, which must belong to this transaction and this BAP. */
