@@ -12,6 +12,7 @@ import Fastify from 'fastify';
 import { HttpRegistry } from '../src/adapters/registry-http/client.ts';
 import { signerFromPrivateKey } from '../src/adapters/keystore-file/keystore.ts';
 import { openSqliteJournal } from '../src/adapters/store-sqlite/journal.ts';
+import { openSqliteJournalThread } from '../src/adapters/store-sqlite/journal-threaded.ts';
 import { openSqliteStore } from '../src/adapters/store-sqlite/index.ts';
 import { registryKeyResolver } from '../src/beckn/key-resolver.ts';
 import { generateKeyPair } from '../src/beckn/keys.ts';
@@ -21,7 +22,6 @@ import { becknValidator } from '../src/beckn/validator.ts';
 import { storeJournal } from '../src/beckn/journal.ts';
 import { createVerifierPool } from '../src/beckn/verify-pool.ts';
 
-const groupCommit = process.env.BENCH_GROUP_COMMIT !== '0';
 const signAcks = process.env.BENCH_SIGN_ACKS === '1';
 const verifyThreads = Number(process.env.BENCH_VERIFY_THREADS ?? '1');
 const pool = verifyThreads > 0 ? createVerifierPool(verifyThreads) : undefined;
@@ -33,7 +33,10 @@ await registry.app.listen({ host: '127.0.0.1', port: 0 });
 const registryUrl = `http://127.0.0.1:${(registry.app.server.address() as { port: number }).port}`;
 
 const store = await openSqliteStore(join(dir, 'bpp.db'));
-const journal = groupCommit ? await openSqliteJournal(join(dir, 'bpp.db')) : storeJournal(store);
+// BENCH_JOURNAL: 'loop' (group commit on the event loop, default), 'thread' (group commit on a
+// worker thread), 'store' (one claim + one append per message through the Store port).
+const journalKind = process.env.BENCH_JOURNAL ?? 'loop';
+const journal = journalKind === 'thread' ? await openSqliteJournalThread(join(dir, 'bpp.db')) : journalKind === 'loop' ? await openSqliteJournal(join(dir, 'bpp.db')) : storeJournal(store);
 const app = Fastify({ logger: false });
 registerReceiver(app, {
   subscriberId: 'bpp.bench', role: 'BPP', store, journal, now: Date.now, validator: becknValidator(),

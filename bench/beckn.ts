@@ -5,7 +5,8 @@
 // signed by one of four registered BAPs before the run (so the load generator spends no CPU on
 // signing during it), with a distinct message_id: nothing is short-circuited as a duplicate.
 // Options: --connections N (50) --duration S (10) --verify-threads N (1; 0 = on the event loop)
-//          --no-group-commit --sign-acks
+//          --journal loop|thread|store (loop: group commit on the event loop, default; thread: on a
+//          worker thread; store: one commit per claim and per row) --sign-acks
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';
@@ -22,7 +23,7 @@ import { epochMs } from '../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../src/domain/units.ts';
 import type { Signer } from '../src/ports.ts';
 
-const { values } = parseArgs({ options: { connections: { type: 'string' }, duration: { type: 'string' }, 'no-group-commit': { type: 'boolean' }, 'sign-acks': { type: 'boolean' }, 'verify-threads': { type: 'string' } } });
+const { values } = parseArgs({ options: { connections: { type: 'string' }, duration: { type: 'string' }, journal: { type: 'string' }, 'sign-acks': { type: 'boolean' }, 'verify-threads': { type: 'string' } } });
 const verifyThreads = Number(values['verify-threads'] ?? 1);
 const connections = Number(values.connections ?? 50);
 const duration = Number(values.duration ?? 10);
@@ -30,7 +31,7 @@ const BAP_URI = 'http://127.0.0.1:9/beckn';
 
 const profile = process.env.BENCH_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.BENCH_CPU_PROF}`] : [];
 const server = spawn(process.execPath, [...profile, '--import', 'tsx', new URL('./beckn-server.ts', import.meta.url).pathname], {
-  env: { ...process.env, BENCH_GROUP_COMMIT: values['no-group-commit'] ? '0' : '1', BENCH_SIGN_ACKS: values['sign-acks'] ? '1' : '0', BENCH_VERIFY_THREADS: String(verifyThreads) },
+  env: { ...process.env, BENCH_JOURNAL: values.journal ?? 'loop', BENCH_SIGN_ACKS: values['sign-acks'] ? '1' : '0', BENCH_VERIFY_THREADS: String(verifyThreads) },
   stdio: ['ignore', 'pipe', 'inherit'],
 });
 const lines = createInterface({ input: server.stdout })[Symbol.asyncIterator]();
@@ -80,7 +81,7 @@ process.stdout.write(`${JSON.stringify({
   reqPerSec: Math.round(result.requests.average), p50Ms: result.latency.p50, p99Ms: result.latency.p99,
   // Requests still in flight when autocannon stops are audited by the server but not counted as 2xx.
   errors: result.errors + result.timeouts + result.non2xx, requests: ok, audited: final.auditRows, allAudited: final.auditRows >= ok && final.auditRows <= next,
-  distinctBodies: Math.min(next, requests.length), groupCommit: !values['no-group-commit'], signedAcks: Boolean(values['sign-acks']), verifyThreads,
+  distinctBodies: Math.min(next, requests.length), journal: values.journal ?? 'loop', signedAcks: Boolean(values['sign-acks']), verifyThreads,
   serverCpuUsPerRequest: Math.round((final.cpuMs * 1000) / Math.max(1, final.auditRows)),
   ...(final.batches ? { meanBatch: Math.round((final.auditRows / final.batches) * 10) / 10 } : {}),
   connections, durationS: duration, loadavg1m: Math.round(loadavg()[0] as number * 100) / 100,

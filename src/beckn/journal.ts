@@ -18,13 +18,17 @@ export interface InboundJournal {
   /** The outcome recorded for `key` by an earlier message, or undefined. Reads only. */
   seen(key: string): Promise<string | undefined>;
   /**
-   * Claims `key` with `outcome` and appends the audit entry `entry(claim)` in one durable step: when
-   * the promise resolves, both are on disk. A key already claimed keeps its first outcome.
+   * Claims `key` with `outcome` and appends `entry` in one durable step: when the promise resolves,
+   * both are on disk. A key already claimed keeps its first outcome, and then the entry is written
+   * with `payload.outcome` set to `duplicateOutcome` (a race between two copies of one message).
    */
-  accept(key: string, outcome: string, entry: (claim: Claimed) => AuditEntry): Promise<Claimed>;
+  accept(key: string, outcome: string, entry: AuditEntry, duplicateOutcome: string): Promise<Claimed>;
   /** Appends an audit entry durably (rejections, duplicates). */
   append(entry: AuditEntry): Promise<void>;
 }
+
+/** The entry with its payload's `outcome` replaced (see InboundJournal.accept). */
+export const asDuplicate = (entry: AuditEntry, outcome: string): AuditEntry => ({ ...entry, payload: { ...(entry.payload as Record<string, unknown>), outcome } });
 
 /** Keys recently claimed through this journal, so `seen` needs no write; bounded, oldest dropped first. */
 class RecentClaims {
@@ -45,10 +49,10 @@ export const storeJournal = (store: Store, rememberClaims = 100_000): InboundJou
   const recent = new RecentClaims(rememberClaims);
   return {
     seen: async (key) => recent.get(key),
-    async accept(key, outcome, entry) {
+    async accept(key, outcome, entry, duplicateOutcome) {
       const claim = await store.claimMessage(key, outcome);
       recent.set(key, claim.outcome);
-      await store.appendAudit(entry(claim));
+      await store.appendAudit(claim.first ? entry : asDuplicate(entry, duplicateOutcome));
       return claim;
     },
     async append(entry) {

@@ -53,6 +53,7 @@ export interface ReceiverOptions {
 }
 
 const MAX_AUDITED_BODY = 64 * 1024;
+const DUPLICATE = 'ACK (duplicate: no effect)';
 const GATEWAY_HEADER = 'x-gateway-authorization';
 
 /** BECKN-006 Step 4: the BG's X-Gateway-Authorization over the same bytes, by a subscriber registered as BG. */
@@ -143,14 +144,14 @@ const handle = async (o: ReceiverOptions, v: BecknValidator, action: Action, req
     const admitted = await admit(o, v, action, req, nowMs);
     inbound = admitted.inbound;
     if (admitted.duplicate) {
-      await journal.append(inboundEntry(o, inbound, req, nowMs, 'ACK (duplicate: no effect)'));
+      await journal.append(inboundEntry(o, inbound, req, nowMs, DUPLICATE));
       return await send(o, reply, 200, ACK);
     }
     const handler = o.handlers[action];
     if (!handler) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `${o.role} ${o.subscriberId} does not implement /${action}`);
     const then = await handler(inbound);
     const done = inbound;
-    const claim = await journal.accept(claimKey(done), outcomeOf(done), (c) => inboundEntry(o, done, req, nowMs, c.first ? 'ACK' : 'ACK (duplicate: no effect)'));
+    const claim = await journal.accept(claimKey(done), outcomeOf(done), inboundEntry(o, done, req, nowMs, 'ACK'), DUPLICATE);
     await send(o, reply, 200, ACK);
     if (claim.first && then) setImmediate(() => { then().catch((e: unknown) => o.onBackgroundError(e, done)); });
   } catch (e) {

@@ -11,7 +11,7 @@
 import { resolve } from 'node:path';
 import type { AuditEntry } from '../../audit/chain.ts';
 import { FlexError } from '../../errors.ts';
-import type { Claimed, InboundJournal } from '../../beckn/journal.ts';
+import { asDuplicate, type Claimed, type InboundJournal } from '../../beckn/journal.ts';
 import { auditTable } from './audit.ts';
 import { openDatabase } from './schema.ts';
 import { claimsTable } from './tables.ts';
@@ -86,9 +86,9 @@ export const openSqliteJournal = async (path: string, options: { readonly actor?
 
   return {
     seen: async (key) => peek.get(key)?.outcome,
-    accept: (key, outcome, entry) => enqueue((): Claimed => {
+    accept: (key, outcome, entry, duplicateOutcome) => enqueue((): Claimed => {
       const claim = claims.claim(key, outcome);
-      audit.append(entry(claim));
+      audit.append(claim.first ? entry : asDuplicate(entry, duplicateOutcome));
       return claim;
     }),
     append: (entry: AuditEntry) => enqueue(() => { audit.append(entry); }),
