@@ -62,6 +62,7 @@ for (let k = 0; k < count; k++) {
 }
 
 let next = 0;
+const cpuBefore = process.cpuUsage();
 const result = await autocannon({
   url: urls.bpp, connections, duration, timeout: 10,
   requests: [{
@@ -73,6 +74,7 @@ const result = await autocannon({
   }],
 });
 
+const loadCpu = process.cpuUsage(cpuBefore);
 server.kill('SIGTERM');
 const final = await nextLine<{ auditRows: number; cpuMs: number; batches?: number; error?: string }>();
 if (final.error !== undefined || final.auditRows === undefined) process.stderr.write(`bench: the server did not report its audit rows: ${final.error ?? 'no answer'}\n`);
@@ -82,7 +84,10 @@ process.stdout.write(`${JSON.stringify({
   // Requests still in flight when autocannon stops are audited by the server but not counted as 2xx.
   errors: result.errors + result.timeouts + result.non2xx, requests: ok, audited: final.auditRows, allAudited: final.auditRows >= ok && final.auditRows <= next,
   distinctBodies: Math.min(next, requests.length), journal: values.journal ?? 'loop', signedAcks: Boolean(values['sign-acks']), verifyThreads,
+  // CPU per request of the server (all its threads) and of the load generator: what the machine's
+  // cores must supply per request, whatever else is running. 2 cores / their sum = the ceiling here.
   serverCpuUsPerRequest: Math.round((final.cpuMs * 1000) / Math.max(1, final.auditRows)),
+  loadGenCpuUsPerRequest: Math.round((loadCpu.user + loadCpu.system) / Math.max(1, next)),
   ...(final.batches ? { meanBatch: Math.round((final.auditRows / final.batches) * 10) / 10 } : {}),
   connections, durationS: duration, loadavg1m: Math.round(loadavg()[0] as number * 100) / 100,
 })}\n`);
