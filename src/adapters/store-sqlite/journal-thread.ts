@@ -1,7 +1,6 @@
 // The worker side of the threaded group-commit journal (journal-threaded.ts). It owns one connection
 // to the store file; every batch of jobs it finds waiting (it drains its port before committing) goes
-// into one IMMEDIATE transaction — one fsync — with a savepoint per job, and the results go back in
-// one message. The fsync therefore blocks this thread, not the event loop that serves HTTP.
+// into one IMMEDIATE transaction — one fsync — and the results go back in one message. The fsync therefore blocks this thread, not the event loop that serves HTTP.
 import { parentPort, receiveMessageOnPort, workerData, type MessagePort } from 'node:worker_threads';
 import type { AuditEntry } from '../../audit/chain.ts';
 import { asDuplicate } from '../../beckn/journal.ts';
@@ -22,7 +21,7 @@ const { file, actor } = workerData as { file: string; actor: string };
 const db = await openDatabase(file, actor);
 const audit = auditTable(db, file);
 const claims = claimsTable(db);
-const inSavepoint = db.transaction((job: JournalJob): JournalResult => {
+const run = (job: JournalJob): JournalResult => {
   if (job.op === 'append') {
     audit.append(job.entry);
     return { id: job.id, ok: true };
@@ -30,19 +29,24 @@ const inSavepoint = db.transaction((job: JournalJob): JournalResult => {
   const claim = claims.claim(job.key, job.outcome);
   audit.append(claim.first ? job.entry : asDuplicate(job.entry, job.duplicateOutcome));
   return { id: job.id, ok: true, first: claim.first, outcome: claim.outcome };
-});
+};
+// A batch is committed whole; only if that fails is it committed again with a savepoint per job, so
+// the one that cannot be stored fails alone.
+const whole = db.transaction((jobs: JournalJob[]): JournalResult[] => jobs.map(run));
+const inSavepoint = db.transaction(run);
+const oneByOne = db.transaction((jobs: JournalJob[]): JournalResult[] => jobs.map((job) => {
+  try { return inSavepoint(job); } catch (e) { return { id: job.id, ok: false, error: (e as Error).message }; }
+}));
 
 const commit = (jobs: JournalJob[]): JournalResult[] => {
-  const results: JournalResult[] = [];
   try {
-    db.transaction(() => {
-      for (const job of jobs) {
-        try { results.push(inSavepoint(job)); } catch (e) { results.push({ id: job.id, ok: false, error: (e as Error).message }); }
-      }
-    }).immediate();
-    return results;
-  } catch (e) {
-    return jobs.map((j) => ({ id: j.id, ok: false, error: (e as Error).message }));
+    return whole.immediate(jobs);
+  } catch {
+    try {
+      return oneByOne.immediate(jobs);
+    } catch (e) {
+      return jobs.map((j) => ({ id: j.id, ok: false, error: (e as Error).message }));
+    }
   }
 };
 

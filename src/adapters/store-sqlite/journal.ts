@@ -3,7 +3,7 @@
 // message's claim and audit row are durable; one commit per message caps a receiver near the disk's
 // fsync rate. Here every claim and audit append queued during one turn of the event loop goes into
 // one IMMEDIATE transaction — one fsync for the batch — and each caller's promise resolves only after
-// that commit. Each message runs in its own savepoint, so one bad entry fails alone.
+// that commit. A batch that fails is committed again message by message, so one bad entry fails alone.
 //
 // It uses its own connection to the store's file (WAL allows it; the audit append links to the head
 // inside the IMMEDIATE transaction, so appends from this connection and the Store's own interleave
@@ -36,9 +36,14 @@ export const openSqliteJournal = async (path: string, options: { readonly actor?
   const claims = claimsTable(db);
   const peek = db.prepare<[string], { outcome: string }>('SELECT outcome FROM message_claims WHERE key = ?');
   const maxBatch = options.maxBatch ?? 512;
-  // One savepoint per message, so a failing entry rolls back alone (created once: making a
-  // transaction function per call costs more than the savepoint itself).
+  type Outcome = { ok: true; value: unknown } | { ok: false; error: unknown };
+  // A batch is committed whole. Only if that fails (an entry that cannot be stored — rare: inbound
+  // rows hold strings) is it committed again with a savepoint per message, so the bad one fails alone.
+  const whole = db.transaction((batch: Job[]): Outcome[] => batch.map((j) => ({ ok: true, value: j.run() })));
   const inSavepoint = db.transaction((run: () => unknown) => run());
+  const oneByOne = db.transaction((batch: Job[]): Outcome[] => batch.map((j) => {
+    try { return { ok: true, value: inSavepoint(j.run) }; } catch (error) { return { ok: false, error }; }
+  }));
   let queue: Job[] = [];
   let scheduled = false;
   let batches = 0;
@@ -53,16 +58,16 @@ export const openSqliteJournal = async (path: string, options: { readonly actor?
       for (const j of batch) j.reject(new FlexError('FLX_INTERNAL', `the SQLite store ${file} is closed`));
       return;
     }
-    const outcomes: ({ ok: true; value: unknown } | { ok: false; error: unknown })[] = [];
+    let outcomes: Outcome[];
     try {
-      db.transaction(() => {
-        for (const j of batch) {
-          try { outcomes.push({ ok: true, value: inSavepoint(j.run) }); } catch (error) { outcomes.push({ ok: false, error }); }
-        }
-      }).immediate();
-    } catch (error) {
-      for (const j of batch) j.reject(error);
-      return;
+      outcomes = whole.immediate(batch);
+    } catch {
+      try {
+        outcomes = oneByOne.immediate(batch);
+      } catch (error) {
+        for (const j of batch) j.reject(error);
+        return;
+      }
     }
     batches++;
     entries += batch.length;
