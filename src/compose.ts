@@ -15,6 +15,7 @@ import { DEFAULT_NEED_POLICY, GridOrchestrator } from './agents/grid/orchestrato
 import { signedRoute } from './agents/link.ts';
 import { BecknClient } from './beckn/client.ts';
 import { FLEXLON_DOMAIN } from './beckn/context.ts';
+import { createGateway } from './beckn/gateway.ts';
 import { registryKeyResolver, staticKeyResolver } from './beckn/key-resolver.ts';
 import { useRawJsonBody } from './beckn/raw-body.ts';
 import { registerReceiver } from './beckn/receiver.ts';
@@ -28,6 +29,9 @@ import { GridEventStore } from './adapters/events-openadr/store.ts';
 import { CsvSignalSource } from './adapters/signals-csv/source.ts';
 import { openPostgresStore, postgresOptionsFromEnv } from './adapters/store-postgres/index.ts';
 import { openSqliteStore } from './adapters/store-sqlite/index.ts';
+import { openSqliteJournal } from './adapters/store-sqlite/journal.ts';
+import { storeJournal, type InboundJournal } from './beckn/journal.ts';
+import { becknValidator } from './beckn/validator.ts';
 import type { FlexibilityReport } from './domain/compute.ts';
 import { epochMs, type EpochMs } from './domain/time.ts';
 import type { DemoConfig } from './config.ts';
@@ -42,13 +46,13 @@ import { generateDay } from './sim/workload.ts';
 export const SLOT_MINUTES = 30;
 export const HORIZON_SLOTS = 96;
 const HOST = '127.0.0.1';
-const IDS = { bap: 'grid.flexlon.local', bpp: 'dc.flexlon.local', agent: 'agent-lon.dc.flexlon.local' } as const;
+const IDS = { bap: 'grid.flexlon.local', bpp: 'dc.flexlon.local', agent: 'agent-lon.dc.flexlon.local', gateway: 'gateway.flexlon.local' } as const;
 
 export interface Market {
   readonly runDir: string;
   readonly dayStart: EpochMs;
   readonly clock: ReplayClock;
-  readonly urls: { readonly registry: string; readonly bap: string; readonly bpp: string; readonly agent: string };
+  readonly urls: { readonly registry: string; readonly gateway: string; readonly bap: string; readonly bpp: string; readonly agent: string };
   readonly bap: GridOrchestrator;
   readonly bpp: FlexOrchestrator;
   readonly agent: ComputeAgent;
@@ -60,7 +64,7 @@ export interface Market {
   readonly gridEvents: GridEventStore;
   /** File holding the bearer token for the event intake (0600, in the run folder). */
   readonly openadrTokenFile: string;
-  readonly stores: Readonly<Record<'registry' | 'grid' | 'flex' | 'agent', Store>>;
+  readonly stores: Readonly<Record<'registry' | 'gateway' | 'grid' | 'flex' | 'agent', Store>>;
   stop(): Promise<void>;
 }
 
@@ -120,12 +124,18 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   }
   const clock = new ReplayClock(dayStart, 86_400 / c.secondsPerDay);
   const keys = new FileKeyStore(join(c.dataDir, 'keys'), true);
-  const [bapSigner, bppSigner, agentSigner] = await Promise.all([keys.signer(IDS.bap), keys.signer(IDS.bpp), keys.signer(IDS.agent)]);
+  const [bapSigner, bppSigner, agentSigner, gatewaySigner] = await Promise.all([keys.signer(IDS.bap), keys.signer(IDS.bpp), keys.signer(IDS.agent), keys.signer(IDS.gateway)]);
+  becknValidator(); // compile every message schema now, not on the first request
   const openStore = storeOpener(runDir, runId);
   const stores = {
-    registry: await openStore('registry'), grid: await openStore('grid-orchestrator'),
+    registry: await openStore('registry'), gateway: await openStore('gateway'), grid: await openStore('grid-orchestrator'),
     flex: await openStore('flex-orchestrator'), agent: await openStore('compute-agent-lon'),
   };
+  // Group commit of inbound claims and audit rows (src/adapters/store-sqlite/journal.ts) on SQLite
+  // files; on PostgreSQL the journal goes through the Store port.
+  const journalFor = async (store: Store): Promise<InboundJournal & { close(): Promise<void> }> =>
+    (process.env.FLEXLON_STORE ?? 'sqlite') === 'sqlite' ? openSqliteJournal(store.location) : { ...storeJournal(store), close: async () => {} };
+  const journals = { gateway: await journalFor(stores.gateway), grid: await journalFor(stores.grid), flex: await journalFor(stores.flex) };
   const apps: FastifyInstance[] = [];
   const app = () => { const a = Fastify({ logger: false }); useRawJsonBody(a); apps.push(a); return a; };
 
@@ -133,6 +143,7 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   apps.push(registryService.app);
   const registryUrl = await listen(registryService.app);
   const registry = new HttpRegistry({ url: registryUrl, now: wallNow, cacheTtlMs: 30_000 });
+  const resolver = registryKeyResolver(registry);
 
   // The simulated site: a GPU training pool and an inference pool behind one grid connection.
   // 32 training nodes (256 GPUs) running a training-size job mix, 4 inference nodes.
@@ -151,15 +162,16 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   await solver.client.warm();
   const bpp = new FlexOrchestrator({
     id: IDS.bpp, uri: bppUrl, name: 'FlexLon data centre (London)', store: stores.flex, signer: bppSigner, market: clock, wallNow,
-    client: new BecknClient({ signer: bppSigner, store: stores.flex, now: wallNow }), signals, solver,
-    sites: [{ id: 'lon', region: 'GB', agentUrl }], horizonSlots: HORIZON_SLOTS, slotMinutes: SLOT_MINUTES, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300, log: log.child({ agent: 'flex' }),
+    client: new BecknClient({ signer: bppSigner, store: stores.flex, now: wallNow, ackResolver: resolver }), signals, solver,
+    sites: [{ id: 'lon', region: 'GB', agentUrl }], horizonSlots: HORIZON_SLOTS, slotMinutes: SLOT_MINUTES, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300,
+    support: { email: `flexibility-desk@${IDS.bpp}` }, log: log.child({ agent: 'flex' }),
   });
   const gridEvents = new GridEventStore(stores.grid, IDS.bap, wallNow);
   const openadrTokenFile = join(runDir, 'openadr.token');
   const openadrToken = randomBytes(24).toString('hex');
   writeFileSync(openadrTokenFile, `${openadrToken}\n`, { mode: 0o600 });
   const bap = new GridOrchestrator({
-    id: IDS.bap, events: gridEvents, uri: bapUrl, store: stores.grid, client: new BecknClient({ signer: bapSigner, store: stores.grid, now: wallNow }), registry, market: clock, wallNow,
+    id: IDS.bap, events: gridEvents, uri: bapUrl, store: stores.grid, client: new BecknClient({ signer: bapSigner, store: stores.grid, now: wallNow, ackResolver: resolver }), registry, market: clock, wallNow,
     signals, region: 'GB', policy: DEFAULT_NEED_POLICY, collectMs: 5000, callbackTimeoutMs: 10_000, log: log.child({ agent: 'grid' }),
   });
   const agent = new ComputeAgent({
@@ -177,24 +189,30 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
 
   const onBackgroundError = (e: unknown, inbound: { action: string; msg: { context: { transaction_id: string; message_id: string } } }) =>
     log.error({ action: inbound.action, transaction_id: inbound.msg.context.transaction_id, message_id: inbound.msg.context.message_id, error: (e as Error).message }, 'callback failed');
-  const resolver = registryKeyResolver(registry);
-  registerReceiver(bppApp, { subscriberId: IDS.bpp, role: 'BPP', resolver, store: stores.flex, now: wallNow, handlers: flexHandlers(bpp), onBackgroundError });
-  registerReceiver(bapApp, { subscriberId: IDS.bap, role: 'BAP', resolver, store: stores.grid, now: wallNow, handlers: bap.handlers(), onBackgroundError });
   registerGridEventRoutes(bapApp, { events: gridEvents, token: openadrToken });
+  registerReceiver(bppApp, { subscriberId: IDS.bpp, role: 'BPP', resolver, store: stores.flex, journal: journals.flex, ackSigner: bppSigner, now: wallNow, handlers: flexHandlers(bpp), onBackgroundError });
+  registerReceiver(bapApp, { subscriberId: IDS.bap, role: 'BAP', resolver, store: stores.grid, journal: journals.grid, ackSigner: bapSigner, now: wallNow, handlers: bap.handlers(), onBackgroundError });
+  const gateway = createGateway({
+    signer: gatewaySigner, registry, resolver, ackResolver: resolver, store: stores.gateway, journal: journals.gateway, now: wallNow,
+    onForwardError: (e, to, msg) => log.error({ to, transaction_id: msg.context.transaction_id, message_id: msg.context.message_id, error: (e as Error).message }, 'gateway: forwarding the search failed'),
+  });
+  useRawJsonBody(gateway.app);
+  apps.push(gateway.app);
   const agentTrust = staticKeyResolver([{ subscriberId: IDS.agent, uniqueKeyId: agentSigner.uniqueKeyId, publicKeyBase64: agentSigner.publicKeyBase64, url: agentUrl }]);
   signedRoute(bppApp, '/internal/agent/report', { resolver: agentTrust, now: wallNow, store: stores.flex, actor: IDS.bpp }, async (body): Promise<{ dispatch: DispatchInstruction[] }> => bpp.onAgentReport(body as FlexibilityReport));
   agent.register(agentApp);
-  await Promise.all([listen(bapApp, bapPort), listen(bppApp, bppPort), listen(agentApp, agentPort)]);
+  const [gatewayUrl] = await Promise.all([listen(gateway.app), listen(bapApp, bapPort), listen(bppApp, bppPort), listen(agentApp, agentPort)]);
 
-  for (const [signer, type, url] of [[bapSigner, 'BAP', bapUrl], [bppSigner, 'BPP', bppUrl]] as const) {
+  for (const [signer, type, url] of [[bapSigner, 'BAP', bapUrl], [bppSigner, 'BPP', bppUrl], [gatewaySigner, 'BG', gatewayUrl]] as const) {
     await new HttpRegistry({ url: registryUrl, now: wallNow }, signer).subscribe(subscription(signer, type, url, wallNow()));
   }
 
   return {
-    runDir, dayStart, clock, urls: { registry: registryUrl, bap: bapUrl, bpp: bppUrl, agent: agentUrl }, bap, bpp, agent, cluster, businessAsUsual, signals, gridEvents, openadrTokenFile, stores,
+    runDir, dayStart, clock, urls: { registry: registryUrl, gateway: gatewayUrl, bap: bapUrl, bpp: bppUrl, agent: agentUrl }, bap, bpp, agent, cluster, businessAsUsual, signals, gridEvents, openadrTokenFile, stores,
     async stop() {
       bap.stop();
       await Promise.allSettled(apps.map((a) => a.close()));
+      await Promise.allSettled(Object.values(journals).map((j) => j.close()));
       await Promise.allSettled(Object.values(stores).map((s) => s.close()));
       await solver.close();
     },

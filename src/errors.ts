@@ -14,22 +14,31 @@ export const ERRORS = {
   FLX_SIG_KEY_REVOKED: { http: 401, beckn: '30000', message: 'the signing key is not valid now (revoked, expired or not yet valid)' },
   FLX_SIG_WRONG_SUBSCRIBER: { http: 401, beckn: '30000', message: 'the signer is not the subscriber named in the context' },
   FLX_SIG_INVALID: { http: 401, beckn: '30000', message: 'the signature does not verify against the body' },
+  // BECKN-006 Step 4: a bad gateway signature gets 401 with Proxy-Authenticate.
+  FLX_SIG_GATEWAY: { http: 401, beckn: '30000', message: 'the X-Gateway-Authorization signature is not valid' },
   // Malformed requests (BECKN-005 30000-series).
   FLX_REQ_INVALID_JSON: { http: 400, beckn: '30000', message: 'the body is not valid JSON' },
   FLX_REQ_SCHEMA: { http: 400, beckn: '30000', message: 'the message does not match its schema' },
   FLX_REQ_CONTEXT: { http: 400, beckn: '30000', message: 'the context is not acceptable' },
   FLX_REQ_EXPIRED: { http: 400, beckn: '30000', message: 'the message arrived after its ttl' },
+  FLX_REQ_DUPLICATE: { http: 409, beckn: '30000', message: 'the message_id was already used for a different message' },
   FLX_ITEM_NOT_FOUND: { http: 404, beckn: '30004', message: 'no such item (offer)' },
   FLX_ORDER_NOT_FOUND: { http: 404, beckn: '30010', message: 'no such order' },
+  FLX_UPDATE_TARGET: { http: 400, beckn: '30012', message: 'the update_target is not one this provider can update' },
+  FLX_RATING_ENTITY_NOT_FOUND: { http: 404, beckn: '30014', message: 'the entity to rate was not found' },
+  FLX_RATING_VALUE: { http: 400, beckn: '30015', message: 'the rating value is not valid' },
   // Business and policy (40000- and 50000-series).
   FLX_ACTION_NOT_APPLICABLE: { http: 400, beckn: '40001', message: 'this participant does not implement that action' },
   FLX_QUANTITY_UNAVAILABLE: { http: 409, beckn: '40002', message: 'the quantity asked for is more than is offered' },
   FLX_QUOTE_EXPIRED: { http: 409, beckn: '40003', message: 'the quote is no longer available' },
   FLX_ORDER_STATE: { http: 409, beckn: '40000', message: 'the order is not in a state that allows this action' },
   FLX_CANCEL_NOT_POSSIBLE: { http: 409, beckn: '50001', message: 'the order cannot be cancelled' },
+  FLX_UPDATE_NOT_POSSIBLE: { http: 409, beckn: '50002', message: 'the order cannot be updated' },
+  FLX_RATING_CATEGORY: { http: 400, beckn: '50003', message: 'that rating category is not supported' },
   // Peers and internals.
   FLX_PEER_UNREACHABLE: { http: 502, beckn: '40000', message: 'a peer did not answer' },
   FLX_PEER_NACK: { http: 502, beckn: '40000', message: 'a peer refused the request' },
+  FLX_PEER_ACK_SIGNATURE: { http: 502, beckn: '40000', message: 'a peer\'s response is not validly signed by it' },
   FLX_INTERNAL: { http: 500, beckn: '40000', message: 'internal error' },
   // Durable state: the store cannot be reached (or stays locked), or a write contradicts what it holds.
   FLX_STORE_UNAVAILABLE: { http: 503, beckn: '40000', message: 'the state store is unavailable' },

@@ -44,5 +44,8 @@ export const parseAuthorization = (value: string | undefined): SignatureParams =
   if (headers !== '(created) (expires) digest') throw malformed(`headers must be "(created) (expires) digest", not "${headers}"`);
   const signature = get('signature');
   if (!/^[A-Za-z0-9+/]{86}==$/.test(signature)) throw malformed('signature must be the base64 of 64 bytes');
+  // Canonical base64 only: the last character's unused bits must be zero, so one signature has
+  // exactly one spelling (a header cannot be changed and still verify).
+  if (Buffer.from(signature, 'base64').toString('base64') !== signature) throw malformed('signature is not canonical base64 (unused bits set in its last character)');
   return { subscriberId, uniqueKeyId, algorithm: 'ed25519', created, expires, headers, signature };
 };

@@ -1,47 +1,93 @@
-// Outbound Beckn messages: context already built by the caller, body serialised once and signed,
-// every message written to the audit log with its exact bytes and signature, the synchronous
-// ACK/NACK read back. A NACK or transport failure is an error the caller decides about.
+// Outbound Beckn messages: context already built by the caller, checked against FlexLon's schema,
+// body serialised once and signed once, every message written to the audit log with its exact bytes
+// and signature, the synchronous ACK/NACK read back (and its signature checked when the client
+// knows how to resolve the peer's key). A NACK or transport failure is an error the caller decides about.
+//
+// Retries: a transport failure, a timeout or a 5xx is retried with exponential backoff (and jitter)
+// while the message is still inside its ttl (context.timestamp + ttl, core 1.1.1 Context.ttl). A retry
+// resends the same bytes with the same signature and message_id, so a receiver that did get the first
+// attempt treats the retry as a duplicate: it has no second effect (idempotent by message_id).
 import { FlexError } from '../errors.ts';
 import type { Signer, Store } from '../ports.ts';
 import type { AckBody } from './ack.ts';
-import { durationSeconds, type BecknMessage } from './context.ts';
-import { postSigned } from './http.ts';
+import { verifyAck } from './ack-signature.ts';
+import { durationSeconds, isCallback, type BecknMessage, type Context } from './context.ts';
+import { signatureHeader } from './http.ts';
+import { postWithRetry, type RetryPolicy } from './retry.ts';
+import type { KeyResolver } from './key-resolver.ts';
+import { becknValidator, schemaError, type BecknValidator } from './validator.ts';
 
 export interface BecknClientOptions {
   readonly signer: Signer;
   readonly store: Store;
   /** Wall clock (signatures and context timestamps are real time, also in a replay). */
   readonly now: () => number;
+  /** Per-attempt timeout (capped by what is left of the ttl). */
   readonly timeoutMs?: number;
+  readonly retry?: RetryPolicy;
+  readonly validator?: BecknValidator;
+  /** When set, every ACK/NACK must carry a valid `Signature` of the peer (FLX_PEER_ACK_SIGNATURE otherwise). */
+  readonly ackResolver?: KeyResolver;
+  readonly sleep?: (ms: number) => Promise<void>;
 }
+
+export interface SendOptions {
+  /** Who must have signed the ACK; by default context.bpp_id for a request, context.bap_id for a callback. */
+  readonly peer?: string;
+  /**
+   * For a callback: the request's context. The callback is due within the request's ttl (core 1.1.1
+   * Context.ttl), so it is not sent (or retried) after request.timestamp + ttl: it is dropped with a
+   * `beckn.out` audit row and FLX_REQ_EXPIRED.
+   */
+  readonly inReplyTo?: Context;
+}
+
+/** When a message stops being valid: context.timestamp + ttl (PT30S when absent). */
+export const deadlineOf = (c: Context, fallbackNow: number): number =>
+  (Date.parse(c.timestamp) || fallbackNow) + (durationSeconds(c.ttl ?? 'PT30S') ?? 30) * 1000;
 
 export class BecknClient {
   constructor(private readonly o: BecknClientOptions) {}
 
-  /** Sends `msg` to `baseUri` + '/' + action and returns the peer's ACK. Throws FLX_PEER_NACK / FLX_PEER_UNREACHABLE. */
-  async send(baseUri: string, msg: BecknMessage): Promise<AckBody> {
-    const url = `${baseUri.replace(/\/+$/, '')}/${msg.context.action}`;
+  get subscriberId(): string {
+    return this.o.signer.subscriberId;
+  }
+
+  /** Sends `msg` to `baseUri` + '/' + action and returns the peer's ACK. Throws FLX_PEER_NACK / FLX_PEER_UNREACHABLE / FLX_PEER_ACK_SIGNATURE. */
+  async send(baseUri: string, msg: BecknMessage, options: SendOptions = {}): Promise<AckBody> {
+    const c = msg.context;
+    const issues = (this.o.validator ?? becknValidator()).check(c.action, msg);
+    if (issues.length > 0) throw schemaError(`the outgoing ${c.action} message`, issues);
+    const url = `${baseUri.replace(/\/+$/, '')}/${c.action}`;
     const body = JSON.stringify(msg);
-    const ttl = durationSeconds(msg.context.ttl ?? 'PT30S') ?? 30;
+    const ttlSeconds = durationSeconds(c.ttl ?? 'PT30S') ?? 30;
+    const due = options.inReplyTo ? deadlineOf(options.inReplyTo, this.o.now()) : Infinity;
+    const deadline = Math.min(deadlineOf(c, this.o.now()), due);
+    const authorization = signatureHeader(body, this.o.signer, this.o.now(), ttlSeconds);
     const audit = (payload: Record<string, unknown>) => this.o.store.appendAudit({
-      kind: 'beckn.out', at: this.o.now(), actor: this.o.signer.subscriberId,
-      transactionId: msg.context.transaction_id, messageId: msg.context.message_id,
-      payload: { action: msg.context.action, url, body, ...payload },
+      kind: 'beckn.out', at: this.o.now(), actor: this.o.signer.subscriberId, transactionId: c.transaction_id, messageId: c.message_id,
+      payload: { action: c.action, url, body, authorization, ...payload },
     });
-    let result;
-    try {
-      result = await postSigned(url, body, { signer: this.o.signer, nowMs: this.o.now(), lifetimeSeconds: ttl, timeoutMs: this.o.timeoutMs ?? 10_000 });
-    } catch (e) {
-      await audit({ outcome: 'unreachable', reason: (e as Error).message });
-      throw e;
+    if (this.o.now() > due) {
+      await audit({ attempts: 0, outcome: 'dropped', reason: `the request's ttl ended at ${new Date(due).toISOString()}` });
+      throw new FlexError('FLX_REQ_EXPIRED', `${c.action} for message ${c.message_id} not sent: the request's ttl ended at ${new Date(due).toISOString()}`);
+    }
+    const { result, attempts, failure } = await postWithRetry(url, body, { Authorization: authorization }, deadline, {
+      now: this.o.now, timeoutMs: this.o.timeoutMs ?? 10_000, ...(this.o.retry ? { retry: this.o.retry } : {}), ...(this.o.sleep ? { sleep: this.o.sleep } : {}),
+    });
+    if (!result) {
+      await audit({ attempts, outcome: 'unreachable', reason: failure?.message });
+      throw failure ?? new FlexError('FLX_PEER_UNREACHABLE', `${c.action} to ${url}: no attempt was made before the ttl ran out`);
     }
     let ack: AckBody | undefined;
     try { ack = JSON.parse(result.text) as AckBody; } catch { ack = undefined; }
     const status = ack?.message?.ack?.status;
-    await audit({ authorization: result.authorization, httpStatus: result.status, response: result.text.slice(0, 4096), outcome: status ?? 'unreadable' });
+    await audit({ attempts, httpStatus: result.status, response: result.text.slice(0, 4096), ackSignature: result.signature, outcome: status ?? 'unreadable' });
+    const peer = options.peer ?? (isCallback(c.action) ? c.bap_id : c.bpp_id);
+    if (this.o.ackResolver && peer !== undefined) await verifyAck(result.text, result.signature, this.o.ackResolver, peer, this.o.now());
     if (result.status >= 300 || status !== 'ACK') {
       const why = ack?.error ? `${ack.error.code} ${ack.error.message}` : `HTTP ${result.status} ${result.text.slice(0, 200)}`;
-      throw new FlexError('FLX_PEER_NACK', `${msg.context.action} to ${url} was refused: ${why}`);
+      throw new FlexError('FLX_PEER_NACK', `${c.action} to ${url} was refused: ${why}`);
     }
     return ack as AckBody;
   }

@@ -1,5 +1,7 @@
 // Signed HTTP POST: serialise once, sign exactly those bytes, send them. Used for Beckn messages and
-// for the operator-internal agent links, which are signed the same way.
+// for the operator-internal agent links, which are signed the same way. Signing and sending are
+// separate so a retry resends the very same signed bytes (and a gateway can forward a request with
+// the sender's header untouched and its own added).
 import { FlexError } from '../errors.ts';
 import type { Signer } from '../ports.ts';
 import { signBody } from './signing.ts';
@@ -9,6 +11,8 @@ export interface SignedPostResult {
   readonly text: string;
   readonly authorization: string;
   readonly body: string;
+  /** The response's `Signature` header (signed ACK), if any. */
+  readonly signature: string | null;
 }
 
 export interface SignedPostOptions {
@@ -21,23 +25,36 @@ export interface SignedPostOptions {
   readonly extraHeaders?: Record<string, string>;
 }
 
-export const postSigned = async (url: string, body: string, o: SignedPostOptions): Promise<SignedPostResult> => {
-  const created = Math.floor(o.nowMs / 1000);
-  const signed = signBody({
-    body, subscriberId: o.signer.subscriberId, uniqueKeyId: o.signer.uniqueKeyId,
-    created, expires: created + o.lifetimeSeconds, sign: (d) => o.signer.sign(d),
-  });
+/** The BECKN-006 header value signing `body` now, valid for `lifetimeSeconds`. */
+export const signatureHeader = (body: string, signer: Signer, nowMs: number, lifetimeSeconds: number): string => {
+  const created = Math.floor(nowMs / 1000);
+  return signBody({ body, subscriberId: signer.subscriberId, uniqueKeyId: signer.uniqueKeyId, created, expires: created + lifetimeSeconds, sign: (d) => signer.sign(d) }).header;
+};
+
+export interface RawResponse {
+  readonly status: number;
+  readonly text: string;
+  readonly signature: string | null;
+}
+
+/** POSTs `body` with `headers` as they are; transport failures and timeouts are FLX_PEER_UNREACHABLE. */
+export const postRaw = async (url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<RawResponse> => {
   let res: Response;
   try {
-    res = await fetch(url, {
-      method: 'POST',
-      headers: { 'content-type': 'application/json', [o.headerName ?? 'Authorization']: signed.header, ...o.extraHeaders },
-      body,
-      signal: AbortSignal.timeout(o.timeoutMs),
-    });
+    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))) });
   } catch (e) {
-    const why = e instanceof Error ? (e.name === 'TimeoutError' ? `no answer within ${o.timeoutMs} ms` : (e.cause as Error | undefined)?.message ?? e.message) : String(e);
+    const why = e instanceof Error ? (e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause as Error | undefined)?.message ?? e.message) : String(e);
     throw new FlexError('FLX_PEER_UNREACHABLE', `POST ${url} failed: ${why}`, { cause: e });
   }
-  return { status: res.status, text: await res.text(), authorization: signed.header, body };
+  try {
+    return { status: res.status, text: await res.text(), signature: res.headers.get('signature') };
+  } catch (e) {
+    throw new FlexError('FLX_PEER_UNREACHABLE', `POST ${url}: the answer broke off: ${(e as Error).message}`, { cause: e });
+  }
+};
+
+export const postSigned = async (url: string, body: string, o: SignedPostOptions): Promise<SignedPostResult> => {
+  const authorization = signatureHeader(body, o.signer, o.nowMs, o.lifetimeSeconds);
+  const r = await postRaw(url, body, { [o.headerName ?? 'Authorization']: authorization, ...o.extraHeaders }, o.timeoutMs);
+  return { ...r, authorization, body };
 };

@@ -11,6 +11,8 @@ export interface ResolvedKey {
   readonly type: SubscriberType | 'AGENT';
   readonly url: string;
   readonly publicKey: KeyObject;
+  /** The same key as raw 32 bytes in base64 (for checks on a worker thread). */
+  readonly publicKeyBase64?: string;
 }
 
 export interface KeyResolver {
@@ -27,13 +29,25 @@ export const checkSubscription = (s: Subscription, nowMs: number): void => {
   if (nowMs > until) throw new FlexError('FLX_SIG_KEY_REVOKED', `key ${s.unique_key_id} of ${s.subscriber_id} expired at ${s.valid_until}`);
 };
 
+/** KeyObjects by base64 public key: importing a key costs about as much as verifying a signature. */
+const keyObjects = new Map<string, KeyObject>();
+const keyObject = (b64: string): KeyObject => {
+  let k = keyObjects.get(b64);
+  if (!k) {
+    k = publicKeyFromBase64(b64);
+    if (keyObjects.size >= 10_000) keyObjects.clear();
+    keyObjects.set(b64, k);
+  }
+  return k;
+};
+
 export const registryKeyResolver = (registry: Registry): KeyResolver => ({
   async resolve(subscriberId, uniqueKeyId, nowMs) {
     const found = await registry.lookup({ subscriber_id: subscriberId, unique_key_id: uniqueKeyId });
     const s = found.find((x) => x.subscriber_id === subscriberId && x.unique_key_id === uniqueKeyId);
     if (!s) throw new FlexError('FLX_SIG_UNKNOWN_KEY', `the registry has no key ${uniqueKeyId} for ${subscriberId}`);
     checkSubscription(s, nowMs);
-    return { subscriberId, uniqueKeyId, type: s.type, url: s.subscriber_url, publicKey: publicKeyFromBase64(s.signing_public_key) };
+    return { subscriberId, uniqueKeyId, type: s.type, url: s.subscriber_url, publicKey: keyObject(s.signing_public_key), publicKeyBase64: s.signing_public_key };
   },
 });
 
@@ -49,6 +63,6 @@ export const staticKeyResolver = (keys: readonly TrustedKey[]): KeyResolver => (
   async resolve(subscriberId, uniqueKeyId) {
     const k = keys.find((x) => x.subscriberId === subscriberId && x.uniqueKeyId === uniqueKeyId);
     if (!k) throw new FlexError('FLX_SIG_UNKNOWN_KEY', `${subscriberId}|${uniqueKeyId} is not a trusted key here`);
-    return { subscriberId, uniqueKeyId, type: 'AGENT', url: k.url, publicKey: publicKeyFromBase64(k.publicKeyBase64) };
+    return { subscriberId, uniqueKeyId, type: 'AGENT', url: k.url, publicKey: keyObject(k.publicKeyBase64), publicKeyBase64: k.publicKeyBase64 };
   },
 });

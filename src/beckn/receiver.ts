@@ -1,20 +1,33 @@
 // Inbound Beckn endpoints as a pipeline of small named steps (the beckn-onix shape):
-//   raw body → verify signature → parse → check context → handler validates → dedupe → audit → ACK
-//   → the handler's continuation runs after the ACK (the asynchronous callback).
-// Any step's error becomes a NACK in exactly one place (toNack) and an audit row; nothing else happens.
+//   raw body → verify signature(s) → parse → validate schema → check context and ttl → dedupe
+//   → handler validates → claim + audit (durable) → signed ACK → the handler's continuation
+//   (the asynchronous callback) runs after the ACK.
+// Any step's error becomes a NACK in exactly one place (toNack), with an audit row and no effect.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError } from '../errors.ts';
-import type { Store } from '../ports.ts';
-import { ACK, toNack } from './ack.ts';
-import { useRawJsonBody } from './raw-body.ts';
-import { FLEXLON_DOMAIN, REQUEST_ACTIONS, callbackOf, durationSeconds, isCallback, isRequest, type Action, type BecknMessage } from './context.ts';
+import type { Signer, Store } from '../ports.ts';
+import { ACK, toNack, type AckBody } from './ack.ts';
+import { ACK_SIGNATURE_HEADER, signAck } from './ack-signature.ts';
+import { REQUEST_ACTIONS, callbackOf, type Action, type BecknMessage } from './context.ts';
+import { checkContext } from './inbound-context.ts';
+import { storeJournal, type InboundJournal } from './journal.ts';
 import type { KeyResolver, ResolvedKey } from './key-resolver.ts';
+import { useRawJsonBody } from './raw-body.ts';
+import { becknValidator, type BecknValidator } from './validator.ts';
 import { DEFAULT_SKEW_SECONDS, verifyRequest } from './verify.ts';
+import type { SignatureCheck } from './verify-pool.ts';
 
 export interface Inbound {
   readonly action: Action;
   readonly msg: BecknMessage;
   readonly sender: ResolvedKey;
+  /** The gateway that forwarded the message (search through a BG), when there was one. */
+  readonly gateway?: ResolvedKey;
+  /** The exact bytes received and their Authorization header (a gateway forwards both unchanged). */
+  readonly raw: Buffer;
+  readonly authorization: string;
+  /** base64 BLAKE2b-512 of `raw`, as verified. */
+  readonly digest: string;
 }
 
 /** Validates the message (throw a FlexError to NACK, with no side effects) and returns the work to do after the ACK. */
@@ -22,89 +35,149 @@ export type BecknHandler = (inbound: Inbound) => Promise<(() => Promise<void>) |
 
 export interface ReceiverOptions {
   readonly subscriberId: string;
-  readonly role: 'BAP' | 'BPP';
+  readonly role: 'BAP' | 'BPP' | 'BG';
   readonly resolver: KeyResolver;
   readonly store: Store;
   readonly now: () => number;
   readonly handlers: Partial<Record<Action, BecknHandler>>;
   readonly skewSeconds?: number;
   readonly onBackgroundError: (e: unknown, inbound: Inbound) => void;
+  /** Schema validation; the process-wide compiled validator by default. */
+  readonly validator?: BecknValidator;
+  /** Where claims and audit rows go; storeJournal(store) by default. */
+  readonly journal?: InboundJournal;
+  /** Signs every ACK/NACK (`Signature` response header, see ack-signature.ts); unsigned when absent. */
+  readonly ackSigner?: Signer;
+  /** Runs signature arithmetic on worker threads (verify-pool.ts); on the event loop when absent. */
+  readonly signatureCheck?: SignatureCheck;
 }
 
 const MAX_AUDITED_BODY = 64 * 1024;
+const DUPLICATE = 'ACK (duplicate: no effect)';
+const GATEWAY_HEADER = 'x-gateway-authorization';
 
-const checkContext = (o: ReceiverOptions, action: Action, msg: BecknMessage, sender: ResolvedKey, nowMs: number): void => {
-  const c = msg.context;
-  const bad = (path: string, why: string) => new FlexError('FLX_REQ_CONTEXT', why, { path });
-  if (typeof c !== 'object' || c === null) throw bad('context', 'the message has no context object');
-  if (c.action !== action) throw bad('context.action', `context.action is "${String(c.action)}" but the endpoint is /${action}`);
-  if (c.domain !== FLEXLON_DOMAIN) throw bad('context.domain', `domain "${String(c.domain)}" is not served here (expected ${FLEXLON_DOMAIN})`);
-  if (typeof c.version !== 'string' || !c.version.startsWith('1.1')) throw bad('context.version', `version "${String(c.version)}" is not supported (expected 1.1.x)`);
-  for (const f of ['transaction_id', 'message_id', 'bap_id', 'bap_uri', 'timestamp'] as const) {
-    if (typeof c[f] !== 'string' || c[f] === '') throw bad(`context.${f}`, `context.${f} is missing`);
-  }
-  // The signer must be the party the context says sent the message (BAP for requests, BPP for callbacks).
-  const claimed = isRequest(action) ? c.bap_id : c.bpp_id;
-  if (sender.subscriberId !== claimed) {
-    throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `signed by ${sender.subscriberId} but context.${isRequest(action) ? 'bap_id' : 'bpp_id'} is ${String(claimed)}`);
-  }
-  // Callbacks go only to the URL the registry holds for the subscriber (no callback to arbitrary URLs).
-  const claimedUri = isRequest(action) ? c.bap_uri : c.bpp_uri;
-  if (sender.type !== 'AGENT' && claimedUri !== undefined && claimedUri.replace(/\/+$/, '') !== sender.url.replace(/\/+$/, '')) {
-    throw bad(isRequest(action) ? 'context.bap_uri' : 'context.bpp_uri', `${claimedUri} is not the URL registered for ${sender.subscriberId}`);
-  }
-  if (isCallback(action) && c.bap_id !== o.subscriberId) throw bad('context.bap_id', `this callback is for ${c.bap_id}, not ${o.subscriberId}`);
-  if (isRequest(action) && c.bpp_id !== undefined && c.bpp_id !== o.subscriberId) throw bad('context.bpp_id', `this request is for ${c.bpp_id}, not ${o.subscriberId}`);
-  const sent = Date.parse(c.timestamp);
-  if (Number.isNaN(sent)) throw bad('context.timestamp', 'context.timestamp is not an RFC 3339 date-time');
-  const ttl = c.ttl === undefined ? undefined : durationSeconds(c.ttl);
-  if (c.ttl !== undefined && ttl === undefined) throw bad('context.ttl', `context.ttl "${c.ttl}" is not an ISO 8601 duration`);
-  if (ttl !== undefined && nowMs > sent + ttl * 1000 + (o.skewSeconds ?? DEFAULT_SKEW_SECONDS) * 1000) {
-    throw new FlexError('FLX_REQ_EXPIRED', `the message was sent at ${c.timestamp} with ttl ${c.ttl}; it arrived too late`, { path: 'context.ttl' });
+/** BECKN-006 Step 4: the BG's X-Gateway-Authorization over the same bytes, by a subscriber registered as BG. */
+const verifyGateway = async (o: ReceiverOptions, raw: Buffer, header: string, nowMs: number): Promise<ResolvedKey> => {
+  try {
+    const { key } = await verifyRequest(raw, header, o.resolver, nowMs, o.skewSeconds, o.signatureCheck);
+    if (key.type !== 'BG') throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `${key.subscriberId} is registered as ${key.type}, not BG`);
+    return key;
+  } catch (e) {
+    const inner = e instanceof FlexError ? `${e.code}: ${e.message}` : String(e);
+    throw new FlexError('FLX_SIG_GATEWAY', `X-Gateway-Authorization: ${inner}`, { cause: e });
   }
 };
 
-const handle = async (o: ReceiverOptions, action: Action, req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+const parse = (raw: Buffer): BecknMessage => {
+  try {
+    return JSON.parse(raw.toString('utf8')) as BecknMessage;
+  } catch (e) {
+    throw new FlexError('FLX_REQ_INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`);
+  }
+};
+
+// ed25519 is deterministic and an ACK body is the same for every ACK, so within one second (the
+// resolution of `created`) every ACK carries the same signature: sign it once per second, not per request.
+const ackSignatures = new WeakMap<Signer, { text: string; second: number; header: string }>();
+const signedAck = (signer: Signer, text: string, nowMs: number): string => {
+  const second = Math.floor(nowMs / 1000);
+  const hit = ackSignatures.get(signer);
+  if (hit && hit.second === second && hit.text === text) return hit.header;
+  const header = signAck(text, signer, nowMs);
+  if (text === ACK_TEXT) ackSignatures.set(signer, { text, second, header });
+  return header;
+};
+const ACK_TEXT = JSON.stringify(ACK);
+
+const send = async (o: ReceiverOptions, reply: FastifyReply, http: number, body: AckBody): Promise<void> => {
+  const text = body === ACK ? ACK_TEXT : JSON.stringify(body);
+  if (o.ackSigner) reply.header(ACK_SIGNATURE_HEADER, signedAck(o.ackSigner, text, o.now()));
+  await reply.code(http).type('application/json').send(text);
+};
+
+/** The steps up to and including the handler's own validation; throws for a NACK. */
+const admit = async (o: ReceiverOptions, v: BecknValidator, action: Action, req: FastifyRequest, nowMs: number): Promise<{ inbound: Inbound; duplicate: boolean }> => {
   const raw = req.body as Buffer;
-  const authorization = req.headers.authorization;
+  const gatewayHeader = req.headers[GATEWAY_HEADER];
+  const gateway = typeof gatewayHeader === 'string' ? await verifyGateway(o, raw, gatewayHeader, nowMs) : undefined;
+  const { key: sender, digest } = await verifyRequest(raw, req.headers.authorization, o.resolver, nowMs, o.skewSeconds, o.signatureCheck);
+  const msg = parse(raw);
+  v.assert(action, msg);
+  checkContext({ subscriberId: o.subscriberId, role: o.role, skewSeconds: o.skewSeconds ?? DEFAULT_SKEW_SECONDS }, action, msg, sender, nowMs);
+  const inbound: Inbound = { action, msg, sender, raw, authorization: req.headers.authorization as string, digest, ...(gateway ? { gateway } : {}) };
+  return { inbound, duplicate: await isDuplicate(o, inbound) };
+};
+
+/** Replay protection: the same signer, message_id and action again is a duplicate (no second effect). */
+const claimKey = (i: Inbound): string => `${i.sender.subscriberId}|${i.msg.context.message_id}|${i.action}`;
+const outcomeOf = (i: Inbound): string => `ACK ${i.digest}`;
+
+const isDuplicate = async (o: ReceiverOptions, inbound: Inbound): Promise<boolean> => {
+  const previous = await (o.journal ?? defaultJournals(o)).seen(claimKey(inbound));
+  if (previous === undefined) return false;
+  // The exact same signed request (or a retry of it) gets the same ACK; a different message under a
+  // used message_id is refused, so it cannot pass for the first one.
+  if (previous !== outcomeOf(inbound) && previous !== 'ACK') throw new FlexError('FLX_REQ_DUPLICATE', `message_id ${inbound.msg.context.message_id} was already used by ${inbound.sender.subscriberId} for a different ${inbound.action}`, { path: 'context.message_id' });
+  return true;
+};
+
+const journals = new WeakMap<Store, InboundJournal>();
+const defaultJournals = (o: ReceiverOptions): InboundJournal => {
+  let j = journals.get(o.store);
+  if (!j) { j = storeJournal(o.store); journals.set(o.store, j); }
+  return j;
+};
+
+const inboundEntry = (o: ReceiverOptions, i: Inbound, req: FastifyRequest, nowMs: number, outcome: string) => ({
+  kind: 'beckn.in' as const, at: nowMs, actor: o.subscriberId, transactionId: i.msg.context.transaction_id, messageId: i.msg.context.message_id,
+  payload: {
+    action: i.action, from: i.sender.subscriberId, authorization: req.headers.authorization, body: (req.body as Buffer).toString('utf8'), outcome,
+    ...(i.gateway ? { gateway: i.gateway.subscriberId, gatewayAuthorization: req.headers[GATEWAY_HEADER] } : {}),
+  },
+});
+
+const handle = async (o: ReceiverOptions, v: BecknValidator, action: Action, req: FastifyRequest, reply: FastifyReply): Promise<void> => {
   const nowMs = o.now();
+  const journal = o.journal ?? defaultJournals(o);
   let inbound: Inbound | undefined;
   try {
-    const { key: sender } = await verifyRequest(raw, authorization, o.resolver, nowMs, o.skewSeconds);
-    let msg: BecknMessage;
-    try { msg = JSON.parse(raw.toString('utf8')) as BecknMessage; } catch (e) { throw new FlexError('FLX_REQ_INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`); }
-    checkContext(o, action, msg, sender, nowMs);
-    inbound = { action, msg, sender };
+    const admitted = await admit(o, v, action, req, nowMs);
+    inbound = admitted.inbound;
+    if (admitted.duplicate) {
+      await journal.append(inboundEntry(o, inbound, req, nowMs, DUPLICATE));
+      return await send(o, reply, 200, ACK);
+    }
     const handler = o.handlers[action];
     if (!handler) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `${o.role} ${o.subscriberId} does not implement /${action}`);
     const then = await handler(inbound);
-    const claim = await o.store.claimMessage(`${sender.subscriberId}|${msg.context.message_id}|${action}`, 'ACK');
-    await o.store.appendAudit({
-      kind: 'beckn.in', at: nowMs, actor: o.subscriberId, transactionId: msg.context.transaction_id, messageId: msg.context.message_id,
-      payload: { action, from: sender.subscriberId, authorization, body: raw.toString('utf8'), outcome: claim.first ? 'ACK' : 'ACK (duplicate: no effect)' },
-    });
-    await reply.code(200).send(ACK);
-    if (claim.first && then) {
-      const done = inbound;
-      setImmediate(() => { then().catch((e: unknown) => o.onBackgroundError(e, done)); });
-    }
+    const done = inbound;
+    const claim = await journal.accept(claimKey(done), outcomeOf(done), inboundEntry(o, done, req, nowMs, 'ACK'), DUPLICATE);
+    await send(o, reply, 200, ACK);
+    if (claim.first && then) setImmediate(() => { then().catch((e: unknown) => o.onBackgroundError(e, done)); });
   } catch (e) {
     const nack = toNack(e);
     const ctx = (inbound?.msg.context ?? {}) as Partial<BecknMessage['context']>;
-    await o.store.appendAudit({
+    const authorization = req.headers.authorization;
+    await journal.append({
       kind: 'beckn.rejected', at: nowMs, actor: o.subscriberId,
       ...(ctx.transaction_id ? { transactionId: ctx.transaction_id } : {}), ...(ctx.message_id ? { messageId: ctx.message_id } : {}),
-      payload: { action, code: nack.error.code, reason: nack.error.message, authorization: authorization ?? null, body: raw.subarray(0, MAX_AUDITED_BODY).toString('utf8') },
+      payload: { action, code: nack.error.code, reason: nack.error.message, authorization: authorization ?? null, body: (req.body as Buffer).subarray(0, MAX_AUDITED_BODY).toString('utf8') },
     });
-    // BECKN-006 Step 2 item 8: a failed signature gets 401 with WWW-Authenticate.
-    if (nack.http === 401) reply.header('WWW-Authenticate', `Signature realm="${o.subscriberId}",headers="(created) (expires) digest"`);
-    await reply.code(nack.http).send(nack.body);
+    // BECKN-006 Step 2 item 8 / Step 4 item 8: a failed signature gets 401 with WWW-Authenticate, a
+    // failed gateway signature 401 with Proxy-Authenticate.
+    const challenge = `Signature realm="${o.subscriberId}",headers="(created) (expires) digest"`;
+    if (nack.error.code === 'FLX_SIG_GATEWAY') reply.header('Proxy-Authenticate', challenge);
+    else if (nack.http === 401) reply.header('WWW-Authenticate', challenge);
+    await send(o, reply, nack.http, nack.body);
   }
 };
+
+/** The actions a role receives (core 1.1.1 `paths` tags): a BPP the requests, a BAP the callbacks, a BG search and on_search. */
+export const actionsFor = (role: 'BAP' | 'BPP' | 'BG'): Action[] => (role === 'BPP' ? [...REQUEST_ACTIONS] : role === 'BAP' ? REQUEST_ACTIONS.map(callbackOf) : ['search', 'on_search']);
 
 /** Registers POST /<action> for every action the role can receive; actions without a handler NACK with 40001. */
 export const registerReceiver = (app: FastifyInstance, o: ReceiverOptions): void => {
   useRawJsonBody(app);
-  const actions: Action[] = o.role === 'BPP' ? [...REQUEST_ACTIONS] : REQUEST_ACTIONS.map(callbackOf);
-  for (const action of actions) app.post(`/${action}`, (req, reply) => handle(o, action, req, reply));
+  const v = o.validator ?? becknValidator();
+  for (const action of actionsFor(o.role)) app.post(`/${action}`, (req, reply) => handle(o, v, action, req, reply));
 };

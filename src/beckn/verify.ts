@@ -5,6 +5,7 @@ import { FlexError } from '../errors.ts';
 import { parseAuthorization } from './auth-header.ts';
 import type { KeyResolver, ResolvedKey } from './key-resolver.ts';
 import { blake512Base64, signingString, verifySignature } from './signing.ts';
+import type { SignatureCheck } from './verify-pool.ts';
 
 /** Seconds a signature's `created` may lie in the future (clock skew between hosts). */
 export const DEFAULT_SKEW_SECONDS = 5;
@@ -12,10 +13,12 @@ export const DEFAULT_SKEW_SECONDS = 5;
 export interface VerifiedSender {
   readonly key: ResolvedKey;
   readonly signature: string;
+  /** base64 BLAKE2b-512 of the body (what the signature covers). */
+  readonly digest: string;
 }
 
 export const verifyRequest = async (
-  rawBody: Uint8Array, authorization: string | undefined, resolver: KeyResolver, nowMs: number, skewSeconds = DEFAULT_SKEW_SECONDS,
+  rawBody: Uint8Array, authorization: string | undefined, resolver: KeyResolver, nowMs: number, skewSeconds = DEFAULT_SKEW_SECONDS, check?: SignatureCheck,
 ): Promise<VerifiedSender> => {
   const params = parseAuthorization(authorization);
   const nowS = Math.floor(nowMs / 1000);
@@ -23,7 +26,13 @@ export const verifyRequest = async (
   if (params.created > nowS + skewSeconds) throw new FlexError('FLX_SIG_NOT_YET_VALID', `the signature was created at ${params.created}, ${params.created - nowS} s in the future`);
   if (params.expires < nowS) throw new FlexError('FLX_SIG_EXPIRED', `the signature expired at ${params.expires}, ${nowS - params.expires} s ago`);
   const key = await resolver.resolve(params.subscriberId, params.uniqueKeyId, nowMs);
-  const str = signingString(params.created, params.expires, blake512Base64(rawBody));
-  if (!verifySignature(key.publicKey, str, params.signature)) throw new FlexError('FLX_SIG_INVALID');
-  return { key, signature: params.signature };
+  // The arithmetic (digest + ed25519) may run on a worker thread (verify-pool.ts); same result.
+  if (check && key.publicKeyBase64 !== undefined) {
+    const digest = await check(rawBody, params.created, params.expires, params.signature, key.publicKeyBase64);
+    if (digest === undefined) throw new FlexError('FLX_SIG_INVALID');
+    return { key, signature: params.signature, digest };
+  }
+  const digest = blake512Base64(rawBody);
+  if (!verifySignature(key.publicKey, signingString(params.created, params.expires, digest), params.signature)) throw new FlexError('FLX_SIG_INVALID');
+  return { key, signature: params.signature, digest };
 };

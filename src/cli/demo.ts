@@ -12,6 +12,7 @@ import { carbonOf, pricesOf } from '../domain/signals.ts';
 import { epochMs, isoOf, type EpochMs, type SlotGrid } from '../domain/time.ts';
 import { createLogger } from '../log.ts';
 import { DEFAULT_NEED_POLICY, type Procurement } from '../agents/grid/orchestrator.ts';
+import { askSupport, statementOf } from '../agents/grid/post-order.ts';
 import { FlexError } from '../errors.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 
@@ -21,6 +22,8 @@ export interface DemoResult {
   readonly procurement: Procurement;
   readonly finalState: string | undefined;
   readonly settlement: SettlementSummary;
+  /** The settlement statement the BPP sent in on_support after delivery. */
+  readonly statement: SettlementSummary | undefined;
   readonly savings: { readonly gbp: number; readonly gCo2: number; readonly bauKwh: number; readonly flexlonKwh: number };
   readonly audit: readonly { readonly store: string; readonly records: number; readonly ok: boolean }[];
 }
@@ -59,7 +62,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
   const stopOnAbort = () => { void m.stop(); };
   signal.addEventListener('abort', stopOnAbort, { once: true });
   try {
-    io.out(`market on loopback: registry ${m.urls.registry}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, compute agent ${m.urls.agent}`);
+    io.out(`market on loopback: registry ${m.urls.registry}, gateway (BG) ${m.urls.gateway}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, compute agent ${m.urls.agent}`);
     const queue = await m.cluster.listJobs();
     io.out(`site lon: ${m.cluster.totalGpus} GPUs, import limit ${m.cluster.gridImportLimitKw} kW; ${c.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00) plus inference load`);
     if (c.events) {
@@ -79,6 +82,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     let p: Procurement | undefined;
     let finalState: string | undefined;
     let settlement: SettlementSummary | undefined;
+    let statement: SettlementSummary | undefined;
     await m.agent.run(epochMs(m.dayStart + DAY_MS), signal, async (t: EpochMs) => {
       if (t === procureAt) {
         const queued = (await m.cluster.listJobs()).filter((j) => j.state === 'queued').length;
@@ -96,6 +100,8 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
         finalState = s.state;
         settlement = s.settlement;
         io.out(`[${hhmm(t)}] status → on_status: ${s.state ?? 'unknown'}`);
+        statement = statementOf(await askSupport(m.bap, p));
+        io.out(`[${hhmm(m.clock.now())}] support → on_support: ${statement ? `signed settlement statement, ${statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(statement.paymentGbp)}` : 'contact only (no statement yet)'}`);
       }
     });
     if (!p) throw new FlexError('FLX_PEER_NACK', 'the grid orchestrator bought no flexibility (see above)');
@@ -114,7 +120,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     io.out(`  saved       ${money(savings.gbp)} energy cost and ${(savings.gCo2 / 1000).toFixed(1)} kgCO2 against the same queue without FlexLon (${savings.bauKwh.toFixed(0)} vs ${savings.flexlonKwh.toFixed(0)} kWh over two days)`);
     io.out('  audit       every message in and out, plan, dispatch and meter reading, hash-chained:');
     for (const a of audit) io.out(`                ${a.ok ? 'intact' : 'BROKEN'} ${String(a.records).padStart(4)} records  ${a.store}`);
-    return { runDir: m.runDir, need, procurement: p, finalState, settlement, savings, audit };
+    return { runDir: m.runDir, need, procurement: p, finalState, settlement, statement, savings, audit };
   } finally {
     signal.removeEventListener('abort', stopOnAbort);
     if (!(c.serve && !signal.aborted)) await m.stop();

@@ -3,13 +3,14 @@
 // faults print a stack, and only with FLEXLON_DEBUG set.
 import { FlexError, asFlexError } from '../errors.ts';
 import type { Command, Output } from './command.ts';
+import { becknCommand } from './beckn.ts';
 import { demoCommand } from './demo.ts';
 import { eventsCommand } from './events.ts';
 import { offersCommand } from './offers.ts';
 import { planCommand } from './plan.ts';
 import { signalsCommand } from './signals.ts';
 
-export const COMMANDS: readonly Command[] = [demoCommand, planCommand, offersCommand, signalsCommand, eventsCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, planCommand, offersCommand, signalsCommand, eventsCommand, becknCommand];
 
 const usage = (): string => [
   'FlexLon: turns a data centre\'s queued compute into grid flexibility, sold over the Beckn protocol.',

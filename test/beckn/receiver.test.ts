@@ -157,3 +157,59 @@ test('property: arbitrary Authorization headers never crash the server and never
   // Only an exact copy of a valid header (already used) could ACK, and duplicates have no effect.
   assert.equal(effects, before);
 });
+
+test('a message that does not match its schema gets 400 FLX_REQ_SCHEMA naming the JSON paths, and no effect', async () => {
+  const before = effects;
+  const ctx = buildContext({ action: 'search', bapId: 'bap.good', bapUri: 'http://127.0.0.1:9/cb', now: Date.now() });
+  const body = JSON.stringify({ context: { ...ctx, message_id: 'm-1', ttl: '30 seconds' }, message: { intent: { tags: 'none' } } });
+  const r = await post(body, signed(body, signers.good));
+  assert.equal(r.status, 400);
+  assert.equal(r.body.message.ack.status, 'NACK');
+  const error = r.body.error as { code: string; paths: string; message: string };
+  assert.equal(error.code, '30000');
+  assert.deepEqual(error.paths.split(', ').sort(), ['context.message_id', 'context.ttl', 'message.intent.tags']);
+  assert.match(error.message, /^FLX_REQ_SCHEMA: the search message does not match its schema: /);
+  await settle();
+  assert.equal(effects, before);
+  assert.equal((await bppStore.auditTrail()).at(-1)?.kind, 'beckn.rejected');
+});
+
+test('a different message under a message_id already used gets 409 FLX_REQ_DUPLICATE and no effect', async () => {
+  const first = searchBody();
+  await post(first, signed(first, signers.good));
+  await settle();
+  const before = effects;
+  const reused = first.replace('"intent":{}', '"intent":{"descriptor":{"code":"other"}}');
+  assert.notEqual(reused, first);
+  const r = await post(reused, signed(reused, signers.good));
+  assert.equal(r.status, 409);
+  assert.match(r.body.error?.message ?? '', /^FLX_REQ_DUPLICATE: message_id .* was already used by bap.good for a different search/);
+  await settle();
+  assert.equal(effects, before);
+});
+
+test('the exact same signed request replayed five more times inside its signature window has no second effect', async () => {
+  const body = searchBody();
+  const header = signed(body, signers.good, Math.floor(Date.now() / 1000), Math.floor(Date.now() / 1000) + 60);
+  await post(body, header);
+  await settle();
+  const before = effects;
+  for (let k = 0; k < 5; k++) assert.equal((await post(body, header)).body.message.ack.status, 'ACK');
+  await settle();
+  assert.equal(effects, before);
+});
+
+test('property: any correctly signed body — arbitrary JSON or bytes — gets an ACK or a 4xx NACK, never a 5xx or a crash', async () => {
+  const ctx = () => buildContext({ action: 'search', bapId: 'bap.good', bapUri: 'http://127.0.0.1:9/cb', now: Date.now() });
+  const bodies = fc.oneof(
+    fc.json().map((j) => j),
+    fc.string({ maxLength: 200 }),
+    fc.dictionary(fc.constantFrom('context', 'message', 'error', 'x'), fc.jsonValue()).map((o) => JSON.stringify({ ...o, context: { ...ctx(), ...(typeof o.context === 'object' && o.context !== null ? o.context : {}) } })),
+    fc.jsonValue().map((m) => JSON.stringify({ context: ctx(), message: m })),
+  );
+  await fc.assert(fc.asyncProperty(bodies, async (body) => {
+    const r = await fetch(`${url}/search`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: signed(body, signers.good) }, body });
+    const answer = (await r.json()) as { message?: { ack?: { status?: string } } };
+    return (r.status === 200 && answer.message?.ack?.status === 'ACK') || (r.status >= 400 && r.status < 500 && answer.message?.ack?.status === 'NACK');
+  }), { numRuns: 150 });
+});

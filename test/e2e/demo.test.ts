@@ -14,6 +14,8 @@ import { parseAuthorization } from '../../src/beckn/auth-header.ts';
 import { publicKeyFromBase64 } from '../../src/beckn/keys.ts';
 import { blake512Base64, signingString, verifySignature } from '../../src/beckn/signing.ts';
 import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
+import { becknValidator } from '../../src/beckn/validator.ts';
+import { officialValidator } from '../helpers/official-beckn.ts';
 
 const quiet = { out: () => {}, err: () => {} };
 
@@ -46,7 +48,7 @@ test('demo: the grid buys a peak reduction over the full Beckn lifecycle, the da
 
     // Stored state, read back from the SQLite files after the run.
     const files = readdirSync(result.runDir).filter((f) => f.endsWith('.db')).sort();
-    assert.deepEqual(files, ['compute-agent-lon.db', 'flex-orchestrator.db', 'grid-orchestrator.db', 'registry.db']);
+    assert.deepEqual(files, ['compute-agent-lon.db', 'flex-orchestrator.db', 'gateway.db', 'grid-orchestrator.db', 'registry.db']);
     const flex = await openSqliteStore(join(result.runDir, 'flex-orchestrator.db'));
     const grid = await openSqliteStore(join(result.runDir, 'grid-orchestrator.db'));
     try {
@@ -59,11 +61,26 @@ test('demo: the grid buys a peak reduction over the full Beckn lifecycle, the da
       const gridTrail = await grid.auditTrail();
       assert.ok(verifyChain(flexTrail).ok && verifyChain(gridTrail).ok);
       // Each side received exactly the lifecycle, in order, and sent the other half.
-      assert.deepEqual(actionsOf(flexTrail, 'beckn.in'), ['search', 'select', 'init', 'confirm', 'status']);
-      assert.deepEqual(actionsOf(flexTrail, 'beckn.out'), ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status']);
-      assert.deepEqual(actionsOf(gridTrail, 'beckn.in'), ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status']);
-      assert.deepEqual(actionsOf(gridTrail, 'beckn.out'), ['search', 'select', 'init', 'confirm', 'status']);
+      assert.deepEqual(actionsOf(flexTrail, 'beckn.in'), ['search', 'select', 'init', 'confirm', 'status', 'support']);
+      assert.deepEqual(actionsOf(flexTrail, 'beckn.out'), ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status', 'on_support']);
+      assert.deepEqual(actionsOf(gridTrail, 'beckn.in'), ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status', 'on_support']);
+      assert.deepEqual(actionsOf(gridTrail, 'beckn.out'), ['search', 'select', 'init', 'confirm', 'status', 'support']);
+      // After delivery the BPP's on_support carries the same settlement as on_status (signed statement).
+      assert.deepEqual(result.statement?.periods.map((x) => x.deliveredKwh), s.periods.map((x) => x.deliveredKwh));
+      assert.equal(result.statement?.paymentGbp, s.paymentGbp);
+      // Every message the demo emitted (both sides, from the audit rows) conforms to the official
+      // core 1.1.1 transaction.yaml, read in place, and to FlexLon's own schemas.
+      const official = officialValidator();
+      for (const r of [...flexTrail, ...gridTrail].filter((x) => x.kind === 'beckn.out')) {
+        const { action, body } = r.payload as { action: string; body: string };
+        assert.deepEqual(official(action, JSON.parse(body)), [], `${action} sent by ${r.actor} conforms to transaction.yaml`);
+        assert.deepEqual(becknValidator().check(action as never, JSON.parse(body)), [], `${action} sent by ${r.actor} conforms to FlexLon's schema`);
+      }
       assert.equal(flexTrail.filter((r) => r.kind === 'beckn.rejected').length, 0);
+      // The search went through the gateway: the BPP verified both signatures and audited the gateway's.
+      const search = flexTrail.find((r) => r.kind === 'beckn.in' && (r.payload as { action: string }).action === 'search')?.payload as { gateway?: string; gatewayAuthorization?: string };
+      assert.equal(search.gateway, 'gateway.flexlon.local');
+      assert.match(search.gatewayAuthorization ?? '', /^Signature keyId="gateway\.flexlon\.local\|/);
       const txOf = (r: AuditRecord) => r.transactionId;
       assert.ok(flexTrail.filter((r) => r.kind.startsWith('beckn.')).every((r) => txOf(r) === p.transactionId));
       // Callbacks pair with their requests by message_id.

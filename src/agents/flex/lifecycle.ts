@@ -14,6 +14,7 @@ import { intentToNeed, offersToCatalog } from '../../beckn/flex-codec.ts';
 import type { BecknHandler, Inbound } from '../../beckn/receiver.ts';
 import type { WireOrder } from '../../beckn/wire.ts';
 import type { FlexOrchestrator } from './orchestrator.ts';
+import { postOrderHandlers } from './post-order.ts';
 import { priceOffer } from './pricing.ts';
 import { BASELINE_METHOD, orderToWire } from './wire-order.ts';
 
@@ -29,7 +30,7 @@ export const flexHandlers = (fo: FlexOrchestrator): Partial<Record<Action, Beckn
       context: buildContext({ action, bapId: c.bap_id, bapUri: i.sender.url, bppId: d.id, bppUri: d.uri, transactionId: c.transaction_id, messageId: c.message_id, now: d.wallNow() }),
       message,
     };
-    await d.client.send(i.sender.url, msg);
+    await d.client.send(i.sender.url, msg, { inReplyTo: c });
   };
 
   const offerFor = async (id: string | undefined): Promise<FlexOffer> => {
@@ -161,5 +162,7 @@ export const flexHandlers = (fo: FlexOrchestrator): Partial<Record<Action, Beckn
         await reply(i, 'on_status', wire(current, await offerFor(order.offerId), true, settlement));
       };
     },
+
+    ...postOrderHandlers(fo),
   };
 };

@@ -37,6 +37,8 @@ export interface FlexOrchestratorDeps {
   readonly pricing: PricingPolicy;
   readonly quoteTtlSeconds: number;
   readonly carbonCapKg?: number;
+  /** Contact details sent in on_support (core 1.1.1 Support). */
+  readonly support?: { readonly email?: string; readonly phone?: string };
   readonly log: Logger;
 }
 

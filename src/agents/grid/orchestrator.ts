@@ -100,11 +100,17 @@ export class GridOrchestrator {
     return need;
   }
 
-  private async request(action: RequestAction, target: { id?: string; uri: string }, transactionId: string, message: unknown, expected = 1): Promise<BecknMessage[]> {
+  /** Sends a request and waits for its callback(s); throws if a callback carries an error. */
+  async request(action: RequestAction, target: { id?: string; uri: string; peer?: string }, transactionId: string, message: unknown, expected = 1): Promise<BecknMessage[]> {
     const d = this.deps;
     const context = buildContext({ action, bapId: d.id, bapUri: d.uri, ...(target.id ? { bppId: target.id, bppUri: target.uri } : {}), transactionId, now: d.wallNow() });
     const wait = this.pending.expect(context.message_id, callbackOf(action), expected, action === 'search' ? d.collectMs : d.callbackTimeoutMs);
-    await d.client.send(target.uri, { context, message });
+    try {
+      await d.client.send(target.uri, { context, message }, target.peer ? { peer: target.peer } : {});
+    } catch (e) {
+      this.pending.cancel(context.message_id);
+      throw e;
+    }
     const answers = await wait;
     for (const a of answers) if (a.error) throw new FlexError('FLX_PEER_NACK', `${a.context.action} from ${a.context.bpp_id} carried error ${a.error.code}: ${a.error.message}`);
     return answers;
@@ -123,8 +129,13 @@ export class GridOrchestrator {
     const d = this.deps;
     const bpps = (await d.registry.lookup({ type: 'BPP', domain: FLEXLON_DOMAIN })).filter((s) => s.status === 'SUBSCRIBED');
     if (bpps.length === 0) return { none: `no BPP of domain ${FLEXLON_DOMAIN} is subscribed in the registry` };
+    // Through the network's gateway when there is one (it fans the search out to every BPP of the
+    // domain; each answers on_search to us directly), else to each BPP in turn.
+    const gateway = (await d.registry.lookup({ type: 'BG', domain: FLEXLON_DOMAIN })).find((s) => s.status === 'SUBSCRIBED');
     const answers: BecknMessage[] = [];
-    for (const bpp of bpps) answers.push(...(await this.request('search', { uri: bpp.subscriber_url }, transactionId, { intent: needToIntent(need) }, 1)));
+    const intent = { intent: needToIntent(need) };
+    if (gateway) answers.push(...(await this.request('search', { uri: gateway.subscriber_url, peer: gateway.subscriber_id }, transactionId, intent, bpps.length)));
+    else for (const bpp of bpps) answers.push(...(await this.request('search', { uri: bpp.subscriber_url, peer: bpp.subscriber_id }, transactionId, intent, 1)));
     const offers = answers.flatMap((a) => catalogToOffers((a.message as { catalog?: Catalog } | undefined)?.catalog).map((o) => ({ ...o, bppId: a.context.bpp_id ?? '' })));
     const ranked = rankOffers(offers.map((o) => o.offer), need);
     const best = ranked[0];
@@ -160,7 +171,10 @@ export class GridOrchestrator {
       this.pending.check(msg);
       return async () => this.pending.deliver(msg);
     };
-    return { on_search: accept, on_select: accept, on_init: accept, on_confirm: accept, on_status: accept };
+    return {
+      on_search: accept, on_select: accept, on_init: accept, on_confirm: accept, on_status: accept,
+      on_track: accept, on_cancel: accept, on_update: accept, on_rating: accept, on_support: accept,
+    };
   }
 
   stop(): void {

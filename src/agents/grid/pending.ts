@@ -36,6 +36,11 @@ export class PendingCallbacks {
     if (w.responses.length >= w.expected) this.finish(msg.context.message_id);
   }
 
+  /** Stops waiting for `messageId` (its request was never accepted). */
+  cancel(messageId: string): void {
+    this.finish(messageId);
+  }
+
   cancelAll(): void {
     for (const id of [...this.waiting.keys()]) this.finish(id);
   }

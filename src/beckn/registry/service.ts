@@ -1,76 +1,68 @@
 // A small Beckn registry (registry.yaml: POST /subscribe, POST /lookup) for loopback and test
-// networks. It is an *open* registry: a subscription signed with the key it registers (proof of
-// possession) becomes SUBSCRIBED at once. A production network's registry also runs the
-// on_subscribe challenge and an admin approval; docs/beckn.md says what this one leaves out.
+// networks. It is an *open* registry: a subscription that passes the signature rules of rules.ts
+// becomes SUBSCRIBED at once; a production network's registry also runs the on_subscribe challenge
+// and an admin approval (docs/beckn.md says what this one leaves out). Every change is audited.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { FlexError } from '../../errors.ts';
-import type { LookupQuery, Store, Subscription } from '../../ports.ts';
+import type { Store, Subscription } from '../../ports.ts';
 import { toNack } from '../ack.ts';
 import { useRawJsonBody } from '../raw-body.ts';
 import { staticKeyResolver } from '../key-resolver.ts';
 import { verifyRequest } from '../verify.ts';
-
-const TYPES = ['BAP', 'BPP', 'BG'] as const;
-const STATUSES = ['INITIATED', 'UNDER_SUBSCRIPTION', 'SUBSCRIBED', 'EXPIRED', 'UNSUBSCRIBED', 'INVALID_SSL'] as const;
-
-const validSubscription = (x: unknown): Subscription => {
-  const s = x as Record<string, unknown>;
-  const need = (f: string): string => {
-    if (typeof s?.[f] !== 'string' || s[f] === '') throw new FlexError('FLX_REQ_SCHEMA', `${f} is required and must be a string`, { path: f });
-    return s[f] as string;
-  };
-  const type = need('type');
-  if (!(TYPES as readonly string[]).includes(type)) throw new FlexError('FLX_REQ_SCHEMA', `type must be one of ${TYPES.join(', ')}`, { path: 'type' });
-  const status = typeof s.status === 'string' ? s.status : 'SUBSCRIBED';
-  if (!(STATUSES as readonly string[]).includes(status)) throw new FlexError('FLX_REQ_SCHEMA', `status must be one of ${STATUSES.join(', ')}`, { path: 'status' });
-  for (const f of ['valid_from', 'valid_until']) if (Number.isNaN(Date.parse(need(f)))) throw new FlexError('FLX_REQ_SCHEMA', `${f} must be an RFC 3339 date-time`, { path: f });
-  return {
-    subscriber_id: need('subscriber_id'), subscriber_url: need('subscriber_url'), type: type as Subscription['type'], domain: need('domain'),
-    unique_key_id: need('unique_key_id'), signing_public_key: need('signing_public_key'), valid_from: need('valid_from'), valid_until: need('valid_until'),
-    status: status as Subscription['status'],
-  };
-};
-
-const matches = (s: Subscription, q: LookupQuery): boolean =>
-  (q.subscriber_id === undefined || q.subscriber_id === s.subscriber_id) &&
-  (q.unique_key_id === undefined || q.unique_key_id === s.unique_key_id) &&
-  (q.type === undefined || q.type === s.type) &&
-  (q.domain === undefined || q.domain === s.domain);
+import { matches, parseLookup, parseSubscription, toWire, whoMaySign } from './rules.ts';
 
 export interface RegistryService {
   readonly app: FastifyInstance;
   readonly entries: () => Subscription[];
 }
 
+type Stored = Subscription & { created: string; updated: string };
+
+const trusted = (subs: readonly Subscription[]) =>
+  staticKeyResolver(subs.map((s) => ({ subscriberId: s.subscriber_id, uniqueKeyId: s.unique_key_id, publicKeyBase64: s.signing_public_key, url: s.subscriber_url })));
+
+const parseJson = (raw: Buffer): unknown => {
+  try { return JSON.parse(raw.toString('utf8')); } catch { throw new FlexError('FLX_REQ_INVALID_JSON'); }
+};
+
 export const createRegistryService = async (o: { store: Store; now: () => number }): Promise<RegistryService> => {
-  const saved = (await o.store.getDocument<Subscription[]>('registry', 'subscriptions')) ?? [];
+  const saved = (await o.store.getDocument<Stored[]>('registry', 'subscriptions')) ?? [];
   const entries = new Map(saved.map((s) => [`${s.subscriber_id}|${s.unique_key_id}`, s]));
   const app = Fastify({ logger: false });
   useRawJsonBody(app, 256 * 1024);
+  const fail = (reply: { code(n: number): { send(b: unknown): unknown } }, e: unknown) => { const n = toNack(e); return reply.code(n.http).send(n.body); };
 
   app.post('/subscribe', async (req, reply) => {
     try {
       const raw = req.body as Buffer;
-      let parsed: unknown;
-      try { parsed = JSON.parse(raw.toString('utf8')); } catch { throw new FlexError('FLX_REQ_INVALID_JSON'); }
-      const sub = validSubscription(parsed);
-      // Proof of possession: the request must be signed by the very key being registered.
-      await verifyRequest(raw, req.headers.authorization, staticKeyResolver([{ subscriberId: sub.subscriber_id, uniqueKeyId: sub.unique_key_id, publicKeyBase64: sub.signing_public_key, url: sub.subscriber_url }]), o.now());
-      entries.set(`${sub.subscriber_id}|${sub.unique_key_id}`, sub);
+      const sub = parseSubscription(parseJson(raw));
+      const now = o.now();
+      const auth = whoMaySign(sub, [...entries.values()], now);
+      // Proof of possession (and, for an update, that the subscriber's own key asks for it).
+      await verifyRequest(raw, req.headers.authorization, trusted(auth.authorization), now);
+      if (auth.subscriberAuthorization) {
+        const header = req.headers['x-subscriber-authorization'];
+        if (typeof header !== 'string') throw new FlexError('FLX_SIG_MISSING', `${sub.subscriber_id} already has a valid key: adding key ${sub.unique_key_id} needs X-Subscriber-Authorization signed by one of its current keys`);
+        await verifyRequest(raw, header, trusted(auth.subscriberAuthorization), now);
+      }
+      const key = `${sub.subscriber_id}|${sub.unique_key_id}`;
+      const stored: Stored = { ...sub, created: entries.get(key)?.created ?? new Date(now).toISOString(), updated: new Date(now).toISOString() };
+      entries.set(key, stored);
       await o.store.putDocument('registry', 'subscriptions', [...entries.values()]);
-      await o.store.appendAudit({ kind: 'agent', at: o.now(), actor: 'registry', payload: { event: 'subscribed', subscription: sub } });
+      await o.store.appendAudit({ kind: 'agent', at: now, actor: 'registry', payload: { event: 'subscribed', subscription: stored, authorization: req.headers.authorization ?? null } });
       return reply.send({ status: sub.status });
     } catch (e) {
-      const nack = toNack(e);
-      return reply.code(nack.http).send(nack.body);
+      return fail(reply, e);
     }
   });
 
   app.post('/lookup', async (req, reply) => {
-    let q: LookupQuery;
-    try { q = JSON.parse((req.body as Buffer).toString('utf8')) as LookupQuery; } catch { const n = toNack(new FlexError('FLX_REQ_INVALID_JSON')); return reply.code(n.http).send(n.body); }
-    if (typeof q !== 'object' || q === null) { const n = toNack(new FlexError('FLX_REQ_SCHEMA', 'the lookup body must be an object')); return reply.code(n.http).send(n.body); }
-    return reply.send([...entries.values()].filter((s) => matches(s, q)));
+    try {
+      const q = parseLookup(parseJson(req.body as Buffer));
+      return reply.send([...entries.values()].filter((s) => matches(s, q)).map(toWire));
+    } catch (e) {
+      return fail(reply, e);
+    }
   });
 
   return { app, entries: () => [...entries.values()] };

@@ -1,0 +1,75 @@
+// The BPP side of `npm run bench:beckn`, in its own process so the load generator does not share its
+// event loop: a registry service and a BPP receiver whose pipeline is the production one — verify
+// (key from the registry through the caching client) → parse → schema → context/ttl → dedupe →
+// claim + durable audit append (SQLite, synchronous=FULL) → ACK. The search handler accepts and
+// schedules nothing, so what is measured is the protocol layer, not the optimiser.
+// Signature arithmetic runs on BENCH_VERIFY_THREADS worker threads (default 1; 0 = on the event loop).
+// Prints one JSON line {bpp, registry} when listening; on SIGTERM prints {auditRows, batches} and exits.
+import { mkdtempSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import Fastify from 'fastify';
+import { HttpRegistry } from '../src/adapters/registry-http/client.ts';
+import { signerFromPrivateKey } from '../src/adapters/keystore-file/keystore.ts';
+import { openSqliteJournal } from '../src/adapters/store-sqlite/journal.ts';
+import { openSqliteJournalThread } from '../src/adapters/store-sqlite/journal-threaded.ts';
+import { openSqliteStore } from '../src/adapters/store-sqlite/index.ts';
+import { registryKeyResolver } from '../src/beckn/key-resolver.ts';
+import { generateKeyPair } from '../src/beckn/keys.ts';
+import { registerReceiver } from '../src/beckn/receiver.ts';
+import { createRegistryService } from '../src/beckn/registry/service.ts';
+import { becknValidator } from '../src/beckn/validator.ts';
+import { storeJournal } from '../src/beckn/journal.ts';
+import { createVerifierPool } from '../src/beckn/verify-pool.ts';
+
+const signAcks = process.env.BENCH_SIGN_ACKS === '1';
+const verifyThreads = Number(process.env.BENCH_VERIFY_THREADS ?? '1');
+const pool = verifyThreads > 0 ? createVerifierPool(verifyThreads) : undefined;
+const dir = process.env.BENCH_DIR ?? mkdtempSync(join(tmpdir(), 'flexlon-bench-'));
+
+const registryStore = await openSqliteStore(join(dir, 'registry.db'));
+const registry = await createRegistryService({ store: registryStore, now: Date.now });
+await registry.app.listen({ host: '127.0.0.1', port: 0 });
+const registryUrl = `http://127.0.0.1:${(registry.app.server.address() as { port: number }).port}`;
+
+const store = await openSqliteStore(join(dir, 'bpp.db'));
+// BENCH_JOURNAL: 'loop' (group commit on the event loop, default), 'thread' (group commit on a
+// worker thread), 'store' (one claim + one append per message through the Store port).
+const journalKind = process.env.BENCH_JOURNAL ?? 'loop';
+const journal = journalKind === 'thread' ? await openSqliteJournalThread(join(dir, 'bpp.db')) : journalKind === 'loop' ? await openSqliteJournal(join(dir, 'bpp.db')) : storeJournal(store);
+const app = Fastify({ logger: false });
+registerReceiver(app, {
+  subscriberId: 'bpp.bench', role: 'BPP', store, journal, now: Date.now, validator: becknValidator(),
+  resolver: registryKeyResolver(new HttpRegistry({ url: registryUrl, now: Date.now, cacheTtlMs: 300_000 })),
+  ...(pool ? { signatureCheck: pool.check } : {}),
+  ...(signAcks ? { ackSigner: signerFromPrivateKey('bpp.bench', 'k1', generateKeyPair().seedBase64) } : {}),
+  handlers: { search: async () => undefined },
+  onBackgroundError: () => {},
+});
+// CPU used by the whole process (all threads) from the first request on: a figure that depends much
+// less on what else the machine is running than req/s does.
+let cpuAtFirst: NodeJS.CpuUsage | undefined;
+app.addHook('onRequest', async () => { cpuAtFirst ??= process.cpuUsage(); });
+await app.listen({ host: '127.0.0.1', port: 0 });
+process.stdout.write(`${JSON.stringify({ bpp: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, registry: registryUrl, dir })}\n`);
+
+process.once('SIGTERM', () => {
+  void (async () => {
+    try {
+      const cpu = process.cpuUsage(cpuAtFirst);
+      await app.close();
+      await registry.app.close();
+      await pool?.close();
+      const stats = 'stats' in journal ? (journal as { stats(): { batches: number; entries: number } }).stats() : undefined;
+      if ('close' in journal) await (journal as { close(): Promise<void> }).close();
+      const rows = (await store.auditTrail()).filter((r) => r.kind === 'beckn.in').length;
+      await store.close();
+      await registryStore.close();
+      process.stdout.write(`${JSON.stringify({ auditRows: rows, cpuMs: Math.round((cpu.user + cpu.system) / 1000), ...(stats ? { batches: stats.batches } : {}) })}\n`);
+      process.exit(0);
+    } catch (e) {
+      process.stdout.write(`${JSON.stringify({ error: (e as Error).message })}\n`);
+      process.exit(1);
+    }
+  })();
+});

@@ -1,0 +1,103 @@
+// What the FlexLon registry accepts (registry.yaml Subscription / lookup), and who may change what.
+//
+// Field names: registry.yaml calls the callback URL `url` and the key id `key_id`; the deployed Beckn
+// registry (and beckn-onix) use `subscriber_url` and `unique_key_id` (also `ukId`, `pub_key_id`). All
+// are accepted on the way in; records go out with both spellings.
+//
+// Who may subscribe what (proof of possession plus continuity of identity):
+//   * a new key must be signed for by itself (Authorization by the key being registered);
+//   * adding a key to a subscriber that already has a valid key (rotation) also needs
+//     X-Subscriber-Authorization by one of those current keys, so nobody can add their own key to
+//     someone else's subscriber_id;
+//   * changing an existing key's record (URL, validity, status — revocation is status UNSUBSCRIBED)
+//     may be signed by that key or by any other currently valid key of the subscriber;
+//   * a unique_key_id is never re-bound to a different public key: rotate to a new unique_key_id.
+import { FlexError } from '../../errors.ts';
+import type { LookupQuery, Subscription } from '../../ports.ts';
+import { checkSubscription } from '../key-resolver.ts';
+
+const TYPES = ['BAP', 'BPP', 'BG'] as const;
+const STATUSES = ['INITIATED', 'UNDER_SUBSCRIPTION', 'SUBSCRIBED', 'EXPIRED', 'UNSUBSCRIBED', 'INVALID_SSL'] as const;
+const KEY_ID_ALIASES = ['unique_key_id', 'key_id', 'ukId', 'pub_key_id'] as const;
+const URL_ALIASES = ['subscriber_url', 'url'] as const;
+
+const schema = (path: string, why: string) => new FlexError('FLX_REQ_SCHEMA', `${path} ${why}`, { path });
+
+const firstOf = (o: Record<string, unknown>, names: readonly string[]): unknown => names.map((n) => o[n]).find((v) => v !== undefined);
+
+export const parseSubscription = (x: unknown): Subscription => {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw schema('(body)', 'must be a JSON object');
+  const s = x as Record<string, unknown>;
+  const text = (value: unknown, path: string): string => {
+    if (typeof value !== 'string' || value.trim() === '') throw schema(path, 'is required and must be a non-empty string');
+    return value;
+  };
+  const type = text(s.type, 'type');
+  if (!(TYPES as readonly string[]).includes(type)) throw schema('type', `must be one of ${TYPES.join(', ')}`);
+  const status = s.status === undefined ? 'SUBSCRIBED' : text(s.status, 'status');
+  if (!(STATUSES as readonly string[]).includes(status)) throw schema('status', `must be one of ${STATUSES.join(', ')}`);
+  const url = text(firstOf(s, URL_ALIASES), 'subscriber_url');
+  if (!/^https?:\/\/[^\s]+$/.test(url)) throw schema('subscriber_url', `must be an http(s) URL, got ${JSON.stringify(url)}`);
+  const signingKey = text(s.signing_public_key, 'signing_public_key');
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(signingKey)) throw schema('signing_public_key', 'must be the base64 of a 32-byte ed25519 public key');
+  const dates = ['valid_from', 'valid_until'].map((f) => {
+    const v = text(s[f], f);
+    if (Number.isNaN(Date.parse(v))) throw schema(f, `must be an RFC 3339 date-time, got ${JSON.stringify(v)}`);
+    return v;
+  }) as [string, string];
+  if (Date.parse(dates[1]) <= Date.parse(dates[0])) throw schema('valid_until', 'must be after valid_from');
+  const keyId = text(firstOf(s, KEY_ID_ALIASES), 'unique_key_id');
+  if (/[|"]/.test(keyId) || /[|"]/.test(String(s.subscriber_id))) throw schema('unique_key_id', 'subscriber_id and unique_key_id may not contain | or " (they form the signature keyId)');
+  return {
+    subscriber_id: text(s.subscriber_id, 'subscriber_id'), subscriber_url: url, type: type as Subscription['type'], domain: text(s.domain, 'domain'),
+    unique_key_id: keyId, signing_public_key: signingKey, valid_from: dates[0], valid_until: dates[1], status: status as Subscription['status'],
+  };
+};
+
+/** A lookup body (registry.yaml sends a partial Subscription) as a query; unknown fields are ignored. */
+export const parseLookup = (x: unknown): LookupQuery => {
+  if (typeof x !== 'object' || x === null || Array.isArray(x)) throw schema('(body)', 'must be a JSON object');
+  const q = x as Record<string, unknown>;
+  const str = (v: unknown, path: string): string | undefined => {
+    if (v === undefined) return undefined;
+    if (typeof v !== 'string') throw schema(path, 'must be a string');
+    return v;
+  };
+  const type = str(q.type, 'type');
+  if (type !== undefined && !(TYPES as readonly string[]).includes(type)) throw schema('type', `must be one of ${TYPES.join(', ')}`);
+  const subscriberId = str(q.subscriber_id, 'subscriber_id');
+  const keyId = str(firstOf(q, KEY_ID_ALIASES), 'unique_key_id');
+  const domain = str(q.domain, 'domain');
+  return { ...(subscriberId ? { subscriber_id: subscriberId } : {}), ...(keyId ? { unique_key_id: keyId } : {}), ...(type ? { type: type as Subscription['type'] } : {}), ...(domain ? { domain } : {}) };
+};
+
+export const matches = (s: Subscription, q: LookupQuery): boolean =>
+  (q.subscriber_id === undefined || q.subscriber_id === s.subscriber_id) &&
+  (q.unique_key_id === undefined || q.unique_key_id === s.unique_key_id) &&
+  (q.type === undefined || q.type === s.type) &&
+  (q.domain === undefined || q.domain === s.domain);
+
+/** A record as the registry answers it: both field spellings (see the file comment). */
+export const toWire = (s: Subscription & { created?: string; updated?: string }) => ({ ...s, url: s.subscriber_url, key_id: s.unique_key_id });
+
+const isValid = (s: Subscription, nowMs: number): boolean => { try { checkSubscription(s, nowMs); return true; } catch { return false; } };
+
+export interface SubscribeAuth {
+  /** Keys that must have signed the request: each entry is a set of acceptable (subscriber, key id) pairs. */
+  readonly authorization: readonly Subscription[];
+  /** When set, X-Subscriber-Authorization must be signed by one of these. */
+  readonly subscriberAuthorization?: readonly Subscription[];
+}
+
+/** Which keys may sign a subscription of `sub`, given what the registry holds. */
+export const whoMaySign = (sub: Subscription, held: readonly Subscription[], nowMs: number): SubscribeAuth => {
+  const same = held.find((h) => h.subscriber_id === sub.subscriber_id && h.unique_key_id === sub.unique_key_id);
+  const others = held.filter((h) => h.subscriber_id === sub.subscriber_id && h.unique_key_id !== sub.unique_key_id && isValid(h, nowMs));
+  if (same) {
+    if (same.signing_public_key !== sub.signing_public_key) {
+      throw new FlexError('FLX_REQ_DUPLICATE', `key ${sub.unique_key_id} of ${sub.subscriber_id} is registered with another public key; to rotate, register the new key under a new unique_key_id`, { path: 'unique_key_id' });
+    }
+    return { authorization: [same, ...others] };
+  }
+  return others.length === 0 ? { authorization: [sub] } : { authorization: [sub], subscriberAuthorization: others };
+};

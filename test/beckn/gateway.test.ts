@@ -1,0 +1,130 @@
+// The gateway (BG) on a loopback network: one search from the BAP reaches two BPPs, each verifies the
+// BAP's and the gateway's signatures and answers on_search to the BAP directly. A bad gateway
+// signature gets 401 with Proxy-Authenticate (BECKN-006 Step 4) and no effect.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { BecknClient } from '../../src/beckn/client.ts';
+import { buildContext, type BecknMessage } from '../../src/beckn/context.ts';
+import { createGateway } from '../../src/beckn/gateway.ts';
+import { signatureHeader } from '../../src/beckn/http.ts';
+import { registerReceiver, type Inbound } from '../../src/beckn/receiver.ts';
+import type { Signer } from '../../src/ports.ts';
+import { eventually, listen, startNetwork, type TestNetwork } from '../helpers/network.ts';
+
+let net: TestNetwork;
+let bap: Signer;
+let gw: Signer;
+let urls: { bap: string; gateway: string; bpp1: string; bpp2: string };
+const received: Record<string, Inbound[]> = { 'bpp1.test': [], 'bpp2.test': [] };
+const onSearch: BecknMessage[] = [];
+let bapClient: BecknClient;
+let stopGateway: () => Promise<void>;
+
+const searchMsg = (patch: Partial<ReturnType<typeof buildContext>> = {}): BecknMessage => ({
+  context: { ...buildContext({ action: 'search', bapId: bap.subscriberId, bapUri: urls.bap, now: Date.now() }), ...patch },
+  message: { intent: { descriptor: { code: 'demand-reduction' } } },
+});
+
+before(async () => {
+  net = await startNetwork();
+  bap = net.signer('bap.test');
+  gw = net.signer('gateway.test');
+  const bapApp = net.app();
+  registerReceiver(bapApp, {
+    subscriberId: bap.subscriberId, role: 'BAP', resolver: net.resolver, store: await net.store('bap'), now: Date.now, onBackgroundError: () => {},
+    handlers: { on_search: async (i) => { onSearch.push(i.msg); } },
+  });
+  const bppUrls: string[] = [];
+  for (const id of ['bpp1.test', 'bpp2.test']) {
+    const signer = net.signer(id);
+    const store = await net.store(id);
+    const client = new BecknClient({ signer, store, now: Date.now, ackResolver: net.resolver });
+    const app = net.app();
+    registerReceiver(app, {
+      subscriberId: id, role: 'BPP', resolver: net.resolver, store, now: Date.now, ackSigner: signer, onBackgroundError: () => {},
+      handlers: {
+        search: async (i) => {
+          received[id]?.push(i);
+          return async () => {
+            const c = i.msg.context;
+            const context = buildContext({ action: 'on_search', bapId: c.bap_id, bapUri: c.bap_uri, bppId: id, bppUri: bppUrls[id === 'bpp1.test' ? 0 : 1] as string, transactionId: c.transaction_id, messageId: c.message_id, now: Date.now() });
+            await client.send(c.bap_uri, { context, message: { catalog: { providers: [{ id, items: [{ id: `${id}-offer` }] }] } } });
+          };
+        },
+      },
+    });
+    bppUrls.push(await listen(app));
+    await net.subscribe(signer, 'BPP', bppUrls.at(-1) as string);
+  }
+  const gateway = createGateway({ signer: gw, registry: net.registry, resolver: net.resolver, ackResolver: net.resolver, store: await net.store('gateway'), now: Date.now });
+  urls = { bap: await listen(bapApp), gateway: await listen(gateway.app), bpp1: bppUrls[0] as string, bpp2: bppUrls[1] as string };
+  await net.subscribe(bap, 'BAP', urls.bap);
+  await net.subscribe(gw, 'BG', urls.gateway);
+  bapClient = new BecknClient({ signer: bap, store: await net.store('bap-out'), now: Date.now, ackResolver: net.resolver });
+  stopGateway = () => gateway.app.close();
+});
+
+after(async () => {
+  await stopGateway();
+  await net.stop();
+});
+
+test('one search through the gateway reaches both BPPs, and both on_search come back to the BAP directly', async () => {
+  const msg = searchMsg();
+  const ack = await bapClient.send(urls.gateway, msg, { peer: gw.subscriberId });
+  assert.equal(ack.message.ack.status, 'ACK');
+  await eventually(() => onSearch.filter((m) => m.context.message_id === msg.context.message_id).length === 2, 'two on_search callbacks');
+  const answers = onSearch.filter((m) => m.context.message_id === msg.context.message_id);
+  assert.deepEqual(answers.map((m) => m.context.bpp_id).sort(), ['bpp1.test', 'bpp2.test']);
+  for (const id of ['bpp1.test', 'bpp2.test']) {
+    const got = received[id]?.find((i) => i.msg.context.message_id === msg.context.message_id);
+    assert.equal(got?.gateway?.subscriberId, gw.subscriberId, `${id} verified the gateway's signature`);
+    assert.equal(got?.sender.subscriberId, bap.subscriberId, `${id} verified the BAP's own signature`);
+    assert.equal(got?.raw.toString('utf8'), JSON.stringify(msg), 'the exact bytes were forwarded');
+  }
+});
+
+test('a search naming context.bpp_id goes only to that BPP', async () => {
+  const msg = searchMsg({ bpp_id: 'bpp2.test', bpp_uri: urls.bpp2 });
+  await bapClient.send(urls.gateway, msg, { peer: gw.subscriberId });
+  await eventually(() => onSearch.some((m) => m.context.message_id === msg.context.message_id), 'on_search from bpp2');
+  assert.equal(received['bpp1.test']?.some((i) => i.msg.context.message_id === msg.context.message_id), false);
+});
+
+const direct = async (msg: BecknMessage, gatewayHeader: string) => {
+  const body = JSON.stringify(msg);
+  const res = await fetch(`${urls.bpp1}/search`, {
+    method: 'POST', body,
+    headers: { 'content-type': 'application/json', authorization: signatureHeader(body, bap, Date.now(), 30), 'x-gateway-authorization': gatewayHeader.replace('BODY', body) },
+  });
+  return { status: res.status, proxy: res.headers.get('proxy-authenticate'), www: res.headers.get('www-authenticate'), body: (await res.json()) as { error?: { message: string } } };
+};
+
+test('a bad X-Gateway-Authorization gets 401 with Proxy-Authenticate and no effect', async () => {
+  const before = received['bpp1.test']?.length ?? 0;
+  const forged = net.signer('gateway.test', 'not-registered');
+  const cases: [string, (body: string) => string, RegExp][] = [
+    ['unknown gateway key', (body) => signatureHeader(body, forged, Date.now(), 30), /FLX_SIG_UNKNOWN_KEY/],
+    ['signed over other bytes', (body) => signatureHeader(`${body} `, gw, Date.now(), 30), /FLX_SIG_INVALID/],
+    ['a BAP posing as a gateway', (body) => signatureHeader(body, bap, Date.now(), 30), /registered as BAP, not BG/],
+    ['malformed', () => 'Signature nonsense', /FLX_SIG_MALFORMED/],
+  ];
+  for (const [name, header, why] of cases) {
+    const msg = searchMsg();
+    const body = JSON.stringify(msg);
+    const r = await direct(msg, header(body));
+    assert.equal(r.status, 401, name);
+    assert.equal(r.proxy, 'Signature realm="bpp1.test",headers="(created) (expires) digest"', name);
+    assert.equal(r.www, null, name);
+    assert.match(r.body.error?.message ?? '', /^FLX_SIG_GATEWAY: X-Gateway-Authorization: /, name);
+    assert.match(r.body.error?.message ?? '', why, name);
+  }
+  assert.equal(received['bpp1.test']?.length, before);
+});
+
+test('the gateway does not relay on_search: callbacks go to the BAP (40001)', async () => {
+  await assert.rejects(
+    bapClient.send(urls.gateway, { context: buildContext({ action: 'on_search', bapId: bap.subscriberId, bapUri: urls.bap, bppId: bap.subscriberId, bppUri: urls.bap, now: Date.now() }), message: { catalog: {} } }, { peer: gw.subscriberId }),
+    /40001 FLX_ACTION_NOT_APPLICABLE/,
+  );
+});

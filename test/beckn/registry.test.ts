@@ -1,0 +1,105 @@
+// The registry service and its caching client over real HTTP: registry.yaml field names, who may
+// subscribe what, and key rotation — a new key works at once, the old one until its valid_until, a
+// revoked key is refused (at the latest one cache ttl later), an expired one at once.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { HttpRegistry } from '../../src/adapters/registry-http/client.ts';
+import { FLEXLON_DOMAIN } from '../../src/beckn/context.ts';
+import { signatureHeader } from '../../src/beckn/http.ts';
+import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
+import type { Signer, Subscription } from '../../src/ports.ts';
+import { startNetwork, type TestNetwork } from '../helpers/network.ts';
+
+let net: TestNetwork;
+before(async () => { net = await startNetwork(); });
+after(async () => { await net.stop(); });
+
+const HOUR = 3_600_000;
+const record = (s: Signer, patch: Partial<Subscription> = {}): Subscription => ({
+  subscriber_id: s.subscriberId, subscriber_url: `https://${s.subscriberId}/beckn`, type: 'BPP', domain: FLEXLON_DOMAIN, unique_key_id: s.uniqueKeyId,
+  signing_public_key: s.publicKeyBase64, valid_from: new Date(Date.now() - HOUR).toISOString(), valid_until: new Date(Date.now() + 24 * HOUR).toISOString(), status: 'SUBSCRIBED', ...patch,
+});
+const subscribe = (sub: Subscription, signer: Signer, voucher?: Signer) => new HttpRegistry({ url: net.registryUrl, now: Date.now }, signer, voucher).subscribe(sub);
+const codeOf = (e: unknown) => (e as Error).message;
+
+const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
+  const res = await fetch(`${net.registryUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  return { status: res.status, body: (await res.json()) as unknown };
+};
+
+test('lookup takes registry.yaml field names (key_id) and answers with both spellings (url / subscriber_url, key_id / unique_key_id)', async () => {
+  const s = net.signer('lookup.example', 'lk-1');
+  await subscribe(record(s), s);
+  const r = await post('/lookup', { subscriber_id: 'lookup.example', key_id: 'lk-1', type: 'BPP' });
+  const [one] = r.body as Record<string, string>[];
+  assert.equal(one?.url, 'https://lookup.example/beckn');
+  assert.equal(one?.subscriber_url, one?.url);
+  assert.equal(one?.key_id, 'lk-1');
+  assert.equal(one?.unique_key_id, 'lk-1');
+  assert.ok(one?.created && one.updated);
+  const bad = await post('/lookup', { type: 'SHOP' });
+  assert.equal(bad.status, 400);
+  assert.match(JSON.stringify(bad.body), /FLX_REQ_SCHEMA: type must be one of BAP, BPP, BG/);
+});
+
+test('a subscription must be signed by the key it registers, and its fields must be sound', async () => {
+  const s = net.signer('pop.example');
+  const other = net.signer('someone.else');
+  await assert.rejects(subscribe(record(s), other), (e) => /FLX_SIG_UNKNOWN_KEY/.test(codeOf(e)));
+  await assert.rejects(subscribe(record(s, { valid_until: '2000-01-01T00:00:00Z' }), s), (e) => /valid_until must be after valid_from/.test(codeOf(e)));
+  await assert.rejects(subscribe(record(s, { subscriber_url: 'ftp://x' }), s), (e) => /subscriber_url must be an http\(s\) URL/.test(codeOf(e)));
+});
+
+test('rotation: a second key needs the current key to vouch for it; nobody can add a key to someone else\'s id', async () => {
+  const k1 = net.signer('dc.example', 'k1');
+  const k2 = net.signer('dc.example', 'k2');
+  const intruder = net.signer('dc.example', 'k-evil');
+  await subscribe(record(k1), k1);
+  await assert.rejects(subscribe(record(intruder), intruder), (e) => /already has a valid key: adding key k-evil needs X-Subscriber-Authorization/.test(codeOf(e)));
+  await assert.rejects(subscribe(record(intruder), intruder, intruder), (e) => /FLX_SIG_UNKNOWN_KEY/.test(codeOf(e)));
+  await subscribe(record(k2), k2, k1);
+  const resolver = net.resolver;
+  for (const k of [k1, k2]) assert.equal((await resolver.resolve('dc.example', k.uniqueKeyId, Date.now())).publicKey.asymmetricKeyType, 'ed25519');
+  // A key id is never re-bound to another public key.
+  const rebound = net.signer('dc.example', 'k1');
+  await assert.rejects(subscribe(record(rebound), rebound, k2), (e) => /registered with another public key; to rotate, register the new key under a new unique_key_id/.test(codeOf(e)));
+});
+
+test('revocation: the subscriber revokes its old key with its new one; the cached client refuses it once its cache ttl has passed', async () => {
+  const k1 = net.signer('revoke.example', 'r1');
+  const k2 = net.signer('revoke.example', 'r2');
+  await subscribe(record(k1), k1);
+  await subscribe(record(k2), k2, k1);
+  let clock = Date.now();
+  const resolver = registryKeyResolver(new HttpRegistry({ url: net.registryUrl, now: () => clock, cacheTtlMs: 60_000 }));
+  await resolver.resolve('revoke.example', 'r1', clock); // now cached
+  await subscribe(record(k1, { status: 'UNSUBSCRIBED' }), k2);
+  await assert.doesNotReject(resolver.resolve('revoke.example', 'r1', clock), 'inside the cache ttl the cached record still answers (documented staleness)');
+  clock += 60_001;
+  await assert.rejects(resolver.resolve('revoke.example', 'r1', clock), (e) => (e as { code?: string }).code === 'FLX_SIG_KEY_REVOKED' && /has status UNSUBSCRIBED/.test(codeOf(e)));
+  await assert.doesNotReject(resolver.resolve('revoke.example', 'r2', clock));
+});
+
+test('an old key stays valid until its own valid_until, then is refused even from the cache', async () => {
+  const old = net.signer('expiry.example', 'e1');
+  const fresh = net.signer('expiry.example', 'e2');
+  const until = Date.now() + HOUR;
+  await subscribe(record(old, { valid_until: new Date(until).toISOString() }), old);
+  await subscribe(record(fresh), fresh, old);
+  let clock = Date.now();
+  const resolver = registryKeyResolver(new HttpRegistry({ url: net.registryUrl, now: () => clock, cacheTtlMs: 24 * HOUR }));
+  await assert.doesNotReject(resolver.resolve('expiry.example', 'e1', clock));
+  clock = until + 1;
+  await assert.rejects(resolver.resolve('expiry.example', 'e1', clock), (e) => (e as { code?: string }).code === 'FLX_SIG_KEY_REVOKED' && /expired at/.test(codeOf(e)));
+  await assert.doesNotReject(resolver.resolve('expiry.example', 'e2', clock));
+});
+
+test('a key not valid yet is refused until its valid_from', async () => {
+  const s = net.signer('later.example', 'l1');
+  const from = Date.now() + HOUR;
+  const body = JSON.stringify(record(s, { valid_from: new Date(from).toISOString(), valid_until: new Date(from + HOUR).toISOString() }));
+  const r = await fetch(`${net.registryUrl}/subscribe`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: signatureHeader(body, s, Date.now(), 60) }, body });
+  assert.equal(r.status, 200);
+  await assert.rejects(net.resolver.resolve('later.example', 'l1', Date.now()), (e) => /is not valid until/.test(codeOf(e)));
+  await assert.doesNotReject(net.resolver.resolve('later.example', 'l1', from + 1));
+});
