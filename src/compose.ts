@@ -2,9 +2,9 @@
 // a whole flexibility market on loopback: a Beckn registry, the Grid Orchestrator (BAP), the
 // Flexibility Orchestrator (BPP) and a Compute-Flex agent over the simulated cluster.
 import { randomBytes } from 'node:crypto';
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
-import { join } from 'node:path';
+import { dirname, join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ComputeAgent } from './agents/compute/agent.ts';
 import { flexHandlers } from './agents/flex/lifecycle.ts';
@@ -112,16 +112,38 @@ export const storeOpener = (runDir: string, runId: string, env: NodeJS.ProcessEn
   return (agent) => openPostgresStore(postgresOptionsFromEnv(env, `flexlon_${run}_${agent.replace(/-/g, '_')}`, agent));
 };
 
+/**
+ * Checks the data directory before anything is written: its nearest existing ancestor must be a
+ * writable directory, and it may not live in /proc or /sys (where mkdir can spin forever).
+ */
+export const ensureDataDir = (dir: string): string => {
+  const bad = (why: string) => new FlexError('FLX_CONFIG_INVALID', `data directory ${dir}: ${why} (set --data-dir or FLEXLON_DATA_DIR to a writable folder)`, { path: '--data-dir' });
+  if (/^\/(proc|sys)(\/|$)/.test(dir)) throw bad('a kernel pseudo-filesystem cannot hold data');
+  let probe = dir;
+  while (!existsSync(probe)) {
+    const parent = dirname(probe);
+    if (parent === probe) break;
+    probe = parent;
+  }
+  if (!statSync(probe).isDirectory()) throw bad(`${probe} is a file, not a directory`);
+  try { accessSync(probe, constants.W_OK); } catch { throw bad(`${probe} is not writable`); }
+  return dir;
+};
+
 export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): Promise<Market> => {
-  const runDir = join(c.dataDir, 'runs', runId);
-  mkdirSync(runDir, { recursive: true });
   const wallNow = () => Date.now();
   const dayStart = epochMs(Date.parse(`${c.date}T00:00:00Z`));
   const signals = new CsvSignalSource(c.grid);
   const span = signals.span();
-  if (dayStart < span.from || dayStart + 2 * 86_400_000 - SLOT_MINUTES * 60_000 > span.to) {
-    throw new FlexError('FLX_CONFIG_INVALID', `--date: the shipped grid data covers ${new Date(span.from).toISOString().slice(0, 10)} to ${new Date(span.to).toISOString().slice(0, 10)}; the demo needs the day and the next one (pick --date up to ${new Date(span.to - 86_400_000).toISOString().slice(0, 10)})`, { path: '--date' });
+  const DAY = 86_400_000;
+  // The demo plans two days ahead: the day and the next must be covered, to the last half hour.
+  if (dayStart < span.from || dayStart + 2 * DAY - SLOT_MINUTES * 60_000 > span.to) {
+    const latest = Math.floor((span.to + SLOT_MINUTES * 60_000 - 2 * DAY) / DAY) * DAY;
+    throw new FlexError('FLX_CONFIG_INVALID', `--date: the shipped grid data covers ${new Date(span.from).toISOString().slice(0, 10)} to ${new Date(span.to).toISOString().slice(0, 16)}Z; the demo needs the day and the next one (pick --date from ${new Date(Math.ceil(span.from / DAY) * DAY).toISOString().slice(0, 10)} to ${new Date(latest).toISOString().slice(0, 10)})`, { path: '--date' });
   }
+  // Only now, with the configuration checked, does the run get a folder.
+  const runDir = join(ensureDataDir(c.dataDir), 'runs', runId);
+  mkdirSync(runDir, { recursive: true });
   const clock = new ReplayClock(dayStart, 86_400 / c.secondsPerDay);
   const keys = new FileKeyStore(join(c.dataDir, 'keys'), true);
   const [bapSigner, bppSigner, agentSigner, gatewaySigner] = await Promise.all([keys.signer(IDS.bap), keys.signer(IDS.bpp), keys.signer(IDS.agent), keys.signer(IDS.gateway)]);

@@ -40,6 +40,16 @@ export interface DemoInput {
   readonly events?: string | undefined;
 }
 
+/** True for a YYYY-MM-DD that names a real day (Date.parse would roll 2023-02-30 over to 2 March). */
+export const isCalendarDay = (s: string): boolean => {
+  if (!/^\d{4}-\d{2}-\d{2}$/.test(s)) return false;
+  const t = Date.parse(`${s}T00:00:00Z`);
+  return !Number.isNaN(t) && new Date(t).toISOString().slice(0, 10) === s;
+};
+
+/** Expands a leading ~ (a quoted `~/x` reaches us unexpanded by the shell). */
+export const expandHome = (p: string): string => (p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
+
 const invalid = (field: string, why: string): FlexError => new FlexError('FLX_CONFIG_INVALID', `${field}: ${why}`, { path: field });
 
 const number = (field: string, raw: string | undefined, fallback: number, lo: number, hi: number, integer = false): number => {
@@ -51,18 +61,33 @@ const number = (field: string, raw: string | undefined, fallback: number, lo: nu
   return n;
 };
 
+/**
+ * Below this the replayed market outruns the protocol: pricing an offer and the select → confirm
+ * round trips take about a second of wall time, which at 5 s per day is over two market hours —
+ * longer than the two-hour lead the grid side procures with, so every quote expires.
+ */
+export const MIN_SECONDS_PER_DAY = 15;
+
+const secondsPerDay = (raw: string | undefined): number => {
+  const n = number('--seconds-per-day', raw, 20, 1, 86_400);
+  if (n < MIN_SECONDS_PER_DAY) {
+    throw invalid('--seconds-per-day', `must be at least ${MIN_SECONDS_PER_DAY}, got "${raw}": faster, the replayed market clock outruns the Beckn message round trips (about a second of real time to price an offer and confirm it) and every quote expires before it can be confirmed`);
+  }
+  return n;
+};
+
 export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env): string =>
-  env.FLEXLON_DATA_DIR && env.FLEXLON_DATA_DIR.trim() !== '' ? resolve(env.FLEXLON_DATA_DIR) : join(homedir() || process.cwd(), '.flexlon');
+  env.FLEXLON_DATA_DIR && env.FLEXLON_DATA_DIR.trim() !== '' ? resolve(expandHome(env.FLEXLON_DATA_DIR)) : join(homedir() || process.cwd(), '.flexlon');
 
 export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.env): DemoConfig => {
   const date = input.date ?? '2023-01-24';
-  if (!/^\d{4}-\d{2}-\d{2}$/.test(date) || Number.isNaN(Date.parse(`${date}T00:00:00Z`))) throw invalid('--date', `must be a day as YYYY-MM-DD, got "${date}"`);
+  if (!isCalendarDay(date)) throw invalid('--date', `must be a real calendar day as YYYY-MM-DD, got "${date}"`);
   const logLevel = input.logLevel ?? env.FLEXLON_LOG_LEVEL;
   if (logLevel !== undefined && parseLogLevel(logLevel, 'silent') !== logLevel) throw invalid('--log-level', `must be one of debug, info, warn, error, silent, got "${logLevel}"`);
   return {
-    dataDir: input.dataDir !== undefined ? resolve(input.dataDir) : defaultDataDir(env),
+    dataDir: input.dataDir !== undefined ? resolve(expandHome(input.dataDir)) : defaultDataDir(env),
     date,
-    secondsPerDay: number('--seconds-per-day', input.secondsPerDay, 20, 1, 86_400),
+    secondsPerDay: secondsPerDay(input.secondsPerDay),
     seed: number('--seed', input.seed, 7, 0, 2 ** 31 - 1, true),
     jobs: number('--jobs', input.jobs, 36, 1, 2000, true),
     serve: input.serve ?? false,

@@ -39,6 +39,7 @@ export const ERRORS = {
   FLX_PEER_UNREACHABLE: { http: 502, beckn: '40000', message: 'a peer did not answer' },
   FLX_PEER_NACK: { http: 502, beckn: '40000', message: 'a peer refused the request' },
   FLX_PEER_ACK_SIGNATURE: { http: 502, beckn: '40000', message: 'a peer\'s response is not validly signed by it' },
+  FLX_NO_DEAL: { http: 409, beckn: '40000', message: 'no flexibility was bought' },
   FLX_INTERNAL: { http: 500, beckn: '40000', message: 'internal error' },
   // Durable state: the store cannot be reached (or stays locked), or a write contradicts what it holds.
   FLX_STORE_UNAVAILABLE: { http: 503, beckn: '40000', message: 'the state store is unavailable' },

@@ -71,31 +71,48 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     }
     await m.agent.tick(m.dayStart);
     const day: SlotGrid = { start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: DAY_MS / (SLOT_MINUTES * 60_000) };
-    const need = await m.bap.detectNeed(day);
-    if (!need) throw new FlexError('FLX_DATA_INVALID', 'the grid orchestrator found no window to ask for in the day');
-    const why = need.kind === 'import-limit' ? 'a grid event (network constraint) asks for' : 'day-ahead forecast puts the evening peak at';
-    io.out(`\n[${hhmm(m.clock.now())}] grid: ${why} ${hhmm(need.windowStart)}–${hhmm(need.windowEnd)} UTC; it will ask for up to ${need.wantedKw} kW`);
-    m.clock.start();
     const slotMs = SLOT_MINUTES * 60_000;
-    const procureAt = epochMs(need.windowStart - DEFAULT_NEED_POLICY.procureLeadSlots * slotMs);
-    const statusAt = epochMs(need.windowEnd + slotMs);
+    const announce = (n: FlexNeed, at: number) => {
+      const why = n.kind === 'import-limit' ? 'a grid event (network constraint) asks for' : 'day-ahead forecast puts the evening peak at';
+      io.out(`\n[${hhmm(at)}] grid: ${why} ${hhmm(n.windowStart)}–${hhmm(n.windowEnd)} UTC; it will ask for up to ${n.wantedKw} kW`);
+    };
+    let need = await m.bap.detectNeed(day);
+    if (!need) throw new FlexError('FLX_DATA_INVALID', 'the grid orchestrator found no window to ask for in the day');
+    announce(need, m.clock.now());
+    let eventCount = (await m.gridEvents.events()).length;
+    m.clock.start();
     let p: Procurement | undefined;
+    let tried = false;
     let finalState: string | undefined;
     let settlement: SettlementSummary | undefined;
     let statement: SettlementSummary | undefined;
+    const sameNeed = (a: FlexNeed, b: FlexNeed) => a.kind === b.kind && a.windowStart === b.windowStart && a.windowEnd === b.windowEnd;
     await m.agent.run(epochMs(m.dayStart + DAY_MS), signal, async (t: EpochMs) => {
-      if (t === procureAt) {
-        const queued = (await m.cluster.listJobs()).filter((j) => j.state === 'queued').length;
-        io.out(`[${hhmm(t)}] grid: ${queued} jobs queued at the site; the grid orchestrator searches the network`);
-        const got = await m.bap.procure(need, randomUUID());
+      // Until it has bought, the grid side re-reads its events each slot: one posted to the BAP while
+      // the day runs (flexlon events post) can replace the forecast peak as the need.
+      const events = (await m.gridEvents.events()).length;
+      if (!tried && events !== eventCount) {
+        eventCount = events;
+        const fresh = await m.bap.detectNeed(day);
+        if (fresh && need && !sameNeed(fresh, need)) { need = fresh; announce(fresh, t); }
+      }
+      const current = need;
+      if (!current) return;
+      const procureAt = current.windowStart - DEFAULT_NEED_POLICY.procureLeadSlots * slotMs;
+      if (!tried && t >= procureAt && t < current.windowStart) {
+        tried = true;
+        const queued = (await m.cluster.listJobs()).filter((j) => j.state === 'queued' || j.state === 'held').length;
+        io.out(`[${hhmm(t)}] grid: ${queued} jobs waiting at the site; the grid orchestrator searches the network`);
+        const got = await m.bap.procure(current, randomUUID());
         if ('none' in got) { io.out(`[${hhmm(m.clock.now())}] no flexibility bought: ${got.none}`); return; }
         p = got;
         const hours = (p.offer.windowEnd - p.offer.windowStart) / 3_600_000;
-        io.out(`[${hhmm(m.clock.now())}] offer (on_search): ${p.offer.reductionKw.toFixed(0)} kW at ${p.offer.site} ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)}, ${money(p.offer.priceGbp)} (${p.offer.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(p.offer.opportunityCostGbp)})`);
-        io.out(`[${hhmm(m.clock.now())}] committed (select → init → confirm): ${p.selectedKw.toFixed(0)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`);
+        io.out(`[${hhmm(m.clock.now())}] offer (on_search): ${p.offer.reductionKw.toFixed(1)} kW at ${p.offer.site} ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)}, ${money(p.offer.priceGbp)} (${p.offer.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(p.offer.opportunityCostGbp)})`);
+        io.out(`[${hhmm(m.clock.now())}] committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`);
       }
+      const statusAt = p ? p.offer.windowEnd + slotMs : undefined;
       if (p && t === p.offer.windowStart) io.out(`[${hhmm(t)}] window opens: deferred jobs wait, site import held down`);
-      if (p && t === statusAt) {
+      if (p && statusAt !== undefined && t === statusAt) {
         const s = await m.bap.status(p);
         finalState = s.state;
         settlement = s.settlement;
@@ -104,7 +121,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
         io.out(`[${hhmm(m.clock.now())}] support → on_support: ${statement ? `signed settlement statement, ${statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(statement.paymentGbp)}` : 'contact only (no statement yet)'}`);
       }
     });
-    if (!p) throw new FlexError('FLX_PEER_NACK', 'the grid orchestrator bought no flexibility (see above)');
+    if (!p) throw new FlexError('FLX_NO_DEAL', tried ? 'the grid orchestrator bought no flexibility (see above)' : `the day ended before the grid orchestrator could search for ${need ? `${hhmm(need.windowStart)}–${hhmm(need.windowEnd)}` : 'its window'} (the replay may be too fast: try a larger --seconds-per-day)`);
     if (!settlement) throw new FlexError('FLX_PEER_UNREACHABLE', 'no settlement was received in on_status');
     const savings = await compare(m);
     const audit = [];
@@ -113,14 +130,20 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
       audit.push({ store: `${name}: ${store.location}`, records: trail.length, ok: verifyChain(trail).ok });
     }
     io.out('\nSummary');
-    io.out(`  offer       ${p.offer.reductionKw.toFixed(0)} kW reduction at ${p.offer.site} (${p.offer.region}), ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.offer.priceGbp)}`);
-    io.out(`  committed   ${p.selectedKw.toFixed(0)} kW, ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.quotedGbp)}`);
-    for (const per of settlement.periods) io.out(`  ${hhmm(per.start)}       baseline ${per.baselineKw.toFixed(0)} kW, metered ${per.meteredKw.toFixed(0)} kW, delivered ${per.deliveredKwh.toFixed(1)} kWh`);
-    io.out(`  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${(settlement.performance * 100).toFixed(0)} %), baseline ${settlement.baselineMethod}; payment ${money(settlement.paymentGbp)}`);
-    io.out(`  saved       ${money(savings.gbp)} energy cost and ${(savings.gCo2 / 1000).toFixed(1)} kgCO2 against the same queue without FlexLon (${savings.bauKwh.toFixed(0)} vs ${savings.flexlonKwh.toFixed(0)} kWh over two days)`);
+    const kw1 = (x: number) => `${x.toFixed(1)} kW`;
+    io.out(`  offer       ${kw1(p.offer.reductionKw)} reduction at ${p.offer.site} (${p.offer.region}), ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.offer.priceGbp)}`);
+    io.out(`  committed   ${kw1(p.selectedKw)}, ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.quotedGbp)}`);
+    io.out(`  periods     delivered = (baseline − metered) × 0.5 h, per settlement period; baseline ${settlement.baselineMethod}`);
+    for (const per of settlement.periods) io.out(`  ${hhmm(per.start)}       baseline ${kw1(per.baselineKw)} − metered ${kw1(per.meteredKw)} → delivered ${per.deliveredKwh.toFixed(1)} kWh of ${per.committedKwh.toFixed(1)} kWh committed`);
+    const share = settlement.committedKwh > 0 ? (settlement.deliveredKwh / settlement.committedKwh) * 100 : 0;
+    io.out(`  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; paid on ${(settlement.performance * 100).toFixed(0)} %, capped at 100 %): payment ${money(settlement.paymentGbp)}`);
+    const kg = savings.gCo2 / 1000;
+    const carbon = kg >= 0 ? `${kg.toFixed(1)} kgCO2 less` : `${(-kg).toFixed(1)} kgCO2 more`;
+    const cost = savings.gbp >= 0 ? `${money(savings.gbp)} less energy cost` : `${money(-savings.gbp)} more energy cost`;
+    io.out(`  vs FIFO     ${cost} and ${carbon} than the same queue on a plain FIFO scheduler (${savings.bauKwh.toFixed(0)} vs ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`);
     io.out('  audit       every message in and out, plan, dispatch and meter reading, hash-chained:');
     for (const a of audit) io.out(`                ${a.ok ? 'intact' : 'BROKEN'} ${String(a.records).padStart(4)} records  ${a.store}`);
-    return { runDir: m.runDir, need, procurement: p, finalState, settlement, statement, savings, audit };
+    return { runDir: m.runDir, need: need as FlexNeed, procurement: p, finalState, settlement, statement, savings, audit };
   } finally {
     signal.removeEventListener('abort', stopOnAbort);
     if (!(c.serve && !signal.aborted)) await m.stop();
@@ -140,8 +163,8 @@ one day of real GB grid data on an accelerated clock; prints the deal, the deliv
 Options:
   --data-dir DIR          where state, audit logs and keys go (default: $FLEXLON_DATA_DIR or ~/.flexlon);
                           each run writes a new folder under DIR/runs/
-  --date YYYY-MM-DD       the day to replay (default 2023-01-24; shipped data covers 2023-01-01 to 2024-09-29)
-  --seconds-per-day N     wall-clock seconds one market day takes (default 20)
+  --date YYYY-MM-DD       the day to replay (default 2023-01-24; shipped data covers 2023-01-01 to 2024-09-28)
+  --seconds-per-day N     wall-clock seconds one market day takes (default 20, at least 15)
   --seed N                workload seed (default 7)
   --jobs N                deferrable GPU jobs in the day (default 36)
   --log-level LEVEL       debug, info, warn, error or silent (default warn; logs go to stderr)

@@ -23,7 +23,22 @@ const usage = (): string => [
   'Run `flexlon <command> --help` for a command\'s options.',
 ].join('\n');
 
-const stdio: Output = { out: (l) => process.stdout.write(`${l}\n`), err: (l) => process.stderr.write(`${l}\n`) };
+// Exit statuses for a stop by signal follow the shell convention 128 + signal number.
+const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 };
+
+/** Set when the reader of stdout went away (e.g. `| head`): stop writing and stop the command cleanly. */
+let stdoutClosed = false;
+let onStdoutClosed: (() => void) | undefined;
+process.stdout.on('error', (e: NodeJS.ErrnoException) => {
+  if (e.code !== 'EPIPE') throw e;
+  stdoutClosed = true;
+  onStdoutClosed?.();
+});
+
+const stdio: Output = {
+  out: (l) => { if (!stdoutClosed) process.stdout.write(`${l}\n`); },
+  err: (l) => process.stderr.write(`${l}\n`),
+};
 
 export const main = async (argv: readonly string[], io: Output = stdio): Promise<number> => {
   const [name, ...rest] = argv;
@@ -41,22 +56,30 @@ export const main = async (argv: readonly string[], io: Output = stdio): Promise
     return 0;
   }
   const controller = new AbortController();
-  const onSignal = () => controller.abort();
-  process.once('SIGINT', onSignal);
-  process.once('SIGTERM', onSignal);
+  let stoppedBy: string | undefined;
+  const stop = (why: string) => () => { stoppedBy ??= why; controller.abort(); };
+  const onInt = stop('SIGINT');
+  const onTerm = stop('SIGTERM');
+  process.once('SIGINT', onInt);
+  process.once('SIGTERM', onTerm);
+  onStdoutClosed = stop('SIGPIPE');
+  const stopped = (): number => {
+    if (stoppedBy !== 'SIGPIPE') io.err(`flexlon: stopped (${stoppedBy ?? 'aborted'})`);
+    return SIGNAL_EXIT[stoppedBy ?? 'SIGINT'] ?? 130;
+  };
   try {
-    return await command.run(rest, io, controller.signal);
+    const code = await command.run(rest, io, controller.signal);
+    // A command that was stopped by a signal did not finish, whatever it returned.
+    return controller.signal.aborted ? stopped() : code;
   } catch (e) {
-    if ((e as Error).name === 'AbortError') {
-      io.err('flexlon: stopped');
-      return 130;
-    }
+    if ((e as Error).name === 'AbortError' || controller.signal.aborted) return stopped();
     const err = asFlexError(e);
     io.err(`flexlon ${name}: ${err.code}: ${err.message}`);
     if (err.code === 'FLX_INTERNAL' && process.env.FLEXLON_DEBUG) io.err(String((e as Error).stack));
     return e instanceof FlexError && (err.code === 'FLX_CLI_USAGE' || err.code === 'FLX_CONFIG_INVALID') ? 2 : 1;
   } finally {
-    process.off('SIGINT', onSignal);
-    process.off('SIGTERM', onSignal);
+    onStdoutClosed = undefined;
+    process.off('SIGINT', onInt);
+    process.off('SIGTERM', onTerm);
   }
 };

@@ -1,5 +1,5 @@
 // Flags shared by the `flexlon signals` commands: which data to read and which period.
-import { defaultDataDir } from '../config.ts';
+import { defaultDataDir, isCalendarDay } from '../config.ts';
 import { liveSource, recordedSource, signalCacheDir, type SignalChoice } from '../compose-signals.ts';
 import type { HistorySignalSource } from '../adapters/signals-history/source.ts';
 import { parseMapping } from '../adapters/signals-csv/mapping.ts';
@@ -62,7 +62,7 @@ export const openSource = async (choice: SignalChoice, region: string, grid: Slo
 
 /** A day (YYYY-MM-DD, 00:00 UTC) or an ISO-8601 instant with a zone, on a half hour. */
 export const parseInstant = (flag: string, raw: string): number => {
-  const t = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? Date.parse(`${raw}T00:00:00Z`) : /(Z|[+-]\d{2}:\d{2})$/.test(raw) ? Date.parse(raw) : NaN;
+  const t = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? (isCalendarDay(raw) ? Date.parse(`${raw}T00:00:00Z`) : NaN) : /(Z|[+-]\d{2}:\d{2})$/.test(raw) ? Date.parse(raw) : NaN;
   if (Number.isNaN(t)) throw new FlexError('FLX_CLI_USAGE', `${flag}: "${raw}" is not a day (YYYY-MM-DD) or a UTC time (2023-06-01T17:30Z)`, { path: flag });
   if (t % PERIOD_MS !== 0) throw new FlexError('FLX_CLI_USAGE', `${flag}: ${raw} is not on a half hour`, { path: flag });
   return t;

@@ -33,9 +33,12 @@ test('an unknown command is a usage error listing the commands', () => {
 
 test('bad input names the field and what would be accepted, without a stack trace', () => {
   const cases: [string[], RegExp][] = [
-    [['demo', '--date', '24/01/2023'], /FLX_CONFIG_INVALID: --date: must be a day as YYYY-MM-DD, got "24\/01\/2023"/],
+    [['demo', '--date', '24/01/2023'], /FLX_CONFIG_INVALID: --date: must be a real calendar day as YYYY-MM-DD, got "24\/01\/2023"/],
     [['demo', '--date', '2024-11-01'], /FLX_CONFIG_INVALID: --date: the shipped grid data covers 2023-01-01 to 2024-09-30/],
     [['demo', '--seconds-per-day', 'fast'], /FLX_CONFIG_INVALID: --seconds-per-day: must be a number from 1 to 86400, got "fast"/],
+    [['demo', '--seconds-per-day', '5'], /FLX_CONFIG_INVALID: --seconds-per-day: must be at least 15, got "5": faster, the replayed market clock outruns/],
+    [['demo', '--date', '2023-02-30'], /FLX_CONFIG_INVALID: --date: must be a real calendar day as YYYY-MM-DD, got "2023-02-30"/],
+    [['demo', '--date', '2024-09-29'], /pick --date from 2023-01-01 to 2024-09-28/],
     [['demo', '--jobs', '2.5'], /FLX_CONFIG_INVALID: --jobs: must be a whole number/],
     [['demo', '--log-level', 'loud'], /FLX_CONFIG_INVALID: --log-level: must be one of/],
     [['demo', '--colour'], /FLX_CLI_USAGE: Unknown option '--colour'/],
@@ -46,4 +49,33 @@ test('bad input names the field and what would be accepted, without a stack trac
     assert.match(r.err, message);
     assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
   }
+});
+
+test('a rejected configuration writes nothing: no run folder is left behind', async () => {
+  const { mkdtempSync, existsSync, rmSync, writeFileSync } = await import('node:fs');
+  const { tmpdir } = await import('node:os');
+  const dir = mkdtempSync(join(tmpdir(), 'flexlon-cli-'));
+  try {
+    const r = flexlon('demo', '--data-dir', dir, '--date', '2024-11-01');
+    assert.equal(r.code, 2);
+    assert.equal(existsSync(join(dir, 'runs')), false);
+    const file = join(dir, 'not-a-folder');
+    writeFileSync(file, 'x');
+    const f = flexlon('demo', '--data-dir', file);
+    assert.equal(f.code, 2);
+    assert.match(f.err, /FLX_CONFIG_INVALID: data directory .*not-a-folder: .*is a file, not a directory/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
+test('output piped into a reader that stops early (| head) ends quietly (0, or 141 if still running), no stack trace', async () => {
+  const { spawn } = await import('node:child_process');
+  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'flexlon.js'), 'signals', 'show', '--from', '2023-01-01', '--to', '2023-12-31'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  let err = '';
+  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stdout.once('data', () => child.stdout.destroy());
+  const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
+  assert.ok(code === 0 || code === 141, `exit ${code}`);
+  assert.doesNotMatch(err, /EPIPE|\n\s+at /);
 });

@@ -82,7 +82,7 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
 };
 
 /** Start times for the queued, deferrable jobs of one site, read off a schedule. */
-export const dispatchFor = (report: FlexibilityReport, schedule: Schedule, grid: SlotGrid, now: EpochMs): DispatchInstruction[] => {
+export const dispatchFor = (report: FlexibilityReport, schedule: Schedule, grid: SlotGrid, _now: EpochMs): DispatchInstruction[] => {
   const bySchedule = new Map(schedule.jobs.map((j) => [j.id, j]));
   const out: DispatchInstruction[] = [];
   for (const job of report.jobs) {
@@ -91,7 +91,9 @@ export const dispatchFor = (report: FlexibilityReport, schedule: Schedule, grid:
     const first = s?.powerKw.findIndex((p) => p > 1e-9) ?? -1;
     if (first < 0) continue;
     const at = slotStart(grid, first);
-    out.push({ jobId: job.id, beginAt: (at < now ? now : at) as EpochMs });
+    // Always the slot's start, even when it is already past (the job may then start at once): a start
+    // time taken from the wall clock would make replays differ run to run.
+    out.push({ jobId: job.id, beginAt: at });
   }
   return out;
 };

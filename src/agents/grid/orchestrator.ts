@@ -139,7 +139,11 @@ export class GridOrchestrator {
     const offers = answers.flatMap((a) => catalogToOffers((a.message as { catalog?: Catalog } | undefined)?.catalog).map((o) => ({ ...o, bppId: a.context.bpp_id ?? '' })));
     const ranked = rankOffers(offers.map((o) => o.offer), need);
     const best = ranked[0];
-    if (!best) return { none: `${offers.length} offer(s) received, none within ${need.maxPriceGbpPerMwh} £/MWh for the window` };
+    if (!best) {
+      return { none: offers.length === 0
+        ? `no BPP offered a reduction for the window (${answers.length} on_search answer(s), all without items: the providers had nothing they could deliver)`
+        : `${offers.length} offer(s) received, none at or below ${need.maxPriceGbpPerMwh} £/MWh for the window` };
+    }
     const bpp = bpps.find((b) => b.subscriber_id === offers.find((o) => o.offer.id === best.id)?.bppId);
     if (!bpp) throw new FlexError('FLX_INTERNAL', `offer ${best.id} came from a BPP not in the registry`);
     const selectedKw = Math.min(best.reductionKw, need.wantedKw);
