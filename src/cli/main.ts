@@ -3,6 +3,7 @@
 // faults print a stack, and only with FLEXLON_DEBUG set.
 import { FlexError, asFlexError } from '../errors.ts';
 import type { Command, Output } from './command.ts';
+import { auditCommand } from './audit.ts';
 import { becknCommand } from './beckn.ts';
 import { demoCommand } from './demo.ts';
 import { eventsCommand } from './events.ts';
@@ -10,7 +11,7 @@ import { offersCommand } from './offers.ts';
 import { planCommand } from './plan.ts';
 import { signalsCommand } from './signals.ts';
 
-export const COMMANDS: readonly Command[] = [demoCommand, planCommand, offersCommand, signalsCommand, eventsCommand, becknCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, planCommand, offersCommand, signalsCommand, eventsCommand, becknCommand, auditCommand];
 
 const usage = (): string => [
   'FlexLon: turns a data centre\'s queued compute into grid flexibility, sold over the Beckn protocol.',

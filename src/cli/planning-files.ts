@@ -2,7 +2,7 @@
 // missing, not JSON, or not in the format becomes one coded error that lists every fault by its
 // JSON path. Writes go through a temporary file and a rename, so a half-written schedule never
 // replaces a good one.
-import { readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 import { FlexError, type ErrorCode } from '../errors.ts';
 import { faultLines, validateProblem, validateSchedule, type Validated } from '../optimise/validate.ts';
@@ -33,8 +33,15 @@ export const readProblem = (file: string, flag = '--problem'): PlanningProblem =
 export const readSchedule = (file: string, flag = '--schedule'): Schedule =>
   accept(validateSchedule(readJson(file, flag)), file, 'schedule', 'FLX_SCHEDULE_INVALID');
 
-export const writeJson = (file: string, doc: unknown): void => {
+/** Writes all or nothing (temporary file, then rename); an unwritable path is the user's to fix. */
+export const writeJson = (file: string, doc: unknown, flag = '--out'): void => {
   const tmp = `${file}.${process.pid}.tmp`;
-  writeFileSync(tmp, `${JSON.stringify(doc, null, 1)}\n`);
-  renameSync(tmp, file);
+  try {
+    writeFileSync(tmp, `${JSON.stringify(doc, null, 1)}\n`);
+    renameSync(tmp, file);
+  } catch (e) {
+    rmSync(tmp, { force: true });
+    const why = (e as NodeJS.ErrnoException).code === 'ENOENT' ? 'its folder does not exist' : (e as Error).message;
+    throw new FlexError('FLX_CONFIG_INVALID', `${flag}: cannot write ${file}: ${why}`, { path: flag });
+  }
 };

@@ -50,7 +50,7 @@ export const signalChoice = (v: SourceValues): SignalChoice => {
   if (v.live) {
     return {
       kind: 'live', cacheDir: v['cache-dir'] ?? signalCacheDir(v['data-dir'] ?? defaultDataDir()),
-      ...(v['neso-url'] ? { nesoUrl: v['neso-url'] } : {}), ...(v['elexon-url'] ? { elexonUrl: v['elexon-url'] } : {}),
+      ...(v['neso-url'] ? { nesoUrl: httpUrl('--neso-url', v['neso-url']) } : {}), ...(v['elexon-url'] ? { elexonUrl: httpUrl('--elexon-url', v['elexon-url']) } : {}),
     };
   }
   return { kind: 'shipped' };
@@ -59,6 +59,13 @@ export const signalChoice = (v: SourceValues): SignalChoice => {
 /** The recorded history behind the choice, for the slots given (live: fetched for them). */
 export const openSource = async (choice: SignalChoice, region: string, grid: SlotGrid): Promise<HistorySignalSource> =>
   choice.kind === 'live' ? liveSource(choice).load(region, grid, true) : recordedSource(choice);
+
+const httpUrl = (flag: string, raw: string): string => {
+  let u: URL;
+  try { u = new URL(raw); } catch { throw new FlexError('FLX_CLI_USAGE', `${flag}: "${raw}" is not a URL (expected e.g. https://api.carbonintensity.org.uk)`, { path: flag }); }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new FlexError('FLX_CLI_USAGE', `${flag}: "${raw}" must be an http or https URL`, { path: flag });
+  return raw.replace(/\/+$/, '');
+};
 
 /** A day (YYYY-MM-DD, 00:00 UTC) or an ISO-8601 instant with a zone, on a half hour. */
 export const parseInstant = (flag: string, raw: string): number => {

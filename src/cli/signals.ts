@@ -64,7 +64,13 @@ const runCalibrate = async (argv: readonly string[], io: Output): Promise<number
   const choice = signalChoice(values);
   if (choice.kind === 'live') throw new FlexError('FLX_CLI_USAGE', 'calibrate reads recorded data: fetch first, then use --offline <cache dir>');
   const grid = periodRange(values.from ?? '2023-01-01', values.to ?? (values.from ? undefined : '2024-01-01'), 3660);
-  const c = calibrate(recordedSource(choice).history, grid.start, gridEnd(grid));
+  let c: ReturnType<typeof calibrate>;
+  try {
+    c = calibrate(recordedSource(choice).history, grid.start, gridEnd(grid));
+  } catch (e) {
+    if (!(e instanceof RangeError)) throw e;
+    throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `no forecast and outturn pairs to fit between ${new Date(grid.start).toISOString().slice(0, 10)} and ${new Date(gridEnd(grid)).toISOString().slice(0, 10)}: pick a period the data covers (flexlon signals show lists it)`, { path: '--from' });
+  }
   if (values.json) { io.out(JSON.stringify({ ...c, from: new Date(c.from).toISOString(), to: new Date(c.to).toISOString(), inUse: CALIBRATION_2023 }, null, 2)); return 0; }
   io.out(`Forecast errors, ${new Date(c.from).toISOString().slice(0, 10)} to ${new Date(c.to).toISOString().slice(0, 10)} (forecast − outturn):`);
   io.out(fit('carbon: NESO stored forecast', c.carbon, 'gCO2/kWh'));

@@ -6,7 +6,9 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import Database from 'better-sqlite3';
 import { runDemo } from '../../src/cli/demo.ts';
+import { main } from '../../src/cli/main.ts';
 import { demoConfig } from '../../src/config.ts';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { verifyChain, type AuditRecord } from '../../src/audit/chain.ts';
@@ -104,6 +106,19 @@ test('demo: the grid buys a peak reduction over the full Beckn lifecycle, the da
       await grid.close();
     }
     assert.ok(lines.some((l) => l.startsWith('  delivered')) && lines.some((l) => l.includes('intact')));
+
+    // An operator can re-verify the run afterwards: chains and every stored inbound signature.
+    const out: string[] = [];
+    const verify = () => main(['audit', 'verify', result.runDir], { out: (l) => out.push(l), err: (l) => out.push(l) });
+    assert.equal(await verify(), 0, out.join('\n'));
+    assert.ok(out.some((l) => /^\s+\d+ of \d+ inbound signatures verify$/.test(l)));
+    const db = new Database(join(result.runDir, 'grid-orchestrator.db'));
+    db.exec('DROP TRIGGER audit_log_no_update');
+    db.prepare("UPDATE audit_log SET payload = replace(payload, 'on_confirm', 'on_cancel') WHERE kind = 'beckn.in'").run();
+    db.close();
+    out.length = 0;
+    assert.equal(await verify(), 1);
+    assert.ok(out.some((l) => l.startsWith('BROKEN  grid-orchestrator.db')), out.join('\n'));
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }
