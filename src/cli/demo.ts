@@ -24,7 +24,7 @@ export interface DemoResult {
   readonly settlement: SettlementSummary;
   /** The settlement statement the BPP sent in on_support after delivery. */
   readonly statement: SettlementSummary | undefined;
-  readonly savings: { readonly gbp: number; readonly gCo2: number; readonly bauKwh: number; readonly flexlonKwh: number };
+  readonly savings: { readonly gbp: number; readonly gCo2: number; readonly bauKwh: number; readonly flexlonKwh: number; readonly caveats: readonly string[] };
   readonly audit: readonly { readonly store: string; readonly records: number; readonly ok: boolean }[];
 }
 
@@ -50,7 +50,17 @@ const compare = async (m: Market): Promise<DemoResult['savings']> => {
     bauKwh += (bau[t] ?? 0) * h;
     flexlonKwh += (actual[t] ?? 0) * h;
   }
-  return { gbp, gCo2, bauKwh, flexlonKwh };
+  // Say when the outturn is not all measured data: NESO actuals are missing for some periods (the
+  // forecast stands in), and whole gaps are filled (e.g. 2023-10-20 22:00 to 10-22 19:00).
+  const noActual = outturn.points.filter((pt) => pt.carbonActual === undefined).length;
+  const filledCarbon = (outturn.filled ?? []).filter((f) => f.field === 'carbonForecast').length;
+  const filledPrice = (outturn.filled ?? []).filter((f) => f.field === 'price').length;
+  const caveats = [
+    ...(filledCarbon > 0 ? [`${filledCarbon} of ${grid.slots} periods have no NESO carbon data at all (values filled in, not measured)`] : []),
+    ...(noActual - filledCarbon > 0 ? [`${noActual - filledCarbon} periods have no NESO actual (the forecast stands in)`] : []),
+    ...(filledPrice > 0 ? [`${filledPrice} periods have no market index price (filled in)`] : []),
+  ];
+  return { gbp, gCo2, bauKwh, flexlonKwh, caveats };
 };
 
 export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): Promise<DemoResult> => {
@@ -141,6 +151,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     const carbon = kg >= 0 ? `${kg.toFixed(1)} kgCO2 less` : `${(-kg).toFixed(1)} kgCO2 more`;
     const cost = savings.gbp >= 0 ? `${money(savings.gbp)} less energy cost` : `${money(-savings.gbp)} more energy cost`;
     io.out(`  vs FIFO     ${cost} and ${carbon} than the same queue on a plain FIFO scheduler (${savings.bauKwh.toFixed(0)} vs ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`);
+    for (const caveat of savings.caveats) io.out(`  data note   ${caveat}`);
     io.out('  audit       every message in and out, plan, dispatch and meter reading, hash-chained:');
     for (const a of audit) io.out(`                ${a.ok ? 'intact' : 'BROKEN'} ${String(a.records).padStart(4)} records  ${a.store}`);
     return { runDir: m.runDir, need: need as FlexNeed, procurement: p, finalState, settlement, statement, savings, audit };

@@ -34,7 +34,7 @@ nothing is written; the output file appears whole or not at all.
 const utc = (t: number): string => new Date(t).toISOString().slice(0, 16) + 'Z';
 
 const FIXED = new Set(['zero-actual', 'zero-volume', 'duplicate', 'shifted-label', 'settlement-period-mismatch', 'conflicting-duplicate']);
-const REJECTED = new Set(['blank-row', 'implausible-row', 'other-provider']);
+const REJECTED = new Set(['blank-row', 'implausible-row', 'other-provider', 'negative-carbon']);
 
 const readInput = (file: string, format: ImportFormat, map: string | undefined, h: SignalHistory): { detected: string; items: number } => {
   if (format === 'csv') {

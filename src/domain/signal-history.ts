@@ -28,6 +28,7 @@ export const FAULT_KINDS = {
   'missing-period': 'no row for a half hour inside the file\'s span',
   'blank-actual': 'carbon actual empty',
   'zero-actual': 'carbon actual exactly 0 (implausible for GB): treated as missing',
+  'negative-carbon': 'carbon intensity below 0 (physically impossible): treated as missing',
   'blank-forecast': 'carbon forecast empty',
   'blank-row': 'every value in the row empty',
   'implausible-row': 'a row far out of line with its neighbours: treated as missing',
@@ -102,6 +103,11 @@ export class SignalHistory {
     const merged: Record<string, unknown> = { ...had };
     for (const [k, v] of Object.entries(fields)) {
       if (v === undefined) continue;
+      // Grid-average carbon intensity cannot be negative, whatever a file says.
+      if ((k === 'carbonForecast' || k === 'carbonActual') && typeof v === 'number' && v < 0) {
+        this.fault({ kind: 'negative-carbon', ...origin, region, from: start, to: start, detail: `${k} ${v} gCO2/kWh: treated as missing` });
+        continue;
+      }
       const old = (had as Record<string, unknown>)[k];
       if (old === undefined) merged[k] = v;
       else if (k !== 'forecastIssuedAt') {

@@ -143,3 +143,21 @@ test('events validate: the example DSO event and the need it gives; a bad event 
   assert.match(help.out, /^\s+signals\s+show, import, fetch and calibrate/m);
   assert.match(help.out, /^\s+events\s+check or post OpenADR/m);
 });
+
+test('signals import: a negative carbon intensity is rejected as impossible, not written', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexlon-import-'));
+  try {
+    const saved = JSON.parse(readFileSync(fixture('neso-national-2023-01-31.json'), 'utf8')) as { data: { intensity: { forecast: number } }[] };
+    const first = saved.data[0];
+    assert.ok(first);
+    first.intensity.forecast = -50;
+    const file = join(dir, 'neg.json');
+    writeFileSync(file, JSON.stringify(saved));
+    const out = join(dir, 'neg.csv');
+    const r = flexlon('signals', 'import', '--format', 'neso-carbon-json', file, '--out', out, '--json');
+    assert.equal(r.code, 0, r.err);
+    const report = JSON.parse(r.out) as { rejected: string[] };
+    assert.ok(report.rejected.some((x) => x.startsWith('negative-carbon')), r.out);
+    assert.doesNotMatch(readFileSync(out, 'utf8'), /,-50,/);
+  } finally { rmSync(dir, { recursive: true, force: true }); }
+});
