@@ -12,6 +12,8 @@ export interface Command {
   readonly name: string;
   readonly summary: string;
   readonly usage: string;
+  /** Help for a subcommand (`flexlon signals show --help`); the command's usage when absent. */
+  help?(argv: readonly string[]): string | undefined;
   run(argv: readonly string[], io: Output, signal: AbortSignal): Promise<number>;
 }
 

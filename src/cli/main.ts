@@ -53,7 +53,7 @@ export const main = async (argv: readonly string[], io: Output = stdio): Promise
     return 2;
   }
   if (rest.includes('--help') || rest.includes('-h')) {
-    io.out(command.usage);
+    io.out(command.help?.(rest) ?? command.usage);
     return 0;
   }
   const controller = new AbortController();

@@ -85,6 +85,7 @@ export const signalsCommand: Command = {
   name: 'signals',
   summary: 'show, import, fetch and calibrate grid signals (carbon intensity, prices)',
   usage: USAGE,
+  help: ([sub]) => ({ show: SHOW_USAGE, import: IMPORT_USAGE, fetch: FETCH_USAGE, calibrate: CALIBRATE_USAGE } as Record<string, string>)[sub ?? ''],
   async run(argv, io) {
     const [sub, ...rest] = argv;
     switch (sub) {

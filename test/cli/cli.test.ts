@@ -22,6 +22,10 @@ test('every command has --help', () => {
   assert.equal(r.code, 0);
   assert.match(r.out, /--data-dir DIR/);
   assert.match(r.out, /--seconds-per-day N/);
+  const sub = flexlon('signals', 'show', '--help');
+  assert.equal(sub.code, 0);
+  assert.match(sub.out, /^Usage: flexlon signals show /);
+  assert.doesNotMatch(sub.out, /Usage: flexlon signals import/, 'a subcommand\'s help is its own');
 });
 
 test('an unknown command is a usage error listing the commands', () => {
