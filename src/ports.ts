@@ -137,6 +137,12 @@ export interface Store extends StoreOps {
   markOutboxSent(id: string, result: { at: number; response?: unknown }): Promise<boolean>;
   /** Records a failed send: due again at retryAt, or dead (never sent again) on giveUp. */
   markOutboxFailed(id: string, failure: OutboxFailure): Promise<boolean>;
+  /**
+   * Makes every leased pending message due again at once. For the store's only sender at start-up:
+   * a sender killed mid-send leaves leases that would otherwise hold its messages back until they
+   * run out. (Where several processes send, a second copy may go out; receivers dedupe by message_id.)
+   */
+  releaseOutboxLeases(): Promise<number>;
   close(): Promise<void>;
 }
 

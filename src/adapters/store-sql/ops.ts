@@ -4,12 +4,12 @@ import type { Order } from '../../domain/order.ts';
 import type { StoreTx } from '../../ports.ts';
 import { appendAudit, auditTrail } from './audit.ts';
 import type { Dialect, SqlConn } from './conn.ts';
-import { claimOutbox, enqueueOutbox, getOutbox, listOutbox, markOutboxFailed, markOutboxSent } from './outbox.ts';
+import { claimOutbox, enqueueOutbox, getOutbox, listOutbox, markOutboxFailed, markOutboxSent, releaseOutboxLeases } from './outbox.ts';
 import { getPlan, latestPlan, listCommitments, listDispatches, meterReadings, saveCommitment, saveDispatch, saveMeterReadings, savePlan } from './records.ts';
 import { claimMessage, findOrderByTransaction, getDocument, getOrder, listOrders, putDocument, saveOrder } from './tables.ts';
 import { text } from './check.ts';
 
-export { claimOutbox, markOutboxFailed, markOutboxSent };
+export { claimOutbox, markOutboxFailed, markOutboxSent, releaseOutboxLeases };
 
 export const sqlOps = (conn: SqlConn, dialect: Dialect, location: string): StoreTx => ({
   appendAudit: (entry) => appendAudit(conn, dialect, entry),
