@@ -8,9 +8,10 @@ import { demoCommand } from './demo.ts';
 import { eventsCommand } from './events.ts';
 import { offersCommand } from './offers.ts';
 import { planCommand } from './plan.ts';
+import { runCommand } from './run.ts';
 import { signalsCommand } from './signals.ts';
 
-export const COMMANDS: readonly Command[] = [demoCommand, planCommand, offersCommand, signalsCommand, eventsCommand, becknCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, runCommand, planCommand, offersCommand, signalsCommand, eventsCommand, becknCommand];
 
 const usage = (): string => [
   'FlexLon: turns a data centre\'s queued compute into grid flexibility, sold over the Beckn protocol.',

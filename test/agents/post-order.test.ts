@@ -11,6 +11,7 @@ import { composeMarket, SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import { demoConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
+import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
 import { askSupport, cancelOrder, rateOrder, statementOf, trackOrder, updateOrder } from '../../src/agents/grid/post-order.ts';
 import { buildContext } from '../../src/beckn/context.ts';
 import { becknValidator } from '../../src/beckn/validator.ts';
@@ -52,7 +53,7 @@ test('update: lowering a confirmed order\'s quantity is re-quoted pro rata and r
   const stored = await m.stores.flex.getOrder(p.orderId);
   assert.equal(stored?.reductionKw, lower);
   assert.equal(stored?.revision, 1);
-  const [c] = await m.stores.flex.listCommitments<{ reductionKw: number }>({ orderId: p.orderId });
+  const [c] = await m.stores.flex.listCommitments<Commitment>({ orderId: p.orderId });
   assert.equal(c?.reductionKw, lower, 'the stored commitment follows the update');
   await assert.rejects(updateOrder(m.bap, p, 'items', item(100_000)), /50002 FLX_UPDATE_NOT_POSSIBLE: the fleet cannot deliver 100000 kW/);
   assert.equal((await m.stores.flex.getOrder(p.orderId))?.reductionKw, lower, 'a refused update changes nothing');
