@@ -31,7 +31,8 @@ export interface OfferDraft {
 }
 
 interface Window { readonly grid: SlotGrid; readonly fromSlot: number; readonly toSlot: number; readonly start: EpochMs; readonly end: EpochMs }
-interface SiteCurve { readonly site: string; readonly region: string; readonly curve: FlexibilityCurve }
+/** A site's curve, measured from its baseline less what is already committed there; `baselineKw` is the baseline itself (settlement). */
+interface SiteCurve { readonly site: string; readonly region: string; readonly curve: FlexibilityCurve; readonly baselineKw: readonly number[] }
 
 export const PORTFOLIO = 'portfolio';
 
@@ -57,14 +58,17 @@ export const commitmentsOf = (terms: OfferTerms, orderId: string, wantedKw: numb
   });
 };
 
-const siteCurves = async (fo: FlexOrchestrator, problem: PlanningProblem, w: Window): Promise<SiteCurve[]> => {
+const siteCurves = async (fo: FlexOrchestrator, problem: PlanningProblem, w: Window, live: readonly Commitment[]): Promise<SiteCurve[]> => {
   const out: SiteCurve[] = [];
   for (const site of fo.deps.sites) {
     if (!problem.sites.some((s) => s.id === site.id)) continue;
-    const reference = await fo.baseline(site.id, w.start, w.toSlot - w.fromSlot);
-    if (reference.some((x) => !Number.isFinite(x))) continue;
+    const baselineKw = await fo.baseline(site.id, w.start, w.toSlot - w.fromSlot);
+    if (baselineKw.some((x) => !Number.isFinite(x))) continue;
+    // What is already sold at the site is not for sale again: levels are measured below it.
+    const sold = fo.committedKw(live, site.id, w.start, baselineKw.length);
+    const reference = baselineKw.map((b, k) => b - (sold[k] ?? 0));
     const curve = await flexibilityCurve((p) => fo.deps.solver.plan(p), problem, site.id, w.fromSlot, w.toSlot, 5, reference);
-    if (!('infeasible' in curve)) out.push({ site: site.id, region: site.region, curve });
+    if (!('infeasible' in curve)) out.push({ site: site.id, region: site.region, curve, baselineKw });
   }
   return out;
 };
@@ -76,7 +80,7 @@ const siteDraft = (fo: FlexOrchestrator, c: SiteCurve, need: FlexNeed, w: Window
     offer,
     terms: {
       offerId: offer.id, windowStart: w.start, windowEnd: w.end, slotMinutes: w.grid.slotMinutes, orders,
-      sites: [{ site: c.site, reductionKw: offer.reductionKw, baselineKw: c.curve.referenceKw }],
+      sites: [{ site: c.site, reductionKw: offer.reductionKw, baselineKw: c.baselineKw }],
       curve: c.curve.points.map((p) => ({ reductionKw: p.reductionKw, opportunityCostGbp: p.opportunityCostGbp })),
     },
   };
@@ -124,7 +128,7 @@ const portfolioDraft = async (fo: FlexOrchestrator, problem: PlanningProblem, cu
     const region = [...new Set(parts.map((s) => s.c.region))].join('+');
     const offer = priceOffer(curve, { ...need, wantedKw: reductionKw as FlexNeed['wantedKw'] }, region, w.start, w.end, fo.deps.pricing, `offer-${randomUUID()}`);
     if (!offer) return undefined;
-    const sites = parts.map((s) => ({ site: s.c.site, reductionKw: s.kw * (offer.reductionKw / reductionKw), baselineKw: s.c.curve.referenceKw }));
+    const sites = parts.map((s) => ({ site: s.c.site, reductionKw: s.kw * (offer.reductionKw / reductionKw), baselineKw: s.c.baselineKw }));
     return { offer, terms: { offerId: offer.id, windowStart: w.start, windowEnd: w.end, slotMinutes: w.grid.slotMinutes, sites, curve: [{ reductionKw: offer.reductionKw, opportunityCostGbp }], orders } };
   }
   return undefined;
@@ -137,8 +141,9 @@ export const makeOffers = async (fo: FlexOrchestrator, need: FlexNeed): Promise<
   const w = windowOf(result.grid, need);
   if (!w) return [];
   // Price against the firm commitments only: the held offers are what this search may replace.
-  const problem = { ...result.problem, commitments: fo.toSpecs(await fo.commitments(), result.grid) };
-  const curves = await siteCurves(fo, problem, w);
+  const live = await fo.commitments();
+  const problem = { ...result.problem, commitments: fo.toSpecs(live, result.grid) };
+  const curves = await siteCurves(fo, problem, w, live);
   const drafts = curves.map((c) => siteDraft(fo, c, need, w, result.orders)).filter((d): d is OfferDraft => d !== undefined);
   if (curves.length >= 2) {
     const portfolio = await portfolioDraft(fo, problem, curves, need, w, result.orders);

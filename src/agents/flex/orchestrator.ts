@@ -125,11 +125,11 @@ export class FlexOrchestrator {
     this.held = next;
   }
 
-  private async heldCommitments(now: EpochMs): Promise<Commitment[]> {
+  private async heldOffers(now: EpochMs): Promise<HeldOffer[]> {
     const orders = await this.deps.store.listOrders();
     const taken = new Set(orders.filter((o) => o.state !== 'quoted' && o.state !== 'initialised' && o.state !== 'searched').map((o) => o.offerId));
     this.held = this.held.filter((h) => h.until > now && !taken.has(h.offerId));
-    return this.held.flatMap((h) => h.commitments);
+    return this.held;
   }
 
   /** The live commitments (orders confirmed or active), from the store. */
@@ -138,12 +138,40 @@ export class FlexOrchestrator {
       .filter((c) => c.maxImportKw.length > 0);
   }
 
+  /**
+   * The plan's constraints for `commitments`. Additive (never promise the same kW twice): each
+   * commitment with a baseline promises its reduction below that baseline, so commitments at the same
+   * site and slot add up — import ≤ baseline − Σ reductions (two buyers of 30 kW get 60 kW). A
+   * commitment stated only as ceilings (no baseline) is a ceiling of its own.
+   */
   toSpecs(commitments: readonly Commitment[], grid: SlotGrid): CommitmentSpec[] {
     const slot = grid.slotMinutes * MINUTE_MS;
-    return commitments.flatMap((c) => c.maxImportKw.map((maxImportKw, k) => {
-      const from = Math.floor((c.windowStart + k * c.slotMinutes * MINUTE_MS - grid.start) / slot);
-      return { site: c.site, fromSlot: from, toSlot: from + 1, maxImportKw };
-    })).filter((c) => c.fromSlot >= 0 && c.toSlot <= grid.slots);
+    const acc = new Map<string, { site: string; t: number; baseline: number; reduction: number; ceiling: number }>();
+    for (const c of commitments) {
+      c.maxImportKw.forEach((max, k) => {
+        const t = Math.floor((c.windowStart + k * c.slotMinutes * MINUTE_MS - grid.start) / slot);
+        if (t < 0 || t >= grid.slots) return;
+        const a = acc.get(`${c.site}|${t}`) ?? { site: c.site, t, baseline: Infinity, reduction: 0, ceiling: Infinity };
+        const b = c.baselineKw?.[k];
+        if (b !== undefined && c.reductionKw !== undefined) { a.baseline = Math.min(a.baseline, b); a.reduction += c.reductionKw; } else a.ceiling = Math.min(a.ceiling, max);
+        acc.set(`${c.site}|${t}`, a);
+      });
+    }
+    return [...acc.values()].map((a) => ({ site: a.site, fromSlot: a.t, toSlot: a.t + 1, maxImportKw: Math.max(0, Math.min(a.ceiling, a.baseline - a.reduction)) }));
+  }
+
+  /** Reduction already committed at a site in each slot from `start` (kW, the sum over live commitments). */
+  committedKw(commitments: readonly Commitment[], site: string, start: EpochMs, slots: number): number[] {
+    const slot = this.deps.slotMinutes * MINUTE_MS;
+    const out = new Array<number>(slots).fill(0);
+    for (const c of commitments) {
+      if (c.site !== site || c.reductionKw === undefined) continue;
+      c.maxImportKw.forEach((_, k) => {
+        const t = Math.round((c.windowStart + k * c.slotMinutes * MINUTE_MS - start) / slot);
+        if (t >= 0 && t < slots) out[t] = (out[t] ?? 0) + (c.reductionKw ?? 0);
+      });
+    }
+    return out;
   }
 
   /**
@@ -161,7 +189,8 @@ export class FlexOrchestrator {
     for (const region of new Set(this.deps.sites.map((s) => s.region))) signals.set(region, await this.deps.signals.forecast(region, grid, now));
     const live = (await this.commitments()).filter((c) => !without.has(c.orderId));
     const firm = this.toSpecs([...live, ...extra], grid);
-    const held = o.held === false ? [] : this.toSpecs(await this.heldCommitments(now), grid);
+    // Each held offer on top of the firm commitments (not of each other: only one of a search's offers is bought).
+    const held = o.held === false ? [] : (await this.heldOffers(now)).flatMap((h) => this.toSpecs([...live, ...extra, ...h.commitments], grid));
     const cap = this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg };
     let problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: [...firm, ...held], ...cap });
     const started = performance.now();
