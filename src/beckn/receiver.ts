@@ -75,8 +75,8 @@ export interface ReceiverOptions {
   readonly ackSigner?: Signer;
   /** Runs signature arithmetic on worker threads (verify-pool.ts); on the event loop when absent. */
   readonly signatureCheck?: SignatureCheck;
-  /** Told the outcome of every message: ACK, duplicate, or NACK:<FLX code> (metrics). */
-  readonly onOutcome?: (action: Action, outcome: string) => void;
+  /** Told the outcome of every message: ACK, duplicate, or NACK:<FLX code> with the error (metrics, logs). */
+  readonly onOutcome?: (action: Action, outcome: string, error?: unknown) => void;
 }
 
 const MAX_AUDITED_BODY = 64 * 1024;
@@ -227,7 +227,7 @@ const handle = async (o: ReceiverOptions, v: BecknValidator, action: Action, req
     await withLogContext({ transaction_id: done.msg.context.transaction_id, message_id: done.msg.context.message_id, action }, () => accept(o, action, done, req, reply, nowMs, journal));
   } catch (e) {
     const nack = toNack(e);
-    o.onOutcome?.(action, `NACK:${e instanceof FlexError ? e.code : 'FLX_INTERNAL'}`);
+    o.onOutcome?.(action, `NACK:${e instanceof FlexError ? e.code : 'FLX_INTERNAL'}`, e);
     const ctx = (inbound?.msg.context ?? {}) as Partial<BecknMessage['context']>;
     const authorization = req.headers.authorization;
     await journal.append({

@@ -81,9 +81,12 @@ export const createBpp = (o: BppOptions): Bpp => {
 
   const onBackgroundError = (e: unknown, i: Inbound) =>
     d.log.error({ action: i.action, transaction_id: i.msg.context.transaction_id, message_id: i.msg.context.message_id, error: asFlexError(e).message }, 'work after the ACK failed');
-  const onOutcome = (action: string, outcome: string) => {
+  const onOutcome = (action: string, outcome: string, error?: unknown) => {
     metrics.message('in', action, outcome);
     if (outcome.startsWith('NACK:FLX_SIG_')) metrics.signatureFailure(outcome.slice(5));
+    // The peer sees only "internal error"; the operator needs the cause.
+    if (outcome === 'NACK:FLX_INTERNAL') d.log.error({ action, error: asFlexError(error).message, stack: (error as Error | undefined)?.stack }, 'internal error answering a request (NACK)');
+    else if (outcome.startsWith('NACK:')) d.log.info({ action, outcome, error: asFlexError(error).message }, 'request refused (NACK)');
   };
 
   return {

@@ -26,28 +26,33 @@ import { BASELINE_METHOD } from './wire-order.ts';
 type Msg = { order?: WireOrder; order_id?: string; intent?: unknown };
 const body = (i: Inbound): Msg => (i.msg.message ?? {}) as Msg;
 
+/** How far above the offer's (pro rata) price a re-quote may go before the offer counts as expired. */
+export const REQUOTE_TOLERANCE = 0.1;
+
 /**
  * Can the fleet still deliver `commitments` alongside every firm commitment, and at what price?
- * The offer expires (FLX_QUOTE_EXPIRED) when the plan has changed enough (docs/beckn.md, "When an
- * offer expires"): it no longer fits, or the live orders changed since it was priced and its price no
- * longer covers the re-planned opportunity cost. The price is pro rata to the kW selected, and never
- * below the opportunity cost of that many kW unless the pricing policy allows it.
+ * The quote is the offer's price pro rata to the kW selected, raised to the opportunity cost of that
+ * many kW when that is higher (never below cost, unless the pricing policy sells below cost). The
+ * offer has expired — FLX_QUOTE_EXPIRED, search again — when the plan has changed enough
+ * (docs/beckn.md, "When an offer expires"): the commitment no longer fits beside the firm ones, or
+ * the live orders changed since the offer was priced and the re-planned opportunity cost would put
+ * the quote more than REQUOTE_TOLERANCE above the offer's price.
  */
 export const quote = async (k: Kit, offer: FlexOffer, terms: OfferTerms, commitments: readonly Commitment[], wantedKw: number): Promise<number> => {
   const { fo } = k;
   const withIt = await fo.plan({ extra: commitments, held: false });
   if (withIt.schedule.status === 'infeasible') throw new FlexError('FLX_QUOTE_EXPIRED', `offer ${offer.id} can no longer be delivered alongside the fleet's commitments (${withIt.schedule.reason ?? 'no feasible plan'}): search again`);
+  const proRata = Math.round(offer.priceGbp * (wantedKw / offer.reductionKw) * 100) / 100;
   let cost = opportunityCostAt(terms.curve, wantedKw);
   const live = withIt.orders.filter((id) => !commitments.some((c) => c.orderId === id));
   if (!sameOrders(live, terms.orders)) {
     const without = await fo.plan({ held: false });
     if (without.schedule.status !== 'infeasible') cost = Math.max(cost, withIt.schedule.costGbp - without.schedule.costGbp);
+    if (!fo.deps.pricing.sellBelowCost && cost > proRata * (1 + REQUOTE_TOLERANCE) + 0.01) {
+      throw new FlexError('FLX_QUOTE_EXPIRED', `offer ${offer.id} at £${proRata.toFixed(2)} no longer covers the opportunity cost £${cost.toFixed(2)} of the fleet re-planned with its new commitments: search again`);
+    }
   }
-  const proRata = Math.round(offer.priceGbp * (wantedKw / offer.reductionKw) * 100) / 100;
-  if (!fo.deps.pricing.sellBelowCost && proRata + 1e-9 < cost) {
-    throw new FlexError('FLX_QUOTE_EXPIRED', `offer ${offer.id} at £${proRata.toFixed(2)} no longer covers the opportunity cost £${cost.toFixed(2)} of the re-planned fleet: search again`);
-  }
-  return proRata;
+  return fo.deps.pricing.sellBelowCost ? proRata : Math.max(proRata, Math.ceil(cost * 100 - 1e-9) / 100);
 };
 
 const fresh = (i: Inbound, id: string, offer: FlexOffer, now: number): Order => ({
@@ -156,7 +161,7 @@ const status = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
       const settlement = ['confirmed', 'active', 'completed'].includes(order.state) ? settleOrder(order, commitments, metered, BASELINE_METHOD) : undefined;
       if (settlement) {
         await tx.saveMeterReadings(readingsToSave(commitments, metered, d.wallNow()));
-        await tx.appendAudit({ kind: 'meter', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { readings: settlement.total.periods.map(({ start, baselineKw, meteredKw }) => ({ start, baselineKw, meteredKw })), sites: Object.fromEntries(metered) } });
+        await tx.appendAudit({ kind: 'meter', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { readings: settlement.total.periods.map(({ start, baselineKw, meteredKw }) => ({ start, baselineKw, meteredKw })), sites: Object.fromEntries([...metered].map(([site, v]) => [site, v.map((x) => (Number.isFinite(x) ? x : null))])) } });
         if (order.state === 'completed') await tx.appendAudit({ kind: 'settlement', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { ...settlement.total, sites: settlement.sites } });
       }
       if (order !== current) {
