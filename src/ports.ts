@@ -82,6 +82,8 @@ export interface StoreOps {
    * {first: true}; any later claim returns the outcome recorded by the first.
    */
   claimMessage(key: string, outcome: string): Promise<{ first: boolean; outcome: string }>;
+  /** The outcome recorded for a claimed key, or undefined; reads only (the receiver's dedupe step, durable across restarts). */
+  messageClaim(key: string): Promise<string | undefined>;
   saveOrder(order: Order): Promise<void>;
   getOrder(id: string): Promise<Order | undefined>;
   findOrderByTransaction(transactionId: string): Promise<Order | undefined>;

@@ -195,7 +195,17 @@ const commitWork = async (o: ReceiverOptions, work: TxWork, i: Inbound, req: Fas
 const accept = async (o: ReceiverOptions, action: Action, done: Inbound, req: FastifyRequest, reply: FastifyReply, nowMs: number, journal: InboundJournal): Promise<void> => {
   const handler = o.handlers[action];
   if (!handler) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `${o.role} ${o.subscriberId} does not implement /${action}`);
-  const then = await handler(done);
+  let then: Awaited<ReturnType<BecknHandler>>;
+  try {
+    then = await handler(done);
+  } catch (e) {
+    // A copy of this message may have taken effect while this one was being validated (a retry
+    // racing its original): it is then a duplicate, answered with the same ACK, not a refusal.
+    if (!(e instanceof FlexError) || !(await isDuplicate(o, done).catch(() => false))) throw e;
+    await journal.append(inboundEntry(o, done, req, nowMs, DUPLICATE));
+    o.onOutcome?.(action, 'duplicate');
+    return send(o, reply, 200, ACK);
+  }
   if (typeof then === 'object') {
     const first = await commitWork(o, then, done, req, nowMs);
     o.onOutcome?.(action, first ? 'ACK' : 'duplicate');

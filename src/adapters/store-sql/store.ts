@@ -104,6 +104,7 @@ class SqlStore implements Store {
   appendAudit(entry: AuditEntry): Promise<AuditRecord> { return this.#write('appendAudit', (tx) => tx.appendAudit(entry)); }
   auditTrail(filter?: { transactionId?: string }): Promise<AuditRecord[]> { return this.#read('auditTrail', (tx) => tx.auditTrail(filter)); }
   claimMessage(key: string, outcome: string): Promise<{ first: boolean; outcome: string }> { return this.#write('claimMessage', (tx) => tx.claimMessage(key, outcome)); }
+  messageClaim(key: string): Promise<string | undefined> { return this.#read('messageClaim', (tx) => tx.messageClaim(key)); }
   saveOrder(order: Order): Promise<void> { return this.#write('saveOrder', (tx) => tx.saveOrder(order)); }
   getOrder(id: string): Promise<Order | undefined> { return this.#read('getOrder', (tx) => tx.getOrder(id)); }
   findOrderByTransaction(transactionId: string): Promise<Order | undefined> { return this.#read('findOrderByTransaction', (tx) => tx.findOrderByTransaction(transactionId)); }
