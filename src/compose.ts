@@ -7,12 +7,10 @@ import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ComputeAgent } from './agents/compute/agent.ts';
-import { flexHandlers } from './agents/flex/lifecycle.ts';
+import { createBpp } from './agents/flex/bpp.ts';
 import { FlexOrchestrator } from './agents/flex/orchestrator.ts';
 import { DEFAULT_PRICING } from './agents/flex/pricing.ts';
-import type { DispatchInstruction } from './agents/flex/problem.ts';
 import { DEFAULT_NEED_POLICY, GridOrchestrator } from './agents/grid/orchestrator.ts';
-import { signedRoute } from './agents/link.ts';
 import { BecknClient } from './beckn/client.ts';
 import { FLEXLON_DOMAIN } from './beckn/context.ts';
 import { createGateway } from './beckn/gateway.ts';
@@ -32,7 +30,6 @@ import { openSqliteStore } from './adapters/store-sqlite/index.ts';
 import { openSqliteJournal } from './adapters/store-sqlite/journal.ts';
 import { storeJournal, type InboundJournal } from './beckn/journal.ts';
 import { becknValidator } from './beckn/validator.ts';
-import type { FlexibilityReport } from './domain/compute.ts';
 import { epochMs, type EpochMs } from './domain/time.ts';
 import type { DemoConfig } from './config.ts';
 import { FlexError } from './errors.ts';
@@ -40,6 +37,7 @@ import type { Logger } from './log.ts';
 import { greedyPlan, GREEDY_PLANNER } from './optimise/greedy.ts';
 import { createHighsSolver, type HighsSolver } from './adapters/solver-highs/solver.ts';
 import type { PlannerOptions } from './optimise/planner.ts';
+import { createMetrics } from './observability/metrics.ts';
 import type { Signer, Solver, Store, Subscription } from './ports.ts';
 import { generateDay } from './sim/workload.ts';
 
@@ -182,11 +180,12 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
 
   const solver = createPlanningSolver(BPP_PLANNER);
   await solver.client.warm();
+  const metrics = createMetrics({ orders: () => stores.flex.listOrders(), processMetrics: true });
   const bpp = new FlexOrchestrator({
     id: IDS.bpp, uri: bppUrl, name: 'FlexLon data centre (London)', store: stores.flex, signer: bppSigner, market: clock, wallNow,
     client: new BecknClient({ signer: bppSigner, store: stores.flex, now: wallNow, ackResolver: resolver }), signals, solver,
     sites: [{ id: 'lon', region: 'GB', agentUrl }], horizonSlots: HORIZON_SLOTS, slotMinutes: SLOT_MINUTES, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300,
-    support: { email: `flexibility-desk@${IDS.bpp}` }, log: log.child({ agent: 'flex' }),
+    support: { email: `flexibility-desk@${IDS.bpp}` }, log: log.child({ agent: 'flex' }), metrics,
   });
   const gridEvents = new GridEventStore(stores.grid, IDS.bap, wallNow);
   const openadrTokenFile = join(runDir, 'openadr.token');
@@ -212,7 +211,6 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   const onBackgroundError = (e: unknown, inbound: { action: string; msg: { context: { transaction_id: string; message_id: string } } }) =>
     log.error({ action: inbound.action, transaction_id: inbound.msg.context.transaction_id, message_id: inbound.msg.context.message_id, error: (e as Error).message }, 'callback failed');
   registerGridEventRoutes(bapApp, { events: gridEvents, token: openadrToken });
-  registerReceiver(bppApp, { subscriberId: IDS.bpp, role: 'BPP', resolver, store: stores.flex, journal: journals.flex, ackSigner: bppSigner, now: wallNow, handlers: flexHandlers(bpp), onBackgroundError });
   registerReceiver(bapApp, { subscriberId: IDS.bap, role: 'BAP', resolver, store: stores.grid, journal: journals.grid, ackSigner: bapSigner, now: wallNow, handlers: bap.handlers(), onBackgroundError });
   const gateway = createGateway({
     signer: gatewaySigner, registry, resolver, ackResolver: resolver, store: stores.gateway, journal: journals.gateway, now: wallNow,
@@ -221,18 +219,21 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   useRawJsonBody(gateway.app);
   apps.push(gateway.app);
   const agentTrust = staticKeyResolver([{ subscriberId: IDS.agent, uniqueKeyId: agentSigner.uniqueKeyId, publicKeyBase64: agentSigner.publicKeyBase64, url: agentUrl }]);
-  signedRoute(bppApp, '/internal/agent/report', { resolver: agentTrust, now: wallNow, store: stores.flex, actor: IDS.bpp }, async (body): Promise<{ dispatch: DispatchInstruction[] }> => bpp.onAgentReport(body as FlexibilityReport));
+  const bppNode = createBpp({ orchestrator: bpp, resolver, agentTrust, ackSigner: bppSigner, journal: journals.flex, metrics });
+  bppNode.register(bppApp);
   agent.register(agentApp);
   const [gatewayUrl] = await Promise.all([listen(gateway.app), listen(bapApp, bapPort), listen(bppApp, bppPort), listen(agentApp, agentPort)]);
 
   for (const [signer, type, url] of [[bapSigner, 'BAP', bapUrl], [bppSigner, 'BPP', bppUrl], [gatewaySigner, 'BG', gatewayUrl]] as const) {
     await new HttpRegistry({ url: registryUrl, now: wallNow }, signer).subscribe(subscription(signer, type, url, wallNow()));
   }
+  await bppNode.start();
 
   return {
     runDir, dayStart, clock, urls: { registry: registryUrl, gateway: gatewayUrl, bap: bapUrl, bpp: bppUrl, agent: agentUrl }, bap, bpp, agent, cluster, businessAsUsual, signals, gridEvents, openadrTokenFile, stores,
     async stop() {
       bap.stop();
+      await bppNode.stop();
       await Promise.allSettled(apps.map((a) => a.close()));
       await Promise.allSettled(Object.values(journals).map((j) => j.close()));
       await Promise.allSettled(Object.values(stores).map((s) => s.close()));

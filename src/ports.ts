@@ -82,6 +82,8 @@ export interface StoreOps {
    * {first: true}; any later claim returns the outcome recorded by the first.
    */
   claimMessage(key: string, outcome: string): Promise<{ first: boolean; outcome: string }>;
+  /** The outcome recorded for a claimed key, or undefined; reads only (the receiver's dedupe step, durable across restarts). */
+  messageClaim(key: string): Promise<string | undefined>;
   saveOrder(order: Order): Promise<void>;
   getOrder(id: string): Promise<Order | undefined>;
   findOrderByTransaction(transactionId: string): Promise<Order | undefined>;
@@ -137,6 +139,12 @@ export interface Store extends StoreOps {
   markOutboxSent(id: string, result: { at: number; response?: unknown }): Promise<boolean>;
   /** Records a failed send: due again at retryAt, or dead (never sent again) on giveUp. */
   markOutboxFailed(id: string, failure: OutboxFailure): Promise<boolean>;
+  /**
+   * Makes every leased pending message due again at once. For the store's only sender at start-up:
+   * a sender killed mid-send leaves leases that would otherwise hold its messages back until they
+   * run out. (Where several processes send, a second copy may go out; receivers dedupe by message_id.)
+   */
+  releaseOutboxLeases(): Promise<number>;
   close(): Promise<void>;
 }
 

@@ -42,13 +42,14 @@ class RecentClaims {
 }
 
 /**
- * Over the Store port. `seen` answers from the claims this process made (the port has no read of a
- * claim without making one); after a restart a duplicate is still caught, by `accept`'s claim.
+ * Over the Store port. `seen` answers from the claims this process made, else from the store, so a
+ * duplicate is caught before its handler runs also after a restart, and also when the claim was
+ * made in a store transaction (the BPP's TxWork, receiver.ts).
  */
 export const storeJournal = (store: Store, rememberClaims = 100_000): InboundJournal => {
   const recent = new RecentClaims(rememberClaims);
   return {
-    seen: async (key) => recent.get(key),
+    seen: async (key) => recent.get(key) ?? (await store.messageClaim(key)),
     async accept(key, outcome, entry, duplicateOutcome) {
       const claim = await store.claimMessage(key, outcome);
       recent.set(key, claim.outcome);

@@ -1,17 +1,23 @@
 // Inbound Beckn endpoints as a pipeline of small named steps (the beckn-onix shape):
 //   raw body → verify signature(s) → parse → validate schema → check context and ttl → dedupe
-//   → handler validates → claim + audit (durable) → signed ACK → the handler's continuation
-//   (the asynchronous callback) runs after the ACK.
+//   → handler validates (no effects) → claim + audit (durable) → signed ACK → after the ACK.
+// A handler answers in one of two ways:
+//   * a continuation (BAP, gateway): claim + audit go through the InboundJournal, and the
+//     continuation runs after the ACK;
+//   * TxWork (the BPP): claim, audit, the message's effect and the callbacks it owes (outbox) are
+//     written in ONE store transaction, so "every inbound message_id is recorded with its outcome in
+//     the same transaction as its effect"; a duplicate finds the claim and causes nothing.
 // Any step's error becomes a NACK in exactly one place (toNack), with an audit row and no effect.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError } from '../errors.ts';
-import type { Signer, Store } from '../ports.ts';
+import type { Signer, Store, StoreTx } from '../ports.ts';
 import { ACK, toNack, type AckBody } from './ack.ts';
 import { ACK_SIGNATURE_HEADER, signAck } from './ack-signature.ts';
 import { REQUEST_ACTIONS, callbackOf, type Action, type BecknMessage } from './context.ts';
 import { checkContext } from './inbound-context.ts';
 import { storeJournal, type InboundJournal } from './journal.ts';
 import type { KeyResolver, ResolvedKey } from './key-resolver.ts';
+import { withLogContext } from '../observability/logger.ts';
 import { useRawJsonBody } from './raw-body.ts';
 import { becknValidator, type BecknValidator } from './validator.ts';
 import { DEFAULT_SKEW_SECONDS, verifyRequest } from './verify.ts';
@@ -30,8 +36,27 @@ export interface Inbound {
   readonly digest: string;
 }
 
-/** Validates the message (throw a FlexError to NACK, with no side effects) and returns the work to do after the ACK. */
-export type BecknHandler = (inbound: Inbound) => Promise<(() => Promise<void>) | void>;
+/**
+ * The effect of a message, run by the receiver inside the transaction that claims the message and
+ * audits it. `commit` re-reads what it depends on through `tx` (the handler's validation ran before
+ * the transaction) and writes the effect and the callbacks owed (outbox); a FlexError thrown there
+ * rolls everything back, claim included, and becomes the NACK.
+ */
+export interface TxWork {
+  /** Extra lock keys (tx.lock), taken after the message's transaction lock and before anything is written. */
+  readonly locks?: readonly string[];
+  readonly commit: (tx: StoreTx) => Promise<void>;
+  /** After the ACK, only for the first copy of the message (e.g. send what the outbox owes, dispatch). */
+  readonly after?: () => Promise<void>;
+  /** Once the transaction has ended, committed or not, and also when it never started (release an in-process lock). */
+  readonly settle?: () => void;
+}
+
+/**
+ * Validates the message (throw a FlexError to NACK, with no side effects) and returns either the
+ * work to do after the ACK (a continuation) or the message's transactional effect (TxWork).
+ */
+export type BecknHandler = (inbound: Inbound) => Promise<(() => Promise<void>) | TxWork | void>;
 
 export interface ReceiverOptions {
   readonly subscriberId: string;
@@ -50,6 +75,8 @@ export interface ReceiverOptions {
   readonly ackSigner?: Signer;
   /** Runs signature arithmetic on worker threads (verify-pool.ts); on the event loop when absent. */
   readonly signatureCheck?: SignatureCheck;
+  /** Told the outcome of every message: ACK, duplicate, or NACK:<FLX code> with the error (metrics, logs). */
+  readonly onOutcome?: (action: Action, outcome: string, error?: unknown) => void;
 }
 
 const MAX_AUDITED_BODY = 64 * 1024;
@@ -117,9 +144,12 @@ const isDuplicate = async (o: ReceiverOptions, inbound: Inbound): Promise<boolea
   if (previous === undefined) return false;
   // The exact same signed request (or a retry of it) gets the same ACK; a different message under a
   // used message_id is refused, so it cannot pass for the first one.
-  if (previous !== outcomeOf(inbound) && previous !== 'ACK') throw new FlexError('FLX_REQ_DUPLICATE', `message_id ${inbound.msg.context.message_id} was already used by ${inbound.sender.subscriberId} for a different ${inbound.action}`, { path: 'context.message_id' });
+  if (previous !== outcomeOf(inbound) && previous !== 'ACK') throw differentMessage(inbound);
   return true;
 };
+
+const differentMessage = (i: Inbound): FlexError =>
+  new FlexError('FLX_REQ_DUPLICATE', `message_id ${i.msg.context.message_id} was already used by ${i.sender.subscriberId} for a different ${i.action}`, { path: 'context.message_id' });
 
 const journals = new WeakMap<Store, InboundJournal>();
 const defaultJournals = (o: ReceiverOptions): InboundJournal => {
@@ -136,6 +166,60 @@ const inboundEntry = (o: ReceiverOptions, i: Inbound, req: FastifyRequest, nowMs
   },
 });
 
+/**
+ * One transaction: locks (the Beckn transaction first, so messages of one order are handled one at a
+ * time in any process; then the work's own), the claim, the `beckn.in` row, the effect. Locks come
+ * before the first audit append (docs/storage.md: lock order). True when this copy was the first.
+ */
+const commitWork = async (o: ReceiverOptions, work: TxWork, i: Inbound, req: FastifyRequest, nowMs: number): Promise<boolean> => {
+  try {
+    return await o.store.transaction(async (tx) => {
+      for (const key of [`beckn:${i.msg.context.transaction_id}`, ...(work.locks ?? [])]) await tx.lock(key);
+      const claim = await tx.claimMessage(claimKey(i), outcomeOf(i));
+      if (!claim.first) {
+        // A copy that raced past the dedupe step (or arrived after a restart): same rule as there.
+        if (claim.outcome !== outcomeOf(i) && claim.outcome !== 'ACK') throw differentMessage(i);
+        await tx.appendAudit(inboundEntry(o, i, req, nowMs, DUPLICATE));
+        return false;
+      }
+      await tx.appendAudit(inboundEntry(o, i, req, nowMs, 'ACK'));
+      await work.commit(tx);
+      return true;
+    });
+  } finally {
+    work.settle?.();
+  }
+};
+
+/** The handler, then claim + audit (+ the effect, for TxWork), the ACK, and what runs after it. */
+const accept = async (o: ReceiverOptions, action: Action, done: Inbound, req: FastifyRequest, reply: FastifyReply, nowMs: number, journal: InboundJournal): Promise<void> => {
+  const handler = o.handlers[action];
+  if (!handler) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `${o.role} ${o.subscriberId} does not implement /${action}`);
+  let then: Awaited<ReturnType<BecknHandler>>;
+  try {
+    then = await handler(done);
+  } catch (e) {
+    // A copy of this message may have taken effect while this one was being validated (a retry
+    // racing its original): it is then a duplicate, answered with the same ACK, not a refusal.
+    if (!(e instanceof FlexError) || !(await isDuplicate(o, done).catch(() => false))) throw e;
+    await journal.append(inboundEntry(o, done, req, nowMs, DUPLICATE));
+    o.onOutcome?.(action, 'duplicate');
+    return send(o, reply, 200, ACK);
+  }
+  if (typeof then === 'object') {
+    const first = await commitWork(o, then, done, req, nowMs);
+    o.onOutcome?.(action, first ? 'ACK' : 'duplicate');
+    await send(o, reply, 200, ACK);
+    const after = then.after;
+    if (first && after) setImmediate(() => { after().catch((e: unknown) => o.onBackgroundError(e, done)); });
+    return;
+  }
+  const claim = await journal.accept(claimKey(done), outcomeOf(done), inboundEntry(o, done, req, nowMs, 'ACK'), DUPLICATE);
+  o.onOutcome?.(action, claim.first ? 'ACK' : 'duplicate');
+  await send(o, reply, 200, ACK);
+  if (claim.first && then) setImmediate(() => { then().catch((e: unknown) => o.onBackgroundError(e, done)); });
+};
+
 const handle = async (o: ReceiverOptions, v: BecknValidator, action: Action, req: FastifyRequest, reply: FastifyReply): Promise<void> => {
   const nowMs = o.now();
   const journal = o.journal ?? defaultJournals(o);
@@ -145,17 +229,15 @@ const handle = async (o: ReceiverOptions, v: BecknValidator, action: Action, req
     inbound = admitted.inbound;
     if (admitted.duplicate) {
       await journal.append(inboundEntry(o, inbound, req, nowMs, DUPLICATE));
+      o.onOutcome?.(action, 'duplicate');
       return await send(o, reply, 200, ACK);
     }
-    const handler = o.handlers[action];
-    if (!handler) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `${o.role} ${o.subscriberId} does not implement /${action}`);
-    const then = await handler(inbound);
     const done = inbound;
-    const claim = await journal.accept(claimKey(done), outcomeOf(done), inboundEntry(o, done, req, nowMs, 'ACK'), DUPLICATE);
-    await send(o, reply, 200, ACK);
-    if (claim.first && then) setImmediate(() => { then().catch((e: unknown) => o.onBackgroundError(e, done)); });
+    // Every log line from here on (handler, commit, callback) carries the message's ids.
+    await withLogContext({ transaction_id: done.msg.context.transaction_id, message_id: done.msg.context.message_id, action }, () => accept(o, action, done, req, reply, nowMs, journal));
   } catch (e) {
     const nack = toNack(e);
+    o.onOutcome?.(action, `NACK:${e instanceof FlexError ? e.code : 'FLX_INTERNAL'}`, e);
     const ctx = (inbound?.msg.context ?? {}) as Partial<BecknMessage['context']>;
     const authorization = req.headers.authorization;
     await journal.append({

@@ -35,7 +35,7 @@ export interface Payment {
   tags?: TagGroup[];
 }
 export interface Billing { name?: string; email?: string }
-export interface CancellationTerm { fulfillment_state?: FulfillmentState; cancellation_fee?: { percentage?: string; amount?: Price } }
+export interface CancellationTerm { fulfillment_state?: FulfillmentState; reason_required?: boolean; cancel_by?: Time; cancellation_fee?: { percentage?: string; amount?: Price } }
 export interface WireOrder {
   id?: string;
   status?: 'ACTIVE' | 'COMPLETE' | 'CANCELLED';

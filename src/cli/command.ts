@@ -14,6 +14,12 @@ export interface Command {
   readonly usage: string;
   /** Help for a subcommand (`flexlon signals show --help`); the command's usage when absent. */
   help?(argv: readonly string[]): string | undefined;
+  /**
+   * A long-running service (`flexlon run`): SIGTERM or SIGINT is how it is meant to stop, so it
+   * exits with what run returns (0 after a clean stop) instead of 128 + signal, which service
+   * managers would count as a failure.
+   */
+  readonly service?: boolean;
   run(argv: readonly string[], io: Output, signal: AbortSignal): Promise<number>;
 }
 

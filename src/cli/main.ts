@@ -9,9 +9,10 @@ import { demoCommand } from './demo.ts';
 import { eventsCommand } from './events.ts';
 import { offersCommand } from './offers.ts';
 import { planCommand } from './plan.ts';
+import { runCommand } from './run.ts';
 import { signalsCommand } from './signals.ts';
 
-export const COMMANDS: readonly Command[] = [demoCommand, planCommand, offersCommand, signalsCommand, eventsCommand, becknCommand, auditCommand];
+export const COMMANDS: readonly Command[] = [demoCommand, runCommand, planCommand, offersCommand, signalsCommand, eventsCommand, becknCommand, auditCommand];
 
 const usage = (): string => [
   'FlexLon: turns a data centre\'s queued compute into grid flexibility, sold over the Beckn protocol.',
@@ -71,7 +72,7 @@ export const main = async (argv: readonly string[], io: Output = stdio): Promise
   try {
     const code = await command.run(rest, io, controller.signal);
     // A command that was stopped by a signal did not finish, whatever it returned.
-    return controller.signal.aborted ? stopped() : code;
+    return controller.signal.aborted && !(command.service && stoppedBy !== 'SIGPIPE') ? stopped() : code;
   } catch (e) {
     if ((e as Error).name === 'AbortError' || controller.signal.aborted) return stopped();
     const err = asFlexError(e);

@@ -26,7 +26,8 @@ export const nextAttemptAt = (policy: RetryPolicy, attempts: number, now: number
 
 /**
  * Sends one message and resolves with the peer's answer (JSON), or throws. Throwing a FlexError
- * with code FLX_PEER_NACK gives the message up at once: the peer refused the message itself, so
+ * with code FLX_PEER_NACK or FLX_REQ_EXPIRED gives the message up at once: the peer refused the
+ * message itself, or it is past its ttl (a Beckn callback is due within its request's ttl), so
  * sending the same bytes again cannot help. Any other error is retried.
  */
 export type OutboxSend = (message: OutboxMessage) => Promise<unknown>;
@@ -58,7 +59,8 @@ export const drainOutbox = async (store: Store, send: OutboxSend, o: DrainOption
       response = await send(message);
     } catch (e) {
       const error = e instanceof FlexError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
-      const retryAt = e instanceof FlexError && e.code === 'FLX_PEER_NACK' ? undefined : nextAttemptAt(policy, message.attempts, o.now());
+      const final = e instanceof FlexError && (e.code === 'FLX_PEER_NACK' || e.code === 'FLX_REQ_EXPIRED');
+      const retryAt = final ? undefined : nextAttemptAt(policy, message.attempts, o.now());
       await store.markOutboxFailed(message.id, retryAt === undefined ? { error, giveUp: true } : { error, retryAt });
       (retryAt === undefined ? result.dead : result.retrying).push(message.id);
       continue;

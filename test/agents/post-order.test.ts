@@ -11,6 +11,7 @@ import { composeMarket, SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import { demoConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
+import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
 import { askSupport, cancelOrder, rateOrder, statementOf, trackOrder, updateOrder } from '../../src/agents/grid/post-order.ts';
 import { buildContext } from '../../src/beckn/context.ts';
 import { becknValidator } from '../../src/beckn/validator.ts';
@@ -42,8 +43,21 @@ test('track before the window: on_track says inactive, for the order, at its sit
   assert.equal(t.status, 'inactive');
 });
 
-test('update is refused with BECKN-005 50002 (not supported), and 30012 for a target that is no order field', async () => {
-  await assert.rejects(updateOrder(m.bap, p, 'fulfillments', { fulfillments: [] }), /50002 FLX_UPDATE_NOT_POSSIBLE/);
+test('update: lowering a confirmed order\'s quantity is re-quoted pro rata and re-planned; more than the fleet can deliver is refused with 50002; 30012 for a target that is no order field', async () => {
+  const item = (kw: number) => ({ items: [{ id: p.offer.id, quantity: { selected: { measure: { type: 'CONSTANT' as const, value: String(kw), unit: 'kW' } } } }] });
+  const lower = Math.floor(p.selectedKw / 2);
+  const updated = await updateOrder(m.bap, p, 'items', item(lower));
+  assert.equal(updated.items?.[0]?.quantity?.selected?.measure.value, String(lower));
+  const proRata = p.quotedGbp * (lower / p.selectedKw);
+  assert.ok(Number(updated.quote?.price.value) >= proRata - 0.01, `re-quoted at £${updated.quote?.price.value}, at least the agreed rate on ${lower} kW (£${proRata.toFixed(2)})`);
+  const stored = await m.stores.flex.getOrder(p.orderId);
+  assert.equal(stored?.reductionKw, lower);
+  assert.equal(stored?.revision, 1);
+  const [c] = await m.stores.flex.listCommitments<Commitment>({ orderId: p.orderId });
+  assert.equal(c?.reductionKw, lower, 'the stored commitment follows the update');
+  await assert.rejects(updateOrder(m.bap, p, 'items', item(100_000)), /50002 FLX_UPDATE_NOT_POSSIBLE: the fleet cannot deliver 100000 kW/);
+  assert.equal((await m.stores.flex.getOrder(p.orderId))?.reductionKw, lower, 'a refused update changes nothing');
+  await assert.rejects(updateOrder(m.bap, p, 'billing', { billing: { name: 'x' } }), /50002 FLX_UPDATE_NOT_POSSIBLE: billing cannot be changed/);
   await assert.rejects(updateOrder(m.bap, p, 'colour', {}), /30012 FLX_UPDATE_TARGET/);
 });
 

@@ -175,6 +175,15 @@ export const outboxTests = (withStore: WithStore): void => {
     await assert.rejects(store.claimOutbox({ now: T0, leaseMs: 0, limit: 1 }), hasCode('FLX_INTERNAL', 'leaseMs'));
   }));
 
+  test('releasing leases at start-up makes leased pending messages due at once (not sent or dead ones)', () => withStore(async ({ store }) => {
+    for (const id of ['a', 'b', 'c']) await store.enqueueOutbox(outboxMessage(id));
+    await store.claimOutbox({ now: T0, leaseMs: 60_000, limit: 10 });
+    await store.markOutboxSent('c', { at: T0 + 1 });
+    assert.deepEqual(await store.claimOutbox({ now: T0 + 2, leaseMs: 60_000, limit: 10 }), [], 'still leased');
+    assert.equal(await store.releaseOutboxLeases(), 2);
+    assert.deepEqual((await store.claimOutbox({ now: T0 + 3, leaseMs: 60_000, limit: 10 })).map((m) => [m.id, m.attempts]), [['a', 2], ['b', 2]]);
+  }));
+
   test('sent messages keep the peer answer and are never handed out again; failures retry or die', () => withStore(async ({ store }) => {
     for (const id of ['ok', 'retry', 'dead']) await store.enqueueOutbox(outboxMessage(id));
     await store.claimOutbox({ now: T0, leaseMs: 1000, limit: 10 });

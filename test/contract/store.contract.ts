@@ -90,6 +90,9 @@ const claimTests = (withStore: WithStore): void => {
     assert.deepEqual(await store.claimMessage('bap|m-1|search', 'nack'), { first: false, outcome: 'ack' });
     assert.deepEqual(await store.claimMessage('bap|m-1|select', 'nack'), { first: true, outcome: 'nack' });
     assert.deepEqual(await store.claimMessage('bap|m-1|search', 'ack'), { first: false, outcome: 'ack' });
+    assert.equal(await store.messageClaim('bap|m-1|search'), 'ack', 'a claim can be read without making one');
+    assert.equal(await store.messageClaim('bap|m-2|search'), undefined);
+    assert.equal(await store.transaction((tx) => tx.messageClaim('bap|m-1|select')), 'nack');
   }));
 
   test('20 concurrent claims of one key: exactly one is first and all agree on its outcome', () => withStore(async ({ store }) => {
@@ -166,12 +169,12 @@ const lifecycleTests = (withStore: WithStore): void => {
     await store.close();
     const calls: [string, () => Promise<unknown>][] = [
       ['appendAudit', () => store.appendAudit(entry())], ['auditTrail', () => store.auditTrail()],
-      ['claimMessage', () => store.claimMessage('k', 'ack')], ['saveOrder', () => store.saveOrder(order('o'))],
+      ['claimMessage', () => store.claimMessage('k', 'ack')], ['messageClaim', () => store.messageClaim('k')], ['saveOrder', () => store.saveOrder(order('o'))],
       ['getOrder', () => store.getOrder('o')], ['findOrderByTransaction', () => store.findOrderByTransaction('t')],
       ['listOrders', () => store.listOrders()], ['putDocument', () => store.putDocument('k', 'i', 1)], ['getDocument', () => store.getDocument('k', 'i')],
       ['transaction', () => store.transaction(async () => 1)], ['enqueueOutbox', () => store.enqueueOutbox({ id: 'x', destination: 'd', action: 'a', body: 1, createdAt: T0 })],
       ['getOutbox', () => store.getOutbox('x')], ['listOutbox', () => store.listOutbox()], ['claimOutbox', () => store.claimOutbox({ now: T0, leaseMs: 1, limit: 1 })],
-      ['markOutboxSent', () => store.markOutboxSent('x', { at: T0 })], ['markOutboxFailed', () => store.markOutboxFailed('x', { error: 'e', giveUp: true })],
+      ['markOutboxSent', () => store.markOutboxSent('x', { at: T0 })], ['markOutboxFailed', () => store.markOutboxFailed('x', { error: 'e', giveUp: true })], ['releaseOutboxLeases', () => store.releaseOutboxLeases()],
       ['saveCommitment', () => store.saveCommitment({ orderId: 'o', site: 's', windowStart: epochMs(T0), windowEnd: epochMs(T0 + 1) })],
       ['listCommitments', () => store.listCommitments()], ['savePlan', () => store.savePlan({ id: 'p', createdAt: T0, horizonStart: epochMs(T0), status: 'optimal' })],
       ['getPlan', () => store.getPlan('p')], ['latestPlan', () => store.latestPlan()], ['saveDispatch', () => store.saveDispatch({ id: 'd', site: 's', at: T0 })],

@@ -110,9 +110,11 @@ export const startFlexSite = async (o: FlexSiteOptions): Promise<FlexSite> => {
         windowStart: from, windowEnd: epochMs(from + slots * 1_800_000), reductionKw: kw(1), priceGbp: gbp(1), state: 'confirmed', updatedAt: epochMs(wallNow()),
       };
       orders.set(orderId, order);
-      const commitment: Commitment = { orderId, site: o.site, windowStart: from, slotMinutes: 30, maxImportKw: new Array<number>(slots).fill(maxImportKw) };
-      await flexStore.putDocument('commitment', orderId, commitment);
-      await flexStore.saveOrder(order);
+      const commitment: Commitment = { orderId, site: o.site, windowStart: from, windowEnd: order.windowEnd, slotMinutes: 30, maxImportKw: new Array<number>(slots).fill(maxImportKw) };
+      await flexStore.transaction(async (tx) => {
+        await tx.saveOrder(order);
+        await tx.saveCommitment(commitment);
+      });
     },
     async cancelOrder(orderId) {
       const order = orders.get(orderId);

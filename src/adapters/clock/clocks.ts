@@ -26,13 +26,16 @@ export class SystemClock implements Clock {
 
 /**
  * Market time from `simStart`, running `speed` times faster than the wall clock once started.
- * Until start() it stands still at simStart, so set-up work does not use up market time.
+ * Until start() it stands still at simStart, so set-up work does not use up market time. Given
+ * `wallStart`, it is started then (market = simStart + (wall − wallStart) × speed): separate
+ * processes — and a process restarted after a crash — share one replayed market time.
  */
 export class ReplayClock implements Clock {
   private wallStart: number | undefined;
 
-  constructor(private readonly simStart: EpochMs, readonly speed: number) {
+  constructor(private readonly simStart: EpochMs, readonly speed: number, wallStart?: number) {
     if (!(speed > 0) || !Number.isFinite(speed)) throw new Error('replay speed must be a positive number');
+    this.wallStart = wallStart;
   }
 
   start(): void {

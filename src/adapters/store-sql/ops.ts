@@ -4,17 +4,18 @@ import type { Order } from '../../domain/order.ts';
 import type { StoreTx } from '../../ports.ts';
 import { appendAudit, auditTrail } from './audit.ts';
 import type { Dialect, SqlConn } from './conn.ts';
-import { claimOutbox, enqueueOutbox, getOutbox, listOutbox, markOutboxFailed, markOutboxSent } from './outbox.ts';
+import { claimOutbox, enqueueOutbox, getOutbox, listOutbox, markOutboxFailed, markOutboxSent, releaseOutboxLeases } from './outbox.ts';
 import { getPlan, latestPlan, listCommitments, listDispatches, meterReadings, saveCommitment, saveDispatch, saveMeterReadings, savePlan } from './records.ts';
-import { claimMessage, findOrderByTransaction, getDocument, getOrder, listOrders, putDocument, saveOrder } from './tables.ts';
+import { claimMessage, messageClaim, findOrderByTransaction, getDocument, getOrder, listOrders, putDocument, saveOrder } from './tables.ts';
 import { text } from './check.ts';
 
-export { claimOutbox, markOutboxFailed, markOutboxSent };
+export { claimOutbox, markOutboxFailed, markOutboxSent, releaseOutboxLeases };
 
 export const sqlOps = (conn: SqlConn, dialect: Dialect, location: string): StoreTx => ({
   appendAudit: (entry) => appendAudit(conn, dialect, entry),
   auditTrail: (filter = {}) => auditTrail(conn, location, filter.transactionId),
   claimMessage: (key, outcome) => claimMessage(conn, key, outcome),
+  messageClaim: (key) => messageClaim(conn, key),
   saveOrder: (order: Order) => saveOrder(conn, order),
   getOrder: (id) => getOrder(conn, location, id),
   findOrderByTransaction: (transactionId) => findOrderByTransaction(conn, location, transactionId),

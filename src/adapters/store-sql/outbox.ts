@@ -89,6 +89,10 @@ export const claimOutbox = async (conn: SqlConn, dialect: Dialect, location: str
   return rows.sort((a, b) => a.next_attempt_at - b.next_attempt_at || a.seq - b.seq).map(fromRow(location));
 };
 
+/** Clears every lease of a pending message, so it is due again at once; the number cleared. */
+export const releaseOutboxLeases = async (conn: SqlConn): Promise<number> =>
+  conn.run("UPDATE outbox SET lease_until = NULL WHERE status = 'pending' AND lease_until IS NOT NULL", []);
+
 const changedOrMissing = async (conn: SqlConn, id: string, changed: number): Promise<boolean> => {
   if (changed === 1) return true;
   const [row] = await conn.all<{ status: string }>('SELECT status FROM outbox WHERE id = $1', [id]);

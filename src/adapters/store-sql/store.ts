@@ -16,7 +16,7 @@ import type {
 } from '../../store/records.ts';
 import type { SqlBackend, SqlConn } from './conn.ts';
 export type { SqlBackend } from './conn.ts';
-import { claimOutbox, markOutboxFailed, markOutboxSent, sqlOps } from './ops.ts';
+import { claimOutbox, markOutboxFailed, markOutboxSent, releaseOutboxLeases, sqlOps } from './ops.ts';
 
 
 interface TxState {
@@ -104,6 +104,7 @@ class SqlStore implements Store {
   appendAudit(entry: AuditEntry): Promise<AuditRecord> { return this.#write('appendAudit', (tx) => tx.appendAudit(entry)); }
   auditTrail(filter?: { transactionId?: string }): Promise<AuditRecord[]> { return this.#read('auditTrail', (tx) => tx.auditTrail(filter)); }
   claimMessage(key: string, outcome: string): Promise<{ first: boolean; outcome: string }> { return this.#write('claimMessage', (tx) => tx.claimMessage(key, outcome)); }
+  messageClaim(key: string): Promise<string | undefined> { return this.#read('messageClaim', (tx) => tx.messageClaim(key)); }
   saveOrder(order: Order): Promise<void> { return this.#write('saveOrder', (tx) => tx.saveOrder(order)); }
   getOrder(id: string): Promise<Order | undefined> { return this.#read('getOrder', (tx) => tx.getOrder(id)); }
   findOrderByTransaction(transactionId: string): Promise<Order | undefined> { return this.#read('findOrderByTransaction', (tx) => tx.findOrderByTransaction(transactionId)); }
@@ -125,6 +126,7 @@ class SqlStore implements Store {
   claimOutbox(claim: OutboxClaim): Promise<OutboxMessage[]> { return this.#write('claimOutbox', (_, conn) => claimOutbox(conn, this.#b.dialect, this.location, claim)); }
   markOutboxSent(id: string, result: { at: number; response?: unknown }): Promise<boolean> { return this.#write('markOutboxSent', (_, conn) => markOutboxSent(conn, id, result)); }
   markOutboxFailed(id: string, failure: OutboxFailure): Promise<boolean> { return this.#write('markOutboxFailed', (_, conn) => markOutboxFailed(conn, id, failure)); }
+  releaseOutboxLeases(): Promise<number> { return this.#write('releaseOutboxLeases', (_, conn) => releaseOutboxLeases(conn)); }
 
   /** Idempotent, so shutdown paths need not track whether the store was already closed. */
   close(): Promise<void> { return this.#b.close(); }

@@ -18,6 +18,11 @@ export const claimMessage = async (conn: SqlConn, key: string, outcome: string):
   return { first: false, outcome: row.outcome };
 };
 
+export const messageClaim = async (conn: SqlConn, key: string): Promise<string | undefined> => {
+  text('a message claim', 'key', key);
+  return (await conn.all<{ outcome: string }>('SELECT outcome FROM message_claims WHERE key = $1', [key]))[0]?.outcome;
+};
+
 const parseOrder = (location: string) => (row: { body: string }): Order => fromStoredJson(row.body, `an order in ${location}`) as Order;
 
 export const saveOrder = async (conn: SqlConn, order: Order): Promise<void> => {

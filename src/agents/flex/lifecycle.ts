@@ -1,168 +1,185 @@
-// The BPP side of the Beckn order lifecycle for flexibility (search → … → status). Each handler
-// validates synchronously (a FlexError becomes the NACK) and returns the work done after the ACK,
-// which ends by sending the callback to the BAP's registered URL.
+// The BPP side of the Beckn order lifecycle for flexibility (search → select → init → confirm →
+// status). Each handler validates without side effects (a FlexError becomes the NACK), doing the
+// slow reads and plans there, and returns TxWork: the receiver then claims the message, audits it,
+// and runs `commit` in the same transaction, which re-reads the order, applies the event, stores the
+// effect and owes the callback (outbox). After the ACK the outbox worker sends it. So a crash leaves
+// either nothing (the BAP retries the same message) or the effect and the callback owed.
 import { randomUUID } from 'node:crypto';
 import type { FlexOffer } from '../../domain/offers.ts';
-import { transition, type Order, type OrderEvent } from '../../domain/order.ts';
-import { settle } from '../../domain/settlement.ts';
-import { MINUTE_MS, epochMs, type EpochMs } from '../../domain/time.ts';
+import { advance, DEFAULT_CANCELLATION, type Order } from '../../domain/order.ts';
+import { epochMs } from '../../domain/time.ts';
 import { gbp, kw } from '../../domain/units.ts';
 import { FlexError } from '../../errors.ts';
-import { flexibilityCurve } from '../../optimise/offers.ts';
-import { buildContext, type Action, type BecknMessage, type CallbackAction } from '../../beckn/context.ts';
-import { intentToNeed, offersToCatalog } from '../../beckn/flex-codec.ts';
-import type { BecknHandler, Inbound } from '../../beckn/receiver.ts';
+import type { Action } from '../../beckn/context.ts';
+import { intentToNeed } from '../../beckn/flex-codec.ts';
+import type { BecknHandler, Inbound, TxWork } from '../../beckn/receiver.ts';
 import type { WireOrder } from '../../beckn/wire.ts';
-import type { FlexOrchestrator } from './orchestrator.ts';
+import { owe, oweTask, requesterOf } from './callbacks.ts';
+import { liveOrders, readingsToSave, sameOrders, type Kit } from './kit.ts';
+import { commitmentsOf, type OfferTerms } from './offers.ts';
+import type { Commitment } from './orchestrator.ts';
 import { postOrderHandlers } from './post-order.ts';
-import { priceOffer } from './pricing.ts';
-import { BASELINE_METHOD, orderToWire } from './wire-order.ts';
+import { opportunityCostAt } from './pricing.ts';
+import { settleOrder } from './settle-order.ts';
+import { BASELINE_METHOD } from './wire-order.ts';
 
 type Msg = { order?: WireOrder; order_id?: string; intent?: unknown };
+const body = (i: Inbound): Msg => (i.msg.message ?? {}) as Msg;
 
-export const flexHandlers = (fo: FlexOrchestrator): Partial<Record<Action, BecknHandler>> => {
-  const d = fo.deps;
-  const body = (i: Inbound): Msg => (i.msg.message ?? {}) as Msg;
+/** How far above the offer's (pro rata) price a re-quote may go before the offer counts as expired. */
+export const REQUOTE_TOLERANCE = 0.1;
 
-  const reply = async (i: Inbound, action: CallbackAction, message: unknown): Promise<void> => {
-    const c = i.msg.context;
-    const msg: BecknMessage = {
-      context: buildContext({ action, bapId: c.bap_id, bapUri: i.sender.url, bppId: d.id, bppUri: d.uri, transactionId: c.transaction_id, messageId: c.message_id, now: d.wallNow() }),
-      message,
-    };
-    await d.client.send(i.sender.url, msg, { inReplyTo: c });
-  };
-
-  const offerFor = async (id: string | undefined): Promise<FlexOffer> => {
-    const offer = id ? await d.store.getDocument<FlexOffer>('offer', id) : undefined;
-    if (!offer) throw new FlexError('FLX_ITEM_NOT_FOUND', `no offer ${String(id)}`, { path: 'message.order.items[0].id' });
-    return offer;
-  };
-
-  const orderOf = async (i: Inbound): Promise<Order> => {
-    const byId = body(i).order_id ?? body(i).order?.id;
-    const order = byId ? await d.store.getOrder(byId) : await d.store.findOrderByTransaction(i.msg.context.transaction_id);
-    if (!order || order.transactionId !== i.msg.context.transaction_id) throw new FlexError('FLX_ORDER_NOT_FOUND', `no order ${byId ?? `for transaction ${i.msg.context.transaction_id}`}`);
-    if (order.bapId !== i.sender.subscriberId) throw new FlexError('FLX_ORDER_NOT_FOUND', `no order ${order.id} for ${i.sender.subscriberId}`);
-    return order;
-  };
-
-  const step = (order: Order, event: OrderEvent): Order => {
-    const t = transition(order, event, epochMs(d.wallNow()));
-    if (!t.ok) throw new FlexError(t.reason.includes('expired') ? 'FLX_QUOTE_EXPIRED' : 'FLX_ORDER_STATE', t.reason);
-    return t.order;
-  };
-
-  const wire = (order: Order, offer: FlexOffer, includeId: boolean, settlement?: Parameters<typeof orderToWire>[0]['settlement']) =>
-    ({ order: orderToWire({ order, offer, providerId: d.id, now: d.wallNow(), quoteTtlSeconds: d.quoteTtlSeconds, includeId, ...(settlement ? { settlement } : {}) }) });
-
-  const makeOffers = async (i: Inbound): Promise<FlexOffer[]> => {
-    const need = intentToNeed(body(i).intent as never);
-    const { problem, grid } = await fo.plan();
-    const slot = grid.slotMinutes * MINUTE_MS;
-    const fromSlot = Math.floor((need.windowStart - grid.start) / slot);
-    const toSlot = Math.ceil((need.windowEnd - grid.start) / slot);
-    if (fromSlot < 1 || toSlot > grid.slots) return [];
-    const offers: FlexOffer[] = [];
-    for (const site of d.sites) {
-      const windowStart = epochMs(grid.start + fromSlot * slot);
-      const reference = await fo.baseline(site.id, windowStart, toSlot - fromSlot);
-      if (reference.some((x) => !Number.isFinite(x))) continue;
-      const curve = await flexibilityCurve((p) => d.solver.plan(p), problem, site.id, fromSlot, toSlot, 5, reference);
-      if ('infeasible' in curve) continue;
-      const offer = priceOffer(curve, need, site.region, windowStart, epochMs(grid.start + toSlot * slot), d.pricing, `offer-${randomUUID()}`);
-      if (!offer) continue;
-      await d.store.putDocument('offer', offer.id, offer);
-      await d.store.putDocument('offer-baseline', offer.id, { site: site.id, start: windowStart, slotMinutes: grid.slotMinutes, importKw: reference });
-      fo.holdOffer(offer.id, { orderId: offer.id, site: site.id, windowStart, slotMinutes: grid.slotMinutes, maxImportKw: reference.map((r) => Math.max(0, r - offer.reductionKw)) }, offer.validUntil);
-      await d.store.appendAudit({ kind: 'offer', at: d.wallNow(), actor: d.id, transactionId: i.msg.context.transaction_id, payload: { offer, curve } });
-      offers.push(offer);
+/**
+ * Can the fleet still deliver `commitments` alongside every firm commitment, and at what price?
+ * The quote is the offer's price pro rata to the kW selected, raised to the opportunity cost of that
+ * many kW when that is higher (never below cost, unless the pricing policy sells below cost). The
+ * offer has expired — FLX_QUOTE_EXPIRED, search again — when the plan has changed enough
+ * (docs/beckn.md, "When an offer expires"): the commitment no longer fits beside the firm ones, or
+ * the live orders changed since the offer was priced and the re-planned opportunity cost would put
+ * the quote more than REQUOTE_TOLERANCE above the offer's price.
+ */
+export const quote = async (k: Kit, offer: FlexOffer, terms: OfferTerms, commitments: readonly Commitment[], wantedKw: number): Promise<number> => {
+  const { fo } = k;
+  const withIt = await fo.plan({ extra: commitments, held: false });
+  if (withIt.schedule.status === 'infeasible') throw new FlexError('FLX_QUOTE_EXPIRED', `offer ${offer.id} can no longer be delivered alongside the fleet's commitments (${withIt.schedule.reason ?? 'no feasible plan'}): search again`);
+  const proRata = Math.round(offer.priceGbp * (wantedKw / offer.reductionKw) * 100) / 100;
+  let cost = opportunityCostAt(terms.curve, wantedKw);
+  const live = withIt.orders.filter((id) => !commitments.some((c) => c.orderId === id));
+  if (!sameOrders(live, terms.orders)) {
+    const without = await fo.plan({ held: false });
+    if (without.schedule.status !== 'infeasible') cost = Math.max(cost, withIt.schedule.costGbp - without.schedule.costGbp);
+    if (!fo.deps.pricing.sellBelowCost && cost > proRata * (1 + REQUOTE_TOLERANCE) + 0.01) {
+      throw new FlexError('FLX_QUOTE_EXPIRED', `offer ${offer.id} at £${proRata.toFixed(2)} no longer covers the opportunity cost £${cost.toFixed(2)} of the fleet re-planned with its new commitments: search again`);
     }
-    // Offers are held (fo.holdOffer): dispatch now, so no job starts on the old plan and runs into
-    // an offered window before the buyer can confirm.
-    if (offers.length > 0) await fo.dispatchAll('offers held until confirmed or expired');
-    return offers;
-  };
+  }
+  return fo.deps.pricing.sellBelowCost ? proRata : Math.max(proRata, Math.ceil(cost * 100 - 1e-9) / 100);
+};
 
+const fresh = (i: Inbound, id: string, offer: FlexOffer, now: number): Order => ({
+  id, transactionId: i.msg.context.transaction_id, bapId: i.sender.subscriberId, bapUri: i.sender.url, offerId: offer.id,
+  site: offer.site, windowStart: offer.windowStart, windowEnd: offer.windowEnd, reductionKw: kw(0), priceGbp: gbp(0), state: 'searched', updatedAt: epochMs(now),
+});
+
+const select = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
+  const d = k.fo.deps;
+  const o = body(i).order;
+  if (o?.provider?.id !== undefined && o.provider.id !== d.id) throw new FlexError('FLX_ITEM_NOT_FOUND', `provider ${o.provider.id} is not served here`, { path: 'message.order.provider.id' });
+  const item = o?.items?.[0];
+  const offer = await k.offerOf(d.store, item?.id);
+  if (d.market.now() >= offer.validUntil) throw new FlexError('FLX_QUOTE_EXPIRED', `offer ${offer.id} was valid until ${new Date(offer.validUntil).toISOString()} (market time)`);
+  const wanted = Number(item?.quantity?.selected?.measure?.value ?? offer.reductionKw);
+  const path = 'message.order.items[0].quantity.selected.measure.value';
+  if (!(wanted > 0)) throw new FlexError('FLX_REQ_SCHEMA', 'the selected quantity must be a positive number of kW', { path });
+  if (wanted > offer.reductionKw + 1e-9) throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `${wanted} kW asked, ${offer.reductionKw} kW offered`, { path });
+  const existing = await d.store.findOrderByTransaction(i.msg.context.transaction_id);
+  const id = existing?.id ?? `flx-${randomUUID()}`;
+  const terms = await k.termsOf(d.store, offer.id);
+  const commitments = commitmentsOf(terms, id, wanted);
+  const price = await quote(k, offer, terms, commitments, wanted);
+  const allocations = commitments.map((c) => ({ site: c.site, reductionKw: kw(c.reductionKw ?? 0) }));
   return {
-    search: async (i) => {
-      intentToNeed(body(i).intent as never); // validate before ACK
-      return async () => reply(i, 'on_search', { catalog: offersToCatalog(d.id, d.name, await makeOffers(i)) });
+    commit: async (tx) => {
+      const current = await tx.findOrderByTransaction(i.msg.context.transaction_id);
+      // A new selection in the same transaction (another offer, another quantity) re-quotes the order.
+      const base = current && ['confirmed', 'active', 'completed', 'cancelled', 'failed'].includes(current.state) ? current : { ...fresh(i, current?.id ?? id, offer, d.wallNow()), ...(current ? { state: current.state } : {}) };
+      const order = k.step(base, { type: 'select', reductionKw: kw(wanted), priceGbp: gbp(price), quoteExpiresAt: epochMs(d.wallNow() + d.quoteTtlSeconds * 1000), allocations });
+      await tx.saveOrder(order);
+      await k.audit(tx, order, { reductionKw: wanted, priceGbp: price, offerId: offer.id, allocations });
+      await owe(tx, k.provider, requesterOf(i), 'on_select', { order: k.wire(order, offer, false) }, order.id);
     },
-
-    select: async (i) => {
-      const o = body(i).order;
-      if (o?.provider?.id !== undefined && o.provider.id !== d.id) throw new FlexError('FLX_ITEM_NOT_FOUND', `provider ${o.provider.id} is not served here`, { path: 'message.order.provider.id' });
-      const item = o?.items?.[0];
-      const offer = await offerFor(item?.id);
-      if (d.market.now() >= offer.validUntil) throw new FlexError('FLX_QUOTE_EXPIRED', `offer ${offer.id} was valid until ${new Date(offer.validUntil).toISOString()} (market time)`);
-      const wanted = Number(item?.quantity?.selected?.measure?.value ?? offer.reductionKw);
-      if (!(wanted > 0)) throw new FlexError('FLX_REQ_SCHEMA', 'the selected quantity must be a positive number of kW', { path: 'message.order.items[0].quantity.selected.measure.value' });
-      if (wanted > offer.reductionKw + 1e-9) throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `${wanted} kW asked, ${offer.reductionKw} kW offered`, { path: 'message.order.items[0].quantity.selected.measure.value' });
-      return async () => {
-        const existing = await d.store.findOrderByTransaction(i.msg.context.transaction_id);
-        const base: Order = existing ?? {
-          id: `flx-${randomUUID()}`, transactionId: i.msg.context.transaction_id, bapId: i.sender.subscriberId, bapUri: i.sender.url, offerId: offer.id,
-          site: offer.site, windowStart: offer.windowStart, windowEnd: offer.windowEnd, reductionKw: kw(0), priceGbp: gbp(0), state: 'searched', updatedAt: epochMs(d.wallNow()),
-        };
-        const price = Math.round(offer.priceGbp * (wanted / offer.reductionKw) * 100) / 100;
-        const order = step(base, { type: 'select', reductionKw: kw(wanted), priceGbp: gbp(price), quoteExpiresAt: epochMs(d.wallNow() + d.quoteTtlSeconds * 1000) });
-        await d.store.saveOrder(order);
-        await d.store.appendAudit({ kind: 'order', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { state: order.state, reductionKw: wanted, priceGbp: price } });
-        await reply(i, 'on_select', wire(order, offer, false));
-      };
-    },
-
-    init: async (i) => {
-      const order = step(await orderOf(i), { type: 'init', baselineMethod: BASELINE_METHOD });
-      return async () => {
-        await d.store.saveOrder(order);
-        await d.store.appendAudit({ kind: 'order', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { state: order.state, baselineMethod: BASELINE_METHOD } });
-        await reply(i, 'on_init', wire(order, await offerFor(order.offerId), false));
-      };
-    },
-
-    confirm: async (i) => {
-      const before = await orderOf(i);
-      const order = step(before, { type: 'confirm' });
-      const base = await d.store.getDocument<{ site: string; start: EpochMs; slotMinutes: number; importKw: number[] }>('offer-baseline', order.offerId);
-      if (!base) throw new FlexError('FLX_ITEM_NOT_FOUND', `offer ${order.offerId} has no recorded baseline`);
-      const commitment = { orderId: order.id, site: order.site, windowStart: base.start, slotMinutes: base.slotMinutes, maxImportKw: base.importKw.map((b) => Math.max(0, b - order.reductionKw)) };
-      // Never promise what cannot be delivered: re-plan with the commitment before accepting it.
-      const withIt = await fo.plan([commitment]);
-      if (withIt.schedule.status === 'infeasible') throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `the fleet can no longer deliver ${order.reductionKw} kW in that window: ${withIt.schedule.reason ?? ''}`);
-      return async () => {
-        await d.store.putDocument('baseline', order.id, { method: BASELINE_METHOD, start: base.start, slotMinutes: base.slotMinutes, importKw: base.importKw });
-        await d.store.putDocument('commitment', order.id, commitment);
-        await d.store.saveOrder(order);
-        await d.store.appendAudit({ kind: 'order', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { state: order.state, commitment, baselineMethod: BASELINE_METHOD, baselineKw: base.importKw } });
-        await fo.dispatchAll(`commitment ${order.id}`, order.id);
-        await reply(i, 'on_confirm', wire(order, await offerFor(order.offerId), true));
-      };
-    },
-
-    status: async (i) => {
-      const order = await orderOf(i);
-      return async () => {
-        const now = d.market.now();
-        let current = order;
-        if (current.state === 'confirmed' && now >= current.windowStart) current = step(current, { type: 'start' });
-        if (current.state === 'active' && now >= current.windowEnd) current = step(current, { type: 'finish' });
-        const baseline = await d.store.getDocument<{ start: EpochMs; slotMinutes: number; importKw: number[] }>('baseline', order.id);
-        let settlement;
-        if (baseline) {
-          const metered = await fo.meter(order.site, baseline.start, baseline.importKw.length);
-          const readings = baseline.importKw.map((b, k) => ({ start: epochMs(baseline.start + k * baseline.slotMinutes * MINUTE_MS), baselineKw: b, meteredKw: metered[k] ?? NaN }))
-            .filter((r) => Number.isFinite(r.meteredKw));
-          settlement = settle(readings, current.reductionKw, baseline.slotMinutes / 60, current.priceGbp, BASELINE_METHOD);
-          await d.store.appendAudit({ kind: 'meter', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { readings } });
-          if (current.state === 'completed') await d.store.appendAudit({ kind: 'settlement', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: settlement });
-        }
-        if (current !== order) await d.store.saveOrder(current);
-        await reply(i, 'on_status', wire(current, await offerFor(order.offerId), true, settlement));
-      };
-    },
-
-    ...postOrderHandlers(fo),
+    after: async () => k.sent(),
   };
 };
+
+const init = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
+  const d = k.fo.deps;
+  const event = { type: 'init', baselineMethod: BASELINE_METHOD, cancellation: d.cancellation ?? DEFAULT_CANCELLATION } as const;
+  const before = k.step(await k.orderIn(d.store, i, body(i).order?.id, 'message.order.id'), event);
+  // Refused at init when the fleet can no longer deliver it (the quote was made some time ago).
+  const terms = await k.termsOf(d.store, before.offerId);
+  const check = await k.fo.plan({ extra: commitmentsOf(terms, before.id, before.reductionKw), held: false });
+  if (check.schedule.status === 'infeasible') throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `the fleet can no longer deliver ${before.reductionKw} kW in that window (${check.schedule.reason ?? 'no feasible plan'}): select again`);
+  return {
+    commit: async (tx) => {
+      const order = k.step(await k.orderIn(tx, i, body(i).order?.id, 'message.order.id'), event);
+      await tx.saveOrder(order);
+      await k.audit(tx, order, { baselineMethod: BASELINE_METHOD, cancellation: order.cancellation });
+      await owe(tx, k.provider, requesterOf(i), 'on_init', { order: k.wire(order, await k.offerOf(tx, order.offerId), false) }, order.id);
+    },
+    after: async () => k.sent(),
+  };
+};
+
+const confirm = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
+  const { fo } = k;
+  const d = fo.deps;
+  const id = body(i).order?.id;
+  const before = await k.orderIn(d.store, i, id, 'message.order.id');
+  k.step(before, { type: 'confirm' });
+  const terms = await k.termsOf(d.store, before.offerId);
+  const commitments = commitmentsOf(terms, before.id, before.reductionKw);
+  // Never promise what cannot be delivered: re-plan with the commitment, holding the fleet lock
+  // until the commitment is stored, so no other confirm is checked without this one.
+  const release = await fo.fleetLock.acquire();
+  let planned: { grid: { start: number }; orders: readonly string[] };
+  try {
+    const withIt = await fo.plan({ extra: commitments, held: false });
+    if (withIt.schedule.status === 'infeasible') throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `the fleet can no longer deliver ${before.reductionKw} kW in that window: ${withIt.schedule.reason ?? ''}`);
+    planned = withIt;
+  } catch (e) {
+    release();
+    throw e;
+  }
+  return {
+    locks: ['fleet'],
+    commit: async (tx) => {
+      const order = k.step(await k.orderIn(tx, i, id, 'message.order.id'), { type: 'confirm' });
+      const others = planned.orders.filter((o) => o !== order.id);
+      if (!sameOrders(await liveOrders(tx, planned.grid.start), others)) throw new FlexError('FLX_STORE_CONFLICT', 'the fleet\'s commitments changed while this confirm was being checked (another process?): send confirm again');
+      for (const c of commitments) await tx.saveCommitment(c);
+      await tx.saveOrder(order);
+      await k.audit(tx, order, { commitments, baselineMethod: BASELINE_METHOD });
+      await owe(tx, k.provider, requesterOf(i), 'on_confirm', { order: k.wire(order, await k.offerOf(tx, order.offerId), true) }, order.id);
+    },
+    settle: release,
+    after: async () => {
+      k.sent();
+      await fo.dispatchAll(`commitment ${before.id}`, before.id);
+    },
+  };
+};
+
+const status = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
+  const d = k.fo.deps;
+  const first = await k.orderIn(d.store, i, body(i).order_id);
+  const commitments = await d.store.listCommitments<Commitment>({ orderId: first.id });
+  const metered = await k.meters(commitments);
+  return {
+    commit: async (tx) => {
+      const current = await k.orderIn(tx, i, body(i).order_id);
+      const order = advance(current, d.market.now(), epochMs(d.wallNow()));
+      const settlement = ['confirmed', 'active', 'completed'].includes(order.state) ? settleOrder(order, commitments, metered, BASELINE_METHOD) : undefined;
+      if (settlement) {
+        await tx.saveMeterReadings(readingsToSave(commitments, metered, d.wallNow()));
+        await tx.appendAudit({ kind: 'meter', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { readings: settlement.total.periods.map(({ start, baselineKw, meteredKw }) => ({ start, baselineKw, meteredKw })), sites: Object.fromEntries([...metered].map(([site, v]) => [site, v.map((x) => (Number.isFinite(x) ? x : null))])) } });
+        if (order.state === 'completed') await tx.appendAudit({ kind: 'settlement', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { ...settlement.total, sites: settlement.sites } });
+      }
+      if (order !== current) {
+        await tx.saveOrder(order);
+        await k.audit(tx, order, { from: current.state });
+        if (order.state === 'completed' && settlement) for (const s of settlement.sites) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
+      }
+      await owe(tx, k.provider, requesterOf(i), 'on_status', { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) }, order.id);
+    },
+    after: async () => k.sent(),
+  };
+};
+
+const search = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
+  intentToNeed(body(i).intent as never); // validate before the ACK; pricing runs as a task after it (offer-task.ts)
+  return { commit: (tx) => oweTask(tx, k.provider, requesterOf(i), 'offers', { intent: body(i).intent }), after: async () => k.sent() };
+};
+
+/** Every request action the BPP answers (post-order.ts has track, cancel, update, rating, support). */
+export const flexHandlers = (k: Kit): Partial<Record<Action, BecknHandler>> =>
+  ({ search: search(k), select: select(k), init: init(k), confirm: confirm(k), status: status(k), ...postOrderHandlers(k) });

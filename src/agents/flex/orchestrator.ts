@@ -1,7 +1,13 @@
 // The Flexibility Orchestrator (BPP): keeps the latest report of every Compute-Flex agent, plans the
 // fleet on a rolling horizon with every confirmed commitment as a hard constraint, and dispatches
-// the plan. The Beckn order lifecycle that sells flexibility lives in lifecycle.ts.
+// the plan. The Beckn order lifecycle that sells flexibility lives in lifecycle.ts and post-order.ts.
+//
+// Everything a restart needs is in the store: the agents' latest reports, the offers held, the
+// orders and their commitments, the outbox. recover() reads them back, re-plans with the live
+// commitments as hard constraints and dispatches again (docs/storage.md, "Recovery").
+import { randomUUID } from 'node:crypto';
 import type { FlexibilityReport } from '../../domain/compute.ts';
+import { isLive } from '../../domain/order.ts';
 import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/planning.ts';
 import type { SignalSeries } from '../../domain/signals.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
@@ -9,10 +15,14 @@ import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { checkSchedule } from '../../optimise/check.ts';
 import type { BecknClient } from '../../beckn/client.ts';
+import type { FlexMetrics } from '../../observability/metrics.ts';
 import type { Clock, SignalSource, Signer, Solver, Store } from '../../ports.ts';
 import { callSigned } from '../link.ts';
+import { Mutex } from './mutex.ts';
+import { planRecord, type PlanRecord } from './plan-record.ts';
 import type { PricingPolicy } from './pricing.ts';
 import { buildProblem, dispatchFor, type DispatchInstruction } from './problem.ts';
+import type { CancellationPolicy } from '../../domain/order.ts';
 
 export interface FlexSite {
   readonly id: string;
@@ -36,31 +46,50 @@ export interface FlexOrchestratorDeps {
   readonly slotMinutes: number;
   readonly pricing: PricingPolicy;
   readonly quoteTtlSeconds: number;
+  /** Stated in on_init and applied at cancel and update; DEFAULT_CANCELLATION when absent. */
+  readonly cancellation?: CancellationPolicy;
   readonly carbonCapKg?: number;
   /** Contact details sent in on_support (core 1.1.1 Support). */
   readonly support?: { readonly email?: string; readonly phone?: string };
   readonly log: Logger;
+  readonly metrics?: FlexMetrics;
 }
 
-/** A confirmed commitment in market time, as stored with its order: an import ceiling per slot. */
+/**
+ * A commitment at one site, in market time, as stored (Store.saveCommitment, one record per order
+ * and site): an import ceiling per slot of the window, and the baseline it was derived from.
+ */
 export interface Commitment {
   readonly orderId: string;
   readonly site: string;
   readonly windowStart: EpochMs;
+  readonly windowEnd: EpochMs;
   readonly slotMinutes: number;
   readonly maxImportKw: readonly number[];
+  /** The site's share of the order (kW below baseline in every slot). */
+  readonly reductionKw?: number;
+  /** The settlement baseline per slot of the window (docs/beckn.md, settlement terms). */
+  readonly baselineKw?: readonly number[];
 }
 
 export interface PlanResult {
   readonly grid: SlotGrid;
   readonly problem: PlanningProblem;
   readonly schedule: Schedule;
+  /** The orders whose commitments were hard constraints. */
+  readonly orders: readonly string[];
+  readonly solveMs: number;
 }
+
+interface HeldOffer { readonly offerId: string; readonly until: EpochMs; readonly commitments: readonly Commitment[] }
+const HELD = { kind: 'held-offers', id: 'current' } as const;
 
 export class FlexOrchestrator {
   private readonly reports = new Map<string, FlexibilityReport>();
-  /** Offers made and not yet expired, held as best-effort commitments (see holdOffer). */
-  private readonly held = new Map<string, Commitment & { readonly until: EpochMs }>();
+  /** Offers made and not yet expired, held as best-effort commitments (see holdOffers). */
+  private held: HeldOffer[] = [];
+  /** Serialises the decisions that add to the fleet's commitments (confirm, update): each plans knowing the others. */
+  readonly fleetLock = new Mutex();
 
   constructor(readonly deps: FlexOrchestratorDeps) {}
 
@@ -70,59 +99,98 @@ export class FlexOrchestrator {
     return { start: epochMs(Math.floor(now / slot) * slot), slotMinutes: this.deps.slotMinutes, slots: this.deps.horizonSlots };
   }
 
-  site(id: string) {
+  site(id: string): FlexSite {
     const s = this.deps.sites.find((x) => x.id === id);
     if (!s) throw new FlexError('FLX_ITEM_NOT_FOUND', `no site ${id} here`);
     return s;
   }
 
+  /** Sites with a report, i.e. that can be planned and dispatched now. */
+  reportedSites(): string[] {
+    return [...this.reports.keys()];
+  }
+
   /**
-   * Keeps an offer deliverable until it expires: between on_search and confirm the fleet keeps
+   * Keeps offers deliverable until they expire: between on_search and confirm the fleet keeps
    * being dispatched, and without this a job started in the meantime could run through the window
-   * and make the offer undeliverable. Held offers are best effort: a plan that cannot keep them
-   * all is made without them (confirmed commitments are always hard).
+   * and make an offer undeliverable. Held offers are best effort: a plan that cannot keep them all
+   * is made without them (confirmed commitments are always hard). Called with the offers' own
+   * transaction, so the hold is as durable as the offers.
    */
-  holdOffer(offerId: string, commitment: Commitment, until: EpochMs): void {
-    this.held.set(offerId, { ...commitment, until });
+  async holdOffers(tx: Pick<Store, 'putDocument' | 'getDocument'>, offers: readonly HeldOffer[]): Promise<void> {
+    const now = this.deps.market.now();
+    const stored = (await tx.getDocument<{ offers: HeldOffer[] }>(HELD.kind, HELD.id))?.offers ?? [];
+    const next = [...stored.filter((h) => h.until > now), ...offers];
+    await tx.putDocument(HELD.kind, HELD.id, { offers: next });
+    this.held = next;
   }
 
-  private async heldOffers(now: EpochMs): Promise<Commitment[]> {
+  private async heldOffers(now: EpochMs): Promise<HeldOffer[]> {
     const orders = await this.deps.store.listOrders();
-    for (const [id, h] of this.held) {
-      const order = orders.find((o) => o.offerId === id);
-      if (h.until <= now || (order && order.state !== 'quoted' && order.state !== 'initialised' && order.state !== 'searched')) this.held.delete(id);
-    }
-    return [...this.held.values()];
+    const taken = new Set(orders.filter((o) => o.state !== 'quoted' && o.state !== 'initialised' && o.state !== 'searched').map((o) => o.offerId));
+    this.held = this.held.filter((h) => h.until > now && !taken.has(h.offerId));
+    return this.held;
   }
 
+  /** The live commitments (orders confirmed or active), from the store. */
   async commitments(): Promise<Commitment[]> {
-    const orders = await this.deps.store.listOrders();
-    const live = orders.filter((o) => o.state === 'confirmed' || o.state === 'active');
-    const out: Commitment[] = [];
-    for (const o of live) {
-      const c = await this.deps.store.getDocument<Commitment>('commitment', o.id);
-      if (c) out.push(c);
+    return (await this.deps.store.listCommitments<Commitment & { windowEnd: EpochMs }>({ orderStates: ['confirmed', 'active'], endsAfter: this.horizon().start }))
+      .filter((c) => c.maxImportKw.length > 0);
+  }
+
+  /**
+   * The plan's constraints for `commitments`. Additive (never promise the same kW twice): each
+   * commitment with a baseline promises its reduction below that baseline, so commitments at the same
+   * site and slot add up — import ≤ baseline − Σ reductions (two buyers of 30 kW get 60 kW). A
+   * commitment stated only as ceilings (no baseline) is a ceiling of its own.
+   */
+  toSpecs(commitments: readonly Commitment[], grid: SlotGrid): CommitmentSpec[] {
+    const slot = grid.slotMinutes * MINUTE_MS;
+    const acc = new Map<string, { site: string; t: number; baseline: number; reduction: number; ceiling: number }>();
+    for (const c of commitments) {
+      c.maxImportKw.forEach((max, k) => {
+        const t = Math.floor((c.windowStart + k * c.slotMinutes * MINUTE_MS - grid.start) / slot);
+        if (t < 0 || t >= grid.slots) return;
+        const a = acc.get(`${c.site}|${t}`) ?? { site: c.site, t, baseline: Infinity, reduction: 0, ceiling: Infinity };
+        const b = c.baselineKw?.[k];
+        if (b !== undefined && c.reductionKw !== undefined) { a.baseline = Math.min(a.baseline, b); a.reduction += c.reductionKw; } else a.ceiling = Math.min(a.ceiling, max);
+        acc.set(`${c.site}|${t}`, a);
+      });
+    }
+    return [...acc.values()].map((a) => ({ site: a.site, fromSlot: a.t, toSlot: a.t + 1, maxImportKw: Math.max(0, Math.min(a.ceiling, a.baseline - a.reduction)) }));
+  }
+
+  /** Reduction already committed at a site in each slot from `start` (kW, the sum over live commitments). */
+  committedKw(commitments: readonly Commitment[], site: string, start: EpochMs, slots: number): number[] {
+    const slot = this.deps.slotMinutes * MINUTE_MS;
+    const out = new Array<number>(slots).fill(0);
+    for (const c of commitments) {
+      if (c.site !== site || c.reductionKw === undefined) continue;
+      c.maxImportKw.forEach((_, k) => {
+        const t = Math.round((c.windowStart + k * c.slotMinutes * MINUTE_MS - start) / slot);
+        if (t >= 0 && t < slots) out[t] = (out[t] ?? 0) + (c.reductionKw ?? 0);
+      });
     }
     return out;
   }
 
-  toSpecs(commitments: readonly Commitment[], grid: SlotGrid): CommitmentSpec[] {
-    const slot = grid.slotMinutes * MINUTE_MS;
-    return commitments.flatMap((c) => c.maxImportKw.map((maxImportKw, k) => {
-      const from = Math.floor((c.windowStart + k * c.slotMinutes * MINUTE_MS - grid.start) / slot);
-      return { site: c.site, fromSlot: from, toSlot: from + 1, maxImportKw };
-    })).filter((c) => c.fromSlot >= 0 && c.toSlot <= grid.slots);
-  }
-
-  /** Plans the fleet now, with every confirmed commitment plus `extra`. Always checked before use. */
-  async plan(extra: readonly Commitment[] = []): Promise<PlanResult> {
+  /**
+   * Plans the fleet now, with every live commitment (minus the orders in `without`) plus `extra`,
+   * and the held offers when they fit (unless `held: false`, for checking what is firm). Always
+   * checked before use.
+   */
+  async plan(o: { readonly extra?: readonly Commitment[]; readonly without?: ReadonlySet<string>; readonly held?: boolean } = {}): Promise<PlanResult> {
+    const extra = o.extra ?? [];
+    const without = o.without ?? new Set<string>();
     if (this.reports.size === 0) throw new FlexError('FLX_PEER_UNREACHABLE', 'no Compute-Flex agent has reported yet: nothing to plan');
     const now = this.deps.market.now();
     const grid = this.horizon(now);
     const signals = new Map<string, SignalSeries>();
     for (const region of new Set(this.deps.sites.map((s) => s.region))) signals.set(region, await this.deps.signals.forecast(region, grid, now));
-    const firm = this.toSpecs([...(await this.commitments()), ...extra], grid);
-    const held = this.toSpecs(await this.heldOffers(now), grid);
+    const live = (await this.commitments()).filter((c) => !without.has(c.orderId));
+    const firm = this.toSpecs([...live, ...extra], grid);
+    // Each held offer on top of the firm commitments (not of each other: only one of a search's offers is bought).
+    const held = o.held === false ? [] : (await this.heldOffers(now)).flatMap((h) => this.toSpecs([...live, ...extra, ...h.commitments], grid));
     const cap = this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg };
     let problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: [...firm, ...held], ...cap });
     const started = performance.now();
@@ -132,43 +200,80 @@ export class FlexOrchestrator {
       schedule = await this.deps.solver.plan(problem);
     }
     const solveMs = performance.now() - started;
+    this.deps.metrics?.planSolved(solveMs / 1000, { planner: schedule.planner ?? this.deps.solver.name, status: schedule.status });
     if (schedule.status !== 'infeasible') {
       const verdict = checkSchedule(problem, schedule);
       if (!verdict.ok) throw new FlexError('FLX_INTERNAL', `planner ${schedule.planner ?? this.deps.solver.name} returned a plan that fails the check: ${verdict.violations.slice(0, 3).join('; ')}`);
     }
     this.deps.log.debug({ status: schedule.status, costGbp: schedule.costGbp, solveMs, jobs: problem.jobs.length }, 'planned');
-    return { grid, problem, schedule };
+    return { grid, problem, schedule, orders: [...new Set([...live.map((c) => c.orderId), ...extra.map((c) => c.orderId)])], solveMs };
   }
 
-  /** An agent's periodic report: remember it, re-plan, and answer with that site's dispatch. */
+  /** Stores the plan that dispatch follows (immutable), with the audit row, in one transaction. */
+  private async record(result: PlanResult, reason: string, audit: Record<string, unknown>): Promise<PlanRecord> {
+    const rec = planRecord(`plan-${randomUUID()}`, this.deps.wallNow(), result, reason);
+    await this.deps.store.transaction(async (tx) => {
+      await tx.savePlan(rec);
+      await tx.appendAudit({ kind: 'plan', at: rec.createdAt, actor: this.deps.id, payload: { planId: rec.id, reason, status: rec.status, planner: rec.planner, costGbp: rec.costGbp, carbonKg: rec.carbonKg, lowerBoundGbp: result.schedule.lowerBoundGbp, horizonStart: rec.horizonStart, orders: rec.orders, ...audit } });
+    });
+    return rec;
+  }
+
+  /** An agent's periodic report: remember it (durably), re-plan, and answer with that site's dispatch. */
   async onAgentReport(report: FlexibilityReport): Promise<{ dispatch: DispatchInstruction[] }> {
     this.site(report.site);
     this.reports.set(report.site, report);
-    const { grid, schedule } = await this.plan();
-    const at = this.deps.wallNow();
+    await this.deps.store.putDocument('agent-report', report.site, report);
+    const result = await this.plan();
+    const { grid, schedule } = result;
     if (schedule.status === 'infeasible') {
       // Fail safe: with no plan, every waiting job may start now, as it would without FlexLon.
       const now = this.deps.market.now();
       const dispatch = report.jobs.filter((j) => (j.state === 'queued' || j.state === 'held') && j.slo === 'deferrable').map((j) => ({ jobId: j.id, beginAt: now }));
       this.deps.log.warn({ site: report.site, reason: schedule.reason }, 'no feasible plan: releasing every waiting job to the site scheduler');
-      await this.deps.store.appendAudit({ kind: 'plan', at, actor: this.deps.id, payload: { status: 'infeasible', reason: schedule.reason, horizonStart: grid.start, site: report.site, dispatch } });
+      await this.record(result, `report from ${report.site}`, { reason: schedule.reason, site: report.site, dispatch });
       return { dispatch };
     }
     const dispatch = dispatchFor(report, schedule, grid, this.deps.market.now());
-    await this.deps.store.appendAudit({ kind: 'plan', at, actor: this.deps.id, payload: { status: schedule.status, planner: schedule.planner, costGbp: schedule.costGbp, carbonKg: schedule.carbonKg, lowerBoundGbp: schedule.lowerBoundGbp, horizonStart: grid.start, site: report.site, dispatch } });
+    await this.record(result, `report from ${report.site}`, { site: report.site, dispatch });
     return { dispatch };
   }
 
-  /** Pushes a fresh plan's dispatch to every agent at once (after a confirm: the commitment is live now). */
-  async dispatchAll(reason: string, orderId?: string): Promise<void> {
-    const { grid, schedule } = await this.plan();
+  /** Pushes a fresh plan's dispatch to every agent at once (after a confirm, a cancellation, a restart). */
+  async dispatchAll(reason: string, orderId?: string): Promise<PlanRecord | undefined> {
+    if (this.reports.size === 0) return undefined;
+    const result = await this.plan();
+    const { grid, schedule } = result;
     if (schedule.status === 'infeasible') throw new FlexError('FLX_INTERNAL', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
+    const rec = await this.record(result, reason, orderId ? { orderId } : {});
     for (const [siteId, report] of this.reports) {
       const site = this.site(siteId);
       const dispatch = dispatchFor(report, schedule, grid, this.deps.market.now());
-      const result = await callSigned<{ results: unknown[] }>(`${site.agentUrl}/agent/dispatch`, { dispatch, reason }, this.deps.signer, this.deps.wallNow);
-      await this.deps.store.appendAudit({ kind: 'dispatch', at: this.deps.wallNow(), actor: this.deps.id, ...(orderId ? { orderId } : {}), payload: { site: siteId, reason, dispatch, results: result.results } });
+      const result = await callSigned<{ results: unknown[] }>(`${site.agentUrl}/agent/dispatch`, { dispatch, reason, planId: rec.id }, this.deps.signer, this.deps.wallNow);
+      const at = this.deps.wallNow();
+      await this.deps.store.transaction(async (tx) => {
+        const record = { id: `${rec.id}|${siteId}`, site: siteId, at, planId: rec.id, ...(orderId ? { orderId } : {}), dispatch, results: result.results };
+        await tx.saveDispatch(record);
+        await tx.appendAudit({ kind: 'dispatch', at, actor: this.deps.id, ...(orderId ? { orderId } : {}), payload: { site: siteId, planId: rec.id, reason, dispatch, results: result.results } });
+      });
     }
+    return rec;
+  }
+
+  /**
+   * After a restart: the agents' last reports and the held offers come back from the store, and
+   * the fleet is re-planned with every live commitment and dispatched at once (if any agent has
+   * ever reported), so the commitments bind again before the next report arrives.
+   */
+  async recover(): Promise<PlanRecord | undefined> {
+    for (const s of this.deps.sites) {
+      const r = await this.deps.store.getDocument<FlexibilityReport>('agent-report', s.id);
+      if (r && !this.reports.has(s.id)) this.reports.set(s.id, r);
+    }
+    this.held = (await this.deps.store.getDocument<{ offers: HeldOffer[] }>(HELD.kind, HELD.id))?.offers ?? [];
+    const live = (await this.deps.store.listOrders()).filter((o) => isLive(o.state)).length;
+    this.deps.log.info({ reports: this.reports.size, heldOffers: this.held.length, liveOrders: live }, 'recovered state from the store');
+    return this.dispatchAll('restart: re-plan with the stored commitments');
   }
 
   /** The settlement baseline per slot at a site, from its agent (see wire-order.ts for the method). */

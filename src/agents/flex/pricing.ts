@@ -1,5 +1,7 @@
 // Pricing an offer from the flexibility curve: the buyer pays at least the provider's opportunity
-// cost of the re-plan plus a margin, and never less than a floor (both £/MWh of reduction).
+// cost of the re-plan plus a margin, and never less than a floor (both £/MWh of reduction). Unless
+// the policy says sellBelowCost, a price is never below the opportunity cost, whatever the margin
+// (a negative margin is a discount that stops at cost).
 import type { FlexNeed, FlexOffer } from '../../domain/offers.ts';
 import type { EpochMs } from '../../domain/time.ts';
 import { gbp, gbpPerMwh, kw } from '../../domain/units.ts';
@@ -10,7 +12,29 @@ export interface PricingPolicy {
   readonly floorGbpPerMwh: number;
   /** Offers smaller than this are not worth making. */
   readonly minimumKw: number;
+  /** Allow prices below the optimiser's opportunity cost (e.g. a negative margin to win a market). Off by default. */
+  readonly sellBelowCost?: boolean;
 }
+
+/** Pence up, so rounding never takes a price below what it must cover (1e-9 absorbs float noise). */
+const penniesUp = (gbpValue: number): number => Math.ceil(gbpValue * 100 - 1e-9) / 100;
+
+/**
+ * The opportunity cost (£) of delivering `reductionKw`, read off a curve's levels: linear between
+ * levels and from (0 kW, £0). The cost of re-planning grows faster than linearly with the reduction
+ * (the cheapest moves go first), so the line between two levels lies on or above the curve: a
+ * price built on it does not fall below the true cost of a smaller selection.
+ */
+export const opportunityCostAt = (levels: readonly { readonly reductionKw: number; readonly opportunityCostGbp: number }[], reductionKw: number): number => {
+  const pts = [{ reductionKw: 0, opportunityCostGbp: 0 }, ...[...levels].sort((a, b) => a.reductionKw - b.reductionKw)];
+  const hi = pts.findIndex((p) => p.reductionKw >= reductionKw);
+  if (hi < 0) return Math.max(0, pts[pts.length - 1]?.opportunityCostGbp ?? 0);
+  const b = pts[hi];
+  const a = pts[Math.max(0, hi - 1)];
+  if (!a || !b) return 0;
+  const f = b.reductionKw === a.reductionKw ? 1 : (reductionKw - a.reductionKw) / (b.reductionKw - a.reductionKw);
+  return Math.max(0, a.opportunityCostGbp + f * (b.opportunityCostGbp - a.opportunityCostGbp));
+};
 
 export const DEFAULT_PRICING: PricingPolicy = { marginGbpPerMwh: 25, floorGbpPerMwh: 50, minimumKw: 10 };
 
@@ -27,10 +51,14 @@ export const priceOffer = (
   if (reduction < policy.minimumKw) return undefined;
   const hours = (windowEnd - windowStart) / 3_600_000;
   const mwh = (reduction * hours) / 1000;
-  const perMwh = Math.max(policy.floorGbpPerMwh, chosen.opportunityCostGbpPerMwh + policy.marginGbpPerMwh);
+  // The cost of the level offered: at most the chosen level's (the reduction was rounded down).
+  const costGbp = Math.max(0, opportunityCostAt(usable, reduction));
+  let perMwh = Math.max(policy.floorGbpPerMwh, chosen.opportunityCostGbpPerMwh + policy.marginGbpPerMwh);
+  if (!policy.sellBelowCost) perMwh = Math.max(perMwh, mwh > 0 ? costGbp / mwh : 0);
+  const priceGbp = policy.sellBelowCost ? Math.round(perMwh * mwh * 100) / 100 : Math.max(Math.round(perMwh * mwh * 100) / 100, penniesUp(costGbp));
   return {
     id, site: curve.site, region, windowStart, windowEnd, reductionKw: kw(reduction),
-    priceGbp: gbp(Math.round(perMwh * mwh * 100) / 100), priceGbpPerMwh: gbpPerMwh(Math.round(perMwh * 100) / 100),
+    priceGbp: gbp(priceGbp), priceGbpPerMwh: gbpPerMwh(Math.round(perMwh * 100) / 100),
     opportunityCostGbp: gbp(Math.round(chosen.opportunityCostGbp * 100) / 100), validUntil: windowStart,
   };
 };

@@ -1,12 +1,13 @@
 // The BPP's orders as Beckn v1.1 Order objects: the item bought, the quote, the settlement terms,
-// the fulfilment (the delivery window) and, once metering starts, the delivery per settlement period.
+// the cancellation terms, the fulfilment (the delivery window) and, once metering starts, the
+// delivery per settlement period, in total and per site.
 import type { FlexOffer } from '../../domain/offers.ts';
-import type { Order } from '../../domain/order.ts';
+import { DEFAULT_CANCELLATION, type CancellationPolicy, type Order } from '../../domain/order.ts';
 import type { SettlementSummary } from '../../domain/settlement.ts';
 import { isoOf } from '../../domain/time.ts';
 import { FULFILLMENT_TYPE, offerToItem } from '../../beckn/flex-codec.ts';
 import { settlementTags } from '../../beckn/settlement-codec.ts';
-import { decimal, tagGroup, type Fulfillment, type WireOrder } from '../../beckn/wire.ts';
+import { decimal, tagGroup, type CancellationTerm, type Fulfillment, type TagGroup, type WireOrder } from '../../beckn/wire.ts';
 
 // The demo has no metered history for a P376 BL01-style baseline, so it settles against the
 // counterfactual: the same queue on the site's own FIFO scheduler (no FlexLon), per settlement period.
@@ -17,11 +18,28 @@ const STATE_CODE: Record<Order['state'], string> = {
   searched: 'PENDING', quoted: 'QUOTED', initialised: 'PENDING', confirmed: 'COMMITTED', active: 'DELIVERING', completed: 'DELIVERED', cancelled: 'CANCELLED', failed: 'FAILED',
 };
 
-const fulfillment = (order: Order, offer: FlexOffer, now: number): Fulfillment => ({
+const fulfillment = (order: Order, now: number): Fulfillment => ({
   id: 'dr', type: FULFILLMENT_TYPE,
-  stops: [{ type: 'start', time: { timestamp: isoOf(offer.windowStart) } }, { type: 'end', time: { timestamp: isoOf(offer.windowEnd) } }],
+  stops: [{ type: 'start', time: { timestamp: isoOf(order.windowStart) } }, { type: 'end', time: { timestamp: isoOf(order.windowEnd) } }],
   state: { descriptor: { code: STATE_CODE[order.state] }, updated_at: isoOf(now) },
 });
+
+/**
+ * core 1.1.1 CancellationTerm, read in order, the first that matches applies: before the order is
+ * committed (PENDING/QUOTED) free; COMMITTED and cancelled by `cancel_by` (the notice before the
+ * window, market time) free; COMMITTED later, the late fee. DELIVERING is not listed: once the
+ * window has opened the order cannot be cancelled (NACK 50001).
+ */
+export const cancellationTerms = (order: Order, policy: CancellationPolicy): CancellationTerm[] => {
+  const terms = order.cancellation ?? policy;
+  const late = Math.round((order.priceGbp * terms.lateFeePercent) / 100 * 100) / 100;
+  return [
+    { fulfillment_state: { descriptor: { code: 'PENDING' } }, cancellation_fee: { percentage: '0' } },
+    { fulfillment_state: { descriptor: { code: 'QUOTED' } }, cancellation_fee: { percentage: '0' } },
+    { fulfillment_state: { descriptor: { code: 'COMMITTED' } }, cancel_by: { timestamp: isoOf(order.windowStart - terms.freeNoticeMinutes * 60_000) }, cancellation_fee: { percentage: '0' } },
+    { fulfillment_state: { descriptor: { code: 'COMMITTED' } }, cancellation_fee: { percentage: decimal(terms.lateFeePercent, 2), amount: { currency: 'GBP', value: decimal(late, 2) } } },
+  ];
+};
 
 export interface WireOrderInput {
   readonly order: Order;
@@ -30,25 +48,42 @@ export interface WireOrderInput {
   readonly now: number;
   readonly quoteTtlSeconds: number;
   readonly includeId: boolean;
+  readonly cancellation?: CancellationPolicy;
   readonly settlement?: SettlementSummary;
+  /** Per-site settlement of a portfolio order (tag group `site-settlement` each). */
+  readonly siteSettlements?: readonly { readonly site: string; readonly summary: SettlementSummary }[];
 }
+
+const siteTags = (sites: WireOrderInput['siteSettlements']): TagGroup[] => (sites && sites.length > 1 ? sites.map(({ site, summary: s }) => tagGroup('site-settlement', `Settlement at site ${site}`, {
+  site, 'delivered-kwh': decimal(s.deliveredKwh), 'committed-kwh': decimal(s.committedKwh), 'shortfall-kwh': decimal(s.shortfallKwh), performance: decimal(s.performance, 4), 'payment-gbp': decimal(s.paymentGbp, 2),
+})) : []);
+
+const allocationTags = (order: Order): TagGroup[] => (order.allocations && order.allocations.length > 1
+  ? [tagGroup('allocation', 'Split across sites by the optimiser', Object.fromEntries(order.allocations.map((a) => [a.site, decimal(a.reductionKw)])))] : []);
 
 export const orderToWire = (i: WireOrderInput): WireOrder => {
   const { order, offer } = i;
   const item = offerToItem(offer);
   const price = { currency: 'GBP', value: decimal(order.priceGbp, 2) };
+  const fee = order.feeGbp ?? 0;
+  const breakup = [
+    { title: `Reduction of ${decimal(order.reductionKw)} kW, ${isoOf(order.windowStart)} to ${isoOf(order.windowEnd)}`, price },
+    ...(fee > 0 ? [{ title: 'Cancellation fee (cancellation terms)', price: { currency: 'GBP', value: decimal(fee, 2) } }] : []),
+  ];
+  const owed = order.state === 'cancelled' ? fee : order.priceGbp + fee;
+  const tags = [...(i.settlement ? settlementTags(i.settlement) : []), ...siteTags(i.siteSettlements), ...allocationTags(order)];
   return {
     ...(i.includeId ? { id: order.id, status: order.state === 'cancelled' ? 'CANCELLED' as const : order.state === 'completed' ? 'COMPLETE' as const : 'ACTIVE' as const } : {}),
     provider: { id: i.providerId },
-    items: [{ ...item, quantity: { selected: { measure: { type: 'CONSTANT', value: decimal(order.reductionKw), unit: 'kW' } } } }],
-    fulfillments: [fulfillment(order, offer, i.now)],
-    quote: { price, breakup: [{ title: `Reduction of ${decimal(order.reductionKw)} kW, ${isoOf(offer.windowStart)} to ${isoOf(offer.windowEnd)}`, price }], ttl: `PT${i.quoteTtlSeconds}S` },
+    items: [{ ...item, time: { range: { start: isoOf(order.windowStart), end: isoOf(order.windowEnd) } }, quantity: { selected: { measure: { type: 'CONSTANT', value: decimal(order.reductionKw), unit: 'kW' } } } }],
+    fulfillments: [fulfillment(order, i.now)],
+    quote: { price: order.state === 'cancelled' ? { currency: 'GBP', value: decimal(fee, 2) } : price, breakup, ttl: `PT${i.quoteTtlSeconds}S` },
     payments: [{
-      type: 'POST-FULFILLMENT', collected_by: 'BPP', status: 'NOT-PAID', params: { amount: decimal(order.priceGbp, 2), currency: 'GBP' },
+      type: 'POST-FULFILLMENT', collected_by: 'BPP', status: 'NOT-PAID', params: { amount: decimal(owed, 2), currency: 'GBP' },
       tags: [tagGroup('settlement-terms', 'Settlement terms', { 'baseline-method': BASELINE_METHOD, baseline: BASELINE_DESCRIPTION, 'payment-rule': 'agreed price × delivered share, capped at 100 %' })],
     }],
-    cancellation_terms: [{ fulfillment_state: { descriptor: { code: 'COMMITTED' } }, cancellation_fee: { percentage: '0' } }],
-    ...(i.settlement ? { tags: settlementTags(i.settlement) } : {}),
+    cancellation_terms: cancellationTerms(order, i.cancellation ?? DEFAULT_CANCELLATION),
+    ...(tags.length > 0 ? { tags } : {}),
     updated_at: isoOf(order.updatedAt),
   };
 };

@@ -1,0 +1,118 @@
+// The Flexibility Orchestrator as a network participant: its Beckn endpoints (the receiver with the
+// lifecycle handlers, each message one transaction), the agents' report endpoint, /metrics and
+// /health, and the outbox worker that sends what the transactions owe — Beckn callbacks to BAPs and
+// the local pricing tasks. Used by the demo (compose.ts) and by `flexlon run bpp` alike.
+//
+// start() is recovery: re-plan with the stored commitments and dispatch (orchestrator.recover), then
+// release the outbox leases a killed predecessor left and send everything still owed.
+import type { FastifyInstance } from 'fastify';
+import { FlexError, asFlexError } from '../../errors.ts';
+import type { FlexibilityReport } from '../../domain/compute.ts';
+import type { InboundJournal } from '../../beckn/journal.ts';
+import type { KeyResolver } from '../../beckn/key-resolver.ts';
+import { registerReceiver, type Inbound } from '../../beckn/receiver.ts';
+import { withLogContext } from '../../observability/logger.ts';
+import { createMetrics, registerMetricsRoute, type FlexMetrics } from '../../observability/metrics.ts';
+import type { Signer } from '../../ports.ts';
+import { OutboxWorker } from '../../store/outbox-worker.ts';
+import type { OutboxSend } from '../../store/outbox.ts';
+import type { OutboxMessage } from '../../store/records.ts';
+import { signedRoute } from '../link.ts';
+import { LOCAL_TASK, owedCallback, type OwedTask } from './callbacks.ts';
+import { makeKit } from './kit.ts';
+import { flexHandlers } from './lifecycle.ts';
+import { runOffersTask } from './offer-task.ts';
+import type { FlexOrchestrator } from './orchestrator.ts';
+import type { DispatchInstruction } from './problem.ts';
+
+export interface BppOptions {
+  readonly orchestrator: FlexOrchestrator;
+  /** Beckn participants' keys (the registry). */
+  readonly resolver: KeyResolver;
+  /** The Compute-Flex agents' keys (they sign their reports). */
+  readonly agentTrust: KeyResolver;
+  readonly ackSigner: Signer;
+  /** Where rejections and duplicates are journaled; claims of accepted messages go with their effect. */
+  readonly journal?: InboundJournal;
+  /** Created (with the store-backed gauges) when absent. */
+  readonly metrics?: FlexMetrics;
+  readonly outboxEveryMs?: number;
+}
+
+export interface Bpp {
+  readonly metrics: FlexMetrics;
+  readonly outbox: OutboxWorker;
+  /** Registers every route on `app` (Beckn endpoints, /internal/agent/report, /metrics, /health). */
+  register(app: FastifyInstance): void;
+  /** Recovery (re-plan and dispatch with the stored commitments) and the outbox worker. */
+  start(): Promise<void>;
+  stop(): Promise<void>;
+}
+
+export const createBpp = (o: BppOptions): Bpp => {
+  const fo = o.orchestrator;
+  const d = fo.deps;
+  const metrics = o.metrics ?? d.metrics ?? createMetrics({ orders: () => d.store.listOrders(), processMetrics: true });
+  const nudge = { outbox: undefined as OutboxWorker | undefined };
+  const kit = makeKit(fo, () => { void nudge.outbox?.nudge(); });
+
+  const sendOne = async (m: OutboxMessage): Promise<unknown> => {
+    if (m.destination === LOCAL_TASK) {
+      if (m.action === 'task:offers') return runOffersTask(kit, m.body as OwedTask<{ intent?: never }>);
+      throw new FlexError('FLX_INTERNAL', `outbox entry ${m.id} names an unknown task ${m.action}`);
+    }
+    const { message, inReplyTo } = owedCallback(m.body);
+    try {
+      const ack = await d.client.send(m.destination, message, { inReplyTo });
+      metrics.message('out', m.action, 'sent');
+      return ack;
+    } catch (e) {
+      metrics.message('out', m.action, `failed:${asFlexError(e).code}`);
+      throw e;
+    }
+  };
+  const send: OutboxSend = (m) => withLogContext({ ...(m.transactionId ? { transaction_id: m.transactionId } : {}), ...(m.messageId ? { message_id: m.messageId } : {}) }, () => sendOne(m));
+  const outbox = new OutboxWorker({
+    store: d.store, send, now: d.wallNow, everyMs: o.outboxEveryMs ?? 1000,
+    onDrained: (r) => { for (const id of r.dead) d.log.error({ outbox: id }, 'outbox message given up (dead): see its last_error'); },
+    onError: (e) => d.log.error({ error: asFlexError(e).message }, 'outbox drain failed'),
+  });
+  nudge.outbox = outbox;
+
+  const onBackgroundError = (e: unknown, i: Inbound) =>
+    d.log.error({ action: i.action, transaction_id: i.msg.context.transaction_id, message_id: i.msg.context.message_id, error: asFlexError(e).message }, 'work after the ACK failed');
+  const onOutcome = (action: string, outcome: string, error?: unknown) => {
+    metrics.message('in', action, outcome);
+    if (outcome.startsWith('NACK:FLX_SIG_')) metrics.signatureFailure(outcome.slice(5));
+    // The peer sees only "internal error"; the operator needs the cause.
+    if (outcome === 'NACK:FLX_INTERNAL') d.log.error({ action, error: asFlexError(error).message, stack: (error as Error | undefined)?.stack }, 'internal error answering a request (NACK)');
+    else if (outcome.startsWith('NACK:')) d.log.info({ action, outcome, error: asFlexError(error).message }, 'request refused (NACK)');
+  };
+
+  return {
+    metrics,
+    outbox,
+    register(app) {
+      registerReceiver(app, {
+        subscriberId: d.id, role: 'BPP', resolver: o.resolver, store: d.store, ackSigner: o.ackSigner, now: d.wallNow, handlers: flexHandlers(kit),
+        onBackgroundError, onOutcome, ...(o.journal ? { journal: o.journal } : {}),
+      });
+      signedRoute(app, '/internal/agent/report', { resolver: o.agentTrust, now: d.wallNow, store: d.store, actor: d.id },
+        async (body): Promise<{ dispatch: DispatchInstruction[] }> => fo.onAgentReport(body as FlexibilityReport));
+      registerMetricsRoute(app, metrics.registry);
+      app.get('/health', async () => ({ ok: true, id: d.id, store: d.store.location, sites: fo.reportedSites(), owed: (await d.store.listOutbox({ status: 'pending' })).length }));
+    },
+    async start() {
+      try {
+        await fo.recover();
+      } catch (e) {
+        // An agent that is down must not keep the BPP from answering; the next report re-plans.
+        d.log.warn({ error: asFlexError(e).message }, 'recovery could not re-plan and dispatch yet');
+      }
+      await outbox.start();
+    },
+    async stop() {
+      await outbox.stop();
+    },
+  };
+};

@@ -1,0 +1,153 @@
+// Offers for a search (on_search): each site's flexibility curve in the asked window, priced by the
+// optimiser's opportunity cost (pricing.ts), and — with two or more sites — one portfolio offer
+// whose reduction the optimiser splits across the sites (cheapest marginal kW first, then checked by
+// planning all the sites' commitments together). Pricing takes several plans and a baseline read per
+// site, so it runs as a durable task after the ACK (callbacks.ts), and its result — offers, their
+// terms, the hold, the on_search owed — is written in one transaction.
+import { randomUUID } from 'node:crypto';
+import type { FlexNeed, FlexOffer } from '../../domain/offers.ts';
+import type { PlanningProblem } from '../../domain/planning.ts';
+import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
+import { flexibilityCurve, slotCommitments, type FlexibilityCurve } from '../../optimise/offers.ts';
+import type { Commitment, FlexOrchestrator } from './orchestrator.ts';
+import { priceOffer } from './pricing.ts';
+
+/** What an offer commits each site to, kept with the offer (document `offer-terms`). */
+export interface OfferTerms {
+  readonly offerId: string;
+  readonly windowStart: EpochMs;
+  readonly windowEnd: EpochMs;
+  readonly slotMinutes: number;
+  readonly sites: readonly { readonly site: string; readonly reductionKw: number; readonly baselineKw: readonly number[] }[];
+  /** Opportunity cost (£) at the curve's levels, for pricing a smaller selection. */
+  readonly curve: readonly { readonly reductionKw: number; readonly opportunityCostGbp: number }[];
+  /** The live orders when it was priced: if they change, the offer is re-checked (see lifecycle.ts). */
+  readonly orders: readonly string[];
+}
+
+export interface OfferDraft {
+  readonly offer: FlexOffer;
+  readonly terms: OfferTerms;
+}
+
+interface Window { readonly grid: SlotGrid; readonly fromSlot: number; readonly toSlot: number; readonly start: EpochMs; readonly end: EpochMs }
+/** A site's curve, measured from its baseline less what is already committed there; `baselineKw` is the baseline itself (settlement). */
+interface SiteCurve { readonly site: string; readonly region: string; readonly curve: FlexibilityCurve; readonly baselineKw: readonly number[] }
+
+export const PORTFOLIO = 'portfolio';
+
+/** The slots of the horizon the need covers; none if it starts in the current slot or ends past the horizon. */
+const windowOf = (grid: SlotGrid, need: FlexNeed): Window | undefined => {
+  const slot = grid.slotMinutes * MINUTE_MS;
+  const fromSlot = Math.floor((need.windowStart - grid.start) / slot);
+  const toSlot = Math.ceil((need.windowEnd - grid.start) / slot);
+  if (fromSlot < 1 || toSlot > grid.slots || toSlot <= fromSlot) return undefined;
+  return { grid, fromSlot, toSlot, start: epochMs(grid.start + fromSlot * slot), end: epochMs(grid.start + toSlot * slot) };
+};
+
+/** The commitments of an offer's terms for `orderId`, scaled to `wantedKw` of the offered reduction. */
+export const commitmentsOf = (terms: OfferTerms, orderId: string, wantedKw: number): Commitment[] => {
+  const offered = terms.sites.reduce((a, s) => a + s.reductionKw, 0);
+  const share = offered > 0 ? Math.min(1, wantedKw / offered) : 0;
+  return terms.sites.map((s) => {
+    const reductionKw = Math.round(s.reductionKw * share * 1000) / 1000;
+    return {
+      orderId, site: s.site, windowStart: terms.windowStart, windowEnd: terms.windowEnd, slotMinutes: terms.slotMinutes,
+      maxImportKw: s.baselineKw.map((b) => Math.max(0, b - reductionKw)), reductionKw, baselineKw: s.baselineKw,
+    };
+  });
+};
+
+const siteCurves = async (fo: FlexOrchestrator, problem: PlanningProblem, w: Window, live: readonly Commitment[]): Promise<SiteCurve[]> => {
+  const out: SiteCurve[] = [];
+  for (const site of fo.deps.sites) {
+    if (!problem.sites.some((s) => s.id === site.id)) continue;
+    const baselineKw = await fo.baseline(site.id, w.start, w.toSlot - w.fromSlot);
+    if (baselineKw.some((x) => !Number.isFinite(x))) continue;
+    // What is already sold at the site is not for sale again: levels are measured below it.
+    const sold = fo.committedKw(live, site.id, w.start, baselineKw.length);
+    const reference = baselineKw.map((b, k) => b - (sold[k] ?? 0));
+    const curve = await flexibilityCurve((p) => fo.deps.solver.plan(p), problem, site.id, w.fromSlot, w.toSlot, 5, reference);
+    if (!('infeasible' in curve)) out.push({ site: site.id, region: site.region, curve, baselineKw });
+  }
+  return out;
+};
+
+const siteDraft = (fo: FlexOrchestrator, c: SiteCurve, need: FlexNeed, w: Window, orders: readonly string[]): OfferDraft | undefined => {
+  const offer = priceOffer(c.curve, need, c.region, w.start, w.end, fo.deps.pricing, `offer-${randomUUID()}`);
+  if (!offer) return undefined;
+  return {
+    offer,
+    terms: {
+      offerId: offer.id, windowStart: w.start, windowEnd: w.end, slotMinutes: w.grid.slotMinutes, orders,
+      sites: [{ site: c.site, reductionKw: offer.reductionKw, baselineKw: c.baselineKw }],
+      curve: c.curve.points.map((p) => ({ reductionKw: p.reductionKw, opportunityCostGbp: p.opportunityCostGbp })),
+    },
+  };
+};
+
+/**
+ * Splits up to the wanted reduction across sites, cheapest marginal £/kW first (each site's curve
+ * levels), then checks the split by planning every site's commitment together and backs off by a
+ * fifth until the joint plan is feasible. The price comes from the joint plan's opportunity cost.
+ */
+const portfolioDraft = async (fo: FlexOrchestrator, problem: PlanningProblem, curves: readonly SiteCurve[], need: FlexNeed, w: Window, orders: readonly string[]): Promise<OfferDraft | undefined> => {
+  const level = new Map(curves.map((c) => [c.site, 0]));
+  const taken = new Map(curves.map((c) => [c.site, { kw: 0, cost: 0 }]));
+  for (;;) {
+    const total = [...taken.values()].reduce((a, t) => a + t.kw, 0);
+    if (total >= need.wantedKw) break;
+    let best: { site: string; kw: number; cost: number; perKw: number } | undefined;
+    for (const c of curves) {
+      const p = c.curve.points[level.get(c.site) ?? 0];
+      const t = taken.get(c.site);
+      if (!p || !t || p.reductionKw <= t.kw) continue;
+      const perKw = (p.opportunityCostGbp - t.cost) / (p.reductionKw - t.kw);
+      if (!best || perKw < best.perKw) best = { site: c.site, kw: p.reductionKw, cost: p.opportunityCostGbp, perKw };
+    }
+    if (!best) break;
+    taken.set(best.site, { kw: best.kw, cost: best.cost });
+    level.set(best.site, (level.get(best.site) ?? 0) + 1);
+  }
+  const split = curves.map((c) => ({ c, kw: taken.get(c.site)?.kw ?? 0 })).filter((s) => s.kw > 0);
+  if (split.length < 2) return undefined;
+  const base = await fo.deps.solver.plan(problem);
+  if (base.status === 'infeasible') return undefined;
+  for (let scale = 1; scale > 0.3; scale -= 0.2) {
+    const parts = split.map((s) => ({ ...s, kw: Math.floor(s.kw * scale * 10) / 10 }));
+    const specs = parts.flatMap((s) => slotCommitments(s.c.site, w.fromSlot, s.c.curve.referenceKw.map((r) => r - s.kw)));
+    const joint = await fo.deps.solver.plan({ ...problem, commitments: [...problem.commitments, ...specs] });
+    if (joint.status === 'infeasible') continue;
+    const reductionKw = parts.reduce((a, s) => a + s.kw, 0);
+    const hours = (w.end - w.start) / 3_600_000;
+    const opportunityCostGbp = joint.costGbp - base.costGbp;
+    const curve: FlexibilityCurve = {
+      site: PORTFOLIO, fromSlot: w.fromSlot, toSlot: w.toSlot, referenceKw: [], plannedKw: [], baseCostGbp: base.costGbp,
+      points: [{ reductionKw, maxImportKw: [], costGbp: joint.costGbp, opportunityCostGbp, opportunityCostGbpPerMwh: opportunityCostGbp / ((reductionKw * hours) / 1000) }],
+    };
+    const region = [...new Set(parts.map((s) => s.c.region))].join('+');
+    const offer = priceOffer(curve, { ...need, wantedKw: reductionKw as FlexNeed['wantedKw'] }, region, w.start, w.end, fo.deps.pricing, `offer-${randomUUID()}`);
+    if (!offer) return undefined;
+    const sites = parts.map((s) => ({ site: s.c.site, reductionKw: s.kw * (offer.reductionKw / reductionKw), baselineKw: s.c.baselineKw }));
+    return { offer, terms: { offerId: offer.id, windowStart: w.start, windowEnd: w.end, slotMinutes: w.grid.slotMinutes, sites, curve: [{ reductionKw: offer.reductionKw, opportunityCostGbp }], orders } };
+  }
+  return undefined;
+};
+
+/** Every offer the fleet can make for `need` now (no writes). */
+export const makeOffers = async (fo: FlexOrchestrator, need: FlexNeed): Promise<OfferDraft[]> => {
+  if (fo.reportedSites().length === 0) return [];
+  const result = await fo.plan();
+  const w = windowOf(result.grid, need);
+  if (!w) return [];
+  // Price against the firm commitments only: the held offers are what this search may replace.
+  const live = await fo.commitments();
+  const problem = { ...result.problem, commitments: fo.toSpecs(live, result.grid) };
+  const curves = await siteCurves(fo, problem, w, live);
+  const drafts = curves.map((c) => siteDraft(fo, c, need, w, result.orders)).filter((d): d is OfferDraft => d !== undefined);
+  if (curves.length >= 2) {
+    const portfolio = await portfolioDraft(fo, problem, curves, need, w, result.orders);
+    if (portfolio) drafts.push(portfolio);
+  }
+  return drafts;
+};
