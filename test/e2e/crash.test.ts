@@ -127,10 +127,14 @@ const crashRuns = async (t: { diagnostic(s: string): void }, storeOf: (dir: stri
     for (const s of sent) await m.callbacks.wait(s.messageId, 60_000);
     bpp.child.kill('SIGTERM');
     assert.deepEqual(await bpp.exited, { code: 0, signal: null }, 'SIGTERM stops the BPP cleanly');
+  } catch (e) {
+    // The market's servers would keep this test file alive after a failure.
+    await m.stop();
+    throw e;
   } finally {
     if (bpp.child.exitCode === null && bpp.child.signalCode === null) bpp.child.kill('SIGKILL');
   }
-  const store = await bppStore(config);
+  const store = await bppStore(config).catch(async (e: unknown) => { await m.stop(); throw e; });
   try {
     await checkOrders(store, outcomes);
     await checkPlans(store, restarts);

@@ -51,8 +51,10 @@ export const priceOffer = (
   if (reduction < policy.minimumKw) return undefined;
   const hours = (windowEnd - windowStart) / 3_600_000;
   const mwh = (reduction * hours) / 1000;
-  // The cost of the level offered: at most the chosen level's (the reduction was rounded down).
-  const costGbp = Math.max(0, opportunityCostAt(usable, reduction));
+  // The cost of the level offered, from every measured level — also those below minimumKw, which
+  // may cost more than the line from 0 kW to the chosen level says (the select-time quote reads the
+  // same curve, so an offer and its quote agree).
+  const costGbp = Math.max(0, opportunityCostAt(curve.points, reduction));
   let perMwh = Math.max(policy.floorGbpPerMwh, chosen.opportunityCostGbpPerMwh + policy.marginGbpPerMwh);
   if (!policy.sellBelowCost) perMwh = Math.max(perMwh, mwh > 0 ? costGbp / mwh : 0);
   const priceGbp = policy.sellBelowCost ? Math.round(perMwh * mwh * 100) / 100 : Math.max(Math.round(perMwh * mwh * 100) / 100, penniesUp(costGbp));
