@@ -15,6 +15,9 @@ export interface LogContext {
 
 const context = new AsyncLocalStorage<LogContext>();
 
+/** The fields of the innermost withLogContext around the caller (empty outside any). */
+export const currentLogContext = (): LogContext => context.getStore() ?? {};
+
 /** Runs fn so that every log line written inside it (including in what it awaits) carries `fields`. */
 export const withLogContext = <T>(fields: LogContext, fn: () => T): T => context.run({ ...context.getStore(), ...fields }, fn);
 
