@@ -11,6 +11,8 @@ import { composeMarket, SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import { demoConfig } from '../../src/config.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
+import type { PlanRecord } from '../../src/agents/flex/plan-record.ts';
+import { epochMs } from '../../src/domain/time.ts';
 
 let dir: string;
 let m: Market;
@@ -71,4 +73,16 @@ test('log lines written while a Beckn message is handled carry its transaction_i
   const planned = ofOrder.filter((l) => l.msg === 'planned' && l.agent === 'flex');
   assert.ok(planned.length > 0, 'the BPP\'s plans made for the order are logged under it');
   assert.ok(lines.filter((l) => l.msg === 'planned' && l.transaction_id === undefined).length > 0, 'plans made for an agent report belong to no transaction');
+});
+
+test('each stored plan records the grid signals it was made on and when they were issued, so it can be explained later', async () => {
+  const plan = await m.stores.flex.latestPlan<PlanRecord>();
+  assert.ok(plan, 'a plan is stored');
+  const grid = { start: epochMs(plan.horizonStart), slotMinutes: plan.slotMinutes, slots: plan.slots };
+  const forecast = await m.signals.forecast('GB', grid, m.clock.now());
+  assert.deepEqual(plan.signals.lon?.priceGbpPerMwh, forecast.points.map((x) => x.price));
+  assert.deepEqual(plan.signals.lon?.carbonGPerKwh, forecast.points.map((x) => x.carbonForecast));
+  assert.equal(plan.signalsIssuedAt.GB, new Date(forecast.issuedAt).toISOString());
+  const audited = (await m.stores.flex.auditTrail()).filter((r) => r.kind === 'plan').at(-1)?.payload as { signalsIssuedAt?: unknown } | undefined;
+  assert.deepEqual(audited?.signalsIssuedAt, plan.signalsIssuedAt, 'the plan\'s audit row says which forecast it used');
 });

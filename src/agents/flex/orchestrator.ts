@@ -79,6 +79,8 @@ export interface PlanResult {
   /** The orders whose commitments were hard constraints. */
   readonly orders: readonly string[];
   readonly solveMs: number;
+  /** When each region's forecast used was issued (market time): no plan sees a later one. */
+  readonly signalsIssuedAt: Readonly<Record<string, EpochMs>>;
 }
 
 interface HeldOffer { readonly offerId: string; readonly until: EpochMs; readonly commitments: readonly Commitment[] }
@@ -206,7 +208,8 @@ export class FlexOrchestrator {
       if (!verdict.ok) throw new FlexError('FLX_INTERNAL', `planner ${schedule.planner ?? this.deps.solver.name} returned a plan that fails the check: ${verdict.violations.slice(0, 3).join('; ')}`);
     }
     this.deps.log.debug({ status: schedule.status, costGbp: schedule.costGbp, solveMs, jobs: problem.jobs.length }, 'planned');
-    return { grid, problem, schedule, orders: [...new Set([...live.map((c) => c.orderId), ...extra.map((c) => c.orderId)])], solveMs };
+    const signalsIssuedAt = Object.fromEntries([...signals].map(([region, series]) => [region, series.issuedAt]));
+    return { grid, problem, schedule, orders: [...new Set([...live.map((c) => c.orderId), ...extra.map((c) => c.orderId)])], solveMs, signalsIssuedAt };
   }
 
   /** Stores the plan that dispatch follows (immutable), with the audit row, in one transaction. */
@@ -214,7 +217,7 @@ export class FlexOrchestrator {
     const rec = planRecord(`plan-${randomUUID()}`, this.deps.wallNow(), result, reason);
     await this.deps.store.transaction(async (tx) => {
       await tx.savePlan(rec);
-      await tx.appendAudit({ kind: 'plan', at: rec.createdAt, actor: this.deps.id, payload: { planId: rec.id, reason, status: rec.status, planner: rec.planner, costGbp: rec.costGbp, carbonKg: rec.carbonKg, lowerBoundGbp: result.schedule.lowerBoundGbp, horizonStart: rec.horizonStart, orders: rec.orders, ...audit } });
+      await tx.appendAudit({ kind: 'plan', at: rec.createdAt, actor: this.deps.id, payload: { planId: rec.id, reason, status: rec.status, planner: rec.planner, costGbp: rec.costGbp, carbonKg: rec.carbonKg, lowerBoundGbp: result.schedule.lowerBoundGbp, horizonStart: rec.horizonStart, orders: rec.orders, signalsIssuedAt: rec.signalsIssuedAt, ...audit } });
     });
     return rec;
   }

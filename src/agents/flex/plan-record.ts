@@ -20,6 +20,12 @@ export interface PlanRecord extends PlanKeys {
   readonly commitments: readonly CommitmentSpec[];
   /** Grid import per slot at each site (kW), as planned; empty for an infeasible plan. */
   readonly siteImportKw: Readonly<Record<string, readonly number[]>>;
+  /**
+   * The grid signals the plan was made on, per site and slot (£/MWh, gCO2/kWh), and when each
+   * region's forecast was issued: with them a plan can be re-derived and explained after the fact.
+   */
+  readonly signals: Readonly<Record<string, { readonly priceGbpPerMwh: readonly number[]; readonly carbonGPerKwh: readonly number[] }>>;
+  readonly signalsIssuedAt: Readonly<Record<string, string>>;
   readonly solveMs: number;
 }
 
@@ -32,7 +38,10 @@ export const planRecord = (id: string, createdAt: number, r: PlanResult, reason:
   return {
     id, createdAt, horizonStart: r.grid.start, status: r.schedule.status, reason, planner: r.schedule.planner ?? 'unknown',
     costGbp: r.schedule.costGbp, carbonKg: r.schedule.carbonKg, slotMinutes: r.grid.slotMinutes, slots: r.grid.slots,
-    orders: r.orders, commitments: r.problem.commitments, siteImportKw: siteImport, solveMs: Math.round(r.solveMs),
+    orders: r.orders, commitments: r.problem.commitments, siteImportKw: siteImport,
+    signals: Object.fromEntries(r.problem.sites.map((s) => [s.id, { priceGbpPerMwh: s.priceGbpPerMwh, carbonGPerKwh: s.carbonGPerKwh }])),
+    signalsIssuedAt: Object.fromEntries(Object.entries(r.signalsIssuedAt).map(([region, at]) => [region, isoOf(at)])),
+    solveMs: Math.round(r.solveMs),
   };
 };
 
