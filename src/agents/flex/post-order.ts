@@ -16,7 +16,7 @@ import type { BecknHandler, Inbound, TxWork } from '../../beckn/receiver.ts';
 import { owe, requesterOf } from './callbacks.ts';
 import type { Kit } from './kit.ts';
 import type { Commitment } from './orchestrator.ts';
-import { settleOrder } from './settle-order.ts';
+import { settleOrder, settlementStatement } from './settle-order.ts';
 import { updateHandler } from './update.ts';
 import { BASELINE_METHOD } from './wire-order.ts';
 
@@ -88,7 +88,7 @@ const support = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
   const order = await k.orderIn(d.store, i, ref, 'message.support.ref_id');
   const commitments = order.state === 'completed' ? await d.store.listCommitments<Commitment>({ orderId: order.id }) : [];
   const settlement = order.state === 'completed' ? settleOrder(order, commitments, await k.meters(commitments), BASELINE_METHOD) : undefined;
-  const statement = settlement ? { order_id: order.id, transaction_id: order.transactionId, ...settlement.total, ...(settlement.sites.length > 1 ? { sites: settlement.sites } : {}) } : undefined;
+  const statement = settlement ? settlementStatement(order, settlement) : undefined;
   const url = statement ? `data:application/json;base64,${Buffer.from(JSON.stringify(statement)).toString('base64')}` : undefined;
   return {
     commit: async (tx) => {
