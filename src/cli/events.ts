@@ -9,6 +9,7 @@ import { DEFAULT_NEED_POLICY } from '../agents/grid/orchestrator.ts';
 import { DSO_PRODUCTS, eventToNeed } from '../domain/grid-events.ts';
 import { FlexError } from '../errors.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
+import { readJsonFile } from '../adapters/signals-json/json.ts';
 
 const USAGE = `Usage: flexlon events <validate|post> FILE [options]
 
@@ -50,7 +51,8 @@ const validate = async (file: string, io: Output): Promise<number> => {
 const post = async (file: string, url: string, tokenFile: string, io: Output): Promise<number> => {
   let token: string;
   try { token = readFileSync(tokenFile, 'utf8').trim(); } catch (e) { throw new FlexError('FLX_CONFIG_INVALID', `--token-file: cannot read ${tokenFile}: ${(e as Error).message}`, { path: '--token-file' }); }
-  const body = JSON.parse(readFileSync(file, 'utf8')) as Record<string, unknown>;
+  const body = readJsonFile(file) as Record<string, unknown>;
+  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FlexError('FLX_DATA_INVALID', `${file}: expected a JSON object (a program, an event, or {programs, events})`);
   const programs = 'programName' in body ? [body] : (body.programs as unknown[] | undefined) ?? [];
   const events = 'intervals' in body ? [body] : (body.events as unknown[] | undefined) ?? [];
   const ids = new Map<string, string>();

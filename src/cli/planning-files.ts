@@ -6,6 +6,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 import { FlexError, type ErrorCode } from '../errors.ts';
 import { faultLines, validateProblem, validateSchedule, type Validated } from '../optimise/validate.ts';
+import { parseJsonText } from '../adapters/signals-json/json.ts';
 
 const readJson = (file: string, flag: string): unknown => {
   let text: string;
@@ -16,9 +17,10 @@ const readJson = (file: string, flag: string): unknown => {
     throw new FlexError('FLX_DATA_INVALID', `${flag} ${file}: ${why}`, { path: flag });
   }
   try {
-    return JSON.parse(text) as unknown;
+    return parseJsonText(text, `${flag} ${file}`);
   } catch (e) {
-    throw new FlexError('FLX_DATA_INVALID', `${flag} ${file}: not valid JSON (${(e as Error).message})`, { path: flag });
+    // "line L, column C" of the first character that makes it invalid, not a byte position.
+    throw new FlexError('FLX_DATA_INVALID', (e as Error).message, { path: flag });
   }
 };
 

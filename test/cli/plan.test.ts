@@ -67,6 +67,9 @@ test('a malformed problem file is refused with every fault named by its JSON pat
     assert.doesNotMatch(r2.err, /\n\s+at /);
     writeFileSync(file, '{"version": 1,');
     assert.match(flexlon('plan', '--problem', file).err, /FLX_DATA_INVALID: --problem .*: not valid JSON/);
+    writeFileSync(file, '{"version": 1,\n "start": x}');
+    const syntax = flexlon('plan', '--problem', file).err;
+    assert.match(syntax, /--problem .*: line 2, column 11: not valid JSON \(Unexpected token 'x'\)$/m, 'the line and column of the fault, not a byte offset');
     assert.match(flexlon('plan', '--problem', join(dir, 'missing.json')).err, /no such file/);
     writeFileSync(file, JSON.stringify({ ...p, version: 2 }));
     assert.match(flexlon('plan', '--problem', file).err, /\$\.version: version 2 is not supported; this FlexLon reads version 1/);

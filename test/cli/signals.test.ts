@@ -138,6 +138,8 @@ test('events validate: the example DSO event and the need it gives; a bad event 
     assert.equal(bad.code, 1);
     assert.match(bad.err, /FLX_EVENT_INVALID: .*bad\.json events\[0\]: event intervals\[0\]\.payloads\[0\]\.values: DISPATCH_SETPOINT cannot be negative/);
     noStack(bad.err);
+    writeFileSync(file, JSON.stringify({ programID: 'p', intervalPeriod: { start: '2023-01-24T17:00:00Z', duration: '1 hour' }, intervals: [{ id: 0, payloads: [] }] }));
+    assert.match(flexlon('events', 'validate', file).err, /event field intervalPeriod\.duration: "1 hour" is not an ISO 8601 duration such as PT1H/, 'the pattern is explained, not printed as a regex');
   } finally { rmSync(dir, { recursive: true, force: true }); }
   const help = flexlon('--help');
   assert.match(help.out, /^\s+signals\s+show, import, fetch and calibrate/m);

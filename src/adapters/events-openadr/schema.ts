@@ -39,7 +39,13 @@ export const EVENT_SCHEMA = {
   },
 } as const;
 
-const ajv = addFormats(new Ajv({ allErrors: true, strict: false }));
+/** What each pattern means, for error messages (a regex is no help to the person fixing the file). */
+const PATTERN_MEANING: Record<string, string> = {
+  [duration.pattern]: 'an ISO 8601 duration such as PT1H, PT30M or P1D',
+  [objectId.pattern]: 'an id of letters, digits, _ and - only',
+};
+
+const ajv = addFormats(new Ajv({ allErrors: true, strict: false, verbose: true }));
 const checkProgram = ajv.compile(PROGRAM_SCHEMA);
 const checkEvent = ajv.compile(EVENT_SCHEMA);
 
@@ -48,6 +54,7 @@ const describe = (errors: readonly ErrorObject[] | null | undefined): { path: st
   if (!e) return { path: '', message: 'invalid' };
   const path = e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
   const extra = e.keyword === 'required' ? ` (${(e.params as { missingProperty: string }).missingProperty})` : e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
+  if (e.keyword === 'pattern') return { path, message: `${JSON.stringify(e.data)} is not ${PATTERN_MEANING[(e.params as { pattern: string }).pattern] ?? `in the expected form (${(e.params as { pattern: string }).pattern})`}` };
   return { path, message: `${e.message ?? 'invalid'}${extra}` };
 };
 

@@ -28,7 +28,7 @@ export const parseJsonText = (text: string, file: string): unknown => {
   try {
     return JSON.parse(body);
   } catch (e) {
-    const msg = (e as Error).message.replace(/ in JSON at position \d+.*$/, '').replace(/, ".*" is not valid JSON$/s, '');
+    const msg = (e as Error).message.replace(/ in JSON at position \d+.*$/, '').replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '');
     const at = Math.min(errorIndex(body), body.length);
     const before = body.slice(0, at);
     const line = before.split('\n').length;
