@@ -86,3 +86,11 @@ test('each stored plan records the grid signals it was made on and when they wer
   const audited = (await m.stores.flex.auditTrail()).filter((r) => r.kind === 'plan').at(-1)?.payload as { signalsIssuedAt?: unknown } | undefined;
   assert.deepEqual(audited?.signalsIssuedAt, plan.signalsIssuedAt, 'the plan\'s audit row says which forecast it used');
 });
+
+test('at info level an operator sees each request accepted and each callback sent, under its transaction', () => {
+  const info = lines.filter((l) => l.level === 'info' && l.agent === 'flex' && l.transaction_id === p.transactionId);
+  for (const action of ['search', 'select', 'init', 'confirm']) {
+    assert.ok(info.some((l) => l.msg === 'request accepted (ACK)' && l.action === action), `${action} accepted`);
+    assert.ok(info.some((l) => l.msg === 'callback sent' && l.action === `on_${action}`), `on_${action} sent`);
+  }
+});

@@ -65,6 +65,7 @@ export const createBpp = (o: BppOptions): Bpp => {
     try {
       const ack = await d.client.send(m.destination, message, { inReplyTo });
       metrics.message('out', m.action, 'sent');
+      d.log.info({ action: m.action, to: m.destination }, 'callback sent');
       return ack;
     } catch (e) {
       metrics.message('out', m.action, `failed:${asFlexError(e).code}`);
@@ -87,6 +88,7 @@ export const createBpp = (o: BppOptions): Bpp => {
     // The peer sees only "internal error"; the operator needs the cause.
     if (outcome === 'NACK:FLX_INTERNAL') d.log.error({ action, error: asFlexError(error).message, stack: (error as Error | undefined)?.stack }, 'internal error answering a request (NACK)');
     else if (outcome.startsWith('NACK:')) d.log.info({ action, outcome, error: asFlexError(error).message }, 'request refused (NACK)');
+    else d.log.info({ action, outcome }, outcome === 'duplicate' ? 'request already handled: same ACK, no second effect' : 'request accepted (ACK)');
   };
 
   return {
