@@ -29,7 +29,10 @@ const time = (s: string | undefined, path: string): number => {
 export const needToIntent = (n: FlexNeed): Intent => ({
   descriptor: { code: FLEX_ITEM_CODE, name: 'Demand reduction' },
   fulfillment: { type: FULFILLMENT_TYPE, stops: [{ type: 'start', time: { timestamp: isoOf(n.windowStart) } }, { type: 'end', time: { timestamp: isoOf(n.windowEnd) } }] },
-  tags: [tagGroup('flex-need', 'Flexibility need', { kind: n.kind, 'wanted-kw': decimal(n.wantedKw), 'max-price-gbp-per-mwh': decimal(n.maxPriceGbpPerMwh, 2) })],
+  tags: [tagGroup('flex-need', 'Flexibility need', {
+    kind: n.kind, 'wanted-kw': decimal(n.wantedKw), 'max-price-gbp-per-mwh': decimal(n.maxPriceGbpPerMwh, 2),
+    ...(n.importLimitKw === undefined ? {} : { 'import-limit-kw': decimal(n.importLimitKw) }),
+  })],
 });
 
 export const intentToNeed = (intent: Intent | undefined): FlexNeed => {
@@ -41,7 +44,11 @@ export const intentToNeed = (intent: Intent | undefined): FlexNeed => {
   need(end > start, 'message.intent.fulfillment.stops', 'the end of the window must be after its start');
   const kind = readTag(i.tags, 'flex-need', 'kind') ?? 'price-peak';
   need(['price-peak', 'carbon-peak', 'import-limit'].includes(kind), 'message.intent.tags[flex-need].kind', `unknown need kind ${kind}`);
+  const limitTag = readTag(i.tags, 'flex-need', 'import-limit-kw');
+  const limit = limitTag === undefined ? undefined : num(limitTag, 'message.intent.tags[flex-need].import-limit-kw');
+  need(limit === undefined || limit >= 0, 'message.intent.tags[flex-need].import-limit-kw', 'an import limit cannot be negative');
   return {
+    ...(limit === undefined ? {} : { importLimitKw: kw(limit) }),
     kind: kind as FlexNeed['kind'], windowStart: epochMs(start), windowEnd: epochMs(end),
     wantedKw: kw(num(readTag(i.tags, 'flex-need', 'wanted-kw') ?? '0', 'message.intent.tags[flex-need].wanted-kw')),
     maxPriceGbpPerMwh: gbpPerMwh(num(readTag(i.tags, 'flex-need', 'max-price-gbp-per-mwh') ?? '1000000', 'message.intent.tags[flex-need].max-price-gbp-per-mwh')),

@@ -148,6 +148,7 @@ export const eventToNeed = (e: GridEvent, program: Program | undefined, d: NeedD
     need: {
       kind, windowStart: block[0]?.start as EpochMs, windowEnd: block[block.length - 1]?.end as EpochMs,
       wantedKw: kw(most('DISPATCH_SETPOINT') ?? d.wantedKw), maxPriceGbpPerMwh: gbpPerMwh(utilisation ?? d.maxPriceGbpPerMwh),
+      ...(limit === undefined ? {} : { importLimitKw: kw(limit) }),
     },
     eventId: e.id ?? '(unsaved)', programId: e.programID, targets: e.targets ?? [],
     ...(isDso(program?.programType) ? { product: program.programType } : {}),

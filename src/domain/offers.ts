@@ -28,6 +28,12 @@ export interface FlexNeed {
   readonly wantedKw: Kilowatts;
   /** The most the buyer will pay per MWh of delivered reduction. */
   readonly maxPriceGbpPerMwh: PoundsPerMwh;
+  /**
+   * For a network constraint (an OpenADR IMPORT_CAPACITY_LIMIT): the site's grid import must stay at
+   * or below this in every slot of the window. A provider then sizes each site's offer to the
+   * reduction that brings its import down to the limit, whatever wantedKw says.
+   */
+  readonly importLimitKw?: Kilowatts;
 }
 
 /** Ranks offers for a need: cheapest £/MWh first, then larger reductions. */

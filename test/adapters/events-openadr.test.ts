@@ -109,7 +109,7 @@ test('the Grid Orchestrator takes its need from a grid event before looking for 
     const base = { id: 'grid.test', region: 'GB', signals: new CsvSignalSource(SHIPPED_GRID), policy: DEFAULT_NEED_POLICY, market: { now: () => now, waitUntil: async () => {} }, store: s.store, wallNow: () => 0 };
     const day = { start: now, slotMinutes: 30, slots: 48 };
     const withEvents = await new GridOrchestrator({ ...base, events: s.events } as never).detectNeed(day);
-    assert.deepEqual(withEvents, { kind: 'import-limit', windowStart: Date.parse('2023-01-24T17:30:00Z'), windowEnd: Date.parse('2023-01-24T18:00:00Z'), wantedKw: 120, maxPriceGbpPerMwh: 500 });
+    assert.deepEqual(withEvents, { kind: 'import-limit', windowStart: Date.parse('2023-01-24T17:30:00Z'), windowEnd: Date.parse('2023-01-24T18:00:00Z'), wantedKw: 120, maxPriceGbpPerMwh: 500, importLimitKw: 250 });
     const audit = (await s.store.auditTrail()).filter((r) => r.kind === 'need').at(-1)?.payload as { event: { eventId: string; importLimitKw: number; product: string } };
     assert.equal(audit.event.importLimitKw, 250);
     assert.equal(audit.event.product, 'DSO_OPERATIONAL_UTILISATION');

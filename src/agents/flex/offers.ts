@@ -73,8 +73,19 @@ const siteCurves = async (fo: FlexOrchestrator, problem: PlanningProblem, w: Win
   return out;
 };
 
+/**
+ * What one site is asked for: with an import limit, the uniform reduction that brings its import
+ * (reference: baseline less what is already sold) down to the limit in every slot of the window.
+ */
+export const siteNeed = (need: FlexNeed, referenceKw: readonly number[]): FlexNeed => {
+  if (need.importLimitKw === undefined) return need;
+  const limit = need.importLimitKw;
+  const over = Math.max(0, ...referenceKw.map((r) => r - limit));
+  return { ...need, wantedKw: (Math.ceil(over * 10 - 1e-9) / 10) as FlexNeed['wantedKw'] };
+};
+
 const siteDraft = (fo: FlexOrchestrator, c: SiteCurve, need: FlexNeed, w: Window, orders: readonly string[]): OfferDraft | undefined => {
-  const offer = priceOffer(c.curve, need, c.region, w.start, w.end, fo.deps.pricing, `offer-${randomUUID()}`);
+  const offer = priceOffer(c.curve, siteNeed(need, c.curve.referenceKw), c.region, w.start, w.end, fo.deps.pricing, `offer-${randomUUID()}`);
   if (!offer) return undefined;
   return {
     offer,
@@ -145,7 +156,8 @@ export const makeOffers = async (fo: FlexOrchestrator, need: FlexNeed): Promise<
   const problem = { ...result.problem, commitments: fo.toSpecs(live, result.grid) };
   const curves = await siteCurves(fo, problem, w, live);
   const drafts = curves.map((c) => siteDraft(fo, c, need, w, result.orders)).filter((d): d is OfferDraft => d !== undefined);
-  if (curves.length >= 2) {
+  // An import limit is a constraint at each connection point, not on the sites' sum: no portfolio then.
+  if (curves.length >= 2 && need.importLimitKw === undefined) {
     const portfolio = await portfolioDraft(fo, problem, curves, need, w, result.orders);
     if (portfolio) drafts.push(portfolio);
   }

@@ -146,7 +146,8 @@ export class GridOrchestrator {
     }
     const bpp = bpps.find((b) => b.subscriber_id === offers.find((o) => o.offer.id === best.id)?.bppId);
     if (!bpp) throw new FlexError('FLX_INTERNAL', `offer ${best.id} came from a BPP not in the registry`);
-    const selectedKw = Math.min(best.reductionKw, need.wantedKw);
+    // For an import limit the provider sized the offer to bring the site down to the limit: buy all of it.
+    const selectedKw = need.importLimitKw === undefined ? Math.min(best.reductionKw, need.wantedKw) : best.reductionKw;
     const items = [{ id: best.id, quantity: { selected: { measure: { type: 'CONSTANT', value: String(Math.round(selectedKw * 1000) / 1000), unit: 'kW' } } } }];
     const quoted = await this.one('select', bpp, transactionId, { order: { provider: { id: bpp.subscriber_id }, items } });
     const quotedGbp = Number(quoted.quote?.price?.value);
