@@ -83,12 +83,21 @@ test('cancel before the window: order CANCELLED, commitment lifted; a second can
   await assert.rejects(cancelOrder(m.bap, p), /50001 FLX_CANCEL_NOT_POSSIBLE/);
 });
 
-test('a callback the BAP is not waiting for (late, or never asked for) is refused with FLX_REQ_EXPIRED and audited', async () => {
-  const context = buildContext({ action: 'on_status', bapId: m.bap.deps.id, bapUri: m.urls.bap, bppId: m.bpp.deps.id, bppUri: m.urls.bpp, transactionId: p.transactionId, now: Date.now() });
+test('a callback the BAP is not waiting for (late, or never asked for) is refused with FLX_REQ_EXPIRED and audited; an on_status for one of its orders is taken unasked', async () => {
+  // on_status may come unasked, but only for an order of ours: a stranger's transaction is refused.
+  const context = buildContext({ action: 'on_status', bapId: m.bap.deps.id, bapUri: m.urls.bap, bppId: m.bpp.deps.id, bppUri: m.urls.bpp, transactionId: randomUUID(), now: Date.now() });
   await assert.rejects(m.bpp.deps.client.send(m.urls.bap, { context, message: { order: { id: p.orderId } } }), (e) => /30000 FLX_REQ_EXPIRED: no request .* is waiting for a callback/.test((e as Error).message));
   const rejected = (await m.stores.grid.auditTrail()).filter((r) => r.kind === 'beckn.rejected' && r.messageId === context.message_id);
   assert.equal(rejected.length, 1);
   assert.equal((rejected[0]?.payload as { code: string }).code, 'FLX_REQ_EXPIRED');
+  const unasked = buildContext({ action: 'on_track', bapId: m.bap.deps.id, bapUri: m.urls.bap, bppId: m.bpp.deps.id, bppUri: m.urls.bpp, transactionId: p.transactionId, now: Date.now() });
+  await assert.rejects(m.bpp.deps.client.send(m.urls.bap, { context: unasked, message: { tracking: { status: 'active' } } }), /FLX_REQ_EXPIRED/, 'other callbacks still need a request');
+  const ours = buildContext({ action: 'on_status', bapId: m.bap.deps.id, bapUri: m.urls.bap, bppId: m.bpp.deps.id, bppUri: m.urls.bpp, transactionId: p.transactionId, now: Date.now() });
+  await m.bpp.deps.client.send(m.urls.bap, { context: ours, message: { order: { id: p.orderId } } });
+  // Audited after the ACK, by the receiver's continuation.
+  const audited = async () => (await m.stores.grid.auditTrail({ transactionId: p.transactionId })).filter((r) => r.kind === 'settlement' && (r.payload as { messageId?: string }).messageId === ours.message_id);
+  for (let i = 0; i < 50 && (await audited()).length === 0; i++) await new Promise((r) => setTimeout(r, 100));
+  assert.equal((await audited()).length, 1, 'the unasked on_status is audited by the BAP');
 });
 
 test('every message both sides exchanged conforms to FlexLon\'s schemas and the official transaction.yaml', async () => {

@@ -64,8 +64,14 @@ test('demo: the grid buys a peak reduction over the full Beckn lifecycle, the da
       assert.ok(verifyChain(flexTrail).ok && verifyChain(gridTrail).ok);
       // Each side received exactly the lifecycle, in order, and sent the other half.
       assert.deepEqual(actionsOf(flexTrail, 'beckn.in'), ['search', 'select', 'init', 'confirm', 'status', 'support']);
-      assert.deepEqual(actionsOf(flexTrail, 'beckn.out'), ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status', 'on_support']);
-      assert.deepEqual(actionsOf(gridTrail, 'beckn.in'), ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status', 'on_support']);
+      // Besides the on_status it was asked for, the BPP pushed on_status unasked as the order moved with
+      // market time (delivery started, delivery done; the second may be overtaken by the status request).
+      const asked = (xs: string[]) => xs.filter((a, i) => a !== 'on_status' || xs[i + 1] !== 'on_status');
+      assert.deepEqual(asked(actionsOf(flexTrail, 'beckn.out')), ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status', 'on_support']);
+      assert.deepEqual(asked(actionsOf(gridTrail, 'beckn.in')), ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status', 'on_support']);
+      const pushed = gridTrail.filter((r) => r.kind === 'settlement' && (r.payload as { unsolicited?: boolean }).unsolicited).map((r) => (r.payload as { state?: string }).state);
+      assert.equal(pushed[0], 'DELIVERING', `the BAP heard that delivery started without asking (${pushed.join(', ')})`);
+      assert.equal(actionsOf(gridTrail, 'beckn.in').filter((a) => a === 'on_status').length, 1 + pushed.length);
       assert.deepEqual(actionsOf(gridTrail, 'beckn.out'), ['search', 'select', 'init', 'confirm', 'status', 'support']);
       // After delivery the BPP's on_support carries the same settlement as on_status (signed statement).
       assert.deepEqual(result.statement?.periods.map((x) => x.deliveredKwh), s.periods.map((x) => x.deliveredKwh));
@@ -85,10 +91,12 @@ test('demo: the grid buys a peak reduction over the full Beckn lifecycle, the da
       assert.match(search.gatewayAuthorization ?? '', /^Signature keyId="gateway\.flexlon\.local\|/);
       const txOf = (r: AuditRecord) => r.transactionId;
       assert.ok(flexTrail.filter((r) => r.kind.startsWith('beckn.')).every((r) => txOf(r) === p.transactionId));
-      // Callbacks pair with their requests by message_id.
+      // Callbacks pair with their requests by message_id; the pushed on_status carry message ids of their own.
       const sent = gridTrail.filter((r) => r.kind === 'beckn.out').map((r) => r.messageId);
-      const got = gridTrail.filter((r) => r.kind === 'beckn.in').map((r) => r.messageId);
+      const pushIds = new Set(gridTrail.filter((r) => r.kind === 'settlement' && (r.payload as { unsolicited?: boolean }).unsolicited).map((r) => (r.payload as { messageId: string }).messageId));
+      const got = gridTrail.filter((r) => r.kind === 'beckn.in' && !pushIds.has(r.messageId ?? '')).map((r) => r.messageId);
       assert.deepEqual(got, sent);
+      assert.ok([...pushIds].every((id) => !sent.includes(id)), 'a pushed on_status answers no request');
       assert.ok(flexTrail.some((r) => r.kind === 'dispatch' && r.orderId === p.orderId), 'the commitment was dispatched');
       assert.ok(flexTrail.some((r) => r.kind === 'settlement' && r.orderId === p.orderId));
 

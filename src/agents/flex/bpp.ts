@@ -22,6 +22,7 @@ import { LOCAL_TASK, owedCallback, type OwedTask } from './callbacks.ts';
 import { makeKit } from './kit.ts';
 import { flexHandlers } from './lifecycle.ts';
 import { runOffersTask } from './offer-task.ts';
+import { progressOrders } from './progress.ts';
 import type { FlexOrchestrator } from './orchestrator.ts';
 import type { DispatchInstruction } from './problem.ts';
 
@@ -37,6 +38,8 @@ export interface BppOptions {
   /** Created (with the store-backed gauges) when absent. */
   readonly metrics?: FlexMetrics;
   readonly outboxEveryMs?: number;
+  /** How often (wall ms) orders are moved on with market time (also after every agent report). */
+  readonly progressEveryMs?: number;
 }
 
 export interface Bpp {
@@ -80,6 +83,16 @@ export const createBpp = (o: BppOptions): Bpp => {
   });
   nudge.outbox = outbox;
 
+  // Orders move with market time (progress.ts): on a timer and after every agent report, one pass at a time.
+  let progressing: Promise<unknown> | undefined;
+  let progressTimer: ReturnType<typeof setInterval> | undefined;
+  const progress = (): void => {
+    if (progressing) return;
+    progressing = progressOrders(kit)
+      .catch((e: unknown) => d.log.warn({ error: asFlexError(e).message }, 'moving orders on with market time failed; retried on the next pass'))
+      .finally(() => { progressing = undefined; });
+  };
+
   const onBackgroundError = (e: unknown, i: Inbound) =>
     d.log.error({ action: i.action, transaction_id: i.msg.context.transaction_id, message_id: i.msg.context.message_id, error: asFlexError(e).message }, 'work after the ACK failed');
   const onOutcome = (action: string, outcome: string, error?: unknown) => {
@@ -100,7 +113,11 @@ export const createBpp = (o: BppOptions): Bpp => {
         onBackgroundError, onOutcome, ...(o.journal ? { journal: o.journal } : {}),
       });
       signedRoute(app, '/internal/agent/report', { resolver: o.agentTrust, now: d.wallNow, store: d.store, actor: d.id },
-        async (body): Promise<{ dispatch: DispatchInstruction[] }> => fo.onAgentReport(body as FlexibilityReport));
+        async (body): Promise<{ dispatch: DispatchInstruction[] }> => {
+          const answer = await fo.onAgentReport(body as FlexibilityReport);
+          progress();
+          return answer;
+        });
       registerMetricsRoute(app, metrics.registry);
       app.get('/health', async () => ({ ok: true, id: d.id, store: d.store.location, sites: fo.reportedSites(), owed: (await d.store.listOutbox({ status: 'pending' })).length }));
     },
@@ -112,8 +129,12 @@ export const createBpp = (o: BppOptions): Bpp => {
         d.log.warn({ error: asFlexError(e).message }, 'recovery could not re-plan and dispatch yet');
       }
       await outbox.start();
+      progressTimer = setInterval(progress, o.progressEveryMs ?? 1000);
+      progressTimer.unref();
     },
     async stop() {
+      clearInterval(progressTimer);
+      await progressing;
       await outbox.stop();
     },
   };

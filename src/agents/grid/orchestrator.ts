@@ -55,6 +55,16 @@ export interface GridOrchestratorDeps {
   readonly log: Logger;
   /** Grid events (OpenADR-style DSO/TSO needs); when one asks for a window, it is the need. */
   readonly events?: { needs(from: number, to: number, defaults: NeedDefaults): Promise<EventNeed[]> };
+  /** Told of each unsolicited on_status a provider pushes for one of our orders (after it is audited). */
+  readonly onStatusPush?: (push: StatusPush) => void;
+}
+
+/** An on_status a provider sent unasked (core 1.1.1 allows it), e.g. when delivery starts or ends. */
+export interface StatusPush {
+  readonly transactionId: string;
+  readonly orderId: string | undefined;
+  readonly state: string | undefined;
+  readonly settlement: SettlementSummary | undefined;
 }
 
 export interface Procurement {
@@ -176,8 +186,21 @@ export class GridOrchestrator {
       this.pending.check(msg);
       return async () => this.pending.deliver(msg);
     };
+    // on_status may also come unasked, for an order we bought: audited and reported, never a NACK.
+    const onStatus: BecknHandler = async (inbound) => {
+      const { msg } = inbound;
+      if (this.pending.isWaiting(msg.context.message_id)) return accept(inbound);
+      const ours = (await this.deps.store.auditTrail({ transactionId: msg.context.transaction_id })).some((r) => r.kind === 'order' && r.actor === this.deps.id);
+      if (!ours) this.pending.check(msg); // not ours and not awaited: the usual NACK
+      const order = (msg.message as { order?: WireOrder } | undefined)?.order;
+      const push: StatusPush = { transactionId: msg.context.transaction_id, orderId: order?.id, state: order?.fulfillments?.[0]?.state?.descriptor?.code, settlement: readSettlement(order?.tags) };
+      return async () => {
+        await this.deps.store.appendAudit({ kind: 'settlement', at: this.deps.wallNow(), actor: this.deps.id, transactionId: push.transactionId, ...(push.orderId ? { orderId: push.orderId } : {}), payload: { state: push.state, settlement: push.settlement, unsolicited: true, messageId: msg.context.message_id } });
+        this.deps.onStatusPush?.(push);
+      };
+    };
     return {
-      on_search: accept, on_select: accept, on_init: accept, on_confirm: accept, on_status: accept,
+      on_search: accept, on_select: accept, on_init: accept, on_confirm: accept, on_status: onStatus,
       on_track: accept, on_cancel: accept, on_update: accept, on_rating: accept, on_support: accept,
     };
   }

@@ -22,6 +22,11 @@ export class PendingCallbacks {
     });
   }
 
+  /** Whether a request with this message_id is waiting for its callback. */
+  isWaiting(messageId: string): boolean {
+    return this.waiting.has(messageId);
+  }
+
   /** Throws (→ NACK) for a callback nobody is waiting for: unknown, late, or the wrong action. */
   check(msg: BecknMessage): void {
     const w = this.waiting.get(msg.context.message_id);

@@ -1,0 +1,57 @@
+// Orders move with market time without being asked: when a confirmed order's window opens it becomes
+// active, and when it ends, completed and settled. Each change is one store transaction (the order,
+// its audit row, the meter readings and settlement at completion, and an unsolicited on_status owed
+// to the buyer in the outbox), so a crash either leaves the order as it was — the next pass moves it
+// — or moves it with the callback owed. Core 1.1.1 lets a BPP send on_status unsolicited, with the
+// order's transaction_id and a message_id of its own; the buyer need not poll to learn of delivery.
+import { randomUUID } from 'node:crypto';
+import { advance, type Order } from '../../domain/order.ts';
+import { epochMs } from '../../domain/time.ts';
+import { buildContext } from '../../beckn/context.ts';
+import { owe, type Requester } from './callbacks.ts';
+import { readingsToSave, type Kit } from './kit.ts';
+import type { Commitment } from './orchestrator.ts';
+import { settleOrder } from './settle-order.ts';
+import { BASELINE_METHOD } from './wire-order.ts';
+
+/** Who an unsolicited callback goes to: the order's buyer, in the order's transaction, under a new message_id. */
+const buyerOf = (k: Kit, order: Order): Requester => ({
+  context: buildContext({ action: 'status', bapId: order.bapId, bapUri: order.bapUri, bppId: k.provider.id, bppUri: k.provider.uri, transactionId: order.transactionId, messageId: randomUUID(), now: k.provider.wallNow() }),
+  subscriberId: order.bapId,
+  url: order.bapUri,
+});
+
+/** Moves every live order that market time has moved on; returns the ids moved. */
+export const progressOrders = async (k: Kit): Promise<string[]> => {
+  const d = k.fo.deps;
+  const marketNow = d.market.now();
+  const due = (await d.store.listOrders()).filter((o) => (o.state === 'confirmed' || o.state === 'active') && advance(o, marketNow, epochMs(d.wallNow())).state !== o.state);
+  const moved: string[] = [];
+  for (const before of due) {
+    const commitments = await d.store.listCommitments<Commitment>({ orderId: before.id });
+    // Meters are read outside the transaction (an HTTP call per site); completion settles on them.
+    const metered = advance(before, marketNow, epochMs(d.wallNow())).state === 'completed' ? await k.meters(commitments) : undefined;
+    const changed = await d.store.transaction(async (tx) => {
+      const current = await tx.getOrder(before.id);
+      if (!current) return false;
+      const order = advance(current, marketNow, epochMs(d.wallNow()));
+      if (order.state === current.state) return false; // moved meanwhile (a status request)
+      const settlement = order.state === 'completed' && metered ? settleOrder(order, commitments, metered, BASELINE_METHOD) : undefined;
+      await tx.saveOrder(order);
+      await k.audit(tx, order, { from: current.state, unsolicited: true });
+      if (settlement && metered) {
+        await tx.saveMeterReadings(readingsToSave(commitments, metered, d.wallNow()));
+        await tx.appendAudit({ kind: 'settlement', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { ...settlement.total, sites: settlement.sites } });
+        for (const s of settlement.sites) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
+      }
+      await owe(tx, k.provider, buyerOf(k, order), 'on_status', { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) }, order.id);
+      return true;
+    });
+    if (changed) {
+      moved.push(before.id);
+      d.log.info({ orderId: before.id, transaction_id: before.transactionId }, `order ${advance(before, marketNow, epochMs(d.wallNow())).state}: unsolicited on_status owed`);
+    }
+  }
+  if (moved.length > 0) k.sent();
+  return moved;
+};

@@ -1,0 +1,67 @@
+// Orders move with market time without being asked: when the window opens the BPP's order becomes
+// active, when it ends completed and settled, and each change reaches the buyer as an unsolicited
+// on_status (core 1.1.1) over signed HTTP — audited by the BAP, with the settlement at the end.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { composeMarket, SLOT_MINUTES, type Market } from '../../src/compose.ts';
+import { demoConfig } from '../../src/config.ts';
+import { createLogger } from '../../src/log.ts';
+import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
+import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
+import { gbpPerMwh, kw } from '../../src/domain/units.ts';
+
+let dir: string;
+let m: Market;
+const SLOT = SLOT_MINUTES * MINUTE_MS;
+
+before(async () => {
+  dir = mkdtempSync(join(tmpdir(), 'flexlon-push-'));
+  m = await composeMarket(demoConfig({ dataDir: dir, logLevel: 'silent', secondsPerDay: '20' }), 'push', createLogger('silent'));
+  await m.agent.tick(m.dayStart);
+});
+
+after(async () => {
+  await m.stop();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+interface Pushed { state?: string; unsolicited?: boolean; settlement?: { deliveredKwh: number; periods: unknown[] } }
+
+test('the BPP tells the buyer when delivery starts and when it is done, unasked, with the settlement', { timeout: 120_000 }, async () => {
+  // Find a small window early in the day that the site can sell, and buy it at market time 00:00.
+  let p: Procurement | undefined;
+  let windowEnd = 0;
+  for (let from = 4; from <= 12 && !p; from++) {
+    const windowStart = epochMs(m.dayStart + from * SLOT);
+    windowEnd = windowStart + 2 * SLOT;
+    const got = await m.bap.procure({ kind: 'price-peak', windowStart, windowEnd: epochMs(windowEnd), wantedKw: kw(20), maxPriceGbpPerMwh: gbpPerMwh(100_000) }, randomUUID());
+    if (!('none' in got)) p = got;
+  }
+  assert.ok(p, 'some early window had flexibility to buy');
+  // Let market time run (20 s a day) while the agent reports each slot, as in the demo, past the window.
+  m.clock.start();
+  for (let t = m.dayStart + SLOT; t <= windowEnd + SLOT; t += SLOT) {
+    await m.clock.waitUntil(epochMs(t));
+    await m.agent.tick(epochMs(t));
+  }
+  const pushes = async (): Promise<Pushed[]> => (await m.stores.grid.auditTrail({ transactionId: p.transactionId }))
+    .filter((r) => r.kind === 'settlement' && (r.payload as Pushed).unsolicited).map((r) => r.payload as Pushed);
+  for (let i = 0; i < 100 && (await pushes()).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+  const got = await pushes();
+  assert.deepEqual(got.map((x) => x.state), ['DELIVERING', 'DELIVERED'], 'one push when delivery starts, one when it is done');
+  const done = got[1];
+  assert.equal(done?.settlement?.periods.length, 2, 'the final push carries both settlement periods');
+  assert.ok(typeof done?.settlement?.deliveredKwh === 'number');
+  const order = await m.stores.flex.getOrder(p.orderId);
+  assert.equal(order?.state, 'completed', 'nobody asked for status, yet the order is completed');
+  const bppAudit = (await m.stores.flex.auditTrail({ transactionId: p.transactionId })).filter((r) => r.kind === 'order').map((r) => r.payload as { state: string; unsolicited?: boolean });
+  assert.deepEqual(bppAudit.filter((x) => x.unsolicited).map((x) => x.state), ['active', 'completed']);
+  // Asking afterwards still works, and says the same.
+  const asked = await m.bap.status(p);
+  assert.equal(asked.state, 'DELIVERED');
+  assert.equal(asked.settlement?.deliveredKwh, done?.settlement?.deliveredKwh);
+});
