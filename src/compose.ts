@@ -243,7 +243,8 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   writeFileSync(openadrTokenFile, `${openadrToken}\n`, { mode: 0o600 });
   const bap = new GridOrchestrator({
     id: IDS.bap, events: gridEvents, uri: bapUrl, store: stores.grid, client: new BecknClient({ signer: bapSigner, store: stores.grid, now: wallNow, ackResolver: resolver }), registry, market: clock, wallNow,
-    signals, region: 'GB', policy: needPolicy(specs.length), collectMs: 5000, callbackTimeoutMs: 10_000, log: log.child({ agent: 'grid' }),
+    // on_search comes after pricing, which plans every site: wait for it longer the more sites there are.
+    signals, region: 'GB', policy: needPolicy(specs.length), collectMs: 5000 * specs.length, callbackTimeoutMs: 10_000, log: log.child({ agent: 'grid' }),
   });
   const bppTrust = staticKeyResolver([{ subscriberId: IDS.bpp, uniqueKeyId: bppSigner.uniqueKeyId, publicKeyBase64: bppSigner.publicKeyBase64, url: bppUrl }]);
   const sites: MarketSite[] = simSites.map(({ spec, cluster, businessAsUsual }, i) => {
