@@ -1,6 +1,7 @@
 // The composition root: the only place that picks adapters and wires the agents together. It starts
 // a whole flexibility market on loopback: a Beckn registry, the Grid Orchestrator (BAP), the
-// Flexibility Orchestrator (BPP) and a Compute-Flex agent over the simulated cluster.
+// Flexibility Orchestrator (BPP) and one Compute-Flex agent per simulated site (aggregation: the BPP
+// sells the sites' flexibility together, see docs/architecture.md).
 import { randomBytes } from 'node:crypto';
 import { accessSync, constants, existsSync, mkdirSync, statSync, writeFileSync } from 'node:fs';
 import { createServer } from 'node:net';
@@ -44,7 +45,32 @@ import { generateDay } from './sim/workload.ts';
 export const SLOT_MINUTES = 30;
 export const HORIZON_SLOTS = 96;
 const HOST = '127.0.0.1';
-const IDS = { bap: 'grid.flexlon.local', bpp: 'dc.flexlon.local', agent: 'agent-lon.dc.flexlon.local', gateway: 'gateway.flexlon.local' } as const;
+const IDS = { bap: 'grid.flexlon.local', bpp: 'dc.flexlon.local', gateway: 'gateway.flexlon.local' } as const;
+const agentId = (site: string): string => `agent-${site}.dc.flexlon.local`;
+
+/**
+ * The simulated sites, in the order `--sites N` takes them. The first is the demo's original site;
+ * the others are smaller, so a portfolio split is uneven. Sizes are illustrative placeholders.
+ */
+export const SIM_SITES = [
+  { id: 'lon', name: 'London', trainingNodes: 32, gridImportLimitKw: 400 },
+  { id: 'man', name: 'Manchester', trainingNodes: 24, gridImportLimitKw: 300 },
+  { id: 'edi', name: 'Edinburgh', trainingNodes: 16, gridImportLimitKw: 200 },
+  { id: 'cdf', name: 'Cardiff', trainingNodes: 16, gridImportLimitKw: 200 },
+] as const;
+export const MAX_SITES = SIM_SITES.length;
+
+/** One simulated site of the market and its Compute-Flex agent. */
+export interface MarketSite {
+  readonly id: string;
+  readonly name: string;
+  readonly agent: ComputeAgent;
+  readonly cluster: SimCluster;
+  /** The same queue on its own scheduler with no FlexLon decisions: the settlement baseline. */
+  readonly businessAsUsual: SimCluster;
+  readonly url: string;
+  readonly store: Store;
+}
 
 export interface Market {
   readonly runDir: string;
@@ -53,15 +79,19 @@ export interface Market {
   readonly urls: { readonly registry: string; readonly gateway: string; readonly bap: string; readonly bpp: string; readonly agent: string };
   readonly bap: GridOrchestrator;
   readonly bpp: FlexOrchestrator;
+  /** The first site's agent, cluster and twin (`sites[0]`), kept for single-site callers. */
   readonly agent: ComputeAgent;
   readonly cluster: SimCluster;
   /** The same queue on its own scheduler with no FlexLon decisions, for comparison. */
   readonly businessAsUsual: SimCluster;
+  /** Every site behind the BPP, the first being `agent`/`cluster`/`businessAsUsual`. */
+  readonly sites: readonly MarketSite[];
   readonly signals: CsvSignalSource;
   /** The Grid Orchestrator's OpenADR-style event intake (POST /openadr/programs, /openadr/events). */
   readonly gridEvents: GridEventStore;
   /** File holding the bearer token for the event intake (0600, in the run folder). */
   readonly openadrTokenFile: string;
+  /** `agent` is the first site's store; every site's is also in `sites[].store`. */
   readonly stores: Readonly<Record<'registry' | 'gateway' | 'grid' | 'flex' | 'agent', Store>>;
   stop(): Promise<void>;
 }
@@ -74,6 +104,13 @@ export const createPlanningSolver = (options: Partial<PlannerOptions> = {}): Hig
 // The BPP re-plans every slot and prices offers by re-planning, so its budget per plan is short;
 // the greedy fallback keeps it answering if HiGHS ever cannot.
 const BPP_PLANNER: Partial<PlannerOptions> = { timeLimitSeconds: 5, milpTimeLimitSeconds: 0.25 };
+
+/**
+ * The grid side searches earlier the more sites there are: pricing plans every site's flexibility
+ * curve and then the portfolio split (about 0.6 s of wall time per extra site), and on the demo's
+ * accelerated clock the quotes must be confirmed before the window opens. One site: the default.
+ */
+const needPolicy = (sites: number) => ({ ...DEFAULT_NEED_POLICY, procureLeadSlots: DEFAULT_NEED_POLICY.procureLeadSlots + 2 * (sites - 1) });
 
 /** A port the OS says is free now. Agents must know each other's URLs before their routes exist. */
 const freePort = (): Promise<number> => new Promise((resolve, reject) => {
@@ -139,17 +176,22 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
     const latest = Math.floor((span.to + SLOT_MINUTES * 60_000 - 2 * DAY) / DAY) * DAY;
     throw new FlexError('FLX_CONFIG_INVALID', `--date: the shipped grid data covers ${new Date(span.from).toISOString().slice(0, 10)} to ${new Date(span.to).toISOString().slice(0, 16)}Z; the demo needs the day and the next one (pick --date from ${new Date(Math.ceil(span.from / DAY) * DAY).toISOString().slice(0, 10)} to ${new Date(latest).toISOString().slice(0, 10)})`, { path: '--date' });
   }
+  if (!Number.isInteger(c.sites) || c.sites < 1 || c.sites > MAX_SITES) throw new FlexError('FLX_CONFIG_INVALID', `--sites: must be a whole number from 1 to ${MAX_SITES}, got ${c.sites}`, { path: '--sites' });
   // Only now, with the configuration checked, does the run get a folder.
   const runDir = join(ensureDataDir(c.dataDir), 'runs', runId);
   mkdirSync(runDir, { recursive: true });
   const clock = new ReplayClock(dayStart, 86_400 / c.secondsPerDay);
   const keys = new FileKeyStore(join(c.dataDir, 'keys'), true);
-  const [bapSigner, bppSigner, agentSigner, gatewaySigner] = await Promise.all([keys.signer(IDS.bap), keys.signer(IDS.bpp), keys.signer(IDS.agent), keys.signer(IDS.gateway)]);
+  const specs = SIM_SITES.slice(0, c.sites);
+  const [bapSigner, bppSigner, gatewaySigner] = await Promise.all([keys.signer(IDS.bap), keys.signer(IDS.bpp), keys.signer(IDS.gateway)]);
+  const agentSigners = await Promise.all(specs.map((s) => keys.signer(agentId(s.id))));
   becknValidator(); // compile every message schema now, not on the first request
   const openStore = storeOpener(runDir, runId);
+  const agentStores: Store[] = [];
+  for (const s of specs) agentStores.push(await openStore(`compute-agent-${s.id}`));
   const stores = {
     registry: await openStore('registry'), gateway: await openStore('gateway'), grid: await openStore('grid-orchestrator'),
-    flex: await openStore('flex-orchestrator'), agent: await openStore('compute-agent-lon'),
+    flex: await openStore('flex-orchestrator'), agent: agentStores[0] as Store,
   };
   // Group commit of inbound claims and audit rows (src/adapters/store-sqlite/journal.ts) on SQLite
   // files; on PostgreSQL the journal goes through the Store port.
@@ -165,26 +207,34 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   const registry = new HttpRegistry({ url: registryUrl, now: wallNow, cacheTtlMs: 30_000 });
   const resolver = registryKeyResolver(registry);
 
-  // The simulated site: a GPU training pool and an inference pool behind one grid connection.
-  // 32 training nodes (256 GPUs) running a training-size job mix, 4 inference nodes.
-  const day = generateDay({ seed: c.seed, site: 'lon', dayStart, jobs: c.jobs, gpuMix: 'training' });
-  const site = { site: 'lon', region: 'GB', gridImportLimitKw: 400, trainingNodes: 32 } as const;
-  const cluster = new SimCluster({ ...site, admission: 'held' }, dayStart, day.inferenceKw);
-  cluster.submit(day.jobs);
-  const businessAsUsual = new SimCluster({ ...site, admission: 'immediate' }, dayStart, day.inferenceKw);
-  businessAsUsual.submit(day.jobs);
+  // Each simulated site: a GPU training pool and an inference pool behind one grid connection,
+  // running a training-size job mix, with its own seeded day (the first site keeps the demo's seed,
+  // so one site gives the same day as before). Each has a twin on a plain scheduler (business as usual).
+  const simSites = specs.map((spec, i) => {
+    const day = generateDay({ seed: c.seed + i * 7919, site: spec.id, dayStart, jobs: c.jobs, gpuMix: 'training' });
+    const site = { site: spec.id, region: 'GB', gridImportLimitKw: spec.gridImportLimitKw, trainingNodes: spec.trainingNodes } as const;
+    const cluster = new SimCluster({ ...site, admission: 'held' }, dayStart, day.inferenceKw);
+    cluster.submit(day.jobs);
+    const businessAsUsual = new SimCluster({ ...site, admission: 'immediate' }, dayStart, day.inferenceKw);
+    businessAsUsual.submit(day.jobs);
+    return { spec, cluster, businessAsUsual };
+  });
 
-  const bapApp = app(); const bppApp = app(); const agentApp = app();
-  const [bapPort, bppPort, agentPort] = [await freePort(), await freePort(), await freePort()];
-  const [bapUrl, bppUrl, agentUrl] = [bapPort, bppPort, agentPort].map((p) => `http://${HOST}:${p}`) as [string, string, string];
+  const bapApp = app(); const bppApp = app();
+  const agentApps = specs.map(() => app());
+  const [bapPort, bppPort] = [await freePort(), await freePort()];
+  const agentPorts: number[] = [];
+  for (let i = 0; i < specs.length; i++) agentPorts.push(await freePort());
+  const [bapUrl, bppUrl] = [bapPort, bppPort].map((p) => `http://${HOST}:${p}`) as [string, string];
+  const agentUrls = agentPorts.map((p) => `http://${HOST}:${p}`);
 
   const solver = createPlanningSolver(BPP_PLANNER);
   await solver.client.warm();
   const metrics = createMetrics({ orders: () => stores.flex.listOrders(), processMetrics: true });
   const bpp = new FlexOrchestrator({
-    id: IDS.bpp, uri: bppUrl, name: 'FlexLon data centre (London)', store: stores.flex, signer: bppSigner, market: clock, wallNow,
+    id: IDS.bpp, uri: bppUrl, name: `FlexLon data centre${specs.length > 1 ? 's' : ''} (${specs.map((s) => s.name).join(', ')})`, store: stores.flex, signer: bppSigner, market: clock, wallNow,
     client: new BecknClient({ signer: bppSigner, store: stores.flex, now: wallNow, ackResolver: resolver }), signals, solver,
-    sites: [{ id: 'lon', region: 'GB', agentUrl }], horizonSlots: HORIZON_SLOTS, slotMinutes: SLOT_MINUTES, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300,
+    sites: specs.map((s, i) => ({ id: s.id, region: 'GB', agentUrl: agentUrls[i] as string })), horizonSlots: HORIZON_SLOTS, slotMinutes: SLOT_MINUTES, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300,
     support: { email: `flexibility-desk@${IDS.bpp}` }, log: log.child({ agent: 'flex' }), metrics,
   });
   const gridEvents = new GridEventStore(stores.grid, IDS.bap, wallNow);
@@ -193,20 +243,26 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   writeFileSync(openadrTokenFile, `${openadrToken}\n`, { mode: 0o600 });
   const bap = new GridOrchestrator({
     id: IDS.bap, events: gridEvents, uri: bapUrl, store: stores.grid, client: new BecknClient({ signer: bapSigner, store: stores.grid, now: wallNow, ackResolver: resolver }), registry, market: clock, wallNow,
-    signals, region: 'GB', policy: DEFAULT_NEED_POLICY, collectMs: 5000, callbackTimeoutMs: 10_000, log: log.child({ agent: 'grid' }),
+    // on_search comes after pricing, which plans every site: wait for it longer the more sites there are.
+    signals, region: 'GB', policy: needPolicy(specs.length), collectMs: 5000 * specs.length, callbackTimeoutMs: 10_000, log: log.child({ agent: 'grid' }),
   });
-  const agent = new ComputeAgent({
-    id: IDS.agent, site: { id: 'lon', region: 'GB', pue: cluster.pue, itPowerLimitKw: cluster.itPowerLimitKw, gridImportLimitKw: cluster.gridImportLimitKw },
-    scheduler: cluster, meter: cluster, baseLoad: (g) => cluster.baseLoadKw(g), advance: (t) => cluster.advanceTo(t), signer: agentSigner,
-    baseline: async (g) => {
-      // The twin runs ahead to the end of the grid: it is the counterfactual, not a forecast.
-      const end = epochMs(g.start + g.slots * g.slotMinutes * 60_000);
-      if (businessAsUsual.now < end) businessAsUsual.advanceTo(end);
-      return businessAsUsual.importKw(g);
-    },
-    orchestratorUrl: bppUrl, orchestratorId: IDS.bpp, resolver: staticKeyResolver([{ subscriberId: IDS.bpp, uniqueKeyId: bppSigner.uniqueKeyId, publicKeyBase64: bppSigner.publicKeyBase64, url: bppUrl }]),
-    store: stores.agent, market: clock, wallNow, slotMinutes: SLOT_MINUTES, horizonSlots: HORIZON_SLOTS, log: log.child({ agent: 'compute' }),
+  const bppTrust = staticKeyResolver([{ subscriberId: IDS.bpp, uniqueKeyId: bppSigner.uniqueKeyId, publicKeyBase64: bppSigner.publicKeyBase64, url: bppUrl }]);
+  const sites: MarketSite[] = simSites.map(({ spec, cluster, businessAsUsual }, i) => {
+    const agent = new ComputeAgent({
+      id: agentId(spec.id), site: { id: spec.id, region: 'GB', pue: cluster.pue, itPowerLimitKw: cluster.itPowerLimitKw, gridImportLimitKw: cluster.gridImportLimitKw },
+      scheduler: cluster, meter: cluster, baseLoad: (g) => cluster.baseLoadKw(g), advance: (t) => cluster.advanceTo(t), signer: agentSigners[i] as Signer,
+      baseline: async (g) => {
+        // The twin runs ahead to the end of the grid: it is the counterfactual, not a forecast.
+        const end = epochMs(g.start + g.slots * g.slotMinutes * 60_000);
+        if (businessAsUsual.now < end) businessAsUsual.advanceTo(end);
+        return businessAsUsual.importKw(g);
+      },
+      orchestratorUrl: bppUrl, orchestratorId: IDS.bpp, resolver: bppTrust,
+      store: agentStores[i] as Store, market: clock, wallNow, slotMinutes: SLOT_MINUTES, horizonSlots: HORIZON_SLOTS, log: log.child({ agent: 'compute', site: spec.id }),
+    });
+    return { id: spec.id, name: spec.name, agent, cluster, businessAsUsual, url: agentUrls[i] as string, store: agentStores[i] as Store };
   });
+  const first = sites[0] as MarketSite;
 
   const onBackgroundError = (e: unknown, inbound: { action: string; msg: { context: { transaction_id: string; message_id: string } } }) =>
     log.error({ action: inbound.action, transaction_id: inbound.msg.context.transaction_id, message_id: inbound.msg.context.message_id, error: (e as Error).message }, 'callback failed');
@@ -218,11 +274,15 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   });
   useRawJsonBody(gateway.app);
   apps.push(gateway.app);
-  const agentTrust = staticKeyResolver([{ subscriberId: IDS.agent, uniqueKeyId: agentSigner.uniqueKeyId, publicKeyBase64: agentSigner.publicKeyBase64, url: agentUrl }]);
+  // The BPP takes reports only from its own sites' agents, each under its own key.
+  const agentTrust = staticKeyResolver(sites.map((s, i) => {
+    const signer = agentSigners[i] as Signer;
+    return { subscriberId: signer.subscriberId, uniqueKeyId: signer.uniqueKeyId, publicKeyBase64: signer.publicKeyBase64, url: s.url };
+  }));
   const bppNode = createBpp({ orchestrator: bpp, resolver, agentTrust, ackSigner: bppSigner, journal: journals.flex, metrics });
   bppNode.register(bppApp);
-  agent.register(agentApp);
-  const [gatewayUrl] = await Promise.all([listen(gateway.app), listen(bapApp, bapPort), listen(bppApp, bppPort), listen(agentApp, agentPort)]);
+  sites.forEach((s, i) => s.agent.register(agentApps[i] as FastifyInstance));
+  const [gatewayUrl] = await Promise.all([listen(gateway.app), listen(bapApp, bapPort), listen(bppApp, bppPort), ...sites.map((_, i) => listen(agentApps[i] as FastifyInstance, agentPorts[i]))]);
 
   for (const [signer, type, url] of [[bapSigner, 'BAP', bapUrl], [bppSigner, 'BPP', bppUrl], [gatewaySigner, 'BG', gatewayUrl]] as const) {
     await new HttpRegistry({ url: registryUrl, now: wallNow }, signer).subscribe(subscription(signer, type, url, wallNow()));
@@ -230,13 +290,14 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   await bppNode.start();
 
   return {
-    runDir, dayStart, clock, urls: { registry: registryUrl, gateway: gatewayUrl, bap: bapUrl, bpp: bppUrl, agent: agentUrl }, bap, bpp, agent, cluster, businessAsUsual, signals, gridEvents, openadrTokenFile, stores,
+    runDir, dayStart, clock, urls: { registry: registryUrl, gateway: gatewayUrl, bap: bapUrl, bpp: bppUrl, agent: first.url }, bap, bpp,
+    agent: first.agent, cluster: first.cluster, businessAsUsual: first.businessAsUsual, sites, signals, gridEvents, openadrTokenFile, stores,
     async stop() {
       bap.stop();
       await bppNode.stop();
       await Promise.allSettled(apps.map((a) => a.close()));
       await Promise.allSettled(Object.values(journals).map((j) => j.close()));
-      await Promise.allSettled(Object.values(stores).map((s) => s.close()));
+      await Promise.allSettled([...Object.values(stores), ...agentStores.slice(1)].map((s) => s.close()));
       await solver.close();
     },
   };

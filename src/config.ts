@@ -22,6 +22,8 @@ export interface DemoConfig {
   readonly secondsPerDay: number;
   readonly seed: number;
   readonly jobs: number;
+  /** Simulated sites behind the one BPP (1–MAX_DEMO_SITES); each has its own agent, queue and meter. */
+  readonly sites: number;
   readonly serve: boolean;
   readonly logLevel: LogLevel;
   readonly grid: { readonly carbon: readonly string[]; readonly price: readonly string[]; readonly regional: readonly string[] };
@@ -35,6 +37,7 @@ export interface DemoInput {
   readonly secondsPerDay?: string | undefined;
   readonly seed?: string | undefined;
   readonly jobs?: string | undefined;
+  readonly sites?: string | undefined;
   readonly serve?: boolean | undefined;
   readonly logLevel?: string | undefined;
   readonly events?: string | undefined;
@@ -76,6 +79,13 @@ const secondsPerDay = (raw: string | undefined): number => {
   return n;
 };
 
+/**
+ * Simulated sites the demo allows. compose.ts defines four (lon, man, edi, cdf), but with three or
+ * more, pricing and re-planning on one solver outrun the replayed day and no deal is made (docs/
+ * operator-guide.md, Troubleshooting), so the flag stops at two until planning per slot is faster.
+ */
+export const MAX_DEMO_SITES = 2;
+
 export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env): string =>
   env.FLEXLON_DATA_DIR && env.FLEXLON_DATA_DIR.trim() !== '' ? resolve(expandHome(env.FLEXLON_DATA_DIR)) : join(homedir() || process.cwd(), '.flexlon');
 
@@ -90,6 +100,7 @@ export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.en
     secondsPerDay: secondsPerDay(input.secondsPerDay),
     seed: number('--seed', input.seed, 7, 0, 2 ** 31 - 1, true),
     jobs: number('--jobs', input.jobs, 36, 1, 2000, true),
+    sites: number('--sites', input.sites, 1, 1, MAX_DEMO_SITES, true),
     serve: input.serve ?? false,
     logLevel: parseLogLevel(logLevel, 'warn'),
     grid: SHIPPED_GRID,

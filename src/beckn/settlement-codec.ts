@@ -32,3 +32,20 @@ export const readSettlement = (tags: readonly TagGroup[] | undefined): Settlemen
     shortfallKwh: n(tags, 'settlement', 'shortfall-kwh'), performance: n(tags, 'settlement', 'performance'), paymentGbp: n(tags, 'settlement', 'payment-gbp'),
   };
 };
+
+/** A portfolio order's settlement at one site (tag group `site-settlement`, see wire-order.ts). */
+export interface SiteSettlement {
+  readonly site: string;
+  readonly deliveredKwh: number;
+  readonly committedKwh: number;
+  readonly shortfallKwh: number;
+  readonly performance: number;
+  readonly paymentGbp: number;
+}
+
+/** Every `site-settlement` group; empty for a single-site order (its totals are the site's). */
+export const readSiteSettlements = (tags: readonly TagGroup[] | undefined): SiteSettlement[] =>
+  (tags ?? []).filter((t) => t.descriptor.code === 'site-settlement').map((t) => {
+    const n = (c: string): number => Number(readTag([t], 'site-settlement', c) ?? NaN);
+    return { site: readTag([t], 'site-settlement', 'site') ?? '', deliveredKwh: n('delivered-kwh'), committedKwh: n('committed-kwh'), shortfallKwh: n('shortfall-kwh'), performance: n('performance'), paymentGbp: n('payment-gbp') };
+  });

@@ -8,13 +8,17 @@ import { composeMarket, SLOT_MINUTES, type Market } from '../compose.ts';
 import { demoConfig, type DemoConfig } from '../config.ts';
 import type { FlexNeed } from '../domain/offers.ts';
 import type { SettlementSummary } from '../domain/settlement.ts';
+import type { SiteSettlement } from '../beckn/settlement-codec.ts';
 import { carbonOf, pricesOf } from '../domain/signals.ts';
 import { epochMs, isoOf, type EpochMs, type SlotGrid } from '../domain/time.ts';
 import { createLogger } from '../log.ts';
-import { DEFAULT_NEED_POLICY, type Procurement } from '../agents/grid/orchestrator.ts';
+import type { Procurement } from '../agents/grid/orchestrator.ts';
 import { askSupport, statementOf } from '../agents/grid/post-order.ts';
 import { FlexError } from '../errors.ts';
+import type { Store } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
+
+export interface Savings { readonly gbp: number; readonly gCo2: number; readonly bauKwh: number; readonly flexlonKwh: number; readonly caveats: readonly string[] }
 
 export interface DemoResult {
   readonly runDir: string;
@@ -24,7 +28,10 @@ export interface DemoResult {
   readonly settlement: SettlementSummary;
   /** The settlement statement the BPP sent in on_support after delivery. */
   readonly statement: SettlementSummary | undefined;
-  readonly savings: { readonly gbp: number; readonly gCo2: number; readonly bauKwh: number; readonly flexlonKwh: number; readonly caveats: readonly string[] };
+  /** Over every site. */
+  readonly savings: Savings;
+  /** Each site behind the BPP: its part of the order's settlement (none if it had no part) and its savings. */
+  readonly sites: readonly { readonly site: string; readonly settlement: SiteSettlement | undefined; readonly savings: Savings }[];
   readonly audit: readonly { readonly store: string; readonly records: number; readonly ok: boolean }[];
 }
 
@@ -32,24 +39,33 @@ const DAY_MS = 86_400_000;
 const hhmm = (t: number): string => isoOf(t).slice(11, 16);
 const money = (n: number): string => `£${n.toFixed(2)}`;
 
-/** £ and gCO2 the day cost less than business as usual, over two days so deferred work is counted. */
-const compare = async (m: Market): Promise<DemoResult['savings']> => {
+/**
+ * £ and gCO2 the day cost less than business as usual, over two days so deferred work is counted:
+ * per site (each against its own twin) and in total.
+ */
+const compare = async (m: Market): Promise<{ total: Savings; sites: { site: string; savings: Savings }[] }> => {
   const grid: SlotGrid = { start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: (2 * DAY_MS) / (SLOT_MINUTES * 60_000) };
   const end = epochMs(m.dayStart + 2 * DAY_MS);
-  m.cluster.advanceTo(end);
-  m.businessAsUsual.advanceTo(end);
-  const [actual, bau, outturn] = await Promise.all([m.cluster.importKw(grid), m.businessAsUsual.importKw(grid), m.signals.outturn('GB', grid)]);
+  const outturn = await m.signals.outturn('GB', grid);
   const prices = pricesOf(outturn);
   const carbon = carbonOf(outturn, 'actual');
   const h = SLOT_MINUTES / 60;
-  let gbp = 0; let gCo2 = 0; let bauKwh = 0; let flexlonKwh = 0;
-  for (let t = 0; t < grid.slots; t++) {
-    const diff = ((bau[t] ?? 0) - (actual[t] ?? 0)) * h;
-    gbp += (diff * (prices[t] ?? 0)) / 1000;
-    gCo2 += diff * (carbon[t] ?? 0);
-    bauKwh += (bau[t] ?? 0) * h;
-    flexlonKwh += (actual[t] ?? 0) * h;
+  const sites: { site: string; savings: Savings }[] = [];
+  for (const site of m.sites) {
+    site.cluster.advanceTo(end);
+    site.businessAsUsual.advanceTo(end);
+    const [actual, bau] = await Promise.all([site.cluster.importKw(grid), site.businessAsUsual.importKw(grid)]);
+    let gbp = 0; let gCo2 = 0; let bauKwh = 0; let flexlonKwh = 0;
+    for (let t = 0; t < grid.slots; t++) {
+      const diff = ((bau[t] ?? 0) - (actual[t] ?? 0)) * h;
+      gbp += (diff * (prices[t] ?? 0)) / 1000;
+      gCo2 += diff * (carbon[t] ?? 0);
+      bauKwh += (bau[t] ?? 0) * h;
+      flexlonKwh += (actual[t] ?? 0) * h;
+    }
+    sites.push({ site: site.id, savings: { gbp, gCo2, bauKwh, flexlonKwh, caveats: [] } });
   }
+  const sum = (f: (x: Savings) => number) => sites.reduce((a, x) => a + f(x.savings), 0);
   // Say when the outturn is not all measured data: NESO actuals are missing for some periods (the
   // forecast stands in), and whole gaps are filled (e.g. 2023-10-20 22:00 to 10-22 19:00).
   const noActual = outturn.points.filter((pt) => pt.carbonActual === undefined).length;
@@ -60,7 +76,25 @@ const compare = async (m: Market): Promise<DemoResult['savings']> => {
     ...(noActual - filledCarbon > 0 ? [`${noActual - filledCarbon} periods have no NESO actual (the forecast stands in)`] : []),
     ...(filledPrice > 0 ? [`${filledPrice} periods have no market index price (filled in)`] : []),
   ];
-  return { gbp, gCo2, bauKwh, flexlonKwh, caveats };
+  return { total: { gbp: sum((x) => x.gbp), gCo2: sum((x) => x.gCo2), bauKwh: sum((x) => x.bauKwh), flexlonKwh: sum((x) => x.flexlonKwh), caveats }, sites };
+};
+
+/** The saving against FIFO in words: "£x less energy cost and y kgCO2 less". */
+const savedWords = (s: Savings): string => {
+  const kg = s.gCo2 / 1000;
+  const carbon = kg >= 0 ? `${kg.toFixed(1)} kgCO2 less` : `${(-kg).toFixed(1)} kgCO2 more`;
+  const cost = s.gbp >= 0 ? `${money(s.gbp)} less energy cost` : `${money(-s.gbp)} more energy cost`;
+  return `${cost} and ${carbon}`;
+};
+
+/**
+ * Each site's part of the order. A portfolio order's on_status carries a settlement per site; an
+ * order for one site's offer is that site's alone (its totals), and the other sites had no part.
+ */
+const siteParts = (m: Market, p: Procurement, total: SettlementSummary, fromStatus: readonly SiteSettlement[]): Map<string, SiteSettlement> => {
+  if (fromStatus.length > 0) return new Map(fromStatus.map((x) => [x.site, x]));
+  const own = m.sites.find((x) => x.id === p.offer.site);
+  return own ? new Map([[own.id, { site: own.id, deliveredKwh: total.deliveredKwh, committedKwh: total.committedKwh, shortfallKwh: total.shortfallKwh, performance: total.performance, paymentGbp: total.paymentGbp }]]) : new Map();
 };
 
 export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): Promise<DemoResult> => {
@@ -72,14 +106,18 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
   const stopOnAbort = () => { void m.stop(); };
   signal.addEventListener('abort', stopOnAbort, { once: true });
   try {
-    io.out(`market on loopback: registry ${m.urls.registry}, gateway (BG) ${m.urls.gateway}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, compute agent ${m.urls.agent}`);
-    const queue = await m.cluster.listJobs();
-    io.out(`site lon: ${m.cluster.totalGpus} GPUs, import limit ${m.cluster.gridImportLimitKw} kW; ${c.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00) plus inference load`);
+    const agents = m.sites.length === 1 ? `compute agent ${m.urls.agent}` : `compute agents ${m.sites.map((x) => `${x.id} ${x.url}`).join(', ')}`;
+    io.out(`market on loopback: registry ${m.urls.registry}, gateway (BG) ${m.urls.gateway}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, ${agents}`);
+    for (const site of m.sites) {
+      const queue = await site.cluster.listJobs();
+      io.out(`site ${site.id}: ${site.cluster.totalGpus} GPUs, import limit ${site.cluster.gridImportLimitKw} kW; ${c.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00) plus inference load`);
+    }
+    if (m.sites.length > 1) io.out(`all ${m.sites.length} sites sell through the one flexibility orchestrator: an offer per site, and a portfolio offer split across the sites by the optimiser`);
     if (c.events) {
       const loaded = await m.gridEvents.loadFile(c.events);
       io.out(`grid orchestrator: ${loaded.programs.length} program(s) and ${loaded.events.length} event(s) loaded from ${c.events}`);
     }
-    await m.agent.tick(m.dayStart);
+    for (const site of m.sites) await site.agent.tick(m.dayStart);
     const day: SlotGrid = { start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: DAY_MS / (SLOT_MINUTES * 60_000) };
     const slotMs = SLOT_MINUTES * 60_000;
     const announce = (n: FlexNeed, at: number) => {
@@ -96,8 +134,12 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     let finalState: string | undefined;
     let settlement: SettlementSummary | undefined;
     let statement: SettlementSummary | undefined;
+    let siteSettlements: SiteSettlement[] = [];
     const sameNeed = (a: FlexNeed, b: FlexNeed) => a.kind === b.kind && a.windowStart === b.windowStart && a.windowEnd === b.windowEnd;
+    // The first site's agent keeps the slot clock; every other site reports in the same slot, one
+    // after another (each report re-plans the whole fleet at the BPP), before the grid side acts.
     await m.agent.run(epochMs(m.dayStart + DAY_MS), signal, async (t: EpochMs) => {
+      for (const site of m.sites.slice(1)) await site.agent.tick(t);
       // Until it has bought, the grid side re-reads its events each slot: one posted to the BAP while
       // the day runs (flexlon events post) can replace the forecast peak as the need.
       const events = (await m.gridEvents.events()).length;
@@ -108,11 +150,12 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
       }
       const current = need;
       if (!current) return;
-      const procureAt = current.windowStart - DEFAULT_NEED_POLICY.procureLeadSlots * slotMs;
+      const procureAt = current.windowStart - m.bap.deps.policy.procureLeadSlots * slotMs;
       if (!tried && t >= procureAt && t < current.windowStart) {
         tried = true;
-        const queued = (await m.cluster.listJobs()).filter((j) => j.state === 'queued' || j.state === 'held').length;
-        io.out(`[${hhmm(t)}] grid: ${queued} jobs waiting at the site; the grid orchestrator searches the network`);
+        let queued = 0;
+        for (const site of m.sites) queued += (await site.cluster.listJobs()).filter((j) => j.state === 'queued' || j.state === 'held').length;
+        io.out(`[${hhmm(t)}] grid: ${queued} jobs waiting at the site${m.sites.length > 1 ? 's' : ''}; the grid orchestrator searches the network`);
         const got = await m.bap.procure(current, randomUUID());
         if ('none' in got) { io.out(`[${hhmm(m.clock.now())}] no flexibility bought: ${got.none}`); return; }
         p = got;
@@ -126,6 +169,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
         const s = await m.bap.status(p);
         finalState = s.state;
         settlement = s.settlement;
+        siteSettlements = s.sites;
         io.out(`[${hhmm(t)}] status → on_status: ${s.state ?? 'unknown'}`);
         statement = statementOf(await askSupport(m.bap, p));
         io.out(`[${hhmm(m.clock.now())}] support → on_support: ${statement ? `signed settlement statement, ${statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(statement.paymentGbp)}` : 'contact only (no statement yet)'}`);
@@ -133,9 +177,13 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     });
     if (!p) throw new FlexError('FLX_NO_DEAL', tried ? 'the grid orchestrator bought no flexibility (see above)' : `the day ended before the grid orchestrator could search for ${need ? `${hhmm(need.windowStart)}–${hhmm(need.windowEnd)}` : 'its window'} (the replay may be too fast: try a larger --seconds-per-day)`);
     if (!settlement) throw new FlexError('FLX_PEER_UNREACHABLE', 'no settlement was received in on_status');
-    const savings = await compare(m);
+    const compared = await compare(m);
+    const savings = compared.total;
+    const parts = siteParts(m, p, settlement, siteSettlements);
+    const sites = compared.sites.map((x) => ({ site: x.site, settlement: parts.get(x.site), savings: x.savings }));
     const audit = [];
-    for (const [name, store] of Object.entries(m.stores)) {
+    const stores: [string, Store][] = [...Object.entries(m.stores), ...m.sites.slice(1).map((x): [string, Store] => [`agent ${x.id}`, x.store])];
+    for (const [name, store] of stores) {
       const trail = await store.auditTrail();
       audit.push({ store: `${name}: ${store.location}`, records: trail.length, ok: verifyChain(trail).ok });
     }
@@ -147,14 +195,21 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     for (const per of settlement.periods) io.out(`  ${hhmm(per.start)}       baseline ${kw1(per.baselineKw)} − metered ${kw1(per.meteredKw)} → delivered ${per.deliveredKwh.toFixed(1)} kWh of ${per.committedKwh.toFixed(1)} kWh committed`);
     const share = settlement.committedKwh > 0 ? (settlement.deliveredKwh / settlement.committedKwh) * 100 : 0;
     io.out(`  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; paid on ${(settlement.performance * 100).toFixed(0)} %, capped at 100 %): payment ${money(settlement.paymentGbp)}`);
-    const kg = savings.gCo2 / 1000;
-    const carbon = kg >= 0 ? `${kg.toFixed(1)} kgCO2 less` : `${(-kg).toFixed(1)} kgCO2 more`;
-    const cost = savings.gbp >= 0 ? `${money(savings.gbp)} less energy cost` : `${money(-savings.gbp)} more energy cost`;
-    io.out(`  vs FIFO     ${cost} and ${carbon} than the same queue on a plain FIFO scheduler (${savings.bauKwh.toFixed(0)} vs ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`);
+    if (sites.length > 1) {
+      io.out(`  sites       ${p.offer.site === 'portfolio' ? 'the order split across the sites by the optimiser, settled per site' : `the order was for one site's offer (${p.offer.site})`}; each site against its own FIFO twin:`);
+      for (const x of sites) {
+        const part = x.settlement
+          ? `committed ${x.settlement.committedKwh.toFixed(1)} kWh (${kw1(x.settlement.committedKwh / ((p.offer.windowEnd - p.offer.windowStart) / 3_600_000))}), delivered ${x.settlement.deliveredKwh.toFixed(1)} kWh, payment ${money(x.settlement.paymentGbp)}`
+          : 'no part in the order';
+        io.out(`    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (${x.savings.bauKwh.toFixed(0)} vs ${x.savings.flexlonKwh.toFixed(0)} kWh)`);
+      }
+    }
+    const scope = sites.length > 1 ? `the same queues (all ${sites.length} sites)` : 'the same queue';
+    io.out(`  vs FIFO     ${savedWords(savings)} than ${scope} on a plain FIFO scheduler (${savings.bauKwh.toFixed(0)} vs ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`);
     for (const caveat of savings.caveats) io.out(`  data note   ${caveat}`);
     io.out('  audit       every message in and out, plan, dispatch and meter reading, hash-chained:');
     for (const a of audit) io.out(`                ${a.ok ? 'intact' : 'BROKEN'} ${String(a.records).padStart(4)} records  ${a.store}`);
-    return { runDir: m.runDir, need: need as FlexNeed, procurement: p, finalState, settlement, statement, savings, audit };
+    return { runDir: m.runDir, need: need as FlexNeed, procurement: p, finalState, settlement, statement, savings, sites, audit };
   } finally {
     signal.removeEventListener('abort', stopOnAbort);
     if (!(c.serve && !signal.aborted)) await m.stop();
@@ -177,7 +232,10 @@ Options:
   --date YYYY-MM-DD       the day to replay (default 2023-01-24; shipped data covers 2023-01-01 to 2024-09-28)
   --seconds-per-day N     wall-clock seconds one market day takes (default 20, at least 15)
   --seed N                workload seed (default 7)
-  --jobs N                deferrable GPU jobs in the day (default 36)
+  --jobs N                deferrable GPU jobs in the day, per site (default 36)
+  --sites N               simulated sites behind the one flexibility orchestrator, 1 or 2 (default 1):
+                          lon and man, each with its own agent, queue and meter; with 2 or more
+                          the BPP also offers a portfolio reduction split across them by the optimiser
   --log-level LEVEL       debug, info, warn, error or silent (default warn; logs go to stderr)
   --events FILE           OpenADR 3-style grid programs/events (JSON) for the Grid Orchestrator;
                           an event's window becomes the need (docs/examples/openadr-dso-events.json)
@@ -191,10 +249,10 @@ export const demoCommand: Command = {
   async run(argv, io, signal) {
     const { values } = parseFlags(argv, {
       'data-dir': { type: 'string' }, date: { type: 'string' }, 'seconds-per-day': { type: 'string' }, seed: { type: 'string' },
-      jobs: { type: 'string' }, 'log-level': { type: 'string' }, serve: { type: 'boolean' }, events: { type: 'string' },
+      jobs: { type: 'string' }, sites: { type: 'string' }, 'log-level': { type: 'string' }, serve: { type: 'boolean' }, events: { type: 'string' },
     }, USAGE);
     const config = demoConfig({
-      dataDir: values['data-dir'], date: values.date, secondsPerDay: values['seconds-per-day'], seed: values.seed, jobs: values.jobs,
+      dataDir: values['data-dir'], date: values.date, secondsPerDay: values['seconds-per-day'], seed: values.seed, jobs: values.jobs, sites: values.sites,
       logLevel: values['log-level'], serve: values.serve, events: values.events,
     });
     const result = await runDemo(config, io, signal);

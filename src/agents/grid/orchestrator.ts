@@ -14,7 +14,7 @@ import type { BecknClient } from '../../beckn/client.ts';
 import { FLEXLON_DOMAIN, buildContext, callbackOf, type Action, type BecknMessage, type RequestAction } from '../../beckn/context.ts';
 import { catalogToOffers, needToIntent } from '../../beckn/flex-codec.ts';
 import type { BecknHandler } from '../../beckn/receiver.ts';
-import { readSettlement } from '../../beckn/settlement-codec.ts';
+import { readSettlement, readSiteSettlements, type SiteSettlement } from '../../beckn/settlement-codec.ts';
 import type { Catalog, WireOrder } from '../../beckn/wire.ts';
 import type { Clock, Registry, SignalSource, Store, Subscription } from '../../ports.ts';
 import { PendingCallbacks } from './pending.ts';
@@ -172,13 +172,14 @@ export class GridOrchestrator {
     return p;
   }
 
-  /** status → on_status: the delivery so far, per settlement period. */
-  async status(p: Procurement): Promise<{ state: string | undefined; settlement: SettlementSummary | undefined }> {
+  /** status → on_status: the delivery so far, per settlement period, and per site for an order split across sites. */
+  async status(p: Procurement): Promise<{ state: string | undefined; settlement: SettlementSummary | undefined; sites: SiteSettlement[] }> {
     const order = await this.one('status', p.bpp, p.transactionId, { order_id: p.orderId });
     const settlement = readSettlement(order.tags);
+    const sites = readSiteSettlements(order.tags);
     const state = order.fulfillments?.[0]?.state?.descriptor?.code;
-    await this.deps.store.appendAudit({ kind: 'settlement', at: this.deps.wallNow(), actor: this.deps.id, transactionId: p.transactionId, orderId: p.orderId, payload: { state, settlement } });
-    return { state, settlement };
+    await this.deps.store.appendAudit({ kind: 'settlement', at: this.deps.wallNow(), actor: this.deps.id, transactionId: p.transactionId, orderId: p.orderId, payload: { state, settlement, ...(sites.length > 0 ? { sites } : {}) } });
+    return { state, settlement, sites };
   }
 
   handlers(): Partial<Record<Action, BecknHandler>> {
