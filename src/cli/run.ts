@@ -1,5 +1,5 @@
 // `flexlon run <role> --config FILE`: one participant of the market as its own process, the way an
-// operator deploys FlexLon (docs/operator-guide.md, "Running the agents as separate processes").
+// operator deploys FlexLon (docs/operator-guide.md, "Running each participant as its own process").
 // Prints one line when it is ready; SIGTERM or SIGINT stops it cleanly (servers closed, outbox
 // drain finished, store closed) with exit status 0. A bad config is exit 2 with the field named.
 import { FlexError } from '../errors.ts';

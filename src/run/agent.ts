@@ -1,12 +1,14 @@
 // `flexlon run agent`: a Compute-Flex agent beside one site's scheduler, as its own process. It
 // reports to the Flexibility Orchestrator at start and at every slot boundary (market time) and
-// carries out the dispatch it gets back; it answers the orchestrator's meter and baseline reads.
+// carries out the dispatch it gets back; it answers the orchestrator's meter and baseline reads, and
+// GET /health (with when the orchestrator last took a report).
 //
 // Config: {"id", "listen", "publicUrl"?, "store", "keys", "clock"?, "slotMinutes"?, "horizonSlots"?,
 //   "site": {"id", "region"?, "gridImportLimitKw", "pue"?},
 //   "orchestrator": {"url", "id", "keyFile" | ("keyId" + "publicKey")},
 //   "scheduler": {"kind": "sim", "seed"?, "jobs"?, "trainingNodes"?} | {"kind": "slurm", <SlurmConfig without site>},
 //   "pollSeconds"?, "logLevel"?}
+import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import { ComputeAgent } from '../agents/compute/agent.ts';
 import { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
@@ -19,6 +21,8 @@ import type { Clock, Meter, Scheduler } from '../ports.ts';
 import { generateDay } from '../sim/workload.ts';
 import type { ConfigReader } from './config-reader.ts';
 import { listenOn, peerKeyResolver, readPeerKey, readClock, readKeys, readListen, readLogger, readStore, type RunningRole } from './common.ts';
+
+const FIRST_REPORT_RETRY_MS = 2000;
 
 interface Site { readonly id: string; readonly region: string; readonly gridImportLimitKw: number; readonly pue: number }
 
@@ -101,20 +105,33 @@ export const startAgent = async (c: ConfigReader): Promise<RunningRole> => {
     signer, orchestratorUrl, orchestratorId: trust.subscriberId, resolver: peerKeyResolver([trust]), store, market, wallNow, slotMinutes, horizonSlots, log,
     ...(kind === 'slurm' ? { holdNewJobs: true } : {}),
   });
+  // What GET /health shows: when the orchestrator last took a report (market and wall time), and why the last one failed.
+  const reports = { ok: 0, lastMarketTime: undefined as string | undefined, lastAt: undefined as string | undefined, lastError: undefined as string | undefined };
+  const reported = (t: EpochMs) => { reports.ok++; reports.lastMarketTime = new Date(t).toISOString(); reports.lastAt = new Date(wallNow()).toISOString(); reports.lastError = undefined; };
   const app = Fastify({ logger: false });
   useRawJsonBody(app);
   agent.register(app);
+  app.get('/health', async () => ({ ok: true, role: 'agent', id, site: site.id, scheduler: kind, orchestrator: orchestratorUrl, store: store.location, reports }));
   await listenOn(app, listen);
   const stop = new AbortController();
-  // Report now (so the orchestrator can plan), then at every slot boundary; poll between slots beside a real scheduler.
+  // Report now (so the orchestrator can plan), retried every few seconds until the orchestrator
+  // answers, so the agent and the orchestrator may start in either order; then at every slot boundary.
   const loop = (async () => {
-    try { await agent.tick(market.now()); } catch (e) { log.warn({ error: asFlexError(e).message }, 'first report failed; retrying at the next slot'); }
+    for (;;) {
+      const t = market.now();
+      try { await agent.tick(t); reported(t); break; } catch (e) {
+        reports.lastError = asFlexError(e).message;
+        log.warn({ error: reports.lastError }, `first report failed; retrying in ${FIRST_REPORT_RETRY_MS / 1000} s`);
+      }
+      try { await sleep(FIRST_REPORT_RETRY_MS, undefined, { signal: stop.signal }); } catch { return; }
+    }
     for (;;) {
       try {
-        await agent.run(epochMs(8.64e15), stop.signal);
+        await agent.run(epochMs(8.64e15), stop.signal, reported);
       } catch (e) {
         if ((e as Error).name === 'AbortError' || stop.signal.aborted) return;
-        log.error({ error: asFlexError(e).message }, 'report failed; carrying on at the next slot');
+        reports.lastError = asFlexError(e).message;
+        log.error({ error: reports.lastError }, 'report failed; carrying on at the next slot');
       }
     }
   })();

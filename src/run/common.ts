@@ -1,6 +1,7 @@
-// The parts of a process config every role shares (docs/operator-guide.md, "Running the agents as
-// separate processes"): where it listens, its store, its keys, the registry, the market clock, the
-// grid signals and the log level. Each reader refuses unknown fields and names the field at fault.
+// The parts of a process config every role shares (docs/operator-guide.md, "Running each
+// participant as its own process"): where it listens, its store, its keys, the registry, the
+// market clock, the grid signals and the log level. Each reader refuses unknown fields and names
+// the field at fault.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import type { FastifyInstance } from 'fastify';

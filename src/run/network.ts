@@ -1,7 +1,7 @@
 // `flexlon run registry` and `flexlon run gateway`: the network's registry (subscriptions and key
 // lookup, registry.yaml) and a Beckn gateway (BG) that fans a BAP's search out to every BPP of the
 // domain. Config: registry {"listen", "store", "logLevel"?}; gateway {"id", "listen", "publicUrl"?,
-// "store", "keys", "registry": {"url", "subscribe"?}, "logLevel"?}.
+// "store", "keys", "registry": {"url", "subscribe"?}, "logLevel"?}. Both answer GET /health.
 import { HttpRegistry } from '../adapters/registry-http/client.ts';
 import { FLEXLON_DOMAIN } from '../beckn/context.ts';
 import { createGateway } from '../beckn/gateway.ts';
@@ -21,6 +21,7 @@ export const startRegistry = async (c: ConfigReader): Promise<RunningRole> => {
   c.done();
   const store = await openStore();
   const service = await createRegistryService({ store, now: () => Date.now() });
+  service.app.get('/health', async () => ({ ok: true, role: 'registry', store: store.location, subscriptions: service.entries().length }));
   try {
     await listenOn(service.app, listen);
   } catch (e) {
@@ -58,6 +59,7 @@ export const startGateway = async (c: ConfigReader): Promise<RunningRole> => {
     onForwardError: (e, to, msg) => log.error({ to, transaction_id: msg.context.transaction_id, message_id: msg.context.message_id, error: asFlexError(e).message }, 'forwarding the search failed'),
   });
   useRawJsonBody(gateway.app);
+  gateway.app.get('/health', async () => ({ ok: true, role: 'gateway', id, store: store.location }));
   try {
     await listenOn(gateway.app, listen);
     if (subscribe) await new HttpRegistry({ url: registryUrl, now }, signer).subscribe(subscriptionOf(signer, 'BG', listen.publicUrl, now()));

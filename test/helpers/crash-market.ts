@@ -3,12 +3,9 @@
 // the test process, a registry, a BAP that counts the callbacks it receives (its receiver dedupes by
 // message_id, as any Beckn participant does), and a Compute-Flex agent over a simulated site. All on
 // loopback with real signatures; the BPP's store is a SQLite file or a PostgreSQL schema.
-import { spawn, type ChildProcess } from 'node:child_process';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { fileURLToPath } from 'node:url';
 import Fastify, { type FastifyInstance } from 'fastify';
 import { ComputeAgent } from '../../src/agents/compute/agent.ts';
 import { ReplayClock } from '../../src/adapters/clock/clocks.ts';
@@ -16,60 +13,27 @@ import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
 import { HttpRegistry } from '../../src/adapters/registry-http/client.ts';
 import { SimCluster } from '../../src/adapters/scheduler-sim/cluster.ts';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
-import { BecknClient } from '../../src/beckn/client.ts';
-import { FLEXLON_DOMAIN, REQUEST_ACTIONS, callbackOf, type BecknMessage } from '../../src/beckn/context.ts';
+import type { BecknClient } from '../../src/beckn/client.ts';
 import { registryKeyResolver, staticKeyResolver } from '../../src/beckn/key-resolver.ts';
 import { useRawJsonBody } from '../../src/beckn/raw-body.ts';
-import { registerReceiver } from '../../src/beckn/receiver.ts';
 import { createRegistryService } from '../../src/beckn/registry/service.ts';
 import { epochMs, type EpochMs } from '../../src/domain/time.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Store } from '../../src/ports.ts';
 import { generateDay } from '../../src/sim/workload.ts';
+import { startTestBap, type Callbacks } from './bap.ts';
+import { freePort, spawnRole, type RoleChild } from './run-process.ts';
 
-const ROOT = fileURLToPath(new URL('../..', import.meta.url));
 export const IDS = { bpp: 'dc.crash.local', bap: 'grid.crash.local', agent: 'agent-lon.crash.local' } as const;
 export const MARKET_START = epochMs(Date.parse('2023-01-24T12:00:00Z'));
 export const HORIZON_SLOTS = 16;
-
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const srv = createServer();
-  srv.once('error', reject);
-  srv.listen(0, '127.0.0.1', () => {
-    const a = srv.address();
-    srv.close(() => (a !== null && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-  });
-});
 
 const listen = async (app: FastifyInstance, port = 0): Promise<string> => {
   await app.listen({ host: '127.0.0.1', port });
   return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
 };
 
-/** The BAP side: every callback that got past the BAP's own dedupe, by message_id. */
-class Callbacks {
-  readonly got = new Map<string, BecknMessage>();
-  private readonly waiting = new Map<string, (m: BecknMessage) => void>();
-  record(m: BecknMessage): void {
-    if (!this.got.has(m.context.message_id)) this.got.set(m.context.message_id, m);
-    this.waiting.get(m.context.message_id)?.(m);
-  }
-  wait(messageId: string, ms: number): Promise<BecknMessage> {
-    const have = this.got.get(messageId);
-    if (have) return Promise.resolve(have);
-    return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(messageId); reject(new Error(`no callback for ${messageId} within ${ms} ms`)); }, ms);
-      this.waiting.set(messageId, (m) => { clearTimeout(timer); this.waiting.delete(messageId); resolve(m); });
-    });
-  }
-}
-
-export interface BppChild {
-  readonly child: ChildProcess;
-  readonly startedAt: number;
-  readonly readyAt: number;
-  readonly exited: Promise<{ code: number | null; signal: NodeJS.Signals | null }>;
-}
+export type BppChild = RoleChild;
 
 export interface CrashMarket {
   readonly dir: string;
@@ -87,19 +51,6 @@ export interface CrashMarket {
 
 export type BppStoreConfig = { readonly sqlite: string } | { readonly postgres: { readonly url: string; readonly schema: string } };
 
-const spawnBpp = (configFile: string): Promise<BppChild> => new Promise((resolve, reject) => {
-  const startedAt = Date.now();
-  const child = spawn(process.execPath, [join(ROOT, 'bin', 'flexlon.js'), 'run', 'bpp', '--config', configFile], { cwd: ROOT, env: { ...process.env, FLEXLON_LOG_LEVEL: 'warn' }, stdio: ['ignore', 'pipe', 'pipe'] });
-  let stderr = '';
-  let ready = false;
-  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null }>((r) => child.on('exit', (code, signal) => r({ code, signal })));
-  child.stderr?.on('data', (c: Buffer) => { stderr = (stderr + c.toString()).slice(-4000); });
-  child.stdout?.on('data', (c: Buffer) => {
-    if (!ready && c.toString().includes(': ready')) { ready = true; resolve({ child, startedAt, readyAt: Date.now(), exited }); }
-  });
-  void exited.then(({ code, signal }) => { if (!ready) reject(new Error(`the BPP exited (${code ?? signal}) before it was ready:\n${stderr}`)); });
-});
-
 export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): Promise<CrashMarket> => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-crash-'));
   const keys = new FileKeyStore(join(dir, 'keys'), true);
@@ -116,20 +67,10 @@ export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): 
   const resolver = registryKeyResolver(registry);
 
   // The BAP: accepts any callback and records it (after its receiver's dedupe and durable claim).
-  const callbacks = new Callbacks();
   const bapStore = await open('bap');
-  const bapApp = app();
-  const accept = async ({ msg }: { msg: BecknMessage }) => { callbacks.record(msg); };
-  registerReceiver(bapApp, {
-    subscriberId: IDS.bap, role: 'BAP', resolver, store: bapStore, now: Date.now, ackSigner: bapSigner, onBackgroundError: () => {},
-    handlers: Object.fromEntries(REQUEST_ACTIONS.map((a) => [callbackOf(a), accept])),
-  });
-  const bapUrl = await listen(bapApp);
-  const now = Date.now();
-  await new HttpRegistry({ url: registryUrl, now: Date.now }, bapSigner).subscribe({
-    subscriber_id: IDS.bap, subscriber_url: bapUrl, type: 'BAP', domain: FLEXLON_DOMAIN, unique_key_id: bapSigner.uniqueKeyId, signing_public_key: bapSigner.publicKeyBase64,
-    valid_from: new Date(now - 60_000).toISOString(), valid_until: new Date(now + 86_400_000).toISOString(), status: 'SUBSCRIBED',
-  });
+  const bap = await startTestBap({ signer: bapSigner, store: bapStore, registryUrl, resolver });
+  const { callbacks, client } = bap;
+  const bapUrl = bap.url;
 
   // The agent over a simulated site; market time replayed at wall speed from 12:00, shared with the BPP process.
   const wallStart = Date.now();
@@ -162,13 +103,12 @@ export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): 
     planner: { kind: 'greedy' }, horizonSlots: HORIZON_SLOTS, quoteTtlSeconds: 600, outboxEveryMs: 100, logLevel: 'warn',
     sites: [{ id: 'lon', region: 'GB', agentUrl, agentId: IDS.agent, agentKeyFile: join(dir, 'keys', `${IDS.agent}.json`) }],
   }, null, 2));
-  const client = new BecknClient({ signer: bapSigner, store: bapStore, now: Date.now, ackResolver: resolver, timeoutMs: 5000, retry: { baseMs: 100, maxAttempts: 4 } });
 
   return {
     dir, bppUrl, bapUrl, bapStore, client, callbacks, market, agent,
-    startBpp: () => spawnBpp(configFile),
+    startBpp: () => spawnRole('bpp', configFile, { FLEXLON_LOG_LEVEL: 'warn' }),
     async stop() {
-      await Promise.allSettled(apps.map((a) => a.close()));
+      await Promise.allSettled([bap.stop(), ...apps.map((a) => a.close())]);
       await Promise.allSettled(stores.map((s) => s.close()));
       rmSync(dir, { recursive: true, force: true });
     },
