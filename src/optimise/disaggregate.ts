@@ -154,3 +154,4 @@ export const disaggregate = (p: PlanningProblem, cm: ClassModel, x: Float64Array
   });
   return d;
 };
+
