@@ -154,4 +154,3 @@ export const disaggregate = (p: PlanningProblem, cm: ClassModel, x: Float64Array
   });
   return d;
 };
-
