@@ -1,0 +1,185 @@
+// Local improvement of a finished plan: each job in turn is taken out and put back at its best
+// place given everyone else (a preemptible job fills its cheapest slots with room, a
+// non-preemptible one takes its cheapest contiguous run), at any of its sites. Slots are priced at
+// price + λ·carbon (λ: the LP's carbon shadow price), and a move is kept only if it lowers that
+// priced cost and keeps the plan's carbon under the cap. The battery flows stay as they are, so
+// every move keeps import within its ceiling and ≥ 0; the battery LP is re-solved afterwards, and
+// since the old flows are still feasible for it, the plan's cost can only fall.
+import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
+import { importCaps } from './class-model.ts';
+import { runProfile, unitCosts, type Draft } from './disaggregate.ts';
+
+export interface LocalSearchResult {
+  /** Jobs moved (counting repeats over sweeps). */
+  readonly moved: number;
+  /** Fall of the priced cost (£, price + λ·carbon). */
+  readonly gain: number;
+  readonly sweeps: number;
+}
+
+const margin = (x: number): number => 1e-9 * Math.max(1, Math.abs(x));
+
+interface SiteState {
+  readonly load: Float64Array;
+  /** IT power allowed per slot with the battery flows fixed: site limit and import ceiling. */
+  readonly up: Float64Array;
+  /** IT power needed per slot so that import stays ≥ 0 where the battery discharges. */
+  readonly lo: Float64Array;
+  /** Slots from cheapest to dearest by priced cost. */
+  readonly order: Int32Array;
+}
+
+const siteStates = (p: PlanningProblem, d: Draft, batteries: readonly BatterySchedule[], priced: readonly Float64Array[]): SiteState[] => {
+  const caps = importCaps(p);
+  return p.sites.map((site, s) => {
+    const b = batteries.find((x) => x.site === site.id);
+    const load = new Float64Array(p.slots);
+    const up = new Float64Array(p.slots);
+    const lo = new Float64Array(p.slots);
+    for (let t = 0; t < p.slots; t++) {
+      const net = b ? (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0) : 0;
+      const u = Math.min(site.itPowerLimitKw, ((caps[s]![t] as number) - net) / site.pue);
+      up[t] = u - margin(u);
+      lo[t] = net < 0 ? -net / site.pue + margin(net) : Number.NEGATIVE_INFINITY;
+    }
+    const order = Int32Array.from({ length: p.slots }, (_, t) => t).sort((a, b) => (priced[s]![a] as number) - (priced[s]![b] as number) || a - b);
+    return { load, up, lo, order };
+  }).map((st, s) => {
+    d.power.forEach((pw, j) => { if (pw && d.site[j] === s) for (let t = 0; t < p.slots; t++) st.load[t] = (st.load[t] as number) + (pw[t] as number); });
+    return st;
+  });
+};
+
+/** Carbon (kg) of the plan with its batteries, as check.ts counts it. */
+const planCarbon = (p: PlanningProblem, st: readonly SiteState[], batteries: readonly BatterySchedule[]): number => {
+  const h = p.slotMinutes / 60;
+  let kg = 0;
+  p.sites.forEach((site, s) => {
+    const b = batteries.find((x) => x.site === site.id);
+    for (let t = 0; t < p.slots; t++) {
+      const imp = (st[s]!.load[t] as number) * site.pue + (b ? (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0) : 0);
+      kg += ((site.carbonGPerKwh[t] ?? 0) * imp * h) / 1000;
+    }
+  });
+  return kg;
+};
+
+interface Placement { readonly s: number; readonly power: Float64Array; readonly cost: number }
+
+/**
+ * Improves `d` in place (a complete plan that meets every limit with `batteries`). `lambda` is the
+ * carbon price in £/kg. Returns what it did; `d` is unchanged when nothing helps.
+ */
+export const localSearch = (p: PlanningProblem, d: Draft, batteries: readonly BatterySchedule[], lambda: number, maxSweeps = 4): LocalSearchResult => {
+  const h = p.slotMinutes / 60;
+  const priced = unitCosts(p, lambda);
+  const kgPerKwh = p.sites.map((site) => Float64Array.from({ length: p.slots }, (_, t) => (site.pue * (site.carbonGPerKwh[t] ?? 0)) / 1000));
+  const st = siteStates(p, d, batteries, priced);
+  const budget = p.carbonCapKg === undefined ? Number.POSITIVE_INFINITY : p.carbonCapKg * (1 - 1e-7);
+  let carbon = planCarbon(p, st, batteries);
+  const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
+  const value = (s: number, pw: Float64Array, table: readonly Float64Array[]): number => {
+    let v = 0;
+    for (let t = 0; t < p.slots; t++) if ((pw[t] as number) !== 0) v += (table[s]![t] as number) * (pw[t] as number) * h;
+    return v;
+  };
+
+  // Room for job j at site s (its own power at its current site counts as free).
+  const room = (j: number, s: number, t: number): number => {
+    const own = d.site[j] === s ? (d.power[j]![t] as number) : 0;
+    return (st[s]!.up[t] as number) - ((st[s]!.load[t] as number) - own);
+  };
+  // Power job j must keep in slot t at its current site so that import stays ≥ 0.
+  const keep = (j: number, t: number): number => {
+    const s = d.site[j] as number;
+    const pw = d.power[j]!;
+    return Math.max(0, (st[s]!.lo[t] as number) - ((st[s]!.load[t] as number) - (pw[t] as number)));
+  };
+
+  const fill = (j: number, s: number): Placement | undefined => {
+    const job = p.jobs[j]!;
+    const hi = Math.min(job.deadlineSlot, p.slots);
+    const power = new Float64Array(p.slots);
+    let left = job.energyKwh / h;
+    if (d.site[j] === s) {
+      for (let t = job.releaseSlot; t < hi; t++) { const k = keep(j, t); power[t] = k; left -= k; }
+    }
+    for (const t of st[s]!.order) {
+      if (left <= 0) break;
+      if (t < job.releaseSlot || t >= hi) continue;
+      const add = Math.min(left, Math.min(job.maxPowerKw, room(j, s, t)) - (power[t] as number));
+      if (add > 0) { power[t] = (power[t] as number) + add; left -= add; }
+    }
+    if (left > 1e-9 * Math.max(1, job.energyKwh / h)) return undefined;
+    return { s, power, cost: value(s, power, priced) };
+  };
+
+  const bestRun = (j: number, s: number): Placement | undefined => {
+    const job = p.jobs[j]!;
+    const run = runProfile(job.energyKwh, job.maxPowerKw, h);
+    const hi = Math.min(job.deadlineSlot, p.slots);
+    const here = d.site[j] === s;
+    let best: { start: number; cost: number } | undefined;
+    for (let start = job.releaseSlot; start + run.length <= hi; start++) {
+      let cost = 0; let fits = true;
+      for (let i = 0; i < run.length && fits; i++) {
+        fits = (run[i] as number) <= room(j, s, start + i);
+        cost += (priced[s]![start + i] as number) * (run[i] as number) * h;
+      }
+      // Slots the job leaves must keep what import ≥ 0 needs.
+      if (fits && here) {
+        for (let t = job.releaseSlot; t < hi && fits; t++) {
+          const inRun = t >= start && t < start + run.length ? (run[t - start] as number) : 0;
+          fits = inRun >= keep(j, t) - 1e-12;
+        }
+      }
+      if (fits && (!best || cost < best.cost)) best = { start, cost };
+    }
+    if (!best) return undefined;
+    const power = new Float64Array(p.slots);
+    run.forEach((kw, i) => { power[best.start + i] = kw; });
+    return { s, power, cost: best.cost };
+  };
+
+  const leaves = (j: number): boolean => {
+    const job = p.jobs[j]!;
+    for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, p.slots); t++) if (keep(j, t) > 0) return false;
+    return true;
+  };
+
+  let moved = 0; let gain = 0; let sweeps = 0;
+  const total = p.jobs.reduce((a, j) => a + j.energyKwh, 0);
+  for (; sweeps < maxSweeps; sweeps++) {
+    let sweepGain = 0;
+    for (let j = 0; j < p.jobs.length; j++) {
+      const job = p.jobs[j]!;
+      const pw = d.power[j];
+      const s0 = d.site[j] as number;
+      if (!pw || s0 < 0 || job.energyKwh <= 0) continue;
+      const current = value(s0, pw, priced);
+      let best: Placement | undefined;
+      const canLeave = job.sites.length > 1 && leaves(j);
+      for (const id of job.sites) {
+        const s = siteIndex.get(id) as number;
+        if (s !== s0 && !canLeave) continue;
+        const c = job.preemptible ? fill(j, s) : bestRun(j, s);
+        if (c && (!best || c.cost < best.cost)) best = c;
+      }
+      if (!best || best.cost >= current - 1e-9 * Math.max(1, Math.abs(current))) continue;
+      const dKg = value(best.s, best.power, kgPerKwh) - value(s0, pw, kgPerKwh);
+      if (dKg > 0 && carbon + dKg > budget) continue;
+      for (let t = 0; t < p.slots; t++) {
+        st[s0]!.load[t] = (st[s0]!.load[t] as number) - (pw[t] as number);
+        st[best.s]!.load[t] = (st[best.s]!.load[t] as number) + (best.power[t] as number);
+      }
+      d.power[j] = best.power; d.site[j] = best.s;
+      carbon += dKg;
+      sweepGain += current - best.cost;
+      moved++;
+    }
+    gain += sweepGain;
+    // Stop when a sweep gains less than a millionth of the energy's worth at £1/MWh.
+    if (sweepGain <= 1e-9 * total) { sweeps++; break; }
+  }
+  return { moved, gain, sweeps };
+};
