@@ -41,6 +41,10 @@ import type { PlannerOptions } from './optimise/planner.ts';
 import { createMetrics } from './observability/metrics.ts';
 import type { Signer, Solver, Store, Subscription } from './ports.ts';
 import { generateDay } from './sim/workload.ts';
+import { BL01_METHOD, bl01For, simulatedHistory } from './compose-baseline.ts';
+
+/** Calendar days of simulated history for BL01: they hold its 10 most recent working days. */
+const BL01_HISTORY_DAYS = 15;
 
 export const SLOT_MINUTES = 30;
 export const HORIZON_SLOTS = 96;
@@ -210,15 +214,18 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
   // Each simulated site: a GPU training pool and an inference pool behind one grid connection,
   // running a training-size job mix, with its own seeded day (the first site keeps the demo's seed,
   // so one site gives the same day as before). Each has a twin on a plain scheduler (business as usual).
-  const simSites = specs.map((spec, i) => {
+  const simSites = await Promise.all(specs.map(async (spec, i) => {
     const day = generateDay({ seed: c.seed + i * 7919, site: spec.id, dayStart, jobs: c.jobs, gpuMix: 'training' });
     const site = { site: spec.id, region: 'GB', gridImportLimitKw: spec.gridImportLimitKw, trainingNodes: spec.trainingNodes } as const;
     const cluster = new SimCluster({ ...site, admission: 'held' }, dayStart, day.inferenceKw);
     cluster.submit(day.jobs);
     const businessAsUsual = new SimCluster({ ...site, admission: 'immediate' }, dayStart, day.inferenceKw);
     businessAsUsual.submit(day.jobs);
-    return { spec, cluster, businessAsUsual };
-  });
+    const history = c.baseline === 'bl01'
+      ? await simulatedHistory({ site: spec.id, seed: c.seed + i * 7919, jobs: c.jobs, trainingNodes: spec.trainingNodes, gridImportLimitKw: spec.gridImportLimitKw, dayStart, days: BL01_HISTORY_DAYS })
+      : undefined;
+    return { spec, cluster, businessAsUsual, history };
+  }));
 
   const bapApp = app(); const bppApp = app();
   const agentApps = specs.map(() => app());
@@ -236,6 +243,7 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
     client: new BecknClient({ signer: bppSigner, store: stores.flex, now: wallNow, ackResolver: resolver }), signals, solver,
     sites: specs.map((s, i) => ({ id: s.id, region: 'GB', agentUrl: agentUrls[i] as string })), horizonSlots: HORIZON_SLOTS, slotMinutes: SLOT_MINUTES, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300,
     support: { email: `flexibility-desk@${IDS.bpp}` }, log: log.child({ agent: 'flex' }), metrics,
+    ...(c.baseline === 'bl01' ? { baselineMethod: BL01_METHOD } : {}),
   });
   const gridEvents = new GridEventStore(stores.grid, IDS.bap, wallNow);
   const openadrTokenFile = join(runDir, 'openadr.token');
@@ -247,11 +255,11 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
     signals, region: 'GB', policy: needPolicy(specs.length), collectMs: 5000 * specs.length, callbackTimeoutMs: 10_000, log: log.child({ agent: 'grid' }),
   });
   const bppTrust = staticKeyResolver([{ subscriberId: IDS.bpp, uniqueKeyId: bppSigner.uniqueKeyId, publicKeyBase64: bppSigner.publicKeyBase64, url: bppUrl }]);
-  const sites: MarketSite[] = simSites.map(({ spec, cluster, businessAsUsual }, i) => {
+  const sites: MarketSite[] = simSites.map(({ spec, cluster, businessAsUsual, history }, i) => {
     const agent = new ComputeAgent({
       id: agentId(spec.id), site: { id: spec.id, region: 'GB', pue: cluster.pue, itPowerLimitKw: cluster.itPowerLimitKw, gridImportLimitKw: cluster.gridImportLimitKw },
       scheduler: cluster, meter: cluster, baseLoad: (g) => cluster.baseLoadKw(g), advance: (t) => cluster.advanceTo(t), signer: agentSigners[i] as Signer,
-      baseline: async (g) => {
+      baseline: history ? async (g) => bl01For(history, g) : async (g) => {
         // The twin runs ahead to the end of the grid: it is the counterfactual, not a forecast.
         const end = epochMs(g.start + g.slots * g.slotMinutes * 60_000);
         if (businessAsUsual.now < end) businessAsUsual.advanceTo(end);

@@ -24,6 +24,8 @@ export interface DemoConfig {
   readonly jobs: number;
   /** Simulated sites behind the one BPP (1–MAX_DEMO_SITES); each has its own agent, queue and meter. */
   readonly sites: number;
+  /** Settlement baseline: `fifo` (the counterfactual twin) or `bl01` (P376-style, over simulated history). */
+  readonly baseline: 'fifo' | 'bl01';
   readonly serve: boolean;
   readonly logLevel: LogLevel;
   readonly grid: { readonly carbon: readonly string[]; readonly price: readonly string[]; readonly regional: readonly string[] };
@@ -38,6 +40,7 @@ export interface DemoInput {
   readonly seed?: string | undefined;
   readonly jobs?: string | undefined;
   readonly sites?: string | undefined;
+  readonly baseline?: string | undefined;
   readonly serve?: boolean | undefined;
   readonly logLevel?: string | undefined;
   readonly events?: string | undefined;
@@ -86,6 +89,11 @@ const secondsPerDay = (raw: string | undefined): number => {
  */
 export const MAX_DEMO_SITES = 2;
 
+const baselineKind = (raw: string | undefined): 'fifo' | 'bl01' => {
+  if (raw === undefined || raw === 'fifo' || raw === 'bl01') return raw ?? 'fifo';
+  throw invalid('--baseline', `must be fifo (the same queue on a plain FIFO scheduler) or bl01 (P376-style, from the previous days' meter), got "${raw}"`);
+};
+
 export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env): string =>
   env.FLEXLON_DATA_DIR && env.FLEXLON_DATA_DIR.trim() !== '' ? resolve(expandHome(env.FLEXLON_DATA_DIR)) : join(homedir() || process.cwd(), '.flexlon');
 
@@ -101,6 +109,7 @@ export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.en
     seed: number('--seed', input.seed, 7, 0, 2 ** 31 - 1, true),
     jobs: number('--jobs', input.jobs, 36, 1, 2000, true),
     sites: number('--sites', input.sites, 1, 1, MAX_DEMO_SITES, true),
+    baseline: baselineKind(input.baseline),
     serve: input.serve ?? false,
     logLevel: parseLogLevel(logLevel, 'warn'),
     grid: SHIPPED_GRID,

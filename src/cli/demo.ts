@@ -236,6 +236,9 @@ Options:
   --sites N               simulated sites behind the one flexibility orchestrator, 1 or 2 (default 1):
                           lon and man, each with its own agent, queue and meter; with 2 or more
                           the BPP also offers a portfolio reduction split across them by the optimiser
+  --baseline fifo|bl01    settlement baseline (default fifo): the same queue on a plain FIFO scheduler,
+                          or BL01 (P376-style: mean of the 10 most recent working days' meter, from
+                          simulated history of the site's previous days)
   --log-level LEVEL       debug, info, warn, error or silent (default warn; logs go to stderr)
   --events FILE           OpenADR 3-style grid programs/events (JSON) for the Grid Orchestrator;
                           an event's window becomes the need (docs/examples/openadr-dso-events.json)
@@ -249,10 +252,10 @@ export const demoCommand: Command = {
   async run(argv, io, signal) {
     const { values } = parseFlags(argv, {
       'data-dir': { type: 'string' }, date: { type: 'string' }, 'seconds-per-day': { type: 'string' }, seed: { type: 'string' },
-      jobs: { type: 'string' }, sites: { type: 'string' }, 'log-level': { type: 'string' }, serve: { type: 'boolean' }, events: { type: 'string' },
+      jobs: { type: 'string' }, sites: { type: 'string' }, baseline: { type: 'string' }, 'log-level': { type: 'string' }, serve: { type: 'boolean' }, events: { type: 'string' },
     }, USAGE);
     const config = demoConfig({
-      dataDir: values['data-dir'], date: values.date, secondsPerDay: values['seconds-per-day'], seed: values.seed, jobs: values.jobs, sites: values.sites,
+      dataDir: values['data-dir'], date: values.date, secondsPerDay: values['seconds-per-day'], seed: values.seed, jobs: values.jobs, sites: values.sites, baseline: values.baseline,
       logLevel: values['log-level'], serve: values.serve, events: values.events,
     });
     const result = await runDemo(config, io, signal);

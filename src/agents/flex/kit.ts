@@ -66,6 +66,7 @@ export const makeKit = (fo: FlexOrchestrator, sent: () => void): Kit => {
     },
     wire: (order, offer, includeId, settlement) => orderToWire({
       order, offer, providerId: d.id, now: d.wallNow(), quoteTtlSeconds: d.quoteTtlSeconds, includeId, ...(d.cancellation ? { cancellation: d.cancellation } : {}),
+      ...(d.baselineMethod ? { baseline: d.baselineMethod } : {}),
       ...(settlement ? { settlement: settlement.total, siteSettlements: settlement.sites } : {}),
     }),
     async audit(tx, order, payload) {

@@ -21,7 +21,6 @@ import type { Commitment } from './orchestrator.ts';
 import { postOrderHandlers } from './post-order.ts';
 import { opportunityCostAt } from './pricing.ts';
 import { settleOrder } from './settle-order.ts';
-import { BASELINE_METHOD } from './wire-order.ts';
 
 type Msg = { order?: WireOrder; order_id?: string; intent?: unknown };
 const body = (i: Inbound): Msg => (i.msg.message ?? {}) as Msg;
@@ -93,7 +92,7 @@ const select = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
 
 const init = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
   const d = k.fo.deps;
-  const event = { type: 'init', baselineMethod: BASELINE_METHOD, cancellation: d.cancellation ?? DEFAULT_CANCELLATION } as const;
+  const event = { type: 'init', baselineMethod: k.fo.baselineCode, cancellation: d.cancellation ?? DEFAULT_CANCELLATION } as const;
   const before = k.step(await k.orderIn(d.store, i, body(i).order?.id, 'message.order.id'), event);
   // Refused at init when the fleet can no longer deliver it (the quote was made some time ago).
   const terms = await k.termsOf(d.store, before.offerId);
@@ -103,7 +102,7 @@ const init = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
     commit: async (tx) => {
       const order = k.step(await k.orderIn(tx, i, body(i).order?.id, 'message.order.id'), event);
       await tx.saveOrder(order);
-      await k.audit(tx, order, { baselineMethod: BASELINE_METHOD, cancellation: order.cancellation });
+      await k.audit(tx, order, { baselineMethod: k.fo.baselineCode, cancellation: order.cancellation });
       await owe(tx, k.provider, requesterOf(i), 'on_init', { order: k.wire(order, await k.offerOf(tx, order.offerId), false) }, order.id);
     },
     after: async () => k.sent(),
@@ -138,7 +137,7 @@ const confirm = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
       if (!sameOrders(await liveOrders(tx, planned.grid.start), others)) throw new FlexError('FLX_STORE_CONFLICT', 'the fleet\'s commitments changed while this confirm was being checked (another process?): send confirm again');
       for (const c of commitments) await tx.saveCommitment(c);
       await tx.saveOrder(order);
-      await k.audit(tx, order, { commitments, baselineMethod: BASELINE_METHOD });
+      await k.audit(tx, order, { commitments, baselineMethod: k.fo.baselineCode });
       await owe(tx, k.provider, requesterOf(i), 'on_confirm', { order: k.wire(order, await k.offerOf(tx, order.offerId), true) }, order.id);
     },
     settle: release,
@@ -158,7 +157,7 @@ const status = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
     commit: async (tx) => {
       const current = await k.orderIn(tx, i, body(i).order_id);
       const order = advance(current, d.market.now(), epochMs(d.wallNow()));
-      const settlement = ['confirmed', 'active', 'completed'].includes(order.state) ? settleOrder(order, commitments, metered, BASELINE_METHOD) : undefined;
+      const settlement = ['confirmed', 'active', 'completed'].includes(order.state) ? settleOrder(order, commitments, metered, k.fo.baselineCode) : undefined;
       if (settlement) {
         await tx.saveMeterReadings(readingsToSave(commitments, metered, d.wallNow()));
         await tx.appendAudit({ kind: 'meter', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { readings: settlement.total.periods.map(({ start, baselineKw, meteredKw }) => ({ start, baselineKw, meteredKw })), sites: Object.fromEntries([...metered].map(([site, v]) => [site, v.map((x) => (Number.isFinite(x) ? x : null))])) } });

@@ -23,6 +23,7 @@ import { planRecord, type PlanRecord } from './plan-record.ts';
 import type { PricingPolicy } from './pricing.ts';
 import { buildProblem, dispatchFor, type DispatchInstruction } from './problem.ts';
 import type { CancellationPolicy } from '../../domain/order.ts';
+import { FIFO_COUNTERFACTUAL, type BaselineMethod } from './wire-order.ts';
 
 export interface FlexSite {
   readonly id: string;
@@ -49,6 +50,8 @@ export interface FlexOrchestratorDeps {
   /** Stated in on_init and applied at cancel and update; DEFAULT_CANCELLATION when absent. */
   readonly cancellation?: CancellationPolicy;
   readonly carbonCapKg?: number;
+  /** The settlement baseline the agents compute and on_init names (FIFO_COUNTERFACTUAL when absent). */
+  readonly baselineMethod?: BaselineMethod;
   /** Contact details sent in on_support (core 1.1.1 Support). */
   readonly support?: { readonly email?: string; readonly phone?: string };
   readonly log: Logger;
@@ -277,6 +280,11 @@ export class FlexOrchestrator {
     const live = (await this.deps.store.listOrders()).filter((o) => isLive(o.state)).length;
     this.deps.log.info({ reports: this.reports.size, heldOffers: this.held.length, liveOrders: live }, 'recovered state from the store');
     return this.dispatchAll('restart: re-plan with the stored commitments');
+  }
+
+  /** The code of the settlement baseline, as on_init states it. */
+  get baselineCode(): string {
+    return (this.deps.baselineMethod ?? FIFO_COUNTERFACTUAL).code;
   }
 
   /** The settlement baseline per slot at a site, from its agent (see wire-order.ts for the method). */

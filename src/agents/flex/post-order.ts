@@ -18,7 +18,6 @@ import type { Kit } from './kit.ts';
 import type { Commitment } from './orchestrator.ts';
 import { settleOrder, settlementStatement } from './settle-order.ts';
 import { updateHandler } from './update.ts';
-import { BASELINE_METHOD } from './wire-order.ts';
 
 type Body = { order_id?: string; cancellation_reason_id?: string; ratings?: { rating_category: string; id: string; value: string }[]; support?: { ref_id?: string } };
 const body = (i: Inbound): Body => (i.msg.message ?? {}) as Body;
@@ -87,7 +86,7 @@ const support = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
   const ref = body(i).support?.ref_id;
   const order = await k.orderIn(d.store, i, ref, 'message.support.ref_id');
   const commitments = order.state === 'completed' ? await d.store.listCommitments<Commitment>({ orderId: order.id }) : [];
-  const settlement = order.state === 'completed' ? settleOrder(order, commitments, await k.meters(commitments), BASELINE_METHOD) : undefined;
+  const settlement = order.state === 'completed' ? settleOrder(order, commitments, await k.meters(commitments), k.fo.baselineCode) : undefined;
   const statement = settlement ? settlementStatement(order, settlement) : undefined;
   const url = statement ? `data:application/json;base64,${Buffer.from(JSON.stringify(statement)).toString('base64')}` : undefined;
   return {

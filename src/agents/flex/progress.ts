@@ -12,7 +12,6 @@ import { owe, type Requester } from './callbacks.ts';
 import { readingsToSave, type Kit } from './kit.ts';
 import type { Commitment } from './orchestrator.ts';
 import { settleOrder } from './settle-order.ts';
-import { BASELINE_METHOD } from './wire-order.ts';
 
 /** Who an unsolicited callback goes to: the order's buyer, in the order's transaction, under a new message_id. */
 const buyerOf = (k: Kit, order: Order): Requester => ({
@@ -36,7 +35,7 @@ export const progressOrders = async (k: Kit): Promise<string[]> => {
       if (!current) return false;
       const order = advance(current, marketNow, epochMs(d.wallNow()));
       if (order.state === current.state) return false; // moved meanwhile (a status request)
-      const settlement = order.state === 'completed' && metered ? settleOrder(order, commitments, metered, BASELINE_METHOD) : undefined;
+      const settlement = order.state === 'completed' && metered ? settleOrder(order, commitments, metered, k.fo.baselineCode) : undefined;
       await tx.saveOrder(order);
       await k.audit(tx, order, { from: current.state, unsolicited: true });
       if (settlement && metered) {

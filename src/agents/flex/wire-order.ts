@@ -9,10 +9,18 @@ import { FULFILLMENT_TYPE, offerToItem } from '../../beckn/flex-codec.ts';
 import { settlementTags } from '../../beckn/settlement-codec.ts';
 import { decimal, tagGroup, type CancellationTerm, type Fulfillment, type TagGroup, type WireOrder } from '../../beckn/wire.ts';
 
-// The demo has no metered history for a P376 BL01-style baseline, so it settles against the
-// counterfactual: the same queue on the site's own FIFO scheduler (no FlexLon), per settlement period.
-export const BASELINE_METHOD = 'FLX-CF-FIFO-1';
-export const BASELINE_DESCRIPTION = 'counterfactual import of the same job queue under the site\'s own FIFO scheduler, per settlement period (stands in for a BL01 historical baseline); delivered = baseline − metered';
+/** The settlement baseline the BPP states in on_init and settles against; the agents compute it. */
+export interface BaselineMethod {
+  readonly code: string;
+  readonly description: string;
+}
+
+// By default the demo settles against the counterfactual: the same queue on the site's own FIFO
+// scheduler (no FlexLon), per settlement period. `flexlon demo --baseline bl01` uses BL01 instead.
+export const FIFO_COUNTERFACTUAL: BaselineMethod = {
+  code: 'FLX-CF-FIFO-1',
+  description: 'counterfactual import of the same job queue under the site\'s own FIFO scheduler, per settlement period (stands in for a BL01 historical baseline); delivered = baseline − metered',
+};
 
 const STATE_CODE: Record<Order['state'], string> = {
   searched: 'PENDING', quoted: 'QUOTED', initialised: 'PENDING', confirmed: 'COMMITTED', active: 'DELIVERING', completed: 'DELIVERED', cancelled: 'CANCELLED', failed: 'FAILED',
@@ -49,6 +57,8 @@ export interface WireOrderInput {
   readonly quoteTtlSeconds: number;
   readonly includeId: boolean;
   readonly cancellation?: CancellationPolicy;
+  /** The settlement baseline stated in the payment's settlement terms (FIFO_COUNTERFACTUAL when absent). */
+  readonly baseline?: BaselineMethod;
   readonly settlement?: SettlementSummary;
   /** Per-site settlement of a portfolio order (tag group `site-settlement` each). */
   readonly siteSettlements?: readonly { readonly site: string; readonly summary: SettlementSummary }[];
@@ -80,7 +90,7 @@ export const orderToWire = (i: WireOrderInput): WireOrder => {
     quote: { price: order.state === 'cancelled' ? { currency: 'GBP', value: decimal(fee, 2) } : price, breakup, ttl: `PT${i.quoteTtlSeconds}S` },
     payments: [{
       type: 'POST-FULFILLMENT', collected_by: 'BPP', status: 'NOT-PAID', params: { amount: decimal(owed, 2), currency: 'GBP' },
-      tags: [tagGroup('settlement-terms', 'Settlement terms', { 'baseline-method': BASELINE_METHOD, baseline: BASELINE_DESCRIPTION, 'payment-rule': 'agreed price × delivered share, capped at 100 %' })],
+      tags: [tagGroup('settlement-terms', 'Settlement terms', { 'baseline-method': (i.baseline ?? FIFO_COUNTERFACTUAL).code, baseline: (i.baseline ?? FIFO_COUNTERFACTUAL).description, 'payment-rule': 'agreed price × delivered share, capped at 100 %' })],
     }],
     cancellation_terms: cancellationTerms(order, i.cancellation ?? DEFAULT_CANCELLATION),
     ...(tags.length > 0 ? { tags } : {}),

@@ -1,0 +1,61 @@
+// Settlement baselines for the simulated sites. Two methods:
+//  * FLX-CF-FIFO-1 (default): the counterfactual import of the same queue on the site's own FIFO
+//    scheduler, run alongside (a twin);
+//  * BL01 (`flexlon demo --baseline bl01`): the P376-style historical baseline of
+//    src/domain/baseline-bl01.ts over metered history. A simulated site has no history, so the
+//    composition root makes it: each of the previous days replayed on a plain FIFO scheduler with
+//    its own seeded queue (what the meter would have recorded without FlexLon). The baseline then
+//    differs from the day's own behaviour, as a real historical baseline does, so delivery can fall
+//    short of the commitment or exceed it.
+import { SimCluster } from './adapters/scheduler-sim/cluster.ts';
+import { BL01_DEFAULT, bl01Baseline, describeBl01, SLOTS_PER_DAY, type MeterDay } from './domain/baseline-bl01.ts';
+import { epochMs, type EpochMs, type SlotGrid } from './domain/time.ts';
+import type { BaselineMethod } from './agents/flex/wire-order.ts';
+import { generateDay } from './sim/workload.ts';
+
+const DAY_MS = 86_400_000;
+
+export const BL01_METHOD: BaselineMethod = { code: 'BL01', description: `${describeBl01(BL01_DEFAULT)}; history: the site's previous days on its own FIFO scheduler (simulated); delivered = baseline − metered` };
+
+export interface SimSiteHistory {
+  readonly site: string;
+  readonly seed: number;
+  readonly jobs: number;
+  readonly trainingNodes: number;
+  readonly gridImportLimitKw: number;
+  readonly dayStart: EpochMs;
+  /** Days before dayStart to replay (BL01 wants the 10 most recent working days: 14 calendar days hold them). */
+  readonly days: number;
+}
+
+const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
+
+/** Half-hourly import of each previous day on a plain FIFO scheduler, each day with its own seeded queue. */
+export const simulatedHistory = async (h: SimSiteHistory): Promise<MeterDay[]> => {
+  const out: MeterDay[] = [];
+  for (let d = 1; d <= h.days; d++) {
+    const start = epochMs(h.dayStart - d * DAY_MS);
+    const day = generateDay({ seed: h.seed + d * 104_729, site: h.site, dayStart: start, jobs: h.jobs, gpuMix: 'training' });
+    const twin = new SimCluster({ site: h.site, region: 'GB', gridImportLimitKw: h.gridImportLimitKw, trainingNodes: h.trainingNodes, admission: 'immediate' }, start, day.inferenceKw);
+    twin.submit(day.jobs);
+    twin.advanceTo(epochMs(start + DAY_MS));
+    const grid: SlotGrid = { start, slotMinutes: 30, slots: SLOTS_PER_DAY };
+    out.push({ day: dayOf(start), importKw: await twin.importKw(grid) });
+  }
+  return out;
+};
+
+/**
+ * BL01 per slot of `g` (30-minute slots aligned to UTC days), from `history`; NaN where no baseline
+ * can be made (too few eligible days), which the BPP treats as "cannot settle here, do not offer".
+ */
+export const bl01For = (history: readonly MeterDay[], g: SlotGrid): number[] => {
+  const out: number[] = [];
+  for (let k = 0; k < g.slots; k++) {
+    const t = g.start + k * g.slotMinutes * 60_000;
+    const slot = Math.floor((t % DAY_MS) / (30 * 60_000));
+    const r = bl01Baseline(history, dayOf(t), [], slot, slot + 1);
+    out.push(r.ok ? (r.baselineKw[0] ?? NaN) : NaN);
+  }
+  return out;
+};
