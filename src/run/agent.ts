@@ -22,7 +22,9 @@ import { generateDay } from '../sim/workload.ts';
 import type { ConfigReader } from './config-reader.ts';
 import { listenOn, peerKeyResolver, readPeerKey, readClock, readKeys, readListen, readLogger, readStore, type RunningRole } from './common.ts';
 
+/** First-report retries back off from 2 s, doubling, to at most a minute (a lasting fault, e.g. a wrong key, is not hammered). */
 const FIRST_REPORT_RETRY_MS = 2000;
+const FIRST_REPORT_RETRY_MAX_MS = 60_000;
 
 interface Site { readonly id: string; readonly region: string; readonly gridImportLimitKw: number; readonly pue: number }
 
@@ -117,13 +119,13 @@ export const startAgent = async (c: ConfigReader): Promise<RunningRole> => {
   // Report now (so the orchestrator can plan), retried every few seconds until the orchestrator
   // answers, so the agent and the orchestrator may start in either order; then at every slot boundary.
   const loop = (async () => {
-    for (;;) {
+    for (let wait = FIRST_REPORT_RETRY_MS; ; wait = Math.min(wait * 2, FIRST_REPORT_RETRY_MAX_MS)) {
       const t = market.now();
       try { await agent.tick(t); reported(t); break; } catch (e) {
         reports.lastError = asFlexError(e).message;
-        log.warn({ error: reports.lastError }, `first report failed; retrying in ${FIRST_REPORT_RETRY_MS / 1000} s`);
+        log.warn({ error: reports.lastError }, `first report failed; retrying in ${wait / 1000} s`);
       }
-      try { await sleep(FIRST_REPORT_RETRY_MS, undefined, { signal: stop.signal }); } catch { return; }
+      try { await sleep(wait, undefined, { signal: stop.signal }); } catch { return; }
     }
     for (;;) {
       try {
