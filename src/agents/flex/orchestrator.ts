@@ -88,6 +88,8 @@ export interface PlanResult {
 
 interface HeldOffer { readonly offerId: string; readonly until: EpochMs; readonly commitments: readonly Commitment[] }
 const HELD = { kind: 'held-offers', id: 'current' } as const;
+/** Deadline relaxations tried, in slots, when the queue cannot all meet its deadlines (a day at most). */
+const DEADLINE_SLACK_STEPS = [1, 2, 4, 8, 16, 48] as const;
 
 export class FlexOrchestrator {
   private readonly reports = new Map<string, FlexibilityReport>();
@@ -184,7 +186,7 @@ export class FlexOrchestrator {
    * and the held offers when they fit (unless `held: false`, for checking what is firm). Always
    * checked before use.
    */
-  async plan(o: { readonly extra?: readonly Commitment[]; readonly without?: ReadonlySet<string>; readonly held?: boolean } = {}): Promise<PlanResult> {
+  async plan(o: { readonly extra?: readonly Commitment[]; readonly without?: ReadonlySet<string>; readonly held?: boolean; readonly deadlineSlackSlots?: number } = {}): Promise<PlanResult> {
     const extra = o.extra ?? [];
     const without = o.without ?? new Set<string>();
     if (this.reports.size === 0) throw new FlexError('FLX_PEER_UNREACHABLE', 'no Compute-Flex agent has reported yet: nothing to plan');
@@ -196,7 +198,7 @@ export class FlexOrchestrator {
     const firm = this.toSpecs([...live, ...extra], grid);
     // Each held offer on top of the firm commitments (not of each other: only one of a search's offers is bought).
     const held = o.held === false ? [] : (await this.heldOffers(now)).flatMap((h) => this.toSpecs([...live, ...extra, ...h.commitments], grid));
-    const cap = this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg };
+    const cap = { ...(this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg }), ...(o.deadlineSlackSlots ? { deadlineSlackSlots: o.deadlineSlackSlots } : {}) };
     let problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: [...firm, ...held], ...cap });
     const started = performance.now();
     let schedule = await this.deps.solver.plan(problem);
@@ -225,12 +227,33 @@ export class FlexOrchestrator {
     return rec;
   }
 
+  /**
+   * The operational plan (what dispatch follows). When the queue cannot all meet its deadlines — a
+   * backlog — and nothing is promised, the fail-safe applies (every waiting job may start, as under
+   * the site's own scheduler: in the demo's backlogs that also costs least). With live commitments
+   * it may not: they still bind, and the waiting jobs' deadlines are relaxed by the fewest slots (of
+   * DEADLINE_SLACK_STEPS) that give a plan, so SLOs slip as little as the fleet allows while every
+   * commitment is kept; the plan record says by how much.
+   */
+  private async operationalPlan(): Promise<PlanResult & { readonly deadlineSlackSlots: number }> {
+    const firm = await this.plan();
+    if (firm.schedule.status !== 'infeasible' || firm.problem.commitments.length === 0) return { ...firm, deadlineSlackSlots: 0 };
+    for (const slack of DEADLINE_SLACK_STEPS) {
+      const relaxed = await this.plan({ deadlineSlackSlots: slack });
+      if (relaxed.schedule.status !== 'infeasible') {
+        this.deps.log.warn({ deadlineSlackSlots: slack, reason: firm.schedule.reason }, `the queue cannot all meet its deadlines: planned with deadlines relaxed by ${slack} slot(s)`);
+        return { ...relaxed, deadlineSlackSlots: slack };
+      }
+    }
+    return { ...firm, deadlineSlackSlots: 0 };
+  }
+
   /** An agent's periodic report: remember it (durably), re-plan, and answer with that site's dispatch. */
   async onAgentReport(report: FlexibilityReport): Promise<{ dispatch: DispatchInstruction[] }> {
     this.site(report.site);
     this.reports.set(report.site, report);
     await this.deps.store.putDocument('agent-report', report.site, report);
-    const result = await this.plan();
+    const result = await this.operationalPlan();
     const { grid, schedule } = result;
     if (schedule.status === 'infeasible') {
       // Fail safe: with no plan, every waiting job may start now, as it would without FlexLon.
@@ -241,17 +264,17 @@ export class FlexOrchestrator {
       return { dispatch };
     }
     const dispatch = dispatchFor(report, schedule, grid, this.deps.market.now());
-    await this.record(result, `report from ${report.site}`, { site: report.site, dispatch });
+    await this.record(result, `report from ${report.site}`, { site: report.site, dispatch, ...(result.deadlineSlackSlots ? { deadlineSlackSlots: result.deadlineSlackSlots } : {}) });
     return { dispatch };
   }
 
   /** Pushes a fresh plan's dispatch to every agent at once (after a confirm, a cancellation, a restart). */
   async dispatchAll(reason: string, orderId?: string): Promise<PlanRecord | undefined> {
     if (this.reports.size === 0) return undefined;
-    const result = await this.plan();
+    const result = await this.operationalPlan();
     const { grid, schedule } = result;
     if (schedule.status === 'infeasible') throw new FlexError('FLX_INTERNAL', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
-    const rec = await this.record(result, reason, orderId ? { orderId } : {});
+    const rec = await this.record(result, reason, { ...(orderId ? { orderId } : {}), ...(result.deadlineSlackSlots ? { deadlineSlackSlots: result.deadlineSlackSlots } : {}) });
     for (const [siteId, report] of this.reports) {
       const site = this.site(siteId);
       const dispatch = dispatchFor(report, schedule, grid, this.deps.market.now());

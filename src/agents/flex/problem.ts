@@ -25,7 +25,7 @@ const runSlots = (job: ComputeJob, grid: SlotGrid): number => Math.max(1, Math.c
 const aged = (job: ComputeJob, ageMs: number): ComputeJob =>
   job.state !== 'running' || ageMs <= 0 ? job : { ...job, remainingKwh: Math.max(0, job.remainingKwh - (job.powerKw * ageMs) / 3_600_000) as ComputeJob['remainingKwh'] };
 
-export const jobSpecOf = (reported: ComputeJob, grid: SlotGrid, nowSlot: number, ageMs = 0): JobSpec | undefined => {
+export const jobSpecOf = (reported: ComputeJob, grid: SlotGrid, nowSlot: number, ageMs = 0, deadlineSlackSlots = 0): JobSpec | undefined => {
   const job = aged(reported, ageMs);
   if (job.state === 'completed' || job.state === 'cancelled' || job.remainingKwh <= 1e-9 || job.powerKw <= 0) return undefined;
   // Held by an operator: it will not run until they release it, and FlexLon may not.
@@ -38,7 +38,7 @@ export const jobSpecOf = (reported: ComputeJob, grid: SlotGrid, nowSlot: number,
   // scheduler, rounding up would hold every new job until the next slot boundary.
   const release = Math.max(nowSlot, Math.floor((job.releaseAt - grid.start) / slotMs(grid)));
   if (job.slo === 'inflexible') return { ...base, releaseSlot: release, deadlineSlot: Math.min(grid.slots, release + k) };
-  const deadline = Math.min(grid.slots, Math.floor((job.deadlineAt - grid.start) / slotMs(grid)));
+  const deadline = Math.min(grid.slots, Math.floor((job.deadlineAt - grid.start) / slotMs(grid)) + deadlineSlackSlots);
   // A job that can no longer meet its deadline is planned to finish as soon as it can (the SLO is
   // already lost; planning it late would only make it worse).
   return { ...base, releaseSlot: Math.min(release, grid.slots - 1), deadlineSlot: Math.min(grid.slots, Math.max(deadline, release + k)) };
@@ -51,6 +51,11 @@ export interface ProblemInput {
   readonly signals: ReadonlyMap<string, SignalSeries>;
   readonly commitments: readonly CommitmentSpec[];
   readonly carbonCapKg?: number;
+  /**
+   * Slots added to every waiting deferrable job's deadline: used only when the queue cannot all meet
+   * its deadlines (a backlog), so the plan still keeps commitments and prices while SLOs slip least.
+   */
+  readonly deadlineSlackSlots?: number;
 }
 
 export const buildProblem = (i: ProblemInput): PlanningProblem => {
@@ -71,7 +76,7 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
       if (kwBase > 1e-9) jobs.push({ id: `base:${r.site}:${t}`, energyKwh: kwBase * h, maxPowerKw: kwBase, releaseSlot: t, deadlineSlot: t + 1, preemptible: false, sites: [r.site] });
     }
     for (const job of r.jobs) {
-      const spec = jobSpecOf(job, i.grid, nowSlot, i.now - r.at);
+      const spec = jobSpecOf(job, i.grid, nowSlot, i.now - r.at, i.deadlineSlackSlots ?? 0);
       if (spec) jobs.push(spec);
     }
   }
