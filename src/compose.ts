@@ -11,7 +11,7 @@ import { ComputeAgent } from './agents/compute/agent.ts';
 import { createBpp } from './agents/flex/bpp.ts';
 import { FlexOrchestrator } from './agents/flex/orchestrator.ts';
 import { DEFAULT_PRICING } from './agents/flex/pricing.ts';
-import { DEFAULT_NEED_POLICY, GridOrchestrator } from './agents/grid/orchestrator.ts';
+import { DEFAULT_NEED_POLICY, GridOrchestrator, type StatusPush } from './agents/grid/orchestrator.ts';
 import { BecknClient } from './beckn/client.ts';
 import { FLEXLON_DOMAIN } from './beckn/context.ts';
 import { createGateway } from './beckn/gateway.ts';
@@ -169,7 +169,13 @@ export const ensureDataDir = (dir: string): string => {
   return dir;
 };
 
-export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): Promise<Market> => {
+/** What a caller of composeMarket may hear about as it happens. */
+export interface MarketHooks {
+  /** An on_status the BPP pushed unasked to the grid orchestrator (audited first). */
+  readonly onStatusPush?: (push: StatusPush) => void;
+}
+
+export const composeMarket = async (c: DemoConfig, runId: string, log: Logger, hooks: MarketHooks = {}): Promise<Market> => {
   const wallNow = () => Date.now();
   const dayStart = epochMs(Date.parse(`${c.date}T00:00:00Z`));
   const signals = new CsvSignalSource(c.grid);
@@ -253,6 +259,7 @@ export const composeMarket = async (c: DemoConfig, runId: string, log: Logger): 
     id: IDS.bap, events: gridEvents, uri: bapUrl, store: stores.grid, client: new BecknClient({ signer: bapSigner, store: stores.grid, now: wallNow, ackResolver: resolver }), registry, market: clock, wallNow,
     // on_search comes after pricing, which plans every site: wait for it longer the more sites there are.
     signals, region: 'GB', policy: needPolicy(specs.length), collectMs: 5000 * specs.length, callbackTimeoutMs: 10_000, log: log.child({ agent: 'grid' }),
+    ...(hooks.onStatusPush ? { onStatusPush: hooks.onStatusPush } : {}),
   });
   const bppTrust = staticKeyResolver([{ subscriberId: IDS.bpp, uniqueKeyId: bppSigner.uniqueKeyId, publicKeyBase64: bppSigner.publicKeyBase64, url: bppUrl }]);
   const sites: MarketSite[] = simSites.map(({ spec, cluster, businessAsUsual, history }, i) => {

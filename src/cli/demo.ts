@@ -12,7 +12,7 @@ import type { SiteSettlement } from '../beckn/settlement-codec.ts';
 import { carbonOf, pricesOf } from '../domain/signals.ts';
 import { epochMs, isoOf, type EpochMs, type SlotGrid } from '../domain/time.ts';
 import { createLogger } from '../log.ts';
-import type { Procurement } from '../agents/grid/orchestrator.ts';
+import type { Procurement, StatusPush } from '../agents/grid/orchestrator.ts';
 import { askSupport, statementOf } from '../agents/grid/post-order.ts';
 import { FlexError } from '../errors.ts';
 import type { Store } from '../ports.ts';
@@ -102,7 +102,13 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
   io.out(`FlexLon demo: replaying ${c.date} (real GB carbon intensity and market index price) at ${c.secondsPerDay} s per day`);
   io.out(`data directory: ${c.dataDir}`);
-  const m = await composeMarket(c, runId, log);
+  // The BPP tells the grid side unasked when delivery starts and ends (an unsolicited on_status).
+  const market: { clock?: { now(): number } } = {};
+  const onStatusPush = (push: StatusPush) => {
+    if (market.clock) io.out(`[${hhmm(market.clock.now())}] on_status pushed by the provider, unasked: ${push.state ?? 'no state'}${push.settlement ? `, ${push.settlement.deliveredKwh.toFixed(1)} kWh delivered` : ''}`);
+  };
+  const m = await composeMarket(c, runId, log, { onStatusPush });
+  market.clock = m.clock;
   const stopOnAbort = () => { void m.stop(); };
   signal.addEventListener('abort', stopOnAbort, { once: true });
   try {

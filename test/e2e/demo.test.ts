@@ -40,6 +40,7 @@ test('demo: the grid buys a peak reduction over the full Beckn lifecycle, the da
     // Delivery: metered per settlement period against the stated baseline.
     const s = result.settlement;
     assert.equal(result.finalState, 'DELIVERED');
+    assert.ok(lines.some((l) => /on_status pushed by the provider, unasked: DELIVERING$/.test(l)), 'the demo shows the provider telling the grid, unasked, that delivery started');
     assert.equal(s.periods.length, 2);
     for (const per of s.periods) {
       assert.ok(Math.abs(per.deliveredKwh - (per.baselineKw - per.meteredKw) * 0.5) < 0.01, 'delivered = (baseline − metered) × 0.5 h');
