@@ -5,12 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { composeMarket, SLOT_MINUTES, type Market } from '../../src/compose.ts';
-import { demoConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
 import { PORTFOLIO } from '../../src/agents/flex/offers.ts';
 import { catalogToOffers, needToIntent } from '../../src/beckn/flex-codec.ts';
@@ -19,8 +14,9 @@ import type { FlexNeed, FlexOffer } from '../../src/domain/offers.ts';
 import { MINUTE_MS } from '../../src/domain/time.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
 import { eventually } from '../helpers/network.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
 
-let dir: string;
+let market: TestMarket;
 let m: Market;
 let need: FlexNeed;
 let offers: FlexOffer[];
@@ -36,17 +32,15 @@ const orderOf = (answers: readonly { message?: unknown }[]): WireOrder => {
 };
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'flexlon-aggregation-'));
-  m = await composeMarket(demoConfig({ dataDir: dir, logLevel: 'silent', sites: '2' }), 'aggregation', createLogger('silent'));
-  for (const site of m.sites) await site.agent.tick(m.dayStart);
+  market = await openMarket('aggregation', { sites: '2' });
+  m = market.m;
   const found = await m.bap.detectNeed({ start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: 48 });
   assert.ok(found, 'the day has a peak to buy against');
   need = found;
 });
 
 after(async () => {
-  await m.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await market.stop();
 });
 
 test('the composed market has two sites, each with its own agent, store and URL, all reporting to the one BPP', () => {

@@ -4,33 +4,29 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { composeMarket, SLOT_MINUTES, SIM_SITES, type Market } from '../../src/compose.ts';
+import { SLOT_MINUTES, SIM_SITES, type Market } from '../../src/compose.ts';
 import { bl01For, simulatedHistory } from '../../src/compose-baseline.ts';
 import { demoConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
 import { isWorkingDay, EW_BANK_HOLIDAYS_2023_2024 } from '../../src/domain/baseline-bl01.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
 
-let dir: string;
+let market: TestMarket;
 let m: Market;
 const SLOT = SLOT_MINUTES * MINUTE_MS;
-const config = () => demoConfig({ dataDir: dir, logLevel: 'silent', baseline: 'bl01' });
+// The configuration the market was opened with (its seed and jobs make the history).
+const config = () => demoConfig({ baseline: 'bl01' });
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'flexlon-bl01-'));
-  m = await composeMarket(config(), 'bl01', createLogger('silent'));
-  await m.agent.tick(m.dayStart);
+  market = await openMarket('bl01', { baseline: 'bl01' });
+  m = market.m;
 });
 
 after(async () => {
-  await m.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await market.stop();
 });
 
 test('--baseline must be fifo or bl01, named in the error', () => {

@@ -14,13 +14,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
 import fc from 'fast-check';
-import { composeMarket, SLOT_MINUTES, type Market } from '../../src/compose.ts';
-import { demoConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import type { OfferTerms } from '../../src/agents/flex/offers.ts';
 import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
 import { opportunityCostAt } from '../../src/agents/flex/pricing.ts';
@@ -30,20 +25,19 @@ import { MINUTE_MS, epochMs } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
 import type { FlexOffer } from '../../src/domain/offers.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
 
-let dir: string;
+let market: TestMarket;
 let m: Market;
 const SLOT = SLOT_MINUTES * MINUTE_MS;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'flexlon-safety-'));
-  m = await composeMarket(demoConfig({ dataDir: dir, logLevel: 'silent' }), 'safety', createLogger('silent'));
-  await m.agent.tick(m.dayStart);
+  market = await openMarket('safety');
+  m = market.m;
 });
 
 after(async () => {
-  await m.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await market.stop();
 });
 
 interface Buyer { readonly fromSlot: number; readonly slots: number; readonly wantedKw: number }

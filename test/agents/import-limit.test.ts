@@ -5,31 +5,25 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { composeMarket, SLOT_MINUTES, type Market } from '../../src/compose.ts';
-import { demoConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
 import { intentToNeed, needToIntent } from '../../src/beckn/flex-codec.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
 
-let dir: string;
+let market: TestMarket;
 let m: Market;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'flexlon-limit-'));
-  m = await composeMarket(demoConfig({ dataDir: dir, logLevel: 'silent' }), 'limit', createLogger('silent'));
-  await m.agent.tick(m.dayStart);
+  market = await openMarket('limit');
+  m = market.m;
 });
 
 after(async () => {
-  await m.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await market.stop();
 });
 
 test('the import limit survives the intent codec; a negative one is refused naming the tag', () => {

@@ -4,27 +4,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { composeMarket, SLOT_MINUTES, type Market } from '../../src/compose.ts';
-import { demoConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
 import { askSupport, cancelOrder, rateOrder, statementOf, trackOrder, updateOrder } from '../../src/agents/grid/post-order.ts';
 import { buildContext } from '../../src/beckn/context.ts';
 import { becknValidator } from '../../src/beckn/validator.ts';
 import { officialValidator } from '../helpers/official-beckn.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
 
-let dir: string;
+let market: TestMarket;
 let m: Market;
 let p: Procurement;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'flexlon-post-order-'));
-  m = await composeMarket(demoConfig({ dataDir: dir, logLevel: 'silent' }), 'post-order', createLogger('silent'));
-  await m.agent.tick(m.dayStart);
+  market = await openMarket('post-order');
+  m = market.m;
   const need = await m.bap.detectNeed({ start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: 48 });
   assert.ok(need, 'the day has a peak to buy against');
   const got = await m.bap.procure(need, randomUUID());
@@ -33,8 +28,7 @@ before(async () => {
 });
 
 after(async () => {
-  await m.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await market.stop();
 });
 
 test('track before the window: on_track says inactive, for the order, at its site', async () => {

@@ -4,29 +4,23 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { composeMarket, SLOT_MINUTES, type Market } from '../../src/compose.ts';
-import { demoConfig } from '../../src/config.ts';
-import { createLogger } from '../../src/log.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
 
-let dir: string;
+let market: TestMarket;
 let m: Market;
 const SLOT = SLOT_MINUTES * MINUTE_MS;
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'flexlon-push-'));
-  m = await composeMarket(demoConfig({ dataDir: dir, logLevel: 'silent', secondsPerDay: '20' }), 'push', createLogger('silent'));
-  await m.agent.tick(m.dayStart);
+  market = await openMarket('push', { secondsPerDay: '20' });
+  m = market.m;
 });
 
 after(async () => {
-  await m.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await market.stop();
 });
 
 interface Pushed { state?: string; unsolicited?: boolean; settlement?: { deliveredKwh: number; periods: unknown[] } }

@@ -4,26 +4,22 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { composeMarket, SLOT_MINUTES, type Market } from '../../src/compose.ts';
-import { demoConfig } from '../../src/config.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import type { PlanRecord } from '../../src/agents/flex/plan-record.ts';
 import { epochMs } from '../../src/domain/time.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
 
-let dir: string;
+let market: TestMarket;
 let m: Market;
 let p: Procurement;
 const lines: Record<string, unknown>[] = [];
 
 before(async () => {
-  dir = mkdtempSync(join(tmpdir(), 'flexlon-observe-'));
   const log = createLogger('debug', {}, (l) => { lines.push(JSON.parse(l) as Record<string, unknown>); });
-  m = await composeMarket(demoConfig({ dataDir: dir, logLevel: 'debug' }), 'observe', log);
-  await m.agent.tick(m.dayStart);
+  market = await openMarket('observe', { logLevel: 'debug' }, log);
+  m = market.m;
   const need = await m.bap.detectNeed({ start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: 48 });
   assert.ok(need);
   const got = await m.bap.procure(need, randomUUID());
@@ -32,8 +28,7 @@ before(async () => {
 });
 
 after(async () => {
-  await m.stop();
-  rmSync(dir, { recursive: true, force: true });
+  await market.stop();
 });
 
 /** Samples of the Prometheus text format as `name{labels}` → value. */

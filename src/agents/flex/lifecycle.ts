@@ -20,7 +20,7 @@ import { commitmentsOf, type OfferTerms } from './offers.ts';
 import type { Commitment } from './orchestrator.ts';
 import { postOrderHandlers } from './post-order.ts';
 import { opportunityCostAt } from './pricing.ts';
-import { settleOrder } from './settle-order.ts';
+import { settleOrder, type OrderSettlement } from './settle-order.ts';
 
 type Msg = { order?: WireOrder; order_id?: string; intent?: unknown };
 const body = (i: Inbound): Msg => (i.msg.message ?? {}) as Msg;
@@ -153,6 +153,7 @@ const status = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
   const first = await k.orderIn(d.store, i, body(i).order_id);
   const commitments = await d.store.listCommitments<Commitment>({ orderId: first.id });
   const metered = await k.meters(commitments);
+  let completed: OrderSettlement | undefined;
   return {
     commit: async (tx) => {
       const current = await k.orderIn(tx, i, body(i).order_id);
@@ -166,11 +167,15 @@ const status = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
       if (order !== current) {
         await tx.saveOrder(order);
         await k.audit(tx, order, { from: current.state });
-        if (order.state === 'completed' && settlement) for (const s of settlement.sites) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
+        if (order.state === 'completed') completed = settlement;
       }
       await owe(tx, k.provider, requesterOf(i), 'on_status', { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) }, order.id);
     },
-    after: async () => k.sent(),
+    after: async () => {
+      // Counted once committed: a rolled-back transaction delivered nothing.
+      for (const s of completed?.sites ?? []) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
+      k.sent();
+    },
   };
 };
 

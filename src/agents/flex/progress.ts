@@ -24,32 +24,37 @@ const buyerOf = (k: Kit, order: Order): Requester => ({
 export const progressOrders = async (k: Kit): Promise<string[]> => {
   const d = k.fo.deps;
   const marketNow = d.market.now();
-  const due = (await d.store.listOrders()).filter((o) => (o.state === 'confirmed' || o.state === 'active') && advance(o, marketNow, epochMs(d.wallNow())).state !== o.state);
+  const stamp = () => epochMs(d.wallNow());
+  // Only live orders can move: found through their commitments (a filtered query), not by reading
+  // every order ever stored, since this runs every second and after every agent report.
+  const live = await d.store.listCommitments<Commitment>({ orderStates: ['confirmed', 'active'] });
   const moved: string[] = [];
-  for (const before of due) {
-    const commitments = await d.store.listCommitments<Commitment>({ orderId: before.id });
+  for (const id of new Set(live.map((c) => c.orderId))) {
+    const before = await d.store.getOrder(id);
+    if (!before || advance(before, marketNow, stamp()).state === before.state) continue;
+    const commitments = live.filter((c) => c.orderId === id);
     // Meters are read outside the transaction (an HTTP call per site); completion settles on them.
-    const metered = advance(before, marketNow, epochMs(d.wallNow())).state === 'completed' ? await k.meters(commitments) : undefined;
-    const changed = await d.store.transaction(async (tx) => {
-      const current = await tx.getOrder(before.id);
-      if (!current) return false;
-      const order = advance(current, marketNow, epochMs(d.wallNow()));
-      if (order.state === current.state) return false; // moved meanwhile (a status request)
+    const metered = advance(before, marketNow, stamp()).state === 'completed' ? await k.meters(commitments) : undefined;
+    const done = await d.store.transaction(async (tx) => {
+      const current = await tx.getOrder(id);
+      if (!current) return undefined;
+      const order = advance(current, marketNow, stamp());
+      if (order.state === current.state) return undefined; // moved meanwhile (a status request)
       const settlement = order.state === 'completed' && metered ? settleOrder(order, commitments, metered, k.fo.baselineCode) : undefined;
       await tx.saveOrder(order);
       await k.audit(tx, order, { from: current.state, unsolicited: true });
       if (settlement && metered) {
         await tx.saveMeterReadings(readingsToSave(commitments, metered, d.wallNow()));
         await tx.appendAudit({ kind: 'settlement', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { ...settlement.total, sites: settlement.sites } });
-        for (const s of settlement.sites) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
       }
       await owe(tx, k.provider, buyerOf(k, order), 'on_status', { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) }, order.id);
-      return true;
+      return { order, settlement };
     });
-    if (changed) {
-      moved.push(before.id);
-      d.log.info({ orderId: before.id, transaction_id: before.transactionId }, `order ${advance(before, marketNow, epochMs(d.wallNow())).state}: unsolicited on_status owed`);
-    }
+    if (!done) continue;
+    moved.push(id);
+    // Counted once committed: a rolled-back transaction delivered nothing.
+    for (const s of done.settlement?.sites ?? []) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
+    d.log.info({ orderId: id, transaction_id: done.order.transactionId }, `order ${done.order.state}: unsolicited on_status owed`);
   }
   if (moved.length > 0) k.sent();
   return moved;

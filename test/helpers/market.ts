@@ -1,0 +1,27 @@
+// A composed market for tests (src/compose.ts): real HTTP on loopback, signatures, SQLite files in a
+// temp folder, the market clock not started (market time stays at the start of the day) and every
+// site's agent having reported once. stop() closes it and removes the folder.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { composeMarket, type Market } from '../../src/compose.ts';
+import { demoConfig, type DemoInput } from '../../src/config.ts';
+import { createLogger, type Logger } from '../../src/log.ts';
+
+export interface TestMarket {
+  readonly m: Market;
+  stop(): Promise<void>;
+}
+
+export const openMarket = async (name: string, input: Omit<DemoInput, 'dataDir'> = {}, log: Logger = createLogger('silent')): Promise<TestMarket> => {
+  const dir = mkdtempSync(join(tmpdir(), `flexlon-${name}-`));
+  const m = await composeMarket(demoConfig({ logLevel: 'silent', ...input, dataDir: dir }), name, log);
+  for (const site of m.sites) await site.agent.tick(m.dayStart);
+  return {
+    m,
+    async stop() {
+      await m.stop();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+};
