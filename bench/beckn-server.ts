@@ -36,10 +36,20 @@ const store = await openSqliteStore(join(dir, 'bpp.db'));
 // BENCH_JOURNAL: 'loop' (group commit on the event loop, default), 'thread' (group commit on a
 // worker thread), 'store' (one claim + one append per message through the Store port).
 const journalKind = process.env.BENCH_JOURNAL ?? 'loop';
-const journal = journalKind === 'thread' ? await openSqliteJournalThread(join(dir, 'bpp.db')) : journalKind === 'loop' ? await openSqliteJournal(join(dir, 'bpp.db')) : storeJournal(store);
+const journal =
+  journalKind === 'thread'
+    ? await openSqliteJournalThread(join(dir, 'bpp.db'))
+    : journalKind === 'loop'
+      ? await openSqliteJournal(join(dir, 'bpp.db'))
+      : storeJournal(store);
 const app = Fastify({ logger: false });
 registerReceiver(app, {
-  subscriberId: 'bpp.bench', role: 'BPP', store, journal, now: Date.now, validator: becknValidator(),
+  subscriberId: 'bpp.bench',
+  role: 'BPP',
+  store,
+  journal,
+  now: Date.now,
+  validator: becknValidator(),
   resolver: registryKeyResolver(new HttpRegistry({ url: registryUrl, now: Date.now, cacheTtlMs: 300_000 })),
   ...(pool ? { signatureCheck: pool.check } : {}),
   ...(signAcks ? { ackSigner: signerFromPrivateKey('bpp.bench', 'k1', generateKeyPair().seedBase64) } : {}),
@@ -49,9 +59,13 @@ registerReceiver(app, {
 // CPU used by the whole process (all threads) from the first request on: a figure that depends much
 // less on what else the machine is running than req/s does.
 let cpuAtFirst: NodeJS.CpuUsage | undefined;
-app.addHook('onRequest', async () => { cpuAtFirst ??= process.cpuUsage(); });
+app.addHook('onRequest', async () => {
+  cpuAtFirst ??= process.cpuUsage();
+});
 await app.listen({ host: '127.0.0.1', port: 0 });
-process.stdout.write(`${JSON.stringify({ bpp: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, registry: registryUrl, dir })}\n`);
+process.stdout.write(
+  `${JSON.stringify({ bpp: `http://127.0.0.1:${(app.server.address() as { port: number }).port}`, registry: registryUrl, dir })}\n`,
+);
 
 process.once('SIGTERM', () => {
   void (async () => {
@@ -60,12 +74,15 @@ process.once('SIGTERM', () => {
       await app.close();
       await registry.app.close();
       await pool?.close();
-      const stats = 'stats' in journal ? (journal as { stats(): { batches: number; entries: number } }).stats() : undefined;
+      const stats =
+        'stats' in journal ? (journal as { stats(): { batches: number; entries: number } }).stats() : undefined;
       if ('close' in journal) await (journal as { close(): Promise<void> }).close();
       const rows = (await store.auditTrail()).filter((r) => r.kind === 'beckn.in').length;
       await store.close();
       await registryStore.close();
-      process.stdout.write(`${JSON.stringify({ auditRows: rows, cpuMs: Math.round((cpu.user + cpu.system) / 1000), ...(stats ? { batches: stats.batches } : {}) })}\n`);
+      process.stdout.write(
+        `${JSON.stringify({ auditRows: rows, cpuMs: Math.round((cpu.user + cpu.system) / 1000), ...(stats ? { batches: stats.batches } : {}) })}\n`,
+      );
       process.exit(0);
     } catch (e) {
       process.stdout.write(`${JSON.stringify({ error: (e as Error).message })}\n`);

@@ -13,17 +13,28 @@ const timeLimitSeconds = Number(process.env.BENCH_TIME_LIMIT ?? 60);
 const maxColumns = Number(process.env.BENCH_MAX_COLUMNS ?? 0) || undefined;
 
 let peakRss = 0;
-const sample = setInterval(() => { peakRss = Math.max(peakRss, process.memoryUsage.rss()); }, 20);
+const sample = setInterval(() => {
+  peakRss = Math.max(peakRss, process.memoryUsage.rss());
+}, 20);
 sample.unref();
 
-const median = (xs: number[]): number => { const s = [...xs].sort((a, b) => a - b); return s[Math.floor(s.length / 2)] ?? NaN; };
+const median = (xs: number[]): number => {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.floor(s.length / 2)] ?? NaN;
+};
 
 for (const jobs of sizes) {
   const problem = generatePlanningProblem({ jobs, seed: 42 });
   const runs: Record<string, unknown>[] = [];
   for (let r = 0; r < repeats; r++) {
     let stats: PlanStats | undefined;
-    const solver = createHighsSolver({ timeLimitSeconds, ...(maxColumns ? { maxColumns } : {}), onStats: (s) => { stats = s; } });
+    const solver = createHighsSolver({
+      timeLimitSeconds,
+      ...(maxColumns ? { maxColumns } : {}),
+      onStats: (s) => {
+        stats = s;
+      },
+    });
     await solver.client.warm();
     peakRss = process.memoryUsage.rss();
     const started = performance.now();
@@ -31,15 +42,32 @@ for (const jobs of sizes) {
     const seconds = (performance.now() - started) / 1000;
     const verdict = s.status === 'infeasible' ? undefined : checkSchedule(problem, s);
     runs.push({
-      seconds: Math.round(seconds * 1000) / 1000, status: s.status, planner: s.planner, checked: verdict?.ok ?? false,
-      costGbp: Math.round(s.costGbp * 100) / 100, lowerBoundGbp: Math.round(s.lowerBoundGbp * 100) / 100,
+      seconds: Math.round(seconds * 1000) / 1000,
+      status: s.status,
+      planner: s.planner,
+      checked: verdict?.ok ?? false,
+      costGbp: Math.round(s.costGbp * 100) / 100,
+      lowerBoundGbp: Math.round(s.lowerBoundGbp * 100) / 100,
       gapPct: s.costGbp > 0 ? Math.round(((s.costGbp - s.lowerBoundGbp) / s.costGbp) * 1e5) / 1e3 : 0,
-      carbonKg: Math.round(s.carbonKg), carbonCapKg: problem.carbonCapKg, capBinds: s.carbonKg >= (problem.carbonCapKg ?? Infinity) * 0.995,
-      peakRssMb: Math.round(Math.max(peakRss, process.memoryUsage.rss()) / 2 ** 20), wasmHeapMb: Math.round(solver.client.stats.peakHeapBytes / 2 ** 20),
-      ...(s.status === 'infeasible' ? { reason: s.reason } : {}), stats,
+      carbonKg: Math.round(s.carbonKg),
+      carbonCapKg: problem.carbonCapKg,
+      capBinds: s.carbonKg >= (problem.carbonCapKg ?? Infinity) * 0.995,
+      peakRssMb: Math.round(Math.max(peakRss, process.memoryUsage.rss()) / 2 ** 20),
+      wasmHeapMb: Math.round(solver.client.stats.peakHeapBytes / 2 ** 20),
+      ...(s.status === 'infeasible' ? { reason: s.reason } : {}),
+      stats,
     });
     await solver.close();
   }
   const secs = runs.map((x) => x.seconds as number);
-  console.log(JSON.stringify({ jobs, slots: problem.slots, sites: problem.sites.length, medianSeconds: median(secs), maxPeakRssMb: Math.max(...runs.map((x) => x.peakRssMb as number)), runs }));
+  console.log(
+    JSON.stringify({
+      jobs,
+      slots: problem.slots,
+      sites: problem.sites.length,
+      medianSeconds: median(secs),
+      maxPeakRssMb: Math.max(...runs.map((x) => x.peakRssMb as number)),
+      runs,
+    }),
+  );
 }

@@ -15,7 +15,10 @@ import { generateDay } from './sim/workload.ts';
 
 const DAY_MS = 86_400_000;
 
-export const BL01_METHOD: BaselineMethod = { code: 'BL01', description: `${describeBl01(BL01_DEFAULT)}; history: the site's previous days on its own FIFO scheduler (simulated); delivered = baseline − metered` };
+export const BL01_METHOD: BaselineMethod = {
+  code: 'BL01',
+  description: `${describeBl01(BL01_DEFAULT)}; history: the site's previous days on its own FIFO scheduler (simulated); delivered = baseline − metered`,
+};
 
 export interface SimSiteHistory {
   readonly site: string;
@@ -35,8 +38,24 @@ export const simulatedHistory = async (h: SimSiteHistory): Promise<MeterDay[]> =
   const out: MeterDay[] = [];
   for (let d = 1; d <= h.days; d++) {
     const start = epochMs(h.dayStart - d * DAY_MS);
-    const day = generateDay({ seed: h.seed + d * 104_729, site: h.site, dayStart: start, jobs: h.jobs, gpuMix: 'training' });
-    const twin = new SimCluster({ site: h.site, region: 'GB', gridImportLimitKw: h.gridImportLimitKw, trainingNodes: h.trainingNodes, admission: 'immediate' }, start, day.inferenceKw);
+    const day = generateDay({
+      seed: h.seed + d * 104_729,
+      site: h.site,
+      dayStart: start,
+      jobs: h.jobs,
+      gpuMix: 'training',
+    });
+    const twin = new SimCluster(
+      {
+        site: h.site,
+        region: 'GB',
+        gridImportLimitKw: h.gridImportLimitKw,
+        trainingNodes: h.trainingNodes,
+        admission: 'immediate',
+      },
+      start,
+      day.inferenceKw,
+    );
     twin.submit(day.jobs);
     twin.advanceTo(epochMs(start + DAY_MS));
     const grid: SlotGrid = { start, slotMinutes: 30, slots: SLOTS_PER_DAY };

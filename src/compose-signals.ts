@@ -17,12 +17,20 @@ export type SignalChoice =
   | { readonly kind: 'shipped' }
   | { readonly kind: 'csv'; readonly files: readonly string[]; readonly mapping?: ColumnMapping }
   | { readonly kind: 'offline'; readonly paths: readonly string[] }
-  | { readonly kind: 'live'; readonly cacheDir: string; readonly nesoUrl?: string; readonly elexonUrl?: string; readonly fetcher?: FetcherOptions };
+  | {
+      readonly kind: 'live';
+      readonly cacheDir: string;
+      readonly nesoUrl?: string;
+      readonly elexonUrl?: string;
+      readonly fetcher?: FetcherOptions;
+    };
 
 /** Where the live clients cache responses under a FlexLon data directory. */
 export const signalCacheDir = (dataDir: string): string => join(dataDir, 'cache', 'signals');
 
-export const liveClients = (c: Extract<SignalChoice, { kind: 'live' }>): { neso: NesoCarbonClient; elexon: ElexonClient; fetcher: CachedFetcher } => {
+export const liveClients = (
+  c: Extract<SignalChoice, { kind: 'live' }>,
+): { neso: NesoCarbonClient; elexon: ElexonClient; fetcher: CachedFetcher } => {
   const fetcher = new CachedFetcher({ ...c.fetcher, cacheDir: c.cacheDir });
   return {
     fetcher,
@@ -32,17 +40,32 @@ export const liveClients = (c: Extract<SignalChoice, { kind: 'live' }>): { neso:
 };
 
 /** A recorded-data source (everything but live), for commands that also report faults. */
-export const recordedSource = (c: Exclude<SignalChoice, { kind: 'live' }>, vintages?: VintageModel | false): HistorySignalSource => {
+export const recordedSource = (
+  c: Exclude<SignalChoice, { kind: 'live' }>,
+  vintages?: VintageModel | false,
+): HistorySignalSource => {
   const v = vintages === undefined ? {} : { vintages };
   switch (c.kind) {
-    case 'shipped': return new CsvSignalSource(SHIPPED_GRID, { ...v, name: 'the shipped data' });
-    case 'csv': return new CsvSignalSource({ carbon: c.files }, { ...v, ...(c.mapping ? { mapping: c.mapping } : {}), name: c.files.join(', ') });
-    case 'offline': return new SavedResponseSignalSource(c.paths, v);
-    default: { const never: never = c; throw new Error(`unknown source ${JSON.stringify(never)}`); }
+    case 'shipped':
+      return new CsvSignalSource(SHIPPED_GRID, { ...v, name: 'the shipped data' });
+    case 'csv':
+      return new CsvSignalSource(
+        { carbon: c.files },
+        { ...v, ...(c.mapping ? { mapping: c.mapping } : {}), name: c.files.join(', ') },
+      );
+    case 'offline':
+      return new SavedResponseSignalSource(c.paths, v);
+    default: {
+      const never: never = c;
+      throw new Error(`unknown source ${JSON.stringify(never)}`);
+    }
   }
 };
 
-export const liveSource = (c: Extract<SignalChoice, { kind: 'live' }>, vintages?: VintageModel | false): ApiSignalSource => {
+export const liveSource = (
+  c: Extract<SignalChoice, { kind: 'live' }>,
+  vintages?: VintageModel | false,
+): ApiSignalSource => {
   const { neso, elexon } = liveClients(c);
   return new ApiSignalSource({ neso, elexon, systemPrices: true, ...(vintages === undefined ? {} : { vintages }) });
 };

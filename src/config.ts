@@ -10,7 +10,10 @@ export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..
 const gridFile = (name: string): string => join(PROJECT_ROOT, 'data', 'grid', name);
 /** The shipped GB data (data/grid/README.md): national carbon 2023-01 → 2024-09, MID 2023–2024, a regional sample. */
 export const SHIPPED_GRID = {
-  carbon: [gridFile('gb_carbon_intensity_national_2023.csv'), gridFile('gb_carbon_intensity_national_2024-01_2024-09.csv')],
+  carbon: [
+    gridFile('gb_carbon_intensity_national_2023.csv'),
+    gridFile('gb_carbon_intensity_national_2024-01_2024-09.csv'),
+  ],
   price: [gridFile('gb_market_index_price_apx_2023.csv'), gridFile('gb_market_index_price_apx_2024.csv')],
   regional: [gridFile('gb_regional_carbon_intensity_neso_2023-12-05_2024-03-03.csv')],
 } as const;
@@ -28,7 +31,11 @@ export interface DemoConfig {
   readonly baseline: 'fifo' | 'bl01';
   readonly serve: boolean;
   readonly logLevel: LogLevel;
-  readonly grid: { readonly carbon: readonly string[]; readonly price: readonly string[]; readonly regional: readonly string[] };
+  readonly grid: {
+    readonly carbon: readonly string[];
+    readonly price: readonly string[];
+    readonly regional: readonly string[];
+  };
   /** OpenADR-style grid programs/events (JSON) given to the Grid Orchestrator before the day starts. */
   readonly events?: string;
 }
@@ -54,11 +61,20 @@ export const isCalendarDay = (s: string): boolean => {
 };
 
 /** Expands a leading ~ (a quoted `~/x` reaches us unexpanded by the shell). */
-export const expandHome = (p: string): string => (p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p);
+export const expandHome = (p: string): string =>
+  p === '~' ? homedir() : p.startsWith('~/') ? join(homedir(), p.slice(2)) : p;
 
-const invalid = (field: string, why: string): FlexError => new FlexError('FLX_CONFIG_INVALID', `${field}: ${why}`, { path: field });
+const invalid = (field: string, why: string): FlexError =>
+  new FlexError('FLX_CONFIG_INVALID', `${field}: ${why}`, { path: field });
 
-const number = (field: string, raw: string | undefined, fallback: number, lo: number, hi: number, integer = false): number => {
+const number = (
+  field: string,
+  raw: string | undefined,
+  fallback: number,
+  lo: number,
+  hi: number,
+  integer = false,
+): number => {
   if (raw === undefined) return fallback;
   const n = Number(raw);
   if (raw.trim() === '' || !Number.isFinite(n) || n < lo || n > hi || (integer && !Number.isInteger(n))) {
@@ -77,7 +93,10 @@ export const MIN_SECONDS_PER_DAY = 15;
 const secondsPerDay = (raw: string | undefined): number => {
   const n = number('--seconds-per-day', raw, 20, 1, 86_400);
   if (n < MIN_SECONDS_PER_DAY) {
-    throw invalid('--seconds-per-day', `must be at least ${MIN_SECONDS_PER_DAY}, got "${raw}": faster, the replayed market clock outruns the Beckn message round trips (about a second of real time to price an offer and confirm it) and every quote expires before it can be confirmed`);
+    throw invalid(
+      '--seconds-per-day',
+      `must be at least ${MIN_SECONDS_PER_DAY}, got "${raw}": faster, the replayed market clock outruns the Beckn message round trips (about a second of real time to price an offer and confirm it) and every quote expires before it can be confirmed`,
+    );
   }
   return n;
 };
@@ -91,17 +110,23 @@ export const MAX_DEMO_SITES = 2;
 
 const baselineKind = (raw: string | undefined): 'fifo' | 'bl01' => {
   if (raw === undefined || raw === 'fifo' || raw === 'bl01') return raw ?? 'fifo';
-  throw invalid('--baseline', `must be fifo (the same queue on a plain FIFO scheduler) or bl01 (P376-style, from the previous days' meter), got "${raw}"`);
+  throw invalid(
+    '--baseline',
+    `must be fifo (the same queue on a plain FIFO scheduler) or bl01 (P376-style, from the previous days' meter), got "${raw}"`,
+  );
 };
 
 export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env): string =>
-  env.FLEXLON_DATA_DIR && env.FLEXLON_DATA_DIR.trim() !== '' ? resolve(expandHome(env.FLEXLON_DATA_DIR)) : join(homedir() || process.cwd(), '.flexlon');
+  env.FLEXLON_DATA_DIR && env.FLEXLON_DATA_DIR.trim() !== ''
+    ? resolve(expandHome(env.FLEXLON_DATA_DIR))
+    : join(homedir() || process.cwd(), '.flexlon');
 
 export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.env): DemoConfig => {
   const date = input.date ?? '2023-01-24';
   if (!isCalendarDay(date)) throw invalid('--date', `must be a real calendar day as YYYY-MM-DD, got "${date}"`);
   const logLevel = input.logLevel ?? env.FLEXLON_LOG_LEVEL;
-  if (logLevel !== undefined && parseLogLevel(logLevel, 'silent') !== logLevel) throw invalid('--log-level', `must be one of debug, info, warn, error, silent, got "${logLevel}"`);
+  if (logLevel !== undefined && parseLogLevel(logLevel, 'silent') !== logLevel)
+    throw invalid('--log-level', `must be one of debug, info, warn, error, silent, got "${logLevel}"`);
   return {
     dataDir: input.dataDir !== undefined ? resolve(expandHome(input.dataDir)) : defaultDataDir(env),
     date,

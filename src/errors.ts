@@ -6,13 +6,25 @@ export const ERRORS = {
   // Signature and identity (BECKN-006 "Step 2": failures get 401 and a NACK). BECKN-005 has no auth
   // codes, so these use its generic invalid-request code.
   FLX_SIG_MISSING: { http: 401, beckn: '30000', message: 'the request has no Authorization header' },
-  FLX_SIG_MALFORMED: { http: 401, beckn: '30000', message: 'the Authorization header is not a valid Beckn signature header' },
+  FLX_SIG_MALFORMED: {
+    http: 401,
+    beckn: '30000',
+    message: 'the Authorization header is not a valid Beckn signature header',
+  },
   FLX_SIG_ALGORITHM: { http: 401, beckn: '30000', message: 'the signature algorithm is not ed25519' },
   FLX_SIG_EXPIRED: { http: 401, beckn: '30000', message: 'the signature has expired' },
   FLX_SIG_NOT_YET_VALID: { http: 401, beckn: '30000', message: 'the signature was created in the future' },
   FLX_SIG_UNKNOWN_KEY: { http: 401, beckn: '30000', message: 'no registered key matches the keyId' },
-  FLX_SIG_KEY_REVOKED: { http: 401, beckn: '30000', message: 'the signing key is not valid now (revoked, expired or not yet valid)' },
-  FLX_SIG_WRONG_SUBSCRIBER: { http: 401, beckn: '30000', message: 'the signer is not the subscriber named in the context' },
+  FLX_SIG_KEY_REVOKED: {
+    http: 401,
+    beckn: '30000',
+    message: 'the signing key is not valid now (revoked, expired or not yet valid)',
+  },
+  FLX_SIG_WRONG_SUBSCRIBER: {
+    http: 401,
+    beckn: '30000',
+    message: 'the signer is not the subscriber named in the context',
+  },
   FLX_SIG_INVALID: { http: 401, beckn: '30000', message: 'the signature does not verify against the body' },
   // BECKN-006 Step 4: a bad gateway signature gets 401 with Proxy-Authenticate.
   FLX_SIG_GATEWAY: { http: 401, beckn: '30000', message: 'the X-Gateway-Authorization signature is not valid' },
@@ -38,12 +50,16 @@ export const ERRORS = {
   // Peers and internals.
   FLX_PEER_UNREACHABLE: { http: 502, beckn: '40000', message: 'a peer did not answer' },
   FLX_PEER_NACK: { http: 502, beckn: '40000', message: 'a peer refused the request' },
-  FLX_PEER_ACK_SIGNATURE: { http: 502, beckn: '40000', message: 'a peer\'s response is not validly signed by it' },
+  FLX_PEER_ACK_SIGNATURE: { http: 502, beckn: '40000', message: "a peer's response is not validly signed by it" },
   FLX_NO_DEAL: { http: 409, beckn: '40000', message: 'no flexibility was bought' },
   FLX_INTERNAL: { http: 500, beckn: '40000', message: 'internal error' },
   // Durable state: the store cannot be reached (or stays locked), or a write contradicts what it holds.
   FLX_STORE_UNAVAILABLE: { http: 503, beckn: '40000', message: 'the state store is unavailable' },
-  FLX_STORE_CONFLICT: { http: 409, beckn: '40000', message: 'the write contradicts what the state store already holds' },
+  FLX_STORE_CONFLICT: {
+    http: 409,
+    beckn: '40000',
+    message: 'the write contradicts what the state store already holds',
+  },
   // Operator-facing (CLI and config); never sent on the wire.
   FLX_CONFIG_INVALID: { http: 400, beckn: '30000', message: 'the configuration is invalid' },
   FLX_CLI_USAGE: { http: 400, beckn: '30000', message: 'the command line is invalid' },
@@ -51,8 +67,16 @@ export const ERRORS = {
   // Grid signals and grid events (docs/signals.md).
   FLX_SIGNAL_UNAVAILABLE: { http: 404, beckn: '40000', message: 'no grid signal data for that region or period' },
   FLX_UPSTREAM_UNREACHABLE: { http: 503, beckn: '40000', message: 'a grid-data API could not be reached' },
-  FLX_UPSTREAM_ERROR: { http: 502, beckn: '40000', message: 'a grid-data API answered with an error or an unexpected body' },
-  FLX_UPSTREAM_RATE_LIMITED: { http: 429, beckn: '40000', message: 'a grid-data API kept refusing with 429 Too Many Requests' },
+  FLX_UPSTREAM_ERROR: {
+    http: 502,
+    beckn: '40000',
+    message: 'a grid-data API answered with an error or an unexpected body',
+  },
+  FLX_UPSTREAM_RATE_LIMITED: {
+    http: 429,
+    beckn: '40000',
+    message: 'a grid-data API kept refusing with 429 Too Many Requests',
+  },
   FLX_EVENT_INVALID: { http: 400, beckn: '30000', message: 'the grid event or program does not match its schema' },
   FLX_EVENT_UNAUTHORIZED: { http: 401, beckn: '30000', message: 'the grid-event request has no valid bearer token' },
   FLX_EVENT_NOT_FOUND: { http: 404, beckn: '30000', message: 'no such grid event or program' },

@@ -13,12 +13,24 @@ export interface Logger {
   child(fields: Record<string, unknown>): Logger;
 }
 
-export const createLogger = (level: LogLevel, base: Record<string, unknown> = {}, write: (line: string) => void = (l) => process.stderr.write(l)): Logger => {
+export const createLogger = (
+  level: LogLevel,
+  base: Record<string, unknown> = {},
+  write: (line: string) => void = (l) => process.stderr.write(l),
+): Logger => {
   const at = (l: Exclude<LogLevel, 'silent'>) => (fields: Record<string, unknown>, msg: string) => {
     if (RANK[l] < RANK[level]) return;
-    write(`${JSON.stringify({ time: new Date().toISOString(), level: l, ...currentLogContext(), ...base, ...fields, msg })}\n`);
+    write(
+      `${JSON.stringify({ time: new Date().toISOString(), level: l, ...currentLogContext(), ...base, ...fields, msg })}\n`,
+    );
   };
-  return { debug: at('debug'), info: at('info'), warn: at('warn'), error: at('error'), child: (f) => createLogger(level, { ...base, ...f }, write) };
+  return {
+    debug: at('debug'),
+    info: at('info'),
+    warn: at('warn'),
+    error: at('error'),
+    child: (f) => createLogger(level, { ...base, ...f }, write),
+  };
 };
 
 export const parseLogLevel = (s: string | undefined, fallback: LogLevel): LogLevel =>

@@ -8,8 +8,18 @@ import type { PlanningProblem, Schedule } from './domain/planning.ts';
 import type { SignalSeries } from './domain/signals.ts';
 import type { EpochMs, SlotGrid } from './domain/time.ts';
 import type {
-  CommitmentFilter, CommitmentKeys, DispatchFilter, DispatchKeys, MeterFilter, MeterReading, OutboxClaim, OutboxFailure, OutboxFilter,
-  OutboxInput, OutboxMessage, PlanKeys,
+  CommitmentFilter,
+  CommitmentKeys,
+  DispatchFilter,
+  DispatchKeys,
+  MeterFilter,
+  MeterReading,
+  OutboxClaim,
+  OutboxFailure,
+  OutboxFilter,
+  OutboxInput,
+  OutboxMessage,
+  PlanKeys,
 } from './store/records.ts';
 
 /** Market time. In live mode it is the wall clock; in replay it runs faster over historical days. */
@@ -161,7 +171,8 @@ export interface KeyStore {
 }
 
 export type SubscriberType = 'BAP' | 'BPP' | 'BG';
-export type SubscriptionStatus = 'INITIATED' | 'UNDER_SUBSCRIPTION' | 'SUBSCRIBED' | 'EXPIRED' | 'UNSUBSCRIBED' | 'INVALID_SSL';
+export type SubscriptionStatus =
+  'INITIATED' | 'UNDER_SUBSCRIPTION' | 'SUBSCRIBED' | 'EXPIRED' | 'UNSUBSCRIBED' | 'INVALID_SSL';
 
 /** A registry record (registry.yaml `Subscription`, with the deployed registry's `subscriber_url`). */
 export interface Subscription {

@@ -9,7 +9,11 @@ import { projectRoot } from './helpers/shared.ts';
 
 test('every error code is documented with its HTTP status and Beckn code, and nothing else is', () => {
   const doc = readFileSync(join(projectRoot, 'docs', 'error-codes.md'), 'utf8');
-  const rows = [...doc.matchAll(/^\| `(FLX_[A-Z_]+)` \| (\d{3}) \| (\d{5}) \|/gm)].map((m) => [m[1], Number(m[2]), m[3]]);
+  const rows = [...doc.matchAll(/^\| `(FLX_[A-Z_]+)` \| (\d{3}) \| (\d{5}) \|/gm)].map((m) => [
+    m[1],
+    Number(m[2]),
+    m[3],
+  ]);
   const registry = Object.entries(ERRORS).map(([code, e]) => [code, e.http, e.beckn]);
   assert.deepEqual(rows.sort(), registry.sort());
 });

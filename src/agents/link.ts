@@ -17,26 +17,50 @@ export interface LinkOptions {
 }
 
 /** POST `path`: verify the signature over the raw body, parse, run the handler, reply with its JSON. */
-export const signedRoute = <T>(app: FastifyInstance, path: string, o: LinkOptions, handler: (body: unknown, sender: ResolvedKey) => Promise<T>): void => {
+export const signedRoute = <T>(
+  app: FastifyInstance,
+  path: string,
+  o: LinkOptions,
+  handler: (body: unknown, sender: ResolvedKey) => Promise<T>,
+): void => {
   app.post(path, async (req, reply) => {
     const raw = req.body as Buffer;
     try {
       const { key } = await verifyRequest(raw, req.headers.authorization, o.resolver, o.now());
       let body: unknown;
-      try { body = JSON.parse(raw.toString('utf8')); } catch { throw new FlexError('FLX_REQ_INVALID_JSON'); }
+      try {
+        body = JSON.parse(raw.toString('utf8'));
+      } catch {
+        throw new FlexError('FLX_REQ_INVALID_JSON');
+      }
       return reply.send(await handler(body, key));
     } catch (e) {
       const nack = toNack(e);
-      await o.store.appendAudit({ kind: 'beckn.rejected', at: o.now(), actor: o.actor, payload: { path, code: nack.error.code, reason: nack.error.message } });
+      await o.store.appendAudit({
+        kind: 'beckn.rejected',
+        at: o.now(),
+        actor: o.actor,
+        payload: { path, code: nack.error.code, reason: nack.error.message },
+      });
       return reply.code(nack.http).send(nack.body);
     }
   });
 };
 
-export const callSigned = async <T>(url: string, payload: unknown, signer: Signer, now: () => number, timeoutMs = 10_000): Promise<T> => {
+export const callSigned = async <T>(
+  url: string,
+  payload: unknown,
+  signer: Signer,
+  now: () => number,
+  timeoutMs = 10_000,
+): Promise<T> => {
   const r = await postSigned(url, JSON.stringify(payload), { signer, nowMs: now(), lifetimeSeconds: 60, timeoutMs });
   let body: unknown;
-  try { body = JSON.parse(r.text); } catch { throw new FlexError('FLX_PEER_NACK', `${url} answered HTTP ${r.status} with a body that is not JSON`); }
+  try {
+    body = JSON.parse(r.text);
+  } catch {
+    throw new FlexError('FLX_PEER_NACK', `${url} answered HTTP ${r.status} with a body that is not JSON`);
+  }
   if (r.status !== 200) {
     const err = (body as { error?: { message?: string } }).error;
     throw new FlexError('FLX_PEER_NACK', `${url} refused: HTTP ${r.status} ${err?.message ?? ''}`.trim());

@@ -28,15 +28,26 @@ export const toStoredJson = (value: unknown, what: string): StoredJson => {
   try {
     text = JSON.stringify(value, (key, v: unknown) => {
       if (typeof v === 'number' && !Number.isFinite(v)) {
-        throw new FlexError('FLX_INTERNAL', `${what} holds the number ${v}${key === '' ? '' : ` at key ${JSON.stringify(key)}`}, which JSON cannot carry`);
+        throw new FlexError(
+          'FLX_INTERNAL',
+          `${what} holds the number ${v}${key === '' ? '' : ` at key ${JSON.stringify(key)}`}, which JSON cannot carry`,
+        );
       }
       return v;
     });
   } catch (e) {
     if (e instanceof FlexError) throw e;
-    throw new FlexError('FLX_INTERNAL', `${what} is not JSON-serialisable: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new FlexError(
+      'FLX_INTERNAL',
+      `${what} is not JSON-serialisable: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
-  if (text === undefined) throw new FlexError('FLX_INTERNAL', `${what} is not JSON-serialisable: it is ${value === undefined ? 'undefined' : `a ${typeof value}`}`);
+  if (text === undefined)
+    throw new FlexError(
+      'FLX_INTERNAL',
+      `${what} is not JSON-serialisable: it is ${value === undefined ? 'undefined' : `a ${typeof value}`}`,
+    );
   return { text, value: JSON.parse(text) as unknown };
 };
 
@@ -54,9 +65,11 @@ export const fromStoredJson = (text: string, where: string): unknown => {
  * payload text to store. Adapters link (hash) the returned entry, never the caller's object.
  */
 export const normaliseAuditEntry = (entry: AuditEntry): { entry: AuditEntry; payloadText: string } => {
-  const bad = (field: string, why: string) => new FlexError('FLX_INTERNAL', `an audit entry's ${field} ${why}`, { path: field });
+  const bad = (field: string, why: string) =>
+    new FlexError('FLX_INTERNAL', `an audit entry's ${field} ${why}`, { path: field });
   if (typeof entry.kind !== 'string' || (entry.kind as string) === '') throw bad('kind', 'must be a non-empty string');
-  if (typeof entry.at !== 'number' || !Number.isFinite(entry.at)) throw bad('at', `must be a finite number (epoch ms), got ${String(entry.at)}`);
+  if (typeof entry.at !== 'number' || !Number.isFinite(entry.at))
+    throw bad('at', `must be a finite number (epoch ms), got ${String(entry.at)}`);
   if (typeof entry.actor !== 'string' || entry.actor === '') throw bad('actor', 'must be a non-empty string');
   for (const f of ['transactionId', 'messageId', 'orderId'] as const) {
     if (entry[f] !== undefined && typeof entry[f] !== 'string') throw bad(f, 'must be a string when present');

@@ -18,7 +18,12 @@ export const ACK_SIGNATURE_SECONDS = 30;
 export const signAck = (body: string, signer: Signer, nowMs: number): string => {
   const created = Math.floor(nowMs / 1000);
   const { header } = signBody({
-    body, subscriberId: signer.subscriberId, uniqueKeyId: signer.uniqueKeyId, created, expires: created + ACK_SIGNATURE_SECONDS, sign: (d) => signer.sign(d),
+    body,
+    subscriberId: signer.subscriberId,
+    uniqueKeyId: signer.uniqueKeyId,
+    created,
+    expires: created + ACK_SIGNATURE_SECONDS,
+    sign: (d) => signer.sign(d),
   });
   return header.replace(/^Signature /, '');
 };
@@ -27,16 +32,30 @@ export const signAck = (body: string, signer: Signer, nowMs: number): string => 
  * Checks that the ACK body `body` is signed by `expectedSigner` (the subscriber the request went to).
  * Throws FLX_PEER_ACK_SIGNATURE naming what is wrong.
  */
-export const verifyAck = async (body: string, header: string | null | undefined, resolver: KeyResolver, expectedSigner: string, nowMs: number): Promise<void> => {
+export const verifyAck = async (
+  body: string,
+  header: string | null | undefined,
+  resolver: KeyResolver,
+  expectedSigner: string,
+  nowMs: number,
+): Promise<void> => {
   if (header === null || header === undefined || header.trim() === '') {
-    throw new FlexError('FLX_PEER_ACK_SIGNATURE', `the response of ${expectedSigner} has no ${ACK_SIGNATURE_HEADER} header`);
+    throw new FlexError(
+      'FLX_PEER_ACK_SIGNATURE',
+      `the response of ${expectedSigner} has no ${ACK_SIGNATURE_HEADER} header`,
+    );
   }
   const value = /^Signature\s/.test(header) ? header : `Signature ${header}`;
   try {
     const { key } = await verifyRequest(Buffer.from(body, 'utf8'), value, resolver, nowMs);
-    if (key.subscriberId !== expectedSigner) throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `signed by ${key.subscriberId}`);
+    if (key.subscriberId !== expectedSigner)
+      throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `signed by ${key.subscriberId}`);
   } catch (e) {
     const why = e instanceof FlexError ? `${e.code}: ${e.message}` : String(e);
-    throw new FlexError('FLX_PEER_ACK_SIGNATURE', `the response of ${expectedSigner} is not validly signed by it (${why})`, { cause: e });
+    throw new FlexError(
+      'FLX_PEER_ACK_SIGNATURE',
+      `the response of ${expectedSigner} is not validly signed by it (${why})`,
+      { cause: e },
+    );
   }
 };

@@ -22,6 +22,9 @@ export const toNack = (e: unknown): Nack => {
   return {
     http: err.http,
     error: err,
-    body: { message: { ack: { status: 'NACK' } }, error: { code: err.becknCode, ...(err.path ? { paths: err.path } : {}), message } },
+    body: {
+      message: { ack: { status: 'NACK' } },
+      error: { code: err.becknCode, ...(err.path ? { paths: err.path } : {}), message },
+    },
   };
 };

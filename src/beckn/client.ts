@@ -64,29 +64,60 @@ export class BecknClient {
     const due = options.inReplyTo ? deadlineOf(options.inReplyTo, this.o.now()) : Infinity;
     const deadline = Math.min(deadlineOf(c, this.o.now()), due);
     const authorization = signatureHeader(body, this.o.signer, this.o.now(), ttlSeconds);
-    const audit = (payload: Record<string, unknown>) => this.o.store.appendAudit({
-      kind: 'beckn.out', at: this.o.now(), actor: this.o.signer.subscriberId, transactionId: c.transaction_id, messageId: c.message_id,
-      payload: { action: c.action, url, body, authorization, ...payload },
-    });
+    const audit = (payload: Record<string, unknown>) =>
+      this.o.store.appendAudit({
+        kind: 'beckn.out',
+        at: this.o.now(),
+        actor: this.o.signer.subscriberId,
+        transactionId: c.transaction_id,
+        messageId: c.message_id,
+        payload: { action: c.action, url, body, authorization, ...payload },
+      });
     if (this.o.now() > due) {
-      await audit({ attempts: 0, outcome: 'dropped', reason: `the request's ttl ended at ${new Date(due).toISOString()}` });
-      throw new FlexError('FLX_REQ_EXPIRED', `${c.action} for message ${c.message_id} not sent: the request's ttl ended at ${new Date(due).toISOString()}`);
+      await audit({
+        attempts: 0,
+        outcome: 'dropped',
+        reason: `the request's ttl ended at ${new Date(due).toISOString()}`,
+      });
+      throw new FlexError(
+        'FLX_REQ_EXPIRED',
+        `${c.action} for message ${c.message_id} not sent: the request's ttl ended at ${new Date(due).toISOString()}`,
+      );
     }
     const { result, attempts, failure } = await postWithRetry(url, body, { Authorization: authorization }, deadline, {
-      now: this.o.now, timeoutMs: this.o.timeoutMs ?? 10_000, ...(this.o.retry ? { retry: this.o.retry } : {}), ...(this.o.sleep ? { sleep: this.o.sleep } : {}),
+      now: this.o.now,
+      timeoutMs: this.o.timeoutMs ?? 10_000,
+      ...(this.o.retry ? { retry: this.o.retry } : {}),
+      ...(this.o.sleep ? { sleep: this.o.sleep } : {}),
     });
     if (!result) {
       await audit({ attempts, outcome: 'unreachable', reason: failure?.message });
-      throw failure ?? new FlexError('FLX_PEER_UNREACHABLE', `${c.action} to ${url}: no attempt was made before the ttl ran out`);
+      throw (
+        failure ??
+        new FlexError('FLX_PEER_UNREACHABLE', `${c.action} to ${url}: no attempt was made before the ttl ran out`)
+      );
     }
     let ack: AckBody | undefined;
-    try { ack = JSON.parse(result.text) as AckBody; } catch { ack = undefined; }
+    try {
+      ack = JSON.parse(result.text) as AckBody;
+    } catch {
+      ack = undefined;
+    }
     const status = ack?.message?.ack?.status;
-    await audit({ attempts, httpStatus: result.status, response: result.text.slice(0, 4096), ackSignature: result.signature, outcome: status ?? 'unreadable' });
+    await audit({
+      attempts,
+      httpStatus: result.status,
+      response: result.text.slice(0, 4096),
+      ackSignature: result.signature,
+      outcome: status ?? 'unreadable',
+    });
     const peer = options.peer ?? (isCallback(c.action) ? c.bap_id : c.bpp_id);
-    if (this.o.ackResolver && peer !== undefined) await verifyAck(result.text, result.signature, this.o.ackResolver, peer, this.o.now());
+    if (this.o.ackResolver && peer !== undefined)
+      await verifyAck(result.text, result.signature, this.o.ackResolver, peer, this.o.now());
     if (result.status >= 300 || status !== 'ACK') {
-      const why = ack?.error ? `${ack.error.code} ${ack.error.message}` : `HTTP ${result.status} ${result.text.slice(0, 200)}`;
+      const why = ack?.error
+        ? `${ack.error.code} ${ack.error.message}`
+        : `HTTP ${result.status} ${result.text.slice(0, 200)}`;
       throw new FlexError('FLX_PEER_NACK', `${c.action} to ${url} was refused: ${why}`);
     }
     return ack as AckBody;

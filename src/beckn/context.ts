@@ -7,13 +7,25 @@ import { randomUUID } from 'node:crypto';
 export const FLEXLON_DOMAIN = 'uei:compute_flexibility';
 export const CORE_VERSION = '1.1.0';
 
-export const REQUEST_ACTIONS = ['search', 'select', 'init', 'confirm', 'status', 'track', 'cancel', 'update', 'rating', 'support'] as const;
+export const REQUEST_ACTIONS = [
+  'search',
+  'select',
+  'init',
+  'confirm',
+  'status',
+  'track',
+  'cancel',
+  'update',
+  'rating',
+  'support',
+] as const;
 export type RequestAction = (typeof REQUEST_ACTIONS)[number];
 export type CallbackAction = `on_${RequestAction}`;
 export type Action = RequestAction | CallbackAction;
 
 export const callbackOf = (a: RequestAction): CallbackAction => `on_${a}`;
-export const isCallback = (a: string): a is CallbackAction => a.startsWith('on_') && (REQUEST_ACTIONS as readonly string[]).includes(a.slice(3));
+export const isCallback = (a: string): a is CallbackAction =>
+  a.startsWith('on_') && (REQUEST_ACTIONS as readonly string[]).includes(a.slice(3));
 export const isRequest = (a: string): a is RequestAction => (REQUEST_ACTIONS as readonly string[]).includes(a);
 
 export interface Context {
@@ -67,8 +79,18 @@ export const buildContext = (i: ContextInput): Context => ({
 
 /** Reads an ISO-8601 duration of the simple forms networks use (PT30S, PT5M, PT1H, P1D, P1M≈30 days). */
 export const durationSeconds = (iso: string): number | undefined => {
-  const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(iso);
+  const m = /^P(?:(\d+)Y)?(?:(\d+)M)?(?:(\d+)W)?(?:(\d+)D)?(?:T(?:(\d+)H)?(?:(\d+)M)?(?:(\d+(?:\.\d+)?)S)?)?$/.exec(
+    iso,
+  );
   if (!m || iso === 'P' || iso.endsWith('T')) return undefined;
   const [, y, mo, w, d, h, mi, s] = m.map((x) => (x === undefined ? 0 : Number(x)));
-  return (y ?? 0) * 365 * 86400 + (mo ?? 0) * 30 * 86400 + (w ?? 0) * 7 * 86400 + (d ?? 0) * 86400 + (h ?? 0) * 3600 + (mi ?? 0) * 60 + (s ?? 0);
+  return (
+    (y ?? 0) * 365 * 86400 +
+    (mo ?? 0) * 30 * 86400 +
+    (w ?? 0) * 7 * 86400 +
+    (d ?? 0) * 86400 +
+    (h ?? 0) * 3600 +
+    (mi ?? 0) * 60 +
+    (s ?? 0)
+  );
 };

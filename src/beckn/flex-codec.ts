@@ -16,7 +16,11 @@ const need = (cond: boolean, path: string, why: string): void => {
 
 const num = (s: string | undefined, path: string): number => {
   const n = s === undefined ? NaN : Number(s);
-  need(s !== undefined && /^[+-]?([0-9]*[.])?[0-9]+$/.test(s) && Number.isFinite(n), path, `${path} must be a decimal number, got ${JSON.stringify(s)}`);
+  need(
+    s !== undefined && /^[+-]?([0-9]*[.])?[0-9]+$/.test(s) && Number.isFinite(n),
+    path,
+    `${path} must be a decimal number, got ${JSON.stringify(s)}`,
+  );
   return n;
 };
 
@@ -28,37 +32,74 @@ const time = (s: string | undefined, path: string): number => {
 
 export const needToIntent = (n: FlexNeed): Intent => ({
   descriptor: { code: FLEX_ITEM_CODE, name: 'Demand reduction' },
-  fulfillment: { type: FULFILLMENT_TYPE, stops: [{ type: 'start', time: { timestamp: isoOf(n.windowStart) } }, { type: 'end', time: { timestamp: isoOf(n.windowEnd) } }] },
-  tags: [tagGroup('flex-need', 'Flexibility need', {
-    kind: n.kind, 'wanted-kw': decimal(n.wantedKw), 'max-price-gbp-per-mwh': decimal(n.maxPriceGbpPerMwh, 2),
-    ...(n.importLimitKw === undefined ? {} : { 'import-limit-kw': decimal(n.importLimitKw) }),
-  })],
+  fulfillment: {
+    type: FULFILLMENT_TYPE,
+    stops: [
+      { type: 'start', time: { timestamp: isoOf(n.windowStart) } },
+      { type: 'end', time: { timestamp: isoOf(n.windowEnd) } },
+    ],
+  },
+  tags: [
+    tagGroup('flex-need', 'Flexibility need', {
+      kind: n.kind,
+      'wanted-kw': decimal(n.wantedKw),
+      'max-price-gbp-per-mwh': decimal(n.maxPriceGbpPerMwh, 2),
+      ...(n.importLimitKw === undefined ? {} : { 'import-limit-kw': decimal(n.importLimitKw) }),
+    }),
+  ],
 });
 
 export const intentToNeed = (intent: Intent | undefined): FlexNeed => {
   need(typeof intent === 'object' && intent !== null, 'message.intent', 'message.intent is required');
   const i = intent as Intent;
   const stops = i.fulfillment?.stops ?? [];
-  const start = time(stops.find((s) => s.type === 'start')?.time?.timestamp, 'message.intent.fulfillment.stops[start].time.timestamp');
-  const end = time(stops.find((s) => s.type === 'end')?.time?.timestamp, 'message.intent.fulfillment.stops[end].time.timestamp');
+  const start = time(
+    stops.find((s) => s.type === 'start')?.time?.timestamp,
+    'message.intent.fulfillment.stops[start].time.timestamp',
+  );
+  const end = time(
+    stops.find((s) => s.type === 'end')?.time?.timestamp,
+    'message.intent.fulfillment.stops[end].time.timestamp',
+  );
   need(end > start, 'message.intent.fulfillment.stops', 'the end of the window must be after its start');
   const kind = readTag(i.tags, 'flex-need', 'kind') ?? 'price-peak';
-  need(['price-peak', 'carbon-peak', 'import-limit'].includes(kind), 'message.intent.tags[flex-need].kind', `unknown need kind ${kind}`);
+  need(
+    ['price-peak', 'carbon-peak', 'import-limit'].includes(kind),
+    'message.intent.tags[flex-need].kind',
+    `unknown need kind ${kind}`,
+  );
   const limitTag = readTag(i.tags, 'flex-need', 'import-limit-kw');
   const limit = limitTag === undefined ? undefined : num(limitTag, 'message.intent.tags[flex-need].import-limit-kw');
-  need(limit === undefined || limit >= 0, 'message.intent.tags[flex-need].import-limit-kw', 'an import limit cannot be negative');
+  need(
+    limit === undefined || limit >= 0,
+    'message.intent.tags[flex-need].import-limit-kw',
+    'an import limit cannot be negative',
+  );
   return {
     ...(limit === undefined ? {} : { importLimitKw: kw(limit) }),
-    kind: kind as FlexNeed['kind'], windowStart: epochMs(start), windowEnd: epochMs(end),
+    kind: kind as FlexNeed['kind'],
+    windowStart: epochMs(start),
+    windowEnd: epochMs(end),
     wantedKw: kw(num(readTag(i.tags, 'flex-need', 'wanted-kw') ?? '0', 'message.intent.tags[flex-need].wanted-kw')),
-    maxPriceGbpPerMwh: gbpPerMwh(num(readTag(i.tags, 'flex-need', 'max-price-gbp-per-mwh') ?? '1000000', 'message.intent.tags[flex-need].max-price-gbp-per-mwh')),
+    maxPriceGbpPerMwh: gbpPerMwh(
+      num(
+        readTag(i.tags, 'flex-need', 'max-price-gbp-per-mwh') ?? '1000000',
+        'message.intent.tags[flex-need].max-price-gbp-per-mwh',
+      ),
+    ),
   };
 };
 
-export const offerTags = (o: FlexOffer): TagGroup[] => [tagGroup('flex-offer', 'Flexibility offer', {
-  'reduction-kw': decimal(o.reductionKw), 'price-gbp-per-mwh': decimal(o.priceGbpPerMwh, 2), 'opportunity-cost-gbp': decimal(o.opportunityCostGbp, 2),
-  site: o.site, region: o.region, 'valid-until': isoOf(o.validUntil),
-})];
+export const offerTags = (o: FlexOffer): TagGroup[] => [
+  tagGroup('flex-offer', 'Flexibility offer', {
+    'reduction-kw': decimal(o.reductionKw),
+    'price-gbp-per-mwh': decimal(o.priceGbpPerMwh, 2),
+    'opportunity-cost-gbp': decimal(o.opportunityCostGbp, 2),
+    site: o.site,
+    region: o.region,
+    'valid-until': isoOf(o.validUntil),
+  }),
+];
 
 export const offerToItem = (o: FlexOffer): Item => ({
   id: o.id,
@@ -73,13 +114,18 @@ export const offerToItem = (o: FlexOffer): Item => ({
 
 export const offersToCatalog = (providerId: string, providerName: string, offers: readonly FlexOffer[]): Catalog => ({
   descriptor: { name: providerName },
-  providers: [{
-    id: providerId,
-    descriptor: { name: providerName },
-    locations: [...new Set(offers.map((o) => o.site))].map((site) => ({ id: site, descriptor: { name: offers.find((o) => o.site === site)?.region ?? site } })),
-    fulfillments: [{ id: 'dr', type: FULFILLMENT_TYPE }],
-    items: offers.map(offerToItem),
-  }],
+  providers: [
+    {
+      id: providerId,
+      descriptor: { name: providerName },
+      locations: [...new Set(offers.map((o) => o.site))].map((site) => ({
+        id: site,
+        descriptor: { name: offers.find((o) => o.site === site)?.region ?? site },
+      })),
+      fulfillments: [{ id: 'dr', type: FULFILLMENT_TYPE }],
+      items: offers.map(offerToItem),
+    },
+  ],
 });
 
 export const itemToOffer = (item: Item, path: string): FlexOffer => {
@@ -87,15 +133,38 @@ export const itemToOffer = (item: Item, path: string): FlexOffer => {
   const windowStart = time(item.time?.range?.start, `${path}.time.range.start`);
   const windowEnd = time(item.time?.range?.end, `${path}.time.range.end`);
   return {
-    id: item.id, site: readTag(item.tags, 'flex-offer', 'site') ?? item.location_ids?.[0] ?? '', region: readTag(item.tags, 'flex-offer', 'region') ?? '',
-    windowStart: epochMs(windowStart), windowEnd: epochMs(windowEnd), reductionKw: kw(reductionKw),
+    id: item.id,
+    site: readTag(item.tags, 'flex-offer', 'site') ?? item.location_ids?.[0] ?? '',
+    region: readTag(item.tags, 'flex-offer', 'region') ?? '',
+    windowStart: epochMs(windowStart),
+    windowEnd: epochMs(windowEnd),
+    reductionKw: kw(reductionKw),
     priceGbp: gbp(num(item.price?.value, `${path}.price.value`)),
-    priceGbpPerMwh: gbpPerMwh(num(readTag(item.tags, 'flex-offer', 'price-gbp-per-mwh'), `${path}.tags[flex-offer].price-gbp-per-mwh`)),
-    opportunityCostGbp: gbp(num(readTag(item.tags, 'flex-offer', 'opportunity-cost-gbp') ?? '0', `${path}.tags[flex-offer].opportunity-cost-gbp`)),
-    validUntil: epochMs(time(readTag(item.tags, 'flex-offer', 'valid-until') ?? item.time?.range?.start, `${path}.tags[flex-offer].valid-until`)),
+    priceGbpPerMwh: gbpPerMwh(
+      num(readTag(item.tags, 'flex-offer', 'price-gbp-per-mwh'), `${path}.tags[flex-offer].price-gbp-per-mwh`),
+    ),
+    opportunityCostGbp: gbp(
+      num(
+        readTag(item.tags, 'flex-offer', 'opportunity-cost-gbp') ?? '0',
+        `${path}.tags[flex-offer].opportunity-cost-gbp`,
+      ),
+    ),
+    validUntil: epochMs(
+      time(
+        readTag(item.tags, 'flex-offer', 'valid-until') ?? item.time?.range?.start,
+        `${path}.tags[flex-offer].valid-until`,
+      ),
+    ),
   };
 };
 
 /** Every offer in a catalog, with the provider that made it. */
 export const catalogToOffers = (catalog: Catalog | undefined): { providerId: string; offer: FlexOffer }[] =>
-  (catalog?.providers ?? []).flatMap((p, pi) => (p.items ?? []).filter((i) => i.descriptor?.code === FLEX_ITEM_CODE).map((item, ii) => ({ providerId: p.id, offer: itemToOffer(item, `message.catalog.providers[${pi}].items[${ii}]`) })));
+  (catalog?.providers ?? []).flatMap((p, pi) =>
+    (p.items ?? [])
+      .filter((i) => i.descriptor?.code === FLEX_ITEM_CODE)
+      .map((item, ii) => ({
+        providerId: p.id,
+        offer: itemToOffer(item, `message.catalog.providers[${pi}].items[${ii}]`),
+      })),
+  );

@@ -32,8 +32,19 @@ export interface GatewayOptions {
 /** The BPPs a search goes to: SUBSCRIBED and inside their key validity, of the search's domain. */
 export const searchTargets = async (registry: Registry, msg: BecknMessage, nowMs: number): Promise<Subscription[]> => {
   const c = msg.context;
-  const found = await registry.lookup({ type: 'BPP', domain: c.domain, ...(c.bpp_id ? { subscriber_id: c.bpp_id } : {}) });
-  const live = found.filter((s) => { try { checkSubscription(s, nowMs); return true; } catch { return false; } });
+  const found = await registry.lookup({
+    type: 'BPP',
+    domain: c.domain,
+    ...(c.bpp_id ? { subscriber_id: c.bpp_id } : {}),
+  });
+  const live = found.filter((s) => {
+    try {
+      checkSubscription(s, nowMs);
+      return true;
+    } catch {
+      return false;
+    }
+  });
   // One target per subscriber even when it has several keys registered (key rotation).
   return [...new Map(live.map((s) => [s.subscriber_id, s])).values()];
 };
@@ -45,20 +56,45 @@ const forward = async (o: GatewayOptions, i: Inbound, bpp: Subscription): Promis
   const body = i.raw.toString('utf8');
   const url = `${bpp.subscriber_url.replace(/\/+$/, '')}/search`;
   const gatewayAuthorization = signatureHeader(body, o.signer, o.now(), ttl);
-  const sent = await postWithRetry(url, body, { Authorization: i.authorization, 'X-Gateway-Authorization': gatewayAuthorization }, deadline, {
-    now: o.now, timeoutMs: o.timeoutMs ?? 10_000, ...(o.retry ? { retry: o.retry } : {}),
-  });
+  const sent = await postWithRetry(
+    url,
+    body,
+    { Authorization: i.authorization, 'X-Gateway-Authorization': gatewayAuthorization },
+    deadline,
+    {
+      now: o.now,
+      timeoutMs: o.timeoutMs ?? 10_000,
+      ...(o.retry ? { retry: o.retry } : {}),
+    },
+  );
   const r = sent.result;
   await o.store.appendAudit({
-    kind: 'beckn.out', at: o.now(), actor: o.signer.subscriberId, transactionId: c.transaction_id, messageId: c.message_id,
+    kind: 'beckn.out',
+    at: o.now(),
+    actor: o.signer.subscriberId,
+    transactionId: c.transaction_id,
+    messageId: c.message_id,
     payload: {
-      action: 'search', to: bpp.subscriber_id, url, body, authorization: i.authorization, gatewayAuthorization, attempts: sent.attempts,
-      ...(r ? { httpStatus: r.status, response: r.text.slice(0, 4096), ackSignature: r.signature } : { reason: sent.failure?.message }), outcome: r ? (r.status === 200 ? 'ACK' : 'NACK') : 'unreachable',
+      action: 'search',
+      to: bpp.subscriber_id,
+      url,
+      body,
+      authorization: i.authorization,
+      gatewayAuthorization,
+      attempts: sent.attempts,
+      ...(r
+        ? { httpStatus: r.status, response: r.text.slice(0, 4096), ackSignature: r.signature }
+        : { reason: sent.failure?.message }),
+      outcome: r ? (r.status === 200 ? 'ACK' : 'NACK') : 'unreachable',
     },
   });
   if (!r) throw sent.failure ?? new FlexError('FLX_PEER_UNREACHABLE', `search to ${url}: the ttl ran out`);
   if (o.ackResolver) await verifyAck(r.text, r.signature, o.ackResolver, bpp.subscriber_id, o.now());
-  if (r.status !== 200) throw new FlexError('FLX_PEER_NACK', `${bpp.subscriber_id} refused the search: HTTP ${r.status} ${r.text.slice(0, 200)}`);
+  if (r.status !== 200)
+    throw new FlexError(
+      'FLX_PEER_NACK',
+      `${bpp.subscriber_id} refused the search: HTTP ${r.status} ${r.text.slice(0, 200)}`,
+    );
 };
 
 export interface Gateway {
@@ -69,17 +105,34 @@ export interface Gateway {
 export const createGateway = (o: GatewayOptions): Gateway => {
   const app = Fastify({ logger: false });
   registerReceiver(app, {
-    subscriberId: o.signer.subscriberId, role: 'BG', resolver: o.resolver, store: o.store, now: o.now, ackSigner: o.signer,
+    subscriberId: o.signer.subscriberId,
+    role: 'BG',
+    resolver: o.resolver,
+    store: o.store,
+    now: o.now,
+    ackSigner: o.signer,
     ...(o.journal ? { journal: o.journal } : {}),
     onBackgroundError: () => {},
     handlers: {
       search: async (i) => {
-        if (i.sender.type !== 'BAP') throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `${i.sender.subscriberId} is registered as ${i.sender.type}; only a BAP may search through the gateway`);
+        if (i.sender.type !== 'BAP')
+          throw new FlexError(
+            'FLX_SIG_WRONG_SUBSCRIBER',
+            `${i.sender.subscriberId} is registered as ${i.sender.type}; only a BAP may search through the gateway`,
+          );
         const targets = await searchTargets(o.registry, i.msg, o.now());
-        if (targets.length === 0) throw new FlexError('FLX_REQ_CONTEXT', `no BPP of domain ${i.msg.context.domain}${i.msg.context.bpp_id ? ` named ${i.msg.context.bpp_id}` : ''} is subscribed`, { path: 'context.domain' });
+        if (targets.length === 0)
+          throw new FlexError(
+            'FLX_REQ_CONTEXT',
+            `no BPP of domain ${i.msg.context.domain}${i.msg.context.bpp_id ? ` named ${i.msg.context.bpp_id}` : ''} is subscribed`,
+            { path: 'context.domain' },
+          );
         return async () => {
           const results = await Promise.allSettled(targets.map((bpp) => forward(o, i, bpp)));
-          results.forEach((res, k) => { if (res.status === 'rejected') o.onForwardError?.(res.reason, (targets[k] as Subscription).subscriber_id, i.msg); });
+          results.forEach((res, k) => {
+            if (res.status === 'rejected')
+              o.onForwardError?.(res.reason, (targets[k] as Subscription).subscriber_id, i.msg);
+          });
         };
       },
     },

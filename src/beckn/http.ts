@@ -28,7 +28,14 @@ export interface SignedPostOptions {
 /** The BECKN-006 header value signing `body` now, valid for `lifetimeSeconds`. */
 export const signatureHeader = (body: string, signer: Signer, nowMs: number, lifetimeSeconds: number): string => {
   const created = Math.floor(nowMs / 1000);
-  return signBody({ body, subscriberId: signer.subscriberId, uniqueKeyId: signer.uniqueKeyId, created, expires: created + lifetimeSeconds, sign: (d) => signer.sign(d) }).header;
+  return signBody({
+    body,
+    subscriberId: signer.subscriberId,
+    uniqueKeyId: signer.uniqueKeyId,
+    created,
+    expires: created + lifetimeSeconds,
+    sign: (d) => signer.sign(d),
+  }).header;
 };
 
 export interface RawResponse {
@@ -38,23 +45,45 @@ export interface RawResponse {
 }
 
 /** POSTs `body` with `headers` as they are; transport failures and timeouts are FLX_PEER_UNREACHABLE. */
-export const postRaw = async (url: string, body: string, headers: Record<string, string>, timeoutMs: number): Promise<RawResponse> => {
+export const postRaw = async (
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  timeoutMs: number,
+): Promise<RawResponse> => {
   let res: Response;
   try {
-    res = await fetch(url, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body, signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))) });
+    res = await fetch(url, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...headers },
+      body,
+      signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))),
+    });
   } catch (e) {
-    const why = e instanceof Error ? (e.name === 'TimeoutError' ? `no answer within ${timeoutMs} ms` : (e.cause as Error | undefined)?.message ?? e.message) : String(e);
+    const why =
+      e instanceof Error
+        ? e.name === 'TimeoutError'
+          ? `no answer within ${timeoutMs} ms`
+          : ((e.cause as Error | undefined)?.message ?? e.message)
+        : String(e);
     throw new FlexError('FLX_PEER_UNREACHABLE', `POST ${url} failed: ${why}`, { cause: e });
   }
   try {
     return { status: res.status, text: await res.text(), signature: res.headers.get('signature') };
   } catch (e) {
-    throw new FlexError('FLX_PEER_UNREACHABLE', `POST ${url}: the answer broke off: ${(e as Error).message}`, { cause: e });
+    throw new FlexError('FLX_PEER_UNREACHABLE', `POST ${url}: the answer broke off: ${(e as Error).message}`, {
+      cause: e,
+    });
   }
 };
 
 export const postSigned = async (url: string, body: string, o: SignedPostOptions): Promise<SignedPostResult> => {
   const authorization = signatureHeader(body, o.signer, o.nowMs, o.lifetimeSeconds);
-  const r = await postRaw(url, body, { [o.headerName ?? 'Authorization']: authorization, ...o.extraHeaders }, o.timeoutMs);
+  const r = await postRaw(
+    url,
+    body,
+    { [o.headerName ?? 'Authorization']: authorization, ...o.extraHeaders },
+    o.timeoutMs,
+  );
   return { ...r, authorization, body };
 };

@@ -20,32 +20,58 @@ export const checkTtl = (msg: BecknMessage, nowMs: number, skewSeconds: number):
   const c = msg.context;
   const sent = Date.parse(c.timestamp);
   if (Number.isNaN(sent)) throw bad('context.timestamp', 'context.timestamp is not an RFC 3339 date-time');
-  if (sent > nowMs + skewSeconds * 1000) throw bad('context.timestamp', `context.timestamp ${c.timestamp} is in the future (sender clock ahead?)`);
+  if (sent > nowMs + skewSeconds * 1000)
+    throw bad('context.timestamp', `context.timestamp ${c.timestamp} is in the future (sender clock ahead?)`);
   if (c.ttl === undefined) return;
   const ttl = durationSeconds(c.ttl);
   if (ttl === undefined) throw bad('context.ttl', `context.ttl "${c.ttl}" is not an ISO 8601 duration`);
   if (nowMs > sent + ttl * 1000 + skewSeconds * 1000) {
-    throw new FlexError('FLX_REQ_EXPIRED', `the message was sent at ${c.timestamp} with ttl ${c.ttl}; it arrived too late`, { path: 'context.ttl' });
+    throw new FlexError(
+      'FLX_REQ_EXPIRED',
+      `the message was sent at ${c.timestamp} with ttl ${c.ttl}; it arrived too late`,
+      { path: 'context.ttl' },
+    );
   }
 };
 
-export const checkContext = (p: ContextPolicy, action: Action, msg: BecknMessage, sender: ResolvedKey, nowMs: number): void => {
+export const checkContext = (
+  p: ContextPolicy,
+  action: Action,
+  msg: BecknMessage,
+  sender: ResolvedKey,
+  nowMs: number,
+): void => {
   const c = msg.context;
-  if (c.action !== action) throw bad('context.action', `context.action is "${String(c.action)}" but the endpoint is /${action}`);
-  if (c.domain !== FLEXLON_DOMAIN) throw bad('context.domain', `domain "${String(c.domain)}" is not served here (expected ${FLEXLON_DOMAIN})`);
-  if (!c.version.startsWith('1.1')) throw bad('context.version', `version "${c.version}" is not supported (expected 1.1.x)`);
+  if (c.action !== action)
+    throw bad('context.action', `context.action is "${String(c.action)}" but the endpoint is /${action}`);
+  if (c.domain !== FLEXLON_DOMAIN)
+    throw bad('context.domain', `domain "${String(c.domain)}" is not served here (expected ${FLEXLON_DOMAIN})`);
+  if (!c.version.startsWith('1.1'))
+    throw bad('context.version', `version "${c.version}" is not supported (expected 1.1.x)`);
   // The signer must be the party the context says sent the message (BAP for requests, BPP for callbacks).
   const claimed = isRequest(action) ? c.bap_id : c.bpp_id;
   if (sender.subscriberId !== claimed) {
-    throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `signed by ${sender.subscriberId} but context.${isRequest(action) ? 'bap_id' : 'bpp_id'} is ${String(claimed)}`);
+    throw new FlexError(
+      'FLX_SIG_WRONG_SUBSCRIBER',
+      `signed by ${sender.subscriberId} but context.${isRequest(action) ? 'bap_id' : 'bpp_id'} is ${String(claimed)}`,
+    );
   }
   // Callbacks go only to the URL the registry holds for the subscriber (no callback to arbitrary URLs).
   const claimedUri = isRequest(action) ? c.bap_uri : c.bpp_uri;
-  if (sender.type !== 'AGENT' && claimedUri !== undefined && claimedUri.replace(/\/+$/, '') !== sender.url.replace(/\/+$/, '')) {
-    throw bad(isRequest(action) ? 'context.bap_uri' : 'context.bpp_uri', `${claimedUri} is not the URL registered for ${sender.subscriberId}`);
+  if (
+    sender.type !== 'AGENT' &&
+    claimedUri !== undefined &&
+    claimedUri.replace(/\/+$/, '') !== sender.url.replace(/\/+$/, '')
+  ) {
+    throw bad(
+      isRequest(action) ? 'context.bap_uri' : 'context.bpp_uri',
+      `${claimedUri} is not the URL registered for ${sender.subscriberId}`,
+    );
   }
-  if (isCallback(action) && p.role !== 'BG' && c.bap_id !== p.subscriberId) throw bad('context.bap_id', `this callback is for ${c.bap_id}, not ${p.subscriberId}`);
+  if (isCallback(action) && p.role !== 'BG' && c.bap_id !== p.subscriberId)
+    throw bad('context.bap_id', `this callback is for ${c.bap_id}, not ${p.subscriberId}`);
   // A gateway relays a search that may name a BPP (context.bpp_id); anyone else must be the BPP named.
-  if (isRequest(action) && p.role !== 'BG' && c.bpp_id !== undefined && c.bpp_id !== p.subscriberId) throw bad('context.bpp_id', `this request is for ${c.bpp_id}, not ${p.subscriberId}`);
+  if (isRequest(action) && p.role !== 'BG' && c.bpp_id !== undefined && c.bpp_id !== p.subscriberId)
+    throw bad('context.bpp_id', `this request is for ${c.bpp_id}, not ${p.subscriberId}`);
   checkTtl(msg, nowMs, p.skewSeconds);
 };

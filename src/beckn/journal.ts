@@ -28,13 +28,18 @@ export interface InboundJournal {
 }
 
 /** The entry with its payload's `outcome` replaced (see InboundJournal.accept). */
-export const asDuplicate = (entry: AuditEntry, outcome: string): AuditEntry => ({ ...entry, payload: { ...(entry.payload as Record<string, unknown>), outcome } });
+export const asDuplicate = (entry: AuditEntry, outcome: string): AuditEntry => ({
+  ...entry,
+  payload: { ...(entry.payload as Record<string, unknown>), outcome },
+});
 
 /** Keys recently claimed through this journal, so `seen` needs no write; bounded, oldest dropped first. */
 class RecentClaims {
   private readonly map = new Map<string, string>();
   constructor(private readonly max: number) {}
-  get(key: string): string | undefined { return this.map.get(key); }
+  get(key: string): string | undefined {
+    return this.map.get(key);
+  }
   set(key: string, outcome: string): void {
     this.map.set(key, outcome);
     if (this.map.size > this.max) this.map.delete(this.map.keys().next().value as string);

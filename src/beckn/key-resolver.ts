@@ -21,12 +21,25 @@ export interface KeyResolver {
 }
 
 export const checkSubscription = (s: Subscription, nowMs: number): void => {
-  if (s.status !== 'SUBSCRIBED') throw new FlexError('FLX_SIG_KEY_REVOKED', `key ${s.unique_key_id} of ${s.subscriber_id} has status ${s.status}`);
+  if (s.status !== 'SUBSCRIBED')
+    throw new FlexError('FLX_SIG_KEY_REVOKED', `key ${s.unique_key_id} of ${s.subscriber_id} has status ${s.status}`);
   const from = Date.parse(s.valid_from);
   const until = Date.parse(s.valid_until);
-  if (Number.isNaN(from) || Number.isNaN(until)) throw new FlexError('FLX_SIG_KEY_REVOKED', `key ${s.unique_key_id} of ${s.subscriber_id} has no readable validity period`);
-  if (nowMs < from) throw new FlexError('FLX_SIG_KEY_REVOKED', `key ${s.unique_key_id} of ${s.subscriber_id} is not valid until ${s.valid_from}`);
-  if (nowMs > until) throw new FlexError('FLX_SIG_KEY_REVOKED', `key ${s.unique_key_id} of ${s.subscriber_id} expired at ${s.valid_until}`);
+  if (Number.isNaN(from) || Number.isNaN(until))
+    throw new FlexError(
+      'FLX_SIG_KEY_REVOKED',
+      `key ${s.unique_key_id} of ${s.subscriber_id} has no readable validity period`,
+    );
+  if (nowMs < from)
+    throw new FlexError(
+      'FLX_SIG_KEY_REVOKED',
+      `key ${s.unique_key_id} of ${s.subscriber_id} is not valid until ${s.valid_from}`,
+    );
+  if (nowMs > until)
+    throw new FlexError(
+      'FLX_SIG_KEY_REVOKED',
+      `key ${s.unique_key_id} of ${s.subscriber_id} expired at ${s.valid_until}`,
+    );
 };
 
 /** KeyObjects by base64 public key: importing a key costs about as much as verifying a signature. */
@@ -47,7 +60,14 @@ export const registryKeyResolver = (registry: Registry): KeyResolver => ({
     const s = found.find((x) => x.subscriber_id === subscriberId && x.unique_key_id === uniqueKeyId);
     if (!s) throw new FlexError('FLX_SIG_UNKNOWN_KEY', `the registry has no key ${uniqueKeyId} for ${subscriberId}`);
     checkSubscription(s, nowMs);
-    return { subscriberId, uniqueKeyId, type: s.type, url: s.subscriber_url, publicKey: keyObject(s.signing_public_key), publicKeyBase64: s.signing_public_key };
+    return {
+      subscriberId,
+      uniqueKeyId,
+      type: s.type,
+      url: s.subscriber_url,
+      publicKey: keyObject(s.signing_public_key),
+      publicKeyBase64: s.signing_public_key,
+    };
   },
 });
 
@@ -63,6 +83,13 @@ export const staticKeyResolver = (keys: readonly TrustedKey[]): KeyResolver => (
   async resolve(subscriberId, uniqueKeyId) {
     const k = keys.find((x) => x.subscriberId === subscriberId && x.uniqueKeyId === uniqueKeyId);
     if (!k) throw new FlexError('FLX_SIG_UNKNOWN_KEY', `${subscriberId}|${uniqueKeyId} is not a trusted key here`);
-    return { subscriberId, uniqueKeyId, type: 'AGENT', url: k.url, publicKey: keyObject(k.publicKeyBase64), publicKeyBase64: k.publicKeyBase64 };
+    return {
+      subscriberId,
+      uniqueKeyId,
+      type: 'AGENT',
+      url: k.url,
+      publicKey: keyObject(k.publicKeyBase64),
+      publicKeyBase64: k.publicKeyBase64,
+    };
   },
 });

@@ -26,7 +26,8 @@ const decodeBase64Strict = (text: string, what: string): Buffer => {
 
 export const publicKeyFromBase64 = (b64: string): KeyObject => {
   const raw = decodeBase64Strict(b64, 'the public key');
-  if (raw.length !== 32) throw new FlexError('FLX_CONFIG_INVALID', `an ed25519 public key is 32 bytes; this one is ${raw.length}`);
+  if (raw.length !== 32)
+    throw new FlexError('FLX_CONFIG_INVALID', `an ed25519 public key is 32 bytes; this one is ${raw.length}`);
   return createPublicKey({ key: Buffer.concat([SPKI_ED25519_PREFIX, raw]), format: 'der', type: 'spki' });
 };
 
@@ -39,14 +40,24 @@ export const rawPublicKey = (key: KeyObject): Buffer => {
 export const keyPairFromPrivateBase64 = (b64: string): Ed25519KeyPair => {
   const raw = decodeBase64Strict(b64, 'the private key');
   if (raw.length !== 32 && raw.length !== 64) {
-    throw new FlexError('FLX_CONFIG_INVALID', `an ed25519 private key is a 32-byte seed or a 64-byte seed‖public key; this one is ${raw.length} bytes`);
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `an ed25519 private key is a 32-byte seed or a 64-byte seed‖public key; this one is ${raw.length} bytes`,
+    );
   }
   const seed = raw.subarray(0, 32);
-  const privateKey = createPrivateKey({ key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]), format: 'der', type: 'pkcs8' });
+  const privateKey = createPrivateKey({
+    key: Buffer.concat([PKCS8_ED25519_PREFIX, seed]),
+    format: 'der',
+    type: 'pkcs8',
+  });
   const publicKey = createPublicKey(privateKey);
   const pub = rawPublicKey(publicKey);
   if (raw.length === 64 && !raw.subarray(32).equals(pub)) {
-    throw new FlexError('FLX_CONFIG_INVALID', 'the 64-byte private key does not end with the public key of its seed (corrupt or mixed-up key)');
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      'the 64-byte private key does not end with the public key of its seed (corrupt or mixed-up key)',
+    );
   }
   return { privateKey, publicKey, publicKeyBase64: pub.toString('base64'), seedBase64: seed.toString('base64') };
 };

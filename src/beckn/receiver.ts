@@ -87,7 +87,8 @@ const GATEWAY_HEADER = 'x-gateway-authorization';
 const verifyGateway = async (o: ReceiverOptions, raw: Buffer, header: string, nowMs: number): Promise<ResolvedKey> => {
   try {
     const { key } = await verifyRequest(raw, header, o.resolver, nowMs, o.skewSeconds, o.signatureCheck);
-    if (key.type !== 'BG') throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `${key.subscriberId} is registered as ${key.type}, not BG`);
+    if (key.type !== 'BG')
+      throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `${key.subscriberId} is registered as ${key.type}, not BG`);
     return key;
   } catch (e) {
     const inner = e instanceof FlexError ? `${e.code}: ${e.message}` : String(e);
@@ -123,15 +124,42 @@ const send = async (o: ReceiverOptions, reply: FastifyReply, http: number, body:
 };
 
 /** The steps up to and including the handler's own validation; throws for a NACK. */
-const admit = async (o: ReceiverOptions, v: BecknValidator, action: Action, req: FastifyRequest, nowMs: number): Promise<{ inbound: Inbound; duplicate: boolean }> => {
+const admit = async (
+  o: ReceiverOptions,
+  v: BecknValidator,
+  action: Action,
+  req: FastifyRequest,
+  nowMs: number,
+): Promise<{ inbound: Inbound; duplicate: boolean }> => {
   const raw = req.body as Buffer;
   const gatewayHeader = req.headers[GATEWAY_HEADER];
   const gateway = typeof gatewayHeader === 'string' ? await verifyGateway(o, raw, gatewayHeader, nowMs) : undefined;
-  const { key: sender, digest } = await verifyRequest(raw, req.headers.authorization, o.resolver, nowMs, o.skewSeconds, o.signatureCheck);
+  const { key: sender, digest } = await verifyRequest(
+    raw,
+    req.headers.authorization,
+    o.resolver,
+    nowMs,
+    o.skewSeconds,
+    o.signatureCheck,
+  );
   const msg = parse(raw);
   v.assert(action, msg);
-  checkContext({ subscriberId: o.subscriberId, role: o.role, skewSeconds: o.skewSeconds ?? DEFAULT_SKEW_SECONDS }, action, msg, sender, nowMs);
-  const inbound: Inbound = { action, msg, sender, raw, authorization: req.headers.authorization as string, digest, ...(gateway ? { gateway } : {}) };
+  checkContext(
+    { subscriberId: o.subscriberId, role: o.role, skewSeconds: o.skewSeconds ?? DEFAULT_SKEW_SECONDS },
+    action,
+    msg,
+    sender,
+    nowMs,
+  );
+  const inbound: Inbound = {
+    action,
+    msg,
+    sender,
+    raw,
+    authorization: req.headers.authorization as string,
+    digest,
+    ...(gateway ? { gateway } : {}),
+  };
   return { inbound, duplicate: await isDuplicate(o, inbound) };
 };
 
@@ -149,19 +177,34 @@ const isDuplicate = async (o: ReceiverOptions, inbound: Inbound): Promise<boolea
 };
 
 const differentMessage = (i: Inbound): FlexError =>
-  new FlexError('FLX_REQ_DUPLICATE', `message_id ${i.msg.context.message_id} was already used by ${i.sender.subscriberId} for a different ${i.action}`, { path: 'context.message_id' });
+  new FlexError(
+    'FLX_REQ_DUPLICATE',
+    `message_id ${i.msg.context.message_id} was already used by ${i.sender.subscriberId} for a different ${i.action}`,
+    { path: 'context.message_id' },
+  );
 
 const journals = new WeakMap<Store, InboundJournal>();
 const defaultJournals = (o: ReceiverOptions): InboundJournal => {
   let j = journals.get(o.store);
-  if (!j) { j = storeJournal(o.store); journals.set(o.store, j); }
+  if (!j) {
+    j = storeJournal(o.store);
+    journals.set(o.store, j);
+  }
   return j;
 };
 
 const inboundEntry = (o: ReceiverOptions, i: Inbound, req: FastifyRequest, nowMs: number, outcome: string) => ({
-  kind: 'beckn.in' as const, at: nowMs, actor: o.subscriberId, transactionId: i.msg.context.transaction_id, messageId: i.msg.context.message_id,
+  kind: 'beckn.in' as const,
+  at: nowMs,
+  actor: o.subscriberId,
+  transactionId: i.msg.context.transaction_id,
+  messageId: i.msg.context.message_id,
   payload: {
-    action: i.action, from: i.sender.subscriberId, authorization: req.headers.authorization, body: (req.body as Buffer).toString('utf8'), outcome,
+    action: i.action,
+    from: i.sender.subscriberId,
+    authorization: req.headers.authorization,
+    body: (req.body as Buffer).toString('utf8'),
+    outcome,
     ...(i.gateway ? { gateway: i.gateway.subscriberId, gatewayAuthorization: req.headers[GATEWAY_HEADER] } : {}),
   },
 });
@@ -171,7 +214,13 @@ const inboundEntry = (o: ReceiverOptions, i: Inbound, req: FastifyRequest, nowMs
  * time in any process; then the work's own), the claim, the `beckn.in` row, the effect. Locks come
  * before the first audit append (docs/storage.md: lock order). True when this copy was the first.
  */
-const commitWork = async (o: ReceiverOptions, work: TxWork, i: Inbound, req: FastifyRequest, nowMs: number): Promise<boolean> => {
+const commitWork = async (
+  o: ReceiverOptions,
+  work: TxWork,
+  i: Inbound,
+  req: FastifyRequest,
+  nowMs: number,
+): Promise<boolean> => {
   try {
     return await o.store.transaction(async (tx) => {
       for (const key of [`beckn:${i.msg.context.transaction_id}`, ...(work.locks ?? [])]) await tx.lock(key);
@@ -192,9 +241,18 @@ const commitWork = async (o: ReceiverOptions, work: TxWork, i: Inbound, req: Fas
 };
 
 /** The handler, then claim + audit (+ the effect, for TxWork), the ACK, and what runs after it. */
-const accept = async (o: ReceiverOptions, action: Action, done: Inbound, req: FastifyRequest, reply: FastifyReply, nowMs: number, journal: InboundJournal): Promise<void> => {
+const accept = async (
+  o: ReceiverOptions,
+  action: Action,
+  done: Inbound,
+  req: FastifyRequest,
+  reply: FastifyReply,
+  nowMs: number,
+  journal: InboundJournal,
+): Promise<void> => {
   const handler = o.handlers[action];
-  if (!handler) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `${o.role} ${o.subscriberId} does not implement /${action}`);
+  if (!handler)
+    throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `${o.role} ${o.subscriberId} does not implement /${action}`);
   let then: Awaited<ReturnType<BecknHandler>>;
   try {
     then = await handler(done);
@@ -211,16 +269,33 @@ const accept = async (o: ReceiverOptions, action: Action, done: Inbound, req: Fa
     o.onOutcome?.(action, first ? 'ACK' : 'duplicate');
     await send(o, reply, 200, ACK);
     const after = then.after;
-    if (first && after) setImmediate(() => { after().catch((e: unknown) => o.onBackgroundError(e, done)); });
+    if (first && after)
+      setImmediate(() => {
+        after().catch((e: unknown) => o.onBackgroundError(e, done));
+      });
     return;
   }
-  const claim = await journal.accept(claimKey(done), outcomeOf(done), inboundEntry(o, done, req, nowMs, 'ACK'), DUPLICATE);
+  const claim = await journal.accept(
+    claimKey(done),
+    outcomeOf(done),
+    inboundEntry(o, done, req, nowMs, 'ACK'),
+    DUPLICATE,
+  );
   o.onOutcome?.(action, claim.first ? 'ACK' : 'duplicate');
   await send(o, reply, 200, ACK);
-  if (claim.first && then) setImmediate(() => { then().catch((e: unknown) => o.onBackgroundError(e, done)); });
+  if (claim.first && then)
+    setImmediate(() => {
+      then().catch((e: unknown) => o.onBackgroundError(e, done));
+    });
 };
 
-const handle = async (o: ReceiverOptions, v: BecknValidator, action: Action, req: FastifyRequest, reply: FastifyReply): Promise<void> => {
+const handle = async (
+  o: ReceiverOptions,
+  v: BecknValidator,
+  action: Action,
+  req: FastifyRequest,
+  reply: FastifyReply,
+): Promise<void> => {
   const nowMs = o.now();
   const journal = o.journal ?? defaultJournals(o);
   let inbound: Inbound | undefined;
@@ -234,16 +309,28 @@ const handle = async (o: ReceiverOptions, v: BecknValidator, action: Action, req
     }
     const done = inbound;
     // Every log line from here on (handler, commit, callback) carries the message's ids.
-    await withLogContext({ transaction_id: done.msg.context.transaction_id, message_id: done.msg.context.message_id, action }, () => accept(o, action, done, req, reply, nowMs, journal));
+    await withLogContext(
+      { transaction_id: done.msg.context.transaction_id, message_id: done.msg.context.message_id, action },
+      () => accept(o, action, done, req, reply, nowMs, journal),
+    );
   } catch (e) {
     const nack = toNack(e);
     o.onOutcome?.(action, `NACK:${e instanceof FlexError ? e.code : 'FLX_INTERNAL'}`, e);
     const ctx = (inbound?.msg.context ?? {}) as Partial<BecknMessage['context']>;
     const authorization = req.headers.authorization;
     await journal.append({
-      kind: 'beckn.rejected', at: nowMs, actor: o.subscriberId,
-      ...(ctx.transaction_id ? { transactionId: ctx.transaction_id } : {}), ...(ctx.message_id ? { messageId: ctx.message_id } : {}),
-      payload: { action, code: nack.error.code, reason: nack.error.message, authorization: authorization ?? null, body: (req.body as Buffer).subarray(0, MAX_AUDITED_BODY).toString('utf8') },
+      kind: 'beckn.rejected',
+      at: nowMs,
+      actor: o.subscriberId,
+      ...(ctx.transaction_id ? { transactionId: ctx.transaction_id } : {}),
+      ...(ctx.message_id ? { messageId: ctx.message_id } : {}),
+      payload: {
+        action,
+        code: nack.error.code,
+        reason: nack.error.message,
+        authorization: authorization ?? null,
+        body: (req.body as Buffer).subarray(0, MAX_AUDITED_BODY).toString('utf8'),
+      },
     });
     // BECKN-006 Step 2 item 8 / Step 4 item 8: a failed signature gets 401 with WWW-Authenticate, a
     // failed gateway signature 401 with Proxy-Authenticate.
@@ -255,7 +342,8 @@ const handle = async (o: ReceiverOptions, v: BecknValidator, action: Action, req
 };
 
 /** The actions a role receives (core 1.1.1 `paths` tags): a BPP the requests, a BAP the callbacks, a BG search and on_search. */
-export const actionsFor = (role: 'BAP' | 'BPP' | 'BG'): Action[] => (role === 'BPP' ? [...REQUEST_ACTIONS] : role === 'BAP' ? REQUEST_ACTIONS.map(callbackOf) : ['search', 'on_search']);
+export const actionsFor = (role: 'BAP' | 'BPP' | 'BG'): Action[] =>
+  role === 'BPP' ? [...REQUEST_ACTIONS] : role === 'BAP' ? REQUEST_ACTIONS.map(callbackOf) : ['search', 'on_search'];
 
 /** Registers POST /<action> for every action the role can receive; actions without a handler NACK with 40001. */
 export const registerReceiver = (app: FastifyInstance, o: ReceiverOptions): void => {

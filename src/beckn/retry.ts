@@ -32,12 +32,22 @@ export interface Attempts {
 
 const retriable = (status: number): boolean => status >= 500;
 
-export const postWithRetry = async (url: string, body: string, headers: Record<string, string>, deadline: number, o: RetryOptions): Promise<Attempts> => {
+export const postWithRetry = async (
+  url: string,
+  body: string,
+  headers: Record<string, string>,
+  deadline: number,
+  o: RetryOptions,
+): Promise<Attempts> => {
   const policy = o.retry ?? DEFAULT_RETRY;
   const sleep = o.sleep ?? ((ms: number) => new Promise<void>((r) => setTimeout(r, ms)));
   let failure: FlexError | undefined;
   let last: RawResponse | undefined;
-  const done = (attempts: number): Attempts => ({ ...(last ? { result: last } : {}), attempts, ...(failure ? { failure } : {}) });
+  const done = (attempts: number): Attempts => ({
+    ...(last ? { result: last } : {}),
+    attempts,
+    ...(failure ? { failure } : {}),
+  });
   for (let attempt = 1; attempt <= policy.maxAttempts; attempt++) {
     const left = deadline - o.now();
     if (left <= 0) return done(attempt - 1);

@@ -8,7 +8,8 @@ import { createHash, sign as edSign, verify as edVerify, type KeyObject } from '
 
 export const SIGNED_HEADERS = '(created) (expires) digest';
 
-export const blake512Base64 = (body: Uint8Array | string): string => createHash('blake2b512').update(body).digest('base64');
+export const blake512Base64 = (body: Uint8Array | string): string =>
+  createHash('blake2b512').update(body).digest('base64');
 
 export const signingString = (created: number, expires: number, digestBase64: string): string =>
   `(created): ${created}\n(expires): ${expires}\ndigest: BLAKE-512=${digestBase64}`;
@@ -47,13 +48,21 @@ export const signBody = (input: SignInput): SignedRequest => {
   const str = signingString(input.created, input.expires, digest);
   const signature = Buffer.from(input.sign(Buffer.from(str, 'utf8'))).toString('base64');
   const header = formatSignatureHeader({
-    subscriberId: input.subscriberId, uniqueKeyId: input.uniqueKeyId, algorithm: 'ed25519',
-    created: input.created, expires: input.expires, headers: SIGNED_HEADERS, signature,
+    subscriberId: input.subscriberId,
+    uniqueKeyId: input.uniqueKeyId,
+    algorithm: 'ed25519',
+    created: input.created,
+    expires: input.expires,
+    headers: SIGNED_HEADERS,
+    signature,
   });
   return { digest, signingString: str, signature, header };
 };
 
-export const ed25519Signer = (privateKey: KeyObject) => (data: Uint8Array): Uint8Array => edSign(null, data, privateKey);
+export const ed25519Signer =
+  (privateKey: KeyObject) =>
+  (data: Uint8Array): Uint8Array =>
+    edSign(null, data, privateKey);
 
 export const verifySignature = (publicKey: KeyObject, signingStr: string, signatureBase64: string): boolean => {
   const sig = Buffer.from(signatureBase64, 'base64');

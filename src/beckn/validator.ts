@@ -30,7 +30,10 @@ const MAX_ISSUES = 10;
 
 /** JSON pointer (/message/items/0/id) → dotted path (message.items[0].id). */
 export const pointerToPath = (pointer: string): string =>
-  pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+  pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
     .reduce((acc, seg) => (/^\d+$/.test(seg) ? `${acc}[${seg}]` : acc === '' ? seg : `${acc}.${seg}`), '');
 
 export const issuesOf = (errors: readonly ErrorObject[] | null | undefined): SchemaIssue[] => {
@@ -42,10 +45,14 @@ export const issuesOf = (errors: readonly ErrorObject[] | null | undefined): Sch
     const base = pointerToPath(e.instancePath);
     const missing = e.keyword === 'required' ? (e.params as { missingProperty: string }).missingProperty : undefined;
     const path = missing === undefined ? base || '(body)' : base === '' ? missing : `${base}.${missing}`;
-    const message = missing !== undefined ? 'is required'
-      : e.keyword === 'enum' ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
-        : e.keyword === 'const' ? `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`
-          : e.message ?? e.keyword;
+    const message =
+      missing !== undefined
+        ? 'is required'
+        : e.keyword === 'enum'
+          ? `must be one of ${(e.params as { allowedValues: unknown[] }).allowedValues.map((v) => JSON.stringify(v)).join(', ')}`
+          : e.keyword === 'const'
+            ? `must be ${JSON.stringify((e.params as { allowedValue: unknown }).allowedValue)}`
+            : (e.message ?? e.keyword);
     const key = `${path}\u0000${message}`;
     if (seen.has(key)) continue;
     seen.add(key);
@@ -58,7 +65,11 @@ export const issuesOf = (errors: readonly ErrorObject[] | null | undefined): Sch
 export const schemaError = (what: string, issues: readonly SchemaIssue[]): FlexError => {
   const shown = issues.slice(0, MAX_ISSUES);
   const more = issues.length > shown.length ? ` (and ${issues.length - shown.length} more)` : '';
-  return new FlexError('FLX_REQ_SCHEMA', `${what} does not match its schema: ${shown.map((i) => `${i.path} ${i.message}`).join('; ')}${more}`, { path: shown.map((i) => i.path).join(', ') });
+  return new FlexError(
+    'FLX_REQ_SCHEMA',
+    `${what} does not match its schema: ${shown.map((i) => `${i.path} ${i.message}`).join('; ')}${more}`,
+    { path: shown.map((i) => i.path).join(', ') },
+  );
 };
 
 const compile = (): BecknValidator => {

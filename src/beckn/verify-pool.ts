@@ -12,7 +12,13 @@ import { FlexError } from '../errors.ts';
 import { blake512Base64, signingString } from './signing.ts';
 
 /** Computes the body digest and checks the signature; resolves to the digest, or undefined if it does not verify. */
-export type SignatureCheck = (body: Uint8Array, created: number, expires: number, signature: string, publicKeyBase64: string) => Promise<string | undefined>;
+export type SignatureCheck = (
+  body: Uint8Array,
+  created: number,
+  expires: number,
+  signature: string,
+  publicKeyBase64: string,
+) => Promise<string | undefined>;
 
 // Messages are flat arrays of strings (id, signing string, signature, public key, …): cheap to clone,
 // unlike arrays of objects holding byte arrays. The digest (BLAKE2b, ~4 µs) stays on the caller's
@@ -39,7 +45,10 @@ parentPort.on('message', (flat) => {
 });
 `;
 
-interface Pending { readonly resolve: (ok: boolean) => void; readonly reject: (e: unknown) => void }
+interface Pending {
+  readonly resolve: (ok: boolean) => void;
+  readonly reject: (e: unknown) => void;
+}
 
 export interface VerifierPool {
   readonly check: SignatureCheck;
@@ -59,7 +68,11 @@ export const createVerifierPool = (threads = Math.max(1, availableParallelism() 
       });
       if (pending.size === 0) for (const x of workers) x.unref();
     });
-    w.on('error', (e) => { for (const p of pending.values()) p.reject(new FlexError('FLX_INTERNAL', `signature worker failed: ${e.message}`, { cause: e })); pending.clear(); });
+    w.on('error', (e) => {
+      for (const p of pending.values())
+        p.reject(new FlexError('FLX_INTERNAL', `signature worker failed: ${e.message}`, { cause: e }));
+      pending.clear();
+    });
     w.unref();
     return w;
   });
@@ -74,19 +87,22 @@ export const createVerifierPool = (threads = Math.max(1, availableParallelism() 
     const per = Math.ceil(jobs / workers.length) * 4;
     for (let k = 0; k < flat.length; k += per) workers[next++ % workers.length]?.postMessage(flat.slice(k, k + per));
   };
-  const verifyAsync = (str: string, signature: string, publicKeyBase64: string): Promise<boolean> => new Promise((resolve, reject) => {
-    const id = seq++;
-    // Idle workers do not keep the process alive; workers with checks in flight do.
-    if (pending.size === 0) for (const x of workers) x.ref();
-    pending.set(id, { resolve, reject });
-    if (queue.length === 0) setImmediate(flush);
-    queue.push(String(id), str, signature, publicKeyBase64);
-  });
+  const verifyAsync = (str: string, signature: string, publicKeyBase64: string): Promise<boolean> =>
+    new Promise((resolve, reject) => {
+      const id = seq++;
+      // Idle workers do not keep the process alive; workers with checks in flight do.
+      if (pending.size === 0) for (const x of workers) x.ref();
+      pending.set(id, { resolve, reject });
+      if (queue.length === 0) setImmediate(flush);
+      queue.push(String(id), str, signature, publicKeyBase64);
+    });
   return {
     threads,
     check: async (body, created, expires, signature, publicKeyBase64) => {
       const digest = blake512Base64(body);
-      return (await verifyAsync(signingString(created, expires, digest), signature, publicKeyBase64)) ? digest : undefined;
+      return (await verifyAsync(signingString(created, expires, digest), signature, publicKeyBase64))
+        ? digest
+        : undefined;
     },
     async close() {
       await Promise.all(workers.map((w) => w.terminate()));

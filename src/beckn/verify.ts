@@ -18,13 +18,26 @@ export interface VerifiedSender {
 }
 
 export const verifyRequest = async (
-  rawBody: Uint8Array, authorization: string | undefined, resolver: KeyResolver, nowMs: number, skewSeconds = DEFAULT_SKEW_SECONDS, check?: SignatureCheck,
+  rawBody: Uint8Array,
+  authorization: string | undefined,
+  resolver: KeyResolver,
+  nowMs: number,
+  skewSeconds = DEFAULT_SKEW_SECONDS,
+  check?: SignatureCheck,
 ): Promise<VerifiedSender> => {
   const params = parseAuthorization(authorization);
   const nowS = Math.floor(nowMs / 1000);
   // BECKN-006 Step 1 items 2–3: a created in the future or an expires in the past MUST NOT be processed.
-  if (params.created > nowS + skewSeconds) throw new FlexError('FLX_SIG_NOT_YET_VALID', `the signature was created at ${params.created}, ${params.created - nowS} s in the future`);
-  if (params.expires < nowS) throw new FlexError('FLX_SIG_EXPIRED', `the signature expired at ${params.expires}, ${nowS - params.expires} s ago`);
+  if (params.created > nowS + skewSeconds)
+    throw new FlexError(
+      'FLX_SIG_NOT_YET_VALID',
+      `the signature was created at ${params.created}, ${params.created - nowS} s in the future`,
+    );
+  if (params.expires < nowS)
+    throw new FlexError(
+      'FLX_SIG_EXPIRED',
+      `the signature expired at ${params.expires}, ${nowS - params.expires} s ago`,
+    );
   const key = await resolver.resolve(params.subscriberId, params.uniqueKeyId, nowMs);
   // The arithmetic (digest + ed25519) may run on a worker thread (verify-pool.ts); same result.
   if (check && key.publicKeyBase64 !== undefined) {
@@ -33,6 +46,7 @@ export const verifyRequest = async (
     return { key, signature: params.signature, digest };
   }
   const digest = blake512Base64(rawBody);
-  if (!verifySignature(key.publicKey, signingString(params.created, params.expires, digest), params.signature)) throw new FlexError('FLX_SIG_INVALID');
+  if (!verifySignature(key.publicKey, signingString(params.created, params.expires, digest), params.signature))
+    throw new FlexError('FLX_SIG_INVALID');
   return { key, signature: params.signature, digest };
 };

@@ -2,17 +2,60 @@
 // Quantities and prices travel as DecimalValue strings; FlexLon-specific attributes travel as tag
 // groups with stable codes (BECKN-009: tags are the sanctioned extension point); docs/beckn.md lists them.
 
-export interface Descriptor { name?: string; code?: string; short_desc?: string }
-export interface Tag { descriptor: Descriptor; value: string; display?: boolean }
-export interface TagGroup { display?: boolean; descriptor: Descriptor; list: Tag[] }
-export interface Price { currency: string; value: string }
-export interface Scalar { type?: 'CONSTANT' | 'VARIABLE'; value: string; unit: string }
-export interface TimeRange { start: string; end: string }
-export interface Time { label?: string; timestamp?: string; duration?: string; range?: TimeRange }
-export interface Stop { type: string; time: Time }
-export interface FulfillmentState { descriptor: Descriptor; updated_at?: string }
-export interface Fulfillment { id?: string; type?: string; stops?: Stop[]; state?: FulfillmentState; tags?: TagGroup[] }
-export interface Location { id: string; descriptor?: Descriptor; area_code?: string }
+export interface Descriptor {
+  name?: string;
+  code?: string;
+  short_desc?: string;
+}
+export interface Tag {
+  descriptor: Descriptor;
+  value: string;
+  display?: boolean;
+}
+export interface TagGroup {
+  display?: boolean;
+  descriptor: Descriptor;
+  list: Tag[];
+}
+export interface Price {
+  currency: string;
+  value: string;
+}
+export interface Scalar {
+  type?: 'CONSTANT' | 'VARIABLE';
+  value: string;
+  unit: string;
+}
+export interface TimeRange {
+  start: string;
+  end: string;
+}
+export interface Time {
+  label?: string;
+  timestamp?: string;
+  duration?: string;
+  range?: TimeRange;
+}
+export interface Stop {
+  type: string;
+  time: Time;
+}
+export interface FulfillmentState {
+  descriptor: Descriptor;
+  updated_at?: string;
+}
+export interface Fulfillment {
+  id?: string;
+  type?: string;
+  stops?: Stop[];
+  state?: FulfillmentState;
+  tags?: TagGroup[];
+}
+export interface Location {
+  id: string;
+  descriptor?: Descriptor;
+  area_code?: string;
+}
 export interface Item {
   id: string;
   descriptor?: Descriptor;
@@ -23,10 +66,28 @@ export interface Item {
   fulfillment_ids?: string[];
   tags?: TagGroup[];
 }
-export interface Provider { id: string; descriptor?: Descriptor; locations?: Location[]; items?: Item[]; fulfillments?: Fulfillment[] }
-export interface Catalog { descriptor?: Descriptor; providers?: Provider[] }
-export interface Intent { descriptor?: Descriptor; fulfillment?: Fulfillment; tags?: TagGroup[] }
-export interface Quotation { id?: string; price: Price; breakup?: { title: string; price: Price }[]; ttl?: string }
+export interface Provider {
+  id: string;
+  descriptor?: Descriptor;
+  locations?: Location[];
+  items?: Item[];
+  fulfillments?: Fulfillment[];
+}
+export interface Catalog {
+  descriptor?: Descriptor;
+  providers?: Provider[];
+}
+export interface Intent {
+  descriptor?: Descriptor;
+  fulfillment?: Fulfillment;
+  tags?: TagGroup[];
+}
+export interface Quotation {
+  id?: string;
+  price: Price;
+  breakup?: { title: string; price: Price }[];
+  ttl?: string;
+}
 export interface Payment {
   type?: 'PRE-ORDER' | 'PRE-FULFILLMENT' | 'ON-FULFILLMENT' | 'POST-FULFILLMENT';
   collected_by?: 'BAP' | 'BPP';
@@ -34,8 +95,16 @@ export interface Payment {
   params?: { amount?: string; currency?: string };
   tags?: TagGroup[];
 }
-export interface Billing { name?: string; email?: string }
-export interface CancellationTerm { fulfillment_state?: FulfillmentState; reason_required?: boolean; cancel_by?: Time; cancellation_fee?: { percentage?: string; amount?: Price } }
+export interface Billing {
+  name?: string;
+  email?: string;
+}
+export interface CancellationTerm {
+  fulfillment_state?: FulfillmentState;
+  reason_required?: boolean;
+  cancel_by?: Time;
+  cancellation_fee?: { percentage?: string; amount?: Price };
+}
 export interface WireOrder {
   id?: string;
   status?: 'ACTIVE' | 'COMPLETE' | 'CANCELLED';
@@ -62,6 +131,9 @@ export const readTag = (groups: readonly TagGroup[] | undefined, group: string, 
 /** A number as a Beckn DecimalValue string (no exponent notation, at most `decimals` places). */
 export const decimal = (n: number, decimals = 3): string => {
   if (!Number.isFinite(n)) throw new Error(`cannot send ${n} as a decimal`);
-  const s = n.toFixed(decimals).replace(/(\.\d*?)0+$/, '$1').replace(/\.$/, '');
+  const s = n
+    .toFixed(decimals)
+    .replace(/(\.\d*?)0+$/, '$1')
+    .replace(/\.$/, '');
   return s === '-0' ? '0' : s;
 };

@@ -36,8 +36,13 @@ interface DbResult {
 const databasesIn = (path: string): string[] => {
   const p = resolve(path);
   if (!existsSync(p)) throw new FlexError('FLX_CLI_USAGE', `${path}: no such file or folder`, { path: 'PATH' });
-  if (statSync(p).isDirectory()) return readdirSync(p).filter((f) => f.endsWith('.db')).sort().map((f) => join(p, f));
-  if (!p.endsWith('.db')) throw new FlexError('FLX_CLI_USAGE', `${path}: expected a .db file or a folder of them`, { path: 'PATH' });
+  if (statSync(p).isDirectory())
+    return readdirSync(p)
+      .filter((f) => f.endsWith('.db'))
+      .sort()
+      .map((f) => join(p, f));
+  if (!p.endsWith('.db'))
+    throw new FlexError('FLX_CLI_USAGE', `${path}: expected a .db file or a folder of them`, { path: 'PATH' });
   return [p];
 };
 
@@ -55,34 +60,58 @@ const registryKeys = async (folder: string): Promise<Map<string, string> | undef
 
 const checkSignature = (r: AuditRecord, keys: Map<string, string>): string | undefined => {
   const p = r.payload as { body?: unknown; authorization?: unknown };
-  if (typeof p.body !== 'string' || typeof p.authorization !== 'string') return 'no stored body or Authorization header';
+  if (typeof p.body !== 'string' || typeof p.authorization !== 'string')
+    return 'no stored body or Authorization header';
   let h;
-  try { h = parseAuthorization(p.authorization); } catch (e) { return (e as Error).message; }
+  try {
+    h = parseAuthorization(p.authorization);
+  } catch (e) {
+    return (e as Error).message;
+  }
   const pub = keys.get(`${h.subscriberId}|${h.uniqueKeyId}`);
   if (pub === undefined) return `the registry held no key ${h.uniqueKeyId} for ${h.subscriberId}`;
-  const ok = verifySignature(publicKeyFromBase64(pub), signingString(h.created, h.expires, blake512Base64(p.body)), h.signature);
+  const ok = verifySignature(
+    publicKeyFromBase64(pub),
+    signingString(h.created, h.expires, blake512Base64(p.body)),
+    h.signature,
+  );
   return ok ? undefined : 'the signature does not verify over the stored bytes';
 };
 
 const verifyDb = async (file: string, keys: Map<string, string> | undefined): Promise<DbResult> => {
   const store = await openSqliteStore(file);
   let trail: AuditRecord[];
-  try { trail = await store.auditTrail(); } finally { await store.close(); }
+  try {
+    trail = await store.auditTrail();
+  } finally {
+    await store.close();
+  }
   const verdict = verifyChain(trail);
   const kinds: Record<string, number> = {};
   for (const r of trail) kinds[r.kind] = (kinds[r.kind] ?? 0) + 1;
   const signatures: DbResult['signatures'] = { checked: 0, failed: [], unchecked: 0 };
   for (const r of trail.filter((x) => x.kind === 'beckn.in')) {
-    if (!keys) { signatures.unchecked++; continue; }
+    if (!keys) {
+      signatures.unchecked++;
+      continue;
+    }
     const why = checkSignature(r, keys);
     signatures.checked++;
     if (why) signatures.failed.push({ seq: r.seq, why });
   }
-  return { file, records: trail.length, chain: verdict.ok ? { ok: true } : { ok: false, reason: verdict.reason, seq: verdict.seq }, kinds, signatures };
+  return {
+    file,
+    records: trail.length,
+    chain: verdict.ok ? { ok: true } : { ok: false, reason: verdict.reason, seq: verdict.seq },
+    kinds,
+    signatures,
+  };
 };
 
 const report = (r: DbResult, io: Output): void => {
-  const kinds = Object.entries(r.kinds).map(([k, n]) => `${k} ${n}`).join(', ');
+  const kinds = Object.entries(r.kinds)
+    .map(([k, n]) => `${k} ${n}`)
+    .join(', ');
   io.out(`${r.chain.ok ? 'intact' : 'BROKEN'}  ${basename(r.file)}: ${r.records} records${kinds ? ` (${kinds})` : ''}`);
   if (!r.chain.ok) io.out(`        chain broken at record ${r.chain.seq}: ${r.chain.reason}`);
   const s = r.signatures;
@@ -99,7 +128,8 @@ export const auditCommand: Command = {
     const [sub, ...rest] = argv;
     if (sub !== 'verify') throw new FlexError('FLX_CLI_USAGE', `unknown audit command "${sub ?? ''}"\n\n${USAGE}`);
     const { values, positionals } = parseFlags(rest, { json: { type: 'boolean' } }, USAGE, true);
-    if (positionals.length === 0) throw new FlexError('FLX_CLI_USAGE', `name at least one .db file or folder\n\n${USAGE}`);
+    if (positionals.length === 0)
+      throw new FlexError('FLX_CLI_USAGE', `name at least one .db file or folder\n\n${USAGE}`);
     const results: DbResult[] = [];
     for (const path of positionals) {
       for (const file of databasesIn(path)) results.push(await verifyDb(file, await registryKeys(dirname(file))));

@@ -46,7 +46,8 @@ const required = (v: string | undefined, flag: string): string => {
 
 const unixSeconds = (v: string | undefined, flag: string): number | undefined => {
   if (v === undefined) return undefined;
-  if (!/^\d{1,12}$/.test(v)) throw new FlexError('FLX_CLI_USAGE', `${flag} must be a Unix time in whole seconds, got "${v}"`);
+  if (!/^\d{1,12}$/.test(v))
+    throw new FlexError('FLX_CLI_USAGE', `${flag} must be a Unix time in whole seconds, got "${v}"`);
   return Number(v);
 };
 
@@ -54,16 +55,27 @@ const readKeyFile = (path: string, what: string): string => {
   try {
     return readFileSync(path, 'utf8').trim();
   } catch (e) {
-    throw new FlexError('FLX_CONFIG_INVALID', `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path });
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `cannot read ${what} ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { path },
+    );
   }
 };
 
 /** A private key named by reference (a file or an environment variable), never given inline. */
-export const privateKeyFromReference = (ref: { file?: string | undefined; env?: string | undefined }, env: NodeJS.ProcessEnv = process.env): string => {
-  if ((ref.file === undefined) === (ref.env === undefined)) throw new FlexError('FLX_CLI_USAGE', `give exactly one of --private-key-file and --private-key-env\n\n${USAGE}`);
+export const privateKeyFromReference = (
+  ref: { file?: string | undefined; env?: string | undefined },
+  env: NodeJS.ProcessEnv = process.env,
+): string => {
+  if ((ref.file === undefined) === (ref.env === undefined))
+    throw new FlexError('FLX_CLI_USAGE', `give exactly one of --private-key-file and --private-key-env\n\n${USAGE}`);
   if (ref.file !== undefined) return readKeyFile(ref.file, 'the private key file');
   const value = env[ref.env as string];
-  if (value === undefined || value.trim() === '') throw new FlexError('FLX_CONFIG_INVALID', `environment variable ${ref.env} (--private-key-env) is not set`, { path: ref.env as string });
+  if (value === undefined || value.trim() === '')
+    throw new FlexError('FLX_CONFIG_INVALID', `environment variable ${ref.env} (--private-key-env) is not set`, {
+      path: ref.env as string,
+    });
   return value.trim();
 };
 
@@ -72,55 +84,92 @@ const keygen = (argv: readonly string[], io: Output): number => {
   const dir = resolve(required(values.out, '--out'));
   const files = { private: join(dir, 'signing_private_key'), public: join(dir, 'signing_public_key') };
   if (!values.force && (existsSync(files.private) || existsSync(files.public))) {
-    throw new FlexError('FLX_CONFIG_INVALID', `${dir} already holds a key pair; pass --force to replace it (the old private key is lost)`, { path: '--out' });
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `${dir} already holds a key pair; pass --force to replace it (the old private key is lost)`,
+      { path: '--out' },
+    );
   }
   mkdirSync(dir, { recursive: true, mode: 0o700 });
   const pair = generateKeyPair();
   writeFileSync(files.private, `${pair.seedBase64}\n`, { mode: 0o600 });
   writeFileSync(files.public, `${pair.publicKeyBase64}\n`, { mode: 0o644 });
-  io.out(JSON.stringify({ signing_public_key: pair.publicKeyBase64, private_key_file: files.private, public_key_file: files.public }));
+  io.out(
+    JSON.stringify({
+      signing_public_key: pair.publicKeyBase64,
+      private_key_file: files.private,
+      public_key_file: files.public,
+    }),
+  );
   return 0;
 };
 
 const ttlOf = (body: Buffer): number => {
   try {
     const ttl = (JSON.parse(body.toString('utf8')) as { context?: { ttl?: unknown } }).context?.ttl;
-    return typeof ttl === 'string' ? durationSeconds(ttl) ?? 30 : 30;
+    return typeof ttl === 'string' ? (durationSeconds(ttl) ?? 30) : 30;
   } catch {
     return 30;
   }
 };
 
 const sign = async (argv: readonly string[], io: Output): Promise<number> => {
-  const { values } = parseFlags(argv, {
-    'private-key-file': { type: 'string' }, 'private-key-env': { type: 'string' }, 'subscriber-id': { type: 'string' }, 'unique-key-id': { type: 'string' },
-    created: { type: 'string' }, expires: { type: 'string' },
-  }, USAGE);
-  const key = keyPairFromPrivateBase64(privateKeyFromReference({ file: values['private-key-file'], env: values['private-key-env'] }));
+  const { values } = parseFlags(
+    argv,
+    {
+      'private-key-file': { type: 'string' },
+      'private-key-env': { type: 'string' },
+      'subscriber-id': { type: 'string' },
+      'unique-key-id': { type: 'string' },
+      created: { type: 'string' },
+      expires: { type: 'string' },
+    },
+    USAGE,
+  );
+  const key = keyPairFromPrivateBase64(
+    privateKeyFromReference({ file: values['private-key-file'], env: values['private-key-env'] }),
+  );
   const subscriberId = required(values['subscriber-id'], '--subscriber-id');
   const uniqueKeyId = required(values['unique-key-id'], '--unique-key-id');
-  if (/[|"]/.test(subscriberId + uniqueKeyId)) throw new FlexError('FLX_CLI_USAGE', '--subscriber-id and --unique-key-id may not contain | or "');
+  if (/[|"]/.test(subscriberId + uniqueKeyId))
+    throw new FlexError('FLX_CLI_USAGE', '--subscriber-id and --unique-key-id may not contain | or "');
   const body = await readStdin();
   const created = unixSeconds(values.created, '--created') ?? Math.floor(Date.now() / 1000);
   const expires = unixSeconds(values.expires, '--expires') ?? created + ttlOf(body);
-  if (expires < created) throw new FlexError('FLX_CLI_USAGE', `--expires (${expires}) is before --created (${created})`);
+  if (expires < created)
+    throw new FlexError('FLX_CLI_USAGE', `--expires (${expires}) is before --created (${created})`);
   io.out(signBody({ body, subscriberId, uniqueKeyId, created, expires, sign: ed25519Signer(key.privateKey) }).header);
   return 0;
 };
 
 const verify = async (argv: readonly string[], io: Output): Promise<number> => {
-  const { values } = parseFlags(argv, { 'public-key': { type: 'string' }, 'public-key-file': { type: 'string' }, authorization: { type: 'string' }, now: { type: 'string' } }, USAGE);
-  if ((values['public-key'] === undefined) === (values['public-key-file'] === undefined)) throw new FlexError('FLX_CLI_USAGE', `give exactly one of --public-key and --public-key-file\n\n${USAGE}`);
-  const publicKeyBase64 = values['public-key'] ?? readKeyFile(values['public-key-file'] as string, 'the public key file');
+  const { values } = parseFlags(
+    argv,
+    {
+      'public-key': { type: 'string' },
+      'public-key-file': { type: 'string' },
+      authorization: { type: 'string' },
+      now: { type: 'string' },
+    },
+    USAGE,
+  );
+  if ((values['public-key'] === undefined) === (values['public-key-file'] === undefined))
+    throw new FlexError('FLX_CLI_USAGE', `give exactly one of --public-key and --public-key-file\n\n${USAGE}`);
+  const publicKeyBase64 =
+    values['public-key'] ?? readKeyFile(values['public-key-file'] as string, 'the public key file');
   publicKeyFromBase64(publicKeyBase64); // a bad key is a usage problem (exit 2), not an invalid signature
   const authorization = required(values.authorization, '--authorization');
   const nowS = unixSeconds(values.now, '--now') ?? Math.floor(Date.now() / 1000);
   const body = await readStdin();
   try {
     const p = parseAuthorization(authorization);
-    const resolver = staticKeyResolver([{ subscriberId: p.subscriberId, uniqueKeyId: p.uniqueKeyId, publicKeyBase64, url: '' }]);
+    const resolver = staticKeyResolver([
+      { subscriberId: p.subscriberId, uniqueKeyId: p.uniqueKeyId, publicKeyBase64, url: '' },
+    ]);
     await verifyRequest(body, authorization, resolver, nowS * 1000);
-    io.out(`valid: signed by ${p.subscriberId} with key ${p.uniqueKeyId}, created ${p.created}, expires ${p.expires}, over ${body.length} bytes`);
+    io.out(
+      `valid: signed by ${p.subscriberId} with key ${p.uniqueKeyId}, created ${p.created}, expires ${p.expires}, over ${body.length} bytes`,
+    );
     return 0;
   } catch (e) {
     if (!(e instanceof FlexError)) throw e;
@@ -132,7 +181,11 @@ const verify = async (argv: readonly string[], io: Output): Promise<number> => {
 const validate = async (argv: readonly string[], io: Output): Promise<number> => {
   const { values } = parseFlags(argv, { action: { type: 'string' } }, USAGE);
   const action = required(values.action, '--action');
-  if (!isRequest(action) && !isCallback(action)) throw new FlexError('FLX_CLI_USAGE', `--action must be a Beckn 1.1.1 action (search, select, init, confirm, status, track, cancel, update, rating, support or on_<one of them>), got "${action}"`);
+  if (!isRequest(action) && !isCallback(action))
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `--action must be a Beckn 1.1.1 action (search, select, init, confirm, status, track, cancel, update, rating, support or on_<one of them>), got "${action}"`,
+    );
   let msg: unknown;
   try {
     msg = JSON.parse((await readStdin()).toString('utf8'));
@@ -157,11 +210,19 @@ export const becknCommand: Command = {
   async run(argv, io) {
     const [sub, ...rest] = argv;
     switch (sub) {
-      case 'keygen': return keygen(rest, io);
-      case 'sign': return sign(rest, io);
-      case 'verify': return verify(rest, io);
-      case 'validate': return validate(rest, io);
-      default: throw new FlexError('FLX_CLI_USAGE', `${sub === undefined ? 'a subcommand is required' : `unknown subcommand "${sub}"`}\n\n${USAGE}`);
+      case 'keygen':
+        return keygen(rest, io);
+      case 'sign':
+        return sign(rest, io);
+      case 'verify':
+        return verify(rest, io);
+      case 'validate':
+        return validate(rest, io);
+      default:
+        throw new FlexError(
+          'FLX_CLI_USAGE',
+          `${sub === undefined ? 'a subcommand is required' : `unknown subcommand "${sub}"`}\n\n${USAGE}`,
+        );
     }
   },
 };

@@ -23,9 +23,19 @@ export interface Command {
   run(argv: readonly string[], io: Output, signal: AbortSignal): Promise<number>;
 }
 
-export const parseFlags = <O extends NonNullable<ParseArgsConfig['options']>>(argv: readonly string[], options: O, usage: string, allowPositionals = false) => {
+export const parseFlags = <O extends NonNullable<ParseArgsConfig['options']>>(
+  argv: readonly string[],
+  options: O,
+  usage: string,
+  allowPositionals = false,
+) => {
   try {
-    return parseArgs({ args: [...argv], options: { ...options, help: { type: 'boolean', short: 'h' } }, strict: true, allowPositionals });
+    return parseArgs({
+      args: [...argv],
+      options: { ...options, help: { type: 'boolean', short: 'h' } },
+      strict: true,
+      allowPositionals,
+    });
   } catch (e) {
     throw new FlexError('FLX_CLI_USAGE', `${(e as Error).message.replace(/\. To specify.*$/s, '')}\n\n${usage}`);
   }

@@ -18,7 +18,13 @@ import { FlexError } from '../errors.ts';
 import type { Store } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 
-export interface Savings { readonly gbp: number; readonly gCo2: number; readonly bauKwh: number; readonly flexlonKwh: number; readonly caveats: readonly string[] }
+export interface Savings {
+  readonly gbp: number;
+  readonly gCo2: number;
+  readonly bauKwh: number;
+  readonly flexlonKwh: number;
+  readonly caveats: readonly string[];
+}
 
 export interface DemoResult {
   readonly runDir: string;
@@ -31,7 +37,11 @@ export interface DemoResult {
   /** Over every site. */
   readonly savings: Savings;
   /** Each site behind the BPP: its part of the order's settlement (none if it had no part) and its savings. */
-  readonly sites: readonly { readonly site: string; readonly settlement: SiteSettlement | undefined; readonly savings: Savings }[];
+  readonly sites: readonly {
+    readonly site: string;
+    readonly settlement: SiteSettlement | undefined;
+    readonly savings: Savings;
+  }[];
   readonly audit: readonly { readonly store: string; readonly records: number; readonly ok: boolean }[];
 }
 
@@ -44,7 +54,11 @@ const money = (n: number): string => `£${n.toFixed(2)}`;
  * per site (each against its own twin) and in total.
  */
 const compare = async (m: Market): Promise<{ total: Savings; sites: { site: string; savings: Savings }[] }> => {
-  const grid: SlotGrid = { start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: (2 * DAY_MS) / (SLOT_MINUTES * 60_000) };
+  const grid: SlotGrid = {
+    start: m.dayStart,
+    slotMinutes: SLOT_MINUTES,
+    slots: (2 * DAY_MS) / (SLOT_MINUTES * 60_000),
+  };
   const end = epochMs(m.dayStart + 2 * DAY_MS);
   const outturn = await m.signals.outturn('GB', grid);
   const prices = pricesOf(outturn);
@@ -55,7 +69,10 @@ const compare = async (m: Market): Promise<{ total: Savings; sites: { site: stri
     site.cluster.advanceTo(end);
     site.businessAsUsual.advanceTo(end);
     const [actual, bau] = await Promise.all([site.cluster.importKw(grid), site.businessAsUsual.importKw(grid)]);
-    let gbp = 0; let gCo2 = 0; let bauKwh = 0; let flexlonKwh = 0;
+    let gbp = 0;
+    let gCo2 = 0;
+    let bauKwh = 0;
+    let flexlonKwh = 0;
     for (let t = 0; t < grid.slots; t++) {
       const diff = ((bau[t] ?? 0) - (actual[t] ?? 0)) * h;
       gbp += (diff * (prices[t] ?? 0)) / 1000;
@@ -72,11 +89,24 @@ const compare = async (m: Market): Promise<{ total: Savings; sites: { site: stri
   const filledCarbon = (outturn.filled ?? []).filter((f) => f.field === 'carbonForecast').length;
   const filledPrice = (outturn.filled ?? []).filter((f) => f.field === 'price').length;
   const caveats = [
-    ...(filledCarbon > 0 ? [`${filledCarbon} of ${grid.slots} periods have no NESO carbon data at all (values filled in, not measured)`] : []),
-    ...(noActual - filledCarbon > 0 ? [`${noActual - filledCarbon} periods have no NESO actual (the forecast stands in)`] : []),
+    ...(filledCarbon > 0
+      ? [`${filledCarbon} of ${grid.slots} periods have no NESO carbon data at all (values filled in, not measured)`]
+      : []),
+    ...(noActual - filledCarbon > 0
+      ? [`${noActual - filledCarbon} periods have no NESO actual (the forecast stands in)`]
+      : []),
     ...(filledPrice > 0 ? [`${filledPrice} periods have no market index price (filled in)`] : []),
   ];
-  return { total: { gbp: sum((x) => x.gbp), gCo2: sum((x) => x.gCo2), bauKwh: sum((x) => x.bauKwh), flexlonKwh: sum((x) => x.flexlonKwh), caveats }, sites };
+  return {
+    total: {
+      gbp: sum((x) => x.gbp),
+      gCo2: sum((x) => x.gCo2),
+      bauKwh: sum((x) => x.bauKwh),
+      flexlonKwh: sum((x) => x.flexlonKwh),
+      caveats,
+    },
+    sites,
+  };
 };
 
 /** The saving against FIFO in words: "£x less energy cost and y kgCO2 less". */
@@ -91,44 +121,87 @@ const savedWords = (s: Savings): string => {
  * Each site's part of the order. A portfolio order's on_status carries a settlement per site; an
  * order for one site's offer is that site's alone (its totals), and the other sites had no part.
  */
-const siteParts = (m: Market, p: Procurement, total: SettlementSummary, fromStatus: readonly SiteSettlement[]): Map<string, SiteSettlement> => {
+const siteParts = (
+  m: Market,
+  p: Procurement,
+  total: SettlementSummary,
+  fromStatus: readonly SiteSettlement[],
+): Map<string, SiteSettlement> => {
   if (fromStatus.length > 0) return new Map(fromStatus.map((x) => [x.site, x]));
   const own = m.sites.find((x) => x.id === p.offer.site);
-  return own ? new Map([[own.id, { site: own.id, deliveredKwh: total.deliveredKwh, committedKwh: total.committedKwh, shortfallKwh: total.shortfallKwh, performance: total.performance, paymentGbp: total.paymentGbp }]]) : new Map();
+  return own
+    ? new Map([
+        [
+          own.id,
+          {
+            site: own.id,
+            deliveredKwh: total.deliveredKwh,
+            committedKwh: total.committedKwh,
+            shortfallKwh: total.shortfallKwh,
+            performance: total.performance,
+            paymentGbp: total.paymentGbp,
+          },
+        ],
+      ])
+    : new Map();
 };
 
 export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): Promise<DemoResult> => {
   const log = createLogger(c.logLevel);
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
-  io.out(`FlexLon demo: replaying ${c.date} (real GB carbon intensity and market index price) at ${c.secondsPerDay} s per day`);
+  io.out(
+    `FlexLon demo: replaying ${c.date} (real GB carbon intensity and market index price) at ${c.secondsPerDay} s per day`,
+  );
   io.out(`data directory: ${c.dataDir}`);
   // The BPP tells the grid side unasked when delivery starts and ends (an unsolicited on_status).
   const market: { clock?: { now(): number } } = {};
   const onStatusPush = (push: StatusPush) => {
-    if (market.clock) io.out(`[${hhmm(market.clock.now())}] on_status pushed by the provider, unasked: ${push.state ?? 'no state'}${push.settlement ? `, ${push.settlement.deliveredKwh.toFixed(1)} kWh delivered` : ''}`);
+    if (market.clock)
+      io.out(
+        `[${hhmm(market.clock.now())}] on_status pushed by the provider, unasked: ${push.state ?? 'no state'}${push.settlement ? `, ${push.settlement.deliveredKwh.toFixed(1)} kWh delivered` : ''}`,
+      );
   };
   const m = await composeMarket(c, runId, log, { onStatusPush });
   market.clock = m.clock;
-  const stopOnAbort = () => { void m.stop(); };
+  const stopOnAbort = () => {
+    void m.stop();
+  };
   signal.addEventListener('abort', stopOnAbort, { once: true });
   try {
-    const agents = m.sites.length === 1 ? `compute agent ${m.urls.agent}` : `compute agents ${m.sites.map((x) => `${x.id} ${x.url}`).join(', ')}`;
-    io.out(`market on loopback: registry ${m.urls.registry}, gateway (BG) ${m.urls.gateway}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, ${agents}`);
+    const agents =
+      m.sites.length === 1
+        ? `compute agent ${m.urls.agent}`
+        : `compute agents ${m.sites.map((x) => `${x.id} ${x.url}`).join(', ')}`;
+    io.out(
+      `market on loopback: registry ${m.urls.registry}, gateway (BG) ${m.urls.gateway}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, ${agents}`,
+    );
     for (const site of m.sites) {
       const queue = await site.cluster.listJobs();
-      io.out(`site ${site.id}: ${site.cluster.totalGpus} GPUs, import limit ${site.cluster.gridImportLimitKw} kW; ${c.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00) plus inference load`);
+      io.out(
+        `site ${site.id}: ${site.cluster.totalGpus} GPUs, import limit ${site.cluster.gridImportLimitKw} kW; ${c.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00) plus inference load`,
+      );
     }
-    if (m.sites.length > 1) io.out(`all ${m.sites.length} sites sell through the one flexibility orchestrator: an offer per site, and a portfolio offer split across the sites by the optimiser`);
+    if (m.sites.length > 1)
+      io.out(
+        `all ${m.sites.length} sites sell through the one flexibility orchestrator: an offer per site, and a portfolio offer split across the sites by the optimiser`,
+      );
     if (c.events) {
       const loaded = await m.gridEvents.loadFile(c.events);
-      io.out(`grid orchestrator: ${loaded.programs.length} program(s) and ${loaded.events.length} event(s) loaded from ${c.events}`);
+      io.out(
+        `grid orchestrator: ${loaded.programs.length} program(s) and ${loaded.events.length} event(s) loaded from ${c.events}`,
+      );
     }
     for (const site of m.sites) await site.agent.tick(m.dayStart);
     const day: SlotGrid = { start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: DAY_MS / (SLOT_MINUTES * 60_000) };
     const slotMs = SLOT_MINUTES * 60_000;
     const announce = (n: FlexNeed, at: number) => {
-      const why = n.kind === 'import-limit' ? 'a grid event (network constraint) asks for' : 'day-ahead forecast puts the evening peak at';
-      io.out(`\n[${hhmm(at)}] grid: ${why} ${hhmm(n.windowStart)}–${hhmm(n.windowEnd)} UTC; it will ask for up to ${n.wantedKw} kW`);
+      const why =
+        n.kind === 'import-limit'
+          ? 'a grid event (network constraint) asks for'
+          : 'day-ahead forecast puts the evening peak at';
+      io.out(
+        `\n[${hhmm(at)}] grid: ${why} ${hhmm(n.windowStart)}–${hhmm(n.windowEnd)} UTC; it will ask for up to ${n.wantedKw} kW`,
+      );
     };
     let need = await m.bap.detectNeed(day);
     if (!need) throw new FlexError('FLX_DATA_INVALID', 'the grid orchestrator found no window to ask for in the day');
@@ -141,7 +214,8 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     let settlement: SettlementSummary | undefined;
     let statement: SettlementSummary | undefined;
     let siteSettlements: SiteSettlement[] = [];
-    const sameNeed = (a: FlexNeed, b: FlexNeed) => a.kind === b.kind && a.windowStart === b.windowStart && a.windowEnd === b.windowEnd;
+    const sameNeed = (a: FlexNeed, b: FlexNeed) =>
+      a.kind === b.kind && a.windowStart === b.windowStart && a.windowEnd === b.windowEnd;
     // The first site's agent keeps the slot clock; every other site reports in the same slot, one
     // after another (each report re-plans the whole fleet at the BPP), before the grid side acts.
     await m.agent.run(epochMs(m.dayStart + DAY_MS), signal, async (t: EpochMs) => {
@@ -152,7 +226,10 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
       if (!tried && events !== eventCount) {
         eventCount = events;
         const fresh = await m.bap.detectNeed(day);
-        if (fresh && need && !sameNeed(fresh, need)) { need = fresh; announce(fresh, t); }
+        if (fresh && need && !sameNeed(fresh, need)) {
+          need = fresh;
+          announce(fresh, t);
+        }
       }
       const current = need;
       if (!current) return;
@@ -160,17 +237,28 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
       if (!tried && t >= procureAt && t < current.windowStart) {
         tried = true;
         let queued = 0;
-        for (const site of m.sites) queued += (await site.cluster.listJobs()).filter((j) => j.state === 'queued' || j.state === 'held').length;
-        io.out(`[${hhmm(t)}] grid: ${queued} jobs waiting at the site${m.sites.length > 1 ? 's' : ''}; the grid orchestrator searches the network`);
+        for (const site of m.sites)
+          queued += (await site.cluster.listJobs()).filter((j) => j.state === 'queued' || j.state === 'held').length;
+        io.out(
+          `[${hhmm(t)}] grid: ${queued} jobs waiting at the site${m.sites.length > 1 ? 's' : ''}; the grid orchestrator searches the network`,
+        );
         const got = await m.bap.procure(current, randomUUID());
-        if ('none' in got) { io.out(`[${hhmm(m.clock.now())}] no flexibility bought: ${got.none}`); return; }
+        if ('none' in got) {
+          io.out(`[${hhmm(m.clock.now())}] no flexibility bought: ${got.none}`);
+          return;
+        }
         p = got;
         const hours = (p.offer.windowEnd - p.offer.windowStart) / 3_600_000;
-        io.out(`[${hhmm(m.clock.now())}] offer (on_search): ${p.offer.reductionKw.toFixed(1)} kW at ${p.offer.site} ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)}, ${money(p.offer.priceGbp)} (${p.offer.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(p.offer.opportunityCostGbp)})`);
-        io.out(`[${hhmm(m.clock.now())}] committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`);
+        io.out(
+          `[${hhmm(m.clock.now())}] offer (on_search): ${p.offer.reductionKw.toFixed(1)} kW at ${p.offer.site} ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)}, ${money(p.offer.priceGbp)} (${p.offer.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(p.offer.opportunityCostGbp)})`,
+        );
+        io.out(
+          `[${hhmm(m.clock.now())}] committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`,
+        );
       }
       const statusAt = p ? p.offer.windowEnd + slotMs : undefined;
-      if (p && t === p.offer.windowStart) io.out(`[${hhmm(t)}] window opens: deferred jobs wait, site import held down`);
+      if (p && t === p.offer.windowStart)
+        io.out(`[${hhmm(t)}] window opens: deferred jobs wait, site import held down`);
       if (p && statusAt !== undefined && t === statusAt) {
         const s = await m.bap.status(p);
         finalState = s.state;
@@ -178,44 +266,83 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
         siteSettlements = s.sites;
         io.out(`[${hhmm(t)}] status → on_status: ${s.state ?? 'unknown'}`);
         statement = statementOf(await askSupport(m.bap, p));
-        io.out(`[${hhmm(m.clock.now())}] support → on_support: ${statement ? `signed settlement statement, ${statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(statement.paymentGbp)}` : 'contact only (no statement yet)'}`);
+        io.out(
+          `[${hhmm(m.clock.now())}] support → on_support: ${statement ? `signed settlement statement, ${statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(statement.paymentGbp)}` : 'contact only (no statement yet)'}`,
+        );
       }
     });
-    if (!p) throw new FlexError('FLX_NO_DEAL', tried ? 'the grid orchestrator bought no flexibility (see above)' : `the day ended before the grid orchestrator could search for ${need ? `${hhmm(need.windowStart)}–${hhmm(need.windowEnd)}` : 'its window'} (the replay may be too fast: try a larger --seconds-per-day)`);
+    if (!p)
+      throw new FlexError(
+        'FLX_NO_DEAL',
+        tried
+          ? 'the grid orchestrator bought no flexibility (see above)'
+          : `the day ended before the grid orchestrator could search for ${need ? `${hhmm(need.windowStart)}–${hhmm(need.windowEnd)}` : 'its window'} (the replay may be too fast: try a larger --seconds-per-day)`,
+      );
     if (!settlement) throw new FlexError('FLX_PEER_UNREACHABLE', 'no settlement was received in on_status');
     const compared = await compare(m);
     const savings = compared.total;
     const parts = siteParts(m, p, settlement, siteSettlements);
     const sites = compared.sites.map((x) => ({ site: x.site, settlement: parts.get(x.site), savings: x.savings }));
     const audit = [];
-    const stores: [string, Store][] = [...Object.entries(m.stores), ...m.sites.slice(1).map((x): [string, Store] => [`agent ${x.id}`, x.store])];
+    const stores: [string, Store][] = [
+      ...Object.entries(m.stores),
+      ...m.sites.slice(1).map((x): [string, Store] => [`agent ${x.id}`, x.store]),
+    ];
     for (const [name, store] of stores) {
       const trail = await store.auditTrail();
       audit.push({ store: `${name}: ${store.location}`, records: trail.length, ok: verifyChain(trail).ok });
     }
     io.out('\nSummary');
     const kw1 = (x: number) => `${x.toFixed(1)} kW`;
-    io.out(`  offer       ${kw1(p.offer.reductionKw)} reduction at ${p.offer.site} (${p.offer.region}), ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.offer.priceGbp)}`);
-    io.out(`  committed   ${kw1(p.selectedKw)}, ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.quotedGbp)}`);
-    io.out(`  periods     delivered = (baseline − metered) × 0.5 h, per settlement period; baseline ${settlement.baselineMethod}`);
-    for (const per of settlement.periods) io.out(`  ${hhmm(per.start)}       baseline ${kw1(per.baselineKw)} − metered ${kw1(per.meteredKw)} → delivered ${per.deliveredKwh.toFixed(1)} kWh of ${per.committedKwh.toFixed(1)} kWh committed`);
+    io.out(
+      `  offer       ${kw1(p.offer.reductionKw)} reduction at ${p.offer.site} (${p.offer.region}), ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.offer.priceGbp)}`,
+    );
+    io.out(
+      `  committed   ${kw1(p.selectedKw)}, ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.quotedGbp)}`,
+    );
+    io.out(
+      `  periods     delivered = (baseline − metered) × 0.5 h, per settlement period; baseline ${settlement.baselineMethod}`,
+    );
+    for (const per of settlement.periods)
+      io.out(
+        `  ${hhmm(per.start)}       baseline ${kw1(per.baselineKw)} − metered ${kw1(per.meteredKw)} → delivered ${per.deliveredKwh.toFixed(1)} kWh of ${per.committedKwh.toFixed(1)} kWh committed`,
+      );
     const share = settlement.committedKwh > 0 ? (settlement.deliveredKwh / settlement.committedKwh) * 100 : 0;
-    io.out(`  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; paid on ${(settlement.performance * 100).toFixed(0)} %, capped at 100 %): payment ${money(settlement.paymentGbp)}`);
+    io.out(
+      `  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; paid on ${(settlement.performance * 100).toFixed(0)} %, capped at 100 %): payment ${money(settlement.paymentGbp)}`,
+    );
     if (sites.length > 1) {
-      io.out(`  sites       ${p.offer.site === 'portfolio' ? 'the order split across the sites by the optimiser, settled per site' : `the order was for one site's offer (${p.offer.site})`}; each site against its own FIFO twin:`);
+      io.out(
+        `  sites       ${p.offer.site === 'portfolio' ? 'the order split across the sites by the optimiser, settled per site' : `the order was for one site's offer (${p.offer.site})`}; each site against its own FIFO twin:`,
+      );
       for (const x of sites) {
         const part = x.settlement
           ? `committed ${x.settlement.committedKwh.toFixed(1)} kWh (${kw1(x.settlement.committedKwh / ((p.offer.windowEnd - p.offer.windowStart) / 3_600_000))}), delivered ${x.settlement.deliveredKwh.toFixed(1)} kWh, payment ${money(x.settlement.paymentGbp)}`
           : 'no part in the order';
-        io.out(`    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (${x.savings.bauKwh.toFixed(0)} vs ${x.savings.flexlonKwh.toFixed(0)} kWh)`);
+        io.out(
+          `    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (${x.savings.bauKwh.toFixed(0)} vs ${x.savings.flexlonKwh.toFixed(0)} kWh)`,
+        );
       }
     }
     const scope = sites.length > 1 ? `the same queues (all ${sites.length} sites)` : 'the same queue';
-    io.out(`  vs FIFO     ${savedWords(savings)} than ${scope} on a plain FIFO scheduler (${savings.bauKwh.toFixed(0)} vs ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`);
+    io.out(
+      `  vs FIFO     ${savedWords(savings)} than ${scope} on a plain FIFO scheduler (${savings.bauKwh.toFixed(0)} vs ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`,
+    );
     for (const caveat of savings.caveats) io.out(`  data note   ${caveat}`);
     io.out('  audit       every message in and out, plan, dispatch and meter reading, hash-chained:');
-    for (const a of audit) io.out(`                ${a.ok ? 'intact' : 'BROKEN'} ${String(a.records).padStart(4)} records  ${a.store}`);
-    return { runDir: m.runDir, need: need as FlexNeed, procurement: p, finalState, settlement, statement, savings, sites, audit };
+    for (const a of audit)
+      io.out(`                ${a.ok ? 'intact' : 'BROKEN'} ${String(a.records).padStart(4)} records  ${a.store}`);
+    return {
+      runDir: m.runDir,
+      need: need as FlexNeed,
+      procurement: p,
+      finalState,
+      settlement,
+      statement,
+      savings,
+      sites,
+      audit,
+    };
   } finally {
     signal.removeEventListener('abort', stopOnAbort);
     if (!(c.serve && !signal.aborted)) await m.stop();
@@ -256,13 +383,33 @@ export const demoCommand: Command = {
   summary: 'run the whole market on loopback over one replayed GB day',
   usage: USAGE,
   async run(argv, io, signal) {
-    const { values } = parseFlags(argv, {
-      'data-dir': { type: 'string' }, date: { type: 'string' }, 'seconds-per-day': { type: 'string' }, seed: { type: 'string' },
-      jobs: { type: 'string' }, sites: { type: 'string' }, baseline: { type: 'string' }, 'log-level': { type: 'string' }, serve: { type: 'boolean' }, events: { type: 'string' },
-    }, USAGE);
+    const { values } = parseFlags(
+      argv,
+      {
+        'data-dir': { type: 'string' },
+        date: { type: 'string' },
+        'seconds-per-day': { type: 'string' },
+        seed: { type: 'string' },
+        jobs: { type: 'string' },
+        sites: { type: 'string' },
+        baseline: { type: 'string' },
+        'log-level': { type: 'string' },
+        serve: { type: 'boolean' },
+        events: { type: 'string' },
+      },
+      USAGE,
+    );
     const config = demoConfig({
-      dataDir: values['data-dir'], date: values.date, secondsPerDay: values['seconds-per-day'], seed: values.seed, jobs: values.jobs, sites: values.sites, baseline: values.baseline,
-      logLevel: values['log-level'], serve: values.serve, events: values.events,
+      dataDir: values['data-dir'],
+      date: values.date,
+      secondsPerDay: values['seconds-per-day'],
+      seed: values.seed,
+      jobs: values.jobs,
+      sites: values.sites,
+      baseline: values.baseline,
+      logLevel: values['log-level'],
+      serve: values.serve,
+      events: values.events,
     });
     const result = await runDemo(config, io, signal);
     return result.audit.every((a) => a.ok) ? 0 : 1;

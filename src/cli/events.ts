@@ -37,9 +37,16 @@ const validate = async (file: string, io: Output): Promise<number> => {
     for (const e of evs) {
       const program = await events.program(e.programID);
       const n = eventToNeed(e, program, DEFAULT_NEED_POLICY);
-      const product = program?.programType && program.programType in DSO_PRODUCTS ? DSO_PRODUCTS[program.programType as keyof typeof DSO_PRODUCTS].name : program?.programType ?? 'unspecified';
+      const product =
+        program?.programType && program.programType in DSO_PRODUCTS
+          ? DSO_PRODUCTS[program.programType as keyof typeof DSO_PRODUCTS].name
+          : (program?.programType ?? 'unspecified');
       io.out(`  event "${e.eventName ?? e.id}" (program ${program?.programName}, ${product}):`);
-      io.out(n ? `    need ${n.need.kind}: ${utc(n.need.windowStart)}–${utc(n.need.windowEnd)}, up to ${n.need.wantedKw} kW, at most ${n.need.maxPriceGbpPerMwh} £/MWh${n.importLimitKw === undefined ? '' : `, import ≤ ${n.importLimitKw} kW`}${n.availabilityGbpPerMwH === undefined ? '' : `, availability ${n.availabilityGbpPerMwH} £/MW/h`}; targets ${JSON.stringify(n.targets)}` : '    asks for nothing (no limit, set-point, SIMPLE ≥ 1, price or GHG)');
+      io.out(
+        n
+          ? `    need ${n.need.kind}: ${utc(n.need.windowStart)}–${utc(n.need.windowEnd)}, up to ${n.need.wantedKw} kW, at most ${n.need.maxPriceGbpPerMwh} £/MWh${n.importLimitKw === undefined ? '' : `, import ≤ ${n.importLimitKw} kW`}${n.availabilityGbpPerMwH === undefined ? '' : `, availability ${n.availabilityGbpPerMwH} £/MW/h`}; targets ${JSON.stringify(n.targets)}`
+          : '    asks for nothing (no limit, set-point, SIMPLE ≥ 1, price or GHG)',
+      );
     }
     return 0;
   } finally {
@@ -50,19 +57,39 @@ const validate = async (file: string, io: Output): Promise<number> => {
 
 const post = async (file: string, url: string, tokenFile: string, io: Output): Promise<number> => {
   let token: string;
-  try { token = readFileSync(tokenFile, 'utf8').trim(); } catch (e) { throw new FlexError('FLX_CONFIG_INVALID', `--token-file: cannot read ${tokenFile}: ${(e as Error).message}`, { path: '--token-file' }); }
+  try {
+    token = readFileSync(tokenFile, 'utf8').trim();
+  } catch (e) {
+    throw new FlexError('FLX_CONFIG_INVALID', `--token-file: cannot read ${tokenFile}: ${(e as Error).message}`, {
+      path: '--token-file',
+    });
+  }
   const body = readJsonFile(file) as Record<string, unknown>;
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) throw new FlexError('FLX_DATA_INVALID', `${file}: expected a JSON object (a program, an event, or {programs, events})`);
-  const programs = 'programName' in body ? [body] : (body.programs as unknown[] | undefined) ?? [];
-  const events = 'intervals' in body ? [body] : (body.events as unknown[] | undefined) ?? [];
+  if (body === null || typeof body !== 'object' || Array.isArray(body))
+    throw new FlexError(
+      'FLX_DATA_INVALID',
+      `${file}: expected a JSON object (a program, an event, or {programs, events})`,
+    );
+  const programs = 'programName' in body ? [body] : ((body.programs as unknown[] | undefined) ?? []);
+  const events = 'intervals' in body ? [body] : ((body.events as unknown[] | undefined) ?? []);
   const ids = new Map<string, string>();
   const send = async (path: string, obj: unknown) => {
     let res: Response;
     try {
-      res = await fetch(`${url.replace(/\/$/, '')}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` }, body: JSON.stringify(obj) });
-    } catch (e) { throw new FlexError('FLX_PEER_UNREACHABLE', `cannot reach ${url}: ${(e as Error).message}`); }
+      res = await fetch(`${url.replace(/\/$/, '')}${path}`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+        body: JSON.stringify(obj),
+      });
+    } catch (e) {
+      throw new FlexError('FLX_PEER_UNREACHABLE', `cannot reach ${url}: ${(e as Error).message}`);
+    }
     const answer = (await res.json()) as Record<string, unknown>;
-    if (!res.ok) throw new FlexError('FLX_PEER_NACK', `${path} answered ${res.status}: ${String(answer.title)}: ${String(answer.detail)}`);
+    if (!res.ok)
+      throw new FlexError(
+        'FLX_PEER_NACK',
+        `${path} answered ${res.status}: ${String(answer.title)}: ${String(answer.detail)}`,
+      );
     return answer;
   };
   for (const p of programs) {
@@ -84,14 +111,23 @@ export const eventsCommand: Command = {
   usage: USAGE,
   async run(argv, io) {
     const [sub, ...rest] = argv;
-    const { values, positionals } = parseFlags(rest, { url: { type: 'string' }, 'token-file': { type: 'string' } }, USAGE, true);
+    const { values, positionals } = parseFlags(
+      rest,
+      { url: { type: 'string' }, 'token-file': { type: 'string' } },
+      USAGE,
+      true,
+    );
     const file = positionals[0];
     if (!file || positionals.length !== 1) throw new FlexError('FLX_CLI_USAGE', `give one FILE\n\n${USAGE}`);
     if (sub === 'validate') return validate(file, io);
     if (sub === 'post') {
-      if (!values.url || !values['token-file']) throw new FlexError('FLX_CLI_USAGE', `post needs --url and --token-file\n\n${USAGE}`);
+      if (!values.url || !values['token-file'])
+        throw new FlexError('FLX_CLI_USAGE', `post needs --url and --token-file\n\n${USAGE}`);
       return post(file, values.url, values['token-file'], io);
     }
-    throw new FlexError('FLX_CLI_USAGE', `${sub === undefined ? 'a subcommand is needed' : `unknown subcommand "${sub}"`}: validate or post\n\n${USAGE}`);
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `${sub === undefined ? 'a subcommand is needed' : `unknown subcommand "${sub}"`}: validate or post\n\n${USAGE}`,
+    );
   },
 };

@@ -12,18 +12,28 @@ import { planCommand } from './plan.ts';
 import { runCommand } from './run.ts';
 import { signalsCommand } from './signals.ts';
 
-export const COMMANDS: readonly Command[] = [demoCommand, runCommand, planCommand, offersCommand, signalsCommand, eventsCommand, becknCommand, auditCommand];
+export const COMMANDS: readonly Command[] = [
+  demoCommand,
+  runCommand,
+  planCommand,
+  offersCommand,
+  signalsCommand,
+  eventsCommand,
+  becknCommand,
+  auditCommand,
+];
 
-const usage = (): string => [
-  'FlexLon: turns a data centre\'s queued compute into grid flexibility, sold over the Beckn protocol.',
-  '',
-  'Usage: flexlon <command> [options]',
-  '',
-  'Commands:',
-  ...COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
-  '',
-  'Run `flexlon <command> --help` for a command\'s options.',
-].join('\n');
+const usage = (): string =>
+  [
+    "FlexLon: turns a data centre's queued compute into grid flexibility, sold over the Beckn protocol.",
+    '',
+    'Usage: flexlon <command> [options]',
+    '',
+    'Commands:',
+    ...COMMANDS.map((c) => `  ${c.name.padEnd(12)} ${c.summary}`),
+    '',
+    "Run `flexlon <command> --help` for a command's options.",
+  ].join('\n');
 
 // Exit statuses for a stop by signal follow the shell convention 128 + signal number.
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 };
@@ -38,7 +48,9 @@ process.stdout.on('error', (e: NodeJS.ErrnoException) => {
 });
 
 const stdio: Output = {
-  out: (l) => { if (!stdoutClosed) process.stdout.write(`${l}\n`); },
+  out: (l) => {
+    if (!stdoutClosed) process.stdout.write(`${l}\n`);
+  },
   err: (l) => process.stderr.write(`${l}\n`),
 };
 
@@ -59,7 +71,10 @@ export const main = async (argv: readonly string[], io: Output = stdio): Promise
   }
   const controller = new AbortController();
   let stoppedBy: string | undefined;
-  const stop = (why: string) => () => { stoppedBy ??= why; controller.abort(); };
+  const stop = (why: string) => () => {
+    stoppedBy ??= why;
+    controller.abort();
+  };
   const onInt = stop('SIGINT');
   const onTerm = stop('SIGTERM');
   process.once('SIGINT', onInt);

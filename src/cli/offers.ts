@@ -25,27 +25,49 @@ Options:
 
 const int = (raw: string | undefined, flag: string, lo: number, hi: number): number => {
   const n = Number(raw);
-  if (raw === undefined || !Number.isInteger(n) || n < lo || n > hi) throw new FlexError('FLX_CLI_USAGE', `${flag}: must be a whole number from ${lo} to ${hi}, got ${raw === undefined ? 'nothing' : `"${raw}"`}`);
+  if (raw === undefined || !Number.isInteger(n) || n < lo || n > hi)
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `${flag}: must be a whole number from ${lo} to ${hi}, got ${raw === undefined ? 'nothing' : `"${raw}"`}`,
+    );
   return n;
 };
 
 export const offersCommand: Command = {
   name: 'offers',
-  summary: 'print a site\'s flexibility curve: reduction → opportunity cost',
+  summary: "print a site's flexibility curve: reduction → opportunity cost",
   usage: USAGE,
   async run(argv, io) {
-    const { values } = parseFlags(argv, {
-      problem: { type: 'string' }, site: { type: 'string' }, 'from-slot': { type: 'string' }, 'to-slot': { type: 'string' },
-      levels: { type: 'string' }, json: { type: 'boolean' }, 'time-limit': { type: 'string' },
-    }, USAGE);
-    if (!values.problem || !values.site) throw new FlexError('FLX_CLI_USAGE', `offers needs --problem, --site, --from-slot and --to-slot\n\n${USAGE}`);
+    const { values } = parseFlags(
+      argv,
+      {
+        problem: { type: 'string' },
+        site: { type: 'string' },
+        'from-slot': { type: 'string' },
+        'to-slot': { type: 'string' },
+        levels: { type: 'string' },
+        json: { type: 'boolean' },
+        'time-limit': { type: 'string' },
+      },
+      USAGE,
+    );
+    if (!values.problem || !values.site)
+      throw new FlexError('FLX_CLI_USAGE', `offers needs --problem, --site, --from-slot and --to-slot\n\n${USAGE}`);
     const problem = readProblem(values.problem);
-    if (!problem.sites.some((s) => s.id === values.site)) throw new FlexError('FLX_CLI_USAGE', `--site: no site "${values.site}" in the problem (sites: ${problem.sites.map((s) => s.id).join(', ')})`);
+    if (!problem.sites.some((s) => s.id === values.site))
+      throw new FlexError(
+        'FLX_CLI_USAGE',
+        `--site: no site "${values.site}" in the problem (sites: ${problem.sites.map((s) => s.id).join(', ')})`,
+      );
     const from = int(values['from-slot'], '--from-slot', 0, problem.slots - 1);
     const to = int(values['to-slot'], '--to-slot', from + 1, problem.slots);
     const levels = values.levels === undefined ? 5 : int(values.levels, '--levels', 1, 50);
     const timeLimitSeconds = values['time-limit'] === undefined ? 30 : Number(values['time-limit']);
-    if (!(timeLimitSeconds > 0)) throw new FlexError('FLX_CLI_USAGE', `--time-limit: must be a positive number of seconds, got "${values['time-limit']}"`);
+    if (!(timeLimitSeconds > 0))
+      throw new FlexError(
+        'FLX_CLI_USAGE',
+        `--time-limit: must be a positive number of seconds, got "${values['time-limit']}"`,
+      );
     const solver = createPlanningSolver({ timeLimitSeconds });
     try {
       const curve = await flexibilityCurve((p) => solver.plan(p), problem, values.site, from, to, levels);
@@ -53,15 +75,29 @@ export const offersCommand: Command = {
         io.err(`no flexibility: ${curve.infeasible}`);
         return 1;
       }
-      if (values.json) { io.out(JSON.stringify(curve, null, 1)); return 0; }
-      const kw = (xs: readonly number[]) => xs.map((x) => x.toFixed(1)).join(' ');
-      io.out(`site ${curve.site}, slots [${curve.fromSlot}, ${curve.toSlot}); planned import ${kw(curve.plannedKw)} kW; plan cost £${curve.baseCostGbp.toFixed(2)}`);
-      if (curve.points.length === 0) { io.out('no reduction is deliverable in this window'); return 0; }
-      io.out(`${'reduction kW'.padStart(13)} ${'opportunity £'.padStart(14)} ${'£/MWh'.padStart(10)}   import ceiling per slot (kW)`);
-      for (const p of curve.points) {
-        io.out(`${p.reductionKw.toFixed(1).padStart(13)} ${p.opportunityCostGbp.toFixed(2).padStart(14)} ${p.opportunityCostGbpPerMwh.toFixed(2).padStart(10)}   ${kw(p.maxImportKw)}`);
+      if (values.json) {
+        io.out(JSON.stringify(curve, null, 1));
+        return 0;
       }
-      io.out(`largest deliverable reduction: ${(curve.points.at(-1)?.reductionKw ?? 0).toFixed(1)} kW in every slot of the window`);
+      const kw = (xs: readonly number[]) => xs.map((x) => x.toFixed(1)).join(' ');
+      io.out(
+        `site ${curve.site}, slots [${curve.fromSlot}, ${curve.toSlot}); planned import ${kw(curve.plannedKw)} kW; plan cost £${curve.baseCostGbp.toFixed(2)}`,
+      );
+      if (curve.points.length === 0) {
+        io.out('no reduction is deliverable in this window');
+        return 0;
+      }
+      io.out(
+        `${'reduction kW'.padStart(13)} ${'opportunity £'.padStart(14)} ${'£/MWh'.padStart(10)}   import ceiling per slot (kW)`,
+      );
+      for (const p of curve.points) {
+        io.out(
+          `${p.reductionKw.toFixed(1).padStart(13)} ${p.opportunityCostGbp.toFixed(2).padStart(14)} ${p.opportunityCostGbpPerMwh.toFixed(2).padStart(10)}   ${kw(p.maxImportKw)}`,
+        );
+      }
+      io.out(
+        `largest deliverable reduction: ${(curve.points.at(-1)?.reductionKw ?? 0).toFixed(1)} kW in every slot of the window`,
+      );
       return 0;
     } finally {
       await solver.close();

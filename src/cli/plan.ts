@@ -26,41 +26,59 @@ cost and carbon, and exits 1 naming every violation.`;
 const money = (n: number): string => `£${n.toFixed(2)}`;
 
 export const summary = (p: PlanningProblem, s: Schedule, seconds?: number): string[] => {
-  if (s.status === 'infeasible') return [`status      infeasible: ${s.reason ?? 'no reason given'}`, `planner     ${s.planner ?? '?'}`];
+  if (s.status === 'infeasible')
+    return [`status      infeasible: ${s.reason ?? 'no reason given'}`, `planner     ${s.planner ?? '?'}`];
   const gap = s.costGbp > 0 ? ((s.costGbp - s.lowerBoundGbp) / s.costGbp) * 100 : 0;
   const lines = [
     `status      ${s.status}${seconds === undefined ? '' : ` in ${seconds.toFixed(2)} s`} (${p.jobs.length} jobs, ${p.sites.length} sites, ${p.slots} slots)`,
     `cost        ${money(s.costGbp)}  (proven lower bound ${money(s.lowerBoundGbp)}, gap ≤ ${gap.toFixed(3)} %)`,
     `carbon      ${s.carbonKg.toFixed(1)} kg${p.carbonCapKg === undefined ? '' : ` of a ${p.carbonCapKg} kg cap`}`,
   ];
-  if (s.gbpPerUnitOfWork !== undefined) lines.push(`per work    £${s.gbpPerUnitOfWork.toPrecision(4)} and ${(s.gCo2PerUnitOfWork ?? 0).toPrecision(4)} gCO2 per unit of work (${s.work} units)`);
+  if (s.gbpPerUnitOfWork !== undefined)
+    lines.push(
+      `per work    £${s.gbpPerUnitOfWork.toPrecision(4)} and ${(s.gCo2PerUnitOfWork ?? 0).toPrecision(4)} gCO2 per unit of work (${s.work} units)`,
+    );
   lines.push(`planner     ${s.planner ?? '?'}`);
   return lines;
 };
 
 const check = (argv: readonly string[], io: Output): number => {
   const { values } = parseFlags(argv, { problem: { type: 'string' }, schedule: { type: 'string' } }, PLAN_USAGE);
-  if (!values.problem || !values.schedule) throw new FlexError('FLX_CLI_USAGE', `plan check needs --problem and --schedule\n\n${PLAN_USAGE}`);
+  if (!values.problem || !values.schedule)
+    throw new FlexError('FLX_CLI_USAGE', `plan check needs --problem and --schedule\n\n${PLAN_USAGE}`);
   const problem = readProblem(values.problem);
   const schedule = readSchedule(values.schedule);
   const verdict = checkSchedule(problem, schedule);
   io.out(`cost        ${money(verdict.costGbp)} (recomputed; the schedule says ${money(schedule.costGbp)})`);
-  io.out(`carbon      ${verdict.carbonKg.toFixed(3)} kg${problem.carbonCapKg === undefined ? '' : ` of a ${problem.carbonCapKg} kg cap`}`);
-  if (verdict.ok) { io.out('check       ok: the schedule meets every constraint of the problem'); return 0; }
+  io.out(
+    `carbon      ${verdict.carbonKg.toFixed(3)} kg${problem.carbonCapKg === undefined ? '' : ` of a ${problem.carbonCapKg} kg cap`}`,
+  );
+  if (verdict.ok) {
+    io.out('check       ok: the schedule meets every constraint of the problem');
+    return 0;
+  }
   for (const v of verdict.violations.slice(0, 50)) io.err(`  violation: ${v}`);
   if (verdict.violations.length > 50) io.err(`  … and ${verdict.violations.length - 50} more`);
-  throw new FlexError('FLX_PLAN_CHECK_FAILED', `${verdict.violations.length} violation${verdict.violations.length === 1 ? '' : 's'}, first: ${verdict.violations[0] ?? ''}`);
+  throw new FlexError(
+    'FLX_PLAN_CHECK_FAILED',
+    `${verdict.violations.length} violation${verdict.violations.length === 1 ? '' : 's'}, first: ${verdict.violations[0] ?? ''}`,
+  );
 };
 
 const parseSeconds = (raw: string | undefined): number => {
   if (raw === undefined) return 30;
   const n = Number(raw);
-  if (!Number.isFinite(n) || n <= 0 || n > 86_400) throw new FlexError('FLX_CLI_USAGE', `--time-limit: must be a number of seconds from 0 to 86400, got "${raw}"`);
+  if (!Number.isFinite(n) || n <= 0 || n > 86_400)
+    throw new FlexError('FLX_CLI_USAGE', `--time-limit: must be a number of seconds from 0 to 86400, got "${raw}"`);
   return n;
 };
 
 const plan = async (argv: readonly string[], io: Output): Promise<number> => {
-  const { values } = parseFlags(argv, { problem: { type: 'string' }, out: { type: 'string' }, 'time-limit': { type: 'string' } }, PLAN_USAGE);
+  const { values } = parseFlags(
+    argv,
+    { problem: { type: 'string' }, out: { type: 'string' }, 'time-limit': { type: 'string' } },
+    PLAN_USAGE,
+  );
   if (!values.problem) throw new FlexError('FLX_CLI_USAGE', `plan needs --problem\n\n${PLAN_USAGE}`);
   const timeLimitSeconds = parseSeconds(values['time-limit']);
   const problem = readProblem(values.problem);
@@ -72,10 +90,12 @@ const plan = async (argv: readonly string[], io: Output): Promise<number> => {
     // The planner checks its own output; this second check is what the user's file is judged by.
     if (schedule.status !== 'infeasible') {
       const verdict = checkSchedule(problem, schedule);
-      if (!verdict.ok) throw new FlexError('FLX_INTERNAL', `the plan fails its check: ${verdict.violations.slice(0, 3).join('; ')}`);
+      if (!verdict.ok)
+        throw new FlexError('FLX_INTERNAL', `the plan fails its check: ${verdict.violations.slice(0, 3).join('; ')}`);
     }
     const report = values.out ? io.out : io.err;
-    if (values.out) writeJson(values.out, schedule); else io.out(JSON.stringify(schedule));
+    if (values.out) writeJson(values.out, schedule);
+    else io.out(JSON.stringify(schedule));
     for (const line of summary(problem, schedule, seconds)) report(line);
     if (values.out) report(`schedule    ${values.out}`);
     return schedule.status === 'infeasible' ? 1 : 0;

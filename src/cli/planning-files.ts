@@ -26,7 +26,14 @@ const readJson = (file: string, flag: string): unknown => {
 
 const accept = <T>(v: Validated<T>, file: string, what: string, code: ErrorCode): T => {
   if (v.ok) return v.value;
-  throw new FlexError(code, [`${file} is not a valid ${what} (version 1); ${v.faults.length} fault${v.faults.length === 1 ? '' : 's'}:`, ...faultLines(v.faults)].join('\n'), { path: v.faults[0]?.path ?? '$' });
+  throw new FlexError(
+    code,
+    [
+      `${file} is not a valid ${what} (version 1); ${v.faults.length} fault${v.faults.length === 1 ? '' : 's'}:`,
+      ...faultLines(v.faults),
+    ].join('\n'),
+    { path: v.faults[0]?.path ?? '$' },
+  );
 };
 
 export const readProblem = (file: string, flag = '--problem'): PlanningProblem =>

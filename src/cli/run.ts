@@ -10,7 +10,12 @@ import type { RunningRole } from '../run/common.ts';
 import { startGateway, startRegistry } from '../run/network.ts';
 import { parseFlags, type Command } from './command.ts';
 
-const ROLES: Record<string, (c: ConfigReader) => Promise<RunningRole>> = { bpp: startBpp, agent: startAgent, registry: startRegistry, gateway: startGateway };
+const ROLES: Record<string, (c: ConfigReader) => Promise<RunningRole>> = {
+  bpp: startBpp,
+  agent: startAgent,
+  registry: startRegistry,
+  gateway: startGateway,
+};
 
 const USAGE = `Usage: flexlon run <role> --config FILE
 
@@ -38,16 +43,22 @@ export const runCommand: Command = {
   async run(argv, io, signal) {
     const { values, positionals } = parseFlags(argv, { config: { type: 'string' } }, USAGE, true);
     const [role, ...extra] = positionals;
-    if (role === undefined || !(role in ROLES)) throw new FlexError('FLX_CLI_USAGE', `${role === undefined ? 'name a role' : `unknown role "${role}"`}: one of ${Object.keys(ROLES).join(', ')}\n\n${USAGE}`);
+    if (role === undefined || !(role in ROLES))
+      throw new FlexError(
+        'FLX_CLI_USAGE',
+        `${role === undefined ? 'name a role' : `unknown role "${role}"`}: one of ${Object.keys(ROLES).join(', ')}\n\n${USAGE}`,
+      );
     if (extra.length > 0) throw new FlexError('FLX_CLI_USAGE', `unexpected argument "${extra[0]}"\n\n${USAGE}`);
     if (values.config === undefined) throw new FlexError('FLX_CLI_USAGE', `--config FILE is required\n\n${USAGE}`);
     const config = ConfigReader.load(values.config);
-    if (config.has('role') && config.string('role') !== role) config.fail('role', `this config is for "${config.string('role')}", not "${role}"`);
+    if (config.has('role') && config.string('role') !== role)
+      config.fail('role', `this config is for "${config.string('role')}", not "${role}"`);
     const start = ROLES[role];
     if (!start) throw new FlexError('FLX_CLI_USAGE', USAGE);
     const running = await start(config);
     io.out(`flexlon run ${role}: ${running.description}: ready`);
-    if (!signal.aborted) await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
+    if (!signal.aborted)
+      await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     await running.stop();
     io.out(`flexlon run ${role}: stopped`);
     return 0;

@@ -42,15 +42,20 @@ export interface SourceValues {
 }
 
 export const signalChoice = (v: SourceValues): SignalChoice => {
-  const picked = [v.data?.length ? '--data' : '', v.offline?.length ? '--offline' : '', v.live ? '--live' : ''].filter(Boolean);
+  const picked = [v.data?.length ? '--data' : '', v.offline?.length ? '--offline' : '', v.live ? '--live' : ''].filter(
+    Boolean,
+  );
   if (picked.length > 1) throw new FlexError('FLX_CLI_USAGE', `choose one of ${picked.join(', ')}`);
-  if (v.map && !v.data?.length) throw new FlexError('FLX_CLI_USAGE', '--map applies to --data files; give --data FILE too');
+  if (v.map && !v.data?.length)
+    throw new FlexError('FLX_CLI_USAGE', '--map applies to --data files; give --data FILE too');
   if (v.data?.length) return { kind: 'csv', files: v.data, ...(v.map ? { mapping: parseMapping(v.map) } : {}) };
   if (v.offline?.length) return { kind: 'offline', paths: v.offline };
   if (v.live) {
     return {
-      kind: 'live', cacheDir: v['cache-dir'] ?? signalCacheDir(v['data-dir'] ?? defaultDataDir()),
-      ...(v['neso-url'] ? { nesoUrl: httpUrl('--neso-url', v['neso-url']) } : {}), ...(v['elexon-url'] ? { elexonUrl: httpUrl('--elexon-url', v['elexon-url']) } : {}),
+      kind: 'live',
+      cacheDir: v['cache-dir'] ?? signalCacheDir(v['data-dir'] ?? defaultDataDir()),
+      ...(v['neso-url'] ? { nesoUrl: httpUrl('--neso-url', v['neso-url']) } : {}),
+      ...(v['elexon-url'] ? { elexonUrl: httpUrl('--elexon-url', v['elexon-url']) } : {}),
     };
   }
   return { kind: 'shipped' };
@@ -62,30 +67,58 @@ export const openSource = async (choice: SignalChoice, region: string, grid: Slo
 
 const httpUrl = (flag: string, raw: string): string => {
   let u: URL;
-  try { u = new URL(raw); } catch { throw new FlexError('FLX_CLI_USAGE', `${flag}: "${raw}" is not a URL (expected e.g. https://api.carbonintensity.org.uk)`, { path: flag }); }
-  if (u.protocol !== 'http:' && u.protocol !== 'https:') throw new FlexError('FLX_CLI_USAGE', `${flag}: "${raw}" must be an http or https URL`, { path: flag });
+  try {
+    u = new URL(raw);
+  } catch {
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `${flag}: "${raw}" is not a URL (expected e.g. https://api.carbonintensity.org.uk)`,
+      { path: flag },
+    );
+  }
+  if (u.protocol !== 'http:' && u.protocol !== 'https:')
+    throw new FlexError('FLX_CLI_USAGE', `${flag}: "${raw}" must be an http or https URL`, { path: flag });
   return raw.replace(/\/+$/, '');
 };
 
 /** A day (YYYY-MM-DD, 00:00 UTC) or an ISO-8601 instant with a zone, on a half hour. */
 export const parseInstant = (flag: string, raw: string): number => {
-  const t = /^\d{4}-\d{2}-\d{2}$/.test(raw) ? (isCalendarDay(raw) ? Date.parse(`${raw}T00:00:00Z`) : NaN) : /(Z|[+-]\d{2}:\d{2})$/.test(raw) ? Date.parse(raw) : NaN;
-  if (Number.isNaN(t)) throw new FlexError('FLX_CLI_USAGE', `${flag}: "${raw}" is not a day (YYYY-MM-DD) or a UTC time (2023-06-01T17:30Z)`, { path: flag });
-  if (t % PERIOD_MS !== 0) throw new FlexError('FLX_CLI_USAGE', `${flag}: ${raw} is not on a half hour`, { path: flag });
+  const t = /^\d{4}-\d{2}-\d{2}$/.test(raw)
+    ? isCalendarDay(raw)
+      ? Date.parse(`${raw}T00:00:00Z`)
+      : NaN
+    : /(Z|[+-]\d{2}:\d{2})$/.test(raw)
+      ? Date.parse(raw)
+      : NaN;
+  if (Number.isNaN(t))
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `${flag}: "${raw}" is not a day (YYYY-MM-DD) or a UTC time (2023-06-01T17:30Z)`,
+      { path: flag },
+    );
+  if (t % PERIOD_MS !== 0)
+    throw new FlexError('FLX_CLI_USAGE', `${flag}: ${raw} is not on a half hour`, { path: flag });
   return t;
 };
 
 export const periodRange = (from: string | undefined, to: string | undefined, maxDays = 366): SlotGrid => {
-  if (!from) throw new FlexError('FLX_CLI_USAGE', '--from is required (a day YYYY-MM-DD or a UTC time)', { path: '--from' });
+  if (!from)
+    throw new FlexError('FLX_CLI_USAGE', '--from is required (a day YYYY-MM-DD or a UTC time)', { path: '--from' });
   const a = parseInstant('--from', from);
   const b = to === undefined ? a + 86_400_000 : parseInstant('--to', to);
   if (b <= a) throw new FlexError('FLX_CLI_USAGE', `--to (${to}) must be after --from (${from})`, { path: '--to' });
-  if (b - a > maxDays * 86_400_000) throw new FlexError('FLX_CLI_USAGE', `--from to --to spans more than ${maxDays} days`, { path: '--to' });
+  if (b - a > maxDays * 86_400_000)
+    throw new FlexError('FLX_CLI_USAGE', `--from to --to spans more than ${maxDays} days`, { path: '--to' });
   return { start: a as SlotGrid['start'], slotMinutes: 30, slots: (b - a) / PERIOD_MS };
 };
 
 export const regionArg = (raw: string | undefined): GridRegion => {
   const r = findRegion(raw ?? 'GB');
-  if (!r) throw new FlexError('FLX_CLI_USAGE', `--region: "${raw}" is not a NESO region; use GB or an id 1–17 (1 North Scotland … 13 London, 14 South East England) or its name`, { path: '--region' });
+  if (!r)
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `--region: "${raw}" is not a NESO region; use GB or an id 1–17 (1 North Scotland … 13 London, 14 South East England) or its name`,
+      { path: '--region' },
+    );
   return r;
 };

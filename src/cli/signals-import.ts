@@ -33,15 +33,31 @@ nothing is written; the output file appears whole or not at all.
 
 const utc = (t: number): string => new Date(t).toISOString().slice(0, 16) + 'Z';
 
-const FIXED = new Set(['zero-actual', 'zero-volume', 'duplicate', 'shifted-label', 'settlement-period-mismatch', 'conflicting-duplicate']);
+const FIXED = new Set([
+  'zero-actual',
+  'zero-volume',
+  'duplicate',
+  'shifted-label',
+  'settlement-period-mismatch',
+  'conflicting-duplicate',
+]);
 const REJECTED = new Set(['blank-row', 'implausible-row', 'other-provider', 'negative-carbon']);
 
-const readInput = (file: string, format: ImportFormat, map: string | undefined, h: SignalHistory): { detected: string; items: number } => {
+const readInput = (
+  file: string,
+  format: ImportFormat,
+  map: string | undefined,
+  h: SignalHistory,
+): { detected: string; items: number } => {
   if (format === 'csv') {
     const table = readCsv(file);
     const mapping = map ? parseMapping(map) : undefined;
     const detected = mapping ? 'mapped' : detectFormat(table.header);
-    if (!detected) throw new FlexError('FLX_DATA_INVALID', `${file}: line 1: the header (${table.header.join(', ')}) is not a CSV format FlexLon knows; give a column mapping with --map (see --help)`);
+    if (!detected)
+      throw new FlexError(
+        'FLX_DATA_INVALID',
+        `${file}: line 1: the header (${table.header.join(', ')}) is not a CSV format FlexLon knows; give a column mapping with --map (see --help)`,
+      );
     return { detected: `csv (${detected})`, items: readTable(table, h, detected, mapping).rows };
   }
   if (map) throw new FlexError('FLX_CLI_USAGE', '--map applies to --format csv only');
@@ -51,23 +67,46 @@ const readInput = (file: string, format: ImportFormat, map: string | undefined, 
     const starts = h.periodStarts(region);
     const [first, last] = [starts[0], starts[starts.length - 1]];
     if (first === undefined || last === undefined) continue;
-    for (const g of h.gaps(region, first, last)) h.fault({ kind: 'missing-period', file, region, from: g.from, to: g.to, detail: `no period for ${g.periods} half hour(s)` });
+    for (const g of h.gaps(region, first, last))
+      h.fault({
+        kind: 'missing-period',
+        file,
+        region,
+        from: g.from,
+        to: g.to,
+        detail: `no period for ${g.periods} half hour(s)`,
+      });
   }
   return { detected: r.format, items: r.items };
 };
 
-const describe = (f: DataFault): string => `${f.kind}${f.from === undefined ? '' : ` ${utc(f.from)}${f.to !== undefined && f.to !== f.from ? ` → ${utc(f.to)}` : ''}`}${f.line ? ` (line ${f.line})` : ''}: ${f.detail}`;
+const describe = (f: DataFault): string =>
+  `${f.kind}${f.from === undefined ? '' : ` ${utc(f.from)}${f.to !== undefined && f.to !== f.from ? ` → ${utc(f.to)}` : ''}`}${f.line ? ` (line ${f.line})` : ''}: ${f.detail}`;
 
 export const runImport = async (argv: readonly string[], io: Output): Promise<number> => {
-  const { values, positionals } = parseFlags(argv, { format: { type: 'string' }, out: { type: 'string' }, map: { type: 'string' }, json: { type: 'boolean' } }, IMPORT_USAGE, true);
+  const { values, positionals } = parseFlags(
+    argv,
+    { format: { type: 'string' }, out: { type: 'string' }, map: { type: 'string' }, json: { type: 'boolean' } },
+    IMPORT_USAGE,
+    true,
+  );
   const format = values.format as ImportFormat | undefined;
-  if (!format || !FORMATS.includes(format)) throw new FlexError('FLX_CLI_USAGE', `--format must be one of ${FORMATS.join(', ')}${format ? `, got "${format}"` : ''}\n\n${IMPORT_USAGE}`, { path: '--format' });
-  if (positionals.length !== 1) throw new FlexError('FLX_CLI_USAGE', `give exactly one input FILE (got ${positionals.length})\n\n${IMPORT_USAGE}`);
-  if (!values.out) throw new FlexError('FLX_CLI_USAGE', `--out FILE.csv is required\n\n${IMPORT_USAGE}`, { path: '--out' });
+  if (!format || !FORMATS.includes(format))
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `--format must be one of ${FORMATS.join(', ')}${format ? `, got "${format}"` : ''}\n\n${IMPORT_USAGE}`,
+      { path: '--format' },
+    );
+  if (positionals.length !== 1)
+    throw new FlexError('FLX_CLI_USAGE', `give exactly one input FILE (got ${positionals.length})\n\n${IMPORT_USAGE}`);
+  if (!values.out)
+    throw new FlexError('FLX_CLI_USAGE', `--out FILE.csv is required\n\n${IMPORT_USAGE}`, { path: '--out' });
   const input = positionals[0] as string;
   const out = values.out;
-  if (!existsSync(input) || statSync(input).isDirectory()) throw new FlexError('FLX_DATA_INVALID', `${input}: no such file`);
-  if (resolve(input) === resolve(out)) throw new FlexError('FLX_CLI_USAGE', '--out must not be the input file', { path: '--out' });
+  if (!existsSync(input) || statSync(input).isDirectory())
+    throw new FlexError('FLX_DATA_INVALID', `${input}: no such file`);
+  if (resolve(input) === resolve(out))
+    throw new FlexError('FLX_CLI_USAGE', '--out must not be the input file', { path: '--out' });
 
   const h = new SignalHistory();
   const { detected, items } = readInput(input, format, values.map, h);
@@ -80,7 +119,24 @@ export const runImport = async (argv: readonly string[], io: Output): Promise<nu
   const missing = h.faults.filter((f) => f.kind === 'missing-period');
   const other = h.faults.filter((f) => !FIXED.has(f.kind) && !REJECTED.has(f.kind) && f.kind !== 'missing-period');
   if (values.json) {
-    io.out(JSON.stringify({ input, format: detected, read: items, written: rows, out, counts, fixed: fixed.map(describe), rejected: rejected.map(describe), missing: missing.map(describe), notes: other.map(describe) }, null, 2));
+    io.out(
+      JSON.stringify(
+        {
+          input,
+          format: detected,
+          read: items,
+          written: rows,
+          out,
+          counts,
+          fixed: fixed.map(describe),
+          rejected: rejected.map(describe),
+          missing: missing.map(describe),
+          notes: other.map(describe),
+        },
+        null,
+        2,
+      ),
+    );
     return 0;
   }
   io.out(`${input}: ${detected}, ${items} item(s) read → ${out}: ${rows} row(s) written`);

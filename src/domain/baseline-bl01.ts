@@ -15,15 +15,34 @@ export interface Bl01Config {
   readonly nonWorkingDays: number;
   /** Fewer eligible days than this: no baseline (the deviation cannot be settled). */
   readonly minDays: number;
-  readonly inDayAdjustment: { readonly enabled: boolean; readonly lengthSlots: number; readonly endOffsetSlots: number };
+  readonly inDayAdjustment: {
+    readonly enabled: boolean;
+    readonly lengthSlots: number;
+    readonly endOffsetSlots: number;
+  };
   /** Non-working weekdays (YYYY-MM-DD): England and Wales bank holidays by default. */
   readonly holidays: readonly string[];
 }
 
 /** England and Wales bank holidays 2023–2024 (gov.uk/bank-holidays). */
 export const EW_BANK_HOLIDAYS_2023_2024 = [
-  '2023-01-02', '2023-04-07', '2023-04-10', '2023-05-01', '2023-05-08', '2023-05-29', '2023-08-28', '2023-12-25', '2023-12-26',
-  '2024-01-01', '2024-03-29', '2024-04-01', '2024-05-06', '2024-05-27', '2024-08-26', '2024-12-25', '2024-12-26',
+  '2023-01-02',
+  '2023-04-07',
+  '2023-04-10',
+  '2023-05-01',
+  '2023-05-08',
+  '2023-05-29',
+  '2023-08-28',
+  '2023-12-25',
+  '2023-12-26',
+  '2024-01-01',
+  '2024-03-29',
+  '2024-04-01',
+  '2024-05-06',
+  '2024-05-27',
+  '2024-08-26',
+  '2024-12-25',
+  '2024-12-26',
 ] as const;
 
 export const BL01_DEFAULT: Bl01Config = {
@@ -60,39 +79,63 @@ export const isWorkingDay = (day: string, holidays: readonly string[]): boolean 
 
 export type Bl01Result =
   | {
-    readonly ok: true;
-    readonly method: string;
-    readonly dayType: 'working' | 'non-working';
-    readonly selectedDays: readonly string[];
-    readonly excluded: readonly { readonly day: string; readonly reason: string }[];
-    /** Unadjusted baseline for every slot of the day (kW). */
-    readonly unadjustedKw: readonly number[];
-    readonly inDayAdjustmentKw: number;
-    /** Baseline for the event slots [fromSlot, toSlot) (kW). */
-    readonly baselineKw: readonly number[];
-  }
-  | { readonly ok: false; readonly reason: string; readonly excluded: readonly { readonly day: string; readonly reason: string }[] };
+      readonly ok: true;
+      readonly method: string;
+      readonly dayType: 'working' | 'non-working';
+      readonly selectedDays: readonly string[];
+      readonly excluded: readonly { readonly day: string; readonly reason: string }[];
+      /** Unadjusted baseline for every slot of the day (kW). */
+      readonly unadjustedKw: readonly number[];
+      readonly inDayAdjustmentKw: number;
+      /** Baseline for the event slots [fromSlot, toSlot) (kW). */
+      readonly baselineKw: readonly number[];
+    }
+  | {
+      readonly ok: false;
+      readonly reason: string;
+      readonly excluded: readonly { readonly day: string; readonly reason: string }[];
+    };
 
 export const bl01Baseline = (
-  history: readonly MeterDay[], eventDay: string, eventDayMeter: readonly (number | null)[], fromSlot: number, toSlot: number, c: Bl01Config = BL01_DEFAULT,
+  history: readonly MeterDay[],
+  eventDay: string,
+  eventDayMeter: readonly (number | null)[],
+  fromSlot: number,
+  toSlot: number,
+  c: Bl01Config = BL01_DEFAULT,
 ): Bl01Result => {
   const working = isWorkingDay(eventDay, c.holidays);
   const wanted = working ? c.workingDays : c.nonWorkingDays;
   const event = dayIndex(eventDay);
   const excluded: { day: string; reason: string }[] = [];
-  const candidates = [...history].filter((d) => dayIndex(d.day) < event && dayIndex(d.day) >= event - c.lookbackDays).sort((a, b) => dayIndex(b.day) - dayIndex(a.day));
+  const candidates = [...history]
+    .filter((d) => dayIndex(d.day) < event && dayIndex(d.day) >= event - c.lookbackDays)
+    .sort((a, b) => dayIndex(b.day) - dayIndex(a.day));
   const selected: MeterDay[] = [];
   for (const d of candidates) {
     if (selected.length >= wanted) break;
     if (isWorkingDay(d.day, c.holidays) !== working) continue;
-    if (d.eventDay) { excluded.push({ day: d.day, reason: 'event day' }); continue; }
-    if (d.importKw.length !== SLOTS_PER_DAY || d.importKw.some((x) => x === null || !Number.isFinite(x))) { excluded.push({ day: d.day, reason: 'incomplete meter data' }); continue; }
+    if (d.eventDay) {
+      excluded.push({ day: d.day, reason: 'event day' });
+      continue;
+    }
+    if (d.importKw.length !== SLOTS_PER_DAY || d.importKw.some((x) => x === null || !Number.isFinite(x))) {
+      excluded.push({ day: d.day, reason: 'incomplete meter data' });
+      continue;
+    }
     selected.push(d);
   }
   if (selected.length < Math.max(1, c.minDays)) {
-    return { ok: false, reason: `only ${selected.length} eligible ${working ? 'working' : 'non-working'} day(s) in the ${c.lookbackDays} days before ${eventDay} (at least ${c.minDays} needed)`, excluded };
+    return {
+      ok: false,
+      reason: `only ${selected.length} eligible ${working ? 'working' : 'non-working'} day(s) in the ${c.lookbackDays} days before ${eventDay} (at least ${c.minDays} needed)`,
+      excluded,
+    };
   }
-  const unadjustedKw = Array.from({ length: SLOTS_PER_DAY }, (_, t) => selected.reduce((a, d) => a + (d.importKw[t] as number), 0) / selected.length);
+  const unadjustedKw = Array.from(
+    { length: SLOTS_PER_DAY },
+    (_, t) => selected.reduce((a, d) => a + (d.importKw[t] as number), 0) / selected.length,
+  );
   let ida = 0;
   if (c.inDayAdjustment.enabled) {
     const end = fromSlot - c.inDayAdjustment.endOffsetSlots;
@@ -100,12 +143,19 @@ export const bl01Baseline = (
     const gaps: number[] = [];
     for (let t = start; t < end; t++) {
       const actual = eventDayMeter[t];
-      if (actual !== null && actual !== undefined && Number.isFinite(actual)) gaps.push(actual - (unadjustedKw[t] as number));
+      if (actual !== null && actual !== undefined && Number.isFinite(actual))
+        gaps.push(actual - (unadjustedKw[t] as number));
     }
     if (gaps.length > 0) ida = gaps.reduce((a, b) => a + b, 0) / gaps.length;
   }
   return {
-    ok: true, method: describeBl01(c), dayType: working ? 'working' : 'non-working', selectedDays: selected.map((d) => d.day), excluded,
-    unadjustedKw, inDayAdjustmentKw: ida, baselineKw: unadjustedKw.slice(fromSlot, toSlot).map((u) => u + ida),
+    ok: true,
+    method: describeBl01(c),
+    dayType: working ? 'working' : 'non-working',
+    selectedDays: selected.map((d) => d.day),
+    excluded,
+    unadjustedKw,
+    inDayAdjustmentKw: ida,
+    baselineKw: unadjustedKw.slice(fromSlot, toSlot).map((u) => u + ida),
   };
 };

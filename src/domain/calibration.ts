@@ -33,25 +33,35 @@ export interface Calibration {
 export const calibrate = (h: SignalHistory, from: number, to: number): Calibration => {
   const rec = (t: number) => h.get(NATIONAL_REGION_ID, t);
   const price = (t: number) => rec(t)?.price;
-  const carbon = fitErrors(series(from, to, (t) => {
-    const r = rec(t);
-    return r?.carbonForecast !== undefined && r.carbonActual !== undefined ? r.carbonForecast - r.carbonActual : undefined;
-  }));
-  const weekMean = fitErrors(series(from, to, (t) => {
-    const x = price(t);
-    if (x === undefined) return undefined;
-    const past = [1, 2, 3, 4, 5, 6, 7].map((d) => price(t - d * DAY)).filter((p): p is number => p !== undefined);
-    return past.length ? past.reduce((a, b) => a + b, 0) / past.length - x : undefined;
-  }));
-  const persistence = fitErrors(series(from, to, (t) => {
-    const x = price(t);
-    const y = price(t - DAY);
-    return x !== undefined && y !== undefined ? y - x : undefined;
-  }));
-  const carbonPersistence = fitErrors(series(from, to, (t) => {
-    const x = rec(t)?.carbonActual;
-    const y = rec(t - DAY)?.carbonActual;
-    return x !== undefined && y !== undefined ? y - x : undefined;
-  }));
+  const carbon = fitErrors(
+    series(from, to, (t) => {
+      const r = rec(t);
+      return r?.carbonForecast !== undefined && r.carbonActual !== undefined
+        ? r.carbonForecast - r.carbonActual
+        : undefined;
+    }),
+  );
+  const weekMean = fitErrors(
+    series(from, to, (t) => {
+      const x = price(t);
+      if (x === undefined) return undefined;
+      const past = [1, 2, 3, 4, 5, 6, 7].map((d) => price(t - d * DAY)).filter((p): p is number => p !== undefined);
+      return past.length ? past.reduce((a, b) => a + b, 0) / past.length - x : undefined;
+    }),
+  );
+  const persistence = fitErrors(
+    series(from, to, (t) => {
+      const x = price(t);
+      const y = price(t - DAY);
+      return x !== undefined && y !== undefined ? y - x : undefined;
+    }),
+  );
+  const carbonPersistence = fitErrors(
+    series(from, to, (t) => {
+      const x = rec(t)?.carbonActual;
+      const y = rec(t - DAY)?.carbonActual;
+      return x !== undefined && y !== undefined ? y - x : undefined;
+    }),
+  );
   return { from, to, carbon, price: weekMean, pricePersistence: persistence, carbonPersistence };
 };

@@ -37,7 +37,8 @@ const addPower = (out: number[], span: Span, a: number, b: number, powerKw: numb
 const runMs = (job: ComputeJob): number => (job.powerKw > 0 ? (job.remainingKwh / job.powerKw) * HOUR_MS : 0);
 
 /** Jobs the site will run: waiting or running, and not held by someone FlexLon may not overrule. */
-const isLive = (j: ComputeJob): boolean => j.state === 'running' || ((j.state === 'queued' || j.state === 'held') && j.heldBy !== 'other');
+const isLive = (j: ComputeJob): boolean =>
+  j.state === 'running' || ((j.state === 'queued' || j.state === 'held') && j.heldBy !== 'other');
 
 const windows = (jobs: readonly ComputeJob[], now: EpochMs, slotMs: number): DeferrableWindow[] => {
   const groups = new Map<string, { from: number; to: number; energy: number; jobs: number }>();
@@ -51,15 +52,27 @@ const windows = (jobs: readonly ComputeJob[], now: EpochMs, slotMs: number): Def
     g.jobs += 1;
     groups.set(key, g);
   }
-  return [...groups.values()].sort((a, b) => a.from - b.from || a.to - b.to)
-    .map((g) => ({ from: epochMs(g.from), to: epochMs(Math.max(g.to, g.from)), energyKwh: kwh(g.energy), jobs: g.jobs }));
+  return [...groups.values()]
+    .sort((a, b) => a.from - b.from || a.to - b.to)
+    .map((g) => ({
+      from: epochMs(g.from),
+      to: epochMs(Math.max(g.to, g.from)),
+      energyKwh: kwh(g.energy),
+      jobs: g.jobs,
+    }));
 };
 
 /**
  * Summarises `jobs` over the slots of `baseLoadKw` (slot 0 starts at `from`). `now` is when the
  * queue was read: nothing waiting starts before it.
  */
-export const summariseFlexibility = (jobs: readonly ComputeJob[], baseLoadKw: readonly number[], from: EpochMs, slotMinutes: number, now: EpochMs): FlexibilitySummary => {
+export const summariseFlexibility = (
+  jobs: readonly ComputeJob[],
+  baseLoadKw: readonly number[],
+  from: EpochMs,
+  slotMinutes: number,
+  now: EpochMs,
+): FlexibilitySummary => {
   const span: Span = { from, slotMinutes, slots: baseLoadKw.length };
   const minPower = baseLoadKw.slice();
   const asap = baseLoadKw.slice();
@@ -85,7 +98,8 @@ export const summariseFlexibility = (jobs: readonly ComputeJob[], baseLoadKw: re
     // At full power: a job that must finish soon has no time to run slower under a cap.
     addPower(minPower, span, Math.max(earliest, latest), earliest + d, j.powerKw);
     deferrable.push(j);
-    if (j.allowedSites.some((s) => s !== j.site)) locational.push({ jobId: j.id, sites: [...j.allowedSites], powerKw: j.powerKw, energyKwh: j.remainingKwh });
+    if (j.allowedSites.some((s) => s !== j.site))
+      locational.push({ jobId: j.id, sites: [...j.allowedSites], powerKw: j.powerKw, energyKwh: j.remainingKwh });
   }
   const round = (xs: number[]) => xs.map((x) => Math.round(x * 1000) / 1000);
   return {

@@ -20,11 +20,21 @@ export interface ErrorFit {
 
 /** Fits MAE, RMSE, bias and lag-1 autocorrelation; undefined entries (missing data) are skipped. */
 export const fitErrors = (errors: readonly (number | undefined)[]): ErrorFit => {
-  let n = 0; let sum = 0; let abs = 0; let sq = 0;
-  for (const e of errors) if (e !== undefined) { n++; sum += e; abs += Math.abs(e); sq += e * e; }
+  let n = 0;
+  let sum = 0;
+  let abs = 0;
+  let sq = 0;
+  for (const e of errors)
+    if (e !== undefined) {
+      n++;
+      sum += e;
+      abs += Math.abs(e);
+      sq += e * e;
+    }
   if (n < 2) throw new RangeError('at least two error values are needed to fit');
   const bias = sum / n;
-  let num = 0; let den = 0;
+  let num = 0;
+  let den = 0;
   for (let i = 1; i < errors.length; i++) {
     const a = errors[i - 1];
     const b = errors[i];
@@ -76,7 +86,9 @@ export const NOISE_ORIGIN = Date.UTC(2000, 0, 1);
 const normalCdf = (x: number): number => {
   const z = Math.abs(x) / Math.SQRT2;
   const t = 1 / (1 + 0.3275911 * z);
-  const erf = 1 - (((((1.061405429 * t - 1.453152027) * t) + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
+  const erf =
+    1 -
+    ((((1.061405429 * t - 1.453152027) * t + 1.421413741) * t - 0.284496736) * t + 0.254829592) * t * Math.exp(-z * z);
   return x >= 0 ? (1 + erf) / 2 : (1 - erf) / 2;
 };
 
@@ -99,12 +111,16 @@ export class NoisePath {
   private readonly gauss: number[] = [];
   private readonly rnd: Random;
 
-  constructor(seed: number, private readonly spec: NoiseSpec) {
+  constructor(
+    seed: number,
+    private readonly spec: NoiseSpec,
+  ) {
     this.rnd = seeded(seed);
   }
 
   at(index: number): number {
-    if (!Number.isInteger(index) || index < 0) throw new RangeError(`noise index ${index} is before ${new Date(NOISE_ORIGIN).toISOString()}`);
+    if (!Number.isInteger(index) || index < 0)
+      throw new RangeError(`noise index ${index} is before ${new Date(NOISE_ORIGIN).toISOString()}`);
     const phi = Math.max(-0.999, Math.min(0.999, this.spec.phi));
     const innovation = Math.sqrt(1 - phi * phi);
     while (this.gauss.length <= index) {
@@ -122,16 +138,25 @@ export const leadFactor = (leadMs: number, fullErrorLeadMs: number): number =>
   leadMs <= 0 ? 0 : Math.sqrt(Math.min(1, leadMs / fullErrorLeadMs));
 
 /** The issue time of the newest vintage at or before `asOf`. */
-export const vintageIssuedAt = (asOf: number, model: VintageModel): number => Math.floor(asOf / model.issueEveryMs) * model.issueEveryMs;
+export const vintageIssuedAt = (asOf: number, model: VintageModel): number =>
+  Math.floor(asOf / model.issueEveryMs) * model.issueEveryMs;
 
 /**
  * The value a vintage issued at `issuedAt` holds for a period, given the recorded value and when
  * that value became known (`knownAt`). Known by then: the recorded value. Otherwise: recorded +
  * noise scaled by the lead between issue and knownAt.
  */
-export const vintageValue = (recorded: number, knownAt: number, issuedAt: number, noise: number, fullErrorLeadMs: number): number =>
-  recorded + leadFactor(knownAt - issuedAt, fullErrorLeadMs) * noise;
+export const vintageValue = (
+  recorded: number,
+  knownAt: number,
+  issuedAt: number,
+  noise: number,
+  fullErrorLeadMs: number,
+): number => recorded + leadFactor(knownAt - issuedAt, fullErrorLeadMs) * noise;
 
 /** Independent seeds per signal and region, derived from the model seed. */
 export const noiseSeed = (seed: number, signal: 'carbon' | 'price', region: number): number =>
-  (Math.imul(seed ^ 0x5bd1e995, 2654435761) + (signal === 'carbon' ? 0 : 0x68e31da4) + Math.imul(region, 0x27d4eb2f)) >>> 0;
+  (Math.imul(seed ^ 0x5bd1e995, 2654435761) +
+    (signal === 'carbon' ? 0 : 0x68e31da4) +
+    Math.imul(region, 0x27d4eb2f)) >>>
+  0;

@@ -51,7 +51,20 @@ export interface JobMetadata {
 }
 
 /** The metadata fields, as users write them (snake_case in a Slurm comment). */
-export const METADATA_FIELDS = ['id', 'slo', 'deadline', 'max_delay_h', 'energy_kwh', 'gpu_hours', 'power_kw', 'power_w', 'preemptible', 'sites', 'work', 'work_unit'] as const;
+export const METADATA_FIELDS = [
+  'id',
+  'slo',
+  'deadline',
+  'max_delay_h',
+  'energy_kwh',
+  'gpu_hours',
+  'power_kw',
+  'power_w',
+  'preemptible',
+  'sites',
+  'work',
+  'work_unit',
+] as const;
 type Field = (typeof METADATA_FIELDS)[number];
 export type MetadataFields = Partial<Record<Field, unknown>>;
 
@@ -63,17 +76,28 @@ const WORK_UNITS = ['gpu-hours', 'inferences', 'tokens'] as const;
  * and carries no metadata (no issue). A JSON object may hold the fields at the top level or under
  * `flexlon`; unknown keys are ignored, since the comment may serve other tools too.
  */
-export const metadataFromText = (text: string | undefined, source: string): { fields: MetadataFields; issues: string[] } => {
+export const metadataFromText = (
+  text: string | undefined,
+  source: string,
+): { fields: MetadataFields; issues: string[] } => {
   const trimmed = (text ?? '').trim();
   if (!trimmed.startsWith('{')) return { fields: {}, issues: [] };
   let parsed: unknown;
   try {
     parsed = JSON.parse(trimmed);
   } catch (e) {
-    return { fields: {}, issues: [`${source}: starts with "{" but is not valid JSON (${(e as Error).message}); write e.g. {"deadline":"2026-11-25T18:00:00Z","gpu_hours":8}. Used the queue's defaults`] };
+    return {
+      fields: {},
+      issues: [
+        `${source}: starts with "{" but is not valid JSON (${(e as Error).message}); write e.g. {"deadline":"2026-11-25T18:00:00Z","gpu_hours":8}. Used the queue's defaults`,
+      ],
+    };
   }
   const obj = parsed as Record<string, unknown>;
-  const inner = typeof obj.flexlon === 'object' && obj.flexlon !== null && !Array.isArray(obj.flexlon) ? (obj.flexlon as Record<string, unknown>) : obj;
+  const inner =
+    typeof obj.flexlon === 'object' && obj.flexlon !== null && !Array.isArray(obj.flexlon)
+      ? (obj.flexlon as Record<string, unknown>)
+      : obj;
   const fields: MetadataFields = {};
   for (const f of METADATA_FIELDS) if (inner[f] !== undefined) fields[f] = inner[f];
   return { fields, issues: [] };
@@ -81,7 +105,10 @@ export const metadataFromText = (text: string | undefined, source: string): { fi
 
 class Reader {
   readonly issues: string[] = [];
-  constructor(private readonly fields: MetadataFields, private readonly source: string) {}
+  constructor(
+    private readonly fields: MetadataFields,
+    private readonly source: string,
+  ) {}
 
   private bad(field: Field, why: string, fallback: string): undefined {
     this.issues.push(`${this.source}.${field}: ${why}; used ${fallback}`);
@@ -92,15 +119,26 @@ class Reader {
     const v = this.fields[field];
     if (v === undefined) return undefined;
     const n = typeof v === 'string' && v.trim() !== '' ? Number(v) : v;
-    return typeof n === 'number' && Number.isFinite(n) && n > 0 ? n : this.bad(field, `${JSON.stringify(v)} is not a number > 0`, fallback);
+    return typeof n === 'number' && Number.isFinite(n) && n > 0
+      ? n
+      : this.bad(field, `${JSON.stringify(v)} is not a number > 0`, fallback);
   }
 
   time(field: Field, fallback: string): EpochMs | undefined {
     const v = this.fields[field];
     if (v === undefined) return undefined;
     // A zone is required: a bare local time would mean different instants on different hosts.
-    const ok = typeof v === 'string' && /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/.test(v) && Number.isFinite(Date.parse(v));
-    return ok ? epochMs(Date.parse(v)) : this.bad(field, `${JSON.stringify(v)} is not an ISO-8601 time with a zone (e.g. "2026-11-25T18:00:00Z")`, fallback);
+    const ok =
+      typeof v === 'string' &&
+      /^\d{4}-\d\d-\d\dT\d\d:\d\d(:\d\d(\.\d+)?)?(Z|[+-]\d\d:?\d\d)$/.test(v) &&
+      Number.isFinite(Date.parse(v));
+    return ok
+      ? epochMs(Date.parse(v))
+      : this.bad(
+          field,
+          `${JSON.stringify(v)} is not an ISO-8601 time with a zone (e.g. "2026-11-25T18:00:00Z")`,
+          fallback,
+        );
   }
 
   bool(field: Field, fallback: string): boolean | undefined {
@@ -114,7 +152,9 @@ class Reader {
   oneOf<T extends string>(field: Field, allowed: readonly T[], fallback: string): T | undefined {
     const v = this.fields[field];
     if (v === undefined) return undefined;
-    return (allowed as readonly unknown[]).includes(v) ? (v as T) : this.bad(field, `${JSON.stringify(v)} is not one of ${allowed.join(', ')}`, fallback);
+    return (allowed as readonly unknown[]).includes(v)
+      ? (v as T)
+      : this.bad(field, `${JSON.stringify(v)} is not one of ${allowed.join(', ')}`, fallback);
   }
 
   sites(fallback: string): string[] | undefined {
@@ -129,24 +169,39 @@ class Reader {
   id(): string | undefined {
     const v = this.fields.id;
     if (v === undefined) return undefined;
-    return typeof v === 'string' && /^[\w.:/@-]{1,128}$/.test(v) ? v : this.bad('id', `${JSON.stringify(v)} is not a FlexLon job id`, 'the scheduler id');
+    return typeof v === 'string' && /^[\w.:/@-]{1,128}$/.test(v)
+      ? v
+      : this.bad('id', `${JSON.stringify(v)} is not a FlexLon job id`, 'the scheduler id');
   }
 }
 
 /** Resolves a job's metadata: its own fields where valid, else the queue policy's defaults. */
-export const resolveMetadata = (fields: MetadataFields, facts: JobFacts, policy: QueuePolicy, source: string, earlier: readonly string[] = []): JobMetadata => {
+export const resolveMetadata = (
+  fields: MetadataFields,
+  facts: JobFacts,
+  policy: QueuePolicy,
+  source: string,
+  earlier: readonly string[] = [],
+): JobMetadata => {
   const r = new Reader(fields, source);
   const fullPowerKw = facts.gpus > 0 ? facts.gpus * policy.gpuPowerKw : Math.max(1, facts.cpus) * policy.cpuPowerKw;
-  const powerW = r.positive('power_w', 'the power of the job\'s GPUs');
-  const powerKw = r.positive('power_kw', 'the power of the job\'s GPUs') ?? (powerW === undefined ? fullPowerKw : powerW / 1000);
-  const limitH = facts.timeLimitMinutes !== undefined && facts.timeLimitMinutes > 0 ? facts.timeLimitMinutes / 60 : policy.defaultRunHours;
+  const powerW = r.positive('power_w', "the power of the job's GPUs");
+  const powerKw =
+    r.positive('power_kw', "the power of the job's GPUs") ?? (powerW === undefined ? fullPowerKw : powerW / 1000);
+  const limitH =
+    facts.timeLimitMinutes !== undefined && facts.timeLimitMinutes > 0
+      ? facts.timeLimitMinutes / 60
+      : policy.defaultRunHours;
   const gpuHours = r.positive('gpu_hours', 'power × time limit');
-  const energyKwh = r.positive('energy_kwh', 'power × time limit')
-    ?? (gpuHours !== undefined && facts.gpus > 0 ? (gpuHours / facts.gpus) * powerKw : powerKw * limitH);
+  const energyKwh =
+    r.positive('energy_kwh', 'power × time limit') ??
+    (gpuHours !== undefined && facts.gpus > 0 ? (gpuHours / facts.gpus) * powerKw : powerKw * limitH);
   const runH = energyKwh / powerKw;
   const delayH = r.positive('max_delay_h', `the queue's ${policy.maxDeferralHours} h`) ?? policy.maxDeferralHours;
-  const deadlineAt = r.time('deadline', `submit time + run time + ${delayH} h`) ?? facts.nativeDeadlineAt
-    ?? epochMs(facts.submittedAt + (runH + delayH) * HOUR_MS);
+  const deadlineAt =
+    r.time('deadline', `submit time + run time + ${delayH} h`) ??
+    facts.nativeDeadlineAt ??
+    epochMs(facts.submittedAt + (runH + delayH) * HOUR_MS);
   const workUnit = r.oneOf('work_unit', WORK_UNITS, 'gpu-hours') ?? 'gpu-hours';
   const flexId = r.id();
   return {

@@ -37,7 +37,13 @@ export const findPeakWindow = (
   for (let from = Math.max(0, earliestSlot); from + length <= prices.length; from++) {
     const s = mean(score.slice(from, from + length));
     if (!best || s > best.score) {
-      best = { fromSlot: from, toSlot: from + length, score: s, meanPrice: mean(prices.slice(from, from + length)), meanCarbon: mean(carbon.slice(from, from + length)) };
+      best = {
+        fromSlot: from,
+        toSlot: from + length,
+        score: s,
+        meanPrice: mean(prices.slice(from, from + length)),
+        meanCarbon: mean(carbon.slice(from, from + length)),
+      };
     }
   }
   return best;

@@ -11,7 +11,16 @@
 import type { EpochMs } from './time.ts';
 import { gbp, type Kilowatts, type Pounds } from './units.ts';
 
-export const ORDER_STATES = ['searched', 'quoted', 'initialised', 'confirmed', 'active', 'completed', 'cancelled', 'failed'] as const;
+export const ORDER_STATES = [
+  'searched',
+  'quoted',
+  'initialised',
+  'confirmed',
+  'active',
+  'completed',
+  'cancelled',
+  'failed',
+] as const;
 export type OrderState = (typeof ORDER_STATES)[number];
 
 /**
@@ -34,13 +43,27 @@ export interface Allocation {
 }
 
 export type OrderEvent =
-  | { readonly type: 'select'; readonly reductionKw: Kilowatts; readonly priceGbp: Pounds; readonly quoteExpiresAt: EpochMs; readonly allocations?: readonly Allocation[] }
+  | {
+      readonly type: 'select';
+      readonly reductionKw: Kilowatts;
+      readonly priceGbp: Pounds;
+      readonly quoteExpiresAt: EpochMs;
+      readonly allocations?: readonly Allocation[];
+    }
   | { readonly type: 'init'; readonly baselineMethod: string; readonly cancellation?: CancellationPolicy }
   | { readonly type: 'confirm' }
   | { readonly type: 'start'; readonly marketNow?: EpochMs }
   | { readonly type: 'finish'; readonly marketNow?: EpochMs }
   | { readonly type: 'cancel'; readonly reason: string; readonly marketNow?: EpochMs }
-  | { readonly type: 'update'; readonly marketNow: EpochMs; readonly reductionKw: Kilowatts; readonly priceGbp: Pounds; readonly windowStart: EpochMs; readonly windowEnd: EpochMs; readonly allocations?: readonly Allocation[] }
+  | {
+      readonly type: 'update';
+      readonly marketNow: EpochMs;
+      readonly reductionKw: Kilowatts;
+      readonly priceGbp: Pounds;
+      readonly windowStart: EpochMs;
+      readonly windowEnd: EpochMs;
+      readonly allocations?: readonly Allocation[];
+    }
   | { readonly type: 'fail'; readonly reason: string };
 
 export interface Order {
@@ -74,58 +97,90 @@ const FINAL: readonly OrderState[] = ['completed', 'cancelled', 'failed'];
 const MINUTE = 60_000;
 
 const from = (order: Order, allowed: readonly OrderState[], event: OrderEvent['type']): string | undefined =>
-  allowed.includes(order.state) ? undefined : `cannot ${event} an order that is ${order.state} (allowed from: ${allowed.join(', ')})`;
+  allowed.includes(order.state)
+    ? undefined
+    : `cannot ${event} an order that is ${order.state} (allowed from: ${allowed.join(', ')})`;
 
 const expired = (order: Order, now: EpochMs): string | undefined =>
   order.quoteExpiresAt !== undefined && now > order.quoteExpiresAt ? 'the quote has expired: select again' : undefined;
 
 const round2 = (x: number): number => Math.round(x * 100) / 100;
 
-export type FeeRuling = { readonly ok: true; readonly feeGbp: Pounds; readonly term: 'before-confirmation' | 'with-notice' | 'late' } | { readonly ok: false; readonly reason: string };
+export type FeeRuling =
+  | { readonly ok: true; readonly feeGbp: Pounds; readonly term: 'before-confirmation' | 'with-notice' | 'late' }
+  | { readonly ok: false; readonly reason: string };
 
 /** The fee for giving up `shareGbp` of a confirmed order at `marketNow`, under its cancellation terms. */
 export const lateChangeFee = (order: Order, marketNow: EpochMs, shareGbp: number): FeeRuling => {
-  if (order.state === 'searched' || order.state === 'quoted' || order.state === 'initialised') return { ok: true, feeGbp: gbp(0), term: 'before-confirmation' };
+  if (order.state === 'searched' || order.state === 'quoted' || order.state === 'initialised')
+    return { ok: true, feeGbp: gbp(0), term: 'before-confirmation' };
   if (order.state !== 'confirmed') return { ok: false, reason: `the order is ${order.state}` };
-  if (marketNow >= order.windowStart) return { ok: false, reason: `delivery started at the window's opening (${new Date(order.windowStart).toISOString()}, market time)` };
+  if (marketNow >= order.windowStart)
+    return {
+      ok: false,
+      reason: `delivery started at the window's opening (${new Date(order.windowStart).toISOString()}, market time)`,
+    };
   const terms = order.cancellation ?? DEFAULT_CANCELLATION;
-  if (marketNow <= order.windowStart - terms.freeNoticeMinutes * MINUTE) return { ok: true, feeGbp: gbp(0), term: 'with-notice' };
+  if (marketNow <= order.windowStart - terms.freeNoticeMinutes * MINUTE)
+    return { ok: true, feeGbp: gbp(0), term: 'with-notice' };
   return { ok: true, feeGbp: gbp(round2((Math.max(0, shareGbp) * terms.lateFeePercent) / 100)), term: 'late' };
 };
 
 /** What cancelling the order at `marketNow` costs the buyer, or why it cannot be cancelled. */
-export const cancellationFee = (order: Order, marketNow: EpochMs): FeeRuling => lateChangeFee(order, marketNow, order.priceGbp);
+export const cancellationFee = (order: Order, marketNow: EpochMs): FeeRuling =>
+  lateChangeFee(order, marketNow, order.priceGbp);
 
-const onCancel = (order: Order, event: Extract<OrderEvent, { type: 'cancel' }>, next: (p: Partial<Order>) => Transition): Transition => {
+const onCancel = (
+  order: Order,
+  event: Extract<OrderEvent, { type: 'cancel' }>,
+  next: (p: Partial<Order>) => Transition,
+): Transition => {
   if (FINAL.includes(order.state)) return { ok: false, reason: `cannot cancel an order that is ${order.state}` };
-  if (order.state === 'active') return { ok: false, reason: 'cannot cancel an order that is active: delivery has started' };
+  if (order.state === 'active')
+    return { ok: false, reason: 'cannot cancel an order that is active: delivery has started' };
   if (event.marketNow === undefined) return next({ state: 'cancelled', reason: event.reason });
   const fee = cancellationFee(order, event.marketNow);
   if (!fee.ok) return { ok: false, reason: `cannot cancel: ${fee.reason}` };
   return next({ state: 'cancelled', reason: event.reason, ...(fee.feeGbp > 0 ? { feeGbp: fee.feeGbp } : {}) });
 };
 
-const onUpdate = (order: Order, e: Extract<OrderEvent, { type: 'update' }>, next: (p: Partial<Order>) => Transition): Transition => {
+const onUpdate = (
+  order: Order,
+  e: Extract<OrderEvent, { type: 'update' }>,
+  next: (p: Partial<Order>) => Transition,
+): Transition => {
   const bad = from(order, ['confirmed'], e.type);
   if (bad) return { ok: false, reason: bad };
-  if (!(e.reductionKw > 0) || !(e.windowEnd > e.windowStart)) return { ok: false, reason: 'an update needs a positive reduction and a window that ends after it starts' };
-  if (e.windowStart <= e.marketNow) return { ok: false, reason: 'the updated window must start in the future (market time)' };
+  if (!(e.reductionKw > 0) || !(e.windowEnd > e.windowStart))
+    return { ok: false, reason: 'an update needs a positive reduction and a window that ends after it starts' };
+  if (e.windowStart <= e.marketNow)
+    return { ok: false, reason: 'the updated window must start in the future (market time)' };
   // Giving part of the order up late costs the late fee on the part given up, as a cancellation would.
   const fee = lateChangeFee(order, e.marketNow, order.priceGbp - e.priceGbp);
   if (!fee.ok) return { ok: false, reason: `cannot update: ${fee.reason}` };
   const feeGbp = round2((order.feeGbp ?? 0) + fee.feeGbp);
   return next({
-    reductionKw: e.reductionKw, priceGbp: e.priceGbp, windowStart: e.windowStart, windowEnd: e.windowEnd, revision: (order.revision ?? 0) + 1,
-    ...(feeGbp > 0 ? { feeGbp: gbp(feeGbp) } : {}), ...(e.allocations ? { allocations: e.allocations } : {}),
+    reductionKw: e.reductionKw,
+    priceGbp: e.priceGbp,
+    windowStart: e.windowStart,
+    windowEnd: e.windowEnd,
+    revision: (order.revision ?? 0) + 1,
+    ...(feeGbp > 0 ? { feeGbp: gbp(feeGbp) } : {}),
+    ...(e.allocations ? { allocations: e.allocations } : {}),
   });
 };
 
 /** Window-bound events: refused before their market time when the caller states it. */
-const onTimed = (order: Order, e: Extract<OrderEvent, { type: 'start' | 'finish' }>, next: (p: Partial<Order>) => Transition): Transition => {
+const onTimed = (
+  order: Order,
+  e: Extract<OrderEvent, { type: 'start' | 'finish' }>,
+  next: (p: Partial<Order>) => Transition,
+): Transition => {
   const bad = from(order, e.type === 'start' ? ['confirmed'] : ['active', 'confirmed'], e.type);
   if (bad) return { ok: false, reason: bad };
   const due = e.type === 'start' ? order.windowStart : order.windowEnd;
-  if (e.marketNow !== undefined && e.marketNow < due) return { ok: false, reason: `cannot ${e.type} before ${new Date(due).toISOString()} (market time)` };
+  if (e.marketNow !== undefined && e.marketNow < due)
+    return { ok: false, reason: `cannot ${e.type} before ${new Date(due).toISOString()} (market time)` };
   return next({ state: e.type === 'start' ? 'active' : 'completed' });
 };
 
@@ -136,12 +191,22 @@ export const transition = (order: Order, event: OrderEvent, now: EpochMs): Trans
     case 'select': {
       const bad = from(order, ['searched', 'quoted', 'initialised'], event.type);
       if (bad) return refuse(bad);
-      return next({ state: 'quoted', reductionKw: event.reductionKw, priceGbp: event.priceGbp, quoteExpiresAt: event.quoteExpiresAt, ...(event.allocations ? { allocations: event.allocations } : {}) });
+      return next({
+        state: 'quoted',
+        reductionKw: event.reductionKw,
+        priceGbp: event.priceGbp,
+        quoteExpiresAt: event.quoteExpiresAt,
+        ...(event.allocations ? { allocations: event.allocations } : {}),
+      });
     }
     case 'init': {
       const bad = from(order, ['quoted', 'initialised'], event.type) ?? expired(order, now);
       if (bad) return refuse(bad);
-      return next({ state: 'initialised', baselineMethod: event.baselineMethod, cancellation: event.cancellation ?? order.cancellation ?? DEFAULT_CANCELLATION });
+      return next({
+        state: 'initialised',
+        baselineMethod: event.baselineMethod,
+        cancellation: event.cancellation ?? order.cancellation ?? DEFAULT_CANCELLATION,
+      });
     }
     case 'confirm': {
       const bad = from(order, ['initialised'], event.type) ?? expired(order, now);

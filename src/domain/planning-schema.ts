@@ -5,7 +5,8 @@
 // deadline) are checked by src/optimise/validate.ts, which names the JSON path of each fault.
 
 const nonNegative = { type: 'number', minimum: 0 } as const;
-const series = (what: string) => ({ type: 'array', items: { type: 'number' }, description: `${what}, one value per slot` }) as const;
+const series = (what: string) =>
+  ({ type: 'array', items: { type: 'number' }, description: `${what}, one value per slot` }) as const;
 
 export const PROBLEM_SCHEMA_ID = 'https://flexlon.dev/schemas/planning-problem.v1.json';
 export const SCHEDULE_SCHEMA_ID = 'https://flexlon.dev/schemas/schedule.v1.json';
@@ -23,9 +24,11 @@ export const problemSchemaV1 = {
     slotMinutes: { type: 'integer', minimum: 1, maximum: 1440 },
     slots: { type: 'integer', minimum: 1, maximum: 10000 },
     sites: {
-      type: 'array', minItems: 1,
+      type: 'array',
+      minItems: 1,
       items: {
-        type: 'object', additionalProperties: false,
+        type: 'object',
+        additionalProperties: false,
         required: ['id', 'itPowerLimitKw', 'pue', 'gridImportLimitKw', 'priceGbpPerMwh', 'carbonGPerKwh'],
         properties: {
           id: { type: 'string', minLength: 1 },
@@ -35,8 +38,16 @@ export const problemSchemaV1 = {
           priceGbpPerMwh: series('£/MWh of grid import'),
           carbonGPerKwh: { ...series('gCO2/kWh of grid import'), items: nonNegative },
           battery: {
-            type: 'object', additionalProperties: false,
-            required: ['capacityKwh', 'maxChargeKw', 'maxDischargeKw', 'roundTripEfficiency', 'initialSocKwh', 'minSocKwh'],
+            type: 'object',
+            additionalProperties: false,
+            required: [
+              'capacityKwh',
+              'maxChargeKw',
+              'maxDischargeKw',
+              'roundTripEfficiency',
+              'initialSocKwh',
+              'minSocKwh',
+            ],
             properties: {
               capacityKwh: nonNegative,
               maxChargeKw: nonNegative,
@@ -52,7 +63,8 @@ export const problemSchemaV1 = {
     jobs: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false,
+        type: 'object',
+        additionalProperties: false,
         required: ['id', 'energyKwh', 'maxPowerKw', 'releaseSlot', 'deadlineSlot', 'preemptible', 'sites'],
         properties: {
           id: { type: 'string', minLength: 1 },
@@ -70,7 +82,8 @@ export const problemSchemaV1 = {
     commitments: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false,
+        type: 'object',
+        additionalProperties: false,
         required: ['site', 'fromSlot', 'toSlot', 'maxImportKw'],
         properties: {
           site: { type: 'string', minLength: 1 },
@@ -104,15 +117,23 @@ export const scheduleSchemaV1 = {
     jobs: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['id', 'site', 'powerKw'],
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'site', 'powerKw'],
         properties: { id: { type: 'string' }, site: { type: 'string' }, powerKw: series('IT power (kW)') },
       },
     },
     batteries: {
       type: 'array',
       items: {
-        type: 'object', additionalProperties: false, required: ['site', 'chargeKw', 'dischargeKw'],
-        properties: { site: { type: 'string' }, chargeKw: series('charging power (kW)'), dischargeKw: series('discharging power (kW)') },
+        type: 'object',
+        additionalProperties: false,
+        required: ['site', 'chargeKw', 'dischargeKw'],
+        properties: {
+          site: { type: 'string' },
+          chargeKw: series('charging power (kW)'),
+          dischargeKw: series('discharging power (kW)'),
+        },
       },
     },
   },

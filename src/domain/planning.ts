@@ -98,7 +98,12 @@ export const withWorkMetrics = (problem: PlanningProblem, schedule: Schedule): S
   if (schedule.status === 'infeasible' || !problem.jobs.some((j) => j.work !== undefined)) return schedule;
   const work = problem.jobs.reduce((a, j) => a + (j.work ?? 0), 0);
   if (!(work > 0)) return { ...schedule, work };
-  return { ...schedule, work, gbpPerUnitOfWork: schedule.costGbp / work, gCo2PerUnitOfWork: (schedule.carbonKg * 1000) / work };
+  return {
+    ...schedule,
+    work,
+    gbpPerUnitOfWork: schedule.costGbp / work,
+    gCo2PerUnitOfWork: (schedule.carbonKg * 1000) / work,
+  };
 };
 
 export const slotHoursOf = (p: Pick<PlanningProblem, 'slotMinutes'>): number => p.slotMinutes / 60;
@@ -114,12 +119,20 @@ export const siteImportKw = (problem: PlanningProblem, schedule: Schedule, siteI
   }
   const battery = schedule.batteries.find((b) => b.site === siteId);
   if (battery) {
-    for (let t = 0; t < problem.slots; t++) out[t] = (out[t] ?? 0) + (battery.chargeKw[t] ?? 0) - (battery.dischargeKw[t] ?? 0);
+    for (let t = 0; t < problem.slots; t++)
+      out[t] = (out[t] ?? 0) + (battery.chargeKw[t] ?? 0) - (battery.dischargeKw[t] ?? 0);
   }
   return out;
 };
 
 export const infeasible = (reason: string, lowerBoundGbp = 0, planner?: string): Schedule => ({
-  version: 1, status: 'infeasible', reason, costGbp: 0, carbonKg: 0, lowerBoundGbp, jobs: [], batteries: [],
+  version: 1,
+  status: 'infeasible',
+  reason,
+  costGbp: 0,
+  carbonKg: 0,
+  lowerBoundGbp,
+  jobs: [],
+  batteries: [],
   ...(planner ? { planner } : {}),
 });

@@ -46,15 +46,18 @@ export const settlementDayStart = (date: string): EpochMs => {
   return epochMs(midnightUtc - londonOffsetMs(midnightUtc - HOUR_MS));
 };
 
-const nextDate = (date: string): string => new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
+const nextDate = (date: string): string =>
+  new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
 
 /** Number of settlement periods in a settlement day: 46, 48 or 50. */
-export const periodsInDay = (date: string): number => (settlementDayStart(nextDate(date)) - settlementDayStart(date)) / PERIOD_MS;
+export const periodsInDay = (date: string): number =>
+  (settlementDayStart(nextDate(date)) - settlementDayStart(date)) / PERIOD_MS;
 
 /** UTC start of settlement period `period` (1-based) of settlement day `date`. */
 export const periodStart = (date: string, period: number): EpochMs => {
   const n = periodsInDay(date);
-  if (!Number.isInteger(period) || period < 1 || period > n) throw new RangeError(`settlement period ${period} does not exist on ${date} (it has ${n})`);
+  if (!Number.isInteger(period) || period < 1 || period > n)
+    throw new RangeError(`settlement period ${period} does not exist on ${date} (it has ${n})`);
   return epochMs(settlementDayStart(date) + (period - 1) * PERIOD_MS);
 };
 

@@ -41,14 +41,24 @@ export const settle = (
   const periods = readings.map((r) => {
     const deliveredKwh = (r.baselineKw - r.meteredKw) * slotHours;
     const committedKwh = reductionKw * slotHours;
-    return { ...r, deliveredKwh: round(deliveredKwh), committedKwh: round(committedKwh), shortfallKwh: round(Math.max(0, committedKwh - deliveredKwh)) };
+    return {
+      ...r,
+      deliveredKwh: round(deliveredKwh),
+      committedKwh: round(committedKwh),
+      shortfallKwh: round(Math.max(0, committedKwh - deliveredKwh)),
+    };
   });
   const deliveredKwh = periods.reduce((a, p) => a + p.deliveredKwh, 0);
   const committedKwh = periods.reduce((a, p) => a + p.committedKwh, 0);
   const shortfallKwh = periods.reduce((a, p) => a + p.shortfallKwh, 0);
   const performance = committedKwh > 0 ? Math.max(0, Math.min(1, (committedKwh - shortfallKwh) / committedKwh)) : 0;
   return {
-    baselineMethod, periods, deliveredKwh: round(deliveredKwh), committedKwh: round(committedKwh), shortfallKwh: round(shortfallKwh),
-    performance: round(performance, 4), paymentGbp: round(agreedPriceGbp * performance, 2),
+    baselineMethod,
+    periods,
+    deliveredKwh: round(deliveredKwh),
+    committedKwh: round(committedKwh),
+    shortfallKwh: round(shortfallKwh),
+    performance: round(performance, 4),
+    paymentGbp: round(agreedPriceGbp * performance, 2),
   };
 };

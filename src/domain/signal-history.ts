@@ -25,7 +25,7 @@ export interface PeriodRecord {
 export type RecordField = keyof PeriodRecord;
 
 export const FAULT_KINDS = {
-  'missing-period': 'no row for a half hour inside the file\'s span',
+  'missing-period': "no row for a half hour inside the file's span",
   'blank-actual': 'carbon actual empty',
   'zero-actual': 'carbon actual exactly 0 (implausible for GB): treated as missing',
   'negative-carbon': 'carbon intensity below 0 (physically impossible): treated as missing',
@@ -34,9 +34,10 @@ export const FAULT_KINDS = {
   'implausible-row': 'a row far out of line with its neighbours: treated as missing',
   'other-provider': 'market index rows from a provider other than APXMIDP: skipped',
   'zero-volume': 'market index volume 0: no trades, so the 0.00 price is not a price; treated as missing',
-  'duplicate': 'the same period again with the same value: kept once',
+  duplicate: 'the same period again with the same value: kept once',
   'conflicting-duplicate': 'the same period again with a different value: the first is kept',
-  'settlement-period-mismatch': 'settlement date/period does not match the UTC start (clock change handled wrongly upstream)',
+  'settlement-period-mismatch':
+    'settlement date/period does not match the UTC start (clock change handled wrongly upstream)',
   'clock-change-day': 'a settlement day of 46 or 50 periods (information, not a fault)',
   'shifted-label': 'timestamps moved to period starts as documented for this format',
 } as const;
@@ -59,7 +60,8 @@ export interface Origin {
   readonly line?: number;
 }
 
-const sameValue = (a: unknown, b: unknown): boolean => a === b || (typeof a === 'number' && typeof b === 'number' && Math.abs(a - b) < 1e-9);
+const sameValue = (a: unknown, b: unknown): boolean =>
+  a === b || (typeof a === 'number' && typeof b === 'number' && Math.abs(a - b) < 1e-9);
 
 /** A forecast value as it stood when issued (a live fetch, or a row of a vintage file). */
 export interface RecordedVintage {
@@ -80,7 +82,8 @@ export class SignalHistory {
     const key = `${signal}|${region}|${start}`;
     const list = this.vintages.get(key) ?? [];
     const same = list.findIndex((x) => x.issuedAt === v.issuedAt);
-    if (same >= 0) list[same] = v; else list.push(v);
+    if (same >= 0) list[same] = v;
+    else list.push(v);
     list.sort((a, b) => a.issuedAt - b.issuedAt);
     this.vintages.set(key, list);
   }
@@ -105,14 +108,28 @@ export class SignalHistory {
       if (v === undefined) continue;
       // Grid-average carbon intensity cannot be negative, whatever a file says.
       if ((k === 'carbonForecast' || k === 'carbonActual') && typeof v === 'number' && v < 0) {
-        this.fault({ kind: 'negative-carbon', ...origin, region, from: start, to: start, detail: `${k} ${v} gCO2/kWh: treated as missing` });
+        this.fault({
+          kind: 'negative-carbon',
+          ...origin,
+          region,
+          from: start,
+          to: start,
+          detail: `${k} ${v} gCO2/kWh: treated as missing`,
+        });
         continue;
       }
       const old = (had as Record<string, unknown>)[k];
       if (old === undefined) merged[k] = v;
       else if (k !== 'forecastIssuedAt') {
         const same = sameValue(old, v);
-        this.fault({ kind: same ? 'duplicate' : 'conflicting-duplicate', ...origin, region, from: start, to: start, detail: same ? `${k} repeated` : `${k} ${String(v)} conflicts with ${String(old)} read earlier` });
+        this.fault({
+          kind: same ? 'duplicate' : 'conflicting-duplicate',
+          ...origin,
+          region,
+          from: start,
+          to: start,
+          detail: same ? `${k} repeated` : `${k} ${String(v)} conflicts with ${String(old)} read earlier`,
+        });
       }
     }
     periods.set(start, merged as PeriodRecord);
@@ -161,11 +178,15 @@ export class SignalHistory {
     let run: { from: number; to: number } | undefined;
     for (let t = from; t <= to; t += PERIOD_MS) {
       if (periods?.has(t)) {
-        if (run) { out.push({ from: run.from as EpochMs, to: run.to as EpochMs, periods: (run.to - run.from) / PERIOD_MS + 1 }); run = undefined; }
+        if (run) {
+          out.push({ from: run.from as EpochMs, to: run.to as EpochMs, periods: (run.to - run.from) / PERIOD_MS + 1 });
+          run = undefined;
+        }
       } else if (run) run.to = t;
       else run = { from: t, to: t };
     }
-    if (run) out.push({ from: run.from as EpochMs, to: run.to as EpochMs, periods: (run.to - run.from) / PERIOD_MS + 1 });
+    if (run)
+      out.push({ from: run.from as EpochMs, to: run.to as EpochMs, periods: (run.to - run.from) / PERIOD_MS + 1 });
     return out;
   }
 }
@@ -179,5 +200,7 @@ export const countFaults = (faults: readonly DataFault[]): { kind: FaultKind; co
     c.periods += f.from !== undefined && f.to !== undefined ? (f.to - f.from) / PERIOD_MS + 1 : 1;
     by.set(f.kind, c);
   }
-  return (Object.keys(FAULT_KINDS) as FaultKind[]).filter((k) => by.has(k)).map((k) => ({ kind: k, ...(by.get(k) as { count: number; periods: number }) }));
+  return (Object.keys(FAULT_KINDS) as FaultKind[])
+    .filter((k) => by.has(k))
+    .map((k) => ({ kind: k, ...(by.get(k) as { count: number; periods: number }) }));
 };

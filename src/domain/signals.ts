@@ -45,4 +45,4 @@ export const pricesOf = (series: SignalSeries): PoundsPerMwh[] => {
 };
 
 export const carbonOf = (series: SignalSeries, which: 'forecast' | 'actual'): GramsCo2PerKwh[] =>
-  series.points.map((p) => (which === 'actual' ? p.carbonActual ?? p.carbonForecast : p.carbonForecast));
+  series.points.map((p) => (which === 'actual' ? (p.carbonActual ?? p.carbonForecast) : p.carbonForecast));

@@ -15,7 +15,8 @@ export interface SlotGrid {
 }
 
 export const slotHours = (grid: SlotGrid): Hours => hours(grid.slotMinutes / 60);
-export const slotStart = (grid: SlotGrid, slot: number): EpochMs => epochMs(grid.start + slot * grid.slotMinutes * MINUTE_MS);
+export const slotStart = (grid: SlotGrid, slot: number): EpochMs =>
+  epochMs(grid.start + slot * grid.slotMinutes * MINUTE_MS);
 export const gridEnd = (grid: SlotGrid): EpochMs => slotStart(grid, grid.slots);
 
 /** The slot containing instant t, clamped to [0, slots]. `slots` means "at or after the end". */

@@ -19,10 +19,18 @@ const context = new AsyncLocalStorage<LogContext>();
 export const currentLogContext = (): LogContext => context.getStore() ?? {};
 
 /** Runs fn so that every log line written inside it (including in what it awaits) carries `fields`. */
-export const withLogContext = <T>(fields: LogContext, fn: () => T): T => context.run({ ...context.getStore(), ...fields }, fn);
+export const withLogContext = <T>(fields: LogContext, fn: () => T): T =>
+  context.run({ ...context.getStore(), ...fields }, fn);
 
 /** Field names whose values are secrets and never reach a log line. */
-export const REDACTED_FIELDS = ['authorization', 'password', 'secret', 'privateKey', 'private_key', 'connectionString'] as const;
+export const REDACTED_FIELDS = [
+  'authorization',
+  'password',
+  'secret',
+  'privateKey',
+  'private_key',
+  'connectionString',
+] as const;
 
 export interface PinoLoggerOptions {
   readonly level: LogLevel;
@@ -40,13 +48,19 @@ const wrap = (p: pino.Logger): Logger => ({
   child: (fields) => wrap(p.child(fields)),
 });
 
-export const createPinoLogger = (o: PinoLoggerOptions): Logger => wrap(pino({
-  level: o.level,
-  base: { pid: process.pid, ...o.base },
-  // The same shape as src/log.ts: ISO time and the level as a word.
-  timestamp: pino.stdTimeFunctions.isoTime,
-  formatters: { level: (label) => ({ level: label }) },
-  // Fields given to a log call win over the context's.
-  mixin: () => ({ ...context.getStore() }),
-  redact: { paths: REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`]), censor: '[redacted]' },
-}, o.destination ?? pino.destination({ dest: 2, sync: true })));
+export const createPinoLogger = (o: PinoLoggerOptions): Logger =>
+  wrap(
+    pino(
+      {
+        level: o.level,
+        base: { pid: process.pid, ...o.base },
+        // The same shape as src/log.ts: ISO time and the level as a word.
+        timestamp: pino.stdTimeFunctions.isoTime,
+        formatters: { level: (label) => ({ level: label }) },
+        // Fields given to a log call win over the context's.
+        mixin: () => ({ ...context.getStore() }),
+        redact: { paths: REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`]), censor: '[redacted]' },
+      },
+      o.destination ?? pino.destination({ dest: 2, sync: true }),
+    ),
+  );

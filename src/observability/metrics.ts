@@ -52,12 +52,16 @@ const storeGauges = (registry: Registry, orders: MetricsOptions['orders']): void
       const p = load();
       pending = p;
       // Cleared once settled (always asynchronously, so after the assignment above).
-      void p.finally(() => { if (pending === p) pending = undefined; });
+      void p.finally(() => {
+        if (pending === p) pending = undefined;
+      });
     }
     return pending;
   };
   new Counter({
-    name: 'flexlon_metrics_source_errors_total', help: 'Scrapes at which the store could not be read (store-backed gauges kept their last values).', registers: [registry],
+    name: 'flexlon_metrics_source_errors_total',
+    help: 'Scrapes at which the store could not be read (store-backed gauges kept their last values).',
+    registers: [registry],
     async collect() {
       await read();
       this.reset();
@@ -65,7 +69,10 @@ const storeGauges = (registry: Registry, orders: MetricsOptions['orders']): void
     },
   });
   new Gauge({
-    name: 'flexlon_orders', help: 'Orders held by the Flexibility Orchestrator, by state.', labelNames: ['state'], registers: [registry],
+    name: 'flexlon_orders',
+    help: 'Orders held by the Flexibility Orchestrator, by state.',
+    labelNames: ['state'],
+    registers: [registry],
     async collect() {
       const all = await read();
       if (all === undefined) return;
@@ -73,7 +80,10 @@ const storeGauges = (registry: Registry, orders: MetricsOptions['orders']): void
     },
   });
   new Gauge({
-    name: 'flexlon_committed_kw', help: 'Flexibility committed to the grid (confirmed or active orders), by site, in kW.', labelNames: ['site'], registers: [registry],
+    name: 'flexlon_committed_kw',
+    help: 'Flexibility committed to the grid (confirmed or active orders), by site, in kW.',
+    labelNames: ['site'],
+    registers: [registry],
     async collect() {
       const all = await read();
       if (all === undefined) return;
@@ -89,19 +99,39 @@ export const createMetrics = (o: MetricsOptions = {}): FlexMetrics => {
   const registry = new Registry();
   if (o.processMetrics) collectDefaultMetrics({ register: registry, prefix: 'flexlon_' });
   storeGauges(registry, o.orders);
-  const messages = new Counter({ name: 'flexlon_beckn_messages_total', help: 'Beckn messages received (in) and sent (out), by action and outcome.', labelNames: ['direction', 'action', 'outcome'], registers: [registry] });
+  const messages = new Counter({
+    name: 'flexlon_beckn_messages_total',
+    help: 'Beckn messages received (in) and sent (out), by action and outcome.',
+    labelNames: ['direction', 'action', 'outcome'],
+    registers: [registry],
+  });
   const solve = new Histogram({
-    name: 'flexlon_plan_solve_seconds', help: 'Time the planner took per solve, in seconds.', labelNames: ['planner', 'status'], registers: [registry],
+    name: 'flexlon_plan_solve_seconds',
+    help: 'Time the planner took per solve, in seconds.',
+    labelNames: ['planner', 'status'],
+    registers: [registry],
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60],
   });
-  const delivered = new Counter({ name: 'flexlon_delivered_kwh_total', help: 'Flexibility delivered (baseline minus metered, settled), by site, in kWh.', labelNames: ['site'], registers: [registry] });
-  const signatures = new Counter({ name: 'flexlon_signature_failures_total', help: 'Requests and callbacks refused at signature verification, by error code.', labelNames: ['code'], registers: [registry] });
+  const delivered = new Counter({
+    name: 'flexlon_delivered_kwh_total',
+    help: 'Flexibility delivered (baseline minus metered, settled), by site, in kWh.',
+    labelNames: ['site'],
+    registers: [registry],
+  });
+  const signatures = new Counter({
+    name: 'flexlon_signature_failures_total',
+    help: 'Requests and callbacks refused at signature verification, by error code.',
+    labelNames: ['code'],
+    registers: [registry],
+  });
   return {
     registry,
     message: (direction, action, outcome) => messages.inc({ direction, action, outcome }),
     planSolved: (seconds, labels) => solve.observe({ planner: labels.planner, status: labels.status }, seconds),
     // A shortfall settles as zero delivered, never as a negative increment (counters only go up).
-    delivered: (site, kwh) => { if (Number.isFinite(kwh) && kwh > 0) delivered.inc({ site }, kwh); },
+    delivered: (site, kwh) => {
+      if (Number.isFinite(kwh) && kwh > 0) delivered.inc({ site }, kwh);
+    },
     signatureFailure: (code) => signatures.inc({ code }),
   };
 };

@@ -14,7 +14,9 @@ export type BatteryResult =
 export const carbonOfLoad = (p: PlanningProblem, load: readonly Float64Array[]): number => {
   const h = p.slotMinutes / 60;
   let kg = 0;
-  p.sites.forEach((s, i) => { for (let t = 0; t < p.slots; t++) kg += ((s.carbonGPerKwh[t] ?? 0) * (load[i]![t] as number) * s.pue * h) / 1000; });
+  p.sites.forEach((s, i) => {
+    for (let t = 0; t < p.slots; t++) kg += ((s.carbonGPerKwh[t] ?? 0) * (load[i]![t] as number) * s.pue * h) / 1000;
+  });
   return kg;
 };
 
@@ -29,41 +31,73 @@ const buildModel = (p: PlanningProblem, load: readonly Float64Array[], sites: nu
     const bat = site.battery!;
     const imp = b.numRows;
     // charge − discharge ∈ [−PUE·IT, ceiling − PUE·IT]: import neither negative nor above the ceiling.
-    for (let t = 0; t < T; t++) { const it = (load[s]![t] as number) * site.pue; b.row(-it, (caps[s]![t] as number) - it); }
+    for (let t = 0; t < T; t++) {
+      const it = (load[s]![t] as number) * site.pue;
+      b.row(-it, (caps[s]![t] as number) - it);
+    }
     const soc = b.numRows;
     for (let t = 0; t < T; t++) b.row(t === 0 ? bat.initialSocKwh : 0, t === 0 ? bat.initialSocKwh : 0);
     for (let t = 0; t < T; t++) {
       const price = ((site.priceGbpPerMwh[t] ?? 0) * h) / 1000;
       const kg = ((site.carbonGPerKwh[t] ?? 0) * h) / 1000;
       const c = carbonRow >= 0 ? [carbonRow] : [];
-      b.col(price, 0, bat.maxChargeKw, [...c, imp + t, soc + t], [...(c.length ? [kg] : []), 1, -bat.roundTripEfficiency * h]);
+      b.col(
+        price,
+        0,
+        bat.maxChargeKw,
+        [...c, imp + t, soc + t],
+        [...(c.length ? [kg] : []), 1, -bat.roundTripEfficiency * h],
+      );
       b.col(-price, 0, bat.maxDischargeKw, [...c, imp + t, soc + t], [...(c.length ? [-kg] : []), -1, h]);
       const last = t === T - 1;
-      b.col(0, last ? Math.max(bat.minSocKwh, bat.initialSocKwh) : bat.minSocKwh, bat.capacityKwh, last ? [soc + t] : [soc + t, soc + t + 1], last ? [1] : [1, -1]);
+      b.col(
+        0,
+        last ? Math.max(bat.minSocKwh, bat.initialSocKwh) : bat.minSocKwh,
+        bat.capacityKwh,
+        last ? [soc + t] : [soc + t, soc + t + 1],
+        last ? [1] : [1, -1],
+      );
     }
   }
   return b.build();
 };
 
-export const planBatteries = async (p: PlanningProblem, load: readonly Float64Array[], solve: LpSolve, timeLimitSeconds: number): Promise<BatteryResult> => {
+export const planBatteries = async (
+  p: PlanningProblem,
+  load: readonly Float64Array[],
+  solve: LpSolve,
+  timeLimitSeconds: number,
+): Promise<BatteryResult> => {
   const sites = p.sites.flatMap((s, i) => (s.battery ? [i] : []));
   if (sites.length === 0) {
     const kg = carbonOfLoad(p, load);
-    if (p.carbonCapKg !== undefined && kg > p.carbonCapKg * (1 + 1e-9)) return { ok: false, carbon: true, reason: `the plan emits ${kg.toFixed(1)} kg, above the cap of ${p.carbonCapKg} kg` };
+    if (p.carbonCapKg !== undefined && kg > p.carbonCapKg * (1 + 1e-9))
+      return {
+        ok: false,
+        carbon: true,
+        reason: `the plan emits ${kg.toFixed(1)} kg, above the cap of ${p.carbonCapKg} kg`,
+      };
     return { ok: true, batteries: [] };
   }
   const out = await solve(buildModel(p, load, sites), { timeLimitSeconds });
-  if (out.status === 'infeasible') return { ok: false, carbon: p.carbonCapKg !== undefined, reason: 'no battery schedule keeps import within its limits and the carbon cap for this job plan' };
+  if (out.status === 'infeasible')
+    return {
+      ok: false,
+      carbon: p.carbonCapKg !== undefined,
+      reason: 'no battery schedule keeps import within its limits and the carbon cap for this job plan',
+    };
   if (out.status === 'failed') return { ok: false, carbon: false, reason: out.reason };
   const T = p.slots;
   return {
     ok: true,
     batteries: sites.map((s, k) => {
-      const chargeKw: number[] = []; const dischargeKw: number[] = [];
+      const chargeKw: number[] = [];
+      const dischargeKw: number[] = [];
       for (let t = 0; t < T; t++) {
         const c = Math.max(0, out.colValue[k * 3 * T + 3 * t] ?? 0);
         const d = Math.max(0, out.colValue[k * 3 * T + 3 * t + 1] ?? 0);
-        chargeKw.push(c); dischargeKw.push(d);
+        chargeKw.push(c);
+        dischargeKw.push(d);
       }
       return { site: p.sites[s]!.id, chargeKw, dischargeKw };
     }),

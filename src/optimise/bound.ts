@@ -14,7 +14,11 @@ const validDuals = (cm: ClassModel, rowDual: Float64Array): Float64Array => {
   const y = new Float64Array(rowDual.length);
   for (let i = cm.classes.length; i < rowDual.length; i++) {
     const v = rowDual[i] as number;
-    if ((v > 0 && Number.isFinite(cm.trueRowLower[i] as number)) || (v < 0 && Number.isFinite(cm.trueRowUpper[i] as number))) y[i] = v;
+    if (
+      (v > 0 && Number.isFinite(cm.trueRowLower[i] as number)) ||
+      (v < 0 && Number.isFinite(cm.trueRowUpper[i] as number))
+    )
+      y[i] = v;
   }
   return y;
 };
@@ -42,22 +46,30 @@ const knapsack = (p: PlanningProblem, c: JobClass, reduced: readonly Float64Arra
   return left > 1e-9 * Math.max(1, c.energyKwh) ? Number.POSITIVE_INFINITY : value;
 };
 
-export const exactClassBound = (p: PlanningProblem, cm: ClassModel, rowDual: Float64Array, exact: readonly JobClass[]): number => {
+export const exactClassBound = (
+  p: PlanningProblem,
+  cm: ClassModel,
+  rowDual: Float64Array,
+  exact: readonly JobClass[],
+): number => {
   const y = validDuals(cm, rowDual);
   const h = p.slotMinutes / 60;
   let bound = 0;
   for (let i = cm.classes.length; i < y.length; i++) {
     const v = y[i] as number;
-    if (v > 0) bound += v * (cm.trueRowLower[i] as number); else if (v < 0) bound += v * (cm.trueRowUpper[i] as number);
+    if (v > 0) bound += v * (cm.trueRowLower[i] as number);
+    else if (v < 0) bound += v * (cm.trueRowUpper[i] as number);
   }
   // Reduced cost of 1 kW of IT at (site, slot): its cost less the multipliers of the shared rows it enters.
   const carbonY = cm.carbonRow >= 0 ? (y[cm.carbonRow] as number) : 0;
-  const reduced = p.sites.map((site, s) => Float64Array.from({ length: p.slots }, (_, t) => {
-    const cost = ((site.priceGbpPerMwh[t] ?? 0) * h * site.pue) / 1000;
-    const kg = ((site.carbonGPerKwh[t] ?? 0) * h * site.pue) / 1000;
-    const imp = (cm.rows.importRow[s] as number) >= 0 ? (y[(cm.rows.importRow[s] as number) + t] as number) : 0;
-    return cost - (y[cm.rows.itFirst + s * p.slots + t] as number) - site.pue * imp - kg * carbonY;
-  }));
+  const reduced = p.sites.map((site, s) =>
+    Float64Array.from({ length: p.slots }, (_, t) => {
+      const cost = ((site.priceGbpPerMwh[t] ?? 0) * h * site.pue) / 1000;
+      const kg = ((site.carbonGPerKwh[t] ?? 0) * h * site.pue) / 1000;
+      const imp = (cm.rows.importRow[s] as number) >= 0 ? (y[(cm.rows.importRow[s] as number) + t] as number) : 0;
+      return cost - (y[cm.rows.itFirst + s * p.slots + t] as number) - site.pue * imp - kg * carbonY;
+    }),
+  );
   for (const c of exact) bound += knapsack(p, c, reduced);
   // Battery columns are the same in every class model of the problem.
   const m = cm.model;
@@ -66,7 +78,8 @@ export const exactClassBound = (p: PlanningProblem, cm: ClassModel, rowDual: Flo
     if (first < 0 || !site.battery) return;
     for (let j = first; j < first + 3 * p.slots; j++) {
       let d = m.colCost[j] as number;
-      for (let k = m.starts[j] as number; k < (m.starts[j + 1] as number); k++) d -= (y[m.indices[k] as number] as number) * (m.values[k] as number);
+      for (let k = m.starts[j] as number; k < (m.starts[j + 1] as number); k++)
+        d -= (y[m.indices[k] as number] as number) * (m.values[k] as number);
       bound += Math.min(d * (m.colLower[j] as number), d * (m.colUpper[j] as number));
     }
   });

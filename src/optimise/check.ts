@@ -22,28 +22,45 @@ const checkJobs = (problem: PlanningProblem, schedule: Schedule, itKw: Map<strin
   if (byId.size !== schedule.jobs.length) out.push('a job appears more than once in the schedule');
   for (const job of problem.jobs) {
     const s = byId.get(job.id);
-    if (!s) { out.push(`job ${job.id}: missing from the schedule`); continue; }
-    if (!job.sites.includes(s.site)) { out.push(`job ${job.id}: runs at ${s.site}, not one of its sites (${job.sites.join(', ')})`); continue; }
+    if (!s) {
+      out.push(`job ${job.id}: missing from the schedule`);
+      continue;
+    }
+    if (!job.sites.includes(s.site)) {
+      out.push(`job ${job.id}: runs at ${s.site}, not one of its sites (${job.sites.join(', ')})`);
+      continue;
+    }
     const site = itKw.get(s.site);
-    if (!site) { out.push(`job ${job.id}: unknown site ${s.site}`); continue; }
-    if (s.powerKw.length !== problem.slots) { out.push(`job ${job.id}: powerKw has ${s.powerKw.length} values, expected ${problem.slots}`); continue; }
+    if (!site) {
+      out.push(`job ${job.id}: unknown site ${s.site}`);
+      continue;
+    }
+    if (s.powerKw.length !== problem.slots) {
+      out.push(`job ${job.id}: powerKw has ${s.powerKw.length} values, expected ${problem.slots}`);
+      continue;
+    }
     let energy = 0;
     const running: number[] = [];
     s.powerKw.forEach((p, t) => {
-      if (!Number.isFinite(p) || p < -TOL) out.push(`job ${job.id}: power ${p} kW in slot ${t} is negative or not a number`);
-      if (!within(p, job.maxPowerKw)) out.push(`job ${job.id}: power ${p} kW in slot ${t} exceeds maxPowerKw ${job.maxPowerKw}`);
-      if (p > TOL && (t < job.releaseSlot || t >= job.deadlineSlot)) out.push(`job ${job.id}: runs in slot ${t}, outside [${job.releaseSlot}, ${job.deadlineSlot})`);
+      if (!Number.isFinite(p) || p < -TOL)
+        out.push(`job ${job.id}: power ${p} kW in slot ${t} is negative or not a number`);
+      if (!within(p, job.maxPowerKw))
+        out.push(`job ${job.id}: power ${p} kW in slot ${t} exceeds maxPowerKw ${job.maxPowerKw}`);
+      if (p > TOL && (t < job.releaseSlot || t >= job.deadlineSlot))
+        out.push(`job ${job.id}: runs in slot ${t}, outside [${job.releaseSlot}, ${job.deadlineSlot})`);
       if (p > TOL) running.push(t);
       energy += p * h;
       site[t] = (site[t] ?? 0) + p;
     });
-    if (!close(energy, job.energyKwh)) out.push(`job ${job.id}: gets ${energy.toFixed(3)} kWh, needs ${job.energyKwh} kWh`);
+    if (!close(energy, job.energyKwh))
+      out.push(`job ${job.id}: gets ${energy.toFixed(3)} kWh, needs ${job.energyKwh} kWh`);
     if (!job.preemptible && running.length > 0) {
       const first = running[0] as number;
       const last = running[running.length - 1] as number;
       if (last - first + 1 !== running.length) out.push(`job ${job.id}: non-preemptible but its run is not contiguous`);
       for (const t of running.slice(0, -1)) {
-        if (!close(s.powerKw[t] ?? 0, job.maxPowerKw)) out.push(`job ${job.id}: non-preemptible but runs below maxPowerKw in slot ${t}`);
+        if (!close(s.powerKw[t] ?? 0, job.maxPowerKw))
+          out.push(`job ${job.id}: non-preemptible but runs below maxPowerKw in slot ${t}`);
       }
     }
   }
@@ -51,11 +68,17 @@ const checkJobs = (problem: PlanningProblem, schedule: Schedule, itKw: Map<strin
   for (const s of schedule.jobs) if (!known.has(s.id)) out.push(`job ${s.id}: in the schedule but not in the problem`);
 };
 
-const checkBattery = (problem: PlanningProblem, site: SiteSpec, schedule: Schedule, out: string[]): { charge: number[]; discharge: number[] } => {
+const checkBattery = (
+  problem: PlanningProblem,
+  site: SiteSpec,
+  schedule: Schedule,
+  out: string[],
+): { charge: number[]; discharge: number[] } => {
   const b = schedule.batteries.find((x) => x.site === site.id);
   const zeros = new Array<number>(problem.slots).fill(0);
   if (!site.battery) {
-    if (b && [...b.chargeKw, ...b.dischargeKw].some((x) => Math.abs(x) > TOL)) out.push(`site ${site.id}: has no battery but the schedule uses one`);
+    if (b && [...b.chargeKw, ...b.dischargeKw].some((x) => Math.abs(x) > TOL))
+      out.push(`site ${site.id}: has no battery but the schedule uses one`);
     return { charge: zeros, discharge: zeros };
   }
   const bat = site.battery;
@@ -70,12 +93,18 @@ const checkBattery = (problem: PlanningProblem, site: SiteSpec, schedule: Schedu
   for (let t = 0; t < problem.slots; t++) {
     const c = charge[t] ?? 0;
     const d = discharge[t] ?? 0;
-    if (c < -TOL || !within(c, bat.maxChargeKw)) out.push(`site ${site.id}: battery charge ${c} kW in slot ${t} outside [0, ${bat.maxChargeKw}]`);
-    if (d < -TOL || !within(d, bat.maxDischargeKw)) out.push(`site ${site.id}: battery discharge ${d} kW in slot ${t} outside [0, ${bat.maxDischargeKw}]`);
+    if (c < -TOL || !within(c, bat.maxChargeKw))
+      out.push(`site ${site.id}: battery charge ${c} kW in slot ${t} outside [0, ${bat.maxChargeKw}]`);
+    if (d < -TOL || !within(d, bat.maxDischargeKw))
+      out.push(`site ${site.id}: battery discharge ${d} kW in slot ${t} outside [0, ${bat.maxDischargeKw}]`);
     soc += c * h * bat.roundTripEfficiency - d * h;
-    if (!within(bat.minSocKwh, soc) || !within(soc, bat.capacityKwh)) out.push(`site ${site.id}: battery state of charge ${soc.toFixed(3)} kWh after slot ${t} outside [${bat.minSocKwh}, ${bat.capacityKwh}]`);
+    if (!within(bat.minSocKwh, soc) || !within(soc, bat.capacityKwh))
+      out.push(
+        `site ${site.id}: battery state of charge ${soc.toFixed(3)} kWh after slot ${t} outside [${bat.minSocKwh}, ${bat.capacityKwh}]`,
+      );
   }
-  if (!within(bat.initialSocKwh, soc)) out.push(`site ${site.id}: battery ends at ${soc.toFixed(3)} kWh, below its initial ${bat.initialSocKwh} kWh`);
+  if (!within(bat.initialSocKwh, soc))
+    out.push(`site ${site.id}: battery ends at ${soc.toFixed(3)} kWh, below its initial ${bat.initialSocKwh} kWh`);
   return { charge, discharge };
 };
 
@@ -84,7 +113,13 @@ export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): Che
   const h = problem.slotMinutes / 60;
   const itKw = new Map(problem.sites.map((s) => [s.id, new Array<number>(problem.slots).fill(0)]));
   if (schedule.status === 'infeasible') {
-    return { ok: false, violations: [`the schedule is marked infeasible: ${schedule.reason ?? 'no reason given'}`], costGbp: 0, carbonKg: 0, importKw: {} };
+    return {
+      ok: false,
+      violations: [`the schedule is marked infeasible: ${schedule.reason ?? 'no reason given'}`],
+      costGbp: 0,
+      carbonKg: 0,
+      importKw: {},
+    };
   }
   checkJobs(problem, schedule, itKw, out);
   let cost = 0;
@@ -96,23 +131,40 @@ export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): Che
     const imp = it.map((p, t) => p * site.pue + (charge[t] ?? 0) - (discharge[t] ?? 0));
     importKw[site.id] = imp;
     imp.forEach((x, t) => {
-      if (!within(it[t] ?? 0, site.itPowerLimitKw)) out.push(`site ${site.id}: IT power ${(it[t] ?? 0).toFixed(3)} kW in slot ${t} exceeds itPowerLimitKw ${site.itPowerLimitKw}`);
-      if (x < -TOL) out.push(`site ${site.id}: negative grid import ${x.toFixed(3)} kW in slot ${t} (export is not allowed)`);
-      if (!within(x, site.gridImportLimitKw)) out.push(`site ${site.id}: grid import ${x.toFixed(3)} kW in slot ${t} exceeds gridImportLimitKw ${site.gridImportLimitKw}`);
+      if (!within(it[t] ?? 0, site.itPowerLimitKw))
+        out.push(
+          `site ${site.id}: IT power ${(it[t] ?? 0).toFixed(3)} kW in slot ${t} exceeds itPowerLimitKw ${site.itPowerLimitKw}`,
+        );
+      if (x < -TOL)
+        out.push(`site ${site.id}: negative grid import ${x.toFixed(3)} kW in slot ${t} (export is not allowed)`);
+      if (!within(x, site.gridImportLimitKw))
+        out.push(
+          `site ${site.id}: grid import ${x.toFixed(3)} kW in slot ${t} exceeds gridImportLimitKw ${site.gridImportLimitKw}`,
+        );
       cost += ((site.priceGbpPerMwh[t] ?? 0) * x * h) / 1000;
       carbon += ((site.carbonGPerKwh[t] ?? 0) * x * h) / 1000;
     });
   }
   for (const c of problem.commitments) {
     const imp = importKw[c.site];
-    if (!imp) { out.push(`commitment at unknown site ${c.site}`); continue; }
+    if (!imp) {
+      out.push(`commitment at unknown site ${c.site}`);
+      continue;
+    }
     for (let t = c.fromSlot; t < c.toSlot; t++) {
-      if (!within(imp[t] ?? 0, c.maxImportKw)) out.push(`site ${c.site}: import ${(imp[t] ?? 0).toFixed(3)} kW in slot ${t} breaks the commitment of at most ${c.maxImportKw} kW`);
+      if (!within(imp[t] ?? 0, c.maxImportKw))
+        out.push(
+          `site ${c.site}: import ${(imp[t] ?? 0).toFixed(3)} kW in slot ${t} breaks the commitment of at most ${c.maxImportKw} kW`,
+        );
     }
   }
-  if (problem.carbonCapKg !== undefined && !within(carbon, problem.carbonCapKg)) out.push(`carbon ${carbon.toFixed(3)} kg exceeds the cap of ${problem.carbonCapKg} kg`);
-  if (!close(schedule.costGbp, cost)) out.push(`reported cost £${schedule.costGbp} differs from the recomputed £${cost.toFixed(4)}`);
-  if (!close(schedule.carbonKg, carbon)) out.push(`reported carbon ${schedule.carbonKg} kg differs from the recomputed ${carbon.toFixed(4)} kg`);
-  if (schedule.lowerBoundGbp > cost + TOL * Math.max(1, Math.abs(cost)) * 10) out.push(`lower bound £${schedule.lowerBoundGbp} is above the plan's cost £${cost.toFixed(4)}`);
+  if (problem.carbonCapKg !== undefined && !within(carbon, problem.carbonCapKg))
+    out.push(`carbon ${carbon.toFixed(3)} kg exceeds the cap of ${problem.carbonCapKg} kg`);
+  if (!close(schedule.costGbp, cost))
+    out.push(`reported cost £${schedule.costGbp} differs from the recomputed £${cost.toFixed(4)}`);
+  if (!close(schedule.carbonKg, carbon))
+    out.push(`reported carbon ${schedule.carbonKg} kg differs from the recomputed ${carbon.toFixed(4)} kg`);
+  if (schedule.lowerBoundGbp > cost + TOL * Math.max(1, Math.abs(cost)) * 10)
+    out.push(`lower bound £${schedule.lowerBoundGbp} is above the plan's cost £${cost.toFixed(4)}`);
   return { ok: out.length === 0, violations: out, costGbp: cost, carbonKg: carbon, importKw };
 };

@@ -37,14 +37,16 @@ export interface ClassModel {
 }
 
 /** Import ceiling per site and slot: the grid limit and every commitment in force (kW). */
-export const importCaps = (p: PlanningProblem): Float64Array[] => p.sites.map((site) => {
-  const cap = new Float64Array(p.slots).fill(site.gridImportLimitKw);
-  for (const c of p.commitments) {
-    if (c.site !== site.id) continue;
-    for (let t = Math.max(0, c.fromSlot); t < Math.min(p.slots, c.toSlot); t++) cap[t] = Math.min(cap[t] as number, c.maxImportKw);
-  }
-  return cap;
-});
+export const importCaps = (p: PlanningProblem): Float64Array[] =>
+  p.sites.map((site) => {
+    const cap = new Float64Array(p.slots).fill(site.gridImportLimitKw);
+    for (const c of p.commitments) {
+      if (c.site !== site.id) continue;
+      for (let t = Math.max(0, c.fromSlot); t < Math.min(p.slots, c.toSlot); t++)
+        cap[t] = Math.min(cap[t] as number, c.maxImportKw);
+    }
+    return cap;
+  });
 
 /**
  * Run length buckets (slots at full power). Members of a class have similar run lengths, so the
@@ -75,22 +77,43 @@ export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = 
     for (const i of g.jobs) {
       const j = p.jobs[i]!;
       energyKwh += j.energyKwh;
-      for (let t = j.releaseSlot; t < Math.min(j.deadlineSlot, p.slots); t++) capKw[t - g.r] = (capKw[t - g.r] as number) + j.maxPowerKw;
+      for (let t = j.releaseSlot; t < Math.min(j.deadlineSlot, p.slots); t++)
+        capKw[t - g.r] = (capKw[t - g.r] as number) + j.maxPowerKw;
     }
-    return { releaseSlot: g.r, deadlineSlot: g.d, sites: g.sites, preemptible: g.preemptible, jobs: g.jobs, energyKwh, capKw };
+    return {
+      releaseSlot: g.r,
+      deadlineSlot: g.d,
+      sites: g.sites,
+      preemptible: g.preemptible,
+      jobs: g.jobs,
+      energyKwh,
+      capKw,
+    };
   });
 };
 
 /** One class per job: the tightest relaxation for bound.ts (each job capped at its own power). */
 export const jobClasses = (p: PlanningProblem): JobClass[] => {
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
-  return p.jobs.flatMap((j, i) => (j.energyKwh <= 0 ? [] : [{
-    releaseSlot: j.releaseSlot, deadlineSlot: Math.min(j.deadlineSlot, p.slots), sites: j.sites.map((id) => siteIndex.get(id) as number), preemptible: j.preemptible,
-    jobs: [i], energyKwh: j.energyKwh, capKw: new Float64Array(Math.min(j.deadlineSlot, p.slots) - j.releaseSlot).fill(j.maxPowerKw),
-  }]));
+  return p.jobs.flatMap((j, i) =>
+    j.energyKwh <= 0
+      ? []
+      : [
+          {
+            releaseSlot: j.releaseSlot,
+            deadlineSlot: Math.min(j.deadlineSlot, p.slots),
+            sites: j.sites.map((id) => siteIndex.get(id) as number),
+            preemptible: j.preemptible,
+            jobs: [i],
+            energyKwh: j.energyKwh,
+            capKw: new Float64Array(Math.min(j.deadlineSlot, p.slots) - j.releaseSlot).fill(j.maxPowerKw),
+          },
+        ],
+  );
 };
 
-export const classColumns = (classes: readonly JobClass[]): number => classes.reduce((a, c) => a + (c.deadlineSlot - c.releaseSlot) * c.sites.length, 0);
+export const classColumns = (classes: readonly JobClass[]): number =>
+  classes.reduce((a, c) => a + (c.deadlineSlot - c.releaseSlot) * c.sites.length, 0);
 
 /**
  * The classes to plan with. Exact classes (own windows, run-length buckets) when their LP has at most
@@ -156,7 +179,8 @@ export const addSiteRows = (p: PlanningProblem, b: LpBuilder, carbonTightening: 
     importRow[s] = b.numRows;
     for (let t = 0; t < T; t++) b.row(0, caps[s]![t] as number);
     socRow[s] = b.numRows;
-    for (let t = 0; t < T; t++) b.row(t === 0 ? site.battery.initialSocKwh : 0, t === 0 ? site.battery.initialSocKwh : 0);
+    for (let t = 0; t < T; t++)
+      b.row(t === 0 ? site.battery.initialSocKwh : 0, t === 0 ? site.battery.initialSocKwh : 0);
   });
   const cap = p.carbonCapKg;
   const carbonRow = cap === undefined ? -1 : b.row(-INF, cap * (1 - carbonTightening));
@@ -167,19 +191,36 @@ export const addSiteRows = (p: PlanningProblem, b: LpBuilder, carbonTightening: 
  * The matrix entries and cost of IT power `kw[i]` at site s in slots[i] (one column): IT rows, import
  * rows (× PUE), and one merged carbon coefficient. `extraRows`/`extraCoefs` come first.
  */
-export const powerEntries = (p: PlanningProblem, r: SiteRows, s: number, slots: readonly number[], kw: readonly number[], extraRows: number[] = [], extraCoefs: number[] = []): { rows: number[]; coefs: number[]; cost: number } => {
+export const powerEntries = (
+  p: PlanningProblem,
+  r: SiteRows,
+  s: number,
+  slots: readonly number[],
+  kw: readonly number[],
+  extraRows: number[] = [],
+  extraCoefs: number[] = [],
+): { rows: number[]; coefs: number[]; cost: number } => {
   const site = p.sites[s]!;
   const h = p.slotMinutes / 60;
-  const rows = [...extraRows]; const coefs = [...extraCoefs];
-  let cost = 0; let kg = 0;
+  const rows = [...extraRows];
+  const coefs = [...extraCoefs];
+  let cost = 0;
+  let kg = 0;
   slots.forEach((t, i) => {
     const k = kw[i] as number;
-    rows.push(r.itFirst + s * p.slots + t); coefs.push(k);
-    if ((r.importRow[s] as number) >= 0) { rows.push((r.importRow[s] as number) + t); coefs.push(site.pue * k); }
+    rows.push(r.itFirst + s * p.slots + t);
+    coefs.push(k);
+    if ((r.importRow[s] as number) >= 0) {
+      rows.push((r.importRow[s] as number) + t);
+      coefs.push(site.pue * k);
+    }
     cost += ((site.priceGbpPerMwh[t] ?? 0) * h * site.pue * k) / 1000;
     kg += ((site.carbonGPerKwh[t] ?? 0) * h * site.pue * k) / 1000;
   });
-  if (r.carbonRow >= 0) { rows.push(r.carbonRow); coefs.push(kg); }
+  if (r.carbonRow >= 0) {
+    rows.push(r.carbonRow);
+    coefs.push(kg);
+  }
   return { rows, coefs, cost };
 };
 
@@ -188,7 +229,12 @@ export const powerEntries = (p: PlanningProblem, r: SiteRows, s: number, slots: 
  * disaggregation. `elastic` adds penalised slack — energy a class leaves unserved, carbon over the
  * cap — so the model always has a solution; used only where a relaxation is not needed (stage 2).
  */
-export const buildClassModel = (p: PlanningProblem, classes: readonly JobClass[], carbonTightening = 0, elastic = false): ClassModel => {
+export const buildClassModel = (
+  p: PlanningProblem,
+  classes: readonly JobClass[],
+  carbonTightening = 0,
+  elastic = false,
+): ClassModel => {
   const h = p.slotMinutes / 60;
   const b = new LpBuilder();
   classes.forEach((c) => b.row(c.energyKwh, c.energyKwh));
@@ -213,7 +259,16 @@ export const buildClassModel = (p: PlanningProblem, classes: readonly JobClass[]
   const model = b.build();
   const trueRowUpper = Float64Array.from(model.rowUpper);
   if (rows.carbonRow >= 0) trueRowUpper[rows.carbonRow] = p.carbonCapKg as number;
-  return { model, classes, colStart, batteryCol, carbonRow: rows.carbonRow, rows, trueRowLower: model.rowLower, trueRowUpper };
+  return {
+    model,
+    classes,
+    colStart,
+    batteryCol,
+    carbonRow: rows.carbonRow,
+    rows,
+    trueRowLower: model.rowLower,
+    trueRowUpper,
+  };
 };
 
 /**
@@ -221,7 +276,11 @@ export const buildClassModel = (p: PlanningProblem, classes: readonly JobClass[]
  * the end of the slot (kWh). SoC_t = SoC_{t−1} + η·h·charge_t − h·discharge_t (efficiency applied on
  * charging), minSoc ≤ SoC_t ≤ capacity, and the final SoC ≥ the initial one.
  */
-export const addBatteries = (p: PlanningProblem, b: LpBuilder, { importRow, socRow, carbonRow }: SiteRows): Int32Array => {
+export const addBatteries = (
+  p: PlanningProblem,
+  b: LpBuilder,
+  { importRow, socRow, carbonRow }: SiteRows,
+): Int32Array => {
   const T = p.slots;
   const h = p.slotMinutes / 60;
   const first = new Int32Array(p.sites.length).fill(-1);
@@ -234,7 +293,13 @@ export const addBatteries = (p: PlanningProblem, b: LpBuilder, { importRow, socR
       const kg = ((site.carbonGPerKwh[t] ?? 0) * h) / 1000;
       const imp = importRow[s]! + t;
       const soc = socRow[s]! + t;
-      const withCarbon = (rows: number[], coefs: number[], sign: number) => (carbonRow >= 0 ? [[...rows, carbonRow], [...coefs, sign * kg]] : [rows, coefs]) as [number[], number[]];
+      const withCarbon = (rows: number[], coefs: number[], sign: number) =>
+        (carbonRow >= 0
+          ? [
+              [...rows, carbonRow],
+              [...coefs, sign * kg],
+            ]
+          : [rows, coefs]) as [number[], number[]];
       b.col(price, 0, bat.maxChargeKw, ...withCarbon([imp, soc], [1, -bat.roundTripEfficiency * h], 1));
       b.col(-price, 0, bat.maxDischargeKw, ...withCarbon([imp, soc], [-1, h], -1));
       const socLower = t === T - 1 ? Math.max(bat.minSocKwh, bat.initialSocKwh) : bat.minSocKwh;

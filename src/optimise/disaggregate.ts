@@ -19,18 +19,27 @@ export interface Draft {
 /** £ per kWh of IT energy at each site and slot: price and shadow-priced carbon, times PUE. */
 export type UnitCosts = readonly Float64Array[];
 
-export const unitCosts = (p: PlanningProblem, carbonGbpPerKg: number): UnitCosts => p.sites.map((s) => {
-  const out = new Float64Array(p.slots);
-  for (let t = 0; t < p.slots; t++) out[t] = (s.pue * ((s.priceGbpPerMwh[t] ?? 0) + carbonGbpPerKg * (s.carbonGPerKwh[t] ?? 0))) / 1000;
-  return out;
-});
+export const unitCosts = (p: PlanningProblem, carbonGbpPerKg: number): UnitCosts =>
+  p.sites.map((s) => {
+    const out = new Float64Array(p.slots);
+    for (let t = 0; t < p.slots; t++)
+      out[t] = (s.pue * ((s.priceGbpPerMwh[t] ?? 0) + carbonGbpPerKg * (s.carbonGPerKwh[t] ?? 0))) / 1000;
+    return out;
+  });
 
 /**
  * Takes `need` kWh from cap[lo..hi) levelling the fullest slots down first: take_t = min(u, max(0,
  * cap_t − λ)) with λ ≥ 0 chosen so the takes sum to `need` (or λ = 0 when even that is too little).
  * Writes the takes into `take` and subtracts them from `cap`; returns the amount taken.
  */
-export const fillFromTop = (cap: Float64Array, lo: number, hi: number, u: number, need: number, take: Float64Array): number => {
+export const fillFromTop = (
+  cap: Float64Array,
+  lo: number,
+  hi: number,
+  u: number,
+  need: number,
+  take: Float64Array,
+): number => {
   let f0 = 0;
   for (let t = lo; t < hi; t++) f0 += Math.min(u, Math.max(0, cap[t] as number));
   let lambda = 0;
@@ -42,14 +51,18 @@ export const fillFromTop = (cap: Float64Array, lo: number, hi: number, u: number
     for (let t = lo; t < hi; t++) {
       const c = cap[t] as number;
       if (c <= 0) continue;
-      if (c - u > 0) events.push([c - u, 1]); else active++;
+      if (c - u > 0) events.push([c - u, 1]);
+      else active++;
       events.push([c, -1]);
     }
     events.sort((a, b) => a[0] - b[0]);
     let f = f0;
     for (const [at, delta] of events) {
       const next = f - active * (at - lambda);
-      if (next <= need && active > 0) { lambda += (f - need) / active; break; }
+      if (next <= need && active > 0) {
+        lambda += (f - need) / active;
+        break;
+      }
       f = next;
       lambda = at;
       active += delta;
@@ -68,7 +81,10 @@ export const fillFromTop = (cap: Float64Array, lo: number, hi: number, u: number
 const shareAmongSites = (p: PlanningProblem, c: JobClass, energies: number[]): number[][] => {
   const groups: number[][] = c.sites.map(() => []);
   const order = [...c.jobs].sort((a, b) => p.jobs[b]!.energyKwh - p.jobs[a]!.energyKwh);
-  if (c.sites.length === 1) { groups[0] = order; return groups; }
+  if (c.sites.length === 1) {
+    groups[0] = order;
+    return groups;
+  }
   const left = [...energies];
   for (const j of order) {
     let k = 0;
@@ -79,9 +95,19 @@ const shareAmongSites = (p: PlanningProblem, c: JobClass, energies: number[]): n
   return groups;
 };
 
-const placePreemptible = (p: PlanningProblem, c: JobClass, jobs: number[], cap: Float64Array, site: number, d: Draft): void => {
+const placePreemptible = (
+  p: PlanningProblem,
+  c: JobClass,
+  jobs: number[],
+  cap: Float64Array,
+  site: number,
+  d: Draft,
+): void => {
   const h = p.slotMinutes / 60;
-  const duty = (j: number) => { const x = p.jobs[j]!; return x.energyKwh / (x.maxPowerKw * h * (Math.min(x.deadlineSlot, p.slots) - x.releaseSlot)); };
+  const duty = (j: number) => {
+    const x = p.jobs[j]!;
+    return x.energyKwh / (x.maxPowerKw * h * (Math.min(x.deadlineSlot, p.slots) - x.releaseSlot));
+  };
   const scratch = new Float64Array(cap.length);
   for (const j of [...jobs].sort((a, b) => duty(b) - duty(a))) {
     const job = p.jobs[j]!;
@@ -102,7 +128,15 @@ export const runProfile = (energyKwh: number, maxPowerKw: number, h: number): nu
   return Array.from({ length: k }, (_, i) => (i < k - 1 ? maxPowerKw : energyKwh / h - (k - 1) * maxPowerKw));
 };
 
-const placeRuns = (p: PlanningProblem, c: JobClass, jobs: number[], cap: Float64Array, site: number, costs: UnitCosts, d: Draft): void => {
+const placeRuns = (
+  p: PlanningProblem,
+  c: JobClass,
+  jobs: number[],
+  cap: Float64Array,
+  site: number,
+  costs: UnitCosts,
+  d: Draft,
+): void => {
   const h = p.slotMinutes / 60;
   const cost = costs[site]!;
   for (const j of [...jobs].sort((a, b) => p.jobs[b]!.energyKwh - p.jobs[a]!.energyKwh)) {
@@ -110,15 +144,31 @@ const placeRuns = (p: PlanningProblem, c: JobClass, jobs: number[], cap: Float64
     const run = runProfile(job.energyKwh, job.maxPowerKw, h);
     const lo = job.releaseSlot - c.releaseSlot;
     const hi = Math.min(job.deadlineSlot, p.slots) - c.releaseSlot;
-    let best = -1; let bestCover = -1; let bestCost = Infinity;
+    let best = -1;
+    let bestCover = -1;
+    let bestCost = Infinity;
     for (let s = lo; s + run.length <= hi; s++) {
-      let cover = 0; let price = 0;
-      run.forEach((kw, i) => { cover += Math.min(Math.max(0, cap[s + i] as number), kw * h); price += (cost[s + i + c.releaseSlot] as number) * kw; });
-      if (cover > bestCover + 1e-9 || (cover > bestCover - 1e-9 && price < bestCost)) { best = s; bestCover = cover; bestCost = price; }
+      let cover = 0;
+      let price = 0;
+      run.forEach((kw, i) => {
+        cover += Math.min(Math.max(0, cap[s + i] as number), kw * h);
+        price += (cost[s + i + c.releaseSlot] as number) * kw;
+      });
+      if (cover > bestCover + 1e-9 || (cover > bestCover - 1e-9 && price < bestCost)) {
+        best = s;
+        bestCover = cover;
+        bestCost = price;
+      }
     }
-    if (best < 0) { d.deficitKwh[j] = job.energyKwh; continue; }
+    if (best < 0) {
+      d.deficitKwh[j] = job.energyKwh;
+      continue;
+    }
     const power = new Float64Array(p.slots);
-    run.forEach((kw, i) => { power[best + i + c.releaseSlot] = kw; cap[best + i] = (cap[best + i] as number) - kw * h; });
+    run.forEach((kw, i) => {
+      power[best + i + c.releaseSlot] = kw;
+      cap[best + i] = (cap[best + i] as number) - kw * h;
+    });
     d.site[j] = site;
     d.power[j] = power;
     d.deficitKwh[j] = 0;
@@ -129,8 +179,14 @@ const placeRuns = (p: PlanningProblem, c: JobClass, jobs: number[], cap: Float64
 export const disaggregate = (p: PlanningProblem, cm: ClassModel, x: Float64Array, costs: UnitCosts): Draft => {
   const n = p.jobs.length;
   const h = p.slotMinutes / 60;
-  const d: Draft = { site: new Int32Array(n).fill(-1), power: new Array<Float64Array | undefined>(n), deficitKwh: new Float64Array(n) };
-  p.jobs.forEach((j, i) => { d.deficitKwh[i] = j.energyKwh; });
+  const d: Draft = {
+    site: new Int32Array(n).fill(-1),
+    power: new Array<Float64Array | undefined>(n),
+    deficitKwh: new Float64Array(n),
+  };
+  p.jobs.forEach((j, i) => {
+    d.deficitKwh[i] = j.energyKwh;
+  });
   cm.classes.forEach((c, ci) => {
     const len = c.deadlineSlot - c.releaseSlot;
     const profiles = c.sites.map((_, k) => {
@@ -138,7 +194,11 @@ export const disaggregate = (p: PlanningProblem, cm: ClassModel, x: Float64Array
       for (let i = 0; i < len; i++) cap[i] = Math.max(0, (x[(cm.colStart[ci] as number) + k * len + i] ?? 0) * h);
       return cap;
     });
-    const groups = shareAmongSites(p, c, profiles.map((cap) => cap.reduce((a, b) => a + b, 0)));
+    const groups = shareAmongSites(
+      p,
+      c,
+      profiles.map((cap) => cap.reduce((a, b) => a + b, 0)),
+    );
     groups.forEach((jobs, k) => {
       if (c.preemptible) placePreemptible(p, c, jobs, profiles[k]!, c.sites[k]!, d);
       else placeRuns(p, c, jobs, profiles[k]!, c.sites[k]!, costs, d);

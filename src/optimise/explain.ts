@@ -18,7 +18,8 @@ const minimisingCarbon = (cm: ClassModel): LpModel => {
   const m = withoutCarbonCap(cm);
   const colCost = new Float64Array(m.numCols);
   for (let j = 0; j < m.numCols; j++) {
-    for (let k = m.starts[j] as number; k < (m.starts[j + 1] as number); k++) if (m.indices[k] === cm.carbonRow) colCost[j] = m.values[k] as number;
+    for (let k = m.starts[j] as number; k < (m.starts[j + 1] as number); k++)
+      if (m.indices[k] === cm.carbonRow) colCost[j] = m.values[k] as number;
   }
   return { ...m, colCost };
 };
@@ -31,15 +32,19 @@ const tightestWindow = (p: PlanningProblem): string | undefined => {
   p.sites.forEach((s, i) => {
     for (let t = 0; t < p.slots; t++) {
       const discharge = s.battery ? s.battery.maxDischargeKw : 0;
-      room[t] = (room[t] as number) + Math.max(0, Math.min(s.itPowerLimitKw, ((caps[i]![t] as number) + discharge) / s.pue)) * h;
+      room[t] =
+        (room[t] as number) +
+        Math.max(0, Math.min(s.itPowerLimitKw, ((caps[i]![t] as number) + discharge) / s.pue)) * h;
     }
   });
   // need(a, b) = energy of jobs whose window lies inside [a, b): a 2-D suffix/prefix sum over (release, deadline).
   const T = p.slots;
   const inside = new Float64Array((T + 1) * (T + 1));
   for (const j of p.jobs) inside[j.releaseSlot * (T + 1) + Math.min(j.deadlineSlot, T)]! += j.energyKwh;
-  for (let a = T - 1; a >= 0; a--) for (let b = 0; b <= T; b++) inside[a * (T + 1) + b]! += inside[(a + 1) * (T + 1) + b] as number;
-  for (let a = 0; a <= T; a++) for (let b = 1; b <= T; b++) inside[a * (T + 1) + b]! += inside[a * (T + 1) + b - 1] as number;
+  for (let a = T - 1; a >= 0; a--)
+    for (let b = 0; b <= T; b++) inside[a * (T + 1) + b]! += inside[(a + 1) * (T + 1) + b] as number;
+  for (let a = 0; a <= T; a++)
+    for (let b = 1; b <= T; b++) inside[a * (T + 1) + b]! += inside[a * (T + 1) + b - 1] as number;
   let worst: { a: number; b: number; over: number; need: number; have: number } | undefined;
   for (let a = 0; a < T; a++) {
     let have = 0;
@@ -49,10 +54,18 @@ const tightestWindow = (p: PlanningProblem): string | undefined => {
       if (need - have > 1e-6 && (!worst || need - have > worst.over)) worst = { a, b, over: need - have, need, have };
     }
   }
-  return worst && `jobs that must run within slots [${worst.a}, ${worst.b}) need ${worst.need.toFixed(1)} kWh of IT energy, but the sites can take at most ${worst.have.toFixed(1)} kWh there`;
+  return (
+    worst &&
+    `jobs that must run within slots [${worst.a}, ${worst.b}) need ${worst.need.toFixed(1)} kWh of IT energy, but the sites can take at most ${worst.have.toFixed(1)} kWh there`
+  );
 };
 
-export const explainInfeasible = async (p: PlanningProblem, cm: ClassModel, solve: LpSolve, timeLimitSeconds: number): Promise<string> => {
+export const explainInfeasible = async (
+  p: PlanningProblem,
+  cm: ClassModel,
+  solve: LpSolve,
+  timeLimitSeconds: number,
+): Promise<string> => {
   const limit = { timeLimitSeconds };
   if (cm.carbonRow >= 0) {
     const free = await solve(withoutCarbonCap(cm), limit);
@@ -67,7 +80,10 @@ export const explainInfeasible = async (p: PlanningProblem, cm: ClassModel, solv
     const m = cm.carbonRow >= 0 ? withoutCarbonCap(loose) : loose.model;
     const out = await solve(m, limit);
     if (out.status === 'optimal' || out.status === 'limit') {
-      const list = p.commitments.slice(0, 3).map((c) => `${c.site} ≤ ${c.maxImportKw} kW in [${c.fromSlot}, ${c.toSlot})`).join(', ');
+      const list = p.commitments
+        .slice(0, 3)
+        .map((c) => `${c.site} ≤ ${c.maxImportKw} kW in [${c.fromSlot}, ${c.toSlot})`)
+        .join(', ');
       return `the flexibility commitments (${list}${p.commitments.length > 3 ? ', …' : ''}) cannot be kept together with the jobs' deadlines (proved by the class LP relaxation)`;
     }
   }

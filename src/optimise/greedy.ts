@@ -19,7 +19,8 @@ const EPS = 1e-9;
 const roomFor = (problem: PlanningProblem, site: SiteSpec): SiteRoom => {
   const itRoom = new Array<number>(problem.slots).fill(0).map((_, t) => {
     let importCap = site.gridImportLimitKw;
-    for (const c of problem.commitments) if (c.site === site.id && t >= c.fromSlot && t < c.toSlot) importCap = Math.min(importCap, c.maxImportKw);
+    for (const c of problem.commitments)
+      if (c.site === site.id && t >= c.fromSlot && t < c.toSlot) importCap = Math.min(importCap, c.maxImportKw);
     return Math.max(0, Math.min(site.itPowerLimitKw, importCap / site.pue));
   });
   return { site, itRoom };
@@ -27,14 +28,20 @@ const roomFor = (problem: PlanningProblem, site: SiteSpec): SiteRoom => {
 
 /** £ per kWh of IT energy in slot t, with carbon priced at `carbonGbpPerKg`. */
 const unitCost = (site: SiteSpec, t: number, carbonGbpPerKg: number): number =>
-  (((site.priceGbpPerMwh[t] ?? 0) / 1000) + (carbonGbpPerKg * (site.carbonGPerKwh[t] ?? 0)) / 1000) * site.pue;
+  ((site.priceGbpPerMwh[t] ?? 0) / 1000 + (carbonGbpPerKg * (site.carbonGPerKwh[t] ?? 0)) / 1000) * site.pue;
 
 type Placement = { readonly cost: number; readonly powerKw: number[] } | undefined;
 
 /** Placement preference: `cheapest` scores by cost; `earliest` is list scheduling (as soon as possible). */
 type Mode = 'cheapest' | 'earliest';
 
-const placeContiguous = (problem: PlanningProblem, job: JobSpec, room: SiteRoom, lambda: number, mode: Mode = 'cheapest'): Placement => {
+const placeContiguous = (
+  problem: PlanningProblem,
+  job: JobSpec,
+  room: SiteRoom,
+  lambda: number,
+  mode: Mode = 'cheapest',
+): Placement => {
   const h = problem.slotMinutes / 60;
   const full = job.energyKwh / (job.maxPowerKw * h);
   const k = Math.max(1, Math.ceil(full - 1e-9));
@@ -58,11 +65,18 @@ const placeContiguous = (problem: PlanningProblem, job: JobSpec, room: SiteRoom,
   return best;
 };
 
-const placeSplit = (problem: PlanningProblem, job: JobSpec, room: SiteRoom, lambda: number, mode: Mode = 'cheapest'): Placement => {
+const placeSplit = (
+  problem: PlanningProblem,
+  job: JobSpec,
+  room: SiteRoom,
+  lambda: number,
+  mode: Mode = 'cheapest',
+): Placement => {
   const h = problem.slotMinutes / 60;
   const slots: number[] = [];
   for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, problem.slots); t++) slots.push(t);
-  if (mode === 'cheapest') slots.sort((a, b) => unitCost(room.site, a, lambda) - unitCost(room.site, b, lambda) || a - b);
+  if (mode === 'cheapest')
+    slots.sort((a, b) => unitCost(room.site, a, lambda) - unitCost(room.site, b, lambda) || a - b);
   const powerKw = new Array<number>(problem.slots).fill(0);
   let left = job.energyKwh;
   let cost = 0;
@@ -84,25 +98,45 @@ const planOnce = (problem: PlanningProblem, lambda: number, mode: Mode = 'cheape
   const byId = (a: JobSpec, b: JobSpec): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   // Cheapest mode places the least flexible jobs first; earliest mode is EDF list scheduling, with
   // jobs that have no slack at all (pinned load) first so they always get their slots.
-  const order = [...problem.jobs].sort(mode === 'cheapest'
-    ? (a, b) => slack(a) - slack(b) || a.deadlineSlot - b.deadlineSlot || b.energyKwh - a.energyKwh || byId(a, b)
-    : (a, b) => Number(slack(a) > 1e-9) - Number(slack(b) > 1e-9) || a.deadlineSlot - b.deadlineSlot || a.releaseSlot - b.releaseSlot || byId(a, b));
+  const order = [...problem.jobs].sort(
+    mode === 'cheapest'
+      ? (a, b) => slack(a) - slack(b) || a.deadlineSlot - b.deadlineSlot || b.energyKwh - a.energyKwh || byId(a, b)
+      : (a, b) =>
+          Number(slack(a) > 1e-9) - Number(slack(b) > 1e-9) ||
+          a.deadlineSlot - b.deadlineSlot ||
+          a.releaseSlot - b.releaseSlot ||
+          byId(a, b),
+  );
   const jobs: { id: string; site: string; powerKw: number[] }[] = [];
   for (const job of order) {
     let best: { site: string; placement: NonNullable<Placement> } | undefined;
     for (const siteId of job.sites) {
       const room = rooms.get(siteId);
       if (!room) return { failed: `job ${job.id}: allowed site ${siteId} is not in the problem` };
-      const placement = job.preemptible ? placeSplit(problem, job, room, lambda, mode) : placeContiguous(problem, job, room, lambda, mode);
+      const placement = job.preemptible
+        ? placeSplit(problem, job, room, lambda, mode)
+        : placeContiguous(problem, job, room, lambda, mode);
       if (placement && (!best || placement.cost < best.placement.cost - EPS)) best = { site: siteId, placement };
     }
-    if (!best) return { failed: `job ${job.id}: no room for ${job.energyKwh} kWh at ≤ ${job.maxPowerKw} kW in slots [${job.releaseSlot}, ${job.deadlineSlot}) at ${job.sites.join(', ')}` };
+    if (!best)
+      return {
+        failed: `job ${job.id}: no room for ${job.energyKwh} kWh at ≤ ${job.maxPowerKw} kW in slots [${job.releaseSlot}, ${job.deadlineSlot}) at ${job.sites.join(', ')}`,
+      };
     const room = rooms.get(best.site) as SiteRoom;
     best.placement.powerKw.forEach((p, t) => (room.itRoom[t] = (room.itRoom[t] ?? 0) - p));
     jobs.push({ id: job.id, site: best.site, powerKw: best.placement.powerKw });
   }
   jobs.sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  const draft: Schedule = { version: 1, status: 'feasible', costGbp: 0, carbonKg: 0, lowerBoundGbp: 0, jobs, batteries: [], planner: mode === 'cheapest' ? GREEDY_PLANNER : `${GREEDY_PLANNER}+edf-fallback` };
+  const draft: Schedule = {
+    version: 1,
+    status: 'feasible',
+    costGbp: 0,
+    carbonKg: 0,
+    lowerBoundGbp: 0,
+    jobs,
+    batteries: [],
+    planner: mode === 'cheapest' ? GREEDY_PLANNER : `${GREEDY_PLANNER}+edf-fallback`,
+  };
   const measured = checkSchedule(problem, { ...draft, status: 'feasible' });
   return { ...draft, costGbp: measured.costGbp, carbonKg: measured.carbonKg };
 };
@@ -142,7 +176,8 @@ export const provablyInfeasible = (problem: PlanningProblem): string | undefined
   const h = problem.slotMinutes / 60;
   for (const j of problem.jobs) {
     const window = Math.max(0, Math.min(j.deadlineSlot, problem.slots) - j.releaseSlot);
-    if (j.maxPowerKw * window * h + 1e-9 < j.energyKwh) return `job ${j.id}: needs ${j.energyKwh} kWh but can run at most ${j.maxPowerKw} kW for ${window} slots (${(j.maxPowerKw * window * h).toFixed(3)} kWh)`;
+    if (j.maxPowerKw * window * h + 1e-9 < j.energyKwh)
+      return `job ${j.id}: needs ${j.energyKwh} kWh but can run at most ${j.maxPowerKw} kW for ${window} slots (${(j.maxPowerKw * window * h).toFixed(3)} kWh)`;
   }
   return undefined;
 };
@@ -160,12 +195,16 @@ export const greedyPlan = (problem: PlanningProblem): Schedule => {
       return undefined;
     }
     const verdict = checkSchedule(problem, schedule);
-    if (!verdict.ok) throw new Error(`greedy planner produced an invalid plan: ${verdict.violations.slice(0, 3).join('; ')}`);
+    if (!verdict.ok)
+      throw new Error(`greedy planner produced an invalid plan: ${verdict.violations.slice(0, 3).join('; ')}`);
     return schedule;
   };
   for (const lambda of CARBON_PRICES) {
     const result = planOnce(problem, lambda);
-    if ('failed' in result) { failure = result.failed; break; }
+    if ('failed' in result) {
+      failure = result.failed;
+      break;
+    }
     const ok = accept(result);
     if (ok) return ok;
   }
@@ -177,7 +216,15 @@ export const greedyPlan = (problem: PlanningProblem): Schedule => {
     if (ok) return ok;
   }
   if (failure !== undefined || 'failed' in fallback) {
-    return infeasible(`${'failed' in fallback ? fallback.failed : failure ?? ''} (the greedy planner found no room; this is not a proof that no plan exists)`, lowerBoundGbp, GREEDY_PLANNER);
+    return infeasible(
+      `${'failed' in fallback ? fallback.failed : (failure ?? '')} (the greedy planner found no room; this is not a proof that no plan exists)`,
+      lowerBoundGbp,
+      GREEDY_PLANNER,
+    );
   }
-  return infeasible(`carbon ${lastCarbon.toFixed(1)} kg is the least the greedy planner found, above the cap of ${problem.carbonCapKg} kg (not a proof that no plan exists)`, lowerBoundGbp, GREEDY_PLANNER);
+  return infeasible(
+    `carbon ${lastCarbon.toFixed(1)} kg is the least the greedy planner found, above the cap of ${problem.carbonCapKg} kg (not a proof that no plan exists)`,
+    lowerBoundGbp,
+    GREEDY_PLANNER,
+  );
 };

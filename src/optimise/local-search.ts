@@ -29,25 +29,37 @@ interface SiteState {
   readonly order: Int32Array;
 }
 
-const siteStates = (p: PlanningProblem, d: Draft, batteries: readonly BatterySchedule[], priced: readonly Float64Array[]): SiteState[] => {
+const siteStates = (
+  p: PlanningProblem,
+  d: Draft,
+  batteries: readonly BatterySchedule[],
+  priced: readonly Float64Array[],
+): SiteState[] => {
   const caps = importCaps(p);
-  return p.sites.map((site, s) => {
-    const b = batteries.find((x) => x.site === site.id);
-    const load = new Float64Array(p.slots);
-    const up = new Float64Array(p.slots);
-    const lo = new Float64Array(p.slots);
-    for (let t = 0; t < p.slots; t++) {
-      const net = b ? (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0) : 0;
-      const u = Math.min(site.itPowerLimitKw, ((caps[s]![t] as number) - net) / site.pue);
-      up[t] = u - margin(u);
-      lo[t] = net < 0 ? -net / site.pue + margin(net) : Number.NEGATIVE_INFINITY;
-    }
-    const order = Int32Array.from({ length: p.slots }, (_, t) => t).sort((a, b) => (priced[s]![a] as number) - (priced[s]![b] as number) || a - b);
-    return { load, up, lo, order };
-  }).map((st, s) => {
-    d.power.forEach((pw, j) => { if (pw && d.site[j] === s) for (let t = 0; t < p.slots; t++) st.load[t] = (st.load[t] as number) + (pw[t] as number); });
-    return st;
-  });
+  return p.sites
+    .map((site, s) => {
+      const b = batteries.find((x) => x.site === site.id);
+      const load = new Float64Array(p.slots);
+      const up = new Float64Array(p.slots);
+      const lo = new Float64Array(p.slots);
+      for (let t = 0; t < p.slots; t++) {
+        const net = b ? (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0) : 0;
+        const u = Math.min(site.itPowerLimitKw, ((caps[s]![t] as number) - net) / site.pue);
+        up[t] = u - margin(u);
+        lo[t] = net < 0 ? -net / site.pue + margin(net) : Number.NEGATIVE_INFINITY;
+      }
+      const order = Int32Array.from({ length: p.slots }, (_, t) => t).sort(
+        (a, b) => (priced[s]![a] as number) - (priced[s]![b] as number) || a - b,
+      );
+      return { load, up, lo, order };
+    })
+    .map((st, s) => {
+      d.power.forEach((pw, j) => {
+        if (pw && d.site[j] === s)
+          for (let t = 0; t < p.slots; t++) st.load[t] = (st.load[t] as number) + (pw[t] as number);
+      });
+      return st;
+    });
 };
 
 /** Carbon (kg) of the plan with its batteries, as check.ts counts it. */
@@ -64,23 +76,36 @@ const planCarbon = (p: PlanningProblem, st: readonly SiteState[], batteries: rea
   return kg;
 };
 
-interface Placement { readonly s: number; readonly power: Float64Array; readonly cost: number }
+interface Placement {
+  readonly s: number;
+  readonly power: Float64Array;
+  readonly cost: number;
+}
 
 /**
  * Improves `d` in place (a complete plan that meets every limit with `batteries`). `lambda` is the
  * carbon price in £/kg. Returns what it did; `d` is unchanged when nothing helps.
  */
-export const localSearch = (p: PlanningProblem, d: Draft, batteries: readonly BatterySchedule[], lambda: number, maxSweeps = 4): LocalSearchResult => {
+export const localSearch = (
+  p: PlanningProblem,
+  d: Draft,
+  batteries: readonly BatterySchedule[],
+  lambda: number,
+  maxSweeps = 4,
+): LocalSearchResult => {
   const h = p.slotMinutes / 60;
   const priced = unitCosts(p, lambda);
-  const kgPerKwh = p.sites.map((site) => Float64Array.from({ length: p.slots }, (_, t) => (site.pue * (site.carbonGPerKwh[t] ?? 0)) / 1000));
+  const kgPerKwh = p.sites.map((site) =>
+    Float64Array.from({ length: p.slots }, (_, t) => (site.pue * (site.carbonGPerKwh[t] ?? 0)) / 1000),
+  );
   const st = siteStates(p, d, batteries, priced);
   const budget = p.carbonCapKg === undefined ? Number.POSITIVE_INFINITY : p.carbonCapKg * (1 - 1e-7);
   let carbon = planCarbon(p, st, batteries);
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
   const value = (s: number, pw: Float64Array, table: readonly Float64Array[]): number => {
     let v = 0;
-    for (let t = 0; t < p.slots; t++) if ((pw[t] as number) !== 0) v += (table[s]![t] as number) * (pw[t] as number) * h;
+    for (let t = 0; t < p.slots; t++)
+      if ((pw[t] as number) !== 0) v += (table[s]![t] as number) * (pw[t] as number) * h;
     return v;
   };
 
@@ -102,13 +127,20 @@ export const localSearch = (p: PlanningProblem, d: Draft, batteries: readonly Ba
     const power = new Float64Array(p.slots);
     let left = job.energyKwh / h;
     if (d.site[j] === s) {
-      for (let t = job.releaseSlot; t < hi; t++) { const k = keep(j, t); power[t] = k; left -= k; }
+      for (let t = job.releaseSlot; t < hi; t++) {
+        const k = keep(j, t);
+        power[t] = k;
+        left -= k;
+      }
     }
     for (const t of st[s]!.order) {
       if (left <= 0) break;
       if (t < job.releaseSlot || t >= hi) continue;
       const add = Math.min(left, Math.min(job.maxPowerKw, room(j, s, t)) - (power[t] as number));
-      if (add > 0) { power[t] = (power[t] as number) + add; left -= add; }
+      if (add > 0) {
+        power[t] = (power[t] as number) + add;
+        left -= add;
+      }
     }
     if (left > 1e-9 * Math.max(1, job.energyKwh / h)) return undefined;
     return { s, power, cost: value(s, power, priced) };
@@ -121,7 +153,8 @@ export const localSearch = (p: PlanningProblem, d: Draft, batteries: readonly Ba
     const here = d.site[j] === s;
     let best: { start: number; cost: number } | undefined;
     for (let start = job.releaseSlot; start + run.length <= hi; start++) {
-      let cost = 0; let fits = true;
+      let cost = 0;
+      let fits = true;
       for (let i = 0; i < run.length && fits; i++) {
         fits = (run[i] as number) <= room(j, s, start + i);
         cost += (priced[s]![start + i] as number) * (run[i] as number) * h;
@@ -137,7 +170,9 @@ export const localSearch = (p: PlanningProblem, d: Draft, batteries: readonly Ba
     }
     if (!best) return undefined;
     const power = new Float64Array(p.slots);
-    run.forEach((kw, i) => { power[best.start + i] = kw; });
+    run.forEach((kw, i) => {
+      power[best.start + i] = kw;
+    });
     return { s, power, cost: best.cost };
   };
 
@@ -147,7 +182,9 @@ export const localSearch = (p: PlanningProblem, d: Draft, batteries: readonly Ba
     return true;
   };
 
-  let moved = 0; let gain = 0; let sweeps = 0;
+  let moved = 0;
+  let gain = 0;
+  let sweeps = 0;
   const total = p.jobs.reduce((a, j) => a + j.energyKwh, 0);
   for (; sweeps < maxSweeps; sweeps++) {
     let sweepGain = 0;
@@ -172,14 +209,18 @@ export const localSearch = (p: PlanningProblem, d: Draft, batteries: readonly Ba
         st[s0]!.load[t] = (st[s0]!.load[t] as number) - (pw[t] as number);
         st[best.s]!.load[t] = (st[best.s]!.load[t] as number) + (best.power[t] as number);
       }
-      d.power[j] = best.power; d.site[j] = best.s;
+      d.power[j] = best.power;
+      d.site[j] = best.s;
       carbon += dKg;
       sweepGain += current - best.cost;
       moved++;
     }
     gain += sweepGain;
     // Stop when a sweep gains less than a millionth of the energy's worth at £1/MWh.
-    if (sweepGain <= 1e-9 * total) { sweeps++; break; }
+    if (sweepGain <= 1e-9 * total) {
+      sweeps++;
+      break;
+    }
   }
   return { moved, gain, sweeps };
 };

@@ -28,16 +28,16 @@ export interface LpOptions {
 
 export type LpOutcome =
   | {
-    /** `optimal`: proven within the solver's tolerances; `limit`: stopped by a time limit with a solution in hand. */
-    readonly status: 'optimal' | 'limit';
-    readonly objective: number;
-    readonly colValue: Float64Array;
-    /** Row duals (LP only): used to prove a lower bound independently of the solver's claims. */
-    readonly rowDual?: Float64Array;
-    /** The MIP's proven dual bound (MIP only). */
-    readonly dualBound?: number;
-    readonly seconds: number;
-  }
+      /** `optimal`: proven within the solver's tolerances; `limit`: stopped by a time limit with a solution in hand. */
+      readonly status: 'optimal' | 'limit';
+      readonly objective: number;
+      readonly colValue: Float64Array;
+      /** Row duals (LP only): used to prove a lower bound independently of the solver's claims. */
+      readonly rowDual?: Float64Array;
+      /** The MIP's proven dual bound (MIP only). */
+      readonly dualBound?: number;
+      readonly seconds: number;
+    }
   | { readonly status: 'infeasible'; readonly seconds: number }
   /** No usable answer: time limit without a solution, a crash, or the worker was killed. */
   | { readonly status: 'failed'; readonly reason: string; readonly seconds: number };
@@ -61,8 +61,12 @@ export class LpBuilder {
   private val: number[] = [];
   private ints: number[] = [];
 
-  get numCols(): number { return this.cost.length; }
-  get numRows(): number { return this.rowLo.length; }
+  get numCols(): number {
+    return this.cost.length;
+  }
+  get numRows(): number {
+    return this.rowLo.length;
+  }
 
   /** Adds a row lower ≤ a·x ≤ upper and returns its index. */
   row(lower: number, upper: number): number {
@@ -77,13 +81,23 @@ export class LpBuilder {
   }
 
   /** Adds a column; `rows` and `coefs` are parallel; zero coefficients are skipped. */
-  col(cost: number, lower: number, upper: number, rows: readonly number[], coefs: readonly number[], integer = false): number {
+  col(
+    cost: number,
+    lower: number,
+    upper: number,
+    rows: readonly number[],
+    coefs: readonly number[],
+    integer = false,
+  ): number {
     this.cost.push(cost);
     this.lower.push(lower);
     this.upper.push(upper);
     for (let k = 0; k < rows.length; k++) {
       const v = coefs[k] ?? 0;
-      if (v !== 0) { this.idx.push(rows[k] as number); this.val.push(v); }
+      if (v !== 0) {
+        this.idx.push(rows[k] as number);
+        this.val.push(v);
+      }
     }
     this.starts.push(this.idx.length);
     if (integer) this.ints.push(this.cost.length - 1);
@@ -93,10 +107,16 @@ export class LpBuilder {
   build(): LpModel {
     const numCols = this.cost.length;
     const model: LpModel = {
-      numCols, numRows: this.rowLo.length,
-      colCost: Float64Array.from(this.cost), colLower: Float64Array.from(this.lower), colUpper: Float64Array.from(this.upper),
-      rowLower: Float64Array.from(this.rowLo), rowUpper: Float64Array.from(this.rowUp),
-      starts: Int32Array.from(this.starts), indices: Int32Array.from(this.idx), values: Float64Array.from(this.val),
+      numCols,
+      numRows: this.rowLo.length,
+      colCost: Float64Array.from(this.cost),
+      colLower: Float64Array.from(this.lower),
+      colUpper: Float64Array.from(this.upper),
+      rowLower: Float64Array.from(this.rowLo),
+      rowUpper: Float64Array.from(this.rowUp),
+      starts: Int32Array.from(this.starts),
+      indices: Int32Array.from(this.idx),
+      values: Float64Array.from(this.val),
     };
     if (this.ints.length === 0) return model;
     const integrality = new Uint8Array(numCols);
@@ -113,7 +133,12 @@ export class LpBuilder {
  * since solvers differ; the larger bound is returned (both are valid). `rowLower`/`rowUpper` may
  * differ from the model's, to bound a problem whose rows were tightened for the primal solve.
  */
-export const lagrangianBound = (m: LpModel, rowDual: Float64Array, rowLower = m.rowLower, rowUpper = m.rowUpper): number => {
+export const lagrangianBound = (
+  m: LpModel,
+  rowDual: Float64Array,
+  rowLower = m.rowLower,
+  rowUpper = m.rowUpper,
+): number => {
   const one = (sign: 1 | -1): number => {
     const y = new Float64Array(m.numRows);
     let bound = 0;
@@ -121,12 +146,19 @@ export const lagrangianBound = (m: LpModel, rowDual: Float64Array, rowLower = m.
       const v = sign * (rowDual[i] ?? 0);
       const lo = rowLower[i] as number;
       const up = rowUpper[i] as number;
-      if (v > 0 && Number.isFinite(lo)) { y[i] = v; bound += v * lo; } else if (v < 0 && Number.isFinite(up)) { y[i] = v; bound += v * up; }
+      if (v > 0 && Number.isFinite(lo)) {
+        y[i] = v;
+        bound += v * lo;
+      } else if (v < 0 && Number.isFinite(up)) {
+        y[i] = v;
+        bound += v * up;
+      }
     }
     for (let j = 0; j < m.numCols; j++) {
       let d = m.colCost[j] as number;
-      for (let k = m.starts[j] as number; k < (m.starts[j + 1] as number); k++) d -= (y[m.indices[k] as number] as number) * (m.values[k] as number);
-      const x = d >= 0 ? m.colLower[j] as number : m.colUpper[j] as number;
+      for (let k = m.starts[j] as number; k < (m.starts[j + 1] as number); k++)
+        d -= (y[m.indices[k] as number] as number) * (m.values[k] as number);
+      const x = d >= 0 ? (m.colLower[j] as number) : (m.colUpper[j] as number);
       if (d !== 0 && !Number.isFinite(x)) return Number.NEGATIVE_INFINITY;
       if (d !== 0) bound += d * x;
     }

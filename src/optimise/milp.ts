@@ -31,7 +31,10 @@ export const exactBinaries = (p: PlanningProblem): number => {
   let n = 0;
   for (const j of p.jobs) {
     if (j.energyKwh <= 0) continue;
-    if (j.preemptible) { if (j.sites.length > 1) n += j.sites.length; continue; }
+    if (j.preemptible) {
+      if (j.sites.length > 1) n += j.sites.length;
+      continue;
+    }
     const k = runProfile(j.energyKwh, j.maxPowerKw, h).length;
     const starts = Math.max(0, Math.min(j.deadlineSlot, p.slots) - k - j.releaseSlot + 1);
     if (starts > 1 || j.sites.length > 1) n += starts * j.sites.length;
@@ -43,7 +46,12 @@ export const buildExactModel = (p: PlanningProblem): ExactModel => {
   const h = p.slotMinutes / 60;
   const b = new LpBuilder();
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
-  const jobRow = p.jobs.map((j) => b.row(j.energyKwh > 0 ? (j.preemptible ? j.energyKwh : 1) : 0, j.energyKwh > 0 ? (j.preemptible ? j.energyKwh : 1) : 0));
+  const jobRow = p.jobs.map((j) =>
+    b.row(
+      j.energyKwh > 0 ? (j.preemptible ? j.energyKwh : 1) : 0,
+      j.energyKwh > 0 ? (j.preemptible ? j.energyKwh : 1) : 0,
+    ),
+  );
   const rows = addSiteRows(p, b, 0);
   let binaries = 0;
   const jobs = p.jobs.map((j, i): JobCols => {
@@ -56,7 +64,15 @@ export const buildExactModel = (p: PlanningProblem): ExactModel => {
       const blocks = sites.map((s, k) => {
         const first = b.numCols;
         for (let t = j.releaseSlot; t < end; t++) {
-          const e = powerEntries(p, rows, s, [t], [1], multi ? [jobRow[i]!, link[k]!] : [jobRow[i]!], multi ? [h, h] : [h]);
+          const e = powerEntries(
+            p,
+            rows,
+            s,
+            [t],
+            [1],
+            multi ? [jobRow[i]!, link[k]!] : [jobRow[i]!],
+            multi ? [h, h] : [h],
+          );
           b.col(e.cost, 0, j.maxPowerKw, e.rows, e.coefs);
         }
         return { site: s, first, count: end - j.releaseSlot, from: j.releaseSlot };
@@ -73,7 +89,15 @@ export const buildExactModel = (p: PlanningProblem): ExactModel => {
         let count = 0;
         const choices = sites.length * Math.max(0, end - run.length - j.releaseSlot + 1);
         for (let st = j.releaseSlot; st + run.length <= end; st++, count++) {
-          const e = powerEntries(p, rows, s, run.map((_, k) => st + k), run, [jobRow[i]!], [1]);
+          const e = powerEntries(
+            p,
+            rows,
+            s,
+            run.map((_, k) => st + k),
+            run,
+            [jobRow[i]!],
+            [1],
+          );
           // A job with a single possible run needs no binary: its row fixes the column at 1.
           b.col(e.cost, 0, 1, e.rows, e.coefs, choices > 1);
           if (choices > 1) binaries++;
@@ -90,26 +114,49 @@ export const buildExactModel = (p: PlanningProblem): ExactModel => {
 export const decodeExact = (p: PlanningProblem, em: ExactModel, x: Float64Array): Draft => {
   const h = p.slotMinutes / 60;
   const n = p.jobs.length;
-  const d: Draft = { site: new Int32Array(n).fill(-1), power: new Array<Float64Array | undefined>(n), deficitKwh: new Float64Array(n) };
+  const d: Draft = {
+    site: new Int32Array(n).fill(-1),
+    power: new Array<Float64Array | undefined>(n),
+    deficitKwh: new Float64Array(n),
+  };
   p.jobs.forEach((j, i) => {
     const cols = em.jobs[i]!;
     const power = new Float64Array(p.slots);
-    if (cols.blocks.length === 0) { d.site[i] = p.sites.findIndex((s) => s.id === j.sites[0]); d.power[i] = power; return; }
+    if (cols.blocks.length === 0) {
+      d.site[i] = p.sites.findIndex((s) => s.id === j.sites[0]);
+      d.power[i] = power;
+      return;
+    }
     if (j.preemptible) {
-      const energy = cols.blocks.map((bl) => { let e = 0; for (let k = 0; k < bl.count; k++) e += Math.max(0, x[bl.first + k] ?? 0); return e; });
+      const energy = cols.blocks.map((bl) => {
+        let e = 0;
+        for (let k = 0; k < bl.count; k++) e += Math.max(0, x[bl.first + k] ?? 0);
+        return e;
+      });
       const k = energy.indexOf(Math.max(...energy));
       const bl = cols.blocks[k]!;
       const total = (energy[k] as number) * h;
-      for (let c = 0; c < bl.count; c++) power[bl.from + c] = Math.min(j.maxPowerKw, Math.max(0, x[bl.first + c] ?? 0) * (total > 0 ? j.energyKwh / total : 0));
+      for (let c = 0; c < bl.count; c++)
+        power[bl.from + c] = Math.min(
+          j.maxPowerKw,
+          Math.max(0, x[bl.first + c] ?? 0) * (total > 0 ? j.energyKwh / total : 0),
+        );
       d.site[i] = bl.site;
       d.power[i] = power;
       d.deficitKwh[i] = Math.max(0, j.energyKwh - power.reduce((a, v) => a + v * h, 0));
       return;
     }
     let best = { v: -1, site: -1, start: -1 };
-    for (const bl of cols.blocks) for (let c = 0; c < bl.count; c++) if ((x[bl.first + c] ?? 0) > best.v) best = { v: x[bl.first + c] ?? 0, site: bl.site, start: bl.from + c };
-    if (best.site < 0) { d.deficitKwh[i] = j.energyKwh; return; }
-    runProfile(j.energyKwh, j.maxPowerKw, h).forEach((kw, k) => { power[best.start + k] = kw; });
+    for (const bl of cols.blocks)
+      for (let c = 0; c < bl.count; c++)
+        if ((x[bl.first + c] ?? 0) > best.v) best = { v: x[bl.first + c] ?? 0, site: bl.site, start: bl.from + c };
+    if (best.site < 0) {
+      d.deficitKwh[i] = j.energyKwh;
+      return;
+    }
+    runProfile(j.energyKwh, j.maxPowerKw, h).forEach((kw, k) => {
+      power[best.start + k] = kw;
+    });
     d.site[i] = best.site;
     d.power[i] = power;
   });
@@ -144,9 +191,12 @@ export const encodeExact = (p: PlanningProblem, em: ExactModel, s: Schedule): Fl
     if (first < 0 || !site.battery) return;
     let soc = site.battery.initialSocKwh;
     for (let t = 0; t < p.slots; t++) {
-      const c = plan?.chargeKw[t] ?? 0; const dch = plan?.dischargeKw[t] ?? 0;
+      const c = plan?.chargeKw[t] ?? 0;
+      const dch = plan?.dischargeKw[t] ?? 0;
       soc += c * h * site.battery.roundTripEfficiency - dch * h;
-      x[first + 3 * t] = c; x[first + 3 * t + 1] = dch; x[first + 3 * t + 2] = soc;
+      x[first + 3 * t] = c;
+      x[first + 3 * t + 1] = dch;
+      x[first + 3 * t + 2] = soc;
     }
   });
   return x;

@@ -30,21 +30,38 @@ export interface FlexibilityCurve {
 
 export type Plan = (problem: PlanningProblem) => Promise<Schedule>;
 
-const withCommitments = (problem: PlanningProblem, cs: readonly CommitmentSpec[]): PlanningProblem => ({ ...problem, commitments: [...problem.commitments, ...cs] });
+const withCommitments = (problem: PlanningProblem, cs: readonly CommitmentSpec[]): PlanningProblem => ({
+  ...problem,
+  commitments: [...problem.commitments, ...cs],
+});
 
 /** One commitment per slot: import at `site` ≤ ceiling[k] in slot fromSlot + k. */
 export const slotCommitments = (site: string, fromSlot: number, ceilingsKw: readonly number[]): CommitmentSpec[] =>
-  ceilingsKw.map((maxImportKw, k) => ({ site, fromSlot: fromSlot + k, toSlot: fromSlot + k + 1, maxImportKw: Math.max(0, maxImportKw) }));
+  ceilingsKw.map((maxImportKw, k) => ({
+    site,
+    fromSlot: fromSlot + k,
+    toSlot: fromSlot + k + 1,
+    maxImportKw: Math.max(0, maxImportKw),
+  }));
 
 export const flexibilityCurve = async (
-  plan: Plan, problem: PlanningProblem, site: string, fromSlot: number, toSlot: number, levels = 5, reference?: readonly number[],
+  plan: Plan,
+  problem: PlanningProblem,
+  site: string,
+  fromSlot: number,
+  toSlot: number,
+  levels = 5,
+  reference?: readonly number[],
 ): Promise<FlexibilityCurve | { readonly infeasible: string }> => {
-  if (fromSlot < 0 || toSlot > problem.slots || fromSlot >= toSlot) return { infeasible: `window [${fromSlot}, ${toSlot}) is not inside the horizon of ${problem.slots} slots` };
+  if (fromSlot < 0 || toSlot > problem.slots || fromSlot >= toSlot)
+    return { infeasible: `window [${fromSlot}, ${toSlot}) is not inside the horizon of ${problem.slots} slots` };
   const base = await plan(problem);
-  if (base.status === 'infeasible') return { infeasible: base.reason ?? 'the problem has no plan even without a commitment' };
+  if (base.status === 'infeasible')
+    return { infeasible: base.reason ?? 'the problem has no plan even without a commitment' };
   const plannedKw = siteImportKw(problem, base, site).slice(fromSlot, toSlot);
   const referenceKw = reference ?? plannedKw;
-  if (referenceKw.length !== toSlot - fromSlot) return { infeasible: `the reference has ${referenceKw.length} values for a window of ${toSlot - fromSlot} slots` };
+  if (referenceKw.length !== toSlot - fromSlot)
+    return { infeasible: `the reference has ${referenceKw.length} values for a window of ${toSlot - fromSlot} slots` };
   const ceilingKw = Math.min(...referenceKw);
   const hoursInWindow = ((toSlot - fromSlot) * problem.slotMinutes) / 60;
   const tryLevel = async (reductionKw: number): Promise<CurvePoint | undefined> => {
@@ -53,7 +70,13 @@ export const flexibilityCurve = async (
     if (s.status === 'infeasible') return undefined;
     const opportunityCostGbp = s.costGbp - base.costGbp;
     const mwh = (reductionKw * hoursInWindow) / 1000;
-    return { reductionKw, maxImportKw, costGbp: s.costGbp, opportunityCostGbp, opportunityCostGbpPerMwh: mwh > 0 ? opportunityCostGbp / mwh : 0 };
+    return {
+      reductionKw,
+      maxImportKw,
+      costGbp: s.costGbp,
+      opportunityCostGbp,
+      opportunityCostGbpPerMwh: mwh > 0 ? opportunityCostGbp / mwh : 0,
+    };
   };
   // The largest deliverable reduction, by bisection to 1 % of the baseline (or 1 kW).
   let best = await tryLevel(ceilingKw);
@@ -64,7 +87,10 @@ export const flexibilityCurve = async (
     while (hi - lo > tolerance) {
       const mid = (lo + hi) / 2;
       const p = await tryLevel(mid);
-      if (p) { lo = mid; best = p; } else hi = mid;
+      if (p) {
+        lo = mid;
+        best = p;
+      } else hi = mid;
     }
   }
   const maxReduction = best?.reductionKw ?? 0;

@@ -7,7 +7,15 @@ import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 import { infeasible, withWorkMetrics } from '../domain/planning.ts';
 import { planBatteries } from './battery-model.ts';
 import { checkSchedule } from './check.ts';
-import { buildClassModel, buildClasses, chooseClasses, jobClasses, shadowCosts, type ClassModel, type JobClass } from './class-model.ts';
+import {
+  buildClassModel,
+  buildClasses,
+  chooseClasses,
+  jobClasses,
+  shadowCosts,
+  type ClassModel,
+  type JobClass,
+} from './class-model.ts';
 import { exactClassBound } from './bound.ts';
 import { disaggregate, unitCosts, type Draft, type UnitCosts } from './disaggregate.ts';
 import { greedyPlan, provablyInfeasible } from './greedy.ts';
@@ -35,7 +43,12 @@ export interface PlannerOptions {
   readonly onStats?: (s: PlanStats) => void;
 }
 
-export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = { timeLimitSeconds: 30, maxColumns: 8000, milpMaxBinaries: 5000, milpTimeLimitSeconds: 10 };
+export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
+  timeLimitSeconds: 30,
+  maxColumns: 8000,
+  milpMaxBinaries: 5000,
+  milpTimeLimitSeconds: 10,
+};
 
 export interface PlanStats {
   classes: number;
@@ -68,9 +81,28 @@ const TIGHTENINGS = [0.001, 0.01, 0.05];
 
 type Attempt = { readonly schedule: Schedule } | { readonly retry: boolean; readonly reason: string };
 
-const assemble = (p: PlanningProblem, d: Draft, batteries: Schedule['batteries'], lowerBoundGbp: number, planner = LP_PLANNER): Schedule => {
-  const jobs = p.jobs.map((j, i) => ({ id: j.id, site: p.sites[d.site[i] as number]!.id, powerKw: Array.from(d.power[i] ?? new Float64Array(p.slots)) }));
-  const draft: Schedule = { version: 1, status: 'feasible', costGbp: 0, carbonKg: 0, lowerBoundGbp, jobs, batteries, planner };
+const assemble = (
+  p: PlanningProblem,
+  d: Draft,
+  batteries: Schedule['batteries'],
+  lowerBoundGbp: number,
+  planner = LP_PLANNER,
+): Schedule => {
+  const jobs = p.jobs.map((j, i) => ({
+    id: j.id,
+    site: p.sites[d.site[i] as number]!.id,
+    powerKw: Array.from(d.power[i] ?? new Float64Array(p.slots)),
+  }));
+  const draft: Schedule = {
+    version: 1,
+    status: 'feasible',
+    costGbp: 0,
+    carbonKg: 0,
+    lowerBoundGbp,
+    jobs,
+    batteries,
+    planner,
+  };
   const measured = checkSchedule(p, draft);
   const costGbp = measured.costGbp;
   const bound = Math.min(lowerBoundGbp, costGbp);
@@ -94,7 +126,11 @@ const itLimits = (p: PlanningProblem, cm: ClassModel, x: Float64Array): Float64A
 
 const siteLoads = (p: PlanningProblem, d: Draft): Float64Array[] => {
   const load = p.sites.map(() => new Float64Array(p.slots));
-  d.power.forEach((pw, j) => { if (pw) for (let t = 0; t < p.slots; t++) load[d.site[j] as number]![t] = (load[d.site[j] as number]![t] as number) + (pw[t] as number); });
+  d.power.forEach((pw, j) => {
+    if (pw)
+      for (let t = 0; t < p.slots; t++)
+        load[d.site[j] as number]![t] = (load[d.site[j] as number]![t] as number) + (pw[t] as number);
+  });
   return load;
 };
 
@@ -107,26 +143,48 @@ const solveClasses = async (cm: ClassModel, solve: LpSolve, deadline: () => numb
 
 /** No job placed yet: repair then places every job, least flexible first, at its cheapest slots. */
 const emptyDraft = (p: PlanningProblem): Draft => ({
-  site: new Int32Array(p.jobs.length).fill(-1), power: new Array<Float64Array | undefined>(p.jobs.length), deficitKwh: Float64Array.from(p.jobs, (j) => j.energyKwh),
+  site: new Int32Array(p.jobs.length).fill(-1),
+  power: new Array<Float64Array | undefined>(p.jobs.length),
+  deficitKwh: Float64Array.from(p.jobs, (j) => j.energyKwh),
 });
 
 type Candidate = { readonly schedule: Schedule } | { readonly failed: string; readonly carbon: boolean };
 
 /** Battery LP for a job plan, then the independent check. */
-const finish = async (p: PlanningProblem, draft: Draft, solve: LpSolve, deadline: () => number, stats: PlanStats, bound: number, planner: string): Promise<Candidate> => {
+const finish = async (
+  p: PlanningProblem,
+  draft: Draft,
+  solve: LpSolve,
+  deadline: () => number,
+  stats: PlanStats,
+  bound: number,
+  planner: string,
+): Promise<Candidate> => {
   const battery = await planBatteries(p, siteLoads(p, draft), solve, deadline());
   stats.lpSolves++;
   if (!battery.ok) return { failed: battery.reason, carbon: battery.carbon };
   const schedule = assemble(p, draft, battery.batteries, bound, planner);
   const verdict = checkSchedule(p, schedule);
-  return verdict.ok ? { schedule } : { failed: `the plan fails the check: ${verdict.violations.slice(0, 3).join('; ')}`, carbon: false };
+  return verdict.ok
+    ? { schedule }
+    : { failed: `the plan fails the check: ${verdict.violations.slice(0, 3).join('; ')}`, carbon: false };
 };
 
 /**
  * Every job placed afresh at its cheapest priced slots. Placement moves a little energy away from
  * where the LP had it, so if the carbon cap breaks, carbon is priced higher and placement repeated.
  */
-const pricedPlacement = async (p: PlanningProblem, limits: Float64Array[], costs: UnitCosts, lambda: number, solve: LpSolve, deadline: () => number, stats: PlanStats, bound: number, placeIn: PlanningProblem = p): Promise<Candidate> => {
+const pricedPlacement = async (
+  p: PlanningProblem,
+  limits: Float64Array[],
+  costs: UnitCosts,
+  lambda: number,
+  solve: LpSolve,
+  deadline: () => number,
+  stats: PlanStats,
+  bound: number,
+  placeIn: PlanningProblem = p,
+): Promise<Candidate> => {
   let last: Candidate = { failed: 'not tried', carbon: false };
   for (const extra of [0, 0.1, 0.3, 1]) {
     const priced = extra === 0 ? costs : unitCosts(p, lambda * (1 + extra) + 0.01 * extra);
@@ -157,14 +215,29 @@ const POLISH_ROUNDS = 3;
  * Local search on the best plan (local-search.ts), then the battery LP for the new IT profile; a
  * round is kept only if the checked plan is cheaper, and rounds repeat while they help.
  */
-const polish = async (p: PlanningProblem, best: Schedule, lambda: number, solve: LpSolve, deadline: () => number, stats: PlanStats, bound: number): Promise<Schedule> => {
+const polish = async (
+  p: PlanningProblem,
+  best: Schedule,
+  lambda: number,
+  solve: LpSolve,
+  deadline: () => number,
+  stats: PlanStats,
+  bound: number,
+): Promise<Schedule> => {
   let plan = best;
   for (let round = 0; round < POLISH_ROUNDS; round++) {
     const draft = draftOf(p, plan);
     const r = localSearch(p, draft, plan.batteries, lambda);
     if (r.moved === 0) break;
     const next = await finish(p, draft, solve, deadline, stats, bound, plan.planner ?? LP_PLANNER);
-    stats.localSearch = [...(stats.localSearch ?? []), { moved: r.moved, sweeps: r.sweeps, cost: 'schedule' in next ? Math.round(next.schedule.costGbp * 100) / 100 : next.failed }];
+    stats.localSearch = [
+      ...(stats.localSearch ?? []),
+      {
+        moved: r.moved,
+        sweeps: r.sweeps,
+        cost: 'schedule' in next ? Math.round(next.schedule.costGbp * 100) / 100 : next.failed,
+      },
+    ];
     if (!('schedule' in next) || next.schedule.costGbp >= plan.costGbp) break;
     plan = next.schedule;
   }
@@ -179,14 +252,26 @@ const polish = async (p: PlanningProblem, best: Schedule, lambda: number, solve:
  *    (price + congestion + carbon shadow price), which resolves contention the way the LP did.
  * Each then gets its batteries planned by the battery LP.
  */
-const attempt = async (p: PlanningProblem, cm: ClassModel, exact: readonly JobClass[], solve: LpSolve, deadline: () => number, stats: PlanStats, bound: { value: number }, lap: (stage: string) => void): Promise<Attempt> => {
+const attempt = async (
+  p: PlanningProblem,
+  cm: ClassModel,
+  exact: readonly JobClass[],
+  solve: LpSolve,
+  deadline: () => number,
+  stats: PlanStats,
+  bound: { value: number },
+  lap: (stage: string) => void,
+): Promise<Attempt> => {
   const out = await solveClasses(cm, solve, deadline, stats);
   lap('classLp');
   if (out.status === 'infeasible') return { retry: true, reason: 'infeasible' };
   if (out.status === 'failed') return { retry: false, reason: out.reason };
   const duals = out.rowDual ?? new Float64Array(cm.model.numRows);
   if (out.rowDual) {
-    const own = stats.granularity === 1 ? lagrangianBound(cm.model, out.rowDual, cm.trueRowLower, cm.trueRowUpper) : Number.NEGATIVE_INFINITY;
+    const own =
+      stats.granularity === 1
+        ? lagrangianBound(cm.model, out.rowDual, cm.trueRowLower, cm.trueRowUpper)
+        : Number.NEGATIVE_INFINITY;
     bound.value = Math.max(bound.value, own, exactClassBound(p, cm, out.rowDual, exact));
   }
   lap('bound');
@@ -202,14 +287,17 @@ const attempt = async (p: PlanningProblem, cm: ClassModel, exact: readonly JobCl
     stats.deficitKwh = draft.deficitKwh.reduce((x, y) => x + y, 0);
     const fixed = repair(p, draft, limits, costs);
     stats.moved = fixed.ok ? fixed.moved : 0;
-    a = fixed.ok ? await finish(p, draft, solve, deadline, stats, bound.value, LP_PLANNER) : { failed: fixed.reason, carbon: false };
+    a = fixed.ok
+      ? await finish(p, draft, solve, deadline, stats, bound.value, LP_PLANNER)
+      : { failed: fixed.reason, carbon: false };
     lap('disaggregation');
   }
   // Priced placement twice: carbon at the LP's shadow price, and at 0.9 of it (the coarse LP's price
   // is a little high for placement, which then leaves part of the cap unused). Adding the LP's
   // congestion prices as well was tried and lost on every benchmark size.
   const placed: Candidate[] = [];
-  for (const l of [lambda, 0.9 * lambda]) placed.push(await pricedPlacement(p, limits, unitCosts(p, l), l, solve, deadline, stats, bound.value));
+  for (const l of [lambda, 0.9 * lambda])
+    placed.push(await pricedPlacement(p, limits, unitCosts(p, l), l, solve, deadline, stats, bound.value));
   lap('placement');
   const all = [a, ...placed];
   stats.candidates = all.map((x) => ('schedule' in x ? Math.round(x.schedule.costGbp * 100) / 100 : x.failed));
@@ -229,9 +317,20 @@ const attempt = async (p: PlanningProblem, cm: ClassModel, exact: readonly JobCl
 type Exact = { readonly schedule: Schedule } | { readonly infeasible: true } | { readonly failed: string };
 
 /** Solves the exact MILP (from `start` when given) and turns its answer into a checked schedule. */
-const exactPlan = async (p: PlanningProblem, solve: LpSolve, seconds: number, bound: number, stats: PlanStats, start?: Schedule): Promise<Exact> => {
+const exactPlan = async (
+  p: PlanningProblem,
+  solve: LpSolve,
+  seconds: number,
+  bound: number,
+  stats: PlanStats,
+  start?: Schedule,
+): Promise<Exact> => {
   const em = buildExactModel(p);
-  const out = await solve(em.model, { timeLimitSeconds: seconds, mipRelGap: 1e-4, ...(start ? { start: encodeExact(p, em, start) } : {}) });
+  const out = await solve(em.model, {
+    timeLimitSeconds: seconds,
+    mipRelGap: 1e-4,
+    ...(start ? { start: encodeExact(p, em, start) } : {}),
+  });
   stats.lpSolves++;
   stats.lpSeconds += out.seconds;
   stats.milp = `${out.status}${out.status === 'failed' ? `: ${out.reason}` : ''} (${em.binaries} binaries)`;
@@ -240,20 +339,38 @@ const exactPlan = async (p: PlanningProblem, solve: LpSolve, seconds: number, bo
   // HiGHS's dual bound is its proof; it can only raise the bound already proved.
   const proved = Math.max(bound, Number.isFinite(out.dualBound) ? (out.dualBound as number) : bound);
   const draft = decodeExact(p, em, out.colValue);
-  if (draft.deficitKwh.some((x, j) => x > 1e-7 * Math.max(1, p.jobs[j]!.energyKwh))) return { failed: 'the MILP solution misses energy' };
+  if (draft.deficitKwh.some((x, j) => x > 1e-7 * Math.max(1, p.jobs[j]!.energyKwh)))
+    return { failed: 'the MILP solution misses energy' };
   const battery = await planBatteries(p, siteLoads(p, draft), solve, Math.max(0.5, seconds));
   if (!battery.ok) return { failed: battery.reason };
   const schedule = assemble(p, draft, battery.batteries, proved, EXACT_PLANNER);
   const verdict = checkSchedule(p, schedule);
-  return verdict.ok ? { schedule } : { failed: `the MILP plan fails the check: ${verdict.violations.slice(0, 2).join('; ')}` };
+  return verdict.ok
+    ? { schedule }
+    : { failed: `the MILP plan fails the check: ${verdict.violations.slice(0, 2).join('; ')}` };
 };
 
-const useMilp = (p: PlanningProblem, options: PlannerOptions, remaining: number): boolean => exactBinaries(p) <= options.milpMaxBinaries && remaining >= 0.2;
+const useMilp = (p: PlanningProblem, options: PlannerOptions, remaining: number): boolean =>
+  exactBinaries(p) <= options.milpMaxBinaries && remaining >= 0.2;
 
 /** Tries the exact MILP from `best`; keeps the better plan and the better proven bound. */
-const improve = async (p: PlanningProblem, best: Schedule, solve: LpSolve, options: PlannerOptions, remaining: number, stats: PlanStats): Promise<Schedule> => {
+const improve = async (
+  p: PlanningProblem,
+  best: Schedule,
+  solve: LpSolve,
+  options: PlannerOptions,
+  remaining: number,
+  stats: PlanStats,
+): Promise<Schedule> => {
   if (best.status === 'optimal' || !useMilp(p, options, remaining)) return best;
-  const out = await exactPlan(p, solve, Math.min(remaining, options.milpTimeLimitSeconds), best.lowerBoundGbp, stats, best);
+  const out = await exactPlan(
+    p,
+    solve,
+    Math.min(remaining, options.milpTimeLimitSeconds),
+    best.lowerBoundGbp,
+    stats,
+    best,
+  );
   if (!('schedule' in out)) return best;
   const better = out.schedule.costGbp < best.costGbp ? out.schedule : best;
   const lowerBoundGbp = Math.min(Math.max(best.lowerBoundGbp, out.schedule.lowerBoundGbp), better.costGbp);
@@ -262,7 +379,12 @@ const improve = async (p: PlanningProblem, best: Schedule, solve: LpSolve, optio
 };
 
 /** Plans with the class LP; falls back to the greedy planner when any stage cannot finish. */
-export const planWithLp = async (p: PlanningProblem, solve: LpSolve, options: PlannerOptions = DEFAULT_PLANNER_OPTIONS, clock: () => number = () => 0): Promise<Schedule> => {
+export const planWithLp = async (
+  p: PlanningProblem,
+  solve: LpSolve,
+  options: PlannerOptions = DEFAULT_PLANNER_OPTIONS,
+  clock: () => number = () => 0,
+): Promise<Schedule> => {
   const proof = provablyInfeasible(p);
   if (proof) return infeasible(proof, 0, LP_PLANNER);
   const started = clock();
@@ -270,9 +392,21 @@ export const planWithLp = async (p: PlanningProblem, solve: LpSolve, options: Pl
   const { granularity, classes } = chooseClasses(p, options.maxColumns);
   // The bound is proved over exact classes: one per job when that is cheap enough, else exact windows.
   const exact = p.jobs.length <= 20_000 ? jobClasses(p) : buildClasses(p, 1, true);
-  const stats: PlanStats = { classes: classes.length, granularity, columns: 0, rows: 0, lpSeconds: 0, lpSolves: 0, moved: 0 };
+  const stats: PlanStats = {
+    classes: classes.length,
+    granularity,
+    columns: 0,
+    rows: 0,
+    lpSeconds: 0,
+    lpSolves: 0,
+    moved: 0,
+  };
   let mark = started;
-  const lap = (stage: string): void => { const now = clock(); stats.seconds = { ...stats.seconds, [stage]: ((stats.seconds ?? {})[stage] ?? 0) + now - mark }; mark = now; };
+  const lap = (stage: string): void => {
+    const now = clock();
+    stats.seconds = { ...stats.seconds, [stage]: ((stats.seconds ?? {})[stage] ?? 0) + now - mark };
+    mark = now;
+  };
   lap('classes');
   const bound = { value: Number.NEGATIVE_INFINITY };
   const done = async (s: Schedule): Promise<Schedule> => {
@@ -283,7 +417,8 @@ export const planWithLp = async (p: PlanningProblem, solve: LpSolve, options: Pl
   let reason = '';
   for (const tightening of p.carbonCapKg === undefined ? [0] : TIGHTENINGS) {
     const cm = buildClassModel(p, classes, tightening);
-    stats.columns = cm.model.numCols; stats.rows = cm.model.numRows;
+    stats.columns = cm.model.numCols;
+    stats.rows = cm.model.numRows;
     const a = await attempt(p, cm, exact, solve, deadline, stats, bound, lap);
     if ('schedule' in a) return done(a.schedule);
     reason = a.reason;
@@ -308,12 +443,18 @@ export const planWithLp = async (p: PlanningProblem, solve: LpSolve, options: Pl
     if ('schedule' in out) return done(out.schedule);
     if ('infeasible' in out) {
       options.onStats?.(stats);
-      return infeasible(`no plan exists: the jobs fit the sites only if non-preemptible runs or site choices could be split (the class LP is feasible, the exact MILP is not; ${reason})`, 0, EXACT_PLANNER);
+      return infeasible(
+        `no plan exists: the jobs fit the sites only if non-preemptible runs or site choices could be split (the class LP is feasible, the exact MILP is not; ${reason})`,
+        0,
+        EXACT_PLANNER,
+      );
     }
   }
   stats.fallback = reason;
   options.onStats?.(stats);
   const g = greedyPlan(p);
-  const lowerBoundGbp = Number.isFinite(bound.value) ? Math.max(g.lowerBoundGbp, Math.min(bound.value, g.status === 'infeasible' ? bound.value : g.costGbp)) : g.lowerBoundGbp;
+  const lowerBoundGbp = Number.isFinite(bound.value)
+    ? Math.max(g.lowerBoundGbp, Math.min(bound.value, g.status === 'infeasible' ? bound.value : g.costGbp))
+    : g.lowerBoundGbp;
   return withWorkMetrics(p, { ...g, lowerBoundGbp, planner: `${g.planner ?? 'greedy'} (fallback: ${reason})` });
 };

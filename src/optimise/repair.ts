@@ -9,7 +9,9 @@
 import type { PlanningProblem } from '../domain/planning.ts';
 import { runProfile, type Draft, type UnitCosts } from './disaggregate.ts';
 
-export type RepairResult = { readonly ok: true; readonly moved: number; readonly madeRoom: number } | { readonly ok: false; readonly reason: string };
+export type RepairResult =
+  | { readonly ok: true; readonly moved: number; readonly madeRoom: number }
+  | { readonly ok: false; readonly reason: string };
 
 const EPS = 1e-9;
 const slack = (x: number): number => 1e-9 * Math.max(1, Math.abs(x));
@@ -37,16 +39,24 @@ const unplace = (p: PlanningProblem, d: Draft, load: Float64Array[], j: number):
 const shed = (p: PlanningProblem, d: Draft, load: Float64Array[], limit: readonly Float64Array[]): void => {
   const h = p.slotMinutes / 60;
   const over = new Set<number>();
-  load.forEach((l, s) => { for (let t = 0; t < p.slots; t++) if ((l[t] as number) > (limit[s]![t] as number) + slack(limit[s]![t] as number)) over.add(s * p.slots + t); });
+  load.forEach((l, s) => {
+    for (let t = 0; t < p.slots; t++)
+      if ((l[t] as number) > (limit[s]![t] as number) + slack(limit[s]![t] as number)) over.add(s * p.slots + t);
+  });
   if (over.size === 0) return;
   const at = new Map<number, number[]>();
   d.power.forEach((pw, j) => {
     const s = d.site[j] as number;
     if (!pw || s < 0) return;
-    for (let t = 0; t < p.slots; t++) if ((pw[t] as number) > EPS && over.has(s * p.slots + t)) { const k = s * p.slots + t; (at.get(k) ?? at.set(k, []).get(k)!).push(j); }
+    for (let t = 0; t < p.slots; t++)
+      if ((pw[t] as number) > EPS && over.has(s * p.slots + t)) {
+        const k = s * p.slots + t;
+        (at.get(k) ?? at.set(k, []).get(k)!).push(j);
+      }
   });
   for (const k of over) {
-    const s = Math.floor(k / p.slots); const t = k % p.slots;
+    const s = Math.floor(k / p.slots);
+    const t = k % p.slots;
     // Preemptible jobs give way first: they can make up the energy in other slots; a
     // non-preemptible job leaves only if that is not enough.
     const jobs = (at.get(k) ?? []).sort((a, b) => Number(p.jobs[b]!.preemptible) - Number(p.jobs[a]!.preemptible));
@@ -55,7 +65,10 @@ const shed = (p: PlanningProblem, d: Draft, load: Float64Array[], limit: readonl
       if (excess <= slack(limit[s]![t] as number)) break;
       const pw = d.power[j];
       if (!pw || d.site[j] !== s) continue;
-      if (!p.jobs[j]!.preemptible) { unplace(p, d, load, j); continue; }
+      if (!p.jobs[j]!.preemptible) {
+        unplace(p, d, load, j);
+        continue;
+      }
       const cut = Math.min(pw[t] as number, excess + slack(limit[s]![t] as number));
       pw[t] = (pw[t] as number) - cut;
       load[s]![t] = (load[s]![t] as number) - cut;
@@ -65,13 +78,24 @@ const shed = (p: PlanningProblem, d: Draft, load: Float64Array[], limit: readonl
 };
 
 /** Cheapest slots of the window with room; adds power to `pw` and `load`. Returns the energy still missing. */
-const topUp = (p: PlanningProblem, j: number, s: number, pw: Float64Array, need: number, load: Float64Array[], limit: readonly Float64Array[], costs: UnitCosts, commit: boolean): { left: number; cost: number } => {
+const topUp = (
+  p: PlanningProblem,
+  j: number,
+  s: number,
+  pw: Float64Array,
+  need: number,
+  load: Float64Array[],
+  limit: readonly Float64Array[],
+  costs: UnitCosts,
+  commit: boolean,
+): { left: number; cost: number } => {
   const h = p.slotMinutes / 60;
   const job = p.jobs[j]!;
   const slots: number[] = [];
   for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, p.slots); t++) slots.push(t);
   slots.sort((a, b) => (costs[s]![a] as number) - (costs[s]![b] as number) || a - b);
-  let left = need; let cost = 0;
+  let left = need;
+  let cost = 0;
   for (const t of slots) {
     if (left <= EPS * Math.max(1, job.energyKwh)) break;
     const room = (limit[s]![t] as number) - (load[s]![t] as number) - slack(limit[s]![t] as number);
@@ -79,20 +103,32 @@ const topUp = (p: PlanningProblem, j: number, s: number, pw: Float64Array, need:
     if (add <= EPS) continue;
     cost += add * h * (costs[s]![t] as number);
     left -= add * h;
-    if (commit) { pw[t] = (pw[t] as number) + add; load[s]![t] = (load[s]![t] as number) + add; }
+    if (commit) {
+      pw[t] = (pw[t] as number) + add;
+      load[s]![t] = (load[s]![t] as number) + add;
+    }
   }
   return { left, cost };
 };
 
-const bestRun = (p: PlanningProblem, j: number, s: number, load: Float64Array[], limit: readonly Float64Array[], costs: UnitCosts): { start: number; cost: number } | undefined => {
+const bestRun = (
+  p: PlanningProblem,
+  j: number,
+  s: number,
+  load: Float64Array[],
+  limit: readonly Float64Array[],
+  costs: UnitCosts,
+): { start: number; cost: number } | undefined => {
   const job = p.jobs[j]!;
   const run = runProfile(job.energyKwh, job.maxPowerKw, p.slotMinutes / 60);
   let best: { start: number; cost: number } | undefined;
   for (let st = job.releaseSlot; st + run.length <= Math.min(job.deadlineSlot, p.slots); st++) {
-    let cost = 0; let fits = true;
+    let cost = 0;
+    let fits = true;
     for (let i = 0; i < run.length && fits; i++) {
       const t = st + i;
-      fits = (load[s]![t] as number) + (run[i] as number) <= (limit[s]![t] as number) - slack(limit[s]![t] as number) + EPS;
+      fits =
+        (load[s]![t] as number) + (run[i] as number) <= (limit[s]![t] as number) - slack(limit[s]![t] as number) + EPS;
       cost += (run[i] as number) * (costs[s]![t] as number);
     }
     if (fits && (!best || cost < best.cost)) best = { start: st, cost };
@@ -100,7 +136,15 @@ const bestRun = (p: PlanningProblem, j: number, s: number, load: Float64Array[],
   return best;
 };
 
-const placeWhole = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[], limit: readonly Float64Array[], costs: UnitCosts, siteIndex: Map<string, number>): boolean => {
+const placeWhole = (
+  p: PlanningProblem,
+  d: Draft,
+  j: number,
+  load: Float64Array[],
+  limit: readonly Float64Array[],
+  costs: UnitCosts,
+  siteIndex: Map<string, number>,
+): boolean => {
   const job = p.jobs[j]!;
   let best: { s: number; cost: number; start?: number } | undefined;
   for (const id of job.sites) {
@@ -116,7 +160,10 @@ const placeWhole = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[
   if (!best) return false;
   const pw = new Float64Array(p.slots);
   if (best.start !== undefined) {
-    runProfile(job.energyKwh, job.maxPowerKw, p.slotMinutes / 60).forEach((kw, i) => { pw[best.start! + i] = kw; load[best.s]![best.start! + i] = (load[best.s]![best.start! + i] as number) + kw; });
+    runProfile(job.energyKwh, job.maxPowerKw, p.slotMinutes / 60).forEach((kw, i) => {
+      pw[best.start! + i] = kw;
+      load[best.s]![best.start! + i] = (load[best.s]![best.start! + i] as number) + kw;
+    });
   } else {
     topUp(p, j, best.s, pw, job.energyKwh, load, limit, costs, true);
   }
@@ -130,12 +177,26 @@ const placeWhole = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[
 class Journal {
   private readonly saved = new Map<number, { power: Float64Array | undefined; site: number; deficit: number }>();
   private readonly loads: Float64Array[];
-  constructor(private readonly d: Draft, private readonly load: Float64Array[]) { this.loads = load.map((l) => Float64Array.from(l)); }
+  constructor(
+    private readonly d: Draft,
+    private readonly load: Float64Array[],
+  ) {
+    this.loads = load.map((l) => Float64Array.from(l));
+  }
   touch(k: number): void {
-    if (!this.saved.has(k)) this.saved.set(k, { power: this.d.power[k] && Float64Array.from(this.d.power[k]!), site: this.d.site[k] as number, deficit: this.d.deficitKwh[k] as number });
+    if (!this.saved.has(k))
+      this.saved.set(k, {
+        power: this.d.power[k] && Float64Array.from(this.d.power[k]!),
+        site: this.d.site[k] as number,
+        deficit: this.d.deficitKwh[k] as number,
+      });
   }
   undo(): void {
-    for (const [k, v] of this.saved) { this.d.power[k] = v.power; this.d.site[k] = v.site; this.d.deficitKwh[k] = v.deficit; }
+    for (const [k, v] of this.saved) {
+      this.d.power[k] = v.power;
+      this.d.site[k] = v.site;
+      this.d.deficitKwh[k] = v.deficit;
+    }
     this.loads.forEach((l, s) => this.load[s]!.set(l));
   }
 }
@@ -147,7 +208,10 @@ class Journal {
  */
 class Occupancy {
   private readonly at = new Map<number, number[]>();
-  constructor(private readonly p: PlanningProblem, d: Draft) {
+  constructor(
+    private readonly p: PlanningProblem,
+    d: Draft,
+  ) {
     d.power.forEach((pw, k) => this.add(k, d.site[k] as number, pw));
   }
   add(k: number, s: number, pw: Float64Array | undefined): void {
@@ -156,11 +220,14 @@ class Occupancy {
       if ((pw[t] as number) <= EPS) continue;
       const key = s * this.p.slots + t;
       const list = this.at.get(key);
-      if (list) list.push(k); else this.at.set(key, [k]);
+      if (list) list.push(k);
+      else this.at.set(key, [k]);
     }
   }
   /** Jobs that may have power at (s, t); callers check the power itself. */
-  jobs(s: number, t: number): readonly number[] { return this.at.get(s * this.p.slots + t) ?? []; }
+  jobs(s: number, t: number): readonly number[] {
+    return this.at.get(s * this.p.slots + t) ?? [];
+  }
 }
 
 /**
@@ -169,7 +236,16 @@ class Occupancy {
  * slots of their windows, or to another of their sites — then place it. Undone if any displaced
  * job cannot be re-homed.
  */
-const makeRoom = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[], limit: readonly Float64Array[], costs: UnitCosts, siteIndex: Map<string, number>, occ: Occupancy): boolean => {
+const makeRoom = (
+  p: PlanningProblem,
+  d: Draft,
+  j: number,
+  load: Float64Array[],
+  limit: readonly Float64Array[],
+  costs: UnitCosts,
+  siteIndex: Map<string, number>,
+  occ: Occupancy,
+): boolean => {
   const h = p.slotMinutes / 60;
   const job = p.jobs[j]!;
   // Room as if the movable power in the job's window were gone; a plan found there is then cleared for real.
@@ -177,14 +253,17 @@ const makeRoom = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[],
   for (const id of job.sites) {
     const s = siteIndex.get(id) as number;
     for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, p.slots); t++) {
-      for (const k of occ.jobs(s, t)) if (d.site[k] === s && k !== j) relaxed[s]![t] = (relaxed[s]![t] as number) - (d.power[k]?.[t] ?? 0);
+      for (const k of occ.jobs(s, t))
+        if (d.site[k] === s && k !== j) relaxed[s]![t] = (relaxed[s]![t] as number) - (d.power[k]?.[t] ?? 0);
     }
   }
   const before = { site: d.site[j] as number, power: d.power[j], deficit: d.deficitKwh[j] as number };
   const found = placeWhole(p, d, j, relaxed, limit, costs, siteIndex);
   const s = d.site[j] as number;
   const need = d.power[j];
-  d.site[j] = before.site; d.power[j] = before.power; d.deficitKwh[j] = before.deficit;
+  d.site[j] = before.site;
+  d.power[j] = before.power;
+  d.deficitKwh[j] = before.deficit;
   if (!found || !need) return false;
   const journal = new Journal(d, load);
   journal.touch(j);
@@ -193,27 +272,41 @@ const makeRoom = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[],
     if ((need[t] as number) <= EPS) continue;
     let over = (load[s]![t] as number) + (need[t] as number) - (limit[s]![t] as number) + slack(limit[s]![t] as number);
     // Displace the jobs with the latest deadlines first: they have the most other slots to go to.
-    const here = [...new Set(occ.jobs(s, t))].filter((k) => k !== j && d.site[k] === s && (d.power[k]?.[t] ?? 0) > EPS)
+    const here = [...new Set(occ.jobs(s, t))]
+      .filter((k) => k !== j && d.site[k] === s && (d.power[k]?.[t] ?? 0) > EPS)
       .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
     for (const k of here) {
       if (over <= EPS) break;
       const pw = d.power[k]!;
       journal.touch(k);
       const cut = Math.min(pw[t] as number, over);
-      pw[t] = (pw[t] as number) - cut; load[s]![t] = (load[s]![t] as number) - cut; over -= cut;
+      pw[t] = (pw[t] as number) - cut;
+      load[s]![t] = (load[s]![t] as number) - cut;
+      over -= cut;
       d.deficitKwh[k] = (d.deficitKwh[k] as number) + cut * h;
       displaced.add(k);
     }
   }
-  need.forEach((kw, t) => { load[s]![t] = (load[s]![t] as number) + kw; });
-  d.power[j] = need; d.site[j] = s; d.deficitKwh[j] = 0;
+  need.forEach((kw, t) => {
+    load[s]![t] = (load[s]![t] as number) + kw;
+  });
+  d.power[j] = need;
+  d.site[j] = s;
+  d.deficitKwh[j] = 0;
   occ.add(j, s, need);
   for (const k of displaced) {
     const r = topUp(p, k, s, d.power[k]!, d.deficitKwh[k] as number, load, limit, costs, true);
-    if (r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh)) { d.deficitKwh[k] = 0; occ.add(k, s, d.power[k]); continue; }
+    if (r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh)) {
+      d.deficitKwh[k] = 0;
+      occ.add(k, s, d.power[k]);
+      continue;
+    }
     // Not enough room at this site: the whole job moves, possibly to another of its sites.
     unplace(p, d, load, k);
-    if (!placeWhole(p, d, k, load, limit, costs, siteIndex)) { journal.undo(); return false; }
+    if (!placeWhole(p, d, k, load, limit, costs, siteIndex)) {
+      journal.undo();
+      return false;
+    }
     occ.add(k, d.site[k] as number, d.power[k]);
   }
   return true;
@@ -223,19 +316,34 @@ const makeRoom = (p: PlanningProblem, d: Draft, j: number, load: Float64Array[],
  * Repairs `d` in place against `limit` (IT kW allowed per site and slot). `costs` orders the slots
  * tried. Returns how many jobs were moved or topped up, or which job found no room.
  */
-export const repair = (p: PlanningProblem, d: Draft, limit: readonly Float64Array[], costs: UnitCosts): RepairResult => {
+export const repair = (
+  p: PlanningProblem,
+  d: Draft,
+  limit: readonly Float64Array[],
+  costs: UnitCosts,
+): RepairResult => {
   const load = loads(p, d);
   shed(p, d, load, limit);
   const h = p.slotMinutes / 60;
   // Slack slots, with each extra allowed site counted as a quarter of the horizon of slack (the
   // best of 0, ¼ and 1 on the benchmark instances): a job that can go
   // elsewhere should not take the last room a single-site job has.
-  const laxity = (j: number) => { const x = p.jobs[j]!; return Math.min(x.deadlineSlot, p.slots) - x.releaseSlot - x.energyKwh / (x.maxPowerKw * h) + (x.sites.length - 1) * p.slots * 0.25; };
+  const laxity = (j: number) => {
+    const x = p.jobs[j]!;
+    return (
+      Math.min(x.deadlineSlot, p.slots) -
+      x.releaseSlot -
+      x.energyKwh / (x.maxPowerKw * h) +
+      (x.sites.length - 1) * p.slots * 0.25
+    );
+  };
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
   const short: number[] = [];
   let madeRoom = 0;
   let occ: Occupancy | undefined;
-  d.deficitKwh.forEach((need, j) => { if (need > 1e-9 * Math.max(1, p.jobs[j]!.energyKwh)) short.push(j); });
+  d.deficitKwh.forEach((need, j) => {
+    if (need > 1e-9 * Math.max(1, p.jobs[j]!.energyKwh)) short.push(j);
+  });
   // The least flexible jobs first: a loose job could take the only slots a tight one can use.
   for (const j of short.sort((a, b) => laxity(a) - laxity(b))) {
     const pw = d.power[j];
@@ -243,15 +351,24 @@ export const repair = (p: PlanningProblem, d: Draft, limit: readonly Float64Arra
     if (pw && s >= 0 && p.jobs[j]!.preemptible) {
       const r = topUp(p, j, s, pw, d.deficitKwh[j] as number, load, limit, costs, true);
       occ?.add(j, s, pw);
-      if (r.left <= 1e-7 * Math.max(1, p.jobs[j]!.energyKwh)) { d.deficitKwh[j] = 0; continue; }
+      if (r.left <= 1e-7 * Math.max(1, p.jobs[j]!.energyKwh)) {
+        d.deficitKwh[j] = 0;
+        continue;
+      }
     }
     if (pw) unplace(p, d, load, j);
-    if (placeWhole(p, d, j, load, limit, costs, siteIndex)) { occ?.add(j, d.site[j] as number, d.power[j]); continue; }
+    if (placeWhole(p, d, j, load, limit, costs, siteIndex)) {
+      occ?.add(j, d.site[j] as number, d.power[j]);
+      continue;
+    }
     madeRoom++;
     occ ??= new Occupancy(p, d);
     if (!makeRoom(p, d, j, load, limit, costs, siteIndex, occ)) {
       const job = p.jobs[j]!;
-      return { ok: false, reason: `job ${job.id}: no room left for ${job.energyKwh} kWh in slots [${job.releaseSlot}, ${job.deadlineSlot}) after placing the other jobs` };
+      return {
+        ok: false,
+        reason: `job ${job.id}: no room left for ${job.energyKwh} kWh in slots [${job.releaseSlot}, ${job.deadlineSlot}) after placing the other jobs`,
+      };
     }
   }
   return { ok: true, moved: short.length, madeRoom };

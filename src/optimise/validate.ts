@@ -14,13 +14,15 @@ export interface Fault {
   readonly message: string;
 }
 
-export type Validated<T> = { readonly ok: true; readonly value: T } | { readonly ok: false; readonly faults: readonly Fault[] };
+export type Validated<T> =
+  { readonly ok: true; readonly value: T } | { readonly ok: false; readonly faults: readonly Fault[] };
 
 // ajv and ajv-formats are CommonJS; under ESM their class sits on `.default`.
 type AjvClass = typeof AjvModule.default;
 const Ajv = ((AjvModule as unknown as { default?: AjvClass }).default ?? AjvModule) as AjvClass;
 type FormatsPlugin = typeof formatsModule.default;
-const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).default ?? formatsModule) as FormatsPlugin;
+const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).default ??
+  formatsModule) as FormatsPlugin;
 
 let compiled: { problem: ValidateFunction; schedule: ValidateFunction } | undefined;
 const validators = () => {
@@ -34,18 +36,36 @@ const validators = () => {
 
 /** `/jobs/3/deadlineSlot` → `$.jobs[3].deadlineSlot`. */
 export const jsonPath = (pointer: string): string =>
-  '$' + pointer.split('/').slice(1).map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~')).map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`)).join('');
+  '$' +
+  pointer
+    .split('/')
+    .slice(1)
+    .map((p) => p.replace(/~1/g, '/').replace(/~0/g, '~'))
+    .map((p) => (/^\d+$/.test(p) ? `[${p}]` : `.${p}`))
+    .join('');
 
 const describe = (e: ErrorObject): Fault => {
   const path = jsonPath(e.instancePath);
   const p = e.params as Record<string, unknown>;
   switch (e.keyword) {
-    case 'required': return { path: `${path === '$' ? '$' : path}.${String(p['missingProperty'])}`, message: 'is required' };
-    case 'additionalProperties': return { path: `${path}.${String(p['additionalProperty'])}`, message: 'is not a field of this format (check the spelling; version 1 allows no extra fields)' };
-    case 'const': return { path, message: `must be ${JSON.stringify(p['allowedValue'])}` };
-    case 'enum': return { path, message: `must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}` };
-    case 'format': return { path, message: `must be an ISO-8601 ${String(p['format'])} such as 2023-06-01T00:00:00Z` };
-    default: return { path, message: e.message ?? 'is invalid' };
+    case 'required':
+      return { path: `${path === '$' ? '$' : path}.${String(p['missingProperty'])}`, message: 'is required' };
+    case 'additionalProperties':
+      return {
+        path: `${path}.${String(p['additionalProperty'])}`,
+        message: 'is not a field of this format (check the spelling; version 1 allows no extra fields)',
+      };
+    case 'const':
+      return { path, message: `must be ${JSON.stringify(p['allowedValue'])}` };
+    case 'enum':
+      return {
+        path,
+        message: `must be one of ${(p['allowedValues'] as unknown[]).map((v) => JSON.stringify(v)).join(', ')}`,
+      };
+    case 'format':
+      return { path, message: `must be an ISO-8601 ${String(p['format'])} such as 2023-06-01T00:00:00Z` };
+    default:
+      return { path, message: e.message ?? 'is invalid' };
   }
 };
 
@@ -53,11 +73,14 @@ const schemaFaults = (v: ValidateFunction, doc: unknown): Fault[] | undefined =>
   if (v(doc)) return undefined;
   // ajv reports a type error once per failing branch; one line per path and message is enough.
   const seen = new Set<string>();
-  return (v.errors ?? []).map(describe).filter((f) => !seen.has(`${f.path} ${f.message}`) && seen.add(`${f.path} ${f.message}`));
+  return (v.errors ?? [])
+    .map(describe)
+    .filter((f) => !seen.has(`${f.path} ${f.message}`) && seen.add(`${f.path} ${f.message}`));
 };
 
 const seriesFaults = (values: readonly unknown[], slots: number, path: string, out: Fault[]): void => {
-  if (values.length !== slots) out.push({ path, message: `has ${values.length} values; it needs one per slot (slots = ${slots})` });
+  if (values.length !== slots)
+    out.push({ path, message: `has ${values.length} values; it needs one per slot (slots = ${slots})` });
 };
 
 const siteFaults = (p: PlanningProblem, out: Fault[]): Set<string> => {
@@ -69,8 +92,16 @@ const siteFaults = (p: PlanningProblem, out: Fault[]): Set<string> => {
     seriesFaults(s.priceGbpPerMwh, p.slots, `${at}.priceGbpPerMwh`, out);
     seriesFaults(s.carbonGPerKwh, p.slots, `${at}.carbonGPerKwh`, out);
     const b = s.battery;
-    if (b && b.minSocKwh > b.capacityKwh) out.push({ path: `${at}.battery.minSocKwh`, message: `${b.minSocKwh} kWh is above capacityKwh ${b.capacityKwh}` });
-    if (b && (b.initialSocKwh < b.minSocKwh || b.initialSocKwh > b.capacityKwh)) out.push({ path: `${at}.battery.initialSocKwh`, message: `${b.initialSocKwh} kWh must lie in [minSocKwh, capacityKwh] = [${b.minSocKwh}, ${b.capacityKwh}]` });
+    if (b && b.minSocKwh > b.capacityKwh)
+      out.push({
+        path: `${at}.battery.minSocKwh`,
+        message: `${b.minSocKwh} kWh is above capacityKwh ${b.capacityKwh}`,
+      });
+    if (b && (b.initialSocKwh < b.minSocKwh || b.initialSocKwh > b.capacityKwh))
+      out.push({
+        path: `${at}.battery.initialSocKwh`,
+        message: `${b.initialSocKwh} kWh must lie in [minSocKwh, capacityKwh] = [${b.minSocKwh}, ${b.capacityKwh}]`,
+      });
   });
   return ids;
 };
@@ -81,9 +112,16 @@ const jobFaults = (p: PlanningProblem, sites: Set<string>, out: Fault[]): void =
     const at = `$.jobs[${i}]`;
     if (ids.has(j.id)) out.push({ path: `${at}.id`, message: `job id "${j.id}" is used twice` });
     ids.add(j.id);
-    if (j.deadlineSlot <= j.releaseSlot) out.push({ path: `${at}.deadlineSlot`, message: `${j.deadlineSlot} must be after releaseSlot ${j.releaseSlot} (the window is [releaseSlot, deadlineSlot))` });
-    if (j.deadlineSlot > p.slots) out.push({ path: `${at}.deadlineSlot`, message: `${j.deadlineSlot} is beyond the horizon of ${p.slots} slots` });
-    j.sites.forEach((s, k) => { if (!sites.has(s)) out.push({ path: `${at}.sites[${k}]`, message: `no site "${s}" in $.sites` }); });
+    if (j.deadlineSlot <= j.releaseSlot)
+      out.push({
+        path: `${at}.deadlineSlot`,
+        message: `${j.deadlineSlot} must be after releaseSlot ${j.releaseSlot} (the window is [releaseSlot, deadlineSlot))`,
+      });
+    if (j.deadlineSlot > p.slots)
+      out.push({ path: `${at}.deadlineSlot`, message: `${j.deadlineSlot} is beyond the horizon of ${p.slots} slots` });
+    j.sites.forEach((s, k) => {
+      if (!sites.has(s)) out.push({ path: `${at}.sites[${k}]`, message: `no site "${s}" in $.sites` });
+    });
   });
 };
 
@@ -91,8 +129,10 @@ const commitmentFaults = (p: PlanningProblem, sites: Set<string>, out: Fault[]):
   p.commitments.forEach((c, i) => {
     const at = `$.commitments[${i}]`;
     if (!sites.has(c.site)) out.push({ path: `${at}.site`, message: `no site "${c.site}" in $.sites` });
-    if (c.toSlot <= c.fromSlot) out.push({ path: `${at}.toSlot`, message: `${c.toSlot} must be after fromSlot ${c.fromSlot}` });
-    if (c.toSlot > p.slots) out.push({ path: `${at}.toSlot`, message: `${c.toSlot} is beyond the horizon of ${p.slots} slots` });
+    if (c.toSlot <= c.fromSlot)
+      out.push({ path: `${at}.toSlot`, message: `${c.toSlot} must be after fromSlot ${c.fromSlot}` });
+    if (c.toSlot > p.slots)
+      out.push({ path: `${at}.toSlot`, message: `${c.toSlot} is beyond the horizon of ${p.slots} slots` });
   });
 };
 
@@ -100,7 +140,15 @@ const commitmentFaults = (p: PlanningProblem, sites: Set<string>, out: Fault[]):
 export const validateProblem = (doc: unknown): Validated<PlanningProblem> => {
   const version = (doc as { version?: unknown } | null)?.version;
   if (doc !== null && typeof doc === 'object' && version !== undefined && version !== 1) {
-    return { ok: false, faults: [{ path: '$.version', message: `version ${JSON.stringify(version)} is not supported; this FlexLon reads version 1` }] };
+    return {
+      ok: false,
+      faults: [
+        {
+          path: '$.version',
+          message: `version ${JSON.stringify(version)} is not supported; this FlexLon reads version 1`,
+        },
+      ],
+    };
   }
   const shape = schemaFaults(validators().problem, doc);
   if (shape) return { ok: false, faults: shape };

@@ -20,13 +20,28 @@ import { asFlexError } from '../errors.ts';
 import type { Clock, Meter, Scheduler } from '../ports.ts';
 import { generateDay } from '../sim/workload.ts';
 import type { ConfigReader } from './config-reader.ts';
-import { listenOn, peerKeyResolver, readPeerKey, readClock, readKeys, readListen, readLogger, readStore, type RunningRole } from './common.ts';
+import {
+  listenOn,
+  peerKeyResolver,
+  readPeerKey,
+  readClock,
+  readKeys,
+  readListen,
+  readLogger,
+  readStore,
+  type RunningRole,
+} from './common.ts';
 
 /** First-report retries back off from 2 s, doubling, to at most a minute (a lasting fault, e.g. a wrong key, is not hammered). */
 const FIRST_REPORT_RETRY_MS = 2000;
 const FIRST_REPORT_RETRY_MAX_MS = 60_000;
 
-interface Site { readonly id: string; readonly region: string; readonly gridImportLimitKw: number; readonly pue: number }
+interface Site {
+  readonly id: string;
+  readonly region: string;
+  readonly gridImportLimitKw: number;
+  readonly pue: number;
+}
 
 interface SchedulerParts {
   readonly scheduler: Scheduler;
@@ -46,13 +61,24 @@ const simScheduler = (s: ConfigReader, site: Site, market: Clock): SchedulerPart
   s.done();
   const dayStart = epochMs(Math.floor(market.now() / 86_400_000) * 86_400_000);
   const day = generateDay({ seed, site: site.id, dayStart, jobs, gpuMix: 'training' });
-  const cfg = { site: site.id, region: site.region, gridImportLimitKw: site.gridImportLimitKw, trainingNodes, pue: site.pue } as const;
+  const cfg = {
+    site: site.id,
+    region: site.region,
+    gridImportLimitKw: site.gridImportLimitKw,
+    trainingNodes,
+    pue: site.pue,
+  } as const;
   const cluster = new SimCluster({ ...cfg, admission: 'held' }, dayStart, day.inferenceKw);
   cluster.submit(day.jobs);
   const twin = new SimCluster({ ...cfg, admission: 'immediate' }, dayStart, day.inferenceKw);
   twin.submit(day.jobs);
   return {
-    scheduler: cluster, meter: cluster, baseLoad: (g) => cluster.baseLoadKw(g), advance: (t) => cluster.advanceTo(t), itPowerLimitKw: cluster.itPowerLimitKw, pue: cluster.pue,
+    scheduler: cluster,
+    meter: cluster,
+    baseLoad: (g) => cluster.baseLoadKw(g),
+    advance: (t) => cluster.advanceTo(t),
+    itPowerLimitKw: cluster.itPowerLimitKw,
+    pue: cluster.pue,
     baseline: async (g) => {
       const end = epochMs(g.start + g.slots * g.slotMinutes * MINUTE_MS);
       if (twin.now < end) twin.advanceTo(end);
@@ -70,8 +96,11 @@ const slurmScheduler = (s: ConfigReader, site: Site): SchedulerParts => {
   delete rest.kind;
   const scheduler = new SlurmScheduler({ ...(rest as unknown as Omit<SlurmConfig, 'site'>), site: site.id });
   return {
-    scheduler, meter: { site: site.id, importKw: async (g) => new Array<number>(g.slots).fill(NaN) }, baseLoad: (g) => new Array<number>(g.slots).fill(0),
-    itPowerLimitKw: site.gridImportLimitKw / site.pue, pue: site.pue,
+    scheduler,
+    meter: { site: site.id, importKw: async (g) => new Array<number>(g.slots).fill(NaN) },
+    baseLoad: (g) => new Array<number>(g.slots).fill(0),
+    itPowerLimitKw: site.gridImportLimitKw / site.pue,
+    pue: site.pue,
   };
 };
 
@@ -85,7 +114,12 @@ export const startAgent = async (c: ConfigReader): Promise<RunningRole> => {
   const horizonSlots = c.number('horizonSlots', 96, 2, 2000, true);
   const log = readLogger(c, { agent: 'compute', id });
   const s = c.object('site');
-  const site: Site = { id: s.string('id'), region: s.string('region', 'GB'), gridImportLimitKw: s.number('gridImportLimitKw', undefined, 1, 1e7), pue: s.number('pue', 1.3, 1, 3) };
+  const site: Site = {
+    id: s.string('id'),
+    region: s.string('region', 'GB'),
+    gridImportLimitKw: s.number('gridImportLimitKw', undefined, 1, 1e7),
+    pue: s.number('pue', 1.3, 1, 3),
+  };
   s.done();
   const o = c.object('orchestrator');
   const orchestratorUrl = o.url('url');
@@ -102,18 +136,57 @@ export const startAgent = async (c: ConfigReader): Promise<RunningRole> => {
   const store = await openStore();
   const wallNow = () => Date.now();
   const agent = new ComputeAgent({
-    id, site: { id: site.id, region: site.region, pue: parts.pue, itPowerLimitKw: parts.itPowerLimitKw, gridImportLimitKw: site.gridImportLimitKw },
-    scheduler: parts.scheduler, meter: parts.meter, baseLoad: parts.baseLoad, ...(parts.baseline ? { baseline: parts.baseline } : {}), ...(parts.advance ? { advance: parts.advance } : {}),
-    signer, orchestratorUrl, orchestratorId: trust.subscriberId, resolver: peerKeyResolver([trust]), store, market, wallNow, slotMinutes, horizonSlots, log,
+    id,
+    site: {
+      id: site.id,
+      region: site.region,
+      pue: parts.pue,
+      itPowerLimitKw: parts.itPowerLimitKw,
+      gridImportLimitKw: site.gridImportLimitKw,
+    },
+    scheduler: parts.scheduler,
+    meter: parts.meter,
+    baseLoad: parts.baseLoad,
+    ...(parts.baseline ? { baseline: parts.baseline } : {}),
+    ...(parts.advance ? { advance: parts.advance } : {}),
+    signer,
+    orchestratorUrl,
+    orchestratorId: trust.subscriberId,
+    resolver: peerKeyResolver([trust]),
+    store,
+    market,
+    wallNow,
+    slotMinutes,
+    horizonSlots,
+    log,
     ...(kind === 'slurm' ? { holdNewJobs: true } : {}),
   });
   // What GET /health shows: when the orchestrator last took a report (market and wall time), and why the last one failed.
-  const reports = { ok: 0, lastMarketTime: undefined as string | undefined, lastAt: undefined as string | undefined, lastError: undefined as string | undefined };
-  const reported = (t: EpochMs) => { reports.ok++; reports.lastMarketTime = new Date(t).toISOString(); reports.lastAt = new Date(wallNow()).toISOString(); reports.lastError = undefined; };
+  const reports = {
+    ok: 0,
+    lastMarketTime: undefined as string | undefined,
+    lastAt: undefined as string | undefined,
+    lastError: undefined as string | undefined,
+  };
+  const reported = (t: EpochMs) => {
+    reports.ok++;
+    reports.lastMarketTime = new Date(t).toISOString();
+    reports.lastAt = new Date(wallNow()).toISOString();
+    reports.lastError = undefined;
+  };
   const app = Fastify({ logger: false });
   useRawJsonBody(app);
   agent.register(app);
-  app.get('/health', async () => ({ ok: true, role: 'agent', id, site: site.id, scheduler: kind, orchestrator: orchestratorUrl, store: store.location, reports }));
+  app.get('/health', async () => ({
+    ok: true,
+    role: 'agent',
+    id,
+    site: site.id,
+    scheduler: kind,
+    orchestrator: orchestratorUrl,
+    store: store.location,
+    reports,
+  }));
   await listenOn(app, listen);
   const stop = new AbortController();
   // Report now (so the orchestrator can plan), retried every few seconds until the orchestrator
@@ -121,11 +194,19 @@ export const startAgent = async (c: ConfigReader): Promise<RunningRole> => {
   const loop = (async () => {
     for (let wait = FIRST_REPORT_RETRY_MS; ; wait = Math.min(wait * 2, FIRST_REPORT_RETRY_MAX_MS)) {
       const t = market.now();
-      try { await agent.tick(t); reported(t); break; } catch (e) {
+      try {
+        await agent.tick(t);
+        reported(t);
+        break;
+      } catch (e) {
         reports.lastError = asFlexError(e).message;
         log.warn({ error: reports.lastError }, `first report failed; retrying in ${wait / 1000} s`);
       }
-      try { await sleep(wait, undefined, { signal: stop.signal }); } catch { return; }
+      try {
+        await sleep(wait, undefined, { signal: stop.signal });
+      } catch {
+        return;
+      }
     }
     for (;;) {
       try {

@@ -26,9 +26,23 @@ import { createMetrics } from '../observability/metrics.ts';
 import type { Solver } from '../ports.ts';
 import type { ConfigReader } from './config-reader.ts';
 import { subscriptionOf } from './network.ts';
-import { listenOn, peerKeyResolver, readPeerKey, type PeerKey, readClock, readKeys, readListen, readLogger, readSignals, readStore, type RunningRole } from './common.ts';
+import {
+  listenOn,
+  peerKeyResolver,
+  readPeerKey,
+  type PeerKey,
+  readClock,
+  readKeys,
+  readListen,
+  readLogger,
+  readSignals,
+  readStore,
+  type RunningRole,
+} from './common.ts';
 
-interface SiteConfig extends FlexSite { readonly trust: PeerKey }
+interface SiteConfig extends FlexSite {
+  readonly trust: PeerKey;
+}
 
 const readSite = (s: ConfigReader): SiteConfig => {
   const id = s.string('id');
@@ -66,7 +80,9 @@ const readSolver = (c: ConfigReader): Solver & { close?: () => Promise<void> } =
   const kind = p.oneOf('kind', ['highs', 'greedy'] as const);
   const timeLimitSeconds = p.number('timeLimitSeconds', 5, 0.1, 600);
   p.done();
-  return kind === 'greedy' ? greedySolver : createPlanningSolver({ timeLimitSeconds, milpTimeLimitSeconds: Math.min(0.25, timeLimitSeconds) });
+  return kind === 'greedy'
+    ? greedySolver
+    : createPlanningSolver({ timeLimitSeconds, milpTimeLimitSeconds: Math.min(0.25, timeLimitSeconds) });
 };
 
 export const startBpp = async (c: ConfigReader): Promise<RunningRole> => {
@@ -87,8 +103,12 @@ export const startBpp = async (c: ConfigReader): Promise<RunningRole> => {
   const slotMinutes = c.number('slotMinutes', 30, 5, 60, true);
   const horizonSlots = c.number('horizonSlots', 96, 2, 2000, true);
   const options = {
-    name: c.string('name', `FlexLon data centre (${id})`), pricing: readPricing(c), cancellation: readCancellation(c), quoteTtlSeconds: c.number('quoteTtlSeconds', 300, 5, 86_400, true),
-    ...(c.has('carbonCapKg') ? { carbonCapKg: c.number('carbonCapKg', undefined, 0, 1e12) } : {}), support: { email: c.string('supportEmail', `flexibility-desk@${id}`) },
+    name: c.string('name', `FlexLon data centre (${id})`),
+    pricing: readPricing(c),
+    cancellation: readCancellation(c),
+    quoteTtlSeconds: c.number('quoteTtlSeconds', 300, 5, 86_400, true),
+    ...(c.has('carbonCapKg') ? { carbonCapKg: c.number('carbonCapKg', undefined, 0, 1e12) } : {}),
+    support: { email: c.string('supportEmail', `flexibility-desk@${id}`) },
   };
   const outboxEveryMs = c.number('outboxEveryMs', 1000, 50, 60_000, true);
   c.optionalString('role');
@@ -102,22 +122,47 @@ export const startBpp = async (c: ConfigReader): Promise<RunningRole> => {
   const resolver = registryKeyResolver(registry);
   const metrics = createMetrics({ orders: () => store.listOrders(), processMetrics: true });
   const fo = new FlexOrchestrator({
-    id, uri: listen.publicUrl, store, signer, market, wallNow, signals, solver, sites, horizonSlots, slotMinutes, metrics, log,
-    client: new BecknClient({ signer, store, now: wallNow, ackResolver: resolver }), ...options,
+    id,
+    uri: listen.publicUrl,
+    store,
+    signer,
+    market,
+    wallNow,
+    signals,
+    solver,
+    sites,
+    horizonSlots,
+    slotMinutes,
+    metrics,
+    log,
+    client: new BecknClient({ signer, store, now: wallNow, ackResolver: resolver }),
+    ...options,
   });
-  const bpp = createBpp({ orchestrator: fo, resolver, agentTrust: peerKeyResolver(sites.map((s) => s.trust)), ackSigner: signer, metrics, outboxEveryMs });
+  const bpp = createBpp({
+    orchestrator: fo,
+    resolver,
+    agentTrust: peerKeyResolver(sites.map((s) => s.trust)),
+    ackSigner: signer,
+    metrics,
+    outboxEveryMs,
+  });
   const app = Fastify({ logger: false });
   useRawJsonBody(app);
   bpp.register(app);
   try {
     await listenOn(app, listen);
-    if (subscribe) await new HttpRegistry({ url: registryUrl, now: wallNow }, signer).subscribe(subscriptionOf(signer, 'BPP', listen.publicUrl, wallNow()));
+    if (subscribe)
+      await new HttpRegistry({ url: registryUrl, now: wallNow }, signer).subscribe(
+        subscriptionOf(signer, 'BPP', listen.publicUrl, wallNow()),
+      );
     await bpp.start();
   } catch (e) {
     await app.close();
     await store.close();
     await solver.close?.();
-    throw e instanceof FlexError ? e : new FlexError('FLX_PEER_UNREACHABLE', `bpp start-up failed: ${(e as Error).message}`);
+    throw e instanceof FlexError
+      ? e
+      : new FlexError('FLX_PEER_UNREACHABLE', `bpp start-up failed: ${(e as Error).message}`);
   }
   log.info({ url: listen.publicUrl, store: store.location, sites: sites.map((s) => s.id) }, 'bpp ready');
   return {

@@ -19,7 +19,11 @@ import { staticKeyResolver, type KeyResolver, type TrustedKey } from '../beckn/k
 import type { Clock, Store } from '../ports.ts';
 import type { ConfigReader } from './config-reader.ts';
 
-export interface Listen { readonly host: string; readonly port: number; readonly publicUrl: string }
+export interface Listen {
+  readonly host: string;
+  readonly port: number;
+  readonly publicUrl: string;
+}
 
 export const readListen = (c: ConfigReader): Listen => {
   const l = c.object('listen');
@@ -32,7 +36,8 @@ export const readListen = (c: ConfigReader): Listen => {
 /** `store`: {"sqlite": "file.db"} (relative to the config file) or {"postgres": {"url", "schema", "passwordFile"?}}. */
 export const readStore = (c: ConfigReader, agent: string): (() => Promise<Store>) => {
   const s = c.object('store');
-  if (s.has('sqlite') === s.has('postgres')) s.fail('sqlite', 'give exactly one of "sqlite" (a file path) or "postgres" ({url, schema, passwordFile})');
+  if (s.has('sqlite') === s.has('postgres'))
+    s.fail('sqlite', 'give exactly one of "sqlite" (a file path) or "postgres" ({url, schema, passwordFile})');
   if (s.has('sqlite')) {
     const file = s.filePath('sqlite');
     s.done();
@@ -63,7 +68,10 @@ export const readKeys = (c: ConfigReader): FileKeyStore => {
 export const readClock = (c: ConfigReader): Clock => {
   const k = c.object('clock', { kind: 'system' });
   const kind = k.oneOf('kind', ['system', 'replay'] as const);
-  if (kind === 'system') { k.done(); return new SystemClock(); }
+  if (kind === 'system') {
+    k.done();
+    return new SystemClock();
+  }
   const marketStart = k.time('marketStart');
   const wallStart = k.time('wallStart');
   const speed = k.number('speed', 1, 0.001, 100_000);
@@ -75,22 +83,40 @@ export const readClock = (c: ConfigReader): Clock => {
 export const readSignals = (c: ConfigReader): CsvSignalSource => {
   const s = c.object('signals', { kind: 'shipped' });
   const kind = s.oneOf('kind', ['shipped', 'csv'] as const);
-  if (kind === 'shipped') { s.done(); return new CsvSignalSource(SHIPPED_GRID); }
+  if (kind === 'shipped') {
+    s.done();
+    return new CsvSignalSource(SHIPPED_GRID);
+  }
   const rel = (f: string) => resolve(dirname(s.file), f);
-  const files = { carbon: s.strings('carbon').map(rel), price: s.strings('price').map(rel), regional: s.strings('regional', []).map(rel) };
+  const files = {
+    carbon: s.strings('carbon').map(rel),
+    price: s.strings('price').map(rel),
+    regional: s.strings('regional', []).map(rel),
+  };
   s.done();
   return new CsvSignalSource(files);
 };
 
 export const readLogger = (c: ConfigReader, base: Record<string, unknown>): Logger =>
-  createPinoLogger({ level: c.oneOf<LogLevel>('logLevel', ['debug', 'info', 'warn', 'error', 'silent'], (process.env.FLEXLON_LOG_LEVEL as LogLevel | undefined) ?? 'info'), base });
+  createPinoLogger({
+    level: c.oneOf<LogLevel>(
+      'logLevel',
+      ['debug', 'info', 'warn', 'error', 'silent'],
+      (process.env.FLEXLON_LOG_LEVEL as LogLevel | undefined) ?? 'info',
+    ),
+    base,
+  });
 
 export const listenOn = async (app: FastifyInstance, l: Listen): Promise<void> => {
   try {
     await app.listen({ host: l.host, port: l.port });
   } catch (e) {
     const code = (e as NodeJS.ErrnoException).code;
-    throw new FlexError('FLX_CONFIG_INVALID', `listen: cannot listen on ${l.host}:${l.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : code ?? (e as Error).message}`, { path: 'listen' });
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `listen: cannot listen on ${l.host}:${l.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : (code ?? (e as Error).message)}`,
+      { path: 'listen' },
+    );
   }
 };
 
@@ -100,7 +126,6 @@ export interface RunningRole {
   readonly description: string;
   stop(): Promise<void>;
 }
-
 
 /**
  * A peer this process trusts without the registry (the operator's own agents and orchestrator): its
@@ -119,22 +144,44 @@ export interface PeerKey {
 export const readPeerKey = (c: ConfigReader, subscriberId: string, url: string, prefix: 'agent' | ''): PeerKey => {
   const f = (name: string) => (prefix === '' ? name : `${prefix}${name[0]?.toUpperCase() ?? ''}${name.slice(1)}`);
   if (c.has(f('keyFile'))) return { subscriberId, url, keyFile: c.filePath(f('keyFile')) };
-  if (!c.has(f('keyId')) && !c.has(f('publicKey'))) c.fail(f('keyFile'), `name the peer's key: ${f('keyFile')} (its key file), or ${f('keyId')} and ${f('publicKey')}`);
+  if (!c.has(f('keyId')) && !c.has(f('publicKey')))
+    c.fail(f('keyFile'), `name the peer's key: ${f('keyFile')} (its key file), or ${f('keyId')} and ${f('publicKey')}`);
   return { subscriberId, url, uniqueKeyId: c.string(f('keyId')), publicKeyBase64: c.string(f('publicKey')) };
 };
 
 const trustedOf = (p: PeerKey): TrustedKey => {
-  if (p.keyFile === undefined) return { subscriberId: p.subscriberId, url: p.url, uniqueKeyId: p.uniqueKeyId ?? '', publicKeyBase64: p.publicKeyBase64 ?? '' };
+  if (p.keyFile === undefined)
+    return {
+      subscriberId: p.subscriberId,
+      url: p.url,
+      uniqueKeyId: p.uniqueKeyId ?? '',
+      publicKeyBase64: p.publicKeyBase64 ?? '',
+    };
   let key: { subscriber_id?: unknown; unique_key_id?: unknown; signing_public_key?: unknown };
   try {
     key = JSON.parse(readFileSync(p.keyFile, 'utf8')) as typeof key;
   } catch (e) {
-    throw new FlexError('FLX_SIG_UNKNOWN_KEY', `the key file ${p.keyFile} of ${p.subscriberId} cannot be read yet: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw new FlexError(
+      'FLX_SIG_UNKNOWN_KEY',
+      `the key file ${p.keyFile} of ${p.subscriberId} cannot be read yet: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
-  if (key.subscriber_id !== p.subscriberId || typeof key.unique_key_id !== 'string' || typeof key.signing_public_key !== 'string') {
-    throw new FlexError('FLX_SIG_UNKNOWN_KEY', `the key file ${p.keyFile} is not a public key of ${p.subscriberId} (subscriber_id, unique_key_id, signing_public_key)`);
+  if (
+    key.subscriber_id !== p.subscriberId ||
+    typeof key.unique_key_id !== 'string' ||
+    typeof key.signing_public_key !== 'string'
+  ) {
+    throw new FlexError(
+      'FLX_SIG_UNKNOWN_KEY',
+      `the key file ${p.keyFile} is not a public key of ${p.subscriberId} (subscriber_id, unique_key_id, signing_public_key)`,
+    );
   }
-  return { subscriberId: p.subscriberId, url: p.url, uniqueKeyId: key.unique_key_id, publicKeyBase64: key.signing_public_key };
+  return {
+    subscriberId: p.subscriberId,
+    url: p.url,
+    uniqueKeyId: key.unique_key_id,
+    publicKeyBase64: key.signing_public_key,
+  };
 };
 
 export const peerKeyResolver = (peers: readonly PeerKey[]): KeyResolver => ({

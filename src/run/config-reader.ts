@@ -9,7 +9,11 @@ import { parseJsonText } from '../adapters/signals-json/json.ts';
 export class ConfigReader {
   private readonly seen = new Set<string>();
 
-  constructor(readonly file: string, readonly value: Record<string, unknown>, readonly path = '') {}
+  constructor(
+    readonly file: string,
+    readonly value: Record<string, unknown>,
+    readonly path = '',
+  ) {}
 
   static load(file: string): ConfigReader {
     const abs = resolve(file);
@@ -17,7 +21,11 @@ export class ConfigReader {
     try {
       text = readFileSync(abs, 'utf8');
     } catch (e) {
-      throw new FlexError('FLX_CONFIG_INVALID', `cannot read config file ${abs}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path: '--config' });
+      throw new FlexError(
+        'FLX_CONFIG_INVALID',
+        `cannot read config file ${abs}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+        { path: '--config' },
+      );
     }
     let parsed: unknown;
     try {
@@ -25,7 +33,8 @@ export class ConfigReader {
     } catch (e) {
       throw new FlexError('FLX_CONFIG_INVALID', `config ${(e as Error).message}`, { path: '--config' });
     }
-    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed)) throw new FlexError('FLX_CONFIG_INVALID', `config file ${abs} must hold a JSON object`, { path: '--config' });
+    if (typeof parsed !== 'object' || parsed === null || Array.isArray(parsed))
+      throw new FlexError('FLX_CONFIG_INVALID', `config file ${abs} must hold a JSON object`, { path: '--config' });
     return new ConfigReader(abs, parsed as Record<string, unknown>);
   }
 
@@ -48,7 +57,11 @@ export class ConfigReader {
 
   string(key: string, fallback?: string): string {
     const v = this.raw(key) ?? fallback;
-    if (typeof v !== 'string' || v.trim() === '') this.fail(key, v === undefined ? 'is required (a string)' : `must be a non-empty string, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || v.trim() === '')
+      this.fail(
+        key,
+        v === undefined ? 'is required (a string)' : `must be a non-empty string, got ${JSON.stringify(v)}`,
+      );
     return v;
   }
 
@@ -59,7 +72,10 @@ export class ConfigReader {
   number(key: string, fallback: number | undefined, lo: number, hi: number, integer = false): number {
     const v = this.raw(key) ?? fallback;
     if (typeof v !== 'number' || !Number.isFinite(v) || v < lo || v > hi || (integer && !Number.isInteger(v))) {
-      this.fail(key, `${v === undefined ? 'is required: ' : ''}must be ${integer ? 'a whole number' : 'a number'} from ${lo} to ${hi}${v === undefined ? '' : `, got ${JSON.stringify(v)}`}`);
+      this.fail(
+        key,
+        `${v === undefined ? 'is required: ' : ''}must be ${integer ? 'a whole number' : 'a number'} from ${lo} to ${hi}${v === undefined ? '' : `, got ${JSON.stringify(v)}`}`,
+      );
     }
     return v;
   }
@@ -72,15 +88,21 @@ export class ConfigReader {
 
   oneOf<T extends string>(key: string, allowed: readonly T[], fallback?: T): T {
     const v = this.raw(key) ?? fallback;
-    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v)) this.fail(key, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
+    if (typeof v !== 'string' || !(allowed as readonly string[]).includes(v))
+      this.fail(key, `must be one of ${allowed.join(', ')}, got ${JSON.stringify(v)}`);
     return v as T;
   }
 
   url(key: string, fallback?: string): string {
     const v = this.string(key, fallback);
     let u: URL;
-    try { u = new URL(v); } catch { return this.fail(key, `must be an http(s) URL, got ${JSON.stringify(v)}`); }
-    if (u.protocol !== 'http:' && u.protocol !== 'https:') this.fail(key, `must be an http(s) URL, got ${JSON.stringify(v)}`);
+    try {
+      u = new URL(v);
+    } catch {
+      return this.fail(key, `must be an http(s) URL, got ${JSON.stringify(v)}`);
+    }
+    if (u.protocol !== 'http:' && u.protocol !== 'https:')
+      this.fail(key, `must be an http(s) URL, got ${JSON.stringify(v)}`);
     return v.replace(/\/+$/, '');
   }
 
@@ -92,13 +114,15 @@ export class ConfigReader {
   time(key: string, fallback?: string): number {
     const v = this.string(key, fallback);
     const t = Date.parse(v);
-    if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(t)) this.fail(key, `must be an RFC 3339 date-time, got ${JSON.stringify(v)}`);
+    if (!/^\d{4}-\d{2}-\d{2}T/.test(v) || Number.isNaN(t))
+      this.fail(key, `must be an RFC 3339 date-time, got ${JSON.stringify(v)}`);
     return t;
   }
 
   object(key: string, fallback?: Record<string, unknown>): ConfigReader {
     const v = this.raw(key) ?? fallback;
-    if (typeof v !== 'object' || v === null || Array.isArray(v)) this.fail(key, v === undefined ? 'is required (an object)' : 'must be an object');
+    if (typeof v !== 'object' || v === null || Array.isArray(v))
+      this.fail(key, v === undefined ? 'is required (an object)' : 'must be an object');
     return new ConfigReader(this.file, v as Record<string, unknown>, this.at(key));
   }
 
@@ -124,6 +148,10 @@ export class ConfigReader {
   /** Refuses fields nobody read (call after reading the object). */
   done(): void {
     const extra = Object.keys(this.value).filter((k) => !this.seen.has(k));
-    if (extra.length > 0) this.fail(extra[0] ?? '', `is not a known field here${extra.length > 1 ? ` (nor ${extra.slice(1).join(', ')})` : ''}`);
+    if (extra.length > 0)
+      this.fail(
+        extra[0] ?? '',
+        `is not a known field here${extra.length > 1 ? ` (nor ${extra.slice(1).join(', ')})` : ''}`,
+      );
   }
 }

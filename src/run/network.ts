@@ -21,7 +21,12 @@ export const startRegistry = async (c: ConfigReader): Promise<RunningRole> => {
   c.done();
   const store = await openStore();
   const service = await createRegistryService({ store, now: () => Date.now() });
-  service.app.get('/health', async () => ({ ok: true, role: 'registry', store: store.location, subscriptions: service.entries().length }));
+  service.app.get('/health', async () => ({
+    ok: true,
+    role: 'registry',
+    store: store.location,
+    subscriptions: service.entries().length,
+  }));
   try {
     await listenOn(service.app, listen);
   } catch (e) {
@@ -29,12 +34,26 @@ export const startRegistry = async (c: ConfigReader): Promise<RunningRole> => {
     throw e;
   }
   log.info({ url: listen.publicUrl, store: store.location }, 'registry ready');
-  return { url: listen.publicUrl, description: `registry on ${listen.publicUrl}, store ${store.location}`, stop: async () => { await service.app.close(); await store.close(); } };
+  return {
+    url: listen.publicUrl,
+    description: `registry on ${listen.publicUrl}, store ${store.location}`,
+    stop: async () => {
+      await service.app.close();
+      await store.close();
+    },
+  };
 };
 
 export const subscriptionOf = (signer: Signer, type: Subscription['type'], url: string, now: number): Subscription => ({
-  subscriber_id: signer.subscriberId, subscriber_url: url, type, domain: FLEXLON_DOMAIN, unique_key_id: signer.uniqueKeyId,
-  signing_public_key: signer.publicKeyBase64, valid_from: new Date(now - 60_000).toISOString(), valid_until: new Date(now + 365 * 86_400_000).toISOString(), status: 'SUBSCRIBED',
+  subscriber_id: signer.subscriberId,
+  subscriber_url: url,
+  type,
+  domain: FLEXLON_DOMAIN,
+  unique_key_id: signer.uniqueKeyId,
+  signing_public_key: signer.publicKeyBase64,
+  valid_from: new Date(now - 60_000).toISOString(),
+  valid_until: new Date(now + 365 * 86_400_000).toISOString(),
+  status: 'SUBSCRIBED',
 });
 
 export const startGateway = async (c: ConfigReader): Promise<RunningRole> => {
@@ -55,19 +74,43 @@ export const startGateway = async (c: ConfigReader): Promise<RunningRole> => {
   const registry = new HttpRegistry({ url: registryUrl, now, cacheTtlMs: 30_000 });
   const resolver = registryKeyResolver(registry);
   const gateway = createGateway({
-    signer, registry, resolver, ackResolver: resolver, store, now,
-    onForwardError: (e, to, msg) => log.error({ to, transaction_id: msg.context.transaction_id, message_id: msg.context.message_id, error: asFlexError(e).message }, 'forwarding the search failed'),
+    signer,
+    registry,
+    resolver,
+    ackResolver: resolver,
+    store,
+    now,
+    onForwardError: (e, to, msg) =>
+      log.error(
+        {
+          to,
+          transaction_id: msg.context.transaction_id,
+          message_id: msg.context.message_id,
+          error: asFlexError(e).message,
+        },
+        'forwarding the search failed',
+      ),
   });
   useRawJsonBody(gateway.app);
   gateway.app.get('/health', async () => ({ ok: true, role: 'gateway', id, store: store.location }));
   try {
     await listenOn(gateway.app, listen);
-    if (subscribe) await new HttpRegistry({ url: registryUrl, now }, signer).subscribe(subscriptionOf(signer, 'BG', listen.publicUrl, now()));
+    if (subscribe)
+      await new HttpRegistry({ url: registryUrl, now }, signer).subscribe(
+        subscriptionOf(signer, 'BG', listen.publicUrl, now()),
+      );
   } catch (e) {
     await gateway.app.close();
     await store.close();
     throw e;
   }
   log.info({ url: listen.publicUrl }, 'gateway ready');
-  return { url: listen.publicUrl, description: `gateway (BG) ${id} on ${listen.publicUrl}`, stop: async () => { await gateway.app.close(); await store.close(); } };
+  return {
+    url: listen.publicUrl,
+    description: `gateway (BG) ${id} on ${listen.publicUrl}`,
+    stop: async () => {
+      await gateway.app.close();
+      await store.close();
+    },
+  };
 };

@@ -5,190 +5,90 @@
 // Alibaba clusterdata cluster-trace-gpu-v2023 openb pods (Weng et al., USENIX ATC 2023);
 // Azure LLM inference trace 2023 (CC-BY 4.0, Patel et al., "Splitwise", ISCA 2024).
 export const CALIBRATION = {
-  "powerCap": {
-    "capW": [
-      100,
-      200,
-      250,
-      300,
-      350,
-      400
-    ],
-    "training": {
-      "throughput": [
-        0.2051,
-        0.6957,
-        0.8266,
-        0.8976,
-        0.9431,
-        1
-      ],
-      "drawW": [
-        100.9176,
-        196.3044,
-        243.8666,
-        289.5606,
-        329.8088,
-        367.0861
-      ]
+  powerCap: {
+    capW: [100, 200, 250, 300, 350, 400],
+    training: {
+      throughput: [0.2051, 0.6957, 0.8266, 0.8976, 0.9431, 1],
+      drawW: [100.9176, 196.3044, 243.8666, 289.5606, 329.8088, 367.0861],
     },
-    "inference": {
-      "throughput": [
-        0.2252,
-        0.7808,
-        0.8709,
-        0.9309,
-        0.976,
-        1
-      ],
-      "drawW": [
-        97.9394,
-        194.6445,
-        241.7669,
-        288.9467,
-        332.8852,
-        368.375
-      ]
+    inference: {
+      throughput: [0.2252, 0.7808, 0.8709, 0.9309, 0.976, 1],
+      drawW: [97.9394, 194.6445, 241.7669, 288.9467, 332.8852, 368.375],
     },
-    "workloads": 8
+    workloads: 8,
   },
-  "alibaba": {
-    "spanDays": 149.3259,
-    "latencySensitive": {
-      "pods": 4647,
-      "podsPerDay": 31.1198,
-      "gpuCounts": [
-        [
-          0,
-          636
-        ],
-        [
-          1,
-          3959
-        ],
-        [
-          2,
-          15
-        ],
-        [
-          4,
-          14
-        ],
-        [
-          8,
-          23
-        ]
+  alibaba: {
+    spanDays: 149.3259,
+    latencySensitive: {
+      pods: 4647,
+      podsPerDay: 31.1198,
+      gpuCounts: [
+        [0, 636],
+        [1, 3959],
+        [2, 15],
+        [4, 14],
+        [8, 23],
       ],
-      "fractionalGpuShare": 0.1633,
-      "runHours": {
-        "logMean": -1.3736,
-        "logSd": 1.7728,
-        "p50": 0.2489,
-        "p90": 1.6739,
-        "n": 4192
+      fractionalGpuShare: 0.1633,
+      runHours: {
+        logMean: -1.3736,
+        logSd: 1.7728,
+        p50: 0.2489,
+        p90: 1.6739,
+        n: 4192,
       },
-      "arrivalsByHour": [
-        281,
-        287,
-        190,
-        247,
-        237,
-        177,
-        178,
-        185,
-        155,
-        79,
-        103,
-        119,
-        90,
-        98,
-        80,
-        104,
-        186,
-        252,
-        295,
-        242,
-        195,
-        290,
-        263,
-        314
-      ]
+      arrivalsByHour: [
+        281, 287, 190, 247, 237, 177, 178, 185, 155, 79, 103, 119, 90, 98, 80, 104, 186, 252, 295, 242, 195, 290, 263,
+        314,
+      ],
     },
-    "bestEffort": {
-      "pods": 3398,
-      "podsPerDay": 22.7556,
-      "gpuCounts": [
-        [
-          0,
-          450
-        ],
-        [
-          1,
-          2948
-        ]
+    bestEffort: {
+      pods: 3398,
+      podsPerDay: 22.7556,
+      gpuCounts: [
+        [0, 450],
+        [1, 2948],
       ],
-      "fractionalGpuShare": 0.6825,
-      "runHours": {
-        "logMean": -2.0462,
-        "logSd": 1.8783,
-        "p50": 0.0669,
-        "p90": 2.8064,
-        "n": 2957
+      fractionalGpuShare: 0.6825,
+      runHours: {
+        logMean: -2.0462,
+        logSd: 1.8783,
+        p50: 0.0669,
+        p90: 2.8064,
+        n: 2957,
       },
-      "arrivalsByHour": [
-        221,
-        166,
-        169,
-        181,
-        186,
-        135,
-        109,
-        139,
-        85,
-        66,
-        116,
-        84,
-        62,
-        51,
-        55,
-        164,
-        111,
-        167,
-        245,
+      arrivalsByHour: [
+        221, 166, 169, 181, 186, 135, 109, 139, 85, 66, 116, 84, 62, 51, 55, 164, 111, 167, 245, 217, 155, 136, 161,
         217,
-        155,
-        136,
-        161,
-        217
-      ]
-    }
-  },
-  "azure": {
-    "code": {
-      "requests": 8819,
-      "requestsPerSecond": 2.5667,
-      "fiveMinuteCv": 0.4233,
-      "contextTokens": {
-        "mean": 2047.8483,
-        "p50": 1469
-      },
-      "generatedTokens": {
-        "mean": 27.8825,
-        "p50": 13
-      }
+      ],
     },
-    "conv": {
-      "requests": 19366,
-      "requestsPerSecond": 5.5304,
-      "fiveMinuteCv": 0.1821,
-      "contextTokens": {
-        "mean": 1154.6974,
-        "p50": 1020
+  },
+  azure: {
+    code: {
+      requests: 8819,
+      requestsPerSecond: 2.5667,
+      fiveMinuteCv: 0.4233,
+      contextTokens: {
+        mean: 2047.8483,
+        p50: 1469,
       },
-      "generatedTokens": {
-        "mean": 211.1259,
-        "p50": 129
-      }
-    }
-  }
+      generatedTokens: {
+        mean: 27.8825,
+        p50: 13,
+      },
+    },
+    conv: {
+      requests: 19366,
+      requestsPerSecond: 5.5304,
+      fiveMinuteCv: 0.1821,
+      contextTokens: {
+        mean: 1154.6974,
+        p50: 1020,
+      },
+      generatedTokens: {
+        mean: 211.1259,
+        p50: 129,
+      },
+    },
+  },
 } as const;

@@ -23,22 +23,46 @@ const fitPowerCap = (root: string) => {
   const caps = [...new Set(rows.map((r) => Number(r['GPU power cap'])))].sort((a, b) => a - b);
   const cls = (w: string) => (w.startsWith('infer') ? 'inference' : 'training');
   const curve = (c: string) => ({
-    throughput: caps.map((cap) => r4(mean(rows.filter((r) => cls(r.Workload ?? '') === c && Number(r['GPU power cap']) === cap).map((r) => Number(r['normalized throughput']))))),
-    drawW: caps.map((cap) => r4(mean(rows.filter((r) => cls(r.Workload ?? '') === c && Number(r['GPU power cap']) === cap).map((r) => Number(r['power per GPU']))))),
+    throughput: caps.map((cap) =>
+      r4(
+        mean(
+          rows
+            .filter((r) => cls(r.Workload ?? '') === c && Number(r['GPU power cap']) === cap)
+            .map((r) => Number(r['normalized throughput'])),
+        ),
+      ),
+    ),
+    drawW: caps.map((cap) =>
+      r4(
+        mean(
+          rows
+            .filter((r) => cls(r.Workload ?? '') === c && Number(r['GPU power cap']) === cap)
+            .map((r) => Number(r['power per GPU'])),
+        ),
+      ),
+    ),
   });
-  return { capW: caps, training: curve('training'), inference: curve('inference'), workloads: new Set(rows.map((r) => r.Workload)).size };
+  return {
+    capW: caps,
+    training: curve('training'),
+    inference: curve('inference'),
+    workloads: new Set(rows.map((r) => r.Workload)).size,
+  };
 };
 
 /** Alibaba GPU 2023 (openb) pods: per QoS class, GPU counts, log-normal run time, arrivals by hour. */
 const fitAlibaba = (root: string) => {
   const rows = csv(join(root, 'alibaba-gpu-v2023-openb', 'openb_pod_list_default.csv'));
-  const spanDays = (Math.max(...rows.map((r) => Number(r.creation_time))) - Math.min(...rows.map((r) => Number(r.creation_time)))) / 86_400;
+  const spanDays =
+    (Math.max(...rows.map((r) => Number(r.creation_time))) - Math.min(...rows.map((r) => Number(r.creation_time)))) /
+    86_400;
   const qos = (q: string) => {
     const rs = rows.filter((r) => r.qos === q);
     const gpus = new Map<number, number>();
     for (const r of rs) gpus.set(Number(r.num_gpu), (gpus.get(Number(r.num_gpu)) ?? 0) + 1);
     // Run time = scheduled → deleted; pods never scheduled (scheduled_time 0 after creation) are left out.
-    const hours = rs.filter((r) => Number(r.scheduled_time) > 0 && Number(r.deletion_time) > Number(r.scheduled_time))
+    const hours = rs
+      .filter((r) => Number(r.scheduled_time) > 0 && Number(r.deletion_time) > Number(r.scheduled_time))
       .map((r) => (Number(r.deletion_time) - Number(r.scheduled_time)) / 3600);
     const logs = hours.map(Math.log);
     const mu = mean(logs);
@@ -46,10 +70,19 @@ const fitAlibaba = (root: string) => {
     const byHour = Array.from({ length: 24 }, () => 0);
     for (const r of rs) byHour[Math.floor(Number(r.creation_time) / 3600) % 24]! += 1;
     return {
-      pods: rs.length, podsPerDay: r4(rs.length / spanDays),
+      pods: rs.length,
+      podsPerDay: r4(rs.length / spanDays),
       gpuCounts: [...gpus.entries()].sort((a, b) => a[0] - b[0]),
-      fractionalGpuShare: r4(rs.filter((r) => Number(r.num_gpu) === 1 && Number(r.gpu_milli) < 1000).length / rs.length),
-      runHours: { logMean: r4(mu), logSd: r4(sigma), p50: r4(quantile(hours, 0.5)), p90: r4(quantile(hours, 0.9)), n: hours.length },
+      fractionalGpuShare: r4(
+        rs.filter((r) => Number(r.num_gpu) === 1 && Number(r.gpu_milli) < 1000).length / rs.length,
+      ),
+      runHours: {
+        logMean: r4(mu),
+        logSd: r4(sigma),
+        p50: r4(quantile(hours, 0.5)),
+        p90: r4(quantile(hours, 0.9)),
+        n: hours.length,
+      },
       arrivalsByHour: byHour,
     };
   };
@@ -70,13 +103,20 @@ const fitAzure = (root: string) => {
     const ctx = rows.map((r) => Number(r.ContextTokens));
     const gen = rows.map((r) => Number(r.GeneratedTokens));
     return {
-      requests: rows.length, requestsPerSecond: r4(rows.length / seconds), fiveMinuteCv: r4(Math.sqrt(mean(counts.map((c) => (c - m) ** 2))) / m),
-      contextTokens: { mean: r4(mean(ctx)), p50: quantile(ctx, 0.5) }, generatedTokens: { mean: r4(mean(gen)), p50: quantile(gen, 0.5) },
+      requests: rows.length,
+      requestsPerSecond: r4(rows.length / seconds),
+      fiveMinuteCv: r4(Math.sqrt(mean(counts.map((c) => (c - m) ** 2))) / m),
+      contextTokens: { mean: r4(mean(ctx)), p50: quantile(ctx, 0.5) },
+      generatedTokens: { mean: r4(mean(gen)), p50: quantile(gen, 0.5) },
     };
   };
   return { code: one('AzureLLMInferenceTrace_code.csv'), conv: one('AzureLLMInferenceTrace_conv.csv') };
 };
 
 /** Every fitted parameter, from a traces directory laid out as shared/traces/SOURCES.md describes. */
-export const fitTraces = (root: string) => ({ powerCap: fitPowerCap(root), alibaba: fitAlibaba(root), azure: fitAzure(root) });
+export const fitTraces = (root: string) => ({
+  powerCap: fitPowerCap(root),
+  alibaba: fitAlibaba(root),
+  azure: fitAzure(root),
+});
 export type Calibration = ReturnType<typeof fitTraces>;

@@ -26,23 +26,31 @@ const SITES = [
 /** Hour of day (0–24) at the middle of slot t. */
 const hourOf = (t: number, slotMinutes: number): number => (((t + 0.5) * slotMinutes) / 60) % 24;
 
-const priceCurve = (rnd: Random, slots: number, slotMinutes: number, offset: number): number[] => Array.from({ length: slots }, (_, t) => {
-  const hr = hourOf(t, slotMinutes);
-  const evening = hr >= 16 && hr < 20 ? 90 : 0;
-  const day = hr >= 7 && hr < 22 ? 25 : 0;
-  const night = hr < 5 ? -20 : 0;
-  return Math.round((70 + offset + evening + day + night + uniform(rnd, -12, 12)) * 100) / 100;
-});
+const priceCurve = (rnd: Random, slots: number, slotMinutes: number, offset: number): number[] =>
+  Array.from({ length: slots }, (_, t) => {
+    const hr = hourOf(t, slotMinutes);
+    const evening = hr >= 16 && hr < 20 ? 90 : 0;
+    const day = hr >= 7 && hr < 22 ? 25 : 0;
+    const night = hr < 5 ? -20 : 0;
+    return Math.round((70 + offset + evening + day + night + uniform(rnd, -12, 12)) * 100) / 100;
+  });
 
-const carbonCurve = (rnd: Random, slots: number, slotMinutes: number, scale: number): number[] => Array.from({ length: slots }, (_, t) => {
-  const hr = hourOf(t, slotMinutes);
-  const solar = hr >= 10 && hr < 16 ? -45 : 0;
-  const evening = hr >= 16 && hr < 21 ? 60 : 0;
-  const wind = 40 * Math.sin((2 * Math.PI * (t + 7)) / slots);
-  return Math.max(10, Math.round((170 + solar + evening + wind + uniform(rnd, -15, 15)) * scale));
-});
+const carbonCurve = (rnd: Random, slots: number, slotMinutes: number, scale: number): number[] =>
+  Array.from({ length: slots }, (_, t) => {
+    const hr = hourOf(t, slotMinutes);
+    const solar = hr >= 10 && hr < 16 ? -45 : 0;
+    const evening = hr >= 16 && hr < 21 ? 60 : 0;
+    const wind = 40 * Math.sin((2 * Math.PI * (t + 7)) / slots);
+    return Math.max(10, Math.round((170 + solar + evening + wind + uniform(rnd, -15, 15)) * scale));
+  });
 
-interface Kind { readonly share: number; readonly preemptible: boolean; readonly kw: [number, number]; readonly run: [number, number]; readonly slack: readonly number[] }
+interface Kind {
+  readonly share: number;
+  readonly preemptible: boolean;
+  readonly kw: [number, number];
+  readonly run: [number, number];
+  readonly slack: readonly number[];
+}
 
 // Run lengths and slack in slots (30 min). Slack tiers stand for SLO classes: hours, a shift, a day.
 const KINDS: readonly Kind[] = [
@@ -64,7 +72,16 @@ const makeJob = (rnd: Random, i: number, slots: number, h: number): JobSpec => {
   const where = rnd();
   const sites = where < 0.4 ? [pick(rnd, SITES).id] : where < 0.6 ? [SITES[0].id, SITES[1].id] : SITES.map((s) => s.id);
   // Work in GPU-hours at 0.7 kW per GPU.
-  return { id: `job-${i}`, energyKwh, maxPowerKw, releaseSlot, deadlineSlot, preemptible: kind.preemptible, sites, work: Math.round((energyKwh / 0.7) * 100) / 100 };
+  return {
+    id: `job-${i}`,
+    energyKwh,
+    maxPowerKw,
+    releaseSlot,
+    deadlineSlot,
+    preemptible: kind.preemptible,
+    sites,
+    work: Math.round((energyKwh / 0.7) * 100) / 100,
+  };
 };
 
 export const generatePlanningProblem = (o: InstanceOptions): PlanningProblem => {
@@ -79,19 +96,36 @@ export const generatePlanningProblem = (o: InstanceOptions): PlanningProblem => 
     // Sites share the load; 1.7× headroom over the average in total, spread 40/35/25 %.
     const share = s.id === 'lon' ? 0.4 : s.id === 'man' ? 0.35 : 0.25;
     const itPowerLimitKw = Math.ceil(averageKw * 1.7 * share + 200);
-    const battery = o.batteries === false ? undefined : {
-      capacityKwh: Math.round(itPowerLimitKw * 0.3), maxChargeKw: Math.round(itPowerLimitKw * 0.15), maxDischargeKw: Math.round(itPowerLimitKw * 0.15),
-      roundTripEfficiency: 0.9, initialSocKwh: Math.round(itPowerLimitKw * 0.15), minSocKwh: Math.round(itPowerLimitKw * 0.03),
-    };
+    const battery =
+      o.batteries === false
+        ? undefined
+        : {
+            capacityKwh: Math.round(itPowerLimitKw * 0.3),
+            maxChargeKw: Math.round(itPowerLimitKw * 0.15),
+            maxDischargeKw: Math.round(itPowerLimitKw * 0.15),
+            roundTripEfficiency: 0.9,
+            initialSocKwh: Math.round(itPowerLimitKw * 0.15),
+            minSocKwh: Math.round(itPowerLimitKw * 0.03),
+          };
     return {
-      id: s.id, itPowerLimitKw, pue: s.pue, gridImportLimitKw: Math.round(itPowerLimitKw * s.pue * 0.97),
-      priceGbpPerMwh: priceCurve(rnd, slots, slotMinutes, s.priceOffset), carbonGPerKwh: carbonCurve(rnd, slots, slotMinutes, s.carbonScale),
+      id: s.id,
+      itPowerLimitKw,
+      pue: s.pue,
+      gridImportLimitKw: Math.round(itPowerLimitKw * s.pue * 0.97),
+      priceGbpPerMwh: priceCurve(rnd, slots, slotMinutes, s.priceOffset),
+      carbonGPerKwh: carbonCurve(rnd, slots, slotMinutes, s.carbonScale),
       ...(battery ? { battery } : {}),
     };
   });
-  const meanKgPerKwh = sites.reduce((a, s) => a + (s.carbonGPerKwh.reduce((x, y) => x + y, 0) / slots) * s.pue, 0) / sites.length / 1000;
+  const meanKgPerKwh =
+    sites.reduce((a, s) => a + (s.carbonGPerKwh.reduce((x, y) => x + y, 0) / slots) * s.pue, 0) / sites.length / 1000;
   return {
-    version: 1, start: '2023-06-01T00:00:00Z', slotMinutes, slots, sites, jobs,
+    version: 1,
+    start: '2023-06-01T00:00:00Z',
+    slotMinutes,
+    slots,
+    sites,
+    jobs,
     carbonCapKg: Math.round(totalKwh * meanKgPerKwh * (o.capShare ?? 0.93)),
     commitments: [],
   };

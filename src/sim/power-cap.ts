@@ -48,8 +48,12 @@ export const energyPerWorkAt = (capFraction: number, kind: CapCurveKind = 'train
   drawFractionAt(capFraction, kind) / throughputAt(capFraction, kind);
 
 /** What one GPU of `p` draws under a cap of `capW` (W): the measured draw fraction of its uncapped draw. */
-export const cappedDrawW = (p: { readonly gpuPeakW: number; readonly gpuTdpW?: number }, capW: number, kind: CapCurveKind = 'training'): number =>
-  p.gpuPeakW * drawFractionAt(capW / (p.gpuTdpW ?? p.gpuPeakW), kind);
+export const cappedDrawW = (
+  p: { readonly gpuPeakW: number; readonly gpuTdpW?: number },
+  capW: number,
+  kind: CapCurveKind = 'training',
+): number => p.gpuPeakW * drawFractionAt(capW / (p.gpuTdpW ?? p.gpuPeakW), kind);
 
 /** The lowest cap FlexLon applies to a GPU of rated power `tdpW` (W). */
-export const minCapW = (p: { readonly gpuPeakW: number; readonly gpuTdpW?: number }): number => MIN_CAP_FRACTION * (p.gpuTdpW ?? p.gpuPeakW);
+export const minCapW = (p: { readonly gpuPeakW: number; readonly gpuTdpW?: number }): number =>
+  MIN_CAP_FRACTION * (p.gpuTdpW ?? p.gpuPeakW);

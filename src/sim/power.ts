@@ -29,7 +29,9 @@ export interface GpuNodePower {
 }
 
 /** Uncapped draw of a training GPU measured in the Phoenix sweep (mean of its training workloads). */
-const MEASURED_PEAK_W = Math.round(CALIBRATION.powerCap.training.drawW[CALIBRATION.powerCap.training.drawW.length - 1] ?? 400);
+const MEASURED_PEAK_W = Math.round(
+  CALIBRATION.powerCap.training.drawW[CALIBRATION.powerCap.training.drawW.length - 1] ?? 400,
+);
 
 /**
  * An 8 × NVIDIA A100 SXM node (DGX/HGX A100 class).
@@ -57,7 +59,8 @@ export const checkNodePower = (p: GpuNodePower): GpuNodePower => {
   if (!Number.isInteger(p.gpusPerNode) || p.gpusPerNode < 1) problems.push('gpusPerNode must be a positive integer');
   if (!(p.gpuIdleW >= 0)) problems.push('gpuIdleW must be ≥ 0');
   if (!(p.gpuPeakW >= p.gpuIdleW)) problems.push('gpuPeakW must be ≥ gpuIdleW');
-  if (p.gpuTdpW !== undefined && !(p.gpuTdpW >= p.gpuPeakW)) problems.push('gpuTdpW must be ≥ gpuPeakW (the rated power bounds the draw)');
+  if (p.gpuTdpW !== undefined && !(p.gpuTdpW >= p.gpuPeakW))
+    problems.push('gpuTdpW must be ≥ gpuPeakW (the rated power bounds the draw)');
   if (!(p.nodeIdleOverheadKw >= 0)) problems.push('nodeIdleOverheadKw must be ≥ 0');
   if (!(p.nodeLoadOverheadKw >= p.nodeIdleOverheadKw)) problems.push('nodeLoadOverheadKw must be ≥ nodeIdleOverheadKw');
   if (problems.length > 0) throw new Error(`invalid GPU node power model: ${problems.join('; ')}`);
@@ -65,7 +68,8 @@ export const checkNodePower = (p: GpuNodePower): GpuNodePower => {
 };
 
 /** IT power of one node with every GPU idle. */
-export const nodeIdleKw = (p: GpuNodePower): Kilowatts => kw((p.gpusPerNode * p.gpuIdleW) / 1000 + p.nodeIdleOverheadKw);
+export const nodeIdleKw = (p: GpuNodePower): Kilowatts =>
+  kw((p.gpusPerNode * p.gpuIdleW) / 1000 + p.nodeIdleOverheadKw);
 
 /**
  * What one GPU adds to its node's IT power when it goes from idle to busy, drawing `gpuDrawW`
@@ -76,7 +80,8 @@ export const gpuMarginalKw = (p: GpuNodePower, gpuDrawW: number = p.gpuPeakW): K
 
 /** IT power of one node with `busyGpus` of its GPUs busy (0 ≤ busyGpus ≤ gpusPerNode). */
 export const nodeItKw = (p: GpuNodePower, busyGpus: number): Kilowatts => {
-  if (busyGpus < 0 || busyGpus > p.gpusPerNode) throw new RangeError(`busyGpus ${busyGpus} outside 0..${p.gpusPerNode}`);
+  if (busyGpus < 0 || busyGpus > p.gpusPerNode)
+    throw new RangeError(`busyGpus ${busyGpus} outside 0..${p.gpusPerNode}`);
   return kw(nodeIdleKw(p) + busyGpus * gpuMarginalKw(p));
 };
 
@@ -87,7 +92,8 @@ export const nodeMaxKw = (p: GpuNodePower): Kilowatts => nodeItKw(p, p.gpusPerNo
  * GPUs, so how the GPUs are spread over nodes does not matter.
  */
 export const poolItKw = (p: GpuNodePower, nodes: number, busyGpus: number): Kilowatts => {
-  if (busyGpus < 0 || busyGpus > nodes * p.gpusPerNode) throw new RangeError(`busyGpus ${busyGpus} outside 0..${nodes * p.gpusPerNode}`);
+  if (busyGpus < 0 || busyGpus > nodes * p.gpusPerNode)
+    throw new RangeError(`busyGpus ${busyGpus} outside 0..${nodes * p.gpusPerNode}`);
   return kw(nodes * nodeIdleKw(p) + busyGpus * gpuMarginalKw(p));
 };
 

@@ -37,30 +37,62 @@ const weighted = (rnd: Random, entries: readonly (readonly [number, number])[]):
 /** Standard normal by Box–Muller. */
 const normal = (rnd: Random): number => Math.sqrt(-2 * Math.log(1 - rnd())) * Math.cos(2 * Math.PI * rnd());
 
-const drawHours = (rnd: Random, fit: QosFit): number => Math.min(24, Math.max(5 / 60, Math.exp(fit.runHours.logMean + fit.runHours.logSd * normal(rnd))));
+const drawHours = (rnd: Random, fit: QosFit): number =>
+  Math.min(24, Math.max(5 / 60, Math.exp(fit.runHours.logMean + fit.runHours.logSd * normal(rnd))));
 
-const drawJob = (rnd: Random, o: TraceWorkloadOptions, power: GpuNodePower, cal: Calibration): Omit<ComputeJob, 'id'> => {
+const drawJob = (
+  rnd: Random,
+  o: TraceWorkloadOptions,
+  power: GpuNodePower,
+  cal: Calibration,
+): Omit<ComputeJob, 'id'> => {
   const { latencySensitive: ls, bestEffort: be } = cal.alibaba;
   const deferrable = rnd() < be.pods / (be.pods + ls.pods);
   const fit = deferrable ? be : ls;
-  const gpus = weighted(rnd, fit.gpuCounts.filter(([g]) => g > 0));
-  const hour = weighted(rnd, fit.arrivalsByHour.map((n, h) => [h, n] as const));
+  const gpus = weighted(
+    rnd,
+    fit.gpuCounts.filter(([g]) => g > 0),
+  );
+  const hour = weighted(
+    rnd,
+    fit.arrivalsByHour.map((n, h) => [h, n] as const),
+  );
   const submittedAt = epochMs(o.dayStart + hour * HOUR_MS + intBetween(rnd, 0, 59) * MINUTE_MS);
   const hours = drawHours(rnd, fit);
   const slackH = deferrable ? uniform(rnd, 4, 16) : 0;
   const powerKw = jobPowerKw(power, gpus);
   const energyKwh = kwh(powerKw * hours);
   return {
-    name: `${deferrable ? 'be' : 'ls'}-${gpus}g`, site: o.site, slo: deferrable ? 'deferrable' : 'inflexible', gpus, powerKw, energyKwh, remainingKwh: energyKwh,
-    submittedAt, releaseAt: submittedAt, deadlineAt: epochMs(submittedAt + (hours + slackH) * HOUR_MS), preemptible: false, allowedSites: [o.site],
-    work: gpus * hours, workUnit: 'gpu-hours', state: 'queued',
+    name: `${deferrable ? 'be' : 'ls'}-${gpus}g`,
+    site: o.site,
+    slo: deferrable ? 'deferrable' : 'inflexible',
+    gpus,
+    powerKw,
+    energyKwh,
+    remainingKwh: energyKwh,
+    submittedAt,
+    releaseAt: submittedAt,
+    deadlineAt: epochMs(submittedAt + (hours + slackH) * HOUR_MS),
+    preemptible: false,
+    allowedSites: [o.site],
+    work: gpus * hours,
+    workUnit: 'gpu-hours',
+    state: 'queued',
   };
 };
 
 /** Inference pool power per slot: the daily shape of generateDay with the Azure trace's burstiness. */
-const inference = (rnd: Random, slots: number, slotMinutes: number, power: GpuNodePower, nodes: number, cal: Calibration): number[] => {
+const inference = (
+  rnd: Random,
+  slots: number,
+  slotMinutes: number,
+  power: GpuNodePower,
+  nodes: number,
+  cal: Calibration,
+): number[] => {
   // Bursts average out over a slot: a 5-minute CV shrinks by √(slot / 5 min) for independent bins.
-  const cv = Math.max(cal.azure.code.fiveMinuteCv, cal.azure.conv.fiveMinuteCv) / Math.sqrt(Math.max(1, slotMinutes / 5));
+  const cv =
+    Math.max(cal.azure.code.fiveMinuteCv, cal.azure.conv.fiveMinuteCv) / Math.sqrt(Math.max(1, slotMinutes / 5));
   return Array.from({ length: slots }, (_, i) => {
     const hour = ((i + 0.5) * slotMinutes) / 60;
     const shape = 0.5 - 0.5 * Math.cos((2 * Math.PI * (hour - 5)) / 24);
@@ -75,11 +107,22 @@ export const generateTraceDay = (o: TraceWorkloadOptions): GeneratedDay => {
   const power = checkNodePower(o.power ?? A100_SXM_NODE);
   const cal = o.calibration ?? (CALIBRATION as unknown as Calibration);
   if (!Number.isInteger(jobs) || jobs < 0) throw new RangeError(`jobs must be a non-negative integer, got ${jobs}`);
-  if (!Number.isInteger(slotMinutes) || slotMinutes <= 0 || 1440 % slotMinutes !== 0) throw new RangeError(`slotMinutes must divide a day, got ${slotMinutes}`);
+  if (!Number.isInteger(slotMinutes) || slotMinutes <= 0 || 1440 % slotMinutes !== 0)
+    throw new RangeError(`slotMinutes must divide a day, got ${slotMinutes}`);
   const rnd = seeded(seed);
   const day = isoOf(o.dayStart).slice(0, 10);
   const list = Array.from({ length: jobs }, () => drawJob(rnd, o, power, cal))
     .sort((a, b) => a.submittedAt - b.submittedAt)
     .map((j, k): ComputeJob => ({ id: `${o.site}-${day}-t${String(k + 1).padStart(3, '0')}`, ...j }));
-  return { jobs: list, inferenceKw: inference(seeded((seed ^ 0x9e3779b9) >>> 0), 1440 / slotMinutes, slotMinutes, power, inferenceNodes, cal) };
+  return {
+    jobs: list,
+    inferenceKw: inference(
+      seeded((seed ^ 0x9e3779b9) >>> 0),
+      1440 / slotMinutes,
+      slotMinutes,
+      power,
+      inferenceNodes,
+      cal,
+    ),
+  };
 };

@@ -42,7 +42,14 @@ const DAY_MINUTES = 24 * 60;
 
 /** Mostly powers of two, as schedulers see them; odd counts occur but rarely. Weights are placeholders. */
 const GPU_WEIGHTS: readonly (readonly [number, number])[] = [
-  [1, 30], [2, 22], [3, 3], [4, 20], [5, 2], [6, 4], [7, 2], [8, 17],
+  [1, 30],
+  [2, 22],
+  [3, 3],
+  [4, 20],
+  [5, 2],
+  [6, 4],
+  [7, 2],
+  [8, 17],
 ];
 
 /**
@@ -51,7 +58,12 @@ const GPU_WEIGHTS: readonly (readonly [number, number])[] = [
  */
 export const GPU_MIXES = {
   mixed: GPU_WEIGHTS,
-  training: [[8, 30], [16, 30], [32, 25], [64, 15]],
+  training: [
+    [8, 30],
+    [16, 30],
+    [32, 25],
+    [64, 15],
+  ],
 } as const satisfies Record<string, readonly (readonly [number, number])[]>;
 export type GpuMix = keyof typeof GPU_MIXES;
 
@@ -61,7 +73,10 @@ const submissionWeight = (hour: number): number => {
   if (hour >= 18 && hour < 22) return 2;
   return 1;
 };
-const HOUR_WEIGHTS: readonly (readonly [number, number])[] = Array.from({ length: 24 }, (_, h) => [h, submissionWeight(h)] as const);
+const HOUR_WEIGHTS: readonly (readonly [number, number])[] = Array.from(
+  { length: 24 },
+  (_, h) => [h, submissionWeight(h)] as const,
+);
 
 const KINDS = ['pretrain', 'fine-tune', 'batch-eval', 'embed-batch', 'hpo-sweep'] as const;
 
@@ -96,7 +111,9 @@ const drawJob = (ctx: DrawContext): Omit<ComputeJob, 'id'> => {
   const releaseAt = submittedAt;
   // Capped to the end of the next day; still ≥ release + duration because release < end of day
   // and duration ≤ 6 h.
-  const deadlineAt = epochMs(Math.min(releaseAt + (durationMinutes + slackMinutes) * MINUTE_MS, dayStart + 48 * HOUR_MS));
+  const deadlineAt = epochMs(
+    Math.min(releaseAt + (durationMinutes + slackMinutes) * MINUTE_MS, dayStart + 48 * HOUR_MS),
+  );
   const powerKw = jobPowerKw(power, gpus);
   const durationH = durationMinutes / 60;
   const energyKwh = kwh(powerKw * durationH);
@@ -123,7 +140,13 @@ const drawJob = (ctx: DrawContext): Omit<ComputeJob, 'id'> => {
  * Inference pool utilisation over the day: a raised cosine from 0.2 at 05:00 to 0.8 at 17:00, so
  * low at night and highest through the afternoon and evening, with ±5 % seeded noise per slot.
  */
-const inferenceProfile = (rnd: Random, slots: number, slotMinutes: number, power: GpuNodePower, nodes: number): number[] =>
+const inferenceProfile = (
+  rnd: Random,
+  slots: number,
+  slotMinutes: number,
+  power: GpuNodePower,
+  nodes: number,
+): number[] =>
   Array.from({ length: slots }, (_, i) => {
     const hour = ((i + 0.5) * slotMinutes) / 60;
     const shape = 0.5 - 0.5 * Math.cos((2 * Math.PI * (hour - 5)) / 24);
@@ -139,14 +162,20 @@ export const generateDay = (options: WorkloadOptions): GeneratedDay => {
   if (!Number.isInteger(slotMinutes) || slotMinutes <= 0 || DAY_MINUTES % slotMinutes !== 0) {
     throw new RangeError(`slotMinutes must divide a day, got ${slotMinutes}`);
   }
-  if (!Number.isInteger(inferenceNodes) || inferenceNodes < 0) throw new RangeError(`inferenceNodes must be a non-negative integer, got ${inferenceNodes}`);
+  if (!Number.isInteger(inferenceNodes) || inferenceNodes < 0)
+    throw new RangeError(`inferenceNodes must be a non-negative integer, got ${inferenceNodes}`);
   // Separate streams, so that changing the job count leaves the inference profile unchanged.
   const jobRnd = seeded(seed);
   const inferenceRnd = seeded((seed ^ 0x9e3779b9) >>> 0);
   const day = isoOf(dayStart).slice(0, 10);
   // Ids follow submission order (a stable sort keeps draw order on ties), as a scheduler numbers them.
-  const sorted = Array.from({ length: jobs }, () => drawJob({ rnd: jobRnd, site, dayStart, power, gpuWeights: GPU_MIXES[options.gpuMix ?? 'mixed'] }))
+  const sorted = Array.from({ length: jobs }, () =>
+    drawJob({ rnd: jobRnd, site, dayStart, power, gpuWeights: GPU_MIXES[options.gpuMix ?? 'mixed'] }),
+  )
     .sort((a, b) => a.submittedAt - b.submittedAt)
     .map((job, k): ComputeJob => ({ id: `${site}-${day}-${String(k + 1).padStart(3, '0')}`, ...job }));
-  return { jobs: sorted, inferenceKw: inferenceProfile(inferenceRnd, DAY_MINUTES / slotMinutes, slotMinutes, power, inferenceNodes) };
+  return {
+    jobs: sorted,
+    inferenceKw: inferenceProfile(inferenceRnd, DAY_MINUTES / slotMinutes, slotMinutes, power, inferenceNodes),
+  };
 };

@@ -41,7 +41,9 @@ export class OutboxWorker {
       this.again = true;
       return this.running;
     }
-    this.running = this.loop().finally(() => { this.running = undefined; });
+    this.running = this.loop().finally(() => {
+      this.running = undefined;
+    });
     return this.running;
   }
 
@@ -50,7 +52,10 @@ export class OutboxWorker {
       this.again = false;
       try {
         const r = await drainOutbox(this.o.store, this.o.send, {
-          now: this.o.now, ...(this.o.leaseMs ? { leaseMs: this.o.leaseMs } : {}), ...(this.o.batch ? { batch: this.o.batch } : {}), ...(this.o.policy ? { policy: this.o.policy } : {}),
+          now: this.o.now,
+          ...(this.o.leaseMs ? { leaseMs: this.o.leaseMs } : {}),
+          ...(this.o.batch ? { batch: this.o.batch } : {}),
+          ...(this.o.policy ? { policy: this.o.policy } : {}),
         });
         this.o.onDrained?.(r);
         // A full batch may have left more due messages behind.

@@ -22,7 +22,9 @@ export const DEFAULT_RETRY: RetryPolicy = { firstDelayMs: 1_000, maxDelayMs: 300
 
 /** When a message whose attempt number `attempts` just failed is due again; undefined to give up. */
 export const nextAttemptAt = (policy: RetryPolicy, attempts: number, now: number): number | undefined =>
-  attempts >= policy.maxAttempts ? undefined : now + Math.min(policy.maxDelayMs, policy.firstDelayMs * 2 ** Math.max(0, attempts - 1));
+  attempts >= policy.maxAttempts
+    ? undefined
+    : now + Math.min(policy.maxDelayMs, policy.firstDelayMs * 2 ** Math.max(0, attempts - 1));
 
 /**
  * Sends one message and resolves with the peer's answer (JSON), or throws. Throwing a FlexError

@@ -56,8 +56,7 @@ export interface OutboxClaim {
 }
 
 export type OutboxFailure =
-  | { readonly error: string; readonly retryAt: number }
-  | { readonly error: string; readonly giveUp: true };
+  { readonly error: string; readonly retryAt: number } | { readonly error: string; readonly giveUp: true };
 
 export interface OutboxFilter {
   readonly status?: OutboxStatus;

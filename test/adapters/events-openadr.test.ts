@@ -29,17 +29,46 @@ const setup = async () => {
   const addr = app.server.address();
   const url = `http://127.0.0.1:${typeof addr === 'object' && addr ? addr.port : 0}`;
   const call = async (method: string, path: string, body?: unknown, token = TOKEN) => {
-    const res = await fetch(`${url}${path}`, { method, headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) }, ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }) });
-    return { status: res.status, type: res.headers.get('content-type') ?? '', body: (await res.json()) as Record<string, unknown> };
+    const res = await fetch(`${url}${path}`, {
+      method,
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
+    });
+    return {
+      status: res.status,
+      type: res.headers.get('content-type') ?? '',
+      body: (await res.json()) as Record<string, unknown>,
+    };
   };
-  return { dir, store, events, call, done: async () => { await app.close(); await store.close(); rmSync(dir, { recursive: true, force: true }); } };
+  return {
+    dir,
+    store,
+    events,
+    call,
+    done: async () => {
+      await app.close();
+      await store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
 };
 
 const program = { programName: 'lon-cmz', programType: 'DSO_OPERATIONAL_UTILISATION', country: 'GB' };
 const event = (programID: string) => ({
-  programID, eventName: 'evening constraint', targets: [{ type: 'RESOURCE_NAME', values: ['lon'] }],
+  programID,
+  eventName: 'evening constraint',
+  targets: [{ type: 'RESOURCE_NAME', values: ['lon'] }],
   intervalPeriod: { start: '2023-01-24T17:30:00Z', duration: 'PT30M' },
-  intervals: [{ id: 0, payloads: [{ type: 'IMPORT_CAPACITY_LIMIT', values: [250] }, { type: 'DISPATCH_SETPOINT', values: [120] }, { type: 'PRICE', values: [500] }] }],
+  intervals: [
+    {
+      id: 0,
+      payloads: [
+        { type: 'IMPORT_CAPACITY_LIMIT', values: [250] },
+        { type: 'DISPATCH_SETPOINT', values: [120] },
+        { type: 'PRICE', values: [500] },
+      ],
+    },
+  ],
 });
 
 test('programs and events are posted, validated, stored with ids, listed and audited', async () => {
@@ -55,9 +84,17 @@ test('programs and events are posted, validated, stored with ids, listed and aud
     assert.equal(one.body.eventName, 'evening constraint');
     assert.equal(((await s.call('GET', '/openadr/events')).body as unknown as unknown[]).length, 1);
     const trail = await s.store.auditTrail();
-    assert.deepEqual(trail.map((r) => [r.kind, (r.payload as { objectType: string }).objectType]), [['signal', 'PROGRAM'], ['signal', 'EVENT']]);
+    assert.deepEqual(
+      trail.map((r) => [r.kind, (r.payload as { objectType: string }).objectType]),
+      [
+        ['signal', 'PROGRAM'],
+        ['signal', 'EVENT'],
+      ],
+    );
     assert.ok(verifyChain(trail).ok);
-  } finally { await s.done(); }
+  } finally {
+    await s.done();
+  }
 });
 
 test('bad requests get problem JSON naming the field; nothing is stored', async () => {
@@ -66,11 +103,26 @@ test('bad requests get problem JSON naming the field; nothing is stored', async 
     const p = await s.call('POST', '/openadr/programs', program);
     const id = String(p.body.id);
     const cases: [unknown, number, string, RegExp][] = [
-      [{ ...event(id), intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [9] }] }] }, 400, 'FLX_EVENT_INVALID', /intervals\[0\]\.payloads\[0\]\.values: SIMPLE is a level 0, 1, 2 or 3/],
-      [{ ...event(id), intervalPeriod: { start: 'tomorrow' } }, 400, 'FLX_EVENT_INVALID', /event field intervalPeriod\.start: must match format "date-time"/],
+      [
+        { ...event(id), intervals: [{ id: 0, payloads: [{ type: 'SIMPLE', values: [9] }] }] },
+        400,
+        'FLX_EVENT_INVALID',
+        /intervals\[0\]\.payloads\[0\]\.values: SIMPLE is a level 0, 1, 2 or 3/,
+      ],
+      [
+        { ...event(id), intervalPeriod: { start: 'tomorrow' } },
+        400,
+        'FLX_EVENT_INVALID',
+        /event field intervalPeriod\.start: must match format "date-time"/,
+      ],
       [{ programID: id }, 400, 'FLX_EVENT_INVALID', /must have required property 'intervals'/],
       [event('no-such-program'), 404, 'FLX_EVENT_NOT_FOUND', /programID "no-such-program" is not a program here/],
-      ['{"programID": "x",\n "intervals": [}', 400, 'FLX_EVENT_INVALID', /request body: line 2, column 16: not valid JSON/],
+      [
+        '{"programID": "x",\n "intervals": [}',
+        400,
+        'FLX_EVENT_INVALID',
+        /request body: line 2, column 16: not valid JSON/,
+      ],
     ];
     for (const [body, status, title, detail] of cases) {
       const r = await s.call('POST', '/openadr/events', body);
@@ -84,20 +136,34 @@ test('bad requests get problem JSON naming the field; nothing is stored', async 
     assert.equal(unauth.body.title, 'FLX_EVENT_UNAUTHORIZED');
     assert.equal((await s.call('GET', '/openadr/events', undefined, '')).status, 401);
     assert.equal((await s.events.events()).length, 0);
-    assert.equal((await s.call('POST', '/openadr/programs', program)).body.title, 'FLX_EVENT_INVALID', 'programName is unique');
-  } finally { await s.done(); }
+    assert.equal(
+      (await s.call('POST', '/openadr/programs', program)).body.title,
+      'FLX_EVENT_INVALID',
+      'programName is unique',
+    );
+  } finally {
+    await s.done();
+  }
 });
 
 test('a file with one bad event stores nothing; the example file loads', async () => {
   const s = await setup();
   try {
     const file = join(s.dir, 'mixed.json');
-    writeFileSync(file, JSON.stringify({ programs: [program], events: [event('lon-cmz'), { ...event('lon-cmz'), intervals: [] }] }));
-    await assert.rejects(s.events.loadFile(file), /events\[1\]: event field intervals: must NOT have fewer than 1 items/);
+    writeFileSync(
+      file,
+      JSON.stringify({ programs: [program], events: [event('lon-cmz'), { ...event('lon-cmz'), intervals: [] }] }),
+    );
+    await assert.rejects(
+      s.events.loadFile(file),
+      /events\[1\]: event field intervals: must NOT have fewer than 1 items/,
+    );
     assert.equal((await s.events.programs()).length, 0);
     const loaded = await s.events.loadFile(join(PROJECT_ROOT, 'docs', 'examples', 'openadr-dso-events.json'));
     assert.equal(loaded.events[0]?.programID, loaded.programs[0]?.id, 'programID by name resolved to the stored id');
-  } finally { await s.done(); }
+  } finally {
+    await s.done();
+  }
 });
 
 test('the Grid Orchestrator takes its need from a grid event before looking for a price/carbon peak', async () => {
@@ -106,17 +172,40 @@ test('the Grid Orchestrator takes its need from a grid event before looking for 
     const p = await s.call('POST', '/openadr/programs', program);
     await s.call('POST', '/openadr/events', event(String(p.body.id)));
     const now = epochMs(Date.parse('2023-01-24T00:00:00Z'));
-    const base = { id: 'grid.test', region: 'GB', signals: new CsvSignalSource(SHIPPED_GRID), policy: DEFAULT_NEED_POLICY, market: { now: () => now, waitUntil: async () => {} }, store: s.store, wallNow: () => 0 };
+    const base = {
+      id: 'grid.test',
+      region: 'GB',
+      signals: new CsvSignalSource(SHIPPED_GRID),
+      policy: DEFAULT_NEED_POLICY,
+      market: { now: () => now, waitUntil: async () => {} },
+      store: s.store,
+      wallNow: () => 0,
+    };
     const day = { start: now, slotMinutes: 30, slots: 48 };
     const withEvents = await new GridOrchestrator({ ...base, events: s.events } as never).detectNeed(day);
-    assert.deepEqual(withEvents, { kind: 'import-limit', windowStart: Date.parse('2023-01-24T17:30:00Z'), windowEnd: Date.parse('2023-01-24T18:00:00Z'), wantedKw: 120, maxPriceGbpPerMwh: 500, importLimitKw: 250 });
-    const audit = (await s.store.auditTrail()).filter((r) => r.kind === 'need').at(-1)?.payload as { event: { eventId: string; importLimitKw: number; product: string } };
+    assert.deepEqual(withEvents, {
+      kind: 'import-limit',
+      windowStart: Date.parse('2023-01-24T17:30:00Z'),
+      windowEnd: Date.parse('2023-01-24T18:00:00Z'),
+      wantedKw: 120,
+      maxPriceGbpPerMwh: 500,
+      importLimitKw: 250,
+    });
+    const audit = (await s.store.auditTrail()).filter((r) => r.kind === 'need').at(-1)?.payload as {
+      event: { eventId: string; importLimitKw: number; product: string };
+    };
     assert.equal(audit.event.importLimitKw, 250);
     assert.equal(audit.event.product, 'DSO_OPERATIONAL_UTILISATION');
     const without = await new GridOrchestrator(base as never).detectNeed(day);
     assert.equal(without?.kind, 'price-peak');
     // An event whose window is already too close is not taken.
-    const late = await new GridOrchestrator({ ...base, events: s.events, market: { now: () => epochMs(Date.parse('2023-01-24T17:00:00Z')), waitUntil: async () => {} } } as never).detectNeed(day);
+    const late = await new GridOrchestrator({
+      ...base,
+      events: s.events,
+      market: { now: () => epochMs(Date.parse('2023-01-24T17:00:00Z')), waitUntil: async () => {} },
+    } as never).detectNeed(day);
     assert.equal(late?.kind, 'price-peak');
-  } finally { await s.done(); }
+  } finally {
+    await s.done();
+  }
 });

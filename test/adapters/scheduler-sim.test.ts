@@ -15,19 +15,40 @@ const site = 'lon-1';
 const idleKw = nodeIdleKw(A100_SXM_NODE);
 
 /** One training node (8 GPUs) and no inference pool, so every kW in a test is easy to follow. */
-const small: SimClusterConfig = { site, region: 'GB-London', gridImportLimitKw: 100, trainingNodes: 1, inferenceNodes: 0 };
+const small: SimClusterConfig = {
+  site,
+  region: 'GB-London',
+  gridImportLimitKw: 100,
+  trainingNodes: 1,
+  inferenceNodes: 0,
+};
 
 const job = (id: string, gpus: number, hours: number, extra: Partial<ComputeJob> = {}): ComputeJob => {
   const powerKw = jobPowerKw(A100_SXM_NODE, gpus);
   const energyKwh = kwh(powerKw * hours);
   return {
-    id, name: id, site, slo: 'deferrable', gpus, powerKw, energyKwh, remainingKwh: energyKwh,
-    submittedAt: t0, releaseAt: t0, deadlineAt: at(24), preemptible: false, allowedSites: [site],
-    work: gpus * hours, workUnit: 'gpu-hours', state: 'queued', ...extra,
+    id,
+    name: id,
+    site,
+    slo: 'deferrable',
+    gpus,
+    powerKw,
+    energyKwh,
+    remainingKwh: energyKwh,
+    submittedAt: t0,
+    releaseAt: t0,
+    deadlineAt: at(24),
+    preemptible: false,
+    allowedSites: [site],
+    work: gpus * hours,
+    workUnit: 'gpu-hours',
+    state: 'queued',
+    ...extra,
   };
 };
 
-const byId = async (c: SimCluster): Promise<Map<string, ComputeJob>> => new Map((await c.listJobs()).map((j) => [j.id, j]));
+const byId = async (c: SimCluster): Promise<Map<string, ComputeJob>> =>
+  new Map((await c.listJobs()).map((j) => [j.id, j]));
 const get = async (c: SimCluster, id: string): Promise<ComputeJob> => {
   const j = (await byId(c)).get(id);
   assert.ok(j, `no job ${id}`);
@@ -35,11 +56,18 @@ const get = async (c: SimCluster, id: string): Promise<ComputeJob> => {
 };
 const grid = (slots: number, slotMinutes = 30, start: EpochMs = t0): SlotGrid => ({ start, slotMinutes, slots });
 const close = (actual: number, expected: number, eps = 1e-9): void =>
-  assert.ok(Math.abs(actual - expected) <= eps * Math.max(1, Math.abs(expected)), `expected ${expected}, got ${actual}`);
+  assert.ok(
+    Math.abs(actual - expected) <= eps * Math.max(1, Math.abs(expected)),
+    `expected ${expected}, got ${actual}`,
+  );
 
 test('jobs start first come first served within the GPU capacity; a later small job does not overtake', async () => {
   const c = new SimCluster(small, t0);
-  c.submit([job('a', 4, 2), job('b', 8, 1, { submittedAt: epochMs(t0 + 1) , releaseAt: epochMs(t0 + 1) }), job('c', 2, 1, { submittedAt: epochMs(t0 + 2), releaseAt: epochMs(t0 + 2) })]);
+  c.submit([
+    job('a', 4, 2),
+    job('b', 8, 1, { submittedAt: epochMs(t0 + 1), releaseAt: epochMs(t0 + 1) }),
+    job('c', 2, 1, { submittedAt: epochMs(t0 + 2), releaseAt: epochMs(t0 + 2) }),
+  ]);
   c.advanceTo(at(1));
   assert.equal(c.gpusInUse, 4);
   assert.equal((await get(c, 'c')).state, 'queued', 'c must wait behind b even though 4 GPUs are free');
@@ -132,7 +160,10 @@ test('metered energy equals (idle + job + inference energy) × PUE over a genera
   const g = grid(72);
   const metered = (await c.importKw(g)).reduce((a, b) => a + b * 0.5, 0);
   const jobsKwh = (await c.listJobs()).reduce((a, j) => a + j.energyKwh - j.remainingKwh, 0);
-  const inferenceKwh = Array.from({ length: 72 }, (_, i) => (day.inferenceKw[i % 48] ?? NaN) * 0.5).reduce((a, b) => a + b, 0);
+  const inferenceKwh = Array.from({ length: 72 }, (_, i) => (day.inferenceKw[i % 48] ?? NaN) * 0.5).reduce(
+    (a, b) => a + b,
+    0,
+  );
   const idleKwh = 16 * idleKw * 36;
   close(metered, (idleKwh + jobsKwh + inferenceKwh) * 1.3);
   assert.ok(jobsKwh > 0);
@@ -141,7 +172,7 @@ test('metered energy equals (idle + job + inference energy) × PUE over a genera
   close(base[3] ?? NaN, 16 * idleKw + (day.inferenceKw[3] ?? NaN));
 });
 
-test('importKw and baseLoadKw answer for any slot grid, not only the cluster\'s own', async () => {
+test("importKw and baseLoadKw answer for any slot grid, not only the cluster's own", async () => {
   const day = generateDay({ seed: 5, site, dayStart: t0 });
   const c = new SimCluster({ site, region: 'GB', gridImportLimitKw: 200 }, t0, day.inferenceKw);
   c.submit(day.jobs);
@@ -167,10 +198,19 @@ test('report gives limits, base load from the slot of `at`, and only open, alrea
   assert.equal(r.baseLoadKw.length, 44);
   close(r.baseLoadKw[0] ?? NaN, 16 * idleKw + (profile[4] ?? NaN));
   // 'later' is submitted at hour 5: a real queue would not show it yet.
-  assert.deepEqual(r.jobs.map((j) => [j.id, j.state]), [['long', 'running']]);
+  assert.deepEqual(
+    r.jobs.map((j) => [j.id, j.state]),
+    [['long', 'running']],
+  );
   assert.deepEqual((await c.listJobs()).map((j) => j.id).sort(), ['long', 'short']);
   c.advanceTo(at(5));
-  assert.deepEqual((await c.report(at(5), grid(48))).jobs.map((j) => [j.id, j.state]), [['long', 'running'], ['later', 'queued']]);
+  assert.deepEqual(
+    (await c.report(at(5), grid(48))).jobs.map((j) => [j.id, j.state]),
+    [
+      ['long', 'running'],
+      ['later', 'queued'],
+    ],
+  );
 });
 
 test('clone is independent: a counterfactual run leaves the original untouched', async () => {

@@ -16,14 +16,22 @@ schedulerContract('Slurm 22.05 (real slurmctld + slurmd)', async () => {
     TestSlurm.start(munge, { name: 'contracta', admissionHoldPartitions: ['batch'] }),
     TestSlurm.start(munge, { name: 'contractb', admissionHoldPartitions: ['batch'] }),
   ]);
-  const scheduler = (site: string, c: TestSlurm) => new SlurmScheduler({ site, slurmConf: c.conf, timeoutMs: 15_000, partitions: { batch: { maxDeferralHours: 12 } } });
+  const scheduler = (site: string, c: TestSlurm) =>
+    new SlurmScheduler({ site, slurmConf: c.conf, timeoutMs: 15_000, partitions: { batch: { maxDeferralHours: 12 } } });
   const a = scheduler('contract-a', ca);
   const b = scheduler('contract-b', cb);
   return {
-    scheduler: a, other: b,
+    scheduler: a,
+    other: b,
     submit: async (o, to) => {
       const c = to === b ? cb : ca;
-      const id = c.sbatch([`--job-name=${o.name}`, `--gres=gpu:${o.gpus}`, `--time=${Math.ceil(o.seconds / 60)}`, ...(o.meta ? [`--comment=${JSON.stringify(o.meta)}`] : []), `--wrap=sleep ${o.seconds}`]);
+      const id = c.sbatch([
+        `--job-name=${o.name}`,
+        `--gres=gpu:${o.gpus}`,
+        `--time=${Math.ceil(o.seconds / 60)}`,
+        ...(o.meta ? [`--comment=${JSON.stringify(o.meta)}`] : []),
+        `--wrap=sleep ${o.seconds}`,
+      ]);
       return `${(to ?? a).site}:${id}`;
     },
     holdByHand: async (id) => {

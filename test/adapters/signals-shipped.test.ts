@@ -13,33 +13,61 @@ import { epochMs } from '../../src/domain/time.ts';
 
 const source = new CsvSignalSource(SHIPPED_GRID);
 const byFile = (name: string): DataFault[] => source.history.faults.filter((f) => basename(f.file) === name);
-const counts = (name: string) => Object.fromEntries(countFaults(byFile(name)).map((c) => [c.kind, [c.count, c.periods]]));
+const counts = (name: string) =>
+  Object.fromEntries(countFaults(byFile(name)).map((c) => [c.kind, [c.count, c.periods]]));
 const iso = (t: number | undefined) => (t === undefined ? '' : new Date(t).toISOString().slice(0, 16) + 'Z');
 
 test('national carbon: the October 2023 and June 2024 gaps, empty and zero actuals', () => {
-  assert.deepEqual(counts('gb_carbon_intensity_national_2023.csv'), { 'missing-period': [1, 91], 'blank-actual': [5, 5], 'zero-actual': [5, 5] });
+  assert.deepEqual(counts('gb_carbon_intensity_national_2023.csv'), {
+    'missing-period': [1, 91],
+    'blank-actual': [5, 5],
+    'zero-actual': [5, 5],
+  });
   const gap = byFile('gb_carbon_intensity_national_2023.csv').find((f) => f.kind === 'missing-period');
   assert.deepEqual([iso(gap?.from), iso(gap?.to)], ['2023-10-20T22:00Z', '2023-10-22T19:00Z']);
-  assert.deepEqual(byFile('gb_carbon_intensity_national_2023.csv').filter((f) => f.kind === 'zero-actual').map((f) => iso(f.from)),
-    ['2023-01-31T01:00Z', '2023-06-07T09:30Z', '2023-06-07T10:00Z', '2023-06-07T10:30Z', '2023-06-07T11:00Z']);
+  assert.deepEqual(
+    byFile('gb_carbon_intensity_national_2023.csv')
+      .filter((f) => f.kind === 'zero-actual')
+      .map((f) => iso(f.from)),
+    ['2023-01-31T01:00Z', '2023-06-07T09:30Z', '2023-06-07T10:00Z', '2023-06-07T10:30Z', '2023-06-07T11:00Z'],
+  );
   assert.deepEqual(counts('gb_carbon_intensity_national_2024-01_2024-09.csv'), { 'missing-period': [1, 31] });
 });
 
 test('MID: missing periods, no-trade periods, and clock-change days whose settlement periods match their UTC starts', () => {
-  assert.deepEqual(counts('gb_market_index_price_apx_2023.csv'), { 'missing-period': [5, 5], 'zero-volume': [15, 15], 'clock-change-day': [2, 96] });
-  assert.deepEqual(counts('gb_market_index_price_apx_2024.csv'), { 'missing-period': [1, 1], 'clock-change-day': [2, 96] });
-  assert.deepEqual(source.history.faults.filter((f) => f.kind === 'clock-change-day').map((f) => f.detail), [
-    '2023-03-26 is a clock-change day with 46 settlement periods; 46 present', '2023-10-29 is a clock-change day with 50 settlement periods; 50 present',
-    '2024-03-31 is a clock-change day with 46 settlement periods; 46 present', '2024-10-27 is a clock-change day with 50 settlement periods; 50 present',
-  ]);
+  assert.deepEqual(counts('gb_market_index_price_apx_2023.csv'), {
+    'missing-period': [5, 5],
+    'zero-volume': [15, 15],
+    'clock-change-day': [2, 96],
+  });
+  assert.deepEqual(counts('gb_market_index_price_apx_2024.csv'), {
+    'missing-period': [1, 1],
+    'clock-change-day': [2, 96],
+  });
+  assert.deepEqual(
+    source.history.faults.filter((f) => f.kind === 'clock-change-day').map((f) => f.detail),
+    [
+      '2023-03-26 is a clock-change day with 46 settlement periods; 46 present',
+      '2023-10-29 is a clock-change day with 50 settlement periods; 50 present',
+      '2024-03-31 is a clock-change day with 46 settlement periods; 46 present',
+      '2024-10-27 is a clock-change day with 50 settlement periods; 50 present',
+    ],
+  );
   assert.equal(source.history.faults.filter((f) => f.kind === 'settlement-period-mismatch').length, 0);
   assert.equal(source.history.get(18, Date.parse('2023-01-28T03:30Z'))?.price, undefined, 'no trades is not £0');
   assert.equal(source.history.get(18, Date.parse('2023-01-28T03:30Z'))?.priceVolume, 0);
 });
 
 test('regional sample: the NESO gap, blank rows, the implausible row, and the label shift', () => {
-  assert.deepEqual(counts('gb_regional_carbon_intensity_neso_2023-12-05_2024-03-03.csv'), { 'missing-period': [1, 1076], 'blank-row': [30, 30], 'implausible-row': [1, 1], 'shifted-label': [1, 1] });
-  const bad = byFile('gb_regional_carbon_intensity_neso_2023-12-05_2024-03-03.csv').find((f) => f.kind === 'implausible-row');
+  assert.deepEqual(counts('gb_regional_carbon_intensity_neso_2023-12-05_2024-03-03.csv'), {
+    'missing-period': [1, 1076],
+    'blank-row': [30, 30],
+    'implausible-row': [1, 1],
+    'shifted-label': [1, 1],
+  });
+  const bad = byFile('gb_regional_carbon_intensity_neso_2023-12-05_2024-03-03.csv').find(
+    (f) => f.kind === 'implausible-row',
+  );
   assert.equal(iso(bad?.from), '2023-12-28T04:00Z', 'label 03:00, shifted an hour');
   assert.deepEqual(source.history.regionIds(), [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12, 13, 14, 18]);
 });

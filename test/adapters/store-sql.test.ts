@@ -10,7 +10,10 @@ import { order } from '../contract/store-fixtures.ts';
 const scripted = (failOn: RegExp) => {
   const log: string[] = [];
   const conn: SqlConn = {
-    all: async (sql) => { log.push(sql); return []; },
+    all: async (sql) => {
+      log.push(sql);
+      return [];
+    },
     run: async (sql) => {
       log.push(sql);
       if (failOn.test(sql)) throw new FlexError('FLX_INTERNAL', 'statement failed');
@@ -19,7 +22,9 @@ const scripted = (failOn: RegExp) => {
   };
   const outcome: string[] = [];
   const store = sqlStore({
-    description: 'the scripted store', location: 'scripted', closed: false,
+    description: 'the scripted store',
+    location: 'scripted',
+    closed: false,
     dialect: { name: 'scripted', lockAuditChain: async () => {}, lockKey: async () => {}, skipLocked: '' },
     transaction: async (fn) => {
       try {
@@ -39,12 +44,19 @@ const scripted = (failOn: RegExp) => {
 
 test('a statement that failed inside a transaction fails it, even when fn catches the error', async () => {
   const { store, log, outcome } = scripted(/INSERT INTO orders/);
-  await assert.rejects(store.transaction(async (tx) => {
-    await tx.saveOrder(order('o-1')).catch(() => undefined);
-    await tx.putDocument('k', 'i', 1);
-  }), /statement failed/);
+  await assert.rejects(
+    store.transaction(async (tx) => {
+      await tx.saveOrder(order('o-1')).catch(() => undefined);
+      await tx.putDocument('k', 'i', 1);
+    }),
+    /statement failed/,
+  );
   assert.deepEqual(outcome, ['rollback']);
-  assert.equal(log.some((s) => s.includes('documents')), false, 'no statement runs after a failed one');
+  assert.equal(
+    log.some((s) => s.includes('documents')),
+    false,
+    'no statement runs after a failed one',
+  );
 });
 
 test('errors fn throws on its own (not from a statement) leave later statements allowed', async () => {

@@ -23,26 +23,60 @@ const T0 = epochMs(Date.parse('2023-06-01T00:00:00Z'));
 const HALF_HOUR = 1_800_000;
 
 const job = (id: string, deadlineSlots: number): ComputeJob => ({
-  id, name: id, site: 'lon', slo: 'deferrable', gpus: 8, powerKw: kw(60), energyKwh: kwh(30), remainingKwh: kwh(30),
-  submittedAt: T0, releaseAt: T0, deadlineAt: epochMs(T0 + deadlineSlots * HALF_HOUR), preemptible: false, allowedSites: ['lon'],
-  work: 1, workUnit: 'gpu-hours', state: 'queued',
+  id,
+  name: id,
+  site: 'lon',
+  slo: 'deferrable',
+  gpus: 8,
+  powerKw: kw(60),
+  energyKwh: kwh(30),
+  remainingKwh: kwh(30),
+  submittedAt: T0,
+  releaseAt: T0,
+  deadlineAt: epochMs(T0 + deadlineSlots * HALF_HOUR),
+  preemptible: false,
+  allowedSites: ['lon'],
+  work: 1,
+  workUnit: 'gpu-hours',
+  state: 'queued',
 });
 
 const setup = async (dir: string) => {
   const store = await openSqliteStore(join(dir, 'flex.db'));
   const signer = await new FileKeyStore(join(dir, 'keys'), true).signer('dc.test.local');
   const fo = new FlexOrchestrator({
-    id: 'dc.test.local', uri: 'http://127.0.0.1:1', name: 'test', store, signer, market: { now: () => T0, waitUntil: async () => {} }, wallNow: () => Date.now(),
-    client: new BecknClient({ signer, store, now: () => Date.now() }), signals: flatSignals, solver: greedySolver,
-    sites: [{ id: 'lon', region: 'GB', agentUrl: 'http://127.0.0.1:1' }], horizonSlots: 16, slotMinutes: 30, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300, log: createLogger('silent'),
+    id: 'dc.test.local',
+    uri: 'http://127.0.0.1:1',
+    name: 'test',
+    store,
+    signer,
+    market: { now: () => T0, waitUntil: async () => {} },
+    wallNow: () => Date.now(),
+    client: new BecknClient({ signer, store, now: () => Date.now() }),
+    signals: flatSignals,
+    solver: greedySolver,
+    sites: [{ id: 'lon', region: 'GB', agentUrl: 'http://127.0.0.1:1' }],
+    horizonSlots: 16,
+    slotMinutes: 30,
+    pricing: DEFAULT_PRICING,
+    quoteTtlSeconds: 300,
+    log: createLogger('silent'),
   });
   return { store, fo };
 };
 
 // Room for one 60 kW job at a time (100 kW IT); three jobs of one slot each, all due by the end of slot 1.
 const report: FlexibilityReport = {
-  site: 'lon', region: 'GB', at: T0, itPowerLimitKw: kw(100), pue: 1, gridImportLimitKw: kw(100), baseLoadFrom: T0, slotMinutes: 30,
-  baseLoadKw: new Array<number>(16).fill(10).map(kw), jobs: [job('a', 2), job('b', 2), job('c', 2)],
+  site: 'lon',
+  region: 'GB',
+  at: T0,
+  itPowerLimitKw: kw(100),
+  pue: 1,
+  gridImportLimitKw: kw(100),
+  baseLoadFrom: T0,
+  slotMinutes: 30,
+  baseLoadKw: new Array<number>(16).fill(10).map(kw),
+  jobs: [job('a', 2), job('b', 2), job('c', 2)],
 };
 const startsOf = (dispatch: readonly { beginAt: number }[]) => dispatch.map((d) => (d.beginAt - T0) / HALF_HOUR).sort();
 
@@ -64,13 +98,29 @@ test('a backlog with a live commitment: planned with the least deadline slack th
     // Sold: import at most 80 kW in slots 4–5 (well clear of the backlog).
     const window = { windowStart: epochMs(T0 + 4 * HALF_HOUR), windowEnd: epochMs(T0 + 6 * HALF_HOUR) };
     await store.transaction(async (tx) => {
-      await tx.saveOrder({ id: 'o-1', transactionId: 't-1', bapId: 'grid', bapUri: 'http://127.0.0.1:1', offerId: 'x', site: 'lon', ...window, reductionKw: kw(10), priceGbp: gbp(1), state: 'confirmed', updatedAt: T0 });
+      await tx.saveOrder({
+        id: 'o-1',
+        transactionId: 't-1',
+        bapId: 'grid',
+        bapUri: 'http://127.0.0.1:1',
+        offerId: 'x',
+        site: 'lon',
+        ...window,
+        reductionKw: kw(10),
+        priceGbp: gbp(1),
+        state: 'confirmed',
+        updatedAt: T0,
+      });
       const c: Commitment = { orderId: 'o-1', site: 'lon', ...window, slotMinutes: 30, maxImportKw: [80, 80] };
       await tx.saveCommitment(c);
     });
     const { dispatch } = await fo.onAgentReport(report);
     assert.deepEqual(startsOf(dispatch), [0, 1, 2], 'one job per slot, the third a slot late');
-    const plan = (await store.auditTrail()).filter((r) => r.kind === 'plan').at(-1)?.payload as { status: string; deadlineSlackSlots?: number; orders: string[] };
+    const plan = (await store.auditTrail()).filter((r) => r.kind === 'plan').at(-1)?.payload as {
+      status: string;
+      deadlineSlackSlots?: number;
+      orders: string[];
+    };
     assert.notEqual(plan.status, 'infeasible');
     assert.deepEqual(plan.orders, ['o-1'], 'the commitment bound the plan');
     assert.equal(plan.deadlineSlackSlots, 1, 'the plan record says deadlines were relaxed, and by how much');

@@ -27,7 +27,14 @@ after(async () => {
 });
 
 test('the import limit survives the intent codec; a negative one is refused naming the tag', () => {
-  const need = { kind: 'import-limit' as const, windowStart: epochMs(0), windowEnd: epochMs(1_800_000), wantedKw: kw(10), maxPriceGbpPerMwh: gbpPerMwh(500), importLimitKw: kw(250) };
+  const need = {
+    kind: 'import-limit' as const,
+    windowStart: epochMs(0),
+    windowEnd: epochMs(1_800_000),
+    wantedKw: kw(10),
+    maxPriceGbpPerMwh: gbpPerMwh(500),
+    importLimitKw: kw(250),
+  };
   assert.deepEqual(intentToNeed(needToIntent(need)), need);
   const bad = needToIntent({ ...need, importLimitKw: kw(-1) });
   assert.throws(() => intentToNeed(bad), /import-limit-kw.*cannot be negative|cannot be negative/);
@@ -39,18 +46,35 @@ test('an import-limit need buys the reduction that brings the site to the limit,
   const baseline = await m.bpp.baseline('lon', windowStart, 2);
   const limit = Math.floor(Math.max(...baseline) - 40);
   // wantedKw is deliberately small: the limit, not the wanted kW, sizes what is bought.
-  const need = { kind: 'import-limit' as const, windowStart, windowEnd: epochMs(windowStart + 2 * slot), wantedKw: kw(10), maxPriceGbpPerMwh: gbpPerMwh(100_000), importLimitKw: kw(limit) };
+  const need = {
+    kind: 'import-limit' as const,
+    windowStart,
+    windowEnd: epochMs(windowStart + 2 * slot),
+    wantedKw: kw(10),
+    maxPriceGbpPerMwh: gbpPerMwh(100_000),
+    importLimitKw: kw(limit),
+  };
   const got = await m.bap.procure(need, randomUUID());
   assert.ok(!('none' in got), `the BPP sold a reduction (${'none' in got ? got.none : ''})`);
   const p = got as Procurement;
   const needed = Math.max(...baseline.map((b) => b - limit));
-  assert.ok(p.selectedKw >= needed - 1e-9, `bought ${p.selectedKw} kW, at least the ${needed.toFixed(1)} kW that meets the ${limit} kW limit`);
+  assert.ok(
+    p.selectedKw >= needed - 1e-9,
+    `bought ${p.selectedKw} kW, at least the ${needed.toFixed(1)} kW that meets the ${limit} kW limit`,
+  );
   assert.ok(p.selectedKw > 10, 'more than the wanted 10 kW: the limit sized the offer');
   const [c] = await m.stores.flex.listCommitments<Commitment>({ orderId: p.orderId });
-  assert.ok(c && c.maxImportKw.every((x) => x <= limit + 1e-6), `the commitment caps import at ${limit} kW or below: ${c?.maxImportKw.join(', ')}`);
+  assert.ok(
+    c && c.maxImportKw.every((x) => x <= limit + 1e-6),
+    `the commitment caps import at ${limit} kW or below: ${c?.maxImportKw.join(', ')}`,
+  );
   const plan = await m.bpp.plan({ held: false });
   const verdict = checkSchedule(plan.problem, plan.schedule);
   assert.ok(verdict.ok, verdict.violations.join('; '));
   const from = Math.round((windowStart - plan.grid.start) / slot);
-  for (const t of [from, from + 1]) assert.ok((verdict.importKw.lon?.[t] ?? Infinity) <= limit + 1e-6, `slot ${t}: import ${verdict.importKw.lon?.[t]} kW within the ${limit} kW limit`);
+  for (const t of [from, from + 1])
+    assert.ok(
+      (verdict.importKw.lon?.[t] ?? Infinity) <= limit + 1e-6,
+      `slot ${t}: import ${verdict.importKw.lon?.[t]} kW within the ${limit} kW limit`,
+    );
 });

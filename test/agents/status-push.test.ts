@@ -23,39 +23,67 @@ after(async () => {
   await market.stop();
 });
 
-interface Pushed { state?: string; unsolicited?: boolean; settlement?: { deliveredKwh: number; periods: unknown[] } }
+interface Pushed {
+  state?: string;
+  unsolicited?: boolean;
+  settlement?: { deliveredKwh: number; periods: unknown[] };
+}
 
-test('the BPP tells the buyer when delivery starts and when it is done, unasked, with the settlement', { timeout: 120_000 }, async () => {
-  // Find a small window early in the day that the site can sell, and buy it at market time 00:00.
-  let p: Procurement | undefined;
-  let windowEnd = 0;
-  for (let from = 4; from <= 12 && !p; from++) {
-    const windowStart = epochMs(m.dayStart + from * SLOT);
-    windowEnd = windowStart + 2 * SLOT;
-    const got = await m.bap.procure({ kind: 'price-peak', windowStart, windowEnd: epochMs(windowEnd), wantedKw: kw(20), maxPriceGbpPerMwh: gbpPerMwh(100_000) }, randomUUID());
-    if (!('none' in got)) p = got;
-  }
-  assert.ok(p, 'some early window had flexibility to buy');
-  // Let market time run (20 s a day) while the agent reports each slot, as in the demo, past the window.
-  m.clock.start();
-  for (let t = m.dayStart + SLOT; t <= windowEnd + SLOT; t += SLOT) {
-    await m.clock.waitUntil(epochMs(t));
-    await m.agent.tick(epochMs(t));
-  }
-  const pushes = async (): Promise<Pushed[]> => (await m.stores.grid.auditTrail({ transactionId: p.transactionId }))
-    .filter((r) => r.kind === 'settlement' && (r.payload as Pushed).unsolicited).map((r) => r.payload as Pushed);
-  for (let i = 0; i < 100 && (await pushes()).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
-  const got = await pushes();
-  assert.deepEqual(got.map((x) => x.state), ['DELIVERING', 'DELIVERED'], 'one push when delivery starts, one when it is done');
-  const done = got[1];
-  assert.equal(done?.settlement?.periods.length, 2, 'the final push carries both settlement periods');
-  assert.ok(typeof done?.settlement?.deliveredKwh === 'number');
-  const order = await m.stores.flex.getOrder(p.orderId);
-  assert.equal(order?.state, 'completed', 'nobody asked for status, yet the order is completed');
-  const bppAudit = (await m.stores.flex.auditTrail({ transactionId: p.transactionId })).filter((r) => r.kind === 'order').map((r) => r.payload as { state: string; unsolicited?: boolean });
-  assert.deepEqual(bppAudit.filter((x) => x.unsolicited).map((x) => x.state), ['active', 'completed']);
-  // Asking afterwards still works, and says the same.
-  const asked = await m.bap.status(p);
-  assert.equal(asked.state, 'DELIVERED');
-  assert.equal(asked.settlement?.deliveredKwh, done?.settlement?.deliveredKwh);
-});
+test(
+  'the BPP tells the buyer when delivery starts and when it is done, unasked, with the settlement',
+  { timeout: 120_000 },
+  async () => {
+    // Find a small window early in the day that the site can sell, and buy it at market time 00:00.
+    let p: Procurement | undefined;
+    let windowEnd = 0;
+    for (let from = 4; from <= 12 && !p; from++) {
+      const windowStart = epochMs(m.dayStart + from * SLOT);
+      windowEnd = windowStart + 2 * SLOT;
+      const got = await m.bap.procure(
+        {
+          kind: 'price-peak',
+          windowStart,
+          windowEnd: epochMs(windowEnd),
+          wantedKw: kw(20),
+          maxPriceGbpPerMwh: gbpPerMwh(100_000),
+        },
+        randomUUID(),
+      );
+      if (!('none' in got)) p = got;
+    }
+    assert.ok(p, 'some early window had flexibility to buy');
+    // Let market time run (20 s a day) while the agent reports each slot, as in the demo, past the window.
+    m.clock.start();
+    for (let t = m.dayStart + SLOT; t <= windowEnd + SLOT; t += SLOT) {
+      await m.clock.waitUntil(epochMs(t));
+      await m.agent.tick(epochMs(t));
+    }
+    const pushes = async (): Promise<Pushed[]> =>
+      (await m.stores.grid.auditTrail({ transactionId: p.transactionId }))
+        .filter((r) => r.kind === 'settlement' && (r.payload as Pushed).unsolicited)
+        .map((r) => r.payload as Pushed);
+    for (let i = 0; i < 100 && (await pushes()).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+    const got = await pushes();
+    assert.deepEqual(
+      got.map((x) => x.state),
+      ['DELIVERING', 'DELIVERED'],
+      'one push when delivery starts, one when it is done',
+    );
+    const done = got[1];
+    assert.equal(done?.settlement?.periods.length, 2, 'the final push carries both settlement periods');
+    assert.ok(typeof done?.settlement?.deliveredKwh === 'number');
+    const order = await m.stores.flex.getOrder(p.orderId);
+    assert.equal(order?.state, 'completed', 'nobody asked for status, yet the order is completed');
+    const bppAudit = (await m.stores.flex.auditTrail({ transactionId: p.transactionId }))
+      .filter((r) => r.kind === 'order')
+      .map((r) => r.payload as { state: string; unsolicited?: boolean });
+    assert.deepEqual(
+      bppAudit.filter((x) => x.unsolicited).map((x) => x.state),
+      ['active', 'completed'],
+    );
+    // Asking afterwards still works, and says the same.
+    const asked = await m.bap.status(p);
+    assert.equal(asked.state, 'DELIVERED');
+    assert.equal(asked.settlement?.deliveredKwh, done?.settlement?.deliveredKwh);
+  },
+);

@@ -6,7 +6,8 @@ import { canonicalJson } from '../../src/audit/canonical.ts';
 
 const build = (payloads: readonly unknown[]): AuditRecord[] => {
   const out: AuditRecord[] = [];
-  for (const [i, payload] of payloads.entries()) out.push(link(out.at(-1), { kind: 'agent', at: i, actor: 'a', payload } satisfies AuditEntry));
+  for (const [i, payload] of payloads.entries())
+    out.push(link(out.at(-1), { kind: 'agent', at: i, actor: 'a', payload } satisfies AuditEntry));
   return out;
 };
 
@@ -16,19 +17,31 @@ test('canonical JSON sorts keys and is independent of insertion order', () => {
 });
 
 test('property: any change to any record, or removing or swapping records, is detected', () => {
-  fc.assert(fc.property(fc.array(fc.jsonValue(), { minLength: 2, maxLength: 12 }), fc.nat(), fc.nat(), (payloads, i, mode) => {
-    const chain = build(payloads);
-    assert.ok(verifyChain(chain).ok);
-    const k = i % chain.length;
-    const target = chain[k] as AuditRecord;
-    const broken = [...chain];
-    switch (mode % 4) {
-      case 0: broken[k] = { ...target, payload: { changed: canonicalJson(target.payload) } }; break;
-      case 1: broken[k] = { ...target, actor: `${target.actor}x` }; break;
-      case 2: broken.splice(k, 1); break;
-      default: if (chain.length > k + 1) { broken[k] = chain[k + 1] as AuditRecord; broken[k + 1] = target; } else broken[k] = { ...target, at: target.at + 1 };
-    }
-    if (mode % 4 === 2 && k === chain.length - 1) return true; // removing the last record leaves a valid (shorter) chain: see docs
-    return !verifyChain(broken).ok;
-  }));
+  fc.assert(
+    fc.property(fc.array(fc.jsonValue(), { minLength: 2, maxLength: 12 }), fc.nat(), fc.nat(), (payloads, i, mode) => {
+      const chain = build(payloads);
+      assert.ok(verifyChain(chain).ok);
+      const k = i % chain.length;
+      const target = chain[k] as AuditRecord;
+      const broken = [...chain];
+      switch (mode % 4) {
+        case 0:
+          broken[k] = { ...target, payload: { changed: canonicalJson(target.payload) } };
+          break;
+        case 1:
+          broken[k] = { ...target, actor: `${target.actor}x` };
+          break;
+        case 2:
+          broken.splice(k, 1);
+          break;
+        default:
+          if (chain.length > k + 1) {
+            broken[k] = chain[k + 1] as AuditRecord;
+            broken[k + 1] = target;
+          } else broken[k] = { ...target, at: target.at + 1 };
+      }
+      if (mode % 4 === 2 && k === chain.length - 1) return true; // removing the last record leaves a valid (shorter) chain: see docs
+      return !verifyChain(broken).ok;
+    }),
+  );
 });

@@ -25,7 +25,14 @@ let dropNext = 0;
 let fakeSigner: Signer | undefined;
 
 const select = (): BecknMessage => ({
-  context: buildContext({ action: 'select', bapId: bap.subscriberId, bapUri: 'http://127.0.0.1:9/bap', bppId: bpp.subscriberId, bppUri: bppUrl, now: Date.now() }),
+  context: buildContext({
+    action: 'select',
+    bapId: bap.subscriberId,
+    bapUri: 'http://127.0.0.1:9/bap',
+    bppId: bpp.subscriberId,
+    bppUri: bppUrl,
+    now: Date.now(),
+  }),
   message: { order: { items: [{ id: 'offer-1' }] } },
 });
 
@@ -37,18 +44,39 @@ before(async () => {
   bppStore = await net.store('bpp');
   const app = net.app();
   registerReceiver(app, {
-    subscriberId: bpp.subscriberId, role: 'BPP', resolver: net.resolver, store: bppStore, now: Date.now, ackSigner: bpp, onBackgroundError: () => {},
-    handlers: { select: async () => async () => { effects++; } },
+    subscriberId: bpp.subscriberId,
+    role: 'BPP',
+    resolver: net.resolver,
+    store: bppStore,
+    now: Date.now,
+    ackSigner: bpp,
+    onBackgroundError: () => {},
+    handlers: {
+      select: async () => async () => {
+        effects++;
+      },
+    },
   });
   bppUrl = await listen(app);
   // A proxy in front of the BPP that delivers the request but loses the answer (502) when told to.
   const proxy = net.app();
   useRawJsonBody(proxy);
   proxy.post('/select', async (req, reply) => {
-    const res = await fetch(`${bppUrl}/select`, { method: 'POST', body: req.body as Buffer, headers: { 'content-type': 'application/json', authorization: req.headers.authorization as string } });
+    const res = await fetch(`${bppUrl}/select`, {
+      method: 'POST',
+      body: req.body as Buffer,
+      headers: { 'content-type': 'application/json', authorization: req.headers.authorization as string },
+    });
     const text = await res.text();
-    if (dropNext > 0) { dropNext--; return reply.code(502).send('bad gateway'); }
-    return reply.code(res.status).header('signature', res.headers.get('signature') ?? '').type('application/json').send(text);
+    if (dropNext > 0) {
+      dropNext--;
+      return reply.code(502).send('bad gateway');
+    }
+    return reply
+      .code(res.status)
+      .header('signature', res.headers.get('signature') ?? '')
+      .type('application/json')
+      .send(text);
   });
   proxyUrl = await listen(proxy);
   // A peer that ACKs with whatever signature the test sets.
@@ -72,7 +100,14 @@ const rejectsWith = (p: Promise<unknown>, code: string, message: RegExp) =>
   assert.rejects(p, (e: unknown) => (e as { code?: string }).code === code && message.test((e as Error).message));
 
 const client = (o: Partial<ConstructorParameters<typeof BecknClient>[0]> = {}) =>
-  new BecknClient({ signer: bap, store: bapStore, now: Date.now, ackResolver: net.resolver, retry: { baseMs: 5, maxAttempts: 5 }, ...o });
+  new BecknClient({
+    signer: bap,
+    store: bapStore,
+    now: Date.now,
+    ackResolver: net.resolver,
+    retry: { baseMs: 5, maxAttempts: 5 },
+    ...o,
+  });
 
 test('an ACK lost on the way back is retried with the same signed bytes; the BPP acts once', async () => {
   const before = effects;
@@ -82,36 +117,68 @@ test('an ACK lost on the way back is retried with the same signed bytes; the BPP
   assert.equal(ack.message.ack.status, 'ACK');
   await new Promise((r) => setImmediate(r));
   assert.equal(effects, before + 1, 'one effect for two deliveries');
-  const inbound = (await bppStore.auditTrail()).filter((r) => r.kind === 'beckn.in' && r.messageId === msg.context.message_id);
-  assert.deepEqual(inbound.map((r) => (r.payload as { outcome: string }).outcome), ['ACK', 'ACK (duplicate: no effect)']);
-  assert.equal((inbound[0]?.payload as { authorization: string }).authorization, (inbound[1]?.payload as { authorization: string }).authorization, 'the retry reused the signature');
-  const out = (await bapStore.auditTrail()).filter((r) => r.kind === 'beckn.out' && r.messageId === msg.context.message_id);
+  const inbound = (await bppStore.auditTrail()).filter(
+    (r) => r.kind === 'beckn.in' && r.messageId === msg.context.message_id,
+  );
+  assert.deepEqual(
+    inbound.map((r) => (r.payload as { outcome: string }).outcome),
+    ['ACK', 'ACK (duplicate: no effect)'],
+  );
+  assert.equal(
+    (inbound[0]?.payload as { authorization: string }).authorization,
+    (inbound[1]?.payload as { authorization: string }).authorization,
+    'the retry reused the signature',
+  );
+  const out = (await bapStore.auditTrail()).filter(
+    (r) => r.kind === 'beckn.out' && r.messageId === msg.context.message_id,
+  );
   assert.equal((out[0]?.payload as { attempts: number }).attempts, 2);
 });
 
 test('an unreachable peer is retried with backoff until the ttl runs out, then FLX_PEER_UNREACHABLE', async () => {
   let clock = Date.now();
   const delays: number[] = [];
-  const c = client({ now: () => clock, sleep: async (ms) => { delays.push(ms); clock += ms; }, retry: { baseMs: 1000, maxAttempts: 10 } });
+  const c = client({
+    now: () => clock,
+    sleep: async (ms) => {
+      delays.push(ms);
+      clock += ms;
+    },
+    retry: { baseMs: 1000, maxAttempts: 10 },
+  });
   const msg = { ...select(), context: { ...select().context, timestamp: new Date(clock).toISOString(), ttl: 'PT10S' } };
   const closed = net.app();
   const deadUrl = await listen(closed);
   await closed.close(); // nothing listens there now
   await rejectsWith(c.send(deadUrl, msg, { peer: bpp.subscriberId }), 'FLX_PEER_UNREACHABLE', /ECONNREFUSED/);
   assert.ok(delays.length >= 2, `retried (${delays.length} waits)`);
-  delays.forEach((d, k) => assert.ok(d >= 500 * 2 ** k && d <= 1000 * 2 ** k, `wait ${k} of ${d} ms is within [½, 1] × ${1000 * 2 ** k} ms`));
+  delays.forEach((d, k) =>
+    assert.ok(d >= 500 * 2 ** k && d <= 1000 * 2 ** k, `wait ${k} of ${d} ms is within [½, 1] × ${1000 * 2 ** k} ms`),
+  );
   assert.ok(delays.reduce((a, b) => a + b, 0) < 10_000, 'no retry past the ttl');
   const last = (await bapStore.auditTrail()).at(-1);
   assert.equal((last?.payload as { outcome: string }).outcome, 'unreachable');
 });
 
-test('an ACK without the peer\'s valid signature is refused with FLX_PEER_ACK_SIGNATURE', async () => {
+test("an ACK without the peer's valid signature is refused with FLX_PEER_ACK_SIGNATURE", async () => {
   fakeSigner = undefined;
-  await rejectsWith(client().send(fakeUrl, select(), { peer: bpp.subscriberId }), 'FLX_PEER_ACK_SIGNATURE', /has no Signature header/);
+  await rejectsWith(
+    client().send(fakeUrl, select(), { peer: bpp.subscriberId }),
+    'FLX_PEER_ACK_SIGNATURE',
+    /has no Signature header/,
+  );
   fakeSigner = net.signer('bpp.test', 'unregistered-key');
-  await rejectsWith(client().send(fakeUrl, select(), { peer: bpp.subscriberId }), 'FLX_PEER_ACK_SIGNATURE', /FLX_SIG_UNKNOWN_KEY/);
+  await rejectsWith(
+    client().send(fakeUrl, select(), { peer: bpp.subscriberId }),
+    'FLX_PEER_ACK_SIGNATURE',
+    /FLX_SIG_UNKNOWN_KEY/,
+  );
   fakeSigner = bap;
-  await rejectsWith(client().send(fakeUrl, select(), { peer: bpp.subscriberId }), 'FLX_PEER_ACK_SIGNATURE', /signed by bap.test/);
+  await rejectsWith(
+    client().send(fakeUrl, select(), { peer: bpp.subscriberId }),
+    'FLX_PEER_ACK_SIGNATURE',
+    /signed by bap.test/,
+  );
   fakeSigner = bpp;
   assert.equal((await client().send(fakeUrl, select(), { peer: bpp.subscriberId })).message.ack.status, 'ACK');
 });
@@ -119,18 +186,35 @@ test('an ACK without the peer\'s valid signature is refused with FLX_PEER_ACK_SI
 test('an outgoing message that does not match its schema is refused before anything is sent', async () => {
   const before = (await bapStore.auditTrail()).length;
   const bad = { ...select(), message: { order: { items: [] } } };
-  await rejectsWith(client().send(bppUrl, bad), 'FLX_REQ_SCHEMA', /the outgoing select message does not match its schema: message.order.items must NOT have fewer than 1 items/);
+  await rejectsWith(
+    client().send(bppUrl, bad),
+    'FLX_REQ_SCHEMA',
+    /the outgoing select message does not match its schema: message.order.items must NOT have fewer than 1 items/,
+  );
   assert.equal((await bapStore.auditTrail()).length, before);
 });
 
-test('a callback due after its request\'s ttl is dropped with an audit row, not sent', async () => {
+test("a callback due after its request's ttl is dropped with an audit row, not sent", async () => {
   const request = { ...select().context, timestamp: new Date(Date.now() - 60_000).toISOString(), ttl: 'PT30S' };
   const callback: BecknMessage = {
-    context: buildContext({ action: 'on_select', bapId: bap.subscriberId, bapUri: fakeUrl, bppId: bpp.subscriberId, bppUri: bppUrl, transactionId: request.transaction_id, messageId: request.message_id, now: Date.now() }),
+    context: buildContext({
+      action: 'on_select',
+      bapId: bap.subscriberId,
+      bapUri: fakeUrl,
+      bppId: bpp.subscriberId,
+      bppUri: bppUrl,
+      transactionId: request.transaction_id,
+      messageId: request.message_id,
+      now: Date.now(),
+    }),
     message: { order: {} },
   };
   const c = new BecknClient({ signer: bpp, store: bppStore, now: Date.now });
-  await rejectsWith(c.send(fakeUrl, callback, { inReplyTo: request }), 'FLX_REQ_EXPIRED', /not sent: the request's ttl ended at/);
+  await rejectsWith(
+    c.send(fakeUrl, callback, { inReplyTo: request }),
+    'FLX_REQ_EXPIRED',
+    /not sent: the request's ttl ended at/,
+  );
   const last = (await bppStore.auditTrail()).at(-1);
   assert.equal(last?.kind, 'beckn.out');
   assert.equal((last?.payload as { outcome: string; attempts: number }).outcome, 'dropped');

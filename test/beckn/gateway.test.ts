@@ -21,7 +21,10 @@ let bapClient: BecknClient;
 let stopGateway: () => Promise<void>;
 
 const searchMsg = (patch: Partial<ReturnType<typeof buildContext>> = {}): BecknMessage => ({
-  context: { ...buildContext({ action: 'search', bapId: bap.subscriberId, bapUri: urls.bap, now: Date.now() }), ...patch },
+  context: {
+    ...buildContext({ action: 'search', bapId: bap.subscriberId, bapUri: urls.bap, now: Date.now() }),
+    ...patch,
+  },
   message: { intent: { descriptor: { code: 'demand-reduction' } } },
 });
 
@@ -31,8 +34,17 @@ before(async () => {
   gw = net.signer('gateway.test');
   const bapApp = net.app();
   registerReceiver(bapApp, {
-    subscriberId: bap.subscriberId, role: 'BAP', resolver: net.resolver, store: await net.store('bap'), now: Date.now, onBackgroundError: () => {},
-    handlers: { on_search: async (i) => { onSearch.push(i.msg); } },
+    subscriberId: bap.subscriberId,
+    role: 'BAP',
+    resolver: net.resolver,
+    store: await net.store('bap'),
+    now: Date.now,
+    onBackgroundError: () => {},
+    handlers: {
+      on_search: async (i) => {
+        onSearch.push(i.msg);
+      },
+    },
   });
   const bppUrls: string[] = [];
   for (const id of ['bpp1.test', 'bpp2.test']) {
@@ -41,14 +53,32 @@ before(async () => {
     const client = new BecknClient({ signer, store, now: Date.now, ackResolver: net.resolver });
     const app = net.app();
     registerReceiver(app, {
-      subscriberId: id, role: 'BPP', resolver: net.resolver, store, now: Date.now, ackSigner: signer, onBackgroundError: () => {},
+      subscriberId: id,
+      role: 'BPP',
+      resolver: net.resolver,
+      store,
+      now: Date.now,
+      ackSigner: signer,
+      onBackgroundError: () => {},
       handlers: {
         search: async (i) => {
           received[id]?.push(i);
           return async () => {
             const c = i.msg.context;
-            const context = buildContext({ action: 'on_search', bapId: c.bap_id, bapUri: c.bap_uri, bppId: id, bppUri: bppUrls[id === 'bpp1.test' ? 0 : 1] as string, transactionId: c.transaction_id, messageId: c.message_id, now: Date.now() });
-            await client.send(c.bap_uri, { context, message: { catalog: { providers: [{ id, items: [{ id: `${id}-offer` }] }] } } });
+            const context = buildContext({
+              action: 'on_search',
+              bapId: c.bap_id,
+              bapUri: c.bap_uri,
+              bppId: id,
+              bppUri: bppUrls[id === 'bpp1.test' ? 0 : 1] as string,
+              transactionId: c.transaction_id,
+              messageId: c.message_id,
+              now: Date.now(),
+            });
+            await client.send(c.bap_uri, {
+              context,
+              message: { catalog: { providers: [{ id, items: [{ id: `${id}-offer` }] }] } },
+            });
           };
         },
       },
@@ -56,11 +86,28 @@ before(async () => {
     bppUrls.push(await listen(app));
     await net.subscribe(signer, 'BPP', bppUrls.at(-1) as string);
   }
-  const gateway = createGateway({ signer: gw, registry: net.registry, resolver: net.resolver, ackResolver: net.resolver, store: await net.store('gateway'), now: Date.now });
-  urls = { bap: await listen(bapApp), gateway: await listen(gateway.app), bpp1: bppUrls[0] as string, bpp2: bppUrls[1] as string };
+  const gateway = createGateway({
+    signer: gw,
+    registry: net.registry,
+    resolver: net.resolver,
+    ackResolver: net.resolver,
+    store: await net.store('gateway'),
+    now: Date.now,
+  });
+  urls = {
+    bap: await listen(bapApp),
+    gateway: await listen(gateway.app),
+    bpp1: bppUrls[0] as string,
+    bpp2: bppUrls[1] as string,
+  };
   await net.subscribe(bap, 'BAP', urls.bap);
   await net.subscribe(gw, 'BG', urls.gateway);
-  bapClient = new BecknClient({ signer: bap, store: await net.store('bap-out'), now: Date.now, ackResolver: net.resolver });
+  bapClient = new BecknClient({
+    signer: bap,
+    store: await net.store('bap-out'),
+    now: Date.now,
+    ackResolver: net.resolver,
+  });
   stopGateway = () => gateway.app.close();
 });
 
@@ -73,7 +120,10 @@ test('one search through the gateway reaches both BPPs, and both on_search come 
   const msg = searchMsg();
   const ack = await bapClient.send(urls.gateway, msg, { peer: gw.subscriberId });
   assert.equal(ack.message.ack.status, 'ACK');
-  await eventually(() => onSearch.filter((m) => m.context.message_id === msg.context.message_id).length === 2, 'two on_search callbacks');
+  await eventually(
+    () => onSearch.filter((m) => m.context.message_id === msg.context.message_id).length === 2,
+    'two on_search callbacks',
+  );
   const answers = onSearch.filter((m) => m.context.message_id === msg.context.message_id);
   assert.deepEqual(answers.map((m) => m.context.bpp_id).sort(), ['bpp1.test', 'bpp2.test']);
   for (const id of ['bpp1.test', 'bpp2.test']) {
@@ -88,16 +138,29 @@ test('a search naming context.bpp_id goes only to that BPP', async () => {
   const msg = searchMsg({ bpp_id: 'bpp2.test', bpp_uri: urls.bpp2 });
   await bapClient.send(urls.gateway, msg, { peer: gw.subscriberId });
   await eventually(() => onSearch.some((m) => m.context.message_id === msg.context.message_id), 'on_search from bpp2');
-  assert.equal(received['bpp1.test']?.some((i) => i.msg.context.message_id === msg.context.message_id), false);
+  assert.equal(
+    received['bpp1.test']?.some((i) => i.msg.context.message_id === msg.context.message_id),
+    false,
+  );
 });
 
 const direct = async (msg: BecknMessage, gatewayHeader: string) => {
   const body = JSON.stringify(msg);
   const res = await fetch(`${urls.bpp1}/search`, {
-    method: 'POST', body,
-    headers: { 'content-type': 'application/json', authorization: signatureHeader(body, bap, Date.now(), 30), 'x-gateway-authorization': gatewayHeader.replace('BODY', body) },
+    method: 'POST',
+    body,
+    headers: {
+      'content-type': 'application/json',
+      authorization: signatureHeader(body, bap, Date.now(), 30),
+      'x-gateway-authorization': gatewayHeader.replace('BODY', body),
+    },
   });
-  return { status: res.status, proxy: res.headers.get('proxy-authenticate'), www: res.headers.get('www-authenticate'), body: (await res.json()) as { error?: { message: string } } };
+  return {
+    status: res.status,
+    proxy: res.headers.get('proxy-authenticate'),
+    www: res.headers.get('www-authenticate'),
+    body: (await res.json()) as { error?: { message: string } },
+  };
 };
 
 test('a bad X-Gateway-Authorization gets 401 with Proxy-Authenticate and no effect', async () => {
@@ -124,7 +187,21 @@ test('a bad X-Gateway-Authorization gets 401 with Proxy-Authenticate and no effe
 
 test('the gateway does not relay on_search: callbacks go to the BAP (40001)', async () => {
   await assert.rejects(
-    bapClient.send(urls.gateway, { context: buildContext({ action: 'on_search', bapId: bap.subscriberId, bapUri: urls.bap, bppId: bap.subscriberId, bppUri: urls.bap, now: Date.now() }), message: { catalog: {} } }, { peer: gw.subscriberId }),
+    bapClient.send(
+      urls.gateway,
+      {
+        context: buildContext({
+          action: 'on_search',
+          bapId: bap.subscriberId,
+          bapUri: urls.bap,
+          bppId: bap.subscriberId,
+          bppUri: urls.bap,
+          now: Date.now(),
+        }),
+        message: { catalog: {} },
+      },
+      { peer: gw.subscriberId },
+    ),
     /40001 FLX_ACTION_NOT_APPLICABLE/,
   );
 });

@@ -29,8 +29,15 @@ let effects = 0;
 const signers: Record<'good' | 'revoked' | 'unknown' | 'other', Signer> = {} as never;
 
 const sub = (s: Signer, url: string, status: Subscription['status'] = 'SUBSCRIBED'): Subscription => ({
-  subscriber_id: s.subscriberId, subscriber_url: url, type: 'BAP', domain: FLEXLON_DOMAIN, unique_key_id: s.uniqueKeyId,
-  signing_public_key: s.publicKeyBase64, valid_from: new Date(Date.now() - 60_000).toISOString(), valid_until: new Date(Date.now() + 86_400_000).toISOString(), status,
+  subscriber_id: s.subscriberId,
+  subscriber_url: url,
+  type: 'BAP',
+  domain: FLEXLON_DOMAIN,
+  unique_key_id: s.uniqueKeyId,
+  signing_public_key: s.publicKeyBase64,
+  valid_from: new Date(Date.now() - 60_000).toISOString(),
+  valid_until: new Date(Date.now() + 86_400_000).toISOString(),
+  status,
 });
 
 before(async () => {
@@ -41,16 +48,32 @@ before(async () => {
   registryApp = registry.app;
   await registryApp.listen({ host: '127.0.0.1', port: 0 });
   const regUrl = `http://127.0.0.1:${(registryApp.server.address() as { port: number }).port}`;
-  for (const [name, id] of [['good', 'bap.good'], ['revoked', 'bap.revoked'], ['unknown', 'bap.unknown'], ['other', 'bap.other']] as const) {
+  for (const [name, id] of [
+    ['good', 'bap.good'],
+    ['revoked', 'bap.revoked'],
+    ['unknown', 'bap.unknown'],
+    ['other', 'bap.other'],
+  ] as const) {
     signers[name] = signerFromPrivateKey(id, `${name}-key`, generateKeyPair().seedBase64);
   }
   for (const name of ['good', 'revoked', 'other'] as const) {
-    await new HttpRegistry({ url: regUrl, now: Date.now }, signers[name]).subscribe(sub(signers[name], 'http://127.0.0.1:9/cb', name === 'revoked' ? 'UNSUBSCRIBED' : 'SUBSCRIBED'));
+    await new HttpRegistry({ url: regUrl, now: Date.now }, signers[name]).subscribe(
+      sub(signers[name], 'http://127.0.0.1:9/cb', name === 'revoked' ? 'UNSUBSCRIBED' : 'SUBSCRIBED'),
+    );
   }
   bppApp = Fastify();
   registerReceiver(bppApp, {
-    subscriberId: BPP, role: 'BPP', resolver: registryKeyResolver(new HttpRegistry({ url: regUrl, now: Date.now, cacheTtlMs: 0 })), store: bppStore, now: Date.now,
-    handlers: { search: async () => async () => { effects++; } }, onBackgroundError: () => {},
+    subscriberId: BPP,
+    role: 'BPP',
+    resolver: registryKeyResolver(new HttpRegistry({ url: regUrl, now: Date.now, cacheTtlMs: 0 })),
+    store: bppStore,
+    now: Date.now,
+    handlers: {
+      search: async () => async () => {
+        effects++;
+      },
+    },
+    onBackgroundError: () => {},
   });
   await bppApp.listen({ host: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${(bppApp.server.address() as { port: number }).port}`;
@@ -65,14 +88,29 @@ after(async () => {
 });
 
 const searchBody = (bapId = 'bap.good', extra: Partial<ReturnType<typeof buildContext>> = {}): string =>
-  JSON.stringify({ context: { ...buildContext({ action: 'search', bapId, bapUri: 'http://127.0.0.1:9/cb', now: Date.now() }), ...extra }, message: { intent: {} } });
+  JSON.stringify({
+    context: {
+      ...buildContext({ action: 'search', bapId, bapUri: 'http://127.0.0.1:9/cb', now: Date.now() }),
+      ...extra,
+    },
+    message: { intent: {} },
+  });
 
 const signed = (body: string, s: Signer, created = Math.floor(Date.now() / 1000), expires = created + 30): string =>
-  signBody({ body, subscriberId: s.subscriberId, uniqueKeyId: s.uniqueKeyId, created, expires, sign: (d) => s.sign(d) }).header;
+  signBody({ body, subscriberId: s.subscriberId, uniqueKeyId: s.uniqueKeyId, created, expires, sign: (d) => s.sign(d) })
+    .header;
 
 const post = async (body: string, authorization?: string) => {
-  const res = await fetch(`${url}/search`, { method: 'POST', headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) }, body });
-  return { status: res.status, body: (await res.json()) as { message: { ack: { status: string } }; error?: { code: string; message: string } }, www: res.headers.get('www-authenticate') };
+  const res = await fetch(`${url}/search`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...(authorization === undefined ? {} : { authorization }) },
+    body,
+  });
+  return {
+    status: res.status,
+    body: (await res.json()) as { message: { ack: { status: string } }; error?: { code: string; message: string } },
+    www: res.headers.get('www-authenticate'),
+  };
 };
 
 const settle = () => new Promise((r) => setTimeout(r, 50));
@@ -104,14 +142,72 @@ test('the same message a second time gets the same ACK and no second effect', as
 });
 
 const cases: [string, () => [string, string | undefined], string][] = [
-  ['missing header', () => { const b = searchBody(); return [b, undefined]; }, 'FLX_SIG_MISSING'],
-  ['malformed header', () => { const b = searchBody(); return [b, 'Signature keyId=nonsense']; }, 'FLX_SIG_MALFORMED'],
-  ['tampered body', () => { const b = searchBody(); return [b.replace('"search"', '"search" '), signed(b, signers.good)]; }, 'FLX_SIG_INVALID'],
-  ['expired signature', () => { const b = searchBody(); const t = Math.floor(Date.now() / 1000) - 600; return [b, signed(b, signers.good, t, t + 30)]; }, 'FLX_SIG_EXPIRED'],
-  ['created in the future', () => { const b = searchBody(); const t = Math.floor(Date.now() / 1000) + 600; return [b, signed(b, signers.good, t, t + 30)]; }, 'FLX_SIG_NOT_YET_VALID'],
-  ['unknown key', () => { const b = searchBody('bap.unknown'); return [b, signed(b, signers.unknown)]; }, 'FLX_SIG_UNKNOWN_KEY'],
-  ['revoked key', () => { const b = searchBody('bap.revoked'); return [b, signed(b, signers.revoked)]; }, 'FLX_SIG_KEY_REVOKED'],
-  ['signed by another subscriber than context.bap_id', () => { const b = searchBody('bap.good'); return [b, signed(b, signers.other)]; }, 'FLX_SIG_WRONG_SUBSCRIBER'],
+  [
+    'missing header',
+    () => {
+      const b = searchBody();
+      return [b, undefined];
+    },
+    'FLX_SIG_MISSING',
+  ],
+  [
+    'malformed header',
+    () => {
+      const b = searchBody();
+      return [b, 'Signature keyId=nonsense'];
+    },
+    'FLX_SIG_MALFORMED',
+  ],
+  [
+    'tampered body',
+    () => {
+      const b = searchBody();
+      return [b.replace('"search"', '"search" '), signed(b, signers.good)];
+    },
+    'FLX_SIG_INVALID',
+  ],
+  [
+    'expired signature',
+    () => {
+      const b = searchBody();
+      const t = Math.floor(Date.now() / 1000) - 600;
+      return [b, signed(b, signers.good, t, t + 30)];
+    },
+    'FLX_SIG_EXPIRED',
+  ],
+  [
+    'created in the future',
+    () => {
+      const b = searchBody();
+      const t = Math.floor(Date.now() / 1000) + 600;
+      return [b, signed(b, signers.good, t, t + 30)];
+    },
+    'FLX_SIG_NOT_YET_VALID',
+  ],
+  [
+    'unknown key',
+    () => {
+      const b = searchBody('bap.unknown');
+      return [b, signed(b, signers.unknown)];
+    },
+    'FLX_SIG_UNKNOWN_KEY',
+  ],
+  [
+    'revoked key',
+    () => {
+      const b = searchBody('bap.revoked');
+      return [b, signed(b, signers.revoked)];
+    },
+    'FLX_SIG_KEY_REVOKED',
+  ],
+  [
+    'signed by another subscriber than context.bap_id',
+    () => {
+      const b = searchBody('bap.good');
+      return [b, signed(b, signers.other)];
+    },
+    'FLX_SIG_WRONG_SUBSCRIBER',
+  ],
 ];
 
 for (const [name, make, code] of cases) {
@@ -145,14 +241,25 @@ test('property: arbitrary Authorization headers never crash the server and never
   const before = effects;
   const body = searchBody();
   const good = signed(body, signers.good);
-  await fc.assert(fc.asyncProperty(
-    fc.oneof(fc.string({ maxLength: 300 }), fc.string({ maxLength: 40 }).map((s) => good.replace(/signature="[^"]*"/, `signature="${s}"`)), fc.integer({ min: 0, max: good.length - 1 }).map((i) => good.slice(0, i) + good.slice(i + 1))),
-    async (header) => {
-      if (header === good) return true;
-      const r = await fetch(`${url}/search`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: header.replace(/[^\x20-\x7e]/g, '?') }, body });
-      return r.status === 401 || r.status === 200;
-    },
-  ), { numRuns: 60 });
+  await fc.assert(
+    fc.asyncProperty(
+      fc.oneof(
+        fc.string({ maxLength: 300 }),
+        fc.string({ maxLength: 40 }).map((s) => good.replace(/signature="[^"]*"/, `signature="${s}"`)),
+        fc.integer({ min: 0, max: good.length - 1 }).map((i) => good.slice(0, i) + good.slice(i + 1)),
+      ),
+      async (header) => {
+        if (header === good) return true;
+        const r = await fetch(`${url}/search`, {
+          method: 'POST',
+          headers: { 'content-type': 'application/json', authorization: header.replace(/[^\x20-\x7e]/g, '?') },
+          body,
+        });
+        return r.status === 401 || r.status === 200;
+      },
+    ),
+    { numRuns: 60 },
+  );
   await settle();
   // Only an exact copy of a valid header (already used) could ACK, and duplicates have no effect.
   assert.equal(effects, before);
@@ -161,7 +268,10 @@ test('property: arbitrary Authorization headers never crash the server and never
 test('a message that does not match its schema gets 400 FLX_REQ_SCHEMA naming the JSON paths, and no effect', async () => {
   const before = effects;
   const ctx = buildContext({ action: 'search', bapId: 'bap.good', bapUri: 'http://127.0.0.1:9/cb', now: Date.now() });
-  const body = JSON.stringify({ context: { ...ctx, message_id: 'm-1', ttl: '30 seconds' }, message: { intent: { tags: 'none' } } });
+  const body = JSON.stringify({
+    context: { ...ctx, message_id: 'm-1', ttl: '30 seconds' },
+    message: { intent: { tags: 'none' } },
+  });
   const r = await post(body, signed(body, signers.good));
   assert.equal(r.status, 400);
   assert.equal(r.body.message.ack.status, 'NACK');
@@ -183,7 +293,10 @@ test('a different message under a message_id already used gets 409 FLX_REQ_DUPLI
   assert.notEqual(reused, first);
   const r = await post(reused, signed(reused, signers.good));
   assert.equal(r.status, 409);
-  assert.match(r.body.error?.message ?? '', /^FLX_REQ_DUPLICATE: message_id .* was already used by bap.good for a different search/);
+  assert.match(
+    r.body.error?.message ?? '',
+    /^FLX_REQ_DUPLICATE: message_id .* was already used by bap.good for a different search/,
+  );
   await settle();
   assert.equal(effects, before);
 });
@@ -200,16 +313,32 @@ test('the exact same signed request replayed five more times inside its signatur
 });
 
 test('property: any correctly signed body — arbitrary JSON or bytes — gets an ACK or a 4xx NACK, never a 5xx or a crash', async () => {
-  const ctx = () => buildContext({ action: 'search', bapId: 'bap.good', bapUri: 'http://127.0.0.1:9/cb', now: Date.now() });
+  const ctx = () =>
+    buildContext({ action: 'search', bapId: 'bap.good', bapUri: 'http://127.0.0.1:9/cb', now: Date.now() });
   const bodies = fc.oneof(
     fc.json().map((j) => j),
     fc.string({ maxLength: 200 }),
-    fc.dictionary(fc.constantFrom('context', 'message', 'error', 'x'), fc.jsonValue()).map((o) => JSON.stringify({ ...o, context: { ...ctx(), ...(typeof o.context === 'object' && o.context !== null ? o.context : {}) } })),
+    fc.dictionary(fc.constantFrom('context', 'message', 'error', 'x'), fc.jsonValue()).map((o) =>
+      JSON.stringify({
+        ...o,
+        context: { ...ctx(), ...(typeof o.context === 'object' && o.context !== null ? o.context : {}) },
+      }),
+    ),
     fc.jsonValue().map((m) => JSON.stringify({ context: ctx(), message: m })),
   );
-  await fc.assert(fc.asyncProperty(bodies, async (body) => {
-    const r = await fetch(`${url}/search`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: signed(body, signers.good) }, body });
-    const answer = (await r.json()) as { message?: { ack?: { status?: string } } };
-    return (r.status === 200 && answer.message?.ack?.status === 'ACK') || (r.status >= 400 && r.status < 500 && answer.message?.ack?.status === 'NACK');
-  }), { numRuns: 150 });
+  await fc.assert(
+    fc.asyncProperty(bodies, async (body) => {
+      const r = await fetch(`${url}/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: signed(body, signers.good) },
+        body,
+      });
+      const answer = (await r.json()) as { message?: { ack?: { status?: string } } };
+      return (
+        (r.status === 200 && answer.message?.ack?.status === 'ACK') ||
+        (r.status >= 400 && r.status < 500 && answer.message?.ack?.status === 'NACK')
+      );
+    }),
+    { numRuns: 150 },
+  );
 });

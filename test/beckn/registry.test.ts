@@ -11,19 +11,36 @@ import type { Signer, Subscription } from '../../src/ports.ts';
 import { startNetwork, type TestNetwork } from '../helpers/network.ts';
 
 let net: TestNetwork;
-before(async () => { net = await startNetwork(); });
-after(async () => { await net.stop(); });
+before(async () => {
+  net = await startNetwork();
+});
+after(async () => {
+  await net.stop();
+});
 
 const HOUR = 3_600_000;
 const record = (s: Signer, patch: Partial<Subscription> = {}): Subscription => ({
-  subscriber_id: s.subscriberId, subscriber_url: `https://${s.subscriberId}/beckn`, type: 'BPP', domain: FLEXLON_DOMAIN, unique_key_id: s.uniqueKeyId,
-  signing_public_key: s.publicKeyBase64, valid_from: new Date(Date.now() - HOUR).toISOString(), valid_until: new Date(Date.now() + 24 * HOUR).toISOString(), status: 'SUBSCRIBED', ...patch,
+  subscriber_id: s.subscriberId,
+  subscriber_url: `https://${s.subscriberId}/beckn`,
+  type: 'BPP',
+  domain: FLEXLON_DOMAIN,
+  unique_key_id: s.uniqueKeyId,
+  signing_public_key: s.publicKeyBase64,
+  valid_from: new Date(Date.now() - HOUR).toISOString(),
+  valid_until: new Date(Date.now() + 24 * HOUR).toISOString(),
+  status: 'SUBSCRIBED',
+  ...patch,
 });
-const subscribe = (sub: Subscription, signer: Signer, voucher?: Signer) => new HttpRegistry({ url: net.registryUrl, now: Date.now }, signer, voucher).subscribe(sub);
+const subscribe = (sub: Subscription, signer: Signer, voucher?: Signer) =>
+  new HttpRegistry({ url: net.registryUrl, now: Date.now }, signer, voucher).subscribe(sub);
 const codeOf = (e: unknown) => (e as Error).message;
 
 const post = async (path: string, body: unknown, headers: Record<string, string> = {}) => {
-  const res = await fetch(`${net.registryUrl}${path}`, { method: 'POST', headers: { 'content-type': 'application/json', ...headers }, body: JSON.stringify(body) });
+  const res = await fetch(`${net.registryUrl}${path}`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', ...headers },
+    body: JSON.stringify(body),
+  });
   return { status: res.status, body: (await res.json()) as unknown };
 };
 
@@ -46,23 +63,35 @@ test('a subscription must be signed by the key it registers, and its fields must
   const s = net.signer('pop.example');
   const other = net.signer('someone.else');
   await assert.rejects(subscribe(record(s), other), (e) => /FLX_SIG_UNKNOWN_KEY/.test(codeOf(e)));
-  await assert.rejects(subscribe(record(s, { valid_until: '2000-01-01T00:00:00Z' }), s), (e) => /valid_until must be after valid_from/.test(codeOf(e)));
-  await assert.rejects(subscribe(record(s, { subscriber_url: 'ftp://x' }), s), (e) => /subscriber_url must be an http\(s\) URL/.test(codeOf(e)));
+  await assert.rejects(subscribe(record(s, { valid_until: '2000-01-01T00:00:00Z' }), s), (e) =>
+    /valid_until must be after valid_from/.test(codeOf(e)),
+  );
+  await assert.rejects(subscribe(record(s, { subscriber_url: 'ftp://x' }), s), (e) =>
+    /subscriber_url must be an http\(s\) URL/.test(codeOf(e)),
+  );
 });
 
-test('rotation: a second key needs the current key to vouch for it; nobody can add a key to someone else\'s id', async () => {
+test("rotation: a second key needs the current key to vouch for it; nobody can add a key to someone else's id", async () => {
   const k1 = net.signer('dc.example', 'k1');
   const k2 = net.signer('dc.example', 'k2');
   const intruder = net.signer('dc.example', 'k-evil');
   await subscribe(record(k1), k1);
-  await assert.rejects(subscribe(record(intruder), intruder), (e) => /already has a valid key: adding key k-evil needs X-Subscriber-Authorization/.test(codeOf(e)));
+  await assert.rejects(subscribe(record(intruder), intruder), (e) =>
+    /already has a valid key: adding key k-evil needs X-Subscriber-Authorization/.test(codeOf(e)),
+  );
   await assert.rejects(subscribe(record(intruder), intruder, intruder), (e) => /FLX_SIG_UNKNOWN_KEY/.test(codeOf(e)));
   await subscribe(record(k2), k2, k1);
   const resolver = net.resolver;
-  for (const k of [k1, k2]) assert.equal((await resolver.resolve('dc.example', k.uniqueKeyId, Date.now())).publicKey.asymmetricKeyType, 'ed25519');
+  for (const k of [k1, k2])
+    assert.equal(
+      (await resolver.resolve('dc.example', k.uniqueKeyId, Date.now())).publicKey.asymmetricKeyType,
+      'ed25519',
+    );
   // A key id is never re-bound to another public key.
   const rebound = net.signer('dc.example', 'k1');
-  await assert.rejects(subscribe(record(rebound), rebound, k2), (e) => /registered with another public key; to rotate, register the new key under a new unique_key_id/.test(codeOf(e)));
+  await assert.rejects(subscribe(record(rebound), rebound, k2), (e) =>
+    /registered with another public key; to rotate, register the new key under a new unique_key_id/.test(codeOf(e)),
+  );
 });
 
 test('revocation: the subscriber revokes its old key with its new one; the cached client refuses it once its cache ttl has passed', async () => {
@@ -71,12 +100,20 @@ test('revocation: the subscriber revokes its old key with its new one; the cache
   await subscribe(record(k1), k1);
   await subscribe(record(k2), k2, k1);
   let clock = Date.now();
-  const resolver = registryKeyResolver(new HttpRegistry({ url: net.registryUrl, now: () => clock, cacheTtlMs: 60_000 }));
+  const resolver = registryKeyResolver(
+    new HttpRegistry({ url: net.registryUrl, now: () => clock, cacheTtlMs: 60_000 }),
+  );
   await resolver.resolve('revoke.example', 'r1', clock); // now cached
   await subscribe(record(k1, { status: 'UNSUBSCRIBED' }), k2);
-  await assert.doesNotReject(resolver.resolve('revoke.example', 'r1', clock), 'inside the cache ttl the cached record still answers (documented staleness)');
+  await assert.doesNotReject(
+    resolver.resolve('revoke.example', 'r1', clock),
+    'inside the cache ttl the cached record still answers (documented staleness)',
+  );
   clock += 60_001;
-  await assert.rejects(resolver.resolve('revoke.example', 'r1', clock), (e) => (e as { code?: string }).code === 'FLX_SIG_KEY_REVOKED' && /has status UNSUBSCRIBED/.test(codeOf(e)));
+  await assert.rejects(
+    resolver.resolve('revoke.example', 'r1', clock),
+    (e) => (e as { code?: string }).code === 'FLX_SIG_KEY_REVOKED' && /has status UNSUBSCRIBED/.test(codeOf(e)),
+  );
   await assert.doesNotReject(resolver.resolve('revoke.example', 'r2', clock));
 });
 
@@ -87,19 +124,32 @@ test('an old key stays valid until its own valid_until, then is refused even fro
   await subscribe(record(old, { valid_until: new Date(until).toISOString() }), old);
   await subscribe(record(fresh), fresh, old);
   let clock = Date.now();
-  const resolver = registryKeyResolver(new HttpRegistry({ url: net.registryUrl, now: () => clock, cacheTtlMs: 24 * HOUR }));
+  const resolver = registryKeyResolver(
+    new HttpRegistry({ url: net.registryUrl, now: () => clock, cacheTtlMs: 24 * HOUR }),
+  );
   await assert.doesNotReject(resolver.resolve('expiry.example', 'e1', clock));
   clock = until + 1;
-  await assert.rejects(resolver.resolve('expiry.example', 'e1', clock), (e) => (e as { code?: string }).code === 'FLX_SIG_KEY_REVOKED' && /expired at/.test(codeOf(e)));
+  await assert.rejects(
+    resolver.resolve('expiry.example', 'e1', clock),
+    (e) => (e as { code?: string }).code === 'FLX_SIG_KEY_REVOKED' && /expired at/.test(codeOf(e)),
+  );
   await assert.doesNotReject(resolver.resolve('expiry.example', 'e2', clock));
 });
 
 test('a key not valid yet is refused until its valid_from', async () => {
   const s = net.signer('later.example', 'l1');
   const from = Date.now() + HOUR;
-  const body = JSON.stringify(record(s, { valid_from: new Date(from).toISOString(), valid_until: new Date(from + HOUR).toISOString() }));
-  const r = await fetch(`${net.registryUrl}/subscribe`, { method: 'POST', headers: { 'content-type': 'application/json', authorization: signatureHeader(body, s, Date.now(), 60) }, body });
+  const body = JSON.stringify(
+    record(s, { valid_from: new Date(from).toISOString(), valid_until: new Date(from + HOUR).toISOString() }),
+  );
+  const r = await fetch(`${net.registryUrl}/subscribe`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: signatureHeader(body, s, Date.now(), 60) },
+    body,
+  });
   assert.equal(r.status, 200);
-  await assert.rejects(net.resolver.resolve('later.example', 'l1', Date.now()), (e) => /is not valid until/.test(codeOf(e)));
+  await assert.rejects(net.resolver.resolve('later.example', 'l1', Date.now()), (e) =>
+    /is not valid until/.test(codeOf(e)),
+  );
   await assert.doesNotReject(net.resolver.resolve('later.example', 'l1', from + 1));
 });

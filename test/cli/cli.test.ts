@@ -6,7 +6,11 @@ import { join } from 'node:path';
 import { projectRoot } from '../helpers/shared.ts';
 
 const flexlon = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'flexlon.js'), ...args], { encoding: 'utf8', timeout: 60_000, env: { ...process.env, FLEXLON_DATA_DIR: join(projectRoot, '.flexlon-test-unused') } });
+  const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'flexlon.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 60_000,
+    env: { ...process.env, FLEXLON_DATA_DIR: join(projectRoot, '.flexlon-test-unused') },
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 
@@ -25,7 +29,7 @@ test('every command has --help', () => {
   const sub = flexlon('signals', 'show', '--help');
   assert.equal(sub.code, 0);
   assert.match(sub.out, /^Usage: flexlon signals show /);
-  assert.doesNotMatch(sub.out, /Usage: flexlon signals import/, 'a subcommand\'s help is its own');
+  assert.doesNotMatch(sub.out, /Usage: flexlon signals import/, "a subcommand's help is its own");
 });
 
 test('an unknown command is a usage error listing the commands', () => {
@@ -37,11 +41,26 @@ test('an unknown command is a usage error listing the commands', () => {
 
 test('bad input names the field and what would be accepted, without a stack trace', () => {
   const cases: [string[], RegExp][] = [
-    [['demo', '--date', '24/01/2023'], /FLX_CONFIG_INVALID: --date: must be a real calendar day as YYYY-MM-DD, got "24\/01\/2023"/],
-    [['demo', '--date', '2024-11-01'], /FLX_CONFIG_INVALID: --date: the shipped grid data covers 2023-01-01 to 2024-09-30/],
-    [['demo', '--seconds-per-day', 'fast'], /FLX_CONFIG_INVALID: --seconds-per-day: must be a number from 1 to 86400, got "fast"/],
-    [['demo', '--seconds-per-day', '5'], /FLX_CONFIG_INVALID: --seconds-per-day: must be at least 15, got "5": faster, the replayed market clock outruns/],
-    [['demo', '--date', '2023-02-30'], /FLX_CONFIG_INVALID: --date: must be a real calendar day as YYYY-MM-DD, got "2023-02-30"/],
+    [
+      ['demo', '--date', '24/01/2023'],
+      /FLX_CONFIG_INVALID: --date: must be a real calendar day as YYYY-MM-DD, got "24\/01\/2023"/,
+    ],
+    [
+      ['demo', '--date', '2024-11-01'],
+      /FLX_CONFIG_INVALID: --date: the shipped grid data covers 2023-01-01 to 2024-09-30/,
+    ],
+    [
+      ['demo', '--seconds-per-day', 'fast'],
+      /FLX_CONFIG_INVALID: --seconds-per-day: must be a number from 1 to 86400, got "fast"/,
+    ],
+    [
+      ['demo', '--seconds-per-day', '5'],
+      /FLX_CONFIG_INVALID: --seconds-per-day: must be at least 15, got "5": faster, the replayed market clock outruns/,
+    ],
+    [
+      ['demo', '--date', '2023-02-30'],
+      /FLX_CONFIG_INVALID: --date: must be a real calendar day as YYYY-MM-DD, got "2023-02-30"/,
+    ],
     [['demo', '--date', '2024-09-29'], /pick --date from 2023-01-01 to 2024-09-28/],
     [['demo', '--jobs', '2.5'], /FLX_CONFIG_INVALID: --jobs: must be a whole number/],
     [['demo', '--sites', '5'], /FLX_CONFIG_INVALID: --sites: must be a whole number from 1 to 2, got "5"/],
@@ -77,9 +96,15 @@ test('a rejected configuration writes nothing: no run folder is left behind', as
 
 test('output piped into a reader that stops early (| head) ends quietly (0, or 141 if still running), no stack trace', async () => {
   const { spawn } = await import('node:child_process');
-  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'flexlon.js'), 'signals', 'show', '--from', '2023-01-01', '--to', '2023-12-31'], { stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(
+    process.execPath,
+    [join(projectRoot, 'bin', 'flexlon.js'), 'signals', 'show', '--from', '2023-01-01', '--to', '2023-12-31'],
+    { stdio: ['ignore', 'pipe', 'pipe'] },
+  );
   let err = '';
-  child.stderr.on('data', (d: Buffer) => { err += d.toString(); });
+  child.stderr.on('data', (d: Buffer) => {
+    err += d.toString();
+  });
   child.stdout.once('data', () => child.stdout.destroy());
   const code = await new Promise<number | null>((resolve) => child.on('close', resolve));
   assert.ok(code === 0 || code === 141, `exit ${code}`);

@@ -9,7 +9,10 @@ import { join } from 'node:path';
 import { projectRoot } from '../helpers/shared.ts';
 
 const flexlon = (...args: string[]) => {
-  const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'flexlon.js'), ...args], { encoding: 'utf8', timeout: 120_000 });
+  const r = spawnSync(process.execPath, [join(projectRoot, 'bin', 'flexlon.js'), ...args], {
+    encoding: 'utf8',
+    timeout: 120_000,
+  });
   return { code: r.status, out: r.stdout, err: r.stderr };
 };
 const example = join(projectRoot, 'docs', 'examples', 'problem.json');
@@ -69,10 +72,17 @@ test('a malformed problem file is refused with every fault named by its JSON pat
     assert.match(flexlon('plan', '--problem', file).err, /FLX_DATA_INVALID: --problem .*: not valid JSON/);
     writeFileSync(file, '{"version": 1,\n "start": x}');
     const syntax = flexlon('plan', '--problem', file).err;
-    assert.match(syntax, /--problem .*: line 2, column 11: not valid JSON \(Unexpected token 'x'\)$/m, 'the line and column of the fault, not a byte offset');
+    assert.match(
+      syntax,
+      /--problem .*: line 2, column 11: not valid JSON \(Unexpected token 'x'\)$/m,
+      'the line and column of the fault, not a byte offset',
+    );
     assert.match(flexlon('plan', '--problem', join(dir, 'missing.json')).err, /no such file/);
     writeFileSync(file, JSON.stringify({ ...p, version: 2 }));
-    assert.match(flexlon('plan', '--problem', file).err, /\$\.version: version 2 is not supported; this FlexLon reads version 1/);
+    assert.match(
+      flexlon('plan', '--problem', file).err,
+      /\$\.version: version 2 is not supported; this FlexLon reads version 1/,
+    );
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
@@ -96,12 +106,37 @@ test('an infeasible problem exits 1 and the schedule says why', () => {
 });
 
 test('offers prints the flexibility curve up to the largest deliverable reduction', () => {
-  const r = flexlon('offers', '--problem', example, '--site', 'lon', '--from-slot', '0', '--to-slot', '2', '--levels', '3');
+  const r = flexlon(
+    'offers',
+    '--problem',
+    example,
+    '--site',
+    'lon',
+    '--from-slot',
+    '0',
+    '--to-slot',
+    '2',
+    '--levels',
+    '3',
+  );
   assert.equal(r.code, 0, r.err);
   assert.match(r.out, /site lon, slots \[0, 2\); planned import/);
   assert.match(r.out, /reduction kW\s+opportunity £\s+£\/MWh/);
   assert.match(r.out, /largest deliverable reduction: [\d.]+ kW/);
-  const json = flexlon('offers', '--problem', example, '--site', 'lon', '--from-slot', '0', '--to-slot', '2', '--levels', '3', '--json');
+  const json = flexlon(
+    'offers',
+    '--problem',
+    example,
+    '--site',
+    'lon',
+    '--from-slot',
+    '0',
+    '--to-slot',
+    '2',
+    '--levels',
+    '3',
+    '--json',
+  );
   const curve = JSON.parse(json.out);
   assert.equal(curve.points.length, 3);
   assert.ok(curve.points.every((p: { opportunityCostGbp: number }) => p.opportunityCostGbp >= -1e-6));

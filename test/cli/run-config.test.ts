@@ -14,19 +14,30 @@ import { projectRoot } from '../helpers/shared.ts';
 type Json = Record<string, unknown>;
 const EXAMPLES = join(projectRoot, 'docs', 'examples', 'run');
 const example = (role: string): Json => JSON.parse(readFileSync(join(EXAMPLES, `${role}.json`), 'utf8')) as Json;
-const get = (v: unknown, path: string): unknown => path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], v);
+const get = (v: unknown, path: string): unknown =>
+  path.split('.').reduce<unknown>((o, k) => (o as Record<string, unknown> | undefined)?.[k], v);
 const listenUrl = (c: Json) => `http://${String(get(c, 'listen.host'))}:${String(get(c, 'listen.port'))}`;
 
 test('the example configs name each other consistently: URLs, ids and key files', () => {
-  const [registry, gateway, bpp, agent] = ['registry', 'gateway', 'bpp', 'agent'].map(example) as [Json, Json, Json, Json];
-  for (const [role, c] of Object.entries({ registry, gateway, bpp, agent })) assert.equal(c.role, role, `${role}.json says its role`);
+  const [registry, gateway, bpp, agent] = ['registry', 'gateway', 'bpp', 'agent'].map(example) as [
+    Json,
+    Json,
+    Json,
+    Json,
+  ];
+  for (const [role, c] of Object.entries({ registry, gateway, bpp, agent }))
+    assert.equal(c.role, role, `${role}.json says its role`);
   assert.equal(get(gateway, 'registry.url'), listenUrl(registry));
   assert.equal(get(bpp, 'registry.url'), listenUrl(registry));
   const site = (bpp.sites as Json[])[0] ?? {};
   assert.equal(site.agentUrl, listenUrl(agent));
   assert.equal(site.agentId, agent.id);
   assert.equal(site.id, get(agent, 'site.id'));
-  assert.equal(site.agentKeyFile, `${String(get(agent, 'keys.dir'))}/${String(agent.id)}.json`, 'the BPP reads the agent key the agent writes');
+  assert.equal(
+    site.agentKeyFile,
+    `${String(get(agent, 'keys.dir'))}/${String(agent.id)}.json`,
+    'the BPP reads the agent key the agent writes',
+  );
   assert.equal(get(agent, 'orchestrator.url'), listenUrl(bpp));
   assert.equal(get(agent, 'orchestrator.id'), bpp.id);
   assert.equal(get(agent, 'orchestrator.keyFile'), `${String(get(bpp, 'keys.dir'))}/${String(bpp.id)}.json`);
@@ -36,12 +47,15 @@ test('the example configs name each other consistently: URLs, ids and key files'
   assert.equal(new Set(ports).size, 4);
 });
 
-test('paths in a config resolve against the config file\'s folder, not the working directory', () => {
+test("paths in a config resolve against the config file's folder, not the working directory", () => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-config-'));
   try {
     mkdirSync(join(dir, 'etc'));
     const file = join(dir, 'etc', 'bpp.json');
-    writeFileSync(file, JSON.stringify({ store: { sqlite: 'state/bpp.db' }, keys: { dir: '../keys' }, abs: '/var/lib/flexlon/x.db' }));
+    writeFileSync(
+      file,
+      JSON.stringify({ store: { sqlite: 'state/bpp.db' }, keys: { dir: '../keys' }, abs: '/var/lib/flexlon/x.db' }),
+    );
     const c = ConfigReader.load(file);
     assert.equal(c.object('store').filePath('sqlite'), join(dir, 'etc', 'state', 'bpp.db'));
     assert.equal(c.object('keys').filePath('dir'), join(dir, 'keys'));
@@ -69,17 +83,94 @@ const runPatched = async (role: string, from: string, patch: (c: Json) => void) 
 };
 
 const CASES: readonly { role: string; from?: string; field: string; why: RegExp; patch: (c: Json) => void }[] = [
-  { role: 'bpp', field: 'horizonSlots', why: /must be a whole number from 2 to 2000, got 1/, patch: (c) => { c.horizonSlots = 1; } },
-  { role: 'bpp', field: 'outboxEveryMS', why: /is not a known field here/, patch: (c) => { c.outboxEveryMS = 500; } },
-  { role: 'bpp', field: 'sites[0].agentUrl', why: /must be an http\(s\) URL, got "ftp:\/\/x"/, patch: (c) => { ((c.sites as Json[])[0] ?? {}).agentUrl = 'ftp://x'; } },
-  { role: 'bpp', field: 'clock.wallStart', why: /must be an RFC 3339 date-time/, patch: (c) => { (c.clock as Json).wallStart = 'yesterday'; } },
-  { role: 'bpp', field: 'planner.kind', why: /must be one of highs, greedy/, patch: (c) => { (c.planner as Json).kind = 'cplex'; } },
-  { role: 'agent', field: 'scheduler.kind', why: /must be one of sim, slurm, got "kubernetes"/, patch: (c) => { (c.scheduler as Json).kind = 'kubernetes'; } },
-  { role: 'agent', field: 'site.gridImportLimitKw', why: /is required/, patch: (c) => { delete (c.site as Json).gridImportLimitKw; } },
-  { role: 'agent', field: 'orchestrator.keyFile', why: /name the peer's key/, patch: (c) => { delete (c.orchestrator as Json).keyFile; } },
-  { role: 'gateway', field: 'registry', why: /is required \(an object\)/, patch: (c) => { delete c.registry; } },
-  { role: 'registry', field: 'store.sqlite', why: /give exactly one of "sqlite"/, patch: (c) => { (c.store as Json).postgres = { url: 'postgresql://h/db', schema: 's' }; } },
-  { role: 'registry', field: 'listen.port', why: /from 1 to 65535, got 70000/, patch: (c) => { (c.listen as Json).port = 70_000; } },
+  {
+    role: 'bpp',
+    field: 'horizonSlots',
+    why: /must be a whole number from 2 to 2000, got 1/,
+    patch: (c) => {
+      c.horizonSlots = 1;
+    },
+  },
+  {
+    role: 'bpp',
+    field: 'outboxEveryMS',
+    why: /is not a known field here/,
+    patch: (c) => {
+      c.outboxEveryMS = 500;
+    },
+  },
+  {
+    role: 'bpp',
+    field: 'sites[0].agentUrl',
+    why: /must be an http\(s\) URL, got "ftp:\/\/x"/,
+    patch: (c) => {
+      ((c.sites as Json[])[0] ?? {}).agentUrl = 'ftp://x';
+    },
+  },
+  {
+    role: 'bpp',
+    field: 'clock.wallStart',
+    why: /must be an RFC 3339 date-time/,
+    patch: (c) => {
+      (c.clock as Json).wallStart = 'yesterday';
+    },
+  },
+  {
+    role: 'bpp',
+    field: 'planner.kind',
+    why: /must be one of highs, greedy/,
+    patch: (c) => {
+      (c.planner as Json).kind = 'cplex';
+    },
+  },
+  {
+    role: 'agent',
+    field: 'scheduler.kind',
+    why: /must be one of sim, slurm, got "kubernetes"/,
+    patch: (c) => {
+      (c.scheduler as Json).kind = 'kubernetes';
+    },
+  },
+  {
+    role: 'agent',
+    field: 'site.gridImportLimitKw',
+    why: /is required/,
+    patch: (c) => {
+      delete (c.site as Json).gridImportLimitKw;
+    },
+  },
+  {
+    role: 'agent',
+    field: 'orchestrator.keyFile',
+    why: /name the peer's key/,
+    patch: (c) => {
+      delete (c.orchestrator as Json).keyFile;
+    },
+  },
+  {
+    role: 'gateway',
+    field: 'registry',
+    why: /is required \(an object\)/,
+    patch: (c) => {
+      delete c.registry;
+    },
+  },
+  {
+    role: 'registry',
+    field: 'store.sqlite',
+    why: /give exactly one of "sqlite"/,
+    patch: (c) => {
+      (c.store as Json).postgres = { url: 'postgresql://h/db', schema: 's' };
+    },
+  },
+  {
+    role: 'registry',
+    field: 'listen.port',
+    why: /from 1 to 65535, got 70000/,
+    patch: (c) => {
+      (c.listen as Json).port = 70_000;
+    },
+  },
   { role: 'agent', from: 'bpp', field: 'role', why: /this config is for "bpp", not "agent"/, patch: () => {} },
 ];
 

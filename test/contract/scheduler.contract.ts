@@ -35,10 +35,17 @@ export interface SchedulerEnv {
   stop(): Promise<void>;
 }
 
-const jobOf = async (s: Scheduler, id: string): Promise<ComputeJob | undefined> => (await s.listJobs()).find((j) => j.id === id);
+const jobOf = async (s: Scheduler, id: string): Promise<ComputeJob | undefined> =>
+  (await s.listJobs()).find((j) => j.id === id);
 
 /** Polls (ticking the scheduler) until the job satisfies `pred`; generous deadline, no timing assertion. */
-const waitForJob = async (env: SchedulerEnv, s: Scheduler, id: string, what: string, pred: (j: ComputeJob) => boolean): Promise<ComputeJob> => {
+const waitForJob = async (
+  env: SchedulerEnv,
+  s: Scheduler,
+  id: string,
+  what: string,
+  pred: (j: ComputeJob) => boolean,
+): Promise<ComputeJob> => {
   const until = Date.now() + 90_000;
   for (;;) {
     const j = await jobOf(s, id);
@@ -60,7 +67,12 @@ export const schedulerContract = (name: string, setup: () => Promise<SchedulerEn
 
     test('a submitted job is listed held by FlexLon, with the metadata the user wrote and defaults for the rest', async () => {
       const deadline = new Date(env.now() + 6 * 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
-      const id = await env.submit({ name: 'meta', gpus: 2, seconds: 600, meta: { deadline, gpu_hours: 4, work: 4, sites: ['contract-a', 'contract-b'] } });
+      const id = await env.submit({
+        name: 'meta',
+        gpus: 2,
+        seconds: 600,
+        meta: { deadline, gpu_hours: 4, work: 4, sites: ['contract-a', 'contract-b'] },
+      });
       const j = await jobOf(env.scheduler, id);
       assert.ok(j, `job ${id} is listed`);
       assert.equal(j.state, 'held');
@@ -70,14 +82,22 @@ export const schedulerContract = (name: string, setup: () => Promise<SchedulerEn
       assert.equal(j.site, env.scheduler.site);
       assert.equal(j.deadlineAt, Date.parse(deadline));
       assert.ok(j.powerKw > 0);
-      assert.ok(Math.abs(j.energyKwh - (4 / 2) * j.powerKw) < 1e-6, `4 GPU-hours on 2 GPUs is 2 h at full power: ${j.energyKwh} kWh at ${j.powerKw} kW`);
+      assert.ok(
+        Math.abs(j.energyKwh - (4 / 2) * j.powerKw) < 1e-6,
+        `4 GPU-hours on 2 GPUs is 2 h at full power: ${j.energyKwh} kWh at ${j.powerKw} kW`,
+      );
       assert.deepEqual([...j.allowedSites].sort(), ['contract-a', 'contract-b']);
       assert.equal(j.work, 4);
       assert.equal(j.metadataIssues, undefined);
     });
 
     test('a job with bad metadata is still listed, with defaults and a message naming the field', async () => {
-      const id = await env.submit({ name: 'badmeta', gpus: 1, seconds: 600, meta: { deadline: 'tomorrow evening', gpu_hours: -3 } });
+      const id = await env.submit({
+        name: 'badmeta',
+        gpus: 1,
+        seconds: 600,
+        meta: { deadline: 'tomorrow evening', gpu_hours: -3 },
+      });
       const j = await jobOf(env.scheduler, id);
       assert.ok(j);
       assert.ok(j.deadlineAt > env.now(), 'the default deadline lies ahead');
@@ -116,14 +136,18 @@ export const schedulerContract = (name: string, setup: () => Promise<SchedulerEn
       await env.scheduler.deferUntil(id, env.now());
       await env.scheduler.release(id);
       await waitForJob(env, env.scheduler, id, 'running', (j) => j.state === 'running');
-      for (const r of [await env.scheduler.deferUntil(id, epochMs(env.now() + 3_600_000)), await env.scheduler.hold(id), await env.scheduler.cancel(id)]) {
+      for (const r of [
+        await env.scheduler.deferUntil(id, epochMs(env.now() + 3_600_000)),
+        await env.scheduler.hold(id),
+        await env.scheduler.cancel(id),
+      ]) {
         assert.equal(r.ok, false);
         assert.equal(r.ok === false && r.code, 'wrong-state');
         assert.match(r.ok === false ? r.reason : '', /running|RUNNING/);
       }
     });
 
-    test('a hold placed by hand is never released by FlexLon; FlexLon\'s own hold is', async () => {
+    test("a hold placed by hand is never released by FlexLon; FlexLon's own hold is", async () => {
       const id = await env.submit({ name: 'byhand', gpus: 1, seconds: 5 });
       assert.equal((await env.scheduler.deferUntil(id, epochMs(env.now() + 3_600_000))).ok, true);
       assert.equal((await env.scheduler.release(id)).ok, true);
@@ -147,7 +171,12 @@ export const schedulerContract = (name: string, setup: () => Promise<SchedulerEn
 
     test('unknown jobs are refused as not found, not thrown', async () => {
       const id = `${env.scheduler.site}:does-not-exist`;
-      for (const r of [await env.scheduler.deferUntil(id, env.now()), await env.scheduler.hold(id), await env.scheduler.release(id), await env.scheduler.cancel(id)]) {
+      for (const r of [
+        await env.scheduler.deferUntil(id, env.now()),
+        await env.scheduler.hold(id),
+        await env.scheduler.release(id),
+        await env.scheduler.cancel(id),
+      ]) {
         assert.deepEqual(r.ok === false && r.code, 'not-found');
       }
       assert.equal(await env.scheduler.exportJob(id), undefined);
@@ -177,7 +206,12 @@ export const schedulerContract = (name: string, setup: () => Promise<SchedulerEn
     });
 
     test('a job moves to another cluster: resubmitted there held by FlexLon, cancelled here, same identity', async () => {
-      const id = await env.submit({ name: 'mover', gpus: 1, seconds: 5, meta: { sites: [env.scheduler.site, env.other.site], gpu_hours: 1 } });
+      const id = await env.submit({
+        name: 'mover',
+        gpus: 1,
+        seconds: 5,
+        meta: { sites: [env.scheduler.site, env.other.site], gpu_hours: 1 },
+      });
       const exported = await env.scheduler.exportJob(id);
       assert.ok(exported);
       assert.equal(exported.id, id);

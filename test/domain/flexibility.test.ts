@@ -9,8 +9,23 @@ import { kw, kwh } from '../../src/domain/units.ts';
 const H = 3_600_000;
 const t0 = epochMs(Date.UTC(2025, 0, 1));
 const job = (id: string, patch: Partial<ComputeJob>): ComputeJob => ({
-  id, name: id, site: 'a', slo: 'deferrable', gpus: 1, powerKw: kw(10), energyKwh: kwh(10), remainingKwh: kwh(10), submittedAt: t0, releaseAt: t0,
-  deadlineAt: epochMs(t0 + 4 * H), preemptible: false, allowedSites: ['a'], work: 1, workUnit: 'gpu-hours', state: 'queued', ...patch,
+  id,
+  name: id,
+  site: 'a',
+  slo: 'deferrable',
+  gpus: 1,
+  powerKw: kw(10),
+  energyKwh: kwh(10),
+  remainingKwh: kwh(10),
+  submittedAt: t0,
+  releaseAt: t0,
+  deadlineAt: epochMs(t0 + 4 * H),
+  preemptible: false,
+  allowedSites: ['a'],
+  work: 1,
+  workUnit: 'gpu-hours',
+  state: 'queued',
+  ...patch,
 });
 
 test('min power per slot: base load, running jobs at their lowest cap, and only the compulsory part of deferrable jobs', () => {
@@ -24,7 +39,13 @@ test('min power per slot: base load, running jobs at their lowest cap, and only 
   assert.deepEqual(s.minPowerKw, [7, 17, 1, 1, 1, 1, 1, 1]);
   assert.deepEqual(s.asapPowerKw, [31, 31, 1, 1, 1, 1, 1, 1]);
   assert.deepEqual(s.powerCapHeadroomKw, [4, 4, 0, 0, 0, 0, 0, 0]);
-  assert.deepEqual(s.deferrable.map((w) => [w.from - t0, w.to - t0, w.energyKwh, w.jobs]), [[0, 1.5 * H, 10, 1], [0, 4 * H, 10, 1]]);
+  assert.deepEqual(
+    s.deferrable.map((w) => [w.from - t0, w.to - t0, w.energyKwh, w.jobs]),
+    [
+      [0, 1.5 * H, 10, 1],
+      [0, 4 * H, 10, 1],
+    ],
+  );
   assert.deepEqual(s.locational, []);
 });
 
@@ -33,7 +54,14 @@ test('locational options list the waiting jobs allowed at other sites', () => {
   assert.deepEqual(s.locational, [{ jobId: 'm', sites: ['a', 'b'], powerKw: 10, energyKwh: 10 }]);
 });
 
-const policy: QueuePolicy = { slo: 'deferrable', maxDeferralHours: 12, gpuPowerKw: 0.4, cpuPowerKw: 0.01, preemptible: false, defaultRunHours: 4 };
+const policy: QueuePolicy = {
+  slo: 'deferrable',
+  maxDeferralHours: 12,
+  gpuPowerKw: 0.4,
+  cpuPowerKw: 0.01,
+  preemptible: false,
+  defaultRunHours: 4,
+};
 const facts = { site: 'a', submittedAt: t0, gpus: 2, cpus: 4, timeLimitMinutes: 120 };
 
 test('metadata: defaults come from the queue policy and the time limit', () => {
@@ -46,7 +74,10 @@ test('metadata: defaults come from the queue policy and the time limit', () => {
 });
 
 test('metadata: a comment may nest under "flexlon", use power_w, and plain text is nobody\'s metadata', () => {
-  const { fields } = metadataFromText('{"flexlon":{"power_w":500,"energy_kwh":2,"slo":"inflexible","preemptible":"true","sites":"a,b"},"other":1}', 'c');
+  const { fields } = metadataFromText(
+    '{"flexlon":{"power_w":500,"energy_kwh":2,"slo":"inflexible","preemptible":"true","sites":"a,b"},"other":1}',
+    'c',
+  );
   const m = resolveMetadata(fields, facts, policy, 'c');
   assert.equal(m.powerKw, 0.5);
   assert.equal(m.energyKwh, 2);
@@ -57,10 +88,21 @@ test('metadata: a comment may nest under "flexlon", use power_w, and plain text 
 });
 
 test('metadata: broken JSON and bad values are reported field by field, with what was used instead', () => {
-  assert.match(metadataFromText('{"deadline": ', 'job 7 --comment').issues[0] ?? '', /job 7 --comment: starts with "\{" but is not valid JSON/);
-  const m = resolveMetadata({ deadline: '2025-01-02T10:00:00', slo: 'urgent', sites: [] }, facts, policy, 'job 7 --comment');
+  assert.match(
+    metadataFromText('{"deadline": ', 'job 7 --comment').issues[0] ?? '',
+    /job 7 --comment: starts with "\{" but is not valid JSON/,
+  );
+  const m = resolveMetadata(
+    { deadline: '2025-01-02T10:00:00', slo: 'urgent', sites: [] },
+    facts,
+    policy,
+    'job 7 --comment',
+  );
   assert.equal(m.issues.length, 3);
-  assert.match(m.issues[0] ?? '', /job 7 --comment\.deadline: "2025-01-02T10:00:00" is not an ISO-8601 time with a zone/);
+  assert.match(
+    m.issues[0] ?? '',
+    /job 7 --comment\.deadline: "2025-01-02T10:00:00" is not an ISO-8601 time with a zone/,
+  );
   assert.match(m.issues.join('\n'), /slo: "urgent" is not one of deferrable, inflexible; used the queue's deferrable/);
   assert.equal(m.slo, 'deferrable');
 });

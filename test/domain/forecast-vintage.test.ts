@@ -2,7 +2,16 @@
 // to, depends only on the seed and the period, and grows with lead time.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { CALIBRATION_2023, DEFAULT_VINTAGE_MODEL, NoisePath, fitErrors, leadFactor, noiseSeed, vintageIssuedAt, vintageValue } from '../../src/domain/forecast-vintage.ts';
+import {
+  CALIBRATION_2023,
+  DEFAULT_VINTAGE_MODEL,
+  NoisePath,
+  fitErrors,
+  leadFactor,
+  noiseSeed,
+  vintageIssuedAt,
+  vintageValue,
+} from '../../src/domain/forecast-vintage.ts';
 
 test('fitErrors: MAE, RMSE, bias and lag-1 autocorrelation of a known series, skipping gaps', () => {
   const f = fitErrors([1, -1, 1, -1, undefined, 3]);
@@ -45,5 +54,9 @@ test('the error grows with lead time: none once known, full at a day ahead', () 
   assert.equal(leadFactor(3 * day, day), 1);
   assert.equal(vintageValue(200, 1000, 1000, 17, day), 200, 'known at issue: the recorded value');
   assert.equal(vintageValue(200, day, 0, 10, day), 210);
-  assert.equal(vintageIssuedAt(1_800_000 * 3 + 5, DEFAULT_VINTAGE_MODEL), 1_800_000 * 3, 'issued at the half hour at or before asOf');
+  assert.equal(
+    vintageIssuedAt(1_800_000 * 3 + 5, DEFAULT_VINTAGE_MODEL),
+    1_800_000 * 3,
+    'issued at the half hour at or before asOf',
+  );
 });

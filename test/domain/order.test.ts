@@ -6,15 +6,31 @@ import { epochMs } from '../../src/domain/time.ts';
 import { gbp, kw } from '../../src/domain/units.ts';
 
 const fresh = (): Order => ({
-  id: 'o1', transactionId: 't1', bapId: 'bap', bapUri: 'http://bap', offerId: 'f1', site: 'lon', windowStart: epochMs(1000), windowEnd: epochMs(2000),
-  reductionKw: kw(0), priceGbp: gbp(0), state: 'searched', updatedAt: epochMs(0),
+  id: 'o1',
+  transactionId: 't1',
+  bapId: 'bap',
+  bapUri: 'http://bap',
+  offerId: 'f1',
+  site: 'lon',
+  windowStart: epochMs(1000),
+  windowEnd: epochMs(2000),
+  reductionKw: kw(0),
+  priceGbp: gbp(0),
+  state: 'searched',
+  updatedAt: epochMs(0),
 });
 const t = epochMs(10);
 const select: OrderEvent = { type: 'select', reductionKw: kw(100), priceGbp: gbp(5), quoteExpiresAt: epochMs(100) };
 
 test('the happy path: searched → quoted → initialised → confirmed → active → completed', () => {
   let o = fresh();
-  for (const e of [select, { type: 'init', baselineMethod: 'X' }, { type: 'confirm' }, { type: 'start' }, { type: 'finish' }] as OrderEvent[]) {
+  for (const e of [
+    select,
+    { type: 'init', baselineMethod: 'X' },
+    { type: 'confirm' },
+    { type: 'start' },
+    { type: 'finish' },
+  ] as OrderEvent[]) {
     const r = transition(o, e, t);
     assert.ok(r.ok, `${e.type} from ${o.state}`);
     o = r.order;
@@ -40,20 +56,27 @@ test('an expired quote cannot be initialised or confirmed', () => {
 });
 
 const events: fc.Arbitrary<OrderEvent> = fc.oneof(
-  fc.constant(select), fc.constant<OrderEvent>({ type: 'init', baselineMethod: 'X' }), fc.constant<OrderEvent>({ type: 'confirm' }),
-  fc.constant<OrderEvent>({ type: 'start' }), fc.constant<OrderEvent>({ type: 'finish' }), fc.constant<OrderEvent>({ type: 'cancel', reason: 'r' }), fc.constant<OrderEvent>({ type: 'fail', reason: 'r' }),
+  fc.constant(select),
+  fc.constant<OrderEvent>({ type: 'init', baselineMethod: 'X' }),
+  fc.constant<OrderEvent>({ type: 'confirm' }),
+  fc.constant<OrderEvent>({ type: 'start' }),
+  fc.constant<OrderEvent>({ type: 'finish' }),
+  fc.constant<OrderEvent>({ type: 'cancel', reason: 'r' }),
+  fc.constant<OrderEvent>({ type: 'fail', reason: 'r' }),
 );
 
 test('property: whatever events arrive, the state stays a known state and final states never change', () => {
-  fc.assert(fc.property(fc.array(events, { maxLength: 20 }), (es) => {
-    let o = fresh();
-    for (const e of es) {
-      const wasFinal = ['completed', 'cancelled', 'failed'].includes(o.state);
-      const r = transition(o, e, t);
-      if (wasFinal && r.ok) return false;
-      if (r.ok) o = r.order;
-      if (!ORDER_STATES.includes(o.state)) return false;
-    }
-    return true;
-  }));
+  fc.assert(
+    fc.property(fc.array(events, { maxLength: 20 }), (es) => {
+      let o = fresh();
+      for (const e of es) {
+        const wasFinal = ['completed', 'cancelled', 'failed'].includes(o.state);
+        const r = transition(o, e, t);
+        if (wasFinal && r.ok) return false;
+        if (r.ok) o = r.order;
+        if (!ORDER_STATES.includes(o.state)) return false;
+      }
+      return true;
+    }),
+  );
 });

@@ -3,7 +3,14 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { isSettlementDate, periodStart, periodsInDay, settlementDayStart, settlementPeriodOf, summerTime } from '../../src/domain/settlement-day.ts';
+import {
+  isSettlementDate,
+  periodStart,
+  periodsInDay,
+  settlementDayStart,
+  settlementPeriodOf,
+  summerTime,
+} from '../../src/domain/settlement-day.ts';
 
 const iso = (t: number) => new Date(t).toISOString().slice(0, 16) + 'Z';
 
@@ -12,7 +19,8 @@ test('clock-change days have 46 and 50 settlement periods; other days 48', () =>
   assert.equal(periodsInDay('2023-10-29'), 50);
   assert.equal(periodsInDay('2024-03-31'), 46);
   assert.equal(periodsInDay('2024-10-27'), 50);
-  for (const d of ['2023-01-24', '2023-03-25', '2023-03-27', '2023-06-01', '2023-10-28', '2023-10-30', '2024-02-29']) assert.equal(periodsInDay(d), 48, d);
+  for (const d of ['2023-01-24', '2023-03-25', '2023-03-27', '2023-06-01', '2023-10-28', '2023-10-30', '2024-02-29'])
+    assert.equal(periodsInDay(d), 48, d);
 });
 
 test('period starts in UTC: local midnight, and the hour that is skipped or repeated', () => {
@@ -30,14 +38,22 @@ test('period starts in UTC: local midnight, and the hour that is skipped or repe
 });
 
 test('settlementPeriodOf inverts periodStart, and agrees with the Europe/London time zone', () => {
-  const london = new Intl.DateTimeFormat('en-CA', { timeZone: 'Europe/London', year: 'numeric', month: '2-digit', day: '2-digit' });
-  fc.assert(fc.property(fc.integer({ min: 0, max: 20 * 365 * 48 }), (k) => {
-    const t = Date.UTC(2015, 0, 1) + k * 1_800_000;
-    const { date, period } = settlementPeriodOf(t);
-    assert.equal(periodStart(date, period), t);
-    assert.equal(date, london.format(new Date(t)), `local day of ${iso(t)}`);
-    assert.equal(settlementDayStart(date) <= t, true);
-  }), { numRuns: 2000 });
+  const london = new Intl.DateTimeFormat('en-CA', {
+    timeZone: 'Europe/London',
+    year: 'numeric',
+    month: '2-digit',
+    day: '2-digit',
+  });
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 20 * 365 * 48 }), (k) => {
+      const t = Date.UTC(2015, 0, 1) + k * 1_800_000;
+      const { date, period } = settlementPeriodOf(t);
+      assert.equal(periodStart(date, period), t);
+      assert.equal(date, london.format(new Date(t)), `local day of ${iso(t)}`);
+      assert.equal(settlementDayStart(date) <= t, true);
+    }),
+    { numRuns: 2000 },
+  );
 });
 
 test('only real calendar days are settlement dates', () => {

@@ -23,7 +23,14 @@ import { epochMs } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
 import { asFlexError } from '../../src/errors.ts';
 import type { Store } from '../../src/ports.ts';
-import { IDS, MARKET_START, startCrashMarket, type BppChild, type BppStoreConfig, type CrashMarket } from '../helpers/crash-market.ts';
+import {
+  IDS,
+  MARKET_START,
+  startCrashMarket,
+  type BppChild,
+  type BppStoreConfig,
+  type CrashMarket,
+} from '../helpers/crash-market.ts';
 import { startPostgres } from '../helpers/postgres.ts';
 
 const SEED = Number(process.env.FLEXLON_CRASH_SEED ?? 20261124);
@@ -39,12 +46,37 @@ const prng = (seed: number) => () => {
 };
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-interface Sent { readonly messageId: string; readonly action: RequestAction; readonly run: number }
-interface Outcome { readonly run: number; readonly window: string; readonly orderId?: string; readonly cancelled: boolean }
+interface Sent {
+  readonly messageId: string;
+  readonly action: RequestAction;
+  readonly run: number;
+}
+interface Outcome {
+  readonly run: number;
+  readonly window: string;
+  readonly orderId?: string;
+  readonly cancelled: boolean;
+}
 
 /** Sends a request until the BPP ACKs it (the same message_id and bytes every time), then waits for its callback. */
-const request = async (m: CrashMarket, sent: Sent[], run: number, transactionId: string, action: RequestAction, message: unknown): Promise<BecknMessage> => {
-  const context = buildContext({ action, bapId: IDS.bap, bapUri: m.bapUrl, bppId: IDS.bpp, bppUri: m.bppUrl, transactionId, now: Date.now(), ttlSeconds: 120 });
+const request = async (
+  m: CrashMarket,
+  sent: Sent[],
+  run: number,
+  transactionId: string,
+  action: RequestAction,
+  message: unknown,
+): Promise<BecknMessage> => {
+  const context = buildContext({
+    action,
+    bapId: IDS.bap,
+    bapUri: m.bapUrl,
+    bppId: IDS.bpp,
+    bppUri: m.bppUrl,
+    transactionId,
+    now: Date.now(),
+    ttlSeconds: 120,
+  });
   const msg = { context, message };
   sent.push({ messageId: context.message_id, action, run });
   const until = Date.now() + 60_000;
@@ -71,29 +103,64 @@ const orderOf = (m: BecknMessage): WireOrder => {
 const lifecycle = async (m: CrashMarket, sent: Sent[], run: number): Promise<Outcome> => {
   const tx = crypto.randomUUID();
   const start = epochMs(MARKET_START + (2 + (run % 5)) * SLOT);
-  const need = { kind: 'price-peak', windowStart: start, windowEnd: epochMs(start + SLOT), wantedKw: kw(10), maxPriceGbpPerMwh: gbpPerMwh(5000) } as const;
+  const need = {
+    kind: 'price-peak',
+    windowStart: start,
+    windowEnd: epochMs(start + SLOT),
+    wantedKw: kw(10),
+    maxPriceGbpPerMwh: gbpPerMwh(5000),
+  } as const;
   const found = await request(m, sent, run, tx, 'search', { intent: needToIntent(need) });
-  const offer = catalogToOffers((found.message as { catalog?: never } | undefined)?.catalog).map((x) => x.offer).find((o) => o.site === 'lon');
+  const offer = catalogToOffers((found.message as { catalog?: never } | undefined)?.catalog)
+    .map((x) => x.offer)
+    .find((o) => o.site === 'lon');
   const window = new Date(start).toISOString().slice(11, 16);
   if (!offer) return { run, window, cancelled: false };
-  const items = [{ id: offer.id, quantity: { selected: { measure: { type: 'CONSTANT', value: String(Math.min(10, offer.reductionKw)), unit: 'kW' } } } }];
+  const items = [
+    {
+      id: offer.id,
+      quantity: {
+        selected: { measure: { type: 'CONSTANT', value: String(Math.min(10, offer.reductionKw)), unit: 'kW' } },
+      },
+    },
+  ];
   const order = { provider: { id: IDS.bpp }, items };
   await request(m, sent, run, tx, 'select', { order });
   await request(m, sent, run, tx, 'init', { order: { ...order, billing: { name: IDS.bap } } });
-  const confirmed = orderOf(await request(m, sent, run, tx, 'confirm', { order: { ...order, billing: { name: IDS.bap } } }));
+  const confirmed = orderOf(
+    await request(m, sent, run, tx, 'confirm', { order: { ...order, billing: { name: IDS.bap } } }),
+  );
   assert.ok(confirmed.id, 'on_confirm names the order');
   await request(m, sent, run, tx, 'status', { order_id: confirmed.id });
   const cancel = run % 4 === 3;
-  if (cancel) assert.equal(orderOf(await request(m, sent, run, tx, 'cancel', { order_id: confirmed.id, cancellation_reason_id: 'need-gone' })).status, 'CANCELLED');
+  if (cancel)
+    assert.equal(
+      orderOf(
+        await request(m, sent, run, tx, 'cancel', { order_id: confirmed.id, cancellation_reason_id: 'need-gone' }),
+      ).status,
+      'CANCELLED',
+    );
   return { run, window, orderId: confirmed.id, cancelled: cancel };
 };
 
 const bppStore = (config: BppStoreConfig): Promise<Store> =>
-  'sqlite' in config ? openSqliteStore(config.sqlite) : openPostgresStore({ url: config.postgres.url, schema: config.postgres.schema });
+  'sqlite' in config
+    ? openSqliteStore(config.sqlite)
+    : openPostgresStore({ url: config.postgres.url, schema: config.postgres.schema });
 
-interface Restart { readonly killedAt: number; readonly child: BppChild; readonly liveBefore: string[]; readonly during: string }
+interface Restart {
+  readonly killedAt: number;
+  readonly child: BppChild;
+  readonly liveBefore: string[];
+  readonly during: string;
+}
 
-const crashRuns = async (t: { diagnostic(s: string): void }, storeOf: (dir: string) => BppStoreConfig, runs: number, seed: number): Promise<void> => {
+const crashRuns = async (
+  t: { diagnostic(s: string): void },
+  storeOf: (dir: string) => BppStoreConfig,
+  runs: number,
+  seed: number,
+): Promise<void> => {
   const random = prng(seed);
   const m = await startCrashMarket(storeOf);
   const config = storeOf(m.dir);
@@ -114,7 +181,10 @@ const crashRuns = async (t: { diagnostic(s: string): void }, storeOf: (dir: stri
         const killedAt = Date.now();
         const liveBefore = outcomes.filter((o) => o.orderId && !o.cancelled).map((o) => o.orderId as string);
         const last = sent[sent.length - 1];
-        const during = last && last.run === run ? `${last.action}${m.callbacks.got.has(last.messageId) ? ' (answered)' : ''}` : 'before search';
+        const during =
+          last && last.run === run
+            ? `${last.action}${m.callbacks.got.has(last.messageId) ? ' (answered)' : ''}`
+            : 'before search';
         bpp.child.kill('SIGKILL');
         await bpp.exited;
         bpp = await m.startBpp();
@@ -134,7 +204,10 @@ const crashRuns = async (t: { diagnostic(s: string): void }, storeOf: (dir: stri
   } finally {
     if (bpp.child.exitCode === null && bpp.child.signalCode === null) bpp.child.kill('SIGKILL');
   }
-  const store = await bppStore(config).catch(async (e: unknown) => { await m.stop(); throw e; });
+  const store = await bppStore(config).catch(async (e: unknown) => {
+    await m.stop();
+    throw e;
+  });
   try {
     await checkOrders(store, outcomes);
     await checkPlans(store, restarts);
@@ -143,12 +216,21 @@ const crashRuns = async (t: { diagnostic(s: string): void }, storeOf: (dir: stri
     assert.deepEqual(verifyChain(bpTrail), { ok: true, records: bpTrail.length }, 'the BPP audit chain is intact');
     const bapTrail = await m.bapStore.auditTrail();
     assert.deepEqual(verifyChain(bapTrail), { ok: true, records: bapTrail.length }, 'the BAP audit chain is intact');
-    const repeats = bapTrail.filter((r) => r.kind === 'beckn.in' && (r.payload as { outcome?: string }).outcome !== 'ACK').length;
+    const repeats = bapTrail.filter(
+      (r) => r.kind === 'beckn.in' && (r.payload as { outcome?: string }).outcome !== 'ACK',
+    ).length;
     const downMs = restarts.map((r) => r.child.readyAt - r.killedAt).sort((a, b) => a - b);
     const phases = new Map<string, number>();
     for (const r of restarts) phases.set(r.during, (phases.get(r.during) ?? 0) + 1);
     t.diagnostic(`killed during: ${[...phases].map(([p, n]) => `${p} ×${n}`).join(', ')}`);
-    t.diagnostic(`${runs} kills (seed ${seed}), ${outcomes.filter((o) => o.orderId).length} orders confirmed (no offer for the windows at ${outcomes.filter((o) => !o.orderId).map((o) => o.window).join(', ') || 'none'}), ${sent.length} requests, ${repeats} callback(s) repeated on the wire and deduped by the BAP; kill → ready again: median ${downMs[downMs.length >> 1]} ms, max ${downMs[downMs.length - 1]} ms`);
+    t.diagnostic(
+      `${runs} kills (seed ${seed}), ${outcomes.filter((o) => o.orderId).length} orders confirmed (no offer for the windows at ${
+        outcomes
+          .filter((o) => !o.orderId)
+          .map((o) => o.window)
+          .join(', ') || 'none'
+      }), ${sent.length} requests, ${repeats} callback(s) repeated on the wire and deduped by the BAP; kill → ready again: median ${downMs[downMs.length >> 1]} ms, max ${downMs[downMs.length - 1]} ms`,
+    );
   } finally {
     await store.close();
     await m.stop();
@@ -159,7 +241,13 @@ const crashRuns = async (t: { diagnostic(s: string): void }, storeOf: (dir: stri
 const checkOrders = async (store: Store, outcomes: readonly Outcome[]): Promise<void> => {
   const confirmed = outcomes.filter((o) => o.orderId);
   // A window with nothing to shift gets an empty catalog (no offer): that is the market, not a crash.
-  assert.ok(confirmed.length >= outcomes.length / 2, `most runs bought their reduction (${confirmed.length} of ${outcomes.length}; no offer for ${outcomes.filter((o) => !o.orderId).map((o) => o.window).join(', ')})`);
+  assert.ok(
+    confirmed.length >= outcomes.length / 2,
+    `most runs bought their reduction (${confirmed.length} of ${outcomes.length}; no offer for ${outcomes
+      .filter((o) => !o.orderId)
+      .map((o) => o.window)
+      .join(', ')})`,
+  );
   for (const o of confirmed) {
     const order = await store.getOrder(o.orderId as string);
     assert.equal(order?.state, o.cancelled ? 'cancelled' : 'confirmed', `order of run ${o.run}`);
@@ -171,15 +259,23 @@ const checkOrders = async (store: Store, outcomes: readonly Outcome[]): Promise<
 
 /** The plan made at each restart binds every order live before the kill, and every plan honours its commitments. */
 const checkPlans = async (store: Store, restarts: readonly Restart[]): Promise<void> => {
-  const plans = (await store.auditTrail()).filter((r) => r.kind === 'plan').map((r) => (r.payload as { planId: string }).planId);
-  const records = (await Promise.all(plans.map((id) => store.getPlan<PlanRecord>(id)))).filter((p): p is PlanRecord => p !== undefined);
+  const plans = (await store.auditTrail())
+    .filter((r) => r.kind === 'plan')
+    .map((r) => (r.payload as { planId: string }).planId);
+  const records = (await Promise.all(plans.map((id) => store.getPlan<PlanRecord>(id)))).filter(
+    (p): p is PlanRecord => p !== undefined,
+  );
   assert.equal(records.length, plans.length, 'every audited plan is stored');
-  for (const p of records) assert.deepEqual(brokenCommitments(p, 1e-3), [], `plan ${p.id} (${p.reason}) honours its commitments`);
+  for (const p of records)
+    assert.deepEqual(brokenCommitments(p, 1e-3), [], `plan ${p.id} (${p.reason}) honours its commitments`);
   for (const r of restarts) {
     const first = records.filter((p) => p.createdAt >= r.child.startedAt).sort((a, b) => a.createdAt - b.createdAt)[0];
     assert.ok(first && first.reason.startsWith('restart'), 'the first plan after a restart is the recovery plan');
-    const live = (await store.listCommitments({ orderStates: ['confirmed', 'active'], endsAfter: epochMs(first.horizonStart) })).map((c) => c.orderId);
-    for (const id of r.liveBefore.filter((x) => live.includes(x))) assert.ok(first.orders.includes(id), `the recovery plan binds order ${id}, confirmed before the kill`);
+    const live = (
+      await store.listCommitments({ orderStates: ['confirmed', 'active'], endsAfter: epochMs(first.horizonStart) })
+    ).map((c) => c.orderId);
+    for (const id of r.liveBefore.filter((x) => live.includes(x)))
+      assert.ok(first.orders.includes(id), `the recovery plan binds order ${id}, confirmed before the kill`);
   }
 };
 
@@ -187,28 +283,57 @@ const checkPlans = async (store: Store, restarts: readonly Restart[]): Promise<v
 const checkDelivery = async (m: CrashMarket, store: Store, sent: readonly Sent[]): Promise<void> => {
   const count = (trail: { kind: string; messageId?: string; payload: unknown }[], action: string) => {
     const n = new Map<string, number>();
-    for (const r of trail) if (r.kind === 'beckn.in' && r.messageId && (r.payload as { action: string; outcome?: string }).action === action && (r.payload as { outcome?: string }).outcome === 'ACK') n.set(r.messageId, (n.get(r.messageId) ?? 0) + 1);
+    for (const r of trail)
+      if (
+        r.kind === 'beckn.in' &&
+        r.messageId &&
+        (r.payload as { action: string; outcome?: string }).action === action &&
+        (r.payload as { outcome?: string }).outcome === 'ACK'
+      )
+        n.set(r.messageId, (n.get(r.messageId) ?? 0) + 1);
     return n;
   };
   const bppTrail = await store.auditTrail();
   const bapTrail = await m.bapStore.auditTrail();
   for (const s of sent) {
-    assert.equal(count(bppTrail, s.action).get(s.messageId), 1, `${s.action} ${s.messageId} (run ${s.run}) took effect once at the BPP`);
-    assert.equal(count(bapTrail, `on_${s.action}`).get(s.messageId), 1, `on_${s.action} for ${s.messageId} (run ${s.run}) accepted once by the BAP`);
+    assert.equal(
+      count(bppTrail, s.action).get(s.messageId),
+      1,
+      `${s.action} ${s.messageId} (run ${s.run}) took effect once at the BPP`,
+    );
+    assert.equal(
+      count(bapTrail, `on_${s.action}`).get(s.messageId),
+      1,
+      `on_${s.action} for ${s.messageId} (run ${s.run}) accepted once by the BAP`,
+    );
   }
-  assert.deepEqual((await store.listOutbox()).filter((o) => o.status !== 'sent').map((o) => `${o.id}: ${o.status} ${o.lastError ?? ''}`), [], 'nothing owed is left unsent or given up');
+  assert.deepEqual(
+    (await store.listOutbox())
+      .filter((o) => o.status !== 'sent')
+      .map((o) => `${o.id}: ${o.status} ${o.lastError ?? ''}`),
+    [],
+    'nothing owed is left unsent or given up',
+  );
 };
 
-test(`crash safety on SQLite: ${RUNS} SIGKILLs of the BPP process at random points of the lifecycle, restarted each time`, { timeout: 900_000 }, async (t) => {
-  await crashRuns(t, (dir) => ({ sqlite: `${dir}/bpp.db` }), RUNS, SEED);
-});
+test(
+  `crash safety on SQLite: ${RUNS} SIGKILLs of the BPP process at random points of the lifecycle, restarted each time`,
+  { timeout: 900_000 },
+  async (t) => {
+    await crashRuns(t, (dir) => ({ sqlite: `${dir}/bpp.db` }), RUNS, SEED);
+  },
+);
 
-test('crash safety on PostgreSQL: 4 SIGKILLs of the BPP process, restarted each time', { timeout: 600_000 }, async (t) => {
-  const pg = await startPostgres();
-  try {
-    const url = await pg.createDatabase('crash');
-    await crashRuns(t, () => ({ postgres: { url, schema: 'flex' } }), 4, SEED + 1);
-  } finally {
-    await pg.stop();
-  }
-});
+test(
+  'crash safety on PostgreSQL: 4 SIGKILLs of the BPP process, restarted each time',
+  { timeout: 600_000 },
+  async (t) => {
+    const pg = await startPostgres();
+    try {
+      const url = await pg.createDatabase('crash');
+      await crashRuns(t, () => ({ postgres: { url, schema: 'flex' } }), 4, SEED + 1);
+    } finally {
+      await pg.stop();
+    }
+  },
+);

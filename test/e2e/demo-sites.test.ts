@@ -8,41 +8,69 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 
-test('demo --sites 2: the day completes, the summary names both sites and their parts add up to the order', { timeout: 180_000 }, async () => {
-  const dataDir = mkdtempSync(join(tmpdir(), 'flexlon-e2e-sites-'));
-  try {
-    const lines: string[] = [];
-    const errors: string[] = [];
-    const code = await main(['demo', '--sites', '2', '--seconds-per-day', '15', '--data-dir', dataDir, '--log-level', 'silent'], { out: (l) => lines.push(l), err: (l) => errors.push(l) });
-    assert.equal(code, 0, [...errors, ...lines].join('\n'));
-    const text = lines.join('\n');
-    assert.match(text, /^site lon: .*$/m);
-    assert.match(text, /^site man: .*$/m);
-    assert.match(text, /status → on_status: DELIVERED/);
+test(
+  'demo --sites 2: the day completes, the summary names both sites and their parts add up to the order',
+  { timeout: 180_000 },
+  async () => {
+    const dataDir = mkdtempSync(join(tmpdir(), 'flexlon-e2e-sites-'));
+    try {
+      const lines: string[] = [];
+      const errors: string[] = [];
+      const code = await main(
+        ['demo', '--sites', '2', '--seconds-per-day', '15', '--data-dir', dataDir, '--log-level', 'silent'],
+        { out: (l) => lines.push(l), err: (l) => errors.push(l) },
+      );
+      assert.equal(code, 0, [...errors, ...lines].join('\n'));
+      const text = lines.join('\n');
+      assert.match(text, /^site lon: .*$/m);
+      assert.match(text, /^site man: .*$/m);
+      assert.match(text, /status → on_status: DELIVERED/);
 
-    // Per site: "    lon       committed X kWh (...), delivered Y kWh, payment £Z; vs FIFO ..."
-    const part = (site: string) => {
-      const line = lines.find((l) => l.startsWith(`    ${site} `));
-      assert.ok(line, `the summary has a line for ${site}:\n${text}`);
-      const got = /committed ([\d.]+) kWh .*delivered ([\d.]+) kWh, payment £([\d.]+)/.exec(line);
-      assert.ok(got, `${site} took part in the order: ${line}`);
-      return { committed: Number(got[1]), delivered: Number(got[2]), payment: Number(got[3]) };
-    };
-    const [lon, man] = [part('lon'), part('man')];
-    const total = /^ {2}delivered\s+([\d.]+) kWh of ([\d.]+) kWh committed.*payment £([\d.]+)/m.exec(text);
-    assert.ok(total, 'the summary has the total delivery');
-    // Each figure is printed to 0.1 kWh / £0.01, so the parts match the total to within rounding.
-    assert.ok(Math.abs(lon.committed + man.committed - Number(total[2])) <= 0.15, `committed ${lon.committed} + ${man.committed} vs ${total[2]} kWh`);
-    assert.ok(Math.abs(lon.delivered + man.delivered - Number(total[1])) <= 0.15, `delivered ${lon.delivered} + ${man.delivered} vs ${total[1]} kWh`);
-    assert.ok(Math.abs(lon.payment + man.payment - Number(total[3])) <= 0.02, `payment £${lon.payment} + £${man.payment} vs £${total[3]}`);
-    assert.match(text, /vs FIFO .* the same queues \(all 2 sites\)/);
+      // Per site: "    lon       committed X kWh (...), delivered Y kWh, payment £Z; vs FIFO ..."
+      const part = (site: string) => {
+        const line = lines.find((l) => l.startsWith(`    ${site} `));
+        assert.ok(line, `the summary has a line for ${site}:\n${text}`);
+        const got = /committed ([\d.]+) kWh .*delivered ([\d.]+) kWh, payment £([\d.]+)/.exec(line);
+        assert.ok(got, `${site} took part in the order: ${line}`);
+        return { committed: Number(got[1]), delivered: Number(got[2]), payment: Number(got[3]) };
+      };
+      const [lon, man] = [part('lon'), part('man')];
+      const total = /^ {2}delivered\s+([\d.]+) kWh of ([\d.]+) kWh committed.*payment £([\d.]+)/m.exec(text);
+      assert.ok(total, 'the summary has the total delivery');
+      // Each figure is printed to 0.1 kWh / £0.01, so the parts match the total to within rounding.
+      assert.ok(
+        Math.abs(lon.committed + man.committed - Number(total[2])) <= 0.15,
+        `committed ${lon.committed} + ${man.committed} vs ${total[2]} kWh`,
+      );
+      assert.ok(
+        Math.abs(lon.delivered + man.delivered - Number(total[1])) <= 0.15,
+        `delivered ${lon.delivered} + ${man.delivered} vs ${total[1]} kWh`,
+      );
+      assert.ok(
+        Math.abs(lon.payment + man.payment - Number(total[3])) <= 0.02,
+        `payment £${lon.payment} + £${man.payment} vs £${total[3]}`,
+      );
+      assert.match(text, /vs FIFO .* the same queues \(all 2 sites\)/);
 
-    const [run] = readdirSync(join(dataDir, 'runs'));
-    assert.ok(run);
-    const dbs = readdirSync(join(dataDir, 'runs', run)).filter((f) => f.endsWith('.db')).sort();
-    assert.deepEqual(dbs, ['compute-agent-lon.db', 'compute-agent-man.db', 'flex-orchestrator.db', 'gateway.db', 'grid-orchestrator.db', 'registry.db']);
-    assert.ok(lines.filter((l) => /^\s+intact\s/.test(l)).length === dbs.length, 'every store\'s audit chain is reported intact, both agents\' included');
-  } finally {
-    rmSync(dataDir, { recursive: true, force: true });
-  }
-});
+      const [run] = readdirSync(join(dataDir, 'runs'));
+      assert.ok(run);
+      const dbs = readdirSync(join(dataDir, 'runs', run))
+        .filter((f) => f.endsWith('.db'))
+        .sort();
+      assert.deepEqual(dbs, [
+        'compute-agent-lon.db',
+        'compute-agent-man.db',
+        'flex-orchestrator.db',
+        'gateway.db',
+        'grid-orchestrator.db',
+        'registry.db',
+      ]);
+      assert.ok(
+        lines.filter((l) => /^\s+intact\s/.test(l)).length === dbs.length,
+        "every store's audit chain is reported intact, both agents' included",
+      );
+    } finally {
+      rmSync(dataDir, { recursive: true, force: true });
+    }
+  },
+);

@@ -23,18 +23,24 @@ import { projectRoot } from '../helpers/shared.ts';
 
 type Json = Record<string, unknown>;
 const ROLES = ['registry', 'gateway', 'bpp', 'agent'] as const;
-type Role = typeof ROLES[number];
+type Role = (typeof ROLES)[number];
 const EXAMPLES = join(projectRoot, 'docs', 'examples', 'run');
 const SLOT = 30 * 60_000;
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Each number in `ports` (the examples' fixed ports) replaced by a free one, in listen.port and in every URL. */
 const rewrite = (v: unknown, ports: ReadonlyMap<number, number>, key = ''): unknown => {
-  const to = (p: number) => { const q = ports.get(p); assert.ok(q !== undefined, `port ${p} is one of the examples'`); return q; };
+  const to = (p: number) => {
+    const q = ports.get(p);
+    assert.ok(q !== undefined, `port ${p} is one of the examples'`);
+    return q;
+  };
   if (key === 'port' && typeof v === 'number') return to(v);
-  if (typeof v === 'string') return v.replace(/^(https?:\/\/[^/:]+):(\d+)/, (_m, host: string, p: string) => `${host}:${to(Number(p))}`);
+  if (typeof v === 'string')
+    return v.replace(/^(https?:\/\/[^/:]+):(\d+)/, (_m, host: string, p: string) => `${host}:${to(Number(p))}`);
   if (Array.isArray(v)) return v.map((x) => rewrite(x, ports));
-  if (typeof v === 'object' && v !== null) return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rewrite(x, ports, k)]));
+  if (typeof v === 'object' && v !== null)
+    return Object.fromEntries(Object.entries(v).map(([k, x]) => [k, rewrite(x, ports, k)]));
   return v;
 };
 
@@ -55,104 +61,169 @@ const eventually = async <T>(what: string, f: () => Promise<T | undefined>, ms =
   }
 };
 
-test('the example configs run as four processes: ready, healthy, the agent reports, a search through the gateway is answered, SIGTERM stops each with exit 0', { timeout: 120_000 }, async () => {
-  const dir = mkdtempSync(join(tmpdir(), 'flexlon-run-'));
-  const configs = Object.fromEntries(ROLES.map((r) => [r, JSON.parse(readFileSync(join(EXAMPLES, `${r}.json`), 'utf8')) as Json])) as Record<Role, Json>;
-  const fixed = ROLES.map((r) => (configs[r].listen as { port: number }).port);
-  const ports = new Map(await Promise.all(fixed.map(async (p) => [p, await freePort()] as const)));
-  const file = (r: Role) => join(dir, `${r}.json`);
-  // The market clock pinned to a midday the site has work to defer (the examples' clock follows the
-  // wall clock, so a search late in the market day could find nothing to offer); the BPP at debug
-  // level, for its "planned" line inside the search's log context.
-  const clock = { kind: 'replay', marketStart: '2023-01-24T12:00:00Z', wallStart: new Date().toISOString(), speed: 1 };
-  for (const r of ROLES) {
-    const c = rewrite(configs[r], ports) as Json;
-    writeFileSync(file(r), JSON.stringify({ ...c, ...(c.clock ? { clock } : {}), ...(r === 'bpp' ? { logLevel: 'debug' } : {}) }, null, 2));
-  }
-  const url = (r: Role) => `http://127.0.0.1:${ports.get((configs[r].listen as { port: number }).port) ?? 0}`;
-  const env = { FLEXLON_LOG_LEVEL: 'info' };
-  const running: Partial<Record<Role, RoleChild>> = {};
-  const stores: { close(): Promise<void> }[] = [];
-  let stopBap = async () => {};
-  try {
-    running.registry = await spawnRole('registry', file('registry'), env);
-    [running.gateway, running.agent] = await Promise.all([spawnRole('gateway', file('gateway'), env), spawnRole('agent', file('agent'), env)]);
-    running.bpp = await spawnRole('bpp', file('bpp'), env);
-    const ready = Object.fromEntries(ROLES.map((r) => [r, (running[r]?.readyAt ?? 0) - (running[r]?.startedAt ?? 0)]));
-    console.log(`start to ready (ms): ${JSON.stringify(ready)}`);
-
-    for (const r of ROLES) assert.equal((await getJson(`${url(r)}/health`)).ok, true, `${r} /health`);
-    // The agent started first, so its first report failed; it retried and the orchestrator took it.
-    const reports = await eventually('the agent reports to the BPP', async () => {
-      const h = (await getJson(`${url('agent')}/health`)).reports as { ok: number; lastError?: string };
-      return h.ok >= 1 ? h : undefined;
-    });
-    assert.equal(reports.lastError, undefined);
-    assert.match(running.agent?.err() ?? '', /first report failed; retrying/);
-    assert.deepEqual((await getJson(`${url('bpp')}/health`)).sites, ['lon']);
-
-    const metrics = await fetch(`${url('bpp')}/metrics`);
-    assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
-    const text = await metrics.text();
-    assert.match(text, /^# TYPE flexlon_orders gauge$/m);
-    assert.match(text, /^flexlon_orders\{state="confirmed"\} 0$/m);
-    const solves = [...text.matchAll(/^flexlon_plan_solve_seconds_count\{[^}]*\} (\d+)$/gm)].reduce((n, m) => n + Number(m[1]), 0);
-    assert.ok(solves >= 1, 'the agent\'s report made the BPP plan');
-
-    // A BAP (this process) searches through the gateway; the BPP answers on_search straight to it.
-    const keys = new FileKeyStore(join(dir, 'bap-keys'), true);
-    const signer = await keys.signer('grid.run-test.local');
-    const bapStore = await openSqliteStore(join(dir, 'bap.db'));
-    stores.push(bapStore);
-    const registryUrl = url('registry');
-    const bap = await startTestBap({ signer, store: bapStore, registryUrl, resolver: registryKeyResolver(new HttpRegistry({ url: registryUrl, now: Date.now, cacheTtlMs: 0 })) });
-    stopBap = bap.stop;
-    const marketNow = Date.parse(clock.marketStart) + (Date.now() - Date.parse(clock.wallStart)) * clock.speed;
-    const start = epochMs(Math.ceil(marketNow / SLOT) * SLOT + 2 * SLOT);
-    const need = { kind: 'price-peak', windowStart: start, windowEnd: epochMs(start + 2 * SLOT), wantedKw: kw(10), maxPriceGbpPerMwh: gbpPerMwh(5000) } as const;
-    const context = buildContext({ action: 'search', bapId: signer.subscriberId, bapUri: bap.url, now: Date.now(), ttlSeconds: 60 });
-    await bap.client.send(url('gateway'), { context, message: { intent: needToIntent(need) } });
-    const found = await bap.callbacks.wait(context.message_id, 30_000);
-    assert.equal(found.context.action, 'on_search');
-    assert.equal(found.context.bpp_id, configs.bpp.id);
-    assert.equal(found.context.transaction_id, context.transaction_id);
-    const offers = catalogToOffers((found.message as { catalog?: never } | undefined)?.catalog).map((x) => x.offer);
-    assert.ok(offers.length > 0 && offers.every((o) => o.site === 'lon'), `the catalog offers the site's flexibility: ${JSON.stringify(offers)}`);
-    // The BPP counts on_search as sent once it has the BAP's ACK, which may be just after the BAP saw it.
-    const after = await eventually('on_search counted as sent', async () => {
-      const t = await (await fetch(`${url('bpp')}/metrics`)).text();
-      return /^flexlon_beckn_messages_total\{direction="out",action="on_search",outcome="sent"\} 1$/m.test(t) ? t : undefined;
-    }, 10_000);
-    assert.match(after, /^flexlon_beckn_messages_total\{direction="in",action="search",outcome="ACK"\} 1$/m);
-
-    // Logs are JSON lines, and a Beckn message's lines carry its transaction_id.
+test(
+  'the example configs run as four processes: ready, healthy, the agent reports, a search through the gateway is answered, SIGTERM stops each with exit 0',
+  { timeout: 120_000 },
+  async () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexlon-run-'));
+    const configs = Object.fromEntries(
+      ROLES.map((r) => [r, JSON.parse(readFileSync(join(EXAMPLES, `${r}.json`), 'utf8')) as Json]),
+    ) as Record<Role, Json>;
+    const fixed = ROLES.map((r) => (configs[r].listen as { port: number }).port);
+    const ports = new Map(await Promise.all(fixed.map(async (p) => [p, await freePort()] as const)));
+    const file = (r: Role) => join(dir, `${r}.json`);
+    // The market clock pinned to a midday the site has work to defer (the examples' clock follows the
+    // wall clock, so a search late in the market day could find nothing to offer); the BPP at debug
+    // level, for its "planned" line inside the search's log context.
+    const clock = {
+      kind: 'replay',
+      marketStart: '2023-01-24T12:00:00Z',
+      wallStart: new Date().toISOString(),
+      speed: 1,
+    };
     for (const r of ROLES) {
-      for (const line of (running[r]?.err() ?? '').split('\n').filter((l) => l.trim() !== '')) {
-        const o = JSON.parse(line) as Json;
-        assert.ok(typeof o.level === 'string' && typeof o.msg === 'string', `${r}: ${line}`);
-      }
+      const c = rewrite(configs[r], ports) as Json;
+      writeFileSync(
+        file(r),
+        JSON.stringify({ ...c, ...(c.clock ? { clock } : {}), ...(r === 'bpp' ? { logLevel: 'debug' } : {}) }, null, 2),
+      );
     }
-    const tagged = (running.bpp?.err() ?? '').split('\n').filter((l) => l.includes(`"transaction_id":"${context.transaction_id}"`));
-    assert.ok(tagged.some((l) => l.includes(`"message_id":"${context.message_id}"`) && l.includes('"msg":"planned"')), 'the BPP\'s plan for the search is logged with its transaction_id and message_id');
+    const url = (r: Role) => `http://127.0.0.1:${ports.get((configs[r].listen as { port: number }).port) ?? 0}`;
+    const env = { FLEXLON_LOG_LEVEL: 'info' };
+    const running: Partial<Record<Role, RoleChild>> = {};
+    const stores: { close(): Promise<void> }[] = [];
+    let stopBap = async () => {};
+    try {
+      running.registry = await spawnRole('registry', file('registry'), env);
+      [running.gateway, running.agent] = await Promise.all([
+        spawnRole('gateway', file('gateway'), env),
+        spawnRole('agent', file('agent'), env),
+      ]);
+      running.bpp = await spawnRole('bpp', file('bpp'), env);
+      const ready = Object.fromEntries(
+        ROLES.map((r) => [r, (running[r]?.readyAt ?? 0) - (running[r]?.startedAt ?? 0)]),
+      );
+      console.log(`start to ready (ms): ${JSON.stringify(ready)}`);
 
-    // Clean stop, in reverse order of dependence; every state file beside the copied configs.
-    for (const r of ['agent', 'bpp', 'gateway', 'registry'] as const) {
-      const child = running[r];
-      if (!child) continue;
-      delete running[r];
-      const exit = await stopRole(child);
-      assert.deepEqual({ code: exit.code, signal: exit.signal }, { code: 0, signal: null }, `${r} exits 0 on SIGTERM`);
-      assert.match(exit.out, new RegExp(`^flexlon run ${r}: stopped$`, 'm'));
+      for (const r of ROLES) assert.equal((await getJson(`${url(r)}/health`)).ok, true, `${r} /health`);
+      // The agent started first, so its first report failed; it retried and the orchestrator took it.
+      const reports = await eventually('the agent reports to the BPP', async () => {
+        const h = (await getJson(`${url('agent')}/health`)).reports as { ok: number; lastError?: string };
+        return h.ok >= 1 ? h : undefined;
+      });
+      assert.equal(reports.lastError, undefined);
+      assert.match(running.agent?.err() ?? '', /first report failed; retrying/);
+      assert.deepEqual((await getJson(`${url('bpp')}/health`)).sites, ['lon']);
+
+      const metrics = await fetch(`${url('bpp')}/metrics`);
+      assert.match(metrics.headers.get('content-type') ?? '', /^text\/plain; version=0\.0\.4/);
+      const text = await metrics.text();
+      assert.match(text, /^# TYPE flexlon_orders gauge$/m);
+      assert.match(text, /^flexlon_orders\{state="confirmed"\} 0$/m);
+      const solves = [...text.matchAll(/^flexlon_plan_solve_seconds_count\{[^}]*\} (\d+)$/gm)].reduce(
+        (n, m) => n + Number(m[1]),
+        0,
+      );
+      assert.ok(solves >= 1, "the agent's report made the BPP plan");
+
+      // A BAP (this process) searches through the gateway; the BPP answers on_search straight to it.
+      const keys = new FileKeyStore(join(dir, 'bap-keys'), true);
+      const signer = await keys.signer('grid.run-test.local');
+      const bapStore = await openSqliteStore(join(dir, 'bap.db'));
+      stores.push(bapStore);
+      const registryUrl = url('registry');
+      const bap = await startTestBap({
+        signer,
+        store: bapStore,
+        registryUrl,
+        resolver: registryKeyResolver(new HttpRegistry({ url: registryUrl, now: Date.now, cacheTtlMs: 0 })),
+      });
+      stopBap = bap.stop;
+      const marketNow = Date.parse(clock.marketStart) + (Date.now() - Date.parse(clock.wallStart)) * clock.speed;
+      const start = epochMs(Math.ceil(marketNow / SLOT) * SLOT + 2 * SLOT);
+      const need = {
+        kind: 'price-peak',
+        windowStart: start,
+        windowEnd: epochMs(start + 2 * SLOT),
+        wantedKw: kw(10),
+        maxPriceGbpPerMwh: gbpPerMwh(5000),
+      } as const;
+      const context = buildContext({
+        action: 'search',
+        bapId: signer.subscriberId,
+        bapUri: bap.url,
+        now: Date.now(),
+        ttlSeconds: 60,
+      });
+      await bap.client.send(url('gateway'), { context, message: { intent: needToIntent(need) } });
+      const found = await bap.callbacks.wait(context.message_id, 30_000);
+      assert.equal(found.context.action, 'on_search');
+      assert.equal(found.context.bpp_id, configs.bpp.id);
+      assert.equal(found.context.transaction_id, context.transaction_id);
+      const offers = catalogToOffers((found.message as { catalog?: never } | undefined)?.catalog).map((x) => x.offer);
+      assert.ok(
+        offers.length > 0 && offers.every((o) => o.site === 'lon'),
+        `the catalog offers the site's flexibility: ${JSON.stringify(offers)}`,
+      );
+      // The BPP counts on_search as sent once it has the BAP's ACK, which may be just after the BAP saw it.
+      const after = await eventually(
+        'on_search counted as sent',
+        async () => {
+          const t = await (await fetch(`${url('bpp')}/metrics`)).text();
+          return /^flexlon_beckn_messages_total\{direction="out",action="on_search",outcome="sent"\} 1$/m.test(t)
+            ? t
+            : undefined;
+        },
+        10_000,
+      );
+      assert.match(after, /^flexlon_beckn_messages_total\{direction="in",action="search",outcome="ACK"\} 1$/m);
+
+      // Logs are JSON lines, and a Beckn message's lines carry its transaction_id.
+      for (const r of ROLES) {
+        for (const line of (running[r]?.err() ?? '').split('\n').filter((l) => l.trim() !== '')) {
+          const o = JSON.parse(line) as Json;
+          assert.ok(typeof o.level === 'string' && typeof o.msg === 'string', `${r}: ${line}`);
+        }
+      }
+      const tagged = (running.bpp?.err() ?? '')
+        .split('\n')
+        .filter((l) => l.includes(`"transaction_id":"${context.transaction_id}"`));
+      assert.ok(
+        tagged.some((l) => l.includes(`"message_id":"${context.message_id}"`) && l.includes('"msg":"planned"')),
+        "the BPP's plan for the search is logged with its transaction_id and message_id",
+      );
+
+      // Clean stop, in reverse order of dependence; every state file beside the copied configs.
+      for (const r of ['agent', 'bpp', 'gateway', 'registry'] as const) {
+        const child = running[r];
+        if (!child) continue;
+        delete running[r];
+        const exit = await stopRole(child);
+        assert.deepEqual(
+          { code: exit.code, signal: exit.signal },
+          { code: 0, signal: null },
+          `${r} exits 0 on SIGTERM`,
+        );
+        assert.match(exit.out, new RegExp(`^flexlon run ${r}: stopped$`, 'm'));
+      }
+      for (const f of [
+        'registry.db',
+        'gateway.db',
+        'bpp.db',
+        'agent-lon.db',
+        'keys/dc.example.local.json',
+        'keys/agent-lon.example.local.json',
+      ])
+        assert.ok(existsSync(join(dir, 'state', f)), f);
+      assert.equal(existsSync(join(EXAMPLES, 'state')), false, 'nothing written beside the examples themselves');
+    } finally {
+      await Promise.allSettled(Object.values(running).map((c) => stopRole(c, 2000)));
+      await stopBap();
+      await Promise.allSettled(stores.map((s) => s.close()));
+      rmSync(dir, { recursive: true, force: true });
     }
-    for (const f of ['registry.db', 'gateway.db', 'bpp.db', 'agent-lon.db', 'keys/dc.example.local.json', 'keys/agent-lon.example.local.json']) assert.ok(existsSync(join(dir, 'state', f)), f);
-    assert.equal(existsSync(join(EXAMPLES, 'state')), false, 'nothing written beside the examples themselves');
-  } finally {
-    await Promise.allSettled(Object.values(running).map((c) => stopRole(c, 2000)));
-    await stopBap();
-    await Promise.allSettled(stores.map((s) => s.close()));
-    rmSync(dir, { recursive: true, force: true });
-  }
-});
+  },
+);
 
 test('a real process refuses a bad config: exit 2, FLX_CONFIG_INVALID naming the field, no stack trace', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-run-'));
@@ -161,7 +232,10 @@ test('a real process refuses a bad config: exit 2, FLX_CONFIG_INVALID naming the
     writeFileSync(join(dir, 'bpp.json'), JSON.stringify({ ...c, slotMinutes: 45.5 }));
     const r = await runRoleToExit('bpp', join(dir, 'bpp.json'));
     assert.equal(r.code, 2, r.err);
-    assert.match(r.err, /^flexlon run: FLX_CONFIG_INVALID: .*bpp\.json: slotMinutes: must be a whole number from 5 to 60, got 45\.5$/m);
+    assert.match(
+      r.err,
+      /^flexlon run: FLX_CONFIG_INVALID: .*bpp\.json: slotMinutes: must be a whole number from 5 to 60, got 45\.5$/m,
+    );
     assert.doesNotMatch(r.err, /\n\s+at /);
     assert.equal(r.out, '');
     assert.equal(existsSync(join(dir, 'state')), false);

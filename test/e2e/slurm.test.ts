@@ -28,8 +28,17 @@ describe('Slurm end to end (real daemons)', () => {
   before(async () => {
     tmp = slurmTempDir();
     munge = await TestMunge.start(tmp.dir);
-    slurm = await TestSlurm.start(munge, { name: 'e2e', partitions: ['batch', 'interactive'], admissionHoldPartitions: ['batch'] });
-    scheduler = new SlurmScheduler({ site: 'hpc', slurmConf: slurm.conf, timeoutMs: 4000, partitions: { batch: { gpuPowerKw: GPU_KW, maxDeferralHours: 12 } } });
+    slurm = await TestSlurm.start(munge, {
+      name: 'e2e',
+      partitions: ['batch', 'interactive'],
+      admissionHoldPartitions: ['batch'],
+    });
+    scheduler = new SlurmScheduler({
+      site: 'hpc',
+      slurmConf: slurm.conf,
+      timeoutMs: 4000,
+      partitions: { batch: { gpuPowerKw: GPU_KW, maxDeferralHours: 12 } },
+    });
     site = await startFlexSite({ site: 'hpc', scheduler, baseLoadKw: 1, itPowerLimitKw: 10 });
   });
 
@@ -44,7 +53,9 @@ describe('Slurm end to end (real daemons)', () => {
     const deadline = new Date(Date.now() + 12 * 3_600_000).toISOString().replace(/\.\d+Z$/, 'Z');
     // Half a GPU-hour each: one job fills 0.37 kW of a half-hour slot at full power.
     const comment = JSON.stringify({ deadline, gpu_hours: 0.5, work: 0.5 });
-    const ids = ['train-a', 'train-b', 'train-c'].map((name) => slurm.sbatch([`--job-name=${name}`, '--gres=gpu:1', '--time=5', `--comment=${comment}`, '--wrap=sleep 20']));
+    const ids = ['train-a', 'train-b', 'train-c'].map((name) =>
+      slurm.sbatch([`--job-name=${name}`, '--gres=gpu:1', '--time=5', `--comment=${comment}`, '--wrap=sleep 20']),
+    );
     const shell = slurm.sbatch(['--partition=interactive', '--job-name=shell', '--time=5', '--wrap=sleep 60']);
 
     // The agent reads them: held by FlexLon on arrival, metadata from the comments; the
@@ -58,7 +69,9 @@ describe('Slurm end to end (real daemons)', () => {
       assert.equal(j?.deadlineAt, Date.parse(deadline));
       assert.ok(Math.abs((j?.energyKwh ?? 0) - 0.5 * GPU_KW) < 1e-9);
     }
-    await eventually('the interactive job to run', async () => ((await scheduler.listJobs()).find((j) => j.nativeId === shell)?.state === 'running' ? true : undefined));
+    await eventually('the interactive job to run', async () =>
+      (await scheduler.listJobs()).find((j) => j.nativeId === shell)?.state === 'running' ? true : undefined,
+    );
     assert.equal((await scheduler.listJobs()).find((j) => j.nativeId === shell)?.slo, 'inflexible');
 
     // A confirmed commitment: import ≤ base + one job over this slot and the next.
@@ -71,25 +84,39 @@ describe('Slurm end to end (real daemons)', () => {
     t.diagnostic(`agent applied the rolling plan to Slurm in ${applyMs} ms`);
 
     const states = () => ids.map((id) => slurm.job(id));
-    await eventually('one job to start', () => (states().some((j) => j.job_state === 'RUNNING' || j.job_state === 'COMPLETED') ? true : undefined));
+    await eventually('one job to start', () =>
+      states().some((j) => j.job_state === 'RUNNING' || j.job_state === 'COMPLETED') ? true : undefined,
+    );
     const waiting = states().filter((j) => j.job_state === 'PENDING');
     assert.equal(waiting.length, 2, 'the other two wait');
     for (const j of waiting) {
-      assert.ok(j.eligible_time * 1000 >= slot0 + SLOT_MS, `begin time ${new Date(j.eligible_time * 1000).toISOString()} moved to a later slot`);
+      assert.ok(
+        j.eligible_time * 1000 >= slot0 + SLOT_MS,
+        `begin time ${new Date(j.eligible_time * 1000).toISOString()} moved to a later slot`,
+      );
       assert.notEqual(j.priority, 0, 'released with a begin time, not held');
-      assert.equal(j.admin_comment, '', 'FlexLon\'s hold mark is gone');
+      assert.equal(j.admin_comment, '', "FlexLon's hold mark is gone");
     }
-    assert.ok(waiting.some((j) => j.eligible_time * 1000 >= windowEnd), 'at least one is deferred past the window');
+    assert.ok(
+      waiting.some((j) => j.eligible_time * 1000 >= windowEnd),
+      'at least one is deferred past the window',
+    );
 
     // The confirm path: the orchestrator re-plans and pushes the dispatch; time it end to end.
     const started = performance.now();
     await site.bpp.dispatchAll('commitment order-1', 'order-1');
-    t.diagnostic(`confirm → plan → signed dispatch → scontrol applied in ${Math.round(performance.now() - started)} ms`);
+    t.diagnostic(
+      `confirm → plan → signed dispatch → scontrol applied in ${Math.round(performance.now() - started)} ms`,
+    );
 
     // Cancelled: the next plan has no window, so the deferred jobs may start now, and do.
     await site.cancelOrder('order-1');
     await site.agent.tick();
-    await eventually('every job to run', () => (states().every((j) => j.job_state === 'RUNNING' || j.job_state === 'COMPLETED') ? true : undefined), 90_000);
+    await eventually(
+      'every job to run',
+      () => (states().every((j) => j.job_state === 'RUNNING' || j.job_state === 'COMPLETED') ? true : undefined),
+      90_000,
+    );
   });
 
   test('a job the user submitted held (sbatch --hold) is theirs: reported held by someone else, never released', async () => {
@@ -106,7 +133,10 @@ describe('Slurm end to end (real daemons)', () => {
     const before = (await site.agent.report(epochMs(Date.now()))).jobs.length;
     await slurm.stopController();
     try {
-      await assert.rejects(scheduler.listJobs(), (e: unknown) => e instanceof FlexError && e.code === 'FLX_SCHEDULER_UNAVAILABLE' && /slurmctld/.test(e.message));
+      await assert.rejects(
+        scheduler.listJobs(),
+        (e: unknown) => e instanceof FlexError && e.code === 'FLX_SCHEDULER_UNAVAILABLE' && /slurmctld/.test(e.message),
+      );
       const stale = await site.agent.report(epochMs(Date.now()));
       assert.ok(stale.staleSince !== undefined, 'the report says it is stale');
       assert.equal(stale.jobs.length, before, 'the last known queue is kept');

@@ -22,8 +22,15 @@ export class Callbacks {
     const have = this.got.get(messageId);
     if (have) return Promise.resolve(have);
     return new Promise((resolve, reject) => {
-      const timer = setTimeout(() => { this.waiting.delete(messageId); reject(new Error(`no callback for ${messageId} within ${ms} ms`)); }, ms);
-      this.waiting.set(messageId, (m) => { clearTimeout(timer); this.waiting.delete(messageId); resolve(m); });
+      const timer = setTimeout(() => {
+        this.waiting.delete(messageId);
+        reject(new Error(`no callback for ${messageId} within ${ms} ms`));
+      }, ms);
+      this.waiting.set(messageId, (m) => {
+        clearTimeout(timer);
+        this.waiting.delete(messageId);
+        resolve(m);
+      });
     });
   }
 }
@@ -35,22 +42,49 @@ export interface TestBap {
   stop(): Promise<void>;
 }
 
-export const startTestBap = async (o: { signer: Signer; store: Store; registryUrl: string; resolver: KeyResolver }): Promise<TestBap> => {
+export const startTestBap = async (o: {
+  signer: Signer;
+  store: Store;
+  registryUrl: string;
+  resolver: KeyResolver;
+}): Promise<TestBap> => {
   const callbacks = new Callbacks();
   const app = Fastify({ logger: false });
   useRawJsonBody(app);
-  const accept = async ({ msg }: { msg: BecknMessage }) => { callbacks.record(msg); };
+  const accept = async ({ msg }: { msg: BecknMessage }) => {
+    callbacks.record(msg);
+  };
   registerReceiver(app, {
-    subscriberId: o.signer.subscriberId, role: 'BAP', resolver: o.resolver, store: o.store, now: Date.now, ackSigner: o.signer, onBackgroundError: () => {},
+    subscriberId: o.signer.subscriberId,
+    role: 'BAP',
+    resolver: o.resolver,
+    store: o.store,
+    now: Date.now,
+    ackSigner: o.signer,
+    onBackgroundError: () => {},
     handlers: Object.fromEntries(REQUEST_ACTIONS.map((a) => [callbackOf(a), accept])),
   });
   await app.listen({ host: '127.0.0.1', port: 0 });
   const url = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
   const now = Date.now();
   await new HttpRegistry({ url: o.registryUrl, now: Date.now }, o.signer).subscribe({
-    subscriber_id: o.signer.subscriberId, subscriber_url: url, type: 'BAP', domain: FLEXLON_DOMAIN, unique_key_id: o.signer.uniqueKeyId, signing_public_key: o.signer.publicKeyBase64,
-    valid_from: new Date(now - 60_000).toISOString(), valid_until: new Date(now + 86_400_000).toISOString(), status: 'SUBSCRIBED',
+    subscriber_id: o.signer.subscriberId,
+    subscriber_url: url,
+    type: 'BAP',
+    domain: FLEXLON_DOMAIN,
+    unique_key_id: o.signer.uniqueKeyId,
+    signing_public_key: o.signer.publicKeyBase64,
+    valid_from: new Date(now - 60_000).toISOString(),
+    valid_until: new Date(now + 86_400_000).toISOString(),
+    status: 'SUBSCRIBED',
   });
-  const client = new BecknClient({ signer: o.signer, store: o.store, now: Date.now, ackResolver: o.resolver, timeoutMs: 5000, retry: { baseMs: 100, maxAttempts: 4 } });
+  const client = new BecknClient({
+    signer: o.signer,
+    store: o.store,
+    now: Date.now,
+    ackResolver: o.resolver,
+    timeoutMs: 5000,
+    retry: { baseMs: 100, maxAttempts: 4 },
+  });
   return { url, callbacks, client, stop: () => app.close() };
 };

@@ -49,16 +49,30 @@ export interface CrashMarket {
   stop(): Promise<void>;
 }
 
-export type BppStoreConfig = { readonly sqlite: string } | { readonly postgres: { readonly url: string; readonly schema: string } };
+export type BppStoreConfig =
+  { readonly sqlite: string } | { readonly postgres: { readonly url: string; readonly schema: string } };
 
 export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): Promise<CrashMarket> => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-crash-'));
   const keys = new FileKeyStore(join(dir, 'keys'), true);
-  const [bapSigner, agentSigner, bppSigner] = [await keys.signer(IDS.bap), await keys.signer(IDS.agent), await keys.signer(IDS.bpp)] as const;
+  const [bapSigner, agentSigner, bppSigner] = [
+    await keys.signer(IDS.bap),
+    await keys.signer(IDS.agent),
+    await keys.signer(IDS.bpp),
+  ] as const;
   const stores: Store[] = [];
-  const open = async (name: string) => { const s = await openSqliteStore(join(dir, `${name}.db`)); stores.push(s); return s; };
+  const open = async (name: string) => {
+    const s = await openSqliteStore(join(dir, `${name}.db`));
+    stores.push(s);
+    return s;
+  };
   const apps: FastifyInstance[] = [];
-  const app = () => { const a = Fastify({ logger: false }); useRawJsonBody(a); apps.push(a); return a; };
+  const app = () => {
+    const a = Fastify({ logger: false });
+    useRawJsonBody(a);
+    apps.push(a);
+    return a;
+  };
 
   const registryService = await createRegistryService({ store: await open('registry'), now: Date.now });
   apps.push(registryService.app);
@@ -87,25 +101,90 @@ export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): 
   const bppUrl = `http://127.0.0.1:${bppPort}`;
   const agentApp = app();
   const agent = new ComputeAgent({
-    id: IDS.agent, site: { id: 'lon', region: 'GB', pue: cluster.pue, itPowerLimitKw: cluster.itPowerLimitKw, gridImportLimitKw: cluster.gridImportLimitKw },
-    scheduler: cluster, meter: cluster, baseLoad: (g) => cluster.baseLoadKw(g), advance: (t: EpochMs) => cluster.advanceTo(t), signer: agentSigner,
-    baseline: async (g) => { const end = epochMs(g.start + g.slots * g.slotMinutes * 60_000); if (twin.now < end) twin.advanceTo(end); return twin.importKw(g); },
-    orchestratorUrl: bppUrl, orchestratorId: IDS.bpp, resolver: staticKeyResolver([{ subscriberId: IDS.bpp, uniqueKeyId: bppSigner.uniqueKeyId, publicKeyBase64: bppSigner.publicKeyBase64, url: bppUrl }]),
-    store: await open('agent'), market, wallNow: Date.now, slotMinutes: 30, horizonSlots: HORIZON_SLOTS, log: createLogger('silent'),
+    id: IDS.agent,
+    site: {
+      id: 'lon',
+      region: 'GB',
+      pue: cluster.pue,
+      itPowerLimitKw: cluster.itPowerLimitKw,
+      gridImportLimitKw: cluster.gridImportLimitKw,
+    },
+    scheduler: cluster,
+    meter: cluster,
+    baseLoad: (g) => cluster.baseLoadKw(g),
+    advance: (t: EpochMs) => cluster.advanceTo(t),
+    signer: agentSigner,
+    baseline: async (g) => {
+      const end = epochMs(g.start + g.slots * g.slotMinutes * 60_000);
+      if (twin.now < end) twin.advanceTo(end);
+      return twin.importKw(g);
+    },
+    orchestratorUrl: bppUrl,
+    orchestratorId: IDS.bpp,
+    resolver: staticKeyResolver([
+      {
+        subscriberId: IDS.bpp,
+        uniqueKeyId: bppSigner.uniqueKeyId,
+        publicKeyBase64: bppSigner.publicKeyBase64,
+        url: bppUrl,
+      },
+    ]),
+    store: await open('agent'),
+    market,
+    wallNow: Date.now,
+    slotMinutes: 30,
+    horizonSlots: HORIZON_SLOTS,
+    log: createLogger('silent'),
   });
   agent.register(agentApp);
   const agentUrl = await listen(agentApp, agentPort);
 
   const configFile = join(dir, 'bpp.json');
-  writeFileSync(configFile, JSON.stringify({
-    role: 'bpp', id: IDS.bpp, listen: { host: '127.0.0.1', port: bppPort }, store: store(dir), keys: { dir: join(dir, 'keys') },
-    registry: { url: registryUrl }, clock: { kind: 'replay', marketStart: new Date(MARKET_START).toISOString(), wallStart: new Date(wallStart).toISOString(), speed: 1 },
-    planner: { kind: 'greedy' }, horizonSlots: HORIZON_SLOTS, quoteTtlSeconds: 600, outboxEveryMs: 100, logLevel: 'warn',
-    sites: [{ id: 'lon', region: 'GB', agentUrl, agentId: IDS.agent, agentKeyFile: join(dir, 'keys', `${IDS.agent}.json`) }],
-  }, null, 2));
+  writeFileSync(
+    configFile,
+    JSON.stringify(
+      {
+        role: 'bpp',
+        id: IDS.bpp,
+        listen: { host: '127.0.0.1', port: bppPort },
+        store: store(dir),
+        keys: { dir: join(dir, 'keys') },
+        registry: { url: registryUrl },
+        clock: {
+          kind: 'replay',
+          marketStart: new Date(MARKET_START).toISOString(),
+          wallStart: new Date(wallStart).toISOString(),
+          speed: 1,
+        },
+        planner: { kind: 'greedy' },
+        horizonSlots: HORIZON_SLOTS,
+        quoteTtlSeconds: 600,
+        outboxEveryMs: 100,
+        logLevel: 'warn',
+        sites: [
+          {
+            id: 'lon',
+            region: 'GB',
+            agentUrl,
+            agentId: IDS.agent,
+            agentKeyFile: join(dir, 'keys', `${IDS.agent}.json`),
+          },
+        ],
+      },
+      null,
+      2,
+    ),
+  );
 
   return {
-    dir, bppUrl, bapUrl, bapStore, client, callbacks, market, agent,
+    dir,
+    bppUrl,
+    bapUrl,
+    bapStore,
+    client,
+    callbacks,
+    market,
+    agent,
     startBpp: () => spawnRole('bpp', configFile, { FLEXLON_LOG_LEVEL: 'warn' }),
     async stop() {
       await Promise.allSettled([bap.stop(), ...apps.map((a) => a.close())]);

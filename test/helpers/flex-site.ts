@@ -34,8 +34,15 @@ export const flatSignals: SignalSource = {
   outturn: async (_region: string, grid: SlotGrid): Promise<SignalSeries> => flat(grid),
 };
 const flat = (grid: SlotGrid): SignalSeries => ({
-  region: 'GB', issuedAt: grid.start, slotMinutes: grid.slotMinutes,
-  points: Array.from({ length: grid.slots }, (_, i) => ({ start: slotStart(grid, i), carbonForecast: gPerKwh(200), carbonActual: gPerKwh(200), price: gbpPerMwh(100) })),
+  region: 'GB',
+  issuedAt: grid.start,
+  slotMinutes: grid.slotMinutes,
+  points: Array.from({ length: grid.slots }, (_, i) => ({
+    start: slotStart(grid, i),
+    carbonForecast: gPerKwh(200),
+    carbonActual: gPerKwh(200),
+    price: gbpPerMwh(100),
+  })),
 });
 
 export interface FlexSiteOptions {
@@ -58,14 +65,15 @@ export interface FlexSite {
   stop(): Promise<void>;
 }
 
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const srv = createServer();
-  srv.once('error', reject);
-  srv.listen(0, '127.0.0.1', () => {
-    const addr = srv.address();
-    srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
   });
-});
 
 const noMeter = (site: string): Meter => ({ site, importKw: async (grid) => new Array<number>(grid.slots).fill(NaN) });
 
@@ -75,42 +83,116 @@ export const startFlexSite = async (o: FlexSiteOptions): Promise<FlexSite> => {
   const clock = new SystemClock();
   const log = createLogger('silent');
   const keys = new FileKeyStore(join(dir, 'keys'), true);
-  const [bppSigner, agentSigner] = [await keys.signer('dc.test.local'), await keys.signer(`agent-${o.site}.test.local`)];
+  const [bppSigner, agentSigner] = [
+    await keys.signer('dc.test.local'),
+    await keys.signer(`agent-${o.site}.test.local`),
+  ];
   const flexStore = await openSqliteStore(join(dir, 'flex.db'));
   const agentStore = await openSqliteStore(join(dir, 'agent.db'));
   const apps: FastifyInstance[] = [];
-  const app = () => { const a = Fastify({ logger: false }); useRawJsonBody(a); apps.push(a); return a; };
+  const app = () => {
+    const a = Fastify({ logger: false });
+    useRawJsonBody(a);
+    apps.push(a);
+    return a;
+  };
   const bppApp = app();
   const agentApp = app();
   // Each side must know the other's URL before its routes exist, so take free ports first.
   const [bppPort, agentPort] = [await freePort(), await freePort()];
   const [bppUrl, agentUrl] = [`http://127.0.0.1:${bppPort}`, `http://127.0.0.1:${agentPort}`];
   const bpp = new FlexOrchestrator({
-    id: 'dc.test.local', uri: bppUrl, name: 'test', store: flexStore, signer: bppSigner, market: clock, wallNow,
-    client: new BecknClient({ signer: bppSigner, store: flexStore, now: wallNow }), signals: flatSignals, solver: greedySolver,
-    sites: [{ id: o.site, region: 'GB', agentUrl }], horizonSlots: 48, slotMinutes: 30, pricing: DEFAULT_PRICING, quoteTtlSeconds: 300, log,
+    id: 'dc.test.local',
+    uri: bppUrl,
+    name: 'test',
+    store: flexStore,
+    signer: bppSigner,
+    market: clock,
+    wallNow,
+    client: new BecknClient({ signer: bppSigner, store: flexStore, now: wallNow }),
+    signals: flatSignals,
+    solver: greedySolver,
+    sites: [{ id: o.site, region: 'GB', agentUrl }],
+    horizonSlots: 48,
+    slotMinutes: 30,
+    pricing: DEFAULT_PRICING,
+    quoteTtlSeconds: 300,
+    log,
   });
   const agent = new ComputeAgent({
-    id: `agent-${o.site}.test.local`, site: { id: o.site, region: 'GB', pue: 1, itPowerLimitKw: o.itPowerLimitKw, gridImportLimitKw: o.itPowerLimitKw },
-    scheduler: o.scheduler, meter: noMeter(o.site), baseLoad: (g) => new Array<number>(g.slots).fill(o.baseLoadKw), signer: agentSigner,
-    orchestratorUrl: bppUrl, orchestratorId: 'dc.test.local',
-    resolver: staticKeyResolver([{ subscriberId: 'dc.test.local', uniqueKeyId: bppSigner.uniqueKeyId, publicKeyBase64: bppSigner.publicKeyBase64, url: bppUrl }]),
-    store: agentStore, market: clock, wallNow, slotMinutes: 30, horizonSlots: 48, log, ...(o.holdNewJobs ? { holdNewJobs: true } : {}),
+    id: `agent-${o.site}.test.local`,
+    site: { id: o.site, region: 'GB', pue: 1, itPowerLimitKw: o.itPowerLimitKw, gridImportLimitKw: o.itPowerLimitKw },
+    scheduler: o.scheduler,
+    meter: noMeter(o.site),
+    baseLoad: (g) => new Array<number>(g.slots).fill(o.baseLoadKw),
+    signer: agentSigner,
+    orchestratorUrl: bppUrl,
+    orchestratorId: 'dc.test.local',
+    resolver: staticKeyResolver([
+      {
+        subscriberId: 'dc.test.local',
+        uniqueKeyId: bppSigner.uniqueKeyId,
+        publicKeyBase64: bppSigner.publicKeyBase64,
+        url: bppUrl,
+      },
+    ]),
+    store: agentStore,
+    market: clock,
+    wallNow,
+    slotMinutes: 30,
+    horizonSlots: 48,
+    log,
+    ...(o.holdNewJobs ? { holdNewJobs: true } : {}),
   });
-  const agentTrust = staticKeyResolver([{ subscriberId: agentSigner.subscriberId, uniqueKeyId: agentSigner.uniqueKeyId, publicKeyBase64: agentSigner.publicKeyBase64, url: agentUrl }]);
-  signedRoute(bppApp, '/internal/agent/report', { resolver: agentTrust, now: wallNow, store: flexStore, actor: 'dc.test.local' }, async (body): Promise<{ dispatch: DispatchInstruction[] }> => bpp.onAgentReport(body as FlexibilityReport));
+  const agentTrust = staticKeyResolver([
+    {
+      subscriberId: agentSigner.subscriberId,
+      uniqueKeyId: agentSigner.uniqueKeyId,
+      publicKeyBase64: agentSigner.publicKeyBase64,
+      url: agentUrl,
+    },
+  ]);
+  signedRoute(
+    bppApp,
+    '/internal/agent/report',
+    { resolver: agentTrust, now: wallNow, store: flexStore, actor: 'dc.test.local' },
+    async (body): Promise<{ dispatch: DispatchInstruction[] }> => bpp.onAgentReport(body as FlexibilityReport),
+  );
   agent.register(agentApp);
-  await Promise.all([bppApp.listen({ host: '127.0.0.1', port: bppPort }), agentApp.listen({ host: '127.0.0.1', port: agentPort })]);
+  await Promise.all([
+    bppApp.listen({ host: '127.0.0.1', port: bppPort }),
+    agentApp.listen({ host: '127.0.0.1', port: agentPort }),
+  ]);
   const orders = new Map<string, Order>();
   return {
-    bpp, agent, flexStore, agentStore,
+    bpp,
+    agent,
+    flexStore,
+    agentStore,
     async commit(orderId, from, slots, maxImportKw) {
       const order: Order = {
-        id: orderId, transactionId: `tx-${orderId}`, bapId: 'grid.test.local', bapUri: 'http://127.0.0.1:1', offerId: 'offer-1', site: o.site,
-        windowStart: from, windowEnd: epochMs(from + slots * 1_800_000), reductionKw: kw(1), priceGbp: gbp(1), state: 'confirmed', updatedAt: epochMs(wallNow()),
+        id: orderId,
+        transactionId: `tx-${orderId}`,
+        bapId: 'grid.test.local',
+        bapUri: 'http://127.0.0.1:1',
+        offerId: 'offer-1',
+        site: o.site,
+        windowStart: from,
+        windowEnd: epochMs(from + slots * 1_800_000),
+        reductionKw: kw(1),
+        priceGbp: gbp(1),
+        state: 'confirmed',
+        updatedAt: epochMs(wallNow()),
       };
       orders.set(orderId, order);
-      const commitment: Commitment = { orderId, site: o.site, windowStart: from, windowEnd: order.windowEnd, slotMinutes: 30, maxImportKw: new Array<number>(slots).fill(maxImportKw) };
+      const commitment: Commitment = {
+        orderId,
+        site: o.site,
+        windowStart: from,
+        windowEnd: order.windowEnd,
+        slotMinutes: 30,
+        maxImportKw: new Array<number>(slots).fill(maxImportKw),
+      };
       await flexStore.transaction(async (tx) => {
         await tx.saveOrder(order);
         await tx.saveCommitment(commitment);

@@ -15,7 +15,16 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 
 type Obj = Record<string, unknown>;
-type Job = { metadata: Obj & { name: string; namespace: string; annotations?: Record<string, string>; labels?: Record<string, string> }; spec: Obj & { suspend?: boolean; template?: Obj }; status: Obj };
+type Job = {
+  metadata: Obj & {
+    name: string;
+    namespace: string;
+    annotations?: Record<string, string>;
+    labels?: Record<string, string>;
+  };
+  spec: Obj & { suspend?: boolean; template?: Obj };
+  status: Obj;
+};
 
 export interface RecordedRequest {
   readonly method: string;
@@ -24,12 +33,21 @@ export interface RecordedRequest {
   readonly authorization: string | undefined;
 }
 
-const status = (code: number, reason: string, message: string) => ({ kind: 'Status', apiVersion: 'v1', metadata: {}, status: code < 300 ? 'Success' : 'Failure', message, reason, code });
+const status = (code: number, reason: string, message: string) => ({
+  kind: 'Status',
+  apiVersion: 'v1',
+  metadata: {},
+  status: code < 300 ? 'Success' : 'Failure',
+  message,
+  reason,
+  code,
+});
 
 /** RFC 7386 JSON merge patch. */
 const mergePatch = (target: unknown, patch: unknown): unknown => {
   if (typeof patch !== 'object' || patch === null || Array.isArray(patch)) return patch;
-  const out: Obj = typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Obj) } : {};
+  const out: Obj =
+    typeof target === 'object' && target !== null && !Array.isArray(target) ? { ...(target as Obj) } : {};
   for (const [k, v] of Object.entries(patch as Obj)) {
     if (v === null) delete out[k];
     else out[k] = mergePatch(out[k], v);
@@ -38,7 +56,8 @@ const mergePatch = (target: unknown, patch: unknown): unknown => {
 };
 
 const sleepSeconds = (job: Job): number => {
-  const c = ((job.spec.template as Obj | undefined)?.spec as Obj | undefined)?.containers as { command?: string[]; args?: string[] }[] | undefined;
+  const c = ((job.spec.template as Obj | undefined)?.spec as Obj | undefined)?.containers as
+    { command?: string[]; args?: string[] }[] | undefined;
   const words = [...(c?.[0]?.command ?? []), ...(c?.[0]?.args ?? [])];
   const i = words.indexOf('sleep');
   return i >= 0 ? Number(words[i + 1] ?? 0) : 0;
@@ -78,13 +97,30 @@ export class FakeKubeApi {
   /** A kubeconfig file for the fake: one cluster, one token user, as `kubectl config view --raw` writes it. */
   kubeconfig(): string {
     const path = join(this.dir, `kubeconfig-${this.port}`);
-    writeFileSync(path, [
-      'apiVersion: v1', 'kind: Config', 'clusters:', '- name: fake', '  cluster:', `    server: http://127.0.0.1:${this.port}`,
-      // Plain HTTP on loopback: client-node refuses http:// unless TLS verification is off.
-      '    insecure-skip-tls-verify: true',
-      'contexts:', '- name: fake', '  context:', '    cluster: fake', '    user: flexlon-agent', 'current-context: fake',
-      'users:', '- name: flexlon-agent', '  user:', `    token: ${this.token}`, '',
-    ].join('\n'));
+    writeFileSync(
+      path,
+      [
+        'apiVersion: v1',
+        'kind: Config',
+        'clusters:',
+        '- name: fake',
+        '  cluster:',
+        `    server: http://127.0.0.1:${this.port}`,
+        // Plain HTTP on loopback: client-node refuses http:// unless TLS verification is off.
+        '    insecure-skip-tls-verify: true',
+        'contexts:',
+        '- name: fake',
+        '  context:',
+        '    cluster: fake',
+        '    user: flexlon-agent',
+        'current-context: fake',
+        'users:',
+        '- name: flexlon-agent',
+        '  user:',
+        `    token: ${this.token}`,
+        '',
+      ].join('\n'),
+    );
     return path;
   }
 
@@ -96,8 +132,21 @@ export class FakeKubeApi {
     const spec = (body.spec ?? {}) as Job['spec'];
     const job: Job = {
       ...(body as Obj),
-      metadata: { ...meta, uid, resourceVersion: String(++this.rv), generation: 1, creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z') },
-      spec: { parallelism: 1, completions: 1, backoffLimit: 6, suspend: false, ...spec, selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } } },
+      metadata: {
+        ...meta,
+        uid,
+        resourceVersion: String(++this.rv),
+        generation: 1,
+        creationTimestamp: new Date().toISOString().replace(/\.\d+Z$/, 'Z'),
+      },
+      spec: {
+        parallelism: 1,
+        completions: 1,
+        backoffLimit: 6,
+        suspend: false,
+        ...spec,
+        selector: { matchLabels: { 'batch.kubernetes.io/controller-uid': uid } },
+      },
       status: {},
     };
     this.jobs.set(key, job);
@@ -116,7 +165,8 @@ export class FakeKubeApi {
 
   private bump(next: Job, prev: Job): Job {
     next.metadata.resourceVersion = String(++this.rv);
-    if (JSON.stringify(next.spec) !== JSON.stringify(prev.spec)) next.metadata.generation = Number(prev.metadata.generation ?? 1) + 1;
+    if (JSON.stringify(next.spec) !== JSON.stringify(prev.spec))
+      next.metadata.generation = Number(prev.metadata.generation ?? 1) + 1;
     if (next.spec.suspend === true && prev.spec.suspend !== true) next.status = { ...next.status, active: 0 };
     return next;
   }
@@ -128,11 +178,21 @@ export class FakeKubeApi {
       const st = job.status;
       if ((st.conditions as unknown[] | undefined)?.length || job.spec.suspend === true) continue;
       if (st.startTime === undefined) {
-        job.status = { ...st, startTime: new Date(now).toISOString().replace(/\.\d+Z$/, 'Z'), active: job.spec.parallelism ?? 1 };
+        job.status = {
+          ...st,
+          startTime: new Date(now).toISOString().replace(/\.\d+Z$/, 'Z'),
+          active: job.spec.parallelism ?? 1,
+        };
         job.metadata.resourceVersion = String(++this.rv);
       } else if (now - Date.parse(String(st.startTime)) >= sleepSeconds(job) * 1000 + 1000) {
         const at = new Date(now).toISOString().replace(/\.\d+Z$/, 'Z');
-        job.status = { ...st, active: 0, succeeded: job.spec.completions ?? 1, completionTime: at, conditions: [{ type: 'Complete', status: 'True', lastProbeTime: at, lastTransitionTime: at }] };
+        job.status = {
+          ...st,
+          active: 0,
+          succeeded: job.spec.completions ?? 1,
+          completionTime: at,
+          conditions: [{ type: 'Complete', status: 'True', lastProbeTime: at, lastTransitionTime: at }],
+        };
         job.metadata.resourceVersion = String(++this.rv);
       }
     }
@@ -142,37 +202,63 @@ export class FakeKubeApi {
     const chunks: Buffer[] = [];
     for await (const c of req) chunks.push(c as Buffer);
     const url = new URL(req.url ?? '/', 'http://fake');
-    this.requests.push({ method: req.method ?? '', path: url.pathname, contentType: req.headers['content-type'], authorization: req.headers.authorization });
+    this.requests.push({
+      method: req.method ?? '',
+      path: url.pathname,
+      contentType: req.headers['content-type'],
+      authorization: req.headers.authorization,
+    });
     const send = (code: number, body: unknown) => {
       res.writeHead(code, { 'content-type': 'application/json' });
       res.end(JSON.stringify(body));
     };
-    if (req.headers.authorization !== `Bearer ${this.token}`) return send(401, status(401, 'Unauthorized', 'Unauthorized'));
+    if (req.headers.authorization !== `Bearer ${this.token}`)
+      return send(401, status(401, 'Unauthorized', 'Unauthorized'));
     const m = /^\/apis\/batch\/v1\/namespaces\/([a-z0-9-]+)\/jobs(?:\/([a-z0-9.-]+))?$/.exec(url.pathname);
-    if (!m) return send(404, status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));
+    if (!m)
+      return send(404, status(404, 'NotFound', `the server could not find the requested resource (${url.pathname})`));
     const [, ns = '', name] = m;
     const body = chunks.length > 0 ? (JSON.parse(Buffer.concat(chunks).toString('utf8')) as Obj) : {};
     const existing = name ? this.get(ns, name) : undefined;
-    if (name && !existing && req.method !== 'POST') return send(404, status(404, 'NotFound', `jobs.batch "${name}" not found`));
+    if (name && !existing && req.method !== 'POST')
+      return send(404, status(404, 'NotFound', `jobs.batch "${name}" not found`));
     switch (`${req.method} ${name ? 'one' : 'all'}`) {
       case 'GET all':
-        return send(200, { apiVersion: 'batch/v1', kind: 'JobList', metadata: { resourceVersion: String(this.rv) }, items: [...this.jobs.values()].filter((j) => j.metadata.namespace === ns) });
+        return send(200, {
+          apiVersion: 'batch/v1',
+          kind: 'JobList',
+          metadata: { resourceVersion: String(this.rv) },
+          items: [...this.jobs.values()].filter((j) => j.metadata.namespace === ns),
+        });
       case 'POST all': {
         const meta = (body.metadata ?? {}) as Obj;
-        if (typeof meta.name !== 'string') return send(422, status(422, 'Invalid', 'Job.batch is invalid: metadata.name: Required value'));
-        if (this.get(ns, meta.name)) return send(409, status(409, 'AlreadyExists', `jobs.batch "${meta.name}" already exists`));
+        if (typeof meta.name !== 'string')
+          return send(422, status(422, 'Invalid', 'Job.batch is invalid: metadata.name: Required value'));
+        if (this.get(ns, meta.name))
+          return send(409, status(409, 'AlreadyExists', `jobs.batch "${meta.name}" already exists`));
         return send(201, this.create({ ...body, metadata: { ...meta, namespace: ns } }));
       }
       case 'GET one':
         return send(200, existing);
       case 'PATCH one': {
-        if (req.headers['content-type'] !== 'application/merge-patch+json') return send(415, status(415, 'UnsupportedMediaType', `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (fake)`));
+        if (req.headers['content-type'] !== 'application/merge-patch+json')
+          return send(
+            415,
+            status(
+              415,
+              'UnsupportedMediaType',
+              `the body of the request was in an unknown format - accepted media types include: application/merge-patch+json (fake)`,
+            ),
+          );
         this.patch(ns, name ?? '', body);
         return send(200, this.get(ns, name ?? ''));
       }
       case 'DELETE one':
         this.jobs.delete(`${ns}/${name}`);
-        return send(200, { ...status(200, '', ''), details: { name, group: 'batch', kind: 'jobs', uid: existing?.metadata.uid } });
+        return send(200, {
+          ...status(200, '', ''),
+          details: { name, group: 'batch', kind: 'jobs', uid: existing?.metadata.uid },
+        });
       default:
         return send(405, status(405, 'MethodNotAllowed', `${req.method} is not supported by the fake`));
     }

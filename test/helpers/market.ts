@@ -13,7 +13,11 @@ export interface TestMarket {
   stop(): Promise<void>;
 }
 
-export const openMarket = async (name: string, input: Omit<DemoInput, 'dataDir'> = {}, log: Logger = createLogger('silent')): Promise<TestMarket> => {
+export const openMarket = async (
+  name: string,
+  input: Omit<DemoInput, 'dataDir'> = {},
+  log: Logger = createLogger('silent'),
+): Promise<TestMarket> => {
   const dir = mkdtempSync(join(tmpdir(), `flexlon-${name}-`));
   const m = await composeMarket(demoConfig({ logLevel: 'silent', ...input, dataDir: dir }), name, log);
   for (const site of m.sites) await site.agent.tick(m.dayStart);

@@ -36,23 +36,43 @@ export const startNetwork = async (): Promise<TestNetwork> => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-net-'));
   const stores: Store[] = [];
   const apps: FastifyInstance[] = [];
-  const store = async (name: string) => { const s = await openSqliteStore(join(dir, `${name}.db`)); stores.push(s); return s; };
+  const store = async (name: string) => {
+    const s = await openSqliteStore(join(dir, `${name}.db`));
+    stores.push(s);
+    return s;
+  };
   const service = await createRegistryService({ store: await store('registry'), now: Date.now });
   apps.push(service.app);
   const registryUrl = await listen(service.app);
   const registry = new HttpRegistry({ url: registryUrl, now: Date.now, cacheTtlMs: 0 });
   return {
-    dir, registryUrl, registry, resolver: registryKeyResolver(registry), store,
+    dir,
+    registryUrl,
+    registry,
+    resolver: registryKeyResolver(registry),
+    store,
     signer: (id, keyId = `${id}-k1`) => signerFromPrivateKey(id, keyId, generateKeyPair().seedBase64),
     async subscribe(s, type, url, patch = {}) {
       const sub: Subscription = {
-        subscriber_id: s.subscriberId, subscriber_url: url, type, domain: FLEXLON_DOMAIN, unique_key_id: s.uniqueKeyId, signing_public_key: s.publicKeyBase64,
-        valid_from: new Date(Date.now() - 60_000).toISOString(), valid_until: new Date(Date.now() + 86_400_000).toISOString(), status: 'SUBSCRIBED', ...patch,
+        subscriber_id: s.subscriberId,
+        subscriber_url: url,
+        type,
+        domain: FLEXLON_DOMAIN,
+        unique_key_id: s.uniqueKeyId,
+        signing_public_key: s.publicKeyBase64,
+        valid_from: new Date(Date.now() - 60_000).toISOString(),
+        valid_until: new Date(Date.now() + 86_400_000).toISOString(),
+        status: 'SUBSCRIBED',
+        ...patch,
       };
       await new HttpRegistry({ url: registryUrl, now: Date.now }, s).subscribe(sub);
       return sub;
     },
-    app: () => { const a = Fastify({ logger: false }); apps.push(a); return a; },
+    app: () => {
+      const a = Fastify({ logger: false });
+      apps.push(a);
+      return a;
+    },
     async stop() {
       await Promise.allSettled(apps.map((a) => a.close()));
       await Promise.allSettled(stores.map((s) => s.close()));

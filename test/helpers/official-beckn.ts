@@ -15,7 +15,12 @@ let cache: ((action: string, body: unknown) => SchemaIssue[]) | undefined;
 
 export const officialValidator = (): ((action: string, body: unknown) => SchemaIssue[]) => {
   if (cache) return cache;
-  const doc = parse(readFileSync(sharedPath('beckn', 'protocol-specifications', 'core-v1.1.1', 'api', 'transaction', 'build', 'transaction.yaml'), 'utf8')) as { paths: Record<string, unknown> };
+  const doc = parse(
+    readFileSync(
+      sharedPath('beckn', 'protocol-specifications', 'core-v1.1.1', 'api', 'transaction', 'build', 'transaction.yaml'),
+      'utf8',
+    ),
+  ) as { paths: Record<string, unknown> };
   // strict: false — the document is an OpenAPI file, not a bare schema (openapi, info, paths keys).
   const ajv = new Ajv2020({ strict: false, allErrors: true, validateSchema: false });
   addFormats(ajv);
@@ -23,7 +28,8 @@ export const officialValidator = (): ((action: string, body: unknown) => SchemaI
   ajv.addSchema(doc, ID);
   const compiled = new Map<string, ValidateFunction>();
   cache = (action, body) => {
-    if (!(`/${action}` in doc.paths)) return [{ path: 'context.action', message: `transaction.yaml has no /${action}` }];
+    if (!(`/${action}` in doc.paths))
+      return [{ path: 'context.action', message: `transaction.yaml has no /${action}` }];
     let v = compiled.get(action);
     if (!v) {
       v = ajv.getSchema(`${ID}#/paths/~1${action}/post/requestBody/content/application~1json/schema`);

@@ -22,7 +22,11 @@ export interface PgCluster {
   /** Creates a fresh database and returns its connection string. */
   createDatabase(name: string): Promise<string>;
   /** Runs SQL as the superuser in the database at `url` (default: the postgres database). */
-  sql<R extends pg.QueryResultRow = Record<string, unknown>>(text: string, values?: unknown[], url?: string): Promise<R[]>;
+  sql<R extends pg.QueryResultRow = Record<string, unknown>>(
+    text: string,
+    values?: unknown[],
+    url?: string,
+  ): Promise<R[]>;
   /** Stops the server but keeps its data, to see how clients cope with an outage; restartServer() brings it back. */
   stopServer(): Promise<void>;
   restartServer(): Promise<void>;
@@ -41,29 +45,40 @@ export const findPostgresBin = (): string => {
     throw new Error(`FLEXLON_PG_BIN=${fromEnv} does not hold initdb and pg_ctl`);
   }
   const root = '/usr/lib/postgresql';
-  const versions = existsSync(root) ? readdirSync(root).map((v) => join(root, v, 'bin')).filter(has).sort((a, b) => versionOf(b) - versionOf(a)) : [];
+  const versions = existsSync(root)
+    ? readdirSync(root)
+        .map((v) => join(root, v, 'bin'))
+        .filter(has)
+        .sort((a, b) => versionOf(b) - versionOf(a))
+    : [];
   if (versions[0]) return versions[0];
   const onPath = (process.env.PATH ?? '').split(':').find((d) => d !== '' && has(d));
   if (onPath) return onPath;
-  throw new Error('PostgreSQL server binaries (initdb, pg_ctl) were not found in $FLEXLON_PG_BIN, /usr/lib/postgresql/*/bin or PATH. '
-    + 'Install them (Debian: apt-get install -y --no-install-recommends postgresql; .ci/run does this) or set FLEXLON_PG_BIN.');
+  throw new Error(
+    'PostgreSQL server binaries (initdb, pg_ctl) were not found in $FLEXLON_PG_BIN, /usr/lib/postgresql/*/bin or PATH. ' +
+      'Install them (Debian: apt-get install -y --no-install-recommends postgresql; .ci/run does this) or set FLEXLON_PG_BIN.',
+  );
 };
 
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const srv = createServer();
-  srv.once('error', reject);
-  srv.listen(0, '127.0.0.1', () => {
-    const addr = srv.address();
-    srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
   });
-});
 
 /** How to run a server binary: as `postgres` via runuser when we are root, directly otherwise. */
 const asServerUser = (dir: string): ((bin: string, args: string[]) => [string, string[]]) => {
   if (process.getuid?.() !== 0) return (bin, args) => [bin, args];
   const id = spawnSync('id', ['-u', 'postgres'], { encoding: 'utf8' });
   const gid = spawnSync('id', ['-g', 'postgres'], { encoding: 'utf8' });
-  if (id.status !== 0) throw new Error('running as root, but there is no `postgres` user to run the PostgreSQL server as (initdb refuses root)');
+  if (id.status !== 0)
+    throw new Error(
+      'running as root, but there is no `postgres` user to run the PostgreSQL server as (initdb refuses root)',
+    );
   chownSync(dir, Number(id.stdout.trim()), Number(gid.stdout.trim()));
   return (bin, args) => ['runuser', ['-u', 'postgres', '--', bin, ...args]];
 };
@@ -97,7 +112,19 @@ export const startPostgres = async (o: StartOptions = {}): Promise<PgCluster> =>
     await exec('initdb', ['-D', data, '-A', 'trust', '-U', 'postgres', '--no-sync', '-E', 'UTF8', '--locale=C']);
     const fast = o.durable ? '' : ' -c fsync=off -c synchronous_commit=off -c full_page_writes=off';
     let port = 0;
-    const startServer = () => exec('pg_ctl', ['-D', data, '-l', join(dir, 'pg.log'), '-w', '-t', '30', '-o', `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=100${fast}`, 'start']);
+    const startServer = () =>
+      exec('pg_ctl', [
+        '-D',
+        data,
+        '-l',
+        join(dir, 'pg.log'),
+        '-w',
+        '-t',
+        '30',
+        '-o',
+        `-p ${port} -c listen_addresses=127.0.0.1 -k ${dir} -c max_connections=100${fast}`,
+        'start',
+      ]);
     for (let attempt = 1; ; attempt++) {
       port = await freePort();
       try {
@@ -119,7 +146,11 @@ export const startPostgres = async (o: StartOptions = {}): Promise<PgCluster> =>
     };
     let stopped = false;
     return {
-      url, port, dir, bin, sql,
+      url,
+      port,
+      dir,
+      bin,
+      sql,
       stopServer: () => exec('pg_ctl', ['-D', data, '-m', 'fast', '-w', 'stop']),
       restartServer: startServer,
       createDatabase: async (name) => {

@@ -5,16 +5,20 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from './shared.ts';
 
-export const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const srv = createServer();
-  srv.once('error', reject);
-  srv.listen(0, '127.0.0.1', () => {
-    const a = srv.address();
-    srv.close(() => (a !== null && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const a = srv.address();
+      srv.close(() => (a !== null && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
+    });
   });
-});
 
-export interface Exit { readonly code: number | null; readonly signal: NodeJS.Signals | null }
+export interface Exit {
+  readonly code: number | null;
+  readonly signal: NodeJS.Signals | null;
+}
 
 export interface RoleChild {
   readonly child: ChildProcess;
@@ -27,31 +31,46 @@ export interface RoleChild {
 }
 
 const start = (role: string, configFile: string, env: NodeJS.ProcessEnv) => {
-  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'flexlon.js'), 'run', role, '--config', configFile], { cwd: projectRoot, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'pipe'] });
+  const child = spawn(process.execPath, [join(projectRoot, 'bin', 'flexlon.js'), 'run', role, '--config', configFile], {
+    cwd: projectRoot,
+    env: { ...process.env, ...env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  });
   const text = { out: '', err: '' };
-  child.stdout?.on('data', (c: Buffer) => { text.out += c.toString(); });
-  child.stderr?.on('data', (c: Buffer) => { text.err = (text.err + c.toString()).slice(-16_000); });
+  child.stdout?.on('data', (c: Buffer) => {
+    text.out += c.toString();
+  });
+  child.stderr?.on('data', (c: Buffer) => {
+    text.err = (text.err + c.toString()).slice(-16_000);
+  });
   // 'close', not 'exit': by then stdout and stderr have been read to the end.
   const exited = new Promise<Exit>((r) => child.on('close', (code, signal) => r({ code, signal })));
   return { child, text, exited };
 };
 
 /** Starts a role and resolves once it printed "ready" (rejects with its stderr if it exits first). */
-export const spawnRole = (role: string, configFile: string, env: NodeJS.ProcessEnv = {}): Promise<RoleChild> => new Promise((resolve, reject) => {
-  const startedAt = Date.now();
-  const { child, text, exited } = start(role, configFile, env);
-  let ready = false;
-  child.stdout?.on('data', () => {
-    if (!ready && text.out.includes(': ready')) {
-      ready = true;
-      resolve({ child, startedAt, readyAt: Date.now(), exited, out: () => text.out, err: () => text.err });
-    }
+export const spawnRole = (role: string, configFile: string, env: NodeJS.ProcessEnv = {}): Promise<RoleChild> =>
+  new Promise((resolve, reject) => {
+    const startedAt = Date.now();
+    const { child, text, exited } = start(role, configFile, env);
+    let ready = false;
+    child.stdout?.on('data', () => {
+      if (!ready && text.out.includes(': ready')) {
+        ready = true;
+        resolve({ child, startedAt, readyAt: Date.now(), exited, out: () => text.out, err: () => text.err });
+      }
+    });
+    void exited.then(({ code, signal }) => {
+      if (!ready) reject(new Error(`flexlon run ${role} exited (${code ?? signal}) before it was ready:\n${text.err}`));
+    });
   });
-  void exited.then(({ code, signal }) => { if (!ready) reject(new Error(`flexlon run ${role} exited (${code ?? signal}) before it was ready:\n${text.err}`)); });
-});
 
 /** Runs a role that is expected to exit by itself (a refused config): its status and output. */
-export const runRoleToExit = async (role: string, configFile: string, env: NodeJS.ProcessEnv = {}): Promise<Exit & { out: string; err: string }> => {
+export const runRoleToExit = async (
+  role: string,
+  configFile: string,
+  env: NodeJS.ProcessEnv = {},
+): Promise<Exit & { out: string; err: string }> => {
   const { text, exited } = start(role, configFile, env);
   const exit = await exited;
   return { ...exit, out: text.out, err: text.err };

@@ -9,7 +9,8 @@ export const sharedRoot = process.env.FLEXLON_SHARED_DIR ?? resolve(projectRoot,
 
 export const sharedPath = (...parts: string[]): string => {
   const p = join(sharedRoot, ...parts);
-  if (!existsSync(p)) throw new Error(`shared reference file ${p} is missing (set FLEXLON_SHARED_DIR to the shared folder)`);
+  if (!existsSync(p))
+    throw new Error(`shared reference file ${p} is missing (set FLEXLON_SHARED_DIR to the shared folder)`);
   return p;
 };
 

@@ -13,24 +13,31 @@ import { projectRoot } from './shared.ts';
 export const slurmAvailable = (): string | undefined => {
   if (process.getuid?.() !== 0) return 'Slurm tests need root (mknod for fake GPUs, the munge user)';
   for (const bin of ['/usr/sbin/slurmctld', '/usr/sbin/slurmd', '/usr/sbin/munged', '/usr/bin/squeue']) {
-    if (!existsSync(bin)) return `${bin} is missing: apt-get install -y --no-install-recommends slurm-wlm munge (.ci/run does this)`;
+    if (!existsSync(bin))
+      return `${bin} is missing: apt-get install -y --no-install-recommends slurm-wlm munge (.ci/run does this)`;
   }
   return undefined;
 };
 
-const freePort = (): Promise<number> => new Promise((resolve, reject) => {
-  const srv = createServer();
-  srv.once('error', reject);
-  srv.listen(0, '127.0.0.1', () => {
-    const addr = srv.address();
-    srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
   });
-});
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
 /** Polls `check` until it returns a value (not undefined) or the generous deadline passes. */
-export const eventually = async <T>(what: string, check: () => Promise<T | undefined> | T | undefined, deadlineMs = 60_000, everyMs = 250): Promise<T> => {
+export const eventually = async <T>(
+  what: string,
+  check: () => Promise<T | undefined> | T | undefined,
+  deadlineMs = 60_000,
+  everyMs = 250,
+): Promise<T> => {
   const until = Date.now() + deadlineMs;
   let last: unknown;
   for (;;) {
@@ -40,7 +47,8 @@ export const eventually = async <T>(what: string, check: () => Promise<T | undef
     } catch (e) {
       last = e;
     }
-    if (Date.now() > until) throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
+    if (Date.now() > until)
+      throw new Error(`timed out waiting for ${what}${last ? `: ${(last as Error).message}` : ''}`);
     await sleep(everyMs);
   }
 };
@@ -50,8 +58,16 @@ process.on('exit', () => {
   for (const c of children) if (c.exitCode === null) c.kill('SIGKILL');
 });
 
-const start = (file: string, args: string[], opts: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {}): ChildProcess => {
-  const child = spawn(file, args, { stdio: 'ignore', env: opts.env ?? process.env, ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid }) });
+const start = (
+  file: string,
+  args: string[],
+  opts: { uid?: number; gid?: number; env?: NodeJS.ProcessEnv } = {},
+): ChildProcess => {
+  const child = spawn(file, args, {
+    stdio: 'ignore',
+    env: opts.env ?? process.env,
+    ...(opts.uid === undefined ? {} : { uid: opts.uid, gid: opts.gid }),
+  });
   children.add(child);
   child.once('exit', () => children.delete(child));
   return child;
@@ -70,7 +86,11 @@ const stopChild = async (c: ChildProcess, deadlineMs = 15_000): Promise<void> =>
 
 /** One munged for any number of test clusters. */
 export class TestMunge {
-  private constructor(readonly dir: string, readonly socket: string, private readonly child: ChildProcess) {}
+  private constructor(
+    readonly dir: string,
+    readonly socket: string,
+    private readonly child: ChildProcess,
+  ) {}
 
   static async start(dir: string): Promise<TestMunge> {
     const uid = Number(execFileSync('id', ['-u', 'munge']).toString().trim());
@@ -86,7 +106,18 @@ export class TestMunge {
     chownSync(run, uid, gid);
     execFileSync('mungekey', ['-c', '-k', join(m, 'munge.key')], { uid, gid });
     const socket = join(run, 'munge.socket');
-    const child = start('/usr/sbin/munged', ['-F', `--socket=${socket}`, `--key-file=${join(m, 'munge.key')}`, `--log-file=${join(m, 'munged.log')}`, `--pid-file=${join(m, 'munged.pid')}`, `--seed-file=${join(m, 'munged.seed')}`], { uid, gid });
+    const child = start(
+      '/usr/sbin/munged',
+      [
+        '-F',
+        `--socket=${socket}`,
+        `--key-file=${join(m, 'munge.key')}`,
+        `--log-file=${join(m, 'munged.log')}`,
+        `--pid-file=${join(m, 'munged.pid')}`,
+        `--seed-file=${join(m, 'munged.seed')}`,
+      ],
+      { uid, gid },
+    );
     await eventually('munged socket', () => (existsSync(socket) ? true : undefined), 20_000, 100);
     return new TestMunge(dir, socket, child);
   }
@@ -107,7 +138,11 @@ export interface TestSlurmOptions {
 /** One single-node Slurm cluster with 8 CPUs and 4 fake GPUs. */
 export class TestSlurm {
   private procs: ChildProcess[] = [];
-  private constructor(readonly dir: string, readonly conf: string, readonly name: string) {}
+  private constructor(
+    readonly dir: string,
+    readonly conf: string,
+    readonly name: string,
+  ) {}
 
   get env(): NodeJS.ProcessEnv {
     return { ...process.env, SLURM_CONF: this.conf, TZ: 'UTC' };
@@ -120,32 +155,73 @@ export class TestSlurm {
     const [ctld, slurmd] = [await freePort(), await freePort()];
     const parts = o.partitions ?? ['batch'];
     const conf = join(dir, 'slurm.conf');
-    writeFileSync(conf, [
-      `ClusterName=${o.name}`, 'SlurmctldHost=localhost(127.0.0.1)', 'AuthType=auth/munge', `AuthInfo=socket=${munge.socket}`, 'CredType=cred/munge',
-      'SlurmUser=root', 'SlurmdUser=root', `SlurmctldPort=${ctld}`, `SlurmdPort=${slurmd}`,
-      `StateSaveLocation=${dir}/state`, `SlurmdSpoolDir=${dir}/spool`, `SlurmctldPidFile=${dir}/slurmctld.pid`, `SlurmdPidFile=${dir}/slurmd.pid`,
-      `SlurmctldLogFile=${dir}/log/slurmctld.log`, `SlurmdLogFile=${dir}/log/slurmd.log`,
-      'ProctrackType=proctrack/linuxproc', 'TaskPlugin=task/none', 'SwitchType=switch/none', 'MpiDefault=none',
-      'SchedulerType=sched/backfill', 'SelectType=select/cons_tres', 'SelectTypeParameters=CR_Core', 'SlurmdParameters=config_overrides',
-      'ReturnToService=2', 'GresTypes=gpu', 'AccountingStorageType=accounting_storage/none', 'JobAcctGatherType=jobacct_gather/none',
-      'JobCompType=jobcomp/none', 'MinJobAge=600', 'MessageTimeout=5',
-      ...(o.admissionHoldPartitions ? ['JobSubmitPlugins=lua'] : []),
-      'NodeName=node1 NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=16000 Gres=gpu:4 State=UNKNOWN',
-      ...parts.map((p, i) => `PartitionName=${p} Nodes=ALL ${i === 0 ? 'Default=YES ' : ''}MaxTime=INFINITE State=UP`),
-      '',
-    ].join('\n'));
+    writeFileSync(
+      conf,
+      [
+        `ClusterName=${o.name}`,
+        'SlurmctldHost=localhost(127.0.0.1)',
+        'AuthType=auth/munge',
+        `AuthInfo=socket=${munge.socket}`,
+        'CredType=cred/munge',
+        'SlurmUser=root',
+        'SlurmdUser=root',
+        `SlurmctldPort=${ctld}`,
+        `SlurmdPort=${slurmd}`,
+        `StateSaveLocation=${dir}/state`,
+        `SlurmdSpoolDir=${dir}/spool`,
+        `SlurmctldPidFile=${dir}/slurmctld.pid`,
+        `SlurmdPidFile=${dir}/slurmd.pid`,
+        `SlurmctldLogFile=${dir}/log/slurmctld.log`,
+        `SlurmdLogFile=${dir}/log/slurmd.log`,
+        'ProctrackType=proctrack/linuxproc',
+        'TaskPlugin=task/none',
+        'SwitchType=switch/none',
+        'MpiDefault=none',
+        'SchedulerType=sched/backfill',
+        'SelectType=select/cons_tres',
+        'SelectTypeParameters=CR_Core',
+        'SlurmdParameters=config_overrides',
+        'ReturnToService=2',
+        'GresTypes=gpu',
+        'AccountingStorageType=accounting_storage/none',
+        'JobAcctGatherType=jobacct_gather/none',
+        'JobCompType=jobcomp/none',
+        'MinJobAge=600',
+        'MessageTimeout=5',
+        ...(o.admissionHoldPartitions ? ['JobSubmitPlugins=lua'] : []),
+        'NodeName=node1 NodeHostname=localhost NodeAddr=127.0.0.1 CPUs=8 Boards=1 SocketsPerBoard=1 CoresPerSocket=8 ThreadsPerCore=1 RealMemory=16000 Gres=gpu:4 State=UNKNOWN',
+        ...parts.map(
+          (p, i) => `PartitionName=${p} Nodes=ALL ${i === 0 ? 'Default=YES ' : ''}MaxTime=INFINITE State=UP`,
+        ),
+        '',
+      ].join('\n'),
+    );
     writeFileSync(join(dir, 'gres.conf'), `NodeName=node1 Name=gpu File=${dir}/dev/nvidia[0-3]\n`);
     if (o.admissionHoldPartitions) {
       // The shipped job_submit.lua, with this test's managed partitions filled in.
       const lua = readFileSync(join(projectRoot, 'deploy', 'slurm', 'job_submit.lua'), 'utf8');
-      writeFileSync(join(dir, 'job_submit.lua'), lua.replace(/FLEXLON_PARTITIONS = \{[^}]*\}/, `FLEXLON_PARTITIONS = { ${o.admissionHoldPartitions.map((p) => `["${p}"] = true`).join(', ')} }`));
+      writeFileSync(
+        join(dir, 'job_submit.lua'),
+        lua.replace(
+          /FLEXLON_PARTITIONS = \{[^}]*\}/,
+          `FLEXLON_PARTITIONS = { ${o.admissionHoldPartitions.map((p) => `["${p}"] = true`).join(', ')} }`,
+        ),
+      );
     }
     const s = new TestSlurm(dir, conf, o.name);
     const env = s.env;
     s.procs.push(start('/usr/sbin/slurmctld', ['-D', '-f', conf], { env }));
-    await eventually(`${o.name} slurmctld`, () => (s.run('scontrol', ['ping']).includes('UP') ? true : undefined), 30_000);
+    await eventually(
+      `${o.name} slurmctld`,
+      () => (s.run('scontrol', ['ping']).includes('UP') ? true : undefined),
+      30_000,
+    );
     s.procs.push(start('/usr/sbin/slurmd', ['-D', '-N', 'node1', '-f', conf], { env }));
-    await eventually(`${o.name} node idle`, () => (/idle/.test(s.run('sinfo', ['-h', '-o', '%T'])) ? true : undefined), 30_000);
+    await eventually(
+      `${o.name} node idle`,
+      () => (/idle/.test(s.run('sinfo', ['-h', '-o', '%T'])) ? true : undefined),
+      30_000,
+    );
     return s;
   }
 
@@ -156,10 +232,21 @@ export class TestSlurm {
 
   /** sbatch as a user would run it; returns the Slurm job id. */
   sbatch(args: readonly string[]): string {
-    return this.run('sbatch', ['--parsable', ...args]).trim().split(';')[0] ?? '';
+    return (
+      this.run('sbatch', ['--parsable', ...args])
+        .trim()
+        .split(';')[0] ?? ''
+    );
   }
 
-  squeue(): { job_id: number; job_state: string; state_reason: string; priority: number; eligible_time: number; admin_comment: string }[] {
+  squeue(): {
+    job_id: number;
+    job_state: string;
+    state_reason: string;
+    priority: number;
+    eligible_time: number;
+    admin_comment: string;
+  }[] {
     return (JSON.parse(this.run('squeue', ['--json'])) as { jobs: ReturnType<TestSlurm['squeue']> }).jobs;
   }
 
@@ -178,15 +265,28 @@ export class TestSlurm {
   async resumeController(): Promise<void> {
     const c = start('/usr/sbin/slurmctld', ['-D', '-f', this.conf], { env: this.env });
     this.procs[0] = c;
-    await eventually(`${this.name} slurmctld`, () => (this.run('scontrol', ['ping']).includes('UP') ? true : undefined), 30_000);
+    await eventually(
+      `${this.name} slurmctld`,
+      () => (this.run('scontrol', ['ping']).includes('UP') ? true : undefined),
+      30_000,
+    );
   }
 
   /** Cancels every job, waits until none runs, then stops slurmd and slurmctld by pid. */
   async stop(): Promise<void> {
     try {
-      const ids = this.squeue().filter((j) => !['COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT'].includes(j.job_state)).map((j) => String(j.job_id));
+      const ids = this.squeue()
+        .filter((j) => !['COMPLETED', 'CANCELLED', 'FAILED', 'TIMEOUT'].includes(j.job_state))
+        .map((j) => String(j.job_id));
       if (ids.length > 0) this.run('scancel', ids);
-      await eventually(`${this.name} jobs to end`, () => (this.squeue().every((j) => !['RUNNING', 'COMPLETING', 'CONFIGURING'].includes(j.job_state)) ? true : undefined), 30_000);
+      await eventually(
+        `${this.name} jobs to end`,
+        () =>
+          this.squeue().every((j) => !['RUNNING', 'COMPLETING', 'CONFIGURING'].includes(j.job_state))
+            ? true
+            : undefined,
+        30_000,
+      );
     } catch {
       // The controller may be down already; stopping the daemons below still ends everything.
     }

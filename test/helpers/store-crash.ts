@@ -14,7 +14,12 @@ const PROJECT_ROOT = fileURLToPath(new URL('../..', import.meta.url));
  * `openExpr` is JavaScript evaluated in the child to open the store, with `mod` the imported
  * adapter module and `env` the child's environment, e.g. "mod.openSqliteStore(env.FLX_FILE)".
  */
-export const killMidTransaction = (module: string, openExpr: string, env: Record<string, string>, delayMs: number): Promise<void> => {
+export const killMidTransaction = (
+  module: string,
+  openExpr: string,
+  env: Record<string, string>,
+  delayMs: number,
+): Promise<void> => {
   const code = `
     const mod = await import(${JSON.stringify(module)});
     const env = process.env;
@@ -32,12 +37,20 @@ export const killMidTransaction = (module: string, openExpr: string, env: Record
       if (i === 20) process.stdout.write('ready\\n');
     }`;
   return new Promise((resolve, reject) => {
-    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], { cwd: PROJECT_ROOT, env: { ...process.env, ...env }, stdio: ['ignore', 'pipe', 'inherit'] });
+    const child = spawn(process.execPath, ['--import', 'tsx', '--input-type=module', '-e', code], {
+      cwd: PROJECT_ROOT,
+      env: { ...process.env, ...env },
+      stdio: ['ignore', 'pipe', 'inherit'],
+    });
     child.on('error', reject);
     child.stdout.on('data', (chunk: Buffer) => {
       if (chunk.toString().includes('ready')) setTimeout(() => child.kill('SIGKILL'), delayMs);
     });
-    child.on('exit', (status, signal) => (signal === 'SIGKILL' ? resolve() : reject(new Error(`the writer exited by itself (status ${status}) before it was killed`))));
+    child.on('exit', (status, signal) =>
+      signal === 'SIGKILL'
+        ? resolve()
+        : reject(new Error(`the writer exited by itself (status ${status}) before it was killed`)),
+    );
   });
 };
 
@@ -47,8 +60,16 @@ export const checkNothingHalfWritten = async (store: Store): Promise<number> => 
   const trail = await store.auditTrail();
   assert.deepEqual(verifyChain(trail), { ok: true, records: trail.length });
   assert.deepEqual(trail.map((r) => r.orderId).sort(), orders, 'an audit record for every order and no other');
-  assert.deepEqual((await store.listOutbox()).map((m) => m.orderId).sort(), orders, 'a message owed for every order and no other');
-  assert.deepEqual(trail.map((r) => r.orderId), Array.from({ length: trail.length }, (_, i) => `o-${i}`), 'committed in order, none missing');
+  assert.deepEqual(
+    (await store.listOutbox()).map((m) => m.orderId).sort(),
+    orders,
+    'a message owed for every order and no other',
+  );
+  assert.deepEqual(
+    trail.map((r) => r.orderId),
+    Array.from({ length: trail.length }, (_, i) => `o-${i}`),
+    'committed in order, none missing',
+  );
   assert.ok(trail.length > 20);
   return trail.length;
 };

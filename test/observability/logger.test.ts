@@ -5,7 +5,9 @@ import assert from 'node:assert/strict';
 import { createPinoLogger, withLogContext } from '../../src/observability/logger.ts';
 import type { Logger } from '../../src/log.ts';
 
-const capture = (level: Parameters<typeof createPinoLogger>[0]['level'] = 'debug'): { log: Logger; lines: () => Record<string, unknown>[] } => {
+const capture = (
+  level: Parameters<typeof createPinoLogger>[0]['level'] = 'debug',
+): { log: Logger; lines: () => Record<string, unknown>[] } => {
   const out: string[] = [];
   const log = createPinoLogger({ level, base: { agent: 'flex' }, destination: { write: (l: string) => out.push(l) } });
   return { log, lines: () => out.map((l) => JSON.parse(l) as Record<string, unknown>) };
@@ -30,15 +32,24 @@ test('inside withLogContext every line carries transaction_id and message_id, al
     log.error({ message_id: 'explicit' }, 'fields given win');
   });
   log.info({}, 'outside');
-  assert.deepEqual(lines().map((l) => [l.msg, l.transaction_id, l.message_id]), [
-    ['received', 'tx-1', 'm-1'], ['callback', 'tx-1', 'm-2'], ['fields given win', 'tx-1', 'explicit'], ['outside', undefined, undefined],
-  ]);
+  assert.deepEqual(
+    lines().map((l) => [l.msg, l.transaction_id, l.message_id]),
+    [
+      ['received', 'tx-1', 'm-1'],
+      ['callback', 'tx-1', 'm-2'],
+      ['fields given win', 'tx-1', 'explicit'],
+      ['outside', undefined, undefined],
+    ],
+  );
 });
 
 test('secrets are redacted and levels below the threshold are dropped', () => {
   const { log, lines } = capture('info');
   log.debug({}, 'hidden');
-  log.info({ authorization: 'Signature keyId="x"', peer: { password: 'hunter2' }, url: 'https://grid.example' }, 'sent');
+  log.info(
+    { authorization: 'Signature keyId="x"', peer: { password: 'hunter2' }, url: 'https://grid.example' },
+    'sent',
+  );
   const all = lines();
   assert.equal(all.length, 1);
   assert.equal(all[0]?.authorization, '[redacted]');

@@ -9,30 +9,52 @@ import { kw } from '../../src/domain/units.ts';
 import { createMetrics, registerMetricsRoute } from '../../src/observability/metrics.ts';
 import { order } from '../contract/store-fixtures.ts';
 
-const scrape = async (metrics: ReturnType<typeof createMetrics>): Promise<{ status: number; type: string; lines: string[] }> => {
+const scrape = async (
+  metrics: ReturnType<typeof createMetrics>,
+): Promise<{ status: number; type: string; lines: string[] }> => {
   const app = Fastify({ logger: false });
   registerMetricsRoute(app, metrics.registry);
   try {
     const res = await app.inject({ method: 'GET', url: '/metrics' });
-    return { status: res.statusCode, type: String(res.headers['content-type']), lines: res.body.split('\n').filter((l) => l !== '' && !l.startsWith('#')) };
+    return {
+      status: res.statusCode,
+      type: String(res.headers['content-type']),
+      lines: res.body.split('\n').filter((l) => l !== '' && !l.startsWith('#')),
+    };
   } finally {
     await app.close();
   }
 };
 
 test('orders by state and committed kW come from the stored orders at each scrape', async () => {
-  let orders: Order[] = [order('a', { state: 'confirmed', reductionKw: kw(100) }), order('b', { state: 'active', reductionKw: kw(50) }), order('c', { state: 'quoted', site: 'man-1' }), order('d', { state: 'confirmed', site: 'man-1', reductionKw: kw(20) })];
+  let orders: Order[] = [
+    order('a', { state: 'confirmed', reductionKw: kw(100) }),
+    order('b', { state: 'active', reductionKw: kw(50) }),
+    order('c', { state: 'quoted', site: 'man-1' }),
+    order('d', { state: 'confirmed', site: 'man-1', reductionKw: kw(20) }),
+  ];
   const metrics = createMetrics({ orders: async () => orders });
   const first = await scrape(metrics);
   assert.equal(first.status, 200);
   assert.match(first.type, /^text\/plain; version=0\.0\.4/);
-  for (const line of ['flexlon_orders{state="confirmed"} 2', 'flexlon_orders{state="active"} 1', 'flexlon_orders{state="quoted"} 1', 'flexlon_orders{state="cancelled"} 0',
-    'flexlon_committed_kw{site="lon-1"} 150', 'flexlon_committed_kw{site="man-1"} 20']) assert.ok(first.lines.includes(line), `${line} in\n${first.lines.join('\n')}`);
+  for (const line of [
+    'flexlon_orders{state="confirmed"} 2',
+    'flexlon_orders{state="active"} 1',
+    'flexlon_orders{state="quoted"} 1',
+    'flexlon_orders{state="cancelled"} 0',
+    'flexlon_committed_kw{site="lon-1"} 150',
+    'flexlon_committed_kw{site="man-1"} 20',
+  ])
+    assert.ok(first.lines.includes(line), `${line} in\n${first.lines.join('\n')}`);
   orders = [order('a', { state: 'completed', updatedAt: epochMs(1) })];
   const second = await scrape(metrics);
   assert.ok(second.lines.includes('flexlon_orders{state="completed"} 1'));
   assert.ok(second.lines.includes('flexlon_orders{state="confirmed"} 0'));
-  assert.equal(second.lines.some((l) => l.startsWith('flexlon_committed_kw{')), false, 'a site with nothing committed drops out');
+  assert.equal(
+    second.lines.some((l) => l.startsWith('flexlon_committed_kw{')),
+    false,
+    'a site with nothing committed drops out',
+  );
 });
 
 test('messages, solve time, delivered kWh and signature failures are counted with their labels', async () => {
@@ -55,12 +77,19 @@ test('messages, solve time, delivered kWh and signature failures are counted wit
     'flexlon_plan_solve_seconds_count{planner="greedy",status="feasible"} 1',
     'flexlon_delivered_kwh_total{site="lon-1"} 12.5',
     'flexlon_signature_failures_total{code="FLX_SIG_EXPIRED"} 1',
-  ]) assert.ok(lines.includes(line), `${line} in\n${lines.join('\n')}`);
+  ])
+    assert.ok(lines.includes(line), `${line} in\n${lines.join('\n')}`);
 });
 
 test('a store that cannot be read keeps the last values and counts the failure; the scrape still succeeds', async () => {
   let fail = false;
-  const metrics = createMetrics({ orders: async () => { if (fail) throw new Error('database down'); return [order('a', { state: 'confirmed' })]; }, processMetrics: true });
+  const metrics = createMetrics({
+    orders: async () => {
+      if (fail) throw new Error('database down');
+      return [order('a', { state: 'confirmed' })];
+    },
+    processMetrics: true,
+  });
   await scrape(metrics);
   fail = true;
   const { status, lines } = await scrape(metrics);

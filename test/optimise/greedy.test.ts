@@ -9,8 +9,20 @@ import { flexibilityCurve, slotCommitments } from '../../src/optimise/offers.ts'
 const flat = (n: number, v: number): number[] => new Array<number>(n).fill(v);
 
 const small = (): PlanningProblem => ({
-  version: 1, start: '2023-06-01T00:00:00Z', slotMinutes: 30, slots: 8,
-  sites: [{ id: 'lon', itPowerLimitKw: 100, pue: 1.5, gridImportLimitKw: 1000, priceGbpPerMwh: [50, 40, 30, 200, 200, 60, 20, 80], carbonGPerKwh: flat(8, 100) }],
+  version: 1,
+  start: '2023-06-01T00:00:00Z',
+  slotMinutes: 30,
+  slots: 8,
+  sites: [
+    {
+      id: 'lon',
+      itPowerLimitKw: 100,
+      pue: 1.5,
+      gridImportLimitKw: 1000,
+      priceGbpPerMwh: [50, 40, 30, 200, 200, 60, 20, 80],
+      carbonGPerKwh: flat(8, 100),
+    },
+  ],
   jobs: [
     { id: 'a', energyKwh: 50, maxPowerKw: 50, releaseSlot: 0, deadlineSlot: 8, preemptible: false, sites: ['lon'] },
     { id: 'b', energyKwh: 20, maxPowerKw: 40, releaseSlot: 2, deadlineSlot: 6, preemptible: true, sites: ['lon'] },
@@ -39,7 +51,12 @@ test('a commitment is honoured: the job moves out of the window', () => {
 });
 
 test('a job that cannot fit its window is infeasible with a reason naming it', () => {
-  const p: PlanningProblem = { ...small(), jobs: [{ id: 'big', energyKwh: 500, maxPowerKw: 50, releaseSlot: 0, deadlineSlot: 4, preemptible: true, sites: ['lon'] }] };
+  const p: PlanningProblem = {
+    ...small(),
+    jobs: [
+      { id: 'big', energyKwh: 500, maxPowerKw: 50, releaseSlot: 0, deadlineSlot: 4, preemptible: true, sites: ['lon'] },
+    ],
+  };
   const s = greedyPlan(p);
   assert.equal(s.status, 'infeasible');
   assert.match(s.reason ?? '', /job big/);
@@ -48,7 +65,12 @@ test('a job that cannot fit its window is infeasible with a reason naming it', (
 test('the check names violations of a hand-made bad schedule', () => {
   const p = small();
   const verdict = checkSchedule(p, {
-    version: 1, status: 'feasible', costGbp: 0, carbonKg: 0, lowerBoundGbp: 0, batteries: [],
+    version: 1,
+    status: 'feasible',
+    costGbp: 0,
+    carbonKg: 0,
+    lowerBoundGbp: 0,
+    batteries: [],
     jobs: [{ id: 'a', site: 'lon', powerKw: [60, 0, 50, 0, 0, 0, 0, 0] }],
   });
   assert.equal(verdict.ok, false);
@@ -59,30 +81,61 @@ test('the check names violations of a hand-made bad schedule', () => {
   assert.match(text, /reported cost/);
 });
 
-const problemArb = fc.record({
-  slots: fc.integer({ min: 2, max: 12 }),
-  limit: fc.integer({ min: 10, max: 300 }),
-  prices: fc.array(fc.integer({ min: -50, max: 400 }), { minLength: 12, maxLength: 12 }),
-  jobs: fc.array(fc.record({
-    energy: fc.integer({ min: 1, max: 200 }), power: fc.integer({ min: 1, max: 100 }),
-    release: fc.integer({ min: 0, max: 11 }), span: fc.integer({ min: 1, max: 12 }), preemptible: fc.boolean(),
-  }), { maxLength: 8 }),
-  cap: fc.option(fc.integer({ min: 0, max: 200 }), { nil: undefined }),
-}).map(({ slots, limit, prices, jobs, cap }): PlanningProblem => ({
-  version: 1, start: '2023-06-01T00:00:00Z', slotMinutes: 30, slots,
-  sites: [{ id: 's', itPowerLimitKw: limit, pue: 1.2, gridImportLimitKw: limit * 1.2, priceGbpPerMwh: prices.slice(0, slots), carbonGPerKwh: prices.slice(0, slots).map((x) => Math.abs(x)) }],
-  jobs: jobs.map((j, i) => ({ id: `j${i}`, energyKwh: j.energy, maxPowerKw: j.power, releaseSlot: Math.min(j.release, slots - 1), deadlineSlot: Math.min(slots, j.release + j.span), preemptible: j.preemptible, sites: ['s'] })),
-  ...(cap === undefined ? {} : { carbonCapKg: cap }),
-  commitments: [],
-}));
+const problemArb = fc
+  .record({
+    slots: fc.integer({ min: 2, max: 12 }),
+    limit: fc.integer({ min: 10, max: 300 }),
+    prices: fc.array(fc.integer({ min: -50, max: 400 }), { minLength: 12, maxLength: 12 }),
+    jobs: fc.array(
+      fc.record({
+        energy: fc.integer({ min: 1, max: 200 }),
+        power: fc.integer({ min: 1, max: 100 }),
+        release: fc.integer({ min: 0, max: 11 }),
+        span: fc.integer({ min: 1, max: 12 }),
+        preemptible: fc.boolean(),
+      }),
+      { maxLength: 8 },
+    ),
+    cap: fc.option(fc.integer({ min: 0, max: 200 }), { nil: undefined }),
+  })
+  .map(({ slots, limit, prices, jobs, cap }): PlanningProblem => ({
+    version: 1,
+    start: '2023-06-01T00:00:00Z',
+    slotMinutes: 30,
+    slots,
+    sites: [
+      {
+        id: 's',
+        itPowerLimitKw: limit,
+        pue: 1.2,
+        gridImportLimitKw: limit * 1.2,
+        priceGbpPerMwh: prices.slice(0, slots),
+        carbonGPerKwh: prices.slice(0, slots).map((x) => Math.abs(x)),
+      },
+    ],
+    jobs: jobs.map((j, i) => ({
+      id: `j${i}`,
+      energyKwh: j.energy,
+      maxPowerKw: j.power,
+      releaseSlot: Math.min(j.release, slots - 1),
+      deadlineSlot: Math.min(slots, j.release + j.span),
+      preemptible: j.preemptible,
+      sites: ['s'],
+    })),
+    ...(cap === undefined ? {} : { carbonCapKg: cap }),
+    commitments: [],
+  }));
 
 test('property: every plan the greedy planner returns passes the independent check', () => {
-  fc.assert(fc.property(problemArb, (p) => {
-    const s = greedyPlan(p);
-    if (s.status === 'infeasible') return typeof s.reason === 'string' && s.reason.length > 0;
-    const verdict = checkSchedule(p, s);
-    return verdict.ok || (console.error(verdict.violations), false);
-  }), { numRuns: 300 });
+  fc.assert(
+    fc.property(problemArb, (p) => {
+      const s = greedyPlan(p);
+      if (s.status === 'infeasible') return typeof s.reason === 'string' && s.reason.length > 0;
+      const verdict = checkSchedule(p, s);
+      return verdict.ok || (console.error(verdict.violations), false);
+    }),
+    { numRuns: 300 },
+  );
 });
 
 test('flexibility curve: the largest level is deliverable and priced at the re-plan cost', async () => {
@@ -90,7 +143,9 @@ test('flexibility curve: the largest level is deliverable and priced at the re-p
   const p: PlanningProblem = {
     ...small(),
     sites: [{ ...small().sites[0]!, priceGbpPerMwh: [100, 100, 100, 10, 10, 100, 100, 100] }],
-    jobs: [{ id: 'x', energyKwh: 40, maxPowerKw: 40, releaseSlot: 0, deadlineSlot: 8, preemptible: true, sites: ['lon'] }],
+    jobs: [
+      { id: 'x', energyKwh: 40, maxPowerKw: 40, releaseSlot: 0, deadlineSlot: 8, preemptible: true, sites: ['lon'] },
+    ],
   };
   const curve = await flexibilityCurve(async (q) => greedyPlan(q), p, 'lon', 3, 5, 3);
   assert.ok(!('infeasible' in curve));

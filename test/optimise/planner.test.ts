@@ -15,7 +15,8 @@ import { problemArb } from './arbitraries.ts';
 const client = new HighsClient();
 after(() => client.close());
 
-const plan = (p: PlanningProblem, o: Partial<PlannerOptions> = {}) => planWithLp(p, client.solve, { ...DEFAULT_PLANNER_OPTIONS, ...o });
+const plan = (p: PlanningProblem, o: Partial<PlannerOptions> = {}) =>
+  planWithLp(p, client.solve, { ...DEFAULT_PLANNER_OPTIONS, ...o });
 const noMilp = { milpMaxBinaries: -1 };
 
 /** The exact optimum, from the job-level MILP solved to a zero gap (undefined when infeasible). */
@@ -31,9 +32,23 @@ const close = (a: number, b: number, rel = 1e-6) => Math.abs(a - b) <= rel * Mat
 
 const flat = (n: number, v: number): number[] => new Array<number>(n).fill(v);
 const base = (over: Partial<PlanningProblem> = {}): PlanningProblem => ({
-  version: 1, start: '2023-06-01T00:00:00Z', slotMinutes: 30, slots: 8,
-  sites: [{ id: 'lon', itPowerLimitKw: 100, pue: 1.5, gridImportLimitKw: 1000, priceGbpPerMwh: [50, 40, 30, 200, 200, 60, 20, 80], carbonGPerKwh: [300, 250, 200, 100, 100, 150, 300, 350] }],
-  jobs: [], commitments: [], ...over,
+  version: 1,
+  start: '2023-06-01T00:00:00Z',
+  slotMinutes: 30,
+  slots: 8,
+  sites: [
+    {
+      id: 'lon',
+      itPowerLimitKw: 100,
+      pue: 1.5,
+      gridImportLimitKw: 1000,
+      priceGbpPerMwh: [50, 40, 30, 200, 200, 60, 20, 80],
+      carbonGPerKwh: [300, 250, 200, 100, 100, 150, 300, 350],
+    },
+  ],
+  jobs: [],
+  commitments: [],
+  ...over,
 });
 
 /** Every combination of start slots for non-preemptible jobs at one site with no battery: the true optimum. */
@@ -44,9 +59,14 @@ const bruteForce = (p: PlanningProblem): number | undefined => {
   const load = new Float64Array(p.slots);
   const go = (i: number): void => {
     if (i === p.jobs.length) {
-      let cost = 0; let kg = 0;
+      let cost = 0;
+      let kg = 0;
       for (let t = 0; t < p.slots; t++) {
-        if ((load[t] as number) > site.itPowerLimitKw + 1e-9 || (load[t] as number) * site.pue > site.gridImportLimitKw + 1e-9) return;
+        if (
+          (load[t] as number) > site.itPowerLimitKw + 1e-9 ||
+          (load[t] as number) * site.pue > site.gridImportLimitKw + 1e-9
+        )
+          return;
         cost += ((site.priceGbpPerMwh[t] as number) * (load[t] as number) * site.pue * h) / 1000;
         kg += ((site.carbonGPerKwh[t] as number) * (load[t] as number) * site.pue * h) / 1000;
       }
@@ -57,9 +77,13 @@ const bruteForce = (p: PlanningProblem): number | undefined => {
     const j = p.jobs[i]!;
     const run = runProfile(j.energyKwh, j.maxPowerKw, h);
     for (let s = j.releaseSlot; s + run.length <= j.deadlineSlot; s++) {
-      run.forEach((kw, k) => { load[s + k] = (load[s + k] as number) + kw; });
+      run.forEach((kw, k) => {
+        load[s + k] = (load[s + k] as number) + kw;
+      });
       go(i + 1);
-      run.forEach((kw, k) => { load[s + k] = (load[s + k] as number) - kw; });
+      run.forEach((kw, k) => {
+        load[s + k] = (load[s + k] as number) - kw;
+      });
     }
   };
   go(0);
@@ -91,25 +115,40 @@ test('the lower bound never exceeds the exact optimum, and the LP path alone sta
     // Exact classes, and windows widened to a coarse grid (the bound is then proved over exact classes).
     for (const maxColumns of [100_000, 10]) {
       const s = await plan(p, { ...noMilp, maxColumns });
-      if (truth === undefined) { assert.equal(s.status, 'infeasible'); continue; }
-      if (s.status === 'infeasible') { assert.match(s.reason ?? '', /not a proof/, 'only the greedy fallback may miss a feasible plan'); continue; }
+      if (truth === undefined) {
+        assert.equal(s.status, 'infeasible');
+        continue;
+      }
+      if (s.status === 'infeasible') {
+        assert.match(s.reason ?? '', /not a proof/, 'only the greedy fallback may miss a feasible plan');
+        continue;
+      }
       assert.deepEqual(checkSchedule(p, s).violations, []);
-      assert.ok(s.lowerBoundGbp <= truth + 1e-6 * Math.max(1, Math.abs(truth)), `bound ${s.lowerBoundGbp} above the optimum ${truth} (maxColumns ${maxColumns})`);
-      assert.ok(s.costGbp >= truth - 1e-6 * Math.max(1, Math.abs(truth)), `cost ${s.costGbp} below the optimum ${truth}`);
+      assert.ok(
+        s.lowerBoundGbp <= truth + 1e-6 * Math.max(1, Math.abs(truth)),
+        `bound ${s.lowerBoundGbp} above the optimum ${truth} (maxColumns ${maxColumns})`,
+      );
+      assert.ok(
+        s.costGbp >= truth - 1e-6 * Math.max(1, Math.abs(truth)),
+        `cost ${s.costGbp} below the optimum ${truth}`,
+      );
     }
   }
 });
 
 test('property: every plan passes the independent check; optimal only when proven; infeasible only with a reason', async () => {
-  await fc.assert(fc.asyncProperty(problemArb({ maxJobs: 12, slots: 16 }), async (p) => {
-    const s = await plan(p);
-    if (s.status === 'infeasible') return (s.reason ?? '').length > 0;
-    const verdict = checkSchedule(p, s);
-    assert.deepEqual(verdict.violations, []);
-    assert.ok(s.lowerBoundGbp <= s.costGbp + 1e-9);
-    if (s.status === 'optimal') assert.ok(s.costGbp - s.lowerBoundGbp <= 1e-6 * Math.max(1, Math.abs(s.costGbp)));
-    return true;
-  }), { numRuns: 60, seed: 11 });
+  await fc.assert(
+    fc.asyncProperty(problemArb({ maxJobs: 12, slots: 16 }), async (p) => {
+      const s = await plan(p);
+      if (s.status === 'infeasible') return (s.reason ?? '').length > 0;
+      const verdict = checkSchedule(p, s);
+      assert.deepEqual(verdict.violations, []);
+      assert.ok(s.lowerBoundGbp <= s.costGbp + 1e-9);
+      if (s.status === 'optimal') assert.ok(s.costGbp - s.lowerBoundGbp <= 1e-6 * Math.max(1, Math.abs(s.costGbp)));
+      return true;
+    }),
+    { numRuns: 60, seed: 11 },
+  );
 });
 
 test('a proven-infeasible problem is never answered with a plan', async () => {
@@ -118,13 +157,22 @@ test('a proven-infeasible problem is never answered with a plan', async () => {
   for (const p of runs) {
     const truth = await exactOptimum(p);
     const s = await plan(p);
-    if (truth === undefined) { infeasibleSeen++; assert.equal(s.status, 'infeasible'); assert.ok((s.reason ?? '').length > 10); }
+    if (truth === undefined) {
+      infeasibleSeen++;
+      assert.equal(s.status, 'infeasible');
+      assert.ok((s.reason ?? '').length > 10);
+    }
   }
   assert.ok(infeasibleSeen > 0, 'the sample includes infeasible problems');
 });
 
 test('infeasible: the reason names the carbon cap and the least carbon possible', async () => {
-  const p = base({ carbonCapKg: 1, jobs: [{ id: 'a', energyKwh: 50, maxPowerKw: 50, releaseSlot: 0, deadlineSlot: 8, preemptible: true, sites: ['lon'] }] });
+  const p = base({
+    carbonCapKg: 1,
+    jobs: [
+      { id: 'a', energyKwh: 50, maxPowerKw: 50, releaseSlot: 0, deadlineSlot: 8, preemptible: true, sites: ['lon'] },
+    ],
+  });
   const s = await plan(p);
   assert.equal(s.status, 'infeasible');
   // 50 kWh × PUE 1.5 at the cleanest 100 g/kWh = 7.5 kg at least.
@@ -132,17 +180,34 @@ test('infeasible: the reason names the carbon cap and the least carbon possible'
 });
 
 test('infeasible: the reason names the commitments, or the window that overflows the site', async () => {
-  const job = { id: 'a', energyKwh: 150, maxPowerKw: 100, releaseSlot: 2, deadlineSlot: 5, preemptible: true, sites: ['lon'] };
-  const committed = await plan(base({ jobs: [job], commitments: [{ site: 'lon', fromSlot: 2, toSlot: 4, maxImportKw: 0 }] }));
+  const job = {
+    id: 'a',
+    energyKwh: 150,
+    maxPowerKw: 100,
+    releaseSlot: 2,
+    deadlineSlot: 5,
+    preemptible: true,
+    sites: ['lon'],
+  };
+  const committed = await plan(
+    base({ jobs: [job], commitments: [{ site: 'lon', fromSlot: 2, toSlot: 4, maxImportKw: 0 }] }),
+  );
   assert.equal(committed.status, 'infeasible');
   assert.match(committed.reason ?? '', /commitments \(lon ≤ 0 kW in \[2, 4\)\) cannot be kept/);
   const crowded = await plan(base({ jobs: [job, { ...job, id: 'b' }] }));
   assert.equal(crowded.status, 'infeasible');
-  assert.match(crowded.reason ?? '', /slots \[2, 5\) need 300\.0 kWh of IT energy, but the sites can take at most 150\.0 kWh/);
+  assert.match(
+    crowded.reason ?? '',
+    /slots \[2, 5\) need 300\.0 kWh of IT energy, but the sites can take at most 150\.0 kWh/,
+  );
 });
 
 test('when the solver fails, the greedy plan is used and says why', async () => {
-  const p = base({ jobs: [{ id: 'a', energyKwh: 50, maxPowerKw: 50, releaseSlot: 0, deadlineSlot: 8, preemptible: true, sites: ['lon'] }] });
+  const p = base({
+    jobs: [
+      { id: 'a', energyKwh: 50, maxPowerKw: 50, releaseSlot: 0, deadlineSlot: 8, preemptible: true, sites: ['lon'] },
+    ],
+  });
   const s = await planWithLp(p, async () => ({ status: 'failed', reason: 'solver unavailable', seconds: 0 }));
   assert.equal(s.status, 'feasible');
   assert.match(s.planner ?? '', /greedy.*fallback: solver unavailable/);
@@ -152,8 +217,21 @@ test('when the solver fails, the greedy plan is used and says why', async () => 
 test('a solve that overruns its wall-clock limit is killed, and the next solve gets a fresh worker', async () => {
   const impatient = new HighsClient({ killGraceSeconds: 0, killGraceFactor: -0.999 });
   try {
-    const big = buildExactModel({ ...base({ slots: 48, sites: [{ ...base().sites[0]!, priceGbpPerMwh: flat(48, 50), carbonGPerKwh: flat(48, 100) }] }),
-      jobs: Array.from({ length: 60 }, (_, i) => ({ id: `j${i}`, energyKwh: 20 + (i % 7) * 5, maxPowerKw: 10 + (i % 5) * 5, releaseSlot: i % 10, deadlineSlot: 48, preemptible: i % 2 === 0, sites: ['lon'] })) });
+    const big = buildExactModel({
+      ...base({
+        slots: 48,
+        sites: [{ ...base().sites[0]!, priceGbpPerMwh: flat(48, 50), carbonGPerKwh: flat(48, 100) }],
+      }),
+      jobs: Array.from({ length: 60 }, (_, i) => ({
+        id: `j${i}`,
+        energyKwh: 20 + (i % 7) * 5,
+        maxPowerKw: 10 + (i % 5) * 5,
+        releaseSlot: i % 10,
+        deadlineSlot: 48,
+        preemptible: i % 2 === 0,
+        sites: ['lon'],
+      })),
+    });
     const killed = await impatient.solve(big.model, { timeLimitSeconds: 1 });
     assert.equal(killed.status, 'failed');
     assert.match(killed.status === 'failed' ? killed.reason : '', /worker terminated/);
@@ -162,5 +240,7 @@ test('a solve that overruns its wall-clock limit is killed, and the next solve g
     const again = await impatient.solve(buildExactModel(base()).model, { timeLimitSeconds: 5000 });
     assert.notEqual(again.status, 'failed', again.status === 'failed' ? again.reason : '');
     assert.equal(impatient.stats.restarts, 1);
-  } finally { await impatient.close(); }
+  } finally {
+    await impatient.close();
+  }
 });

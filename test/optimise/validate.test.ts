@@ -23,7 +23,11 @@ test('the documented example problem and schedule are valid', () => {
 test('faults name JSON paths', () => {
   assert.equal(jsonPath('/jobs/3/deadlineSlot'), '$.jobs[3].deadlineSlot');
   assert.equal(jsonPath(''), '$');
-  const p = doc('examples/problem.json') as { jobs: { releaseSlot: number; deadlineSlot: number }[]; sites: { battery?: { initialSocKwh: number } }[]; commitments: { toSlot: number }[] };
+  const p = doc('examples/problem.json') as {
+    jobs: { releaseSlot: number; deadlineSlot: number }[];
+    sites: { battery?: { initialSocKwh: number } }[];
+    commitments: { toSlot: number }[];
+  };
   p.jobs[0]!.deadlineSlot = 0;
   p.sites[0]!.battery!.initialSocKwh = 1e6;
   p.commitments[0]!.toSlot = 9;
@@ -39,7 +43,10 @@ test('faults name JSON paths', () => {
   assert.ok(!w.ok);
   const text2 = w.faults.map((f) => `${f.path}: ${f.message}`).join('\n');
   assert.match(text2, /\$\.jobs\[1\]\.deadlineSlot: 1 must be after releaseSlot 1/);
-  assert.match(text2, /\$\.sites\[0\]\.battery\.initialSocKwh: 1000000 kWh must lie in \[minSocKwh, capacityKwh\] = \[20, 200\]/);
+  assert.match(
+    text2,
+    /\$\.sites\[0\]\.battery\.initialSocKwh: 1000000 kWh must lie in \[minSocKwh, capacityKwh\] = \[20, 200\]/,
+  );
   assert.match(text2, /\$\.commitments\[0\]\.toSlot: 9 is beyond the horizon of 8 slots/);
   const missing = validateProblem({ version: 1 });
   assert.ok(!missing.ok && missing.faults.some((f) => f.path === '$.start' && f.message === 'is required'));

@@ -45,39 +45,54 @@ test('defaults: 36 jobs and 48 half-hour inference slots, jobs in submission ord
   assert.equal(day.inferenceKw.length, 48);
   assert.equal(new Set(day.jobs.map((j) => j.id)).size, 36);
   assert.equal(day.jobs[0]?.id, 'lon-1-2024-01-15-001');
-  for (let i = 1; i < day.jobs.length; i++) assert.ok((day.jobs[i]?.submittedAt ?? 0) >= (day.jobs[i - 1]?.submittedAt ?? 0));
+  for (let i = 1; i < day.jobs.length; i++)
+    assert.ok((day.jobs[i]?.submittedAt ?? 0) >= (day.jobs[i - 1]?.submittedAt ?? 0));
   assert.equal(generateDay({ seed: 1, site, dayStart, slotMinutes: 15 }).inferenceKw.length, 96);
 });
 
 test('property: every generated job is valid, for any seed, job count and day', () => {
-  fc.assert(fc.property(fc.integer(), fc.integer({ min: 0, max: 80 }), fc.integer({ min: 0, max: 3650 }), (seed, jobs, dayOffset) => {
-    const start = epochMs(dayStart + dayOffset * 24 * HOUR);
-    const day = generateDay({ seed, site, dayStart: start, jobs });
-    assert.equal(day.jobs.length, jobs);
-    for (const job of day.jobs) assertValid(job, start);
-  }));
+  fc.assert(
+    fc.property(
+      fc.integer(),
+      fc.integer({ min: 0, max: 80 }),
+      fc.integer({ min: 0, max: 3650 }),
+      (seed, jobs, dayOffset) => {
+        const start = epochMs(dayStart + dayOffset * 24 * HOUR);
+        const day = generateDay({ seed, site, dayStart: start, jobs });
+        assert.equal(day.jobs.length, jobs);
+        for (const job of day.jobs) assertValid(job, start);
+      },
+    ),
+  );
 });
 
 test('submissions cluster in working hours and GPU counts favour 1, 2, 4 and 8', () => {
   const jobs = Array.from({ length: 40 }, (_, seed) => generateDay({ seed, site, dayStart }).jobs).flat();
-  const working = jobs.filter((j) => { const h = (j.submittedAt - dayStart) / HOUR; return h >= 8 && h < 18; }).length;
+  const working = jobs.filter((j) => {
+    const h = (j.submittedAt - dayStart) / HOUR;
+    return h >= 8 && h < 18;
+  }).length;
   assert.ok(working / jobs.length > 0.55, `only ${working} of ${jobs.length} in working hours`);
   const powersOfTwo = jobs.filter((j) => [1, 2, 4, 8].includes(j.gpus)).length;
   assert.ok(powersOfTwo / jobs.length > 0.8, `${powersOfTwo} of ${jobs.length}`);
   assert.ok(jobs.some((j) => j.gpus === 8) && jobs.some((j) => j.gpus === 1));
 });
 
-test('the inference profile is low at night, higher in the day, within the pool\'s power range', () => {
+test("the inference profile is low at night, higher in the day, within the pool's power range", () => {
   for (let seed = 0; seed < 20; seed++) {
     const { inferenceKw } = generateDay({ seed, site, dayStart, inferenceNodes: 4 });
     for (const v of inferenceKw) assert.ok(v >= 4 * nodeIdleKw(A100_SXM_NODE) && v <= 4 * nodeMaxKw(A100_SXM_NODE));
-    const mean = (from: number, to: number): number => inferenceKw.slice(from, to).reduce((a, b) => a + b, 0) / (to - from);
+    const mean = (from: number, to: number): number =>
+      inferenceKw.slice(from, to).reduce((a, b) => a + b, 0) / (to - from);
     assert.ok(mean(0, 12) < mean(28, 40), `seed ${seed}: night ${mean(0, 12)} vs afternoon ${mean(28, 40)}`);
   }
 });
 
 test('changing the job count leaves the inference profile unchanged', () => {
-  assert.deepEqual(generateDay({ seed: 3, site, dayStart, jobs: 5 }).inferenceKw, generateDay({ seed: 3, site, dayStart }).inferenceKw);
+  assert.deepEqual(
+    generateDay({ seed: 3, site, dayStart, jobs: 5 }).inferenceKw,
+    generateDay({ seed: 3, site, dayStart }).inferenceKw,
+  );
 });
 
 test('bad options are refused', () => {

@@ -9,8 +9,17 @@ const abortError = (): Error => Object.assign(new Error('the wait was aborted'),
 const sleep = (ms: number, signal?: AbortSignal): Promise<void> =>
   new Promise((resolve, reject) => {
     if (signal?.aborted) return reject(abortError());
-    const timer = setTimeout(() => { signal?.removeEventListener('abort', onAbort); resolve(); }, Math.max(0, ms));
-    const onAbort = () => { clearTimeout(timer); reject(abortError()); };
+    const timer = setTimeout(
+      () => {
+        signal?.removeEventListener('abort', onAbort);
+        resolve();
+      },
+      Math.max(0, ms),
+    );
+    const onAbort = () => {
+      clearTimeout(timer);
+      reject(abortError());
+    };
     signal?.addEventListener('abort', onAbort, { once: true });
   });
 
@@ -33,7 +42,11 @@ export class SystemClock implements Clock {
 export class ReplayClock implements Clock {
   private wallStart: number | undefined;
 
-  constructor(private readonly simStart: EpochMs, readonly speed: number, wallStart?: number) {
+  constructor(
+    private readonly simStart: EpochMs,
+    readonly speed: number,
+    wallStart?: number,
+  ) {
     if (!(speed > 0) || !Number.isFinite(speed)) throw new Error('replay speed must be a positive number');
     this.wallStart = wallStart;
   }

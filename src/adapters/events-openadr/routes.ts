@@ -18,40 +18,74 @@ export interface GridEventRouteOptions {
 const problem = (reply: FastifyReply, e: unknown) => {
   const err = asFlexError(e);
   const status = err.http;
-  return reply.code(status).type('application/problem+json').send({ type: 'about:blank', title: err.code, status, detail: err.code === 'FLX_INTERNAL' ? 'internal error' : err.message, ...(err.path ? { path: err.path } : {}) });
+  return reply
+    .code(status)
+    .type('application/problem+json')
+    .send({
+      type: 'about:blank',
+      title: err.code,
+      status,
+      detail: err.code === 'FLX_INTERNAL' ? 'internal error' : err.message,
+      ...(err.path ? { path: err.path } : {}),
+    });
 };
 
 const authorised = (req: FastifyRequest, token: string): void => {
   const got = /^Bearer (.+)$/.exec(req.headers.authorization ?? '')?.[1] ?? '';
   const a = Buffer.from(got);
   const b = Buffer.from(token);
-  if (a.length !== b.length || !timingSafeEqual(a, b)) throw new FlexError('FLX_EVENT_UNAUTHORIZED', 'send Authorization: Bearer <token> with the Grid Orchestrator\'s OpenADR token');
+  if (a.length !== b.length || !timingSafeEqual(a, b))
+    throw new FlexError(
+      'FLX_EVENT_UNAUTHORIZED',
+      "send Authorization: Bearer <token> with the Grid Orchestrator's OpenADR token",
+    );
 };
 
 const bodyOf = (req: FastifyRequest): unknown => {
   const raw = req.body;
   const text = Buffer.isBuffer(raw) ? raw.toString('utf8') : typeof raw === 'string' ? raw : '';
-  try { return parseJsonText(text, 'request body'); } catch (e) { throw new FlexError('FLX_EVENT_INVALID', (e as Error).message); }
+  try {
+    return parseJsonText(text, 'request body');
+  } catch (e) {
+    throw new FlexError('FLX_EVENT_INVALID', (e as Error).message);
+  }
 };
 
 export const registerGridEventRoutes = (app: FastifyInstance, o: GridEventRouteOptions): void => {
-  const guard = (fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) => async (req: FastifyRequest, reply: FastifyReply) => {
-    try {
-      authorised(req, o.token);
-      return await fn(req, reply);
-    } catch (e) {
-      return problem(reply, e);
-    }
-  };
+  const guard =
+    (fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
+    async (req: FastifyRequest, reply: FastifyReply) => {
+      try {
+        authorised(req, o.token);
+        return await fn(req, reply);
+      } catch (e) {
+        return problem(reply, e);
+      }
+    };
   const from = (req: FastifyRequest) => `POST ${req.url} from ${req.ip}`;
-  app.post('/openadr/programs', guard(async (req, reply) => reply.code(201).send(await o.events.addProgram(bodyOf(req), from(req)))));
-  app.post('/openadr/events', guard(async (req, reply) => reply.code(201).send(await o.events.addEvent(bodyOf(req), from(req)))));
-  app.get('/openadr/programs', guard(async () => o.events.programs()));
-  app.get('/openadr/events', guard(async () => o.events.events()));
-  app.get('/openadr/events/:id', guard(async (req) => {
-    const id = (req.params as { id: string }).id;
-    const e = await o.events.event(id);
-    if (!e) throw new FlexError('FLX_EVENT_NOT_FOUND', `no event with id ${id}`);
-    return e;
-  }));
+  app.post(
+    '/openadr/programs',
+    guard(async (req, reply) => reply.code(201).send(await o.events.addProgram(bodyOf(req), from(req)))),
+  );
+  app.post(
+    '/openadr/events',
+    guard(async (req, reply) => reply.code(201).send(await o.events.addEvent(bodyOf(req), from(req)))),
+  );
+  app.get(
+    '/openadr/programs',
+    guard(async () => o.events.programs()),
+  );
+  app.get(
+    '/openadr/events',
+    guard(async () => o.events.events()),
+  );
+  app.get(
+    '/openadr/events/:id',
+    guard(async (req) => {
+      const id = (req.params as { id: string }).id;
+      const e = await o.events.event(id);
+      if (!e) throw new FlexError('FLX_EVENT_NOT_FOUND', `no event with id ${id}`);
+      return e;
+    }),
+  );
 };

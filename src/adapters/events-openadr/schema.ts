@@ -10,32 +10,87 @@ import { eventProblems, type GridEvent, type Program } from '../../domain/grid-e
 const addFormats = addFormatsModule as unknown as (ajv: Ajv) => Ajv;
 
 const objectId = { type: 'string', pattern: '^[a-zA-Z0-9_-]*$', minLength: 1, maxLength: 128 };
-const duration = { type: 'string', pattern: '^(-?)P(?=\\d|T\\d)(?:(\\d+)Y)?(?:(\\d+)M)?(?:(\\d+)([DW]))?(?:T(?:(\\d+)H)?(?:(\\d+)M)?(?:(\\d+(?:\\.\\d+)?)S)?)?$' };
-const intervalPeriod = { type: 'object', required: ['start'], properties: { start: { type: 'string', format: 'date-time' }, duration, randomizeStart: duration } };
+const duration = {
+  type: 'string',
+  pattern:
+    '^(-?)P(?=\\d|T\\d)(?:(\\d+)Y)?(?:(\\d+)M)?(?:(\\d+)([DW]))?(?:T(?:(\\d+)H)?(?:(\\d+)M)?(?:(\\d+(?:\\.\\d+)?)S)?)?$',
+};
+const intervalPeriod = {
+  type: 'object',
+  required: ['start'],
+  properties: { start: { type: 'string', format: 'date-time' }, duration, randomizeStart: duration },
+};
 const valuesMap = {
-  type: 'object', required: ['type', 'values'],
-  properties: { type: { type: 'string', minLength: 1, maxLength: 128 }, values: { type: 'array', items: { anyOf: [{ type: 'number' }, { type: 'string' }, { type: 'boolean' }, { type: 'object', required: ['x', 'y'], properties: { x: { type: 'number' }, y: { type: 'number' } } }] } } },
+  type: 'object',
+  required: ['type', 'values'],
+  properties: {
+    type: { type: 'string', minLength: 1, maxLength: 128 },
+    values: {
+      type: 'array',
+      items: {
+        anyOf: [
+          { type: 'number' },
+          { type: 'string' },
+          { type: 'boolean' },
+          { type: 'object', required: ['x', 'y'], properties: { x: { type: 'number' }, y: { type: 'number' } } },
+        ],
+      },
+    },
+  },
 };
 const nullable = (s: object) => ({ anyOf: [s, { type: 'null' }] });
 
 export const PROGRAM_SCHEMA = {
-  $id: 'flexlon:openadr:program', type: 'object', required: ['programName'],
+  $id: 'flexlon:openadr:program',
+  type: 'object',
+  required: ['programName'],
   properties: {
-    id: objectId, objectType: { enum: ['PROGRAM'] }, programName: { type: 'string', minLength: 1, maxLength: 128 },
-    programLongName: nullable({ type: 'string' }), retailerName: nullable({ type: 'string' }), programType: nullable({ type: 'string' }),
-    country: nullable({ type: 'string' }), principalSubdivision: nullable({ type: 'string' }), intervalPeriod,
+    id: objectId,
+    objectType: { enum: ['PROGRAM'] },
+    programName: { type: 'string', minLength: 1, maxLength: 128 },
+    programLongName: nullable({ type: 'string' }),
+    retailerName: nullable({ type: 'string' }),
+    programType: nullable({ type: 'string' }),
+    country: nullable({ type: 'string' }),
+    principalSubdivision: nullable({ type: 'string' }),
+    intervalPeriod,
     targets: nullable({ type: 'array', items: valuesMap }),
   },
 } as const;
 
 export const EVENT_SCHEMA = {
-  $id: 'flexlon:openadr:event', type: 'object', required: ['programID', 'intervals'],
+  $id: 'flexlon:openadr:event',
+  type: 'object',
+  required: ['programID', 'intervals'],
   properties: {
-    id: objectId, objectType: { enum: ['EVENT'] }, programID: objectId, eventName: nullable({ type: 'string' }),
-    priority: nullable({ type: 'integer', minimum: 0 }), targets: nullable({ type: 'array', items: valuesMap }),
-    payloadDescriptors: nullable({ type: 'array', items: { type: 'object', required: ['payloadType'], properties: { payloadType: { type: 'string', minLength: 1, maxLength: 128 }, units: nullable({ type: 'string' }), currency: nullable({ type: 'string' }) } } }),
+    id: objectId,
+    objectType: { enum: ['EVENT'] },
+    programID: objectId,
+    eventName: nullable({ type: 'string' }),
+    priority: nullable({ type: 'integer', minimum: 0 }),
+    targets: nullable({ type: 'array', items: valuesMap }),
+    payloadDescriptors: nullable({
+      type: 'array',
+      items: {
+        type: 'object',
+        required: ['payloadType'],
+        properties: {
+          payloadType: { type: 'string', minLength: 1, maxLength: 128 },
+          units: nullable({ type: 'string' }),
+          currency: nullable({ type: 'string' }),
+        },
+      },
+    }),
     intervalPeriod,
-    intervals: { type: 'array', minItems: 1, items: { type: 'object', required: ['id', 'payloads'], properties: { id: { type: 'integer' }, intervalPeriod, payloads: { type: 'array', items: valuesMap } } } },
+    intervals: {
+      type: 'array',
+      minItems: 1,
+      items: {
+        type: 'object',
+        required: ['id', 'payloads'],
+        properties: { id: { type: 'integer' }, intervalPeriod, payloads: { type: 'array', items: valuesMap } },
+      },
+    },
   },
 } as const;
 
@@ -52,9 +107,24 @@ const checkEvent = ajv.compile(EVENT_SCHEMA);
 const describe = (errors: readonly ErrorObject[] | null | undefined): { path: string; message: string } => {
   const e = errors?.[0];
   if (!e) return { path: '', message: 'invalid' };
-  const path = e.instancePath === '' ? '(top level)' : e.instancePath.slice(1).replace(/\/(\d+)/g, '[$1]').replace(/\//g, '.');
-  const extra = e.keyword === 'required' ? ` (${(e.params as { missingProperty: string }).missingProperty})` : e.keyword === 'enum' ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})` : '';
-  if (e.keyword === 'pattern') return { path, message: `${JSON.stringify(e.data)} is not ${PATTERN_MEANING[(e.params as { pattern: string }).pattern] ?? `in the expected form (${(e.params as { pattern: string }).pattern})`}` };
+  const path =
+    e.instancePath === ''
+      ? '(top level)'
+      : e.instancePath
+          .slice(1)
+          .replace(/\/(\d+)/g, '[$1]')
+          .replace(/\//g, '.');
+  const extra =
+    e.keyword === 'required'
+      ? ` (${(e.params as { missingProperty: string }).missingProperty})`
+      : e.keyword === 'enum'
+        ? ` (${(e.params as { allowedValues: unknown[] }).allowedValues.join(', ')})`
+        : '';
+  if (e.keyword === 'pattern')
+    return {
+      path,
+      message: `${JSON.stringify(e.data)} is not ${PATTERN_MEANING[(e.params as { pattern: string }).pattern] ?? `in the expected form (${(e.params as { pattern: string }).pattern})`}`,
+    };
   return { path, message: `${e.message ?? 'invalid'}${extra}` };
 };
 
@@ -72,6 +142,9 @@ export const validateEvent = (body: unknown, where: string): GridEvent => {
     throw new FlexError('FLX_EVENT_INVALID', `${where}: event field ${d.path}: ${d.message}`, { path: d.path });
   }
   const problems = eventProblems(body as GridEvent);
-  if (problems.length) throw new FlexError('FLX_EVENT_INVALID', `${where}: event ${problems.join('; ')}`, { path: problems[0]?.split(':')[0] ?? '' });
+  if (problems.length)
+    throw new FlexError('FLX_EVENT_INVALID', `${where}: event ${problems.join('; ')}`, {
+      path: problems[0]?.split(':')[0] ?? '',
+    });
   return body as GridEvent;
 };

@@ -23,21 +23,37 @@ interface KeyFile {
 
 /** The base64 private key a key file holds or names; exactly one of the three fields must be set. */
 const privateKeyOf = (file: KeyFile, path: string, env: NodeJS.ProcessEnv): string => {
-  const given = (['signing_private_key', 'signing_private_key_file', 'signing_private_key_env'] as const).filter((f) => file[f] !== undefined);
-  if (given.length !== 1) throw new FlexError('FLX_CONFIG_INVALID', `key file ${path} must have exactly one of signing_private_key, signing_private_key_file, signing_private_key_env (has ${given.length === 0 ? 'none' : given.join(', ')})`);
-  const [field] = given as [typeof given[number]];
+  const given = (['signing_private_key', 'signing_private_key_file', 'signing_private_key_env'] as const).filter(
+    (f) => file[f] !== undefined,
+  );
+  if (given.length !== 1)
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `key file ${path} must have exactly one of signing_private_key, signing_private_key_file, signing_private_key_env (has ${given.length === 0 ? 'none' : given.join(', ')})`,
+    );
+  const [field] = given as [(typeof given)[number]];
   const value = file[field];
-  if (typeof value !== 'string' || value === '') throw new FlexError('FLX_CONFIG_INVALID', `key file ${path}: ${field} must be a non-empty string`, { path: field });
+  if (typeof value !== 'string' || value === '')
+    throw new FlexError('FLX_CONFIG_INVALID', `key file ${path}: ${field} must be a non-empty string`, { path: field });
   if (field === 'signing_private_key') return value;
   if (field === 'signing_private_key_env') {
     const v = env[value];
-    if (v === undefined || v.trim() === '') throw new FlexError('FLX_CONFIG_INVALID', `key file ${path}: environment variable ${value} (signing_private_key_env) is not set`, { path: field });
+    if (v === undefined || v.trim() === '')
+      throw new FlexError(
+        'FLX_CONFIG_INVALID',
+        `key file ${path}: environment variable ${value} (signing_private_key_env) is not set`,
+        { path: field },
+      );
     return v.trim();
   }
   try {
     return readFileSync(resolve(dirname(path), value), 'utf8').trim();
   } catch (e) {
-    throw new FlexError('FLX_CONFIG_INVALID', `key file ${path}: cannot read signing_private_key_file ${value}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`, { path: field });
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `key file ${path}: cannot read signing_private_key_file ${value}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+      { path: field },
+    );
   }
 };
 
@@ -50,7 +66,11 @@ export const signerFromPrivateKey = (subscriberId: string, uniqueKeyId: string, 
 };
 
 export class FileKeyStore implements KeyStore {
-  constructor(private readonly dir: string, private readonly generate = false, private readonly env: NodeJS.ProcessEnv = process.env) {}
+  constructor(
+    private readonly dir: string,
+    private readonly generate = false,
+    private readonly env: NodeJS.ProcessEnv = process.env,
+  ) {}
 
   async signer(subscriberId: string): Promise<Signer> {
     const path = join(this.dir, fileName(subscriberId));
@@ -58,7 +78,12 @@ export class FileKeyStore implements KeyStore {
       if (!this.generate) throw new FlexError('FLX_CONFIG_INVALID', `no key file for ${subscriberId} at ${path}`);
       mkdirSync(this.dir, { recursive: true, mode: 0o700 });
       const pair = generateKeyPair();
-      const file: KeyFile = { subscriber_id: subscriberId, unique_key_id: randomUUID(), signing_private_key: pair.seedBase64, signing_public_key: pair.publicKeyBase64 };
+      const file: KeyFile = {
+        subscriber_id: subscriberId,
+        unique_key_id: randomUUID(),
+        signing_private_key: pair.seedBase64,
+        signing_public_key: pair.publicKeyBase64,
+      };
       writeFileSync(path, `${JSON.stringify(file, null, 2)}\n`, { mode: 0o600 });
     }
     let file: KeyFile;
@@ -68,11 +93,15 @@ export class FileKeyStore implements KeyStore {
       throw new FlexError('FLX_CONFIG_INVALID', `key file ${path} is not valid JSON: ${(e as Error).message}`);
     }
     for (const f of ['subscriber_id', 'unique_key_id'] as const) {
-      if (typeof file[f] !== 'string') throw new FlexError('FLX_CONFIG_INVALID', `key file ${path} has no ${f}`, { path: f });
+      if (typeof file[f] !== 'string')
+        throw new FlexError('FLX_CONFIG_INVALID', `key file ${path} has no ${f}`, { path: f });
     }
     const signer = signerFromPrivateKey(file.subscriber_id, file.unique_key_id, privateKeyOf(file, path, this.env));
     if (file.signing_public_key && file.signing_public_key !== signer.publicKeyBase64) {
-      throw new FlexError('FLX_CONFIG_INVALID', `key file ${path}: signing_public_key does not belong to signing_private_key`);
+      throw new FlexError(
+        'FLX_CONFIG_INVALID',
+        `key file ${path}: signing_public_key does not belong to signing_private_key`,
+      );
     }
     return signer;
   }

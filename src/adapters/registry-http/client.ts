@@ -32,7 +32,11 @@ export class HttpRegistry implements Registry {
    * `signer` signs subscriptions (proof of possession of the key registered); `voucher`, when the
    * subscriber already has a valid key, is that key, and signs X-Subscriber-Authorization (rotation).
    */
-  constructor(private readonly o: HttpRegistryOptions, private readonly signer?: Signer, private readonly voucher?: Signer) {}
+  constructor(
+    private readonly o: HttpRegistryOptions,
+    private readonly signer?: Signer,
+    private readonly voucher?: Signer,
+  ) {}
 
   async lookup(query: LookupQuery): Promise<Subscription[]> {
     const key = JSON.stringify([query.subscriber_id, query.unique_key_id, query.type, query.domain]);
@@ -41,13 +45,25 @@ export class HttpRegistry implements Registry {
     if (hit && now < hit.until) return hit.result;
     let res: Response;
     try {
-      res = await fetch(`${this.o.url}/lookup`, { method: 'POST', headers: { 'content-type': 'application/json' }, body: JSON.stringify(query), signal: AbortSignal.timeout(this.o.timeoutMs ?? 5000) });
+      res = await fetch(`${this.o.url}/lookup`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(query),
+        signal: AbortSignal.timeout(this.o.timeoutMs ?? 5000),
+      });
     } catch (e) {
-      throw new FlexError('FLX_PEER_UNREACHABLE', `registry ${this.o.url} did not answer: ${(e as Error).message}`, { cause: e });
+      throw new FlexError('FLX_PEER_UNREACHABLE', `registry ${this.o.url} did not answer: ${(e as Error).message}`, {
+        cause: e,
+      });
     }
-    if (!res.ok) throw new FlexError('FLX_PEER_NACK', `registry lookup failed with HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`);
+    if (!res.ok)
+      throw new FlexError(
+        'FLX_PEER_NACK',
+        `registry lookup failed with HTTP ${res.status}: ${(await res.text()).slice(0, 300)}`,
+      );
     const body = (await res.json()) as unknown;
-    if (!Array.isArray(body)) throw new FlexError('FLX_PEER_NACK', `registry ${this.o.url} answered a lookup with something other than a list`);
+    if (!Array.isArray(body))
+      throw new FlexError('FLX_PEER_NACK', `registry ${this.o.url} answered a lookup with something other than a list`);
     const result = body.map((r) => normalise(r as Record<string, unknown>));
     const soonest = Math.min(...result.map((s) => Date.parse(s.valid_until)).filter((x) => !Number.isNaN(x)), Infinity);
     this.cache.set(key, { until: Math.min(now + (this.o.cacheTtlMs ?? 60_000), soonest), result });
@@ -59,12 +75,25 @@ export class HttpRegistry implements Registry {
   }
 
   async subscribe(subscription: Subscription): Promise<void> {
-    if (!this.signer) throw new FlexError('FLX_CONFIG_INVALID', 'subscribing needs a signer for proof of key possession');
+    if (!this.signer)
+      throw new FlexError('FLX_CONFIG_INVALID', 'subscribing needs a signer for proof of key possession');
     const body = JSON.stringify(subscription);
     const nowMs = this.o.now();
-    const vouch = this.voucher ? { 'X-Subscriber-Authorization': signatureHeader(body, this.voucher, nowMs, 60) } : undefined;
-    const r = await postSigned(`${this.o.url}/subscribe`, body, { signer: this.signer, nowMs, lifetimeSeconds: 60, timeoutMs: this.o.timeoutMs ?? 5000, ...(vouch ? { extraHeaders: vouch } : {}) });
-    if (r.status !== 200) throw new FlexError('FLX_PEER_NACK', `registry refused the subscription of ${subscription.subscriber_id} key ${subscription.unique_key_id}: ${r.text.slice(0, 300)}`);
+    const vouch = this.voucher
+      ? { 'X-Subscriber-Authorization': signatureHeader(body, this.voucher, nowMs, 60) }
+      : undefined;
+    const r = await postSigned(`${this.o.url}/subscribe`, body, {
+      signer: this.signer,
+      nowMs,
+      lifetimeSeconds: 60,
+      timeoutMs: this.o.timeoutMs ?? 5000,
+      ...(vouch ? { extraHeaders: vouch } : {}),
+    });
+    if (r.status !== 200)
+      throw new FlexError(
+        'FLX_PEER_NACK',
+        `registry refused the subscription of ${subscription.subscriber_id} key ${subscription.unique_key_id}: ${r.text.slice(0, 300)}`,
+      );
     this.forget();
   }
 }

@@ -14,7 +14,17 @@ import { epochMs, type EpochMs } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { Scheduler } from '../../ports.ts';
 import { DEFAULT_POLICY } from '../scheduler-slurm/config.ts';
-import { ANNOTATION, beginAtOf, heldByFlexlon, isSuspended, nameOf, QUEUE_LABEL, stateOf, toComputeJob, type KubeSite } from './jobs.ts';
+import {
+  ANNOTATION,
+  beginAtOf,
+  heldByFlexlon,
+  isSuspended,
+  nameOf,
+  QUEUE_LABEL,
+  stateOf,
+  toComputeJob,
+  type KubeSite,
+} from './jobs.ts';
 
 export interface KubernetesConfig {
   readonly site: string;
@@ -41,22 +51,39 @@ export class KubernetesScheduler implements Scheduler {
   private lastSeen = new Map<string, ComputeJob>();
   private readonly gone = new Map<string, ComputeJob>();
 
-  constructor(config: KubernetesConfig, private readonly now: () => number = Date.now) {
-    if (typeof config.site !== 'string' || config.site.trim() === '') throw new FlexError('FLX_CONFIG_INVALID', 'kubernetes: site must be a non-empty site id', { path: 'site' });
+  constructor(
+    config: KubernetesConfig,
+    private readonly now: () => number = Date.now,
+  ) {
+    if (typeof config.site !== 'string' || config.site.trim() === '')
+      throw new FlexError('FLX_CONFIG_INVALID', 'kubernetes: site must be a non-empty site id', { path: 'site' });
     const names = Object.keys(config.namespaces ?? {});
-    if (names.length === 0) throw new FlexError('FLX_CONFIG_INVALID', 'kubernetes: namespaces must name at least one namespace FlexLon manages', { path: 'namespaces' });
+    if (names.length === 0)
+      throw new FlexError(
+        'FLX_CONFIG_INVALID',
+        'kubernetes: namespaces must name at least one namespace FlexLon manages',
+        { path: 'namespaces' },
+      );
     const kc = new KubeConfig();
     try {
       if (config.auth === 'in-cluster') kc.loadFromCluster();
       else if (config.auth === 'default') kc.loadFromDefault();
       else kc.loadFromFile(config.auth.kubeconfig);
     } catch (e) {
-      throw new FlexError('FLX_CONFIG_INVALID', `kubernetes: cannot load credentials (${typeof config.auth === 'string' ? config.auth : config.auth.kubeconfig}): ${(e as Error).message}`, { path: 'auth', cause: e });
+      throw new FlexError(
+        'FLX_CONFIG_INVALID',
+        `kubernetes: cannot load credentials (${typeof config.auth === 'string' ? config.auth : config.auth.kubeconfig}): ${(e as Error).message}`,
+        { path: 'auth', cause: e },
+      );
     }
-    if (!kc.getCurrentCluster()) throw new FlexError('FLX_CONFIG_INVALID', 'kubernetes: the kubeconfig has no current cluster', { path: 'auth' });
+    if (!kc.getCurrentCluster())
+      throw new FlexError('FLX_CONFIG_INVALID', 'kubernetes: the kubeconfig has no current cluster', { path: 'auth' });
     this.api = kc.makeApiClient(BatchV1Api);
     this.site = config.site;
-    this.kube = { site: config.site, namespaces: new Map(names.map((n) => [n, { ...DEFAULT_POLICY, ...config.namespaces[n] }])) };
+    this.kube = {
+      site: config.site,
+      namespaces: new Map(names.map((n) => [n, { ...DEFAULT_POLICY, ...config.namespaces[n] }])),
+    };
     this.timeoutMs = config.timeoutMs ?? 10_000;
   }
 
@@ -64,7 +91,16 @@ export class KubernetesScheduler implements Scheduler {
   private async call<T>(what: string, f: () => Promise<T>): Promise<T> {
     let timer: NodeJS.Timeout | undefined;
     const timeout = new Promise<never>((_, reject) => {
-      timer = setTimeout(() => reject(new FlexError('FLX_SCHEDULER_UNAVAILABLE', `Kubernetes API did not answer ${what} within ${this.timeoutMs} ms`)), this.timeoutMs);
+      timer = setTimeout(
+        () =>
+          reject(
+            new FlexError(
+              'FLX_SCHEDULER_UNAVAILABLE',
+              `Kubernetes API did not answer ${what} within ${this.timeoutMs} ms`,
+            ),
+          ),
+        this.timeoutMs,
+      );
     });
     try {
       return await Promise.race([f(), timeout]);
@@ -73,10 +109,21 @@ export class KubernetesScheduler implements Scheduler {
       const code = (e as { code?: unknown }).code;
       if (typeof code === 'number' && code < 500) {
         const body = (e as { body?: unknown }).body;
-        const message = typeof body === 'string' ? (safeJson(body)?.message ?? body) : (body as { message?: string } | undefined)?.message;
-        throw new FlexError('FLX_SCHEDULER_COMMAND', `Kubernetes refused ${what} (HTTP ${code}): ${message ?? ''}`.trim(), { cause: e });
+        const message =
+          typeof body === 'string'
+            ? (safeJson(body)?.message ?? body)
+            : (body as { message?: string } | undefined)?.message;
+        throw new FlexError(
+          'FLX_SCHEDULER_COMMAND',
+          `Kubernetes refused ${what} (HTTP ${code}): ${message ?? ''}`.trim(),
+          { cause: e },
+        );
       }
-      throw new FlexError('FLX_SCHEDULER_UNAVAILABLE', `Kubernetes API unreachable for ${what}: ${(e as Error).message}`, { cause: e });
+      throw new FlexError(
+        'FLX_SCHEDULER_UNAVAILABLE',
+        `Kubernetes API unreachable for ${what}: ${(e as Error).message}`,
+        { cause: e },
+      );
     } finally {
       clearTimeout(timer);
     }
@@ -85,16 +132,28 @@ export class KubernetesScheduler implements Scheduler {
   private async snapshot(): Promise<ComputeJob[]> {
     const jobs: V1Job[] = [];
     for (const namespace of this.kube.namespaces.keys()) {
-      jobs.push(...(await this.call(`list Jobs in ${namespace}`, () => this.api.listNamespacedJob({ namespace }))).items);
+      jobs.push(
+        ...(await this.call(`list Jobs in ${namespace}`, () => this.api.listNamespacedJob({ namespace }))).items,
+      );
     }
     const now = epochMs(this.now());
-    const out = jobs.map((j) => ({ raw: j, job: toComputeJob(this.kube, { ...DEFAULT_POLICY, slo: 'inflexible' }, j, now) }));
+    const out = jobs.map((j) => ({
+      raw: j,
+      job: toComputeJob(this.kube, { ...DEFAULT_POLICY, slo: 'inflexible' }, j, now),
+    }));
     this.byId = new Map(out.map((x) => [x.job.id, x.raw]));
     const seen = new Map(out.map((x) => [x.job.id, x.job]));
     for (const [id, job] of this.lastSeen) {
-      if (!seen.has(id) && job.state !== 'completed' && job.state !== 'cancelled') this.gone.set(id, { ...job, state: job.state === 'running' ? 'completed' : 'cancelled', remainingKwh: job.remainingKwh, finishedAt: now });
+      if (!seen.has(id) && job.state !== 'completed' && job.state !== 'cancelled')
+        this.gone.set(id, {
+          ...job,
+          state: job.state === 'running' ? 'completed' : 'cancelled',
+          remainingKwh: job.remainingKwh,
+          finishedAt: now,
+        });
     }
-    for (const [id, job] of this.gone) if ((job.finishedAt ?? 0) < now - FORGET_AFTER_MS || seen.has(id)) this.gone.delete(id);
+    for (const [id, job] of this.gone)
+      if ((job.finishedAt ?? 0) < now - FORGET_AFTER_MS || seen.has(id)) this.gone.delete(id);
     this.lastSeen = seen;
     return [...out.map((x) => x.job), ...this.gone.values()];
   }
@@ -104,13 +163,17 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   async finishedSince(since: EpochMs): Promise<ComputeJob[]> {
-    return (await this.snapshot()).filter((j) => (j.state === 'completed' || j.state === 'cancelled') && (j.finishedAt ?? 0) >= since);
+    return (await this.snapshot()).filter(
+      (j) => (j.state === 'completed' || j.state === 'cancelled') && (j.finishedAt ?? 0) >= since,
+    );
   }
 
   private patch(j: V1Job, body: object): Promise<V1Job> {
     const namespace = j.metadata?.namespace ?? 'default';
     const name = j.metadata?.name ?? '';
-    return this.call(`patch Job ${namespace}/${name}`, () => this.api.patchNamespacedJob({ name, namespace, body }, MERGE_PATCH));
+    return this.call(`patch Job ${namespace}/${name}`, () =>
+      this.api.patchNamespacedJob({ name, namespace, body }, MERGE_PATCH),
+    );
   }
 
   /** Runs `f` on a waiting, managed Job after a fresh read. */
@@ -119,8 +182,10 @@ export class KubernetesScheduler implements Scheduler {
     const j = this.byId.get(jobId);
     if (!j) return refuse(jobId, `no Job ${jobId} in Kubernetes at site ${this.site}`, 'not-found');
     const { state } = stateOf(j);
-    if (state !== 'queued' && state !== 'held') return refuse(jobId, `Job ${nameOf(j)} is ${state}; only waiting Jobs can be ${verb}`, 'wrong-state');
-    if (!this.kube.namespaces.has(j.metadata?.namespace ?? '')) return refuse(jobId, `Job ${nameOf(j)} is in a namespace FlexLon does not manage`, 'wrong-state');
+    if (state !== 'queued' && state !== 'held')
+      return refuse(jobId, `Job ${nameOf(j)} is ${state}; only waiting Jobs can be ${verb}`, 'wrong-state');
+    if (!this.kube.namespaces.has(j.metadata?.namespace ?? ''))
+      return refuse(jobId, `Job ${nameOf(j)} is in a namespace FlexLon does not manage`, 'wrong-state');
     await f(j);
     return ok(jobId);
   }
@@ -131,7 +196,10 @@ export class KubernetesScheduler implements Scheduler {
       const held = heldByFlexlon(j) || stateOf(j).heldBy === 'other';
       // A released Job whose begin time has come starts now; otherwise it waits suspended.
       const suspend = held || until > this.now();
-      await this.patch(j, { metadata: { annotations: { [ANNOTATION.beginAt]: new Date(until).toISOString() } }, spec: { suspend } });
+      await this.patch(j, {
+        metadata: { annotations: { [ANNOTATION.beginAt]: new Date(until).toISOString() } },
+        spec: { suspend },
+      });
     });
   }
 
@@ -145,10 +213,18 @@ export class KubernetesScheduler implements Scheduler {
   async release(jobId: string): Promise<Actuation> {
     await this.snapshot();
     const j = this.byId.get(jobId);
-    if (j && stateOf(j).heldBy === 'other') return refuse(jobId, `Job ${nameOf(j)} was suspended by hand, not by FlexLon; FlexLon leaves it to whoever suspended it`, 'held-by-other');
+    if (j && stateOf(j).heldBy === 'other')
+      return refuse(
+        jobId,
+        `Job ${nameOf(j)} was suspended by hand, not by FlexLon; FlexLon leaves it to whoever suspended it`,
+        'held-by-other',
+      );
     return this.waiting(jobId, 'released', async (job) => {
       const begin = beginAtOf(job);
-      await this.patch(job, { metadata: { annotations: { [ANNOTATION.held]: null, [ANNOTATION.admitted]: 'true' } }, spec: { suspend: begin !== undefined && begin > this.now() } });
+      await this.patch(job, {
+        metadata: { annotations: { [ANNOTATION.held]: null, [ANNOTATION.admitted]: 'true' } },
+        spec: { suspend: begin !== undefined && begin > this.now() },
+      });
     });
   }
 
@@ -157,7 +233,8 @@ export class KubernetesScheduler implements Scheduler {
     await this.snapshot();
     for (const j of this.byId.values()) {
       const begin = beginAtOf(j);
-      if (isSuspended(j) && stateOf(j).state === 'queued' && begin !== undefined && begin <= now) await this.patch(j, { spec: { suspend: false } });
+      if (isSuspended(j) && stateOf(j).state === 'queued' && begin !== undefined && begin <= now)
+        await this.patch(j, { spec: { suspend: false } });
     }
   }
 
@@ -165,7 +242,9 @@ export class KubernetesScheduler implements Scheduler {
     return this.waiting(jobId, 'cancelled', async (j) => {
       const namespace = j.metadata?.namespace ?? 'default';
       const name = j.metadata?.name ?? '';
-      await this.call(`delete Job ${namespace}/${name}`, () => this.api.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }));
+      await this.call(`delete Job ${namespace}/${name}`, () =>
+        this.api.deleteNamespacedJob({ name, namespace, propagationPolicy: 'Background' }),
+      );
     });
   }
 
@@ -176,7 +255,15 @@ export class KubernetesScheduler implements Scheduler {
     const job = this.lastSeen.get(jobId);
     if (!job) return undefined;
     // Only what a user wrote: the server fills in uid, resourceVersion, selectors and status again.
-    const { uid: _u, resourceVersion: _r, creationTimestamp: _c, managedFields: _m, generation: _g, selfLink: _s, ...metadata } = j.metadata ?? {};
+    const {
+      uid: _u,
+      resourceVersion: _r,
+      creationTimestamp: _c,
+      managedFields: _m,
+      generation: _g,
+      selfLink: _s,
+      ...metadata
+    } = j.metadata ?? {};
     const template = structuredClone(j.spec?.template ?? {});
     delete template.metadata?.labels?.['controller-uid'];
     delete template.metadata?.labels?.['batch.kubernetes.io/controller-uid'];
@@ -185,27 +272,43 @@ export class KubernetesScheduler implements Scheduler {
   }
 
   async importJob(moved: PortableJob): Promise<Actuation> {
-    if (moved.kind !== 'kubernetes') return refuse(moved.id, `a ${moved.kind} job cannot be created as a Kubernetes Job`, 'unsupported');
-    if (!moved.job.allowedSites.includes(this.site)) return refuse(moved.id, `job ${moved.id} may run only at ${moved.job.allowedSites.join(', ')}`, 'invalid');
+    if (moved.kind !== 'kubernetes')
+      return refuse(moved.id, `a ${moved.kind} job cannot be created as a Kubernetes Job`, 'unsupported');
+    if (!moved.job.allowedSites.includes(this.site))
+      return refuse(moved.id, `job ${moved.id} may run only at ${moved.job.allowedSites.join(', ')}`, 'invalid');
     const manifest = moved.spec as V1Job;
     const namespace = manifest.metadata?.namespace ?? 'default';
-    if (!this.kube.namespaces.has(namespace)) return refuse(moved.id, `namespace ${namespace} is not managed by FlexLon at site ${this.site}`, 'invalid');
+    if (!this.kube.namespaces.has(namespace))
+      return refuse(moved.id, `namespace ${namespace} is not managed by FlexLon at site ${this.site}`, 'invalid');
     const body: V1Job = {
       ...manifest,
-      metadata: { ...manifest.metadata, labels: { ...manifest.metadata?.labels, [QUEUE_LABEL]: manifest.metadata?.labels?.[QUEUE_LABEL] ?? 'default' }, annotations: { ...manifest.metadata?.annotations, [ANNOTATION.id]: moved.id, [ANNOTATION.held]: 'true' } },
+      metadata: {
+        ...manifest.metadata,
+        labels: { ...manifest.metadata?.labels, [QUEUE_LABEL]: manifest.metadata?.labels?.[QUEUE_LABEL] ?? 'default' },
+        annotations: { ...manifest.metadata?.annotations, [ANNOTATION.id]: moved.id, [ANNOTATION.held]: 'true' },
+      },
       spec: { ...(manifest.spec as NonNullable<V1Job['spec']>), suspend: true },
     };
     try {
-      await this.call(`create Job ${namespace}/${manifest.metadata?.name ?? ''}`, () => this.api.createNamespacedJob({ namespace, body }));
+      await this.call(`create Job ${namespace}/${manifest.metadata?.name ?? ''}`, () =>
+        this.api.createNamespacedJob({ namespace, body }),
+      );
     } catch (e) {
-      if (e instanceof FlexError && e.code === 'FLX_SCHEDULER_COMMAND') return refuse(moved.id, e.message, 'scheduler-error');
+      if (e instanceof FlexError && e.code === 'FLX_SCHEDULER_COMMAND')
+        return refuse(moved.id, e.message, 'scheduler-error');
       throw e;
     }
     return ok(moved.id);
   }
 
   setPowerCap(jobId: string, _wattsPerGpu: number): Promise<Actuation> {
-    return Promise.resolve(refuse(jobId, 'Kubernetes has no GPU power cap in the Job API; it needs a node agent (DCGM / nvidia-smi DaemonSet), which FlexLon does not ship yet', 'unsupported'));
+    return Promise.resolve(
+      refuse(
+        jobId,
+        'Kubernetes has no GPU power cap in the Job API; it needs a node agent (DCGM / nvidia-smi DaemonSet), which FlexLon does not ship yet',
+        'unsupported',
+      ),
+    );
   }
 }
 

@@ -5,7 +5,14 @@
 //
 // Power follows the convention in src/sim/power.ts: IT power = idle power of the training pool +
 // Σ running jobs' powerKw (their marginal power) + the inference pool's power; import = IT × pue.
-import type { Actuation, ComputeJob, FlexibilityReport, PortableJob, RefusalCode, SchedulerCapabilities } from '../../domain/compute.ts';
+import type {
+  Actuation,
+  ComputeJob,
+  FlexibilityReport,
+  PortableJob,
+  RefusalCode,
+  SchedulerCapabilities,
+} from '../../domain/compute.ts';
 import { epochMs, isoOf, MINUTE_MS, slotAt, slotStart, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { kw, kwh, type Kilowatts } from '../../domain/units.ts';
 import type { Meter, Scheduler } from '../../ports.ts';
@@ -19,13 +26,20 @@ export type { SimClusterConfig } from './config.ts';
 const HOUR_MS = 60 * MINUTE_MS;
 
 /** A job as the cluster tracks it: `speed` is its throughput under its power cap (1 uncapped) and `drawKw` its marginal power while running. */
-type JobRecord = { -readonly [K in keyof ComputeJob]: ComputeJob[K] } & { readonly seq: number; speed: number; drawKw: number };
+type JobRecord = { -readonly [K in keyof ComputeJob]: ComputeJob[K] } & {
+  readonly seq: number;
+  speed: number;
+  drawKw: number;
+};
 
 const isWaiting = (j: JobRecord): boolean => j.state === 'queued' || j.state === 'held';
 const ok = (jobId: string): Actuation => ({ ok: true, jobId });
 const refuse = (jobId: string, reason: string, code: RefusalCode): Actuation => ({ ok: false, jobId, reason, code });
 const copyRecord = (j: JobRecord): JobRecord => ({ ...j, allowedSites: [...j.allowedSites] });
-const publicJob = ({ seq: _seq, speed: _speed, drawKw: _draw, ...job }: JobRecord): ComputeJob => ({ ...job, allowedSites: [...job.allowedSites] });
+const publicJob = ({ seq: _seq, speed: _speed, drawKw: _draw, ...job }: JobRecord): ComputeJob => ({
+  ...job,
+  allowedSites: [...job.allowedSites],
+});
 
 export const SIM_CAPABILITIES: SchedulerCapabilities = { kind: 'sim', beginTimes: true, powerCap: true, move: true };
 
@@ -93,8 +107,21 @@ export class SimCluster implements Scheduler, Meter {
   }
 
   private record(job: ComputeJob): JobRecord {
-    const minPowerKw = job.gpus > 0 ? Math.min(job.powerKw, jobPowerKw(this.cfg.power, job.gpus, cappedDrawW(this.cfg.power, minCapW(this.cfg.power)))) : job.powerKw;
-    const rec: JobRecord = { ...job, allowedSites: [...job.allowedSites], minPowerKw: kw(minPowerKw), seq: this.nextSeq++, speed: 1, drawKw: job.powerKw };
+    const minPowerKw =
+      job.gpus > 0
+        ? Math.min(
+            job.powerKw,
+            jobPowerKw(this.cfg.power, job.gpus, cappedDrawW(this.cfg.power, minCapW(this.cfg.power))),
+          )
+        : job.powerKw;
+    const rec: JobRecord = {
+      ...job,
+      allowedSites: [...job.allowedSites],
+      minPowerKw: kw(minPowerKw),
+      seq: this.nextSeq++,
+      speed: 1,
+      drawKw: job.powerKw,
+    };
     if (job.powerCapW !== undefined) this.applyCap(rec, job.powerCapW);
     return rec;
   }
@@ -142,7 +169,12 @@ export class SimCluster implements Scheduler, Meter {
   /** Makes a job FlexLon held eligible again (beginAt, if set, still applies). Releasing a queued job is a no-op. */
   release(jobId: string): Promise<Actuation> {
     return this.act(jobId, 'released', (job) => {
-      if (job.state === 'held' && job.heldBy === 'other') return refuse(jobId, `job ${jobId} was held by an operator, not by FlexLon; only they may release it`, 'held-by-other');
+      if (job.state === 'held' && job.heldBy === 'other')
+        return refuse(
+          jobId,
+          `job ${jobId} was held by an operator, not by FlexLon; only they may release it`,
+          'held-by-other',
+        );
       job.state = 'queued';
       delete job.heldBy;
       return ok(jobId);
@@ -159,17 +191,30 @@ export class SimCluster implements Scheduler, Meter {
 
   exportJob(jobId: string): Promise<PortableJob | undefined> {
     const job = this.find(jobId);
-    return Promise.resolve(job && isWaiting(job) ? { id: job.id, kind: 'sim', job: publicJob(job), spec: null } : undefined);
+    return Promise.resolve(
+      job && isWaiting(job) ? { id: job.id, kind: 'sim', job: publicJob(job), spec: null } : undefined,
+    );
   }
 
   /** Queues a job moved here (held by FlexLon, submitted now); it must allow this site. */
   importJob(moved: PortableJob): Promise<Actuation> {
     const { job } = moved;
-    if (moved.kind !== 'sim') return Promise.resolve(refuse(moved.id, `a ${moved.kind} job cannot run on a simulated cluster`, 'unsupported'));
-    if (!job.allowedSites.includes(this.site)) return Promise.resolve(refuse(moved.id, `job ${moved.id} may run only at ${job.allowedSites.join(', ')}`, 'invalid'));
-    if (this.find(moved.id)) return Promise.resolve(refuse(moved.id, `job ${moved.id} is already at site ${this.site}`, 'invalid'));
+    if (moved.kind !== 'sim')
+      return Promise.resolve(refuse(moved.id, `a ${moved.kind} job cannot run on a simulated cluster`, 'unsupported'));
+    if (!job.allowedSites.includes(this.site))
+      return Promise.resolve(
+        refuse(moved.id, `job ${moved.id} may run only at ${job.allowedSites.join(', ')}`, 'invalid'),
+      );
+    if (this.find(moved.id))
+      return Promise.resolve(refuse(moved.id, `job ${moved.id} is already at site ${this.site}`, 'invalid'));
     const { startedAt: _s, finishedAt: _f, heldBy: _h, ...rest } = job;
-    const here: ComputeJob = { ...rest, site: this.site, state: 'queued', submittedAt: this.current, releaseAt: epochMs(Math.max(job.releaseAt, this.current)) };
+    const here: ComputeJob = {
+      ...rest,
+      site: this.site,
+      state: 'queued',
+      submittedAt: this.current,
+      releaseAt: epochMs(Math.max(job.releaseAt, this.current)),
+    };
     try {
       this.check(here, new Set(this.jobs.map((j) => j.id)));
     } catch (e) {
@@ -184,24 +229,33 @@ export class SimCluster implements Scheduler, Meter {
   setPowerCap(jobId: string, wattsPerGpu: number): Promise<Actuation> {
     const job = this.find(jobId);
     if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`, 'not-found'));
-    if (job.state === 'completed' || job.state === 'cancelled') return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}`, 'wrong-state'));
+    if (job.state === 'completed' || job.state === 'cancelled')
+      return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}`, 'wrong-state'));
     const p = this.cfg.power;
     const lo = minCapW(p);
     const hi = p.gpuTdpW ?? p.gpuPeakW;
-    if (!(wattsPerGpu >= lo && wattsPerGpu <= hi)) return Promise.resolve(refuse(jobId, `a cap must be ${lo}–${hi} W per GPU, got ${wattsPerGpu}`, 'invalid'));
+    if (!(wattsPerGpu >= lo && wattsPerGpu <= hi))
+      return Promise.resolve(refuse(jobId, `a cap must be ${lo}–${hi} W per GPU, got ${wattsPerGpu}`, 'invalid'));
     this.applyCap(job, wattsPerGpu);
     return Promise.resolve(ok(jobId));
   }
 
   finishedSince(since: EpochMs): Promise<ComputeJob[]> {
-    return Promise.resolve(this.jobs.filter((j) => (j.state === 'completed' || j.state === 'cancelled') && (j.finishedAt ?? -Infinity) >= since).map(publicJob));
+    return Promise.resolve(
+      this.jobs
+        .filter((j) => (j.state === 'completed' || j.state === 'cancelled') && (j.finishedAt ?? -Infinity) >= since)
+        .map(publicJob),
+    );
   }
 
   /** Runs `f` on a job that is still waiting, or refuses. */
   private act(jobId: string, verb: string, f: (job: JobRecord) => Actuation): Promise<Actuation> {
     const job = this.find(jobId);
     if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`, 'not-found'));
-    if (!isWaiting(job)) return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}; only queued or held jobs can be ${verb}`, 'wrong-state'));
+    if (!isWaiting(job))
+      return Promise.resolve(
+        refuse(jobId, `job ${jobId} is ${job.state}; only queued or held jobs can be ${verb}`, 'wrong-state'),
+      );
     return Promise.resolve(f(job));
   }
 
@@ -213,7 +267,9 @@ export class SimCluster implements Scheduler, Meter {
   advanceTo(t: EpochMs): void {
     if (!Number.isFinite(t)) throw new RangeError(`simulated cluster ${this.site}: cannot advance to ${t}`);
     if (t < this.current) {
-      throw new Error(`simulated cluster ${this.site}: time cannot move backwards (now ${isoOf(this.current)}, asked for ${isoOf(t)})`);
+      throw new Error(
+        `simulated cluster ${this.site}: time cannot move backwards (now ${isoOf(this.current)}, asked for ${isoOf(t)})`,
+      );
     }
     while (this.current < t) {
       const now = this.current;
@@ -246,7 +302,9 @@ export class SimCluster implements Scheduler, Meter {
       baseLoadFrom: slotStart(grid, Math.min(slotAt(grid, at), grid.slots)),
       slotMinutes: grid.slotMinutes,
       baseLoadKw: this.baseLoadKw(grid).slice(Math.min(slotAt(grid, at), grid.slots)),
-      jobs: this.jobs.filter((j) => j.submittedAt <= this.current && (isWaiting(j) || j.state === 'running')).map(publicJob),
+      jobs: this.jobs
+        .filter((j) => j.submittedAt <= this.current && (isWaiting(j) || j.state === 'running'))
+        .map(publicJob),
     });
   }
 
@@ -271,12 +329,16 @@ export class SimCluster implements Scheduler, Meter {
     if (job.id === '') bad('has an empty id');
     if (ids.has(job.id)) bad('is already queued (ids must be unique)');
     if (job.site !== this.site || !job.allowedSites.includes(this.site)) bad(`is not for site ${this.site}`);
-    if (job.state !== 'queued' && job.state !== 'held') bad(`is ${job.state}; only queued or held jobs can be submitted`);
-    if (!Number.isInteger(job.gpus) || job.gpus < 1 || job.gpus > this.totalGpus) bad(`needs ${job.gpus} GPUs; the cluster has ${this.totalGpus}`);
+    if (job.state !== 'queued' && job.state !== 'held')
+      bad(`is ${job.state}; only queued or held jobs can be submitted`);
+    if (!Number.isInteger(job.gpus) || job.gpus < 1 || job.gpus > this.totalGpus)
+      bad(`needs ${job.gpus} GPUs; the cluster has ${this.totalGpus}`);
     if (!(job.powerKw > 0 && Number.isFinite(job.powerKw))) bad(`has powerKw ${job.powerKw}; it must be > 0`);
-    if (!(job.remainingKwh > 0 && job.remainingKwh <= job.energyKwh)) bad(`has remainingKwh ${job.remainingKwh}; it must be in (0, energyKwh]`);
+    if (!(job.remainingKwh > 0 && job.remainingKwh <= job.energyKwh))
+      bad(`has remainingKwh ${job.remainingKwh}; it must be in (0, energyKwh]`);
     if (!(job.releaseAt >= job.submittedAt)) bad('is released before it was submitted');
-    if (!Number.isFinite(job.deadlineAt) || (job.beginAt !== undefined && !Number.isFinite(job.beginAt))) bad('has a time that is not finite');
+    if (!Number.isFinite(job.deadlineAt) || (job.beginAt !== undefined && !Number.isFinite(job.beginAt)))
+      bad('has a time that is not finite');
   }
 
   private eligibleAt(job: JobRecord): number {

@@ -52,13 +52,16 @@ const fail = (field: string, detail: string): never => {
 };
 
 const positiveInt = (field: string, v: number, allowZero = false): number =>
-  Number.isInteger(v) && (allowZero ? v >= 0 : v > 0) ? v : fail(field, `must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${v}`);
+  Number.isInteger(v) && (allowZero ? v >= 0 : v > 0)
+    ? v
+    : fail(field, `must be a ${allowZero ? 'non-negative' : 'positive'} integer, got ${v}`);
 
 export const resolveConfig = (c: SimClusterConfig): ResolvedSimConfig => {
   if (c.site.trim() === '') fail('site', 'must not be empty');
   const pue = c.pue ?? 1.3;
   if (!(pue >= 1 && Number.isFinite(pue))) fail('pue', `must be ≥ 1, got ${pue}`);
-  if (!(c.gridImportLimitKw > 0 && Number.isFinite(c.gridImportLimitKw))) fail('gridImportLimitKw', `must be > 0, got ${c.gridImportLimitKw}`);
+  if (!(c.gridImportLimitKw > 0 && Number.isFinite(c.gridImportLimitKw)))
+    fail('gridImportLimitKw', `must be > 0, got ${c.gridImportLimitKw}`);
   const trainingNodes = positiveInt('trainingNodes', c.trainingNodes ?? 16);
   const inferenceNodes = positiveInt('inferenceNodes', c.inferenceNodes ?? 4, true);
   const slotMinutes = positiveInt('slotMinutes', c.slotMinutes ?? 30);
@@ -72,14 +75,25 @@ export const resolveConfig = (c: SimClusterConfig): ResolvedSimConfig => {
   const inferenceIdleKw = inferenceNodes * nodeIdleKw(power);
   const inferenceMaxKw = inferenceNodes * nodeMaxKw(power);
   return {
-    site: c.site, region: c.region, gridImportLimitKw: c.gridImportLimitKw, pue,
-    trainingNodes, inferenceNodes, slotMinutes, power,
+    site: c.site,
+    region: c.region,
+    gridImportLimitKw: c.gridImportLimitKw,
+    pue,
+    trainingNodes,
+    inferenceNodes,
+    slotMinutes,
+    power,
     totalTrainingGpus: trainingNodes * gpusPerNode,
     trainingIdleKw: trainingNodes * nodeIdleKw(power),
     inferenceIdleKw,
     inferenceMaxKw,
     itPowerLimitKw: trainingNodes * nodeMaxKw(power) + inferenceMaxKw,
-    admission: c.admission === 'held' ? 'held' : c.admission === undefined || c.admission === 'immediate' ? 'immediate' : fail('admission', `must be "immediate" or "held", got ${String(c.admission)}`),
+    admission:
+      c.admission === 'held'
+        ? 'held'
+        : c.admission === undefined || c.admission === 'immediate'
+          ? 'immediate'
+          : fail('admission', `must be "immediate" or "held", got ${String(c.admission)}`),
   };
 };
 
@@ -87,7 +101,8 @@ export const resolveConfig = (c: SimClusterConfig): ResolvedSimConfig => {
 export const checkInferenceProfile = (profile: readonly number[], cfg: ResolvedSimConfig): readonly number[] => {
   if (profile.length === 0) fail('inferenceKw', 'must have at least one slot');
   profile.forEach((v, i) => {
-    if (!(v >= 0 && v <= cfg.inferenceMaxKw + 1e-9)) fail(`inferenceKw[${i}]`, `must be within 0..${cfg.inferenceMaxKw} kW (the pool's maximum), got ${v}`);
+    if (!(v >= 0 && v <= cfg.inferenceMaxKw + 1e-9))
+      fail(`inferenceKw[${i}]`, `must be within 0..${cfg.inferenceMaxKw} kW (the pool's maximum), got ${v}`);
   });
   return profile.slice();
 };

@@ -34,7 +34,12 @@ export interface ResolvedSlurmConfig {
 
 /** An A100-class GPU with its share of node overhead (src/sim/power.ts); one CPU core of a busy server. */
 export const DEFAULT_POLICY: QueuePolicy = {
-  slo: 'deferrable', maxDeferralHours: 12, gpuPowerKw: 0.37, cpuPowerKw: 0.01, preemptible: false, defaultRunHours: 4,
+  slo: 'deferrable',
+  maxDeferralHours: 12,
+  gpuPowerKw: 0.37,
+  cpuPowerKw: 0.01,
+  preemptible: false,
+  defaultRunHours: 4,
 };
 
 const fail = (field: string, detail: string): never => {
@@ -42,17 +47,20 @@ const fail = (field: string, detail: string): never => {
 };
 
 const checkPolicy = (field: string, p: Partial<QueuePolicy>): void => {
-  if (p.slo !== undefined && p.slo !== 'deferrable' && p.slo !== 'inflexible') fail(`${field}.slo`, `must be "deferrable" or "inflexible", got ${String(p.slo)}`);
+  if (p.slo !== undefined && p.slo !== 'deferrable' && p.slo !== 'inflexible')
+    fail(`${field}.slo`, `must be "deferrable" or "inflexible", got ${String(p.slo)}`);
   for (const k of ['maxDeferralHours', 'gpuPowerKw', 'cpuPowerKw', 'defaultRunHours'] as const) {
     const v = p[k];
-    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0)) fail(`${field}.${k}`, `must be a number ≥ 0, got ${String(v)}`);
+    if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0))
+      fail(`${field}.${k}`, `must be a number ≥ 0, got ${String(v)}`);
   }
 };
 
 export const resolveSlurmConfig = (c: SlurmConfig): ResolvedSlurmConfig => {
   if (typeof c.site !== 'string' || c.site.trim() === '') fail('site', 'must be a non-empty site id');
   const timeoutMs = c.timeoutMs ?? 10_000;
-  if (!(Number.isInteger(timeoutMs) && timeoutMs >= 100)) fail('timeoutMs', `must be an integer ≥ 100, got ${timeoutMs}`);
+  if (!(Number.isInteger(timeoutMs) && timeoutMs >= 100))
+    fail('timeoutMs', `must be an integer ≥ 100, got ${timeoutMs}`);
   if (typeof c.partitions !== 'object' || c.partitions === null || Object.keys(c.partitions).length === 0) {
     fail('partitions', 'must name at least one partition FlexLon manages, e.g. {"batch": {"maxDeferralHours": 12}}');
   }
@@ -71,7 +79,11 @@ export const resolveSlurmConfig = (c: SlurmConfig): ResolvedSlurmConfig => {
   if (c.slurmConf !== undefined) env.SLURM_CONF = c.slurmConf;
   const binDir = c.binDir;
   return {
-    site: c.site, env, timeoutMs, partitions, qos,
+    site: c.site,
+    env,
+    timeoutMs,
+    partitions,
+    qos,
     bin: (name) => (binDir === undefined ? name : `${binDir.replace(/\/$/, '')}/${name}`),
     unmanaged: { ...DEFAULT_POLICY, slo: 'inflexible' },
   };

@@ -43,7 +43,10 @@ export class SlurmScheduler implements Scheduler {
   private readonly vanished = new Map<string, ComputeJob>();
   private lastSeen = new Map<string, ComputeJob>();
 
-  constructor(config: SlurmConfig, private readonly now: () => number = Date.now) {
+  constructor(
+    config: SlurmConfig,
+    private readonly now: () => number = Date.now,
+  ) {
     this.cfg = resolveSlurmConfig(config);
     this.site = this.cfg.site;
     this.cmd = new SlurmCommands(this.cfg);
@@ -57,7 +60,12 @@ export class SlurmScheduler implements Scheduler {
     const seen = new Map(out.map((x) => [x.job.id, x.job]));
     for (const [id, job] of this.lastSeen) {
       if (!seen.has(id) && (job.state === 'running' || job.state === 'queued' || job.state === 'held')) {
-        this.vanished.set(id, { ...job, state: job.state === 'running' ? 'completed' : 'cancelled', remainingKwh: job.remainingKwh, finishedAt: now });
+        this.vanished.set(id, {
+          ...job,
+          state: job.state === 'running' ? 'completed' : 'cancelled',
+          remainingKwh: job.remainingKwh,
+          finishedAt: now,
+        });
       }
     }
     this.lastSeen = seen;
@@ -70,7 +78,9 @@ export class SlurmScheduler implements Scheduler {
 
   async finishedSince(since: EpochMs): Promise<ComputeJob[]> {
     const jobs = await this.snapshot();
-    const ended = jobs.filter((j) => (j.state === 'completed' || j.state === 'cancelled') && (j.finishedAt ?? 0) >= since);
+    const ended = jobs.filter(
+      (j) => (j.state === 'completed' || j.state === 'cancelled') && (j.finishedAt ?? 0) >= since,
+    );
     return [...ended, ...[...this.vanished.values()].filter((j) => (j.finishedAt ?? 0) >= since)];
   }
 
@@ -84,8 +94,14 @@ export class SlurmScheduler implements Scheduler {
     await this.snapshot();
     const j = this.byId.get(jobId);
     if (!j) return refuse(jobId, `no job ${jobId} in Slurm at site ${this.site}`, 'not-found');
-    if (j.job_state !== 'PENDING') return refuse(jobId, `Slurm job ${j.job_id} is ${j.job_state}; only pending jobs can be ${verb}`, 'wrong-state');
-    if (!this.cfg.partitions.has(j.partition)) return refuse(jobId, `Slurm job ${j.job_id} is in partition ${j.partition}, which FlexLon does not manage`, 'wrong-state');
+    if (j.job_state !== 'PENDING')
+      return refuse(jobId, `Slurm job ${j.job_id} is ${j.job_state}; only pending jobs can be ${verb}`, 'wrong-state');
+    if (!this.cfg.partitions.has(j.partition))
+      return refuse(
+        jobId,
+        `Slurm job ${j.job_id} is in partition ${j.partition}, which FlexLon does not manage`,
+        'wrong-state',
+      );
     return f(j);
   }
 
@@ -94,19 +110,31 @@ export class SlurmScheduler implements Scheduler {
     const r = await this.cmd.run('scontrol', args);
     if (r.code === 0) return ok(jobId);
     if (isUnreachable(r.stderr)) throw new FlexError('FLX_SCHEDULER_UNAVAILABLE', `scontrol: ${r.stderr}`);
-    const code: RefusalCode = /Invalid job id/i.test(r.stderr) ? 'not-found' : /already (finished|completed)|not pending|Job is no longer pending/i.test(r.stderr) ? 'wrong-state' : 'scheduler-error';
+    const code: RefusalCode = /Invalid job id/i.test(r.stderr)
+      ? 'not-found'
+      : /already (finished|completed)|not pending|Job is no longer pending/i.test(r.stderr)
+        ? 'wrong-state'
+        : 'scheduler-error';
     return refuse(jobId, `scontrol ${args.join(' ')}: ${r.stderr || `exit ${r.code}`}`, code);
   }
 
   private setAdminComment(jobId: string, j: SqueueJob, marked: boolean): Promise<Actuation> {
     const others = j.admin_comment.split(/\s+/).filter((t) => t !== '' && t !== HOLD_MARK);
-    return this.scontrol(jobId, ['update', `JobId=${j.job_id}`, `AdminComment=${[...others, ...(marked ? [HOLD_MARK] : [])].join(' ')}`]);
+    return this.scontrol(jobId, [
+      'update',
+      `JobId=${j.job_id}`,
+      `AdminComment=${[...others, ...(marked ? [HOLD_MARK] : [])].join(' ')}`,
+    ]);
   }
 
   deferUntil(jobId: string, until: EpochMs): Promise<Actuation> {
     return this.pending(jobId, 'deferred', async (j) => {
       if (!Number.isFinite(until)) return refuse(jobId, `until is not a time: ${until}`, 'invalid');
-      return this.scontrol(jobId, ['update', `JobId=${j.job_id}`, `StartTime=${until <= this.now() ? 'now' : utc(until)}`]);
+      return this.scontrol(jobId, [
+        'update',
+        `JobId=${j.job_id}`,
+        `StartTime=${until <= this.now() ? 'now' : utc(until)}`,
+      ]);
     });
   }
 
@@ -122,7 +150,12 @@ export class SlurmScheduler implements Scheduler {
   release(jobId: string): Promise<Actuation> {
     return this.pending(jobId, 'released', async (j) => {
       if (!isHeld(j)) return hasHoldMark(j) ? this.setAdminComment(jobId, j, false) : ok(jobId);
-      if (!hasHoldMark(j)) return refuse(jobId, `Slurm job ${j.job_id} was held by hand (${j.state_reason}), not by FlexLon; FlexLon leaves it to whoever held it`, 'held-by-other');
+      if (!hasHoldMark(j))
+        return refuse(
+          jobId,
+          `Slurm job ${j.job_id} was held by hand (${j.state_reason}), not by FlexLon; FlexLon leaves it to whoever held it`,
+          'held-by-other',
+        );
       const released = await this.scontrol(jobId, ['release', String(j.job_id)]);
       return released.ok ? this.setAdminComment(jobId, j, false) : released;
     });
@@ -143,7 +176,10 @@ export class SlurmScheduler implements Scheduler {
     const job = toComputeJob(this.cfg, j, epochMs(this.now()));
     const script = await this.cmd.must('scontrol', ['write', 'batch_script', String(j.job_id), '-']);
     const spec: SlurmJobSpec = {
-      script, name: j.name, partition: j.partition, comment: withId(j.comment, job.id),
+      script,
+      name: j.name,
+      partition: j.partition,
+      comment: withId(j.comment, job.id),
       ...(j.time_limit > 0 && j.time_limit < 4_294_967_294 ? { timeLimitMinutes: j.time_limit } : {}),
       ...(j.tres_per_node ? { gres: j.tres_per_node.replace(/^gres[:/]/, '') } : {}),
       ...(j.cpus_per_task > 0 && j.cpus_per_task < 65_534 ? { cpusPerTask: j.cpus_per_task } : {}),
@@ -154,14 +190,24 @@ export class SlurmScheduler implements Scheduler {
 
   /** Submits a job moved from another Slurm cluster, held by FlexLon; its comment carries its FlexLon id. */
   async importJob(moved: PortableJob): Promise<Actuation> {
-    if (moved.kind !== 'slurm') return refuse(moved.id, `a ${moved.kind} job cannot be submitted to Slurm`, 'unsupported');
-    if (!moved.job.allowedSites.includes(this.site)) return refuse(moved.id, `job ${moved.id} may run only at ${moved.job.allowedSites.join(', ')}`, 'invalid');
+    if (moved.kind !== 'slurm')
+      return refuse(moved.id, `a ${moved.kind} job cannot be submitted to Slurm`, 'unsupported');
+    if (!moved.job.allowedSites.includes(this.site))
+      return refuse(moved.id, `job ${moved.id} may run only at ${moved.job.allowedSites.join(', ')}`, 'invalid');
     const s = moved.spec as SlurmJobSpec;
-    if (typeof s?.script !== 'string' || typeof s.name !== 'string') return refuse(moved.id, 'the moved job has no batch script', 'invalid');
-    const args = ['--parsable', '--hold', `--job-name=${s.name}`, `--comment=${withId(s.comment, moved.id)}`,
+    if (typeof s?.script !== 'string' || typeof s.name !== 'string')
+      return refuse(moved.id, 'the moved job has no batch script', 'invalid');
+    const args = [
+      '--parsable',
+      '--hold',
+      `--job-name=${s.name}`,
+      `--comment=${withId(s.comment, moved.id)}`,
       ...(this.cfg.partitions.has(s.partition) ? [`--partition=${s.partition}`] : []),
-      ...(s.timeLimitMinutes ? [`--time=${s.timeLimitMinutes}`] : []), ...(s.gres ? [`--gres=${s.gres}`] : []),
-      ...(s.cpusPerTask ? [`--cpus-per-task=${s.cpusPerTask}`] : []), ...(s.workDir ? [`--chdir=${s.workDir}`] : [])];
+      ...(s.timeLimitMinutes ? [`--time=${s.timeLimitMinutes}`] : []),
+      ...(s.gres ? [`--gres=${s.gres}`] : []),
+      ...(s.cpusPerTask ? [`--cpus-per-task=${s.cpusPerTask}`] : []),
+      ...(s.workDir ? [`--chdir=${s.workDir}`] : []),
+    ];
     const r = await this.cmd.run('sbatch', args, s.script);
     if (r.code !== 0) {
       if (isUnreachable(r.stderr)) throw new FlexError('FLX_SCHEDULER_UNAVAILABLE', `sbatch: ${r.stderr}`);
@@ -172,7 +218,13 @@ export class SlurmScheduler implements Scheduler {
   }
 
   setPowerCap(jobId: string, _wattsPerGpu: number): Promise<Actuation> {
-    return Promise.resolve(refuse(jobId, 'Slurm 22.05 cannot cap a job\'s GPU power (no per-job power limit); use a node-level agent (nvidia-smi -pl in a prolog) or run the job at a lower --gpu-freq', 'unsupported'));
+    return Promise.resolve(
+      refuse(
+        jobId,
+        "Slurm 22.05 cannot cap a job's GPU power (no per-job power limit); use a node-level agent (nvidia-smi -pl in a prolog) or run the job at a lower --gpu-freq",
+        'unsupported',
+      ),
+    );
   }
 }
 
@@ -182,9 +234,12 @@ const withId = (comment: string, id: string): string => {
     const obj = JSON.parse(comment) as unknown;
     if (typeof obj === 'object' && obj !== null && !Array.isArray(obj)) {
       const o = obj as Record<string, unknown>;
-      if (typeof o.flexlon === 'object' && o.flexlon !== null) return JSON.stringify({ ...o, flexlon: { ...(o.flexlon as object), id } });
+      if (typeof o.flexlon === 'object' && o.flexlon !== null)
+        return JSON.stringify({ ...o, flexlon: { ...(o.flexlon as object), id } });
       return JSON.stringify({ ...o, id });
     }
-  } catch { /* free text: wrap it */ }
+  } catch {
+    /* free text: wrap it */
+  }
   return JSON.stringify(comment.trim() === '' ? { id } : { id, note: comment });
 };

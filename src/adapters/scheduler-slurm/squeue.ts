@@ -37,9 +37,28 @@ export interface SqueueJob {
 
 const NUMBER_FIELDS = ['job_id', 'priority', 'submit_time'] as const;
 /** Numbers Slurm leaves out or sets to null for some jobs (a job cancelled while pending has no cpus). */
-const OPTIONAL_NUMBERS = ['start_time', 'end_time', 'eligible_time', 'deadline', 'time_limit', 'node_count', 'cpus', 'cpus_per_task'] as const;
+const OPTIONAL_NUMBERS = [
+  'start_time',
+  'end_time',
+  'eligible_time',
+  'deadline',
+  'time_limit',
+  'node_count',
+  'cpus',
+  'cpus_per_task',
+] as const;
 const STRING_FIELDS = ['name', 'job_state'] as const;
-const OPTIONAL_STRINGS = ['state_reason', 'partition', 'qos', 'comment', 'admin_comment', 'user_name', 'tres_per_node', 'tres_per_job', 'current_working_directory'] as const;
+const OPTIONAL_STRINGS = [
+  'state_reason',
+  'partition',
+  'qos',
+  'comment',
+  'admin_comment',
+  'user_name',
+  'tres_per_node',
+  'tres_per_job',
+  'current_working_directory',
+] as const;
 
 /** Parses squeue's output; errors reported inside the JSON (22.05 exits 0 when slurmctld is down) are thrown. */
 export const parseSqueue = (stdout: string): SqueueJob[] => {
@@ -47,17 +66,33 @@ export const parseSqueue = (stdout: string): SqueueJob[] => {
   try {
     doc = JSON.parse(stdout) as typeof doc;
   } catch {
-    throw new FlexError('FLX_SCHEDULER_COMMAND', 'squeue --json did not print JSON: is this Slurm 22.05 or later with the serializer_json plugin?');
+    throw new FlexError(
+      'FLX_SCHEDULER_COMMAND',
+      'squeue --json did not print JSON: is this Slurm 22.05 or later with the serializer_json plugin?',
+    );
   }
   if (Array.isArray(doc.errors) && doc.errors.length > 0) {
     const e = doc.errors[0];
-    throw new FlexError('FLX_SCHEDULER_UNAVAILABLE', `squeue: ${e?.description ?? 'error'} (${e?.error ?? 'unknown'}): is slurmctld running?`);
+    throw new FlexError(
+      'FLX_SCHEDULER_UNAVAILABLE',
+      `squeue: ${e?.description ?? 'error'} (${e?.error ?? 'unknown'}): is slurmctld running?`,
+    );
   }
   if (!Array.isArray(doc.jobs)) throw new FlexError('FLX_SCHEDULER_COMMAND', 'squeue --json printed no "jobs" list');
   return doc.jobs.map((raw, i) => {
     const j = raw as Record<string, unknown>;
-    for (const f of NUMBER_FIELDS) if (typeof j[f] !== 'number') throw new FlexError('FLX_SCHEDULER_COMMAND', `squeue --json: jobs[${i}].${f} is not a number; this Slurm release's JSON is not the 22.05 (v0.0.38) shape FlexLon reads`);
-    for (const f of STRING_FIELDS) if (typeof j[f] !== 'string') throw new FlexError('FLX_SCHEDULER_COMMAND', `squeue --json: jobs[${i}].${f} is not a string; this Slurm release's JSON is not the 22.05 (v0.0.38) shape FlexLon reads`);
+    for (const f of NUMBER_FIELDS)
+      if (typeof j[f] !== 'number')
+        throw new FlexError(
+          'FLX_SCHEDULER_COMMAND',
+          `squeue --json: jobs[${i}].${f} is not a number; this Slurm release's JSON is not the 22.05 (v0.0.38) shape FlexLon reads`,
+        );
+    for (const f of STRING_FIELDS)
+      if (typeof j[f] !== 'string')
+        throw new FlexError(
+          'FLX_SCHEDULER_COMMAND',
+          `squeue --json: jobs[${i}].${f} is not a string; this Slurm release's JSON is not the 22.05 (v0.0.38) shape FlexLon reads`,
+        );
     const job: Record<string, unknown> = { ...j };
     for (const f of OPTIONAL_NUMBERS) if (typeof j[f] !== 'number') job[f] = 0;
     for (const f of OPTIONAL_STRINGS) if (typeof j[f] !== 'string') job[f] = '';
@@ -66,12 +101,21 @@ export const parseSqueue = (stdout: string): SqueueJob[] => {
 };
 
 const ENDED: Readonly<Record<string, JobState>> = {
-  COMPLETED: 'completed', FAILED: 'completed', TIMEOUT: 'completed', NODE_FAIL: 'completed', OUT_OF_MEMORY: 'completed',
-  BOOT_FAIL: 'completed', DEADLINE: 'completed', PREEMPTED: 'completed', CANCELLED: 'cancelled', REVOKED: 'cancelled',
+  COMPLETED: 'completed',
+  FAILED: 'completed',
+  TIMEOUT: 'completed',
+  NODE_FAIL: 'completed',
+  OUT_OF_MEMORY: 'completed',
+  BOOT_FAIL: 'completed',
+  DEADLINE: 'completed',
+  PREEMPTED: 'completed',
+  CANCELLED: 'cancelled',
+  REVOKED: 'cancelled',
 };
 const HOLD_REASONS = new Set(['JobHeldAdmin', 'JobHeldUser']);
 
-export const isHeld = (j: SqueueJob): boolean => j.job_state === 'PENDING' && (j.priority === 0 || HOLD_REASONS.has(j.state_reason));
+export const isHeld = (j: SqueueJob): boolean =>
+  j.job_state === 'PENDING' && (j.priority === 0 || HOLD_REASONS.has(j.state_reason));
 export const hasHoldMark = (j: SqueueJob): boolean => j.admin_comment.split(/\s+/).includes(HOLD_MARK);
 
 const stateOf = (j: SqueueJob): JobState => {
@@ -103,19 +147,35 @@ export const toComputeJob = (cfg: ResolvedSlurmConfig, j: SqueueJob, now: EpochM
   const submittedAt = seconds(j.submit_time) ?? now;
   const gpus = gpusOf(j);
   const text = metadataFromText(j.comment, `job ${j.job_id} --comment`);
-  const meta = resolveMetadata(text.fields, {
-    site: cfg.site, submittedAt, gpus, cpus: j.cpus,
-    ...(j.time_limit > 0 && j.time_limit < 4_294_967_294 ? { timeLimitMinutes: j.time_limit } : {}),
-    ...(j.deadline > 0 ? { nativeDeadlineAt: epochMs(j.deadline * 1000) } : {}),
-  }, policy, `job ${j.job_id} --comment`, text.issues);
+  const meta = resolveMetadata(
+    text.fields,
+    {
+      site: cfg.site,
+      submittedAt,
+      gpus,
+      cpus: j.cpus,
+      ...(j.time_limit > 0 && j.time_limit < 4_294_967_294 ? { timeLimitMinutes: j.time_limit } : {}),
+      ...(j.deadline > 0 ? { nativeDeadlineAt: epochMs(j.deadline * 1000) } : {}),
+    },
+    policy,
+    `job ${j.job_id} --comment`,
+    text.issues,
+  );
   const state = stateOf(j);
   const startedAt = state === 'running' || state === 'completed' ? seconds(j.start_time) : undefined;
   const finishedAt = state === 'completed' || state === 'cancelled' ? seconds(j.end_time) : undefined;
-  const ranH = startedAt === undefined ? 0 : Math.max(0, (state === 'running' ? now : (finishedAt ?? now)) - startedAt) / 3_600_000;
+  const ranH =
+    startedAt === undefined
+      ? 0
+      : Math.max(0, (state === 'running' ? now : (finishedAt ?? now)) - startedAt) / 3_600_000;
   // A running job's remaining energy is its estimate less what it has run; never 0 while it still runs.
-  const remaining = state === 'completed' || state === 'cancelled' ? 0 : Math.max(meta.energyKwh - meta.powerKw * ranH, state === 'running' ? meta.powerKw / 60 : 0);
+  const remaining =
+    state === 'completed' || state === 'cancelled'
+      ? 0
+      : Math.max(meta.energyKwh - meta.powerKw * ranH, state === 'running' ? meta.powerKw / 60 : 0);
   // Before its begin time, eligible_time is the begin time; otherwise it equals the submit time.
-  const beginAt = (state === 'queued' || state === 'held') && j.eligible_time > j.submit_time ? seconds(j.eligible_time) : undefined;
+  const beginAt =
+    (state === 'queued' || state === 'held') && j.eligible_time > j.submit_time ? seconds(j.eligible_time) : undefined;
   return {
     id: meta.flexId ?? `${cfg.site}:${j.job_id}`,
     nativeId: String(j.job_id),
@@ -136,7 +196,7 @@ export const toComputeJob = (cfg: ResolvedSlurmConfig, j: SqueueJob, now: EpochM
     workUnit: meta.workUnit,
     state,
     queue: j.partition,
-    ...(state === 'held' ? { heldBy: hasHoldMark(j) ? 'flexlon' as const : 'other' as const } : {}),
+    ...(state === 'held' ? { heldBy: hasHoldMark(j) ? ('flexlon' as const) : ('other' as const) } : {}),
     ...(beginAt === undefined ? {} : { beginAt }),
     ...(startedAt === undefined ? {} : { startedAt }),
     ...(finishedAt === undefined ? {} : { finishedAt }),

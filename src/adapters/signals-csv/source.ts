@@ -23,16 +23,24 @@ export interface FileRead {
   readonly rows: number;
 }
 
-const list = (x: string | readonly string[] | undefined): readonly string[] => (x === undefined ? [] : typeof x === 'string' ? [x] : x);
+const list = (x: string | readonly string[] | undefined): readonly string[] =>
+  x === undefined ? [] : typeof x === 'string' ? [x] : x;
 
 /** Reads CSV files into one history. A malformed file stops the read with FLX_DATA_INVALID. */
-export const loadCsvHistory = (files: readonly string[], mapping?: ColumnMapping, history = new SignalHistory()): { history: SignalHistory; reads: FileRead[] } => {
+export const loadCsvHistory = (
+  files: readonly string[],
+  mapping?: ColumnMapping,
+  history = new SignalHistory(),
+): { history: SignalHistory; reads: FileRead[] } => {
   const reads: FileRead[] = [];
   for (const file of files) {
     const table = readCsv(file);
     const format = mapping ? 'mapped' : detectFormat(table.header);
     if (!format) {
-      throw new FlexError('FLX_DATA_INVALID', `${file}: line 1: the header (${table.header.join(', ')}) is not a format FlexLon knows (NESO national, Elexon MID, NESO regional, FlexLon normalised); for another CSV give a column mapping with --map`);
+      throw new FlexError(
+        'FLX_DATA_INVALID',
+        `${file}: line 1: the header (${table.header.join(', ')}) is not a format FlexLon knows (NESO national, Elexon MID, NESO regional, FlexLon normalised); for another CSV give a column mapping with --map`,
+      );
     }
     const r = readTable(table, history, format, mapping);
     reads.push({ file, format, rows: r.rows });
@@ -43,10 +51,16 @@ export const loadCsvHistory = (files: readonly string[], mapping?: ColumnMapping
 export class CsvSignalSource extends HistorySignalSource {
   readonly reads: readonly FileRead[];
 
-  constructor(files: GridDataFiles, options: { vintages?: VintageModel | false; mapping?: ColumnMapping; name?: string } = {}) {
+  constructor(
+    files: GridDataFiles,
+    options: { vintages?: VintageModel | false; mapping?: ColumnMapping; name?: string } = {},
+  ) {
     const all = [...list(files.carbon), ...list(files.price), ...list(files.regional)];
     const { history, reads } = loadCsvHistory(all, options.mapping);
-    super(history, { name: options.name ?? 'the CSV grid data', ...(options.vintages === undefined ? {} : { vintages: options.vintages }) });
+    super(history, {
+      name: options.name ?? 'the CSV grid data',
+      ...(options.vintages === undefined ? {} : { vintages: options.vintages }),
+    });
     this.reads = reads;
   }
 
@@ -54,7 +68,11 @@ export class CsvSignalSource extends HistorySignalSource {
   span(): { from: number; to: number } {
     const carbon = this.history.span(NATIONAL_REGION_ID, 'carbonForecast');
     const price = this.history.span(NATIONAL_REGION_ID, 'price');
-    if (!carbon || !price) throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `${this.options.name} has no national ${carbon ? 'price' : 'carbon intensity'} data`);
+    if (!carbon || !price)
+      throw new FlexError(
+        'FLX_SIGNAL_UNAVAILABLE',
+        `${this.options.name} has no national ${carbon ? 'price' : 'carbon intensity'} data`,
+      );
     return { from: Math.max(carbon.from, price.from), to: Math.min(carbon.to, price.to) };
   }
 }

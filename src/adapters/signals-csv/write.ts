@@ -34,9 +34,27 @@ export const normalisedCsv = (h: SignalHistory): { text: string; rows: number } 
       const sp = settlementPeriodOf(start);
       const q = [...(quality.get(`${region}|${start}`) ?? []), ...(quality.get(`*|${start}`) ?? [])].join(';');
       const base = [utc(start), sp.date, sp.period, region, name];
-      lines.push([...base, r.carbonForecast, r.carbonActual, r.carbonIndex, r.price, r.priceVolume, r.imbalancePrice, undefined, q].map(cell).join(','));
+      lines.push(
+        [
+          ...base,
+          r.carbonForecast,
+          r.carbonActual,
+          r.carbonIndex,
+          r.price,
+          r.priceVolume,
+          r.imbalancePrice,
+          undefined,
+          q,
+        ]
+          .map(cell)
+          .join(','),
+      );
       for (const v of h.vintagesOf(region, start, 'carbon')) {
-        lines.push([...base, v.value, undefined, undefined, undefined, undefined, undefined, utc(v.issuedAt), 'vintage'].map(cell).join(','));
+        lines.push(
+          [...base, v.value, undefined, undefined, undefined, undefined, undefined, utc(v.issuedAt), 'vintage']
+            .map(cell)
+            .join(','),
+        );
       }
     }
   }

@@ -45,7 +45,12 @@ export class ElexonClient {
   async loadMid(h: SignalHistory, from: number, to: number): Promise<Fetched[]> {
     const out: Fetched[] = [];
     for (const c of chunks(from, to, ELEXON_MAX_CHUNK_MS)) {
-      const q = new URLSearchParams({ from: new Date(c.from).toISOString(), to: new Date(c.to - PERIOD_MS).toISOString(), dataProviders: 'APXMIDP', format: 'json' });
+      const q = new URLSearchParams({
+        from: new Date(c.from).toISOString(),
+        to: new Date(c.to - PERIOD_MS).toISOString(),
+        dataProviders: 'APXMIDP',
+        format: 'json',
+      });
       const got = await this.o.fetcher.getJson(`${this.baseUrl}/datasets/MID?${q}`, this.maxAge(c.to));
       out.push(got);
       readElexonResponse(keepRows(got.body, c.from, c.to), h, got.file ?? got.url);
@@ -59,7 +64,10 @@ export class ElexonClient {
     for (let t = from; t < to; t += PERIOD_MS) days.add(settlementPeriodOf(t).date);
     const out: Fetched[] = [];
     for (const day of days) {
-      const got = await this.o.fetcher.getJson(`${this.baseUrl}/balancing/settlement/system-prices/${day}?format=json`, this.maxAge(Date.parse(`${day}T00:00:00Z`) + 86_400_000));
+      const got = await this.o.fetcher.getJson(
+        `${this.baseUrl}/balancing/settlement/system-prices/${day}?format=json`,
+        this.maxAge(Date.parse(`${day}T00:00:00Z`) + 86_400_000),
+      );
       out.push(got);
       readElexonResponse(keepRows(got.body, from, to), h, got.file ?? got.url);
     }

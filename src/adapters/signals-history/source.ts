@@ -4,7 +4,15 @@
 // builds the vintage issued at asOf from the later value plus lead-scaled noise
 // (src/domain/forecast-vintage.ts). outturn() returns the recorded values as they are.
 import { FlexError } from '../../errors.ts';
-import { DEFAULT_VINTAGE_MODEL, NoisePath, noiseIndex, noiseSeed, vintageIssuedAt, vintageValue, type VintageModel } from '../../domain/forecast-vintage.ts';
+import {
+  DEFAULT_VINTAGE_MODEL,
+  NoisePath,
+  noiseIndex,
+  noiseSeed,
+  vintageIssuedAt,
+  vintageValue,
+  type VintageModel,
+} from '../../domain/forecast-vintage.ts';
 import { findRegion, NATIONAL_REGION_ID, regionLabel, type GridRegion } from '../../domain/regions.ts';
 import { PERIOD_MS } from '../../domain/settlement-day.ts';
 import type { SignalHistory, ForecastSignal } from '../../domain/signal-history.ts';
@@ -28,17 +36,32 @@ export class HistorySignalSource implements SignalSource {
   private readonly model: VintageModel | false;
   private readonly noise = new Map<string, NoisePath>();
 
-  constructor(readonly history: SignalHistory, readonly options: HistorySourceOptions) {
+  constructor(
+    readonly history: SignalHistory,
+    readonly options: HistorySourceOptions,
+  ) {
     this.model = options.vintages === undefined ? DEFAULT_VINTAGE_MODEL : options.vintages;
   }
 
   /** The region a caller names ("GB", "13", "London"), or a clear error. */
   region(name: string): GridRegion {
     const r = findRegion(name);
-    if (!r) throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `unknown region "${name}": use GB, a NESO region id 1–17 or its name (e.g. 13 or London)`, { path: 'region' });
+    if (!r)
+      throw new FlexError(
+        'FLX_SIGNAL_UNAVAILABLE',
+        `unknown region "${name}": use GB, a NESO region id 1–17 or its name (e.g. 13 or London)`,
+        { path: 'region' },
+      );
     if (!this.history.regionIds().includes(r.id)) {
-      const have = this.history.regionIds().map((id) => regionLabel(findRegion(id) as GridRegion)).join(', ');
-      throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `${this.options.name} has no carbon intensity for region ${regionLabel(r)} (it has: ${have || 'none'}); fetch it with \`flexlon signals fetch --region ${r.id}\``, { path: 'region' });
+      const have = this.history
+        .regionIds()
+        .map((id) => regionLabel(findRegion(id) as GridRegion))
+        .join(', ');
+      throw new FlexError(
+        'FLX_SIGNAL_UNAVAILABLE',
+        `${this.options.name} has no carbon intensity for region ${regionLabel(r)} (it has: ${have || 'none'}); fetch it with \`flexlon signals fetch --region ${r.id}\``,
+        { path: 'region' },
+      );
     }
     return r;
   }
@@ -56,18 +79,34 @@ export class HistorySignalSource implements SignalSource {
    * One slot of one forecast signal as of `asOf`: the newest recorded vintage issued by then; else
    * the vintage issued at asOf, synthesised from the earliest later value (when vintages are on).
    */
-  private asOf(signal: ForecastSignal, region: number, start: number, asOf: number, later: { value: number; knownAt: number } | undefined): Slot {
+  private asOf(
+    signal: ForecastSignal,
+    region: number,
+    start: number,
+    asOf: number,
+    later: { value: number; knownAt: number } | undefined,
+  ): Slot {
     const recorded = this.history.vintagesOf(region, start, signal);
     let best: Slot | undefined;
     for (const v of recorded) if (v.issuedAt <= asOf) best = { value: v.value, issuedAt: v.issuedAt };
     if (best) return best;
     const first = recorded[0];
-    const source = first && (!later || first.issuedAt < later.knownAt) ? { value: first.value, knownAt: first.issuedAt } : later;
+    const source =
+      first && (!later || first.issuedAt < later.knownAt) ? { value: first.value, knownAt: first.issuedAt } : later;
     if (!source) return {};
     if (source.knownAt <= asOf) return { value: source.value, issuedAt: source.knownAt };
     if (!this.model) return {};
     const issuedAt = vintageIssuedAt(asOf, this.model);
-    return { value: vintageValue(source.value, source.knownAt, issuedAt, this.noiseAt(signal, region, start), this.model.fullErrorLeadMs), issuedAt };
+    return {
+      value: vintageValue(
+        source.value,
+        source.knownAt,
+        issuedAt,
+        this.noiseAt(signal, region, start),
+        this.model.fullErrorLeadMs,
+      ),
+      issuedAt,
+    };
   }
 
   async forecast(regionName: string, grid: SlotGrid, asOf: EpochMs): Promise<SignalSeries> {
@@ -78,20 +117,51 @@ export class HistorySignalSource implements SignalSource {
       const start = slotStart(grid, i);
       const rec = this.history.get(r.id, start);
       // NESO overwrites its stored forecast until the period starts; MID is known once it ends.
-      carbon.push(this.asOf('carbon', r.id, start, asOf, rec?.carbonForecast === undefined ? undefined : { value: rec.carbonForecast, knownAt: rec.forecastIssuedAt ?? start }));
+      carbon.push(
+        this.asOf(
+          'carbon',
+          r.id,
+          start,
+          asOf,
+          rec?.carbonForecast === undefined
+            ? undefined
+            : { value: rec.carbonForecast, knownAt: rec.forecastIssuedAt ?? start },
+        ),
+      );
       const p = this.history.get(NATIONAL_REGION_ID, start)?.price;
-      price.push(this.asOf('price', NATIONAL_REGION_ID, start, asOf, p === undefined ? undefined : { value: p, knownAt: start + PERIOD_MS }));
+      price.push(
+        this.asOf(
+          'price',
+          NATIONAL_REGION_ID,
+          start,
+          asOf,
+          p === undefined ? undefined : { value: p, knownAt: start + PERIOD_MS },
+        ),
+      );
     }
     const filled: FilledValue[] = [];
     const carbonValues = this.fill(carbon, grid, 'carbonForecast', filled, r, asOf);
     const priceValues = price.map((s, i) => s.value ?? this.weekMeanPrice(slotStart(grid, i), asOf, filled));
     const points: GridSignalPoint[] = carbonValues.map((c, i) => {
       const pr = priceValues[i];
-      return { start: slotStart(grid, i), carbonForecast: gPerKwh(c), ...(pr === undefined ? {} : { price: gbpPerMwh(pr) }) };
+      return {
+        start: slotStart(grid, i),
+        carbonForecast: gPerKwh(c),
+        ...(pr === undefined ? {} : { price: gbpPerMwh(pr) }),
+      };
     });
     const issued = [...carbon, ...price].reduce((m, s) => Math.max(m, s.issuedAt ?? -Infinity), -Infinity);
-    const basis = this.model ? `recorded forecasts issued by ${hhmm(asOf)}, else synthetic vintages (seed ${this.model.seed}; carbon MAE ${this.model.carbon.mae}, price MAE ${this.model.price.mae} at ${this.model.fullErrorLeadMs / 3_600_000} h lead)` : `recorded forecasts issued by ${hhmm(asOf)} only`;
-    return { region: regionName, issuedAt: (Number.isFinite(issued) ? issued : asOf) as EpochMs, slotMinutes: grid.slotMinutes, points, ...(filled.length ? { filled } : {}), basis };
+    const basis = this.model
+      ? `recorded forecasts issued by ${hhmm(asOf)}, else synthetic vintages (seed ${this.model.seed}; carbon MAE ${this.model.carbon.mae}, price MAE ${this.model.price.mae} at ${this.model.fullErrorLeadMs / 3_600_000} h lead)`
+      : `recorded forecasts issued by ${hhmm(asOf)} only`;
+    return {
+      region: regionName,
+      issuedAt: (Number.isFinite(issued) ? issued : asOf) as EpochMs,
+      slotMinutes: grid.slotMinutes,
+      points,
+      ...(filled.length ? { filled } : {}),
+      basis,
+    };
   }
 
   async outturn(regionName: string, grid: SlotGrid): Promise<SignalSeries> {
@@ -108,13 +178,21 @@ export class HistorySignalSource implements SignalSource {
       const own = this.history.get(r.id, start);
       const nat = this.history.get(NATIONAL_REGION_ID, start);
       return {
-        start, carbonForecast: gPerKwh(c),
+        start,
+        carbonForecast: gPerKwh(c),
         ...(own?.carbonActual === undefined ? {} : { carbonActual: gPerKwh(own.carbonActual) }),
         ...(nat?.price === undefined ? {} : { price: gbpPerMwh(nat.price) }),
         ...(nat?.imbalancePrice === undefined ? {} : { imbalancePrice: gbpPerMwh(nat.imbalancePrice) }),
       };
     });
-    return { region: regionName, issuedAt: grid.start, slotMinutes: grid.slotMinutes, points, ...(filled.length ? { filled } : {}), basis: 'recorded outturn' };
+    return {
+      region: regionName,
+      issuedAt: grid.start,
+      slotMinutes: grid.slotMinutes,
+      points,
+      ...(filled.length ? { filled } : {}),
+      basis: 'recorded outturn',
+    };
   }
 
   /**
@@ -130,10 +208,18 @@ export class HistorySignalSource implements SignalSource {
       if (p !== undefined && t + PERIOD_MS <= asOf) past.push(p);
     }
     if (past.length === 0) {
-      filled.push({ start: start as EpochMs, field: 'price', how: 'no price known: the planner carries the last known price forward' });
+      filled.push({
+        start: start as EpochMs,
+        field: 'price',
+        how: 'no price known: the planner carries the last known price forward',
+      });
       return undefined;
     }
-    filled.push({ start: start as EpochMs, field: 'price', how: `no price recorded: mean of the same half hour on ${past.length} previous day(s)` });
+    filled.push({
+      start: start as EpochMs,
+      field: 'price',
+      how: `no price recorded: mean of the same half hour on ${past.length} previous day(s)`,
+    });
     return past.reduce((a, b) => a + b, 0) / past.length;
   }
 
@@ -142,7 +228,14 @@ export class HistorySignalSource implements SignalSource {
    * week back, stored values known by `asOf` only), else from the nearest earlier slot of the series,
    * else the nearest later one. Every filled slot is listed in `filled`.
    */
-  private fill(slots: readonly Slot[], grid: SlotGrid, field: FilledValue['field'], filled: FilledValue[], r: GridRegion, asOf = Infinity): number[] {
+  private fill(
+    slots: readonly Slot[],
+    grid: SlotGrid,
+    field: FilledValue['field'],
+    filled: FilledValue[],
+    r: GridRegion,
+    asOf = Infinity,
+  ): number[] {
     const daysBack = (start: number): { value: number; from: number } | undefined => {
       for (let d = 1; d <= 7; d++) {
         const t = start - d * 48 * PERIOD_MS;
@@ -154,20 +247,35 @@ export class HistorySignalSource implements SignalSource {
     const values = slots.map((s, i) => {
       if (s.value !== undefined) return s.value;
       const back = daysBack(slotStart(grid, i));
-      if (back) filled.push({ start: slotStart(grid, i), field, how: `no data: same half hour ${(slotStart(grid, i) - back.from) / 86_400_000} day(s) earlier (${hhmm(back.from)})` });
+      if (back)
+        filled.push({
+          start: slotStart(grid, i),
+          field,
+          how: `no data: same half hour ${(slotStart(grid, i) - back.from) / 86_400_000} day(s) earlier (${hhmm(back.from)})`,
+        });
       return back?.value;
     });
     const firstKnown = values.findIndex((v) => v !== undefined);
     if (firstKnown < 0) {
       const span = this.history.span(r.id, 'carbonForecast');
       const cover = span ? `it covers ${hhmm(span.from)} to ${hhmm(span.to)}` : 'it has none';
-      throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `${this.options.name} has no carbon intensity for ${regionLabel(r)} from ${hhmm(grid.start)} for ${grid.slots} half hours, nor in the week before (${cover}); fetch the period with \`flexlon signals fetch\` or read the APIs with --live`);
+      throw new FlexError(
+        'FLX_SIGNAL_UNAVAILABLE',
+        `${this.options.name} has no carbon intensity for ${regionLabel(r)} from ${hhmm(grid.start)} for ${grid.slots} half hours, nor in the week before (${cover}); fetch the period with \`flexlon signals fetch\` or read the APIs with --live`,
+      );
     }
     let last = firstKnown;
     return values.map((v, i) => {
-      if (v !== undefined) { last = i; return v; }
+      if (v !== undefined) {
+        last = i;
+        return v;
+      }
       const from = i < firstKnown ? firstKnown : last;
-      filled.push({ start: slotStart(grid, i), field, how: `no data: ${i < firstKnown ? 'next' : 'last'} known value (${hhmm(slotStart(grid, from))}) used` });
+      filled.push({
+        start: slotStart(grid, i),
+        field,
+        how: `no data: ${i < firstKnown ? 'next' : 'last'} known value (${hhmm(slotStart(grid, from))}) used`,
+      });
       return values[from] as number;
     });
   }

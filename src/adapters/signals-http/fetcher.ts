@@ -35,9 +35,23 @@ export interface Fetched {
   readonly file?: string;
 }
 
-interface Meta { readonly url: string; readonly fetchedAt: number; readonly status: number }
+interface Meta {
+  readonly url: string;
+  readonly fetchedAt: number;
+  readonly status: number;
+}
 
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ENOTFOUND', 'EAI_AGAIN', 'ECONNRESET', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'UND_ERR_CONNECT_TIMEOUT', 'UND_ERR_SOCKET']);
+const NETWORK_CODES = new Set([
+  'ECONNREFUSED',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ECONNRESET',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'UND_ERR_CONNECT_TIMEOUT',
+  'UND_ERR_SOCKET',
+]);
 
 /** Seconds or an HTTP date, as milliseconds from now; undefined if absent or unreadable. */
 export const retryAfterMs = (header: string | null, now: number): number | undefined => {
@@ -53,12 +67,18 @@ const causeOf = (e: unknown): string => {
 };
 
 export class CachedFetcher {
-  private readonly o: Required<Omit<FetcherOptions, 'cacheDir' | 'onRetry'>> & Pick<FetcherOptions, 'cacheDir' | 'onRetry'>;
+  private readonly o: Required<Omit<FetcherOptions, 'cacheDir' | 'onRetry'>> &
+    Pick<FetcherOptions, 'cacheDir' | 'onRetry'>;
 
   constructor(options: FetcherOptions = {}) {
     this.o = {
-      retries: 4, backoffMs: 500, maxRetryAfterMs: 120_000, timeoutMs: 30_000, now: () => Date.now(),
-      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)), ...options,
+      retries: 4,
+      backoffMs: 500,
+      maxRetryAfterMs: 120_000,
+      timeoutMs: 30_000,
+      now: () => Date.now(),
+      sleep: (ms) => new Promise((resolve) => setTimeout(resolve, ms)),
+      ...options,
     };
   }
 
@@ -75,7 +95,15 @@ export class CachedFetcher {
     if (!p || !existsSync(p.meta) || !existsSync(p.body)) return undefined;
     const meta = JSON.parse(readFileSync(p.meta, 'utf8')) as Meta;
     if (meta.url !== url) return undefined;
-    return { url, body: parseJsonText(readFileSync(p.body, 'utf8'), p.body), fetchedAt: meta.fetchedAt, fromCache: true, stale: false, file: p.body, meta };
+    return {
+      url,
+      body: parseJsonText(readFileSync(p.body, 'utf8'), p.body),
+      fetchedAt: meta.fetchedAt,
+      fromCache: true,
+      stale: false,
+      file: p.body,
+      meta,
+    };
   }
 
   private store(url: string, text: string, fetchedAt: number, status: number): string | undefined {
@@ -108,10 +136,18 @@ export class CachedFetcher {
       const last = attempt >= this.o.retries;
       let res: Response;
       try {
-        res = await fetch(url, { headers: { accept: 'application/json', 'user-agent': 'flexlon (grid signals)' }, signal: AbortSignal.timeout(this.o.timeoutMs) });
+        res = await fetch(url, {
+          headers: { accept: 'application/json', 'user-agent': 'flexlon (grid signals)' },
+          signal: AbortSignal.timeout(this.o.timeoutMs),
+        });
       } catch (e) {
         const cause = (e as Error).name === 'TimeoutError' ? `no answer within ${this.o.timeoutMs} ms` : causeOf(e);
-        if (last) throw new FlexError('FLX_UPSTREAM_UNREACHABLE', `cannot reach ${host} (${cause}) after ${attempt + 1} attempt(s)${NETWORK_CODES.has(cause) || cause === 'ENOTFOUND' ? ': this machine looks offline; use saved responses (--offline DIR) or the shipped data' : ''}`, { cause: e });
+        if (last)
+          throw new FlexError(
+            'FLX_UPSTREAM_UNREACHABLE',
+            `cannot reach ${host} (${cause}) after ${attempt + 1} attempt(s)${NETWORK_CODES.has(cause) || cause === 'ENOTFOUND' ? ': this machine looks offline; use saved responses (--offline DIR) or the shipped data' : ''}`,
+            { cause: e },
+          );
         await this.wait(url, attempt, this.o.backoffMs * 2 ** attempt, cause);
         continue;
       }
@@ -124,12 +160,19 @@ export class CachedFetcher {
       }
       if (res.status === 429) {
         const wait = retryAfterMs(res.headers.get('retry-after'), this.o.now()) ?? this.o.backoffMs * 2 ** attempt;
-        if (last || wait > this.o.maxRetryAfterMs) throw new FlexError('FLX_UPSTREAM_RATE_LIMITED', `${host} answered 429 Too Many Requests ${attempt + 1} time(s); it asks to wait ${Math.ceil(wait / 1000)} s (Retry-After: ${res.headers.get('retry-after') ?? 'not given'})`);
+        if (last || wait > this.o.maxRetryAfterMs)
+          throw new FlexError(
+            'FLX_UPSTREAM_RATE_LIMITED',
+            `${host} answered 429 Too Many Requests ${attempt + 1} time(s); it asks to wait ${Math.ceil(wait / 1000)} s (Retry-After: ${res.headers.get('retry-after') ?? 'not given'})`,
+          );
         await this.wait(url, attempt, wait, '429 Too Many Requests');
         continue;
       }
       const excerpt = text.replace(/\s+/g, ' ').slice(0, 300);
-      if (res.status >= 500 && !last) { await this.wait(url, attempt, this.o.backoffMs * 2 ** attempt, `HTTP ${res.status}`); continue; }
+      if (res.status >= 500 && !last) {
+        await this.wait(url, attempt, this.o.backoffMs * 2 ** attempt, `HTTP ${res.status}`);
+        continue;
+      }
       throw new FlexError('FLX_UPSTREAM_ERROR', `${url} answered HTTP ${res.status}${excerpt ? `: ${excerpt}` : ''}`);
     }
   }

@@ -5,7 +5,10 @@ import { FlexError } from '../../errors.ts';
 
 /** Whether `prefix` could still be the start of valid JSON (it fails, if at all, only at its end). */
 const viable = (prefix: string): boolean => {
-  try { JSON.parse(prefix); return true; } catch (e) {
+  try {
+    JSON.parse(prefix);
+    return true;
+  } catch (e) {
     const msg = (e as Error).message;
     const pos = /position (\d+)/.exec(msg);
     return /Unexpected end of JSON input/.test(msg) || (pos !== null && Number(pos[1]) >= prefix.length);
@@ -18,7 +21,8 @@ const errorIndex = (text: string): number => {
   let hi = text.length;
   while (lo < hi) {
     const mid = Math.ceil((lo + hi) / 2);
-    if (viable(text.slice(0, mid))) lo = mid; else hi = mid - 1;
+    if (viable(text.slice(0, mid))) lo = mid;
+    else hi = mid - 1;
   }
   return lo;
 };
@@ -28,7 +32,9 @@ export const parseJsonText = (text: string, file: string): unknown => {
   try {
     return JSON.parse(body);
   } catch (e) {
-    const msg = (e as Error).message.replace(/ in JSON at position \d+.*$/, '').replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '');
+    const msg = (e as Error).message
+      .replace(/ in JSON at position \d+.*$/, '')
+      .replace(/, (?:\.\.\.)?".*" is not valid JSON$/s, '');
     const at = Math.min(errorIndex(body), body.length);
     const before = body.slice(0, at);
     const line = before.split('\n').length;
@@ -39,18 +45,31 @@ export const parseJsonText = (text: string, file: string): unknown => {
 
 export const readJsonFile = (file: string): unknown => {
   let text: string;
-  try { text = readFileSync(file, 'utf8'); } catch (e) { throw new FlexError('FLX_DATA_INVALID', `cannot read ${file}: ${(e as Error).message}`); }
+  try {
+    text = readFileSync(file, 'utf8');
+  } catch (e) {
+    throw new FlexError('FLX_DATA_INVALID', `cannot read ${file}: ${(e as Error).message}`);
+  }
   return parseJsonText(text, file);
 };
 
-const shape = (v: unknown): string => (v === null ? 'null' : Array.isArray(v) ? 'an array' : typeof v === 'object' ? 'an object' : `${typeof v} ${JSON.stringify(v)}`);
+const shape = (v: unknown): string =>
+  v === null
+    ? 'null'
+    : Array.isArray(v)
+      ? 'an array'
+      : typeof v === 'object'
+        ? 'an object'
+        : `${typeof v} ${JSON.stringify(v)}`;
 
 /** Typed access to parsed JSON that reports the file and path of any wrong field. */
 export class JsonReader {
   constructor(readonly file: string) {}
 
   fail(path: string, expected: string, got: unknown): FlexError {
-    return new FlexError('FLX_DATA_INVALID', `${this.file}: field ${path}: expected ${expected}, found ${shape(got)}`, { path });
+    return new FlexError('FLX_DATA_INVALID', `${this.file}: field ${path}: expected ${expected}, found ${shape(got)}`, {
+      path,
+    });
   }
 
   object(v: unknown, path: string): Record<string, unknown> {

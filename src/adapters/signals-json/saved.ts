@@ -28,31 +28,53 @@ const fetchedAtOf = (file: string): number | undefined => {
 };
 
 /** Reads one saved response into `h`. With `expected`, a response of another kind is an error. */
-export const readSavedFile = (file: string, h: SignalHistory, expected?: SavedFormat): { format: SavedFormat; items: number } => {
+export const readSavedFile = (
+  file: string,
+  h: SignalHistory,
+  expected?: SavedFormat,
+): { format: SavedFormat; items: number } => {
   const body = readJsonFile(file);
   const format = detectSavedFormat(body);
-  if (!format) throw new FlexError('FLX_DATA_INVALID', `${file}: not a NESO carbon-intensity or Elexon MID / system-price response (no "data" array of periods); formats: ${SAVED_FORMATS.join(', ')}`);
-  if (expected && format !== expected) throw new FlexError('FLX_DATA_INVALID', `${file}: this is a ${format} response, not ${expected}`);
+  if (!format)
+    throw new FlexError(
+      'FLX_DATA_INVALID',
+      `${file}: not a NESO carbon-intensity or Elexon MID / system-price response (no "data" array of periods); formats: ${SAVED_FORMATS.join(', ')}`,
+    );
+  if (expected && format !== expected)
+    throw new FlexError('FLX_DATA_INVALID', `${file}: this is a ${format} response, not ${expected}`);
   if (format === 'neso-carbon-json') {
     const fetchedAt = fetchedAtOf(file);
-    return { format, items: readNesoResponse(body, h, { file, ...(fetchedAt === undefined ? {} : { fetchedAt }) }).periods };
+    return {
+      format,
+      items: readNesoResponse(body, h, { file, ...(fetchedAt === undefined ? {} : { fetchedAt }) }).periods,
+    };
   }
   return { format, items: readElexonResponse(body, h, file).rows };
 };
 
 /** Every `*.json` response in the given files and folders (not recursive; meta files skipped). */
-export const savedFiles = (paths: readonly string[]): string[] => paths.flatMap((p) => {
-  if (!existsSync(p)) throw new FlexError('FLX_CONFIG_INVALID', `${p} does not exist`, { path: '--offline' });
-  if (!statSync(p).isDirectory()) return [p];
-  return readdirSync(p).filter((f) => f.endsWith('.json') && !f.endsWith('.meta.json')).sort().map((f) => join(p, f));
-});
+export const savedFiles = (paths: readonly string[]): string[] =>
+  paths.flatMap((p) => {
+    if (!existsSync(p)) throw new FlexError('FLX_CONFIG_INVALID', `${p} does not exist`, { path: '--offline' });
+    if (!statSync(p).isDirectory()) return [p];
+    return readdirSync(p)
+      .filter((f) => f.endsWith('.json') && !f.endsWith('.meta.json'))
+      .sort()
+      .map((f) => join(p, f));
+  });
 
 export class SavedResponseSignalSource extends HistorySignalSource {
   constructor(paths: readonly string[], options: { vintages?: VintageModel | false } = {}) {
     const h = new SignalHistory();
     const files = savedFiles(paths);
-    if (files.length === 0) throw new FlexError('FLX_CONFIG_INVALID', `no saved responses (*.json) in ${paths.join(', ')}`, { path: '--offline' });
+    if (files.length === 0)
+      throw new FlexError('FLX_CONFIG_INVALID', `no saved responses (*.json) in ${paths.join(', ')}`, {
+        path: '--offline',
+      });
     for (const f of files) readSavedFile(f, h);
-    super(h, { name: `the saved responses in ${paths.join(', ')}`, ...(options.vintages === undefined ? {} : { vintages: options.vintages }) });
+    super(h, {
+      name: `the saved responses in ${paths.join(', ')}`,
+      ...(options.vintages === undefined ? {} : { vintages: options.vintages }),
+    });
   }
 }

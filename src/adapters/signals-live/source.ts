@@ -33,18 +33,29 @@ export class ApiSignalSource implements SignalSource {
   /** Fetches what the slots need into a fresh history (the disk cache makes repeats cheap). */
   async load(region: string, grid: SlotGrid, outturn: boolean): Promise<HistorySignalSource> {
     const r = findRegion(region);
-    if (!r) throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `unknown region "${region}": use GB, a NESO region id 1–17 or its name`, { path: 'region' });
+    if (!r)
+      throw new FlexError(
+        'FLX_SIGNAL_UNAVAILABLE',
+        `unknown region "${region}": use GB, a NESO region id 1–17 or its name`,
+        { path: 'region' },
+      );
     const h = new SignalHistory();
     const now = (this.o.now ?? Date.now)();
     const end = gridEnd(grid);
-    const fetched = [...await this.o.neso.load(h, r.id, grid.start, end)];
+    const fetched = [...(await this.o.neso.load(h, r.id, grid.start, end))];
     // MID exists only for periods already traded; asking for the future is wasted requests.
     const priceEnd = Math.min(end, now);
-    if (priceEnd > grid.start - WEEK_MS) fetched.push(...await this.o.elexon.loadMid(h, grid.start - WEEK_MS, priceEnd));
-    if (outturn && this.o.systemPrices && priceEnd > grid.start) fetched.push(...await this.o.elexon.loadSystemPrices(h, grid.start, priceEnd));
+    if (priceEnd > grid.start - WEEK_MS)
+      fetched.push(...(await this.o.elexon.loadMid(h, grid.start - WEEK_MS, priceEnd)));
+    if (outturn && this.o.systemPrices && priceEnd > grid.start)
+      fetched.push(...(await this.o.elexon.loadSystemPrices(h, grid.start, priceEnd)));
     for (const f of fetched) if (f.stale) this.o.onStale?.(f);
-    if (!isNational(r) && h.regionIds().length === 0) throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `the NESO API returned no regional data for region ${r.id}`);
-    return new HistorySignalSource(h, { name: 'the NESO and Elexon APIs', ...(this.o.vintages === undefined ? {} : { vintages: this.o.vintages }) });
+    if (!isNational(r) && h.regionIds().length === 0)
+      throw new FlexError('FLX_SIGNAL_UNAVAILABLE', `the NESO API returned no regional data for region ${r.id}`);
+    return new HistorySignalSource(h, {
+      name: 'the NESO and Elexon APIs',
+      ...(this.o.vintages === undefined ? {} : { vintages: this.o.vintages }),
+    });
   }
 
   async forecast(region: string, grid: SlotGrid, asOf: EpochMs): Promise<SignalSeries> {

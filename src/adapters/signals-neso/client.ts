@@ -54,7 +54,9 @@ export class NesoCarbonClient {
     if (!region) throw new RangeError(`unknown NESO region ${regionId}`);
     const out: Fetched[] = [];
     for (const c of chunks(from, to, NESO_MAX_CHUNK_MS)) {
-      const path = isNational(region) ? `/intensity/${nesoTime(c.from)}/${nesoTime(c.to)}` : `/regional/intensity/${nesoTime(c.from)}/${nesoTime(c.to)}/regionid/${regionId}`;
+      const path = isNational(region)
+        ? `/intensity/${nesoTime(c.from)}/${nesoTime(c.to)}`
+        : `/regional/intensity/${nesoTime(c.from)}/${nesoTime(c.to)}/regionid/${regionId}`;
       const got = await this.o.fetcher.getJson(`${this.baseUrl}${path}`, this.maxAge(c.to));
       out.push(got);
       readNesoResponse(trim(got.body, c), h, { file: got.file ?? got.url, fetchedAt: got.fetchedAt });
@@ -68,7 +70,16 @@ const trim = (body: unknown, c: { from: number; to: number }): unknown => {
   const b = body as { data?: unknown } | null;
   if (!b || typeof b !== 'object') return body;
   if (Array.isArray(b.data)) {
-    return { ...b, data: b.data.map((d: unknown) => (d && typeof d === 'object' && Array.isArray((d as { data?: unknown }).data) ? { ...d, data: (d as { data: unknown[] }).data.filter((x) => inChunk(x, c)) } : d)).filter((d: unknown) => !(d && typeof d === 'object' && 'from' in d) || inChunk(d, c)) };
+    return {
+      ...b,
+      data: b.data
+        .map((d: unknown) =>
+          d && typeof d === 'object' && Array.isArray((d as { data?: unknown }).data)
+            ? { ...d, data: (d as { data: unknown[] }).data.filter((x) => inChunk(x, c)) }
+            : d,
+        )
+        .filter((d: unknown) => !(d && typeof d === 'object' && 'from' in d) || inChunk(d, c)),
+    };
   }
   if (b.data && typeof b.data === 'object' && Array.isArray((b.data as { data?: unknown }).data)) {
     return { ...b, data: { ...b.data, data: (b.data as { data: unknown[] }).data.filter((x) => inChunk(x, c)) } };

@@ -31,28 +31,38 @@ export interface ParseResult {
 export const nesoShape = (body: unknown): NesoShape | undefined => {
   const data = (body as { data?: unknown } | null)?.data;
   const first = Array.isArray(data) ? data[0] : data;
-  if (first === null || typeof first !== 'object') return Array.isArray(data) && data.length === 0 ? 'national' : undefined;
+  if (first === null || typeof first !== 'object')
+    return Array.isArray(data) && data.length === 0 ? 'national' : undefined;
   if ('regions' in first || 'regionid' in first) return 'regional';
   if ('intensity' in first && 'from' in first) return 'national';
   return undefined;
 };
 
 class Period {
-  constructor(readonly j: JsonReader, readonly h: SignalHistory, readonly o: ParseOptions) {}
+  constructor(
+    readonly j: JsonReader,
+    readonly h: SignalHistory,
+    readonly o: ParseOptions,
+  ) {}
 
   start(item: Record<string, unknown>, path: string): number {
     const from = this.j.time(item.from, `${path}.from`);
     if (!isPeriodStart(from)) throw this.j.fail(`${path}.from`, 'the start of a half hour', item.from);
-    if (item.to !== undefined && this.j.time(item.to, `${path}.to`) !== from + PERIOD_MS) throw this.j.fail(`${path}.to`, `${new Date(from + PERIOD_MS).toISOString()} (30 minutes after from)`, item.to);
+    if (item.to !== undefined && this.j.time(item.to, `${path}.to`) !== from + PERIOD_MS)
+      throw this.j.fail(`${path}.to`, `${new Date(from + PERIOD_MS).toISOString()} (30 minutes after from)`, item.to);
     return from;
   }
 
   /** Stores a forecast: a vintage issued at the fetch time if the period had not started, else the stored value. */
   forecast(region: number, start: number, value: number | undefined, path: string): void {
     const at = { file: this.o.file, region, from: epochMs(start), to: epochMs(start) };
-    if (value === undefined) { this.h.fault({ kind: 'blank-forecast', ...at, detail: `${path} is null` }); return; }
+    if (value === undefined) {
+      this.h.fault({ kind: 'blank-forecast', ...at, detail: `${path} is null` });
+      return;
+    }
     const f = this.o.fetchedAt;
-    if (f !== undefined && f < start) this.h.putVintage(region, epochMs(start), 'carbon', { issuedAt: epochMs(f), value });
+    if (f !== undefined && f < start)
+      this.h.putVintage(region, epochMs(start), 'carbon', { issuedAt: epochMs(f), value });
     else this.h.put(region, epochMs(start), { carbonForecast: value }, { file: this.o.file });
   }
 }
@@ -65,14 +75,28 @@ const national = (body: Record<string, unknown>, p: Period): ParseResult => {
     const item = j.object(raw, path);
     const start = p.start(item, path);
     const intensity = j.object(item.intensity, `${path}.intensity`);
-    p.forecast(NATIONAL_REGION_ID, start, j.optionalNumber(intensity.forecast, `${path}.intensity.forecast`), `${path}.intensity.forecast`);
+    p.forecast(
+      NATIONAL_REGION_ID,
+      start,
+      j.optionalNumber(intensity.forecast, `${path}.intensity.forecast`),
+      `${path}.intensity.forecast`,
+    );
     let actual = j.optionalNumber(intensity.actual, `${path}.intensity.actual`);
     const at = { file: o.file, region: NATIONAL_REGION_ID, from: epochMs(start), to: epochMs(start) };
     // A null actual is normal for a period that had not ended when fetched.
-    if (actual === undefined && !(o.fetchedAt !== undefined && o.fetchedAt < start + PERIOD_MS)) h.fault({ kind: 'blank-actual', ...at, detail: `${path}.intensity.actual is null` });
-    if (actual === 0) { h.fault({ kind: 'zero-actual', ...at, detail: `${path}.intensity.actual is 0: treated as missing` }); actual = undefined; }
+    if (actual === undefined && !(o.fetchedAt !== undefined && o.fetchedAt < start + PERIOD_MS))
+      h.fault({ kind: 'blank-actual', ...at, detail: `${path}.intensity.actual is null` });
+    if (actual === 0) {
+      h.fault({ kind: 'zero-actual', ...at, detail: `${path}.intensity.actual is 0: treated as missing` });
+      actual = undefined;
+    }
     const index = typeof intensity.index === 'string' ? intensity.index : undefined;
-    h.put(NATIONAL_REGION_ID, epochMs(start), { ...(actual === undefined ? {} : { carbonActual: actual }), ...(index ? { carbonIndex: index } : {}) }, { file: o.file });
+    h.put(
+      NATIONAL_REGION_ID,
+      epochMs(start),
+      { ...(actual === undefined ? {} : { carbonActual: actual }), ...(index ? { carbonIndex: index } : {}) },
+      { file: o.file },
+    );
   });
   return { shape: 'national', periods: data.length, regions: [NATIONAL_REGION_ID] };
 };
@@ -100,7 +124,12 @@ const regional = (body: Record<string, unknown>, p: Period): ParseResult => {
         const reg = j.object(r, rp);
         const id = regionOf(j, reg, rp);
         regions.add(id);
-        p.forecast(id, start, j.optionalNumber(j.object(reg.intensity, `${rp}.intensity`).forecast, `${rp}.intensity.forecast`), `${rp}.intensity.forecast`);
+        p.forecast(
+          id,
+          start,
+          j.optionalNumber(j.object(reg.intensity, `${rp}.intensity`).forecast, `${rp}.intensity.forecast`),
+          `${rp}.intensity.forecast`,
+        );
       });
     } else {
       // One region, many periods.
@@ -111,7 +140,12 @@ const regional = (body: Record<string, unknown>, p: Period): ParseResult => {
         const period = j.object(d, dp);
         const start = p.start(period, dp);
         periods++;
-        p.forecast(id, start, j.optionalNumber(j.object(period.intensity, `${dp}.intensity`).forecast, `${dp}.intensity.forecast`), `${dp}.intensity.forecast`);
+        p.forecast(
+          id,
+          start,
+          j.optionalNumber(j.object(period.intensity, `${dp}.intensity`).forecast, `${dp}.intensity.forecast`),
+          `${dp}.intensity.forecast`,
+        );
       });
     }
   });
@@ -122,7 +156,8 @@ const regional = (body: Record<string, unknown>, p: Period): ParseResult => {
 export const readNesoResponse = (body: unknown, h: SignalHistory, o: ParseOptions): ParseResult => {
   const j = new JsonReader(o.file);
   const root = j.object(body, '(top level)');
-  if ('error' in root && !('data' in root)) throw j.fail('error', 'no error (the API answered with an error body)', root.error);
+  if ('error' in root && !('data' in root))
+    throw j.fail('error', 'no error (the API answered with an error body)', root.error);
   const shape = nesoShape(root);
   if (!shape) throw j.fail('data', 'NESO carbon-intensity periods (national or regional)', root.data);
   const p = new Period(j, h, o);

@@ -40,8 +40,16 @@ export class HighsClient {
   /** Starts the worker and loads the Wasm module ahead of the first solve. */
   async warm(): Promise<void> {
     const tiny: LpModel = {
-      numCols: 1, numRows: 0, colCost: new Float64Array([1]), colLower: new Float64Array([0]), colUpper: new Float64Array([1]),
-      rowLower: new Float64Array(0), rowUpper: new Float64Array(0), starts: new Int32Array([0, 0]), indices: new Int32Array(0), values: new Float64Array(0),
+      numCols: 1,
+      numRows: 0,
+      colCost: new Float64Array([1]),
+      colLower: new Float64Array([0]),
+      colUpper: new Float64Array([1]),
+      rowLower: new Float64Array(0),
+      rowUpper: new Float64Array(0),
+      starts: new Int32Array([0, 0]),
+      indices: new Int32Array(0),
+      values: new Float64Array(0),
     };
     await this.solve(tiny, { timeLimitSeconds: 30 });
   }
@@ -73,7 +81,8 @@ export class HighsClient {
     const started = performance.now();
     const seconds = () => (performance.now() - started) / 1000;
     const limit = options.timeLimitSeconds;
-    const killAfterMs = 1000 * ((this.options.killGraceSeconds ?? 2) + limit * (1 + (this.options.killGraceFactor ?? 0.5)));
+    const killAfterMs =
+      1000 * ((this.options.killGraceSeconds ?? 2) + limit * (1 + (this.options.killGraceFactor ?? 0.5)));
     return new Promise<LpOutcome>((resolve) => {
       const done = (outcome: LpOutcome) => {
         clearTimeout(timer);
@@ -86,7 +95,11 @@ export class HighsClient {
       const timer = setTimeout(() => {
         this.stats.kills++;
         this.kill(w);
-        done({ status: 'failed', reason: `HiGHS did not return within ${(killAfterMs / 1000).toFixed(1)} s (time limit ${limit} s): worker terminated`, seconds: seconds() });
+        done({
+          status: 'failed',
+          reason: `HiGHS did not return within ${(killAfterMs / 1000).toFixed(1)} s (time limit ${limit} s): worker terminated`,
+          seconds: seconds(),
+        });
       }, killAfterMs);
       const onMessage = (reply: SolveReply) => {
         if (reply.id !== id) return;
@@ -94,8 +107,14 @@ export class HighsClient {
         if (reply.dead) this.kill(w);
         done(reply.outcome);
       };
-      const onError = (e: Error) => { this.kill(w); done({ status: 'failed', reason: `HiGHS worker failed: ${e.message}`, seconds: seconds() }); };
-      const onExit = (code: number) => { if (this.worker === w) this.worker = undefined; done({ status: 'failed', reason: `HiGHS worker exited (code ${code})`, seconds: seconds() }); };
+      const onError = (e: Error) => {
+        this.kill(w);
+        done({ status: 'failed', reason: `HiGHS worker failed: ${e.message}`, seconds: seconds() });
+      };
+      const onExit = (code: number) => {
+        if (this.worker === w) this.worker = undefined;
+        done({ status: 'failed', reason: `HiGHS worker exited (code ${code})`, seconds: seconds() });
+      };
       w.on('message', onMessage);
       w.on('error', onError);
       w.on('exit', onExit);

@@ -33,9 +33,21 @@ const solve = (h: Highs, lp: LpModel, o: LpOptions): LpOutcome => {
   const seconds = () => (performance.now() - started) / 1000;
   const isMip = lp.integrality !== undefined;
   const model = h.createModel({
-    numCols: lp.numCols, numRows: lp.numRows, colCost: lp.colCost, colLower: lp.colLower, colUpper: lp.colUpper,
-    rowLower: lp.rowLower, rowUpper: lp.rowUpper,
-    matrix: { format: 'csc', numRows: lp.numRows, numCols: lp.numCols, starts: lp.starts, indices: lp.indices, values: lp.values },
+    numCols: lp.numCols,
+    numRows: lp.numRows,
+    colCost: lp.colCost,
+    colLower: lp.colLower,
+    colUpper: lp.colUpper,
+    rowLower: lp.rowLower,
+    rowUpper: lp.rowUpper,
+    matrix: {
+      format: 'csc',
+      numRows: lp.numRows,
+      numCols: lp.numCols,
+      starts: lp.starts,
+      indices: lp.indices,
+      values: lp.values,
+    },
     ...(lp.integrality ? { integrality: Int32Array.from(lp.integrality) } : {}),
   });
   try {
@@ -43,14 +55,30 @@ const solve = (h: Highs, lp: LpModel, o: LpOptions): LpOutcome => {
     if (isMip && o.start) model.setSolution({ colValue: o.start });
     const status = model.run().modelStatus;
     // A model with no columns (no jobs, no battery) is trivially solved at x = [].
-    if (status === EMPTY) return { status: 'optimal', objective: 0, colValue: new Float64Array(lp.numCols), ...(isMip ? { dualBound: 0 } : { rowDual: new Float64Array(lp.numRows) }), seconds: seconds() };
+    if (status === EMPTY)
+      return {
+        status: 'optimal',
+        objective: 0,
+        colValue: new Float64Array(lp.numCols),
+        ...(isMip ? { dualBound: 0 } : { rowDual: new Float64Array(lp.numRows) }),
+        seconds: seconds(),
+      };
     if (status === INFEASIBLE) return { status: 'infeasible', seconds: seconds() };
     const hasPrimal = Number(model.info.get('primal_solution_status')) === 2;
     if ((status !== OPTIMAL && !LIMITS.has(status)) || !hasPrimal) {
-      return { status: 'failed', reason: `HiGHS stopped with model status ${status}${hasPrimal ? '' : ' and no feasible solution'}`, seconds: seconds() };
+      return {
+        status: 'failed',
+        reason: `HiGHS stopped with model status ${status}${hasPrimal ? '' : ' and no feasible solution'}`,
+        seconds: seconds(),
+      };
     }
     const solution = model.getSolution();
-    const base = { status: status === OPTIMAL ? 'optimal' as const : 'limit' as const, objective: model.getObjectiveValue(), colValue: solution.colValue, seconds: seconds() };
+    const base = {
+      status: status === OPTIMAL ? ('optimal' as const) : ('limit' as const),
+      objective: model.getObjectiveValue(),
+      colValue: solution.colValue,
+      seconds: seconds(),
+    };
     if (isMip) return { ...base, dualBound: Number(model.info.get('mip_dual_bound')) };
     return { ...base, rowDual: solution.rowDual };
   } finally {
@@ -72,7 +100,12 @@ port.on('message', (req: SolveRequest) => {
       const message = e instanceof Error ? e.message : String(e);
       // A Wasm RuntimeError (Aborted(), out of memory) leaves the instance unusable.
       const dead = (e as Error | undefined)?.name === 'RuntimeError' || /Aborted|memory/i.test(message);
-      reply = { id: req.id, outcome: { status: 'failed', reason: `HiGHS failed: ${message}`, seconds: 0 }, heapBytes: highs?.memoryBytes ?? 0, dead };
+      reply = {
+        id: req.id,
+        outcome: { status: 'failed', reason: `HiGHS failed: ${message}`, seconds: 0 },
+        heapBytes: highs?.memoryBytes ?? 0,
+        dead,
+      };
     }
     const transfer: ArrayBuffer[] = [];
     if (reply.outcome.status === 'optimal' || reply.outcome.status === 'limit') {

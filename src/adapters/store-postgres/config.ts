@@ -21,7 +21,8 @@ export interface PostgresStoreOptions {
 
 export const ENV = { url: 'FLEXLON_PG_URL', passwordFile: 'FLEXLON_PG_PASSWORD_FILE' } as const;
 
-const invalid = (field: string, why: string): FlexError => new FlexError('FLX_CONFIG_INVALID', `${field}: ${why}`, { path: field });
+const invalid = (field: string, why: string): FlexError =>
+  new FlexError('FLX_CONFIG_INVALID', `${field}: ${why}`, { path: field });
 
 /** The connection string with any password removed, for `location` and messages. Never echoes an unparseable string. */
 export const redactUrl = (url: string): string => {
@@ -39,17 +40,30 @@ export const redactUrl = (url: string): string => {
 const SCHEMA_NAME = /^[a-z_][a-z0-9_]{0,62}$/;
 
 /** Checks the options; the message names the field (or environment variable) and never the password. */
-export const checkOptions = (o: PostgresStoreOptions, names: { url: string; schema: string } = { url: 'url', schema: 'schema' }): URL => {
+export const checkOptions = (
+  o: PostgresStoreOptions,
+  names: { url: string; schema: string } = { url: 'url', schema: 'schema' },
+): URL => {
   let u: URL;
   try {
     u = new URL(o.url);
   } catch {
-    throw invalid(names.url, 'must be a connection string like postgresql://user@host:5432/database (the value given is not a URL; it is not shown, as it may hold a password)');
+    throw invalid(
+      names.url,
+      'must be a connection string like postgresql://user@host:5432/database (the value given is not a URL; it is not shown, as it may hold a password)',
+    );
   }
-  if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:') throw invalid(names.url, `must start with postgresql://, not ${u.protocol}//`);
-  if (u.searchParams.has('options')) throw invalid(names.url, 'must not set "options": FlexLon sets the search_path to the store schema itself');
-  if (o.passwordFile !== undefined && u.password !== '') throw invalid(names.url, 'holds a password and a password file is given as well: use one of them');
-  if (!SCHEMA_NAME.test(o.schema)) throw invalid(names.schema, `must be a lower-case SQL name (letters, digits, _; at most 63), got ${JSON.stringify(o.schema)}`);
+  if (u.protocol !== 'postgresql:' && u.protocol !== 'postgres:')
+    throw invalid(names.url, `must start with postgresql://, not ${u.protocol}//`);
+  if (u.searchParams.has('options'))
+    throw invalid(names.url, 'must not set "options": FlexLon sets the search_path to the store schema itself');
+  if (o.passwordFile !== undefined && u.password !== '')
+    throw invalid(names.url, 'holds a password and a password file is given as well: use one of them');
+  if (!SCHEMA_NAME.test(o.schema))
+    throw invalid(
+      names.schema,
+      `must be a lower-case SQL name (letters, digits, _; at most 63), got ${JSON.stringify(o.schema)}`,
+    );
   return u;
 };
 
@@ -59,7 +73,10 @@ export const readPassword = (path: string, field: string = ENV.passwordFile): st
   try {
     text = readFileSync(path, 'utf8');
   } catch (e) {
-    throw invalid(field, `cannot read the password file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`);
+    throw invalid(
+      field,
+      `cannot read the password file ${path}: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
   }
   const password = text.split(/\r?\n/)[0] ?? '';
   if (password === '') throw invalid(field, `the password file ${path} is empty`);
@@ -67,11 +84,24 @@ export const readPassword = (path: string, field: string = ENV.passwordFile): st
 };
 
 /** The options for the store of one agent in `schema`, from FLEXLON_PG_URL and FLEXLON_PG_PASSWORD_FILE. */
-export const postgresOptionsFromEnv = (env: NodeJS.ProcessEnv, schema: string, actor?: string): PostgresStoreOptions => {
+export const postgresOptionsFromEnv = (
+  env: NodeJS.ProcessEnv,
+  schema: string,
+  actor?: string,
+): PostgresStoreOptions => {
   const url = env[ENV.url];
-  if (url === undefined || url.trim() === '') throw invalid(ENV.url, 'is not set; it must be a connection string like postgresql://flexlon@db.example:5432/flexlon');
+  if (url === undefined || url.trim() === '')
+    throw invalid(
+      ENV.url,
+      'is not set; it must be a connection string like postgresql://flexlon@db.example:5432/flexlon',
+    );
   const passwordFile = env[ENV.passwordFile];
-  const options: PostgresStoreOptions = { url, schema, ...(passwordFile ? { passwordFile } : {}), ...(actor === undefined ? {} : { actor }) };
+  const options: PostgresStoreOptions = {
+    url,
+    schema,
+    ...(passwordFile ? { passwordFile } : {}),
+    ...(actor === undefined ? {} : { actor }),
+  };
   checkOptions(options, { url: ENV.url, schema: 'schema' });
   return options;
 };

@@ -16,7 +16,16 @@ const UNAVAILABLE = /^(08|53|57P0|40)/;
 const CONFIG = /^(28|3D000)/;
 // What pg says (with no code) when the connection is lost or cannot be had in time.
 const DROPPED = /timeout exceeded when trying to connect|Connection terminated|connection error|not queryable/i;
-const NETWORK = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE']);
+const NETWORK = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+]);
 
 /** A pg or network error as a FlexError naming the store (by its redacted location). */
 export const pgError = (e: unknown, description: string): FlexError => {
@@ -52,20 +61,27 @@ export const POSTGRES_DIALECT: Dialect = {
   name: 'PostgreSQL',
   // SHARE ROW EXCLUSIVE conflicts with itself and with every write, but not with reads: appenders
   // queue one behind the other until commit, while readers (verifier, dashboard) carry on.
-  lockAuditChain: async (conn) => { await conn.run('LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE'); },
+  lockAuditChain: async (conn) => {
+    await conn.run('LOCK TABLE audit_log IN SHARE ROW EXCLUSIVE MODE');
+  },
   // Advisory locks are per database; the schema in the key keeps agents sharing one database apart.
-  lockKey: async (conn, key) => { await conn.all("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || $1, 0))", [key]); },
+  lockKey: async (conn, key) => {
+    await conn.all("SELECT pg_advisory_xact_lock(hashtextextended(current_schema() || ':' || $1, 0))", [key]);
+  },
   skipLocked: ' FOR UPDATE SKIP LOCKED',
 };
 
 /** bigint (int8) columns as numbers: audit and outbox seqs stay far below 2^53. */
 const int8 = (text: string): number => {
   const n = Number(text);
-  if (!Number.isSafeInteger(n)) throw new FlexError('FLX_INTERNAL', `bigint ${text} is beyond what a JavaScript number holds exactly`);
+  if (!Number.isSafeInteger(n))
+    throw new FlexError('FLX_INTERNAL', `bigint ${text} is beyond what a JavaScript number holds exactly`);
   return n;
 };
 
 export const TYPES = {
   getTypeParser: ((oid: number, format?: 'text' | 'binary') =>
-    oid === pg.types.builtins.INT8 && format !== 'binary' ? int8 : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
+    oid === pg.types.builtins.INT8 && format !== 'binary'
+      ? int8
+      : pg.types.getTypeParser(oid, format ?? 'text')) as typeof pg.types.getTypeParser,
 };

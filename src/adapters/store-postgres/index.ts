@@ -34,7 +34,9 @@ const postgresBackend = (pool: pg.Pool, location: string): SqlBackend => {
     description,
     location,
     dialect: POSTGRES_DIALECT,
-    get closed() { return closed; },
+    get closed() {
+      return closed;
+    },
     transaction: async (fn) => {
       ensureOpen();
       const client = await connect();
@@ -49,7 +51,9 @@ const postgresBackend = (pool: pg.Pool, location: string): SqlBackend => {
         await conn.run('COMMIT');
         return result;
       } catch (e) {
-        await client.query('ROLLBACK').catch((r: unknown) => { broken = r instanceof Error ? r : new Error(String(r)); });
+        await client.query('ROLLBACK').catch((r: unknown) => {
+          broken = r instanceof Error ? r : new Error(String(r));
+        });
         throw e;
       } finally {
         client.off('error', ignore);

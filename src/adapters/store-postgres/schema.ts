@@ -137,22 +137,38 @@ export const SCHEMA_VERSION = MIGRATIONS.reduce((v, m) => Math.max(v, m.version)
  * advisory lock (two processes opening a new store at once must not both run migration 1).
  * Refuses a schema written by a newer FlexLon with FLX_CONFIG_INVALID.
  */
-export const migrate = async (client: pg.PoolClient, schema: string, actor: string, description: string): Promise<void> => {
+export const migrate = async (
+  client: pg.PoolClient,
+  schema: string,
+  actor: string,
+  description: string,
+): Promise<void> => {
   await client.query('BEGIN');
   try {
     await client.query("SELECT pg_advisory_xact_lock(hashtextextended('flexlon-migrate:' || $1, 0))", [schema]);
     // The schema name was checked to be a plain lower-case SQL name, so it needs no quoting.
     await client.query(`CREATE SCHEMA IF NOT EXISTS ${schema}`);
     await client.query(`SET LOCAL search_path TO ${schema}`);
-    await client.query('CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied_at double precision NOT NULL, applied_by text NOT NULL)');
-    const current = Number((await client.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_version')).rows[0]?.v ?? 0);
+    await client.query(
+      'CREATE TABLE IF NOT EXISTS schema_version (version integer PRIMARY KEY, applied_at double precision NOT NULL, applied_by text NOT NULL)',
+    );
+    const current = Number(
+      (await client.query<{ v: number | null }>('SELECT MAX(version) AS v FROM schema_version')).rows[0]?.v ?? 0,
+    );
     if (current > SCHEMA_VERSION) {
-      throw new FlexError('FLX_CONFIG_INVALID', `${description} has store schema version ${current}, but this FlexLon understands versions up to ${SCHEMA_VERSION}: open it with the newer FlexLon that wrote it, or use another schema`);
+      throw new FlexError(
+        'FLX_CONFIG_INVALID',
+        `${description} has store schema version ${current}, but this FlexLon understands versions up to ${SCHEMA_VERSION}: open it with the newer FlexLon that wrote it, or use another schema`,
+      );
     }
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue;
       await client.query(m.sql);
-      await client.query('INSERT INTO schema_version (version, applied_at, applied_by) VALUES ($1, $2, $3)', [m.version, Date.now(), actor]);
+      await client.query('INSERT INTO schema_version (version, applied_at, applied_by) VALUES ($1, $2, $3)', [
+        m.version,
+        Date.now(),
+        actor,
+      ]);
     }
     await client.query('COMMIT');
   } catch (e) {

@@ -19,35 +19,55 @@ interface AuditRow {
 
 const COLUMNS = 'seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash';
 
-const fromRow = (location: string) => (r: AuditRow): AuditRecord => ({
-  seq: r.seq,
-  // Not checked against AUDIT_KINDS: a kind added later must still read (and verify) here.
-  kind: r.kind as AuditKind,
-  at: r.at,
-  actor: r.actor,
-  ...(r.transaction_id === null ? {} : { transactionId: r.transaction_id }),
-  ...(r.message_id === null ? {} : { messageId: r.message_id }),
-  ...(r.order_id === null ? {} : { orderId: r.order_id }),
-  payload: fromStoredJson(r.payload, `the payload of audit record ${r.seq} in ${location}`),
-  prevHash: r.prev_hash,
-  hash: r.hash,
-});
+const fromRow =
+  (location: string) =>
+  (r: AuditRow): AuditRecord => ({
+    seq: r.seq,
+    // Not checked against AUDIT_KINDS: a kind added later must still read (and verify) here.
+    kind: r.kind as AuditKind,
+    at: r.at,
+    actor: r.actor,
+    ...(r.transaction_id === null ? {} : { transactionId: r.transaction_id }),
+    ...(r.message_id === null ? {} : { messageId: r.message_id }),
+    ...(r.order_id === null ? {} : { orderId: r.order_id }),
+    payload: fromStoredJson(r.payload, `the payload of audit record ${r.seq} in ${location}`),
+    prevHash: r.prev_hash,
+    hash: r.hash,
+  });
 
 export const appendAudit = async (conn: SqlConn, dialect: Dialect, entry: AuditEntry): Promise<AuditRecord> => {
   // Normalised before the lock is taken, so a payload JSON cannot carry fails without waiting.
   const { entry: clean, payloadText } = normaliseAuditEntry(entry);
   await dialect.lockAuditChain(conn);
-  const [head] = await conn.all<{ seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
+  const [head] = await conn.all<{ seq: number; hash: string }>(
+    'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+  );
   const r = link(head, clean);
   await conn.run(`INSERT INTO audit_log (${COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`, [
-    r.seq, r.kind, r.at, r.actor, r.transactionId ?? null, r.messageId ?? null, r.orderId ?? null, payloadText, r.prevHash, r.hash,
+    r.seq,
+    r.kind,
+    r.at,
+    r.actor,
+    r.transactionId ?? null,
+    r.messageId ?? null,
+    r.orderId ?? null,
+    payloadText,
+    r.prevHash,
+    r.hash,
   ]);
   return r;
 };
 
-export const auditTrail = async (conn: SqlConn, location: string, transactionId: string | undefined): Promise<AuditRecord[]> => {
-  const rows = transactionId === undefined
-    ? await conn.all<AuditRow>(`SELECT ${COLUMNS} FROM audit_log ORDER BY seq`)
-    : await conn.all<AuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE transaction_id = $1 ORDER BY seq`, [transactionId]);
+export const auditTrail = async (
+  conn: SqlConn,
+  location: string,
+  transactionId: string | undefined,
+): Promise<AuditRecord[]> => {
+  const rows =
+    transactionId === undefined
+      ? await conn.all<AuditRow>(`SELECT ${COLUMNS} FROM audit_log ORDER BY seq`)
+      : await conn.all<AuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE transaction_id = $1 ORDER BY seq`, [
+          transactionId,
+        ]);
   return rows.map(fromRow(location));
 };

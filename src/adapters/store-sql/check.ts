@@ -3,10 +3,12 @@
 // Nothing is written when a check fails.
 import { FlexError } from '../../errors.ts';
 
-const bad = (what: string, field: string, why: string): FlexError => new FlexError('FLX_INTERNAL', `${what}: ${field} ${why}`, { path: field });
+const bad = (what: string, field: string, why: string): FlexError =>
+  new FlexError('FLX_INTERNAL', `${what}: ${field} ${why}`, { path: field });
 
 export const text = (what: string, field: string, v: unknown): string => {
-  if (typeof v !== 'string' || v === '') throw bad(what, field, `must be a non-empty string, got ${JSON.stringify(v) ?? String(v)}`);
+  if (typeof v !== 'string' || v === '')
+    throw bad(what, field, `must be a non-empty string, got ${JSON.stringify(v) ?? String(v)}`);
   return noNul(what, field, v);
 };
 
@@ -16,7 +18,8 @@ export const noNul = (what: string, field: string, v: string): string => {
   return v;
 };
 
-export const optionalText = (what: string, field: string, v: unknown): string | null => (v === undefined ? null : text(what, field, v));
+export const optionalText = (what: string, field: string, v: unknown): string | null =>
+  v === undefined ? null : text(what, field, v);
 
 export const finite = (what: string, field: string, v: unknown): number => {
   if (typeof v !== 'number' || !Number.isFinite(v)) throw bad(what, field, `must be a finite number, got ${String(v)}`);
@@ -29,6 +32,7 @@ export const positive = (what: string, field: string, v: unknown): number => {
 };
 
 export const count = (what: string, field: string, v: unknown): number => {
-  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1) throw bad(what, field, `must be a whole number of at least 1, got ${String(v)}`);
+  if (typeof v !== 'number' || !Number.isSafeInteger(v) || v < 1)
+    throw bad(what, field, `must be a whole number of at least 1, got ${String(v)}`);
   return v;
 };

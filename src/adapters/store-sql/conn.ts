@@ -43,4 +43,5 @@ export interface SqlBackend {
 export const placeholderOrder = (sql: string): number[] => [...sql.matchAll(/\$(\d+)/g)].map((m) => Number(m[1]));
 
 /** `$1, $2, …` for n values starting at `from` (for IN lists and multi-row inserts). */
-export const placeholders = (from: number, n: number): string => Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');
+export const placeholders = (from: number, n: number): string =>
+  Array.from({ length: n }, (_, i) => `$${from + i}`).join(', ');

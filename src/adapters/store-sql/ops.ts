@@ -4,9 +4,36 @@ import type { Order } from '../../domain/order.ts';
 import type { StoreTx } from '../../ports.ts';
 import { appendAudit, auditTrail } from './audit.ts';
 import type { Dialect, SqlConn } from './conn.ts';
-import { claimOutbox, enqueueOutbox, getOutbox, listOutbox, markOutboxFailed, markOutboxSent, releaseOutboxLeases } from './outbox.ts';
-import { getPlan, latestPlan, listCommitments, listDispatches, meterReadings, saveCommitment, saveDispatch, saveMeterReadings, savePlan } from './records.ts';
-import { claimMessage, messageClaim, findOrderByTransaction, getDocument, getOrder, listOrders, putDocument, saveOrder } from './tables.ts';
+import {
+  claimOutbox,
+  enqueueOutbox,
+  getOutbox,
+  listOutbox,
+  markOutboxFailed,
+  markOutboxSent,
+  releaseOutboxLeases,
+} from './outbox.ts';
+import {
+  getPlan,
+  latestPlan,
+  listCommitments,
+  listDispatches,
+  meterReadings,
+  saveCommitment,
+  saveDispatch,
+  saveMeterReadings,
+  savePlan,
+} from './records.ts';
+import {
+  claimMessage,
+  messageClaim,
+  findOrderByTransaction,
+  getDocument,
+  getOrder,
+  listOrders,
+  putDocument,
+  saveOrder,
+} from './tables.ts';
 import { text } from './check.ts';
 
 export { claimOutbox, markOutboxFailed, markOutboxSent, releaseOutboxLeases };

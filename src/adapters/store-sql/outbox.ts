@@ -2,7 +2,14 @@
 // as the effect that owes them and sent by a worker after commit (see src/store/records.ts).
 import { fromStoredJson, toStoredJson } from '../../audit/stored-json.ts';
 import { FlexError } from '../../errors.ts';
-import type { OutboxClaim, OutboxFailure, OutboxFilter, OutboxInput, OutboxMessage, OutboxStatus } from '../../store/records.ts';
+import type {
+  OutboxClaim,
+  OutboxFailure,
+  OutboxFilter,
+  OutboxInput,
+  OutboxMessage,
+  OutboxStatus,
+} from '../../store/records.ts';
 import { count, finite, optionalText, text } from './check.ts';
 import type { Dialect, SqlConn, SqlValue } from './conn.ts';
 
@@ -25,56 +32,103 @@ interface OutboxRow {
   readonly response: string | null;
 }
 
-const COLUMNS = 'seq, id, destination, action, transaction_id, message_id, order_id, body, created_at, status, attempts, next_attempt_at, lease_until, last_error, sent_at, response';
+const COLUMNS =
+  'seq, id, destination, action, transaction_id, message_id, order_id, body, created_at, status, attempts, next_attempt_at, lease_until, last_error, sent_at, response';
 
-const fromRow = (location: string) => (r: OutboxRow): OutboxMessage => {
-  const where = `outbox message ${r.id} in ${location}`;
-  return {
-    seq: r.seq, id: r.id, destination: r.destination, action: r.action,
-    ...(r.transaction_id === null ? {} : { transactionId: r.transaction_id }),
-    ...(r.message_id === null ? {} : { messageId: r.message_id }),
-    ...(r.order_id === null ? {} : { orderId: r.order_id }),
-    body: fromStoredJson(r.body, where), createdAt: r.created_at, status: r.status as OutboxStatus, attempts: r.attempts, nextAttemptAt: r.next_attempt_at,
-    ...(r.lease_until === null ? {} : { leaseUntil: r.lease_until }),
-    ...(r.last_error === null ? {} : { lastError: r.last_error }),
-    ...(r.sent_at === null ? {} : { sentAt: r.sent_at }),
-    ...(r.response === null ? {} : { response: fromStoredJson(r.response, `the response to ${where}`) }),
+const fromRow =
+  (location: string) =>
+  (r: OutboxRow): OutboxMessage => {
+    const where = `outbox message ${r.id} in ${location}`;
+    return {
+      seq: r.seq,
+      id: r.id,
+      destination: r.destination,
+      action: r.action,
+      ...(r.transaction_id === null ? {} : { transactionId: r.transaction_id }),
+      ...(r.message_id === null ? {} : { messageId: r.message_id }),
+      ...(r.order_id === null ? {} : { orderId: r.order_id }),
+      body: fromStoredJson(r.body, where),
+      createdAt: r.created_at,
+      status: r.status as OutboxStatus,
+      attempts: r.attempts,
+      nextAttemptAt: r.next_attempt_at,
+      ...(r.lease_until === null ? {} : { leaseUntil: r.lease_until }),
+      ...(r.last_error === null ? {} : { lastError: r.last_error }),
+      ...(r.sent_at === null ? {} : { sentAt: r.sent_at }),
+      ...(r.response === null ? {} : { response: fromStoredJson(r.response, `the response to ${where}`) }),
+    };
   };
-};
 
 export const getOutbox = async (conn: SqlConn, location: string, id: string): Promise<OutboxMessage | undefined> =>
   (await conn.all<OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE id = $1`, [id])).map(fromRow(location))[0];
 
-export const enqueueOutbox = async (conn: SqlConn, location: string, m: OutboxInput): Promise<{ message: OutboxMessage; created: boolean }> => {
+export const enqueueOutbox = async (
+  conn: SqlConn,
+  location: string,
+  m: OutboxInput,
+): Promise<{ message: OutboxMessage; created: boolean }> => {
   const what = `outbox message ${String(m?.id)}`;
   const body = toStoredJson(m?.body, `the body of ${what}`).text;
   const createdAt = finite(what, 'createdAt', m.createdAt);
   const row: SqlValue[] = [
-    text(what, 'id', m.id), text(what, 'destination', m.destination), text(what, 'action', m.action), optionalText(what, 'transactionId', m.transactionId),
-    optionalText(what, 'messageId', m.messageId), optionalText(what, 'orderId', m.orderId), body, createdAt, m.notBefore === undefined ? createdAt : finite(what, 'notBefore', m.notBefore),
+    text(what, 'id', m.id),
+    text(what, 'destination', m.destination),
+    text(what, 'action', m.action),
+    optionalText(what, 'transactionId', m.transactionId),
+    optionalText(what, 'messageId', m.messageId),
+    optionalText(what, 'orderId', m.orderId),
+    body,
+    createdAt,
+    m.notBefore === undefined ? createdAt : finite(what, 'notBefore', m.notBefore),
   ];
   const created = await conn.run(
     `INSERT INTO outbox (id, destination, action, transaction_id, message_id, order_id, body, created_at, next_attempt_at, status, attempts)
-     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0) ON CONFLICT (id) DO NOTHING`, row);
+     VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, 'pending', 0) ON CONFLICT (id) DO NOTHING`,
+    row,
+  );
   const [stored] = await conn.all<OutboxRow>(`SELECT ${COLUMNS} FROM outbox WHERE id = $1`, [m.id]);
   if (stored === undefined) throw new FlexError('FLX_INTERNAL', `${what} was neither inserted nor found`);
   // The same id must mean the same message: a different one under a used id would never be sent.
-  const same = stored.destination === m.destination && stored.action === m.action && stored.body === body &&
-    stored.transaction_id === row[3] && stored.message_id === row[4] && stored.order_id === row[5];
-  if (created === 0 && !same) throw new FlexError('FLX_STORE_CONFLICT', `${what} is already in the outbox with different content; each message owed needs its own id`);
+  const same =
+    stored.destination === m.destination &&
+    stored.action === m.action &&
+    stored.body === body &&
+    stored.transaction_id === row[3] &&
+    stored.message_id === row[4] &&
+    stored.order_id === row[5];
+  if (created === 0 && !same)
+    throw new FlexError(
+      'FLX_STORE_CONFLICT',
+      `${what} is already in the outbox with different content; each message owed needs its own id`,
+    );
   return { message: fromRow(location)(stored), created: created === 1 };
 };
 
-export const listOutbox = async (conn: SqlConn, location: string, filter: OutboxFilter = {}): Promise<OutboxMessage[]> => {
+export const listOutbox = async (
+  conn: SqlConn,
+  location: string,
+  filter: OutboxFilter = {},
+): Promise<OutboxMessage[]> => {
   const where: string[] = [];
   const params: SqlValue[] = [];
-  if (filter.status !== undefined) { params.push(filter.status); where.push(`status = $${params.length}`); }
-  if (filter.transactionId !== undefined) { params.push(filter.transactionId); where.push(`transaction_id = $${params.length}`); }
+  if (filter.status !== undefined) {
+    params.push(filter.status);
+    where.push(`status = $${params.length}`);
+  }
+  if (filter.transactionId !== undefined) {
+    params.push(filter.transactionId);
+    where.push(`transaction_id = $${params.length}`);
+  }
   const sql = `SELECT ${COLUMNS} FROM outbox ${where.length ? `WHERE ${where.join(' AND ')}` : ''} ORDER BY seq`;
   return (await conn.all<OutboxRow>(sql, params)).map(fromRow(location));
 };
 
-export const claimOutbox = async (conn: SqlConn, dialect: Dialect, location: string, c: OutboxClaim): Promise<OutboxMessage[]> => {
+export const claimOutbox = async (
+  conn: SqlConn,
+  dialect: Dialect,
+  location: string,
+  c: OutboxClaim,
+): Promise<OutboxMessage[]> => {
   const what = 'an outbox claim';
   const now = finite(what, 'now', c.now);
   const leaseUntil = now + count(what, 'leaseMs', c.leaseMs);
@@ -100,7 +154,11 @@ const changedOrMissing = async (conn: SqlConn, id: string, changed: number): Pro
   return false;
 };
 
-export const markOutboxSent = async (conn: SqlConn, id: string, result: { at: number; response?: unknown }): Promise<boolean> => {
+export const markOutboxSent = async (
+  conn: SqlConn,
+  id: string,
+  result: { at: number; response?: unknown },
+): Promise<boolean> => {
   const what = `outbox message ${String(id)}`;
   const response = result.response === undefined ? null : toStoredJson(result.response, `the response to ${what}`).text;
   const changed = await conn.run(
@@ -115,8 +173,15 @@ export const markOutboxFailed = async (conn: SqlConn, id: string, f: OutboxFailu
   // Free text from a network error: U+0000 (which PostgreSQL text cannot hold) is replaced, not refused.
   const error = (typeof f.error === 'string' ? f.error : String(f.error)).replaceAll('\u0000', '\uFFFD');
   text(what, 'id', id);
-  const changed = 'giveUp' in f
-    ? await conn.run("UPDATE outbox SET status = 'dead', last_error = $2, lease_until = NULL WHERE id = $1 AND status = 'pending'", [id, error])
-    : await conn.run("UPDATE outbox SET next_attempt_at = $2, last_error = $3, lease_until = NULL WHERE id = $1 AND status = 'pending'", [id, finite(what, 'retryAt', f.retryAt), error]);
+  const changed =
+    'giveUp' in f
+      ? await conn.run(
+          "UPDATE outbox SET status = 'dead', last_error = $2, lease_until = NULL WHERE id = $1 AND status = 'pending'",
+          [id, error],
+        )
+      : await conn.run(
+          "UPDATE outbox SET next_attempt_at = $2, last_error = $3, lease_until = NULL WHERE id = $1 AND status = 'pending'",
+          [id, finite(what, 'retryAt', f.retryAt), error],
+        );
   return changedOrMissing(conn, id, changed);
 };

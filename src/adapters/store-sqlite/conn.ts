@@ -13,8 +13,15 @@ export const sqliteCall = <T>(file: string, f: () => T): T => {
     return f();
   } catch (e) {
     if (e instanceof FlexError) throw e;
-    if (isBusy(e)) throw new FlexError('FLX_STORE_UNAVAILABLE', `the SQLite store ${file} stayed locked by another writer for more than ${BUSY_TIMEOUT_MS} ms`, { cause: e });
-    throw new FlexError('FLX_INTERNAL', `the SQLite store ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    if (isBusy(e))
+      throw new FlexError(
+        'FLX_STORE_UNAVAILABLE',
+        `the SQLite store ${file} stayed locked by another writer for more than ${BUSY_TIMEOUT_MS} ms`,
+        { cause: e },
+      );
+    throw new FlexError('FLX_INTERNAL', `the SQLite store ${file}: ${e instanceof Error ? e.message : String(e)}`, {
+      cause: e,
+    });
   }
 };
 
@@ -34,14 +41,16 @@ export const sqliteConn = (db: Db, file: string): SqlConn => {
     return [c.stmt, values];
   };
   return {
-    all: async <R>(sql: string, params: readonly SqlValue[] = []) => sqliteCall(file, () => {
-      const [stmt, values] = prepared(sql, params);
-      return stmt.all(...values) as R[];
-    }),
-    run: async (sql, params = []) => sqliteCall(file, () => {
-      const [stmt, values] = prepared(sql, params);
-      return stmt.run(...values).changes;
-    }),
+    all: async <R>(sql: string, params: readonly SqlValue[] = []) =>
+      sqliteCall(file, () => {
+        const [stmt, values] = prepared(sql, params);
+        return stmt.all(...values) as R[];
+      }),
+    run: async (sql, params = []) =>
+      sqliteCall(file, () => {
+        const [stmt, values] = prepared(sql, params);
+        return stmt.run(...values).changes;
+      }),
   };
 };
 

@@ -46,7 +46,10 @@ const beginImmediate = async (db: Db, file: string): Promise<void> => {
       db.exec('BEGIN IMMEDIATE');
       return;
     } catch (e) {
-      if (!isBusy(e) || Date.now() >= deadline) sqliteCall(file, () => { throw e; });
+      if (!isBusy(e) || Date.now() >= deadline)
+        sqliteCall(file, () => {
+          throw e;
+        });
     } finally {
       db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
     }
@@ -66,27 +69,33 @@ const sqliteBackend = (file: string, db: Db): SqlBackend => {
     description,
     location: file,
     dialect: SQLITE_DIALECT,
-    get closed() { return closing; },
-    transaction: (fn) => queue.run(async () => {
-      ensureOpen();
-      await beginImmediate(db, file);
-      try {
-        const result = await fn(conn);
-        sqliteCall(file, () => db.exec('COMMIT'));
-        return result;
-      } catch (e) {
-        if (db.inTransaction) db.exec('ROLLBACK');
-        throw e;
-      }
-    }),
-    read: (fn) => queue.run(async () => {
-      ensureOpen();
-      return fn(conn);
-    }),
+    get closed() {
+      return closing;
+    },
+    transaction: (fn) =>
+      queue.run(async () => {
+        ensureOpen();
+        await beginImmediate(db, file);
+        try {
+          const result = await fn(conn);
+          sqliteCall(file, () => db.exec('COMMIT'));
+          return result;
+        } catch (e) {
+          if (db.inTransaction) db.exec('ROLLBACK');
+          throw e;
+        }
+      }),
+    read: (fn) =>
+      queue.run(async () => {
+        ensureOpen();
+        return fn(conn);
+      }),
     close: async () => {
       closing = true;
       // Queued: a transaction in progress finishes (commits or rolls back) before the file closes.
-      await queue.run(async () => { if (db.open) db.close(); });
+      await queue.run(async () => {
+        if (db.open) db.close();
+      });
     },
   };
 };
@@ -99,7 +108,10 @@ const sqliteBackend = (file: string, db: Db): SqlBackend => {
 export const openSqliteStore = async (path: string, options: SqliteStoreOptions = {}): Promise<Store> => {
   // better-sqlite3 reads "" and ":memory:" as throwaway databases; a Store is meant to be durable.
   if (path === '' || path === ':memory:') {
-    throw new FlexError('FLX_CONFIG_INVALID', `the SQLite store needs a file path, not ${JSON.stringify(path)}; for a throwaway store use a file in a temporary directory`);
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `the SQLite store needs a file path, not ${JSON.stringify(path)}; for a throwaway store use a file in a temporary directory`,
+    );
   }
   const location = resolve(path);
   return sqlStore(sqliteBackend(location, await openDatabase(location, options.actor ?? 'flexlon')));

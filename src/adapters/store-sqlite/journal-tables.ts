@@ -15,14 +15,29 @@ export interface Claims {
 }
 
 export const auditTable = (db: Db, _file: string): AuditTable => {
-  const head = db.prepare<[], { seq: number; hash: string }>('SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1');
-  const insert = db.prepare('INSERT INTO audit_log (seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)');
+  const head = db.prepare<[], { seq: number; hash: string }>(
+    'SELECT seq, hash FROM audit_log ORDER BY seq DESC LIMIT 1',
+  );
+  const insert = db.prepare(
+    'INSERT INTO audit_log (seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
   return {
     append(entry) {
       const { entry: clean, payloadText } = normaliseAuditEntry(entry);
       // Callers hold an IMMEDIATE transaction, so the head cannot move between read and insert.
       const r = link(head.get(), clean);
-      insert.run(r.seq, r.kind, r.at, r.actor, r.transactionId ?? null, r.messageId ?? null, r.orderId ?? null, payloadText, r.prevHash, r.hash);
+      insert.run(
+        r.seq,
+        r.kind,
+        r.at,
+        r.actor,
+        r.transactionId ?? null,
+        r.messageId ?? null,
+        r.orderId ?? null,
+        payloadText,
+        r.prevHash,
+        r.hash,
+      );
       return r;
     },
   };

@@ -8,7 +8,14 @@ import { auditTable, claimsTable } from './journal-tables.ts';
 import { openDatabase } from './schema.ts';
 
 export type JournalJob =
-  | { readonly id: number; readonly op: 'accept'; readonly key: string; readonly outcome: string; readonly entry: AuditEntry; readonly duplicateOutcome: string }
+  | {
+      readonly id: number;
+      readonly op: 'accept';
+      readonly key: string;
+      readonly outcome: string;
+      readonly entry: AuditEntry;
+      readonly duplicateOutcome: string;
+    }
   | { readonly id: number; readonly op: 'append'; readonly entry: AuditEntry };
 
 export type JournalResult =
@@ -33,9 +40,15 @@ const run = (job: JournalJob): JournalResult => {
 // the one that cannot be stored fails alone.
 const whole = db.transaction((jobs: JournalJob[]): JournalResult[] => jobs.map(run));
 const inSavepoint = db.transaction(run);
-const oneByOne = db.transaction((jobs: JournalJob[]): JournalResult[] => jobs.map((job) => {
-  try { return inSavepoint(job); } catch (e) { return { id: job.id, ok: false, error: (e as Error).message }; }
-}));
+const oneByOne = db.transaction((jobs: JournalJob[]): JournalResult[] =>
+  jobs.map((job) => {
+    try {
+      return inSavepoint(job);
+    } catch (e) {
+      return { id: job.id, ok: false, error: (e as Error).message };
+    }
+  }),
+);
 
 const commit = (jobs: JournalJob[]): JournalResult[] => {
   try {
@@ -58,7 +71,12 @@ port.on('message', (first: JournalJob[] | 'close') => {
   const jobs = [...first];
   // Everything that arrived while the last commit was running joins this one.
   for (let m = receiveMessageOnPort(port); m !== undefined; m = receiveMessageOnPort(port)) {
-    if (m.message === 'close') { port.postMessage(commit(jobs)); db.close(); port.postMessage('closed'); return; }
+    if (m.message === 'close') {
+      port.postMessage(commit(jobs));
+      db.close();
+      port.postMessage('closed');
+      return;
+    }
     jobs.push(...(m.message as JournalJob[]));
   }
   port.postMessage(commit(jobs));

@@ -20,11 +20,16 @@ const bootstrap = (target: string): URL => {
 
 type Job = JournalJob extends infer J ? (J extends unknown ? Omit<J, 'id'> : never) : never;
 
-export const openSqliteJournalThread = async (path: string, options: { readonly actor?: string } = {}): Promise<SqliteJournal> => {
+export const openSqliteJournalThread = async (
+  path: string,
+  options: { readonly actor?: string } = {},
+): Promise<SqliteJournal> => {
   const file = resolve(path);
   const reader = await openDatabase(file, options.actor ?? 'flexlon');
   const peek = reader.prepare<[string], { outcome: string }>('SELECT outcome FROM message_claims WHERE key = ?');
-  const worker = new Worker(bootstrap(new URL('./journal-thread.ts', import.meta.url).href), { workerData: { file, actor: options.actor ?? 'flexlon' } });
+  const worker = new Worker(bootstrap(new URL('./journal-thread.ts', import.meta.url).href), {
+    workerData: { file, actor: options.actor ?? 'flexlon' },
+  });
   const pending = new Map<number, { resolve: (r: JournalResult) => void; reject: (e: unknown) => void }>();
   let batches = 0;
   let entries = 0;
@@ -33,31 +38,51 @@ export const openSqliteJournalThread = async (path: string, options: { readonly 
   await new Promise<void>((ready, fail) => {
     worker.once('error', fail);
     worker.on('message', (m: JournalResult[] | 'ready' | 'closed') => {
-      if (m === 'ready') { worker.off('error', fail); ready(); return; }
-      if (m === 'closed') { onClosed?.(); return; }
+      if (m === 'ready') {
+        worker.off('error', fail);
+        ready();
+        return;
+      }
+      if (m === 'closed') {
+        onClosed?.();
+        return;
+      }
       batches++;
       entries += m.length;
-      for (const r of m) { pending.get(r.id)?.resolve(r); pending.delete(r.id); }
+      for (const r of m) {
+        pending.get(r.id)?.resolve(r);
+        pending.delete(r.id);
+      }
       if (pending.size === 0) worker.unref();
     });
   });
   worker.on('error', (e) => {
     failed = e;
-    for (const p of pending.values()) p.reject(new FlexError('FLX_INTERNAL', `the audit journal thread of ${file} failed: ${e.message}`, { cause: e }));
+    for (const p of pending.values())
+      p.reject(new FlexError('FLX_INTERNAL', `the audit journal thread of ${file} failed: ${e.message}`, { cause: e }));
     pending.clear();
   });
   worker.unref();
 
   let queue: JournalJob[] = [];
   let seq = 0;
-  const send = (job: Job): Promise<JournalResult> => new Promise((res, rej) => {
-    if (failed) { rej(new FlexError('FLX_INTERNAL', `the audit journal thread of ${file} failed: ${failed.message}`)); return; }
-    const id = seq++;
-    if (pending.size === 0) worker.ref();
-    pending.set(id, { resolve: res, reject: rej });
-    if (queue.length === 0) setImmediate(() => { const jobs = queue; queue = []; worker.postMessage(jobs); });
-    queue.push({ ...job, id } as JournalJob);
-  });
+  const send = (job: Job): Promise<JournalResult> =>
+    new Promise((res, rej) => {
+      if (failed) {
+        rej(new FlexError('FLX_INTERNAL', `the audit journal thread of ${file} failed: ${failed.message}`));
+        return;
+      }
+      const id = seq++;
+      if (pending.size === 0) worker.ref();
+      pending.set(id, { resolve: res, reject: rej });
+      if (queue.length === 0)
+        setImmediate(() => {
+          const jobs = queue;
+          queue = [];
+          worker.postMessage(jobs);
+        });
+      queue.push({ ...job, id } as JournalJob);
+    });
   const check = (r: JournalResult): JournalResult & { ok: true } => {
     if (!r.ok) throw new FlexError('FLX_INTERNAL', `audit journal ${file}: ${r.error}`);
     return r;
@@ -73,9 +98,16 @@ export const openSqliteJournalThread = async (path: string, options: { readonly 
       check(await send({ op: 'append', entry }));
     },
     async close() {
-      if (queue.length > 0) { const jobs = queue; queue = []; worker.postMessage(jobs); }
+      if (queue.length > 0) {
+        const jobs = queue;
+        queue = [];
+        worker.postMessage(jobs);
+      }
       worker.ref();
-      await new Promise<void>((done) => { onClosed = done; worker.postMessage('close'); });
+      await new Promise<void>((done) => {
+        onClosed = done;
+        worker.postMessage('close');
+      });
       await worker.terminate();
       reader.close();
     },

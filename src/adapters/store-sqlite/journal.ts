@@ -29,7 +29,10 @@ export interface SqliteJournal extends InboundJournal {
   stats(): { readonly batches: number; readonly entries: number };
 }
 
-export const openSqliteJournal = async (path: string, options: { readonly actor?: string; readonly maxBatch?: number } = {}): Promise<SqliteJournal> => {
+export const openSqliteJournal = async (
+  path: string,
+  options: { readonly actor?: string; readonly maxBatch?: number } = {},
+): Promise<SqliteJournal> => {
   const file = resolve(path);
   const db = await openDatabase(file, options.actor ?? 'flexlon');
   // Never sleep in SQLite's busy handler: this connection runs on the event-loop thread, and the
@@ -46,9 +49,15 @@ export const openSqliteJournal = async (path: string, options: { readonly actor?
   // rows hold strings) is it committed again with a savepoint per message, so the bad one fails alone.
   const whole = db.transaction((batch: Job[]): Outcome[] => batch.map((j) => ({ ok: true, value: j.run() })));
   const inSavepoint = db.transaction((run: () => unknown) => run());
-  const oneByOne = db.transaction((batch: Job[]): Outcome[] => batch.map((j) => {
-    try { return { ok: true, value: inSavepoint(j.run) }; } catch (error) { return { ok: false, error }; }
-  }));
+  const oneByOne = db.transaction((batch: Job[]): Outcome[] =>
+    batch.map((j) => {
+      try {
+        return { ok: true, value: inSavepoint(j.run) };
+      } catch (error) {
+        return { ok: false, error };
+      }
+    }),
+  );
   let queue: Job[] = [];
   let scheduled = false;
   let busySince: number | undefined;
@@ -85,7 +94,8 @@ export const openSqliteJournal = async (path: string, options: { readonly actor?
     entries += batch.length;
     batch.forEach((j, k) => {
       const o = outcomes[k];
-      if (o?.ok) j.resolve(o.value); else j.reject(o?.error);
+      if (o?.ok) j.resolve(o.value);
+      else j.reject(o?.error);
     });
   };
 
@@ -95,12 +105,18 @@ export const openSqliteJournal = async (path: string, options: { readonly actor?
     busySince ??= now;
     if (now - busySince > BUSY_TIMEOUT_MS) {
       busySince = undefined;
-      const error = new FlexError('FLX_STORE_UNAVAILABLE', `the SQLite store ${file} stayed locked by another writer for more than ${BUSY_TIMEOUT_MS} ms`);
+      const error = new FlexError(
+        'FLX_STORE_UNAVAILABLE',
+        `the SQLite store ${file} stayed locked by another writer for more than ${BUSY_TIMEOUT_MS} ms`,
+      );
       for (const j of batch) j.reject(error);
       return;
     }
     queue = [...batch, ...queue];
-    retryTimer ??= setTimeout(() => { retryTimer = undefined; flush(); }, 2);
+    retryTimer ??= setTimeout(() => {
+      retryTimer = undefined;
+      flush();
+    }, 2);
   }
 
   function schedule(): void {
@@ -110,19 +126,24 @@ export const openSqliteJournal = async (path: string, options: { readonly actor?
     setImmediate(flush);
   }
 
-  const enqueue = <T>(run: () => T): Promise<T> => new Promise<T>((res, rej) => {
-    queue.push({ run, resolve: res as (v: unknown) => void, reject: rej });
-    schedule();
-  });
+  const enqueue = <T>(run: () => T): Promise<T> =>
+    new Promise<T>((res, rej) => {
+      queue.push({ run, resolve: res as (v: unknown) => void, reject: rej });
+      schedule();
+    });
 
   return {
     seen: async (key) => peek.get(key)?.outcome,
-    accept: (key, outcome, entry, duplicateOutcome) => enqueue((): Claimed => {
-      const claim = claims.claim(key, outcome);
-      audit.append(claim.first ? entry : asDuplicate(entry, duplicateOutcome));
-      return claim;
-    }),
-    append: (entry: AuditEntry) => enqueue(() => { audit.append(entry); }),
+    accept: (key, outcome, entry, duplicateOutcome) =>
+      enqueue((): Claimed => {
+        const claim = claims.claim(key, outcome);
+        audit.append(claim.first ? entry : asDuplicate(entry, duplicateOutcome));
+        return claim;
+      }),
+    append: (entry: AuditEntry) =>
+      enqueue(() => {
+        audit.append(entry);
+      }),
     async close() {
       while (queue.length > 0) {
         flush();

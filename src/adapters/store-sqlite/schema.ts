@@ -148,7 +148,11 @@ const configure = (db: Db, file: string): void => {
   db.pragma(`busy_timeout = ${BUSY_TIMEOUT_MS}`);
   // WAL lets readers (dashboard, verifier) run while an agent writes, and is persistent in the file.
   const mode = db.pragma('journal_mode = WAL', { simple: true });
-  if (mode !== 'wal') throw new FlexError('FLX_CONFIG_INVALID', `${file}: SQLite refused WAL journal mode (got ${String(mode)}); is it on a network file system?`);
+  if (mode !== 'wal')
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `${file}: SQLite refused WAL journal mode (got ${String(mode)}); is it on a network file system?`,
+    );
   // In WAL mode synchronous=NORMAL survives an application crash but may lose the last commits on
   // power loss, since the WAL is not fsynced at each commit. An audit record may already have been
   // acknowledged to a Beckn peer when it is written, so FULL: fsync the WAL at every commit.
@@ -160,13 +164,20 @@ const configure = (db: Db, file: string): void => {
 const migrate = (db: Db, file: string, actor: string): void => {
   // IMMEDIATE: two processes opening a new file at once must not both run migration 1.
   db.transaction(() => {
-    db.exec('CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, applied_by TEXT NOT NULL)');
+    db.exec(
+      'CREATE TABLE IF NOT EXISTS schema_version (version INTEGER PRIMARY KEY, applied_at INTEGER NOT NULL, applied_by TEXT NOT NULL)',
+    );
     const row = db.prepare<[], { v: number | null }>('SELECT MAX(version) AS v FROM schema_version').get();
     const current = row?.v ?? 0;
     if (current > SCHEMA_VERSION) {
-      throw new FlexError('FLX_CONFIG_INVALID', `${file} has store schema version ${current}, but this FlexLon understands versions up to ${SCHEMA_VERSION}: open it with the newer FlexLon that wrote it, or use another file`);
+      throw new FlexError(
+        'FLX_CONFIG_INVALID',
+        `${file} has store schema version ${current}, but this FlexLon understands versions up to ${SCHEMA_VERSION}: open it with the newer FlexLon that wrote it, or use another file`,
+      );
     }
-    const record = db.prepare<[number, number, string]>('INSERT INTO schema_version (version, applied_at, applied_by) VALUES (?, ?, ?)');
+    const record = db.prepare<[number, number, string]>(
+      'INSERT INTO schema_version (version, applied_at, applied_by) VALUES (?, ?, ?)',
+    );
     for (const m of MIGRATIONS) {
       if (m.version <= current) continue;
       db.exec(m.sql);
@@ -204,7 +215,11 @@ export const openDatabase = async (file: string, actor: string): Promise<Db> => 
     mkdirSync(dirname(file), { recursive: true });
     db = new Database(file);
   } catch (e) {
-    throw new FlexError('FLX_CONFIG_INVALID', `cannot open the store file ${file}: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `cannot open the store file ${file}: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
   try {
     await prepare(db, file, actor);
@@ -212,6 +227,10 @@ export const openDatabase = async (file: string, actor: string): Promise<Db> => 
   } catch (e) {
     db.close();
     if (e instanceof FlexError) throw e;
-    throw new FlexError('FLX_CONFIG_INVALID', `${file} cannot be used as a FlexLon store: ${e instanceof Error ? e.message : String(e)}`, { cause: e });
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `${file} cannot be used as a FlexLon store: ${e instanceof Error ? e.message : String(e)}`,
+      { cause: e },
+    );
   }
 };

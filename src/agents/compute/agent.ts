@@ -80,7 +80,10 @@ export class ComputeAgent {
     } catch (e) {
       const err = asFlexError(e);
       if (err.code !== 'FLX_SCHEDULER_UNAVAILABLE' && err.code !== 'FLX_SCHEDULER_COMMAND') throw e;
-      this.deps.log.warn({ code: err.code, error: err.message, lastReadAt: this.lastReadAt }, 'scheduler unreadable: reporting the last known queue');
+      this.deps.log.warn(
+        { code: err.code, error: err.message, lastReadAt: this.lastReadAt },
+        'scheduler unreadable: reporting the last known queue',
+      );
       return { jobs: this.lastJobs, staleSince: this.lastReadAt ?? epochMs(0) };
     }
   }
@@ -114,7 +117,23 @@ export class ComputeAgent {
       this.lastFinishedCheck = now;
       const fresh = finished.filter((j) => (j.finishedAt ?? 0) >= since);
       if (fresh.length > 0) {
-        await this.deps.store.appendAudit({ kind: 'agent', at: this.deps.wallNow(), actor: this.deps.id, payload: { event: 'jobs.finished', jobs: fresh.map((j) => ({ id: j.id, nativeId: j.nativeId, state: j.state, startedAt: j.startedAt, finishedAt: j.finishedAt, work: j.work, workUnit: j.workUnit })) } });
+        await this.deps.store.appendAudit({
+          kind: 'agent',
+          at: this.deps.wallNow(),
+          actor: this.deps.id,
+          payload: {
+            event: 'jobs.finished',
+            jobs: fresh.map((j) => ({
+              id: j.id,
+              nativeId: j.nativeId,
+              state: j.state,
+              startedAt: j.startedAt,
+              finishedAt: j.finishedAt,
+              work: j.work,
+              workUnit: j.workUnit,
+            })),
+          },
+        });
       }
     } catch (e) {
       this.deps.log.warn({ error: asFlexError(e).message }, 'could not read finished jobs');
@@ -131,14 +150,25 @@ export class ComputeAgent {
       }
       await new Promise<void>((resolve) => {
         const t = setTimeout(resolve, everyMs);
-        signal.addEventListener('abort', () => { clearTimeout(t); resolve(); }, { once: true });
+        signal.addEventListener(
+          'abort',
+          () => {
+            clearTimeout(t);
+            resolve();
+          },
+          { once: true },
+        );
       });
     }
   }
 
   private horizon(now: EpochMs): SlotGrid {
     const slot = this.deps.slotMinutes * MINUTE_MS;
-    return { start: epochMs(Math.floor(now / slot) * slot), slotMinutes: this.deps.slotMinutes, slots: this.deps.horizonSlots };
+    return {
+      start: epochMs(Math.floor(now / slot) * slot),
+      slotMinutes: this.deps.slotMinutes,
+      slots: this.deps.horizonSlots,
+    };
   }
 
   async report(now: EpochMs): Promise<FlexibilityReport> {
@@ -151,8 +181,16 @@ export class ComputeAgent {
     const refused = this.refused;
     this.refused = [];
     return {
-      site: s.id, region: s.region, at: now, itPowerLimitKw: kw(s.itPowerLimitKw), pue: s.pue, gridImportLimitKw: kw(s.gridImportLimitKw),
-      baseLoadFrom, slotMinutes: grid.slotMinutes, baseLoadKw, jobs,
+      site: s.id,
+      region: s.region,
+      at: now,
+      itPowerLimitKw: kw(s.itPowerLimitKw),
+      pue: s.pue,
+      gridImportLimitKw: kw(s.gridImportLimitKw),
+      baseLoadFrom,
+      slotMinutes: grid.slotMinutes,
+      baseLoadKw,
+      jobs,
       flexibility: summariseFlexibility(jobs, baseLoadKw, baseLoadFrom, grid.slotMinutes, now),
       ...(refused.length > 0 ? { refused } : {}),
       ...(read.staleSince === undefined ? {} : { staleSince: read.staleSince }),
@@ -172,7 +210,12 @@ export class ComputeAgent {
       const job = byId.get(d.jobId);
       // An operator's hold outranks the plan: say so instead of releasing it.
       if (job?.state === 'held' && job.heldBy === 'other') {
-        results.push({ ok: false, jobId: d.jobId, reason: `job ${d.jobId} is held by an operator; FlexLon will not release it`, code: 'held-by-other' });
+        results.push({
+          ok: false,
+          jobId: d.jobId,
+          reason: `job ${d.jobId} is held by an operator; FlexLon will not release it`,
+          code: 'held-by-other',
+        });
         continue;
       }
       const r = await this.deps.scheduler.deferUntil(d.jobId, d.beginAt);
@@ -182,14 +225,21 @@ export class ComputeAgent {
     const refused = results.filter((r) => !r.ok);
     if (refused.length > 0) this.deps.log.warn({ refused }, 'some jobs could not be deferred');
     this.refused.push(...refused);
-    await this.deps.store.appendAudit({ kind: 'dispatch', at: this.deps.wallNow(), actor: this.deps.id, payload: { reason, dispatch, results, applyMs } });
+    await this.deps.store.appendAudit({
+      kind: 'dispatch',
+      at: this.deps.wallNow(),
+      actor: this.deps.id,
+      payload: { reason, dispatch, results, applyMs },
+    });
     return results;
   }
 
   /** After a pushed dispatch was partly refused: report at once so the orchestrator re-plans with the jobs as they are. */
   private replanSoon(): void {
     setImmediate(() => {
-      this.tick(this.deps.market.now(), false).catch((e: unknown) => this.deps.log.error({ error: asFlexError(e).message }, 're-plan after a refusal failed'));
+      this.tick(this.deps.market.now(), false).catch((e: unknown) =>
+        this.deps.log.error({ error: asFlexError(e).message }, 're-plan after a refusal failed'),
+      );
     });
   }
 
@@ -197,7 +247,12 @@ export class ComputeAgent {
   async tick(t: EpochMs = this.deps.market.now(), advance = true): Promise<void> {
     if (advance) this.deps.advance?.(t);
     const report = await this.report(t);
-    const answer = await callSigned<{ dispatch: DispatchInstruction[] }>(`${this.deps.orchestratorUrl}/internal/agent/report`, report, this.deps.signer, this.deps.wallNow);
+    const answer = await callSigned<{ dispatch: DispatchInstruction[] }>(
+      `${this.deps.orchestratorUrl}/internal/agent/report`,
+      report,
+      this.deps.signer,
+      this.deps.wallNow,
+    );
     await this.apply(answer.dispatch, 'rolling plan');
   }
 
@@ -214,24 +269,34 @@ export class ComputeAgent {
   register(app: FastifyInstance): void {
     const link = { resolver: this.deps.resolver, now: this.deps.wallNow, store: this.deps.store, actor: this.deps.id };
     const fromOrchestrator = (sender: { subscriberId: string }) => {
-      if (sender.subscriberId !== this.deps.orchestratorId) throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `only ${this.deps.orchestratorId} may instruct this agent`);
+      if (sender.subscriberId !== this.deps.orchestratorId)
+        throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `only ${this.deps.orchestratorId} may instruct this agent`);
     };
     signedRoute(app, '/agent/dispatch', link, async (body, sender) => {
       fromOrchestrator(sender);
       const b = body as { dispatch?: DispatchInstruction[]; reason?: string };
-      if (!Array.isArray(b.dispatch)) throw new FlexError('FLX_REQ_SCHEMA', 'dispatch must be a list of {jobId, beginAt}', { path: 'dispatch' });
+      if (!Array.isArray(b.dispatch))
+        throw new FlexError('FLX_REQ_SCHEMA', 'dispatch must be a list of {jobId, beginAt}', { path: 'dispatch' });
       const results = await this.apply(b.dispatch, b.reason ?? 'orchestrator dispatch');
       if (results.some((r) => !r.ok)) this.replanSoon();
       return { results };
     });
     const gridOf = (body: unknown): SlotGrid => {
       const b = body as { fromMs?: number; slots?: number; slotMinutes?: number };
-      if (typeof b.fromMs !== 'number' || typeof b.slots !== 'number' || !Number.isInteger(b.slots) || b.slots < 1 || b.slots > 10_000) throw new FlexError('FLX_REQ_SCHEMA', 'a read needs fromMs and 1–10000 slots', { path: 'slots' });
+      if (
+        typeof b.fromMs !== 'number' ||
+        typeof b.slots !== 'number' ||
+        !Number.isInteger(b.slots) ||
+        b.slots < 1 ||
+        b.slots > 10_000
+      )
+        throw new FlexError('FLX_REQ_SCHEMA', 'a read needs fromMs and 1–10000 slots', { path: 'slots' });
       return { start: epochMs(b.fromMs), slotMinutes: b.slotMinutes ?? this.deps.slotMinutes, slots: b.slots };
     };
     signedRoute(app, '/agent/baseline', link, async (body, sender) => {
       fromOrchestrator(sender);
-      if (!this.deps.baseline) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `site ${this.deps.site.id} has no baseline source configured`);
+      if (!this.deps.baseline)
+        throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `site ${this.deps.site.id} has no baseline source configured`);
       const importKw = await this.deps.baseline(gridOf(body));
       return { importKw: importKw.map((x) => (Number.isFinite(x) ? x : null)) };
     });
@@ -239,7 +304,16 @@ export class ComputeAgent {
       fromOrchestrator(sender);
       const grid = gridOf(body);
       const importKw = await this.deps.meter.importKw(grid);
-      await this.deps.store.appendAudit({ kind: 'meter', at: this.deps.wallNow(), actor: this.deps.id, payload: { from: grid.start, slotMinutes: grid.slotMinutes, importKw: importKw.map((x) => (Number.isFinite(x) ? x : null)) } });
+      await this.deps.store.appendAudit({
+        kind: 'meter',
+        at: this.deps.wallNow(),
+        actor: this.deps.id,
+        payload: {
+          from: grid.start,
+          slotMinutes: grid.slotMinutes,
+          importKw: importKw.map((x) => (Number.isFinite(x) ? x : null)),
+        },
+      });
       return { importKw: importKw.map((x) => (Number.isFinite(x) ? x : null)) };
     });
   }

@@ -57,7 +57,9 @@ export const createBpp = (o: BppOptions): Bpp => {
   const d = fo.deps;
   const metrics = o.metrics ?? d.metrics ?? createMetrics({ orders: () => d.store.listOrders(), processMetrics: true });
   const nudge = { outbox: undefined as OutboxWorker | undefined };
-  const kit = makeKit(fo, () => { void nudge.outbox?.nudge(); });
+  const kit = makeKit(fo, () => {
+    void nudge.outbox?.nudge();
+  });
 
   const sendOne = async (m: OutboxMessage): Promise<unknown> => {
     if (m.destination === LOCAL_TASK) {
@@ -75,10 +77,22 @@ export const createBpp = (o: BppOptions): Bpp => {
       throw e;
     }
   };
-  const send: OutboxSend = (m) => withLogContext({ ...(m.transactionId ? { transaction_id: m.transactionId } : {}), ...(m.messageId ? { message_id: m.messageId } : {}) }, () => sendOne(m));
+  const send: OutboxSend = (m) =>
+    withLogContext(
+      {
+        ...(m.transactionId ? { transaction_id: m.transactionId } : {}),
+        ...(m.messageId ? { message_id: m.messageId } : {}),
+      },
+      () => sendOne(m),
+    );
   const outbox = new OutboxWorker({
-    store: d.store, send, now: d.wallNow, everyMs: o.outboxEveryMs ?? 1000,
-    onDrained: (r) => { for (const id of r.dead) d.log.error({ outbox: id }, 'outbox message given up (dead): see its last_error'); },
+    store: d.store,
+    send,
+    now: d.wallNow,
+    everyMs: o.outboxEveryMs ?? 1000,
+    onDrained: (r) => {
+      for (const id of r.dead) d.log.error({ outbox: id }, 'outbox message given up (dead): see its last_error');
+    },
     onError: (e) => d.log.error({ error: asFlexError(e).message }, 'outbox drain failed'),
   });
   nudge.outbox = outbox;
@@ -89,19 +103,43 @@ export const createBpp = (o: BppOptions): Bpp => {
   const progress = (): void => {
     if (progressing) return;
     progressing = progressOrders(kit)
-      .catch((e: unknown) => d.log.warn({ error: asFlexError(e).message }, 'moving orders on with market time failed; retried on the next pass'))
-      .finally(() => { progressing = undefined; });
+      .catch((e: unknown) =>
+        d.log.warn(
+          { error: asFlexError(e).message },
+          'moving orders on with market time failed; retried on the next pass',
+        ),
+      )
+      .finally(() => {
+        progressing = undefined;
+      });
   };
 
   const onBackgroundError = (e: unknown, i: Inbound) =>
-    d.log.error({ action: i.action, transaction_id: i.msg.context.transaction_id, message_id: i.msg.context.message_id, error: asFlexError(e).message }, 'work after the ACK failed');
+    d.log.error(
+      {
+        action: i.action,
+        transaction_id: i.msg.context.transaction_id,
+        message_id: i.msg.context.message_id,
+        error: asFlexError(e).message,
+      },
+      'work after the ACK failed',
+    );
   const onOutcome = (action: string, outcome: string, error?: unknown) => {
     metrics.message('in', action, outcome);
     if (outcome.startsWith('NACK:FLX_SIG_')) metrics.signatureFailure(outcome.slice(5));
     // The peer sees only "internal error"; the operator needs the cause.
-    if (outcome === 'NACK:FLX_INTERNAL') d.log.error({ action, error: asFlexError(error).message, stack: (error as Error | undefined)?.stack }, 'internal error answering a request (NACK)');
-    else if (outcome.startsWith('NACK:')) d.log.info({ action, outcome, error: asFlexError(error).message }, 'request refused (NACK)');
-    else d.log.info({ action, outcome }, outcome === 'duplicate' ? 'request already handled: same ACK, no second effect' : 'request accepted (ACK)');
+    if (outcome === 'NACK:FLX_INTERNAL')
+      d.log.error(
+        { action, error: asFlexError(error).message, stack: (error as Error | undefined)?.stack },
+        'internal error answering a request (NACK)',
+      );
+    else if (outcome.startsWith('NACK:'))
+      d.log.info({ action, outcome, error: asFlexError(error).message }, 'request refused (NACK)');
+    else
+      d.log.info(
+        { action, outcome },
+        outcome === 'duplicate' ? 'request already handled: same ACK, no second effect' : 'request accepted (ACK)',
+      );
   };
 
   return {
@@ -109,17 +147,35 @@ export const createBpp = (o: BppOptions): Bpp => {
     outbox,
     register(app) {
       registerReceiver(app, {
-        subscriberId: d.id, role: 'BPP', resolver: o.resolver, store: d.store, ackSigner: o.ackSigner, now: d.wallNow, handlers: flexHandlers(kit),
-        onBackgroundError, onOutcome, ...(o.journal ? { journal: o.journal } : {}),
+        subscriberId: d.id,
+        role: 'BPP',
+        resolver: o.resolver,
+        store: d.store,
+        ackSigner: o.ackSigner,
+        now: d.wallNow,
+        handlers: flexHandlers(kit),
+        onBackgroundError,
+        onOutcome,
+        ...(o.journal ? { journal: o.journal } : {}),
       });
-      signedRoute(app, '/internal/agent/report', { resolver: o.agentTrust, now: d.wallNow, store: d.store, actor: d.id },
+      signedRoute(
+        app,
+        '/internal/agent/report',
+        { resolver: o.agentTrust, now: d.wallNow, store: d.store, actor: d.id },
         async (body): Promise<{ dispatch: DispatchInstruction[] }> => {
           const answer = await fo.onAgentReport(body as FlexibilityReport);
           progress();
           return answer;
-        });
+        },
+      );
       registerMetricsRoute(app, metrics.registry);
-      app.get('/health', async () => ({ ok: true, id: d.id, store: d.store.location, sites: fo.reportedSites(), owed: (await d.store.listOutbox({ status: 'pending' })).length }));
+      app.get('/health', async () => ({
+        ok: true,
+        id: d.id,
+        store: d.store.location,
+        sites: fo.reportedSites(),
+        owed: (await d.store.listOutbox({ status: 'pending' })).length,
+      }));
     },
     async start() {
       try {

@@ -25,7 +25,12 @@ export interface Kit {
   step(order: Order, event: OrderEvent, code?: ErrorCode): Order;
   offerOf(r: Reader, offerId: string | undefined, path?: string): Promise<FlexOffer>;
   termsOf(r: Reader, offerId: string): Promise<OfferTerms>;
-  wire(order: Order, offer: FlexOffer, includeId: boolean, settlement?: OrderSettlement): ReturnType<typeof orderToWire>;
+  wire(
+    order: Order,
+    offer: FlexOffer,
+    includeId: boolean,
+    settlement?: OrderSettlement,
+  ): ReturnType<typeof orderToWire>;
   audit(tx: StoreTx, order: Order, payload: Record<string, unknown>): Promise<void>;
   /** Meter readings per site for the commitments' windows: from the agents, else what the store holds. */
   meters(commitments: readonly Commitment[]): Promise<Map<string, number[]>>;
@@ -36,22 +41,36 @@ export const makeKit = (fo: FlexOrchestrator, sent: () => void): Kit => {
   const provider: Provider = { id: d.id, uri: d.uri, wallNow: d.wallNow };
   const storedMeter = async (c: Commitment): Promise<number[]> => {
     const slots = c.baselineKw?.length ?? c.maxImportKw.length;
-    const rows = await d.store.meterReadings({ site: c.site, from: c.windowStart, to: epochMs(c.windowStart + slots * c.slotMinutes * MINUTE_MS) });
+    const rows = await d.store.meterReadings({
+      site: c.site,
+      from: c.windowStart,
+      to: epochMs(c.windowStart + slots * c.slotMinutes * MINUTE_MS),
+    });
     const at = new Map(rows.map((r) => [r.slotStart as number, r.importKw]));
     return Array.from({ length: slots }, (_, k) => at.get(c.windowStart + k * c.slotMinutes * MINUTE_MS) ?? NaN);
   };
   return {
-    fo, provider, sent,
+    fo,
+    provider,
+    sent,
     async orderIn(r, i, id, path = 'message.order_id') {
       const order = id ? await r.getOrder(id) : await r.findOrderByTransaction(i.msg.context.transaction_id);
       if (!order || order.transactionId !== i.msg.context.transaction_id || order.bapId !== i.sender.subscriberId) {
-        throw new FlexError('FLX_ORDER_NOT_FOUND', `no order ${id ?? ''} in transaction ${i.msg.context.transaction_id} for ${i.sender.subscriberId}`.replace('  ', ' '), { path });
+        throw new FlexError(
+          'FLX_ORDER_NOT_FOUND',
+          `no order ${id ?? ''} in transaction ${i.msg.context.transaction_id} for ${i.sender.subscriberId}`.replace(
+            '  ',
+            ' ',
+          ),
+          { path },
+        );
       }
       return order;
     },
     step(order, event, code) {
       const t = transition(order, event, epochMs(d.wallNow()));
-      if (!t.ok) throw new FlexError(code ?? (t.reason.includes('expired') ? 'FLX_QUOTE_EXPIRED' : 'FLX_ORDER_STATE'), t.reason);
+      if (!t.ok)
+        throw new FlexError(code ?? (t.reason.includes('expired') ? 'FLX_QUOTE_EXPIRED' : 'FLX_ORDER_STATE'), t.reason);
       return t.order;
     },
     async offerOf(r, offerId, path = 'message.order.items[0].id') {
@@ -64,13 +83,27 @@ export const makeKit = (fo: FlexOrchestrator, sent: () => void): Kit => {
       if (!terms) throw new FlexError('FLX_ITEM_NOT_FOUND', `offer ${offerId} has no recorded terms (baseline, sites)`);
       return terms;
     },
-    wire: (order, offer, includeId, settlement) => orderToWire({
-      order, offer, providerId: d.id, now: d.wallNow(), quoteTtlSeconds: d.quoteTtlSeconds, includeId, ...(d.cancellation ? { cancellation: d.cancellation } : {}),
-      ...(d.baselineMethod ? { baseline: d.baselineMethod } : {}),
-      ...(settlement ? { settlement: settlement.total, siteSettlements: settlement.sites } : {}),
-    }),
+    wire: (order, offer, includeId, settlement) =>
+      orderToWire({
+        order,
+        offer,
+        providerId: d.id,
+        now: d.wallNow(),
+        quoteTtlSeconds: d.quoteTtlSeconds,
+        includeId,
+        ...(d.cancellation ? { cancellation: d.cancellation } : {}),
+        ...(d.baselineMethod ? { baseline: d.baselineMethod } : {}),
+        ...(settlement ? { settlement: settlement.total, siteSettlements: settlement.sites } : {}),
+      }),
     async audit(tx, order, payload) {
-      await tx.appendAudit({ kind: 'order', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { state: order.state, ...payload } });
+      await tx.appendAudit({
+        kind: 'order',
+        at: d.wallNow(),
+        actor: d.id,
+        transactionId: order.transactionId,
+        orderId: order.id,
+        payload: { state: order.state, ...payload },
+      });
     },
     async meters(commitments) {
       const out = new Map<string, number[]>();
@@ -79,7 +112,10 @@ export const makeKit = (fo: FlexOrchestrator, sent: () => void): Kit => {
         try {
           out.set(c.site, await fo.meter(c.site, c.windowStart, slots));
         } catch (e) {
-          d.log.warn({ site: c.site, error: (e as Error).message }, 'meter unreadable: settling on the readings stored so far');
+          d.log.warn(
+            { site: c.site, error: (e as Error).message },
+            'meter unreadable: settling on the readings stored so far',
+          );
           out.set(c.site, await storedMeter(c));
         }
       }
@@ -89,11 +125,26 @@ export const makeKit = (fo: FlexOrchestrator, sent: () => void): Kit => {
 };
 
 /** The stored meter readings of the commitments' windows (finite values only), to save with a settlement. */
-export const readingsToSave = (commitments: readonly Commitment[], metered: ReadonlyMap<string, readonly number[]>, readAt: number) =>
-  commitments.flatMap((c) => (metered.get(c.site) ?? []).map((importKw, k) => ({ site: c.site, slotStart: epochMs(c.windowStart + k * c.slotMinutes * MINUTE_MS) as EpochMs, slotMinutes: c.slotMinutes, importKw, readAt, source: 'agent' }))
-    .filter((r) => Number.isFinite(r.importKw)));
+export const readingsToSave = (
+  commitments: readonly Commitment[],
+  metered: ReadonlyMap<string, readonly number[]>,
+  readAt: number,
+) =>
+  commitments.flatMap((c) =>
+    (metered.get(c.site) ?? [])
+      .map((importKw, k) => ({
+        site: c.site,
+        slotStart: epochMs(c.windowStart + k * c.slotMinutes * MINUTE_MS) as EpochMs,
+        slotMinutes: c.slotMinutes,
+        importKw,
+        readAt,
+        source: 'agent',
+      }))
+      .filter((r) => Number.isFinite(r.importKw)),
+  );
 
-export const sameOrders = (a: readonly string[], b: readonly string[]): boolean => [...new Set(a)].sort().join('\n') === [...new Set(b)].sort().join('\n');
+export const sameOrders = (a: readonly string[], b: readonly string[]): boolean =>
+  [...new Set(a)].sort().join('\n') === [...new Set(b)].sort().join('\n');
 
 /** The live orders a plan starting at `from` binds, read inside the transaction (another process may have added one). */
 export const liveOrders = async (tx: Pick<StoreOps, 'listCommitments'>, from: number): Promise<string[]> =>

@@ -37,153 +37,277 @@ export const REQUOTE_TOLERANCE = 0.1;
  * the live orders changed since the offer was priced and the re-planned opportunity cost would put
  * the quote more than REQUOTE_TOLERANCE above the offer's price.
  */
-export const quote = async (k: Kit, offer: FlexOffer, terms: OfferTerms, commitments: readonly Commitment[], wantedKw: number): Promise<number> => {
+export const quote = async (
+  k: Kit,
+  offer: FlexOffer,
+  terms: OfferTerms,
+  commitments: readonly Commitment[],
+  wantedKw: number,
+): Promise<number> => {
   const { fo } = k;
   const withIt = await fo.plan({ extra: commitments, held: false });
-  if (withIt.schedule.status === 'infeasible') throw new FlexError('FLX_QUOTE_EXPIRED', `offer ${offer.id} can no longer be delivered alongside the fleet's commitments (${withIt.schedule.reason ?? 'no feasible plan'}): search again`);
+  if (withIt.schedule.status === 'infeasible')
+    throw new FlexError(
+      'FLX_QUOTE_EXPIRED',
+      `offer ${offer.id} can no longer be delivered alongside the fleet's commitments (${withIt.schedule.reason ?? 'no feasible plan'}): search again`,
+    );
   const proRata = Math.round(offer.priceGbp * (wantedKw / offer.reductionKw) * 100) / 100;
   let cost = opportunityCostAt(terms.curve, wantedKw);
   const live = withIt.orders.filter((id) => !commitments.some((c) => c.orderId === id));
   if (!sameOrders(live, terms.orders)) {
     const without = await fo.plan({ held: false });
-    if (without.schedule.status !== 'infeasible') cost = Math.max(cost, withIt.schedule.costGbp - without.schedule.costGbp);
+    if (without.schedule.status !== 'infeasible')
+      cost = Math.max(cost, withIt.schedule.costGbp - without.schedule.costGbp);
     if (!fo.deps.pricing.sellBelowCost && cost > proRata * (1 + REQUOTE_TOLERANCE) + 0.01) {
-      throw new FlexError('FLX_QUOTE_EXPIRED', `offer ${offer.id} at £${proRata.toFixed(2)} no longer covers the opportunity cost £${cost.toFixed(2)} of the fleet re-planned with its new commitments: search again`);
+      throw new FlexError(
+        'FLX_QUOTE_EXPIRED',
+        `offer ${offer.id} at £${proRata.toFixed(2)} no longer covers the opportunity cost £${cost.toFixed(2)} of the fleet re-planned with its new commitments: search again`,
+      );
     }
   }
   return fo.deps.pricing.sellBelowCost ? proRata : Math.max(proRata, Math.ceil(cost * 100 - 1e-9) / 100);
 };
 
 const fresh = (i: Inbound, id: string, offer: FlexOffer, now: number): Order => ({
-  id, transactionId: i.msg.context.transaction_id, bapId: i.sender.subscriberId, bapUri: i.sender.url, offerId: offer.id,
-  site: offer.site, windowStart: offer.windowStart, windowEnd: offer.windowEnd, reductionKw: kw(0), priceGbp: gbp(0), state: 'searched', updatedAt: epochMs(now),
+  id,
+  transactionId: i.msg.context.transaction_id,
+  bapId: i.sender.subscriberId,
+  bapUri: i.sender.url,
+  offerId: offer.id,
+  site: offer.site,
+  windowStart: offer.windowStart,
+  windowEnd: offer.windowEnd,
+  reductionKw: kw(0),
+  priceGbp: gbp(0),
+  state: 'searched',
+  updatedAt: epochMs(now),
 });
 
-const select = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
-  const d = k.fo.deps;
-  const o = body(i).order;
-  if (o?.provider?.id !== undefined && o.provider.id !== d.id) throw new FlexError('FLX_ITEM_NOT_FOUND', `provider ${o.provider.id} is not served here`, { path: 'message.order.provider.id' });
-  const item = o?.items?.[0];
-  const offer = await k.offerOf(d.store, item?.id);
-  if (d.market.now() >= offer.validUntil) throw new FlexError('FLX_QUOTE_EXPIRED', `offer ${offer.id} was valid until ${new Date(offer.validUntil).toISOString()} (market time)`);
-  const wanted = Number(item?.quantity?.selected?.measure?.value ?? offer.reductionKw);
-  const path = 'message.order.items[0].quantity.selected.measure.value';
-  if (!(wanted > 0)) throw new FlexError('FLX_REQ_SCHEMA', 'the selected quantity must be a positive number of kW', { path });
-  if (wanted > offer.reductionKw + 1e-9) throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `${wanted} kW asked, ${offer.reductionKw} kW offered`, { path });
-  const existing = await d.store.findOrderByTransaction(i.msg.context.transaction_id);
-  const id = existing?.id ?? `flx-${randomUUID()}`;
-  const terms = await k.termsOf(d.store, offer.id);
-  const commitments = commitmentsOf(terms, id, wanted);
-  const price = await quote(k, offer, terms, commitments, wanted);
-  const allocations = commitments.map((c) => ({ site: c.site, reductionKw: kw(c.reductionKw ?? 0) }));
-  return {
-    commit: async (tx) => {
-      const current = await tx.findOrderByTransaction(i.msg.context.transaction_id);
-      // A new selection in the same transaction (another offer, another quantity) re-quotes the order.
-      const base = current && ['confirmed', 'active', 'completed', 'cancelled', 'failed'].includes(current.state) ? current : { ...fresh(i, current?.id ?? id, offer, d.wallNow()), ...(current ? { state: current.state } : {}) };
-      const order = k.step(base, { type: 'select', reductionKw: kw(wanted), priceGbp: gbp(price), quoteExpiresAt: epochMs(d.wallNow() + d.quoteTtlSeconds * 1000), allocations });
-      await tx.saveOrder(order);
-      await k.audit(tx, order, { reductionKw: wanted, priceGbp: price, offerId: offer.id, allocations });
-      await owe(tx, k.provider, requesterOf(i), 'on_select', { order: k.wire(order, offer, false) }, order.id);
-    },
-    after: async () => k.sent(),
-  };
-};
-
-const init = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
-  const d = k.fo.deps;
-  const event = { type: 'init', baselineMethod: k.fo.baselineCode, cancellation: d.cancellation ?? DEFAULT_CANCELLATION } as const;
-  const before = k.step(await k.orderIn(d.store, i, body(i).order?.id, 'message.order.id'), event);
-  // Refused at init when the fleet can no longer deliver it (the quote was made some time ago).
-  const terms = await k.termsOf(d.store, before.offerId);
-  const check = await k.fo.plan({ extra: commitmentsOf(terms, before.id, before.reductionKw), held: false });
-  if (check.schedule.status === 'infeasible') throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `the fleet can no longer deliver ${before.reductionKw} kW in that window (${check.schedule.reason ?? 'no feasible plan'}): select again`);
-  return {
-    commit: async (tx) => {
-      const order = k.step(await k.orderIn(tx, i, body(i).order?.id, 'message.order.id'), event);
-      await tx.saveOrder(order);
-      await k.audit(tx, order, { baselineMethod: k.fo.baselineCode, cancellation: order.cancellation });
-      await owe(tx, k.provider, requesterOf(i), 'on_init', { order: k.wire(order, await k.offerOf(tx, order.offerId), false) }, order.id);
-    },
-    after: async () => k.sent(),
-  };
-};
-
-const confirm = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
-  const { fo } = k;
-  const d = fo.deps;
-  const id = body(i).order?.id;
-  const before = await k.orderIn(d.store, i, id, 'message.order.id');
-  k.step(before, { type: 'confirm' });
-  const terms = await k.termsOf(d.store, before.offerId);
-  const commitments = commitmentsOf(terms, before.id, before.reductionKw);
-  // Never promise what cannot be delivered: re-plan with the commitment, holding the fleet lock
-  // until the commitment is stored, so no other confirm is checked without this one.
-  const release = await fo.fleetLock.acquire();
-  let planned: { grid: { start: number }; orders: readonly string[] };
-  try {
-    const withIt = await fo.plan({ extra: commitments, held: false });
-    if (withIt.schedule.status === 'infeasible') throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `the fleet can no longer deliver ${before.reductionKw} kW in that window: ${withIt.schedule.reason ?? ''}`);
-    planned = withIt;
-  } catch (e) {
-    release();
-    throw e;
-  }
-  return {
-    locks: ['fleet'],
-    commit: async (tx) => {
-      const order = k.step(await k.orderIn(tx, i, id, 'message.order.id'), { type: 'confirm' });
-      const others = planned.orders.filter((o) => o !== order.id);
-      if (!sameOrders(await liveOrders(tx, planned.grid.start), others)) throw new FlexError('FLX_STORE_CONFLICT', 'the fleet\'s commitments changed while this confirm was being checked (another process?): send confirm again');
-      for (const c of commitments) await tx.saveCommitment(c);
-      await tx.saveOrder(order);
-      await k.audit(tx, order, { commitments, baselineMethod: k.fo.baselineCode });
-      await owe(tx, k.provider, requesterOf(i), 'on_confirm', { order: k.wire(order, await k.offerOf(tx, order.offerId), true) }, order.id);
-    },
-    settle: release,
-    after: async () => {
-      k.sent();
-      await fo.dispatchAll(`commitment ${before.id}`, before.id);
-    },
-  };
-};
-
-const status = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
-  const d = k.fo.deps;
-  const first = await k.orderIn(d.store, i, body(i).order_id);
-  const commitments = await d.store.listCommitments<Commitment>({ orderId: first.id });
-  const metered = await k.meters(commitments);
-  let completed: OrderSettlement | undefined;
-  return {
-    commit: async (tx) => {
-      const current = await k.orderIn(tx, i, body(i).order_id);
-      const order = advance(current, d.market.now(), epochMs(d.wallNow()));
-      const settlement = ['confirmed', 'active', 'completed'].includes(order.state) ? settleOrder(order, commitments, metered, k.fo.baselineCode) : undefined;
-      if (settlement) {
-        await tx.saveMeterReadings(readingsToSave(commitments, metered, d.wallNow()));
-        await tx.appendAudit({ kind: 'meter', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { readings: settlement.total.periods.map(({ start, baselineKw, meteredKw }) => ({ start, baselineKw, meteredKw })), sites: Object.fromEntries([...metered].map(([site, v]) => [site, v.map((x) => (Number.isFinite(x) ? x : null))])) } });
-        if (order.state === 'completed') await tx.appendAudit({ kind: 'settlement', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { ...settlement.total, sites: settlement.sites } });
-      }
-      if (order !== current) {
+const select =
+  (k: Kit): BecknHandler =>
+  async (i): Promise<TxWork> => {
+    const d = k.fo.deps;
+    const o = body(i).order;
+    if (o?.provider?.id !== undefined && o.provider.id !== d.id)
+      throw new FlexError('FLX_ITEM_NOT_FOUND', `provider ${o.provider.id} is not served here`, {
+        path: 'message.order.provider.id',
+      });
+    const item = o?.items?.[0];
+    const offer = await k.offerOf(d.store, item?.id);
+    if (d.market.now() >= offer.validUntil)
+      throw new FlexError(
+        'FLX_QUOTE_EXPIRED',
+        `offer ${offer.id} was valid until ${new Date(offer.validUntil).toISOString()} (market time)`,
+      );
+    const wanted = Number(item?.quantity?.selected?.measure?.value ?? offer.reductionKw);
+    const path = 'message.order.items[0].quantity.selected.measure.value';
+    if (!(wanted > 0))
+      throw new FlexError('FLX_REQ_SCHEMA', 'the selected quantity must be a positive number of kW', { path });
+    if (wanted > offer.reductionKw + 1e-9)
+      throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `${wanted} kW asked, ${offer.reductionKw} kW offered`, { path });
+    const existing = await d.store.findOrderByTransaction(i.msg.context.transaction_id);
+    const id = existing?.id ?? `flx-${randomUUID()}`;
+    const terms = await k.termsOf(d.store, offer.id);
+    const commitments = commitmentsOf(terms, id, wanted);
+    const price = await quote(k, offer, terms, commitments, wanted);
+    const allocations = commitments.map((c) => ({ site: c.site, reductionKw: kw(c.reductionKw ?? 0) }));
+    return {
+      commit: async (tx) => {
+        const current = await tx.findOrderByTransaction(i.msg.context.transaction_id);
+        // A new selection in the same transaction (another offer, another quantity) re-quotes the order.
+        const base =
+          current && ['confirmed', 'active', 'completed', 'cancelled', 'failed'].includes(current.state)
+            ? current
+            : { ...fresh(i, current?.id ?? id, offer, d.wallNow()), ...(current ? { state: current.state } : {}) };
+        const order = k.step(base, {
+          type: 'select',
+          reductionKw: kw(wanted),
+          priceGbp: gbp(price),
+          quoteExpiresAt: epochMs(d.wallNow() + d.quoteTtlSeconds * 1000),
+          allocations,
+        });
         await tx.saveOrder(order);
-        await k.audit(tx, order, { from: current.state });
-        if (order.state === 'completed') completed = settlement;
-      }
-      await owe(tx, k.provider, requesterOf(i), 'on_status', { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) }, order.id);
-    },
-    after: async () => {
-      // Counted once committed: a rolled-back transaction delivered nothing.
-      for (const s of completed?.sites ?? []) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
-      k.sent();
-    },
+        await k.audit(tx, order, { reductionKw: wanted, priceGbp: price, offerId: offer.id, allocations });
+        await owe(tx, k.provider, requesterOf(i), 'on_select', { order: k.wire(order, offer, false) }, order.id);
+      },
+      after: async () => k.sent(),
+    };
   };
-};
 
-const search = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
-  intentToNeed(body(i).intent as never); // validate before the ACK; pricing runs as a task after it (offer-task.ts)
-  return { commit: (tx) => oweTask(tx, k.provider, requesterOf(i), 'offers', { intent: body(i).intent }), after: async () => k.sent() };
-};
+const init =
+  (k: Kit): BecknHandler =>
+  async (i): Promise<TxWork> => {
+    const d = k.fo.deps;
+    const event = {
+      type: 'init',
+      baselineMethod: k.fo.baselineCode,
+      cancellation: d.cancellation ?? DEFAULT_CANCELLATION,
+    } as const;
+    const before = k.step(await k.orderIn(d.store, i, body(i).order?.id, 'message.order.id'), event);
+    // Refused at init when the fleet can no longer deliver it (the quote was made some time ago).
+    const terms = await k.termsOf(d.store, before.offerId);
+    const check = await k.fo.plan({ extra: commitmentsOf(terms, before.id, before.reductionKw), held: false });
+    if (check.schedule.status === 'infeasible')
+      throw new FlexError(
+        'FLX_QUANTITY_UNAVAILABLE',
+        `the fleet can no longer deliver ${before.reductionKw} kW in that window (${check.schedule.reason ?? 'no feasible plan'}): select again`,
+      );
+    return {
+      commit: async (tx) => {
+        const order = k.step(await k.orderIn(tx, i, body(i).order?.id, 'message.order.id'), event);
+        await tx.saveOrder(order);
+        await k.audit(tx, order, { baselineMethod: k.fo.baselineCode, cancellation: order.cancellation });
+        await owe(
+          tx,
+          k.provider,
+          requesterOf(i),
+          'on_init',
+          { order: k.wire(order, await k.offerOf(tx, order.offerId), false) },
+          order.id,
+        );
+      },
+      after: async () => k.sent(),
+    };
+  };
+
+const confirm =
+  (k: Kit): BecknHandler =>
+  async (i): Promise<TxWork> => {
+    const { fo } = k;
+    const d = fo.deps;
+    const id = body(i).order?.id;
+    const before = await k.orderIn(d.store, i, id, 'message.order.id');
+    k.step(before, { type: 'confirm' });
+    const terms = await k.termsOf(d.store, before.offerId);
+    const commitments = commitmentsOf(terms, before.id, before.reductionKw);
+    // Never promise what cannot be delivered: re-plan with the commitment, holding the fleet lock
+    // until the commitment is stored, so no other confirm is checked without this one.
+    const release = await fo.fleetLock.acquire();
+    let planned: { grid: { start: number }; orders: readonly string[] };
+    try {
+      const withIt = await fo.plan({ extra: commitments, held: false });
+      if (withIt.schedule.status === 'infeasible')
+        throw new FlexError(
+          'FLX_QUANTITY_UNAVAILABLE',
+          `the fleet can no longer deliver ${before.reductionKw} kW in that window: ${withIt.schedule.reason ?? ''}`,
+        );
+      planned = withIt;
+    } catch (e) {
+      release();
+      throw e;
+    }
+    return {
+      locks: ['fleet'],
+      commit: async (tx) => {
+        const order = k.step(await k.orderIn(tx, i, id, 'message.order.id'), { type: 'confirm' });
+        const others = planned.orders.filter((o) => o !== order.id);
+        if (!sameOrders(await liveOrders(tx, planned.grid.start), others))
+          throw new FlexError(
+            'FLX_STORE_CONFLICT',
+            "the fleet's commitments changed while this confirm was being checked (another process?): send confirm again",
+          );
+        for (const c of commitments) await tx.saveCommitment(c);
+        await tx.saveOrder(order);
+        await k.audit(tx, order, { commitments, baselineMethod: k.fo.baselineCode });
+        await owe(
+          tx,
+          k.provider,
+          requesterOf(i),
+          'on_confirm',
+          { order: k.wire(order, await k.offerOf(tx, order.offerId), true) },
+          order.id,
+        );
+      },
+      settle: release,
+      after: async () => {
+        k.sent();
+        await fo.dispatchAll(`commitment ${before.id}`, before.id);
+      },
+    };
+  };
+
+const status =
+  (k: Kit): BecknHandler =>
+  async (i): Promise<TxWork> => {
+    const d = k.fo.deps;
+    const first = await k.orderIn(d.store, i, body(i).order_id);
+    const commitments = await d.store.listCommitments<Commitment>({ orderId: first.id });
+    const metered = await k.meters(commitments);
+    let completed: OrderSettlement | undefined;
+    return {
+      commit: async (tx) => {
+        const current = await k.orderIn(tx, i, body(i).order_id);
+        const order = advance(current, d.market.now(), epochMs(d.wallNow()));
+        const settlement = ['confirmed', 'active', 'completed'].includes(order.state)
+          ? settleOrder(order, commitments, metered, k.fo.baselineCode)
+          : undefined;
+        if (settlement) {
+          await tx.saveMeterReadings(readingsToSave(commitments, metered, d.wallNow()));
+          await tx.appendAudit({
+            kind: 'meter',
+            at: d.wallNow(),
+            actor: d.id,
+            transactionId: order.transactionId,
+            orderId: order.id,
+            payload: {
+              readings: settlement.total.periods.map(({ start, baselineKw, meteredKw }) => ({
+                start,
+                baselineKw,
+                meteredKw,
+              })),
+              sites: Object.fromEntries(
+                [...metered].map(([site, v]) => [site, v.map((x) => (Number.isFinite(x) ? x : null))]),
+              ),
+            },
+          });
+          if (order.state === 'completed')
+            await tx.appendAudit({
+              kind: 'settlement',
+              at: d.wallNow(),
+              actor: d.id,
+              transactionId: order.transactionId,
+              orderId: order.id,
+              payload: { ...settlement.total, sites: settlement.sites },
+            });
+        }
+        if (order !== current) {
+          await tx.saveOrder(order);
+          await k.audit(tx, order, { from: current.state });
+          if (order.state === 'completed') completed = settlement;
+        }
+        await owe(
+          tx,
+          k.provider,
+          requesterOf(i),
+          'on_status',
+          { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) },
+          order.id,
+        );
+      },
+      after: async () => {
+        // Counted once committed: a rolled-back transaction delivered nothing.
+        for (const s of completed?.sites ?? []) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
+        k.sent();
+      },
+    };
+  };
+
+const search =
+  (k: Kit): BecknHandler =>
+  async (i): Promise<TxWork> => {
+    intentToNeed(body(i).intent as never); // validate before the ACK; pricing runs as a task after it (offer-task.ts)
+    return {
+      commit: (tx) => oweTask(tx, k.provider, requesterOf(i), 'offers', { intent: body(i).intent }),
+      after: async () => k.sent(),
+    };
+  };
 
 /** Every request action the BPP answers (post-order.ts has track, cancel, update, rating, support). */
-export const flexHandlers = (k: Kit): Partial<Record<Action, BecknHandler>> =>
-  ({ search: search(k), select: select(k), init: init(k), confirm: confirm(k), status: status(k), ...postOrderHandlers(k) });
+export const flexHandlers = (k: Kit): Partial<Record<Action, BecknHandler>> => ({
+  search: search(k),
+  select: select(k),
+  init: init(k),
+  confirm: confirm(k),
+  status: status(k),
+  ...postOrderHandlers(k),
+});

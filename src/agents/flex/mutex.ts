@@ -7,10 +7,17 @@ export class Mutex {
   /** Resolves with the release function once every earlier holder has released. */
   acquire(): Promise<() => void> {
     let release!: () => void;
-    const next = new Promise<void>((resolve) => { release = resolve; });
+    const next = new Promise<void>((resolve) => {
+      release = resolve;
+    });
     const ready = this.tail.then(() => {
       let released = false;
-      return () => { if (!released) { released = true; release(); } };
+      return () => {
+        if (!released) {
+          released = true;
+          release();
+        }
+      };
     });
     this.tail = this.tail.then(() => next);
     return ready;

@@ -16,7 +16,8 @@ export const runOffersTask = async (k: Kit, task: OwedTask<{ intent?: Intent }>)
   const d = fo.deps;
   const r = task.requester;
   const id = callbackId('on_search', r);
-  if (d.wallNow() > deadlineOf(r.context, d.wallNow())) return { dropped: `the search's ttl ended before its offers were priced` };
+  if (d.wallNow() > deadlineOf(r.context, d.wallNow()))
+    return { dropped: `the search's ttl ended before its offers were priced` };
   if (await d.store.getOutbox(id)) return { already: id };
   const need: FlexNeed = intentToNeed(task.payload.intent);
   const drafts = await makeOffers(fo, need);
@@ -25,10 +26,30 @@ export const runOffersTask = async (k: Kit, task: OwedTask<{ intent?: Intent }>)
     for (const { offer, terms } of drafts) {
       await tx.putDocument('offer', offer.id, offer);
       await tx.putDocument('offer-terms', offer.id, terms);
-      await tx.appendAudit({ kind: 'offer', at: d.wallNow(), actor: d.id, transactionId: r.context.transaction_id, messageId: r.context.message_id, payload: { offer, terms } });
+      await tx.appendAudit({
+        kind: 'offer',
+        at: d.wallNow(),
+        actor: d.id,
+        transactionId: r.context.transaction_id,
+        messageId: r.context.message_id,
+        payload: { offer, terms },
+      });
     }
-    await fo.holdOffers(tx, drafts.map(({ offer, terms }) => ({ offerId: offer.id, until: offer.validUntil, commitments: commitmentsOf(terms, offer.id, offer.reductionKw) })));
-    await owe(tx, k.provider, r, 'on_search', { catalog: offersToCatalog(d.id, d.name, drafts.map((x) => x.offer)) });
+    await fo.holdOffers(
+      tx,
+      drafts.map(({ offer, terms }) => ({
+        offerId: offer.id,
+        until: offer.validUntil,
+        commitments: commitmentsOf(terms, offer.id, offer.reductionKw),
+      })),
+    );
+    await owe(tx, k.provider, r, 'on_search', {
+      catalog: offersToCatalog(
+        d.id,
+        d.name,
+        drafts.map((x) => x.offer),
+      ),
+    });
     return true;
   });
   if (!owed) return { already: id };
@@ -36,7 +57,9 @@ export const runOffersTask = async (k: Kit, task: OwedTask<{ intent?: Intent }>)
   // Offers are held: dispatch now, so no job starts on the old plan and runs into an offered window
   // before the buyer can confirm. A failure here is not the search's: the next report re-plans.
   if (drafts.length > 0) {
-    await fo.dispatchAll('offers held until confirmed or expired').catch((e: unknown) => d.log.warn({ error: (e as Error).message }, 'dispatch after holding offers failed'));
+    await fo
+      .dispatchAll('offers held until confirmed or expired')
+      .catch((e: unknown) => d.log.warn({ error: (e as Error).message }, 'dispatch after holding offers failed'));
   }
   return { offers: drafts.map((x) => x.offer.id) };
 };

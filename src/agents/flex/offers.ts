@@ -18,7 +18,11 @@ export interface OfferTerms {
   readonly windowStart: EpochMs;
   readonly windowEnd: EpochMs;
   readonly slotMinutes: number;
-  readonly sites: readonly { readonly site: string; readonly reductionKw: number; readonly baselineKw: readonly number[] }[];
+  readonly sites: readonly {
+    readonly site: string;
+    readonly reductionKw: number;
+    readonly baselineKw: readonly number[];
+  }[];
   /** Opportunity cost (£) at the curve's levels, for pricing a smaller selection. */
   readonly curve: readonly { readonly reductionKw: number; readonly opportunityCostGbp: number }[];
   /** The live orders when it was priced: if they change, the offer is re-checked (see lifecycle.ts). */
@@ -30,9 +34,20 @@ export interface OfferDraft {
   readonly terms: OfferTerms;
 }
 
-interface Window { readonly grid: SlotGrid; readonly fromSlot: number; readonly toSlot: number; readonly start: EpochMs; readonly end: EpochMs }
+interface Window {
+  readonly grid: SlotGrid;
+  readonly fromSlot: number;
+  readonly toSlot: number;
+  readonly start: EpochMs;
+  readonly end: EpochMs;
+}
 /** A site's curve, measured from its baseline less what is already committed there; `baselineKw` is the baseline itself (settlement). */
-interface SiteCurve { readonly site: string; readonly region: string; readonly curve: FlexibilityCurve; readonly baselineKw: readonly number[] }
+interface SiteCurve {
+  readonly site: string;
+  readonly region: string;
+  readonly curve: FlexibilityCurve;
+  readonly baselineKw: readonly number[];
+}
 
 export const PORTFOLIO = 'portfolio';
 
@@ -42,7 +57,13 @@ const windowOf = (grid: SlotGrid, need: FlexNeed): Window | undefined => {
   const fromSlot = Math.floor((need.windowStart - grid.start) / slot);
   const toSlot = Math.ceil((need.windowEnd - grid.start) / slot);
   if (fromSlot < 1 || toSlot > grid.slots || toSlot <= fromSlot) return undefined;
-  return { grid, fromSlot, toSlot, start: epochMs(grid.start + fromSlot * slot), end: epochMs(grid.start + toSlot * slot) };
+  return {
+    grid,
+    fromSlot,
+    toSlot,
+    start: epochMs(grid.start + fromSlot * slot),
+    end: epochMs(grid.start + toSlot * slot),
+  };
 };
 
 /** The commitments of an offer's terms for `orderId`, scaled to `wantedKw` of the offered reduction. */
@@ -52,13 +73,24 @@ export const commitmentsOf = (terms: OfferTerms, orderId: string, wantedKw: numb
   return terms.sites.map((s) => {
     const reductionKw = Math.round(s.reductionKw * share * 1000) / 1000;
     return {
-      orderId, site: s.site, windowStart: terms.windowStart, windowEnd: terms.windowEnd, slotMinutes: terms.slotMinutes,
-      maxImportKw: s.baselineKw.map((b) => Math.max(0, b - reductionKw)), reductionKw, baselineKw: s.baselineKw,
+      orderId,
+      site: s.site,
+      windowStart: terms.windowStart,
+      windowEnd: terms.windowEnd,
+      slotMinutes: terms.slotMinutes,
+      maxImportKw: s.baselineKw.map((b) => Math.max(0, b - reductionKw)),
+      reductionKw,
+      baselineKw: s.baselineKw,
     };
   });
 };
 
-const siteCurves = async (fo: FlexOrchestrator, problem: PlanningProblem, w: Window, live: readonly Commitment[]): Promise<SiteCurve[]> => {
+const siteCurves = async (
+  fo: FlexOrchestrator,
+  problem: PlanningProblem,
+  w: Window,
+  live: readonly Commitment[],
+): Promise<SiteCurve[]> => {
   const out: SiteCurve[] = [];
   for (const site of fo.deps.sites) {
     if (!problem.sites.some((s) => s.id === site.id)) continue;
@@ -67,7 +99,15 @@ const siteCurves = async (fo: FlexOrchestrator, problem: PlanningProblem, w: Win
     // What is already sold at the site is not for sale again: levels are measured below it.
     const sold = fo.committedKw(live, site.id, w.start, baselineKw.length);
     const reference = baselineKw.map((b, k) => b - (sold[k] ?? 0));
-    const curve = await flexibilityCurve((p) => fo.deps.solver.plan(p), problem, site.id, w.fromSlot, w.toSlot, 5, reference);
+    const curve = await flexibilityCurve(
+      (p) => fo.deps.solver.plan(p),
+      problem,
+      site.id,
+      w.fromSlot,
+      w.toSlot,
+      5,
+      reference,
+    );
     if (!('infeasible' in curve)) out.push({ site: site.id, region: site.region, curve, baselineKw });
   }
   return out;
@@ -84,13 +124,31 @@ export const siteNeed = (need: FlexNeed, referenceKw: readonly number[]): FlexNe
   return { ...need, wantedKw: (Math.ceil(over * 10 - 1e-9) / 10) as FlexNeed['wantedKw'] };
 };
 
-const siteDraft = (fo: FlexOrchestrator, c: SiteCurve, need: FlexNeed, w: Window, orders: readonly string[]): OfferDraft | undefined => {
-  const offer = priceOffer(c.curve, siteNeed(need, c.curve.referenceKw), c.region, w.start, w.end, fo.deps.pricing, `offer-${randomUUID()}`);
+const siteDraft = (
+  fo: FlexOrchestrator,
+  c: SiteCurve,
+  need: FlexNeed,
+  w: Window,
+  orders: readonly string[],
+): OfferDraft | undefined => {
+  const offer = priceOffer(
+    c.curve,
+    siteNeed(need, c.curve.referenceKw),
+    c.region,
+    w.start,
+    w.end,
+    fo.deps.pricing,
+    `offer-${randomUUID()}`,
+  );
   if (!offer) return undefined;
   return {
     offer,
     terms: {
-      offerId: offer.id, windowStart: w.start, windowEnd: w.end, slotMinutes: w.grid.slotMinutes, orders,
+      offerId: offer.id,
+      windowStart: w.start,
+      windowEnd: w.end,
+      slotMinutes: w.grid.slotMinutes,
+      orders,
       sites: [{ site: c.site, reductionKw: offer.reductionKw, baselineKw: c.baselineKw }],
       curve: c.curve.points.map((p) => ({ reductionKw: p.reductionKw, opportunityCostGbp: p.opportunityCostGbp })),
     },
@@ -102,7 +160,14 @@ const siteDraft = (fo: FlexOrchestrator, c: SiteCurve, need: FlexNeed, w: Window
  * levels), then checks the split by planning every site's commitment together and backs off by a
  * fifth until the joint plan is feasible. The price comes from the joint plan's opportunity cost.
  */
-const portfolioDraft = async (fo: FlexOrchestrator, problem: PlanningProblem, curves: readonly SiteCurve[], need: FlexNeed, w: Window, orders: readonly string[]): Promise<OfferDraft | undefined> => {
+const portfolioDraft = async (
+  fo: FlexOrchestrator,
+  problem: PlanningProblem,
+  curves: readonly SiteCurve[],
+  need: FlexNeed,
+  w: Window,
+  orders: readonly string[],
+): Promise<OfferDraft | undefined> => {
   const level = new Map(curves.map((c) => [c.site, 0]));
   const taken = new Map(curves.map((c) => [c.site, { kw: 0, cost: 0 }]));
   for (;;) {
@@ -126,21 +191,63 @@ const portfolioDraft = async (fo: FlexOrchestrator, problem: PlanningProblem, cu
   if (base.status === 'infeasible') return undefined;
   for (let scale = 1; scale > 0.3; scale -= 0.2) {
     const parts = split.map((s) => ({ ...s, kw: Math.floor(s.kw * scale * 10) / 10 }));
-    const specs = parts.flatMap((s) => slotCommitments(s.c.site, w.fromSlot, s.c.curve.referenceKw.map((r) => r - s.kw)));
+    const specs = parts.flatMap((s) =>
+      slotCommitments(
+        s.c.site,
+        w.fromSlot,
+        s.c.curve.referenceKw.map((r) => r - s.kw),
+      ),
+    );
     const joint = await fo.deps.solver.plan({ ...problem, commitments: [...problem.commitments, ...specs] });
     if (joint.status === 'infeasible') continue;
     const reductionKw = parts.reduce((a, s) => a + s.kw, 0);
     const hours = (w.end - w.start) / 3_600_000;
     const opportunityCostGbp = joint.costGbp - base.costGbp;
     const curve: FlexibilityCurve = {
-      site: PORTFOLIO, fromSlot: w.fromSlot, toSlot: w.toSlot, referenceKw: [], plannedKw: [], baseCostGbp: base.costGbp,
-      points: [{ reductionKw, maxImportKw: [], costGbp: joint.costGbp, opportunityCostGbp, opportunityCostGbpPerMwh: opportunityCostGbp / ((reductionKw * hours) / 1000) }],
+      site: PORTFOLIO,
+      fromSlot: w.fromSlot,
+      toSlot: w.toSlot,
+      referenceKw: [],
+      plannedKw: [],
+      baseCostGbp: base.costGbp,
+      points: [
+        {
+          reductionKw,
+          maxImportKw: [],
+          costGbp: joint.costGbp,
+          opportunityCostGbp,
+          opportunityCostGbpPerMwh: opportunityCostGbp / ((reductionKw * hours) / 1000),
+        },
+      ],
     };
     const region = [...new Set(parts.map((s) => s.c.region))].join('+');
-    const offer = priceOffer(curve, { ...need, wantedKw: reductionKw as FlexNeed['wantedKw'] }, region, w.start, w.end, fo.deps.pricing, `offer-${randomUUID()}`);
+    const offer = priceOffer(
+      curve,
+      { ...need, wantedKw: reductionKw as FlexNeed['wantedKw'] },
+      region,
+      w.start,
+      w.end,
+      fo.deps.pricing,
+      `offer-${randomUUID()}`,
+    );
     if (!offer) return undefined;
-    const sites = parts.map((s) => ({ site: s.c.site, reductionKw: s.kw * (offer.reductionKw / reductionKw), baselineKw: s.c.baselineKw }));
-    return { offer, terms: { offerId: offer.id, windowStart: w.start, windowEnd: w.end, slotMinutes: w.grid.slotMinutes, sites, curve: [{ reductionKw: offer.reductionKw, opportunityCostGbp }], orders } };
+    const sites = parts.map((s) => ({
+      site: s.c.site,
+      reductionKw: s.kw * (offer.reductionKw / reductionKw),
+      baselineKw: s.c.baselineKw,
+    }));
+    return {
+      offer,
+      terms: {
+        offerId: offer.id,
+        windowStart: w.start,
+        windowEnd: w.end,
+        slotMinutes: w.grid.slotMinutes,
+        sites,
+        curve: [{ reductionKw: offer.reductionKw, opportunityCostGbp }],
+        orders,
+      },
+    };
   }
   return undefined;
 };
@@ -155,7 +262,9 @@ export const makeOffers = async (fo: FlexOrchestrator, need: FlexNeed): Promise<
   const live = await fo.commitments();
   const problem = { ...result.problem, commitments: fo.toSpecs(live, result.grid) };
   const curves = await siteCurves(fo, problem, w, live);
-  const drafts = curves.map((c) => siteDraft(fo, c, need, w, result.orders)).filter((d): d is OfferDraft => d !== undefined);
+  const drafts = curves
+    .map((c) => siteDraft(fo, c, need, w, result.orders))
+    .filter((d): d is OfferDraft => d !== undefined);
   // An import limit is a constraint at each connection point, not on the sites' sum: no portfolio then.
   if (curves.length >= 2 && need.importLimitKw === undefined) {
     const portfolio = await portfolioDraft(fo, problem, curves, need, w, result.orders);

@@ -86,7 +86,11 @@ export interface PlanResult {
   readonly signalsIssuedAt: Readonly<Record<string, EpochMs>>;
 }
 
-interface HeldOffer { readonly offerId: string; readonly until: EpochMs; readonly commitments: readonly Commitment[] }
+interface HeldOffer {
+  readonly offerId: string;
+  readonly until: EpochMs;
+  readonly commitments: readonly Commitment[];
+}
 const HELD = { kind: 'held-offers', id: 'current' } as const;
 /** Deadline relaxations tried, in slots, when the queue cannot all meet its deadlines (a day at most). */
 const DEADLINE_SLACK_STEPS = [1, 2, 4, 8, 16, 48] as const;
@@ -103,7 +107,11 @@ export class FlexOrchestrator {
   /** The planning horizon from the current slot. */
   horizon(now: EpochMs = this.deps.market.now()): SlotGrid {
     const slot = this.deps.slotMinutes * MINUTE_MS;
-    return { start: epochMs(Math.floor(now / slot) * slot), slotMinutes: this.deps.slotMinutes, slots: this.deps.horizonSlots };
+    return {
+      start: epochMs(Math.floor(now / slot) * slot),
+      slotMinutes: this.deps.slotMinutes,
+      slots: this.deps.horizonSlots,
+    };
   }
 
   site(id: string): FlexSite {
@@ -134,15 +142,23 @@ export class FlexOrchestrator {
 
   private async heldOffers(now: EpochMs): Promise<HeldOffer[]> {
     const orders = await this.deps.store.listOrders();
-    const taken = new Set(orders.filter((o) => o.state !== 'quoted' && o.state !== 'initialised' && o.state !== 'searched').map((o) => o.offerId));
+    const taken = new Set(
+      orders
+        .filter((o) => o.state !== 'quoted' && o.state !== 'initialised' && o.state !== 'searched')
+        .map((o) => o.offerId),
+    );
     this.held = this.held.filter((h) => h.until > now && !taken.has(h.offerId));
     return this.held;
   }
 
   /** The live commitments (orders confirmed or active), from the store. */
   async commitments(): Promise<Commitment[]> {
-    return (await this.deps.store.listCommitments<Commitment & { windowEnd: EpochMs }>({ orderStates: ['confirmed', 'active'], endsAfter: this.horizon().start }))
-      .filter((c) => c.maxImportKw.length > 0);
+    return (
+      await this.deps.store.listCommitments<Commitment & { windowEnd: EpochMs }>({
+        orderStates: ['confirmed', 'active'],
+        endsAfter: this.horizon().start,
+      })
+    ).filter((c) => c.maxImportKw.length > 0);
   }
 
   /**
@@ -160,11 +176,19 @@ export class FlexOrchestrator {
         if (t < 0 || t >= grid.slots) return;
         const a = acc.get(`${c.site}|${t}`) ?? { site: c.site, t, baseline: Infinity, reduction: 0, ceiling: Infinity };
         const b = c.baselineKw?.[k];
-        if (b !== undefined && c.reductionKw !== undefined) { a.baseline = Math.min(a.baseline, b); a.reduction += c.reductionKw; } else a.ceiling = Math.min(a.ceiling, max);
+        if (b !== undefined && c.reductionKw !== undefined) {
+          a.baseline = Math.min(a.baseline, b);
+          a.reduction += c.reductionKw;
+        } else a.ceiling = Math.min(a.ceiling, max);
         acc.set(`${c.site}|${t}`, a);
       });
     }
-    return [...acc.values()].map((a) => ({ site: a.site, fromSlot: a.t, toSlot: a.t + 1, maxImportKw: Math.max(0, Math.min(a.ceiling, a.baseline - a.reduction)) }));
+    return [...acc.values()].map((a) => ({
+      site: a.site,
+      fromSlot: a.t,
+      toSlot: a.t + 1,
+      maxImportKw: Math.max(0, Math.min(a.ceiling, a.baseline - a.reduction)),
+    }));
   }
 
   /** Reduction already committed at a site in each slot from `start` (kW, the sum over live commitments). */
@@ -186,20 +210,42 @@ export class FlexOrchestrator {
    * and the held offers when they fit (unless `held: false`, for checking what is firm). Always
    * checked before use.
    */
-  async plan(o: { readonly extra?: readonly Commitment[]; readonly without?: ReadonlySet<string>; readonly held?: boolean; readonly deadlineSlackSlots?: number } = {}): Promise<PlanResult> {
+  async plan(
+    o: {
+      readonly extra?: readonly Commitment[];
+      readonly without?: ReadonlySet<string>;
+      readonly held?: boolean;
+      readonly deadlineSlackSlots?: number;
+    } = {},
+  ): Promise<PlanResult> {
     const extra = o.extra ?? [];
     const without = o.without ?? new Set<string>();
-    if (this.reports.size === 0) throw new FlexError('FLX_PEER_UNREACHABLE', 'no Compute-Flex agent has reported yet: nothing to plan');
+    if (this.reports.size === 0)
+      throw new FlexError('FLX_PEER_UNREACHABLE', 'no Compute-Flex agent has reported yet: nothing to plan');
     const now = this.deps.market.now();
     const grid = this.horizon(now);
     const signals = new Map<string, SignalSeries>();
-    for (const region of new Set(this.deps.sites.map((s) => s.region))) signals.set(region, await this.deps.signals.forecast(region, grid, now));
+    for (const region of new Set(this.deps.sites.map((s) => s.region)))
+      signals.set(region, await this.deps.signals.forecast(region, grid, now));
     const live = (await this.commitments()).filter((c) => !without.has(c.orderId));
     const firm = this.toSpecs([...live, ...extra], grid);
     // Each held offer on top of the firm commitments (not of each other: only one of a search's offers is bought).
-    const held = o.held === false ? [] : (await this.heldOffers(now)).flatMap((h) => this.toSpecs([...live, ...extra, ...h.commitments], grid));
-    const cap = { ...(this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg }), ...(o.deadlineSlackSlots ? { deadlineSlackSlots: o.deadlineSlackSlots } : {}) };
-    let problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: [...firm, ...held], ...cap });
+    const held =
+      o.held === false
+        ? []
+        : (await this.heldOffers(now)).flatMap((h) => this.toSpecs([...live, ...extra, ...h.commitments], grid));
+    const cap = {
+      ...(this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg }),
+      ...(o.deadlineSlackSlots ? { deadlineSlackSlots: o.deadlineSlackSlots } : {}),
+    };
+    let problem = buildProblem({
+      grid,
+      now,
+      reports: [...this.reports.values()],
+      signals,
+      commitments: [...firm, ...held],
+      ...cap,
+    });
     const started = performance.now();
     let schedule = await this.deps.solver.plan(problem);
     if (schedule.status === 'infeasible' && held.length > 0) {
@@ -207,14 +253,31 @@ export class FlexOrchestrator {
       schedule = await this.deps.solver.plan(problem);
     }
     const solveMs = performance.now() - started;
-    this.deps.metrics?.planSolved(solveMs / 1000, { planner: schedule.planner ?? this.deps.solver.name, status: schedule.status });
+    this.deps.metrics?.planSolved(solveMs / 1000, {
+      planner: schedule.planner ?? this.deps.solver.name,
+      status: schedule.status,
+    });
     if (schedule.status !== 'infeasible') {
       const verdict = checkSchedule(problem, schedule);
-      if (!verdict.ok) throw new FlexError('FLX_INTERNAL', `planner ${schedule.planner ?? this.deps.solver.name} returned a plan that fails the check: ${verdict.violations.slice(0, 3).join('; ')}`);
+      if (!verdict.ok)
+        throw new FlexError(
+          'FLX_INTERNAL',
+          `planner ${schedule.planner ?? this.deps.solver.name} returned a plan that fails the check: ${verdict.violations.slice(0, 3).join('; ')}`,
+        );
     }
-    this.deps.log.debug({ status: schedule.status, costGbp: schedule.costGbp, solveMs, jobs: problem.jobs.length }, 'planned');
+    this.deps.log.debug(
+      { status: schedule.status, costGbp: schedule.costGbp, solveMs, jobs: problem.jobs.length },
+      'planned',
+    );
     const signalsIssuedAt = Object.fromEntries([...signals].map(([region, series]) => [region, series.issuedAt]));
-    return { grid, problem, schedule, orders: [...new Set([...live.map((c) => c.orderId), ...extra.map((c) => c.orderId)])], solveMs, signalsIssuedAt };
+    return {
+      grid,
+      problem,
+      schedule,
+      orders: [...new Set([...live.map((c) => c.orderId), ...extra.map((c) => c.orderId)])],
+      solveMs,
+      signalsIssuedAt,
+    };
   }
 
   /** Stores the plan that dispatch follows (immutable), with the audit row, in one transaction. */
@@ -222,7 +285,24 @@ export class FlexOrchestrator {
     const rec = planRecord(`plan-${randomUUID()}`, this.deps.wallNow(), result, reason);
     await this.deps.store.transaction(async (tx) => {
       await tx.savePlan(rec);
-      await tx.appendAudit({ kind: 'plan', at: rec.createdAt, actor: this.deps.id, payload: { planId: rec.id, reason, status: rec.status, planner: rec.planner, costGbp: rec.costGbp, carbonKg: rec.carbonKg, lowerBoundGbp: result.schedule.lowerBoundGbp, horizonStart: rec.horizonStart, orders: rec.orders, signalsIssuedAt: rec.signalsIssuedAt, ...audit } });
+      await tx.appendAudit({
+        kind: 'plan',
+        at: rec.createdAt,
+        actor: this.deps.id,
+        payload: {
+          planId: rec.id,
+          reason,
+          status: rec.status,
+          planner: rec.planner,
+          costGbp: rec.costGbp,
+          carbonKg: rec.carbonKg,
+          lowerBoundGbp: result.schedule.lowerBoundGbp,
+          horizonStart: rec.horizonStart,
+          orders: rec.orders,
+          signalsIssuedAt: rec.signalsIssuedAt,
+          ...audit,
+        },
+      });
     });
     return rec;
   }
@@ -237,11 +317,15 @@ export class FlexOrchestrator {
    */
   private async operationalPlan(): Promise<PlanResult & { readonly deadlineSlackSlots: number }> {
     const firm = await this.plan();
-    if (firm.schedule.status !== 'infeasible' || firm.problem.commitments.length === 0) return { ...firm, deadlineSlackSlots: 0 };
+    if (firm.schedule.status !== 'infeasible' || firm.problem.commitments.length === 0)
+      return { ...firm, deadlineSlackSlots: 0 };
     for (const slack of DEADLINE_SLACK_STEPS) {
       const relaxed = await this.plan({ deadlineSlackSlots: slack });
       if (relaxed.schedule.status !== 'infeasible') {
-        this.deps.log.warn({ deadlineSlackSlots: slack, reason: firm.schedule.reason }, `the queue cannot all meet its deadlines: planned with deadlines relaxed by ${slack} slot(s)`);
+        this.deps.log.warn(
+          { deadlineSlackSlots: slack, reason: firm.schedule.reason },
+          `the queue cannot all meet its deadlines: planned with deadlines relaxed by ${slack} slot(s)`,
+        );
         return { ...relaxed, deadlineSlackSlots: slack };
       }
     }
@@ -258,13 +342,22 @@ export class FlexOrchestrator {
     if (schedule.status === 'infeasible') {
       // Fail safe: with no plan, every waiting job may start now, as it would without FlexLon.
       const now = this.deps.market.now();
-      const dispatch = report.jobs.filter((j) => (j.state === 'queued' || j.state === 'held') && j.slo === 'deferrable').map((j) => ({ jobId: j.id, beginAt: now }));
-      this.deps.log.warn({ site: report.site, reason: schedule.reason }, 'no feasible plan: releasing every waiting job to the site scheduler');
+      const dispatch = report.jobs
+        .filter((j) => (j.state === 'queued' || j.state === 'held') && j.slo === 'deferrable')
+        .map((j) => ({ jobId: j.id, beginAt: now }));
+      this.deps.log.warn(
+        { site: report.site, reason: schedule.reason },
+        'no feasible plan: releasing every waiting job to the site scheduler',
+      );
       await this.record(result, `report from ${report.site}`, { reason: schedule.reason, site: report.site, dispatch });
       return { dispatch };
     }
     const dispatch = dispatchFor(report, schedule, grid, this.deps.market.now());
-    await this.record(result, `report from ${report.site}`, { site: report.site, dispatch, ...(result.deadlineSlackSlots ? { deadlineSlackSlots: result.deadlineSlackSlots } : {}) });
+    await this.record(result, `report from ${report.site}`, {
+      site: report.site,
+      dispatch,
+      ...(result.deadlineSlackSlots ? { deadlineSlackSlots: result.deadlineSlackSlots } : {}),
+    });
     return { dispatch };
   }
 
@@ -273,17 +366,40 @@ export class FlexOrchestrator {
     if (this.reports.size === 0) return undefined;
     const result = await this.operationalPlan();
     const { grid, schedule } = result;
-    if (schedule.status === 'infeasible') throw new FlexError('FLX_INTERNAL', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
-    const rec = await this.record(result, reason, { ...(orderId ? { orderId } : {}), ...(result.deadlineSlackSlots ? { deadlineSlackSlots: result.deadlineSlackSlots } : {}) });
+    if (schedule.status === 'infeasible')
+      throw new FlexError('FLX_INTERNAL', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
+    const rec = await this.record(result, reason, {
+      ...(orderId ? { orderId } : {}),
+      ...(result.deadlineSlackSlots ? { deadlineSlackSlots: result.deadlineSlackSlots } : {}),
+    });
     for (const [siteId, report] of this.reports) {
       const site = this.site(siteId);
       const dispatch = dispatchFor(report, schedule, grid, this.deps.market.now());
-      const result = await callSigned<{ results: unknown[] }>(`${site.agentUrl}/agent/dispatch`, { dispatch, reason, planId: rec.id }, this.deps.signer, this.deps.wallNow);
+      const result = await callSigned<{ results: unknown[] }>(
+        `${site.agentUrl}/agent/dispatch`,
+        { dispatch, reason, planId: rec.id },
+        this.deps.signer,
+        this.deps.wallNow,
+      );
       const at = this.deps.wallNow();
       await this.deps.store.transaction(async (tx) => {
-        const record = { id: `${rec.id}|${siteId}`, site: siteId, at, planId: rec.id, ...(orderId ? { orderId } : {}), dispatch, results: result.results };
+        const record = {
+          id: `${rec.id}|${siteId}`,
+          site: siteId,
+          at,
+          planId: rec.id,
+          ...(orderId ? { orderId } : {}),
+          dispatch,
+          results: result.results,
+        };
         await tx.saveDispatch(record);
-        await tx.appendAudit({ kind: 'dispatch', at, actor: this.deps.id, ...(orderId ? { orderId } : {}), payload: { site: siteId, planId: rec.id, reason, dispatch, results: result.results } });
+        await tx.appendAudit({
+          kind: 'dispatch',
+          at,
+          actor: this.deps.id,
+          ...(orderId ? { orderId } : {}),
+          payload: { site: siteId, planId: rec.id, reason, dispatch, results: result.results },
+        });
       });
     }
     return rec;
@@ -301,7 +417,10 @@ export class FlexOrchestrator {
     }
     this.held = (await this.deps.store.getDocument<{ offers: HeldOffer[] }>(HELD.kind, HELD.id))?.offers ?? [];
     const live = (await this.deps.store.listOrders()).filter((o) => isLive(o.state)).length;
-    this.deps.log.info({ reports: this.reports.size, heldOffers: this.held.length, liveOrders: live }, 'recovered state from the store');
+    this.deps.log.info(
+      { reports: this.reports.size, heldOffers: this.held.length, liveOrders: live },
+      'recovered state from the store',
+    );
     return this.dispatchAll('restart: re-plan with the stored commitments');
   }
 
@@ -313,14 +432,24 @@ export class FlexOrchestrator {
   /** The settlement baseline per slot at a site, from its agent (see wire-order.ts for the method). */
   async baseline(siteId: string, from: EpochMs, slots: number): Promise<number[]> {
     const site = this.site(siteId);
-    const r = await callSigned<{ importKw: (number | null)[] }>(`${site.agentUrl}/agent/baseline`, { fromMs: from, slots, slotMinutes: this.deps.slotMinutes }, this.deps.signer, this.deps.wallNow);
+    const r = await callSigned<{ importKw: (number | null)[] }>(
+      `${site.agentUrl}/agent/baseline`,
+      { fromMs: from, slots, slotMinutes: this.deps.slotMinutes },
+      this.deps.signer,
+      this.deps.wallNow,
+    );
     return r.importKw.map((x) => (x === null ? NaN : x));
   }
 
   /** Average grid import per slot at a site, from its agent's meter. */
   async meter(siteId: string, from: EpochMs, slots: number): Promise<number[]> {
     const site = this.site(siteId);
-    const r = await callSigned<{ importKw: (number | null)[] }>(`${site.agentUrl}/agent/meter`, { fromMs: from, slots, slotMinutes: this.deps.slotMinutes }, this.deps.signer, this.deps.wallNow);
+    const r = await callSigned<{ importKw: (number | null)[] }>(
+      `${site.agentUrl}/agent/meter`,
+      { fromMs: from, slots, slotMinutes: this.deps.slotMinutes },
+      this.deps.signer,
+      this.deps.wallNow,
+    );
     return r.importKw.map((x) => (x === null ? NaN : x));
   }
 }

@@ -24,7 +24,9 @@ export interface PlanRecord extends PlanKeys {
    * The grid signals the plan was made on, per site and slot (£/MWh, gCO2/kWh), and when each
    * region's forecast was issued: with them a plan can be re-derived and explained after the fact.
    */
-  readonly signals: Readonly<Record<string, { readonly priceGbpPerMwh: readonly number[]; readonly carbonGPerKwh: readonly number[] }>>;
+  readonly signals: Readonly<
+    Record<string, { readonly priceGbpPerMwh: readonly number[]; readonly carbonGPerKwh: readonly number[] }>
+  >;
   readonly signalsIssuedAt: Readonly<Record<string, string>>;
   readonly solveMs: number;
 }
@@ -34,12 +36,25 @@ const round3 = (x: number): number => Math.round(x * 1000) / 1000;
 export const planRecord = (id: string, createdAt: number, r: PlanResult, reason: string): PlanRecord => {
   const feasible = r.schedule.status !== 'infeasible';
   const siteImport: Record<string, number[]> = {};
-  if (feasible) for (const s of r.problem.sites) siteImport[s.id] = siteImportKw(r.problem, r.schedule, s.id).map(round3);
+  if (feasible)
+    for (const s of r.problem.sites) siteImport[s.id] = siteImportKw(r.problem, r.schedule, s.id).map(round3);
   return {
-    id, createdAt, horizonStart: r.grid.start, status: r.schedule.status, reason, planner: r.schedule.planner ?? 'unknown',
-    costGbp: r.schedule.costGbp, carbonKg: r.schedule.carbonKg, slotMinutes: r.grid.slotMinutes, slots: r.grid.slots,
-    orders: r.orders, commitments: r.problem.commitments, siteImportKw: siteImport,
-    signals: Object.fromEntries(r.problem.sites.map((s) => [s.id, { priceGbpPerMwh: s.priceGbpPerMwh, carbonGPerKwh: s.carbonGPerKwh }])),
+    id,
+    createdAt,
+    horizonStart: r.grid.start,
+    status: r.schedule.status,
+    reason,
+    planner: r.schedule.planner ?? 'unknown',
+    costGbp: r.schedule.costGbp,
+    carbonKg: r.schedule.carbonKg,
+    slotMinutes: r.grid.slotMinutes,
+    slots: r.grid.slots,
+    orders: r.orders,
+    commitments: r.problem.commitments,
+    siteImportKw: siteImport,
+    signals: Object.fromEntries(
+      r.problem.sites.map((s) => [s.id, { priceGbpPerMwh: s.priceGbpPerMwh, carbonGPerKwh: s.carbonGPerKwh }]),
+    ),
     signalsIssuedAt: Object.fromEntries(Object.entries(r.signalsIssuedAt).map(([region, at]) => [region, isoOf(at)])),
     solveMs: Math.round(r.solveMs),
   };
@@ -51,7 +66,10 @@ export const brokenCommitments = (p: PlanRecord, toleranceKw = 1e-6): string[] =
   for (const c of p.commitments) {
     const imp = p.siteImportKw[c.site] ?? [];
     for (let t = c.fromSlot; t < c.toSlot; t++) {
-      if ((imp[t] ?? 0) > c.maxImportKw + toleranceKw) out.push(`${c.site} slot ${t} (${isoOf(p.horizonStart + t * p.slotMinutes * 60_000)}): ${imp[t]} kW > ${c.maxImportKw} kW`);
+      if ((imp[t] ?? 0) > c.maxImportKw + toleranceKw)
+        out.push(
+          `${c.site} slot ${t} (${isoOf(p.horizonStart + t * p.slotMinutes * 60_000)}): ${imp[t]} kW > ${c.maxImportKw} kW`,
+        );
     }
   }
   return out;

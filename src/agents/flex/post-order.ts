@@ -19,86 +19,184 @@ import type { Commitment } from './orchestrator.ts';
 import { settleOrder, settlementStatement } from './settle-order.ts';
 import { updateHandler } from './update.ts';
 
-type Body = { order_id?: string; cancellation_reason_id?: string; ratings?: { rating_category: string; id: string; value: string }[]; support?: { ref_id?: string } };
+type Body = {
+  order_id?: string;
+  cancellation_reason_id?: string;
+  ratings?: { rating_category: string; id: string; value: string }[];
+  support?: { ref_id?: string };
+};
 const body = (i: Inbound): Body => (i.msg.message ?? {}) as Body;
 
-const track = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
-  const d = k.fo.deps;
-  await k.orderIn(d.store, i, body(i).order_id);
-  return {
-    commit: async (tx) => {
-      const order = await k.orderIn(tx, i, body(i).order_id);
-      const now = d.market.now();
-      const delivering = (order.state === 'confirmed' || order.state === 'active') && now >= order.windowStart && now < order.windowEnd;
-      await owe(tx, k.provider, requesterOf(i), 'on_track', { tracking: { id: order.id, status: delivering ? 'active' : 'inactive', location: { id: order.site, descriptor: { name: `site ${order.site}` } } } }, order.id);
-    },
-    after: async () => k.sent(),
+const track =
+  (k: Kit): BecknHandler =>
+  async (i): Promise<TxWork> => {
+    const d = k.fo.deps;
+    await k.orderIn(d.store, i, body(i).order_id);
+    return {
+      commit: async (tx) => {
+        const order = await k.orderIn(tx, i, body(i).order_id);
+        const now = d.market.now();
+        const delivering =
+          (order.state === 'confirmed' || order.state === 'active') &&
+          now >= order.windowStart &&
+          now < order.windowEnd;
+        await owe(
+          tx,
+          k.provider,
+          requesterOf(i),
+          'on_track',
+          {
+            tracking: {
+              id: order.id,
+              status: delivering ? 'active' : 'inactive',
+              location: { id: order.site, descriptor: { name: `site ${order.site}` } },
+            },
+          },
+          order.id,
+        );
+      },
+      after: async () => k.sent(),
+    };
   };
-};
 
-const cancel = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
-  const d = k.fo.deps;
-  const reasonId = body(i).cancellation_reason_id;
-  const event = () => ({ type: 'cancel', reason: reasonId ?? 'cancelled by the buyer', marketNow: d.market.now() } as const);
-  const before = await k.orderIn(d.store, i, body(i).order_id);
-  k.step(before, event(), 'FLX_CANCEL_NOT_POSSIBLE');
-  return {
-    commit: async (tx) => {
-      const current = await k.orderIn(tx, i, body(i).order_id);
-      const ruling = cancellationFee(current, d.market.now());
-      const order = k.step(current, event(), 'FLX_CANCEL_NOT_POSSIBLE');
-      await tx.saveOrder(order);
-      await k.audit(tx, order, { from: current.state, by: i.sender.subscriberId, reasonId: reasonId ?? null, feeGbp: order.feeGbp ?? 0, term: ruling.ok ? ruling.term : null });
-      const wire = k.wire(order, await k.offerOf(tx, order.offerId), true);
-      await owe(tx, k.provider, requesterOf(i), 'on_cancel', { order: { ...wire, cancellation: { time: isoOf(d.wallNow()), cancelled_by: 'CONSUMER', ...(reasonId ? { reason: { id: reasonId } } : {}) } } }, order.id);
-    },
-    after: async () => {
-      k.sent();
-      if (before.state === 'confirmed') await k.fo.dispatchAll(`cancellation of ${before.id}`, before.id);
-    },
+const cancel =
+  (k: Kit): BecknHandler =>
+  async (i): Promise<TxWork> => {
+    const d = k.fo.deps;
+    const reasonId = body(i).cancellation_reason_id;
+    const event = () =>
+      ({ type: 'cancel', reason: reasonId ?? 'cancelled by the buyer', marketNow: d.market.now() }) as const;
+    const before = await k.orderIn(d.store, i, body(i).order_id);
+    k.step(before, event(), 'FLX_CANCEL_NOT_POSSIBLE');
+    return {
+      commit: async (tx) => {
+        const current = await k.orderIn(tx, i, body(i).order_id);
+        const ruling = cancellationFee(current, d.market.now());
+        const order = k.step(current, event(), 'FLX_CANCEL_NOT_POSSIBLE');
+        await tx.saveOrder(order);
+        await k.audit(tx, order, {
+          from: current.state,
+          by: i.sender.subscriberId,
+          reasonId: reasonId ?? null,
+          feeGbp: order.feeGbp ?? 0,
+          term: ruling.ok ? ruling.term : null,
+        });
+        const wire = k.wire(order, await k.offerOf(tx, order.offerId), true);
+        await owe(
+          tx,
+          k.provider,
+          requesterOf(i),
+          'on_cancel',
+          {
+            order: {
+              ...wire,
+              cancellation: {
+                time: isoOf(d.wallNow()),
+                cancelled_by: 'CONSUMER',
+                ...(reasonId ? { reason: { id: reasonId } } : {}),
+              },
+            },
+          },
+          order.id,
+        );
+      },
+      after: async () => {
+        k.sent();
+        if (before.state === 'confirmed') await k.fo.dispatchAll(`cancellation of ${before.id}`, before.id);
+      },
+    };
   };
-};
 
-const rating = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
-  const d = k.fo.deps;
-  const ratings = body(i).ratings ?? [];
-  const id = ratings.find((r) => r.rating_category === 'Order')?.id;
-  const order = await k.orderIn(d.store, i, id, 'message.ratings');
-  ratings.forEach((r, n) => {
-    const path = `message.ratings[${n}]`;
-    if (!['Order', 'Fulfillment', 'Provider'].includes(r.rating_category)) throw new FlexError('FLX_RATING_CATEGORY', `rating_category ${r.rating_category} is not rated here (Order, Fulfillment, Provider)`, { path: `${path}.rating_category` });
-    const expected = r.rating_category === 'Order' ? order.id : r.rating_category === 'Fulfillment' ? 'dr' : d.id;
-    if (r.id !== expected) throw new FlexError('FLX_RATING_ENTITY_NOT_FOUND', `no ${r.rating_category} ${r.id} in this transaction (expected ${expected})`, { path: `${path}.id` });
-    if (!/^[1-5]$/.test(r.value)) throw new FlexError('FLX_RATING_VALUE', `rating value ${JSON.stringify(r.value)} must be a whole number from 1 to 5`, { path: `${path}.value` });
-  });
-  return {
-    commit: async (tx) => {
-      await tx.appendAudit({ kind: 'order', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { event: 'rated', by: i.sender.subscriberId, ratings } });
-      await owe(tx, k.provider, requesterOf(i), 'on_rating', {}, order.id);
-    },
-    after: async () => k.sent(),
+const rating =
+  (k: Kit): BecknHandler =>
+  async (i): Promise<TxWork> => {
+    const d = k.fo.deps;
+    const ratings = body(i).ratings ?? [];
+    const id = ratings.find((r) => r.rating_category === 'Order')?.id;
+    const order = await k.orderIn(d.store, i, id, 'message.ratings');
+    ratings.forEach((r, n) => {
+      const path = `message.ratings[${n}]`;
+      if (!['Order', 'Fulfillment', 'Provider'].includes(r.rating_category))
+        throw new FlexError(
+          'FLX_RATING_CATEGORY',
+          `rating_category ${r.rating_category} is not rated here (Order, Fulfillment, Provider)`,
+          { path: `${path}.rating_category` },
+        );
+      const expected = r.rating_category === 'Order' ? order.id : r.rating_category === 'Fulfillment' ? 'dr' : d.id;
+      if (r.id !== expected)
+        throw new FlexError(
+          'FLX_RATING_ENTITY_NOT_FOUND',
+          `no ${r.rating_category} ${r.id} in this transaction (expected ${expected})`,
+          { path: `${path}.id` },
+        );
+      if (!/^[1-5]$/.test(r.value))
+        throw new FlexError(
+          'FLX_RATING_VALUE',
+          `rating value ${JSON.stringify(r.value)} must be a whole number from 1 to 5`,
+          { path: `${path}.value` },
+        );
+    });
+    return {
+      commit: async (tx) => {
+        await tx.appendAudit({
+          kind: 'order',
+          at: d.wallNow(),
+          actor: d.id,
+          transactionId: order.transactionId,
+          orderId: order.id,
+          payload: { event: 'rated', by: i.sender.subscriberId, ratings },
+        });
+        await owe(tx, k.provider, requesterOf(i), 'on_rating', {}, order.id);
+      },
+      after: async () => k.sent(),
+    };
   };
-};
 
 /** After delivery, the settlement statement rides in support.url as a data: URL, inside the signed callback. */
-const support = (k: Kit): BecknHandler => async (i): Promise<TxWork> => {
-  const d = k.fo.deps;
-  const ref = body(i).support?.ref_id;
-  const order = await k.orderIn(d.store, i, ref, 'message.support.ref_id');
-  const commitments = order.state === 'completed' ? await d.store.listCommitments<Commitment>({ orderId: order.id }) : [];
-  const settlement = order.state === 'completed' ? settleOrder(order, commitments, await k.meters(commitments), k.fo.baselineCode) : undefined;
-  const statement = settlement ? settlementStatement(order, settlement) : undefined;
-  const url = statement ? `data:application/json;base64,${Buffer.from(JSON.stringify(statement)).toString('base64')}` : undefined;
-  return {
-    commit: async (tx) => {
-      if (statement) await tx.appendAudit({ kind: 'settlement', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { statement, sentIn: 'on_support' } });
-      await owe(tx, k.provider, requesterOf(i), 'on_support', { support: { ref_id: order.id, ...d.support, ...(url ? { url } : {}) } }, order.id);
-    },
-    after: async () => k.sent(),
+const support =
+  (k: Kit): BecknHandler =>
+  async (i): Promise<TxWork> => {
+    const d = k.fo.deps;
+    const ref = body(i).support?.ref_id;
+    const order = await k.orderIn(d.store, i, ref, 'message.support.ref_id');
+    const commitments =
+      order.state === 'completed' ? await d.store.listCommitments<Commitment>({ orderId: order.id }) : [];
+    const settlement =
+      order.state === 'completed'
+        ? settleOrder(order, commitments, await k.meters(commitments), k.fo.baselineCode)
+        : undefined;
+    const statement = settlement ? settlementStatement(order, settlement) : undefined;
+    const url = statement
+      ? `data:application/json;base64,${Buffer.from(JSON.stringify(statement)).toString('base64')}`
+      : undefined;
+    return {
+      commit: async (tx) => {
+        if (statement)
+          await tx.appendAudit({
+            kind: 'settlement',
+            at: d.wallNow(),
+            actor: d.id,
+            transactionId: order.transactionId,
+            orderId: order.id,
+            payload: { statement, sentIn: 'on_support' },
+          });
+        await owe(
+          tx,
+          k.provider,
+          requesterOf(i),
+          'on_support',
+          { support: { ref_id: order.id, ...d.support, ...(url ? { url } : {}) } },
+          order.id,
+        );
+      },
+      after: async () => k.sent(),
+    };
   };
-};
 
 export const postOrderHandlers = (k: Kit): Partial<Record<Action, BecknHandler>> => ({
-  track: track(k), cancel: cancel(k), update: updateHandler(k), rating: rating(k), support: support(k),
+  track: track(k),
+  cancel: cancel(k),
+  update: updateHandler(k),
+  rating: rating(k),
+  support: support(k),
 });
-

@@ -25,7 +25,10 @@ const penniesUp = (gbpValue: number): number => Math.ceil(gbpValue * 100 - 1e-9)
  * (the cheapest moves go first), so the line between two levels lies on or above the curve: a
  * price built on it does not fall below the true cost of a smaller selection.
  */
-export const opportunityCostAt = (levels: readonly { readonly reductionKw: number; readonly opportunityCostGbp: number }[], reductionKw: number): number => {
+export const opportunityCostAt = (
+  levels: readonly { readonly reductionKw: number; readonly opportunityCostGbp: number }[],
+  reductionKw: number,
+): number => {
   const pts = [{ reductionKw: 0, opportunityCostGbp: 0 }, ...[...levels].sort((a, b) => a.reductionKw - b.reductionKw)];
   const hi = pts.findIndex((p) => p.reductionKw >= reductionKw);
   if (hi < 0) return Math.max(0, pts[pts.length - 1]?.opportunityCostGbp ?? 0);
@@ -39,7 +42,13 @@ export const opportunityCostAt = (levels: readonly { readonly reductionKw: numbe
 export const DEFAULT_PRICING: PricingPolicy = { marginGbpPerMwh: 25, floorGbpPerMwh: 50, minimumKw: 10 };
 
 export const priceOffer = (
-  curve: FlexibilityCurve, need: FlexNeed, region: string, windowStart: EpochMs, windowEnd: EpochMs, policy: PricingPolicy, id: string,
+  curve: FlexibilityCurve,
+  need: FlexNeed,
+  region: string,
+  windowStart: EpochMs,
+  windowEnd: EpochMs,
+  policy: PricingPolicy,
+  id: string,
 ): FlexOffer | undefined => {
   const usable = curve.points.filter((p) => p.reductionKw >= policy.minimumKw);
   if (usable.length === 0) return undefined;
@@ -57,10 +66,19 @@ export const priceOffer = (
   const costGbp = Math.max(0, opportunityCostAt(curve.points, reduction));
   let perMwh = Math.max(policy.floorGbpPerMwh, chosen.opportunityCostGbpPerMwh + policy.marginGbpPerMwh);
   if (!policy.sellBelowCost) perMwh = Math.max(perMwh, mwh > 0 ? costGbp / mwh : 0);
-  const priceGbp = policy.sellBelowCost ? Math.round(perMwh * mwh * 100) / 100 : Math.max(Math.round(perMwh * mwh * 100) / 100, penniesUp(costGbp));
+  const priceGbp = policy.sellBelowCost
+    ? Math.round(perMwh * mwh * 100) / 100
+    : Math.max(Math.round(perMwh * mwh * 100) / 100, penniesUp(costGbp));
   return {
-    id, site: curve.site, region, windowStart, windowEnd, reductionKw: kw(reduction),
-    priceGbp: gbp(priceGbp), priceGbpPerMwh: gbpPerMwh(Math.round(perMwh * 100) / 100),
-    opportunityCostGbp: gbp(Math.round(chosen.opportunityCostGbp * 100) / 100), validUntil: windowStart,
+    id,
+    site: curve.site,
+    region,
+    windowStart,
+    windowEnd,
+    reductionKw: kw(reduction),
+    priceGbp: gbp(priceGbp),
+    priceGbpPerMwh: gbpPerMwh(Math.round(perMwh * 100) / 100),
+    opportunityCostGbp: gbp(Math.round(chosen.opportunityCostGbp * 100) / 100),
+    validUntil: windowStart,
   };
 };

@@ -15,7 +15,16 @@ import { settleOrder } from './settle-order.ts';
 
 /** Who an unsolicited callback goes to: the order's buyer, in the order's transaction, under a new message_id. */
 const buyerOf = (k: Kit, order: Order): Requester => ({
-  context: buildContext({ action: 'status', bapId: order.bapId, bapUri: order.bapUri, bppId: k.provider.id, bppUri: k.provider.uri, transactionId: order.transactionId, messageId: randomUUID(), now: k.provider.wallNow() }),
+  context: buildContext({
+    action: 'status',
+    bapId: order.bapId,
+    bapUri: order.bapUri,
+    bppId: k.provider.id,
+    bppUri: k.provider.uri,
+    transactionId: order.transactionId,
+    messageId: randomUUID(),
+    now: k.provider.wallNow(),
+  }),
   subscriberId: order.bapId,
   url: order.bapUri,
 });
@@ -40,21 +49,41 @@ export const progressOrders = async (k: Kit): Promise<string[]> => {
       if (!current) return undefined;
       const order = advance(current, marketNow, stamp());
       if (order.state === current.state) return undefined; // moved meanwhile (a status request)
-      const settlement = order.state === 'completed' && metered ? settleOrder(order, commitments, metered, k.fo.baselineCode) : undefined;
+      const settlement =
+        order.state === 'completed' && metered
+          ? settleOrder(order, commitments, metered, k.fo.baselineCode)
+          : undefined;
       await tx.saveOrder(order);
       await k.audit(tx, order, { from: current.state, unsolicited: true });
       if (settlement && metered) {
         await tx.saveMeterReadings(readingsToSave(commitments, metered, d.wallNow()));
-        await tx.appendAudit({ kind: 'settlement', at: d.wallNow(), actor: d.id, transactionId: order.transactionId, orderId: order.id, payload: { ...settlement.total, sites: settlement.sites } });
+        await tx.appendAudit({
+          kind: 'settlement',
+          at: d.wallNow(),
+          actor: d.id,
+          transactionId: order.transactionId,
+          orderId: order.id,
+          payload: { ...settlement.total, sites: settlement.sites },
+        });
       }
-      await owe(tx, k.provider, buyerOf(k, order), 'on_status', { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) }, order.id);
+      await owe(
+        tx,
+        k.provider,
+        buyerOf(k, order),
+        'on_status',
+        { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) },
+        order.id,
+      );
       return { order, settlement };
     });
     if (!done) continue;
     moved.push(id);
     // Counted once committed: a rolled-back transaction delivered nothing.
     for (const s of done.settlement?.sites ?? []) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
-    d.log.info({ orderId: id, transaction_id: done.order.transactionId }, `order ${done.order.state}: unsolicited on_status owed`);
+    d.log.info(
+      { orderId: id, transaction_id: done.order.transactionId },
+      `order ${done.order.state}: unsolicited on_status owed`,
+    );
   }
   if (moved.length > 0) k.sent();
   return moved;

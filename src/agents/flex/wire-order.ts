@@ -7,7 +7,14 @@ import type { SettlementSummary } from '../../domain/settlement.ts';
 import { isoOf } from '../../domain/time.ts';
 import { FULFILLMENT_TYPE, offerToItem } from '../../beckn/flex-codec.ts';
 import { settlementTags } from '../../beckn/settlement-codec.ts';
-import { decimal, tagGroup, type CancellationTerm, type Fulfillment, type TagGroup, type WireOrder } from '../../beckn/wire.ts';
+import {
+  decimal,
+  tagGroup,
+  type CancellationTerm,
+  type Fulfillment,
+  type TagGroup,
+  type WireOrder,
+} from '../../beckn/wire.ts';
 
 /** The settlement baseline the BPP states in on_init and settles against; the agents compute it. */
 export interface BaselineMethod {
@@ -19,16 +26,28 @@ export interface BaselineMethod {
 // scheduler (no FlexLon), per settlement period. `flexlon demo --baseline bl01` uses BL01 instead.
 export const FIFO_COUNTERFACTUAL: BaselineMethod = {
   code: 'FLX-CF-FIFO-1',
-  description: 'counterfactual import of the same job queue under the site\'s own FIFO scheduler, per settlement period (stands in for a BL01 historical baseline); delivered = baseline − metered',
+  description:
+    "counterfactual import of the same job queue under the site's own FIFO scheduler, per settlement period (stands in for a BL01 historical baseline); delivered = baseline − metered",
 };
 
 const STATE_CODE: Record<Order['state'], string> = {
-  searched: 'PENDING', quoted: 'QUOTED', initialised: 'PENDING', confirmed: 'COMMITTED', active: 'DELIVERING', completed: 'DELIVERED', cancelled: 'CANCELLED', failed: 'FAILED',
+  searched: 'PENDING',
+  quoted: 'QUOTED',
+  initialised: 'PENDING',
+  confirmed: 'COMMITTED',
+  active: 'DELIVERING',
+  completed: 'DELIVERED',
+  cancelled: 'CANCELLED',
+  failed: 'FAILED',
 };
 
 const fulfillment = (order: Order, now: number): Fulfillment => ({
-  id: 'dr', type: FULFILLMENT_TYPE,
-  stops: [{ type: 'start', time: { timestamp: isoOf(order.windowStart) } }, { type: 'end', time: { timestamp: isoOf(order.windowEnd) } }],
+  id: 'dr',
+  type: FULFILLMENT_TYPE,
+  stops: [
+    { type: 'start', time: { timestamp: isoOf(order.windowStart) } },
+    { type: 'end', time: { timestamp: isoOf(order.windowEnd) } },
+  ],
   state: { descriptor: { code: STATE_CODE[order.state] }, updated_at: isoOf(now) },
 });
 
@@ -40,12 +59,22 @@ const fulfillment = (order: Order, now: number): Fulfillment => ({
  */
 export const cancellationTerms = (order: Order, policy: CancellationPolicy): CancellationTerm[] => {
   const terms = order.cancellation ?? policy;
-  const late = Math.round((order.priceGbp * terms.lateFeePercent) / 100 * 100) / 100;
+  const late = Math.round(((order.priceGbp * terms.lateFeePercent) / 100) * 100) / 100;
   return [
     { fulfillment_state: { descriptor: { code: 'PENDING' } }, cancellation_fee: { percentage: '0' } },
     { fulfillment_state: { descriptor: { code: 'QUOTED' } }, cancellation_fee: { percentage: '0' } },
-    { fulfillment_state: { descriptor: { code: 'COMMITTED' } }, cancel_by: { timestamp: isoOf(order.windowStart - terms.freeNoticeMinutes * 60_000) }, cancellation_fee: { percentage: '0' } },
-    { fulfillment_state: { descriptor: { code: 'COMMITTED' } }, cancellation_fee: { percentage: decimal(terms.lateFeePercent, 2), amount: { currency: 'GBP', value: decimal(late, 2) } } },
+    {
+      fulfillment_state: { descriptor: { code: 'COMMITTED' } },
+      cancel_by: { timestamp: isoOf(order.windowStart - terms.freeNoticeMinutes * 60_000) },
+      cancellation_fee: { percentage: '0' },
+    },
+    {
+      fulfillment_state: { descriptor: { code: 'COMMITTED' } },
+      cancellation_fee: {
+        percentage: decimal(terms.lateFeePercent, 2),
+        amount: { currency: 'GBP', value: decimal(late, 2) },
+      },
+    },
   ];
 };
 
@@ -64,12 +93,30 @@ export interface WireOrderInput {
   readonly siteSettlements?: readonly { readonly site: string; readonly summary: SettlementSummary }[];
 }
 
-const siteTags = (sites: WireOrderInput['siteSettlements']): TagGroup[] => (sites && sites.length > 1 ? sites.map(({ site, summary: s }) => tagGroup('site-settlement', `Settlement at site ${site}`, {
-  site, 'delivered-kwh': decimal(s.deliveredKwh), 'committed-kwh': decimal(s.committedKwh), 'shortfall-kwh': decimal(s.shortfallKwh), performance: decimal(s.performance, 4), 'payment-gbp': decimal(s.paymentGbp, 2),
-})) : []);
+const siteTags = (sites: WireOrderInput['siteSettlements']): TagGroup[] =>
+  sites && sites.length > 1
+    ? sites.map(({ site, summary: s }) =>
+        tagGroup('site-settlement', `Settlement at site ${site}`, {
+          site,
+          'delivered-kwh': decimal(s.deliveredKwh),
+          'committed-kwh': decimal(s.committedKwh),
+          'shortfall-kwh': decimal(s.shortfallKwh),
+          performance: decimal(s.performance, 4),
+          'payment-gbp': decimal(s.paymentGbp, 2),
+        }),
+      )
+    : [];
 
-const allocationTags = (order: Order): TagGroup[] => (order.allocations && order.allocations.length > 1
-  ? [tagGroup('allocation', 'Split across sites by the optimiser', Object.fromEntries(order.allocations.map((a) => [a.site, decimal(a.reductionKw)])))] : []);
+const allocationTags = (order: Order): TagGroup[] =>
+  order.allocations && order.allocations.length > 1
+    ? [
+        tagGroup(
+          'allocation',
+          'Split across sites by the optimiser',
+          Object.fromEntries(order.allocations.map((a) => [a.site, decimal(a.reductionKw)])),
+        ),
+      ]
+    : [];
 
 export const orderToWire = (i: WireOrderInput): WireOrder => {
   const { order, offer } = i;
@@ -77,21 +124,61 @@ export const orderToWire = (i: WireOrderInput): WireOrder => {
   const price = { currency: 'GBP', value: decimal(order.priceGbp, 2) };
   const fee = order.feeGbp ?? 0;
   const breakup = [
-    { title: `Reduction of ${decimal(order.reductionKw)} kW, ${isoOf(order.windowStart)} to ${isoOf(order.windowEnd)}`, price },
-    ...(fee > 0 ? [{ title: 'Cancellation fee (cancellation terms)', price: { currency: 'GBP', value: decimal(fee, 2) } }] : []),
+    {
+      title: `Reduction of ${decimal(order.reductionKw)} kW, ${isoOf(order.windowStart)} to ${isoOf(order.windowEnd)}`,
+      price,
+    },
+    ...(fee > 0
+      ? [{ title: 'Cancellation fee (cancellation terms)', price: { currency: 'GBP', value: decimal(fee, 2) } }]
+      : []),
   ];
   const owed = order.state === 'cancelled' ? fee : order.priceGbp + fee;
-  const tags = [...(i.settlement ? settlementTags(i.settlement) : []), ...siteTags(i.siteSettlements), ...allocationTags(order)];
+  const tags = [
+    ...(i.settlement ? settlementTags(i.settlement) : []),
+    ...siteTags(i.siteSettlements),
+    ...allocationTags(order),
+  ];
   return {
-    ...(i.includeId ? { id: order.id, status: order.state === 'cancelled' ? 'CANCELLED' as const : order.state === 'completed' ? 'COMPLETE' as const : 'ACTIVE' as const } : {}),
+    ...(i.includeId
+      ? {
+          id: order.id,
+          status:
+            order.state === 'cancelled'
+              ? ('CANCELLED' as const)
+              : order.state === 'completed'
+                ? ('COMPLETE' as const)
+                : ('ACTIVE' as const),
+        }
+      : {}),
     provider: { id: i.providerId },
-    items: [{ ...item, time: { range: { start: isoOf(order.windowStart), end: isoOf(order.windowEnd) } }, quantity: { selected: { measure: { type: 'CONSTANT', value: decimal(order.reductionKw), unit: 'kW' } } } }],
+    items: [
+      {
+        ...item,
+        time: { range: { start: isoOf(order.windowStart), end: isoOf(order.windowEnd) } },
+        quantity: { selected: { measure: { type: 'CONSTANT', value: decimal(order.reductionKw), unit: 'kW' } } },
+      },
+    ],
     fulfillments: [fulfillment(order, i.now)],
-    quote: { price: order.state === 'cancelled' ? { currency: 'GBP', value: decimal(fee, 2) } : price, breakup, ttl: `PT${i.quoteTtlSeconds}S` },
-    payments: [{
-      type: 'POST-FULFILLMENT', collected_by: 'BPP', status: 'NOT-PAID', params: { amount: decimal(owed, 2), currency: 'GBP' },
-      tags: [tagGroup('settlement-terms', 'Settlement terms', { 'baseline-method': (i.baseline ?? FIFO_COUNTERFACTUAL).code, baseline: (i.baseline ?? FIFO_COUNTERFACTUAL).description, 'payment-rule': 'agreed price × delivered share, capped at 100 %' })],
-    }],
+    quote: {
+      price: order.state === 'cancelled' ? { currency: 'GBP', value: decimal(fee, 2) } : price,
+      breakup,
+      ttl: `PT${i.quoteTtlSeconds}S`,
+    },
+    payments: [
+      {
+        type: 'POST-FULFILLMENT',
+        collected_by: 'BPP',
+        status: 'NOT-PAID',
+        params: { amount: decimal(owed, 2), currency: 'GBP' },
+        tags: [
+          tagGroup('settlement-terms', 'Settlement terms', {
+            'baseline-method': (i.baseline ?? FIFO_COUNTERFACTUAL).code,
+            baseline: (i.baseline ?? FIFO_COUNTERFACTUAL).description,
+            'payment-rule': 'agreed price × delivered share, capped at 100 %',
+          }),
+        ],
+      },
+    ],
     cancellation_terms: cancellationTerms(order, i.cancellation ?? DEFAULT_CANCELLATION),
     ...(tags.length > 0 ? { tags } : {}),
     updated_at: isoOf(order.updatedAt),

@@ -11,7 +11,14 @@ import { gbpPerMwh, kw } from '../../domain/units.ts';
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { BecknClient } from '../../beckn/client.ts';
-import { FLEXLON_DOMAIN, buildContext, callbackOf, type Action, type BecknMessage, type RequestAction } from '../../beckn/context.ts';
+import {
+  FLEXLON_DOMAIN,
+  buildContext,
+  callbackOf,
+  type Action,
+  type BecknMessage,
+  type RequestAction,
+} from '../../beckn/context.ts';
 import { catalogToOffers, needToIntent } from '../../beckn/flex-codec.ts';
 import type { BecknHandler } from '../../beckn/receiver.ts';
 import { readSettlement, readSiteSettlements, type SiteSettlement } from '../../beckn/settlement-codec.ts';
@@ -36,7 +43,15 @@ export interface NeedPolicy {
   readonly procureLeadSlots: number;
 }
 
-export const DEFAULT_NEED_POLICY: NeedPolicy = { windowSlots: 2, leadSlots: 2, wantedKw: 200, maxPriceGbpPerMwh: 3000, priceWeight: 0.5, peakHours: [16, 20], procureLeadSlots: 4 };
+export const DEFAULT_NEED_POLICY: NeedPolicy = {
+  windowSlots: 2,
+  leadSlots: 2,
+  wantedKw: 200,
+  maxPriceGbpPerMwh: 3000,
+  priceWeight: 0.5,
+  peakHours: [16, 20],
+  procureLeadSlots: 4,
+};
 
 export interface GridOrchestratorDeps {
   readonly id: string;
@@ -90,7 +105,12 @@ export class GridOrchestrator {
   async detectNeed(day: SlotGrid): Promise<FlexNeed | undefined> {
     const d = this.deps;
     const now = d.market.now();
-    const fromEvent = (await d.events?.needs(now + d.policy.leadSlots * day.slotMinutes * 60_000, slotStart(day, day.slots), { wantedKw: d.policy.wantedKw, maxPriceGbpPerMwh: d.policy.maxPriceGbpPerMwh }))?.[0];
+    const fromEvent = (
+      await d.events?.needs(now + d.policy.leadSlots * day.slotMinutes * 60_000, slotStart(day, day.slots), {
+        wantedKw: d.policy.wantedKw,
+        maxPriceGbpPerMwh: d.policy.maxPriceGbpPerMwh,
+      })
+    )?.[0];
     if (fromEvent) {
       const { need, ...event } = fromEvent;
       await d.store.appendAudit({ kind: 'need', at: d.wallNow(), actor: d.id, payload: { need, event } });
@@ -98,23 +118,58 @@ export class GridOrchestrator {
     }
     const s = await d.signals.forecast(d.region, day, now);
     const perHour = 60 / day.slotMinutes;
-    const earliest = Math.max(Math.max(0, Math.ceil((now - day.start) / (day.slotMinutes * 60_000))) + d.policy.leadSlots, d.policy.peakHours[0] * perHour);
+    const earliest = Math.max(
+      Math.max(0, Math.ceil((now - day.start) / (day.slotMinutes * 60_000))) + d.policy.leadSlots,
+      d.policy.peakHours[0] * perHour,
+    );
     const last = Math.min(day.slots, d.policy.peakHours[1] * perHour);
-    const peak = findPeakWindow(pricesOf(s).slice(0, last), carbonOf(s, 'forecast').slice(0, last), d.policy.windowSlots, earliest, d.policy.priceWeight);
+    const peak = findPeakWindow(
+      pricesOf(s).slice(0, last),
+      carbonOf(s, 'forecast').slice(0, last),
+      d.policy.windowSlots,
+      earliest,
+      d.policy.priceWeight,
+    );
     if (!peak) return undefined;
     const need: FlexNeed = {
-      kind: 'price-peak', windowStart: slotStart(day, peak.fromSlot), windowEnd: slotStart(day, peak.toSlot),
-      wantedKw: kw(d.policy.wantedKw), maxPriceGbpPerMwh: gbpPerMwh(d.policy.maxPriceGbpPerMwh),
+      kind: 'price-peak',
+      windowStart: slotStart(day, peak.fromSlot),
+      windowEnd: slotStart(day, peak.toSlot),
+      wantedKw: kw(d.policy.wantedKw),
+      maxPriceGbpPerMwh: gbpPerMwh(d.policy.maxPriceGbpPerMwh),
     };
-    await d.store.appendAudit({ kind: 'need', at: d.wallNow(), actor: d.id, payload: { need, peak, signalsIssuedAt: s.issuedAt } });
+    await d.store.appendAudit({
+      kind: 'need',
+      at: d.wallNow(),
+      actor: d.id,
+      payload: { need, peak, signalsIssuedAt: s.issuedAt },
+    });
     return need;
   }
 
   /** Sends a request and waits for its callback(s); throws if a callback carries an error. */
-  async request(action: RequestAction, target: { id?: string; uri: string; peer?: string }, transactionId: string, message: unknown, expected = 1): Promise<BecknMessage[]> {
+  async request(
+    action: RequestAction,
+    target: { id?: string; uri: string; peer?: string },
+    transactionId: string,
+    message: unknown,
+    expected = 1,
+  ): Promise<BecknMessage[]> {
     const d = this.deps;
-    const context = buildContext({ action, bapId: d.id, bapUri: d.uri, ...(target.id ? { bppId: target.id, bppUri: target.uri } : {}), transactionId, now: d.wallNow() });
-    const wait = this.pending.expect(context.message_id, callbackOf(action), expected, action === 'search' ? d.collectMs : d.callbackTimeoutMs);
+    const context = buildContext({
+      action,
+      bapId: d.id,
+      bapUri: d.uri,
+      ...(target.id ? { bppId: target.id, bppUri: target.uri } : {}),
+      transactionId,
+      now: d.wallNow(),
+    });
+    const wait = this.pending.expect(
+      context.message_id,
+      callbackOf(action),
+      expected,
+      action === 'search' ? d.collectMs : d.callbackTimeoutMs,
+    );
     try {
       await d.client.send(target.uri, { context, message }, target.peer ? { peer: target.peer } : {});
     } catch (e) {
@@ -122,63 +177,164 @@ export class GridOrchestrator {
       throw e;
     }
     const answers = await wait;
-    for (const a of answers) if (a.error) throw new FlexError('FLX_PEER_NACK', `${a.context.action} from ${a.context.bpp_id} carried error ${a.error.code}: ${a.error.message}`);
+    for (const a of answers)
+      if (a.error)
+        throw new FlexError(
+          'FLX_PEER_NACK',
+          `${a.context.action} from ${a.context.bpp_id} carried error ${a.error.code}: ${a.error.message}`,
+        );
     return answers;
   }
 
-  private async one(action: RequestAction, bpp: Subscription, transactionId: string, message: unknown): Promise<WireOrder> {
-    const [answer] = await this.request(action, { id: bpp.subscriber_id, uri: bpp.subscriber_url }, transactionId, message);
-    if (!answer) throw new FlexError('FLX_PEER_UNREACHABLE', `${bpp.subscriber_id} sent no ${callbackOf(action)} within ${this.deps.callbackTimeoutMs} ms`);
+  private async one(
+    action: RequestAction,
+    bpp: Subscription,
+    transactionId: string,
+    message: unknown,
+  ): Promise<WireOrder> {
+    const [answer] = await this.request(
+      action,
+      { id: bpp.subscriber_id, uri: bpp.subscriber_url },
+      transactionId,
+      message,
+    );
+    if (!answer)
+      throw new FlexError(
+        'FLX_PEER_UNREACHABLE',
+        `${bpp.subscriber_id} sent no ${callbackOf(action)} within ${this.deps.callbackTimeoutMs} ms`,
+      );
     const order = (answer.message as { order?: WireOrder } | undefined)?.order;
-    if (!order) throw new FlexError('FLX_REQ_SCHEMA', `${callbackOf(action)} from ${bpp.subscriber_id} has no order`, { path: 'message.order' });
+    if (!order)
+      throw new FlexError('FLX_REQ_SCHEMA', `${callbackOf(action)} from ${bpp.subscriber_id} has no order`, {
+        path: 'message.order',
+      });
     return order;
   }
 
   /** search → on_search (from every BPP) → select → on_select → init → on_init → confirm → on_confirm. */
   async procure(need: FlexNeed, transactionId: string): Promise<Procurement | { none: string }> {
     const d = this.deps;
-    const bpps = (await d.registry.lookup({ type: 'BPP', domain: FLEXLON_DOMAIN })).filter((s) => s.status === 'SUBSCRIBED');
+    const bpps = (await d.registry.lookup({ type: 'BPP', domain: FLEXLON_DOMAIN })).filter(
+      (s) => s.status === 'SUBSCRIBED',
+    );
     if (bpps.length === 0) return { none: `no BPP of domain ${FLEXLON_DOMAIN} is subscribed in the registry` };
     // Through the network's gateway when there is one (it fans the search out to every BPP of the
     // domain; each answers on_search to us directly), else to each BPP in turn.
-    const gateway = (await d.registry.lookup({ type: 'BG', domain: FLEXLON_DOMAIN })).find((s) => s.status === 'SUBSCRIBED');
+    const gateway = (await d.registry.lookup({ type: 'BG', domain: FLEXLON_DOMAIN })).find(
+      (s) => s.status === 'SUBSCRIBED',
+    );
     const answers: BecknMessage[] = [];
     const intent = { intent: needToIntent(need) };
-    if (gateway) answers.push(...(await this.request('search', { uri: gateway.subscriber_url, peer: gateway.subscriber_id }, transactionId, intent, bpps.length)));
-    else for (const bpp of bpps) answers.push(...(await this.request('search', { uri: bpp.subscriber_url, peer: bpp.subscriber_id }, transactionId, intent, 1)));
-    const offers = answers.flatMap((a) => catalogToOffers((a.message as { catalog?: Catalog } | undefined)?.catalog).map((o) => ({ ...o, bppId: a.context.bpp_id ?? '' })));
-    const ranked = rankOffers(offers.map((o) => o.offer), need);
+    if (gateway)
+      answers.push(
+        ...(await this.request(
+          'search',
+          { uri: gateway.subscriber_url, peer: gateway.subscriber_id },
+          transactionId,
+          intent,
+          bpps.length,
+        )),
+      );
+    else
+      for (const bpp of bpps)
+        answers.push(
+          ...(await this.request(
+            'search',
+            { uri: bpp.subscriber_url, peer: bpp.subscriber_id },
+            transactionId,
+            intent,
+            1,
+          )),
+        );
+    const offers = answers.flatMap((a) =>
+      catalogToOffers((a.message as { catalog?: Catalog } | undefined)?.catalog).map((o) => ({
+        ...o,
+        bppId: a.context.bpp_id ?? '',
+      })),
+    );
+    const ranked = rankOffers(
+      offers.map((o) => o.offer),
+      need,
+    );
     const best = ranked[0];
     if (!best) {
-      return { none: offers.length === 0
-        ? `no BPP offered a reduction for the window (${answers.length} on_search answer(s), all without items: the providers had nothing they could deliver)`
-        : `${offers.length} offer(s) received, none at or below ${need.maxPriceGbpPerMwh} £/MWh for the window` };
+      return {
+        none:
+          offers.length === 0
+            ? `no BPP offered a reduction for the window (${answers.length} on_search answer(s), all without items: the providers had nothing they could deliver)`
+            : `${offers.length} offer(s) received, none at or below ${need.maxPriceGbpPerMwh} £/MWh for the window`,
+      };
     }
     const bpp = bpps.find((b) => b.subscriber_id === offers.find((o) => o.offer.id === best.id)?.bppId);
     if (!bpp) throw new FlexError('FLX_INTERNAL', `offer ${best.id} came from a BPP not in the registry`);
     // For an import limit the provider sized the offer to bring the site down to the limit: buy all of it.
     const selectedKw = need.importLimitKw === undefined ? Math.min(best.reductionKw, need.wantedKw) : best.reductionKw;
-    const items = [{ id: best.id, quantity: { selected: { measure: { type: 'CONSTANT', value: String(Math.round(selectedKw * 1000) / 1000), unit: 'kW' } } } }];
-    const quoted = await this.one('select', bpp, transactionId, { order: { provider: { id: bpp.subscriber_id }, items } });
+    const items = [
+      {
+        id: best.id,
+        quantity: {
+          selected: { measure: { type: 'CONSTANT', value: String(Math.round(selectedKw * 1000) / 1000), unit: 'kW' } },
+        },
+      },
+    ];
+    const quoted = await this.one('select', bpp, transactionId, {
+      order: { provider: { id: bpp.subscriber_id }, items },
+    });
     const quotedGbp = Number(quoted.quote?.price?.value);
-    if (!Number.isFinite(quotedGbp)) throw new FlexError('FLX_REQ_SCHEMA', 'on_select has no quote price', { path: 'message.order.quote.price.value' });
+    if (!Number.isFinite(quotedGbp))
+      throw new FlexError('FLX_REQ_SCHEMA', 'on_select has no quote price', {
+        path: 'message.order.quote.price.value',
+      });
     const billing = { name: d.id, email: `settlement@${d.id}` };
-    const initialised = await this.one('init', bpp, transactionId, { order: { provider: { id: bpp.subscriber_id }, items, billing } });
-    const baselineMethod = initialised.payments?.[0]?.tags?.find((t) => t.descriptor.code === 'settlement-terms')?.list.find((t) => t.descriptor.code === 'baseline-method')?.value ?? 'unstated';
-    const confirmed = await this.one('confirm', bpp, transactionId, { order: { provider: { id: bpp.subscriber_id }, items, billing, payments: initialised.payments ?? [] } });
-    if (!confirmed.id) throw new FlexError('FLX_REQ_SCHEMA', 'on_confirm has no order id', { path: 'message.order.id' });
-    const p: Procurement = { transactionId, bpp, offer: best, offersSeen: offers.length, selectedKw, quotedGbp, orderId: confirmed.id, baselineMethod };
-    await d.store.appendAudit({ kind: 'order', at: d.wallNow(), actor: d.id, transactionId, orderId: confirmed.id, payload: { event: 'confirmed', procurement: { ...p, bpp: bpp.subscriber_id } } });
+    const initialised = await this.one('init', bpp, transactionId, {
+      order: { provider: { id: bpp.subscriber_id }, items, billing },
+    });
+    const baselineMethod =
+      initialised.payments?.[0]?.tags
+        ?.find((t) => t.descriptor.code === 'settlement-terms')
+        ?.list.find((t) => t.descriptor.code === 'baseline-method')?.value ?? 'unstated';
+    const confirmed = await this.one('confirm', bpp, transactionId, {
+      order: { provider: { id: bpp.subscriber_id }, items, billing, payments: initialised.payments ?? [] },
+    });
+    if (!confirmed.id)
+      throw new FlexError('FLX_REQ_SCHEMA', 'on_confirm has no order id', { path: 'message.order.id' });
+    const p: Procurement = {
+      transactionId,
+      bpp,
+      offer: best,
+      offersSeen: offers.length,
+      selectedKw,
+      quotedGbp,
+      orderId: confirmed.id,
+      baselineMethod,
+    };
+    await d.store.appendAudit({
+      kind: 'order',
+      at: d.wallNow(),
+      actor: d.id,
+      transactionId,
+      orderId: confirmed.id,
+      payload: { event: 'confirmed', procurement: { ...p, bpp: bpp.subscriber_id } },
+    });
     return p;
   }
 
   /** status → on_status: the delivery so far, per settlement period, and per site for an order split across sites. */
-  async status(p: Procurement): Promise<{ state: string | undefined; settlement: SettlementSummary | undefined; sites: SiteSettlement[] }> {
+  async status(
+    p: Procurement,
+  ): Promise<{ state: string | undefined; settlement: SettlementSummary | undefined; sites: SiteSettlement[] }> {
     const order = await this.one('status', p.bpp, p.transactionId, { order_id: p.orderId });
     const settlement = readSettlement(order.tags);
     const sites = readSiteSettlements(order.tags);
     const state = order.fulfillments?.[0]?.state?.descriptor?.code;
-    await this.deps.store.appendAudit({ kind: 'settlement', at: this.deps.wallNow(), actor: this.deps.id, transactionId: p.transactionId, orderId: p.orderId, payload: { state, settlement, ...(sites.length > 0 ? { sites } : {}) } });
+    await this.deps.store.appendAudit({
+      kind: 'settlement',
+      at: this.deps.wallNow(),
+      actor: this.deps.id,
+      transactionId: p.transactionId,
+      orderId: p.orderId,
+      payload: { state, settlement, ...(sites.length > 0 ? { sites } : {}) },
+    });
     return { state, settlement, sites };
   }
 
@@ -191,18 +347,45 @@ export class GridOrchestrator {
     const onStatus: BecknHandler = async (inbound) => {
       const { msg } = inbound;
       if (this.pending.isWaiting(msg.context.message_id)) return accept(inbound);
-      const ours = (await this.deps.store.auditTrail({ transactionId: msg.context.transaction_id })).some((r) => r.kind === 'order' && r.actor === this.deps.id);
+      const ours = (await this.deps.store.auditTrail({ transactionId: msg.context.transaction_id })).some(
+        (r) => r.kind === 'order' && r.actor === this.deps.id,
+      );
       if (!ours) this.pending.check(msg); // not ours and not awaited: the usual NACK
       const order = (msg.message as { order?: WireOrder } | undefined)?.order;
-      const push: StatusPush = { transactionId: msg.context.transaction_id, orderId: order?.id, state: order?.fulfillments?.[0]?.state?.descriptor?.code, settlement: readSettlement(order?.tags) };
+      const push: StatusPush = {
+        transactionId: msg.context.transaction_id,
+        orderId: order?.id,
+        state: order?.fulfillments?.[0]?.state?.descriptor?.code,
+        settlement: readSettlement(order?.tags),
+      };
       return async () => {
-        await this.deps.store.appendAudit({ kind: 'settlement', at: this.deps.wallNow(), actor: this.deps.id, transactionId: push.transactionId, ...(push.orderId ? { orderId: push.orderId } : {}), payload: { state: push.state, settlement: push.settlement, unsolicited: true, messageId: msg.context.message_id } });
+        await this.deps.store.appendAudit({
+          kind: 'settlement',
+          at: this.deps.wallNow(),
+          actor: this.deps.id,
+          transactionId: push.transactionId,
+          ...(push.orderId ? { orderId: push.orderId } : {}),
+          payload: {
+            state: push.state,
+            settlement: push.settlement,
+            unsolicited: true,
+            messageId: msg.context.message_id,
+          },
+        });
         this.deps.onStatusPush?.(push);
       };
     };
     return {
-      on_search: accept, on_select: accept, on_init: accept, on_confirm: accept, on_status: onStatus,
-      on_track: accept, on_cancel: accept, on_update: accept, on_rating: accept, on_support: accept,
+      on_search: accept,
+      on_select: accept,
+      on_init: accept,
+      on_confirm: accept,
+      on_status: onStatus,
+      on_track: accept,
+      on_cancel: accept,
+      on_update: accept,
+      on_rating: accept,
+      on_support: accept,
     };
   }
 

@@ -30,8 +30,18 @@ export class PendingCallbacks {
   /** Throws (→ NACK) for a callback nobody is waiting for: unknown, late, or the wrong action. */
   check(msg: BecknMessage): void {
     const w = this.waiting.get(msg.context.message_id);
-    if (!w) throw new FlexError('FLX_REQ_EXPIRED', `no request ${msg.context.message_id} is waiting for a callback (unknown or too late)`, { path: 'context.message_id' });
-    if (w.action !== msg.context.action) throw new FlexError('FLX_REQ_CONTEXT', `request ${msg.context.message_id} expects ${w.action}, not ${msg.context.action}`, { path: 'context.action' });
+    if (!w)
+      throw new FlexError(
+        'FLX_REQ_EXPIRED',
+        `no request ${msg.context.message_id} is waiting for a callback (unknown or too late)`,
+        { path: 'context.message_id' },
+      );
+    if (w.action !== msg.context.action)
+      throw new FlexError(
+        'FLX_REQ_CONTEXT',
+        `request ${msg.context.message_id} expects ${w.action}, not ${msg.context.action}`,
+        { path: 'context.action' },
+      );
   }
 
   deliver(msg: BecknMessage): void {

@@ -23,23 +23,28 @@ const URL_ALIASES = ['subscriber_url', 'url'] as const;
 
 const schema = (path: string, why: string) => new FlexError('FLX_REQ_SCHEMA', `${path} ${why}`, { path });
 
-const firstOf = (o: Record<string, unknown>, names: readonly string[]): unknown => names.map((n) => o[n]).find((v) => v !== undefined);
+const firstOf = (o: Record<string, unknown>, names: readonly string[]): unknown =>
+  names.map((n) => o[n]).find((v) => v !== undefined);
 
 export const parseSubscription = (x: unknown): Subscription => {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) throw schema('(body)', 'must be a JSON object');
   const s = x as Record<string, unknown>;
   const text = (value: unknown, path: string): string => {
-    if (typeof value !== 'string' || value.trim() === '') throw schema(path, 'is required and must be a non-empty string');
+    if (typeof value !== 'string' || value.trim() === '')
+      throw schema(path, 'is required and must be a non-empty string');
     return value;
   };
   const type = text(s.type, 'type');
   if (!(TYPES as readonly string[]).includes(type)) throw schema('type', `must be one of ${TYPES.join(', ')}`);
   const status = s.status === undefined ? 'SUBSCRIBED' : text(s.status, 'status');
-  if (!(STATUSES as readonly string[]).includes(status)) throw schema('status', `must be one of ${STATUSES.join(', ')}`);
+  if (!(STATUSES as readonly string[]).includes(status))
+    throw schema('status', `must be one of ${STATUSES.join(', ')}`);
   const url = text(firstOf(s, URL_ALIASES), 'subscriber_url');
-  if (!/^https?:\/\/[^\s]+$/.test(url)) throw schema('subscriber_url', `must be an http(s) URL, got ${JSON.stringify(url)}`);
+  if (!/^https?:\/\/[^\s]+$/.test(url))
+    throw schema('subscriber_url', `must be an http(s) URL, got ${JSON.stringify(url)}`);
   const signingKey = text(s.signing_public_key, 'signing_public_key');
-  if (!/^[A-Za-z0-9+/]{43}=$/.test(signingKey)) throw schema('signing_public_key', 'must be the base64 of a 32-byte ed25519 public key');
+  if (!/^[A-Za-z0-9+/]{43}=$/.test(signingKey))
+    throw schema('signing_public_key', 'must be the base64 of a 32-byte ed25519 public key');
   const dates = ['valid_from', 'valid_until'].map((f) => {
     const v = text(s[f], f);
     if (Number.isNaN(Date.parse(v))) throw schema(f, `must be an RFC 3339 date-time, got ${JSON.stringify(v)}`);
@@ -47,10 +52,21 @@ export const parseSubscription = (x: unknown): Subscription => {
   }) as [string, string];
   if (Date.parse(dates[1]) <= Date.parse(dates[0])) throw schema('valid_until', 'must be after valid_from');
   const keyId = text(firstOf(s, KEY_ID_ALIASES), 'unique_key_id');
-  if (/[|"]/.test(keyId) || /[|"]/.test(String(s.subscriber_id))) throw schema('unique_key_id', 'subscriber_id and unique_key_id may not contain | or " (they form the signature keyId)');
+  if (/[|"]/.test(keyId) || /[|"]/.test(String(s.subscriber_id)))
+    throw schema(
+      'unique_key_id',
+      'subscriber_id and unique_key_id may not contain | or " (they form the signature keyId)',
+    );
   return {
-    subscriber_id: text(s.subscriber_id, 'subscriber_id'), subscriber_url: url, type: type as Subscription['type'], domain: text(s.domain, 'domain'),
-    unique_key_id: keyId, signing_public_key: signingKey, valid_from: dates[0], valid_until: dates[1], status: status as Subscription['status'],
+    subscriber_id: text(s.subscriber_id, 'subscriber_id'),
+    subscriber_url: url,
+    type: type as Subscription['type'],
+    domain: text(s.domain, 'domain'),
+    unique_key_id: keyId,
+    signing_public_key: signingKey,
+    valid_from: dates[0],
+    valid_until: dates[1],
+    status: status as Subscription['status'],
   };
 };
 
@@ -64,11 +80,17 @@ export const parseLookup = (x: unknown): LookupQuery => {
     return v;
   };
   const type = str(q.type, 'type');
-  if (type !== undefined && !(TYPES as readonly string[]).includes(type)) throw schema('type', `must be one of ${TYPES.join(', ')}`);
+  if (type !== undefined && !(TYPES as readonly string[]).includes(type))
+    throw schema('type', `must be one of ${TYPES.join(', ')}`);
   const subscriberId = str(q.subscriber_id, 'subscriber_id');
   const keyId = str(firstOf(q, KEY_ID_ALIASES), 'unique_key_id');
   const domain = str(q.domain, 'domain');
-  return { ...(subscriberId ? { subscriber_id: subscriberId } : {}), ...(keyId ? { unique_key_id: keyId } : {}), ...(type ? { type: type as Subscription['type'] } : {}), ...(domain ? { domain } : {}) };
+  return {
+    ...(subscriberId ? { subscriber_id: subscriberId } : {}),
+    ...(keyId ? { unique_key_id: keyId } : {}),
+    ...(type ? { type: type as Subscription['type'] } : {}),
+    ...(domain ? { domain } : {}),
+  };
 };
 
 export const matches = (s: Subscription, q: LookupQuery): boolean =>
@@ -78,9 +100,20 @@ export const matches = (s: Subscription, q: LookupQuery): boolean =>
   (q.domain === undefined || q.domain === s.domain);
 
 /** A record as the registry answers it: both field spellings (see the file comment). */
-export const toWire = (s: Subscription & { created?: string; updated?: string }) => ({ ...s, url: s.subscriber_url, key_id: s.unique_key_id });
+export const toWire = (s: Subscription & { created?: string; updated?: string }) => ({
+  ...s,
+  url: s.subscriber_url,
+  key_id: s.unique_key_id,
+});
 
-const isValid = (s: Subscription, nowMs: number): boolean => { try { checkSubscription(s, nowMs); return true; } catch { return false; } };
+const isValid = (s: Subscription, nowMs: number): boolean => {
+  try {
+    checkSubscription(s, nowMs);
+    return true;
+  } catch {
+    return false;
+  }
+};
 
 export interface SubscribeAuth {
   /** Keys that must have signed the request: each entry is a set of acceptable (subscriber, key id) pairs. */
@@ -92,10 +125,16 @@ export interface SubscribeAuth {
 /** Which keys may sign a subscription of `sub`, given what the registry holds. */
 export const whoMaySign = (sub: Subscription, held: readonly Subscription[], nowMs: number): SubscribeAuth => {
   const same = held.find((h) => h.subscriber_id === sub.subscriber_id && h.unique_key_id === sub.unique_key_id);
-  const others = held.filter((h) => h.subscriber_id === sub.subscriber_id && h.unique_key_id !== sub.unique_key_id && isValid(h, nowMs));
+  const others = held.filter(
+    (h) => h.subscriber_id === sub.subscriber_id && h.unique_key_id !== sub.unique_key_id && isValid(h, nowMs),
+  );
   if (same) {
     if (same.signing_public_key !== sub.signing_public_key) {
-      throw new FlexError('FLX_REQ_DUPLICATE', `key ${sub.unique_key_id} of ${sub.subscriber_id} is registered with another public key; to rotate, register the new key under a new unique_key_id`, { path: 'unique_key_id' });
+      throw new FlexError(
+        'FLX_REQ_DUPLICATE',
+        `key ${sub.unique_key_id} of ${sub.subscriber_id} is registered with another public key; to rotate, register the new key under a new unique_key_id`,
+        { path: 'unique_key_id' },
+      );
     }
     return { authorization: [same, ...others] };
   }

@@ -19,10 +19,21 @@ export interface RegistryService {
 type Stored = Subscription & { created: string; updated: string };
 
 const trusted = (subs: readonly Subscription[]) =>
-  staticKeyResolver(subs.map((s) => ({ subscriberId: s.subscriber_id, uniqueKeyId: s.unique_key_id, publicKeyBase64: s.signing_public_key, url: s.subscriber_url })));
+  staticKeyResolver(
+    subs.map((s) => ({
+      subscriberId: s.subscriber_id,
+      uniqueKeyId: s.unique_key_id,
+      publicKeyBase64: s.signing_public_key,
+      url: s.subscriber_url,
+    })),
+  );
 
 const parseJson = (raw: Buffer): unknown => {
-  try { return JSON.parse(raw.toString('utf8')); } catch { throw new FlexError('FLX_REQ_INVALID_JSON'); }
+  try {
+    return JSON.parse(raw.toString('utf8'));
+  } catch {
+    throw new FlexError('FLX_REQ_INVALID_JSON');
+  }
 };
 
 export const createRegistryService = async (o: { store: Store; now: () => number }): Promise<RegistryService> => {
@@ -30,7 +41,10 @@ export const createRegistryService = async (o: { store: Store; now: () => number
   const entries = new Map(saved.map((s) => [`${s.subscriber_id}|${s.unique_key_id}`, s]));
   const app = Fastify({ logger: false });
   useRawJsonBody(app, 256 * 1024);
-  const fail = (reply: { code(n: number): { send(b: unknown): unknown } }, e: unknown) => { const n = toNack(e); return reply.code(n.http).send(n.body); };
+  const fail = (reply: { code(n: number): { send(b: unknown): unknown } }, e: unknown) => {
+    const n = toNack(e);
+    return reply.code(n.http).send(n.body);
+  };
 
   app.post('/subscribe', async (req, reply) => {
     try {
@@ -42,14 +56,27 @@ export const createRegistryService = async (o: { store: Store; now: () => number
       await verifyRequest(raw, req.headers.authorization, trusted(auth.authorization), now);
       if (auth.subscriberAuthorization) {
         const header = req.headers['x-subscriber-authorization'];
-        if (typeof header !== 'string') throw new FlexError('FLX_SIG_MISSING', `${sub.subscriber_id} already has a valid key: adding key ${sub.unique_key_id} needs X-Subscriber-Authorization signed by one of its current keys`);
+        if (typeof header !== 'string')
+          throw new FlexError(
+            'FLX_SIG_MISSING',
+            `${sub.subscriber_id} already has a valid key: adding key ${sub.unique_key_id} needs X-Subscriber-Authorization signed by one of its current keys`,
+          );
         await verifyRequest(raw, header, trusted(auth.subscriberAuthorization), now);
       }
       const key = `${sub.subscriber_id}|${sub.unique_key_id}`;
-      const stored: Stored = { ...sub, created: entries.get(key)?.created ?? new Date(now).toISOString(), updated: new Date(now).toISOString() };
+      const stored: Stored = {
+        ...sub,
+        created: entries.get(key)?.created ?? new Date(now).toISOString(),
+        updated: new Date(now).toISOString(),
+      };
       entries.set(key, stored);
       await o.store.putDocument('registry', 'subscriptions', [...entries.values()]);
-      await o.store.appendAudit({ kind: 'agent', at: now, actor: 'registry', payload: { event: 'subscribed', subscription: stored, authorization: req.headers.authorization ?? null } });
+      await o.store.appendAudit({
+        kind: 'agent',
+        at: now,
+        actor: 'registry',
+        payload: { event: 'subscribed', subscription: stored, authorization: req.headers.authorization ?? null },
+      });
       return reply.send({ status: sub.status });
     } catch (e) {
       return fail(reply, e);

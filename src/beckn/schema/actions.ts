@@ -8,7 +8,14 @@ import { ref } from './objects.ts';
 const BASE = 'https://flexlon.invalid/schemas/beckn-core-1.1/';
 
 const orderWithItems = {
-  allOf: [ref('Order'), { type: 'object', required: ['items'], properties: { items: { type: 'array', minItems: 1, items: { type: 'object', required: ['id'] } } } }],
+  allOf: [
+    ref('Order'),
+    {
+      type: 'object',
+      required: ['items'],
+      properties: { items: { type: 'array', minItems: 1, items: { type: 'object', required: ['id'] } } },
+    },
+  ],
 };
 const orderId = { type: 'string', minLength: 1 };
 
@@ -18,10 +25,26 @@ const requestMessages: Record<RequestAction, object> = {
   init: { type: 'object', required: ['order'], properties: { order: orderWithItems } },
   confirm: { type: 'object', required: ['order'], properties: { order: orderWithItems } },
   status: { type: 'object', required: ['order_id'], properties: { order_id: orderId } },
-  track: { type: 'object', required: ['order_id'], properties: { order_id: orderId, callback_url: { type: 'string', format: 'uri' } } },
-  cancel: { type: 'object', required: ['order_id'], properties: { order_id: orderId, cancellation_reason_id: { type: 'string' }, descriptor: ref('Descriptor') } },
-  update: { type: 'object', required: ['update_target', 'order'], properties: { update_target: { type: 'string', minLength: 1 }, order: ref('Order') } },
-  rating: { type: 'object', required: ['ratings'], properties: { ratings: { type: 'array', minItems: 1, items: ref('Rating') } } },
+  track: {
+    type: 'object',
+    required: ['order_id'],
+    properties: { order_id: orderId, callback_url: { type: 'string', format: 'uri' } },
+  },
+  cancel: {
+    type: 'object',
+    required: ['order_id'],
+    properties: { order_id: orderId, cancellation_reason_id: { type: 'string' }, descriptor: ref('Descriptor') },
+  },
+  update: {
+    type: 'object',
+    required: ['update_target', 'order'],
+    properties: { update_target: { type: 'string', minLength: 1 }, order: ref('Order') },
+  },
+  rating: {
+    type: 'object',
+    required: ['ratings'],
+    properties: { ratings: { type: 'array', minItems: 1, items: ref('Rating') } },
+  },
   support: { type: 'object', required: ['support'], properties: { support: ref('Support') } },
 };
 
@@ -39,7 +62,14 @@ const callbackMessages: Record<CallbackAction, object> = {
 };
 
 const contextFor = (action: Action, callback: boolean) => ({
-  allOf: [ref('Context'), { type: 'object', properties: { action: { const: action } }, ...(callback ? { required: ['bpp_id', 'bpp_uri'] } : {}) }],
+  allOf: [
+    ref('Context'),
+    {
+      type: 'object',
+      properties: { action: { const: action } },
+      ...(callback ? { required: ['bpp_id', 'bpp_uri'] } : {}),
+    },
+  ],
 });
 
 const requestSchema = (action: RequestAction) => ({
@@ -68,8 +98,15 @@ export const ackSchema = {
   required: ['message'],
   properties: {
     message: {
-      type: 'object', required: ['ack'],
-      properties: { ack: { type: 'object', required: ['status'], properties: { status: { enum: ['ACK', 'NACK'] }, tags: { type: 'array', items: ref('TagGroup') } } } },
+      type: 'object',
+      required: ['ack'],
+      properties: {
+        ack: {
+          type: 'object',
+          required: ['status'],
+          properties: { status: { enum: ['ACK', 'NACK'] }, tags: { type: 'array', items: ref('TagGroup') } },
+        },
+      },
     },
     error: ref('Error'),
   },
