@@ -1,6 +1,7 @@
-// Lint rules, including the layering rule that keeps the domain core pure: nothing under
-// src/domain (or the optimiser, which must stay a pure function of its input) imports an adapter,
-// a node: module, or reads the clock. See docs/architecture.md.
+// Lint rules, including the layering rules (docs/architecture.md, "Layers"): nothing under
+// src/domain, src/settlement or src/optimise (pure functions of their input) imports an adapter, a
+// node: module, or reads the clock; only src/compose/ imports adapters; no adapter imports another.
+// test/architecture/imports.test.ts checks the whole import graph (no cycles) as well.
 import js from '@eslint/js';
 import tseslint from 'typescript-eslint';
 
@@ -84,5 +85,41 @@ export default tseslint.config(
       eqeqeq: ['error', 'smart'],
     },
   },
-  { files: ['src/domain/**/*.ts', 'src/optimise/**/*.ts'], rules: pureCore },
+  // Adapters are picked in one place: only the composition root imports them (tests may too).
+  {
+    files: ['src/**/*.ts'],
+    ignores: ['src/compose/**', 'src/adapters/**'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              group: ['**/adapters/**'],
+              message: 'only src/compose/ picks adapters: take the port (src/ports.ts) and let the composer wire it',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  // An adapter stands alone: what two adapters share lives in a neutral module (src/store/sql,
+  // src/signals, src/formats), not in one of them.
+  {
+    files: ['src/adapters/**/*.ts'],
+    rules: {
+      'no-restricted-imports': [
+        'error',
+        {
+          patterns: [
+            {
+              regex: '^\\.\\./(?!\\.\\./)[^/]+/',
+              message: 'an adapter does not import another adapter: move what both need to a neutral module',
+            },
+          ],
+        },
+      ],
+    },
+  },
+  { files: ['src/domain/**/*.ts', 'src/optimise/**/*.ts', 'src/settlement/**/*.ts'], rules: pureCore },
 );

@@ -1,7 +1,7 @@
 // A minimal structured logger: one JSON object per line on stderr, with a level filter. Lines
 // written while a Beckn message is handled carry its transaction_id and message_id (the receiver
 // sets them with withLogContext), so one order can be followed across agents with a grep.
-import { currentLogContext } from './observability/logger.ts';
+import { currentLogContext } from './observability/log-context.ts';
 export type LogLevel = 'debug' | 'info' | 'warn' | 'error' | 'silent';
 const RANK: Record<LogLevel, number> = { debug: 10, info: 20, warn: 30, error: 40, silent: 100 };
 

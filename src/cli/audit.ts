@@ -5,25 +5,32 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { basename, dirname, join, resolve } from 'node:path';
 import { verifyChain, type AuditRecord } from '../audit/chain.ts';
-import { openSqliteStore } from '../adapters/store-sqlite/index.ts';
+import { openStore, type StoreConfig } from '../compose/index.ts';
+import { listPostgresStores, openSqliteStore } from '../compose/tools.ts';
 import { parseAuthorization } from '../beckn/auth-header.ts';
 import { publicKeyFromBase64 } from '../beckn/keys.ts';
 import { blake512Base64, signingString, verifySignature } from '../beckn/signing.ts';
 import { FlexError } from '../errors.ts';
-import type { Subscription } from '../ports.ts';
+import type { Store, Subscription } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 
 const USAGE = `Usage: flexlon audit verify PATH... [--json]
+       flexlon audit verify --postgres URL [--schema NAME]... [--password-file FILE] [--json]
 
-Verifies FlexLon audit trails in SQLite store files. PATH is a .db file or a folder (every .db in it,
-e.g. a demo run folder <data-dir>/runs/<run>). For each database: the hash chain (order, links and
-hashes of every record), and — where the folder holds the run's registry.db — the ed25519 signature
-of every stored inbound Beckn message (its exact bytes and Authorization header) against the key the
-registry held for the signer. Exit 0 when everything verifies, 1 otherwise.
+Verifies FlexLon audit trails. PATH is a SQLite store file (.db) or a folder (every .db in it, e.g. a
+demo run folder <data-dir>/runs/<run>). With --postgres, the stores are schemas in that PostgreSQL
+database: each --schema named, or every schema holding a FlexLon store. For each store: the hash chain
+(order, links and hashes of every record), and — where the run's registry store is among them
+(registry.db beside the file, or a schema whose name ends in "registry") — the ed25519 signature of
+every stored inbound Beckn message (its exact bytes and Authorization header) against the key the
+registry held for the signer. Nothing is written. Exit 0 when everything verifies, 1 otherwise.
 
 Options:
-  --json        machine-readable result
-  -h, --help    this help`;
+  --postgres URL        a postgresql:// connection string (no password in it: use --password-file)
+  --schema NAME         a schema to verify (repeat for several; default: every FlexLon schema)
+  --password-file FILE  the database password, first line of FILE
+  --json                machine-readable result
+  -h, --help            this help`;
 
 interface DbResult {
   readonly file: string;
@@ -46,13 +53,17 @@ const databasesIn = (path: string): string[] => {
   return [p];
 };
 
+const keysIn = async (store: Store): Promise<Map<string, string>> => {
+  const subs = (await store.getDocument<Subscription[]>('registry', 'subscriptions')) ?? [];
+  return new Map(subs.map((s) => [`${s.subscriber_id}|${s.unique_key_id}`, s.signing_public_key]));
+};
+
 const registryKeys = async (folder: string): Promise<Map<string, string> | undefined> => {
   const file = join(folder, 'registry.db');
   if (!existsSync(file)) return undefined;
   const store = await openSqliteStore(file);
   try {
-    const subs = (await store.getDocument<Subscription[]>('registry', 'subscriptions')) ?? [];
-    return new Map(subs.map((s) => [`${s.subscriber_id}|${s.unique_key_id}`, s.signing_public_key]));
+    return await keysIn(store);
   } finally {
     await store.close();
   }
@@ -78,14 +89,20 @@ const checkSignature = (r: AuditRecord, keys: Map<string, string>): string | und
   return ok ? undefined : 'the signature does not verify over the stored bytes';
 };
 
-const verifyDb = async (file: string, keys: Map<string, string> | undefined): Promise<DbResult> => {
-  const store = await openSqliteStore(file);
+/** Verifies one store; `name` is how the report names it (a file, or a schema). */
+const verifyStore = async (
+  name: string,
+  open: () => Promise<Store>,
+  keys: Map<string, string> | undefined,
+): Promise<DbResult> => {
+  const store = await open();
   let trail: AuditRecord[];
   try {
     trail = await store.auditTrail();
   } finally {
     await store.close();
   }
+  const file = name;
   const verdict = verifyChain(trail);
   const kinds: Record<string, number> = {};
   for (const r of trail) kinds[r.kind] = (kinds[r.kind] ?? 0) + 1;
@@ -108,16 +125,52 @@ const verifyDb = async (file: string, keys: Map<string, string> | undefined): Pr
   };
 };
 
+/**
+ * The stores of a PostgreSQL database: the schemas named, or every schema holding a FlexLon store.
+ * A named schema that holds none is an error (opening it would create it).
+ */
+const verifyPostgres = async (url: string, named: readonly string[], passwordFile?: string): Promise<DbResult[]> => {
+  const conn = { url, ...(passwordFile === undefined ? {} : { passwordFile: resolve(passwordFile) }) };
+  const present = await listPostgresStores(conn);
+  const missing = named.filter((s) => !present.includes(s));
+  if (missing.length > 0)
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `no FlexLon store in schema ${missing.join(', ')} (the database has: ${present.join(', ') || 'none'})`,
+      { path: '--schema' },
+    );
+  const schemas = named.length > 0 ? [...named] : present;
+  if (schemas.length === 0)
+    throw new FlexError('FLX_CLI_USAGE', 'the database holds no FlexLon store', { path: '--postgres' });
+  const config = (schema: string): StoreConfig => ({ kind: 'postgres', ...conn, schema });
+  const registry = schemas.filter((s) => s.endsWith('registry'));
+  let keys: Map<string, string> | undefined;
+  if (registry.length === 1) {
+    const store = await openStore(config(registry[0] as string), 'flexlon-audit');
+    try {
+      keys = await keysIn(store);
+    } finally {
+      await store.close();
+    }
+  }
+  const out: DbResult[] = [];
+  for (const schema of schemas)
+    out.push(await verifyStore(`schema ${schema}`, () => openStore(config(schema), 'flexlon-audit'), keys));
+  return out;
+};
+
 const report = (r: DbResult, io: Output): void => {
   const kinds = Object.entries(r.kinds)
     .map(([k, n]) => `${k} ${n}`)
     .join(', ');
-  io.out(`${r.chain.ok ? 'intact' : 'BROKEN'}  ${basename(r.file)}: ${r.records} records${kinds ? ` (${kinds})` : ''}`);
+  io.out(
+    `${r.chain.ok ? 'intact' : 'BROKEN'}  ${r.file.startsWith('schema ') ? r.file : basename(r.file)}: ${r.records} records${kinds ? ` (${kinds})` : ''}`,
+  );
   if (!r.chain.ok) io.out(`        chain broken at record ${r.chain.seq}: ${r.chain.reason}`);
   const s = r.signatures;
   if (s.checked > 0) io.out(`        ${s.checked - s.failed.length} of ${s.checked} inbound signatures verify`);
   for (const f of s.failed) io.out(`        record ${f.seq}: ${f.why}`);
-  if (s.unchecked > 0) io.out(`        ${s.unchecked} inbound signatures not checked (no registry.db beside it)`);
+  if (s.unchecked > 0) io.out(`        ${s.unchecked} inbound signatures not checked (no registry store beside it)`);
 };
 
 export const auditCommand: Command = {
@@ -127,14 +180,33 @@ export const auditCommand: Command = {
   async run(argv, io) {
     const [sub, ...rest] = argv;
     if (sub !== 'verify') throw new FlexError('FLX_CLI_USAGE', `unknown audit command "${sub ?? ''}"\n\n${USAGE}`);
-    const { values, positionals } = parseFlags(rest, { json: { type: 'boolean' } }, USAGE, true);
-    if (positionals.length === 0)
-      throw new FlexError('FLX_CLI_USAGE', `name at least one .db file or folder\n\n${USAGE}`);
+    const { values, positionals } = parseFlags(
+      rest,
+      {
+        json: { type: 'boolean' },
+        postgres: { type: 'string' },
+        schema: { type: 'string', multiple: true },
+        'password-file': { type: 'string' },
+      },
+      USAGE,
+      true,
+    );
     const results: DbResult[] = [];
-    for (const path of positionals) {
-      for (const file of databasesIn(path)) results.push(await verifyDb(file, await registryKeys(dirname(file))));
+    if (values.postgres !== undefined) {
+      if (positionals.length > 0)
+        throw new FlexError('FLX_CLI_USAGE', `give .db paths or --postgres, not both\n\n${USAGE}`, { path: 'PATH' });
+      results.push(...(await verifyPostgres(values.postgres, values.schema ?? [], values['password-file'])));
+    } else {
+      if (values.schema !== undefined || values['password-file'] !== undefined)
+        throw new FlexError('FLX_CLI_USAGE', `--schema and --password-file go with --postgres\n\n${USAGE}`);
+      if (positionals.length === 0)
+        throw new FlexError('FLX_CLI_USAGE', `name at least one .db file or folder, or --postgres URL\n\n${USAGE}`);
+      for (const path of positionals) {
+        for (const file of databasesIn(path))
+          results.push(await verifyStore(file, () => openSqliteStore(file), await registryKeys(dirname(file))));
+      }
+      if (results.length === 0) throw new FlexError('FLX_CLI_USAGE', `no .db files in ${positionals.join(', ')}`);
     }
-    if (results.length === 0) throw new FlexError('FLX_CLI_USAGE', `no .db files in ${positionals.join(', ')}`);
     if (values.json) io.out(JSON.stringify(results, null, 2));
     else for (const r of results) report(r, io);
     return results.every((r) => r.chain.ok && r.signatures.failed.length === 0) ? 0 : 1;

@@ -4,17 +4,17 @@
 // compares the day with the same queue run without FlexLon.
 import { randomUUID } from 'node:crypto';
 import { verifyChain } from '../audit/chain.ts';
-import { composeMarket, SLOT_MINUTES, type Market } from '../compose.ts';
+import { composeMarket, SLOT_MINUTES, type Market } from '../compose/market.ts';
 import { demoConfig, type DemoConfig } from '../config.ts';
 import type { FlexNeed } from '../domain/offers.ts';
-import type { SettlementSummary } from '../domain/settlement.ts';
-import type { SiteSettlement } from '../beckn/settlement-codec.ts';
+import type { SettlementSummary } from '../settlement/delivered.ts';
+import type { SiteSettlement } from '../settlement/codec.ts';
 import { carbonOf, pricesOf } from '../domain/signals.ts';
-import { epochMs, isoOf, type EpochMs, type SlotGrid } from '../domain/time.ts';
+import { epochMs, isoOf, type SlotGrid } from '../domain/time.ts';
 import { createLogger } from '../log.ts';
 import type { Procurement, StatusPush } from '../agents/grid/orchestrator.ts';
-import { askSupport, statementOf } from '../agents/grid/post-order.ts';
-import { FlexError } from '../errors.ts';
+import type { ProcurementEvent } from '../agents/grid/procurement-loop.ts';
+import { FlexError, type ErrorCode } from '../errors.ts';
 import type { Store } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 
@@ -154,15 +154,75 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
   );
   io.out(`data directory: ${c.dataDir}`);
   // The BPP tells the grid side unasked when delivery starts and ends (an unsolicited on_status).
-  const market: { clock?: { now(): number } } = {};
+  const market: { clock?: { now(): number }; m?: Market; error?: FlexError } = {};
   const onStatusPush = (push: StatusPush) => {
     if (market.clock)
       io.out(
         `[${hhmm(market.clock.now())}] on_status pushed by the provider, unasked: ${push.state ?? 'no state'}${push.settlement ? `, ${push.settlement.deliveredKwh.toFixed(1)} kWh delivered` : ''}`,
       );
   };
-  const m = await composeMarket(c, runId, log, { onStatusPush });
+  // What the buyer's procurement loop does, as it happens (its events name the market time).
+  const onProcurement = (e: ProcurementEvent) => {
+    if (!market.m) return;
+    const m = market.m;
+    switch (e.kind) {
+      case 'need': {
+        const n = e.need;
+        const why =
+          n.kind === 'import-limit'
+            ? 'a grid event (network constraint) asks for'
+            : 'day-ahead forecast puts the evening peak at';
+        io.out(
+          `\n[${hhmm(e.at)}] grid: ${why} ${hhmm(n.windowStart)}–${hhmm(n.windowEnd)} UTC; it will ask for up to ${n.wantedKw} kW`,
+        );
+        return;
+      }
+      case 'searching': {
+        let queued = 0;
+        for (const site of m.sites) queued += site.cluster.waitingJobs();
+        io.out(
+          `[${hhmm(e.at)}] grid: ${queued} jobs waiting at the site${m.sites.length > 1 ? 's' : ''}; the grid orchestrator searches the network`,
+        );
+        return;
+      }
+      case 'no-deal':
+        io.out(`[${hhmm(e.at)}] no flexibility bought: ${e.reason}`);
+        return;
+      case 'bought': {
+        const p = e.procurement;
+        const hours = (p.offer.windowEnd - p.offer.windowStart) / 3_600_000;
+        io.out(
+          `[${hhmm(e.at)}] offer (on_search): ${p.offer.reductionKw.toFixed(1)} kW at ${p.offer.site} ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)}, ${money(p.offer.priceGbp)} (${p.offer.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(p.offer.opportunityCostGbp)})`,
+        );
+        io.out(
+          `[${hhmm(e.at)}] committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`,
+        );
+        return;
+      }
+      case 'window-open':
+        io.out(`[${hhmm(e.at)}] window opens: deferred jobs wait, site import held down`);
+        return;
+      case 'status':
+        io.out(`[${hhmm(e.at)}] status → on_status: ${e.state ?? 'unknown'}`);
+        return;
+      case 'statement':
+        io.out(
+          `[${hhmm(e.at)}] support → on_support: ${e.statement ? `signed settlement statement, ${e.statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(e.statement.paymentGbp)}` : 'contact only (no statement yet)'}`,
+        );
+        return;
+      case 'error':
+        market.error ??= new FlexError(e.code as ErrorCode, e.message);
+        io.out(`[${hhmm(e.at)}] grid: procurement step failed: ${e.code} ${e.message}`);
+        return;
+      default: {
+        const never: never = e;
+        return never;
+      }
+    }
+  };
+  const m = await composeMarket(c, runId, log, { onStatusPush, onProcurement });
   market.clock = m.clock;
+  market.m = m;
   const stopOnAbort = () => {
     void m.stop();
   };
@@ -192,93 +252,27 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
       );
     }
     for (const site of m.sites) await site.agent.tick(m.dayStart);
-    const day: SlotGrid = { start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: DAY_MS / (SLOT_MINUTES * 60_000) };
-    const slotMs = SLOT_MINUTES * 60_000;
-    const announce = (n: FlexNeed, at: number) => {
-      const why =
-        n.kind === 'import-limit'
-          ? 'a grid event (network constraint) asks for'
-          : 'day-ahead forecast puts the evening peak at';
-      io.out(
-        `\n[${hhmm(at)}] grid: ${why} ${hhmm(n.windowStart)}–${hhmm(n.windowEnd)} UTC; it will ask for up to ${n.wantedKw} kW`,
-      );
-    };
-    let need = await m.bap.detectNeed(day);
-    if (!need) throw new FlexError('FLX_DATA_INVALID', 'the grid orchestrator found no window to ask for in the day');
-    announce(need, m.clock.now());
-    let eventCount = (await m.gridEvents.events()).length;
-    m.clock.start();
-    let p: Procurement | undefined;
-    let tried = false;
-    let finalState: string | undefined;
-    let settlement: SettlementSummary | undefined;
-    let statement: SettlementSummary | undefined;
-    let siteSettlements: SiteSettlement[] = [];
-    const sameNeed = (a: FlexNeed, b: FlexNeed) =>
-      a.kind === b.kind && a.windowStart === b.windowStart && a.windowEnd === b.windowEnd;
-    // The first site's agent keeps the slot clock; every other site reports in the same slot, one
-    // after another (each report re-plans the whole fleet at the BPP), before the grid side acts.
-    await m.agent.run(epochMs(m.dayStart + DAY_MS), signal, async (t: EpochMs) => {
-      for (const site of m.sites.slice(1)) await site.agent.tick(t);
-      // Until it has bought, the grid side re-reads its events each slot: one posted to the BAP while
-      // the day runs (flexlon events post) can replace the forecast peak as the need.
-      const events = (await m.gridEvents.events()).length;
-      if (!tried && events !== eventCount) {
-        eventCount = events;
-        const fresh = await m.bap.detectNeed(day);
-        if (fresh && need && !sameNeed(fresh, need)) {
-          need = fresh;
-          announce(fresh, t);
-        }
-      }
-      const current = need;
-      if (!current) return;
-      const procureAt = current.windowStart - m.bap.deps.policy.procureLeadSlots * slotMs;
-      if (!tried && t >= procureAt && t < current.windowStart) {
-        tried = true;
-        let queued = 0;
-        for (const site of m.sites)
-          queued += (await site.cluster.listJobs()).filter((j) => j.state === 'queued' || j.state === 'held').length;
-        io.out(
-          `[${hhmm(t)}] grid: ${queued} jobs waiting at the site${m.sites.length > 1 ? 's' : ''}; the grid orchestrator searches the network`,
-        );
-        const got = await m.bap.procure(current, randomUUID());
-        if ('none' in got) {
-          io.out(`[${hhmm(m.clock.now())}] no flexibility bought: ${got.none}`);
-          return;
-        }
-        p = got;
-        const hours = (p.offer.windowEnd - p.offer.windowStart) / 3_600_000;
-        io.out(
-          `[${hhmm(m.clock.now())}] offer (on_search): ${p.offer.reductionKw.toFixed(1)} kW at ${p.offer.site} ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)}, ${money(p.offer.priceGbp)} (${p.offer.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(p.offer.opportunityCostGbp)})`,
-        );
-        io.out(
-          `[${hhmm(m.clock.now())}] committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`,
-        );
-      }
-      const statusAt = p ? p.offer.windowEnd + slotMs : undefined;
-      if (p && t === p.offer.windowStart)
-        io.out(`[${hhmm(t)}] window opens: deferred jobs wait, site import held down`);
-      if (p && statusAt !== undefined && t === statusAt) {
-        const s = await m.bap.status(p);
-        finalState = s.state;
-        settlement = s.settlement;
-        siteSettlements = s.sites;
-        io.out(`[${hhmm(t)}] status → on_status: ${s.state ?? 'unknown'}`);
-        statement = statementOf(await askSupport(m.bap, p));
-        io.out(
-          `[${hhmm(m.clock.now())}] support → on_support: ${statement ? `signed settlement statement, ${statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(statement.paymentGbp)}` : 'contact only (no statement yet)'}`,
-        );
-      }
-    });
-    if (!p)
+    await m.runDay(signal);
+    const day = m.loop.current;
+    const need = day?.need;
+    const p = day?.procurement;
+    if (!p) {
+      if (market.error) throw market.error;
       throw new FlexError(
         'FLX_NO_DEAL',
-        tried
+        day?.tried
           ? 'the grid orchestrator bought no flexibility (see above)'
-          : `the day ended before the grid orchestrator could search for ${need ? `${hhmm(need.windowStart)}–${hhmm(need.windowEnd)}` : 'its window'} (the replay may be too fast: try a larger --seconds-per-day)`,
+          : need
+            ? `the day ended before the grid orchestrator could search for ${hhmm(need.windowStart)}–${hhmm(need.windowEnd)} (the replay may be too fast: try a larger --seconds-per-day)`
+            : 'the grid orchestrator found no window to ask for in the day',
       );
-    if (!settlement) throw new FlexError('FLX_PEER_UNREACHABLE', 'no settlement was received in on_status');
+    }
+    const settlement = day.settlement;
+    if (!settlement)
+      throw market.error ?? new FlexError('FLX_PEER_UNREACHABLE', 'no settlement was received in on_status');
+    const finalState = day.finalState;
+    const statement = day.statement;
+    const siteSettlements = day.sites;
     const compared = await compare(m);
     const savings = compared.total;
     const parts = siteParts(m, p, settlement, siteSettlements);

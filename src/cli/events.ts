@@ -3,13 +3,12 @@
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { GridEventStore } from '../adapters/events-openadr/store.ts';
-import { openSqliteStore } from '../adapters/store-sqlite/index.ts';
+import { GridEventStore, openSqliteStore } from '../compose/tools.ts';
 import { DEFAULT_NEED_POLICY } from '../agents/grid/orchestrator.ts';
 import { DSO_PRODUCTS, eventToNeed } from '../domain/grid-events.ts';
 import { FlexError } from '../errors.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
-import { readJsonFile } from '../adapters/signals-json/json.ts';
+import { readJsonFile } from '../formats/json.ts';
 
 const USAGE = `Usage: flexlon events <validate|post> FILE [options]
 

@@ -1,7 +1,7 @@
 // `flexlon offers`: the flexibility curve of a site in a window — for each reduction level (kW below
 // the current plan's import in every slot of the window), the opportunity cost of re-planning with
 // that commitment. The largest level printed is one the planner actually delivered.
-import { createPlanningSolver } from '../compose.ts';
+import { createPlanningSolver } from '../compose/index.ts';
 import { FlexError } from '../errors.ts';
 import { flexibilityCurve } from '../optimise/offers.ts';
 import { parseFlags, type Command } from './command.ts';

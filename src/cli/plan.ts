@@ -1,6 +1,6 @@
 // `flexlon plan`: plans a problem file into a schedule file; `flexlon plan check` verifies any
 // schedule against its problem, independently of how it was made (docs/planning-problem.md).
-import { createPlanningSolver } from '../compose.ts';
+import { createPlanningSolver } from '../compose/index.ts';
 import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 import { FlexError } from '../errors.ts';
 import { checkSchedule } from '../optimise/check.ts';

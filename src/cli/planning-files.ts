@@ -6,7 +6,7 @@ import { readFileSync, renameSync, rmSync, writeFileSync } from 'node:fs';
 import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 import { FlexError, type ErrorCode } from '../errors.ts';
 import { faultLines, validateProblem, validateSchedule, type Validated } from '../optimise/validate.ts';
-import { parseJsonText } from '../adapters/signals-json/json.ts';
+import { parseJsonText } from '../formats/json.ts';
 
 const readJson = (file: string, flag: string): unknown => {
   let text: string;

@@ -3,18 +3,23 @@
 // Prints one line when it is ready; SIGTERM or SIGINT stops it cleanly (servers closed, outbox
 // drain finished, store closed) with exit status 0. A bad config is exit 2 with the field named.
 import { FlexError } from '../errors.ts';
-import { startAgent } from '../run/agent.ts';
-import { startBpp } from '../run/bpp.ts';
+import { composeAgent } from '../compose/agent.ts';
+import { composeBap } from '../compose/bap.ts';
+import { composeBpp } from '../compose/bpp.ts';
+import { composeGateway } from '../compose/gateway.ts';
+import type { RunningRole } from '../compose/parts.ts';
+import { composeRegistry } from '../compose/registry.ts';
 import { ConfigReader } from '../run/config-reader.ts';
-import type { RunningRole } from '../run/common.ts';
-import { startGateway, startRegistry } from '../run/network.ts';
+import { readAgent, readBap, readBpp, readGateway, readRegistry } from '../run/roles.ts';
 import { parseFlags, type Command } from './command.ts';
 
+// Each role: its JSON parsed into its typed config (src/run/roles.ts), then its composer.
 const ROLES: Record<string, (c: ConfigReader) => Promise<RunningRole>> = {
-  bpp: startBpp,
-  agent: startAgent,
-  registry: startRegistry,
-  gateway: startGateway,
+  bpp: (c) => composeBpp(readBpp(c)),
+  agent: (c) => composeAgent(readAgent(c)),
+  registry: (c) => composeRegistry(readRegistry(c)),
+  gateway: (c) => composeGateway(readGateway(c)),
+  bap: (c) => composeBap(readBap(c)),
 };
 
 const USAGE = `Usage: flexlon run <role> --config FILE
@@ -27,6 +32,8 @@ Roles:
   agent      a Compute-Flex agent beside one site's scheduler (simulated or Slurm)
   registry   a Beckn registry (subscribe, lookup)
   gateway    a Beckn gateway (BG): fans a search out to every BPP of the domain
+  bap        the Grid Orchestrator (Beckn BAP): finds the day's need, buys flexibility, follows
+             delivery to settlement
 
 Options:
   --config FILE   the role's JSON config; docs/operator-guide.md lists every field, and
@@ -37,7 +44,7 @@ Prints "ready" once it answers; SIGTERM or SIGINT stops it cleanly (exit 0).`;
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run one participant (bpp, agent, registry, gateway) as its own process',
+  summary: 'run one participant (bpp, agent, registry, gateway, bap) as its own process',
   usage: USAGE,
   service: true,
   async run(argv, io, signal) {

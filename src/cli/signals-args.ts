@@ -1,10 +1,10 @@
 // Flags shared by the `flexlon signals` commands: which data to read and which period.
 import { defaultDataDir, isCalendarDay } from '../config.ts';
-import { liveSource, recordedSource, signalCacheDir, type SignalChoice } from '../compose-signals.ts';
-import type { HistorySignalSource } from '../adapters/signals-history/source.ts';
-import { parseMapping } from '../adapters/signals-csv/mapping.ts';
+import { liveSource, recordedSource, signalCacheDir, type SignalChoice } from '../compose/signals.ts';
+import type { HistorySignalSource } from '../signals/history.ts';
+import { parseMapping } from '../compose/tools.ts';
 import { findRegion, type GridRegion } from '../domain/regions.ts';
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { PERIOD_MS } from '../settlement/settlement-day.ts';
 import type { SlotGrid } from '../domain/time.ts';
 import { FlexError } from '../errors.ts';
 

@@ -4,11 +4,16 @@
 // are missing. A malformed file is an error naming the line or field; nothing is written then.
 import { existsSync, statSync } from 'node:fs';
 import { resolve } from 'node:path';
-import { detectFormat, readTable } from '../adapters/signals-csv/formats.ts';
-import { readCsv } from '../adapters/signals-csv/csv.ts';
-import { parseMapping } from '../adapters/signals-csv/mapping.ts';
-import { normalisedCsv, writeAtomically } from '../adapters/signals-csv/write.ts';
-import { readSavedFile, type SavedFormat } from '../adapters/signals-json/saved.ts';
+import {
+  detectFormat,
+  normalisedCsv,
+  parseMapping,
+  readCsv,
+  readSavedFile,
+  readTable,
+  writeAtomically,
+  type SavedFormat,
+} from '../compose/tools.ts';
 import { countFaults, FAULT_KINDS, SignalHistory, type DataFault } from '../domain/signal-history.ts';
 import { FlexError } from '../errors.ts';
 import { parseFlags, type Output } from './command.ts';

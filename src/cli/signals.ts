@@ -5,7 +5,7 @@ import { isNational, regionLabel } from '../domain/regions.ts';
 import { SignalHistory } from '../domain/signal-history.ts';
 import { gridEnd } from '../domain/time.ts';
 import { FlexError } from '../errors.ts';
-import { liveClients, recordedSource } from '../compose-signals.ts';
+import { liveClients, recordedSource } from '../compose/signals.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 import { periodRange, regionArg, signalChoice, SOURCE_FLAGS, SOURCE_HELP } from './signals-args.ts';
 import { IMPORT_USAGE, runImport } from './signals-import.ts';

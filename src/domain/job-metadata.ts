@@ -24,6 +24,19 @@ export interface QueuePolicy {
   readonly defaultRunHours: number;
 }
 
+/**
+ * The policy of a job that no partition, QoS or label rule names: deferrable up to 12 h, costed as an
+ * A100-class GPU with its share of node overhead (src/sim/power.ts) and one CPU core of a busy server.
+ */
+export const DEFAULT_QUEUE_POLICY: QueuePolicy = {
+  slo: 'deferrable',
+  maxDeferralHours: 12,
+  gpuPowerKw: 0.37,
+  cpuPowerKw: 0.01,
+  preemptible: false,
+  defaultRunHours: 4,
+};
+
 /** What the adapter read about the job from the scheduler itself. */
 export interface JobFacts {
   readonly site: string;

@@ -3,24 +3,10 @@
 // the receiver wraps a Beckn message's handling and its callback in one — so one order can be
 // followed across agents with a grep. Lines are written synchronously: a process killed with
 // SIGKILL (the crash tests do) has written every line it logged before.
-import { AsyncLocalStorage } from 'node:async_hooks';
+import { currentLogContext } from './log-context.ts';
 import pino from 'pino';
+export { currentLogContext, withLogContext, type LogContext } from './log-context.ts';
 import type { Logger, LogLevel } from '../log.ts';
-
-export interface LogContext {
-  readonly transaction_id?: string;
-  readonly message_id?: string;
-  readonly [field: string]: unknown;
-}
-
-const context = new AsyncLocalStorage<LogContext>();
-
-/** The fields of the innermost withLogContext around the caller (empty outside any). */
-export const currentLogContext = (): LogContext => context.getStore() ?? {};
-
-/** Runs fn so that every log line written inside it (including in what it awaits) carries `fields`. */
-export const withLogContext = <T>(fields: LogContext, fn: () => T): T =>
-  context.run({ ...context.getStore(), ...fields }, fn);
 
 /** Field names whose values are secrets and never reach a log line. */
 export const REDACTED_FIELDS = [
@@ -58,7 +44,7 @@ export const createPinoLogger = (o: PinoLoggerOptions): Logger =>
         timestamp: pino.stdTimeFunctions.isoTime,
         formatters: { level: (label) => ({ level: label }) },
         // Fields given to a log call win over the context's.
-        mixin: () => ({ ...context.getStore() }),
+        mixin: () => ({ ...currentLogContext() }),
         redact: { paths: REDACTED_FIELDS.flatMap((f) => [f, `*.${f}`]), censor: '[redacted]' },
       },
       o.destination ?? pino.destination({ dest: 2, sync: true }),

@@ -4,7 +4,7 @@
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
 import { FlexError } from '../errors.ts';
-import { parseJsonText } from '../adapters/signals-json/json.ts';
+import { parseJsonText } from '../formats/json.ts';
 
 export class ConfigReader {
   private readonly seen = new Set<string>();
@@ -143,6 +143,18 @@ export class ConfigReader {
     const v = this.raw(key) ?? fallback;
     if (!Array.isArray(v) || v.some((x) => typeof x !== 'string')) this.fail(key, 'must be a list of strings');
     return [...(v as string[])];
+  }
+
+  /** A list of exactly `length` numbers, each from lo to hi. */
+  numbers(key: string, length: number, lo: number, hi: number): number[] {
+    const v = this.raw(key);
+    if (
+      !Array.isArray(v) ||
+      v.length !== length ||
+      v.some((x) => typeof x !== 'number' || !Number.isFinite(x) || x < lo || x > hi)
+    )
+      this.fail(key, `must be a list of ${length} numbers from ${lo} to ${hi}, got ${JSON.stringify(v)}`);
+    return [...(v as number[])];
   }
 
   /** Refuses fields nobody read (call after reading the object). */

@@ -17,7 +17,7 @@ import {
   type PostgresStoreOptions,
 } from '../../src/adapters/store-postgres/index.ts';
 import type { Store } from '../../src/ports.ts';
-import { storeOpener } from '../../src/compose.ts';
+import { storeOpener } from '../../src/compose/index.ts';
 import { storeContract } from '../contract/store.contract.ts';
 import { hasCode, order } from '../contract/store-fixtures.ts';
 import { startPostgres, type PgCluster } from '../helpers/postgres.ts';

@@ -2,8 +2,8 @@
 // inside a transaction is the same for every adapter, and easier to provoke here than in a database.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { sqlStore } from '../../src/adapters/store-sql/store.ts';
-import type { SqlConn } from '../../src/adapters/store-sql/conn.ts';
+import { sqlStore } from '../../src/store/sql/store.ts';
+import type { SqlConn } from '../../src/store/sql/conn.ts';
 import { FlexError } from '../../src/errors.ts';
 import { order } from '../contract/store-fixtures.ts';
 

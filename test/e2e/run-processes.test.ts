@@ -225,6 +225,103 @@ test(
   },
 );
 
+test(
+  'flexlon run bap procures through the network: five processes on one fast replayed day; the buyer finds the evening peak, searches through the gateway, buys, and follows the order to settlement',
+  { timeout: 180_000 },
+  async () => {
+    const ALL = ['registry', 'gateway', 'bpp', 'agent', 'bap'] as const;
+    type R = (typeof ALL)[number];
+    const dir = mkdtempSync(join(tmpdir(), 'flexlon-run-bap-'));
+    const configs = Object.fromEntries(
+      ALL.map((r) => [r, JSON.parse(readFileSync(join(EXAMPLES, `${r}.json`), 'utf8')) as Json]),
+    ) as Record<R, Json>;
+    const fixed = ALL.map((r) => (configs[r].listen as { port: number }).port);
+    const ports = new Map(await Promise.all(fixed.map(async (p) => [p, await freePort()] as const)));
+    const file = (r: R) => join(dir, `${r}.json`);
+    // 24 January 2023 from 14:00 at 600× (half an hour of market time in 3 s): the buyer's evening
+    // peak (16:00-20:00) is bought two hours ahead and settled half an hour after it, about a
+    // minute of wall time. The BAP waits longer for on_search, as the fast clock keeps the BPP busy.
+    const clock = {
+      kind: 'replay',
+      marketStart: '2023-01-24T14:00:00Z',
+      wallStart: new Date(Date.now() + 5000).toISOString(),
+      speed: 600,
+    };
+    for (const r of ALL) {
+      const c = rewrite(configs[r], ports) as Json;
+      writeFileSync(file(r), JSON.stringify({ ...c, ...(c.clock ? { clock } : {}) }, null, 2));
+    }
+    const url = (r: R) => `http://127.0.0.1:${ports.get((configs[r].listen as { port: number }).port) ?? 0}`;
+    const env = { FLEXLON_LOG_LEVEL: 'info' };
+    const running: Partial<Record<R, RoleChild>> = {};
+    try {
+      running.registry = await spawnRole('registry', file('registry'), env);
+      [running.gateway, running.bpp] = await Promise.all([
+        spawnRole('gateway', file('gateway'), env),
+        spawnRole('bpp', file('bpp'), env),
+      ]);
+      [running.agent, running.bap] = await Promise.all([
+        spawnRole('agent', file('agent'), env),
+        spawnRole('bap', file('bap'), env),
+      ]);
+      const health = await getJson(`${url('bap')}/health`);
+      assert.equal(health.role, 'bap');
+      type Today = {
+        need?: { windowStart: number; windowEnd: number };
+        orderId?: string;
+        state?: string;
+        deliveredKwh?: number;
+        noDeal?: string;
+      };
+      const today = async () => (await getJson(`${url('bap')}/health`)).today as Today | undefined;
+      const need = (await eventually("the buyer finds the day's need", async () => (await today())?.need))!;
+      const hour = (t: number) => new Date(t).getUTCHours() + new Date(t).getUTCMinutes() / 60;
+      assert.ok(
+        hour(need.windowStart) >= 16 && hour(need.windowEnd) <= 20,
+        `the need is in the evening peak: ${JSON.stringify(need)}`,
+      );
+      const bought = await eventually(
+        'the buyer buys',
+        async () => {
+          const t = await today();
+          if (t?.noDeal) assert.fail(`no deal: ${t.noDeal}`);
+          return t?.orderId ? t : undefined;
+        },
+        90_000,
+      );
+      assert.match(bought.orderId ?? '', /^flx-/);
+      const settled = await eventually(
+        'the buyer has the settlement',
+        async () => {
+          const t = await today();
+          return t?.deliveredKwh !== undefined ? t : undefined;
+        },
+        90_000,
+      );
+      assert.equal(settled.state, 'DELIVERED');
+      assert.ok((settled.deliveredKwh ?? 0) > 0, `delivered ${settled.deliveredKwh} kWh`);
+      const log = running.bap?.err() ?? '';
+      for (const step of ['need', 'searching', 'bought', 'window-open', 'status', 'statement'])
+        assert.match(log, new RegExp(`"msg":"procurement: ${step}"`), `the BAP logs ${step}`);
+      for (const r of ['bap', 'agent', 'bpp', 'gateway', 'registry'] as const) {
+        const child = running[r];
+        if (!child) continue;
+        delete running[r];
+        const exit = await stopRole(child);
+        assert.deepEqual(
+          { code: exit.code, signal: exit.signal },
+          { code: 0, signal: null },
+          `${r} exits 0 on SIGTERM`,
+        );
+      }
+      assert.ok(existsSync(join(dir, 'state', 'bap.db')) && existsSync(join(dir, 'state', 'openadr.token')));
+    } finally {
+      await Promise.allSettled(Object.values(running).map((c) => stopRole(c, 2000)));
+      rmSync(dir, { recursive: true, force: true });
+    }
+  },
+);
+
 test('a real process refuses a bad config: exit 2, FLX_CONFIG_INVALID naming the field, no stack trace', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-run-'));
   try {

@@ -19,7 +19,7 @@ import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { BecknClient } from '../../src/beckn/client.ts';
 import { staticKeyResolver } from '../../src/beckn/key-resolver.ts';
 import { useRawJsonBody } from '../../src/beckn/raw-body.ts';
-import { greedySolver } from '../../src/compose.ts';
+import { greedySolver } from '../../src/compose/index.ts';
 import type { FlexibilityReport } from '../../src/domain/compute.ts';
 import type { Order } from '../../src/domain/order.ts';
 import type { SignalSeries } from '../../src/domain/signals.ts';

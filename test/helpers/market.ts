@@ -4,7 +4,7 @@
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { composeMarket, type Market } from '../../src/compose.ts';
+import { composeMarket, type Market } from '../../src/compose/index.ts';
 import { demoConfig, type DemoInput } from '../../src/config.ts';
 import { createLogger, type Logger } from '../../src/log.ts';
 

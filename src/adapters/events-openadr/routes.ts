@@ -6,7 +6,7 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError, asFlexError } from '../../errors.ts';
-import { parseJsonText } from '../signals-json/json.ts';
+import { parseJsonText } from '../../formats/json.ts';
 import type { GridEventStore } from './store.ts';
 
 export interface GridEventRouteOptions {

@@ -11,7 +11,7 @@ import {
   type Program,
 } from '../../domain/grid-events.ts';
 import type { Store } from '../../ports.ts';
-import { parseJsonText } from '../signals-json/json.ts';
+import { parseJsonText } from '../../formats/json.ts';
 import { validateEvent, validateProgram } from './schema.ts';
 
 const INDEX = 'oadr.index';

@@ -59,6 +59,9 @@ const privateKeyOf = (file: KeyFile, path: string, env: NodeJS.ProcessEnv): stri
 
 const fileName = (subscriberId: string): string => `${subscriberId.replace(/[^A-Za-z0-9._-]/g, '_')}.json`;
 
+/** Where a FileKeyStore in `dir` keeps the key of `subscriberId` (its public fields are what a peer trusts). */
+export const keyFilePath = (dir: string, subscriberId: string): string => join(dir, fileName(subscriberId));
+
 export const signerFromPrivateKey = (subscriberId: string, uniqueKeyId: string, privateKeyBase64: string): Signer => {
   const pair = keyPairFromPrivateBase64(privateKeyBase64);
   const sign = ed25519Signer(pair.privateKey);

@@ -13,7 +13,7 @@ import type { QueuePolicy } from '../../domain/job-metadata.ts';
 import { epochMs, type EpochMs } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { Scheduler } from '../../ports.ts';
-import { DEFAULT_POLICY } from '../scheduler-slurm/config.ts';
+import { DEFAULT_QUEUE_POLICY as DEFAULT_POLICY } from '../../domain/job-metadata.ts';
 import {
   ANNOTATION,
   beginAtOf,

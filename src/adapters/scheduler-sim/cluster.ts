@@ -139,6 +139,12 @@ export class SimCluster implements Scheduler, Meter {
     return Promise.resolve(this.jobs.filter((j) => j.submittedAt <= this.current).map(publicJob));
   }
 
+  /** Jobs visible now and waiting to start (queued or held): what an operator's queue view counts. */
+  waitingJobs(): number {
+    return this.jobs.filter((j) => j.submittedAt <= this.current && (j.state === 'queued' || j.state === 'held'))
+      .length;
+  }
+
   /** Sets beginAt. It does not check the deadline: keeping SLOs is the planner's job, as with Slurm --begin. */
   deferUntil(jobId: string, until: EpochMs): Promise<Actuation> {
     return this.act(jobId, 'deferred', (job) => {

@@ -1,6 +1,6 @@
 // Configuration of the Slurm adapter, validated once into a complete typed object; a bad value
 // fails fast with FLX_CONFIG_INVALID naming the field.
-import type { QueuePolicy } from '../../domain/job-metadata.ts';
+import { DEFAULT_QUEUE_POLICY, type QueuePolicy } from '../../domain/job-metadata.ts';
 import { FlexError } from '../../errors.ts';
 
 /** The token FlexLon writes into a job's AdminComment when it holds the job (job_submit.lua writes the same). */
@@ -32,15 +32,8 @@ export interface ResolvedSlurmConfig {
   readonly unmanaged: QueuePolicy;
 }
 
-/** An A100-class GPU with its share of node overhead (src/sim/power.ts); one CPU core of a busy server. */
-export const DEFAULT_POLICY: QueuePolicy = {
-  slo: 'deferrable',
-  maxDeferralHours: 12,
-  gpuPowerKw: 0.37,
-  cpuPowerKw: 0.01,
-  preemptible: false,
-  defaultRunHours: 4,
-};
+/** The queue policy of jobs no partition or QoS rule names (shared with the Kubernetes adapter). */
+export const DEFAULT_POLICY: QueuePolicy = DEFAULT_QUEUE_POLICY;
 
 const fail = (field: string, detail: string): never => {
   throw new FlexError('FLX_CONFIG_INVALID', `slurm: ${field} ${detail}`, { path: field });

@@ -2,7 +2,7 @@
 // locks, and one place that turns a pg error into a coded FlexError.
 import pg from 'pg';
 import { FlexError } from '../../errors.ts';
-import type { Dialect, SqlConn, SqlValue } from '../store-sql/conn.ts';
+import type { Dialect, SqlConn, SqlValue } from '../../store/sql/conn.ts';
 
 interface Queryable {
   query(text: string, values?: unknown[]): Promise<pg.QueryResult>;

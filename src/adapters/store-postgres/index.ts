@@ -6,8 +6,8 @@
 import pg from 'pg';
 import { FlexError } from '../../errors.ts';
 import type { Store } from '../../ports.ts';
-import type { SqlBackend } from '../store-sql/conn.ts';
-import { sqlStore } from '../store-sql/store.ts';
+import type { SqlBackend } from '../../store/sql/conn.ts';
+import { sqlStore } from '../../store/sql/store.ts';
 import { checkOptions, readPassword, redactUrl, type PostgresStoreOptions } from './config.ts';
 import { pgConn, pgError, POSTGRES_DIALECT, TYPES } from './conn.ts';
 import { migrate } from './schema.ts';
@@ -107,4 +107,31 @@ export const openPostgresStore = async (options: PostgresStoreOptions): Promise<
     throw pgError(e, description);
   }
   return sqlStore(postgresBackend(pool, location));
+};
+
+/**
+ * The schemas in the database at `url` that hold a FlexLon store (an audit_log table), sorted: what
+ * `flexlon audit verify --postgres` checks when no schema is named. Opens nothing else and creates nothing.
+ */
+export const listPostgresStores = async (options: Omit<PostgresStoreOptions, 'schema'>): Promise<string[]> => {
+  const url = checkOptions({ ...options, schema: 'public' });
+  if (options.passwordFile !== undefined) url.password = encodeURIComponent(readPassword(options.passwordFile));
+  const client = new pg.Client({
+    connectionString: url.toString(),
+    connectionTimeoutMillis: options.connectTimeoutMs ?? 5000,
+    application_name: 'flexlon',
+  });
+  client.on('error', ignore);
+  const description = `the PostgreSQL database ${redactUrl(options.url)}`;
+  try {
+    await client.connect();
+    const r = await client.query<{ table_schema: string }>(
+      "SELECT table_schema FROM information_schema.tables WHERE table_name = 'audit_log' ORDER BY table_schema",
+    );
+    return r.rows.map((x) => x.table_schema);
+  } catch (e) {
+    throw pgError(e, description);
+  } finally {
+    await client.end().catch(ignore);
+  }
 };

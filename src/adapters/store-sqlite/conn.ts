@@ -2,7 +2,7 @@
 // statements prepared once and cached, `$n` placeholders rewritten to `?` and bound in order.
 import Database from 'better-sqlite3';
 import { FlexError } from '../../errors.ts';
-import { placeholderOrder, type Dialect, type SqlConn, type SqlValue } from '../store-sql/conn.ts';
+import { placeholderOrder, type Dialect, type SqlConn, type SqlValue } from '../../store/sql/conn.ts';
 import { BUSY_TIMEOUT_MS, type Db } from './schema.ts';
 
 export const isBusy = (e: unknown): boolean => e instanceof Database.SqliteError && e.code.startsWith('SQLITE_BUSY');

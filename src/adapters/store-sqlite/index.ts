@@ -14,8 +14,8 @@
 import { resolve } from 'node:path';
 import { FlexError } from '../../errors.ts';
 import type { Store } from '../../ports.ts';
-import type { SqlBackend } from '../store-sql/conn.ts';
-import { sqlStore } from '../store-sql/store.ts';
+import type { SqlBackend } from '../../store/sql/conn.ts';
+import { sqlStore } from '../../store/sql/store.ts';
 import { isBusy, SQLITE_DIALECT, sqliteCall, sqliteConn } from './conn.ts';
 import { BUSY_TIMEOUT_MS, openDatabase, type Db } from './schema.ts';
 

@@ -5,7 +5,7 @@ import type { EventNeed, NeedDefaults } from '../../domain/grid-events.ts';
 import { findPeakWindow } from '../../domain/need.ts';
 import { rankOffers, type FlexNeed, type FlexOffer } from '../../domain/offers.ts';
 import { carbonOf, pricesOf } from '../../domain/signals.ts';
-import type { SettlementSummary } from '../../domain/settlement.ts';
+import type { SettlementSummary } from '../../settlement/delivered.ts';
 import { slotStart, type SlotGrid } from '../../domain/time.ts';
 import { gbpPerMwh, kw } from '../../domain/units.ts';
 import { FlexError } from '../../errors.ts';
@@ -19,9 +19,19 @@ import {
   type BecknMessage,
   type RequestAction,
 } from '../../beckn/context.ts';
+import {
+  baselineMethodOf,
+  confirmedOrderId,
+  confirmMessage,
+  fulfilmentState,
+  initMessage,
+  quotedPrice,
+  selectMessage,
+  statusMessage,
+} from '../../beckn/buyer-codec.ts';
 import { catalogToOffers, needToIntent } from '../../beckn/flex-codec.ts';
 import type { BecknHandler } from '../../beckn/receiver.ts';
-import { readSettlement, readSiteSettlements, type SiteSettlement } from '../../beckn/settlement-codec.ts';
+import { readSettlement, readSiteSettlements, type SiteSettlement } from '../../settlement/codec.ts';
 import type { Catalog, WireOrder } from '../../beckn/wire.ts';
 import type { Clock, Registry, SignalSource, Store, Subscription } from '../../ports.ts';
 import { PendingCallbacks } from './pending.ts';
@@ -97,6 +107,11 @@ export class GridOrchestrator {
   private readonly pending = new PendingCallbacks();
 
   constructor(readonly deps: GridOrchestratorDeps) {}
+
+  /** When and how much this buyer asks for. */
+  get policy(): NeedPolicy {
+    return this.deps.policy;
+  }
 
   /**
    * The need for `day`, starting no earlier than leadSlots after now: a grid event's window if an
@@ -269,35 +284,11 @@ export class GridOrchestrator {
     if (!bpp) throw new FlexError('FLX_INTERNAL', `offer ${best.id} came from a BPP not in the registry`);
     // For an import limit the provider sized the offer to bring the site down to the limit: buy all of it.
     const selectedKw = need.importLimitKw === undefined ? Math.min(best.reductionKw, need.wantedKw) : best.reductionKw;
-    const items = [
-      {
-        id: best.id,
-        quantity: {
-          selected: { measure: { type: 'CONSTANT', value: String(Math.round(selectedKw * 1000) / 1000), unit: 'kW' } },
-        },
-      },
-    ];
-    const quoted = await this.one('select', bpp, transactionId, {
-      order: { provider: { id: bpp.subscriber_id }, items },
-    });
-    const quotedGbp = Number(quoted.quote?.price?.value);
-    if (!Number.isFinite(quotedGbp))
-      throw new FlexError('FLX_REQ_SCHEMA', 'on_select has no quote price', {
-        path: 'message.order.quote.price.value',
-      });
-    const billing = { name: d.id, email: `settlement@${d.id}` };
-    const initialised = await this.one('init', bpp, transactionId, {
-      order: { provider: { id: bpp.subscriber_id }, items, billing },
-    });
-    const baselineMethod =
-      initialised.payments?.[0]?.tags
-        ?.find((t) => t.descriptor.code === 'settlement-terms')
-        ?.list.find((t) => t.descriptor.code === 'baseline-method')?.value ?? 'unstated';
-    const confirmed = await this.one('confirm', bpp, transactionId, {
-      order: { provider: { id: bpp.subscriber_id }, items, billing, payments: initialised.payments ?? [] },
-    });
-    if (!confirmed.id)
-      throw new FlexError('FLX_REQ_SCHEMA', 'on_confirm has no order id', { path: 'message.order.id' });
+    const parts = { providerId: bpp.subscriber_id, itemId: best.id, selectedKw, buyerId: d.id };
+    const quotedGbp = quotedPrice(await this.one('select', bpp, transactionId, selectMessage(parts)));
+    const initialised = await this.one('init', bpp, transactionId, initMessage(parts));
+    const baselineMethod = baselineMethodOf(initialised);
+    const orderId = confirmedOrderId(await this.one('confirm', bpp, transactionId, confirmMessage(parts, initialised)));
     const p: Procurement = {
       transactionId,
       bpp,
@@ -305,7 +296,7 @@ export class GridOrchestrator {
       offersSeen: offers.length,
       selectedKw,
       quotedGbp,
-      orderId: confirmed.id,
+      orderId,
       baselineMethod,
     };
     await d.store.appendAudit({
@@ -313,7 +304,7 @@ export class GridOrchestrator {
       at: d.wallNow(),
       actor: d.id,
       transactionId,
-      orderId: confirmed.id,
+      orderId,
       payload: { event: 'confirmed', procurement: { ...p, bpp: bpp.subscriber_id } },
     });
     return p;
@@ -323,10 +314,10 @@ export class GridOrchestrator {
   async status(
     p: Procurement,
   ): Promise<{ state: string | undefined; settlement: SettlementSummary | undefined; sites: SiteSettlement[] }> {
-    const order = await this.one('status', p.bpp, p.transactionId, { order_id: p.orderId });
+    const order = await this.one('status', p.bpp, p.transactionId, statusMessage(p.orderId));
     const settlement = readSettlement(order.tags);
     const sites = readSiteSettlements(order.tags);
-    const state = order.fulfillments?.[0]?.state?.descriptor?.code;
+    const state = fulfilmentState(order);
     await this.deps.store.appendAudit({
       kind: 'settlement',
       at: this.deps.wallNow(),
@@ -355,7 +346,7 @@ export class GridOrchestrator {
       const push: StatusPush = {
         transactionId: msg.context.transaction_id,
         orderId: order?.id,
-        state: order?.fulfillments?.[0]?.state?.descriptor?.code,
+        state: fulfilmentState(order),
         settlement: readSettlement(order?.tags),
       };
       return async () => {

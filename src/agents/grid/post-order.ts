@@ -3,7 +3,7 @@
 import { FlexError } from '../../errors.ts';
 import type { CallbackAction, RequestAction } from '../../beckn/context.ts';
 import type { WireOrder } from '../../beckn/wire.ts';
-import type { SettlementSummary } from '../../domain/settlement.ts';
+import type { SettlementSummary } from '../../settlement/delivered.ts';
 import type { GridOrchestrator, Procurement } from './orchestrator.ts';
 
 export interface Tracking {

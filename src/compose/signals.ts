@@ -2,16 +2,16 @@
 // src/compose.ts wires the market). Shipped data by default; a user's CSV files; saved API
 // responses (offline); or the live NESO and Elexon APIs with a disk cache.
 import { join } from 'node:path';
-import { CsvSignalSource } from './adapters/signals-csv/source.ts';
-import type { ColumnMapping } from './adapters/signals-csv/mapping.ts';
-import { ElexonClient } from './adapters/signals-elexon/client.ts';
-import type { HistorySignalSource } from './adapters/signals-history/source.ts';
-import { CachedFetcher, type FetcherOptions } from './adapters/signals-http/fetcher.ts';
-import { SavedResponseSignalSource } from './adapters/signals-json/saved.ts';
-import { ApiSignalSource } from './adapters/signals-live/source.ts';
-import { NesoCarbonClient } from './adapters/signals-neso/client.ts';
-import { SHIPPED_GRID } from './config.ts';
-import type { VintageModel } from './domain/forecast-vintage.ts';
+import { CsvSignalSource } from '../adapters/signals-csv/source.ts';
+import type { ColumnMapping } from '../adapters/signals-csv/mapping.ts';
+import { ElexonClient } from '../adapters/signals-api/elexon-client.ts';
+import type { HistorySignalSource } from '../signals/history.ts';
+import { CachedFetcher, type FetcherOptions } from '../adapters/signals-api/fetcher.ts';
+import { SavedResponseSignalSource } from '../adapters/signals-api/saved.ts';
+import { ApiSignalSource } from '../adapters/signals-api/live-source.ts';
+import { NesoCarbonClient } from '../adapters/signals-api/neso-client.ts';
+import { SHIPPED_GRID } from '../config.ts';
+import type { VintageModel } from '../domain/forecast-vintage.ts';
 
 export type SignalChoice =
   | { readonly kind: 'shipped' }

@@ -2,14 +2,7 @@
 // as the effect that owes them and sent by a worker after commit (see src/store/records.ts).
 import { fromStoredJson, toStoredJson } from '../../audit/stored-json.ts';
 import { FlexError } from '../../errors.ts';
-import type {
-  OutboxClaim,
-  OutboxFailure,
-  OutboxFilter,
-  OutboxInput,
-  OutboxMessage,
-  OutboxStatus,
-} from '../../store/records.ts';
+import type { OutboxClaim, OutboxFailure, OutboxFilter, OutboxInput, OutboxMessage, OutboxStatus } from '../records.ts';
 import { count, finite, optionalText, text } from './check.ts';
 import type { Dialect, SqlConn, SqlValue } from './conn.ts';
 

@@ -4,9 +4,9 @@
 // range are kept.
 import { PERIOD_MS, settlementPeriodOf } from '../../domain/settlement-day.ts';
 import type { SignalHistory } from '../../domain/signal-history.ts';
-import type { CachedFetcher, Fetched } from '../signals-http/fetcher.ts';
-import { chunks } from '../signals-neso/client.ts';
-import { readElexonResponse } from './parse.ts';
+import type { CachedFetcher, Fetched } from './fetcher.ts';
+import { chunks } from './neso-client.ts';
+import { readElexonResponse } from './elexon-parse.ts';
 
 export const ELEXON_API = 'https://data.elexon.co.uk/bmrs/api/v1';
 export const ELEXON_MAX_CHUNK_MS = 7 * 86_400_000;

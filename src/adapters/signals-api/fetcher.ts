@@ -8,7 +8,7 @@ import { createHash } from 'node:crypto';
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlexError } from '../../errors.ts';
-import { parseJsonText } from '../signals-json/json.ts';
+import { parseJsonText } from '../../formats/json.ts';
 
 export interface FetcherOptions {
   /** Folder for cached responses; no caching without it. */

@@ -11,7 +11,7 @@ import { NATIONAL_REGION_ID, findRegion } from '../../domain/regions.ts';
 import { PERIOD_MS, isPeriodStart } from '../../domain/settlement-day.ts';
 import type { SignalHistory } from '../../domain/signal-history.ts';
 import { epochMs } from '../../domain/time.ts';
-import { JsonReader } from '../signals-json/json.ts';
+import { JsonReader } from '../../formats/json.ts';
 
 export type NesoShape = 'national' | 'regional';
 

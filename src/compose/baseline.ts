@@ -2,16 +2,16 @@
 //  * FLX-CF-FIFO-1 (default): the counterfactual import of the same queue on the site's own FIFO
 //    scheduler, run alongside (a twin);
 //  * BL01 (`flexlon demo --baseline bl01`): the P376-style historical baseline of
-//    src/domain/baseline-bl01.ts over metered history. A simulated site has no history, so the
+//    src/settlement/baseline-bl01.ts over metered history. A simulated site has no history, so the
 //    composition root makes it: each of the previous days replayed on a plain FIFO scheduler with
 //    its own seeded queue (what the meter would have recorded without FlexLon). The baseline then
 //    differs from the day's own behaviour, as a real historical baseline does, so delivery can fall
 //    short of the commitment or exceed it.
-import { SimCluster } from './adapters/scheduler-sim/cluster.ts';
-import { BL01_DEFAULT, bl01Baseline, describeBl01, SLOTS_PER_DAY, type MeterDay } from './domain/baseline-bl01.ts';
-import { epochMs, type EpochMs, type SlotGrid } from './domain/time.ts';
-import type { BaselineMethod } from './agents/flex/wire-order.ts';
-import { generateDay } from './sim/workload.ts';
+import { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
+import { BL01_DEFAULT, bl01Baseline, describeBl01, SLOTS_PER_DAY, type MeterDay } from '../settlement/baseline-bl01.ts';
+import { epochMs, type EpochMs, type SlotGrid } from '../domain/time.ts';
+import type { BaselineMethod } from '../settlement/baselines.ts';
+import { generateDay } from '../sim/workload.ts';
 
 const DAY_MS = 86_400_000;
 

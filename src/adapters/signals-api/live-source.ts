@@ -10,10 +10,10 @@ import type { SignalSeries } from '../../domain/signals.ts';
 import { gridEnd, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { SignalSource } from '../../ports.ts';
-import type { ElexonClient } from '../signals-elexon/client.ts';
-import { HistorySignalSource } from '../signals-history/source.ts';
-import type { Fetched } from '../signals-http/fetcher.ts';
-import type { NesoCarbonClient } from '../signals-neso/client.ts';
+import type { ElexonClient } from './elexon-client.ts';
+import { HistorySignalSource } from '../../signals/history.ts';
+import type { Fetched } from './fetcher.ts';
+import type { NesoCarbonClient } from './neso-client.ts';
 
 const WEEK_MS = 7 * 86_400_000;
 

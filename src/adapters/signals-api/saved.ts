@@ -6,10 +6,10 @@ import { join } from 'node:path';
 import { FlexError } from '../../errors.ts';
 import type { VintageModel } from '../../domain/forecast-vintage.ts';
 import { SignalHistory } from '../../domain/signal-history.ts';
-import { HistorySignalSource } from '../signals-history/source.ts';
-import { elexonShape, readElexonResponse } from '../signals-elexon/parse.ts';
-import { nesoShape, readNesoResponse } from '../signals-neso/parse.ts';
-import { readJsonFile } from './json.ts';
+import { HistorySignalSource } from '../../signals/history.ts';
+import { elexonShape, readElexonResponse } from './elexon-parse.ts';
+import { nesoShape, readNesoResponse } from './neso-parse.ts';
+import { readJsonFile } from '../../formats/json.ts';
 
 export const SAVED_FORMATS = ['neso-carbon-json', 'elexon-mid-json', 'elexon-system-prices-json'] as const;
 export type SavedFormat = (typeof SAVED_FORMATS)[number];

@@ -5,8 +5,8 @@
 import { findRegion, isNational } from '../../domain/regions.ts';
 import { PERIOD_MS, floorToPeriod } from '../../domain/settlement-day.ts';
 import type { SignalHistory } from '../../domain/signal-history.ts';
-import type { CachedFetcher, Fetched } from '../signals-http/fetcher.ts';
-import { readNesoResponse } from './parse.ts';
+import type { CachedFetcher, Fetched } from './fetcher.ts';
+import { readNesoResponse } from './neso-parse.ts';
 
 export const NESO_API = 'https://api.carbonintensity.org.uk';
 export const NESO_MAX_CHUNK_MS = 14 * 86_400_000;

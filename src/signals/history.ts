@@ -3,7 +3,7 @@
 // per slot, the newest forecast recorded as issued at or before asOf; where none was recorded it
 // builds the vintage issued at asOf from the later value plus lead-scaled noise
 // (src/domain/forecast-vintage.ts). outturn() returns the recorded values as they are.
-import { FlexError } from '../../errors.ts';
+import { FlexError } from '../errors.ts';
 import {
   DEFAULT_VINTAGE_MODEL,
   NoisePath,
@@ -12,14 +12,14 @@ import {
   vintageIssuedAt,
   vintageValue,
   type VintageModel,
-} from '../../domain/forecast-vintage.ts';
-import { findRegion, NATIONAL_REGION_ID, regionLabel, type GridRegion } from '../../domain/regions.ts';
-import { PERIOD_MS } from '../../domain/settlement-day.ts';
-import type { SignalHistory, ForecastSignal } from '../../domain/signal-history.ts';
-import type { FilledValue, GridSignalPoint, SignalSeries } from '../../domain/signals.ts';
-import { isoOf, slotStart, type EpochMs, type SlotGrid } from '../../domain/time.ts';
-import { gbpPerMwh, gPerKwh } from '../../domain/units.ts';
-import type { SignalSource } from '../../ports.ts';
+} from '../domain/forecast-vintage.ts';
+import { findRegion, NATIONAL_REGION_ID, regionLabel, type GridRegion } from '../domain/regions.ts';
+import { PERIOD_MS } from '../domain/settlement-day.ts';
+import type { SignalHistory, ForecastSignal } from '../domain/signal-history.ts';
+import type { FilledValue, GridSignalPoint, SignalSeries } from '../domain/signals.ts';
+import { isoOf, slotStart, type EpochMs, type SlotGrid } from '../domain/time.ts';
+import { gbpPerMwh, gPerKwh } from '../domain/units.ts';
+import type { SignalSource } from '../ports.ts';
 
 export interface HistorySourceOptions {
   /** Where the data came from, for messages ("shipped data", a file name, "NESO API cache"). */

@@ -1,7 +1,7 @@
 // Reading saved API responses: JSON syntax errors become "file: line L, column C: …", and shape
 // errors name the JSON path of the field ("data[12].intensity.forecast") and what was expected.
 import { readFileSync } from 'node:fs';
-import { FlexError } from '../../errors.ts';
+import { FlexError } from '../errors.ts';
 
 /** Whether `prefix` could still be the start of valid JSON (it fails, if at all, only at its end). */
 const viable = (prefix: string): boolean => {

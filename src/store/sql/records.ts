@@ -12,7 +12,7 @@ import type {
   MeterFilter,
   MeterReading,
   PlanKeys,
-} from '../../store/records.ts';
+} from '../records.ts';
 import { finite, optionalText, positive, text } from './check.ts';
 import { placeholders, type SqlConn, type SqlValue } from './conn.ts';
 

@@ -24,7 +24,7 @@ import type {
   OutboxInput,
   OutboxMessage,
   PlanKeys,
-} from '../../store/records.ts';
+} from '../records.ts';
 import type { SqlBackend, SqlConn } from './conn.ts';
 export type { SqlBackend } from './conn.ts';
 import { claimOutbox, markOutboxFailed, markOutboxSent, releaseOutboxLeases, sqlOps } from './ops.ts';

@@ -1,0 +1,237 @@
+// A Compute-Flex agent as a role, beside one site's scheduler: the simulated GPU site (with its FIFO
+// twin, or BL01 over simulated history, as the settlement baseline) or real Slurm. It reports to the
+// Flexibility Orchestrator at start and at every slot boundary (market time) and carries out the
+// dispatch it gets back; it answers the orchestrator's meter and baseline reads, and GET /health.
+import { setTimeout as sleep } from 'node:timers/promises';
+import Fastify from 'fastify';
+import { ComputeAgent } from '../agents/compute/agent.ts';
+import { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
+import type { SlurmConfig } from '../adapters/scheduler-slurm/config.ts';
+import { SlurmScheduler } from '../adapters/scheduler-slurm/scheduler.ts';
+import { useRawJsonBody } from '../beckn/raw-body.ts';
+import { epochMs, MINUTE_MS, type EpochMs, type SlotGrid } from '../domain/time.ts';
+import { asFlexError } from '../errors.ts';
+import type { Clock, Meter, Scheduler, Store } from '../ports.ts';
+import { generateDay } from '../sim/workload.ts';
+import { bl01For, simulatedHistory } from './baseline.ts';
+import type { AgentConfig, SchedulerConfig } from './config.ts';
+import type { SharedParts } from './bpp.ts';
+import { listenOn, makeClock, makeKeys, makeLogger, openStore, peerKeyResolver, type RunningRole } from './parts.ts';
+
+/** First-report retries back off from 2 s, doubling, to at most a minute (a lasting fault, e.g. a wrong key, is not hammered). */
+const FIRST_REPORT_RETRY_MS = 2000;
+const FIRST_REPORT_RETRY_MAX_MS = 60_000;
+/** Calendar days of simulated history for BL01: they hold its 10 most recent working days. */
+const BL01_HISTORY_DAYS = 15;
+const DAY_MS = 86_400_000;
+
+interface SchedulerParts {
+  readonly scheduler: Scheduler;
+  readonly meter: Meter;
+  readonly baseLoad: (g: SlotGrid) => number[];
+  readonly baseline?: (g: SlotGrid) => Promise<number[]>;
+  readonly advance?: (t: EpochMs) => void;
+  readonly itPowerLimitKw: number;
+  readonly pue: number;
+  /** The simulated site and its business-as-usual twin, when the scheduler is simulated. */
+  readonly sim?: { readonly cluster: SimCluster; readonly twin: SimCluster };
+}
+
+/** The simulated site: the day's generated queue, held on arrival, with its FIFO twin. */
+const simScheduler = async (
+  s: Extract<SchedulerConfig, { kind: 'sim' }>,
+  site: AgentConfig['site'],
+  dayStart: EpochMs,
+): Promise<SchedulerParts> => {
+  const day = generateDay({ seed: s.seed, site: site.id, dayStart, jobs: s.jobs, gpuMix: 'training' });
+  const cfg = {
+    site: site.id,
+    region: site.region,
+    gridImportLimitKw: site.gridImportLimitKw,
+    trainingNodes: s.trainingNodes,
+    pue: site.pue,
+  } as const;
+  const cluster = new SimCluster({ ...cfg, admission: 'held' }, dayStart, day.inferenceKw);
+  cluster.submit(day.jobs);
+  const twin = new SimCluster({ ...cfg, admission: 'immediate' }, dayStart, day.inferenceKw);
+  twin.submit(day.jobs);
+  const history =
+    s.baseline === 'bl01'
+      ? await simulatedHistory({
+          site: site.id,
+          seed: s.seed,
+          jobs: s.jobs,
+          trainingNodes: s.trainingNodes,
+          gridImportLimitKw: site.gridImportLimitKw,
+          dayStart,
+          days: BL01_HISTORY_DAYS,
+        })
+      : undefined;
+  return {
+    scheduler: cluster,
+    meter: cluster,
+    baseLoad: (g) => cluster.baseLoadKw(g),
+    advance: (t) => cluster.advanceTo(t),
+    itPowerLimitKw: cluster.itPowerLimitKw,
+    pue: cluster.pue,
+    sim: { cluster, twin },
+    baseline: history
+      ? async (g) => bl01For(history, g)
+      : async (g) => {
+          // The twin runs ahead to the end of the grid: it is the counterfactual, not a forecast.
+          const end = epochMs(g.start + g.slots * g.slotMinutes * MINUTE_MS);
+          if (twin.now < end) twin.advanceTo(end);
+          return twin.importKw(g);
+        },
+  };
+};
+
+/**
+ * Beside real Slurm (the fields are SlurmConfig's, checked by the adapter): no meter or baseline
+ * source is configured here yet, so readings are NaN and offers need another baseline source.
+ */
+const slurmScheduler = (s: Record<string, unknown>, site: AgentConfig['site']): SchedulerParts => {
+  const scheduler = new SlurmScheduler({ ...(s as unknown as Omit<SlurmConfig, 'site'>), site: site.id });
+  return {
+    scheduler,
+    meter: { site: site.id, importKw: async (g) => new Array<number>(g.slots).fill(NaN) },
+    baseLoad: (g) => new Array<number>(g.slots).fill(0),
+    itPowerLimitKw: site.gridImportLimitKw / site.pue,
+    pue: site.pue,
+  };
+};
+
+export interface ComposedAgent extends RunningRole {
+  readonly agent: ComputeAgent;
+  readonly store: Store;
+  readonly sim?: SchedulerParts['sim'];
+}
+
+export interface AgentParts extends SharedParts {
+  /**
+   * Who drives the reports: the agent itself (at start, then at every slot boundary; `flexlon run
+   * agent`), or the composition (the demo, which orders every site's report within a slot).
+   */
+  readonly drive?: 'self' | 'external';
+}
+
+export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Promise<ComposedAgent> => {
+  const market: Clock = parts.clock ?? makeClock(c.clock);
+  const log = parts.log ?? makeLogger(c.logLevel, { agent: 'compute', id: c.id });
+  const wallNow = parts.now ?? Date.now;
+  const kind = c.scheduler.kind;
+  const dayStart = epochMs(Math.floor(market.now() / DAY_MS) * DAY_MS);
+  const sch =
+    c.scheduler.kind === 'sim'
+      ? await simScheduler(c.scheduler, c.site, dayStart)
+      : slurmScheduler(c.scheduler.slurm, c.site);
+  const signer = await makeKeys(c.keys).signer(c.id);
+  const store = await openStore(c.store, 'compute-agent');
+  const agent = new ComputeAgent({
+    id: c.id,
+    site: {
+      id: c.site.id,
+      region: c.site.region,
+      pue: sch.pue,
+      itPowerLimitKw: sch.itPowerLimitKw,
+      gridImportLimitKw: c.site.gridImportLimitKw,
+    },
+    scheduler: sch.scheduler,
+    meter: sch.meter,
+    baseLoad: sch.baseLoad,
+    ...(sch.baseline ? { baseline: sch.baseline } : {}),
+    ...(sch.advance ? { advance: sch.advance } : {}),
+    signer,
+    orchestratorUrl: c.orchestrator.url,
+    orchestratorId: c.orchestrator.subscriberId,
+    resolver: peerKeyResolver([c.orchestrator]),
+    store,
+    market,
+    wallNow,
+    slotMinutes: c.slotMinutes,
+    horizonSlots: c.horizonSlots,
+    log,
+    ...(kind === 'slurm' ? { holdNewJobs: true } : {}),
+  });
+  // What GET /health shows: when the orchestrator last took a report (market and wall time), and why the last one failed.
+  const reports = {
+    ok: 0,
+    lastMarketTime: undefined as string | undefined,
+    lastAt: undefined as string | undefined,
+    lastError: undefined as string | undefined,
+  };
+  const reported = (t: EpochMs) => {
+    reports.ok++;
+    reports.lastMarketTime = new Date(t).toISOString();
+    reports.lastAt = new Date(wallNow()).toISOString();
+    reports.lastError = undefined;
+  };
+  const app = Fastify({ logger: false });
+  useRawJsonBody(app);
+  agent.register(app);
+  app.get('/health', async () => ({
+    ok: true,
+    role: 'agent',
+    id: c.id,
+    site: c.site.id,
+    scheduler: kind,
+    orchestrator: c.orchestrator.url,
+    store: store.location,
+    reports,
+  }));
+  let url: string;
+  try {
+    url = await listenOn(app, c.listen);
+  } catch (e) {
+    await store.close();
+    throw e;
+  }
+  const stop = new AbortController();
+  // Report now (so the orchestrator can plan), retried every few seconds until the orchestrator
+  // answers, so the agent and the orchestrator may start in either order; then at every slot boundary.
+  const loop =
+    parts.drive === 'external'
+      ? Promise.resolve()
+      : (async () => {
+          for (let wait = FIRST_REPORT_RETRY_MS; ; wait = Math.min(wait * 2, FIRST_REPORT_RETRY_MAX_MS)) {
+            const t = market.now();
+            try {
+              await agent.tick(t);
+              reported(t);
+              break;
+            } catch (e) {
+              reports.lastError = asFlexError(e).message;
+              log.warn({ error: reports.lastError }, `first report failed; retrying in ${wait / 1000} s`);
+            }
+            try {
+              await sleep(wait, undefined, { signal: stop.signal });
+            } catch {
+              return;
+            }
+          }
+          for (;;) {
+            try {
+              await agent.run(epochMs(8.64e15), stop.signal, reported);
+            } catch (e) {
+              if ((e as Error).name === 'AbortError' || stop.signal.aborted) return;
+              reports.lastError = asFlexError(e).message;
+              log.error({ error: reports.lastError }, 'report failed; carrying on at the next slot');
+            }
+          }
+        })();
+  const watch = kind === 'slurm' ? agent.watch(c.pollSeconds * 1000, stop.signal) : Promise.resolve();
+  log.info({ url, site: c.site.id, scheduler: kind }, 'agent ready');
+  return {
+    url,
+    agent,
+    store,
+    ...(sch.sim ? { sim: sch.sim } : {}),
+    description: `compute-flex agent ${c.id} for site ${c.site.id} (${kind}) on ${url}`,
+    async stop() {
+      stop.abort();
+      await Promise.allSettled([loop, watch]);
+      await app.close();
+      await store.close();
+    },
+  };
+};

@@ -1,0 +1,123 @@
+// The Flexibility Orchestrator (BPP) as a role: its store, keys, planner, the sites' agents it
+// trusts, the Beckn endpoints and the outbox (src/agents/flex/bpp.ts). On start it recovers (the
+// agents' last reports, the live commitments re-planned and dispatched) and sends what is owed.
+import Fastify from 'fastify';
+import { createBpp, type Bpp } from '../agents/flex/bpp.ts';
+import { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
+import { HttpRegistry } from '../adapters/registry-http/client.ts';
+import { BecknClient } from '../beckn/client.ts';
+import { registryKeyResolver } from '../beckn/key-resolver.ts';
+import { useRawJsonBody } from '../beckn/raw-body.ts';
+import { becknValidator } from '../beckn/validator.ts';
+import { FlexError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import { createMetrics } from '../observability/metrics.ts';
+import type { Clock, SignalSource, Store } from '../ports.ts';
+import { BL01_METHOD } from './baseline.ts';
+import type { BppConfig } from './config.ts';
+import {
+  listenOn,
+  makeClock,
+  makeKeys,
+  makeLogger,
+  makeSignals,
+  openJournal,
+  openStore,
+  peerKeyResolver,
+  subscriptionOf,
+  type RunningRole,
+} from './parts.ts';
+import { plannerOf } from './solver.ts';
+
+/** Parts a composition may share between roles in one process (the demo's one replayed clock). */
+export interface SharedParts {
+  readonly clock?: Clock;
+  readonly signals?: SignalSource;
+  readonly log?: Logger;
+  readonly now?: () => number;
+}
+
+export interface ComposedBpp extends RunningRole {
+  readonly orchestrator: FlexOrchestrator;
+  readonly node: Bpp;
+  readonly store: Store;
+}
+
+export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promise<ComposedBpp> => {
+  const log = shared.log ?? makeLogger(c.logLevel, { agent: 'flex', id: c.id });
+  const wallNow = shared.now ?? Date.now;
+  const market = shared.clock ?? makeClock(c.clock);
+  const signals = shared.signals ?? makeSignals(c.signals);
+  becknValidator(); // compile every message schema now, not on the first request
+  const signer = await makeKeys(c.keys).signer(c.id);
+  const store = await openStore(c.store, 'flex-orchestrator');
+  const journal = await openJournal(c.journal, store, c.store);
+  const solver = await plannerOf(c.planner);
+  const registry = new HttpRegistry({ url: c.registry.url, now: wallNow, cacheTtlMs: 30_000 });
+  const resolver = registryKeyResolver(registry);
+  const metrics = createMetrics({ orders: () => store.listOrders(), processMetrics: true });
+  const orchestrator = new FlexOrchestrator({
+    id: c.id,
+    uri: c.listen.publicUrl,
+    name: c.name,
+    store,
+    signer,
+    market,
+    wallNow,
+    signals,
+    solver,
+    sites: c.sites.map((s) => ({ id: s.id, region: s.region, agentUrl: s.agentUrl })),
+    horizonSlots: c.horizonSlots,
+    slotMinutes: c.slotMinutes,
+    pricing: c.pricing,
+    quoteTtlSeconds: c.quoteTtlSeconds,
+    support: { email: c.supportEmail },
+    log,
+    metrics,
+    client: new BecknClient({ signer, store, now: wallNow, ackResolver: resolver }),
+    ...(c.cancellation ? { cancellation: c.cancellation } : {}),
+    ...(c.carbonCapKg === undefined ? {} : { carbonCapKg: c.carbonCapKg }),
+    ...(c.baseline === 'bl01' ? { baselineMethod: BL01_METHOD } : {}),
+  });
+  const node = createBpp({
+    orchestrator,
+    resolver,
+    agentTrust: peerKeyResolver(c.sites.map((s) => s.agent)),
+    ackSigner: signer,
+    metrics,
+    outboxEveryMs: c.outboxEveryMs,
+    ...(journal.journal ? { journal: journal.journal } : {}),
+  });
+  const app = Fastify({ logger: false });
+  useRawJsonBody(app);
+  node.register(app);
+  const close = async () => {
+    await app.close();
+    await node.stop();
+    await journal.close();
+    await store.close();
+    await solver.close?.();
+  };
+  try {
+    await listenOn(app, c.listen);
+    if (c.registry.subscribe)
+      await new HttpRegistry({ url: c.registry.url, now: wallNow }, signer).subscribe(
+        subscriptionOf(signer, 'BPP', c.listen.publicUrl, wallNow()),
+      );
+    await node.start();
+  } catch (e) {
+    await close();
+    throw e instanceof FlexError
+      ? e
+      : new FlexError('FLX_PEER_UNREACHABLE', `bpp start-up failed: ${(e as Error).message}`);
+  }
+  log.info({ url: c.listen.publicUrl, store: store.location, sites: c.sites.map((s) => s.id) }, 'bpp ready');
+  return {
+    url: c.listen.publicUrl,
+    orchestrator,
+    node,
+    store,
+    description: `flexibility orchestrator (BPP) ${c.id} on ${c.listen.publicUrl}, store ${store.location}`,
+    stop: close,
+  };
+};

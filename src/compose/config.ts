@@ -1,0 +1,158 @@
+// The typed, validated configuration of each role, as the composers take it. `flexlon run ROLE
+// --config FILE` parses a JSON file into one of these (src/run/), the demo builds them in code
+// (src/compose/market.ts), and the test helpers do the same: one shape, whatever the source.
+// Field meanings are in docs/operator-guide.md ("Running each participant as its own process").
+import type { NeedPolicy } from '../agents/grid/orchestrator.ts';
+import type { PricingPolicy } from '../agents/flex/pricing.ts';
+import type { CancellationPolicy } from '../domain/order.ts';
+import type { LogLevel } from '../log.ts';
+
+/** Where a role keeps its state: a SQLite file, or a schema in a PostgreSQL database. */
+export type StoreConfig =
+  | { readonly kind: 'sqlite'; readonly file: string }
+  | { readonly kind: 'postgres'; readonly url: string; readonly schema: string; readonly passwordFile?: string };
+
+export interface ListenConfig {
+  readonly host: string;
+  /** 0: any free port (the URL is known once listening). */
+  readonly port: number;
+  /** The URL others reach this role at (default http://host:port). */
+  readonly publicUrl: string;
+}
+
+export interface KeysConfig {
+  readonly dir: string;
+  /** Create a key on first start when there is none. */
+  readonly generate: boolean;
+}
+
+/** Live (the wall clock is market time) or a replayed day shared by every process given the same values. */
+export type ClockConfig =
+  | { readonly kind: 'system' }
+  | { readonly kind: 'replay'; readonly marketStart: number; readonly wallStart?: number; readonly speed: number };
+
+export type SignalsConfig =
+  | { readonly kind: 'shipped' }
+  | {
+      readonly kind: 'csv';
+      readonly carbon: readonly string[];
+      readonly price: readonly string[];
+      readonly regional?: readonly string[];
+    };
+
+export interface RegistryRef {
+  readonly url: string;
+  /** Subscribe this role's key and URL at start. */
+  readonly subscribe: boolean;
+}
+
+/**
+ * A peer trusted without the registry (the operator's own agents and orchestrator): its key file
+ * (public fields only are read, when first needed) or its key inline.
+ */
+export type PeerKeyConfig = { readonly subscriberId: string; readonly url: string } & (
+  { readonly keyFile: string } | { readonly uniqueKeyId: string; readonly publicKeyBase64: string }
+);
+
+/**
+ * How inbound Beckn claims and audit rows are committed: one store transaction per message, or
+ * grouped (one fsync per batch) on a SQLite file (src/adapters/store-sqlite/journal.ts).
+ */
+export type JournalKind = 'store' | 'sqlite-group-commit';
+
+interface RoleBase {
+  readonly listen: ListenConfig;
+  readonly store: StoreConfig;
+  readonly logLevel: LogLevel;
+}
+
+export type RegistryConfig = RoleBase;
+
+export interface GatewayConfig extends RoleBase {
+  readonly id: string;
+  readonly keys: KeysConfig;
+  readonly registry: RegistryRef;
+  readonly journal?: JournalKind;
+}
+
+export interface PlannerConfig {
+  readonly kind: 'highs' | 'greedy';
+  readonly timeLimitSeconds: number;
+  readonly milpTimeLimitSeconds?: number;
+}
+
+export interface BppSiteConfig {
+  readonly id: string;
+  readonly region: string;
+  readonly agentUrl: string;
+  readonly agent: PeerKeyConfig;
+}
+
+export interface BppConfig extends RoleBase {
+  readonly id: string;
+  readonly name: string;
+  readonly keys: KeysConfig;
+  readonly registry: RegistryRef;
+  readonly clock: ClockConfig;
+  readonly signals: SignalsConfig;
+  readonly planner: PlannerConfig;
+  readonly sites: readonly BppSiteConfig[];
+  readonly slotMinutes: number;
+  readonly horizonSlots: number;
+  readonly pricing: PricingPolicy;
+  readonly cancellation?: CancellationPolicy;
+  readonly quoteTtlSeconds: number;
+  readonly carbonCapKg?: number;
+  readonly supportEmail: string;
+  /** The settlement baseline on_init names; the agents compute it. */
+  readonly baseline: 'fifo' | 'bl01';
+  readonly outboxEveryMs: number;
+  readonly journal?: JournalKind;
+}
+
+export type SchedulerConfig =
+  | {
+      readonly kind: 'sim';
+      readonly seed: number;
+      readonly jobs: number;
+      readonly trainingNodes: number;
+      /** The settlement baseline the agent answers with: the FIFO twin, or BL01 over simulated history. */
+      readonly baseline: 'fifo' | 'bl01';
+    }
+  | { readonly kind: 'slurm'; readonly slurm: Record<string, unknown> };
+
+export interface AgentConfig extends RoleBase {
+  readonly id: string;
+  readonly keys: KeysConfig;
+  readonly clock: ClockConfig;
+  readonly slotMinutes: number;
+  readonly horizonSlots: number;
+  readonly site: {
+    readonly id: string;
+    readonly region: string;
+    readonly gridImportLimitKw: number;
+    readonly pue: number;
+  };
+  readonly orchestrator: PeerKeyConfig;
+  readonly scheduler: SchedulerConfig;
+  readonly pollSeconds: number;
+}
+
+export interface BapConfig extends RoleBase {
+  readonly id: string;
+  readonly keys: KeysConfig;
+  readonly registry: RegistryRef;
+  readonly clock: ClockConfig;
+  readonly signals: SignalsConfig;
+  readonly region: string;
+  readonly slotMinutes: number;
+  readonly policy: NeedPolicy;
+  /** How long to collect on_search answers (wall ms). */
+  readonly collectMs: number;
+  readonly callbackTimeoutMs: number;
+  /** OpenADR-style event intake (POST /openadr/programs, /openadr/events) with this bearer token file. */
+  readonly openadr?: { readonly tokenFile: string };
+  readonly journal?: JournalKind;
+}
+
+export type RoleName = 'registry' | 'gateway' | 'bpp' | 'agent' | 'bap';

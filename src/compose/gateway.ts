@@ -1,0 +1,70 @@
+// A Beckn gateway (BG) as a role: fans a BAP's search out to every BPP of the domain, GET /health.
+import { HttpRegistry } from '../adapters/registry-http/client.ts';
+import { createGateway } from '../beckn/gateway.ts';
+import { registryKeyResolver } from '../beckn/key-resolver.ts';
+import { useRawJsonBody } from '../beckn/raw-body.ts';
+import { asFlexError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../ports.ts';
+import type { GatewayConfig } from './config.ts';
+import { listenOn, makeKeys, makeLogger, openJournal, openStore, subscriptionOf, type RunningRole } from './parts.ts';
+
+export interface ComposedGateway extends RunningRole {
+  readonly store: Store;
+}
+
+export const composeGateway = async (
+  c: GatewayConfig,
+  shared: { readonly log?: Logger; readonly now?: () => number } = {},
+): Promise<ComposedGateway> => {
+  const log = shared.log ?? makeLogger(c.logLevel, { agent: 'gateway', id: c.id });
+  const now = shared.now ?? Date.now;
+  const signer = await makeKeys(c.keys).signer(c.id);
+  const store = await openStore(c.store, 'gateway');
+  const journal = await openJournal(c.journal, store, c.store);
+  const registry = new HttpRegistry({ url: c.registry.url, now, cacheTtlMs: 30_000 });
+  const resolver = registryKeyResolver(registry);
+  const gateway = createGateway({
+    signer,
+    registry,
+    resolver,
+    ackResolver: resolver,
+    store,
+    ...(journal.journal ? { journal: journal.journal } : {}),
+    now,
+    onForwardError: (e, to, msg) =>
+      log.error(
+        {
+          to,
+          transaction_id: msg.context.transaction_id,
+          message_id: msg.context.message_id,
+          error: asFlexError(e).message,
+        },
+        'forwarding the search failed',
+      ),
+  });
+  useRawJsonBody(gateway.app);
+  gateway.app.get('/health', async () => ({ ok: true, role: 'gateway', id: c.id, store: store.location }));
+  let url: string;
+  try {
+    url = await listenOn(gateway.app, c.listen);
+    if (c.registry.subscribe)
+      await new HttpRegistry({ url: c.registry.url, now }, signer).subscribe(subscriptionOf(signer, 'BG', url, now()));
+  } catch (e) {
+    await gateway.app.close();
+    await journal.close();
+    await store.close();
+    throw e;
+  }
+  log.info({ url }, 'gateway ready');
+  return {
+    url,
+    store,
+    description: `gateway (BG) ${c.id} on ${url}`,
+    stop: async () => {
+      await gateway.app.close();
+      await journal.close();
+      await store.close();
+    },
+  };
+};

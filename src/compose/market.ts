@@ -1,0 +1,380 @@
+// The demo's market: every role of a flexibility market in one process on loopback, each built by
+// its own composer from a config the demo writes in code — a registry, a gateway (BG), the Grid
+// Orchestrator (BAP) with its procurement loop, the Flexibility Orchestrator (BPP) and one
+// Compute-Flex agent per simulated site (aggregation: the BPP sells the sites' flexibility
+// together, see docs/architecture.md). The roles share one replayed clock; in each slot every site
+// reports first and the buyer acts after them, so a seeded run is repeatable.
+import { existsSync, mkdirSync, statSync, accessSync, constants } from 'node:fs';
+import { createServer } from 'node:net';
+import { dirname, join } from 'node:path';
+import { DEFAULT_PRICING } from '../agents/flex/pricing.ts';
+import type { ComputeAgent } from '../agents/compute/agent.ts';
+import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
+import { DEFAULT_NEED_POLICY, type GridOrchestrator, type StatusPush } from '../agents/grid/orchestrator.ts';
+import type { ProcurementEvent, ProcurementLoop } from '../agents/grid/procurement-loop.ts';
+import { ReplayClock } from '../adapters/clock/clocks.ts';
+import { keyFilePath } from '../adapters/keystore-file/keystore.ts';
+import type { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
+import type { GridEventStore } from '../adapters/events-openadr/store.ts';
+import { CsvSignalSource } from '../adapters/signals-csv/source.ts';
+import type { DemoConfig } from '../config.ts';
+import { seededIds } from '../domain/ids.ts';
+import { epochMs, type EpochMs } from '../domain/time.ts';
+import { FlexError } from '../errors.ts';
+import type { Logger } from '../log.ts';
+import type { Store } from '../ports.ts';
+import { composeAgent, type ComposedAgent } from './agent.ts';
+import { composeBap } from './bap.ts';
+import { composeBpp } from './bpp.ts';
+import type { KeysConfig, StoreConfig } from './config.ts';
+import { composeGateway } from './gateway.ts';
+import { defaultStoreConfig, makeKeys, type RunningRole } from './parts.ts';
+import { composeRegistry } from './registry.ts';
+
+export const SLOT_MINUTES = 30;
+export const HORIZON_SLOTS = 96;
+const HOST = '127.0.0.1';
+const DAY_MS = 86_400_000;
+const IDS = { bap: 'grid.flexlon.local', bpp: 'dc.flexlon.local', gateway: 'gateway.flexlon.local' } as const;
+const agentId = (site: string): string => `agent-${site}.dc.flexlon.local`;
+
+/**
+ * The simulated sites, in the order `--sites N` takes them. The first is the demo's original site;
+ * the others are smaller, so a portfolio split is uneven. Sizes are illustrative placeholders.
+ */
+export const SIM_SITES = [
+  { id: 'lon', name: 'London', trainingNodes: 32, gridImportLimitKw: 400 },
+  { id: 'man', name: 'Manchester', trainingNodes: 24, gridImportLimitKw: 300 },
+  { id: 'edi', name: 'Edinburgh', trainingNodes: 16, gridImportLimitKw: 200 },
+  { id: 'cdf', name: 'Cardiff', trainingNodes: 16, gridImportLimitKw: 200 },
+] as const;
+export const MAX_SITES = SIM_SITES.length;
+
+/** One simulated site of the market and its Compute-Flex agent. */
+export interface MarketSite {
+  readonly id: string;
+  readonly name: string;
+  readonly agent: ComputeAgent;
+  readonly cluster: SimCluster;
+  /** The same queue on its own scheduler with no FlexLon decisions: the settlement baseline. */
+  readonly businessAsUsual: SimCluster;
+  readonly url: string;
+  readonly store: Store;
+}
+
+export interface Market {
+  readonly runDir: string;
+  readonly dayStart: EpochMs;
+  readonly clock: ReplayClock;
+  readonly urls: {
+    readonly registry: string;
+    readonly gateway: string;
+    readonly bap: string;
+    readonly bpp: string;
+    readonly agent: string;
+  };
+  readonly bap: GridOrchestrator;
+  /** The buyer's procurement loop (stepped by runDay, after every site has reported in the slot). */
+  readonly loop: ProcurementLoop;
+  readonly bpp: FlexOrchestrator;
+  /** The first site's agent, cluster and twin (`sites[0]`), kept for single-site callers. */
+  readonly agent: ComputeAgent;
+  readonly cluster: SimCluster;
+  /** The same queue on its own scheduler with no FlexLon decisions, for comparison. */
+  readonly businessAsUsual: SimCluster;
+  /** Every site behind the BPP, the first being `agent`/`cluster`/`businessAsUsual`. */
+  readonly sites: readonly MarketSite[];
+  readonly signals: CsvSignalSource;
+  /** The Grid Orchestrator's OpenADR-style event intake (POST /openadr/programs, /openadr/events). */
+  readonly gridEvents: GridEventStore;
+  /** File holding the bearer token for the event intake (0600, in the run folder). */
+  readonly openadrTokenFile: string;
+  /** `agent` is the first site's store; every site's is also in `sites[].store`. */
+  readonly stores: Readonly<Record<'registry' | 'gateway' | 'grid' | 'flex' | 'agent', Store>>;
+  /**
+   * Replays the day: the market clock starts, and at every slot boundary each site reports (the
+   * first site's agent keeps the slot clock) and then the buyer's loop steps. Ends after the day.
+   */
+  runDay(signal: AbortSignal): Promise<void>;
+  stop(): Promise<void>;
+}
+
+/** What a caller of composeMarket may hear about as it happens. */
+export interface MarketHooks {
+  /** An on_status the BPP pushed unasked to the grid orchestrator (audited first). */
+  readonly onStatusPush?: (push: StatusPush) => void;
+  /** What the buyer's procurement loop does. */
+  readonly onProcurement?: (e: ProcurementEvent) => void;
+}
+
+/**
+ * The grid side searches earlier the more sites there are: pricing plans every site's flexibility
+ * curve and then the portfolio split (about 0.6 s of wall time per extra site), and on the demo's
+ * accelerated clock the quotes must be confirmed before the window opens. One site: the default.
+ */
+const needPolicy = (sites: number) => ({
+  ...DEFAULT_NEED_POLICY,
+  procureLeadSlots: DEFAULT_NEED_POLICY.procureLeadSlots + 2 * (sites - 1),
+});
+
+/** A port the OS says is free now. Agents must know each other's URLs before their routes exist. */
+const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, HOST, () => {
+      const addr = srv.address();
+      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });
+
+const at = (port: number) => ({ host: HOST, port, publicUrl: `http://${HOST}:${port}` });
+
+/**
+ * Checks the data directory before anything is written: its nearest existing ancestor must be a
+ * writable directory, and it may not live in /proc or /sys (where mkdir can spin forever).
+ */
+export const ensureDataDir = (dir: string): string => {
+  const bad = (why: string) =>
+    new FlexError(
+      'FLX_CONFIG_INVALID',
+      `data directory ${dir}: ${why} (set --data-dir or FLEXLON_DATA_DIR to a writable folder)`,
+      { path: '--data-dir' },
+    );
+  if (/^\/(proc|sys)(\/|$)/.test(dir)) throw bad('a kernel pseudo-filesystem cannot hold data');
+  let probe = dir;
+  while (!existsSync(probe)) {
+    const parent = dirname(probe);
+    if (parent === probe) break;
+    probe = parent;
+  }
+  if (!statSync(probe).isDirectory()) throw bad(`${probe} is a file, not a directory`);
+  try {
+    accessSync(probe, constants.W_OK);
+  } catch {
+    throw bad(`${probe} is not writable`);
+  }
+  return dir;
+};
+
+const checkDemoConfig = (c: DemoConfig, signals: CsvSignalSource, dayStart: EpochMs): void => {
+  const span = signals.span();
+  // The demo plans two days ahead: the day and the next must be covered, to the last half hour.
+  if (dayStart < span.from || dayStart + 2 * DAY_MS - SLOT_MINUTES * 60_000 > span.to) {
+    const latest = Math.floor((span.to + SLOT_MINUTES * 60_000 - 2 * DAY_MS) / DAY_MS) * DAY_MS;
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `--date: the shipped grid data covers ${new Date(span.from).toISOString().slice(0, 10)} to ${new Date(span.to).toISOString().slice(0, 16)}Z; the demo needs the day and the next one (pick --date from ${new Date(Math.ceil(span.from / DAY_MS) * DAY_MS).toISOString().slice(0, 10)} to ${new Date(latest).toISOString().slice(0, 10)})`,
+      { path: '--date' },
+    );
+  }
+  if (!Number.isInteger(c.sites) || c.sites < 1 || c.sites > MAX_SITES)
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `--sites: must be a whole number from 1 to ${MAX_SITES}, got ${c.sites}`,
+      {
+        path: '--sites',
+      },
+    );
+};
+
+export const composeMarket = async (
+  c: DemoConfig,
+  runId: string,
+  log: Logger,
+  hooks: MarketHooks = {},
+): Promise<Market> => {
+  const dayStart = epochMs(Date.parse(`${c.date}T00:00:00Z`));
+  const signals = new CsvSignalSource(c.grid);
+  checkDemoConfig(c, signals, dayStart);
+  // Only now, with the configuration checked, does the run get a folder.
+  const runDir = join(ensureDataDir(c.dataDir), 'runs', runId);
+  mkdirSync(runDir, { recursive: true });
+  const storeOf: (agent: string) => StoreConfig = defaultStoreConfig(runDir, runId);
+  const clock = new ReplayClock(dayStart, 86_400 / c.secondsPerDay);
+  const keys: KeysConfig = { dir: join(c.dataDir, 'keys'), generate: true };
+  const specs = SIM_SITES.slice(0, c.sites);
+  // Every key exists before any role starts, so each side can name the other's key file.
+  const keyStore = makeKeys(keys);
+  for (const id of [IDS.bap, IDS.bpp, IDS.gateway, ...specs.map((s) => agentId(s.id))]) await keyStore.signer(id);
+  const peer = (id: string, url: string) => ({ subscriberId: id, url, keyFile: keyFilePath(keys.dir, id) });
+  const shared = { clock, signals, logLevel: c.logLevel };
+  // The transaction ids of a seeded run are repeatable (the seed and a counter).
+  const ids = seededIds(c.seed);
+  const roles: RunningRole[] = [];
+  const started = <T extends RunningRole>(r: T): T => {
+    roles.push(r);
+    return r;
+  };
+  const stopAll = async () => {
+    for (const r of [...roles].reverse()) await r.stop().catch(() => undefined);
+  };
+  try {
+    const registry = started(
+      await composeRegistry({ listen: at(0), store: storeOf('registry'), logLevel: c.logLevel }),
+    );
+    const registryRef = { url: registry.url, subscribe: true };
+    const [bapPort, bppPort] = [await freePort(), await freePort()];
+    const agentPorts: number[] = [];
+    for (let i = 0; i < specs.length; i++) agentPorts.push(await freePort());
+    const bppUrl = at(bppPort).publicUrl;
+    const bpp = started(
+      await composeBpp(
+        {
+          id: IDS.bpp,
+          name: `FlexLon data centre${specs.length > 1 ? 's' : ''} (${specs.map((s) => s.name).join(', ')})`,
+          listen: at(bppPort),
+          store: storeOf('flex-orchestrator'),
+          logLevel: c.logLevel,
+          keys,
+          registry: registryRef,
+          clock: { kind: 'system' },
+          signals: { kind: 'shipped' },
+          // The BPP re-plans every slot and prices offers by re-planning, so its budget per plan is
+          // short; the greedy fallback keeps it answering if HiGHS ever cannot.
+          planner: { kind: 'highs', timeLimitSeconds: 5, milpTimeLimitSeconds: 0.25 },
+          sites: specs.map((s, i) => ({
+            id: s.id,
+            region: 'GB',
+            agentUrl: at(agentPorts[i] as number).publicUrl,
+            agent: peer(agentId(s.id), at(agentPorts[i] as number).publicUrl),
+          })),
+          slotMinutes: SLOT_MINUTES,
+          horizonSlots: HORIZON_SLOTS,
+          pricing: DEFAULT_PRICING,
+          quoteTtlSeconds: 300,
+          supportEmail: `flexibility-desk@${IDS.bpp}`,
+          baseline: c.baseline,
+          outboxEveryMs: 1000,
+          journal: 'sqlite-group-commit',
+        },
+        { ...shared, log: log.child({ agent: 'flex' }) },
+      ),
+    );
+    const openadrTokenFile = join(runDir, 'openadr.token');
+    const bap = started(
+      await composeBap(
+        {
+          id: IDS.bap,
+          listen: at(bapPort),
+          store: storeOf('grid-orchestrator'),
+          logLevel: c.logLevel,
+          keys,
+          registry: registryRef,
+          clock: { kind: 'system' },
+          signals: { kind: 'shipped' },
+          region: 'GB',
+          slotMinutes: SLOT_MINUTES,
+          policy: needPolicy(specs.length),
+          // on_search comes after pricing, which plans every site: wait for it longer the more sites there are.
+          collectMs: 5000 * specs.length,
+          callbackTimeoutMs: 10_000,
+          openadr: { tokenFile: openadrTokenFile },
+          journal: 'sqlite-group-commit',
+        },
+        {
+          ...shared,
+          log: log.child({ agent: 'grid' }),
+          drive: 'external',
+          transactionId: () => ids.next(''),
+          ...(hooks.onStatusPush ? { onStatusPush: hooks.onStatusPush } : {}),
+          ...(hooks.onProcurement ? { onEvent: hooks.onProcurement } : {}),
+        },
+      ),
+    );
+    const gateway = started(
+      await composeGateway(
+        {
+          id: IDS.gateway,
+          listen: at(0),
+          store: storeOf('gateway'),
+          logLevel: c.logLevel,
+          keys,
+          registry: registryRef,
+          journal: 'sqlite-group-commit',
+        },
+        { log },
+      ),
+    );
+    const agents: ComposedAgent[] = [];
+    for (const [i, spec] of specs.entries()) {
+      agents.push(
+        started(
+          await composeAgent(
+            {
+              id: agentId(spec.id),
+              listen: at(agentPorts[i] as number),
+              store: storeOf(`compute-agent-${spec.id}`),
+              logLevel: c.logLevel,
+              keys,
+              clock: { kind: 'system' },
+              slotMinutes: SLOT_MINUTES,
+              horizonSlots: HORIZON_SLOTS,
+              site: { id: spec.id, region: 'GB', gridImportLimitKw: spec.gridImportLimitKw, pue: 1.3 },
+              orchestrator: peer(IDS.bpp, bppUrl),
+              // Each site has its own seeded day; the first keeps the demo's seed, so one site gives the same day as before.
+              scheduler: {
+                kind: 'sim',
+                seed: c.seed + i * 7919,
+                jobs: c.jobs,
+                trainingNodes: spec.trainingNodes,
+                baseline: c.baseline,
+              },
+              pollSeconds: 30,
+            },
+            { ...shared, log: log.child({ agent: 'compute', site: spec.id }), drive: 'external' },
+          ),
+        ),
+      );
+    }
+    const sites: MarketSite[] = agents.map((a, i) => {
+      const spec = specs[i] as (typeof specs)[number];
+      if (!a.sim) throw new FlexError('FLX_INTERNAL', `site ${spec.id} is not simulated`);
+      return {
+        id: spec.id,
+        name: spec.name,
+        agent: a.agent,
+        cluster: a.sim.cluster,
+        businessAsUsual: a.sim.twin,
+        url: a.url,
+        store: a.store,
+      };
+    });
+    const first = sites[0] as MarketSite;
+    return {
+      runDir,
+      dayStart,
+      clock,
+      urls: { registry: registry.url, gateway: gateway.url, bap: bap.url, bpp: bpp.url, agent: first.url },
+      bap: bap.bap,
+      loop: bap.loop,
+      bpp: bpp.orchestrator,
+      agent: first.agent,
+      cluster: first.cluster,
+      businessAsUsual: first.businessAsUsual,
+      sites,
+      signals,
+      gridEvents: bap.events,
+      openadrTokenFile,
+      stores: {
+        registry: registry.store,
+        gateway: gateway.store,
+        grid: bap.store,
+        flex: bpp.store,
+        agent: first.store,
+      },
+      async runDay(signal) {
+        await bap.loop.plan(dayStart);
+        clock.start();
+        await first.agent.run(epochMs(dayStart + DAY_MS), signal, async (t: EpochMs) => {
+          for (const site of sites.slice(1)) await site.agent.tick(t);
+          await bap.loop.step(t);
+        });
+      },
+      stop: stopAll,
+    };
+  } catch (e) {
+    await stopAll();
+    throw e;
+  }
+};

@@ -1,0 +1,187 @@
+// The parts every role is built from, picked here from validated config: its store (the one store
+// selector), clock, grid signals, keys, logger, inbound journal, the peers it trusts without the
+// registry, and its listening socket. Only src/compose/ may import adapters (eslint.config.js).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import type { FastifyInstance } from 'fastify';
+import { ReplayClock, SystemClock } from '../adapters/clock/clocks.ts';
+import { FileKeyStore, keyFilePath } from '../adapters/keystore-file/keystore.ts';
+import { CsvSignalSource } from '../adapters/signals-csv/source.ts';
+import { openPostgresStore, postgresOptionsFromEnv } from '../adapters/store-postgres/index.ts';
+import { openSqliteStore } from '../adapters/store-sqlite/index.ts';
+import { openSqliteJournal } from '../adapters/store-sqlite/journal.ts';
+import { FLEXLON_DOMAIN } from '../beckn/context.ts';
+import type { InboundJournal } from '../beckn/journal.ts';
+import { staticKeyResolver, type KeyResolver, type TrustedKey } from '../beckn/key-resolver.ts';
+import { SHIPPED_GRID } from '../config.ts';
+import { epochMs } from '../domain/time.ts';
+import { FlexError } from '../errors.ts';
+import type { Logger, LogLevel } from '../log.ts';
+import { createPinoLogger } from '../observability/logger.ts';
+import type { Clock, Signer, Store, Subscription } from '../ports.ts';
+import type {
+  ClockConfig,
+  JournalKind,
+  KeysConfig,
+  ListenConfig,
+  PeerKeyConfig,
+  SignalsConfig,
+  StoreConfig,
+} from './config.ts';
+
+/** Opens the store a config names. `actor` is who opens it (recorded against any migration). */
+export const openStore = (c: StoreConfig, actor: string): Promise<Store> =>
+  c.kind === 'sqlite'
+    ? openSqliteStore(c.file)
+    : openPostgresStore({
+        url: c.url,
+        schema: c.schema,
+        actor,
+        ...(c.passwordFile === undefined ? {} : { passwordFile: c.passwordFile }),
+      });
+
+/**
+ * The documented default when a run names no store (the demo): a SQLite file per agent in the run
+ * folder, or, with FLEXLON_STORE=postgres, a schema per agent and run in the database at
+ * FLEXLON_PG_URL (password file FLEXLON_PG_PASSWORD_FILE). Checked before any store is opened.
+ */
+export const defaultStoreConfig = (
+  runDir: string,
+  runId: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ((agent: string) => StoreConfig) => {
+  const kind = env.FLEXLON_STORE ?? 'sqlite';
+  if (kind === 'sqlite') return (agent) => ({ kind: 'sqlite', file: join(runDir, `${agent}.db`) });
+  if (kind !== 'postgres')
+    throw new FlexError('FLX_CONFIG_INVALID', `FLEXLON_STORE: must be sqlite or postgres, got "${kind}"`, {
+      path: 'FLEXLON_STORE',
+    });
+  const run = runId
+    .replace(/[^a-z0-9]/gi, '')
+    .slice(-8)
+    .toLowerCase();
+  postgresOptionsFromEnv(env, 'flexlon'); // fail fast on a bad URL, before any store is opened
+  return (agent) => {
+    const o = postgresOptionsFromEnv(env, `flexlon_${run}_${agent.replace(/-/g, '_')}`, agent);
+    return {
+      kind: 'postgres',
+      url: o.url,
+      schema: o.schema,
+      ...(o.passwordFile ? { passwordFile: o.passwordFile } : {}),
+    };
+  };
+};
+
+/** How each agent's store is opened in a run folder (the environment's choice, see defaultStoreConfig). */
+export const storeOpener = (
+  runDir: string,
+  runId: string,
+  env: NodeJS.ProcessEnv = process.env,
+): ((agent: string) => Promise<Store>) => {
+  const config = defaultStoreConfig(runDir, runId, env);
+  return (agent) => openStore(config(agent), agent);
+};
+
+/**
+ * The inbound journal: grouped commits (one fsync per batch) on a SQLite file when asked for, else
+ * none given, so the receiver journals through the Store port (src/beckn/receiver.ts).
+ */
+export const openJournal = async (
+  kind: JournalKind | undefined,
+  store: Store,
+  config: StoreConfig,
+): Promise<{ readonly journal?: InboundJournal; close(): Promise<void> }> => {
+  if (kind !== 'sqlite-group-commit' || config.kind !== 'sqlite') return { close: async () => {} };
+  const journal = await openSqliteJournal(store.location);
+  return { journal, close: () => journal.close() };
+};
+
+export const makeClock = (c: ClockConfig): Clock =>
+  c.kind === 'system' ? new SystemClock() : new ReplayClock(epochMs(c.marketStart), c.speed, c.wallStart);
+
+export const makeSignals = (c: SignalsConfig): CsvSignalSource =>
+  c.kind === 'shipped'
+    ? new CsvSignalSource(SHIPPED_GRID)
+    : new CsvSignalSource({ carbon: [...c.carbon], price: [...c.price], regional: [...(c.regional ?? [])] });
+
+export const makeKeys = (c: KeysConfig): FileKeyStore => new FileKeyStore(c.dir, c.generate);
+
+export const makeLogger = (level: LogLevel, base: Record<string, unknown>): Logger => createPinoLogger({ level, base });
+
+/** The path of the public key file FileKeyStore keeps for `subscriberId` in `dir`. */
+export const keyFileOf = (dir: string, subscriberId: string): string => keyFilePath(dir, subscriberId);
+
+const trustedOf = (p: PeerKeyConfig): TrustedKey => {
+  if (!('keyFile' in p))
+    return { subscriberId: p.subscriberId, url: p.url, uniqueKeyId: p.uniqueKeyId, publicKeyBase64: p.publicKeyBase64 };
+  let key: { subscriber_id?: unknown; unique_key_id?: unknown; signing_public_key?: unknown };
+  try {
+    key = JSON.parse(readFileSync(p.keyFile, 'utf8')) as typeof key;
+  } catch (e) {
+    throw new FlexError(
+      'FLX_SIG_UNKNOWN_KEY',
+      `the key file ${p.keyFile} of ${p.subscriberId} cannot be read yet: ${(e as NodeJS.ErrnoException).code ?? (e as Error).message}`,
+    );
+  }
+  if (
+    key.subscriber_id !== p.subscriberId ||
+    typeof key.unique_key_id !== 'string' ||
+    typeof key.signing_public_key !== 'string'
+  ) {
+    throw new FlexError(
+      'FLX_SIG_UNKNOWN_KEY',
+      `the key file ${p.keyFile} is not a public key of ${p.subscriberId} (subscriber_id, unique_key_id, signing_public_key)`,
+    );
+  }
+  return {
+    subscriberId: p.subscriberId,
+    url: p.url,
+    uniqueKeyId: key.unique_key_id,
+    publicKeyBase64: key.signing_public_key,
+  };
+};
+
+/** Trusts the given peers, each key read when first needed, so the two sides may start in either order. */
+export const peerKeyResolver = (peers: readonly PeerKeyConfig[]): KeyResolver => ({
+  async resolve(subscriberId, uniqueKeyId, nowMs) {
+    const keys = peers.filter((p) => p.subscriberId === subscriberId).map(trustedOf);
+    return staticKeyResolver(keys).resolve(subscriberId, uniqueKeyId, nowMs);
+  },
+});
+
+export const subscriptionOf = (signer: Signer, type: Subscription['type'], url: string, now: number): Subscription => ({
+  subscriber_id: signer.subscriberId,
+  subscriber_url: url,
+  type,
+  domain: FLEXLON_DOMAIN,
+  unique_key_id: signer.uniqueKeyId,
+  signing_public_key: signer.publicKeyBase64,
+  valid_from: new Date(now - 60_000).toISOString(),
+  valid_until: new Date(now + 365 * 86_400_000).toISOString(),
+  status: 'SUBSCRIBED',
+});
+
+/** Listens where the config says; a port in use is a config error naming `listen`. Returns the URL. */
+export const listenOn = async (app: FastifyInstance, l: ListenConfig): Promise<string> => {
+  try {
+    await app.listen({ host: l.host, port: l.port });
+  } catch (e) {
+    const code = (e as NodeJS.ErrnoException).code;
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `listen: cannot listen on ${l.host}:${l.port}: ${code === 'EADDRINUSE' ? 'the port is in use' : (code ?? (e as Error).message)}`,
+      { path: 'listen' },
+    );
+  }
+  if (l.port !== 0) return l.publicUrl;
+  const addr = app.server.address();
+  if (addr === null || typeof addr === 'string') throw new FlexError('FLX_INTERNAL', 'server has no TCP address');
+  return `http://${l.host}:${addr.port}`;
+};
+
+/** A role, started: where it answers and how to stop it cleanly. */
+export interface RunningRole {
+  readonly url: string;
+  readonly description: string;
+  stop(): Promise<void>;
+}

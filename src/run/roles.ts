@@ -1,0 +1,360 @@
+// `flexlon run ROLE --config FILE`: the JSON file parsed into the role's typed config
+// (src/compose/config.ts), field by field, failing fast with FLX_CONFIG_INVALID naming the file and
+// the field. Nothing here starts anything: the composers in src/compose/ do (docs/operator-guide.md,
+// "Running each participant as its own process", lists every field).
+import { dirname, resolve } from 'node:path';
+import { DEFAULT_NEED_POLICY, type NeedPolicy } from '../agents/grid/orchestrator.ts';
+import { DEFAULT_PRICING, type PricingPolicy } from '../agents/flex/pricing.ts';
+import type {
+  AgentConfig,
+  BapConfig,
+  BppConfig,
+  BppSiteConfig,
+  ClockConfig,
+  GatewayConfig,
+  KeysConfig,
+  ListenConfig,
+  PeerKeyConfig,
+  PlannerConfig,
+  RegistryConfig,
+  RegistryRef,
+  SchedulerConfig,
+  SignalsConfig,
+  StoreConfig,
+} from '../compose/config.ts';
+import { DEFAULT_CANCELLATION, type CancellationPolicy } from '../domain/order.ts';
+import type { LogLevel } from '../log.ts';
+import type { ConfigReader } from './config-reader.ts';
+
+export const readListen = (c: ConfigReader): ListenConfig => {
+  const l = c.object('listen');
+  const host = l.string('host', '127.0.0.1');
+  const port = l.number('port', undefined, 1, 65_535, true);
+  l.done();
+  return { host, port, publicUrl: c.url('publicUrl', `http://${host}:${port}`) };
+};
+
+/** `store`: {"sqlite": "file.db"} (relative to the config file) or {"postgres": {"url", "schema", "passwordFile"?}}. */
+export const readStore = (c: ConfigReader): StoreConfig => {
+  const s = c.object('store');
+  if (s.has('sqlite') === s.has('postgres'))
+    s.fail('sqlite', 'give exactly one of "sqlite" (a file path) or "postgres" ({url, schema, passwordFile})');
+  if (s.has('sqlite')) {
+    const file = s.filePath('sqlite');
+    s.done();
+    return { kind: 'sqlite', file };
+  }
+  const pg = s.object('postgres');
+  const url = pg.string('url');
+  const schema = pg.string('schema');
+  const passwordFile = pg.has('passwordFile') ? pg.filePath('passwordFile') : undefined;
+  pg.done();
+  s.done();
+  return { kind: 'postgres', url, schema, ...(passwordFile ? { passwordFile } : {}) };
+};
+
+export const readKeys = (c: ConfigReader): KeysConfig => {
+  const k = c.object('keys');
+  const dir = k.filePath('dir');
+  const generate = k.boolean('generate', false);
+  k.done();
+  return { dir, generate };
+};
+
+/**
+ * `clock`: {"kind": "system"} (live: market time is the wall clock) or {"kind": "replay",
+ * "marketStart": RFC 3339, "wallStart": RFC 3339, "speed": N}: market time = marketStart + (now −
+ * wallStart) × speed, the same in every process given the same values, and after a restart.
+ */
+export const readClock = (c: ConfigReader): ClockConfig => {
+  const k = c.object('clock', { kind: 'system' });
+  const kind = k.oneOf('kind', ['system', 'replay'] as const);
+  if (kind === 'system') {
+    k.done();
+    return { kind: 'system' };
+  }
+  const marketStart = k.time('marketStart');
+  const wallStart = k.time('wallStart');
+  const speed = k.number('speed', 1, 0.001, 100_000);
+  k.done();
+  return { kind: 'replay', marketStart, wallStart, speed };
+};
+
+/** `signals`: {"kind": "shipped"} (the GB data in data/grid) or {"kind": "csv", "carbon": [...], "price": [...]}. */
+export const readSignals = (c: ConfigReader): SignalsConfig => {
+  const s = c.object('signals', { kind: 'shipped' });
+  const kind = s.oneOf('kind', ['shipped', 'csv'] as const);
+  if (kind === 'shipped') {
+    s.done();
+    return { kind: 'shipped' };
+  }
+  const rel = (f: string) => resolve(dirname(s.file), f);
+  const out = {
+    kind: 'csv' as const,
+    carbon: s.strings('carbon').map(rel),
+    price: s.strings('price').map(rel),
+    regional: s.strings('regional', []).map(rel),
+  };
+  s.done();
+  return out;
+};
+
+export const readLogLevel = (c: ConfigReader): LogLevel =>
+  c.oneOf<LogLevel>(
+    'logLevel',
+    ['debug', 'info', 'warn', 'error', 'silent'],
+    (process.env.FLEXLON_LOG_LEVEL as LogLevel | undefined) ?? 'info',
+  );
+
+const readRegistryRef = (c: ConfigReader): RegistryRef => {
+  const reg = c.object('registry');
+  const url = reg.url('url');
+  const subscribe = reg.boolean('subscribe', true);
+  reg.done();
+  return { url, subscribe };
+};
+
+/**
+ * A peer this process trusts without the registry (the operator's own agents and orchestrator): its
+ * key inline (`<prefix>KeyId` + `<prefix>PublicKey`) or in its key file (`<prefix>KeyFile`, only the
+ * public fields are read), read when first needed, so the two sides may start in either order and
+ * each create its own key on first start.
+ */
+export const readPeerKey = (
+  c: ConfigReader,
+  subscriberId: string,
+  url: string,
+  prefix: 'agent' | '',
+): PeerKeyConfig => {
+  const f = (name: string) => (prefix === '' ? name : `${prefix}${name[0]?.toUpperCase() ?? ''}${name.slice(1)}`);
+  if (c.has(f('keyFile'))) return { subscriberId, url, keyFile: c.filePath(f('keyFile')) };
+  if (!c.has(f('keyId')) && !c.has(f('publicKey')))
+    c.fail(f('keyFile'), `name the peer's key: ${f('keyFile')} (its key file), or ${f('keyId')} and ${f('publicKey')}`);
+  return { subscriberId, url, uniqueKeyId: c.string(f('keyId')), publicKeyBase64: c.string(f('publicKey')) };
+};
+
+export const readRegistry = (c: ConfigReader): RegistryConfig => {
+  const listen = readListen(c);
+  const store = readStore(c);
+  const logLevel = readLogLevel(c);
+  c.optionalString('role');
+  c.done();
+  return { listen, store, logLevel };
+};
+
+export const readGateway = (c: ConfigReader): GatewayConfig => {
+  const id = c.string('id');
+  const listen = readListen(c);
+  const store = readStore(c);
+  const keys = readKeys(c);
+  const registry = readRegistryRef(c);
+  const logLevel = readLogLevel(c);
+  c.optionalString('role');
+  c.done();
+  return { id, listen, store, keys, registry, logLevel };
+};
+
+const readSite = (s: ConfigReader): BppSiteConfig => {
+  const id = s.string('id');
+  const region = s.string('region', 'GB');
+  const agentUrl = s.url('agentUrl');
+  const agent = readPeerKey(s, s.string('agentId'), agentUrl, 'agent');
+  s.done();
+  return { id, region, agentUrl, agent };
+};
+
+const readPricing = (c: ConfigReader): PricingPolicy => {
+  const p = c.object('pricing', {});
+  const out = {
+    marginGbpPerMwh: p.number('marginGbpPerMwh', DEFAULT_PRICING.marginGbpPerMwh, -10_000, 100_000),
+    floorGbpPerMwh: p.number('floorGbpPerMwh', DEFAULT_PRICING.floorGbpPerMwh, 0, 100_000),
+    minimumKw: p.number('minimumKw', DEFAULT_PRICING.minimumKw, 0, 1_000_000),
+    sellBelowCost: p.boolean('sellBelowCost', false),
+  };
+  p.done();
+  return out;
+};
+
+const readCancellation = (c: ConfigReader): CancellationPolicy => {
+  const p = c.object('cancellation', {});
+  const out = {
+    freeNoticeMinutes: p.number('freeNoticeMinutes', DEFAULT_CANCELLATION.freeNoticeMinutes, 0, 7 * 24 * 60, true),
+    lateFeePercent: p.number('lateFeePercent', DEFAULT_CANCELLATION.lateFeePercent, 0, 100),
+  };
+  p.done();
+  return out;
+};
+
+const readPlanner = (c: ConfigReader): PlannerConfig => {
+  const p = c.object('planner', { kind: 'highs' });
+  const kind = p.oneOf('kind', ['highs', 'greedy'] as const);
+  const timeLimitSeconds = p.number('timeLimitSeconds', 5, 0.1, 600);
+  p.done();
+  return { kind, timeLimitSeconds };
+};
+
+export const readBpp = (c: ConfigReader): BppConfig => {
+  const id = c.string('id');
+  const logLevel = readLogLevel(c);
+  const listen = readListen(c);
+  const store = readStore(c);
+  const keys = readKeys(c);
+  const registry = readRegistryRef(c);
+  const clock = readClock(c);
+  const signals = readSignals(c);
+  const planner = readPlanner(c);
+  const sites = c.array('sites', 1).map(readSite);
+  if (new Set(sites.map((s) => s.id)).size !== sites.length) c.fail('sites', 'site ids must be unique');
+  const slotMinutes = c.number('slotMinutes', 30, 5, 60, true);
+  const horizonSlots = c.number('horizonSlots', 96, 2, 2000, true);
+  const out: BppConfig = {
+    id,
+    logLevel,
+    listen,
+    store,
+    keys,
+    registry,
+    clock,
+    signals,
+    planner,
+    sites,
+    slotMinutes,
+    horizonSlots,
+    name: c.string('name', `FlexLon data centre (${id})`),
+    pricing: readPricing(c),
+    cancellation: readCancellation(c),
+    quoteTtlSeconds: c.number('quoteTtlSeconds', 300, 5, 86_400, true),
+    ...(c.has('carbonCapKg') ? { carbonCapKg: c.number('carbonCapKg', undefined, 0, 1e12) } : {}),
+    supportEmail: c.string('supportEmail', `flexibility-desk@${id}`),
+    baseline: c.oneOf('baseline', ['fifo', 'bl01'] as const, 'fifo'),
+    outboxEveryMs: c.number('outboxEveryMs', 1000, 50, 60_000, true),
+  };
+  c.optionalString('role');
+  c.done();
+  return out;
+};
+
+const readScheduler = (c: ConfigReader): SchedulerConfig => {
+  const sch = c.object('scheduler');
+  const kind = sch.oneOf('kind', ['sim', 'slurm'] as const);
+  if (kind === 'slurm') {
+    // The fields are SlurmConfig's, checked by the adapter when it starts.
+    const slurm: Record<string, unknown> = { ...sch.value };
+    delete slurm.kind;
+    return { kind, slurm };
+  }
+  const out = {
+    kind,
+    seed: sch.number('seed', 7, 0, 2 ** 31 - 1, true),
+    jobs: sch.number('jobs', 36, 1, 2000, true),
+    trainingNodes: sch.number('trainingNodes', 32, 1, 10_000, true),
+    baseline: sch.oneOf('baseline', ['fifo', 'bl01'] as const, 'fifo'),
+  };
+  sch.done();
+  return out;
+};
+
+export const readAgent = (c: ConfigReader): AgentConfig => {
+  const id = c.string('id');
+  const listen = readListen(c);
+  const store = readStore(c);
+  const keys = readKeys(c);
+  const clock = readClock(c);
+  const slotMinutes = c.number('slotMinutes', 30, 5, 60, true);
+  const horizonSlots = c.number('horizonSlots', 96, 2, 2000, true);
+  const logLevel = readLogLevel(c);
+  const s = c.object('site');
+  const site = {
+    id: s.string('id'),
+    region: s.string('region', 'GB'),
+    gridImportLimitKw: s.number('gridImportLimitKw', undefined, 1, 1e7),
+    pue: s.number('pue', 1.3, 1, 3),
+  };
+  s.done();
+  const o = c.object('orchestrator');
+  const orchestratorUrl = o.url('url');
+  const orchestrator = readPeerKey(o, o.string('id'), orchestratorUrl, '');
+  o.done();
+  const scheduler = readScheduler(c);
+  const pollSeconds = c.number('pollSeconds', 30, 1, 3600);
+  c.optionalString('role');
+  c.done();
+  return {
+    id,
+    listen,
+    store,
+    keys,
+    clock,
+    slotMinutes,
+    horizonSlots,
+    logLevel,
+    site,
+    orchestrator,
+    scheduler,
+    pollSeconds,
+  };
+};
+
+const readPolicy = (c: ConfigReader): NeedPolicy => {
+  const p = c.object('policy', {});
+  const d = DEFAULT_NEED_POLICY;
+  const windowSlots = p.number('windowSlots', d.windowSlots, 1, 48, true);
+  const leadSlots = p.number('leadSlots', d.leadSlots, 0, 96, true);
+  const wantedKw = p.number('wantedKw', d.wantedKw, 1, 1e7);
+  const maxPriceGbpPerMwh = p.number('maxPriceGbpPerMwh', d.maxPriceGbpPerMwh, 0, 100_000);
+  const priceWeight = p.number('priceWeight', d.priceWeight, 0, 1);
+  const hours = p.has('peakHours') ? p.numbers('peakHours', 2, 0, 24) : [...d.peakHours];
+  if ((hours[0] ?? 0) >= (hours[1] ?? 0))
+    p.fail('peakHours', `must be [from, to) hours of the day with from < to, got ${JSON.stringify(hours)}`);
+  const procureLeadSlots = p.number('procureLeadSlots', d.procureLeadSlots, 1, 96, true);
+  p.done();
+  return {
+    windowSlots,
+    leadSlots,
+    wantedKw,
+    maxPriceGbpPerMwh,
+    priceWeight,
+    peakHours: [hours[0] ?? 0, hours[1] ?? 24],
+    procureLeadSlots,
+  };
+};
+
+export const readBap = (c: ConfigReader): BapConfig => {
+  const id = c.string('id');
+  const logLevel = readLogLevel(c);
+  const listen = readListen(c);
+  const store = readStore(c);
+  const keys = readKeys(c);
+  const registry = readRegistryRef(c);
+  const clock = readClock(c);
+  const signals = readSignals(c);
+  const region = c.string('region', 'GB');
+  const slotMinutes = c.number('slotMinutes', 30, 5, 60, true);
+  const policy = readPolicy(c);
+  const collectMs = c.number('collectMs', 5000, 100, 120_000, true);
+  const callbackTimeoutMs = c.number('callbackTimeoutMs', 10_000, 100, 120_000, true);
+  const o = c.optionalObject('openadr');
+  let openadr: BapConfig['openadr'];
+  if (o) {
+    openadr = { tokenFile: o.filePath('tokenFile') };
+    o.done();
+  }
+  c.optionalString('role');
+  c.done();
+  return {
+    id,
+    logLevel,
+    listen,
+    store,
+    keys,
+    registry,
+    clock,
+    signals,
+    region,
+    slotMinutes,
+    policy,
+    collectMs,
+    callbackTimeoutMs,
+    ...(openadr ? { openadr } : {}),
+  };
+};
