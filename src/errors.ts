@@ -53,6 +53,13 @@ export const ERRORS = {
   FLX_PEER_ACK_SIGNATURE: { http: 502, beckn: '40000', message: "a peer's response is not validly signed by it" },
   FLX_NO_DEAL: { http: 409, beckn: '40000', message: 'no flexibility was bought' },
   FLX_INTERNAL: { http: 500, beckn: '40000', message: 'internal error' },
+  // The provider↔agent link (flexlon-link/1, src/agents/link-protocol.ts); operator-internal, not Beckn.
+  FLX_LINK_INVALID: { http: 400, beckn: '30000', message: 'a provider–agent link body does not match flexlon-link/1' },
+  FLX_LINK_VERSION: {
+    http: 400,
+    beckn: '30000',
+    message: 'a provider–agent link body speaks another protocol version',
+  },
   // Durable state: the store cannot be reached (or stays locked), or a write contradicts what it holds.
   FLX_STORE_UNAVAILABLE: { http: 503, beckn: '40000', message: 'the state store is unavailable' },
   FLX_STORE_CONFLICT: {

@@ -1,8 +1,9 @@
 // The ports: the only way agents reach the outside world. Each is a small interface; adapters in
 // src/adapters/<name>/ implement them and src/compose.ts picks which. Asynchronous throughout, so a
 // networked implementation (PostgreSQL, Slurm over ssh, a live API) fits the same shape.
+import type { DispatchMessage, DispatchResults, SlotRead, SlotReadings } from './agents/link-protocol.ts';
 import type { AuditEntry, AuditRecord } from './audit/chain.ts';
-import type { Actuation, ComputeJob, PortableJob, SchedulerCapabilities } from './domain/compute.ts';
+import type { Actuation, ComputeJob, FlexibilityReport, PortableJob, SchedulerCapabilities } from './domain/compute.ts';
 import type { Order } from './domain/order.ts';
 import type { PlanningProblem, Schedule } from './domain/planning.ts';
 import type { SignalSeries } from './domain/signals.ts';
@@ -73,6 +74,30 @@ export interface Scheduler {
 export interface Meter {
   readonly site: string;
   importKw(grid: SlotGrid): Promise<number[]>;
+}
+
+/**
+ * The provider↔compute-agent link, the provider's side: what the Flexibility Orchestrator asks of the
+ * agent at `agentUrl`, in the bodies of the flexlon-link/1 protocol (src/agents/link-protocol.ts),
+ * each answer checked before it is returned. Signed JSON over HTTP by default (src/agents/link.ts).
+ */
+export interface AgentLink {
+  dispatch(agentUrl: string, message: DispatchMessage): Promise<DispatchResults>;
+  baseline(agentUrl: string, read: SlotRead): Promise<SlotReadings>;
+  meter(agentUrl: string, read: SlotRead): Promise<SlotReadings>;
+}
+
+/** The same link, the agent's side: its report, answered with the dispatch for its site (checked). */
+export interface ProviderLink {
+  report(report: FlexibilityReport): Promise<DispatchMessage>;
+}
+
+/**
+ * Where new identifiers come from (plans, offers, orders, message ids): `next('offer')` → `offer-…`,
+ * `next('')` → a bare id. Random UUIDs by default; src/domain/ids.ts has a seeded one for repeatable runs.
+ */
+export interface IdSource {
+  next(prefix: string): string;
 }
 
 export interface Solver {

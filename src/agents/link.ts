@@ -1,13 +1,22 @@
 // The operator-internal link between the Flexibility Orchestrator and its Compute-Flex agents:
 // JSON over HTTP, each request signed exactly as a Beckn message is (BECKN-006), verified against a
-// fixed list of trusted keys. Agents can therefore run on their clusters' own hosts.
+// fixed list of trusted keys. Agents can therefore run on their clusters' own hosts. The bodies are
+// those of flexlon-link/1 (link-protocol.ts); the HTTP implementations of the AgentLink and
+// ProviderLink ports below check every answer before returning it.
 import type { FastifyInstance } from 'fastify';
 import { toNack } from '../beckn/ack.ts';
 import { postSigned } from '../beckn/http.ts';
 import type { KeyResolver, ResolvedKey } from '../beckn/key-resolver.ts';
 import { verifyRequest } from '../beckn/verify.ts';
 import { FlexError } from '../errors.ts';
-import type { Signer, Store } from '../ports.ts';
+import type { AgentLink, ProviderLink, Signer, Store } from '../ports.ts';
+import {
+  LINK_PATHS,
+  parseDispatchMessage,
+  parseDispatchResults,
+  parseSlotReadings,
+  versioned,
+} from './link-protocol.ts';
 
 export interface LinkOptions {
   readonly resolver: KeyResolver;
@@ -67,3 +76,19 @@ export const callSigned = async <T>(
   }
   return body as T;
 };
+
+/** The provider's side of the link over signed HTTP: each agent is addressed by its base URL. */
+export const httpAgentLink = (signer: Signer, now: () => number): AgentLink => ({
+  dispatch: async (agentUrl, message) =>
+    parseDispatchResults(await callSigned(`${agentUrl}${LINK_PATHS.dispatch}`, versioned(message), signer, now)),
+  baseline: async (agentUrl, read) =>
+    parseSlotReadings(await callSigned(`${agentUrl}${LINK_PATHS.baseline}`, versioned(read), signer, now)),
+  meter: async (agentUrl, read) =>
+    parseSlotReadings(await callSigned(`${agentUrl}${LINK_PATHS.meter}`, versioned(read), signer, now)),
+});
+
+/** The agent's side of the link over signed HTTP, to the orchestrator at `orchestratorUrl`. */
+export const httpProviderLink = (orchestratorUrl: string, signer: Signer, now: () => number): ProviderLink => ({
+  report: async (report) =>
+    parseDispatchMessage(await callSigned(`${orchestratorUrl}${LINK_PATHS.report}`, versioned(report), signer, now)),
+});

@@ -6,7 +6,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
-import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
+import type { Commitment } from '../../src/domain/commitments.ts';
 import { PORTFOLIO } from '../../src/agents/flex/offers.ts';
 import { catalogToOffers, needToIntent } from '../../src/beckn/flex-codec.ts';
 import type { Catalog, WireOrder } from '../../src/beckn/wire.ts';
@@ -24,7 +24,7 @@ const transactionId = randomUUID();
 let orderId: string;
 let selectedKw: number;
 
-const bppTarget = () => ({ id: m.bpp.deps.id, uri: m.urls.bpp });
+const bppTarget = () => ({ id: m.bpp.id, uri: m.urls.bpp });
 const orderOf = (answers: readonly { message?: unknown }[]): WireOrder => {
   const order = (answers[0]?.message as { order?: WireOrder } | undefined)?.order;
   assert.ok(order, 'the callback carries an order');
@@ -81,7 +81,7 @@ test("buying the portfolio offer stores one commitment per site; the optimiser's
   const portfolio = offers.find((o) => o.site === PORTFOLIO);
   assert.ok(portfolio);
   selectedKw = Math.round(portfolio.reductionKw * 1000) / 1000;
-  const provider = { id: m.bpp.deps.id };
+  const provider = { id: m.bpp.id };
   const items = [
     {
       id: portfolio.id,

@@ -17,7 +17,7 @@ import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
 import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import type { OfferTerms } from '../../src/agents/flex/offers.ts';
-import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
+import type { Commitment } from '../../src/domain/commitments.ts';
 import { opportunityCostAt } from '../../src/agents/flex/pricing.ts';
 import { catalogToOffers, needToIntent } from '../../src/beckn/flex-codec.ts';
 import type { Catalog, WireOrder } from '../../src/beckn/wire.ts';
@@ -54,7 +54,7 @@ interface Deal {
   confirmed?: boolean;
 }
 
-const target = () => ({ id: m.bpp.deps.id, uri: m.urls.bpp });
+const target = () => ({ id: m.bpp.id, uri: m.urls.bpp });
 const item = (offer: FlexOffer, selectedKw: number) => [
   { id: offer.id, quantity: { selected: { measure: { type: 'CONSTANT', value: String(selectedKw), unit: 'kW' } } } },
 ];
@@ -87,7 +87,7 @@ const search = async (b: Buyer): Promise<Deal> => {
 const step = async (deal: Deal, b: Buyer, quoteFloors: string[]): Promise<void> => {
   const offer = deal.offer;
   if (!offer || deal.refused) return;
-  const provider = { id: m.bpp.deps.id };
+  const provider = { id: m.bpp.id };
   const billing = { name: 'grid', email: 'settlement@grid.test' };
   try {
     if (deal.selectedKw === undefined) {

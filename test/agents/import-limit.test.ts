@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
-import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
+import type { Commitment } from '../../src/domain/commitments.ts';
 import { intentToNeed, needToIntent } from '../../src/beckn/flex-codec.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';

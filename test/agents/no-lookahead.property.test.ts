@@ -7,7 +7,7 @@ import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import { HistorySignalSource } from '../../src/adapters/signals-history/source.ts';
 import { GridOrchestrator, DEFAULT_NEED_POLICY } from '../../src/agents/grid/orchestrator.ts';
-import { buildProblem } from '../../src/agents/flex/problem.ts';
+import { buildProblem } from '../../src/optimise/problem.ts';
 import type { FlexibilityReport } from '../../src/domain/compute.ts';
 import { DEFAULT_VINTAGE_MODEL } from '../../src/domain/forecast-vintage.ts';
 import { SignalHistory } from '../../src/domain/signal-history.ts';

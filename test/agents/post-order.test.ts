@@ -6,7 +6,7 @@ import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
-import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
+import type { Commitment } from '../../src/domain/commitments.ts';
 import {
   askSupport,
   cancelOrder,
@@ -108,12 +108,12 @@ test('a callback the BAP is not waiting for (late, or never asked for) is refuse
     action: 'on_status',
     bapId: m.bap.deps.id,
     bapUri: m.urls.bap,
-    bppId: m.bpp.deps.id,
+    bppId: m.bpp.id,
     bppUri: m.urls.bpp,
     transactionId: randomUUID(),
     now: Date.now(),
   });
-  await assert.rejects(m.bpp.deps.client.send(m.urls.bap, { context, message: { order: { id: p.orderId } } }), (e) =>
+  await assert.rejects(m.bpp.context.client.send(m.urls.bap, { context, message: { order: { id: p.orderId } } }), (e) =>
     /30000 FLX_REQ_EXPIRED: no request .* is waiting for a callback/.test((e as Error).message),
   );
   const rejected = (await m.stores.grid.auditTrail()).filter(
@@ -125,13 +125,13 @@ test('a callback the BAP is not waiting for (late, or never asked for) is refuse
     action: 'on_track',
     bapId: m.bap.deps.id,
     bapUri: m.urls.bap,
-    bppId: m.bpp.deps.id,
+    bppId: m.bpp.id,
     bppUri: m.urls.bpp,
     transactionId: p.transactionId,
     now: Date.now(),
   });
   await assert.rejects(
-    m.bpp.deps.client.send(m.urls.bap, { context: unasked, message: { tracking: { status: 'active' } } }),
+    m.bpp.context.client.send(m.urls.bap, { context: unasked, message: { tracking: { status: 'active' } } }),
     /FLX_REQ_EXPIRED/,
     'other callbacks still need a request',
   );
@@ -139,12 +139,12 @@ test('a callback the BAP is not waiting for (late, or never asked for) is refuse
     action: 'on_status',
     bapId: m.bap.deps.id,
     bapUri: m.urls.bap,
-    bppId: m.bpp.deps.id,
+    bppId: m.bpp.id,
     bppUri: m.urls.bpp,
     transactionId: p.transactionId,
     now: Date.now(),
   });
-  await m.bpp.deps.client.send(m.urls.bap, { context: ours, message: { order: { id: p.orderId } } });
+  await m.bpp.context.client.send(m.urls.bap, { context: ours, message: { order: { id: p.orderId } } });
   // Audited after the ACK, by the receiver's continuation.
   const audited = async () =>
     (await m.stores.grid.auditTrail({ transactionId: p.transactionId })).filter(

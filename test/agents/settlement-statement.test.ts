@@ -5,8 +5,9 @@ import assert from 'node:assert/strict';
 import type { Order } from '../../src/domain/order.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { gbp, kw } from '../../src/domain/units.ts';
-import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
-import { settleOrder, settlementStatement } from '../../src/agents/flex/settle-order.ts';
+import type { Commitment } from '../../src/domain/commitments.ts';
+import { settleOrder } from '../../src/settlement/order.ts';
+import { settlementStatement } from '../../src/settlement/statement.ts';
 
 // 2024-03-31 is the spring clock change: 00:30 UTC is 00:30 GMT (period 2), 01:00 UTC is 02:00 BST (period 3).
 const start = epochMs(Date.parse('2024-03-31T00:30:00Z'));

@@ -1,7 +1,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { BL01_DEFAULT, bl01Baseline, isWorkingDay, type MeterDay } from '../../src/domain/baseline-bl01.ts';
+import { BL01_DEFAULT, bl01Baseline, isWorkingDay, type MeterDay } from '../../src/settlement/baseline-bl01.ts';
 
 // The synthetic BL01 vector in the project's market research notes (import MWh per settlement
 // period, event SP35–36 on a working day), in kW: MWh per half hour × 2000.

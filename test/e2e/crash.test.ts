@@ -15,7 +15,7 @@ import { verifyChain } from '../../src/audit/chain.ts';
 import { openPostgresStore } from '../../src/adapters/store-postgres/index.ts';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { brokenCommitments, type PlanRecord } from '../../src/agents/flex/plan-record.ts';
-import type { Commitment } from '../../src/agents/flex/orchestrator.ts';
+import type { Commitment } from '../../src/domain/commitments.ts';
 import { buildContext, type BecknMessage, type RequestAction } from '../../src/beckn/context.ts';
 import { catalogToOffers, needToIntent } from '../../src/beckn/flex-codec.ts';
 import type { WireOrder } from '../../src/beckn/wire.ts';

@@ -1,6 +1,7 @@
 // A Compute-Flex agent: sits beside one site's scheduler, reports the queue and the site's
 // inflexible load to the Flexibility Orchestrator every slot, and carries out the dispatch it gets
-// back (job start times). It also answers the orchestrator's meter reads. All links are signed.
+// back (job start times). It also answers the orchestrator's meter reads. All links are signed, and
+// every body is checked against the link protocol (flexlon-link/1, ../link-protocol.ts) on arrival.
 import type { FastifyInstance } from 'fastify';
 import type { Actuation, ComputeJob, FlexibilityReport } from '../../domain/compute.ts';
 import { summariseFlexibility } from '../../domain/flexibility.ts';
@@ -9,9 +10,17 @@ import { kw } from '../../domain/units.ts';
 import { FlexError, asFlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { KeyResolver } from '../../beckn/key-resolver.ts';
-import type { Clock, Meter, Scheduler, Signer, Store } from '../../ports.ts';
-import { callSigned, signedRoute } from '../link.ts';
-import type { DispatchInstruction } from '../flex/problem.ts';
+import type { Clock, Meter, ProviderLink, Scheduler, Signer, Store } from '../../ports.ts';
+import { httpProviderLink, signedRoute } from '../link.ts';
+import {
+  LINK_PATHS,
+  parseDispatchMessage,
+  parseSlotRead,
+  type DispatchInstruction,
+  type DispatchMessage,
+  type DispatchResults,
+  type SlotReadings,
+} from '../link-protocol.ts';
 
 export interface SiteDescription {
   readonly id: string;
@@ -51,7 +60,14 @@ export interface ComputeAgentDeps {
    * a job can still start before the next poll, so poll often (see `watch`).
    */
   readonly holdNewJobs?: boolean;
+  /** The link to the orchestrator; signed HTTP to orchestratorUrl when absent. */
+  readonly link?: ProviderLink;
 }
+
+/** How a dispatch arrived: pushed by the orchestrator, or in the reply to this agent's report. */
+export type DispatchRoute = 'pushed' | 'reply';
+/** What the agent audits a dispatch under when the message names no reason. */
+const DEFAULT_REASON: Record<DispatchRoute, string> = { pushed: 'orchestrator dispatch', reply: 'rolling plan' };
 
 const isWaiting = (j: ComputeJob): boolean => j.state === 'queued' || j.state === 'held';
 
@@ -63,8 +79,11 @@ export class ComputeAgent {
   /** Refusals not yet reported to the orchestrator. */
   private refused: Actuation[] = [];
   private lastFinishedCheck: EpochMs | undefined;
+  private readonly link: ProviderLink;
 
-  constructor(readonly deps: ComputeAgentDeps) {}
+  constructor(readonly deps: ComputeAgentDeps) {
+    this.link = deps.link ?? httpProviderLink(deps.orchestratorUrl, deps.signer, deps.wallNow);
+  }
 
   /**
    * Reads the queue. If the scheduler cannot be read (controller down, timeout), keeps and returns
@@ -234,6 +253,17 @@ export class ComputeAgent {
     return results;
   }
 
+  /**
+   * Every dispatch, whichever way it came, is carried out here. A pushed one that was partly refused
+   * makes the agent report at once (the orchestrator re-plans with the jobs as they are); a reply's
+   * refusals go with the next report, which is already due.
+   */
+  async onDispatch(message: DispatchMessage, route: DispatchRoute): Promise<DispatchResults> {
+    const results = await this.apply(message.dispatch, message.reason ?? DEFAULT_REASON[route]);
+    if (route === 'pushed' && results.some((r) => !r.ok)) this.replanSoon();
+    return { results };
+  }
+
   /** After a pushed dispatch was partly refused: report at once so the orchestrator re-plans with the jobs as they are. */
   private replanSoon(): void {
     setImmediate(() => {
@@ -247,13 +277,7 @@ export class ComputeAgent {
   async tick(t: EpochMs = this.deps.market.now(), advance = true): Promise<void> {
     if (advance) this.deps.advance?.(t);
     const report = await this.report(t);
-    const answer = await callSigned<{ dispatch: DispatchInstruction[] }>(
-      `${this.deps.orchestratorUrl}/internal/agent/report`,
-      report,
-      this.deps.signer,
-      this.deps.wallNow,
-    );
-    await this.apply(answer.dispatch, 'rolling plan');
+    await this.onDispatch(await this.link.report(report), 'reply');
   }
 
   /** Ticks at every slot boundary until `until` (market time) or until aborted. */
@@ -272,35 +296,22 @@ export class ComputeAgent {
       if (sender.subscriberId !== this.deps.orchestratorId)
         throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `only ${this.deps.orchestratorId} may instruct this agent`);
     };
-    signedRoute(app, '/agent/dispatch', link, async (body, sender) => {
+    signedRoute(app, LINK_PATHS.dispatch, link, async (body, sender): Promise<DispatchResults> => {
       fromOrchestrator(sender);
-      const b = body as { dispatch?: DispatchInstruction[]; reason?: string };
-      if (!Array.isArray(b.dispatch))
-        throw new FlexError('FLX_REQ_SCHEMA', 'dispatch must be a list of {jobId, beginAt}', { path: 'dispatch' });
-      const results = await this.apply(b.dispatch, b.reason ?? 'orchestrator dispatch');
-      if (results.some((r) => !r.ok)) this.replanSoon();
-      return { results };
+      return this.onDispatch(parseDispatchMessage(body), 'pushed');
     });
     const gridOf = (body: unknown): SlotGrid => {
-      const b = body as { fromMs?: number; slots?: number; slotMinutes?: number };
-      if (
-        typeof b.fromMs !== 'number' ||
-        typeof b.slots !== 'number' ||
-        !Number.isInteger(b.slots) ||
-        b.slots < 1 ||
-        b.slots > 10_000
-      )
-        throw new FlexError('FLX_REQ_SCHEMA', 'a read needs fromMs and 1–10000 slots', { path: 'slots' });
-      return { start: epochMs(b.fromMs), slotMinutes: b.slotMinutes ?? this.deps.slotMinutes, slots: b.slots };
+      const read = parseSlotRead(body);
+      return { start: epochMs(read.fromMs), slotMinutes: read.slotMinutes ?? this.deps.slotMinutes, slots: read.slots };
     };
-    signedRoute(app, '/agent/baseline', link, async (body, sender) => {
+    signedRoute(app, LINK_PATHS.baseline, link, async (body, sender): Promise<SlotReadings> => {
       fromOrchestrator(sender);
       if (!this.deps.baseline)
         throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `site ${this.deps.site.id} has no baseline source configured`);
       const importKw = await this.deps.baseline(gridOf(body));
       return { importKw: importKw.map((x) => (Number.isFinite(x) ? x : null)) };
     });
-    signedRoute(app, '/agent/meter', link, async (body, sender) => {
+    signedRoute(app, LINK_PATHS.meter, link, async (body, sender): Promise<SlotReadings> => {
       fromOrchestrator(sender);
       const grid = gridOf(body);
       const importKw = await this.deps.meter.importKw(grid);

@@ -7,7 +7,6 @@
 // release the outbox leases a killed predecessor left and send everything still owed.
 import type { FastifyInstance } from 'fastify';
 import { FlexError, asFlexError } from '../../errors.ts';
-import type { FlexibilityReport } from '../../domain/compute.ts';
 import type { InboundJournal } from '../../beckn/journal.ts';
 import type { KeyResolver } from '../../beckn/key-resolver.ts';
 import { registerReceiver, type Inbound } from '../../beckn/receiver.ts';
@@ -18,13 +17,13 @@ import { OutboxWorker } from '../../store/outbox-worker.ts';
 import type { OutboxSend } from '../../store/outbox.ts';
 import type { OutboxMessage } from '../../store/records.ts';
 import { signedRoute } from '../link.ts';
+import { LINK_PATHS, type DispatchMessage } from '../link-protocol.ts';
 import { LOCAL_TASK, owedCallback, type OwedTask } from './callbacks.ts';
 import { makeKit } from './kit.ts';
 import { flexHandlers } from './lifecycle.ts';
 import { runOffersTask } from './offer-task.ts';
 import { progressOrders } from './progress.ts';
 import type { FlexOrchestrator } from './orchestrator.ts';
-import type { DispatchInstruction } from './problem.ts';
 
 export interface BppOptions {
   readonly orchestrator: FlexOrchestrator;
@@ -54,10 +53,10 @@ export interface Bpp {
 
 export const createBpp = (o: BppOptions): Bpp => {
   const fo = o.orchestrator;
-  const d = fo.deps;
-  const metrics = o.metrics ?? d.metrics ?? createMetrics({ orders: () => d.store.listOrders(), processMetrics: true });
+  const c = fo.context;
+  const metrics = o.metrics ?? c.metrics ?? createMetrics({ orders: () => c.store.listOrders(), processMetrics: true });
   const nudge = { outbox: undefined as OutboxWorker | undefined };
-  const kit = makeKit(fo, () => {
+  const kit = makeKit(c, () => {
     void nudge.outbox?.nudge();
   });
 
@@ -68,9 +67,9 @@ export const createBpp = (o: BppOptions): Bpp => {
     }
     const { message, inReplyTo } = owedCallback(m.body);
     try {
-      const ack = await d.client.send(m.destination, message, { inReplyTo });
+      const ack = await c.client.send(m.destination, message, { inReplyTo });
       metrics.message('out', m.action, 'sent');
-      d.log.info({ action: m.action, to: m.destination }, 'callback sent');
+      c.log.info({ action: m.action, to: m.destination }, 'callback sent');
       return ack;
     } catch (e) {
       metrics.message('out', m.action, `failed:${asFlexError(e).code}`);
@@ -86,14 +85,14 @@ export const createBpp = (o: BppOptions): Bpp => {
       () => sendOne(m),
     );
   const outbox = new OutboxWorker({
-    store: d.store,
+    store: c.store,
     send,
-    now: d.wallNow,
+    now: c.provider.wallNow,
     everyMs: o.outboxEveryMs ?? 1000,
     onDrained: (r) => {
-      for (const id of r.dead) d.log.error({ outbox: id }, 'outbox message given up (dead): see its last_error');
+      for (const id of r.dead) c.log.error({ outbox: id }, 'outbox message given up (dead): see its last_error');
     },
-    onError: (e) => d.log.error({ error: asFlexError(e).message }, 'outbox drain failed'),
+    onError: (e) => c.log.error({ error: asFlexError(e).message }, 'outbox drain failed'),
   });
   nudge.outbox = outbox;
 
@@ -104,7 +103,7 @@ export const createBpp = (o: BppOptions): Bpp => {
     if (progressing) return;
     progressing = progressOrders(kit)
       .catch((e: unknown) =>
-        d.log.warn(
+        c.log.warn(
           { error: asFlexError(e).message },
           'moving orders on with market time failed; retried on the next pass',
         ),
@@ -115,7 +114,7 @@ export const createBpp = (o: BppOptions): Bpp => {
   };
 
   const onBackgroundError = (e: unknown, i: Inbound) =>
-    d.log.error(
+    c.log.error(
       {
         action: i.action,
         transaction_id: i.msg.context.transaction_id,
@@ -129,14 +128,14 @@ export const createBpp = (o: BppOptions): Bpp => {
     if (outcome.startsWith('NACK:FLX_SIG_')) metrics.signatureFailure(outcome.slice(5));
     // The peer sees only "internal error"; the operator needs the cause.
     if (outcome === 'NACK:FLX_INTERNAL')
-      d.log.error(
+      c.log.error(
         { action, error: asFlexError(error).message, stack: (error as Error | undefined)?.stack },
         'internal error answering a request (NACK)',
       );
     else if (outcome.startsWith('NACK:'))
-      d.log.info({ action, outcome, error: asFlexError(error).message }, 'request refused (NACK)');
+      c.log.info({ action, outcome, error: asFlexError(error).message }, 'request refused (NACK)');
     else
-      d.log.info(
+      c.log.info(
         { action, outcome },
         outcome === 'duplicate' ? 'request already handled: same ACK, no second effect' : 'request accepted (ACK)',
       );
@@ -147,12 +146,12 @@ export const createBpp = (o: BppOptions): Bpp => {
     outbox,
     register(app) {
       registerReceiver(app, {
-        subscriberId: d.id,
+        subscriberId: c.provider.id,
         role: 'BPP',
         resolver: o.resolver,
-        store: d.store,
+        store: c.store,
         ackSigner: o.ackSigner,
-        now: d.wallNow,
+        now: c.provider.wallNow,
         handlers: flexHandlers(kit),
         onBackgroundError,
         onOutcome,
@@ -160,10 +159,10 @@ export const createBpp = (o: BppOptions): Bpp => {
       });
       signedRoute(
         app,
-        '/internal/agent/report',
-        { resolver: o.agentTrust, now: d.wallNow, store: d.store, actor: d.id },
-        async (body): Promise<{ dispatch: DispatchInstruction[] }> => {
-          const answer = await fo.onAgentReport(body as FlexibilityReport);
+        LINK_PATHS.report,
+        { resolver: o.agentTrust, now: c.provider.wallNow, store: c.store, actor: c.provider.id },
+        async (body): Promise<DispatchMessage> => {
+          const answer = await fo.onAgentReport(body);
           progress();
           return answer;
         },
@@ -171,10 +170,10 @@ export const createBpp = (o: BppOptions): Bpp => {
       registerMetricsRoute(app, metrics.registry);
       app.get('/health', async () => ({
         ok: true,
-        id: d.id,
-        store: d.store.location,
+        id: c.provider.id,
+        store: c.store.location,
         sites: fo.reportedSites(),
-        owed: (await d.store.listOutbox({ status: 'pending' })).length,
+        owed: (await c.store.listOutbox({ status: 'pending' })).length,
       }));
     },
     async start() {
@@ -182,7 +181,7 @@ export const createBpp = (o: BppOptions): Bpp => {
         await fo.recover();
       } catch (e) {
         // An agent that is down must not keep the BPP from answering; the next report re-plans.
-        d.log.warn({ error: asFlexError(e).message }, 'recovery could not re-plan and dispatch yet');
+        c.log.warn({ error: asFlexError(e).message }, 'recovery could not re-plan and dispatch yet');
       }
       await outbox.start();
       progressTimer = setInterval(progress, o.progressEveryMs ?? 1000);

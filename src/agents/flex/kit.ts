@@ -1,23 +1,22 @@
-// What the BPP's Beckn handlers share: finding the order a message is about (through the store
+// What the BPP's Beckn handlers share: the narrow context (context.ts: identity, store, clocks,
+// terms, planning operations, site reads), finding the order a message is about (through the store
 // before the transaction, through `tx` inside it), applying an order event with the right error
 // code, the Order object on the wire, the settlement inputs, and the audit row of an order change.
+import type { Commitment } from '../../domain/commitments.ts';
 import type { FlexOffer } from '../../domain/offers.ts';
 import { transition, type Order, type OrderEvent } from '../../domain/order.ts';
 import { MINUTE_MS, epochMs, type EpochMs } from '../../domain/time.ts';
 import { FlexError, type ErrorCode } from '../../errors.ts';
 import type { Inbound } from '../../beckn/receiver.ts';
 import type { StoreOps, StoreTx } from '../../ports.ts';
-import type { Provider } from './callbacks.ts';
+import type { OrderSettlement } from '../../settlement/order.ts';
+import type { FlexContext } from './context.ts';
 import type { OfferTerms } from './offers.ts';
-import type { Commitment, FlexOrchestrator } from './orchestrator.ts';
-import type { OrderSettlement } from './settle-order.ts';
 import { orderToWire } from './wire-order.ts';
 
 type Reader = Pick<StoreOps, 'getOrder' | 'findOrderByTransaction' | 'getDocument'>;
 
-export interface Kit {
-  readonly fo: FlexOrchestrator;
-  readonly provider: Provider;
+export interface Kit extends FlexContext {
   /** Wakes the outbox worker (after a commit that owes something). */
   readonly sent: () => void;
   /** The order named by id (or, without one, the transaction's), which must belong to this transaction and BAP. */
@@ -36,22 +35,20 @@ export interface Kit {
   meters(commitments: readonly Commitment[]): Promise<Map<string, number[]>>;
 }
 
-export const makeKit = (fo: FlexOrchestrator, sent: () => void): Kit => {
-  const d = fo.deps;
-  const provider: Provider = { id: d.id, uri: d.uri, wallNow: d.wallNow };
-  const storedMeter = async (c: Commitment): Promise<number[]> => {
-    const slots = c.baselineKw?.length ?? c.maxImportKw.length;
-    const rows = await d.store.meterReadings({
-      site: c.site,
-      from: c.windowStart,
-      to: epochMs(c.windowStart + slots * c.slotMinutes * MINUTE_MS),
+export const makeKit = (c: FlexContext, sent: () => void): Kit => {
+  const { provider, store, terms } = c;
+  const storedMeter = async (x: Commitment): Promise<number[]> => {
+    const slots = x.baselineKw?.length ?? x.maxImportKw.length;
+    const rows = await store.meterReadings({
+      site: x.site,
+      from: x.windowStart,
+      to: epochMs(x.windowStart + slots * x.slotMinutes * MINUTE_MS),
     });
     const at = new Map(rows.map((r) => [r.slotStart as number, r.importKw]));
-    return Array.from({ length: slots }, (_, k) => at.get(c.windowStart + k * c.slotMinutes * MINUTE_MS) ?? NaN);
+    return Array.from({ length: slots }, (_, k) => at.get(x.windowStart + k * x.slotMinutes * MINUTE_MS) ?? NaN);
   };
   return {
-    fo,
-    provider,
+    ...c,
     sent,
     async orderIn(r, i, id, path = 'message.order_id') {
       const order = id ? await r.getOrder(id) : await r.findOrderByTransaction(i.msg.context.transaction_id);
@@ -68,7 +65,7 @@ export const makeKit = (fo: FlexOrchestrator, sent: () => void): Kit => {
       return order;
     },
     step(order, event, code) {
-      const t = transition(order, event, epochMs(d.wallNow()));
+      const t = transition(order, event, epochMs(provider.wallNow()));
       if (!t.ok)
         throw new FlexError(code ?? (t.reason.includes('expired') ? 'FLX_QUOTE_EXPIRED' : 'FLX_ORDER_STATE'), t.reason);
       return t.order;
@@ -87,19 +84,19 @@ export const makeKit = (fo: FlexOrchestrator, sent: () => void): Kit => {
       orderToWire({
         order,
         offer,
-        providerId: d.id,
-        now: d.wallNow(),
-        quoteTtlSeconds: d.quoteTtlSeconds,
+        providerId: provider.id,
+        now: provider.wallNow(),
+        quoteTtlSeconds: terms.quoteTtlSeconds,
         includeId,
-        ...(d.cancellation ? { cancellation: d.cancellation } : {}),
-        ...(d.baselineMethod ? { baseline: d.baselineMethod } : {}),
+        ...(terms.cancellation ? { cancellation: terms.cancellation } : {}),
+        ...(terms.baselineMethod ? { baseline: terms.baselineMethod } : {}),
         ...(settlement ? { settlement: settlement.total, siteSettlements: settlement.sites } : {}),
       }),
     async audit(tx, order, payload) {
       await tx.appendAudit({
         kind: 'order',
-        at: d.wallNow(),
-        actor: d.id,
+        at: provider.wallNow(),
+        actor: provider.id,
         transactionId: order.transactionId,
         orderId: order.id,
         payload: { state: order.state, ...payload },
@@ -107,16 +104,16 @@ export const makeKit = (fo: FlexOrchestrator, sent: () => void): Kit => {
     },
     async meters(commitments) {
       const out = new Map<string, number[]>();
-      for (const c of commitments) {
-        const slots = c.baselineKw?.length ?? c.maxImportKw.length;
+      for (const x of commitments) {
+        const slots = x.baselineKw?.length ?? x.maxImportKw.length;
         try {
-          out.set(c.site, await fo.meter(c.site, c.windowStart, slots));
+          out.set(x.site, await c.reads.meter(x.site, x.windowStart, slots));
         } catch (e) {
-          d.log.warn(
-            { site: c.site, error: (e as Error).message },
+          c.log.warn(
+            { site: x.site, error: (e as Error).message },
             'meter unreadable: settling on the readings stored so far',
           );
-          out.set(c.site, await storedMeter(c));
+          out.set(x.site, await storedMeter(x));
         }
       }
       return out;

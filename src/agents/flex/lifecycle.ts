@@ -4,7 +4,7 @@
 // and runs `commit` in the same transaction, which re-reads the order, applies the event, stores the
 // effect and owes the callback (outbox). After the ACK the outbox worker sends it. So a crash leaves
 // either nothing (the BAP retries the same message) or the effect and the callback owed.
-import { randomUUID } from 'node:crypto';
+import type { Commitment } from '../../domain/commitments.ts';
 import type { FlexOffer } from '../../domain/offers.ts';
 import { advance, DEFAULT_CANCELLATION, type Order } from '../../domain/order.ts';
 import { epochMs } from '../../domain/time.ts';
@@ -14,13 +14,13 @@ import type { Action } from '../../beckn/context.ts';
 import { intentToNeed } from '../../beckn/flex-codec.ts';
 import type { BecknHandler, Inbound, TxWork } from '../../beckn/receiver.ts';
 import type { WireOrder } from '../../beckn/wire.ts';
+import type { OrderSettlement } from '../../settlement/order.ts';
 import { owe, oweTask, requesterOf } from './callbacks.ts';
-import { liveOrders, readingsToSave, sameOrders, type Kit } from './kit.ts';
+import { liveOrders, sameOrders, type Kit } from './kit.ts';
 import { commitmentsOf, type OfferTerms } from './offers.ts';
-import type { Commitment } from './orchestrator.ts';
 import { postOrderHandlers } from './post-order.ts';
 import { opportunityCostAt } from './pricing.ts';
-import { settleOrder, type OrderSettlement } from './settle-order.ts';
+import { readMeters, settleAndOweStatus } from './settle-status.ts';
 
 type Msg = { order?: WireOrder; order_id?: string; intent?: unknown };
 const body = (i: Inbound): Msg => (i.msg.message ?? {}) as Msg;
@@ -44,8 +44,7 @@ export const quote = async (
   commitments: readonly Commitment[],
   wantedKw: number,
 ): Promise<number> => {
-  const { fo } = k;
-  const withIt = await fo.plan({ extra: commitments, held: false });
+  const withIt = await k.planning.plan({ extra: commitments, held: false });
   if (withIt.schedule.status === 'infeasible')
     throw new FlexError(
       'FLX_QUOTE_EXPIRED',
@@ -55,17 +54,17 @@ export const quote = async (
   let cost = opportunityCostAt(terms.curve, wantedKw);
   const live = withIt.orders.filter((id) => !commitments.some((c) => c.orderId === id));
   if (!sameOrders(live, terms.orders)) {
-    const without = await fo.plan({ held: false });
+    const without = await k.planning.plan({ held: false });
     if (without.schedule.status !== 'infeasible')
       cost = Math.max(cost, withIt.schedule.costGbp - without.schedule.costGbp);
-    if (!fo.deps.pricing.sellBelowCost && cost > proRata * (1 + REQUOTE_TOLERANCE) + 0.01) {
+    if (!k.pricing.sellBelowCost && cost > proRata * (1 + REQUOTE_TOLERANCE) + 0.01) {
       throw new FlexError(
         'FLX_QUOTE_EXPIRED',
         `offer ${offer.id} at £${proRata.toFixed(2)} no longer covers the opportunity cost £${cost.toFixed(2)} of the fleet re-planned with its new commitments: search again`,
       );
     }
   }
-  return fo.deps.pricing.sellBelowCost ? proRata : Math.max(proRata, Math.ceil(cost * 100 - 1e-9) / 100);
+  return k.pricing.sellBelowCost ? proRata : Math.max(proRata, Math.ceil(cost * 100 - 1e-9) / 100);
 };
 
 const fresh = (i: Inbound, id: string, offer: FlexOffer, now: number): Order => ({
@@ -86,15 +85,14 @@ const fresh = (i: Inbound, id: string, offer: FlexOffer, now: number): Order => 
 const select =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
-    const d = k.fo.deps;
     const o = body(i).order;
-    if (o?.provider?.id !== undefined && o.provider.id !== d.id)
+    if (o?.provider?.id !== undefined && o.provider.id !== k.provider.id)
       throw new FlexError('FLX_ITEM_NOT_FOUND', `provider ${o.provider.id} is not served here`, {
         path: 'message.order.provider.id',
       });
     const item = o?.items?.[0];
-    const offer = await k.offerOf(d.store, item?.id);
-    if (d.market.now() >= offer.validUntil)
+    const offer = await k.offerOf(k.store, item?.id);
+    if (k.market.now() >= offer.validUntil)
       throw new FlexError(
         'FLX_QUOTE_EXPIRED',
         `offer ${offer.id} was valid until ${new Date(offer.validUntil).toISOString()} (market time)`,
@@ -105,9 +103,9 @@ const select =
       throw new FlexError('FLX_REQ_SCHEMA', 'the selected quantity must be a positive number of kW', { path });
     if (wanted > offer.reductionKw + 1e-9)
       throw new FlexError('FLX_QUANTITY_UNAVAILABLE', `${wanted} kW asked, ${offer.reductionKw} kW offered`, { path });
-    const existing = await d.store.findOrderByTransaction(i.msg.context.transaction_id);
-    const id = existing?.id ?? `flx-${randomUUID()}`;
-    const terms = await k.termsOf(d.store, offer.id);
+    const existing = await k.store.findOrderByTransaction(i.msg.context.transaction_id);
+    const id = existing?.id ?? k.ids.next('flx');
+    const terms = await k.termsOf(k.store, offer.id);
     const commitments = commitmentsOf(terms, id, wanted);
     const price = await quote(k, offer, terms, commitments, wanted);
     const allocations = commitments.map((c) => ({ site: c.site, reductionKw: kw(c.reductionKw ?? 0) }));
@@ -118,12 +116,15 @@ const select =
         const base =
           current && ['confirmed', 'active', 'completed', 'cancelled', 'failed'].includes(current.state)
             ? current
-            : { ...fresh(i, current?.id ?? id, offer, d.wallNow()), ...(current ? { state: current.state } : {}) };
+            : {
+                ...fresh(i, current?.id ?? id, offer, k.provider.wallNow()),
+                ...(current ? { state: current.state } : {}),
+              };
         const order = k.step(base, {
           type: 'select',
           reductionKw: kw(wanted),
           priceGbp: gbp(price),
-          quoteExpiresAt: epochMs(d.wallNow() + d.quoteTtlSeconds * 1000),
+          quoteExpiresAt: epochMs(k.provider.wallNow() + k.terms.quoteTtlSeconds * 1000),
           allocations,
         });
         await tx.saveOrder(order);
@@ -137,16 +138,15 @@ const select =
 const init =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
-    const d = k.fo.deps;
     const event = {
       type: 'init',
-      baselineMethod: k.fo.baselineCode,
-      cancellation: d.cancellation ?? DEFAULT_CANCELLATION,
+      baselineMethod: k.planning.baselineCode,
+      cancellation: k.terms.cancellation ?? DEFAULT_CANCELLATION,
     } as const;
-    const before = k.step(await k.orderIn(d.store, i, body(i).order?.id, 'message.order.id'), event);
+    const before = k.step(await k.orderIn(k.store, i, body(i).order?.id, 'message.order.id'), event);
     // Refused at init when the fleet can no longer deliver it (the quote was made some time ago).
-    const terms = await k.termsOf(d.store, before.offerId);
-    const check = await k.fo.plan({ extra: commitmentsOf(terms, before.id, before.reductionKw), held: false });
+    const terms = await k.termsOf(k.store, before.offerId);
+    const check = await k.planning.plan({ extra: commitmentsOf(terms, before.id, before.reductionKw), held: false });
     if (check.schedule.status === 'infeasible')
       throw new FlexError(
         'FLX_QUANTITY_UNAVAILABLE',
@@ -156,7 +156,7 @@ const init =
       commit: async (tx) => {
         const order = k.step(await k.orderIn(tx, i, body(i).order?.id, 'message.order.id'), event);
         await tx.saveOrder(order);
-        await k.audit(tx, order, { baselineMethod: k.fo.baselineCode, cancellation: order.cancellation });
+        await k.audit(tx, order, { baselineMethod: k.planning.baselineCode, cancellation: order.cancellation });
         await owe(
           tx,
           k.provider,
@@ -173,19 +173,17 @@ const init =
 const confirm =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
-    const { fo } = k;
-    const d = fo.deps;
     const id = body(i).order?.id;
-    const before = await k.orderIn(d.store, i, id, 'message.order.id');
+    const before = await k.orderIn(k.store, i, id, 'message.order.id');
     k.step(before, { type: 'confirm' });
-    const terms = await k.termsOf(d.store, before.offerId);
+    const terms = await k.termsOf(k.store, before.offerId);
     const commitments = commitmentsOf(terms, before.id, before.reductionKw);
     // Never promise what cannot be delivered: re-plan with the commitment, holding the fleet lock
     // until the commitment is stored, so no other confirm is checked without this one.
-    const release = await fo.fleetLock.acquire();
+    const release = await k.planning.fleetLock.acquire();
     let planned: { grid: { start: number }; orders: readonly string[] };
     try {
-      const withIt = await fo.plan({ extra: commitments, held: false });
+      const withIt = await k.planning.plan({ extra: commitments, held: false });
       if (withIt.schedule.status === 'infeasible')
         throw new FlexError(
           'FLX_QUANTITY_UNAVAILABLE',
@@ -208,7 +206,7 @@ const confirm =
           );
         for (const c of commitments) await tx.saveCommitment(c);
         await tx.saveOrder(order);
-        await k.audit(tx, order, { commitments, baselineMethod: k.fo.baselineCode });
+        await k.audit(tx, order, { commitments, baselineMethod: k.planning.baselineCode });
         await owe(
           tx,
           k.provider,
@@ -221,7 +219,7 @@ const confirm =
       settle: release,
       after: async () => {
         k.sent();
-        await fo.dispatchAll(`commitment ${before.id}`, before.id);
+        await k.planning.dispatchAll(`commitment ${before.id}`, before.id);
       },
     };
   };
@@ -229,64 +227,20 @@ const confirm =
 const status =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
-    const d = k.fo.deps;
-    const first = await k.orderIn(d.store, i, body(i).order_id);
-    const commitments = await d.store.listCommitments<Commitment>({ orderId: first.id });
-    const metered = await k.meters(commitments);
+    const first = await k.orderIn(k.store, i, body(i).order_id);
+    const commitments = await k.store.listCommitments<Commitment>({ orderId: first.id });
+    const metered = await readMeters(k, 'asked', first, commitments);
     let completed: OrderSettlement | undefined;
     return {
       commit: async (tx) => {
         const current = await k.orderIn(tx, i, body(i).order_id);
-        const order = advance(current, d.market.now(), epochMs(d.wallNow()));
-        const settlement = ['confirmed', 'active', 'completed'].includes(order.state)
-          ? settleOrder(order, commitments, metered, k.fo.baselineCode)
-          : undefined;
-        if (settlement) {
-          await tx.saveMeterReadings(readingsToSave(commitments, metered, d.wallNow()));
-          await tx.appendAudit({
-            kind: 'meter',
-            at: d.wallNow(),
-            actor: d.id,
-            transactionId: order.transactionId,
-            orderId: order.id,
-            payload: {
-              readings: settlement.total.periods.map(({ start, baselineKw, meteredKw }) => ({
-                start,
-                baselineKw,
-                meteredKw,
-              })),
-              sites: Object.fromEntries(
-                [...metered].map(([site, v]) => [site, v.map((x) => (Number.isFinite(x) ? x : null))]),
-              ),
-            },
-          });
-          if (order.state === 'completed')
-            await tx.appendAudit({
-              kind: 'settlement',
-              at: d.wallNow(),
-              actor: d.id,
-              transactionId: order.transactionId,
-              orderId: order.id,
-              payload: { ...settlement.total, sites: settlement.sites },
-            });
-        }
-        if (order !== current) {
-          await tx.saveOrder(order);
-          await k.audit(tx, order, { from: current.state });
-          if (order.state === 'completed') completed = settlement;
-        }
-        await owe(
-          tx,
-          k.provider,
-          requesterOf(i),
-          'on_status',
-          { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) },
-          order.id,
-        );
+        const order = advance(current, k.market.now(), epochMs(k.provider.wallNow()));
+        const to = requesterOf(i);
+        ({ completed } = await settleAndOweStatus(k, tx, { mode: 'asked', current, order, commitments, metered, to }));
       },
       after: async () => {
         // Counted once committed: a rolled-back transaction delivered nothing.
-        for (const s of completed?.sites ?? []) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
+        for (const s of completed?.sites ?? []) k.metrics?.delivered(s.site, s.summary.deliveredKwh);
         k.sent();
       },
     };

@@ -12,30 +12,28 @@ import type { Kit } from './kit.ts';
 import { commitmentsOf, makeOffers } from './offers.ts';
 
 export const runOffersTask = async (k: Kit, task: OwedTask<{ intent?: Intent }>): Promise<unknown> => {
-  const { fo } = k;
-  const d = fo.deps;
   const r = task.requester;
   const id = callbackId('on_search', r);
-  if (d.wallNow() > deadlineOf(r.context, d.wallNow()))
+  if (k.provider.wallNow() > deadlineOf(r.context, k.provider.wallNow()))
     return { dropped: `the search's ttl ended before its offers were priced` };
-  if (await d.store.getOutbox(id)) return { already: id };
+  if (await k.store.getOutbox(id)) return { already: id };
   const need: FlexNeed = intentToNeed(task.payload.intent);
-  const drafts = await makeOffers(fo, need);
-  const owed = await d.store.transaction(async (tx) => {
+  const drafts = await makeOffers(k, need);
+  const owed = await k.store.transaction(async (tx) => {
     if (await tx.getOutbox(id)) return false;
     for (const { offer, terms } of drafts) {
       await tx.putDocument('offer', offer.id, offer);
       await tx.putDocument('offer-terms', offer.id, terms);
       await tx.appendAudit({
         kind: 'offer',
-        at: d.wallNow(),
-        actor: d.id,
+        at: k.provider.wallNow(),
+        actor: k.provider.id,
         transactionId: r.context.transaction_id,
         messageId: r.context.message_id,
         payload: { offer, terms },
       });
     }
-    await fo.holdOffers(
+    await k.planning.holdOffers(
       tx,
       drafts.map(({ offer, terms }) => ({
         offerId: offer.id,
@@ -45,8 +43,8 @@ export const runOffersTask = async (k: Kit, task: OwedTask<{ intent?: Intent }>)
     );
     await owe(tx, k.provider, r, 'on_search', {
       catalog: offersToCatalog(
-        d.id,
-        d.name,
+        k.provider.id,
+        k.provider.name,
         drafts.map((x) => x.offer),
       ),
     });
@@ -57,9 +55,9 @@ export const runOffersTask = async (k: Kit, task: OwedTask<{ intent?: Intent }>)
   // Offers are held: dispatch now, so no job starts on the old plan and runs into an offered window
   // before the buyer can confirm. A failure here is not the search's: the next report re-plans.
   if (drafts.length > 0) {
-    await fo
+    await k.planning
       .dispatchAll('offers held until confirmed or expired')
-      .catch((e: unknown) => d.log.warn({ error: (e as Error).message }, 'dispatch after holding offers failed'));
+      .catch((e: unknown) => k.log.warn({ error: (e as Error).message }, 'dispatch after holding offers failed'));
   }
   return { offers: drafts.map((x) => x.offer.id) };
 };

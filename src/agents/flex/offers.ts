@@ -4,12 +4,12 @@
 // planning all the sites' commitments together). Pricing takes several plans and a baseline read per
 // site, so it runs as a durable task after the ACK (callbacks.ts), and its result — offers, their
 // terms, the hold, the on_search owed — is written in one transaction.
-import { randomUUID } from 'node:crypto';
+import { committedKw, toSpecs, type Commitment } from '../../domain/commitments.ts';
 import type { FlexNeed, FlexOffer } from '../../domain/offers.ts';
 import type { PlanningProblem } from '../../domain/planning.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { flexibilityCurve, slotCommitments, type FlexibilityCurve } from '../../optimise/offers.ts';
-import type { Commitment, FlexOrchestrator } from './orchestrator.ts';
+import type { FlexContext } from './context.ts';
 import { priceOffer } from './pricing.ts';
 
 /** What an offer commits each site to, kept with the offer (document `offer-terms`). */
@@ -86,21 +86,21 @@ export const commitmentsOf = (terms: OfferTerms, orderId: string, wantedKw: numb
 };
 
 const siteCurves = async (
-  fo: FlexOrchestrator,
+  ctx: FlexContext,
   problem: PlanningProblem,
   w: Window,
   live: readonly Commitment[],
 ): Promise<SiteCurve[]> => {
   const out: SiteCurve[] = [];
-  for (const site of fo.deps.sites) {
+  for (const site of ctx.sites) {
     if (!problem.sites.some((s) => s.id === site.id)) continue;
-    const baselineKw = await fo.baseline(site.id, w.start, w.toSlot - w.fromSlot);
+    const baselineKw = await ctx.reads.baseline(site.id, w.start, w.toSlot - w.fromSlot);
     if (baselineKw.some((x) => !Number.isFinite(x))) continue;
     // What is already sold at the site is not for sale again: levels are measured below it.
-    const sold = fo.committedKw(live, site.id, w.start, baselineKw.length);
+    const sold = committedKw(live, site.id, w.start, baselineKw.length, ctx.slotMinutes);
     const reference = baselineKw.map((b, k) => b - (sold[k] ?? 0));
     const curve = await flexibilityCurve(
-      (p) => fo.deps.solver.plan(p),
+      (p) => ctx.planning.solve(p),
       problem,
       site.id,
       w.fromSlot,
@@ -125,7 +125,7 @@ export const siteNeed = (need: FlexNeed, referenceKw: readonly number[]): FlexNe
 };
 
 const siteDraft = (
-  fo: FlexOrchestrator,
+  ctx: FlexContext,
   c: SiteCurve,
   need: FlexNeed,
   w: Window,
@@ -137,8 +137,8 @@ const siteDraft = (
     c.region,
     w.start,
     w.end,
-    fo.deps.pricing,
-    `offer-${randomUUID()}`,
+    ctx.pricing,
+    ctx.ids.next('offer'),
   );
   if (!offer) return undefined;
   return {
@@ -161,7 +161,7 @@ const siteDraft = (
  * fifth until the joint plan is feasible. The price comes from the joint plan's opportunity cost.
  */
 const portfolioDraft = async (
-  fo: FlexOrchestrator,
+  ctx: FlexContext,
   problem: PlanningProblem,
   curves: readonly SiteCurve[],
   need: FlexNeed,
@@ -187,7 +187,7 @@ const portfolioDraft = async (
   }
   const split = curves.map((c) => ({ c, kw: taken.get(c.site)?.kw ?? 0 })).filter((s) => s.kw > 0);
   if (split.length < 2) return undefined;
-  const base = await fo.deps.solver.plan(problem);
+  const base = await ctx.planning.solve(problem);
   if (base.status === 'infeasible') return undefined;
   for (let scale = 1; scale > 0.3; scale -= 0.2) {
     const parts = split.map((s) => ({ ...s, kw: Math.floor(s.kw * scale * 10) / 10 }));
@@ -198,7 +198,7 @@ const portfolioDraft = async (
         s.c.curve.referenceKw.map((r) => r - s.kw),
       ),
     );
-    const joint = await fo.deps.solver.plan({ ...problem, commitments: [...problem.commitments, ...specs] });
+    const joint = await ctx.planning.solve({ ...problem, commitments: [...problem.commitments, ...specs] });
     if (joint.status === 'infeasible') continue;
     const reductionKw = parts.reduce((a, s) => a + s.kw, 0);
     const hours = (w.end - w.start) / 3_600_000;
@@ -227,8 +227,8 @@ const portfolioDraft = async (
       region,
       w.start,
       w.end,
-      fo.deps.pricing,
-      `offer-${randomUUID()}`,
+      ctx.pricing,
+      ctx.ids.next('offer'),
     );
     if (!offer) return undefined;
     const sites = parts.map((s) => ({
@@ -253,21 +253,21 @@ const portfolioDraft = async (
 };
 
 /** Every offer the fleet can make for `need` now (no writes). */
-export const makeOffers = async (fo: FlexOrchestrator, need: FlexNeed): Promise<OfferDraft[]> => {
-  if (fo.reportedSites().length === 0) return [];
-  const result = await fo.plan();
+export const makeOffers = async (ctx: FlexContext, need: FlexNeed): Promise<OfferDraft[]> => {
+  if (ctx.planning.reportedSites().length === 0) return [];
+  const result = await ctx.planning.plan();
   const w = windowOf(result.grid, need);
   if (!w) return [];
   // Price against the firm commitments only: the held offers are what this search may replace.
-  const live = await fo.commitments();
-  const problem = { ...result.problem, commitments: fo.toSpecs(live, result.grid) };
-  const curves = await siteCurves(fo, problem, w, live);
+  const live = await ctx.planning.commitments();
+  const problem = { ...result.problem, commitments: toSpecs(live, result.grid) };
+  const curves = await siteCurves(ctx, problem, w, live);
   const drafts = curves
-    .map((c) => siteDraft(fo, c, need, w, result.orders))
+    .map((c) => siteDraft(ctx, c, need, w, result.orders))
     .filter((d): d is OfferDraft => d !== undefined);
   // An import limit is a constraint at each connection point, not on the sites' sum: no portfolio then.
   if (curves.length >= 2 && need.importLimitKw === undefined) {
-    const portfolio = await portfolioDraft(fo, problem, curves, need, w, result.orders);
+    const portfolio = await portfolioDraft(ctx, problem, curves, need, w, result.orders);
     if (portfolio) drafts.push(portfolio);
   }
   return drafts;

@@ -6,31 +6,34 @@
 // orders and their commitments, the outbox. recover() reads them back, re-plans with the live
 // commitments as hard constraints and dispatches again (docs/storage.md, "Recovery").
 import { randomUUID } from 'node:crypto';
+import type { BecknClient } from '../../beckn/client.ts';
+import { toSpecs, type Commitment } from '../../domain/commitments.ts';
 import type { FlexibilityReport } from '../../domain/compute.ts';
-import { isLive } from '../../domain/order.ts';
-import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/planning.ts';
+import { uuidIds } from '../../domain/ids.ts';
+import { isLive, type CancellationPolicy } from '../../domain/order.ts';
+import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
 import type { SignalSeries } from '../../domain/signals.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import { checkSchedule } from '../../optimise/check.ts';
-import type { BecknClient } from '../../beckn/client.ts';
 import type { FlexMetrics } from '../../observability/metrics.ts';
-import type { Clock, SignalSource, Signer, Solver, Store } from '../../ports.ts';
-import { callSigned } from '../link.ts';
+import { checkSchedule } from '../../optimise/check.ts';
+import { buildProblem, dispatchFor, type DispatchInstruction } from '../../optimise/problem.ts';
+import type { AgentLink, Clock, IdSource, SignalSource, Signer, Solver, Store } from '../../ports.ts';
+import { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/baselines.ts';
+import { httpAgentLink } from '../link.ts';
+import { parseReport, type DispatchMessage } from '../link-protocol.ts';
+import type { FlexContext, FlexSite, FleetPlanning, HeldOffer, PlanOptions } from './context.ts';
 import { Mutex } from './mutex.ts';
-import { planRecord, type PlanRecord } from './plan-record.ts';
+import { planRecord, type PlanRecord, type PlanResult } from './plan-record.ts';
 import type { PricingPolicy } from './pricing.ts';
-import { buildProblem, dispatchFor, type DispatchInstruction } from './problem.ts';
-import type { CancellationPolicy } from '../../domain/order.ts';
-import { FIFO_COUNTERFACTUAL, type BaselineMethod } from './wire-order.ts';
 
-export interface FlexSite {
-  readonly id: string;
-  readonly region: string;
-  readonly agentUrl: string;
-}
+export type { FlexSite } from './context.ts';
+export type { PlanResult } from './plan-record.ts';
+// Moved to src/domain/commitments.ts; re-exported for callers not yet updated.
+export type { Commitment } from '../../domain/commitments.ts';
 
+/** The constructor's input. Read only here: handlers get the narrow FlexContext (context.ts). */
 export interface FlexOrchestratorDeps {
   readonly id: string;
   readonly uri: string;
@@ -56,53 +59,56 @@ export interface FlexOrchestratorDeps {
   readonly support?: { readonly email?: string; readonly phone?: string };
   readonly log: Logger;
   readonly metrics?: FlexMetrics;
+  /** Plan, order, offer and message ids; random UUIDs when absent (src/domain/ids.ts has a seeded source). */
+  readonly ids?: IdSource;
+  /** How the agents are reached; signed JSON over HTTP (src/agents/link.ts) when absent. */
+  readonly link?: AgentLink;
 }
 
-/**
- * A commitment at one site, in market time, as stored (Store.saveCommitment, one record per order
- * and site): an import ceiling per slot of the window, and the baseline it was derived from.
- */
-export interface Commitment {
-  readonly orderId: string;
-  readonly site: string;
-  readonly windowStart: EpochMs;
-  readonly windowEnd: EpochMs;
-  readonly slotMinutes: number;
-  readonly maxImportKw: readonly number[];
-  /** The site's share of the order (kW below baseline in every slot). */
-  readonly reductionKw?: number;
-  /** The settlement baseline per slot of the window (docs/beckn.md, settlement terms). */
-  readonly baselineKw?: readonly number[];
-}
-
-export interface PlanResult {
-  readonly grid: SlotGrid;
-  readonly problem: PlanningProblem;
-  readonly schedule: Schedule;
-  /** The orders whose commitments were hard constraints. */
-  readonly orders: readonly string[];
-  readonly solveMs: number;
-  /** When each region's forecast used was issued (market time): no plan sees a later one. */
-  readonly signalsIssuedAt: Readonly<Record<string, EpochMs>>;
-}
-
-interface HeldOffer {
-  readonly offerId: string;
-  readonly until: EpochMs;
-  readonly commitments: readonly Commitment[];
-}
 const HELD = { kind: 'held-offers', id: 'current' } as const;
 /** Deadline relaxations tried, in slots, when the queue cannot all meet its deadlines (a day at most). */
 const DEADLINE_SLACK_STEPS = [1, 2, 4, 8, 16, 48] as const;
 
-export class FlexOrchestrator {
+export class FlexOrchestrator implements FleetPlanning {
   private readonly reports = new Map<string, FlexibilityReport>();
   /** Offers made and not yet expired, held as best-effort commitments (see holdOffers). */
   private held: HeldOffer[] = [];
   /** Serialises the decisions that add to the fleet's commitments (confirm, update): each plans knowing the others. */
   readonly fleetLock = new Mutex();
+  private readonly ids: IdSource;
+  private readonly link: AgentLink;
+  /** What the Beckn handlers and tasks get (kit.ts, bpp.ts): never the orchestrator or its deps. */
+  readonly context: FlexContext;
 
-  constructor(readonly deps: FlexOrchestratorDeps) {}
+  constructor(private readonly deps: FlexOrchestratorDeps) {
+    this.ids = deps.ids ?? uuidIds(randomUUID);
+    this.link = deps.link ?? httpAgentLink(deps.signer, deps.wallNow);
+    this.context = {
+      provider: { id: deps.id, uri: deps.uri, name: deps.name, wallNow: deps.wallNow },
+      sites: deps.sites,
+      slotMinutes: deps.slotMinutes,
+      store: deps.store,
+      client: deps.client,
+      market: deps.market,
+      log: deps.log,
+      metrics: deps.metrics,
+      pricing: deps.pricing,
+      terms: {
+        quoteTtlSeconds: deps.quoteTtlSeconds,
+        ...(deps.cancellation ? { cancellation: deps.cancellation } : {}),
+        ...(deps.baselineMethod ? { baselineMethod: deps.baselineMethod } : {}),
+        ...(deps.support ? { support: deps.support } : {}),
+      },
+      ids: this.ids,
+      planning: this,
+      reads: { baseline: (s, from, n) => this.baseline(s, from, n), meter: (s, from, n) => this.meter(s, from, n) },
+    };
+  }
+
+  /** The provider's subscriber id. */
+  get id(): string {
+    return this.deps.id;
+  }
 
   /** The planning horizon from the current slot. */
   horizon(now: EpochMs = this.deps.market.now()): SlotGrid {
@@ -162,62 +168,11 @@ export class FlexOrchestrator {
   }
 
   /**
-   * The plan's constraints for `commitments`. Additive (never promise the same kW twice): each
-   * commitment with a baseline promises its reduction below that baseline, so commitments at the same
-   * site and slot add up — import ≤ baseline − Σ reductions (two buyers of 30 kW get 60 kW). A
-   * commitment stated only as ceilings (no baseline) is a ceiling of its own.
-   */
-  toSpecs(commitments: readonly Commitment[], grid: SlotGrid): CommitmentSpec[] {
-    const slot = grid.slotMinutes * MINUTE_MS;
-    const acc = new Map<string, { site: string; t: number; baseline: number; reduction: number; ceiling: number }>();
-    for (const c of commitments) {
-      c.maxImportKw.forEach((max, k) => {
-        const t = Math.floor((c.windowStart + k * c.slotMinutes * MINUTE_MS - grid.start) / slot);
-        if (t < 0 || t >= grid.slots) return;
-        const a = acc.get(`${c.site}|${t}`) ?? { site: c.site, t, baseline: Infinity, reduction: 0, ceiling: Infinity };
-        const b = c.baselineKw?.[k];
-        if (b !== undefined && c.reductionKw !== undefined) {
-          a.baseline = Math.min(a.baseline, b);
-          a.reduction += c.reductionKw;
-        } else a.ceiling = Math.min(a.ceiling, max);
-        acc.set(`${c.site}|${t}`, a);
-      });
-    }
-    return [...acc.values()].map((a) => ({
-      site: a.site,
-      fromSlot: a.t,
-      toSlot: a.t + 1,
-      maxImportKw: Math.max(0, Math.min(a.ceiling, a.baseline - a.reduction)),
-    }));
-  }
-
-  /** Reduction already committed at a site in each slot from `start` (kW, the sum over live commitments). */
-  committedKw(commitments: readonly Commitment[], site: string, start: EpochMs, slots: number): number[] {
-    const slot = this.deps.slotMinutes * MINUTE_MS;
-    const out = new Array<number>(slots).fill(0);
-    for (const c of commitments) {
-      if (c.site !== site || c.reductionKw === undefined) continue;
-      c.maxImportKw.forEach((_, k) => {
-        const t = Math.round((c.windowStart + k * c.slotMinutes * MINUTE_MS - start) / slot);
-        if (t >= 0 && t < slots) out[t] = (out[t] ?? 0) + (c.reductionKw ?? 0);
-      });
-    }
-    return out;
-  }
-
-  /**
    * Plans the fleet now, with every live commitment (minus the orders in `without`) plus `extra`,
    * and the held offers when they fit (unless `held: false`, for checking what is firm). Always
    * checked before use.
    */
-  async plan(
-    o: {
-      readonly extra?: readonly Commitment[];
-      readonly without?: ReadonlySet<string>;
-      readonly held?: boolean;
-      readonly deadlineSlackSlots?: number;
-    } = {},
-  ): Promise<PlanResult> {
+  async plan(o: PlanOptions = {}): Promise<PlanResult> {
     const extra = o.extra ?? [];
     const without = o.without ?? new Set<string>();
     if (this.reports.size === 0)
@@ -228,12 +183,12 @@ export class FlexOrchestrator {
     for (const region of new Set(this.deps.sites.map((s) => s.region)))
       signals.set(region, await this.deps.signals.forecast(region, grid, now));
     const live = (await this.commitments()).filter((c) => !without.has(c.orderId));
-    const firm = this.toSpecs([...live, ...extra], grid);
+    const firm = toSpecs([...live, ...extra], grid);
     // Each held offer on top of the firm commitments (not of each other: only one of a search's offers is bought).
     const held =
       o.held === false
         ? []
-        : (await this.heldOffers(now)).flatMap((h) => this.toSpecs([...live, ...extra, ...h.commitments], grid));
+        : (await this.heldOffers(now)).flatMap((h) => toSpecs([...live, ...extra, ...h.commitments], grid));
     const cap = {
       ...(this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg }),
       ...(o.deadlineSlackSlots ? { deadlineSlackSlots: o.deadlineSlackSlots } : {}),
@@ -282,7 +237,7 @@ export class FlexOrchestrator {
 
   /** Stores the plan that dispatch follows (immutable), with the audit row, in one transaction. */
   private async record(result: PlanResult, reason: string, audit: Record<string, unknown>): Promise<PlanRecord> {
-    const rec = planRecord(`plan-${randomUUID()}`, this.deps.wallNow(), result, reason);
+    const rec = planRecord(this.ids.next('plan'), this.deps.wallNow(), result, reason);
     await this.deps.store.transaction(async (tx) => {
       await tx.savePlan(rec);
       await tx.appendAudit({
@@ -332,40 +287,58 @@ export class FlexOrchestrator {
     return { ...firm, deadlineSlackSlots: 0 };
   }
 
-  /** An agent's periodic report: remember it (durably), re-plan, and answer with that site's dispatch. */
-  async onAgentReport(report: FlexibilityReport): Promise<{ dispatch: DispatchInstruction[] }> {
+  /** Solves a planning problem as given (offer pricing measures its curves with it). */
+  solve(problem: PlanningProblem): Promise<Schedule> {
+    return this.deps.solver.plan(problem);
+  }
+
+  /**
+   * A site's dispatch from a plan: start times read off the schedule or, with no feasible plan, the
+   * fail-safe — every waiting deferrable job may start now, as it would without FlexLon. Both routes
+   * a dispatch travels (the reply to a report, the push of dispatchAll) take it from here.
+   */
+  private siteDispatch(report: FlexibilityReport, result: PlanResult): DispatchInstruction[] {
+    const now = this.deps.market.now();
+    if (result.schedule.status !== 'infeasible') return dispatchFor(report, result.schedule, result.grid, now);
+    return report.jobs
+      .filter((j) => (j.state === 'queued' || j.state === 'held') && j.slo === 'deferrable')
+      .map((j) => ({ jobId: j.id, beginAt: now }));
+  }
+
+  /**
+   * An agent's periodic report (checked against flexlon-link/1): remember it (durably), re-plan, and
+   * answer with that site's dispatch.
+   */
+  async onAgentReport(body: unknown): Promise<DispatchMessage & { readonly dispatch: DispatchInstruction[] }> {
+    const report = parseReport(body);
     this.site(report.site);
     this.reports.set(report.site, report);
     await this.deps.store.putDocument('agent-report', report.site, report);
     const result = await this.operationalPlan();
-    const { grid, schedule } = result;
+    const { schedule } = result;
+    const dispatch = this.siteDispatch(report, result);
+    const reason = `report from ${report.site}`;
+    let rec: PlanRecord;
     if (schedule.status === 'infeasible') {
-      // Fail safe: with no plan, every waiting job may start now, as it would without FlexLon.
-      const now = this.deps.market.now();
-      const dispatch = report.jobs
-        .filter((j) => (j.state === 'queued' || j.state === 'held') && j.slo === 'deferrable')
-        .map((j) => ({ jobId: j.id, beginAt: now }));
       this.deps.log.warn(
         { site: report.site, reason: schedule.reason },
         'no feasible plan: releasing every waiting job to the site scheduler',
       );
-      await this.record(result, `report from ${report.site}`, { reason: schedule.reason, site: report.site, dispatch });
-      return { dispatch };
-    }
-    const dispatch = dispatchFor(report, schedule, grid, this.deps.market.now());
-    await this.record(result, `report from ${report.site}`, {
-      site: report.site,
-      dispatch,
-      ...(result.deadlineSlackSlots ? { deadlineSlackSlots: result.deadlineSlackSlots } : {}),
-    });
-    return { dispatch };
+      rec = await this.record(result, reason, { reason: schedule.reason, site: report.site, dispatch });
+    } else
+      rec = await this.record(result, reason, {
+        site: report.site,
+        dispatch,
+        ...(result.deadlineSlackSlots ? { deadlineSlackSlots: result.deadlineSlackSlots } : {}),
+      });
+    return { dispatch, reason: 'rolling plan', planId: rec.id };
   }
 
   /** Pushes a fresh plan's dispatch to every agent at once (after a confirm, a cancellation, a restart). */
   async dispatchAll(reason: string, orderId?: string): Promise<PlanRecord | undefined> {
     if (this.reports.size === 0) return undefined;
     const result = await this.operationalPlan();
-    const { grid, schedule } = result;
+    const { schedule } = result;
     if (schedule.status === 'infeasible')
       throw new FlexError('FLX_INTERNAL', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
     const rec = await this.record(result, reason, {
@@ -374,13 +347,8 @@ export class FlexOrchestrator {
     });
     for (const [siteId, report] of this.reports) {
       const site = this.site(siteId);
-      const dispatch = dispatchFor(report, schedule, grid, this.deps.market.now());
-      const result = await callSigned<{ results: unknown[] }>(
-        `${site.agentUrl}/agent/dispatch`,
-        { dispatch, reason, planId: rec.id },
-        this.deps.signer,
-        this.deps.wallNow,
-      );
+      const dispatch = this.siteDispatch(report, result);
+      const { results } = await this.link.dispatch(site.agentUrl, { dispatch, reason, planId: rec.id });
       const at = this.deps.wallNow();
       await this.deps.store.transaction(async (tx) => {
         const record = {
@@ -390,7 +358,7 @@ export class FlexOrchestrator {
           planId: rec.id,
           ...(orderId ? { orderId } : {}),
           dispatch,
-          results: result.results,
+          results,
         };
         await tx.saveDispatch(record);
         await tx.appendAudit({
@@ -398,7 +366,7 @@ export class FlexOrchestrator {
           at,
           actor: this.deps.id,
           ...(orderId ? { orderId } : {}),
-          payload: { site: siteId, planId: rec.id, reason, dispatch, results: result.results },
+          payload: { site: siteId, planId: rec.id, reason, dispatch, results },
         });
       });
     }
@@ -429,27 +397,17 @@ export class FlexOrchestrator {
     return (this.deps.baselineMethod ?? FIFO_COUNTERFACTUAL).code;
   }
 
-  /** The settlement baseline per slot at a site, from its agent (see wire-order.ts for the method). */
+  /** The settlement baseline per slot at a site, from its agent (see settlement/baselines.ts for the method). */
   async baseline(siteId: string, from: EpochMs, slots: number): Promise<number[]> {
     const site = this.site(siteId);
-    const r = await callSigned<{ importKw: (number | null)[] }>(
-      `${site.agentUrl}/agent/baseline`,
-      { fromMs: from, slots, slotMinutes: this.deps.slotMinutes },
-      this.deps.signer,
-      this.deps.wallNow,
-    );
+    const r = await this.link.baseline(site.agentUrl, { fromMs: from, slots, slotMinutes: this.deps.slotMinutes });
     return r.importKw.map((x) => (x === null ? NaN : x));
   }
 
   /** Average grid import per slot at a site, from its agent's meter. */
   async meter(siteId: string, from: EpochMs, slots: number): Promise<number[]> {
     const site = this.site(siteId);
-    const r = await callSigned<{ importKw: (number | null)[] }>(
-      `${site.agentUrl}/agent/meter`,
-      { fromMs: from, slots, slotMinutes: this.deps.slotMinutes },
-      this.deps.signer,
-      this.deps.wallNow,
-    );
+    const r = await this.link.meter(site.agentUrl, { fromMs: from, slots, slotMinutes: this.deps.slotMinutes });
     return r.importKw.map((x) => (x === null ? NaN : x));
   }
 }

@@ -1,11 +1,22 @@
 // The stored form of a plan that dispatch followed (Store.savePlan): what it cost, which orders'
 // commitments bound it, and the grid import it implies at every site and slot. Enough to show,
 // after the fact or after a crash, that the plan honoured every commitment without re-solving.
-import type { CommitmentSpec } from '../../domain/planning.ts';
+import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/planning.ts';
 import { siteImportKw } from '../../domain/planning.ts';
-import { isoOf } from '../../domain/time.ts';
+import { isoOf, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import type { PlanKeys } from '../../store/records.ts';
-import type { PlanResult } from './orchestrator.ts';
+
+/** A plan of the fleet as made (FlexOrchestrator.plan), before it is stored. */
+export interface PlanResult {
+  readonly grid: SlotGrid;
+  readonly problem: PlanningProblem;
+  readonly schedule: Schedule;
+  /** The orders whose commitments were hard constraints. */
+  readonly orders: readonly string[];
+  readonly solveMs: number;
+  /** When each region's forecast used was issued (market time): no plan sees a later one. */
+  readonly signalsIssuedAt: Readonly<Record<string, EpochMs>>;
+}
 
 export interface PlanRecord extends PlanKeys {
   readonly reason: string;

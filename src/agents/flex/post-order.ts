@@ -15,8 +15,9 @@ import type { Action } from '../../beckn/context.ts';
 import type { BecknHandler, Inbound, TxWork } from '../../beckn/receiver.ts';
 import { owe, requesterOf } from './callbacks.ts';
 import type { Kit } from './kit.ts';
-import type { Commitment } from './orchestrator.ts';
-import { settleOrder, settlementStatement } from './settle-order.ts';
+import type { Commitment } from '../../domain/commitments.ts';
+import { settleOrder } from '../../settlement/order.ts';
+import { settlementStatement } from '../../settlement/statement.ts';
 import { updateHandler } from './update.ts';
 
 type Body = {
@@ -30,12 +31,11 @@ const body = (i: Inbound): Body => (i.msg.message ?? {}) as Body;
 const track =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
-    const d = k.fo.deps;
-    await k.orderIn(d.store, i, body(i).order_id);
+    await k.orderIn(k.store, i, body(i).order_id);
     return {
       commit: async (tx) => {
         const order = await k.orderIn(tx, i, body(i).order_id);
-        const now = d.market.now();
+        const now = k.market.now();
         const delivering =
           (order.state === 'confirmed' || order.state === 'active') &&
           now >= order.windowStart &&
@@ -62,16 +62,15 @@ const track =
 const cancel =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
-    const d = k.fo.deps;
     const reasonId = body(i).cancellation_reason_id;
     const event = () =>
-      ({ type: 'cancel', reason: reasonId ?? 'cancelled by the buyer', marketNow: d.market.now() }) as const;
-    const before = await k.orderIn(d.store, i, body(i).order_id);
+      ({ type: 'cancel', reason: reasonId ?? 'cancelled by the buyer', marketNow: k.market.now() }) as const;
+    const before = await k.orderIn(k.store, i, body(i).order_id);
     k.step(before, event(), 'FLX_CANCEL_NOT_POSSIBLE');
     return {
       commit: async (tx) => {
         const current = await k.orderIn(tx, i, body(i).order_id);
-        const ruling = cancellationFee(current, d.market.now());
+        const ruling = cancellationFee(current, k.market.now());
         const order = k.step(current, event(), 'FLX_CANCEL_NOT_POSSIBLE');
         await tx.saveOrder(order);
         await k.audit(tx, order, {
@@ -91,7 +90,7 @@ const cancel =
             order: {
               ...wire,
               cancellation: {
-                time: isoOf(d.wallNow()),
+                time: isoOf(k.provider.wallNow()),
                 cancelled_by: 'CONSUMER',
                 ...(reasonId ? { reason: { id: reasonId } } : {}),
               },
@@ -102,7 +101,7 @@ const cancel =
       },
       after: async () => {
         k.sent();
-        if (before.state === 'confirmed') await k.fo.dispatchAll(`cancellation of ${before.id}`, before.id);
+        if (before.state === 'confirmed') await k.planning.dispatchAll(`cancellation of ${before.id}`, before.id);
       },
     };
   };
@@ -110,10 +109,9 @@ const cancel =
 const rating =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
-    const d = k.fo.deps;
     const ratings = body(i).ratings ?? [];
     const id = ratings.find((r) => r.rating_category === 'Order')?.id;
-    const order = await k.orderIn(d.store, i, id, 'message.ratings');
+    const order = await k.orderIn(k.store, i, id, 'message.ratings');
     ratings.forEach((r, n) => {
       const path = `message.ratings[${n}]`;
       if (!['Order', 'Fulfillment', 'Provider'].includes(r.rating_category))
@@ -122,7 +120,8 @@ const rating =
           `rating_category ${r.rating_category} is not rated here (Order, Fulfillment, Provider)`,
           { path: `${path}.rating_category` },
         );
-      const expected = r.rating_category === 'Order' ? order.id : r.rating_category === 'Fulfillment' ? 'dr' : d.id;
+      const expected =
+        r.rating_category === 'Order' ? order.id : r.rating_category === 'Fulfillment' ? 'dr' : k.provider.id;
       if (r.id !== expected)
         throw new FlexError(
           'FLX_RATING_ENTITY_NOT_FOUND',
@@ -140,8 +139,8 @@ const rating =
       commit: async (tx) => {
         await tx.appendAudit({
           kind: 'order',
-          at: d.wallNow(),
-          actor: d.id,
+          at: k.provider.wallNow(),
+          actor: k.provider.id,
           transactionId: order.transactionId,
           orderId: order.id,
           payload: { event: 'rated', by: i.sender.subscriberId, ratings },
@@ -156,14 +155,13 @@ const rating =
 const support =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
-    const d = k.fo.deps;
     const ref = body(i).support?.ref_id;
-    const order = await k.orderIn(d.store, i, ref, 'message.support.ref_id');
+    const order = await k.orderIn(k.store, i, ref, 'message.support.ref_id');
     const commitments =
-      order.state === 'completed' ? await d.store.listCommitments<Commitment>({ orderId: order.id }) : [];
+      order.state === 'completed' ? await k.store.listCommitments<Commitment>({ orderId: order.id }) : [];
     const settlement =
       order.state === 'completed'
-        ? settleOrder(order, commitments, await k.meters(commitments), k.fo.baselineCode)
+        ? settleOrder(order, commitments, await k.meters(commitments), k.planning.baselineCode)
         : undefined;
     const statement = settlement ? settlementStatement(order, settlement) : undefined;
     const url = statement
@@ -174,8 +172,8 @@ const support =
         if (statement)
           await tx.appendAudit({
             kind: 'settlement',
-            at: d.wallNow(),
-            actor: d.id,
+            at: k.provider.wallNow(),
+            actor: k.provider.id,
             transactionId: order.transactionId,
             orderId: order.id,
             payload: { statement, sentIn: 'on_support' },
@@ -185,7 +183,7 @@ const support =
           k.provider,
           requesterOf(i),
           'on_support',
-          { support: { ref_id: order.id, ...d.support, ...(url ? { url } : {}) } },
+          { support: { ref_id: order.id, ...k.terms.support, ...(url ? { url } : {}) } },
           order.id,
         );
       },

@@ -4,14 +4,13 @@
 // to the buyer in the outbox), so a crash either leaves the order as it was — the next pass moves it
 // — or moves it with the callback owed. Core 1.1.1 lets a BPP send on_status unsolicited, with the
 // order's transaction_id and a message_id of its own; the buyer need not poll to learn of delivery.
-import { randomUUID } from 'node:crypto';
+import type { Commitment } from '../../domain/commitments.ts';
 import { advance, type Order } from '../../domain/order.ts';
 import { epochMs } from '../../domain/time.ts';
 import { buildContext } from '../../beckn/context.ts';
-import { owe, type Requester } from './callbacks.ts';
-import { readingsToSave, type Kit } from './kit.ts';
-import type { Commitment } from './orchestrator.ts';
-import { settleOrder } from './settle-order.ts';
+import type { Requester } from './callbacks.ts';
+import type { Kit } from './kit.ts';
+import { readMeters, settleAndOweStatus } from './settle-status.ts';
 
 /** Who an unsolicited callback goes to: the order's buyer, in the order's transaction, under a new message_id. */
 const buyerOf = (k: Kit, order: Order): Requester => ({
@@ -22,7 +21,7 @@ const buyerOf = (k: Kit, order: Order): Requester => ({
     bppId: k.provider.id,
     bppUri: k.provider.uri,
     transactionId: order.transactionId,
-    messageId: randomUUID(),
+    messageId: k.ids.next(''),
     now: k.provider.wallNow(),
   }),
   subscriberId: order.bapId,
@@ -31,56 +30,39 @@ const buyerOf = (k: Kit, order: Order): Requester => ({
 
 /** Moves every live order that market time has moved on; returns the ids moved. */
 export const progressOrders = async (k: Kit): Promise<string[]> => {
-  const d = k.fo.deps;
-  const marketNow = d.market.now();
-  const stamp = () => epochMs(d.wallNow());
+  const marketNow = k.market.now();
+  const stamp = () => epochMs(k.provider.wallNow());
   // Only live orders can move: found through their commitments (a filtered query), not by reading
   // every order ever stored, since this runs every second and after every agent report.
-  const live = await d.store.listCommitments<Commitment>({ orderStates: ['confirmed', 'active'] });
+  const live = await k.store.listCommitments<Commitment>({ orderStates: ['confirmed', 'active'] });
   const moved: string[] = [];
   for (const id of new Set(live.map((c) => c.orderId))) {
-    const before = await d.store.getOrder(id);
+    const before = await k.store.getOrder(id);
     if (!before || advance(before, marketNow, stamp()).state === before.state) continue;
     const commitments = live.filter((c) => c.orderId === id);
     // Meters are read outside the transaction (an HTTP call per site); completion settles on them.
-    const metered = advance(before, marketNow, stamp()).state === 'completed' ? await k.meters(commitments) : undefined;
-    const done = await d.store.transaction(async (tx) => {
+    const metered = await readMeters(k, 'unasked', advance(before, marketNow, stamp()), commitments);
+    const done = await k.store.transaction(async (tx) => {
       const current = await tx.getOrder(id);
       if (!current) return undefined;
       const order = advance(current, marketNow, stamp());
       if (order.state === current.state) return undefined; // moved meanwhile (a status request)
-      const settlement =
-        order.state === 'completed' && metered
-          ? settleOrder(order, commitments, metered, k.fo.baselineCode)
-          : undefined;
-      await tx.saveOrder(order);
-      await k.audit(tx, order, { from: current.state, unsolicited: true });
-      if (settlement && metered) {
-        await tx.saveMeterReadings(readingsToSave(commitments, metered, d.wallNow()));
-        await tx.appendAudit({
-          kind: 'settlement',
-          at: d.wallNow(),
-          actor: d.id,
-          transactionId: order.transactionId,
-          orderId: order.id,
-          payload: { ...settlement.total, sites: settlement.sites },
-        });
-      }
-      await owe(
-        tx,
-        k.provider,
-        buyerOf(k, order),
-        'on_status',
-        { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) },
-        order.id,
-      );
-      return { order, settlement };
+      const to = buyerOf(k, order);
+      const { completed } = await settleAndOweStatus(k, tx, {
+        mode: 'unasked',
+        current,
+        order,
+        commitments,
+        metered,
+        to,
+      });
+      return { order, completed };
     });
     if (!done) continue;
     moved.push(id);
     // Counted once committed: a rolled-back transaction delivered nothing.
-    for (const s of done.settlement?.sites ?? []) d.metrics?.delivered(s.site, s.summary.deliveredKwh);
-    d.log.info(
+    for (const s of done.completed?.sites ?? []) k.metrics?.delivered(s.site, s.summary.deliveredKwh);
+    k.log.info(
       { orderId: id, transaction_id: done.order.transactionId },
       `order ${done.order.state}: unsolicited on_status owed`,
     );

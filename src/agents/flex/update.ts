@@ -15,7 +15,7 @@ import type { BecknHandler, Inbound, TxWork } from '../../beckn/receiver.ts';
 import type { WireOrder } from '../../beckn/wire.ts';
 import { owe, requesterOf } from './callbacks.ts';
 import { liveOrders, sameOrders, type Kit } from './kit.ts';
-import type { Commitment } from './orchestrator.ts';
+import type { Commitment } from '../../domain/commitments.ts';
 
 /** Order fields a BAP may name in update_target (core 1.1.1 Order properties). */
 const ORDER_FIELDS = new Set([
@@ -85,12 +85,12 @@ const movedCommitments = async (
   p: Proposal,
 ): Promise<Commitment[]> => {
   const sameWindow = p.windowStart === order.windowStart && p.windowEnd === order.windowEnd;
-  const slots = Math.round((p.windowEnd - p.windowStart) / (k.fo.deps.slotMinutes * MINUTE_MS));
+  const slots = Math.round((p.windowEnd - p.windowStart) / (k.slotMinutes * MINUTE_MS));
   const out: Commitment[] = [];
   for (const c of now) {
     const share = order.reductionKw > 0 ? (c.reductionKw ?? order.reductionKw) / order.reductionKw : 1;
     const reductionKw = Math.round(p.reductionKw * share * 1000) / 1000;
-    const baselineKw = sameWindow && c.baselineKw ? c.baselineKw : await k.fo.baseline(c.site, p.windowStart, slots);
+    const baselineKw = sameWindow && c.baselineKw ? c.baselineKw : await k.reads.baseline(c.site, p.windowStart, slots);
     if (baselineKw.some((b) => !Number.isFinite(b)))
       throw notPossible(`site ${c.site} has no baseline for ${isoOf(p.windowStart)}–${isoOf(p.windowEnd)}`);
     out.push({
@@ -98,7 +98,7 @@ const movedCommitments = async (
       site: c.site,
       windowStart: p.windowStart,
       windowEnd: p.windowEnd,
-      slotMinutes: k.fo.deps.slotMinutes,
+      slotMinutes: k.slotMinutes,
       maxImportKw: baselineKw.map((b) => Math.max(0, b - reductionKw)),
       reductionKw,
       baselineKw,
@@ -114,14 +114,13 @@ const requote = async (
   next: readonly Commitment[],
   p: Proposal,
 ): Promise<{ priceGbp: number; opportunityCostGbp: number; orders: readonly string[]; gridStart: number }> => {
-  const { fo } = k;
   const without = new Set([order.id]);
-  const withIt = await fo.plan({ extra: next, without, held: false });
+  const withIt = await k.planning.plan({ extra: next, without, held: false });
   if (withIt.schedule.status === 'infeasible')
     throw notPossible(
       `the fleet cannot deliver ${p.reductionKw} kW from ${isoOf(p.windowStart)} to ${isoOf(p.windowEnd)}: ${withIt.schedule.reason ?? 'no feasible plan'}`,
     );
-  const base = await fo.plan({ without, held: false });
+  const base = await k.planning.plan({ without, held: false });
   const opportunityCostGbp =
     base.schedule.status === 'infeasible' ? 0 : Math.max(0, withIt.schedule.costGbp - base.schedule.costGbp);
   const mwh = (kwv: number, a: number, b: number) => (kwv * (b - a)) / 3_600_000 / 1000;
@@ -129,9 +128,9 @@ const requote = async (
   const newMwh = mwh(p.reductionKw, p.windowStart, p.windowEnd);
   let priceGbp = Math.max(
     Math.round(rate * newMwh * 100) / 100,
-    Math.round(fo.deps.pricing.floorGbpPerMwh * newMwh * 100) / 100,
+    Math.round(k.pricing.floorGbpPerMwh * newMwh * 100) / 100,
   );
-  if (!fo.deps.pricing.sellBelowCost) priceGbp = Math.max(priceGbp, Math.ceil(opportunityCostGbp * 100 - 1e-9) / 100);
+  if (!k.pricing.sellBelowCost) priceGbp = Math.max(priceGbp, Math.ceil(opportunityCostGbp * 100 - 1e-9) / 100);
   if (p.maxPriceGbp !== undefined && priceGbp > p.maxPriceGbp + 1e-9)
     throw notPossible(
       `re-quoted at £${priceGbp.toFixed(2)}, above the £${p.maxPriceGbp.toFixed(2)} this update accepts`,
@@ -173,20 +172,18 @@ const targetsOf = (i: Inbound): string[] => {
 export const updateHandler =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
-    const { fo } = k;
-    const d = fo.deps;
     targetsOf(i);
     const wire = (i.msg.message as { order?: WireOrder } | undefined)?.order;
-    const before = await k.orderIn(d.store, i, wire?.id, 'message.order.id');
+    const before = await k.orderIn(k.store, i, wire?.id, 'message.order.id');
     if (before.state !== 'confirmed')
       throw notPossible(
         `order ${before.id} is ${before.state}: only a confirmed order whose window has not opened can be updated`,
       );
-    const p = proposalOf(wire, before, d.slotMinutes);
+    const p = proposalOf(wire, before, k.slotMinutes);
     const event = () =>
       ({
         type: 'update',
-        marketNow: d.market.now(),
+        marketNow: k.market.now(),
         reductionKw: kw(p.reductionKw),
         windowStart: p.windowStart,
         windowEnd: p.windowEnd,
@@ -195,10 +192,10 @@ export const updateHandler =
     const next = await movedCommitments(
       k,
       before,
-      await d.store.listCommitments<Commitment>({ orderId: before.id }),
+      await k.store.listCommitments<Commitment>({ orderId: before.id }),
       p,
     );
-    const release = await fo.fleetLock.acquire();
+    const release = await k.planning.fleetLock.acquire();
     let q: Awaited<ReturnType<typeof requote>>;
     try {
       q = await requote(k, before, next, p);
@@ -249,7 +246,7 @@ export const updateHandler =
       settle: release,
       after: async () => {
         k.sent();
-        await fo.dispatchAll(`update of ${before.id}`, before.id);
+        await k.planning.dispatchAll(`update of ${before.id}`, before.id);
       },
     };
   };

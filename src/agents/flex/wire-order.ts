@@ -3,10 +3,11 @@
 // delivery per settlement period, in total and per site.
 import type { FlexOffer } from '../../domain/offers.ts';
 import { DEFAULT_CANCELLATION, type CancellationPolicy, type Order } from '../../domain/order.ts';
-import type { SettlementSummary } from '../../domain/settlement.ts';
 import { isoOf } from '../../domain/time.ts';
 import { FULFILLMENT_TYPE, offerToItem } from '../../beckn/flex-codec.ts';
-import { settlementTags } from '../../beckn/settlement-codec.ts';
+import { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/baselines.ts';
+import { settlementTags, siteSettlementTags } from '../../settlement/codec.ts';
+import type { SettlementSummary } from '../../settlement/delivered.ts';
 import {
   decimal,
   tagGroup,
@@ -16,19 +17,8 @@ import {
   type WireOrder,
 } from '../../beckn/wire.ts';
 
-/** The settlement baseline the BPP states in on_init and settles against; the agents compute it. */
-export interface BaselineMethod {
-  readonly code: string;
-  readonly description: string;
-}
-
-// By default the demo settles against the counterfactual: the same queue on the site's own FIFO
-// scheduler (no FlexLon), per settlement period. `flexlon demo --baseline bl01` uses BL01 instead.
-export const FIFO_COUNTERFACTUAL: BaselineMethod = {
-  code: 'FLX-CF-FIFO-1',
-  description:
-    "counterfactual import of the same job queue under the site's own FIFO scheduler, per settlement period (stands in for a BL01 historical baseline); delivered = baseline − metered",
-};
+// Moved to src/settlement/baselines.ts; re-exported for callers not yet updated.
+export { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/baselines.ts';
 
 const STATE_CODE: Record<Order['state'], string> = {
   searched: 'PENDING',
@@ -93,20 +83,6 @@ export interface WireOrderInput {
   readonly siteSettlements?: readonly { readonly site: string; readonly summary: SettlementSummary }[];
 }
 
-const siteTags = (sites: WireOrderInput['siteSettlements']): TagGroup[] =>
-  sites && sites.length > 1
-    ? sites.map(({ site, summary: s }) =>
-        tagGroup('site-settlement', `Settlement at site ${site}`, {
-          site,
-          'delivered-kwh': decimal(s.deliveredKwh),
-          'committed-kwh': decimal(s.committedKwh),
-          'shortfall-kwh': decimal(s.shortfallKwh),
-          performance: decimal(s.performance, 4),
-          'payment-gbp': decimal(s.paymentGbp, 2),
-        }),
-      )
-    : [];
-
 const allocationTags = (order: Order): TagGroup[] =>
   order.allocations && order.allocations.length > 1
     ? [
@@ -135,7 +111,7 @@ export const orderToWire = (i: WireOrderInput): WireOrder => {
   const owed = order.state === 'cancelled' ? fee : order.priceGbp + fee;
   const tags = [
     ...(i.settlement ? settlementTags(i.settlement) : []),
-    ...siteTags(i.siteSettlements),
+    ...siteSettlementTags(i.siteSettlements),
     ...allocationTags(order),
   ];
   return {

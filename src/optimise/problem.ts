@@ -1,0 +1,160 @@
+// Turns what the Compute-Flex agents report into the optimiser's planning problem, and the
+// optimiser's schedule back into dispatch instructions (job start times). Inflexible load (idle
+// nodes, inference, jobs already running) enters the problem as jobs pinned to their slots.
+// DispatchInstruction is what the provider–agent link carries (src/agents/link-protocol.ts).
+import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
+import type { CommitmentSpec, JobSpec, PlanningProblem, Schedule } from '../domain/planning.ts';
+import { pricesOf, carbonOf, type SignalSeries } from '../domain/signals.ts';
+import { MINUTE_MS, isoOf, slotStart, type EpochMs, type SlotGrid } from '../domain/time.ts';
+
+export interface DispatchInstruction {
+  readonly jobId: string;
+  /** The job may start from this instant (market time). */
+  readonly beginAt: EpochMs;
+}
+
+const slotMs = (grid: SlotGrid): number => grid.slotMinutes * MINUTE_MS;
+
+/** Slots a job needs at full power, and the energy it still needs. */
+const runSlots = (job: ComputeJob, grid: SlotGrid): number =>
+  Math.max(1, Math.ceil(job.remainingKwh / (job.powerKw * (grid.slotMinutes / 60)) - 1e-9));
+
+/**
+ * A running job as it is now, `ageMs` after the report that described it: it has kept running at
+ * full power. Without this a late report (the agent was waiting for an earlier plan) would pin the
+ * job for longer than it will really run, and a commitment it does not threaten would look broken.
+ */
+const aged = (job: ComputeJob, ageMs: number): ComputeJob =>
+  job.state !== 'running' || ageMs <= 0
+    ? job
+    : {
+        ...job,
+        remainingKwh: Math.max(0, job.remainingKwh - (job.powerKw * ageMs) / 3_600_000) as ComputeJob['remainingKwh'],
+      };
+
+export const jobSpecOf = (
+  reported: ComputeJob,
+  grid: SlotGrid,
+  nowSlot: number,
+  ageMs = 0,
+  deadlineSlackSlots = 0,
+): JobSpec | undefined => {
+  const job = aged(reported, ageMs);
+  if (job.state === 'completed' || job.state === 'cancelled' || job.remainingKwh <= 1e-9 || job.powerKw <= 0)
+    return undefined;
+  // Held by an operator: it will not run until they release it, and FlexLon may not.
+  if (job.state === 'held' && job.heldBy === 'other') return undefined;
+  const k = runSlots(job, grid);
+  const base = {
+    id: job.id,
+    energyKwh: job.remainingKwh,
+    maxPowerKw: job.powerKw,
+    preemptible: false,
+    sites: [job.site],
+    work: job.work,
+  };
+  // Running and inflexible jobs cannot move: pin them to start now (or at release).
+  if (job.state === 'running')
+    return { ...base, releaseSlot: nowSlot, deadlineSlot: Math.min(grid.slots, nowSlot + k) };
+  // A job released part-way through a slot may start in that slot (floor, not ceil): beside a live
+  // scheduler, rounding up would hold every new job until the next slot boundary.
+  const release = Math.max(nowSlot, Math.floor((job.releaseAt - grid.start) / slotMs(grid)));
+  if (job.slo === 'inflexible')
+    return { ...base, releaseSlot: release, deadlineSlot: Math.min(grid.slots, release + k) };
+  const deadline = Math.min(grid.slots, Math.floor((job.deadlineAt - grid.start) / slotMs(grid)) + deadlineSlackSlots);
+  // A job that can no longer meet its deadline is planned to finish as soon as it can (the SLO is
+  // already lost; planning it late would only make it worse).
+  return {
+    ...base,
+    releaseSlot: Math.min(release, grid.slots - 1),
+    deadlineSlot: Math.min(grid.slots, Math.max(deadline, release + k)),
+  };
+};
+
+export interface ProblemInput {
+  readonly grid: SlotGrid;
+  readonly now: EpochMs;
+  readonly reports: readonly FlexibilityReport[];
+  readonly signals: ReadonlyMap<string, SignalSeries>;
+  readonly commitments: readonly CommitmentSpec[];
+  readonly carbonCapKg?: number;
+  /**
+   * Slots added to every waiting deferrable job's deadline: used only when the queue cannot all meet
+   * its deadlines (a backlog), so the plan still keeps commitments and prices while SLOs slip least.
+   */
+  readonly deadlineSlackSlots?: number;
+}
+
+export const buildProblem = (i: ProblemInput): PlanningProblem => {
+  const nowSlot = Math.max(0, Math.floor((i.now - i.grid.start) / slotMs(i.grid)));
+  const h = i.grid.slotMinutes / 60;
+  const sites = i.reports.map((r) => {
+    const s = i.signals.get(r.region);
+    if (!s) throw new Error(`no signals for region ${r.region}`);
+    return {
+      id: r.site,
+      itPowerLimitKw: r.itPowerLimitKw,
+      pue: r.pue,
+      gridImportLimitKw: r.gridImportLimitKw,
+      priceGbpPerMwh: pricesOf(s),
+      carbonGPerKwh: carbonOf(s, 'forecast'),
+    };
+  });
+  const jobs: JobSpec[] = [];
+  for (const r of i.reports) {
+    if (r.slotMinutes !== i.grid.slotMinutes)
+      throw new Error(`site ${r.site} reports ${r.slotMinutes}-minute slots; the planner uses ${i.grid.slotMinutes}`);
+    const offset = Math.round((r.baseLoadFrom - i.grid.start) / slotMs(i.grid));
+    for (let t = 0; t < i.grid.slots; t++) {
+      // Beyond what the agent reported, assume its last reported base load continues.
+      const kwBase = r.baseLoadKw[Math.min(Math.max(0, t - offset), r.baseLoadKw.length - 1)] ?? 0;
+      if (kwBase > 1e-9)
+        jobs.push({
+          id: `base:${r.site}:${t}`,
+          energyKwh: kwBase * h,
+          maxPowerKw: kwBase,
+          releaseSlot: t,
+          deadlineSlot: t + 1,
+          preemptible: false,
+          sites: [r.site],
+        });
+    }
+    for (const job of r.jobs) {
+      const spec = jobSpecOf(job, i.grid, nowSlot, i.now - r.at, i.deadlineSlackSlots ?? 0);
+      if (spec) jobs.push(spec);
+    }
+  }
+  return {
+    version: 1,
+    start: isoOf(i.grid.start),
+    slotMinutes: i.grid.slotMinutes,
+    slots: i.grid.slots,
+    sites,
+    jobs,
+    commitments: i.commitments,
+    ...(i.carbonCapKg === undefined ? {} : { carbonCapKg: i.carbonCapKg }),
+  };
+};
+
+/** Start times for the queued, deferrable jobs of one site, read off a schedule. */
+export const dispatchFor = (
+  report: FlexibilityReport,
+  schedule: Schedule,
+  grid: SlotGrid,
+  _now: EpochMs,
+): DispatchInstruction[] => {
+  const bySchedule = new Map(schedule.jobs.map((j) => [j.id, j]));
+  const out: DispatchInstruction[] = [];
+  for (const job of report.jobs) {
+    if ((job.state !== 'queued' && job.state !== 'held') || job.slo !== 'deferrable' || job.heldBy === 'other')
+      continue;
+    const s = bySchedule.get(job.id);
+    const first = s?.powerKw.findIndex((p) => p > 1e-9) ?? -1;
+    if (first < 0) continue;
+    const at = slotStart(grid, first);
+    // Always the slot's start, even when it is already past (the job may then start at once): a start
+    // time taken from the wall clock would make replays differ run to run.
+    out.push({ jobId: job.id, beginAt: at });
+  }
+  return out;
+};
