@@ -2,15 +2,22 @@
 // class-LP planner and prints one JSON line per run: wall time, cost against the proven lower bound,
 // carbon against the cap, LP size, and the peak memory of the process (RSS, which includes the
 // worker thread's Wasm heap). Usage: node --import tsx bench/plan.ts [sizes=1000,10000,100000] [repeats=3]
+// BENCH_WORK=default (or a JSON object of PlannerWork fields over the default) plans work-bounded
+// (src/optimise/work.ts) instead of time-limited.
 import { createHighsSolver } from '../src/adapters/solver-highs/solver.ts';
 import { checkSchedule } from '../src/optimise/check.ts';
-import type { PlanStats } from '../src/optimise/planner.ts';
+import { DEFAULT_WORK, type PlannerWork, type PlanStats } from '../src/optimise/planner.ts';
 import { generatePlanningProblem } from '../src/sim/planning-instance.ts';
 
 const sizes = (process.argv[2] ?? '1000,10000,100000').split(',').map(Number);
 const repeats = Number(process.argv[3] ?? 3);
 const timeLimitSeconds = Number(process.env.BENCH_TIME_LIMIT ?? 60);
 const maxColumns = Number(process.env.BENCH_MAX_COLUMNS ?? 0) || undefined;
+const workEnv = process.env.BENCH_WORK;
+const work: PlannerWork | undefined =
+  workEnv === undefined || workEnv === ''
+    ? undefined
+    : { ...DEFAULT_WORK, ...(workEnv === 'default' ? {} : (JSON.parse(workEnv) as Partial<PlannerWork>)) };
 
 let peakRss = 0;
 const sample = setInterval(() => {
@@ -31,6 +38,7 @@ for (const jobs of sizes) {
     const solver = createHighsSolver({
       timeLimitSeconds,
       ...(maxColumns ? { maxColumns } : {}),
+      ...(work ? { work } : {}),
       onStats: (s) => {
         stats = s;
       },
@@ -65,6 +73,7 @@ for (const jobs of sizes) {
       jobs,
       slots: problem.slots,
       sites: problem.sites.length,
+      ...(work ? { work } : {}),
       medianSeconds: median(secs),
       maxPeakRssMb: Math.max(...runs.map((x) => x.peakRssMb as number)),
       runs,

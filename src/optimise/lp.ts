@@ -18,8 +18,26 @@ export interface LpModel {
   readonly integrality?: Uint8Array;
 }
 
+/**
+ * Work limits for one solve (repeatable runs): with them the solve stops on counted work, never on
+ * the clock, so the same model gives the same answer on any machine and under any load. The time
+ * limit then only guards against a solve that never ends (a safety cap; `timedOut` says it fired).
+ */
+export interface LpWorkLimits {
+  /** Simplex (and interior-point) iterations of an LP. */
+  readonly iterations: number;
+  /** LP iterations of a MIP, all its relaxations together (checked at the solver's MIP checkpoints). */
+  readonly mipLpIterations: number;
+  /** Branch-and-bound nodes (MIP only). */
+  readonly mipNodes: number;
+  /** The solver's random seed (its tie-breaking and heuristics). */
+  readonly seed: number;
+}
+
 export interface LpOptions {
   readonly timeLimitSeconds: number;
+  /** Stop on work, not time (see LpWorkLimits); the time limit stays as the safety cap. */
+  readonly work?: LpWorkLimits;
   /** Relative MIP gap at which the solver may stop (MIP only). */
   readonly mipRelGap?: number;
   /** A feasible point to start a MIP from. */
@@ -28,7 +46,7 @@ export interface LpOptions {
 
 export type LpOutcome =
   | {
-      /** `optimal`: proven within the solver's tolerances; `limit`: stopped by a time limit with a solution in hand. */
+      /** `optimal`: proven within the solver's tolerances; `limit`: stopped by a time or work limit with a solution in hand. */
       readonly status: 'optimal' | 'limit';
       readonly objective: number;
       readonly colValue: Float64Array;
@@ -37,10 +55,15 @@ export type LpOutcome =
       /** The MIP's proven dual bound (MIP only). */
       readonly dualBound?: number;
       readonly seconds: number;
+      /** True when the stop was the time limit (with work limits: the safety cap fired). */
+      readonly timedOut?: boolean;
+      /** Work done, as the solver counts it: simplex iterations (all LPs of a MIP) and MIP nodes. */
+      readonly iterations?: number;
+      readonly nodes?: number;
     }
   | { readonly status: 'infeasible'; readonly seconds: number }
   /** No usable answer: time limit without a solution, a crash, or the worker was killed. */
-  | { readonly status: 'failed'; readonly reason: string; readonly seconds: number };
+  | { readonly status: 'failed'; readonly reason: string; readonly seconds: number; readonly timedOut?: boolean };
 
 export type LpSolve = (model: LpModel, options: LpOptions) => Promise<LpOutcome>;
 

@@ -20,11 +20,14 @@ import { exactClassBound } from './bound.ts';
 import { disaggregate, unitCosts, type Draft, type UnitCosts } from './disaggregate.ts';
 import { greedyPlan, provablyInfeasible } from './greedy.ts';
 import { lagrangianBound, type LpSolve } from './lp.ts';
+import { workBounded, type PlannerWork } from './work.ts';
 import { buildExactModel, decodeExact, encodeExact, exactBinaries } from './milp.ts';
 import { explainInfeasible } from './explain.ts';
 import { importCaps } from './class-model.ts';
 import { repair } from './repair.ts';
 import { localSearch } from './local-search.ts';
+
+export { DEFAULT_WORK, type PlannerWork } from './work.ts';
 
 export const LP_PLANNER = 'class-lp/1';
 export const EXACT_PLANNER = 'exact-milp/1';
@@ -39,6 +42,11 @@ export interface PlannerOptions {
   readonly milpMaxBinaries: number;
   /** Time given to that MILP at most (s); it also stops at a 0.01 % gap. */
   readonly milpTimeLimitSeconds: number;
+  /**
+   * Repeatable runs: every stage bounded by counted work, not wall time (work.ts). The time limits
+   * above are then not used; each solve has `work.safetySeconds` as a safety cap instead.
+   */
+  readonly work?: PlannerWork;
   /** Called with what happened, for logs and benchmarks. */
   readonly onStats?: (s: PlanStats) => void;
 }
@@ -70,6 +78,10 @@ export interface PlanStats {
   localSearch?: { moved: number; sweeps: number; cost: number | string }[];
   milp?: string;
   fallback?: string;
+  /** Work-bounded mode: solves stopped by the safety cap (a run that is then not repeatable). */
+  safetyCapHits?: number;
+  /** Work-bounded mode: simplex iterations and MIP nodes used, summed over the solves. */
+  work?: { iterations: number; nodes: number };
 }
 
 /** Relative gap under which a plan counts as proven optimal. */
@@ -350,8 +362,9 @@ const exactPlan = async (
     : { failed: `the MILP plan fails the check: ${verdict.violations.slice(0, 2).join('; ')}` };
 };
 
+// With work limits the MILP's size, not the clock, decides whether it runs.
 const useMilp = (p: PlanningProblem, options: PlannerOptions, remaining: number): boolean =>
-  exactBinaries(p) <= options.milpMaxBinaries && remaining >= 0.2;
+  exactBinaries(p) <= options.milpMaxBinaries && (options.work !== undefined || remaining >= 0.2);
 
 /** Tries the exact MILP from `best`; keeps the better plan and the better proven bound. */
 const improve = async (
@@ -381,14 +394,17 @@ const improve = async (
 /** Plans with the class LP; falls back to the greedy planner when any stage cannot finish. */
 export const planWithLp = async (
   p: PlanningProblem,
-  solve: LpSolve,
+  lpSolve: LpSolve,
   options: PlannerOptions = DEFAULT_PLANNER_OPTIONS,
   clock: () => number = () => 0,
 ): Promise<Schedule> => {
   const proof = provablyInfeasible(p);
   if (proof) return infeasible(proof, 0, LP_PLANNER);
   const started = clock();
-  const deadline = () => Math.max(0.5, options.timeLimitSeconds - (clock() - started));
+  // Work-bounded: the clock is read for stage timings only; every solve gets the work limits.
+  const deadline = options.work
+    ? () => options.work!.safetySeconds
+    : () => Math.max(0.5, options.timeLimitSeconds - (clock() - started));
   const { granularity, classes } = chooseClasses(p, options.maxColumns);
   // The bound is proved over exact classes: one per job when that is cheap enough, else exact windows.
   const exact = p.jobs.length <= 20_000 ? jobClasses(p) : buildClasses(p, 1, true);
@@ -408,6 +424,7 @@ export const planWithLp = async (
     mark = now;
   };
   lap('classes');
+  const solve = options.work ? workBounded(lpSolve, options.work, stats) : lpSolve;
   const bound = { value: Number.NEGATIVE_INFINITY };
   const done = async (s: Schedule): Promise<Schedule> => {
     const best = await improve(p, s, solve, options, deadline(), stats);

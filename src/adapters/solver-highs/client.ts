@@ -99,6 +99,7 @@ export class HighsClient {
           status: 'failed',
           reason: `HiGHS did not return within ${(killAfterMs / 1000).toFixed(1)} s (time limit ${limit} s): worker terminated`,
           seconds: seconds(),
+          timedOut: true,
         });
       }, killAfterMs);
       const onMessage = (reply: SolveReply) => {

@@ -1,7 +1,16 @@
 // The Solver port backed by HiGHS: the class-LP planner (src/optimise/planner.ts) with its LPs
 // solved in a worker thread. `close()` ends the worker; an idle worker does not keep Node alive.
+// With `work` (repeatable runs, src/optimise/work.ts) a plan is bounded by counted work; if a
+// solve's wall-clock safety cap ever fires, that is reported through `onSafetyCap` (by default a
+// process warning), since such a plan is not guaranteed to repeat.
 import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
-import { DEFAULT_PLANNER_OPTIONS, LP_PLANNER, planWithLp, type PlannerOptions } from '../../optimise/planner.ts';
+import {
+  DEFAULT_PLANNER_OPTIONS,
+  LP_PLANNER,
+  planWithLp,
+  type PlannerOptions,
+  type PlanStats,
+} from '../../optimise/planner.ts';
 import type { Solver } from '../../ports.ts';
 import { HighsClient, type HighsClientOptions } from './client.ts';
 
@@ -10,9 +19,33 @@ export interface HighsSolver extends Solver {
   close(): Promise<void>;
 }
 
-export const createHighsSolver = (options: Partial<PlannerOptions> & HighsClientOptions = {}): HighsSolver => {
+export interface HighsSolverOptions extends Partial<PlannerOptions>, HighsClientOptions {
+  /** Work-bounded mode only: told when a solve hit the safety cap instead of a work limit. */
+  readonly onSafetyCap?: (stats: PlanStats) => void;
+}
+
+const warnSafetyCap = (stats: PlanStats): void =>
+  process.emitWarning(
+    `${stats.safetyCapHits} HiGHS solve(s) stopped at the planner's safety cap instead of a work limit: this plan may not repeat`,
+    { code: 'FLX_PLANNER_SAFETY_CAP' },
+  );
+
+export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver => {
   const client = new HighsClient(options);
-  const planner: PlannerOptions = { ...DEFAULT_PLANNER_OPTIONS, ...options };
+  const { onSafetyCap = warnSafetyCap, ...rest } = options;
+  const onStats = rest.onStats;
+  const planner: PlannerOptions = {
+    ...DEFAULT_PLANNER_OPTIONS,
+    ...rest,
+    ...(rest.work
+      ? {
+          onStats: (s: PlanStats) => {
+            if (s.safetyCapHits) onSafetyCap(s);
+            onStats?.(s);
+          },
+        }
+      : {}),
+  };
   const clock = () => performance.now() / 1000;
   return {
     name: `${LP_PLANNER}+highs`,

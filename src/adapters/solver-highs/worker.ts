@@ -4,7 +4,7 @@
 // (Wasm memory is not garbage-collected). After an abort (e.g. the 2 GiB heap cap) the instance is
 // reported dead and the wrapper replaces the worker.
 import { parentPort } from 'node:worker_threads';
-import highsModule, { type Highs, type Model } from 'highs';
+import highsModule, { type Highs, type HighsCallbackMap, type Model } from 'highs';
 import type { LpModel, LpOptions, LpOutcome } from '../../optimise/lp.ts';
 import type { SolveReply, SolveRequest } from './protocol.ts';
 
@@ -21,12 +21,48 @@ const load = async (): Promise<Highs> => (highs ??= await highsLoader());
 const EMPTY = 6;
 const OPTIMAL = 7;
 const INFEASIBLE = 8;
+const TIME_LIMIT = 13;
+const MIP_INTERRUPT = 6; // highs.constants.callbackType.mipInterrupt
 const LIMITS = new Set([11, 12, 13, 14, 16, 17]);
 
 const configure = (m: Model, o: LpOptions, isMip: boolean): void => {
   m.options.set({ output_flag: false, time_limit: Math.max(0.05, o.timeLimitSeconds) });
   if (isMip) m.options.set({ mip_rel_gap: o.mipRelGap ?? 1e-4 });
+  // Work limits (repeatable runs): every stop is counted work and the seed is fixed. This Wasm
+  // build is single-threaded (it refuses the `threads` option), so no thread timing can vary.
+  const w = o.work;
+  if (w) {
+    m.options.set({ simplex_iteration_limit: w.iterations, ipm_iteration_limit: w.iterations, random_seed: w.seed });
+    if (isMip) m.options.set({ mip_max_nodes: w.mipNodes });
+  }
 };
+
+// HiGHS has no option that bounds a MIP's total LP work (its root node, with cuts and heuristics,
+// can take seconds before any node limit applies), so a MIP under work limits is interrupted from
+// HiGHS's own MIP checkpoint once its LP iterations reach the limit: a count, and checkpoints at
+// fixed points of the search, so the same model stops at the same place on every run.
+const mipWorkLimit = (o: LpOptions, isMip: boolean): HighsCallbackMap | undefined => {
+  const limit = o.work?.mipLpIterations;
+  if (!isMip || limit === undefined) return undefined;
+  return {
+    [MIP_INTERRUPT]: (event) => {
+      if (Number(event.data.mip_total_lp_iterations ?? 0) >= limit) event.interrupt();
+    },
+  };
+};
+
+const info = (m: Model, key: string): number => {
+  try {
+    return Number(m.info.get(key as Parameters<Model['info']['get']>[0])) || 0;
+  } catch {
+    return 0; // not every count exists for every kind of model
+  }
+};
+
+const counts = (m: Model, isMip: boolean): { iterations: number; nodes?: number } =>
+  isMip
+    ? { iterations: info(m, 'simplex_iteration_count'), nodes: info(m, 'mip_node_count') }
+    : { iterations: info(m, 'simplex_iteration_count') };
 
 const solve = (h: Highs, lp: LpModel, o: LpOptions): LpOutcome => {
   const started = performance.now();
@@ -53,7 +89,7 @@ const solve = (h: Highs, lp: LpModel, o: LpOptions): LpOutcome => {
   try {
     configure(model, o, isMip);
     if (isMip && o.start) model.setSolution({ colValue: o.start });
-    const status = model.run().modelStatus;
+    const status = model.run(mipWorkLimit(o, isMip)).modelStatus;
     // A model with no columns (no jobs, no battery) is trivially solved at x = [].
     if (status === EMPTY)
       return {
@@ -65,11 +101,13 @@ const solve = (h: Highs, lp: LpModel, o: LpOptions): LpOutcome => {
       };
     if (status === INFEASIBLE) return { status: 'infeasible', seconds: seconds() };
     const hasPrimal = Number(model.info.get('primal_solution_status')) === 2;
+    const timedOut = status === TIME_LIMIT ? { timedOut: true } : {};
     if ((status !== OPTIMAL && !LIMITS.has(status)) || !hasPrimal) {
       return {
         status: 'failed',
         reason: `HiGHS stopped with model status ${status}${hasPrimal ? '' : ' and no feasible solution'}`,
         seconds: seconds(),
+        ...timedOut,
       };
     }
     const solution = model.getSolution();
@@ -78,6 +116,8 @@ const solve = (h: Highs, lp: LpModel, o: LpOptions): LpOutcome => {
       objective: model.getObjectiveValue(),
       colValue: solution.colValue,
       seconds: seconds(),
+      ...timedOut,
+      ...counts(model, isMip),
     };
     if (isMip) return { ...base, dualBound: Number(model.info.get('mip_dual_bound')) };
     return { ...base, rowDual: solution.rowDual };
