@@ -12,7 +12,6 @@ import Fastify from 'fastify';
 import { HttpRegistry } from '../src/adapters/registry-http/client.ts';
 import { signerFromPrivateKey } from '../src/adapters/keystore-file/keystore.ts';
 import { openSqliteJournal } from '../src/adapters/store-sqlite/journal.ts';
-import { openSqliteJournalThread } from '../src/adapters/store-sqlite/journal-threaded.ts';
 import { openSqliteStore } from '../src/adapters/store-sqlite/index.ts';
 import { registryKeyResolver } from '../src/beckn/key-resolver.ts';
 import { generateKeyPair } from '../src/beckn/keys.ts';
@@ -33,15 +32,11 @@ await registry.app.listen({ host: '127.0.0.1', port: 0 });
 const registryUrl = `http://127.0.0.1:${(registry.app.server.address() as { port: number }).port}`;
 
 const store = await openSqliteStore(join(dir, 'bpp.db'));
-// BENCH_JOURNAL: 'loop' (group commit on the event loop, default), 'thread' (group commit on a
-// worker thread), 'store' (one claim + one append per message through the Store port).
+// BENCH_JOURNAL: 'loop' (group commit on the event loop, default), 'store' (one claim + one append
+// per message through the Store port).
 const journalKind = process.env.BENCH_JOURNAL ?? 'loop';
-const journal =
-  journalKind === 'thread'
-    ? await openSqliteJournalThread(join(dir, 'bpp.db'))
-    : journalKind === 'loop'
-      ? await openSqliteJournal(join(dir, 'bpp.db'))
-      : storeJournal(store);
+if (journalKind !== 'loop' && journalKind !== 'store') throw new Error(`BENCH_JOURNAL must be loop or store`);
+const journal = journalKind === 'loop' ? await openSqliteJournal(join(dir, 'bpp.db')) : storeJournal(store);
 const app = Fastify({ logger: false });
 registerReceiver(app, {
   subscriberId: 'bpp.bench',

@@ -5,8 +5,8 @@
 // signed by one of four registered BAPs before the run (so the load generator spends no CPU on
 // signing during it), with a distinct message_id: nothing is short-circuited as a duplicate.
 // Options: --connections N (50) --duration S (10) --verify-threads N (1; 0 = on the event loop)
-//          --journal loop|thread|store (loop: group commit on the event loop, default; thread: on a
-//          worker thread; store: one commit per claim and per row) --sign-acks
+//          --journal loop|store (loop: group commit on the event loop, default; store: one commit per
+//          claim and per row) --sign-acks
 import { spawn } from 'node:child_process';
 import { randomUUID } from 'node:crypto';
 import { loadavg } from 'node:os';

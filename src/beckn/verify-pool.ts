@@ -2,7 +2,8 @@
 // about a third of what a receiver spends on a request — so a receiver under load can hand it to
 // worker threads and keep its main thread on HTTP, parsing, schema, dedupe and the audit write. Only
 // the arithmetic moves: header parsing, clock checks and the registry lookup stay in verify.ts, so
-// errors and their codes are exactly the same.
+// errors and their codes are exactly the same. A receiver uses it when its role's config sets
+// `verifyThreads` (docs/operator-guide.md); without it, verification stays on the event loop.
 //
 // The worker is plain JavaScript evaluated from a string (it needs nothing but node:crypto), so it
 // runs the same under tsx, plain node or a bundle.

@@ -1,5 +1,5 @@
-// The group-commit journal on a real SQLite file, on the event loop and on its own thread (one
-// contract suite for both): many messages per transaction, each promise resolving only once its rows
+// The group-commit journal on a real SQLite file (a worker-thread variant was measured and removed,
+// docs/benchmarks.md "Bench-only code"): many messages per transaction, each promise resolving only once its rows
 // are committed; one bad entry fails alone; appends from the journal's connection and the Store's own
 // interleave into one valid hash chain; a key is claimed once.
 import { test } from 'node:test';
@@ -9,7 +9,6 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import fc from 'fast-check';
 import { openSqliteJournal } from '../../src/adapters/store-sqlite/journal.ts';
-import { openSqliteJournalThread } from '../../src/adapters/store-sqlite/journal-threaded.ts';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { verifyChain, type AuditEntry } from '../../src/audit/chain.ts';
 
@@ -30,10 +29,7 @@ const withFiles = async (fn: (path: string) => Promise<void>) => {
   }
 };
 
-for (const [name, open] of [
-  ['event loop', openSqliteJournal],
-  ['worker thread', openSqliteJournalThread],
-] as const) {
+for (const [name, open] of [['event loop', openSqliteJournal]] as const) {
   test(`${name}: concurrent accepts are committed in batches; every row is there, in one valid chain, when its promise resolves`, () =>
     withFiles(async (path) => {
       const store = await openSqliteStore(path);
