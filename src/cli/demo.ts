@@ -253,7 +253,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     }
     for (const site of m.sites) await site.agent.tick(m.dayStart);
     await m.runDay(signal);
-    const day = m.loop.current;
+    const day = m.loop.days.find((d) => d.day === m.dayStart);
     const need = day?.need;
     const p = day?.procurement;
     if (!p) {
@@ -284,8 +284,14 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     ];
     for (const [name, store] of stores) {
       const trail = await store.auditTrail();
-      audit.push({ store: `${name}: ${store.location}`, records: trail.length, ok: verifyChain(trail).ok });
+      // Files in the run folder are named relative to it (printed once, above the summary), so two
+      // runs with the same flags print the same summary.
+      const where = store.location.startsWith(`${m.runDir}/`)
+        ? store.location.slice(m.runDir.length + 1)
+        : store.location;
+      audit.push({ store: `${name}: ${where}`, records: trail.length, ok: verifyChain(trail).ok });
     }
+    io.out(`\nrun folder: ${m.runDir}`);
     io.out('\nSummary');
     const kw1 = (x: number) => `${x.toFixed(1)} kW`;
     io.out(

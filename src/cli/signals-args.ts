@@ -4,7 +4,7 @@ import { liveSource, recordedSource, signalCacheDir, type SignalChoice } from '.
 import type { HistorySignalSource } from '../signals/history.ts';
 import { parseMapping } from '../compose/tools.ts';
 import { findRegion, type GridRegion } from '../domain/regions.ts';
-import { PERIOD_MS } from '../settlement/settlement-day.ts';
+import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { SlotGrid } from '../domain/time.ts';
 import { FlexError } from '../errors.ts';
 

@@ -3,7 +3,7 @@
 // what is wrong with each period. With --as-of, also the forecast as it stood then (the vintage a
 // planner deciding at that moment would have seen).
 import { isNational, regionLabel } from '../domain/regions.ts';
-import { settlementPeriodOf } from '../settlement/settlement-day.ts';
+import { settlementPeriodOf } from '../domain/settlement-day.ts';
 import type { DataFault } from '../domain/signal-history.ts';
 import { slotStart, type EpochMs } from '../domain/time.ts';
 import { parseFlags, type Output } from './command.ts';

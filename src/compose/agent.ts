@@ -10,7 +10,7 @@ import type { SlurmConfig } from '../adapters/scheduler-slurm/config.ts';
 import { SlurmScheduler } from '../adapters/scheduler-slurm/scheduler.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
 import { epochMs, MINUTE_MS, type EpochMs, type SlotGrid } from '../domain/time.ts';
-import { asFlexError } from '../errors.ts';
+import { asFlexError, FlexError } from '../errors.ts';
 import type { Clock, Meter, Scheduler, Store } from '../ports.ts';
 import { generateDay } from '../sim/workload.ts';
 import { bl01For, simulatedHistory } from './baseline.ts';
@@ -25,7 +25,7 @@ const FIRST_REPORT_RETRY_MAX_MS = 60_000;
 const BL01_HISTORY_DAYS = 15;
 const DAY_MS = 86_400_000;
 
-interface SchedulerParts {
+export interface SchedulerParts {
   readonly scheduler: Scheduler;
   readonly meter: Meter;
   readonly baseLoad: (g: SlotGrid) => number[];
@@ -101,6 +101,25 @@ const slurmScheduler = (s: Record<string, unknown>, site: AgentConfig['site']): 
   };
 };
 
+const schedulerOf = async (c: AgentConfig, parts: AgentParts, dayStart: EpochMs): Promise<SchedulerParts> => {
+  switch (c.scheduler.kind) {
+    case 'sim':
+      return simScheduler(c.scheduler, c.site, dayStart);
+    case 'slurm':
+      return slurmScheduler(c.scheduler.slurm, c.site);
+    case 'given':
+      if (!parts.scheduler)
+        throw new FlexError('FLX_CONFIG_INVALID', 'scheduler: "given" needs the scheduler handed over', {
+          path: 'scheduler',
+        });
+      return parts.scheduler;
+    default: {
+      const never: never = c.scheduler;
+      return never;
+    }
+  }
+};
+
 export interface ComposedAgent extends RunningRole {
   readonly agent: ComputeAgent;
   readonly store: Store;
@@ -113,6 +132,10 @@ export interface AgentParts extends SharedParts {
    * agent`), or the composition (the demo, which orders every site's report within a slot).
    */
   readonly drive?: 'self' | 'external';
+  /** Hold new jobs on sight (a scheduler that does not hold them itself; always so for Slurm). */
+  readonly holdNewJobs?: boolean;
+  /** The site's scheduler, meter and loads, when the config's scheduler is `given`. */
+  readonly scheduler?: Omit<SchedulerParts, 'sim'>;
 }
 
 export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Promise<ComposedAgent> => {
@@ -121,10 +144,7 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
   const wallNow = parts.now ?? Date.now;
   const kind = c.scheduler.kind;
   const dayStart = epochMs(Math.floor(market.now() / DAY_MS) * DAY_MS);
-  const sch =
-    c.scheduler.kind === 'sim'
-      ? await simScheduler(c.scheduler, c.site, dayStart)
-      : slurmScheduler(c.scheduler.slurm, c.site);
+  const sch = await schedulerOf(c, parts, dayStart);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'compute-agent');
   const agent = new ComputeAgent({
@@ -151,7 +171,7 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
     slotMinutes: c.slotMinutes,
     horizonSlots: c.horizonSlots,
     log,
-    ...(kind === 'slurm' ? { holdNewJobs: true } : {}),
+    ...(kind === 'slurm' || parts.holdNewJobs ? { holdNewJobs: true } : {}),
   });
   // What GET /health shows: when the orchestrator last took a report (market and wall time), and why the last one failed.
   const reports = {

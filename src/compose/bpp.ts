@@ -12,7 +12,7 @@ import { becknValidator } from '../beckn/validator.ts';
 import { FlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { createMetrics } from '../observability/metrics.ts';
-import type { Clock, SignalSource, Store } from '../ports.ts';
+import type { Clock, IdSource, SignalSource, Store } from '../ports.ts';
 import { BL01_METHOD } from './baseline.ts';
 import type { BppConfig } from './config.ts';
 import {
@@ -31,6 +31,8 @@ import { plannerOf } from './solver.ts';
 
 /** Parts a composition may share between roles in one process (the demo's one replayed clock). */
 export interface SharedParts {
+  /** New plan, order, offer and message ids (default random UUIDs; a seeded demo passes seededIds). */
+  readonly ids?: IdSource;
   readonly clock?: Clock;
   readonly signals?: SignalSource;
   readonly log?: Logger;
@@ -78,6 +80,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     ...(c.cancellation ? { cancellation: c.cancellation } : {}),
     ...(c.carbonCapKg === undefined ? {} : { carbonCapKg: c.carbonCapKg }),
     ...(c.baseline === 'bl01' ? { baselineMethod: BL01_METHOD } : {}),
+    ...(shared.ids ? { ids: shared.ids } : {}),
   });
   const node = createBpp({
     orchestrator,

@@ -6,6 +6,7 @@ import type { NeedPolicy } from '../agents/grid/orchestrator.ts';
 import type { PricingPolicy } from '../agents/flex/pricing.ts';
 import type { CancellationPolicy } from '../domain/order.ts';
 import type { LogLevel } from '../log.ts';
+import type { PlannerWork } from '../optimise/planner.ts';
 
 /** Where a role keeps its state: a SQLite file, or a schema in a PostgreSQL database. */
 export type StoreConfig =
@@ -79,6 +80,11 @@ export interface PlannerConfig {
   readonly kind: 'highs' | 'greedy';
   readonly timeLimitSeconds: number;
   readonly milpTimeLimitSeconds?: number;
+  /**
+   * Bound every stage by counted work instead of wall time, so the same inputs give the same plan
+   * (src/optimise/work.ts); the time limits are then unused. The demo sets it when given a seed.
+   */
+  readonly work?: PlannerWork;
 }
 
 export interface BppSiteConfig {
@@ -119,7 +125,9 @@ export type SchedulerConfig =
       /** The settlement baseline the agent answers with: the FIFO twin, or BL01 over simulated history. */
       readonly baseline: 'fifo' | 'bl01';
     }
-  | { readonly kind: 'slurm'; readonly slurm: Record<string, unknown> };
+  | { readonly kind: 'slurm'; readonly slurm: Record<string, unknown> }
+  /** A scheduler the composition hands over (AgentParts.scheduler): a test's Kubernetes fake, say. */
+  | { readonly kind: 'given' };
 
 export interface AgentConfig extends RoleBase {
   readonly id: string;

@@ -21,6 +21,7 @@ import type { DemoConfig } from '../config.ts';
 import { seededIds } from '../domain/ids.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
 import { FlexError } from '../errors.ts';
+import { DEFAULT_WORK } from '../optimise/planner.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../ports.ts';
 import { composeAgent, type ComposedAgent } from './agent.ts';
@@ -92,8 +93,8 @@ export interface Market {
   /** `agent` is the first site's store; every site's is also in `sites[].store`. */
   readonly stores: Readonly<Record<'registry' | 'gateway' | 'grid' | 'flex' | 'agent', Store>>;
   /**
-   * Replays the day: the market clock starts, and at every slot boundary each site reports (the
-   * first site's agent keeps the slot clock) and then the buyer's loop steps. Ends after the day.
+   * Replays the day: the market clock starts, and at every slot boundary, with market time held
+   * there, each site reports and then the buyer's loop steps. Ends after the day.
    */
   runDay(signal: AbortSignal): Promise<void>;
   stop(): Promise<void>;
@@ -199,8 +200,6 @@ export const composeMarket = async (
   for (const id of [IDS.bap, IDS.bpp, IDS.gateway, ...specs.map((s) => agentId(s.id))]) await keyStore.signer(id);
   const peer = (id: string, url: string) => ({ subscriberId: id, url, keyFile: keyFilePath(keys.dir, id) });
   const shared = { clock, signals, logLevel: c.logLevel };
-  // The transaction ids of a seeded run are repeatable (the seed and a counter).
-  const ids = seededIds(c.seed);
   const roles: RunningRole[] = [];
   const started = <T extends RunningRole>(r: T): T => {
     roles.push(r);
@@ -232,7 +231,8 @@ export const composeMarket = async (
           signals: { kind: 'shipped' },
           // The BPP re-plans every slot and prices offers by re-planning, so its budget per plan is
           // short; the greedy fallback keeps it answering if HiGHS ever cannot.
-          planner: { kind: 'highs', timeLimitSeconds: 5, milpTimeLimitSeconds: 0.25 },
+          // With the demo's seed, planning is bounded by work, not time: the same flags give the same plans.
+          planner: { kind: 'highs', timeLimitSeconds: 5, milpTimeLimitSeconds: 0.25, work: DEFAULT_WORK },
           sites: specs.map((s, i) => ({
             id: s.id,
             region: 'GB',
@@ -248,7 +248,9 @@ export const composeMarket = async (
           outboxEveryMs: 1000,
           journal: 'sqlite-group-commit',
         },
-        { ...shared, log: log.child({ agent: 'flex' }) },
+        // The provider's plan, offer and order ids come from the seed, so a run's plans and orders
+        // are named alike each time (the buyer's transaction ids stay random: each run is a new deal).
+        { ...shared, log: log.child({ agent: 'flex' }), ids: seededIds(c.seed) },
       ),
     );
     const openadrTokenFile = join(runDir, 'openadr.token');
@@ -276,7 +278,6 @@ export const composeMarket = async (
           ...shared,
           log: log.child({ agent: 'grid' }),
           drive: 'external',
-          transactionId: () => ids.next(''),
           ...(hooks.onStatusPush ? { onStatusPush: hooks.onStatusPush } : {}),
           ...(hooks.onProcurement ? { onEvent: hooks.onProcurement } : {}),
         },
@@ -365,11 +366,21 @@ export const composeMarket = async (
       },
       async runDay(signal) {
         await bap.loop.plan(dayStart);
+        const slot = SLOT_MINUTES * 60_000;
+        const end = epochMs(dayStart + DAY_MS);
         clock.start();
-        await first.agent.run(epochMs(dayStart + DAY_MS), signal, async (t: EpochMs) => {
-          for (const site of sites.slice(1)) await site.agent.tick(t);
-          await bap.loop.step(t);
-        });
+        for (let t = epochMs(Math.ceil(clock.now() / slot) * slot); t <= end; t = epochMs(t + slot)) {
+          await clock.waitUntil(t, signal);
+          // The slot's work happens at its boundary (ReplayClock.hold): every site reports, then
+          // the buyer steps; the last tick is the next day's midnight, when the buyer's day is over.
+          clock.hold(t);
+          try {
+            for (const site of sites) await site.agent.tick(t);
+            if (t < end) await bap.loop.step(t);
+          } finally {
+            clock.release();
+          }
+        }
       },
       stop: stopAll,
     };

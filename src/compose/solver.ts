@@ -17,6 +17,7 @@ export const plannerOf = async (c: PlannerConfig): Promise<Solver & { close?: ()
   const solver = createPlanningSolver({
     timeLimitSeconds: c.timeLimitSeconds,
     milpTimeLimitSeconds: c.milpTimeLimitSeconds ?? Math.min(0.25, c.timeLimitSeconds),
+    ...(c.work ? { work: c.work } : {}),
   });
   await solver.client.warm();
   return solver;

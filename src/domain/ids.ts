@@ -17,17 +17,30 @@ const hex = (n: number, width: number): string => n.toString(16).padStart(width,
  * identifiers that must be unguessable.
  */
 export const seededIds = (seed: number): IdSource => {
-  const rnd = seeded(seed);
-  const word = (): number => Math.floor(rnd() * 0x1_0000_0000);
-  const uuid = (): string => {
-    const [a, b, c, d] = [word(), word(), word(), word()];
-    return [
-      hex(a, 8),
-      hex(b >>> 16, 4),
-      `4${hex(b & 0xfff, 3)}`,
-      hex(0x8000 | (c >>> 18), 4),
-      `${hex(c & 0xffff, 4)}${hex(d, 8)}`,
-    ].join('-');
+  // One sequence per prefix, so that how many plans were made before an order (which can depend on
+  // timing) does not change the order's id.
+  const sequences = new Map<string, () => string>();
+  const sequence = (prefix: string): (() => string) => {
+    let h = seed >>> 0;
+    for (const ch of prefix) h = Math.imul(h ^ (ch.codePointAt(0) ?? 0), 0x01000193) >>> 0;
+    const rnd = seeded(h);
+    const word = (): number => Math.floor(rnd() * 0x1_0000_0000);
+    return () => {
+      const [a, b, c, d] = [word(), word(), word(), word()];
+      return [
+        hex(a, 8),
+        hex(b >>> 16, 4),
+        `4${hex(b & 0xfff, 3)}`,
+        hex(0x8000 | (c >>> 18), 4),
+        `${hex(c & 0xffff, 4)}${hex(d, 8)}`,
+      ].join('-');
+    };
   };
-  return uuidIds(uuid);
+  return {
+    next: (prefix) => {
+      let uuid = sequences.get(prefix);
+      if (!uuid) sequences.set(prefix, (uuid = sequence(prefix)));
+      return prefix ? `${prefix}-${uuid()}` : uuid();
+    },
+  };
 };

@@ -3,7 +3,7 @@
 // when the clocks go forward, 50 when they go back, 48 otherwise. UK summer time runs from 01:00 UTC
 // on the last Sunday of March to 01:00 UTC on the last Sunday of October (The Summer Time Order
 // 2002, SI 2002/262, which follows Directive 2000/84/EC). Pure arithmetic: no time-zone database.
-import { epochMs, type EpochMs } from '../domain/time.ts';
+import { epochMs, type EpochMs } from './time.ts';
 
 export const PERIOD_MS = 30 * 60_000;
 const HOUR_MS = 3_600_000;

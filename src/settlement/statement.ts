@@ -4,7 +4,7 @@ import type { Order } from '../domain/order.ts';
 import { isoOf } from '../domain/time.ts';
 import type { SettlementSummary } from './delivered.ts';
 import type { OrderSettlement } from './order.ts';
-import { settlementPeriodOf } from './settlement-day.ts';
+import { settlementPeriodOf } from '../domain/settlement-day.ts';
 
 const periodLines = (s: SettlementSummary) =>
   s.periods.map((p) => {

@@ -5,7 +5,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import type { Commitment } from '../../src/domain/commitments.ts';
 import { PORTFOLIO } from '../../src/agents/flex/offers.ts';
 import { catalogToOffers, needToIntent } from '../../src/beckn/flex-codec.ts';

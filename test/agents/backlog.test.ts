@@ -13,7 +13,7 @@ import { DEFAULT_PRICING } from '../../src/agents/flex/pricing.ts';
 import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { BecknClient } from '../../src/beckn/client.ts';
-import { greedySolver } from '../../src/compose.ts';
+import { greedySolver } from '../../src/compose/index.ts';
 import type { ComputeJob, FlexibilityReport } from '../../src/domain/compute.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { gbp, kw, kwh } from '../../src/domain/units.ts';

@@ -4,8 +4,8 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { SLOT_MINUTES, SIM_SITES, type Market } from '../../src/compose.ts';
-import { bl01For, simulatedHistory } from '../../src/compose-baseline.ts';
+import { SLOT_MINUTES, SIM_SITES, type Market } from '../../src/compose/index.ts';
+import { bl01For, simulatedHistory } from '../../src/compose/baseline.ts';
 import { demoConfig } from '../../src/config.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import type { Commitment } from '../../src/domain/commitments.ts';

@@ -15,7 +15,7 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import fc from 'fast-check';
-import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import type { OfferTerms } from '../../src/agents/flex/offers.ts';
 import type { Commitment } from '../../src/domain/commitments.ts';
 import { opportunityCostAt } from '../../src/agents/flex/pricing.ts';

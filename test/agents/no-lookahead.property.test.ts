@@ -5,7 +5,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import { HistorySignalSource } from '../../src/adapters/signals-history/source.ts';
+import { HistorySignalSource } from '../../src/signals/history.ts';
 import { GridOrchestrator, DEFAULT_NEED_POLICY } from '../../src/agents/grid/orchestrator.ts';
 import { buildProblem } from '../../src/optimise/problem.ts';
 import type { FlexibilityReport } from '../../src/domain/compute.ts';

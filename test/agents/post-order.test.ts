@@ -4,7 +4,7 @@
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { SLOT_MINUTES, type Market } from '../../src/compose.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import type { Commitment } from '../../src/domain/commitments.ts';
 import {

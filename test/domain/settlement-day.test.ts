@@ -10,7 +10,7 @@ import {
   settlementDayStart,
   settlementPeriodOf,
   summerTime,
-} from '../../src/settlement/settlement-day.ts';
+} from '../../src/domain/settlement-day.ts';
 
 const iso = (t: number) => new Date(t).toISOString().slice(0, 16) + 'Z';
 

@@ -19,8 +19,6 @@ import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
 import { becknValidator } from '../../src/beckn/validator.ts';
 import { officialValidator } from '../helpers/official-beckn.ts';
 
-const quiet = { out: () => {}, err: () => {} };
-
 const actionsOf = (trail: readonly AuditRecord[], kind: string): string[] =>
   trail.filter((r) => r.kind === kind).map((r) => (r.payload as { action: string }).action);
 
@@ -243,13 +241,21 @@ test('demo: a second run in the same data directory works and keeps its keys', {
   const dataDir = mkdtempSync(join(tmpdir(), 'flexlon-e2e-'));
   try {
     const config = demoConfig({ dataDir, logLevel: 'silent', secondsPerDay: '15', seed: '11' });
-    const first = await runDemo(config, quiet, new AbortController().signal);
+    const printed: [string[], string[]] = [[], []];
+    const into = (lines: string[]) => ({ out: (l: string) => lines.push(l), err: () => {} });
+    const first = await runDemo(config, into(printed[0]), new AbortController().signal);
     const keyBefore = (await new FileKeyStore(join(dataDir, 'keys')).signer('dc.flexlon.local')).publicKeyBase64;
-    const second = await runDemo(config, quiet, new AbortController().signal);
+    const second = await runDemo(config, into(printed[1]), new AbortController().signal);
     assert.notEqual(first.runDir, second.runDir);
     assert.notEqual(first.procurement.transactionId, second.procurement.transactionId);
     assert.ok(second.audit.every((a) => a.ok));
     assert.equal((await new FileKeyStore(join(dataDir, 'keys')).signer('dc.flexlon.local')).publicKeyBase64, keyBefore);
+    // Repeatable: the same flags print the same summary (the planner bounded by work, market time
+    // held at each slot boundary while the slot's work is done, the provider's ids from the seed).
+    const summary = (lines: string[]) => lines.slice(lines.indexOf('\nSummary')).join('\n');
+    assert.ok(printed[0].includes('\nSummary'), printed[0].join('\n'));
+    assert.equal(summary(printed[1]), summary(printed[0]));
+    assert.equal(first.procurement.orderId, second.procurement.orderId, 'the order id comes from the seed');
   } finally {
     rmSync(dataDir, { recursive: true, force: true });
   }

@@ -6,32 +6,23 @@
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { ComputeAgent } from '../../src/agents/compute/agent.ts';
+import type { ComputeAgent } from '../../src/agents/compute/agent.ts';
 import { ReplayClock } from '../../src/adapters/clock/clocks.ts';
 import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
 import { HttpRegistry } from '../../src/adapters/registry-http/client.ts';
-import { SimCluster } from '../../src/adapters/scheduler-sim/cluster.ts';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import type { BecknClient } from '../../src/beckn/client.ts';
-import { registryKeyResolver, staticKeyResolver } from '../../src/beckn/key-resolver.ts';
-import { useRawJsonBody } from '../../src/beckn/raw-body.ts';
-import { createRegistryService } from '../../src/beckn/registry/service.ts';
-import { epochMs, type EpochMs } from '../../src/domain/time.ts';
+import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
+import { composeAgent, composeRegistry } from '../../src/compose/index.ts';
+import { epochMs } from '../../src/domain/time.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Store } from '../../src/ports.ts';
-import { generateDay } from '../../src/sim/workload.ts';
 import { startTestBap, type Callbacks } from './bap.ts';
 import { freePort, spawnRole, type RoleChild } from './run-process.ts';
 
 export const IDS = { bpp: 'dc.crash.local', bap: 'grid.crash.local', agent: 'agent-lon.crash.local' } as const;
 export const MARKET_START = epochMs(Date.parse('2023-01-24T12:00:00Z'));
 export const HORIZON_SLOTS = 16;
-
-const listen = async (app: FastifyInstance, port = 0): Promise<string> => {
-  await app.listen({ host: '127.0.0.1', port });
-  return `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
-};
 
 export type BppChild = RoleChild;
 
@@ -55,28 +46,22 @@ export type BppStoreConfig =
 export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): Promise<CrashMarket> => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-crash-'));
   const keys = new FileKeyStore(join(dir, 'keys'), true);
-  const [bapSigner, agentSigner, bppSigner] = [
-    await keys.signer(IDS.bap),
-    await keys.signer(IDS.agent),
-    await keys.signer(IDS.bpp),
-  ] as const;
+  // Every key exists before any participant starts: each side names the other's key file.
+  const [bapSigner] = [await keys.signer(IDS.bap), await keys.signer(IDS.agent), await keys.signer(IDS.bpp)] as const;
   const stores: Store[] = [];
   const open = async (name: string) => {
     const s = await openSqliteStore(join(dir, `${name}.db`));
     stores.push(s);
     return s;
   };
-  const apps: FastifyInstance[] = [];
-  const app = () => {
-    const a = Fastify({ logger: false });
-    useRawJsonBody(a);
-    apps.push(a);
-    return a;
-  };
-
-  const registryService = await createRegistryService({ store: await open('registry'), now: Date.now });
-  apps.push(registryService.app);
-  const registryUrl = await listen(registryService.app);
+  const roles: { stop(): Promise<void> }[] = [];
+  const registryRole = await composeRegistry({
+    listen: { host: '127.0.0.1', port: 0, publicUrl: '' },
+    store: { kind: 'sqlite', file: join(dir, 'registry.db') },
+    logLevel: 'silent',
+  });
+  roles.push(registryRole);
+  const registryUrl = registryRole.url;
   const registry = new HttpRegistry({ url: registryUrl, now: Date.now, cacheTtlMs: 0 });
   const resolver = registryKeyResolver(registry);
 
@@ -86,58 +71,32 @@ export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): 
   const { callbacks, client } = bap;
   const bapUrl = bap.url;
 
-  // The agent over a simulated site; market time replayed at wall speed from 12:00, shared with the BPP process.
+  // The agent over a simulated site (the demo's day: seed 7, 36 jobs); market time replayed at wall
+  // speed from 12:00, shared with the BPP process.
   const wallStart = Date.now();
   const market = new ReplayClock(MARKET_START, 1, wallStart);
-  const dayStart = epochMs(Date.parse('2023-01-24T00:00:00Z'));
-  const day = generateDay({ seed: 7, site: 'lon', dayStart, jobs: 36, gpuMix: 'training' });
-  const site = { site: 'lon', region: 'GB', gridImportLimitKw: 400, trainingNodes: 32 } as const;
-  const cluster = new SimCluster({ ...site, admission: 'held' }, dayStart, day.inferenceKw);
-  cluster.submit(day.jobs);
-  const twin = new SimCluster({ ...site, admission: 'immediate' }, dayStart, day.inferenceKw);
-  twin.submit(day.jobs);
-  cluster.advanceTo(MARKET_START);
   const [bppPort, agentPort] = [await freePort(), await freePort()];
   const bppUrl = `http://127.0.0.1:${bppPort}`;
-  const agentApp = app();
-  const agent = new ComputeAgent({
-    id: IDS.agent,
-    site: {
-      id: 'lon',
-      region: 'GB',
-      pue: cluster.pue,
-      itPowerLimitKw: cluster.itPowerLimitKw,
-      gridImportLimitKw: cluster.gridImportLimitKw,
+  const agentRole = await composeAgent(
+    {
+      id: IDS.agent,
+      listen: { host: '127.0.0.1', port: agentPort, publicUrl: `http://127.0.0.1:${agentPort}` },
+      store: { kind: 'sqlite', file: join(dir, 'agent.db') },
+      logLevel: 'silent',
+      keys: { dir: join(dir, 'keys'), generate: true },
+      clock: { kind: 'system' },
+      slotMinutes: 30,
+      horizonSlots: HORIZON_SLOTS,
+      site: { id: 'lon', region: 'GB', gridImportLimitKw: 400, pue: 1.3 },
+      orchestrator: { subscriberId: IDS.bpp, url: bppUrl, keyFile: join(dir, 'keys', `${IDS.bpp}.json`) },
+      scheduler: { kind: 'sim', seed: 7, jobs: 36, trainingNodes: 32, baseline: 'fifo' },
+      pollSeconds: 30,
     },
-    scheduler: cluster,
-    meter: cluster,
-    baseLoad: (g) => cluster.baseLoadKw(g),
-    advance: (t: EpochMs) => cluster.advanceTo(t),
-    signer: agentSigner,
-    baseline: async (g) => {
-      const end = epochMs(g.start + g.slots * g.slotMinutes * 60_000);
-      if (twin.now < end) twin.advanceTo(end);
-      return twin.importKw(g);
-    },
-    orchestratorUrl: bppUrl,
-    orchestratorId: IDS.bpp,
-    resolver: staticKeyResolver([
-      {
-        subscriberId: IDS.bpp,
-        uniqueKeyId: bppSigner.uniqueKeyId,
-        publicKeyBase64: bppSigner.publicKeyBase64,
-        url: bppUrl,
-      },
-    ]),
-    store: await open('agent'),
-    market,
-    wallNow: Date.now,
-    slotMinutes: 30,
-    horizonSlots: HORIZON_SLOTS,
-    log: createLogger('silent'),
-  });
-  agent.register(agentApp);
-  const agentUrl = await listen(agentApp, agentPort);
+    { clock: market, log: createLogger('silent'), drive: 'external' },
+  );
+  roles.push(agentRole);
+  const agent = agentRole.agent;
+  const agentUrl = agentRole.url;
 
   const configFile = join(dir, 'bpp.json');
   writeFileSync(
@@ -187,7 +146,7 @@ export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): 
     agent,
     startBpp: () => spawnRole('bpp', configFile, { FLEXLON_LOG_LEVEL: 'warn' }),
     async stop() {
-      await Promise.allSettled([bap.stop(), ...apps.map((a) => a.close())]);
+      await Promise.allSettled([bap.stop(), ...roles.map((r) => r.stop())]);
       await Promise.allSettled(stores.map((s) => s.close()));
       rmSync(dir, { recursive: true, force: true });
     },

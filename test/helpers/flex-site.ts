@@ -1,32 +1,24 @@
 // A Flexibility Orchestrator and one Compute-Flex agent beside a given scheduler, on loopback with
 // real HTTP, real signatures and SQLite stores, in live mode (the wall clock is market time, as it
-// must be beside a real scheduler). Used by the end-to-end tests over real Slurm and the Kubernetes
+// must be beside a real scheduler), each built by its composer (src/compose/). Used by the end-to-end tests over real Slurm and the Kubernetes
 // fake. Grid signals are flat (one price, one carbon intensity): these tests are about the
 // scheduler side, and a flat price makes the planner's choices easy to predict.
 import { mkdtempSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
-import Fastify, { type FastifyInstance } from 'fastify';
-import { ComputeAgent } from '../../src/agents/compute/agent.ts';
-import { FlexOrchestrator, type Commitment } from '../../src/agents/flex/orchestrator.ts';
+import type { ComputeAgent } from '../../src/agents/compute/agent.ts';
+import type { FlexOrchestrator } from '../../src/agents/flex/orchestrator.ts';
 import { DEFAULT_PRICING } from '../../src/agents/flex/pricing.ts';
-import type { DispatchInstruction } from '../../src/agents/flex/problem.ts';
-import { signedRoute } from '../../src/agents/link.ts';
-import { SystemClock } from '../../src/adapters/clock/clocks.ts';
 import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
-import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
-import { BecknClient } from '../../src/beckn/client.ts';
-import { staticKeyResolver } from '../../src/beckn/key-resolver.ts';
-import { useRawJsonBody } from '../../src/beckn/raw-body.ts';
-import { greedySolver } from '../../src/compose/index.ts';
-import type { FlexibilityReport } from '../../src/domain/compute.ts';
+import { composeAgent, composeBpp } from '../../src/compose/index.ts';
+import type { Commitment } from '../../src/domain/commitments.ts';
 import type { Order } from '../../src/domain/order.ts';
 import type { SignalSeries } from '../../src/domain/signals.ts';
 import { epochMs, slotStart, type EpochMs, type SlotGrid } from '../../src/domain/time.ts';
 import { gbp, gbpPerMwh, gPerKwh, kw } from '../../src/domain/units.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Meter, Scheduler, SignalSource, Store } from '../../src/ports.ts';
+import { freePort } from './run-process.ts';
 
 /** Flat signals: 100 £/MWh and 200 gCO2/kWh in every slot (forecast and outturn alike). */
 export const flatSignals: SignalSource = {
@@ -65,104 +57,78 @@ export interface FlexSite {
   stop(): Promise<void>;
 }
 
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
-
 const noMeter = (site: string): Meter => ({ site, importKw: async (grid) => new Array<number>(grid.slots).fill(NaN) });
 
 export const startFlexSite = async (o: FlexSiteOptions): Promise<FlexSite> => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-site-'));
   const wallNow = () => Date.now();
-  const clock = new SystemClock();
   const log = createLogger('silent');
-  const keys = new FileKeyStore(join(dir, 'keys'), true);
-  const [bppSigner, agentSigner] = [
-    await keys.signer('dc.test.local'),
-    await keys.signer(`agent-${o.site}.test.local`),
-  ];
-  const flexStore = await openSqliteStore(join(dir, 'flex.db'));
-  const agentStore = await openSqliteStore(join(dir, 'agent.db'));
-  const apps: FastifyInstance[] = [];
-  const app = () => {
-    const a = Fastify({ logger: false });
-    useRawJsonBody(a);
-    apps.push(a);
-    return a;
-  };
-  const bppApp = app();
-  const agentApp = app();
+  const keys = { dir: join(dir, 'keys'), generate: true };
+  const ids = { bpp: 'dc.test.local', agent: `agent-${o.site}.test.local` };
+  // Each side names the other's key file, so both keys exist before either role starts.
+  for (const id of Object.values(ids)) await new FileKeyStore(keys.dir, true).signer(id);
   // Each side must know the other's URL before its routes exist, so take free ports first.
   const [bppPort, agentPort] = [await freePort(), await freePort()];
-  const [bppUrl, agentUrl] = [`http://127.0.0.1:${bppPort}`, `http://127.0.0.1:${agentPort}`];
-  const bpp = new FlexOrchestrator({
-    id: 'dc.test.local',
-    uri: bppUrl,
-    name: 'test',
-    store: flexStore,
-    signer: bppSigner,
-    market: clock,
-    wallNow,
-    client: new BecknClient({ signer: bppSigner, store: flexStore, now: wallNow }),
-    signals: flatSignals,
-    solver: greedySolver,
-    sites: [{ id: o.site, region: 'GB', agentUrl }],
-    horizonSlots: 48,
-    slotMinutes: 30,
-    pricing: DEFAULT_PRICING,
-    quoteTtlSeconds: 300,
-    log,
-  });
-  const agent = new ComputeAgent({
-    id: `agent-${o.site}.test.local`,
-    site: { id: o.site, region: 'GB', pue: 1, itPowerLimitKw: o.itPowerLimitKw, gridImportLimitKw: o.itPowerLimitKw },
-    scheduler: o.scheduler,
-    meter: noMeter(o.site),
-    baseLoad: (g) => new Array<number>(g.slots).fill(o.baseLoadKw),
-    signer: agentSigner,
-    orchestratorUrl: bppUrl,
-    orchestratorId: 'dc.test.local',
-    resolver: staticKeyResolver([
-      {
-        subscriberId: 'dc.test.local',
-        uniqueKeyId: bppSigner.uniqueKeyId,
-        publicKeyBase64: bppSigner.publicKeyBase64,
-        url: bppUrl,
-      },
-    ]),
-    store: agentStore,
-    market: clock,
-    wallNow,
-    slotMinutes: 30,
-    horizonSlots: 48,
-    log,
-    ...(o.holdNewJobs ? { holdNewJobs: true } : {}),
-  });
-  const agentTrust = staticKeyResolver([
+  const at = (port: number) => ({ host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}` });
+  const [bppUrl, agentUrl] = [at(bppPort).publicUrl, at(agentPort).publicUrl];
+  const peer = (id: string, url: string) => ({ subscriberId: id, url, keyFile: join(keys.dir, `${id}.json`) });
+  const bppRole = await composeBpp(
     {
-      subscriberId: agentSigner.subscriberId,
-      uniqueKeyId: agentSigner.uniqueKeyId,
-      publicKeyBase64: agentSigner.publicKeyBase64,
-      url: agentUrl,
+      id: ids.bpp,
+      name: 'test',
+      listen: at(bppPort),
+      store: { kind: 'sqlite', file: join(dir, 'flex.db') },
+      logLevel: 'silent',
+      keys,
+      // Nobody subscribes: these tests speak to the BPP through its agent link only.
+      registry: { url: 'http://127.0.0.1:9', subscribe: false },
+      clock: { kind: 'system' },
+      signals: { kind: 'shipped' },
+      planner: { kind: 'greedy', timeLimitSeconds: 5 },
+      sites: [{ id: o.site, region: 'GB', agentUrl, agent: peer(ids.agent, agentUrl) }],
+      slotMinutes: 30,
+      horizonSlots: 48,
+      pricing: DEFAULT_PRICING,
+      quoteTtlSeconds: 300,
+      supportEmail: `flexibility-desk@${ids.bpp}`,
+      baseline: 'fifo',
+      outboxEveryMs: 1000,
     },
-  ]);
-  signedRoute(
-    bppApp,
-    '/internal/agent/report',
-    { resolver: agentTrust, now: wallNow, store: flexStore, actor: 'dc.test.local' },
-    async (body): Promise<{ dispatch: DispatchInstruction[] }> => bpp.onAgentReport(body as FlexibilityReport),
+    { signals: flatSignals, log, now: wallNow },
   );
-  agent.register(agentApp);
-  await Promise.all([
-    bppApp.listen({ host: '127.0.0.1', port: bppPort }),
-    agentApp.listen({ host: '127.0.0.1', port: agentPort }),
-  ]);
+  const agentRole = await composeAgent(
+    {
+      id: ids.agent,
+      listen: at(agentPort),
+      store: { kind: 'sqlite', file: join(dir, 'agent.db') },
+      logLevel: 'silent',
+      keys,
+      clock: { kind: 'system' },
+      slotMinutes: 30,
+      horizonSlots: 48,
+      site: { id: o.site, region: 'GB', gridImportLimitKw: o.itPowerLimitKw, pue: 1 },
+      orchestrator: peer(ids.bpp, bppUrl),
+      scheduler: { kind: 'given' },
+      pollSeconds: 30,
+    },
+    {
+      log,
+      now: wallNow,
+      drive: 'external',
+      ...(o.holdNewJobs ? { holdNewJobs: true } : {}),
+      scheduler: {
+        scheduler: o.scheduler,
+        meter: noMeter(o.site),
+        baseLoad: (g) => new Array<number>(g.slots).fill(o.baseLoadKw),
+        itPowerLimitKw: o.itPowerLimitKw,
+        pue: 1,
+      },
+    },
+  );
+  const bpp = bppRole.orchestrator;
+  const agent = agentRole.agent;
+  const flexStore = bppRole.store;
+  const agentStore = agentRole.store;
   const orders = new Map<string, Order>();
   return {
     bpp,
@@ -203,8 +169,7 @@ export const startFlexSite = async (o: FlexSiteOptions): Promise<FlexSite> => {
       if (order) await flexStore.saveOrder({ ...order, state: 'cancelled', updatedAt: epochMs(wallNow()) });
     },
     async stop() {
-      await Promise.allSettled(apps.map((a) => a.close()));
-      await Promise.allSettled([flexStore.close(), agentStore.close()]);
+      await Promise.allSettled([agentRole.stop(), bppRole.stop()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };

@@ -4,7 +4,7 @@
 import { createServer, type Server } from 'node:http';
 import { SHIPPED_GRID } from '../../src/config.ts';
 import { CsvSignalSource } from '../../src/adapters/signals-csv/source.ts';
-import { settlementPeriodOf } from '../../src/settlement/settlement-day.ts';
+import { settlementPeriodOf } from '../../src/domain/settlement-day.ts';
 
 const P = 1_800_000;
 const t16 = (t: number) => new Date(t).toISOString().slice(0, 16) + 'Z';

@@ -41,6 +41,8 @@ export class SystemClock implements Clock {
  */
 export class ReplayClock implements Clock {
   private wallStart: number | undefined;
+  /** While held: the market time it stands at (see hold). */
+  private held: EpochMs | undefined;
 
   constructor(
     private readonly simStart: EpochMs,
@@ -60,10 +62,30 @@ export class ReplayClock implements Clock {
   }
 
   now(): EpochMs {
+    if (this.held !== undefined) return this.held;
     return epochMs(this.simStart + (this.wallStart === undefined ? 0 : (Date.now() - this.wallStart) * this.speed));
   }
 
+  /**
+   * Stands market time still at `at` (a moment already reached) until release(): a composition in
+   * one process uses it so that the work of a slot boundary (every site's report, the buyer's step)
+   * happens at that boundary, however long it takes in wall time; without it, on a clock hundreds of
+   * times faster than the wall, a second of HTTP and planning is most of a half hour of market time,
+   * and what lands in which slot depends on the machine's load.
+   */
+  hold(at: EpochMs = this.now()): void {
+    this.held = at;
+  }
+
+  /** Market time runs on from where it was held. */
+  release(): void {
+    if (this.held === undefined) return;
+    if (this.wallStart !== undefined) this.wallStart = Date.now() - (this.held - this.simStart) / this.speed;
+    this.held = undefined;
+  }
+
   async waitUntil(t: EpochMs, signal?: AbortSignal): Promise<void> {
-    while (this.now() < t) await sleep(this.wallStart === undefined ? 50 : (t - this.now()) / this.speed, signal);
+    while (this.now() < t)
+      await sleep(this.wallStart === undefined || this.held !== undefined ? 50 : (t - this.now()) / this.speed, signal);
   }
 }

@@ -31,7 +31,6 @@ import type { PricingPolicy } from './pricing.ts';
 export type { FlexSite } from './context.ts';
 export type { PlanResult } from './plan-record.ts';
 // Moved to src/domain/commitments.ts; re-exported for callers not yet updated.
-export type { Commitment } from '../../domain/commitments.ts';
 
 /** The constructor's input. Read only here: handlers get the narrow FlexContext (context.ts). */
 export interface FlexOrchestratorDeps {

@@ -17,8 +17,6 @@ import {
   type WireOrder,
 } from '../../beckn/wire.ts';
 
-// Moved to src/settlement/baselines.ts; re-exported for callers not yet updated.
-export { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/baselines.ts';
 
 const STATE_CODE: Record<Order['state'], string> = {
   searched: 'PENDING',

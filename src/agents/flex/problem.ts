@@ -1,2 +1,0 @@
-// Moved to src/optimise/problem.ts; this re-export is for callers not yet updated.
-export * from '../../optimise/problem.ts';

@@ -1,2 +1,0 @@
-// Moved to src/settlement/delivered.ts; this re-export is for callers not yet updated.
-export * from '../settlement/delivered.ts';
