@@ -11,6 +11,7 @@ import { verifyAck } from './ack-signature.ts';
 import { durationSeconds, type BecknMessage } from './context.ts';
 import { signatureHeader } from './http.ts';
 import type { InboundJournal } from './journal.ts';
+import type { SignatureCheck } from './verify-pool.ts';
 import { checkSubscription, type KeyResolver } from './key-resolver.ts';
 import { registerReceiver, type Inbound } from './receiver.ts';
 import { postWithRetry, type RetryPolicy } from './retry.ts';
@@ -22,6 +23,8 @@ export interface GatewayOptions {
   readonly store: Store;
   readonly now: () => number;
   readonly journal?: InboundJournal;
+  /** Signature arithmetic on worker threads (verify-pool.ts); on the event loop when absent. */
+  readonly signatureCheck?: SignatureCheck;
   /** Verify every BPP's signed ACK with this resolver. */
   readonly ackResolver?: KeyResolver;
   readonly timeoutMs?: number;
@@ -112,6 +115,7 @@ export const createGateway = (o: GatewayOptions): Gateway => {
     now: o.now,
     ackSigner: o.signer,
     ...(o.journal ? { journal: o.journal } : {}),
+    ...(o.signatureCheck ? { signatureCheck: o.signatureCheck } : {}),
     onBackgroundError: () => {},
     handlers: {
       search: async (i) => {

@@ -26,6 +26,7 @@ import {
   makeLogger,
   makeSignals,
   openJournal,
+  verifierPool,
   openStore,
   subscriptionOf,
   type RunningRole,
@@ -67,6 +68,7 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'grid-orchestrator');
   const journal = await openJournal(c.journal, store, c.store);
+  const pool = verifierPool(c.verifyThreads);
   const registry = new HttpRegistry({ url: c.registry.url, now: wallNow, cacheTtlMs: 30_000 });
   const resolver = registryKeyResolver(registry);
   const events = new GridEventStore(store, c.id, wallNow);
@@ -111,6 +113,7 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
     now: wallNow,
     handlers: bap.handlers(),
     ...(journal.journal ? { journal: journal.journal } : {}),
+    ...(pool ? { signatureCheck: pool.check } : {}),
     onBackgroundError: (e, inbound) =>
       log.error(
         {
@@ -144,6 +147,7 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
     bap.stop();
     await app.close();
     await journal.close();
+    await pool?.close();
     await store.close();
   };
   try {

@@ -22,6 +22,7 @@ import {
   makeLogger,
   makeSignals,
   openJournal,
+  verifierPool,
   openStore,
   peerKeyResolver,
   subscriptionOf,
@@ -54,6 +55,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'flex-orchestrator');
   const journal = await openJournal(c.journal, store, c.store);
+  const pool = verifierPool(c.verifyThreads);
   const solver = await plannerOf(c.planner);
   const registry = new HttpRegistry({ url: c.registry.url, now: wallNow, cacheTtlMs: 30_000 });
   const resolver = registryKeyResolver(registry);
@@ -90,6 +92,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     metrics,
     outboxEveryMs: c.outboxEveryMs,
     ...(journal.journal ? { journal: journal.journal } : {}),
+    ...(pool ? { signatureCheck: pool.check } : {}),
   });
   const app = Fastify({ logger: false });
   useRawJsonBody(app);
@@ -98,6 +101,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     await app.close();
     await node.stop();
     await journal.close();
+    await pool?.close();
     await store.close();
     await solver.close?.();
   };

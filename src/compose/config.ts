@@ -69,7 +69,12 @@ interface RoleBase {
 
 export type RegistryConfig = RoleBase;
 
-export interface GatewayConfig extends RoleBase {
+/** Beckn receivers (gateway, bpp, bap): ed25519 checks on this many worker threads; 0 or absent: the event loop. */
+interface Receiver {
+  readonly verifyThreads?: number;
+}
+
+export interface GatewayConfig extends RoleBase, Receiver {
   readonly id: string;
   readonly keys: KeysConfig;
   readonly registry: RegistryRef;
@@ -94,7 +99,7 @@ export interface BppSiteConfig {
   readonly agent: PeerKeyConfig;
 }
 
-export interface BppConfig extends RoleBase {
+export interface BppConfig extends RoleBase, Receiver {
   readonly id: string;
   readonly name: string;
   readonly keys: KeysConfig;
@@ -146,7 +151,7 @@ export interface AgentConfig extends RoleBase {
   readonly pollSeconds: number;
 }
 
-export interface BapConfig extends RoleBase {
+export interface BapConfig extends RoleBase, Receiver {
   readonly id: string;
   readonly keys: KeysConfig;
   readonly registry: RegistryRef;

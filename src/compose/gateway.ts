@@ -7,7 +7,16 @@ import { asFlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../ports.ts';
 import type { GatewayConfig } from './config.ts';
-import { listenOn, makeKeys, makeLogger, openJournal, openStore, subscriptionOf, type RunningRole } from './parts.ts';
+import {
+  listenOn,
+  makeKeys,
+  makeLogger,
+  openJournal,
+  openStore,
+  subscriptionOf,
+  verifierPool,
+  type RunningRole,
+} from './parts.ts';
 
 export interface ComposedGateway extends RunningRole {
   readonly store: Store;
@@ -22,6 +31,7 @@ export const composeGateway = async (
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'gateway');
   const journal = await openJournal(c.journal, store, c.store);
+  const pool = verifierPool(c.verifyThreads);
   const registry = new HttpRegistry({ url: c.registry.url, now, cacheTtlMs: 30_000 });
   const resolver = registryKeyResolver(registry);
   const gateway = createGateway({
@@ -31,6 +41,7 @@ export const composeGateway = async (
     ackResolver: resolver,
     store,
     ...(journal.journal ? { journal: journal.journal } : {}),
+    ...(pool ? { signatureCheck: pool.check } : {}),
     now,
     onForwardError: (e, to, msg) =>
       log.error(
@@ -53,6 +64,7 @@ export const composeGateway = async (
   } catch (e) {
     await gateway.app.close();
     await journal.close();
+    await pool?.close();
     await store.close();
     throw e;
   }
@@ -64,6 +76,7 @@ export const composeGateway = async (
     stop: async () => {
       await gateway.app.close();
       await journal.close();
+      await pool?.close();
       await store.close();
     },
   };

@@ -12,6 +12,7 @@ import { openSqliteStore } from '../adapters/store-sqlite/index.ts';
 import { openSqliteJournal } from '../adapters/store-sqlite/journal.ts';
 import { FLEXLON_DOMAIN } from '../beckn/context.ts';
 import type { InboundJournal } from '../beckn/journal.ts';
+import { createVerifierPool, type VerifierPool } from '../beckn/verify-pool.ts';
 import { staticKeyResolver, type KeyResolver, type TrustedKey } from '../beckn/key-resolver.ts';
 import { SHIPPED_GRID } from '../config.ts';
 import { epochMs } from '../domain/time.ts';
@@ -95,6 +96,10 @@ export const openJournal = async (
   const journal = await openSqliteJournal(store.location);
   return { journal, close: () => journal.close() };
 };
+
+/** The signature-verifier pool a receiver's `verifyThreads` asks for (none for 0 or absent). */
+export const verifierPool = (threads: number | undefined): VerifierPool | undefined =>
+  threads ? createVerifierPool(threads) : undefined;
 
 export const makeClock = (c: ClockConfig): Clock =>
   c.kind === 'system' ? new SystemClock() : new ReplayClock(epochMs(c.marketStart), c.speed, c.wallStart);

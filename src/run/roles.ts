@@ -106,6 +106,9 @@ export const readLogLevel = (c: ConfigReader): LogLevel =>
     (process.env.FLEXLON_LOG_LEVEL as LogLevel | undefined) ?? 'info',
   );
 
+/** `verifyThreads`: ed25519 signature checks on worker threads (0: on the event loop). */
+const readVerifyThreads = (c: ConfigReader): number => c.number('verifyThreads', 0, 0, 16, true);
+
 const readRegistryRef = (c: ConfigReader): RegistryRef => {
   const reg = c.object('registry');
   const url = reg.url('url');
@@ -149,9 +152,10 @@ export const readGateway = (c: ConfigReader): GatewayConfig => {
   const keys = readKeys(c);
   const registry = readRegistryRef(c);
   const logLevel = readLogLevel(c);
+  const verifyThreads = readVerifyThreads(c);
   c.optionalString('role');
   c.done();
-  return { id, listen, store, keys, registry, logLevel };
+  return { id, listen, store, keys, registry, logLevel, verifyThreads };
 };
 
 const readSite = (s: ConfigReader): BppSiteConfig => {
@@ -228,6 +232,7 @@ export const readBpp = (c: ConfigReader): BppConfig => {
     supportEmail: c.string('supportEmail', `flexibility-desk@${id}`),
     baseline: c.oneOf('baseline', ['fifo', 'bl01'] as const, 'fifo'),
     outboxEveryMs: c.number('outboxEveryMs', 1000, 50, 60_000, true),
+    verifyThreads: readVerifyThreads(c),
   };
   c.optionalString('role');
   c.done();
@@ -333,6 +338,7 @@ export const readBap = (c: ConfigReader): BapConfig => {
   const policy = readPolicy(c);
   const collectMs = c.number('collectMs', 5000, 100, 120_000, true);
   const callbackTimeoutMs = c.number('callbackTimeoutMs', 10_000, 100, 120_000, true);
+  const verifyThreads = readVerifyThreads(c);
   const o = c.optionalObject('openadr');
   let openadr: BapConfig['openadr'];
   if (o) {
@@ -355,6 +361,7 @@ export const readBap = (c: ConfigReader): BapConfig => {
     policy,
     collectMs,
     callbackTimeoutMs,
+    verifyThreads,
     ...(openadr ? { openadr } : {}),
   };
 };

@@ -300,7 +300,11 @@ test(
       );
       assert.equal(settled.state, 'DELIVERED');
       assert.ok((settled.deliveredKwh ?? 0) > 0, `delivered ${settled.deliveredKwh} kWh`);
-      const log = running.bap?.err() ?? '';
+      // The statement (support → on_support) follows the status answer.
+      const log = await eventually('the buyer has the statement', async () => {
+        const err = running.bap?.err() ?? '';
+        return err.includes('"msg":"procurement: statement"') ? err : undefined;
+      });
       for (const step of ['need', 'searching', 'bought', 'window-open', 'status', 'statement'])
         assert.match(log, new RegExp(`"msg":"procurement: ${step}"`), `the BAP logs ${step}`);
       for (const r of ['bap', 'agent', 'bpp', 'gateway', 'registry'] as const) {

@@ -8,6 +8,7 @@
 import type { FastifyInstance } from 'fastify';
 import { FlexError, asFlexError } from '../../errors.ts';
 import type { InboundJournal } from '../../beckn/journal.ts';
+import type { SignatureCheck } from '../../beckn/verify-pool.ts';
 import type { KeyResolver } from '../../beckn/key-resolver.ts';
 import { registerReceiver, type Inbound } from '../../beckn/receiver.ts';
 import { withLogContext } from '../../observability/logger.ts';
@@ -34,6 +35,8 @@ export interface BppOptions {
   readonly ackSigner: Signer;
   /** Where rejections and duplicates are journaled; claims of accepted messages go with their effect. */
   readonly journal?: InboundJournal;
+  /** Signature arithmetic on worker threads (src/beckn/verify-pool.ts); on the event loop when absent. */
+  readonly signatureCheck?: SignatureCheck;
   /** Created (with the store-backed gauges) when absent. */
   readonly metrics?: FlexMetrics;
   readonly outboxEveryMs?: number;
@@ -156,6 +159,7 @@ export const createBpp = (o: BppOptions): Bpp => {
         onBackgroundError,
         onOutcome,
         ...(o.journal ? { journal: o.journal } : {}),
+        ...(o.signatureCheck ? { signatureCheck: o.signatureCheck } : {}),
       });
       signedRoute(
         app,

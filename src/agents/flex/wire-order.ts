@@ -17,7 +17,6 @@ import {
   type WireOrder,
 } from '../../beckn/wire.ts';
 
-
 const STATE_CODE: Record<Order['state'], string> = {
   searched: 'PENDING',
   quoted: 'QUOTED',
