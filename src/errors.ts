@@ -95,6 +95,9 @@ export const ERRORS = {
   FLX_SCHEDULER_UNAVAILABLE: { http: 503, beckn: '40000', message: 'the workload scheduler did not answer' },
   FLX_SCHEDULER_COMMAND: { http: 502, beckn: '40000', message: 'the workload scheduler refused a command' },
   FLX_JOB_METADATA: { http: 400, beckn: '30000', message: "a job's FlexLon metadata is invalid" },
+  // GPU power meters (nvidia-smi, DCGM exporter) at a real site (docs/meters.md).
+  FLX_METER_UNAVAILABLE: { http: 503, beckn: '40000', message: 'a GPU power meter could not be read' },
+  FLX_METER_INVALID: { http: 502, beckn: '40000', message: 'a GPU power meter printed something unexpected' },
 } as const satisfies Record<string, { http: number; beckn: string; message: string }>;
 
 export type ErrorCode = keyof typeof ERRORS;
