@@ -29,7 +29,7 @@ const accept = <T>(v: Validated<T>, file: string, what: string, code: ErrorCode)
   throw new FlexError(
     code,
     [
-      `${file} is not a valid ${what} (version 1); ${v.faults.length} fault${v.faults.length === 1 ? '' : 's'}:`,
+      `${file} is not a valid ${what} (version 1 or 2); ${v.faults.length} fault${v.faults.length === 1 ? '' : 's'}:`,
       ...faultLines(v.faults),
     ].join('\n'),
     { path: v.faults[0]?.path ?? '$' },

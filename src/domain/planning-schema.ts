@@ -1,4 +1,5 @@
-// JSON Schemas (draft-07) of the planning problem and the schedule, version 1. They are the
+// JSON Schemas (draft-07) of the planning problem and the schedule, versions 1 and 2 (2 adds soft
+// deadlines: `slo` on jobs, and the late jobs and the cost split in the schedule). They are the
 // published contract (docs/planning-problem.md; copies in docs/schemas/, kept equal by a test);
 // src/domain/planning.ts holds the matching TypeScript types. A schema checks shape and ranges;
 // rules that relate fields (array lengths equal to `slots`, sites that exist, release before
@@ -133,6 +134,65 @@ export const scheduleSchemaV1 = {
           site: { type: 'string' },
           chargeKw: series('charging power (kW)'),
           dischargeKw: series('discharging power (kW)'),
+        },
+      },
+    },
+  },
+} as const;
+
+export const PROBLEM_SCHEMA_V2_ID = 'https://flexlon.dev/schemas/planning-problem.v2.json';
+export const SCHEDULE_SCHEMA_V2_ID = 'https://flexlon.dev/schemas/schedule.v2.json';
+
+/** A job's service-level objective; validate.ts checks that a soft one states its £/hour. */
+const sloSchema = {
+  type: 'object',
+  additionalProperties: false,
+  required: ['kind'],
+  properties: {
+    kind: { enum: ['hard', 'soft'] },
+    lateGbpPerHour: { ...nonNegative, description: '£ per hour the whole job finishes late (soft only)' },
+    maxDelaySlots: { type: 'integer', minimum: 0, description: 'it must finish by deadlineSlot + this (soft only)' },
+  },
+} as const;
+
+const jobsV1 = problemSchemaV1.properties.jobs;
+
+export const problemSchemaV2 = {
+  ...problemSchemaV1,
+  $id: PROBLEM_SCHEMA_V2_ID,
+  title: 'FlexLon planning problem, version 2',
+  properties: {
+    ...problemSchemaV1.properties,
+    version: { const: 2 },
+    jobs: {
+      ...jobsV1,
+      items: { ...jobsV1.items, properties: { ...jobsV1.items.properties, slo: sloSchema } },
+    },
+  },
+} as const;
+
+export const scheduleSchemaV2 = {
+  ...scheduleSchemaV1,
+  $id: SCHEDULE_SCHEMA_V2_ID,
+  title: 'FlexLon schedule, version 2',
+  properties: {
+    ...scheduleSchemaV1.properties,
+    version: { const: 2 },
+    energyCostGbp: { type: 'number' },
+    latenessCostGbp: { type: 'number' },
+    late: {
+      type: 'array',
+      items: {
+        type: 'object',
+        additionalProperties: false,
+        required: ['id', 'deadlineSlot', 'finishSlot', 'lateSlots', 'unservedKwh', 'costGbp'],
+        properties: {
+          id: { type: 'string' },
+          deadlineSlot: { type: 'integer' },
+          finishSlot: { type: ['integer', 'null'] },
+          lateSlots: { type: 'integer', minimum: 0 },
+          unservedKwh: nonNegative,
+          costGbp: { type: 'number' },
         },
       },
     },

@@ -22,6 +22,18 @@ export interface SiteSpec {
   readonly battery?: BatterySpec;
 }
 
+/**
+ * A job's service-level objective (version 2). `hard`: it must run within [releaseSlot, deadlineSlot).
+ * `soft`: it may finish late at a cost, linear in the energy placed late (docs/planning-problem.md,
+ * "Soft deadlines"): energy in slot t ≥ deadlineSlot costs lateGbpPerHour × (t − deadlineSlot + 1) ×
+ * slotHours × (energy in t / energyKwh). With maxDelaySlots it must still finish by deadlineSlot +
+ * maxDelaySlots; energy may be left beyond the horizon ("unserved") only when that limit is absent or
+ * beyond the horizon.
+ */
+export type JobSlo =
+  | { readonly kind: 'hard' }
+  | { readonly kind: 'soft'; readonly lateGbpPerHour: number; readonly maxDelaySlots?: number };
+
 export interface JobSpec {
   readonly id: string;
   readonly energyKwh: number;
@@ -34,6 +46,8 @@ export interface JobSpec {
   readonly sites: readonly string[];
   /** Units of useful work (inferences, tokens, GPU-hours) the job produces; divides £ and gCO2. */
   readonly work?: number;
+  /** Version 2: absent means hard. */
+  readonly slo?: JobSlo;
 }
 
 /** A confirmed flexibility commitment: grid import at `site` stays ≤ maxImportKw in [fromSlot, toSlot). */
@@ -45,7 +59,8 @@ export interface CommitmentSpec {
 }
 
 export interface PlanningProblem {
-  readonly version: 1;
+  /** 2 allows `slo` on jobs; version 1 problems read and plan exactly as before. */
+  readonly version: 1 | 2;
   /** ISO-8601 UTC instant at which slot 0 starts. */
   readonly start: string;
   readonly slotMinutes: number;
@@ -72,8 +87,23 @@ export interface BatterySchedule {
   readonly dischargeKw: readonly number[];
 }
 
+/** A soft job that finishes after its deadline or not within the horizon (schedule version 2). */
+export interface LateJob {
+  readonly id: string;
+  readonly deadlineSlot: number;
+  /** Slot after the last slot the job runs in (its finish), or null when part of it does not fit in the horizon. */
+  readonly finishSlot: number | null;
+  /** finish − deadline; for an unfinished job, horizon end − deadline (a lower estimate). */
+  readonly lateSlots: number;
+  /** Energy not placed within the horizon (carried beyond it), kWh. */
+  readonly unservedKwh: number;
+  /** Its lateness cost as the objective counts it (£). */
+  readonly costGbp: number;
+}
+
 export interface Schedule {
-  readonly version: 1;
+  /** 2 when the problem is version 2. */
+  readonly version: 1 | 2;
   readonly status: ScheduleStatus;
   /** Why the problem has no plan, when status is infeasible. */
   readonly reason?: string;
@@ -91,6 +121,12 @@ export interface Schedule {
   readonly gCo2PerUnitOfWork?: number;
   /** Which planner produced the schedule, for the audit trail. */
   readonly planner?: string;
+  /** Version 2: every soft job that is late or unfinished, by costGbp, dearest first. */
+  readonly late?: readonly LateJob[];
+  /** Version 2: Σ price × import (£); costGbp = energyCostGbp + latenessCostGbp. */
+  readonly energyCostGbp?: number;
+  /** Version 2: Σ late[].costGbp (£). */
+  readonly latenessCostGbp?: number;
 }
 
 /** Adds £ and gCO2 per unit of work when the problem's jobs state their work (docs/planning-problem.md). */
@@ -125,8 +161,8 @@ export const siteImportKw = (problem: PlanningProblem, schedule: Schedule, siteI
   return out;
 };
 
-export const infeasible = (reason: string, lowerBoundGbp = 0, planner?: string): Schedule => ({
-  version: 1,
+export const infeasible = (reason: string, lowerBoundGbp = 0, planner?: string, version: 1 | 2 = 1): Schedule => ({
+  version,
   status: 'infeasible',
   reason,
   costGbp: 0,

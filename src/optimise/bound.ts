@@ -7,7 +7,7 @@
 // With duals from the LP over the same classes this is at least the LP's own Lagrangian bound
 // (each class's multiplier is optimised exactly); with duals from a coarse LP it still holds.
 import type { PlanningProblem } from '../domain/planning.ts';
-import type { ClassModel, JobClass } from './class-model.ts';
+import { classLateCost, type ClassModel, type JobClass } from './class-model.ts';
 
 /** Row multipliers made sign-valid for the row's bounds (y > 0 needs a lower, y < 0 an upper side). */
 const validDuals = (cm: ClassModel, rowDual: Float64Array): Float64Array => {
@@ -30,9 +30,11 @@ const knapsack = (p: PlanningProblem, c: JobClass, reduced: readonly Float64Arra
   for (const s of c.sites) {
     for (let t = c.releaseSlot; t < c.deadlineSlot; t++) {
       const ub = Math.min(c.capKw[t - c.releaseSlot] as number, p.sites[s]!.itPowerLimitKw);
-      if (ub > 0) cols.push([reduced[s]![t] as number, ub]);
+      if (ub > 0) cols.push([(reduced[s]![t] as number) + classLateCost(c, t) * h, ub]);
     }
   }
+  // A soft class may leave energy beyond the horizon: a column in no shared row (per kW-slot of energy).
+  if (c.slo?.unservedGbpPerKwh !== undefined) cols.push([c.slo.unservedGbpPerKwh * h, c.energyKwh / h]);
   cols.sort((a, b) => a[0] - b[0]);
   let left = c.energyKwh;
   let value = 0;

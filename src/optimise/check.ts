@@ -1,11 +1,17 @@
 // Independent verification of a schedule against its problem (docs/planning-problem.md). It knows
 // nothing about how the schedule was made; every planner's output passes through it before use.
-import type { PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
+import type { LateJob, PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
+import { lateness, mayLeaveUnserved, runEnd } from './soft.ts';
 
 export interface CheckResult {
   readonly ok: boolean;
   readonly violations: readonly string[];
+  /** Energy cost plus lateness cost (version 2; energy cost alone in version 1, which has no lateness). */
   readonly costGbp: number;
+  readonly energyCostGbp: number;
+  readonly latenessCostGbp: number;
+  /** Late or unfinished soft jobs, as the schedule must report them (version 2). */
+  readonly late: readonly LateJob[];
   readonly carbonKg: number;
   /** Grid import per site per slot (kW). */
   readonly importKw: Readonly<Record<string, readonly number[]>>;
@@ -40,25 +46,32 @@ const checkJobs = (problem: PlanningProblem, schedule: Schedule, itKw: Map<strin
       continue;
     }
     let energy = 0;
+    const end = runEnd(problem, job);
     const running: number[] = [];
     s.powerKw.forEach((p, t) => {
       if (!Number.isFinite(p) || p < -TOL)
         out.push(`job ${job.id}: power ${p} kW in slot ${t} is negative or not a number`);
       if (!within(p, job.maxPowerKw))
         out.push(`job ${job.id}: power ${p} kW in slot ${t} exceeds maxPowerKw ${job.maxPowerKw}`);
-      if (p > TOL && (t < job.releaseSlot || t >= job.deadlineSlot))
-        out.push(`job ${job.id}: runs in slot ${t}, outside [${job.releaseSlot}, ${job.deadlineSlot})`);
+      if (p > TOL && (t < job.releaseSlot || t >= end))
+        out.push(`job ${job.id}: runs in slot ${t}, outside [${job.releaseSlot}, ${end})`);
       if (p > TOL) running.push(t);
       energy += p * h;
       site[t] = (site[t] ?? 0) + p;
     });
-    if (!close(energy, job.energyKwh))
+    // A soft job may leave energy beyond the horizon (docs/planning-problem.md, "Soft deadlines").
+    const partial = mayLeaveUnserved(problem, job) && energy < job.energyKwh;
+    if (!close(energy, job.energyKwh) && !partial)
       out.push(`job ${job.id}: gets ${energy.toFixed(3)} kWh, needs ${job.energyKwh} kWh`);
     if (!job.preemptible && running.length > 0) {
       const first = running[0] as number;
       const last = running[running.length - 1] as number;
       if (last - first + 1 !== running.length) out.push(`job ${job.id}: non-preemptible but its run is not contiguous`);
-      for (const t of running.slice(0, -1)) {
+      // A run that continues beyond the horizon is at full power to the horizon's end.
+      const cut = partial && !close(energy, job.energyKwh);
+      if (cut && last !== problem.slots - 1)
+        out.push(`job ${job.id}: non-preemptible and unfinished, but its run stops before the horizon's end`);
+      for (const t of cut ? running : running.slice(0, -1)) {
         if (!close(s.powerKw[t] ?? 0, job.maxPowerKw))
           out.push(`job ${job.id}: non-preemptible but runs below maxPowerKw in slot ${t}`);
       }
@@ -117,6 +130,9 @@ export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): Che
       ok: false,
       violations: [`the schedule is marked infeasible: ${schedule.reason ?? 'no reason given'}`],
       costGbp: 0,
+      energyCostGbp: 0,
+      latenessCostGbp: 0,
+      late: [],
       carbonKg: 0,
       importKw: {},
     };
@@ -160,11 +176,79 @@ export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): Che
   }
   if (problem.carbonCapKg !== undefined && !within(carbon, problem.carbonCapKg))
     out.push(`carbon ${carbon.toFixed(3)} kg exceeds the cap of ${problem.carbonCapKg} kg`);
-  if (!close(schedule.costGbp, cost))
-    out.push(`reported cost £${schedule.costGbp} differs from the recomputed £${cost.toFixed(4)}`);
+  const energyCost = cost;
+  const late = lateness(problem, schedule.jobs);
+  const total = energyCost + late.costGbp;
+  checkLateness(schedule, energyCost, late, out);
+  if (!close(schedule.costGbp, total))
+    out.push(`reported cost £${schedule.costGbp} differs from the recomputed £${total.toFixed(4)}`);
   if (!close(schedule.carbonKg, carbon))
     out.push(`reported carbon ${schedule.carbonKg} kg differs from the recomputed ${carbon.toFixed(4)} kg`);
-  if (schedule.lowerBoundGbp > cost + TOL * Math.max(1, Math.abs(cost)) * 10)
-    out.push(`lower bound £${schedule.lowerBoundGbp} is above the plan's cost £${cost.toFixed(4)}`);
-  return { ok: out.length === 0, violations: out, costGbp: cost, carbonKg: carbon, importKw };
+  if (schedule.lowerBoundGbp > total + TOL * Math.max(1, Math.abs(total)) * 10)
+    out.push(`lower bound £${schedule.lowerBoundGbp} is above the plan's cost £${total.toFixed(4)}`);
+  return {
+    ok: out.length === 0,
+    violations: out,
+    costGbp: total,
+    energyCostGbp: energyCost,
+    latenessCostGbp: late.costGbp,
+    late: late.late,
+    carbonKg: carbon,
+    importKw,
+  };
 };
+
+/** A version 2 schedule's energy and lateness figures and late list must match what is recomputed. */
+const checkLateness = (
+  schedule: Schedule,
+  energyCost: number,
+  late: { late: readonly LateJob[]; costGbp: number },
+  out: string[],
+): void => {
+  if (schedule.version !== 2) {
+    if (late.late.length > 0)
+      out.push(`${late.late.length} soft jobs are late, which only a version 2 schedule can report`);
+    return;
+  }
+  if (schedule.energyCostGbp === undefined || !close(schedule.energyCostGbp, energyCost))
+    out.push(`reported energy cost £${schedule.energyCostGbp} differs from the recomputed £${energyCost.toFixed(4)}`);
+  if (schedule.latenessCostGbp === undefined || !close(schedule.latenessCostGbp, late.costGbp))
+    out.push(
+      `reported lateness cost £${schedule.latenessCostGbp} differs from the recomputed £${late.costGbp.toFixed(4)}`,
+    );
+  const reported = new Map((schedule.late ?? []).map((l) => [l.id, l]));
+  if (reported.size !== (schedule.late ?? []).length) out.push('a job appears more than once in the late list');
+  for (const l of late.late) {
+    const r = reported.get(l.id);
+    if (!r) {
+      out.push(`job ${l.id}: late by ${l.lateSlots} slots (£${l.costGbp.toFixed(4)}) but not in the late list`);
+      continue;
+    }
+    reported.delete(l.id);
+    if (
+      r.finishSlot !== l.finishSlot ||
+      r.lateSlots !== l.lateSlots ||
+      r.deadlineSlot !== l.deadlineSlot ||
+      !close(r.unservedKwh, l.unservedKwh) ||
+      !close(r.costGbp, l.costGbp)
+    )
+      out.push(`job ${l.id}: late list says ${JSON.stringify(r)}, recomputed ${JSON.stringify(l)}`);
+  }
+  for (const id of reported.keys()) out.push(`job ${id}: in the late list but not late`);
+};
+
+/** The cost fields a planner writes for its plan, from the check's figures (version 2 adds lateness). */
+export const costFields = (
+  problem: PlanningProblem,
+  measured: CheckResult,
+): Pick<Schedule, 'version' | 'costGbp' | 'carbonKg' | 'late' | 'energyCostGbp' | 'latenessCostGbp'> =>
+  problem.version === 2
+    ? {
+        version: 2,
+        costGbp: measured.costGbp,
+        carbonKg: measured.carbonKg,
+        energyCostGbp: measured.energyCostGbp,
+        latenessCostGbp: measured.latenessCostGbp,
+        late: measured.late,
+      }
+    : { version: 1, costGbp: measured.costGbp, carbonKg: measured.carbonKg };

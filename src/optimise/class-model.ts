@@ -6,6 +6,18 @@
 // of `granularity` slots (still a relaxation); disaggregation then respects each job's own window.
 import type { PlanningProblem } from '../domain/planning.ts';
 import { INF, LpBuilder, type LpModel } from './lp.ts';
+import { mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
+
+/**
+ * Soft deadlines of a class (soft.ts): energy in slot t ≥ deadlineSlot costs lateGbpPerKwhSlot ×
+ * (t − deadlineSlot + 1) per kWh, and energy left beyond the horizon unservedGbpPerKwh (absent: not
+ * allowed). Members share the deadline; the rates are the least of the members' (a relaxation).
+ */
+export interface ClassSlo {
+  readonly deadlineSlot: number;
+  readonly lateGbpPerKwhSlot: number;
+  readonly unservedGbpPerKwh?: number;
+}
 
 export interface JobClass {
   /** The class window [releaseSlot, deadlineSlot), covering every member's own window. */
@@ -19,7 +31,42 @@ export interface JobClass {
   readonly energyKwh: number;
   /** Per slot of the class window: Σ maxPowerKw of the members whose own window covers it. */
   readonly capKw: Float64Array;
+  /** Soft classes only: the window then runs past the deadline. */
+  readonly slo?: ClassSlo;
 }
+
+/** Lateness cost (£) of one kWh of the class's energy in slot t. */
+export const classLateCost = (c: JobClass, t: number): number =>
+  c.slo && t >= c.slo.deadlineSlot ? c.slo.lateGbpPerKwhSlot * (t - c.slo.deadlineSlot + 1) : 0;
+
+/** A job's soft deadline as a class would carry it (granularity g widens the deadline up, a relaxation). */
+const jobSlo = (p: PlanningProblem, i: number, g: number): ClassSlo | undefined => {
+  const j = p.jobs[i]!;
+  if (j.slo?.kind !== 'soft') return undefined;
+  return {
+    deadlineSlot: Math.ceil(j.deadlineSlot / g) * g,
+    lateGbpPerKwhSlot: j.energyKwh > 0 ? (j.slo.lateGbpPerHour * (p.slotMinutes / 60)) / j.energyKwh : 0,
+    ...(mayLeaveUnserved(p, j) ? { unservedGbpPerKwh: unservedGbpPerKwh(p, j) } : {}),
+  };
+};
+
+/** Key part of a soft job: deadline, unserved allowed, and its lateness rate in geometric buckets. */
+// Exact classes keep the unserved option exact and rates within 10 %; widened ones (coarse) only the
+// deadline and a factor-4 rate bucket, allowing unserved energy if any member may (a relaxation).
+const sloKey = (slo: ClassSlo | undefined, exact: boolean): string =>
+  slo
+    ? `|s${slo.deadlineSlot}|${exact ? (slo.unservedGbpPerKwh === undefined ? 'n' : 'u') : ''}|${slo.lateGbpPerKwhSlot > 0 ? Math.floor(Math.log(slo.lateGbpPerKwhSlot) / Math.log(exact ? 1.1 : 4)) : 'z'}`
+    : '';
+
+const lessSlo = (a: ClassSlo | undefined, b: ClassSlo | undefined): ClassSlo | undefined => {
+  if (!a || !b) return a ?? b;
+  const u = [a.unservedGbpPerKwh, b.unservedGbpPerKwh].filter((x) => x !== undefined);
+  return {
+    deadlineSlot: a.deadlineSlot,
+    lateGbpPerKwhSlot: Math.min(a.lateGbpPerKwhSlot, b.lateGbpPerKwhSlot),
+    ...(u.length > 0 ? { unservedGbpPerKwh: Math.min(...u) } : {}),
+  };
+};
 
 export interface ClassModel {
   readonly model: LpModel;
@@ -60,16 +107,23 @@ const runBucket = (runSlots: number): number => RUN_BUCKETS.findIndex((b) => run
 export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = true): JobClass[] => {
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
   const h = p.slotMinutes / 60;
-  const groups = new Map<string, { r: number; d: number; sites: number[]; preemptible: boolean; jobs: number[] }>();
+  const groups = new Map<
+    string,
+    { r: number; d: number; sites: number[]; preemptible: boolean; jobs: number[]; slo?: ClassSlo }
+  >();
   p.jobs.forEach((j, i) => {
     if (j.energyKwh <= 0) return;
     const r = Math.floor(j.releaseSlot / granularity) * granularity;
-    const d = Math.min(p.slots, Math.ceil(Math.min(j.deadlineSlot, p.slots) / granularity) * granularity);
+    const d = Math.min(p.slots, Math.ceil(runEnd(p, j) / granularity) * granularity);
     const sites = j.sites.map((s) => siteIndex.get(s) as number).sort((a, b) => a - b);
-    const key = `${r}|${d}|${sites.join(',')}|${j.preemptible ? 'p' : 'n'}|${byRunLength ? runBucket(j.energyKwh / (j.maxPowerKw * h)) : ''}`;
+    const slo = jobSlo(p, i, granularity);
+    const key = `${r}|${d}|${sites.join(',')}|${j.preemptible ? 'p' : 'n'}|${byRunLength ? runBucket(j.energyKwh / (j.maxPowerKw * h)) : ''}${sloKey(slo, byRunLength && granularity === 1)}`;
     const g = groups.get(key);
-    if (g) g.jobs.push(i);
-    else groups.set(key, { r, d, sites, preemptible: j.preemptible, jobs: [i] });
+    if (g) {
+      g.jobs.push(i);
+      const less = lessSlo(g.slo, slo);
+      if (less) g.slo = less;
+    } else groups.set(key, { r, d, sites, preemptible: j.preemptible, jobs: [i], ...(slo ? { slo } : {}) });
   });
   return [...groups.values()].map((g) => {
     const capKw = new Float64Array(g.d - g.r);
@@ -77,8 +131,7 @@ export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = 
     for (const i of g.jobs) {
       const j = p.jobs[i]!;
       energyKwh += j.energyKwh;
-      for (let t = j.releaseSlot; t < Math.min(j.deadlineSlot, p.slots); t++)
-        capKw[t - g.r] = (capKw[t - g.r] as number) + j.maxPowerKw;
+      for (let t = j.releaseSlot; t < runEnd(p, j); t++) capKw[t - g.r] = (capKw[t - g.r] as number) + j.maxPowerKw;
     }
     return {
       releaseSlot: g.r,
@@ -88,6 +141,7 @@ export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = 
       jobs: g.jobs,
       energyKwh,
       capKw,
+      ...(g.slo ? { slo: g.slo } : {}),
     };
   });
 };
@@ -95,21 +149,22 @@ export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = 
 /** One class per job: the tightest relaxation for bound.ts (each job capped at its own power). */
 export const jobClasses = (p: PlanningProblem): JobClass[] => {
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
-  return p.jobs.flatMap((j, i) =>
-    j.energyKwh <= 0
-      ? []
-      : [
-          {
-            releaseSlot: j.releaseSlot,
-            deadlineSlot: Math.min(j.deadlineSlot, p.slots),
-            sites: j.sites.map((id) => siteIndex.get(id) as number),
-            preemptible: j.preemptible,
-            jobs: [i],
-            energyKwh: j.energyKwh,
-            capKw: new Float64Array(Math.min(j.deadlineSlot, p.slots) - j.releaseSlot).fill(j.maxPowerKw),
-          },
-        ],
-  );
+  return p.jobs.flatMap((j, i) => {
+    if (j.energyKwh <= 0) return [];
+    const slo = jobSlo(p, i, 1);
+    return [
+      {
+        releaseSlot: j.releaseSlot,
+        deadlineSlot: runEnd(p, j),
+        sites: j.sites.map((id) => siteIndex.get(id) as number),
+        preemptible: j.preemptible,
+        jobs: [i],
+        energyKwh: j.energyKwh,
+        capKw: new Float64Array(runEnd(p, j) - j.releaseSlot).fill(j.maxPowerKw),
+        ...(slo ? { slo } : {}),
+      },
+    ];
+  });
 };
 
 export const classColumns = (classes: readonly JobClass[]): number =>
@@ -245,9 +300,14 @@ export const buildClassModel = (
     for (const s of c.sites) {
       for (let t = c.releaseSlot; t < c.deadlineSlot; t++) {
         const e = powerEntries(p, rows, s, [t], [1], [ci], [h]);
-        b.col(e.cost, 0, Math.min(c.capKw[t - c.releaseSlot] as number, p.sites[s]!.itPowerLimitKw), e.rows, e.coefs);
+        const cost = e.cost + classLateCost(c, t) * h;
+        b.col(cost, 0, Math.min(c.capKw[t - c.releaseSlot] as number, p.sites[s]!.itPowerLimitKw), e.rows, e.coefs);
       }
     }
+  });
+  // Soft classes: energy left beyond the horizon (kWh), at its cost.
+  classes.forEach((c, ci) => {
+    if (c.slo?.unservedGbpPerKwh !== undefined) b.col(c.slo.unservedGbpPerKwh, 0, c.energyKwh, [ci], [1]);
   });
   if (elastic) {
     // Dearer than any slot, so slack is used only where nothing else fits.

@@ -6,6 +6,7 @@
 // the remaining profile covers best. Whatever does not fit is left as a deficit for repair.ts.
 import type { PlanningProblem } from '../domain/planning.ts';
 import type { ClassModel, JobClass } from './class-model.ts';
+import { lateGbpPerKwh, runEnd } from './soft.ts';
 
 export interface Draft {
   /** Site index per job; −1 while the job is not placed. */
@@ -106,13 +107,13 @@ const placePreemptible = (
   const h = p.slotMinutes / 60;
   const duty = (j: number) => {
     const x = p.jobs[j]!;
-    return x.energyKwh / (x.maxPowerKw * h * (Math.min(x.deadlineSlot, p.slots) - x.releaseSlot));
+    return x.energyKwh / (x.maxPowerKw * h * (runEnd(p, x) - x.releaseSlot));
   };
   const scratch = new Float64Array(cap.length);
   for (const j of [...jobs].sort((a, b) => duty(b) - duty(a))) {
     const job = p.jobs[j]!;
     const lo = job.releaseSlot - c.releaseSlot;
-    const hi = Math.min(job.deadlineSlot, p.slots) - c.releaseSlot;
+    const hi = runEnd(p, job) - c.releaseSlot;
     const taken = fillFromTop(cap, lo, hi, job.maxPowerKw * h, job.energyKwh, scratch);
     const power = new Float64Array(p.slots);
     for (let t = lo; t < hi; t++) power[t + c.releaseSlot] = (scratch[t] as number) / h;
@@ -143,7 +144,7 @@ const placeRuns = (
     const job = p.jobs[j]!;
     const run = runProfile(job.energyKwh, job.maxPowerKw, h);
     const lo = job.releaseSlot - c.releaseSlot;
-    const hi = Math.min(job.deadlineSlot, p.slots) - c.releaseSlot;
+    const hi = runEnd(p, job) - c.releaseSlot;
     let best = -1;
     let bestCover = -1;
     let bestCost = Infinity;
@@ -152,7 +153,7 @@ const placeRuns = (
       let price = 0;
       run.forEach((kw, i) => {
         cover += Math.min(Math.max(0, cap[s + i] as number), kw * h);
-        price += (cost[s + i + c.releaseSlot] as number) * kw;
+        price += ((cost[s + i + c.releaseSlot] as number) + lateGbpPerKwh(p, job, s + i + c.releaseSlot)) * kw;
       });
       if (cover > bestCover + 1e-9 || (cover > bestCover - 1e-9 && price < bestCost)) {
         best = s;

@@ -6,6 +6,7 @@
 import type { PlanningProblem } from '../domain/planning.ts';
 import { buildClassModel, buildClasses, importCaps, type ClassModel } from './class-model.ts';
 import { INF, type LpModel, type LpSolve } from './lp.ts';
+import { mayLeaveUnserved, runEnd } from './soft.ts';
 
 const withoutCarbonCap = (cm: ClassModel): LpModel => {
   const rowUpper = Float64Array.from(cm.model.rowUpper);
@@ -40,7 +41,9 @@ const tightestWindow = (p: PlanningProblem): string | undefined => {
   // need(a, b) = energy of jobs whose window lies inside [a, b): a 2-D suffix/prefix sum over (release, deadline).
   const T = p.slots;
   const inside = new Float64Array((T + 1) * (T + 1));
-  for (const j of p.jobs) inside[j.releaseSlot * (T + 1) + Math.min(j.deadlineSlot, T)]! += j.energyKwh;
+  // Soft jobs that may wait beyond the horizon never have to fit; other soft jobs run to their latest finish.
+  const bound = p.jobs.filter((j) => !mayLeaveUnserved(p, j));
+  for (const j of bound) inside[j.releaseSlot * (T + 1) + runEnd(p, j)]! += j.energyKwh;
   for (let a = T - 1; a >= 0; a--)
     for (let b = 0; b <= T; b++) inside[a * (T + 1) + b]! += inside[(a + 1) * (T + 1) + b] as number;
   for (let a = 0; a <= T; a++)
@@ -54,10 +57,17 @@ const tightestWindow = (p: PlanningProblem): string | undefined => {
       if (need - have > 1e-6 && (!worst || need - have > worst.over)) worst = { a, b, over: need - have, need, have };
     }
   }
-  return (
-    worst &&
-    `jobs that must run within slots [${worst.a}, ${worst.b}) need ${worst.need.toFixed(1)} kWh of IT energy, but the sites can take at most ${worst.have.toFixed(1)} kWh there`
-  );
+  if (!worst) return undefined;
+  const { a, b } = worst;
+  const named = bound
+    .filter((j) => j.releaseSlot >= a && runEnd(p, j) <= b && j.energyKwh > 0)
+    .sort((x, y) => y.energyKwh - x.energyKwh);
+  const sites = [...new Set(named.flatMap((j) => j.sites))].join(', ');
+  const ids = named
+    .slice(0, 3)
+    .map((j) => j.id)
+    .join(', ');
+  return `jobs that must run within slots [${a}, ${b}) need ${worst.need.toFixed(1)} kWh of IT energy, but the sites can take at most ${worst.have.toFixed(1)} kWh there (${named.length} job${named.length === 1 ? '' : 's'} at ${sites}: ${ids}${named.length > 3 ? ', …' : ''})`;
 };
 
 export const explainInfeasible = async (

@@ -4,7 +4,8 @@
 // never claims optimality; its lower bound is the cheapest price in each job's window.
 import type { JobSpec, PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
 import { infeasible } from '../domain/planning.ts';
-import { checkSchedule } from './check.ts';
+import { checkSchedule, costFields } from './check.ts';
+import { lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 export const GREEDY_PLANNER = 'greedy-cheapest-slot/1';
 
@@ -47,13 +48,13 @@ const placeContiguous = (
   const k = Math.max(1, Math.ceil(full - 1e-9));
   const lastKw = job.energyKwh / h - (k - 1) * job.maxPowerKw;
   let best: Placement;
-  for (let s = job.releaseSlot; s + k <= Math.min(job.deadlineSlot, problem.slots); s++) {
+  for (let s = job.releaseSlot; s + k <= runEnd(problem, job); s++) {
     let cost = 0;
     let fits = true;
     for (let i = 0; i < k && fits; i++) {
       const p = i === k - 1 ? lastKw : job.maxPowerKw;
       if ((room.itRoom[s + i] ?? 0) + EPS < p) fits = false;
-      cost += unitCost(room.site, s + i, lambda) * p * h;
+      cost += (unitCost(room.site, s + i, lambda) + lateGbpPerKwh(problem, job, s + i)) * p * h;
     }
     if (fits && (!best || cost < best.cost - EPS)) {
       const powerKw = new Array<number>(problem.slots).fill(0);
@@ -74,9 +75,9 @@ const placeSplit = (
 ): Placement => {
   const h = problem.slotMinutes / 60;
   const slots: number[] = [];
-  for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, problem.slots); t++) slots.push(t);
-  if (mode === 'cheapest')
-    slots.sort((a, b) => unitCost(room.site, a, lambda) - unitCost(room.site, b, lambda) || a - b);
+  for (let t = job.releaseSlot; t < runEnd(problem, job); t++) slots.push(t);
+  const slotCost = (t: number): number => unitCost(room.site, t, lambda) + lateGbpPerKwh(problem, job, t);
+  if (mode === 'cheapest') slots.sort((a, b) => slotCost(a) - slotCost(b) || a - b);
   const powerKw = new Array<number>(problem.slots).fill(0);
   let left = job.energyKwh;
   let cost = 0;
@@ -86,15 +87,22 @@ const placeSplit = (
     if (p <= EPS) continue;
     powerKw[t] = p;
     left -= p * h;
-    cost += unitCost(room.site, t, lambda) * p * h;
+    cost += slotCost(t) * p * h;
   }
-  return left > 1e-6 ? undefined : { cost, powerKw };
+  if (left <= 1e-6) return { cost, powerKw };
+  // A soft job may leave the rest beyond the horizon, at its unserved cost.
+  return mayLeaveUnserved(problem, job) ? { cost: cost + left * unservedGbpPerKwh(problem, job), powerKw } : undefined;
 };
 
 const planOnce = (problem: PlanningProblem, lambda: number, mode: Mode = 'cheapest'): Schedule | { failed: string } => {
   const rooms = new Map(problem.sites.map((s) => [s.id, roomFor(problem, s)]));
   const h = problem.slotMinutes / 60;
-  const slack = (j: JobSpec): number => j.deadlineSlot - j.releaseSlot - j.energyKwh / (j.maxPowerKw * h);
+  // Jobs that may wait beyond the horizon count as the most flexible: every job that must be placed goes first.
+  const slack = (j: JobSpec): number =>
+    runEnd(problem, j) -
+    j.releaseSlot -
+    j.energyKwh / (j.maxPowerKw * h) +
+    (mayLeaveUnserved(problem, j) ? 10 * problem.slots : 0);
   const byId = (a: JobSpec, b: JobSpec): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   // Cheapest mode places the least flexible jobs first; earliest mode is EDF list scheduling, with
   // jobs that have no slack at all (pinned load) first so they always get their slots.
@@ -118,6 +126,15 @@ const planOnce = (problem: PlanningProblem, lambda: number, mode: Mode = 'cheape
         : placeContiguous(problem, job, room, lambda, mode);
       if (placement && (!best || placement.cost < best.placement.cost - EPS)) best = { site: siteId, placement };
     }
+    // A non-preemptible soft job with no room at all waits beyond the horizon.
+    if (!best && mayLeaveUnserved(problem, job) && rooms.has(job.sites[0] ?? ''))
+      best = {
+        site: job.sites[0]!,
+        placement: {
+          cost: job.energyKwh * unservedGbpPerKwh(problem, job),
+          powerKw: new Array<number>(problem.slots).fill(0),
+        },
+      };
     if (!best)
       return {
         failed: `job ${job.id}: no room for ${job.energyKwh} kWh at ≤ ${job.maxPowerKw} kW in slots [${job.releaseSlot}, ${job.deadlineSlot}) at ${job.sites.join(', ')}`,
@@ -138,7 +155,7 @@ const planOnce = (problem: PlanningProblem, lambda: number, mode: Mode = 'cheape
     planner: mode === 'cheapest' ? GREEDY_PLANNER : `${GREEDY_PLANNER}+edf-fallback`,
   };
   const measured = checkSchedule(problem, { ...draft, status: 'feasible' });
-  return { ...draft, costGbp: measured.costGbp, carbonKg: measured.carbonKg };
+  return { ...draft, ...costFields(problem, measured) };
 };
 
 /**
@@ -156,7 +173,7 @@ export const simpleLowerBound = (problem: PlanningProblem): number => {
       const site = problem.sites.find((s) => s.id === id);
       if (!site) continue;
       const from = anyBattery ? 0 : job.releaseSlot;
-      const to = anyBattery ? problem.slots : Math.min(job.deadlineSlot, problem.slots);
+      const to = anyBattery ? problem.slots : runEnd(problem, job);
       for (let t = from; t < to; t++) cheapest = Math.min(cheapest, ((site.priceGbpPerMwh[t] ?? 0) / 1000) * site.pue);
     }
     if (Number.isFinite(cheapest)) bound += cheapest * job.energyKwh;
@@ -175,7 +192,8 @@ const CARBON_PRICES = [0, 0.02, 0.05, 0.1, 0.2, 0.5, 1, 2, 5, 20, 100, 1000];
 export const provablyInfeasible = (problem: PlanningProblem): string | undefined => {
   const h = problem.slotMinutes / 60;
   for (const j of problem.jobs) {
-    const window = Math.max(0, Math.min(j.deadlineSlot, problem.slots) - j.releaseSlot);
+    if (mayLeaveUnserved(problem, j)) continue;
+    const window = Math.max(0, runEnd(problem, j) - j.releaseSlot);
     if (j.maxPowerKw * window * h + 1e-9 < j.energyKwh)
       return `job ${j.id}: needs ${j.energyKwh} kWh but can run at most ${j.maxPowerKw} kW for ${window} slots (${(j.maxPowerKw * window * h).toFixed(3)} kWh)`;
   }
@@ -185,7 +203,7 @@ export const provablyInfeasible = (problem: PlanningProblem): string | undefined
 export const greedyPlan = (problem: PlanningProblem): Schedule => {
   const lowerBoundGbp = simpleLowerBound(problem);
   const proof = provablyInfeasible(problem);
-  if (proof) return infeasible(proof, lowerBoundGbp, GREEDY_PLANNER);
+  if (proof) return infeasible(proof, lowerBoundGbp, GREEDY_PLANNER, problem.version);
   let lastCarbon = Infinity;
   let failure: string | undefined;
   const accept = (result: Schedule): Schedule | undefined => {
@@ -220,11 +238,13 @@ export const greedyPlan = (problem: PlanningProblem): Schedule => {
       `${'failed' in fallback ? fallback.failed : (failure ?? '')} (the greedy planner found no room; this is not a proof that no plan exists)`,
       lowerBoundGbp,
       GREEDY_PLANNER,
+      problem.version,
     );
   }
   return infeasible(
     `carbon ${lastCarbon.toFixed(1)} kg is the least the greedy planner found, above the cap of ${problem.carbonCapKg} kg (not a proof that no plan exists)`,
     lowerBoundGbp,
     GREEDY_PLANNER,
+    problem.version,
   );
 };

@@ -8,6 +8,7 @@
 import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './class-model.ts';
 import { runProfile, unitCosts, type Draft } from './disaggregate.ts';
+import { isSoft, lateGbpPerKwh, runEnd } from './soft.ts';
 
 export interface LocalSearchResult {
   /** Jobs moved (counting repeats over sweeps). */
@@ -121,9 +122,26 @@ export const localSearch = (
     return Math.max(0, (st[s]!.lo[t] as number) - ((st[s]!.load[t] as number) - (pw[t] as number)));
   };
 
+  // A soft job's slots are priced with its lateness too (and in that order when filling).
+  const lateValue = (j: number, pw: Float64Array): number => {
+    const job = p.jobs[j]!;
+    if (!isSoft(job)) return 0;
+    let v = 0;
+    for (let t = job.deadlineSlot; t < p.slots; t++)
+      if ((pw[t] as number) !== 0) v += lateGbpPerKwh(p, job, t) * (pw[t] as number) * h;
+    return v;
+  };
+  const softOrder = (j: number, s: number): Int32Array => {
+    const job = p.jobs[j]!;
+    const unit = (t: number): number => (priced[s]![t] as number) + lateGbpPerKwh(p, job, t);
+    return Int32Array.from({ length: runEnd(p, job) - job.releaseSlot }, (_, i) => i + job.releaseSlot).sort(
+      (a, b) => unit(a) - unit(b) || a - b,
+    );
+  };
+
   const fill = (j: number, s: number): Placement | undefined => {
     const job = p.jobs[j]!;
-    const hi = Math.min(job.deadlineSlot, p.slots);
+    const hi = runEnd(p, job);
     const power = new Float64Array(p.slots);
     let left = job.energyKwh / h;
     if (d.site[j] === s) {
@@ -133,7 +151,7 @@ export const localSearch = (
         left -= k;
       }
     }
-    for (const t of st[s]!.order) {
+    for (const t of isSoft(job) ? softOrder(j, s) : st[s]!.order) {
       if (left <= 0) break;
       if (t < job.releaseSlot || t >= hi) continue;
       const add = Math.min(left, Math.min(job.maxPowerKw, room(j, s, t)) - (power[t] as number));
@@ -143,13 +161,13 @@ export const localSearch = (
       }
     }
     if (left > 1e-9 * Math.max(1, job.energyKwh / h)) return undefined;
-    return { s, power, cost: value(s, power, priced) };
+    return { s, power, cost: value(s, power, priced) + lateValue(j, power) };
   };
 
   const bestRun = (j: number, s: number): Placement | undefined => {
     const job = p.jobs[j]!;
     const run = runProfile(job.energyKwh, job.maxPowerKw, h);
-    const hi = Math.min(job.deadlineSlot, p.slots);
+    const hi = runEnd(p, job);
     const here = d.site[j] === s;
     let best: { start: number; cost: number } | undefined;
     for (let start = job.releaseSlot; start + run.length <= hi; start++) {
@@ -157,7 +175,7 @@ export const localSearch = (
       let fits = true;
       for (let i = 0; i < run.length && fits; i++) {
         fits = (run[i] as number) <= room(j, s, start + i);
-        cost += (priced[s]![start + i] as number) * (run[i] as number) * h;
+        cost += ((priced[s]![start + i] as number) + lateGbpPerKwh(p, job, start + i)) * (run[i] as number) * h;
       }
       // Slots the job leaves must keep what import ≥ 0 needs.
       if (fits && here) {
@@ -178,7 +196,7 @@ export const localSearch = (
 
   const leaves = (j: number): boolean => {
     const job = p.jobs[j]!;
-    for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, p.slots); t++) if (keep(j, t) > 0) return false;
+    for (let t = job.releaseSlot; t < runEnd(p, job); t++) if (keep(j, t) > 0) return false;
     return true;
   };
 
@@ -192,8 +210,9 @@ export const localSearch = (
       const job = p.jobs[j]!;
       const pw = d.power[j];
       const s0 = d.site[j] as number;
-      if (!pw || s0 < 0 || job.energyKwh <= 0) continue;
-      const current = value(s0, pw, priced);
+      // A job with energy beyond the horizon stays as it is (moving it could only place more of it).
+      if (!pw || s0 < 0 || job.energyKwh <= 0 || (d.deficitKwh[j] as number) > 0) continue;
+      const current = value(s0, pw, priced) + lateValue(j, pw);
       let best: Placement | undefined;
       const canLeave = job.sites.length > 1 && leaves(j);
       for (const id of job.sites) {

@@ -6,7 +6,7 @@
 import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 import { infeasible, withWorkMetrics } from '../domain/planning.ts';
 import { planBatteries } from './battery-model.ts';
-import { checkSchedule } from './check.ts';
+import { checkSchedule, costFields } from './check.ts';
 import {
   buildClassModel,
   buildClasses,
@@ -26,6 +26,7 @@ import { explainInfeasible } from './explain.ts';
 import { importCaps } from './class-model.ts';
 import { repair } from './repair.ts';
 import { localSearch } from './local-search.ts';
+import { hasSoftJobs, mayLeaveUnserved, UNSERVED_TOL } from './soft.ts';
 
 export { DEFAULT_WORK, type PlannerWork } from './work.ts';
 
@@ -115,11 +116,11 @@ const assemble = (
     batteries,
     planner,
   };
-  const measured = checkSchedule(p, draft);
-  const costGbp = measured.costGbp;
+  const fields = costFields(p, checkSchedule(p, draft));
+  const costGbp = fields.costGbp;
   const bound = Math.min(lowerBoundGbp, costGbp);
   const status = costGbp - bound <= OPTIMAL_REL_GAP * Math.max(1, Math.abs(costGbp)) ? 'optimal' : 'feasible';
-  return { ...draft, status, costGbp, carbonKg: measured.carbonKg, lowerBoundGbp: bound };
+  return { ...draft, ...fields, status, lowerBoundGbp: bound };
 };
 
 /** IT power allowed per site and slot once the class plan's battery flows are fixed. */
@@ -214,10 +215,17 @@ const pricedPlacement = async (
 const draftOf = (p: PlanningProblem, s: Schedule): Draft => {
   const siteIndex = new Map(p.sites.map((x, i) => [x.id, i]));
   const byId = new Map(s.jobs.map((j) => [j.id, j]));
+  const h = p.slotMinutes / 60;
+  const power = p.jobs.map((j) => Float64Array.from(byId.get(j.id)!.powerKw));
   return {
     site: Int32Array.from(p.jobs, (j) => siteIndex.get(byId.get(j.id)!.site) as number),
-    power: p.jobs.map((j) => Float64Array.from(byId.get(j.id)!.powerKw)),
-    deficitKwh: new Float64Array(p.jobs.length),
+    power,
+    // Soft jobs may have energy beyond the horizon; local search leaves those as they are.
+    deficitKwh: Float64Array.from(p.jobs, (j, i) => {
+      if (!mayLeaveUnserved(p, j)) return 0;
+      const short = j.energyKwh - power[i]!.reduce((a, x) => a + x * h, 0);
+      return short > UNSERVED_TOL * Math.max(1, j.energyKwh) ? short : 0;
+    }),
   };
 };
 
@@ -363,8 +371,9 @@ const exactPlan = async (
 };
 
 // With work limits the MILP's size, not the clock, decides whether it runs.
+// Problems with soft jobs skip it: the exact model has no lateness or unserved columns (yet).
 const useMilp = (p: PlanningProblem, options: PlannerOptions, remaining: number): boolean =>
-  exactBinaries(p) <= options.milpMaxBinaries && (options.work !== undefined || remaining >= 0.2);
+  !hasSoftJobs(p) && exactBinaries(p) <= options.milpMaxBinaries && (options.work !== undefined || remaining >= 0.2);
 
 /** Tries the exact MILP from `best`; keeps the better plan and the better proven bound. */
 const improve = async (
@@ -399,7 +408,7 @@ export const planWithLp = async (
   clock: () => number = () => 0,
 ): Promise<Schedule> => {
   const proof = provablyInfeasible(p);
-  if (proof) return infeasible(proof, 0, LP_PLANNER);
+  if (proof) return infeasible(proof, 0, LP_PLANNER, p.version);
   const started = clock();
   // Work-bounded: the clock is read for stage timings only; every solve gets the work limits.
   const deadline = options.work
@@ -442,7 +451,7 @@ export const planWithLp = async (
     if (reason === 'infeasible' && tightening > 0) continue; // the tightened cap may be what is infeasible
     if (reason === 'infeasible') {
       options.onStats?.(stats);
-      return infeasible(await explainInfeasible(p, cm, solve, deadline()), 0, LP_PLANNER);
+      return infeasible(await explainInfeasible(p, cm, solve, deadline()), 0, LP_PLANNER, p.version);
     }
     if (!a.retry) break;
   }
@@ -450,7 +459,8 @@ export const planWithLp = async (
     const cm = buildClassModel(p, classes, 0);
     const a = await attempt(p, cm, exact, solve, deadline, stats, bound, lap);
     if ('schedule' in a) return done(a.schedule);
-    if (a.reason === 'infeasible') return infeasible(await explainInfeasible(p, cm, solve, deadline()), 0, LP_PLANNER);
+    if (a.reason === 'infeasible')
+      return infeasible(await explainInfeasible(p, cm, solve, deadline()), 0, LP_PLANNER, p.version);
     reason = a.reason;
   }
   // The class path could not finish. A small problem still gets an exact answer from the MILP
@@ -464,6 +474,7 @@ export const planWithLp = async (
         `no plan exists: the jobs fit the sites only if non-preemptible runs or site choices could be split (the class LP is feasible, the exact MILP is not; ${reason})`,
         0,
         EXACT_PLANNER,
+        p.version,
       );
     }
   }

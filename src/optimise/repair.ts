@@ -8,6 +8,7 @@
 // It never creates a violation, so a job that finds no room is a failure, reported by name.
 import type { PlanningProblem } from '../domain/planning.ts';
 import { runProfile, type Draft, type UnitCosts } from './disaggregate.ts';
+import { lateGbpPerKwh, mayLeaveUnserved, runEnd } from './soft.ts';
 
 export type RepairResult =
   | { readonly ok: true; readonly moved: number; readonly madeRoom: number }
@@ -92,8 +93,10 @@ const topUp = (
   const h = p.slotMinutes / 60;
   const job = p.jobs[j]!;
   const slots: number[] = [];
-  for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, p.slots); t++) slots.push(t);
-  slots.sort((a, b) => (costs[s]![a] as number) - (costs[s]![b] as number) || a - b);
+  for (let t = job.releaseSlot; t < runEnd(p, job); t++) slots.push(t);
+  // A soft job's slots past its deadline cost its lateness as well.
+  const unit = (t: number): number => (costs[s]![t] as number) + lateGbpPerKwh(p, job, t);
+  slots.sort((a, b) => unit(a) - unit(b) || a - b);
   let left = need;
   let cost = 0;
   for (const t of slots) {
@@ -101,7 +104,7 @@ const topUp = (
     const room = (limit[s]![t] as number) - (load[s]![t] as number) - slack(limit[s]![t] as number);
     const add = Math.min(room, job.maxPowerKw - (pw[t] as number), left / h);
     if (add <= EPS) continue;
-    cost += add * h * (costs[s]![t] as number);
+    cost += add * h * unit(t);
     left -= add * h;
     if (commit) {
       pw[t] = (pw[t] as number) + add;
@@ -122,14 +125,14 @@ const bestRun = (
   const job = p.jobs[j]!;
   const run = runProfile(job.energyKwh, job.maxPowerKw, p.slotMinutes / 60);
   let best: { start: number; cost: number } | undefined;
-  for (let st = job.releaseSlot; st + run.length <= Math.min(job.deadlineSlot, p.slots); st++) {
+  for (let st = job.releaseSlot; st + run.length <= runEnd(p, job); st++) {
     let cost = 0;
     let fits = true;
     for (let i = 0; i < run.length && fits; i++) {
       const t = st + i;
       fits =
         (load[s]![t] as number) + (run[i] as number) <= (limit[s]![t] as number) - slack(limit[s]![t] as number) + EPS;
-      cost += (run[i] as number) * (costs[s]![t] as number);
+      cost += (run[i] as number) * ((costs[s]![t] as number) + lateGbpPerKwh(p, job, t));
     }
     if (fits && (!best || cost < best.cost)) best = { start: st, cost };
   }
@@ -171,6 +174,38 @@ const placeWhole = (
   d.site[j] = best.s;
   d.deficitKwh[j] = 0;
   return true;
+};
+
+/**
+ * Places as much of a soft job as fits (a preemptible job at the site where most fits, a
+ * non-preemptible one not at all) and leaves the rest beyond the horizon as its deficit.
+ */
+const placePartly = (
+  p: PlanningProblem,
+  d: Draft,
+  j: number,
+  load: Float64Array[],
+  limit: readonly Float64Array[],
+  costs: UnitCosts,
+  siteIndex: Map<string, number>,
+): void => {
+  const job = p.jobs[j]!;
+  let best = { s: siteIndex.get(job.sites[0]!) as number, left: job.energyKwh };
+  if (job.preemptible) {
+    for (const id of job.sites) {
+      const s = siteIndex.get(id) as number;
+      const r = topUp(p, j, s, new Float64Array(p.slots), job.energyKwh, load, limit, costs, false);
+      if (r.left < best.left - EPS) best = { s, left: r.left };
+    }
+  }
+  const pw = new Float64Array(p.slots);
+  const left =
+    job.preemptible && best.left < job.energyKwh
+      ? topUp(p, j, best.s, pw, job.energyKwh, load, limit, costs, true).left
+      : job.energyKwh;
+  d.power[j] = pw;
+  d.site[j] = best.s;
+  d.deficitKwh[j] = Math.max(0, left);
 };
 
 /** Records jobs' plans before a tentative change, to undo it exactly. */
@@ -252,7 +287,7 @@ const makeRoom = (
   const relaxed = load.map((l) => Float64Array.from(l));
   for (const id of job.sites) {
     const s = siteIndex.get(id) as number;
-    for (let t = job.releaseSlot; t < Math.min(job.deadlineSlot, p.slots); t++) {
+    for (let t = job.releaseSlot; t < runEnd(p, job); t++) {
       for (const k of occ.jobs(s, t))
         if (d.site[k] === s && k !== j) relaxed[s]![t] = (relaxed[s]![t] as number) - (d.power[k]?.[t] ?? 0);
     }
@@ -296,8 +331,9 @@ const makeRoom = (
   occ.add(j, s, need);
   for (const k of displaced) {
     const r = topUp(p, k, s, d.power[k]!, d.deficitKwh[k] as number, load, limit, costs, true);
-    if (r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh)) {
-      d.deficitKwh[k] = 0;
+    if (r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh) || mayLeaveUnserved(p, p.jobs[k]!)) {
+      // A soft job may carry what does not fit beyond the horizon.
+      d.deficitKwh[k] = r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh) ? 0 : r.left;
       occ.add(k, s, d.power[k]);
       continue;
     }
@@ -330,11 +366,10 @@ export const repair = (
   // elsewhere should not take the last room a single-site job has.
   const laxity = (j: number) => {
     const x = p.jobs[j]!;
+    // Jobs that may wait beyond the horizon go after every job that must be placed.
+    const waits = mayLeaveUnserved(p, x) ? 10 * p.slots : 0;
     return (
-      Math.min(x.deadlineSlot, p.slots) -
-      x.releaseSlot -
-      x.energyKwh / (x.maxPowerKw * h) +
-      (x.sites.length - 1) * p.slots * 0.25
+      runEnd(p, x) - x.releaseSlot - x.energyKwh / (x.maxPowerKw * h) + (x.sites.length - 1) * p.slots * 0.25 + waits
     );
   };
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
@@ -361,13 +396,19 @@ export const repair = (
       occ?.add(j, d.site[j] as number, d.power[j]);
       continue;
     }
+    // A soft job that may wait beyond the horizon takes what room there is and leaves the rest.
+    if (mayLeaveUnserved(p, p.jobs[j]!)) {
+      placePartly(p, d, j, load, limit, costs, siteIndex);
+      occ?.add(j, d.site[j] as number, d.power[j]);
+      continue;
+    }
     madeRoom++;
     occ ??= new Occupancy(p, d);
     if (!makeRoom(p, d, j, load, limit, costs, siteIndex, occ)) {
       const job = p.jobs[j]!;
       return {
         ok: false,
-        reason: `job ${job.id}: no room left for ${job.energyKwh} kWh in slots [${job.releaseSlot}, ${job.deadlineSlot}) after placing the other jobs`,
+        reason: `job ${job.id}: no room left for ${job.energyKwh} kWh in slots [${job.releaseSlot}, ${runEnd(p, job)}) at ${job.sites.join(', ')} after placing the other jobs`,
       };
     }
   }

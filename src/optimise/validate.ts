@@ -6,7 +6,7 @@
 import AjvModule, { type ErrorObject, type ValidateFunction } from 'ajv';
 import formatsModule from 'ajv-formats';
 import type { PlanningProblem, Schedule } from '../domain/planning.ts';
-import { problemSchemaV1, scheduleSchemaV1 } from '../domain/planning-schema.ts';
+import { problemSchemaV1, problemSchemaV2, scheduleSchemaV1, scheduleSchemaV2 } from '../domain/planning-schema.ts';
 
 export interface Fault {
   /** JSON path of the offending value, `$` for the document itself. */
@@ -24,12 +24,23 @@ type FormatsPlugin = typeof formatsModule.default;
 const addFormats = ((formatsModule as unknown as { default?: FormatsPlugin }).default ??
   formatsModule) as FormatsPlugin;
 
-let compiled: { problem: ValidateFunction; schedule: ValidateFunction } | undefined;
-const validators = () => {
+interface Compiled {
+  readonly problem: ValidateFunction;
+  readonly schedule: ValidateFunction;
+  readonly problemV2: ValidateFunction;
+  readonly scheduleV2: ValidateFunction;
+}
+let compiled: Compiled | undefined;
+const validators = (): Compiled => {
   if (!compiled) {
-    const ajv = new Ajv({ allErrors: true, strict: true });
+    const ajv = new Ajv({ allErrors: true, strict: true, allowUnionTypes: true });
     addFormats(ajv, ['date-time']);
-    compiled = { problem: ajv.compile(problemSchemaV1), schedule: ajv.compile(scheduleSchemaV1) };
+    compiled = {
+      problem: ajv.compile(problemSchemaV1),
+      schedule: ajv.compile(scheduleSchemaV1),
+      problemV2: ajv.compile(problemSchemaV2),
+      scheduleV2: ajv.compile(scheduleSchemaV2),
+    };
   }
   return compiled;
 };
@@ -53,7 +64,7 @@ const describe = (e: ErrorObject): Fault => {
     case 'additionalProperties':
       return {
         path: `${path}.${String(p['additionalProperty'])}`,
-        message: 'is not a field of this format (check the spelling; version 1 allows no extra fields)',
+        message: 'is not a field of this format (check the spelling; no version allows extra fields)',
       };
     case 'const':
       return { path, message: `must be ${JSON.stringify(p['allowedValue'])}` };
@@ -122,7 +133,19 @@ const jobFaults = (p: PlanningProblem, sites: Set<string>, out: Fault[]): void =
     j.sites.forEach((s, k) => {
       if (!sites.has(s)) out.push({ path: `${at}.sites[${k}]`, message: `no site "${s}" in $.sites` });
     });
+    sloFaults(j, at, out);
   });
+};
+
+/** A soft SLO states its £ per hour of lateness; a hard one has no soft fields. */
+const sloFaults = (j: PlanningProblem['jobs'][number], at: string, out: Fault[]): void => {
+  const slo = j.slo as { kind: string; lateGbpPerHour?: number; maxDelaySlots?: number } | undefined;
+  if (!slo) return;
+  if (slo.kind === 'soft' && slo.lateGbpPerHour === undefined)
+    out.push({ path: `${at}.slo.lateGbpPerHour`, message: 'is required for a soft SLO (£ per hour of lateness)' });
+  if (slo.kind === 'hard')
+    for (const f of ['lateGbpPerHour', 'maxDelaySlots'] as const)
+      if (slo[f] !== undefined) out.push({ path: `${at}.slo.${f}`, message: 'applies to a soft SLO only' });
 };
 
 const commitmentFaults = (p: PlanningProblem, sites: Set<string>, out: Fault[]): void => {
@@ -136,21 +159,21 @@ const commitmentFaults = (p: PlanningProblem, sites: Set<string>, out: Fault[]):
   });
 };
 
-/** Checks a parsed JSON document against planning problem version 1; fills in `commitments: []`. */
+/** Checks a parsed JSON document against planning problem version 1 or 2; fills in `commitments: []`. */
 export const validateProblem = (doc: unknown): Validated<PlanningProblem> => {
   const version = (doc as { version?: unknown } | null)?.version;
-  if (doc !== null && typeof doc === 'object' && version !== undefined && version !== 1) {
+  if (doc !== null && typeof doc === 'object' && version !== undefined && version !== 1 && version !== 2) {
     return {
       ok: false,
       faults: [
         {
           path: '$.version',
-          message: `version ${JSON.stringify(version)} is not supported; this FlexLon reads version 1`,
+          message: `version ${JSON.stringify(version)} is not supported; this FlexLon reads versions 1 and 2`,
         },
       ],
     };
   }
-  const shape = schemaFaults(validators().problem, doc);
+  const shape = schemaFaults(version === 2 ? validators().problemV2 : validators().problem, doc);
   if (shape) return { ok: false, faults: shape };
   const raw = doc as Omit<PlanningProblem, 'commitments'> & { commitments?: PlanningProblem['commitments'] };
   const p: PlanningProblem = { ...raw, commitments: raw.commitments ?? [] };
@@ -161,9 +184,10 @@ export const validateProblem = (doc: unknown): Validated<PlanningProblem> => {
   return out.length > 0 ? { ok: false, faults: out } : { ok: true, value: p };
 };
 
-/** Checks a parsed JSON document against schedule version 1 (its shape only; `checkSchedule` judges it). */
+/** Checks a parsed JSON document against schedule version 1 or 2 (its shape only; `checkSchedule` judges it). */
 export const validateSchedule = (doc: unknown): Validated<Schedule> => {
-  const shape = schemaFaults(validators().schedule, doc);
+  const version = (doc as { version?: unknown } | null)?.version;
+  const shape = schemaFaults(version === 2 ? validators().scheduleV2 : validators().schedule, doc);
   return shape ? { ok: false, faults: shape } : { ok: true, value: doc as Schedule };
 };
 

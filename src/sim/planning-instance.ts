@@ -15,6 +15,11 @@ export interface InstanceOptions {
   readonly batteries?: boolean;
   /** Carbon cap as a share of the jobs' energy at the sites' mean carbon intensity (default 0.93). */
   readonly capShare?: number;
+  /**
+   * Offered load as a share of the sites' IT capacity over the horizon (say 1.25): a version 2
+   * problem where most jobs have soft deadlines (a £/GPU-hour lateness cost) and a tenth are hard.
+   */
+  readonly overload?: number;
 }
 
 const SITES = [
@@ -84,18 +89,40 @@ const makeJob = (rnd: Random, i: number, slots: number, h: number): JobSpec => {
   };
 };
 
+// Overloaded instances: £ per GPU-hour of lateness by job tier, and the kW of one GPU.
+const LATE_GBP_PER_GPU_HOUR = [0.1, 0.5, 2] as const;
+const GPU_KW = 0.7;
+
+/**
+ * Soft deadlines for an overloaded fleet: a tenth of the preemptible jobs stay hard (must-run
+ * inference); the rest pay £/GPU-hour × GPUs per hour late, and a third of those must finish within a
+ * day of their deadline.
+ */
+const withSlo = (rnd: Random, j: JobSpec): JobSpec => {
+  if (j.preemptible && rnd() < 0.1) return { ...j, slo: { kind: 'hard' } };
+  const gpus = Math.max(1, Math.round(j.maxPowerKw / GPU_KW));
+  const lateGbpPerHour = pick(rnd, LATE_GBP_PER_GPU_HOUR) * gpus;
+  return {
+    ...j,
+    slo: rnd() < 1 / 3 ? { kind: 'soft', lateGbpPerHour, maxDelaySlots: 48 } : { kind: 'soft', lateGbpPerHour },
+  };
+};
+
 export const generatePlanningProblem = (o: InstanceOptions): PlanningProblem => {
   const rnd = seeded(o.seed);
   const slots = o.slots ?? 96;
   const slotMinutes = o.slotMinutes ?? 30;
   const h = slotMinutes / 60;
-  const jobs = Array.from({ length: o.jobs }, (_, i) => makeJob(rnd, i, slots, h));
+  const plain = Array.from({ length: o.jobs }, (_, i) => makeJob(rnd, i, slots, h));
+  const jobs = o.overload === undefined ? plain : plain.map((j) => withSlo(rnd, j));
   const totalKwh = jobs.reduce((a, j) => a + j.energyKwh, 0);
   const averageKw = totalKwh / (slots * h);
   const sites: SiteSpec[] = SITES.map((s) => {
-    // Sites share the load; 1.7× headroom over the average in total, spread 40/35/25 %.
+    // Sites share the load; 1.7× headroom over the average in total, spread 40/35/25 % (overloaded:
+    // capacity is the average load / overload).
     const share = s.id === 'lon' ? 0.4 : s.id === 'man' ? 0.35 : 0.25;
-    const itPowerLimitKw = Math.ceil(averageKw * 1.7 * share + 200);
+    const itPowerLimitKw =
+      o.overload === undefined ? Math.ceil(averageKw * 1.7 * share + 200) : Math.ceil((averageKw / o.overload) * share);
     const battery =
       o.batteries === false
         ? undefined
@@ -120,7 +147,7 @@ export const generatePlanningProblem = (o: InstanceOptions): PlanningProblem => 
   const meanKgPerKwh =
     sites.reduce((a, s) => a + (s.carbonGPerKwh.reduce((x, y) => x + y, 0) / slots) * s.pue, 0) / sites.length / 1000;
   return {
-    version: 1,
+    version: o.overload === undefined ? 1 : 2,
     start: '2023-06-01T00:00:00Z',
     slotMinutes,
     slots,

@@ -78,10 +78,10 @@ test('a malformed problem file is refused with every fault named by its JSON pat
       'the line and column of the fault, not a byte offset',
     );
     assert.match(flexlon('plan', '--problem', join(dir, 'missing.json')).err, /no such file/);
-    writeFileSync(file, JSON.stringify({ ...p, version: 2 }));
+    writeFileSync(file, JSON.stringify({ ...p, version: 3 }));
     assert.match(
       flexlon('plan', '--problem', file).err,
-      /\$\.version: version 2 is not supported; this FlexLon reads version 1/,
+      /\$\.version: version 3 is not supported; this FlexLon reads versions 1 and 2/,
     );
   } finally {
     rmSync(dir, { recursive: true, force: true });
