@@ -5,16 +5,19 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import Fastify from 'fastify';
 import { ComputeAgent } from '../agents/compute/agent.ts';
+import { GpuMeter } from '../adapters/meter-gpu/meter.ts';
+import { dcgmSource, nvidiaSmiSource, type GpuPowerSource } from '../adapters/meter-gpu/sources.ts';
 import { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
 import type { SlurmConfig } from '../adapters/scheduler-slurm/config.ts';
 import { SlurmScheduler } from '../adapters/scheduler-slurm/scheduler.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
 import { epochMs, MINUTE_MS, type EpochMs, type SlotGrid } from '../domain/time.ts';
 import { asFlexError, FlexError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import type { Clock, Meter, Scheduler, Store } from '../ports.ts';
 import { generateDay } from '../sim/workload.ts';
 import { bl01For, simulatedHistory } from './baseline.ts';
-import type { AgentConfig, SchedulerConfig } from './config.ts';
+import type { AgentConfig, MeterConfig, SchedulerConfig } from './config.ts';
 import type { SharedParts } from './bpp.ts';
 import { listenOn, makeClock, makeKeys, makeLogger, openStore, peerKeyResolver, type RunningRole } from './parts.ts';
 
@@ -87,8 +90,9 @@ const simScheduler = async (
 };
 
 /**
- * Beside real Slurm (the fields are SlurmConfig's, checked by the adapter): no meter or baseline
- * source is configured here yet, so readings are NaN and offers need another baseline source.
+ * Beside real Slurm (the fields are SlurmConfig's, checked by the adapter). Its meter is the agent
+ * config's `meter` (gpuMeter below); without one readings are NaN. No baseline source yet, so offers
+ * need another.
  */
 const slurmScheduler = (s: Record<string, unknown>, site: AgentConfig['site']): SchedulerParts => {
   const scheduler = new SlurmScheduler({ ...(s as unknown as Omit<SlurmConfig, 'site'>), site: site.id });
@@ -99,6 +103,36 @@ const slurmScheduler = (s: Record<string, unknown>, site: AgentConfig['site']): 
     itPowerLimitKw: site.gridImportLimitKw / site.pue,
     pue: site.pue,
   };
+};
+
+/** The GPU meter of a real site (docs/meters.md), saving its settlement periods in the agent's store. */
+const gpuMeter = (m: MeterConfig, c: AgentConfig, store: Store, log: Logger, now: () => number): GpuMeter => {
+  const timeoutMs = m.timeoutSeconds * 1000;
+  let source: GpuPowerSource;
+  switch (m.kind) {
+    case 'nvidia-smi':
+      source = nvidiaSmiSource({ command: m.command, timeoutMs });
+      break;
+    case 'dcgm':
+      source = dcgmSource({ url: m.url, timeoutMs, hostLabel: m.hostLabel });
+      break;
+    default: {
+      const never: never = m;
+      return never;
+    }
+  }
+  return new GpuMeter({
+    site: c.site.id,
+    nodes: m.nodes,
+    source,
+    intervalMs: m.intervalSeconds * 1000,
+    periodMinutes: c.slotMinutes,
+    nonGpuKwPerNode: m.nonGpuKwPerNode,
+    pue: m.pue ?? c.site.pue,
+    store,
+    now,
+    log: log.child({ meter: m.kind }),
+  });
 };
 
 const schedulerOf = async (c: AgentConfig, parts: AgentParts, dayStart: EpochMs): Promise<SchedulerParts> => {
@@ -124,6 +158,8 @@ export interface ComposedAgent extends RunningRole {
   readonly agent: ComputeAgent;
   readonly store: Store;
   readonly sim?: SchedulerParts['sim'];
+  /** The site's GPU meter, when the config names one (`meter`). */
+  readonly gpuMeter?: GpuMeter;
 }
 
 export interface AgentParts extends SharedParts {
@@ -143,10 +179,15 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
   const log = parts.log ?? makeLogger(c.logLevel, { agent: 'compute', id: c.id });
   const wallNow = parts.now ?? Date.now;
   const kind = c.scheduler.kind;
+  if (c.meter && kind === 'sim')
+    throw new FlexError('FLX_CONFIG_INVALID', 'meter: a simulated site meters itself; meter is for real sites', {
+      path: 'meter',
+    });
   const dayStart = epochMs(Math.floor(market.now() / DAY_MS) * DAY_MS);
   const sch = await schedulerOf(c, parts, dayStart);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'compute-agent');
+  const meter = c.meter ? gpuMeter(c.meter, c, store, log, wallNow) : undefined;
   const agent = new ComputeAgent({
     id: c.id,
     site: {
@@ -157,7 +198,7 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
       gridImportLimitKw: c.site.gridImportLimitKw,
     },
     scheduler: sch.scheduler,
-    meter: sch.meter,
+    meter: meter ?? sch.meter,
     baseLoad: sch.baseLoad,
     ...(sch.baseline ? { baseline: sch.baseline } : {}),
     ...(sch.advance ? { advance: sch.advance } : {}),
@@ -198,6 +239,7 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
     orchestrator: c.orchestrator.url,
     store: store.location,
     reports,
+    ...(meter ? { meter: meter.status() } : {}),
   }));
   let url: string;
   try {
@@ -206,6 +248,7 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
     await store.close();
     throw e;
   }
+  meter?.start();
   const stop = new AbortController();
   // Report now (so the orchestrator can plan), retried every few seconds until the orchestrator
   // answers, so the agent and the orchestrator may start in either order; then at every slot boundary.
@@ -246,10 +289,11 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
     agent,
     store,
     ...(sch.sim ? { sim: sch.sim } : {}),
+    ...(meter ? { gpuMeter: meter } : {}),
     description: `compute-flex agent ${c.id} for site ${c.site.id} (${kind}) on ${url}`,
     async stop() {
       stop.abort();
-      await Promise.allSettled([loop, watch]);
+      await Promise.allSettled([loop, watch, meter?.stop()]);
       await app.close();
       await store.close();
     },

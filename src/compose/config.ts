@@ -134,6 +134,28 @@ export type SchedulerConfig =
   /** A scheduler the composition hands over (AgentParts.scheduler): a test's Kubernetes fake, say. */
   | { readonly kind: 'given' };
 
+interface MeterCommon {
+  /** The site's GPU nodes (host names), each metered; a node that cannot be read leaves its periods unknown. */
+  readonly nodes: readonly string[];
+  /** Wall-clock seconds between polls. */
+  readonly intervalSeconds: number;
+  /** How long one read (a node's nvidia-smi, one exporter fetch) may take. */
+  readonly timeoutSeconds: number;
+  /** kW each node draws besides its GPUs (CPUs, memory, fans, network); added before the PUE. */
+  readonly nonGpuKwPerNode: number;
+  /** Facility kW per IT kW; the site's pue when absent. */
+  readonly pue?: number;
+}
+
+/**
+ * A real site's GPU meter (src/adapters/meter-gpu, docs/meters.md): site import per settlement period
+ * = (Σ GPU power + nodes × nonGpuKwPerNode) × PUE, from nvidia-smi on every node (`command`, with
+ * `{node}` for the node's name) or from DCGM exporters (`url`, with `{node}` for one per node).
+ */
+export type MeterConfig =
+  | (MeterCommon & { readonly kind: 'nvidia-smi'; readonly command: readonly string[] })
+  | (MeterCommon & { readonly kind: 'dcgm'; readonly url: string; readonly hostLabel: string });
+
 export interface AgentConfig extends RoleBase {
   readonly id: string;
   readonly keys: KeysConfig;
@@ -149,6 +171,8 @@ export interface AgentConfig extends RoleBase {
   readonly orchestrator: PeerKeyConfig;
   readonly scheduler: SchedulerConfig;
   readonly pollSeconds: number;
+  /** A real (non-simulated) site's GPU meter; without one a Slurm site's readings are NaN. */
+  readonly meter?: MeterConfig;
 }
 
 export interface BapConfig extends RoleBase, Receiver {

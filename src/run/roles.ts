@@ -14,6 +14,7 @@ import type {
   GatewayConfig,
   KeysConfig,
   ListenConfig,
+  MeterConfig,
   PeerKeyConfig,
   PlannerConfig,
   RegistryConfig,
@@ -259,6 +260,50 @@ const readScheduler = (c: ConfigReader): SchedulerConfig => {
   return out;
 };
 
+/** A host name, as the GPU meter puts it into a command (`ssh {node} nvidia-smi`): no option dash, no shell characters. */
+const NODE_NAME = /^[A-Za-z0-9][A-Za-z0-9._-]{0,252}$/;
+const DEFAULT_METER_COMMAND = ['ssh', '-o', 'BatchMode=yes', '-o', 'ConnectTimeout=5', '{node}', 'nvidia-smi'];
+
+/**
+ * `meter` (a real site's GPU meter, docs/meters.md): {"kind": "nvidia-smi", "nodes": [...], "command"?:
+ * [...]} or {"kind": "dcgm", "url": "http://{node}:9400/metrics", "nodes": [...], "hostLabel"?}, with
+ * intervalSeconds, timeoutSeconds, nonGpuKwPerNode and pue.
+ */
+const readMeter = (c: ConfigReader, scheduler: SchedulerConfig): MeterConfig | undefined => {
+  const m = c.optionalObject('meter');
+  if (!m) return undefined;
+  if (scheduler.kind === 'sim')
+    c.fail('meter', 'is for a real site (scheduler kind "slurm"); a simulated site meters itself');
+  const kind = m.oneOf('kind', ['nvidia-smi', 'dcgm'] as const);
+  const nodes = m.strings('nodes');
+  if (nodes.length === 0) m.fail('nodes', 'must name at least one GPU node');
+  const bad = nodes.find((n) => !NODE_NAME.test(n));
+  if (bad !== undefined) m.fail('nodes', `must be host names (letters, digits, . _ -), got ${JSON.stringify(bad)}`);
+  if (new Set(nodes).size !== nodes.length) m.fail('nodes', 'must not name a node twice');
+  const intervalSeconds = m.number('intervalSeconds', 10, 1, 3600);
+  const common = {
+    nodes,
+    intervalSeconds,
+    timeoutSeconds: m.number('timeoutSeconds', Math.min(10, intervalSeconds), 0.1, intervalSeconds),
+    nonGpuKwPerNode: m.number('nonGpuKwPerNode', 0, 0, 1000),
+    ...(m.has('pue') ? { pue: m.number('pue', undefined, 1, 3) } : {}),
+  };
+  let out: MeterConfig;
+  if (kind === 'nvidia-smi') {
+    const command = m.strings('command', DEFAULT_METER_COMMAND);
+    if (command.length === 0 || command.some((a) => a === ''))
+      m.fail('command', 'must be a non-empty list of non-empty arguments, e.g. ["ssh", "{node}", "nvidia-smi"]');
+    if (nodes.length > 1 && !command.some((a) => a.includes('{node}')))
+      m.fail('command', 'must contain {node} (where the node name goes) when several nodes are named');
+    out = { kind, ...common, command };
+  } else {
+    const url = m.url('url');
+    out = { kind, ...common, url, hostLabel: m.string('hostLabel', 'Hostname') };
+  }
+  m.done();
+  return out;
+};
+
 export const readAgent = (c: ConfigReader): AgentConfig => {
   const id = c.string('id');
   const listen = readListen(c);
@@ -282,6 +327,7 @@ export const readAgent = (c: ConfigReader): AgentConfig => {
   o.done();
   const scheduler = readScheduler(c);
   const pollSeconds = c.number('pollSeconds', 30, 1, 3600);
+  const meter = readMeter(c, scheduler);
   c.optionalString('role');
   c.done();
   return {
@@ -297,6 +343,7 @@ export const readAgent = (c: ConfigReader): AgentConfig => {
     orchestrator,
     scheduler,
     pollSeconds,
+    ...(meter ? { meter } : {}),
   };
 };
 

@@ -177,13 +177,13 @@ test('nvidia-smi missing, hanging, failing or printing the wrong thing: a coded 
   assert.match(err('n-text'), /^FLX_METER_INVALID: nvidia-smi on n-text: printed ".*" where 4 comma-separated values/);
   const ok = reads.find((x) => x.node === 'n-ok');
   assert.ok(ok?.ok && ok.gpus.length === 8 && ok.gpus.every((g) => g.powerDrawW === 78.28 && g.powerLimitW === 700));
-  const none = await nvidiaSmiSource({ command: ['/nonexistent/nvidia-smi'], timeoutMs: 1000 }).read(['gpu01']);
-  assert.ok(!none[0]?.ok);
+  const [none] = await nvidiaSmiSource({ command: ['/nonexistent/nvidia-smi'], timeoutMs: 1000 }).read(['gpu01']);
+  assert.ok(none && !none.ok);
   assert.match(
-    none[0].error.message,
+    none.error.message,
     /^nvidia-smi on gpu01 \(\/nonexistent\/nvidia-smi\): \/nonexistent\/nvidia-smi not found: install the NVIDIA driver utilities/,
   );
-  assert.equal(none[0].error.code, 'FLX_METER_UNAVAILABLE');
+  assert.equal(none.error.code, 'FLX_METER_UNAVAILABLE');
 });
 
 test('a failing node is logged once, shown in status(), and its period reads NaN', async (t) => {
