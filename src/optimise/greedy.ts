@@ -5,7 +5,7 @@
 import type { JobSpec, PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
 import { infeasible } from '../domain/planning.ts';
 import { checkSchedule, costFields } from './check.ts';
-import { lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
+import { deferOrder, lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 export const GREEDY_PLANNER = 'greedy-cheapest-slot/1';
 
@@ -63,6 +63,8 @@ const placeContiguous = (
       if (mode === 'earliest') break;
     }
   }
+  if (best && mayLeaveUnserved(problem, job) && best.cost >= job.energyKwh * unservedGbpPerKwh(problem, job))
+    return undefined;
   return best;
 };
 
@@ -79,10 +81,13 @@ const placeSplit = (
   const slotCost = (t: number): number => unitCost(room.site, t, lambda) + lateGbpPerKwh(problem, job, t);
   if (mode === 'cheapest') slots.sort((a, b) => slotCost(a) - slotCost(b) || a - b);
   const powerKw = new Array<number>(problem.slots).fill(0);
+  // Energy that may wait beyond the horizon goes only where it is cheaper than waiting.
+  const ceiling = mayLeaveUnserved(problem, job) ? unservedGbpPerKwh(problem, job) : Number.POSITIVE_INFINITY;
   let left = job.energyKwh;
   let cost = 0;
   for (const t of slots) {
     if (left <= EPS) break;
+    if (slotCost(t) >= ceiling) continue;
     const p = Math.min(job.maxPowerKw, room.itRoom[t] ?? 0, left / h);
     if (p <= EPS) continue;
     powerKw[t] = p;
@@ -98,18 +103,21 @@ const planOnce = (problem: PlanningProblem, lambda: number, mode: Mode = 'cheape
   const rooms = new Map(problem.sites.map((s) => [s.id, roomFor(problem, s)]));
   const h = problem.slotMinutes / 60;
   // Jobs that may wait beyond the horizon count as the most flexible: every job that must be placed goes first.
-  const slack = (j: JobSpec): number =>
-    runEnd(problem, j) -
-    j.releaseSlot -
-    j.energyKwh / (j.maxPowerKw * h) +
-    (mayLeaveUnserved(problem, j) ? 10 * problem.slots : 0);
+  const slack = (j: JobSpec): number => runEnd(problem, j) - j.releaseSlot - j.energyKwh / (j.maxPowerKw * h);
   const byId = (a: JobSpec, b: JobSpec): number => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0);
   // Cheapest mode places the least flexible jobs first; earliest mode is EDF list scheduling, with
   // jobs that have no slack at all (pinned load) first so they always get their slots.
+  // Jobs that may wait beyond the horizon go last, the dearest to delay first (soft.ts deferOrder).
   const order = [...problem.jobs].sort(
     mode === 'cheapest'
-      ? (a, b) => slack(a) - slack(b) || a.deadlineSlot - b.deadlineSlot || b.energyKwh - a.energyKwh || byId(a, b)
+      ? (a, b) =>
+          deferOrder(problem, a, b) ||
+          slack(a) - slack(b) ||
+          a.deadlineSlot - b.deadlineSlot ||
+          b.energyKwh - a.energyKwh ||
+          byId(a, b)
       : (a, b) =>
+          deferOrder(problem, a, b) ||
           Number(slack(a) > 1e-9) - Number(slack(b) > 1e-9) ||
           a.deadlineSlot - b.deadlineSlot ||
           a.releaseSlot - b.releaseSlot ||

@@ -8,7 +8,7 @@
 // It never creates a violation, so a job that finds no room is a failure, reported by name.
 import type { PlanningProblem } from '../domain/planning.ts';
 import { runProfile, type Draft, type UnitCosts } from './disaggregate.ts';
-import { lateGbpPerKwh, mayLeaveUnserved, runEnd } from './soft.ts';
+import { deferOrder, lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 export type RepairResult =
   | { readonly ok: true; readonly moved: number; readonly madeRoom: number }
@@ -97,10 +97,12 @@ const topUp = (
   // A soft job's slots past its deadline cost its lateness as well.
   const unit = (t: number): number => (costs[s]![t] as number) + lateGbpPerKwh(p, job, t);
   slots.sort((a, b) => unit(a) - unit(b) || a - b);
+  // Energy that may wait beyond the horizon goes only where it is cheaper than waiting.
+  const ceiling = mayLeaveUnserved(p, job) ? unservedGbpPerKwh(p, job) : Number.POSITIVE_INFINITY;
   let left = need;
   let cost = 0;
   for (const t of slots) {
-    if (left <= EPS * Math.max(1, job.energyKwh)) break;
+    if (left <= EPS * Math.max(1, job.energyKwh) || unit(t) >= ceiling) break;
     const room = (limit[s]![t] as number) - (load[s]![t] as number) - slack(limit[s]![t] as number);
     const add = Math.min(room, job.maxPowerKw - (pw[t] as number), left / h);
     if (add <= EPS) continue;
@@ -136,6 +138,9 @@ const bestRun = (
     }
     if (fits && (!best || cost < best.cost)) best = { start: st, cost };
   }
+  // A soft job that may wait beyond the horizon runs only where that is cheaper than waiting.
+  if (best && mayLeaveUnserved(p, job) && best.cost * (p.slotMinutes / 60) >= job.energyKwh * unservedGbpPerKwh(p, job))
+    return undefined;
   return best;
 };
 
@@ -366,11 +371,7 @@ export const repair = (
   // elsewhere should not take the last room a single-site job has.
   const laxity = (j: number) => {
     const x = p.jobs[j]!;
-    // Jobs that may wait beyond the horizon go after every job that must be placed.
-    const waits = mayLeaveUnserved(p, x) ? 10 * p.slots : 0;
-    return (
-      runEnd(p, x) - x.releaseSlot - x.energyKwh / (x.maxPowerKw * h) + (x.sites.length - 1) * p.slots * 0.25 + waits
-    );
+    return runEnd(p, x) - x.releaseSlot - x.energyKwh / (x.maxPowerKw * h) + (x.sites.length - 1) * p.slots * 0.25;
   };
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
   const short: number[] = [];
@@ -380,7 +381,8 @@ export const repair = (
     if (need > 1e-9 * Math.max(1, p.jobs[j]!.energyKwh)) short.push(j);
   });
   // The least flexible jobs first: a loose job could take the only slots a tight one can use.
-  for (const j of short.sort((a, b) => laxity(a) - laxity(b))) {
+  // Jobs that may wait beyond the horizon go last, the dearest to delay first (soft.ts deferOrder).
+  for (const j of short.sort((a, b) => deferOrder(p, p.jobs[a]!, p.jobs[b]!) || laxity(a) - laxity(b))) {
     const pw = d.power[j];
     const s = d.site[j] as number;
     if (pw && s >= 0 && p.jobs[j]!.preemptible) {

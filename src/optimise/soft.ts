@@ -28,7 +28,7 @@ export const mayLeaveUnserved = (p: Pick<PlanningProblem, 'slots'>, j: JobSpec):
 };
 
 /** £ per hour of lateness per kWh of the job's energy: L / E (0 for hard or empty jobs). */
-const ratePerKwh = (j: JobSpec): number =>
+export const ratePerKwh = (j: JobSpec): number =>
   j.slo?.kind === 'soft' && j.energyKwh > 0 ? j.slo.lateGbpPerHour / j.energyKwh : 0;
 
 /** Lateness cost (£) of one kWh of the job's IT energy placed in slot t. */
@@ -89,4 +89,15 @@ export const lateness = (
   }
   late.sort((a, b) => b.costGbp - a.costGbp || (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
   return { late, costGbp: late.reduce((a, l) => a + l.costGbp, 0) };
+};
+
+/**
+ * Placement order among jobs: every job that must be placed before any that may wait beyond the
+ * horizon, and among those the dearest lateness per kWh first (they lose the most by waiting).
+ */
+export const deferOrder = (p: PlanningProblem, a: JobSpec, b: JobSpec): number => {
+  const da = mayLeaveUnserved(p, a);
+  const db = mayLeaveUnserved(p, b);
+  if (da !== db) return da ? 1 : -1;
+  return da ? ratePerKwh(b) - ratePerKwh(a) : 0;
 };
