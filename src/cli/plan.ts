@@ -1,7 +1,7 @@
 // `flexlon plan`: plans a problem file into a schedule file; `flexlon plan check` verifies any
 // schedule against its problem, independently of how it was made (docs/planning-problem.md).
 import { createPlanningSolver } from '../compose/index.ts';
-import type { PlanningProblem, Schedule } from '../domain/planning.ts';
+import type { LateJob, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { FlexError } from '../errors.ts';
 import { checkSchedule } from '../optimise/check.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
@@ -11,7 +11,9 @@ const PLAN_USAGE = `Usage: flexlon plan --problem P.json [--out S.json] [--time-
        flexlon plan check --problem P.json --schedule S.json
 
 Plans the jobs of a planning problem (docs/planning-problem.md) at least cost under its carbon cap,
-site limits and commitments, and writes the schedule (version 1). Every plan is checked against the
+site limits and commitments, and writes the schedule (version 1, or 2 for a version 2 problem). Jobs
+with soft deadlines (version 2) may finish late or wait beyond the horizon at their lateness cost; the
+plan minimises energy + lateness cost and lists the late jobs. Every plan is checked against the
 problem before it is written. Exit 0 with a plan, 1 when the problem has none (the schedule file then
 says why).
 
@@ -34,11 +36,34 @@ export const summary = (p: PlanningProblem, s: Schedule, seconds?: number): stri
     `cost        ${money(s.costGbp)}  (proven lower bound ${money(s.lowerBoundGbp)}, gap ≤ ${gap.toFixed(3)} %)`,
     `carbon      ${s.carbonKg.toFixed(1)} kg${p.carbonCapKg === undefined ? '' : ` of a ${p.carbonCapKg} kg cap`}`,
   ];
+  if (s.version === 2) lines.push(...lateLines(s.energyCostGbp ?? 0, s.late ?? []));
   if (s.gbpPerUnitOfWork !== undefined)
     lines.push(
       `per work    £${s.gbpPerUnitOfWork.toPrecision(4)} and ${(s.gCo2PerUnitOfWork ?? 0).toPrecision(4)} gCO2 per unit of work (${s.work} units)`,
     );
   lines.push(`planner     ${s.planner ?? '?'}`);
+  return lines;
+};
+
+const LATE_SHOWN = 10;
+
+const lateLine = (l: LateJob): string =>
+  l.finishSlot === null
+    ? `  ${l.id}: deadline slot ${l.deadlineSlot}, unfinished: ${l.unservedKwh.toFixed(1)} kWh beyond the horizon (≥ ${l.lateSlots} slots late), ${money(l.costGbp)}`
+    : `  ${l.id}: deadline slot ${l.deadlineSlot}, finishes at slot ${l.finishSlot} (${l.lateSlots} slots late), ${money(l.costGbp)}`;
+
+/** The cost split and the late jobs, dearest first (version 2). */
+const lateLines = (energyGbp: number, late: readonly LateJob[]): string[] => {
+  const lateness = late.reduce((a, l) => a + l.costGbp, 0);
+  const lines = [
+    `energy      ${money(energyGbp)}`,
+    late.length === 0
+      ? 'late        none: every job meets its deadline'
+      : `late        ${late.length} job${late.length === 1 ? '' : 's'} late or unfinished, lateness ${money(lateness)}:`,
+  ];
+  lines.push(...late.slice(0, LATE_SHOWN).map(lateLine));
+  if (late.length > LATE_SHOWN)
+    lines.push(`  … and ${late.length - LATE_SHOWN} more (the schedule's "late" list has them all)`);
   return lines;
 };
 
@@ -53,6 +78,7 @@ const check = (argv: readonly string[], io: Output): number => {
   io.out(
     `carbon      ${verdict.carbonKg.toFixed(3)} kg${problem.carbonCapKg === undefined ? '' : ` of a ${problem.carbonCapKg} kg cap`}`,
   );
+  if (problem.version === 2) for (const line of lateLines(verdict.energyCostGbp, verdict.late)) io.out(line);
   if (verdict.ok) {
     io.out('check       ok: the schedule meets every constraint of the problem');
     return 0;

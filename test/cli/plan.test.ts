@@ -144,3 +144,34 @@ test('offers prints the flexibility curve up to the largest deliverable reductio
   assert.equal(bad.code, 2);
   assert.match(bad.err, /--site: no site "paris" in the problem \(sites: lon, man\)/);
 });
+
+test('plan on an overloaded problem (soft deadlines) exits 0 with a checked plan and lists the late jobs', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexlon-plan-'));
+  try {
+    const problem = join(projectRoot, 'docs', 'examples', 'problem-overloaded.json');
+    const out = join(dir, 'schedule.json');
+    const r = flexlon('plan', '--problem', problem, '--out', out, '--time-limit', '20');
+    assert.equal(r.code, 0, r.err);
+    assert.match(r.out, /status\s+(optimal|feasible)/);
+    assert.match(r.out, /energy\s+£[\d.]+/);
+    assert.match(r.out, /late\s+\d+ jobs late or unfinished, lateness £[\d.]+:/);
+    assert.match(
+      r.out,
+      /job-\d+: deadline slot \d+, (finishes at slot \d+ \(\d+ slots late\)|unfinished: [\d.]+ kWh beyond the horizon)/,
+    );
+    const schedule = JSON.parse(readFileSync(out, 'utf8'));
+    assert.equal(schedule.version, 2);
+    assert.ok(schedule.late.length > 0);
+    assert.ok(Math.abs(schedule.costGbp - schedule.energyCostGbp - schedule.latenessCostGbp) < 1e-6 * schedule.costGbp);
+    const ok = flexlon('plan', 'check', '--problem', problem, '--schedule', out);
+    assert.equal(ok.code, 0, ok.err);
+    assert.match(ok.out, /check\s+ok/);
+    schedule.latenessCostGbp = 0;
+    writeFileSync(out, JSON.stringify(schedule));
+    const bad = flexlon('plan', 'check', '--problem', problem, '--schedule', out);
+    assert.equal(bad.code, 1);
+    assert.match(bad.err, /reported lateness cost £0 differs from the recomputed/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
