@@ -3,7 +3,12 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { problemSchemaV1, scheduleSchemaV1 } from '../../src/domain/planning-schema.ts';
+import {
+  problemSchemaV1,
+  problemSchemaV2,
+  scheduleSchemaV1,
+  scheduleSchemaV2,
+} from '../../src/domain/planning-schema.ts';
 import { jsonPath, validateProblem, validateSchedule } from '../../src/optimise/validate.ts';
 import { projectRoot } from '../helpers/shared.ts';
 
@@ -12,6 +17,8 @@ const doc = (name: string): unknown => JSON.parse(readFileSync(join(projectRoot,
 test('docs/schemas holds exactly the schemas the code validates with', () => {
   assert.deepEqual(doc('schemas/planning-problem.v1.schema.json'), problemSchemaV1);
   assert.deepEqual(doc('schemas/schedule.v1.schema.json'), scheduleSchemaV1);
+  assert.deepEqual(doc('schemas/planning-problem.v2.schema.json'), problemSchemaV2);
+  assert.deepEqual(doc('schemas/schedule.v2.schema.json'), scheduleSchemaV2);
 });
 
 test('the documented example problem and schedule are valid', () => {
