@@ -289,3 +289,37 @@ test('DCGM: one exporter per node ({node} in the URL) or one for all; unreachabl
   assert.equal(!down[0]?.ok && down[0]?.error.code, 'FLX_METER_UNAVAILABLE');
   assert.deepEqual(seen.slice(0, 3), ['/all/metrics', '/gpu01/metrics', '/gone/metrics']);
 });
+
+test('a poll that throws (a fault, not a node failure) is logged and polling goes on', async () => {
+  let calls = 0;
+  const errors: string[] = [];
+  const log = {
+    debug: () => undefined,
+    info: () => undefined,
+    warn: () => undefined,
+    error: (f: Record<string, unknown>) => void errors.push(String(f.error)),
+    child: () => log,
+  };
+  const meter = new GpuMeter({
+    site: 'lon',
+    nodes: ['gpu01'],
+    source: {
+      name: 'broken',
+      read: async (nodes) => {
+        if (calls++ === 0) throw new Error('bug');
+        return nodes.map((node) => ({ node, ok: true as const, gpus: [{ index: 0, powerDrawW: 100 }] }));
+      },
+    },
+    intervalMs: 100,
+    periodMinutes: 30,
+    nonGpuKwPerNode: 0,
+    pue: 1,
+    log,
+  });
+  meter.start();
+  await new Promise((r) => setTimeout(r, 350));
+  await meter.stop();
+  assert.deepEqual(errors, ['bug']);
+  assert.ok(calls >= 3, `${calls} polls`);
+  assert.equal(meter.status().gpu01?.gpuW, 100);
+});

@@ -80,7 +80,10 @@ export class GpuMeter implements Meter {
   start(): void {
     const loop = async () => {
       const began = this.now();
-      this.running = this.poll();
+      // A fault in a poll (not a node's failure, which poll() keeps) is logged; polling goes on.
+      this.running = this.poll().catch((e: unknown) =>
+        this.o.log?.error({ error: asFlexError(e).message }, 'GPU meter poll failed'),
+      );
       await this.running;
       if (this.stopped) return;
       this.timer = setTimeout(() => void loop(), Math.max(0, began + this.o.intervalMs - this.now()));
