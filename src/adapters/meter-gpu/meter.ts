@@ -105,7 +105,9 @@ export class GpuMeter implements Meter {
     for (const r of reads) {
       if (r.ok) {
         const gpuW = r.gpus.reduce((s, g) => s + g.powerDrawW, 0);
-        this.samples.get(r.node)?.push({ at, gpuW });
+        const s = this.samples.get(r.node);
+        // Samples stay in time order (the integration relies on it): one from a clock stepped back is dropped.
+        if (s && !((s.at(-1)?.at ?? -Infinity) >= at)) s.push({ at, gpuW });
         this.status_.set(r.node, { lastOkAt: new Date(at).toISOString(), gpus: r.gpus.length, gpuW });
       } else {
         const was = this.status_.get(r.node) ?? {};
