@@ -3,7 +3,8 @@
 // carbon against the cap, LP size, and the peak memory of the process (RSS, which includes the
 // worker thread's Wasm heap). Usage: node --import tsx bench/plan.ts [sizes=1000,10000,100000] [repeats=3]
 // BENCH_WORK=default (or a JSON object of PlannerWork fields over the default) plans work-bounded
-// (src/optimise/work.ts) instead of time-limited.
+// (src/optimise/work.ts) instead of time-limited. BENCH_OVERLOAD=1.25 plans overloaded instances
+// instead (offered load 125 % of the sites' capacity, soft deadlines; version 2 problems).
 import { createHighsSolver } from '../src/adapters/solver-highs/solver.ts';
 import { checkSchedule } from '../src/optimise/check.ts';
 import { DEFAULT_WORK, type PlannerWork, type PlanStats } from '../src/optimise/planner.ts';
@@ -13,6 +14,7 @@ const sizes = (process.argv[2] ?? '1000,10000,100000').split(',').map(Number);
 const repeats = Number(process.argv[3] ?? 3);
 const timeLimitSeconds = Number(process.env.BENCH_TIME_LIMIT ?? 60);
 const maxColumns = Number(process.env.BENCH_MAX_COLUMNS ?? 0) || undefined;
+const overload = Number(process.env.BENCH_OVERLOAD ?? 0) || undefined;
 const workEnv = process.env.BENCH_WORK;
 const work: PlannerWork | undefined =
   workEnv === undefined || workEnv === ''
@@ -31,7 +33,7 @@ const median = (xs: number[]): number => {
 };
 
 for (const jobs of sizes) {
-  const problem = generatePlanningProblem({ jobs, seed: 42 });
+  const problem = generatePlanningProblem({ jobs, seed: 42, ...(overload ? { overload } : {}) });
   const runs: Record<string, unknown>[] = [];
   for (let r = 0; r < repeats; r++) {
     let stats: PlanStats | undefined;
@@ -57,6 +59,14 @@ for (const jobs of sizes) {
       costGbp: Math.round(s.costGbp * 100) / 100,
       lowerBoundGbp: Math.round(s.lowerBoundGbp * 100) / 100,
       gapPct: s.costGbp > 0 ? Math.round(((s.costGbp - s.lowerBoundGbp) / s.costGbp) * 1e5) / 1e3 : 0,
+      ...(s.version === 2
+        ? {
+            energyCostGbp: Math.round((s.energyCostGbp ?? 0) * 100) / 100,
+            latenessCostGbp: Math.round((s.latenessCostGbp ?? 0) * 100) / 100,
+            lateJobs: s.late?.length ?? 0,
+            unfinishedJobs: s.late?.filter((l) => l.finishSlot === null).length ?? 0,
+          }
+        : {}),
       carbonKg: Math.round(s.carbonKg),
       carbonCapKg: problem.carbonCapKg,
       capBinds: s.carbonKg >= (problem.carbonCapKg ?? Infinity) * 0.995,
@@ -73,6 +83,7 @@ for (const jobs of sizes) {
       jobs,
       slots: problem.slots,
       sites: problem.sites.length,
+      ...(overload ? { overload } : {}),
       ...(work ? { work } : {}),
       medianSeconds: median(secs),
       maxPeakRssMb: Math.max(...runs.map((x) => x.peakRssMb as number)),

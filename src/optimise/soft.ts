@@ -91,13 +91,16 @@ export const lateness = (
   return { late, costGbp: late.reduce((a, l) => a + l.costGbp, 0) };
 };
 
+/** What a kWh of the job loses by waiting to the horizon's end: L / E × (slots − deadline + 1). */
+const waitingCost = (p: PlanningProblem, j: JobSpec): number => ratePerKwh(j) * (p.slots - j.deadlineSlot + 1);
+
 /**
  * Placement order among jobs: every job that must be placed before any that may wait beyond the
- * horizon, and among those the dearest lateness per kWh first (they lose the most by waiting).
+ * horizon, and among those the dearest to leave waiting first (high £/h per kWh, early deadline).
  */
 export const deferOrder = (p: PlanningProblem, a: JobSpec, b: JobSpec): number => {
   const da = mayLeaveUnserved(p, a);
   const db = mayLeaveUnserved(p, b);
   if (da !== db) return da ? 1 : -1;
-  return da ? ratePerKwh(b) - ratePerKwh(a) : 0;
+  return da ? waitingCost(p, b) - waitingCost(p, a) : 0;
 };
