@@ -91,6 +91,7 @@ export const ERRORS = {
   FLX_PROBLEM_INVALID: { http: 400, beckn: '30000', message: 'the planning problem does not match its format' },
   FLX_SCHEDULE_INVALID: { http: 400, beckn: '30000', message: 'the schedule does not match its format' },
   FLX_PLAN_CHECK_FAILED: { http: 422, beckn: '40000', message: 'the schedule breaks a constraint of its problem' },
+  FLX_PLAN_INFEASIBLE: { http: 409, beckn: '40000', message: 'a hard constraint of the fleet cannot hold' },
   // Workload schedulers (Slurm, Kubernetes) beside a Compute-Flex agent.
   FLX_SCHEDULER_UNAVAILABLE: { http: 503, beckn: '40000', message: 'the workload scheduler did not answer' },
   FLX_SCHEDULER_COMMAND: { http: 502, beckn: '40000', message: 'the workload scheduler refused a command' },

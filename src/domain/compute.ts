@@ -48,6 +48,12 @@ export interface ComputeJob {
   readonly minPowerKw?: Kilowatts;
   /** GPU power cap applied to the job (W per GPU), if any. */
   readonly powerCapW?: number;
+  /**
+   * What an hour of this job's lateness costs, per GPU (£/GPU-hour): its soft SLO. The planner may
+   * finish it after deadlineAt at that cost (× GPUs × hours late, work-weighted) when the fleet is
+   * full; absent, the orchestrator's default for deferrable work applies.
+   */
+  readonly lateGbpPerGpuHour?: number;
   /** Problems found in the job's FlexLon metadata; defaults were used for the fields named. */
   readonly metadataIssues?: readonly string[];
 }

@@ -15,6 +15,15 @@ export interface DispatchInstruction {
 
 const slotMs = (grid: SlotGrid): number => grid.slotMinutes * MINUTE_MS;
 
+/**
+ * The lateness cost of deferrable work whose job states none (£ per GPU-hour late). A placeholder an
+ * operator should set per job class (Slurm partition or QoS, Kubernetes label): what an hour's delay
+ * of a GPU's work costs them. At £0.50, a 32-GPU job an hour late costs £16, several times the
+ * energy it would save by waiting, so the planner delays work only when the fleet is full or a
+ * commitment asks it to (docs/planning-problem.md, "Soft deadlines").
+ */
+export const DEFAULT_LATE_GBP_PER_GPU_HOUR = 0.5;
+
 /** Slots a job needs at full power, and the energy it still needs. */
 const runSlots = (job: ComputeJob, grid: SlotGrid): number =>
   Math.max(1, Math.ceil(job.remainingKwh / (job.powerKw * (grid.slotMinutes / 60)) - 1e-9));
@@ -37,7 +46,7 @@ export const jobSpecOf = (
   grid: SlotGrid,
   nowSlot: number,
   ageMs = 0,
-  deadlineSlackSlots = 0,
+  defaultLateGbpPerGpuHour = DEFAULT_LATE_GBP_PER_GPU_HOUR,
 ): JobSpec | undefined => {
   const job = aged(reported, ageMs);
   if (job.state === 'completed' || job.state === 'cancelled' || job.remainingKwh <= 1e-9 || job.powerKw <= 0)
@@ -61,13 +70,16 @@ export const jobSpecOf = (
   const release = Math.max(nowSlot, Math.floor((job.releaseAt - grid.start) / slotMs(grid)));
   if (job.slo === 'inflexible')
     return { ...base, releaseSlot: release, deadlineSlot: Math.min(grid.slots, release + k) };
-  const deadline = Math.min(grid.slots, Math.floor((job.deadlineAt - grid.start) / slotMs(grid)) + deadlineSlackSlots);
-  // A job that can no longer meet its deadline is planned to finish as soon as it can (the SLO is
-  // already lost; planning it late would only make it worse).
+  const deadline = Math.min(grid.slots, Math.floor((job.deadlineAt - grid.start) / slotMs(grid)));
+  // Waiting deferrable work has a soft SLO: on a full fleet it may finish late, at its lateness cost
+  // (so overload is planned, not refused). A job that can no longer meet its deadline counts its
+  // lateness from the earliest finish it still has: what is already lost does not change a decision.
+  const releaseSlot = Math.min(release, grid.slots - 1);
   return {
     ...base,
-    releaseSlot: Math.min(release, grid.slots - 1),
-    deadlineSlot: Math.min(grid.slots, Math.max(deadline, release + k)),
+    releaseSlot,
+    deadlineSlot: Math.min(grid.slots, Math.max(deadline, releaseSlot + k)),
+    slo: { kind: 'soft', lateGbpPerHour: (job.lateGbpPerGpuHour ?? defaultLateGbpPerGpuHour) * job.gpus },
   };
 };
 
@@ -78,11 +90,8 @@ export interface ProblemInput {
   readonly signals: ReadonlyMap<string, SignalSeries>;
   readonly commitments: readonly CommitmentSpec[];
   readonly carbonCapKg?: number;
-  /**
-   * Slots added to every waiting deferrable job's deadline: used only when the queue cannot all meet
-   * its deadlines (a backlog), so the plan still keeps commitments and prices while SLOs slip least.
-   */
-  readonly deadlineSlackSlots?: number;
+  /** £ per GPU-hour late for deferrable jobs that state no lateness cost (DEFAULT_LATE_GBP_PER_GPU_HOUR). */
+  readonly lateGbpPerGpuHour?: number;
 }
 
 export const buildProblem = (i: ProblemInput): PlanningProblem => {
@@ -120,12 +129,13 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
         });
     }
     for (const job of r.jobs) {
-      const spec = jobSpecOf(job, i.grid, nowSlot, i.now - r.at, i.deadlineSlackSlots ?? 0);
+      const spec = jobSpecOf(job, i.grid, nowSlot, i.now - r.at, i.lateGbpPerGpuHour);
       if (spec) jobs.push(spec);
     }
   }
   return {
-    version: 1,
+    // Version 2: waiting deferrable jobs have soft SLOs (running, inflexible and base load are hard).
+    version: 2,
     start: isoOf(i.grid.start),
     slotMinutes: i.grid.slotMinutes,
     slots: i.grid.slots,

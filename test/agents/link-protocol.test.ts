@@ -156,7 +156,7 @@ test('the orchestrator checks a report before keeping it, answers with one dispa
     );
     assert.equal(await store.getDocument('agent-report', 'lon'), undefined, 'a refused report is not kept');
     const answer = await fo.onAgentReport({ protocol: LINK_PROTOCOL, ...report() });
-    assert.deepEqual(answer.dispatch, [{ jobId: 'a', beginAt: T0 }], 'no plan: the fail-safe releases the job');
+    assert.deepEqual(answer.dispatch, [], 'no plan (a hard constraint cannot hold): the waiting job stays held');
     assert.equal(answer.reason, 'rolling plan');
     assert.equal(answer.planId, seededIds(7).next('plan'), 'the plan id comes from the injected source');
     assert.deepEqual(await store.getDocument('agent-report', 'lon'), report(), 'kept without the protocol field');

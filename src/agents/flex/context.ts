@@ -36,7 +36,6 @@ export interface PlanOptions {
   readonly without?: ReadonlySet<string>;
   /** false: without the held offers, for checking what is firm. */
   readonly held?: boolean;
-  readonly deadlineSlackSlots?: number;
 }
 
 /** The planning operations the handlers call (the Flexibility Orchestrator implements them). */

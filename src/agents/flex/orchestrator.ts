@@ -62,11 +62,24 @@ export interface FlexOrchestratorDeps {
   readonly ids?: IdSource;
   /** How the agents are reached; signed JSON over HTTP (src/agents/link.ts) when absent. */
   readonly link?: AgentLink;
+  /** £ per GPU-hour late for deferrable jobs that state none (DEFAULT_LATE_GBP_PER_GPU_HOUR when absent). */
+  readonly lateGbpPerGpuHour?: number;
 }
 
 const HELD = { kind: 'held-offers', id: 'current' } as const;
-/** Deadline relaxations tried, in slots, when the queue cannot all meet its deadlines (a day at most). */
-const DEADLINE_SLACK_STEPS = [1, 2, 4, 8, 16, 48] as const;
+
+/** What a plan record says of late work: the energy and lateness cost, and the late jobs (dearest first, ten at most). */
+const lateness = (s: Schedule): Record<string, unknown> =>
+  s.late && s.late.length > 0
+    ? {
+        energyCostGbp: s.energyCostGbp,
+        latenessCostGbp: s.latenessCostGbp,
+        lateJobs: s.late.length,
+        late: s.late
+          .slice(0, 10)
+          .map((j) => ({ id: j.id, lateSlots: j.lateSlots, unservedKwh: j.unservedKwh, costGbp: j.costGbp })),
+      }
+    : {};
 
 export class FlexOrchestrator implements FleetPlanning {
   private readonly reports = new Map<string, FlexibilityReport>();
@@ -190,7 +203,7 @@ export class FlexOrchestrator implements FleetPlanning {
         : (await this.heldOffers(now)).flatMap((h) => toSpecs([...live, ...extra, ...h.commitments], grid));
     const cap = {
       ...(this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg }),
-      ...(o.deadlineSlackSlots ? { deadlineSlackSlots: o.deadlineSlackSlots } : {}),
+      ...(this.deps.lateGbpPerGpuHour === undefined ? {} : { lateGbpPerGpuHour: this.deps.lateGbpPerGpuHour }),
     };
     let problem = buildProblem({
       grid,
@@ -262,28 +275,20 @@ export class FlexOrchestrator implements FleetPlanning {
   }
 
   /**
-   * The operational plan (what dispatch follows). When the queue cannot all meet its deadlines — a
-   * backlog — and nothing is promised, the fail-safe applies (every waiting job may start, as under
-   * the site's own scheduler: in the demo's backlogs that also costs least). With live commitments
-   * it may not: they still bind, and the waiting jobs' deadlines are relaxed by the fewest slots (of
-   * DEADLINE_SLACK_STEPS) that give a plan, so SLOs slip as little as the fleet allows while every
-   * commitment is kept; the plan record says by how much.
+   * The operational plan (what dispatch follows): every live commitment binding, and the waiting
+   * deferrable jobs on soft SLOs, so a full fleet (a backlog) gets a plan that makes some work late at
+   * its lateness cost rather than none. Only hard constraints can make it infeasible (running and
+   * inflexible work, base load, commitments, the grid connection): then the reason names the job,
+   * site and slots, it is logged as FLX_PLAN_INFEASIBLE, and no waiting job is released.
    */
-  private async operationalPlan(): Promise<PlanResult & { readonly deadlineSlackSlots: number }> {
-    const firm = await this.plan();
-    if (firm.schedule.status !== 'infeasible' || firm.problem.commitments.length === 0)
-      return { ...firm, deadlineSlackSlots: 0 };
-    for (const slack of DEADLINE_SLACK_STEPS) {
-      const relaxed = await this.plan({ deadlineSlackSlots: slack });
-      if (relaxed.schedule.status !== 'infeasible') {
-        this.deps.log.warn(
-          { deadlineSlackSlots: slack, reason: firm.schedule.reason },
-          `the queue cannot all meet its deadlines: planned with deadlines relaxed by ${slack} slot(s)`,
-        );
-        return { ...relaxed, deadlineSlackSlots: slack };
-      }
-    }
-    return { ...firm, deadlineSlackSlots: 0 };
+  private async operationalPlan(): Promise<PlanResult> {
+    const result = await this.plan();
+    if (result.schedule.status === 'infeasible')
+      this.deps.log.error(
+        { code: 'FLX_PLAN_INFEASIBLE', reason: result.schedule.reason },
+        `a hard constraint cannot hold: ${result.schedule.reason ?? 'no reason given'}; waiting jobs stay held`,
+      );
+    return result;
   }
 
   /** Solves a planning problem as given (offer pricing measures its curves with it). */
@@ -292,16 +297,13 @@ export class FlexOrchestrator implements FleetPlanning {
   }
 
   /**
-   * A site's dispatch from a plan: start times read off the schedule or, with no feasible plan, the
-   * fail-safe — every waiting deferrable job may start now, as it would without FlexLon. Both routes
-   * a dispatch travels (the reply to a report, the push of dispatchAll) take it from here.
+   * A site's dispatch from a plan: start times read off the schedule; none with no feasible plan
+   * (the waiting jobs stay held). Both routes a dispatch travels (the reply to a report, the push of
+   * dispatchAll) take it from here.
    */
   private siteDispatch(report: FlexibilityReport, result: PlanResult): DispatchInstruction[] {
-    const now = this.deps.market.now();
-    if (result.schedule.status !== 'infeasible') return dispatchFor(report, result.schedule, result.grid, now);
-    return report.jobs
-      .filter((j) => (j.state === 'queued' || j.state === 'held') && j.slo === 'deferrable')
-      .map((j) => ({ jobId: j.id, beginAt: now }));
+    if (result.schedule.status === 'infeasible') return [];
+    return dispatchFor(report, result.schedule, result.grid, this.deps.market.now());
   }
 
   /**
@@ -317,19 +319,12 @@ export class FlexOrchestrator implements FleetPlanning {
     const { schedule } = result;
     const dispatch = this.siteDispatch(report, result);
     const reason = `report from ${report.site}`;
-    let rec: PlanRecord;
-    if (schedule.status === 'infeasible') {
-      this.deps.log.warn(
-        { site: report.site, reason: schedule.reason },
-        'no feasible plan: releasing every waiting job to the site scheduler',
-      );
-      rec = await this.record(result, reason, { reason: schedule.reason, site: report.site, dispatch });
-    } else
-      rec = await this.record(result, reason, {
-        site: report.site,
-        dispatch,
-        ...(result.deadlineSlackSlots ? { deadlineSlackSlots: result.deadlineSlackSlots } : {}),
-      });
+    const rec = await this.record(result, reason, {
+      site: report.site,
+      dispatch,
+      ...(schedule.status === 'infeasible' ? { reason: schedule.reason } : {}),
+      ...lateness(schedule),
+    });
     return { dispatch, reason: 'rolling plan', planId: rec.id };
   }
 
@@ -339,11 +334,8 @@ export class FlexOrchestrator implements FleetPlanning {
     const result = await this.operationalPlan();
     const { schedule } = result;
     if (schedule.status === 'infeasible')
-      throw new FlexError('FLX_INTERNAL', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
-    const rec = await this.record(result, reason, {
-      ...(orderId ? { orderId } : {}),
-      ...(result.deadlineSlackSlots ? { deadlineSlackSlots: result.deadlineSlackSlots } : {}),
-    });
+      throw new FlexError('FLX_PLAN_INFEASIBLE', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
+    const rec = await this.record(result, reason, { ...(orderId ? { orderId } : {}), ...lateness(result.schedule) });
     for (const [siteId, report] of this.reports) {
       const site = this.site(siteId);
       const dispatch = this.siteDispatch(report, result);

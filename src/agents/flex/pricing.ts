@@ -50,25 +50,40 @@ export const priceOffer = (
   policy: PricingPolicy,
   id: string,
 ): FlexOffer | undefined => {
-  const usable = curve.points.filter((p) => p.reductionKw >= policy.minimumKw);
-  if (usable.length === 0) return undefined;
-  // The smallest level that covers what the buyer wants; otherwise the most we can deliver.
-  const chosen = usable.find((p) => p.reductionKw >= need.wantedKw) ?? usable[usable.length - 1];
-  if (!chosen) return undefined;
-  // Offered in tenths of a kW, rounded down so the offer never exceeds what was shown deliverable.
-  const reduction = Math.floor(chosen.reductionKw * 10 + 1e-9) / 10;
-  if (reduction < policy.minimumKw) return undefined;
   const hours = (windowEnd - windowStart) / 3_600_000;
-  const mwh = (reduction * hours) / 1000;
-  // The cost of the level offered, from every measured level — also those below minimumKw, which
-  // may cost more than the line from 0 kW to the chosen level says (the select-time quote reads the
-  // same curve, so an offer and its quote agree).
-  const costGbp = Math.max(0, opportunityCostAt(curve.points, reduction));
-  let perMwh = Math.max(policy.floorGbpPerMwh, chosen.opportunityCostGbpPerMwh + policy.marginGbpPerMwh);
-  if (!policy.sellBelowCost) perMwh = Math.max(perMwh, mwh > 0 ? costGbp / mwh : 0);
-  const priceGbp = policy.sellBelowCost
-    ? Math.round(perMwh * mwh * 100) / 100
-    : Math.max(Math.round(perMwh * mwh * 100) / 100, penniesUp(costGbp));
+  // Each level of the curve, priced: the opportunity cost plus the margin, never below the floor,
+  // and (unless sellBelowCost) never below the cost itself.
+  const priced = curve.points
+    .filter((p) => p.reductionKw >= policy.minimumKw)
+    .map((level) => {
+      // Offered in tenths of a kW, rounded down so the offer never exceeds what was shown deliverable.
+      const reduction = Math.floor(level.reductionKw * 10 + 1e-9) / 10;
+      const mwh = (reduction * hours) / 1000;
+      // The cost of the level offered, from every measured level — also those below minimumKw, which
+      // may cost more than the line from 0 kW to the chosen level says (the select-time quote reads
+      // the same curve, so an offer and its quote agree).
+      const costGbp = Math.max(0, opportunityCostAt(curve.points, reduction));
+      let perMwh = Math.max(policy.floorGbpPerMwh, level.opportunityCostGbpPerMwh + policy.marginGbpPerMwh);
+      if (!policy.sellBelowCost) perMwh = Math.max(perMwh, mwh > 0 ? costGbp / mwh : 0);
+      const priceGbp = policy.sellBelowCost
+        ? Math.round(perMwh * mwh * 100) / 100
+        : Math.max(Math.round(perMwh * mwh * 100) / 100, penniesUp(costGbp));
+      return { level, reduction, perMwh, priceGbp };
+    })
+    .filter((x) => x.reduction >= policy.minimumKw);
+  // The smallest level that covers what the buyer wants, otherwise the most we can deliver; but when
+  // that is dearer than the buyer's ceiling (its stated £/MWh), the largest smaller level within it:
+  // on a full fleet the last kilowatts cost the most (they make work late), and a buyer that cannot
+  // pay for them may still want the rest. With no level within the ceiling, the asked-for level is
+  // offered at its price, never below cost, and the buyer decides.
+  const target = priced.find((x) => x.reduction >= need.wantedKw) ?? priced[priced.length - 1];
+  if (!target) return undefined;
+  const within = priced.filter((x) => x.reduction <= target.reduction && x.perMwh <= need.maxPriceGbpPerMwh);
+  const chosenPrice = within[within.length - 1] ?? target;
+  const chosen = chosenPrice.level;
+  const reduction = chosenPrice.reduction;
+  const perMwh = chosenPrice.perMwh;
+  const priceGbp = chosenPrice.priceGbp;
   return {
     id,
     site: curve.site,
