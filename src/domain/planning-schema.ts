@@ -166,7 +166,16 @@ export const problemSchemaV2 = {
     version: { const: 2 },
     jobs: {
       ...jobsV1,
-      items: { ...jobsV1.items, properties: { ...jobsV1.items.properties, slo: sloSchema } },
+      items: {
+        ...jobsV1.items,
+        properties: {
+          ...jobsV1.items.properties,
+          // A soft job's deadline may already have passed (≤ releaseSlot, even negative): it is late from
+          // slot 0 on; validate.ts keeps a hard job's deadline after its release.
+          deadlineSlot: { type: 'integer' },
+          slo: sloSchema,
+        },
+      },
     },
   },
 } as const;

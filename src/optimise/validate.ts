@@ -123,7 +123,7 @@ const jobFaults = (p: PlanningProblem, sites: Set<string>, out: Fault[]): void =
     const at = `$.jobs[${i}]`;
     if (ids.has(j.id)) out.push({ path: `${at}.id`, message: `job id "${j.id}" is used twice` });
     ids.add(j.id);
-    if (j.deadlineSlot <= j.releaseSlot)
+    if (j.deadlineSlot <= j.releaseSlot && j.slo?.kind !== 'soft')
       out.push({
         path: `${at}.deadlineSlot`,
         message: `${j.deadlineSlot} must be after releaseSlot ${j.releaseSlot} (the window is [releaseSlot, deadlineSlot))`,
@@ -141,6 +141,11 @@ const jobFaults = (p: PlanningProblem, sites: Set<string>, out: Fault[]): void =
 const sloFaults = (j: PlanningProblem['jobs'][number], at: string, out: Fault[]): void => {
   const slo = j.slo as { kind: string; lateGbpPerHour?: number; maxDelaySlots?: number } | undefined;
   if (!slo) return;
+  if (slo.kind === 'soft' && slo.maxDelaySlots !== undefined && j.deadlineSlot + slo.maxDelaySlots <= j.releaseSlot)
+    out.push({
+      path: `${at}.slo.maxDelaySlots`,
+      message: `deadlineSlot ${j.deadlineSlot} + ${slo.maxDelaySlots} is not after releaseSlot ${j.releaseSlot}: the job could never run`,
+    });
   if (slo.kind === 'soft' && slo.lateGbpPerHour === undefined)
     out.push({ path: `${at}.slo.lateGbpPerHour`, message: 'is required for a soft SLO (£ per hour of lateness)' });
   if (slo.kind === 'hard')

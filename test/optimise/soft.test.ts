@@ -125,8 +125,8 @@ test('an overloaded fleet (offered load 125 % of capacity) gets a checked plan w
   assertChecked(p, greedyPlan(p), 'greedy');
 });
 
-// Random small problems made version 2: each job hard, soft, or soft with a maximum delay, with its
-// energy raised up to 4× so that the sites are often overloaded.
+// Random small problems made version 2: each job hard, soft (sometimes already overdue), or soft with
+// a maximum delay, with its energy raised up to 4× so that the sites are often overloaded.
 const softArb = fc
   .tuple(
     problemArb({ maxJobs: 8, slots: 8, tight: true }),
@@ -136,6 +136,7 @@ const softArb = fc
         rate: fc.integer({ min: 0, max: 50 }),
         delay: fc.integer({ min: 0, max: 6 }),
         more: fc.integer({ min: 1, max: 4 }),
+        overdue: fc.integer({ min: 0, max: 3 }),
       }),
       { minLength: 8, maxLength: 8 },
     ),
@@ -147,7 +148,9 @@ const softArb = fc
       const x = slos[i]!;
       if (x.kind === 0) return j;
       const slo = soft(x.rate, x.kind === 3 ? x.delay : undefined);
-      const grown = { ...j, slo };
+      // Kind 2: sometimes already overdue (deadline at or before its release).
+      const deadlineSlot = x.kind === 2 && x.overdue > 0 ? j.releaseSlot - x.overdue + 1 : j.deadlineSlot;
+      const grown = { ...j, deadlineSlot, slo };
       return mayLeaveUnserved(p, grown) ? { ...grown, energyKwh: j.energyKwh * x.more } : grown;
     }),
   }));
@@ -281,4 +284,33 @@ test('the checker refuses lateness figures that disagree, and a v1 problem canno
   assert.ok(!asV1.ok && asV1.faults.some((f) => f.path === '$.jobs[0].slo'));
   const noRate = validateProblem({ ...p, jobs: [{ ...p.jobs[0], slo: { kind: 'soft' } }] });
   assert.ok(!noRate.ok && noRate.faults.some((f) => f.path === '$.jobs[0].slo.lateGbpPerHour'));
+});
+
+test('a soft job whose deadline has passed is late from slot 0; a hard one is refused', async () => {
+  const overdue = tiny([
+    {
+      id: 'old',
+      energyKwh: 100,
+      maxPowerKw: 100,
+      releaseSlot: 0,
+      deadlineSlot: -1,
+      preemptible: false,
+      sites: ['lon'],
+      slo: soft(10),
+    },
+  ]);
+  assert.ok(validateProblem(overdue).ok);
+  const s = await plan(overdue);
+  assertChecked(overdue, s, 'plan');
+  // It runs at once, in slot 0: two slots past a deadline of −1, so 10 × 2 × 1 h × 100/100 = £20.
+  assert.deepEqual(s.late, [{ id: 'old', deadlineSlot: -1, finishSlot: 1, lateSlots: 2, unservedKwh: 0, costGbp: 20 }]);
+  const hard = validateProblem({ ...overdue, jobs: [{ ...overdue.jobs[0], slo: { kind: 'hard' } }] });
+  assert.ok(
+    !hard.ok &&
+      hard.faults.some((f) =>
+        /\$\.jobs\[0\]\.deadlineSlot: -1 must be after releaseSlot 0/.test(`${f.path}: ${f.message}`),
+      ),
+  );
+  const never = validateProblem({ ...overdue, jobs: [{ ...overdue.jobs[0], slo: soft(10, 1) }] });
+  assert.ok(!never.ok && never.faults.some((f) => f.path === '$.jobs[0].slo.maxDelaySlots'));
 });
