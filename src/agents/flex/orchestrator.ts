@@ -214,10 +214,10 @@ export class FlexOrchestrator implements FleetPlanning {
       ...cap,
     });
     const started = performance.now();
-    let schedule = await this.deps.solver.plan(problem);
+    let schedule = await this.solveFleet(problem);
     if (schedule.status === 'infeasible' && held.length > 0) {
       problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: firm, ...cap });
-      schedule = await this.deps.solver.plan(problem);
+      schedule = await this.solveFleet(problem);
     }
     const solveMs = performance.now() - started;
     this.deps.metrics?.planSolved(solveMs / 1000, {
@@ -293,6 +293,36 @@ export class FlexOrchestrator implements FleetPlanning {
 
   /** Solves a planning problem as given (offer pricing measures its curves with it). */
   solve(problem: PlanningProblem): Promise<Schedule> {
+    return this.solveFleet(problem);
+  }
+
+  /**
+   * Hard deadlines first, soft only when they cannot all hold. While the fleet can meet every
+   * deadline, the plan is the one it always was (the planner's exact paths work on hard windows);
+   * on a full fleet, or when a commitment or an offer being priced leaves too little room, the
+   * deferrable jobs' soft SLOs let work finish late at its lateness cost. Both plans are priced on
+   * the same objective (a hard plan has no lateness), so opportunity costs compare like with like.
+   */
+  private async solveFleet(problem: PlanningProblem): Promise<Schedule> {
+    if (!problem.jobs.some((j) => j.slo?.kind === 'soft')) return this.deps.solver.plan(problem);
+    const hard = await this.deps.solver.plan({
+      ...problem,
+      version: 1,
+      jobs: problem.jobs.map(({ slo: _slo, ...j }) => j),
+    });
+    // The hard plan is feasible for the soft problem (no job late); its proof of optimality and its
+    // bound are the hard problem's, which do not hold for the soft one (lateness may be cheaper than
+    // energy somewhere), so it is stated as feasible with no bound claimed.
+    if (hard.status !== 'infeasible')
+      return {
+        ...hard,
+        version: 2,
+        status: 'feasible',
+        lowerBoundGbp: 0,
+        energyCostGbp: hard.costGbp,
+        latenessCostGbp: 0,
+        late: [],
+      };
     return this.deps.solver.plan(problem);
   }
 
