@@ -10,13 +10,29 @@ import { addBatteries, addSiteRows, powerEntries } from './class-model.ts';
 import type { Draft } from './disaggregate.ts';
 import { runProfile } from './disaggregate.ts';
 import { LpBuilder, type LpModel } from './lp.ts';
+import { lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 interface JobCols {
   /** Per allowed site (index into problem.sites): the first column and how many. */
   readonly blocks: { readonly site: number; readonly first: number; readonly count: number; readonly from: number }[];
   /** Site-choice binaries of a multi-site preemptible job, parallel to blocks. */
   readonly choice?: number[];
+  /**
+   * A soft job that may wait beyond the horizon: its unserved energy (kWh, preemptible) or the
+   * binary "it waits whole" (non-preemptible).
+   */
+  readonly unserved?: number;
 }
+
+/**
+ * Starts of a non-preemptible job's run: every run that fits before its end, and for a job that may
+ * wait beyond the horizon also the runs cut off by the horizon's end (full power to the last slot,
+ * the rest unserved), as the format allows.
+ */
+const runStarts = (p: PlanningProblem, j: PlanningProblem['jobs'][number], k: number): number => {
+  const end = runEnd(p, j);
+  return mayLeaveUnserved(p, j) ? Math.max(0, p.slots - j.releaseSlot) : Math.max(0, end - k - j.releaseSlot + 1);
+};
 
 export interface ExactModel {
   readonly model: LpModel;
@@ -36,8 +52,9 @@ export const exactBinaries = (p: PlanningProblem): number => {
       continue;
     }
     const k = runProfile(j.energyKwh, j.maxPowerKw, h).length;
-    const starts = Math.max(0, Math.min(j.deadlineSlot, p.slots) - k - j.releaseSlot + 1);
-    if (starts > 1 || j.sites.length > 1) n += starts * j.sites.length;
+    const starts = runStarts(p, j, k);
+    const wait = mayLeaveUnserved(p, j) ? 1 : 0;
+    if (starts + wait > 1 || j.sites.length > 1) n += starts * j.sites.length + wait;
   }
   return n;
 };
@@ -56,8 +73,10 @@ export const buildExactModel = (p: PlanningProblem): ExactModel => {
   let binaries = 0;
   const jobs = p.jobs.map((j, i): JobCols => {
     const sites = j.sites.map((id) => siteIndex.get(id) as number);
-    const end = Math.min(j.deadlineSlot, p.slots);
+    const end = runEnd(p, j);
     if (j.energyKwh <= 0) return { blocks: [] };
+    // Soft jobs: each kW in a slot past the deadline also pays its lateness (soft.ts).
+    const late = (t: number): number => lateGbpPerKwh(p, j, t) * h;
     if (j.preemptible) {
       const multi = sites.length > 1;
       const link = multi ? sites.map(() => b.row(Number.NEGATIVE_INFINITY, 0)) : [];
@@ -73,37 +92,48 @@ export const buildExactModel = (p: PlanningProblem): ExactModel => {
             multi ? [jobRow[i]!, link[k]!] : [jobRow[i]!],
             multi ? [h, h] : [h],
           );
-          b.col(e.cost, 0, j.maxPowerKw, e.rows, e.coefs);
+          b.col(e.cost + late(t), 0, j.maxPowerKw, e.rows, e.coefs);
         }
         return { site: s, first, count: end - j.releaseSlot, from: j.releaseSlot };
       });
-      if (!multi) return { blocks };
+      const unserved = mayLeaveUnserved(p, j)
+        ? { unserved: b.col(unservedGbpPerKwh(p, j), 0, j.energyKwh, [jobRow[i]!], [1]) }
+        : {};
+      if (!multi) return { blocks, ...unserved };
       const assign = b.row(1, 1);
       binaries += sites.length;
-      return { blocks, choice: sites.map((_, k) => b.col(0, 0, 1, [assign, link[k]!], [1, -j.energyKwh], true)) };
+      return {
+        blocks,
+        ...unserved,
+        choice: sites.map((_, k) => b.col(0, 0, 1, [assign, link[k]!], [1, -j.energyKwh], true)),
+      };
     }
     const run = runProfile(j.energyKwh, j.maxPowerKw, h);
+    const waits = mayLeaveUnserved(p, j);
+    const choices = sites.length * runStarts(p, j, run.length) + (waits ? 1 : 0);
+    const blocks = sites.map((s) => {
+      const first = b.numCols;
+      const count = runStarts(p, j, run.length);
+      for (let st = j.releaseSlot; st < j.releaseSlot + count; st++) {
+        // A run cut off by the horizon's end leaves the rest unserved.
+        const kw = run.slice(0, Math.min(run.length, p.slots - st));
+        const slots = kw.map((_, k) => st + k);
+        const e = powerEntries(p, rows, s, slots, kw, [jobRow[i]!], [1]);
+        const placed = kw.reduce((a, x) => a + x * h, 0);
+        const extra =
+          slots.reduce((a, t, k) => a + late(t) * (kw[k] as number), 0) +
+          (kw.length < run.length ? (j.energyKwh - placed) * unservedGbpPerKwh(p, j) : 0);
+        // A job with a single possible run needs no binary: its row fixes the column at 1.
+        b.col(e.cost + extra, 0, 1, e.rows, e.coefs, choices > 1);
+        if (choices > 1) binaries++;
+      }
+      return { site: s, first, count, from: j.releaseSlot };
+    });
+    if (!waits) return { blocks };
+    if (choices > 1) binaries++;
     return {
-      blocks: sites.map((s) => {
-        const first = b.numCols;
-        let count = 0;
-        const choices = sites.length * Math.max(0, end - run.length - j.releaseSlot + 1);
-        for (let st = j.releaseSlot; st + run.length <= end; st++, count++) {
-          const e = powerEntries(
-            p,
-            rows,
-            s,
-            run.map((_, k) => st + k),
-            run,
-            [jobRow[i]!],
-            [1],
-          );
-          // A job with a single possible run needs no binary: its row fixes the column at 1.
-          b.col(e.cost, 0, 1, e.rows, e.coefs, choices > 1);
-          if (choices > 1) binaries++;
-        }
-        return { site: s, first, count, from: j.releaseSlot };
-      }),
+      blocks,
+      unserved: b.col(j.energyKwh * unservedGbpPerKwh(p, j), 0, 1, [jobRow[i]!], [1], choices > 1),
     };
   });
   const batteryCol = addBatteries(p, b, rows);
@@ -136,10 +166,13 @@ export const decodeExact = (p: PlanningProblem, em: ExactModel, x: Float64Array)
       const k = energy.indexOf(Math.max(...energy));
       const bl = cols.blocks[k]!;
       const total = (energy[k] as number) * h;
+      // Energy the job leaves beyond the horizon is not placed (tiny amounts are solver noise).
+      const u = cols.unserved === undefined ? 0 : Math.max(0, x[cols.unserved] ?? 0);
+      const target = u > 1e-6 * Math.max(1, j.energyKwh) ? Math.max(0, j.energyKwh - u) : j.energyKwh;
       for (let c = 0; c < bl.count; c++)
         power[bl.from + c] = Math.min(
           j.maxPowerKw,
-          Math.max(0, x[bl.first + c] ?? 0) * (total > 0 ? j.energyKwh / total : 0),
+          Math.max(0, x[bl.first + c] ?? 0) * (total > 0 ? target / total : 0),
         );
       d.site[i] = bl.site;
       d.power[i] = power;
@@ -150,15 +183,23 @@ export const decodeExact = (p: PlanningProblem, em: ExactModel, x: Float64Array)
     for (const bl of cols.blocks)
       for (let c = 0; c < bl.count; c++)
         if ((x[bl.first + c] ?? 0) > best.v) best = { v: x[bl.first + c] ?? 0, site: bl.site, start: bl.from + c };
+    if (cols.unserved !== undefined && (x[cols.unserved] ?? 0) > best.v) {
+      // It waits whole beyond the horizon.
+      d.site[i] = cols.blocks[0]!.site;
+      d.power[i] = power;
+      d.deficitKwh[i] = j.energyKwh;
+      return;
+    }
     if (best.site < 0) {
       d.deficitKwh[i] = j.energyKwh;
       return;
     }
     runProfile(j.energyKwh, j.maxPowerKw, h).forEach((kw, k) => {
-      power[best.start + k] = kw;
+      if (best.start + k < p.slots) power[best.start + k] = kw;
     });
     d.site[i] = best.site;
     d.power[i] = power;
+    d.deficitKwh[i] = Math.max(0, j.energyKwh - power.reduce((a, v) => a + v * h, 0));
   });
   return d;
 };
@@ -183,6 +224,11 @@ export const encodeExact = (p: PlanningProblem, em: ExactModel, s: Schedule): Fl
         if (start >= bl.from && start - bl.from < bl.count) x[bl.first + start - bl.from] = 1;
       }
     });
+    if (cols.unserved !== undefined) {
+      const placed = plan.powerKw.reduce((a, v) => a + v * (p.slotMinutes / 60), 0);
+      if (j.preemptible) x[cols.unserved] = Math.max(0, j.energyKwh - placed);
+      else if (!plan.powerKw.some((v) => v > 1e-9)) x[cols.unserved] = 1;
+    }
   });
   const h = p.slotMinutes / 60;
   p.sites.forEach((site, si) => {

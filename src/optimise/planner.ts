@@ -386,7 +386,7 @@ const exactPlan = async (
   // HiGHS's dual bound is its proof; it can only raise the bound already proved.
   const proved = Math.max(bound, Number.isFinite(out.dualBound) ? (out.dualBound as number) : bound);
   const draft = decodeExact(p, em, out.colValue);
-  if (draft.deficitKwh.some((x, j) => x > 1e-7 * Math.max(1, p.jobs[j]!.energyKwh)))
+  if (draft.deficitKwh.some((x, j) => x > 1e-7 * Math.max(1, p.jobs[j]!.energyKwh) && !mayLeaveUnserved(p, p.jobs[j]!)))
     return { failed: 'the MILP solution misses energy' };
   const battery = await planBatteries(p, siteLoads(p, draft), solve, Math.max(0.5, seconds));
   if (!battery.ok) return { failed: battery.reason };
@@ -398,9 +398,8 @@ const exactPlan = async (
 };
 
 // With work limits the MILP's size, not the clock, decides whether it runs.
-// Problems with soft jobs skip it: the exact model has no lateness or unserved columns (yet).
 const useMilp = (p: PlanningProblem, options: PlannerOptions, remaining: number): boolean =>
-  !hasSoftJobs(p) && exactBinaries(p) <= options.milpMaxBinaries && (options.work !== undefined || remaining >= 0.2);
+  exactBinaries(p) <= options.milpMaxBinaries && (options.work !== undefined || remaining >= 0.2);
 
 /** Tries the exact MILP from `best`; keeps the better plan and the better proven bound. */
 const improve = async (

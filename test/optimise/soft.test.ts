@@ -111,7 +111,7 @@ test('an overloaded fleet (offered load 125 % of capacity) gets a checked plan w
   const p = generatePlanningProblem({ jobs: 150, seed: 7, slots: 48, overload: 1.25 });
   assert.equal(p.version, 2);
   assert.ok(validateProblem(JSON.parse(JSON.stringify(p))).ok);
-  const s = await plan(p);
+  const s = await plan(p, { milpTimeLimitSeconds: 1 });
   assertChecked(p, s, 'class LP');
   assert.match(s.status, /^(optimal|feasible)$/);
   assert.ok((s.late ?? []).length > 0, 'some jobs are late');
@@ -160,7 +160,8 @@ test('property: every planner path gives random soft problems a plan that passes
   await fc.assert(
     fc.asyncProperty(softArb, async (p) => {
       const paths: [string, Schedule][] = [
-        ['class LP', await plan(p)],
+        ['class LP + MILP', await plan(p)],
+        ['class LP', await plan(p, { milpMaxBinaries: -1 })],
         ['widened class LP', await plan(p, { maxColumns: 4 })],
         ['fallback', await plan(p, {}, failing)],
         ['greedy', greedyPlan(p)],
@@ -175,6 +176,10 @@ test('property: every planner path gives random soft problems a plan that passes
         assertChecked(p, s, what);
         if ((s.late ?? []).length > 0) late++;
       }
+      // Every proven bound is below every plan's cost.
+      const plans = paths.map(([, s]) => s).filter((s) => s.status !== 'infeasible');
+      for (const a of plans)
+        for (const b of plans) assert.ok(a.lowerBoundGbp <= b.costGbp + 1e-6 * Math.max(1, Math.abs(b.costGbp)));
     }),
     { numRuns: 60, seed: 13 },
   );
