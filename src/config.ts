@@ -106,7 +106,7 @@ const secondsPerDay = (raw: string | undefined): number => {
  * more, pricing and re-planning on one solver outrun the replayed day and no deal is made (docs/
  * operator-guide.md, Troubleshooting), so the flag stops at two until planning per slot is faster.
  */
-export const MAX_DEMO_SITES = 2;
+export const MAX_DEMO_SITES = 4;
 
 const baselineKind = (raw: string | undefined): 'fifo' | 'bl01' => {
   if (raw === undefined || raw === 'fifo' || raw === 'bl01') return raw ?? 'fifo';

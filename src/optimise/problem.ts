@@ -18,11 +18,11 @@ const slotMs = (grid: SlotGrid): number => grid.slotMinutes * MINUTE_MS;
 /**
  * The lateness cost of deferrable work whose job states none (£ per GPU-hour late). A placeholder an
  * operator should set per job class (Slurm partition or QoS, Kubernetes label): what an hour's delay
- * of a GPU's work costs them. At £0.50, a 32-GPU job an hour late costs £16, several times the
+ * of a GPU's work costs them (here about a sixth of an A100's hourly rental). At £0.25, a 32-GPU job an hour late costs £8, several times the
  * energy it would save by waiting, so the planner delays work only when the fleet is full or a
  * commitment asks it to (docs/planning-problem.md, "Soft deadlines").
  */
-export const DEFAULT_LATE_GBP_PER_GPU_HOUR = 0.5;
+export const DEFAULT_LATE_GBP_PER_GPU_HOUR = 0.25;
 
 /** Slots a job needs at full power, and the energy it still needs. */
 const runSlots = (job: ComputeJob, grid: SlotGrid): number =>

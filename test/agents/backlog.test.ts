@@ -94,9 +94,9 @@ test('a backlog with nothing promised: planned one job per slot, the third late 
     assert.notEqual(plan.status, 'infeasible');
     assert.equal(plan.late?.length, 1, 'one job is late');
     assert.equal(plan.late?.[0]?.lateSlots, 1, 'by one slot');
-    // 8 GPUs × £0.50 per GPU-hour × one half-hour slot late, for all of its energy.
-    assert.ok(Math.abs((plan.late?.[0]?.costGbp ?? 0) - 2) < 1e-6, JSON.stringify(plan.late));
-    assert.ok(Math.abs((plan.latenessCostGbp ?? 0) - 2) < 1e-6);
+    // 8 GPUs × £0.25 per GPU-hour (the default) × one half-hour slot late, for all of its energy.
+    assert.ok(Math.abs((plan.late?.[0]?.costGbp ?? 0) - 1) < 1e-6, JSON.stringify(plan.late));
+    assert.ok(Math.abs((plan.latenessCostGbp ?? 0) - 1) < 1e-6);
   } finally {
     await store.close();
     rmSync(dir, { recursive: true, force: true });
