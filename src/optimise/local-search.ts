@@ -131,12 +131,19 @@ export const localSearch = (
       if ((pw[t] as number) !== 0) v += lateGbpPerKwh(p, job, t) * (pw[t] as number) * h;
     return v;
   };
+  // Kept per job and site: the prices do not change during the search.
+  const softOrders = new Map<number, Int32Array>();
   const softOrder = (j: number, s: number): Int32Array => {
+    const key = j * p.sites.length + s;
+    const known = softOrders.get(key);
+    if (known) return known;
     const job = p.jobs[j]!;
     const unit = (t: number): number => (priced[s]![t] as number) + lateGbpPerKwh(p, job, t);
-    return Int32Array.from({ length: runEnd(p, job) - job.releaseSlot }, (_, i) => i + job.releaseSlot).sort(
+    const order = Int32Array.from({ length: runEnd(p, job) - job.releaseSlot }, (_, i) => i + job.releaseSlot).sort(
       (a, b) => unit(a) - unit(b) || a - b,
     );
+    softOrders.set(key, order);
+    return order;
   };
 
   const fill = (j: number, s: number): Placement | undefined => {

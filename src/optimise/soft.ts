@@ -35,13 +35,18 @@ export const ratePerKwh = (j: JobSpec): number =>
 export const lateGbpPerKwh = (p: PlanningProblem, j: JobSpec, t: number): number =>
   t < j.deadlineSlot ? 0 : ratePerKwh(j) * (t - j.deadlineSlot + 1) * (p.slotMinutes / 60);
 
+// Per problem: each site's dearest £ per kWh of IT energy (computed once; class building asks per job).
+const dearestBySite = new WeakMap<PlanningProblem, ReadonlyMap<string, number>>();
+
 /** The dearest £ per kWh of IT energy at any of the job's sites in the horizon (≥ 0). */
 export const unservedSurcharge = (p: PlanningProblem, j: JobSpec): number => {
-  let most = 0;
-  for (const site of p.sites) {
-    if (!j.sites.includes(site.id)) continue;
-    for (const price of site.priceGbpPerMwh) most = Math.max(most, (price * site.pue) / 1000);
+  let dearest = dearestBySite.get(p);
+  if (!dearest) {
+    dearest = new Map(p.sites.map((site) => [site.id, (Math.max(0, ...site.priceGbpPerMwh) * site.pue) / 1000]));
+    dearestBySite.set(p, dearest);
   }
+  let most = 0;
+  for (const id of j.sites) most = Math.max(most, dearest.get(id) ?? 0);
   return most;
 };
 
