@@ -203,7 +203,7 @@ export const provablyInfeasible = (problem: PlanningProblem): string | undefined
     if (mayLeaveUnserved(problem, j)) continue;
     const window = Math.max(0, runEnd(problem, j) - j.releaseSlot);
     if (j.maxPowerKw * window * h + 1e-9 < j.energyKwh)
-      return `job ${j.id}: needs ${j.energyKwh} kWh but can run at most ${j.maxPowerKw} kW for ${window} slots (${(j.maxPowerKw * window * h).toFixed(3)} kWh)`;
+      return `job ${j.id}: needs ${j.energyKwh} kWh but can run at most ${j.maxPowerKw} kW for ${window} slots (${(j.maxPowerKw * window * h).toFixed(3)} kWh in slots [${j.releaseSlot}, ${runEnd(problem, j)}) at ${j.sites.join(', ')})`;
   }
   return undefined;
 };
