@@ -49,7 +49,7 @@ const LATE_SHOWN = 10;
 
 const lateLine = (l: LateJob): string =>
   l.finishSlot === null
-    ? `  ${l.id}: deadline slot ${l.deadlineSlot}, unfinished: ${l.unservedKwh.toFixed(1)} kWh beyond the horizon (≥ ${l.lateSlots} slots late), ${money(l.costGbp)}`
+    ? `  ${l.id}: deadline slot ${l.deadlineSlot}, unfinished: ${l.unservedKwh.toFixed(1)} kWh beyond the horizon (${l.lateSlots > 0 ? `≥ ${l.lateSlots} slots late` : 'late once past it'}), ${money(l.costGbp)}`
     : `  ${l.id}: deadline slot ${l.deadlineSlot}, finishes at slot ${l.finishSlot} (${l.lateSlots} slots late), ${money(l.costGbp)}`;
 
 /** The cost split and the late jobs, dearest first (version 2). */
