@@ -29,6 +29,8 @@ export interface DemoConfig {
   readonly sites: number;
   /** Settlement baseline: `fifo` (the counterfactual twin) or `bl01` (P376-style, over simulated history). */
   readonly baseline: 'fifo' | 'bl01';
+  /** Carbon cap on every plan: none (default), `fifo` (no more than the same queues on FIFO over the horizon), or kg. */
+  readonly carbonCap: 'none' | 'fifo' | number;
   readonly serve: boolean;
   readonly logLevel: LogLevel;
   readonly grid: {
@@ -48,6 +50,7 @@ export interface DemoInput {
   readonly jobs?: string | undefined;
   readonly sites?: string | undefined;
   readonly baseline?: string | undefined;
+  readonly carbonCap?: string | undefined;
   readonly serve?: boolean | undefined;
   readonly logLevel?: string | undefined;
   readonly events?: string | undefined;
@@ -108,6 +111,16 @@ const secondsPerDay = (raw: string | undefined): number => {
  */
 export const MAX_DEMO_SITES = 4;
 
+const carbonCapOf = (raw: string | undefined): 'none' | 'fifo' | number => {
+  if (raw === undefined || raw === 'none' || raw === 'fifo') return raw ?? 'none';
+  const kg = Number(raw);
+  if (raw.trim() !== '' && Number.isFinite(kg) && kg >= 0) return kg;
+  throw invalid(
+    '--carbon-cap',
+    `must be none, fifo (no more than the same queue on FIFO over each plan's horizon) or kg ≥ 0, got "${raw}"`,
+  );
+};
+
 const baselineKind = (raw: string | undefined): 'fifo' | 'bl01' => {
   if (raw === undefined || raw === 'fifo' || raw === 'bl01') return raw ?? 'fifo';
   throw invalid(
@@ -135,6 +148,7 @@ export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.en
     jobs: number('--jobs', input.jobs, 36, 1, 2000, true),
     sites: number('--sites', input.sites, 1, 1, MAX_DEMO_SITES, true),
     baseline: baselineKind(input.baseline),
+    carbonCap: carbonCapOf(input.carbonCap),
     serve: input.serve ?? false,
     logLevel: parseLogLevel(logLevel, 'warn'),
     grid: SHIPPED_GRID,

@@ -80,7 +80,8 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     metrics,
     client: new BecknClient({ signer, store, now: wallNow, ackResolver: resolver }),
     ...(c.cancellation ? { cancellation: c.cancellation } : {}),
-    ...(c.carbonCapKg === undefined ? {} : { carbonCapKg: c.carbonCapKg }),
+    ...(typeof c.carbonCap === 'number' ? { carbonCapKg: c.carbonCap } : {}),
+    ...(c.carbonCap === 'fifo' ? { carbonCapFifo: true } : {}),
     ...(c.baseline === 'bl01' ? { baselineMethod: BL01_METHOD } : {}),
     ...(shared.ids ? { ids: shared.ids } : {}),
   });

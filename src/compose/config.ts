@@ -113,7 +113,8 @@ export interface BppConfig extends RoleBase, Receiver {
   readonly pricing: PricingPolicy;
   readonly cancellation?: CancellationPolicy;
   readonly quoteTtlSeconds: number;
-  readonly carbonCapKg?: number;
+  /** kg over each plan's horizon, or `fifo`: no more than the same queues on FIFO; none when absent. */
+  readonly carbonCap?: number | 'fifo' | 'none';
   readonly supportEmail: string;
   /** The settlement baseline on_init names; the agents compute it. */
   readonly baseline: 'fifo' | 'bl01';

@@ -245,6 +245,7 @@ export const composeMarket = async (
           quoteTtlSeconds: 300,
           supportEmail: `flexibility-desk@${IDS.bpp}`,
           baseline: c.baseline,
+          carbonCap: c.carbonCap,
           outboxEveryMs: 1000,
           journal: 'sqlite-group-commit',
         },

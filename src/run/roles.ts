@@ -190,6 +190,15 @@ const readCancellation = (c: ConfigReader): CancellationPolicy => {
   return out;
 };
 
+/** `carbonCapKg` (kg over each plan's horizon) or `carbonCap`: "fifo" | "none"; not both. */
+const readCarbonCap = (c: ConfigReader): { carbonCap?: number | 'fifo' | 'none' } => {
+  if (c.has('carbonCapKg') && c.has('carbonCap'))
+    c.fail('carbonCap', 'give carbonCapKg (kg) or carbonCap ("fifo" or "none"), not both');
+  if (c.has('carbonCapKg')) return { carbonCap: c.number('carbonCapKg', undefined, 0, 1e12) };
+  if (c.has('carbonCap')) return { carbonCap: c.oneOf('carbonCap', ['fifo', 'none'] as const) };
+  return {};
+};
+
 const readPlanner = (c: ConfigReader): PlannerConfig => {
   const p = c.object('planner', { kind: 'highs' });
   const kind = p.oneOf('kind', ['highs', 'greedy'] as const);
@@ -229,7 +238,7 @@ export const readBpp = (c: ConfigReader): BppConfig => {
     pricing: readPricing(c),
     cancellation: readCancellation(c),
     quoteTtlSeconds: c.number('quoteTtlSeconds', 300, 5, 86_400, true),
-    ...(c.has('carbonCapKg') ? { carbonCapKg: c.number('carbonCapKg', undefined, 0, 1e12) } : {}),
+    ...readCarbonCap(c),
     supportEmail: c.string('supportEmail', `flexibility-desk@${id}`),
     baseline: c.oneOf('baseline', ['fifo', 'bl01'] as const, 'fifo'),
     outboxEveryMs: c.number('outboxEveryMs', 1000, 50, 60_000, true),

@@ -63,8 +63,8 @@ test('bad input names the field and what would be accepted, without a stack trac
     ],
     [['demo', '--date', '2024-09-29'], /pick --date from 2023-01-01 to 2024-09-28/],
     [['demo', '--jobs', '2.5'], /FLX_CONFIG_INVALID: --jobs: must be a whole number/],
-    [['demo', '--sites', '5'], /FLX_CONFIG_INVALID: --sites: must be a whole number from 1 to 2, got "5"/],
-    [['demo', '--sites', 'two'], /FLX_CONFIG_INVALID: --sites: must be a whole number from 1 to 2, got "two"/],
+    [['demo', '--sites', '5'], /FLX_CONFIG_INVALID: --sites: must be a whole number from 1 to 4, got "5"/],
+    [['demo', '--sites', 'two'], /FLX_CONFIG_INVALID: --sites: must be a whole number from 1 to 4, got "two"/],
     [['demo', '--log-level', 'loud'], /FLX_CONFIG_INVALID: --log-level: must be one of/],
     [['demo', '--colour'], /FLX_CLI_USAGE: Unknown option '--colour'/],
   ];

@@ -12,7 +12,7 @@ import type { FlexibilityReport } from '../../domain/compute.ts';
 import { uuidIds } from '../../domain/ids.ts';
 import { isLive, type CancellationPolicy } from '../../domain/order.ts';
 import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
-import type { SignalSeries } from '../../domain/signals.ts';
+import { carbonOf, type SignalSeries } from '../../domain/signals.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -52,6 +52,12 @@ export interface FlexOrchestratorDeps {
   /** Stated in on_init and applied at cancel and update; DEFAULT_CANCELLATION when absent. */
   readonly cancellation?: CancellationPolicy;
   readonly carbonCapKg?: number;
+  /**
+   * Cap each plan's carbon at that of the same queues on FIFO over the plan's horizon: the sites'
+   * settlement baselines (the FIFO counterfactual) × forecast intensity. Ignored when carbonCapKg is
+   * set; no cap for a horizon where a site has no baseline (a Slurm site without meter history).
+   */
+  readonly carbonCapFifo?: boolean;
   /** The settlement baseline the agents compute and on_init names (FIFO_COUNTERFACTUAL when absent). */
   readonly baselineMethod?: BaselineMethod;
   /** Contact details sent in on_support (core 1.1.1 Support). */
@@ -201,8 +207,10 @@ export class FlexOrchestrator implements FleetPlanning {
       o.held === false
         ? []
         : (await this.heldOffers(now)).flatMap((h) => toSpecs([...live, ...extra, ...h.commitments], grid));
+    const carbonCapKg =
+      this.deps.carbonCapKg ?? (this.deps.carbonCapFifo ? await this.fifoCarbonKg(grid, signals) : undefined);
     const cap = {
-      ...(this.deps.carbonCapKg === undefined ? {} : { carbonCapKg: this.deps.carbonCapKg }),
+      ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
       ...(this.deps.lateGbpPerGpuHour === undefined ? {} : { lateGbpPerGpuHour: this.deps.lateGbpPerGpuHour }),
     };
     let problem = buildProblem({
@@ -247,6 +255,30 @@ export class FlexOrchestrator implements FleetPlanning {
     };
   }
 
+  /** FIFO's carbon over each horizon (kg), by horizon start: one baseline read per site and slot. */
+  private readonly fifoCarbon = new Map<number, number | undefined>();
+
+  private async fifoCarbonKg(grid: SlotGrid, signals: ReadonlyMap<string, SignalSeries>): Promise<number | undefined> {
+    if (this.fifoCarbon.has(grid.start)) return this.fifoCarbon.get(grid.start);
+    let kg = 0;
+    for (const siteId of this.reports.keys()) {
+      const site = this.site(siteId);
+      const series = signals.get(site.region);
+      const baseline = await this.baseline(siteId, grid.start, grid.slots).catch(() => [NaN]);
+      if (!series || baseline.length < grid.slots || baseline.some((x) => !Number.isFinite(x))) {
+        this.deps.log.warn({ site: siteId }, 'no FIFO baseline for the horizon: plans are not carbon-capped');
+        this.fifoCarbon.set(grid.start, undefined);
+        return undefined;
+      }
+      const g = carbonOf(series, 'forecast');
+      baseline.forEach((kw, t) => (kg += (kw * (grid.slotMinutes / 60) * (g[t] ?? 0)) / 1000));
+    }
+    // Only the current horizon is asked for again; older ones are dropped.
+    for (const k of this.fifoCarbon.keys()) if (k < grid.start) this.fifoCarbon.delete(k);
+    this.fifoCarbon.set(grid.start, kg);
+    return kg;
+  }
+
   /** Stores the plan that dispatch follows (immutable), with the audit row, in one transaction. */
   private async record(result: PlanResult, reason: string, audit: Record<string, unknown>): Promise<PlanRecord> {
     const rec = planRecord(this.ids.next('plan'), this.deps.wallNow(), result, reason);
@@ -263,6 +295,7 @@ export class FlexOrchestrator implements FleetPlanning {
           planner: rec.planner,
           costGbp: rec.costGbp,
           carbonKg: rec.carbonKg,
+          ...(result.problem.carbonCapKg === undefined ? {} : { carbonCapKg: result.problem.carbonCapKg }),
           lowerBoundGbp: result.schedule.lowerBoundGbp,
           horizonStart: rec.horizonStart,
           orders: rec.orders,
