@@ -207,15 +207,20 @@ const readPlanner = (c: ConfigReader): PlannerConfig => {
   return { kind, timeLimitSeconds };
 };
 
+/** What every Beckn participant that plans or buys reads first: who it is, where, its store, keys, registry, clock and signals. */
+const readParticipant = (c: ConfigReader) => ({
+  id: c.string('id'),
+  logLevel: readLogLevel(c),
+  listen: readListen(c),
+  store: readStore(c),
+  keys: readKeys(c),
+  registry: readRegistryRef(c),
+  clock: readClock(c),
+  signals: readSignals(c),
+});
+
 export const readBpp = (c: ConfigReader): BppConfig => {
-  const id = c.string('id');
-  const logLevel = readLogLevel(c);
-  const listen = readListen(c);
-  const store = readStore(c);
-  const keys = readKeys(c);
-  const registry = readRegistryRef(c);
-  const clock = readClock(c);
-  const signals = readSignals(c);
+  const { id, logLevel, listen, store, keys, registry, clock, signals } = readParticipant(c);
   const planner = readPlanner(c);
   const sites = c.array('sites', 1).map(readSite);
   if (new Set(sites.map((s) => s.id)).size !== sites.length) c.fail('sites', 'site ids must be unique');
@@ -381,14 +386,7 @@ const readPolicy = (c: ConfigReader): NeedPolicy => {
 };
 
 export const readBap = (c: ConfigReader): BapConfig => {
-  const id = c.string('id');
-  const logLevel = readLogLevel(c);
-  const listen = readListen(c);
-  const store = readStore(c);
-  const keys = readKeys(c);
-  const registry = readRegistryRef(c);
-  const clock = readClock(c);
-  const signals = readSignals(c);
+  const { id, logLevel, listen, store, keys, registry, clock, signals } = readParticipant(c);
   const region = c.string('region', 'GB');
   const slotMinutes = c.number('slotMinutes', 30, 5, 60, true);
   const policy = readPolicy(c);
