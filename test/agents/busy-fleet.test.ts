@@ -1,0 +1,79 @@
+// A full fleet (issue 13): 150 training jobs in a day at a 256-GPU site is more work than it can
+// finish by the deadlines. The BPP plans the backlog on soft SLOs (late work at its cost, never every
+// job released at once), and a demand reduction sold over signed Beckn is priced at a real
+// opportunity cost — the lateness it causes — within the buyer's ceiling.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
+import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
+import { gbpPerMwh, kw } from '../../src/domain/units.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
+
+let market: TestMarket;
+let m: Market;
+const SLOT = SLOT_MINUTES * MINUTE_MS;
+
+before(async () => {
+  market = await openMarket('busy', { jobs: '150', secondsPerDay: '15' });
+  m = market.m;
+});
+
+after(async () => {
+  await market.stop();
+});
+
+test(
+  'a full site: the backlog is planned late at its cost, and a reduction is sold at an opportunity cost above £0, within the ceiling',
+  { timeout: 180_000 },
+  async () => {
+    // The day runs to 16:00 with the site reporting each half hour, as in the demo.
+    m.clock.start();
+    const at = epochMs(m.dayStart + 32 * SLOT);
+    for (let t = m.dayStart + SLOT; t <= at; t += SLOT) {
+      await m.clock.waitUntil(epochMs(t));
+      m.clock.hold(epochMs(t));
+      await m.agent.tick(epochMs(t));
+      m.clock.release();
+    }
+    m.clock.hold(at);
+    const plans = (await m.stores.flex.auditTrail())
+      .filter((r) => r.kind === 'plan')
+      .map((r) => r.payload as { status: string; lateJobs?: number; latenessCostGbp?: number });
+    assert.ok(
+      plans.length > 0 && plans.every((p) => p.status !== 'infeasible'),
+      'every plan of the backlog is feasible',
+    );
+    const last = plans.at(-1);
+    assert.ok(
+      (last?.lateJobs ?? 0) > 0 && (last?.latenessCostGbp ?? 0) > 0,
+      `the plan has late work at a cost: ${JSON.stringify(last)}`,
+    );
+    const waiting = (await m.cluster.listJobs()).filter((j) => j.state === 'queued' || j.state === 'held').length;
+    assert.ok(waiting > 20, `a backlog: ${waiting} jobs waiting at 16:00`);
+
+    // A generous ceiling: on a full site the price per MWh runs to thousands (docs/cost-model.md).
+    const ceiling = 5000;
+    const got = await m.bap.procure(
+      {
+        kind: 'price-peak',
+        windowStart: epochMs(m.dayStart + 36 * SLOT),
+        windowEnd: epochMs(m.dayStart + 38 * SLOT),
+        wantedKw: kw(200),
+        maxPriceGbpPerMwh: gbpPerMwh(ceiling),
+      },
+      randomUUID(),
+    );
+    assert.ok(!('none' in got), `a deal: ${'none' in got ? got.none : ''}`);
+    assert.ok(
+      got.offer.opportunityCostGbp > 0,
+      `the reduction costs the full site something: £${got.offer.opportunityCostGbp}`,
+    );
+    assert.ok(got.offer.priceGbp >= got.offer.opportunityCostGbp, 'never priced below its cost');
+    assert.ok(got.offer.priceGbpPerMwh <= ceiling, `within the buyer's ceiling: ${got.offer.priceGbpPerMwh} £/MWh`);
+    assert.ok(got.offer.reductionKw < 200, 'less than asked for: a full site has less room than a half-idle one');
+    console.log(
+      `ℹ sold ${got.offer.reductionKw} kW for £${got.offer.priceGbp} (${got.offer.priceGbpPerMwh} £/MWh; opportunity cost £${got.offer.opportunityCostGbp})`,
+    );
+  },
+);
