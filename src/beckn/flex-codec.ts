@@ -95,6 +95,13 @@ export const offerTags = (o: FlexOffer): TagGroup[] => [
     'reduction-kw': decimal(o.reductionKw),
     'price-gbp-per-mwh': decimal(o.priceGbpPerMwh, 2),
     'opportunity-cost-gbp': decimal(o.opportunityCostGbp, 2),
+    // What the opportunity cost is made of (docs/cost-model.md): energy moved, and work made late.
+    ...(o.costComponents
+      ? {
+          'opportunity-cost-energy-gbp': decimal(o.costComponents.energyGbp, 2),
+          'opportunity-cost-lateness-gbp': decimal(o.costComponents.latenessGbp, 2),
+        }
+      : {}),
     site: o.site,
     region: o.region,
     'valid-until': isoOf(o.validUntil),
@@ -128,6 +135,19 @@ export const offersToCatalog = (providerId: string, providerName: string, offers
   ],
 });
 
+/** The opportunity cost's parts, when the offer states them (both or neither). */
+const componentsOf = (item: Item, path: string): Pick<FlexOffer, 'costComponents'> => {
+  const energy = readTag(item.tags, 'flex-offer', 'opportunity-cost-energy-gbp');
+  const lateness = readTag(item.tags, 'flex-offer', 'opportunity-cost-lateness-gbp');
+  if (energy === undefined && lateness === undefined) return {};
+  return {
+    costComponents: {
+      energyGbp: gbp(num(energy, `${path}.tags[flex-offer].opportunity-cost-energy-gbp`)),
+      latenessGbp: gbp(num(lateness, `${path}.tags[flex-offer].opportunity-cost-lateness-gbp`)),
+    },
+  };
+};
+
 export const itemToOffer = (item: Item, path: string): FlexOffer => {
   const reductionKw = num(item.quantity?.available?.measure?.value, `${path}.quantity.available.measure.value`);
   const windowStart = time(item.time?.range?.start, `${path}.time.range.start`);
@@ -149,6 +169,7 @@ export const itemToOffer = (item: Item, path: string): FlexOffer => {
         `${path}.tags[flex-offer].opportunity-cost-gbp`,
       ),
     ),
+    ...componentsOf(item, path),
     validUntil: epochMs(
       time(
         readTag(item.tags, 'flex-offer', 'valid-until') ?? item.time?.range?.start,

@@ -193,7 +193,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
         const p = e.procurement;
         const hours = (p.offer.windowEnd - p.offer.windowStart) / 3_600_000;
         io.out(
-          `[${hhmm(e.at)}] offer (on_search): ${p.offer.reductionKw.toFixed(1)} kW at ${p.offer.site} ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)}, ${money(p.offer.priceGbp)} (${p.offer.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(p.offer.opportunityCostGbp)})`,
+          `[${hhmm(e.at)}] offer (on_search): ${p.offer.reductionKw.toFixed(1)} kW at ${p.offer.site} ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)}, ${money(p.offer.priceGbp)} (${p.offer.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(p.offer.opportunityCostGbp)}${p.offer.costComponents ? `: energy ${money(p.offer.costComponents.energyGbp)}, lateness ${money(p.offer.costComponents.latenessGbp)}` : ''})`,
         );
         io.out(
           `[${hhmm(e.at)}] committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`,

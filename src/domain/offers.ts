@@ -16,6 +16,11 @@ export interface FlexOffer {
   readonly priceGbpPerMwh: PoundsPerMwh;
   /** What re-planning with the commitment costs the provider (may be negative: shifting saved money). */
   readonly opportunityCostGbp: Pounds;
+  /**
+   * What the opportunity cost is made of (they add up to it, to rounding): the change in the fleet's
+   * energy cost and in its lateness cost (work pushed past its deadline) when the reduction binds.
+   */
+  readonly costComponents?: { readonly energyGbp: Pounds; readonly latenessGbp: Pounds };
   readonly validUntil: EpochMs;
 }
 

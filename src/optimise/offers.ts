@@ -14,7 +14,23 @@ export interface CurvePoint {
   readonly opportunityCostGbp: number;
   /** Opportunity cost per MWh of reduction (reductionKw × window hours). */
   readonly opportunityCostGbpPerMwh: number;
+  /**
+   * What the opportunity cost is made of: the change in energy cost (work moved to dearer or cheaper
+   * hours) and in lateness cost (work pushed past its deadline). They add up to opportunityCostGbp.
+   */
+  readonly components?: CostComponents;
 }
+
+export interface CostComponents {
+  readonly energyGbp: number;
+  readonly latenessGbp: number;
+}
+
+/** A schedule's cost split (version 1 schedules are all energy). */
+export const costSplit = (s: Schedule): CostComponents => {
+  const latenessGbp = s.latenessCostGbp ?? 0;
+  return { energyGbp: s.energyCostGbp ?? s.costGbp - latenessGbp, latenessGbp };
+};
 
 export interface FlexibilityCurve {
   readonly site: string;
@@ -70,12 +86,14 @@ export const flexibilityCurve = async (
     if (s.status === 'infeasible') return undefined;
     const opportunityCostGbp = s.costGbp - base.costGbp;
     const mwh = (reductionKw * hoursInWindow) / 1000;
+    const [a, b] = [costSplit(s), costSplit(base)];
     return {
       reductionKw,
       maxImportKw,
       costGbp: s.costGbp,
       opportunityCostGbp,
       opportunityCostGbpPerMwh: mwh > 0 ? opportunityCostGbp / mwh : 0,
+      components: { energyGbp: a.energyGbp - b.energyGbp, latenessGbp: a.latenessGbp - b.latenessGbp },
     };
   };
   // The largest deliverable reduction, by bisection to 1 % of the baseline (or 1 kW).
@@ -96,7 +114,10 @@ export const flexibilityCurve = async (
   const maxReduction = best?.reductionKw ?? 0;
   const points: CurvePoint[] = [];
   for (let i = 1; i <= levels && maxReduction > 0; i++) {
-    const level = Math.floor(((maxReduction * i) / levels) * 10) / 10;
+    // Levels halve from the largest down (1/16, 1/8, 1/4, 1/2, 1 of it with five levels): on a full
+    // fleet the first kilowatts are the cheapest and the last the dearest, so a buyer with a price
+    // ceiling finds a small level it can afford, which evenly spaced levels would skip.
+    const level = Math.floor(maxReduction * 2 ** (i - levels) * 10) / 10;
     const p = i === levels && best ? best : await tryLevel(level);
     if (p) points.push(p);
   }

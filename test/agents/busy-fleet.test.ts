@@ -71,9 +71,17 @@ test(
     );
     assert.ok(got.offer.priceGbp >= got.offer.opportunityCostGbp, 'never priced below its cost');
     assert.ok(got.offer.priceGbpPerMwh <= ceiling, `within the buyer's ceiling: ${got.offer.priceGbpPerMwh} £/MWh`);
+    // The offer says what its opportunity cost is made of, and on a full site most of it is lateness.
+    const parts = got.offer.costComponents;
+    assert.ok(parts, 'the on_search item states the parts of the opportunity cost');
+    assert.ok(
+      Math.abs(parts.energyGbp + parts.latenessGbp - got.offer.opportunityCostGbp) <= 0.02,
+      JSON.stringify(parts),
+    );
+    assert.ok(parts.latenessGbp > 0, `work made late: ${JSON.stringify(parts)}`);
     assert.ok(got.offer.reductionKw < 200, 'less than asked for: a full site has less room than a half-idle one');
     console.log(
-      `ℹ sold ${got.offer.reductionKw} kW for £${got.offer.priceGbp} (${got.offer.priceGbpPerMwh} £/MWh; opportunity cost £${got.offer.opportunityCostGbp})`,
+      `ℹ sold ${got.offer.reductionKw} kW for £${got.offer.priceGbp} (${got.offer.priceGbpPerMwh} £/MWh; opportunity cost £${got.offer.opportunityCostGbp}: energy £${parts.energyGbp}, lateness £${parts.latenessGbp})`,
     );
   },
 );

@@ -8,7 +8,7 @@ import { committedKw, toSpecs, type Commitment } from '../../domain/commitments.
 import type { FlexNeed, FlexOffer } from '../../domain/offers.ts';
 import type { PlanningProblem } from '../../domain/planning.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
-import { flexibilityCurve, slotCommitments, type FlexibilityCurve } from '../../optimise/offers.ts';
+import { costSplit, flexibilityCurve, slotCommitments, type FlexibilityCurve } from '../../optimise/offers.ts';
 import type { FlexContext } from './context.ts';
 import { priceOffer } from './pricing.ts';
 
@@ -217,6 +217,10 @@ const portfolioDraft = async (
           costGbp: joint.costGbp,
           opportunityCostGbp,
           opportunityCostGbpPerMwh: opportunityCostGbp / ((reductionKw * hours) / 1000),
+          components: {
+            energyGbp: costSplit(joint).energyGbp - costSplit(base).energyGbp,
+            latenessGbp: costSplit(joint).latenessGbp - costSplit(base).latenessGbp,
+          },
         },
       ],
     };

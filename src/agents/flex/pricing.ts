@@ -94,6 +94,14 @@ export const priceOffer = (
     priceGbp: gbp(priceGbp),
     priceGbpPerMwh: gbpPerMwh(Math.round(perMwh * 100) / 100),
     opportunityCostGbp: gbp(Math.round(chosen.opportunityCostGbp * 100) / 100),
+    ...(chosen.components
+      ? {
+          costComponents: {
+            energyGbp: gbp(Math.round(chosen.components.energyGbp * 100) / 100),
+            latenessGbp: gbp(Math.round(chosen.components.latenessGbp * 100) / 100),
+          },
+        }
+      : {}),
     validUntil: windowStart,
   };
 };
