@@ -121,5 +121,32 @@ export const flexibilityCurve = async (
     const p = i === levels && best ? best : await tryLevel(level);
     if (p) points.push(p);
   }
-  return { site, fromSlot, toSlot, referenceKw, plannedKw, baseCostGbp: base.costGbp, points };
+  // Every plan made with a reduction binding is also a plan without it, so the cheapest of them all
+  // is the better estimate of the fleet's cost without the reduction. The planner is a heuristic:
+  // on a full fleet a re-plan can come out cheaper than the plan it was measured from, which would
+  // read as a negative opportunity cost (the reduction "saving" money) when it is the base plan that
+  // was poor. Measured from the cheapest, no level costs less than nothing.
+  const cheapest = points.reduce<CurvePoint | undefined>((a, p) => (!a || p.costGbp < a.costGbp ? p : a), undefined);
+  if (!cheapest || cheapest.costGbp >= base.costGbp)
+    return { site, fromSlot, toSlot, referenceKw, plannedKw, baseCostGbp: base.costGbp, points };
+  const shift = cheapest.costGbp - base.costGbp;
+  const parts = cheapest.components ?? { energyGbp: shift, latenessGbp: 0 };
+  const rebased = points.map((p) => {
+    const opportunityCostGbp = p.opportunityCostGbp - shift;
+    const mwh = (p.reductionKw * hoursInWindow) / 1000;
+    return {
+      ...p,
+      opportunityCostGbp,
+      opportunityCostGbpPerMwh: mwh > 0 ? opportunityCostGbp / mwh : 0,
+      ...(p.components
+        ? {
+            components: {
+              energyGbp: p.components.energyGbp - parts.energyGbp,
+              latenessGbp: p.components.latenessGbp - parts.latenessGbp,
+            },
+          }
+        : {}),
+    };
+  });
+  return { site, fromSlot, toSlot, referenceKw, plannedKw, baseCostGbp: cheapest.costGbp, points: rebased };
 };

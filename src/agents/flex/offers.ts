@@ -160,6 +160,19 @@ const siteDraft = (
  * levels), then checks the split by planning every site's commitment together and backs off by a
  * fifth until the joint plan is feasible. The price comes from the joint plan's opportunity cost.
  */
+/**
+ * The parts of a portfolio's opportunity cost `total`: the lateness the joint plan adds over the base
+ * plan (never below £0 nor above the total), and the rest as energy, so the parts add up to the total.
+ */
+const scaledParts = (
+  a: { energyGbp: number; latenessGbp: number },
+  b: { energyGbp: number; latenessGbp: number },
+  total: number,
+) => {
+  const latenessGbp = Math.min(Math.max(0, a.latenessGbp - b.latenessGbp), Math.max(0, total));
+  return { energyGbp: total - latenessGbp, latenessGbp };
+};
+
 const portfolioDraft = async (
   ctx: FlexContext,
   problem: PlanningProblem,
@@ -202,7 +215,11 @@ const portfolioDraft = async (
     if (joint.status === 'infeasible') continue;
     const reductionKw = parts.reduce((a, s) => a + s.kw, 0);
     const hours = (w.end - w.start) / 3_600_000;
-    const opportunityCostGbp = joint.costGbp - base.costGbp;
+    // Measured from the cheapest plan known without this reduction (the base, and each site's curve
+    // base, which is already the cheapest of its re-plans), and never below nothing: a joint plan
+    // cheaper than all of them is also a plan without the reduction (see flexibilityCurve).
+    const baseGbp = Math.min(base.costGbp, ...curves.map((c) => c.curve.baseCostGbp));
+    const opportunityCostGbp = Math.max(0, joint.costGbp - baseGbp);
     const curve: FlexibilityCurve = {
       site: PORTFOLIO,
       fromSlot: w.fromSlot,
@@ -217,10 +234,8 @@ const portfolioDraft = async (
           costGbp: joint.costGbp,
           opportunityCostGbp,
           opportunityCostGbpPerMwh: opportunityCostGbp / ((reductionKw * hours) / 1000),
-          components: {
-            energyGbp: costSplit(joint).energyGbp - costSplit(base).energyGbp,
-            latenessGbp: costSplit(joint).latenessGbp - costSplit(base).latenessGbp,
-          },
+          // The parts: the lateness the joint plan adds, the rest energy (they add up to the total).
+          components: scaledParts(costSplit(joint), costSplit(base), opportunityCostGbp),
         },
       ],
     };
