@@ -10,13 +10,14 @@ import type { FlexNeed } from '../domain/offers.ts';
 import type { SettlementSummary } from '../settlement/delivered.ts';
 import type { SiteSettlement } from '../settlement/codec.ts';
 import { carbonOf, pricesOf } from '../domain/signals.ts';
-import { epochMs, isoOf, type SlotGrid } from '../domain/time.ts';
+import { epochMs, type SlotGrid } from '../domain/time.ts';
 import { createLogger } from '../log.ts';
 import type { Procurement, StatusPush } from '../agents/grid/orchestrator.ts';
 import type { ProcurementEvent } from '../agents/grid/procurement-loop.ts';
 import { FlexError, type ErrorCode } from '../errors.ts';
 import type { Store } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
+import { eventLines, hhmm, money, pushLine } from './demo-events.ts';
 
 export interface Savings {
   readonly gbp: number;
@@ -46,8 +47,6 @@ export interface DemoResult {
 }
 
 const DAY_MS = 86_400_000;
-const hhmm = (t: number): string => isoOf(t).slice(11, 16);
-const money = (n: number): string => `£${n.toFixed(2)}`;
 
 /**
  * £ and gCO2 the day cost less than business as usual, over two days so deferred work is counted:
@@ -157,69 +156,15 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
   // The BPP tells the grid side unasked when delivery starts and ends (an unsolicited on_status).
   const market: { clock?: { now(): number }; m?: Market; error?: FlexError } = {};
   const onStatusPush = (push: StatusPush) => {
-    if (market.clock)
-      io.out(
-        `[${hhmm(market.clock.now())}] on_status pushed by the provider, unasked: ${push.state ?? 'no state'}${push.settlement ? `, ${push.settlement.deliveredKwh.toFixed(1)} kWh delivered` : ''}`,
-      );
+    if (market.clock) io.out(pushLine(market.clock.now(), push));
   };
   // What the buyer's procurement loop does, as it happens (its events name the market time).
   const onProcurement = (e: ProcurementEvent) => {
     if (!market.m) return;
-    const m = market.m;
-    switch (e.kind) {
-      case 'need': {
-        const n = e.need;
-        const why =
-          n.kind === 'import-limit'
-            ? 'a grid event (network constraint) asks for'
-            : 'day-ahead forecast puts the evening peak at';
-        io.out(
-          `\n[${hhmm(e.at)}] grid: ${why} ${hhmm(n.windowStart)}–${hhmm(n.windowEnd)} UTC; it will ask for up to ${n.wantedKw} kW`,
-        );
-        return;
-      }
-      case 'searching': {
-        let queued = 0;
-        for (const site of m.sites) queued += site.cluster.waitingJobs();
-        io.out(
-          `[${hhmm(e.at)}] grid: ${queued} jobs waiting at the site${m.sites.length > 1 ? 's' : ''}; the grid orchestrator searches the network`,
-        );
-        return;
-      }
-      case 'no-deal':
-        io.out(`[${hhmm(e.at)}] no flexibility bought: ${e.reason}`);
-        return;
-      case 'bought': {
-        const p = e.procurement;
-        const hours = (p.offer.windowEnd - p.offer.windowStart) / 3_600_000;
-        io.out(
-          `[${hhmm(e.at)}] offer (on_search): ${p.offer.reductionKw.toFixed(1)} kW at ${p.offer.site} ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)}, ${money(p.offer.priceGbp)} (${p.offer.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(p.offer.opportunityCostGbp)}${p.offer.costComponents ? `: energy ${money(p.offer.costComponents.energyGbp)}, lateness ${money(p.offer.costComponents.latenessGbp)}` : ''})`,
-        );
-        io.out(
-          `[${hhmm(e.at)}] committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`,
-        );
-        return;
-      }
-      case 'window-open':
-        io.out(`[${hhmm(e.at)}] window opens: deferred jobs wait, site import held down`);
-        return;
-      case 'status':
-        io.out(`[${hhmm(e.at)}] status → on_status: ${e.state ?? 'unknown'}`);
-        return;
-      case 'statement':
-        io.out(
-          `[${hhmm(e.at)}] support → on_support: ${e.statement ? `signed settlement statement, ${e.statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(e.statement.paymentGbp)}` : 'contact only (no statement yet)'}`,
-        );
-        return;
-      case 'error':
-        market.error ??= new FlexError(e.code as ErrorCode, e.message);
-        io.out(`[${hhmm(e.at)}] grid: procurement step failed: ${e.code} ${e.message}`);
-        return;
-      default: {
-        const never: never = e;
-        return never;
-      }
-    }
+    const sites = market.m.sites;
+    if (e.kind === 'error') market.error ??= new FlexError(e.code as ErrorCode, e.message);
+    const waiting = { jobs: sites.reduce((n, x) => n + x.cluster.waitingJobs(), 0), sites: sites.length };
+    for (const line of eventLines(e, waiting)) io.out(line);
   };
   const m = await composeMarket(c, runId, log, { onStatusPush, onProcurement });
   market.clock = m.clock;

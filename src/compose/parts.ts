@@ -1,7 +1,7 @@
 // The parts every role is built from, picked here from validated config: its store (the one store
 // selector), clock, grid signals, keys, logger, inbound journal, the peers it trusts without the
 // registry, and its listening socket. Only src/compose/ may import adapters (eslint.config.js).
-import { readFileSync } from 'node:fs';
+import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ReplayClock, SystemClock } from '../adapters/clock/clocks.ts';
@@ -116,12 +116,26 @@ export const makeLogger = (level: LogLevel, base: Record<string, unknown>): Logg
 /** The path of the public key file FileKeyStore keeps for `subscriberId` in `dir`. */
 export const keyFileOf = (dir: string, subscriberId: string): string => keyFilePath(dir, subscriberId);
 
+/**
+ * A peer's key file, parsed; read again only when the file changes (every signed request from an
+ * agent or the orchestrator is checked against it, so a read per request would be on the hot path).
+ */
+const keyFiles = new Map<string, { readonly mtimeMs: number; readonly value: unknown }>();
+const readKeyFile = (file: string): unknown => {
+  const mtimeMs = statSync(file).mtimeMs;
+  const known = keyFiles.get(file);
+  if (known?.mtimeMs === mtimeMs) return known.value;
+  const value: unknown = JSON.parse(readFileSync(file, 'utf8'));
+  keyFiles.set(file, { mtimeMs, value });
+  return value;
+};
+
 const trustedOf = (p: PeerKeyConfig): TrustedKey => {
   if (!('keyFile' in p))
     return { subscriberId: p.subscriberId, url: p.url, uniqueKeyId: p.uniqueKeyId, publicKeyBase64: p.publicKeyBase64 };
   let key: { subscriber_id?: unknown; unique_key_id?: unknown; signing_public_key?: unknown };
   try {
-    key = JSON.parse(readFileSync(p.keyFile, 'utf8')) as typeof key;
+    key = readKeyFile(p.keyFile) as typeof key;
   } catch (e) {
     throw new FlexError(
       'FLX_SIG_UNKNOWN_KEY',

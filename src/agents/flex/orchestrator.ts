@@ -12,7 +12,7 @@ import type { FlexibilityReport } from '../../domain/compute.ts';
 import { uuidIds } from '../../domain/ids.ts';
 import { isLive, type CancellationPolicy } from '../../domain/order.ts';
 import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
-import { carbonOf, type SignalSeries } from '../../domain/signals.ts';
+import type { SignalSeries } from '../../domain/signals.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -24,8 +24,10 @@ import { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/basel
 import { httpAgentLink } from '../link.ts';
 import { parseReport, type DispatchMessage } from '../link-protocol.ts';
 import type { FlexContext, FlexSite, FleetPlanning, HeldOffer, PlanOptions } from './context.ts';
+import { FifoCarbonCap } from './carbon-cap.ts';
+import { hardFirst } from './hard-first.ts';
 import { Mutex } from './mutex.ts';
-import { planRecord, type PlanRecord, type PlanResult } from './plan-record.ts';
+import { latenessOf, planRecord, type PlanRecord, type PlanResult } from './plan-record.ts';
 import type { PricingPolicy } from './pricing.ts';
 
 export type { FlexSite } from './context.ts';
@@ -74,19 +76,6 @@ export interface FlexOrchestratorDeps {
 
 const HELD = { kind: 'held-offers', id: 'current' } as const;
 
-/** What a plan record says of late work: the energy and lateness cost, and the late jobs (dearest first, ten at most). */
-const lateness = (s: Schedule): Record<string, unknown> =>
-  s.late && s.late.length > 0
-    ? {
-        energyCostGbp: s.energyCostGbp,
-        latenessCostGbp: s.latenessCostGbp,
-        lateJobs: s.late.length,
-        late: s.late
-          .slice(0, 10)
-          .map((j) => ({ id: j.id, lateSlots: j.lateSlots, unservedKwh: j.unservedKwh, costGbp: j.costGbp })),
-      }
-    : {};
-
 export class FlexOrchestrator implements FleetPlanning {
   private readonly reports = new Map<string, FlexibilityReport>();
   /** Offers made and not yet expired, held as best-effort commitments (see holdOffers). */
@@ -95,12 +84,17 @@ export class FlexOrchestrator implements FleetPlanning {
   readonly fleetLock = new Mutex();
   private readonly ids: IdSource;
   private readonly link: AgentLink;
+  /** Every plan goes through it: hard deadlines first, soft SLOs when they cannot all hold. */
+  private readonly solver: Solver;
+  private readonly fifoCap: FifoCarbonCap;
   /** What the Beckn handlers and tasks get (kit.ts, bpp.ts): never the orchestrator or its deps. */
   readonly context: FlexContext;
 
   constructor(private readonly deps: FlexOrchestratorDeps) {
     this.ids = deps.ids ?? uuidIds(randomUUID);
     this.link = deps.link ?? httpAgentLink(deps.signer, deps.wallNow);
+    this.solver = hardFirst(deps.solver);
+    this.fifoCap = new FifoCarbonCap((site, from, slots) => this.baseline(site, from, slots), deps.log);
     this.context = {
       provider: { id: deps.id, uri: deps.uri, name: deps.name, wallNow: deps.wallNow },
       sites: deps.sites,
@@ -208,7 +202,14 @@ export class FlexOrchestrator implements FleetPlanning {
         ? []
         : (await this.heldOffers(now)).flatMap((h) => toSpecs([...live, ...extra, ...h.commitments], grid));
     const carbonCapKg =
-      this.deps.carbonCapKg ?? (this.deps.carbonCapFifo ? await this.fifoCarbonKg(grid, signals) : undefined);
+      this.deps.carbonCapKg ??
+      (this.deps.carbonCapFifo
+        ? await this.fifoCap.kg(
+            grid,
+            [...this.reports.keys()].map((id) => this.site(id)),
+            signals,
+          )
+        : undefined);
     const cap = {
       ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
       ...(this.deps.lateGbpPerGpuHour === undefined ? {} : { lateGbpPerGpuHour: this.deps.lateGbpPerGpuHour }),
@@ -222,10 +223,10 @@ export class FlexOrchestrator implements FleetPlanning {
       ...cap,
     });
     const started = performance.now();
-    let schedule = await this.solveFleet(problem);
+    let schedule = await this.solver.plan(problem);
     if (schedule.status === 'infeasible' && held.length > 0) {
       problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: firm, ...cap });
-      schedule = await this.solveFleet(problem);
+      schedule = await this.solver.plan(problem);
     }
     const solveMs = performance.now() - started;
     this.deps.metrics?.planSolved(solveMs / 1000, {
@@ -253,30 +254,6 @@ export class FlexOrchestrator implements FleetPlanning {
       solveMs,
       signalsIssuedAt,
     };
-  }
-
-  /** FIFO's carbon over each horizon (kg), by horizon start: one baseline read per site and slot. */
-  private readonly fifoCarbon = new Map<number, number | undefined>();
-
-  private async fifoCarbonKg(grid: SlotGrid, signals: ReadonlyMap<string, SignalSeries>): Promise<number | undefined> {
-    if (this.fifoCarbon.has(grid.start)) return this.fifoCarbon.get(grid.start);
-    let kg = 0;
-    for (const siteId of this.reports.keys()) {
-      const site = this.site(siteId);
-      const series = signals.get(site.region);
-      const baseline = await this.baseline(siteId, grid.start, grid.slots).catch(() => [NaN]);
-      if (!series || baseline.length < grid.slots || baseline.some((x) => !Number.isFinite(x))) {
-        this.deps.log.warn({ site: siteId }, 'no FIFO baseline for the horizon: plans are not carbon-capped');
-        this.fifoCarbon.set(grid.start, undefined);
-        return undefined;
-      }
-      const g = carbonOf(series, 'forecast');
-      baseline.forEach((kw, t) => (kg += (kw * (grid.slotMinutes / 60) * (g[t] ?? 0)) / 1000));
-    }
-    // Only the current horizon is asked for again; older ones are dropped.
-    for (const k of this.fifoCarbon.keys()) if (k < grid.start) this.fifoCarbon.delete(k);
-    this.fifoCarbon.set(grid.start, kg);
-    return kg;
   }
 
   /** Stores the plan that dispatch follows (immutable), with the audit row, in one transaction. */
@@ -326,37 +303,7 @@ export class FlexOrchestrator implements FleetPlanning {
 
   /** Solves a planning problem as given (offer pricing measures its curves with it). */
   solve(problem: PlanningProblem): Promise<Schedule> {
-    return this.solveFleet(problem);
-  }
-
-  /**
-   * Hard deadlines first, soft only when they cannot all hold. While the fleet can meet every
-   * deadline, the plan is the one it always was (the planner's exact paths work on hard windows);
-   * on a full fleet, or when a commitment or an offer being priced leaves too little room, the
-   * deferrable jobs' soft SLOs let work finish late at its lateness cost. Both plans are priced on
-   * the same objective (a hard plan has no lateness), so opportunity costs compare like with like.
-   */
-  private async solveFleet(problem: PlanningProblem): Promise<Schedule> {
-    if (!problem.jobs.some((j) => j.slo?.kind === 'soft')) return this.deps.solver.plan(problem);
-    const hard = await this.deps.solver.plan({
-      ...problem,
-      version: 1,
-      jobs: problem.jobs.map(({ slo: _slo, ...j }) => j),
-    });
-    // The hard plan is feasible for the soft problem (no job late); its proof of optimality and its
-    // bound are the hard problem's, which do not hold for the soft one (lateness may be cheaper than
-    // energy somewhere), so it is stated as feasible with no bound claimed.
-    if (hard.status !== 'infeasible')
-      return {
-        ...hard,
-        version: 2,
-        status: 'feasible',
-        lowerBoundGbp: 0,
-        energyCostGbp: hard.costGbp,
-        latenessCostGbp: 0,
-        late: [],
-      };
-    return this.deps.solver.plan(problem);
+    return this.solver.plan(problem);
   }
 
   /**
@@ -386,7 +333,7 @@ export class FlexOrchestrator implements FleetPlanning {
       site: report.site,
       dispatch,
       ...(schedule.status === 'infeasible' ? { reason: schedule.reason } : {}),
-      ...lateness(schedule),
+      ...latenessOf(schedule),
     });
     return { dispatch, reason: 'rolling plan', planId: rec.id };
   }
@@ -398,7 +345,7 @@ export class FlexOrchestrator implements FleetPlanning {
     const { schedule } = result;
     if (schedule.status === 'infeasible')
       throw new FlexError('FLX_PLAN_INFEASIBLE', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
-    const rec = await this.record(result, reason, { ...(orderId ? { orderId } : {}), ...lateness(result.schedule) });
+    const rec = await this.record(result, reason, { ...(orderId ? { orderId } : {}), ...latenessOf(result.schedule) });
     for (const [siteId, report] of this.reports) {
       const site = this.site(siteId);
       const dispatch = this.siteDispatch(report, result);

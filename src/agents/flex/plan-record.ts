@@ -85,3 +85,16 @@ export const brokenCommitments = (p: PlanRecord, toleranceKw = 1e-6): string[] =
   }
   return out;
 };
+
+/** What a plan record says of late work: the energy and lateness cost, and the late jobs (dearest first, ten at most). */
+export const latenessOf = (s: Schedule): Record<string, unknown> =>
+  s.late && s.late.length > 0
+    ? {
+        energyCostGbp: s.energyCostGbp,
+        latenessCostGbp: s.latenessCostGbp,
+        lateJobs: s.late.length,
+        late: s.late
+          .slice(0, 10)
+          .map((j) => ({ id: j.id, lateSlots: j.lateSlots, unservedKwh: j.unservedKwh, costGbp: j.costGbp })),
+      }
+    : {};

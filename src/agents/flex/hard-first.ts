@@ -1,0 +1,30 @@
+// Hard deadlines first, soft only when they cannot all hold: a Solver that plans a problem whose
+// deferrable jobs have soft SLOs (problem version 2) as if their deadlines were hard, and falls back
+// to the soft problem only when that has no plan. While the fleet can meet every deadline, the plan
+// is the one it always was (the planner's exact paths work on hard windows); on a full fleet, or when
+// a commitment or an offer being priced leaves too little room, the soft SLOs let work finish late
+// at its lateness cost. Both plans are priced on the same objective (a hard plan has no lateness),
+// so opportunity costs compare like with like (docs/cost-model.md).
+import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
+import type { Solver } from '../../ports.ts';
+
+export const hardFirst = (solver: Solver): Solver => ({
+  name: solver.name,
+  async plan(problem: PlanningProblem): Promise<Schedule> {
+    if (!problem.jobs.some((j) => j.slo?.kind === 'soft')) return solver.plan(problem);
+    const hard = await solver.plan({ ...problem, version: 1, jobs: problem.jobs.map(({ slo: _slo, ...j }) => j) });
+    if (hard.status === 'infeasible') return solver.plan(problem);
+    // The hard plan is feasible for the soft problem (no job late); its proof of optimality and its
+    // bound are the hard problem's, which do not hold for the soft one (lateness may be cheaper than
+    // energy somewhere), so it is stated as feasible with no bound claimed.
+    return {
+      ...hard,
+      version: 2,
+      status: 'feasible',
+      lowerBoundGbp: 0,
+      energyCostGbp: hard.costGbp,
+      latenessCostGbp: 0,
+      late: [],
+    };
+  },
+});

@@ -1,0 +1,60 @@
+// How `flexlon demo` narrates the market as it happens: each event of the buyer's procurement loop
+// and each on_status the provider pushes, as one line stamped with the market time.
+import type { StatusPush } from '../agents/grid/orchestrator.ts';
+import type { ProcurementEvent } from '../agents/grid/procurement-loop.ts';
+import { isoOf } from '../domain/time.ts';
+
+export const hhmm = (t: number): string => isoOf(t).slice(11, 16);
+export const money = (n: number): string => `£${n.toFixed(2)}`;
+
+/** The line for an on_status the provider sent unasked (delivery started, delivery done). */
+export const pushLine = (at: number, push: StatusPush): string =>
+  `[${hhmm(at)}] on_status pushed by the provider, unasked: ${push.state ?? 'no state'}${push.settlement ? `, ${push.settlement.deliveredKwh.toFixed(1)} kWh delivered` : ''}`;
+
+/** The lines for one procurement event; `waiting` counts the jobs waiting at the sites now. */
+export const eventLines = (e: ProcurementEvent, waiting: { jobs: number; sites: number }): string[] => {
+  switch (e.kind) {
+    case 'need': {
+      const n = e.need;
+      const why =
+        n.kind === 'import-limit'
+          ? 'a grid event (network constraint) asks for'
+          : 'day-ahead forecast puts the evening peak at';
+      return [
+        `\n[${hhmm(e.at)}] grid: ${why} ${hhmm(n.windowStart)}–${hhmm(n.windowEnd)} UTC; it will ask for up to ${n.wantedKw} kW`,
+      ];
+    }
+    case 'searching':
+      return [
+        `[${hhmm(e.at)}] grid: ${waiting.jobs} jobs waiting at the site${waiting.sites > 1 ? 's' : ''}; the grid orchestrator searches the network`,
+      ];
+    case 'no-deal':
+      return [`[${hhmm(e.at)}] no flexibility bought: ${e.reason}`];
+    case 'bought': {
+      const p = e.procurement;
+      const o = p.offer;
+      const hours = (o.windowEnd - o.windowStart) / 3_600_000;
+      const parts = o.costComponents
+        ? `: energy ${money(o.costComponents.energyGbp)}, lateness ${money(o.costComponents.latenessGbp)}`
+        : '';
+      return [
+        `[${hhmm(e.at)}] offer (on_search): ${o.reductionKw.toFixed(1)} kW at ${o.site} ${hhmm(o.windowStart)}–${hhmm(o.windowEnd)}, ${money(o.priceGbp)} (${o.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(o.opportunityCostGbp)}${parts})`,
+        `[${hhmm(e.at)}] committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`,
+      ];
+    }
+    case 'window-open':
+      return [`[${hhmm(e.at)}] window opens: deferred jobs wait, site import held down`];
+    case 'status':
+      return [`[${hhmm(e.at)}] status → on_status: ${e.state ?? 'unknown'}`];
+    case 'statement':
+      return [
+        `[${hhmm(e.at)}] support → on_support: ${e.statement ? `signed settlement statement, ${e.statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(e.statement.paymentGbp)}` : 'contact only (no statement yet)'}`,
+      ];
+    case 'error':
+      return [`[${hhmm(e.at)}] grid: procurement step failed: ${e.code} ${e.message}`];
+    default: {
+      const never: never = e;
+      return never;
+    }
+  }
+};
