@@ -3,7 +3,14 @@
 // networked implementation (PostgreSQL, Slurm over ssh, a live API) fits the same shape.
 import type { DispatchMessage, DispatchResults, SlotRead, SlotReadings } from './agents/link-protocol.ts';
 import type { AuditEntry, AuditRecord } from './audit/chain.ts';
-import type { Actuation, ComputeJob, FlexibilityReport, PortableJob, SchedulerCapabilities } from './domain/compute.ts';
+import type {
+  Actuation,
+  BatteryReport,
+  ComputeJob,
+  FlexibilityReport,
+  PortableJob,
+  SchedulerCapabilities,
+} from './domain/compute.ts';
 import type { Order } from './domain/order.ts';
 import type { PlanningProblem, Schedule } from './domain/planning.ts';
 import type { SignalSeries } from './domain/signals.ts';
@@ -62,12 +69,35 @@ export interface Scheduler {
   exportJob(jobId: string): Promise<PortableJob | undefined>;
   /** Submits a job exported elsewhere, held by FlexLon, keeping its identity. */
   importJob(job: PortableJob): Promise<Actuation>;
-  /** Caps the job's GPUs at `wattsPerGpu` (refused, code `unsupported`, where the scheduler cannot). */
-  setPowerCap(jobId: string, wattsPerGpu: number): Promise<Actuation>;
+  /**
+   * Caps the job's GPUs at `wattsPerGpu`; `null` lifts FlexLon's cap (the GPUs go back to their
+   * default limit). Refused as a value: code `unsupported` where the scheduler cannot cap, `invalid`
+   * for a cap outside the GPU's min/max limit, `wrong-state` for a job that is not running or waiting.
+   */
+  setPowerCap(jobId: string, wattsPerGpu: number | null): Promise<Actuation>;
   /** Jobs that reached an end state (completed or cancelled) at or after `since`, as far as the scheduler still knows. */
   finishedSince(since: EpochMs): Promise<ComputeJob[]>;
   /** For schedulers without native begin times: start the jobs whose deferral has run out. */
   reconcile?(now: EpochMs): Promise<void>;
+}
+
+/**
+ * A battery behind the site's grid meter (issue 13 item 4). Its power adds to the site's import:
+ * charging raises it, discharging lowers it. Setpoints are values, not exceptions: a setpoint beyond
+ * the battery's power or state-of-charge limits is refused (code `invalid`), never clipped silently.
+ * test/contract/battery.contract.ts is the behaviour every adapter must show.
+ */
+export interface SiteBattery {
+  readonly site: string;
+  readonly spec: BatteryReport;
+  /** Stored energy now (kWh). */
+  stateOfChargeKwh(): Promise<number>;
+  /**
+   * Holds the battery at `kw` (> 0 charges, < 0 discharges, 0 idles) from now until `until`, then
+   * idles. A later setpoint replaces an earlier one. Where the stored energy reaches a limit before
+   * `until`, the battery stops there (it never goes below minSocKwh or above maxSocKwh).
+   */
+  setPower(kw: number, until: EpochMs): Promise<Actuation>;
 }
 
 /** Site grid-import meter: average import (kW) per slot of `grid`; NaN where no reading exists yet. */

@@ -89,6 +89,22 @@ export interface FlexibilitySummary {
   readonly locational: readonly LocationalOption[];
 }
 
+/**
+ * A battery behind the site's meter, as its agent reports it (issue 13 item 4). Energies in kWh of
+ * stored energy; power at the battery's grid-side terminals.
+ */
+export interface BatteryReport {
+  readonly capacityKwh: number;
+  readonly maxChargeKw: number;
+  readonly maxDischargeKw: number;
+  /** Round-trip efficiency (0, 1]: stored energy = charged energy × efficiency (losses on charging). */
+  readonly roundTripEfficiency: number;
+  readonly minSocKwh: number;
+  readonly maxSocKwh: number;
+  /** Wear cost per MWh discharged (£/MWh): what cycling the battery costs its owner. */
+  readonly degradationGbpPerMwh: number;
+}
+
 /** What a Compute-Flex agent reports to the Flexibility Orchestrator about its site. */
 export interface FlexibilityReport {
   readonly site: string;
@@ -109,6 +125,8 @@ export interface FlexibilityReport {
   readonly refused?: readonly Actuation[];
   /** Set when the scheduler could not be read: `jobs` is the last known queue, as of `staleSince`. */
   readonly staleSince?: EpochMs;
+  /** The site's battery behind the meter, with its stored energy at `at` (kWh). */
+  readonly battery?: BatteryReport & { readonly socKwh: number };
 }
 
 /** Result of asking a scheduler to act on a job. `code` says why a refusal happened, for callers that react to it. */

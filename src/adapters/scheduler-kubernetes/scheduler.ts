@@ -301,7 +301,7 @@ export class KubernetesScheduler implements Scheduler {
     return ok(moved.id);
   }
 
-  setPowerCap(jobId: string, _wattsPerGpu: number): Promise<Actuation> {
+  setPowerCap(jobId: string, _wattsPerGpu: number | null): Promise<Actuation> {
     return Promise.resolve(
       refuse(
         jobId,

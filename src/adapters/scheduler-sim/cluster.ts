@@ -231,13 +231,22 @@ export class SimCluster implements Scheduler, Meter {
     return Promise.resolve(ok(moved.id));
   }
 
-  /** Caps the job's GPUs; it then runs slower and draws less (src/sim/power-cap.ts). Allowed from half TDP up to TDP. */
-  setPowerCap(jobId: string, wattsPerGpu: number): Promise<Actuation> {
+  /**
+   * Caps the job's GPUs; it then runs slower and draws less (src/sim/power-cap.ts). Allowed from half
+   * TDP up to TDP; `null` lifts the cap (full speed and draw again).
+   */
+  setPowerCap(jobId: string, wattsPerGpu: number | null): Promise<Actuation> {
     const job = this.find(jobId);
     if (!job) return Promise.resolve(refuse(jobId, `no job ${jobId} at site ${this.site}`, 'not-found'));
     if (job.state === 'completed' || job.state === 'cancelled')
       return Promise.resolve(refuse(jobId, `job ${jobId} is ${job.state}`, 'wrong-state'));
     const p = this.cfg.power;
+    if (wattsPerGpu === null) {
+      // The cap's own change of speed happens at this instant: what ran before it ran capped.
+      this.applyCap(job, p.gpuTdpW ?? p.gpuPeakW);
+      delete job.powerCapW;
+      return Promise.resolve(ok(jobId));
+    }
     const lo = minCapW(p);
     const hi = p.gpuTdpW ?? p.gpuPeakW;
     if (!(wattsPerGpu >= lo && wattsPerGpu <= hi))

@@ -217,7 +217,7 @@ export class SlurmScheduler implements Scheduler {
     return this.scontrol(moved.id, ['update', `JobId=${nativeId}`, `AdminComment=${HOLD_MARK}`]);
   }
 
-  setPowerCap(jobId: string, _wattsPerGpu: number): Promise<Actuation> {
+  setPowerCap(jobId: string, _wattsPerGpu: number | null): Promise<Actuation> {
     return Promise.resolve(
       refuse(
         jobId,
