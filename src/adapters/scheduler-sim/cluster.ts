@@ -4,7 +4,9 @@
 // cluster serves live mode (driven by the Clock) and fast replay.
 //
 // Power follows the convention in src/sim/power.ts: IT power = idle power of the training pool +
-// Σ running jobs' powerKw (their marginal power) + the inference pool's power; import = IT × pue.
+// Σ running jobs' powerKw (their marginal power) + the inference pool's power; import = IT × pue
+// + the grid-side power of the site's battery, if it has one (battery.ts: + charging, − discharging).
+// The battery sits on the site's bus, not behind the cooling, so PUE does not multiply it.
 import type {
   Actuation,
   ComputeJob,
@@ -18,10 +20,20 @@ import { kw, kwh, type Kilowatts } from '../../domain/units.ts';
 import type { Meter, Scheduler } from '../../ports.ts';
 import { jobPowerKw } from '../../sim/power.ts';
 import { cappedDrawW, minCapW, throughputAt } from '../../sim/power-cap.ts';
-import { checkInferenceProfile, resolveConfig, type ResolvedSimConfig, type SimClusterConfig } from './config.ts';
+import { SimBattery, type SimBatteryConfig } from './battery.ts';
+import {
+  checkInferenceProfile,
+  resolveConfig,
+  type ResolvedSimConfig,
+  type SimClusterConfig as ClusterConfig,
+} from './config.ts';
 import { PowerLog } from './power-log.ts';
 
-export type { SimClusterConfig } from './config.ts';
+/** The cluster's configuration (config.ts), and optionally a battery behind the site's meter. */
+export interface SimClusterConfig extends ClusterConfig {
+  /** Without it the site has no battery (a business-as-usual twin has none unless given one). */
+  readonly battery?: SimBatteryConfig;
+}
 
 const HOUR_MS = 60 * MINUTE_MS;
 
@@ -61,6 +73,7 @@ export class SimCluster implements Scheduler, Meter {
   private jobs: JobRecord[] = [];
   private nextSeq = 0;
   private log: PowerLog;
+  private siteBattery: SimBattery | undefined;
 
   /** Without an inference profile the inference pool sits idle. */
   constructor(config: SimClusterConfig, start: EpochMs, inferenceKw?: readonly number[]) {
@@ -76,6 +89,12 @@ export class SimCluster implements Scheduler, Meter {
     this.current = start;
     this.inference = inferenceKw === undefined ? undefined : checkInferenceProfile(inferenceKw, this.cfg);
     this.log = new PowerLog(start);
+    this.siteBattery = config.battery && new SimBattery(this.site, config.battery, start);
+  }
+
+  /** The site's battery behind the meter (the SiteBattery port), which this cluster advances and meters. */
+  get battery(): SimBattery | undefined {
+    return this.siteBattery;
   }
 
   /** Simulated time: everything before it has happened. */
@@ -293,11 +312,15 @@ export class SimCluster implements Scheduler, Meter {
       this.run(now, next);
       this.current = epochMs(next);
     }
+    this.siteBattery?.advanceTo(t);
   }
 
   /** Meter port: average grid import (kW) per slot of `grid`; NaN for slots not fully simulated. */
   importKw(grid: SlotGrid): Promise<number[]> {
-    return Promise.resolve(this.perSlot(grid, (a, b) => this.log.averageKw(a, b) * this.pue));
+    const bat = this.siteBattery;
+    return Promise.resolve(
+      this.perSlot(grid, (a, b) => this.log.averageKw(a, b) * this.pue + (bat ? bat.averageKw(a, b) : 0)),
+    );
   }
 
   /** Inflexible IT power (kW) per slot of `grid`: the idle training pool plus the inference pool. */
@@ -320,6 +343,7 @@ export class SimCluster implements Scheduler, Meter {
       jobs: this.jobs
         .filter((j) => j.submittedAt <= this.current && (isWaiting(j) || j.state === 'running'))
         .map(publicJob),
+      ...(this.siteBattery ? { battery: this.siteBattery.report() } : {}),
     });
   }
 
@@ -330,6 +354,7 @@ export class SimCluster implements Scheduler, Meter {
     copy.jobs = this.jobs.map(copyRecord);
     copy.nextSeq = this.nextSeq;
     copy.log = this.log.clone();
+    copy.siteBattery = this.siteBattery?.clone();
     return copy;
   }
 

@@ -1,6 +1,7 @@
 // The simulated site meter's record: IT power as a piecewise-constant function of time over the
 // simulated span [start, end). Keeping the steps (rather than one number per slot) lets the meter
-// answer for any slot grid exactly, whatever its slot length or alignment.
+// answer for any slot grid exactly, whatever its slot length or alignment. The site's battery keeps
+// one too, of its grid-side power, which is negative while it discharges (battery.ts).
 
 export class PowerLog {
   readonly start: number;
