@@ -13,9 +13,9 @@
 // Dispatch has one message type whichever way it travels (docs/architecture.md, "One dispatch message").
 import type { Actuation, FlexibilityReport } from '../domain/compute.ts';
 import { FlexError } from '../errors.ts';
-import type { DispatchInstruction } from '../optimise/problem.ts';
+import type { BatteryInstruction, DispatchInstruction, PowerCapInstruction } from '../optimise/problem.ts';
 
-export type { DispatchInstruction } from '../optimise/problem.ts';
+export type { BatteryInstruction, DispatchInstruction, PowerCapInstruction } from '../optimise/problem.ts';
 
 export const LINK_PROTOCOL = 'flexlon-link/1';
 
@@ -36,6 +36,10 @@ export interface DispatchMessage {
   readonly reason?: string;
   /** The stored plan the instructions come from (Store.savePlan). */
   readonly planId?: string;
+  /** GPU power of running jobs for the current slot (sites whose scheduler can cap). */
+  readonly powerCaps?: readonly PowerCapInstruction[];
+  /** The site battery's setpoint for the current slot. */
+  readonly battery?: BatteryInstruction;
 }
 
 /** The agent's answer to a pushed dispatch: what the scheduler did with each instruction. */
@@ -113,6 +117,30 @@ const oneOf = (o: Fields, key: string, values: readonly string[], what: string, 
 const JOB_STATES = ['queued', 'held', 'running', 'completed', 'cancelled'] as const;
 const SLOS = ['inflexible', 'deferrable'] as const;
 
+const BATTERY_FIELDS = [
+  'capacityKwh',
+  'maxChargeKw',
+  'maxDischargeKw',
+  'roundTripEfficiency',
+  'minSocKwh',
+  'maxSocKwh',
+  'degradationGbpPerMwh',
+  'socKwh',
+] as const;
+
+/** A reported battery: every figure a number ≥ 0, 0 ≤ minSoc ≤ maxSoc ≤ capacity, efficiency in (0, 1]. */
+const parseBattery = (b: Fields, what: string): void => {
+  const v = Object.fromEntries(BATTERY_FIELDS.map((k) => [k, num(b, k, what, 'battery.')])) as Record<
+    (typeof BATTERY_FIELDS)[number],
+    number
+  >;
+  for (const k of BATTERY_FIELDS) if (v[k] < 0) throw invalid(what, `battery.${k}`, 'must be ≥ 0');
+  if (!(v.roundTripEfficiency > 0 && v.roundTripEfficiency <= 1))
+    throw invalid(what, 'battery.roundTripEfficiency', 'must be in (0, 1]');
+  if (v.minSocKwh > v.maxSocKwh || v.maxSocKwh > v.capacityKwh)
+    throw invalid(what, 'battery.maxSocKwh', 'must satisfy minSocKwh ≤ maxSocKwh ≤ capacityKwh');
+};
+
 /** The provider checks an agent's report (the fields planning reads) before it keeps or plans with it. */
 export const parseReport = (v: unknown): FlexibilityReport => {
   const what = 'the agent report';
@@ -137,6 +165,7 @@ export const parseReport = (v: unknown): FlexibilityReport => {
   });
   if (r.refused !== undefined) listAt(r, 'refused', what);
   if (r.staleSince !== undefined) num(r, 'staleSince', what);
+  if (r.battery !== undefined) parseBattery(objectAt(r.battery, what, 'battery'), what);
   return r as unknown as FlexibilityReport;
 };
 
@@ -151,6 +180,19 @@ export const parseDispatchMessage = (v: unknown): DispatchMessage => {
   });
   optionalStr(m, 'reason', what);
   optionalStr(m, 'planId', what);
+  if (m.powerCaps !== undefined)
+    listAt(m, 'powerCaps', what).forEach((x, n) => {
+      const c = objectAt(x, what, `powerCaps[${n}]`);
+      str(c, 'jobId', what, `powerCaps[${n}].`);
+      num(c, 'until', what, `powerCaps[${n}].`);
+      if (c.powerKw !== null && (typeof c.powerKw !== 'number' || !Number.isFinite(c.powerKw) || c.powerKw < 0))
+        throw invalid(what, `powerCaps[${n}].powerKw`, 'must be a power ≥ 0 (kW) or null to lift the cap');
+    });
+  if (m.battery !== undefined) {
+    const b = objectAt(m.battery, what, 'battery');
+    num(b, 'kw', what, 'battery.');
+    num(b, 'until', what, 'battery.');
+  }
   return m as unknown as DispatchMessage;
 };
 

@@ -100,6 +100,8 @@ export const offerTags = (o: FlexOffer): TagGroup[] => [
       ? {
           'opportunity-cost-energy-gbp': decimal(o.costComponents.energyGbp, 2),
           'opportunity-cost-lateness-gbp': decimal(o.costComponents.latenessGbp, 2),
+          'opportunity-cost-caps-gbp': decimal(o.costComponents.capsGbp, 2),
+          'opportunity-cost-battery-gbp': decimal(o.costComponents.batteryGbp, 2),
         }
       : {}),
     site: o.site,
@@ -140,10 +142,17 @@ const componentsOf = (item: Item, path: string): Pick<FlexOffer, 'costComponents
   const energy = readTag(item.tags, 'flex-offer', 'opportunity-cost-energy-gbp');
   const lateness = readTag(item.tags, 'flex-offer', 'opportunity-cost-lateness-gbp');
   if (energy === undefined && lateness === undefined) return {};
+  // Caps and battery parts came later: an offer without them has none (0).
+  const caps = readTag(item.tags, 'flex-offer', 'opportunity-cost-caps-gbp');
+  const battery = readTag(item.tags, 'flex-offer', 'opportunity-cost-battery-gbp');
   return {
     costComponents: {
       energyGbp: gbp(num(energy, `${path}.tags[flex-offer].opportunity-cost-energy-gbp`)),
       latenessGbp: gbp(num(lateness, `${path}.tags[flex-offer].opportunity-cost-lateness-gbp`)),
+      capsGbp: gbp(caps === undefined ? 0 : num(caps, `${path}.tags[flex-offer].opportunity-cost-caps-gbp`)),
+      batteryGbp: gbp(
+        battery === undefined ? 0 : num(battery, `${path}.tags[flex-offer].opportunity-cost-battery-gbp`),
+      ),
     },
   };
 };

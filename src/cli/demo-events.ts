@@ -35,7 +35,9 @@ export const eventLines = (e: ProcurementEvent, waiting: { jobs: number; sites: 
       const o = p.offer;
       const hours = (o.windowEnd - o.windowStart) / 3_600_000;
       const parts = o.costComponents
-        ? `: energy ${money(o.costComponents.energyGbp)}, lateness ${money(o.costComponents.latenessGbp)}`
+        ? `: energy ${money(o.costComponents.energyGbp)}, lateness ${money(o.costComponents.latenessGbp)}` +
+          (o.costComponents.capsGbp !== 0 ? `, GPU caps ${money(o.costComponents.capsGbp)}` : '') +
+          (o.costComponents.batteryGbp !== 0 ? `, battery wear ${money(o.costComponents.batteryGbp)}` : '')
         : '';
       return [
         `[${hhmm(e.at)}] offer (on_search): ${o.reductionKw.toFixed(1)} kW at ${o.site} ${hhmm(o.windowStart)}–${hhmm(o.windowEnd)}, ${money(o.priceGbp)} (${o.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(o.opportunityCostGbp)}${parts})`,

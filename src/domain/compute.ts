@@ -49,6 +49,11 @@ export interface ComputeJob {
   /** GPU power cap applied to the job (W per GPU), if any. */
   readonly powerCapW?: number;
   /**
+   * The caps its GPUs accept (W per GPU): `minW` gives minPowerKw, `maxW` full power. Reported by
+   * schedulers that can cap; the agent maps a planned power onto it linearly.
+   */
+  readonly powerCapRangeW?: { readonly minW: number; readonly maxW: number };
+  /**
    * What an hour of this job's lateness costs, per GPU (£/GPU-hour): its soft SLO. The planner may
    * finish it after deadlineAt at that cost (× GPUs × hours late, work-weighted) when the fleet is
    * full; absent, the orchestrator's default for deferrable work applies.

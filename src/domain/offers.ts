@@ -18,9 +18,15 @@ export interface FlexOffer {
   readonly opportunityCostGbp: Pounds;
   /**
    * What the opportunity cost is made of (they add up to it, to rounding): the change in the fleet's
-   * energy cost and in its lateness cost (work pushed past its deadline) when the reduction binds.
+   * energy cost, in its lateness cost (waiting work pushed past its deadline), in running work slowed
+   * by GPU power caps, and in battery wear, when the reduction binds (docs/cost-model.md).
    */
-  readonly costComponents?: { readonly energyGbp: Pounds; readonly latenessGbp: Pounds };
+  readonly costComponents?: {
+    readonly energyGbp: Pounds;
+    readonly latenessGbp: Pounds;
+    readonly capsGbp: Pounds;
+    readonly batteryGbp: Pounds;
+  };
   readonly validUntil: EpochMs;
 }
 

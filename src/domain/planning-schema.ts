@@ -156,6 +156,8 @@ const sloSchema = {
 } as const;
 
 const jobsV1 = problemSchemaV1.properties.jobs;
+const sitesV1 = problemSchemaV1.properties.sites;
+const batteryV1 = sitesV1.items.properties.battery;
 
 export const problemSchemaV2 = {
   ...problemSchemaV1,
@@ -164,6 +166,22 @@ export const problemSchemaV2 = {
   properties: {
     ...problemSchemaV1.properties,
     version: { const: 2 },
+    sites: {
+      ...sitesV1,
+      items: {
+        ...sitesV1.items,
+        properties: {
+          ...sitesV1.items.properties,
+          battery: {
+            ...batteryV1,
+            properties: {
+              ...batteryV1.properties,
+              degradationGbpPerMwh: { ...nonNegative, description: '£ per MWh discharged (battery wear)' },
+            },
+          },
+        },
+      },
+    },
     jobs: {
       ...jobsV1,
       items: {
@@ -189,6 +207,7 @@ export const scheduleSchemaV2 = {
     version: { const: 2 },
     energyCostGbp: { type: 'number' },
     latenessCostGbp: { type: 'number' },
+    batteryWearGbp: { type: 'number' },
     late: {
       type: 'array',
       items: {

@@ -10,6 +10,8 @@ export interface BatterySpec {
   readonly roundTripEfficiency: number;
   readonly initialSocKwh: number;
   readonly minSocKwh: number;
+  /** Wear per MWh discharged (£/MWh); absent means 0. Counted in the schedule's batteryWearGbp. */
+  readonly degradationGbpPerMwh?: number;
 }
 
 export interface SiteSpec {
@@ -123,10 +125,12 @@ export interface Schedule {
   readonly planner?: string;
   /** Version 2: every soft job that is late or unfinished, by costGbp, dearest first. */
   readonly late?: readonly LateJob[];
-  /** Version 2: Σ price × import (£); costGbp = energyCostGbp + latenessCostGbp. */
+  /** Version 2: Σ price × import (£); costGbp = energyCostGbp + latenessCostGbp (+ batteryWearGbp). */
   readonly energyCostGbp?: number;
   /** Version 2: Σ late[].costGbp (£). */
   readonly latenessCostGbp?: number;
+  /** Version 2, where a battery states a degradation cost: Σ discharge × £/MWh (£), part of costGbp. */
+  readonly batteryWearGbp?: number;
 }
 
 /** Adds £ and gCO2 per unit of work when the problem's jobs state their work (docs/planning-problem.md). */

@@ -48,7 +48,8 @@ const buildModel = (p: PlanningProblem, load: readonly Float64Array[], sites: nu
         [...c, imp + t, soc + t],
         [...(c.length ? [kg] : []), 1, -bat.roundTripEfficiency * h],
       );
-      b.col(-price, 0, bat.maxDischargeKw, [...c, imp + t, soc + t], [...(c.length ? [-kg] : []), -1, h]);
+      const wear = ((bat.degradationGbpPerMwh ?? 0) * h) / 1000;
+      b.col(wear - price, 0, bat.maxDischargeKw, [...c, imp + t, soc + t], [...(c.length ? [-kg] : []), -1, h]);
       const last = t === T - 1;
       b.col(
         0,

@@ -10,6 +10,8 @@ export interface CheckResult {
   readonly costGbp: number;
   readonly energyCostGbp: number;
   readonly latenessCostGbp: number;
+  /** Battery wear: Σ discharge × degradationGbpPerMwh (£), part of costGbp. */
+  readonly batteryWearGbp: number;
   /** Late or unfinished soft jobs, as the schedule must report them (version 2). */
   readonly late: readonly LateJob[];
   readonly carbonKg: number;
@@ -132,6 +134,7 @@ export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): Che
       costGbp: 0,
       energyCostGbp: 0,
       latenessCostGbp: 0,
+      batteryWearGbp: 0,
       late: [],
       carbonKg: 0,
       importKw: {},
@@ -139,11 +142,14 @@ export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): Che
   }
   checkJobs(problem, schedule, itKw, out);
   let cost = 0;
+  let wear = 0;
   let carbon = 0;
   const importKw: Record<string, number[]> = {};
   for (const site of problem.sites) {
     const it = itKw.get(site.id) ?? [];
     const { charge, discharge } = checkBattery(problem, site, schedule, out);
+    const wearPerKwh = (site.battery?.degradationGbpPerMwh ?? 0) / 1000;
+    for (const d of discharge) wear += d * h * wearPerKwh;
     const imp = it.map((p, t) => p * site.pue + (charge[t] ?? 0) - (discharge[t] ?? 0));
     importKw[site.id] = imp;
     imp.forEach((x, t) => {
@@ -178,8 +184,13 @@ export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): Che
     out.push(`carbon ${carbon.toFixed(3)} kg exceeds the cap of ${problem.carbonCapKg} kg`);
   const energyCost = cost;
   const late = lateness(problem, schedule.jobs);
-  const total = energyCost + late.costGbp;
+  const total = energyCost + late.costGbp + wear;
   checkLateness(schedule, energyCost, late, out);
+  if (
+    wear > 0 &&
+    (schedule.version !== 2 || schedule.batteryWearGbp === undefined || !close(schedule.batteryWearGbp, wear))
+  )
+    out.push(`reported battery wear £${schedule.batteryWearGbp} differs from the recomputed £${wear.toFixed(4)}`);
   if (!close(schedule.costGbp, total))
     out.push(`reported cost £${schedule.costGbp} differs from the recomputed £${total.toFixed(4)}`);
   if (!close(schedule.carbonKg, carbon))
@@ -192,6 +203,7 @@ export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): Che
     costGbp: total,
     energyCostGbp: energyCost,
     latenessCostGbp: late.costGbp,
+    batteryWearGbp: wear,
     late: late.late,
     carbonKg: carbon,
     importKw,
@@ -241,7 +253,10 @@ const checkLateness = (
 export const costFields = (
   problem: PlanningProblem,
   measured: CheckResult,
-): Pick<Schedule, 'version' | 'costGbp' | 'carbonKg' | 'late' | 'energyCostGbp' | 'latenessCostGbp'> =>
+): Pick<
+  Schedule,
+  'version' | 'costGbp' | 'carbonKg' | 'late' | 'energyCostGbp' | 'latenessCostGbp' | 'batteryWearGbp'
+> =>
   problem.version === 2
     ? {
         version: 2,
@@ -249,6 +264,7 @@ export const costFields = (
         carbonKg: measured.carbonKg,
         energyCostGbp: measured.energyCostGbp,
         latenessCostGbp: measured.latenessCostGbp,
+        ...(measured.batteryWearGbp > 0 ? { batteryWearGbp: measured.batteryWearGbp } : {}),
         late: measured.late,
       }
     : { version: 1, costGbp: measured.costGbp, carbonKg: measured.carbonKg };

@@ -361,7 +361,8 @@ export const addBatteries = (
             ]
           : [rows, coefs]) as [number[], number[]];
       b.col(price, 0, bat.maxChargeKw, ...withCarbon([imp, soc], [1, -bat.roundTripEfficiency * h], 1));
-      b.col(-price, 0, bat.maxDischargeKw, ...withCarbon([imp, soc], [-1, h], -1));
+      const wear = ((bat.degradationGbpPerMwh ?? 0) * h) / 1000;
+      b.col(wear - price, 0, bat.maxDischargeKw, ...withCarbon([imp, soc], [-1, h], -1));
       const socLower = t === T - 1 ? Math.max(bat.minSocKwh, bat.initialSocKwh) : bat.minSocKwh;
       b.col(0, socLower, bat.capacityKwh, t === T - 1 ? [soc] : [soc, soc + 1], t === T - 1 ? [1] : [1, -1]);
     }

@@ -5,6 +5,7 @@
 // bisection), never more.
 import type { CommitmentSpec, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { siteImportKw } from '../domain/planning.ts';
+import { CAP_PART_PREFIX } from './problem.ts';
 
 export interface CurvePoint {
   readonly reductionKw: number;
@@ -16,20 +17,39 @@ export interface CurvePoint {
   readonly opportunityCostGbpPerMwh: number;
   /**
    * What the opportunity cost is made of: the change in energy cost (work moved to dearer or cheaper
-   * hours) and in lateness cost (work pushed past its deadline). They add up to opportunityCostGbp.
+   * hours), in lateness cost (work pushed past its deadline), in running work slowed by GPU caps and
+   * in battery wear. They add up to opportunityCostGbp.
    */
   readonly components?: CostComponents;
 }
 
 export interface CostComponents {
   readonly energyGbp: number;
+  /** Waiting work pushed past its deadline. */
   readonly latenessGbp: number;
+  /** Running work slowed by GPU power caps: the lateness of the jobs' cappable parts (problem.ts). */
+  readonly capsGbp: number;
+  /** Battery wear (discharge × £/MWh). */
+  readonly batteryGbp: number;
 }
+
+export const COMPONENT_KEYS = ['energyGbp', 'latenessGbp', 'capsGbp', 'batteryGbp'] as const;
+
+/** a − b, part by part. */
+export const componentsMinus = (a: CostComponents, b: CostComponents): CostComponents =>
+  Object.fromEntries(COMPONENT_KEYS.map((k) => [k, a[k] - b[k]])) as unknown as CostComponents;
 
 /** A schedule's cost split (version 1 schedules are all energy). */
 export const costSplit = (s: Schedule): CostComponents => {
-  const latenessGbp = s.latenessCostGbp ?? 0;
-  return { energyGbp: s.energyCostGbp ?? s.costGbp - latenessGbp, latenessGbp };
+  const capsGbp = (s.late ?? []).filter((l) => l.id.startsWith(CAP_PART_PREFIX)).reduce((a, l) => a + l.costGbp, 0);
+  const latenessGbp = (s.latenessCostGbp ?? 0) - capsGbp;
+  const batteryGbp = s.batteryWearGbp ?? 0;
+  return {
+    energyGbp: s.energyCostGbp ?? s.costGbp - latenessGbp - capsGbp - batteryGbp,
+    latenessGbp,
+    capsGbp,
+    batteryGbp,
+  };
 };
 
 export interface FlexibilityCurve {
@@ -93,7 +113,7 @@ export const flexibilityCurve = async (
       costGbp: s.costGbp,
       opportunityCostGbp,
       opportunityCostGbpPerMwh: mwh > 0 ? opportunityCostGbp / mwh : 0,
-      components: { energyGbp: a.energyGbp - b.energyGbp, latenessGbp: a.latenessGbp - b.latenessGbp },
+      components: componentsMinus(a, b),
     };
   };
   // The largest deliverable reduction, by bisection to 1 % of the baseline (or 1 kW).
@@ -130,7 +150,7 @@ export const flexibilityCurve = async (
   if (!cheapest || cheapest.costGbp >= base.costGbp)
     return { site, fromSlot, toSlot, referenceKw, plannedKw, baseCostGbp: base.costGbp, points };
   const shift = cheapest.costGbp - base.costGbp;
-  const parts = cheapest.components ?? { energyGbp: shift, latenessGbp: 0 };
+  const parts = cheapest.components ?? { energyGbp: shift, latenessGbp: 0, capsGbp: 0, batteryGbp: 0 };
   const rebased = points.map((p) => {
     const opportunityCostGbp = p.opportunityCostGbp - shift;
     const mwh = (p.reductionKw * hoursInWindow) / 1000;
@@ -138,14 +158,7 @@ export const flexibilityCurve = async (
       ...p,
       opportunityCostGbp,
       opportunityCostGbpPerMwh: mwh > 0 ? opportunityCostGbp / mwh : 0,
-      ...(p.components
-        ? {
-            components: {
-              energyGbp: p.components.energyGbp - parts.energyGbp,
-              latenessGbp: p.components.latenessGbp - parts.latenessGbp,
-            },
-          }
-        : {}),
+      ...(p.components ? { components: componentsMinus(p.components, parts) } : {}),
     };
   });
   return { site, fromSlot, toSlot, referenceKw, plannedKw, baseCostGbp: cheapest.costGbp, points: rebased };

@@ -3,7 +3,7 @@
 // nodes, inference, jobs already running) enters the problem as jobs pinned to their slots.
 // DispatchInstruction is what the provider–agent link carries (src/agents/link-protocol.ts).
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
-import type { CommitmentSpec, JobSpec, PlanningProblem, Schedule } from '../domain/planning.ts';
+import type { BatterySpec, CommitmentSpec, JobSpec, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { pricesOf, carbonOf, type SignalSeries } from '../domain/signals.ts';
 import { MINUTE_MS, isoOf, slotStart, type EpochMs, type SlotGrid } from '../domain/time.ts';
 
@@ -12,6 +12,36 @@ export interface DispatchInstruction {
   /** The job may start from this instant (market time). */
   readonly beginAt: EpochMs;
 }
+
+/**
+ * A running job's GPU power for the current slot (issue 13 item 2): the IT power the plan gives it
+ * (between its lowest-cap power and full power), or null to lift FlexLon's cap. The agent turns
+ * the power into watts per GPU within the range its scheduler reports (ComputeJob.powerCapRangeW).
+ */
+export interface PowerCapInstruction {
+  readonly jobId: string;
+  readonly powerKw: number | null;
+  /** The end of the slot the target is for (market time): the agent's cap is renewed or lifted then. */
+  readonly until: EpochMs;
+}
+
+/** The site battery's setpoint for the current slot: > 0 charges, < 0 discharges (kW at the meter). */
+export interface BatteryInstruction {
+  readonly kw: number;
+  readonly until: EpochMs;
+}
+
+/**
+ * A running job that its scheduler can cap enters the problem as two parts (issue 13 item 2, the
+ * cap as a continuous lever): its floor, pinned like any running job at its lowest-cap power, and
+ * this part — the power between the floor and full power — preemptible and soft over the same slots.
+ * Leaving part of it out of a slot is capping the job there; the energy then runs later, and the
+ * time lost is costed as lateness at the job's own £ per GPU-hour (docs/cost-model.md, "GPU power
+ * caps"). The energy is kept whole (a cap saves energy per unit of work on the measured curves, so
+ * this overstates the cost slightly rather than understating it).
+ */
+export const CAP_PART_PREFIX = 'cap:';
+export const capPartId = (jobId: string): string => `${CAP_PART_PREFIX}${jobId}`;
 
 const slotMs = (grid: SlotGrid): number => grid.slotMinutes * MINUTE_MS;
 
@@ -94,6 +124,40 @@ export interface ProblemInput {
   readonly lateGbpPerGpuHour?: number;
 }
 
+/** A running job that can be capped, as its floor and its cappable part (CAP_PART_PREFIX); any other job as it is. */
+const capParts = (job: ComputeJob, spec: JobSpec, lateGbpPerGpuHour?: number): JobSpec[] => {
+  const floorKw = job.minPowerKw ?? spec.maxPowerKw;
+  if (job.state !== 'running' || !(floorKw < spec.maxPowerKw - 1e-6) || floorKw <= 0) return [spec];
+  const share = floorKw / spec.maxPowerKw;
+  const late = (job.lateGbpPerGpuHour ?? lateGbpPerGpuHour ?? DEFAULT_LATE_GBP_PER_GPU_HOUR) * job.gpus;
+  // The work is the floor's: the cappable part carries energy and lateness, not extra units.
+  const { work: _work, ...rest } = spec;
+  return [
+    { ...spec, energyKwh: spec.energyKwh * share, maxPowerKw: floorKw },
+    {
+      ...rest,
+      id: capPartId(spec.id),
+      energyKwh: spec.energyKwh * (1 - share),
+      maxPowerKw: spec.maxPowerKw - floorKw,
+      preemptible: true,
+      slo: { kind: 'soft', lateGbpPerHour: late },
+    },
+  ];
+};
+
+/** A site's battery as the planner takes it: its reported stored energy now, inside its limits. */
+const batteryOf = (b: NonNullable<FlexibilityReport['battery']>): BatterySpec => {
+  return {
+    capacityKwh: b.maxSocKwh,
+    maxChargeKw: b.maxChargeKw,
+    maxDischargeKw: b.maxDischargeKw,
+    roundTripEfficiency: b.roundTripEfficiency,
+    minSocKwh: b.minSocKwh,
+    initialSocKwh: Math.min(b.maxSocKwh, Math.max(b.minSocKwh, b.socKwh)),
+    ...(b.degradationGbpPerMwh > 0 ? { degradationGbpPerMwh: b.degradationGbpPerMwh } : {}),
+  };
+};
+
 export const buildProblem = (i: ProblemInput): PlanningProblem => {
   const nowSlot = Math.max(0, Math.floor((i.now - i.grid.start) / slotMs(i.grid)));
   const h = i.grid.slotMinutes / 60;
@@ -107,6 +171,7 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
       gridImportLimitKw: r.gridImportLimitKw,
       priceGbpPerMwh: pricesOf(s),
       carbonGPerKwh: carbonOf(s, 'forecast'),
+      ...(r.battery ? { battery: batteryOf(r.battery) } : {}),
     };
   });
   const jobs: JobSpec[] = [];
@@ -130,7 +195,7 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
     }
     for (const job of r.jobs) {
       const spec = jobSpecOf(job, i.grid, nowSlot, i.now - r.at, i.lateGbpPerGpuHour);
-      if (spec) jobs.push(spec);
+      if (spec) jobs.push(...capParts(job, spec, i.lateGbpPerGpuHour));
     }
   }
   return {
@@ -167,4 +232,54 @@ export const dispatchFor = (
     out.push({ jobId: job.id, beginAt: at });
   }
   return out;
+};
+
+const POWER_TOL_KW = 1e-3;
+
+/**
+ * GPU power for the site's cappable running jobs in the current slot, read off a schedule: the
+ * floor plus what the plan gives the cappable part there. A job the plan runs at full power gets no
+ * instruction unless FlexLon capped it before (then null lifts the cap).
+ */
+export const powerCapsFor = (
+  report: FlexibilityReport,
+  schedule: Schedule,
+  grid: SlotGrid,
+  now: EpochMs,
+): PowerCapInstruction[] => {
+  const t = Math.max(0, Math.floor((now - grid.start) / slotMs(grid)));
+  if (t >= grid.slots) return [];
+  const until = slotStart(grid, t + 1);
+  const bySchedule = new Map(schedule.jobs.map((j) => [j.id, j]));
+  const out: PowerCapInstruction[] = [];
+  for (const job of report.jobs) {
+    if (job.state !== 'running') continue;
+    const part = bySchedule.get(capPartId(job.id));
+    const floor = bySchedule.get(job.id);
+    if (!part || !floor) {
+      if (job.powerCapW !== undefined) out.push({ jobId: job.id, powerKw: null, until });
+      continue;
+    }
+    const kw = (floor.powerKw[t] ?? 0) + (part.powerKw[t] ?? 0);
+    if (kw >= job.powerKw - POWER_TOL_KW) {
+      if (job.powerCapW !== undefined) out.push({ jobId: job.id, powerKw: null, until });
+      continue;
+    }
+    out.push({ jobId: job.id, powerKw: Math.max(job.minPowerKw ?? 0, kw), until });
+  }
+  return out;
+};
+
+/** The site battery's setpoint for the current slot (charge − discharge), if the site has one. */
+export const batteryFor = (
+  site: string,
+  schedule: Schedule,
+  grid: SlotGrid,
+  now: EpochMs,
+): BatteryInstruction | undefined => {
+  const b = schedule.batteries.find((x) => x.site === site);
+  const t = Math.max(0, Math.floor((now - grid.start) / slotMs(grid)));
+  if (!b || t >= grid.slots) return undefined;
+  const kw = (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0);
+  return { kw: Math.abs(kw) < POWER_TOL_KW ? 0 : kw, until: slotStart(grid, t + 1) };
 };

@@ -10,7 +10,7 @@ import { kw } from '../../domain/units.ts';
 import { FlexError, asFlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { KeyResolver } from '../../beckn/key-resolver.ts';
-import type { Clock, Meter, ProviderLink, Scheduler, Signer, Store } from '../../ports.ts';
+import type { Clock, Meter, ProviderLink, Scheduler, Signer, SiteBattery, Store } from '../../ports.ts';
 import { httpProviderLink, signedRoute } from '../link.ts';
 import {
   LINK_PATHS,
@@ -21,6 +21,7 @@ import {
   type DispatchResults,
   type SlotReadings,
 } from '../link-protocol.ts';
+import { applyBattery, applyPowerCaps } from './levers.ts';
 
 export interface SiteDescription {
   readonly id: string;
@@ -62,6 +63,8 @@ export interface ComputeAgentDeps {
   readonly holdNewJobs?: boolean;
   /** The link to the orchestrator; signed HTTP to orchestratorUrl when absent. */
   readonly link?: ProviderLink;
+  /** The site's battery behind the meter, reported and dispatched each slot. */
+  readonly battery?: SiteBattery;
 }
 
 /** How a dispatch arrived: pushed by the orchestrator, or in the reply to this agent's report. */
@@ -213,6 +216,9 @@ export class ComputeAgent {
       flexibility: summariseFlexibility(jobs, baseLoadKw, baseLoadFrom, grid.slotMinutes, now),
       ...(refused.length > 0 ? { refused } : {}),
       ...(read.staleSince === undefined ? {} : { staleSince: read.staleSince }),
+      ...(this.deps.battery
+        ? { battery: { ...this.deps.battery.spec, socKwh: await this.deps.battery.stateOfChargeKwh() } }
+        : {}),
     };
   }
 
@@ -220,7 +226,11 @@ export class ComputeAgent {
    * Applies start times. A job waiting for admission (held on arrival) gets its start time and is
    * released; a job that can no longer be deferred is reported, not silently skipped.
    */
-  async apply(dispatch: readonly DispatchInstruction[], reason: string): Promise<Actuation[]> {
+  async apply(
+    dispatch: readonly DispatchInstruction[],
+    reason: string,
+    levers: Pick<DispatchMessage, 'powerCaps' | 'battery'> = {},
+  ): Promise<Actuation[]> {
     const started = performance.now();
     const { jobs } = await this.readQueue();
     const byId = new Map(jobs.map((j) => [j.id, j]));
@@ -240,6 +250,8 @@ export class ComputeAgent {
       const r = await this.deps.scheduler.deferUntil(d.jobId, d.beginAt);
       results.push(r.ok && job?.state === 'held' ? await this.deps.scheduler.release(d.jobId) : r);
     }
+    results.push(...(await applyPowerCaps(this.deps.scheduler, byId, levers.powerCaps ?? [])));
+    results.push(...(await applyBattery(this.deps.site.id, this.deps.battery, levers.battery)));
     const applyMs = Math.round((performance.now() - started) * 10) / 10;
     const refused = results.filter((r) => !r.ok);
     if (refused.length > 0) this.deps.log.warn({ refused }, 'some jobs could not be deferred');
@@ -248,7 +260,14 @@ export class ComputeAgent {
       kind: 'dispatch',
       at: this.deps.wallNow(),
       actor: this.deps.id,
-      payload: { reason, dispatch, results, applyMs },
+      payload: {
+        reason,
+        dispatch,
+        ...(levers.powerCaps?.length ? { powerCaps: levers.powerCaps } : {}),
+        ...(levers.battery ? { battery: levers.battery } : {}),
+        results,
+        applyMs,
+      },
     });
     return results;
   }
@@ -259,7 +278,7 @@ export class ComputeAgent {
    * refusals go with the next report, which is already due.
    */
   async onDispatch(message: DispatchMessage, route: DispatchRoute): Promise<DispatchResults> {
-    const results = await this.apply(message.dispatch, message.reason ?? DEFAULT_REASON[route]);
+    const results = await this.apply(message.dispatch, message.reason ?? DEFAULT_REASON[route], message);
     if (route === 'pushed' && results.some((r) => !r.ok)) this.replanSoon();
     return { results };
   }

@@ -8,7 +8,13 @@ import { committedKw, toSpecs, type Commitment } from '../../domain/commitments.
 import type { FlexNeed, FlexOffer } from '../../domain/offers.ts';
 import type { PlanningProblem } from '../../domain/planning.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
-import { costSplit, flexibilityCurve, slotCommitments, type FlexibilityCurve } from '../../optimise/offers.ts';
+import {
+  costSplit,
+  flexibilityCurve,
+  slotCommitments,
+  type CostComponents,
+  type FlexibilityCurve,
+} from '../../optimise/offers.ts';
 import type { FlexContext } from './context.ts';
 import { priceOffer } from './pricing.ts';
 
@@ -164,13 +170,21 @@ const siteDraft = (
  * The parts of a portfolio's opportunity cost `total`: the lateness the joint plan adds over the base
  * plan (never below £0 nor above the total), and the rest as energy, so the parts add up to the total.
  */
-const scaledParts = (
-  a: { energyGbp: number; latenessGbp: number },
-  b: { energyGbp: number; latenessGbp: number },
-  total: number,
-) => {
-  const latenessGbp = Math.min(Math.max(0, a.latenessGbp - b.latenessGbp), Math.max(0, total));
-  return { energyGbp: total - latenessGbp, latenessGbp };
+/**
+ * The portfolio's parts: the lateness, caps and wear the joint plan adds (never below 0, never more
+ * than the total between them), and the rest energy, so they add up to the opportunity cost.
+ */
+const scaledParts = (a: CostComponents, b: CostComponents, total: number): CostComponents => {
+  let left = Math.max(0, total);
+  const take = (x: number): number => {
+    const v = Math.min(Math.max(0, x), left);
+    left -= v;
+    return v;
+  };
+  const latenessGbp = take(a.latenessGbp - b.latenessGbp);
+  const capsGbp = take(a.capsGbp - b.capsGbp);
+  const batteryGbp = take(a.batteryGbp - b.batteryGbp);
+  return { energyGbp: total - latenessGbp - capsGbp - batteryGbp, latenessGbp, capsGbp, batteryGbp };
 };
 
 const portfolioDraft = async (

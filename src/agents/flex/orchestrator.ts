@@ -18,11 +18,20 @@ import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { FlexMetrics } from '../../observability/metrics.ts';
 import { checkSchedule } from '../../optimise/check.ts';
-import { buildProblem, dispatchFor, type DispatchInstruction } from '../../optimise/problem.ts';
+import {
+  batteryFor,
+  buildProblem,
+  dispatchFor,
+  powerCapsFor,
+  type DispatchInstruction,
+} from '../../optimise/problem.ts';
 import type { AgentLink, Clock, IdSource, SignalSource, Signer, Solver, Store } from '../../ports.ts';
 import { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/baselines.ts';
 import { httpAgentLink } from '../link.ts';
 import { parseReport, type DispatchMessage } from '../link-protocol.ts';
+
+/** One site's part of a plan: start times, and for the current slot GPU powers and the battery setpoint. */
+type SiteDispatch = Pick<DispatchMessage, 'powerCaps' | 'battery'> & { readonly dispatch: DispatchInstruction[] };
 import type { FlexContext, FlexSite, FleetPlanning, HeldOffer, PlanOptions } from './context.ts';
 import { FifoCarbonCap } from './carbon-cap.ts';
 import { hardFirst } from './hard-first.ts';
@@ -311,9 +320,16 @@ export class FlexOrchestrator implements FleetPlanning {
    * (the waiting jobs stay held). Both routes a dispatch travels (the reply to a report, the push of
    * dispatchAll) take it from here.
    */
-  private siteDispatch(report: FlexibilityReport, result: PlanResult): DispatchInstruction[] {
-    if (result.schedule.status === 'infeasible') return [];
-    return dispatchFor(report, result.schedule, result.grid, this.deps.market.now());
+  private siteDispatch(report: FlexibilityReport, result: PlanResult): SiteDispatch {
+    if (result.schedule.status === 'infeasible') return { dispatch: [] };
+    const now = this.deps.market.now();
+    const powerCaps = powerCapsFor(report, result.schedule, result.grid, now);
+    const battery = batteryFor(report.site, result.schedule, result.grid, now);
+    return {
+      dispatch: dispatchFor(report, result.schedule, result.grid, now),
+      ...(powerCaps.length > 0 ? { powerCaps } : {}),
+      ...(battery ? { battery } : {}),
+    };
   }
 
   /**
@@ -327,15 +343,15 @@ export class FlexOrchestrator implements FleetPlanning {
     await this.deps.store.putDocument('agent-report', report.site, report);
     const result = await this.operationalPlan();
     const { schedule } = result;
-    const dispatch = this.siteDispatch(report, result);
+    const levers = this.siteDispatch(report, result);
     const reason = `report from ${report.site}`;
     const rec = await this.record(result, reason, {
       site: report.site,
-      dispatch,
+      ...levers,
       ...(schedule.status === 'infeasible' ? { reason: schedule.reason } : {}),
       ...latenessOf(schedule),
     });
-    return { dispatch, reason: 'rolling plan', planId: rec.id };
+    return { ...levers, reason: 'rolling plan', planId: rec.id };
   }
 
   /** Pushes a fresh plan's dispatch to every agent at once (after a confirm, a cancellation, a restart). */
@@ -348,8 +364,9 @@ export class FlexOrchestrator implements FleetPlanning {
     const rec = await this.record(result, reason, { ...(orderId ? { orderId } : {}), ...latenessOf(result.schedule) });
     for (const [siteId, report] of this.reports) {
       const site = this.site(siteId);
-      const dispatch = this.siteDispatch(report, result);
-      const { results } = await this.link.dispatch(site.agentUrl, { dispatch, reason, planId: rec.id });
+      const levers = this.siteDispatch(report, result);
+      const { dispatch } = levers;
+      const { results } = await this.link.dispatch(site.agentUrl, { ...levers, reason, planId: rec.id });
       const at = this.deps.wallNow();
       await this.deps.store.transaction(async (tx) => {
         const record = {
@@ -367,7 +384,7 @@ export class FlexOrchestrator implements FleetPlanning {
           at,
           actor: this.deps.id,
           ...(orderId ? { orderId } : {}),
-          payload: { site: siteId, planId: rec.id, reason, dispatch, results },
+          payload: { site: siteId, planId: rec.id, reason, ...levers, results },
         });
       });
     }

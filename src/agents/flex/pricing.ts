@@ -99,6 +99,8 @@ export const priceOffer = (
           costComponents: {
             energyGbp: gbp(Math.round(chosen.components.energyGbp * 100) / 100),
             latenessGbp: gbp(Math.round(chosen.components.latenessGbp * 100) / 100),
+            capsGbp: gbp(Math.round(chosen.components.capsGbp * 100) / 100),
+            batteryGbp: gbp(Math.round(chosen.components.batteryGbp * 100) / 100),
           },
         }
       : {}),

@@ -1,0 +1,148 @@
+// The levers beside moving work (issue 13 items 2 and 4), through buildProblem → planner → the
+// dispatch readers: a running job that its scheduler can cap is planned as a floor plus a cappable
+// part, so a commitment below its full power is met by capping it (at the job's lateness cost),
+// and a battery behind the meter meets one by discharging (at its wear cost).
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { HighsClient } from '../../src/adapters/solver-highs/client.ts';
+import type { ComputeJob, FlexibilityReport } from '../../src/domain/compute.ts';
+import type { SignalSeries } from '../../src/domain/signals.ts';
+import { epochMs, type SlotGrid } from '../../src/domain/time.ts';
+import { checkSchedule } from '../../src/optimise/check.ts';
+import { costSplit } from '../../src/optimise/offers.ts';
+import { DEFAULT_PLANNER_OPTIONS, planWithLp } from '../../src/optimise/planner.ts';
+import { batteryFor, buildProblem, capPartId, powerCapsFor } from '../../src/optimise/problem.ts';
+import type { PlanningProblem } from '../../src/domain/planning.ts';
+
+const client = new HighsClient();
+after(() => client.close());
+const plan = (p: PlanningProblem) => planWithLp(p, client.solve, { ...DEFAULT_PLANNER_OPTIONS, timeLimitSeconds: 20 });
+
+const T0 = epochMs(Date.parse('2023-01-24T00:00:00Z'));
+const grid: SlotGrid = { start: T0, slotMinutes: 30, slots: 8 };
+const HOUR = 3_600_000;
+
+const signals = (): Map<string, SignalSeries> => {
+  const s: SignalSeries = {
+    region: 'lon',
+    issuedAt: T0,
+    slotMinutes: 30,
+    points: Array.from({ length: 8 }, (_, t) => ({
+      start: epochMs(T0 + t * 1_800_000),
+      price: (100 + 10 * t) as never,
+      carbonForecast: 150 as never,
+    })),
+  };
+  return new Map([['lon', s]]);
+};
+
+const running = (o: Partial<ComputeJob> = {}): ComputeJob =>
+  ({
+    id: 'train-1',
+    name: 'train-1',
+    site: 'lon',
+    slo: 'deferrable',
+    gpus: 32,
+    powerKw: 26,
+    minPowerKw: 14,
+    powerCapRangeW: { minW: 200, maxW: 400 },
+    energyKwh: 26 * 4,
+    remainingKwh: 26 * 4,
+    submittedAt: T0,
+    releaseAt: T0,
+    deadlineAt: epochMs(T0 + 4 * HOUR),
+    preemptible: false,
+    allowedSites: ['lon'],
+    work: 128,
+    workUnit: 'gpu-hours',
+    state: 'running',
+    startedAt: T0,
+    ...o,
+  }) as ComputeJob;
+
+const report = (jobs: ComputeJob[], battery?: FlexibilityReport['battery']): FlexibilityReport => ({
+  site: 'lon',
+  region: 'lon',
+  at: T0,
+  itPowerLimitKw: 100,
+  pue: 1.2,
+  gridImportLimitKw: 200,
+  baseLoadFrom: T0,
+  slotMinutes: 30,
+  baseLoadKw: new Array(8).fill(10),
+  jobs,
+  ...(battery ? { battery } : {}),
+});
+
+test('a cappable running job is planned as its floor and a soft cappable part; uncapped when nothing binds', async () => {
+  const problem = buildProblem({ grid, now: T0, reports: [report([running()])], signals: signals(), commitments: [] });
+  const parts = problem.jobs.filter((j) => j.id.endsWith('train-1'));
+  assert.deepEqual(
+    parts.map((j) => [j.id, j.maxPowerKw, j.preemptible, j.slo?.kind ?? 'hard']),
+    [
+      ['train-1', 14, false, 'hard'],
+      [capPartId('train-1'), 12, true, 'soft'],
+    ],
+  );
+  assert.ok(Math.abs(parts.reduce((a, j) => a + j.energyKwh, 0) - 104) < 1e-9, 'the energy is kept whole');
+  const s = await plan(problem);
+  assert.ok(checkSchedule(problem, s).ok);
+  // Nothing binds: the job runs at full power, so no cap is sent (and none is lifted: it has none).
+  assert.deepEqual(powerCapsFor(report([running()]), s, grid, T0), []);
+  // A job FlexLon capped earlier gets its cap lifted.
+  assert.deepEqual(powerCapsFor(report([running({ powerCapW: 300 })]), s, grid, T0), [
+    { jobId: 'train-1', powerKw: null, until: epochMs(T0 + 1_800_000) },
+  ]);
+});
+
+test("a commitment below the running job's full power is met by capping it, costed as the job's lateness", async () => {
+  // Import now: (10 base + 26 job) × 1.2 = 43.2 kW. Commit to 30 kW in slot 0: IT ≤ 25 kW, so the
+  // job must draw ≤ 15 kW there — above its 14 kW floor, so a cap can do it and nothing else can.
+  const r = report([running()]);
+  const problem = buildProblem({
+    grid,
+    now: T0,
+    reports: [r],
+    signals: signals(),
+    commitments: [{ site: 'lon', fromSlot: 0, toSlot: 1, maxImportKw: 30 }],
+  });
+  const s = await plan(problem);
+  assert.notEqual(s.status, 'infeasible', s.reason);
+  assert.ok(checkSchedule(problem, s).ok);
+  const caps = powerCapsFor(r, s, grid, T0);
+  assert.equal(caps.length, 1);
+  const kw = caps[0]!.powerKw as number;
+  assert.ok(kw >= 14 - 1e-6 && kw <= 15 + 1e-6, `capped to ${kw} kW`);
+  const split = costSplit(s);
+  assert.ok(split.capsGbp > 0, 'the slowed work is costed');
+  assert.equal(split.latenessGbp, 0, 'no waiting work is late');
+});
+
+test("a battery meets a commitment by discharging, at its wear cost; its setpoint is the current slot's", async () => {
+  const battery = {
+    capacityKwh: 100,
+    maxChargeKw: 50,
+    maxDischargeKw: 50,
+    roundTripEfficiency: 0.9,
+    minSocKwh: 10,
+    maxSocKwh: 90,
+    degradationGbpPerMwh: 20,
+    socKwh: 60,
+  };
+  const r = report([], battery);
+  const problem = buildProblem({
+    grid,
+    now: T0,
+    reports: [r],
+    signals: signals(),
+    commitments: [{ site: 'lon', fromSlot: 0, toSlot: 1, maxImportKw: 0 }],
+  });
+  assert.equal(problem.sites[0]!.battery?.capacityKwh, 90, 'the upper state-of-charge limit is the planner capacity');
+  const s = await plan(problem);
+  assert.notEqual(s.status, 'infeasible', s.reason);
+  const v = checkSchedule(problem, s);
+  assert.ok(v.ok, v.violations.join('; '));
+  const b = batteryFor('lon', s, grid, T0);
+  assert.ok(b && Math.abs(b.kw + 12) < 1e-6, `discharges the 12 kW import in slot 0, got ${b?.kw}`);
+  assert.ok((s.batteryWearGbp ?? 0) > 0 && costSplit(s).batteryGbp === s.batteryWearGbp);
+});
