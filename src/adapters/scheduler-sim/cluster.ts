@@ -137,6 +137,10 @@ export class SimCluster implements Scheduler, Meter {
       ...job,
       allowedSites: [...job.allowedSites],
       minPowerKw: kw(minPowerKw),
+      // The caps setPowerCap accepts: the lowest gives minPowerKw, TDP full power.
+      ...(job.gpus > 0
+        ? { powerCapRangeW: { minW: minCapW(this.cfg.power), maxW: this.cfg.power.gpuTdpW ?? this.cfg.power.gpuPeakW } }
+        : {}),
       seq: this.nextSeq++,
       speed: 1,
       drawKw: job.powerKw,
