@@ -5,6 +5,7 @@ import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { FlexError } from './errors.ts';
 import { parseLogLevel, type LogLevel } from './log.ts';
+import { DEFAULT_SITE_PROFILE, SITE_PROFILES, type SiteProfile } from './sim/site-profile.ts';
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const gridFile = (name: string): string => join(PROJECT_ROOT, 'data', 'grid', name);
@@ -24,12 +25,21 @@ export interface DemoConfig {
   /** Wall-clock seconds one market day takes in the replay. */
   readonly secondsPerDay: number;
   readonly seed: number;
-  readonly jobs: number;
+  /**
+   * How busy each simulated site is (src/sim/site-profile.ts): `busy` (default; DGX A100 nodes, the
+   * day's GPU-hours 95 % of the pool's) or `half-idle` (the demo before issue 13, unchanged).
+   */
+  readonly siteProfile: SiteProfile;
+  /** Deferrable jobs per site; absent: the profile's own (36 half-idle; busy: as many as fill 95 %). */
+  readonly jobs?: number;
   /** Simulated sites behind the one BPP (1–MAX_DEMO_SITES); each has its own agent, queue and meter. */
   readonly sites: number;
   /** Settlement baseline: `fifo` (the counterfactual twin) or `bl01` (P376-style, over simulated history). */
   readonly baseline: 'fifo' | 'bl01';
-  /** Carbon cap on every plan: none (default), `fifo` (no more than the same queues on FIFO over the horizon), or kg. */
+  /**
+   * Carbon cap on every plan: `fifo` (default: no more than the same queues on FIFO over the horizon,
+   * issue 13 item 7), none, or kg.
+   */
   readonly carbonCap: 'none' | 'fifo' | number;
   readonly serve: boolean;
   readonly logLevel: LogLevel;
@@ -48,6 +58,7 @@ export interface DemoInput {
   readonly secondsPerDay?: string | undefined;
   readonly seed?: string | undefined;
   readonly jobs?: string | undefined;
+  readonly siteProfile?: string | undefined;
   readonly sites?: string | undefined;
   readonly baseline?: string | undefined;
   readonly carbonCap?: string | undefined;
@@ -111,13 +122,24 @@ const secondsPerDay = (raw: string | undefined): number => {
  */
 export const MAX_DEMO_SITES = 4;
 
+/** The product promises least £ per unit of work under a carbon cap, so a cap is on unless the operator says none. */
 const carbonCapOf = (raw: string | undefined): 'none' | 'fifo' | number => {
-  if (raw === undefined || raw === 'none' || raw === 'fifo') return raw ?? 'none';
+  if (raw === undefined || raw === 'none' || raw === 'fifo') return raw ?? 'fifo';
   const kg = Number(raw);
   if (raw.trim() !== '' && Number.isFinite(kg) && kg >= 0) return kg;
   throw invalid(
     '--carbon-cap',
     `must be none, fifo (no more than the same queue on FIFO over each plan's horizon) or kg ≥ 0, got "${raw}"`,
+  );
+};
+
+const siteProfileOf = (raw: string | undefined): SiteProfile => {
+  if (raw === undefined) return DEFAULT_SITE_PROFILE;
+  const p = SITE_PROFILES.find((x) => x === raw);
+  if (p !== undefined) return p;
+  throw invalid(
+    '--site-profile',
+    `must be busy (a training site whose queue asks for 95 % of its GPU-hours, DGX A100 nodes) or half-idle (36 jobs on 3.9 kW nodes, the demo before issue 13), got "${raw}"`,
   );
 };
 
@@ -145,7 +167,8 @@ export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.en
     date,
     secondsPerDay: secondsPerDay(input.secondsPerDay),
     seed: number('--seed', input.seed, 7, 0, 2 ** 31 - 1, true),
-    jobs: number('--jobs', input.jobs, 36, 1, 2000, true),
+    siteProfile: siteProfileOf(input.siteProfile),
+    ...(input.jobs === undefined ? {} : { jobs: number('--jobs', input.jobs, 0, 1, 2000, true) }),
     sites: number('--sites', input.sites, 1, 1, MAX_DEMO_SITES, true),
     baseline: baselineKind(input.baseline),
     carbonCap: carbonCapOf(input.carbonCap),

@@ -4,28 +4,20 @@
 // compares the day with the same queue run without FlexLon.
 import { randomUUID } from 'node:crypto';
 import { verifyChain } from '../audit/chain.ts';
-import { composeMarket, SLOT_MINUTES, type Market } from '../compose/market.ts';
+import { composeMarket, type Market } from '../compose/market.ts';
 import { demoConfig, type DemoConfig } from '../config.ts';
+import { BUSY_OFFERED_LOAD, HALF_IDLE_JOBS } from '../sim/site-profile.ts';
 import type { FlexNeed } from '../domain/offers.ts';
 import type { SettlementSummary } from '../settlement/delivered.ts';
 import type { SiteSettlement } from '../settlement/codec.ts';
-import { carbonOf, pricesOf } from '../domain/signals.ts';
-import { epochMs, type SlotGrid } from '../domain/time.ts';
 import { createLogger } from '../log.ts';
 import type { Procurement, StatusPush } from '../agents/grid/orchestrator.ts';
 import type { ProcurementEvent } from '../agents/grid/procurement-loop.ts';
 import { FlexError, type ErrorCode } from '../errors.ts';
 import type { Store } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
+import { carbonCapLines, compare, savedWords, sideBySide, type Savings } from './demo-compare.ts';
 import { eventLines, hhmm, money, pushLine } from './demo-events.ts';
-
-export interface Savings {
-  readonly gbp: number;
-  readonly gCo2: number;
-  readonly bauKwh: number;
-  readonly flexlonKwh: number;
-  readonly caveats: readonly string[];
-}
 
 export interface DemoResult {
   readonly runDir: string;
@@ -45,77 +37,6 @@ export interface DemoResult {
   }[];
   readonly audit: readonly { readonly store: string; readonly records: number; readonly ok: boolean }[];
 }
-
-const DAY_MS = 86_400_000;
-
-/**
- * £ and gCO2 the day cost less than business as usual, over two days so deferred work is counted:
- * per site (each against its own twin) and in total.
- */
-const compare = async (m: Market): Promise<{ total: Savings; sites: { site: string; savings: Savings }[] }> => {
-  const grid: SlotGrid = {
-    start: m.dayStart,
-    slotMinutes: SLOT_MINUTES,
-    slots: (2 * DAY_MS) / (SLOT_MINUTES * 60_000),
-  };
-  const end = epochMs(m.dayStart + 2 * DAY_MS);
-  const outturn = await m.signals.outturn('GB', grid);
-  const prices = pricesOf(outturn);
-  const carbon = carbonOf(outturn, 'actual');
-  const h = SLOT_MINUTES / 60;
-  const sites: { site: string; savings: Savings }[] = [];
-  for (const site of m.sites) {
-    if (site.cluster.now < end) site.cluster.advanceTo(end);
-    // The twin may have run ahead already (baselines and the carbon cap read it over whole horizons).
-    if (site.businessAsUsual.now < end) site.businessAsUsual.advanceTo(end);
-    const [actual, bau] = await Promise.all([site.cluster.importKw(grid), site.businessAsUsual.importKw(grid)]);
-    let gbp = 0;
-    let gCo2 = 0;
-    let bauKwh = 0;
-    let flexlonKwh = 0;
-    for (let t = 0; t < grid.slots; t++) {
-      const diff = ((bau[t] ?? 0) - (actual[t] ?? 0)) * h;
-      gbp += (diff * (prices[t] ?? 0)) / 1000;
-      gCo2 += diff * (carbon[t] ?? 0);
-      bauKwh += (bau[t] ?? 0) * h;
-      flexlonKwh += (actual[t] ?? 0) * h;
-    }
-    sites.push({ site: site.id, savings: { gbp, gCo2, bauKwh, flexlonKwh, caveats: [] } });
-  }
-  const sum = (f: (x: Savings) => number) => sites.reduce((a, x) => a + f(x.savings), 0);
-  // Say when the outturn is not all measured data: NESO actuals are missing for some periods (the
-  // forecast stands in), and whole gaps are filled (e.g. 2023-10-20 22:00 to 10-22 19:00).
-  const noActual = outturn.points.filter((pt) => pt.carbonActual === undefined).length;
-  const filledCarbon = (outturn.filled ?? []).filter((f) => f.field === 'carbonForecast').length;
-  const filledPrice = (outturn.filled ?? []).filter((f) => f.field === 'price').length;
-  const caveats = [
-    ...(filledCarbon > 0
-      ? [`${filledCarbon} of ${grid.slots} periods have no NESO carbon data at all (values filled in, not measured)`]
-      : []),
-    ...(noActual - filledCarbon > 0
-      ? [`${noActual - filledCarbon} periods have no NESO actual (the forecast stands in)`]
-      : []),
-    ...(filledPrice > 0 ? [`${filledPrice} periods have no market index price (filled in)`] : []),
-  ];
-  return {
-    total: {
-      gbp: sum((x) => x.gbp),
-      gCo2: sum((x) => x.gCo2),
-      bauKwh: sum((x) => x.bauKwh),
-      flexlonKwh: sum((x) => x.flexlonKwh),
-      caveats,
-    },
-    sites,
-  };
-};
-
-/** The saving against FIFO in words: "£x less energy cost and y kgCO2 less". */
-const savedWords = (s: Savings): string => {
-  const kg = s.gCo2 / 1000;
-  const carbon = kg >= 0 ? `${kg.toFixed(1)} kgCO2 less` : `${(-kg).toFixed(1)} kgCO2 more`;
-  const cost = s.gbp >= 0 ? `${money(s.gbp)} less energy cost` : `${money(-s.gbp)} more energy cost`;
-  return `${cost} and ${carbon}`;
-};
 
 /**
  * Each site's part of the order. A portfolio order's on_status carries a settlement per site; an
@@ -144,6 +65,12 @@ const siteParts = (
         ],
       ])
     : new Map();
+};
+
+/** The site profile in a line (src/sim/site-profile.ts). */
+const PROFILE_WORDS: Record<DemoConfig['siteProfile'], string> = {
+  busy: `DGX A100 nodes (6.5 kW datasheet max), jobs arriving by hour as in the Alibaba GPU 2023 trace, as many as ask for ${BUSY_OFFERED_LOAD * 100} % of the training GPUs' hours (unless --jobs)`,
+  'half-idle': `3.9 kW A100 nodes, ${HALF_IDLE_JOBS} jobs (unless --jobs) in placeholder working-day arrivals: the demo before issue 13`,
 };
 
 export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): Promise<DemoResult> => {
@@ -181,10 +108,11 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     io.out(
       `market on loopback: registry ${m.urls.registry}, gateway (BG) ${m.urls.gateway}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, ${agents}`,
     );
+    io.out(`site profile ${c.siteProfile}: ${PROFILE_WORDS[c.siteProfile]}`);
     for (const site of m.sites) {
       const queue = await site.cluster.listJobs();
       io.out(
-        `site ${site.id}: ${site.cluster.totalGpus} GPUs, import limit ${site.cluster.gridImportLimitKw} kW; ${c.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00) plus inference load`,
+        `site ${site.id}: ${site.cluster.totalGpus} GPUs, import limit ${site.cluster.gridImportLimitKw} kW; ${site.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00), asking for ${(site.offeredLoad * 100).toFixed(0)} % of the training GPUs' hours, plus inference load`,
       );
     }
     if (m.sites.length > 1)
@@ -274,6 +202,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     io.out(
       `  vs FIFO     ${savedWords(savings)} than ${scope} on a plain FIFO scheduler (${savings.bauKwh.toFixed(0)} vs ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`,
     );
+    io.out(`              ${sideBySide(savings)}`);
     // On a full fleet some work may still be waiting at the end of the two days (its lateness is
     // costed in the plan): then FlexLon imported less than FIFO, and the £ and CO2 above include that.
     const short = savings.bauKwh - savings.flexlonKwh;
@@ -281,18 +210,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
       io.out(
         `  data note   ${short.toFixed(0)} kWh less imported than FIFO over the two days: work still waiting at the end (late, its lateness costed in the plan), so part of the saving is work not yet done`,
       );
-    if (c.carbonCap !== 'none') {
-      const plans = (await m.stores.flex.auditTrail())
-        .filter((r) => r.kind === 'plan')
-        .map((r) => r.payload as { carbonKg?: number; carbonCapKg?: number })
-        .filter((x) => x.carbonCapKg !== undefined && x.carbonKg !== undefined);
-      const within = plans.filter((x) => (x.carbonKg ?? 0) <= (x.carbonCapKg ?? 0) * (1 + 1e-9) + 1e-6).length;
-      const what =
-        c.carbonCap === 'fifo'
-          ? "each plan's emissions at most the same queue's on FIFO over its 48 h horizon (forecast intensity)"
-          : `each plan's emissions at most ${c.carbonCap} kg over its 48 h horizon`;
-      io.out(`  carbon cap  ${what}: ${within} of ${plans.length} plans within it`);
-    }
+    for (const line of await carbonCapLines(c, m)) io.out(line);
     for (const caveat of savings.caveats) io.out(`  data note   ${caveat}`);
     io.out('  audit       every message in and out, plan, dispatch and meter reading, hash-chained:');
     for (const a of audit)
@@ -330,14 +248,23 @@ Options:
   --date YYYY-MM-DD       the day to replay (default 2023-01-24; shipped data covers 2023-01-01 to 2024-09-28)
   --seconds-per-day N     wall-clock seconds one market day takes (default 20, at least 15)
   --seed N                workload seed (default 7)
-  --jobs N                deferrable GPU jobs in the day, per site (default 36: a half-idle site;
-                          150 or more fill it, and work then runs late at its lateness cost)
+  --site-profile busy|half-idle
+                          how busy each simulated site is (default busy): busy is a training site of
+                          DGX A100 nodes (6.5 kW datasheet max) whose jobs, arriving by hour as in the
+                          Alibaba GPU 2023 trace, ask for 95 % of its GPUs' hours in the day; half-idle
+                          is the demo before issue 13 (36 jobs, 3.9 kW nodes, about half of them asked for)
+  --jobs N                deferrable GPU jobs in the day, per site, instead of the profile's own
+                          (half-idle: 36; busy: as many as fill 95 %, 61 on lon with seed 7). With busy,
+                          N jobs are drawn from the same busy distributions, so fewer than the default
+                          leave room and more overload the site (the summary prints the % asked for);
+                          work that does not fit runs late at its lateness cost
   --sites N               simulated sites behind the one flexibility orchestrator, 1 to 4 (default 1):
                           lon, man, edi and cdf, each with its own agent, queue and meter; with 2 or
                           more the BPP also offers a portfolio reduction split across them by the optimiser
   --carbon-cap none|fifo|KG
-                          carbon cap on every plan (default none): fifo caps each plan's emissions at
-                          those of the same queue on FIFO over its 48 h horizon, KG at a fixed figure
+                          carbon cap on every plan (default fifo): fifo caps each plan's emissions at
+                          those of the same queue on FIFO over its 48 h horizon, KG at a fixed figure,
+                          none plans on £ alone
   --baseline fifo|bl01    settlement baseline (default fifo): the same queue on a plain FIFO scheduler,
                           or BL01 (P376-style: mean of the 10 most recent working days' meter, from
                           simulated history of the site's previous days)
@@ -360,6 +287,7 @@ export const demoCommand: Command = {
         'seconds-per-day': { type: 'string' },
         seed: { type: 'string' },
         jobs: { type: 'string' },
+        'site-profile': { type: 'string' },
         'carbon-cap': { type: 'string' },
         sites: { type: 'string' },
         baseline: { type: 'string' },
@@ -375,6 +303,7 @@ export const demoCommand: Command = {
       secondsPerDay: values['seconds-per-day'],
       seed: values.seed,
       jobs: values.jobs,
+      siteProfile: values['site-profile'],
       sites: values.sites,
       baseline: values.baseline,
       carbonCap: values['carbon-cap'],

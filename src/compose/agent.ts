@@ -11,11 +11,12 @@ import { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
 import type { SlurmConfig } from '../adapters/scheduler-slurm/config.ts';
 import { SlurmScheduler } from '../adapters/scheduler-slurm/scheduler.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
+import type { ComputeJob } from '../domain/compute.ts';
 import { epochMs, MINUTE_MS, type EpochMs, type SlotGrid } from '../domain/time.ts';
 import { asFlexError, FlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Clock, Meter, Scheduler, Store } from '../ports.ts';
-import { generateDay } from '../sim/workload.ts';
+import { offeredLoad, profilePower, siteDay } from '../sim/site-profile.ts';
 import { bl01For, simulatedHistory } from './baseline.ts';
 import type { AgentConfig, MeterConfig, SchedulerConfig } from './config.ts';
 import type { SharedParts } from './bpp.ts';
@@ -36,23 +37,40 @@ export interface SchedulerParts {
   readonly advance?: (t: EpochMs) => void;
   readonly itPowerLimitKw: number;
   readonly pue: number;
-  /** The simulated site and its business-as-usual twin, when the scheduler is simulated. */
-  readonly sim?: { readonly cluster: SimCluster; readonly twin: SimCluster };
+  /**
+   * The simulated site and its business-as-usual twin, when the scheduler is simulated, with the
+   * day's jobs and how much of the training pool's GPU-hours they ask for (src/sim/site-profile.ts).
+   */
+  readonly sim?: {
+    readonly cluster: SimCluster;
+    readonly twin: SimCluster;
+    readonly jobs: readonly ComputeJob[];
+    readonly offeredLoad: number;
+  };
 }
 
-/** The simulated site: the day's generated queue, held on arrival, with its FIFO twin. */
+/** The simulated site: the day's generated queue (its profile's), held on arrival, with its FIFO twin. */
 const simScheduler = async (
   s: Extract<SchedulerConfig, { kind: 'sim' }>,
   site: AgentConfig['site'],
   dayStart: EpochMs,
 ): Promise<SchedulerParts> => {
-  const day = generateDay({ seed: s.seed, site: site.id, dayStart, jobs: s.jobs, gpuMix: 'training' });
+  const day = siteDay({
+    profile: s.profile,
+    seed: s.seed,
+    site: site.id,
+    dayStart,
+    trainingNodes: s.trainingNodes,
+    jobs: s.jobs,
+  });
   const cfg = {
     site: site.id,
     region: site.region,
     gridImportLimitKw: site.gridImportLimitKw,
     trainingNodes: s.trainingNodes,
     pue: site.pue,
+    // The cluster's nodes are the ones the jobs' powerKw was drawn for (src/sim/power.ts).
+    power: profilePower(s.profile),
   } as const;
   const cluster = new SimCluster({ ...cfg, admission: 'held' }, dayStart, day.inferenceKw);
   cluster.submit(day.jobs);
@@ -62,6 +80,7 @@ const simScheduler = async (
     s.baseline === 'bl01'
       ? await simulatedHistory({
           site: site.id,
+          profile: s.profile,
           seed: s.seed,
           jobs: s.jobs,
           trainingNodes: s.trainingNodes,
@@ -77,7 +96,7 @@ const simScheduler = async (
     advance: (t) => cluster.advanceTo(t),
     itPowerLimitKw: cluster.itPowerLimitKw,
     pue: cluster.pue,
-    sim: { cluster, twin },
+    sim: { cluster, twin, jobs: day.jobs, offeredLoad: offeredLoad(day.jobs, cluster.totalGpus) },
     baseline: history
       ? async (g) => bl01For(history, g)
       : async (g) => {

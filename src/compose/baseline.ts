@@ -11,7 +11,7 @@ import { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
 import { BL01_DEFAULT, bl01Baseline, describeBl01, SLOTS_PER_DAY, type MeterDay } from '../settlement/baseline-bl01.ts';
 import { epochMs, type EpochMs, type SlotGrid } from '../domain/time.ts';
 import type { BaselineMethod } from '../settlement/baselines.ts';
-import { generateDay } from '../sim/workload.ts';
+import { profilePower, siteDay, type SiteProfile } from '../sim/site-profile.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -23,7 +23,10 @@ export const BL01_METHOD: BaselineMethod = {
 export interface SimSiteHistory {
   readonly site: string;
   readonly seed: number;
-  readonly jobs: number;
+  /** The site's profile (default half-idle, the only one before issue 13): history is the same kind of day. */
+  readonly profile?: SiteProfile;
+  /** Jobs per day; absent: the profile's own. */
+  readonly jobs?: number | undefined;
   readonly trainingNodes: number;
   readonly gridImportLimitKw: number;
   readonly dayStart: EpochMs;
@@ -38,12 +41,14 @@ export const simulatedHistory = async (h: SimSiteHistory): Promise<MeterDay[]> =
   const out: MeterDay[] = [];
   for (let d = 1; d <= h.days; d++) {
     const start = epochMs(h.dayStart - d * DAY_MS);
-    const day = generateDay({
+    const profile = h.profile ?? 'half-idle';
+    const day = siteDay({
+      profile,
       seed: h.seed + d * 104_729,
       site: h.site,
       dayStart: start,
+      trainingNodes: h.trainingNodes,
       jobs: h.jobs,
-      gpuMix: 'training',
     });
     const twin = new SimCluster(
       {
@@ -51,6 +56,7 @@ export const simulatedHistory = async (h: SimSiteHistory): Promise<MeterDay[]> =
         region: 'GB',
         gridImportLimitKw: h.gridImportLimitKw,
         trainingNodes: h.trainingNodes,
+        power: profilePower(profile),
         admission: 'immediate',
       },
       start,

@@ -7,6 +7,7 @@ import type { PricingPolicy } from '../agents/flex/pricing.ts';
 import type { CancellationPolicy } from '../domain/order.ts';
 import type { LogLevel } from '../log.ts';
 import type { PlannerWork } from '../optimise/planner.ts';
+import type { SiteProfile } from '../sim/site-profile.ts';
 
 /** Where a role keeps its state: a SQLite file, or a schema in a PostgreSQL database. */
 export type StoreConfig =
@@ -125,8 +126,11 @@ export interface BppConfig extends RoleBase, Receiver {
 export type SchedulerConfig =
   | {
       readonly kind: 'sim';
+      /** How busy the simulated site is and what its nodes draw (src/sim/site-profile.ts). */
+      readonly profile: SiteProfile;
       readonly seed: number;
-      readonly jobs: number;
+      /** Deferrable jobs in the day; absent: the profile's own (36 half-idle; sized by load busy). */
+      readonly jobs?: number;
       readonly trainingNodes: number;
       /** The settlement baseline the agent answers with: the FIFO twin, or BL01 over simulated history. */
       readonly baseline: 'fifo' | 'bl01';

@@ -59,6 +59,9 @@ export interface MarketSite {
   readonly cluster: SimCluster;
   /** The same queue on its own scheduler with no FlexLon decisions: the settlement baseline. */
   readonly businessAsUsual: SimCluster;
+  /** The day's deferrable jobs, and the share of the training pool's GPU-hours in 24 h they ask for. */
+  readonly jobs: number;
+  readonly offeredLoad: number;
   readonly url: string;
   readonly store: Store;
 }
@@ -317,8 +320,9 @@ export const composeMarket = async (
               // Each site has its own seeded day; the first keeps the demo's seed, so one site gives the same day as before.
               scheduler: {
                 kind: 'sim',
+                profile: c.siteProfile,
                 seed: c.seed + i * 7919,
-                jobs: c.jobs,
+                ...(c.jobs === undefined ? {} : { jobs: c.jobs }),
                 trainingNodes: spec.trainingNodes,
                 baseline: c.baseline,
               },
@@ -338,6 +342,8 @@ export const composeMarket = async (
         agent: a.agent,
         cluster: a.sim.cluster,
         businessAsUsual: a.sim.twin,
+        jobs: a.sim.jobs.length,
+        offeredLoad: a.sim.offeredLoad,
         url: a.url,
         store: a.store,
       };

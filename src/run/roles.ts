@@ -25,6 +25,7 @@ import type {
 } from '../compose/config.ts';
 import { DEFAULT_CANCELLATION, type CancellationPolicy } from '../domain/order.ts';
 import type { LogLevel } from '../log.ts';
+import { DEFAULT_SITE_PROFILE, SITE_PROFILES } from '../sim/site-profile.ts';
 import type { ConfigReader } from './config-reader.ts';
 
 export const readListen = (c: ConfigReader): ListenConfig => {
@@ -263,10 +264,13 @@ const readScheduler = (c: ConfigReader): SchedulerConfig => {
     delete slurm.kind;
     return { kind, slurm };
   }
+  // A bad profile is FLX_CONFIG_INVALID naming scheduler.profile (ConfigReader.oneOf).
   const out = {
     kind,
+    profile: sch.oneOf('profile', SITE_PROFILES, DEFAULT_SITE_PROFILE),
     seed: sch.number('seed', 7, 0, 2 ** 31 - 1, true),
-    jobs: sch.number('jobs', 36, 1, 2000, true),
+    // Absent: the profile's own day (36 jobs half-idle; busy draws jobs until the pool is 95 % asked for).
+    ...(sch.has('jobs') ? { jobs: sch.number('jobs', 36, 1, 2000, true) } : {}),
     trainingNodes: sch.number('trainingNodes', 32, 1, 10_000, true),
     baseline: sch.oneOf('baseline', ['fifo', 'bl01'] as const, 'fifo'),
   };

@@ -42,7 +42,8 @@ const MEASURED_PEAK_W = Math.round(
  *   parts in the research notes (shared notes/peers-research.md §4.2); not measured on an A100 here.
  * - node overhead 0.5 kW idle / 1.0 kW at load: assumptions (two server CPUs, memory, fans, NICs).
  *   Probably low: the DGX A100 datasheet gives 6.5 kW maximum system power against 3.9 kW here.
- * Idle and overhead remain placeholders to calibrate against metered data.
+ * Idle and overhead remain placeholders to calibrate against metered data. The half-idle site profile
+ * keeps this node (today's demo, unchanged); the busy default uses DGX_A100_NODE.
  */
 export const A100_SXM_NODE: GpuNodePower = {
   gpusPerNode: 8,
@@ -51,6 +52,51 @@ export const A100_SXM_NODE: GpuNodePower = {
   gpuTdpW: 400,
   nodeIdleOverheadKw: 0.5,
   nodeLoadOverheadKw: 1.0,
+};
+
+/**
+ * An NVIDIA DGX A100 (8 × A100 SXM 40/80 GB, 2 × AMD EPYC 7742, 6 NVSwitches): the busy site's node
+ * (src/sim/site-profile.ts). The power-cap curves (src/sim/power-cap.ts) are A100 fits, so the
+ * default simulated node is an A100 one.
+ * - Full load from the datasheet: "System Power Usage 6.5 kW max" (NVIDIA DGX A100 datasheet, 2020;
+ *   six 3 kW PSUs, 3+3 redundant). Read as the node with every GPU at its 400 W TDP, the rest of the
+ *   node (CPUs, memory, NVSwitches, NICs, fans, PSU loss) is 6.5 − 8 × 0.4 = 3.3 kW at load. Busy GPUs
+ *   here draw the Phoenix-measured 367 W (as A100_SXM_NODE), so a node flat out draws 6.24 kW: a
+ *   nameplate is an upper bound (an 8 × H100 node measured 18 % below its 10.2 kW rating, see
+ *   DGX_H100_NODE), and no metered DGX A100 figure is in the shared data to do better.
+ * - gpuIdleW 60 as A100_SXM_NODE (an assumption). Node idle overhead 1.5 kW: an assumption (fans
+ *   slowed, CPUs idle, NVSwitches and NICs still powered), not measured; a node with every GPU
+ *   idle then draws 1.98 kW, about 30 % of its busy draw.
+ */
+export const DGX_A100_NODE: GpuNodePower = {
+  gpusPerNode: 8,
+  gpuIdleW: 60,
+  gpuPeakW: MEASURED_PEAK_W,
+  gpuTdpW: 400,
+  nodeIdleOverheadKw: 1.5,
+  nodeLoadOverheadKw: 6.5 - (8 * 400) / 1000,
+};
+
+/**
+ * An NVIDIA DGX H100 (8 × H100 SXM, 700 W TDP). Not a default (the cap curves are A100 fits); here
+ * so a site can be sized on it.
+ * - Nameplate 10.2 kW max system power (DGX H100/H200 user guide; 6 × 3.3 kW PSUs, 4+2). Measured:
+ *   an 8 × H100 HGX node drew at most ≈8.4 kW training ResNet and Llama2-13B, 18 % below that rating
+ *   (Latif et al., "Single-Node Power Demand During AI Training", IEEE Access 13 (2025) 61740,
+ *   arXiv 2412.08602). The node flat out is set to the measured 8.4 kW.
+ * - gpuPeakW 692: the project's own H200 at its default 700 W limit running a bf16 matmul flat out
+ *   (shared traces/h200-duty-cycle-2026-12, the same SXM5 700 W board class; an assumption for H100).
+ *   Load overhead = 8.4 − 8 × 0.692 = 2.864 kW.
+ * - gpuIdleW 75: the top of the 60–75 W idle readings for H100/H200-class parts (shared
+ *   notes/peers-research.md §4.2); node idle overhead 1.5 kW as DGX_A100_NODE (an assumption).
+ */
+export const DGX_H100_NODE: GpuNodePower = {
+  gpusPerNode: 8,
+  gpuIdleW: 75,
+  gpuPeakW: 692,
+  gpuTdpW: 700,
+  nodeIdleOverheadKw: 1.5,
+  nodeLoadOverheadKw: 8.4 - (8 * 692) / 1000,
 };
 
 /** Throws on parameters that would make power fall as load rises or go negative (a config fault). */

@@ -28,6 +28,16 @@ export interface WorkloadOptions {
   readonly inferenceNodes?: number;
   /** Job-size mix (default `mixed`). */
   readonly gpuMix?: GpuMix;
+  /**
+   * Relative submission rate per hour of the day, 24 values (default: the placeholder working-day
+   * shape below). The busy site profile gives the Alibaba GPU 2023 best-effort arrivals.
+   */
+  readonly arrivalsByHour?: readonly number[];
+  /**
+   * With no `jobs`: draw jobs until the GPU-hours they demand reach this (the busy site profile sizes
+   * the day by load, not by count). Ignored when `jobs` is given.
+   */
+  readonly fillGpuHours?: number;
 }
 
 export interface GeneratedDay {
@@ -98,12 +108,13 @@ interface DrawContext {
   readonly dayStart: EpochMs;
   readonly power: GpuNodePower;
   readonly gpuWeights: readonly (readonly [number, number])[];
+  readonly hourWeights: readonly (readonly [number, number])[];
 }
 
 const drawJob = (ctx: DrawContext): Omit<ComputeJob, 'id'> => {
   const { rnd, site, dayStart, power } = ctx;
   const gpus = weighted(rnd, ctx.gpuWeights);
-  const hour = weighted(rnd, HOUR_WEIGHTS);
+  const hour = weighted(rnd, ctx.hourWeights);
   const submittedAt = epochMs(dayStart + hour * HOUR_MS + intBetween(rnd, 0, 59) * MINUTE_MS);
   const durationMinutes = intBetween(rnd, 60, 360);
   const slackMinutes = intBetween(rnd, 4 * 60, 16 * 60);
@@ -154,11 +165,39 @@ const inferenceProfile = (
     return poolItKw(power, nodes, utilisation * nodes * power.gpusPerNode);
   });
 
+/** A filled day stops here whatever its target: a fault guard, far above any site's day. */
+const MAX_FILL_JOBS = 100_000;
+
+const hourWeightsOf = (arrivals: readonly number[] | undefined): readonly (readonly [number, number])[] => {
+  if (arrivals === undefined) return HOUR_WEIGHTS;
+  if (arrivals.length !== 24 || !arrivals.every((w) => w >= 0 && Number.isFinite(w)) || !arrivals.some((w) => w > 0))
+    throw new RangeError('arrivalsByHour must be 24 non-negative weights, not all 0');
+  return arrivals.map((w, h) => [h, w] as const);
+};
+
+/** Draws `jobs` jobs, or with none given, jobs until their GPU-hours reach `fillGpuHours`. */
+const drawJobs = (ctx: DrawContext, jobs: number | undefined, fillGpuHours: number | undefined) => {
+  if (jobs !== undefined) return Array.from({ length: jobs }, () => drawJob(ctx));
+  const target = fillGpuHours ?? 0;
+  if (!(target >= 0 && Number.isFinite(target))) throw new RangeError(`fillGpuHours must be ≥ 0, got ${target}`);
+  const out: Omit<ComputeJob, 'id'>[] = [];
+  let gpuHours = 0;
+  while (gpuHours < target && out.length < MAX_FILL_JOBS) {
+    const job = drawJob(ctx);
+    out.push(job);
+    gpuHours += job.work;
+  }
+  return out;
+};
+
 /** One day of workload for one site; the same options always give the same day. */
 export const generateDay = (options: WorkloadOptions): GeneratedDay => {
-  const { seed, site, dayStart, jobs = 36, slotMinutes = 30, inferenceNodes = 4 } = options;
+  const { seed, site, dayStart, slotMinutes = 30, inferenceNodes = 4 } = options;
+  // A count of 36 unless the day is sized by load (fillGpuHours).
+  const jobs = options.jobs ?? (options.fillGpuHours === undefined ? 36 : undefined);
   const power = checkNodePower(options.power ?? A100_SXM_NODE);
-  if (!Number.isInteger(jobs) || jobs < 0) throw new RangeError(`jobs must be a non-negative integer, got ${jobs}`);
+  if (jobs !== undefined && (!Number.isInteger(jobs) || jobs < 0))
+    throw new RangeError(`jobs must be a non-negative integer, got ${jobs}`);
   if (!Number.isInteger(slotMinutes) || slotMinutes <= 0 || DAY_MINUTES % slotMinutes !== 0) {
     throw new RangeError(`slotMinutes must divide a day, got ${slotMinutes}`);
   }
@@ -168,10 +207,16 @@ export const generateDay = (options: WorkloadOptions): GeneratedDay => {
   const jobRnd = seeded(seed);
   const inferenceRnd = seeded((seed ^ 0x9e3779b9) >>> 0);
   const day = isoOf(dayStart).slice(0, 10);
+  const ctx: DrawContext = {
+    rnd: jobRnd,
+    site,
+    dayStart,
+    power,
+    gpuWeights: GPU_MIXES[options.gpuMix ?? 'mixed'],
+    hourWeights: hourWeightsOf(options.arrivalsByHour),
+  };
   // Ids follow submission order (a stable sort keeps draw order on ties), as a scheduler numbers them.
-  const sorted = Array.from({ length: jobs }, () =>
-    drawJob({ rnd: jobRnd, site, dayStart, power, gpuWeights: GPU_MIXES[options.gpuMix ?? 'mixed'] }),
-  )
+  const sorted = drawJobs(ctx, jobs, options.fillGpuHours)
     .sort((a, b) => a.submittedAt - b.submittedAt)
     .map((job, k): ComputeJob => ({ id: `${site}-${day}-${String(k + 1).padStart(3, '0')}`, ...job }));
   return {

@@ -89,7 +89,7 @@ export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): 
       horizonSlots: HORIZON_SLOTS,
       site: { id: 'lon', region: 'GB', gridImportLimitKw: 400, pue: 1.3 },
       orchestrator: { subscriberId: IDS.bpp, url: bppUrl, keyFile: join(dir, 'keys', `${IDS.bpp}.json`) },
-      scheduler: { kind: 'sim', seed: 7, jobs: 36, trainingNodes: 32, baseline: 'fifo' },
+      scheduler: { kind: 'sim', profile: 'half-idle', seed: 7, jobs: 36, trainingNodes: 32, baseline: 'fifo' },
       pollSeconds: 30,
     },
     { clock: market, log: createLogger('silent'), drive: 'external' },
