@@ -54,6 +54,12 @@ export interface ComputeJob {
    */
   readonly powerCapRangeW?: { readonly minW: number; readonly maxW: number };
   /**
+   * The job's speed at its lowest cap, as a fraction of full speed (0–1], where the scheduler knows
+   * its throughput-vs-power curve. Absent, the planner assumes speed falls in proportion to power
+   * (minPowerKw / powerKw), which overstates what a cap costs.
+   */
+  readonly minCapThroughput?: number;
+  /**
    * What an hour of this job's lateness costs, per GPU (£/GPU-hour): its soft SLO. The planner may
    * finish it after deadlineAt at that cost (× GPUs × hours late, work-weighted) when the fleet is
    * full; absent, the orchestrator's default for deferrable work applies.

@@ -13,6 +13,7 @@ import { costSplit } from '../../src/optimise/offers.ts';
 import { DEFAULT_PLANNER_OPTIONS, planWithLp } from '../../src/optimise/planner.ts';
 import { batteryFor, buildProblem, capPartId, powerCapsFor } from '../../src/optimise/problem.ts';
 import type { PlanningProblem } from '../../src/domain/planning.ts';
+import { kw } from '../../src/domain/units.ts';
 
 const client = new HighsClient();
 after(() => client.close());
@@ -64,9 +65,9 @@ const report = (jobs: ComputeJob[], battery?: FlexibilityReport['battery']): Fle
   site: 'lon',
   region: 'lon',
   at: T0,
-  itPowerLimitKw: 100,
+  itPowerLimitKw: kw(100),
   pue: 1.2,
-  gridImportLimitKw: 200,
+  gridImportLimitKw: kw(200),
   baseLoadFrom: T0,
   slotMinutes: 30,
   baseLoadKw: new Array(8).fill(10),

@@ -19,7 +19,7 @@ import { epochMs, isoOf, MINUTE_MS, slotAt, slotStart, type EpochMs, type SlotGr
 import { kw, kwh, type Kilowatts } from '../../domain/units.ts';
 import type { Meter, Scheduler } from '../../ports.ts';
 import { jobPowerKw } from '../../sim/power.ts';
-import { cappedDrawW, minCapW, throughputAt } from '../../sim/power-cap.ts';
+import { cappedDrawW, MIN_CAP_FRACTION, minCapW, throughputAt } from '../../sim/power-cap.ts';
 import { SimBattery, type SimBatteryConfig } from './battery.ts';
 import {
   checkInferenceProfile,
@@ -139,7 +139,10 @@ export class SimCluster implements Scheduler, Meter {
       minPowerKw: kw(minPowerKw),
       // The caps setPowerCap accepts: the lowest gives minPowerKw, TDP full power.
       ...(job.gpus > 0
-        ? { powerCapRangeW: { minW: minCapW(this.cfg.power), maxW: this.cfg.power.gpuTdpW ?? this.cfg.power.gpuPeakW } }
+        ? {
+            powerCapRangeW: { minW: minCapW(this.cfg.power), maxW: this.cfg.power.gpuTdpW ?? this.cfg.power.gpuPeakW },
+            minCapThroughput: throughputAt(MIN_CAP_FRACTION),
+          }
         : {}),
       seq: this.nextSeq++,
       speed: 1,
