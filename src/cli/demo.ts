@@ -6,7 +6,7 @@ import { randomUUID } from 'node:crypto';
 import { verifyChain } from '../audit/chain.ts';
 import { composeMarket, type Market } from '../compose/market.ts';
 import { demoConfig, type DemoConfig } from '../config.ts';
-import { BUSY_OFFERED_LOAD, HALF_IDLE_JOBS } from '../sim/site-profile.ts';
+import { BUSY_BACKLOG_HOURS, BUSY_OFFERED_LOAD, HALF_IDLE_JOBS } from '../sim/site-profile.ts';
 import type { FlexNeed } from '../domain/offers.ts';
 import type { SettlementSummary } from '../settlement/delivered.ts';
 import type { SiteSettlement } from '../settlement/codec.ts';
@@ -69,7 +69,7 @@ const siteParts = (
 
 /** The site profile in a line (src/sim/site-profile.ts). */
 const PROFILE_WORDS: Record<DemoConfig['siteProfile'], string> = {
-  busy: `DGX A100 nodes (6.5 kW datasheet max), jobs arriving by hour as in the Alibaba GPU 2023 trace, as many as ask for ${BUSY_OFFERED_LOAD * 100} % of the training GPUs' hours (unless --jobs)`,
+  busy: `DGX A100 nodes (6.5 kW datasheet max), jobs arriving by hour as in the Alibaba GPU 2023 trace from ${24 - BUSY_BACKLOG_HOURS}:00 the evening before (the backlog at midnight), as many as ask for ${BUSY_OFFERED_LOAD * 100} % of the training GPUs' hours (unless --jobs)`,
   'half-idle': `3.9 kW A100 nodes, ${HALF_IDLE_JOBS} jobs (unless --jobs) in placeholder working-day arrivals: the demo before issue 13`,
 };
 
@@ -251,7 +251,8 @@ Options:
   --site-profile busy|half-idle
                           how busy each simulated site is (default busy): busy is a training site of
                           DGX A100 nodes (6.5 kW datasheet max) whose jobs, arriving by hour as in the
-                          Alibaba GPU 2023 trace, ask for 95 % of its GPUs' hours in the day; half-idle
+                          Alibaba GPU 2023 trace from 18:00 the evening before (so some wait at
+                          midnight), ask for 95 % of its GPUs' hours in the day; half-idle
                           is the demo before issue 13 (36 jobs, 3.9 kW nodes, about half of them asked for)
   --jobs N                deferrable GPU jobs in the day, per site, instead of the profile's own
                           (half-idle: 36; busy: as many as fill 95 %, 61 on lon with seed 7). With busy,

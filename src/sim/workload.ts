@@ -7,6 +7,8 @@
 // traces do not contain (Alibaba openb has 23 eight-GPU pods in 149 days). For a workload drawn
 // from the Alibaba GPU 2023 and Azure LLM 2023 trace fits, use generateTraceDay
 // (src/sim/workload-trace.ts). Treat results that depend on these shapes as illustrative only.
+// The busy site profile (src/sim/site-profile.ts) replaces the hour-of-day weights with the Alibaba
+// 2023 best-effort arrivals and the job count with a load target (arrivalsByHour, fillGpuHours).
 import type { ComputeJob } from '../domain/compute.ts';
 import { intBetween, pick, seeded, uniform, type Random } from '../domain/random.ts';
 import { epochMs, isoOf, MINUTE_MS, type EpochMs } from '../domain/time.ts';
@@ -38,6 +40,12 @@ export interface WorkloadOptions {
    * the day by load, not by count). Ignored when `jobs` is given.
    */
   readonly fillGpuHours?: number;
+  /**
+   * Hours from dayStart at which the 24 h of arrivals begin (default 0; ≤ 0). Below 0, jobs that
+   * arrived the evening before are already waiting at dayStart: a busy site's queue carries
+   * yesterday's backlog into the day instead of starting it empty.
+   */
+  readonly arrivalStartHour?: number;
 }
 
 export interface GeneratedDay {
@@ -109,12 +117,15 @@ interface DrawContext {
   readonly power: GpuNodePower;
   readonly gpuWeights: readonly (readonly [number, number])[];
   readonly hourWeights: readonly (readonly [number, number])[];
+  readonly arrivalStartHour: number;
 }
 
 const drawJob = (ctx: DrawContext): Omit<ComputeJob, 'id'> => {
   const { rnd, site, dayStart, power } = ctx;
   const gpus = weighted(rnd, ctx.gpuWeights);
-  const hour = weighted(rnd, ctx.hourWeights);
+  // Clock hours from the window's start on; an hour before midnight is the evening before.
+  const clockHour = weighted(rnd, ctx.hourWeights);
+  const hour = clockHour - (clockHour >= 24 + ctx.arrivalStartHour ? 24 : 0);
   const submittedAt = epochMs(dayStart + hour * HOUR_MS + intBetween(rnd, 0, 59) * MINUTE_MS);
   const durationMinutes = intBetween(rnd, 60, 360);
   const slackMinutes = intBetween(rnd, 4 * 60, 16 * 60);
@@ -214,7 +225,10 @@ export const generateDay = (options: WorkloadOptions): GeneratedDay => {
     power,
     gpuWeights: GPU_MIXES[options.gpuMix ?? 'mixed'],
     hourWeights: hourWeightsOf(options.arrivalsByHour),
+    arrivalStartHour: options.arrivalStartHour ?? 0,
   };
+  if (!(Number.isInteger(ctx.arrivalStartHour) && ctx.arrivalStartHour <= 0 && ctx.arrivalStartHour > -24))
+    throw new RangeError(`arrivalStartHour must be a whole number of hours in (-24, 0], got ${ctx.arrivalStartHour}`);
   // Ids follow submission order (a stable sort keeps draw order on ties), as a scheduler numbers them.
   const sorted = drawJobs(ctx, jobs, options.fillGpuHours)
     .sort((a, b) => a.submittedAt - b.submittedAt)
