@@ -1,9 +1,9 @@
-// Runs the Slurm client commands (squeue, scontrol, sbatch, scancel) with a deadline, and turns
+// Runs the Slurm client commands (squeue, scontrol, sbatch, scancel, srun) and nvidia-smi with a deadline, and turns
 // their failures into clear, coded errors. Every command gets the same environment (SLURM_CONF,
 // TZ=UTC), so the adapter never depends on the agent's shell.
 import { spawn } from 'node:child_process';
 import { FlexError } from '../../errors.ts';
-import type { ResolvedSlurmConfig } from './config.ts';
+import type { ResolvedSlurmConfig, SlurmCommand } from './config.ts';
 
 export interface CommandResult {
   readonly code: number;
@@ -21,12 +21,12 @@ export class SlurmCommands {
   constructor(private readonly cfg: ResolvedSlurmConfig) {}
 
   /** Runs a command; non-zero exits are returned, not thrown. Throws FLX_SCHEDULER_UNAVAILABLE if it cannot run or times out. */
-  run(
-    name: 'squeue' | 'scontrol' | 'sbatch' | 'scancel',
-    args: readonly string[],
-    input?: string,
-  ): Promise<CommandResult> {
-    const file = this.cfg.bin(name);
+  run(name: SlurmCommand, args: readonly string[], input?: string): Promise<CommandResult> {
+    return this.exec(this.cfg.bin(name), name, args, input);
+  }
+
+  /** Runs any program (`name` is how messages call it) as `run` does: same environment, same deadline. */
+  exec(file: string, name: string, args: readonly string[], input?: string): Promise<CommandResult> {
     return new Promise((resolve, reject) => {
       const child = spawn(file, args, { env: { ...process.env, ...this.cfg.env }, stdio: ['pipe', 'pipe', 'pipe'] });
       const out: Buffer[] = [];
@@ -57,7 +57,7 @@ export class SlurmCommands {
             new FlexError(
               'FLX_SCHEDULER_UNAVAILABLE',
               e.code === 'ENOENT'
-                ? `${file} not found: install the Slurm client (Debian: slurm-client) or set the adapter's binDir`
+                ? `${file} not found: install ${name === 'nvidia-smi' ? "the NVIDIA driver utilities or set the adapter's powerCaps.nvidiaSmi" : "the Slurm client (Debian: slurm-client) or set the adapter's binDir"}`
                 : `${file} could not be run: ${e.message}`,
               { cause: e },
             ),
@@ -79,11 +79,7 @@ export class SlurmCommands {
   }
 
   /** Runs a command that must succeed; an unreachable controller or any refusal is thrown with Slurm's own words. */
-  async must(
-    name: 'squeue' | 'scontrol' | 'sbatch' | 'scancel',
-    args: readonly string[],
-    input?: string,
-  ): Promise<string> {
+  async must(name: SlurmCommand, args: readonly string[], input?: string): Promise<string> {
     const r = await this.run(name, args, input);
     if (r.code === 0) return r.stdout;
     if (isUnreachable(r.stderr)) throw new FlexError('FLX_SCHEDULER_UNAVAILABLE', `${name}: ${r.stderr}`);

@@ -19,18 +19,43 @@ export interface SlurmConfig {
   readonly partitions: Readonly<Record<string, Partial<QueuePolicy>>>;
   /** Per-QoS overrides, applied over the partition's policy. */
   readonly qos?: Readonly<Record<string, Partial<QueuePolicy>>>;
+  /**
+   * Opt-in GPU power caps with `nvidia-smi -pl` (docs/schedulers.md, "Power caps"). Absent, caps are
+   * refused as unsupported. The agent must run as root: nvidia-smi changes a limit only for root.
+   */
+  readonly powerCaps?: PowerCapConfig;
+}
+
+export interface PowerCapConfig {
+  /** nvidia-smi on the GPU node (default: `nvidia-smi`, found on PATH). */
+  readonly nvidiaSmi?: string;
+  /**
+   * Where nvidia-smi runs: `srun` (the default) runs it on the job's node inside the job's allocation
+   * (`srun --jobid=N --overlap -N1 -n1 -w NODE nvidia-smi …`); `local` runs it here, for an agent on
+   * the GPU node itself (single-node sites).
+   */
+  readonly run?: 'local' | 'srun';
+}
+
+export interface ResolvedPowerCaps {
+  readonly nvidiaSmi: string;
+  readonly run: 'local' | 'srun';
 }
 
 export interface ResolvedSlurmConfig {
   readonly site: string;
   readonly env: Readonly<Record<string, string>>;
-  readonly bin: (name: 'squeue' | 'scontrol' | 'sbatch' | 'scancel') => string;
+  readonly bin: (name: SlurmCommand) => string;
   readonly timeoutMs: number;
   readonly partitions: ReadonlyMap<string, QueuePolicy>;
   readonly qos: ReadonlyMap<string, Partial<QueuePolicy>>;
   /** Policy of jobs in partitions FlexLon does not manage. */
   readonly unmanaged: QueuePolicy;
+  /** Set where the site lets FlexLon cap GPU power. */
+  readonly powerCaps?: ResolvedPowerCaps;
 }
+
+export type SlurmCommand = 'squeue' | 'scontrol' | 'sbatch' | 'scancel' | 'srun';
 
 /** The queue policy of jobs no partition or QoS rule names (shared with the Kubernetes adapter). */
 export const DEFAULT_POLICY: QueuePolicy = DEFAULT_QUEUE_POLICY;
@@ -47,6 +72,22 @@ const checkPolicy = (field: string, p: Partial<QueuePolicy>): void => {
     if (v !== undefined && !(typeof v === 'number' && Number.isFinite(v) && v >= 0))
       fail(`${field}.${k}`, `must be a number ≥ 0, got ${String(v)}`);
   }
+};
+
+const resolvePowerCaps = (p: unknown): ResolvedPowerCaps => {
+  if (typeof p !== 'object' || p === null || Array.isArray(p))
+    return fail('powerCaps', `must be an object like {"run": "srun"}, got ${JSON.stringify(p)}`);
+  const { nvidiaSmi = 'nvidia-smi', run = 'srun', ...rest } = p as Record<string, unknown>;
+  const unknown = Object.keys(rest);
+  if (unknown.length > 0) fail(`powerCaps.${unknown[0]}`, 'is not a setting (known: nvidiaSmi, run)');
+  if (typeof nvidiaSmi !== 'string' || nvidiaSmi.trim() === '')
+    fail('powerCaps.nvidiaSmi', `must be the path of nvidia-smi, got ${JSON.stringify(nvidiaSmi)}`);
+  if (run !== 'local' && run !== 'srun')
+    fail(
+      'powerCaps.run',
+      `must be "srun" (on the job's node) or "local" (the agent is on the GPU node), got ${JSON.stringify(run)}`,
+    );
+  return { nvidiaSmi: nvidiaSmi as string, run: run as 'local' | 'srun' };
 };
 
 export const resolveSlurmConfig = (c: SlurmConfig): ResolvedSlurmConfig => {
@@ -71,8 +112,10 @@ export const resolveSlurmConfig = (c: SlurmConfig): ResolvedSlurmConfig => {
   // Slurm reads and prints times in the host's zone; UTC makes "2026-11-25T18:00:00" mean one instant.
   if (c.slurmConf !== undefined) env.SLURM_CONF = c.slurmConf;
   const binDir = c.binDir;
+  const powerCaps = c.powerCaps === undefined ? undefined : resolvePowerCaps(c.powerCaps);
   return {
     site: c.site,
+    ...(powerCaps ? { powerCaps } : {}),
     env,
     timeoutMs,
     partitions,

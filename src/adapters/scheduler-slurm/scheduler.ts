@@ -5,13 +5,17 @@
 //   release scontrol release N, then AdminComment -= flexlon:held — only if FlexLon's mark is there,
 //           so a hold an operator or user placed by hand is never lifted
 //   move    scontrol write batch_script N - → sbatch --hold on the other cluster → scancel N here
-// Slurm 22.05 has no per-job GPU power cap, so setPowerCap is refused as unsupported.
+//   cap     nvidia-smi -i I -pl W on the GPUs Slurm gave the job (power-cap.ts), where the site opts in
+//           with `powerCaps`; Slurm 22.05 has no per-job power limit, so without it caps are unsupported.
 import type { Actuation, ComputeJob, PortableJob, RefusalCode, SchedulerCapabilities } from '../../domain/compute.ts';
 import { epochMs, type EpochMs } from '../../domain/time.ts';
+import { kw } from '../../domain/units.ts';
 import { FlexError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
 import type { Scheduler } from '../../ports.ts';
 import { isUnreachable, SlurmCommands } from './commands.ts';
 import { HOLD_MARK, resolveSlurmConfig, type ResolvedSlurmConfig, type SlurmConfig } from './config.ts';
+import { PowerCaps, type CapJob } from './power-cap.ts';
 import { hasHoldMark, isHeld, parseSqueue, toComputeJob, type SqueueJob } from './squeue.ts';
 
 export type { SlurmConfig } from './config.ts';
@@ -34,9 +38,13 @@ const utc = (t: number): string => new Date(t).toISOString().slice(0, 19);
 
 export class SlurmScheduler implements Scheduler {
   readonly site: string;
-  readonly capabilities: SchedulerCapabilities = { kind: 'slurm', beginTimes: true, powerCap: false, move: true };
+  readonly capabilities: SchedulerCapabilities;
   private readonly cfg: ResolvedSlurmConfig;
   private readonly cmd: SlurmCommands;
+  /** Present where the site opted in to GPU power caps. */
+  private readonly caps?: PowerCaps;
+  /** Last squeue snapshot as the caps see it, FlexLon id → job. */
+  private capView = new Map<string, CapJob>();
   /** Last squeue snapshot, FlexLon id → squeue record. */
   private byId = new Map<string, SqueueJob>();
   /** Jobs seen running or waiting that have since left squeue (MinJobAge passed between polls). */
@@ -46,17 +54,21 @@ export class SlurmScheduler implements Scheduler {
   constructor(
     config: SlurmConfig,
     private readonly now: () => number = Date.now,
+    log?: Logger,
   ) {
     this.cfg = resolveSlurmConfig(config);
     this.site = this.cfg.site;
     this.cmd = new SlurmCommands(this.cfg);
+    if (this.cfg.powerCaps) this.caps = new PowerCaps(this.cfg.powerCaps, this.cmd, log);
+    this.capabilities = { kind: 'slurm', beginTimes: true, powerCap: this.caps !== undefined, move: true };
   }
 
   private async snapshot(): Promise<ComputeJob[]> {
     const jobs = parseSqueue(await this.cmd.must('squeue', ['--json']));
     const now = epochMs(this.now());
-    const out = jobs.map((j) => ({ raw: j, job: toComputeJob(this.cfg, j, now) }));
+    const out = jobs.map((j) => ({ raw: j, job: this.withCap(toComputeJob(this.cfg, j, now)) }));
     this.byId = new Map(out.map((x) => [x.job.id, x.raw]));
+    this.capView = new Map(out.map((x) => [x.job.id, { id: x.job.id, slurmJobId: x.raw.job_id, state: x.job.state }]));
     const seen = new Map(out.map((x) => [x.job.id, x.job]));
     for (const [id, job] of this.lastSeen) {
       if (!seen.has(id) && (job.state === 'running' || job.state === 'queued' || job.state === 'held')) {
@@ -70,6 +82,29 @@ export class SlurmScheduler implements Scheduler {
     }
     this.lastSeen = seen;
     return out.map((x) => x.job);
+  }
+
+  /**
+   * The job with FlexLon's cap on it and, where its GPUs' limits are known, the lowest power it can
+   * run at: a GPU under a cap draws no more than the cap, and what the job is estimated to draw
+   * above its GPUs' default limits is taken as non-GPU power that a cap does not touch. An upper
+   * bound on the capped draw, so a reduction offered on it is one the job can deliver.
+   */
+  private withCap(job: ComputeJob): ComputeJob {
+    if (!this.caps || job.gpus === 0 || !this.cfg.partitions.has(job.queue ?? '')) return job;
+    const capW = this.caps.capOf(job.id);
+    const limits = this.caps.limitsOf(job.id);
+    const minKw = limits
+      ? Math.min(
+          job.powerKw,
+          (job.gpus * limits.minW) / 1000 + Math.max(0, job.powerKw - (job.gpus * limits.defaultW) / 1000),
+        )
+      : undefined;
+    return {
+      ...job,
+      ...(capW === undefined ? {} : { powerCapW: capW }),
+      ...(minKw === undefined || minKw >= job.powerKw ? {} : { minPowerKw: kw(minKw) }),
+    };
   }
 
   listJobs(): Promise<ComputeJob[]> {
@@ -217,14 +252,39 @@ export class SlurmScheduler implements Scheduler {
     return this.scontrol(moved.id, ['update', `JobId=${nativeId}`, `AdminComment=${HOLD_MARK}`]);
   }
 
-  setPowerCap(jobId: string, _wattsPerGpu: number | null): Promise<Actuation> {
-    return Promise.resolve(
-      refuse(
+  /**
+   * Caps the GPUs of a running job (nvidia-smi -pl on each GPU Slurm gave it), records the cap of a
+   * waiting job for when it starts, and with null puts back the limits FlexLon changed. Jobs of
+   * partitions FlexLon does not manage are never capped.
+   */
+  async setPowerCap(jobId: string, wattsPerGpu: number | null): Promise<Actuation> {
+    if (!this.caps)
+      return refuse(
         jobId,
-        "Slurm 22.05 cannot cap a job's GPU power (no per-job power limit); use a node-level agent (nvidia-smi -pl in a prolog) or run the job at a lower --gpu-freq",
+        "Slurm 22.05 cannot cap a job's GPU power by itself (no per-job power limit), and this site has not enabled FlexLon's nvidia-smi caps (slurm.powerCaps)",
         'unsupported',
-      ),
-    );
+      );
+    if (wattsPerGpu !== null && !(Number.isFinite(wattsPerGpu) && wattsPerGpu > 0))
+      return refuse(jobId, `a power cap must be a positive number of watts per GPU, got ${wattsPerGpu}`, 'invalid');
+    await this.snapshot();
+    await this.caps.sweep(this.capView);
+    const j = this.byId.get(jobId);
+    const view = this.capView.get(jobId);
+    if (!j || !view) return refuse(jobId, `no job ${jobId} in Slurm at site ${this.site}`, 'not-found');
+    if (!this.cfg.partitions.has(j.partition))
+      return refuse(
+        jobId,
+        `Slurm job ${j.job_id} is in partition ${j.partition}, which FlexLon does not manage`,
+        'wrong-state',
+      );
+    return this.caps.set(view, wattsPerGpu);
+  }
+
+  /** Puts back the GPU limits of capped jobs that have ended and applies recorded caps to jobs that have started. */
+  async reconcile(_now: EpochMs): Promise<void> {
+    if (!this.caps) return;
+    await this.snapshot();
+    await this.caps.sweep(this.capView);
   }
 }
 
