@@ -133,6 +133,12 @@ export interface IdSource {
 export interface Solver {
   readonly name: string;
   plan(problem: PlanningProblem): Promise<Schedule>;
+  /**
+   * `problem` planned from `base`, a plan of the same jobs with fewer commitments, moving only what
+   * the new ones force (src/optimise/warm.ts). Offer pricing uses it so that an opportunity cost is
+   * the cost of what a reduction displaces, not the noise between two independent plans.
+   */
+  planFrom?(problem: PlanningProblem, base: Schedule): Promise<Schedule>;
 }
 
 /**

@@ -65,6 +65,8 @@ export interface FlexibilityCurve {
 }
 
 export type Plan = (problem: PlanningProblem) => Promise<Schedule>;
+/** Plans a problem from a plan of the same jobs with fewer commitments (Solver.planFrom). */
+export type PlanFrom = (problem: PlanningProblem, base: Schedule) => Promise<Schedule>;
 
 const withCommitments = (problem: PlanningProblem, cs: readonly CommitmentSpec[]): PlanningProblem => ({
   ...problem,
@@ -88,6 +90,7 @@ export const flexibilityCurve = async (
   toSlot: number,
   levels = 5,
   reference?: readonly number[],
+  planFrom?: PlanFrom,
 ): Promise<FlexibilityCurve | { readonly infeasible: string }> => {
   if (fromSlot < 0 || toSlot > problem.slots || fromSlot >= toSlot)
     return { infeasible: `window [${fromSlot}, ${toSlot}) is not inside the horizon of ${problem.slots} slots` };
@@ -102,7 +105,9 @@ export const flexibilityCurve = async (
   const hoursInWindow = ((toSlot - fromSlot) * problem.slotMinutes) / 60;
   const tryLevel = async (reductionKw: number): Promise<CurvePoint | undefined> => {
     const maxImportKw = referenceKw.map((r) => Math.max(0, r - reductionKw));
-    const s = await plan(withCommitments(problem, slotCommitments(site, fromSlot, maxImportKw)));
+    // From the base plan where the solver can: the level's cost is then what the reduction displaces.
+    const constrained = withCommitments(problem, slotCommitments(site, fromSlot, maxImportKw));
+    const s = await (planFrom ? planFrom(constrained, base) : plan(constrained));
     if (s.status === 'infeasible') return undefined;
     const opportunityCostGbp = s.costGbp - base.costGbp;
     const mwh = (reductionKw * hoursInWindow) / 1000;

@@ -94,7 +94,7 @@ const TIGHTENINGS = [0.001, 0.01, 0.05];
 
 type Attempt = { readonly schedule: Schedule } | { readonly retry: boolean; readonly reason: string };
 
-const assemble = (
+export const assemble = (
   p: PlanningProblem,
   d: Draft,
   batteries: Schedule['batteries'],
@@ -137,7 +137,7 @@ const itLimits = (p: PlanningProblem, cm: ClassModel, x: Float64Array): Float64A
   });
 };
 
-const siteLoads = (p: PlanningProblem, d: Draft): Float64Array[] => {
+export const siteLoads = (p: PlanningProblem, d: Draft): Float64Array[] => {
   const load = p.sites.map(() => new Float64Array(p.slots));
   d.power.forEach((pw, j) => {
     if (pw)
@@ -161,10 +161,10 @@ const emptyDraft = (p: PlanningProblem): Draft => ({
   deficitKwh: Float64Array.from(p.jobs, (j) => j.energyKwh),
 });
 
-type Candidate = { readonly schedule: Schedule } | { readonly failed: string; readonly carbon: boolean };
+export type Candidate = { readonly schedule: Schedule } | { readonly failed: string; readonly carbon: boolean };
 
 /** Battery LP for a job plan, then the independent check. */
-const finish = async (
+export const finish = async (
   p: PlanningProblem,
   draft: Draft,
   solve: LpSolve,
@@ -212,7 +212,7 @@ const pricedPlacement = async (
 };
 
 /** A checked schedule back into a draft, for local search. */
-const draftOf = (p: PlanningProblem, s: Schedule): Draft => {
+export const draftOf = (p: PlanningProblem, s: Schedule): Draft => {
   const siteIndex = new Map(p.sites.map((x, i) => [x.id, i]));
   const byId = new Map(s.jobs.map((j) => [j.id, j]));
   const h = p.slotMinutes / 60;

@@ -59,8 +59,16 @@ const shed = (p: PlanningProblem, d: Draft, load: Float64Array[], limit: readonl
     const s = Math.floor(k / p.slots);
     const t = k % p.slots;
     // Preemptible jobs give way first: they can make up the energy in other slots; a
-    // non-preemptible job leaves only if that is not enough.
-    const jobs = (at.get(k) ?? []).sort((a, b) => Number(p.jobs[b]!.preemptible) - Number(p.jobs[a]!.preemptible));
+    // non-preemptible job leaves only if that is not enough. Among them, the cheapest to delay per
+    // kWh first (a hard job has slack in its window; a GPU cap's part delays less work per kWh than
+    // a waiting job), so what is shed is what the reduction really costs least to move.
+    const delayRate = (j: number): number => {
+      const slo = p.jobs[j]!.slo;
+      return slo?.kind === 'soft' ? slo.lateGbpPerHour / Math.max(1e-9, p.jobs[j]!.energyKwh) : 0;
+    };
+    const jobs = (at.get(k) ?? []).sort(
+      (a, b) => Number(p.jobs[b]!.preemptible) - Number(p.jobs[a]!.preemptible) || delayRate(a) - delayRate(b),
+    );
     for (const j of jobs) {
       const excess = (load[s]![t] as number) - (limit[s]![t] as number);
       if (excess <= slack(limit[s]![t] as number)) break;

@@ -11,6 +11,7 @@ import {
   type PlannerOptions,
   type PlanStats,
 } from '../../optimise/planner.ts';
+import { replanFrom } from '../../optimise/warm.ts';
 import type { Solver } from '../../ports.ts';
 import { HighsClient, type HighsClientOptions } from './client.ts';
 
@@ -51,6 +52,8 @@ export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver
     name: `${LP_PLANNER}+highs`,
     client,
     plan: (problem: PlanningProblem): Promise<Schedule> => planWithLp(problem, client.solve, planner, clock),
+    planFrom: (problem: PlanningProblem, base: Schedule): Promise<Schedule> =>
+      replanFrom(problem, base, client.solve, planner, clock),
     close: () => client.close(),
   };
 };

@@ -56,6 +56,8 @@ export interface FleetPlanning {
   dispatchAll(reason: string, orderId?: string): Promise<PlanRecord | undefined>;
   /** Solves a planning problem as given (offer pricing measures curves with it). */
   solve(problem: PlanningProblem): Promise<Schedule>;
+  /** Solves it from `base`, a plan of the same jobs with fewer commitments (Solver.planFrom; afresh where the solver has none). */
+  solveFrom(problem: PlanningProblem, base: Schedule): Promise<Schedule>;
 }
 
 /** Reads from a site's agent (over the AgentLink), per slot from `from`; NaN where there is no value. */

@@ -113,6 +113,7 @@ const siteCurves = async (
       w.toSlot,
       5,
       reference,
+      (p, base) => ctx.planning.solveFrom(p, base),
     );
     if (!('infeasible' in curve)) out.push({ site: site.id, region: site.region, curve, baselineKw });
   }
@@ -225,7 +226,7 @@ const portfolioDraft = async (
         s.c.curve.referenceKw.map((r) => r - s.kw),
       ),
     );
-    const joint = await ctx.planning.solve({ ...problem, commitments: [...problem.commitments, ...specs] });
+    const joint = await ctx.planning.solveFrom({ ...problem, commitments: [...problem.commitments, ...specs] }, base);
     if (joint.status === 'infeasible') continue;
     const reductionKw = parts.reduce((a, s) => a + s.kw, 0);
     const hours = (w.end - w.start) / 3_600_000;

@@ -315,6 +315,10 @@ export class FlexOrchestrator implements FleetPlanning {
     return this.solver.plan(problem);
   }
 
+  solveFrom(problem: PlanningProblem, base: Schedule): Promise<Schedule> {
+    return this.solver.planFrom ? this.solver.planFrom(problem, base) : this.solver.plan(problem);
+  }
+
   /**
    * A site's dispatch from a plan: start times read off the schedule; none with no feasible plan
    * (the waiting jobs stay held). Both routes a dispatch travels (the reply to a report, the push of

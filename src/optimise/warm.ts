@@ -1,0 +1,72 @@
+// A re-plan from a plan already made (issue 13 items 5 and 8): the same problem with more
+// commitments, solved by moving only what the new commitments force out of the plan. Offer pricing
+// measures each level of a flexibility curve this way: an opportunity cost is the difference of two
+// plans, and on a full fleet two independent heuristic plans differ by more than the cost being
+// measured (each is a few per cent from optimal, and the fleet's lateness runs to thousands of £),
+// so a 7 kW level could come out dearer than a 28 kW one. From the same starting plan the difference
+// is the work the reduction displaces and where it goes: shed from the window, cheapest to delay
+// first (repair.ts), placed in the cheapest room left, batteries re-planned, and checked.
+import { withWorkMetrics, type PlanningProblem, type Schedule } from '../domain/planning.ts';
+import { importCaps } from './class-model.ts';
+import { unitCosts } from './disaggregate.ts';
+import {
+  draftOf,
+  finish,
+  planWithLp,
+  DEFAULT_PLANNER_OPTIONS,
+  LP_PLANNER,
+  type PlannerOptions,
+  type PlanStats,
+} from './planner.ts';
+import type { LpSolve } from './lp.ts';
+import { repair } from './repair.ts';
+
+export const WARM_PLANNER = `${LP_PLANNER}+warm`;
+
+/** IT power allowed per site and slot with the base plan's battery flows kept. */
+const itLimitsWith = (p: PlanningProblem, base: Schedule): Float64Array[] => {
+  const caps = importCaps(p);
+  return p.sites.map((site, s) => {
+    const b = base.batteries.find((x) => x.site === site.id);
+    const out = new Float64Array(p.slots);
+    for (let t = 0; t < p.slots; t++) {
+      const net = b ? (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0) : 0;
+      out[t] = Math.max(0, Math.min(site.itPowerLimitKw, ((caps[s]![t] as number) - net) / site.pue));
+    }
+    return out;
+  });
+};
+
+/**
+ * `p` planned from `base`, a checked plan of the same jobs and sites with fewer commitments. Falls
+ * back to planning `p` afresh when the base does not fit (other jobs), the repair finds no room, or
+ * the result fails the check (e.g. the carbon cap).
+ */
+export const replanFrom = async (
+  p: PlanningProblem,
+  base: Schedule,
+  lpSolve: LpSolve,
+  options: PlannerOptions = DEFAULT_PLANNER_OPTIONS,
+  clock: () => number = () => 0,
+): Promise<Schedule> => {
+  const afresh = () => planWithLp(p, lpSolve, options, clock);
+  const ids = new Set(base.jobs.map((j) => j.id));
+  if (base.status === 'infeasible' || base.jobs.length !== p.jobs.length || p.jobs.some((j) => !ids.has(j.id)))
+    return afresh();
+  const draft = draftOf(p, base);
+  const fixed = repair(p, draft, itLimitsWith(p, base), unitCosts(p, 0));
+  if (!fixed.ok) return afresh();
+  const stats: PlanStats = {
+    classes: 0,
+    granularity: 1,
+    columns: 0,
+    rows: 0,
+    lpSeconds: 0,
+    lpSolves: 0,
+    moved: fixed.moved,
+  };
+  const seconds = options.work ? options.work.safetySeconds : Math.max(0.5, options.timeLimitSeconds);
+  // More commitments only remove plans, so the base problem's proven bound still holds.
+  const done = await finish(p, draft, lpSolve, () => seconds, stats, base.lowerBoundGbp, WARM_PLANNER);
+  return 'schedule' in done ? withWorkMetrics(p, done.schedule) : afresh();
+};
