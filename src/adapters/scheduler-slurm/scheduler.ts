@@ -54,7 +54,7 @@ export class SlurmScheduler implements Scheduler {
   constructor(
     config: SlurmConfig,
     private readonly now: () => number = Date.now,
-    log?: Logger,
+    private readonly log?: Logger,
   ) {
     this.cfg = resolveSlurmConfig(config);
     this.site = this.cfg.site;
@@ -280,11 +280,21 @@ export class SlurmScheduler implements Scheduler {
     return this.caps.set(view, wattsPerGpu);
   }
 
-  /** Puts back the GPU limits of capped jobs that have ended and applies recorded caps to jobs that have started. */
+  /**
+   * Puts back the GPU limits of capped jobs that have ended and applies recorded caps to jobs that
+   * have started. An unreadable controller is left to the queue read that follows (the agent then
+   * reports its last known queue as stale), so it is logged here, not thrown.
+   */
   async reconcile(_now: EpochMs): Promise<void> {
     if (!this.caps) return;
-    await this.snapshot();
-    await this.caps.sweep(this.capView);
+    try {
+      await this.snapshot();
+      await this.caps.sweep(this.capView);
+    } catch (e) {
+      if (!(e instanceof FlexError && (e.code === 'FLX_SCHEDULER_UNAVAILABLE' || e.code === 'FLX_SCHEDULER_COMMAND')))
+        throw e;
+      this.log?.warn({ code: e.code, error: e.message }, 'power caps not reconciled: Slurm unreadable');
+    }
   }
 }
 
