@@ -70,7 +70,10 @@ export const offersCommand: Command = {
       );
     const solver = createPlanningSolver({ timeLimitSeconds });
     try {
-      const curve = await flexibilityCurve((p) => solver.plan(p), problem, values.site, from, to, levels);
+      // Each level re-planned from the base plan, as the BPP prices its offers (src/optimise/warm.ts).
+      const curve = await flexibilityCurve((p) => solver.plan(p), problem, values.site, from, to, levels, undefined, {
+        planFrom: (p, base) => solver.planFrom(p, base),
+      });
       if ('infeasible' in curve) {
         io.err(`no flexibility: ${curve.infeasible}`);
         return 1;

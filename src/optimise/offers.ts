@@ -82,6 +82,21 @@ export const slotCommitments = (site: string, fromSlot: number, ceilingsKw: read
     maxImportKw: Math.max(0, maxImportKw),
   }));
 
+export interface CurveOptions {
+  /** Measure each level from the base plan (Solver.planFrom) instead of planning it afresh. */
+  readonly planFrom?: PlanFrom;
+  /**
+   * The buyer's ceiling less the margin (£/MWh), and the smallest reduction worth offering: when
+   * the halving levels jump from one the buyer can afford (or none) to one it cannot, the largest
+   * reduction between them within the ceiling is found by bisection and added to the curve. On a
+   * full fleet the first kilowatts (GPU caps, a little idle room) are cheap and the next ones (whole
+   * training jobs moved hours later) dear, and the halving levels alone can straddle the ceiling.
+   */
+  readonly affordable?: { readonly gbpPerMwh: number; readonly minKw: number };
+}
+
+const BISECTIONS = 6;
+
 export const flexibilityCurve = async (
   plan: Plan,
   problem: PlanningProblem,
@@ -90,8 +105,9 @@ export const flexibilityCurve = async (
   toSlot: number,
   levels = 5,
   reference?: readonly number[],
-  planFrom?: PlanFrom,
+  options: CurveOptions = {},
 ): Promise<FlexibilityCurve | { readonly infeasible: string }> => {
+  const { planFrom, affordable } = options;
   if (fromSlot < 0 || toSlot > problem.slots || fromSlot >= toSlot)
     return { infeasible: `window [${fromSlot}, ${toSlot}) is not inside the horizon of ${problem.slots} slots` };
   const base = await plan(problem);
@@ -145,6 +161,23 @@ export const flexibilityCurve = async (
     const level = Math.floor(maxReduction * 2 ** (i - levels) * 10) / 10;
     const p = i === levels && best ? best : await tryLevel(level);
     if (p) points.push(p);
+  }
+  if (affordable) {
+    const ok = (p: CurvePoint) => p.opportunityCostGbpPerMwh <= affordable.gbpPerMwh;
+    const within = points.filter((p) => ok(p) && p.reductionKw >= affordable.minKw).at(-1);
+    const above = points.find((p) => p.reductionKw > (within?.reductionKw ?? 0) && !ok(p));
+    let lo = Math.max(within?.reductionKw ?? 0, affordable.minKw);
+    let hi = above?.reductionKw ?? lo;
+    let found: CurvePoint | undefined;
+    for (let k = 0; k < BISECTIONS && hi - lo > Math.max(0.5, hi * 0.02); k++) {
+      const mid = Math.floor(((lo + hi) / 2) * 10) / 10;
+      const p = await tryLevel(mid);
+      if (p && ok(p)) {
+        found = p;
+        lo = mid;
+      } else hi = mid;
+    }
+    if (found) points.splice(points.filter((p) => p.reductionKw < found.reductionKw).length, 0, found);
   }
   // Every plan made with a reduction binding is also a plan without it, so the cheapest of them all
   // is the better estimate of the fleet's cost without the reduction. The planner is a heuristic:

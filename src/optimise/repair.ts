@@ -62,12 +62,24 @@ const shed = (p: PlanningProblem, d: Draft, load: Float64Array[], limit: readonl
     // non-preemptible job leaves only if that is not enough. Among them, the cheapest to delay per
     // kWh first (a hard job has slack in its window; a GPU cap's part delays less work per kWh than
     // a waiting job), so what is shed is what the reduction really costs least to move.
+    // A hard job with no slack in its window (base load, a running job's floor) leaves last: it has
+    // nowhere else to go.
     const delayRate = (j: number): number => {
       const slo = p.jobs[j]!.slo;
       return slo?.kind === 'soft' ? slo.lateGbpPerHour / Math.max(1e-9, p.jobs[j]!.energyKwh) : 0;
     };
+    const pinned = (j: number): number => {
+      const x = p.jobs[j]!;
+      return x.slo?.kind !== 'soft' &&
+        runEnd(p, x) - x.releaseSlot <= Math.ceil(x.energyKwh / (x.maxPowerKw * h) - 1e-9)
+        ? 1
+        : 0;
+    };
     const jobs = (at.get(k) ?? []).sort(
-      (a, b) => Number(p.jobs[b]!.preemptible) - Number(p.jobs[a]!.preemptible) || delayRate(a) - delayRate(b),
+      (a, b) =>
+        Number(p.jobs[b]!.preemptible) - Number(p.jobs[a]!.preemptible) ||
+        pinned(a) - pinned(b) ||
+        delayRate(a) - delayRate(b),
     );
     for (const j of jobs) {
       const excess = (load[s]![t] as number) - (limit[s]![t] as number);

@@ -17,6 +17,7 @@ import { HighsClient, type HighsClientOptions } from './client.ts';
 
 export interface HighsSolver extends Solver {
   readonly client: HighsClient;
+  planFrom(problem: PlanningProblem, base: Schedule): Promise<Schedule>;
   close(): Promise<void>;
 }
 

@@ -96,6 +96,7 @@ const siteCurves = async (
   problem: PlanningProblem,
   w: Window,
   live: readonly Commitment[],
+  need: FlexNeed,
 ): Promise<SiteCurve[]> => {
   const out: SiteCurve[] = [];
   for (const site of ctx.sites) {
@@ -113,7 +114,13 @@ const siteCurves = async (
       w.toSlot,
       5,
       reference,
-      (p, base) => ctx.planning.solveFrom(p, base),
+      {
+        planFrom: (p, base) => ctx.planning.solveFrom(p, base),
+        affordable: {
+          gbpPerMwh: need.maxPriceGbpPerMwh - ctx.pricing.marginGbpPerMwh,
+          minKw: ctx.pricing.minimumKw,
+        },
+      },
     );
     if (!('infeasible' in curve)) out.push({ site: site.id, region: site.region, curve, baselineKw });
   }
@@ -295,7 +302,7 @@ export const makeOffers = async (ctx: FlexContext, need: FlexNeed): Promise<Offe
   // Price against the firm commitments only: the held offers are what this search may replace.
   const live = await ctx.planning.commitments();
   const problem = { ...result.problem, commitments: toSpecs(live, result.grid) };
-  const curves = await siteCurves(ctx, problem, w, live);
+  const curves = await siteCurves(ctx, problem, w, live, need);
   const drafts = curves
     .map((c) => siteDraft(ctx, c, need, w, result.orders))
     .filter((d): d is OfferDraft => d !== undefined);
