@@ -26,6 +26,8 @@ test('every command has --help', () => {
   assert.equal(r.code, 0);
   assert.match(r.out, /--data-dir DIR/);
   assert.match(r.out, /--seconds-per-day N/);
+  assert.match(r.out, /--site-profile busy\|half-idle\n\s+how busy each simulated site is \(default busy\)/);
+  assert.match(r.out, /carbon cap on every plan \(default fifo\)/);
   const sub = flexlon('signals', 'show', '--help');
   assert.equal(sub.code, 0);
   assert.match(sub.out, /^Usage: flexlon signals show /);
@@ -63,6 +65,10 @@ test('bad input names the field and what would be accepted, without a stack trac
     ],
     [['demo', '--date', '2024-09-29'], /pick --date from 2023-01-01 to 2024-09-28/],
     [['demo', '--jobs', '2.5'], /FLX_CONFIG_INVALID: --jobs: must be a whole number/],
+    [
+      ['demo', '--site-profile', 'idle'],
+      /FLX_CONFIG_INVALID: --site-profile: must be busy .* or half-idle .*, got "idle"/,
+    ],
     [['demo', '--sites', '5'], /FLX_CONFIG_INVALID: --sites: must be a whole number from 1 to 4, got "5"/],
     [['demo', '--sites', 'two'], /FLX_CONFIG_INVALID: --sites: must be a whole number from 1 to 4, got "two"/],
     [['demo', '--log-level', 'loud'], /FLX_CONFIG_INVALID: --log-level: must be one of/],
