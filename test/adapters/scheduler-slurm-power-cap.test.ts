@@ -4,6 +4,9 @@
 // (here, or srun inside the job). The Scheduler contract also runs once with caps enabled.
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import { SlurmScheduler, type SlurmConfig } from '../../src/adapters/scheduler-slurm/scheduler.ts';
 import type { Actuation, ComputeJob } from '../../src/domain/compute.ts';
 import { epochMs } from '../../src/domain/time.ts';
@@ -41,6 +44,26 @@ describe('Slurm power caps: configuration', () => {
       /^FLX_CONFIG_INVALID slurm: powerCaps\.nvidia_smi /,
     );
     assert.match(code({ ...base, powerCaps: 'yes' }), /^FLX_CONFIG_INVALID slurm: powerCaps /);
+    assert.match(code({ ...base, powerCaps: { stateFile: 7 } }), /^FLX_CONFIG_INVALID slurm: powerCaps\.stateFile /);
+  });
+
+  test("a state file that is not FlexLon's power-cap state stops the agent at start-up", () => {
+    const dir = mkdtempSync(join(tmpdir(), 'flexlon-capstate-'));
+    try {
+      const file = join(dir, 'caps.json');
+      writeFileSync(file, '{"version": 1, "applied": {"x": {"slurmJobId": "7", "gpus": []}}}');
+      assert.match(
+        code({ ...base, powerCaps: { stateFile: file } }),
+        /^FLX_CONFIG_INVALID slurm: powerCaps\.stateFile .*malformed entry for x/,
+      );
+      writeFileSync(file, 'not json');
+      assert.match(
+        code({ ...base, powerCaps: { stateFile: file } }),
+        /^FLX_CONFIG_INVALID slurm: powerCaps\.stateFile /,
+      );
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });
 
@@ -242,6 +265,38 @@ describe('Slurm power caps: nvidia-smi -pl on the GPUs Slurm allocated (real Slu
     assert.deepEqual(limits(), [700, 700, 700, 700]);
     cluster.run('scancel', [native(id)]);
     await ended(id);
+  });
+
+  test('with a state file, an agent restarted while a job is capped still restores its GPUs', async () => {
+    const stateFile = join(tmp.dir, 'power-caps.json');
+    const caps = { nvidiaSmi: smi.path, run: 'local' as const, stateFile };
+    const id = submit(2);
+    await running(id);
+    const idx = slurmGpus(id);
+    smi.setLimit(idx[1] ?? 0, 600); // an operator's own limit
+    const before = limits();
+    assert.equal((await scheduler({ powerCaps: caps }).setPowerCap(id, 300)).ok, true);
+    const restarted = scheduler({ powerCaps: caps }); // a new agent process would construct exactly this
+    assert.equal((await jobOf(restarted, id))?.powerCapW, 300);
+    smi.clearCalls();
+    assert.deepEqual(await restarted.setPowerCap(id, null), { ok: true, jobId: id });
+    assert.deepEqual(limits(), before, 'back to the 600 W the operator set and 700 W');
+    smi.setLimit(idx[1] ?? 0, 700);
+    cluster.run('scancel', [native(id)]);
+    await ended(id);
+  });
+
+  test('reconcile with slurmctld down does not throw: the queue read after it reports the outage', async () => {
+    await cluster.stopController();
+    try {
+      await local.reconcile(epochMs(Date.now()));
+      await assert.rejects(
+        local.listJobs(),
+        (e: unknown) => e instanceof FlexError && e.code === 'FLX_SCHEDULER_UNAVAILABLE',
+      );
+    } finally {
+      await cluster.resumeController();
+    }
   });
 
   test('a site without powerCaps refuses caps as unsupported and runs nothing', async () => {

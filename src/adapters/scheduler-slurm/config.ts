@@ -35,11 +35,17 @@ export interface PowerCapConfig {
    * the GPU node itself (single-node sites).
    */
   readonly run?: 'local' | 'srun';
+  /**
+   * A file where FlexLon keeps what it capped (job, node, GPU, the limit to restore), so an agent
+   * restarted while jobs are capped still puts their GPUs back. Without it that is kept in memory only.
+   */
+  readonly stateFile?: string;
 }
 
 export interface ResolvedPowerCaps {
   readonly nvidiaSmi: string;
   readonly run: 'local' | 'srun';
+  readonly stateFile?: string;
 }
 
 export interface ResolvedSlurmConfig {
@@ -77,9 +83,11 @@ const checkPolicy = (field: string, p: Partial<QueuePolicy>): void => {
 const resolvePowerCaps = (p: unknown): ResolvedPowerCaps => {
   if (typeof p !== 'object' || p === null || Array.isArray(p))
     return fail('powerCaps', `must be an object like {"run": "srun"}, got ${JSON.stringify(p)}`);
-  const { nvidiaSmi = 'nvidia-smi', run = 'srun', ...rest } = p as Record<string, unknown>;
+  const { nvidiaSmi = 'nvidia-smi', run = 'srun', stateFile, ...rest } = p as Record<string, unknown>;
   const unknown = Object.keys(rest);
-  if (unknown.length > 0) fail(`powerCaps.${unknown[0]}`, 'is not a setting (known: nvidiaSmi, run)');
+  if (unknown.length > 0) fail(`powerCaps.${unknown[0]}`, 'is not a setting (known: nvidiaSmi, run, stateFile)');
+  if (stateFile !== undefined && (typeof stateFile !== 'string' || stateFile.trim() === ''))
+    fail('powerCaps.stateFile', `must be a file path, got ${JSON.stringify(stateFile)}`);
   if (typeof nvidiaSmi !== 'string' || nvidiaSmi.trim() === '')
     fail('powerCaps.nvidiaSmi', `must be the path of nvidia-smi, got ${JSON.stringify(nvidiaSmi)}`);
   if (run !== 'local' && run !== 'srun')
@@ -87,7 +95,11 @@ const resolvePowerCaps = (p: unknown): ResolvedPowerCaps => {
       'powerCaps.run',
       `must be "srun" (on the job's node) or "local" (the agent is on the GPU node), got ${JSON.stringify(run)}`,
     );
-  return { nvidiaSmi: nvidiaSmi as string, run: run as 'local' | 'srun' };
+  return {
+    nvidiaSmi: nvidiaSmi as string,
+    run: run as 'local' | 'srun',
+    ...(stateFile === undefined ? {} : { stateFile: stateFile as string }),
+  };
 };
 
 export const resolveSlurmConfig = (c: SlurmConfig): ResolvedSlurmConfig => {

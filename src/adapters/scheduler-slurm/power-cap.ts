@@ -5,10 +5,11 @@
 //   a job that has ended         restored on the next reconcile (local) or left to the node's Epilog
 //                                (srun: the job's allocation is gone, so no step can run on its node)
 //   a waiting job                the cap is recorded and applied by the first reconcile after it starts
-// Caps are remembered in memory: an agent restarted while a job is capped forgets it (see docs).
+// What was capped is kept in memory and, with powerCaps.stateFile, in a file read back at start-up.
 import type { Actuation, JobState, RefusalCode } from '../../domain/compute.ts';
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
+import { loadCaps, saveCaps, type AppliedCap, type CappedGpu, type CapState } from './cap-store.ts';
 import { isUnreachable, type SlurmCommands } from './commands.ts';
 import type { ResolvedPowerCaps } from './config.ts';
 import { NvidiaSmi, parseJobGpus, type GpuLimits, type NodeGpus, type Target } from './nvidia-smi.ts';
@@ -18,21 +19,6 @@ export interface CapJob {
   readonly id: string;
   readonly slurmJobId: number;
   readonly state: JobState;
-}
-
-interface CappedGpu {
-  readonly node: string;
-  readonly index: number;
-  /** The limit before FlexLon first capped this GPU for this job: what `null` and the job's end restore. */
-  readonly previousW: number;
-  readonly minW: number;
-  readonly defaultW: number;
-  readonly capW: number;
-}
-
-interface AppliedCap {
-  readonly slurmJobId: number;
-  gpus: CappedGpu[];
 }
 
 /** The limits every GPU seen so far allows (the narrowest), for checking a waiting job's cap. */
@@ -49,9 +35,10 @@ const sameGpu = (a: { node: string; index: number }, b: { node: string; index: n
 
 export class PowerCaps {
   private readonly smi: NvidiaSmi;
-  private readonly applied = new Map<string, AppliedCap>();
+  private readonly state: CapState;
+  private readonly applied: Map<string, AppliedCap>;
   /** Caps of waiting jobs, W per GPU, applied when they start. */
-  private readonly pending = new Map<string, number>();
+  private readonly pending: Map<string, number>;
   private range?: Range;
 
   constructor(
@@ -60,6 +47,19 @@ export class PowerCaps {
     private readonly log?: Logger,
   ) {
     this.smi = new NvidiaSmi(cfg, cmd);
+    this.state = loadCaps(cfg.stateFile);
+    this.applied = this.state.applied;
+    this.pending = this.state.pending;
+  }
+
+  /** Keeps the state file in step after every change; a failed write is logged (the caps themselves stand). */
+  private save(): void {
+    if (this.cfg.stateFile === undefined) return;
+    try {
+      saveCaps(this.cfg.stateFile, this.state);
+    } catch (e) {
+      this.log?.error({ file: this.cfg.stateFile, error: (e as Error).message }, 'power-cap state not saved');
+    }
   }
 
   /** The cap FlexLon holds for a job (W per GPU): applied (the highest of its GPUs) or waiting to be. */
@@ -77,7 +77,15 @@ export class PowerCaps {
   }
 
   /** Caps (or with null uncaps) one job; the caller has re-read the queue and run `sweep`. */
-  set(job: CapJob, w: number | null): Promise<Actuation> {
+  async set(job: CapJob, w: number | null): Promise<Actuation> {
+    try {
+      return await this.dispatch(job, w);
+    } finally {
+      this.save();
+    }
+  }
+
+  private dispatch(job: CapJob, w: number | null): Promise<Actuation> {
     switch (job.state) {
       case 'queued':
       case 'held':
@@ -109,6 +117,14 @@ export class PowerCaps {
    * applies the recorded caps of waiting jobs that have started.
    */
   async sweep(jobs: ReadonlyMap<string, CapJob>): Promise<void> {
+    try {
+      await this.sweepOnce(jobs);
+    } finally {
+      this.save();
+    }
+  }
+
+  private async sweepOnce(jobs: ReadonlyMap<string, CapJob>): Promise<void> {
     for (const [id, rec] of [...this.applied]) {
       const j = jobs.get(id);
       if (j?.state === 'running') continue;
