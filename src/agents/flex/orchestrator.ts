@@ -36,6 +36,7 @@ import type { FlexContext, FlexSite, FleetPlanning, HeldOffer, PlanOptions } fro
 import { FifoCarbonCap } from './carbon-cap.ts';
 import { hardFirst } from './hard-first.ts';
 import { Mutex } from './mutex.ts';
+import { ReportBatcher, slotIndex } from './report-batch.ts';
 import { latenessOf, planRecord, type PlanRecord, type PlanResult } from './plan-record.ts';
 import type { PricingPolicy } from './pricing.ts';
 
@@ -81,6 +82,11 @@ export interface FlexOrchestratorDeps {
   readonly link?: AgentLink;
   /** £ per GPU-hour late for deferrable jobs that state none (DEFAULT_LATE_GBP_PER_GPU_HOUR when absent). */
   readonly lateGbpPerGpuHour?: number;
+  /**
+   * Answer every site's report of a slot with one plan, waiting at most this long (ms of wall time)
+   * for the other sites' reports (report-batch.ts). Absent: each report is planned on its own.
+   */
+  readonly gatherReportsMs?: number;
 }
 
 const HELD = { kind: 'held-offers', id: 'current' } as const;
@@ -98,12 +104,22 @@ export class FlexOrchestrator implements FleetPlanning {
   private readonly fifoCap: FifoCarbonCap;
   /** What the Beckn handlers and tasks get (kit.ts, bpp.ts): never the orchestrator or its deps. */
   readonly context: FlexContext;
+  private readonly batcher: ReportBatcher<{ result: PlanResult; rec: PlanRecord }> | undefined;
 
   constructor(private readonly deps: FlexOrchestratorDeps) {
     this.ids = deps.ids ?? uuidIds(randomUUID);
     this.link = deps.link ?? httpAgentLink(deps.signer, deps.wallNow);
     this.solver = hardFirst(deps.solver);
     this.fifoCap = new FifoCarbonCap((site, from, slots) => this.baseline(site, from, slots), deps.log);
+    this.batcher =
+      deps.gatherReportsMs === undefined
+        ? undefined
+        : new ReportBatcher({
+            sites: () => deps.sites.map((s) => s.id),
+            slotNow: () => slotIndex(deps.market.now(), deps.slotMinutes),
+            gatherMs: deps.gatherReportsMs,
+            plan: () => this.slotPlan(),
+          });
     this.context = {
       provider: { id: deps.id, uri: deps.uri, name: deps.name, wallNow: deps.wallNow },
       sites: deps.sites,
@@ -345,6 +361,10 @@ export class FlexOrchestrator implements FleetPlanning {
     this.site(report.site);
     this.reports.set(report.site, report);
     await this.deps.store.putDocument('agent-report', report.site, report);
+    if (this.batcher) {
+      const { result: slotResult, rec } = await this.batcher.submit(report.site);
+      return { ...this.siteDispatch(report, slotResult), reason: 'rolling plan', planId: rec.id };
+    }
     const result = await this.operationalPlan();
     const { schedule } = result;
     const levers = this.siteDispatch(report, result);
@@ -356,6 +376,19 @@ export class FlexOrchestrator implements FleetPlanning {
       ...latenessOf(schedule),
     });
     return { ...levers, reason: 'rolling plan', planId: rec.id };
+  }
+
+  /** The plan that answers every site's report of a slot (gatherReportsMs), recorded once with each site's dispatch. */
+  private async slotPlan(): Promise<{ result: PlanResult; rec: PlanRecord }> {
+    const result = await this.operationalPlan();
+    const { schedule } = result;
+    const dispatch = Object.fromEntries([...this.reports].map(([site, r]) => [site, this.siteDispatch(r, result)]));
+    const rec = await this.record(result, "the sites' reports of the slot", {
+      dispatch,
+      ...(schedule.status === 'infeasible' ? { reason: schedule.reason } : {}),
+      ...latenessOf(schedule),
+    });
+    return { result, rec };
   }
 
   /** Pushes a fresh plan's dispatch to every agent at once (after a confirm, a cancellation, a restart). */
