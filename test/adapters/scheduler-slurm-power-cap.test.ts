@@ -7,6 +7,7 @@ import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
+import { parseJobGpus } from '../../src/adapters/scheduler-slurm/nvidia-smi.ts';
 import { SlurmScheduler, type SlurmConfig } from '../../src/adapters/scheduler-slurm/scheduler.ts';
 import type { Actuation, ComputeJob } from '../../src/domain/compute.ts';
 import { epochMs } from '../../src/domain/time.ts';
@@ -64,6 +65,25 @@ describe('Slurm power caps: configuration', () => {
     } finally {
       rmSync(dir, { recursive: true, force: true });
     }
+  });
+});
+
+// The test cluster has one node and untyped GPUs; what multi-node and typed allocations look like in
+// `scontrol show job -d` (22.05) is read here directly.
+describe('Slurm power caps: reading a multi-node allocation', () => {
+  test('each node of each group gets its own GPU indices; typed GRES and index lists are read', () => {
+    const detail = [
+      'JobId=42 JobName=train',
+      '   JOB_GRES=gpu:h200:6',
+      '     Nodes=gpu[01-02] CPU_IDs=0-15 Mem=0 GRES=gpu:h200:2(IDX:0-1)',
+      '     Nodes=gpu07 CPU_IDs=0-7 Mem=0 GRES=gpu:h200:2(IDX:1,3),mps:0(IDX:N/A)',
+      '     Nodes=cpu01 CPU_IDs=0-7 Mem=0 GRES=',
+    ].join('\n');
+    assert.deepEqual(parseJobGpus(detail), [
+      { node: 'gpu01', indices: [0, 1] },
+      { node: 'gpu02', indices: [0, 1] },
+      { node: 'gpu07', indices: [1, 3] },
+    ]);
   });
 });
 
