@@ -75,13 +75,14 @@ test(
     const parts = got.offer.costComponents;
     assert.ok(parts, 'the on_search item states the parts of the opportunity cost');
     assert.ok(
-      Math.abs(parts.energyGbp + parts.latenessGbp - got.offer.opportunityCostGbp) <= 0.02,
+      Math.abs(parts.energyGbp + parts.latenessGbp + parts.capsGbp + parts.batteryGbp - got.offer.opportunityCostGbp) <=
+        0.03,
       JSON.stringify(parts),
     );
-    assert.ok(parts.latenessGbp > 0, `work made late: ${JSON.stringify(parts)}`);
+    assert.ok(parts.latenessGbp + parts.capsGbp > 0, `work made late or slowed: ${JSON.stringify(parts)}`);
     assert.ok(got.offer.reductionKw < 200, 'less than asked for: a full site has less room than a half-idle one');
     console.log(
-      `ℹ sold ${got.offer.reductionKw} kW for £${got.offer.priceGbp} (${got.offer.priceGbpPerMwh} £/MWh; opportunity cost £${got.offer.opportunityCostGbp}: energy £${parts.energyGbp}, lateness £${parts.latenessGbp})`,
+      `ℹ sold ${got.offer.reductionKw} kW for £${got.offer.priceGbp} (${got.offer.priceGbpPerMwh} £/MWh; opportunity cost £${got.offer.opportunityCostGbp}: energy £${parts.energyGbp}, lateness £${parts.latenessGbp}, caps £${parts.capsGbp})`,
     );
   },
 );

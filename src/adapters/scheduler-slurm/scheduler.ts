@@ -103,7 +103,13 @@ export class SlurmScheduler implements Scheduler {
     return {
       ...job,
       ...(capW === undefined ? {} : { powerCapW: capW }),
-      ...(minKw === undefined || minKw >= job.powerKw ? {} : { minPowerKw: kw(minKw) }),
+      ...(minKw === undefined || minKw >= job.powerKw || !limits
+        ? {}
+        : {
+            minPowerKw: kw(minKw),
+            // minPowerKw is drawn at the GPUs' min limit, full power at their default limit.
+            powerCapRangeW: { minW: limits.minW, maxW: limits.defaultW },
+          }),
     };
   }
 

@@ -1,22 +1,42 @@
-// The FIFO carbon cap (BPP config `carbonCap: "fifo"`): each plan may emit no more than the same
-// queues would on FIFO over the plan's horizon — the sites' settlement baselines (the FIFO
-// counterfactual their agents compute) × forecast intensity. Read once per horizon: one baseline
-// read per site each half hour, however many plans the half hour makes.
+// The FIFO carbon cap (BPP config `carbonCap: "fifo"`, the default of the demo): FlexLon may emit no
+// more than the same queues would on FIFO. It is kept over the day, not per plan: a plan made at
+// time t may emit
+//   budget = FIFO's emissions from the day's start to the plan's horizon end
+//          − what the sites have emitted (metered) from the day's start to the plan's first slot,
+// with FIFO's emissions from the sites' settlement baselines (the FIFO counterfactual their agents
+// compute) and every kWh at the forecast intensity of its half-hour. A cap on each 48-hour horizon
+// alone cannot hold on a busy site: once FlexLon has deferred work that FIFO ran earlier, its
+// remaining work emits more over the next 48 hours than FIFO's remaining work does, and every
+// later plan would be infeasible. Read once per horizon (each half hour): one baseline, one meter
+// and one signal read per site, however many plans the half hour makes.
 import { carbonOf, type SignalSeries } from '../../domain/signals.ts';
-import type { SlotGrid } from '../../domain/time.ts';
+import { epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import type { Logger } from '../../log.ts';
 
-type BaselineRead = (site: string, from: SlotGrid['start'], slots: number) => Promise<number[]>;
+type SlotsRead = (site: string, from: EpochMs, slots: number) => Promise<number[]>;
+type Intensity = (region: string, grid: SlotGrid) => Promise<SignalSeries>;
+
+const DAY_MS = 86_400_000;
+
+export interface FifoCapReads {
+  readonly baseline: SlotsRead;
+  readonly meter: SlotsRead;
+  /** Forecast intensity for a grid of past and future slots, as known now. */
+  readonly intensity: Intensity;
+}
+
+const finite = (xs: readonly number[], n: number): boolean => xs.length >= n && xs.slice(0, n).every(Number.isFinite);
 
 export class FifoCarbonCap {
   /** kg by horizon start; undefined where a site had no baseline (then plans are not capped). */
   private readonly byHorizon = new Map<number, number | undefined>();
 
   constructor(
-    private readonly baseline: BaselineRead,
+    private readonly reads: FifoCapReads,
     private readonly log: Logger,
   ) {}
 
+  /** The plan's carbon budget (kg) over `grid`, or undefined when it cannot be measured. */
   async kg(
     grid: SlotGrid,
     sites: readonly { readonly id: string; readonly region: string }[],
@@ -35,16 +55,30 @@ export class FifoCarbonCap {
     sites: readonly { readonly id: string; readonly region: string }[],
     signals: ReadonlyMap<string, SignalSeries>,
   ): Promise<number | undefined> {
+    const slotMs = grid.slotMinutes * 60_000;
+    const h = grid.slotMinutes / 60;
+    const origin = epochMs(Math.floor(grid.start / DAY_MS) * DAY_MS);
+    const past = Math.round((grid.start - origin) / slotMs);
     let kg = 0;
     for (const site of sites) {
       const series = signals.get(site.region);
-      const baseline = await this.baseline(site.id, grid.start, grid.slots).catch(() => [NaN]);
-      if (!series || baseline.length < grid.slots || baseline.some((x) => !Number.isFinite(x))) {
-        this.log.warn({ site: site.id }, 'no FIFO baseline for the horizon: plans are not carbon-capped');
+      const fifo = await this.reads.baseline(site.id, origin, past + grid.slots).catch(() => [NaN]);
+      const metered = past > 0 ? await this.reads.meter(site.id, origin, past).catch(() => [NaN]) : [];
+      const before =
+        past > 0
+          ? await this.reads
+              .intensity(site.region, { start: origin, slotMinutes: grid.slotMinutes, slots: past })
+              .then((s) => carbonOf(s, 'forecast'))
+              .catch(() => [NaN])
+          : [];
+      if (!series || !finite(fifo, past + grid.slots) || !finite(metered, past) || !finite(before, past)) {
+        this.log.warn({ site: site.id }, 'no FIFO baseline or meter history for the day: plans are not carbon-capped');
         return undefined;
       }
-      const g = carbonOf(series, 'forecast');
-      baseline.forEach((kw, t) => (kg += (kw * (grid.slotMinutes / 60) * (g[t] ?? 0)) / 1000));
+      const ahead = carbonOf(series, 'forecast');
+      const g = (t: number): number => (t < past ? (before[t] ?? 0) : (ahead[t - past] ?? 0));
+      fifo.slice(0, past + grid.slots).forEach((kw, t) => (kg += (kw * h * g(t)) / 1000));
+      metered.slice(0, past).forEach((kw, t) => (kg -= (kw * h * g(t)) / 1000));
     }
     return kg;
   }

@@ -110,7 +110,14 @@ export class FlexOrchestrator implements FleetPlanning {
     this.ids = deps.ids ?? uuidIds(randomUUID);
     this.link = deps.link ?? httpAgentLink(deps.signer, deps.wallNow);
     this.solver = hardFirst(deps.solver);
-    this.fifoCap = new FifoCarbonCap((site, from, slots) => this.baseline(site, from, slots), deps.log);
+    this.fifoCap = new FifoCarbonCap(
+      {
+        baseline: (site, from, slots) => this.baseline(site, from, slots),
+        meter: (site, from, slots) => this.meter(site, from, slots),
+        intensity: (region, grid) => deps.signals.forecast(region, grid, deps.market.now()),
+      },
+      deps.log,
+    );
     this.batcher =
       deps.gatherReportsMs === undefined
         ? undefined
@@ -253,6 +260,27 @@ export class FlexOrchestrator implements FleetPlanning {
       problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: firm, ...cap });
       schedule = await this.solver.plan(problem);
     }
+    let missedKg: number | undefined;
+    // The FIFO cap is a target measured from the sites' history, not a promise to anyone: when the
+    // work already running cannot keep it, the fleet is planned without it (and the miss is logged and
+    // audited) rather than left with no plan. A cap the operator stated in kg stays hard.
+    if (schedule.status === 'infeasible' && problem.carbonCapKg !== undefined && this.deps.carbonCapKg === undefined) {
+      this.deps.log.warn(
+        { code: 'FLX_CARBON_CAP_MISSED', carbonCapKg: problem.carbonCapKg, reason: schedule.reason },
+        'the FIFO carbon cap cannot hold for this plan: planning without it',
+      );
+      missedKg = problem.carbonCapKg;
+      const { carbonCapKg: _missed, ...uncapped } = cap;
+      problem = buildProblem({
+        grid,
+        now,
+        reports: [...this.reports.values()],
+        signals,
+        commitments: firm,
+        ...uncapped,
+      });
+      schedule = await this.solver.plan(problem);
+    }
     const solveMs = performance.now() - started;
     this.deps.metrics?.planSolved(solveMs / 1000, {
       planner: schedule.planner ?? this.deps.solver.name,
@@ -272,6 +300,7 @@ export class FlexOrchestrator implements FleetPlanning {
     );
     const signalsIssuedAt = Object.fromEntries([...signals].map(([region, series]) => [region, series.issuedAt]));
     return {
+      ...(missedKg === undefined ? {} : { carbonCapMissedKg: missedKg }),
       grid,
       problem,
       schedule,
@@ -298,6 +327,7 @@ export class FlexOrchestrator implements FleetPlanning {
           costGbp: rec.costGbp,
           carbonKg: rec.carbonKg,
           ...(result.problem.carbonCapKg === undefined ? {} : { carbonCapKg: result.problem.carbonCapKg }),
+          ...(result.carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg: result.carbonCapMissedKg }),
           lowerBoundGbp: result.schedule.lowerBoundGbp,
           horizonStart: rec.horizonStart,
           orders: rec.orders,

@@ -16,6 +16,8 @@ export interface PlanResult {
   readonly solveMs: number;
   /** When each region's forecast used was issued (market time): no plan sees a later one. */
   readonly signalsIssuedAt: Readonly<Record<string, EpochMs>>;
+  /** The FIFO carbon cap (kg) the plan could not keep, so was made without (FLX_CARBON_CAP_MISSED). */
+  readonly carbonCapMissedKg?: number;
 }
 
 export interface PlanRecord extends PlanKeys {
