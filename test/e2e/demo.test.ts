@@ -63,11 +63,6 @@ test(
         s.deliveredKwh >= s.committedKwh * 0.99,
         `delivered ${s.deliveredKwh} kWh of ${s.committedKwh} committed`,
       );
-      assert.ok(
-        Math.abs(result.savings.bauKwh - result.savings.flexlonKwh) < 1,
-        'the same work was done with and without FlexLon',
-      );
-      assert.ok(result.savings.gbp > 0, 'shifting saved money against the same queue on a FIFO scheduler');
       // The default carbon cap (issue 13 item 7): £ and kgCO2 of both days side by side, and the cap kept.
       assert.ok(
         lines.some((l) => /^\s+FlexLon £[\d.]+ and [\d.]+ kgCO2, FIFO £[\d.]+ and [\d.]+ kgCO2$/.test(l)),
@@ -77,6 +72,15 @@ test(
       const kept = /: (\d+) of (\d+) plans within it; the first plan \d+ kg against a cap of \d+ kg$/.exec(cap ?? '');
       assert.ok(kept && Number(kept[2]) > 0 && kept[1] === kept[2], cap);
       assert.ok(result.savings.flexlonGCo2 <= result.savings.bauGCo2, 'no more CO2 than FIFO over the two days');
+      // Not the same kWh as FIFO any more: GPU caps change energy per unit of work (3995 vs 3970 kWh
+      // already at 61eed41) and under the FIFO carbon cap the planner leaves some soft-deadline work
+      // late past the two days (3995 vs 3806 kWh measured 2026-12-04). Never more than FIFO, and a
+      // shortfall over 1 % is said in the summary.
+      const short = result.savings.bauKwh - result.savings.flexlonKwh;
+      assert.ok(short > -1, `FlexLon imported ${-short} kWh more than FIFO`);
+      if (short > 0.01 * result.savings.bauKwh)
+        assert.ok(lines.some((l) => l.startsWith(`  data note   ${short.toFixed(0)} kWh less imported than FIFO`)));
+      assert.ok(result.savings.gbp > 0, 'shifting saved money against the same queue on a FIFO scheduler');
 
       // Stored state, read back from the SQLite files after the run.
       const files = readdirSync(result.runDir)
@@ -252,12 +256,15 @@ test(
 test('demo: a second run in the same data directory works and keeps its keys', { timeout: 180_000 }, async () => {
   const dataDir = mkdtempSync(join(tmpdir(), 'flexlon-e2e-'));
   try {
+    // About a second run, not the defaults: the half-idle site without a carbon cap, where seed 11 makes
+    // a deal (with the FIFO cap, the default, seed 11 ends FLX_NO_DEAL: measured 2026-12-04).
     const config = demoConfig({
       dataDir,
       logLevel: 'silent',
       secondsPerDay: '15',
       seed: '11',
       siteProfile: 'half-idle',
+      carbonCap: 'none',
     });
     const printed: [string[], string[]] = [[], []];
     const into = (lines: string[]) => ({ out: (l: string) => lines.push(l), err: () => {} });
