@@ -17,7 +17,20 @@ test(
       const lines: string[] = [];
       const errors: string[] = [];
       const code = await main(
-        ['demo', '--sites', '2', '--seconds-per-day', '15', '--data-dir', dataDir, '--log-level', 'silent'],
+        [
+          'demo',
+          '--sites',
+          '2',
+          // About the sites, not the busy default: the half-idle site (see test/e2e/demo.test.ts).
+          '--site-profile',
+          'half-idle',
+          '--seconds-per-day',
+          '15',
+          '--data-dir',
+          dataDir,
+          '--log-level',
+          'silent',
+        ],
         { out: (l) => lines.push(l), err: (l) => errors.push(l) },
       );
       assert.equal(code, 0, [...errors, ...lines].join('\n'));
