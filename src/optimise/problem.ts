@@ -122,7 +122,28 @@ export interface ProblemInput {
   readonly carbonCapKg?: number;
   /** £ per GPU-hour late for deferrable jobs that state no lateness cost (DEFAULT_LATE_GBP_PER_GPU_HOUR). */
   readonly lateGbpPerGpuHour?: number;
+  /**
+   * Waiting jobs planned as if already running from the given slot (pinned there, and cappable like
+   * a running job). Offer pricing uses it for the jobs a plan starts before a window and runs through
+   * it: by the window they will be running, so a GPU cap can reach them then.
+   */
+  readonly startsAt?: ReadonlyMap<string, number>;
 }
+
+/** A waiting job pinned to start in `slot` and run at full power, like a running job. */
+const startingAt = (job: ComputeJob, grid: SlotGrid, slot: number): JobSpec | undefined => {
+  if (job.remainingKwh <= 1e-9 || job.powerKw <= 0 || slot >= grid.slots) return undefined;
+  return {
+    id: job.id,
+    energyKwh: job.remainingKwh,
+    maxPowerKw: job.powerKw,
+    preemptible: false,
+    sites: [job.site],
+    work: job.work,
+    releaseSlot: slot,
+    deadlineSlot: Math.min(grid.slots, slot + runSlots(job, grid)),
+  };
+};
 
 /** A running job that can be capped, as its floor and its cappable part (CAP_PART_PREFIX); any other job as it is. */
 const capParts = (job: ComputeJob, spec: JobSpec, lateGbpPerGpuHour?: number): JobSpec[] => {
@@ -200,8 +221,13 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
         });
     }
     for (const job of r.jobs) {
-      const spec = jobSpecOf(job, i.grid, nowSlot, i.now - r.at, i.lateGbpPerGpuHour);
-      if (spec) jobs.push(...capParts(job, spec, i.lateGbpPerGpuHour));
+      const start = i.startsAt?.get(job.id);
+      // A waiting job given a start is planned as if running from then (see ProblemInput.startsAt).
+      const asRunning = start !== undefined && (job.state === 'queued' || job.state === 'held');
+      const spec = asRunning
+        ? startingAt(job, i.grid, Math.max(nowSlot, start))
+        : jobSpecOf(job, i.grid, nowSlot, i.now - r.at, i.lateGbpPerGpuHour);
+      if (spec) jobs.push(...capParts(asRunning ? { ...job, state: 'running' } : job, spec, i.lateGbpPerGpuHour));
     }
   }
   return {
@@ -288,4 +314,29 @@ export const batteryFor = (
   if (!b || t >= grid.slots) return undefined;
   const kw = (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0);
   return { kw: Math.abs(kw) < POWER_TOL_KW ? 0 : kw, until: slotStart(grid, t + 1) };
+};
+
+/**
+ * The waiting deferrable jobs a schedule starts at or before `at` and still runs at `at`, with the
+ * slot each starts in (for ProblemInput.startsAt).
+ */
+export const startsThrough = (
+  reports: readonly FlexibilityReport[],
+  schedule: Schedule,
+  grid: SlotGrid,
+  at: EpochMs,
+): Map<string, number> => {
+  const atSlot = Math.floor((at - grid.start) / slotMs(grid));
+  const bySchedule = new Map(schedule.jobs.map((j) => [j.id, j]));
+  const out = new Map<string, number>();
+  for (const r of reports)
+    for (const job of r.jobs) {
+      if ((job.state !== 'queued' && job.state !== 'held') || job.slo !== 'deferrable' || job.heldBy === 'other')
+        continue;
+      const pw = bySchedule.get(job.id)?.powerKw;
+      const first = pw?.findIndex((p) => p > 1e-9) ?? -1;
+      if (!pw || first < 0 || first > atSlot || !((pw[atSlot] ?? 0) > 1e-9)) continue;
+      out.set(job.id, first);
+    }
+  return out;
 };

@@ -36,6 +36,12 @@ export interface PlanOptions {
   readonly without?: ReadonlySet<string>;
   /** false: without the held offers, for checking what is firm. */
   readonly held?: boolean;
+  /**
+   * Offer pricing for a window starting then: the waiting jobs the plan starts before it and runs
+   * through it are re-planned as running from their planned start, so a GPU cap can reach them in
+   * the window (as it will: by then they are running). Without it only jobs running now can be capped.
+   */
+  readonly runningAt?: EpochMs;
 }
 
 /** The planning operations the handlers call (the Flexibility Orchestrator implements them). */

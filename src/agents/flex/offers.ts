@@ -296,7 +296,8 @@ const portfolioDraft = async (
 /** Every offer the fleet can make for `need` now (no writes). */
 export const makeOffers = async (ctx: FlexContext, need: FlexNeed): Promise<OfferDraft[]> => {
   if (ctx.planning.reportedSites().length === 0) return [];
-  const result = await ctx.planning.plan();
+  // Jobs that will be running in the window are planned as running, so GPU caps can reach them.
+  const result = await ctx.planning.plan({ runningAt: need.windowStart });
   const w = windowOf(result.grid, need);
   if (!w) return [];
   // Price against the firm commitments only: the held offers are what this search may replace.

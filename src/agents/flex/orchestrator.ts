@@ -23,6 +23,7 @@ import {
   buildProblem,
   dispatchFor,
   powerCapsFor,
+  startsThrough,
   type DispatchInstruction,
 } from '../../optimise/problem.ts';
 import type { AgentLink, Clock, IdSource, SignalSource, Signer, Solver, Store } from '../../ports.ts';
@@ -298,6 +299,23 @@ export class FlexOrchestrator implements FleetPlanning {
       { status: schedule.status, costGbp: schedule.costGbp, solveMs, jobs: problem.jobs.length },
       'planned',
     );
+    if (o.runningAt !== undefined && schedule.status !== 'infeasible') {
+      const startsAt = startsThrough([...this.reports.values()], schedule, grid, o.runningAt);
+      if (startsAt.size > 0) {
+        const pinned = buildProblem({
+          grid,
+          now,
+          reports: [...this.reports.values()],
+          signals,
+          commitments: problem.commitments,
+          ...(problem.carbonCapKg === undefined ? {} : { carbonCapKg: problem.carbonCapKg }),
+          ...(this.deps.lateGbpPerGpuHour === undefined ? {} : { lateGbpPerGpuHour: this.deps.lateGbpPerGpuHour }),
+          startsAt,
+        });
+        const s = await this.solver.plan(pinned);
+        if (s.status !== 'infeasible' && checkSchedule(pinned, s).ok) [problem, schedule] = [pinned, s];
+      }
+    }
     const signalsIssuedAt = Object.fromEntries([...signals].map(([region, series]) => [region, series.issuedAt]));
     return {
       ...(missedKg === undefined ? {} : { carbonCapMissedKg: missedKg }),
