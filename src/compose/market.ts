@@ -273,7 +273,12 @@ export const composeMarket = async (
           slotMinutes: SLOT_MINUTES,
           policy: needPolicy(specs.length),
           // on_search comes after pricing, which plans every site: wait for it longer the more sites there are.
-          collectMs: 5000 * specs.length,
+          // Measured 2026-12-04: pricing a busy site under the FIFO carbon cap takes 6.4–7.0 s of wall
+          // time (3.3 s uncapped), 15.6 s for three overloaded sites; at 5 s a site the answer came too
+          // late and the default demo made no deal. Market time is held while the buyer waits
+          // (ReplayClock.hold), and the wait ends when the answer comes, so a longer window costs nothing
+          // when pricing is fast.
+          collectMs: 10_000 * specs.length,
           callbackTimeoutMs: 10_000,
           openadr: { tokenFile: openadrTokenFile },
           journal: 'sqlite-group-commit',
