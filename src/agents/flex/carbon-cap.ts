@@ -28,8 +28,8 @@ export interface FifoCapReads {
 const finite = (xs: readonly number[], n: number): boolean => xs.length >= n && xs.slice(0, n).every(Number.isFinite);
 
 export class FifoCarbonCap {
-  /** kg by horizon start; undefined where a site had no baseline (then plans are not capped). */
-  private readonly byHorizon = new Map<number, number | undefined>();
+  /** kg by horizon start and the sites planned; undefined where a site had no baseline (then plans are not capped). */
+  private readonly byHorizon = new Map<string, { start: number; kg: number | undefined }>();
 
   constructor(
     private readonly reads: FifoCapReads,
@@ -42,11 +42,17 @@ export class FifoCarbonCap {
     sites: readonly { readonly id: string; readonly region: string }[],
     signals: ReadonlyMap<string, SignalSeries>,
   ): Promise<number | undefined> {
-    if (this.byHorizon.has(grid.start)) return this.byHorizon.get(grid.start);
+    // The budget is the planned sites': one more site reporting changes it.
+    const key = `${grid.start}|${sites
+      .map((s) => s.id)
+      .sort()
+      .join(',')}`;
+    const known = this.byHorizon.get(key);
+    if (known) return known.kg;
     const kg = await this.measure(grid, sites, signals);
     // Only the current horizon is asked for again; older ones are dropped.
-    for (const k of this.byHorizon.keys()) if (k < grid.start) this.byHorizon.delete(k);
-    this.byHorizon.set(grid.start, kg);
+    for (const [k, v] of this.byHorizon) if (v.start < grid.start) this.byHorizon.delete(k);
+    this.byHorizon.set(key, { start: grid.start, kg });
     return kg;
   }
 
