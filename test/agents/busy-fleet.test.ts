@@ -81,6 +81,50 @@ test(
     );
     assert.ok(parts.latenessGbp + parts.capsGbp > 0, `work made late or slowed: ${JSON.stringify(parts)}`);
     assert.ok(got.offer.reductionKw < 200, 'less than asked for: a full site has less room than a half-idle one');
+
+    // Through the window (18:00–19:00) as the demo runs it: the site reports each slot and gets its
+    // dispatch back. The plan meets the commitment partly by capping running jobs' GPUs: the dispatch
+    // carries their power, the agent sets watts per GPU on the cluster, and lifts the caps after.
+    for (let t = at + SLOT; t <= m.dayStart + 39 * SLOT; t += SLOT) {
+      m.clock.hold(epochMs(t));
+      await m.agent.tick(epochMs(t));
+      if (t === m.dayStart + 36 * SLOT) {
+        const capped = (await m.cluster.listJobs()).filter((j) => j.state === 'running' && j.powerCapW !== undefined);
+        assert.ok(capped.length > 0, 'running jobs are capped in the window');
+        for (const j of capped) {
+          const range = j.powerCapRangeW!;
+          assert.ok(j.powerCapW! >= range.minW && j.powerCapW! < range.maxW, `${j.id}: cap ${j.powerCapW} W in range`);
+        }
+      }
+    }
+    const dispatched = (await m.stores.agent.auditTrail())
+      .filter((r) => r.kind === 'dispatch')
+      .map(
+        (r) =>
+          r.payload as {
+            powerCaps?: { jobId: string; powerKw: number | null }[];
+            results: { ok: boolean; jobId: string }[];
+          },
+      );
+    const caps = dispatched.flatMap((d) => d.powerCaps ?? []);
+    assert.ok(
+      caps.some((c) => c.powerKw !== null),
+      'a dispatch set GPU power',
+    );
+    assert.ok(
+      caps.some((c) => c.powerKw === null),
+      'a later dispatch lifted a cap',
+    );
+    const capResults = dispatched.flatMap((d) =>
+      d.results.filter((r) => (d.powerCaps ?? []).some((c) => c.jobId === r.jobId)),
+    );
+    assert.ok(capResults.length > 0 && capResults.every((r) => r.ok), JSON.stringify(capResults.filter((r) => !r.ok)));
+    const { settlement } = await m.bap.status(got);
+    assert.ok(settlement, 'the order is settled per period');
+    assert.ok(
+      settlement.deliveredKwh >= 0.95 * settlement.committedKwh,
+      `delivered ${settlement.deliveredKwh} of ${settlement.committedKwh} kWh`,
+    );
     console.log(
       `ℹ sold ${got.offer.reductionKw} kW for £${got.offer.priceGbp} (${got.offer.priceGbpPerMwh} £/MWh; opportunity cost £${got.offer.opportunityCostGbp}: energy £${parts.energyGbp}, lateness £${parts.latenessGbp}, caps £${parts.capsGbp})`,
     );
