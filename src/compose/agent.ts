@@ -15,7 +15,7 @@ import type { ComputeJob } from '../domain/compute.ts';
 import { epochMs, MINUTE_MS, type EpochMs, type SlotGrid } from '../domain/time.ts';
 import { asFlexError, FlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
-import type { Clock, Meter, Scheduler, Store } from '../ports.ts';
+import type { Clock, Meter, Scheduler, SiteBattery, Store } from '../ports.ts';
 import { offeredLoad, profilePower, siteDay } from '../sim/site-profile.ts';
 import { bl01For, simulatedHistory } from './baseline.ts';
 import type { AgentConfig, MeterConfig, SchedulerConfig } from './config.ts';
@@ -37,6 +37,8 @@ export interface SchedulerParts {
   readonly advance?: (t: EpochMs) => void;
   readonly itPowerLimitKw: number;
   readonly pue: number;
+  /** The site's battery behind the meter, where it has one. */
+  readonly battery?: SiteBattery;
   /**
    * The simulated site and its business-as-usual twin, when the scheduler is simulated, with the
    * day's jobs and how much of the training pool's GPU-hours they ask for (src/sim/site-profile.ts).
@@ -72,7 +74,11 @@ const simScheduler = async (
     // The cluster's nodes are the ones the jobs' powerKw was drawn for (src/sim/power.ts).
     power: profilePower(s.profile),
   } as const;
-  const cluster = new SimCluster({ ...cfg, admission: 'held' }, dayStart, day.inferenceKw);
+  const cluster = new SimCluster(
+    { ...cfg, admission: 'held', ...(s.battery ? { battery: s.battery } : {}) },
+    dayStart,
+    day.inferenceKw,
+  );
   cluster.submit(day.jobs);
   const twin = new SimCluster({ ...cfg, admission: 'immediate' }, dayStart, day.inferenceKw);
   twin.submit(day.jobs);
@@ -96,6 +102,7 @@ const simScheduler = async (
     advance: (t) => cluster.advanceTo(t),
     itPowerLimitKw: cluster.itPowerLimitKw,
     pue: cluster.pue,
+    ...(cluster.battery ? { battery: cluster.battery } : {}),
     sim: { cluster, twin, jobs: day.jobs, offeredLoad: offeredLoad(day.jobs, cluster.totalGpus) },
     baseline: history
       ? async (g) => bl01For(history, g)
@@ -221,6 +228,7 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
     baseLoad: sch.baseLoad,
     ...(sch.baseline ? { baseline: sch.baseline } : {}),
     ...(sch.advance ? { advance: sch.advance } : {}),
+    ...(sch.battery ? { battery: sch.battery } : {}),
     signer,
     orchestratorUrl: c.orchestrator.url,
     orchestratorId: c.orchestrator.subscriberId,

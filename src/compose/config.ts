@@ -2,6 +2,7 @@
 // --config FILE` parses a JSON file into one of these (src/run/), the demo builds them in code
 // (src/compose/market.ts), and the test helpers do the same: one shape, whatever the source.
 // Field meanings are in docs/operator-guide.md ("Running each participant as its own process").
+import type { SimBatteryConfig } from '../adapters/scheduler-sim/battery.ts';
 import type { NeedPolicy } from '../agents/grid/orchestrator.ts';
 import type { PricingPolicy } from '../agents/flex/pricing.ts';
 import type { CancellationPolicy } from '../domain/order.ts';
@@ -134,6 +135,8 @@ export type SchedulerConfig =
       readonly trainingNodes: number;
       /** The settlement baseline the agent answers with: the FIFO twin, or BL01 over simulated history. */
       readonly baseline: 'fifo' | 'bl01';
+      /** A battery behind the site's meter (docs/batteries.md); its FIFO twin has none. */
+      readonly battery?: SimBatteryConfig;
     }
   | { readonly kind: 'slurm'; readonly slurm: Record<string, unknown> }
   /** A scheduler the composition hands over (AgentParts.scheduler): a test's Kubernetes fake, say. */

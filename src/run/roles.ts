@@ -2,6 +2,7 @@
 // (src/compose/config.ts), field by field, failing fast with FLX_CONFIG_INVALID naming the file and
 // the field. Nothing here starts anything: the composers in src/compose/ do (docs/operator-guide.md,
 // "Running each participant as its own process", lists every field).
+import type { SimBatteryConfig } from '../adapters/scheduler-sim/battery.ts';
 import { dirname, resolve } from 'node:path';
 import { DEFAULT_NEED_POLICY, type NeedPolicy } from '../agents/grid/orchestrator.ts';
 import { DEFAULT_PRICING, type PricingPolicy } from '../agents/flex/pricing.ts';
@@ -273,9 +274,34 @@ const readScheduler = (c: ConfigReader): SchedulerConfig => {
     ...(sch.has('jobs') ? { jobs: sch.number('jobs', 36, 1, 2000, true) } : {}),
     trainingNodes: sch.number('trainingNodes', 32, 1, 10_000, true),
     baseline: sch.oneOf('baseline', ['fifo', 'bl01'] as const, 'fifo'),
+    ...readBattery(sch),
   };
   sch.done();
   return out;
+};
+
+/**
+ * `scheduler.battery` of a simulated site (docs/batteries.md): capacityKwh, maxChargeKw,
+ * maxDischargeKw, roundTripEfficiency, initialSocKwh, and optionally minSocKwh, maxSocKwh and
+ * degradationGbpPerMwh. The limits between fields (min ≤ initial ≤ max ≤ capacity) are checked when
+ * the battery is built, naming the field.
+ */
+const readBattery = (sch: ConfigReader): { battery?: SimBatteryConfig } => {
+  const b = sch.optionalObject('battery');
+  if (!b) return {};
+  const kw = (k: string) => b.number(k, undefined, 0, 1_000_000);
+  const battery: SimBatteryConfig = {
+    capacityKwh: b.number('capacityKwh', undefined, 0.001, 10_000_000),
+    maxChargeKw: kw('maxChargeKw'),
+    maxDischargeKw: kw('maxDischargeKw'),
+    roundTripEfficiency: b.number('roundTripEfficiency', undefined, 0.01, 1),
+    initialSocKwh: b.number('initialSocKwh', undefined, 0, 10_000_000),
+    ...(b.has('minSocKwh') ? { minSocKwh: b.number('minSocKwh', 0, 0, 10_000_000) } : {}),
+    ...(b.has('maxSocKwh') ? { maxSocKwh: b.number('maxSocKwh', 0, 0, 10_000_000) } : {}),
+    ...(b.has('degradationGbpPerMwh') ? { degradationGbpPerMwh: b.number('degradationGbpPerMwh', 0, 0, 100_000) } : {}),
+  };
+  b.done();
+  return { battery };
 };
 
 /** A host name, as the GPU meter puts it into a command (`ssh {node} nvidia-smi`): no option dash, no shell characters. */
