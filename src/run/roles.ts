@@ -2,7 +2,6 @@
 // (src/compose/config.ts), field by field, failing fast with FLX_CONFIG_INVALID naming the file and
 // the field. Nothing here starts anything: the composers in src/compose/ do (docs/operator-guide.md,
 // "Running each participant as its own process", lists every field).
-import type { SimBatteryConfig } from '../adapters/scheduler-sim/battery.ts';
 import { dirname, resolve } from 'node:path';
 import { DEFAULT_NEED_POLICY, type NeedPolicy } from '../agents/grid/orchestrator.ts';
 import { DEFAULT_PRICING, type PricingPolicy } from '../agents/flex/pricing.ts';
@@ -286,6 +285,8 @@ const readScheduler = (c: ConfigReader): SchedulerConfig => {
  * degradationGbpPerMwh. The limits between fields (min ≤ initial ≤ max ≤ capacity) are checked when
  * the battery is built, naming the field.
  */
+type SimBatteryConfig = NonNullable<Extract<SchedulerConfig, { kind: 'sim' }>['battery']>;
+
 const readBattery = (sch: ConfigReader): { battery?: SimBatteryConfig } => {
   const b = sch.optionalObject('battery');
   if (!b) return {};
