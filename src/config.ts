@@ -37,7 +37,7 @@ export interface DemoConfig {
   /** Settlement baseline: `fifo` (the counterfactual twin) or `bl01` (P376-style, over simulated history). */
   readonly baseline: 'fifo' | 'bl01';
   /**
-   * Carbon cap on every plan: `fifo` (default: no more than the same queues on FIFO over the horizon,
+   * Carbon cap: `fifo` (default: the day's emissions no more than the same queues' on FIFO, kept over the day,
    * issue 13 item 7), none, or kg.
    */
   readonly carbonCap: 'none' | 'fifo' | number;
@@ -129,7 +129,7 @@ const carbonCapOf = (raw: string | undefined): 'none' | 'fifo' | number => {
   if (raw.trim() !== '' && Number.isFinite(kg) && kg >= 0) return kg;
   throw invalid(
     '--carbon-cap',
-    `must be none, fifo (no more than the same queue on FIFO over each plan's horizon) or kg ≥ 0, got "${raw}"`,
+    `must be none, fifo (the day's emissions no more than the same queue's on FIFO) or kg ≥ 0, got "${raw}"`,
   );
 };
 

@@ -105,27 +105,35 @@ export const sideBySide = (s: Savings): string =>
 interface PlanCarbon {
   readonly carbonKg?: number;
   readonly carbonCapKg?: number;
+  /** The FIFO cap a plan could not keep and was made without (FLX_CARBON_CAP_MISSED). */
+  readonly carbonCapMissedKg?: number;
 }
 
 /**
- * The carbon cap's summary lines: what the cap is, how many of the BPP's plans kept within it (each
- * plan's emissions at forecast intensity over its 48 h horizon, from the plan audit records), and the
- * day-ahead plan's figures. None when the operator set no cap.
+ * The carbon cap's summary lines: what the cap is, how many of the BPP's plans kept within it (from
+ * the plan audit records, forecast intensity) and how many could not and were made without it, and
+ * the day-ahead plan's figures. None when the operator set no cap.
  */
 export const carbonCapLines = async (c: DemoConfig, m: Market): Promise<string[]> => {
   if (c.carbonCap === 'none') return [];
-  const plans = (await m.stores.flex.auditTrail())
-    .filter((r) => r.kind === 'plan')
-    .map((r) => r.payload as PlanCarbon)
-    .filter((x): x is Required<PlanCarbon> => x.carbonCapKg !== undefined && x.carbonKg !== undefined);
-  const within = plans.filter((x) => x.carbonKg <= x.carbonCapKg * (1 + 1e-9) + 1e-6).length;
+  const plans = (await m.stores.flex.auditTrail()).filter((r) => r.kind === 'plan').map((r) => r.payload as PlanCarbon);
+  const capped = plans.filter((x) => x.carbonCapKg !== undefined && x.carbonKg !== undefined);
+  const within = capped.filter((x) => (x.carbonKg ?? 0) <= (x.carbonCapKg ?? 0) * (1 + 1e-9) + 1e-6).length;
+  const missed = plans.filter((x) => x.carbonCapMissedKg !== undefined);
+  // src/agents/flex/carbon-cap.ts: kept over the day, not per plan.
   const what =
     c.carbonCap === 'fifo'
-      ? "fifo (the default): each plan's emissions at most the same queue's on FIFO over its 48 h horizon (forecast intensity)"
+      ? "fifo (the default): the day's emissions at most the same queue's on FIFO (each plan's budget: FIFO's emissions from the day's start to the plan's horizon end, less what the sites metered so far; forecast intensity)"
       : `each plan's emissions at most ${c.carbonCap} kg over its 48 h horizon`;
-  const first = plans[0];
+  const first = capped[0];
   const firstWords = first
-    ? `; the first plan ${first.carbonKg.toFixed(0)} kg against a cap of ${first.carbonCapKg.toFixed(0)} kg`
+    ? `; the first plan ${(first.carbonKg ?? 0).toFixed(0)} kg against a cap of ${(first.carbonCapKg ?? 0).toFixed(0)} kg`
     : '';
-  return [`  carbon cap  ${what}: ${within} of ${plans.length} plans within it${firstWords}`];
+  const missedWords =
+    missed.length > 0
+      ? `, ${missed.length} could not keep it and ${missed.length === 1 ? 'was' : 'were'} made without it (FLX_CARBON_CAP_MISSED; budgets ${missed.map((x) => (x.carbonCapMissedKg ?? 0).toFixed(0)).join(', ')} kg)`
+      : '';
+  return [
+    `  carbon cap  ${what}: ${within} of ${capped.length + missed.length} plans within it${missedWords}${firstWords}`,
+  ];
 };

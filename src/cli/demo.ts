@@ -125,7 +125,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
         `grid orchestrator: ${loaded.programs.length} program(s) and ${loaded.events.length} event(s) loaded from ${c.events}`,
       );
     }
-    for (const site of m.sites) await site.agent.tick(m.dayStart);
+    await Promise.all(m.sites.map((site) => site.agent.tick(m.dayStart)));
     await m.runDay(signal);
     const day = m.loop.days.find((d) => d.day === m.dayStart);
     const need = day?.need;
@@ -263,9 +263,9 @@ Options:
                           lon, man, edi and cdf, each with its own agent, queue and meter; with 2 or
                           more the BPP also offers a portfolio reduction split across them by the optimiser
   --carbon-cap none|fifo|KG
-                          carbon cap on every plan (default fifo): fifo caps each plan's emissions at
-                          those of the same queue on FIFO over its 48 h horizon, KG at a fixed figure,
-                          none plans on £ alone
+                          carbon cap (default fifo): fifo keeps the day's emissions at most those of
+                          the same queue on FIFO (a plan that cannot is made without it and counted),
+                          KG caps each plan's 48 h horizon at a fixed figure, none plans on £ alone
   --baseline fifo|bl01    settlement baseline (default fifo): the same queue on a plain FIFO scheduler,
                           or BL01 (P376-style: mean of the 10 most recent working days' meter, from
                           simulated history of the site's previous days)

@@ -27,7 +27,7 @@ test('every command has --help', () => {
   assert.match(r.out, /--data-dir DIR/);
   assert.match(r.out, /--seconds-per-day N/);
   assert.match(r.out, /--site-profile busy\|half-idle\n\s+how busy each simulated site is \(default busy\)/);
-  assert.match(r.out, /carbon cap on every plan \(default fifo\)/);
+  assert.match(r.out, /carbon cap \(default fifo\): fifo keeps the day.s emissions/);
   const sub = flexlon('signals', 'show', '--help');
   assert.equal(sub.code, 0);
   assert.match(sub.out, /^Usage: flexlon signals show /);
