@@ -82,6 +82,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     ...(c.cancellation ? { cancellation: c.cancellation } : {}),
     ...(typeof c.carbonCap === 'number' ? { carbonCapKg: c.carbonCap } : {}),
     ...(c.carbonCap === 'fifo' ? { carbonCapFifo: true } : {}),
+    ...(c.gatherReportsMs === undefined ? {} : { gatherReportsMs: c.gatherReportsMs }),
     ...(c.baseline === 'bl01' ? { baselineMethod: BL01_METHOD } : {}),
     ...(shared.ids ? { ids: shared.ids } : {}),
   });

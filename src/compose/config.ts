@@ -117,6 +117,8 @@ export interface BppConfig extends RoleBase, Receiver {
   readonly quoteTtlSeconds: number;
   /** kg over each plan's horizon, or `fifo`: no more than the same queues on FIFO; none when absent. */
   readonly carbonCap?: number | 'fifo' | 'none';
+  /** Answer every site's report of a slot with one plan, waiting at most this long for the others (ms; report-batch.ts). */
+  readonly gatherReportsMs?: number;
   readonly supportEmail: string;
   /** The settlement baseline on_init names; the agents compute it. */
   readonly baseline: 'fifo' | 'bl01';

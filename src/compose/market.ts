@@ -268,6 +268,8 @@ export const composeMarket = async (
           supportEmail: `flexibility-desk@${IDS.bpp}`,
           baseline: c.baseline,
           carbonCap: c.carbonCap,
+          // The sites report together at each slot boundary (runDay): one plan answers them all.
+          gatherReportsMs: 2000,
           outboxEveryMs: 1000,
           journal: 'sqlite-group-commit',
         },
@@ -407,7 +409,7 @@ export const composeMarket = async (
           // the buyer steps; the last tick is the next day's midnight, when the buyer's day is over.
           clock.hold(t);
           try {
-            for (const site of sites) await site.agent.tick(t);
+            await Promise.all(sites.map((site) => site.agent.tick(t)));
             if (t < end) await bap.loop.step(t);
           } finally {
             clock.release();

@@ -30,7 +30,7 @@ export const openMarket = async (
     dataDir: dir,
   });
   const m = await composeMarket(config, name, log);
-  for (const site of m.sites) await site.agent.tick(m.dayStart);
+  await Promise.all(m.sites.map((site) => site.agent.tick(m.dayStart)));
   return {
     m,
     async stop() {

@@ -407,7 +407,7 @@ export class FlexOrchestrator implements FleetPlanning {
   async onAgentReport(body: unknown): Promise<DispatchMessage & { readonly dispatch: DispatchInstruction[] }> {
     const report = parseReport(body);
     this.site(report.site);
-    this.reports.set(report.site, report);
+    this.remember(report);
     await this.deps.store.putDocument('agent-report', report.site, report);
     if (this.batcher) {
       const { result: slotResult, rec } = await this.batcher.submit(report.site);
@@ -424,6 +424,20 @@ export class FlexOrchestrator implements FleetPlanning {
       ...latenessOf(schedule),
     });
     return { ...levers, reason: 'rolling plan', planId: rec.id };
+  }
+
+  /**
+   * Keeps a site's latest report, the sites in their configured order: plans must not depend on
+   * which agent happened to report first (they report concurrently, and a replay must repeat).
+   */
+  private remember(report: FlexibilityReport): void {
+    const fresh = !this.reports.has(report.site);
+    this.reports.set(report.site, report);
+    if (!fresh) return;
+    const order = this.deps.sites.map((s) => s.id);
+    const sorted = [...this.reports].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
+    this.reports.clear();
+    for (const [site, r] of sorted) this.reports.set(site, r);
   }
 
   /** The plan that answers every site's report of a slot (gatherReportsMs), recorded once with each site's dispatch. */
@@ -484,7 +498,7 @@ export class FlexOrchestrator implements FleetPlanning {
   async recover(): Promise<PlanRecord | undefined> {
     for (const s of this.deps.sites) {
       const r = await this.deps.store.getDocument<FlexibilityReport>('agent-report', s.id);
-      if (r && !this.reports.has(s.id)) this.reports.set(s.id, r);
+      if (r && !this.reports.has(s.id)) this.remember(r);
     }
     this.held = (await this.deps.store.getDocument<{ offers: HeldOffer[] }>(HELD.kind, HELD.id))?.offers ?? [];
     const live = (await this.deps.store.listOrders()).filter((o) => isLive(o.state)).length;
