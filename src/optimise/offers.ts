@@ -97,6 +97,28 @@ export interface CurveOptions {
 
 const BISECTIONS = 6;
 
+/**
+ * A plan that delivers a larger reduction also delivers every smaller one (its ceilings are lower in
+ * every slot), so a level costs no more than the cheapest plan found for any larger level: where a
+ * smaller level's own re-plan came out dearer (the planner is a heuristic), the larger level's plan
+ * is its cost. The curve is then monotone, and each figure is that of a real, checked plan.
+ */
+const monotone = (points: CurvePoint[], hoursInWindow: number): void => {
+  for (let i = points.length - 2; i >= 0; i--) {
+    const [p, q] = [points[i]!, points[i + 1]!];
+    if (q.costGbp < p.costGbp) {
+      const mwh = (p.reductionKw * hoursInWindow) / 1000;
+      points[i] = {
+        ...p,
+        costGbp: q.costGbp,
+        opportunityCostGbp: q.opportunityCostGbp,
+        opportunityCostGbpPerMwh: mwh > 0 ? q.opportunityCostGbp / mwh : 0,
+        ...(q.components ? { components: q.components } : {}),
+      };
+    }
+  }
+};
+
 export const flexibilityCurve = async (
   plan: Plan,
   problem: PlanningProblem,
@@ -162,6 +184,7 @@ export const flexibilityCurve = async (
     const p = i === levels && best ? best : await tryLevel(level);
     if (p) points.push(p);
   }
+  monotone(points, hoursInWindow);
   if (affordable) {
     const ok = (p: CurvePoint) => p.opportunityCostGbpPerMwh <= affordable.gbpPerMwh;
     const within = points.filter((p) => ok(p) && p.reductionKw >= affordable.minKw).at(-1);
@@ -179,6 +202,7 @@ export const flexibilityCurve = async (
     }
     if (found) points.splice(points.filter((p) => p.reductionKw < found.reductionKw).length, 0, found);
   }
+  monotone(points, hoursInWindow);
   // Every plan made with a reduction binding is also a plan without it, so the cheapest of them all
   // is the better estimate of the fleet's cost without the reduction. The planner is a heuristic:
   // on a full fleet a re-plan can come out cheaper than the plan it was measured from, which would

@@ -53,20 +53,30 @@ export const replanFrom = async (
   const ids = new Set(base.jobs.map((j) => j.id));
   if (base.status === 'infeasible' || base.jobs.length !== p.jobs.length || p.jobs.some((j) => !ids.has(j.id)))
     return afresh();
-  const draft = draftOf(p, base);
-  const fixed = repair(p, draft, itLimitsWith(p, base), unitCosts(p, 0));
-  if (!fixed.ok) return afresh();
-  const stats: PlanStats = {
-    classes: 0,
-    granularity: 1,
-    columns: 0,
-    rows: 0,
-    lpSeconds: 0,
-    lpSolves: 0,
-    moved: fixed.moved,
-  };
+  const limits = itLimitsWith(p, base);
   const seconds = options.work ? options.work.safetySeconds : Math.max(0.5, options.timeLimitSeconds);
-  // More commitments only remove plans, so the base problem's proven bound still holds.
-  const done = await finish(p, draft, lpSolve, () => seconds, stats, base.lowerBoundGbp, WARM_PLANNER);
-  return 'schedule' in done ? withWorkMetrics(p, done.schedule) : afresh();
+  // Under a carbon cap the displaced work is placed with carbon priced, dearer each time the cap
+  // breaks (£ per kg), as the planner's priced placement does.
+  for (const carbonGbpPerKg of p.carbonCapKg === undefined ? [0] : CARBON_PRICES) {
+    const draft = draftOf(p, base);
+    const fixed = repair(p, draft, limits, unitCosts(p, carbonGbpPerKg));
+    if (!fixed.ok) return afresh();
+    const stats: PlanStats = {
+      classes: 0,
+      granularity: 1,
+      columns: 0,
+      rows: 0,
+      lpSeconds: 0,
+      lpSolves: 0,
+      moved: fixed.moved,
+    };
+    // More commitments only remove plans, so the base problem's proven bound still holds.
+    const done = await finish(p, draft, lpSolve, () => seconds, stats, base.lowerBoundGbp, WARM_PLANNER);
+    if ('schedule' in done) return withWorkMetrics(p, done.schedule);
+    if (!done.carbon) break;
+  }
+  return afresh();
 };
+
+/** £/kg tried in turn when the displaced work breaks the carbon cap (0: price alone). */
+const CARBON_PRICES = [0, 0.05, 0.2, 1, 5];
