@@ -17,7 +17,7 @@ import { asFlexError, FlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Clock, Meter, Scheduler, SiteBattery, Store } from '../ports.ts';
 import { offeredLoad, profilePower, siteDay } from '../sim/site-profile.ts';
-import { bl01For, simulatedHistory } from './baseline.ts';
+import { bl01For, bl01FromMeter, simulatedHistory } from './baseline.ts';
 import type { AgentConfig, MeterConfig, SchedulerConfig } from './config.ts';
 import type { SharedParts } from './bpp.ts';
 import { listenOn, makeClock, makeKeys, makeLogger, openStore, peerKeyResolver, type RunningRole } from './parts.ts';
@@ -117,8 +117,8 @@ const simScheduler = async (
 
 /**
  * Beside real Slurm (the fields are SlurmConfig's, checked by the adapter). Its meter is the agent
- * config's `meter` (gpuMeter below); without one readings are NaN. No baseline source yet, so offers
- * need another.
+ * config's `meter` (gpuMeter below), and its settlement baseline BL01 over that meter's history;
+ * without a meter, readings are NaN and there is no baseline, so the site makes no offers.
  */
 const slurmScheduler = (s: Record<string, unknown>, site: AgentConfig['site']): SchedulerParts => {
   const scheduler = new SlurmScheduler({ ...(s as unknown as Omit<SlurmConfig, 'site'>), site: site.id });
@@ -226,7 +226,12 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
     scheduler: sch.scheduler,
     meter: meter ?? sch.meter,
     baseLoad: sch.baseLoad,
-    ...(sch.baseline ? { baseline: sch.baseline } : {}),
+    // A real site with a GPU meter: BL01 over the meter history it keeps in the agent's store.
+    ...(sch.baseline
+      ? { baseline: sch.baseline }
+      : meter
+        ? { baseline: bl01FromMeter((from, to) => store.meterReadings({ site: c.site.id, from, to })) }
+        : {}),
     ...(sch.advance ? { advance: sch.advance } : {}),
     ...(sch.battery ? { battery: sch.battery } : {}),
     signer,

@@ -84,3 +84,43 @@ export const bl01For = (history: readonly MeterDay[], g: SlotGrid): number[] => 
   }
   return out;
 };
+
+/** Calendar days of meter history BL01 reads: its lookback window holds the 10 working days it needs. */
+const METER_LOOKBACK_DAYS = 60;
+
+/** A site's stored meter readings as BL01's days (48 half-hours each, null where no reading), oldest first. */
+export const meterDays = (
+  readings: readonly { readonly slotStart: number; readonly slotMinutes: number; readonly importKw: number }[],
+  from: EpochMs,
+  days: number,
+): MeterDay[] =>
+  Array.from({ length: days }, (_, d) => {
+    const start = from + d * DAY_MS;
+    const importKw = new Array<number | null>(SLOTS_PER_DAY).fill(null);
+    for (const r of readings) {
+      if (r.slotMinutes !== 30 || r.slotStart < start || r.slotStart >= start + DAY_MS) continue;
+      importKw[Math.floor((r.slotStart - start) / (30 * 60_000))] = r.importKw;
+    }
+    return { day: dayOf(start), importKw };
+  });
+
+/**
+ * BL01 over a real site's own meter history (issue 13 item 3): the half-hours its GPU meter saved in
+ * the agent's store, read back for the lookback window before each day asked for. A day with a gap
+ * in its readings is excluded; a site with no complete day of the right type has no baseline (NaN),
+ * and offers wait for one. Days the
+ * site delivered flexibility are not marked as event days here (the agent does not know its orders):
+ * their lower import lowers the baseline, which is the conservative side for a buyer.
+ */
+export const bl01FromMeter =
+  (read: (from: EpochMs, to: EpochMs) => Promise<readonly MeterReadingLike[]>) =>
+  async (g: SlotGrid): Promise<number[]> => {
+    const firstDay = Math.floor(g.start / DAY_MS) * DAY_MS;
+    const from = epochMs(firstDay - METER_LOOKBACK_DAYS * DAY_MS);
+    const to = epochMs(g.start + g.slots * g.slotMinutes * 60_000);
+    const readings = await read(from, to);
+    const days = Math.round((to - from) / DAY_MS) + 1;
+    return bl01For(meterDays(readings, from, days), g);
+  };
+
+type MeterReadingLike = { readonly slotStart: number; readonly slotMinutes: number; readonly importKw: number };
