@@ -1,8 +1,9 @@
 // The FIFO carbon cap (BPP config `carbonCap: "fifo"`, the default of the demo): FlexLon may emit no
-// more than the same queues would on FIFO. It is kept over the day, not per plan: a plan made at
+// more than the same queues would on FIFO. It is kept cumulatively, not per plan: a plan made at
 // time t may emit
-//   budget = FIFO's emissions from the day's start to the plan's horizon end
-//          − what the sites have emitted (metered) from the day's start to the plan's first slot,
+//   budget = FIFO's emissions from the origin to the plan's horizon end
+//          − what the sites have emitted (metered) from the origin to the plan's first slot,
+// where the origin is the start of the first day this BPP capped (at most a week back),
 // with FIFO's emissions from the sites' settlement baselines (the FIFO counterfactual their agents
 // compute) and every kWh at the forecast intensity of its half-hour. A cap on each 48-hour horizon
 // alone cannot hold on a busy site: once FlexLon has deferred work that FIFO ran earlier, its
@@ -30,6 +31,7 @@ const finite = (xs: readonly number[], n: number): boolean => xs.length >= n && 
 export class FifoCarbonCap {
   /** kg by horizon start and the sites planned; undefined where a site had no baseline (then plans are not capped). */
   private readonly byHorizon = new Map<string, { start: number; kg: number | undefined }>();
+  private firstDay: number | undefined;
 
   constructor(
     private readonly reads: FifoCapReads,
@@ -63,7 +65,10 @@ export class FifoCarbonCap {
   ): Promise<number | undefined> {
     const slotMs = grid.slotMinutes * 60_000;
     const h = grid.slotMinutes / 60;
-    const origin = epochMs(Math.floor(grid.start / DAY_MS) * DAY_MS);
+    // From the first horizon this BPP capped (its day's start), at most a week back: a budget reset
+    // at each midnight would forget the work FlexLon has deferred and FIFO has already run.
+    this.firstDay ??= Math.floor(grid.start / DAY_MS) * DAY_MS;
+    const origin = epochMs(Math.max(this.firstDay, Math.floor(grid.start / DAY_MS) * DAY_MS - 6 * DAY_MS));
     const past = Math.round((grid.start - origin) / slotMs);
     let kg = 0;
     for (const site of sites) {
