@@ -139,6 +139,11 @@ export interface Solver {
    * the cost of what a reduction displaces, not the noise between two independent plans.
    */
   planFrom?(problem: PlanningProblem, base: Schedule): Promise<Schedule>;
+  /**
+   * `problem` planned incrementally from `previous`, the rolling plan made `shiftSlots` slots ago
+   * (src/optimise/warm.ts replanCarried): jobs keep their placement where it still fits.
+   */
+  planCarried?(problem: PlanningProblem, previous: Schedule, shiftSlots: number): Promise<Schedule>;
 }
 
 /**

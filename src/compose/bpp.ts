@@ -83,6 +83,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     ...(typeof c.carbonCap === 'number' ? { carbonCapKg: c.carbonCap } : {}),
     ...(c.carbonCap === 'fifo' ? { carbonCapFifo: true } : {}),
     ...(c.gatherReportsMs === undefined ? {} : { gatherReportsMs: c.gatherReportsMs }),
+    ...(c.incrementalReplans ? { incrementalReplans: true } : {}),
     ...(c.baseline === 'bl01' ? { baselineMethod: BL01_METHOD } : {}),
     ...(shared.ids ? { ids: shared.ids } : {}),
   });

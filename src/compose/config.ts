@@ -119,6 +119,8 @@ export interface BppConfig extends RoleBase, Receiver {
   readonly carbonCap?: number | 'fifo' | 'none';
   /** Answer every site's report of a slot with one plan, waiting at most this long for the others (ms; report-batch.ts). */
   readonly gatherReportsMs?: number;
+  /** Re-plan each slot from the last rolling plan, a fresh plan every 2 h and when commitments change. */
+  readonly incrementalReplans?: boolean;
   readonly supportEmail: string;
   /** The settlement baseline on_init names; the agents compute it. */
   readonly baseline: 'fifo' | 'bl01';

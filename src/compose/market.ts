@@ -270,6 +270,7 @@ export const composeMarket = async (
           carbonCap: c.carbonCap,
           // The sites report together at each slot boundary (runDay): one plan answers them all.
           gatherReportsMs: 2000,
+          incrementalReplans: true,
           outboxEveryMs: 1000,
           journal: 'sqlite-group-commit',
         },

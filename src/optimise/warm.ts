@@ -80,3 +80,74 @@ export const replanFrom = async (
 
 /** £/kg tried in turn when the displaced work breaks the carbon cap (0: price alone). */
 const CARBON_PRICES = [0, 0.05, 0.2, 1, 5];
+
+/**
+ * The previous plan carried into a new problem (issue 13 item 8, incremental re-plans): the rolling
+ * plan made `shiftSlots` slots ago, moved to this horizon, gives each job that is still in the
+ * problem its placement there (trimmed to the energy it still needs); jobs that are new (arrivals,
+ * base load of the new slots) are placed by repair, and what no longer fits is shed and placed again.
+ * A plan of a few hundred jobs then costs a repair and a battery LP instead of the class LP, two
+ * placements and local search. Falls back to a fresh plan when the carried plan cannot be repaired.
+ */
+export const replanCarried = async (
+  p: PlanningProblem,
+  previous: Schedule,
+  shiftSlots: number,
+  lpSolve: LpSolve,
+  options: PlannerOptions = DEFAULT_PLANNER_OPTIONS,
+  clock: () => number = () => 0,
+): Promise<Schedule> => {
+  const afresh = () => planWithLp(p, lpSolve, options, clock);
+  if (previous.status === 'infeasible' || shiftSlots < 0) return afresh();
+  const h = p.slotMinutes / 60;
+  const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
+  const prev = new Map(previous.jobs.map((j) => [j.id, j]));
+  const site = new Int32Array(p.jobs.length).fill(-1);
+  const power: (Float64Array | undefined)[] = new Array(p.jobs.length);
+  const deficitKwh = new Float64Array(p.jobs.length);
+  p.jobs.forEach((job, i) => {
+    const before = prev.get(job.id);
+    const s = before ? siteIndex.get(before.site) : undefined;
+    if (!before || s === undefined || !job.sites.includes(before.site)) {
+      deficitKwh[i] = job.energyKwh;
+      return;
+    }
+    const pw = new Float64Array(p.slots);
+    let placed = 0;
+    for (let t = 0; t < p.slots; t++) {
+      const kw = Math.min(before.powerKw[t + shiftSlots] ?? 0, job.maxPowerKw);
+      const outside = t < job.releaseSlot;
+      const room = Math.max(0, job.energyKwh - placed) / h;
+      const take = outside ? 0 : Math.min(kw, room);
+      pw[t] = take;
+      placed += take * h;
+    }
+    if (placed <= 1e-9) {
+      deficitKwh[i] = job.energyKwh;
+      return;
+    }
+    site[i] = s;
+    power[i] = pw;
+    const short = job.energyKwh - placed;
+    deficitKwh[i] = short > 1e-7 * Math.max(1, job.energyKwh) ? short : 0;
+  });
+  const draft = { site, power, deficitKwh };
+  // Limits with no battery flow: the battery LP re-plans the batteries for the repaired load.
+  const none: Schedule = { ...previous, batteries: [] };
+  const fixed = repair(p, draft, itLimitsWith(p, none), unitCosts(p, 0));
+  if (!fixed.ok) return afresh();
+  const stats: PlanStats = {
+    classes: 0,
+    granularity: 1,
+    columns: 0,
+    rows: 0,
+    lpSeconds: 0,
+    lpSolves: 0,
+    moved: fixed.moved,
+  };
+  const seconds = options.work ? options.work.safetySeconds : Math.max(0.5, options.timeLimitSeconds);
+  const done = await finish(p, draft, lpSolve, () => seconds, stats, 0, CARRIED_PLANNER);
+  return 'schedule' in done ? withWorkMetrics(p, done.schedule) : afresh();
+};
+
+export const CARRIED_PLANNER = `${LP_PLANNER}+carried`;

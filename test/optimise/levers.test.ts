@@ -12,6 +12,7 @@ import { checkSchedule } from '../../src/optimise/check.ts';
 import { costSplit } from '../../src/optimise/offers.ts';
 import { DEFAULT_PLANNER_OPTIONS, planWithLp } from '../../src/optimise/planner.ts';
 import { batteryFor, buildProblem, capPartId, powerCapsFor } from '../../src/optimise/problem.ts';
+import { CARRIED_PLANNER, replanCarried } from '../../src/optimise/warm.ts';
 import type { PlanningProblem } from '../../src/domain/planning.ts';
 import { kw } from '../../src/domain/units.ts';
 
@@ -146,4 +147,41 @@ test("a battery meets a commitment by discharging, at its wear cost; its setpoin
   const b = batteryFor('lon', s, grid, T0);
   assert.ok(b && Math.abs(b.kw + 12) < 1e-6, `discharges the 12 kW import in slot 0, got ${b?.kw}`);
   assert.ok((s.batteryWearGbp ?? 0) > 0 && costSplit(s).batteryGbp === s.batteryWearGbp);
+});
+
+test('a rolling plan carried one slot on keeps its jobs where they still fit and places the new ones; checked', async () => {
+  const r = report([running()]);
+  const first = buildProblem({ grid, now: T0, reports: [r], signals: signals(), commitments: [] });
+  const previous = await plan(first);
+  // Half an hour later: the job has run a slot, and a new waiting job has arrived.
+  const later = epochMs(T0 + 1_800_000);
+  const next = { ...grid, start: later };
+  const arrived = running({
+    id: 'batch-2',
+    state: 'queued',
+    gpus: 8,
+    powerKw: kw(6.5) as never,
+    minPowerKw: kw(6.5),
+    energyKwh: 13 as never,
+    remainingKwh: 13 as never,
+    releaseAt: later,
+    deadlineAt: epochMs(later + 3 * HOUR),
+  });
+  const moved = report([running({ remainingKwh: (26 * 3.5) as never }), arrived]);
+  const problem = buildProblem({
+    grid: next,
+    now: later,
+    reports: [{ ...moved, at: later, baseLoadFrom: later }],
+    signals: signals(),
+    commitments: [],
+  });
+  const carried = await replanCarried(problem, previous, 1, client.solve);
+  assert.equal(carried.planner, CARRIED_PLANNER, carried.reason);
+  const v = checkSchedule(problem, carried);
+  assert.ok(v.ok, v.violations.join('; '));
+  const fresh = await plan(problem);
+  assert.ok(
+    carried.costGbp <= fresh.costGbp * 1.05 + 1e-6,
+    `carried £${carried.costGbp} against fresh £${fresh.costGbp}`,
+  );
 });

@@ -11,13 +11,14 @@ import {
   type PlannerOptions,
   type PlanStats,
 } from '../../optimise/planner.ts';
-import { replanFrom } from '../../optimise/warm.ts';
+import { replanCarried, replanFrom } from '../../optimise/warm.ts';
 import type { Solver } from '../../ports.ts';
 import { HighsClient, type HighsClientOptions } from './client.ts';
 
 export interface HighsSolver extends Solver {
   readonly client: HighsClient;
   planFrom(problem: PlanningProblem, base: Schedule): Promise<Schedule>;
+  planCarried(problem: PlanningProblem, previous: Schedule, shiftSlots: number): Promise<Schedule>;
   close(): Promise<void>;
 }
 
@@ -55,6 +56,8 @@ export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver
     plan: (problem: PlanningProblem): Promise<Schedule> => planWithLp(problem, client.solve, planner, clock),
     planFrom: (problem: PlanningProblem, base: Schedule): Promise<Schedule> =>
       replanFrom(problem, base, client.solve, planner, clock),
+    planCarried: (problem: PlanningProblem, previous: Schedule, shiftSlots: number): Promise<Schedule> =>
+      replanCarried(problem, previous, shiftSlots, client.solve, planner, clock),
     close: () => client.close(),
   };
 };

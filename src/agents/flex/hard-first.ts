@@ -13,6 +13,7 @@ export const hardFirst = (solver: Solver): Solver => ({
   // From a plan already made the problem's soft SLOs stand as they are: the re-plan moves only what
   // the new commitments force, at the same objective as the plan it starts from.
   ...(solver.planFrom ? { planFrom: solver.planFrom.bind(solver) } : {}),
+  ...(solver.planCarried ? { planCarried: solver.planCarried.bind(solver) } : {}),
   async plan(problem: PlanningProblem): Promise<Schedule> {
     if (!problem.jobs.some((j) => j.slo?.kind === 'soft')) return solver.plan(problem);
     const hard = await solver.plan({ ...problem, version: 1, jobs: problem.jobs.map(({ slo: _slo, ...j }) => j) });

@@ -88,9 +88,26 @@ export interface FlexOrchestratorDeps {
    * for the other sites' reports (report-batch.ts). Absent: each report is planned on its own.
    */
   readonly gatherReportsMs?: number;
+  /**
+   * Re-plan each slot from the last rolling plan (Solver.planCarried) instead of afresh, with a fresh
+   * plan every FULL_PLAN_EVERY slots and whenever the commitments change.
+   */
+  readonly incrementalReplans?: boolean;
 }
 
 const HELD = { kind: 'held-offers', id: 'current' } as const;
+
+/** With incremental re-plans, a fresh full plan every this many slots (2 h of half-hours). */
+const FULL_PLAN_EVERY = 4;
+
+/** The last rolling plan, carried into the next one (incrementalReplans). */
+interface RollingPlan {
+  readonly gridStart: EpochMs;
+  readonly slotMinutes: number;
+  readonly schedule: Schedule;
+  /** The commitments it was planned with (JSON): when they change, the next plan is a fresh one. */
+  readonly commitments: string;
+}
 
 export class FlexOrchestrator implements FleetPlanning {
   private readonly reports = new Map<string, FlexibilityReport>();
@@ -106,6 +123,7 @@ export class FlexOrchestrator implements FleetPlanning {
   /** What the Beckn handlers and tasks get (kit.ts, bpp.ts): never the orchestrator or its deps. */
   readonly context: FlexContext;
   private readonly batcher: ReportBatcher<{ result: PlanResult; rec: PlanRecord }> | undefined;
+  private rolling: RollingPlan | undefined;
 
   constructor(private readonly deps: FlexOrchestratorDeps) {
     this.ids = deps.ids ?? uuidIds(randomUUID);
@@ -217,7 +235,7 @@ export class FlexOrchestrator implements FleetPlanning {
    * and the held offers when they fit (unless `held: false`, for checking what is firm). Always
    * checked before use.
    */
-  async plan(o: PlanOptions = {}): Promise<PlanResult> {
+  async plan(o: PlanOptions = {}, carry?: RollingPlan): Promise<PlanResult> {
     const extra = o.extra ?? [];
     const without = o.without ?? new Set<string>();
     if (this.reports.size === 0)
@@ -256,7 +274,11 @@ export class FlexOrchestrator implements FleetPlanning {
       ...cap,
     });
     const started = performance.now();
-    let schedule = await this.solver.plan(problem);
+    const shift = carry ? this.carryShift(carry, grid, problem) : undefined;
+    let schedule =
+      carry && shift !== undefined && this.solver.planCarried
+        ? await this.solver.planCarried(problem, carry.schedule, shift)
+        : await this.solver.plan(problem);
     if (schedule.status === 'infeasible' && held.length > 0) {
       problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: firm, ...cap });
       schedule = await this.solver.plan(problem);
@@ -365,13 +387,35 @@ export class FlexOrchestrator implements FleetPlanning {
    * site and slots, it is logged as FLX_PLAN_INFEASIBLE, and no waiting job is released.
    */
   private async operationalPlan(): Promise<PlanResult> {
-    const result = await this.plan();
+    const result = await this.plan({}, this.deps.incrementalReplans ? this.rolling : undefined);
+    if (result.schedule.status !== 'infeasible')
+      this.rolling = {
+        gridStart: result.grid.start,
+        slotMinutes: result.grid.slotMinutes,
+        schedule: result.schedule,
+        commitments: JSON.stringify(result.problem.commitments),
+      };
     if (result.schedule.status === 'infeasible')
       this.deps.log.error(
         { code: 'FLX_PLAN_INFEASIBLE', reason: result.schedule.reason },
         `a hard constraint cannot hold: ${result.schedule.reason ?? 'no reason given'}; waiting jobs stay held`,
       );
     return result;
+  }
+
+  /**
+   * Slots since the rolling plan to carry, or undefined for a fresh plan: every FULL_PLAN_EVERY slots
+   * (so carried plans never drift far from what the full planner finds), and whenever the
+   * commitments changed (a new order binds: plan it properly).
+   */
+  private carryShift(carry: RollingPlan, grid: SlotGrid, problem: PlanningProblem): number | undefined {
+    const slotMs = grid.slotMinutes * 60_000;
+    const shift = (grid.start - carry.gridStart) / slotMs;
+    if (carry.slotMinutes !== grid.slotMinutes || !Number.isInteger(shift) || shift < 0 || shift >= grid.slots)
+      return undefined;
+    if (Math.round(grid.start / slotMs) % FULL_PLAN_EVERY === 0 && shift > 0) return undefined;
+    if (JSON.stringify(problem.commitments) !== carry.commitments) return undefined;
+    return shift;
   }
 
   /** Solves a planning problem as given (offer pricing measures its curves with it). */
