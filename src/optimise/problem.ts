@@ -71,6 +71,23 @@ const aged = (job: ComputeJob, ageMs: number): ComputeJob =>
         remainingKwh: Math.max(0, job.remainingKwh - (job.powerKw * ageMs) / 3_600_000) as ComputeJob['remainingKwh'],
       };
 
+/** What every job's spec shares: its energy still to run at full power, at its own site. */
+const specBase = (job: ComputeJob) => ({
+  id: job.id,
+  energyKwh: job.remainingKwh,
+  maxPowerKw: job.powerKw,
+  preemptible: false,
+  sites: [job.site],
+  work: job.work,
+});
+
+/** A job pinned to run from `slot` at full power until done (a running job, or one planned as running). */
+const pinnedAt = (job: ComputeJob, grid: SlotGrid, slot: number): JobSpec => ({
+  ...specBase(job),
+  releaseSlot: slot,
+  deadlineSlot: Math.min(grid.slots, slot + runSlots(job, grid)),
+});
+
 export const jobSpecOf = (
   reported: ComputeJob,
   grid: SlotGrid,
@@ -84,17 +101,9 @@ export const jobSpecOf = (
   // Held by an operator: it will not run until they release it, and FlexLon may not.
   if (job.state === 'held' && job.heldBy === 'other') return undefined;
   const k = runSlots(job, grid);
-  const base = {
-    id: job.id,
-    energyKwh: job.remainingKwh,
-    maxPowerKw: job.powerKw,
-    preemptible: false,
-    sites: [job.site],
-    work: job.work,
-  };
+  const base = specBase(job);
   // Running and inflexible jobs cannot move: pin them to start now (or at release).
-  if (job.state === 'running')
-    return { ...base, releaseSlot: nowSlot, deadlineSlot: Math.min(grid.slots, nowSlot + k) };
+  if (job.state === 'running') return pinnedAt(job, grid, nowSlot);
   // A job released part-way through a slot may start in that slot (floor, not ceil): beside a live
   // scheduler, rounding up would hold every new job until the next slot boundary.
   const release = Math.max(nowSlot, Math.floor((job.releaseAt - grid.start) / slotMs(grid)));
@@ -133,16 +142,7 @@ export interface ProblemInput {
 /** A waiting job pinned to start in `slot` and run at full power, like a running job. */
 const startingAt = (job: ComputeJob, grid: SlotGrid, slot: number): JobSpec | undefined => {
   if (job.remainingKwh <= 1e-9 || job.powerKw <= 0 || slot >= grid.slots) return undefined;
-  return {
-    id: job.id,
-    energyKwh: job.remainingKwh,
-    maxPowerKw: job.powerKw,
-    preemptible: false,
-    sites: [job.site],
-    work: job.work,
-    releaseSlot: slot,
-    deadlineSlot: Math.min(grid.slots, slot + runSlots(job, grid)),
-  };
+  return pinnedAt(job, grid, slot);
 };
 
 /** A running job that can be capped, as its floor and its cappable part (CAP_PART_PREFIX); any other job as it is. */

@@ -37,6 +37,21 @@ const itLimitsWith = (p: PlanningProblem, base: Schedule): Float64Array[] => {
   });
 };
 
+/** The battery LP and the check for a repaired draft: the plan, or why it failed. */
+const finishDraft = (
+  p: PlanningProblem,
+  draft: Parameters<typeof finish>[1],
+  lpSolve: LpSolve,
+  options: PlannerOptions,
+  moved: number,
+  bound: number,
+  planner: string,
+) => {
+  const stats: PlanStats = { classes: 0, granularity: 1, columns: 0, rows: 0, lpSeconds: 0, lpSolves: 0, moved };
+  const seconds = options.work ? options.work.safetySeconds : Math.max(0.5, options.timeLimitSeconds);
+  return finish(p, draft, lpSolve, () => seconds, stats, bound, planner);
+};
+
 /**
  * `p` planned from `base`, a checked plan of the same jobs and sites with fewer commitments. Falls
  * back to planning `p` afresh when the base does not fit (other jobs), the repair finds no room, or
@@ -54,24 +69,14 @@ export const replanFrom = async (
   if (base.status === 'infeasible' || base.jobs.length !== p.jobs.length || p.jobs.some((j) => !ids.has(j.id)))
     return afresh();
   const limits = itLimitsWith(p, base);
-  const seconds = options.work ? options.work.safetySeconds : Math.max(0.5, options.timeLimitSeconds);
   // Under a carbon cap the displaced work is placed with carbon priced, dearer each time the cap
   // breaks (£ per kg), as the planner's priced placement does.
   for (const carbonGbpPerKg of p.carbonCapKg === undefined ? [0] : CARBON_PRICES) {
     const draft = draftOf(p, base);
     const fixed = repair(p, draft, limits, unitCosts(p, carbonGbpPerKg));
     if (!fixed.ok) return afresh();
-    const stats: PlanStats = {
-      classes: 0,
-      granularity: 1,
-      columns: 0,
-      rows: 0,
-      lpSeconds: 0,
-      lpSolves: 0,
-      moved: fixed.moved,
-    };
     // More commitments only remove plans, so the base problem's proven bound still holds.
-    const done = await finish(p, draft, lpSolve, () => seconds, stats, base.lowerBoundGbp, WARM_PLANNER);
+    const done = await finishDraft(p, draft, lpSolve, options, fixed.moved, base.lowerBoundGbp, WARM_PLANNER);
     if ('schedule' in done) return withWorkMetrics(p, done.schedule);
     if (!done.carbon) break;
   }
@@ -136,17 +141,7 @@ export const replanCarried = async (
   const none: Schedule = { ...previous, batteries: [] };
   const fixed = repair(p, draft, itLimitsWith(p, none), unitCosts(p, 0));
   if (!fixed.ok) return afresh();
-  const stats: PlanStats = {
-    classes: 0,
-    granularity: 1,
-    columns: 0,
-    rows: 0,
-    lpSeconds: 0,
-    lpSolves: 0,
-    moved: fixed.moved,
-  };
-  const seconds = options.work ? options.work.safetySeconds : Math.max(0.5, options.timeLimitSeconds);
-  const done = await finish(p, draft, lpSolve, () => seconds, stats, 0, CARRIED_PLANNER);
+  const done = await finishDraft(p, draft, lpSolve, options, fixed.moved, 0, CARRIED_PLANNER);
   return 'schedule' in done ? withWorkMetrics(p, done.schedule) : afresh();
 };
 

@@ -13,6 +13,7 @@ import type { Actuation, ComputeJob } from '../../src/domain/compute.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { FlexError } from '../../src/errors.ts';
 import { schedulerContract } from '../contract/scheduler.contract.ts';
+import { slurmContractEnv } from '../helpers/slurm-contract.ts';
 import { powerCapStandin, type PowerCapStandin } from '../helpers/nvidia-smi-powercap-standin.ts';
 import { eventually, slurmAvailable, slurmTempDir, TestMunge, TestSlurm } from '../helpers/slurm.ts';
 
@@ -332,49 +333,9 @@ describe('Slurm power caps: nvidia-smi -pl on the GPUs Slurm allocated (real Slu
 
 // The whole Scheduler contract once more, with caps on (local mode, the stand-in as nvidia-smi):
 // its power-cap case then checks the capable path (an absurd cap refused, 250 W recorded and reported).
-schedulerContract('Slurm 22.05 with nvidia-smi power caps (local, stand-in)', async () => {
-  const tmp = slurmTempDir();
-  const munge = await TestMunge.start(tmp.dir);
+schedulerContract('Slurm 22.05 with nvidia-smi power caps (local, stand-in)', () => {
   const smi = powerCapStandin(4);
-  const [ca, cb] = await Promise.all([
-    TestSlurm.start(munge, { name: 'capcona', admissionHoldPartitions: ['batch'] }),
-    TestSlurm.start(munge, { name: 'capconb', admissionHoldPartitions: ['batch'] }),
-  ]);
-  const make = (site: string, c: TestSlurm) =>
-    new SlurmScheduler({
-      site,
-      slurmConf: c.conf,
-      timeoutMs: 15_000,
-      partitions: { batch: { maxDeferralHours: 12 } },
-      powerCaps: { nvidiaSmi: smi.path, run: 'local' },
-    });
-  // The contract's metadata names these sites.
-  const a = make('contract-a', ca);
-  const b = make('contract-b', cb);
-  return {
-    scheduler: a,
-    other: b,
-    submit: async (o, to) => {
-      const c = to === b ? cb : ca;
-      const id = c.sbatch([
-        `--job-name=${o.name}`,
-        `--gres=gpu:${o.gpus}`,
-        `--time=${Math.ceil(o.seconds / 60)}`,
-        ...(o.meta ? [`--comment=${JSON.stringify(o.meta)}`] : []),
-        `--wrap=sleep ${o.seconds}`,
-      ]);
-      return `${(to ?? a).site}:${id}`;
-    },
-    holdByHand: async (id) => {
-      ca.run('scontrol', ['hold', id.split(':')[1] ?? '']);
-    },
-    now: () => epochMs(Date.now()),
-    tick: () => new Promise((r) => setTimeout(r, 500)),
-    stop: async () => {
-      await Promise.all([ca.stop(), cb.stop()]);
-      await munge.stop();
-      smi.remove();
-      tmp.remove();
-    },
-  };
+  return slurmContractEnv(['capcona', 'capconb'], { powerCaps: { nvidiaSmi: smi.path, run: 'local' } }, () =>
+    smi.remove(),
+  );
 });
