@@ -8,6 +8,7 @@
 //     written in ONE store transaction, so "every inbound message_id is recorded with its outcome in
 //     the same transaction as its effect"; a duplicate finds the claim and causes nothing.
 // Any step's error becomes a NACK in exactly one place (toNack), with an audit row and no effect.
+import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError } from '../errors.ts';
 import type { Signer, Store, StoreTx } from '../ports.ts';
@@ -79,7 +80,38 @@ export interface ReceiverOptions {
   readonly onOutcome?: (action: Action, outcome: string, error?: unknown) => void;
 }
 
-const MAX_AUDITED_BODY = 64 * 1024;
+/**
+ * What a refused request leaves in the audit trail: its digest, its length and this much of its
+ * start, never the whole body. Anyone can send junk without credentials; storing every refused body
+ * whole let unsigned requests fill the disk (issue 14 finding 4: 327 MB in 10 s).
+ */
+const MAX_AUDITED_BODY = 512;
+
+/** The request's raw bytes, or a coded refusal when there is no JSON body (empty, text/plain, another type). */
+const rawBodyOf = (req: FastifyRequest): Buffer => {
+  const type =
+    String(req.headers['content-type'] ?? '')
+      .split(';')[0]
+      ?.trim()
+      .toLowerCase() ?? '';
+  if (Buffer.isBuffer(req.body) && req.body.length > 0 && type === 'application/json') return req.body;
+  throw new FlexError(
+    'FLX_REQ_MEDIA_TYPE',
+    req.body === undefined || (Buffer.isBuffer(req.body) && req.body.length === 0)
+      ? 'the request has no body: send the Beckn message as JSON with Content-Type: application/json'
+      : `the body is ${type || 'of no stated type'}: send the Beckn message as JSON with Content-Type: application/json`,
+  );
+};
+
+/** A refused body for the audit trail: sha-256, length and a short excerpt. */
+const bodyExcerpt = (body: unknown): { bodySha256: string; bodyBytes: number; body: string } => {
+  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : '', 'utf8');
+  return {
+    bodySha256: createHash('sha256').update(bytes).digest('hex'),
+    bodyBytes: bytes.length,
+    body: bytes.subarray(0, MAX_AUDITED_BODY).toString('utf8'),
+  };
+};
 const DUPLICATE = 'ACK (duplicate: no effect)';
 const GATEWAY_HEADER = 'x-gateway-authorization';
 
@@ -131,7 +163,7 @@ const admit = async (
   req: FastifyRequest,
   nowMs: number,
 ): Promise<{ inbound: Inbound; duplicate: boolean }> => {
-  const raw = req.body as Buffer;
+  const raw = rawBodyOf(req);
   const gatewayHeader = req.headers[GATEWAY_HEADER];
   const gateway = typeof gatewayHeader === 'string' ? await verifyGateway(o, raw, gatewayHeader, nowMs) : undefined;
   const { key: sender, digest } = await verifyRequest(
@@ -328,8 +360,8 @@ const handle = async (
         action,
         code: nack.error.code,
         reason: nack.error.message,
-        authorization: authorization ?? null,
-        body: (req.body as Buffer).subarray(0, MAX_AUDITED_BODY).toString('utf8'),
+        authorization: typeof authorization === 'string' ? authorization.slice(0, MAX_AUDITED_BODY) : null,
+        ...bodyExcerpt(req.body),
       },
     });
     // BECKN-006 Step 2 item 8 / Step 4 item 8: a failed signature gets 401 with WWW-Authenticate, a
@@ -349,5 +381,22 @@ export const actionsFor = (role: 'BAP' | 'BPP' | 'BG'): Action[] =>
 export const registerReceiver = (app: FastifyInstance, o: ReceiverOptions): void => {
   useRawJsonBody(app);
   const v = o.validator ?? becknValidator();
-  for (const action of actionsFor(o.role)) app.post(`/${action}`, (req, reply) => handle(o, v, action, req, reply));
+  // Any other body type reaches the handler as bytes, to be refused there with a coded NACK
+  // (FLX_REQ_MEDIA_TYPE) rather than the web framework's own 415.
+  if (!app.hasContentTypeParser('*'))
+    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_r, body, done) => done(null, body));
+  const actions = actionsFor(o.role);
+  for (const action of actions) app.post(`/${action}`, (req, reply) => handle(o, v, action, req, reply));
+  // A Beckn action this role does not receive (an on_* posted to a BPP, a request to a BAP) gets a
+  // Beckn NACK naming it, not the framework's 404 page; nothing is audited (no credentials needed).
+  app.post('/:action', async (req, reply) => {
+    const action = (req.params as { action: string }).action.slice(0, 64);
+    const nack = toNack(
+      new FlexError(
+        'FLX_ACTION_NOT_APPLICABLE',
+        `this ${o.role} does not receive /${action}; it receives ${actions.map((a) => `/${a}`).join(', ')}`,
+      ),
+    );
+    await send(o, reply, 404, nack.body);
+  });
 };

@@ -342,3 +342,61 @@ test('property: any correctly signed body — arbitrary JSON or bytes — gets a
     { numRuns: 150 },
   );
 });
+
+// Issue 14 findings 2, 4 and 8: a body that is missing or not JSON, junk without credentials, and an
+// action this role does not receive each get a coded Beckn NACK (never a 500, never an ACK), and a
+// refused request leaves a digest and a short excerpt in the audit trail, not its whole body.
+const raw = async (path: string, init: RequestInit) => {
+  const res = await fetch(`${url}${path}`, { method: 'POST', ...init });
+  return {
+    status: res.status,
+    body: (await res.json()) as { message: { ack: { status: string } }; error?: { code: string; message: string } },
+  };
+};
+
+test('a POST with no body and no Content-Type is a 415 NACK with FLX_REQ_MEDIA_TYPE, audited, no effect', async () => {
+  const before = effects;
+  const r = await raw('/search', {});
+  assert.equal(r.status, 415);
+  assert.equal(r.body.message.ack.status, 'NACK');
+  assert.match(r.body.error?.message ?? '', /^FLX_REQ_MEDIA_TYPE: the request has no body/);
+  await settle();
+  assert.equal(effects, before);
+  const last = (await bppStore.auditTrail()).at(-1);
+  assert.equal(last?.kind, 'beckn.rejected');
+  assert.equal((last?.payload as { code: string }).code, 'FLX_REQ_MEDIA_TYPE');
+});
+
+test('a correctly signed search sent as text/plain is refused (415), not ACKed', async () => {
+  const before = effects;
+  const body = searchBody();
+  const r = await raw('/search', {
+    headers: { 'content-type': 'text/plain', authorization: signed(body, signers.good) },
+    body,
+  });
+  assert.equal(r.status, 415);
+  assert.equal(r.body.message.ack.status, 'NACK');
+  assert.match(r.body.error?.message ?? '', /^FLX_REQ_MEDIA_TYPE: the body is text\/plain/);
+  for (const type of ['application/octet-stream', 'application/x-www-form-urlencoded'])
+    assert.equal((await raw('/select', { headers: { 'content-type': type }, body: 'x=1' })).status, 415, type);
+  await settle();
+  assert.equal(effects, before);
+});
+
+test('a refused request is audited as a digest and a 512-byte excerpt, not its whole body', async () => {
+  const junk = JSON.stringify({ context: { action: 'search' }, padding: 'x'.repeat(100_000) });
+  const r = await raw('/search', { headers: { 'content-type': 'application/json' }, body: junk });
+  assert.equal(r.status, 401, 'unsigned');
+  const last = (await bppStore.auditTrail()).at(-1)?.payload as { body: string; bodyBytes: number; bodySha256: string };
+  assert.equal(last.bodyBytes, Buffer.byteLength(junk));
+  assert.equal(last.body.length, 512);
+  assert.match(last.bodySha256, /^[0-9a-f]{64}$/);
+});
+
+test('an action this role does not receive (on_search at a BPP) is a Beckn NACK naming it, not a framework 404', async () => {
+  const r = await raw('/on_search', { headers: { 'content-type': 'application/json' }, body: '{}' });
+  assert.equal(r.status, 404);
+  assert.equal(r.body.message.ack.status, 'NACK');
+  assert.equal(r.body.error?.code, '40001');
+  assert.match(r.body.error?.message ?? '', /^FLX_ACTION_NOT_APPLICABLE: this BPP does not receive \/on_search/);
+});
