@@ -400,3 +400,28 @@ test('an action this role does not receive (on_search at a BPP) is a Beckn NACK 
   assert.equal(r.body.error?.code, '40001');
   assert.match(r.body.error?.message ?? '', /^FLX_ACTION_NOT_APPLICABLE: this BPP does not receive \/on_search/);
 });
+
+test('a signed /select with 100,000 invalid items is refused at once, naming the first (issue 14 finding 1: it was quadratic)', async () => {
+  const context = buildContext({
+    action: 'select',
+    bapId: 'bap.good',
+    bapUri: 'http://127.0.0.1:9/cb',
+    bppId: 'bpp.test',
+    bppUri: url,
+    now: Date.now(),
+  });
+  const body = JSON.stringify({
+    context,
+    message: { order: { provider: { id: 'p' }, items: Array.from({ length: 100_000 }, () => ({ id: 5 })) } },
+  });
+  const started = performance.now();
+  const r = await raw('/select', {
+    headers: { 'content-type': 'application/json', authorization: signed(body, signers.good) },
+    body,
+  });
+  const seconds = (performance.now() - started) / 1000;
+  assert.equal(r.status, 400);
+  assert.match(r.body.error?.message ?? '', /^FLX_REQ_SCHEMA: .*message\.order\.items\[0\]\.id must be string/);
+  // Generous: the quadratic validator took about a minute here (10k items 0.34 s, 40k 10.6 s).
+  assert.ok(seconds < 10, `answered in ${seconds.toFixed(2)} s`);
+});
