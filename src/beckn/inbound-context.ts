@@ -15,6 +15,13 @@ export interface ContextPolicy {
 
 const bad = (path: string, why: string) => new FlexError('FLX_REQ_CONTEXT', why, { path });
 
+/**
+ * The longest context.ttl accepted (s). Core 1.1.1 sets no bound, but a message valid for a century
+ * keeps its replay-protection claim and any callback owed alive that long (issue 14 finding 5); the
+ * network's messages live for seconds (FlexLon sends PT30S).
+ */
+export const MAX_TTL_SECONDS = 3600;
+
 /** Core 1.1.1 Context.ttl: "the duration … after timestamp for which this message holds valid". */
 export const checkTtl = (msg: BecknMessage, nowMs: number, skewSeconds: number): void => {
   const c = msg.context;
@@ -25,6 +32,8 @@ export const checkTtl = (msg: BecknMessage, nowMs: number, skewSeconds: number):
   if (c.ttl === undefined) return;
   const ttl = durationSeconds(c.ttl);
   if (ttl === undefined) throw bad('context.ttl', `context.ttl "${c.ttl}" is not an ISO 8601 duration`);
+  if (ttl > MAX_TTL_SECONDS)
+    throw bad('context.ttl', `context.ttl "${c.ttl}" is longer than the ${MAX_TTL_SECONDS} s (PT1H) accepted`);
   if (nowMs > sent + ttl * 1000 + skewSeconds * 1000) {
     throw new FlexError(
       'FLX_REQ_EXPIRED',

@@ -7,6 +7,9 @@ import type { KeyResolver, ResolvedKey } from './key-resolver.ts';
 import { blake512Base64, signingString, verifySignature } from './signing.ts';
 import type { SignatureCheck } from './verify-pool.ts';
 
+/** The longest a signature may be valid for (expires − created, s). */
+export const MAX_SIGNATURE_LIFETIME_SECONDS = 3600;
+
 /** Seconds a signature's `created` may lie in the future (clock skew between hosts). */
 export const DEFAULT_SKEW_SECONDS = 5;
 
@@ -37,6 +40,13 @@ export const verifyRequest = async (
     throw new FlexError(
       'FLX_SIG_EXPIRED',
       `the signature expired at ${params.expires}, ${nowS - params.expires} s ago`,
+    );
+  // A signature valid for years can be replayed for years wherever the body is still acceptable
+  // (issue 14 finding 5): BECKN-006 leaves the lifetime to the sender; FlexLon's own last seconds.
+  if (params.expires - params.created > MAX_SIGNATURE_LIFETIME_SECONDS)
+    throw new FlexError(
+      'FLX_SIG_MALFORMED',
+      `the signature is valid for ${params.expires - params.created} s (created ${params.created}, expires ${params.expires}); at most ${MAX_SIGNATURE_LIFETIME_SECONDS} s is accepted`,
     );
   const key = await resolver.resolve(params.subscriberId, params.uniqueKeyId, nowMs);
   // The arithmetic (digest + ed25519) may run on a worker thread (verify-pool.ts); same result.

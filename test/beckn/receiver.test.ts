@@ -425,3 +425,18 @@ test('a signed /select with 100,000 invalid items is refused at once, naming the
   // Generous: the quadratic validator took about a minute here (10k items 0.34 s, 40k 10.6 s).
   assert.ok(seconds < 10, `answered in ${seconds.toFixed(2)} s`);
 });
+
+test('limits on lifetimes (issue 14 finding 5): a ttl of P100Y and a signature valid for 10 years are refused, naming them', async () => {
+  const before = effects;
+  const longTtl = searchBody('bap.good', { ttl: 'P100Y' });
+  const a = await post(longTtl, signed(longTtl, signers.good));
+  assert.equal(a.status, 400);
+  assert.match(a.body.error?.message ?? '', /^FLX_REQ_CONTEXT: context\.ttl "P100Y" is longer than the 3600 s/);
+  const body = searchBody();
+  const created = Math.floor(Date.now() / 1000);
+  const b = await post(body, signed(body, signers.good, created, created + 10 * 365 * 86_400));
+  assert.equal(b.status, 401);
+  assert.match(b.body.error?.message ?? '', /^FLX_SIG_MALFORMED: the signature is valid for 315360000 s/);
+  await settle();
+  assert.equal(effects, before);
+});
