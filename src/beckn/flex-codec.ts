@@ -30,6 +30,11 @@ const time = (s: string | undefined, path: string): number => {
   return t;
 };
 
+/** The longest window a need may cover (h): the planning horizon (issue 14 finding 5). */
+export const MAX_NEED_WINDOW_HOURS = 48;
+/** The most a need may ask for, or set as an import limit (kW): a gigawatt. */
+export const MAX_NEED_KW = 1_000_000;
+
 export const needToIntent = (n: FlexNeed): Intent => ({
   descriptor: { code: FLEX_ITEM_CODE, name: 'Demand reduction' },
   fulfillment: {
@@ -62,6 +67,11 @@ export const intentToNeed = (intent: Intent | undefined): FlexNeed => {
     'message.intent.fulfillment.stops[end].time.timestamp',
   );
   need(end > start, 'message.intent.fulfillment.stops', 'the end of the window must be after its start');
+  need(
+    end - start <= MAX_NEED_WINDOW_HOURS * 3_600_000,
+    'message.intent.fulfillment.stops',
+    `the window is ${((end - start) / 3_600_000).toFixed(1)} h long; a need covers at most ${MAX_NEED_WINDOW_HOURS} h (the planning horizon)`,
+  );
   const kind = readTag(i.tags, 'flex-need', 'kind') ?? 'price-peak';
   need(
     ['price-peak', 'carbon-peak', 'import-limit'].includes(kind),
@@ -75,18 +85,33 @@ export const intentToNeed = (intent: Intent | undefined): FlexNeed => {
     'message.intent.tags[flex-need].import-limit-kw',
     'an import limit cannot be negative',
   );
+  need(
+    limit === undefined || limit <= MAX_NEED_KW,
+    'message.intent.tags[flex-need].import-limit-kw',
+    `an import limit is at most ${MAX_NEED_KW} kW`,
+  );
+  const wanted = num(readTag(i.tags, 'flex-need', 'wanted-kw') ?? '0', 'message.intent.tags[flex-need].wanted-kw');
+  need(
+    wanted >= 0 && wanted <= MAX_NEED_KW,
+    'message.intent.tags[flex-need].wanted-kw',
+    `wanted-kw must be from 0 to ${MAX_NEED_KW} kW, got ${wanted}`,
+  );
+  const ceiling = num(
+    readTag(i.tags, 'flex-need', 'max-price-gbp-per-mwh') ?? '1000000',
+    'message.intent.tags[flex-need].max-price-gbp-per-mwh',
+  );
+  need(
+    ceiling >= 0 && ceiling <= 1_000_000,
+    'message.intent.tags[flex-need].max-price-gbp-per-mwh',
+    `max-price-gbp-per-mwh must be from 0 to 1000000, got ${ceiling}`,
+  );
   return {
     ...(limit === undefined ? {} : { importLimitKw: kw(limit) }),
     kind: kind as FlexNeed['kind'],
     windowStart: epochMs(start),
     windowEnd: epochMs(end),
-    wantedKw: kw(num(readTag(i.tags, 'flex-need', 'wanted-kw') ?? '0', 'message.intent.tags[flex-need].wanted-kw')),
-    maxPriceGbpPerMwh: gbpPerMwh(
-      num(
-        readTag(i.tags, 'flex-need', 'max-price-gbp-per-mwh') ?? '1000000',
-        'message.intent.tags[flex-need].max-price-gbp-per-mwh',
-      ),
-    ),
+    wantedKw: kw(wanted),
+    maxPriceGbpPerMwh: gbpPerMwh(ceiling),
   };
 };
 

@@ -7,11 +7,11 @@
 import type { Commitment } from '../../domain/commitments.ts';
 import type { FlexOffer } from '../../domain/offers.ts';
 import { advance, DEFAULT_CANCELLATION, type Order } from '../../domain/order.ts';
-import { epochMs } from '../../domain/time.ts';
+import { epochMs, isoOf } from '../../domain/time.ts';
 import { gbp, kw } from '../../domain/units.ts';
 import { FlexError } from '../../errors.ts';
 import type { Action } from '../../beckn/context.ts';
-import { intentToNeed } from '../../beckn/flex-codec.ts';
+import { intentToNeed, MAX_NEED_WINDOW_HOURS } from '../../beckn/flex-codec.ts';
 import type { BecknHandler, Inbound, TxWork } from '../../beckn/receiver.ts';
 import type { WireOrder } from '../../beckn/wire.ts';
 import type { OrderSettlement } from '../../settlement/order.ts';
@@ -249,7 +249,16 @@ const status =
 const search =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
-    intentToNeed(body(i).intent as never); // validate before the ACK; pricing runs as a task after it (offer-task.ts)
+    // Validate before the ACK; pricing runs as a task after it (offer-task.ts). A window that is over,
+    // or starts beyond the planning horizon, is refused here: planning for it would be wasted work.
+    const need = intentToNeed(body(i).intent as never);
+    const now = k.market.now();
+    if (need.windowEnd <= now || need.windowStart >= now + MAX_NEED_WINDOW_HOURS * 3_600_000)
+      throw new FlexError(
+        'FLX_REQ_SCHEMA',
+        `the window ${isoOf(need.windowStart)}–${isoOf(need.windowEnd)} is ${need.windowEnd <= now ? 'over' : `more than ${MAX_NEED_WINDOW_HOURS} h ahead`} (market time ${isoOf(now)})`,
+        { path: 'message.intent.fulfillment.stops' },
+      );
     return {
       commit: (tx) => oweTask(tx, k.provider, requesterOf(i), 'offers', { intent: body(i).intent }),
       after: async () => k.sent(),
