@@ -20,7 +20,16 @@ import { offeredLoad, profilePower, siteDay } from '../sim/site-profile.ts';
 import { bl01For, bl01FromMeter, simulatedHistory } from './baseline.ts';
 import type { AgentConfig, MeterConfig, SchedulerConfig } from './config.ts';
 import type { SharedParts } from './bpp.ts';
-import { listenOn, makeClock, makeKeys, makeLogger, openStore, peerKeyResolver, type RunningRole } from './parts.ts';
+import {
+  assertPortFree,
+  listenOn,
+  makeClock,
+  makeKeys,
+  makeLogger,
+  openStore,
+  peerKeyResolver,
+  type RunningRole,
+} from './parts.ts';
 
 /** First-report retries back off from 2 s, doubling, to at most a minute (a lasting fault, e.g. a wrong key, is not hammered). */
 const FIRST_REPORT_RETRY_MS = 2000;
@@ -211,6 +220,7 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
     });
   const dayStart = epochMs(Math.floor(market.now() / DAY_MS) * DAY_MS);
   const sch = await schedulerOf(c, parts, dayStart);
+  await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'compute-agent');
   const meter = c.meter ? gpuMeter(c.meter, c, store, log, wallNow) : undefined;

@@ -20,6 +20,7 @@ import type { Store } from '../ports.ts';
 import type { SharedParts } from './bpp.ts';
 import type { BapConfig } from './config.ts';
 import {
+  assertPortFree,
   listenOn,
   makeClock,
   makeKeys,
@@ -65,6 +66,7 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
   const market = parts.clock ?? makeClock(c.clock);
   const signals = parts.signals ?? makeSignals(c.signals);
   becknValidator();
+  await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'grid-orchestrator');
   const journal = await openJournal(c.journal, store, c.store);

@@ -16,6 +16,7 @@ import type { Clock, IdSource, SignalSource, Store } from '../ports.ts';
 import { BL01_METHOD } from './baseline.ts';
 import type { BppConfig } from './config.ts';
 import {
+  assertPortFree,
   listenOn,
   makeClock,
   makeKeys,
@@ -52,6 +53,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   const market = shared.clock ?? makeClock(c.clock);
   const signals = shared.signals ?? makeSignals(c.signals);
   becknValidator(); // compile every message schema now, not on the first request
+  await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'flex-orchestrator');
   const journal = await openJournal(c.journal, store, c.store);

@@ -8,6 +8,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../ports.ts';
 import type { GatewayConfig } from './config.ts';
 import {
+  assertPortFree,
   listenOn,
   makeKeys,
   makeLogger,
@@ -28,6 +29,7 @@ export const composeGateway = async (
 ): Promise<ComposedGateway> => {
   const log = shared.log ?? makeLogger(c.logLevel, { agent: 'gateway', id: c.id });
   const now = shared.now ?? Date.now;
+  await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'gateway');
   const journal = await openJournal(c.journal, store, c.store);

@@ -1,6 +1,7 @@
 // The parts every role is built from, picked here from validated config: its store (the one store
 // selector), clock, grid signals, keys, logger, inbound journal, the peers it trusts without the
 // registry, and its listening socket. Only src/compose/ may import adapters (eslint.config.js).
+import { createServer } from 'node:net';
 import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
@@ -181,6 +182,29 @@ export const subscriptionOf = (signer: Signer, type: Subscription['type'], url: 
 });
 
 /** Listens where the config says; a port in use is a config error naming `listen`. Returns the URL. */
+/**
+ * Fails (FLX_CONFIG_INVALID naming `listen`) when the role's port is already taken, before the role
+ * opens or migrates its store: a role that cannot serve writes nothing (issue 14 finding 7). A check,
+ * not a reservation: another process may still take the port before the role listens, and listenOn
+ * then fails the same way.
+ */
+export const assertPortFree = async (l: ListenConfig): Promise<void> => {
+  if (l.port === 0) return;
+  await new Promise<void>((resolve, reject) => {
+    const probe = createServer();
+    probe.once('error', (e: NodeJS.ErrnoException) =>
+      reject(
+        new FlexError(
+          'FLX_CONFIG_INVALID',
+          `listen: cannot listen on ${l.host}:${l.port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : (e.code ?? e.message)}; nothing was written`,
+          { path: 'listen' },
+        ),
+      ),
+    );
+    probe.listen(l.port, l.host, () => probe.close(() => resolve()));
+  });
+};
+
 export const listenOn = async (app: FastifyInstance, l: ListenConfig): Promise<string> => {
   try {
     await app.listen({ host: l.host, port: l.port });

@@ -2,7 +2,7 @@
 import { createRegistryService } from '../beckn/registry/service.ts';
 import type { Store } from '../ports.ts';
 import type { RegistryConfig } from './config.ts';
-import { listenOn, makeLogger, openStore, type RunningRole } from './parts.ts';
+import { assertPortFree, listenOn, makeLogger, openStore, type RunningRole } from './parts.ts';
 
 export interface ComposedRegistry extends RunningRole {
   readonly store: Store;
@@ -10,6 +10,7 @@ export interface ComposedRegistry extends RunningRole {
 
 export const composeRegistry = async (c: RegistryConfig, now: () => number = Date.now): Promise<ComposedRegistry> => {
   const log = makeLogger(c.logLevel, { agent: 'registry' });
+  await assertPortFree(c.listen);
   const store = await openStore(c.store, 'registry');
   const service = await createRegistryService({ store, now });
   service.app.get('/health', async () => ({

@@ -186,3 +186,26 @@ for (const k of CASES) {
     assert.equal(r.wrote, false, 'no store or key was written');
   });
 }
+
+test('a role whose port is taken stops with FLX_CONFIG_INVALID naming listen, before writing its store (issue 14 finding 7)', async () => {
+  const { createServer } = await import('node:net');
+  const taken = createServer();
+  await new Promise<void>((resolve) => taken.listen(0, '127.0.0.1', resolve));
+  const port = (taken.address() as { port: number }).port;
+  try {
+    for (const role of ['registry', 'gateway', 'bpp']) {
+      const r = await runPatched(role, role, (c) => {
+        (c.listen as Json).port = port;
+      });
+      assert.notEqual(r.code, 0, role);
+      assert.match(
+        r.err,
+        new RegExp(`FLX_CONFIG_INVALID: listen: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`),
+        role,
+      );
+      assert.equal(r.wrote, false, `${role}: no store or key was written`);
+    }
+  } finally {
+    await new Promise((r) => taken.close(r));
+  }
+});
