@@ -4,7 +4,7 @@
 // Compute-Flex agent per simulated site (aggregation: the BPP sells the sites' flexibility
 // together, see docs/architecture.md). The roles share one replayed clock; in each slot every site
 // reports first and the buyer acts after them, so a seeded run is repeatable.
-import { existsSync, mkdirSync, statSync, accessSync, constants } from 'node:fs';
+import { existsSync, mkdirSync, rmSync, statSync, accessSync, constants } from 'node:fs';
 import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DEFAULT_PRICING } from '../agents/flex/pricing.ts';
@@ -201,12 +201,39 @@ const checkDemoConfig = (c: DemoConfig, signals: CsvSignalSource, dayStart: Epoc
     );
 };
 
+/** Attempts at composing the market when a port chosen for it is taken before it is bound. */
+const PORT_ATTEMPTS = 3;
+
+const portTaken = (e: unknown): boolean =>
+  e instanceof FlexError && e.code === 'FLX_CONFIG_INVALID' && /the port is in use/.test(e.message);
+
+/**
+ * The market, composed. The agents' ports are chosen before any role starts (each side must know the
+ * other's URL), and another process can take a chosen port before it is bound (issue 14 finding 9:
+ * "listen EADDRINUSE" with nothing else listening). Every role then stops, its run folder is removed,
+ * and the market is composed again on fresh ports, up to PORT_ATTEMPTS times.
+ */
 export const composeMarket = async (
   c: DemoConfig,
   runId: string,
   log: Logger,
   hooks: MarketHooks = {},
 ): Promise<Market> => {
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await composeMarketOnce(c, attempt === 1 ? runId : `${runId}-${attempt}`, log, hooks);
+    } catch (e) {
+      if (attempt >= PORT_ATTEMPTS || !portTaken(e)) throw e;
+      log.warn({ attempt, error: (e as Error).message }, 'a port chosen for the market was taken: composing it again');
+      rmSync(join(ensureDataDir(c.dataDir), 'runs', attempt === 1 ? runId : `${runId}-${attempt}`), {
+        recursive: true,
+        force: true,
+      });
+    }
+  }
+};
+
+const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hooks: MarketHooks): Promise<Market> => {
   const dayStart = epochMs(Date.parse(`${c.date}T00:00:00Z`));
   const signals = new CsvSignalSource(c.grid);
   checkDemoConfig(c, signals, dayStart);
