@@ -57,6 +57,9 @@ export const postRaw = async (
       method: 'POST',
       headers: { 'content-type': 'application/json', ...headers },
       body,
+      // A peer's URL comes from an open registry: a redirect could point a signed callback anywhere
+      // (issue 14 finding 6), so none is followed.
+      redirect: 'error',
       signal: AbortSignal.timeout(Math.max(1, Math.ceil(timeoutMs))),
     });
   } catch (e) {

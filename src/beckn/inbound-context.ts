@@ -15,6 +15,23 @@ export interface ContextPolicy {
 
 const bad = (path: string, why: string) => new FlexError('FLX_REQ_CONTEXT', why, { path });
 
+/** http or https, with no query string, fragment or user info. */
+const plainHttpUrl = (s: string): boolean => {
+  try {
+    const u = new URL(s);
+    return (
+      (u.protocol === 'http:' || u.protocol === 'https:') &&
+      !u.search &&
+      !u.hash &&
+      !u.username &&
+      !u.password &&
+      !s.includes('?')
+    );
+  } catch {
+    return false;
+  }
+};
+
 /**
  * The longest context.ttl accepted (s). Core 1.1.1 sets no bound, but a message valid for a century
  * keeps its replay-protection claim and any callback owed alive that long (issue 14 finding 5); the
@@ -65,8 +82,15 @@ export const checkContext = (
       `signed by ${sender.subscriberId} but context.${isRequest(action) ? 'bap_id' : 'bpp_id'} is ${String(claimed)}`,
     );
   }
-  // Callbacks go only to the URL the registry holds for the subscriber (no callback to arbitrary URLs).
+  // Callbacks go only to the URL the registry holds for the subscriber (no callback to arbitrary URLs),
+  // and only to a plain http(s) URL: a query string or fragment lets a registered URL carry another
+  // target to a server that forwards it (issue 14 finding 6).
   const claimedUri = isRequest(action) ? c.bap_uri : c.bpp_uri;
+  if (claimedUri !== undefined && !plainHttpUrl(claimedUri))
+    throw bad(
+      isRequest(action) ? 'context.bap_uri' : 'context.bpp_uri',
+      `${claimedUri.slice(0, 200)} is not a plain http(s) URL (no query string, fragment or credentials)`,
+    );
   if (
     sender.type !== 'AGENT' &&
     claimedUri !== undefined &&

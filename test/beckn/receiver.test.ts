@@ -26,7 +26,7 @@ let bppStore: Store;
 let regStore: Store;
 let url: string;
 let effects = 0;
-const signers: Record<'good' | 'revoked' | 'unknown' | 'other', Signer> = {} as never;
+const signers: Record<'good' | 'revoked' | 'unknown' | 'other' | 'query', Signer> = {} as never;
 
 const sub = (s: Signer, url: string, status: Subscription['status'] = 'SUBSCRIBED'): Subscription => ({
   subscriber_id: s.subscriberId,
@@ -53,6 +53,7 @@ before(async () => {
     ['revoked', 'bap.revoked'],
     ['unknown', 'bap.unknown'],
     ['other', 'bap.other'],
+    ['query', 'bap.query'],
   ] as const) {
     signers[name] = signerFromPrivateKey(id, `${name}-key`, generateKeyPair().seedBase64);
   }
@@ -61,6 +62,10 @@ before(async () => {
       sub(signers[name], 'http://127.0.0.1:9/cb', name === 'revoked' ? 'UNSUBSCRIBED' : 'SUBSCRIBED'),
     );
   }
+  // A subscriber whose registered URL carries another target in its query string (issue 14 finding 6).
+  await new HttpRegistry({ url: regUrl, now: Date.now }, signers.query).subscribe(
+    sub(signers.query, 'http://127.0.0.1:9/cb?next=http://169.254.169.254/latest'),
+  );
   bppApp = Fastify();
   registerReceiver(bppApp, {
     subscriberId: BPP,
@@ -437,6 +442,16 @@ test('limits on lifetimes (issue 14 finding 5): a ttl of P100Y and a signature v
   const b = await post(body, signed(body, signers.good, created, created + 10 * 365 * 86_400));
   assert.equal(b.status, 401);
   assert.match(b.body.error?.message ?? '', /^FLX_SIG_MALFORMED: the signature is valid for 315360000 s/);
+  await settle();
+  assert.equal(effects, before);
+});
+
+test('a request whose callback URL carries a query string is refused, even when that is the registered URL (issue 14 finding 6)', async () => {
+  const before = effects;
+  const body = searchBody('bap.query', { bap_uri: 'http://127.0.0.1:9/cb?next=http://169.254.169.254/latest' });
+  const r = await post(body, signed(body, signers.query));
+  assert.equal(r.status, 400);
+  assert.match(r.body.error?.message ?? '', /^FLX_REQ_CONTEXT: .* is not a plain http\(s\) URL/);
   await settle();
   assert.equal(effects, before);
 });
