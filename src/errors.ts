@@ -30,6 +30,7 @@ export const ERRORS = {
   FLX_SIG_GATEWAY: { http: 401, beckn: '30000', message: 'the X-Gateway-Authorization signature is not valid' },
   // Malformed requests (BECKN-005 30000-series).
   FLX_REQ_INVALID_JSON: { http: 400, beckn: '30000', message: 'the body is not valid JSON' },
+  FLX_BUSY: { http: 503, beckn: '40000', message: 'too many callbacks are owed to take another request now' },
   FLX_REQ_MEDIA_TYPE: { http: 415, beckn: '30000', message: 'the body is missing or not application/json' },
   FLX_REQ_SCHEMA: { http: 400, beckn: '30000', message: 'the message does not match its schema' },
   FLX_REQ_CONTEXT: { http: 400, beckn: '30000', message: 'the context is not acceptable' },

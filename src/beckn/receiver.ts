@@ -78,6 +78,11 @@ export interface ReceiverOptions {
   readonly signatureCheck?: SignatureCheck;
   /** Told the outcome of every message: ACK, duplicate, or NACK:<FLX code> with the error (metrics, logs). */
   readonly onOutcome?: (action: Action, outcome: string, error?: unknown) => void;
+  /**
+   * Admission control (issue 14 finding 3): asked before a request is admitted; a reason refuses it
+   * with 503 and Retry-After instead of an ACK whose callback could not be sent within its ttl.
+   */
+  readonly admission?: () => string | undefined;
 }
 
 /**
@@ -102,6 +107,10 @@ const rawBodyOf = (req: FastifyRequest): Buffer => {
       : `the body is ${type || 'of no stated type'}: send the Beckn message as JSON with Content-Type: application/json`,
   );
 };
+
+/** The requests admission control may refuse (callbacks owe nothing back), and when to try again (s). */
+const REQUESTS = new Set<string>(REQUEST_ACTIONS);
+const BUSY_RETRY_AFTER_SECONDS = 5;
 
 /** A refused body for the audit trail: sha-256, length and a short excerpt. */
 const bodyExcerpt = (body: unknown): { bodySha256: string; bodyBytes: number; body: string } => {
@@ -330,6 +339,15 @@ const handle = async (
 ): Promise<void> => {
   const nowMs = o.now();
   const journal = o.journal ?? defaultJournals(o);
+  // Load shedding before any work: an ACK is a promise of a callback within the ttl, so a participant
+  // that owes too many already says so (503, Retry-After) rather than ACK and later drop. Not audited:
+  // under load, a row per refusal would add to the load.
+  const busy = REQUESTS.has(action) ? o.admission?.() : undefined;
+  if (busy !== undefined) {
+    o.onOutcome?.(action, 'NACK:FLX_BUSY');
+    reply.header('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
+    return send(o, reply, 503, toNack(new FlexError('FLX_BUSY', busy)).body);
+  }
   let inbound: Inbound | undefined;
   try {
     const admitted = await admit(o, v, action, req, nowMs);

@@ -18,13 +18,23 @@ export interface OutboxWorkerOptions {
   readonly onError?: (e: unknown) => void;
 }
 
+/** The backlog above which a participant stops ACKing new requests (admission control, issue 14). */
+export const DEFAULT_MAX_OWED = 500;
+
 export class OutboxWorker {
   private timer: ReturnType<typeof setInterval> | undefined;
   private running: Promise<void> | undefined;
   private again = false;
   private stopped = false;
+  /** Messages owed and not yet sent, as counted after the last drain (a moment old; cheap to read). */
+  private owedAfterDrain = 0;
 
   constructor(private readonly o: OutboxWorkerOptions) {}
+
+  /** How many messages the outbox still owes, as of the last drain. */
+  get owed(): number {
+    return this.owedAfterDrain;
+  }
 
   /** Makes what a dead predecessor had leased due again, sends everything due, and starts the timer. */
   async start(): Promise<void> {
@@ -58,6 +68,7 @@ export class OutboxWorker {
           ...(this.o.policy ? { policy: this.o.policy } : {}),
         });
         this.o.onDrained?.(r);
+        this.owedAfterDrain = (await this.o.store.listOutbox({ status: 'pending' })).length;
         // A full batch may have left more due messages behind.
         if (r.sent.length + r.retrying.length + r.dead.length >= (this.o.batch ?? 50)) this.again = true;
       } catch (e) {

@@ -26,6 +26,8 @@ let bppStore: Store;
 let regStore: Store;
 let url: string;
 let effects = 0;
+/** What admission control says (issue 14 finding 3): a reason refuses new requests. */
+let busy: string | undefined;
 const signers: Record<'good' | 'revoked' | 'unknown' | 'other' | 'query', Signer> = {} as never;
 
 const sub = (s: Signer, url: string, status: Subscription['status'] = 'SUBSCRIBED'): Subscription => ({
@@ -79,6 +81,7 @@ before(async () => {
       },
     },
     onBackgroundError: () => {},
+    admission: () => busy,
   });
   await bppApp.listen({ host: '127.0.0.1', port: 0 });
   url = `http://127.0.0.1:${(bppApp.server.address() as { port: number }).port}`;
@@ -454,4 +457,30 @@ test('a request whose callback URL carries a query string is refused, even when 
   assert.match(r.body.error?.message ?? '', /^FLX_REQ_CONTEXT: .* is not a plain http\(s\) URL/);
   await settle();
   assert.equal(effects, before);
+});
+
+test('admission control: a participant that owes too many callbacks answers 503 with Retry-After, not an ACK it cannot keep (issue 14 finding 3)', async () => {
+  const before = effects;
+  const rowsBefore = (await bppStore.auditTrail()).length;
+  busy = '600 callbacks are still owed (at most 500); retry in a few seconds';
+  try {
+    const body = searchBody();
+    const res = await fetch(`${url}/search`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: signed(body, signers.good) },
+      body,
+    });
+    assert.equal(res.status, 503);
+    assert.equal(res.headers.get('retry-after'), '5');
+    const nack = (await res.json()) as { message: { ack: { status: string } }; error: { message: string } };
+    assert.equal(nack.message.ack.status, 'NACK');
+    assert.match(nack.error.message, /^FLX_BUSY: 600 callbacks are still owed/);
+    await settle();
+    assert.equal(effects, before, 'no effect');
+    assert.equal((await bppStore.auditTrail()).length, rowsBefore, 'load shedding writes nothing');
+  } finally {
+    busy = undefined;
+  }
+  const body = searchBody();
+  assert.equal((await post(body, signed(body, signers.good))).status, 200, 'accepted again once the backlog clears');
 });

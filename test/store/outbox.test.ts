@@ -9,6 +9,7 @@ import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { FlexError } from '../../src/errors.ts';
 import type { Store } from '../../src/ports.ts';
 import { DEFAULT_RETRY, drainOutbox, nextAttemptAt, type OutboxSend } from '../../src/store/outbox.ts';
+import { OutboxWorker } from '../../src/store/outbox-worker.ts';
 import { outboxMessage, T0 } from '../contract/store-fixtures.ts';
 
 const withStore = async (fn: (store: Store, file: string) => Promise<void>): Promise<void> => {
@@ -119,4 +120,23 @@ test('two workers draining at once send every message exactly once', () =>
     } finally {
       await other.close();
     }
+  }));
+
+test('the worker counts what is still owed after each drain (admission control reads it)', () =>
+  withStore(async (store) => {
+    for (const id of ['a', 'b', 'c']) await store.enqueueOutbox(outboxMessage(id));
+    await store.enqueueOutbox(outboxMessage('later', { notBefore: T0 + 60_000 }));
+    // The peer is down: every due message stays owed, retrying; the one not yet due is owed too.
+    const worker = new OutboxWorker({
+      store,
+      send: async () => Promise.reject(new Error('ECONNREFUSED')),
+      now: () => T0,
+    });
+    assert.equal(worker.owed, 0, 'nothing counted before the first drain');
+    await worker.nudge();
+    assert.equal(worker.owed, 4);
+    const up = new OutboxWorker({ store, send: async (m) => ({ ack: m.id }), now: () => T0 + 1000 });
+    await up.nudge();
+    assert.equal(up.owed, 1, 'only the message not yet due is still owed');
+    await Promise.all([worker.stop(), up.stop()]);
   }));

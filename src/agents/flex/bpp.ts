@@ -14,7 +14,7 @@ import { registerReceiver, type Inbound } from '../../beckn/receiver.ts';
 import { withLogContext } from '../../observability/logger.ts';
 import { createMetrics, registerMetricsRoute, type FlexMetrics } from '../../observability/metrics.ts';
 import type { Signer } from '../../ports.ts';
-import { OutboxWorker } from '../../store/outbox-worker.ts';
+import { DEFAULT_MAX_OWED, OutboxWorker } from '../../store/outbox-worker.ts';
 import type { OutboxSend } from '../../store/outbox.ts';
 import type { OutboxMessage } from '../../store/records.ts';
 import { signedRoute } from '../link.ts';
@@ -158,6 +158,11 @@ export const createBpp = (o: BppOptions): Bpp => {
         handlers: flexHandlers(kit),
         onBackgroundError,
         onOutcome,
+        // Admission control: with this many callbacks still owed, a new request is refused (503) not ACKed.
+        admission: () =>
+          outbox.owed > DEFAULT_MAX_OWED
+            ? `${outbox.owed} callbacks are still owed (at most ${DEFAULT_MAX_OWED}); retry in a few seconds`
+            : undefined,
         ...(o.journal ? { journal: o.journal } : {}),
         ...(o.signatureCheck ? { signatureCheck: o.signatureCheck } : {}),
       });
