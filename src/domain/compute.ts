@@ -116,6 +116,9 @@ export interface BatteryReport {
   readonly degradationGbpPerMwh: number;
 }
 
+/** The id a site battery's Actuations carry (an Actuation names a job; a site has one battery). */
+export const batteryActuationId = (site: string): string => `battery:${site}`;
+
 /** What a Compute-Flex agent reports to the Flexibility Orchestrator about its site. */
 export interface FlexibilityReport {
   readonly site: string;

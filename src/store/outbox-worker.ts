@@ -68,9 +68,14 @@ export class OutboxWorker {
           ...(this.o.policy ? { policy: this.o.policy } : {}),
         });
         this.o.onDrained?.(r);
-        this.owedAfterDrain = (await this.o.store.listOutbox({ status: 'pending' })).length;
+        // Counted only after a drain that handled something, or while something was owed: an idle
+        // drain (every second) reads nothing. Under load that is one read of the backlog per batch,
+        // which admission control keeps near DEFAULT_MAX_OWED.
+        const handled = r.sent.length + r.retrying.length + r.dead.length;
+        if (handled > 0 || this.owedAfterDrain > 0)
+          this.owedAfterDrain = (await this.o.store.listOutbox({ status: 'pending' })).length;
         // A full batch may have left more due messages behind.
-        if (r.sent.length + r.retrying.length + r.dead.length >= (this.o.batch ?? 50)) this.again = true;
+        if (handled >= (this.o.batch ?? 50)) this.again = true;
       } catch (e) {
         this.o.onError?.(e);
       }

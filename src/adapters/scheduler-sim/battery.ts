@@ -7,7 +7,7 @@
 // as in BatteryReport and the planner's BatterySpec: stored energy rises by kw × efficiency × hours
 // and falls by |kw| × hours. Not modelled: self-discharge, standby draw, power that tapers near
 // full, ramp rates; a setpoint takes effect at the instant it is given.
-import type { Actuation, BatteryReport } from '../../domain/compute.ts';
+import { batteryActuationId, type Actuation, type BatteryReport } from '../../domain/compute.ts';
 import { epochMs, isoOf, MINUTE_MS, type EpochMs } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { SiteBattery } from '../../ports.ts';
@@ -35,9 +35,6 @@ export interface SimBatteryConfig {
 
 /** What the battery is asked to do: hold `kw` until `until`, or (null) idle. */
 type Setpoint = { readonly kw: number; readonly until: number } | null;
-
-/** The battery's id in Actuation answers (the Actuation type names a job; a site has one battery). */
-export const batteryActuationId = (site: string): string => `battery:${site}`;
 
 const fail = (field: string, detail: string): never => {
   throw new FlexError('FLX_CONFIG_INVALID', `simulated battery: ${field} ${detail}`, { path: `battery.${field}` });

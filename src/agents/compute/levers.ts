@@ -3,12 +3,9 @@
 // scheduler's cap range is known; and the site battery's setpoint. Each answers with an Actuation,
 // so a refusal (a cap the GPU does not accept, a setpoint beyond the battery's limits) is reported
 // to the orchestrator with the next report, like a refused start time.
-import type { Actuation, ComputeJob } from '../../domain/compute.ts';
+import { batteryActuationId, type Actuation, type ComputeJob } from '../../domain/compute.ts';
 import type { BatteryInstruction, PowerCapInstruction } from '../../optimise/problem.ts';
 import type { Scheduler, SiteBattery } from '../../ports.ts';
-
-/** The battery's results carry this id, so they read apart from jobs' in the audit trail. */
-export const batteryActuationId = (site: string): string => `battery:${site}`;
 
 /**
  * Watts per GPU that make a job draw `powerKw`: linear between its lowest cap (minPowerKw at minW)

@@ -17,15 +17,7 @@ import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/ti
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { FlexMetrics } from '../../observability/metrics.ts';
-import { checkSchedule } from '../../optimise/check.ts';
-import {
-  batteryFor,
-  buildProblem,
-  dispatchFor,
-  powerCapsFor,
-  startsThrough,
-  type DispatchInstruction,
-} from '../../optimise/problem.ts';
+import { batteryFor, dispatchFor, powerCapsFor, type DispatchInstruction } from '../../optimise/problem.ts';
 import type { AgentLink, Clock, IdSource, SignalSource, Signer, Solver, Store } from '../../ports.ts';
 import { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/baselines.ts';
 import { httpAgentLink } from '../link.ts';
@@ -35,6 +27,7 @@ import { parseReport, type DispatchMessage } from '../link-protocol.ts';
 type SiteDispatch = Pick<DispatchMessage, 'powerCaps' | 'battery'> & { readonly dispatch: DispatchInstruction[] };
 import type { FlexContext, FlexSite, FleetPlanning, HeldOffer, PlanOptions } from './context.ts';
 import { FifoCarbonCap } from './carbon-cap.ts';
+import { rollingPlanOf, solveFleet, type RollingPlan } from './fleet-plan.ts';
 import { hardFirst } from './hard-first.ts';
 import { Mutex } from './mutex.ts';
 import { ReportBatcher, slotIndex } from './report-batch.ts';
@@ -96,18 +89,6 @@ export interface FlexOrchestratorDeps {
 }
 
 const HELD = { kind: 'held-offers', id: 'current' } as const;
-
-/** With incremental re-plans, a fresh full plan every this many slots (2 h of half-hours). */
-const FULL_PLAN_EVERY = 4;
-
-/** The last rolling plan, carried into the next one (incrementalReplans). */
-interface RollingPlan {
-  readonly gridStart: EpochMs;
-  readonly slotMinutes: number;
-  readonly schedule: Schedule;
-  /** The commitments it was planned with (JSON): when they change, the next plan is a fresh one. */
-  readonly commitments: string;
-}
 
 export class FlexOrchestrator implements FleetPlanning {
   private readonly reports = new Map<string, FlexibilityReport>();
@@ -261,86 +242,36 @@ export class FlexOrchestrator implements FleetPlanning {
             signals,
           )
         : undefined);
-    const cap = {
-      ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
-      ...(this.deps.lateGbpPerGpuHour === undefined ? {} : { lateGbpPerGpuHour: this.deps.lateGbpPerGpuHour }),
-    };
-    let problem = buildProblem({
-      grid,
-      now,
-      reports: [...this.reports.values()],
-      signals,
-      commitments: [...firm, ...held],
-      ...cap,
-    });
     const started = performance.now();
-    const shift = carry ? this.carryShift(carry, grid, problem) : undefined;
-    let schedule =
-      carry && shift !== undefined && this.solver.planCarried
-        ? await this.solver.planCarried(problem, carry.schedule, shift)
-        : await this.solver.plan(problem);
-    if (schedule.status === 'infeasible' && held.length > 0) {
-      problem = buildProblem({ grid, now, reports: [...this.reports.values()], signals, commitments: firm, ...cap });
-      schedule = await this.solver.plan(problem);
-    }
-    let missedKg: number | undefined;
-    // The FIFO cap is a target measured from the sites' history, not a promise to anyone: when the
-    // work already running cannot keep it, the fleet is planned without it (and the miss is logged and
-    // audited) rather than left with no plan. A cap the operator stated in kg stays hard.
-    if (schedule.status === 'infeasible' && problem.carbonCapKg !== undefined && this.deps.carbonCapKg === undefined) {
-      this.deps.log.warn(
-        { code: 'FLX_CARBON_CAP_MISSED', carbonCapKg: problem.carbonCapKg, reason: schedule.reason },
-        'the FIFO carbon cap cannot hold for this plan: planning without it',
-      );
-      missedKg = problem.carbonCapKg;
-      const { carbonCapKg: _missed, ...uncapped } = cap;
-      problem = buildProblem({
+    const { problem, schedule, carbonCapMissedKg } = await solveFleet({
+      solver: this.solver,
+      log: this.deps.log,
+      input: {
         grid,
         now,
         reports: [...this.reports.values()],
         signals,
-        commitments: firm,
-        ...uncapped,
-      });
-      schedule = await this.solver.plan(problem);
-    }
+        ...(this.deps.lateGbpPerGpuHour === undefined ? {} : { lateGbpPerGpuHour: this.deps.lateGbpPerGpuHour }),
+      },
+      firm,
+      held,
+      ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
+      capIsTarget: this.deps.carbonCapKg === undefined,
+      ...(carry ? { carry } : {}),
+      ...(o.runningAt === undefined ? {} : { runningAt: o.runningAt }),
+    });
     const solveMs = performance.now() - started;
     this.deps.metrics?.planSolved(solveMs / 1000, {
       planner: schedule.planner ?? this.deps.solver.name,
       status: schedule.status,
     });
-    if (schedule.status !== 'infeasible') {
-      const verdict = checkSchedule(problem, schedule);
-      if (!verdict.ok)
-        throw new FlexError(
-          'FLX_INTERNAL',
-          `planner ${schedule.planner ?? this.deps.solver.name} returned a plan that fails the check: ${verdict.violations.slice(0, 3).join('; ')}`,
-        );
-    }
     this.deps.log.debug(
       { status: schedule.status, costGbp: schedule.costGbp, solveMs, jobs: problem.jobs.length },
       'planned',
     );
-    if (o.runningAt !== undefined && schedule.status !== 'infeasible') {
-      const startsAt = startsThrough([...this.reports.values()], schedule, grid, o.runningAt);
-      if (startsAt.size > 0) {
-        const pinned = buildProblem({
-          grid,
-          now,
-          reports: [...this.reports.values()],
-          signals,
-          commitments: problem.commitments,
-          ...(problem.carbonCapKg === undefined ? {} : { carbonCapKg: problem.carbonCapKg }),
-          ...(this.deps.lateGbpPerGpuHour === undefined ? {} : { lateGbpPerGpuHour: this.deps.lateGbpPerGpuHour }),
-          startsAt,
-        });
-        const s = await this.solver.plan(pinned);
-        if (s.status !== 'infeasible' && checkSchedule(pinned, s).ok) [problem, schedule] = [pinned, s];
-      }
-    }
     const signalsIssuedAt = Object.fromEntries([...signals].map(([region, series]) => [region, series.issuedAt]));
     return {
-      ...(missedKg === undefined ? {} : { carbonCapMissedKg: missedKg }),
+      ...(carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg }),
       grid,
       problem,
       schedule,
@@ -389,33 +320,13 @@ export class FlexOrchestrator implements FleetPlanning {
   private async operationalPlan(): Promise<PlanResult> {
     const result = await this.plan({}, this.deps.incrementalReplans ? this.rolling : undefined);
     if (result.schedule.status !== 'infeasible')
-      this.rolling = {
-        gridStart: result.grid.start,
-        slotMinutes: result.grid.slotMinutes,
-        schedule: result.schedule,
-        commitments: JSON.stringify(result.problem.commitments),
-      };
+      this.rolling = rollingPlanOf(result.grid, result.problem, result.schedule);
     if (result.schedule.status === 'infeasible')
       this.deps.log.error(
         { code: 'FLX_PLAN_INFEASIBLE', reason: result.schedule.reason },
         `a hard constraint cannot hold: ${result.schedule.reason ?? 'no reason given'}; waiting jobs stay held`,
       );
     return result;
-  }
-
-  /**
-   * Slots since the rolling plan to carry, or undefined for a fresh plan: every FULL_PLAN_EVERY slots
-   * (so carried plans never drift far from what the full planner finds), and whenever the
-   * commitments changed (a new order binds: plan it properly).
-   */
-  private carryShift(carry: RollingPlan, grid: SlotGrid, problem: PlanningProblem): number | undefined {
-    const slotMs = grid.slotMinutes * 60_000;
-    const shift = (grid.start - carry.gridStart) / slotMs;
-    if (carry.slotMinutes !== grid.slotMinutes || !Number.isInteger(shift) || shift < 0 || shift >= grid.slots)
-      return undefined;
-    if (Math.round(grid.start / slotMs) % FULL_PLAN_EVERY === 0 && shift > 0) return undefined;
-    if (JSON.stringify(problem.commitments) !== carry.commitments) return undefined;
-    return shift;
   }
 
   /** Solves a planning problem as given (offer pricing measures its curves with it). */

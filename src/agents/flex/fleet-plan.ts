@@ -1,0 +1,112 @@
+// How the Flexibility Orchestrator solves one fleet problem (`solveFleet`): the order of attempts
+// and what each fallback gives up, kept apart from the orchestrator's state and dispatch.
+//  1. Carried from the last rolling plan where one may be (incrementalReplans: a fresh full plan
+//     every FULL_PLAN_EVERY slots, and whenever the commitments changed), else afresh.
+//  2. No plan with the held offers on top of the firm commitments: without them (an offer held is a
+//     best effort, a confirmed commitment is not).
+//  3. No plan under the FIFO carbon cap: without it, logged FLX_CARBON_CAP_MISSED. The FIFO cap is a
+//     target measured from the sites' history, not a promise to anyone; a cap stated in kg stays hard.
+//  4. Every plan passes the independent check, or the planner is at fault (FLX_INTERNAL).
+//  5. Offer pricing (`runningAt`): the waiting jobs the plan starts before the window and runs
+//     through it are planned again as running, so a GPU cap can reach them in the window.
+import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/planning.ts';
+import type { EpochMs, SlotGrid } from '../../domain/time.ts';
+import { FlexError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { checkSchedule } from '../../optimise/check.ts';
+import { buildProblem, startsThrough, type ProblemInput } from '../../optimise/problem.ts';
+import type { Solver } from '../../ports.ts';
+
+/** With incremental re-plans, a fresh full plan every this many slots (2 h of half-hours). */
+export const FULL_PLAN_EVERY = 4;
+
+/** The last rolling plan, carried into the next one (incrementalReplans). */
+export interface RollingPlan {
+  readonly gridStart: EpochMs;
+  readonly slotMinutes: number;
+  readonly schedule: Schedule;
+  /** The commitments it was planned with (JSON): when they change, the next plan is a fresh one. */
+  readonly commitments: string;
+}
+
+export const rollingPlanOf = (grid: SlotGrid, problem: PlanningProblem, schedule: Schedule): RollingPlan => ({
+  gridStart: grid.start,
+  slotMinutes: grid.slotMinutes,
+  schedule,
+  commitments: JSON.stringify(problem.commitments),
+});
+
+/** Slots since the rolling plan to carry, or undefined for a fresh plan. */
+const carryShift = (carry: RollingPlan, grid: SlotGrid, problem: PlanningProblem): number | undefined => {
+  const slotMs = grid.slotMinutes * 60_000;
+  const shift = (grid.start - carry.gridStart) / slotMs;
+  if (carry.slotMinutes !== grid.slotMinutes || !Number.isInteger(shift) || shift < 0 || shift >= grid.slots)
+    return undefined;
+  if (Math.round(grid.start / slotMs) % FULL_PLAN_EVERY === 0 && shift > 0) return undefined;
+  if (JSON.stringify(problem.commitments) !== carry.commitments) return undefined;
+  return shift;
+};
+
+export interface FleetSolve {
+  readonly solver: Solver;
+  readonly log: Logger;
+  /** The problem's inputs but its commitments and carbon cap. */
+  readonly input: Omit<ProblemInput, 'commitments' | 'carbonCapKg'>;
+  readonly firm: readonly CommitmentSpec[];
+  /** The held offers' commitments, each on top of the firm ones. */
+  readonly held: readonly CommitmentSpec[];
+  readonly carbonCapKg?: number;
+  /** The cap is the FIFO target (may be missed), not one the operator stated in kg. */
+  readonly capIsTarget: boolean;
+  readonly carry?: RollingPlan;
+  readonly runningAt?: EpochMs;
+}
+
+export const solveFleet = async (
+  f: FleetSolve,
+): Promise<{ problem: PlanningProblem; schedule: Schedule; carbonCapMissedKg?: number }> => {
+  const build = (commitments: readonly CommitmentSpec[], carbonCapKg = f.carbonCapKg, startsAt?: Map<string, number>) =>
+    buildProblem({
+      ...f.input,
+      commitments,
+      ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
+      ...(startsAt ? { startsAt } : {}),
+    });
+  let problem = build([...f.firm, ...f.held]);
+  const shift = f.carry ? carryShift(f.carry, f.input.grid, problem) : undefined;
+  let schedule =
+    f.carry && shift !== undefined && f.solver.planCarried
+      ? await f.solver.planCarried(problem, f.carry.schedule, shift)
+      : await f.solver.plan(problem);
+  if (schedule.status === 'infeasible' && f.held.length > 0) {
+    problem = build(f.firm);
+    schedule = await f.solver.plan(problem);
+  }
+  let carbonCapMissedKg: number | undefined;
+  if (schedule.status === 'infeasible' && problem.carbonCapKg !== undefined && f.capIsTarget) {
+    f.log.warn(
+      { code: 'FLX_CARBON_CAP_MISSED', carbonCapKg: problem.carbonCapKg, reason: schedule.reason },
+      'the FIFO carbon cap cannot hold for this plan: planning without it',
+    );
+    carbonCapMissedKg = problem.carbonCapKg;
+    problem = build(f.firm, undefined);
+    schedule = await f.solver.plan(problem);
+  }
+  if (schedule.status !== 'infeasible') {
+    const verdict = checkSchedule(problem, schedule);
+    if (!verdict.ok)
+      throw new FlexError(
+        'FLX_INTERNAL',
+        `planner ${schedule.planner ?? f.solver.name} returned a plan that fails the check: ${verdict.violations.slice(0, 3).join('; ')}`,
+      );
+  }
+  if (f.runningAt !== undefined && schedule.status !== 'infeasible') {
+    const startsAt = startsThrough(f.input.reports, schedule, f.input.grid, f.runningAt);
+    if (startsAt.size > 0) {
+      const pinned = build(problem.commitments, problem.carbonCapKg, startsAt);
+      const s = await f.solver.plan(pinned);
+      if (s.status !== 'infeasible' && checkSchedule(pinned, s).ok) [problem, schedule] = [pinned, s];
+    }
+  }
+  return { problem, schedule, ...(carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg }) };
+};
