@@ -2,14 +2,49 @@
 // and each on_status the provider pushes, as one line stamped with the market time.
 import type { StatusPush } from '../agents/grid/orchestrator.ts';
 import type { ProcurementEvent } from '../agents/grid/procurement-loop.ts';
+import { londonOffsetMs, settlementPeriodOf } from '../domain/settlement-day.ts';
 import { isoOf } from '../domain/time.ts';
 
 export const hhmm = (t: number): string => isoOf(t).slice(11, 16);
+
+/**
+ * A line's market time: UTC, the GB settlement period it falls in (numbered from local midnight,
+ * BSC Section X-1), and UK local time when it differs from UTC (BST). `[18:00 SP37]` in winter,
+ * `[17:00 SP37 · 18:00 BST]` in summer.
+ */
+export const stamp = (t: number): string => {
+  const off = londonOffsetMs(t);
+  return `[${hhmm(t)} SP${settlementPeriodOf(t).period}${off ? ` · ${hhmm(t + off)} BST` : ''}]`;
+};
+
+/**
+ * The demo's narration in market-time order. Lines come from two sources — the buyer's loop and the
+ * provider's unasked on_status — and at a slot boundary the push can arrive before the loop's own
+ * event for the same moment ("DELIVERING" before "window opens"). Lines are held until a later
+ * moment is narrated (or the end), then written sorted by time and, at one time, by rank.
+ */
+export class Timeline {
+  private held: { at: number; rank: number; seq: number; text: string }[] = [];
+  private seq = 0;
+  constructor(private readonly out: (line: string) => void) {}
+
+  add(at: number, rank: number, lines: readonly string[]): void {
+    if (this.held.some((h) => h.at < at)) this.flush((h) => h.at < at);
+    for (const text of lines) this.held.push({ at, rank, seq: this.seq++, text });
+  }
+
+  /** Writes the held lines (all, or those `which` picks) in order. */
+  flush(which: (h: { at: number }) => boolean = () => true): void {
+    const out = this.held.filter(which).sort((a, b) => a.at - b.at || a.rank - b.rank || a.seq - b.seq);
+    this.held = this.held.filter((h) => !which(h));
+    for (const h of out) this.out(h.text);
+  }
+}
 export const money = (n: number): string => `£${n.toFixed(2)}`;
 
 /** The line for an on_status the provider sent unasked (delivery started, delivery done). */
 export const pushLine = (at: number, push: StatusPush): string =>
-  `[${hhmm(at)}] on_status pushed by the provider, unasked: ${push.state ?? 'no state'}${push.settlement ? `, ${push.settlement.deliveredKwh.toFixed(1)} kWh delivered` : ''}`;
+  `${stamp(at)} on_status pushed by the provider, unasked: ${push.state ?? 'no state'}${push.settlement ? `, ${push.settlement.deliveredKwh.toFixed(1)} kWh delivered` : ''}`;
 
 /** The lines for one procurement event; `waiting` counts the jobs waiting at the sites now. */
 export const eventLines = (e: ProcurementEvent, waiting: { jobs: number; sites: number }): string[] => {
@@ -21,15 +56,15 @@ export const eventLines = (e: ProcurementEvent, waiting: { jobs: number; sites: 
           ? 'a grid event (network constraint) asks for'
           : 'day-ahead forecast puts the evening peak at';
       return [
-        `\n[${hhmm(e.at)}] grid: ${why} ${hhmm(n.windowStart)}–${hhmm(n.windowEnd)} UTC; it will ask for up to ${n.wantedKw} kW`,
+        `\n${stamp(e.at)} grid: ${why} ${hhmm(n.windowStart)}–${hhmm(n.windowEnd)} UTC; it will ask for up to ${n.wantedKw} kW`,
       ];
     }
     case 'searching':
       return [
-        `[${hhmm(e.at)}] grid: ${waiting.jobs} jobs waiting at the site${waiting.sites > 1 ? 's' : ''}; the grid orchestrator searches the network`,
+        `${stamp(e.at)} grid: ${waiting.jobs} jobs waiting at the site${waiting.sites > 1 ? 's' : ''}; the grid orchestrator searches the network`,
       ];
     case 'no-deal':
-      return [`[${hhmm(e.at)}] no flexibility bought: ${e.reason}`];
+      return [`${stamp(e.at)} no flexibility bought: ${e.reason}`];
     case 'bought': {
       const p = e.procurement;
       const o = p.offer;
@@ -40,20 +75,20 @@ export const eventLines = (e: ProcurementEvent, waiting: { jobs: number; sites: 
           (o.costComponents.batteryGbp !== 0 ? `, battery wear ${money(o.costComponents.batteryGbp)}` : '')
         : '';
       return [
-        `[${hhmm(e.at)}] offer (on_search): ${o.reductionKw.toFixed(1)} kW at ${o.site} ${hhmm(o.windowStart)}–${hhmm(o.windowEnd)}, ${money(o.priceGbp)} (${o.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(o.opportunityCostGbp)}${parts})`,
-        `[${hhmm(e.at)}] committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`,
+        `${stamp(e.at)} offer (on_search): ${o.reductionKw.toFixed(1)} kW at ${o.site} ${hhmm(o.windowStart)}–${hhmm(o.windowEnd)}, ${money(o.priceGbp)} (${o.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(o.opportunityCostGbp)}${parts})`,
+        `${stamp(e.at)} committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`,
       ];
     }
     case 'window-open':
-      return [`[${hhmm(e.at)}] window opens: deferred jobs wait, site import held down`];
+      return [`${stamp(e.at)} window opens: deferred jobs wait, site import held down`];
     case 'status':
-      return [`[${hhmm(e.at)}] status → on_status: ${e.state ?? 'unknown'}`];
+      return [`${stamp(e.at)} status → on_status: ${e.state ?? 'unknown'}`];
     case 'statement':
       return [
-        `[${hhmm(e.at)}] support → on_support: ${e.statement ? `signed settlement statement, ${e.statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(e.statement.paymentGbp)}` : 'contact only (no statement yet)'}`,
+        `${stamp(e.at)} support → on_support: ${e.statement ? `signed settlement statement, ${e.statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(e.statement.paymentGbp)}` : 'contact only (no statement yet)'}`,
       ];
     case 'error':
-      return [`[${hhmm(e.at)}] grid: procurement step failed: ${e.code} ${e.message}`];
+      return [`${stamp(e.at)} grid: procurement step failed: ${e.code} ${e.message}`];
     default: {
       const never: never = e;
       return never;

@@ -17,7 +17,7 @@ import { FlexError, type ErrorCode } from '../errors.ts';
 import type { Store } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 import { carbonCapLines, compare, savedWords, sideBySide, type Savings } from './demo-compare.ts';
-import { eventLines, hhmm, money, pushLine } from './demo-events.ts';
+import { eventLines, hhmm, money, pushLine, stamp, Timeline } from './demo-events.ts';
 
 export interface DemoResult {
   readonly runDir: string;
@@ -82,8 +82,12 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
   io.out(`data directory: ${c.dataDir}`);
   // The BPP tells the grid side unasked when delivery starts and ends (an unsolicited on_status).
   const market: { clock?: { now(): number }; m?: Market; error?: FlexError } = {};
+  const timeline = new Timeline(io.out);
   const onStatusPush = (push: StatusPush) => {
-    if (market.clock) io.out(pushLine(market.clock.now(), push));
+    if (market.clock) {
+      const at = market.clock.now();
+      timeline.add(at, 1, [pushLine(at, push)]);
+    }
   };
   // What the buyer's procurement loop does, as it happens (its events name the market time).
   const onProcurement = (e: ProcurementEvent) => {
@@ -91,7 +95,8 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     const sites = market.m.sites;
     if (e.kind === 'error') market.error ??= new FlexError(e.code as ErrorCode, e.message);
     const waiting = { jobs: sites.reduce((n, x) => n + x.cluster.waitingJobs(), 0), sites: sites.length };
-    for (const line of eventLines(e, waiting)) io.out(line);
+    // The window opening is narrated before anything else at its moment (the push that delivery started).
+    timeline.add(e.at, e.kind === 'window-open' ? 0 : 1, eventLines(e, waiting));
   };
   const m = await composeMarket(c, runId, log, { onStatusPush, onProcurement });
   market.clock = m.clock;
@@ -125,8 +130,12 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
         `grid orchestrator: ${loaded.programs.length} program(s) and ${loaded.events.length} event(s) loaded from ${c.events}`,
       );
     }
+    io.out(
+      'times are UTC, with the GB settlement period (SP1 starts at UK local midnight) and UK local time when it differs',
+    );
     await Promise.all(m.sites.map((site) => site.agent.tick(m.dayStart)));
     await m.runDay(signal);
+    timeline.flush();
     const day = m.loop.days.find((d) => d.day === m.dayStart);
     const need = day?.need;
     const p = day?.procurement;
@@ -179,7 +188,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     );
     for (const per of settlement.periods)
       io.out(
-        `  ${hhmm(per.start)}       baseline ${kw1(per.baselineKw)} − metered ${kw1(per.meteredKw)} → delivered ${per.deliveredKwh.toFixed(1)} kWh of ${per.committedKwh.toFixed(1)} kWh committed`,
+        `  ${stamp(per.start).slice(1, -1).padEnd(10)}  baseline ${kw1(per.baselineKw)} − metered ${kw1(per.meteredKw)} → delivered ${per.deliveredKwh.toFixed(1)} kWh of ${per.committedKwh.toFixed(1)} kWh committed`,
       );
     const share = settlement.committedKwh > 0 ? (settlement.deliveredKwh / settlement.committedKwh) * 100 : 0;
     io.out(
@@ -234,6 +243,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
       audit,
     };
   } finally {
+    timeline.flush();
     signal.removeEventListener('abort', stopOnAbort);
     if (!(c.serve && !signal.aborted)) await m.stop();
     else {

@@ -87,3 +87,56 @@ test(
     assert.equal(asked.settlement?.deliveredKwh, done?.settlement?.deliveredKwh);
   },
 );
+
+test(
+  'an order whose window has ended waits for its sites’ meters before it completes: no DELIVERED with periods missing',
+  { timeout: 120_000 },
+  async () => {
+    // A window a few slots ahead of market time (the clock runs since the first test).
+    const now = m.clock.now();
+    const base = Math.ceil((now - m.dayStart) / SLOT) + 6;
+    let p: Procurement | undefined;
+    let windowEnd = 0;
+    for (let from = base; from <= base + 8 && !p; from++) {
+      const windowStart = epochMs(m.dayStart + from * SLOT);
+      windowEnd = windowStart + 2 * SLOT;
+      const got = await m.bap.procure(
+        {
+          kind: 'price-peak',
+          windowStart,
+          windowEnd: epochMs(windowEnd),
+          wantedKw: kw(20),
+          maxPriceGbpPerMwh: gbpPerMwh(100_000),
+        },
+        randomUUID(),
+      );
+      if (!('none' in got)) p = got;
+    }
+    assert.ok(p, 'some window had flexibility to buy');
+    m.clock.start();
+    // The agent reports every slot up to the window's last period, but not the report that meters it.
+    for (let t = Math.ceil((m.clock.now() - m.dayStart) / SLOT) * SLOT + m.dayStart; t < windowEnd; t += SLOT) {
+      await m.clock.waitUntil(epochMs(t));
+      await m.agent.tick(epochMs(t));
+    }
+    // Market time past the window's end, within the meter grace, held there (as the demo holds it while sites report).
+    await m.clock.waitUntil(epochMs(windowEnd + SLOT / 2));
+    m.clock.hold();
+    try {
+      await new Promise((r) => setTimeout(r, 2_500)); // the progress pass runs every second
+      const waiting = await m.stores.flex.getOrder(p.orderId);
+      assert.equal(waiting?.state, 'active', 'not completed while a period is unmetered');
+      // The late report arrives: now it completes, on both periods.
+      await m.agent.tick(epochMs(windowEnd));
+      const pushes = async (): Promise<Pushed[]> =>
+        (await m.stores.grid.auditTrail({ transactionId: p.transactionId }))
+          .filter((r) => r.kind === 'settlement' && (r.payload as Pushed).unsolicited)
+          .map((r) => r.payload as Pushed);
+      for (let i = 0; i < 100 && (await pushes()).length < 2; i++) await new Promise((r) => setTimeout(r, 100));
+      const done = (await pushes()).find((x) => x.state === 'DELIVERED');
+      assert.equal(done?.settlement?.periods.length, 2, 'DELIVERED carries every period of the window');
+    } finally {
+      m.clock.release();
+    }
+  },
+);

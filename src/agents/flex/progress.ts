@@ -28,6 +28,25 @@ const buyerOf = (k: Kit, order: Order): Requester => ({
   url: order.bapUri,
 });
 
+/**
+ * How long after a window ends an order waits for its sites' meters to cover every period before it
+ * completes on what was metered (market time). Agents report each half hour; a site a slot behind
+ * must not turn into a DELIVERED with 0.0 kWh (issue 16: `demo --sites 2` pushed one).
+ */
+export const METER_GRACE_MS = 60 * 60_000;
+
+/** True when every commitment's window has a finite reading for each of its periods. */
+export const metersCover = (
+  commitments: readonly Commitment[],
+  metered: ReadonlyMap<string, readonly number[]>,
+): boolean =>
+  commitments.every((c) => {
+    const n = c.baselineKw?.length ?? c.maxImportKw.length;
+    const got = metered.get(c.site) ?? [];
+    for (let i = 0; i < n; i++) if (!Number.isFinite(got[i])) return false;
+    return true;
+  });
+
 /** Moves every live order that market time has moved on; returns the ids moved. */
 export const progressOrders = async (k: Kit): Promise<string[]> => {
   const marketNow = k.market.now();
@@ -41,7 +60,21 @@ export const progressOrders = async (k: Kit): Promise<string[]> => {
     if (!before || advance(before, marketNow, stamp()).state === before.state) continue;
     const commitments = live.filter((c) => c.orderId === id);
     // Meters are read outside the transaction (an HTTP call per site); completion settles on them.
-    const metered = await readMeters(k, 'unasked', advance(before, marketNow, stamp()), commitments);
+    const next = advance(before, marketNow, stamp());
+    const metered = await readMeters(k, 'unasked', next, commitments);
+    // Completion settles on the meters: wait (a later pass) until they cover the window, up to the grace.
+    if (
+      next.state === 'completed' &&
+      metered &&
+      !metersCover(commitments, metered) &&
+      marketNow < before.windowEnd + METER_GRACE_MS
+    )
+      continue;
+    if (next.state === 'completed' && metered && !metersCover(commitments, metered))
+      k.log.warn(
+        { orderId: id, transaction_id: before.transactionId },
+        'meters still do not cover the window an hour after it ended: settling on the periods metered',
+      );
     const done = await k.store.transaction(async (tx) => {
       const current = await tx.getOrder(id);
       if (!current) return undefined;

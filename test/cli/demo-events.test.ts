@@ -1,0 +1,30 @@
+// The demo's narration: every line stamped with UTC, the GB settlement period and UK local time
+// when it differs, and the lines of one moment in a fixed order (issue 16: "[18:13] … DELIVERING"
+// was printed before "[18:00] window opens").
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { stamp, Timeline } from '../../src/cli/demo-events.ts';
+
+test('a stamp names UTC, the settlement period and, in summer, BST', () => {
+  assert.equal(stamp(Date.parse('2023-01-24T18:00:00Z')), '[18:00 SP37]');
+  assert.equal(stamp(Date.parse('2023-01-24T00:00:00Z')), '[00:00 SP1]');
+  // 17:00 UTC is 18:00 BST; the settlement day starts at 23:00 UTC the evening before.
+  assert.equal(stamp(Date.parse('2023-07-12T17:00:00Z')), '[17:00 SP37 · 18:00 BST]');
+  assert.equal(stamp(Date.parse('2023-07-11T23:00:00Z')), '[23:00 SP1 · 00:00 BST]');
+  // The day the clocks go back has 50 periods: 23:30 UTC on 29 October 2023 is its 50th.
+  assert.equal(stamp(Date.parse('2023-10-29T23:30:00Z')), '[23:30 SP50]');
+});
+
+test('lines of one moment come out in rank order, and in time order across moments', () => {
+  const out: string[] = [];
+  const t = new Timeline((l) => out.push(l));
+  const at = (hhmm: string) => Date.parse(`2023-01-24T${hhmm}:00Z`);
+  t.add(at('16:00'), 1, ['offer']);
+  t.add(at('18:00'), 1, ['push DELIVERING']);
+  t.add(at('18:00'), 0, ['window opens']);
+  assert.deepEqual(out, ['offer'], 'a moment is held until a later one is narrated');
+  t.add(at('19:00'), 1, ['push DELIVERED']);
+  t.add(at('19:30'), 1, ['status', 'support']);
+  t.flush();
+  assert.deepEqual(out, ['offer', 'window opens', 'push DELIVERING', 'push DELIVERED', 'status', 'support']);
+});
