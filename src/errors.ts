@@ -32,6 +32,8 @@ export const ERRORS = {
   FLX_REQ_INVALID_JSON: { http: 400, beckn: '30000', message: 'the body is not valid JSON' },
   FLX_BUSY: { http: 503, beckn: '40000', message: 'too many callbacks are owed to take another request now' },
   FLX_REQ_MEDIA_TYPE: { http: 415, beckn: '30000', message: 'the body is missing or not application/json' },
+  FLX_REQ_TOO_LARGE: { http: 413, beckn: '30000', message: 'the body is larger than the endpoint accepts' },
+  FLX_RATE_LIMITED: { http: 429, beckn: '40000', message: 'this subscriber sent more requests than its rate limit' },
   FLX_REQ_SCHEMA: { http: 400, beckn: '30000', message: 'the message does not match its schema' },
   FLX_REQ_CONTEXT: { http: 400, beckn: '30000', message: 'the context is not acceptable' },
   FLX_REQ_EXPIRED: { http: 400, beckn: '30000', message: 'the message arrived after its ttl' },
