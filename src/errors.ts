@@ -38,6 +38,8 @@ export const ERRORS = {
   FLX_REQ_CONTEXT: { http: 400, beckn: '30000', message: 'the context is not acceptable' },
   FLX_REQ_EXPIRED: { http: 400, beckn: '30000', message: 'the message arrived after its ttl' },
   FLX_REQ_DUPLICATE: { http: 409, beckn: '30000', message: 'the message_id was already used for a different message' },
+  // BECKN-005: 30001 "Provider not found", 30004 "Item not found".
+  FLX_PROVIDER_NOT_FOUND: { http: 404, beckn: '30001', message: 'no such provider at this BPP' },
   FLX_ITEM_NOT_FOUND: { http: 404, beckn: '30004', message: 'no such item (offer)' },
   FLX_ORDER_NOT_FOUND: { http: 404, beckn: '30010', message: 'no such order' },
   FLX_UPDATE_TARGET: { http: 400, beckn: '30012', message: 'the update_target is not one this provider can update' },

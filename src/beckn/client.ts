@@ -1,7 +1,9 @@
 // Outbound Beckn messages: context already built by the caller, checked against FlexLon's schema,
 // body serialised once and signed once, every message written to the audit log with its exact bytes
 // and signature, the synchronous ACK/NACK read back (and its signature checked when the client
-// knows how to resolve the peer's key). A NACK or transport failure is an error the caller decides about.
+// knows how to resolve the peer's key: verified when present, required only where the per-peer
+// policy says so, as core 1.1.1 does not sign ACKs). A NACK or transport failure is an error the
+// caller decides about.
 //
 // Retries: a transport failure, a timeout or a 5xx is retried with exponential backoff (and jitter)
 // while the message is still inside its ttl (context.timestamp + ttl, core 1.1.1 Context.ttl). A retry
@@ -10,7 +12,7 @@
 import { FlexError } from '../errors.ts';
 import type { Signer, Store } from '../ports.ts';
 import type { AckBody } from './ack.ts';
-import { verifyAck } from './ack-signature.ts';
+import { ACK_SIGNATURE_OPTIONAL, checkAck, type AckCheck, type AckPolicy } from './ack-signature.ts';
 import { durationSeconds, isCallback, type BecknMessage, type Context } from './context.ts';
 import { signatureHeader } from './http.ts';
 import { postWithRetry, type RetryPolicy } from './retry.ts';
@@ -26,8 +28,13 @@ export interface BecknClientOptions {
   readonly timeoutMs?: number;
   readonly retry?: RetryPolicy;
   readonly validator?: BecknValidator;
-  /** When set, every ACK/NACK must carry a valid `Signature` of the peer (FLX_PEER_ACK_SIGNATURE otherwise). */
+  /**
+   * When set, a `Signature` on a peer's ACK/NACK is verified against the peer's registry key, and a
+   * bad one is refused (FLX_PEER_ACK_SIGNATURE). Without it ACK signatures are not looked at.
+   */
   readonly ackResolver?: KeyResolver;
+  /** Which peers must sign their ACKs (default: none; core 1.1.1 ACKs are unsigned). */
+  readonly ackPolicy?: AckPolicy;
   readonly sleep?: (ms: number) => Promise<void>;
 }
 
@@ -104,16 +111,29 @@ export class BecknClient {
       ack = undefined;
     }
     const status = ack?.message?.ack?.status;
+    const peer = options.peer ?? (isCallback(c.action) ? c.bap_id : c.bpp_id);
+    // The signature is checked before the audit row is written, so the row says what really happened.
+    let ackCheck: AckCheck | 'not checked' = 'not checked';
+    let refused: FlexError | undefined;
+    if (this.o.ackResolver && peer !== undefined) {
+      const rule = (this.o.ackPolicy ?? ACK_SIGNATURE_OPTIONAL)(peer);
+      try {
+        ackCheck = await checkAck(result.text, result.signature, this.o.ackResolver, peer, this.o.now(), rule);
+      } catch (e) {
+        if (!(e instanceof FlexError)) throw e;
+        refused = e;
+      }
+    }
     await audit({
       attempts,
       httpStatus: result.status,
       response: result.text.slice(0, 4096),
       ackSignature: result.signature,
-      outcome: status ?? 'unreadable',
+      ackCheck: refused ? (result.signature ? 'bad signature refused' : 'unsigned ACK refused by policy') : ackCheck,
+      ...(refused ? { reason: refused.message } : {}),
+      outcome: refused ? `${status ?? 'unreadable'} refused (${refused.code})` : (status ?? 'unreadable'),
     });
-    const peer = options.peer ?? (isCallback(c.action) ? c.bap_id : c.bpp_id);
-    if (this.o.ackResolver && peer !== undefined)
-      await verifyAck(result.text, result.signature, this.o.ackResolver, peer, this.o.now());
+    if (refused) throw refused;
     if (result.status >= 300 || status !== 'ACK') {
       const why = ack?.error
         ? `${ack.error.code} ${ack.error.message}`

@@ -1,11 +1,12 @@
 // The outbound client against real receivers on loopback: a lost ACK is retried with the same signed
 // bytes and has no second effect; an unreachable peer is retried only inside the ttl; a peer's ACK
-// must carry its valid signature; an invalid outgoing message is never sent.
+// is verified when signed (a bad signature is refused), an unsigned ACK accepted unless the per-peer
+// policy requires signed ACKs; an invalid outgoing message is never sent.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BecknClient } from '../../src/beckn/client.ts';
 import { ACK } from '../../src/beckn/ack.ts';
-import { signAck } from '../../src/beckn/ack-signature.ts';
+import { requireSignedAcksFrom, signAck } from '../../src/beckn/ack-signature.ts';
 import { buildContext, type BecknMessage } from '../../src/beckn/context.ts';
 import { useRawJsonBody } from '../../src/beckn/raw-body.ts';
 import { registerReceiver } from '../../src/beckn/receiver.ts';
@@ -160,19 +161,54 @@ test('an unreachable peer is retried with backoff until the ttl runs out, then F
   assert.equal((last?.payload as { outcome: string }).outcome, 'unreachable');
 });
 
-test("an ACK without the peer's valid signature is refused with FLX_PEER_ACK_SIGNATURE", async () => {
+const lastOut = async (messageId: string) =>
+  (await bapStore.auditTrail()).filter((r) => r.kind === 'beckn.out' && r.messageId === messageId).at(-1)?.payload as {
+    outcome: string;
+    ackCheck: string;
+    reason?: string;
+  };
+
+test('an unsigned ACK (core 1.1.1) is accepted and audited as such; a signed one is verified', async () => {
   fakeSigner = undefined;
+  const plain = select();
+  assert.equal((await client().send(fakeUrl, plain, { peer: bpp.subscriberId })).message.ack.status, 'ACK');
+  const row = await lastOut(plain.context.message_id);
+  assert.equal(row.outcome, 'ACK');
+  assert.equal(row.ackCheck, 'unsigned ACK accepted by policy');
+  fakeSigner = bpp;
+  const signed = select();
+  assert.equal((await client().send(fakeUrl, signed, { peer: bpp.subscriberId })).message.ack.status, 'ACK');
+  assert.equal((await lastOut(signed.context.message_id)).ackCheck, 'signed ACK verified');
+});
+
+test('a per-peer policy that requires signed ACKs refuses an unsigned one (FLX_PEER_ACK_SIGNATURE), other peers not', async () => {
+  fakeSigner = undefined;
+  const strict = client({ ackPolicy: requireSignedAcksFrom([bpp.subscriberId]) });
+  const msg = select();
   await rejectsWith(
-    client().send(fakeUrl, select(), { peer: bpp.subscriberId }),
+    strict.send(fakeUrl, msg, { peer: bpp.subscriberId }),
     'FLX_PEER_ACK_SIGNATURE',
-    /has no Signature header/,
+    /has no Signature header, and signed ACKs are required from it/,
   );
+  const row = await lastOut(msg.context.message_id);
+  assert.equal(row.outcome, 'ACK refused (FLX_PEER_ACK_SIGNATURE)', 'the audit does not say ACK');
+  assert.equal(row.ackCheck, 'unsigned ACK refused by policy');
+  // The same policy leaves a peer it does not name to core 1.1.1's default.
+  const other = { ...select(), context: { ...select().context, bpp_id: 'other.test' } };
+  assert.equal((await strict.send(fakeUrl, other, { peer: 'other.test' })).message.ack.status, 'ACK');
+});
+
+test("a signature on an ACK that is not the peer's valid one is refused with FLX_PEER_ACK_SIGNATURE, whatever the policy", async () => {
   fakeSigner = net.signer('bpp.test', 'unregistered-key');
+  const msg = select();
   await rejectsWith(
-    client().send(fakeUrl, select(), { peer: bpp.subscriberId }),
+    client().send(fakeUrl, msg, { peer: bpp.subscriberId }),
     'FLX_PEER_ACK_SIGNATURE',
     /FLX_SIG_UNKNOWN_KEY/,
   );
+  const row = await lastOut(msg.context.message_id);
+  assert.equal(row.ackCheck, 'bad signature refused');
+  assert.equal(row.outcome, 'ACK refused (FLX_PEER_ACK_SIGNATURE)');
   fakeSigner = bap;
   await rejectsWith(
     client().send(fakeUrl, select(), { peer: bpp.subscriberId }),

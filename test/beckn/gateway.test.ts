@@ -1,6 +1,7 @@
 // The gateway (BG) on a loopback network: one search from the BAP reaches two BPPs, each verifies the
 // BAP's and the gateway's signatures and answers on_search to the BAP directly. A bad gateway
-// signature gets 401 with Proxy-Authenticate (BECKN-006 Step 4) and no effect.
+// signature gets 401 with Proxy-Authenticate (BECKN-006 Step 4) and no effect. An on_search signed by
+// a BPP and sent to the gateway is verified and relayed to the BAP (BECKN-006 Steps 7–9).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { BecknClient } from '../../src/beckn/client.ts';
@@ -8,7 +9,7 @@ import { buildContext, type BecknMessage } from '../../src/beckn/context.ts';
 import { createGateway } from '../../src/beckn/gateway.ts';
 import { signatureHeader } from '../../src/beckn/http.ts';
 import { registerReceiver, type Inbound } from '../../src/beckn/receiver.ts';
-import type { Signer } from '../../src/ports.ts';
+import type { Signer, Store } from '../../src/ports.ts';
 import { eventually, listen, startNetwork, type TestNetwork } from '../helpers/network.ts';
 
 let net: TestNetwork;
@@ -17,8 +18,11 @@ let gw: Signer;
 let urls: { bap: string; gateway: string; bpp1: string; bpp2: string };
 const received: Record<string, Inbound[]> = { 'bpp1.test': [], 'bpp2.test': [] };
 const onSearch: BecknMessage[] = [];
+const onSearchIn: Inbound[] = [];
+const bppClients: Record<string, BecknClient> = {};
 let bapClient: BecknClient;
 let stopGateway: () => Promise<void>;
+let gwStore: Store;
 
 const searchMsg = (patch: Partial<ReturnType<typeof buildContext>> = {}): BecknMessage => ({
   context: {
@@ -43,6 +47,7 @@ before(async () => {
     handlers: {
       on_search: async (i) => {
         onSearch.push(i.msg);
+        onSearchIn.push(i);
       },
     },
   });
@@ -51,6 +56,7 @@ before(async () => {
     const signer = net.signer(id);
     const store = await net.store(id);
     const client = new BecknClient({ signer, store, now: Date.now, ackResolver: net.resolver });
+    bppClients[id] = client;
     const app = net.app();
     registerReceiver(app, {
       subscriberId: id,
@@ -86,12 +92,13 @@ before(async () => {
     bppUrls.push(await listen(app));
     await net.subscribe(signer, 'BPP', bppUrls.at(-1) as string);
   }
+  gwStore = await net.store('gateway');
   const gateway = createGateway({
     signer: gw,
     registry: net.registry,
     resolver: net.resolver,
     ackResolver: net.resolver,
-    store: await net.store('gateway'),
+    store: gwStore,
     now: Date.now,
   });
   urls = {
@@ -185,23 +192,58 @@ test('a bad X-Gateway-Authorization gets 401 with Proxy-Authenticate and no effe
   assert.equal(received['bpp1.test']?.length, before);
 });
 
-test('the gateway does not relay on_search: callbacks go to the BAP (40001)', async () => {
+const onSearchMsg = (bppId: string, bppUri: string, bapId = bap.subscriberId): BecknMessage => ({
+  context: buildContext({
+    action: 'on_search',
+    bapId,
+    bapUri: urls.bap,
+    bppId,
+    bppUri,
+    now: Date.now(),
+  }),
+  message: { catalog: { providers: [{ id: bppId, items: [{ id: `${bppId}-relayed` }] }] } },
+});
+
+test('an on_search signed by a BPP and sent to the gateway is verified and relayed to the BAP (BECKN-006 Steps 7–9)', async () => {
+  const msg = onSearchMsg('bpp1.test', urls.bpp1);
+  const ack = await (bppClients['bpp1.test'] as BecknClient).send(urls.gateway, msg, { peer: gw.subscriberId });
+  assert.equal(ack.message.ack.status, 'ACK');
+  await eventually(
+    () => onSearchIn.some((i) => i.msg.context.message_id === msg.context.message_id),
+    'relayed on_search',
+  );
+  const got = onSearchIn.find((i) => i.msg.context.message_id === msg.context.message_id) as Inbound;
+  assert.equal(got.gateway?.subscriberId, gw.subscriberId, "the BAP verified the gateway's X-Gateway-Authorization");
+  assert.equal(got.sender.subscriberId, 'bpp1.test', "the BAP verified the BPP's own signature");
+  assert.equal(got.raw.toString('utf8'), JSON.stringify(msg), 'the exact bytes were relayed');
+  // The gateway audited the relay, and the BAP's ACK (unsigned here, as core 1.1.1 allows) as such.
+  const relayedRows = async () =>
+    (await gwStore.auditTrail()).filter((r) => r.kind === 'beckn.out' && r.messageId === msg.context.message_id);
+  // The BAP takes the message before it answers; the gateway audits the relay once the answer is in.
+  await eventually(async () => (await relayedRows()).length > 0, "the gateway's audit row of the relay");
+  const relayed = await relayedRows();
+  assert.deepEqual(
+    relayed.map((r) => {
+      const p = r.payload as { action: string; to: string; outcome: string; ackCheck: string };
+      return [p.action, p.to, p.outcome, p.ackCheck];
+    }),
+    [['on_search', bap.subscriberId, 'ACK', 'unsigned ACK accepted by policy']],
+  );
+});
+
+test('the gateway refuses an on_search from a BAP (only a BPP answers a search) and one for a BAP nobody subscribed', async () => {
+  const fromBap = onSearchMsg(bap.subscriberId, urls.bap);
   await assert.rejects(
-    bapClient.send(
-      urls.gateway,
-      {
-        context: buildContext({
-          action: 'on_search',
-          bapId: bap.subscriberId,
-          bapUri: urls.bap,
-          bppId: bap.subscriberId,
-          bppUri: urls.bap,
-          now: Date.now(),
-        }),
-        message: { catalog: {} },
-      },
-      { peer: gw.subscriberId },
-    ),
-    /40001 FLX_ACTION_NOT_APPLICABLE/,
+    bapClient.send(urls.gateway, fromBap, { peer: gw.subscriberId }),
+    /FLX_SIG_WRONG_SUBSCRIBER: bap.test is registered as BAP; only a BPP sends on_search/,
+  );
+  const stranger = onSearchMsg('bpp2.test', urls.bpp2, 'nobody.test');
+  await assert.rejects(
+    (bppClients['bpp2.test'] as BecknClient).send(urls.gateway, stranger, { peer: gw.subscriberId }),
+    /FLX_REQ_CONTEXT: no BAP nobody.test is subscribed/,
+  );
+  assert.equal(
+    onSearch.some((m) => [fromBap, stranger].some((x) => x.context.message_id === m.context.message_id)),
+    false,
   );
 });

@@ -87,7 +87,7 @@ const select =
   async (i): Promise<TxWork> => {
     const o = body(i).order;
     if (o?.provider?.id !== undefined && o.provider.id !== k.provider.id)
-      throw new FlexError('FLX_ITEM_NOT_FOUND', `provider ${o.provider.id} is not served here`, {
+      throw new FlexError('FLX_PROVIDER_NOT_FOUND', `provider ${o.provider.id} is not served here`, {
         path: 'message.order.provider.id',
       });
     const item = o?.items?.[0];
