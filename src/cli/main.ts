@@ -4,6 +4,7 @@
 import { FlexError, asFlexError } from '../errors.ts';
 import type { Command, Output } from './command.ts';
 import { auditCommand } from './audit.ts';
+import { backtestCommand } from './backtest.ts';
 import { becknCommand } from './beckn.ts';
 import { demoCommand } from './demo.ts';
 import { eventsCommand } from './events.ts';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   eventsCommand,
   becknCommand,
   auditCommand,
+  backtestCommand,
 ];
 
 const usage = (): string =>

@@ -1,0 +1,74 @@
+// Checkpoints in the output folder, so a backtest stopped by Ctrl-C or a crash resumes where it
+// stopped: after each settlement day, that day's rows go to checkpoint/day-NNNN.json (written once)
+// and the simulation state (every strategy's queues and carried plan) to checkpoint/state.json.
+// Both are written to a temporary file and renamed, so a stop mid-write leaves the last good pair.
+// A checkpoint made with other arguments is refused rather than mixed in.
+import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { FlexError } from '../errors.ts';
+import type { Finished, SimJob } from './site-sim.ts';
+
+export interface PeriodRow {
+  /** Period start (ms). */
+  readonly t: number;
+  /** Grid import per site over the period, kWh. */
+  readonly siteKwh: readonly number[];
+  readonly gbp: number;
+  readonly gCo2: number;
+  readonly gpuHours: number;
+  readonly running: number;
+  readonly waiting: number;
+}
+
+export interface DayChunk {
+  readonly date: string;
+  readonly rows: Record<string, PeriodRow[]>;
+  readonly finished: Record<string, Finished[]>;
+}
+
+export interface StrategyState {
+  readonly sites: { pending: SimJob[]; waiting: SimJob[]; running: SimJob[] }[];
+  readonly strategy: unknown;
+  readonly audit: { reads: number; maxLeadMs: number | null };
+}
+
+export interface RunState {
+  readonly key: string;
+  readonly daysDone: number;
+  readonly strategies: Record<string, StrategyState>;
+}
+
+const dir = (out: string): string => join(out, 'checkpoint');
+const dayFile = (out: string, k: number): string => join(dir(out), `day-${String(k).padStart(4, '0')}.json`);
+
+const writeAtomic = (file: string, body: string): void => {
+  const tmp = `${file}.tmp`;
+  writeFileSync(tmp, body);
+  renameSync(tmp, file);
+};
+
+export const saveDay = (out: string, k: number, chunk: DayChunk): void => {
+  mkdirSync(dir(out), { recursive: true });
+  writeAtomic(dayFile(out, k), JSON.stringify(chunk));
+};
+
+export const saveState = (out: string, state: RunState): void => {
+  mkdirSync(dir(out), { recursive: true });
+  writeAtomic(join(dir(out), 'state.json'), JSON.stringify(state));
+};
+
+/** The saved state if there is one for these arguments; a different run's is an error. */
+export const loadState = (out: string, key: string): RunState | undefined => {
+  const file = join(dir(out), 'state.json');
+  if (!existsSync(file)) return undefined;
+  const state = JSON.parse(readFileSync(file, 'utf8')) as RunState;
+  if (state.key !== key)
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `${out} holds the checkpoint of a backtest with other arguments (${state.key}); give another --out, or delete ${dir(out)} to start again`,
+    );
+  return state;
+};
+
+export const loadDay = (out: string, k: number): DayChunk =>
+  JSON.parse(readFileSync(dayFile(out, k), 'utf8')) as DayChunk;

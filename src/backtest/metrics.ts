@@ -1,0 +1,137 @@
+// Per-strategy figures from the simulated periods (results.json, docs/backtest.md "Metrics").
+// Energy is the sites' grid import (IT × PUE, idle and inference included) over every simulated
+// period, the backtest's days and the drain days; £ at the outturn MID (gaps carried forward), carbon
+// location-based at NESO's national average intensity (actual; the stored forecast where the actual
+// is missing). Work is GPU-hours run at full speed.
+import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
+import { PERIOD_MS } from '../domain/settlement-day.ts';
+import type { DayChunk } from './checkpoint.ts';
+
+const PERIOD_H = PERIOD_MS / 3_600_000;
+
+export interface StrategySummary {
+  readonly importMwh: number;
+  readonly gpuHours: number;
+  readonly energyGbp: number;
+  readonly tCo2: number;
+  readonly gbpPerGpuHour: number;
+  readonly gCo2PerGpuHour: number;
+  /** £ + tCO2 × the carbon price: what the captured share compares. */
+  readonly valueGbp: number;
+  /** Lateness priced as the planner prices it (Finished.lateGpuH × its default £0.25 per GPU-hour). */
+  readonly latenessGbp: number;
+  /** valueGbp + latenessGbp: the planner's own objective at outturn. */
+  readonly objectiveGbp: number;
+  readonly peakImportKw: number;
+  readonly peakImportKwBySite: readonly number[];
+  readonly slo: {
+    readonly jobsFinished: number;
+    readonly jobsOpenAtEnd: number;
+    readonly deadlinesMetShare: number;
+    readonly meanWaitH: number;
+    readonly p95WaitH: number;
+    readonly meanLateH: number;
+    readonly p95LateH: number;
+  };
+  /** Against fifo (absent without fifo): £ and tCO2 saved (negative: more). */
+  readonly vsFifo?: { readonly energyGbp: number; readonly tCo2: number; readonly valueGbp: number };
+  /** Share of the oracle's £+carbon saving over fifo this strategy captured (absent without both). */
+  readonly captureShare?: number | null;
+}
+
+export interface DailyRow {
+  readonly date: string;
+  readonly gbp: Record<string, number>;
+  readonly kgCo2: Record<string, number>;
+}
+
+const quantile = (xs: number[], q: number): number => {
+  if (xs.length === 0) return 0;
+  const s = xs.slice().sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.ceil(q * s.length) - 1)] as number;
+};
+
+const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
+
+export const summarise = (
+  chunks: readonly DayChunk[],
+  strategies: readonly string[],
+  open: Record<string, number>,
+  carbonGbpPerTonne: number,
+): { summary: Record<string, StrategySummary>; daily: DailyRow[] } => {
+  const base: Record<string, Omit<StrategySummary, 'vsFifo' | 'captureShare'>> = {};
+  for (const name of strategies) {
+    let kwh = 0;
+    let gpuHours = 0;
+    let gbp = 0;
+    let g = 0;
+    let peak = 0;
+    const peakSite: number[] = [];
+    const waits: number[] = [];
+    const lates: number[] = [];
+    let met = 0;
+    let lateGbp = 0;
+    for (const c of chunks) {
+      for (const r of c.rows[name] ?? []) {
+        const all = r.siteKwh.reduce((a, b) => a + b, 0);
+        kwh += all;
+        gpuHours += r.gpuHours;
+        gbp += r.gbp;
+        g += r.gCo2;
+        peak = Math.max(peak, all / PERIOD_H);
+        r.siteKwh.forEach((x, i) => (peakSite[i] = Math.max(peakSite[i] ?? 0, x / PERIOD_H)));
+      }
+      for (const f of c.finished[name] ?? []) {
+        waits.push(f.waitH);
+        const late = Math.max(0, f.lateH);
+        lates.push(late);
+        if (f.lateH <= 1e-9) met++;
+        lateGbp += f.lateGpuH * DEFAULT_LATE_GBP_PER_GPU_HOUR;
+      }
+    }
+    const tCo2 = g / 1e6;
+    const valueGbp = gbp + tCo2 * carbonGbpPerTonne;
+    base[name] = {
+      importMwh: kwh / 1000,
+      gpuHours,
+      energyGbp: gbp,
+      tCo2,
+      gbpPerGpuHour: gpuHours > 0 ? gbp / gpuHours : 0,
+      gCo2PerGpuHour: gpuHours > 0 ? g / gpuHours : 0,
+      valueGbp,
+      latenessGbp: lateGbp,
+      objectiveGbp: valueGbp + lateGbp,
+      peakImportKw: peak,
+      peakImportKwBySite: peakSite,
+      slo: {
+        jobsFinished: waits.length,
+        jobsOpenAtEnd: open[name] ?? 0,
+        deadlinesMetShare: waits.length ? met / waits.length : 1,
+        meanWaitH: mean(waits),
+        p95WaitH: quantile(waits, 0.95),
+        meanLateH: mean(lates),
+        p95LateH: quantile(lates, 0.95),
+      },
+    };
+  }
+  const fifo = base.fifo;
+  const oracle = base.oracle;
+  const summary: Record<string, StrategySummary> = {};
+  for (const [name, s] of Object.entries(base)) {
+    const vsFifo = fifo
+      ? { energyGbp: fifo.energyGbp - s.energyGbp, tCo2: fifo.tCo2 - s.tCo2, valueGbp: fifo.valueGbp - s.valueGbp }
+      : undefined;
+    const best = fifo && oracle ? fifo.valueGbp - oracle.valueGbp : undefined;
+    summary[name] = {
+      ...s,
+      ...(vsFifo ? { vsFifo } : {}),
+      ...(best === undefined || !vsFifo ? {} : { captureShare: best > 1e-9 ? vsFifo.valueGbp / best : null }),
+    };
+  }
+  const daily = chunks.map((c) => ({
+    date: c.date,
+    gbp: Object.fromEntries(strategies.map((n) => [n, (c.rows[n] ?? []).reduce((a, r) => a + r.gbp, 0)])),
+    kgCo2: Object.fromEntries(strategies.map((n) => [n, (c.rows[n] ?? []).reduce((a, r) => a + r.gCo2, 0) / 1000])),
+  }));
+  return { summary, daily };
+};

@@ -1,0 +1,181 @@
+// flexlon and oracle: the fleet planner (src/optimise, through the Solver port) re-planning every
+// settlement period on a rolling 48 h horizon, and the site's scheduler starting what the plan
+// starts in the current period.
+// - Every period the plan is carried from the last one (Solver.planCarried: the previous placement
+//   kept, arrivals placed by repair), and made afresh every `fullPlanEvery` periods, as the Flex
+//   Orchestrator's incremental re-plans do (src/agents/flex/fleet-plan.ts).
+// - The planner minimises £: energy at the price it is given plus lateness. The backtest prices
+//   carbon into that price (£/MWh + carbon £/t × gCO2/kWh / 1000, since 1 gCO2/kWh = 1 kg/MWh), so
+//   the plan weighs £ and carbon as the metrics do (docs/backtest.md, "Objective").
+// - The planner sees the training pool only: IT limit = what every GPU adds above idle; idle and
+//   inference power are inflexible and the same under every plan, so leaving them out changes no
+//   decision. Jobs are site-bound (the profiles allow one site each), so the fleet plan is the
+//   sites' plans side by side.
+// - flexlon reads a ForecastView (forecasts issued by the decision, jobs already submitted); the
+//   oracle an OutturnView and every job submitted within the horizon (at its release): the bound.
+import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
+import type { Schedule } from '../domain/planning.ts';
+import { PERIOD_MS } from '../domain/settlement-day.ts';
+import type { GridSignalPoint, SignalSeries } from '../domain/signals.ts';
+import { epochMs, type EpochMs } from '../domain/time.ts';
+import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
+import { buildProblem } from '../optimise/problem.ts';
+import type { Solver } from '../ports.ts';
+import type { SimJob, SiteSim } from './site-sim.ts';
+import { runPeriods, type DecideContext, type Decision, type Strategy } from './strategies.ts';
+
+export interface PlannerStrategyOptions {
+  readonly solver: Solver;
+  /** Slots planned ahead (96 = 48 h, the market's horizon). */
+  readonly horizon: number;
+  /** A fresh plan every this many periods (counted from the data's start), carried in between. */
+  readonly fullPlanEvery: number;
+  /** £ per tonne of CO2 priced into the planner's objective. */
+  readonly carbonGbpPerTonne: number;
+  /** The oracle: jobs are seen from their release, whether submitted yet or not. */
+  readonly foresight: boolean;
+}
+
+export interface PlannerStats {
+  plans: number;
+  fresh: number;
+  /** Plans the planner could not make (every waiting job was then released, FIFO). */
+  failed: number;
+}
+
+interface Carry {
+  readonly period: number;
+  readonly schedule: Schedule;
+}
+
+/**
+ * A job's energy as whole periods at full power. The site holds a job's GPUs to the end of the
+ * period it finishes in (jobs start only at period starts), so the planner must see that period as
+ * taken, not as the part-power last slot it would plan for the exact energy; otherwise it releases
+ * jobs into GPUs that are not free until the next period. Costs the tail at the job's full power (a
+ * slight overstatement of its energy in that slot, the same for every start the planner weighs).
+ */
+const wholePeriodsKwh = (j: SimJob): number => runPeriods(j) * j.powerKw * (PERIOD_MS / 3_600_000);
+
+const asComputeJob = (j: SimJob, site: string, state: 'queued' | 'running', releaseAt: number): ComputeJob => ({
+  id: j.id,
+  name: j.id,
+  site,
+  slo: 'deferrable',
+  gpus: j.gpus,
+  powerKw: kw(j.powerKw),
+  energyKwh: kwh(Math.max(j.energyKwh, wholePeriodsKwh(j))),
+  remainingKwh: kwh(wholePeriodsKwh(j)),
+  submittedAt: epochMs(j.submittedAt),
+  releaseAt: epochMs(releaseAt),
+  deadlineAt: epochMs(j.deadlineAt),
+  preemptible: false,
+  allowedSites: [site],
+  work: j.work,
+  workUnit: 'gpu-hours',
+  state,
+});
+
+/** A job is seen at the first period start at or after its release (jobs start on boundaries). */
+const boundaryAfter = (t: number): number => Math.ceil(t / PERIOD_MS) * PERIOD_MS;
+
+export class PlannerStrategy implements Strategy {
+  readonly stats: PlannerStats = { plans: 0, fresh: 0, failed: 0 };
+  private carry: Carry | undefined;
+
+  constructor(
+    readonly name: 'flexlon' | 'oracle',
+    private readonly o: PlannerStrategyOptions,
+  ) {}
+
+  get foresight(): boolean {
+    return this.o.foresight;
+  }
+
+  private report(site: SiteSim, now: number): FlexibilityReport {
+    const s = site.spec;
+    const id = s.id;
+    const horizonEnd = now + this.o.horizon * PERIOD_MS;
+    const jobs: ComputeJob[] = [
+      ...site.running.map((j) => asComputeJob(j, id, 'running', j.releaseAt)),
+      ...site.waiting.map((j) => asComputeJob(j, id, 'queued', Math.max(j.releaseAt, now))),
+      ...(this.o.foresight
+        ? site.pending
+            .filter((j) => j.submittedAt < horizonEnd)
+            .map((j) => asComputeJob(j, id, 'queued', boundaryAfter(Math.max(j.releaseAt, j.submittedAt))))
+        : []),
+    ];
+    return {
+      site: id,
+      region: 'GB',
+      at: epochMs(now),
+      itPowerLimitKw: kw(s.trainingMaxKw - s.trainingIdleKw),
+      pue: s.pue,
+      // Not a limit the sites have in the backtest: set where it cannot bind.
+      gridImportLimitKw: kw(2 * s.trainingMaxKw * s.pue),
+      baseLoadFrom: epochMs(now),
+      slotMinutes: 30,
+      baseLoadKw: [0],
+      jobs,
+    };
+  }
+
+  private signals(ctx: DecideContext): SignalSeries {
+    const points: GridSignalPoint[] = [];
+    for (let t = 0; t < this.o.horizon; t++) {
+      const carbon = ctx.view.carbon(ctx.period + t);
+      const price = ctx.view.price(ctx.period + t) + (this.o.carbonGbpPerTonne * carbon) / 1000;
+      points.push({
+        start: epochMs(ctx.now + t * PERIOD_MS),
+        carbonForecast: gPerKwh(carbon),
+        price: gbpPerMwh(price),
+      });
+    }
+    return { region: 'GB', issuedAt: ctx.now as EpochMs, slotMinutes: 30, points };
+  }
+
+  async decide(ctx: DecideContext): Promise<Decision> {
+    const reports = ctx.sites.map((s) => this.report(s, ctx.now));
+    const waiting = ctx.sites.reduce((n, s) => n + s.waiting.length, 0);
+    if (waiting === 0) return { eligible: () => false, order: 'fifo' };
+    const grid = { start: epochMs(ctx.now), slotMinutes: 30, slots: this.o.horizon };
+    const problem = buildProblem({
+      grid,
+      now: epochMs(ctx.now),
+      reports,
+      signals: new Map([['GB', this.signals(ctx)]]),
+      commitments: [],
+    });
+    const carry = this.carry && ctx.period % this.o.fullPlanEvery !== 0 ? this.carry : undefined;
+    const carried = carry !== undefined && this.o.solver.planCarried !== undefined;
+    let schedule =
+      carry && this.o.solver.planCarried
+        ? await this.o.solver.planCarried(problem, carry.schedule, ctx.period - carry.period)
+        : await this.o.solver.plan(problem);
+    this.stats.plans++;
+    if (!carried) this.stats.fresh++;
+    if (schedule.status === 'infeasible' && carried) {
+      schedule = await this.o.solver.plan(problem);
+      this.stats.fresh++;
+    }
+    if (schedule.status === 'infeasible') {
+      this.stats.failed++;
+      this.carry = undefined;
+      return { eligible: () => true, order: 'fifo' };
+    }
+    this.carry = { period: ctx.period, schedule };
+    const now = new Set<string>();
+    for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) now.add(j.id);
+    return { eligible: (j) => now.has(j.id), order: 'fifo' };
+  }
+
+  save(): unknown {
+    return { carry: this.carry ?? null, stats: this.stats };
+  }
+
+  load(state: unknown): void {
+    const s = state as { carry: Carry | null; stats: PlannerStats };
+    this.carry = s.carry ?? undefined;
+    Object.assign(this.stats, s.stats);
+  }
+}

@@ -1,0 +1,250 @@
+// The backtest engine: a rolling-horizon simulation, settlement period by settlement period, of each
+// strategy on its own copy of the same fleet, the same job arrivals and the same grid data. Each
+// day's jobs join at their submission times; at every period start each strategy decides with what
+// it may know then (signal-view.ts), the site's scheduler starts what it may, and the period is
+// metered at outturn price and carbon. After the last day, two drain days with no new arrivals let
+// every strategy finish the same work, so totals compare like with like. Checkpoints after each day
+// (checkpoint.ts); one seed gives the same results (seeded workload and noise, work-bounded planner).
+import { settlementDayStart, PERIOD_MS } from '../domain/settlement-day.ts';
+import type { SignalHistory } from '../domain/signal-history.ts';
+import type { Solver } from '../ports.ts';
+import { loadState, saveDay, saveState, type DayChunk, type PeriodRow, type StrategyState } from './checkpoint.ts';
+import { fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
+import { PlannerStrategy } from './planner-strategy.ts';
+import {
+  carbonNoise,
+  ForecastView,
+  gridDataOf,
+  newAudit,
+  outturnCarbon,
+  outturnPrice,
+  PRICE_FORECAST_DAYS,
+  OutturnView,
+  type GridData,
+  type ViewAudit,
+} from './signal-view.ts';
+import { SiteSim, simJobOf } from './site-sim.ts';
+import { fifo, gsfBestWindow, runNow, type Strategy, type StrategyName } from './strategies.ts';
+
+export const DRAIN_DAYS = 2;
+/** Periods of data past the horizon that gsf-best-window's 48 h look-ahead may read. */
+const GSF_PAD = 96;
+const DAY_MS = 86_400_000;
+
+export interface BacktestOptions {
+  readonly from: string;
+  readonly to: string;
+  readonly sites: readonly string[];
+  readonly fleet: Fleet;
+  readonly strategies: readonly StrategyName[];
+  readonly seed: number;
+  readonly out: string;
+  readonly history: SignalHistory;
+  readonly solver: Solver;
+  /** Planning horizon in periods (default 96 = 48 h). */
+  readonly horizon?: number;
+  /** A fresh plan every this many periods, carried in between (default 48: daily). */
+  readonly fullPlanEvery?: number;
+  /** £/tCO2 that values carbon in the objective and in the captured-saving share (default 70). */
+  readonly carbonGbpPerTonne?: number;
+  /** Tests: other sites or another workload than the profiles'. */
+  readonly fleetSites?: readonly FleetSite[];
+  readonly workload?: (site: FleetSite, dayIndex: number, dayStart: number) => SiteDay;
+  readonly onDay?: (p: Progress) => void;
+  readonly signal?: AbortSignal;
+}
+
+export interface Progress {
+  readonly day: number;
+  readonly days: number;
+  readonly date: string;
+  readonly periodsDone: number;
+  readonly periods: number;
+  readonly jobsFinished: number;
+  readonly jobsOpen: number;
+  /** Days replayed from a checkpoint rather than simulated in this run. */
+  readonly resumedDays: number;
+}
+
+export interface RunOutput {
+  readonly days: readonly string[];
+  readonly audits: Record<string, ViewAudit>;
+  readonly plannerStats: Record<string, unknown>;
+  /** Jobs not finished at the end of the drain days, per strategy. */
+  readonly open: Record<string, number>;
+  readonly data: GridData;
+  readonly firstPeriod: number;
+  readonly periods: number;
+  readonly resumedDays: number;
+}
+
+export const DEFAULTS = { horizon: 96, fullPlanEvery: 48, carbonGbpPerTonne: 70 } as const;
+
+export const datesBetween = (from: string, to: string, extra = 0): string[] => {
+  const out: string[] = [];
+  const end = Date.parse(`${to}T00:00:00Z`) + extra * DAY_MS;
+  for (let t = Date.parse(`${from}T00:00:00Z`); t <= end; t += DAY_MS) out.push(new Date(t).toISOString().slice(0, 10));
+  return out;
+};
+
+/** What a checkpoint must match: everything that changes the result. */
+export const runKey = (o: BacktestOptions): string =>
+  JSON.stringify({
+    from: o.from,
+    to: o.to,
+    sites: o.sites,
+    fleet: o.fleet,
+    strategies: o.strategies,
+    seed: o.seed,
+    horizon: o.horizon ?? DEFAULTS.horizon,
+    fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
+    carbon: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
+    custom: o.workload !== undefined || o.fleetSites !== undefined,
+  });
+
+const makeStrategy = (name: StrategyName, o: BacktestOptions, dataStart: number): Strategy => {
+  const planner = (foresight: boolean) =>
+    new PlannerStrategy(foresight ? 'oracle' : 'flexlon', {
+      solver: o.solver,
+      horizon: o.horizon ?? DEFAULTS.horizon,
+      fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
+      carbonGbpPerTonne: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
+      foresight,
+    });
+  switch (name) {
+    case 'fifo':
+      return fifo();
+    case 'run-now':
+      return runNow();
+    case 'gsf-best-window':
+      return gsfBestWindow(dataStart);
+    case 'flexlon':
+      return planner(false);
+    case 'oracle':
+      return planner(true);
+    default: {
+      const never: never = name;
+      throw new Error(`unknown strategy ${String(never)}`);
+    }
+  }
+};
+
+interface Lane {
+  readonly strategy: Strategy;
+  readonly sims: SiteSim[];
+  readonly audit: ViewAudit;
+}
+
+export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
+  const horizon = o.horizon ?? DEFAULTS.horizon;
+  const sites = o.fleetSites ?? fleetSites(o.sites, o.fleet);
+  const days = datesBetween(o.from, o.to);
+  const allDays = datesBetween(o.from, o.to, DRAIN_DAYS);
+  const firstStart = settlementDayStart(o.from);
+  const dataStart = firstStart - PRICE_FORECAST_DAYS * DAY_MS - DAY_MS;
+  const lastEnd = settlementDayStart(datesBetween(o.to, o.to, DRAIN_DAYS + 1).at(-1) as string);
+  const periods = (lastEnd - firstStart) / PERIOD_MS;
+  const data = gridDataOf(o.history, dataStart, (lastEnd - dataStart) / PERIOD_MS + horizon + GSF_PAD, o.seed);
+  const noise = carbonNoise(o.seed);
+  const lanes: Lane[] = o.strategies.map((name) => ({
+    strategy: makeStrategy(name, o, dataStart),
+    sims: sites.map((s) => new SiteSim(s.spec)),
+    audit: newAudit(),
+  }));
+  const key = runKey(o);
+  const saved = loadState(o.out, key);
+  const start = saved?.daysDone ?? 0;
+  if (saved)
+    for (const lane of lanes) {
+      const s = saved.strategies[lane.strategy.name] as StrategyState;
+      lane.sims.forEach((sim, i) => sim.restore(s.sites[i] as StrategyState['sites'][number]));
+      lane.strategy.load(s.strategy);
+      lane.audit.reads = s.audit.reads;
+      lane.audit.maxLeadMs = s.audit.maxLeadMs ?? -Infinity;
+    }
+  const workload = o.workload ?? ((s: FleetSite, k: number, t: number) => siteDayOf(s, o.fleet, o.seed, k, t));
+  let periodsDone = 0;
+  let jobsFinished = 0;
+  for (let k = 0; k < allDays.length; k++) {
+    const date = allDays[k] as string;
+    const dayStart = settlementDayStart(date);
+    const dayEnd = settlementDayStart(datesBetween(date, date, 1)[1] as string);
+    const n = (dayEnd - dayStart) / PERIOD_MS;
+    if (k < start) {
+      periodsDone += n;
+      continue;
+    }
+    if (o.signal?.aborted) throw Object.assign(new Error('backtest stopped'), { name: 'AbortError' });
+    const siteDays = sites.map((s) => workload(s, k, dayStart));
+    const chunk: DayChunk = { date, rows: {}, finished: {} };
+    for (const lane of lanes) {
+      // Drain days bring no new work; their inference profile still runs.
+      if (k < days.length) lane.sims.forEach((sim, i) => sim.add((siteDays[i] as SiteDay).jobs.map(simJobOf)));
+      const rows: PeriodRow[] = [];
+      for (let p = 0; p < n; p++) {
+        const now = dayStart + p * PERIOD_MS;
+        const period = (now - dataStart) / PERIOD_MS;
+        for (const sim of lane.sims) sim.arrive(now);
+        const view = lane.strategy.foresight
+          ? new OutturnView(data, now)
+          : new ForecastView(data, now, noise, lane.audit);
+        const decision = await lane.strategy.decide({ now, period, sites: lane.sims, view });
+        const siteKwh = lane.sims.map((sim, i) => {
+          const inference = (siteDays[i] as SiteDay).inferenceKw;
+          return sim.step(now, decision.eligible, decision.order, inference[p % inference.length] ?? 0);
+        });
+        const kwhAll = siteKwh.reduce((a, m) => a + m.importKwh, 0);
+        rows.push({
+          t: now,
+          siteKwh: siteKwh.map((m) => m.importKwh),
+          gbp: (kwhAll * outturnPrice(data, period)) / 1000,
+          gCo2: kwhAll * outturnCarbon(data, period),
+          gpuHours: siteKwh.reduce((a, m) => a + m.gpuHours, 0),
+          running: siteKwh.reduce((a, m) => a + m.running, 0),
+          waiting: siteKwh.reduce((a, m) => a + m.waiting, 0),
+        });
+      }
+      chunk.rows[lane.strategy.name] = rows;
+      chunk.finished[lane.strategy.name] = lane.sims.flatMap((sim) => sim.finished.splice(0));
+    }
+    periodsDone += n;
+    jobsFinished += chunk.finished[lanes[0]?.strategy.name ?? '']?.length ?? 0;
+    saveDay(o.out, k, chunk);
+    saveState(o.out, {
+      key,
+      daysDone: k + 1,
+      strategies: Object.fromEntries(
+        lanes.map((l) => [
+          l.strategy.name,
+          {
+            sites: l.sims.map((s) => s.snapshot()),
+            strategy: l.strategy.save(),
+            audit: { reads: l.audit.reads, maxLeadMs: Number.isFinite(l.audit.maxLeadMs) ? l.audit.maxLeadMs : null },
+          },
+        ]),
+      ),
+    });
+    o.onDay?.({
+      day: k + 1,
+      days: allDays.length,
+      date,
+      periodsDone,
+      periods,
+      jobsFinished,
+      jobsOpen: lanes[0]?.sims.reduce((a, s) => a + s.open, 0) ?? 0,
+      resumedDays: start,
+    });
+  }
+  return {
+    days: allDays,
+    open: Object.fromEntries(lanes.map((l) => [l.strategy.name, l.sims.reduce((a, s) => a + s.open, 0)])),
+    audits: Object.fromEntries(lanes.map((l) => [l.strategy.name, l.audit])),
+    plannerStats: Object.fromEntries(
+      lanes.flatMap((l) => (l.strategy instanceof PlannerStrategy ? [[l.strategy.name, l.strategy.stats]] : [])),
+    ),
+    data,
+    firstPeriod: (firstStart - dataStart) / PERIOD_MS,
+    periods,
+    resumedDays: start,
+  };
+};

@@ -1,0 +1,192 @@
+// The backtest's site: a GPU training pool stepped one settlement period at a time. The same rules
+// as the simulated cluster (src/adapters/scheduler-sim/cluster.ts), kept lean because a year is
+// 17,520 periods and tens of thousands of jobs per strategy (the cluster keeps every job it ever
+// saw and scans them at each event):
+// - IT power = idle power of the training pool + Σ running jobs' marginal power (src/sim/power.ts)
+//   + the inference pool's power; grid import = IT × PUE.
+// - A strategy decides which waiting jobs are eligible; the site's scheduler then starts eligible
+//   jobs at the period's start in submission order, strict FIFO (the oldest eligible job waits for
+//   GPUs and nothing overtakes it, as the cluster does) or with backfill (any eligible job that fits).
+// - Jobs start only at period boundaries (decisions are made once a period) and run at full power,
+//   without pre-emption, until their energy is used; GPUs come free at the end of the period in
+//   which a job finishes. A job submitted inside a period is seen at the next period's start.
+import type { ComputeJob } from '../domain/compute.ts';
+import { PERIOD_MS } from '../domain/settlement-day.ts';
+
+const HOUR_MS = 3_600_000;
+const PERIOD_H = PERIOD_MS / HOUR_MS;
+
+export interface SiteSpec {
+  readonly id: string;
+  readonly gpus: number;
+  readonly trainingIdleKw: number;
+  /** Most IT power the training pool can draw: idle + every GPU busy. */
+  readonly trainingMaxKw: number;
+  readonly pue: number;
+}
+
+/** A job as the backtest tracks it. `beginAt`: the strategy's earliest start (undefined: not yet decided). */
+export interface SimJob {
+  readonly id: string;
+  readonly gpus: number;
+  readonly powerKw: number;
+  readonly energyKwh: number;
+  readonly submittedAt: number;
+  readonly releaseAt: number;
+  readonly deadlineAt: number;
+  /** GPU-hours of work at full speed. */
+  readonly work: number;
+  remainingKwh: number;
+  startedAt?: number;
+  beginAt?: number;
+  /** Σ over late periods of (periods late + 1) × energy run then (kWh), for lateGpuH. */
+  lateKwhPeriods?: number;
+}
+
+/** A finished job, for SLO metrics. */
+export interface Finished {
+  readonly id: string;
+  readonly gpus: number;
+  readonly waitH: number;
+  /** Hours after the deadline it finished (≤ 0: on time). */
+  readonly lateH: number;
+  /**
+   * Lateness as the planner prices it (docs/planning-problem.md, "Soft deadlines"): GPUs × Σ over the
+   * periods it ran at or after its deadline period of (periods late + 1) × 0.5 h × that period's share
+   * of its energy. × £ per GPU-hour gives the planner's lateness cost.
+   */
+  readonly lateGpuH: number;
+  readonly work: number;
+}
+
+export interface PeriodMeter {
+  /** Grid import over the period, kWh. */
+  readonly importKwh: number;
+  /** Of which the deferrable jobs' share (their marginal IT power × PUE), kWh. */
+  readonly jobsKwh: number;
+  /** GPU-hours of work run in the period. */
+  readonly gpuHours: number;
+  readonly running: number;
+  readonly waiting: number;
+  readonly started: number;
+}
+
+export const simJobOf = (j: ComputeJob): SimJob => ({
+  id: j.id,
+  gpus: j.gpus,
+  powerKw: j.powerKw,
+  energyKwh: j.energyKwh,
+  submittedAt: j.submittedAt,
+  releaseAt: j.releaseAt,
+  deadlineAt: j.deadlineAt,
+  work: j.work,
+  remainingKwh: j.remainingKwh,
+});
+
+export type StartOrder = 'fifo' | 'backfill';
+
+export class SiteSim {
+  /** Not yet submitted, by submission time. */
+  pending: SimJob[] = [];
+  /** Submitted and waiting, in submission order. */
+  waiting: SimJob[] = [];
+  running: SimJob[] = [];
+  finished: Finished[] = [];
+
+  constructor(readonly spec: SiteSpec) {}
+
+  get freeGpus(): number {
+    return this.spec.gpus - this.running.reduce((n, j) => n + j.gpus, 0);
+  }
+
+  /** Queues jobs to be submitted at their submission times (must come in submission order). */
+  add(jobs: readonly SimJob[]): void {
+    for (const j of jobs) {
+      if (j.gpus > this.spec.gpus)
+        throw new RangeError(`job ${j.id} needs ${j.gpus} GPUs; site ${this.spec.id} has ${this.spec.gpus}`);
+      this.pending.push(j);
+    }
+  }
+
+  /** Moves jobs submitted by `now` into the queue. */
+  arrive(now: number): SimJob[] {
+    let k = 0;
+    while (k < this.pending.length && (this.pending[k] as SimJob).submittedAt <= now) k++;
+    const came = this.pending.splice(0, k);
+    this.waiting.push(...came);
+    return came;
+  }
+
+  /**
+   * Runs the period [now, now + 30 min): starts eligible jobs in the given order, runs every job,
+   * meters the site. `inferenceKw` is the inference pool's IT power over the period.
+   */
+  step(now: number, eligible: (j: SimJob) => boolean, order: StartOrder, inferenceKw: number): PeriodMeter {
+    let free = this.freeGpus;
+    let started = 0;
+    const still: SimJob[] = [];
+    let blocked = false;
+    for (const j of this.waiting) {
+      const can = !blocked && eligible(j) && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= now;
+      if (can && j.gpus <= free) {
+        j.startedAt = now;
+        free -= j.gpus;
+        this.running.push(j);
+        started++;
+        continue;
+      }
+      // Strict FIFO: an eligible job that does not fit blocks every later one.
+      if (can && order === 'fifo') blocked = true;
+      still.push(j);
+    }
+    this.waiting = still;
+    let jobsKwh = 0;
+    let gpuHours = 0;
+    const next: SimJob[] = [];
+    for (const j of this.running) {
+      const kwh = Math.min(j.remainingKwh, j.powerKw * PERIOD_H);
+      jobsKwh += kwh;
+      gpuHours += (j.gpus * kwh) / j.powerKw;
+      j.remainingKwh -= kwh;
+      const late = Math.floor(now / PERIOD_MS) - Math.floor(j.deadlineAt / PERIOD_MS) + 1;
+      if (late > 0) j.lateKwhPeriods = (j.lateKwhPeriods ?? 0) + late * kwh;
+      if (j.remainingKwh <= 1e-9 * j.energyKwh) {
+        const finishAt = now + (kwh / j.powerKw) * HOUR_MS;
+        this.finished.push({
+          id: j.id,
+          gpus: j.gpus,
+          waitH: ((j.startedAt ?? now) - j.submittedAt) / HOUR_MS,
+          lateH: (finishAt - j.deadlineAt) / HOUR_MS,
+          lateGpuH: (j.gpus * (j.lateKwhPeriods ?? 0) * PERIOD_H) / j.energyKwh,
+          work: j.work,
+        });
+      } else next.push(j);
+    }
+    this.running = next;
+    const itKwh = (this.spec.trainingIdleKw + inferenceKw) * PERIOD_H + jobsKwh;
+    return {
+      importKwh: itKwh * this.spec.pue,
+      jobsKwh: jobsKwh * this.spec.pue,
+      gpuHours,
+      running: this.running.length,
+      waiting: this.waiting.length,
+      started,
+    };
+  }
+
+  /** Jobs not finished (pending, waiting or running). */
+  get open(): number {
+    return this.pending.length + this.waiting.length + this.running.length;
+  }
+
+  /** The state, for a checkpoint (finished jobs are drained by the caller first). */
+  snapshot(): { pending: SimJob[]; waiting: SimJob[]; running: SimJob[] } {
+    return { pending: this.pending, waiting: this.waiting, running: this.running };
+  }
+
+  restore(s: { pending: SimJob[]; waiting: SimJob[]; running: SimJob[] }): void {
+    this.pending = s.pending;
+    this.waiting = s.waiting;
+    this.running = s.running;
+  }
+}

@@ -1,0 +1,139 @@
+// `flexlon backtest`: the rolling-horizon backtest on the shipped GB data (issue 15; src/backtest,
+// docs/backtest.md). Bad arguments are FLX_CLI_USAGE with what would be accepted; progress goes to
+// stderr (one line redrawn on a terminal, plain lines otherwise); a stop keeps the checkpoints.
+import { mkdirSync } from 'node:fs';
+import { createPlanningSolver } from '../compose/index.ts';
+import { recordedSource } from '../compose/signals.ts';
+import { NATIONAL_REGION_ID } from '../domain/regions.ts';
+import { isSettlementDate, PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
+import { FlexError } from '../errors.ts';
+import { DEFAULT_WORK } from '../optimise/planner.ts';
+import { FLEETS, SITE_IDS, type Fleet } from '../backtest/fleet.ts';
+import { writeOutputs } from '../backtest/report.ts';
+import { datesBetween, DEFAULTS, DRAIN_DAYS, runBacktest, type Progress } from '../backtest/run.ts';
+import { STRATEGIES, type StrategyName } from '../backtest/strategies.ts';
+import { parseFlags, type Command, type Output } from './command.ts';
+
+const USAGE = `Usage: flexlon backtest --from YYYY-MM-DD --to YYYY-MM-DD --out DIR [options]
+
+Replays the shipped GB grid data (NESO national carbon intensity, Elexon market index price) day by
+day and settlement period by settlement period, with each strategy deciding only on what was known
+at each decision, and writes results.json, one CSV per strategy, report.html and SVG plots to DIR.
+Stopped (Ctrl-C), it resumes from the checkpoints in DIR when run again with the same arguments.
+
+Options:
+  --from, --to DATE      settlement days to replay (inclusive; the shipped data covers 2023-01-01
+                         to 2024-09-25 here, two drain days and the 48 h horizon need data after --to)
+  --sites LIST           simulated sites, from ${SITE_IDS.join(',')} (default all three)
+  --fleet busy|idle      site profile: busy (95 % of the pool asked for) or idle (36 jobs a day)
+  --strategies LIST      from ${STRATEGIES.join(',')} (default all)
+  --seed N               workload and forecast-noise seed (default 1)
+  --carbon-price GBP     £ per tonne of CO2 in the objective (default ${DEFAULTS.carbonGbpPerTonne})
+  --full-plan-every N    a fresh plan every N periods, carried in between (default ${DEFAULTS.fullPlanEvery})
+  --out DIR              output folder (created; holds the checkpoints)`;
+
+const usage = (msg: string): never => {
+  throw new FlexError('FLX_CLI_USAGE', `${msg}\n\n${USAGE}`);
+};
+
+const listOf = <T extends string>(raw: string | undefined, allowed: readonly T[], what: string): T[] => {
+  if (raw === undefined) return [...allowed];
+  const items = raw.split(',').map((s) => s.trim());
+  for (const s of items) if (!allowed.includes(s as T)) usage(`--${what}: "${s}" is not one of ${allowed.join(', ')}`);
+  if (new Set(items).size !== items.length || items.length === 0) usage(`--${what}: list each once`);
+  return items as T[];
+};
+
+const intOf = (raw: string | undefined, flag: string, dflt: number, min: number): number => {
+  if (raw === undefined) return dflt;
+  const n = Number(raw);
+  if (!Number.isInteger(n) || n < min) usage(`${flag} must be a whole number ≥ ${min}, got "${raw}"`);
+  return n;
+};
+
+const progressLine = (p: Progress, startedMs: number, nowMs: number): string => {
+  const done = p.periodsDone / p.periods;
+  const simulated = p.day - p.resumedDays;
+  const perDay = simulated > 0 ? (nowMs - startedMs) / simulated : 0;
+  const eta = Math.round((perDay * (p.days - p.day)) / 1000);
+  return `backtest ${p.date}: day ${p.day}/${p.days}, period ${p.periodsDone}/${p.periods} (${(done * 100).toFixed(1)} %), jobs ${p.jobsFinished} finished, ${p.jobsOpen} open; ETA ${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s`;
+};
+
+export const backtestCommand: Command = {
+  name: 'backtest',
+  summary: 'replay the GB grid data against fifo, run-now, gsf-best-window, flexlon and the oracle',
+  usage: USAGE,
+  async run(argv: readonly string[], io: Output, signal: AbortSignal): Promise<number> {
+    const { values: v } = parseFlags(
+      argv,
+      {
+        from: { type: 'string' },
+        to: { type: 'string' },
+        sites: { type: 'string' },
+        fleet: { type: 'string' },
+        strategies: { type: 'string' },
+        seed: { type: 'string' },
+        'carbon-price': { type: 'string' },
+        'full-plan-every': { type: 'string' },
+        out: { type: 'string' },
+      },
+      USAGE,
+    );
+    if (!v.from || !v.to || !v.out) return usage('--from, --to and --out are required');
+    for (const [flag, d] of [
+      ['--from', v.from],
+      ['--to', v.to],
+    ] as const)
+      if (!isSettlementDate(d)) usage(`${flag} must be a date written YYYY-MM-DD, got "${d}"`);
+    if (v.to < v.from) usage(`--to (${v.to}) is before --from (${v.from})`);
+    const fleet = (v.fleet ?? 'busy') as Fleet;
+    if (!FLEETS.includes(fleet)) usage(`--fleet must be busy or idle, got "${v.fleet}"`);
+    const sites = listOf(v.sites, SITE_IDS, 'sites');
+    const strategies = listOf<StrategyName>(v.strategies, STRATEGIES, 'strategies');
+    const seed = intOf(v.seed, '--seed', 1, 0);
+    const fullPlanEvery = intOf(v['full-plan-every'], '--full-plan-every', DEFAULTS.fullPlanEvery, 1);
+    const carbon = v['carbon-price'] === undefined ? DEFAULTS.carbonGbpPerTonne : Number(v['carbon-price']);
+    if (!(carbon >= 0 && Number.isFinite(carbon))) usage(`--carbon-price must be ≥ 0, got "${v['carbon-price']}"`);
+
+    const { history } = recordedSource({ kind: 'shipped' });
+    const span = history.span(NATIONAL_REGION_ID, 'carbonForecast');
+    const last = datesBetween(v.to, v.to, DRAIN_DAYS + 1).at(-1) as string;
+    const needTo = settlementDayStart(last) + DEFAULTS.horizon * PERIOD_MS;
+    if (!span || settlementDayStart(v.from) < span.from || needTo > span.to + PERIOD_MS)
+      usage(
+        `the shipped data covers ${span ? new Date(span.from).toISOString().slice(0, 10) : '?'} to ${span ? new Date(span.to).toISOString().slice(0, 16) : '?'}Z; --from ${v.from} to --to ${v.to} needs data until ${new Date(needTo).toISOString().slice(0, 16)}Z (two drain days and the 48 h horizon)`,
+      );
+    mkdirSync(v.out, { recursive: true });
+    const solver = createPlanningSolver({ work: DEFAULT_WORK });
+    const tty = process.stderr.isTTY === true;
+    const started = Date.now();
+    const options = {
+      from: v.from,
+      to: v.to,
+      sites,
+      fleet,
+      strategies,
+      seed,
+      out: v.out,
+      history,
+      solver,
+      fullPlanEvery,
+      carbonGbpPerTonne: carbon,
+      signal,
+      onDay: (p: Progress) => {
+        const line = progressLine(p, started, Date.now());
+        if (tty) process.stderr.write(`\r${line}\x1b[K${p.day === p.days ? '\n' : ''}`);
+        else io.err(line);
+      },
+    };
+    try {
+      const out = await runBacktest(options);
+      const results = writeOutputs(options, out) as { targets: unknown };
+      io.out(`backtest: wrote ${v.out}/results.json, report.html, ${strategies.length} CSV files and 2 SVG plots`);
+      io.out(`targets: ${JSON.stringify(results.targets)}`);
+      return 0;
+    } finally {
+      await solver.close();
+    }
+  },
+};
