@@ -26,6 +26,7 @@ import { explainInfeasible } from './explain.ts';
 import { importCaps } from './class-model.ts';
 import { repair } from './repair.ts';
 import { localSearch } from './local-search.ts';
+import { exchange } from './exchange.ts';
 import { hasSoftJobs, mayLeaveUnserved, UNSERVED_TOL } from './soft.ts';
 
 export { DEFAULT_WORK, type PlannerWork } from './work.ts';
@@ -76,7 +77,7 @@ export interface PlanStats {
   /** Cost of each candidate plan, or why it failed. */
   candidates?: (number | string)[];
   /** Per local-search round: jobs moved and the plan's cost after the battery LP (or why it was dropped). */
-  localSearch?: { moved: number; sweeps: number; cost: number | string }[];
+  localSearch?: { moved: number; sweeps: number; swaps?: number; evaluated?: number; cost: number | string }[];
   milp?: string;
   fallback?: string;
   /** Work-bounded mode: solves stopped by the safety cap (a run that is then not repeatable). */
@@ -249,8 +250,10 @@ const latePreferring = (p: PlanningProblem, base: UnitCosts, weight: number): Un
 const LATE_WEIGHTS = (p: PlanningProblem): number[] => (p.jobs.length <= 5000 ? [1, 2, 4] : [2]);
 
 /**
- * Local search on the best plan (local-search.ts), then the battery LP for the new IT profile; a
- * round is kept only if the checked plan is cheaper, and rounds repeat while they help.
+ * Local search on the best plan (local-search.ts) and, with soft jobs, exchanges between them
+ * (exchange.ts: a late job takes a slot another job holds, on a full site), then the battery LP for
+ * the new IT profile; a round is kept only if the checked plan is cheaper, and rounds repeat while
+ * they help.
  */
 const polish = async (
   p: PlanningProblem,
@@ -265,13 +268,16 @@ const polish = async (
   for (let round = 0; round < POLISH_ROUNDS; round++) {
     const draft = draftOf(p, plan);
     const r = localSearch(p, draft, plan.batteries, lambda);
-    if (r.moved === 0) break;
+    // Exchanges keep every site-slot's load, so they need no new battery plan of their own.
+    const x = hasSoftJobs(p) ? exchange(p, draft, lambda) : { swaps: 0, evaluated: 0 };
+    if (r.moved === 0 && x.swaps === 0) break;
     const next = await finish(p, draft, solve, deadline, stats, bound, plan.planner ?? LP_PLANNER);
     stats.localSearch = [
       ...(stats.localSearch ?? []),
       {
         moved: r.moved,
         sweeps: r.sweeps,
+        ...(x.swaps > 0 ? { swaps: x.swaps, evaluated: x.evaluated } : {}),
         cost: 'schedule' in next ? Math.round(next.schedule.costGbp * 100) / 100 : next.failed,
       },
     ];
