@@ -1,0 +1,74 @@
+// `flexlon backtest` end to end on one day of the shipped data, and its usage errors.
+import assert from 'node:assert/strict';
+import { existsSync, readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { describe, it } from 'node:test';
+import { main } from '../../src/cli/main.ts';
+import { tmp } from './fixtures.ts';
+
+const cli = async (args: string[]) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const code = await main(['backtest', ...args], { out: (l) => out.push(l), err: (l) => err.push(l) });
+  return { code, out: out.join('\n'), err: err.join('\n') };
+};
+
+describe('flexlon backtest', () => {
+  it('writes results.json, a CSV per strategy, SVG plots and an offline report', async () => {
+    const dir = join(tmp(), 'out');
+    const r = await cli([
+      '--from',
+      '2023-01-24',
+      '--to',
+      '2023-01-24',
+      '--sites',
+      'edi',
+      '--strategies',
+      'fifo,gsf-best-window,flexlon',
+      '--out',
+      dir,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    // Progress on stderr, a plain line per day when not a terminal.
+    assert.match(r.err, /backtest 2023-01-24: day 1\/3, period 48\/144 .* ETA/);
+    const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as {
+      schema: string;
+      run: { periods: number };
+      strategies: Record<string, { energyGbp: number; tCo2: number; slo: { jobsOpenAtEnd: number } }>;
+    };
+    assert.equal(results.schema, 'flexlon-backtest/1');
+    assert.equal(results.run.periods, 144);
+    for (const name of ['fifo', 'gsf-best-window', 'flexlon']) {
+      const s = results.strategies[name];
+      assert.ok(s && s.energyGbp > 0 && s.tCo2 > 0, name);
+      assert.equal(s.slo.jobsOpenAtEnd, 0);
+      const csv = readFileSync(join(dir, `${name}.csv`), 'utf8')
+        .trim()
+        .split('\n');
+      assert.equal(csv.length, 1 + 144);
+      assert.match(csv[0] ?? '', /^period_start_utc,settlement_date,settlement_period,import_kwh_edi,/);
+    }
+    const html = readFileSync(join(dir, 'report.html'), 'utf8');
+    assert.match(html, /<svg /);
+    assert.doesNotMatch(html, /<script|src="http/);
+    assert.ok(existsSync(join(dir, 'daily.svg')) && existsSync(join(dir, 'week.svg')));
+  });
+
+  it('refuses bad arguments with FLX_CLI_USAGE', async () => {
+    const dir = tmp();
+    for (const args of [
+      ['--from', '2023-13-01', '--to', '2023-01-02', '--out', dir],
+      ['--from', '2023-02-02', '--to', '2023-02-01', '--out', dir],
+      ['--from', '2025-01-01', '--to', '2025-01-02', '--out', dir],
+      ['--from', '2023-02-01', '--to', '2023-02-01', '--sites', 'lon,par', '--out', dir],
+      ['--from', '2023-02-01', '--to', '2023-02-01', '--strategies', 'magic', '--out', dir],
+      ['--from', '2023-02-01', '--to', '2023-02-01', '--fleet', 'huge', '--out', dir],
+      ['--from', '2023-02-01', '--to', '2023-02-01'],
+    ]) {
+      const r = await cli(args);
+      assert.equal(r.code, 2, args.join(' '));
+      assert.match(r.err, /FLX_CLI_USAGE/);
+      assert.doesNotMatch(r.err, /at .*\.ts:\d+/);
+    }
+  });
+});

@@ -1,0 +1,84 @@
+// Strategies see no signal issued after their decision time (issue 15). The ForecastView hands out
+// only values issued by its decision time (price forecasts from published outturns only), and a
+// backtest whose recorded prices and actuals change after an instant decides identically before it
+// for flexlon and gsf-best-window, while the oracle, which sees outturns, decides differently.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createPlanningSolver } from '../../src/compose/index.ts';
+import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
+import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
+import { loadDay } from '../../src/backtest/checkpoint.ts';
+import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
+import { carbonNoise, ForecastView, gridDataOf, newAudit } from '../../src/backtest/signal-view.ts';
+import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
+
+const solver = createPlanningSolver({ work: DEFAULT_WORK });
+after(() => solver.close());
+
+const NOON = DAY_START + 12 * 3_600_000;
+const basePrice = (t: number): number => 50 + halfHour(t) * 2;
+const baseCarbon = (t: number): number => 100 + ((halfHour(t) * 7) % 60);
+/** The same history, but every price and carbon actual from noon on DAY is far lower. */
+const changed = (f: (t: number) => number) => (t: number) => (t >= NOON ? f(t) / 10 : f(t));
+
+describe('no look-ahead', () => {
+  const start = DAY_START - 8 * 86_400_000;
+  const periods = 20 * 48;
+  const a = gridDataOf(history(basePrice, baseCarbon), start, periods, 1);
+  const b = gridDataOf(history(basePrice, baseCarbon, changed(basePrice), changed(baseCarbon)), start, periods, 1);
+  const noise = carbonNoise(1);
+  const first = (NOON - start) / PERIOD_MS;
+
+  it('a forecast at t is the same whatever is recorded after t', () => {
+    const audit = newAudit();
+    const va = new ForecastView(a, NOON, noise, audit);
+    const vb = new ForecastView(b, NOON, noise);
+    for (let i = first - 10; i < first + 96; i++) {
+      assert.equal(va.price(i), vb.price(i), `price ${i}`);
+      assert.equal(va.carbon(i), vb.carbon(i), `carbon ${i}`);
+    }
+    assert.ok(audit.reads > 0);
+    assert.ok(audit.maxLeadMs <= 0, `a value issued ${audit.maxLeadMs} ms after the decision`);
+  });
+
+  it('the naive price forecast is the mean of the same half hour on the 7 published days before', () => {
+    const v = new ForecastView(a, NOON, noise);
+    // 18:00 today has not been published at noon: the mean of 18:00 on the 7 days before = its value.
+    assert.equal(v.price(first + 12), basePrice(NOON + 6 * 3_600_000));
+    // 11:00 today ended by noon: its own outturn.
+    assert.equal(v.price(first - 2), basePrice(NOON - 3_600_000));
+  });
+
+  it('flexlon and gsf-best-window decide the same before t whatever happens after t; the oracle does not', async () => {
+    const run = async (h: BacktestOptions['history']) => {
+      const o: BacktestOptions = {
+        from: DAY,
+        to: DAY,
+        sites: ['edi'],
+        fleet: 'busy',
+        strategies: ['gsf-best-window', 'flexlon', 'oracle'],
+        seed: 1,
+        out: tmp(),
+        history: h,
+        solver,
+        fleetSites: [SMALL_SITE],
+        workload: (_s, k, dayStart) => ({
+          jobs: k === 0 ? shortJobs(30, dayStart).map((j, n) => ({ ...j, id: `edi-${n}` })) : [],
+          inferenceKw: [0],
+        }),
+      };
+      const out = await runBacktest(o);
+      return { rows: loadDay(o.out, 0).rows, audits: out.audits };
+    };
+    const ra = await run(history(basePrice, baseCarbon));
+    const rb = await run(history(basePrice, baseCarbon, changed(basePrice), changed(baseCarbon)));
+    const before = (rows: { t: number; siteKwh: readonly number[] }[] | undefined) =>
+      (rows ?? []).filter((r) => r.t < NOON).map((r) => r.siteKwh[0]);
+    for (const name of ['gsf-best-window', 'flexlon']) {
+      assert.deepEqual(before(ra.rows[name]), before(rb.rows[name]), name);
+      assert.ok((ra.audits[name]?.reads ?? 0) > 0);
+      assert.ok((ra.audits[name]?.maxLeadMs ?? 1) <= 0);
+    }
+    assert.notDeepEqual(before(ra.rows.oracle), before(rb.rows.oracle));
+  });
+});

@@ -1,0 +1,69 @@
+// A backtest on the shipped data is deterministic for a seed, and one stopped after its first day
+// and run again resumes from its checkpoints to the same results as one never stopped (issue 15).
+import assert from 'node:assert/strict';
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { after, describe, it } from 'node:test';
+import { createPlanningSolver } from '../../src/compose/index.ts';
+import { recordedSource } from '../../src/compose/signals.ts';
+import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
+import { writeOutputs } from '../../src/backtest/report.ts';
+import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
+import { tmp } from './fixtures.ts';
+
+const solver = createPlanningSolver({ work: DEFAULT_WORK });
+after(() => solver.close());
+const { history } = recordedSource({ kind: 'shipped' });
+
+const options = (out: string, extra: Partial<BacktestOptions> = {}): BacktestOptions => ({
+  from: '2023-06-14',
+  to: '2023-06-14',
+  sites: ['edi'],
+  fleet: 'busy',
+  strategies: ['fifo', 'gsf-best-window', 'flexlon', 'oracle'],
+  seed: 7,
+  out,
+  history,
+  solver,
+  ...extra,
+});
+
+const complete = async (o: BacktestOptions): Promise<string> => {
+  writeOutputs(o, await runBacktest(o));
+  return readFileSync(join(o.out, 'results.json'), 'utf8');
+};
+
+describe('backtest runs', () => {
+  let first = '';
+
+  it('gives the same results.json for the same seed', async () => {
+    first = await complete(options(tmp()));
+    const again = await complete(options(tmp()));
+    assert.equal(again, first);
+    const other = await complete(options(tmp(), { seed: 8 }));
+    assert.notEqual(other, first);
+    const r = JSON.parse(first) as { schema: string; strategies: Record<string, { gpuHours: number }> };
+    assert.equal(r.schema, 'flexlon-backtest/1');
+    assert.ok((r.strategies.flexlon?.gpuHours ?? 0) > 1000);
+  });
+
+  it('resumes after an interruption to the same result', async () => {
+    const out = tmp();
+    const stop = new AbortController();
+    await assert.rejects(
+      runBacktest(options(out, { signal: stop.signal, onDay: (p) => p.day === 1 && stop.abort() })),
+      (e: Error) => e.name === 'AbortError',
+    );
+    let resumed = -1;
+    const o = options(out, { onDay: (p) => (resumed = p.resumedDays) });
+    const result = await complete(o);
+    assert.equal(resumed, 1, 'the second run starts after the checkpointed day');
+    assert.equal(result, first);
+  });
+
+  it('refuses a checkpoint made with other arguments', async () => {
+    const out = tmp();
+    await runBacktest(options(out));
+    await assert.rejects(runBacktest(options(out, { seed: 9 })), /FLX_CLI_USAGE|other arguments/);
+  });
+});

@@ -1,0 +1,100 @@
+// Hand-computable backtests on made-up signals (issue 15): a flat day saves nothing, a single cheap
+// half hour takes all the deferrable energy it has room for, and the oracle (outturn signals) is
+// never worse than flexlon (forecasts) on the planner's own objective.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createPlanningSolver } from '../../src/compose/index.ts';
+import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
+import { summarise } from '../../src/backtest/metrics.ts';
+import { loadDay } from '../../src/backtest/checkpoint.ts';
+import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
+import type { StrategyName } from '../../src/backtest/strategies.ts';
+import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
+
+const solver = createPlanningSolver({ work: DEFAULT_WORK });
+after(() => solver.close());
+
+const run = async (h: BacktestOptions['history'], jobs: number, strategies: StrategyName[]) => {
+  const o: BacktestOptions = {
+    from: DAY,
+    to: DAY,
+    sites: ['edi'],
+    fleet: 'busy',
+    strategies,
+    seed: 3,
+    out: tmp(),
+    history: h,
+    solver,
+    carbonGbpPerTonne: 0,
+    fleetSites: [SMALL_SITE],
+    workload: (_s, k, dayStart) => ({ jobs: k === 0 ? shortJobs(jobs, dayStart) : [], inferenceKw: [0] }),
+  };
+  const out = await runBacktest(o);
+  const chunks = out.days.map((_, k) => loadDay(o.out, k));
+  return { chunks, ...summarise(chunks, strategies, out.open, 0) };
+};
+
+/** kWh the site imported in the period starting at `t` under a strategy. */
+const importAt = (chunks: Awaited<ReturnType<typeof run>>['chunks'], name: string, t: number): number =>
+  chunks.flatMap((c) => c.rows[name] ?? []).find((r) => r.t === t)?.siteKwh[0] ?? NaN;
+
+const TEN = DAY_START + 10 * 3_600_000;
+const FOURTEEN = DAY_START + 14 * 3_600_000;
+const IDLE_KWH = 10 * 0.5;
+
+describe('backtest on hand-made signals', () => {
+  it('a flat-price, flat-carbon day saves nothing', async () => {
+    const r = await run(
+      history(
+        () => 80,
+        () => 150,
+      ),
+      12,
+      ['fifo', 'gsf-best-window', 'flexlon', 'oracle'],
+    );
+    for (const name of ['gsf-best-window', 'flexlon', 'oracle']) {
+      const s = r.summary[name];
+      assert.ok(s?.vsFifo);
+      assert.ok(Math.abs(s.vsFifo.energyGbp) < 1e-9, `${name} saved £${s.vsFifo.energyGbp}`);
+      assert.ok(Math.abs(s.vsFifo.tCo2) < 1e-12, `${name} saved ${s.vsFifo.tCo2} t`);
+      // Every job ran: 12 jobs × 8 GPUs × 0.5 h.
+      assert.equal(Math.round(s.gpuHours * 1e6) / 1e6, 48);
+    }
+    assert.equal(r.summary.flexlon?.captureShare, null);
+  });
+
+  it('a single cheap half hour takes all the deferrable energy there is room for', async () => {
+    const h = history(
+      (t) => (halfHour(t) === 20 ? 10 : 100),
+      () => 150,
+    );
+    // 12 jobs need 96 GPUs for one period; the site has 64: eight fit in the cheap period.
+    const full = await run(h, 12, ['fifo', 'flexlon', 'oracle']);
+    for (const name of ['flexlon', 'oracle']) assert.equal(importAt(full.chunks, name, TEN), IDLE_KWH + 8 * 4);
+    assert.equal(importAt(full.chunks, 'fifo', TEN), IDLE_KWH);
+    // £ saved against FIFO: the eight jobs' 32 kWh at £10 instead of £100 per MWh.
+    assert.ok(Math.abs((full.summary.flexlon?.vsFifo?.energyGbp ?? 0) - (32 * 90) / 1000) < 1e-9);
+    // Six jobs (48 GPUs) all fit: all 24 kWh go there.
+    const some = await run(h, 6, ['fifo', 'flexlon']);
+    assert.equal(importAt(some.chunks, 'flexlon', TEN), IDLE_KWH + 6 * 4);
+  });
+
+  it('the oracle is never worse than flexlon on the planner objective', async () => {
+    // Every earlier day is cheap at 10:00, so the naive forecast says 10:00; on the day itself the
+    // cheap half hour is 14:00 instead. Only the oracle knows.
+    const h = history(
+      (t) => (halfHour(t) === 20 ? 10 : 100),
+      () => 150,
+      (t) =>
+        t >= DAY_START && t < DAY_START + 86_400_000 ? (halfHour(t) === 28 ? 10 : 100) : halfHour(t) === 20 ? 10 : 100,
+    );
+    const r = await run(h, 12, ['fifo', 'flexlon', 'oracle']);
+    const oracle = r.summary.oracle;
+    const flexlon = r.summary.flexlon;
+    assert.ok(oracle && flexlon);
+    assert.ok(oracle.objectiveGbp <= flexlon.objectiveGbp + 1e-9, `${oracle.objectiveGbp} > ${flexlon.objectiveGbp}`);
+    assert.equal(importAt(r.chunks, 'oracle', FOURTEEN), IDLE_KWH + 8 * 4);
+    assert.equal(importAt(r.chunks, 'flexlon', TEN), IDLE_KWH + 8 * 4);
+    assert.equal(r.summary.oracle?.captureShare, 1);
+  });
+});
