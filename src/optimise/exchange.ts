@@ -112,11 +112,14 @@ export const exchange = (
     order.sort((u, v) => cost(a, s, u) - cost(a, s, v) || u - v);
     // Repeatedly take A's dearest position (beyond the horizon, else its last late slot) and find the
     // best exchange for it; stop at the first position with none.
+    // Positions tried in turn from the dearest; `below` is where the next search starts (a position
+    // with no partner is passed over until an exchange is made).
+    let below = T + 1;
     while (evaluated < maxEvaluations) {
       let x = -1;
-      if ((d.deficitKwh[a] as number) > EPS * Math.max(1, p.jobs[a]!.energyKwh)) x = T;
+      if (below > T && (d.deficitKwh[a] as number) > EPS * Math.max(1, p.jobs[a]!.energyKwh)) x = T;
       else
-        for (let t = (end[a] as number) - 1; t >= (due[a] as number); t--)
+        for (let t = Math.min(below, end[a] as number) - 1; t >= (due[a] as number); t--)
           if ((pa[t] as number) > EPS) {
             x = t;
             break;
@@ -162,7 +165,11 @@ export const exchange = (
           if (lose <= 0) break; // no partner in t can do better
         }
       }
-      if (best.b < 0) break;
+      if (best.b < 0) {
+        below = x;
+        continue;
+      }
+      below = T + 1;
       const { t, b } = best;
       const pb = d.power[b]!;
       const fromA = x === T ? (d.deficitKwh[a] as number) / h : (pa[x] as number);
