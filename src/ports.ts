@@ -3,6 +3,7 @@
 // networked implementation (PostgreSQL, Slurm over ssh, a live API) fits the same shape.
 import type { DispatchMessage, DispatchResults, SlotRead, SlotReadings } from './agents/link-protocol.ts';
 import type { AuditEntry, AuditRecord } from './audit/chain.ts';
+import type { SignedHead } from './audit/heads.ts';
 import type {
   Actuation,
   BatteryReport,
@@ -153,6 +154,8 @@ export interface Solver {
 export interface StoreOps {
   appendAudit(entry: AuditEntry): Promise<AuditRecord>;
   auditTrail(filter?: { transactionId?: string }): Promise<AuditRecord[]>;
+  /** The newest signed chain head in the log (src/audit/heads.ts), or undefined. */
+  latestHead(): Promise<SignedHead | undefined>;
   /**
    * Claims an inbound message key (e.g. `bap_id|message_id|action`). First claim returns
    * {first: true}; any later claim returns the outcome recorded by the first.
@@ -206,6 +209,12 @@ export interface Store extends StoreOps {
    * holds the file's write lock for its whole duration.
    */
   transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T>;
+  /**
+   * From now on, sign chain heads with the owner's key (src/audit/heads.ts): after every settlement
+   * and every order or commitment written (with the row's digest), and at least every settlement
+   * period while records are written. Stores opened without it write no heads.
+   */
+  signHeadsWith?(signer: Signer, now?: () => number): void;
   /**
    * Hands due pending messages (nextAttemptAt ≤ now, no live lease) to one worker, oldest first:
    * counts the attempt and leases them for leaseMs. Workers in other processes get other messages.

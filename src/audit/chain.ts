@@ -17,6 +17,9 @@ export const AUDIT_KINDS = [
   'meter',
   'settlement',
   'agent',
+  // Signed chain heads and state-table digests (src/audit/heads.ts).
+  'head',
+  'state',
 ] as const;
 export type AuditKind = (typeof AUDIT_KINDS)[number];
 

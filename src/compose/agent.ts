@@ -223,6 +223,8 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
   await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'compute-agent');
+  // Signed chain heads (issue 17): the audit log holds against someone who can write the database.
+  store.signHeadsWith?.(signer, wallNow);
   const meter = c.meter ? gpuMeter(c.meter, c, store, log, wallNow) : undefined;
   const agent = new ComputeAgent({
     id: c.id,

@@ -69,6 +69,8 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
   await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'grid-orchestrator');
+  // Signed chain heads (issue 17): the audit log holds against someone who can write the database.
+  store.signHeadsWith?.(signer, wallNow);
   const journal = await openJournal(c.journal, store, c.store);
   const pool = verifierPool(c.verifyThreads);
   const registry = new HttpRegistry({ url: c.registry.url, now: wallNow, cacheTtlMs: 30_000 });

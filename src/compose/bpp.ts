@@ -56,6 +56,8 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'flex-orchestrator');
+  // Signed chain heads (issue 17): the audit log holds against someone who can write the database.
+  store.signHeadsWith?.(signer, wallNow);
   const journal = await openJournal(c.journal, store, c.store);
   const pool = verifierPool(c.verifyThreads);
   const solver = await plannerOf(c.planner);

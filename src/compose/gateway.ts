@@ -32,6 +32,8 @@ export const composeGateway = async (
   await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, 'gateway');
+  // Signed chain heads (issue 17): the audit log holds against someone who can write the database.
+  store.signHeadsWith?.(signer, now);
   const journal = await openJournal(c.journal, store, c.store);
   const pool = verifierPool(c.verifyThreads);
   const registry = new HttpRegistry({ url: c.registry.url, now, cacheTtlMs: 30_000 });

@@ -5,6 +5,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
+import { link, type AuditEntry, type AuditRecord } from '../../src/audit/chain.ts';
 import { main } from '../../src/cli/main.ts';
 import { SLOT_MINUTES } from '../../src/compose/index.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
@@ -99,6 +100,64 @@ test(
     assert.deepEqual(
       parsed.map((r) => [r.file, r.chain.ok]),
       [[`schema ${flex}`, true]],
+    );
+
+    // An insider edits a stored message and re-hashes every later record, so the chain alone reads
+    // intact: the signed heads (issue 17) name it.
+    const stored = await cluster.sql<{
+      kind: string;
+      at: string;
+      actor: string;
+      transaction_id: string | null;
+      message_id: string | null;
+      order_id: string | null;
+      payload: string;
+    }>(
+      `SELECT kind, at, actor, transaction_id, message_id, order_id, payload FROM ${flex}.audit_log ORDER BY seq`,
+      [],
+      dbUrl,
+    );
+    const edited = stored.findLastIndex((r) => r.kind === 'beckn.in');
+    let prev: AuditRecord | undefined;
+    const relinked = stored.map((r, i) => {
+      prev = link(prev, {
+        kind: r.kind as AuditEntry['kind'],
+        at: Number(r.at),
+        actor: r.actor,
+        ...(r.transaction_id === null ? {} : { transactionId: r.transaction_id }),
+        ...(r.message_id === null ? {} : { messageId: r.message_id }),
+        ...(r.order_id === null ? {} : { orderId: r.order_id }),
+        payload: i === edited ? { edited: true } : (JSON.parse(r.payload) as unknown),
+      });
+      return prev;
+    });
+    await cluster.sql(`ALTER TABLE ${flex}.audit_log DISABLE TRIGGER USER; DELETE FROM ${flex}.audit_log`, [], dbUrl);
+    for (const r of relinked)
+      await cluster.sql(
+        `INSERT INTO ${flex}.audit_log (seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        [
+          r.seq,
+          r.kind,
+          r.at,
+          r.actor,
+          r.transactionId ?? null,
+          r.messageId ?? null,
+          r.orderId ?? null,
+          JSON.stringify(r.payload),
+          r.prevHash,
+          r.hash,
+        ],
+        dbUrl,
+      );
+    const rehashed = await verify('--postgres', dbUrl);
+    assert.equal(rehashed.code, 1, rehashed.out.join('\n'));
+    assert.ok(
+      rehashed.out.some((l) => l.startsWith(`TAMPERED  schema ${flex}: `)),
+      rehashed.out.join('\n'),
+    );
+    assert.ok(
+      rehashed.out.some((l) => /^\s+TAMPERED at record \d+: /.test(l)),
+      rehashed.out.join('\n'),
     );
 
     // An insider edits a stored message: the chain breaks at that record.

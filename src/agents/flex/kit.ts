@@ -12,6 +12,7 @@ import type { StoreOps, StoreTx } from '../../ports.ts';
 import type { OrderSettlement } from '../../settlement/order.ts';
 import type { FlexContext } from './context.ts';
 import type { OfferTerms } from './offers.ts';
+import type { SignedHead } from '../../audit/heads.ts';
 import { orderToWire } from './wire-order.ts';
 
 type Reader = Pick<StoreOps, 'getOrder' | 'findOrderByTransaction' | 'getDocument'>;
@@ -29,6 +30,7 @@ export interface Kit extends FlexContext {
     offer: FlexOffer,
     includeId: boolean,
     settlement?: OrderSettlement,
+    auditHead?: SignedHead,
   ): ReturnType<typeof orderToWire>;
   audit(tx: StoreTx, order: Order, payload: Record<string, unknown>): Promise<void>;
   /** Meter readings per site for the commitments' windows: from the agents, else what the store holds. */
@@ -80,7 +82,7 @@ export const makeKit = (c: FlexContext, sent: () => void): Kit => {
       if (!terms) throw new FlexError('FLX_ITEM_NOT_FOUND', `offer ${offerId} has no recorded terms (baseline, sites)`);
       return terms;
     },
-    wire: (order, offer, includeId, settlement) =>
+    wire: (order, offer, includeId, settlement, auditHead) =>
       orderToWire({
         order,
         offer,
@@ -91,6 +93,7 @@ export const makeKit = (c: FlexContext, sent: () => void): Kit => {
         ...(terms.cancellation ? { cancellation: terms.cancellation } : {}),
         ...(terms.baselineMethod ? { baseline: terms.baselineMethod } : {}),
         ...(settlement ? { settlement: settlement.total, siteSettlements: settlement.sites } : {}),
+        ...(auditHead ? { auditHead } : {}),
       }),
     async audit(tx, order, payload) {
       await tx.appendAudit({

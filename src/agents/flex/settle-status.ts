@@ -109,7 +109,8 @@ export const settleAndOweStatus = async (k: Kit, tx: StoreTx, s: StatusStep): Pr
     k.provider,
     s.to,
     'on_status',
-    { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement) },
+    // The newest signed head of the provider's log rides along, for the buyer to keep (issue 17).
+    { order: k.wire(order, await k.offerOf(tx, order.offerId), true, settlement, await tx.latestHead()) },
     order.id,
   );
   return { settlement, completed: moved && order.state === 'completed' ? settlement : undefined };

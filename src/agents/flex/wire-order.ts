@@ -1,6 +1,7 @@
 // The BPP's orders as Beckn v1.1 Order objects: the item bought, the quote, the settlement terms,
 // the cancellation terms, the fulfilment (the delivery window) and, once metering starts, the
 // delivery per settlement period, in total and per site.
+import { headTags, type SignedHead } from '../../audit/heads.ts';
 import type { FlexOffer } from '../../domain/offers.ts';
 import { DEFAULT_CANCELLATION, type CancellationPolicy, type Order } from '../../domain/order.ts';
 import { isoOf } from '../../domain/time.ts';
@@ -78,6 +79,8 @@ export interface WireOrderInput {
   readonly settlement?: SettlementSummary;
   /** Per-site settlement of a portfolio order (tag group `site-settlement` each). */
   readonly siteSettlements?: readonly { readonly site: string; readonly summary: SettlementSummary }[];
+  /** The provider's newest signed audit head, for the buyer to keep (issue 17). */
+  readonly auditHead?: SignedHead;
 }
 
 const allocationTags = (order: Order): TagGroup[] =>
@@ -110,6 +113,7 @@ export const orderToWire = (i: WireOrderInput): WireOrder => {
     ...(i.settlement ? settlementTags(i.settlement) : []),
     ...siteSettlementTags(i.siteSettlements),
     ...allocationTags(order),
+    ...(i.auditHead ? [headTags(i.auditHead)] : []),
   ];
   return {
     ...(i.includeId

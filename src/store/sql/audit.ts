@@ -71,3 +71,7 @@ export const auditTrail = async (
         ]);
   return rows.map(fromRow(location));
 };
+
+/** The newest record, or undefined for an empty log. */
+export const auditTail = async (conn: SqlConn, location: string): Promise<AuditRecord | undefined> =>
+  (await conn.all<AuditRow>(`SELECT ${COLUMNS} FROM audit_log ORDER BY seq DESC LIMIT 1`)).map(fromRow(location))[0];

@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditEntry, AuditRecord } from '../../audit/chain.ts';
 import type { Order } from '../../domain/order.ts';
 import { FlexError } from '../../errors.ts';
-import type { Store, StoreTx } from '../../ports.ts';
+import type { Signer, Store, StoreTx } from '../../ports.ts';
 import type {
   CommitmentFilter,
   CommitmentKeys,
@@ -27,7 +27,16 @@ import type {
 } from '../records.ts';
 import type { SqlBackend, SqlConn } from './conn.ts';
 export type { SqlBackend } from './conn.ts';
-import { claimOutbox, markOutboxFailed, markOutboxSent, releaseOutboxLeases, sqlOps } from './ops.ts';
+import {
+  claimOutbox,
+  markOutboxFailed,
+  markOutboxSent,
+  releaseOutboxLeases,
+  signLatest,
+  sqlOps,
+  type HeadState,
+} from './ops.ts';
+import { HEAD_PERIOD_MS } from '../../audit/heads.ts';
 
 interface TxState {
   readonly store: object;
@@ -80,6 +89,8 @@ const counted = (tx: StoreTx, state: TxState): StoreTx => {
 class SqlStore implements Store {
   readonly location: string;
   readonly #b: SqlBackend;
+  #heads: HeadState | undefined;
+  #headTimer: NodeJS.Timeout | undefined;
 
   constructor(backend: SqlBackend) {
     this.#b = backend;
@@ -99,19 +110,22 @@ class SqlStore implements Store {
 
   async #write<T>(method: string, fn: (tx: StoreTx, conn: SqlConn) => Promise<T>): Promise<T> {
     this.#check(method);
-    return this.#b.transaction((conn) => fn(sqlOps(conn, this.#b.dialect, this.location), conn));
+    return this.#b.transaction((conn) => fn(sqlOps(conn, this.#b.dialect, this.location, this.#heads), conn));
   }
 
   async #read<T>(method: string, fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     this.#check(method);
-    return this.#b.read((conn) => fn(sqlOps(conn, this.#b.dialect, this.location)));
+    return this.#b.read((conn) => fn(sqlOps(conn, this.#b.dialect, this.location, this.#heads)));
   }
 
   async transaction<T>(fn: (tx: StoreTx) => Promise<T>): Promise<T> {
     this.#check('transaction');
     return this.#b.transaction(async (conn) => {
       const state: TxState = { store: this, open: true, inFlight: 0, failure: undefined };
-      const tx = counted(sqlOps(guardedConn(conn, state, this.#b.description), this.#b.dialect, this.location), state);
+      const tx = counted(
+        sqlOps(guardedConn(conn, state, this.#b.description), this.#b.dialect, this.location, this.#heads),
+        state,
+      );
       try {
         const result = await current.run(state, () => fn(tx));
         if (state.inFlight > 0)
@@ -125,6 +139,22 @@ class SqlStore implements Store {
         state.open = false;
       }
     });
+  }
+
+  signHeadsWith(signer: Signer, now: () => number = Date.now): void {
+    this.#heads = { signer, now, lastHeadAt: now() };
+    // At least a head a settlement period while records are written, even with no settlement.
+    clearInterval(this.#headTimer);
+    this.#headTimer = setInterval(() => {
+      const heads = this.#heads;
+      if (!heads || this.#b.closed) return;
+      this.#b.transaction((conn) => signLatest(conn, this.#b.dialect, this.location, heads)).catch(() => {});
+    }, HEAD_PERIOD_MS);
+    this.#headTimer.unref();
+  }
+
+  latestHead() {
+    return this.#read('latestHead', (tx) => tx.latestHead());
   }
 
   appendAudit(entry: AuditEntry): Promise<AuditRecord> {
@@ -208,6 +238,7 @@ class SqlStore implements Store {
 
   /** Idempotent, so shutdown paths need not track whether the store was already closed. */
   close(): Promise<void> {
+    clearInterval(this.#headTimer);
     return this.#b.close();
   }
 }

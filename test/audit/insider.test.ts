@@ -1,0 +1,257 @@
+// The audit trail against an insider (issue 17): someone with write access to a store's database
+// but not to the participant's key. A whole market runs a deal to settlement over signed HTTP; then
+// copies of its SQLite files are tampered with the way the issue's tamper test did — a record
+// inserted, edited or deleted mid-log with every later record re-hashed, the last 10 records cut
+// off, the orders table edited, a settlement row forged with a correctly computed hash — and
+// `flexlon audit verify` must name each (before signed heads, each of these verified "intact").
+import { after, before, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { dirname, join } from 'node:path';
+import Database from 'better-sqlite3';
+import { link, type AuditEntry, type AuditRecord } from '../../src/audit/chain.ts';
+import { headFromTags } from '../../src/audit/heads.ts';
+import { main } from '../../src/cli/main.ts';
+import { SLOT_MINUTES } from '../../src/compose/index.ts';
+import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
+import { gbpPerMwh, kw } from '../../src/domain/units.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
+
+const SLOT = SLOT_MINUTES * MINUTE_MS;
+let market: TestMarket;
+let runDir: string;
+const work = mkdtempSync(join(tmpdir(), 'flexlon-insider-'));
+
+before(
+  async () => {
+    market = await openMarket('insider', { secondsPerDay: '20' });
+    const m = market.m;
+    runDir = dirname(m.stores.flex.location);
+    let windowEnd = 0;
+    let bought = false;
+    for (let from = 4; from <= 12 && !bought; from++) {
+      const windowStart = epochMs(m.dayStart + from * SLOT);
+      windowEnd = windowStart + 2 * SLOT;
+      const got = await m.bap.procure(
+        {
+          kind: 'price-peak',
+          windowStart,
+          windowEnd: epochMs(windowEnd),
+          wantedKw: kw(20),
+          maxPriceGbpPerMwh: gbpPerMwh(100_000),
+        },
+        randomUUID(),
+      );
+      bought = !('none' in got);
+    }
+    assert.ok(bought, 'some early window had flexibility to buy');
+    // Market time runs through the window; the BPP settles and pushes on_status with its signed head.
+    m.clock.start();
+    for (let t = m.dayStart + SLOT; t <= windowEnd + SLOT; t += SLOT) {
+      await m.clock.waitUntil(epochMs(t));
+      await m.agent.tick(epochMs(t));
+    }
+    for (let i = 0; i < 100; i++) {
+      const order = (await m.stores.flex.listOrders())[0];
+      if (order?.state === 'completed') break;
+      await new Promise((r) => setTimeout(r, 100));
+    }
+    await new Promise((r) => setTimeout(r, 1_500)); // the DELIVERED on_status reaches the buyer
+    await m.stop();
+  },
+  { timeout: 120_000 },
+);
+
+after(async () => {
+  await market?.stop();
+  rmSync(work, { recursive: true, force: true });
+});
+
+/** A fresh copy of the run folder, tampered by `edit` on its flex-orchestrator.db. */
+const tampered = (name: string, edit: (db: Database.Database) => void): string => {
+  const dir = join(work, name);
+  cpSync(runDir, dir, { recursive: true });
+  const db = new Database(join(dir, 'flex-orchestrator.db'));
+  try {
+    // The insider drops the append-only guards first.
+    for (const t of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as { name: string }[])
+      db.exec(`DROP TRIGGER "${t.name}"`);
+    edit(db);
+  } finally {
+    db.close();
+  }
+  return dir;
+};
+
+interface Row {
+  seq: number;
+  kind: string;
+  at: number;
+  actor: string;
+  transaction_id: string | null;
+  message_id: string | null;
+  order_id: string | null;
+  payload: string;
+}
+
+const entryOf = (r: Row): AuditEntry => ({
+  kind: r.kind as AuditEntry['kind'],
+  at: r.at,
+  actor: r.actor,
+  ...(r.transaction_id === null ? {} : { transactionId: r.transaction_id }),
+  ...(r.message_id === null ? {} : { messageId: r.message_id }),
+  ...(r.order_id === null ? {} : { orderId: r.order_id }),
+  payload: JSON.parse(r.payload) as unknown,
+});
+
+/** Rewrites the whole log from `entries`, every record re-linked and re-hashed, as an insider would. */
+const rewrite = (db: Database.Database, entries: AuditEntry[]): void => {
+  db.exec('DELETE FROM audit_log');
+  const insert = db.prepare(
+    'INSERT INTO audit_log (seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
+  );
+  let prev: AuditRecord | undefined;
+  for (const e of entries) {
+    const r = link(prev, e);
+    insert.run(
+      r.seq,
+      r.kind,
+      r.at,
+      r.actor,
+      r.transactionId ?? null,
+      r.messageId ?? null,
+      r.orderId ?? null,
+      JSON.stringify(r.payload),
+      r.prevHash,
+      r.hash,
+    );
+    prev = r;
+  }
+};
+
+const rows = (db: Database.Database): Row[] => db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as Row[];
+
+const verify = async (dir: string, ...extra: string[]): Promise<{ code: number; text: string }> => {
+  const out: string[] = [];
+  const code = await main(['audit', 'verify', dir, ...extra], { out: (l) => out.push(l), err: (l) => out.push(l) });
+  return { code, text: out.join('\n') };
+};
+
+test('the untouched run verifies: chains, signed heads, state rows, and the head the buyer holds', async () => {
+  assert.ok(readdirSync(runDir).includes('flex-orchestrator.db'));
+  const { code, text } = await verify(runDir);
+  assert.equal(code, 0, text);
+  assert.match(text, /signed heads verify \(records 1–\d+ vouched for; [1-9]\d* held by counterparties among them\)/);
+});
+
+test('a record inserted mid-log, the rest re-hashed, is detected', async () => {
+  const dir = tampered('insert', (db) => {
+    const es = rows(db).map(entryOf);
+    const at = Math.floor(es.length / 3);
+    es.splice(at, 0, { kind: 'beckn.in', at: Date.now(), actor: 'someone', payload: { forged: true } });
+    rewrite(db, es);
+  });
+  const { code, text } = await verify(dir);
+  assert.equal(code, 1, text);
+  assert.match(
+    text,
+    /TAMPERED at record \d+: record \d+ (is not the one the head in record \d+ vouches for|\(state\) is not followed by a head signing it)/,
+  );
+});
+
+test('a record edited mid-log, the rest re-hashed, is detected', async () => {
+  const dir = tampered('edit', (db) => {
+    const es = rows(db).map(entryOf);
+    const i = es.findIndex((e) => e.kind === 'beckn.in');
+    es[i] = { ...(es[i] as AuditEntry), payload: { edited: true } };
+    rewrite(db, es);
+  });
+  const { code, text } = await verify(dir);
+  assert.equal(code, 1, text);
+  assert.match(text, /TAMPERED at record \d+/);
+});
+
+test('a record deleted mid-log, the rest re-hashed, is detected', async () => {
+  const dir = tampered('delete', (db) => {
+    const es = rows(db).map(entryOf);
+    es.splice(
+      es.findIndex((e) => e.kind === 'beckn.in'),
+      1,
+    );
+    rewrite(db, es);
+  });
+  const { code, text } = await verify(dir);
+  assert.equal(code, 1, text);
+  assert.match(text, /TAMPERED at record \d+/);
+});
+
+test('the last 10 records cut off are detected by the head the buyer holds', async () => {
+  const dir = tampered('truncate', (db) => {
+    db.exec('DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 10 FROM audit_log)');
+  });
+  const { code, text } = await verify(dir);
+  assert.equal(code, 1, text);
+  assert.match(
+    text,
+    /^TAMPERED {2}flex-orchestrator\.db: [\s\S]*the head the counterparty holds \([^)]*\) vouches for record \d+, .* but the log ends at record \d+: it was truncated/m,
+  );
+});
+
+test('an edit of the orders table is detected', async () => {
+  const dir = tampered('orders', (db) => {
+    const changed = db
+      .prepare('UPDATE orders SET body = replace(body, \'"reductionKw":\', \'"reductionKw":1\') ')
+      .run();
+    assert.equal(changed.changes, 1);
+  });
+  const { code, text } = await verify(dir);
+  assert.equal(code, 1, text);
+  assert.match(text, /TAMPERED state table: orders row \S+ differs from what record \d+ says was written/);
+});
+
+test('a forged settlement row with a correctly computed hash is detected', async () => {
+  const dir = tampered('forged', (db) => {
+    const es = rows(db).map(entryOf);
+    const real = es.find((e) => e.kind === 'settlement') as AuditEntry;
+    es.push({ ...real, at: Date.now(), payload: { ...(real.payload as object), paymentGbp: 1_000_000 } });
+    rewrite(db, es);
+  });
+  const { code, text } = await verify(dir);
+  assert.equal(code, 1, text);
+  assert.match(text, /\(settlement\) is not followed by a head signing it/);
+});
+
+test("a head given on the command line catches truncation without the buyer's store beside it", async () => {
+  const dir = tampered('truncate-given', (db) => {
+    db.exec('DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 10 FROM audit_log)');
+  });
+  // The head the buyer kept, exported to a file; the buyer's store itself is not there.
+  const grid = new Database(join(dir, 'grid-orchestrator.db'), { readonly: true });
+  const bodies = grid.prepare("SELECT payload FROM audit_log WHERE kind = 'beckn.in'").all() as { payload: string }[];
+  grid.close();
+  const heads = bodies
+    .map((b) => (JSON.parse(b.payload) as { body: string }).body)
+    .map((body) =>
+      headFromTags((JSON.parse(body) as { message?: { order?: { tags?: unknown } } }).message?.order?.tags),
+    )
+    .filter((h) => h !== undefined);
+  assert.ok(heads.length > 0, "the buyer kept the provider's heads");
+  rmSync(join(dir, 'grid-orchestrator.db'));
+  const file = join(work, 'heads.json');
+  writeFileSync(file, JSON.stringify(heads));
+  // Without the buyer's head the cut shows only where a table row outlived its record (the order's
+  // last state record was cut off with the rest).
+  const alone = await verify(dir);
+  assert.doesNotMatch(alone.text, /truncated/);
+  assert.match(alone.text, /TAMPERED state table: orders row/);
+  const { code, text } = await verify(dir, '--head', file);
+  assert.equal(code, 1, text);
+  assert.match(text, /but the log ends at record \d+: it was truncated/);
+  const junk = join(work, 'junk.json');
+  writeFileSync(junk, '{"v": 2}');
+  const refused = await verify(dir, '--head', junk);
+  assert.equal(refused.code, 2, refused.text);
+  assert.match(refused.text, /FLX_CLI_USAGE: --head .*junk\.json: entry 0 is not a signed head/);
+});
