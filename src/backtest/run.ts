@@ -163,6 +163,15 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
       lane.audit.maxLeadMs = s.audit.maxLeadMs ?? -Infinity;
     }
   const workload = o.workload ?? ((s: FleetSite, k: number, t: number) => siteDayOf(s, o.fleet, o.seed, k, t));
+  const memo = new Map<number, SiteDay[]>();
+  const dayOf = (k: number): SiteDay[] => {
+    let d = memo.get(k);
+    if (!d) {
+      const t = settlementDayStart(allDays[k] as string);
+      memo.set(k, (d = sites.map((s) => workload(s, k, t))));
+    }
+    return d;
+  };
   let periodsDone = 0;
   let jobsFinished = 0;
   for (let k = 0; k < allDays.length; k++) {
@@ -175,11 +184,15 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
       continue;
     }
     if (o.signal?.aborted) throw Object.assign(new Error('backtest stopped'), { name: 'AbortError' });
-    const siteDays = sites.map((s) => workload(s, k, dayStart));
+    const siteDays = dayOf(k);
+    // Jobs are queued a day ahead (a busy day's arrivals begin at 18:00 the evening before), and
+    // each moves into a site's queue at its submission time; only the oracle looks at them earlier.
+    const adding = [...(k === 0 ? [0] : []), k + 1].filter((d) => d < days.length).map(dayOf);
+    memo.delete(k - 1);
     const chunk: DayChunk = { date, rows: {}, finished: {} };
     for (const lane of lanes) {
       // Drain days bring no new work; their inference profile still runs.
-      if (k < days.length) lane.sims.forEach((sim, i) => sim.add((siteDays[i] as SiteDay).jobs.map(simJobOf)));
+      for (const add of adding) lane.sims.forEach((sim, i) => sim.add((add[i] as SiteDay).jobs.map(simJobOf)));
       const rows: PeriodRow[] = [];
       for (let p = 0; p < n; p++) {
         const now = dayStart + p * PERIOD_MS;

@@ -7,9 +7,10 @@
 // - A strategy decides which waiting jobs are eligible; the site's scheduler then starts eligible
 //   jobs at the period's start in submission order, strict FIFO (the oldest eligible job waits for
 //   GPUs and nothing overtakes it, as the cluster does) or with backfill (any eligible job that fits).
-// - Jobs start only at period boundaries (decisions are made once a period) and run at full power,
-//   without pre-emption, until their energy is used; GPUs come free at the end of the period in
-//   which a job finishes. A job submitted inside a period is seen at the next period's start.
+// - Strategies decide once a period, at its start. Jobs eligible then start at once or, when GPUs are
+//   busy, the moment a running job finishes and frees them (within the period too); they run at full
+//   power, without pre-emption, until their energy is used. A job submitted inside a period is seen
+//   at the next period's start (the decision cadence), by every strategy alike.
 import type { ComputeJob } from '../domain/compute.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 
@@ -117,19 +118,16 @@ export class SiteSim {
     return came;
   }
 
-  /**
-   * Runs the period [now, now + 30 min): starts eligible jobs in the given order, runs every job,
-   * meters the site. `inferenceKw` is the inference pool's IT power over the period.
-   */
-  step(now: number, eligible: (j: SimJob) => boolean, order: StartOrder, inferenceKw: number): PeriodMeter {
+  /** Starts eligible waiting jobs at `t` in the given order, as far as GPUs allow; returns how many. */
+  private start(t: number, eligible: (j: SimJob) => boolean, order: StartOrder): number {
     let free = this.freeGpus;
     let started = 0;
-    const still: SimJob[] = [];
     let blocked = false;
+    const still: SimJob[] = [];
     for (const j of this.waiting) {
-      const can = !blocked && eligible(j) && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= now;
+      const can = !blocked && eligible(j) && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= t;
       if (can && j.gpus <= free) {
-        j.startedAt = now;
+        j.startedAt = t;
         free -= j.gpus;
         this.running.push(j);
         started++;
@@ -140,29 +138,52 @@ export class SiteSim {
       still.push(j);
     }
     this.waiting = still;
+    return started;
+  }
+
+  /**
+   * Runs the period [now, now + 30 min): starts eligible jobs in the given order, runs every job,
+   * and starts eligible jobs again whenever one finishes and frees GPUs (as the site's scheduler
+   * does); meters the site. `inferenceKw` is the inference pool's IT power over the period.
+   */
+  step(now: number, eligible: (j: SimJob) => boolean, order: StartOrder, inferenceKw: number): PeriodMeter {
+    const end = now + PERIOD_MS;
+    const latePeriods = (j: SimJob) => Math.floor(now / PERIOD_MS) - Math.floor(j.deadlineAt / PERIOD_MS) + 1;
+    let started = this.start(now, eligible, order);
     let jobsKwh = 0;
     let gpuHours = 0;
-    const next: SimJob[] = [];
-    for (const j of this.running) {
-      const kwh = Math.min(j.remainingKwh, j.powerKw * PERIOD_H);
-      jobsKwh += kwh;
-      gpuHours += (j.gpus * kwh) / j.powerKw;
-      j.remainingKwh -= kwh;
-      const late = Math.floor(now / PERIOD_MS) - Math.floor(j.deadlineAt / PERIOD_MS) + 1;
-      if (late > 0) j.lateKwhPeriods = (j.lateKwhPeriods ?? 0) + late * kwh;
-      if (j.remainingKwh <= 1e-9 * j.energyKwh) {
-        const finishAt = now + (kwh / j.powerKw) * HOUR_MS;
+    let t = now;
+    while (t < end && this.running.length > 0) {
+      // The next finish inside the period, if any: power is constant until then.
+      let until = end;
+      for (const j of this.running) until = Math.min(until, t + (j.remainingKwh / j.powerKw) * HOUR_MS);
+      const h = (until - t) / HOUR_MS;
+      const next: SimJob[] = [];
+      for (const j of this.running) {
+        const done = t + (j.remainingKwh / j.powerKw) * HOUR_MS <= until;
+        const kwh = done ? j.remainingKwh : Math.min(j.remainingKwh, j.powerKw * h);
+        jobsKwh += kwh;
+        gpuHours += (j.gpus * kwh) / j.powerKw;
+        j.remainingKwh = done ? 0 : j.remainingKwh - kwh;
+        const late = latePeriods(j);
+        if (late > 0) j.lateKwhPeriods = (j.lateKwhPeriods ?? 0) + late * kwh;
+        if (!done) {
+          next.push(j);
+          continue;
+        }
         this.finished.push({
           id: j.id,
           gpus: j.gpus,
           waitH: ((j.startedAt ?? now) - j.submittedAt) / HOUR_MS,
-          lateH: (finishAt - j.deadlineAt) / HOUR_MS,
+          lateH: (until - j.deadlineAt) / HOUR_MS,
           lateGpuH: (j.gpus * (j.lateKwhPeriods ?? 0) * PERIOD_H) / j.energyKwh,
           work: j.work,
         });
-      } else next.push(j);
+      }
+      this.running = next;
+      t = until;
+      if (t < end) started += this.start(t, eligible, order);
     }
-    this.running = next;
     const itKwh = (this.spec.trainingIdleKw + inferenceKw) * PERIOD_H + jobsKwh;
     return {
       importKwh: itKwh * this.spec.pue,

@@ -1,0 +1,73 @@
+// `npm run bench:backtest -- [days...]`: times the backtest (src/backtest) of the three busy sites
+// with every strategy on the shipped data, from 2023-02-01, for each length given in days (default
+// 7 and 30), and prints one JSON line per length: wall seconds, seconds per simulated day (the drain
+// days included), peak RSS, the load while it ran, and the year extrapolated from it (365 days + 2
+// drain days at the same rate). BENCH_FROM and BENCH_FLEET (busy|idle) override the defaults;
+// BENCH_STRATEGIES a comma list.
+import { mkdtempSync, rmSync } from 'node:fs';
+import { loadavg, tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { createPlanningSolver } from '../src/compose/index.ts';
+import { recordedSource } from '../src/compose/signals.ts';
+import { DEFAULT_WORK } from '../src/optimise/planner.ts';
+import type { Fleet } from '../src/backtest/fleet.ts';
+import { writeOutputs } from '../src/backtest/report.ts';
+import { datesBetween, DRAIN_DAYS, runBacktest } from '../src/backtest/run.ts';
+import { STRATEGIES, type StrategyName } from '../src/backtest/strategies.ts';
+
+const lengths = process.argv.slice(2).map(Number);
+const from = process.env.BENCH_FROM ?? '2023-02-01';
+const fleet = (process.env.BENCH_FLEET ?? 'busy') as Fleet;
+const strategies = (process.env.BENCH_STRATEGIES?.split(',') ?? [...STRATEGIES]) as StrategyName[];
+const { history } = recordedSource({ kind: 'shipped' });
+
+for (const days of lengths.length > 0 ? lengths : [7, 30]) {
+  const to = datesBetween(from, from, days - 1).at(-1) as string;
+  const out = mkdtempSync(join(tmpdir(), 'flexlon-bench-backtest-'));
+  const solver = createPlanningSolver({ work: DEFAULT_WORK });
+  const load0 = loadavg()[0] as number;
+  const t0 = performance.now();
+  const options = { from, to, sites: ['lon', 'man', 'edi'], fleet, strategies, seed: 1, out, history, solver };
+  const run = await runBacktest(options);
+  const results = writeOutputs(options, run) as {
+    strategies: Record<
+      string,
+      { energyGbp: number; tCo2: number; latenessGbp: number; objectiveGbp: number; captureShare?: number | null }
+    >;
+    targets: unknown;
+  };
+  const seconds = (performance.now() - t0) / 1000;
+  await solver.close();
+  rmSync(out, { recursive: true, force: true });
+  const simulated = days + DRAIN_DAYS;
+  console.log(
+    JSON.stringify({
+      bench: 'backtest',
+      from,
+      to,
+      fleet,
+      sites: 3,
+      strategies,
+      days,
+      seconds: Math.round(seconds * 10) / 10,
+      secondsPerDay: Math.round((seconds / simulated) * 100) / 100,
+      yearSecondsExtrapolated: Math.round((seconds / simulated) * (365 + DRAIN_DAYS)),
+      peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
+      loadavg1mBefore: Math.round(load0 * 100) / 100,
+      loadavg1mAfter: Math.round((loadavg()[0] as number) * 100) / 100,
+      summary: Object.fromEntries(
+        Object.entries(results.strategies).map(([n, s]) => [
+          n,
+          {
+            energyGbp: Math.round(s.energyGbp),
+            tCo2: Math.round(s.tCo2 * 100) / 100,
+            latenessGbp: Math.round(s.latenessGbp),
+            objectiveGbp: Math.round(s.objectiveGbp),
+            captureShare: s.captureShare,
+          },
+        ]),
+      ),
+      targets: results.targets,
+    }),
+  );
+}
