@@ -104,20 +104,72 @@ export const importCaps = (p: PlanningProblem): Float64Array[] =>
 const RUN_BUCKETS = [1, 1.5, 2, 3, 4, 6, 8, 12, 16, 24, 32, 48, 64, 96];
 const runBucket = (runSlots: number): number => RUN_BUCKETS.findIndex((b) => runSlots <= b * (1 + 1e-9));
 
-export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = true): JobClass[] => {
+/** The parts of a job's class key that do not depend on the granularity (computed once per problem). */
+interface KeyParts {
+  readonly sites: number[];
+  readonly head: string;
+  readonly run: number;
+}
+const keyParts = new WeakMap<PlanningProblem, KeyParts[]>();
+
+const partsOf = (p: PlanningProblem): KeyParts[] => {
+  const known = keyParts.get(p);
+  if (known) return known;
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
   const h = p.slotMinutes / 60;
+  const parts = p.jobs.map((j) => {
+    const sites = j.sites.map((s) => siteIndex.get(s) as number).sort((a, b) => a - b);
+    return {
+      sites,
+      head: `${sites.join(',')}|${j.preemptible ? 'p' : 'n'}|`,
+      run: runBucket(j.energyKwh / (j.maxPowerKw * h)),
+    };
+  });
+  keyParts.set(p, parts);
+  return parts;
+};
+
+/** A job's class key at a granularity, with its widened window and soft deadline. */
+const classKey = (
+  p: PlanningProblem,
+  parts: readonly KeyParts[],
+  i: number,
+  granularity: number,
+  byRunLength: boolean,
+): { key: string; r: number; d: number; sites: number[]; slo: ClassSlo | undefined } => {
+  const j = p.jobs[i]!;
+  const part = parts[i]!;
+  const r = Math.floor(j.releaseSlot / granularity) * granularity;
+  const d = Math.min(p.slots, Math.ceil(runEnd(p, j) / granularity) * granularity);
+  const slo = jobSlo(p, i, granularity);
+  const key = `${r}|${d}|${part.head}${byRunLength ? part.run : ''}${sloKey(slo, byRunLength && granularity === 1)}`;
+  return { key, r, d, sites: part.sites, slo };
+};
+
+/** Job columns of buildClasses(p, granularity, byRunLength) without building it (no profiles). */
+const columnsAt = (p: PlanningProblem, granularity: number, byRunLength: boolean): number => {
+  const parts = partsOf(p);
+  const seen = new Set<string>();
+  let columns = 0;
+  p.jobs.forEach((j, i) => {
+    if (j.energyKwh <= 0) return;
+    const c = classKey(p, parts, i, granularity, byRunLength);
+    if (seen.has(c.key)) return;
+    seen.add(c.key);
+    columns += (c.d - c.r) * c.sites.length;
+  });
+  return columns;
+};
+
+export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = true): JobClass[] => {
+  const parts = partsOf(p);
   const groups = new Map<
     string,
     { r: number; d: number; sites: number[]; preemptible: boolean; jobs: number[]; slo?: ClassSlo }
   >();
   p.jobs.forEach((j, i) => {
     if (j.energyKwh <= 0) return;
-    const r = Math.floor(j.releaseSlot / granularity) * granularity;
-    const d = Math.min(p.slots, Math.ceil(runEnd(p, j) / granularity) * granularity);
-    const sites = j.sites.map((s) => siteIndex.get(s) as number).sort((a, b) => a - b);
-    const slo = jobSlo(p, i, granularity);
-    const key = `${r}|${d}|${sites.join(',')}|${j.preemptible ? 'p' : 'n'}|${byRunLength ? runBucket(j.energyKwh / (j.maxPowerKw * h)) : ''}${sloKey(slo, byRunLength && granularity === 1)}`;
+    const { key, r, d, sites, slo } = classKey(p, parts, i, granularity, byRunLength);
     const g = groups.get(key);
     if (g) {
       g.jobs.push(i);
@@ -177,14 +229,15 @@ export const classColumns = (classes: readonly JobClass[]): number =>
  * classes (bound.ts).
  */
 export const chooseClasses = (p: PlanningProblem, maxColumns: number): { granularity: number; classes: JobClass[] } => {
-  const exact = buildClasses(p, 1, true);
-  if (classColumns(exact) <= maxColumns) return { granularity: 1, classes: exact };
-  let best = { granularity: 1, classes: buildClasses(p, 1, false) };
+  // Columns are counted first and only the classes chosen are built (at 10k jobs, building every
+  // candidate took most of a second).
+  if (columnsAt(p, 1, true) <= maxColumns) return { granularity: 1, classes: buildClasses(p, 1, true) };
+  let granularity = 1;
   for (const g of [2, 3, 4, 6, 8, 12, 16, 24, 48]) {
-    if (classColumns(best.classes) <= maxColumns || g >= p.slots) break;
-    best = { granularity: g, classes: buildClasses(p, g, false) };
+    if (columnsAt(p, granularity, false) <= maxColumns || g >= p.slots) break;
+    granularity = g;
   }
-  return best;
+  return { granularity, classes: buildClasses(p, granularity, false) };
 };
 
 /**
