@@ -93,6 +93,11 @@ export const localSearch = (
   batteries: readonly BatterySchedule[],
   lambda: number,
   maxSweeps = 4,
+  /**
+   * Also stop after a sweep that gains less than this share of the first sweep's gain (0: only at
+   * no gain). The planner's rounds repeat the search, so a tail of small gains is not lost for good.
+   */
+  minRelGain = 0,
 ): LocalSearchResult => {
   const h = p.slotMinutes / 60;
   const priced = unitCosts(p, lambda);
@@ -210,6 +215,7 @@ export const localSearch = (
   let moved = 0;
   let gain = 0;
   let sweeps = 0;
+  let firstGain = 0;
   const total = p.jobs.reduce((a, j) => a + j.energyKwh, 0);
   for (; sweeps < maxSweeps; sweeps++) {
     let sweepGain = 0;
@@ -242,8 +248,9 @@ export const localSearch = (
       moved++;
     }
     gain += sweepGain;
+    if (sweeps === 0) firstGain = sweepGain;
     // Stop when a sweep gains less than a millionth of the energy's worth at £1/MWh.
-    if (sweepGain <= 1e-9 * total) {
+    if (sweepGain <= Math.max(1e-9 * total, minRelGain * firstGain)) {
       sweeps++;
       break;
     }

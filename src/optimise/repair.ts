@@ -112,10 +112,16 @@ const topUp = (
 ): { left: number; cost: number } => {
   const h = p.slotMinutes / 60;
   const job = p.jobs[j]!;
+  const end = runEnd(p, job);
   const slots: number[] = [];
-  for (let t = job.releaseSlot; t < runEnd(p, job); t++) slots.push(t);
-  // A soft job's slots past its deadline cost its lateness as well.
-  const unit = (t: number): number => (costs[s]![t] as number) + lateGbpPerKwh(p, job, t);
+  // A soft job's slots past its deadline cost its lateness as well (computed once per slot: the
+  // sort below is the hottest loop of placement).
+  const units = new Float64Array(end);
+  for (let t = job.releaseSlot; t < end; t++) {
+    slots.push(t);
+    units[t] = (costs[s]![t] as number) + lateGbpPerKwh(p, job, t);
+  }
+  const unit = (t: number): number => units[t] as number;
   slots.sort((a, b) => unit(a) - unit(b) || a - b);
   // Energy that may wait beyond the horizon goes only where it is cheaper than waiting.
   const ceiling = mayLeaveUnserved(p, job) ? unservedGbpPerKwh(p, job) : Number.POSITIVE_INFINITY;
