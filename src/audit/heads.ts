@@ -11,9 +11,15 @@
 import { createHash } from 'node:crypto';
 import { publicKeyFromBase64 } from '../beckn/keys.ts';
 import { verifySignature } from '../beckn/signing.ts';
-import type { Signer } from '../ports.ts';
 import { canonicalJson } from './canonical.ts';
 import type { AuditEntry, AuditRecord } from './chain.ts';
+
+/** What signs heads: a participant's key (the Signer port has this shape; kept apart to avoid a cycle). */
+export interface HeadSigner {
+  readonly subscriberId: string;
+  readonly uniqueKeyId: string;
+  sign(data: Uint8Array): Uint8Array;
+}
 
 /** The audit kind of a head record (its payload is a SignedHead of the record just before it). */
 export const HEAD_KIND = 'head';
@@ -40,7 +46,7 @@ export interface SignedHead {
 const signingText = (h: Omit<SignedHead, 'signature'>): string =>
   `flexlon-audit-head/${h.v}|${h.actor}|${h.keyId}|${h.seq}|${h.hash}|${h.at}`;
 
-export const signHead = (record: Pick<AuditRecord, 'seq' | 'hash'>, signer: Signer, at: number): SignedHead => {
+export const signHead = (record: Pick<AuditRecord, 'seq' | 'hash'>, signer: HeadSigner, at: number): SignedHead => {
   const unsigned = {
     v: 1 as const,
     actor: signer.subscriberId,
@@ -54,7 +60,7 @@ export const signHead = (record: Pick<AuditRecord, 'seq' | 'hash'>, signer: Sign
 };
 
 /** The head record that follows `record` in the log. */
-export const headEntry = (record: AuditRecord, signer: Signer, at: number): AuditEntry => ({
+export const headEntry = (record: AuditRecord, signer: HeadSigner, at: number): AuditEntry => ({
   kind: HEAD_KIND as AuditEntry['kind'],
   at,
   actor: signer.subscriberId,

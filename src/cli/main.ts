@@ -11,6 +11,7 @@ import { eventsCommand } from './events.ts';
 import { offersCommand } from './offers.ts';
 import { planCommand } from './plan.ts';
 import { runCommand } from './run.ts';
+import { settleCommand } from './settle.ts';
 import { signalsCommand } from './signals.ts';
 
 export const COMMANDS: readonly Command[] = [
@@ -22,6 +23,7 @@ export const COMMANDS: readonly Command[] = [
   eventsCommand,
   becknCommand,
   auditCommand,
+  settleCommand,
   backtestCommand,
 ];
 

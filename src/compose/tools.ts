@@ -3,7 +3,7 @@
 // reading, the OpenADR event store, and the CSV / saved-response signal formats.
 export { GridEventStore } from '../adapters/events-openadr/store.ts';
 export { readSavedFile, type SavedFormat } from '../adapters/signals-api/saved.ts';
-export { readCsv } from '../adapters/signals-csv/csv.ts';
+export { readCsv } from '../formats/csv.ts';
 export { detectFormat, readTable } from '../adapters/signals-csv/formats.ts';
 export { parseMapping } from '../adapters/signals-csv/mapping.ts';
 export { normalisedCsv, writeAtomically } from '../adapters/signals-csv/write.ts';

@@ -5,8 +5,9 @@
 // shifts it by the mean gap between actual and baseline in a window before the event.
 // The window offsets, caps and fallbacks are not confirmed from the BMD itself, so they are
 // configuration, and every result states the configuration it used.
-// Days are UTC days of 48 half-hour slots here; clock-change days (46/50 settlement periods) are not
-// handled and are excluded as incomplete. Quantities are import kW (average per period).
+// Days are UTC days of 48 half-hour slots for simulated history, or settlement days of 46/48/50
+// periods for real meter data (Bl01Config.periodsOf; periods matched by number). Quantities are
+// import kW (average per period).
 
 export interface Bl01Config {
   readonly name: string;
@@ -22,6 +23,12 @@ export interface Bl01Config {
   };
   /** Non-working weekdays (YYYY-MM-DD): England and Wales bank holidays by default. */
   readonly holidays: readonly string[];
+  /**
+   * Periods in a day: 48 for the UTC days of simulated history (the default); for settlement days,
+   * periodsInDay (46 or 50 on clock-change days). Periods are matched by number; a period a baseline
+   * day lacks (SP 49–50 of a long event day) has no baseline.
+   */
+  readonly periodsOf?: (day: string) => number;
 }
 
 /** England and Wales bank holidays 2023–2024 (gov.uk/bank-holidays). */
@@ -104,6 +111,7 @@ export const bl01Baseline = (
   toSlot: number,
   c: Bl01Config = BL01_DEFAULT,
 ): Bl01Result => {
+  const periods = (day: string) => c.periodsOf?.(day) ?? SLOTS_PER_DAY;
   const working = isWorkingDay(eventDay, c.holidays);
   const wanted = working ? c.workingDays : c.nonWorkingDays;
   const event = dayIndex(eventDay);
@@ -119,7 +127,7 @@ export const bl01Baseline = (
       excluded.push({ day: d.day, reason: 'event day' });
       continue;
     }
-    if (d.importKw.length !== SLOTS_PER_DAY || d.importKw.some((x) => x === null || !Number.isFinite(x))) {
+    if (d.importKw.length !== periods(d.day) || d.importKw.some((x) => x === null || !Number.isFinite(x))) {
       excluded.push({ day: d.day, reason: 'incomplete meter data' });
       continue;
     }
@@ -132,10 +140,10 @@ export const bl01Baseline = (
       excluded,
     };
   }
-  const unadjustedKw = Array.from(
-    { length: SLOTS_PER_DAY },
-    (_, t) => selected.reduce((a, d) => a + (d.importKw[t] as number), 0) / selected.length,
-  );
+  const unadjustedKw = Array.from({ length: periods(eventDay) }, (_, t) => {
+    const have = selected.filter((d) => t < d.importKw.length);
+    return have.length === 0 ? NaN : have.reduce((a, d) => a + (d.importKw[t] as number), 0) / have.length;
+  });
   let ida = 0;
   if (c.inDayAdjustment.enabled) {
     const end = fromSlot - c.inDayAdjustment.endOffsetSlots;
@@ -143,7 +151,7 @@ export const bl01Baseline = (
     const gaps: number[] = [];
     for (let t = start; t < end; t++) {
       const actual = eventDayMeter[t];
-      if (actual !== null && actual !== undefined && Number.isFinite(actual))
+      if (actual !== null && actual !== undefined && Number.isFinite(actual) && Number.isFinite(unadjustedKw[t]))
         gaps.push(actual - (unadjustedKw[t] as number));
     }
     if (gaps.length > 0) ida = gaps.reduce((a, b) => a + b, 0) / gaps.length;

@@ -9,7 +9,7 @@ import { findRegion, GB_REGIONS, NATIONAL_REGION_ID } from '../../domain/regions
 import { isSettlementDate, periodStart, periodsInDay, PERIOD_MS } from '../../domain/settlement-day.ts';
 import type { SignalHistory } from '../../domain/signal-history.ts';
 import { epochMs } from '../../domain/time.ts';
-import type { CsvTable } from './csv.ts';
+import type { CsvTable } from '../../formats/csv.ts';
 import { readMapped, type ColumnMapping } from './mapping.ts';
 import { invalid, parseNumber, parseUtc, requireHalfHour } from './parse.ts';
 

@@ -7,7 +7,7 @@ import { findRegion, NATIONAL_REGION_ID } from '../../domain/regions.ts';
 import { isSettlementDate, londonOffsetMs, periodStart, periodsInDay } from '../../domain/settlement-day.ts';
 import type { SignalHistory } from '../../domain/signal-history.ts';
 import { epochMs, type EpochMs } from '../../domain/time.ts';
-import type { CsvTable } from './csv.ts';
+import type { CsvTable } from '../../formats/csv.ts';
 import { invalid, parseNumber, parseUtc, requireHalfHour } from './parse.ts';
 
 const COLUMN_KEYS = {

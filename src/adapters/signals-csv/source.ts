@@ -6,7 +6,7 @@ import type { VintageModel } from '../../domain/forecast-vintage.ts';
 import { NATIONAL_REGION_ID } from '../../domain/regions.ts';
 import { SignalHistory } from '../../domain/signal-history.ts';
 import { HistorySignalSource } from '../../signals/history.ts';
-import { readCsv } from './csv.ts';
+import { readCsv } from '../../formats/csv.ts';
 import { detectFormat, readTable, type CsvFormat } from './formats.ts';
 import type { ColumnMapping } from './mapping.ts';
 

@@ -1,7 +1,7 @@
-// Minimal RFC 4180 CSV reading for the shipped data files: a header row, comma separated, optional
+// Minimal RFC 4180 CSV reading (the shipped data files, meter exports): a header row, comma separated, optional
 // double-quoted fields. Errors name the file and line.
 import { readFileSync } from 'node:fs';
-import { FlexError } from '../../errors.ts';
+import { FlexError } from '../errors.ts';
 
 export interface CsvTable {
   readonly file: string;

@@ -1,0 +1,250 @@
+// `flexlon settle`: one flexibility event settled from a real meter file, by a published baseline
+// and a product's terms — per period baseline, metered, delivered and payment — as a table, JSON,
+// CSV, or an HTML statement a counterparty can open offline (issue 17). Everything it uses is in its
+// output: the meter file's gaps and duplicates, the baseline method with its days, the product's rules.
+import { readFileSync, writeFileSync } from 'node:fs';
+import { resolve } from 'node:path';
+import { FlexError } from '../errors.ts';
+import { londonOffsetMs, PERIOD_MS, periodStart, settlementPeriodOf } from '../domain/settlement-day.ts';
+import { isoOf } from '../domain/time.ts';
+import { readJsonFile } from '../formats/json.ts';
+import { meterDays, parseMeterCsv, type MeterUnit } from '../formats/meter-csv.ts';
+import { eventBaseline, type SettlementWindow } from '../settlement/meter-baselines.ts';
+import { parseProduct, settleProduct, type BaselineName } from '../settlement/product.ts';
+import { parseFlags, type Command } from './command.ts';
+import { statementHtml, type SettleReport } from './settle-html.ts';
+
+const USAGE = `Usage: flexlon settle --meter FILE.csv --event FROM/TO --product FILE.json --accepted-kw KW
+                      [--baseline bl01|dfs|ena|nominated] [--nominated FILE.json] [--event-days D,...]
+                      [--unit kWh|kW] [--format table|json|csv|html] [--out FILE]
+
+Settles one flexibility event from a half-hourly meter file: the baseline of each settlement period
+by a published method, the metered import, the delivered energy and the payment under the product's
+terms. The meter file is CSV, one row per period (a UTC start or settlement_date + settlement_period,
+and kwh or kw) or one row per settlement day (date, then a column per period; 46 or 50 on clock-change
+days); gaps and duplicates are reported, never filled. FROM/TO are UTC times with a zone on half-hour
+boundaries, within one settlement day. The product (JSON) names its measurement (reduction or
+import-limit), baseline, prices and performance rule (docs/settlement.md).
+
+Options:
+  --meter FILE          the meter export (one metering point)
+  --event FROM/TO       the window, e.g. 2023-01-24T17:00Z/2023-01-24T19:00Z
+  --product FILE        the product's terms (JSON)
+  --accepted-kw KW      the reduction the buyer accepted (kW)
+  --baseline NAME       overrides the product's baseline: bl01, dfs, ena or nominated
+  --nominated FILE      the provider's nominated baseline: a JSON list of kW, one per period of the window
+  --event-days D,...    earlier days the site delivered flexibility (left out of the baseline history)
+  --unit kWh|kW         the meter values' unit, when the header does not say it
+  --format F            table (default), json, csv or html
+  --out FILE            write there instead of standard output
+  -h, --help            this help`;
+
+const usage = (why: string, path?: string) =>
+  new FlexError('FLX_CLI_USAGE', `${why}\n\n${USAGE}`, path ? { path } : undefined);
+
+/** The window as settlement periods of one settlement day. */
+export const windowOf = (text: string): SettlementWindow => {
+  const [a, b, extra] = text.split('/');
+  const zoned = (t: string | undefined) => t !== undefined && /(Z|[+-]\d\d:?\d\d)$/.test(t.trim());
+  if (extra !== undefined || !zoned(a) || !zoned(b))
+    throw usage(
+      `--event "${text}": give FROM/TO as UTC times with a zone, e.g. 2023-01-24T17:00Z/2023-01-24T19:00Z`,
+      '--event',
+    );
+  const from = Date.parse(a as string);
+  const to = Date.parse(b as string);
+  if (!Number.isFinite(from) || !Number.isFinite(to) || !(to > from))
+    throw usage(`--event "${text}": FROM and TO must be times, TO after FROM`, '--event');
+  if (from % PERIOD_MS !== 0 || to % PERIOD_MS !== 0)
+    throw usage(`--event "${text}": settlement periods start on the half hour`, '--event');
+  const first = settlementPeriodOf(from);
+  const last = settlementPeriodOf(to - PERIOD_MS);
+  if (first.date !== last.date)
+    throw usage(
+      `--event "${text}": the window spans settlement days ${first.date} and ${last.date}; settle each day apart`,
+      '--event',
+    );
+  return { date: first.date, fromPeriod: first.period, toPeriod: last.period + 1 };
+};
+
+const readText = (file: string, what: string): string => {
+  try {
+    return readFileSync(resolve(file), 'utf8');
+  } catch (e) {
+    throw usage(`${what} ${file}: cannot read it (${(e as Error).message})`);
+  }
+};
+
+export const settleFromFiles = (o: {
+  meter: string;
+  event: string;
+  product: string;
+  acceptedKw: number;
+  baseline?: BaselineName;
+  nominated?: string;
+  eventDays?: readonly string[];
+  unit?: MeterUnit;
+}): SettleReport => {
+  const series = parseMeterCsv(readText(o.meter, '--meter'), o.meter, o.unit ? { unit: o.unit } : {});
+  const product = parseProduct(readJsonFile(o.product), o.product);
+  const w = windowOf(o.event);
+  const name = o.baseline ?? product.baseline;
+  const starts = Array.from({ length: w.toPeriod - w.fromPeriod }, (_, i) => periodStart(w.date, w.fromPeriod + i));
+  const missing = starts.filter((t) => !series.kw.has(t));
+  if (missing.length > 0)
+    throw new FlexError(
+      'FLX_DATA_INVALID',
+      `${o.meter}: no reading for ${missing.map((t) => `${w.date} SP${settlementPeriodOf(t).period} (${isoOf(t)})`).join(', ')} in the window: settlement needs every period metered (nothing is estimated)`,
+    );
+  const nominatedKw = o.nominated ? (readJsonFile(o.nominated) as number[]) : undefined;
+  const baseline = eventBaseline(name, meterDays(series), w, {
+    ...(o.eventDays ? { eventDays: o.eventDays } : {}),
+    ...(nominatedKw ? { nominatedKw } : {}),
+    ...(product.battery ? { battery: true } : {}),
+  });
+  const periods = starts.map((t, i) => {
+    const sp = settlementPeriodOf(t);
+    return {
+      start: t,
+      settlementDate: sp.date,
+      settlementPeriod: sp.period,
+      baselineKw: Math.round((baseline.baselineKw[i] as number) * 1000) / 1000,
+      meteredKw: series.kw.get(t) as number,
+    };
+  });
+  return {
+    version: 1,
+    meter: {
+      file: series.file,
+      meterId: series.meterId,
+      shape: series.shape,
+      unit: series.unit,
+      from: isoOf(series.from),
+      to: isoOf(series.to),
+      gaps: series.gaps,
+      duplicates: series.duplicates,
+    },
+    window: {
+      ...w,
+      startUtc: isoOf(starts[0] as number),
+      endUtc: isoOf((starts[starts.length - 1] as number) + PERIOD_MS),
+    },
+    baseline: { name, ...baseline },
+    settlement: settleProduct(product, periods, o.acceptedKw),
+  };
+};
+
+const hhmm = (t: number) => isoOf(t).slice(11, 16);
+const local = (t: number) => `${hhmm(t + londonOffsetMs(t))} ${londonOffsetMs(t) ? 'BST' : 'GMT'}`;
+const f = (x: number, d = 1) => x.toFixed(d);
+
+export const tableLines = (r: SettleReport): string[] => {
+  const s = r.settlement;
+  const p = s.product;
+  const limit = p.measurement === 'import-limit';
+  return [
+    `meter      ${r.meter.meterId ?? '(no id)'} from ${r.meter.file} (${r.meter.shape}, ${r.meter.unit}), ${r.meter.from} to ${r.meter.to}; ${r.meter.gaps.length} periods missing, ${r.meter.duplicates.length} duplicated`,
+    `product    ${p.name} (${p.code}): ${p.measurement}${limit ? ` at or below ${p.importLimitKw} kW` : ''}, accepted ${f(s.acceptedKw)} kW over ${s.windowHours} h`,
+    `baseline   ${r.baseline.name}: ${r.baseline.method}`,
+    `           days used: ${r.baseline.selectedDays.join(', ') || '—'}${r.baseline.adjustmentKw ? `; adjustment ${f(r.baseline.adjustmentKw)} kW` : ''}`,
+    `periods    ${r.window.date}, UTC (UK local); delivered = (baseline − metered) × 0.5 h`,
+    ...s.periods.map(
+      (x) =>
+        `  SP${String(x.settlementPeriod).padStart(2, '0')} ${hhmm(x.start)} UTC (${local(x.start)})  baseline ${f(x.baselineKw).padStart(7)} kW  metered ${f(x.meteredKw).padStart(7)} kW  ` +
+        (limit
+          ? `import ${x.complies ? '≤' : '>'} limit ${p.importLimitKw} kW${x.complies ? '' : ` by ${f((x.exceedanceKwh ?? 0) / 0.5)} kW`}; reduction ${f(x.deliveredKwh)} kWh (paid on ${f(x.countedKwh)})`
+          : `delivered ${f(x.deliveredKwh).padStart(6)} kWh of ${f(x.acceptedKwh)} accepted (paid on ${f(x.countedKwh)})`) +
+        `  £${f(x.utilisationGbp, 2)}`,
+    ),
+    limit
+      ? `total      import within the limit for ${(s.deliveredShare * 100).toFixed(1)} % of the window's allowance; performance factor ${s.performanceFactor.toFixed(2)}`
+      : `total      delivered ${f(s.deliveredKwh)} kWh of ${f(s.acceptedKwh)} kWh accepted (${(s.deliveredShare * 100).toFixed(1)} % paid on, at most 100 %); performance factor ${s.performanceFactor.toFixed(2)}`,
+    `payment    £${f(s.paymentGbp, 2)} = (availability £${f(s.availabilityGbp, 2)} + utilisation £${f(s.utilisationGbp, 2)}) × ${s.performanceFactor.toFixed(2)}`,
+    ...s.rules.map((x, i) => `${i === 0 ? 'rules' : '     '}      ${x}`),
+  ];
+};
+
+export const csvText = (r: SettleReport): string =>
+  [
+    'settlement_date,settlement_period,start_utc,baseline_kw,metered_kw,delivered_kwh,accepted_kwh,counted_kwh,exceedance_kwh,utilisation_gbp',
+    ...r.settlement.periods.map((x) =>
+      [
+        x.settlementDate,
+        x.settlementPeriod,
+        isoOf(x.start),
+        x.baselineKw,
+        x.meteredKw,
+        x.deliveredKwh,
+        x.acceptedKwh,
+        x.countedKwh,
+        x.exceedanceKwh ?? '',
+        x.utilisationGbp.toFixed(2),
+      ].join(','),
+    ),
+  ].join('\n') + '\n';
+
+export const settleCommand: Command = {
+  name: 'settle',
+  summary: 'settle one event from a meter file: a published baseline, a product’s terms, a statement',
+  usage: USAGE,
+  async run(argv, io) {
+    const { values } = parseFlags(
+      argv,
+      {
+        meter: { type: 'string' },
+        event: { type: 'string' },
+        product: { type: 'string' },
+        'accepted-kw': { type: 'string' },
+        baseline: { type: 'string' },
+        nominated: { type: 'string' },
+        'event-days': { type: 'string' },
+        unit: { type: 'string' },
+        format: { type: 'string' },
+        out: { type: 'string' },
+      },
+      USAGE,
+    );
+    if (values.help) {
+      io.out(USAGE);
+      return 0;
+    }
+    for (const k of ['meter', 'event', 'product', 'accepted-kw'] as const)
+      if (values[k] === undefined) throw usage(`--${k} is needed`, `--${k}`);
+    const acceptedKw = Number(values['accepted-kw']);
+    if (!(acceptedKw > 0) || !Number.isFinite(acceptedKw))
+      throw usage(`--accepted-kw "${values['accepted-kw']}": a reduction in kW, above 0`, '--accepted-kw');
+    const baseline = values.baseline;
+    if (baseline !== undefined && !['bl01', 'dfs', 'ena', 'nominated'].includes(baseline))
+      throw usage(`--baseline "${baseline}": one of bl01, dfs, ena, nominated`, '--baseline');
+    if (values.unit !== undefined && values.unit !== 'kWh' && values.unit !== 'kW')
+      throw usage(`--unit "${values.unit}": kWh or kW`, '--unit');
+    const format = values.format ?? 'table';
+    if (!['table', 'json', 'csv', 'html'].includes(format))
+      throw usage(`--format "${format}": table, json, csv or html`, '--format');
+    const report = settleFromFiles({
+      meter: values.meter as string,
+      event: values.event as string,
+      product: values.product as string,
+      acceptedKw,
+      ...(baseline ? { baseline: baseline as BaselineName } : {}),
+      ...(values.nominated ? { nominated: values.nominated } : {}),
+      ...(values['event-days'] ? { eventDays: values['event-days'].split(',').map((d) => d.trim()) } : {}),
+      ...(values.unit ? { unit: values.unit as MeterUnit } : {}),
+    });
+    const text =
+      format === 'json'
+        ? `${JSON.stringify(report, null, 2)}\n`
+        : format === 'csv'
+          ? csvText(report)
+          : format === 'html'
+            ? statementHtml(report, tableLines(report))
+            : `${tableLines(report).join('\n')}\n`;
+    if (values.out) {
+      writeFileSync(resolve(values.out), text);
+      io.out(
+        `settlement statement (${format}) written to ${values.out}: payment £${report.settlement.paymentGbp.toFixed(2)}`,
+      );
+    } else io.out(text.replace(/\n$/, ''));
+    return 0;
+  },
+};

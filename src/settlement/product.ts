@@ -1,0 +1,249 @@
+// Flexibility products as data (issues 16 and 17): what a product measures, what it pays and how
+// under-delivery cuts the pay — each a named, documented parameter, so a settlement states exactly
+// the terms it applied and a counterparty can recompute it.
+//
+//   measurement  reduction     delivered = (baseline − metered) × h per settlement period
+//                import-limit  the site's import against the limit: a period complies when metered ≤ limit;
+//                              it is never stated as a percentage over 100 of a reduction
+//   payments     availability  £/MW/h × accepted MW × window hours (ENA standard products with availability)
+//                utilisation   £/MWh × min(delivered, accepted) MWh, per period
+//                dfs           £/MWh × min(delivered, accepted) MWh per period, pay-as-bid (NESO DFS
+//                              utilisation rules; no performance factor, no penalty for non-delivery)
+//   performance  WPD/NGED Flexible Power: after a 5 % tolerance, each 1 % of under-delivery cuts 3 % of
+//                the pay (factor = max(0, 1 − 3 × max(0, shortfall − 0.05)); zero at 61.67 % delivered)
+import { FlexError } from '../errors.ts';
+
+export interface PerformanceRule {
+  readonly name: string;
+  /** Shortfall (share of the accepted volume) paid in full. */
+  readonly tolerance: number;
+  /** Share of the pay lost per unit of shortfall beyond the tolerance. */
+  readonly cutPerShortfall: number;
+}
+
+/** WPD (now NGED) Flexible Power terms, as reported by The Energyst (2018). */
+export const WPD_PERFORMANCE: PerformanceRule = { name: 'WPD-FLEXIBLE-POWER', tolerance: 0.05, cutPerShortfall: 3 };
+
+/** Pay in proportion to what was delivered, capped at 100 % (FlexLon's own default before products). */
+export const PROPORTIONAL: PerformanceRule = { name: 'PROPORTIONAL', tolerance: 0, cutPerShortfall: 1 };
+
+export type Measurement = 'reduction' | 'import-limit';
+export type BaselineName = 'bl01' | 'dfs' | 'ena' | 'nominated';
+
+export interface ProductTerms {
+  readonly code: string;
+  readonly name: string;
+  readonly measurement: Measurement;
+  /** For import-limit products: the most the site may import in every period of the window (kW). */
+  readonly importLimitKw?: number;
+  readonly baseline: BaselineName;
+  readonly availabilityGbpPerMwH?: number;
+  readonly utilisationGbpPerMwh?: number;
+  /** DFS-style pay-as-bid price: £/MWh × min(delivered, accepted) per period, no performance factor. */
+  readonly dfsGbpPerMwh?: number;
+  readonly performance: PerformanceRule;
+  /** The site is a battery: the ENA same-day adjustment does not apply. */
+  readonly battery?: boolean;
+}
+
+/** The pay factor for a delivered share of the accepted volume under a rule. */
+export const performanceFactor = (rule: PerformanceRule, deliveredShare: number): number => {
+  const shortfall = Math.max(0, 1 - deliveredShare);
+  return Math.max(0, Math.min(1, 1 - rule.cutPerShortfall * Math.max(0, shortfall - rule.tolerance)));
+};
+
+export interface MeteredPeriod {
+  /** UTC start (epoch ms), with its settlement day and period for people. */
+  readonly start: number;
+  readonly settlementDate: string;
+  readonly settlementPeriod: number;
+  readonly baselineKw: number;
+  readonly meteredKw: number;
+}
+
+export interface SettledPeriod extends MeteredPeriod {
+  readonly acceptedKwh: number;
+  /** reduction: (baseline − metered) × h; import-limit: the reduction made towards the limit (≥ 0). */
+  readonly deliveredKwh: number;
+  /** What counts for pay: min(delivered, accepted), never below 0. */
+  readonly countedKwh: number;
+  /** import-limit only: import above the limit × h (0 when compliant). */
+  readonly exceedanceKwh?: number;
+  readonly complies?: boolean;
+  readonly utilisationGbp: number;
+}
+
+export interface ProductSettlement {
+  readonly product: ProductTerms;
+  readonly acceptedKw: number;
+  readonly windowHours: number;
+  readonly periods: readonly SettledPeriod[];
+  readonly deliveredKwh: number;
+  readonly acceptedKwh: number;
+  /** Share of the accepted volume delivered (reduction), or of the window in compliance (import-limit). */
+  readonly deliveredShare: number;
+  readonly performanceFactor: number;
+  readonly availabilityGbp: number;
+  readonly utilisationGbp: number;
+  readonly paymentGbp: number;
+  /** Plain words for each rule applied, in order. */
+  readonly rules: readonly string[];
+}
+
+const r2 = (x: number) => Math.round(x * 100) / 100;
+const r3 = (x: number) => Math.round(x * 1000) / 1000;
+
+/** Settles a window of metered periods under a product's terms; `acceptedKw` is what the buyer accepted. */
+export const settleProduct = (
+  product: ProductTerms,
+  periods: readonly MeteredPeriod[],
+  acceptedKw: number,
+  slotHours = 0.5,
+): ProductSettlement => {
+  const limit = product.importLimitKw;
+  if (product.measurement === 'import-limit' && (limit === undefined || !(limit >= 0)))
+    throw new FlexError('FLX_CONFIG_INVALID', `product ${product.code}: an import-limit product needs importLimitKw`, {
+      path: 'importLimitKw',
+    });
+  const price = product.dfsGbpPerMwh ?? product.utilisationGbpPerMwh ?? 0;
+  const settled: SettledPeriod[] = periods.map((p) => {
+    const acceptedKwh = acceptedKw * slotHours;
+    const reductionKwh = (p.baselineKw - p.meteredKw) * slotHours;
+    const counted = Math.max(0, Math.min(reductionKwh, acceptedKwh));
+    const base = {
+      ...p,
+      acceptedKwh: r3(acceptedKwh),
+      countedKwh: r3(counted),
+      utilisationGbp: r2((counted / 1000) * price),
+    };
+    if (product.measurement === 'reduction') return { ...base, deliveredKwh: r3(reductionKwh) };
+    const exceedanceKwh = Math.max(0, p.meteredKw - (limit as number)) * slotHours;
+    return {
+      ...base,
+      deliveredKwh: r3(Math.max(0, reductionKwh)),
+      exceedanceKwh: r3(exceedanceKwh),
+      complies: exceedanceKwh === 0,
+    };
+  });
+  const acceptedKwh = settled.reduce((a, p) => a + p.acceptedKwh, 0);
+  const deliveredKwh = settled.reduce((a, p) => a + p.deliveredKwh, 0);
+  const countedKwh = settled.reduce((a, p) => a + p.countedKwh, 0);
+  const windowHours = settled.length * slotHours;
+  // Import-limit: the share of the window's import allowance kept; reduction: the share of the accepted volume delivered.
+  const allowanceKwh = (limit ?? 0) * windowHours;
+  const exceedance = settled.reduce((a, p) => a + (p.exceedanceKwh ?? 0), 0);
+  const deliveredShare =
+    product.measurement === 'import-limit'
+      ? allowanceKwh > 0
+        ? Math.max(0, 1 - exceedance / allowanceKwh)
+        : exceedance > 0
+          ? 0
+          : 1
+      : acceptedKwh > 0
+        ? countedKwh / acceptedKwh
+        : 0;
+  const isDfs = product.dfsGbpPerMwh !== undefined;
+  const factor = isDfs ? 1 : performanceFactor(product.performance, deliveredShare);
+  const availabilityGbp = ((product.availabilityGbpPerMwH ?? 0) * acceptedKw * windowHours) / 1000;
+  const utilisationGbp = settled.reduce((a, p) => a + p.utilisationGbp, 0);
+  const rules = [
+    product.measurement === 'import-limit'
+      ? `import-limit: each period complies when metered import ≤ ${limit} kW; delivered share = 1 − import above the limit ÷ the window's allowance (${r3(allowanceKwh)} kWh)`
+      : `reduction: delivered = (baseline − metered) × ${slotHours} h per settlement period; share = Σ min(delivered, accepted) ÷ accepted`,
+    isDfs
+      ? `DFS-style: ${product.dfsGbpPerMwh} £/MWh × min(delivered, accepted) per period, pay-as-bid; no performance factor`
+      : `utilisation: ${product.utilisationGbpPerMwh ?? 0} £/MWh × min(delivered, accepted) per period`,
+    ...(product.availabilityGbpPerMwH
+      ? [`availability: ${product.availabilityGbpPerMwH} £/MW/h × ${acceptedKw / 1000} MW × ${windowHours} h`]
+      : []),
+    ...(isDfs
+      ? []
+      : [
+          `performance ${product.performance.name}: factor = max(0, 1 − ${product.performance.cutPerShortfall} × max(0, shortfall − ${product.performance.tolerance}))`,
+        ]),
+  ];
+  return {
+    product,
+    acceptedKw,
+    windowHours,
+    periods: settled,
+    deliveredKwh: r3(deliveredKwh),
+    acceptedKwh: r3(acceptedKwh),
+    deliveredShare: Math.round(deliveredShare * 10_000) / 10_000,
+    performanceFactor: Math.round(factor * 10_000) / 10_000,
+    availabilityGbp: r2(availabilityGbp),
+    utilisationGbp: r2(utilisationGbp),
+    paymentGbp: r2((availabilityGbp + utilisationGbp) * factor),
+    rules,
+  };
+};
+
+const PERFORMANCE_RULES: Record<string, PerformanceRule> = {
+  [WPD_PERFORMANCE.name]: WPD_PERFORMANCE,
+  [PROPORTIONAL.name]: PROPORTIONAL,
+};
+
+const fail = (file: string, path: string, why: string): FlexError =>
+  new FlexError('FLX_CONFIG_INVALID', `${file}: ${path} ${why}`, { path });
+
+const num = (file: string, o: Record<string, unknown>, key: string, min = 0): number | undefined => {
+  const v = o[key];
+  if (v === undefined) return undefined;
+  if (typeof v !== 'number' || !Number.isFinite(v) || v < min) throw fail(file, key, `must be a number ≥ ${min}`);
+  return v;
+};
+
+/**
+ * A product from its JSON description, for example
+ * {"code": "DSO_PEAK_REDUCTION", "name": "Peak Reduction", "measurement": "reduction", "baseline": "bl01",
+ *  "utilisationGbpPerMwh": 600, "availabilityGbpPerMwH": 12, "performance": "WPD-FLEXIBLE-POWER"}.
+ */
+export const parseProduct = (json: unknown, file = 'the product'): ProductTerms => {
+  if (typeof json !== 'object' || json === null || Array.isArray(json)) throw fail(file, '(root)', 'must be an object');
+  const o = json as Record<string, unknown>;
+  const known = [
+    'code',
+    'name',
+    'measurement',
+    'importLimitKw',
+    'baseline',
+    'availabilityGbpPerMwH',
+    'utilisationGbpPerMwh',
+    'dfsGbpPerMwh',
+    'performance',
+    'battery',
+  ];
+  const unknown = Object.keys(o).find((k) => !known.includes(k));
+  if (unknown) throw fail(file, unknown, `is not a product field (fields: ${known.join(', ')})`);
+  if (typeof o.code !== 'string' || o.code === '') throw fail(file, 'code', 'must be a non-empty string');
+  const measurement = o.measurement ?? 'reduction';
+  if (measurement !== 'reduction' && measurement !== 'import-limit')
+    throw fail(file, 'measurement', 'must be "reduction" or "import-limit"');
+  const baseline = o.baseline ?? 'bl01';
+  if (!['bl01', 'dfs', 'ena', 'nominated'].includes(baseline as string))
+    throw fail(file, 'baseline', 'must be one of bl01, dfs, ena, nominated');
+  const perfName = o.performance ?? WPD_PERFORMANCE.name;
+  const performance = typeof perfName === 'string' ? PERFORMANCE_RULES[perfName] : undefined;
+  if (!performance) throw fail(file, 'performance', `must be one of ${Object.keys(PERFORMANCE_RULES).join(', ')}`);
+  if (o.battery !== undefined && typeof o.battery !== 'boolean') throw fail(file, 'battery', 'must be true or false');
+  const importLimitKw = num(file, o, 'importLimitKw');
+  if (measurement === 'import-limit' && importLimitKw === undefined)
+    throw fail(file, 'importLimitKw', 'is needed for an import-limit product');
+  const availabilityGbpPerMwH = num(file, o, 'availabilityGbpPerMwH');
+  const utilisationGbpPerMwh = num(file, o, 'utilisationGbpPerMwh');
+  const dfsGbpPerMwh = num(file, o, 'dfsGbpPerMwh');
+  if (dfsGbpPerMwh !== undefined && (utilisationGbpPerMwh !== undefined || availabilityGbpPerMwH !== undefined))
+    throw fail(file, 'dfsGbpPerMwh', 'is a DFS-style price: give it alone, without utilisation or availability prices');
+  return {
+    code: o.code,
+    name: typeof o.name === 'string' ? o.name : o.code,
+    measurement,
+    baseline: baseline as BaselineName,
+    performance,
+    ...(importLimitKw === undefined ? {} : { importLimitKw }),
+    ...(availabilityGbpPerMwH === undefined ? {} : { availabilityGbpPerMwH }),
+    ...(utilisationGbpPerMwh === undefined ? {} : { utilisationGbpPerMwh }),
+    ...(dfsGbpPerMwh === undefined ? {} : { dfsGbpPerMwh }),
+    ...(o.battery === true ? { battery: true } : {}),
+  };
+};
