@@ -32,7 +32,17 @@ for (const days of lengths.length > 0 ? lengths : [7, 30]) {
   const results = writeOutputs(options, run) as {
     strategies: Record<
       string,
-      { energyGbp: number; tCo2: number; latenessGbp: number; objectiveGbp: number; captureShare?: number | null }
+      {
+        energyGbp: number;
+        tCo2: number;
+        gpuHours: number;
+        gbpPerGpuHour: number;
+        gCo2PerGpuHour: number;
+        latenessGbp: number;
+        objectiveGbp: number;
+        captureShare?: number | null;
+        slo: { jobsFinished: number; jobsOpenAtEnd: number; deadlinesMetShare: number };
+      }
     >;
     targets: unknown;
   };
@@ -61,7 +71,13 @@ for (const days of lengths.length > 0 ? lengths : [7, 30]) {
           {
             energyGbp: Math.round(s.energyGbp),
             tCo2: Math.round(s.tCo2 * 100) / 100,
+            gpuHours: Math.round(s.gpuHours),
+            gbpPerGpuHour: Math.round(s.gbpPerGpuHour * 10000) / 10000,
+            gCo2PerGpuHour: Math.round(s.gCo2PerGpuHour * 10) / 10,
             latenessGbp: Math.round(s.latenessGbp),
+            jobsFinished: s.slo.jobsFinished,
+            jobsOpenAtEnd: s.slo.jobsOpenAtEnd,
+            deadlinesMet: Math.round(s.slo.deadlinesMetShare * 1000) / 1000,
             objectiveGbp: Math.round(s.objectiveGbp),
             captureShare: s.captureShare,
           },

@@ -2,10 +2,12 @@
 // edi 16 training nodes) with a day of work per site and settlement day from the site profiles
 // (src/sim/site-profile.ts): `busy` (DGX A100 nodes, the day's GPU-hours 95 % of the pool's, arrivals
 // shaped like the Alibaba GPU 2023 best-effort pods, from 18:00 the evening before) or `idle` (the
-// profile `half-idle`: 36 jobs a day, about half the pool). Each site keeps its own 4-node inference
-// pool with the generator's day shape. Every site is priced on the GB national signals.
+// profile `half-idle`, whose 36 jobs a day ask for about half of the 32-node lon pool; scaled here to
+// each site's nodes, 27 at man and 18 at edi, since 36 would ask for all of edi's). Each site keeps
+// its own 4-node inference pool with the generator's day shape. Every site is priced on the GB
+// national signals.
 import { SIM_SITES } from '../compose/market.ts';
-import { siteDay, profilePower, type SiteProfile } from '../sim/site-profile.ts';
+import { HALF_IDLE_JOBS, siteDay, profilePower, type SiteProfile } from '../sim/site-profile.ts';
 import { nodeIdleKw, nodeMaxKw } from '../sim/power.ts';
 import { epochMs } from '../domain/time.ts';
 import type { ComputeJob } from '../domain/compute.ts';
@@ -18,6 +20,9 @@ export type Fleet = (typeof FLEETS)[number];
 export const PUE = 1.3;
 
 export const SITE_IDS = SIM_SITES.slice(0, 3).map((s) => s.id);
+
+/** The pool the half-idle profile's 36 jobs are half of (lon, the demo's first site). */
+const IDLE_NODES = 32;
 
 const profileOf = (fleet: Fleet): SiteProfile => (fleet === 'busy' ? 'busy' : 'half-idle');
 
@@ -64,6 +69,7 @@ export const siteDayOf = (site: FleetSite, fleet: Fleet, seed: number, dayIndex:
     site: site.spec.id,
     dayStart: epochMs(dayStart),
     trainingNodes: site.trainingNodes,
+    ...(fleet === 'idle' ? { jobs: Math.round((HALF_IDLE_JOBS * site.trainingNodes) / IDLE_NODES) } : {}),
   });
   return { jobs: d.jobs, inferenceKw: d.inferenceKw };
 };

@@ -35,7 +35,11 @@ export interface StrategySummary {
   };
   /** Against fifo (absent without fifo): £ and tCO2 saved (negative: more). */
   readonly vsFifo?: { readonly energyGbp: number; readonly tCo2: number; readonly valueGbp: number };
-  /** Share of the oracle's £+carbon saving over fifo this strategy captured (absent without both). */
+  /**
+   * Share of the oracle's £+carbon saving per GPU-hour over fifo that this strategy captured
+   * ((fifo − this) / (fifo − oracle), value per GPU-hour); null when the oracle saves nothing,
+   * absent without both.
+   */
   readonly captureShare?: number | null;
 }
 
@@ -121,11 +125,15 @@ export const summarise = (
     const vsFifo = fifo
       ? { energyGbp: fifo.energyGbp - s.energyGbp, tCo2: fifo.tCo2 - s.tCo2, valueGbp: fifo.valueGbp - s.valueGbp }
       : undefined;
-    const best = fifo && oracle ? fifo.valueGbp - oracle.valueGbp : undefined;
+    // Per GPU-hour of work: strategies that leave work unfinished at the end must not look cheaper.
+    const perWork = (x: { valueGbp: number; gpuHours: number }) => (x.gpuHours > 0 ? x.valueGbp / x.gpuHours : 0);
+    const best = fifo && oracle ? perWork(fifo) - perWork(oracle) : undefined;
     summary[name] = {
       ...s,
       ...(vsFifo ? { vsFifo } : {}),
-      ...(best === undefined || !vsFifo ? {} : { captureShare: best > 1e-9 ? vsFifo.valueGbp / best : null }),
+      ...(best === undefined || !fifo
+        ? {}
+        : { captureShare: best > 1e-12 ? (perWork(fifo) - perWork(s)) / best : null }),
     };
   }
   const daily = chunks.map((c) => ({

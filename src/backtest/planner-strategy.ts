@@ -52,9 +52,8 @@ interface Carry {
  * A job's energy as whole periods at full power: what the planner sees. The site starts jobs when
  * GPUs come free, mid-period too, but the planner's slots are whole periods: a job that finishes
  * part-way through a slot would leave the planner a sliver of power there that no new job can use,
- * and it would release jobs into GPUs that are not free yet. Measured on the busy fleet, February
- * 2023, a week: with exact energies flexlon's lateness was £39.6k against FIFO's £11.6k; see
- * docs/backtest.md. Costs the tail at full power (a slight overstatement, the same for every start).
+ * and it would release jobs into GPUs that are not free yet (docs/backtest.md, "flexlon"). Costs
+ * the tail at full power: a slight overstatement, the same for every start it weighs.
  */
 const wholePeriodsKwh = (j: SimJob): number => runPeriods(j) * j.powerKw * (PERIOD_MS / 3_600_000);
 

@@ -17,8 +17,8 @@ export const ASSUMPTIONS = [
   'Price forecast (flexlon, gsf-best-window has none): mean MID of the same half hour on the 7 previous days, from outturns published (period ended) by the decision time only.',
   'Settlement: energy at the outturn Elexon MID (APXMIDP), gaps carried forward; carbon location-based at NESO national average intensity (actual; stored forecast where the actual is missing).',
   'Every site is priced and counted on the GB national series (the shipped regional data covers only winter 2023/24).',
-  'Grid import = (training pool idle + running jobs + inference pool) IT power × PUE 1.3; jobs start at period boundaries, run at full power without pre-emption.',
-  'The planner objective is £ at its price + carbon × the carbon price + lateness at £0.25 per GPU-hour (the planner default); the captured share compares £ + carbon valued at the same carbon price.',
+  'Grid import = (training pool idle + running jobs + inference pool) IT power × PUE 1.3. Strategies decide at each period start; eligible jobs start then or the moment GPUs come free, and run at full power without pre-emption. Jobs submitted inside a period are seen at the next period start by every strategy.',
+  'The planner objective is £ at its price + carbon × the carbon price + lateness at £0.25 per GPU-hour (the planner default); the captured share compares £ + carbon valued at the same carbon price, per GPU-hour of work done.',
   'Two drain days with no new arrivals follow the last day, so every strategy does the same work; totals include them.',
 ];
 
