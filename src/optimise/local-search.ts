@@ -212,6 +212,19 @@ export const localSearch = (
     return true;
   };
 
+  // With no free room in its window at any of its sites, a job can only be put back where it is
+  // (its own power is all the room it has), so it is skipped: on a full, overloaded fleet that is most
+  // jobs, and the result is the same.
+  const hasRoom = (j: number): boolean => {
+    const job = p.jobs[j]!;
+    const hi = runEnd(p, job);
+    for (const id of job.sites) {
+      const { up, load } = st[siteIndex.get(id) as number]!;
+      for (let t = job.releaseSlot; t < hi; t++) if ((up[t] as number) - (load[t] as number) > 0) return true;
+    }
+    return false;
+  };
+
   let moved = 0;
   let gain = 0;
   let sweeps = 0;
@@ -225,6 +238,7 @@ export const localSearch = (
       const s0 = d.site[j] as number;
       // A job with energy beyond the horizon stays as it is (moving it could only place more of it).
       if (!pw || s0 < 0 || job.energyKwh <= 0 || (d.deficitKwh[j] as number) > 0) continue;
+      if (!hasRoom(j)) continue;
       const current = value(s0, pw, priced) + lateValue(j, pw);
       let best: Placement | undefined;
       const canLeave = job.sites.length > 1 && leaves(j);
