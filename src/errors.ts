@@ -93,6 +93,14 @@ export const ERRORS = {
   FLX_EVENT_INVALID: { http: 400, beckn: '30000', message: 'the grid event or program does not match its schema' },
   FLX_EVENT_UNAUTHORIZED: { http: 401, beckn: '30000', message: 'the grid-event request has no valid bearer token' },
   FLX_EVENT_NOT_FOUND: { http: 404, beckn: '30000', message: 'no such grid event or program' },
+  // The operator dashboard (src/web, docs/dashboard.md).
+  FLX_OPERATOR_UNAUTHORIZED: { http: 401, beckn: '30000', message: 'the dashboard action carries no operator token' },
+  FLX_OPERATOR_FORBIDDEN: {
+    http: 403,
+    beckn: '30000',
+    message: 'the operator token is wrong, or this dashboard is read-only',
+  },
+  FLX_DASHBOARD_NOT_FOUND: { http: 404, beckn: '30000', message: 'no such dashboard file or record' },
   // Planning files (docs/planning-problem.md).
   FLX_PROBLEM_INVALID: { http: 400, beckn: '30000', message: 'the planning problem does not match its format' },
   FLX_SCHEDULE_INVALID: { http: 400, beckn: '30000', message: 'the schedule does not match its format' },
