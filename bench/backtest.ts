@@ -2,12 +2,12 @@
 // with every strategy on the shipped data, from 2023-02-01, for each length given in days (default
 // 7 and 30), and prints one JSON line per length: wall seconds, seconds per simulated day (the drain
 // days included), peak RSS, the load while it ran, and the year extrapolated from it (365 days + 2
-// drain days at the same rate). BENCH_FROM and BENCH_FLEET (busy|idle) override the defaults;
-// BENCH_STRATEGIES a comma list.
+// drain days at the same rate). BENCH_FROM, BENCH_FLEET (busy|idle) and BENCH_FULL_PLAN_EVERY
+// (default 48) override the defaults; BENCH_STRATEGIES is a comma list.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
-import { createPlanningSolver } from '../src/compose/index.ts';
+import { createPlanningSolver } from '../src/compose/solver.ts';
 import { recordedSource } from '../src/compose/signals.ts';
 import { DEFAULT_WORK } from '../src/optimise/planner.ts';
 import type { Fleet } from '../src/backtest/fleet.ts';
@@ -18,6 +18,7 @@ import { STRATEGIES, type StrategyName } from '../src/backtest/strategies.ts';
 const lengths = process.argv.slice(2).map(Number);
 const from = process.env.BENCH_FROM ?? '2023-02-01';
 const fleet = (process.env.BENCH_FLEET ?? 'busy') as Fleet;
+const fullPlanEvery = Number(process.env.BENCH_FULL_PLAN_EVERY ?? 48);
 const strategies = (process.env.BENCH_STRATEGIES?.split(',') ?? [...STRATEGIES]) as StrategyName[];
 const { history } = recordedSource({ kind: 'shipped' });
 
@@ -27,7 +28,18 @@ for (const days of lengths.length > 0 ? lengths : [7, 30]) {
   const solver = createPlanningSolver({ work: DEFAULT_WORK });
   const load0 = loadavg()[0] as number;
   const t0 = performance.now();
-  const options = { from, to, sites: ['lon', 'man', 'edi'], fleet, strategies, seed: 1, out, history, solver };
+  const options = {
+    from,
+    to,
+    sites: ['lon', 'man', 'edi'],
+    fleet,
+    strategies,
+    seed: 1,
+    out,
+    history,
+    solver,
+    fullPlanEvery,
+  };
   const run = await runBacktest(options);
   const results = writeOutputs(options, run) as {
     strategies: Record<
@@ -56,6 +68,7 @@ for (const days of lengths.length > 0 ? lengths : [7, 30]) {
       from,
       to,
       fleet,
+      fullPlanEvery,
       sites: 3,
       strategies,
       days,

@@ -1,12 +1,10 @@
-// The backtest's fleet: the demo's simulated sites (src/compose/market.ts SIM_SITES: lon 32, man 24,
-// edi 16 training nodes) with a day of work per site and settlement day from the site profiles
-// (src/sim/site-profile.ts): `busy` (DGX A100 nodes, the day's GPU-hours 95 % of the pool's, arrivals
-// shaped like the Alibaba GPU 2023 best-effort pods, from 18:00 the evening before) or `idle` (the
-// profile `half-idle`, whose 36 jobs a day ask for about half of the 32-node lon pool; scaled here to
-// each site's nodes, 27 at man and 18 at edi, since 36 would ask for all of edi's). Each site keeps
-// its own 4-node inference pool with the generator's day shape. Every site is priced on the GB
-// national signals.
-import { SIM_SITES } from '../compose/market.ts';
+// The backtest's fleet: the demo's simulated sites (lon 32, man 24, edi 16 training nodes) with a
+// day of work per site and settlement day from the site profiles (src/sim/site-profile.ts): `busy`
+// (DGX A100 nodes, the day's GPU-hours 95 % of the pool's, arrivals shaped like the Alibaba GPU 2023
+// best-effort pods, from 18:00 the evening before) or `idle` (the profile `half-idle`, whose 36
+// jobs a day ask for about half of the 32-node lon pool; scaled here to each site's nodes, 27 at man
+// and 18 at edi, since 36 would ask for all of edi's). Each site keeps its own 4-node inference pool
+// with the generator's day shape. Every site is priced on the GB national signals.
 import { HALF_IDLE_JOBS, siteDay, profilePower, type SiteProfile } from '../sim/site-profile.ts';
 import { nodeIdleKw, nodeMaxKw } from '../sim/power.ts';
 import { epochMs } from '../domain/time.ts';
@@ -19,7 +17,18 @@ export type Fleet = (typeof FLEETS)[number];
 /** The cluster's default PUE (src/adapters/scheduler-sim/config.ts). */
 export const PUE = 1.3;
 
-export const SITE_IDS = SIM_SITES.slice(0, 3).map((s) => s.id);
+/**
+ * The demo's first three simulated sites and their training pools (SIM_SITES in
+ * src/compose/market.ts). Repeated here, not imported: the backtest must not load the whole market
+ * composition (agents, Beckn, stores) to size three clusters.
+ */
+const SITES = [
+  { id: 'lon', trainingNodes: 32 },
+  { id: 'man', trainingNodes: 24 },
+  { id: 'edi', trainingNodes: 16 },
+] as const;
+
+export const SITE_IDS: readonly string[] = SITES.map((s) => s.id);
 
 /** The pool the half-idle profile's 36 jobs are half of (lon, the demo's first site). */
 const IDLE_NODES = 32;
@@ -34,7 +43,7 @@ export interface FleetSite {
 export const fleetSites = (ids: readonly string[], fleet: Fleet): FleetSite[] => {
   const power = profilePower(profileOf(fleet));
   return ids.map((id) => {
-    const s = SIM_SITES.find((x) => x.id === id);
+    const s = SITES.find((x) => x.id === id);
     if (!s) throw new RangeError(`unknown site ${id}`);
     return {
       trainingNodes: s.trainingNodes,

@@ -2,7 +2,7 @@
 // docs/backtest.md). Bad arguments are FLX_CLI_USAGE with what would be accepted; progress goes to
 // stderr (one line redrawn on a terminal, plain lines otherwise); a stop keeps the checkpoints.
 import { mkdirSync } from 'node:fs';
-import { createPlanningSolver } from '../compose/index.ts';
+import { createPlanningSolver } from '../compose/solver.ts';
 import { recordedSource } from '../compose/signals.ts';
 import { NATIONAL_REGION_ID } from '../domain/regions.ts';
 import { isSettlementDate, PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';

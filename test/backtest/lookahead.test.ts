@@ -4,7 +4,7 @@
 // for flexlon and gsf-best-window, while the oracle, which sees outturns, decides differently.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { createPlanningSolver } from '../../src/compose/index.ts';
+import { createPlanningSolver } from '../../src/compose/solver.ts';
 import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';

@@ -4,7 +4,7 @@ import assert from 'node:assert/strict';
 import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { after, describe, it } from 'node:test';
-import { createPlanningSolver } from '../../src/compose/index.ts';
+import { createPlanningSolver } from '../../src/compose/solver.ts';
 import { recordedSource } from '../../src/compose/signals.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { writeOutputs } from '../../src/backtest/report.ts';

@@ -3,7 +3,7 @@
 // never worse than flexlon (forecasts) on the planner's own objective.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { createPlanningSolver } from '../../src/compose/index.ts';
+import { createPlanningSolver } from '../../src/compose/solver.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { summarise } from '../../src/backtest/metrics.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
