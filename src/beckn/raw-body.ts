@@ -1,8 +1,91 @@
 // Beckn signatures cover the exact body bytes, so every signed endpoint receives the raw Buffer and
 // parses it itself after verification. Safe to call more than once on one app.
-import type { FastifyInstance } from 'fastify';
+//
+// What the web framework refuses before any route runs (a body over the limit, a Content-Type it
+// cannot read, a broken Content-Length) is answered as a coded NACK too, not the framework's own
+// `{statusCode, code: "FST_…"}` JSON (issue 14: every refusal is a coded NACK; the resilience suite
+// found these at the registry, the agent and for unreadable Content-Types at the BPP).
+import type { FastifyError, FastifyInstance } from 'fastify';
+import { FlexError } from '../errors.ts';
+import { toNack } from './ack.ts';
 
-export const useRawJsonBody = (app: FastifyInstance, bodyLimit = 8 * 1024 * 1024): void => {
+/** The raw JSON body limit of a Beckn endpoint (8 MiB); the registry passes a smaller one. */
+export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
+
+/** The deepest JSON nesting accepted; Beckn core 1.1 messages nest about 12 levels. */
+export const MAX_JSON_DEPTH = 64;
+
+const withCodedRefusals = new WeakSet<FastifyInstance>();
+/** Refusals raised while reading a body (before any route runs), answered by the error handler. */
+const bodyRefusals = new WeakSet<Error>();
+
+/** A refusal by the framework's body parsing (FST_ERR_CTP_*) as a FlexError; undefined for anything else. */
+const asRefusal = (e: FastifyError): FlexError | undefined => {
+  if (bodyRefusals.has(e)) return e as unknown as FlexError;
+  if (!String(e.code ?? '').startsWith('FST_ERR_CTP_') && e.statusCode !== 413 && e.statusCode !== 415)
+    return undefined;
+  if (e.statusCode === 413)
+    return new FlexError('FLX_REQ_TOO_LARGE', `the body is larger than this endpoint accepts: ${e.message}`);
+  if (e.statusCode === 415)
+    return new FlexError(
+      'FLX_REQ_MEDIA_TYPE',
+      'the body is not application/json: send the message as JSON with Content-Type: application/json',
+    );
+  return new FlexError('FLX_REQ_INVALID_JSON', `the request could not be read: ${e.message}`);
+};
+
+export const useRawJsonBody = (app: FastifyInstance, bodyLimit = DEFAULT_BODY_LIMIT): void => {
   if (app.hasContentTypeParser('application/json')) app.removeContentTypeParser('application/json');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_r, body, done) => done(null, body));
+  // The framework reads text/plain as a string by default, which let a text/plain body past the
+  // checks below into a signed link route (a 200,000-deep array there: HTTP 500, found by the
+  // resilience suite). Only JSON is read; anything else is refused (FLX_REQ_MEDIA_TYPE).
+  if (app.hasContentTypeParser('text/plain')) app.removeContentTypeParser('text/plain');
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_r, body, done) => {
+    // Checked here, for every role's every JSON endpoint (Beckn, registry, provider–agent link).
+    try {
+      assertJsonDepth(body as Buffer);
+    } catch (e) {
+      bodyRefusals.add(e as Error);
+      done(e as Error, undefined);
+      return;
+    }
+    done(null, body);
+  });
+  if (withCodedRefusals.has(app)) return;
+  withCodedRefusals.add(app);
+  // A POST with no body at all reaches a route with no body (undefined), which a signed route then
+  // hashed: HTTP 500 at the agent's link endpoints (found by the resilience suite). Every route sees
+  // bytes instead, empty when nothing was sent, and refuses them as it refuses any bad body.
+  app.addHook('preValidation', async (req) => {
+    if (req.method === 'POST' && req.body === undefined) req.body = Buffer.alloc(0);
+  });
+  app.setErrorHandler(async (e: FastifyError, _req, reply) => {
+    const refusal = asRefusal(e);
+    // Errors from a route itself keep the framework's default answer (each route answers its own).
+    if (!refusal) throw e;
+    const nack = toNack(refusal);
+    await reply.code(nack.http).type('application/json').send(nack.body);
+  });
+};
+
+/**
+ * Throws FLX_REQ_INVALID_JSON when the JSON text nests deeper than `max` arrays and objects. A linear
+ * scan of the bytes before JSON.parse: a body of 100,000 nested arrays parses, but anything that then
+ * walks it recursively (JSON.stringify for the audit trail, schema validation) overflows the stack.
+ */
+export const assertJsonDepth = (raw: Uint8Array, max = MAX_JSON_DEPTH): void => {
+  let depth = 0;
+  let inString = false;
+  for (let i = 0; i < raw.length; i++) {
+    const c = raw[i];
+    if (inString) {
+      if (c === 0x5c)
+        i++; // backslash: skip the escaped byte
+      else if (c === 0x22) inString = false;
+    } else if (c === 0x22) inString = true;
+    else if (c === 0x5b || c === 0x7b) {
+      if (++depth > max)
+        throw new FlexError('FLX_REQ_INVALID_JSON', `the body nests deeper than ${max} levels of arrays and objects`);
+    } else if (c === 0x5d || c === 0x7d) depth--;
+  }
 };
