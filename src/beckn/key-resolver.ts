@@ -54,22 +54,70 @@ const keyObject = (b64: string): KeyObject => {
   return k;
 };
 
-export const registryKeyResolver = (registry: Registry): KeyResolver => ({
-  async resolve(subscriberId, uniqueKeyId, nowMs) {
-    const found = await registry.lookup({ subscriber_id: subscriberId, unique_key_id: uniqueKeyId });
-    const s = found.find((x) => x.subscriber_id === subscriberId && x.unique_key_id === uniqueKeyId);
-    if (!s) throw new FlexError('FLX_SIG_UNKNOWN_KEY', `the registry has no key ${uniqueKeyId} for ${subscriberId}`);
-    checkSubscription(s, nowMs);
-    return {
-      subscriberId,
-      uniqueKeyId,
-      type: s.type,
-      url: s.subscriber_url,
-      publicKey: keyObject(s.signing_public_key),
-      publicKeyBase64: s.signing_public_key,
-    };
-  },
-});
+/** How long a keyId the registry does not know is answered from memory (issue 14 finding 5). */
+export const DEFAULT_UNKNOWN_KEY_TTL_MS = 30_000;
+/** Unknown keyIds remembered at most; the oldest is forgotten first (random keyIds must not grow memory). */
+const MAX_UNKNOWN_KEYS = 10_000;
+
+export interface RegistryResolverOptions {
+  /**
+   * How long (ms) a keyId the registry did not know is refused without asking again; 0 asks every
+   * time. A key registered meanwhile is accepted at the latest this long after its registration, as
+   * a revocation is seen at the latest one lookup-cache ttl after it (adapters/registry-http).
+   */
+  readonly unknownKeyTtlMs?: number;
+}
+
+/**
+ * Keys from the network registry. Every request signed with a keyId it does not hold used to cost a
+ * registry lookup (issue 14 finding 5: anyone can send them, unsigned junk needs no key at all), so
+ * an unknown keyId is remembered as unknown for `unknownKeyTtlMs`, and concurrent requests with the
+ * same keyId share one lookup. A failed lookup (registry unreachable) is not remembered.
+ */
+export const registryKeyResolver = (registry: Registry, o: RegistryResolverOptions = {}): KeyResolver => {
+  const ttlMs = o.unknownKeyTtlMs ?? DEFAULT_UNKNOWN_KEY_TTL_MS;
+  const unknownUntil = new Map<string, number>();
+  const inFlight = new Map<string, Promise<Subscription | undefined>>();
+  const lookup = (subscriberId: string, uniqueKeyId: string, key: string): Promise<Subscription | undefined> => {
+    let p = inFlight.get(key);
+    if (!p) {
+      p = registry
+        .lookup({ subscriber_id: subscriberId, unique_key_id: uniqueKeyId })
+        .then((found) => found.find((x) => x.subscriber_id === subscriberId && x.unique_key_id === uniqueKeyId))
+        .finally(() => inFlight.delete(key));
+      inFlight.set(key, p);
+    }
+    return p;
+  };
+  const unknown = (subscriberId: string, uniqueKeyId: string) =>
+    new FlexError('FLX_SIG_UNKNOWN_KEY', `the registry has no key ${uniqueKeyId} for ${subscriberId}`);
+  return {
+    async resolve(subscriberId, uniqueKeyId, nowMs) {
+      const key = `${subscriberId}|${uniqueKeyId}`;
+      const until = unknownUntil.get(key);
+      if (until !== undefined && nowMs < until) throw unknown(subscriberId, uniqueKeyId);
+      const s = await lookup(subscriberId, uniqueKeyId, key);
+      if (!s) {
+        if (ttlMs > 0) {
+          unknownUntil.delete(key);
+          if (unknownUntil.size >= MAX_UNKNOWN_KEYS) unknownUntil.delete(unknownUntil.keys().next().value as string);
+          unknownUntil.set(key, nowMs + ttlMs);
+        }
+        throw unknown(subscriberId, uniqueKeyId);
+      }
+      unknownUntil.delete(key);
+      checkSubscription(s, nowMs);
+      return {
+        subscriberId,
+        uniqueKeyId,
+        type: s.type,
+        url: s.subscriber_url,
+        publicKey: keyObject(s.signing_public_key),
+        publicKeyBase64: s.signing_public_key,
+      };
+    },
+  };
+};
 
 export interface TrustedKey {
   readonly subscriberId: string;
