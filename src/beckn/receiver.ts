@@ -19,6 +19,7 @@ import { checkContext } from './inbound-context.ts';
 import { storeJournal, type InboundJournal } from './journal.ts';
 import type { KeyResolver, ResolvedKey } from './key-resolver.ts';
 import { withLogContext } from '../observability/logger.ts';
+import { DEFAULT_RATE_LIMIT, rateLimiter, type RateLimit, type RateLimiter } from './rate-limit.ts';
 import { useRawJsonBody } from './raw-body.ts';
 import { becknValidator, type BecknValidator } from './validator.ts';
 import { DEFAULT_SKEW_SECONDS, verifyRequest } from './verify.ts';
@@ -83,6 +84,12 @@ export interface ReceiverOptions {
    * with 503 and Retry-After instead of an ACK whose callback could not be sent within its ttl.
    */
   readonly admission?: () => string | undefined;
+  /**
+   * Requests per verified subscriber (rate-limit.ts): over it, 429 FLX_RATE_LIMITED with Retry-After,
+   * not audited. A BPP gets DEFAULT_RATE_LIMIT unless told otherwise; `false` turns it off; other
+   * roles have none unless given one.
+   */
+  readonly rateLimit?: RateLimit | false;
 }
 
 /**
@@ -164,10 +171,26 @@ const send = async (o: ReceiverOptions, reply: FastifyReply, http: number, body:
   await reply.code(http).type('application/json').send(text);
 };
 
+/** A subscriber over its rate limit, and the whole seconds until it may send again. */
+class RateLimited extends FlexError {
+  constructor(
+    readonly retryAfterSeconds: number,
+    subscriberId: string,
+  ) {
+    super('FLX_RATE_LIMITED', `${subscriberId} is over its rate limit; retry in ${retryAfterSeconds} s`);
+  }
+}
+
+/** What registerReceiver prepares once: the compiled validator and the rate limiter. */
+interface Steps {
+  readonly v: BecknValidator;
+  readonly limiter: RateLimiter | undefined;
+}
+
 /** The steps up to and including the handler's own validation; throws for a NACK. */
 const admit = async (
   o: ReceiverOptions,
-  v: BecknValidator,
+  { v, limiter }: Steps,
   action: Action,
   req: FastifyRequest,
   nowMs: number,
@@ -183,6 +206,9 @@ const admit = async (
     o.skewSeconds,
     o.signatureCheck,
   );
+  // Keyed by the subscriber whose signature verified, before any parsing, validation or store work.
+  const wait = limiter?.take(sender.subscriberId, nowMs);
+  if (wait !== undefined) throw new RateLimited(wait, sender.subscriberId);
   const msg = parse(raw);
   v.assert(action, msg);
   checkContext(
@@ -332,7 +358,7 @@ const accept = async (
 
 const handle = async (
   o: ReceiverOptions,
-  v: BecknValidator,
+  steps: Steps,
   action: Action,
   req: FastifyRequest,
   reply: FastifyReply,
@@ -350,7 +376,7 @@ const handle = async (
   }
   let inbound: Inbound | undefined;
   try {
-    const admitted = await admit(o, v, action, req, nowMs);
+    const admitted = await admit(o, steps, action, req, nowMs);
     inbound = admitted.inbound;
     if (admitted.duplicate) {
       await journal.append(inboundEntry(o, inbound, req, nowMs, DUPLICATE));
@@ -366,6 +392,11 @@ const handle = async (
   } catch (e) {
     const nack = toNack(e);
     o.onOutcome?.(action, `NACK:${e instanceof FlexError ? e.code : 'FLX_INTERNAL'}`, e);
+    // Like load shedding, a refusal for the rate is not audited: a row each would add to the load.
+    if (e instanceof RateLimited) {
+      reply.header('Retry-After', String(e.retryAfterSeconds));
+      return send(o, reply, nack.http, nack.body);
+    }
     const ctx = (inbound?.msg.context ?? {}) as Partial<BecknMessage['context']>;
     const authorization = req.headers.authorization;
     await journal.append({
@@ -398,13 +429,14 @@ export const actionsFor = (role: 'BAP' | 'BPP' | 'BG'): Action[] =>
 /** Registers POST /<action> for every action the role can receive; actions without a handler NACK with 40001. */
 export const registerReceiver = (app: FastifyInstance, o: ReceiverOptions): void => {
   useRawJsonBody(app);
-  const v = o.validator ?? becknValidator();
+  const limit = o.rateLimit ?? (o.role === 'BPP' ? DEFAULT_RATE_LIMIT : false);
+  const steps: Steps = { v: o.validator ?? becknValidator(), limiter: limit ? rateLimiter(limit) : undefined };
   // Any other body type reaches the handler as bytes, to be refused there with a coded NACK
   // (FLX_REQ_MEDIA_TYPE) rather than the web framework's own 415.
   if (!app.hasContentTypeParser('*'))
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_r, body, done) => done(null, body));
   const actions = actionsFor(o.role);
-  for (const action of actions) app.post(`/${action}`, (req, reply) => handle(o, v, action, req, reply));
+  for (const action of actions) app.post(`/${action}`, (req, reply) => handle(o, steps, action, req, reply));
   // A Beckn action this role does not receive (an on_* posted to a BPP, a request to a BAP) gets a
   // Beckn NACK naming it, not the framework's 404 page; nothing is audited (no credentials needed).
   app.post('/:action', async (req, reply) => {
