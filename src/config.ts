@@ -34,6 +34,11 @@ export interface DemoConfig {
   readonly jobs?: number;
   /** Simulated sites behind the one BPP (1–MAX_DEMO_SITES); each has its own agent, queue and meter. */
   readonly sites: number;
+  /**
+   * Who sells the sites: `one` BPP for every site (default; it can split an offer across them), or
+   * `per-site`: each site its own provider, so the buyer procures across providers (issue 16).
+   */
+  readonly providers: 'one' | 'per-site';
   /** Settlement baseline: `fifo` (the counterfactual twin) or `bl01` (P376-style, over simulated history). */
   readonly baseline: 'fifo' | 'bl01';
   /**
@@ -60,6 +65,7 @@ export interface DemoInput {
   readonly jobs?: string | undefined;
   readonly siteProfile?: string | undefined;
   readonly sites?: string | undefined;
+  readonly providers?: string | undefined;
   readonly baseline?: string | undefined;
   readonly carbonCap?: string | undefined;
   readonly serve?: boolean | undefined;
@@ -151,6 +157,12 @@ const baselineKind = (raw: string | undefined): 'fifo' | 'bl01' => {
   );
 };
 
+const providersOf = (raw: string | undefined): DemoConfig['providers'] => {
+  if (raw === undefined || raw === 'one') return 'one';
+  if (raw === 'per-site') return 'per-site';
+  throw invalid('--providers', `must be one (a BPP selling every site) or per-site (a BPP per site), got "${raw}"`);
+};
+
 export const defaultDataDir = (env: NodeJS.ProcessEnv = process.env): string =>
   env.FLEXLON_DATA_DIR && env.FLEXLON_DATA_DIR.trim() !== ''
     ? resolve(expandHome(env.FLEXLON_DATA_DIR))
@@ -170,6 +182,7 @@ export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.en
     siteProfile: siteProfileOf(input.siteProfile),
     ...(input.jobs === undefined ? {} : { jobs: number('--jobs', input.jobs, 0, 1, 2000, true) }),
     sites: number('--sites', input.sites, 1, 1, MAX_DEMO_SITES, true),
+    providers: providersOf(input.providers),
     baseline: baselineKind(input.baseline),
     carbonCap: carbonCapOf(input.carbonCap),
     serve: input.serve ?? false,

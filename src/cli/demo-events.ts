@@ -47,7 +47,10 @@ export const pushLine = (at: number, push: StatusPush): string =>
   `${stamp(at)} on_status pushed by the provider, unasked: ${push.state ?? 'no state'}${push.settlement ? `, ${push.settlement.deliveredKwh.toFixed(1)} kWh delivered` : ''}`;
 
 /** The lines for one procurement event; `waiting` counts the jobs waiting at the sites now. */
-export const eventLines = (e: ProcurementEvent, waiting: { jobs: number; sites: number }): string[] => {
+export const eventLines = (
+  e: ProcurementEvent,
+  waiting: { jobs: number; sites: number; providers?: number },
+): string[] => {
   switch (e.kind) {
     case 'need': {
       const n = e.need;
@@ -76,7 +79,7 @@ export const eventLines = (e: ProcurementEvent, waiting: { jobs: number; sites: 
         : '';
       return [
         `${stamp(e.at)} offer (on_search): ${o.reductionKw.toFixed(1)} kW at ${o.site} ${hhmm(o.windowStart)}–${hhmm(o.windowEnd)}, ${money(o.priceGbp)} (${o.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(o.opportunityCostGbp)}${parts})`,
-        `${stamp(e.at)} committed (select → init → confirm): ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`,
+        `${stamp(e.at)} committed (select → init → confirm)${(waiting.providers ?? 1) > 1 ? ` with ${p.bpp.subscriber_id}` : ''}: ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}`,
       ];
     }
     case 'window-open':

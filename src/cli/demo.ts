@@ -86,7 +86,10 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
   const onStatusPush = (push: StatusPush) => {
     if (market.clock) {
       const at = market.clock.now();
-      timeline.add(at, 1, [pushLine(at, push)]);
+      // With several providers, say whose order the push is about.
+      const from = market.m?.loop.current?.parts.find((x) => x.procurement.orderId === push.orderId);
+      const who = from && (market.m?.providers.length ?? 1) > 1 ? ` (${from.procurement.bpp.subscriber_id})` : '';
+      timeline.add(at, 1, [pushLine(at, push) + who]);
     }
   };
   // What the buyer's procurement loop does, as it happens (its events name the market time).
@@ -94,7 +97,11 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     if (!market.m) return;
     const sites = market.m.sites;
     if (e.kind === 'error') market.error ??= new FlexError(e.code as ErrorCode, e.message);
-    const waiting = { jobs: sites.reduce((n, x) => n + x.cluster.waitingJobs(), 0), sites: sites.length };
+    const waiting = {
+      jobs: sites.reduce((n, x) => n + x.cluster.waitingJobs(), 0),
+      sites: sites.length,
+      providers: market.m.providers.length,
+    };
     // The window opening is narrated before anything else at its moment (the push that delivery started).
     timeline.add(e.at, e.kind === 'window-open' ? 0 : 1, eventLines(e, waiting));
   };
@@ -120,7 +127,11 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
         `site ${site.id}: ${site.cluster.totalGpus} GPUs, import limit ${site.cluster.gridImportLimitKw} kW; ${site.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00), asking for ${(site.offeredLoad * 100).toFixed(0)} % of the training GPUs' hours, plus inference load`,
       );
     }
-    if (m.sites.length > 1)
+    if (m.providers.length > 1)
+      io.out(
+        `${m.providers.length} providers, each selling its own site (${m.providers.map((x) => `${x.id}: ${x.sites.join(', ')}`).join('; ')}): the grid orchestrator splits its need across them`,
+      );
+    else if (m.sites.length > 1)
       io.out(
         `all ${m.sites.length} sites sell through the one flexibility orchestrator: an offer per site, and a portfolio offer split across the sites by the optimiser`,
       );
@@ -163,6 +174,7 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     const audit = [];
     const stores: [string, Store][] = [
       ...Object.entries(m.stores),
+      ...m.providers.slice(1).map((x): [string, Store] => [`flex ${x.id}`, x.store]),
       ...m.sites.slice(1).map((x): [string, Store] => [`agent ${x.id}`, x.store]),
     ];
     for (const [name, store] of stores) {
@@ -183,6 +195,17 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     io.out(
       `  committed   ${kw1(p.selectedKw)}, ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.quotedGbp)}`,
     );
+    // A need split across providers (issue 16): every part, its provider and its signed statement.
+    if (day.parts.length > 1) {
+      const bought = day.parts.reduce((a, x) => a + x.procurement.selectedKw, 0);
+      io.out(
+        `  providers   the need (${kw1(need?.wantedKw ?? 0)}) was split across ${day.parts.length} providers, ${kw1(bought)} bought in all; the periods below are the first part's:`,
+      );
+      for (const x of day.parts)
+        io.out(
+          `    ${x.procurement.bpp.subscriber_id}  ${kw1(x.procurement.selectedKw)} at ${x.procurement.offer.site} for ${money(x.procurement.quotedGbp)}; ${x.state ?? 'no status'}${x.statement ? `, delivered ${x.statement.deliveredKwh.toFixed(1)} kWh of ${x.statement.committedKwh.toFixed(1)} committed, payment ${money(x.statement.paymentGbp)}` : ''}`,
+        );
+    }
     io.out(
       `  periods     delivered = (baseline − metered) × 0.5 h, per settlement period; baseline ${settlement.baselineMethod}`,
     );
@@ -279,6 +302,9 @@ Options:
   --sites N               simulated sites behind the one flexibility orchestrator, 1 to 4 (default 1):
                           lon, man, edi and cdf, each with its own agent, queue and meter; with 2 or
                           more the BPP also offers a portfolio reduction split across them by the optimiser
+  --providers one|per-site
+                          who sells the sites (default one): one flexibility orchestrator for all, or
+                          each site its own provider (BPP); the buyer then splits its need across them
   --carbon-cap none|fifo|KG
                           carbon cap (default fifo): fifo keeps the day's emissions at most those of
                           the same queue on FIFO (a plan that cannot is made without it and counted),
@@ -308,6 +334,7 @@ export const demoCommand: Command = {
         'site-profile': { type: 'string' },
         'carbon-cap': { type: 'string' },
         sites: { type: 'string' },
+        providers: { type: 'string' },
         baseline: { type: 'string' },
         'log-level': { type: 'string' },
         serve: { type: 'boolean' },
@@ -323,6 +350,7 @@ export const demoCommand: Command = {
       jobs: values.jobs,
       siteProfile: values['site-profile'],
       sites: values.sites,
+      providers: values.providers,
       baseline: values.baseline,
       carbonCap: values['carbon-cap'],
       logLevel: values['log-level'],

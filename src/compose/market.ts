@@ -100,6 +100,14 @@ export interface Market {
   /** The buyer's procurement loop (stepped by runDay, after every site has reported in the slot). */
   readonly loop: ProcurementLoop;
   readonly bpp: FlexOrchestrator;
+  /** Every provider (BPP) and the sites it sells; the first is `bpp` (one for all sites unless per-site). */
+  readonly providers: readonly {
+    readonly id: string;
+    readonly url: string;
+    readonly orchestrator: FlexOrchestrator;
+    readonly store: Store;
+    readonly sites: readonly string[];
+  }[];
   /** The first site's agent, cluster and twin (`sites[0]`), kept for single-site callers. */
   readonly agent: ComputeAgent;
   readonly cluster: SimCluster;
@@ -246,7 +254,13 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
   const specs = SIM_SITES.slice(0, c.sites);
   // Every key exists before any role starts, so each side can name the other's key file.
   const keyStore = makeKeys(keys);
-  for (const id of [IDS.bap, IDS.bpp, IDS.gateway, ...specs.map((s) => agentId(s.id))]) await keyStore.signer(id);
+  // Providers: one BPP selling every site (the default), or one per site (`--providers per-site`),
+  // each with its own key, store and registry entry; the first keeps the single provider's id.
+  const groups = c.providers === 'per-site' ? specs.map((s) => [s]) : [specs];
+  const providerId = (k: number): string =>
+    k === 0 ? IDS.bpp : `dc-${(groups[k]?.[0] as { id: string }).id}.flexlon.local`;
+  for (const id of [IDS.bap, ...groups.map((_, k) => providerId(k)), IDS.gateway, ...specs.map((s) => agentId(s.id))])
+    await keyStore.signer(id);
   const peer = (id: string, url: string) => ({ subscriberId: id, url, keyFile: keyFilePath(keys.dir, id) });
   const shared = { clock, signals, logLevel: c.logLevel };
   const roles: RunningRole[] = [];
@@ -262,50 +276,65 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
       await composeRegistry({ listen: at(0), store: storeOf('registry'), logLevel: c.logLevel }),
     );
     const registryRef = { url: registry.url, subscribe: true };
-    const [bapPort, bppPort] = [await freePort(), await freePort()];
+    const bapPort = await freePort();
+    const bppPorts: number[] = [];
+    for (let k = 0; k < groups.length; k++) bppPorts.push(await freePort());
     const agentPorts: number[] = [];
     for (let i = 0; i < specs.length; i++) agentPorts.push(await freePort());
-    const bppUrl = at(bppPort).publicUrl;
-    const bpp = started(
-      await composeBpp(
-        {
-          id: IDS.bpp,
-          name: `FlexLon data centre${specs.length > 1 ? 's' : ''} (${specs.map((s) => s.name).join(', ')})`,
-          listen: at(bppPort),
-          store: storeOf('flex-orchestrator'),
-          logLevel: c.logLevel,
-          keys,
-          registry: registryRef,
-          clock: { kind: 'system' },
-          signals: { kind: 'shipped' },
-          // The BPP re-plans every slot and prices offers by re-planning, so its budget per plan is
-          // short; the greedy fallback keeps it answering if HiGHS ever cannot.
-          // With the demo's seed, planning is bounded by work, not time: the same flags give the same plans.
-          planner: { kind: 'highs', timeLimitSeconds: 5, milpTimeLimitSeconds: 0.25, work: DEFAULT_WORK },
-          sites: specs.map((s, i) => ({
-            id: s.id,
-            region: 'GB',
-            agentUrl: at(agentPorts[i] as number).publicUrl,
-            agent: peer(agentId(s.id), at(agentPorts[i] as number).publicUrl),
-          })),
-          slotMinutes: SLOT_MINUTES,
-          horizonSlots: HORIZON_SLOTS,
-          pricing: DEFAULT_PRICING,
-          quoteTtlSeconds: 300,
-          supportEmail: `flexibility-desk@${IDS.bpp}`,
-          baseline: c.baseline,
-          carbonCap: c.carbonCap,
-          // The sites report together at each slot boundary (runDay): one plan answers them all.
-          gatherReportsMs: 2000,
-          incrementalReplans: true,
-          outboxEveryMs: 1000,
-          journal: 'sqlite-group-commit',
-        },
-        // The provider's plan, offer and order ids come from the seed, so a run's plans and orders
-        // are named alike each time (the buyer's transaction ids stay random: each run is a new deal).
-        { ...shared, log: log.child({ agent: 'flex' }), ids: seededIds(c.seed) },
-      ),
-    );
+    const providerOf = (siteId: string): number => groups.findIndex((g) => g.some((x) => x.id === siteId));
+    const providers = [];
+    for (const [k, group] of groups.entries()) {
+      const bpp = started(
+        await composeBpp(
+          {
+            id: providerId(k),
+            name: `FlexLon data centre${group.length > 1 ? 's' : ''} (${group.map((s) => s.name).join(', ')})`,
+            listen: at(bppPorts[k] as number),
+            store: storeOf(k === 0 ? 'flex-orchestrator' : `flex-orchestrator-${(group[0] as { id: string }).id}`),
+            logLevel: c.logLevel,
+            keys,
+            registry: registryRef,
+            clock: { kind: 'system' },
+            signals: { kind: 'shipped' },
+            // The BPP re-plans every slot and prices offers by re-planning, so its budget per plan is
+            // short; the greedy fallback keeps it answering if HiGHS ever cannot.
+            // With the demo's seed, planning is bounded by work, not time: the same flags give the same plans.
+            planner: { kind: 'highs', timeLimitSeconds: 5, milpTimeLimitSeconds: 0.25, work: DEFAULT_WORK },
+            sites: group.map((s) => {
+              const i = specs.indexOf(s);
+              return {
+                id: s.id,
+                region: 'GB',
+                agentUrl: at(agentPorts[i] as number).publicUrl,
+                agent: peer(agentId(s.id), at(agentPorts[i] as number).publicUrl),
+              };
+            }),
+            slotMinutes: SLOT_MINUTES,
+            horizonSlots: HORIZON_SLOTS,
+            pricing: DEFAULT_PRICING,
+            quoteTtlSeconds: 300,
+            supportEmail: `flexibility-desk@${IDS.bpp}`,
+            baseline: c.baseline,
+            carbonCap: c.carbonCap,
+            // The sites report together at each slot boundary (runDay): one plan answers them all.
+            gatherReportsMs: 2000,
+            incrementalReplans: true,
+            outboxEveryMs: 1000,
+            journal: 'sqlite-group-commit',
+          },
+          // The provider's plan, offer and order ids come from the seed, so a run's plans and orders
+          // are named alike each time (the buyer's transaction ids stay random: each run is a new deal).
+          // Another provider's ids come from another seed: two providers never name an order alike.
+          {
+            ...shared,
+            log: log.child({ agent: 'flex', provider: providerId(k) }),
+            ids: seededIds(c.seed + k * 104_729),
+          },
+        ),
+      );
+      providers.push({ id: providerId(k), sites: group.map((x) => x.id), ...bpp });
+    }
+    const bpp = providers[0] as (typeof providers)[number];
     const openadrTokenFile = join(runDir, 'openadr.token');
     const bap = started(
       await composeBap(
@@ -370,7 +399,10 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
               slotMinutes: SLOT_MINUTES,
               horizonSlots: HORIZON_SLOTS,
               site: { id: spec.id, region: 'GB', gridImportLimitKw: spec.gridImportLimitKw, pue: 1.3 },
-              orchestrator: peer(IDS.bpp, bppUrl),
+              orchestrator: peer(
+                providerId(providerOf(spec.id)),
+                at(bppPorts[providerOf(spec.id)] as number).publicUrl,
+              ),
               // Each site has its own seeded day; the first keeps the demo's seed, so one site gives the same day as before.
               scheduler: {
                 kind: 'sim',
@@ -412,6 +444,13 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
       bap: bap.bap,
       loop: bap.loop,
       bpp: bpp.orchestrator,
+      providers: providers.map((x) => ({
+        id: x.id,
+        url: x.url,
+        orchestrator: x.orchestrator,
+        store: x.store,
+        sites: x.sites,
+      })),
       agent: first.agent,
       cluster: first.cluster,
       businessAsUsual: first.businessAsUsual,

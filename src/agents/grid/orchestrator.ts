@@ -3,7 +3,7 @@
 // delivery with status. It acts for a grid-side party (a DSO flexibility desk, an aggregator).
 import type { EventNeed, NeedDefaults } from '../../domain/grid-events.ts';
 import { findPeakWindow } from '../../domain/need.ts';
-import { rankOffers, type FlexNeed, type FlexOffer } from '../../domain/offers.ts';
+import type { FlexNeed, FlexOffer } from '../../domain/offers.ts';
 import { carbonOf, pricesOf } from '../../domain/signals.ts';
 import type { SettlementSummary } from '../../settlement/delivered.ts';
 import { slotStart, type SlotGrid } from '../../domain/time.ts';
@@ -35,6 +35,7 @@ import { readSettlement, readSiteSettlements, type SiteSettlement } from '../../
 import type { Catalog, WireOrder } from '../../beckn/wire.ts';
 import type { Clock, Registry, SignalSource, Store, Subscription } from '../../ports.ts';
 import { PendingCallbacks } from './pending.ts';
+import { procureAcross, type Procurement } from './split.ts';
 
 export interface NeedPolicy {
   /** Length of the window asked for, in slots. */
@@ -92,16 +93,7 @@ export interface StatusPush {
   readonly settlement: SettlementSummary | undefined;
 }
 
-export interface Procurement {
-  readonly transactionId: string;
-  readonly bpp: Subscription;
-  readonly offer: FlexOffer;
-  readonly offersSeen: number;
-  readonly selectedKw: number;
-  readonly quotedGbp: number;
-  readonly orderId: string;
-  readonly baselineMethod: string;
-}
+export type { Procurement, ProcurementFailure } from './split.ts';
 
 export class GridOrchestrator {
   private readonly pending = new PendingCallbacks();
@@ -226,15 +218,21 @@ export class GridOrchestrator {
     return order;
   }
 
-  /** search → on_search (from every BPP) → select → on_select → init → on_init → confirm → on_confirm. */
-  async procure(need: FlexNeed, transactionId: string): Promise<Procurement | { none: string }> {
+  /**
+   * search → on_search from every BPP of the domain (through the gateway when there is one: it fans
+   * the search out and each BPP answers us directly), within collectMs. The offers, each with its BPP.
+   */
+  async search(
+    need: FlexNeed,
+    transactionId: string,
+  ): Promise<
+    { bpps: Subscription[]; offers: { offer: FlexOffer; bppId: string }[]; answers: number } | { none: string }
+  > {
     const d = this.deps;
     const bpps = (await d.registry.lookup({ type: 'BPP', domain: FLEXLON_DOMAIN })).filter(
       (s) => s.status === 'SUBSCRIBED',
     );
     if (bpps.length === 0) return { none: `no BPP of domain ${FLEXLON_DOMAIN} is subscribed in the registry` };
-    // Through the network's gateway when there is one (it fans the search out to every BPP of the
-    // domain; each answers on_search to us directly), else to each BPP in turn.
     const gateway = (await d.registry.lookup({ type: 'BG', domain: FLEXLON_DOMAIN })).find(
       (s) => s.status === 'SUBSCRIBED',
     );
@@ -263,42 +261,28 @@ export class GridOrchestrator {
         );
     const offers = answers.flatMap((a) =>
       catalogToOffers((a.message as { catalog?: Catalog } | undefined)?.catalog).map((o) => ({
-        ...o,
+        offer: o.offer,
         bppId: a.context.bpp_id ?? '',
       })),
     );
-    const ranked = rankOffers(
-      offers.map((o) => o.offer),
-      need,
-    );
-    const best = ranked[0];
-    if (!best) {
-      return {
-        none:
-          offers.length === 0
-            ? `no BPP offered a reduction for the window (${answers.length} on_search answer(s), all without items: the providers had nothing they could deliver)`
-            : `${offers.length} offer(s) received, none at or below ${need.maxPriceGbpPerMwh} £/MWh for the window`,
-      };
-    }
-    const bpp = bpps.find((b) => b.subscriber_id === offers.find((o) => o.offer.id === best.id)?.bppId);
-    if (!bpp) throw new FlexError('FLX_INTERNAL', `offer ${best.id} came from a BPP not in the registry`);
-    // For an import limit the provider sized the offer to bring the site down to the limit: buy all of it.
-    const selectedKw = need.importLimitKw === undefined ? Math.min(best.reductionKw, need.wantedKw) : best.reductionKw;
-    const parts = { providerId: bpp.subscriber_id, itemId: best.id, selectedKw, buyerId: d.id };
+    return { bpps, offers, answers: answers.length };
+  }
+
+  /** select → on_select → init → on_init → confirm → on_confirm for `selectedKw` of one offer; audited. */
+  async buy(
+    bpp: Subscription,
+    offer: FlexOffer,
+    selectedKw: number,
+    transactionId: string,
+    offersSeen: number,
+  ): Promise<Procurement> {
+    const d = this.deps;
+    const parts = { providerId: bpp.subscriber_id, itemId: offer.id, selectedKw, buyerId: d.id };
     const quotedGbp = quotedPrice(await this.one('select', bpp, transactionId, selectMessage(parts)));
     const initialised = await this.one('init', bpp, transactionId, initMessage(parts));
     const baselineMethod = baselineMethodOf(initialised);
     const orderId = confirmedOrderId(await this.one('confirm', bpp, transactionId, confirmMessage(parts, initialised)));
-    const p: Procurement = {
-      transactionId,
-      bpp,
-      offer: best,
-      offersSeen: offers.length,
-      selectedKw,
-      quotedGbp,
-      orderId,
-      baselineMethod,
-    };
+    const p: Procurement = { transactionId, bpp, offer, offersSeen, selectedKw, quotedGbp, orderId, baselineMethod };
     await d.store.appendAudit({
       kind: 'order',
       at: d.wallNow(),
@@ -308,6 +292,22 @@ export class GridOrchestrator {
       payload: { event: 'confirmed', procurement: { ...p, bpp: bpp.subscriber_id } },
     });
     return p;
+  }
+
+  /**
+   * One need bought from as many providers as it takes (split.ts): search, then the cheapest offer of
+   * each provider in turn until the need is covered; a provider that NACKs or does not answer is
+   * recorded and the next one asked. The first part is the day's procurement; the others ride in `more`.
+   */
+  async procure(need: FlexNeed, transactionId: string): Promise<Procurement | { none: string }> {
+    const got = await procureAcross(this, need, transactionId);
+    if ('none' in got) return got;
+    const [first, ...more] = got.parts;
+    return {
+      ...(first as Procurement),
+      ...(more.length > 0 ? { more } : {}),
+      ...(got.failures.length > 0 ? { failures: got.failures } : {}),
+    };
   }
 
   /** status → on_status: the delivery so far, per settlement period, and per site for an order split across sites. */

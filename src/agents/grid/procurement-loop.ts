@@ -53,6 +53,8 @@ export interface DayOutcome {
   settlement?: SettlementSummary;
   sites: SiteSettlement[];
   statement?: SettlementSummary;
+  /** Every part bought for the need (the first is `procurement`), with its follow-up once asked. */
+  parts: { procurement: Procurement; state?: string; statement?: SettlementSummary }[];
 }
 
 export interface ProcurementLoopDeps {
@@ -94,7 +96,7 @@ export class ProcurementLoop {
   async plan(t: EpochMs = this.d.clock.now()): Promise<DayOutcome> {
     const day = this.dayOf(t);
     if (this.today?.day === day.start) return this.today;
-    const outcome: DayOutcome = { day: day.start, tried: false, sites: [] };
+    const outcome: DayOutcome = { day: day.start, tried: false, sites: [], parts: [] };
     this.today = outcome;
     this.days.push(outcome);
     this.events = (await this.d.eventCount?.()) ?? 0;
@@ -146,21 +148,32 @@ export class ProcurementLoop {
         return;
       }
       o.procurement = got;
-      this.emit({ kind: 'bought', at: this.d.clock.now(), procurement: got });
+      o.parts = [got, ...(got.more ?? [])].map((procurement) => ({ procurement }));
+      // A need split across providers (split.ts): each part is told as bought, in the order bought.
+      for (const part of [got, ...(got.more ?? [])])
+        this.emit({ kind: 'bought', at: this.d.clock.now(), procurement: part });
     }
     const p = o.procurement;
     if (!p) return;
     if (t === p.offer.windowStart) this.emit({ kind: 'window-open', at: t, procurement: p });
-    // Follow-up one slot after the window: the provider has metered the last period by then.
-    if (t === p.offer.windowEnd + slotMs) {
-      const s = await this.d.bap.status(p);
-      if (s.state !== undefined) o.finalState = s.state;
-      if (s.settlement) o.settlement = s.settlement;
-      o.sites = s.sites;
-      this.emit({ kind: 'status', at: t, procurement: p, state: s.state, settlement: s.settlement });
-      const statement = statementOf(await askSupport(this.d.bap, p));
-      if (statement) o.statement = statement;
-      this.emit({ kind: 'statement', at: this.d.clock.now(), procurement: p, statement });
+    // Follow-up one slot after each part's window: the provider has metered the last period by then.
+    for (const [i, part] of [p, ...(p.more ?? [])].entries()) {
+      if (t !== part.offer.windowEnd + slotMs) continue;
+      const s = await this.d.bap.status(part);
+      if (i === 0) {
+        if (s.state !== undefined) o.finalState = s.state;
+        if (s.settlement) o.settlement = s.settlement;
+        o.sites = s.sites;
+      }
+      this.emit({ kind: 'status', at: t, procurement: part, state: s.state, settlement: s.settlement });
+      const statement = statementOf(await askSupport(this.d.bap, part));
+      if (statement && i === 0) o.statement = statement;
+      const slot = o.parts[i];
+      if (slot) {
+        if (s.state !== undefined) slot.state = s.state;
+        if (statement) slot.statement = statement;
+      }
+      this.emit({ kind: 'statement', at: this.d.clock.now(), procurement: part, statement });
     }
   }
 

@@ -1,0 +1,129 @@
+// One need bought from several providers (issue 16): after the search, each provider's best offer
+// in rank order (cheapest £/MWh first, then the larger), taking from each what is still wanted until
+// the need is covered. A provider that NACKs, does not answer, or whose quote has lapsed is
+// recorded with the step and the reason, and the next provider is asked; the outcome — what was
+// wanted, bought, from whom, and who failed — is audited as one record. An import-limit need is a
+// limit at every site, so every provider's offer (each sized to bring its site down) is bought.
+import { rankOffers, type FlexNeed, type FlexOffer } from '../../domain/offers.ts';
+import { asFlexError } from '../../errors.ts';
+import type { Store, Subscription } from '../../ports.ts';
+
+export interface Procurement {
+  readonly transactionId: string;
+  readonly bpp: Subscription;
+  readonly offer: FlexOffer;
+  readonly offersSeen: number;
+  readonly selectedKw: number;
+  readonly quotedGbp: number;
+  readonly orderId: string;
+  readonly baselineMethod: string;
+  /** Parts of the same need bought from other providers, in the order bought. */
+  readonly more?: readonly Procurement[];
+  /** Providers asked that did not sell: who, which offer, why. */
+  readonly failures?: readonly ProcurementFailure[];
+}
+
+export interface ProcurementFailure {
+  readonly bppId: string;
+  readonly offerId: string;
+  readonly code: string;
+  readonly message: string;
+}
+
+/** What procureAcross needs of the buyer (the GridOrchestrator). */
+export interface Buyer {
+  readonly deps: { readonly id: string; readonly store: Store; readonly wallNow: () => number };
+  search(
+    need: FlexNeed,
+    transactionId: string,
+  ): Promise<
+    { bpps: Subscription[]; offers: { offer: FlexOffer; bppId: string }[]; answers: number } | { none: string }
+  >;
+  buy(
+    bpp: Subscription,
+    offer: FlexOffer,
+    selectedKw: number,
+    transactionId: string,
+    offersSeen: number,
+  ): Promise<Procurement>;
+}
+
+export interface SplitOutcome {
+  readonly parts: readonly Procurement[];
+  readonly failures: readonly ProcurementFailure[];
+  readonly wantedKw: number;
+  readonly boughtKw: number;
+}
+
+/** Anything below this is covered (offers are stated to 0.1 kW). */
+const COVERED_KW = 0.05;
+
+export const procureAcross = async (
+  b: Buyer,
+  need: FlexNeed,
+  transactionId: string,
+): Promise<SplitOutcome | { none: string }> => {
+  const found = await b.search(need, transactionId);
+  if ('none' in found) return found;
+  const ranked = rankOffers(
+    found.offers.map((o) => o.offer),
+    need,
+  );
+  if (ranked.length === 0)
+    return {
+      none:
+        found.offers.length === 0
+          ? `no BPP offered a reduction for the window (${found.answers} on_search answer(s), all without items: the providers had nothing they could deliver)`
+          : `${found.offers.length} offer(s) received, none at or below ${need.maxPriceGbpPerMwh} £/MWh for the window`,
+    };
+  // One offer per provider, its best: a provider's portfolio offer already splits across its sites.
+  const best = new Map<string, FlexOffer>();
+  for (const offer of ranked) {
+    const bppId = found.offers.find((o) => o.offer === offer)?.bppId ?? '';
+    if (!best.has(bppId)) best.set(bppId, offer);
+  }
+  const limit = need.importLimitKw !== undefined;
+  const parts: Procurement[] = [];
+  const failures: ProcurementFailure[] = [];
+  let remaining: number = need.wantedKw;
+  for (const [bppId, offer] of best) {
+    if (!limit && remaining <= COVERED_KW) break;
+    const bpp = found.bpps.find((x) => x.subscriber_id === bppId);
+    if (!bpp) {
+      failures.push({
+        bppId,
+        offerId: offer.id,
+        code: 'FLX_PEER_UNREACHABLE',
+        message: `${bppId} is not in the registry`,
+      });
+      continue;
+    }
+    const kw = limit ? offer.reductionKw : Math.min(offer.reductionKw, remaining);
+    try {
+      parts.push(await b.buy(bpp, offer, kw, transactionId, found.offers.length));
+      remaining -= kw;
+    } catch (e) {
+      const f = asFlexError(e);
+      failures.push({ bppId, offerId: offer.id, code: f.code, message: f.message });
+    }
+  }
+  const boughtKw = parts.reduce((a, p) => a + p.selectedKw, 0);
+  await b.deps.store.appendAudit({
+    kind: 'order',
+    at: b.deps.wallNow(),
+    actor: b.deps.id,
+    transactionId,
+    payload: {
+      event: 'procured',
+      wantedKw: need.wantedKw,
+      boughtKw,
+      parts: parts.map((p) => ({ bpp: p.bpp.subscriber_id, orderId: p.orderId, kw: p.selectedKw, gbp: p.quotedGbp })),
+      failures,
+    },
+  });
+  if (parts.length === 0)
+    return {
+      none: `${best.size} provider(s) asked, none sold: ${failures.map((f) => `${f.bppId} ${f.code} (${f.message})`).join('; ')}`,
+    };
+  return { parts, failures, wantedKw: need.wantedKw, boughtKw };
+};
