@@ -9,6 +9,7 @@ import type { CancellationPolicy } from '../domain/order.ts';
 import type { LogLevel } from '../log.ts';
 import type { PlannerWork } from '../optimise/planner.ts';
 import type { SiteProfile } from '../sim/site-profile.ts';
+import type { DashboardConfig } from '../web/mount.ts';
 
 /** Where a role keeps its state: a SQLite file, or a schema in a PostgreSQL database. */
 export type StoreConfig =
@@ -126,6 +127,8 @@ export interface BppConfig extends RoleBase, Receiver {
   readonly baseline: 'fifo' | 'bl01';
   readonly outboxEveryMs: number;
   readonly journal?: JournalKind;
+  /** The operator dashboard's settings (docs/dashboard.md); it is served read-only without a token file. */
+  readonly dashboard?: DashboardConfig;
 }
 
 export type SchedulerConfig =
@@ -201,6 +204,8 @@ export interface BapConfig extends RoleBase, Receiver {
   readonly callbackTimeoutMs: number;
   /** OpenADR-style event intake (POST /openadr/programs, /openadr/events) with this bearer token file. */
   readonly openadr?: { readonly tokenFile: string };
+  /** The operator dashboard's settings (docs/dashboard.md); it is served read-only without a token file. */
+  readonly dashboard?: DashboardConfig;
   readonly journal?: JournalKind;
 }
 

@@ -220,6 +220,15 @@ const readParticipant = (c: ConfigReader) => ({
   signals: readSignals(c),
 });
 
+/** The operator dashboard (docs/dashboard.md): `"dashboard": {"operatorTokenFile": "…"}` enables its actions. */
+const readDashboard = (c: ConfigReader): { dashboard?: { operatorTokenFile: string } } => {
+  const d = c.optionalObject('dashboard');
+  if (!d) return {};
+  const operatorTokenFile = d.filePath('operatorTokenFile');
+  d.done();
+  return { dashboard: { operatorTokenFile } };
+};
+
 export const readBpp = (c: ConfigReader): BppConfig => {
   const { id, logLevel, listen, store, keys, registry, clock, signals } = readParticipant(c);
   const planner = readPlanner(c);
@@ -249,6 +258,7 @@ export const readBpp = (c: ConfigReader): BppConfig => {
     baseline: c.oneOf('baseline', ['fifo', 'bl01'] as const, 'fifo'),
     outboxEveryMs: c.number('outboxEveryMs', 1000, 50, 60_000, true),
     verifyThreads: readVerifyThreads(c),
+    ...readDashboard(c),
   };
   c.optionalString('role');
   c.done();
@@ -430,6 +440,7 @@ export const readBap = (c: ConfigReader): BapConfig => {
     openadr = { tokenFile: o.filePath('tokenFile') };
     o.done();
   }
+  const dashboard = readDashboard(c);
   c.optionalString('role');
   c.done();
   return {
@@ -448,5 +459,6 @@ export const readBap = (c: ConfigReader): BapConfig => {
     callbackTimeoutMs,
     verifyThreads,
     ...(openadr ? { openadr } : {}),
+    ...dashboard,
   };
 };

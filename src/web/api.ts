@@ -1,0 +1,348 @@
+// The operator dashboard's JSON API (issue 19): every number a view shows comes from one of these
+// functions, served under GET /dashboard/api/… (routes.ts). They only read: the store, the BPP's
+// latest plan and its sites' latest reports, the grid signals. Sign convention as in settlement
+// (src/settlement/delivered.ts): delivered = baseline − metered, positive = less imported.
+import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
+import type { PlanRecord } from '../agents/flex/plan-record.ts';
+import { verifyChain, type AuditRecord } from '../audit/chain.ts';
+import { verifyHeads, type HeadKeys, type SignedHead } from '../audit/heads.ts';
+import type { FlexibilityReport } from '../domain/compute.ts';
+import type { Order } from '../domain/order.ts';
+import { londonOffsetMs, settlementPeriodOf } from '../domain/settlement-day.ts';
+import { epochMs, type EpochMs } from '../domain/time.ts';
+import type { SignalSource, Store } from '../ports.ts';
+
+const DAY_MS = 86_400_000;
+
+/** What a role hands the dashboard. `flex` only on the BPP (fleet and schedule views need it). */
+export interface DashboardSource {
+  readonly role: 'bpp' | 'bap';
+  readonly id: string;
+  readonly store: Store;
+  /** Market time (replayed in the demo, the wall clock live). */
+  readonly now: () => number;
+  readonly flex?: FlexOrchestrator;
+  readonly signals?: SignalSource;
+  readonly region?: string;
+  /** Public keys for the signed chain heads in this role's log. */
+  readonly headKeys: HeadKeys;
+}
+
+/** A time label every chart shows on hover: UTC, the GB settlement day and period, UK local time. */
+export interface TimeLabel {
+  readonly t: number;
+  readonly utc: string;
+  readonly sp: string;
+  readonly local: string;
+}
+
+export const timeLabel = (t: number): TimeLabel => {
+  const { date, period } = settlementPeriodOf(t);
+  const off = londonOffsetMs(t);
+  const local = new Date(t + off).toISOString().slice(11, 16);
+  return {
+    t,
+    utc: new Date(t).toISOString().slice(0, 16).replace('T', ' '),
+    sp: `${date} SP${period}`,
+    local: `${local} ${off === 0 ? 'GMT' : 'BST'}`,
+  };
+};
+
+const finite = (x: number | undefined): number | null => (x !== undefined && Number.isFinite(x) ? x : null);
+const round = (x: number, dp = 3): number => Math.round(x * 10 ** dp) / 10 ** dp;
+const LIVE_OR_DONE: readonly Order['state'][] = ['confirmed', 'active', 'completed'];
+
+/** Jobs the latest plan makes late (its audit row, written by the orchestrator with latenessOf). */
+const lateJobs = async (s: DashboardSource, planId: string): Promise<number> => {
+  const rows = await s.store.auditTrail();
+  for (let i = rows.length - 1; i >= 0; i--) {
+    const p = rows[i]?.payload as { planId?: unknown; lateJobs?: unknown } | null;
+    if (rows[i]?.kind === 'plan' && p?.planId === planId) return typeof p.lateJobs === 'number' ? p.lateJobs : 0;
+  }
+  return 0;
+};
+
+/** GPU-hours run at a site between from and to, from its report's jobs (running or finished). */
+const gpuHours = (r: FlexibilityReport, from: number, to: number): number => {
+  let h = 0;
+  for (const j of r.jobs) {
+    if (j.startedAt === undefined) continue;
+    const a = Math.max(from, j.startedAt);
+    const b = Math.min(to, j.finishedAt ?? to);
+    if (b > a) h += (j.gpus * (b - a)) / 3_600_000;
+  }
+  return h;
+};
+
+/**
+ * View 1, fleet now (BPP): per site the planned import over the horizon against the commitment
+ * ceilings and the settlement baseline, metered import so far today, GPU caps and battery state,
+ * price and carbon ahead (as the latest plan saw them), and today's KPIs.
+ */
+export const fleetNow = async (s: DashboardSource) => {
+  const now = s.now();
+  const dayStart = Math.floor(now / DAY_MS) * DAY_MS;
+  const orders = await s.store.listOrders();
+  const sold = orders.filter((o) => LIVE_OR_DONE.includes(o.state));
+  const revenueGbp = round(
+    sold.reduce((a, o) => a + o.priceGbp, 0),
+    2,
+  );
+  const plan = await s.store.latestPlan<PlanRecord>();
+  if (!s.flex || !plan)
+    return {
+      role: s.role,
+      id: s.id,
+      now: timeLabel(now),
+      plan: null,
+      sites: [],
+      kpis: { revenueGbp, orders: sold.length },
+    };
+  const slotMs = plan.slotMinutes * 60_000;
+  const times = Array.from({ length: plan.slots }, (_, i) => plan.horizonStart + i * slotMs);
+  const commitments = await s.store.listCommitments<{
+    orderId: string;
+    site: string;
+    windowStart: EpochMs;
+    windowEnd: EpochMs;
+    maxImportKw: number[];
+  }>({ orderStates: ['confirmed', 'active'], endsAfter: epochMs(plan.horizonStart) });
+  let energyKwh = 0;
+  let costGbp = 0;
+  let carbonG = 0;
+  let gpuH = 0;
+  const sites = [];
+  for (const site of s.flex.context.sites) {
+    const report = await s.store.getDocument<FlexibilityReport>('agent-report', site.id);
+    const baseline = await s.flex.baseline(site.id, epochMs(plan.horizonStart), plan.slots).catch(() => []);
+    const ceiling: (number | null)[] = times.map(() => null);
+    for (const c of commitments.filter((x) => x.site === site.id))
+      c.maxImportKw.forEach((kw, i) => {
+        const k = Math.round((c.windowStart + i * slotMs - plan.horizonStart) / slotMs);
+        if (k >= 0 && k < times.length) ceiling[k] = Math.min(ceiling[k] ?? Infinity, kw);
+      });
+    // Today so far: metered import priced and carbon-counted at the outturn of each period.
+    const readings = await s.store.meterReadings({ site: site.id, from: epochMs(dayStart), to: epochMs(now) });
+    if (s.signals && readings.length > 0) {
+      const grid = { start: epochMs(dayStart), slotMinutes: plan.slotMinutes, slots: DAY_MS / slotMs };
+      const out = await s.signals.outturn(site.region, grid).catch(() => undefined);
+      for (const r of readings) {
+        const point = out?.points.find((x) => x.start === r.slotStart);
+        const kwh = r.importKw * (r.slotMinutes / 60);
+        const price = point?.price;
+        // The outturn intensity where known, else the forecast as it stood (GridSignalPoint).
+        const carbon = point?.carbonActual ?? point?.carbonForecast;
+        if (!Number.isFinite(kwh) || price === undefined || carbon === undefined) continue;
+        energyKwh += kwh;
+        costGbp += (kwh * price) / 1000;
+        carbonG += kwh * carbon;
+      }
+    }
+    if (report) gpuH += gpuHours(report, dayStart, now);
+    const capped = (report?.jobs ?? []).filter((j) => j.powerCapW !== undefined && j.state === 'running');
+    sites.push({
+      id: site.id,
+      region: site.region,
+      reportedAt: report ? timeLabel(report.at) : null,
+      gridImportLimitKw: report?.gridImportLimitKw ?? null,
+      plannedKw: plan.siteImportKw[site.id] ?? [],
+      baselineKw: times.map((_, i) => finite(baseline[i])),
+      commitmentKw: ceiling,
+      meteredKw: times.map((t) => finite(readings.find((r) => r.slotStart === t)?.importKw)),
+      priceGbpPerMwh: plan.signals[site.id]?.priceGbpPerMwh ?? [],
+      carbonGPerKwh: plan.signals[site.id]?.carbonGPerKwh ?? [],
+      caps: capped.map((j) => ({ job: j.id, gpus: j.gpus, wattsPerGpu: j.powerCapW })),
+      runningJobs: (report?.jobs ?? []).filter((j) => j.state === 'running').length,
+      battery: report?.battery
+        ? {
+            socKwh: round(report.battery.socKwh, 1),
+            capacityKwh: report.battery.capacityKwh,
+            socPercent: round((100 * report.battery.socKwh) / report.battery.capacityKwh, 1),
+          }
+        : null,
+    });
+  }
+  return {
+    role: s.role,
+    id: s.id,
+    now: timeLabel(now),
+    plan: {
+      id: plan.id,
+      status: plan.status,
+      reason: plan.reason,
+      made: timeLabel(plan.createdAt),
+      costGbp: round(plan.costGbp, 2),
+      carbonKg: round(plan.carbonKg, 1),
+    },
+    times: times.map(timeLabel),
+    sites,
+    kpis: {
+      revenueGbp,
+      orders: sold.length,
+      lateJobs: await lateJobs(s, plan.id),
+      energyTodayKwh: round(energyKwh, 1),
+      gpuHoursToday: round(gpuH, 1),
+      gbpPerGpuHour: gpuH > 0 ? round(costGbp / gpuH, 4) : null,
+      gCo2PerGpuHour: gpuH > 0 ? round(carbonG / gpuH, 1) : null,
+    },
+  };
+};
+
+/** Audit rows of the whole log, once per call (the views are read on demand, not kept). */
+const trail = (s: DashboardSource, transactionId?: string): Promise<AuditRecord[]> =>
+  s.store.auditTrail(transactionId ? { transactionId } : {});
+
+const actionOf = (r: AuditRecord): string => {
+  const p = r.payload as { action?: unknown } | null;
+  return typeof p?.action === 'string' ? p.action : r.kind;
+};
+
+/** View 2, flexibility events: every Beckn transaction in the log, newest first, with its order. */
+export const transactions = async (s: DashboardSource) => {
+  const rows = (await trail(s)).filter((r) => r.transactionId !== undefined);
+  const orders = await s.store.listOrders();
+  const byTx = new Map<string, AuditRecord[]>();
+  for (const r of rows) byTx.set(r.transactionId as string, [...(byTx.get(r.transactionId as string) ?? []), r]);
+  return [...byTx].map(([id, rs]) => {
+    const o = orders.find((x) => x.transactionId === id);
+    const actions = rs.filter((r) => r.kind.startsWith('beckn')).map(actionOf);
+    return {
+      transactionId: id,
+      first: timeLabel(rs[0]?.at ?? 0),
+      last: timeLabel(rs[rs.length - 1]?.at ?? 0),
+      messages: actions.length,
+      lastAction: actions[actions.length - 1] ?? null,
+      order: o
+        ? {
+            id: o.id,
+            state: o.state,
+            site: o.site,
+            reductionKw: o.reductionKw,
+            priceGbp: o.priceGbp,
+            window: [timeLabel(o.windowStart), timeLabel(o.windowEnd)],
+          }
+        : null,
+    };
+  });
+};
+
+interface PeriodRow {
+  start: number;
+  baselineKw: number;
+  meteredKw: number;
+  deliveredKwh?: number;
+  committedKwh?: number;
+}
+
+/**
+ * One transaction: its lifecycle (each audited message, in log order) and, once metered, delivered
+ * vs committed per settlement period (the settlement record if the order is settled, else the
+ * latest meter record, with committed = reduction × period length).
+ */
+export const transaction = async (s: DashboardSource, id: string) => {
+  const rows = await trail(s, id);
+  if (rows.length === 0) return undefined;
+  const order = await s.store.findOrderByTransaction(id);
+  const timeline = rows.map((r) => {
+    const p = r.payload as { outcome?: unknown; from?: unknown; url?: unknown } | null;
+    return {
+      seq: r.seq,
+      at: timeLabel(r.at),
+      kind: r.kind,
+      action: actionOf(r),
+      messageId: r.messageId ?? null,
+      outcome: typeof p?.outcome === 'string' ? p.outcome : null,
+      hash: r.hash,
+    };
+  });
+  const settled = [...rows].reverse().find((r) => r.kind === 'settlement');
+  const metered = [...rows].reverse().find((r) => r.kind === 'meter');
+  let periods: PeriodRow[] = [];
+  const sp = settled?.payload as { periods?: PeriodRow[]; settlement?: { periods?: PeriodRow[] } } | undefined;
+  if (sp?.periods) periods = sp.periods;
+  else if (sp?.settlement?.periods) periods = sp.settlement.periods;
+  else if (metered && order) {
+    const hours = 0.5;
+    periods = ((metered.payload as { readings?: PeriodRow[] }).readings ?? []).map((p) => ({
+      ...p,
+      deliveredKwh: round((p.baselineKw - p.meteredKw) * hours),
+      committedKwh: round(order.reductionKw * hours),
+    }));
+  }
+  return {
+    transactionId: id,
+    order: order ?? null,
+    timeline,
+    periods: periods.map((p) => ({
+      at: timeLabel(p.start),
+      baselineKw: p.baselineKw,
+      meteredKw: p.meteredKw,
+      deliveredKwh: p.deliveredKwh ?? null,
+      committedKwh: p.committedKwh ?? null,
+    })),
+    source: settled ? 'settlement' : metered ? 'meter' : null,
+  };
+};
+
+/** View 3, audit: the chain and its signed heads verified now, the newest head, rows of one transaction. */
+export const audit = async (s: DashboardSource, transactionId?: string) => {
+  const all = await trail(s);
+  const chain = verifyChain(all);
+  const heads = chain.ok ? verifyHeads(all, s.headKeys) : null;
+  const latest: SignedHead | undefined = await s.store.latestHead();
+  return {
+    store: s.store.location,
+    records: all.length,
+    chain,
+    heads,
+    latestHead: latest ? { ...latest, signedAt: timeLabel(latest.at) } : null,
+    rows: transactionId
+      ? all
+          .filter((r) => r.transactionId === transactionId)
+          .map((r) => ({ seq: r.seq, at: timeLabel(r.at), kind: r.kind, action: actionOf(r), hash: r.hash }))
+      : [],
+  };
+};
+
+/**
+ * View 4, schedule: each site's jobs from its latest report, as bars from their (deferred) start for
+ * their remaining run time at full power, with the window the user allowed (release to deadline).
+ * The stored plan keeps grid import per site, not job placements, so the bars are the jobs' state
+ * and deferrals as the agent last reported them.
+ */
+export const schedule = async (s: DashboardSource) => {
+  const now = s.now();
+  const plan = await s.store.latestPlan<PlanRecord>();
+  const out = [];
+  for (const site of s.flex?.context.sites ?? []) {
+    const r = await s.store.getDocument<FlexibilityReport>('agent-report', site.id);
+    const jobs = (r?.jobs ?? [])
+      .filter((j) => j.state === 'running' || j.state === 'queued' || j.state === 'held')
+      .map((j) => {
+        const start = j.startedAt ?? Math.max(now, j.beginAt ?? j.releaseAt);
+        const runMs = j.powerKw > 0 ? (j.remainingKwh / j.powerKw) * 3_600_000 : 0;
+        return {
+          id: j.id,
+          name: j.name,
+          state: j.state,
+          gpus: j.gpus,
+          slo: j.slo,
+          start,
+          end: Math.max(start, j.startedAt !== undefined ? now + runMs : start + runMs),
+          releaseAt: j.releaseAt,
+          deadlineAt: j.deadlineAt,
+          powerCapW: j.powerCapW ?? null,
+        };
+      });
+    out.push({ site: site.id, reportedAt: r ? timeLabel(r.at) : null, jobs });
+  }
+  const slotMs = (plan?.slotMinutes ?? 30) * 60_000;
+  const first = s.flex?.context.sites[0]?.id;
+  return {
+    now: timeLabel(now),
+    sites: out,
+    times: plan ? Array.from({ length: plan.slots }, (_, i) => timeLabel(plan.horizonStart + i * slotMs)) : [],
+    priceGbpPerMwh: (first && plan?.signals[first]?.priceGbpPerMwh) || [],
+    carbonGPerKwh: (first && plan?.signals[first]?.carbonGPerKwh) || [],
+  };
+};

@@ -1,0 +1,139 @@
+// The operator dashboard's routes (issue 19), mounted by each role's composer on its own Fastify
+// app: GET /dashboard/ (hand-written ES modules and CSS from src/web/static, uPlot from
+// node_modules — no build step), GET /dashboard/api/… (the JSON behind every view, api.ts),
+// GET /dashboard/api/events (server-sent events: a tick whenever market time, the plan or the
+// audit head moves), and the operator actions, which need the operator token (actions.ts).
+import { readFileSync } from 'node:fs';
+import { createRequire } from 'node:module';
+import { dirname, join } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import { FlexError, asFlexError } from '../errors.ts';
+import { pauseSite, pausedSites, type ActionOptions } from './actions.ts';
+import { audit, fleetNow, schedule, transaction, transactions, type DashboardSource } from './api.ts';
+
+export interface DashboardOptions extends DashboardSource {
+  /** The operator token (from the role's config, dashboard.operatorTokenFile); none: read-only. */
+  readonly operatorToken?: string;
+  /** How often the event stream looks for news (ms). */
+  readonly tickMs?: number;
+}
+
+const STATIC = join(dirname(fileURLToPath(import.meta.url)), 'static');
+const UPLOT_DIST = dirname(createRequire(import.meta.url).resolve('uplot'));
+const FILES: Readonly<Record<string, { path: string; type: string }>> = {
+  'index.html': { path: join(STATIC, 'index.html'), type: 'text/html; charset=utf-8' },
+  'app.js': { path: join(STATIC, 'app.js'), type: 'text/javascript; charset=utf-8' },
+  'views.js': { path: join(STATIC, 'views.js'), type: 'text/javascript; charset=utf-8' },
+  'charts.js': { path: join(STATIC, 'charts.js'), type: 'text/javascript; charset=utf-8' },
+  'style.css': { path: join(STATIC, 'style.css'), type: 'text/css; charset=utf-8' },
+  'uPlot.esm.js': { path: join(UPLOT_DIST, 'uPlot.esm.js'), type: 'text/javascript; charset=utf-8' },
+  'uPlot.min.css': { path: join(UPLOT_DIST, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
+};
+
+/** Errors as problem JSON (RFC 9457) carrying the FLX code, as the OpenADR intake answers. */
+const problem = (reply: FastifyReply, e: unknown) => {
+  const err = asFlexError(e);
+  return reply
+    .code(err.http)
+    .type('application/problem+json')
+    .send({
+      type: 'about:blank',
+      title: err.code,
+      status: err.http,
+      detail: err.code === 'FLX_INTERNAL' ? 'internal error' : err.message,
+    });
+};
+
+const guard =
+  (fn: (req: FastifyRequest, reply: FastifyReply) => Promise<unknown>) =>
+  async (req: FastifyRequest, reply: FastifyReply) => {
+    try {
+      return await fn(req, reply);
+    } catch (e) {
+      return problem(reply, e);
+    }
+  };
+
+export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): void => {
+  const actions: ActionOptions = { source: o, ...(o.operatorToken ? { token: o.operatorToken } : {}) };
+  app.get('/dashboard', async (_req, reply) => reply.redirect('/dashboard/'));
+  app.get('/dashboard/', async (_req, reply) =>
+    reply.type(FILES['index.html']!.type).send(readFileSync(FILES['index.html']!.path)),
+  );
+  app.get<{ Params: { file: string } }>('/dashboard/static/:file', async (req, reply) => {
+    const f = FILES[req.params.file];
+    if (!f) return problem(reply, new FlexError('FLX_DASHBOARD_NOT_FOUND', `no dashboard file ${req.params.file}`));
+    return reply.type(f.type).header('cache-control', 'no-cache').send(readFileSync(f.path));
+  });
+  app.get('/dashboard/api/meta', async () => ({
+    role: o.role,
+    id: o.id,
+    views: o.flex ? ['fleet', 'events', 'audit', 'schedule'] : ['events', 'audit'],
+    actions: o.operatorToken ? ['pause-site'] : [],
+    sites: o.flex?.context.sites.map((s) => s.id) ?? [],
+  }));
+  app.get(
+    '/dashboard/api/fleet',
+    guard(async () => fleetNow(o)),
+  );
+  app.get(
+    '/dashboard/api/transactions',
+    guard(async () => transactions(o)),
+  );
+  app.get<{ Params: { id: string } }>(
+    '/dashboard/api/transactions/:id',
+    guard(async (req) => {
+      const t = await transaction(o, (req.params as { id: string }).id);
+      if (!t) throw new FlexError('FLX_DASHBOARD_NOT_FOUND', 'no audit rows for that transaction here');
+      return t;
+    }),
+  );
+  app.get(
+    '/dashboard/api/audit',
+    guard(async (req) => {
+      const tx = (req.query as { transaction?: unknown }).transaction;
+      return audit(o, typeof tx === 'string' && tx !== '' ? tx : undefined);
+    }),
+  );
+  app.get(
+    '/dashboard/api/schedule',
+    guard(async () => schedule(o)),
+  );
+  app.get(
+    '/dashboard/api/paused',
+    guard(async () => pausedSites(o)),
+  );
+  app.post(
+    '/dashboard/api/actions/pause-site',
+    guard(async (req) => pauseSite(actions, req)),
+  );
+  // Open streams end before the server closes, or app.close() would wait for them for ever.
+  const streams = new Set<FastifyReply['raw']>();
+  app.addHook('preClose', async () => {
+    for (const res of streams) res.end();
+  });
+  app.get('/dashboard/api/events', (req, reply) => {
+    reply.hijack();
+    const res = reply.raw;
+    streams.add(res);
+    res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache', connection: 'keep-alive' });
+    let last = '';
+    const tick = async () => {
+      const [plan, head] = await Promise.all([o.store.latestPlan(), o.store.latestHead()]).catch(() => [
+        undefined,
+        undefined,
+      ]);
+      const slot = Math.floor(o.now() / 60_000);
+      const news = JSON.stringify({ plan: plan?.id ?? null, head: head?.seq ?? null, minute: slot });
+      if (news !== last) res.write(`event: tick\ndata: ${news}\n\n`);
+      last = news;
+    };
+    void tick();
+    const timer = setInterval(() => void tick(), o.tickMs ?? 2000);
+    req.raw.on('close', () => {
+      clearInterval(timer);
+      streams.delete(res);
+    });
+  });
+};

@@ -1,0 +1,198 @@
+// The operator dashboard (issue 19) in a real browser: Debian's Chromium driven by playwright-core
+// against a composed market on loopback (real HTTP, signatures, SQLite) in which the grid buyer has
+// bought a reduction. Each view's numbers are checked against the JSON API the view is drawn from;
+// the transaction timeline is clicked through; an action without the operator token is refused.
+// Screenshots go to a temp folder, or to FLEXLON_SCREENSHOTS (docs/dashboard to refresh the docs).
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type Browser, type Page } from 'playwright-core';
+import { askSupport } from '../../src/agents/grid/post-order.ts';
+import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
+
+let market: TestMarket;
+let m: Market;
+let p: Procurement;
+let browser: Browser;
+let page: Page;
+const shots = process.env.FLEXLON_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'flexlon-dashboard-'));
+
+const api = async <T>(base: string, path: string): Promise<T> => {
+  const res = await fetch(`${base}/dashboard/api/${path}`);
+  assert.equal(res.status, 200, `GET ${path}`);
+  return (await res.json()) as T;
+};
+
+/** Waits until the view has been drawn (app.js counts draws) and shows `view`. */
+const drawn = async (view: string) => {
+  await page.waitForSelector(`#view[data-view="${view}"][data-drawn]`);
+};
+
+before(async () => {
+  mkdirSync(shots, { recursive: true });
+  market = await openMarket('dashboard', { siteProfile: 'busy', sites: '4' });
+  m = market.m;
+  const need = await m.bap.detectNeed({ start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: 48 });
+  assert.ok(need, 'the day has a peak to buy against');
+  const got = await m.bap.procure(need, randomUUID());
+  assert.ok(!('none' in got), 'the BPP sold a reduction');
+  p = got as Procurement;
+  await askSupport(m.bap, p);
+  browser = await chromium.launch({
+    executablePath: '/usr/bin/chromium',
+    args: ['--headless', '--no-sandbox', '--disable-gpu'],
+  });
+  page = await browser.newPage({ viewport: { width: 1280, height: 800 } });
+});
+
+after(async () => {
+  await browser?.close();
+  await market?.stop();
+});
+
+test('fleet now: the KPIs and each site card show the API numbers, with power and signal charts', async () => {
+  type Fleet = {
+    kpis: Record<string, number | null>;
+    sites: { id: string; runningJobs: number; caps: unknown[]; plannedKw: number[] }[];
+    times: unknown[];
+  };
+  await page.goto(`${m.urls.bpp}/dashboard/#fleet`);
+  await drawn('fleet');
+  const f = await api<Fleet>(m.urls.bpp, 'fleet');
+  const shown = async (key: string) => page.textContent(`[data-kpi="${key}"]`);
+  assert.equal(await shown('revenueGbp'), (f.kpis.revenueGbp as number).toFixed(2));
+  assert.ok((f.kpis.revenueGbp as number) > 0, 'the sold reduction earns revenue');
+  assert.equal(await shown('lateJobs'), String(f.kpis.lateJobs));
+  assert.equal(await shown('gpuHoursToday'), (f.kpis.gpuHoursToday as number).toFixed(1));
+  assert.equal(f.sites.length, m.sites.length);
+  for (const s of f.sites) {
+    assert.equal(await page.textContent(`[data-site="${s.id}"] [data-field="runningJobs"]`), String(s.runningJobs));
+    assert.equal(await page.textContent(`[data-site="${s.id}"] [data-field="caps"]`), String(s.caps.length));
+    assert.equal(s.plannedKw.length, f.times.length, 'a planned import for every slot of the horizon');
+  }
+  // Two uPlot charts per site (power in kW; price £/MWh and carbon gCO2/kWh), axes labelled with units.
+  assert.equal(await page.locator('.uplot').count(), 2 * f.sites.length);
+  const axes = (await page.locator('[data-units]').evaluateAll((els) => els.map((e) => e.getAttribute('data-units'))))
+    .join('|')
+    .split('|');
+  for (const unit of ['kW', '£/MWh', 'gCO2/kWh', 'UTC']) assert.ok(axes.includes(unit), `an axis in ${unit}`);
+  // Hover names the instant as UTC, settlement period and UK local time.
+  const box = await page.locator('.uplot .u-over').first().boundingBox();
+  assert.ok(box);
+  await page.mouse.move(box.x + box.width / 3, box.y + box.height / 2);
+  const legend = await page.locator('.uplot .u-legend').first().textContent();
+  assert.match(legend ?? '', /UTC · \d{4}-\d{2}-\d{2} SP\d+ · \d{2}:\d{2} (GMT|BST)/);
+  await page.screenshot({ path: join(shots, 'fleet.png') });
+  await page.setViewportSize({ width: 390, height: 844 });
+  await page.waitForTimeout(200);
+  const width = Number(await page.evaluate('document.documentElement.scrollWidth'));
+  assert.ok(width <= 390, `no sideways scrolling on a phone (page is ${width} px wide)`);
+  await page.screenshot({ path: join(shots, 'fleet-phone.png') });
+  await page.setViewportSize({ width: 1280, height: 800 });
+});
+
+test('flexibility events: the transaction is listed; clicking it shows its lifecycle from the audit rows', async () => {
+  type Tx = { timeline: { action: string; seq: number }[]; order: { id: string; state: string } | null };
+  await page.goto(`${m.urls.bpp}/dashboard/#events`);
+  await drawn('events');
+  const row = page.locator(`tr[data-tx="${p.transactionId}"]`);
+  assert.equal(await row.count(), 1);
+  await row.click();
+  await page.waitForSelector(`[data-detail="${p.transactionId}"]`);
+  const t = await api<Tx>(m.urls.bpp, `transactions/${p.transactionId}`);
+  assert.equal(t.order?.id, p.orderId);
+  const steps = await page.locator('.timeline li').count();
+  assert.equal(steps, t.timeline.length);
+  const actions = t.timeline.map((r) => r.action);
+  for (const a of ['search', 'on_search', 'select', 'on_select', 'init', 'on_init', 'confirm', 'on_confirm', 'support'])
+    assert.ok(actions.includes(a), `the lifecycle has ${a}`);
+  assert.ok(actions.indexOf('search') < actions.indexOf('confirm'), 'in log order');
+  const firstSeq = await page.locator('.timeline li').first().getAttribute('data-seq');
+  assert.equal(Number(firstSeq), t.timeline[0]?.seq);
+  await page.screenshot({ path: join(shots, 'events.png'), fullPage: true });
+  // The buyer's dashboard shows the same transaction from its own log.
+  const bap = await api<{ transactionId: string }[]>(m.urls.bap, 'transactions');
+  assert.ok(bap.some((x) => x.transactionId === p.transactionId));
+});
+
+test("audit: the chain and signed heads verify, as the API says; a search shows the transaction's rows", async () => {
+  type Audit = { records: number; chain: { ok: boolean }; heads: { ok: boolean } | null; rows: unknown[] };
+  await page.goto(`${m.urls.bpp}/dashboard/#audit`);
+  await drawn('audit');
+  const a = await api<Audit>(m.urls.bpp, 'audit');
+  assert.equal(a.chain.ok, true);
+  assert.equal(a.heads?.ok, true);
+  assert.equal(await page.textContent('[data-field="chain"]'), 'verified');
+  const records = Number(await page.textContent('[data-field="records"]'));
+  assert.ok(records >= a.records && records <= a.records + 5, `records shown ${records} vs API ${a.records}`);
+  await page.fill('[data-field="search"]', p.transactionId);
+  await page.click('form button');
+  await page.waitForSelector('tr[data-seq]');
+  const rows = await api<Audit>(m.urls.bpp, `audit?transaction=${p.transactionId}`);
+  assert.ok(rows.rows.length > 0);
+  assert.equal(await page.locator('tr[data-seq]').count(), rows.rows.length);
+  await page.screenshot({ path: join(shots, 'audit.png') });
+});
+
+test('schedule: a Gantt row per job over the horizon, price and carbon under it', async () => {
+  type Schedule = {
+    sites: { site: string; jobs: { start: number; end: number }[] }[];
+    times: { t: number }[];
+  };
+  await page.goto(`${m.urls.bpp}/dashboard/#schedule`);
+  await drawn('schedule');
+  const s = await api<Schedule>(m.urls.bpp, 'schedule');
+  assert.ok(s.times.length >= 48, 'the plan covers at least a day');
+  for (const site of s.sites) {
+    assert.equal(
+      await page.textContent(`[data-site-title="${site.site}"] [data-field="jobs"]`),
+      `${site.jobs.length} jobs`,
+    );
+    const from = s.times[0]?.t as number;
+    const to = (s.times[s.times.length - 1]?.t as number) + SLOT_MINUTES * 60_000;
+    const inView = site.jobs.filter((j) => j.end > from && j.start < to).length;
+    assert.ok(inView > 0, 'the busy site has jobs in the horizon');
+    assert.equal(await page.locator(`.gantt[data-site="${site.site}"] .bar`).count(), inView);
+  }
+  await page.screenshot({ path: join(shots, 'schedule.png'), fullPage: true });
+});
+
+test('actions: pausing a site without the operator token is refused (401), a wrong one 403; with it, paused and audited', async () => {
+  await page.goto(`${m.urls.bpp}/dashboard/#fleet`);
+  await drawn('fleet');
+  const site = m.sites[0]?.id as string;
+  await page.click(`[data-action="pause-${site}"]`);
+  await page.waitForFunction("document.getElementById('message').textContent !== ''");
+  assert.match((await page.textContent('#message')) ?? '', /^FLX_OPERATOR_UNAUTHORIZED: /);
+  const post = (token?: string) =>
+    fetch(`${m.urls.bpp}/dashboard/api/actions/pause-site`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', ...(token ? { authorization: `Bearer ${token}` } : {}) },
+      body: JSON.stringify({ site, paused: true }),
+    });
+  const wrong = await post('not-the-token');
+  assert.equal(wrong.status, 403);
+  assert.equal(((await wrong.json()) as { title: string }).title, 'FLX_OPERATOR_FORBIDDEN');
+  const before = await api<{ paused: boolean }[]>(m.urls.bpp, 'paused');
+  assert.equal(before[0]?.paused, false, 'refused actions change nothing');
+  const token = readFileSync(join(m.runDir, 'operator.token'), 'utf8').trim();
+  const ok = await post(token);
+  assert.equal(ok.status, 200);
+  const { auditSeq } = (await ok.json()) as { auditSeq: number };
+  const paused = await api<{ paused: boolean }[]>(m.urls.bpp, 'paused');
+  assert.equal(paused[0]?.paused, true);
+  const row = (await m.stores.flex.auditTrail()).find((r) => r.seq === auditSeq);
+  assert.equal((row?.payload as { operatorAction?: string }).operatorAction, 'pause-site');
+  // The buyer's dashboard has no sites to pause.
+  const bap = await fetch(`${m.urls.bap}/dashboard/api/actions/pause-site`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+    body: JSON.stringify({ site, paused: true }),
+  });
+  assert.equal(bap.status, 400);
+});
