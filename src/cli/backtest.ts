@@ -103,7 +103,11 @@ export const backtestCommand: Command = {
       usage(
         `the shipped data covers ${span ? new Date(span.from).toISOString().slice(0, 10) : '?'} to ${span ? new Date(span.to).toISOString().slice(0, 16) : '?'}Z; --from ${v.from} to --to ${v.to} needs data until ${new Date(needTo).toISOString().slice(0, 16)}Z (two drain days and the 48 h horizon)`,
       );
-    mkdirSync(v.out, { recursive: true });
+    try {
+      mkdirSync(v.out, { recursive: true });
+    } catch (e) {
+      usage(`--out ${v.out} cannot be used as a folder: ${(e as Error).message}`);
+    }
     const solver = createPlanningSolver({ work: DEFAULT_WORK });
     const tty = process.stderr.isTTY === true;
     const started = Date.now();

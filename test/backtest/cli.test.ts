@@ -1,6 +1,6 @@
 // `flexlon backtest` end to end on one day of the shipped data, and its usage errors.
 import assert from 'node:assert/strict';
-import { existsSync, readFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import { main } from '../../src/cli/main.ts';
@@ -56,6 +56,7 @@ describe('flexlon backtest', () => {
 
   it('refuses bad arguments with FLX_CLI_USAGE', async () => {
     const dir = tmp();
+    writeFileSync(join(dir, 'x'), 'a file, not a folder');
     for (const args of [
       ['--from', '2023-13-01', '--to', '2023-01-02', '--out', dir],
       ['--from', '2023-02-02', '--to', '2023-02-01', '--out', dir],
@@ -64,6 +65,7 @@ describe('flexlon backtest', () => {
       ['--from', '2023-02-01', '--to', '2023-02-01', '--strategies', 'magic', '--out', dir],
       ['--from', '2023-02-01', '--to', '2023-02-01', '--fleet', 'huge', '--out', dir],
       ['--from', '2023-02-01', '--to', '2023-02-01'],
+      ['--from', '2023-02-01', '--to', '2023-02-01', '--out', join(dir, 'x', 'results.json', 'y')],
     ]) {
       const r = await cli(args);
       assert.equal(r.code, 2, args.join(' '));

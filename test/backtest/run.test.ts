@@ -20,7 +20,7 @@ const options = (out: string, extra: Partial<BacktestOptions> = {}): BacktestOpt
   to: '2023-06-14',
   sites: ['edi'],
   fleet: 'busy',
-  strategies: ['fifo', 'gsf-best-window', 'flexlon', 'oracle'],
+  strategies: ['fifo', 'gsf-best-window', 'flexlon'],
   seed: 7,
   out,
   history,
