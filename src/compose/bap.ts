@@ -18,6 +18,7 @@ import { epochMs } from '../domain/time.ts';
 import { asFlexError } from '../errors.ts';
 import type { Store } from '../ports.ts';
 import type { SharedParts } from './bpp.ts';
+import { mountDashboard } from '../web/mount.ts';
 import type { BapConfig } from './config.ts';
 import {
   assertPortFree,
@@ -128,6 +129,16 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
         },
         'callback failed',
       ),
+  });
+  // The operator dashboard (issue 19, docs/dashboard.md): GET /dashboard/ and its JSON API.
+  mountDashboard(app, c.dashboard, {
+    role: 'bap',
+    id: c.id,
+    store,
+    now: () => market.now(),
+    signals,
+    region: c.region,
+    signer,
   });
   app.get('/health', async () => {
     const day = loop.current;

@@ -30,6 +30,7 @@ import {
   type RunningRole,
 } from './parts.ts';
 import { plannerOf } from './solver.ts';
+import { mountDashboard } from '../web/mount.ts';
 
 /** Parts a composition may share between roles in one process (the demo's one replayed clock). */
 export interface SharedParts {
@@ -104,6 +105,16 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   const app = Fastify({ logger: false });
   useRawJsonBody(app);
   node.register(app);
+  // The operator dashboard (issue 19, docs/dashboard.md): GET /dashboard/ and its JSON API.
+  mountDashboard(app, c.dashboard, {
+    role: 'bpp',
+    id: c.id,
+    store,
+    now: () => market.now(),
+    flex: orchestrator,
+    signals,
+    signer,
+  });
   const close = async () => {
     await app.close();
     await node.stop();

@@ -263,6 +263,8 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
     await keyStore.signer(id);
   const peer = (id: string, url: string) => ({ subscriberId: id, url, keyFile: keyFilePath(keys.dir, id) });
   const shared = { clock, signals, logLevel: c.logLevel };
+  // The dashboards' operator token (docs/dashboard.md), shared by the demo's BPP and BAP.
+  const dashboard = { operatorTokenFile: join(runDir, 'operator.token') };
   const roles: RunningRole[] = [];
   const started = <T extends RunningRole>(r: T): T => {
     roles.push(r);
@@ -321,6 +323,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
             incrementalReplans: true,
             outboxEveryMs: 1000,
             journal: 'sqlite-group-commit',
+            dashboard,
           },
           // The provider's plan, offer and order ids come from the seed, so a run's plans and orders
           // are named alike each time (the buyer's transaction ids stay random: each run is a new deal).
@@ -359,6 +362,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
           collectMs: 10_000 * specs.length,
           callbackTimeoutMs: 10_000,
           openadr: { tokenFile: openadrTokenFile },
+          dashboard,
           journal: 'sqlite-group-commit',
         },
         {
