@@ -12,7 +12,9 @@
 //   decision. Jobs are site-bound (the profiles allow one site each), so the fleet plan is the
 //   sites' plans side by side.
 // - flexlon reads a ForecastView (forecasts issued by the decision, jobs already submitted); the
-//   oracle an OutturnView and every job submitted within the horizon (at its release): the bound.
+//   oracle an OutturnView and every job drawn so far that is submitted within the horizon (days are
+//   drawn one ahead: at least the next 24 h), from its release. Meant as the bound; docs/backtest.md
+//   says where it is not one.
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
 import type { Schedule } from '../domain/planning.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
