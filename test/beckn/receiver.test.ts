@@ -10,7 +10,7 @@ import fc from 'fast-check';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { HttpRegistry } from '../../src/adapters/registry-http/client.ts';
 import { signerFromPrivateKey } from '../../src/adapters/keystore-file/keystore.ts';
-import { createRegistryService } from '../../src/beckn/registry/service.ts';
+import { OPEN_REGISTRY, createRegistryService } from '../../src/beckn/registry/service.ts';
 import { registerReceiver } from '../../src/beckn/receiver.ts';
 import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
 import { buildContext, FLEXLON_DOMAIN } from '../../src/beckn/context.ts';
@@ -46,7 +46,8 @@ before(async () => {
   dir = mkdtempSync(join(tmpdir(), 'flexlon-recv-'));
   regStore = await openSqliteStore(join(dir, 'registry.db'));
   bppStore = await openSqliteStore(join(dir, 'bpp.db'));
-  const registry = await createRegistryService({ store: regStore, now: Date.now });
+  // Open: the subscribers here are registered at URLs that do not answer the on_subscribe challenge.
+  const registry = await createRegistryService({ store: regStore, now: Date.now, policy: OPEN_REGISTRY });
   registryApp = registry.app;
   await registryApp.listen({ host: '127.0.0.1', port: 0 });
   const regUrl = `http://127.0.0.1:${(registryApp.server.address() as { port: number }).port}`;

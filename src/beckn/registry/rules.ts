@@ -15,6 +15,24 @@
 import { FlexError } from '../../errors.ts';
 import type { LookupQuery, Subscription } from '../../ports.ts';
 import { checkSubscription } from '../key-resolver.ts';
+import { encryptionPublicKey } from './challenge.ts';
+
+/** A record as the registry holds it: registry.yaml Subscription, with the encryption key when given. */
+export type Registered = Subscription & {
+  readonly encr_public_key?: string;
+  readonly created?: string;
+  readonly updated?: string;
+  /** Why the record has its status (e.g. the on_subscribe challenge failed), when it is not SUBSCRIBED. */
+  readonly status_reason?: string;
+};
+
+/** A lookup (registry.yaml sends a partial Subscription): every field given must match. */
+export type RegistryQuery = LookupQuery & {
+  readonly status?: Subscription['status'];
+  readonly subscriber_url?: string;
+  readonly signing_public_key?: string;
+  readonly encr_public_key?: string;
+};
 
 const TYPES = ['BAP', 'BPP', 'BG'] as const;
 const STATUSES = ['INITIATED', 'UNDER_SUBSCRIPTION', 'SUBSCRIBED', 'EXPIRED', 'UNSUBSCRIBED', 'INVALID_SSL'] as const;
@@ -26,7 +44,7 @@ const schema = (path: string, why: string) => new FlexError('FLX_REQ_SCHEMA', `$
 const firstOf = (o: Record<string, unknown>, names: readonly string[]): unknown =>
   names.map((n) => o[n]).find((v) => v !== undefined);
 
-export const parseSubscription = (x: unknown): Subscription => {
+export const parseSubscription = (x: unknown): Registered => {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) throw schema('(body)', 'must be a JSON object');
   const s = x as Record<string, unknown>;
   const text = (value: unknown, path: string): string => {
@@ -57,7 +75,16 @@ export const parseSubscription = (x: unknown): Subscription => {
       'unique_key_id',
       'subscriber_id and unique_key_id may not contain | or " (they form the signature keyId)',
     );
+  const encr = s.encr_public_key === undefined ? undefined : text(s.encr_public_key, 'encr_public_key');
+  if (encr !== undefined) encryptionPublicKey(encr);
+  // registry.yaml /subscribe: an optional uuid nonce; checked for form, not stored.
+  if (
+    s.nonce !== undefined &&
+    (typeof s.nonce !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s.nonce))
+  )
+    throw schema('nonce', 'must be a uuid');
   return {
+    ...(encr === undefined ? {} : { encr_public_key: encr }),
     subscriber_id: text(s.subscriber_id, 'subscriber_id'),
     subscriber_url: url,
     type: type as Subscription['type'],
@@ -71,7 +98,7 @@ export const parseSubscription = (x: unknown): Subscription => {
 };
 
 /** A lookup body (registry.yaml sends a partial Subscription) as a query; unknown fields are ignored. */
-export const parseLookup = (x: unknown): LookupQuery => {
+export const parseLookup = (x: unknown): RegistryQuery => {
   if (typeof x !== 'object' || x === null || Array.isArray(x)) throw schema('(body)', 'must be a JSON object');
   const q = x as Record<string, unknown>;
   const str = (v: unknown, path: string): string | undefined => {
@@ -82,26 +109,40 @@ export const parseLookup = (x: unknown): LookupQuery => {
   const type = str(q.type, 'type');
   if (type !== undefined && !(TYPES as readonly string[]).includes(type))
     throw schema('type', `must be one of ${TYPES.join(', ')}`);
-  const subscriberId = str(q.subscriber_id, 'subscriber_id');
-  const keyId = str(firstOf(q, KEY_ID_ALIASES), 'unique_key_id');
-  const domain = str(q.domain, 'domain');
-  return {
-    ...(subscriberId ? { subscriber_id: subscriberId } : {}),
-    ...(keyId ? { unique_key_id: keyId } : {}),
-    ...(type ? { type: type as Subscription['type'] } : {}),
-    ...(domain ? { domain } : {}),
+  const status = str(q.status, 'status');
+  if (status !== undefined && !(STATUSES as readonly string[]).includes(status))
+    throw schema('status', `must be one of ${STATUSES.join(', ')}`);
+  const fields = {
+    subscriber_id: str(q.subscriber_id, 'subscriber_id'),
+    unique_key_id: str(firstOf(q, KEY_ID_ALIASES), 'unique_key_id'),
+    type,
+    domain: str(q.domain, 'domain'),
+    status,
+    subscriber_url: str(firstOf(q, URL_ALIASES), 'subscriber_url'),
+    signing_public_key: str(q.signing_public_key, 'signing_public_key'),
+    encr_public_key: str(q.encr_public_key, 'encr_public_key'),
   };
+  return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as RegistryQuery;
 };
 
-export const matches = (s: Subscription, q: LookupQuery): boolean =>
+/** The status a record has at `nowMs`: a SUBSCRIBED record past its valid_until reads EXPIRED. */
+export const statusAt = (s: Subscription, nowMs: number): Subscription['status'] =>
+  s.status === 'SUBSCRIBED' && Date.parse(s.valid_until) <= nowMs ? 'EXPIRED' : s.status;
+
+export const matches = (s: Registered, q: RegistryQuery, nowMs = Date.now()): boolean =>
   (q.subscriber_id === undefined || q.subscriber_id === s.subscriber_id) &&
   (q.unique_key_id === undefined || q.unique_key_id === s.unique_key_id) &&
   (q.type === undefined || q.type === s.type) &&
-  (q.domain === undefined || q.domain === s.domain);
+  (q.domain === undefined || q.domain === s.domain) &&
+  (q.status === undefined || q.status === statusAt(s, nowMs)) &&
+  (q.subscriber_url === undefined || q.subscriber_url.replace(/\/+$/, '') === s.subscriber_url.replace(/\/+$/, '')) &&
+  (q.signing_public_key === undefined || q.signing_public_key === s.signing_public_key) &&
+  (q.encr_public_key === undefined || q.encr_public_key === s.encr_public_key);
 
 /** A record as the registry answers it: both field spellings (see the file comment). */
-export const toWire = (s: Subscription & { created?: string; updated?: string }) => ({
+export const toWire = (s: Registered, nowMs = Date.now()) => ({
   ...s,
+  status: statusAt(s, nowMs),
   url: s.subscriber_url,
   key_id: s.unique_key_id,
 });
