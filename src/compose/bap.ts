@@ -13,6 +13,7 @@ import { BecknClient } from '../beckn/client.ts';
 import { registryKeyResolver } from '../beckn/key-resolver.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
 import { registerReceiver } from '../beckn/receiver.ts';
+import { registerOnSubscribe } from '../beckn/registry/on-subscribe.ts';
 import { becknValidator } from '../beckn/validator.ts';
 import { epochMs } from '../domain/time.ts';
 import { asFlexError } from '../errors.ts';
@@ -74,7 +75,8 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
   store.signHeadsWith?.(signer, wallNow);
   const journal = await openJournal(c.journal, store, c.store);
   const pool = verifierPool(c.verifyThreads);
-  const registry = new HttpRegistry({ url: c.registry.url, now: wallNow, cacheTtlMs: 30_000 });
+  // Signed lookups, and the subscription with its on_subscribe challenge (registry.yaml).
+  const registry = new HttpRegistry({ url: c.registry.url, now: wallNow, cacheTtlMs: 30_000 }, signer);
   const resolver = registryKeyResolver(registry);
   const events = new GridEventStore(store, c.id, wallNow);
   const bap = new GridOrchestrator({
@@ -108,6 +110,7 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
   });
   const app = Fastify({ logger: false });
   useRawJsonBody(app);
+  registerOnSubscribe(app, registry);
   if (c.openadr) registerGridEventRoutes(app, { events, token: tokenFrom(c.openadr.tokenFile) });
   registerReceiver(app, {
     subscriberId: c.id,
@@ -167,10 +170,7 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
   };
   try {
     await listenOn(app, c.listen);
-    if (c.registry.subscribe)
-      await new HttpRegistry({ url: c.registry.url, now: wallNow }, signer).subscribe(
-        subscriptionOf(signer, 'BAP', c.listen.publicUrl, wallNow()),
-      );
+    if (c.registry.subscribe) await registry.subscribe(subscriptionOf(signer, 'BAP', c.listen.publicUrl, wallNow()));
   } catch (e) {
     await close();
     throw e;

@@ -8,6 +8,7 @@ import { HttpRegistry } from '../adapters/registry-http/client.ts';
 import { BecknClient } from '../beckn/client.ts';
 import { registryKeyResolver } from '../beckn/key-resolver.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
+import { registerOnSubscribe } from '../beckn/registry/on-subscribe.ts';
 import { becknValidator } from '../beckn/validator.ts';
 import { FlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -62,7 +63,8 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   const journal = await openJournal(c.journal, store, c.store);
   const pool = verifierPool(c.verifyThreads);
   const solver = await plannerOf(c.planner);
-  const registry = new HttpRegistry({ url: c.registry.url, now: wallNow, cacheTtlMs: 30_000 });
+  // Signed lookups, and the subscription with its on_subscribe challenge (registry.yaml).
+  const registry = new HttpRegistry({ url: c.registry.url, now: wallNow, cacheTtlMs: 30_000 }, signer);
   const resolver = registryKeyResolver(registry);
   const metrics = createMetrics({ orders: () => store.listOrders(), processMetrics: true });
   const orchestrator = new FlexOrchestrator({
@@ -104,6 +106,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   });
   const app = Fastify({ logger: false });
   useRawJsonBody(app);
+  registerOnSubscribe(app, registry);
   node.register(app);
   // The operator dashboard (issue 19, docs/dashboard.md): GET /dashboard/ and its JSON API.
   mountDashboard(app, c.dashboard, {
@@ -125,10 +128,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   };
   try {
     await listenOn(app, c.listen);
-    if (c.registry.subscribe)
-      await new HttpRegistry({ url: c.registry.url, now: wallNow }, signer).subscribe(
-        subscriptionOf(signer, 'BPP', c.listen.publicUrl, wallNow()),
-      );
+    if (c.registry.subscribe) await registry.subscribe(subscriptionOf(signer, 'BPP', c.listen.publicUrl, wallNow()));
     await node.start();
   } catch (e) {
     await close();

@@ -3,6 +3,7 @@ import { HttpRegistry } from '../adapters/registry-http/client.ts';
 import { createGateway } from '../beckn/gateway.ts';
 import { registryKeyResolver } from '../beckn/key-resolver.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
+import { registerOnSubscribe } from '../beckn/registry/on-subscribe.ts';
 import { asFlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../ports.ts';
@@ -36,7 +37,8 @@ export const composeGateway = async (
   store.signHeadsWith?.(signer, now);
   const journal = await openJournal(c.journal, store, c.store);
   const pool = verifierPool(c.verifyThreads);
-  const registry = new HttpRegistry({ url: c.registry.url, now, cacheTtlMs: 30_000 });
+  // Signed lookups, and the subscription with its on_subscribe challenge (registry.yaml).
+  const registry = new HttpRegistry({ url: c.registry.url, now, cacheTtlMs: 30_000 }, signer);
   const resolver = registryKeyResolver(registry);
   const gateway = createGateway({
     signer,
@@ -59,12 +61,12 @@ export const composeGateway = async (
       ),
   });
   useRawJsonBody(gateway.app);
+  registerOnSubscribe(gateway.app, registry);
   gateway.app.get('/health', async () => ({ ok: true, role: 'gateway', id: c.id, store: store.location }));
   let url: string;
   try {
     url = await listenOn(gateway.app, c.listen);
-    if (c.registry.subscribe)
-      await new HttpRegistry({ url: c.registry.url, now }, signer).subscribe(subscriptionOf(signer, 'BG', url, now()));
+    if (c.registry.subscribe) await registry.subscribe(subscriptionOf(signer, 'BG', url, now()));
   } catch (e) {
     await gateway.app.close();
     await journal.close();

@@ -10,7 +10,7 @@ import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { FLEXLON_DOMAIN } from '../../src/beckn/context.ts';
 import { registryKeyResolver, type KeyResolver } from '../../src/beckn/key-resolver.ts';
 import { generateKeyPair } from '../../src/beckn/keys.ts';
-import { createRegistryService } from '../../src/beckn/registry/service.ts';
+import { OPEN_REGISTRY, createRegistryService } from '../../src/beckn/registry/service.ts';
 import type { Signer, Store, Subscription } from '../../src/ports.ts';
 
 export const listen = async (app: FastifyInstance): Promise<string> => {
@@ -41,7 +41,9 @@ export const startNetwork = async (): Promise<TestNetwork> => {
     stores.push(s);
     return s;
   };
-  const service = await createRegistryService({ store: await store('registry'), now: Date.now });
+  // Open (SUBSCRIBED at once, unsigned lookups): tests register peers at URLs that do not answer.
+  // The registry.yaml onboarding is tested in test/beckn/registry-onboarding.test.ts.
+  const service = await createRegistryService({ store: await store('registry'), now: Date.now, policy: OPEN_REGISTRY });
   apps.push(service.app);
   const registryUrl = await listen(service.app);
   const registry = new HttpRegistry({ url: registryUrl, now: Date.now, cacheTtlMs: 0 });
