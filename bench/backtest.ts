@@ -1,9 +1,9 @@
 // `npm run bench:backtest -- [days...]`: times the backtest (src/backtest) of the three busy sites
 // with every strategy on the shipped data, from 2023-02-01, for each length given in days (default
 // 7 and 30), and prints one JSON line per length: wall seconds, seconds per simulated day (the drain
-// days included), peak RSS, the load while it ran, and the year extrapolated from it (365 days + 2
-// drain days at the same rate). BENCH_FROM, BENCH_FLEET (busy|idle) and BENCH_FULL_PLAN_EVERY
-// (default 48) override the defaults; BENCH_STRATEGIES is a comma list.
+// days included), CPU seconds, peak RSS, the load while it ran, and the year extrapolated from it
+// (365 days + 2 drain days at the same rate). BENCH_FROM, BENCH_FLEET (busy|idle) and
+// BENCH_FULL_PLAN_EVERY (default 48) override the defaults; BENCH_STRATEGIES is a comma list.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -28,6 +28,7 @@ for (const days of lengths.length > 0 ? lengths : [7, 30]) {
   const solver = createPlanningSolver({ work: DEFAULT_WORK });
   const load0 = loadavg()[0] as number;
   const t0 = performance.now();
+  const cpu0 = process.cpuUsage();
   const options = {
     from,
     to,
@@ -59,6 +60,10 @@ for (const days of lengths.length > 0 ? lengths : [7, 30]) {
     targets: unknown;
   };
   const seconds = (performance.now() - t0) / 1000;
+  // CPU time of this process, all threads (the HiGHS worker too): less sensitive than wall time to
+  // what else the shared machine runs.
+  const cpu = process.cpuUsage(cpu0);
+  const cpuSeconds = (cpu.user + cpu.system) / 1e6;
   await solver.close();
   rmSync(out, { recursive: true, force: true });
   const simulated = days + DRAIN_DAYS;
@@ -74,6 +79,8 @@ for (const days of lengths.length > 0 ? lengths : [7, 30]) {
       days,
       seconds: Math.round(seconds * 10) / 10,
       secondsPerDay: Math.round((seconds / simulated) * 100) / 100,
+      cpuSeconds: Math.round(cpuSeconds * 10) / 10,
+      yearCpuSecondsExtrapolated: Math.round((cpuSeconds / simulated) * (365 + DRAIN_DAYS)),
       yearSecondsExtrapolated: Math.round((seconds / simulated) * (365 + DRAIN_DAYS)),
       peakRssMb: Math.round(process.resourceUsage().maxRSS / 1024),
       loadavg1mBefore: Math.round(load0 * 100) / 100,

@@ -43,6 +43,8 @@ export interface PlannerStats {
   fresh: number;
   /** Plans the planner could not make (every waiting job was then released, FIFO). */
   failed: number;
+  /** Periods with no plan because no waiting job fitted the free GPUs (or none waited). */
+  skipped: number;
 }
 
 interface Carry {
@@ -82,7 +84,7 @@ const asComputeJob = (j: SimJob, site: string, state: 'queued' | 'running', rele
 const boundaryAfter = (t: number): number => Math.ceil(t / PERIOD_MS) * PERIOD_MS;
 
 export class PlannerStrategy implements Strategy {
-  readonly stats: PlannerStats = { plans: 0, fresh: 0, failed: 0 };
+  readonly stats: PlannerStats = { plans: 0, fresh: 0, failed: 0, skipped: 0 };
   private carry: Carry | undefined;
 
   constructor(
@@ -138,8 +140,14 @@ export class PlannerStrategy implements Strategy {
 
   async decide(ctx: DecideContext): Promise<Decision> {
     const reports = ctx.sites.map((s) => this.report(s, ctx.now));
-    const waiting = ctx.sites.reduce((n, s) => n + s.waiting.length, 0);
-    if (waiting === 0) return { eligible: () => false, order: 'fifo' };
+    // Nothing can start now when no waiting job fits the GPUs free at its site: the plan's first slot
+    // has exactly that room (jobs are planned in whole periods and power is proportional to GPUs),
+    // so the plan could only say "wait". Skipping the solve then changes no decision now; the next
+    // plan is carried from the last one made.
+    if (!ctx.sites.some((s) => s.waiting.some((j) => j.gpus <= s.freeGpus))) {
+      this.stats.skipped++;
+      return { eligible: () => false, order: 'fifo' };
+    }
     const grid = { start: epochMs(ctx.now), slotMinutes: 30, slots: this.o.horizon };
     const problem = buildProblem({
       grid,
