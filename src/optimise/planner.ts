@@ -373,9 +373,10 @@ const attempt = async (
     // Local search on the cheapest only: on the benchmark it gains 0.03 % at 100k and nothing at
     // 1k/10k, and a second start doubled its time for no gain. With soft jobs the second cheapest is
     // polished too, as exchanges can reorder the candidates (overloaded 1k: £44,615 → £39,216 against
-    // £43,620 → £39,489; 150 jobs £6,019 against £6,035; 300 jobs no change).
+    // £43,620 → £39,489); not up to 500 jobs (the BPP's re-plans, which hold market time), where it
+    // gained £16 at 150 jobs and nothing at 300.
     let best = await polish(p, ok[0]!, lambda, solve, deadline, stats, bound.value);
-    for (const other of soft ? ok.slice(1, 2) : []) {
+    for (const other of soft && p.jobs.length > 500 ? ok.slice(1, 2) : []) {
       const b = await polish(p, other, lambda, solve, deadline, stats, bound.value);
       if (b.costGbp < best.costGbp) best = b;
     }
