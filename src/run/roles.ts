@@ -221,12 +221,15 @@ const readParticipant = (c: ConfigReader) => ({
 });
 
 /** The operator dashboard (docs/dashboard.md): `"dashboard": {"operatorTokenFile": "…"}` enables its actions. */
-const readDashboard = (c: ConfigReader): { dashboard?: { operatorTokenFile: string } } => {
+const readDashboard = (c: ConfigReader): { dashboard?: { operatorTokenFile?: string; backtestDir?: string } } => {
   const d = c.optionalObject('dashboard');
   if (!d) return {};
-  const operatorTokenFile = d.filePath('operatorTokenFile');
+  const operatorTokenFile = d.has('operatorTokenFile') ? d.filePath('operatorTokenFile') : undefined;
+  const backtestDir = d.has('backtestDir') ? d.filePath('backtestDir') : undefined;
   d.done();
-  return { dashboard: { operatorTokenFile } };
+  return {
+    dashboard: { ...(operatorTokenFile ? { operatorTokenFile } : {}), ...(backtestDir ? { backtestDir } : {}) },
+  };
 };
 
 export const readBpp = (c: ConfigReader): BppConfig => {

@@ -12,6 +12,8 @@ import { registerDashboard } from './routes.ts';
 export interface DashboardConfig {
   /** File holding the operator token; without it the dashboard is read-only. */
   readonly operatorTokenFile?: string;
+  /** Folder holding backtest outputs (flexlon backtest --out) for the backtests view. */
+  readonly backtestDir?: string;
 }
 
 const tokenFrom = (file: string): string => {
@@ -34,5 +36,10 @@ export const mountDashboard = (
 ): void => {
   const { signer, ...rest } = source;
   const token = config?.operatorTokenFile ? tokenFrom(config.operatorTokenFile) : undefined;
-  registerDashboard(app, { ...rest, headKeys: ownHeadKeys(signer), ...(token ? { operatorToken: token } : {}) });
+  registerDashboard(app, {
+    ...rest,
+    headKeys: ownHeadKeys(signer),
+    ...(token ? { operatorToken: token } : {}),
+    ...(config?.backtestDir ? { backtestDir: config.backtestDir } : {}),
+  });
 };

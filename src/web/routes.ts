@@ -11,10 +11,13 @@ import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError, asFlexError } from '../errors.ts';
 import { pauseSite, pausedSites, type ActionOptions } from './actions.ts';
 import { audit, fleetNow, schedule, transaction, transactions, type DashboardSource } from './api.ts';
+import { backtestReportPath, backtestReports, settlements } from './reports.ts';
 
 export interface DashboardOptions extends DashboardSource {
   /** The operator token (from the role's config, dashboard.operatorTokenFile); none: read-only. */
   readonly operatorToken?: string;
+  /** Folder whose backtest outputs (report.html) the backtests view lists. */
+  readonly backtestDir?: string;
   /** How often the event stream looks for news (ms). */
   readonly tickMs?: number;
 }
@@ -69,7 +72,14 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
   app.get('/dashboard/api/meta', async () => ({
     role: o.role,
     id: o.id,
-    views: o.flex ? ['fleet', 'events', 'audit', 'schedule'] : ['events', 'audit'],
+    views: [
+      ...(o.flex ? ['fleet'] : []),
+      'events',
+      'audit',
+      ...(o.flex ? ['schedule'] : []),
+      'settlement',
+      'backtests',
+    ],
     actions: o.operatorToken ? ['pause-site'] : [],
     sites: o.flex?.context.sites.map((s) => s.id) ?? [],
   }));
@@ -103,6 +113,26 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
   app.get(
     '/dashboard/api/paused',
     guard(async () => pausedSites(o)),
+  );
+  app.get(
+    '/dashboard/api/settlements',
+    guard(async () => settlements(o)),
+  );
+  app.get(
+    '/dashboard/api/backtests',
+    guard(async () => backtestReports(o.backtestDir)),
+  );
+  // A backtest's report.html is self-contained (no script, no external files: docs/backtest.md).
+  app.get(
+    '/dashboard/backtests/*',
+    guard(async (req, reply) => {
+      const rest = (req.params as { '*': string })['*'] ?? '';
+      // A report at the folder's top is listed as '.'; the browser drops './' from its URL.
+      const name = rest === 'report.html' ? '.' : rest.replace(/\/report\.html$/, '');
+      const path = backtestReportPath(o.backtestDir, name);
+      if (!path) throw new FlexError('FLX_DASHBOARD_NOT_FOUND', `no backtest report ${name} in the configured folder`);
+      return reply.type('text/html; charset=utf-8').send(readFileSync(path));
+    }),
   );
   app.post(
     '/dashboard/api/actions/pause-site',

@@ -57,13 +57,23 @@ after(async () => {
 
 test('fleet now: the KPIs and each site card show the API numbers, with power and signal charts', async () => {
   type Fleet = {
+    plan: { id: string };
     kpis: Record<string, number | null>;
     sites: { id: string; runningJobs: number; caps: unknown[]; plannedKw: number[] }[];
     times: unknown[];
   };
   await page.goto(`${m.urls.bpp}/dashboard/#fleet`);
   await drawn('fleet');
-  const f = await api<Fleet>(m.urls.bpp, 'fleet');
+  // The BPP may re-plan meanwhile; the live stream then draws the view again. Compare the view with
+  // the API once both speak of the same plan.
+  let f = await api<Fleet>(m.urls.bpp, 'fleet');
+  for (let i = 0; i < 5; i++) {
+    const drawnPlan = await page.getAttribute('[data-plan]', 'data-plan');
+    if (drawnPlan === f.plan.id) break;
+    await page.waitForTimeout(1000);
+    f = await api<Fleet>(m.urls.bpp, 'fleet');
+  }
+  assert.equal(await page.getAttribute('[data-plan]', 'data-plan'), f.plan.id, 'the view shows the latest plan');
   const shown = async (key: string) => page.textContent(`[data-kpi="${key}"]`);
   assert.equal(await shown('revenueGbp'), (f.kpis.revenueGbp as number).toFixed(2));
   assert.ok((f.kpis.revenueGbp as number) > 0, 'the sold reduction earns revenue');

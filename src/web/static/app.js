@@ -6,7 +6,14 @@ import { clearCharts } from './charts.js';
 import { VIEWS } from './views.js';
 
 const $ = (id) => document.getElementById(id);
-const NAMES = { fleet: 'Fleet now', events: 'Flexibility events', audit: 'Audit', schedule: 'Schedule' };
+const NAMES = {
+  fleet: 'Fleet now',
+  events: 'Flexibility events',
+  audit: 'Audit',
+  schedule: 'Schedule',
+  settlement: 'Settlement',
+  backtests: 'Backtests',
+};
 
 /** GET a JSON API route; problem JSON becomes an Error carrying its FLX code. */
 export const api = async (path, init) => {

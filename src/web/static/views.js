@@ -59,7 +59,7 @@ const fleet = async (el, _arg, { api, act, say }) => {
   el.append(
     h(
       'p',
-      { className: 'muted' },
+      { className: 'muted', 'data-plan': f.plan.id },
       `Latest plan ${f.plan.id} (${f.plan.status}), made ${f.plan.made.utc} UTC: ${f.plan.reason}.`,
     ),
   );
@@ -394,4 +394,91 @@ const schedule = async (el, _arg, { api }) => {
     });
 };
 
-export const VIEWS = { fleet, events, audit, schedule };
+/** (5) Settlement statements: each settled order's figures and its baseline vs metered import per period. */
+const settlement = async (el, _arg, { api }) => {
+  const list = await api('settlements');
+  if (list.length === 0) {
+    el.append(h('p', { className: 'muted' }, 'No order settled yet: statements appear when an order completes.'));
+    return;
+  }
+  el.append(
+    h('h2', {}, 'Settlement statements'),
+    h(
+      'p',
+      { className: 'muted' },
+      'Delivered = baseline − metered, per settlement period; positive means less imported.',
+    ),
+    table(
+      [
+        ['order'],
+        ['baseline method'],
+        ['delivered kWh', true],
+        ['committed kWh', true],
+        ['shortfall kWh', true],
+        ['performance %', true],
+        ['payment £', true],
+      ],
+      list.map((s) =>
+        h(
+          'tr',
+          { 'data-statement': s.orderId ?? String(s.seq) },
+          cell(s.orderId ?? '–'),
+          cell(s.baselineMethod),
+          cell(fmt(s.deliveredKwh, 1), true),
+          cell(fmt(s.committedKwh, 1), true),
+          cell(fmt(s.shortfallKwh, 1), true),
+          cell(fmt(100 * s.performance, 1), true),
+          cell(fmt(s.paymentGbp, 2), true),
+        ),
+      ),
+    ),
+  );
+  const charts = list.map((s) => {
+    const c = h('div', {});
+    el.append(h('h3', {}, `Order ${s.orderId ?? s.seq}: baseline vs metered`), c);
+    return () =>
+      timeChart(c, {
+        labels: s.periods.map((p) => p.at),
+        scales: { kw: 'kW' },
+        series: [
+          {
+            label: 'baseline',
+            values: s.periods.map((p) => p.baselineKw),
+            colour: COLOURS.black,
+            scale: 'kw',
+            dash: [6, 4],
+          },
+          { label: 'metered', values: s.periods.map((p) => p.meteredKw), colour: COLOURS.green, scale: 'kw' },
+        ],
+      });
+  });
+  return () => charts.forEach((d) => d());
+};
+
+/** (6) Backtest reports under the configured folder (each report.html is self-contained). */
+const backtests = async (el, _arg, { api }) => {
+  const b = await api('backtests');
+  if (b.dir === null) {
+    el.append(h('p', { className: 'muted' }, 'No backtest folder configured (dashboard.backtestDir).'));
+    return;
+  }
+  el.append(
+    h('h2', {}, 'Backtest reports in ', h('code', {}, b.dir)),
+    b.reports.length === 0
+      ? h('p', { className: 'muted' }, 'No report.html found there.')
+      : table(
+          [['run'], ['written (UTC)'], ['size kB', true]],
+          b.reports.map((r) =>
+            h(
+              'tr',
+              { 'data-report': r.name },
+              cell(h('a', { href: `/dashboard/backtests/${r.name}/report.html`, target: '_blank' }, r.name)),
+              cell(r.modified.slice(0, 16).replace('T', ' ')),
+              cell(fmt(r.bytes / 1000, 1), true),
+            ),
+          ),
+        ),
+  );
+};
+
+export const VIEWS = { fleet, events, audit, schedule, settlement, backtests };
