@@ -1,11 +1,28 @@
 // FlexLon's domain ↔ Beckn v1.1 objects for compute flexibility. A flexibility offer is an Item:
-// quantity = kW of reduction, time.range = the window, price = £ for the whole window, location =
-// the site's grid region; details ride in the `flex-offer` tag group. The need is the search Intent.
+// quantity = kW of reduction, time.range = the window, price = £ for the whole window, location_ids
+// = the site, whose provider Location carries the grid region (area_code) and country; the catalog's
+// exp is when the offers expire. The need is the search Intent: its item's quantity = kW wanted and
+// price.maximum_value = the most it would pay for that over the window (£).
+//
+// Core fields first (issue 18): a counterparty reads these without FlexLon code. What core 1.1.1
+// has no field for rides in one tag group per object (docs/beckn.md): `flex-need` (kind, the price
+// ceiling per MWh, an import limit) and `flex-offer` (the price per MWh, the opportunity cost and its
+// parts). Messages from FlexLon before this change put wanted-kw, reduction-kw, site, region and
+// valid-until in those tag groups too; they are still read, after the core fields.
 import { FlexError } from '../errors.ts';
 import type { FlexNeed, FlexOffer } from '../domain/offers.ts';
 import { epochMs, isoOf } from '../domain/time.ts';
 import { gbp, gbpPerMwh, kw } from '../domain/units.ts';
-import { decimal, readTag, tagGroup, type Catalog, type Intent, type Item, type TagGroup } from './wire.ts';
+import {
+  decimal,
+  readTag,
+  tagGroup,
+  type Catalog,
+  type Intent,
+  type Item,
+  type Location,
+  type TagGroup,
+} from './wire.ts';
 
 export const FLEX_ITEM_CODE = 'demand-reduction';
 export const FULFILLMENT_TYPE = 'DEMAND_RESPONSE';
@@ -35,8 +52,25 @@ export const MAX_NEED_WINDOW_HOURS = 48;
 /** The most a need may ask for, or set as an import limit (kW): a gigawatt. */
 export const MAX_NEED_KW = 1_000_000;
 
+/** MWh of `kw` held over the window. */
+const mwhOver = (kwValue: number, start: number, end: number): number => (kwValue / 1000) * ((end - start) / 3_600_000);
+
 export const needToIntent = (n: FlexNeed): Intent => ({
   descriptor: { code: FLEX_ITEM_CODE, name: 'Demand reduction' },
+  item: {
+    id: FLEX_ITEM_CODE,
+    descriptor: { code: FLEX_ITEM_CODE },
+    quantity: { selected: { measure: { type: 'CONSTANT', value: decimal(n.wantedKw), unit: 'kW' } } },
+    // The ceiling for the whole window (as an offer's price is), when the need names a quantity.
+    ...(n.wantedKw > 0
+      ? {
+          price: {
+            currency: 'GBP',
+            maximum_value: decimal(n.maxPriceGbpPerMwh * mwhOver(n.wantedKw, n.windowStart, n.windowEnd), 2),
+          },
+        }
+      : {}),
+  },
   fulfillment: {
     type: FULFILLMENT_TYPE,
     stops: [
@@ -45,9 +79,9 @@ export const needToIntent = (n: FlexNeed): Intent => ({
     ],
   },
   tags: [
+    // Core 1.1.1 has no need kind, price per unit or import limit.
     tagGroup('flex-need', 'Flexibility need', {
       kind: n.kind,
-      'wanted-kw': decimal(n.wantedKw),
       'max-price-gbp-per-mwh': decimal(n.maxPriceGbpPerMwh, 2),
       ...(n.importLimitKw === undefined ? {} : { 'import-limit-kw': decimal(n.importLimitKw) }),
     }),
@@ -90,16 +124,34 @@ export const intentToNeed = (intent: Intent | undefined): FlexNeed => {
     'message.intent.tags[flex-need].import-limit-kw',
     `an import limit is at most ${MAX_NEED_KW} kW`,
   );
-  const wanted = num(readTag(i.tags, 'flex-need', 'wanted-kw') ?? '0', 'message.intent.tags[flex-need].wanted-kw');
+  const measure = i.item?.quantity?.selected?.measure;
+  const wantedPath = measure
+    ? 'message.intent.item.quantity.selected.measure.value'
+    : 'message.intent.tags[flex-need].wanted-kw';
+  need(
+    measure === undefined || measure.unit === 'kW',
+    'message.intent.item.quantity.selected.measure.unit',
+    `the quantity wanted must be in kW, got ${JSON.stringify(measure?.unit)}`,
+  );
+  const wantedText = measure?.value ?? readTag(i.tags, 'flex-need', 'wanted-kw') ?? '0';
+  need(
+    /^[+-]?([0-9]*[.])?[0-9]+$/.test(wantedText) && Number.isFinite(Number(wantedText)),
+    wantedPath,
+    `wanted-kw must be a decimal number, got ${JSON.stringify(wantedText)} (${wantedPath})`,
+  );
+  const wanted = Number(wantedText);
   need(
     wanted >= 0 && wanted <= MAX_NEED_KW,
-    'message.intent.tags[flex-need].wanted-kw',
-    `wanted-kw must be from 0 to ${MAX_NEED_KW} kW, got ${wanted}`,
+    wantedPath,
+    `wanted-kw must be from 0 to ${MAX_NEED_KW} kW, got ${wanted} (${wantedPath})`,
   );
-  const ceiling = num(
-    readTag(i.tags, 'flex-need', 'max-price-gbp-per-mwh') ?? '1000000',
-    'message.intent.tags[flex-need].max-price-gbp-per-mwh',
-  );
+  // The ceiling per MWh (the tag), else the whole-window ceiling (Price.maximum_value) per MWh wanted.
+  const maxTotal = i.item?.price?.maximum_value;
+  const perMwhTag = readTag(i.tags, 'flex-need', 'max-price-gbp-per-mwh');
+  const ceiling =
+    perMwhTag === undefined && maxTotal !== undefined && wanted > 0
+      ? num(maxTotal, 'message.intent.item.price.maximum_value') / mwhOver(wanted, start, end)
+      : num(perMwhTag ?? '1000000', 'message.intent.tags[flex-need].max-price-gbp-per-mwh');
   need(
     ceiling >= 0 && ceiling <= 1_000_000,
     'message.intent.tags[flex-need].max-price-gbp-per-mwh',
@@ -115,9 +167,9 @@ export const intentToNeed = (intent: Intent | undefined): FlexNeed => {
   };
 };
 
+/** What core 1.1.1 has no field for: the price per MWh and the opportunity cost with its parts. */
 export const offerTags = (o: FlexOffer): TagGroup[] => [
   tagGroup('flex-offer', 'Flexibility offer', {
-    'reduction-kw': decimal(o.reductionKw),
     'price-gbp-per-mwh': decimal(o.priceGbpPerMwh, 2),
     'opportunity-cost-gbp': decimal(o.opportunityCostGbp, 2),
     // What the opportunity cost is made of (docs/cost-model.md): energy moved, and work made late.
@@ -129,9 +181,6 @@ export const offerTags = (o: FlexOffer): TagGroup[] => [
           'opportunity-cost-battery-gbp': decimal(o.costComponents.batteryGbp, 2),
         }
       : {}),
-    site: o.site,
-    region: o.region,
-    'valid-until': isoOf(o.validUntil),
   }),
 ];
 
@@ -148,13 +197,17 @@ export const offerToItem = (o: FlexOffer): Item => ({
 
 export const offersToCatalog = (providerId: string, providerName: string, offers: readonly FlexOffer[]): Catalog => ({
   descriptor: { name: providerName },
+  // One expiry for the catalog: the earliest offer's (offers of one need all expire at its window start).
+  ...(offers.length > 0 ? { exp: isoOf(epochMs(Math.min(...offers.map((o) => o.validUntil)))) } : {}),
   providers: [
     {
       id: providerId,
       descriptor: { name: providerName },
       locations: [...new Set(offers.map((o) => o.site))].map((site) => ({
         id: site,
-        descriptor: { name: offers.find((o) => o.site === site)?.region ?? site },
+        descriptor: { name: site },
+        area_code: offers.find((o) => o.site === site)?.region ?? '',
+        country: { code: 'GBR' },
       })),
       fulfillments: [{ id: 'dr', type: FULFILLMENT_TYPE }],
       items: offers.map(offerToItem),
@@ -182,14 +235,22 @@ const componentsOf = (item: Item, path: string): Pick<FlexOffer, 'costComponents
   };
 };
 
-export const itemToOffer = (item: Item, path: string): FlexOffer => {
+/** Where an item's site and expiry are read from besides the item: its provider's locations, the catalog's exp. */
+export interface ItemContext {
+  readonly locations?: readonly Location[];
+  readonly exp?: string;
+}
+
+export const itemToOffer = (item: Item, path: string, around: ItemContext = {}): FlexOffer => {
   const reductionKw = num(item.quantity?.available?.measure?.value, `${path}.quantity.available.measure.value`);
   const windowStart = time(item.time?.range?.start, `${path}.time.range.start`);
   const windowEnd = time(item.time?.range?.end, `${path}.time.range.end`);
+  const site = item.location_ids?.[0] ?? readTag(item.tags, 'flex-offer', 'site') ?? '';
+  const location = around.locations?.find((l) => l.id === site);
   return {
     id: item.id,
-    site: readTag(item.tags, 'flex-offer', 'site') ?? item.location_ids?.[0] ?? '',
-    region: readTag(item.tags, 'flex-offer', 'region') ?? '',
+    site,
+    region: location?.area_code ?? readTag(item.tags, 'flex-offer', 'region') ?? location?.descriptor?.name ?? '',
     windowStart: epochMs(windowStart),
     windowEnd: epochMs(windowEnd),
     reductionKw: kw(reductionKw),
@@ -206,8 +267,8 @@ export const itemToOffer = (item: Item, path: string): FlexOffer => {
     ...componentsOf(item, path),
     validUntil: epochMs(
       time(
-        readTag(item.tags, 'flex-offer', 'valid-until') ?? item.time?.range?.start,
-        `${path}.tags[flex-offer].valid-until`,
+        around.exp ?? readTag(item.tags, 'flex-offer', 'valid-until') ?? item.time?.range?.start,
+        around.exp !== undefined ? 'message.catalog.exp' : `${path}.tags[flex-offer].valid-until`,
       ),
     ),
   };
@@ -220,6 +281,9 @@ export const catalogToOffers = (catalog: Catalog | undefined): { providerId: str
       .filter((i) => i.descriptor?.code === FLEX_ITEM_CODE)
       .map((item, ii) => ({
         providerId: p.id,
-        offer: itemToOffer(item, `message.catalog.providers[${pi}].items[${ii}]`),
+        offer: itemToOffer(item, `message.catalog.providers[${pi}].items[${ii}]`, {
+          ...(p.locations ? { locations: p.locations } : {}),
+          ...(catalog?.exp ? { exp: catalog.exp } : {}),
+        }),
       })),
   );

@@ -19,7 +19,9 @@ export interface TagGroup {
 }
 export interface Price {
   currency: string;
-  value: string;
+  value?: string;
+  /** core 1.1.1 Price.maximum_value: a ceiling (a search's most it would pay). */
+  maximum_value?: string;
 }
 export interface Scalar {
   type?: 'CONSTANT' | 'VARIABLE';
@@ -54,7 +56,9 @@ export interface Fulfillment {
 export interface Location {
   id: string;
   descriptor?: Descriptor;
+  /** The grid region of a site (FlexLon's region code, e.g. GB DNO region). */
   area_code?: string;
+  country?: { code?: string; name?: string };
 }
 export interface Item {
   id: string;
@@ -76,10 +80,14 @@ export interface Provider {
 export interface Catalog {
   descriptor?: Descriptor;
   providers?: Provider[];
+  /** core 1.1.1 Catalog.exp: when the catalog (its offers) expires. */
+  exp?: string;
 }
 export interface Intent {
   descriptor?: Descriptor;
   fulfillment?: Fulfillment;
+  /** core 1.1.1 Intent.item: what is wanted (quantity) and the most it may cost (price.maximum_value). */
+  item?: Item;
   tags?: TagGroup[];
 }
 export interface Quotation {
@@ -131,6 +139,8 @@ export const readTag = (groups: readonly TagGroup[] | undefined, group: string, 
 /** A number as a Beckn DecimalValue string (no exponent notation, at most `decimals` places). */
 export const decimal = (n: number, decimals = 3): string => {
   if (!Number.isFinite(n)) throw new Error(`cannot send ${n} as a decimal`);
+  // toFixed writes 1e21 and above in exponent form, which is no DecimalValue: write the digits.
+  if (Math.abs(n) >= 1e21) return BigInt(Math.round(n)).toString();
   const s = n
     .toFixed(decimals)
     .replace(/(\.\d*?)0+$/, '$1')

@@ -129,6 +129,8 @@ test('a buyer that answers with plain unsigned ACKs completes search … confirm
   const need = await m.bap.detectNeed({ start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: 48 });
   assert.ok(need, 'the day has a peak to buy against');
   const txn = randomUUID();
+  const hours = (need.windowEnd - need.windowStart) / 3_600_000;
+  const maxGbp = need.maxPriceGbpPerMwh * (need.wantedKw / 1000) * hours;
   const onSearch = await post('search', txn, {
     intent: {
       descriptor: { code: 'demand-reduction' },
@@ -139,15 +141,12 @@ test('a buyer that answers with plain unsigned ACKs completes search … confirm
           { type: 'end', time: { timestamp: new Date(need.windowEnd).toISOString() } },
         ],
       },
-      tags: [
-        {
-          descriptor: { code: 'flex-need' },
-          list: [
-            { descriptor: { code: 'kind' }, value: need.kind },
-            { descriptor: { code: 'wanted-kw' }, value: String(need.wantedKw) },
-          ],
-        },
-      ],
+      // Core 1.1.1 fields only, no FlexLon tags: the kW wanted and the most it would pay for them.
+      item: {
+        id: 'want',
+        quantity: { selected: { measure: { type: 'CONSTANT', value: String(need.wantedKw), unit: 'kW' } } },
+        price: { currency: 'GBP', maximum_value: maxGbp.toFixed(2) },
+      },
     },
   });
   type Item = { id: string; quantity: { available: { measure: { value: string } } } };
