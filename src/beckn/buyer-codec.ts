@@ -10,6 +10,8 @@ export interface BuyerOrderParts {
   readonly selectedKw: number;
   /** The buyer's billing party (core 1.1.1 Billing): who settlement statements are for. */
   readonly buyerId: string;
+  /** Order tag groups the buyer adds in init (the product's terms, settlement/codec.ts productTags). */
+  readonly tags?: readonly unknown[];
 }
 
 const items = (p: BuyerOrderParts) => [
@@ -26,7 +28,7 @@ const billing = (p: BuyerOrderParts) => ({ name: p.buyerId, email: `settlement@$
 export const selectMessage = (p: BuyerOrderParts) => ({ order: { provider: { id: p.providerId }, items: items(p) } });
 
 export const initMessage = (p: BuyerOrderParts) => ({
-  order: { provider: { id: p.providerId }, items: items(p), billing: billing(p) },
+  order: { provider: { id: p.providerId }, items: items(p), billing: billing(p), ...(p.tags ? { tags: p.tags } : {}) },
 });
 
 /** confirm repeats the payments on_init stated (the settlement terms the buyer accepts). */

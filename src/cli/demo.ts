@@ -120,11 +120,6 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     io.out(
       `market on loopback: registry ${m.urls.registry}, gateway (BG) ${m.urls.gateway}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, ${agents}`,
     );
-    // The operator dashboards (issue 19, docs/dashboard.md), live while the day runs and after it.
-    if (c.serve)
-      io.out(
-        `dashboard: ${m.urls.bpp}/dashboard/ (provider), ${m.urls.bap}/dashboard/ (buyer); operator token in ${m.runDir}/operator.token`,
-      );
     io.out(`site profile ${c.siteProfile}: ${PROFILE_WORDS[c.siteProfile]}`);
     for (const site of m.sites) {
       const queue = await site.cluster.listJobs();
@@ -214,18 +209,33 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     io.out(
       `  periods     delivered = (baseline − metered) × 0.5 h, per settlement period; baseline ${settlement.baselineMethod}`,
     );
+    const t = settlement.terms;
+    const limit = t?.measurement === 'import-limit' ? t.importLimitKw : undefined;
     for (const per of settlement.periods)
       io.out(
-        `  ${stamp(per.start).slice(1, -1).padEnd(10)}  baseline ${kw1(per.baselineKw)} − metered ${kw1(per.meteredKw)} → delivered ${per.deliveredKwh.toFixed(1)} kWh of ${per.committedKwh.toFixed(1)} kWh committed`,
+        `  ${stamp(per.start).slice(1, -1).padEnd(10)}  baseline ${kw1(per.baselineKw)} − metered ${kw1(per.meteredKw)} → ` +
+          (limit === undefined
+            ? `delivered ${per.deliveredKwh.toFixed(1)} kWh of ${per.committedKwh.toFixed(1)} kWh committed`
+            : `import ${(per.exceedanceKwh ?? 0) > 0 ? `above the ${limit} kW limit by ${kw1((per.exceedanceKwh ?? 0) / 0.5)}` : `at or below the ${limit} kW limit`} (reduction ${per.deliveredKwh.toFixed(1)} kWh)`),
       );
     const share = settlement.committedKwh > 0 ? (settlement.deliveredKwh / settlement.committedKwh) * 100 : 0;
-    io.out(
-      `  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; paid on ${(settlement.performance * 100).toFixed(0)} %, capped at 100 %): payment ${money(settlement.paymentGbp)}`,
-    );
+    // An import-limit product is measured as import against the limit, never as a percentage of a reduction.
+    if (t && limit !== undefined)
+      io.out(
+        `  delivered   import within the ${limit} kW limit for ${(settlement.performance * 100).toFixed(1)} % of the window's allowance (product ${t.product}); performance factor ${t.performanceFactor.toFixed(2)} (${t.performanceRule}): payment ${money(settlement.paymentGbp)} = (availability ${money(t.availabilityGbp)} + utilisation ${money(t.utilisationGbp)}) × ${t.performanceFactor.toFixed(2)}`,
+      );
+    else if (t)
+      io.out(
+        `  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; product ${t.product}, performance factor ${t.performanceFactor.toFixed(2)} by ${t.performanceRule}): payment ${money(settlement.paymentGbp)} = (availability ${money(t.availabilityGbp)} + utilisation ${money(t.utilisationGbp)}) × ${t.performanceFactor.toFixed(2)}`,
+      );
+    else
+      io.out(
+        `  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; paid on ${(settlement.performance * 100).toFixed(0)} %, capped at 100 %): payment ${money(settlement.paymentGbp)}`,
+      );
     // Far more than committed is not a metering fault: the baseline is the same queue on FIFO, which
     // runs through the evening peak, while FlexLon's plan moves work out of it on price alone. The
     // reduction beyond the commitment would have happened without the order, and is not paid for.
-    if (share > 120)
+    if (share > 120 && limit === undefined)
       io.out(
         `  why ${share.toFixed(0)} %  the sites stayed a further ${kw1((settlement.deliveredKwh - settlement.committedKwh) / ((p.offer.windowEnd - p.offer.windowStart) / 3_600_000))} below their FIFO baseline than committed: FlexLon's plan moves work out of the dear evening peak on price alone; only the committed reduction is sold and paid`,
       );

@@ -8,6 +8,7 @@
 //                DISPATCH_SETPOINT (kW of reduction asked for), SIMPLE (level 0–3), and the private
 //                type X_FLX_AVAILABILITY_PRICE (£/MW/h), as OpenADR allows private payload types.
 import type { FlexNeed } from './offers.ts';
+import { WPD_PERFORMANCE } from './products.ts';
 import { epochMs, type EpochMs } from './time.ts';
 import { gbpPerMwh, kw } from './units.ts';
 
@@ -218,6 +219,23 @@ export const eventToNeed = (e: GridEvent, program: Program | undefined, d: NeedD
       wantedKw: kw(most('DISPATCH_SETPOINT') ?? d.wantedKw),
       maxPriceGbpPerMwh: gbpPerMwh(utilisation ?? d.maxPriceGbpPerMwh),
       ...(limit === undefined ? {} : { importLimitKw: kw(limit) }),
+      // A DSO program's terms travel with the order (ENA standard products; WPD performance rule).
+      ...(isDso(program?.programType)
+        ? {
+            product: {
+              code: program.programType,
+              name: DSO_PRODUCTS[program.programType].name,
+              measurement: limit === undefined ? ('reduction' as const) : ('import-limit' as const),
+              ...(limit === undefined ? {} : { importLimitKw: limit }),
+              baseline: 'bl01' as const,
+              ...(availability !== undefined && DSO_PRODUCTS[program.programType].availability
+                ? { availabilityGbpPerMwH: availability }
+                : {}),
+              ...(utilisation === undefined ? {} : { utilisationGbpPerMwh: utilisation }),
+              performance: WPD_PERFORMANCE,
+            },
+          }
+        : {}),
     },
     eventId: e.id ?? '(unsaved)',
     programId: e.programID,

@@ -1,6 +1,7 @@
 // A flexibility offer: how much the provider can reduce its grid import in a window, and for how
 // much. Sign convention (stated once): a reduction is positive kW below the provider's declared
 // pre-commitment schedule; delivered energy = baseline − metered.
+import type { ProductTerms } from './products.ts';
 import type { EpochMs } from './time.ts';
 import type { Kilowatts, Pounds, PoundsPerMwh } from './units.ts';
 
@@ -45,6 +46,8 @@ export interface FlexNeed {
    * reduction that brings its import down to the limit, whatever wantedKw says.
    */
   readonly importLimitKw?: Kilowatts;
+  /** The product the buyer buys under (a DSO program's terms); sent in init and settled on. */
+  readonly product?: ProductTerms;
 }
 
 /** Ranks offers for a need: cheapest £/MWh first, then larger reductions. */

@@ -8,6 +8,7 @@
 // Two clocks, as everywhere (docs/architecture.md): `now` (wall time) stamps the order and bounds the
 // quote's validity (a quote is a promise to a peer, as a signature is); `marketNow` (market time)
 // is compared with the delivery window and the cancellation notice, which are market times.
+import type { ProductTerms } from './products.ts';
 import type { EpochMs } from './time.ts';
 import { gbp, type Kilowatts, type Pounds } from './units.ts';
 
@@ -50,7 +51,13 @@ export type OrderEvent =
       readonly quoteExpiresAt: EpochMs;
       readonly allocations?: readonly Allocation[];
     }
-  | { readonly type: 'init'; readonly baselineMethod: string; readonly cancellation?: CancellationPolicy }
+  | {
+      readonly type: 'init';
+      readonly baselineMethod: string;
+      readonly cancellation?: CancellationPolicy;
+      /** The product's terms the buyer sent in init (settlement applies exactly these). */
+      readonly product?: ProductTerms;
+    }
   | { readonly type: 'confirm' }
   | { readonly type: 'start'; readonly marketNow?: EpochMs }
   | { readonly type: 'finish'; readonly marketNow?: EpochMs }
@@ -87,6 +94,8 @@ export interface Order {
   /** Accepted updates so far. */
   readonly revision?: number;
   readonly allocations?: readonly Allocation[];
+  /** The product's terms agreed at init (measurement, payments, performance rule); absent: pay on delivery. */
+  readonly product?: ProductTerms;
   readonly reason?: string;
   readonly updatedAt: EpochMs;
 }
@@ -206,6 +215,7 @@ export const transition = (order: Order, event: OrderEvent, now: EpochMs): Trans
         state: 'initialised',
         baselineMethod: event.baselineMethod,
         cancellation: event.cancellation ?? order.cancellation ?? DEFAULT_CANCELLATION,
+        ...(event.product ? { product: event.product } : {}),
       });
     }
     case 'confirm': {

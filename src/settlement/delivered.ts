@@ -12,8 +12,21 @@ export interface PeriodReading {
 export interface PeriodSettlement extends PeriodReading {
   readonly deliveredKwh: number;
   readonly committedKwh: number;
-  /** Committed but not delivered (never negative). */
+  /** Committed but not delivered (never negative); for an import-limit product, import above the limit. */
   readonly shortfallKwh: number;
+  /** Import-limit products: energy imported above the limit in the period (0 when it complied). */
+  readonly exceedanceKwh?: number;
+}
+
+/** How a settlement under a product's terms came out (src/settlement/product.ts). */
+export interface ProductOutcome {
+  readonly product: string;
+  readonly measurement: 'reduction' | 'import-limit';
+  readonly importLimitKw?: number;
+  readonly performanceRule: string;
+  readonly performanceFactor: number;
+  readonly availabilityGbp: number;
+  readonly utilisationGbp: number;
 }
 
 export interface SettlementSummary {
@@ -22,9 +35,11 @@ export interface SettlementSummary {
   readonly deliveredKwh: number;
   readonly committedKwh: number;
   readonly shortfallKwh: number;
-  /** Delivered share of the commitment, 0..1 (capped at 1). */
+  /** Delivered share of the commitment, 0..1 (capped at 1); import-limit: the share of the allowance kept. */
   readonly performance: number;
   readonly paymentGbp: number;
+  /** Present when the order carried a product's terms: payment = (availability + utilisation) × factor. */
+  readonly terms?: ProductOutcome;
 }
 
 /**

@@ -12,39 +12,17 @@
 //   performance  WPD/NGED Flexible Power: after a 5 % tolerance, each 1 % of under-delivery cuts 3 % of
 //                the pay (factor = max(0, 1 − 3 × max(0, shortfall − 0.05)); zero at 61.67 % delivered)
 import { FlexError } from '../errors.ts';
+import {
+  PROPORTIONAL,
+  WPD_PERFORMANCE,
+  type BaselineName,
+  type Measurement,
+  type PerformanceRule,
+  type ProductTerms,
+} from '../domain/products.ts';
 
-export interface PerformanceRule {
-  readonly name: string;
-  /** Shortfall (share of the accepted volume) paid in full. */
-  readonly tolerance: number;
-  /** Share of the pay lost per unit of shortfall beyond the tolerance. */
-  readonly cutPerShortfall: number;
-}
-
-/** WPD (now NGED) Flexible Power terms, as reported by The Energyst (2018). */
-export const WPD_PERFORMANCE: PerformanceRule = { name: 'WPD-FLEXIBLE-POWER', tolerance: 0.05, cutPerShortfall: 3 };
-
-/** Pay in proportion to what was delivered, capped at 100 % (FlexLon's own default before products). */
-export const PROPORTIONAL: PerformanceRule = { name: 'PROPORTIONAL', tolerance: 0, cutPerShortfall: 1 };
-
-export type Measurement = 'reduction' | 'import-limit';
-export type BaselineName = 'bl01' | 'dfs' | 'ena' | 'nominated';
-
-export interface ProductTerms {
-  readonly code: string;
-  readonly name: string;
-  readonly measurement: Measurement;
-  /** For import-limit products: the most the site may import in every period of the window (kW). */
-  readonly importLimitKw?: number;
-  readonly baseline: BaselineName;
-  readonly availabilityGbpPerMwH?: number;
-  readonly utilisationGbpPerMwh?: number;
-  /** DFS-style pay-as-bid price: £/MWh × min(delivered, accepted) per period, no performance factor. */
-  readonly dfsGbpPerMwh?: number;
-  readonly performance: PerformanceRule;
-  /** The site is a battery: the ENA same-day adjustment does not apply. */
-  readonly battery?: boolean;
-}
+export { PROPORTIONAL, WPD_PERFORMANCE };
+export type { BaselineName, Measurement, PerformanceRule, ProductTerms };
 
 /** The pay factor for a delivered share of the accepted volume under a rule. */
 export const performanceFactor = (rule: PerformanceRule, deliveredShare: number): number => {

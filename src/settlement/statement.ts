@@ -32,7 +32,10 @@ export const settlementStatement = (order: Order, s: OrderSettlement) => {
     agreed_price_gbp_per_mwh: mwh > 0 ? Math.round((order.priceGbp / mwh) * 100) / 100 : null,
     sign_convention:
       'delivered = baseline − metered (kWh per period); positive means the site imported less than its baseline; shortfall = committed − delivered, never negative',
-    payment_rule: 'agreed price × performance, performance = (committed − shortfall) / committed, capped at 100 %',
+    payment_rule: order.product
+      ? `the product's terms, sent in init (${order.product.code}): (availability + utilisation at the agreed price per MWh on min(delivered, committed)) × performance factor by ${order.product.performance.name}${order.product.measurement === 'import-limit' ? `; measured as import against the ${order.product.importLimitKw} kW limit: shortfall = import above the limit` : ''}`
+      : 'agreed price × performance, performance = (committed − shortfall) / committed, capped at 100 %',
+    ...(order.product ? { product: order.product } : {}),
     ...(order.feeGbp ? { fee_gbp: order.feeGbp } : {}),
     ...s.total,
     periods: periodLines(s.total),

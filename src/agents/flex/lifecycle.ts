@@ -14,6 +14,7 @@ import type { Action } from '../../beckn/context.ts';
 import { intentToNeed, MAX_NEED_WINDOW_HOURS } from '../../beckn/flex-codec.ts';
 import type { BecknHandler, Inbound, TxWork } from '../../beckn/receiver.ts';
 import type { WireOrder } from '../../beckn/wire.ts';
+import { readProductTags } from '../../settlement/codec.ts';
 import type { OrderSettlement } from '../../settlement/order.ts';
 import { owe, oweTask, requesterOf } from './callbacks.ts';
 import { liveOrders, sameOrders, type Kit } from './kit.ts';
@@ -138,10 +139,14 @@ const select =
 const init =
   (k: Kit): BecknHandler =>
   async (i): Promise<TxWork> => {
+    // The product the buyer buys under (measurement, payments, performance rule), if it sent one:
+    // stored with the order at init and applied exactly at settlement (issues 16/17).
+    const product = readProductTags(body(i).order?.tags, 'message.order.tags');
     const event = {
       type: 'init',
       baselineMethod: k.planning.baselineCode,
       cancellation: k.terms.cancellation ?? DEFAULT_CANCELLATION,
+      ...(product ? { product } : {}),
     } as const;
     const before = k.step(await k.orderIn(k.store, i, body(i).order?.id, 'message.order.id'), event);
     // Refused at init when the fleet can no longer deliver it (the quote was made some time ago).
@@ -156,7 +161,11 @@ const init =
       commit: async (tx) => {
         const order = k.step(await k.orderIn(tx, i, body(i).order?.id, 'message.order.id'), event);
         await tx.saveOrder(order);
-        await k.audit(tx, order, { baselineMethod: k.planning.baselineCode, cancellation: order.cancellation });
+        await k.audit(tx, order, {
+          baselineMethod: k.planning.baselineCode,
+          cancellation: order.cancellation,
+          ...(order.product ? { product: order.product } : {}),
+        });
         await owe(
           tx,
           k.provider,

@@ -7,7 +7,7 @@ import { DEFAULT_CANCELLATION, type CancellationPolicy, type Order } from '../..
 import { isoOf } from '../../domain/time.ts';
 import { FULFILLMENT_TYPE, offerToItem } from '../../beckn/flex-codec.ts';
 import { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/baselines.ts';
-import { settlementTags, siteSettlementTags } from '../../settlement/codec.ts';
+import { productTags, settlementTags, siteSettlementTags } from '../../settlement/codec.ts';
 import type { SettlementSummary } from '../../settlement/delivered.ts';
 import {
   decimal,
@@ -113,6 +113,7 @@ export const orderToWire = (i: WireOrderInput): WireOrder => {
     ...(i.settlement ? settlementTags(i.settlement) : []),
     ...siteSettlementTags(i.siteSettlements),
     ...allocationTags(order),
+    ...(order.product ? [productTags(order.product)] : []),
     ...(i.auditHead ? [headTags(i.auditHead)] : []),
   ];
   return {

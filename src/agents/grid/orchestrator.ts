@@ -4,6 +4,8 @@
 import type { EventNeed, NeedDefaults } from '../../domain/grid-events.ts';
 import { findPeakWindow } from '../../domain/need.ts';
 import type { FlexNeed, FlexOffer } from '../../domain/offers.ts';
+import type { ProductTerms } from '../../domain/products.ts';
+import { productTags } from '../../settlement/codec.ts';
 import { carbonOf, pricesOf } from '../../domain/signals.ts';
 import type { SettlementSummary } from '../../settlement/delivered.ts';
 import { slotStart, type SlotGrid } from '../../domain/time.ts';
@@ -275,9 +277,17 @@ export class GridOrchestrator {
     selectedKw: number,
     transactionId: string,
     offersSeen: number,
+    product?: ProductTerms,
   ): Promise<Procurement> {
     const d = this.deps;
-    const parts = { providerId: bpp.subscriber_id, itemId: offer.id, selectedKw, buyerId: d.id };
+    // The product's terms go in init (and so are stored with the provider's order).
+    const parts = {
+      providerId: bpp.subscriber_id,
+      itemId: offer.id,
+      selectedKw,
+      buyerId: d.id,
+      ...(product ? { tags: [productTags(product)] } : {}),
+    };
     const quotedGbp = quotedPrice(await this.one('select', bpp, transactionId, selectMessage(parts)));
     const initialised = await this.one('init', bpp, transactionId, initMessage(parts));
     const baselineMethod = baselineMethodOf(initialised);

@@ -5,6 +5,7 @@
 // wanted, bought, from whom, and who failed — is audited as one record. An import-limit need is a
 // limit at every site, so every provider's offer (each sized to bring its site down) is bought.
 import { rankOffers, type FlexNeed, type FlexOffer } from '../../domain/offers.ts';
+import type { ProductTerms } from '../../domain/products.ts';
 import { asFlexError } from '../../errors.ts';
 import type { Store, Subscription } from '../../ports.ts';
 
@@ -45,6 +46,7 @@ export interface Buyer {
     selectedKw: number,
     transactionId: string,
     offersSeen: number,
+    product?: ProductTerms,
   ): Promise<Procurement>;
 }
 
@@ -100,7 +102,7 @@ export const procureAcross = async (
     }
     const kw = limit ? offer.reductionKw : Math.min(offer.reductionKw, remaining);
     try {
-      parts.push(await b.buy(bpp, offer, kw, transactionId, found.offers.length));
+      parts.push(await b.buy(bpp, offer, kw, transactionId, found.offers.length, need.product));
       remaining -= kw;
     } catch (e) {
       const f = asFlexError(e);
