@@ -62,18 +62,6 @@ const lateJobs = async (s: DashboardSource, planId: string): Promise<number> => 
   return 0;
 };
 
-/** GPU-hours run at a site between from and to, from its report's jobs (running or finished). */
-const gpuHours = (r: FlexibilityReport, from: number, to: number): number => {
-  let h = 0;
-  for (const j of r.jobs) {
-    if (j.startedAt === undefined) continue;
-    const a = Math.max(from, j.startedAt);
-    const b = Math.min(to, j.finishedAt ?? to);
-    if (b > a) h += (j.gpus * (b - a)) / 3_600_000;
-  }
-  return h;
-};
-
 /**
  * View 1, fleet now (BPP): per site the planned import over the horizon against the commitment
  * ceilings and the settlement baseline, metered import so far today, GPU caps and battery state,
@@ -98,59 +86,70 @@ export const fleetNow = async (s: DashboardSource) => {
       sites: [],
       kpis: { revenueGbp, orders: sold.length },
     };
+  // The charts run from the start of the UTC day (metered, outturn) to the end of the plan (planned, forecast).
   const slotMs = plan.slotMinutes * 60_000;
-  const times = Array.from({ length: plan.slots }, (_, i) => plan.horizonStart + i * slotMs);
+  const from = Math.min(dayStart, plan.horizonStart);
+  const lead = Math.round((plan.horizonStart - from) / slotMs);
+  const times = Array.from({ length: lead + plan.slots }, (_, i) => from + i * slotMs);
+  const past = <T>(xs: readonly T[]): (T | null)[] => [...Array<null>(lead).fill(null), ...xs];
   const commitments = await s.store.listCommitments<{
     orderId: string;
     site: string;
     windowStart: EpochMs;
     windowEnd: EpochMs;
     maxImportKw: number[];
-  }>({ orderStates: ['confirmed', 'active'], endsAfter: epochMs(plan.horizonStart) });
+  }>({ orderStates: ['confirmed', 'active'], endsAfter: epochMs(from) });
   let energyKwh = 0;
   let costGbp = 0;
   let carbonG = 0;
-  let gpuH = 0;
+  let metered = false;
   const sites = [];
   for (const site of s.flex.context.sites) {
     const report = await s.store.getDocument<FlexibilityReport>('agent-report', site.id);
-    const baseline = await s.flex.baseline(site.id, epochMs(plan.horizonStart), plan.slots).catch(() => []);
+    const baseline = await s.flex.baseline(site.id, epochMs(from), times.length).catch(() => [] as number[]);
     const ceiling: (number | null)[] = times.map(() => null);
     for (const c of commitments.filter((x) => x.site === site.id))
       c.maxImportKw.forEach((kw, i) => {
-        const k = Math.round((c.windowStart + i * slotMs - plan.horizonStart) / slotMs);
+        const k = Math.round((c.windowStart + i * slotMs - from) / slotMs);
         if (k >= 0 && k < times.length) ceiling[k] = Math.min(ceiling[k] ?? Infinity, kw);
       });
-    // Today so far: metered import priced and carbon-counted at the outturn of each period.
-    const readings = await s.store.meterReadings({ site: site.id, from: epochMs(dayStart), to: epochMs(now) });
-    if (s.signals && readings.length > 0) {
-      const grid = { start: epochMs(dayStart), slotMinutes: plan.slotMinutes, slots: DAY_MS / slotMs };
-      const out = await s.signals.outturn(site.region, grid).catch(() => undefined);
-      for (const r of readings) {
-        const point = out?.points.find((x) => x.start === r.slotStart);
-        const kwh = r.importKw * (r.slotMinutes / 60);
-        const price = point?.price;
-        // The outturn intensity where known, else the forecast as it stood (GridSignalPoint).
-        const carbon = point?.carbonActual ?? point?.carbonForecast;
-        if (!Number.isFinite(kwh) || price === undefined || carbon === undefined) continue;
-        energyKwh += kwh;
-        costGbp += (kwh * price) / 1000;
-        carbonG += kwh * carbon;
-      }
+    // The periods of today already over (the horizon starts at the current one), read from the
+    // site's meter through its agent; outturn price and intensity for them.
+    const readKw = lead > 0 ? await s.flex.meter(site.id, epochMs(from), lead).catch(() => [] as number[]) : [];
+    const out =
+      s.signals && lead > 0
+        ? await s.signals
+            .outturn(site.region, { start: epochMs(from), slotMinutes: plan.slotMinutes, slots: lead })
+            .catch(() => undefined)
+        : undefined;
+    const pastPrice: (number | null)[] = [];
+    const pastCarbon: (number | null)[] = [];
+    for (let i = 0; i < lead; i++) {
+      const point = out?.points.find((x) => x.start === times[i]);
+      // The outturn intensity where known, else the forecast as it stood (GridSignalPoint).
+      const price = point?.price;
+      const carbon = point?.carbonActual ?? point?.carbonForecast;
+      pastPrice.push(finite(price));
+      pastCarbon.push(finite(carbon));
+      const kwh = (readKw[i] ?? NaN) * (plan.slotMinutes / 60);
+      if (!Number.isFinite(kwh) || price === undefined || carbon === undefined) continue;
+      metered = true;
+      energyKwh += kwh;
+      costGbp += (kwh * price) / 1000;
+      carbonG += kwh * carbon;
     }
-    if (report) gpuH += gpuHours(report, dayStart, now);
     const capped = (report?.jobs ?? []).filter((j) => j.powerCapW !== undefined && j.state === 'running');
     sites.push({
       id: site.id,
       region: site.region,
       reportedAt: report ? timeLabel(report.at) : null,
       gridImportLimitKw: report?.gridImportLimitKw ?? null,
-      plannedKw: plan.siteImportKw[site.id] ?? [],
+      plannedKw: past(plan.siteImportKw[site.id] ?? []),
       baselineKw: times.map((_, i) => finite(baseline[i])),
       commitmentKw: ceiling,
-      meteredKw: times.map((t) => finite(readings.find((r) => r.slotStart === t)?.importKw)),
-      priceGbpPerMwh: plan.signals[site.id]?.priceGbpPerMwh ?? [],
-      carbonGPerKwh: plan.signals[site.id]?.carbonGPerKwh ?? [],
+      meteredKw: times.map((_, i) => (i < lead ? finite(readKw[i]) : null)),
+      priceGbpPerMwh: [...pastPrice, ...(plan.signals[site.id]?.priceGbpPerMwh ?? [])],
+      carbonGPerKwh: [...pastCarbon, ...(plan.signals[site.id]?.carbonGPerKwh ?? [])],
       caps: capped.map((j) => ({ job: j.id, gpus: j.gpus, wattsPerGpu: j.powerCapW })),
       runningJobs: (report?.jobs ?? []).filter((j) => j.state === 'running').length,
       battery: report?.battery
@@ -180,10 +179,14 @@ export const fleetNow = async (s: DashboardSource) => {
       revenueGbp,
       orders: sold.length,
       lateJobs: await lateJobs(s, plan.id),
-      energyTodayKwh: round(energyKwh, 1),
-      gpuHoursToday: round(gpuH, 1),
-      gbpPerGpuHour: gpuH > 0 ? round(costGbp / gpuH, 4) : null,
-      gCo2PerGpuHour: gpuH > 0 ? round(carbonG / gpuH, 1) : null,
+      // None (not zero) where no period of today has been metered yet.
+      energyTodayKwh: metered ? round(energyKwh, 1) : null,
+      costTodayGbp: metered ? round(costGbp, 2) : null,
+      carbonTodayKg: metered ? round(carbonG / 1000, 1) : null,
+      // Per GPU-hour needs the GPU-hours of jobs finished today; the agents report waiting and
+      // running jobs only (agents/compute/agent.ts report), so it is not given rather than overstated.
+      gbpPerGpuHour: null,
+      gCo2PerGpuHour: null,
     },
   };
 };

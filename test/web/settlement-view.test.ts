@@ -55,6 +55,8 @@ before(async () => {
   }
   for (let i = 0; i < 100 && (await m.stores.flex.getOrder(p.orderId))?.state !== 'completed'; i++)
     await new Promise((r) => setTimeout(r, 100));
+  // Market time stands still from here, so the view and the API see the same periods metered.
+  m.clock.hold(epochMs(Math.floor(m.clock.now() / SLOT) * SLOT));
   // A second dashboard on the same BPP store, as a role configured with a backtest folder and no token.
   mkdirSync(join(backtests, 'feb'), { recursive: true });
   writeFileSync(join(backtests, 'feb', 'report.html'), '<!doctype html><title>feb</title><p>backtest feb</p>');
@@ -115,6 +117,26 @@ test('settlement: the completed order shows its statement as the API gives it, w
   await page.goto(`${m.urls.bpp}/dashboard/#events/${p.transactionId}`);
   await page.waitForSelector(`[data-detail="${p.transactionId}"]`);
   assert.equal(await page.locator('tr[data-period]').count(), 2);
+});
+
+test("fleet now, hours into the day: today's metered energy, cost and carbon as the API gives them, and plausible", async () => {
+  type Kpis = { energyTodayKwh: number | null; costTodayGbp: number | null; carbonTodayKg: number | null };
+  type Fleet = { kpis: Kpis; sites: { meteredKw: (number | null)[] }[] };
+  await page.goto(`${m.urls.bpp}/dashboard/#fleet`);
+  await page.waitForSelector('#view[data-view="fleet"][data-drawn]');
+  const f = (await (await fetch(`${m.urls.bpp}/dashboard/api/fleet`)).json()) as Fleet;
+  const { energyTodayKwh: kwh, costTodayGbp: gbp, carbonTodayKg: kg } = f.kpis;
+  assert.ok(kwh !== null && gbp !== null && kg !== null, 'periods of today are metered');
+  assert.equal(await page.textContent('[data-kpi="energyTodayKwh"]'), kwh.toFixed(1));
+  assert.equal(await page.textContent('[data-kpi="costTodayGbp"]'), gbp.toFixed(2));
+  assert.equal(await page.textContent('[data-kpi="carbonTodayKg"]'), kg.toFixed(1));
+  const metered = f.sites[0]?.meteredKw.filter((x): x is number => x !== null) ?? [];
+  assert.ok(metered.length >= 4, `${metered.length} periods metered`);
+  assert.ok(Math.abs(metered.reduce((a, x) => a + x / 2, 0) - kwh) < 0.1 * metered.length, 'energy = Σ kW × ½ h');
+  // GB wholesale prices and intensities of January 2023: between £0 and £1,000/MWh, 0 and 500 g/kWh.
+  assert.ok(gbp > 0 && gbp < kwh, `£${gbp} for ${kwh} kWh`);
+  assert.ok(kg > 0 && kg < 0.5 * kwh, `${kg} kg for ${kwh} kWh`);
+  await page.screenshot({ path: join(shots, 'fleet-after-hours.png') });
 });
 
 test('backtests: report.html files under the configured folder are listed and served; others are not', async () => {

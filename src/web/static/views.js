@@ -44,9 +44,9 @@ const fleet = async (el, _arg, { api, act, say }) => {
     h(
       'div',
       { className: 'kpis' },
-      kpi('gbpPerGpuHour', 'energy cost today', k.gbpPerGpuHour, 3, '£ per GPU-hour'),
-      kpi('gCo2PerGpuHour', 'carbon today', k.gCo2PerGpuHour, 0, 'gCO2 per GPU-hour'),
-      kpi('gpuHoursToday', 'work today', k.gpuHoursToday, 1, 'GPU-hours'),
+      kpi('costTodayGbp', 'energy cost today', k.costTodayGbp, 2, '£, metered × outturn price'),
+      kpi('carbonTodayKg', 'carbon today', k.carbonTodayKg, 1, 'kgCO2, metered × outturn intensity'),
+      kpi('gbpPerGpuHour', '£ per GPU-hour', k.gbpPerGpuHour, 3, 'not yet: needs finished jobs'),
       kpi('energyTodayKwh', 'metered import today', k.energyTodayKwh, 1, 'kWh'),
       kpi('revenueGbp', 'flexibility revenue', k.revenueGbp, 2, `£, ${k.orders} orders`),
       kpi('lateJobs', 'late jobs (latest plan)', k.lateJobs, 0, 'jobs'),
@@ -128,8 +128,8 @@ const fleet = async (el, _arg, { api, act, say }) => {
         height: 160,
         scales: { gbp: '£/MWh', co2: 'gCO2/kWh' },
         series: [
-          { label: 'price (forecast)', values: s.priceGbpPerMwh, colour: COLOURS.orange, scale: 'gbp' },
-          { label: 'carbon (forecast)', values: s.carbonGPerKwh, colour: COLOURS.purple, scale: 'co2' },
+          { label: 'price (outturn, then forecast)', values: s.priceGbpPerMwh, colour: COLOURS.orange, scale: 'gbp' },
+          { label: 'carbon (outturn, then forecast)', values: s.carbonGPerKwh, colour: COLOURS.purple, scale: 'co2' },
         ],
       });
     });
@@ -388,8 +388,8 @@ const schedule = async (el, _arg, { api }) => {
       height: 160,
       scales: { gbp: '£/MWh', co2: 'gCO2/kWh' },
       series: [
-        { label: 'price (forecast)', values: s.priceGbpPerMwh, colour: COLOURS.orange, scale: 'gbp' },
-        { label: 'carbon (forecast)', values: s.carbonGPerKwh, colour: COLOURS.purple, scale: 'co2' },
+        { label: 'price (outturn, then forecast)', values: s.priceGbpPerMwh, colour: COLOURS.orange, scale: 'gbp' },
+        { label: 'carbon (outturn, then forecast)', values: s.carbonGPerKwh, colour: COLOURS.purple, scale: 'co2' },
       ],
     });
 };
