@@ -141,6 +141,7 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
     now: () => market.now(),
     signals,
     region: c.region,
+    grid: bap,
     signer,
   });
   app.get('/health', async () => {

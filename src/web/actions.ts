@@ -6,6 +6,7 @@ import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { FlexError } from '../errors.ts';
 import { parseJsonText } from '../formats/json.ts';
+import type { AuditRecord } from '../audit/chain.ts';
 import type { DashboardSource } from './api.ts';
 import { timeLabel } from './api.ts';
 
@@ -96,4 +97,63 @@ export const pausedSites = async (s: DashboardSource) => {
     });
   }
   return out;
+};
+
+/** The provider and order of a transaction, from the newest on_confirm this buyer received (its audit row). */
+const confirmedOrder = (
+  rows: readonly AuditRecord[],
+): { bppId: string; bppUri: string; orderId: string } | undefined => {
+  for (const r of [...rows].reverse()) {
+    const p = r.payload as { action?: unknown; body?: unknown } | null;
+    if (r.kind !== 'beckn.in' || p?.action !== 'on_confirm' || typeof p.body !== 'string') continue;
+    try {
+      const msg = JSON.parse(p.body) as {
+        context?: { bpp_id?: unknown; bpp_uri?: unknown };
+        message?: { order?: { id?: unknown } };
+      };
+      const [bppId, bppUri, orderId] = [msg.context?.bpp_id, msg.context?.bpp_uri, msg.message?.order?.id];
+      if (typeof bppId === 'string' && typeof bppUri === 'string' && typeof orderId === 'string')
+        return { bppId, bppUri, orderId };
+    } catch {
+      // An unreadable body is not an order: look further back.
+    }
+  }
+  return undefined;
+};
+
+/**
+ * Cancels an order the buyer bought (core 1.1.1 cancel → on_cancel), from the buyer's dashboard: the
+ * operator's decision is audited before the request goes out (so a cancel that fails is still on
+ * record), and the provider's answer (the order's state and any fee its cancellation terms set) is
+ * returned as it came.
+ */
+export const cancelOrder = async (o: ActionOptions, req: FastifyRequest) => {
+  authorised(req, o.token);
+  const s = o.source;
+  if (!s.grid) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', 'only the buyer (BAP) cancels the orders it bought');
+  const body = bodyOf(req) as { transactionId?: unknown; reasonId?: unknown };
+  if (typeof body.transactionId !== 'string')
+    throw new FlexError('FLX_REQ_SCHEMA', 'the body must be {"transactionId": "<id>", "reasonId"?: "<code>"}');
+  const order = confirmedOrder(await s.store.auditTrail({ transactionId: body.transactionId }));
+  if (!order) throw new FlexError('FLX_ORDER_NOT_FOUND', 'no confirmed order in that transaction here');
+  const rec = await s.store.appendAudit({
+    kind: 'agent',
+    at: Date.now(),
+    actor: s.id,
+    transactionId: body.transactionId,
+    orderId: order.orderId,
+    payload: { operatorAction: 'cancel-order', ...order, from: req.ip },
+  });
+  const [answer] = await s.grid.request('cancel', { id: order.bppId, uri: order.bppUri }, body.transactionId, {
+    order_id: order.orderId,
+    ...(typeof body.reasonId === 'string' ? { cancellation_reason_id: body.reasonId } : {}),
+  });
+  if (!answer) throw new FlexError('FLX_PEER_UNREACHABLE', `${order.bppId} sent no on_cancel`);
+  const answered = (answer.message as { order?: { status?: unknown; cancellation?: unknown } } | undefined)?.order;
+  return {
+    ...order,
+    auditSeq: rec.seq,
+    status: answered?.status ?? null,
+    cancellation: answered?.cancellation ?? null,
+  };
 };

@@ -3,6 +3,7 @@
 // latest plan and its sites' latest reports, the grid signals. Sign convention as in settlement
 // (src/settlement/delivered.ts): delivered = baseline − metered, positive = less imported.
 import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
+import type { GridOrchestrator } from '../agents/grid/orchestrator.ts';
 import type { PlanRecord } from '../agents/flex/plan-record.ts';
 import { verifyChain, type AuditRecord } from '../audit/chain.ts';
 import { verifyHeads, type HeadKeys, type SignedHead } from '../audit/heads.ts';
@@ -22,6 +23,8 @@ export interface DashboardSource {
   /** Market time (replayed in the demo, the wall clock live). */
   readonly now: () => number;
   readonly flex?: FlexOrchestrator;
+  /** The buyer, on the BAP: it sends the Beckn requests of its actions (cancel). */
+  readonly grid?: GridOrchestrator;
   readonly signals?: SignalSource;
   readonly region?: string;
   /** Public keys for the signed chain heads in this role's log. */

@@ -9,7 +9,7 @@ import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError, asFlexError } from '../errors.ts';
-import { pauseSite, pausedSites, type ActionOptions } from './actions.ts';
+import { cancelOrder, pauseSite, pausedSites, type ActionOptions } from './actions.ts';
 import { audit, fleetNow, schedule, transaction, transactions, type DashboardSource } from './api.ts';
 import { backtestReportPath, backtestReports, settlements } from './reports.ts';
 
@@ -80,7 +80,7 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
       'settlement',
       'backtests',
     ],
-    actions: o.operatorToken ? ['pause-site'] : [],
+    actions: o.operatorToken ? (o.flex ? ['pause-site'] : o.grid ? ['cancel-order'] : []) : [],
     sites: o.flex?.context.sites.map((s) => s.id) ?? [],
   }));
   app.get(
@@ -137,6 +137,10 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
   app.post(
     '/dashboard/api/actions/pause-site',
     guard(async (req) => pauseSite(actions, req)),
+  );
+  app.post(
+    '/dashboard/api/actions/cancel-order',
+    guard(async (req) => cancelOrder(actions, req)),
   );
   // Open streams end before the server closes, or app.close() would wait for them for ever.
   const streams = new Set<FastifyReply['raw']>();

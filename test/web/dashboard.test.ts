@@ -214,3 +214,29 @@ test('actions: pausing a site without the operator token is refused (401), a wro
   });
   assert.equal(bap.status, 400);
 });
+
+test("cancel from the buyer's dashboard: refused without the token; with it, the BPP cancels the order over Beckn and both sides audit it", async () => {
+  await page.goto(`${m.urls.bap}/dashboard/#events/${p.transactionId}`);
+  await page.waitForSelector(`[data-detail="${p.transactionId}"]`);
+  await page.evaluate("document.getElementById('message').textContent = ''");
+  await page.click('[data-action="cancel-order"]');
+  await page.waitForFunction("document.getElementById('message').textContent !== ''");
+  assert.match((await page.textContent('#message')) ?? '', /^FLX_OPERATOR_UNAUTHORIZED: /);
+  assert.equal((await m.stores.flex.getOrder(p.orderId))?.state, 'confirmed', 'a refused cancel sends nothing');
+  await page.fill('#token', readFileSync(join(m.runDir, 'operator.token'), 'utf8').trim());
+  await page.evaluate("document.getElementById('message').textContent = ''");
+  await page.click('[data-action="cancel-order"]');
+  await page.waitForFunction("document.getElementById('message').textContent !== ''", undefined, { timeout: 20_000 });
+  assert.match((await page.textContent('#message')) ?? '', new RegExp(`^order ${p.orderId}: CANCELLED \\(audited\\)`));
+  assert.equal((await m.stores.flex.getOrder(p.orderId))?.state, 'cancelled', 'the provider cancelled it');
+  const bapRows = await m.stores.grid.auditTrail({ transactionId: p.transactionId });
+  const decided = bapRows.find((r) => (r.payload as { operatorAction?: string }).operatorAction === 'cancel-order');
+  assert.ok(decided, "the buyer's log holds the operator's decision");
+  const sent = bapRows.find((r) => r.kind === 'beckn.out' && (r.payload as { action?: string }).action === 'cancel');
+  assert.ok(sent && sent.seq > decided.seq, 'decided, then sent');
+  const t = await api<{ timeline: { action: string }[] }>(m.urls.bpp, `transactions/${p.transactionId}`);
+  assert.ok(
+    t.timeline.some((r) => r.action === 'on_cancel'),
+    "the provider's timeline shows on_cancel",
+  );
+});

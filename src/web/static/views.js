@@ -142,7 +142,7 @@ const $now = (now) => {
 };
 
 /** (2) Flexibility events: the transactions, and one's lifecycle and delivered vs committed per period. */
-const events = async (el, arg, { api }) => {
+const events = async (el, arg, { api, act, say, meta }) => {
   const list = await api('transactions');
   el.append(
     h('h2', {}, 'Beckn transactions'),
@@ -183,6 +183,22 @@ const events = async (el, arg, { api }) => {
   const chart = h('div', {});
   el.append(
     h('h2', { 'data-detail': t.transactionId }, `Transaction ${t.transactionId}`),
+    meta.role === 'bap'
+      ? h('button', {
+          'data-action': 'cancel-order',
+          textContent: 'Cancel this order',
+          on: {
+            click: async () => {
+              try {
+                const r = await act('actions/cancel-order', { transactionId: t.transactionId });
+                say(`order ${r.orderId}: ${r.status ?? 'no status'} (audited)`);
+              } catch (e) {
+                say(e.message);
+              }
+            },
+          },
+        })
+      : null,
     t.order
       ? h(
           'p',
