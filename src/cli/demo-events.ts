@@ -90,6 +90,14 @@ export const eventLines = (
       return [
         `${stamp(e.at)} support → on_support: ${e.statement ? `signed settlement statement, ${e.statement.deliveredKwh.toFixed(1)} kWh delivered, payment ${money(e.statement.paymentGbp)}` : 'contact only (no statement yet)'}`,
       ];
+    case 'checked': {
+      const c = e.check;
+      return [
+        c.agreed
+          ? `${stamp(e.at)} grid: statement checked — agrees (${c.periods} periods and the payment ${money(c.paymentGbp)} recomputed under the terms bought)`
+          : `${stamp(e.at)} grid: statement DISPUTED with ${e.procurement.bpp.subscriber_id}: ${c.differences.map((x) => `${x.where} ${x.field} ours ${x.ours} theirs ${x.theirs}`).join('; ')}`,
+      ];
+    }
     case 'error':
       return [`${stamp(e.at)} grid: procurement step failed: ${e.code} ${e.message}`];
     default: {

@@ -53,6 +53,11 @@ test(
         'the demo shows the provider telling the grid, unasked, that delivery started',
       );
       assert.equal(s.periods.length, 2);
+      // The buyer recomputed the provider's statement under the terms it bought on, and agrees (issue 16).
+      assert.ok(
+        lines.some((l) => /grid: statement checked — agrees \(2 periods and the payment £[\d.]+ recomputed/.test(l)),
+        lines.join('\n'),
+      );
       for (const per of s.periods) {
         assert.ok(
           Math.abs(per.deliveredKwh - (per.baselineKw - per.meteredKw) * 0.5) < 0.01,

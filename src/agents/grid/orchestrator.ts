@@ -38,6 +38,7 @@ import type { Catalog, WireOrder } from '../../beckn/wire.ts';
 import type { Clock, Registry, SignalSource, Store, Subscription } from '../../ports.ts';
 import { PendingCallbacks } from './pending.ts';
 import { procureAcross, type Procurement } from './split.ts';
+import type { StatementCheck } from './statement-check.ts';
 
 export interface NeedPolicy {
   /** Length of the window asked for, in slots. */
@@ -292,7 +293,17 @@ export class GridOrchestrator {
     const initialised = await this.one('init', bpp, transactionId, initMessage(parts));
     const baselineMethod = baselineMethodOf(initialised);
     const orderId = confirmedOrderId(await this.one('confirm', bpp, transactionId, confirmMessage(parts, initialised)));
-    const p: Procurement = { transactionId, bpp, offer, offersSeen, selectedKw, quotedGbp, orderId, baselineMethod };
+    const p: Procurement = {
+      transactionId,
+      bpp,
+      offer,
+      offersSeen,
+      selectedKw,
+      quotedGbp,
+      orderId,
+      baselineMethod,
+      ...(product ? { product } : {}),
+    };
     await d.store.appendAudit({
       kind: 'order',
       at: d.wallNow(),
@@ -318,6 +329,18 @@ export class GridOrchestrator {
       ...(more.length > 0 ? { more } : {}),
       ...(got.failures.length > 0 ? { failures: got.failures } : {}),
     };
+  }
+
+  /** Audits the buyer's check of a provider's statement (agreement, or the dispute and its differences). */
+  async recordCheck(p: Procurement, check: StatementCheck): Promise<void> {
+    await this.deps.store.appendAudit({
+      kind: 'settlement',
+      at: this.deps.wallNow(),
+      actor: this.deps.id,
+      transactionId: p.transactionId,
+      orderId: p.orderId,
+      payload: { event: check.agreed ? 'statement-agreed' : 'statement-disputed', bpp: p.bpp.subscriber_id, ...check },
+    });
   }
 
   /** status → on_status: the delivery so far, per settlement period, and per site for an order split across sites. */

@@ -15,6 +15,7 @@ import { asFlexError } from '../../errors.ts';
 import type { Clock } from '../../ports.ts';
 import type { GridOrchestrator, Procurement } from './orchestrator.ts';
 import { askSupport, statementOf } from './post-order.ts';
+import { checkStatement, type StatementCheck } from './statement-check.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -39,6 +40,13 @@ export type ProcurementEvent =
       readonly procurement: Procurement;
       readonly statement: SettlementSummary | undefined;
     }
+  /** The buyer recomputed the statement under the terms it bought on (statement-check.ts). */
+  | {
+      readonly kind: 'checked';
+      readonly at: EpochMs;
+      readonly procurement: Procurement;
+      readonly check: StatementCheck;
+    }
   /** A step failed; the loop carries on at the next slot. */
   | { readonly kind: 'error'; readonly at: EpochMs; readonly code: string; readonly message: string };
 
@@ -54,7 +62,7 @@ export interface DayOutcome {
   sites: SiteSettlement[];
   statement?: SettlementSummary;
   /** Every part bought for the need (the first is `procurement`), with its follow-up once asked. */
-  parts: { procurement: Procurement; state?: string; statement?: SettlementSummary }[];
+  parts: { procurement: Procurement; state?: string; statement?: SettlementSummary; check?: StatementCheck }[];
 }
 
 export interface ProcurementLoopDeps {
@@ -172,6 +180,13 @@ export class ProcurementLoop {
       if (slot) {
         if (s.state !== undefined) slot.state = s.state;
         if (statement) slot.statement = statement;
+      }
+      // Checked before it is paid: agreement or a dispute naming each differing figure, audited.
+      if (statement) {
+        const check = checkStatement(part, statement, s.settlement);
+        if (slot) slot.check = check;
+        await this.d.bap.recordCheck(part, check);
+        this.emit({ kind: 'checked', at: this.d.clock.now(), procurement: part, check });
       }
       this.emit({ kind: 'statement', at: this.d.clock.now(), procurement: part, statement });
     }

@@ -18,6 +18,8 @@ export interface Procurement {
   readonly quotedGbp: number;
   readonly orderId: string;
   readonly baselineMethod: string;
+  /** The product's terms sent in init, if any: what the buyer checks the statement against. */
+  readonly product?: ProductTerms;
   /** Parts of the same need bought from other providers, in the order bought. */
   readonly more?: readonly Procurement[];
   /** Providers asked that did not sell: who, which offer, why. */
