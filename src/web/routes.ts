@@ -29,6 +29,8 @@ const FILES: Readonly<Record<string, { path: string; type: string }>> = {
   'app.js': { path: join(STATIC, 'app.js'), type: 'text/javascript; charset=utf-8' },
   'views.js': { path: join(STATIC, 'views.js'), type: 'text/javascript; charset=utf-8' },
   'charts.js': { path: join(STATIC, 'charts.js'), type: 'text/javascript; charset=utf-8' },
+  'dom.js': { path: join(STATIC, 'dom.js'), type: 'text/javascript; charset=utf-8' },
+  'more-views.js': { path: join(STATIC, 'more-views.js'), type: 'text/javascript; charset=utf-8' },
   'style.css': { path: join(STATIC, 'style.css'), type: 'text/css; charset=utf-8' },
   'uPlot.esm.js': { path: join(UPLOT_DIST, 'uPlot.esm.js'), type: 'text/javascript; charset=utf-8' },
   'uPlot.min.css': { path: join(UPLOT_DIST, 'uPlot.min.css'), type: 'text/css; charset=utf-8' },
@@ -104,6 +106,18 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
     guard(async (req) => {
       const tx = (req.query as { transaction?: unknown }).transaction;
       return audit(o, typeof tx === 'string' && tx !== '' ? tx : undefined);
+    }),
+  );
+  // The rows as stored (one JSON object a line), for an auditor's own tools: `flexlon audit verify` reads the store itself.
+  app.get(
+    '/dashboard/api/audit/export',
+    guard(async (req, reply) => {
+      const tx = (req.query as { transaction?: unknown }).transaction;
+      const rows = await o.store.auditTrail(typeof tx === 'string' && tx !== '' ? { transactionId: tx } : {});
+      return reply
+        .type('application/x-ndjson')
+        .header('content-disposition', `attachment; filename="${o.id}-audit.jsonl"`)
+        .send(rows.map((r) => JSON.stringify(r)).join('\n') + '\n');
     }),
   );
   app.get(

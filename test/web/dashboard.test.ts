@@ -154,6 +154,15 @@ test("audit: the chain and signed heads verify, as the API says; a search shows 
   const rows = await api<Audit>(m.urls.bpp, `audit?transaction=${p.transactionId}`);
   assert.ok(rows.rows.length > 0);
   assert.equal(await page.locator('tr[data-seq]').count(), rows.rows.length);
+  // Export: the same rows as stored, one JSON object a line, hash-linked as the chain holds them.
+  const href = (await page.getAttribute('[data-action="export"]', 'href')) as string;
+  const lines = (await (await fetch(`${m.urls.bpp}${href}`)).text()).trim().split('\n');
+  assert.equal(lines.length, rows.rows.length);
+  const stored = await m.stores.flex.auditTrail({ transactionId: p.transactionId });
+  assert.deepEqual(
+    lines.map((l) => (JSON.parse(l) as { hash: string }).hash),
+    stored.map((r) => r.hash),
+  );
   await page.screenshot({ path: join(shots, 'audit.png') });
 });
 

@@ -3,37 +3,8 @@
 // no number here is computed in the browser except formatting (fixed decimals, units).
 import { COLOURS, timeChart } from './charts.js';
 
-const h = (tag, attrs = {}, ...kids) => {
-  const el = document.createElement(tag);
-  for (const [k, v] of Object.entries(attrs)) {
-    if (k === 'on') for (const [ev, fn] of Object.entries(v)) el.addEventListener(ev, fn);
-    else if (k.startsWith('data-')) el.setAttribute(k, v);
-    else el[k] = v;
-  }
-  for (const kid of kids.flat()) if (kid !== null && kid !== undefined) el.append(kid);
-  return el;
-};
-const fmt = (v, dp) => (v === null || v === undefined ? '–' : Number(v).toFixed(dp));
-const kpi = (key, label, value, dp, unit) =>
-  h(
-    'div',
-    { className: 'kpi' },
-    h('small', {}, label),
-    h('b', { 'data-kpi': key }, fmt(value, dp)),
-    h('small', {}, unit),
-  );
-const table = (heads, rows) =>
-  h(
-    'div',
-    { className: 'scroll' },
-    h(
-      'table',
-      {},
-      h('thead', {}, h('tr', {}, ...heads.map(([t, num]) => h('th', { className: num ? 'num' : '' }, t)))),
-      h('tbody', {}, ...rows),
-    ),
-  );
-const cell = (v, num) => h('td', { className: num ? 'num' : '' }, v);
+import { cell, fmt, h, kpi, table } from './dom.js';
+import { backtests, schedule, settlement } from './more-views.js';
 
 /** (1) Fleet now: KPIs, then per site power vs baseline vs commitment, caps, battery, price and carbon ahead. */
 const fleet = async (el, _arg, { api, act, say }) => {
@@ -319,6 +290,15 @@ const audit = async (el, arg, { api }) => {
         },
         input,
         h('button', { type: 'submit' }, 'Search'),
+        ' ',
+        h(
+          'a',
+          {
+            'data-action': 'export',
+            href: `/dashboard/api/audit/export${arg ? `?transaction=${encodeURIComponent(arg)}` : ''}`,
+          },
+          arg ? 'Export these rows (JSON lines)' : 'Export the log (JSON lines)',
+        ),
       ),
     ),
   );
@@ -339,162 +319,6 @@ const audit = async (el, arg, { api }) => {
         ),
       ),
     );
-};
-
-/** (4) Schedule: jobs per site as a Gantt chart over the plan's horizon, price and carbon under it. */
-const schedule = async (el, _arg, { api }) => {
-  const s = await api('schedule');
-  if (s.times.length === 0) {
-    el.append(h('p', { className: 'muted' }, 'No plan yet.'));
-    return;
-  }
-  const from = s.times[0].t;
-  const to = s.times[s.times.length - 1].t + 30 * 60_000;
-  const pct = (t) => `${(100 * (Math.min(Math.max(t, from), to) - from)) / (to - from)}%`;
-  const span = (a, b) => `${(100 * (Math.min(b, to) - Math.max(a, from))) / (to - from)}%`;
-  el.append(
-    h(
-      'p',
-      { className: 'muted' },
-      `Jobs as each site last reported them, ${s.times[0].utc} to ${new Date(to).toISOString().slice(0, 16).replace('T', ' ')} UTC. `,
-      h('span', { className: 'legend-key', style: `background:${COLOURS.green}` }),
-      'running ',
-      h('span', { className: 'legend-key', style: `background:${COLOURS.blue}` }),
-      'waiting ',
-      h('span', { className: 'legend-key', style: `background:${COLOURS.orange}` }),
-      'power-capped ',
-      h('span', { className: 'legend-key', style: 'background:rgba(86,180,233,.35)' }),
-      'allowed window (release to deadline)',
-    ),
-  );
-  for (const site of s.sites) {
-    const g = h('div', { className: 'gantt', 'data-site': site.site });
-    for (const j of site.jobs.filter((x) => x.end > from && x.start < to)) {
-      const row = h('div', {
-        className: 'row',
-        title: `${j.name} (${j.gpus} GPUs, ${j.slo}${j.powerCapW ? `, capped at ${j.powerCapW} W/GPU` : ''})`,
-      });
-      row.append(
-        h('div', { className: 'win', style: `left:${pct(j.releaseAt)};width:${span(j.releaseAt, j.deadlineAt)}` }),
-      );
-      row.append(
-        h('div', {
-          className: `bar ${j.powerCapW ? 'capped' : j.state === 'running' ? 'running' : ''}`,
-          style: `left:${pct(j.start)};width:max(2px,${span(j.start, j.end)})`,
-        }),
-      );
-      g.append(row);
-    }
-    g.append(h('div', { className: 'nowline', style: `left:${pct(s.now.t)}` }));
-    el.append(
-      h(
-        'h3',
-        { 'data-site-title': site.site },
-        `Site ${site.site} `,
-        h('span', { className: 'muted', 'data-field': 'jobs' }, `${site.jobs.length} jobs`),
-      ),
-      g,
-    );
-  }
-  const chart = h('div', {});
-  el.append(chart);
-  return () =>
-    timeChart(chart, {
-      labels: s.times,
-      height: 160,
-      scales: { gbp: '£/MWh', co2: 'gCO2/kWh' },
-      series: [
-        { label: 'price (outturn, then forecast)', values: s.priceGbpPerMwh, colour: COLOURS.orange, scale: 'gbp' },
-        { label: 'carbon (outturn, then forecast)', values: s.carbonGPerKwh, colour: COLOURS.purple, scale: 'co2' },
-      ],
-    });
-};
-
-/** (5) Settlement statements: each settled order's figures and its baseline vs metered import per period. */
-const settlement = async (el, _arg, { api }) => {
-  const list = await api('settlements');
-  if (list.length === 0) {
-    el.append(h('p', { className: 'muted' }, 'No order settled yet: statements appear when an order completes.'));
-    return;
-  }
-  el.append(
-    h('h2', {}, 'Settlement statements'),
-    h(
-      'p',
-      { className: 'muted' },
-      'Delivered = baseline − metered, per settlement period; positive means less imported.',
-    ),
-    table(
-      [
-        ['order'],
-        ['baseline method'],
-        ['delivered kWh', true],
-        ['committed kWh', true],
-        ['shortfall kWh', true],
-        ['performance %', true],
-        ['payment £', true],
-      ],
-      list.map((s) =>
-        h(
-          'tr',
-          { 'data-statement': s.orderId ?? String(s.seq) },
-          cell(s.orderId ?? '–'),
-          cell(s.baselineMethod),
-          cell(fmt(s.deliveredKwh, 1), true),
-          cell(fmt(s.committedKwh, 1), true),
-          cell(fmt(s.shortfallKwh, 1), true),
-          cell(fmt(100 * s.performance, 1), true),
-          cell(fmt(s.paymentGbp, 2), true),
-        ),
-      ),
-    ),
-  );
-  const charts = list.map((s) => {
-    const c = h('div', {});
-    el.append(h('h3', {}, `Order ${s.orderId ?? s.seq}: baseline vs metered`), c);
-    return () =>
-      timeChart(c, {
-        labels: s.periods.map((p) => p.at),
-        scales: { kw: 'kW' },
-        series: [
-          {
-            label: 'baseline',
-            values: s.periods.map((p) => p.baselineKw),
-            colour: COLOURS.black,
-            scale: 'kw',
-            dash: [6, 4],
-          },
-          { label: 'metered', values: s.periods.map((p) => p.meteredKw), colour: COLOURS.green, scale: 'kw' },
-        ],
-      });
-  });
-  return () => charts.forEach((d) => d());
-};
-
-/** (6) Backtest reports under the configured folder (each report.html is self-contained). */
-const backtests = async (el, _arg, { api }) => {
-  const b = await api('backtests');
-  if (b.dir === null) {
-    el.append(h('p', { className: 'muted' }, 'No backtest folder configured (dashboard.backtestDir).'));
-    return;
-  }
-  el.append(
-    h('h2', {}, 'Backtest reports in ', h('code', {}, b.dir)),
-    b.reports.length === 0
-      ? h('p', { className: 'muted' }, 'No report.html found there.')
-      : table(
-          [['run'], ['written (UTC)'], ['size kB', true]],
-          b.reports.map((r) =>
-            h(
-              'tr',
-              { 'data-report': r.name },
-              cell(h('a', { href: `/dashboard/backtests/${r.name}/report.html`, target: '_blank' }, r.name)),
-              cell(r.modified.slice(0, 16).replace('T', ' ')),
-              cell(fmt(r.bytes / 1000, 1), true),
-            ),
-          ),
-        ),
-  );
 };
 
 export const VIEWS = { fleet, events, audit, schedule, settlement, backtests };
