@@ -21,9 +21,12 @@ import { publicKeyFromBase64 } from '../beckn/keys.ts';
 import { blake512Base64, signingString, verifySignature } from '../beckn/signing.ts';
 import { FlexError } from '../errors.ts';
 import type { Store, Subscription } from '../ports.ts';
+import { EXPORT_USAGE, runExport, runVerifyExport } from './audit-export.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 
 const USAGE = `Usage: flexlon audit verify PATH... [--head FILE]... [--json]
+       flexlon audit export PATH... --transaction ID [--format json|csv] [--out FILE]
+       flexlon audit verify --export FILE
        flexlon audit verify --postgres URL [--schema NAME]... [--password-file FILE] [--json]
 
 Verifies FlexLon audit trails. PATH is a SQLite store file (.db) or a folder (every .db in it, e.g. a
@@ -300,10 +303,27 @@ const report = (r: DbResult, io: Output): void => {
 
 export const auditCommand: Command = {
   name: 'audit',
-  summary: 'verify stored audit trails: hash chains and inbound signatures',
+  summary: 'verify stored audit trails (hash chains, signed heads, inbound signatures); export a transaction',
   usage: USAGE,
   async run(argv, io) {
     const [sub, ...rest] = argv;
+    if (sub === 'export') {
+      const { values: v, positionals: paths } = parseFlags(
+        rest,
+        { transaction: { type: 'string' }, format: { type: 'string' }, out: { type: 'string' } },
+        USAGE,
+        true,
+      );
+      if (v.help) {
+        io.out(EXPORT_USAGE);
+        return 0;
+      }
+      if (v.transaction === undefined || paths.length === 0)
+        throw new FlexError('FLX_CLI_USAGE', `name the stores and --transaction ID\n\n${EXPORT_USAGE}`, {
+          path: '--transaction',
+        });
+      return runExport(paths.flatMap(databasesIn), v.transaction, v.format ?? 'json', v.out, io);
+    }
     if (sub !== 'verify') throw new FlexError('FLX_CLI_USAGE', `unknown audit command "${sub ?? ''}"\n\n${USAGE}`);
     const { values, positionals } = parseFlags(
       rest,
@@ -313,10 +333,16 @@ export const auditCommand: Command = {
         schema: { type: 'string', multiple: true },
         'password-file': { type: 'string' },
         head: { type: 'string', multiple: true },
+        export: { type: 'string' },
       },
       USAGE,
       true,
     );
+    if (values.export !== undefined) {
+      if (positionals.length > 0 || values.postgres !== undefined)
+        throw new FlexError('FLX_CLI_USAGE', `--export checks a file on its own: give no stores with it\n\n${USAGE}`);
+      return runVerifyExport(values.export, io, values.json === true);
+    }
     const results: DbResult[] = [];
     const given = (values.head ?? []).flatMap(readHeadFile);
     if (values.postgres !== undefined) {

@@ -7,7 +7,7 @@
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { cpSync, mkdtempSync, readdirSync, rmSync, writeFileSync } from 'node:fs';
+import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
@@ -254,4 +254,61 @@ test("a head given on the command line catches truncation without the buyer's st
   const refused = await verify(dir, '--head', junk);
   assert.equal(refused.code, 2, refused.text);
   assert.match(refused.text, /FLX_CLI_USAGE: --head .*junk\.json: entry 0 is not a signed head/);
+});
+
+test('audit export: one transaction with its chain and signed heads, checkable offline; a changed export is named', async () => {
+  const db = new Database(join(runDir, 'flex-orchestrator.db'), { readonly: true });
+  const { transaction_id: tx } = db.prepare('SELECT transaction_id FROM orders LIMIT 1').get() as {
+    transaction_id: string;
+  };
+  db.close();
+  const file = join(work, 'export.json');
+  const out: string[] = [];
+  const io = { out: (l: string) => out.push(l), err: (l: string) => out.push(l) };
+  assert.equal(await main(['audit', 'export', runDir, '--transaction', tx, '--out', file], io), 0, out.join('\n'));
+  const e = JSON.parse(readFileSync(file, 'utf8')) as {
+    stores: {
+      store: string;
+      records: { seq: number; kind: string; transactionId?: string; context?: boolean; payload: unknown }[];
+    }[];
+  };
+  assert.deepEqual(
+    e.stores.map((s) => s.store).sort(),
+    ['flex-orchestrator.db', 'gateway.db', 'grid-orchestrator.db'],
+    'the buyer, the gateway and the provider each hold part of the transaction',
+  );
+  for (const s of e.stores)
+    for (const r of s.records) assert.ok(r.context === true || r.transactionId === tx, `${s.store} ${r.seq}`);
+  const ok = await verify('--export', file);
+  assert.equal(ok.code, 0, ok.text);
+  assert.match(ok.text, /^intact {2}export of transaction .*: \d+ records, [1-9]\d* vouched for by signed heads/);
+
+  // Someone edits the provider's settlement in the export: the record no longer hashes to its hash.
+  const flex = e.stores.find((s) => s.store === 'flex-orchestrator.db');
+  const settlement = flex?.records.find((r) => r.kind === 'settlement');
+  assert.ok(settlement, 'the provider’s settlement is in the export');
+  settlement.payload = { ...(settlement.payload as object), paymentGbp: 1_000_000 };
+  const bad = join(work, 'export-bad.json');
+  writeFileSync(bad, JSON.stringify(e));
+  const tampered = await verify('--export', bad);
+  assert.equal(tampered.code, 1, tampered.text);
+  assert.match(
+    tampered.text,
+    new RegExp(`TAMPERED {2}export .*flex-orchestrator\\.db record ${settlement.seq}: .*content was changed`),
+  );
+
+  const csv: string[] = [];
+  assert.equal(
+    await main(['audit', 'export', runDir, '--transaction', tx, '--format', 'csv'], {
+      out: (l) => csv.push(l),
+      err: (l) => csv.push(l),
+    }),
+    0,
+  );
+  const rows = csv.join('\n').split('\n');
+  assert.match(rows[0] ?? '', /^store,seq,kind,at_utc,actor,transaction_id,/);
+  assert.equal(
+    rows.length - 1,
+    e.stores.reduce((a, s) => a + s.records.length, 0),
+  );
 });
