@@ -10,7 +10,7 @@ import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError, asFlexError } from '../errors.ts';
 import { cancelOrder, pauseSite, pausedSites, type ActionOptions } from './actions.ts';
-import { audit, fleetNow, schedule, transaction, transactions, type DashboardSource } from './api.ts';
+import { audit, fleetNow, schedule, timeLabel, transaction, transactions, type DashboardSource } from './api.ts';
 import { backtestReportPath, backtestReports, settlements } from './reports.ts';
 
 export interface DashboardOptions extends DashboardSource {
@@ -172,10 +172,17 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
         undefined,
         undefined,
       ]);
-      const slot = Math.floor(o.now() / 60_000);
-      const news = JSON.stringify({ plan: plan?.id ?? null, head: head?.seq ?? null, minute: slot });
-      if (news !== last) res.write(`event: tick\ndata: ${news}\n\n`);
-      last = news;
+      // News is a new plan, a new signed head or a new settlement period (what the views draw changes
+      // at those); the market time label rides along for the header.
+      const now = o.now();
+      const key = JSON.stringify({
+        plan: plan?.id ?? null,
+        head: head?.seq ?? null,
+        period: Math.floor(now / 1_800_000),
+      });
+      if (key !== last)
+        res.write(`event: tick\ndata: ${JSON.stringify({ ...JSON.parse(key), now: timeLabel(now) })}\n\n`);
+      last = key;
     };
     void tick();
     const timer = setInterval(() => void tick(), o.tickMs ?? 2000);

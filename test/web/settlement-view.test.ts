@@ -162,3 +162,12 @@ test('a dashboard configured without an operator token refuses every action, eve
   const meta = (await (await fetch(`${base}/dashboard/api/meta`)).json()) as { actions: string[] };
   assert.deepEqual(meta.actions, []);
 });
+
+test('live: when market time moves on, the stream says so and the view is drawn again without a reload', async () => {
+  await page.goto(`${m.urls.bpp}/dashboard/#fleet`);
+  await page.waitForSelector('#view[data-view="fleet"][data-drawn="1"]');
+  const before = await page.textContent('#now');
+  m.clock.release();
+  await page.waitForSelector('#view[data-view="fleet"][data-drawn="2"]', { timeout: 15_000 });
+  assert.notEqual(await page.textContent('#now'), before, 'the header follows market time');
+});

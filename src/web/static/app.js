@@ -96,7 +96,9 @@ const start = async () => {
     $('live').className = 'badge bad';
   });
   let first = true;
-  live.addEventListener('tick', () => {
+  live.addEventListener('tick', (e) => {
+    const { now } = JSON.parse(e.data);
+    $('now').textContent = `${now.utc} UTC · ${now.sp} · ${now.local}`;
     if (first) first = false;
     else void draw();
   });
