@@ -208,6 +208,25 @@ test('actions: pausing a site without the operator token is refused (401), a wro
   const before = await api<{ paused: boolean }[]>(m.urls.bpp, 'paused');
   assert.equal(before[0]?.paused, false, 'refused actions change nothing');
   const token = readFileSync(join(m.runDir, 'operator.token'), 'utf8').trim();
+  // User mistakes get a coded answer, never a stack trace, and change nothing.
+  const send = (body: string) =>
+    fetch(`${m.urls.bpp}/dashboard/api/actions/pause-site`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: `Bearer ${token}` },
+      body,
+    });
+  for (const [body, status, code] of [
+    [JSON.stringify({ site: 'atlantis', paused: true }), 404, 'FLX_ITEM_NOT_FOUND'],
+    [JSON.stringify({ site }), 400, 'FLX_REQ_SCHEMA'],
+    ['{"site":', 400, 'FLX_REQ_INVALID_JSON'],
+  ] as const) {
+    const res = await send(body);
+    assert.equal(res.status, status, body);
+    const problem = (await res.json()) as { title: string; detail: string };
+    assert.equal(problem.title, code, body);
+    assert.doesNotMatch(problem.detail, /\n\s+at /, 'no stack trace');
+  }
+  assert.equal((await api<{ paused: boolean }[]>(m.urls.bpp, 'paused'))[0]?.paused, false);
   const ok = await post(token);
   assert.equal(ok.status, 200);
   const { auditSeq } = (await ok.json()) as { auditSeq: number };
