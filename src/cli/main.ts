@@ -8,6 +8,7 @@ import { backtestCommand } from './backtest.ts';
 import { becknCommand } from './beckn.ts';
 import { demoCommand } from './demo.ts';
 import { eventsCommand } from './events.ts';
+import { gridCommand } from './grid.ts';
 import { offersCommand } from './offers.ts';
 import { planCommand } from './plan.ts';
 import { runCommand } from './run.ts';
@@ -21,6 +22,7 @@ export const COMMANDS: readonly Command[] = [
   offersCommand,
   signalsCommand,
   eventsCommand,
+  gridCommand,
   becknCommand,
   auditCommand,
   settleCommand,
