@@ -59,7 +59,13 @@ test('fleet now: the KPIs and each site card show the API numbers, with power an
   type Fleet = {
     plan: { id: string };
     kpis: Record<string, number | null>;
-    sites: { id: string; runningJobs: number; caps: unknown[]; plannedKw: number[] }[];
+    sites: {
+      id: string;
+      runningJobs: number;
+      caps: unknown[];
+      plannedKw: number[];
+      battery: { socPercent: number } | null;
+    }[];
     times: unknown[];
   };
   // Every answer the page itself got from the API, by plan: the BPP may re-plan between the page's
@@ -91,6 +97,11 @@ test('fleet now: the KPIs and each site card show the API numbers, with power an
   for (const s of f.sites) {
     assert.equal(await page.textContent(`[data-site="${s.id}"] [data-field="runningJobs"]`), String(s.runningJobs));
     assert.equal(await page.textContent(`[data-site="${s.id}"] [data-field="caps"]`), String(s.caps.length));
+    if (s.battery)
+      assert.equal(
+        await page.textContent(`[data-site="${s.id}"] [data-field="socPercent"]`),
+        s.battery.socPercent.toFixed(1),
+      );
     assert.equal(s.plannedKw.length, f.times.length, 'a planned import for every slot of the horizon');
   }
   // Two uPlot charts per site (power in kW; price £/MWh and carbon gCO2/kWh), axes labelled with units.
@@ -105,6 +116,12 @@ test('fleet now: the KPIs and each site card show the API numbers, with power an
   await page.mouse.move(box.x + box.width / 3, box.y + box.height / 2);
   const legend = await page.locator('.uplot .u-legend').first().textContent();
   assert.match(legend ?? '', /UTC · \d{4}-\d{2}-\d{2} SP\d+ · \d{2}:\d{2} (GMT|BST)/);
+  assert.ok(
+    f.sites.some((s) => s.battery !== null),
+    'the battery site (cdf) reports its state of charge',
+  );
+  const wide = Number(await page.evaluate('document.documentElement.scrollWidth'));
+  assert.ok(wide <= 1280, `no sideways scrolling at 1280×800 (page is ${wide} px wide)`);
   await page.screenshot({ path: join(shots, 'fleet.png') });
   await page.setViewportSize({ width: 390, height: 844 });
   await page.waitForTimeout(200);
