@@ -9,7 +9,9 @@ import { staticKeyResolver } from '../beckn/key-resolver.ts';
 import { generateKeyPair, keyPairFromPrivateBase64, publicKeyFromBase64 } from '../beckn/keys.ts';
 import { parseAuthorization } from '../beckn/auth-header.ts';
 import { ed25519Signer, signBody } from '../beckn/signing.ts';
-import { becknValidator } from '../beckn/validator.ts';
+import { becknValidator, type SchemaIssue } from '../beckn/validator.ts';
+import { OTHER_V2_ACTIONS, V2_ACTIONS } from '../beckn/v2/schema.ts';
+import { checkV2, detectVersion, loadOfficialSpec } from '../beckn/v2/validate.ts';
 import { verifyRequest } from '../beckn/verify.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 
@@ -29,9 +31,12 @@ const USAGE = `Usage: flexlon beckn <keygen|sign|verify|validate> [options]
       Exits 0 if the header is a valid signature of stdin by that key at time N (Unix seconds,
       default now), 1 if not, printing why.
 
-  validate --action ACTION < message.json
-      Checks a message against FlexLon's schema for the action (search … on_support). Exits 0 if it
-      is valid, 1 if not, printing each JSON path at fault.`;
+  validate [--action ACTION] [--spec FILE] < message.json
+      Tells Beckn core 1.1.1 from Beckn 2.0 by the message's context, then checks the message
+      against FlexLon's schema for its action (context.action unless --action is given): 1.1.1
+      search … on_support, 2.0 discover … on_update. With --spec, also against an official OpenAPI
+      file (core 1.1.1 transaction.yaml or 2.0 beckn.yaml, YAML or JSON) read now. Exits 0 if
+      valid, 1 if not, printing each JSON path at fault, 2 for a bad command line or --spec file.`;
 
 export const readStdin = async (): Promise<Buffer> => {
   const chunks: Buffer[] = [];
@@ -178,14 +183,30 @@ const verify = async (argv: readonly string[], io: Output): Promise<number> => {
   }
 };
 
+const V2_ACTION_NAMES = [...V2_ACTIONS, ...OTHER_V2_ACTIONS];
+
+/** Prints one check's result; returns whether it passed. */
+const report = (io: Output, what: string, issues: readonly SchemaIssue[]): boolean => {
+  if (issues.length === 0) {
+    io.out(`${what}: valid`);
+    return true;
+  }
+  io.out(`${what}: invalid (${issues.length} problem${issues.length === 1 ? '' : 's'}):`);
+  for (const i of issues) io.out(`  ${i.path}: ${i.message}`);
+  return false;
+};
+
+// Issue 18: the version (core 1.1.1 or 2.0) is told from the message's context, then the message is
+// checked against FlexLon's own schema for it and, with --spec, an official OpenAPI file read now.
 const validate = async (argv: readonly string[], io: Output): Promise<number> => {
-  const { values } = parseFlags(argv, { action: { type: 'string' } }, USAGE);
-  const action = required(values.action, '--action');
-  if (!isRequest(action) && !isCallback(action))
+  const { values } = parseFlags(argv, { action: { type: 'string' }, spec: { type: 'string' } }, USAGE);
+  const given = values.action;
+  if (given !== undefined && !isRequest(given) && !isCallback(given) && !V2_ACTION_NAMES.includes(given as never))
     throw new FlexError(
       'FLX_CLI_USAGE',
-      `--action must be a Beckn 1.1.1 action (search, select, init, confirm, status, track, cancel, update, rating, support or on_<one of them>), got "${action}"`,
+      `--action must be a Beckn 1.1.1 action (search, select, init, confirm, status, track, cancel, update, rating, support or on_<one of them>) or a Beckn 2.0 one (${V2_ACTIONS.join(', ')}), got "${given}"`,
     );
+  const spec = values.spec === undefined ? undefined : loadOfficialSpec(required(values.spec, '--spec'));
   let msg: unknown;
   try {
     msg = JSON.parse((await readStdin()).toString('utf8'));
@@ -193,14 +214,28 @@ const validate = async (argv: readonly string[], io: Output): Promise<number> =>
     io.out(`invalid: the input is not JSON: ${(e as Error).message}`);
     return 1;
   }
-  const issues = becknValidator().check(action as Action, msg);
-  if (issues.length === 0) {
-    io.out(`valid ${action} message`);
-    return 0;
-  }
-  io.out(`invalid ${action} message (${issues.length} problem${issues.length === 1 ? '' : 's'}):`);
-  for (const i of issues) io.out(`  ${i.path}: ${i.message}`);
-  return 1;
+  const detected = detectVersion(msg);
+  if ('path' in detected) return report(io, 'invalid: cannot tell the Beckn version', [detected]) ? 0 : 1;
+  const action = given ?? detected.action;
+  const label =
+    detected.version === '1.1.1'
+      ? 'Beckn core 1.1.1'
+      : detected.dialect === 'lts'
+        ? 'Beckn 2.0 (LTS spelling: camelCase context)'
+        : 'Beckn 2.0 (DEG draft spelling: snake_case context, message.order)';
+  io.out(`${label} ${action ?? '(no action)'} message`);
+  if (action === undefined)
+    return report(io, 'FlexLon schema', [{ path: 'context.action', message: 'is required' }]) ? 0 : 1;
+  let ownIssues: SchemaIssue[];
+  if (detected.version === '1.1.1')
+    ownIssues =
+      isRequest(action) || isCallback(action)
+        ? becknValidator().check(action as Action, msg)
+        : [{ path: 'context.action', message: `"${action}" is not a Beckn 1.1.1 action` }];
+  else ownIssues = checkV2(detected.dialect, action, msg);
+  let ok = report(io, 'FlexLon schema', ownIssues);
+  if (spec) ok = report(io, spec.title, spec.check(action, msg)) && ok;
+  return ok ? 0 : 1;
 };
 
 export const becknCommand: Command = {
