@@ -34,23 +34,34 @@ const asRefusal = (e: FastifyError): FlexError | undefined => {
   return new FlexError('FLX_REQ_INVALID_JSON', `the request could not be read: ${e.message}`);
 };
 
+/**
+ * A content-type parser's body callback that hands the raw bytes on, or refuses JSON nested deeper than
+ * MAX_JSON_DEPTH. Checked here, for every role's every endpoint (Beckn, registry, provider–agent link),
+ * whatever parser read the bytes: a link route also reads what the receiver's catch-all parser takes
+ * (a 28,000-deep array sent as text/plain to /internal/agent/report was HTTP 500).
+ */
+export const depthCheckedBody = (
+  _req: unknown,
+  body: Buffer | string,
+  done: (err: Error | null, body?: unknown) => void,
+): void => {
+  try {
+    assertJsonDepth(typeof body === 'string' ? Buffer.from(body, 'utf8') : body);
+  } catch (e) {
+    bodyRefusals.add(e as Error);
+    done(e as Error, undefined);
+    return;
+  }
+  done(null, body);
+};
+
 export const useRawJsonBody = (app: FastifyInstance, bodyLimit = DEFAULT_BODY_LIMIT): void => {
   if (app.hasContentTypeParser('application/json')) app.removeContentTypeParser('application/json');
   // The framework reads text/plain as a string by default, which let a text/plain body past the
   // checks below into a signed link route (a 200,000-deep array there: HTTP 500, found by the
   // resilience suite). Only JSON is read; anything else is refused (FLX_REQ_MEDIA_TYPE).
   if (app.hasContentTypeParser('text/plain')) app.removeContentTypeParser('text/plain');
-  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, (_r, body, done) => {
-    // Checked here, for every role's every JSON endpoint (Beckn, registry, provider–agent link).
-    try {
-      assertJsonDepth(body as Buffer);
-    } catch (e) {
-      bodyRefusals.add(e as Error);
-      done(e as Error, undefined);
-      return;
-    }
-    done(null, body);
-  });
+  app.addContentTypeParser('application/json', { parseAs: 'buffer', bodyLimit }, depthCheckedBody);
   if (withCodedRefusals.has(app)) return;
   withCodedRefusals.add(app);
   // A POST with no body at all reaches a route with no body (undefined), which a signed route then

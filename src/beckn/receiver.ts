@@ -20,7 +20,7 @@ import { storeJournal, type InboundJournal } from './journal.ts';
 import type { KeyResolver, ResolvedKey } from './key-resolver.ts';
 import { withLogContext } from '../observability/logger.ts';
 import { DEFAULT_RATE_LIMIT, rateLimiter, type RateLimit, type RateLimiter } from './rate-limit.ts';
-import { useRawJsonBody } from './raw-body.ts';
+import { depthCheckedBody, useRawJsonBody } from './raw-body.ts';
 import { becknValidator, type BecknValidator } from './validator.ts';
 import { DEFAULT_SKEW_SECONDS, verifyRequest } from './verify.ts';
 import type { SignatureCheck } from './verify-pool.ts';
@@ -434,7 +434,7 @@ export const registerReceiver = (app: FastifyInstance, o: ReceiverOptions): void
   // Any other body type reaches the handler as bytes, to be refused there with a coded NACK
   // (FLX_REQ_MEDIA_TYPE) rather than the web framework's own 415.
   if (!app.hasContentTypeParser('*'))
-    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, (_r, body, done) => done(null, body));
+    app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, depthCheckedBody);
   const actions = actionsFor(o.role);
   for (const action of actions) app.post(`/${action}`, (req, reply) => handle(o, steps, action, req, reply));
   // A Beckn action this role does not receive (an on_* posted to a BPP, a request to a BAP) gets a

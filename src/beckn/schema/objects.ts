@@ -14,6 +14,12 @@ const nonEmpty = { type: 'string', minLength: 1 } as const;
 const dateTime = { type: 'string', format: 'date-time' } as const;
 const uri = { type: 'string', format: 'uri' } as const;
 const arrayOf = (name: string) => ({ type: 'array', items: ref(name) });
+// Bounds on the context's names and URLs (issue 14: string lengths in every schema). A gateway and a
+// BAP look the sender up in the registry by these; a 1.3 MB bap_id made the registry refuse the
+// lookup (413) and the gateway answer HTTP 502 (found by the resilience suite). Core 1.1.1 sets no
+// length; a subscriber id is a domain name (at most 253 characters), a URL of 2,048 is generous.
+const contextName = { type: 'string', minLength: 1, maxLength: 255 } as const;
+const contextUri = { type: 'string', format: 'uri', maxLength: 2048 } as const;
 
 /** ISO 8601 durations of the forms networks send (PT30S, PT5M, P1D, P1DT2H, PT0.5S). */
 export const DURATION_PATTERN = '^P(?!$)(\\d+Y)?(\\d+M)?(\\d+W)?(\\d+D)?(T(?=\\d)(\\d+H)?(\\d+M)?(\\d+(\\.\\d+)?S)?)?$';
@@ -345,14 +351,14 @@ const definitions = {
     type: 'object',
     required: ['domain', 'action', 'version', 'bap_id', 'bap_uri', 'transaction_id', 'message_id', 'timestamp'],
     properties: {
-      domain: nonEmpty,
+      domain: contextName,
       location: ref('Location'),
-      action: nonEmpty,
-      version: nonEmpty,
-      bap_id: nonEmpty,
-      bap_uri: uri,
-      bpp_id: nonEmpty,
-      bpp_uri: uri,
+      action: contextName,
+      version: contextName,
+      bap_id: contextName,
+      bap_uri: contextUri,
+      bpp_id: contextName,
+      bpp_uri: contextUri,
       // core 1.1.1 Context: transaction_id and message_id are uuids, timestamp RFC 3339, ttl ISO 8601.
       transaction_id: { type: 'string', format: 'uuid' },
       message_id: { type: 'string', format: 'uuid' },
