@@ -130,12 +130,15 @@ export const loadOfficialSpec = (file: string): OfficialSpec => {
   return {
     title: `${str(doc.info?.title) ?? file} ${str(doc.info?.version) ?? ''}`.trim(),
     check(action, body) {
-      if (!/^[a-z_]+$/.test(action) || !(`/${action}` in paths))
+      // catalog/publish (2.0 CDS) is a two-segment path; a JSON pointer writes its '/' as ~1.
+      if (!/^[a-z_]+(\/[a-z_]+)?$/.test(action) || !(`/${action}` in paths))
         return [{ path: 'context.action', message: `the spec has no path /${action}` }];
       let v = compiled.get(action);
       if (!v) {
         try {
-          v = ajv.getSchema(`${ID}#/paths/~1${action}/post/requestBody/content/application~1json/schema`);
+          v = ajv.getSchema(
+            `${ID}#/paths/~1${action.replace('/', '~1')}/post/requestBody/content/application~1json/schema`,
+          );
         } catch (e) {
           throw new FlexError(
             'FLX_CONFIG_INVALID',
