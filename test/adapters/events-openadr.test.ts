@@ -1,5 +1,6 @@
 // The Grid Orchestrator's OpenADR-style intake over real HTTP on loopback: programs and events are
 // validated, stored with assigned ids, audited, and an event's window becomes the BAP's need.
+import { WPD_PERFORMANCE } from '../../src/domain/products.ts';
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -190,6 +191,16 @@ test('the Grid Orchestrator takes its need from a grid event before looking for 
       wantedKw: 120,
       maxPriceGbpPerMwh: 500,
       importLimitKw: 250,
+      // The DSO program's terms travel with the need (issue 16): measured against the limit, WPD rule.
+      product: {
+        code: 'DSO_OPERATIONAL_UTILISATION',
+        name: 'Operational Utilisation',
+        measurement: 'import-limit',
+        importLimitKw: 250,
+        baseline: 'bl01',
+        utilisationGbpPerMwh: 500,
+        performance: WPD_PERFORMANCE,
+      },
     });
     const audit = (await s.store.auditTrail()).filter((r) => r.kind === 'need').at(-1)?.payload as {
       event: { eventId: string; importLimitKw: number; product: string };
