@@ -130,9 +130,9 @@ test(
       [],
       'every endpoint passes every case',
     );
+    assert.deepEqual(await snapshot(), before, 'no order, commitment or subscription from the attack');
     assert.deepEqual(health.failures, [], '/health answered 200 ok every time');
     for (const [role, ms] of Object.entries(health.slowestMs))
       assert.ok(ms < HEALTH_LIMIT_MS, `${role} /health took ${Math.round(ms)} ms at worst (limit ${HEALTH_LIMIT_MS})`);
-    assert.deepEqual(await snapshot(), before, 'no order, commitment or subscription from the attack');
   },
 );
