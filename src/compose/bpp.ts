@@ -20,6 +20,7 @@ import {
   assertPortFree,
   listenOn,
   makeClock,
+  dispatchKeyId,
   makeKeys,
   makeLogger,
   makeSignals,
@@ -57,6 +58,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   becknValidator(); // compile every message schema now, not on the first request
   await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
+  const dispatchSigner = await makeKeys(c.keys).signer(dispatchKeyId(c.id));
   const store = await openStore(c.store, 'flex-orchestrator');
   // Signed chain heads (issue 17): the audit log holds against someone who can write the database.
   store.signHeadsWith?.(signer, wallNow);
@@ -73,6 +75,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     name: c.name,
     store,
     signer,
+    dispatchSigner,
     market,
     wallNow,
     signals,

@@ -29,7 +29,7 @@ import { composeBap } from './bap.ts';
 import { composeBpp } from './bpp.ts';
 import type { KeysConfig, StoreConfig } from './config.ts';
 import { composeGateway } from './gateway.ts';
-import { defaultStoreConfig, makeKeys, type RunningRole } from './parts.ts';
+import { defaultStoreConfig, dispatchKeyId, makeKeys, type RunningRole } from './parts.ts';
 import { composeRegistry } from './registry.ts';
 
 export const SLOT_MINUTES = 30;
@@ -259,7 +259,13 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
   const groups = c.providers === 'per-site' ? specs.map((s) => [s]) : [specs];
   const providerId = (k: number): string =>
     k === 0 ? IDS.bpp : `dc-${(groups[k]?.[0] as { id: string }).id}.flexlon.local`;
-  for (const id of [IDS.bap, ...groups.map((_, k) => providerId(k)), IDS.gateway, ...specs.map((s) => agentId(s.id))])
+  for (const id of [
+    IDS.bap,
+    ...groups.map((_, k) => providerId(k)),
+    ...groups.map((_, k) => dispatchKeyId(providerId(k))),
+    IDS.gateway,
+    ...specs.map((s) => agentId(s.id)),
+  ])
     await keyStore.signer(id);
   const peer = (id: string, url: string) => ({ subscriberId: id, url, keyFile: keyFilePath(keys.dir, id) });
   const shared = { clock, signals, logLevel: c.logLevel };
@@ -403,8 +409,9 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
               slotMinutes: SLOT_MINUTES,
               horizonSlots: HORIZON_SLOTS,
               site: { id: spec.id, region: 'GB', gridImportLimitKw: spec.gridImportLimitKw, pue: 1.3 },
+              // The agent trusts its provider's dispatch key, not its Beckn key.
               orchestrator: peer(
-                providerId(providerOf(spec.id)),
+                dispatchKeyId(providerId(providerOf(spec.id))),
                 at(bppPorts[providerOf(spec.id)] as number).publicUrl,
               ),
               // Each site has its own seeded day; the first keeps the demo's seed, so one site gives the same day as before.

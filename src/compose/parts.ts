@@ -112,6 +112,12 @@ export const makeSignals = (c: SignalsConfig): CsvSignalSource =>
 
 export const makeKeys = (c: KeysConfig): FileKeyStore => new FileKeyStore(c.dir, c.generate);
 
+/**
+ * The id of a BPP's dispatch key (its own key pair, beside its Beckn key): agents trust this one
+ * only, so a message the BPP signed for the Beckn network is never a valid dispatch.
+ */
+export const dispatchKeyId = (bppId: string): string => `dispatch.${bppId}`;
+
 export const makeLogger = (level: LogLevel, base: Record<string, unknown>): Logger => createPinoLogger({ level, base });
 
 /** The path of the public key file FileKeyStore keeps for `subscriberId` in `dir`. */

@@ -39,8 +39,9 @@ test('the example configs name each other consistently: URLs, ids and key files'
     'the BPP reads the agent key the agent writes',
   );
   assert.equal(get(agent, 'orchestrator.url'), listenUrl(bpp));
-  assert.equal(get(agent, 'orchestrator.id'), bpp.id);
-  assert.equal(get(agent, 'orchestrator.keyFile'), `${String(get(bpp, 'keys.dir'))}/${String(bpp.id)}.json`);
+  // The agent trusts the BPP's dispatch key, a key pair of its own beside its Beckn key (issue 14 finding 6).
+  assert.equal(get(agent, 'orchestrator.id'), `dispatch.${String(bpp.id)}`);
+  assert.equal(get(agent, 'orchestrator.keyFile'), `${String(get(bpp, 'keys.dir'))}/dispatch.${String(bpp.id)}.json`);
   assert.deepEqual(agent.clock, bpp.clock, 'the agent and the BPP share one market clock');
   assert.equal(get(agent, 'scheduler.kind'), 'sim');
   const ports = [registry, gateway, bpp, agent].map((c) => get(c, 'listen.port'));

@@ -13,7 +13,7 @@ import { HttpRegistry } from '../../src/adapters/registry-http/client.ts';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import type { BecknClient } from '../../src/beckn/client.ts';
 import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
-import { composeAgent, composeRegistry } from '../../src/compose/index.ts';
+import { composeAgent, composeRegistry, dispatchKeyId } from '../../src/compose/index.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Store } from '../../src/ports.ts';
@@ -47,7 +47,12 @@ export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): 
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-crash-'));
   const keys = new FileKeyStore(join(dir, 'keys'), true);
   // Every key exists before any participant starts: each side names the other's key file.
-  const [bapSigner] = [await keys.signer(IDS.bap), await keys.signer(IDS.agent), await keys.signer(IDS.bpp)] as const;
+  const [bapSigner] = [
+    await keys.signer(IDS.bap),
+    await keys.signer(IDS.agent),
+    await keys.signer(IDS.bpp),
+    await keys.signer(dispatchKeyId(IDS.bpp)),
+  ] as const;
   const stores: Store[] = [];
   const open = async (name: string) => {
     const s = await openSqliteStore(join(dir, `${name}.db`));
@@ -88,7 +93,11 @@ export const startCrashMarket = async (store: (dir: string) => BppStoreConfig): 
       slotMinutes: 30,
       horizonSlots: HORIZON_SLOTS,
       site: { id: 'lon', region: 'GB', gridImportLimitKw: 400, pue: 1.3 },
-      orchestrator: { subscriberId: IDS.bpp, url: bppUrl, keyFile: join(dir, 'keys', `${IDS.bpp}.json`) },
+      orchestrator: {
+        subscriberId: dispatchKeyId(IDS.bpp),
+        url: bppUrl,
+        keyFile: join(dir, 'keys', `${dispatchKeyId(IDS.bpp)}.json`),
+      },
       scheduler: { kind: 'sim', profile: 'half-idle', seed: 7, jobs: 36, trainingNodes: 32, baseline: 'fifo' },
       pollSeconds: 30,
     },

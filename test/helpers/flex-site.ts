@@ -10,7 +10,7 @@ import type { ComputeAgent } from '../../src/agents/compute/agent.ts';
 import type { FlexOrchestrator } from '../../src/agents/flex/orchestrator.ts';
 import { DEFAULT_PRICING } from '../../src/agents/flex/pricing.ts';
 import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
-import { composeAgent, composeBpp } from '../../src/compose/index.ts';
+import { composeAgent, composeBpp, dispatchKeyId } from '../../src/compose/index.ts';
 import type { Commitment } from '../../src/domain/commitments.ts';
 import type { Order } from '../../src/domain/order.ts';
 import type { SignalSeries } from '../../src/domain/signals.ts';
@@ -66,7 +66,7 @@ export const startFlexSite = async (o: FlexSiteOptions): Promise<FlexSite> => {
   const keys = { dir: join(dir, 'keys'), generate: true };
   const ids = { bpp: 'dc.test.local', agent: `agent-${o.site}.test.local` };
   // Each side names the other's key file, so both keys exist before either role starts.
-  for (const id of Object.values(ids)) await new FileKeyStore(keys.dir, true).signer(id);
+  for (const id of [...Object.values(ids), dispatchKeyId(ids.bpp)]) await new FileKeyStore(keys.dir, true).signer(id);
   // Each side must know the other's URL before its routes exist, so take free ports first.
   const [bppPort, agentPort] = [await freePort(), await freePort()];
   const at = (port: number) => ({ host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}` });
@@ -107,7 +107,7 @@ export const startFlexSite = async (o: FlexSiteOptions): Promise<FlexSite> => {
       slotMinutes: 30,
       horizonSlots: 48,
       site: { id: o.site, region: 'GB', gridImportLimitKw: o.itPowerLimitKw, pue: 1 },
-      orchestrator: peer(ids.bpp, bppUrl),
+      orchestrator: peer(dispatchKeyId(ids.bpp), bppUrl),
       scheduler: { kind: 'given' },
       pollSeconds: 30,
     },

@@ -46,6 +46,12 @@ export interface FlexOrchestratorDeps {
   readonly store: Store;
   readonly client: BecknClient;
   readonly signer: Signer;
+  /**
+   * The key dispatches to the agents are signed with: not the Beckn key, so that nothing the BPP signs
+   * for the network (a callback to a URL from the open registry) can be replayed to an agent as a
+   * dispatch (issue 14 finding 6). The Beckn key when absent.
+   */
+  readonly dispatchSigner?: Signer;
   readonly market: Clock;
   readonly wallNow: () => number;
   readonly signals: SignalSource;
@@ -108,7 +114,7 @@ export class FlexOrchestrator implements FleetPlanning {
 
   constructor(private readonly deps: FlexOrchestratorDeps) {
     this.ids = deps.ids ?? uuidIds(randomUUID);
-    this.link = deps.link ?? httpAgentLink(deps.signer, deps.wallNow);
+    this.link = deps.link ?? httpAgentLink(deps.dispatchSigner ?? deps.signer, deps.wallNow);
     this.solver = hardFirst(deps.solver);
     this.fifoCap = new FifoCarbonCap(
       {
