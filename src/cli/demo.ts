@@ -120,6 +120,11 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     io.out(
       `market on loopback: registry ${m.urls.registry}, gateway (BG) ${m.urls.gateway}, grid orchestrator (BAP) ${m.urls.bap}, flexibility orchestrator (BPP) ${m.urls.bpp}, ${agents}`,
     );
+    // The operator dashboards (issue 19, docs/dashboard.md), live while the day runs and after it.
+    if (c.serve)
+      io.out(
+        `dashboard: ${m.urls.bpp}/dashboard/ (provider), ${m.urls.bap}/dashboard/ (buyer); operator token in ${m.runDir}/operator.token`,
+      );
     io.out(`site profile ${c.siteProfile}: ${PROFILE_WORDS[c.siteProfile]}`);
     for (const site of m.sites) {
       const queue = await site.cluster.listJobs();
