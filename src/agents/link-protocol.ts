@@ -218,8 +218,9 @@ export const parseSlotRead = (v: unknown): SlotRead => {
     throw invalid(what, 'slots', `must be a whole number from 1 to ${MAX_READ_SLOTS}`);
   if (m.slotMinutes !== undefined) {
     const minutes = num(m, 'slotMinutes', what);
-    if (!Number.isInteger(minutes) || minutes <= 0)
-      throw invalid(what, 'slotMinutes', 'must be a positive whole number of minutes');
+    // Settlement periods and finer: a slot of days would make a read of 10,000 slots span decades.
+    if (!Number.isInteger(minutes) || minutes <= 0 || minutes > 60 || 1440 % minutes !== 0)
+      throw invalid(what, 'slotMinutes', 'must be a whole number of minutes from 1 to 60 that divides a day');
   }
   return m as unknown as SlotRead;
 };

@@ -36,3 +36,28 @@ test('an agent takes a dispatch signed with the dispatch key and refuses one sig
   const answer = await callSigned<{ results?: unknown[] }>(url, body, dispatch, Date.now);
   assert.ok(answer, 'the dispatch key is trusted');
 });
+
+test('a baseline read far in the future is refused at once, not simulated for ever (a crash the resilience suite found)', async () => {
+  const m = market.m;
+  const keys = new FileKeyStore(join(m.runDir, '..', '..', 'keys'), false);
+  const dispatch = await keys.signer(dispatchKeyId('dc.flexlon.local'));
+  const url = `${m.urls.agent}${LINK_PATHS.baseline}`;
+  const started = Date.now();
+  await assert.rejects(
+    callSigned(url, versioned({ fromMs: 1e15, slots: 4 }), dispatch, Date.now),
+    /refused: HTTP 400 .*outside what this agent answers for/,
+  );
+  await assert.rejects(
+    callSigned(url, versioned({ fromMs: m.dayStart, slots: 10, slotMinutes: 1440 }), dispatch, Date.now),
+    /refused: HTTP 400 .*slotMinutes must be a whole number of minutes from 1 to 60/,
+  );
+  assert.ok(Date.now() - started < 5_000, 'answered at once');
+  // A read the provider does make (its window, today) is still answered.
+  const ok = await callSigned<{ importKw: unknown[] }>(
+    url,
+    versioned({ fromMs: m.dayStart + 36 * 1_800_000, slots: 2 }),
+    dispatch,
+    Date.now,
+  );
+  assert.equal(ok.importKw.length, 2);
+});

@@ -51,14 +51,6 @@ export interface Endpoint {
  * src/agents/link-protocol.ts parseSlotRead bounds neither): the agent's event loop blocks and the
  * process dies ("Fatal JavaScript invalid size error" in GrowArrayElements) after a minute or two.
  */
-const farFutureRead = (r: Recipe): string | undefined => {
-  if (r.body.kind !== 'mutate' || r.body.value.kind !== 'json') return undefined;
-  const field = r.body.path[0];
-  const v = r.body.value.value;
-  return (field === 'fromMs' || field === 'slotMinutes') && typeof v === 'number' && v > 4e12
-    ? `baseline read of a far future (${field} ${v})`
-    : undefined;
-};
 
 export interface Attackers {
   readonly endpoints: readonly Endpoint[];
@@ -223,7 +215,7 @@ export const attack = async (m: Market, dir: string): Promise<Attackers> => {
     ...REQUEST_ACTIONS.map((a) => beckn('bap', m.urls.bap, callbackOf(a), callback(a, 'market'), providerKey)),
     link('bpp', m.urls.bpp, LINK_PATHS.report, { protocol: LINK_PROTOCOL, site: site.id }, agentKey),
     link('agent', site.url, LINK_PATHS.dispatch, { protocol: LINK_PROTOCOL, dispatch: [] }, orchestratorKey),
-    { ...link('agent', site.url, LINK_PATHS.baseline, read, orchestratorKey), knownDefect: farFutureRead },
+    link('agent', site.url, LINK_PATHS.baseline, read, orchestratorKey),
     link('agent', site.url, LINK_PATHS.meter, read, orchestratorKey),
   ];
   return {

@@ -321,7 +321,24 @@ export class ComputeAgent {
     });
     const gridOf = (body: unknown): SlotGrid => {
       const read = parseSlotRead(body);
-      return { start: epochMs(read.fromMs), slotMinutes: read.slotMinutes ?? this.deps.slotMinutes, slots: read.slots };
+      const grid = {
+        start: epochMs(read.fromMs),
+        slotMinutes: read.slotMinutes ?? this.deps.slotMinutes,
+        slots: read.slots,
+      };
+      // Reads are of windows the provider can have sold (within twice the planning horizon ahead)
+      // or settled (at most a BL01 look-back and a year of history behind): a read far beyond
+      // would make the simulated twin run ahead for ever (a blocked event loop, then a crash).
+      const now = this.deps.market.now();
+      const ahead = 2 * this.deps.horizonSlots * this.deps.slotMinutes * MINUTE_MS;
+      const end = grid.start + grid.slots * grid.slotMinutes * MINUTE_MS;
+      if (!(end <= now + ahead) || !(grid.start >= now - 400 * 86_400_000))
+        throw new FlexError(
+          'FLX_LINK_INVALID',
+          `the read ${new Date(grid.start).toISOString()}–${Number.isFinite(end) ? new Date(end).toISOString() : 'never'} is outside what this agent answers for (market time ${new Date(now).toISOString()}: at most ${ahead / 3_600_000} h ahead, 400 days behind)`,
+          { path: 'fromMs' },
+        );
+      return grid;
     };
     signedRoute(app, LINK_PATHS.baseline, link, async (body, sender): Promise<SlotReadings> => {
       fromOrchestrator(sender);
