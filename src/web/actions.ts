@@ -2,6 +2,7 @@
 // names an operator token file; an action then needs `Authorization: Bearer <token>`, and every
 // accepted action is written to the audit chain (kind `agent`, payload.operatorAction: the chain's
 // kinds are a closed list in src/audit/chain.ts) in the same transaction as its effect.
+import { SITE_PAUSE_DOC } from '../agents/flex/offer-task.ts';
 import { timingSafeEqual } from 'node:crypto';
 import type { FastifyRequest } from 'fastify';
 import { FlexError } from '../errors.ts';
@@ -17,7 +18,8 @@ export interface ActionOptions {
 }
 
 /** Where a site's pause is kept (a store document per site). */
-export const PAUSE_DOC = 'operator-pause';
+/** Where a site's pause is kept: the BPP's offer task reads the same document (agents/flex/offer-task.ts). */
+export const PAUSE_DOC = SITE_PAUSE_DOC;
 
 export interface SitePause {
   readonly site: string;

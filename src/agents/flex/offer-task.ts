@@ -11,6 +11,9 @@ import { callbackId, owe, type OwedTask } from './callbacks.ts';
 import type { Kit } from './kit.ts';
 import { commitmentsOf, makeOffers } from './offers.ts';
 
+/** The document an operator's pause of a site is kept in (id: the site), written by the dashboard. */
+export const SITE_PAUSE_DOC = 'operator-pause';
+
 export const runOffersTask = async (k: Kit, task: OwedTask<{ intent?: Intent }>): Promise<unknown> => {
   const r = task.requester;
   const id = callbackId('on_search', r);
@@ -18,7 +21,14 @@ export const runOffersTask = async (k: Kit, task: OwedTask<{ intent?: Intent }>)
     return { dropped: `the search's ttl ended before its offers were priced` };
   if (await k.store.getOutbox(id)) return { already: id };
   const need: FlexNeed = intentToNeed(task.payload.intent);
-  const drafts = await makeOffers(k, need);
+  // A site an operator paused (the dashboard's action, docs/dashboard.md) is offered in nothing,
+  // alone or as part of a portfolio.
+  const paused = new Set<string>();
+  for (const { id } of k.sites)
+    if ((await k.store.getDocument<{ paused?: boolean }>(SITE_PAUSE_DOC, id))?.paused === true) paused.add(id);
+  const drafts = (await makeOffers(k, need)).filter(
+    ({ offer, terms }) => !paused.has(offer.site) && !terms.sites.some((x) => paused.has(x.site)),
+  );
   const owed = await k.store.transaction(async (tx) => {
     if (await tx.getOutbox(id)) return false;
     for (const { offer, terms } of drafts) {
