@@ -4,11 +4,10 @@
 // network's registry, searches through the gateway, buys across providers as the need requires
 // (agents/grid/split.ts), prints each part, each provider that failed and why, and stops. Times are
 // printed in UTC with the GB settlement day and period and UK local time.
-import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
 import { DEFAULT_NEED_POLICY } from '../agents/grid/orchestrator.ts';
-import { composeBap } from '../compose/index.ts';
+import { composeBap, freePort } from '../compose/index.ts';
 import { defaultDataDir, expandHome } from '../config.ts';
 import type { FlexNeed } from '../domain/offers.ts';
 import { londonOffsetMs, PERIOD_MS, settlementPeriodOf } from '../domain/settlement-day.ts';
@@ -47,15 +46,6 @@ const usage = (why: string, path?: string) =>
   new FlexError('FLX_CLI_USAGE', `${why}\n\n${USAGE}`, path ? { path } : undefined);
 
 const HOST = '127.0.0.1';
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 
 /** `17:00 UTC (SP35 of 2023-01-24, 17:00 GMT)`. */
 export const when = (t: number): string => {

@@ -18,6 +18,6 @@ export {
   type MarketHooks,
   type MarketSite,
 } from './market.ts';
-export { defaultStoreConfig, dispatchKeyId, openStore, storeOpener, type RunningRole } from './parts.ts';
+export { defaultStoreConfig, dispatchKeyId, freePort, openStore, storeOpener, type RunningRole } from './parts.ts';
 export { composeRegistry, type ComposedRegistry } from './registry.ts';
 export { createPlanningSolver, greedySolver, plannerOf } from './solver.ts';

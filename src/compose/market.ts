@@ -5,7 +5,6 @@
 // together, see docs/architecture.md). The roles share one replayed clock; in each slot every site
 // reports first and the buyer acts after them, so a seeded run is repeatable.
 import { existsSync, mkdirSync, rmSync, statSync, accessSync, constants } from 'node:fs';
-import { createServer } from 'node:net';
 import { dirname, join } from 'node:path';
 import { DEFAULT_PRICING } from '../agents/flex/pricing.ts';
 import type { ComputeAgent } from '../agents/compute/agent.ts';
@@ -29,7 +28,7 @@ import { composeBap } from './bap.ts';
 import { composeBpp } from './bpp.ts';
 import type { KeysConfig, StoreConfig } from './config.ts';
 import { composeGateway } from './gateway.ts';
-import { defaultStoreConfig, dispatchKeyId, makeKeys, type RunningRole } from './parts.ts';
+import { defaultStoreConfig, dispatchKeyId, freePort, makeKeys, type RunningRole } from './parts.ts';
 import { composeRegistry } from './registry.ts';
 
 export const SLOT_MINUTES = 30;
@@ -148,16 +147,7 @@ const needPolicy = (sites: number) => ({
   procureLeadSlots: DEFAULT_NEED_POLICY.procureLeadSlots + 2 * (sites - 1),
 });
 
-/** A port the OS says is free now. Agents must know each other's URLs before their routes exist. */
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, HOST, () => {
-      const addr = srv.address();
-      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
+// Ports come from freePort (parts.ts): agents must know each other's URLs before their routes exist.
 
 const at = (port: number) => ({ host: HOST, port, publicUrl: `http://${HOST}:${port}` });
 

@@ -234,3 +234,14 @@ export interface RunningRole {
   readonly description: string;
   stop(): Promise<void>;
 }
+
+/** A port free on 127.0.0.1 now (released at once: a role binds it later, and may find it taken). */
+export const freePort = (): Promise<number> =>
+  new Promise((resolve, reject) => {
+    const srv = createServer();
+    srv.once('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const addr = srv.address();
+      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
+    });
+  });

@@ -8,7 +8,7 @@ import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
-import { openMarket, type TestMarket } from '../helpers/market.ts';
+import { buyEarlyWindow, openMarket, runThrough, type TestMarket } from '../helpers/market.ts';
 
 let market: TestMarket;
 let m: Market;
@@ -33,31 +33,10 @@ test(
   'the BPP tells the buyer when delivery starts and when it is done, unasked, with the settlement',
   { timeout: 120_000 },
   async () => {
-    // Find a small window early in the day that the site can sell, and buy it at market time 00:00.
-    let p: Procurement | undefined;
-    let windowEnd = 0;
-    for (let from = 4; from <= 12 && !p; from++) {
-      const windowStart = epochMs(m.dayStart + from * SLOT);
-      windowEnd = windowStart + 2 * SLOT;
-      const got = await m.bap.procure(
-        {
-          kind: 'price-peak',
-          windowStart,
-          windowEnd: epochMs(windowEnd),
-          wantedKw: kw(20),
-          maxPriceGbpPerMwh: gbpPerMwh(100_000),
-        },
-        randomUUID(),
-      );
-      if (!('none' in got)) p = got;
-    }
-    assert.ok(p, 'some early window had flexibility to buy');
-    // Let market time run (20 s a day) while the agent reports each slot, as in the demo, past the window.
-    m.clock.start();
-    for (let t = m.dayStart + SLOT; t <= windowEnd + SLOT; t += SLOT) {
-      await m.clock.waitUntil(epochMs(t));
-      await m.agent.tick(epochMs(t));
-    }
+    // Buy a small window early in the day at market time 00:00, then let market time run (20 s a
+    // day) while the agent reports each slot, as in the demo, past the window.
+    const { p, windowEnd } = await buyEarlyWindow(m);
+    await runThrough(m, windowEnd + SLOT);
     const pushes = async (): Promise<Pushed[]> =>
       (await m.stores.grid.auditTrail({ transactionId: p.transactionId }))
         .filter((r) => r.kind === 'settlement' && (r.payload as Pushed).unsolicited)

@@ -4,9 +4,9 @@
 // inserted, edited or deleted mid-log with every later record re-hashed, the last 10 records cut
 // off, the orders table edited, a settlement row forged with a correctly computed hash — and
 // `flexlon audit verify` must name each (before signed heads, each of these verified "intact").
+import { MINUTE_MS } from '../../src/domain/time.ts';
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
@@ -15,9 +15,7 @@ import { link, type AuditEntry, type AuditRecord } from '../../src/audit/chain.t
 import { headFromTags } from '../../src/audit/heads.ts';
 import { main } from '../../src/cli/main.ts';
 import { SLOT_MINUTES } from '../../src/compose/index.ts';
-import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
-import { gbpPerMwh, kw } from '../../src/domain/units.ts';
-import { openMarket, type TestMarket } from '../helpers/market.ts';
+import { buyEarlyWindow, openMarket, runThrough, type TestMarket } from '../helpers/market.ts';
 
 const SLOT = SLOT_MINUTES * MINUTE_MS;
 let market: TestMarket;
@@ -29,30 +27,9 @@ before(
     market = await openMarket('insider', { secondsPerDay: '20' });
     const m = market.m;
     runDir = dirname(m.stores.flex.location);
-    let windowEnd = 0;
-    let bought = false;
-    for (let from = 4; from <= 12 && !bought; from++) {
-      const windowStart = epochMs(m.dayStart + from * SLOT);
-      windowEnd = windowStart + 2 * SLOT;
-      const got = await m.bap.procure(
-        {
-          kind: 'price-peak',
-          windowStart,
-          windowEnd: epochMs(windowEnd),
-          wantedKw: kw(20),
-          maxPriceGbpPerMwh: gbpPerMwh(100_000),
-        },
-        randomUUID(),
-      );
-      bought = !('none' in got);
-    }
-    assert.ok(bought, 'some early window had flexibility to buy');
-    // Market time runs through the window; the BPP settles and pushes on_status with its signed head.
-    m.clock.start();
-    for (let t = m.dayStart + SLOT; t <= windowEnd + SLOT; t += SLOT) {
-      await m.clock.waitUntil(epochMs(t));
-      await m.agent.tick(epochMs(t));
-    }
+    // A deal settled: market time runs through the window; the BPP pushes on_status with its signed head.
+    const { windowEnd } = await buyEarlyWindow(m);
+    await runThrough(m, windowEnd + SLOT);
     for (let i = 0; i < 100; i++) {
       const order = (await m.stores.flex.listOrders())[0];
       if (order?.state === 'completed') break;
