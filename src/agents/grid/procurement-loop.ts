@@ -181,6 +181,7 @@ export class ProcurementLoop {
         if (s.state !== undefined) slot.state = s.state;
         if (statement) slot.statement = statement;
       }
+      this.emit({ kind: 'statement', at: this.d.clock.now(), procurement: part, statement });
       // Checked before it is paid: agreement or a dispute naming each differing figure, audited.
       if (statement) {
         const check = checkStatement(part, statement, s.settlement);
@@ -188,7 +189,6 @@ export class ProcurementLoop {
         await this.d.bap.recordCheck(part, check);
         this.emit({ kind: 'checked', at: this.d.clock.now(), procurement: part, check });
       }
-      this.emit({ kind: 'statement', at: this.d.clock.now(), procurement: part, statement });
     }
   }
 
