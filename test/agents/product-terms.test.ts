@@ -7,12 +7,11 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
 import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
-import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import { askSupport, statementOf } from '../../src/agents/grid/post-order.ts';
 import { WPD_PERFORMANCE, type ProductTerms } from '../../src/domain/products.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
-import { openMarket, type TestMarket } from '../helpers/market.ts';
+import { buyEarlyWindow, openMarket, runThrough, type TestMarket } from '../helpers/market.ts';
 
 let market: TestMarket;
 let m: Market;
@@ -43,37 +42,17 @@ test(
   { timeout: 150_000 },
   async () => {
     // The half-idle site imports ~120–170 kW in the morning: a 100 kW limit asks for a real reduction.
-    let p: Procurement | undefined;
-    let windowEnd = 0;
-    let limit = 0;
-    for (let from = 4; from <= 14 && !p; from++) {
-      const windowStart = epochMs(m.dayStart + from * SLOT);
-      windowEnd = windowStart + 2 * SLOT;
-      limit = 100;
-      const got = await m.bap.procure(
-        {
-          kind: 'import-limit',
-          windowStart,
-          windowEnd: epochMs(windowEnd),
-          wantedKw: kw(150),
-          maxPriceGbpPerMwh: gbpPerMwh(100_000),
-          importLimitKw: kw(limit),
-          product: limitProduct(limit),
-        },
-        randomUUID(),
-      );
-      if (!('none' in got)) p = got;
-    }
-    assert.ok(p, 'some morning window had flexibility to buy');
+    const limit = 100;
+    const { p, windowEnd } = await buyEarlyWindow(m, {
+      toSlot: 14,
+      kw: 150,
+      need: { kind: 'import-limit', importLimitKw: kw(limit), product: limitProduct(limit) },
+    });
     const stored = await m.stores.flex.getOrder(p.orderId);
     assert.equal(stored?.product?.measurement, 'import-limit', 'the BPP stored the product with the order');
     assert.equal(stored?.product?.importLimitKw, limit);
 
-    m.clock.start();
-    for (let t = m.dayStart + SLOT; t <= windowEnd + SLOT; t += SLOT) {
-      await m.clock.waitUntil(epochMs(t));
-      await m.agent.tick(epochMs(t));
-    }
+    await runThrough(m, windowEnd + SLOT);
     let s = await m.bap.status(p);
     for (let i = 0; i < 50 && s.state !== 'DELIVERED'; i++) {
       await new Promise((r) => setTimeout(r, 200));

@@ -3,11 +3,8 @@
 // on_status (core 1.1.1) over signed HTTP — audited by the BAP, with the settlement at the end.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
-import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
-import { gbpPerMwh, kw } from '../../src/domain/units.ts';
 import { buyEarlyWindow, openMarket, runThrough, type TestMarket } from '../helpers/market.ts';
 
 let market: TestMarket;
@@ -74,24 +71,7 @@ test(
     // A window a few slots ahead of market time (the clock runs since the first test).
     const now = m.clock.now();
     const base = Math.ceil((now - m.dayStart) / SLOT) + 6;
-    let p: Procurement | undefined;
-    let windowEnd = 0;
-    for (let from = base; from <= base + 8 && !p; from++) {
-      const windowStart = epochMs(m.dayStart + from * SLOT);
-      windowEnd = windowStart + 2 * SLOT;
-      const got = await m.bap.procure(
-        {
-          kind: 'price-peak',
-          windowStart,
-          windowEnd: epochMs(windowEnd),
-          wantedKw: kw(20),
-          maxPriceGbpPerMwh: gbpPerMwh(100_000),
-        },
-        randomUUID(),
-      );
-      if (!('none' in got)) p = got;
-    }
-    assert.ok(p, 'some window had flexibility to buy');
+    const { p, windowEnd } = await buyEarlyWindow(m, { fromSlot: base, toSlot: base + 8 });
     m.clock.start();
     // The agent reports every slot up to the window's last period, but not the report that meters it.
     for (let t = Math.ceil((m.clock.now() - m.dayStart) / SLOT) * SLOT + m.dayStart; t < windowEnd; t += SLOT) {

@@ -4,7 +4,6 @@
 // files under a configured folder and serves them; a dashboard with no token refuses every action.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -13,9 +12,8 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
-import { gbpPerMwh, kw } from '../../src/domain/units.ts';
 import { registerDashboard } from '../../src/web/routes.ts';
-import { openMarket, type TestMarket } from '../helpers/market.ts';
+import { buyEarlyWindow, openMarket, runThrough, type TestMarket } from '../helpers/market.ts';
 
 const SLOT = SLOT_MINUTES * MINUTE_MS;
 let market: TestMarket;
@@ -31,28 +29,9 @@ const shots = process.env.FLEXLON_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'fle
 before(async () => {
   market = await openMarket('dashboard-settle', { secondsPerDay: '20' });
   m = market.m;
-  let windowEnd = 0;
-  for (let from = 4; from <= 12 && !p; from++) {
-    const windowStart = epochMs(m.dayStart + from * SLOT);
-    windowEnd = windowStart + 2 * SLOT;
-    const got = await m.bap.procure(
-      {
-        kind: 'price-peak',
-        windowStart,
-        windowEnd: epochMs(windowEnd),
-        wantedKw: kw(20),
-        maxPriceGbpPerMwh: gbpPerMwh(100_000),
-      },
-      randomUUID(),
-    );
-    if (!('none' in got)) p = got;
-  }
-  assert.ok(p, 'some early window had flexibility to buy');
-  m.clock.start();
-  for (let t = m.dayStart + SLOT; t <= windowEnd + 2 * SLOT; t += SLOT) {
-    await m.clock.waitUntil(epochMs(t));
-    await m.agent.tick(epochMs(t));
-  }
+  const bought = await buyEarlyWindow(m);
+  p = bought.p;
+  await runThrough(m, bought.windowEnd + 2 * SLOT);
   for (let i = 0; i < 100 && (await m.stores.flex.getOrder(p.orderId))?.state !== 'completed'; i++)
     await new Promise((r) => setTimeout(r, 100));
   // Market time stands still from here, so the view and the API see the same periods metered.
