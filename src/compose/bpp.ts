@@ -104,6 +104,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     ackSigner: signer,
     metrics,
     outboxEveryMs: c.outboxEveryMs,
+    ...(c.rateLimit === undefined ? {} : { rateLimit: c.rateLimit }),
     ...(journal.journal ? { journal: journal.journal } : {}),
     ...(pool ? { signatureCheck: pool.check } : {}),
   });

@@ -10,6 +10,7 @@ import { FlexError, asFlexError } from '../../errors.ts';
 import type { InboundJournal } from '../../beckn/journal.ts';
 import type { SignatureCheck } from '../../beckn/verify-pool.ts';
 import type { KeyResolver } from '../../beckn/key-resolver.ts';
+import type { RateLimit } from '../../beckn/rate-limit.ts';
 import { registerReceiver, type Inbound } from '../../beckn/receiver.ts';
 import { withLogContext } from '../../observability/logger.ts';
 import { createMetrics, registerMetricsRoute, type FlexMetrics } from '../../observability/metrics.ts';
@@ -42,6 +43,8 @@ export interface BppOptions {
   readonly outboxEveryMs?: number;
   /** How often (wall ms) orders are moved on with market time (also after every agent report). */
   readonly progressEveryMs?: number;
+  /** Requests a second per verified subscriber (the receiver's DEFAULT_RATE_LIMIT when absent; false: none). */
+  readonly rateLimit?: RateLimit | false;
 }
 
 export interface Bpp {
@@ -165,6 +168,7 @@ export const createBpp = (o: BppOptions): Bpp => {
             : undefined,
         ...(o.journal ? { journal: o.journal } : {}),
         ...(o.signatureCheck ? { signatureCheck: o.signatureCheck } : {}),
+        ...(o.rateLimit === undefined ? {} : { rateLimit: o.rateLimit }),
       });
       signedRoute(
         app,
