@@ -5,6 +5,7 @@
 import type { SimBatteryConfig } from '../adapters/scheduler-sim/battery.ts';
 import type { NeedPolicy } from '../agents/grid/orchestrator.ts';
 import type { PricingPolicy } from '../agents/flex/pricing.ts';
+import type { RateLimit } from '../beckn/rate-limit.ts';
 import type { CancellationPolicy } from '../domain/order.ts';
 import type { LogLevel } from '../log.ts';
 import type { PlannerWork } from '../optimise/planner.ts';
@@ -129,6 +130,11 @@ export interface BppConfig extends RoleBase, Receiver {
   readonly journal?: JournalKind;
   /** The operator dashboard's settings (docs/dashboard.md); it is served read-only without a token file. */
   readonly dashboard?: DashboardConfig;
+  /**
+   * Requests a second per verified subscriber at the Beckn endpoints (src/beckn/rate-limit.ts);
+   * `false`: none. Absent: DEFAULT_RATE_LIMIT (2,000 a second, bursts of 4,000).
+   */
+  readonly rateLimit?: RateLimit | false;
 }
 
 export type SchedulerConfig =

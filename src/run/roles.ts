@@ -23,6 +23,7 @@ import type {
   SignalsConfig,
   StoreConfig,
 } from '../compose/config.ts';
+import { DEFAULT_RATE_LIMIT, type RateLimit } from '../beckn/rate-limit.ts';
 import { DEFAULT_CANCELLATION, type CancellationPolicy } from '../domain/order.ts';
 import type { LogLevel } from '../log.ts';
 import { DEFAULT_SITE_PROFILE, SITE_PROFILES } from '../sim/site-profile.ts';
@@ -110,6 +111,20 @@ export const readLogLevel = (c: ConfigReader): LogLevel =>
 
 /** `verifyThreads`: ed25519 signature checks on worker threads (0: on the event loop). */
 const readVerifyThreads = (c: ConfigReader): number => c.number('verifyThreads', 0, 0, 16, true);
+
+/**
+ * `rateLimit`: {"perSecond", "burst"} per verified subscriber at the Beckn endpoints (defaults
+ * DEFAULT_RATE_LIMIT, 2,000 and 4,000), or {"enabled": false} for none (docs/reliability.md).
+ */
+const readRateLimit = (c: ConfigReader): { rateLimit?: RateLimit | false } => {
+  const r = c.optionalObject('rateLimit');
+  if (!r) return {};
+  const enabled = r.boolean('enabled', true);
+  const perSecond = r.number('perSecond', DEFAULT_RATE_LIMIT.perSecond, 0.001, 1_000_000);
+  const burst = r.number('burst', Math.max(DEFAULT_RATE_LIMIT.burst, Math.ceil(perSecond)), 1, 10_000_000, true);
+  r.done();
+  return { rateLimit: enabled ? { perSecond, burst } : false };
+};
 
 const readRegistryRef = (c: ConfigReader): RegistryRef => {
   const reg = c.object('registry');
@@ -262,6 +277,7 @@ export const readBpp = (c: ConfigReader): BppConfig => {
     outboxEveryMs: c.number('outboxEveryMs', 1000, 50, 60_000, true),
     verifyThreads: readVerifyThreads(c),
     ...readDashboard(c),
+    ...readRateLimit(c),
   };
   c.optionalString('role');
   c.done();
