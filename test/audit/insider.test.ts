@@ -11,11 +11,11 @@ import { cpSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync }
 import { tmpdir } from 'node:os';
 import { dirname, join } from 'node:path';
 import Database from 'better-sqlite3';
-import { link, type AuditEntry, type AuditRecord } from '../../src/audit/chain.ts';
 import { headFromTags } from '../../src/audit/heads.ts';
 import { main } from '../../src/cli/main.ts';
 import { SLOT_MINUTES } from '../../src/compose/index.ts';
 import { buyEarlyWindow, openMarket, runThrough, type TestMarket } from '../helpers/market.ts';
+import { assertDetected, entryOfRow, TAMPER_CASES, type TamperDb } from './tamper-cases.ts';
 
 const SLOT = SLOT_MINUTES * MINUTE_MS;
 let market: TestMarket;
@@ -47,7 +47,7 @@ after(async () => {
 });
 
 /** A fresh copy of the run folder, tampered by `edit` on its flex-orchestrator.db. */
-const tampered = (name: string, edit: (db: Database.Database) => void): string => {
+const tampered = async (name: string, edit: (db: TamperDb) => Promise<void>): Promise<string> => {
   const dir = join(work, name);
   cpSync(runDir, dir, { recursive: true });
   const db = new Database(join(dir, 'flex-orchestrator.db'));
@@ -55,60 +55,38 @@ const tampered = (name: string, edit: (db: Database.Database) => void): string =
     // The insider drops the append-only guards first.
     for (const t of db.prepare("SELECT name FROM sqlite_master WHERE type = 'trigger'").all() as { name: string }[])
       db.exec(`DROP TRIGGER "${t.name}"`);
-    edit(db);
+    await edit(sqliteTamperDb(db));
   } finally {
     db.close();
   }
   return dir;
 };
 
-interface Row {
-  seq: number;
-  kind: string;
-  at: number;
-  actor: string;
-  transaction_id: string | null;
-  message_id: string | null;
-  order_id: string | null;
-  payload: string;
-}
-
-const entryOf = (r: Row): AuditEntry => ({
-  kind: r.kind as AuditEntry['kind'],
-  at: r.at,
-  actor: r.actor,
-  ...(r.transaction_id === null ? {} : { transactionId: r.transaction_id }),
-  ...(r.message_id === null ? {} : { messageId: r.message_id }),
-  ...(r.order_id === null ? {} : { orderId: r.order_id }),
-  payload: JSON.parse(r.payload) as unknown,
-});
-
-/** Rewrites the whole log from `entries`, every record re-linked and re-hashed, as an insider would. */
-const rewrite = (db: Database.Database, entries: AuditEntry[]): void => {
-  db.exec('DELETE FROM audit_log');
-  const insert = db.prepare(
-    'INSERT INTO audit_log (seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-  );
-  let prev: AuditRecord | undefined;
-  for (const e of entries) {
-    const r = link(prev, e);
-    insert.run(
-      r.seq,
-      r.kind,
-      r.at,
-      r.actor,
-      r.transactionId ?? null,
-      r.messageId ?? null,
-      r.orderId ?? null,
-      JSON.stringify(r.payload),
-      r.prevHash,
-      r.hash,
+/** The SQLite store as the tamper cases see it. */
+const sqliteTamperDb = (db: Database.Database): TamperDb => ({
+  entries: async () =>
+    (db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as Parameters<typeof entryOfRow>[0][]).map(entryOfRow),
+  rewrite: async (records) => {
+    db.exec('DELETE FROM audit_log');
+    const insert = db.prepare(
+      'INSERT INTO audit_log (seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
     );
-    prev = r;
-  }
-};
-
-const rows = (db: Database.Database): Row[] => db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as Row[];
+    for (const r of records)
+      insert.run(
+        r.seq,
+        r.kind,
+        r.at,
+        r.actor,
+        r.transactionId ?? null,
+        r.messageId ?? null,
+        r.orderId ?? null,
+        JSON.stringify(r.payload),
+        r.prevHash,
+        r.hash,
+      );
+  },
+  exec: async (sql) => db.prepare(sql).run().changes,
+});
 
 const verify = async (dir: string, ...extra: string[]): Promise<{ code: number; text: string }> => {
   const out: string[] = [];
@@ -123,86 +101,15 @@ test('the untouched run verifies: chains, signed heads, state rows, and the head
   assert.match(text, /signed heads verify \(records 1–\d+ vouched for; [1-9]\d* held by counterparties among them\)/);
 });
 
-test('a record inserted mid-log, the rest re-hashed, is detected', async () => {
-  const dir = tampered('insert', (db) => {
-    const es = rows(db).map(entryOf);
-    const at = Math.floor(es.length / 3);
-    es.splice(at, 0, { kind: 'beckn.in', at: Date.now(), actor: 'someone', payload: { forged: true } });
-    rewrite(db, es);
+// The same cases run on PostgreSQL in test/cli/audit-postgres.test.ts.
+for (const [i, c] of TAMPER_CASES.entries())
+  test(`${c.name} is detected`, async () => {
+    assertDetected(c, 'flex-orchestrator.db', await verify(await tampered(`case-${i}`, c.edit)));
   });
-  const { code, text } = await verify(dir);
-  assert.equal(code, 1, text);
-  assert.match(
-    text,
-    /TAMPERED at record \d+: record \d+ (is not the one the head in record \d+ vouches for|\(state\) is not followed by a head signing it)/,
-  );
-});
-
-test('a record edited mid-log, the rest re-hashed, is detected', async () => {
-  const dir = tampered('edit', (db) => {
-    const es = rows(db).map(entryOf);
-    const i = es.findIndex((e) => e.kind === 'beckn.in');
-    es[i] = { ...(es[i] as AuditEntry), payload: { edited: true } };
-    rewrite(db, es);
-  });
-  const { code, text } = await verify(dir);
-  assert.equal(code, 1, text);
-  assert.match(text, /TAMPERED at record \d+/);
-});
-
-test('a record deleted mid-log, the rest re-hashed, is detected', async () => {
-  const dir = tampered('delete', (db) => {
-    const es = rows(db).map(entryOf);
-    es.splice(
-      es.findIndex((e) => e.kind === 'beckn.in'),
-      1,
-    );
-    rewrite(db, es);
-  });
-  const { code, text } = await verify(dir);
-  assert.equal(code, 1, text);
-  assert.match(text, /TAMPERED at record \d+/);
-});
-
-test('the last 10 records cut off are detected by the head the buyer holds', async () => {
-  const dir = tampered('truncate', (db) => {
-    db.exec('DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 10 FROM audit_log)');
-  });
-  const { code, text } = await verify(dir);
-  assert.equal(code, 1, text);
-  assert.match(
-    text,
-    /^TAMPERED {2}flex-orchestrator\.db: [\s\S]*the head the counterparty holds \([^)]*\) vouches for record \d+, .* but the log ends at record \d+: it was truncated/m,
-  );
-});
-
-test('an edit of the orders table is detected', async () => {
-  const dir = tampered('orders', (db) => {
-    const changed = db
-      .prepare('UPDATE orders SET body = replace(body, \'"reductionKw":\', \'"reductionKw":1\') ')
-      .run();
-    assert.equal(changed.changes, 1);
-  });
-  const { code, text } = await verify(dir);
-  assert.equal(code, 1, text);
-  assert.match(text, /TAMPERED state table: orders row \S+ differs from what record \d+ says was written/);
-});
-
-test('a forged settlement row with a correctly computed hash is detected', async () => {
-  const dir = tampered('forged', (db) => {
-    const es = rows(db).map(entryOf);
-    const real = es.find((e) => e.kind === 'settlement') as AuditEntry;
-    es.push({ ...real, at: Date.now(), payload: { ...(real.payload as object), paymentGbp: 1_000_000 } });
-    rewrite(db, es);
-  });
-  const { code, text } = await verify(dir);
-  assert.equal(code, 1, text);
-  assert.match(text, /\(settlement\) is not followed by a head signing it/);
-});
 
 test("a head given on the command line catches truncation without the buyer's store beside it", async () => {
-  const dir = tampered('truncate-given', (db) => {
-    db.exec('DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 10 FROM audit_log)');
+  const dir = await tampered('truncate-given', async (db) => {
+    await db.exec('DELETE FROM audit_log WHERE seq > (SELECT max(seq) - 10 FROM audit_log)');
   });
   // The head the buyer kept, exported to a file; the buyer's store itself is not there.
   const grid = new Database(join(dir, 'grid-orchestrator.db'), { readonly: true });

@@ -1,7 +1,8 @@
 // `flexlon audit verify --postgres URL`: a market whose stores are schemas of a real PostgreSQL
 // server (FLEXLON_STORE=postgres), a real procurement through it, then the audit trails verified
 // from the database alone: every schema's chain and every stored inbound signature; a tampered row
-// is named; a schema that holds no store is refused, and not created.
+// is named; a schema that holds no store is refused, and not created. Then the insider tamper cases
+// of issue 17 (test/audit/tamper-cases.ts, the same ones SQLite runs) on copies of a settled run.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -10,8 +11,10 @@ import { main } from '../../src/cli/main.ts';
 import { SLOT_MINUTES } from '../../src/compose/index.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
-import { openMarket } from '../helpers/market.ts';
+import pg from 'pg';
+import { buyEarlyWindow, openMarket, runThrough } from '../helpers/market.ts';
 import { startPostgres, type PgCluster } from '../helpers/postgres.ts';
+import { assertDetected, entryOfRow, TAMPER_CASES, type TamperDb } from '../audit/tamper-cases.ts';
 
 let cluster: PgCluster;
 let dbUrl: string;
@@ -183,5 +186,104 @@ test(
       dbUrl,
     );
     assert.equal(after.length, 0, 'verifying never creates a schema');
+  },
+);
+
+/** Runs `fn` with the market's stores in PostgreSQL at `url` (FLEXLON_STORE=postgres), restoring the environment after. */
+const withPostgresStores = async <T>(url: string, fn: () => Promise<T>): Promise<T> => {
+  const env = { FLEXLON_STORE: process.env.FLEXLON_STORE, FLEXLON_PG_URL: process.env.FLEXLON_PG_URL };
+  process.env.FLEXLON_STORE = 'postgres';
+  process.env.FLEXLON_PG_URL = url;
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(env))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  }
+};
+
+/** The provider's schema in a copy of the run, as the tamper cases see it (one connection, guards dropped). */
+const pgTamperDb = (client: pg.Client): TamperDb => ({
+  entries: async () =>
+    (await client.query<Parameters<typeof entryOfRow>[0]>('SELECT * FROM audit_log ORDER BY seq')).rows.map(entryOfRow),
+  rewrite: async (records) => {
+    await client.query('DELETE FROM audit_log');
+    for (const r of records)
+      await client.query(
+        'INSERT INTO audit_log (seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
+        [
+          r.seq,
+          r.kind,
+          r.at,
+          r.actor,
+          r.transactionId ?? null,
+          r.messageId ?? null,
+          r.orderId ?? null,
+          JSON.stringify(r.payload),
+          r.prevHash,
+          r.hash,
+        ],
+      );
+  },
+  exec: async (sql) => (await client.query(sql)).rowCount ?? 0,
+});
+
+test(
+  'the insider tamper cases on PostgreSQL: re-hashed insert, edit and delete, truncation, orders edit, forged settlement',
+  { timeout: 240_000 },
+  async () => {
+    const base = await cluster.createDatabase('flexlon_tamper_base');
+    // A deal settled, as in test/audit/insider.test.ts: market time runs through the window and the
+    // BPP pushes on_status with its signed head, which the buyer keeps.
+    await withPostgresStores(base, async () => {
+      const market = await openMarket('tamperpg', { secondsPerDay: '20' });
+      try {
+        const m = market.m;
+        const { windowEnd } = await buyEarlyWindow(m);
+        await runThrough(m, windowEnd + SLOT_MINUTES * MINUTE_MS);
+        for (let i = 0; i < 100 && (await m.stores.flex.listOrders())[0]?.state !== 'completed'; i++)
+          await new Promise((r) => setTimeout(r, 100));
+        await new Promise((r) => setTimeout(r, 1_500)); // the DELIVERED on_status reaches the buyer
+      } finally {
+        await market.stop();
+      }
+    });
+    const flex = (
+      await cluster.sql<{ table_schema: string }>(
+        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'audit_log' AND table_schema LIKE '%_flex_orchestrator'",
+        [],
+        base,
+      )
+    )[0]?.table_schema as string;
+    assert.ok(flex, 'the provider has a schema');
+    const settled = await cluster.sql(`SELECT 1 FROM ${flex}.audit_log WHERE kind = 'settlement'`, [], base);
+    assert.equal(settled.length, 1, 'the provider settled the order');
+    const untouched = await verify('--postgres', base);
+    assert.equal(untouched.code, 0, untouched.out.join('\n'));
+    assert.ok(
+      untouched.out.some((l) =>
+        /signed heads verify \(records 1–\d+ vouched for; [1-9]\d* held by counterparties/.test(l),
+      ),
+      untouched.out.join('\n'),
+    );
+
+    for (const [i, c] of TAMPER_CASES.entries()) {
+      // A fresh copy of the whole run (every schema), then the insider's edit on the provider's.
+      await cluster.sql(`CREATE DATABASE flexlon_tamper_${i} TEMPLATE flexlon_tamper_base`);
+      const url = base.replace(/flexlon_tamper_base$/, `flexlon_tamper_${i}`);
+      const client = new pg.Client({ connectionString: url });
+      await client.connect();
+      try {
+        await client.query(`SET search_path TO ${flex}`);
+        // The insider, owning the tables, switches the append-only triggers off first.
+        await client.query('ALTER TABLE audit_log DISABLE TRIGGER USER');
+        await c.edit(pgTamperDb(client));
+      } finally {
+        await client.end();
+      }
+      const got = await verify('--postgres', url);
+      assertDetected(c, `schema ${flex}`, { code: got.code, text: got.out.join('\n') });
+    }
   },
 );
