@@ -39,6 +39,8 @@ import type { Clock, Registry, SignalSource, Store, Subscription } from '../../p
 import { PendingCallbacks } from './pending.ts';
 import { procureAcross, type Procurement } from './split.ts';
 import type { StatementCheck } from './statement-check.ts';
+import type { MeterView } from './meter-view.ts';
+import type { MonitorPolicy } from './monitor.ts';
 
 export interface NeedPolicy {
   /** Length of the window asked for, in slots. */
@@ -55,6 +57,8 @@ export interface NeedPolicy {
   readonly peakHours: readonly [number, number];
   /** Procure this many slots before the window opens (within-day, as DFS and DSO utilisation calls are). */
   readonly procureLeadSlots: number;
+  /** Delivery monitoring: the shortfall tolerance and whether to top up (monitor.ts; default DEFAULT_MONITOR). */
+  readonly monitor?: MonitorPolicy;
 }
 
 export const DEFAULT_NEED_POLICY: NeedPolicy = {
@@ -86,6 +90,8 @@ export interface GridOrchestratorDeps {
   readonly events?: { needs(from: number, to: number, defaults: NeedDefaults): Promise<EventNeed[]> };
   /** Told of each unsolicited on_status a provider pushes for one of our orders (after it is audited). */
   readonly onStatusPush?: (push: StatusPush) => void;
+  /** The buyer's own meter data for the sites it buys from (meter-view.ts); statements are checked against it. */
+  readonly meterView?: MeterView;
 }
 
 /** An on_status a provider sent unasked (core 1.1.1 allows it), e.g. when delivery starts or ends. */
@@ -100,8 +106,15 @@ export type { Procurement, ProcurementFailure } from './split.ts';
 
 export class GridOrchestrator {
   private readonly pending = new PendingCallbacks();
+  private readonly pushWatchers = new Set<(push: StatusPush) => void>();
 
   constructor(readonly deps: GridOrchestratorDeps) {}
+
+  /** Tells `f` of each unasked on_status (after onStatusPush); the result stops telling it. */
+  watchPushes(f: (push: StatusPush) => void): () => void {
+    this.pushWatchers.add(f);
+    return () => this.pushWatchers.delete(f);
+  }
 
   /** When and how much this buyer asks for. */
   get policy(): NeedPolicy {
@@ -397,6 +410,7 @@ export class GridOrchestrator {
           },
         });
         this.deps.onStatusPush?.(push);
+        for (const f of this.pushWatchers) f(push);
       };
     };
     return {

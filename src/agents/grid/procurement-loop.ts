@@ -1,7 +1,9 @@
 // The Grid Orchestrator's own loop, driven by market time: for each day it finds the need (a grid
 // event's window, else the forecast peak), searches the network `procureLeadSlots` before the
-// window, ranks the offers, buys the best through select → init → confirm, follows delivery, and
-// after the window asks for status (the settlement per period) and support (the signed statement).
+// window, ranks the offers, buys the best through select → init → confirm, follows delivery while
+// the window runs (monitor.ts: status each slot and the provider's pushes, shortfall alerts, top-ups),
+// and after the window asks for status (the settlement per period) and support (the signed
+// statement), which it checks against its own meter view (statement-check.ts, meter-view.ts).
 // It tells a listener what happens as it happens, so a console, a log or a test can follow it.
 //
 // Each slot's decisions are one `step(t)`. `run()` calls it at every slot boundary of the Clock
@@ -14,8 +16,9 @@ import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/ti
 import { asFlexError } from '../../errors.ts';
 import type { Clock } from '../../ports.ts';
 import type { GridOrchestrator, Procurement } from './orchestrator.ts';
-import { askSupport, statementOf } from './post-order.ts';
-import { checkStatement, type StatementCheck } from './statement-check.ts';
+import { DEFAULT_MONITOR, DeliveryMonitor, type MonitorEvent } from './monitor.ts';
+import { followUp } from './follow-up.ts';
+import type { StatementCheck } from './statement-check.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -74,10 +77,13 @@ export interface ProcurementLoopDeps {
   /** Grid events (OpenADR-style) known now; a change while the day runs re-reads the need. */
   readonly eventCount?: () => Promise<number>;
   readonly onEvent?: (e: ProcurementEvent) => void;
+  /** What delivery monitoring finds: shortfall alerts and top-ups (monitor.ts). */
+  readonly onMonitor?: (e: MonitorEvent) => void;
 }
 
 export class ProcurementLoop {
   private today: DayOutcome | undefined;
+  private monitor: DeliveryMonitor | undefined;
   private events = -1;
   readonly days: DayOutcome[] = [];
 
@@ -164,32 +170,57 @@ export class ProcurementLoop {
     const p = o.procurement;
     if (!p) return;
     if (t === p.offer.windowStart) this.emit({ kind: 'window-open', at: t, procurement: p });
+    // While a window runs: status each slot, pushes as they come, a shortfall alerted and topped up.
+    const monitor = this.monitorFor(o, need, p);
+    await monitor.step(t);
     // Follow-up one slot after each part's window: the provider has metered the last period by then.
-    for (const [i, part] of [p, ...(p.more ?? [])].entries()) {
+    for (const [i, part] of monitor.parts.entries()) {
       if (t !== part.offer.windowEnd + slotMs) continue;
-      const s = await this.d.bap.status(part);
+      const f = await followUp(this.d.bap, part);
       if (i === 0) {
-        if (s.state !== undefined) o.finalState = s.state;
-        if (s.settlement) o.settlement = s.settlement;
-        o.sites = s.sites;
+        if (f.state !== undefined) o.finalState = f.state;
+        if (f.settlement) o.settlement = f.settlement;
+        o.sites = f.sites;
+        if (f.statement) o.statement = f.statement;
       }
-      this.emit({ kind: 'status', at: t, procurement: part, state: s.state, settlement: s.settlement });
-      const statement = statementOf(await askSupport(this.d.bap, part));
-      if (statement && i === 0) o.statement = statement;
-      const slot = o.parts[i];
+      const slot = o.parts.find((x) => x.procurement === part);
       if (slot) {
-        if (s.state !== undefined) slot.state = s.state;
-        if (statement) slot.statement = statement;
+        if (f.state !== undefined) slot.state = f.state;
+        if (f.statement) slot.statement = f.statement;
+        if (f.check) slot.check = f.check;
       }
-      this.emit({ kind: 'statement', at: this.d.clock.now(), procurement: part, statement });
+      this.emit({ kind: 'status', at: t, procurement: part, state: f.state, settlement: f.settlement });
+      this.emit({ kind: 'statement', at: this.d.clock.now(), procurement: part, statement: f.statement });
       // Checked before it is paid: agreement or a dispute naming each differing figure, audited.
-      if (statement) {
-        const check = checkStatement(part, statement, s.settlement);
-        if (slot) slot.check = check;
-        await this.d.bap.recordCheck(part, check);
-        this.emit({ kind: 'checked', at: this.d.clock.now(), procurement: part, check });
-      }
+      if (f.check) this.emit({ kind: 'checked', at: this.d.clock.now(), procurement: part, check: f.check });
     }
+  }
+
+  /** The day's delivery monitor; a top-up it buys joins the day's parts. */
+  private monitorFor(o: DayOutcome, need: FlexNeed, p: Procurement): DeliveryMonitor {
+    if (this.monitor && this.monitor.parts[0] === p) return this.monitor;
+    this.monitor?.stop();
+    const monitor = new DeliveryMonitor(
+      {
+        bap: this.d.bap,
+        need,
+        policy: this.d.bap.policy.monitor ?? DEFAULT_MONITOR,
+        slotMinutes: this.d.slotMinutes,
+        now: () => this.d.clock.now(),
+        transactionId: this.d.transactionId,
+        onEvent: (e) => {
+          if (e.kind === 'topped-up')
+            for (const part of e.bought) {
+              o.parts.push({ procurement: part });
+              this.emit({ kind: 'bought', at: e.at, procurement: part });
+            }
+          this.d.onMonitor?.(e);
+        },
+      },
+      [p, ...(p.more ?? [])],
+    );
+    this.monitor = monitor;
+    return monitor;
   }
 
   /** Steps at every slot boundary from now until `until` (market time) or until aborted. */

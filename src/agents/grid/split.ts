@@ -62,13 +62,28 @@ export interface SplitOutcome {
 /** Anything below this is covered (offers are stated to 0.1 kW). */
 const COVERED_KW = 0.05;
 
+/** How a procurement is made: a top-up (monitor.ts) leaves out the provider it replaces. */
+export interface SplitOptions {
+  /** Providers not to buy from (their offers are left out). */
+  readonly exclude?: readonly string[];
+  /** Why it is bought, in the audited outcome: the need itself, or a top-up of a shortfall. */
+  readonly purpose?: 'need' | 'top-up';
+}
+
 export const procureAcross = async (
   b: Buyer,
   need: FlexNeed,
   transactionId: string,
+  options: SplitOptions = {},
 ): Promise<SplitOutcome | { none: string }> => {
-  const found = await b.search(need, transactionId);
-  if ('none' in found) return found;
+  const searched = await b.search(need, transactionId);
+  if ('none' in searched) return searched;
+  const excluded = new Set(options.exclude ?? []);
+  const found = { ...searched, offers: searched.offers.filter((o) => !excluded.has(o.bppId)) };
+  if (found.offers.length === 0 && searched.offers.length > 0)
+    return {
+      none: `${searched.offers.length} offer(s) received, all from provider(s) left out (${[...excluded].join(', ')})`,
+    };
   const ranked = rankOffers(
     found.offers.map((o) => o.offer),
     need,
@@ -119,6 +134,8 @@ export const procureAcross = async (
     transactionId,
     payload: {
       event: 'procured',
+      purpose: options.purpose ?? 'need',
+      ...(excluded.size > 0 ? { excluded: [...excluded] } : {}),
       wantedKw: need.wantedKw,
       boughtKw,
       parts: parts.map((p) => ({ bpp: p.bpp.subscriber_id, orderId: p.orderId, kw: p.selectedKw, gbp: p.quotedGbp })),
