@@ -14,6 +14,8 @@ import { FlexError } from '../errors.ts';
 import type { Signer, Store, StoreTx } from '../ports.ts';
 import { ACK, toNack, type AckBody } from './ack.ts';
 import { ACK_SIGNATURE_HEADER, signAck } from './ack-signature.ts';
+import type { Busy } from './admission.ts';
+import { deadlineOf } from './client.ts';
 import { REQUEST_ACTIONS, callbackOf, type Action, type BecknMessage } from './context.ts';
 import { checkContext } from './inbound-context.ts';
 import { storeJournal, type InboundJournal } from './journal.ts';
@@ -84,6 +86,18 @@ export interface ReceiverOptions {
    * with 503 and Retry-After instead of an ACK whose callback could not be sent within its ttl.
    */
   readonly admission?: () => string | undefined;
+  /**
+   * Admission by the work a request queues for before its callback can go (the BPP's planner,
+   * admission.ts): asked once the message is verified, inside its ttl and not a duplicate, with the
+   * time its callback is due by (context.timestamp + ttl). A Busy refuses it (503 FLX_BUSY,
+   * Retry-After, not audited); a function is called once the request has been answered, told
+   * whether it was ACKed.
+   */
+  readonly backlog?: (
+    action: Action,
+    deadlineMs: number,
+    nowMs: number,
+  ) => Busy | ((acked: boolean) => void) | undefined;
   /**
    * Requests per verified subscriber (rate-limit.ts): over it, 429 FLX_RATE_LIMITED with Retry-After,
    * not audited. A BPP gets DEFAULT_RATE_LIMIT unless told otherwise; `false` turns it off; other
@@ -171,15 +185,32 @@ const send = async (o: ReceiverOptions, reply: FastifyReply, http: number, body:
   await reply.code(http).type('application/json').send(text);
 };
 
-/** A subscriber over its rate limit, and the whole seconds until it may send again. */
-class RateLimited extends FlexError {
+/**
+ * A refusal for load or rate (FLX_RATE_LIMITED, FLX_BUSY) with the whole seconds until a retry may
+ * pass (Retry-After). Not audited: under load, a row per refusal would add to the load.
+ */
+class RetryLater extends FlexError {
   constructor(
+    code: 'FLX_RATE_LIMITED' | 'FLX_BUSY',
+    message: string,
     readonly retryAfterSeconds: number,
-    subscriberId: string,
   ) {
-    super('FLX_RATE_LIMITED', `${subscriberId} is over its rate limit; retry in ${retryAfterSeconds} s`);
+    super(code, message);
   }
 }
+const rateLimited = (retryAfterSeconds: number, subscriberId: string): RetryLater =>
+  new RetryLater(
+    'FLX_RATE_LIMITED',
+    `${subscriberId} is over its rate limit; retry in ${retryAfterSeconds} s`,
+    retryAfterSeconds,
+  );
+
+/**
+ * Time kept, after a request's handler has run, for its callback to be sent before the ttl ends. A
+ * request whose handler (the BPP's planning for select, init, confirm) ran past that is refused, not
+ * ACKed: the callback would be refused as expired, and an ACK is a promise of it.
+ */
+const LATE_MARGIN_MS = 500;
 
 /** What registerReceiver prepares once: the compiled validator and the rate limiter. */
 interface Steps {
@@ -208,7 +239,7 @@ const admit = async (
   );
   // Keyed by the subscriber whose signature verified, before any parsing, validation or store work.
   const wait = limiter?.take(sender.subscriberId, nowMs);
-  if (wait !== undefined) throw new RateLimited(wait, sender.subscriberId);
+  if (wait !== undefined) throw rateLimited(wait, sender.subscriberId);
   const msg = parse(raw);
   v.assert(action, msg);
   checkContext(
@@ -307,6 +338,19 @@ const commitWork = async (
   }
 };
 
+/** A refusal when a request's handler ran so long that its callback could no longer be sent within the ttl. */
+const lateBy = (o: ReceiverOptions, action: Action, i: Inbound): RetryLater | undefined => {
+  if (!REQUESTS.has(action)) return undefined;
+  const now = o.now();
+  const due = deadlineOf(i.msg.context, now);
+  if (now + LATE_MARGIN_MS <= due) return undefined;
+  return new RetryLater(
+    'FLX_BUSY',
+    `answering this ${action} took until ${Math.max(0, Math.round((due - now) / 1000))} s before its ttl ended, too late to send the callback in time; nothing was done`,
+    BUSY_RETRY_AFTER_SECONDS,
+  );
+};
+
 /** The handler, then claim + audit (+ the effect, for TxWork), the ACK, and what runs after it. */
 const accept = async (
   o: ReceiverOptions,
@@ -332,6 +376,11 @@ const accept = async (
     return send(o, reply, 200, ACK);
   }
   if (typeof then === 'object') {
+    const late = lateBy(o, action, done);
+    if (late !== undefined) {
+      then.settle?.();
+      throw late;
+    }
     const first = await commitWork(o, then, done, req, nowMs);
     o.onOutcome?.(action, first ? 'ACK' : 'duplicate');
     await send(o, reply, 200, ACK);
@@ -384,16 +433,27 @@ const handle = async (
       return await send(o, reply, 200, ACK);
     }
     const done = inbound;
-    // Every log line from here on (handler, commit, callback) carries the message's ids.
-    await withLogContext(
-      { transaction_id: done.msg.context.transaction_id, message_id: done.msg.context.message_id, action },
-      () => accept(o, action, done, req, reply, nowMs, journal),
-    );
+    // Admission by the planner queue: only now is the ttl known, and a duplicate costs no planning.
+    const queued = REQUESTS.has(action) ? o.backlog?.(action, deadlineOf(done.msg.context, nowMs), nowMs) : undefined;
+    if (queued !== undefined && typeof queued !== 'function')
+      throw new RetryLater('FLX_BUSY', queued.reason, queued.retryAfterSeconds);
+    let acked = false;
+    try {
+      // Every log line from here on (handler, commit, callback) carries the message's ids.
+      await withLogContext(
+        { transaction_id: done.msg.context.transaction_id, message_id: done.msg.context.message_id, action },
+        () => accept(o, action, done, req, reply, nowMs, journal),
+      );
+      acked = true;
+    } finally {
+      queued?.(acked);
+    }
   } catch (e) {
     const nack = toNack(e);
     o.onOutcome?.(action, `NACK:${e instanceof FlexError ? e.code : 'FLX_INTERNAL'}`, e);
-    // Like load shedding, a refusal for the rate is not audited: a row each would add to the load.
-    if (e instanceof RateLimited) {
+    // Like load shedding, a refusal for the rate or the planner's queue is not audited: a row each
+    // would add to the load.
+    if (e instanceof RetryLater) {
       reply.header('Retry-After', String(e.retryAfterSeconds));
       return send(o, reply, nack.http, nack.body);
     }
