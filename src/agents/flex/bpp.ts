@@ -10,6 +10,7 @@ import { FlexError, asFlexError } from '../../errors.ts';
 import type { InboundJournal } from '../../beckn/journal.ts';
 import type { SignatureCheck } from '../../beckn/verify-pool.ts';
 import type { KeyResolver } from '../../beckn/key-resolver.ts';
+import { PlanningBacklog } from '../../beckn/admission.ts';
 import type { RateLimit } from '../../beckn/rate-limit.ts';
 import { registerReceiver, type Inbound } from '../../beckn/receiver.ts';
 import { withLogContext } from '../../observability/logger.ts';
@@ -47,8 +48,13 @@ export interface BppOptions {
   readonly rateLimit?: RateLimit | false;
 }
 
+/** The requests whose handler plans before the ACK (the quote, the check at init, the check at confirm). */
+const PLANS_BEFORE_ACK = new Set<string>(['select', 'init', 'confirm']);
+
 export interface Bpp {
   readonly metrics: FlexMetrics;
+  /** The planner's queue as admission control sees it (src/beckn/admission.ts). */
+  readonly planner: PlanningBacklog;
   readonly outbox: OutboxWorker;
   /** Registers every route on `app` (Beckn endpoints, /internal/agent/report, /metrics, /health). */
   register(app: FastifyInstance): void;
@@ -66,9 +72,24 @@ export const createBpp = (o: BppOptions): Bpp => {
     void nudge.outbox?.nudge();
   });
 
+  // Planning a search's offers happens after its ACK (offer-task.ts); select, init and confirm plan
+  // before theirs. Both queue for the one planner, so both count in admission control.
+  const planner = new PlanningBacklog();
+  const offersTask = async (m: OutboxMessage): Promise<unknown> => {
+    const started = performance.now();
+    let planned = false;
+    try {
+      const r = await runOffersTask(kit, m.body as OwedTask<{ intent?: never }>);
+      planned = typeof r === 'object' && r !== null && 'offers' in r;
+      return r;
+    } finally {
+      planner.finished('offers', planned ? performance.now() - started : undefined);
+    }
+  };
+
   const sendOne = async (m: OutboxMessage): Promise<unknown> => {
     if (m.destination === LOCAL_TASK) {
-      if (m.action === 'task:offers') return runOffersTask(kit, m.body as OwedTask<{ intent?: never }>);
+      if (m.action === 'task:offers') return offersTask(m);
       throw new FlexError('FLX_INTERNAL', `outbox entry ${m.id} names an unknown task ${m.action}`);
     }
     const { message, inReplyTo } = owedCallback(m.body);
@@ -149,6 +170,7 @@ export const createBpp = (o: BppOptions): Bpp => {
 
   return {
     metrics,
+    planner,
     outbox,
     register(app) {
       registerReceiver(app, {
@@ -166,6 +188,21 @@ export const createBpp = (o: BppOptions): Bpp => {
           outbox.owed > DEFAULT_MAX_OWED
             ? `${outbox.owed} callbacks are still owed (at most ${DEFAULT_MAX_OWED}); retry in a few seconds`
             : undefined,
+        // Admission by the planner queue: refused (503) unless the callback can go within the ttl.
+        // Taken from the queue's room at once (concurrent requests see each other); an ACKed search
+        // keeps its place until its offers task has run, the rest leave once answered.
+        backlog: (action, deadlineMs, nowMs) => {
+          const kind = action === 'search' ? 'offers' : PLANS_BEFORE_ACK.has(action) ? 'check' : undefined;
+          if (kind === undefined) return undefined;
+          const busy = planner.check(kind, nowMs, deadlineMs);
+          if (busy) return busy;
+          planner.queued(kind);
+          const started = performance.now();
+          return (acked) => {
+            if (kind === 'check') planner.finished(kind, acked ? performance.now() - started : undefined);
+            else if (!acked) planner.finished(kind);
+          };
+        },
         ...(o.journal ? { journal: o.journal } : {}),
         ...(o.signatureCheck ? { signatureCheck: o.signatureCheck } : {}),
         ...(o.rateLimit === undefined ? {} : { rateLimit: o.rateLimit }),
@@ -196,6 +233,11 @@ export const createBpp = (o: BppOptions): Bpp => {
         // An agent that is down must not keep the BPP from answering; the next report re-plans.
         c.log.warn({ error: asFlexError(e).message }, 'recovery could not re-plan and dispatch yet');
       }
+      // Offers tasks a predecessor left owed are in the planner's queue from the start.
+      planner.queued(
+        'offers',
+        (await c.store.listOutbox({ status: 'pending' })).filter((m) => m.action === 'task:offers').length,
+      );
       await outbox.start();
       progressTimer = setInterval(progress, o.progressEveryMs ?? 1000);
       progressTimer.unref();
