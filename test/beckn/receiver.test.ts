@@ -485,3 +485,56 @@ test('admission control: a participant that owes too many callbacks answers 503 
   const body = searchBody();
   assert.equal((await post(body, signed(body, signers.good))).status, 200, 'accepted again once the backlog clears');
 });
+
+test('a request whose handler runs past its ttl (the BPP planning behind a slow planner) is refused 503 FLX_BUSY, never ACKed late; its work is not committed and its lock released', async () => {
+  const app = Fastify();
+  let committed = 0;
+  let settled = 0;
+  const regUrl = `http://127.0.0.1:${(registryApp.server.address() as { port: number }).port}`;
+  registerReceiver(app, {
+    subscriberId: BPP,
+    role: 'BPP',
+    resolver: registryKeyResolver(new HttpRegistry({ url: regUrl, now: Date.now, cacheTtlMs: 0 })),
+    store: bppStore,
+    now: Date.now,
+    handlers: {
+      search: async () => {
+        await new Promise((r) => setTimeout(r, 1_200));
+        return {
+          commit: async () => {
+            committed++;
+          },
+          settle: () => {
+            settled++;
+          },
+        };
+      },
+    },
+    onBackgroundError: () => {},
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  try {
+    const slowUrl = `http://127.0.0.1:${(app.server.address() as { port: number }).port}`;
+    const send = async (ttl: string) => {
+      const body = searchBody('bap.good', { ttl });
+      const res = await fetch(`${slowUrl}/search`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json', authorization: signed(body, signers.good) },
+        body,
+      });
+      const nack = (await res.json()) as { error?: { message: string } };
+      return { status: res.status, retryAfter: res.headers.get('retry-after'), message: nack.error?.message ?? '' };
+    };
+    const late = await send('PT1S');
+    assert.equal(late.status, 503);
+    assert.equal(late.retryAfter, '5');
+    assert.match(late.message, /^FLX_BUSY: answering this search took until/);
+    assert.equal(committed, 0, 'nothing committed, nothing owed');
+    assert.equal(settled, 1, 'the work was told it ended (its lock released)');
+    // With time to spare the same handler is ACKed and committed.
+    assert.equal((await send('PT10S')).status, 200);
+    assert.equal(committed, 1);
+  } finally {
+    await app.close();
+  }
+});
