@@ -91,7 +91,7 @@ const readHeadFile = (file: string): SignedHead[] => {
   return list as SignedHead[];
 };
 
-const databasesIn = (path: string): string[] => {
+export const databasesIn = (path: string): string[] => {
   const p = resolve(path);
   if (!existsSync(p)) throw new FlexError('FLX_CLI_USAGE', `${path}: no such file or folder`, { path: 'PATH' });
   if (statSync(p).isDirectory())
@@ -243,12 +243,11 @@ const checkHeads = (reads: readonly Read[], keys: Map<string, string> | undefine
  * The stores of a PostgreSQL database: the schemas named, or every schema holding a FlexLon store.
  * A named schema that holds none is an error (opening it would create it).
  */
-const verifyPostgres = async (
+export const postgresStores = async (
   url: string,
   named: readonly string[],
   passwordFile: string | undefined,
-  given: readonly SignedHead[],
-): Promise<DbResult[]> => {
+): Promise<{ schemas: string[]; config: (schema: string) => StoreConfig }> => {
   const conn = { url, ...(passwordFile === undefined ? {} : { passwordFile: resolve(passwordFile) }) };
   const present = await listPostgresStores(conn);
   const missing = named.filter((s) => !present.includes(s));
@@ -261,7 +260,16 @@ const verifyPostgres = async (
   const schemas = named.length > 0 ? [...named] : present;
   if (schemas.length === 0)
     throw new FlexError('FLX_CLI_USAGE', 'the database holds no FlexLon store', { path: '--postgres' });
-  const config = (schema: string): StoreConfig => ({ kind: 'postgres', ...conn, schema });
+  return { schemas, config: (schema) => ({ kind: 'postgres', ...conn, schema }) };
+};
+
+const verifyPostgres = async (
+  url: string,
+  named: readonly string[],
+  passwordFile: string | undefined,
+  given: readonly SignedHead[],
+): Promise<DbResult[]> => {
+  const { schemas, config } = await postgresStores(url, named, passwordFile);
   const registry = schemas.filter((s) => s.endsWith('registry'));
   let keys: Map<string, string> | undefined;
   if (registry.length === 1) {

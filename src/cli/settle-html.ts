@@ -10,13 +10,30 @@ import type { BaselineName, ProductSettlement } from '../settlement/product.ts';
 /** One settled event, as `flexlon settle --format json` writes it (version 1). */
 export interface SettleReport {
   readonly version: 1;
-  readonly meter: Pick<MeterSeries, 'file' | 'meterId' | 'shape' | 'unit' | 'gaps' | 'duplicates'> & {
+  /** Where the readings came from: a meter file, a Prometheus answer, or (--order) a store's meter readings. */
+  readonly meter: Pick<MeterSeries, 'file' | 'meterId' | 'unit' | 'gaps' | 'duplicates'> & {
+    readonly shape: MeterSeries['shape'] | 'store';
     readonly from: string;
     readonly to: string;
   };
   readonly window: SettlementWindow & { readonly startUtc: string; readonly endUtc: string };
-  readonly baseline: EventBaseline & { readonly name: BaselineName };
+  /** A published method by name (bl01, dfs, ena, nominated), or (--order) the code the order was settled by. */
+  readonly baseline: EventBaseline & { readonly name: BaselineName | string };
   readonly settlement: ProductSettlement;
+  /** --order: the order, whose store it was read from, and the settlement recorded there against this one. */
+  readonly order?: OrderSource;
+}
+
+export interface OrderSource {
+  readonly id: string;
+  readonly transactionId: string;
+  /** The store read, and whose it is: the provider (its order, commitments and meter readings) or the buyer (what it bought and was sent). */
+  readonly store: string;
+  readonly role: 'provider' | 'buyer';
+  readonly sites: readonly string[];
+  /** The settlement recorded in the store's audit log (record seq), and each figure that differs from this one. */
+  readonly recorded: { readonly seq: number; readonly paymentGbp: number; readonly deliveredKwh: number } | undefined;
+  readonly differences: readonly string[];
 }
 
 const esc = (s: string) => s.replace(/&/g, '&amp;').replace(/</g, '&lt;').replace(/>/g, '&gt;').replace(/"/g, '&quot;');

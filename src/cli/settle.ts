@@ -10,13 +10,19 @@ import { isoOf } from '../domain/time.ts';
 import { readJsonFile } from '../formats/json.ts';
 import { meterDays, parseMeterCsv, type MeterUnit } from '../formats/meter-csv.ts';
 import { eventBaseline, type SettlementWindow } from '../settlement/meter-baselines.ts';
-import { parseProduct, settleProduct, type BaselineName } from '../settlement/product.ts';
-import { parseFlags, type Command } from './command.ts';
+import { parseSettleTerms, settleProduct, type BaselineName } from '../settlement/product.ts';
+import { parseFlags, type Command, type Output } from './command.ts';
+import { databasesIn, postgresStores } from './audit.ts';
 import { statementHtml, type SettleReport } from './settle-html.ts';
+import { orderLines, settleFromStores, type StoreRef } from './settle-order.ts';
+import { openStore } from '../compose/index.ts';
+import { openSqliteStore } from '../compose/tools.ts';
 
 const USAGE = `Usage: flexlon settle --meter FILE.csv --event FROM/TO --product FILE.json --accepted-kw KW
                       [--baseline bl01|dfs|ena|nominated] [--nominated FILE.json] [--event-days D,...]
                       [--unit kWh|kW] [--format table|json|csv|html] [--out FILE]
+       flexlon settle --order ID PATH... [--format ...] [--out FILE]
+       flexlon settle --order ID --postgres URL [--schema NAME]... [--password-file FILE] [--format ...]
 
 Settles one flexibility event from a half-hourly meter file: the baseline of each settlement period
 by a published method, the metered import, the delivered energy and the payment under the product's
@@ -24,10 +30,21 @@ terms. The meter file is CSV, one row per period (a UTC start or settlement_date
 and kwh or kw) or one row per settlement day (date, then a column per period; 46 or 50 on clock-change
 days); gaps and duplicates are reported, never filled. FROM/TO are UTC times with a zone on half-hour
 boundaries, within one settlement day. The product (JSON) names its measurement (reduction or
-import-limit), baseline, prices and performance rule (docs/settlement.md).
+import-limit), baseline, prices and performance rule (docs/settlement.md); for an order bought with
+no product, {"agreedPriceGbp": £} is its price paid as delivered.
+
+With --order, the order is settled again from a store, as \`flexlon audit verify\` finds stores (a .db
+file, a run folder <data-dir>/runs/<run>, or the schemas of a PostgreSQL database): from the
+provider's store (its order, commitments and meter readings) or, failing that, the buyer's (what it
+bought and the readings the provider reported), under the terms recorded with the order; the
+statement says whether it agrees with the settlement recorded in that store's audit log (exit 1 if not).
 
 Options:
   --meter FILE          the meter export (one metering point)
+  --order ID            settle a stored order instead (with PATH... or --postgres)
+  --postgres URL        a postgresql:// connection string (no password in it: use --password-file)
+  --schema NAME         a schema to look in (repeat for several; default: every FlexLon schema)
+  --password-file FILE  the database password, first line of FILE
   --event FROM/TO       the window, e.g. 2023-01-24T17:00Z/2023-01-24T19:00Z
   --product FILE        the product's terms (JSON)
   --accepted-kw KW      the reduction the buyer accepted (kW)
@@ -86,7 +103,7 @@ export const settleFromFiles = (o: {
   unit?: MeterUnit;
 }): SettleReport => {
   const series = parseMeterCsv(readText(o.meter, '--meter'), o.meter, o.unit ? { unit: o.unit } : {});
-  const product = parseProduct(readJsonFile(o.product), o.product);
+  const product = parseSettleTerms(readJsonFile(o.product), o.product);
   const w = windowOf(o.event);
   const name = o.baseline ?? product.baseline;
   const starts = Array.from({ length: w.toPeriod - w.fromPeriod }, (_, i) => periodStart(w.date, w.fromPeriod + i));
@@ -143,7 +160,10 @@ export const tableLines = (r: SettleReport): string[] => {
   const p = s.product;
   const limit = p.measurement === 'import-limit';
   return [
-    `meter      ${r.meter.meterId ?? '(no id)'} from ${r.meter.file} (${r.meter.shape}, ${r.meter.unit}), ${r.meter.from} to ${r.meter.to}; ${r.meter.gaps.length} periods missing, ${r.meter.duplicates.length} duplicated`,
+    ...orderLines(r),
+    r.order
+      ? `meter      ${r.meter.meterId ?? '(no id)'}: the readings ${r.order.role === 'provider' ? 'saved in the store' : 'the provider reported in on_status'}; ${r.meter.gaps.length} periods of the window missing`
+      : `meter      ${r.meter.meterId ?? '(no id)'} from ${r.meter.file} (${r.meter.shape}, ${r.meter.unit}), ${r.meter.from} to ${r.meter.to}; ${r.meter.gaps.length} periods missing, ${r.meter.duplicates.length} duplicated`,
     `product    ${p.name} (${p.code}): ${p.measurement}${limit ? ` at or below ${p.importLimitKw} kW` : ''}, accepted ${f(s.acceptedKw)} kW over ${s.windowHours} h`,
     `baseline   ${r.baseline.name}: ${r.baseline.method}`,
     `           days used: ${r.baseline.selectedDays.join(', ') || '—'}${r.baseline.adjustmentKw ? `; adjustment ${f(r.baseline.adjustmentKw)} kW` : ''}`,
@@ -188,9 +208,13 @@ export const settleCommand: Command = {
   summary: 'settle one event from a meter file: a published baseline, a product’s terms, a statement',
   usage: USAGE,
   async run(argv, io) {
-    const { values } = parseFlags(
+    const { values, positionals } = parseFlags(
       argv,
       {
+        order: { type: 'string' },
+        postgres: { type: 'string' },
+        schema: { type: 'string', multiple: true },
+        'password-file': { type: 'string' },
         meter: { type: 'string' },
         event: { type: 'string' },
         product: { type: 'string' },
@@ -203,11 +227,27 @@ export const settleCommand: Command = {
         out: { type: 'string' },
       },
       USAGE,
+      true,
     );
     if (values.help) {
       io.out(USAGE);
       return 0;
     }
+    const format = values.format ?? 'table';
+    if (!['table', 'json', 'csv', 'html'].includes(format))
+      throw usage(`--format "${format}": table, json, csv or html`, '--format');
+    if (values.order !== undefined) {
+      const clash = (
+        ['meter', 'event', 'product', 'accepted-kw', 'baseline', 'nominated', 'event-days', 'unit'] as const
+      ).find((k) => values[k] !== undefined);
+      if (clash)
+        throw usage(`--${clash} does not go with --order: the order's own terms and readings are used`, `--${clash}`);
+      const report = await settleFromStores(await storesOf(positionals, values), values.order);
+      write(report, format, values.out, io);
+      return (report.order?.differences.length ?? 0) === 0 ? 0 : 1;
+    }
+    if (positionals.length > 0) throw usage(`unexpected ${positionals[0]}: stores are read with --order only`);
+    if (values.postgres !== undefined) throw usage('--postgres goes with --order', '--postgres');
     for (const k of ['meter', 'event', 'product', 'accepted-kw'] as const)
       if (values[k] === undefined) throw usage(`--${k} is needed`, `--${k}`);
     const acceptedKw = Number(values['accepted-kw']);
@@ -218,9 +258,6 @@ export const settleCommand: Command = {
       throw usage(`--baseline "${baseline}": one of bl01, dfs, ena, nominated`, '--baseline');
     if (values.unit !== undefined && values.unit !== 'kWh' && values.unit !== 'kW')
       throw usage(`--unit "${values.unit}": kWh or kW`, '--unit');
-    const format = values.format ?? 'table';
-    if (!['table', 'json', 'csv', 'html'].includes(format))
-      throw usage(`--format "${format}": table, json, csv or html`, '--format');
     const report = settleFromFiles({
       meter: values.meter as string,
       event: values.event as string,
@@ -231,20 +268,40 @@ export const settleCommand: Command = {
       ...(values['event-days'] ? { eventDays: values['event-days'].split(',').map((d) => d.trim()) } : {}),
       ...(values.unit ? { unit: values.unit as MeterUnit } : {}),
     });
-    const text =
-      format === 'json'
-        ? `${JSON.stringify(report, null, 2)}\n`
-        : format === 'csv'
-          ? csvText(report)
-          : format === 'html'
-            ? statementHtml(report, tableLines(report))
-            : `${tableLines(report).join('\n')}\n`;
-    if (values.out) {
-      writeFileSync(resolve(values.out), text);
-      io.out(
-        `settlement statement (${format}) written to ${values.out}: payment £${report.settlement.paymentGbp.toFixed(2)}`,
-      );
-    } else io.out(text.replace(/\n$/, ''));
+    write(report, format, values.out, io);
     return 0;
   },
+};
+
+/** The statement in its format, to --out or standard output. */
+const write = (report: SettleReport, format: string, out: string | undefined, io: Output): void => {
+  const text =
+    format === 'json'
+      ? `${JSON.stringify(report, null, 2)}\n`
+      : format === 'csv'
+        ? csvText(report)
+        : format === 'html'
+          ? statementHtml(report, tableLines(report))
+          : `${tableLines(report).join('\n')}\n`;
+  if (out) {
+    writeFileSync(resolve(out), text);
+    io.out(`settlement statement (${format}) written to ${out}: payment £${report.settlement.paymentGbp.toFixed(2)}`);
+  } else io.out(text.replace(/\n$/, ''));
+};
+
+/** The stores --order looks in: PATH... (.db files or folders) or the schemas of --postgres. */
+const storesOf = async (
+  paths: readonly string[],
+  v: { postgres?: string | undefined; schema?: string[] | undefined; 'password-file'?: string | undefined },
+): Promise<StoreRef[]> => {
+  if (v.postgres !== undefined) {
+    if (paths.length > 0) throw usage('give .db paths or --postgres, not both', 'PATH');
+    const { schemas, config } = await postgresStores(v.postgres, v.schema ?? [], v['password-file']);
+    return schemas.map((s) => ({ name: `schema ${s}`, open: () => openStore(config(s), 'flexlon-settle') }));
+  }
+  if (v.schema !== undefined || v['password-file'] !== undefined)
+    throw usage('--schema and --password-file go with --postgres');
+  if (paths.length === 0)
+    throw usage('--order needs the stores to read: PATH... (.db files or a run folder) or --postgres URL', 'PATH');
+  return paths.flatMap(databasesIn).map((f) => ({ name: f, open: () => openSqliteStore(f) }));
 };

@@ -24,7 +24,7 @@ export type MeterUnit = 'kWh' | 'kW';
 export interface MeterSeries {
   readonly file: string;
   readonly meterId: string | undefined;
-  readonly shape: 'long' | 'wide';
+  readonly shape: 'long' | 'wide' | 'prometheus';
   readonly unit: MeterUnit;
   /** Mean import kW per period, by UTC period start (epoch ms). */
   readonly kw: ReadonlyMap<number, number>;

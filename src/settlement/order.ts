@@ -6,17 +6,34 @@ import type { Commitment } from '../domain/commitments.ts';
 import type { Order } from '../domain/order.ts';
 import { MINUTE_MS, epochMs } from '../domain/time.ts';
 import { settle, type PeriodReading, type SettlementSummary } from './delivered.ts';
-import { settleProduct } from './product.ts';
+import { agreedPriceTerms, settleProduct } from './product.ts';
 import { settlementPeriodOf } from '../domain/settlement-day.ts';
 import type { ProductTerms } from '../domain/products.ts';
 
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
- * Settles readings under the order's product (issues 16/17): the product's measurement, availability
- * and performance rule, with utilisation at the agreed price (the order's £ over its committed MWh;
- * a DFS-style product is paid at that price, pay-as-bid).
+ * The terms an order settles under (issues 16/17): its product's measurement, availability and
+ * performance rule, with utilisation at the agreed price (the order's £ over its committed MWh; a
+ * DFS-style product is paid at that price, pay-as-bid); with no product, the agreed price paid as
+ * delivered (product.ts agreedPriceTerms). `flexlon settle --order` re-settles with these.
  */
+export const orderTerms = (
+  product: ProductTerms | undefined,
+  reductionKw: number,
+  hours: number,
+  priceGbp: number,
+  windowSlots: number,
+): ProductTerms => {
+  if (!product) return agreedPriceTerms(priceGbp);
+  const committedMwh = (reductionKw * hours * windowSlots) / 1000;
+  const agreed = committedMwh > 0 ? priceGbp / committedMwh : 0;
+  return product.dfsGbpPerMwh !== undefined
+    ? { ...product, dfsGbpPerMwh: agreed }
+    : { ...product, utilisationGbpPerMwh: agreed };
+};
+
+/** Settles readings under the order's product (orderTerms). */
 const settleUnder = (
   product: ProductTerms,
   readings: readonly PeriodReading[],
@@ -26,12 +43,7 @@ const settleUnder = (
   windowSlots: number,
   method: string,
 ): SettlementSummary => {
-  const committedMwh = (reductionKw * hours * windowSlots) / 1000;
-  const agreed = committedMwh > 0 ? priceGbp / committedMwh : 0;
-  const terms: ProductTerms =
-    product.dfsGbpPerMwh !== undefined
-      ? { ...product, dfsGbpPerMwh: agreed }
-      : { ...product, utilisationGbpPerMwh: agreed };
+  const terms = orderTerms(product, reductionKw, hours, priceGbp, windowSlots);
   const s = settleProduct(
     terms,
     readings.map((r) => {

@@ -11,7 +11,12 @@
 //                              utilisation rules; no performance factor, no penalty for non-delivery)
 //   performance  WPD/NGED Flexible Power: after a 5 % tolerance, each 1 % of under-delivery cuts 3 % of
 //                the pay (factor = max(0, 1 − 3 × max(0, shortfall − 0.05)); zero at 61.67 % delivered)
+//   agreed price an order bought with no product (FlexLon's rule before products, delivered.ts): the
+//                agreed £ for the accepted volume × performance, performance = (accepted − Σ shortfall)
+//                ÷ accepted within 0–100 %, shortfall = max(0, accepted − delivered) per period
 import { FlexError } from '../errors.ts';
+import { epochMs } from '../domain/time.ts';
+import { settle } from './delivered.ts';
 import {
   PROPORTIONAL,
   WPD_PERFORMANCE,
@@ -71,6 +76,78 @@ export interface ProductSettlement {
 const r2 = (x: number) => Math.round(x * 100) / 100;
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
+/**
+ * The terms of an order bought with no product: a price agreed for the whole accepted volume, paid
+ * in proportion to delivery (delivered.ts `settle`, what the provider applies to such an order).
+ * Stated as a product, so a statement of such an order reads like any other.
+ */
+export interface AgreedPriceTerms extends ProductTerms {
+  /** The order's price (£) for its accepted volume. */
+  readonly agreedPriceGbp: number;
+}
+
+export const AGREED_PRICE_CODE = 'FLEXLON-AGREED-PRICE';
+
+export const agreedPriceTerms = (agreedPriceGbp: number, baseline: BaselineName = 'bl01'): AgreedPriceTerms => ({
+  code: AGREED_PRICE_CODE,
+  name: 'FlexLon agreed price, paid as delivered',
+  measurement: 'reduction',
+  baseline,
+  performance: PROPORTIONAL,
+  agreedPriceGbp,
+});
+
+const isAgreedPrice = (p: ProductTerms): p is AgreedPriceTerms =>
+  typeof (p as Partial<AgreedPriceTerms>).agreedPriceGbp === 'number';
+
+/** The agreed-price rule, by the very function the provider settles such an order with. */
+const settleAgreedPrice = (
+  terms: AgreedPriceTerms,
+  periods: readonly MeteredPeriod[],
+  acceptedKw: number,
+  slotHours: number,
+): ProductSettlement => {
+  const s = settle(
+    periods.map((p) => ({ start: epochMs(p.start), baselineKw: p.baselineKw, meteredKw: p.meteredKw })),
+    acceptedKw,
+    slotHours,
+    terms.agreedPriceGbp,
+    AGREED_PRICE_CODE,
+  );
+  const acceptedKwh = s.committedKwh;
+  const settled: SettledPeriod[] = periods.map((p, i) => {
+    const q = s.periods[i] as (typeof s.periods)[number];
+    const counted = Math.max(0, Math.min((p.baselineKw - p.meteredKw) * slotHours, acceptedKw * slotHours));
+    return {
+      ...p,
+      acceptedKwh: q.committedKwh,
+      deliveredKwh: q.deliveredKwh,
+      countedKwh: r3(counted),
+      // The period's part of the price: what it earned before the total is held within 0–100 %.
+      utilisationGbp:
+        acceptedKwh > 0 ? r2((terms.agreedPriceGbp * (q.committedKwh - q.shortfallKwh)) / acceptedKwh) : 0,
+    };
+  });
+  return {
+    product: terms,
+    acceptedKw,
+    windowHours: periods.length * slotHours,
+    periods: settled,
+    deliveredKwh: s.deliveredKwh,
+    acceptedKwh,
+    deliveredShare: s.performance,
+    performanceFactor: s.performance,
+    availabilityGbp: 0,
+    utilisationGbp: r2(terms.agreedPriceGbp),
+    paymentGbp: s.paymentGbp,
+    rules: [
+      `reduction: delivered = (baseline − metered) × ${slotHours} h per settlement period; shortfall = max(0, accepted − delivered) per period`,
+      `agreed price: £${terms.agreedPriceGbp} for the accepted ${r3(acceptedKwh)} kWh (an order bought with no product), × performance`,
+      'performance = (accepted − Σ shortfall) ÷ accepted, held within 0–100 %',
+    ],
+  };
+};
+
 /** Settles a window of metered periods under a product's terms; `acceptedKw` is what the buyer accepted. */
 export const settleProduct = (
   product: ProductTerms,
@@ -78,6 +155,7 @@ export const settleProduct = (
   acceptedKw: number,
   slotHours = 0.5,
 ): ProductSettlement => {
+  if (isAgreedPrice(product)) return settleAgreedPrice(product, periods, acceptedKw, slotHours);
   const limit = product.importLimitKw;
   if (product.measurement === 'import-limit' && (limit === undefined || !(limit >= 0)))
     throw new FlexError('FLX_CONFIG_INVALID', `product ${product.code}: an import-limit product needs importLimitKw`, {
@@ -224,4 +302,27 @@ export const parseProduct = (json: unknown, file = 'the product'): ProductTerms 
     ...(dfsGbpPerMwh === undefined ? {} : { dfsGbpPerMwh }),
     ...(o.battery === true ? { battery: true } : {}),
   };
+};
+
+/**
+ * The terms `flexlon settle` reads from a file: a product (parseProduct), or an order's agreed price
+ * when it was bought with no product: {"agreedPriceGbp": 12.5} (optionally with "baseline"). Only
+ * the command line reads the second form; a product sent in init is always parsed by parseProduct.
+ */
+export const parseSettleTerms = (json: unknown, file = 'the product'): ProductTerms => {
+  const o = json as Record<string, unknown> | null;
+  if (typeof o !== 'object' || o === null || Array.isArray(o) || !('agreedPriceGbp' in o))
+    return parseProduct(json, file);
+  const unknown = Object.keys(o).find((k) => !['code', 'name', 'agreedPriceGbp', 'baseline'].includes(k));
+  if (unknown)
+    throw fail(
+      file,
+      unknown,
+      'does not go with agreedPriceGbp (an order with no product: give agreedPriceGbp and baseline only)',
+    );
+  const price = num(file, o, 'agreedPriceGbp') as number;
+  const baseline = o.baseline ?? 'bl01';
+  if (!['bl01', 'dfs', 'ena', 'nominated'].includes(baseline as string))
+    throw fail(file, 'baseline', 'must be one of bl01, dfs, ena, nominated');
+  return agreedPriceTerms(price, baseline as BaselineName);
 };
