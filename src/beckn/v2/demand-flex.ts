@@ -83,8 +83,8 @@ export const flexNeedsFromCatalog = (catalog: unknown, path = 'message.catalogs[
   return needs;
 };
 
-const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
-const money = (n: number): string => n.toFixed(2);
+export const iso = (t: number): string => new Date(t).toISOString().replace('.000Z', 'Z');
+export const money = (n: number): string => n.toFixed(2);
 
 /**
  * Where FlexLon's own attribute bags are defined. DEG index-2026 has no seller-side type for offered
@@ -106,6 +106,62 @@ export interface OnDiscoverInput {
   readonly offers: readonly FlexOffer[];
 }
 
+/** The attribute bag of one offer's capacity (a Resource's resourceAttributes), FlexLon's own type. */
+export const flexCapacity = (o: Pick<FlexOffer, 'windowStart' | 'windowEnd' | 'reductionKw' | 'site' | 'region'>) => ({
+  '@context': FLEXLON_V2_CONTEXT,
+  '@type': 'FlexCapacity',
+  direction: 'REDUCE',
+  capacityType: 'CURTAILMENT',
+  eventWindow: { startDate: iso(o.windowStart), endDate: iso(o.windowEnd) },
+  maxCapacityKw: o.reductionKw,
+  site: o.site,
+  gridArea: o.region,
+});
+
+/** The Resource id of an offer's capacity (an on_discover's resources, a Contract's commitments). */
+export const capacityId = (offerId: string): string => `${offerId}-capacity`;
+
+export interface CatalogInput {
+  readonly bppId: string;
+  readonly bppUri: string;
+  readonly now: EpochMs;
+  readonly provider: { readonly id: string; readonly name: string };
+  readonly offers: readonly FlexOffer[];
+}
+
+/** FlexLon's offers as one LTS Catalog: one Resource (the capacity) and one Offer (its price) each. */
+export const flexCatalog = (i: CatalogInput): object => ({
+  id: `${i.provider.id}-flex-${randomUUID()}`,
+  descriptor: { name: `${i.provider.name}: demand reduction offers` },
+  bppId: i.bppId,
+  bppUri: i.bppUri,
+  provider: { id: i.provider.id, descriptor: { name: i.provider.name } },
+  resources: i.offers.map((o) => ({
+    id: capacityId(o.id),
+    descriptor: { name: `Reduce import by up to ${o.reductionKw.toFixed(0)} kW at ${o.site}` },
+    resourceAttributes: flexCapacity(o),
+  })),
+  offers: i.offers.map((o) => ({
+    id: o.id,
+    descriptor: { name: `£${money(o.priceGbp)} for the window (£${money(o.priceGbpPerMwh)}/MWh delivered)` },
+    resourceIds: [capacityId(o.id)],
+    validity: { startDate: iso(i.now), endDate: iso(o.validUntil) },
+    considerations: [
+      {
+        id: `${o.id}-price`,
+        status: { code: 'QUOTED' },
+        considerationAttributes: {
+          '@context': FLEXLON_V2_CONTEXT,
+          '@type': 'FlexPrice',
+          currency: 'GBP',
+          totalGbp: money(o.priceGbp),
+          gbpPerMwh: money(o.priceGbpPerMwh),
+        },
+      },
+    ],
+  })),
+});
+
 /** FlexLon's offers as a 2.0 LTS on_discover: one Resource (the capacity) and one Offer (its price) each. */
 export const onDiscoverMessage = (i: OnDiscoverInput): object => ({
   context: {
@@ -120,48 +176,5 @@ export const onDiscoverMessage = (i: OnDiscoverInput): object => ({
     timestamp: iso(i.now),
     ttl: 'PT30S',
   },
-  message: {
-    catalogs: [
-      {
-        id: `${i.provider.id}-flex-${randomUUID()}`,
-        descriptor: { name: `${i.provider.name}: demand reduction offers` },
-        bppId: i.bppId,
-        bppUri: i.bppUri,
-        provider: { id: i.provider.id, descriptor: { name: i.provider.name } },
-        resources: i.offers.map((o) => ({
-          id: `${o.id}-capacity`,
-          descriptor: { name: `Reduce import by up to ${o.reductionKw.toFixed(0)} kW at ${o.site}` },
-          resourceAttributes: {
-            '@context': FLEXLON_V2_CONTEXT,
-            '@type': 'FlexCapacity',
-            direction: 'REDUCE',
-            capacityType: 'CURTAILMENT',
-            eventWindow: { startDate: iso(o.windowStart), endDate: iso(o.windowEnd) },
-            maxCapacityKw: o.reductionKw,
-            site: o.site,
-            gridArea: o.region,
-          },
-        })),
-        offers: i.offers.map((o) => ({
-          id: o.id,
-          descriptor: { name: `£${money(o.priceGbp)} for the window (£${money(o.priceGbpPerMwh)}/MWh delivered)` },
-          resourceIds: [`${o.id}-capacity`],
-          validity: { startDate: iso(i.now), endDate: iso(o.validUntil) },
-          considerations: [
-            {
-              id: `${o.id}-price`,
-              status: { code: 'QUOTED' },
-              considerationAttributes: {
-                '@context': FLEXLON_V2_CONTEXT,
-                '@type': 'FlexPrice',
-                currency: 'GBP',
-                totalGbp: money(o.priceGbp),
-                gbpPerMwh: money(o.priceGbpPerMwh),
-              },
-            },
-          ],
-        })),
-      },
-    ],
-  },
+  message: { catalogs: [flexCatalog(i)] },
 });
