@@ -5,7 +5,6 @@ import Fastify from 'fastify';
 import { createBpp, type Bpp } from '../agents/flex/bpp.ts';
 import { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
 import { HttpRegistry } from '../adapters/registry-http/client.ts';
-import { BecknClient } from '../beckn/client.ts';
 import { registryKeyResolver } from '../beckn/key-resolver.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
 import { registerOnSubscribe } from '../beckn/registry/on-subscribe.ts';
@@ -32,6 +31,7 @@ import {
   type RunningRole,
 } from './parts.ts';
 import { plannerOf } from './solver.ts';
+import { mountBecknV2, versionedClient } from './bpp-v2.ts';
 import { mountDashboard } from '../web/mount.ts';
 
 /** Parts a composition may share between roles in one process (the demo's one replayed clock). */
@@ -88,7 +88,16 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     support: { email: c.supportEmail },
     log,
     metrics,
-    client: new BecknClient({ signer, store, now: wallNow, ackResolver: resolver }),
+    // Beckn 2.0 beside 1.1.1 (issue 18): each counterparty's version, 1.1.1 by default.
+    client: versionedClient({
+      signer,
+      store,
+      now: wallNow,
+      resolver,
+      registry,
+      publicUrl: c.listen.publicUrl,
+      name: c.name,
+    }),
     ...(c.cancellation ? { cancellation: c.cancellation } : {}),
     ...(typeof c.carbonCap === 'number' ? { carbonCapKg: c.carbonCap } : {}),
     ...(c.carbonCap === 'fifo' ? { carbonCapFifo: true } : {}),
@@ -112,6 +121,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   useRawJsonBody(app);
   registerOnSubscribe(app, registry);
   node.register(app);
+  mountBecknV2(app, { orchestrator, node, resolver, signer, ...(pool ? { signatureCheck: pool.check } : {}) });
   // The operator dashboard (issue 19, docs/dashboard.md): GET /dashboard/ and its JSON API.
   mountDashboard(app, c.dashboard, {
     role: 'bpp',
