@@ -5,13 +5,16 @@
 import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
 import type { GridOrchestrator } from '../agents/grid/orchestrator.ts';
 import type { PlanRecord } from '../agents/flex/plan-record.ts';
-import { verifyChain, type AuditRecord } from '../audit/chain.ts';
-import { verifyHeads, type HeadKeys, type SignedHead } from '../audit/heads.ts';
+import type { HeadKeys, SignedHead } from '../audit/heads.ts';
 import type { FlexibilityReport } from '../domain/compute.ts';
 import type { Order } from '../domain/order.ts';
 import { londonOffsetMs, settlementPeriodOf } from '../domain/settlement-day.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
+import { FlexError } from '../errors.ts';
 import type { SignalSource, Store } from '../ports.ts';
+import { actionOf, type AuditIndex, type AuditSnapshot } from './audit-index.ts';
+import type { GpuLedger } from './gpu-ledger.ts';
+import { workKpis, type MeteredSlot } from './kpis.ts';
 
 const DAY_MS = 86_400_000;
 
@@ -29,6 +32,12 @@ export interface DashboardSource {
   readonly region?: string;
   /** Public keys for the signed chain heads in this role's log. */
   readonly headKeys: HeadKeys;
+}
+
+/** What the dashboard keeps while it runs: the audit log's summary and the GPU-hours followed (BPP). */
+export interface DashboardState {
+  readonly index: AuditIndex;
+  readonly ledger?: GpuLedger;
 }
 
 /** A time label every chart shows on hover: UTC, the GB settlement day and period, UK local time. */
@@ -56,13 +65,9 @@ const round = (x: number, dp = 3): number => Math.round(x * 10 ** dp) / 10 ** dp
 const LIVE_OR_DONE: readonly Order['state'][] = ['confirmed', 'active', 'completed'];
 
 /** Jobs the latest plan makes late (its audit row, written by the orchestrator with latenessOf). */
-const lateJobs = async (s: DashboardSource, planId: string): Promise<number> => {
-  const rows = await s.store.auditTrail();
-  for (let i = rows.length - 1; i >= 0; i--) {
-    const p = rows[i]?.payload as { planId?: unknown; lateJobs?: unknown } | null;
-    if (rows[i]?.kind === 'plan' && p?.planId === planId) return typeof p.lateJobs === 'number' ? p.lateJobs : 0;
-  }
-  return 0;
+const lateJobs = (snap: AuditSnapshot, planId: string): number => {
+  const late = snap.plans.get(planId)?.payload.lateJobs;
+  return typeof late === 'number' ? late : 0;
 };
 
 /**
@@ -70,7 +75,7 @@ const lateJobs = async (s: DashboardSource, planId: string): Promise<number> => 
  * ceilings and the settlement baseline, metered import so far today, GPU caps and battery state,
  * price and carbon ahead (as the latest plan saw them), and today's KPIs.
  */
-export const fleetNow = async (s: DashboardSource) => {
+export const fleetNow = async (s: DashboardSource, st: DashboardState) => {
   const now = s.now();
   const dayStart = Math.floor(now / DAY_MS) * DAY_MS;
   const orders = await s.store.listOrders();
@@ -102,10 +107,15 @@ export const fleetNow = async (s: DashboardSource) => {
     windowEnd: EpochMs;
     maxImportKw: number[];
   }>({ orderStates: ['confirmed', 'active'], endsAfter: epochMs(from) });
+  await st.ledger?.sample();
   let energyKwh = 0;
   let costGbp = 0;
   let carbonG = 0;
   let metered = false;
+  let overdue = 0;
+  const slots: MeteredSlot[] = times
+    .slice(0, lead)
+    .map((t) => ({ start: t, sites: 0, kwh: 0, costGbp: 0, carbonG: 0 }));
   const sites = [];
   for (const site of s.flex.context.sites) {
     const report = await s.store.getDocument<FlexibilityReport>('agent-report', site.id);
@@ -140,7 +150,13 @@ export const fleetNow = async (s: DashboardSource) => {
       energyKwh += kwh;
       costGbp += (kwh * price) / 1000;
       carbonG += kwh * carbon;
+      const slot = slots[i] as MeteredSlot;
+      slot.sites++;
+      slot.kwh += kwh;
+      slot.costGbp += (kwh * price) / 1000;
+      slot.carbonG += kwh * carbon;
     }
+    overdue += (report?.jobs ?? []).filter((j) => j.deadlineAt < now).length;
     const capped = (report?.jobs ?? []).filter((j) => j.powerCapW !== undefined && j.state === 'running');
     sites.push({
       id: site.id,
@@ -181,43 +197,57 @@ export const fleetNow = async (s: DashboardSource) => {
     kpis: {
       revenueGbp,
       orders: sold.length,
-      lateJobs: await lateJobs(s, plan.id),
+      lateJobs: lateJobs(await st.index.current(), plan.id),
+      // Jobs the sites still report unfinished after their deadline.
+      overdueJobs: overdue,
       // None (not zero) where no period of today has been metered yet.
       energyTodayKwh: metered ? round(energyKwh, 1) : null,
       costTodayGbp: metered ? round(costGbp, 2) : null,
       carbonTodayKg: metered ? round(carbonG / 1000, 1) : null,
-      // Per GPU-hour needs the GPU-hours of jobs finished today; the agents report waiting and
-      // running jobs only (agents/compute/agent.ts report), so it is not given rather than overstated.
-      gbpPerGpuHour: null,
-      gCo2PerGpuHour: null,
+      ...workKpis(slots, s.flex.context.sites.length, slotMs, st.ledger, dayStart, now),
     },
   };
 };
 
-/** Audit rows of the whole log, once per call (the views are read on demand, not kept). */
-const trail = (s: DashboardSource, transactionId?: string): Promise<AuditRecord[]> =>
-  s.store.auditTrail(transactionId ? { transactionId } : {});
+/** A page: at most `limit` items after `cursor` (exclusive), and the cursor of the next page, if any. */
+export interface PageQuery {
+  readonly limit: number;
+  readonly cursor?: number;
+}
 
-const actionOf = (r: AuditRecord): string => {
-  const p = r.payload as { action?: unknown } | null;
-  return typeof p?.action === 'string' ? p.action : r.kind;
+export const DEFAULT_PAGE = 50;
+export const MAX_PAGE = 500;
+
+/** `?limit=&cursor=` of a list route, checked: a bad value is the caller's mistake (400), not a 500. */
+export const pageQuery = (q: { limit?: unknown; cursor?: unknown }): PageQuery => {
+  const int = (v: unknown, name: string, min: number, max: number): number | undefined => {
+    if (v === undefined || v === '') return undefined;
+    const n = Number(v);
+    if (typeof v !== 'string' || !Number.isInteger(n) || n < min || n > max)
+      throw new FlexError('FLX_REQ_SCHEMA', `${name} must be a whole number from ${min} to ${max}`, { path: name });
+    return n;
+  };
+  const cursor = int(q.cursor, 'cursor', 0, Number.MAX_SAFE_INTEGER);
+  return { limit: int(q.limit, 'limit', 1, MAX_PAGE) ?? DEFAULT_PAGE, ...(cursor === undefined ? {} : { cursor }) };
 };
 
-/** View 2, flexibility events: every Beckn transaction in the log, newest first, with its order. */
-export const transactions = async (s: DashboardSource) => {
-  const rows = (await trail(s)).filter((r) => r.transactionId !== undefined);
-  const orders = await s.store.listOrders();
-  const byTx = new Map<string, AuditRecord[]>();
-  for (const r of rows) byTx.set(r.transactionId as string, [...(byTx.get(r.transactionId as string) ?? []), r]);
-  return [...byTx].map(([id, rs]) => {
-    const o = orders.find((x) => x.transactionId === id);
-    const actions = rs.filter((r) => r.kind.startsWith('beckn')).map(actionOf);
-    return {
-      transactionId: id,
-      first: timeLabel(rs[0]?.at ?? 0),
-      last: timeLabel(rs[rs.length - 1]?.at ?? 0),
-      messages: actions.length,
-      lastAction: actions[actions.length - 1] ?? null,
+/**
+ * View 2, flexibility events: the Beckn transactions in the log, newest first (by their first row),
+ * a page at a time; the cursor is the seq of a transaction's first row. Each with its order.
+ */
+export const transactions = async (s: DashboardSource, st: DashboardState, q: PageQuery) => {
+  const snap = await st.index.current();
+  const all = snap.transactions.filter((t) => q.cursor === undefined || t.firstSeq < q.cursor);
+  const page = all.slice(0, q.limit);
+  const items = [];
+  for (const t of page) {
+    const o = await s.store.findOrderByTransaction(t.transactionId);
+    items.push({
+      transactionId: t.transactionId,
+      first: timeLabel(t.firstAt),
+      last: timeLabel(t.lastAt),
+      messages: t.messages,
+      lastAction: t.lastAction,
       order: o
         ? {
             id: o.id,
@@ -228,8 +258,13 @@ export const transactions = async (s: DashboardSource) => {
             window: [timeLabel(o.windowStart), timeLabel(o.windowEnd)],
           }
         : null,
-    };
-  });
+    });
+  }
+  return {
+    total: snap.transactions.length,
+    items,
+    next: all.length > q.limit ? (page[page.length - 1]?.firstSeq ?? null) : null,
+  };
 };
 
 interface PeriodRow {
@@ -246,7 +281,7 @@ interface PeriodRow {
  * latest meter record, with committed = reduction × period length).
  */
 export const transaction = async (s: DashboardSource, id: string) => {
-  const rows = await trail(s, id);
+  const rows = await s.store.auditTrail({ transactionId: id });
   if (rows.length === 0) return undefined;
   const order = await s.store.findOrderByTransaction(id);
   const timeline = rows.map((r) => {
@@ -290,65 +325,31 @@ export const transaction = async (s: DashboardSource, id: string) => {
   };
 };
 
-/** View 3, audit: the chain and its signed heads verified now, the newest head, rows of one transaction. */
-export const audit = async (s: DashboardSource, transactionId?: string) => {
-  const all = await trail(s);
-  const chain = verifyChain(all);
-  const heads = chain.ok ? verifyHeads(all, s.headKeys) : null;
+/**
+ * View 3, audit: the chain and its signed heads as verified when the log was last read (audit-index.ts),
+ * the newest head, and one transaction's rows, a page at a time (cursor: the last seq shown), from the
+ * store's query by transaction.
+ */
+export const audit = async (
+  s: DashboardSource,
+  st: DashboardState,
+  transactionId: string | undefined,
+  q: PageQuery,
+) => {
+  const snap = await st.index.current();
   const latest: SignedHead | undefined = await s.store.latestHead();
+  const rows = transactionId ? await s.store.auditTrail({ transactionId }) : [];
+  const after = rows.filter((r) => q.cursor === undefined || r.seq > q.cursor);
+  const page = after.slice(0, q.limit);
   return {
     store: s.store.location,
-    records: all.length,
-    chain,
-    heads,
+    records: snap.records,
+    verifiedAt: timeLabel(snap.readAt),
+    chain: snap.chain,
+    heads: snap.heads,
     latestHead: latest ? { ...latest, signedAt: timeLabel(latest.at) } : null,
-    rows: transactionId
-      ? all
-          .filter((r) => r.transactionId === transactionId)
-          .map((r) => ({ seq: r.seq, at: timeLabel(r.at), kind: r.kind, action: actionOf(r), hash: r.hash }))
-      : [],
-  };
-};
-
-/**
- * View 4, schedule: each site's jobs from its latest report, as bars from their (deferred) start for
- * their remaining run time at full power, with the window the user allowed (release to deadline).
- * The stored plan keeps grid import per site, not job placements, so the bars are the jobs' state
- * and deferrals as the agent last reported them.
- */
-export const schedule = async (s: DashboardSource) => {
-  const now = s.now();
-  const plan = await s.store.latestPlan<PlanRecord>();
-  const out = [];
-  for (const site of s.flex?.context.sites ?? []) {
-    const r = await s.store.getDocument<FlexibilityReport>('agent-report', site.id);
-    const jobs = (r?.jobs ?? [])
-      .filter((j) => j.state === 'running' || j.state === 'queued' || j.state === 'held')
-      .map((j) => {
-        const start = j.startedAt ?? Math.max(now, j.beginAt ?? j.releaseAt);
-        const runMs = j.powerKw > 0 ? (j.remainingKwh / j.powerKw) * 3_600_000 : 0;
-        return {
-          id: j.id,
-          name: j.name,
-          state: j.state,
-          gpus: j.gpus,
-          slo: j.slo,
-          start,
-          end: Math.max(start, j.startedAt !== undefined ? now + runMs : start + runMs),
-          releaseAt: j.releaseAt,
-          deadlineAt: j.deadlineAt,
-          powerCapW: j.powerCapW ?? null,
-        };
-      });
-    out.push({ site: site.id, reportedAt: r ? timeLabel(r.at) : null, jobs });
-  }
-  const slotMs = (plan?.slotMinutes ?? 30) * 60_000;
-  const first = s.flex?.context.sites[0]?.id;
-  return {
-    now: timeLabel(now),
-    sites: out,
-    times: plan ? Array.from({ length: plan.slots }, (_, i) => timeLabel(plan.horizonStart + i * slotMs)) : [],
-    priceGbpPerMwh: (first && plan?.signals[first]?.priceGbpPerMwh) || [],
-    carbonGPerKwh: (first && plan?.signals[first]?.carbonGPerKwh) || [],
+    transactionRows: rows.length,
+    rows: page.map((r) => ({ seq: r.seq, at: timeLabel(r.at), kind: r.kind, action: actionOf(r), hash: r.hash })),
+    next: after.length > q.limit ? (page[page.length - 1]?.seq ?? null) : null,
   };
 };

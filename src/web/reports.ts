@@ -1,10 +1,11 @@
-// Views 5 and 6 of the dashboard (issue 19): settlement statements from the audit log, and the
-// backtest reports found under a configured folder (docs/backtest.md, "Output"). Read-only.
+// Views 5 and 6 of the dashboard (issue 19): settlement statements from the audit log (its rows as
+// the audit index last read them), and the backtest reports found under a configured folder
+// (docs/backtest.md, "Output"). Read-only.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { AuditRecord } from '../audit/chain.ts';
 import type { PeriodSettlement, SettlementSummary } from '../settlement/delivered.ts';
-import { timeLabel, type DashboardSource } from './api.ts';
+import { timeLabel, type DashboardState } from './api.ts';
 
 /** The settlement summary a settlement record carries: the BPP's at the top, the buyer's under `settlement`. */
 const summaryOf = (r: AuditRecord): SettlementSummary | undefined => {
@@ -18,10 +19,10 @@ const summaryOf = (r: AuditRecord): SettlementSummary | undefined => {
  * energy, performance and payment, and per settlement period the baseline and metered import
  * (delivered = baseline − metered, src/settlement/delivered.ts).
  */
-export const settlements = async (s: DashboardSource) => {
-  const rows = (await s.store.auditTrail()).filter((r) => r.kind === 'settlement');
+export const settlements = async (st: DashboardState) => {
+  const rows = (await st.index.current()).settlements;
   const out = [];
-  for (const r of rows.reverse()) {
+  for (const r of [...rows].reverse()) {
     const sum = summaryOf(r);
     if (!sum) continue;
     out.push({

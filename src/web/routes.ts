@@ -8,10 +8,23 @@ import { createRequire } from 'node:module';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FlexibilityReport } from '../domain/compute.ts';
 import { FlexError, asFlexError } from '../errors.ts';
 import { cancelOrder, pauseSite, pausedSites, type ActionOptions } from './actions.ts';
-import { audit, fleetNow, schedule, timeLabel, transaction, transactions, type DashboardSource } from './api.ts';
+import {
+  audit,
+  fleetNow,
+  pageQuery,
+  timeLabel,
+  transaction,
+  transactions,
+  type DashboardSource,
+  type DashboardState,
+} from './api.ts';
+import { AuditIndex } from './audit-index.ts';
+import { GpuLedger } from './gpu-ledger.ts';
 import { backtestReportPath, backtestReports, settlements } from './reports.ts';
+import { schedule } from './schedule.ts';
 
 export interface DashboardOptions extends DashboardSource {
   /** The operator token (from the role's config, dashboard.operatorTokenFile); none: read-only. */
@@ -20,7 +33,23 @@ export interface DashboardOptions extends DashboardSource {
   readonly backtestDir?: string;
   /** How often the event stream looks for news (ms). */
   readonly tickMs?: number;
+  /** How often the sites' reports are read for GPU-hours and SLO outcomes (ms of wall time; BPP). */
+  readonly followMs?: number;
 }
+
+/** The GPU-hour ledger of a BPP's dashboard, following its sites' reports while the role runs. */
+const follow = (app: FastifyInstance, o: DashboardOptions): GpuLedger | undefined => {
+  if (!o.flex) return undefined;
+  const ledger = new GpuLedger(
+    o.flex.context.sites.map((s) => s.id),
+    (site) => o.store.getDocument<FlexibilityReport>('agent-report', site),
+    o.flex.context.slotMinutes * 60_000,
+  );
+  const timer = setInterval(() => void ledger.sample(), o.followMs ?? 1000);
+  timer.unref();
+  app.addHook('onClose', async () => clearInterval(timer));
+  return ledger;
+};
 
 const STATIC = join(dirname(fileURLToPath(import.meta.url)), 'static');
 const UPLOT_DIST = dirname(createRequire(import.meta.url).resolve('uplot'));
@@ -62,6 +91,9 @@ const guard =
 
 export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): void => {
   const actions: ActionOptions = { source: o, ...(o.operatorToken ? { token: o.operatorToken } : {}) };
+  const ledger = follow(app, o);
+  const st: DashboardState = { index: new AuditIndex(o.store, o.headKeys), ...(ledger ? { ledger } : {}) };
+  type ListQuery = { limit?: unknown; cursor?: unknown; transaction?: unknown };
   app.get('/dashboard', async (_req, reply) => reply.redirect('/dashboard/'));
   app.get('/dashboard/', async (_req, reply) =>
     reply.type(FILES['index.html']!.type).send(readFileSync(FILES['index.html']!.path)),
@@ -87,11 +119,11 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
   }));
   app.get(
     '/dashboard/api/fleet',
-    guard(async () => fleetNow(o)),
+    guard(async () => fleetNow(o, st)),
   );
   app.get(
     '/dashboard/api/transactions',
-    guard(async () => transactions(o)),
+    guard(async (req) => transactions(o, st, pageQuery(req.query as ListQuery))),
   );
   app.get<{ Params: { id: string } }>(
     '/dashboard/api/transactions/:id',
@@ -104,8 +136,9 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
   app.get(
     '/dashboard/api/audit',
     guard(async (req) => {
-      const tx = (req.query as { transaction?: unknown }).transaction;
-      return audit(o, typeof tx === 'string' && tx !== '' ? tx : undefined);
+      const q = req.query as ListQuery;
+      const tx = q.transaction;
+      return audit(o, st, typeof tx === 'string' && tx !== '' ? tx : undefined, pageQuery(q));
     }),
   );
   // The rows as stored (one JSON object a line), for an auditor's own tools: `flexlon audit verify` reads the store itself.
@@ -122,7 +155,7 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
   );
   app.get(
     '/dashboard/api/schedule',
-    guard(async () => schedule(o)),
+    guard(async () => schedule(o, await st.index.current())),
   );
   app.get(
     '/dashboard/api/paused',
@@ -130,7 +163,7 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
   );
   app.get(
     '/dashboard/api/settlements',
-    guard(async () => settlements(o)),
+    guard(async () => settlements(st)),
   );
   app.get(
     '/dashboard/api/backtests',

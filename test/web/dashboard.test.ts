@@ -151,8 +151,24 @@ test('flexibility events: the transaction is listed; clicking it shows its lifec
   assert.equal(Number(firstSeq), t.timeline[0]?.seq);
   await page.screenshot({ path: join(shots, 'events.png'), fullPage: true });
   // The buyer's dashboard shows the same transaction from its own log.
-  const bap = await api<{ transactionId: string }[]>(m.urls.bap, 'transactions');
-  assert.ok(bap.some((x) => x.transactionId === p.transactionId));
+  const bap = await api<{ items: { transactionId: string }[] }>(m.urls.bap, 'transactions');
+  assert.ok(bap.items.some((x) => x.transactionId === p.transactionId));
+  // A page at a time, newest first: the cursor of one page starts the next, and no transaction repeats.
+  const all = await api<{ total: number; items: { transactionId: string }[] }>(m.urls.bpp, 'transactions?limit=500');
+  const one = await api<{ items: { transactionId: string }[]; next: number | null }>(
+    m.urls.bpp,
+    'transactions?limit=1',
+  );
+  assert.equal(one.items.length, 1);
+  assert.equal(one.items[0]?.transactionId, all.items[0]?.transactionId);
+  if (all.total > 1) {
+    assert.notEqual(one.next, null);
+    const two = await api<{ items: { transactionId: string }[] }>(
+      m.urls.bpp,
+      `transactions?limit=1&cursor=${one.next}`,
+    );
+    assert.equal(two.items[0]?.transactionId, all.items[1]?.transactionId);
+  }
 });
 
 test("audit: the chain and signed heads verify, as the API says; a search shows the transaction's rows", async () => {
@@ -168,9 +184,28 @@ test("audit: the chain and signed heads verify, as the API says; a search shows 
   await page.fill('[data-field="search"]', p.transactionId);
   await page.click('form button');
   await page.waitForSelector('tr[data-seq]');
-  const rows = await api<Audit>(m.urls.bpp, `audit?transaction=${p.transactionId}`);
+  const rows = await api<Audit>(m.urls.bpp, `audit?transaction=${p.transactionId}&limit=500`);
   assert.ok(rows.rows.length > 0);
-  assert.equal(await page.locator('tr[data-seq]').count(), rows.rows.length);
+  assert.equal(await page.locator('tr[data-seq]').count(), Math.min(50, rows.rows.length));
+  // Paged by seq: two rows, then the rest after the cursor, are the transaction's rows in log order.
+  type Page = { rows: { seq: number }[]; next: number | null };
+  const first = await api<Page>(m.urls.bpp, `audit?transaction=${p.transactionId}&limit=2`);
+  assert.equal(first.rows.length, 2);
+  assert.equal(first.next, first.rows[1]?.seq);
+  const rest = await api<Page>(m.urls.bpp, `audit?transaction=${p.transactionId}&limit=500&cursor=${first.next}`);
+  assert.equal(rest.next, null);
+  assert.deepEqual(
+    [...first.rows, ...rest.rows].map((r) => r.seq),
+    (await m.stores.flex.auditTrail({ transactionId: p.transactionId })).map((r) => r.seq),
+  );
+  // A bad page is the caller's mistake: coded, 400, no stack trace.
+  for (const q of ['limit=0', 'limit=501', 'limit=ten', 'cursor=-1', 'cursor=1.5']) {
+    const res = await fetch(`${m.urls.bpp}/dashboard/api/audit?transaction=${p.transactionId}&${q}`);
+    assert.equal(res.status, 400, q);
+    const problem = (await res.json()) as { title: string; detail: string };
+    assert.equal(problem.title, 'FLX_REQ_SCHEMA', q);
+    assert.doesNotMatch(problem.detail, /\n\s+at /);
+  }
   // Export: the same rows as stored, one JSON object a line, hash-linked as the chain holds them.
   const href = (await page.getAttribute('[data-action="export"]', 'href')) as string;
   const lines = (await (await fetch(`${m.urls.bpp}${href}`)).text()).trim().split('\n');
@@ -183,27 +218,76 @@ test("audit: the chain and signed heads verify, as the API says; a search shows 
   await page.screenshot({ path: join(shots, 'audit.png') });
 });
 
-test('schedule: a Gantt row per job over the horizon, price and carbon under it', async () => {
+test("schedule: a Gantt row per job where the latest plan places it, with the plan's own starts, price and carbon under it", async () => {
+  type Job = { id: string; placement: string; start: number | null; end: number | null };
   type Schedule = {
-    sites: { site: string; jobs: { start: number; end: number }[] }[];
+    plan: { id: string };
+    sites: { site: string; placedBy: string | null; jobs: Job[] }[];
     times: { t: number }[];
   };
-  await page.goto(`${m.urls.bpp}/dashboard/#schedule`);
-  await drawn('schedule');
-  const s = await api<Schedule>(m.urls.bpp, 'schedule');
-  assert.ok(s.times.length >= 48, 'the plan covers at least a day');
-  for (const site of s.sites) {
-    assert.equal(
-      await page.textContent(`[data-site-title="${site.site}"] [data-field="jobs"]`),
-      `${site.jobs.length} jobs`,
-    );
-    const from = s.times[0]?.t as number;
-    const to = (s.times[s.times.length - 1]?.t as number) + SLOT_MINUTES * 60_000;
-    const inView = site.jobs.filter((j) => j.end > from && j.start < to).length;
-    assert.ok(inView > 0, 'the busy site has jobs in the horizon');
-    assert.equal(await page.locator(`.gantt[data-site="${site.site}"] .bar`).count(), inView);
+  // The answer the page itself got (the BPP may re-plan between its read and ours).
+  let s: Schedule | undefined;
+  const listen = async (res: { url(): string; json(): Promise<unknown> }) => {
+    if (res.url().endsWith('/dashboard/api/schedule')) s = (await res.json().catch(() => s)) as Schedule;
+  };
+  page.on('response', listen);
+  {
+    await page.goto(`${m.urls.bpp}/dashboard/#schedule`);
+    await drawn('schedule');
+    await page.waitForTimeout(100);
+    page.off('response', listen);
+    assert.ok(s, 'the page read the schedule');
+    assert.ok(s.times.length >= 48, 'the plan covers at least a day');
+    // The plan's own placement, read from the log: each site's dispatch (in the plan's row, or in the
+    // dispatch rows naming the plan when it was pushed to every site), a start per waiting job.
+    const rows = await m.stores.flex.auditTrail();
+    type Levers = { dispatch?: { jobId: string; beginAt: number }[] };
+    const starts = new Map<string, number>();
+    for (const site of s.sites) {
+      const named = rows.filter((r) => (r.payload as { planId?: string }).planId === site.placedBy);
+      const plan = named.find((r) => r.kind === 'plan')?.payload as { site?: string; dispatch?: unknown };
+      assert.ok(plan, `the plan that dispatched ${site.site} is in the log`);
+      const levers: Levers | undefined = Array.isArray(plan.dispatch)
+        ? plan.site === site.site
+          ? { dispatch: plan.dispatch as Levers['dispatch'] }
+          : undefined
+        : ((plan.dispatch as Record<string, Levers> | undefined)?.[site.site] ??
+          (named.find((r) => r.kind === 'dispatch' && (r.payload as { site?: string }).site === site.site)?.payload as
+            Levers | undefined));
+      assert.ok(levers, `the log holds ${site.site}'s dispatch in plan ${site.placedBy}`);
+      for (const d of levers.dispatch ?? []) starts.set(d.jobId, d.beginAt);
+    }
+    let planned = 0;
+    for (const site of s.sites) {
+      assert.equal(
+        await page.textContent(`[data-site-title="${site.site}"] [data-field="jobs"]`),
+        `${site.jobs.length} jobs`,
+      );
+      for (const j of site.jobs.filter((x) => x.placement === 'planned')) {
+        assert.equal(j.start, starts.get(j.id), `${j.id} starts where the plan starts it`);
+        planned++;
+      }
+      for (const j of site.jobs.filter((x) => x.placement === 'beyond-horizon'))
+        assert.equal(starts.has(j.id), false, `${j.id}: the plan gave it no start`);
+      const from = s.times[0]?.t as number;
+      const to = (s.times[s.times.length - 1]?.t as number) + SLOT_MINUTES * 60_000;
+      const inView = site.jobs.filter((j) => j.start !== null && (j.end as number) > from && j.start < to);
+      assert.ok(inView.length > 0, 'the busy site has jobs in the horizon');
+      const bars = page.locator(`.gantt[data-site="${site.site}"] .bar`);
+      assert.equal(await bars.count(), inView.length);
+      const shown = await bars.evaluateAll((els) =>
+        els.map((e) => [e.getAttribute('data-job'), e.getAttribute('data-start')]),
+      );
+      assert.deepEqual(
+        shown,
+        inView.map((j) => [j.id, String(j.start)]),
+      );
+    }
+    assert.ok(planned > 0, 'the busy fleet has waiting jobs the plan starts later');
+    // Planned import per site (kW) and price/carbon under the Gantt rows.
+    assert.equal(await page.locator('.uplot').count(), 2);
+    await page.screenshot({ path: join(shots, 'schedule.png'), fullPage: true });
   }
-  await page.screenshot({ path: join(shots, 'schedule.png'), fullPage: true });
 });
 
 test('actions: pausing a site without the operator token is refused (401), a wrong one 403; with it, paused and audited', async () => {

@@ -3,7 +3,7 @@
 import { COLOURS, timeChart } from './charts.js';
 import { cell, fmt, h, table } from './dom.js';
 
-/** (4) Schedule: jobs per site as a Gantt chart over the plan's horizon, price and carbon under it. */
+/** (4) Schedule: jobs per site as the latest plan places them (a Gantt chart), price and carbon under it. */
 export const schedule = async (el, _arg, { api }) => {
   const s = await api('schedule');
   if (s.times.length === 0) {
@@ -11,22 +11,22 @@ export const schedule = async (el, _arg, { api }) => {
     return;
   }
   const from = s.times[0].t;
-  const to = s.times[s.times.length - 1].t + 30 * 60_000;
+  const to = s.times[s.times.length - 1].t + (s.times.length > 1 ? s.times[1].t - s.times[0].t : 30 * 60_000);
   const pct = (t) => `${(100 * (Math.min(Math.max(t, from), to) - from)) / (to - from)}%`;
   const span = (a, b) => `${(100 * (Math.min(b, to) - Math.max(a, from))) / (to - from)}%`;
+  const key = (colour, label) => [h('span', { className: 'legend-key', style: `background:${colour}` }), `${label} `];
   el.append(
     h(
       'p',
       { className: 'muted' },
-      `Jobs as each site last reported them, ${s.times[0].utc} to ${new Date(to).toISOString().slice(0, 16).replace('T', ' ')} UTC. `,
-      h('span', { className: 'legend-key', style: `background:${COLOURS.green}` }),
-      'running ',
-      h('span', { className: 'legend-key', style: `background:${COLOURS.blue}` }),
-      'waiting ',
-      h('span', { className: 'legend-key', style: `background:${COLOURS.orange}` }),
-      'power-capped ',
-      h('span', { className: 'legend-key', style: 'background:rgba(86,180,233,.35)' }),
-      'allowed window (release to deadline)',
+      `Plan ${s.plan.id} (${s.plan.status}, made ${s.plan.made.utc} UTC), ${s.times[0].utc} to `,
+      `${new Date(to).toISOString().slice(0, 16).replace('T', ' ')} UTC. `,
+      ...key(COLOURS.green, 'running'),
+      ...key(COLOURS.blue, 'started by the plan'),
+      ...key(COLOURS.black, 'pinned (inflexible)'),
+      ...key(COLOURS.orange, 'GPU-capped this slot'),
+      ...key('rgba(86,180,233,.35)', 'allowed window (release to deadline)'),
+      ...key('rgba(213,94,0,.18)', 'commitment window'),
     ),
   );
   // Time axis of the Gantt rows: a tick every 6 h (UTC), the date at midnight.
@@ -40,45 +40,80 @@ export const schedule = async (el, _arg, { api }) => {
   el.append(axis);
   for (const site of s.sites) {
     const g = h('div', { className: 'gantt', 'data-site': site.site });
-    for (const j of site.jobs.filter((x) => x.end > from && x.start < to)) {
+    for (const c of site.commitments.filter((x) => x.end > from && x.start < to))
+      g.append(
+        h('div', {
+          className: 'commit',
+          title: `commitment: import ≤ ${c.maxImportKw.toFixed(0)} kW`,
+          style: `left:${pct(c.start)};width:${span(c.start, c.end)}`,
+        }),
+      );
+    const placed = site.jobs.filter((x) => x.start !== null && x.end > from && x.start < to);
+    for (const j of placed) {
+      const cap = j.planCapKw !== null ? `, plan caps it at ${j.planCapKw.toFixed(1)} of ${j.fullPowerKw} kW now` : '';
+      const late = j.lateSlots ? `, ${j.lateSlots} slots late` : '';
       const row = h('div', {
         className: 'row',
-        title: `${j.name} (${j.gpus} GPUs, ${j.slo}${j.powerCapW ? `, capped at ${j.powerCapW} W/GPU` : ''})`,
+        title: `${j.name} (${j.gpus} GPUs, ${j.slo}, ${j.placement}${cap}${late})`,
       });
       row.append(
         h('div', { className: 'win', style: `left:${pct(j.releaseAt)};width:${span(j.releaseAt, j.deadlineAt)}` }),
       );
+      const kind = j.planCapKw !== null ? 'capped' : j.placement;
       row.append(
         h('div', {
-          className: `bar ${j.powerCapW ? 'capped' : j.state === 'running' ? 'running' : ''}`,
+          className: `bar ${kind}${j.lateSlots ? ' late' : ''}`,
+          'data-job': j.id,
+          'data-start': String(j.start),
           style: `left:${pct(j.start)};width:max(2px,${span(j.start, j.end)})`,
         }),
       );
       g.append(row);
     }
     g.append(h('div', { className: 'nowline', style: `left:${pct(s.now.t)}` }));
+    const waiting = site.jobs.filter((x) => x.placement === 'beyond-horizon').length;
     el.append(
       h(
         'h3',
         { 'data-site-title': site.site },
         `Site ${site.site} `,
         h('span', { className: 'muted', 'data-field': 'jobs' }, `${site.jobs.length} jobs`),
+        h(
+          'span',
+          { className: 'muted' },
+          `, ${placed.length} in view; ${waiting} not started within the horizon`,
+          site.placedBy && site.placedBy !== s.plan.id ? ` (dispatched by plan ${site.placedBy})` : '',
+        ),
       ),
       g,
     );
   }
+  const power = h('div', {});
   const chart = h('div', {});
-  el.append(chart);
-  return () =>
+  el.append(power, chart);
+  const palette = [COLOURS.blue, COLOURS.vermillion, COLOURS.green, COLOURS.purple, COLOURS.orange, COLOURS.sky];
+  return () => {
+    timeChart(power, {
+      labels: s.times,
+      height: 160,
+      scales: { kw: 'kW' },
+      series: s.sites.map((x, i) => ({
+        label: `${x.site} planned import`,
+        values: x.plannedKw,
+        colour: palette[i % palette.length],
+        scale: 'kw',
+      })),
+    });
     timeChart(chart, {
       labels: s.times,
       height: 160,
       scales: { gbp: '£/MWh', co2: 'gCO2/kWh' },
       series: [
-        { label: 'price (outturn, then forecast)', values: s.priceGbpPerMwh, colour: COLOURS.orange, scale: 'gbp' },
-        { label: 'carbon (outturn, then forecast)', values: s.carbonGPerKwh, colour: COLOURS.purple, scale: 'co2' },
+        { label: 'price (forecast)', values: s.priceGbpPerMwh, colour: COLOURS.orange, scale: 'gbp' },
+        { label: 'carbon (forecast)', values: s.carbonGPerKwh, colour: COLOURS.purple, scale: 'co2' },
       ],
     });
+  };
 };
 
 /** (5) Settlement statements: each settled order's figures and its baseline vs metered import per period. */

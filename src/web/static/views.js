@@ -17,10 +17,18 @@ const fleet = async (el, _arg, { api, act, say }) => {
       { className: 'kpis' },
       kpi('costTodayGbp', 'energy cost today', k.costTodayGbp, 2, '£, metered × outturn price'),
       kpi('carbonTodayKg', 'carbon today', k.carbonTodayKg, 1, 'kgCO2, metered × outturn intensity'),
-      kpi('gbpPerGpuHour', '£ per GPU-hour', k.gbpPerGpuHour, 3, 'not yet: needs finished jobs'),
       kpi('energyTodayKwh', 'metered import today', k.energyTodayKwh, 1, 'kWh'),
+      kpi('gbpPerGpuHour', '£ per GPU-hour', k.gbpPerGpuHour, 3, gpuHours(k)),
+      kpi('gCo2PerGpuHour', 'gCO2 per GPU-hour', k.gCo2PerGpuHour, 0, gpuHours(k)),
       kpi('revenueGbp', 'flexibility revenue', k.revenueGbp, 2, `£, ${k.orders} orders`),
-      kpi('lateJobs', 'late jobs (latest plan)', k.lateJobs, 0, 'jobs'),
+      kpi(
+        'sloAttainmentPercent',
+        'SLO attainment today',
+        k.sloAttainmentPercent,
+        1,
+        `%, ${k.sloJobs - k.sloMissed} of ${k.sloJobs} jobs by their deadline`,
+      ),
+      kpi('lateJobs', 'late jobs (latest plan)', k.lateJobs, 0, `jobs; ${fmt(k.overdueJobs, 0)} overdue now`),
     ),
   );
   if (!f.plan) {
@@ -108,15 +116,52 @@ const fleet = async (el, _arg, { api, act, say }) => {
   return () => draws.forEach((d) => d());
 };
 
+const gpuHours = (k) =>
+  k.gpuHours === null
+    ? 'no whole period metered and followed yet'
+    : `${fmt(k.gpuHours, 1)} GPU-hours in ${k.gpuHourSlots} periods`;
+
 const $now = (now) => {
   document.getElementById('now').textContent = `${now.utc} UTC · ${now.sp} · ${now.local}`;
 };
 
 /** (2) Flexibility events: the transactions, and one's lifecycle and delivered vs committed per period. */
 const events = async (el, arg, { api, act, say, meta }) => {
-  const list = await api('transactions');
+  const first = await api('transactions');
+  const list = first.items;
+  const txRow = (t) =>
+    h(
+      'tr',
+      {
+        className: 'click',
+        'data-tx': t.transactionId,
+        on: { click: () => (location.hash = `#events/${encodeURIComponent(t.transactionId)}`) },
+      },
+      cell(t.transactionId.slice(0, 13)),
+      cell(`${t.first.utc} (${t.first.sp})`),
+      cell(fmt(t.messages, 0), true),
+      cell(t.lastAction ?? '–'),
+      cell(t.order?.id ?? 'no order'),
+      cell(t.order?.state ?? '–'),
+      cell(fmt(t.order?.reductionKw, 0), true),
+      cell(fmt(t.order?.priceGbp, 2), true),
+    );
+  let next = first.next;
+  const more = h('button', {
+    'data-action': 'more-transactions',
+    textContent: 'Older transactions',
+    hidden: next === null,
+    on: {
+      click: async () => {
+        const page = await api(`transactions?cursor=${next}`);
+        el.querySelector('tbody').append(...page.items.map(txRow));
+        next = page.next;
+        more.hidden = next === null;
+      },
+    },
+  });
   el.append(
-    h('h2', {}, 'Beckn transactions'),
+    h('h2', {}, 'Beckn transactions ', h('span', { className: 'muted' }, `(${first.total} in the log)`)),
     table(
       [
         ['transaction'],
@@ -128,25 +173,9 @@ const events = async (el, arg, { api, act, say, meta }) => {
         ['kW', true],
         ['£', true],
       ],
-      list.map((t) =>
-        h(
-          'tr',
-          {
-            className: 'click',
-            'data-tx': t.transactionId,
-            on: { click: () => (location.hash = `#events/${encodeURIComponent(t.transactionId)}`) },
-          },
-          cell(t.transactionId.slice(0, 13)),
-          cell(`${t.first.utc} (${t.first.sp})`),
-          cell(fmt(t.messages, 0), true),
-          cell(t.lastAction ?? '–'),
-          cell(t.order?.id ?? 'no order'),
-          cell(t.order?.state ?? '–'),
-          cell(fmt(t.order?.reductionKw, 0), true),
-          cell(fmt(t.order?.priceGbp, 2), true),
-        ),
-      ),
+      list.map(txRow),
     ),
+    more,
   );
   if (list.length === 0) el.append(h('p', { className: 'muted' }, 'No transaction yet.'));
   if (!arg) return;
@@ -244,6 +273,7 @@ const audit = async (el, arg, { api }) => {
         { className: 'facts' },
         h('span', {}, 'store ', h('code', {}, a.store)),
         h('span', {}, 'records ', h('b', { 'data-field': 'records' }, String(a.records))),
+        h('span', { className: 'muted' }, `read ${a.verifiedAt.utc} UTC (wall clock)`),
         h(
           'span',
           {},
@@ -302,23 +332,36 @@ const audit = async (el, arg, { api }) => {
       ),
     ),
   );
-  if (arg)
-    el.append(
-      table(
-        [['seq', true], ['time'], ['kind'], ['action'], ['hash']],
-        a.rows.map((r) =>
-          h(
-            'tr',
-            { 'data-seq': String(r.seq) },
-            cell(String(r.seq), true),
-            cell(`${r.at.utc} · ${r.at.sp}`),
-            cell(r.kind),
-            cell(r.action),
-            cell(h('code', {}, r.hash.slice(0, 16))),
-          ),
-        ),
-      ),
+  if (!arg) return;
+  const row = (r) =>
+    h(
+      'tr',
+      { 'data-seq': String(r.seq) },
+      cell(String(r.seq), true),
+      cell(`${r.at.utc} · ${r.at.sp}`),
+      cell(r.kind),
+      cell(r.action),
+      cell(h('code', {}, r.hash.slice(0, 16))),
     );
+  let next = a.next;
+  const more = h('button', {
+    'data-action': 'more-rows',
+    textContent: 'More rows',
+    hidden: next === null,
+    on: {
+      click: async () => {
+        const page = await api(`audit?transaction=${encodeURIComponent(arg)}&cursor=${next}`);
+        el.querySelector('tbody').append(...page.rows.map(row));
+        next = page.next;
+        more.hidden = next === null;
+      },
+    },
+  });
+  el.append(
+    h('p', { className: 'muted' }, `${a.transactionRows} rows for this transaction.`),
+    table([['seq', true], ['time'], ['kind'], ['action'], ['hash']], a.rows.map(row)),
+    more,
+  );
 };
 
 export const VIEWS = { fleet, events, audit, schedule, settlement, backtests };
