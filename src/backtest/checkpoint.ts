@@ -6,6 +6,7 @@
 import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlexError } from '../errors.ts';
+import type { Offer } from './products.ts';
 import type { Finished, SimJob } from './site-sim.ts';
 
 export interface PeriodRow {
@@ -24,6 +25,8 @@ export interface DayChunk {
   readonly date: string;
   readonly rows: Record<string, PeriodRow[]>;
   readonly finished: Record<string, Finished[]>;
+  /** Commitments made that day per strategy, with --products (products.ts). */
+  readonly offers?: Record<string, Offer[]>;
 }
 
 export interface StrategyState {

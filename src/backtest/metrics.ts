@@ -9,6 +9,24 @@ import type { DayChunk } from './checkpoint.ts';
 
 const PERIOD_H = PERIOD_MS / 3_600_000;
 
+/**
+ * SLO classes: the profiles give every job one SLO (deferrable, with a deadline), so jobs are classed
+ * by their slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.
+ */
+export const SLO_CLASSES = ['tight', 'loose'] as const;
+export const TIGHT_SLACK_H = 8;
+export const sloClassOf = (slackH: number | undefined): (typeof SLO_CLASSES)[number] =>
+  slackH !== undefined && slackH < TIGHT_SLACK_H ? 'tight' : 'loose';
+
+export interface SloFigures {
+  readonly jobsFinished: number;
+  readonly deadlinesMetShare: number;
+  readonly meanWaitH: number;
+  readonly p95WaitH: number;
+  readonly meanLateH: number;
+  readonly p95LateH: number;
+}
+
 export interface StrategySummary {
   readonly importMwh: number;
   readonly gpuHours: number;
@@ -32,6 +50,8 @@ export interface StrategySummary {
     readonly p95WaitH: number;
     readonly meanLateH: number;
     readonly p95LateH: number;
+    /** The same figures per SLO class (sloClassOf). */
+    readonly byClass: Record<string, SloFigures>;
   };
   /** Against fifo (absent without fifo): £ and tCO2 saved (negative: more). */
   readonly vsFifo?: { readonly energyGbp: number; readonly tCo2: number; readonly valueGbp: number };
@@ -75,6 +95,9 @@ export const summarise = (
     const lates: number[] = [];
     let met = 0;
     let lateGbp = 0;
+    const classes = new Map<string, { waits: number[]; lates: number[]; met: number }>(
+      SLO_CLASSES.map((c) => [c, { waits: [], lates: [], met: 0 }]),
+    );
     for (const c of chunks) {
       for (const r of c.rows[name] ?? []) {
         const all = r.siteKwh.reduce((a, b) => a + b, 0);
@@ -90,6 +113,10 @@ export const summarise = (
         const late = Math.max(0, f.lateH);
         lates.push(late);
         if (f.lateH <= 1e-9) met++;
+        const cls = classes.get(sloClassOf(f.slackH)) as { waits: number[]; lates: number[]; met: number };
+        cls.waits.push(f.waitH);
+        cls.lates.push(late);
+        if (f.lateH <= 1e-9) cls.met++;
         lateGbp += f.lateGpuH * DEFAULT_LATE_GBP_PER_GPU_HOUR;
       }
     }
@@ -115,6 +142,19 @@ export const summarise = (
         p95WaitH: quantile(waits, 0.95),
         meanLateH: mean(lates),
         p95LateH: quantile(lates, 0.95),
+        byClass: Object.fromEntries(
+          [...classes].map(([c, x]) => [
+            c,
+            {
+              jobsFinished: x.waits.length,
+              deadlinesMetShare: x.waits.length ? x.met / x.waits.length : 1,
+              meanWaitH: mean(x.waits),
+              p95WaitH: quantile(x.waits, 0.95),
+              meanLateH: mean(x.lates),
+              p95LateH: quantile(x.lates, 0.95),
+            },
+          ]),
+        ),
       },
     };
   }

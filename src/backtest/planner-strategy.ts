@@ -23,6 +23,7 @@ import { epochMs, type EpochMs } from '../domain/time.ts';
 import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
 import { buildProblem } from '../optimise/problem.ts';
 import type { Solver } from '../ports.ts';
+import { windowAdder, type ProductWindow } from './products.ts';
 import type { SimJob, SiteSim } from './site-sim.ts';
 import { runPeriods, type DecideContext, type Decision, type Strategy } from './strategies.ts';
 
@@ -36,6 +37,8 @@ export interface PlannerStrategyOptions {
   readonly carbonGbpPerTonne: number;
   /** The oracle: jobs are seen from their release, whether submitted yet or not. */
   readonly foresight: boolean;
+  /** Flexibility product windows (products.ts): each priced into the plan from its notice. */
+  readonly windows?: readonly ProductWindow[];
 }
 
 export interface PlannerStats {
@@ -86,11 +89,36 @@ const boundaryAfter = (t: number): number => Math.ceil(t / PERIOD_MS) * PERIOD_M
 export class PlannerStrategy implements Strategy {
   readonly stats: PlannerStats = { plans: 0, fresh: 0, failed: 0, skipped: 0 };
   private carry: Carry | undefined;
+  /** Product windows by the start of each period they cover. */
+  private readonly windowsAt = new Map<number, ProductWindow[]>();
+  /** Period starts at which a window is announced: a fresh plan then, to commit from. */
+  private readonly notices = new Set<number>();
 
   constructor(
     readonly name: 'flexlon' | 'oracle',
     private readonly o: PlannerStrategyOptions,
-  ) {}
+  ) {
+    for (const w of o.windows ?? []) this.notices.add(Math.floor(w.noticeAt / PERIOD_MS) * PERIOD_MS);
+    for (const w of o.windows ?? [])
+      for (let i = 0; i < w.periods; i++) {
+        const t = w.start + i * PERIOD_MS;
+        this.windowsAt.set(t, [...(this.windowsAt.get(t) ?? []), w]);
+      }
+  }
+
+  /**
+   * IT power (kW) the last plan puts at a site's jobs in the period starting at `t` (`period`: its
+   * index in the grid data); 0 beyond the plan or without one. What a commitment is made from.
+   */
+  plannedJobsKw(site: string, period: number): number {
+    const c = this.carry;
+    if (!c) return 0;
+    const slot = period - c.period;
+    if (slot < 0) return 0;
+    let kw = 0;
+    for (const j of c.schedule.jobs) if (j.site === site) kw += j.powerKw[slot] ?? 0;
+    return kw;
+  }
 
   get foresight(): boolean {
     return this.o.foresight;
@@ -128,9 +156,14 @@ export class PlannerStrategy implements Strategy {
     const points: GridSignalPoint[] = [];
     for (let t = 0; t < this.o.horizon; t++) {
       const carbon = ctx.view.carbon(ctx.period + t);
-      const price = ctx.view.price(ctx.period + t) + (this.o.carbonGbpPerTonne * carbon) / 1000;
+      const forecast = ctx.view.price(ctx.period + t);
+      const start = ctx.now + t * PERIOD_MS;
+      // A product window announced by now: each MWh not used there earns its pay (products.ts).
+      let adder = 0;
+      for (const w of this.windowsAt.get(start) ?? []) if (w.noticeAt <= ctx.now) adder += windowAdder(w, forecast);
+      const price = forecast + adder + (this.o.carbonGbpPerTonne * carbon) / 1000;
       points.push({
-        start: epochMs(ctx.now + t * PERIOD_MS),
+        start: epochMs(start),
         carbonForecast: gPerKwh(carbon),
         price: gbpPerMwh(price),
       });
@@ -144,7 +177,8 @@ export class PlannerStrategy implements Strategy {
     // has exactly that room (jobs are planned in whole periods and power is proportional to GPUs),
     // so the plan could only say "wait". Skipping the solve then changes no decision now; the next
     // plan is carried from the last one made.
-    if (!ctx.sites.some((s) => s.waiting.some((j) => j.gpus <= s.freeGpus))) {
+    const notice = this.notices.has(ctx.now);
+    if (!notice && !ctx.sites.some((s) => s.waiting.some((j) => j.gpus <= s.freeGpus))) {
       this.stats.skipped++;
       return { eligible: () => false, order: 'fifo' };
     }
@@ -156,7 +190,7 @@ export class PlannerStrategy implements Strategy {
       signals: new Map([['GB', this.signals(ctx)]]),
       commitments: [],
     });
-    const carry = this.carry && ctx.period % this.o.fullPlanEvery !== 0 ? this.carry : undefined;
+    const carry = this.carry && ctx.period % this.o.fullPlanEvery !== 0 && !notice ? this.carry : undefined;
     const carried = carry !== undefined && this.o.solver.planCarried !== undefined;
     let schedule =
       carry && this.o.solver.planCarried

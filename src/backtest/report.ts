@@ -8,7 +8,8 @@ import { loadDay, type DayChunk } from './checkpoint.ts';
 import { summarise, type StrategySummary } from './metrics.ts';
 import { DEFAULTS, DRAIN_DAYS, type BacktestOptions, type RunOutput } from './run.ts';
 import { gapsOf, outturnCarbon, outturnPrice } from './signal-view.ts';
-import { svgOf, type Chart } from './svg.ts';
+import { productRules, settleOffers, type MeterSource, type ProductName, type ProductResults } from './products.ts';
+import { barsSvgOf, svgOf, type Chart } from './svg.ts';
 
 export const RESULTS_SCHEMA = 'flexlon-backtest/1';
 
@@ -23,11 +24,35 @@ export const ASSUMPTIONS = [
 ];
 
 export const NOT_DONE = [
-  'Flexibility revenue by product (DFS, DSO peak, P415) is not computed.',
+  'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume.',
   'Levers not used by flexlon here: GPU power caps, batteries, moving jobs between sites (the profiles allow one site per job).',
-  'Post-fulfilment recalibration and offer accuracy are not measured.',
+  "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws exactly what the model says.",
   '--workload alibaba:PATH and --fleet FILE are not supported.',
 ];
+
+/** Products settled per strategy from the run's metered rows (products.ts). */
+export const productResultsOf = (
+  chunks: readonly DayChunk[],
+  names: readonly string[],
+  out: RunOutput,
+  products: readonly ProductName[],
+): Record<string, ProductResults> => {
+  const res: Record<string, ProductResults> = {};
+  for (const n of names) {
+    const byDate = new Map(chunks.map((c) => [c.date, c.rows[n] ?? []]));
+    const m: MeterSource = {
+      day: (i, date) => byDate.get(date)?.map((r) => (r.siteKwh[i] as number) / (PERIOD_MS / 3_600_000)),
+      price: (t) => outturnPrice(out.data, (t - out.data.start) / PERIOD_MS),
+    };
+    res[n] = settleOffers(
+      chunks.flatMap((c) => c.offers?.[n] ?? []),
+      out.windows,
+      m,
+      products,
+    );
+  }
+  return res;
+};
 
 const csvOf = (chunks: readonly DayChunk[], name: string, sites: readonly string[], out: RunOutput): string => {
   const head = [
@@ -122,16 +147,71 @@ const table = (summary: Record<string, StrategySummary>): string => {
   return `<table><tr><th>strategy</th><th>energy £</th><th>tCO2</th><th>£/GPU-h</th><th>gCO2/GPU-h</th><th>lateness £</th><th>deadlines met</th><th>wait h mean / p95</th><th>peak kW</th><th>oracle saving captured</th></tr>${rows.join('')}</table>`;
 };
 
+const pct = (x: number | null): string => (x === null ? '–' : `${fmt(x * 100, 1)} %`);
+
+const sloTable = (summary: Record<string, StrategySummary>): string => {
+  const classes = Object.keys(Object.values(summary)[0]?.slo.byClass ?? {});
+  const head = classes.map((c) => `<th>${c}: jobs</th><th>met</th><th>late h mean / p95</th>`).join('');
+  const rows = Object.entries(summary).map(
+    ([n, s]) =>
+      `<tr><td>${n}</td>${classes
+        .map((c) => {
+          const x = s.slo.byClass[c];
+          return x
+            ? `<td>${x.jobsFinished}</td><td>${pct(x.deadlinesMetShare)}</td><td>${fmt(x.meanLateH)} / ${fmt(x.p95LateH)}</td>`
+            : '<td></td><td></td><td></td>';
+        })
+        .join('')}</tr>`,
+  );
+  return `<table><tr><th>strategy</th>${head}</tr>${rows.join('')}</table>`;
+};
+
+const productTable = (res: Record<string, ProductResults>, products: readonly ProductName[]): string => {
+  const head = products.map((p) => `<th>${p} £</th>`).join('');
+  const rows = Object.entries(res).map(([n, r]) => {
+    const a = r.offerAccuracy.withRecalibration;
+    const b = r.offerAccuracy.withoutRecalibration;
+    return `<tr><td>${n}</td>${products.map((p) => `<td>${fmt(r.byProduct[p]?.revenueGbp ?? 0)}</td>`).join('')}<td>${fmt(r.totalGbp)}</td><td>${fmt(r.totalGbpWithoutRecalibration)}</td><td>${a.offers}</td><td>${pct(a.relativeError)} / ${pct(b.relativeError)}</td><td>${pct(a.deliveredAtLeast95Share)} / ${pct(b.deliveredAtLeast95Share)}</td><td>${r.unsettled.length}</td></tr>`;
+  });
+  return `<table><tr><th>strategy</th>${head}<th>total £</th><th>total £ without recalibration</th><th>offers</th><th>|delivered − committed| ÷ committed, with / without recalibration</th><th>offers delivering ≥ 95 %, with / without</th><th>not settled</th></tr>${rows.join('')}</table>`;
+};
+
 export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string, unknown> => {
   const names = o.strategies;
   const chunks = out.days.map((_, k) => loadDay(o.out, k));
   const carbon = o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne;
   const { summary, daily } = summarise(chunks, names, out.open, carbon);
+  const products = o.products ?? [];
+  const productRes = products.length ? productResultsOf(chunks, names, out, products) : undefined;
   const strategies = Object.fromEntries(
     names.map((n) => [
       n,
       {
         ...summary[n],
+        ...(productRes?.[n]
+          ? {
+              flexibility: {
+                revenueGbp: productRes[n].totalGbp,
+                revenueGbpWithoutRecalibration: productRes[n].totalGbpWithoutRecalibration,
+                byProduct: productRes[n].byProduct,
+                offerAccuracy: productRes[n].offerAccuracy,
+                powerFit: productRes[n].powerFit,
+                offers: productRes[n].settledOffers.map((x) => ({
+                  product: x.product,
+                  site: x.site,
+                  date: x.date,
+                  startUtc: new Date(x.start).toISOString().slice(0, 16) + 'Z',
+                  committedKw: x.committedKw,
+                  deliveredKwh: Math.round(x.deliveredKwh * 1000) / 1000,
+                  paymentGbp: x.paymentGbp,
+                  ...(x.supplierCompensationGbp === undefined
+                    ? {}
+                    : { supplierCompensationGbp: x.supplierCompensationGbp }),
+                })),
+                unsettled: productRes[n].unsettled,
+              },
+            }
+          : {}),
         lookahead: out.audits[n]?.reads
           ? { reads: out.audits[n].reads, latestIssueAfterDecisionMs: Math.max(0, out.audits[n].maxLeadMs) }
           : { reads: 0, note: n === 'oracle' ? 'perfect foresight by design' : 'reads no forecast' },
@@ -157,6 +237,29 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
       periods: out.periods,
     },
     assumptions: ASSUMPTIONS,
+    ...(products.length
+      ? {
+          products: {
+            selected: products,
+            rules: productRules(products),
+            settlementRules: Object.fromEntries(
+              products.map((p) => [
+                p,
+                Object.values(productRes ?? {}).flatMap((r) => r.settledOffers.filter((x) => x.product === p))[0]
+                  ?.rules ?? [],
+              ]),
+            ),
+            windows: out.windows.map((w) => ({
+              product: w.product,
+              date: w.date,
+              startUtc: new Date(w.start).toISOString().slice(0, 16) + 'Z',
+              periods: w.periods,
+              noticeUtc: new Date(w.noticeAt).toISOString().slice(0, 16) + 'Z',
+              source: w.source,
+            })),
+          },
+        }
+      : {}),
     dataGaps: gapsOf(o.history, out.data, out.firstPeriod, out.firstPeriod + out.periods),
     strategies,
     targets: {
@@ -178,11 +281,31 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
   const svg = charts(chunks, names, out);
   writeFileSync(join(o.out, 'daily.svg'), svg.daily);
   writeFileSync(join(o.out, 'week.svg'), svg.week);
+  const revenueSvg = productRes
+    ? barsSvgOf({
+        title: 'Flexibility revenue by product (fleet, with recalibration)',
+        yLabel: '£',
+        groups: names,
+        series: products.map((p) => ({
+          name: p,
+          values: names.map((n) => productRes[n]?.byProduct[p]?.revenueGbp ?? 0),
+        })),
+      })
+    : undefined;
+  if (revenueSvg) writeFileSync(join(o.out, 'revenue.svg'), revenueSvg);
+  const productHtml =
+    productRes && revenueSvg
+      ? `<h2>Flexibility revenue by product</h2>${productTable(productRes, products)}${revenueSvg}
+<p>Windows called: ${out.windows.length} (${products.map((p) => `${p} ${out.windows.filter((w) => w.product === p).length}`).join(', ')}).</p>
+${products.map((p) => `<h3>${p}</h3><ul>${(productRules(products)[p] ?? []).map((r) => `<li>${r}</li>`).join('')}</ul>`).join('')}`
+      : '';
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>FlexLon backtest ${o.from} to ${o.to}</title>
 <style>body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child{text-align:left}li{font-size:13px}</style></head><body>
 <h1>FlexLon backtest</h1>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleet} fleet, seed ${o.seed}; carbon valued at £${carbon}/t. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${table(summary)}
+<h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}
+${productHtml}
 <h2>Daily energy cost and emissions</h2>${svg.daily}
 <h2>One week: fleet import against price and carbon</h2>${svg.week}
 <h2>Assumptions</h2><ul>${ASSUMPTIONS.map((a) => `<li>${a}</li>`).join('')}</ul>

@@ -8,7 +8,15 @@
 import { settlementDayStart, PERIOD_MS } from '../domain/settlement-day.ts';
 import type { SignalHistory } from '../domain/signal-history.ts';
 import type { Solver } from '../ports.ts';
-import { loadState, saveDay, saveState, type DayChunk, type PeriodRow, type StrategyState } from './checkpoint.ts';
+import {
+  loadDay,
+  loadState,
+  saveDay,
+  saveState,
+  type DayChunk,
+  type PeriodRow,
+  type StrategyState,
+} from './checkpoint.ts';
 import { fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
 import { PlannerStrategy } from './planner-strategy.ts';
 import {
@@ -23,6 +31,15 @@ import {
   type GridData,
   type ViewAudit,
 } from './signal-view.ts';
+import {
+  BL01_SETTLEMENT,
+  meterHistory,
+  productCalendar,
+  type Offer,
+  type ProductName,
+  type ProductWindow,
+} from './products.ts';
+import { bl01Baseline } from '../settlement/baseline-bl01.ts';
 import { SiteSim, simJobOf } from './site-sim.ts';
 import { fifo, gsfBestWindow, runNow, type Strategy, type StrategyName } from './strategies.ts';
 
@@ -47,6 +64,8 @@ export interface BacktestOptions {
   readonly fullPlanEvery?: number;
   /** £/tCO2 that values carbon in the objective and in the captured-saving share (default 70). */
   readonly carbonGbpPerTonne?: number;
+  /** Flexibility products offered by flexlon and the oracle (products.ts; default none). */
+  readonly products?: readonly ProductName[];
   /** Tests: other sites or another workload than the profiles'. */
   readonly fleetSites?: readonly FleetSite[];
   readonly workload?: (site: FleetSite, dayIndex: number, dayStart: number) => SiteDay;
@@ -76,6 +95,8 @@ export interface RunOutput {
   readonly firstPeriod: number;
   readonly periods: number;
   readonly resumedDays: number;
+  /** The product windows called over the run (products.ts). */
+  readonly windows: readonly ProductWindow[];
 }
 
 export const DEFAULTS = { horizon: 96, fullPlanEvery: 48, carbonGbpPerTonne: 70 } as const;
@@ -99,10 +120,16 @@ export const runKey = (o: BacktestOptions): string =>
     horizon: o.horizon ?? DEFAULTS.horizon,
     fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
     carbon: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
+    ...(o.products?.length ? { products: o.products } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
   });
 
-const makeStrategy = (name: StrategyName, o: BacktestOptions, dataStart: number): Strategy => {
+const makeStrategy = (
+  name: StrategyName,
+  o: BacktestOptions,
+  dataStart: number,
+  windows: readonly ProductWindow[],
+): Strategy => {
   const planner = (foresight: boolean) =>
     new PlannerStrategy(foresight ? 'oracle' : 'flexlon', {
       solver: o.solver,
@@ -110,6 +137,7 @@ const makeStrategy = (name: StrategyName, o: BacktestOptions, dataStart: number)
       fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
       carbonGbpPerTonne: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
       foresight,
+      windows,
     });
   switch (name) {
     case 'fifo':
@@ -146,14 +174,46 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
   const periods = (lastEnd - firstStart) / PERIOD_MS;
   const data = gridDataOf(o.history, dataStart, (lastEnd - dataStart) / PERIOD_MS + horizon + GSF_PAD, o.seed);
   const noise = carbonNoise(o.seed);
+  // Product windows: P415's active hours are chosen on the price forecast as known at each notice.
+  const windows = productCalendar(o.products ?? [], days, (noticeAt) => {
+    const view = new ForecastView(data, Math.floor(noticeAt / PERIOD_MS) * PERIOD_MS, noise, newAudit());
+    return (t) => view.price((t - dataStart) / PERIOD_MS);
+  });
+  const noticesAt = new Map<number, ProductWindow[]>();
+  for (const w of windows) {
+    // A window announced before the first day is committed to at the first period.
+    const t = Math.max(firstStart, Math.floor(w.noticeAt / PERIOD_MS) * PERIOD_MS);
+    noticesAt.set(t, [...(noticesAt.get(t) ?? []), w]);
+  }
+  const eventDays = new Set(windows.map((w) => w.date));
   const lanes: Lane[] = o.strategies.map((name) => ({
-    strategy: makeStrategy(name, o, dataStart),
+    strategy: makeStrategy(name, o, dataStart, windows),
     sims: sites.map((s) => new SiteSim(s.spec)),
     audit: newAudit(),
   }));
   const key = runKey(o);
   const saved = loadState(o.out, key);
   const start = saved?.daysDone ?? 0;
+  // Each lane's metered import per site and settlement day (kW per period): the BL01 a commitment is
+  // made against. On resume, rebuilt from the saved days within BL01's look-back.
+  const meters = new Map<string, Map<string, number[]>[]>(
+    lanes.map((l) => [l.strategy.name, sites.map(() => new Map())]),
+  );
+  const keepMeter = (name: string, date: string, rows: readonly PeriodRow[]): void => {
+    const m = meters.get(name) as Map<string, number[]>[];
+    m.forEach((site, i) => {
+      site.set(
+        date,
+        rows.map((r) => (r.siteKwh[i] as number) / (PERIOD_MS / 3_600_000)),
+      );
+      if (site.size > BL01_SETTLEMENT.lookbackDays + 2) site.delete(site.keys().next().value as string);
+    });
+  };
+  if (windows.length)
+    for (let k = Math.max(0, start - BL01_SETTLEMENT.lookbackDays - 1); k < start; k++) {
+      const c = loadDay(o.out, k);
+      for (const lane of lanes) keepMeter(lane.strategy.name, c.date, c.rows[lane.strategy.name] ?? []);
+    }
   if (saved)
     for (const lane of lanes) {
       const s = saved.strategies[lane.strategy.name] as StrategyState;
@@ -189,7 +249,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
     // each moves into a site's queue at its submission time; only the oracle looks at them earlier.
     const adding = [...(k === 0 ? [0] : []), k + 1].filter((d) => d < days.length).map(dayOf);
     memo.delete(k - 1);
-    const chunk: DayChunk = { date, rows: {}, finished: {} };
+    const chunk: DayChunk = { date, rows: {}, finished: {}, ...(windows.length ? { offers: {} } : {}) };
     for (const lane of lanes) {
       // Drain days bring no new work; their inference profile still runs.
       for (const add of adding) lane.sims.forEach((sim, i) => sim.add((add[i] as SiteDay).jobs.map(simJobOf)));
@@ -202,6 +262,24 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
           ? new OutturnView(data, now)
           : new ForecastView(data, now, noise, lane.audit);
         const decision = await lane.strategy.decide({ now, period, sites: lane.sims, view });
+        const announced = noticesAt.get(now);
+        if (announced && lane.strategy instanceof PlannerStrategy) {
+          const offers = (chunk.offers as Record<string, Offer[]>)[lane.strategy.name] ?? [];
+          for (const w of announced)
+            offers.push(
+              ...offersAt(
+                lane.strategy,
+                w,
+                sites,
+                meters.get(lane.strategy.name) as Map<string, number[]>[],
+                eventDays,
+                dataStart,
+                (kk, i) => (dayOf(kk)[i] as SiteDay).inferenceKw,
+                allDays,
+              ),
+            );
+          (chunk.offers as Record<string, Offer[]>)[lane.strategy.name] = offers;
+        }
         const siteKwh = lane.sims.map((sim, i) => {
           const inference = (siteDays[i] as SiteDay).inferenceKw;
           return sim.step(now, decision.eligible, decision.order, inference[p % inference.length] ?? 0);
@@ -218,6 +296,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
         });
       }
       chunk.rows[lane.strategy.name] = rows;
+      if (windows.length) keepMeter(lane.strategy.name, date, rows);
       chunk.finished[lane.strategy.name] = lane.sims.flatMap((sim) => sim.finished.splice(0));
     }
     periodsDone += n;
@@ -259,5 +338,53 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
     firstPeriod: (firstStart - dataStart) / PERIOD_MS,
     periods,
     resumedDays: start,
+    windows,
   };
+};
+
+/**
+ * The commitments a planner strategy makes at a window's notice, one per site: the import its plan
+ * expects in each period of the window ((idle + the day's inference profile + planned jobs) × PUE)
+ * and BL01 over the metered days complete by then.
+ */
+const offersAt = (
+  strategy: PlannerStrategy,
+  w: ProductWindow,
+  sites: readonly FleetSite[],
+  meter: readonly Map<string, number[]>[],
+  eventDays: ReadonlySet<string>,
+  dataStart: number,
+  inference: (dayIndex: number, site: number) => readonly number[],
+  allDays: readonly string[],
+): Offer[] => {
+  const k = allDays.indexOf(w.date);
+  return sites.map((s, i) => {
+    const inf = k >= 0 ? inference(k, i) : [];
+    const predictedKw = Array.from({ length: w.periods }, (_, p) => {
+      const slot = w.fromSlot + p;
+      const period = (w.start + p * PERIOD_MS - dataStart) / PERIOD_MS;
+      return (
+        (s.spec.trainingIdleKw +
+          (inf[slot % Math.max(1, inf.length)] ?? 0) +
+          strategy.plannedJobsKw(s.spec.id, period)) *
+        s.spec.pue
+      );
+    });
+    const days = meter[i] as Map<string, number[]>;
+    // Only days finished by the notice are in the meter store (it is filled at each day's end).
+    const history = meterHistory({ day: (_, d) => days.get(d), price: () => 0 }, i, w.date, eventDays);
+    const bl = bl01Baseline(history, w.date, [], w.fromSlot, w.fromSlot + w.periods, BL01_SETTLEMENT);
+    return {
+      product: w.product,
+      site: s.spec.id,
+      siteIndex: i,
+      date: w.date,
+      noticeAt: w.noticeAt,
+      start: w.start,
+      periods: w.periods,
+      fromSlot: w.fromSlot,
+      predictedKw,
+      baselineKw: bl.ok ? bl.baselineKw : null,
+    };
+  });
 };

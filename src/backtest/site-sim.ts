@@ -58,6 +58,8 @@ export interface Finished {
    */
   readonly lateGpuH: number;
   readonly work: number;
+  /** Hours between release and deadline beyond the job's run at full power: its SLO class (metrics.ts). */
+  readonly slackH?: number;
 }
 
 export interface PeriodMeter {
@@ -178,6 +180,7 @@ export class SiteSim {
           lateH: (until - j.deadlineAt) / HOUR_MS,
           lateGpuH: (j.gpus * (j.lateKwhPeriods ?? 0) * PERIOD_H) / j.energyKwh,
           work: j.work,
+          slackH: (j.deadlineAt - j.releaseAt) / HOUR_MS - j.energyKwh / j.powerKw,
         });
       }
       this.running = next;

@@ -74,3 +74,70 @@ export const svgOf = (charts: readonly Chart[]): string =>
   `<rect width="100%" height="100%" fill="white"/>` +
   charts.map((c, i) => group(c, i * H)).join('') +
   '</svg>';
+
+export interface BarChart {
+  readonly title: string;
+  readonly yLabel: string;
+  /** One group of bars per label (a strategy). */
+  readonly groups: readonly string[];
+  /** One bar per series in each group (a product); values may be negative. */
+  readonly series: readonly Series[];
+}
+
+/** Grouped bars in one standalone SVG document, zero line drawn, each bar labelled with its value. */
+export const barsSvgOf = (c: BarChart): string => {
+  const all = c.series.flatMap((s) => s.values.filter(Number.isFinite));
+  const lo = Math.min(0, ...all);
+  let hi = Math.max(0, ...all);
+  if (!(hi > lo)) hi = lo + 1;
+  const y = (v: number): number => PAD.top + (1 - (v - lo) / (hi - lo)) * (H - PAD.top - PAD.bottom);
+  const plotW = W - PAD.left - PAD.right;
+  const groupW = plotW / Math.max(1, c.groups.length);
+  const barW = (groupW * 0.8) / Math.max(1, c.series.length);
+  const parts: string[] = [
+    `<svg xmlns="http://www.w3.org/2000/svg" width="${W}" height="${H}" viewBox="0 0 ${W} ${H}" font-family="sans-serif">`,
+    `<rect width="100%" height="100%" fill="white"/>`,
+    `<text x="${PAD.left}" y="18" font-size="14" font-weight="bold">${esc(c.title)}</text>`,
+  ];
+  for (let k = 0; k <= 4; k++) {
+    const v = lo + ((hi - lo) * k) / 4;
+    parts.push(
+      `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(v).toFixed(1)}" y2="${y(v).toFixed(1)}" stroke="#ddd"/>`,
+      `<text x="${PAD.left - 6}" y="${(y(v) + 4).toFixed(1)}" font-size="11" text-anchor="end">${niceNumber(v)}</text>`,
+    );
+  }
+  parts.push(
+    `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(0).toFixed(1)}" y2="${y(0).toFixed(1)}" stroke="#333"/>`,
+    `<text x="14" y="${(H / 2).toFixed(0)}" font-size="11" transform="rotate(-90 14 ${(H / 2).toFixed(0)})" text-anchor="middle">${esc(c.yLabel)}</text>`,
+  );
+  c.groups.forEach((g, gi) => {
+    const x0 = PAD.left + gi * groupW + groupW * 0.1;
+    parts.push(
+      `<text x="${(PAD.left + (gi + 0.5) * groupW).toFixed(1)}" y="${H - PAD.bottom + 16}" font-size="11" text-anchor="middle">${esc(g)}</text>`,
+    );
+    c.series.forEach((s, si) => {
+      const v = s.values[gi] ?? 0;
+      if (!Number.isFinite(v)) return;
+      const top = Math.min(y(v), y(0));
+      const h = Math.abs(y(v) - y(0));
+      const x = x0 + si * barW;
+      parts.push(
+        `<rect x="${x.toFixed(1)}" y="${top.toFixed(1)}" width="${(barW * 0.9).toFixed(1)}" height="${h.toFixed(1)}" fill="${COLOURS[si % COLOURS.length] as string}"/>`,
+      );
+      if (v !== 0)
+        parts.push(
+          `<text x="${(x + barW * 0.45).toFixed(1)}" y="${(v >= 0 ? top - 3 : top + h + 11).toFixed(1)}" font-size="9" text-anchor="middle">${niceNumber(v)}</text>`,
+        );
+    });
+  });
+  c.series.forEach((s, k) => {
+    const colour = COLOURS[k % COLOURS.length] as string;
+    const ly = PAD.top + 14 * k + 6;
+    parts.push(
+      `<rect x="${W - PAD.right + 10}" y="${ly - 5}" width="18" height="10" fill="${colour}"/>`,
+      `<text x="${W - PAD.right + 32}" y="${ly + 4}" font-size="11">${esc(s.name)}</text>`,
+    );
+  });
+  parts.push('</svg>');
+  return parts.join('');
+};

@@ -9,6 +9,7 @@ import { isSettlementDate, PERIOD_MS, settlementDayStart } from '../domain/settl
 import { FlexError } from '../errors.ts';
 import { DEFAULT_WORK } from '../optimise/planner.ts';
 import { FLEETS, SITE_IDS, type Fleet } from '../backtest/fleet.ts';
+import { PRODUCTS, type ProductName } from '../backtest/products.ts';
 import { writeOutputs } from '../backtest/report.ts';
 import { datesBetween, DEFAULTS, DRAIN_DAYS, runBacktest, type Progress } from '../backtest/run.ts';
 import { STRATEGIES, type StrategyName } from '../backtest/strategies.ts';
@@ -27,6 +28,8 @@ Options:
   --sites LIST           simulated sites, from ${SITE_IDS.join(',')} (default all three)
   --fleet busy|idle      site profile: busy (95 % of the pool asked for) or idle (36 jobs a day)
   --strategies LIST      from ${STRATEGIES.join(',')} (default all)
+  --products LIST        flexibility products flexlon and the oracle offer, from ${PRODUCTS.join(',')}
+                         (default none): DFS live events, DSO peak reduction, P415 deviation
   --seed N               workload and forecast-noise seed (default 1)
   --carbon-price GBP     £ per tonne of CO2 in the objective (default ${DEFAULTS.carbonGbpPerTonne})
   --full-plan-every N    a fresh plan every N periods, carried in between (default ${DEFAULTS.fullPlanEvery})
@@ -72,6 +75,7 @@ export const backtestCommand: Command = {
         sites: { type: 'string' },
         fleet: { type: 'string' },
         strategies: { type: 'string' },
+        products: { type: 'string' },
         seed: { type: 'string' },
         'carbon-price': { type: 'string' },
         'full-plan-every': { type: 'string' },
@@ -90,6 +94,7 @@ export const backtestCommand: Command = {
     if (!FLEETS.includes(fleet)) usage(`--fleet must be busy or idle, got "${v.fleet}"`);
     const sites = listOf(v.sites, SITE_IDS, 'sites');
     const strategies = listOf<StrategyName>(v.strategies, STRATEGIES, 'strategies');
+    const products = v.products === undefined ? [] : listOf<ProductName>(v.products, PRODUCTS, 'products');
     const seed = intOf(v.seed, '--seed', 1, 0);
     const fullPlanEvery = intOf(v['full-plan-every'], '--full-plan-every', DEFAULTS.fullPlanEvery, 1);
     const carbon = v['carbon-price'] === undefined ? DEFAULTS.carbonGbpPerTonne : Number(v['carbon-price']);
@@ -117,6 +122,7 @@ export const backtestCommand: Command = {
       sites,
       fleet,
       strategies,
+      products,
       seed,
       out: v.out,
       history,
@@ -133,7 +139,9 @@ export const backtestCommand: Command = {
     try {
       const out = await runBacktest(options);
       const results = writeOutputs(options, out) as { targets: unknown };
-      io.out(`backtest: wrote ${v.out}/results.json, report.html, ${strategies.length} CSV files and 2 SVG plots`);
+      io.out(
+        `backtest: wrote ${v.out}/results.json, report.html, ${strategies.length} CSV files and ${products.length ? 3 : 2} SVG plots`,
+      );
       io.out(`targets: ${JSON.stringify(results.targets)}`);
       return 0;
     } finally {
