@@ -8,7 +8,9 @@ import { FlexError } from '../errors.ts';
 import { londonOffsetMs, PERIOD_MS, periodStart, settlementPeriodOf } from '../domain/settlement-day.ts';
 import { isoOf } from '../domain/time.ts';
 import { readJsonFile } from '../formats/json.ts';
-import { meterDays, parseMeterCsv, type MeterUnit } from '../formats/meter-csv.ts';
+import { meterDays, parseMeterCsv, type MeterSeries, type MeterUnit } from '../formats/meter-csv.ts';
+import { parsePrometheusRange, type PowerUnit } from '../formats/prometheus-range.ts';
+import { prometheusMeter } from './settle-prometheus.ts';
 import { eventBaseline, type SettlementWindow } from '../settlement/meter-baselines.ts';
 import { parseSettleTerms, settleProduct, type BaselineName } from '../settlement/product.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
@@ -18,9 +20,10 @@ import { orderLines, settleFromStores, type StoreRef } from './settle-order.ts';
 import { openStore } from '../compose/index.ts';
 import { openSqliteStore } from '../compose/tools.ts';
 
-const USAGE = `Usage: flexlon settle --meter FILE.csv --event FROM/TO --product FILE.json --accepted-kw KW
+const USAGE = `Usage: flexlon settle --meter FILE.csv|FILE.json --event FROM/TO --product FILE.json --accepted-kw KW
                       [--baseline bl01|dfs|ena|nominated] [--nominated FILE.json] [--event-days D,...]
                       [--unit kWh|kW] [--format table|json|csv|html] [--out FILE]
+       flexlon settle --meter-prometheus URL --query Q [--step S] [--history-days N] --event ... (as above)
        flexlon settle --order ID PATH... [--format ...] [--out FILE]
        flexlon settle --order ID --postgres URL [--schema NAME]... [--password-file FILE] [--format ...]
 
@@ -28,7 +31,9 @@ Settles one flexibility event from a half-hourly meter file: the baseline of eac
 by a published method, the metered import, the delivered energy and the payment under the product's
 terms. The meter file is CSV, one row per period (a UTC start or settlement_date + settlement_period,
 and kwh or kw) or one row per settlement day (date, then a column per period; 46 or 50 on clock-change
-days); gaps and duplicates are reported, never filled. FROM/TO are UTC times with a zone on half-hour
+days); gaps and duplicates are reported, never filled. A Prometheus range answer (saved, or read
+live with --meter-prometheus) is one series of import power: a period's kW is the mean of its samples
+at each step, and only when every sample is there; a period missing one is a gap. FROM/TO are UTC times with a zone on half-hour
 boundaries, within one settlement day. The product (JSON) names its measurement (reduction or
 import-limit), baseline, prices and performance rule (docs/settlement.md); for an order bought with
 no product, {"agreedPriceGbp": £} is its price paid as delivered.
@@ -40,7 +45,12 @@ bought and the readings the provider reported), under the terms recorded with th
 statement says whether it agrees with the settlement recorded in that store's audit log (exit 1 if not).
 
 Options:
-  --meter FILE          the meter export (one metering point)
+  --meter FILE          the meter export (one metering point): CSV, or .json holding a saved answer
+                        of Prometheus /api/v1/query_range (one series of import power)
+  --meter-prometheus URL  read the meter from a Prometheus server instead (with --query)
+  --query Q             the PromQL giving the site's import power (one series: W or kW)
+  --step S              the range query's step in seconds, dividing 1800 (default 60)
+  --history-days N      days of history before the event day to query (default 28)
   --order ID            settle a stored order instead (with PATH... or --postgres)
   --postgres URL        a postgresql:// connection string (no password in it: use --password-file)
   --schema NAME         a schema to look in (repeat for several; default: every FlexLon schema)
@@ -51,7 +61,8 @@ Options:
   --baseline NAME       overrides the product's baseline: bl01, dfs, ena or nominated
   --nominated FILE      the provider's nominated baseline: a JSON list of kW, one per period of the window
   --event-days D,...    earlier days the site delivered flexibility (left out of the baseline history)
-  --unit kWh|kW         the meter values' unit, when the header does not say it
+  --unit U              the meter values' unit when the file does not say it: kWh or kW for CSV,
+                        W or kW for Prometheus (else the metric's _watts/_kilowatts name)
   --format F            table (default), json, csv or html
   --out FILE            write there instead of standard output
   -h, --help            this help`;
@@ -84,6 +95,9 @@ export const windowOf = (text: string): SettlementWindow => {
   return { date: first.date, fromPeriod: first.period, toPeriod: last.period + 1 };
 };
 
+/** The end of --event (already checked by windowOf). */
+const windowEnd = (text: string): number => Date.parse(text.split('/')[1] as string);
+
 const readText = (file: string, what: string): string => {
   try {
     return readFileSync(resolve(file), 'utf8');
@@ -92,17 +106,27 @@ const readText = (file: string, what: string): string => {
   }
 };
 
+/** Reads --meter: a CSV export (meter-csv.ts), or a .json file holding a saved Prometheus query_range answer. */
+export const readMeterFile = (file: string, unit: string | undefined): MeterSeries => {
+  if (!file.toLowerCase().endsWith('.json'))
+    return parseMeterCsv(readText(file, '--meter'), file, unit ? { unit: unit as MeterUnit } : {});
+  if (unit !== undefined && unit !== 'W' && unit !== 'kW')
+    throw usage(`--unit "${unit}": a Prometheus series is power, W or kW`, '--unit');
+  return parsePrometheusRange(readJsonFile(file), file, unit ? { unit: unit as PowerUnit } : {});
+};
+
 export const settleFromFiles = (o: {
-  meter: string;
+  /** A meter file, or a series already read (--meter-prometheus). */
+  meter: string | MeterSeries;
   event: string;
   product: string;
   acceptedKw: number;
   baseline?: BaselineName;
   nominated?: string;
   eventDays?: readonly string[];
-  unit?: MeterUnit;
+  unit?: string;
 }): SettleReport => {
-  const series = parseMeterCsv(readText(o.meter, '--meter'), o.meter, o.unit ? { unit: o.unit } : {});
+  const series = typeof o.meter === 'string' ? readMeterFile(o.meter, o.unit) : o.meter;
   const product = parseSettleTerms(readJsonFile(o.product), o.product);
   const w = windowOf(o.event);
   const name = o.baseline ?? product.baseline;
@@ -111,7 +135,7 @@ export const settleFromFiles = (o: {
   if (missing.length > 0)
     throw new FlexError(
       'FLX_DATA_INVALID',
-      `${o.meter}: no reading for ${missing.map((t) => `${w.date} SP${settlementPeriodOf(t).period} (${isoOf(t)})`).join(', ')} in the window: settlement needs every period metered (nothing is estimated)`,
+      `${series.file}: no reading for ${missing.map((t) => `${w.date} SP${settlementPeriodOf(t).period} (${isoOf(t)})`).join(', ')} in the window: settlement needs every period metered (nothing is estimated)`,
     );
   const nominatedKw = o.nominated ? (readJsonFile(o.nominated) as number[]) : undefined;
   const baseline = eventBaseline(name, meterDays(series), w, {
@@ -216,6 +240,10 @@ export const settleCommand: Command = {
         schema: { type: 'string', multiple: true },
         'password-file': { type: 'string' },
         meter: { type: 'string' },
+        'meter-prometheus': { type: 'string' },
+        query: { type: 'string' },
+        step: { type: 'string' },
+        'history-days': { type: 'string' },
         event: { type: 'string' },
         product: { type: 'string' },
         'accepted-kw': { type: 'string' },
@@ -238,7 +266,17 @@ export const settleCommand: Command = {
       throw usage(`--format "${format}": table, json, csv or html`, '--format');
     if (values.order !== undefined) {
       const clash = (
-        ['meter', 'event', 'product', 'accepted-kw', 'baseline', 'nominated', 'event-days', 'unit'] as const
+        [
+          'meter',
+          'meter-prometheus',
+          'event',
+          'product',
+          'accepted-kw',
+          'baseline',
+          'nominated',
+          'event-days',
+          'unit',
+        ] as const
       ).find((k) => values[k] !== undefined);
       if (clash)
         throw usage(`--${clash} does not go with --order: the order's own terms and readings are used`, `--${clash}`);
@@ -248,7 +286,12 @@ export const settleCommand: Command = {
     }
     if (positionals.length > 0) throw usage(`unexpected ${positionals[0]}: stores are read with --order only`);
     if (values.postgres !== undefined) throw usage('--postgres goes with --order', '--postgres');
-    for (const k of ['meter', 'event', 'product', 'accepted-kw'] as const)
+    const fromPrometheus = values['meter-prometheus'] !== undefined;
+    if (fromPrometheus === (values.meter !== undefined))
+      throw usage('give the meter as --meter FILE or --meter-prometheus URL --query Q (one of them)', '--meter');
+    if (fromPrometheus !== (values.query !== undefined))
+      throw usage('--query goes with --meter-prometheus (the PromQL giving the site import power)', '--query');
+    for (const k of ['event', 'product', 'accepted-kw'] as const)
       if (values[k] === undefined) throw usage(`--${k} is needed`, `--${k}`);
     const acceptedKw = Number(values['accepted-kw']);
     if (!(acceptedKw > 0) || !Number.isFinite(acceptedKw))
@@ -256,17 +299,38 @@ export const settleCommand: Command = {
     const baseline = values.baseline;
     if (baseline !== undefined && !['bl01', 'dfs', 'ena', 'nominated'].includes(baseline))
       throw usage(`--baseline "${baseline}": one of bl01, dfs, ena, nominated`, '--baseline');
-    if (values.unit !== undefined && values.unit !== 'kWh' && values.unit !== 'kW')
+    const csv = values.meter !== undefined && !values.meter.toLowerCase().endsWith('.json');
+    if (csv && values.unit !== undefined && values.unit !== 'kWh' && values.unit !== 'kW')
       throw usage(`--unit "${values.unit}": kWh or kW`, '--unit');
+    if (fromPrometheus && values.unit !== undefined && values.unit !== 'W' && values.unit !== 'kW')
+      throw usage(`--unit "${values.unit}": a Prometheus series is power, W or kW`, '--unit');
+    const count = (flag: string, text: string | undefined, fallback: number): number => {
+      const n = text === undefined ? fallback : Number(text);
+      if (!Number.isInteger(n) || n <= 0) throw usage(`--${flag} "${text}": a whole number above 0`, `--${flag}`);
+      return n;
+    };
+    const meter = fromPrometheus
+      ? await prometheusMeter(
+          {
+            url: values['meter-prometheus'] as string,
+            query: values.query as string,
+            stepSeconds: count('step', values.step, 60),
+            historyDays: count('history-days', values['history-days'], 28),
+            ...(values.unit ? { unit: values.unit as PowerUnit } : {}),
+          },
+          windowOf(values.event as string).date,
+          windowEnd(values.event as string),
+        )
+      : (values.meter as string);
     const report = settleFromFiles({
-      meter: values.meter as string,
+      meter,
       event: values.event as string,
       product: values.product as string,
       acceptedKw,
       ...(baseline ? { baseline: baseline as BaselineName } : {}),
       ...(values.nominated ? { nominated: values.nominated } : {}),
       ...(values['event-days'] ? { eventDays: values['event-days'].split(',').map((d) => d.trim()) } : {}),
-      ...(values.unit ? { unit: values.unit as MeterUnit } : {}),
+      ...(values.unit && !fromPrometheus ? { unit: values.unit } : {}),
     });
     write(report, format, values.out, io);
     return 0;
