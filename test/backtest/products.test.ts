@@ -3,7 +3,12 @@
 // and utilisation times the WPD/NGED factor; P415 sells the deviation at MID with the supplier's
 // compensation stated, not charged; recalibration after a delivery corrects the next commitment.
 import assert from 'node:assert/strict';
-import { describe, it } from 'node:test';
+import { after, describe, it } from 'node:test';
+import { createPlanningSolver } from '../../src/compose/solver.ts';
+import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
+import { loadDay } from '../../src/backtest/checkpoint.ts';
+import { runBacktest } from '../../src/backtest/run.ts';
+import { history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
 import { SIM_SITES } from '../../src/compose/market.ts';
 import { PERIOD_MS, settlementDayStart } from '../../src/domain/settlement-day.ts';
 import { fleetSites, SITE_IDS } from '../../src/backtest/fleet.ts';
@@ -219,5 +224,50 @@ describe('backtest fleet and SLO classes', () => {
       meanLateH: 0,
       p95LateH: 0,
     });
+  });
+});
+
+describe('backtest with a product window', () => {
+  const solver = createPlanningSolver({ work: DEFAULT_WORK });
+  after(() => solver.close());
+
+  it('flexlon keeps deferrable work out of an announced P415 window that fifo runs through', async () => {
+    // Thursday 2 March 2023 is a P415 day (working day index 42). Flat price and carbon: the forecast
+    // ties everywhere, so the window is the day's first 2 h, and only the window's pay moves work.
+    const out = tmp();
+    const r = await runBacktest({
+      from: '2023-03-02',
+      to: '2023-03-02',
+      sites: ['edi'],
+      fleet: 'busy',
+      strategies: ['fifo', 'flexlon'],
+      products: ['p415'],
+      seed: 3,
+      out,
+      history: history(
+        () => 80,
+        () => 150,
+      ),
+      solver,
+      carbonGbpPerTonne: 0,
+      fleetSites: [SMALL_SITE],
+      workload: (_s, k, dayStart) => ({ jobs: k === 0 ? shortJobs(12, dayStart) : [], inferenceKw: [0] }),
+    });
+    const start = Date.UTC(2023, 2, 2);
+    assert.deepEqual(
+      r.windows.map((w) => [w.product, w.start - start, w.periods]),
+      [['p415', 0, 4]],
+    );
+    const day = loadDay(out, 0);
+    const kwh = (n: string) => (day.rows[n] ?? []).slice(0, 4).map((x) => x.siteKwh[0]);
+    // Idle is 10 kW × 0.5 h = 5 kWh; fifo starts 8 of the 12 jobs (64 GPUs) at once.
+    assert.deepEqual(kwh('flexlon'), [5, 5, 5, 5]);
+    assert.equal(kwh('fifo')[0], 5 + 8 * 4);
+    // flexlon committed at the first period from its plan: idle only in the window.
+    const offers = day.offers?.flexlon ?? [];
+    assert.equal(offers.length, 1);
+    assert.deepEqual(offers[0]?.predictedKw, [10, 10, 10, 10]);
+    assert.equal(offers[0]?.baselineKw, null, 'no metered days before the first: no BL01 yet');
+    assert.equal(day.offers?.fifo, undefined, 'fifo makes no offers');
   });
 });

@@ -61,6 +61,37 @@ describe('backtest runs', () => {
     assert.equal(result, first);
   });
 
+  it('with products, resumes to the same revenue and offers as a run never stopped', async () => {
+    // DFS live events on 23 and 24 January 2023; stopped after the second day, the resumed run must
+    // rebuild the metered days its BL01 commitments are made against.
+    const o = (out: string, extra: Partial<BacktestOptions> = {}) =>
+      options(out, {
+        from: '2023-01-20',
+        to: '2023-01-24',
+        strategies: ['fifo', 'flexlon'],
+        products: ['dfs'],
+        ...extra,
+      });
+    const whole = await complete(o(tmp()));
+    const out = tmp();
+    const stop = new AbortController();
+    await assert.rejects(
+      runBacktest(o(out, { signal: stop.signal, onDay: (p) => p.day === 2 && stop.abort() })),
+      (e: Error) => e.name === 'AbortError',
+    );
+    assert.equal(await complete(o(out)), whole);
+    const r = JSON.parse(whole) as {
+      products: { windows: { date: string }[] };
+      strategies: Record<string, { flexibility: { offers: { date: string; committedKw: unknown }[] } }>;
+    };
+    assert.deepEqual(
+      r.products.windows.map((w) => w.date),
+      ['2023-01-23', '2023-01-24'],
+    );
+    assert.equal(r.strategies.flexlon?.flexibility.offers.length, 2, 'both events settled against BL01');
+    assert.equal(r.strategies.fifo?.flexibility.offers.length, 0);
+  });
+
   it('refuses a checkpoint made with other arguments', async () => {
     const out = tmp();
     await runBacktest(options(out));
