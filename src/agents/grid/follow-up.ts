@@ -3,6 +3,7 @@
 // the terms bought and its own meter view (statement-check.ts), audited as agreed or disputed.
 import type { SettlementSummary } from '../../settlement/delivered.ts';
 import type { SiteSettlement } from '../../settlement/codec.ts';
+import type { MeterView } from './meter-view.ts';
 import type { GridOrchestrator } from './orchestrator.ts';
 import { askSupport, statementOf } from './post-order.ts';
 import { checkStatement, type StatementCheck } from './statement-check.ts';
@@ -17,11 +18,16 @@ export interface FollowUp {
   readonly check?: StatementCheck;
 }
 
-export const followUp = async (bap: GridOrchestrator, p: Procurement): Promise<FollowUp> => {
+/** `meterView`: the buyer's own meter data (default: the one the buyer was composed with, if any). */
+export const followUp = async (
+  bap: GridOrchestrator,
+  p: Procurement,
+  meterView: MeterView | undefined = bap.deps.meterView,
+): Promise<FollowUp> => {
   const s = await bap.status(p);
   const statement = statementOf(await askSupport(bap, p));
   if (!statement) return { ...s, statement };
-  const own = await bap.deps.meterView?.readingsFor(p);
+  const own = await meterView?.readingsFor(p);
   const check = checkStatement(p, statement, s.settlement, own);
   await bap.recordCheck(p, check);
   return { ...s, statement, check };

@@ -33,6 +33,8 @@ export interface Shortfall {
   readonly periods: number;
   readonly deliveredKwh: number;
   readonly committedKwh: number;
+  /** Committed but not delivered, period by period (import-limit: imported above the limit). */
+  readonly shortfallKwh: number;
   /** kW missing in the latest metered period: what a top-up asks for. */
   readonly missingKw: number;
   /** The latest metered period, UTC with its settlement period. */
@@ -58,9 +60,10 @@ export type MonitorEvent =
 const round1 = (x: number): number => Math.round(x * 10) / 10;
 
 /**
- * The shortfall of `p` on the periods `s` has metered, or undefined. A reduction: delivered
- * (baseline − metered) against selectedKw per period. An import limit: import above the limit
- * against the allowance kept.
+ * The shortfall of `p` on the periods `s` has metered, or undefined. Counted per period, as
+ * settlement counts it (settlement/delivered.ts): more in one period does not make up for less in
+ * another. A reduction: committed (selectedKw) less delivered (baseline − metered). An import
+ * limit: import above the limit, against the allowance.
  */
 export const shortfallOf = (
   p: Pick<Procurement, 'selectedKw' | 'product'>,
@@ -73,22 +76,17 @@ export const shortfallOf = (
   if (!last) return undefined;
   const hours = 0.5;
   const limit = p.product?.importLimitKw ?? need.importLimitKw;
-  const delivered = periods.reduce((a, x) => a + (x.baselineKw - x.meteredKw) * hours, 0);
-  const committed = p.selectedKw * hours * periods.length;
-  let missingKw: number;
-  if (limit !== undefined) {
-    const over = periods.reduce((a, x) => a + Math.max(0, x.meteredKw - limit) * hours, 0);
-    if (over <= tolerance * limit * hours * periods.length) return undefined;
-    missingKw = Math.max(0, last.meteredKw - limit);
-  } else {
-    if (delivered >= committed * (1 - tolerance)) return undefined;
-    missingKw = Math.max(0, p.selectedKw - (last.baselineKw - last.meteredKw));
-  }
+  const shortKw = (x: { baselineKw: number; meteredKw: number }) =>
+    limit !== undefined ? Math.max(0, x.meteredKw - limit) : Math.max(0, p.selectedKw - (x.baselineKw - x.meteredKw));
+  const short = periods.reduce((a, x) => a + shortKw(x) * hours, 0);
+  const committed = (limit ?? p.selectedKw) * hours * periods.length;
+  if (short <= tolerance * committed) return undefined;
   return {
     periods: periods.length,
-    deliveredKwh: Math.round(delivered * 1000) / 1000,
-    committedKwh: Math.round(committed * 1000) / 1000,
-    missingKw: round1(missingKw),
+    deliveredKwh: Math.round(periods.reduce((a, x) => a + (x.baselineKw - x.meteredKw) * hours, 0) * 1000) / 1000,
+    committedKwh: Math.round(p.selectedKw * hours * periods.length * 1000) / 1000,
+    shortfallKwh: Math.round(short * 1000) / 1000,
+    missingKw: round1(shortKw(last)),
     lastPeriod: `${isoOf(last.start)} (SP${settlementPeriodOf(last.start).period})`,
   };
 };
