@@ -297,12 +297,12 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
     productRes && revenueSvg
       ? `<h2>Flexibility revenue by product</h2>${productTable(productRes, products)}${revenueSvg}
 <p>Windows called: ${out.windows.length} (${products.map((p) => `${p} ${out.windows.filter((w) => w.product === p).length}`).join(', ')}).</p>
-${products.map((p) => `<h3>${p}</h3><ul>${(productRules(products)[p] ?? []).map((r) => `<li>${r}</li>`).join('')}</ul>`).join('')}`
+${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3><ul>${(productRules(products)[p] ?? []).map((r) => `<li>${r}</li>`).join('')}</ul>`).join('')}`
       : '';
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>FlexLon backtest ${o.from} to ${o.to}</title>
 <style>body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child{text-align:left}li{font-size:13px}</style></head><body>
 <h1>FlexLon backtest</h1>
-<p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleet} fleet, seed ${o.seed}; carbon valued at £${carbon}/t. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
+<p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleet} fleet, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${table(summary)}
 <h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}
 ${productHtml}
