@@ -57,7 +57,10 @@ export interface NeedPolicy {
   readonly peakHours: readonly [number, number];
   /** Procure this many slots before the window opens (within-day, as DFS and DSO utilisation calls are). */
   readonly procureLeadSlots: number;
-  /** Delivery monitoring: the shortfall tolerance and whether to top up (monitor.ts; default DEFAULT_MONITOR). */
+  /**
+   * Delivery monitoring while the window runs (monitor.ts): the shortfall tolerance and whether to
+   * top up. Absent: no status during the window, only the follow-up after it (the demo's default).
+   */
   readonly monitor?: MonitorPolicy;
 }
 

@@ -16,7 +16,7 @@ import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/ti
 import { asFlexError } from '../../errors.ts';
 import type { Clock } from '../../ports.ts';
 import type { GridOrchestrator, Procurement } from './orchestrator.ts';
-import { DEFAULT_MONITOR, DeliveryMonitor, type MonitorEvent } from './monitor.ts';
+import { DeliveryMonitor, type MonitorEvent } from './monitor.ts';
 import { followUp } from './follow-up.ts';
 import type { StatementCheck } from './statement-check.ts';
 
@@ -170,11 +170,12 @@ export class ProcurementLoop {
     const p = o.procurement;
     if (!p) return;
     if (t === p.offer.windowStart) this.emit({ kind: 'window-open', at: t, procurement: p });
-    // While a window runs: status each slot, pushes as they come, a shortfall alerted and topped up.
+    // While a window runs, when the buyer's policy asks for monitoring: status each slot, pushes as
+    // they come, a shortfall alerted and (if configured) topped up. Without it, status is asked after.
     const monitor = this.monitorFor(o, need, p);
-    await monitor.step(t);
+    await monitor?.step(t);
     // Follow-up one slot after each part's window: the provider has metered the last period by then.
-    for (const [i, part] of monitor.parts.entries()) {
+    for (const [i, part] of (monitor?.parts ?? [p, ...(p.more ?? [])]).entries()) {
       if (t !== part.offer.windowEnd + slotMs) continue;
       const f = await followUp(this.d.bap, part);
       if (i === 0) {
@@ -196,15 +197,17 @@ export class ProcurementLoop {
     }
   }
 
-  /** The day's delivery monitor; a top-up it buys joins the day's parts. */
-  private monitorFor(o: DayOutcome, need: FlexNeed, p: Procurement): DeliveryMonitor {
+  /** The day's delivery monitor, if the policy asks for one; a top-up it buys joins the day's parts. */
+  private monitorFor(o: DayOutcome, need: FlexNeed, p: Procurement): DeliveryMonitor | undefined {
+    const policy = this.d.bap.policy.monitor;
+    if (!policy) return undefined;
     if (this.monitor && this.monitor.parts[0] === p) return this.monitor;
     this.monitor?.stop();
     const monitor = new DeliveryMonitor(
       {
         bap: this.d.bap,
         need,
-        policy: this.d.bap.policy.monitor ?? DEFAULT_MONITOR,
+        policy,
         slotMinutes: this.d.slotMinutes,
         now: () => this.d.clock.now(),
         transactionId: this.d.transactionId,
