@@ -31,6 +31,7 @@ export const workKpis = (
     ? slots.filter((s) => s.sites === siteCount && s.start >= cover.from && s.start + slotMs <= cover.to)
     : [];
   const gpuHours = counted.reduce((a, s) => a + (ledger?.gpuHoursIn(s.start) ?? 0), 0);
+  const kwh = counted.reduce((a, s) => a + s.kwh, 0);
   const costGbp = counted.reduce((a, s) => a + s.costGbp, 0);
   const carbonG = counted.reduce((a, s) => a + s.carbonG, 0);
   const outcomes = ledger?.outcomes(dayStart, now) ?? [];
@@ -40,6 +41,8 @@ export const workKpis = (
     gpuHours: counted.length > 0 ? round(gpuHours, 1) : null,
     gpuHourSlots: counted.length,
     gpuHoursFrom: counted[0]?.start ?? null,
+    /** Metered import of the counted slots (kWh): the energy the per-GPU-hour figures divide. */
+    gpuHourKwh: counted.length > 0 ? round(kwh, 1) : null,
     /** Metered cost and carbon of the counted slots ÷ their GPU-hours. */
     gbpPerGpuHour: gpuHours > 0 ? round(costGbp / gpuHours, 3) : null,
     gCo2PerGpuHour: gpuHours > 0 ? round(carbonG / gpuHours, 0) : null,

@@ -226,68 +226,67 @@ test("schedule: a Gantt row per job where the latest plan places it, with the pl
     times: { t: number }[];
   };
   // The answer the page itself got (the BPP may re-plan between its read and ours).
-  let s: Schedule | undefined;
+  let got: Schedule | undefined;
   const listen = async (res: { url(): string; json(): Promise<unknown> }) => {
-    if (res.url().endsWith('/dashboard/api/schedule')) s = (await res.json().catch(() => s)) as Schedule;
+    if (res.url().endsWith('/dashboard/api/schedule')) got = (await res.json().catch(() => got)) as Schedule;
   };
   page.on('response', listen);
-  {
-    await page.goto(`${m.urls.bpp}/dashboard/#schedule`);
-    await drawn('schedule');
-    await page.waitForTimeout(100);
-    page.off('response', listen);
-    assert.ok(s, 'the page read the schedule');
-    assert.ok(s.times.length >= 48, 'the plan covers at least a day');
-    // The plan's own placement, read from the log: each site's dispatch (in the plan's row, or in the
-    // dispatch rows naming the plan when it was pushed to every site), a start per waiting job.
-    const rows = await m.stores.flex.auditTrail();
-    type Levers = { dispatch?: { jobId: string; beginAt: number }[] };
-    const starts = new Map<string, number>();
-    for (const site of s.sites) {
-      const named = rows.filter((r) => (r.payload as { planId?: string }).planId === site.placedBy);
-      const plan = named.find((r) => r.kind === 'plan')?.payload as { site?: string; dispatch?: unknown };
-      assert.ok(plan, `the plan that dispatched ${site.site} is in the log`);
-      const levers: Levers | undefined = Array.isArray(plan.dispatch)
-        ? plan.site === site.site
-          ? { dispatch: plan.dispatch as Levers['dispatch'] }
-          : undefined
-        : ((plan.dispatch as Record<string, Levers> | undefined)?.[site.site] ??
-          (named.find((r) => r.kind === 'dispatch' && (r.payload as { site?: string }).site === site.site)?.payload as
-            Levers | undefined));
-      assert.ok(levers, `the log holds ${site.site}'s dispatch in plan ${site.placedBy}`);
-      for (const d of levers.dispatch ?? []) starts.set(d.jobId, d.beginAt);
-    }
-    let planned = 0;
-    for (const site of s.sites) {
-      assert.equal(
-        await page.textContent(`[data-site-title="${site.site}"] [data-field="jobs"]`),
-        `${site.jobs.length} jobs`,
-      );
-      for (const j of site.jobs.filter((x) => x.placement === 'planned')) {
-        assert.equal(j.start, starts.get(j.id), `${j.id} starts where the plan starts it`);
-        planned++;
-      }
-      for (const j of site.jobs.filter((x) => x.placement === 'beyond-horizon'))
-        assert.equal(starts.has(j.id), false, `${j.id}: the plan gave it no start`);
-      const from = s.times[0]?.t as number;
-      const to = (s.times[s.times.length - 1]?.t as number) + SLOT_MINUTES * 60_000;
-      const inView = site.jobs.filter((j) => j.start !== null && (j.end as number) > from && j.start < to);
-      assert.ok(inView.length > 0, 'the busy site has jobs in the horizon');
-      const bars = page.locator(`.gantt[data-site="${site.site}"] .bar`);
-      assert.equal(await bars.count(), inView.length);
-      const shown = await bars.evaluateAll((els) =>
-        els.map((e) => [e.getAttribute('data-job'), e.getAttribute('data-start')]),
-      );
-      assert.deepEqual(
-        shown,
-        inView.map((j) => [j.id, String(j.start)]),
-      );
-    }
-    assert.ok(planned > 0, 'the busy fleet has waiting jobs the plan starts later');
-    // Planned import per site (kW) and price/carbon under the Gantt rows.
-    assert.equal(await page.locator('.uplot').count(), 2);
-    await page.screenshot({ path: join(shots, 'schedule.png'), fullPage: true });
+  await page.goto(`${m.urls.bpp}/dashboard/#schedule`);
+  await drawn('schedule');
+  await page.waitForTimeout(100);
+  page.off('response', listen);
+  assert.ok(got, 'the page read the schedule');
+  const s: Schedule = got;
+  assert.ok(s.times.length >= 48, 'the plan covers at least a day');
+  // The plan's own placement, read from the log: each site's dispatch (in the plan's row, or in the
+  // dispatch rows naming the plan when it was pushed to every site), a start per waiting job.
+  const rows = await m.stores.flex.auditTrail();
+  type Levers = { dispatch?: { jobId: string; beginAt: number }[] };
+  const starts = new Map<string, number>();
+  for (const site of s.sites) {
+    const named = rows.filter((r) => (r.payload as { planId?: string }).planId === site.placedBy);
+    const plan = named.find((r) => r.kind === 'plan')?.payload as { site?: string; dispatch?: unknown };
+    assert.ok(plan, `the plan that dispatched ${site.site} is in the log`);
+    const levers: Levers | undefined = Array.isArray(plan.dispatch)
+      ? plan.site === site.site
+        ? ({ dispatch: plan.dispatch } as Levers)
+        : undefined
+      : ((plan.dispatch as Record<string, Levers> | undefined)?.[site.site] ??
+        (named.find((r) => r.kind === 'dispatch' && (r.payload as { site?: string }).site === site.site)?.payload as
+          Levers | undefined));
+    assert.ok(levers, `the log holds ${site.site}'s dispatch in plan ${site.placedBy}`);
+    for (const d of levers.dispatch ?? []) starts.set(d.jobId, d.beginAt);
   }
+  let planned = 0;
+  for (const site of s.sites) {
+    assert.equal(
+      await page.textContent(`[data-site-title="${site.site}"] [data-field="jobs"]`),
+      `${site.jobs.length} jobs`,
+    );
+    for (const j of site.jobs.filter((x) => x.placement === 'planned')) {
+      assert.equal(j.start, starts.get(j.id), `${j.id} starts where the plan starts it`);
+      planned++;
+    }
+    for (const j of site.jobs.filter((x) => x.placement === 'beyond-horizon'))
+      assert.equal(starts.has(j.id), false, `${j.id}: the plan gave it no start`);
+    const from = s.times[0]?.t as number;
+    const to = (s.times[s.times.length - 1]?.t as number) + SLOT_MINUTES * 60_000;
+    const inView = site.jobs.filter((j) => j.start !== null && (j.end as number) > from && j.start < to);
+    assert.ok(inView.length > 0, 'the busy site has jobs in the horizon');
+    const bars = page.locator(`.gantt[data-site="${site.site}"] .bar`);
+    assert.equal(await bars.count(), inView.length);
+    const shown = await bars.evaluateAll((els) =>
+      els.map((e) => [e.getAttribute('data-job'), e.getAttribute('data-start')]),
+    );
+    assert.deepEqual(
+      shown,
+      inView.map((j) => [j.id, String(j.start)]),
+    );
+  }
+  assert.ok(planned > 0, 'the busy fleet has waiting jobs the plan starts later');
+  // Planned import per site (kW) and price/carbon under the Gantt rows.
+  assert.equal(await page.locator('.uplot').count(), 2);
+  await page.screenshot({ path: join(shots, 'schedule.png'), fullPage: true });
 });
 
 test('actions: pausing a site without the operator token is refused (401), a wrong one 403; with it, paused and audited', async () => {

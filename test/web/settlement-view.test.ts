@@ -1,7 +1,9 @@
 // The dashboard's settlement and backtest views (issue 19) in Chromium: a small early window is
 // bought and the market clock runs past it (20 s a day) until the BPP settles the order; the view
-// shows the statement's figures as the API gives them. The backtests view lists the report.html
-// files under a configured folder and serves them; a dashboard with no token refuses every action.
+// shows the statement's figures as the API gives them. The market runs on to 09:00, so the fleet's
+// KPIs per GPU-hour and SLO attainment are numbers, checked against the simulated cluster's own
+// record of what ran. The backtests view lists the report.html files under a configured folder and
+// serves them; a dashboard with no token refuses every action; requests do not read the whole log.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
@@ -12,6 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
+import type { Store } from '../../src/ports.ts';
 import { registerDashboard } from '../../src/web/routes.ts';
 import { buyEarlyWindow, openMarket, runThrough, type TestMarket } from '../helpers/market.ts';
 
@@ -26,12 +29,28 @@ let base: string;
 const backtests = mkdtempSync(join(tmpdir(), 'flexlon-backtests-'));
 const shots = process.env.FLEXLON_SCREENSHOTS ?? mkdtempSync(join(tmpdir(), 'flexlon-dashboard-'));
 
+/** Reads of the whole audit log (auditTrail without a transaction) through this store. */
+let wholeLogReads = 0;
+const counting = (store: Store): Store =>
+  new Proxy(store, {
+    get(target, key) {
+      if (key === 'auditTrail')
+        return (filter?: { transactionId?: string }) => {
+          if (filter?.transactionId === undefined) wholeLogReads++;
+          return target.auditTrail(filter);
+        };
+      const v = Reflect.get(target, key, target) as unknown;
+      return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+    },
+  });
+
 before(async () => {
   market = await openMarket('dashboard-settle', { secondsPerDay: '20' });
   m = market.m;
   const bought = await buyEarlyWindow(m);
   p = bought.p;
-  await runThrough(m, bought.windowEnd + 2 * SLOT);
+  // On to 09:00: jobs of the morning have finished by then, so the day has SLO outcomes.
+  await runThrough(m, Math.max(bought.windowEnd + 2 * SLOT, m.dayStart + 18 * SLOT));
   for (let i = 0; i < 100 && (await m.stores.flex.getOrder(p.orderId))?.state !== 'completed'; i++)
     await new Promise((r) => setTimeout(r, 100));
   // Market time stands still from here, so the view and the API see the same periods metered.
@@ -44,7 +63,7 @@ before(async () => {
   registerDashboard(app, {
     role: 'bpp',
     id: 'read-only',
-    store: m.stores.flex,
+    store: counting(m.stores.flex),
     now: () => m.clock.now(),
     flex: m.bpp,
     headKeys: () => undefined,
@@ -98,8 +117,18 @@ test('settlement: the completed order shows its statement as the API gives it, w
   assert.equal(await page.locator('tr[data-period]').count(), 2);
 });
 
-test("fleet now, hours into the day: today's metered energy, cost and carbon as the API gives them, and plausible", async () => {
-  type Kpis = { energyTodayKwh: number | null; costTodayGbp: number | null; carbonTodayKg: number | null };
+test("fleet now, hours into the day: today's metered energy, cost, carbon, per GPU-hour and SLO attainment as the API gives them, and true", async () => {
+  type Kpis = Record<
+    | 'energyTodayKwh'
+    | 'costTodayGbp'
+    | 'carbonTodayKg'
+    | 'gbpPerGpuHour'
+    | 'gCo2PerGpuHour'
+    | 'gpuHours'
+    | 'gpuHourKwh'
+    | 'sloAttainmentPercent',
+    number | null
+  > & { gpuHourSlots: number; gpuHoursFrom: number | null; sloJobs: number; sloMissed: number };
   type Fleet = { kpis: Kpis; sites: { meteredKw: (number | null)[] }[] };
   await page.goto(`${m.urls.bpp}/dashboard/#fleet`);
   await page.waitForSelector('#view[data-view="fleet"][data-drawn]');
@@ -115,6 +144,48 @@ test("fleet now, hours into the day: today's metered energy, cost and carbon as 
   // GB wholesale prices and intensities of January 2023: between £0 and £1,000/MWh, 0 and 500 g/kWh.
   assert.ok(gbp > 0 && gbp < kwh, `£${gbp} for ${kwh} kWh`);
   assert.ok(kg > 0 && kg < 0.5 * kwh, `${kg} kg for ${kwh} kWh`);
+  // Per GPU-hour and SLO attainment: numbers (not '–') once whole periods are metered and followed.
+  const k = f.kpis;
+  for (const key of ['gbpPerGpuHour', 'gCo2PerGpuHour', 'sloAttainmentPercent'] as const) {
+    assert.equal(typeof k[key], 'number', `${key} is a number`);
+    const dp = key === 'gbpPerGpuHour' ? 3 : key === 'gCo2PerGpuHour' ? 0 : 1;
+    assert.equal(await page.textContent(`[data-kpi="${key}"]`), (k[key] as number).toFixed(dp), key);
+  }
+  const [perGbp, perG, hours, hourKwh] = [k.gbpPerGpuHour, k.gCo2PerGpuHour, k.gpuHours, k.gpuHourKwh] as [
+    number,
+    number,
+    number,
+    number,
+  ];
+  assert.ok(k.gpuHourSlots >= 1 && k.gpuHourSlots <= metered.length, `${k.gpuHourSlots} periods counted`);
+  assert.ok(hours > 0 && hourKwh > 0 && hourKwh <= kwh + 0.1, `${hours} GPU-hours, ${hourKwh} kWh`);
+  // The counted periods' cost and carbon are part of today's, at today's average price and intensity or so.
+  assert.ok(perGbp * hours <= gbp + 0.01 * hours, `£${perGbp} × ${hours} GPU-hours ≤ £${gbp}`);
+  assert.ok((perG * hours) / 1000 <= kg + 0.001 * hours, `${perG} g × ${hours} GPU-hours ≤ ${kg} kg`);
+  // An A100-class GPU draws 0.3–0.8 kW with its server, more with cooling and idle nodes: the site's
+  // metered kWh per GPU-hour of jobs lies well within 0.2–5.
+  assert.ok(hourKwh / hours > 0.2 && hourKwh / hours < 5, `${(hourKwh / hours).toFixed(2)} kWh per GPU-hour`);
+  assert.ok(k.sloJobs > 0 && k.sloMissed <= k.sloJobs, `${k.sloMissed} of ${k.sloJobs} missed`);
+  // The GPU-hours against the simulated cluster's own record of what ran when (its finished jobs and
+  // those running now), over the same periods.
+  const from = k.gpuHoursFrom as number;
+  const to = from + k.gpuHourSlots * SLOT;
+  const running = (await m.cluster.listJobs()).filter((j) => j.state === 'running');
+  const ran = [...(await m.cluster.finishedSince(m.dayStart)), ...running];
+  const truth = ran.reduce((a, j) => {
+    if (j.startedAt === undefined) return a;
+    const end = j.finishedAt ?? m.cluster.now;
+    return a + (j.gpus * Math.max(0, Math.min(end, to) - Math.max(j.startedAt, from))) / 3_600_000;
+  }, 0);
+  assert.ok(Math.abs(hours - truth) <= 0.1 * truth, `${hours} GPU-hours followed, ${truth.toFixed(1)} ran`);
+  // SLO outcomes against the cluster's: the jobs it finished today, and those unfinished past their deadline.
+  const done = (await m.cluster.finishedSince(m.dayStart)).filter((j) => j.state === 'completed');
+  const overdue = running.filter((j) => j.deadlineAt < m.cluster.now);
+  const missed = done.filter((j) => (j.finishedAt as number) > j.deadlineAt).length + overdue.length;
+  // (A job that finished after the sites' last report, before market time was held, is not known yet.)
+  const known = done.length + overdue.length;
+  assert.ok(k.sloJobs <= known && k.sloJobs >= known - 1, `${k.sloJobs} outcomes followed, ${known} on the cluster`);
+  assert.equal(k.sloMissed, missed);
   await page.screenshot({ path: join(shots, 'fleet-after-hours.png') });
 });
 
@@ -140,6 +211,25 @@ test('a dashboard configured without an operator token refuses every action, eve
   assert.equal(((await res.json()) as { title: string }).title, 'FLX_OPERATOR_FORBIDDEN');
   const meta = (await (await fetch(`${base}/dashboard/api/meta`)).json()) as { actions: string[] };
   assert.deepEqual(meta.actions, []);
+});
+
+test('the audit, events and settlement API read the whole log once per new plan or head, not per request', async () => {
+  const get = async (path: string) => {
+    const res = await fetch(`${base}/dashboard/api/${path}`);
+    assert.equal(res.status, 200, path);
+    return res.json();
+  };
+  await get('audit');
+  const before = wholeLogReads;
+  for (let i = 0; i < 5; i++) {
+    await get('audit');
+    await get(`audit?transaction=${p.transactionId}`);
+    await get('transactions');
+    await get('settlements');
+    await get('schedule');
+  }
+  // Market time is held: no new plan; at most one new signed head may land meanwhile.
+  assert.ok(wholeLogReads - before <= 1, `${wholeLogReads - before} whole-log reads for 25 requests`);
 });
 
 test('live: when market time moves on, the stream says so and the view is drawn again without a reload', async () => {
