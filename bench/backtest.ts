@@ -3,7 +3,8 @@
 // 7 and 30), and prints one JSON line per length: wall seconds, seconds per simulated day (the drain
 // days included), CPU seconds, peak RSS, the load while it ran, and the year extrapolated from it
 // (365 days + 2 drain days at the same rate). BENCH_FROM, BENCH_FLEET (busy|idle) and
-// BENCH_FULL_PLAN_EVERY (default 48) override the defaults; BENCH_STRATEGIES is a comma list.
+// BENCH_FULL_PLAN_EVERY (default 48) override the defaults; BENCH_STRATEGIES and BENCH_PRODUCTS
+// (flexibility products, default none) are comma lists.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,7 @@ import { createPlanningSolver } from '../src/compose/solver.ts';
 import { recordedSource } from '../src/compose/signals.ts';
 import { DEFAULT_WORK } from '../src/optimise/planner.ts';
 import type { Fleet } from '../src/backtest/fleet.ts';
+import type { ProductName } from '../src/backtest/products.ts';
 import { writeOutputs } from '../src/backtest/report.ts';
 import { datesBetween, DRAIN_DAYS, runBacktest } from '../src/backtest/run.ts';
 import { STRATEGIES, type StrategyName } from '../src/backtest/strategies.ts';
@@ -20,6 +22,7 @@ const from = process.env.BENCH_FROM ?? '2023-02-01';
 const fleet = (process.env.BENCH_FLEET ?? 'busy') as Fleet;
 const fullPlanEvery = Number(process.env.BENCH_FULL_PLAN_EVERY ?? 48);
 const strategies = (process.env.BENCH_STRATEGIES?.split(',') ?? [...STRATEGIES]) as StrategyName[];
+const products = (process.env.BENCH_PRODUCTS?.split(',') ?? []) as ProductName[];
 const { history } = recordedSource({ kind: 'shipped' });
 
 for (const days of lengths.length > 0 ? lengths : [7, 30]) {
@@ -35,6 +38,7 @@ for (const days of lengths.length > 0 ? lengths : [7, 30]) {
     sites: ['lon', 'man', 'edi'],
     fleet,
     strategies,
+    products,
     seed: 1,
     out,
     history,
