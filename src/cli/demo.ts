@@ -18,6 +18,7 @@ import type { Store } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 import { carbonCapLines, compare, savedWords, sideBySide, type Savings } from './demo-compare.ts';
 import { eventLines, hhmm, money, pushLine, stamp, Timeline } from './demo-events.ts';
+import { writeMeterFiles } from './demo-meter-out.ts';
 
 export interface DemoResult {
   readonly runDir: string;
@@ -73,7 +74,12 @@ const PROFILE_WORDS: Record<DemoConfig['siteProfile'], string> = {
   'half-idle': `3.9 kW A100 nodes, ${HALF_IDLE_JOBS} jobs (unless --jobs) in placeholder working-day arrivals: the demo before issue 13`,
 };
 
-export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): Promise<DemoResult> => {
+export const runDemo = async (
+  c: DemoConfig,
+  io: Output,
+  signal: AbortSignal,
+  extra: { readonly meterOut?: string } = {},
+): Promise<DemoResult> => {
   const log = createLogger(c.logLevel);
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
   io.out(
@@ -274,6 +280,8 @@ export const runDemo = async (c: DemoConfig, io: Output, signal: AbortSignal): P
     io.out('  audit       every message in and out, plan, dispatch and meter reading, hash-chained:');
     for (const a of audit)
       io.out(`                ${a.ok ? 'intact' : 'BROKEN'} ${String(a.records).padStart(4)} records  ${a.store}`);
+    // The meters as real-format files, to settle the day by hand (issue 17, demo-meter-out.ts).
+    if (extra.meterOut) for (const line of await writeMeterFiles(m, c, p, extra.meterOut)) io.out(`  ${line}`);
     return {
       runDir: m.runDir,
       need: need as FlexNeed,
@@ -332,6 +340,9 @@ Options:
   --baseline fifo|bl01    settlement baseline (default fifo): the same queue on a plain FIFO scheduler,
                           or BL01 (P376-style: mean of the 10 most recent working days' meter, from
                           simulated history of the site's previous days)
+  --meter-out DIR         write each site's meter (its BL01 history and the day) as a real-format CSV
+                          and the order's terms to DIR, and print the \`flexlon settle\` line that
+                          settles the order from them (docs/settlement.md)
   --log-level LEVEL       debug, info, warn, error or silent (default warn; logs go to stderr)
   --events FILE           OpenADR 3-style grid programs/events (JSON) for the Grid Orchestrator;
                           an event's window becomes the need (docs/examples/openadr-dso-events.json)
@@ -359,6 +370,7 @@ export const demoCommand: Command = {
         'log-level': { type: 'string' },
         serve: { type: 'boolean' },
         events: { type: 'string' },
+        'meter-out': { type: 'string' },
       },
       USAGE,
     );
@@ -377,7 +389,7 @@ export const demoCommand: Command = {
       serve: values.serve,
       events: values.events,
     });
-    const result = await runDemo(config, io, signal);
+    const result = await runDemo(config, io, signal, values['meter-out'] ? { meterOut: values['meter-out'] } : {});
     return result.audit.every((a) => a.ok) ? 0 : 1;
   },
 };

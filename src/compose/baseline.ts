@@ -15,6 +15,12 @@ import { profilePower, siteDay, type SiteProfile } from '../sim/site-profile.ts'
 
 const DAY_MS = 86_400_000;
 
+/**
+ * Calendar days of simulated history a site's BL01 reads: they hold its 10 most recent working days.
+ * (compose/agent.ts keeps its own copy, BL01_HISTORY_DAYS; `flexlon demo --meter-out` writes the same days.)
+ */
+export const SIM_HISTORY_DAYS = 15;
+
 export const BL01_METHOD: BaselineMethod = {
   code: 'BL01',
   description: `${describeBl01(BL01_DEFAULT)}; history: the site's previous days on its own FIFO scheduler (simulated); delivered = baseline − metered`,

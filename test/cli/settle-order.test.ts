@@ -72,7 +72,10 @@ const settle = async (...args: string[]): Promise<{ code: number; text: string }
 const recorded = async (orderId: string): Promise<SettlementSummary> => {
   const store = await openSqliteStore(join(runDir, 'flex-orchestrator.db'));
   try {
-    const r = (await store.auditTrail()).findLast((x) => x.kind === 'settlement' && x.orderId === orderId);
+    const r = (await store.auditTrail()).findLast(
+      (x) =>
+        x.kind === 'settlement' && x.orderId === orderId && Array.isArray((x.payload as { periods?: unknown }).periods),
+    );
     assert.ok(r, `the provider recorded a settlement of ${orderId}`);
     return r.payload as SettlementSummary;
   } finally {
