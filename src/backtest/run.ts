@@ -163,6 +163,22 @@ interface Lane {
   readonly audit: ViewAudit;
 }
 
+/**
+ * The product windows called on the backtest's days. P415's active hours are chosen on the price
+ * forecast as known at each notice, read through a ForecastView bound to the notice: nothing
+ * published later can move a window.
+ */
+export const productWindows = (
+  products: readonly ProductName[],
+  days: readonly string[],
+  data: GridData,
+  noise: ReturnType<typeof carbonNoise>,
+): ProductWindow[] =>
+  productCalendar(products, days, (noticeAt) => {
+    const view = new ForecastView(data, Math.floor(noticeAt / PERIOD_MS) * PERIOD_MS, noise, newAudit());
+    return (t) => view.price((t - data.start) / PERIOD_MS);
+  });
+
 export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
   const horizon = o.horizon ?? DEFAULTS.horizon;
   const sites = o.fleetSites ?? fleetSites(o.sites, o.fleet);
@@ -174,11 +190,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
   const periods = (lastEnd - firstStart) / PERIOD_MS;
   const data = gridDataOf(o.history, dataStart, (lastEnd - dataStart) / PERIOD_MS + horizon + GSF_PAD, o.seed);
   const noise = carbonNoise(o.seed);
-  // Product windows: P415's active hours are chosen on the price forecast as known at each notice.
-  const windows = productCalendar(o.products ?? [], days, (noticeAt) => {
-    const view = new ForecastView(data, Math.floor(noticeAt / PERIOD_MS) * PERIOD_MS, noise, newAudit());
-    return (t) => view.price((t - dataStart) / PERIOD_MS);
-  });
+  const windows = productWindows(o.products ?? [], days, data, noise);
   const noticesAt = new Map<number, ProductWindow[]>();
   for (const w of windows) {
     // A window announced before the first day is committed to at the first period.

@@ -8,7 +8,7 @@ import { createPlanningSolver } from '../../src/compose/solver.ts';
 import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
-import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
+import { productWindows, runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
 import { carbonNoise, ForecastView, gridDataOf, newAudit } from '../../src/backtest/signal-view.ts';
 import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
 
@@ -39,6 +39,26 @@ describe('no look-ahead', () => {
     }
     assert.ok(audit.reads > 0);
     assert.ok(audit.maxLeadMs <= 0, `a value issued ${audit.maxLeadMs} ms after the decision`);
+  });
+
+  it('P415 hours are chosen on the forecast at the notice: later prices cannot move them', () => {
+    // Thursday 2 March 2023 is a P415 day; its notice is 14:00 on 1 March. basePrice is dearest in
+    // the last hours of the day, so the window is 22:00–24:00.
+    const notice = DAY_START + 14 * 3_600_000;
+    const reversed = (t: number) => (t >= notice ? 200 - basePrice(t) : basePrice(t));
+    const before = (t: number) => (t >= notice - 8 * 86_400_000 ? 200 - basePrice(t) : basePrice(t));
+    const windowOf = (price: (t: number) => number) =>
+      productWindows(
+        ['p415'],
+        ['2023-03-02'],
+        gridDataOf(history(basePrice, baseCarbon, price), start, periods, 1),
+        noise,
+      ).map((w) => new Date(w.start).toISOString());
+    assert.deepEqual(windowOf(basePrice), ['2023-03-02T22:00:00.000Z']);
+    assert.deepEqual(windowOf(reversed), windowOf(basePrice), 'prices recorded after the notice change nothing');
+    // Prices published before the notice do count: a week of reversed prices moves the window to
+    // what is then dearest, the day's first 2 h.
+    assert.deepEqual(windowOf(before), ['2023-03-02T00:00:00.000Z']);
   });
 
   it('the naive price forecast is the mean of the same half hour on the 7 published days before', () => {
