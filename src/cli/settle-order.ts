@@ -128,7 +128,7 @@ const report = (o: {
     window: windowOfOrder(o.windowStart, o.windowEnd),
     baseline: {
       name: o.method,
-      method: `${o.method}, fixed per period when the order was committed (recorded with the commitment)`,
+      method: `the provider's baseline per period, fixed in the commitment when the order was confirmed (${o.source.role === 'provider' ? 'as stored with it' : 'as the provider reported it in on_status'})`,
       baselineKw: o.periods.map((p) => p.baselineKw),
       selectedDays: [],
       excluded: [],

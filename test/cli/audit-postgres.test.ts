@@ -268,6 +268,33 @@ test(
       untouched.out.join('\n'),
     );
 
+    // The order settled again from the database (flexlon settle --order --postgres) is what the provider recorded.
+    const [order] = await cluster.sql<{ id: string }>(`SELECT id FROM ${flex}.orders`, [], base);
+    const [recorded] = await cluster.sql<{ payload: string }>(
+      `SELECT payload FROM ${flex}.audit_log WHERE kind = 'settlement' ORDER BY seq DESC LIMIT 1`,
+      [],
+      base,
+    );
+    const answer: string[] = [];
+    const code = await main(['settle', '--order', order?.id as string, '--postgres', base, '--format', 'json'], {
+      out: (l) => answer.push(l),
+      err: (l) => answer.push(l),
+    });
+    assert.equal(code, 0, answer.join('\n'));
+    const report = JSON.parse(answer.join('\n')) as {
+      order: { store: string; role: string; differences: string[] };
+      settlement: { paymentGbp: number; deliveredKwh: number };
+    };
+    const want = JSON.parse(recorded?.payload as string) as { paymentGbp: number; deliveredKwh: number };
+    assert.deepEqual(
+      [report.order.store, report.order.role, report.order.differences],
+      [`schema ${flex}`, 'provider', []],
+    );
+    assert.deepEqual(
+      [report.settlement.paymentGbp, report.settlement.deliveredKwh],
+      [want.paymentGbp, want.deliveredKwh],
+    );
+
     for (const [i, c] of TAMPER_CASES.entries()) {
       // A fresh copy of the whole run (every schema), then the insider's edit on the provider's.
       await cluster.sql(`CREATE DATABASE flexlon_tamper_${i} TEMPLATE flexlon_tamper_base`);
