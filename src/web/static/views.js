@@ -26,7 +26,9 @@ const fleet = async (el, _arg, { api, act, say }) => {
         'SLO attainment today',
         k.sloAttainmentPercent,
         1,
-        `%, ${k.sloJobs - k.sloMissed} of ${k.sloJobs} jobs by their deadline`,
+        k.sloJobs === 0
+          ? 'no job finished or past its deadline yet today'
+          : `%, ${k.sloJobs - k.sloMissed} of ${k.sloJobs} jobs by their deadline`,
       ),
       kpi('lateJobs', 'late jobs (latest plan)', k.lateJobs, 0, `jobs; ${fmt(k.overdueJobs, 0)} overdue now`),
     ),
