@@ -131,16 +131,17 @@ export class DeliveryMonitor {
   async step(t: EpochMs): Promise<void> {
     for (const p of [...this.watched]) {
       if (t <= p.offer.windowStart || t > p.offer.windowEnd) continue;
+      let settlement: SettlementSummary | undefined;
       try {
-        const s = await this.d.bap.status(p);
-        await this.serial(() => this.check(p, s.settlement, 'poll'));
+        settlement = (await this.d.bap.status(p)).settlement;
       } catch (e) {
-        // A status that fails is the provider's fault to answer for, not the monitor's: recorded, and asked again next slot.
+        // A status that fails is recorded and asked again at the next slot; a push may still come.
         const f = asFlexError(e);
         await this.audit(p, { event: 'status-failed', code: f.code, message: f.message });
+        continue;
       }
+      await this.serial(() => this.check(p, settlement, 'poll'));
     }
-    await this.queue;
   }
 
   /** Waits for any check a push started. */
@@ -157,9 +158,16 @@ export class DeliveryMonitor {
     if (p && push.settlement) void this.serial(() => this.check(p, push.settlement, 'push'));
   }
 
-  /** Checks run one at a time, so one shortfall is alerted (and topped up) once. */
+  /**
+   * Checks run one at a time, so one shortfall is alerted (and topped up) once. A check that fails
+   * (its audit write, say) is logged and the next one runs: a push must never become an unhandled
+   * rejection.
+   */
   private serial(f: () => Promise<void>): Promise<void> {
-    this.queue = this.queue.then(f, f);
+    this.queue = this.queue.then(f).catch((e: unknown) => {
+      const x = asFlexError(e);
+      this.d.bap.deps.log.warn({ code: x.code, error: x.message }, 'delivery check failed');
+    });
     return this.queue;
   }
 
