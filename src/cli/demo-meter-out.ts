@@ -89,5 +89,10 @@ export const writeMeterFiles = async (m: Market, c: DemoConfig, p: Procurement, 
       `export it     flexlon audit export ${m.runDir} --transaction ${order.transactionId} --out FILE; flexlon audit verify --export FILE`,
     );
   else lines.push(`              the order is split across ${sites.join(', ')}: settle each site's part from its file`);
+  // The files are the meters whatever the demo settled on; only BL01 on them is what the provider applied.
+  if (c.baseline !== 'bl01')
+    lines.push(
+      `              this demo settled on the FIFO twin (--baseline ${c.baseline}); BL01 on these files is another baseline, so its figures differ`,
+    );
   return lines;
 };

@@ -13,6 +13,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import type { SettleReport } from '../../src/cli/settle-html.ts';
+import { parsePrometheusRange } from '../../src/formats/prometheus-range.ts';
 
 const DAY = 86_400_000;
 const MIN = 60_000;
@@ -184,4 +185,48 @@ test('the query’s faults are coded: two series, an error answer, no server, a 
   const noUnit = await settle('--meter', unitless, ...common);
   assert.equal(noUnit.code, 1);
   assert.match(noUnit.text, /does not say its unit: give --unit W or kW/);
+});
+
+test('the parser: periods only from complete samples, the unit from the metric name, off-grid and negative samples refused', () => {
+  const at = (iso: string) => Date.parse(iso) / 1000;
+  const answer = (name: string, values: [number, string][]) => ({
+    status: 'success',
+    data: { resultType: 'matrix', result: [{ metric: { __name__: name, meter_id: 'M1' }, values }] },
+  });
+  // 15-minute steps: SP37 (18:00) has both samples; SP38 starts at 18:45 only (partial); SP39 NaN.
+  const s = parsePrometheusRange(
+    answer('site_import_power_kilowatts', [
+      [at('2023-01-24T18:00:00Z'), '100'],
+      [at('2023-01-24T18:15:00Z'), '110'],
+      [at('2023-01-24T18:45:00Z'), '90'],
+      [at('2023-01-24T19:00:00Z'), 'NaN'],
+      [at('2023-01-24T19:15:00Z'), '80'],
+    ]),
+    'answer.json',
+  );
+  assert.equal(s.sourceUnit, 'kW');
+  assert.equal(s.stepSeconds, 900);
+  assert.equal(s.meterId, 'M1');
+  assert.deepEqual([...s.kw], [[Date.parse('2023-01-24T18:00:00Z'), 105]]);
+  assert.deepEqual(
+    s.gaps.map((g) => g.period),
+    [38, 39],
+  );
+  const times = (...hhmm: string[]): [number, string][] => hhmm.map((t) => [at(`2023-01-24T${t}:00Z`), '1']);
+  assert.throws(
+    () => parsePrometheusRange(answer('p_watts', times('18:00', '18:10', '18:25')), 'a'),
+    /the sample at 2023-01-24T18:25:00\.000Z is not on the 600 s step/,
+  );
+  assert.throws(
+    () => parsePrometheusRange(answer('p_watts', times('18:00', '18:07')), 'a'),
+    /the step \(420 s\) does not divide 30 minutes/,
+  );
+  assert.throws(
+    () => parsePrometheusRange(answer('p_watts', [[at('2023-01-24T18:00:00Z'), '-5']]), 'a'),
+    /is -5: import only/,
+  );
+  assert.throws(
+    () => parsePrometheusRange({ status: 'success', data: { resultType: 'vector', result: [] } }, 'a'),
+    /not a matrix: save the answer of \/api\/v1\/query_range/,
+  );
 });
