@@ -358,6 +358,7 @@ export interface ProductFigures {
   readonly availabilityGbp?: number;
   readonly utilisationGbp?: number;
   readonly supplierCompensationGbp?: number;
+  readonly offerAccuracy: { readonly withRecalibration: OfferAccuracy; readonly withoutRecalibration: OfferAccuracy };
 }
 
 export interface ProductResults {
@@ -388,10 +389,8 @@ export const settleOffers = (
   const fits: Record<string, PowerFit> = {};
   const settled: SettledOffer[] = [];
   const unsettled: Unsettled[] = [];
-  const acc = {
-    recalibrated: [] as { committedKwh: number; deliveredKwh: number }[],
-    raw: [] as { committedKwh: number; deliveredKwh: number }[],
-  };
+  type Delivery = { product: ProductName; committedKwh: number; deliveredKwh: number };
+  const acc = { recalibrated: [] as Delivery[], raw: [] as Delivery[] };
   for (const o of [...offers].sort(
     (a, b) => a.noticeAt - b.noticeAt || a.start - b.start || a.siteIndex - b.siteIndex,
   )) {
@@ -399,17 +398,24 @@ export const settleOffers = (
     const fit = fitPower(seen);
     fits[o.site] = fit;
     const skip = (reason: string) => unsettled.push({ product: o.product, site: o.site, date: o.date, reason });
-    if (!o.baselineKw) {
-      skip('no BL01 baseline at the notice (no metered days of the type yet)');
-      continue;
-    }
-    const recalKw = o.predictedKw.map((p) => applyFit(fit, p));
     const day = m.day(o.siteIndex, o.date);
     if (!day) {
       skip('no metered data for the day');
       continue;
     }
     const metered = day.slice(o.fromSlot, o.fromSlot + o.periods);
+    // After delivery the metered window teaches the model, for the next notice, whether or not the
+    // window could be settled: the model learns from readings, not from payments.
+    const list = pairs.get(o.site) ?? [];
+    o.predictedKw.forEach((p, i) =>
+      list.push({ predictedKw: p, meteredKw: metered[i] as number, endsAt: o.start + o.periods * PERIOD_MS }),
+    );
+    pairs.set(o.site, list.slice(-FIT_WINDOW * 4));
+    if (!o.baselineKw) {
+      skip('no BL01 baseline at the notice (no metered days of the type yet)');
+      continue;
+    }
+    const recalKw = o.predictedKw.map((p) => applyFit(fit, p));
     const bl = bl01Baseline(
       meterHistory(m, o.siteIndex, o.date, eventDays),
       o.date,
@@ -422,12 +428,6 @@ export const settleOffers = (
       skip(`no settlement baseline: ${bl.reason}`);
       continue;
     }
-    // After delivery the metered window teaches the model, for the next notice.
-    const list = pairs.get(o.site) ?? [];
-    o.predictedKw.forEach((p, i) =>
-      list.push({ predictedKw: p, meteredKw: metered[i] as number, endsAt: o.start + o.periods * PERIOD_MS }),
-    );
-    pairs.set(o.site, list.slice(-FIT_WINDOW * 4));
     const deliveredKwh = bl.baselineKw.reduce((a, b, i) => a + (b - (metered[i] as number)) * PERIOD_H, 0);
     const periods = metered.map((kw, i) => ({
       start: o.start + i * PERIOD_MS,
@@ -478,8 +478,8 @@ export const settleOffers = (
       });
     }
     const h = o.periods * PERIOD_H;
-    acc.recalibrated.push({ committedKwh: committed.recalibrated * h, deliveredKwh });
-    acc.raw.push({ committedKwh: committed.raw * h, deliveredKwh });
+    acc.recalibrated.push({ product: o.product, committedKwh: committed.recalibrated * h, deliveredKwh });
+    acc.raw.push({ product: o.product, committedKwh: committed.raw * h, deliveredKwh });
   }
   const byProduct: Record<string, ProductFigures> = {};
   for (const p of products) {
@@ -492,6 +492,10 @@ export const settleOffers = (
       revenueGbp: round2(s.reduce((a, x) => a + x.paymentGbp.recalibrated, 0)),
       revenueGbpWithoutRecalibration: round2(s.reduce((a, x) => a + x.paymentGbp.raw, 0)),
       deliveredMwh: s.reduce((a, x) => a + x.deliveredKwh, 0) / 1000,
+      offerAccuracy: {
+        withRecalibration: accuracyOf(acc.recalibrated.filter((x) => x.product === p)),
+        withoutRecalibration: accuracyOf(acc.raw.filter((x) => x.product === p)),
+      },
       ...(terms?.availabilityGbpPerMwH
         ? {
             availabilityGbp: round2(

@@ -136,6 +136,17 @@ describe('backtest flexibility products', () => {
     assert.equal(a.withoutRecalibration.deliveredAtLeast95Share, 0);
   });
 
+  it('a window that could not be settled still teaches the power model', () => {
+    // The first offer has no baseline at its notice (nothing settled), but its readings are metered.
+    const w1 = window('dso-peak', '2023-01-19', 34, 2);
+    const m = meter(100, { '2023-01-19': { 34: 90, 35: 90 }, '2023-01-24': { 34: 90, 35: 90 } });
+    const r = settleOffers([{ ...offer(w1, 70), baselineKw: null }, offer(DFS, 70)], [w1, DFS], m, ['dfs', 'dso-peak']);
+    assert.equal(r.unsettled.length, 1);
+    assert.deepEqual(r.settledOffers[0]?.committedKw, { recalibrated: 10, raw: 30 });
+    assert.equal(r.byProduct.dfs?.offerAccuracy.withRecalibration.meanAbsErrorKwh, 0);
+    assert.equal(r.byProduct.dfs?.offerAccuracy.withoutRecalibration.meanAbsErrorKwh, 20);
+  });
+
   it('fits the bias alone from few points and the gain from enough', () => {
     assert.deepEqual(fitPower([{ predictedKw: 70, meteredKw: 90 }]), { offsetKw: 20, gain: 1, points: 1 });
     const pairs = Array.from({ length: 10 }, (_, i) => ({
