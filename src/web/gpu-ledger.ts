@@ -46,17 +46,24 @@ export class GpuLedger {
 
   /** Reads each site's latest report and counts what changed since the last one seen (one at a time). */
   sample(): Promise<void> {
-    this.#sampling = this.#sampling.then(async () => {
-      for (const site of this.sites) {
-        const r = await this.read(site).catch(() => undefined);
-        const prev = this.#last.get(site);
-        if (!r || (prev && r.at <= prev.at)) continue;
-        if (prev) this.#account(prev, r);
-        else this.#firstAt.set(site, r.at);
-        this.#last.set(site, r);
-        this.#overdue(r);
-      }
-    });
+    // A failed sample is the caller's to see; the next one starts afresh.
+    this.#sampling = this.#sampling
+      .catch(() => undefined)
+      .then(async () => {
+        // Every site's news first, so that a job moved between two sites is seen at its new one.
+        const fresh: [FlexibilityReport | undefined, FlexibilityReport][] = [];
+        for (const site of this.sites) {
+          const r = await this.read(site).catch(() => undefined);
+          const prev = this.#last.get(site);
+          if (r && !(prev && r.at <= prev.at)) fresh.push([prev, r]);
+        }
+        for (const [, r] of fresh) this.#last.set(r.site, r);
+        for (const [prev, r] of fresh) {
+          if (prev) this.#account(prev, r);
+          else this.#firstAt.set(r.site, r.at);
+          this.#overdue(r);
+        }
+      });
     return this.#sampling;
   }
 
