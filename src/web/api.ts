@@ -12,7 +12,7 @@ import { londonOffsetMs, settlementPeriodOf } from '../domain/settlement-day.ts'
 import { epochMs, type EpochMs } from '../domain/time.ts';
 import { FlexError } from '../errors.ts';
 import type { SignalSource, Store } from '../ports.ts';
-import { actionOf, type AuditIndex, type AuditSnapshot } from './audit-index.ts';
+import { actionOf, summaryOf, type AuditIndex, type AuditSnapshot } from './audit-index.ts';
 import type { GpuLedger } from './gpu-ledger.ts';
 import { workKpis, type MeteredSlot } from './kpis.ts';
 
@@ -71,6 +71,29 @@ const lateJobs = (snap: AuditSnapshot, planId: string): number => {
 };
 
 /**
+ * Flexibility revenue: what each settled order was paid (after its delivery was measured), and the
+ * agreed price of each order sold and not settled yet (confirmed, active, or completed unsettled).
+ */
+const revenue = async (s: DashboardSource, st: DashboardState) => {
+  const sold = (await s.store.listOrders()).filter((o) => LIVE_OR_DONE.includes(o.state));
+  const paid = new Map<string, number>();
+  for (const r of (await st.index.current()).settlements) {
+    const sum = summaryOf(r);
+    if (sum && r.orderId !== undefined) paid.set(r.orderId, sum.paymentGbp);
+  }
+  const settled = sold.filter((o) => paid.has(o.id));
+  const settledGbp = settled.reduce((a, o) => a + (paid.get(o.id) ?? 0), 0);
+  const agreedGbp = sold.filter((o) => !paid.has(o.id)).reduce((a, o) => a + o.priceGbp, 0);
+  return {
+    revenueGbp: round(settledGbp + agreedGbp, 2),
+    revenueSettledGbp: round(settledGbp, 2),
+    revenueAgreedGbp: round(agreedGbp, 2),
+    orders: sold.length,
+    ordersSettled: settled.length,
+  };
+};
+
+/**
  * View 1, fleet now (BPP): per site the planned import over the horizon against the commitment
  * ceilings and the settlement baseline, metered import so far today, GPU caps and battery state,
  * price and carbon ahead (as the latest plan saw them), and today's KPIs.
@@ -78,12 +101,7 @@ const lateJobs = (snap: AuditSnapshot, planId: string): number => {
 export const fleetNow = async (s: DashboardSource, st: DashboardState) => {
   const now = s.now();
   const dayStart = Math.floor(now / DAY_MS) * DAY_MS;
-  const orders = await s.store.listOrders();
-  const sold = orders.filter((o) => LIVE_OR_DONE.includes(o.state));
-  const revenueGbp = round(
-    sold.reduce((a, o) => a + o.priceGbp, 0),
-    2,
-  );
+  const money = await revenue(s, st);
   const plan = await s.store.latestPlan<PlanRecord>();
   if (!s.flex || !plan)
     return {
@@ -92,7 +110,7 @@ export const fleetNow = async (s: DashboardSource, st: DashboardState) => {
       now: timeLabel(now),
       plan: null,
       sites: [],
-      kpis: { revenueGbp, orders: sold.length },
+      kpis: money,
     };
   // The charts run from the start of the UTC day (metered, outturn) to the end of the plan (planned, forecast).
   const slotMs = plan.slotMinutes * 60_000;
@@ -195,8 +213,7 @@ export const fleetNow = async (s: DashboardSource, st: DashboardState) => {
     times: times.map(timeLabel),
     sites,
     kpis: {
-      revenueGbp,
-      orders: sold.length,
+      ...money,
       lateJobs: lateJobs(await st.index.current(), plan.id),
       // Jobs the sites still report unfinished after their deadline.
       overdueJobs: overdue,

@@ -9,6 +9,7 @@
 import { verifyChain, type AuditRecord, type ChainVerdict } from '../audit/chain.ts';
 import { verifyHeads, type HeadKeys, type HeadVerdict } from '../audit/heads.ts';
 import type { Store } from '../ports.ts';
+import type { SettlementSummary } from '../settlement/delivered.ts';
 
 /** A snapshot older than this is rebuilt even if no plan or head moved (stores that sign no heads). */
 export const MAX_AGE_MS = 30_000;
@@ -47,6 +48,13 @@ export interface AuditSnapshot {
   /** Every settlement row, oldest first. */
   readonly settlements: readonly AuditRecord[];
 }
+
+/** The settlement summary a settlement record carries: the BPP's at the top, the buyer's under `settlement`. */
+export const summaryOf = (r: AuditRecord): SettlementSummary | undefined => {
+  const p = r.payload as (Partial<SettlementSummary> & { settlement?: Partial<SettlementSummary> }) | null;
+  const s = Array.isArray(p?.periods) ? p : Array.isArray(p?.settlement?.periods) ? p?.settlement : undefined;
+  return s as SettlementSummary | undefined;
+};
 
 export const actionOf = (r: AuditRecord): string => {
   const p = r.payload as { action?: unknown } | null;

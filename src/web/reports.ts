@@ -3,16 +3,9 @@
 // (docs/backtest.md, "Output"). Read-only.
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
-import type { AuditRecord } from '../audit/chain.ts';
-import type { PeriodSettlement, SettlementSummary } from '../settlement/delivered.ts';
+import type { PeriodSettlement } from '../settlement/delivered.ts';
 import { timeLabel, type DashboardState } from './api.ts';
-
-/** The settlement summary a settlement record carries: the BPP's at the top, the buyer's under `settlement`. */
-const summaryOf = (r: AuditRecord): SettlementSummary | undefined => {
-  const p = r.payload as (Partial<SettlementSummary> & { settlement?: Partial<SettlementSummary> }) | null;
-  const s = Array.isArray(p?.periods) ? p : Array.isArray(p?.settlement?.periods) ? p?.settlement : undefined;
-  return s as SettlementSummary | undefined;
-};
+import { summaryOf } from './audit-index.ts';
 
 /**
  * Every settlement statement in the log, newest first: baseline method, delivered and committed

@@ -128,7 +128,15 @@ test("fleet now, hours into the day: today's metered energy, cost, carbon, per G
     | 'gpuHourKwh'
     | 'sloAttainmentPercent',
     number | null
-  > & { gpuHourSlots: number; gpuHoursFrom: number | null; sloJobs: number; sloMissed: number };
+  > & {
+    gpuHourSlots: number;
+    gpuHoursFrom: number | null;
+    sloJobs: number;
+    sloMissed: number;
+    revenueGbp: number;
+    revenueSettledGbp: number;
+    ordersSettled: number;
+  };
   type Fleet = { kpis: Kpis; sites: { meteredKw: (number | null)[] }[] };
   await page.goto(`${m.urls.bpp}/dashboard/#fleet`);
   await page.waitForSelector('#view[data-view="fleet"][data-drawn]');
@@ -146,6 +154,15 @@ test("fleet now, hours into the day: today's metered energy, cost, carbon, per G
   assert.ok(kg > 0 && kg < 0.5 * kwh, `${kg} kg for ${kwh} kWh`);
   // Per GPU-hour and SLO attainment: numbers (not '–') once whole periods are metered and followed.
   const k = f.kpis;
+  // Revenue: the settled order counts at what its statement paid.
+  const statements = (await (await fetch(`${m.urls.bpp}/dashboard/api/settlements`)).json()) as {
+    orderId: string;
+    paymentGbp: number;
+  }[];
+  const paid = statements.find((x) => x.orderId === p.orderId)?.paymentGbp;
+  assert.equal(k.ordersSettled, 1);
+  assert.equal(k.revenueSettledGbp, paid);
+  assert.equal(await page.textContent('[data-kpi="revenueGbp"]'), k.revenueGbp.toFixed(2));
   for (const key of ['gbpPerGpuHour', 'gCo2PerGpuHour', 'sloAttainmentPercent'] as const) {
     assert.equal(typeof k[key], 'number', `${key} is a number`);
     const dp = key === 'gbpPerGpuHour' ? 3 : key === 'gCo2PerGpuHour' ? 0 : 1;

@@ -20,7 +20,13 @@ const fleet = async (el, _arg, { api, act, say }) => {
       kpi('energyTodayKwh', 'metered import today', k.energyTodayKwh, 1, 'kWh'),
       kpi('gbpPerGpuHour', '£ per GPU-hour', k.gbpPerGpuHour, 3, gpuHours(k)),
       kpi('gCo2PerGpuHour', 'gCO2 per GPU-hour', k.gCo2PerGpuHour, 0, gpuHours(k)),
-      kpi('revenueGbp', 'flexibility revenue', k.revenueGbp, 2, `£, ${k.orders} orders`),
+      kpi(
+        'revenueGbp',
+        'flexibility revenue',
+        k.revenueGbp,
+        2,
+        `£, ${k.orders} orders: £${fmt(k.revenueSettledGbp, 2)} paid on ${k.ordersSettled} settled, the rest agreed`,
+      ),
       kpi(
         'sloAttainmentPercent',
         'SLO attainment today',
