@@ -19,6 +19,7 @@ import { followUp } from '../../src/agents/grid/follow-up.ts';
 import { meterSeriesView } from '../../src/agents/grid/meter-view.ts';
 import { DeliveryMonitor, type MonitorEvent } from '../../src/agents/grid/monitor.ts';
 import { procureAcross, type Procurement } from '../../src/agents/grid/split.ts';
+import { ProcurementLoop } from '../../src/agents/grid/procurement-loop.ts';
 import { DEFAULT_PRICING } from '../../src/agents/flex/pricing.ts';
 import type { FlexNeed } from '../../src/domain/offers.ts';
 import { WPD_PERFORMANCE, type ProductTerms } from '../../src/domain/products.ts';
@@ -293,6 +294,102 @@ test(
       assert.deepEqual(
         checks.filter((x) => x.event === 'statement-disputed').map((x) => x.orderId),
         [batPart.orderId],
+      );
+    } finally {
+      await market.stop();
+    }
+  },
+);
+
+test(
+  'the buyer’s own loop, monitoring on, follows a DSO event’s need: bought across providers, alerted, topped up, checked',
+  { timeout: 90_000 },
+  async () => {
+    const market = await openMarket('grid-desk-loop', {
+      secondsPerDay: '20',
+      extraProviders: [
+        {
+          site: 'bat',
+          trainingNodes: 16,
+          gridImportLimitKw: 300,
+          jobs: 0,
+          battery: BATTERY,
+          pricing: { ...DEFAULT_PRICING, minimumKw: 2 },
+        },
+      ],
+    });
+    const m = market.m;
+    try {
+      // A DSO peak-reduction event posted to the buyer's intake: 40 kW from 03:00 to 05:00 at up to 3000 £/MWh.
+      const program = await m.gridEvents.addProgram(
+        { programName: 'desk-test', programType: 'DSO_PEAK_REDUCTION', country: 'GB' },
+        'test',
+      );
+      const windowStart = epochMs(m.dayStart + 6 * SLOT);
+      const windowEnd = epochMs(windowStart + 4 * SLOT);
+      const interval = (id: number) => ({
+        id,
+        payloads: [
+          { type: 'DISPATCH_SETPOINT', values: [40] },
+          { type: 'PRICE', values: [3000] },
+        ],
+      });
+      await m.gridEvents.addEvent(
+        {
+          programID: program.id,
+          eventName: 'evening overload',
+          intervalPeriod: { start: new Date(windowStart).toISOString(), duration: 'PT30M' },
+          intervals: [0, 1, 2, 3].map(interval),
+        },
+        'test',
+      );
+      const monitored: MonitorEvent[] = [];
+      const loop = new ProcurementLoop({
+        bap: m.bap,
+        clock: m.clock,
+        slotMinutes: SLOT_MINUTES,
+        transactionId: randomUUID,
+        monitor: { tolerance: 0.05, topUp: true },
+        onMonitor: (e) => monitored.push(e),
+      });
+      const day = await loop.plan(m.dayStart);
+      assert.equal(day.need?.windowStart, windowStart);
+      assert.equal(day.need?.product?.code, 'DSO_PEAK_REDUCTION');
+      const lon = m.sites.find((s) => s.id === 'lon');
+      assert.ok(lon);
+      m.clock.start();
+      for (let t = m.dayStart + SLOT; t <= windowEnd + SLOT; t += SLOT) {
+        await m.clock.waitUntil(epochMs(t));
+        m.clock.hold(epochMs(t));
+        try {
+          if (t === windowStart) lon.cluster.submit([urgentJob(epochMs(t))]);
+          await Promise.all(m.sites.map((s) => s.agent.tick(epochMs(t))));
+          await loop.step(epochMs(t));
+        } finally {
+          m.clock.release();
+        }
+      }
+      assert.ok(day.procurement, day.noDeal);
+      assert.deepEqual(
+        monitored.map((e) => [e.kind, e.procurement.bpp.subscriber_id]),
+        [
+          ['shortfall', 'dc.flexlon.local'],
+          ['topped-up', 'dc.flexlon.local'],
+        ],
+      );
+      // The day's parts: lon, bat, then the top-up from bat; each followed up and its statement checked.
+      assert.deepEqual(
+        day.parts.map((x) => x.procurement.bpp.subscriber_id),
+        ['dc.flexlon.local', 'dc-bat.flexlon.local', 'dc-bat.flexlon.local'],
+      );
+      for (const x of day.parts) {
+        assert.ok(x.statement && x.check, `${x.procurement.bpp.subscriber_id} ${x.procurement.orderId} followed up`);
+        assert.ok(x.check.agreed, JSON.stringify(x.check));
+      }
+      const lonStatement = day.parts[0]?.statement;
+      assert.ok(
+        (lonStatement?.terms?.performanceFactor ?? 1) < 1,
+        `lon paid by the rule: ${JSON.stringify(lonStatement?.terms)}`,
       );
     } finally {
       await market.stop();

@@ -16,7 +16,7 @@ import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/ti
 import { asFlexError } from '../../errors.ts';
 import type { Clock } from '../../ports.ts';
 import type { GridOrchestrator, Procurement } from './orchestrator.ts';
-import { DeliveryMonitor, type MonitorEvent } from './monitor.ts';
+import { DeliveryMonitor, type MonitorEvent, type MonitorPolicy } from './monitor.ts';
 import { followUp } from './follow-up.ts';
 import type { StatementCheck } from './statement-check.ts';
 
@@ -77,6 +77,8 @@ export interface ProcurementLoopDeps {
   /** Grid events (OpenADR-style) known now; a change while the day runs re-reads the need. */
   readonly eventCount?: () => Promise<number>;
   readonly onEvent?: (e: ProcurementEvent) => void;
+  /** Delivery monitoring for this loop; absent: the buyer's policy's (NeedPolicy.monitor), if any. */
+  readonly monitor?: MonitorPolicy;
   /** What delivery monitoring finds: shortfall alerts and top-ups (monitor.ts). */
   readonly onMonitor?: (e: MonitorEvent) => void;
 }
@@ -199,7 +201,7 @@ export class ProcurementLoop {
 
   /** The day's delivery monitor, if the policy asks for one; a top-up it buys joins the day's parts. */
   private monitorFor(o: DayOutcome, need: FlexNeed, p: Procurement): DeliveryMonitor | undefined {
-    const policy = this.d.bap.policy.monitor;
+    const policy = this.d.monitor ?? this.d.bap.policy.monitor;
     if (!policy) return undefined;
     if (this.monitor && this.monitor.parts[0] === p) return this.monitor;
     this.monitor?.stop();
