@@ -11,6 +11,8 @@
 //   performance rule, and the buyer's check, from its own meter, agrees;
 // - the buyer's own meter data for bat reads more import than bat's statement in one period: bat's
 //   statement is disputed, naming that period.
+// The second test runs the same desk as the buyer's own loop (ProcurementLoop, monitoring on) from a
+// DSO peak-reduction event posted to its intake, the way `flexlon run bap` runs it.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
