@@ -224,3 +224,28 @@ test(
     }
   },
 );
+
+test('a top-up leaves the short provider out and says so; when only it offered, nothing is bought', async () => {
+  const s = await scripted(
+    [
+      { bppId: 'a', offer: offer('a-lon', 80, 100) },
+      { bppId: 'b', offer: offer('b-man', 50, 150) },
+    ],
+    [],
+  );
+  try {
+    const got = await procureAcross(s.buyer, need(30), 'tx-4', { exclude: ['a'], purpose: 'top-up' });
+    assert.ok(!('none' in got));
+    assert.deepEqual(s.bought, [{ bpp: 'b', offer: 'b-man', kw: 30 }], 'the cheaper a is left out');
+    const outcome = (await s.store.auditTrail({ transactionId: 'tx-4' }))
+      .map((r) => r.payload as { event?: string; purpose?: string; excluded?: string[] })
+      .find((p) => p.event === 'procured');
+    assert.equal(outcome?.purpose, 'top-up');
+    assert.deepEqual(outcome?.excluded, ['a']);
+    const none = await procureAcross(s.buyer, need(30), 'tx-5', { exclude: ['a', 'b'] });
+    assert.ok('none' in none);
+    assert.match(none.none, /2 offer\(s\) received, all from provider\(s\) left out \(a, b\)/);
+  } finally {
+    await s.close();
+  }
+});
