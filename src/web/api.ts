@@ -1,6 +1,7 @@
 // The operator dashboard's JSON API (issue 19): every number a view shows comes from one of these
-// functions, served under GET /dashboard/api/… (routes.ts). They only read: the store, the BPP's
-// latest plan and its sites' latest reports, the grid signals. Sign convention as in settlement
+// functions, served under GET /dashboard/api/… (routes.ts). They only read: the store (the whole
+// audit log through audit-index.ts, never per request), the BPP's latest plan and its sites' latest
+// reports (followed for GPU-hours by gpu-ledger.ts), the grid signals. Sign convention as in settlement
 // (src/settlement/delivered.ts): delivered = baseline − metered, positive = less imported.
 import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
 import type { GridOrchestrator } from '../agents/grid/orchestrator.ts';

@@ -33,19 +33,30 @@ export interface DashboardOptions extends DashboardSource {
   readonly backtestDir?: string;
   /** How often the event stream looks for news (ms). */
   readonly tickMs?: number;
-  /** How often the sites' reports are read for GPU-hours and SLO outcomes (ms of wall time; BPP). */
+  /** How often to look whether the sites' reports are due a read for GPU-hours and SLO outcomes (ms of wall time; BPP). */
   readonly followMs?: number;
 }
 
-/** The GPU-hour ledger of a BPP's dashboard, following its sites' reports while the role runs. */
+/**
+ * The GPU-hour ledger of a BPP's dashboard, following its sites' reports while the role runs. The
+ * agents report once a slot, so the reports are read once a quarter of a slot of market time (live:
+ * every 7.5 minutes; the demo's fast clock: every check), looked for every `followMs` of wall time.
+ */
 const follow = (app: FastifyInstance, o: DashboardOptions): GpuLedger | undefined => {
   if (!o.flex) return undefined;
+  const slotMs = o.flex.context.slotMinutes * 60_000;
   const ledger = new GpuLedger(
     o.flex.context.sites.map((s) => s.id),
     (site) => o.store.getDocument<FlexibilityReport>('agent-report', site),
-    o.flex.context.slotMinutes * 60_000,
+    slotMs,
   );
-  const timer = setInterval(() => void ledger.sample(), o.followMs ?? 1000);
+  let last = -Infinity;
+  const timer = setInterval(() => {
+    const now = o.now();
+    if (Math.abs(now - last) < slotMs / 4) return;
+    last = now;
+    void ledger.sample();
+  }, o.followMs ?? 250);
   timer.unref();
   app.addHook('onClose', async () => clearInterval(timer));
   return ledger;
