@@ -173,7 +173,7 @@ const productTable = (res: Record<string, ProductResults>, products: readonly Pr
     const b = r.offerAccuracy.withoutRecalibration;
     return `<tr><td>${n}</td>${products.map((p) => `<td>${fmt(r.byProduct[p]?.revenueGbp ?? 0)}</td>`).join('')}<td>${fmt(r.totalGbp)}</td><td>${fmt(r.totalGbpWithoutRecalibration)}</td><td>${a.offers}</td><td>${pct(a.relativeError)} / ${pct(b.relativeError)}</td><td>${pct(a.deliveredAtLeast95Share)} / ${pct(b.deliveredAtLeast95Share)}</td><td>${r.unsettled.length}</td></tr>`;
   });
-  return `<table><tr><th>strategy</th>${head}<th>total £</th><th>total £ without recalibration</th><th>offers</th><th>|delivered − committed| ÷ committed, with / without recalibration</th><th>offers delivering ≥ 95 %, with / without</th><th>not settled</th></tr>${rows.join('')}</table>`;
+  return `<table><tr><th>strategy</th>${head}<th>total £</th><th>total £ without recalibration</th><th>offers above 0 kW (with recalibration)</th><th>|delivered − committed| ÷ committed, with / without recalibration</th><th>offers delivering ≥ 95 %, with / without</th><th>not settled</th></tr>${rows.join('')}</table>`;
 };
 
 export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string, unknown> => {
@@ -297,6 +297,12 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
     productRes && revenueSvg
       ? `<h2>Flexibility revenue by product</h2>${productTable(productRes, products)}${revenueSvg}
 <p>Windows called: ${out.windows.length} (${products.map((p) => `${p} ${out.windows.filter((w) => w.product === p).length}`).join(', ')}).</p>
+<table><tr><th>product</th><th>settlement day</th><th>window (UTC)</th><th>announced (UTC)</th></tr>${out.windows
+          .map(
+            (w) =>
+              `<tr><td>${w.product}</td><td>${w.date}</td><td>${new Date(w.start).toISOString().slice(11, 16)}–${new Date(w.start + w.periods * PERIOD_MS).toISOString().slice(11, 16)}</td><td>${new Date(w.noticeAt).toISOString().slice(0, 16).replace('T', ' ')}</td></tr>`,
+          )
+          .join('')}</table>
 ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3><ul>${(productRules(products)[p] ?? []).map((r) => `<li>${r}</li>`).join('')}</ul>`).join('')}`
       : '';
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>FlexLon backtest ${o.from} to ${o.to}</title>

@@ -25,6 +25,8 @@ describe('flexlon backtest', () => {
       'edi',
       '--strategies',
       'fifo,gsf-best-window,flexlon',
+      '--products',
+      'dfs',
       '--out',
       dir,
     ]);
@@ -34,7 +36,16 @@ describe('flexlon backtest', () => {
     const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as {
       schema: string;
       run: { periods: number };
-      strategies: Record<string, { energyGbp: number; tCo2: number; slo: { jobsOpenAtEnd: number } }>;
+      strategies: Record<
+        string,
+        {
+          energyGbp: number;
+          tCo2: number;
+          slo: { jobsOpenAtEnd: number };
+          flexibility: { unsettled: { reason: string }[] };
+        }
+      >;
+      products: { windows: { startUtc: string; source: string }[]; rules: Record<string, string[]> };
     };
     assert.equal(results.schema, 'flexlon-backtest/1');
     assert.equal(results.run.periods, 144);
@@ -52,6 +63,17 @@ describe('flexlon backtest', () => {
     assert.match(html, /<svg /);
     assert.doesNotMatch(html, /<script|src="http/);
     assert.ok(existsSync(join(dir, 'daily.svg')) && existsSync(join(dir, 'week.svg')));
+    // 24 January 2023 was a DFS live event: called, stated with its source, and not settled on the
+    // run's only day (no metered day before it for BL01), which the results say.
+    assert.deepEqual(
+      results.products.windows.map((w) => w.startUtc),
+      ['2023-01-24T17:00Z'],
+    );
+    assert.match(results.products.windows[0]?.source ?? '', /Wikipedia/);
+    assert.ok((results.products.rules.dfs?.length ?? 0) > 0);
+    assert.match(results.strategies.flexlon?.flexibility.unsettled[0]?.reason ?? '', /baseline/);
+    assert.match(html, /Flexibility revenue by product/);
+    assert.ok(existsSync(join(dir, 'revenue.svg')));
   });
 
   it('refuses bad arguments with FLX_CLI_USAGE', async () => {
