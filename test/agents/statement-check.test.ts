@@ -112,7 +112,7 @@ const meterCsv = (days: number, historyKw: number, today: ReadonlyMap<number, nu
 };
 
 test('with its own meter view the buyer recomputes from its readings and its own BL01 baseline, and names the periods that differ', async () => {
-  const p = { selectedKw: 40, quotedGbp: 20, offer: { ...offer, site: 'lon' } as FlexOffer, product: undefined };
+  const p = { selectedKw: 40, quotedGbp: 20, offer: { ...offer, site: 'lon' } as FlexOffer };
   const product = {
     code: 'DSO_PEAK_REDUCTION',
     name: 'Peak Reduction',
