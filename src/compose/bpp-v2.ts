@@ -55,6 +55,7 @@ export const mountBecknV2 = (app: FastifyInstance, p: V2MountParts): void => {
   });
   registerV2Receiver(app, {
     subscriberId: c.provider.id,
+    role: 'BPP',
     resolver: p.resolver,
     store: c.store,
     now: c.provider.wallNow,

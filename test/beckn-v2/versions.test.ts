@@ -59,9 +59,14 @@ test('per counterparty from the registry, 1.1.1 by default; a 2.0 transaction ke
     assert.equal(await v.versionFor(msg('on_select', 'plain-bap.example', 't2')), '1.1.1');
     assert.equal(await v.versionFor(msg('on_select', 'unknown.example', 't3')), '1.1.1');
     // A transaction a 2.0 request began: its callbacks (asked for or not) go out in 2.0.
-    await store.transaction((tx) => recordV2Request(tx, 't2', 'm1', 'plain-bap.example', 'ZGlnZXN0'));
+    await store.transaction((tx) =>
+      recordV2Request(tx, 't2', 'm1', 'plain-bap.example', 'http://plain-bap.example', 'ZGlnZXN0'),
+    );
     assert.equal(await v.versionFor(msg('on_status', 'plain-bap.example', 't2')), '2.0');
-    assert.deepEqual(await store.getDocument('beckn-v2.request', 't2|m1'), { digest: 'BLAKE-512=ZGlnZXN0' });
+    assert.deepEqual(await store.getDocument('beckn-v2.request', 't2|m1'), {
+      digest: 'BLAKE-512=ZGlnZXN0',
+      bapUri: 'http://plain-bap.example',
+    });
     // A request FlexLon starts follows the BPP's record (bpp_id).
     const request = { context: { ...msg('select', 'x', 't4').context, bpp_id: 'deg-bap.example' } };
     assert.equal(await v.versionFor(request), '2.0');

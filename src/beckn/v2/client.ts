@@ -1,7 +1,8 @@
 // A BecknClient that speaks each counterparty's Beckn (issue 18): a message whose counterparty (or,
 // for a callback, whose transaction) is 2.0 (versions.ts) is sent as Beckn 2.0 LTS, everything else
 // by the core 1.1.1 client unchanged. The BPP's handlers and outbox keep owing callbacks in the
-// internal form; the version is decided when a message leaves.
+// internal form, and the grid buyer keeps sending its requests in it; the version is decided when a
+// message leaves. Callbacks: codec-out.ts; requests (the buyer's side): codec-bap.ts.
 //
 // A 2.0 message is mapped (codec-out.ts), checked against FlexLon's own 2.0 envelope (schema.ts),
 // serialised and signed once (BECKN-006 = 2.0 signing, src/beckn/http.ts), sent with the same
@@ -17,15 +18,25 @@ import type { KeyResolver } from '../key-resolver.ts';
 import { postWithRetry } from '../retry.ts';
 import { schemaError } from '../validator.ts';
 import { checkCounterSigned, type V2Ack } from './ack.ts';
+import { toV2Request } from './codec-bap.ts';
 import { toV2Callback } from './codec-out.ts';
 import { checkV2 } from './validate.ts';
-import { V2_REQUEST_DOC, requestDocId, type V2RequestRecord, type VersionChooser } from './versions.ts';
+import {
+  V2_CONTRACT_DOC,
+  V2_REQUEST_DOC,
+  V2_TRANSACTION_DOC,
+  requestDocId,
+  type V2ContractRecord,
+  type V2RequestRecord,
+  type V2TransactionRecord,
+  type VersionChooser,
+} from './versions.ts';
 
 export interface VersionedClientOptions extends BecknClientOptions {
   readonly versions: VersionChooser;
   /** Resolves the peers' keys, to check their counter-signatures. */
   readonly resolver: KeyResolver;
-  /** This participant's 2.0 base URL (registered URL + /v2): the bppUri of its 2.0 callbacks. */
+  /** This participant's 2.0 base URL (registered URL + /v2): the bppUri of its callbacks, the bapUri of its requests. */
   readonly v2Uri: string;
   readonly providerName: string;
 }
@@ -36,26 +47,59 @@ export class VersionedClient extends BecknClient {
   }
 
   override async send(baseUri: string, msg: BecknMessage, options: SendOptions = {}): Promise<AckBody> {
-    if ((await this.v.versions.versionFor(msg)) !== '2.0') return super.send(baseUri, msg, options);
+    if ((await this.v.versions.versionFor(msg, options.peer)) !== '2.0') return super.send(baseUri, msg, options);
     return this.sendV2(baseUri, msg, options);
+  }
+
+  /** The 2.0 message of an internal one, and the base URL it goes to. */
+  private async encode(baseUri: string, msg: BecknMessage, options: SendOptions) {
+    const c = msg.context;
+    if (isCallback(c.action)) {
+      // A callback goes to the bapUri of its request (or, unasked, of the transaction's first request).
+      const asked = await this.v.store.getDocument<V2RequestRecord>(
+        V2_REQUEST_DOC,
+        requestDocId(c.transaction_id, c.message_id),
+      );
+      const txn = await this.v.store.getDocument<V2TransactionRecord>(V2_TRANSACTION_DOC, c.transaction_id);
+      const base = (options.inReplyTo ? asked?.bapUri : undefined) ?? txn?.bapUri ?? baseUri;
+      const encoded = toV2Callback(
+        { ...msg, context: { ...c, bap_uri: base } },
+        {
+          bppUri: this.v.v2Uri,
+          providerName: this.v.providerName,
+          now: this.v.now(),
+          ...(options.inReplyTo && asked ? { requestDigest: asked.digest } : {}),
+        },
+      );
+      return { ...encoded, base, peer: options.peer ?? c.bap_id };
+    }
+    // A request: from this participant's 2.0 endpoint (bapUri) to the BPP's 2.0 base URL.
+    const orderId = (msg.message as { order_id?: string } | undefined)?.order_id;
+    const bought =
+      c.action === 'status' && orderId
+        ? await this.v.store.getDocument<V2ContractRecord>(V2_CONTRACT_DOC, orderId)
+        : undefined;
+    const context = {
+      domain: c.domain,
+      version: '2.0.0',
+      bapId: c.bap_id,
+      bapUri: this.v.v2Uri,
+      ...(c.bpp_id ? { bppId: c.bpp_id, bppUri: baseUri } : {}),
+      transactionId: c.transaction_id,
+      messageId: c.message_id,
+      timestamp: c.timestamp,
+      ...(c.ttl ? { ttl: c.ttl } : {}),
+    };
+    const encoded = toV2Request(msg, context, (id) => (id === orderId ? bought?.commitment : undefined));
+    return { ...encoded, base: baseUri, peer: options.peer ?? c.bpp_id ?? '' };
   }
 
   private async sendV2(baseUri: string, msg: BecknMessage, options: SendOptions): Promise<AckBody> {
     const c = msg.context;
-    if (!isCallback(c.action))
-      throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `sending a 2.0 ${c.action} request is not supported here`);
-    const asked = options.inReplyTo
-      ? await this.v.store.getDocument<V2RequestRecord>(V2_REQUEST_DOC, requestDocId(c.transaction_id, c.message_id))
-      : undefined;
-    const { action, message } = toV2Callback(msg, {
-      bppUri: this.v.v2Uri,
-      providerName: this.v.providerName,
-      now: this.v.now(),
-      ...(asked ? { requestDigest: asked.digest } : {}),
-    });
+    const { action, message, base, peer } = await this.encode(baseUri, msg, options);
     const issues = checkV2('lts', action, message);
     if (issues.length > 0) throw schemaError(`the outgoing 2.0 ${action} message`, issues);
-    const url = `${baseUri.replace(/\/+$/, '')}/${action}`;
+    const url = `${base.replace(/\/+$/, '')}/${action}`;
     const body = JSON.stringify(message);
     const ttlSeconds = durationSeconds(c.ttl ?? 'PT30S') ?? 30;
     const now = this.v.now();
@@ -100,7 +144,7 @@ export class VersionedClient extends BecknClient {
       ack = await checkCounterSigned(
         result.text,
         this.v.resolver,
-        c.bap_id,
+        peer,
         Buffer.from(body),
         c.message_id,
         this.v.now(),

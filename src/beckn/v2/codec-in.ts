@@ -17,7 +17,14 @@ import type { FlexNeed } from '../../domain/offers.ts';
 import { epochMs } from '../../domain/time.ts';
 import { gbpPerMwh, kw } from '../../domain/units.ts';
 import { FlexError } from '../../errors.ts';
-import { CORE_VERSION, FLEXLON_DOMAIN, type BecknMessage, type Context, type RequestAction } from '../context.ts';
+import {
+  CORE_VERSION,
+  FLEXLON_DOMAIN,
+  type Action,
+  type BecknMessage,
+  type Context,
+  type RequestAction,
+} from '../context.ts';
 import { MAX_NEED_KW, needToIntent } from '../flex-codec.ts';
 
 /** The 2.0 request actions FlexLon's BPP answers, and the internal action each one maps to. */
@@ -48,8 +55,8 @@ export const contractIdOf = (orderId: string): string => {
   return `${x.slice(0, 8)}-${x.slice(8, 12)}-${x.slice(12, 16)}-${x.slice(16, 20)}-${x.slice(20)}`;
 };
 
-/** The internal (1.1.1) context of a 2.0 LTS request context: same ids, times and addresses. */
-export const contextFromV2 = (c: Obj, action: RequestAction): Context => ({
+/** The internal (1.1.1) context of a 2.0 LTS context: same ids, times and addresses. */
+export const contextFromV2 = (c: Obj, action: Action): Context => ({
   domain: FLEXLON_DOMAIN,
   location: { country: { code: 'GBR' } },
   action,

@@ -1,13 +1,18 @@
-// The BPP's Beckn 2.0 endpoint (core v2.0.0 LTS): POST <registered URL>/v2/{action} for discover,
-// select, init, confirm and status. The same named steps as the 1.1.1 receiver (src/beckn/receiver.ts)
-// and the same handlers behind them:
+// A participant's Beckn 2.0 endpoint (core v2.0.0 LTS): POST <registered URL>/v2/{action} — for a
+// BPP discover, select, init, confirm and status; for a BAP (FlexLon's grid buyer) their callbacks
+// on_discover … on_status. The same named steps as the 1.1.1 receiver (src/beckn/receiver.ts) and
+// the same handlers behind them:
 //   raw body → verify signature → parse → tell the version (2.0 LTS only) → FlexLon's 2.0 envelope
 //   schema → map to the internal form (codec-in.ts) → its 1.1.1 schema and context checks (signer,
 //   registered bapUri, addressed here, ttl) → dedupe → handler validates → one store transaction:
 //   claim + audit (the exact 2.0 bytes) + the 2.0 records (versions.ts) + the handler's effect and
 //   callbacks owed → counter-signed Ack.
-// The callbacks are owed in the internal form like any other; the client sends them in 2.0
-// (client.ts) because the transaction is recorded as 2.0.
+// The BPP's callbacks are owed in the internal form like any other; the client sends them in 2.0
+// (client.ts) because the transaction is recorded as 2.0. A BAP's handlers take the decoded
+// callbacks as the 1.1.1 receiver hands them on (a continuation after the ACK).
+//
+// bapUri / bppUri: the URL registered for the signer, or that URL + /v2 (FlexLon's participants
+// speak both versions, 2.0 under /v2); anything else is refused as in 1.1.1.
 //
 // 2.0 signing (14_Signing_Beckn_APIs_in_HTTP.md) is BECKN-006's: the same header, BLAKE2b-512
 // digest and signing string (its worked example verifies without a trailing LF, which its Step 2
@@ -18,7 +23,7 @@ import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError } from '../../errors.ts';
 import type { Signer, Store } from '../../ports.ts';
-import type { Action, BecknMessage } from '../context.ts';
+import { isCallback, type Action, type BecknMessage } from '../context.ts';
 import { checkContext } from '../inbound-context.ts';
 import { storeJournal } from '../journal.ts';
 import type { KeyResolver } from '../key-resolver.ts';
@@ -29,15 +34,25 @@ import { becknValidator, schemaError } from '../validator.ts';
 import { DEFAULT_SKEW_SECONDS, verifyRequest } from '../verify.ts';
 import type { SignatureCheck } from '../verify-pool.ts';
 import { counterSignedAck, toV2Nack, type V2Ack } from './ack.ts';
-import { V2_BPP_ACTIONS, V2_CONTEXT_PATHS, fromV2Request, isV2BppAction, type OrderOfTransaction } from './codec-in.ts';
+import { fromV2Callback, V2_BAP_CALLBACKS } from './codec-bap.ts';
+import {
+  V2_BPP_ACTIONS,
+  V2_CONTEXT_PATHS,
+  contextFromV2,
+  fromV2Request,
+  isV2BppAction,
+  type OrderOfTransaction,
+} from './codec-in.ts';
 import { checkV2, detectVersion } from './validate.ts';
-import { recordV2Request } from './versions.ts';
+import { V2_CONTRACT_DOC, recordV2Request, type V2ContractRecord } from './versions.ts';
 
 /** Where the 2.0 endpoint sits under the BPP's registered URL. */
 export const V2_PATH = '/v2';
 
 export interface V2ReceiverOptions {
   readonly subscriberId: string;
+  /** A BPP receives the requests, a BAP their callbacks. */
+  readonly role: 'BPP' | 'BAP';
   readonly resolver: KeyResolver;
   readonly store: Store;
   readonly now: () => number;
@@ -45,7 +60,8 @@ export interface V2ReceiverOptions {
   readonly handlers: Partial<Record<Action, BecknHandler>>;
   /** Counter-signs every Ack (beckn.yaml: the Ack MUST carry a CounterSignature). */
   readonly signer: Signer;
-  readonly findOrder: OrderOfTransaction;
+  /** BPP: the order of a transaction (a Contract id names it). */
+  readonly findOrder?: OrderOfTransaction;
   readonly onBackgroundError: (e: unknown, inbound: Inbound) => void;
   readonly onOutcome?: (action: string, outcome: string, error?: unknown) => void;
   readonly signatureCheck?: SignatureCheck;
@@ -78,7 +94,12 @@ interface Admitted {
   readonly inbound: Inbound;
   readonly claimKey: string;
   readonly outcome: string;
+  /** The bapUri (BPP) or bppUri (BAP) as sent: where 2.0 messages to the peer go. */
+  readonly peerUri: string;
+  readonly parsed: { context: Record<string, unknown>; message?: unknown };
 }
+
+const ACTIONS = { BPP: Object.keys(V2_BPP_ACTIONS), BAP: Object.keys(V2_BAP_CALLBACKS) } as const;
 
 export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): void => {
   useRawJsonBody(app);
@@ -127,13 +148,27 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
       );
     const issues = checkV2('lts', action, parsed);
     if (issues.length > 0) throw schemaError(`the 2.0 ${action} message`, issues);
-    if (!isV2BppAction(action)) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `no 2.0 /${action} here`);
-    const msg: BecknMessage = await fromV2Request(action, parsed, o.subscriberId, o.findOrder);
-    const internal = V2_BPP_ACTIONS[action];
+    let msg: BecknMessage;
+    let internal: Action;
+    if (o.role === 'BPP') {
+      if (!isV2BppAction(action)) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `no 2.0 /${action} here`);
+      msg = await fromV2Request(action, parsed, o.subscriberId, o.findOrder ?? (async () => undefined));
+      internal = V2_BPP_ACTIONS[action];
+    } else {
+      const cb = V2_BAP_CALLBACKS[action];
+      if (!cb) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `no 2.0 /${action} here`);
+      msg = { context: contextFromV2(parsed.context, cb), message: fromV2Callback(action, parsed.message) as object };
+      internal = cb;
+    }
+    // The peer's URI may be its registered URL + /v2 (FlexLon's convention); checked as the URL itself.
+    const uriKey = isCallback(internal) ? 'bpp_uri' : 'bap_uri';
+    const peerUri = String(msg.context[uriKey] ?? '');
+    const registered = sender.url.replace(/\/+$/, '');
+    if (peerUri.replace(/\/+$/, '') === `${registered}${V2_PATH}`) msg.context[uriKey] = sender.url;
     becknValidator().assert(internal, msg);
     try {
       checkContext(
-        { subscriberId: o.subscriberId, role: 'BPP', skewSeconds: DEFAULT_SKEW_SECONDS },
+        { subscriberId: o.subscriberId, role: o.role, skewSeconds: DEFAULT_SKEW_SECONDS },
         internal,
         msg,
         sender,
@@ -156,6 +191,8 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
       inbound,
       claimKey: `${sender.subscriberId}|${msg.context.message_id}|${internal}`,
       outcome: `ACK ${digest}`,
+      peerUri,
+      parsed,
     };
   };
 
@@ -199,13 +236,30 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
           return false;
         }
         await tx.appendAudit(entry(a, action, req, nowMs, 'ACK'));
-        await recordV2Request(tx, c.transaction_id, c.message_id, a.inbound.sender.subscriberId, a.inbound.digest);
+        await recordV2Request(
+          tx,
+          c.transaction_id,
+          c.message_id,
+          a.inbound.sender.subscriberId,
+          a.peerUri,
+          a.inbound.digest,
+        );
         await work.commit(tx);
         return true;
       });
     } finally {
       work.settle?.();
     }
+  };
+
+  /** A BAP keeps each confirmed Contract's commitment: its status requests repeat it (LTS Contract requires one). */
+  const rememberContract = async (message: unknown): Promise<void> => {
+    const contract = (message as { contract?: { id?: unknown; commitments?: unknown[] } } | undefined)?.contract;
+    const commitment = contract?.commitments?.[0];
+    if (typeof contract?.id === 'string' && typeof commitment === 'object' && commitment !== null)
+      await o.store.putDocument(V2_CONTRACT_DOC, contract.id, {
+        commitment: commitment as Record<string, unknown>,
+      } satisfies V2ContractRecord);
   };
 
   const handle = async (action: string, req: FastifyRequest, res: FastifyReply): Promise<void> => {
@@ -225,17 +279,33 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
       }
       const internal = admitted.inbound.action;
       const handler = o.handlers[internal];
-      if (!handler) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `this BPP does not implement 2.0 /${action}`);
+      if (!handler)
+        throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `this ${o.role} does not implement 2.0 /${action}`);
       const then = await handler(admitted.inbound);
-      if (typeof then !== 'object')
-        throw new FlexError('FLX_INTERNAL', `the ${internal} handler did not return its transactional work`);
-      const first = await commit(admitted, then, action, req, nowMs);
-      o.onOutcome?.(action, first ? 'ACK' : 'duplicate');
-      await reply(res, 200, { status: 'ACK' }, raw, messageId);
       const done = admitted.inbound;
-      if (first && then.after)
+      if (typeof then === 'object') {
+        const first = await commit(admitted, then, action, req, nowMs);
+        o.onOutcome?.(action, first ? 'ACK' : 'duplicate');
+        await reply(res, 200, { status: 'ACK' }, raw, messageId);
+        if (first && then.after)
+          setImmediate(() => {
+            then.after?.().catch((e: unknown) => o.onBackgroundError(e, done));
+          });
+        return;
+      }
+      // A continuation (a BAP's handler): claim + audit durably, the ACK, then the continuation.
+      const claim = await journal.accept(
+        admitted.claimKey,
+        admitted.outcome,
+        entry(admitted, action, req, nowMs, 'ACK'),
+        DUPLICATE,
+      );
+      if (claim.first && action === 'on_confirm') await rememberContract(admitted.parsed.message);
+      o.onOutcome?.(action, claim.first ? 'ACK' : 'duplicate');
+      await reply(res, 200, { status: 'ACK' }, raw, messageId);
+      if (claim.first && then)
         setImmediate(() => {
-          then.after?.().catch((e: unknown) => o.onBackgroundError(e, done));
+          then().catch((e: unknown) => o.onBackgroundError(e, done));
         });
     } catch (e) {
       const nack = toV2Nack(e);
@@ -263,8 +333,7 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
     }
   };
 
-  for (const action of Object.keys(V2_BPP_ACTIONS))
-    app.post(`${V2_PATH}/${action}`, (req, res) => handle(action, req, res));
+  for (const action of ACTIONS[o.role]) app.post(`${V2_PATH}/${action}`, (req, res) => handle(action, req, res));
   // Any other 2.0 action (on_*, track, cancel, update, rate, support): a coded NACK, not a 404 page.
   app.post(`${V2_PATH}/:action`, async (req, res) => {
     const action = (req.params as { action: string }).action.slice(0, 64);

@@ -19,10 +19,18 @@ export const V2_REQUEST_DOC = 'beckn-v2.request';
 export interface V2TransactionRecord {
   readonly version: '2.0.0';
   readonly bapId: string;
+  /** Where the buyer takes 2.0 callbacks (its bapUri: its registered URL, or that + /v2). */
+  readonly bapUri: string;
 }
 export interface V2RequestRecord {
   /** `BLAKE-512=<base64>` of the request's exact bytes (LTS RequestDigest.digest). */
   readonly digest: string;
+  readonly bapUri: string;
+}
+/** A Contract bought over 2.0 (the buyer's side): its commitment, which a status request repeats. */
+export const V2_CONTRACT_DOC = 'beckn-v2.contract';
+export interface V2ContractRecord {
+  readonly commitment: Record<string, unknown>;
 }
 
 export const requestDocId = (transactionId: string, messageId: string): string => `${transactionId}|${messageId}`;
@@ -33,11 +41,17 @@ export const recordV2Request = async (
   transactionId: string,
   messageId: string,
   bapId: string,
+  bapUri: string,
   digestBase64: string,
 ): Promise<void> => {
-  await tx.putDocument(V2_TRANSACTION_DOC, transactionId, { version: '2.0.0', bapId } satisfies V2TransactionRecord);
+  await tx.putDocument(V2_TRANSACTION_DOC, transactionId, {
+    version: '2.0.0',
+    bapId,
+    bapUri,
+  } satisfies V2TransactionRecord);
   await tx.putDocument(V2_REQUEST_DOC, requestDocId(transactionId, messageId), {
     digest: `BLAKE-512=${digestBase64}`,
+    bapUri,
   } satisfies V2RequestRecord);
 };
 
@@ -51,18 +65,21 @@ export const versionOfRecord = (s: Subscription): BecknVersion | undefined => {
 };
 
 export interface VersionChooser {
-  /** The version `msg` goes out in: 2.0 for its counterparty or its transaction, else 1.1.1. */
-  versionFor(msg: BecknMessage): Promise<BecknVersion>;
+  /**
+   * The version `msg` goes out in: 2.0 for its counterparty or its transaction, else 1.1.1. The
+   * counterparty is `peer` when given (a search sent straight to a BPP names none in its context).
+   */
+  versionFor(msg: BecknMessage, peer?: string): Promise<BecknVersion>;
 }
 
 export const counterpartyVersions = (registry: Registry, store: Pick<Store, 'getDocument'>): VersionChooser => ({
-  async versionFor(msg) {
+  async versionFor(msg, peer) {
     const c = msg.context;
     const callback = isCallback(c.action);
     if (callback && (await store.getDocument<V2TransactionRecord>(V2_TRANSACTION_DOC, c.transaction_id))) return '2.0';
-    const peer = callback ? c.bap_id : c.bpp_id;
-    if (peer === undefined) return '1.1.1';
-    const records = await registry.lookup({ subscriber_id: peer });
+    const who = peer ?? (callback ? c.bap_id : c.bpp_id);
+    if (who === undefined) return '1.1.1';
+    const records = await registry.lookup({ subscriber_id: who });
     return records.map(versionOfRecord).find((v) => v !== undefined) ?? '1.1.1';
   },
 });
