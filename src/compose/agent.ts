@@ -17,7 +17,7 @@ import { asFlexError, FlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Clock, Meter, Scheduler, SiteBattery, Store } from '../ports.ts';
 import { offeredLoad, profilePower, siteDay } from '../sim/site-profile.ts';
-import { bl01For, bl01FromMeter, simulatedHistory } from './baseline.ts';
+import { bl01For, bl01FromMeter, SIM_HISTORY_DAYS, simulatedHistory } from './baseline.ts';
 import type { AgentConfig, MeterConfig, SchedulerConfig } from './config.ts';
 import type { SharedParts } from './bpp.ts';
 import {
@@ -34,8 +34,6 @@ import {
 /** First-report retries back off from 2 s, doubling, to at most a minute (a lasting fault, e.g. a wrong key, is not hammered). */
 const FIRST_REPORT_RETRY_MS = 2000;
 const FIRST_REPORT_RETRY_MAX_MS = 60_000;
-/** Calendar days of simulated history for BL01: they hold its 10 most recent working days. */
-const BL01_HISTORY_DAYS = 15;
 const DAY_MS = 86_400_000;
 
 export interface SchedulerParts {
@@ -101,7 +99,7 @@ const simScheduler = async (
           trainingNodes: s.trainingNodes,
           gridImportLimitKw: site.gridImportLimitKw,
           dayStart,
-          days: BL01_HISTORY_DAYS,
+          days: SIM_HISTORY_DAYS,
         })
       : undefined;
   return {

@@ -17,7 +17,7 @@ const DAY_MS = 86_400_000;
 
 /**
  * Calendar days of simulated history a site's BL01 reads: they hold its 10 most recent working days.
- * (compose/agent.ts keeps its own copy, BL01_HISTORY_DAYS; `flexlon demo --meter-out` writes the same days.)
+ * The agents' BL01 (compose/agent.ts) and `flexlon demo --meter-out` both read this one figure.
  */
 export const SIM_HISTORY_DAYS = 15;
 
