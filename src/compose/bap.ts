@@ -9,7 +9,6 @@ import { ProcurementLoop, type ProcurementEvent } from '../agents/grid/procureme
 import { registerGridEventRoutes } from '../adapters/events-openadr/routes.ts';
 import { GridEventStore } from '../adapters/events-openadr/store.ts';
 import { HttpRegistry } from '../adapters/registry-http/client.ts';
-import { BecknClient } from '../beckn/client.ts';
 import { registryKeyResolver } from '../beckn/key-resolver.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
 import { registerReceiver } from '../beckn/receiver.ts';
@@ -21,6 +20,8 @@ import type { Store } from '../ports.ts';
 import type { SharedParts } from './bpp.ts';
 import { mountDashboard } from '../web/mount.ts';
 import type { BapConfig } from './config.ts';
+import { mountBecknV2Bap } from './bap-v2.ts';
+import { versionedClient } from './bpp-v2.ts';
 import {
   assertPortFree,
   listenOn,
@@ -84,7 +85,16 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
     events,
     uri: c.listen.publicUrl,
     store,
-    client: new BecknClient({ signer, store, now: wallNow, ackResolver: resolver }),
+    // Beckn 2.0 beside 1.1.1 (issue 18): 2.0 to a BPP whose registry record says so, else 1.1.1.
+    client: versionedClient({
+      signer,
+      store,
+      now: wallNow,
+      resolver,
+      registry,
+      publicUrl: c.listen.publicUrl,
+      name: c.id,
+    }),
     registry,
     market,
     wallNow,
@@ -132,6 +142,15 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
         },
         'callback failed',
       ),
+  });
+  mountBecknV2Bap(app, {
+    bap,
+    resolver,
+    signer,
+    store,
+    now: wallNow,
+    log,
+    ...(pool ? { signatureCheck: pool.check } : {}),
   });
   // The operator dashboard (issue 19, docs/dashboard.md): GET /dashboard/ and its JSON API.
   mountDashboard(app, c.dashboard, {
