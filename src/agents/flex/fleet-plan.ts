@@ -1,7 +1,10 @@
 // How the Flexibility Orchestrator solves one fleet problem (`solveFleet`): the order of attempts
 // and what each fallback gives up, kept apart from the orchestrator's state and dispatch.
 //  1. Carried from the last rolling plan where one may be (incrementalReplans: a fresh full plan
-//     every FULL_PLAN_EVERY slots, and whenever the commitments changed), else afresh.
+//     every FULL_PLAN_EVERY slots, and whenever the commitments changed), else afresh. With
+//     `refreshInBackground` the periodic fresh plan is made beside the carried one instead of in its
+//     place: the slot is answered with the carried plan at once, and the fresh plan is returned as a
+//     promise for the orchestrator to carry from REFRESH_LAG slots later.
 //  2. No plan with the held offers on top of the firm commitments: without them (an offer held is a
 //     best effort, a confirmed commitment is not).
 //  3. No plan under the FIFO carbon cap: without it, logged FLX_CARBON_CAP_MISSED. The FIFO cap is a
@@ -20,6 +23,13 @@ import type { Solver } from '../../ports.ts';
 /** With incremental re-plans, a fresh full plan every this many slots (2 h of half-hours). */
 export const FULL_PLAN_EVERY = 4;
 
+/**
+ * With a background refresh, the fresh plan made at a refresh slot becomes the rolling plan this many
+ * slots later, awaited there if it is not done: a fixed slot, not "when it finishes", so a replay with
+ * the same inputs makes the same plans whatever the machine's speed.
+ */
+export const REFRESH_LAG = 2;
+
 /** The last rolling plan, carried into the next one (incrementalReplans). */
 export interface RollingPlan {
   readonly gridStart: EpochMs;
@@ -36,13 +46,22 @@ export const rollingPlanOf = (grid: SlotGrid, problem: PlanningProblem, schedule
   commitments: JSON.stringify(problem.commitments),
 });
 
+/** A slot whose plan is (or, with a background refresh, is accompanied by) a fresh full plan. */
+export const isRefreshSlot = (grid: SlotGrid): boolean =>
+  Math.round(grid.start / (grid.slotMinutes * 60_000)) % FULL_PLAN_EVERY === 0;
+
 /** Slots since the rolling plan to carry, or undefined for a fresh plan. */
-const carryShift = (carry: RollingPlan, grid: SlotGrid, problem: PlanningProblem): number | undefined => {
+const carryShift = (
+  carry: RollingPlan,
+  grid: SlotGrid,
+  problem: PlanningProblem,
+  refreshInBackground: boolean,
+): number | undefined => {
   const slotMs = grid.slotMinutes * 60_000;
   const shift = (grid.start - carry.gridStart) / slotMs;
   if (carry.slotMinutes !== grid.slotMinutes || !Number.isInteger(shift) || shift < 0 || shift >= grid.slots)
     return undefined;
-  if (Math.round(grid.start / slotMs) % FULL_PLAN_EVERY === 0 && shift > 0) return undefined;
+  if (!refreshInBackground && isRefreshSlot(grid) && shift > 0) return undefined;
   if (JSON.stringify(problem.commitments) !== carry.commitments) return undefined;
   return shift;
 };
@@ -59,12 +78,26 @@ export interface FleetSolve {
   /** The cap is the FIFO target (may be missed), not one the operator stated in kg. */
   readonly capIsTarget: boolean;
   readonly carry?: RollingPlan;
+  /** At a refresh slot, answer with the carried plan and make the fresh one beside it (`refresh`). */
+  readonly refreshInBackground?: boolean;
   readonly runningAt?: EpochMs;
 }
 
-export const solveFleet = async (
-  f: FleetSolve,
-): Promise<{ problem: PlanningProblem; schedule: Schedule; carbonCapMissedKg?: number }> => {
+export interface FleetSolution {
+  readonly problem: PlanningProblem;
+  readonly schedule: Schedule;
+  readonly carbonCapMissedKg?: number;
+  /** The fresh plan of the same inputs, being made (refreshInBackground at a refresh slot). */
+  readonly refresh?: Promise<FleetSolution>;
+}
+
+/** The same solve without the rolling plan: a fresh plan of the same inputs. */
+const fresh = (f: FleetSolve): FleetSolve => {
+  const { carry: _carry, refreshInBackground: _background, ...rest } = f;
+  return rest;
+};
+
+export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
   const build = (commitments: readonly CommitmentSpec[], carbonCapKg = f.carbonCapKg, startsAt?: Map<string, number>) =>
     buildProblem({
       ...f.input,
@@ -73,7 +106,9 @@ export const solveFleet = async (
       ...(startsAt ? { startsAt } : {}),
     });
   let problem = build([...f.firm, ...f.held]);
-  const shift = f.carry ? carryShift(f.carry, f.input.grid, problem) : undefined;
+  const background = f.refreshInBackground === true;
+  const shift = f.carry ? carryShift(f.carry, f.input.grid, problem, background) : undefined;
+
   let schedule =
     f.carry && shift !== undefined && f.solver.planCarried
       ? await f.solver.planCarried(problem, f.carry.schedule, shift)
@@ -108,5 +143,18 @@ export const solveFleet = async (
       if (s.status !== 'infeasible' && checkSchedule(pinned, s).ok) [problem, schedule] = [pinned, s];
     }
   }
-  return { problem, schedule, ...(carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg }) };
+  // Started once the carried plan is made, so that the slot's answer never waits behind the fresh
+  // plan's LPs on the solver; it has REFRESH_LAG slots to finish. Not awaited here: a failure is the
+  // orchestrator's to log when it comes to carry the plan.
+  const refresh =
+    background && shift !== undefined && shift > 0 && isRefreshSlot(f.input.grid)
+      ? solveFleet(fresh(f))
+      : undefined;
+  refresh?.catch(() => undefined);
+  return {
+    problem,
+    schedule,
+    ...(carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg }),
+    ...(refresh ? { refresh } : {}),
+  };
 };

@@ -27,7 +27,7 @@ import { parseReport, type DispatchMessage } from '../link-protocol.ts';
 type SiteDispatch = Pick<DispatchMessage, 'powerCaps' | 'battery'> & { readonly dispatch: DispatchInstruction[] };
 import type { FlexContext, FlexSite, FleetPlanning, HeldOffer, PlanOptions } from './context.ts';
 import { FifoCarbonCap } from './carbon-cap.ts';
-import { rollingPlanOf, solveFleet, type RollingPlan } from './fleet-plan.ts';
+import { REFRESH_LAG, rollingPlanOf, solveFleet, type FleetSolution, type RollingPlan } from './fleet-plan.ts';
 import { hardFirst } from './hard-first.ts';
 import { Mutex } from './mutex.ts';
 import { ReportBatcher, slotIndex } from './report-batch.ts';
@@ -88,8 +88,11 @@ export interface FlexOrchestratorDeps {
    */
   readonly gatherReportsMs?: number;
   /**
-   * Re-plan each slot from the last rolling plan (Solver.planCarried) instead of afresh, with a fresh
-   * plan every FULL_PLAN_EVERY slots and whenever the commitments change.
+   * Re-plan each slot from the last rolling plan (Solver.planCarried) instead of afresh, and make a
+   * fresh plan every FULL_PLAN_EVERY slots beside the carried one, carried from REFRESH_LAG slots
+   * later (fleet-plan.ts): a slot is answered in the time of a carried plan, and the fresh plan's
+   * quality reaches dispatch two slots later. A fresh plan is also made, in place, whenever the
+   * commitments change.
    */
   readonly incrementalReplans?: boolean;
 }
@@ -111,6 +114,8 @@ export class FlexOrchestrator implements FleetPlanning {
   readonly context: FlexContext;
   private readonly batcher: ReportBatcher<{ result: PlanResult; rec: PlanRecord }> | undefined;
   private rolling: RollingPlan | undefined;
+  /** The fresh plan being made in the background, and the slot from which to carry it. */
+  private refresh: { readonly from: EpochMs; readonly grid: SlotGrid; readonly plan: Promise<FleetSolution> } | undefined;
 
   constructor(private readonly deps: FlexOrchestratorDeps) {
     this.ids = deps.ids ?? uuidIds(randomUUID);
@@ -249,7 +254,7 @@ export class FlexOrchestrator implements FleetPlanning {
           )
         : undefined);
     const started = performance.now();
-    const { problem, schedule, carbonCapMissedKg } = await solveFleet({
+    const { problem, schedule, carbonCapMissedKg, refresh } = await solveFleet({
       solver: this.solver,
       log: this.deps.log,
       input: {
@@ -263,7 +268,7 @@ export class FlexOrchestrator implements FleetPlanning {
       held,
       ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
       capIsTarget: this.deps.carbonCapKg === undefined,
-      ...(carry ? { carry } : {}),
+      ...(carry ? { carry, refreshInBackground: true } : {}),
       ...(o.runningAt === undefined ? {} : { runningAt: o.runningAt }),
     });
     const solveMs = performance.now() - started;
@@ -272,7 +277,7 @@ export class FlexOrchestrator implements FleetPlanning {
       status: schedule.status,
     });
     this.deps.log.debug(
-      { status: schedule.status, costGbp: schedule.costGbp, solveMs, jobs: problem.jobs.length },
+      { status: schedule.status, costGbp: schedule.costGbp, solveMs, jobs: problem.jobs.length, planner: schedule.planner, carried: carry !== undefined, at: grid.start },
       'planned',
     );
     const signalsIssuedAt = Object.fromEntries([...signals].map(([region, series]) => [region, series.issuedAt]));
@@ -284,6 +289,7 @@ export class FlexOrchestrator implements FleetPlanning {
       orders: [...new Set([...live.map((c) => c.orderId), ...extra.map((c) => c.orderId)])],
       solveMs,
       signalsIssuedAt,
+      ...(refresh ? { refresh } : {}),
     };
   }
 
@@ -317,6 +323,27 @@ export class FlexOrchestrator implements FleetPlanning {
   }
 
   /**
+   * From REFRESH_LAG slots after a refresh slot, the fresh plan made there becomes the rolling plan
+   * the next plans carry from (awaited if it is still being made). One that failed, or that was
+   * overtaken by a fresh plan made since (commitments changed), is dropped.
+   */
+  private async carryRefresh(): Promise<void> {
+    const r = this.refresh;
+    if (!r || this.deps.market.now() < r.from) return;
+    this.refresh = undefined;
+    try {
+      const fresh = await r.plan;
+      if (fresh.schedule.status === 'infeasible') return;
+      const next = rollingPlanOf(r.grid, fresh.problem, fresh.schedule);
+      // Overtaken: the commitments changed since, and the plan made then was a fresh one.
+      if (this.rolling && this.rolling.commitments !== next.commitments) return;
+      this.rolling = next;
+    } catch (err) {
+      this.deps.log.warn({ code: 'FLX_INTERNAL', err: String(err) }, 'the background fresh plan failed: carrying on from the last plan');
+    }
+  }
+
+  /**
    * The operational plan (what dispatch follows): every live commitment binding, and the waiting
    * deferrable jobs on soft SLOs, so a full fleet (a backlog) gets a plan that makes some work late at
    * its lateness cost rather than none. Only hard constraints can make it infeasible (running and
@@ -324,9 +351,16 @@ export class FlexOrchestrator implements FleetPlanning {
    * site and slots, it is logged as FLX_PLAN_INFEASIBLE, and no waiting job is released.
    */
   private async operationalPlan(): Promise<PlanResult> {
+    await this.carryRefresh();
     const result = await this.plan({}, this.deps.incrementalReplans ? this.rolling : undefined);
     if (result.schedule.status !== 'infeasible')
       this.rolling = rollingPlanOf(result.grid, result.problem, result.schedule);
+    if (result.refresh)
+      this.refresh = {
+        from: epochMs(result.grid.start + REFRESH_LAG * result.grid.slotMinutes * MINUTE_MS),
+        grid: result.grid,
+        plan: result.refresh,
+      };
     if (result.schedule.status === 'infeasible')
       this.deps.log.error(
         { code: 'FLX_PLAN_INFEASIBLE', reason: result.schedule.reason },

@@ -5,6 +5,7 @@ import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/pla
 import { siteImportKw } from '../../domain/planning.ts';
 import { isoOf, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import type { PlanKeys } from '../../store/records.ts';
+import type { FleetSolution } from './fleet-plan.ts';
 
 /** A plan of the fleet as made (FlexOrchestrator.plan), before it is stored. */
 export interface PlanResult {
@@ -18,6 +19,8 @@ export interface PlanResult {
   readonly signalsIssuedAt: Readonly<Record<string, EpochMs>>;
   /** The FIFO carbon cap (kg) the plan could not keep, so was made without (FLX_CARBON_CAP_MISSED). */
   readonly carbonCapMissedKg?: number;
+  /** The fresh plan of the same inputs being made beside this carried one (refreshInBackground). */
+  readonly refresh?: Promise<FleetSolution>;
 }
 
 export interface PlanRecord extends PlanKeys {

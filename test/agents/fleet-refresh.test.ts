@@ -1,0 +1,119 @@
+// Incremental re-plans with the periodic fresh plan made in the background (issue 13 item 8): at a
+// refresh slot the slot is answered with the plan carried from the last one, and the fresh plan of
+// the same inputs comes beside it, to be carried from REFRESH_LAG slots later; without the
+// background refresh the fresh plan is made in place. Real HiGHS, real problems, checked plans.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHighsSolver } from '../../src/adapters/solver-highs/solver.ts';
+import type { ComputeJob, FlexibilityReport } from '../../src/domain/compute.ts';
+import type { SignalSeries } from '../../src/domain/signals.ts';
+import { epochMs, type EpochMs, type SlotGrid } from '../../src/domain/time.ts';
+import { kw } from '../../src/domain/units.ts';
+import { isRefreshSlot, rollingPlanOf, solveFleet, type FleetSolve } from '../../src/agents/flex/fleet-plan.ts';
+import { buildProblem } from '../../src/optimise/problem.ts';
+import { checkSchedule } from '../../src/optimise/check.ts';
+import { CARRIED_PLANNER } from '../../src/optimise/warm.ts';
+import { createLogger } from '../../src/log.ts';
+
+const solver = createHighsSolver({ timeLimitSeconds: 20 });
+after(() => solver.close());
+
+const T0 = epochMs(Date.parse('2023-01-24T00:00:00Z'));
+const SLOT = 1_800_000;
+const HOUR = 3_600_000;
+const gridAt = (slot: number): SlotGrid => ({ start: epochMs(T0 + slot * SLOT), slotMinutes: 30, slots: 8 });
+
+const signals = (): Map<string, SignalSeries> =>
+  new Map([
+    [
+      'lon',
+      {
+        region: 'lon',
+        issuedAt: T0,
+        slotMinutes: 30,
+        points: Array.from({ length: 24 }, (_, t) => ({
+          start: epochMs(T0 + t * SLOT),
+          price: (100 + 15 * Math.sin(t)) as never,
+          carbonForecast: 150 as never,
+        })),
+      },
+    ],
+  ]);
+
+const job = (id: string, releaseAt: EpochMs, hours: number): ComputeJob =>
+  ({
+    id,
+    name: id,
+    site: 'lon',
+    slo: 'deferrable',
+    gpus: 8,
+    powerKw: 6.5,
+    minPowerKw: 6.5,
+    energyKwh: 6.5 * hours,
+    remainingKwh: 6.5 * hours,
+    submittedAt: releaseAt,
+    releaseAt,
+    deadlineAt: epochMs(releaseAt + 6 * HOUR),
+    preemptible: false,
+    allowedSites: ['lon'],
+    work: 8 * hours,
+    workUnit: 'gpu-hours',
+    state: 'queued',
+  }) as ComputeJob;
+
+const report = (at: EpochMs, jobs: ComputeJob[]): FlexibilityReport => ({
+  site: 'lon',
+  region: 'lon',
+  at,
+  itPowerLimitKw: kw(30),
+  pue: 1.2,
+  gridImportLimitKw: kw(60),
+  baseLoadFrom: at,
+  slotMinutes: 30,
+  baseLoadKw: new Array(8).fill(5),
+  jobs,
+});
+
+const fleetSolve = (slot: number, jobs: ComputeJob[]): FleetSolve => {
+  const grid = gridAt(slot);
+  return {
+    solver,
+    log: createLogger('silent'),
+    input: { grid, now: grid.start, reports: [report(grid.start, jobs)], signals: signals() },
+    firm: [],
+    held: [],
+    capIsTarget: false,
+  };
+};
+
+const jobs = [job('a', T0, 2), job('b', T0, 1.5), job('c', epochMs(T0 + HOUR), 1)];
+
+test('at a refresh slot the carried plan answers at once and the fresh plan of the same inputs comes beside it', async () => {
+  assert.ok(isRefreshSlot(gridAt(4)) && !isRefreshSlot(gridAt(5)), 'slots are refresh slots every FULL_PLAN_EVERY');
+  const before = await solveFleet(fleetSolve(3, jobs));
+  const carry = rollingPlanOf(gridAt(3), before.problem, before.schedule);
+
+  const now = await solveFleet({ ...fleetSolve(4, jobs), carry, refreshInBackground: true });
+  assert.equal(now.schedule.planner, CARRIED_PLANNER, now.schedule.reason);
+  assert.ok(checkSchedule(now.problem, now.schedule).ok);
+  assert.ok(now.refresh, 'a fresh plan is being made beside the carried one');
+  const fresh = await now.refresh;
+  assert.notEqual(fresh.schedule.planner, CARRIED_PLANNER, 'the background plan is a fresh one');
+  assert.deepEqual(fresh.problem, now.problem, 'of the same inputs');
+  const v = checkSchedule(fresh.problem, fresh.schedule);
+  assert.ok(v.ok, v.violations.join('; '));
+
+  // Without the background refresh the fresh plan is made in place, and nothing comes beside it.
+  const inPlace = await solveFleet({ ...fleetSolve(4, jobs), carry });
+  assert.notEqual(inPlace.schedule.planner, CARRIED_PLANNER);
+  assert.equal(inPlace.refresh, undefined);
+  assert.equal(inPlace.schedule.costGbp, fresh.schedule.costGbp, 'the same plan as the one made in the background');
+});
+
+test('between refresh slots the plan is carried and no fresh plan is made', async () => {
+  const before = await solveFleet(fleetSolve(4, jobs));
+  const carry = rollingPlanOf(gridAt(4), before.problem, before.schedule);
+  const next = await solveFleet({ ...fleetSolve(5, jobs), carry, refreshInBackground: true });
+  assert.equal(next.schedule.planner, CARRIED_PLANNER, next.schedule.reason);
+  assert.equal(next.refresh, undefined);
+});
