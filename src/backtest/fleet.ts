@@ -9,7 +9,7 @@ import { HALF_IDLE_JOBS, siteDay, profilePower, type SiteProfile } from '../sim/
 import { nodeIdleKw, nodeMaxKw } from '../sim/power.ts';
 import { epochMs } from '../domain/time.ts';
 import type { ComputeJob } from '../domain/compute.ts';
-import { SIM_SITES } from '../compose/market.ts';
+import { SIM_SITES } from '../sim/sites.ts';
 import type { SiteSpec } from './site-sim.ts';
 
 export const FLEETS = ['busy', 'idle'] as const;
@@ -19,7 +19,7 @@ export type Fleet = (typeof FLEETS)[number];
 export const PUE = 1.3;
 
 /**
- * The demo's simulated sites and their training pools: SIM_SITES in src/compose/market.ts, the one
+ * The demo's simulated sites and their training pools: SIM_SITES in src/sim/sites.ts, the one
  * place their sizes are written. Loading it costs the backtest the market composition's modules
  * (about 0.7 s at start), which is cheaper than two copies of the sizes drifting apart. The
  * battery site (cdf) is left out: the backtest's site model has no battery (docs/backtest.md).

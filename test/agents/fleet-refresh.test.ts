@@ -59,7 +59,7 @@ const job = (id: string, releaseAt: EpochMs, hours: number): ComputeJob =>
     work: 8 * hours,
     workUnit: 'gpu-hours',
     state: 'queued',
-  }) as ComputeJob;
+  }) as unknown as ComputeJob;
 
 const report = (at: EpochMs, jobs: ComputeJob[]): FlexibilityReport => ({
   site: 'lon',
