@@ -117,7 +117,13 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
     await res.code(http).type('application/json').send(text);
   };
 
-  const admit = async (action: string, req: FastifyRequest, nowMs: number): Promise<Admitted> => {
+  /** `seen.messageId` is set as soon as the body parses, so a NACK after that binds the request's messageId. */
+  const admit = async (
+    action: string,
+    req: FastifyRequest,
+    nowMs: number,
+    seen: { messageId: string },
+  ): Promise<Admitted> => {
     const raw = rawOf(req);
     const { key: sender, digest } = await verifyRequest(
       raw,
@@ -135,6 +141,8 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
     } catch (e) {
       throw new FlexError('FLX_REQ_INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`);
     }
+    const sentId = (parsed as { context?: { messageId?: unknown } } | null)?.context?.messageId;
+    if (typeof sentId === 'string') seen.messageId = sentId;
     const version = detectVersion(parsed);
     if ('path' in version)
       throw new FlexError('FLX_REQ_CONTEXT', `${version.path} ${version.message}`, { path: version.path });
@@ -265,12 +273,13 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
   const handle = async (action: string, req: FastifyRequest, res: FastifyReply): Promise<void> => {
     const nowMs = o.now();
     const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+    const seen = { messageId: '' };
     let messageId = '';
     let admitted: Admitted | undefined;
     try {
       const busy = o.admission?.();
       if (busy !== undefined) throw new FlexError('FLX_BUSY', busy);
-      admitted = await admit(action, req, nowMs);
+      admitted = await admit(action, req, nowMs, seen);
       messageId = admitted.inbound.msg.context.message_id;
       if (await duplicateOf(admitted)) {
         await journal.append(entry(admitted, action, req, nowMs, DUPLICATE));
@@ -329,7 +338,7 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
         });
       if (nack.http === 401)
         res.header('WWW-Authenticate', `Signature realm="${o.subscriberId}",headers="(created) (expires) digest"`);
-      await reply(res, nack.http, nack.body, raw, messageId);
+      await reply(res, nack.http, nack.body, raw, messageId || seen.messageId);
     }
   };
 
