@@ -21,6 +21,7 @@ import { DEFAULT_NEED_POLICY, GridOrchestrator } from '../../src/agents/grid/orc
 import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
 import { generateKeyPair } from '../../src/beckn/keys.ts';
 import { contractIdOf } from '../../src/beckn/v2/codec-in.ts';
+import { checkV2, loadOfficialSpec } from '../../src/beckn/v2/validate.ts';
 import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import { mountBecknV2Bap } from '../../src/compose/bap-v2.ts';
 import { versionedClient } from '../../src/compose/bpp-v2.ts';
@@ -29,6 +30,7 @@ import { gbpPerMwh, kw } from '../../src/domain/units.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Registry, Store } from '../../src/ports.ts';
 import { openMarket, type TestMarket } from '../helpers/market.ts';
+import { LTS } from './deg-buyer.ts';
 
 const ID = 'grid-v2.example';
 let market: TestMarket;
@@ -140,6 +142,21 @@ test("the grid buyer's own procurement runs over Beckn 2.0 against FlexLon's BPP
     ins.map((a) => (a.payload as { action: string }).action),
     ['on_discover', 'on_select', 'on_init', 'on_confirm', 'on_status'],
   );
+  // Every 2.0 message of the exchange, as received (the audit keeps the exact bytes), is valid under
+  // FlexLon's 2.0 envelope and the LTS beckn.yaml: the buyer's requests at the BPP, the BPP's
+  // callbacks at the buyer.
+  const spec = loadOfficialSpec(LTS);
+  const received = [
+    ...(await m.stores.flex.auditTrail({ transactionId: p.transactionId })),
+    ...(await store.auditTrail({ transactionId: p.transactionId })),
+  ].filter((a) => a.kind === 'beckn.in');
+  assert.equal(received.length, 10);
+  for (const a of received) {
+    const { action, body } = a.payload as { action: string; body: string };
+    const msg = JSON.parse(body) as unknown;
+    assert.deepEqual(checkV2('lts', action, msg), [], `${action}: FlexLon's 2.0 envelope`);
+    assert.deepEqual(spec.check(action, msg), [], `${action}: the LTS beckn.yaml`);
+  }
   const theirs = (await m.stores.flex.auditTrail({ transactionId: p.transactionId })).filter(
     (a) => a.kind === 'beckn.out',
   );
