@@ -19,6 +19,7 @@ import { parseFlags, type Command, type Output } from './command.ts';
 import { carbonCapLines, compare, savedWords, sideBySide, type Savings } from './demo-compare.ts';
 import { eventLines, hhmm, money, pushLine, stamp, Timeline } from './demo-events.ts';
 import { writeMeterFiles } from './demo-meter-out.ts';
+import { factorText } from '../settlement/product.ts';
 
 export interface DemoResult {
   readonly runDir: string;
@@ -233,11 +234,11 @@ export const runDemo = async (
     // An import-limit product is measured as import against the limit, never as a percentage of a reduction.
     if (t && limit !== undefined)
       io.out(
-        `  delivered   import within the ${limit} kW limit for ${(settlement.performance * 100).toFixed(1)} % of the window's allowance (product ${t.product}); performance factor ${t.performanceFactor.toFixed(2)} (${t.performanceRule}): payment ${money(settlement.paymentGbp)} = (availability ${money(t.availabilityGbp)} + utilisation ${money(t.utilisationGbp)}) × ${t.performanceFactor.toFixed(2)}`,
+        `  delivered   import within the ${limit} kW limit for ${(settlement.performance * 100).toFixed(1)} % of the window's allowance (product ${t.product}); performance factor ${factorText(t.performanceFactor)} (${t.performanceRule}): payment ${money(settlement.paymentGbp)} = (availability ${money(t.availabilityGbp)} + utilisation ${money(t.utilisationGbp)}) × ${factorText(t.performanceFactor)}`,
       );
     else if (t)
       io.out(
-        `  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; product ${t.product}, performance factor ${t.performanceFactor.toFixed(2)} by ${t.performanceRule}): payment ${money(settlement.paymentGbp)} = (availability ${money(t.availabilityGbp)} + utilisation ${money(t.utilisationGbp)}) × ${t.performanceFactor.toFixed(2)}`,
+        `  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; product ${t.product}, performance factor ${factorText(t.performanceFactor)} by ${t.performanceRule}): payment ${money(settlement.paymentGbp)} = (availability ${money(t.availabilityGbp)} + utilisation ${money(t.utilisationGbp)}) × ${factorText(t.performanceFactor)}`,
       );
     else
       io.out(

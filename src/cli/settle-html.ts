@@ -2,6 +2,7 @@
 // resource; the chart is inline SVG (baseline against metered import per settlement period, the
 // accepted reduction as the target line), then the period table and the method text verbatim.
 import { londonOffsetMs } from '../domain/settlement-day.ts';
+import { factorText } from '../settlement/product.ts';
 import { isoOf } from '../domain/time.ts';
 import type { MeterSeries } from '../formats/meter-csv.ts';
 import type { EventBaseline, SettlementWindow } from '../settlement/meter-baselines.ts';
@@ -94,7 +95,7 @@ td:nth-child(-n+3),th:nth-child(-n+3){text-align:left}pre{background:#f6f6f6;pad
 <body>
 <h1>Settlement statement</h1>
 <p>${esc(s.product.name)} (${esc(s.product.code)}), ${esc(r.window.date)} settlement periods ${r.window.fromPeriod}–${r.window.toPeriod - 1} (${esc(r.window.startUtc)} to ${esc(r.window.endUtc)}), meter ${esc(r.meter.meterId ?? '(no id)')}.</p>
-<p class="total">Payment £${s.paymentGbp.toFixed(2)} = (availability £${s.availabilityGbp.toFixed(2)} + utilisation £${s.utilisationGbp.toFixed(2)}) × performance factor ${s.performanceFactor.toFixed(2)}</p>
+<p class="total">Payment £${s.paymentGbp.toFixed(2)} = (availability £${s.availabilityGbp.toFixed(2)} + utilisation £${s.utilisationGbp.toFixed(2)}) × performance factor ${factorText(s.performanceFactor)}</p>
 ${chart(r)}
 <h2>Per settlement period</h2>
 <table><thead><tr><th>date</th><th>SP</th><th>start</th><th>baseline kW</th><th>metered kW</th><th>delivered kWh</th><th>accepted kWh</th><th>paid on kWh</th><th>utilisation £</th></tr></thead>

@@ -12,7 +12,7 @@ import { meterDays, parseMeterCsv, type MeterSeries, type MeterUnit } from '../f
 import { parsePrometheusRange, type PowerUnit } from '../formats/prometheus-range.ts';
 import { prometheusMeter } from './settle-prometheus.ts';
 import { eventBaseline, type SettlementWindow } from '../settlement/meter-baselines.ts';
-import { parseSettleTerms, settleProduct, type BaselineName } from '../settlement/product.ts';
+import { factorText, parseSettleTerms, settleProduct, type BaselineName } from '../settlement/product.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 import { databasesIn, postgresStores } from './audit.ts';
 import { statementHtml, type SettleReport } from './settle-html.ts';
@@ -201,9 +201,9 @@ export const tableLines = (r: SettleReport): string[] => {
         `  £${f(x.utilisationGbp, 2)}`,
     ),
     limit
-      ? `total      import within the limit for ${(s.deliveredShare * 100).toFixed(1)} % of the window's allowance; performance factor ${s.performanceFactor.toFixed(2)}`
-      : `total      delivered ${f(s.deliveredKwh)} kWh of ${f(s.acceptedKwh)} kWh accepted (${(s.deliveredShare * 100).toFixed(1)} % paid on, at most 100 %); performance factor ${s.performanceFactor.toFixed(2)}`,
-    `payment    £${f(s.paymentGbp, 2)} = (availability £${f(s.availabilityGbp, 2)} + utilisation £${f(s.utilisationGbp, 2)}) × ${s.performanceFactor.toFixed(2)}`,
+      ? `total      import within the limit for ${(s.deliveredShare * 100).toFixed(1)} % of the window's allowance; performance factor ${factorText(s.performanceFactor)}`
+      : `total      delivered ${f(s.deliveredKwh)} kWh of ${f(s.acceptedKwh)} kWh accepted (${(s.deliveredShare * 100).toFixed(1)} % paid on, at most 100 %); performance factor ${factorText(s.performanceFactor)}`,
+    `payment    £${f(s.paymentGbp, 2)} = (availability £${f(s.availabilityGbp, 2)} + utilisation £${f(s.utilisationGbp, 2)}) × ${factorText(s.performanceFactor)}`,
     ...s.rules.map((x, i) => `${i === 0 ? 'rules' : '     '}      ${x}`),
   ];
 };

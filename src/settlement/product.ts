@@ -326,3 +326,11 @@ export const parseSettleTerms = (json: unknown, file = 'the product'): ProductTe
     throw fail(file, 'baseline', 'must be one of bl01, dfs, ena, nominated');
   return agreedPriceTerms(price, baseline as BaselineName);
 };
+
+/**
+ * A performance factor as printed beside the payment it multiplies: two decimals, as the WPD table
+ * states them (1.00, 0.85), and three where two would not reproduce the payment (0.996 × £38.87 is
+ * £38.71, which "× 1.00" would not explain).
+ */
+export const factorText = (factor: number): string =>
+  Math.abs(factor - Math.round(factor * 100) / 100) < 5e-5 ? factor.toFixed(2) : factor.toFixed(3);

@@ -299,3 +299,10 @@ test('flexlon settle refuses what it cannot settle, with a coded error', async (
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a performance factor prints with the decimals that reproduce the payment it multiplies', async () => {
+  const { factorText } = await import('../../src/settlement/product.ts');
+  assert.equal(factorText(1), '1.00');
+  assert.equal(factorText(0.85), '0.85');
+  assert.equal(factorText(0.9957), '0.996', '× 1.00 would not explain £38.70 of £38.87');
+});
