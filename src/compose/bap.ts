@@ -2,8 +2,10 @@
 // OpenADR-style event intake, and its procurement loop (src/agents/grid/procurement-loop.ts) buys
 // flexibility on the network and follows it to settlement. GET /health shows the day's procurement.
 import { randomBytes, randomUUID } from 'node:crypto';
-import { existsSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, statSync, writeFileSync } from 'node:fs';
 import Fastify from 'fastify';
+import { meterSeriesView, type MeterView } from '../agents/grid/meter-view.ts';
+import type { MonitorEvent } from '../agents/grid/monitor.ts';
 import { GridOrchestrator, type StatusPush } from '../agents/grid/orchestrator.ts';
 import { ProcurementLoop, type ProcurementEvent } from '../agents/grid/procurement-loop.ts';
 import { registerGridEventRoutes } from '../adapters/events-openadr/routes.ts';
@@ -14,8 +16,12 @@ import { useRawJsonBody } from '../beckn/raw-body.ts';
 import { registerReceiver } from '../beckn/receiver.ts';
 import { registerOnSubscribe } from '../beckn/registry/on-subscribe.ts';
 import { becknValidator } from '../beckn/validator.ts';
-import { epochMs } from '../domain/time.ts';
-import { asFlexError } from '../errors.ts';
+import { epochMs, isoOf } from '../domain/time.ts';
+import { asFlexError, FlexError } from '../errors.ts';
+import { parseJsonText } from '../formats/json.ts';
+import { parseMeterCsv, type MeterSeries } from '../formats/meter-csv.ts';
+import { parsePrometheusRange } from '../formats/prometheus-range.ts';
+import type { Logger } from '../log.ts';
 import type { Store } from '../ports.ts';
 import type { SharedParts } from './bpp.ts';
 import { mountDashboard } from '../web/mount.ts';
@@ -53,7 +59,108 @@ export interface BapParts extends SharedParts {
   readonly transactionId?: () => string;
   readonly onEvent?: (e: ProcurementEvent) => void;
   readonly onStatusPush?: (push: StatusPush) => void;
+  /** What delivery monitoring finds (shortfall alerts, top-ups), after the role has logged it. */
+  readonly onMonitor?: (e: MonitorEvent) => void;
 }
+
+/** The unit of a buyer's meter file where its header does not say: kWh or kW (CSV), W or kW (Prometheus). */
+export type BuyerMeterUnit = 'kWh' | 'kW' | 'W';
+
+/** One site's meter file, as the buyer holds it (its settlement or smart-meter data, a supplier's export). */
+export interface BuyerMeterFile {
+  /** The site id the providers' offers name (`offer.site`). */
+  readonly site: string;
+  /** A meter CSV (docs/meters.md), or a `.json` file holding a saved Prometheus query_range answer. */
+  readonly file: string;
+  readonly unit?: BuyerMeterUnit;
+}
+
+/** A BAP's config as `flexlon run bap` reads it (src/run/roles.ts): the role's, and the buyer's own meter files. */
+export interface BapRunConfig extends BapConfig {
+  readonly meters?: readonly BuyerMeterFile[];
+}
+
+const readMeterSeries = (m: BuyerMeterFile, field: string): MeterSeries => {
+  let text: string;
+  try {
+    text = readFileSync(m.file, 'utf8');
+  } catch (e) {
+    throw new FlexError(
+      'FLX_CONFIG_INVALID',
+      `${field}: the meter file for site ${m.site}, ${m.file}, cannot be read (${(e as NodeJS.ErrnoException).code ?? (e as Error).message})`,
+      { path: field },
+    );
+  }
+  // The readers' own errors are FLX_DATA_INVALID naming the file and line (or sample).
+  if (m.file.toLowerCase().endsWith('.json'))
+    return parsePrometheusRange(
+      parseJsonText(text, m.file),
+      m.file,
+      m.unit === 'W' || m.unit === 'kW' ? { unit: m.unit } : {},
+    );
+  return parseMeterCsv(text, m.file, m.unit === 'kWh' || m.unit === 'kW' ? { unit: m.unit } : {});
+};
+
+/**
+ * The buyer's meter view over its meter files (agents/grid/meter-view.ts): each file is read when
+ * the role starts, so a bad one stops the start naming it, and read again when it changes — a
+ * desk's meter export grows day by day while the buyer runs. A re-read that fails is logged and the
+ * last good readings are kept: a half-written export must not leave a statement unchecked.
+ */
+export const buyerMeterView = (files: readonly BuyerMeterFile[], log: Logger): MeterView => {
+  const held = files.map((file, i) => {
+    const field = `meters[${i}].file`;
+    const series = readMeterSeries(file, field);
+    return { file, field, series, mtimeMs: statSync(file.file).mtimeMs };
+  });
+  const fresh = (): MeterView => {
+    for (const h of held) {
+      let mtimeMs: number;
+      try {
+        mtimeMs = statSync(h.file.file).mtimeMs;
+      } catch {
+        continue;
+      }
+      if (mtimeMs === h.mtimeMs) continue;
+      h.mtimeMs = mtimeMs;
+      try {
+        h.series = readMeterSeries(h.file, h.field);
+        log.info({ site: h.file.site, file: h.file.file, to: isoOf(h.series.to) }, 'buyer meter file read again');
+      } catch (e) {
+        const f = asFlexError(e);
+        log.warn(
+          { site: h.file.site, code: f.code, error: f.message },
+          'buyer meter file unreadable: last readings kept',
+        );
+      }
+    }
+    return meterSeriesView(new Map(held.map((h) => [h.file.site, h.series])));
+  };
+  return { readingsFor: (p) => fresh().readingsFor(p) };
+};
+
+/** Each monitor event as one log line: an operator running the role sees alerts without a dashboard. */
+const logMonitor = (log: Logger, e: MonitorEvent): void => {
+  const order = { orderId: e.procurement.orderId, bpp: e.procurement.bpp.subscriber_id, marketTime: isoOf(e.at) };
+  switch (e.kind) {
+    case 'shortfall':
+      log.warn({ ...order, source: e.source, ...e.shortfall }, 'delivery shortfall alerted');
+      return;
+    case 'topped-up':
+      log.info(
+        { ...order, bought: e.bought.map((x) => ({ bpp: x.bpp.subscriber_id, orderId: x.orderId, kw: x.selectedKw })) },
+        'shortfall topped up',
+      );
+      return;
+    case 'no-top-up':
+      log.warn({ ...order, reason: e.reason }, 'shortfall not topped up');
+      return;
+    default: {
+      const never: never = e;
+      return never;
+    }
+  }
+};
 
 /** The intake's bearer token: read from its file, or made there (0600) on first start. */
 const tokenFrom = (file: string): string => {
@@ -63,11 +170,13 @@ const tokenFrom = (file: string): string => {
   return token;
 };
 
-export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<ComposedBap> => {
+export const composeBap = async (c: BapRunConfig, parts: BapParts = {}): Promise<ComposedBap> => {
   const log = parts.log ?? makeLogger(c.logLevel, { agent: 'grid', id: c.id });
   const wallNow = parts.now ?? Date.now;
   const market = parts.clock ?? makeClock(c.clock);
   const signals = parts.signals ?? makeSignals(c.signals);
+  // Read before anything listens or is written: a meter file that cannot be read stops the start.
+  const meterView = c.meters && c.meters.length > 0 ? buyerMeterView(c.meters, log) : undefined;
   becknValidator();
   await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
@@ -105,6 +214,7 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
     callbackTimeoutMs: c.callbackTimeoutMs,
     log,
     ...(parts.onStatusPush ? { onStatusPush: parts.onStatusPush } : {}),
+    ...(meterView ? { meterView } : {}),
   });
   const loop = new ProcurementLoop({
     bap,
@@ -116,6 +226,11 @@ export const composeBap = async (c: BapConfig, parts: BapParts = {}): Promise<Co
       if (e.kind === 'error') log.error({ code: e.code, error: e.message }, 'procurement step failed');
       else log.info({ event: e.kind, at: new Date(e.at).toISOString() }, `procurement: ${e.kind}`);
       parts.onEvent?.(e);
+    },
+    // Delivery monitoring (NeedPolicy.monitor, `policy.monitor` in the config): each finding logged.
+    onMonitor: (e) => {
+      logMonitor(log, e);
+      parts.onMonitor?.(e);
     },
   });
   const app = Fastify({ logger: false });

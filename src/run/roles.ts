@@ -3,6 +3,7 @@
 // the field. Nothing here starts anything: the composers in src/compose/ do (docs/operator-guide.md,
 // "Running each participant as its own process", lists every field).
 import { dirname, resolve } from 'node:path';
+import { DEFAULT_MONITOR, type MonitorPolicy } from '../agents/grid/monitor.ts';
 import { DEFAULT_NEED_POLICY, type NeedPolicy } from '../agents/grid/orchestrator.ts';
 import { DEFAULT_PRICING, type PricingPolicy } from '../agents/flex/pricing.ts';
 import type {
@@ -23,6 +24,7 @@ import type {
   SignalsConfig,
   StoreConfig,
 } from '../compose/config.ts';
+import type { BapRunConfig, BuyerMeterFile, BuyerMeterUnit } from '../compose/bap.ts';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from '../beckn/rate-limit.ts';
 import { DEFAULT_CANCELLATION, type CancellationPolicy } from '../domain/order.ts';
 import type { LogLevel } from '../log.ts';
@@ -433,6 +435,7 @@ const readPolicy = (c: ConfigReader): NeedPolicy => {
   if ((hours[0] ?? 0) >= (hours[1] ?? 0))
     p.fail('peakHours', `must be [from, to) hours of the day with from < to, got ${JSON.stringify(hours)}`);
   const procureLeadSlots = p.number('procureLeadSlots', d.procureLeadSlots, 1, 96, true);
+  const monitor = readMonitor(p);
   p.done();
   return {
     windowSlots,
@@ -442,10 +445,52 @@ const readPolicy = (c: ConfigReader): NeedPolicy => {
     priceWeight,
     peakHours: [hours[0] ?? 0, hours[1] ?? 24],
     procureLeadSlots,
+    ...(monitor ? { monitor } : {}),
   };
 };
 
-export const readBap = (c: ConfigReader): BapConfig => {
+/**
+ * `policy.monitor` (src/agents/grid/monitor.ts): {"tolerance": share 0–1, default 0.05, the WPD
+ * Flexible Power tolerance; "topUp": true | false, default false}. Present (even `{}`): status is
+ * asked of every part at each slot of its window and a shortfall beyond the tolerance is alerted
+ * (and topped up from another provider if `topUp`); absent: no status until after the window.
+ */
+const readMonitor = (p: ConfigReader): MonitorPolicy | undefined => {
+  const m = p.optionalObject('monitor');
+  if (!m) return undefined;
+  const tolerance = m.number('tolerance', DEFAULT_MONITOR.tolerance, 0, 1);
+  const topUp = m.boolean('topUp', DEFAULT_MONITOR.topUp);
+  m.done();
+  return { tolerance, topUp };
+};
+
+/**
+ * `meters`: the buyer's own meter data, one file per site it buys from ([{"site", "file", "unit"?}]):
+ * a meter CSV (src/formats/meter-csv.ts; `unit` kWh or kW where the header does not say) or a saved
+ * Prometheus query_range answer, a `.json` file (src/formats/prometheus-range.ts; `unit` W or kW).
+ * The files are read when the BAP starts (src/compose/bap.ts), and again when they change.
+ */
+const readMeters = (c: ConfigReader): { meters?: BuyerMeterFile[] } => {
+  if (!c.has('meters')) return {};
+  const meters = c.array('meters', 1).map((m): BuyerMeterFile => {
+    const site = m.string('site');
+    const file = m.filePath('file');
+    // A CSV is energy or power per period; a Prometheus series is power.
+    const units: readonly BuyerMeterUnit[] = file.toLowerCase().endsWith('.json') ? ['W', 'kW'] : ['kWh', 'kW'];
+    const unit = m.has('unit') ? m.oneOf('unit', units) : undefined;
+    m.done();
+    return { site, file, ...(unit ? { unit } : {}) };
+  });
+  const seen = new Set<string>();
+  meters.forEach((m, i) => {
+    if (seen.has(m.site))
+      c.fail(`meters[${i}].site`, `names ${JSON.stringify(m.site)} a second time: one meter file per site`);
+    seen.add(m.site);
+  });
+  return { meters };
+};
+
+export const readBap = (c: ConfigReader): BapRunConfig => {
   const { id, logLevel, listen, store, keys, registry, clock, signals } = readParticipant(c);
   const region = c.string('region', 'GB');
   const slotMinutes = c.number('slotMinutes', 30, 5, 60, true);
@@ -460,6 +505,7 @@ export const readBap = (c: ConfigReader): BapConfig => {
     o.done();
   }
   const dashboard = readDashboard(c);
+  const meters = readMeters(c);
   c.optionalString('role');
   c.done();
   return {
@@ -479,5 +525,6 @@ export const readBap = (c: ConfigReader): BapConfig => {
     verifyThreads,
     ...(openadr ? { openadr } : {}),
     ...dashboard,
+    ...meters,
   };
 };
