@@ -9,7 +9,11 @@ import { CsvSignalSource } from '../../src/adapters/signals-csv/source.ts';
 import { computeEnergyDiscover, contractedSignals, gridWindowsFromCatalog } from '../../src/beckn/v2/compute-energy.ts';
 import { checkV2, loadOfficialSpec } from '../../src/beckn/v2/validate.ts';
 import { SHIPPED_GRID } from '../../src/config.ts';
+import { carbonOf, pricesOf } from '../../src/domain/signals.ts';
 import { epochMs } from '../../src/domain/time.ts';
+import { greedyPlan } from '../../src/optimise/greedy.ts';
+import type { PlanningProblem } from '../../src/domain/planning.ts';
+import type { SignalSource } from '../../src/ports.ts';
 import { readSharedJson } from '../helpers/shared.ts';
 import { LTS } from './deg-buyer.ts';
 
@@ -175,4 +179,71 @@ test("held windows become the planner's price and carbon in their slots and regi
   }
   // A region no held window is in is the base forecast, unchanged.
   assert.deepEqual(await signals.forecast('London', day, asOf), await base.forecast('London', day, asOf));
+});
+
+test("with windows held in two grid areas, the plan moves each site's deferrable work into its window", async () => {
+  const base = new CsvSignalSource(SHIPPED_GRID);
+  // Windows cheaper and cleaner than the day around them (the grid agent's quote), one per area.
+  const cheap = {
+    ...ltsCatalog,
+    offers: ltsCatalog.offers.map((o) => ({
+      ...o,
+      considerations: o.considerations.map((c) => ({
+        ...c,
+        considerationAttributes: { ...c.considerationAttributes, value: '0.005' },
+      })),
+    })),
+  };
+  const held = gridWindowsFromCatalog(cheap).windows.filter((w) => w.offerId !== 'o-night');
+  const regionOf = (area: string) =>
+    ({ 'Cambridge-East': 'East England', Manchester: 'North West England' })[area] as string | undefined;
+  const day = { start: epochMs(Date.parse('2024-01-15T00:00:00Z')), slotMinutes: 30, slots: 48 };
+  const asOf = epochMs(Date.parse('2024-01-14T12:00:00Z'));
+  // Two sites, one per area, each with 400 kWh of deferrable work (100 kW, any time in the day).
+  const plan = async (signals: SignalSource) => {
+    const sites = await Promise.all(
+      [
+        ['cambridge', 'East England'],
+        ['manchester', 'North West England'],
+      ].map(async ([id, region]) => {
+        const s = await signals.forecast(region as string, day, asOf);
+        return {
+          id: id as string,
+          itPowerLimitKw: 500,
+          pue: 1.2,
+          gridImportLimitKw: 1000,
+          priceGbpPerMwh: pricesOf(s),
+          carbonGPerKwh: carbonOf(s, 'forecast'),
+        };
+      }),
+    );
+    const problem: PlanningProblem = {
+      version: 1,
+      start: new Date(day.start).toISOString(),
+      slotMinutes: 30,
+      slots: 48,
+      sites,
+      jobs: sites.map((site) => ({
+        id: `train:${site.id}`,
+        energyKwh: 400,
+        maxPowerKw: 100,
+        releaseSlot: 0,
+        deadlineSlot: 48,
+        preemptible: true,
+        sites: [site.id],
+      })),
+      commitments: [],
+    };
+    return greedyPlan(problem);
+  };
+  const inWindow = (s: Awaited<ReturnType<typeof plan>>, site: string, from: number, to: number) =>
+    (s.jobs.find((j) => j.site === site)?.powerKw ?? []).slice(from, to).reduce((a, b) => a + b, 0) * 0.5;
+  const before = await plan(base);
+  const after = await plan(contractedSignals(base, held, regionOf));
+  // Cambridge's window is slots 20–27 (10:00–14:00), Manchester's 28–35 (14:00–18:00): 8 slots of
+  // 100 kW = 400 kWh, the whole job.
+  assert.ok(inWindow(before, 'cambridge', 20, 28) < 400 && inWindow(before, 'manchester', 28, 36) < 400);
+  assert.equal(inWindow(after, 'cambridge', 20, 28), 400);
+  assert.equal(inWindow(after, 'manchester', 28, 36), 400);
+  assert.ok(after.costGbp < before.costGbp);
 });
