@@ -67,6 +67,18 @@ test('per counterparty from the registry, 1.1.1 by default; a 2.0 transaction ke
       digest: 'BLAKE-512=ZGlnZXN0',
       bapUri: 'http://plain-bap.example',
     });
+    // A registry that cannot be asked: the default, and a 2.0 transaction still answers in 2.0.
+    const down = counterpartyVersions(
+      {
+        lookup: async () => {
+          throw new Error('registry down');
+        },
+        subscribe: async () => {},
+      },
+      store,
+    );
+    assert.equal(await down.versionFor(msg('on_select', 'deg-bap.example', 't5')), '1.1.1');
+    assert.equal(await down.versionFor(msg('on_status', 'plain-bap.example', 't2')), '2.0');
     // A request FlexLon starts follows the BPP's record (bpp_id).
     const request = { context: { ...msg('select', 'x', 't4').context, bpp_id: 'deg-bap.example' } };
     assert.equal(await v.versionFor(request), '2.0');

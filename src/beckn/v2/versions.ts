@@ -79,7 +79,9 @@ export const counterpartyVersions = (registry: Registry, store: Pick<Store, 'get
     if (callback && (await store.getDocument<V2TransactionRecord>(V2_TRANSACTION_DOC, c.transaction_id))) return '2.0';
     const who = peer ?? (callback ? c.bap_id : c.bpp_id);
     if (who === undefined) return '1.1.1';
-    const records = await registry.lookup({ subscriber_id: who });
+    // A registry that cannot be asked says nothing: the default (1.1.1), as for a record without the
+    // field. A 2.0 transaction's callbacks do not depend on it (above).
+    const records = await registry.lookup({ subscriber_id: who }).catch(() => []);
     return records.map(versionOfRecord).find((v) => v !== undefined) ?? '1.1.1';
   },
 });
