@@ -1,5 +1,6 @@
 // How `flexlon demo` narrates the market as it happens: each event of the buyer's procurement loop
 // and each on_status the provider pushes, as one line stamped with the market time.
+import type { MonitorEvent, MonitorPolicy } from '../agents/grid/monitor.ts';
 import type { StatusPush } from '../agents/grid/orchestrator.ts';
 import type { ProcurementEvent } from '../agents/grid/procurement-loop.ts';
 import { londonOffsetMs, settlementPeriodOf } from '../domain/settlement-day.ts';
@@ -100,6 +101,38 @@ export const eventLines = (
     }
     case 'error':
       return [`${stamp(e.at)} grid: procurement step failed: ${e.code} ${e.message}`];
+    default: {
+      const never: never = e;
+      return never;
+    }
+  }
+};
+
+/** The line saying how the buyer follows delivery (`--monitor`, `--top-up`), printed before the day. */
+export const monitorPolicyLine = (m: MonitorPolicy): string =>
+  `grid orchestrator: delivery monitored while the window runs: status each slot and the provider's pushes; a shortfall beyond ${(m.tolerance * 100).toFixed(0)} % of the energy committed so far is alerted${m.topUp ? ' and topped up from another provider for the rest of the window' : ' (no top-up)'}`;
+
+/**
+ * The lines for what delivery monitoring finds (monitor.ts): a shortfall alerted, the top-up bought,
+ * or why there was none. Every kWh figure is the periods metered so far, as settlement counts them.
+ */
+export const monitorLines = (e: MonitorEvent): string[] => {
+  const p = e.procurement;
+  const order = `${p.bpp.subscriber_id} order ${p.orderId}`;
+  switch (e.kind) {
+    case 'shortfall': {
+      const s = e.shortfall;
+      return [
+        `${stamp(e.at)} grid: SHORTFALL alerted (${e.source === 'poll' ? 'status poll' : 'on_status pushed'}): ${order} delivered ${s.deliveredKwh.toFixed(1)} kWh of ${s.committedKwh.toFixed(1)} kWh committed over ${s.periods} period${s.periods === 1 ? '' : 's'}, ${s.shortfallKwh.toFixed(1)} kWh short; ${s.missingKw.toFixed(1)} kW missing in ${s.lastPeriod}`,
+      ];
+    }
+    case 'topped-up':
+      return e.bought.map(
+        (x) =>
+          `${stamp(e.at)} grid: topped up for ${order}: ${x.selectedKw.toFixed(1)} kW from ${x.bpp.subscriber_id} at ${x.offer.site} ${hhmm(x.offer.windowStart)}–${hhmm(x.offer.windowEnd)}, ${money(x.quotedGbp)}, order ${x.orderId}`,
+      );
+    case 'no-top-up':
+      return [`${stamp(e.at)} grid: no top-up for ${order}: ${e.reason}`];
     default: {
       const never: never = e;
       return never;

@@ -17,7 +17,8 @@ import { FlexError, type ErrorCode } from '../errors.ts';
 import type { Store } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 import { carbonCapLines, compare, savedWords, sideBySide, type Savings } from './demo-compare.ts';
-import { eventLines, hhmm, money, pushLine, stamp, Timeline } from './demo-events.ts';
+import { DEFAULT_MONITOR, type MonitorEvent, type MonitorPolicy } from '../agents/grid/monitor.ts';
+import { eventLines, hhmm, money, monitorLines, monitorPolicyLine, pushLine, stamp, Timeline } from './demo-events.ts';
 import { writeMeterFiles } from './demo-meter-out.ts';
 import { factorText } from '../settlement/product.ts';
 
@@ -79,7 +80,7 @@ export const runDemo = async (
   c: DemoConfig,
   io: Output,
   signal: AbortSignal,
-  extra: { readonly meterOut?: string } = {},
+  extra: { readonly meterOut?: string; readonly monitor?: MonitorPolicy } = {},
 ): Promise<DemoResult> => {
   const log = createLogger(c.logLevel);
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
@@ -112,7 +113,13 @@ export const runDemo = async (
     // The window opening is narrated before anything else at its moment (the push that delivery started).
     timeline.add(e.at, e.kind === 'window-open' ? 0 : 1, eventLines(e, waiting));
   };
-  const m = await composeMarket(c, runId, log, { onStatusPush, onProcurement });
+  // Delivery monitoring (--monitor, --top-up): what it finds is narrated at its moment.
+  const onMonitor = (e: MonitorEvent) => timeline.add(e.at, 1, monitorLines(e));
+  const m = await composeMarket(c, runId, log, {
+    onStatusPush,
+    onProcurement,
+    ...(extra.monitor ? { monitor: extra.monitor, onMonitor } : {}),
+  });
   market.clock = m.clock;
   market.m = m;
   const stopOnAbort = () => {
@@ -153,6 +160,7 @@ export const runDemo = async (
         `grid orchestrator: ${loaded.programs.length} program(s) and ${loaded.events.length} event(s) loaded from ${c.events}`,
       );
     }
+    if (extra.monitor) io.out(monitorPolicyLine(extra.monitor));
     io.out(
       'times are UTC, with the GB settlement period (SP1 starts at UK local midnight) and UK local time when it differs',
     );
@@ -347,6 +355,11 @@ Options:
   --log-level LEVEL       debug, info, warn, error or silent (default warn; logs go to stderr)
   --events FILE           OpenADR 3-style grid programs/events (JSON) for the Grid Orchestrator;
                           an event's window becomes the need (docs/examples/openadr-dso-events.json)
+  --monitor               the buyer follows delivery while the window runs: status each slot and the
+                          provider's pushes; a shortfall beyond 5 % of the energy committed so far is
+                          alerted (audited, and printed in the timeline)
+  --top-up                --monitor, and a shortfall is topped up from another provider for the rest
+                          of the window (with one provider there is none: the timeline says so)
   --serve                 keep everything running after the day (Ctrl-C stops)
   -h, --help              this help`;
 
@@ -372,6 +385,8 @@ export const demoCommand: Command = {
         serve: { type: 'boolean' },
         events: { type: 'string' },
         'meter-out': { type: 'string' },
+        monitor: { type: 'boolean' },
+        'top-up': { type: 'boolean' },
       },
       USAGE,
     );
@@ -390,7 +405,13 @@ export const demoCommand: Command = {
       serve: values.serve,
       events: values.events,
     });
-    const result = await runDemo(config, io, signal, values['meter-out'] ? { meterOut: values['meter-out'] } : {});
+    // --top-up implies --monitor; the tolerance is the WPD Flexible Power 5 % (monitor.ts).
+    const monitor: MonitorPolicy | undefined =
+      values['top-up'] || values.monitor ? { ...DEFAULT_MONITOR, topUp: values['top-up'] === true } : undefined;
+    const result = await runDemo(config, io, signal, {
+      ...(values['meter-out'] ? { meterOut: values['meter-out'] } : {}),
+      ...(monitor ? { monitor } : {}),
+    });
     return result.audit.every((a) => a.ok) ? 0 : 1;
   },
 };

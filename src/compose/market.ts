@@ -11,6 +11,7 @@ import type { ComputeAgent } from '../agents/compute/agent.ts';
 import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
 import { DEFAULT_NEED_POLICY, type GridOrchestrator, type StatusPush } from '../agents/grid/orchestrator.ts';
 import type { ProcurementEvent, ProcurementLoop } from '../agents/grid/procurement-loop.ts';
+import type { MonitorEvent, MonitorPolicy } from '../agents/grid/monitor.ts';
 import { ReplayClock } from '../adapters/clock/clocks.ts';
 import { keyFilePath } from '../adapters/keystore-file/keystore.ts';
 import type { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
@@ -108,6 +109,10 @@ export interface MarketHooks {
   readonly onStatusPush?: (push: StatusPush) => void;
   /** What the buyer's procurement loop does. */
   readonly onProcurement?: (e: ProcurementEvent) => void;
+  /** Delivery monitoring for the buyer (`demo --monitor`, `--top-up`); absent: none, the demo's default. */
+  readonly monitor?: MonitorPolicy;
+  /** What delivery monitoring finds: shortfall alerts and top-ups. */
+  readonly onMonitor?: (e: MonitorEvent) => void;
 }
 
 /**
@@ -321,7 +326,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
           signals: { kind: 'shipped' },
           region: 'GB',
           slotMinutes: SLOT_MINUTES,
-          policy: needPolicy(specs.length),
+          policy: { ...needPolicy(specs.length), ...(hooks.monitor ? { monitor: hooks.monitor } : {}) },
           // on_search comes after pricing, which plans every site: wait for it longer the more sites there are.
           // Measured 2026-12-04: pricing a busy site under the FIFO carbon cap takes 6.4–7.0 s of wall
           // time (3.3 s uncapped), 15.6 s for three overloaded sites; at 5 s a site the answer came too
@@ -340,6 +345,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
           drive: 'external',
           ...(hooks.onStatusPush ? { onStatusPush: hooks.onStatusPush } : {}),
           ...(hooks.onProcurement ? { onEvent: hooks.onProcurement } : {}),
+          ...(hooks.onMonitor ? { onMonitor: hooks.onMonitor } : {}),
         },
       ),
     );
