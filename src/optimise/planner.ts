@@ -231,6 +231,8 @@ export const draftOf = (p: PlanningProblem, s: Schedule): Draft => {
 };
 
 const POLISH_ROUNDS = 3;
+/** A polish round that gains less than this share of the plan's cost is the last. */
+const MIN_ROUND_GAIN = 0.01;
 
 /**
  * Slot costs that lean towards later slots: + weight × mean |cost| × (slots − 1 − t) / slots. On an
@@ -254,9 +256,13 @@ const LATE_WEIGHTS = (p: PlanningProblem): number[] => (p.jobs.length <= 5000 ? 
 
 /**
  * Local search on the best plan (local-search.ts) and, with soft jobs, exchanges between them
- * (exchange.ts: a late job takes a slot another job holds, on a full site), then the battery LP for
- * the new IT profile; a round is kept only if the checked plan is cheaper, and rounds repeat while
- * they help.
+ * (exchange.ts: a late job takes a slot another job holds, on a full site), in rounds on one draft
+ * while a round gains at least MIN_ROUND_GAIN of the plan's cost; then one battery LP for the new IT
+ * profile and the check. Every move is priced with the plan's battery flows held, so each round's
+ * draft is valid as it stands; the LP and the check once at the end, instead of after every round,
+ * saved about 0.35 s of 1.8 s at 10k overloaded jobs, and stopping after a round that gains under 1 %
+ * another 0.55 s for 0.1 % of cost (the third round gained £383 of £376,935). The polished plan is
+ * kept only if the checked plan is cheaper.
  */
 const polish = async (
   p: PlanningProblem,
@@ -267,29 +273,35 @@ const polish = async (
   stats: PlanStats,
   bound: number,
 ): Promise<Schedule> => {
-  let plan = best;
+  const draft = draftOf(p, best);
+  let gained = 0;
   for (let round = 0; round < POLISH_ROUNDS; round++) {
-    const draft = draftOf(p, plan);
     // With soft jobs, exchanges follow and the rounds repeat: a sweep that gains under 5 % of the
     // first ends the search (on the 10k overloaded benchmark the last sweep of each round gained nothing).
-    const r = localSearch(p, draft, plan.batteries, lambda, 4, hasSoftJobs(p) ? 0.05 : 0);
+    const r = localSearch(p, draft, best.batteries, lambda, 4, hasSoftJobs(p) ? 0.05 : 0);
     // Exchanges keep every site-slot's load, so they need no new battery plan of their own.
-    const x = hasSoftJobs(p) ? exchange(p, draft, lambda) : { swaps: 0, evaluated: 0 };
+    const x = hasSoftJobs(p) ? exchange(p, draft, lambda) : { swaps: 0, gain: 0, evaluated: 0 };
     if (r.moved === 0 && x.swaps === 0) break;
-    const next = await finish(p, draft, solve, deadline, stats, bound, plan.planner ?? LP_PLANNER);
+    gained += r.gain + x.gain;
     stats.localSearch = [
       ...(stats.localSearch ?? []),
       {
         moved: r.moved,
         sweeps: r.sweeps,
         ...(x.swaps > 0 ? { swaps: x.swaps, evaluated: x.evaluated } : {}),
-        cost: 'schedule' in next ? Math.round(next.schedule.costGbp * 100) / 100 : next.failed,
+        // Before the battery LP and the check: the priced cost less what the moves gained.
+        cost: Math.round((best.costGbp - gained) * 100) / 100,
       },
     ];
-    if (!('schedule' in next) || next.schedule.costGbp >= plan.costGbp) break;
-    plan = next.schedule;
+    if (r.gain + x.gain < MIN_ROUND_GAIN * Math.abs(best.costGbp)) break;
   }
-  return plan;
+  if (gained <= 0) return best;
+  const next = await finish(p, draft, solve, deadline, stats, bound, best.planner ?? LP_PLANNER);
+  if (!('schedule' in next)) {
+    stats.localSearch = [...(stats.localSearch ?? []), { moved: 0, sweeps: 0, cost: next.failed }];
+    return best;
+  }
+  return next.schedule.costGbp < best.costGbp ? next.schedule : best;
 };
 
 /**
