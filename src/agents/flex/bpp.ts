@@ -10,7 +10,7 @@ import { FlexError, asFlexError } from '../../errors.ts';
 import type { InboundJournal } from '../../beckn/journal.ts';
 import type { SignatureCheck } from '../../beckn/verify-pool.ts';
 import type { KeyResolver } from '../../beckn/key-resolver.ts';
-import { PlanningBacklog } from '../../beckn/admission.ts';
+import { OwedCallbacks, PlanningBacklog } from '../../beckn/admission.ts';
 import type { RateLimit } from '../../beckn/rate-limit.ts';
 import { registerReceiver, type Inbound } from '../../beckn/receiver.ts';
 import { withLogContext } from '../../observability/logger.ts';
@@ -117,11 +117,13 @@ export const createBpp = (o: BppOptions): Bpp => {
     now: c.provider.wallNow,
     everyMs: o.outboxEveryMs ?? 1000,
     onDrained: (r) => {
+      owed.drained();
       for (const id of r.dead) c.log.error({ outbox: id }, 'outbox message given up (dead): see its last_error');
     },
     onError: (e) => c.log.error({ error: asFlexError(e).message }, 'outbox drain failed'),
   });
   nudge.outbox = outbox;
+  const owed = new OwedCallbacks(outbox, DEFAULT_MAX_OWED);
 
   // Orders move with market time (progress.ts): on a timer and after every agent report, one pass at a time.
   let progressing: Promise<unknown> | undefined;
@@ -152,6 +154,7 @@ export const createBpp = (o: BppOptions): Bpp => {
     );
   const onOutcome = (action: string, outcome: string, error?: unknown) => {
     metrics.message('in', action, outcome);
+    if (outcome === 'ACK') owed.acked();
     if (outcome.startsWith('NACK:FLX_SIG_')) metrics.signatureFailure(outcome.slice(5));
     // The peer sees only "internal error"; the operator needs the cause.
     if (outcome === 'NACK:FLX_INTERNAL')
@@ -184,10 +187,7 @@ export const createBpp = (o: BppOptions): Bpp => {
         onBackgroundError,
         onOutcome,
         // Admission control: with this many callbacks still owed, a new request is refused (503) not ACKed.
-        admission: () =>
-          outbox.owed > DEFAULT_MAX_OWED
-            ? `${outbox.owed} callbacks are still owed (at most ${DEFAULT_MAX_OWED}); retry in a few seconds`
-            : undefined,
+        admission: () => owed.check(),
         // Admission by the planner queue: refused (503) unless the callback can go within the ttl.
         // Taken from the queue's room at once (concurrent requests see each other); an ACKed search
         // keeps its place until its offers task has run, the rest leave once answered.
