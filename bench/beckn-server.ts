@@ -31,6 +31,7 @@ import { registerOnSubscribe } from '../src/beckn/registry/on-subscribe.ts';
 import { offersToCatalog } from '../src/beckn/flex-codec.ts';
 import type { TxWork } from '../src/beckn/receiver.ts';
 import { DEFAULT_MAX_OWED, OutboxWorker } from '../src/store/outbox-worker.ts';
+import { OwedCallbacks } from '../src/beckn/admission.ts';
 
 const signAcks = process.env.BENCH_SIGN_ACKS === '1';
 const verifyThreads = Number(process.env.BENCH_VERIFY_THREADS ?? '1');
@@ -60,7 +61,10 @@ const outbox = new OutboxWorker({
     const { message, inReplyTo } = owedCallback(m.body);
     return client.send(m.destination, message, { inReplyTo });
   },
+  onDrained: () => owed.drained(),
 });
+// As the BPP counts it (src/agents/flex/bpp.ts): the last count plus the ACKs since.
+const owed = new OwedCallbacks(outbox, DEFAULT_MAX_OWED);
 const catalog = offersToCatalog('bpp.bench', 'Bench provider', []);
 const owedSearch = async (i: Parameters<typeof requesterOf>[0]): Promise<TxWork> => ({
   commit: (tx) => owe(tx, provider, requesterOf(i), 'on_search', { catalog }),
@@ -81,10 +85,10 @@ registerReceiver(app, {
   onBackgroundError: () => {},
   ...(loop
     ? {
-        admission: () =>
-          outbox.owed > DEFAULT_MAX_OWED
-            ? `${outbox.owed} callbacks are still owed (at most ${DEFAULT_MAX_OWED})`
-            : undefined,
+        admission: () => owed.check(),
+        onOutcome: (_action: string, outcome: string) => {
+          if (outcome === 'ACK') owed.acked();
+        },
       }
     : {}),
 });
