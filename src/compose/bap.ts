@@ -140,7 +140,7 @@ export const buyerMeterView = (files: readonly BuyerMeterFile[], log: Logger): M
 };
 
 /** Each monitor event as one log line: an operator running the role sees alerts without a dashboard. */
-const logMonitor = (log: Logger, e: MonitorEvent): void => {
+export const logMonitor = (log: Logger, e: MonitorEvent): void => {
   const order = { orderId: e.procurement.orderId, bpp: e.procurement.bpp.subscriber_id, marketTime: isoOf(e.at) };
   switch (e.kind) {
     case 'shortfall':

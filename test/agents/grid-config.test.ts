@@ -10,6 +10,8 @@ import { existsSync, mkdtempSync, readFileSync, rmSync, utimesSync, writeFileSyn
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
+import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
+import { logMonitor } from '../../src/compose/bap.ts';
 import { composeBap, freePort } from '../../src/compose/index.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { createLogger } from '../../src/log.ts';
@@ -129,6 +131,42 @@ test('without policy.monitor the buyer has no monitor policy (the default stays 
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('each monitor finding is one log line: a shortfall and a skipped top-up at warn, a top-up at info', () => {
+  const lines: string[] = [];
+  const log = createLogger('info', {}, (l) => lines.push(l));
+  const part = (bpp: string, orderId: string, kw: number) =>
+    ({ bpp: { subscriber_id: bpp }, orderId, selectedKw: kw }) as unknown as Procurement;
+  const lon = part('dc.flexlon.local', 'ord-lon', 30);
+  const at = epochMs(WINDOW_START + HALF_HOUR);
+  const shortfall = {
+    periods: 1,
+    deliveredKwh: 4.2,
+    committedKwh: 15,
+    shortfallKwh: 10.8,
+    missingKw: 21.6,
+    lastPeriod: '2023-01-24T17:00:00.000Z (SP35)',
+  };
+  logMonitor(log, { kind: 'shortfall', at, procurement: lon, shortfall, source: 'push' });
+  logMonitor(log, { kind: 'topped-up', at, procurement: lon, bought: [part('dc-bat.flexlon.local', 'ord-bat', 21.6)] });
+  logMonitor(log, { kind: 'no-top-up', at, procurement: lon, reason: 'no whole period is left in the window' });
+  const got = lines.map((l) => JSON.parse(l) as Record<string, unknown>);
+  const order = { orderId: 'ord-lon', bpp: 'dc.flexlon.local', marketTime: '2023-01-24T17:30:00.000Z' };
+  assert.deepEqual(
+    got.map((x) => [x.level, x.msg]),
+    [
+      ['warn', 'delivery shortfall alerted'],
+      ['info', 'shortfall topped up'],
+      ['warn', 'shortfall not topped up'],
+    ],
+  );
+  assert.deepEqual(
+    { ...got[0], time: undefined },
+    { time: undefined, level: 'warn', ...order, source: 'push', ...shortfall, msg: 'delivery shortfall alerted' },
+  );
+  assert.deepEqual(got[1]?.bought, [{ bpp: 'dc-bat.flexlon.local', orderId: 'ord-bat', kw: 21.6 }]);
+  assert.equal(got[2]?.reason, 'no whole period is left in the window');
 });
 
 const CASES: readonly { field: string; why: RegExp; patch: (c: Json, dir: string) => void }[] = [
