@@ -459,20 +459,25 @@ const handle = async (
     }
     const ctx = (inbound?.msg.context ?? {}) as Partial<BecknMessage['context']>;
     const authorization = req.headers.authorization;
-    await journal.append({
-      kind: 'beckn.rejected',
-      at: nowMs,
-      actor: o.subscriberId,
-      ...(ctx.transaction_id ? { transactionId: ctx.transaction_id } : {}),
-      ...(ctx.message_id ? { messageId: ctx.message_id } : {}),
-      payload: {
-        action,
-        code: nack.error.code,
-        reason: nack.error.message,
-        authorization: typeof authorization === 'string' ? authorization.slice(0, MAX_AUDITED_BODY) : null,
-        ...bodyExcerpt(req.body),
-      },
-    });
+    // The refusal's row is best effort: when the store itself is what failed (disk full, database
+    // down) the row cannot be written either, and the peer must still get the coded NACK, not the
+    // web framework's 500. A refusal changes no state, so nothing is lost but the row.
+    await journal
+      .append({
+        kind: 'beckn.rejected',
+        at: nowMs,
+        actor: o.subscriberId,
+        ...(ctx.transaction_id ? { transactionId: ctx.transaction_id } : {}),
+        ...(ctx.message_id ? { messageId: ctx.message_id } : {}),
+        payload: {
+          action,
+          code: nack.error.code,
+          reason: nack.error.message,
+          authorization: typeof authorization === 'string' ? authorization.slice(0, MAX_AUDITED_BODY) : null,
+          ...bodyExcerpt(req.body),
+        },
+      })
+      .catch(() => undefined);
     // BECKN-006 Step 2 item 8 / Step 4 item 8: a failed signature gets 401 with WWW-Authenticate, a
     // failed gateway signature 401 with Proxy-Authenticate.
     const challenge = `Signature realm="${o.subscriberId}",headers="(created) (expires) digest"`;
