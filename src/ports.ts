@@ -147,13 +147,23 @@ export interface Solver {
   planCarried?(problem: PlanningProblem, previous: Schedule, shiftSlots: number): Promise<Schedule>;
 }
 
+/** Which audit rows Store.auditTrail reads; each part narrows the rows (both: one transaction's rows after a seq). */
+export interface AuditFilter {
+  readonly transactionId?: string;
+  readonly afterSeq?: number;
+}
+
 /**
  * What an agent reads and writes in its durable state. The Store offers these one call at a time
  * (each call its own transaction); a StoreTx offers them inside one transaction.
  */
 export interface StoreOps {
   appendAudit(entry: AuditEntry): Promise<AuditRecord>;
-  auditTrail(filter?: { transactionId?: string }): Promise<AuditRecord[]>;
+  /**
+   * The log in seq order: one transaction's rows, and/or only those after `afterSeq` (the last row a
+   * reader has already seen, so it reads on from there; seq is the primary key).
+   */
+  auditTrail(filter?: AuditFilter): Promise<AuditRecord[]>;
   /** The newest signed chain head in the log (src/audit/heads.ts), or undefined. */
   latestHead(): Promise<SignedHead | undefined>;
   /**

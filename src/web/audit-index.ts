@@ -4,15 +4,24 @@
 // on — a new plan or a new signed head (both one indexed row: Store.latestPlan, Store.latestHead) —
 // or the snapshot is older than MAX_AGE_MS; one read at a time, whoever asks. A request never reads
 // the log itself: one transaction's rows come from the store's indexed query (auditTrail with
-// transactionId). The Store port has no "rows after seq N" read, so a rebuild reads the whole log;
-// with one it would read only the new rows (docs/dashboard.md, "Limits").
-import { verifyChain, type AuditRecord, type ChainVerdict } from '../audit/chain.ts';
-import { verifyHeads, type HeadKeys, type HeadVerdict } from '../audit/heads.ts';
+// transactionId). The first read takes in the whole log and verifies it; a later one reads only the
+// rows after the last one seen (auditTrail with afterSeq) and verifies the chain onward from its
+// hash, and the whole log is read and verified again every FULL_VERIFY_MS, or at once when the new
+// rows do not verify (docs/dashboard.md, "Reading the audit log").
+import { link, verifyChain, type AuditRecord, type ChainVerdict } from '../audit/chain.ts';
+import { HEAD_KIND, verifyHeads, type HeadKeys, type HeadVerdict } from '../audit/heads.ts';
 import type { Store } from '../ports.ts';
 import type { SettlementSummary } from '../settlement/delivered.ts';
 
 /** A snapshot older than this is rebuilt even if no plan or head moved (stores that sign no heads). */
 export const MAX_AGE_MS = 30_000;
+/**
+ * The whole log is read and verified again at least this often (wall clock): reading on from the
+ * last row checks that the new rows link to it, not that the rows before were left alone, which
+ * only a whole read shows (a rewrite re-hashed to the end, or by someone who can sign heads, shows
+ * only against a head the counterparty holds: `flexlon audit`).
+ */
+export const FULL_VERIFY_MS = 10 * 60_000;
 /** Plans whose rows (plan, dispatch) are kept: a site's dispatch may come from a plan before the latest. */
 const PLANS_KEPT = 16;
 
@@ -38,6 +47,8 @@ export interface AuditSnapshot {
   readonly key: string;
   /** Wall-clock ms when it was read. */
   readonly readAt: number;
+  /** Wall-clock ms when the whole log was last read and verified (the rows since, onward from it). */
+  readonly fullyVerifiedAt: number;
   readonly records: number;
   readonly chain: ChainVerdict;
   readonly heads: HeadVerdict | null;
@@ -61,65 +72,154 @@ export const actionOf = (r: AuditRecord): string => {
   return typeof p?.action === 'string' ? p.action : r.kind;
 };
 
-const summarise = (key: string, all: readonly AuditRecord[], headKeys: HeadKeys): AuditSnapshot => {
-  const chain = verifyChain(all);
-  const byTx = new Map<
+/** The log as taken in so far: up to `last`, verified, with the running summary. */
+interface Followed {
+  last: AuditRecord | undefined;
+  records: number;
+  chain: ChainVerdict;
+  heads: HeadVerdict | null;
+  /** Wall-clock ms of the last whole-log verification. */
+  fullAt: number;
+  readonly byTx: Map<
     string,
     { firstSeq: number; firstAt: number; lastAt: number; messages: number; last: string | null }
-  >();
-  const plans = new Map<string, PlanRows>();
-  const settlements: AuditRecord[] = [];
-  for (const r of all) {
+  >;
+  readonly plans: Map<string, PlanRows>;
+  readonly settlements: AuditRecord[];
+}
+
+/** Adds rows (in seq order, after f.last) to the running summary. */
+const takeIn = (f: Followed, rows: readonly AuditRecord[]): void => {
+  for (const r of rows) {
     if (r.transactionId !== undefined) {
-      const t = byTx.get(r.transactionId) ?? { firstSeq: r.seq, firstAt: r.at, lastAt: r.at, messages: 0, last: null };
+      const t = f.byTx.get(r.transactionId) ?? {
+        firstSeq: r.seq,
+        firstAt: r.at,
+        lastAt: r.at,
+        messages: 0,
+        last: null,
+      };
       t.lastAt = r.at;
       if (r.kind.startsWith('beckn')) {
         t.messages++;
         t.last = actionOf(r);
       }
-      byTx.set(r.transactionId, t);
+      f.byTx.set(r.transactionId, t);
     }
     const p = r.payload as Record<string, unknown> | null;
     if (r.kind === 'plan' && typeof p?.planId === 'string') {
-      plans.set(p.planId, { seq: r.seq, payload: p, dispatches: [] });
-      if (plans.size > PLANS_KEPT) plans.delete(plans.keys().next().value as string);
+      f.plans.set(p.planId, { seq: r.seq, payload: p, dispatches: [] });
+      if (f.plans.size > PLANS_KEPT) f.plans.delete(f.plans.keys().next().value as string);
     } else if (r.kind === 'dispatch' && typeof p?.planId === 'string') {
-      const plan = plans.get(p.planId);
-      if (plan) plans.set(p.planId, { ...plan, dispatches: [...plan.dispatches, p] });
-    } else if (r.kind === 'settlement') settlements.push(r);
+      const plan = f.plans.get(p.planId);
+      if (plan) f.plans.set(p.planId, { ...plan, dispatches: [...plan.dispatches, p] });
+    } else if (r.kind === 'settlement') f.settlements.push(r);
   }
-  return {
-    key,
-    readAt: Date.now(),
-    records: all.length,
+  f.last = rows.at(-1) ?? f.last;
+  f.records += rows.length;
+};
+
+/** The whole log, verified and summarised. */
+const followAll = (all: readonly AuditRecord[], headKeys: HeadKeys): Followed => {
+  const chain = verifyChain(all);
+  const f: Followed = {
+    last: undefined,
+    records: 0,
     chain,
     heads: chain.ok ? verifyHeads(all, headKeys) : null,
-    transactions: [...byTx]
-      .map(([transactionId, t]) => ({
-        transactionId,
-        firstSeq: t.firstSeq,
-        firstAt: t.firstAt,
-        lastAt: t.lastAt,
-        messages: t.messages,
-        lastAction: t.last,
-      }))
-      .reverse(),
-    plans,
-    settlements,
+    fullAt: Date.now(),
+    byTx: new Map(),
+    plans: new Map(),
+    settlements: [],
+  };
+  takeIn(f, all);
+  return f;
+};
+
+/**
+ * verifyChain's checks (src/audit/chain.ts) from a record already verified instead of from genesis:
+ * each row must be the one `link` makes after the row before it (seq, prevHash and hash).
+ */
+export const verifyOnward = (
+  from: AuditRecord | undefined,
+  rows: readonly AuditRecord[],
+  before: number,
+): ChainVerdict => {
+  let prev: Pick<AuditRecord, 'seq' | 'hash'> | undefined = from;
+  for (const r of rows) {
+    const expected = link(prev, r);
+    if (r.seq !== expected.seq)
+      return { ok: false, seq: r.seq, reason: `gap: expected record ${expected.seq}, found ${r.seq}` };
+    if (r.prevHash !== expected.prevHash)
+      return { ok: false, seq: r.seq, reason: 'prevHash does not match the previous record' };
+    if (r.hash !== expected.hash)
+      return { ok: false, seq: r.seq, reason: 'hash does not match the record content (changed after writing)' };
+    prev = r;
+  }
+  return { ok: true, records: before + rows.length };
+};
+
+/**
+ * verifyHeads over the new rows, added to the verdict so far. A head vouches for the record just
+ * before it (src/store/sql/ops.ts appendHeaded and signLatest write it in the same transaction), so
+ * the last row already seen is all the context a new head needs; a head there was counted already
+ * and vouches for nothing new, so it is left out.
+ */
+const headsOnward = (
+  sofar: HeadVerdict & { ok: true },
+  last: AuditRecord | undefined,
+  rows: readonly AuditRecord[],
+  headKeys: HeadKeys,
+): HeadVerdict => {
+  const v = verifyHeads(last && last.kind !== HEAD_KIND ? [last, ...rows] : rows, headKeys);
+  if (!v.ok) return v;
+  return {
+    ok: true,
+    heads: sofar.heads + v.heads,
+    vouchedTo: Math.max(sofar.vouchedTo, v.vouchedTo),
+    unchecked: sofar.unchecked + v.unchecked,
   };
 };
+
+/** What the views get: copies of the running summary, which the next read goes on changing. */
+const snapshotOf = (key: string, f: Followed): AuditSnapshot => ({
+  key,
+  readAt: Date.now(),
+  fullyVerifiedAt: f.fullAt,
+  records: f.records,
+  chain: f.chain,
+  heads: f.heads,
+  transactions: [...f.byTx]
+    .map(([transactionId, t]) => ({
+      transactionId,
+      firstSeq: t.firstSeq,
+      firstAt: t.firstAt,
+      lastAt: t.lastAt,
+      messages: t.messages,
+      lastAction: t.last,
+    }))
+    .reverse(),
+  plans: new Map(f.plans),
+  settlements: [...f.settlements],
+});
 
 export class AuditIndex {
   #snapshot: AuditSnapshot | undefined;
   #reading: Promise<AuditSnapshot> | undefined;
   #readingKey = '';
-  /** Whole-log reads so far (the test checks requests do not add to them). */
+  #followed: Followed | undefined;
+  /** Reads of the log so far (onward or whole; the tests check requests do not add to them). */
   reads = 0;
+  /** Of them, reads of the whole log. */
+  fullReads = 0;
+  /** Rows read, all reads together. */
+  rowsRead = 0;
 
   constructor(
     private readonly store: Pick<Store, 'auditTrail' | 'latestPlan' | 'latestHead'>,
     private readonly headKeys: HeadKeys,
     private readonly maxAgeMs = MAX_AGE_MS,
+    private readonly fullVerifyMs = FULL_VERIFY_MS,
   ) {}
 
   /** The snapshot as of the latest plan and signed head, read again only if either moved on. */
@@ -145,7 +245,27 @@ export class AuditIndex {
 
   async #read(key: string): Promise<AuditSnapshot> {
     this.reads++;
-    this.#snapshot = summarise(key, await this.store.auditTrail(), this.headKeys);
-    return this.#snapshot;
+    const f = this.#followed;
+    // Read on from the last row seen while everything so far verified and the last whole-log
+    // verification is recent; else (first read, a fault, or FULL_VERIFY_MS gone) read it all.
+    if (f?.chain.ok && f.heads?.ok && Date.now() - f.fullAt < this.fullVerifyMs) {
+      const rows = await this.store.auditTrail({ afterSeq: f.last?.seq ?? 0 });
+      this.rowsRead += rows.length;
+      const chain = verifyOnward(f.last, rows, f.records);
+      const heads = chain.ok ? headsOnward(f.heads, f.last, rows, this.headKeys) : null;
+      if (chain.ok && heads?.ok) {
+        takeIn(f, rows);
+        f.chain = chain;
+        f.heads = heads;
+        return (this.#snapshot = snapshotOf(key, f));
+      }
+      // A fault in the new rows: the verdict shown is the whole log's, as verifyChain and verifyHeads
+      // name it (the range after the last record a head vouches for, the count of records).
+    }
+    this.fullReads++;
+    const all = await this.store.auditTrail();
+    this.rowsRead += all.length;
+    this.#followed = followAll(all, this.headKeys);
+    return (this.#snapshot = snapshotOf(key, this.#followed));
   }
 }

@@ -11,7 +11,7 @@ import fc from 'fast-check';
 import { GENESIS_HASH, verifyChain } from '../../src/audit/chain.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { gbp } from '../../src/domain/units.ts';
-import { asJson, entry, order, T0, type StoreFixture, type WithStore } from './store-fixtures.ts';
+import { asJson, entry, hasCode, order, T0, type StoreFixture, type WithStore } from './store-fixtures.ts';
 import { recordTests } from './store-records.contract.ts';
 import { outboxTests, transactionTests } from './store-tx.contract.ts';
 
@@ -89,6 +89,36 @@ const auditTests = (withStore: WithStore): void => {
       );
       assert.deepEqual(await store.auditTrail({ transactionId: 'none' }), []);
       assert.equal((await store.auditTrail({})).length, 6);
+    }));
+
+  // A reader following the log (the dashboard's summary) reads on from the last row it saw.
+  test('a trail after a seq holds only the later rows, in seq order; with a transaction, both narrow it', () =>
+    withStore(async ({ store }) => {
+      for (const tx of ['a', 'b', 'a', undefined, 'a', 'b'])
+        await store.appendAudit(entry(tx === undefined ? {} : { transactionId: tx }));
+      const all = await store.auditTrail();
+      assert.deepEqual(await store.auditTrail({ afterSeq: 0 }), all);
+      const later = await store.auditTrail({ afterSeq: 4 });
+      assert.deepEqual(later, all.slice(4), 'records 5 and 6, equal to the full read');
+      assert.equal(later[0]?.prevHash, all[3]?.hash, 'the first row read on links to the last row seen');
+      assert.deepEqual(await store.auditTrail({ afterSeq: 6 }), []);
+      assert.deepEqual(await store.auditTrail({ afterSeq: 60 }), []);
+      assert.deepEqual(
+        (await store.auditTrail({ transactionId: 'a', afterSeq: 1 })).map((r) => r.seq),
+        [3, 5],
+      );
+      assert.deepEqual(
+        (await store.auditTrail({ transactionId: 'b', afterSeq: 2 })).map((r) => r.seq),
+        [6],
+      );
+      await store.appendAudit(entry({ transactionId: 'a' }));
+      assert.deepEqual(
+        (await store.auditTrail({ afterSeq: 6 })).map((r) => r.seq),
+        [7],
+        'a row appended since is read',
+      );
+      for (const bad of [-1, 1.5, Number.NaN])
+        await assert.rejects(store.auditTrail({ afterSeq: bad }), hasCode('FLX_INTERNAL', 'afterSeq'));
     }));
 
   test('payloads are kept as their JSON form; what JSON cannot carry is refused and leaves the chain intact', () =>

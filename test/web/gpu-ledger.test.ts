@@ -1,13 +1,21 @@
 // The dashboard's GPU-hour ledger (src/web/gpu-ledger.ts) and audit summary (src/web/audit-index.ts)
 // without a browser: what ran between two reports of a site, per slot, and the SLO outcomes; the
-// audit log read again only when a plan or signed head is new.
+// audit log read again only when a plan or signed head is new, and then only the rows after the last
+// one seen (on a real SQLite store signing heads).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import type { AuditRecord } from '../../src/audit/chain.ts';
 import type { ComputeJob, FlexibilityReport } from '../../src/domain/compute.ts';
 import { epochMs, type EpochMs } from '../../src/domain/time.ts';
 import { kw, kwh } from '../../src/domain/units.ts';
-import type { Store } from '../../src/ports.ts';
+import { generateKeyPair } from '../../src/beckn/keys.ts';
+import { ed25519Signer } from '../../src/beckn/signing.ts';
+import type { AuditFilter, Signer, Store } from '../../src/ports.ts';
+import type { PlanKeys } from '../../src/store/records.ts';
 import { AuditIndex } from '../../src/web/audit-index.ts';
 import { GpuLedger } from '../../src/web/gpu-ledger.ts';
 
@@ -123,4 +131,89 @@ test('the audit summary reads the log again only when a plan or signed head is n
   await index.current();
   await index.current();
   assert.equal(reads, 3, 'a new signed head');
+});
+
+test('after the first read, a new plan reads only the rows after the last one seen, verified onward with its heads', async () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexlon-audit-index-'));
+  const store = await openSqliteStore(join(dir, 'flex.db'));
+  try {
+    // A store that signs heads (after every settlement, src/store/sql/ops.ts appendHeaded), as a role's does.
+    const keys = generateKeyPair();
+    const signer: Signer = {
+      subscriberId: 'bpp.example',
+      uniqueKeyId: 'k1',
+      publicKeyBase64: keys.publicKeyBase64,
+      sign: ed25519Signer(keys.privateKey),
+    };
+    store.signHeadsWith?.(signer, () => T0);
+    const headKeys = (actor: string, keyId: string) =>
+      actor === signer.subscriberId && keyId === signer.uniqueKeyId ? signer.publicKeyBase64 : undefined;
+    const reads: { afterSeq: number | undefined; seqs: number[] }[] = [];
+    let changeOnward = false;
+    const following: Pick<Store, 'auditTrail' | 'latestPlan' | 'latestHead'> = {
+      latestPlan: <P>() => store.latestPlan<P & PlanKeys>(),
+      latestHead: () => store.latestHead(),
+      auditTrail: async (filter?: AuditFilter) => {
+        let rows = await store.auditTrail(filter);
+        // A row that reads back other than it was written: its hash no longer matches.
+        if (changeOnward && filter?.afterSeq !== undefined)
+          rows = rows.map((r, i) => (i === 0 ? { ...r, payload: { changed: true } } : r));
+        reads.push({ afterSeq: filter?.afterSeq, seqs: rows.map((r) => r.seq) });
+        return rows;
+      },
+    };
+    const beckn = (tx: string, action: string) =>
+      store.appendAudit({ kind: 'beckn.in', at: T0, actor: 'bpp.example', transactionId: tx, payload: { action } });
+    const plan = (id: string) =>
+      store.transaction(async (tx) => {
+        await tx.savePlan({ id, createdAt: T0 + reads.length, horizonStart: epochMs(T0), status: 'optimal' });
+        await tx.appendAudit({ kind: 'plan', at: T0, actor: 'bpp.example', payload: { planId: id } });
+      });
+    await beckn('tx-1', 'search');
+    await beckn('tx-1', 'confirm');
+    await store.appendAudit({ kind: 'settlement', at: T0, actor: 'bpp.example', payload: { periods: [] } });
+    await plan('p1');
+    const index = new AuditIndex(following, headKeys);
+    const first = await index.current();
+    assert.deepEqual(reads, [{ afterSeq: undefined, seqs: [1, 2, 3, 4, 5] }], 'the first read is the whole log');
+    assert.deepEqual(first.chain, { ok: true, records: 5 });
+    assert.equal(first.heads?.ok && first.heads.heads, 1, "the settlement's head verified");
+
+    await beckn('tx-1', 'status');
+    await beckn('tx-2', 'search');
+    await store.appendAudit({ kind: 'settlement', at: T0, actor: 'bpp.example', payload: { periods: [] } });
+    await plan('p2');
+    const next = await index.current();
+    assert.deepEqual(reads[1], { afterSeq: 5, seqs: [6, 7, 8, 9, 10] }, 'a new plan: only the rows after 5');
+    assert.equal(index.fullReads, 1);
+    assert.deepEqual(next.chain, { ok: true, records: 10 });
+    // The same summary as a whole read of the log gives.
+    const whole = await new AuditIndex(store, headKeys).current();
+    for (const k of ['records', 'chain', 'heads', 'transactions', 'settlements'] as const)
+      assert.deepEqual(next[k], whole[k], k);
+    assert.deepEqual([...next.plans.keys()], ['p1', 'p2']);
+    assert.deepEqual(
+      next.transactions.map((t) => [t.transactionId, t.messages, t.lastAction]),
+      [
+        ['tx-2', 1, 'search'],
+        ['tx-1', 3, 'status'],
+      ],
+    );
+    assert.equal(first.transactions.length, 1, 'a snapshot already handed out is left as it was');
+
+    // New rows that do not link to the last one verified: the whole log is read and verified again.
+    changeOnward = true;
+    await beckn('tx-2', 'select');
+    await plan('p3');
+    const after = await index.current();
+    assert.deepEqual(reads.slice(2), [
+      { afterSeq: 10, seqs: [11, 12] },
+      { afterSeq: undefined, seqs: [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 11, 12] },
+    ]);
+    assert.equal(index.fullReads, 2);
+    assert.deepEqual(after.chain, { ok: true, records: 12 }, 'the rows as stored verify');
+  } finally {
+    await store.close();
+    rmSync(dir, { recursive: true, force: true });
+  }
 });

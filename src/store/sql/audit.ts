@@ -2,7 +2,8 @@
 // and read. The database adds its own guard (append-only triggers, see each adapter's migrations).
 import { link, type AuditEntry, type AuditKind, type AuditRecord } from '../../audit/chain.ts';
 import { fromStoredJson, normaliseAuditEntry } from '../../audit/stored-json.ts';
-import type { Dialect, SqlConn } from './conn.ts';
+import { bad } from './check.ts';
+import type { Dialect, SqlConn, SqlValue } from './conn.ts';
 
 interface AuditRow {
   readonly seq: number;
@@ -58,17 +59,37 @@ export const appendAudit = async (conn: SqlConn, dialect: Dialect, entry: AuditE
   return r;
 };
 
+/**
+ * The log in seq order, narrowed by transaction and/or to the rows after `afterSeq`. Reading on from
+ * the last row seen is what lets a reader follow the log without reading it whole each time (the
+ * dashboard's summary, src/web/audit-index.ts); seq is the primary key, so `seq > $n` is a range scan.
+ */
 export const auditTrail = async (
   conn: SqlConn,
   location: string,
-  transactionId: string | undefined,
+  filter: { readonly transactionId?: string | undefined; readonly afterSeq?: number | undefined },
 ): Promise<AuditRecord[]> => {
-  const rows =
-    transactionId === undefined
-      ? await conn.all<AuditRow>(`SELECT ${COLUMNS} FROM audit_log ORDER BY seq`)
-      : await conn.all<AuditRow>(`SELECT ${COLUMNS} FROM audit_log WHERE transaction_id = $1 ORDER BY seq`, [
-          transactionId,
-        ]);
+  const where: string[] = [];
+  const params: SqlValue[] = [];
+  if (filter.transactionId !== undefined) {
+    params.push(filter.transactionId);
+    where.push(`transaction_id = $${params.length}`);
+  }
+  if (filter.afterSeq !== undefined) {
+    // An integer seq, compared as one by both databases (a fraction or NaN would be a caller's fault).
+    if (!Number.isSafeInteger(filter.afterSeq) || filter.afterSeq < 0)
+      throw bad(
+        `the audit trail of ${location}`,
+        'afterSeq',
+        `must be a whole number ≥ 0, got ${String(filter.afterSeq)}`,
+      );
+    params.push(filter.afterSeq);
+    where.push(`seq > $${params.length}`);
+  }
+  const rows = await conn.all<AuditRow>(
+    `SELECT ${COLUMNS} FROM audit_log ${where.length === 0 ? '' : `WHERE ${where.join(' AND ')} `}ORDER BY seq`,
+    params,
+  );
   return rows.map(fromRow(location));
 };
 

@@ -3,7 +3,7 @@
 // Nothing is written when a check fails.
 import { FlexError } from '../../errors.ts';
 
-const bad = (what: string, field: string, why: string): FlexError =>
+export const bad = (what: string, field: string, why: string): FlexError =>
   new FlexError('FLX_INTERNAL', `${what}: ${field} ${why}`, { path: field });
 
 export const text = (what: string, field: string, v: unknown): string => {

@@ -121,7 +121,7 @@ export const latestHead = async (conn: SqlConn): Promise<SignedHead | undefined>
 export const sqlOps = (conn: SqlConn, dialect: Dialect, location: string, heads?: HeadState): StoreTx => ({
   appendAudit: (entry) => appendHeaded(conn, dialect, heads, entry),
   latestHead: () => latestHead(conn),
-  auditTrail: (filter = {}) => auditTrail(conn, location, filter.transactionId),
+  auditTrail: (filter = {}) => auditTrail(conn, location, filter),
   claimMessage: (key, outcome) => claimMessage(conn, key, outcome),
   messageClaim: (key) => messageClaim(conn, key),
   saveOrder: async (order: Order) => {

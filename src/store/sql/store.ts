@@ -10,7 +10,7 @@ import { AsyncLocalStorage } from 'node:async_hooks';
 import type { AuditEntry, AuditRecord } from '../../audit/chain.ts';
 import type { Order } from '../../domain/order.ts';
 import { FlexError } from '../../errors.ts';
-import type { Signer, Store, StoreTx } from '../../ports.ts';
+import type { AuditFilter, Signer, Store, StoreTx } from '../../ports.ts';
 import type {
   CommitmentFilter,
   CommitmentKeys,
@@ -160,7 +160,7 @@ class SqlStore implements Store {
   appendAudit(entry: AuditEntry): Promise<AuditRecord> {
     return this.#write('appendAudit', (tx) => tx.appendAudit(entry));
   }
-  auditTrail(filter?: { transactionId?: string }): Promise<AuditRecord[]> {
+  auditTrail(filter?: AuditFilter): Promise<AuditRecord[]> {
     return this.#read('auditTrail', (tx) => tx.auditTrail(filter));
   }
   claimMessage(key: string, outcome: string): Promise<{ first: boolean; outcome: string }> {
