@@ -132,6 +132,7 @@ test("FlexLon's compute-energy discover is valid LTS; an LTS catalogue reads the
       ttl: 'PT30S',
     },
     ['Cambridge-East', 'Manchester'],
+    undefined,
     70,
   );
   assert.deepEqual(checkV2('lts', 'discover', msg), []);

@@ -52,6 +52,8 @@ const V2_CODES: Partial<Record<ErrorCode, string>> = {
   FLX_SIG_ALGORITHM: '60004',
   FLX_REQ_CONTEXT: '60005',
   FLX_ORDER_NOT_FOUND: '30008',
+  // FlexLon's items are offers, and a 2.0 message names them as offers (Commitment.offer.id).
+  FLX_ITEM_NOT_FOUND: '30006',
 };
 
 export interface V2Nack {

@@ -95,78 +95,100 @@ export class VersionedClient extends BecknClient {
   }
 
   private async sendV2(baseUri: string, msg: BecknMessage, options: SendOptions): Promise<AckBody> {
-    const c = msg.context;
     const { action, message, base, peer } = await this.encode(baseUri, msg, options);
     const issues = checkV2('lts', action, message);
     if (issues.length > 0) throw schemaError(`the outgoing 2.0 ${action} message`, issues);
-    const url = `${base.replace(/\/+$/, '')}/${action}`;
-    const body = JSON.stringify(message);
-    const ttlSeconds = durationSeconds(c.ttl ?? 'PT30S') ?? 30;
-    const now = this.v.now();
-    const due = options.inReplyTo ? deadlineOf(options.inReplyTo, now) : Infinity;
-    const authorization = signatureHeader(body, this.v.signer, now, ttlSeconds);
-    const audit = (payload: Record<string, unknown>) =>
-      this.v.store.appendAudit({
-        kind: 'beckn.out',
-        at: this.v.now(),
-        actor: this.v.signer.subscriberId,
-        transactionId: c.transaction_id,
-        messageId: c.message_id,
-        payload: { action, version: '2.0.0', url, body, authorization, ...payload },
-      });
-    if (now > due) {
-      await audit({
-        attempts: 0,
-        outcome: 'dropped',
-        reason: `the request's ttl ended at ${new Date(due).toISOString()}`,
-      });
-      throw new FlexError('FLX_REQ_EXPIRED', `${action} for message ${c.message_id} not sent: the request's ttl ended`);
-    }
-    const { result, attempts, failure } = await postWithRetry(
-      url,
-      body,
-      { Authorization: authorization },
-      Math.min(deadlineOf(c, now), due),
-      {
-        now: this.v.now,
-        timeoutMs: this.v.timeoutMs ?? 10_000,
-        ...(this.v.retry ? { retry: this.v.retry } : {}),
-        ...(this.v.sleep ? { sleep: this.v.sleep } : {}),
-      },
-    );
-    if (!result) {
-      await audit({ attempts, outcome: 'unreachable', reason: failure?.message });
-      throw failure ?? new FlexError('FLX_PEER_UNREACHABLE', `${action} to ${url}: no attempt before the ttl ran out`);
-    }
-    let ack: V2Ack | undefined;
-    let refused: FlexError | undefined;
-    try {
-      ack = await checkCounterSigned(
-        result.text,
-        this.v.resolver,
-        peer,
-        Buffer.from(body),
-        c.message_id,
-        this.v.now(),
-      );
-    } catch (e) {
-      if (!(e instanceof FlexError)) throw e;
-      refused = e;
-    }
-    await audit({
-      attempts,
-      httpStatus: result.status,
-      response: result.text.slice(0, 4096),
-      ackCheck: refused ? 'counter-signature refused' : 'counter-signature verified',
-      ...(refused ? { reason: refused.message } : {}),
-      outcome: refused ? `refused (${refused.code})` : (ack?.status ?? 'unreadable'),
-    });
-    if (refused) throw refused;
-    if (result.status >= 300 || ack?.status !== 'ACK')
-      throw new FlexError(
-        'FLX_PEER_NACK',
-        `${action} to ${url} was refused: HTTP ${result.status} ${ack?.error ? `${ack.error.errorCode} ${ack.error.errorMessage}` : ''}`,
-      );
+    const due = options.inReplyTo ? deadlineOf(options.inReplyTo, this.v.now()) : Infinity;
+    await sendV2Message(this.v, `${base.replace(/\/+$/, '')}/${action}`, message as V2Message, { peer, due });
     return { message: { ack: { status: 'ACK' } } };
   }
 }
+
+/** What sendV2Message needs: the signer, where to audit, the clock, the peers' keys, retries. */
+export type V2SendParts = Pick<BecknClientOptions, 'signer' | 'store' | 'now' | 'timeoutMs' | 'retry' | 'sleep'> & {
+  readonly resolver: KeyResolver;
+};
+
+/** A 2.0 LTS message as sent: its context's ids, times and action. */
+export interface V2Message {
+  readonly context: {
+    readonly action: string;
+    readonly transactionId: string;
+    readonly messageId: string;
+    readonly timestamp: string;
+    readonly ttl?: string;
+  };
+  readonly message: unknown;
+}
+
+/**
+ * Sends one 2.0 message to `url`: serialised and signed once (BECKN-006 = 2.0 signing, lifetime =
+ * its ttl), retried like 1.1.1 while inside its ttl (and before `due`), its Ack's CounterSignature
+ * checked against `peer` (beckn.yaml: the Ack MUST carry one), one `beckn.out` audit row. Returns
+ * the Ack; throws FLX_PEER_ACK_SIGNATURE, FLX_PEER_NACK, FLX_PEER_UNREACHABLE or FLX_REQ_EXPIRED.
+ */
+export const sendV2Message = async (
+  p: V2SendParts,
+  url: string,
+  message: V2Message,
+  o: { readonly peer: string; readonly due?: number },
+): Promise<V2Ack> => {
+  const c = message.context;
+  const action = c.action;
+  const body = JSON.stringify(message);
+  const ttlSeconds = durationSeconds(c.ttl ?? 'PT30S') ?? 30;
+  const now = p.now();
+  const due = o.due ?? Infinity;
+  const authorization = signatureHeader(body, p.signer, now, ttlSeconds);
+  const audit = (payload: Record<string, unknown>) =>
+    p.store.appendAudit({
+      kind: 'beckn.out',
+      at: p.now(),
+      actor: p.signer.subscriberId,
+      transactionId: c.transactionId,
+      messageId: c.messageId,
+      payload: { action, version: '2.0.0', url, body, authorization, ...payload },
+    });
+  if (now > due) {
+    await audit({
+      attempts: 0,
+      outcome: 'dropped',
+      reason: `the request's ttl ended at ${new Date(due).toISOString()}`,
+    });
+    throw new FlexError('FLX_REQ_EXPIRED', `${action} for message ${c.messageId} not sent: the request's ttl ended`);
+  }
+  const deadline = Math.min((Date.parse(c.timestamp) || now) + ttlSeconds * 1000, due);
+  const { result, attempts, failure } = await postWithRetry(url, body, { Authorization: authorization }, deadline, {
+    now: p.now,
+    timeoutMs: p.timeoutMs ?? 10_000,
+    ...(p.retry ? { retry: p.retry } : {}),
+    ...(p.sleep ? { sleep: p.sleep } : {}),
+  });
+  if (!result) {
+    await audit({ attempts, outcome: 'unreachable', reason: failure?.message });
+    throw failure ?? new FlexError('FLX_PEER_UNREACHABLE', `${action} to ${url}: no attempt before the ttl ran out`);
+  }
+  let ack: V2Ack | undefined;
+  let refused: FlexError | undefined;
+  try {
+    ack = await checkCounterSigned(result.text, p.resolver, o.peer, Buffer.from(body), c.messageId, p.now());
+  } catch (e) {
+    if (!(e instanceof FlexError)) throw e;
+    refused = e;
+  }
+  await audit({
+    attempts,
+    httpStatus: result.status,
+    response: result.text.slice(0, 4096),
+    ackCheck: refused ? 'counter-signature refused' : 'counter-signature verified',
+    ...(refused ? { reason: refused.message } : {}),
+    outcome: refused ? `refused (${refused.code})` : (ack?.status ?? 'unreadable'),
+  });
+  if (refused) throw refused;
+  if (result.status >= 300 || ack?.status !== 'ACK')
+    throw new FlexError(
+      'FLX_PEER_NACK',
+      `${action} to ${url} was refused: HTTP ${result.status} ${ack?.error ? `${ack.error.errorCode} ${ack.error.errorMessage}` : ''}`,
+    );
+  return ack;
+};

@@ -118,11 +118,16 @@ export const gridWindowsFromCatalog = (
 };
 
 /**
- * FlexLon's LTS discover for compute-energy windows in `areas` between `from` and `to`, with at
- * least `minRenewablePercent` renewable (the DEG draft puts the same filter at the top of message;
- * LTS wants it inside intent).
+ * FlexLon's LTS discover for compute-energy windows in `areas` within [from, to), optionally with at
+ * least `minRenewablePercent` renewable (the DEG draft puts such a filter at the top of message; LTS
+ * wants it inside intent).
  */
-export const computeEnergyDiscover = (context: Obj, areas: readonly string[], minRenewablePercent: number): object => ({
+export const computeEnergyDiscover = (
+  context: Obj,
+  areas: readonly string[],
+  within?: { readonly from: number; readonly to: number },
+  minRenewablePercent?: number,
+): object => ({
   context: { ...context, action: 'discover' },
   message: {
     intent: {
@@ -131,11 +136,35 @@ export const computeEnergyDiscover = (context: Obj, areas: readonly string[], mi
         type: 'jsonpath',
         expression:
           `$[?(@.resourceAttributes.gridParameters.gridArea in [${areas.map((a) => `'${a.replace(/'/g, '')}'`).join(', ')}]` +
-          ` && @.resourceAttributes.gridParameters.renewableMix >= ${minRenewablePercent})]`,
+          (within
+            ? ` && @.resourceAttributes.timeWindow.start >= '${new Date(within.from).toISOString()}'` +
+              ` && @.resourceAttributes.timeWindow.end <= '${new Date(within.to).toISOString()}'`
+            : '') +
+          (minRenewablePercent === undefined
+            ? ''
+            : ` && @.resourceAttributes.gridParameters.renewableMix >= ${minRenewablePercent}`) +
+          ')]',
       },
     },
   },
 });
+
+/** What a compute-energy discover asks for (the terms computeEnergyDiscover writes). */
+export const readComputeEnergyDiscover = (
+  message: unknown,
+): { areas: string[]; from: number | undefined; to: number | undefined } => {
+  const m = isObj(message) ? message : {};
+  const intent = isObj(m.intent) ? m.intent : {};
+  const filters = isObj(intent.filters) ? intent.filters : {};
+  const e = typeof filters.expression === 'string' ? filters.expression : '';
+  const list = /gridArea in \[([^\]]*)\]/.exec(e)?.[1] ?? '';
+  const areas = [...list.matchAll(/'([^']*)'/g)].map((x) => x[1] as string);
+  const time = (op: string, field: string) => {
+    const v = new RegExp(`timeWindow\\.${field} ${op} '([^']+)'`).exec(e)?.[1];
+    return v === undefined ? undefined : Date.parse(v);
+  };
+  return { areas, from: time('>=', 'start'), to: time('<=', 'end') };
+};
 
 /**
  * The base source with the held windows laid over it: in each slot a window of `region`'s grid area
