@@ -9,9 +9,10 @@
 //  - the plan record: grid import per site and slot, the commitment ceilings, the signals.
 // A waiting job is not preemptible, so once started it runs in one contiguous run at full power
 // (docs/planning-problem.md, "Non-preemptible jobs"): start + remaining energy ÷ power is its bar.
-// Running and inflexible jobs are pinned (from now, from release). The plan's GPU caps beyond the
-// current slot are not kept (the stored plan has no per-job power), so only the current slot's are shown.
-import type { PlanRecord } from '../agents/flex/plan-record.ts';
+// Running and inflexible jobs are pinned (from now, from release). The plan record keeps the planned
+// power of each job it caps (jobPowerKw): every slot it caps is drawn, and such a job's bar ends where
+// the plan finishes it (a capped job runs longer than its energy at full power).
+import { cappedSlots, type PlanRecord, type PlannedJobPower } from '../agents/flex/plan-record.ts';
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
 import type { DispatchInstruction, PowerCapInstruction } from '../optimise/problem.ts';
 import { timeLabel, type DashboardSource } from './api.ts';
@@ -62,6 +63,20 @@ const barOf = (j: ComputeJob, now: number, levers: SiteLevers | undefined) => {
   return { placement: 'planned' as const, start: d.beginAt, end: d.beginAt + run };
 };
 
+/** The slots a job's planned power caps, contiguous slots at one power as one span (epoch ms, kW). */
+const capSpans = (plan: PlanRecord, p: PlannedJobPower) => {
+  const slotMs = plan.slotMinutes * 60_000;
+  const out: { start: number; end: number; kw: number }[] = [];
+  for (const t of cappedSlots(p)) {
+    const kw = p.powerKw[t - p.fromSlot] as number;
+    const start = plan.horizonStart + t * slotMs;
+    const prev = out[out.length - 1];
+    if (prev && prev.end === start && prev.kw === kw) prev.end = start + slotMs;
+    else out.push({ start, end: start + slotMs, kw });
+  }
+  return out;
+};
+
 export const schedule = async (s: DashboardSource, snap: AuditSnapshot) => {
   const now = s.now();
   const plan = await s.store.latestPlan<PlanRecord>();
@@ -71,21 +86,30 @@ export const schedule = async (s: DashboardSource, snap: AuditSnapshot) => {
     const r = await s.store.getDocument<FlexibilityReport>('agent-report', site.id);
     const placed = plan ? placementFor(snap, plan.id, site.id) : undefined;
     const late = new Map((placed?.late ?? []).map((l) => [l.id, l.lateSlots]));
+    const powered = new Map((plan?.jobPowerKw ?? []).filter((p) => p.site === site.id).map((p) => [p.id, p]));
     const jobs = (r?.jobs ?? [])
       .filter((j) => j.state === 'running' || j.state === 'queued' || j.state === 'held')
       .map((j) => {
         const cap = placed?.levers.powerCaps?.find((c) => c.jobId === j.id);
+        const bar = barOf(j, now, placed?.levers);
+        const p = plan && powered.get(j.id);
+        const planCaps = p ? capSpans(plan, p) : [];
+        // Where the plan caps a job, it finishes it where its planned power ends, not at full power.
+        const end = p && bar.start !== null ? plan.horizonStart + (p.fromSlot + p.powerKw.length) * slotMs : bar.end;
         return {
           id: j.id,
           name: j.name,
           state: j.state,
           gpus: j.gpus,
           slo: j.slo,
-          ...barOf(j, now, placed?.levers),
+          ...bar,
+          end,
           releaseAt: j.releaseAt,
           deadlineAt: j.deadlineAt,
           /** The plan's IT power for the job in the current slot when below full power (a GPU cap), kW. */
           planCapKw: cap?.powerKw ?? null,
+          /** Every span of slots the latest plan caps the job in (below full power, not its last slot), kW. */
+          planCaps,
           fullPowerKw: j.powerKw,
           /** The cap the job's scheduler has in force (W per GPU). */
           powerCapW: j.powerCapW ?? null,

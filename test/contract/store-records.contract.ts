@@ -2,6 +2,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { epochMs, type EpochMs } from '../../src/domain/time.ts';
+import type { PlannedJobPower } from '../../src/agents/flex/plan-record.ts';
 import type { CommitmentKeys, DispatchKeys, MeterReading, PlanKeys } from '../../src/store/records.ts';
 import { hasCode, order, T0, type WithStore } from './store-fixtures.ts';
 
@@ -91,6 +92,29 @@ export const recordTests = (withStore: WithStore): void => {
       await assert.rejects(store.savePlan(plan('p-1', T0 + 1, 99)), hasCode('FLX_STORE_CONFLICT', 'p-1'));
       assert.deepEqual(await store.getPlan<Plan>('p-1'), plan('p-1', T0 + 1));
       await assert.rejects(store.savePlan({ ...plan('p-4', T0), status: '' }), hasCode('FLX_INTERNAL', 'status'));
+    }));
+
+  // A plan record gained jobPowerKw (the planned power of the jobs it caps, src/agents/flex/plan-record.ts);
+  // the plans table keeps the record as JSON, so plans stored before it still read, as they were.
+  test('plans: a record with the optional jobPowerKw and one stored before it was kept both read back as saved', () =>
+    withStore(async ({ store }) => {
+      const old: PlanKeys & { readonly siteImportKw: Record<string, number[]> } = {
+        id: 'p-old',
+        createdAt: T0,
+        horizonStart: epochMs(T0),
+        status: 'feasible',
+        siteImportKw: { lon: [120.5, 98.25] },
+      };
+      const jobPowerKw: readonly PlannedJobPower[] = [
+        { id: 'lon-7', site: 'lon', fromSlot: 3, powerKw: [34.05, 26.77, 34.05, 11.96], fullKw: 34.05 },
+      ];
+      const now = { ...old, id: 'p-new', createdAt: T0 + 1, jobPowerKw };
+      await store.savePlan(old);
+      await store.savePlan(now);
+      assert.deepEqual(await store.getPlan('p-old'), old);
+      assert.equal((await store.getPlan<typeof now>('p-old'))?.jobPowerKw, undefined);
+      assert.deepEqual(await store.latestPlan(), now);
+      assert.deepEqual((await store.getPlan<typeof now>('p-new'))?.jobPowerKw, jobPowerKw);
     }));
 
   test('dispatches: replaced by id (e.g. to add results), listed by time and filtered', () =>

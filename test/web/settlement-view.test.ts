@@ -14,6 +14,7 @@ import { chromium, type Browser, type Page } from 'playwright-core';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
+import type { PlannedJobPower, PlanRecord } from '../../src/agents/flex/plan-record.ts';
 import type { AuditFilter, Store } from '../../src/ports.ts';
 import { registerDashboard } from '../../src/web/routes.ts';
 import { buyEarlyWindow, openMarket, runThrough, type TestMarket } from '../helpers/market.ts';
@@ -207,6 +208,59 @@ test("fleet now, hours into the day: today's metered energy, cost, carbon, per G
   assert.ok(k.sloJobs <= known && k.sloJobs >= known - 1, `${k.sloJobs} outcomes followed, ${known} on the cluster`);
   assert.equal(k.sloMissed, missed);
   await page.screenshot({ path: join(shots, 'fleet-after-hours.png') });
+});
+
+test("schedule, hours into the day: the caps shown and drawn are the plan record's, slot by slot", async () => {
+  type Job = {
+    id: string;
+    start: number | null;
+    end: number | null;
+    planCaps: { start: number; end: number; kw: number }[];
+  };
+  type Schedule = { plan: { id: string }; sites: { site: string; jobs: Job[] }[]; times: { t: number }[] };
+  let got: Schedule | undefined;
+  const listen = async (res: { url(): string; json(): Promise<unknown> }) => {
+    if (res.url().endsWith('/dashboard/api/schedule')) got = (await res.json().catch(() => got)) as Schedule;
+  };
+  page.on('response', listen);
+  await page.goto(`${m.urls.bpp}/dashboard/#schedule`);
+  await page.waitForSelector('#view[data-view="schedule"][data-drawn]');
+  await page.waitForTimeout(100);
+  page.off('response', listen);
+  assert.ok(got, 'the page read the schedule');
+  const s: Schedule = got;
+  const plan = await m.stores.flex.getPlan<PlanRecord>(s.plan.id);
+  assert.ok(plan?.jobPowerKw, 'the plan record keeps the planned power of the jobs it caps');
+  const slotMs = plan.slotMinutes * 60_000;
+  for (const site of s.sites)
+    for (const j of site.jobs) {
+      const planned: PlannedJobPower | undefined = plan.jobPowerKw.find((x) => x.id === j.id && x.site === site.site);
+      // A slot the plan runs the job in below its full power, but the last of its run (the remainder).
+      const last = planned ? planned.powerKw.length - 1 : -1;
+      const expected: number[][] = (planned?.powerKw ?? []).flatMap((kw, i) =>
+        kw > 0 && kw < (planned?.fullKw ?? 0) - 0.005 && i < last
+          ? [[plan.horizonStart + ((planned?.fromSlot ?? 0) + i) * slotMs, kw]]
+          : [],
+      );
+      const shown = j.planCaps.flatMap((c) =>
+        Array.from({ length: (c.end - c.start) / slotMs }, (_, i) => [c.start + i * slotMs, c.kw]),
+      );
+      assert.deepEqual(shown, expected, `${j.id}: the slots the plan caps, at its kW`);
+    }
+  // This market has no job running at 09:00, so its plan may cap none: caps themselves are checked
+  // on a plan that sets two, in test/web/schedule-caps.test.ts.
+  // One striped span per cap span in view, over its job's bar.
+  const from = s.times[0]?.t as number;
+  const to = (s.times[s.times.length - 1]?.t as number) + slotMs;
+  const inView = s.sites.flatMap((x) =>
+    x.jobs
+      .filter((j) => j.start !== null && (j.end as number) > from && j.start < to)
+      .flatMap((j) => j.planCaps.filter((c) => c.end > from && c.start < to).map((c) => [j.id, String(c.start)])),
+  );
+  const drawn = await page
+    .locator('.gantt .cap')
+    .evaluateAll((els) => els.map((e) => [e.getAttribute('data-cap'), e.getAttribute('data-start')]));
+  assert.deepEqual(drawn, inView);
 });
 
 test('backtests: report.html files under the configured folder are listed and served; others are not', async () => {

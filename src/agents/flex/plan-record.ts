@@ -4,6 +4,7 @@
 import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/planning.ts';
 import { siteImportKw } from '../../domain/planning.ts';
 import { isoOf, type EpochMs, type SlotGrid } from '../../domain/time.ts';
+import { CAP_PART_PREFIX } from '../../optimise/problem.ts';
 import type { PlanKeys } from '../../store/records.ts';
 import type { FleetSolution } from './fleet-plan.ts';
 
@@ -45,9 +46,93 @@ export interface PlanRecord extends PlanKeys {
   >;
   readonly signalsIssuedAt: Readonly<Record<string, string>>;
   readonly solveMs: number;
+  /**
+   * Each job's planned IT power, for the jobs the plan runs at less than full power somewhere (a GPU
+   * cap): what the dashboard's Gantt draws the caps from. Absent in plans stored before it was kept,
+   * and in an infeasible plan.
+   */
+  readonly jobPowerKw?: readonly PlannedJobPower[];
 }
 
+/**
+ * A job's planned IT power (kW) per slot: the schedule's JobSchedule, trimmed to the slots it runs
+ * in. A running job the plan may cap is two columns of the problem (its floor and its cappable part,
+ * optimise/problem.ts capParts); here they are one job again, as its scheduler sees it.
+ */
+export interface PlannedJobPower {
+  readonly id: string;
+  readonly site: string;
+  /** The slot powerKw[0] is for; the job has no power before it, nor after the last entry. */
+  readonly fromSlot: number;
+  /** Rounded to 0.01 kW (POWER_STEP_KW). */
+  readonly powerKw: readonly number[];
+  /** The job's full IT power (kW): a slot it runs in below this is capped. */
+  readonly fullKw: number;
+}
+
+/** buildProblem's base-load columns (`base:<site>:<slot>`), one a slot per site: not jobs. */
+const BASE_LOAD_ID = /^base:[^:]*:\d+$/;
+
 const round3 = (x: number): number => Math.round(x * 1000) / 1000;
+
+/** Planned job power is kept to 10 W: below the smallest GPU cap step a scheduler applies (1 W per GPU × 8). */
+export const POWER_STEP_KW = 0.01;
+const roundPower = (x: number): number => Math.round(x * 100) / 100;
+
+/**
+ * The slots where `p` runs a job below `fullKw` by more than half a rounding step: its GPU caps. The
+ * last slot of its run is not one: a non-preemptible job's last slot carries the remainder of its
+ * energy and may be lower (docs/planning-problem.md, "Non-preemptible jobs").
+ */
+export const cappedSlots = (p: PlannedJobPower): number[] => {
+  let last = p.powerKw.length - 1;
+  while (last >= 0 && !((p.powerKw[last] ?? 0) > 0)) last--;
+  const out: number[] = [];
+  for (let i = 0; i < last; i++) {
+    const kw = p.powerKw[i] ?? 0;
+    if (kw > 0 && kw < p.fullKw - POWER_STEP_KW / 2) out.push(p.fromSlot + i);
+  }
+  return out;
+};
+
+/**
+ * Each job's planned power, the cap parts folded into their jobs, kept for the jobs the plan caps.
+ * The base load (buildProblem's one-slot `base:` columns per site) is not a job. A job the plan runs
+ * at full power throughout is left out: its bar is its dispatch's start and its energy at full power,
+ * which the dashboard has already, and the demo stores a plan a slot (docs/dashboard.md, "Schedule").
+ */
+const plannedJobPower = (problem: PlanningProblem, schedule: Schedule): PlannedJobPower[] => {
+  const full = new Map<string, number>();
+  for (const j of problem.jobs) {
+    const id = j.id.startsWith(CAP_PART_PREFIX) ? j.id.slice(CAP_PART_PREFIX.length) : j.id;
+    full.set(id, (full.get(id) ?? 0) + j.maxPowerKw);
+  }
+  const byJob = new Map<string, { site: string; kw: number[] }>();
+  for (const j of schedule.jobs) {
+    if (BASE_LOAD_ID.test(j.id)) continue;
+    const id = j.id.startsWith(CAP_PART_PREFIX) ? j.id.slice(CAP_PART_PREFIX.length) : j.id;
+    const kw = byJob.get(id)?.kw ?? [];
+    j.powerKw.forEach((p, t) => (kw[t] = (kw[t] ?? 0) + p));
+    byJob.set(id, { site: j.site, kw });
+  }
+  const out: PlannedJobPower[] = [];
+  for (const [id, { site, kw }] of byJob) {
+    const rounded = Array.from(kw, (p) => roundPower(p ?? 0));
+    const from = rounded.findIndex((p) => p > 0);
+    if (from < 0) continue;
+    let to = rounded.length;
+    while (!((rounded[to - 1] ?? 0) > 0)) to--;
+    const p: PlannedJobPower = {
+      id,
+      site,
+      fromSlot: from,
+      powerKw: rounded.slice(from, to),
+      fullKw: roundPower(full.get(id) ?? 0),
+    };
+    if (cappedSlots(p).length > 0) out.push(p);
+  }
+  return out;
+};
 
 export const planRecord = (id: string, createdAt: number, r: PlanResult, reason: string): PlanRecord => {
   const feasible = r.schedule.status !== 'infeasible';
@@ -73,6 +158,7 @@ export const planRecord = (id: string, createdAt: number, r: PlanResult, reason:
     ),
     signalsIssuedAt: Object.fromEntries(Object.entries(r.signalsIssuedAt).map(([region, at]) => [region, isoOf(at)])),
     solveMs: Math.round(r.solveMs),
+    ...(feasible ? { jobPowerKw: plannedJobPower(r.problem, r.schedule) } : {}),
   };
 };
 

@@ -25,6 +25,10 @@ export const schedule = async (el, _arg, { api }) => {
       ...key(COLOURS.blue, 'started by the plan'),
       ...key(COLOURS.black, 'pinned (inflexible)'),
       ...key(COLOURS.orange, 'GPU-capped this slot'),
+      ...key(
+        `repeating-linear-gradient(135deg,${COLOURS.orange} 0 3px,#000 3px 5px)`,
+        'GPU cap the plan sets (striped)',
+      ),
       ...key('rgba(86,180,233,.35)', 'allowed window (release to deadline)'),
       ...key('rgba(213,94,0,.18)', 'commitment window'),
     ),
@@ -51,10 +55,11 @@ export const schedule = async (el, _arg, { api }) => {
     const placed = site.jobs.filter((x) => x.start !== null && x.end > from && x.start < to);
     for (const j of placed) {
       const cap = j.planCapKw !== null ? `, plan caps it at ${j.planCapKw.toFixed(1)} of ${j.fullPowerKw} kW now` : '';
+      const caps = j.planCaps.length > 0 ? `, ${j.planCaps.length} capped spans planned` : '';
       const late = j.lateSlots ? `, ${j.lateSlots} slots late` : '';
       const row = h('div', {
         className: 'row',
-        title: `${j.name} (${j.gpus} GPUs, ${j.slo}, ${j.placement}${cap}${late})`,
+        title: `${j.name} (${j.gpus} GPUs, ${j.slo}, ${j.placement}${cap}${caps}${late})`,
       });
       row.append(
         h('div', { className: 'win', style: `left:${pct(j.releaseAt)};width:${span(j.releaseAt, j.deadlineAt)}` }),
@@ -68,6 +73,17 @@ export const schedule = async (el, _arg, { api }) => {
           style: `left:${pct(j.start)};width:max(2px,${span(j.start, j.end)})`,
         }),
       );
+      // Each span of slots the plan runs the job below full power in, over its bar.
+      for (const c of j.planCaps.filter((x) => x.end > from && x.start < to))
+        row.append(
+          h('div', {
+            className: 'cap',
+            'data-cap': j.id,
+            'data-start': String(c.start),
+            title: `${j.name}: GPU cap, ${c.kw.toFixed(1)} of ${j.fullPowerKw.toFixed(1)} kW`,
+            style: `left:${pct(c.start)};width:max(2px,${span(c.start, c.end)})`,
+          }),
+        );
       g.append(row);
     }
     g.append(h('div', { className: 'nowline', style: `left:${pct(s.now.t)}` }));
