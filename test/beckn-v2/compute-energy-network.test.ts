@@ -7,9 +7,9 @@ import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import type { FastifyInstance } from 'fastify';
 import { CsvSignalSource } from '../../src/adapters/signals-csv/source.ts';
-import { createComputeBuyer, type ComputeBuyer } from '../../src/beckn/v2/compute-buyer.ts';
+import { createComputeBuyer, type ComputeBuyer, type HeldWindow } from '../../src/beckn/v2/compute-buyer.ts';
 import { contractedSignals } from '../../src/beckn/v2/compute-energy.ts';
-import { createGridAgent } from '../../src/beckn/v2/grid-agent.ts';
+import { createGridAgent, type GridAgent } from '../../src/beckn/v2/grid-agent.ts';
 import { checkV2, loadOfficialSpec } from '../../src/beckn/v2/validate.ts';
 import { SHIPPED_GRID } from '../../src/config.ts';
 import type { PlanningProblem } from '../../src/domain/planning.ts';
@@ -24,6 +24,8 @@ const DAY = Date.parse('2024-01-15T00:00:00Z');
 const AREAS = { 'Cambridge-East': 'East England', Manchester: 'North West England' } as const;
 let net: TestNetwork;
 let buyer: ComputeBuyer;
+let grid: GridAgent;
+const changedWindows: HeldWindow[] = [];
 let gridUrl: string;
 let stores: { grid: Store; dc: Store };
 const signals = new CsvSignalSource(SHIPPED_GRID);
@@ -45,7 +47,7 @@ before(async () => {
   });
   // Routes first, then listen, then register the URLs.
   gridUrl = '';
-  const grid = createGridAgent({
+  grid = createGridAgent({
     ...parts(stores.grid),
     id: gridSigner.subscriberId,
     get uri() {
@@ -67,6 +69,7 @@ before(async () => {
     get uri() {
       return dcUrl;
     },
+    onWindowChanged: (w) => changedWindows.push(w),
   });
   buyer.register(dcApp);
   dcUrl = await listen(dcApp);
@@ -77,6 +80,50 @@ before(async () => {
 after(async () => {
   await net.stop();
 });
+
+/** kWh a plan puts at `site` in the 8 slots from `from`. */
+const energyIn = (s: Awaited<ReturnType<typeof plan>>, site: string, from: number): number =>
+  s.jobs
+    .filter((j) => j.site === site)
+    .flatMap((j) => j.powerKw.slice(from, from + 8))
+    .reduce((a, b) => a + b, 0) * 0.5;
+
+const day = { start: epochMs(DAY), slotMinutes: 30, slots: 48 };
+const asOf = epochMs(DAY - 12 * 3_600_000);
+/** A plan of 400 kWh of deferrable work per site (or one such job that may run at `jobSites`). */
+const plan = async (source: SignalSource, jobSites?: readonly string[]) => {
+  const sites = await Promise.all(
+    Object.values(AREAS).map(async (region) => {
+      const s = await source.forecast(region, day, asOf);
+      return {
+        id: region,
+        itPowerLimitKw: 500,
+        pue: 1.2,
+        gridImportLimitKw: 1000,
+        priceGbpPerMwh: pricesOf(s),
+        carbonGPerKwh: carbonOf(s, 'forecast'),
+      };
+    }),
+  );
+  const problem: PlanningProblem = {
+    version: 1,
+    start: new Date(DAY).toISOString(),
+    slotMinutes: 30,
+    slots: 48,
+    sites,
+    jobs: (jobSites ? sites.slice(0, 1) : sites).map((s) => ({
+      id: `train:${s.id}`,
+      energyKwh: 400,
+      maxPowerKw: 100,
+      releaseSlot: 0,
+      deadlineSlot: 48,
+      preemptible: true,
+      sites: jobSites ? [...jobSites] : [s.id],
+    })),
+    commitments: [],
+  };
+  return greedyPlan(problem);
+};
 
 test('the compute agent buys a window in each of two grid areas over 2.0; its plan moves work into them', async () => {
   const held = await buyer.buyWindows(
@@ -131,41 +178,6 @@ test('the compute agent buys a window in each of two grid areas over 2.0; its pl
   for (const a of sent) assert.equal((a.payload as { ackCheck: string }).ackCheck, 'counter-signature verified');
 
   // The windows held as planning signals: each site's deferrable work moves into its window.
-  const day = { start: epochMs(DAY), slotMinutes: 30, slots: 48 };
-  const asOf = epochMs(DAY - 12 * 3_600_000);
-  const plan = async (source: SignalSource) => {
-    const sites = await Promise.all(
-      Object.values(AREAS).map(async (region) => {
-        const s = await source.forecast(region, day, asOf);
-        return {
-          id: region,
-          itPowerLimitKw: 500,
-          pue: 1.2,
-          gridImportLimitKw: 1000,
-          priceGbpPerMwh: pricesOf(s),
-          carbonGPerKwh: carbonOf(s, 'forecast'),
-        };
-      }),
-    );
-    const problem: PlanningProblem = {
-      version: 1,
-      start: new Date(DAY).toISOString(),
-      slotMinutes: 30,
-      slots: 48,
-      sites,
-      jobs: sites.map((s) => ({
-        id: `train:${s.id}`,
-        energyKwh: 400,
-        maxPowerKw: 100,
-        releaseSlot: 0,
-        deadlineSlot: 48,
-        preemptible: true,
-        sites: [s.id],
-      })),
-      commitments: [],
-    };
-    return greedyPlan(problem);
-  };
   // The grid agent sells the day's lowest-carbon window at 10 % of its mean forecast price: the
   // contracted price and carbon, laid over the forecast, make it the best place for the work.
   const before = await plan(signals);
@@ -173,9 +185,45 @@ test('the compute agent buys a window in each of two grid areas over 2.0; its pl
   for (const w of held) {
     const region = AREAS[w.gridArea as keyof typeof AREAS];
     const from = (w.start - DAY) / 1_800_000;
-    const energy = (s: Awaited<ReturnType<typeof plan>>) =>
-      (s.jobs.find((j) => j.site === region)?.powerKw ?? []).slice(from, from + 8).reduce((a, b) => a + b, 0) * 0.5;
-    assert.equal(energy(after), 400, `${w.gridArea}: all the work in its window`);
-    assert.ok(energy(before) < 400, `${w.gridArea}: not all of it there before`);
+    assert.equal(energyIn(after, region, from), 400, `${w.gridArea}: all the work in its window`);
+    assert.ok(energyIn(before, region, from) < 400, `${w.gridArea}: not all of it there before`);
+  }
+});
+
+test('a carbon spike on a held window reaches the compute agent unasked and moves work out of it; a workload shift is confirmed', async () => {
+  const [cambridge, manchester] = buyer.held();
+  assert.ok(cambridge && manchester);
+  const regionOf = (a: string) => AREAS[a as keyof typeof AREAS];
+  const slot = (w: HeldWindow) => (w.start - DAY) / 1_800_000;
+  // One job that may run in either area: before the spike, in one of the two windows entirely.
+  const before = await plan(contractedSignals(signals, buyer.held(), regionOf), Object.values(AREAS));
+  assert.equal(
+    energyIn(before, AREAS['Cambridge-East'], slot(cambridge)) + energyIn(before, AREAS.Manchester, slot(manchester)),
+    400,
+  );
+  // The grid agent: Cambridge's window turns dirty and dear (450 g, £0.30/kWh), told unasked.
+  await grid.carbonSpike(cambridge.contractId, 450, 0.3);
+  await eventually(() => changedWindows.length === 1, 'the on_update');
+  const spiked = buyer.held().find((w) => w.contractId === cambridge.contractId);
+  assert.deepEqual([spiked?.carbonGPerKwh, spiked?.priceGbpPerMwh], [450, 300]);
+  const after = await plan(contractedSignals(signals, buyer.held(), regionOf), Object.values(AREAS));
+  assert.equal(energyIn(after, AREAS['Cambridge-East'], slot(cambridge)), 0, 'no work left in the spiked window');
+  assert.equal(energyIn(after, AREAS.Manchester, slot(manchester)), 400, "all of it in Manchester's");
+  // The workload shift: Manchester's window taken from 100 kW to 400 kW (update → on_update).
+  const shifted = await buyer.shiftWorkload(manchester.contractId, 400);
+  assert.equal(shifted.kw, 400);
+  // A shift beyond the grid agent's capacity is refused (50002, 409), the window unchanged.
+  await assert.rejects(buyer.shiftWorkload(manchester.contractId, 5000), /50002/);
+  assert.equal(buyer.held().find((w) => w.contractId === manchester.contractId)?.kw, 400);
+  // The update and on_update messages, as received, are valid 2.0 LTS.
+  const spec = loadOfficialSpec(LTS);
+  const updates = [...(await stores.grid.auditTrail()), ...(await stores.dc.auditTrail())].filter(
+    (a) => a.kind === 'beckn.in' && ['update', 'on_update'].includes((a.payload as { action: string }).action),
+  );
+  assert.equal(updates.length, 3, 'the spike, the shift and its answer');
+  for (const a of updates) {
+    const { action, body } = a.payload as { action: string; body: string };
+    assert.deepEqual(checkV2('lts', action, JSON.parse(body)), []);
+    assert.deepEqual(spec.check(action, JSON.parse(body)), [], `${action}: the LTS beckn.yaml`);
   }
 });

@@ -19,11 +19,15 @@ export interface ComputeBuyerOptions extends V2SendParts {
   readonly uri: string;
   readonly callbackTimeoutMs?: number;
   readonly onBackgroundError: (e: unknown) => void;
+  /** Told when a grid agent changes a held window unasked (a carbon spike): re-plan on it. */
+  readonly onWindowChanged?: (w: HeldWindow) => void;
 }
 
 export interface HeldWindow extends GridWindow {
   readonly contractId: string;
   readonly kw: number;
+  readonly grid: { readonly id: string; readonly uri: string };
+  readonly transactionId: string;
 }
 
 export interface ComputeBuyer {
@@ -35,14 +39,57 @@ export interface ComputeBuyer {
     within: { readonly from: number; readonly to: number },
     kw: number,
   ): Promise<HeldWindow[]>;
+  /** The windows held now (as changed by the grid agent's updates). */
+  held(): HeldWindow[];
+  /**
+   * DEG "workload shift": moves load into (or out of) a held window by asking its grid agent for a
+   * new kW (update → on_update); returns the window as the grid agent confirmed it.
+   */
+  shiftWorkload(contractId: string, kw: number): Promise<HeldWindow>;
 }
 
 export const createComputeBuyer = (o: ComputeBuyerOptions): ComputeBuyer => {
   const waiting = new Map<string, (m: V2Inbound) => void>();
+  const holding = new Map<string, HeldWindow>();
   // Read when used: the URL may be known only once the app listens.
   const v2Uri = (): string => `${o.uri.replace(/\/+$/, '')}${V2_PATH}`;
+  /** A window's carbon and price as a Contract from its grid agent states them now. */
+  const changed = (w: HeldWindow, contract: V2Obj): HeldWindow => {
+    const c = (Array.isArray(contract.commitments) ? contract.commitments[0] : undefined) as V2Obj | undefined;
+    const r = (Array.isArray(c?.resources) ? c.resources[0] : undefined) as V2Obj | undefined;
+    const a = (r?.resourceAttributes ?? {}) as { gridParameters?: { carbonIntensity?: unknown } };
+    const q = (r?.quantity ?? {}) as { unitQuantity?: unknown };
+    const price = (Array.isArray(contract.consideration) ? contract.consideration[0] : undefined) as
+      { considerationAttributes?: { value?: unknown; currency?: unknown } } | undefined;
+    const carbon = Number(a.gridParameters?.carbonIntensity);
+    const perKwh = Number(price?.considerationAttributes?.value);
+    const kw = Number(q.unitQuantity);
+    return {
+      ...w,
+      ...(Number.isFinite(carbon) ? { carbonGPerKwh: carbon as HeldWindow['carbonGPerKwh'] } : {}),
+      ...(Number.isFinite(perKwh) && price?.considerationAttributes?.currency === 'GBP'
+        ? { priceGbpPerMwh: (Math.round(perKwh * 1000 * 100) / 100) as HeldWindow['priceGbpPerMwh'] }
+        : {}),
+      ...(kw > 0 ? { kw } : {}),
+    };
+  };
+
   const accept = async (m: V2Inbound) => {
     const wake = waiting.get(m.context.messageId);
+    // An on_update nobody asked for: a grid event on a window held from that grid agent.
+    if (!wake && m.context.action === 'on_update') {
+      const contract = (m.message.contract ?? {}) as V2Obj;
+      const w = holding.get(String(contract.id));
+      if (!w || w.grid.id !== m.sender.subscriberId)
+        throw new FlexError('FLX_ORDER_NOT_FOUND', `no window held under contract ${String(contract.id)}`, {
+          path: 'message.contract.id',
+        });
+      return async () => {
+        const now = changed(w, contract);
+        holding.set(w.contractId, now);
+        o.onWindowChanged?.(now);
+      };
+    }
     if (!wake)
       throw new FlexError('FLX_REQ_EXPIRED', `no ${m.context.action} is awaited for messageId ${m.context.messageId}`, {
         path: 'context.messageId',
@@ -65,8 +112,9 @@ export const createComputeBuyer = (o: ComputeBuyerOptions): ComputeBuyer => {
       ttl: 'PT30S',
     };
     const ms = o.callbackTimeoutMs ?? 20_000;
+    let timer: ReturnType<typeof setTimeout> | undefined;
     const answer = new Promise<V2Inbound>((resolve, reject) => {
-      const timer = setTimeout(() => {
+      timer = setTimeout(() => {
         waiting.delete(context.messageId);
         reject(new FlexError('FLX_PEER_UNREACHABLE', `${grid.id} sent no on_${action} within ${ms} ms`));
       }, ms);
@@ -88,6 +136,7 @@ export const createComputeBuyer = (o: ComputeBuyerOptions): ComputeBuyer => {
         },
       );
     } catch (e) {
+      clearTimeout(timer);
       waiting.delete(context.messageId);
       throw e;
     }
@@ -103,7 +152,7 @@ export const createComputeBuyer = (o: ComputeBuyerOptions): ComputeBuyer => {
         signer: o.signer,
         now: o.now,
         onBackgroundError: o.onBackgroundError,
-        handlers: { on_discover: accept, on_select: accept, on_init: accept, on_confirm: accept },
+        handlers: { on_discover: accept, on_select: accept, on_init: accept, on_confirm: accept, on_update: accept },
       });
     },
     async buyWindows(grid, areas, within, kw) {
@@ -130,9 +179,27 @@ export const createComputeBuyer = (o: ComputeBuyerOptions): ComputeBuyer => {
           throw new FlexError('FLX_REQ_SCHEMA', `on_confirm from ${grid.id} has no ACTIVE contract`, {
             path: 'message.contract',
           });
-        held.push({ ...best, contractId: c.id, kw });
+        const w = { ...best, contractId: c.id, kw, grid, transactionId: txn };
+        holding.set(c.id, w);
+        held.push(w);
       }
       return held;
+    },
+    held: () => [...holding.values()],
+    async shiftWorkload(contractId, kw) {
+      const w = holding.get(contractId);
+      if (!w) throw new FlexError('FLX_ORDER_NOT_FOUND', `no window held under contract ${contractId}`);
+      const commitment = {
+        status: { descriptor: { code: 'ACTIVE' } },
+        resources: [{ id: w.resourceId, quantity: { unitCode: 'kW', unitQuantity: kw } }],
+        offer: { id: w.offerId, resourceIds: [w.resourceId] },
+      };
+      const answer = await ask(w.grid, w.transactionId, 'update', {
+        contract: { id: contractId, commitments: [commitment] },
+      });
+      const now = changed(w, (answer.message.contract ?? {}) as V2Obj);
+      holding.set(contractId, now);
+      return now;
     },
   };
 };

@@ -76,10 +76,25 @@ const priceOf = (w: Window, status: string) => ({
 
 export interface GridAgent {
   register(app: FastifyInstance): void;
+  /**
+   * A grid event on a sold window (DEG compute-energy "carbon intensity spike"): the window's carbon
+   * (and price, if given) change, and the buyer is told unasked with an on_update of the Contract.
+   */
+  carbonSpike(contractId: string, carbonGPerKwh: number, gbpPerKwh?: number): Promise<void>;
+}
+
+/** A window sold: to whom, in which transaction, how many kW. */
+interface Sold {
+  readonly w: Window;
+  readonly kw: number;
+  readonly transactionId: string;
+  readonly buyer: string;
+  readonly bapUri: string;
 }
 
 export const createGridAgent = (o: GridAgentOptions): GridAgent => {
   const offers = new Map<string, Window>();
+  const sold = new Map<string, Sold>();
   // Read when used: the URL may be known only once the app listens.
   const v2Uri = (): string => `${o.uri.replace(/\/+$/, '')}${V2_PATH}`;
 
@@ -139,8 +154,8 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
     return { w, kw };
   };
 
-  const contract = (w: Window, kw: number, status: 'DRAFT' | 'ACTIVE') => ({
-    ...(status === 'ACTIVE' ? { id: randomUUID() } : {}),
+  const contract = (w: Window, kw: number, status: 'DRAFT' | 'ACTIVE', id?: string) => ({
+    ...(id ? { id } : {}),
     status: { code: status },
     commitments: [
       {
@@ -157,8 +172,46 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
     (action: string, status: 'DRAFT' | 'ACTIVE') =>
     async (m: V2Inbound): Promise<() => Promise<void>> => {
       const { w, kw } = selected(m);
-      return reply(m, action, { contract: contract(w, kw, status) });
+      if (status === 'DRAFT') return reply(m, action, { contract: contract(w, kw, status) });
+      const id = randomUUID();
+      const send = reply(m, action, { contract: contract(w, kw, status, id) });
+      return async () => {
+        sold.set(id, {
+          w,
+          kw,
+          transactionId: m.context.transactionId,
+          buyer: m.sender.subscriberId,
+          bapUri: String(m.context.bapUri),
+        });
+        await send();
+      };
     };
+
+  /** update (DEG "workload shift"): a new kW on a window this buyer holds, within the capacity. */
+  const update = async (m: V2Inbound): Promise<() => Promise<void>> => {
+    const c = (m.message.contract ?? {}) as { id?: unknown; commitments?: V2Obj[] };
+    const id = String(c.id ?? '');
+    const h = sold.get(id);
+    if (!h || h.buyer !== m.sender.subscriberId)
+      throw new FlexError('FLX_ORDER_NOT_FOUND', `no contract ${id} of ${m.sender.subscriberId} here`, {
+        path: 'message.contract.id',
+      });
+    const q = ((c.commitments?.[0]?.resources as V2Obj[] | undefined)?.[0]?.quantity ?? {}) as V2Obj;
+    const kw = Number(q.unitQuantity);
+    if (!(kw > 0) || kw > o.capacityKw || q.unitCode !== 'kW')
+      throw new FlexError(
+        'FLX_UPDATE_NOT_POSSIBLE',
+        `${String(q.unitQuantity)} ${String(q.unitCode)} asked, at most ${o.capacityKw} kW`,
+        {
+          path: 'message.contract.commitments[0].resources[0].quantity',
+        },
+      );
+    const send = reply(m, 'on_update', { contract: contract(h.w, kw, 'ACTIVE', id) });
+    return async () => {
+      sold.set(id, { ...h, kw });
+      await send();
+    };
+  };
 
   return {
     register(app) {
@@ -200,8 +253,52 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
           select: order('on_select', 'DRAFT'),
           init: order('on_init', 'DRAFT'),
           confirm: order('on_confirm', 'ACTIVE'),
+          update,
         },
       });
+    },
+    async carbonSpike(contractId, carbonGPerKwh, gbpPerKwh) {
+      const h = sold.get(contractId);
+      if (!h) throw new FlexError('FLX_ORDER_NOT_FOUND', `no contract ${contractId} sold here`);
+      const w: Window = {
+        ...h.w,
+        carbon: Math.round(carbonGPerKwh),
+        ...(gbpPerKwh === undefined ? {} : { gbpPerKwh: gbpPerKwh.toFixed(5) }),
+      };
+      sold.set(contractId, { ...h, w });
+      const context = {
+        domain: 'beckn.one:DEG:compute-energy:1.0',
+        action: 'on_update',
+        version: '2.0.0',
+        bapId: h.buyer,
+        bapUri: h.bapUri,
+        bppId: o.id,
+        bppUri: v2Uri(),
+        transactionId: h.transactionId,
+        messageId: randomUUID(),
+        timestamp: new Date(o.now()).toISOString(),
+        ttl: 'PT30S',
+      };
+      const message = {
+        contract: {
+          ...contract(w, h.kw, 'ACTIVE', contractId),
+          performance: [
+            {
+              id: 'grid-event',
+              status: { code: 'CARBON_SPIKE', name: 'Carbon intensity spike on the grid area' },
+              commitmentIds: [`${w.id}-commitment`],
+              performanceAttributes: {
+                '@context': COMPUTE_ENERGY_CONTEXT,
+                '@type': 'ComputeEnergyGridEvent',
+                carbonIntensity: w.carbon,
+                carbonIntensityUnit: 'gCO2/kWh',
+                at: iso(o.now()),
+              },
+            },
+          ],
+        },
+      };
+      await sendV2Message(o, `${h.bapUri.replace(/\/+$/, '')}/on_update`, { context, message }, { peer: h.buyer });
     },
   };
 };
