@@ -363,6 +363,7 @@ export const audit = async (
     store: s.store.location,
     records: snap.records,
     verifiedAt: timeLabel(snap.readAt),
+    fullyVerifiedAt: timeLabel(snap.fullyVerifiedAt),
     chain: snap.chain,
     heads: snap.heads,
     latestHead: latest ? { ...latest, signedAt: timeLabel(latest.at) } : null,

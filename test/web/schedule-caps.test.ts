@@ -169,6 +169,8 @@ test('the schedule view gives every span the plan caps a job in, and ends its ba
       const bar = await page.locator('.gantt[data-site="lon"] .bar[data-job="lon-1"]').boundingBox();
       const cap = await page.locator('.gantt[data-site="lon"] .cap').nth(1).boundingBox();
       assert.ok(bar && cap && cap.x > bar.x && cap.x + cap.width < bar.x + bar.width + 1, 'over its bar');
+      if (process.env.FLEXLON_SCREENSHOTS)
+        await page.screenshot({ path: join(process.env.FLEXLON_SCREENSHOTS, 'schedule-caps.png'), fullPage: true });
     } finally {
       await browser.close();
       await app.close();

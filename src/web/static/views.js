@@ -281,7 +281,11 @@ const audit = async (el, arg, { api }) => {
         { className: 'facts' },
         h('span', {}, 'store ', h('code', {}, a.store)),
         h('span', {}, 'records ', h('b', { 'data-field': 'records' }, String(a.records))),
-        h('span', { className: 'muted' }, `read ${a.verifiedAt.utc} UTC (wall clock)`),
+        h(
+          'span',
+          { className: 'muted' },
+          `read ${a.verifiedAt.utc} UTC, the whole log ${a.fullyVerifiedAt.utc} UTC (wall clock)`,
+        ),
         h(
           'span',
           {},
