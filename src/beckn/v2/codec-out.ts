@@ -7,11 +7,12 @@
 //   the devkit's uc1 example carries `roles`/`policy` there instead, which that schema does not allow);
 // - one commitment: the offer bought and its capacity resource with the kW (`quantity` {unitCode kW,
 //   unitQuantity}, as the devkit writes it) and FlexLon's FlexCapacity bag;
-// - consideration: the price (FlexLon's FlexPrice bag: GBP total, £/MWh, quote ttl, payment rule,
-//   baseline method);
+// - consideration: the price (FlexLon's FlexPrice bag: GBP total, quote ttl, payment rule, baseline
+//   method);
 // - performance: the delivery (status = FlexLon's fulfilment state) and, once metered, a
 //   DemandFlexPerformance (v2.0) whose meters carry a BecknTimeSeries (v1.0) of BASELINE and USAGE kW
-//   per settlement period, one meter per site;
+//   per settlement period, one meter: the order's site (a portfolio order's is the portfolio's
+//   aggregate: the per-site figures on the wire are totals, not periods);
 // - settlements: the settled totals (FlexLon's FlexSettlement bag), once there are any.
 import type { FlexOffer } from '../../domain/offers.ts';
 import { FlexError } from '../../errors.ts';
