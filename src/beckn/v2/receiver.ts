@@ -46,7 +46,7 @@ import {
 import { checkV2, detectVersion } from './validate.ts';
 import { V2_CONTRACT_DOC, recordV2Request, type V2ContractRecord } from './versions.ts';
 
-/** Where the 2.0 endpoint sits under the BPP's registered URL. */
+/** Where a FlexLon participant's 2.0 endpoint sits under its registered URL. */
 export const V2_PATH = '/v2';
 
 export interface V2ReceiverOptions {
@@ -104,7 +104,8 @@ const ACTIONS = { BPP: Object.keys(V2_BPP_ACTIONS), BAP: Object.keys(V2_BAP_CALL
 export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): void => {
   useRawJsonBody(app);
   const journal = storeJournal(o.store);
-  const limiter = rateLimiter(DEFAULT_RATE_LIMIT);
+  // As in 1.1.1 (receiver.ts): a BPP limits each subscriber's requests; a BAP takes callbacks unlimited.
+  const limiter = o.role === 'BPP' ? rateLimiter(DEFAULT_RATE_LIMIT) : undefined;
 
   const reply = async (
     res: FastifyReply,
@@ -133,7 +134,7 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
       DEFAULT_SKEW_SECONDS,
       o.signatureCheck,
     );
-    const wait = limiter.take(sender.subscriberId, nowMs);
+    const wait = limiter?.take(sender.subscriberId, nowMs);
     if (wait !== undefined) throw new FlexError('FLX_RATE_LIMITED', `${sender.subscriberId}: retry in ${wait} s`);
     let parsed: { context: Record<string, unknown>; message?: unknown };
     try {
