@@ -18,15 +18,9 @@ import { asFlexError } from '../../errors.ts';
 import type { SettlementSummary } from '../../settlement/delivered.ts';
 import type { GridOrchestrator, StatusPush } from './orchestrator.ts';
 import { procureAcross, type Procurement } from './split.ts';
+import type { MonitorPolicy } from './monitor-policy.ts';
 
-export interface MonitorPolicy {
-  /** Delivered so far may fall this share below committed so far before it is a shortfall. */
-  readonly tolerance: number;
-  /** On a shortfall, buy the missing kW for the rest of the window from another provider. */
-  readonly topUp: boolean;
-}
-
-export const DEFAULT_MONITOR: MonitorPolicy = { tolerance: 0.05, topUp: false };
+export { DEFAULT_MONITOR, type MonitorPolicy } from './monitor-policy.ts';
 
 /** How far short an order is on the periods metered so far; undefined when it is within tolerance. */
 export interface Shortfall {

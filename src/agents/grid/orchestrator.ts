@@ -40,7 +40,7 @@ import { PendingCallbacks } from './pending.ts';
 import { procureAcross, type Procurement } from './split.ts';
 import type { StatementCheck } from './statement-check.ts';
 import type { MeterView } from './meter-view.ts';
-import type { MonitorPolicy } from './monitor.ts';
+import type { MonitorPolicy } from './monitor-policy.ts';
 
 export interface NeedPolicy {
   /** Length of the window asked for, in slots. */
