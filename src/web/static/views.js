@@ -25,7 +25,7 @@ const fleet = async (el, _arg, { api, act, say }) => {
         'flexibility revenue',
         k.revenueGbp,
         2,
-        `£, ${k.orders} orders: £${fmt(k.revenueSettledGbp, 2)} paid on ${k.ordersSettled} settled, the rest agreed`,
+        `£, ${k.orders} order${k.orders === 1 ? '' : 's'}: £${fmt(k.revenueSettledGbp, 2)} paid on ${k.ordersSettled} settled${k.ordersSettled < k.orders ? ', the rest at the agreed price' : ''}`,
       ),
       kpi(
         'sloAttainmentPercent',
