@@ -1,10 +1,22 @@
-// Sending what the outbox owes: claim the due messages, send each, record the peer's answer or
+// Sending what the outbox owes: claim the due messages, send them, record the peer's answer or
 // when to try again. Storage-agnostic (only the Store port). An agent calls drainOutbox on start-up
 // (everything owed before a crash goes out) and then on a timer or after each commit.
 //
 // Delivery is at least once: a process killed after the peer accepted a message but before it was
 // marked sent will send it again once the lease ends. Receivers deduplicate on the message id
 // (Beckn message_id), which is what makes the effect happen exactly once.
+//
+// Sends run concurrently (issue 14: one at a time, each an HTTP round trip plus its commits, the loop
+// delivered about 55 callbacks a second). Three bounds keep that safe:
+//   - at most `concurrency` sends in flight (default 32), claimed in chunks as the pool empties, so
+//     a claimed message waits for a slot for about one send, well inside its lease;
+//   - at most `perDestination(destination)` in flight to one destination (default half the pool for a
+//     peer's URL), so a dead or silent buyer, whose sends each take until the ttl, holds at most half
+//     the slots and every other buyer is still served; work for this process itself (a destination
+//     that is not an http(s) URL, e.g. the BPP's offers task) runs one at a time, as before: each
+//     task prices against the offers the one before it holds;
+//   - messages of one transaction to one destination go one at a time, in claim order (oldest
+//     first), so a buyer never gets an on_status before the on_confirm it follows.
 import { FlexError } from '../errors.ts';
 import type { Store } from '../ports.ts';
 import type { OutboxMessage } from './records.ts';
@@ -19,6 +31,18 @@ export interface RetryPolicy {
 }
 
 export const DEFAULT_RETRY: RetryPolicy = { firstDelayMs: 1_000, maxDelayMs: 300_000, maxAttempts: 10 };
+
+/** Sends in flight at once in one drain. */
+export const DEFAULT_CONCURRENCY = 32;
+
+/** Messages one drain claims at most (in chunks of `concurrency`). */
+export const DEFAULT_BATCH = 256;
+
+/** How many sends may be in flight to one destination by default: see the file's head. */
+export const defaultPerDestination =
+  (concurrency: number) =>
+  (destination: string): number =>
+    /^https?:\/\//i.test(destination) ? Math.max(1, Math.floor(concurrency / 2)) : 1;
 
 /** When a message whose attempt number `attempts` just failed is due again; undefined to give up. */
 export const nextAttemptAt = (policy: RetryPolicy, attempts: number, now: number): number | undefined =>
@@ -39,36 +63,146 @@ export interface DrainOptions {
   readonly now: () => number;
   /** How long a send may take before another worker may claim the message again (default 60 s). */
   readonly leaseMs?: number;
-  /** At most this many messages per call (default 50). */
+  /** At most this many messages per call (default DEFAULT_BATCH). */
   readonly batch?: number;
   readonly policy?: RetryPolicy;
+  /** At most this many sends in flight (default DEFAULT_CONCURRENCY; 1 sends one at a time). */
+  readonly concurrency?: number;
+  /** At most this many sends in flight to one destination (default defaultPerDestination). */
+  readonly perDestination?: (destination: string) => number;
 }
 
 export interface DrainResult {
+  /** Each list in claim order (oldest first), whatever order the sends ended in. */
   readonly sent: string[];
   readonly retrying: string[];
   readonly dead: string[];
 }
 
-/** Claims the due messages and sends them one by one, oldest first. */
+type Outcome = 'sent' | 'retrying' | 'dead';
+
+/** Sends one claimed message and records the outcome (one commit: the peer's answer or the failure). */
+const sendAndMark = async (
+  store: Store,
+  send: OutboxSend,
+  message: OutboxMessage,
+  policy: RetryPolicy,
+  now: () => number,
+): Promise<Outcome> => {
+  let response: unknown;
+  try {
+    response = await send(message);
+  } catch (e) {
+    const error = e instanceof FlexError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
+    const final = e instanceof FlexError && (e.code === 'FLX_PEER_NACK' || e.code === 'FLX_REQ_EXPIRED');
+    const retryAt = final ? undefined : nextAttemptAt(policy, message.attempts, now());
+    await store.markOutboxFailed(message.id, retryAt === undefined ? { error, giveUp: true } : { error, retryAt });
+    return retryAt === undefined ? 'dead' : 'retrying';
+  }
+  await store.markOutboxSent(message.id, { at: now(), ...(response === undefined ? {} : { response }) });
+  return 'sent';
+};
+
+/**
+ * Claims the due messages (oldest first) and sends them, up to `concurrency` at once within the
+ * bounds above; resolves once every message it claimed is marked. If marking fails (the store is
+ * down), no further send starts, the ones in flight end, and the first error is thrown; what was
+ * claimed and not sent stays owed (due again when its lease ends).
+ */
 export const drainOutbox = async (store: Store, send: OutboxSend, o: DrainOptions): Promise<DrainResult> => {
   const policy = o.policy ?? DEFAULT_RETRY;
-  const result: DrainResult = { sent: [], retrying: [], dead: [] };
-  const claimed = await store.claimOutbox({ now: o.now(), leaseMs: o.leaseMs ?? 60_000, limit: o.batch ?? 50 });
-  for (const message of claimed) {
-    let response: unknown;
+  const limit = o.batch ?? DEFAULT_BATCH;
+  const concurrency = Math.max(1, Math.floor(o.concurrency ?? DEFAULT_CONCURRENCY));
+  const capOf = o.perDestination ?? defaultPerDestination(concurrency);
+  const leaseMs = o.leaseMs ?? 60_000;
+
+  const order: string[] = [];
+  const outcomes = new Map<string, Outcome>();
+  const waiting: OutboxMessage[] = [];
+  const perDestination = new Map<string, number>();
+  const busyTransactions = new Set<string>();
+  const active = new Set<Promise<void>>();
+  let claimed = 0;
+  let exhausted = false;
+  let failure: { error: unknown } | undefined;
+
+  const claimMore = async (): Promise<void> => {
+    const want = Math.min(limit - claimed, concurrency);
+    const got = want > 0 ? await store.claimOutbox({ now: o.now(), leaseMs, limit: want }) : [];
+    claimed += got.length;
+    if (got.length < want || claimed >= limit) exhausted = true;
+    for (const m of got) {
+      order.push(m.id);
+      waiting.push(m);
+    }
+  };
+  const transactionKey = (m: OutboxMessage): string | undefined =>
+    m.transactionId === undefined ? undefined : `${m.destination}\u0000${m.transactionId}`;
+
+  const start = (m: OutboxMessage): void => {
+    const tx = transactionKey(m);
+    perDestination.set(m.destination, (perDestination.get(m.destination) ?? 0) + 1);
+    if (tx !== undefined) busyTransactions.add(tx);
+    const task: Promise<void> = sendAndMark(store, send, m, policy, o.now)
+      .then(
+        (outcome) => void outcomes.set(m.id, outcome),
+        (error: unknown) => void (failure ??= { error }),
+      )
+      .finally(() => {
+        active.delete(task);
+        perDestination.set(m.destination, (perDestination.get(m.destination) ?? 1) - 1);
+        if (tx !== undefined) busyTransactions.delete(tx);
+      });
+    active.add(task);
+  };
+
+  /** Starts every waiting message that may start now, oldest first. */
+  const startWhatMay = (): void => {
+    // A transaction whose older message is waiting (or in flight) is passed over: order within it holds.
+    const passedOver = new Set<string>();
+    for (let i = 0; i < waiting.length && active.size < concurrency; ) {
+      const m = waiting[i] as OutboxMessage;
+      const tx = transactionKey(m);
+      const free =
+        (perDestination.get(m.destination) ?? 0) < Math.max(1, capOf(m.destination)) &&
+        (tx === undefined || (!busyTransactions.has(tx) && !passedOver.has(tx)));
+      if (!free) {
+        if (tx !== undefined) passedOver.add(tx);
+        i++;
+        continue;
+      }
+      waiting.splice(i, 1);
+      start(m);
+    }
+  };
+
+  const claimNext = async (): Promise<void> => {
     try {
-      response = await send(message);
-    } catch (e) {
-      const error = e instanceof FlexError ? `${e.code}: ${e.message}` : e instanceof Error ? e.message : String(e);
-      const final = e instanceof FlexError && (e.code === 'FLX_PEER_NACK' || e.code === 'FLX_REQ_EXPIRED');
-      const retryAt = final ? undefined : nextAttemptAt(policy, message.attempts, o.now());
-      await store.markOutboxFailed(message.id, retryAt === undefined ? { error, giveUp: true } : { error, retryAt });
-      (retryAt === undefined ? result.dead : result.retrying).push(message.id);
+      await claimMore();
+    } catch (error) {
+      failure ??= { error };
+    }
+  };
+  await claimNext();
+  while (failure === undefined) {
+    startWhatMay();
+    // Nothing waiting can start now (the pool is full, or what waits is held back by its destination's
+    // cap or its transaction). Claim the next chunk once half the pool is idle: fewer claim commits
+    // than one per free slot, and messages held back do not keep other destinations waiting.
+    if (!exhausted && active.size <= concurrency / 2) {
+      await claimNext();
       continue;
     }
-    await store.markOutboxSent(message.id, { at: o.now(), ...(response === undefined ? {} : { response }) });
-    result.sent.push(message.id);
+    if (active.size === 0) break;
+    await Promise.race(active);
+  }
+  await Promise.all(active);
+  if (failure !== undefined) throw failure.error;
+
+  const result: DrainResult = { sent: [], retrying: [], dead: [] };
+  for (const id of order) {
+    const outcome = outcomes.get(id);
+    if (outcome !== undefined) result[outcome].push(id);
   }
   return result;
 };
