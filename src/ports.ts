@@ -270,6 +270,11 @@ export interface Subscription {
   readonly valid_from: string;
   readonly valid_until: string;
   readonly status: SubscriptionStatus;
+  /**
+   * Which Beckn the subscriber speaks ("1.1.1", "2.0.0", …; absent: core 1.1.1). Not in registry.yaml's
+   * Subscription: FlexLon's extension, so a buyer picks each BPP's version (src/beckn/v2/versions.ts).
+   */
+  readonly beckn_version?: string;
 }
 
 export interface LookupQuery {

@@ -8,7 +8,10 @@ import { FLEXLON_DOMAIN } from '../../src/beckn/context.ts';
 import { signatureHeader } from '../../src/beckn/http.ts';
 import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
 import type { Signer, Subscription } from '../../src/ports.ts';
-import { startNetwork, type TestNetwork } from '../helpers/network.ts';
+import { join } from 'node:path';
+import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
+import { OPEN_REGISTRY, createRegistryService } from '../../src/beckn/registry/service.ts';
+import { listen, startNetwork, type TestNetwork } from '../helpers/network.ts';
 
 let net: TestNetwork;
 before(async () => {
@@ -152,4 +155,53 @@ test('a key not valid yet is refused until its valid_from', async () => {
     /is not valid until/.test(codeOf(e)),
   );
   await assert.doesNotReject(net.resolver.resolve('later.example', 'l1', from + 1));
+});
+
+test('beckn_version: kept with the record, answered by lookup (and a lookup filter), kept across a restart on the same store, refused when not 1.1 / 2.0', async () => {
+  const v2 = net.signer('speaks-v2.example', 'v2-1');
+  const plain = net.signer('speaks-v1.example', 'v1-1');
+  await subscribe(record(v2, { beckn_version: '2.0.0', subscriber_url: 'https://speaks-v2.example/beckn/v2' }), v2);
+  await subscribe(record(plain), plain);
+  const [got] = await net.registry.lookup({ subscriber_id: 'speaks-v2.example' });
+  assert.equal(got?.beckn_version, '2.0.0');
+  assert.equal(got?.subscriber_url, 'https://speaks-v2.example/beckn/v2');
+  const [other] = await net.registry.lookup({ subscriber_id: 'speaks-v1.example' });
+  assert.equal(other?.beckn_version, undefined, 'a record without the field reads as before (1.1.1)');
+  const filtered = await post('/lookup', { type: 'BPP', beckn_version: '2.0.0' });
+  assert.deepEqual(
+    (filtered.body as Subscription[]).map((s) => s.subscriber_id),
+    ['speaks-v2.example'],
+  );
+  // A resubscription without the field replaces the record: the subscriber speaks 1.1.1 again.
+  await subscribe(record(v2), v2);
+  assert.equal((await net.registry.lookup({ subscriber_id: 'speaks-v2.example' }))[0]?.beckn_version, undefined);
+  await subscribe(record(v2, { beckn_version: '2.0' }), v2);
+  for (const bad of ['3.0', '2.0.x', '1.0.0', '', 2])
+    await assert.rejects(
+      subscribe(record(v2, { beckn_version: bad as string }), v2),
+      (e) => /FLX_REQ_SCHEMA/.test(codeOf(e)) && /beckn_version must be \\?"1\.1\\?" or/.test(codeOf(e)),
+      JSON.stringify(bad),
+    );
+  const raw = await post('/subscribe', { ...record(v2), beckn_version: 'latest' }, {});
+  assert.equal(raw.status, 400);
+  assert.match(JSON.stringify(raw.body), /"paths":"beckn_version"/);
+  // The registry keeps its records as one JSON document in its store: a registry started again on
+  // the same SQLite file answers the field as before.
+  const file = join(net.dir, 'registry-restart.db');
+  const first = await openSqliteStore(file);
+  const a = await createRegistryService({ store: first, now: Date.now, policy: OPEN_REGISTRY });
+  const urlA = await listen(a.app);
+  await new HttpRegistry({ url: urlA, now: Date.now }, v2).subscribe(record(v2, { beckn_version: '2.0.0' }));
+  await a.app.close();
+  await first.close();
+  const second = await openSqliteStore(file);
+  const b = await createRegistryService({ store: second, now: Date.now, policy: OPEN_REGISTRY });
+  const urlB = await listen(b.app);
+  try {
+    const [again] = await new HttpRegistry({ url: urlB, now: Date.now }).lookup({ subscriber_id: 'speaks-v2.example' });
+    assert.equal(again?.beckn_version, '2.0.0');
+  } finally {
+    await b.app.close();
+    await second.close();
+  }
 });

@@ -32,12 +32,15 @@ export type RegistryQuery = LookupQuery & {
   readonly subscriber_url?: string;
   readonly signing_public_key?: string;
   readonly encr_public_key?: string;
+  readonly beckn_version?: string;
 };
 
 const TYPES = ['BAP', 'BPP', 'BG'] as const;
 const STATUSES = ['INITIATED', 'UNDER_SUBSCRIPTION', 'SUBSCRIBED', 'EXPIRED', 'UNSUBSCRIBED', 'INVALID_SSL'] as const;
 const KEY_ID_ALIASES = ['unique_key_id', 'key_id', 'ukId', 'pub_key_id'] as const;
 const URL_ALIASES = ['subscriber_url', 'url'] as const;
+/** The versions a subscriber may say it speaks: core 1.1 or 2.0, with or without a patch number. */
+const BECKN_VERSION = /^(1\.1|2\.0)(\.\d+)?$/;
 
 const schema = (path: string, why: string) => new FlexError('FLX_REQ_SCHEMA', `${path} ${why}`, { path });
 
@@ -83,8 +86,18 @@ export const parseSubscription = (x: unknown): Registered => {
     (typeof s.nonce !== 'string' || !/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i.test(s.nonce))
   )
     throw schema('nonce', 'must be a uuid');
+  // FlexLon's extension of the record (docs/beckn-2.md, "Which version"): the Beckn the subscriber
+  // speaks, kept and answered by lookup so that a buyer sends each BPP its own version.
+  // Absent: the subscriber speaks core 1.1.1 (versions.ts reads no field as 1.1.1).
+  const version = s.beckn_version;
+  if (version !== undefined && !(typeof version === 'string' && BECKN_VERSION.test(version)))
+    throw schema(
+      'beckn_version',
+      `must be "1.1" or "2.0", optionally with a patch number ("1.1.1", "2.0.0"), got ${JSON.stringify(version)}`,
+    );
   return {
     ...(encr === undefined ? {} : { encr_public_key: encr }),
+    ...(typeof version === 'string' ? { beckn_version: version } : {}),
     subscriber_id: text(s.subscriber_id, 'subscriber_id'),
     subscriber_url: url,
     type: type as Subscription['type'],
@@ -121,6 +134,7 @@ export const parseLookup = (x: unknown): RegistryQuery => {
     subscriber_url: str(firstOf(q, URL_ALIASES), 'subscriber_url'),
     signing_public_key: str(q.signing_public_key, 'signing_public_key'),
     encr_public_key: str(q.encr_public_key, 'encr_public_key'),
+    beckn_version: str(q.beckn_version, 'beckn_version'),
   };
   return Object.fromEntries(Object.entries(fields).filter(([, v]) => v !== undefined)) as RegistryQuery;
 };
@@ -137,7 +151,8 @@ export const matches = (s: Registered, q: RegistryQuery, nowMs = Date.now()): bo
   (q.status === undefined || q.status === statusAt(s, nowMs)) &&
   (q.subscriber_url === undefined || q.subscriber_url.replace(/\/+$/, '') === s.subscriber_url.replace(/\/+$/, '')) &&
   (q.signing_public_key === undefined || q.signing_public_key === s.signing_public_key) &&
-  (q.encr_public_key === undefined || q.encr_public_key === s.encr_public_key);
+  (q.encr_public_key === undefined || q.encr_public_key === s.encr_public_key) &&
+  (q.beckn_version === undefined || q.beckn_version === s.beckn_version);
 
 /** A record as the registry answers it: both field spellings (see the file comment). */
 export const toWire = (s: Registered, nowMs = Date.now()) => ({

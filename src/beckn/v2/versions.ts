@@ -57,7 +57,7 @@ export const recordV2Request = async (
 
 /** The version a registry record says its subscriber speaks; undefined when it does not say. */
 export const versionOfRecord = (s: Subscription): BecknVersion | undefined => {
-  const v = (s as Subscription & { beckn_version?: unknown }).beckn_version;
+  const v: unknown = s.beckn_version;
   if (typeof v !== 'string') return undefined;
   if (/^2\.0(\.\d+)?$/.test(v)) return '2.0';
   if (/^1\.1(\.\d+)?$/.test(v)) return '1.1.1';
