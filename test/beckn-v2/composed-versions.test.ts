@@ -1,0 +1,155 @@
+// The version a composed grid buyer sends each BPP comes from the registry (issue 18): a market of
+// composed roles (the registry, FlexLon's grid buyer, two BPPs each selling its own site) where one
+// BPP is registered with `beckn_version: "2.0.0"` at its 2.0 URL (<url>/v2) and the other is the
+// demo's, registered as before (no field: core 1.1.1, whose context says "1.1.0"). Nothing in the buyer is replaced: it reads the
+// registry through its own client, and its VersionedClient picks the version per BPP.
+//
+// Beckn 2.0 has no gateway (14_Signing "removes legacy gateway-specific steps") and FlexLon's gateway
+// forwards 1.1.1 searches to each BPP's registered URL, so the gateway leaves the network here
+// (it unsubscribes itself with its own key) and the buyer asks each BPP directly.
+import { test, before, after } from 'node:test';
+import assert from 'node:assert/strict';
+import { randomUUID } from 'node:crypto';
+import { dirname, join } from 'node:path';
+import { HttpRegistry } from '../../src/adapters/registry-http/client.ts';
+import type { FlexOffer } from '../../src/domain/offers.ts';
+import { CORE_VERSION } from '../../src/beckn/context.ts';
+import { contractIdOf } from '../../src/beckn/v2/codec-in.ts';
+import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
+import { makeKeys, subscriptionOf } from '../../src/compose/parts.ts';
+import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
+import { gbpPerMwh, kw } from '../../src/domain/units.ts';
+import type { AuditEntry, Subscription } from '../../src/ports.ts';
+import { openMarket, type TestMarket } from '../helpers/market.ts';
+
+let market: TestMarket;
+let m: Market;
+const V2_BPP = 'dc-v2site.flexlon.local';
+const SLOT = SLOT_MINUTES * MINUTE_MS;
+
+before(async () => {
+  market = await openMarket('v2-composed', {
+    extraProviders: [{ site: 'v2site', trainingNodes: 24, gridImportLimitKw: 300, seed: 42 }],
+  });
+  m = market.m;
+  const keys = makeKeys({ dir: join(dirname(dirname(m.runDir)), 'keys'), generate: false });
+  const v2 = m.providers.find((p) => p.id === V2_BPP);
+  assert.ok(v2);
+  // The BPP says it speaks 2.0, at its 2.0 endpoint (versions.ts: a 2.0 record's URL is its 2.0 base).
+  const bppSigner = await keys.signer(V2_BPP);
+  await new HttpRegistry({ url: m.urls.registry, now: Date.now }, bppSigner).subscribe({
+    ...subscriptionOf(bppSigner, 'BPP', `${v2.url.replace(/\/+$/, '')}/v2`, Date.now()),
+    beckn_version: '2.0.0',
+  });
+  const gateway = await keys.signer('gateway.flexlon.local');
+  await new HttpRegistry({ url: m.urls.registry, now: Date.now }, gateway).subscribe({
+    ...subscriptionOf(gateway, 'BG', m.urls.gateway, Date.now()),
+    status: 'UNSUBSCRIBED',
+  });
+});
+
+after(async () => {
+  await market.stop();
+});
+
+const payload = (a: AuditEntry) => a.payload as { action: string; version?: string; body: string; url: string };
+const versionOf = (a: AuditEntry): string => {
+  const c = (JSON.parse(payload(a).body) as { context: { version?: string; core_version?: string } }).context;
+  return c.version ?? c.core_version ?? '';
+};
+
+test(
+  'the composed grid buyer speaks 2.0 to the BPP registered as 2.0 and 1.1.1 to the other; both deals complete',
+  { timeout: 240_000 },
+  async () => {
+    let found: Awaited<ReturnType<Market['bap']['search']>> | undefined;
+    let txn = '';
+    const wantedKw = 20;
+    for (let from = 4; from <= 14; from++) {
+      const windowStart = epochMs(m.dayStart + from * SLOT);
+      txn = randomUUID();
+      found = await m.bap.search(
+        {
+          kind: 'price-peak',
+          windowStart,
+          windowEnd: epochMs(windowStart + 2 * SLOT),
+          wantedKw: kw(wantedKw),
+          maxPriceGbpPerMwh: gbpPerMwh(100_000),
+        },
+        txn,
+      );
+      if ('none' in found) continue;
+      const sellers = new Set(found.offers.map((o) => o.bppId));
+      if (sellers.has(V2_BPP) && sellers.has(m.providers[0]?.id ?? '')) break;
+    }
+    assert.ok(found && !('none' in found), `search: ${JSON.stringify(found)}`);
+    const records = new Map<string, Subscription>(found.bpps.map((s) => [s.subscriber_id, s]));
+    assert.equal(records.get(V2_BPP)?.beckn_version, '2.0.0', "the buyer's registry client reads the BPP's version");
+    assert.equal(records.get(m.providers[0]?.id ?? '')?.beckn_version, undefined);
+    const offerOf = (bpp: string): FlexOffer => {
+      const o = found && !('none' in found) ? found.offers.find((x) => x.bppId === bpp) : undefined;
+      assert.ok(o, `an offer from ${bpp}`);
+      return o.offer;
+    };
+
+    // The deal with the 2.0 BPP: select, init, confirm, then status, all in 2.0.
+    const v2 = records.get(V2_BPP) as Subscription;
+    const p2 = await m.bap.buy(
+      v2,
+      offerOf(V2_BPP),
+      Math.min(wantedKw, offerOf(V2_BPP).reductionKw),
+      txn,
+      found.offers.length,
+    );
+    const v2Store = m.providers.find((p) => p.id === V2_BPP)?.store;
+    assert.ok(v2Store);
+    const order2 = (await v2Store.listOrders()).find((o) => o.transactionId === txn);
+    assert.equal(order2?.state, 'confirmed');
+    assert.equal(p2.orderId, contractIdOf(order2.id), 'the buyer holds the Contract id');
+    assert.equal((await m.bap.status(p2)).state, 'COMMITTED');
+
+    // The deal with the 1.1.1 BPP, in the same transaction: 1.1.1 throughout.
+    const v1Id = m.providers[0]?.id ?? '';
+    const v1 = records.get(v1Id) as Subscription;
+    const p1 = await m.bap.buy(
+      v1,
+      offerOf(v1Id),
+      Math.min(wantedKw, offerOf(v1Id).reductionKw),
+      txn,
+      found.offers.length,
+    );
+    const order1 = (await m.stores.flex.listOrders()).find((o) => o.transactionId === txn);
+    assert.equal(order1?.state, 'confirmed');
+    assert.equal(p1.orderId, order1.id, 'a 1.1.1 order keeps its own id');
+    assert.equal((await m.bap.status(p1)).state, 'COMMITTED');
+
+    // What left the buyer, per BPP, and in which version (its audit keeps the exact bytes).
+    const out = (await m.stores.grid.auditTrail({ transactionId: txn })).filter((a) => a.kind === 'beckn.out');
+    const to = (url: string) =>
+      out.filter((a) => payload(a).url.startsWith(url)).map((a) => [payload(a).action, versionOf(a)]);
+    assert.deepEqual(
+      to(`${m.providers.find((p) => p.id === V2_BPP)?.url.replace(/\/+$/, '')}/v2/`),
+      ['discover', 'select', 'init', 'confirm', 'status'].map((a) => [a, '2.0.0']),
+    );
+    // Core 1.1.1 messages carry the core line's "1.1.0" (context.ts CORE_VERSION).
+    assert.deepEqual(
+      to(`${m.providers[0]?.url.replace(/\/+$/, '')}/`),
+      ['search', 'select', 'init', 'confirm', 'status'].map((a) => [a, CORE_VERSION]),
+    );
+    for (const a of out.filter((x) => payload(x).version === '2.0.0'))
+      assert.equal((a.payload as { ackCheck: string }).ackCheck, 'counter-signature verified');
+    // And what came back: the 2.0 BPP's callbacks in 2.0 at the buyer's /v2 endpoint, the other's in 1.1.1.
+    const inAt = (store: typeof v2Store) =>
+      store
+        .auditTrail({ transactionId: txn })
+        .then((rows) => rows.filter((a) => a.kind === 'beckn.out').map((a) => [payload(a).action, versionOf(a)]));
+    assert.deepEqual(
+      await inAt(v2Store),
+      ['on_discover', 'on_select', 'on_init', 'on_confirm', 'on_status'].map((a) => [a, '2.0.0']),
+    );
+    assert.deepEqual(
+      await inAt(m.stores.flex),
+      ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status'].map((a) => [a, CORE_VERSION]),
+    );
+  },
+);
