@@ -29,6 +29,6 @@ export const followUp = async (
   if (!statement) return { ...s, statement };
   const own = await meterView?.readingsFor(p);
   const check = checkStatement(p, statement, s.settlement, own);
-  await bap.recordCheck(p, check);
+  await bap.recordCheck(p, check, statement.performance);
   return { ...s, statement, check };
 };

@@ -41,6 +41,7 @@ import { procureAcross, type Procurement } from './split.ts';
 import type { StatementCheck } from './statement-check.ts';
 import type { MeterView } from './meter-view.ts';
 import type { MonitorPolicy } from './monitor-policy.ts';
+import { DeliveryHistory } from './history.ts';
 
 export interface NeedPolicy {
   /** Length of the window asked for, in slots. */
@@ -110,8 +111,12 @@ export type { Procurement, ProcurementFailure } from './split.ts';
 export class GridOrchestrator {
   private readonly pending = new PendingCallbacks();
   private readonly pushWatchers = new Set<(push: StatusPush) => void>();
+  /** Each provider's delivered share over its checked windows: offers are ranked by it (history.ts). */
+  readonly history: DeliveryHistory;
 
-  constructor(readonly deps: GridOrchestratorDeps) {}
+  constructor(readonly deps: GridOrchestratorDeps) {
+    this.history = new DeliveryHistory(deps.store);
+  }
 
   /** Tells `f` of each unasked on_status (after onStatusPush); the result stops telling it. */
   watchPushes(f: (push: StatusPush) => void): () => void {
@@ -347,15 +352,24 @@ export class GridOrchestrator {
     };
   }
 
-  /** Audits the buyer's check of a provider's statement (agreement, or the dispute and its differences). */
-  async recordCheck(p: Procurement, check: StatementCheck): Promise<void> {
+  /**
+   * Audits the buyer's check of a provider's statement (agreement, or the dispute and its
+   * differences), with the share of the commitment the statement says was delivered: the provider's
+   * delivery history that later offers are ranked by (history.ts).
+   */
+  async recordCheck(p: Procurement, check: StatementCheck, deliveredShare?: number): Promise<void> {
     await this.deps.store.appendAudit({
       kind: 'settlement',
       at: this.deps.wallNow(),
       actor: this.deps.id,
       transactionId: p.transactionId,
       orderId: p.orderId,
-      payload: { event: check.agreed ? 'statement-agreed' : 'statement-disputed', bpp: p.bpp.subscriber_id, ...check },
+      payload: {
+        event: check.agreed ? 'statement-agreed' : 'statement-disputed',
+        bpp: p.bpp.subscriber_id,
+        ...(deliveredShare === undefined ? {} : { deliveredShare }),
+        ...check,
+      },
     });
   }
 

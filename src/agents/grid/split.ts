@@ -1,5 +1,6 @@
 // One need bought from several providers (issue 16): after the search, each provider's best offer
-// in rank order (cheapest £/MWh first, then the larger), taking from each what is still wanted until
+// in rank order (cheapest £/MWh expected delivered first: price ÷ the provider's delivered share,
+// history.ts; then the larger), taking from each what is still wanted until
 // the need is covered. A provider that NACKs, does not answer, or whose quote has lapsed is
 // recorded with the step and the reason, and the next provider is asked; the outcome — what was
 // wanted, bought, from whom, and who failed — is audited as one record. An import-limit need is a
@@ -8,6 +9,7 @@ import { rankOffers, type FlexNeed, type FlexOffer } from '../../domain/offers.t
 import type { ProductTerms } from '../../domain/products.ts';
 import { asFlexError } from '../../errors.ts';
 import type { Store, Subscription } from '../../ports.ts';
+import { rankByHistory, type DeliveryHistory } from './history.ts';
 
 export interface Procurement {
   readonly transactionId: string;
@@ -36,6 +38,8 @@ export interface ProcurementFailure {
 /** What procureAcross needs of the buyer (the GridOrchestrator). */
 export interface Buyer {
   readonly deps: { readonly id: string; readonly store: Store; readonly wallNow: () => number };
+  /** Providers' delivery history: offers are ranked by price ÷ delivered share (history.ts). */
+  readonly history?: DeliveryHistory;
   search(
     need: FlexNeed,
     transactionId: string,
@@ -95,12 +99,16 @@ export const procureAcross = async (
           ? `no BPP offered a reduction for the window (${found.answers} on_search answer(s), all without items: the providers had nothing they could deliver)`
           : `${found.offers.length} offer(s) received, none at or below ${need.maxPriceGbpPerMwh} £/MWh for the window`,
     };
-  // One offer per provider, its best: a provider's portfolio offer already splits across its sites.
+  // Ranked by the price per MWh the buyer can expect delivered (price ÷ the provider's delivered
+  // share), then one offer per provider, its best: a provider's portfolio offer already splits
+  // across its sites.
+  const shares = b.history ? await b.history.read() : new Map<string, number>();
+  const byHistory = rankByHistory(
+    ranked.map((offer) => ({ offer, bppId: found.offers.find((o) => o.offer === offer)?.bppId ?? '' })),
+    shares,
+  );
   const best = new Map<string, FlexOffer>();
-  for (const offer of ranked) {
-    const bppId = found.offers.find((o) => o.offer === offer)?.bppId ?? '';
-    if (!best.has(bppId)) best.set(bppId, offer);
-  }
+  for (const { offer, bppId } of byHistory) if (!best.has(bppId)) best.set(bppId, offer);
   const limit = need.importLimitKw !== undefined;
   const parts: Procurement[] = [];
   const failures: ProcurementFailure[] = [];
