@@ -5,8 +5,8 @@
 //
 // The registry here is the market's registry seen through a Registry that adds `beckn_version:
 // "2.0.0"` to the BPP's record with its 2.0 URL (<url>/v2) and lists no gateway (Beckn 2.0 has none:
-// 14_Signing "removes legacy gateway-specific steps"). FlexLon's registry service does not keep
-// `beckn_version` yet (docs/beckn-2.md), which is why the composed grid buyer cannot be used as is.
+// 14_Signing "removes legacy gateway-specific steps"). The registry service keeps `beckn_version`
+// itself; composed-versions.test.ts registers a BPP as 2.0 there and uses the composed grid buyer.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
