@@ -186,10 +186,10 @@ export const drainOutbox = async (store: Store, send: OutboxSend, o: DrainOption
   await claimNext();
   while (failure === undefined) {
     startWhatMay();
-    // Nothing waiting can start now (the pool is full, or what waits is held back by its destination's
-    // cap or its transaction). Claim the next chunk once half the pool is idle: fewer claim commits
-    // than one per free slot, and messages held back do not keep other destinations waiting.
-    if (!exhausted && active.size <= concurrency / 2) {
+    // A slot is free and nothing waiting may take it (what waits is held back by its destination's
+    // cap or its transaction): claim the next chunk, so a backlog to one buyer does not keep the
+    // others waiting. A chunk is up to `concurrency` messages, one claim commit for them all.
+    if (!exhausted && active.size < concurrency) {
       await claimNext();
       continue;
     }

@@ -140,3 +140,158 @@ test('the worker counts what is still owed after each drain (admission control r
     assert.equal(up.owed, 1, 'only the message not yet due is still owed');
     await Promise.all([worker.stop(), up.stop()]);
   }));
+
+/** A send that holds every message until `release(id)` (or releaseAll), counting what is in flight. */
+const heldSend = () => {
+  const gates = new Map<string, () => void>();
+  const inFlight = new Map<string, number>();
+  let total = 0;
+  let most = 0;
+  const mostTo = new Map<string, number>();
+  const started: string[] = [];
+  const send: OutboxSend = async (m) => {
+    started.push(m.id);
+    total++;
+    most = Math.max(most, total);
+    const n = (inFlight.get(m.destination) ?? 0) + 1;
+    inFlight.set(m.destination, n);
+    mostTo.set(m.destination, Math.max(mostTo.get(m.destination) ?? 0, n));
+    await new Promise<void>((r) => gates.set(m.id, r));
+    total--;
+    inFlight.set(m.destination, (inFlight.get(m.destination) ?? 1) - 1);
+    return { ack: m.id };
+  };
+  const settle = () => new Promise((r) => setTimeout(r, 30));
+  return {
+    send,
+    started,
+    stats: () => ({ most, mostTo: Object.fromEntries(mostTo) }),
+    waiting: () => [...gates.keys()],
+    release: (ids: readonly string[]) => {
+      for (const id of ids) {
+        gates.get(id)?.();
+        gates.delete(id);
+      }
+    },
+    /** Lets every send through, those started later too, until `drained` (the drain) resolves. */
+    releaseAll: async <T>(drained: Promise<T>): Promise<T> => {
+      let done = false;
+      void drained.finally(() => (done = true)).catch(() => undefined);
+      while (!done) {
+        for (const [id, g] of [...gates]) {
+          g();
+          gates.delete(id);
+        }
+        await new Promise((r) => setImmediate(r));
+      }
+      return drained;
+    },
+    settle,
+  };
+};
+
+test('sends run concurrently: at most 32 at once, at most 16 to one peer, local work one at a time', () =>
+  withStore(async (store) => {
+    for (let i = 0; i < 30; i++)
+      await store.enqueueOutbox(outboxMessage(`a${i}`, { destination: 'https://a.example/beckn', transactionId: `ta${i}` }));
+    for (let i = 0; i < 30; i++)
+      await store.enqueueOutbox(outboxMessage(`b${i}`, { destination: 'https://b.example/beckn', transactionId: `tb${i}` }));
+    for (let i = 0; i < 3; i++)
+      await store.enqueueOutbox(outboxMessage(`task${i}`, { destination: 'local:', transactionId: `tt${i}` }));
+    const h = heldSend();
+    const drained = drainOutbox(store, h.send, { now: () => T0 });
+    await h.settle();
+    // 16 to a (its cap) and 16 to b fill the pool: a's backlog does not keep b waiting.
+    assert.equal(h.waiting().length, 32, 'the pool is full');
+    assert.deepEqual(h.stats().mostTo, { 'https://a.example/beckn': 16, 'https://b.example/beckn': 16 });
+    const r = await h.releaseAll(drained);
+    assert.equal(r.sent.length, 63);
+    assert.deepEqual(r.sent.slice(0, 3), ['a0', 'a1', 'a2'], 'results in claim order (oldest first)');
+    const s = h.stats();
+    assert.equal(s.most, 32);
+    assert.equal(s.mostTo['https://a.example/beckn'], 16);
+    assert.equal(s.mostTo['local:'], 1, 'the offers tasks price one after another');
+    assert.equal((await store.listOutbox({ status: 'pending' })).length, 0);
+    // With concurrency 1 everything goes one at a time, as before.
+    for (let i = 0; i < 4; i++)
+      await store.enqueueOutbox(outboxMessage(`c${i}`, { destination: 'https://c.example/beckn', transactionId: `tc${i}` }));
+    const one = heldSend();
+    const serial = drainOutbox(store, one.send, { now: () => T0, concurrency: 1 });
+    assert.deepEqual((await one.releaseAll(serial)).sent, ['c0', 'c1', 'c2', 'c3']);
+    assert.equal(one.stats().most, 1);
+  }));
+
+test('a buyer whose sends hang holds half the pool at most: every other buyer is served meanwhile', () =>
+  withStore(async (store) => {
+    for (let i = 0; i < 40; i++)
+      await store.enqueueOutbox(outboxMessage(`dead${i}`, { destination: 'https://dead.example/beckn', transactionId: `td${i}` }));
+    for (let i = 0; i < 40; i++)
+      await store.enqueueOutbox(outboxMessage(`live${i}`, { destination: 'https://live.example/beckn', transactionId: `tl${i}` }));
+    const h = heldSend();
+    const drained = drainOutbox(store, h.send, { now: () => T0 });
+    // Only the live buyer answers; the dead one's 16 sends stay in flight throughout.
+    for (let round = 0; round < 20; round++) {
+      await h.settle();
+      h.release(h.waiting().filter((id) => id.startsWith('live')));
+    }
+    await h.settle();
+    assert.deepEqual(
+      h.waiting().filter((id) => id.startsWith('dead')).length,
+      16,
+      'the dead buyer holds 16 slots, no more',
+    );
+    assert.equal(h.started.filter((id) => id.startsWith('live')).length, 40, 'every live callback was sent');
+    assert.equal(
+      (await store.listOutbox({ status: 'sent' })).length,
+      40,
+      'and marked sent while the dead buyer still hangs',
+    );
+    assert.equal((await h.releaseAll(drained)).sent.length, 80);
+  }));
+
+test('messages of one transaction go one at a time, oldest first, while other transactions overtake', () =>
+  withStore(async (store) => {
+    const to = 'https://buyer.example/beckn';
+    await store.enqueueOutbox(outboxMessage('confirm', { destination: to, transactionId: 'order-1', action: 'on_confirm' }));
+    await store.enqueueOutbox(outboxMessage('status', { destination: to, transactionId: 'order-1', action: 'on_status' }));
+    await store.enqueueOutbox(outboxMessage('other', { destination: to, transactionId: 'order-2' }));
+    const h = heldSend();
+    const drained = drainOutbox(store, h.send, { now: () => T0 });
+    await h.settle();
+    assert.deepEqual(h.waiting().sort(), ['confirm', 'other'], 'on_status waits for its on_confirm');
+    h.release(['other']);
+    await h.settle();
+    assert.deepEqual(h.waiting(), ['confirm']);
+    h.release(['confirm']);
+    await h.settle();
+    assert.deepEqual(h.waiting(), ['status']);
+    assert.deepEqual((await h.releaseAll(drained)).sent, ['confirm', 'status', 'other']);
+    assert.deepEqual(h.started, ['confirm', 'other', 'status']);
+  }));
+
+test('a mark that fails stops new sends, lets those in flight end, and is thrown; the rest stays owed', () =>
+  withStore(async (store) => {
+    for (let i = 0; i < 6; i++)
+      await store.enqueueOutbox(outboxMessage(`m${i}`, { destination: 'https://x.example/beckn', transactionId: `t${i}` }));
+    const marks: string[] = [];
+    const failing = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === 'markOutboxSent')
+          return async (id: string, r: { at: number }) => {
+            marks.push(id);
+            if (id === 'm1') throw new FlexError('FLX_STORE_UNAVAILABLE', 'the disk is full');
+            return target.markOutboxSent(id, r);
+          };
+        const v = Reflect.get(target, name, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    const sent: string[] = [];
+    await assert.rejects(
+      drainOutbox(failing, async (m) => (sent.push(m.id), 'ACK'), { now: () => T0, concurrency: 2 }),
+      /FLX_STORE_UNAVAILABLE|the disk is full/,
+    );
+    assert.deepEqual(sent.sort(), ['m0', 'm1'], 'no send starts after the failed mark');
+    assert.deepEqual((await store.listOutbox({ status: 'sent' })).map((m) => m.id), ['m0']);
+    assert.equal((await store.listOutbox({ status: 'pending' })).length, 5, 'm1 and the unsent stay owed');
+  }));
