@@ -12,6 +12,7 @@
 import type { ComputeJob } from '../domain/compute.ts';
 import { intBetween, pick, seeded, uniform, type Random } from '../domain/random.ts';
 import { epochMs, isoOf, MINUTE_MS, type EpochMs } from '../domain/time.ts';
+import { londonOffsetMs } from '../domain/settlement-day.ts';
 import { kwh } from '../domain/units.ts';
 import { A100_SXM_NODE, checkNodePower, jobPowerKw, poolItKw, type GpuNodePower } from './power.ts';
 
@@ -217,7 +218,9 @@ export const generateDay = (options: WorkloadOptions): GeneratedDay => {
   // Separate streams, so that changing the job count leaves the inference profile unchanged.
   const jobRnd = seeded(seed);
   const inferenceRnd = seeded((seed ^ 0x9e3779b9) >>> 0);
-  const day = isoOf(dayStart).slice(0, 10);
+  // The day's UK date (a settlement day starts at UK midnight, 23:00 UTC the day before in summer
+  // time): the UTC date gave the day after the spring clock change the same ids as the day before.
+  const day = isoOf(dayStart + londonOffsetMs(dayStart)).slice(0, 10);
   const ctx: DrawContext = {
     rnd: jobRnd,
     site,

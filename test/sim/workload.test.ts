@@ -100,3 +100,13 @@ test('bad options are refused', () => {
   assert.throws(() => generateDay({ seed: 1, site, dayStart, jobs: -1 }), /jobs/);
   assert.throws(() => generateDay({ seed: 1, site, dayStart, power: { ...A100_SXM_NODE, gpuPeakW: 10 } }), /gpuPeakW/);
 });
+
+test('job ids name the UK date of the settlement day: the days either side of the spring clock change do not share ids', async () => {
+  const { settlementDayStart } = await import('../../src/domain/settlement-day.ts');
+  // 2023-03-26 starts at 00:00 UTC (GMT); 2023-03-27 at 23:00 UTC on the 26th (BST).
+  const ids = ['2023-03-26', '2023-03-27'].map((date) =>
+    generateDay({ seed: 1, site, dayStart: settlementDayStart(date) }).jobs.map((j) => j.id),
+  );
+  assert.match(ids[1]![0]!, /-2023-03-27-001$/);
+  assert.equal(new Set([...ids[0]!, ...ids[1]!]).size, ids[0]!.length + ids[1]!.length);
+});
