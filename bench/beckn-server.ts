@@ -53,7 +53,10 @@ const app = Fastify({ logger: false });
 const loop = process.env.BENCH_LOOP === '1';
 const bppSigner = signerFromPrivateKey('bpp.bench', 'k1', generateKeyPair().seedBase64);
 const provider = { id: 'bpp.bench', uri: '', wallNow: Date.now };
-const client = new BecknClient({ signer: bppSigner, store, now: Date.now });
+// The callbacks' beckn.out rows go through the same group-commit journal as the inbound rows
+// (BecknClientOptions.journal) unless BENCH_OUT_JOURNAL=store: one commit per row.
+const outJournal = journalKind === 'loop' && process.env.BENCH_OUT_JOURNAL !== 'store';
+const client = new BecknClient({ signer: bppSigner, store, now: Date.now, ...(outJournal ? { journal } : {}) });
 const outbox = new OutboxWorker({
   store,
   now: Date.now,

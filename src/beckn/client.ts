@@ -9,6 +9,7 @@
 // while the message is still inside its ttl (context.timestamp + ttl, core 1.1.1 Context.ttl). A retry
 // resends the same bytes with the same signature and message_id, so a receiver that did get the first
 // attempt treats the retry as a duplicate: it has no second effect (idempotent by message_id).
+import type { AuditEntry } from '../audit/chain.ts';
 import { FlexError } from '../errors.ts';
 import type { Signer, Store } from '../ports.ts';
 import type { AckBody } from './ack.ts';
@@ -16,6 +17,7 @@ import { ACK_SIGNATURE_OPTIONAL, checkAck, type AckCheck, type AckPolicy } from 
 import { durationSeconds, isCallback, type BecknMessage, type Context } from './context.ts';
 import { signatureHeader } from './http.ts';
 import { postWithRetry, type RetryPolicy } from './retry.ts';
+import type { InboundJournal } from './journal.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import { becknValidator, schemaError, type BecknValidator } from './validator.ts';
 
@@ -36,6 +38,14 @@ export interface BecknClientOptions {
   /** Which peers must sign their ACKs (default: none; core 1.1.1 ACKs are unsigned). */
   readonly ackPolicy?: AckPolicy;
   readonly sleep?: (ms: number) => Promise<void>;
+  /**
+   * Where the `beckn.out` rows are written: by default the store, one commit (an fsync) each; a
+   * group-commit journal (src/adapters/store-sqlite/journal.ts, the receiver's) writes the rows of
+   * sends that end together in one commit. Either way a send returns only once its row is durable.
+   * The outbox sends up to 32 callbacks at once (src/store/outbox.ts), so with the store each of
+   * their rows waits for the others' fsyncs (issue 14).
+   */
+  readonly journal?: Pick<InboundJournal, 'append'>;
 }
 
 export interface SendOptions {
@@ -71,15 +81,18 @@ export class BecknClient {
     const due = options.inReplyTo ? deadlineOf(options.inReplyTo, this.o.now()) : Infinity;
     const deadline = Math.min(deadlineOf(c, this.o.now()), due);
     const authorization = signatureHeader(body, this.o.signer, this.o.now(), ttlSeconds);
-    const audit = (payload: Record<string, unknown>) =>
-      this.o.store.appendAudit({
+    const audit = async (payload: Record<string, unknown>): Promise<void> => {
+      const entry: AuditEntry = {
         kind: 'beckn.out',
         at: this.o.now(),
         actor: this.o.signer.subscriberId,
         transactionId: c.transaction_id,
         messageId: c.message_id,
         payload: { action: c.action, url, body, authorization, ...payload },
-      });
+      };
+      if (this.o.journal) await this.o.journal.append(entry);
+      else await this.o.store.appendAudit(entry);
+    };
     if (this.o.now() > due) {
       await audit({
         attempts: 0,
