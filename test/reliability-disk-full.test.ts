@@ -2,9 +2,9 @@
 // file or tmpfs): nothing confirmed is lost, nothing done twice, recovery by itself or a clear
 // error"). A BPP composed from the example run config keeps its store on a 6 MB tmpfs; a file then
 // takes every free byte. Signed searches keep coming: the BPP must never ACK one it could not
-// record (every ACK has its claim row), every refusal is a coded Beckn NACK (not the web framework's
-// 500), what was stored before stays (the audit chain verifies), and once space is freed it ACKs
-// again by itself. Real mount, real SQLite (WAL, synchronous=FULL), real HTTP and signatures.
+// record (every ACK has its claim row), every refusal is a 503 FLX_STORE_UNAVAILABLE Beckn NACK
+// (not the web framework's 500, nor 500 FLX_INTERNAL), what was stored before stays (the audit
+// chain verifies), and once space is freed it ACKs again by itself. Real mount, real SQLite (WAL, synchronous=FULL), real HTTP and signatures.
 // Mounting needs root (CAP_SYS_ADMIN): where it is not allowed the test is skipped and says so.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
@@ -152,9 +152,12 @@ test(
       for (let k = 0; k < 5; k++) during.push(await search(bpp.url));
       const refused = during.filter((d) => d.status !== 200);
       assert.ok(refused.length > 0, `the full disk refused something: ${JSON.stringify(during.slice(-3))}`);
+      // 503 FLX_STORE_UNAVAILABLE, which a buyer retries: SQLITE_FULL is the store being unavailable,
+      // not an internal fault (it was 500 FLX_INTERNAL before src/adapters/store-sqlite/conn.ts mapped it).
       for (const r of refused) {
         assert.equal(r.ack, 'NACK', JSON.stringify(r));
-        assert.match(r.code ?? '', /^FLX_(STORE_UNAVAILABLE|INTERNAL)$/, JSON.stringify(r));
+        assert.equal(r.status, 503, JSON.stringify(r));
+        assert.equal(r.code, 'FLX_STORE_UNAVAILABLE', JSON.stringify(r));
       }
       const health = await fetch(`${bpp.url}/health`);
       assert.equal(health.status, 200, 'the BPP still answers /health');

@@ -160,7 +160,7 @@ export const drainOutbox = async (store: Store, send: OutboxSend, o: DrainOption
   const startWhatMay = (): void => {
     // A transaction whose older message is waiting (or in flight) is passed over: order within it holds.
     const passedOver = new Set<string>();
-    for (let i = 0; i < waiting.length && active.size < concurrency; ) {
+    for (let i = 0; i < waiting.length && active.size < concurrency;) {
       const m = waiting[i] as OutboxMessage;
       const tx = transactionKey(m);
       const free =

@@ -193,9 +193,13 @@ const heldSend = () => {
 test('sends run concurrently: at most 32 at once, at most 16 to one peer, local work one at a time', () =>
   withStore(async (store) => {
     for (let i = 0; i < 30; i++)
-      await store.enqueueOutbox(outboxMessage(`a${i}`, { destination: 'https://a.example/beckn', transactionId: `ta${i}` }));
+      await store.enqueueOutbox(
+        outboxMessage(`a${i}`, { destination: 'https://a.example/beckn', transactionId: `ta${i}` }),
+      );
     for (let i = 0; i < 30; i++)
-      await store.enqueueOutbox(outboxMessage(`b${i}`, { destination: 'https://b.example/beckn', transactionId: `tb${i}` }));
+      await store.enqueueOutbox(
+        outboxMessage(`b${i}`, { destination: 'https://b.example/beckn', transactionId: `tb${i}` }),
+      );
     for (let i = 0; i < 3; i++)
       await store.enqueueOutbox(outboxMessage(`task${i}`, { destination: 'local:', transactionId: `tt${i}` }));
     const h = heldSend();
@@ -214,7 +218,9 @@ test('sends run concurrently: at most 32 at once, at most 16 to one peer, local 
     assert.equal((await store.listOutbox({ status: 'pending' })).length, 0);
     // With concurrency 1 everything goes one at a time, as before.
     for (let i = 0; i < 4; i++)
-      await store.enqueueOutbox(outboxMessage(`c${i}`, { destination: 'https://c.example/beckn', transactionId: `tc${i}` }));
+      await store.enqueueOutbox(
+        outboxMessage(`c${i}`, { destination: 'https://c.example/beckn', transactionId: `tc${i}` }),
+      );
     const one = heldSend();
     const serial = drainOutbox(store, one.send, { now: () => T0, concurrency: 1 });
     assert.deepEqual((await one.releaseAll(serial)).sent, ['c0', 'c1', 'c2', 'c3']);
@@ -224,9 +230,13 @@ test('sends run concurrently: at most 32 at once, at most 16 to one peer, local 
 test('a buyer whose sends hang holds half the pool at most: every other buyer is served meanwhile', () =>
   withStore(async (store) => {
     for (let i = 0; i < 40; i++)
-      await store.enqueueOutbox(outboxMessage(`dead${i}`, { destination: 'https://dead.example/beckn', transactionId: `td${i}` }));
+      await store.enqueueOutbox(
+        outboxMessage(`dead${i}`, { destination: 'https://dead.example/beckn', transactionId: `td${i}` }),
+      );
     for (let i = 0; i < 40; i++)
-      await store.enqueueOutbox(outboxMessage(`live${i}`, { destination: 'https://live.example/beckn', transactionId: `tl${i}` }));
+      await store.enqueueOutbox(
+        outboxMessage(`live${i}`, { destination: 'https://live.example/beckn', transactionId: `tl${i}` }),
+      );
     const h = heldSend();
     const drained = drainOutbox(store, h.send, { now: () => T0 });
     // Only the live buyer answers; the dead one's 16 sends stay in flight throughout.
@@ -252,8 +262,12 @@ test('a buyer whose sends hang holds half the pool at most: every other buyer is
 test('messages of one transaction go one at a time, oldest first, while other transactions overtake', () =>
   withStore(async (store) => {
     const to = 'https://buyer.example/beckn';
-    await store.enqueueOutbox(outboxMessage('confirm', { destination: to, transactionId: 'order-1', action: 'on_confirm' }));
-    await store.enqueueOutbox(outboxMessage('status', { destination: to, transactionId: 'order-1', action: 'on_status' }));
+    await store.enqueueOutbox(
+      outboxMessage('confirm', { destination: to, transactionId: 'order-1', action: 'on_confirm' }),
+    );
+    await store.enqueueOutbox(
+      outboxMessage('status', { destination: to, transactionId: 'order-1', action: 'on_status' }),
+    );
     await store.enqueueOutbox(outboxMessage('other', { destination: to, transactionId: 'order-2' }));
     const h = heldSend();
     const drained = drainOutbox(store, h.send, { now: () => T0 });
@@ -272,7 +286,9 @@ test('messages of one transaction go one at a time, oldest first, while other tr
 test('a mark that fails stops new sends, lets those in flight end, and is thrown; the rest stays owed', () =>
   withStore(async (store) => {
     for (let i = 0; i < 6; i++)
-      await store.enqueueOutbox(outboxMessage(`m${i}`, { destination: 'https://x.example/beckn', transactionId: `t${i}` }));
+      await store.enqueueOutbox(
+        outboxMessage(`m${i}`, { destination: 'https://x.example/beckn', transactionId: `t${i}` }),
+      );
     const marks: string[] = [];
     const failing = new Proxy(store, {
       get(target, name, receiver) {
@@ -292,6 +308,9 @@ test('a mark that fails stops new sends, lets those in flight end, and is thrown
       /FLX_STORE_UNAVAILABLE|the disk is full/,
     );
     assert.deepEqual(sent.sort(), ['m0', 'm1'], 'no send starts after the failed mark');
-    assert.deepEqual((await store.listOutbox({ status: 'sent' })).map((m) => m.id), ['m0']);
+    assert.deepEqual(
+      (await store.listOutbox({ status: 'sent' })).map((m) => m.id),
+      ['m0'],
+    );
     assert.equal((await store.listOutbox({ status: 'pending' })).length, 5, 'm1 and the unsent stay owed');
   }));

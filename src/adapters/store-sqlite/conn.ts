@@ -7,7 +7,21 @@ import { BUSY_TIMEOUT_MS, type Db } from './schema.ts';
 
 export const isBusy = (e: unknown): boolean => e instanceof Database.SqliteError && e.code.startsWith('SQLITE_BUSY');
 
-/** Runs one SQLite call, turning a lock timeout into FLX_STORE_UNAVAILABLE and other faults into FLX_INTERNAL. */
+/**
+ * The disk under the store failed the write: full (SQLITE_FULL, also a WAL that cannot grow) or an
+ * I/O error (SQLITE_IOERR and its extended codes, e.g. SQLITE_IOERR_WRITE, _FSYNC). The transaction
+ * rolled back, nothing was written; once the operator frees space or the device recovers, the same
+ * request succeeds. So it is the store being unavailable (503, which a Beckn peer retries), not a
+ * fault in FlexLon (issue 14: a full disk was answered 500 FLX_INTERNAL).
+ */
+export const isDiskFault = (e: unknown): boolean =>
+  e instanceof Database.SqliteError && (e.code === 'SQLITE_FULL' || e.code.startsWith('SQLITE_IOERR'));
+
+/**
+ * Runs one SQLite call, turning a lock timeout, a full disk or an I/O error into
+ * FLX_STORE_UNAVAILABLE (the request changed nothing and may be retried) and other faults into
+ * FLX_INTERNAL.
+ */
 export const sqliteCall = <T>(file: string, f: () => T): T => {
   try {
     return f();
@@ -17,6 +31,12 @@ export const sqliteCall = <T>(file: string, f: () => T): T => {
       throw new FlexError(
         'FLX_STORE_UNAVAILABLE',
         `the SQLite store ${file} stayed locked by another writer for more than ${BUSY_TIMEOUT_MS} ms`,
+        { cause: e },
+      );
+    if (isDiskFault(e))
+      throw new FlexError(
+        'FLX_STORE_UNAVAILABLE',
+        `the SQLite store ${file} could not write: ${(e as Database.SqliteError).code} (${(e as Error).message}); free space on its disk or check the device, then retry`,
         { cause: e },
       );
     throw new FlexError('FLX_INTERNAL', `the SQLite store ${file}: ${e instanceof Error ? e.message : String(e)}`, {
