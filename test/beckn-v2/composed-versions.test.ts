@@ -19,7 +19,8 @@ import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import { makeKeys, subscriptionOf } from '../../src/compose/parts.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
-import type { AuditEntry, Subscription } from '../../src/ports.ts';
+import type { AuditRecord } from '../../src/audit/chain.ts';
+import type { Subscription } from '../../src/ports.ts';
 import { openMarket, type TestMarket } from '../helpers/market.ts';
 
 let market: TestMarket;
@@ -52,8 +53,8 @@ after(async () => {
   await market.stop();
 });
 
-const payload = (a: AuditEntry) => a.payload as { action: string; version?: string; body: string; url: string };
-const versionOf = (a: AuditEntry): string => {
+const payload = (a: AuditRecord) => a.payload as { action: string; version?: string; body: string; url: string };
+const versionOf = (a: AuditRecord): string => {
   const c = (JSON.parse(payload(a).body) as { context: { version?: string; core_version?: string } }).context;
   return c.version ?? c.core_version ?? '';
 };
