@@ -1,7 +1,7 @@
-// The per-subscriber rate limit of a BPP comes from its `flexlon run` config (issue 14, admission
-// control): the example config states the defaults, a value there reaches the running BPP's Beckn
-// endpoints, and a bad value is refused naming the field. A BPP composed from the example config
-// file (real registry, keys, SQLite store, signed requests over loopback HTTP).
+// The per-subscriber rate limit of a BPP and of a gateway comes from its `flexlon run` config (issue
+// 14, admission control): the example BPP config states the defaults, a value there reaches the
+// running role's Beckn endpoints, and a bad value is refused naming the field. Roles composed from
+// the example config files (real registry, keys, SQLite store, signed requests over loopback HTTP).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
@@ -11,9 +11,10 @@ import { buildContext } from '../src/beckn/context.ts';
 import { DEFAULT_RATE_LIMIT } from '../src/beckn/rate-limit.ts';
 import { signBody } from '../src/beckn/signing.ts';
 import { composeBpp } from '../src/compose/bpp.ts';
-import type { BppConfig } from '../src/compose/config.ts';
+import type { BppConfig, GatewayConfig } from '../src/compose/config.ts';
+import { composeGateway } from '../src/compose/gateway.ts';
 import { ConfigReader } from '../src/run/config-reader.ts';
-import { readBpp } from '../src/run/roles.ts';
+import { readBpp, readGateway } from '../src/run/roles.ts';
 import type { Signer } from '../src/ports.ts';
 import { startNetwork, type TestNetwork } from './helpers/network.ts';
 import { freePort } from './helpers/run-process.ts';
@@ -21,6 +22,7 @@ import { projectRoot } from './helpers/shared.ts';
 
 type Json = Record<string, unknown>;
 const EXAMPLE = join(projectRoot, 'docs', 'examples', 'run', 'bpp.json');
+const GATEWAY_EXAMPLE = join(projectRoot, 'docs', 'examples', 'run', 'gateway.json');
 const CB = 'http://127.0.0.1:9/cb';
 
 let net: TestNetwork;
@@ -51,10 +53,28 @@ const configOf = async (name: string, patch: (c: Json) => void): Promise<BppConf
   return readBpp(ConfigReader.load(file));
 };
 
-const status = async (url: string): Promise<string> => {
+/** The example gateway config with `patch` applied, read as `flexlon run gateway` does. */
+const gatewayConfigOf = async (name: string, patch: (c: Json) => void): Promise<GatewayConfig> => {
+  const c = JSON.parse(readFileSync(GATEWAY_EXAMPLE, 'utf8')) as Json;
+  c.listen = { host: '127.0.0.1', port: await freePort() };
+  c.registry = { url: net.registryUrl, subscribe: true };
+  c.store = { sqlite: join(dir, `${name}.db`) };
+  c.keys = { dir: join(dir, 'keys'), generate: true };
+  c.logLevel = 'silent';
+  patch(c);
+  const file = join(dir, `${name}.json`);
+  writeFileSync(file, JSON.stringify(c));
+  return readGateway(ConfigReader.load(file));
+};
+
+/** A signed request from the buyer: its HTTP status and FlexLon code, e.g. "429 FLX_RATE_LIMITED". */
+const status = async (url: string, action: 'status' | 'search' = 'status'): Promise<string> => {
   const now = Date.now();
-  const context = buildContext({ action: 'status', bapId: buyer.subscriberId, bapUri: CB, now });
-  const body = JSON.stringify({ context, message: { order_id: 'o-none' } });
+  const context = buildContext({ action, bapId: buyer.subscriberId, bapUri: CB, now });
+  const body = JSON.stringify({
+    context,
+    message: action === 'status' ? { order_id: 'o-none' } : { intent: { descriptor: { name: 'flex' } } },
+  });
   const created = Math.floor(now / 1000);
   const authorization = signBody({
     body,
@@ -64,7 +84,7 @@ const status = async (url: string): Promise<string> => {
     expires: created + 30,
     sign: (d) => buyer.sign(d),
   }).header;
-  const r = await fetch(`${url}/status`, {
+  const r = await fetch(`${url}/${action}`, {
     method: 'POST',
     headers: { 'content-type': 'application/json', authorization },
     body,
@@ -105,6 +125,41 @@ test("a BPP started from a config with rateLimit {perSecond 1, burst 2} refuses 
     // With the limit off in the config, the same burst is never limited.
     const unlimited: string[] = [];
     for (let k = 0; k < 6; k++) unlimited.push(await status(open.url));
+    assert.ok(!unlimited.some((a) => a.startsWith('429')), unlimited.join(', '));
+  } finally {
+    await limited.stop();
+    await open.stop();
+  }
+});
+
+test('a gateway has no rate limit unless its config sets one; a bad one is refused naming the field', async () => {
+  assert.equal(readGateway(ConfigReader.load(GATEWAY_EXAMPLE)).rateLimit, undefined, 'the example sets none');
+  assert.deepEqual((await gatewayConfigOf('g-set', (c) => (c.rateLimit = { perSecond: 50 }))).rateLimit, {
+    perSecond: 50,
+    burst: DEFAULT_RATE_LIMIT.burst,
+  });
+  assert.equal((await gatewayConfigOf('g-off', (c) => (c.rateLimit = { enabled: false }))).rateLimit, false);
+  await assert.rejects(
+    gatewayConfigOf('g-zero', (c) => (c.rateLimit = { perSecond: 0 })),
+    (e: Error & { code?: string }) => e.code === 'FLX_CONFIG_INVALID' && /rateLimit\.perSecond/.test(e.message),
+  );
+});
+
+test("a gateway started from a config with rateLimit {perSecond 1, burst 2} refuses a BAP's third search at once with 429 FLX_RATE_LIMITED", async () => {
+  const limited = await composeGateway(
+    await gatewayConfigOf('g-limited', (c) => (c.rateLimit = { perSecond: 1, burst: 2 })),
+  );
+  const open = await composeGateway(await gatewayConfigOf('g-open', () => undefined));
+  try {
+    const answers: string[] = [];
+    for (let k = 0; k < 4; k++) answers.push(await status(limited.url, 'search'));
+    // The first two reach the handler (ACKed and fanned out to the BPPs the earlier tests
+    // subscribed, or, run alone, 400 FLX_REQ_CONTEXT: no BPP of the domain), then the bucket is empty.
+    assert.match(answers[0] ?? '', /^(200|400 FLX_REQ_CONTEXT)$/, answers.join(', '));
+    assert.deepEqual(answers.slice(1), [answers[0], '429 FLX_RATE_LIMITED', '429 FLX_RATE_LIMITED']);
+    // Without rateLimit in the config the gateway limits nothing, as before.
+    const unlimited: string[] = [];
+    for (let k = 0; k < 6; k++) unlimited.push(await status(open.url, 'search'));
     assert.ok(!unlimited.some((a) => a.startsWith('429')), unlimited.join(', '));
   } finally {
     await limited.stop();

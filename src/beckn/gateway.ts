@@ -14,6 +14,7 @@ import { signatureHeader } from './http.ts';
 import type { InboundJournal } from './journal.ts';
 import type { SignatureCheck } from './verify-pool.ts';
 import { checkSubscription, type KeyResolver } from './key-resolver.ts';
+import type { RateLimit } from './rate-limit.ts';
 import { registerReceiver, type Inbound } from './receiver.ts';
 import { postWithRetry, type RetryPolicy } from './retry.ts';
 
@@ -33,6 +34,11 @@ export interface GatewayOptions {
   readonly timeoutMs?: number;
   readonly retry?: RetryPolicy;
   readonly onForwardError?: (e: unknown, bpp: string, msg: BecknMessage) => void;
+  /**
+   * Requests a second per verified subscriber (receiver.ts ReceiverOptions.rateLimit): over it, 429
+   * FLX_RATE_LIMITED with Retry-After, nothing forwarded. Absent or `false`: none.
+   */
+  readonly rateLimit?: RateLimit | false;
 }
 
 /** The BPPs a search goes to: SUBSCRIBED and inside their key validity, of the search's domain. */
@@ -167,6 +173,7 @@ export const createGateway = (o: GatewayOptions): Gateway => {
     ackSigner: o.signer,
     ...(o.journal ? { journal: o.journal } : {}),
     ...(o.signatureCheck ? { signatureCheck: o.signatureCheck } : {}),
+    ...(o.rateLimit === undefined ? {} : { rateLimit: o.rateLimit }),
     onBackgroundError: () => {},
     handlers: {
       search: async (i) => {

@@ -83,6 +83,12 @@ export interface GatewayConfig extends RoleBase, Receiver {
   readonly keys: KeysConfig;
   readonly registry: RegistryRef;
   readonly journal?: JournalKind;
+  /**
+   * Requests a second per verified subscriber at `/search` and `/on_search` (src/beckn/rate-limit.ts);
+   * `false` or absent: none. Each search a BAP sends is fanned out to every BPP of the domain, so one
+   * BAP over its rate would multiply its load on all of them.
+   */
+  readonly rateLimit?: RateLimit | false;
 }
 
 export interface PlannerConfig {

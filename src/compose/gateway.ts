@@ -48,6 +48,7 @@ export const composeGateway = async (
     store,
     ...(journal.journal ? { journal: journal.journal } : {}),
     ...(pool ? { signatureCheck: pool.check } : {}),
+    ...(c.rateLimit === undefined ? {} : { rateLimit: c.rateLimit }),
     now,
     onForwardError: (e, to, msg) =>
       log.error(

@@ -116,7 +116,8 @@ const readVerifyThreads = (c: ConfigReader): number => c.number('verifyThreads',
 
 /**
  * `rateLimit`: {"perSecond", "burst"} per verified subscriber at the Beckn endpoints (defaults
- * DEFAULT_RATE_LIMIT, 2,000 and 4,000), or {"enabled": false} for none (docs/reliability.md).
+ * DEFAULT_RATE_LIMIT, 2,000 and 4,000), or {"enabled": false} for none (docs/reliability.md). A BPP
+ * without the field has DEFAULT_RATE_LIMIT, a gateway none (as the receiver's defaults).
  */
 const readRateLimit = (c: ConfigReader): { rateLimit?: RateLimit | false } => {
   const r = c.optionalObject('rateLimit');
@@ -172,9 +173,10 @@ export const readGateway = (c: ConfigReader): GatewayConfig => {
   const registry = readRegistryRef(c);
   const logLevel = readLogLevel(c);
   const verifyThreads = readVerifyThreads(c);
+  const rateLimit = readRateLimit(c);
   c.optionalString('role');
   c.done();
-  return { id, listen, store, keys, registry, logLevel, verifyThreads };
+  return { id, listen, store, keys, registry, logLevel, verifyThreads, ...rateLimit };
 };
 
 const readSite = (s: ConfigReader): BppSiteConfig => {

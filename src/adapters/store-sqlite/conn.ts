@@ -36,7 +36,7 @@ export const sqliteCall = <T>(file: string, f: () => T): T => {
     if (isDiskFault(e))
       throw new FlexError(
         'FLX_STORE_UNAVAILABLE',
-        `the SQLite store ${file} could not write: ${(e as Database.SqliteError).code} (${(e as Error).message}); free space on its disk or check the device, then retry`,
+        `the SQLite store ${file} could not write: ${(e as { code: string }).code} (${(e as Error).message}); free space on its disk or check the device, then retry`,
         { cause: e },
       );
     throw new FlexError('FLX_INTERNAL', `the SQLite store ${file}: ${e instanceof Error ? e.message : String(e)}`, {
