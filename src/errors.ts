@@ -30,7 +30,12 @@ export const ERRORS = {
   FLX_SIG_GATEWAY: { http: 401, beckn: '30000', message: 'the X-Gateway-Authorization signature is not valid' },
   // Malformed requests (BECKN-005 30000-series).
   FLX_REQ_INVALID_JSON: { http: 400, beckn: '30000', message: 'the body is not valid JSON' },
-  FLX_BUSY: { http: 503, beckn: '40000', message: 'too many callbacks are owed to take another request now' },
+  FLX_BUSY: {
+    http: 503,
+    beckn: '40000',
+    message:
+      'too busy to answer within the ttl now (callbacks owed, the planner queue, or an answer that would be late)',
+  },
   FLX_REQ_MEDIA_TYPE: { http: 415, beckn: '30000', message: 'the body is missing or not application/json' },
   FLX_REQ_TOO_LARGE: { http: 413, beckn: '30000', message: 'the body is larger than the endpoint accepts' },
   FLX_RATE_LIMITED: { http: 429, beckn: '40000', message: 'this subscriber sent more requests than its rate limit' },
