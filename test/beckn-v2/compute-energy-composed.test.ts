@@ -37,6 +37,7 @@ import { epochMs } from '../../src/domain/time.ts';
 import { createLogger } from '../../src/log.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { keyFilePath } from '../../src/adapters/keystore-file/keystore.ts';
+import { eventually } from '../helpers/network.ts';
 
 const DAY = Date.parse('2024-01-15T00:00:00Z');
 const SLOT_MS = 30 * 60_000;
@@ -230,3 +231,56 @@ test(
     }
   },
 );
+
+test(
+  'a carbon spike on a held window re-plans the orchestrator unasked, and work leaves the spiked window',
+  { timeout: 240_000 },
+  async (t) => {
+    const held = compute.buyer.held();
+    const cambridge = held.find((w) => w.gridArea === 'Cambridge-East');
+    assert.ok(cambridge, 'the first test bought the windows');
+    const initial = await bpp.store.latestPlan<PlanRecord>();
+    assert.ok(initial);
+    const was = kwhIn(initial, 'cam', cambridge.start, cambridge.end);
+    // The grid agent: Cambridge's window turns dirty and dear (450 g, £0.30/kWh), told unasked (on_update).
+    await grid.agent.carbonSpike(cambridge.contractId, 450, 0.3);
+    let latest: PlanRecord | undefined;
+    await eventually(
+      async () => {
+        latest = await bpp.store.latestPlan<PlanRecord>();
+        return latest !== undefined && latest.id !== initial.id;
+      },
+      'the re-plan after the spike',
+      60_000,
+    );
+    const spiked: PlanRecord = latest as PlanRecord;
+    assert.match(
+      spiked.reason,
+      new RegExp(`^grid window ${cambridge.contractId} \\(Cambridge-East\\) changed by ${GRID_ID}`),
+    );
+    const first = (cambridge.start - spiked.horizonStart) / SLOT_MS;
+    assert.deepEqual(
+      [spiked.signals.cam?.priceGbpPerMwh[first], spiked.signals.cam?.carbonGPerKwh[first]],
+      [300, 450],
+      "the plan was made on the window's new price and carbon",
+    );
+    const now = kwhIn(spiked, 'cam', cambridge.start, cambridge.end);
+    t.diagnostic(`cam in the spiked window: ${was.toFixed(1)} -> ${now.toFixed(1)} kWh`);
+    assert.ok(now < was - 1, `work leaves the spiked window (${was} kWh before, ${now} after)`);
+  },
+);
+
+test('buying from a grid agent the registry does not hold, or holds as 1.1.1, is refused with FLX_PROVIDER_NOT_FOUND', async () => {
+  const within = { from: START, to: START + 86_400_000 };
+  await assert.rejects(
+    compute.buyWindows('nobody.example', within, 100),
+    (e) => (e as { code?: string }).code === 'FLX_PROVIDER_NOT_FOUND' && /not subscribed/.test((e as Error).message),
+  );
+  // The BPP is registered without beckn_version (1.1.1): compute-energy is 2.0 only.
+  await assert.rejects(
+    compute.buyWindows(BPP_ID, within, 100),
+    (e) =>
+      (e as { code?: string }).code === 'FLX_PROVIDER_NOT_FOUND' &&
+      /registered as Beckn 1\.1\.1: compute-energy is Beckn 2\.0 only/.test((e as Error).message),
+  );
+});
