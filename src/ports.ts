@@ -145,6 +145,11 @@ export interface Solver {
    * (src/optimise/warm.ts replanCarried): jobs keep their placement where it still fits.
    */
   planCarried?(problem: PlanningProblem, previous: Schedule, shiftSlots: number): Promise<Schedule>;
+  /**
+   * The same planner for work nobody waits on: its solves yield to every other solve of this
+   * solver (the periodic fresh plan made beside a carried one; agents/flex/fleet-plan.ts).
+   */
+  background?(): Solver;
 }
 
 /** Which audit rows Store.auditTrail reads; each part narrows the rows (both: one transaction's rows after a seq). */

@@ -24,18 +24,64 @@ const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 
 export class HighsClient {
   private worker: Worker | undefined;
-  private queue: Promise<unknown> = Promise.resolve();
+  /** Solves waiting for the worker, in arrival order; a background one goes only when no other waits. */
+  private readonly waiting: { readonly background: boolean; readonly start: () => void }[] = [];
+  private busy = false;
   private nextId = 1;
   readonly stats: HighsStats = { solves: 0, kills: 0, restarts: 0, peakHeapBytes: 0 };
 
   constructor(private readonly options: HighsClientOptions = {}) {}
 
   /** The `LpSolve` function for the optimiser; solves run one after another. */
-  readonly solve: LpSolve = (model, options) => {
-    const run = this.queue.then(() => this.solveNow(model, options));
-    this.queue = run.catch(() => undefined);
-    return run;
-  };
+  readonly solve: LpSolve = (model, options) => this.enqueue(model, options, false);
+
+  /**
+   * The same, for work nobody waits on (the Flexibility Orchestrator's periodic fresh plan, made
+   * beside the slot's carried one): each of its solves waits until no other solve is waiting, so an
+   * offer being priced meanwhile waits for at most the one background solve already running.
+   */
+  readonly solveInBackground: LpSolve = (model, options) => this.enqueue(model, options, true);
+
+  private enqueue(model: LpModel, options: LpOptions, background: boolean): Promise<LpOutcome> {
+    return new Promise<LpOutcome>((resolve, reject) => {
+      this.waiting.push({
+        background,
+        start: () => {
+          const settle = () => {
+            this.busy = false;
+            this.pump();
+          };
+          let run: Promise<LpOutcome>;
+          try {
+            run = this.solveNow(model, options);
+          } catch (e) {
+            settle();
+            reject(e);
+            return;
+          }
+          run.then(
+            (outcome) => {
+              settle();
+              resolve(outcome);
+            },
+            (e: unknown) => {
+              settle();
+              reject(e);
+            },
+          );
+        },
+      });
+      this.pump();
+    });
+  }
+
+  private pump(): void {
+    if (this.busy || this.waiting.length === 0) return;
+    const first = this.waiting.findIndex((w) => !w.background);
+    const [next] = this.waiting.splice(first >= 0 ? first : 0, 1);
+    this.busy = true;
+    next!.start();
+  }
 
   /** Starts the worker and loads the Wasm module ahead of the first solve. */
   async warm(): Promise<void> {

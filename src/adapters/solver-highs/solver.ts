@@ -58,6 +58,11 @@ export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver
       replanFrom(problem, base, client.solve, planner, clock),
     planCarried: (problem: PlanningProblem, previous: Schedule, shiftSlots: number): Promise<Schedule> =>
       replanCarried(problem, previous, shiftSlots, client.solve, planner, clock),
+    background: (): Solver => ({
+      name: `${LP_PLANNER}+highs`,
+      plan: (problem: PlanningProblem): Promise<Schedule> =>
+        planWithLp(problem, client.solveInBackground, planner, clock),
+    }),
     close: () => client.close(),
   };
 };

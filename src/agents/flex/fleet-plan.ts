@@ -91,10 +91,13 @@ export interface FleetSolution {
   readonly refresh?: Promise<FleetSolution>;
 }
 
-/** The same solve without the rolling plan: a fresh plan of the same inputs. */
+/**
+ * The same solve without the rolling plan: a fresh plan of the same inputs, on the solver's
+ * background queue where it has one (an offer priced meanwhile does not wait behind it).
+ */
 const fresh = (f: FleetSolve): FleetSolve => {
   const { carry: _carry, refreshInBackground: _background, ...rest } = f;
-  return rest;
+  return { ...rest, solver: f.solver.background?.() ?? f.solver };
 };
 
 export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {

@@ -14,6 +14,7 @@ export const hardFirst = (solver: Solver): Solver => ({
   // the new commitments force, at the same objective as the plan it starts from.
   ...(solver.planFrom ? { planFrom: solver.planFrom.bind(solver) } : {}),
   ...(solver.planCarried ? { planCarried: solver.planCarried.bind(solver) } : {}),
+  ...(solver.background ? { background: () => hardFirst(solver.background!()) } : {}),
   async plan(problem: PlanningProblem): Promise<Schedule> {
     if (!problem.jobs.some((j) => j.slo?.kind === 'soft')) return solver.plan(problem);
     const hard = await solver.plan({ ...problem, version: 1, jobs: problem.jobs.map(({ slo: _slo, ...j }) => j) });
