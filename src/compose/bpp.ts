@@ -32,6 +32,7 @@ import {
 } from './parts.ts';
 import { plannerOf } from './solver.ts';
 import { mountBecknV2, versionedClient } from './bpp-v2.ts';
+import { V2_PATH } from '../beckn/v2/receiver.ts';
 import { mountDashboard } from '../web/mount.ts';
 
 /** Parts a composition may share between roles in one process (the demo's one replayed clock). */
@@ -120,6 +121,8 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   const app = Fastify({ logger: false });
   useRawJsonBody(app);
   registerOnSubscribe(app, registry);
+  // A 2.0 record's subscriber_url is publicUrl + /v2: the registry's challenge goes to <that>/on_subscribe.
+  if (c.becknVersion === '2.0') registerOnSubscribe(app, registry, V2_PATH);
   node.register(app);
   mountBecknV2(app, { orchestrator, node, resolver, signer, ...(pool ? { signatureCheck: pool.check } : {}) });
   // The operator dashboard (issue 19, docs/dashboard.md): GET /dashboard/ and its JSON API.
@@ -142,7 +145,8 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   };
   try {
     await listenOn(app, c.listen);
-    if (c.registry.subscribe) await registry.subscribe(subscriptionOf(signer, 'BPP', c.listen.publicUrl, wallNow()));
+    if (c.registry.subscribe)
+      await registry.subscribe(subscriptionOf(signer, 'BPP', c.listen.publicUrl, wallNow(), c.becknVersion));
     await node.start();
   } catch (e) {
     await close();

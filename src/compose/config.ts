@@ -141,6 +141,13 @@ export interface BppConfig extends RoleBase, Receiver {
    * `false`: none. Absent: DEFAULT_RATE_LIMIT (2,000 a second, bursts of 4,000).
    */
   readonly rateLimit?: RateLimit | false;
+  /**
+   * The Beckn version the BPP registers itself with (issue 18, docs/beckn-2.md): `1.1.1` (the record
+   * says "1.1.1"; absent, it carries no `beckn_version`, read as 1.1.1) or `2.0`: it says "2.0.0" and its
+   * subscriber_url is publicUrl + /v2, so buyers send it 2.0 and the 1.1.1 gateway leaves it out.
+   * Either way the BPP answers both versions.
+   */
+  readonly becknVersion?: '1.1.1' | '2.0';
 }
 
 export type SchedulerConfig =

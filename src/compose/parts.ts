@@ -13,6 +13,7 @@ import { openSqliteStore } from '../adapters/store-sqlite/index.ts';
 import { openSqliteJournal } from '../adapters/store-sqlite/journal.ts';
 import { FLEXLON_DOMAIN } from '../beckn/context.ts';
 import type { InboundJournal } from '../beckn/journal.ts';
+import { V2_PATH } from '../beckn/v2/receiver.ts';
 import { createVerifierPool, type VerifierPool } from '../beckn/verify-pool.ts';
 import { staticKeyResolver, type KeyResolver, type TrustedKey } from '../beckn/key-resolver.ts';
 import { SHIPPED_GRID } from '../config.ts';
@@ -175,9 +176,22 @@ export const peerKeyResolver = (peers: readonly PeerKeyConfig[]): KeyResolver =>
   },
 });
 
-export const subscriptionOf = (signer: Signer, type: Subscription['type'], url: string, now: number): Subscription => ({
+/**
+ * The registry record a role subscribes. With `becknVersion` '2.0' (a BPP's config) the record says
+ * `beckn_version: "2.0.0"` and its URL is the role's 2.0 base, url + /v2 (src/beckn/v2/versions.ts:
+ * a 2.0 record's URL is where 2.0 requests go); '1.1.1' says "1.1.1"; absent, the record carries no
+ * version, which reads as 1.1.1 too.
+ */
+export const subscriptionOf = (
+  signer: Signer,
+  type: Subscription['type'],
+  url: string,
+  now: number,
+  becknVersion?: '1.1.1' | '2.0',
+): Subscription => ({
   subscriber_id: signer.subscriberId,
-  subscriber_url: url,
+  subscriber_url: becknVersion === '2.0' ? `${url.replace(/\/+$/, '')}${V2_PATH}` : url,
+  ...(becknVersion === undefined ? {} : { beckn_version: becknVersion === '2.0' ? '2.0.0' : '1.1.1' }),
   type,
   domain: FLEXLON_DOMAIN,
   unique_key_id: signer.uniqueKeyId,

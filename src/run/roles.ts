@@ -282,6 +282,8 @@ export const readBpp = (c: ConfigReader): BppConfig => {
     verifyThreads: readVerifyThreads(c),
     ...readDashboard(c),
     ...readRateLimit(c),
+    // The version the BPP registers itself with (docs/beckn-2.md); absent: the record names none (1.1.1).
+    ...(c.has('becknVersion') ? { becknVersion: c.oneOf('becknVersion', ['1.1.1', '2.0'] as const) } : {}),
   };
   c.optionalString('role');
   c.done();

@@ -10,8 +10,9 @@ export interface ChallengeAnswerer {
   answerChallenge(raw: Buffer, authorization: string | undefined): Promise<{ answer: string }>;
 }
 
-export const registerOnSubscribe = (app: FastifyInstance, subscriber: ChallengeAnswerer): void => {
-  app.post('/on_subscribe', async (req, reply) => {
+/** `base`: the path the subscriber_url adds to the app's root ('' or, for a 2.0 record, '/v2'). */
+export const registerOnSubscribe = (app: FastifyInstance, subscriber: ChallengeAnswerer, base = ''): void => {
+  app.post(`${base}/on_subscribe`, async (req, reply) => {
     try {
       // The signature covers the exact bytes: the app must keep them (useRawJsonBody).
       const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.from(JSON.stringify(req.body ?? null));
