@@ -17,6 +17,7 @@ import { checkSubscription, type KeyResolver } from './key-resolver.ts';
 import type { RateLimit } from './rate-limit.ts';
 import { registerReceiver, type Inbound } from './receiver.ts';
 import { postWithRetry, type RetryPolicy } from './retry.ts';
+import { versionOfRecord } from './v2/versions.ts';
 
 export interface GatewayOptions {
   readonly signer: Signer;
@@ -41,7 +42,12 @@ export interface GatewayOptions {
   readonly rateLimit?: RateLimit | false;
 }
 
-/** The BPPs a search goes to: SUBSCRIBED and inside their key validity, of the search's domain. */
+/**
+ * The BPPs a search goes to: SUBSCRIBED and inside their key validity, of the search's domain, and
+ * speaking 1.1.1. A record that says it speaks Beckn 2.0 (versions.ts) is left out: its URL is its
+ * 2.0 base, where a 1.1.1 search would be refused, and 2.0 has no gateway (14_Signing "removes legacy
+ * gateway-specific steps"): 2.0 buyers discover such a BPP directly.
+ */
 export const searchTargets = async (registry: Registry, msg: BecknMessage, nowMs: number): Promise<Subscription[]> => {
   const c = msg.context;
   const found = await registry.lookup({
@@ -50,6 +56,7 @@ export const searchTargets = async (registry: Registry, msg: BecknMessage, nowMs
     ...(c.bpp_id ? { subscriber_id: c.bpp_id } : {}),
   });
   const live = found.filter((s) => {
+    if (versionOfRecord(s) === '2.0') return false;
     try {
       checkSubscription(s, nowMs);
       return true;
@@ -186,7 +193,7 @@ export const createGateway = (o: GatewayOptions): Gateway => {
         if (targets.length === 0)
           throw new FlexError(
             'FLX_REQ_CONTEXT',
-            `no BPP of domain ${i.msg.context.domain}${i.msg.context.bpp_id ? ` named ${i.msg.context.bpp_id}` : ''} is subscribed`,
+            `no BPP of domain ${i.msg.context.domain}${i.msg.context.bpp_id ? ` named ${i.msg.context.bpp_id}` : ''} is subscribed for Beckn 1.1.1 (one registered as 2.0 is searched directly, not through the gateway)`,
             { path: 'context.domain' },
           );
         return async () => {

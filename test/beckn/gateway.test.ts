@@ -23,6 +23,8 @@ const bppClients: Record<string, BecknClient> = {};
 let bapClient: BecknClient;
 let stopGateway: () => Promise<void>;
 let gwStore: Store;
+/** The paths posted to the BPP registered as 2.0. */
+const v2Hits: string[] = [];
 
 const searchMsg = (patch: Partial<ReturnType<typeof buildContext>> = {}): BecknMessage => ({
   context: {
@@ -109,6 +111,13 @@ before(async () => {
   };
   await net.subscribe(bap, 'BAP', urls.bap);
   await net.subscribe(gw, 'BG', urls.gateway);
+  // A BPP registered as Beckn 2.0 at its 2.0 base: it records whatever reaches it.
+  const v2App = net.app();
+  v2App.post('/*', async (req) => {
+    v2Hits.push(req.url);
+    return { message: { ack: { status: 'ACK' } } };
+  });
+  await net.subscribe(net.signer('bpp-v2.test'), 'BPP', `${await listen(v2App)}/v2`, { beckn_version: '2.0.0' });
   bapClient = new BecknClient({
     signer: bap,
     store: await net.store('bap-out'),
@@ -149,6 +158,25 @@ test('a search naming context.bpp_id goes only to that BPP', async () => {
     received['bpp1.test']?.some((i) => i.msg.context.message_id === msg.context.message_id),
     false,
   );
+});
+
+test('the gateway does not forward a 1.1.1 search to a BPP registered as Beckn 2.0; naming it is a coded NACK', async () => {
+  const msg = searchMsg();
+  await bapClient.send(urls.gateway, msg, { peer: gw.subscriberId });
+  await eventually(
+    () => onSearch.filter((m) => m.context.message_id === msg.context.message_id).length === 2,
+    'both 1.1.1 BPPs answered',
+  );
+  const out = (await gwStore.auditTrail({ transactionId: msg.context.transaction_id })).filter(
+    (a) => a.kind === 'beckn.out',
+  );
+  assert.deepEqual(out.map((a) => (a.payload as { to: string }).to).sort(), ['bpp1.test', 'bpp2.test']);
+  assert.deepEqual(v2Hits, [], 'nothing was posted to the 2.0 BPP');
+  await assert.rejects(
+    bapClient.send(urls.gateway, searchMsg({ bpp_id: 'bpp-v2.test' }), { peer: gw.subscriberId }),
+    (e: Error & { code?: string }) => /FLX_REQ_CONTEXT|registered as 2\.0/.test(`${e.code} ${e.message}`),
+  );
+  assert.deepEqual(v2Hits, []);
 });
 
 const direct = async (msg: BecknMessage, gatewayHeader: string) => {
