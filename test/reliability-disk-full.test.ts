@@ -23,16 +23,12 @@ import {
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyChain } from '../src/audit/chain.ts';
-import { buildContext } from '../src/beckn/context.ts';
-import { needToIntent } from '../src/beckn/flex-codec.ts';
-import { signBody } from '../src/beckn/signing.ts';
 import { composeBpp, type ComposedBpp } from '../src/compose/bpp.ts';
-import { epochMs } from '../src/domain/time.ts';
-import { gbpPerMwh, kw } from '../src/domain/units.ts';
 import { ConfigReader } from '../src/run/config-reader.ts';
 import { readBpp } from '../src/run/roles.ts';
 import type { Signer } from '../src/ports.ts';
 import { startNetwork, type TestNetwork } from './helpers/network.ts';
+import { signedSearch, type SignedAnswer } from './helpers/signed-post.ts';
 import { freePort } from './helpers/run-process.ts';
 import { projectRoot } from './helpers/shared.ts';
 
@@ -79,41 +75,8 @@ const startBpp = async (): Promise<ComposedBpp> => {
   return composeBpp(readBpp(ConfigReader.load(file)));
 };
 
-/** A signed search for a window two hours ahead: status, code and message_id. */
-const search = async (url: string): Promise<{ status: number; ack: string; code?: string; id: string }> => {
-  const now = Date.now();
-  const context = buildContext({ action: 'search', bapId: buyer.subscriberId, bapUri: CB, now, ttlSeconds: 30 });
-  const intent = needToIntent({
-    kind: 'price-peak',
-    windowStart: epochMs(now + 2 * 3_600_000),
-    windowEnd: epochMs(now + 3 * 3_600_000),
-    wantedKw: kw(100),
-    maxPriceGbpPerMwh: gbpPerMwh(3000),
-  });
-  const body = JSON.stringify({ context, message: { intent } });
-  const created = Math.floor(now / 1000);
-  const authorization = signBody({
-    body,
-    subscriberId: buyer.subscriberId,
-    uniqueKeyId: buyer.uniqueKeyId,
-    created,
-    expires: created + 30,
-    sign: (d) => buyer.sign(d),
-  }).header;
-  const r = await fetch(`${url}/search`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization },
-    body,
-  });
-  const answer = (await r.json()) as { message?: { ack?: { status?: string } }; error?: { message?: string } };
-  const code = /^(FLX_[A-Z_]+)/.exec(answer.error?.message ?? '')?.[1];
-  return {
-    status: r.status,
-    ack: answer.message?.ack?.status ?? 'none',
-    ...(code ? { code } : {}),
-    id: context.message_id,
-  };
-};
+/** A signed search for a window two hours ahead (test/helpers/signed-post.ts). */
+const search = (url: string): Promise<SignedAnswer> => signedSearch(url, buyer, CB);
 
 /** Writes until the filesystem refuses (ENOSPC); returns the bytes written. */
 const fill = (file: string): number => {
@@ -173,10 +136,11 @@ test(
         trail.filter((e) => e.kind === 'beckn.in' && e.messageId !== undefined).map((e) => e.messageId),
       );
       for (const a of [first, ...during.filter((d) => d.status === 200), after])
-        assert.ok(accepted.has(a.id), `ACKed ${a.id} is recorded`);
-      for (const r of refused) assert.ok(!accepted.has(r.id), `refused ${r.id} left no claim`);
+        assert.ok(accepted.has(a.messageId), `ACKed ${a.messageId} is recorded`);
+      for (const r of refused) assert.ok(!accepted.has(r.messageId), `refused ${r.messageId} left no claim`);
       const owed = await bpp.store.listOutbox();
-      for (const r of refused) assert.ok(!owed.some((o) => o.messageId === r.id), `refused ${r.id} owes nothing`);
+      for (const r of refused)
+        assert.ok(!owed.some((o) => o.messageId === r.messageId), `refused ${r.messageId} owes nothing`);
       assert.equal(verifyChain(trail).ok, true, 'the audit chain verifies');
       console.log(
         JSON.stringify({

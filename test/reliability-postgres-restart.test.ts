@@ -11,16 +11,12 @@ import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { verifyChain } from '../src/audit/chain.ts';
-import { buildContext } from '../src/beckn/context.ts';
-import { needToIntent } from '../src/beckn/flex-codec.ts';
-import { signBody } from '../src/beckn/signing.ts';
 import { composeBpp } from '../src/compose/bpp.ts';
-import { epochMs } from '../src/domain/time.ts';
-import { gbpPerMwh, kw } from '../src/domain/units.ts';
 import { ConfigReader } from '../src/run/config-reader.ts';
 import { readBpp } from '../src/run/roles.ts';
 import type { Signer } from '../src/ports.ts';
 import { startNetwork, type TestNetwork } from './helpers/network.ts';
+import { signedSearch, type SignedAnswer } from './helpers/signed-post.ts';
 import { startPostgres, type PgCluster } from './helpers/postgres.ts';
 import { freePort } from './helpers/run-process.ts';
 import { projectRoot } from './helpers/shared.ts';
@@ -51,48 +47,8 @@ after(async () => {
   rmSync(dir, { recursive: true, force: true });
 });
 
-interface Answer {
-  readonly status: number;
-  readonly ack: string;
-  readonly code?: string;
-  readonly id: string;
-}
-
-/** A signed search for a window two hours ahead. */
-const search = async (url: string): Promise<Answer> => {
-  const now = Date.now();
-  const context = buildContext({ action: 'search', bapId: buyer.subscriberId, bapUri: CB, now, ttlSeconds: 30 });
-  const intent = needToIntent({
-    kind: 'price-peak',
-    windowStart: epochMs(now + 2 * 3_600_000),
-    windowEnd: epochMs(now + 3 * 3_600_000),
-    wantedKw: kw(100),
-    maxPriceGbpPerMwh: gbpPerMwh(3000),
-  });
-  const body = JSON.stringify({ context, message: { intent } });
-  const created = Math.floor(now / 1000);
-  const authorization = signBody({
-    body,
-    subscriberId: buyer.subscriberId,
-    uniqueKeyId: buyer.uniqueKeyId,
-    created,
-    expires: created + 30,
-    sign: (d) => buyer.sign(d),
-  }).header;
-  const r = await fetch(`${url}/search`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization },
-    body,
-  });
-  const answer = (await r.json()) as { message?: { ack?: { status?: string } }; error?: { message?: string } };
-  const code = /^(FLX_[A-Z_]+)/.exec(answer.error?.message ?? '')?.[1];
-  return {
-    status: r.status,
-    ack: answer.message?.ack?.status ?? 'none',
-    ...(code ? { code } : {}),
-    id: context.message_id,
-  };
-};
+/** A signed search for a window two hours ahead (test/helpers/signed-post.ts). */
+const search = (url: string): Promise<SignedAnswer> => signedSearch(url, buyer, CB);
 
 test(
   'PostgreSQL stopped and started again under a running BPP: coded 503s while it is down, ACKs again by itself, nothing ACKed lost or doubled',
@@ -117,7 +73,7 @@ test(
       );
 
       await cluster.stopServer();
-      const during: Answer[] = [];
+      const during: SignedAnswer[] = [];
       try {
         for (let k = 0; k < 5; k++) during.push(await search(bpp.url));
       } finally {
@@ -126,7 +82,7 @@ test(
       for (const d of during) assert.deepEqual([d.status, d.ack, d.code], [503, 'NACK', 'FLX_STORE_UNAVAILABLE']);
 
       // Back by itself: a pooled connection may still be a dead one once, so allow a few tries.
-      const afterRestart: Answer[] = [];
+      const afterRestart: SignedAnswer[] = [];
       for (let k = 0; k < 20 && afterRestart.filter((a) => a.status === 200).length < 2; k++) {
         const a = await search(bpp.url);
         afterRestart.push(a);
@@ -141,13 +97,19 @@ test(
       // Every ACK recorded exactly once, with the task it owes; nothing refused left a claim or a task.
       const trail = await bpp.store.auditTrail();
       const claims = trail.filter((e) => e.kind === 'beckn.in').map((e) => e.messageId);
-      for (const a of acked) assert.equal(claims.filter((id) => id === a.id).length, 1, `${a.id} recorded once`);
+      for (const a of acked)
+        assert.equal(claims.filter((id) => id === a.messageId).length, 1, `${a.messageId} recorded once`);
       const refused = [...during, ...afterRestart.filter((a) => a.status !== 200)];
-      for (const r of refused) assert.ok(!claims.includes(r.id), `refused ${r.id} left no claim`);
+      for (const r of refused) assert.ok(!claims.includes(r.messageId), `refused ${r.messageId} left no claim`);
       const owed = await bpp.store.listOutbox();
       for (const a of acked)
-        assert.equal(owed.filter((o) => o.messageId === a.id && o.action === 'task:offers').length, 1, a.id);
-      for (const r of refused) assert.ok(!owed.some((o) => o.messageId === r.id), `refused ${r.id} owes nothing`);
+        assert.equal(
+          owed.filter((o) => o.messageId === a.messageId && o.action === 'task:offers').length,
+          1,
+          a.messageId,
+        );
+      for (const r of refused)
+        assert.ok(!owed.some((o) => o.messageId === r.messageId), `refused ${r.messageId} owes nothing`);
       assert.equal(verifyChain(trail).ok, true, 'the audit chain verifies');
       console.log(
         JSON.stringify({

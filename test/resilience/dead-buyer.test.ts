@@ -16,7 +16,7 @@ import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { buildContext } from '../../src/beckn/context.ts';
 import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
 import { generateKeyPair } from '../../src/beckn/keys.ts';
-import { signBody } from '../../src/beckn/signing.ts';
+import { signedPost } from '../helpers/signed-post.ts';
 import type { Market } from '../../src/compose/index.ts';
 import type { Signer, Store } from '../../src/ports.ts';
 import { startTestBap, type TestBap } from '../helpers/bap.ts';
@@ -87,33 +87,23 @@ after(async () => {
 
 /** A signed search from `s` whose callbacks go to `url`, with `ttlSeconds`; its status and message_id. */
 const search = async (s: Signer, url: string, ttlSeconds: number): Promise<{ status: number; messageId: string }> => {
-  const now = Date.now();
   const context = buildContext({
     action: 'search',
     bapId: s.subscriberId,
     bapUri: url,
     bppId: m.bpp.id,
     bppUri: m.urls.bpp,
-    now,
+    now: Date.now(),
     ttlSeconds,
   });
-  const body = JSON.stringify({ context, message: requestMessage('search', m) });
-  const created = Math.floor(now / 1000);
-  const authorization = signBody({
-    body,
-    subscriberId: s.subscriberId,
-    uniqueKeyId: s.uniqueKeyId,
-    created,
-    expires: created + ttlSeconds,
-    sign: (d) => s.sign(d),
-  }).header;
-  const r = await fetch(`${m.urls.bpp}/search`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization },
-    body,
+  const a = await signedPost({
+    url: m.urls.bpp,
+    signer: s,
+    context,
+    message: requestMessage('search', m),
+    expiresInSeconds: ttlSeconds,
   });
-  await r.text();
-  return { status: r.status, messageId: context.message_id };
+  return { status: a.status, messageId: a.messageId };
 };
 
 const eventually = async <T>(what: string, f: () => Promise<T | undefined>, ms: number): Promise<T> => {

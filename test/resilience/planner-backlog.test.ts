@@ -16,7 +16,7 @@ import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { buildContext } from '../../src/beckn/context.ts';
 import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
 import { generateKeyPair } from '../../src/beckn/keys.ts';
-import { signBody } from '../../src/beckn/signing.ts';
+import { signedPost } from '../helpers/signed-post.ts';
 import type { Market } from '../../src/compose/index.ts';
 import type { Store } from '../../src/ports.ts';
 import { startTestBap, type TestBap } from '../helpers/bap.ts';
@@ -59,40 +59,29 @@ interface Sent {
 }
 
 const search = async (ttlSeconds: number): Promise<Sent> => {
-  const now = Date.now();
   const context = buildContext({
     action: 'search',
     bapId: key.subscriberId,
     bapUri: buyer.url,
     bppId: m.bpp.id,
     bppUri: m.urls.bpp,
-    now,
+    now: Date.now(),
     ttlSeconds,
   });
-  const body = JSON.stringify({ context, message: requestMessage('search', m) });
-  const created = Math.floor(now / 1000);
-  const authorization = signBody({
-    body,
-    subscriberId: key.subscriberId,
-    uniqueKeyId: key.uniqueKeyId,
-    created,
-    expires: created + ttlSeconds,
-    sign: (d) => key.sign(d),
-  }).header;
-  const r = await fetch(`${m.urls.bpp}/search`, {
-    method: 'POST',
-    headers: { 'content-type': 'application/json', authorization },
-    body,
+  const a = await signedPost({
+    url: m.urls.bpp,
+    signer: key,
+    context,
+    message: requestMessage('search', m),
+    expiresInSeconds: ttlSeconds,
   });
-  const answer = (await r.json()) as { message: { ack: { status: string } }; error?: { message?: string } };
-  if (r.status === 200) assert.equal(answer.message.ack.status, 'ACK');
-  else assert.equal(answer.message.ack.status, 'NACK');
+  assert.equal(a.ack, a.status === 200 ? 'ACK' : 'NACK');
   return {
-    status: r.status,
-    code: /^(FLX_[A-Z_]+)/.exec(answer.error?.message ?? '')?.[1],
-    retryAfter: r.headers.get('retry-after'),
-    messageId: context.message_id,
-    at: Date.parse(context.timestamp),
+    status: a.status,
+    code: a.code,
+    retryAfter: a.retryAfter,
+    messageId: a.messageId,
+    at: a.at,
     ttlMs: ttlSeconds * 1000,
   };
 };
