@@ -296,6 +296,33 @@ test('status transitions: an update keeps the live record until its challenge is
   );
 });
 
+test('a re-subscription that changes only beckn_version is not confirmed until the record says the new version', async () => {
+  const s = signer('version.onboard.example');
+  // This participant's answers turn wrong on demand, so the update's challenge fails and the live record stays 1.1.1.
+  let wrong = false;
+  const client = new HttpRegistry({ url: registryUrl, now: () => clock, cacheTtlMs: 0, onboardingTimeoutMs: 1500 }, s);
+  const app = Fastify({ logger: false });
+  apps.push(app);
+  useRawJsonBody(app);
+  registerOnSubscribe(app, {
+    answerChallenge: async (raw, authorization) =>
+      wrong ? { answer: 'not the challenge' } : client.answerChallenge(raw, authorization),
+  });
+  const url = await listen(app);
+  const v1 = record(s, url);
+  await client.subscribe(v1);
+  wrong = true;
+  await assert.rejects(
+    client.subscribe({ ...v1, beckn_version: '2.0.0' }),
+    /had not confirmed .* \(status SUBSCRIBED\)/,
+  );
+  const live = service.entries().find((e) => e.unique_key_id === s.uniqueKeyId);
+  assert.deepEqual([live?.status, live?.beckn_version], ['SUBSCRIBED', undefined], 'the live record is still 1.1.1');
+  wrong = false;
+  await client.subscribe({ ...v1, beckn_version: '2.0.0' });
+  assert.equal(service.entries().find((e) => e.unique_key_id === s.uniqueKeyId)?.beckn_version, '2.0.0');
+});
+
 test('a composed role (flexlon run gateway) answers the challenge at start and is SUBSCRIBED', async () => {
   const role = await composeGateway({
     id: 'bg.onboard.example',

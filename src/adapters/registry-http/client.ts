@@ -167,6 +167,8 @@ export class HttpRegistry implements Registry {
         last.status === s.status &&
         last.subscriber_url.replace(/\/+$/, '') === s.subscriber_url.replace(/\/+$/, '') &&
         last.valid_until === s.valid_until &&
+        // A re-subscription that changes only the version (1.1.1 to 2.0) is not done until the record says so.
+        last.beckn_version === s.beckn_version &&
         last.encr_public_key === this.encryption.publicKeyBase64
       )
         return;
