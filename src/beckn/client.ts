@@ -63,6 +63,27 @@ export interface SendOptions {
 export const deadlineOf = (c: Context, fallbackNow: number): number =>
   (Date.parse(c.timestamp) || fallbackNow) + (durationSeconds(c.ttl ?? 'PT30S') ?? 30) * 1000;
 
+/**
+ * What a peer's refusal said, for the error text: its Error's code and message when the answer has
+ * them (core 1.1.1's `code`/`message` or 2.0's `errorCode`/`errorMessage`), else the HTTP status and an excerpt of what came back (a 2.0 peer's answer, a
+ * proxy's page, an empty body), never "undefined".
+ */
+export const refusalOf = (httpStatus: number, text: string, ack: unknown): string => {
+  const e = ack !== null && typeof ack === 'object' ? (ack as { error?: unknown }).error : undefined;
+  const field = (...keys: string[]): string | undefined => {
+    for (const k of keys) {
+      const v: unknown = e !== null && typeof e === 'object' ? (e as Record<string, unknown>)[k] : undefined;
+      if ((typeof v === 'string' && v !== '') || typeof v === 'number') return String(v);
+    }
+    return undefined;
+  };
+  // 1.1.1's Error has code/message; 2.0's has errorCode/errorMessage (src/beckn/v2/ack.ts).
+  const said = [field('code', 'errorCode'), field('message', 'errorMessage')].filter((x) => x !== undefined).join(' ');
+  if (said !== '') return `HTTP ${httpStatus} ${said}`;
+  const excerpt = text.replace(/\s+/g, ' ').trim();
+  return `HTTP ${httpStatus} ${excerpt === '' ? '(empty body)' : excerpt.length > 200 ? `${excerpt.slice(0, 200)}…` : excerpt}`;
+};
+
 export class BecknClient {
   constructor(private readonly o: BecknClientOptions) {}
 
@@ -147,12 +168,11 @@ export class BecknClient {
       outcome: refused ? `${status ?? 'unreadable'} refused (${refused.code})` : (status ?? 'unreadable'),
     });
     if (refused) throw refused;
-    if (result.status >= 300 || status !== 'ACK') {
-      const why = ack?.error
-        ? `${ack.error.code} ${ack.error.message}`
-        : `HTTP ${result.status} ${result.text.slice(0, 200)}`;
-      throw new FlexError('FLX_PEER_NACK', `${c.action} to ${url} was refused: ${why}`);
-    }
+    if (result.status >= 300 || status !== 'ACK')
+      throw new FlexError(
+        'FLX_PEER_NACK',
+        `${c.action} to ${url} was refused: ${refusalOf(result.status, result.text, ack)}`,
+      );
     return ack as AckBody;
   }
 }

@@ -19,6 +19,7 @@ let bpp: Signer;
 let bppUrl: string;
 let proxyUrl: string;
 let fakeUrl: string;
+let oddUrl: string;
 let bapStore: Store;
 let bppStore: Store;
 let effects = 0;
@@ -89,6 +90,16 @@ before(async () => {
     return reply.type('application/json').send(text);
   });
   fakeUrl = await listen(fake);
+  // A peer that refuses in shapes that are not core 1.1.1's Error.
+  const odd = net.app();
+  useRawJsonBody(odd);
+  let oddAnswer: [number, string] = [400, ''];
+  odd.post('/answer', async (req) => {
+    oddAnswer = JSON.parse((req.body as Buffer).toString('utf8')) as [number, string];
+    return '';
+  });
+  odd.post('/select', async (_req, reply) => reply.code(oddAnswer[0]).type('application/json').send(oddAnswer[1]));
+  oddUrl = await listen(odd);
   await net.subscribe(bap, 'BAP', 'http://127.0.0.1:9/bap');
   await net.subscribe(bpp, 'BPP', bppUrl);
 });
@@ -217,6 +228,42 @@ test("a signature on an ACK that is not the peer's valid one is refused with FLX
   );
   fakeSigner = bpp;
   assert.equal((await client().send(fakeUrl, select(), { peer: bpp.subscriberId })).message.ack.status, 'ACK');
+});
+
+test('a refusal not in core 1.1.1 shape is FLX_PEER_NACK saying what came back (status and an excerpt), never "undefined"', async () => {
+  const answer = (status: number, text: string) =>
+    fetch(`${oddUrl}/answer`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify([status, text]),
+    });
+  const cases: [number, string, RegExp][] = [
+    // A Beckn 2.0 NACK: status NACK and an error without core's fields.
+    [
+      400,
+      JSON.stringify({ status: 'NACK', error: { reason: 'no such contract' } }),
+      /HTTP 400 \{"status":"NACK","error":\{"reason":"no such contract"\}\}$/,
+    ],
+    [409, JSON.stringify({ message: { ack: { status: 'NACK' } }, error: {} }), /HTTP 409 \{"message"/],
+    [400, JSON.stringify({ message: { ack: { status: 'NACK' } }, error: { code: '30004' } }), /HTTP 400 30004$/],
+    // 2.0's Error fields are named errorCode / errorMessage.
+    [
+      400,
+      JSON.stringify({ status: 'NACK', error: { errorCode: '40001', errorMessage: 'bad context' } }),
+      /HTTP 400 40001 bad context$/,
+    ],
+    [503, '', /HTTP 503 \(empty body\)$/],
+    [400, `<html>${'x'.repeat(500)}</html>`, /HTTP 400 <html>x{194}…$/],
+  ];
+  for (const [status, text, expected] of cases) {
+    await answer(status, text);
+    await assert.rejects(
+      client({ retry: { baseMs: 5, maxAttempts: 1 } }).send(oddUrl, select()),
+      (e: Error & { code?: string }) =>
+        e.code === 'FLX_PEER_NACK' && expected.test(e.message) && !/undefined/.test(e.message),
+      `${status} ${text.slice(0, 40)}`,
+    );
+  }
 });
 
 test('an outgoing message that does not match its schema is refused before anything is sent', async () => {

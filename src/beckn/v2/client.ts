@@ -11,7 +11,7 @@
 // per-peer opt-out as for 1.1.1 ACKs). One `beckn.out` audit row per message with its exact bytes.
 import { FlexError } from '../../errors.ts';
 import type { AckBody } from '../ack.ts';
-import { BecknClient, deadlineOf, type BecknClientOptions, type SendOptions } from '../client.ts';
+import { BecknClient, deadlineOf, refusalOf, type BecknClientOptions, type SendOptions } from '../client.ts';
 import { durationSeconds, isCallback, type BecknMessage } from '../context.ts';
 import { signatureHeader } from '../http.ts';
 import type { KeyResolver } from '../key-resolver.ts';
@@ -188,7 +188,7 @@ export const sendV2Message = async (
   if (result.status >= 300 || ack?.status !== 'ACK')
     throw new FlexError(
       'FLX_PEER_NACK',
-      `${action} to ${url} was refused: HTTP ${result.status} ${ack?.error ? `${ack.error.errorCode} ${ack.error.errorMessage}` : ''}`,
+      `${action} to ${url} was refused: ${refusalOf(result.status, result.text, ack)}`,
     );
   return ack;
 };
