@@ -189,6 +189,13 @@ export interface StoreOps {
   enqueueOutbox(message: OutboxInput): Promise<{ message: OutboxMessage; created: boolean }>;
   getOutbox(id: string): Promise<OutboxMessage | undefined>;
   listOutbox(filter?: OutboxFilter): Promise<OutboxMessage[]>;
+  /**
+   * Records a send the peer accepted; false if the message was already marked sent or dead. In a
+   * StoreTx so the outbox can commit the marks of sends that ended close together at once.
+   */
+  markOutboxSent(id: string, result: { at: number; response?: unknown }): Promise<boolean>;
+  /** Records a failed send: due again at retryAt, or dead (never sent again) on giveUp. */
+  markOutboxFailed(id: string, failure: OutboxFailure): Promise<boolean>;
   saveCommitment(commitment: CommitmentKeys): Promise<void>;
   /** Ordered by windowStart, then orderId and site. */
   listCommitments<C extends CommitmentKeys = CommitmentKeys>(filter?: CommitmentFilter): Promise<C[]>;
@@ -235,10 +242,6 @@ export interface Store extends StoreOps {
    * counts the attempt and leases them for leaseMs. Workers in other processes get other messages.
    */
   claimOutbox(claim: OutboxClaim): Promise<OutboxMessage[]>;
-  /** Records a send the peer accepted; false if the message was already marked sent or dead. */
-  markOutboxSent(id: string, result: { at: number; response?: unknown }): Promise<boolean>;
-  /** Records a failed send: due again at retryAt, or dead (never sent again) on giveUp. */
-  markOutboxFailed(id: string, failure: OutboxFailure): Promise<boolean>;
   /**
    * Makes every leased pending message due again at once. For the store's only sender at start-up:
    * a sender killed mid-send leaves leases that would otherwise hold its messages back until they

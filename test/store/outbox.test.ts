@@ -7,7 +7,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { FlexError } from '../../src/errors.ts';
-import type { Store } from '../../src/ports.ts';
+import type { Store, StoreTx } from '../../src/ports.ts';
 import { DEFAULT_RETRY, drainOutbox, nextAttemptAt, type OutboxSend } from '../../src/store/outbox.ts';
 import { OutboxWorker } from '../../src/store/outbox-worker.ts';
 import { outboxMessage, T0 } from '../contract/store-fixtures.ts';
@@ -290,14 +290,21 @@ test('a mark that fails stops new sends, lets those in flight end, and is thrown
         outboxMessage(`m${i}`, { destination: 'https://x.example/beckn', transactionId: `t${i}` }),
       );
     const marks: string[] = [];
+    // The marks commit in store transactions: m1's fails there, as on a full disk.
     const failing = new Proxy(store, {
       get(target, name, receiver) {
-        if (name === 'markOutboxSent')
-          return async (id: string, r: { at: number }) => {
-            marks.push(id);
-            if (id === 'm1') throw new FlexError('FLX_STORE_UNAVAILABLE', 'the disk is full');
-            return target.markOutboxSent(id, r);
-          };
+        if (name === 'transaction')
+          return <T>(fn: (tx: StoreTx) => Promise<T>) =>
+            target.transaction((tx) =>
+              fn({
+                ...tx,
+                markOutboxSent: async (id: string, r: { at: number }) => {
+                  marks.push(id);
+                  if (id === 'm1') throw new FlexError('FLX_STORE_UNAVAILABLE', 'the disk is full');
+                  return tx.markOutboxSent(id, r);
+                },
+              }),
+            );
         const v = Reflect.get(target, name, receiver) as unknown;
         return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
       },
@@ -308,9 +315,49 @@ test('a mark that fails stops new sends, lets those in flight end, and is thrown
       /FLX_STORE_UNAVAILABLE|the disk is full/,
     );
     assert.deepEqual(sent.sort(), ['m0', 'm1'], 'no send starts after the failed mark');
+    assert.deepEqual(marks, ['m0', 'm1']);
     assert.deepEqual(
       (await store.listOutbox({ status: 'sent' })).map((m) => m.id),
       ['m0'],
     );
     assert.equal((await store.listOutbox({ status: 'pending' })).length, 5, 'm1 and the unsent stay owed');
+    // Owed means sent again once the lease ends (at least once; the buyer dedupes on message_id).
+    const again = await drainOutbox(store, async () => 'ACK', { now: () => T0 + 120_000 });
+    assert.deepEqual(again.sent, ['m1', 'm2', 'm3', 'm4', 'm5']);
+  }));
+
+
+test('marks of sends that end together commit in one transaction; a hanging send does not hold them back', () =>
+  withStore(async (store) => {
+    for (let i = 0; i < 20; i++)
+      await store.enqueueOutbox(outboxMessage(`g${i}`, { destination: `https://b${i}.example/beckn` }));
+    await store.enqueueOutbox(outboxMessage('slow', { destination: 'https://slow.example/beckn' }));
+    let transactions = 0;
+    const counting = new Proxy(store, {
+      get(target, name, receiver) {
+        if (name === 'transaction') transactions++;
+        const v = Reflect.get(target, name, receiver) as unknown;
+        return typeof v === 'function' ? (v as (...a: unknown[]) => unknown).bind(target) : v;
+      },
+    });
+    let release: () => void = () => {};
+    const hanging = new Promise<void>((r) => (release = r));
+    const drained = drainOutbox(
+      counting,
+      async (m) => {
+        if (m.id === 'slow') await hanging;
+        return 'ACK';
+      },
+      { now: () => T0 },
+    );
+    // The 20 quick sends are marked (durably) while 'slow' is still in flight.
+    for (let i = 0; i < 100 && (await store.listOutbox({ status: 'sent' })).length < 20; i++)
+      await new Promise((r) => setTimeout(r, 5));
+    assert.equal((await store.listOutbox({ status: 'sent' })).length, 20);
+    assert.equal(transactions, 1, 'the 20 marks in one commit, not 20');
+    assert.equal((await store.getOutbox('slow'))?.status, 'pending');
+    release();
+    const r = await drained;
+    assert.equal(r.sent.length, 21);
+    assert.equal(transactions, 2, "the slow send's mark in a commit of its own");
   }));

@@ -143,6 +143,8 @@ export const sqlOps = (conn: SqlConn, dialect: Dialect, location: string, heads?
   enqueueOutbox: (message) => enqueueOutbox(conn, location, message),
   getOutbox: (id) => getOutbox(conn, location, id),
   listOutbox: (filter) => listOutbox(conn, location, filter),
+  markOutboxSent: (id, r) => markOutboxSent(conn, id, r),
+  markOutboxFailed: (id, f) => markOutboxFailed(conn, id, f),
   saveCommitment: async (c: CommitmentKeys) => {
     await saveCommitment(conn, c);
     if (!heads) return;
