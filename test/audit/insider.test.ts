@@ -15,7 +15,14 @@ import { headFromTags } from '../../src/audit/heads.ts';
 import { main } from '../../src/cli/main.ts';
 import { SLOT_MINUTES } from '../../src/compose/index.ts';
 import { buyEarlyWindow, openMarket, runThrough, type TestMarket } from '../helpers/market.ts';
-import { assertDetected, entryOfRow, TAMPER_CASES, type TamperDb } from './tamper-cases.ts';
+import {
+  assertDetected,
+  AUDIT_COLUMNS,
+  auditRowValues,
+  entryOfRow,
+  TAMPER_CASES,
+  type TamperDb,
+} from './tamper-cases.ts';
 
 const SLOT = SLOT_MINUTES * MINUTE_MS;
 let market: TestMarket;
@@ -68,22 +75,8 @@ const sqliteTamperDb = (db: Database.Database): TamperDb => ({
     (db.prepare('SELECT * FROM audit_log ORDER BY seq').all() as Parameters<typeof entryOfRow>[0][]).map(entryOfRow),
   rewrite: async (records) => {
     db.exec('DELETE FROM audit_log');
-    const insert = db.prepare(
-      'INSERT INTO audit_log (seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)',
-    );
-    for (const r of records)
-      insert.run(
-        r.seq,
-        r.kind,
-        r.at,
-        r.actor,
-        r.transactionId ?? null,
-        r.messageId ?? null,
-        r.orderId ?? null,
-        JSON.stringify(r.payload),
-        r.prevHash,
-        r.hash,
-      );
+    const insert = db.prepare(`INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    for (const r of records) insert.run(...auditRowValues(r));
   },
   exec: async (sql) => db.prepare(sql).run().changes,
 });

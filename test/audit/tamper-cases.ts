@@ -43,6 +43,21 @@ export const entryOfRow = (r: {
   payload: JSON.parse(r.payload) as unknown,
 });
 
+/** The audit_log columns a re-inserted record fills, in order, and a record's values for them. */
+export const AUDIT_COLUMNS = 'seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash';
+export const auditRowValues = (r: AuditRecord): unknown[] => [
+  r.seq,
+  r.kind,
+  r.at,
+  r.actor,
+  r.transactionId ?? null,
+  r.messageId ?? null,
+  r.orderId ?? null,
+  JSON.stringify(r.payload),
+  r.prevHash,
+  r.hash,
+];
+
 export interface TamperCase {
   readonly name: string;
   edit(db: TamperDb): Promise<void>;

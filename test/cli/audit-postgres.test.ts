@@ -14,7 +14,14 @@ import { gbpPerMwh, kw } from '../../src/domain/units.ts';
 import pg from 'pg';
 import { buyEarlyWindow, openMarket, runThrough } from '../helpers/market.ts';
 import { startPostgres, type PgCluster } from '../helpers/postgres.ts';
-import { assertDetected, entryOfRow, TAMPER_CASES, type TamperDb } from '../audit/tamper-cases.ts';
+import {
+  assertDetected,
+  AUDIT_COLUMNS,
+  auditRowValues,
+  entryOfRow,
+  TAMPER_CASES,
+  type TamperDb,
+} from '../audit/tamper-cases.ts';
 
 let cluster: PgCluster;
 let dbUrl: string;
@@ -137,19 +144,8 @@ test(
     await cluster.sql(`ALTER TABLE ${flex}.audit_log DISABLE TRIGGER USER; DELETE FROM ${flex}.audit_log`, [], dbUrl);
     for (const r of relinked)
       await cluster.sql(
-        `INSERT INTO ${flex}.audit_log (seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
-        [
-          r.seq,
-          r.kind,
-          r.at,
-          r.actor,
-          r.transactionId ?? null,
-          r.messageId ?? null,
-          r.orderId ?? null,
-          JSON.stringify(r.payload),
-          r.prevHash,
-          r.hash,
-        ],
+        `INSERT INTO ${flex}.audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        auditRowValues(r),
         dbUrl,
       );
     const rehashed = await verify('--postgres', dbUrl);
@@ -211,19 +207,8 @@ const pgTamperDb = (client: pg.Client): TamperDb => ({
     await client.query('DELETE FROM audit_log');
     for (const r of records)
       await client.query(
-        'INSERT INTO audit_log (seq, kind, at, actor, transaction_id, message_id, order_id, payload, prev_hash, hash) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)',
-        [
-          r.seq,
-          r.kind,
-          r.at,
-          r.actor,
-          r.transactionId ?? null,
-          r.messageId ?? null,
-          r.orderId ?? null,
-          JSON.stringify(r.payload),
-          r.prevHash,
-          r.hash,
-        ],
+        `INSERT INTO audit_log (${AUDIT_COLUMNS}) VALUES ($1, $2, $3, $4, $5, $6, $7, $8, $9, $10)`,
+        auditRowValues(r),
       );
   },
   exec: async (sql) => (await client.query(sql)).rowCount ?? 0,
