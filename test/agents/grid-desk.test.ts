@@ -30,7 +30,8 @@ import { epochMs, MINUTE_MS, type EpochMs } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw, kwh } from '../../src/domain/units.ts';
 import { parseMeterCsv } from '../../src/formats/meter-csv.ts';
 import { performanceFactor } from '../../src/settlement/product.ts';
-import { openMarket } from '../helpers/market.ts';
+import { SIM_SITES } from '../../src/sim/sites.ts';
+import { openMarket, type ExtraProvider } from '../helpers/market.ts';
 
 const SLOT = SLOT_MINUTES * MINUTE_MS;
 
@@ -44,15 +45,14 @@ const PEAK_REDUCTION: ProductTerms = {
   performance: WPD_PERFORMANCE,
 };
 
-const BATTERY = {
-  capacityKwh: 400,
-  maxChargeKw: 200,
-  maxDischargeKw: 200,
-  roundTripEfficiency: 0.88,
-  minSocKwh: 40,
-  maxSocKwh: 360,
-  initialSocKwh: 200,
-  degradationGbpPerMwh: 40,
+/** The battery-only provider: the demo's battery site's battery (src/sim/sites.ts), and no deferrable jobs. */
+const BATTERY_ONLY: ExtraProvider = {
+  site: 'bat',
+  trainingNodes: 16,
+  gridImportLimitKw: 300,
+  jobs: 0,
+  battery: SIM_SITES[3].battery,
+  pricing: { ...DEFAULT_PRICING, minimumKw: 2 },
 };
 
 /** The buyer's meter file for a site: its meter's half-hourly import (kW) for the day so far, one period changed. */
@@ -103,14 +103,7 @@ test(
           pricing: { ...DEFAULT_PRICING, floorGbpPerMwh: 40 },
           quoteTtlSeconds: 0,
         },
-        {
-          site: 'bat',
-          trainingNodes: 16,
-          gridImportLimitKw: 300,
-          jobs: 0,
-          battery: BATTERY,
-          pricing: { ...DEFAULT_PRICING, minimumKw: 2 },
-        },
+        BATTERY_ONLY,
       ],
     });
     const m = market.m;
@@ -309,16 +302,7 @@ test(
   async () => {
     const market = await openMarket('grid-desk-loop', {
       secondsPerDay: '20',
-      extraProviders: [
-        {
-          site: 'bat',
-          trainingNodes: 16,
-          gridImportLimitKw: 300,
-          jobs: 0,
-          battery: BATTERY,
-          pricing: { ...DEFAULT_PRICING, minimumKw: 2 },
-        },
-      ],
+      extraProviders: [BATTERY_ONLY],
     });
     const m = market.m;
     try {
