@@ -6,6 +6,7 @@ import { makeKit } from '../agents/flex/kit.ts';
 import { flexHandlers } from '../agents/flex/lifecycle.ts';
 import type { Bpp } from '../agents/flex/bpp.ts';
 import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
+import type { InboundJournal } from '../beckn/journal.ts';
 import type { KeyResolver } from '../beckn/key-resolver.ts';
 import { VersionedClient } from '../beckn/v2/client.ts';
 import { V2_PATH, registerV2Receiver } from '../beckn/v2/receiver.ts';
@@ -24,6 +25,8 @@ export interface VersionedClientParts {
   /** The participant's registered URL; its 2.0 endpoint is this + /v2. */
   readonly publicUrl: string;
   readonly name: string;
+  /** The group-commit journal, when the role has one: beckn.out rows (1.1.1 and 2.0) go through it. */
+  readonly journal?: InboundJournal;
 }
 
 /** The BPP's client: 1.1.1 by default, 2.0 where the counterparty or the transaction is 2.0. */
@@ -37,6 +40,7 @@ export const versionedClient = (p: VersionedClientParts): VersionedClient =>
     versions: counterpartyVersions(p.registry, p.store),
     v2Uri: `${p.publicUrl.replace(/\/+$/, '')}${V2_PATH}`,
     providerName: p.name,
+    ...(p.journal ? { journal: p.journal } : {}),
   });
 
 export interface V2MountParts {

@@ -98,6 +98,8 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
       registry,
       publicUrl: c.listen.publicUrl,
       name: c.name,
+      // beckn.out rows through the group-commit journal too, not one fsync each (docs/reliability.md).
+      ...(journal.journal ? { journal: journal.journal } : {}),
     }),
     ...(c.cancellation ? { cancellation: c.cancellation } : {}),
     ...(typeof c.carbonCap === 'number' ? { carbonCapKg: c.carbonCap } : {}),

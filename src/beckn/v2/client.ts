@@ -9,6 +9,7 @@
 // retries and ttl bounds as 1.1.1 (retry.ts), and its Ack must carry a valid CounterSignature by the
 // peer over this request (beckn.yaml: "The Ack response body MUST carry a CounterSignature"; no
 // per-peer opt-out as for 1.1.1 ACKs). One `beckn.out` audit row per message with its exact bytes.
+import type { AuditEntry } from '../../audit/chain.ts';
 import { FlexError } from '../../errors.ts';
 import type { AckBody } from '../ack.ts';
 import { BecknClient, deadlineOf, refusalOf, type BecknClientOptions, type SendOptions } from '../client.ts';
@@ -105,7 +106,10 @@ export class VersionedClient extends BecknClient {
 }
 
 /** What sendV2Message needs: the signer, where to audit, the clock, the peers' keys, retries. */
-export type V2SendParts = Pick<BecknClientOptions, 'signer' | 'store' | 'now' | 'timeoutMs' | 'retry' | 'sleep'> & {
+export type V2SendParts = Pick<
+  BecknClientOptions,
+  'signer' | 'store' | 'now' | 'timeoutMs' | 'retry' | 'sleep' | 'journal'
+> & {
   readonly resolver: KeyResolver;
 };
 
@@ -140,15 +144,19 @@ export const sendV2Message = async (
   const now = p.now();
   const due = o.due ?? Infinity;
   const authorization = signatureHeader(body, p.signer, now, ttlSeconds);
-  const audit = (payload: Record<string, unknown>) =>
-    p.store.appendAudit({
+  // Through the group-commit journal when the client has one, as 1.1.1 sends are (BecknClientOptions.journal).
+  const audit = async (payload: Record<string, unknown>): Promise<void> => {
+    const entry: AuditEntry = {
       kind: 'beckn.out',
       at: p.now(),
       actor: p.signer.subscriberId,
       transactionId: c.transactionId,
       messageId: c.messageId,
       payload: { action, version: '2.0.0', url, body, authorization, ...payload },
-    });
+    };
+    if (p.journal) await p.journal.append(entry);
+    else await p.store.appendAudit(entry);
+  };
   if (now > due) {
     await audit({
       attempts: 0,
