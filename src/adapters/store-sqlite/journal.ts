@@ -4,6 +4,9 @@
 // fsync rate. Here every claim and audit append queued during one turn of the event loop goes into
 // one IMMEDIATE transaction — one fsync for the batch — and each caller's promise resolves only after
 // that commit. A batch that fails is committed again message by message, so one bad entry fails alone.
+// A full disk or an I/O error fails the whole batch at once as FLX_STORE_UNAVAILABLE, as the Store
+// itself does (conn.ts, sqliteCall): nothing was written, the receiver answers 503, and the peer's
+// retry succeeds once space is freed (issue 14: disk full on the SQLite directory).
 //
 // It uses its own connection to the store's file (WAL allows it; the audit append links to the head
 // inside the IMMEDIATE transaction, so appends from this connection and the Store's own interleave
@@ -13,7 +16,7 @@ import type { AuditEntry } from '../../audit/chain.ts';
 import { FlexError } from '../../errors.ts';
 import { asDuplicate, type Claimed, type InboundJournal } from '../../beckn/journal.ts';
 import { auditTable, claimsTable } from './journal-tables.ts';
-import { isBusy } from './conn.ts';
+import { isBusy, isDiskFault } from './conn.ts';
 import { BUSY_TIMEOUT_MS, openDatabase } from './schema.ts';
 
 interface Job {
@@ -58,6 +61,15 @@ export const openSqliteJournal = async (
       }
     }),
   );
+  /** What a caller sees of a failed commit: a disk fault is the store being unavailable, not a bug. */
+  const reported = (error: unknown): unknown =>
+    isDiskFault(error)
+      ? new FlexError(
+          'FLX_STORE_UNAVAILABLE',
+          `the SQLite store ${file} could not write: ${(error as { code: string }).code} (${(error as Error).message}); free space on its disk or check the device, then retry`,
+          { cause: error },
+        )
+      : error;
   let queue: Job[] = [];
   let scheduled = false;
   let busySince: number | undefined;
@@ -81,11 +93,16 @@ export const openSqliteJournal = async (
       outcomes = whole.immediate(batch);
     } catch (first) {
       if (isBusy(first)) return retryLater(batch);
+      // The disk, not an entry: committing them one by one would fail the same way, an fsync each.
+      if (isDiskFault(first)) {
+        for (const j of batch) j.reject(reported(first));
+        return;
+      }
       try {
         outcomes = oneByOne.immediate(batch);
       } catch (error) {
         if (isBusy(error)) return retryLater(batch);
-        for (const j of batch) j.reject(error);
+        for (const j of batch) j.reject(reported(error));
         return;
       }
     }
@@ -95,7 +112,7 @@ export const openSqliteJournal = async (
     batch.forEach((j, k) => {
       const o = outcomes[k];
       if (o?.ok) j.resolve(o.value);
-      else j.reject(o?.error);
+      else j.reject(reported(o?.error));
     });
   };
 
