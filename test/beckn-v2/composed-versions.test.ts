@@ -1,12 +1,17 @@
 // The version a composed grid buyer sends each BPP comes from the registry (issue 18): a market of
-// composed roles (the registry, FlexLon's grid buyer, two BPPs each selling its own site) where one
-// BPP is registered with `beckn_version: "2.0.0"` at its 2.0 URL (<url>/v2) and the other is the
-// demo's, registered as before (no field: core 1.1.1, whose context says "1.1.0"). Nothing in the buyer is replaced: it reads the
-// registry through its own client, and its VersionedClient picks the version per BPP.
+// composed roles (the registry, the gateway, FlexLon's grid buyer, two BPPs each selling its own
+// site) where one BPP is registered with `beckn_version: "2.0.0"` at its 2.0 URL (<url>/v2) and the
+// other is the demo's, registered as before (no field: core 1.1.1, whose context says "1.1.0").
+// Nothing in the buyer is replaced: it reads the registry through its own client, and its
+// VersionedClient picks the version per BPP.
 //
-// Beckn 2.0 has no gateway (14_Signing "removes legacy gateway-specific steps") and FlexLon's gateway
-// forwards 1.1.1 searches to each BPP's registered URL, so the gateway leaves the network here
-// (it unsubscribes itself with its own key) and the buyer asks each BPP directly.
+// Beckn 2.0 has no gateway (14_Signing "removes legacy gateway-specific steps"): the gateway
+// forwards the buyer's 1.1.1 search to the 1.1.1 BPP only (gateway.ts searchTargets), and the buyer
+// discovers the 2.0 BPP directly beside it (orchestrator.ts search).
+//
+// The 2.0 BPP is re-registered from outside here because the test market's extra providers take no
+// `becknVersion` yet; a BPP configured with `becknVersion: "2.0"` registers itself so
+// (bpp-version-config.test.ts).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
@@ -22,6 +27,7 @@ import { gbpPerMwh, kw } from '../../src/domain/units.ts';
 import type { AuditRecord } from '../../src/audit/chain.ts';
 import type { Subscription } from '../../src/ports.ts';
 import { openMarket, type TestMarket } from '../helpers/market.ts';
+import { eventually } from '../helpers/network.ts';
 
 let market: TestMarket;
 let m: Market;
@@ -41,11 +47,6 @@ before(async () => {
   await new HttpRegistry({ url: m.urls.registry, now: Date.now }, bppSigner).subscribe({
     ...subscriptionOf(bppSigner, 'BPP', `${v2.url.replace(/\/+$/, '')}/v2`, Date.now()),
     beckn_version: '2.0.0',
-  });
-  const gateway = await keys.signer('gateway.flexlon.local');
-  await new HttpRegistry({ url: m.urls.registry, now: Date.now }, gateway).subscribe({
-    ...subscriptionOf(gateway, 'BG', m.urls.gateway, Date.now()),
-    status: 'UNSUBSCRIBED',
   });
 });
 
@@ -132,24 +133,38 @@ test(
       to(`${m.providers.find((p) => p.id === V2_BPP)?.url.replace(/\/+$/, '')}/v2/`),
       ['discover', 'select', 'init', 'confirm', 'status'].map((a) => [a, '2.0.0']),
     );
-    // Core 1.1.1 messages carry the core line's "1.1.0" (context.ts CORE_VERSION).
+    // Core 1.1.1 messages carry the core line's "1.1.0" (context.ts CORE_VERSION): the search through
+    // the gateway, the rest straight to the BPP.
+    assert.deepEqual(to(`${m.urls.gateway.replace(/\/+$/, '')}/`), [['search', CORE_VERSION]]);
     assert.deepEqual(
       to(`${m.providers[0]?.url.replace(/\/+$/, '')}/`),
-      ['search', 'select', 'init', 'confirm', 'status'].map((a) => [a, CORE_VERSION]),
+      ['select', 'init', 'confirm', 'status'].map((a) => [a, CORE_VERSION]),
     );
+    // The gateway forwarded the search to the 1.1.1 BPP and not to the 2.0 one.
+    const forwarded = (await m.stores.gateway.auditTrail({ transactionId: txn }))
+      .filter((a) => a.kind === 'beckn.out')
+      .map((a) => (a.payload as { to: string }).to);
+    assert.ok(forwarded.includes(m.providers[0]?.id ?? ''), forwarded.join(', '));
+    assert.ok(!forwarded.includes(V2_BPP), forwarded.join(', '));
     for (const a of out.filter((x) => payload(x).version === '2.0.0'))
       assert.equal((a.payload as { ackCheck: string }).ackCheck, 'counter-signature verified');
     // And what came back: the 2.0 BPP's callbacks in 2.0 at the buyer's /v2 endpoint, the other's in 1.1.1.
+    // A BPP writes its row once the buyer's ACK is back, after the buyer has the callback: waited for.
     const inAt = (store: typeof v2Store) =>
       store
         .auditTrail({ transactionId: txn })
         .then((rows) => rows.filter((a) => a.kind === 'beckn.out').map((a) => [payload(a).action, versionOf(a)]));
-    assert.deepEqual(
-      await inAt(v2Store),
+    const rowsAt = async (store: typeof v2Store, expected: string[][]) => {
+      await eventually(async () => (await inAt(store)).length >= expected.length, 'the BPP audited its callbacks');
+      assert.deepEqual(await inAt(store), expected);
+    };
+    await rowsAt(
+      v2Store,
       ['on_discover', 'on_select', 'on_init', 'on_confirm', 'on_status'].map((a) => [a, '2.0.0']),
     );
-    assert.deepEqual(
-      await inAt(m.stores.flex),
+    // The demo's BPP writes them through its group-commit journal.
+    await rowsAt(
+      m.stores.flex,
       ['on_search', 'on_select', 'on_init', 'on_confirm', 'on_status'].map((a) => [a, CORE_VERSION]),
     );
   },

@@ -32,6 +32,7 @@ import {
   statusMessage,
 } from '../../beckn/buyer-codec.ts';
 import { catalogToOffers, needToIntent } from '../../beckn/flex-codec.ts';
+import { versionOfRecord } from '../../beckn/v2/versions.ts';
 import type { BecknHandler } from '../../beckn/receiver.ts';
 import { readSettlement, readSiteSettlements, type SiteSettlement } from '../../settlement/codec.ts';
 import type { Catalog, WireOrder } from '../../beckn/wire.ts';
@@ -244,7 +245,8 @@ export class GridOrchestrator {
 
   /**
    * search → on_search from every BPP of the domain (through the gateway when there is one: it fans
-   * the search out and each BPP answers us directly), within collectMs. The offers, each with its BPP.
+   * the search out and each BPP answers us directly; BPPs registered as Beckn 2.0 are asked directly
+   * beside it), within collectMs. The offers, each with its BPP.
    */
   async search(
     need: FlexNeed,
@@ -262,27 +264,37 @@ export class GridOrchestrator {
     );
     const answers: BecknMessage[] = [];
     const intent = { intent: needToIntent(need) };
-    if (gateway)
-      answers.push(
-        ...(await this.request(
-          'search',
-          { uri: gateway.subscriber_url, peer: gateway.subscriber_id },
-          transactionId,
-          intent,
-          bpps.length,
-        )),
-      );
-    else
-      for (const bpp of bpps)
-        answers.push(
-          ...(await this.request(
-            'search',
-            { uri: bpp.subscriber_url, peer: bpp.subscriber_id },
-            transactionId,
-            intent,
-            1,
-          )),
-        );
+    const ask = (to: Subscription) =>
+      this.request('search', { uri: to.subscriber_url, peer: to.subscriber_id }, transactionId, intent, 1);
+    if (gateway) {
+      // The gateway forwards 1.1.1 searches only (src/beckn/gateway.ts searchTargets); a BPP
+      // registered as Beckn 2.0 is asked directly, as 2.0 has no gateway (14_Signing). Both at once,
+      // within the same collectMs; one leg failing leaves the others' offers.
+      const direct = [
+        ...new Map(bpps.filter((s) => versionOfRecord(s) === '2.0').map((s) => [s.subscriber_id, s])).values(),
+      ];
+      const viaGateway = bpps.filter((s) => versionOfRecord(s) !== '2.0');
+      const legs = [
+        ...(viaGateway.length > 0
+          ? [
+              this.request(
+                'search',
+                { uri: gateway.subscriber_url, peer: gateway.subscriber_id },
+                transactionId,
+                intent,
+                viaGateway.length,
+              ),
+            ]
+          : []),
+        ...direct.map(ask),
+      ];
+      const settled = await Promise.allSettled(legs);
+      const failed = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
+      if (failed.length === settled.length) throw failed[0];
+      for (const f of failed)
+        d.log.warn({ transaction_id: transactionId, error: (f as Error).message }, 'one search leg failed');
+      for (const r of settled) if (r.status === 'fulfilled') answers.push(...r.value);
+    } else for (const bpp of bpps) answers.push(...(await ask(bpp)));
     const offers = answers.flatMap((a) =>
       catalogToOffers((a.message as { catalog?: Catalog } | undefined)?.catalog).map((o) => ({
         offer: o.offer,
