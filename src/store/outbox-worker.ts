@@ -2,7 +2,7 @@
 // whenever a commit has enqueued something (nudge), and on a timer for retries that fall due. One
 // drain at a time; a nudge during a drain makes it run once more. Storage-agnostic.
 import type { Store } from '../ports.ts';
-import { drainOutbox, type DrainResult, type OutboxSend, type RetryPolicy } from './outbox.ts';
+import { DEFAULT_BATCH, drainOutbox, type DrainResult, type OutboxSend, type RetryPolicy } from './outbox.ts';
 
 export interface OutboxWorkerOptions {
   readonly store: Store;
@@ -74,8 +74,8 @@ export class OutboxWorker {
         const handled = r.sent.length + r.retrying.length + r.dead.length;
         if (handled > 0 || this.owedAfterDrain > 0)
           this.owedAfterDrain = (await this.o.store.listOutbox({ status: 'pending' })).length;
-        // A full batch may have left more due messages behind.
-        if (handled >= (this.o.batch ?? 50)) this.again = true;
+        // A full batch (DEFAULT_BATCH, 256, unless configured) may have left more due messages behind.
+        if (handled >= (this.o.batch ?? DEFAULT_BATCH)) this.again = true;
       } catch (e) {
         this.o.onError?.(e);
       }
