@@ -113,6 +113,8 @@ export interface MarketHooks {
   readonly monitor?: MonitorPolicy;
   /** What delivery monitoring finds: shortfall alerts and top-ups. */
   readonly onMonitor?: (e: MonitorEvent) => void;
+  /** Chooses the roles' ports (default: a free one from the OS, parts.ts freePort); a test makes it race. */
+  readonly choosePort?: () => Promise<number>;
 }
 
 /**
@@ -252,11 +254,12 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
       await composeRegistry({ listen: at(0), store: storeOf('registry'), logLevel: c.logLevel }),
     );
     const registryRef = { url: registry.url, subscribe: true };
-    const bapPort = await freePort();
+    const port = hooks.choosePort ?? freePort;
+    const bapPort = await port();
     const bppPorts: number[] = [];
-    for (let k = 0; k < groups.length; k++) bppPorts.push(await freePort());
+    for (let k = 0; k < groups.length; k++) bppPorts.push(await port());
     const agentPorts: number[] = [];
-    for (let i = 0; i < specs.length; i++) agentPorts.push(await freePort());
+    for (let i = 0; i < specs.length; i++) agentPorts.push(await port());
     const providerOf = (siteId: string): number => groups.findIndex((g) => g.some((x) => x.id === siteId));
     const providers = [];
     for (const [k, group] of groups.entries()) {
