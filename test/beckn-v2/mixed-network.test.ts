@@ -11,6 +11,7 @@ import { contractIdOf } from '../../src/beckn/v2/codec-in.ts';
 import { checkV2, loadOfficialSpec } from '../../src/beckn/v2/validate.ts';
 import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import { buyEarlyWindow, openMarket, type TestMarket } from '../helpers/market.ts';
+import { eventually } from '../helpers/network.ts';
 import { LTS, ltsSchema, startDegBuyer, type DegBuyer, type Msg, type Obj } from './deg-buyer.ts';
 
 let market: TestMarket;
@@ -116,7 +117,12 @@ test('a 1.1.1 buyer and a 2.0 buyer both procure from one BPP; every FlexLon 2.0
 
   // The BPP's audit: the 2.0 requests in, their exact bytes; the 2.0 callbacks out, each Ack's
   // counter-signature verified; the 1.1.1 transaction is 1.1.1 throughout.
-  const trail = await m.stores.flex.auditTrail({ transactionId: txn });
+  const trailOf = () => m.stores.flex.auditTrail({ transactionId: txn });
+  await eventually(
+    async () => (await trailOf()).filter((x) => x.kind === 'beckn.out').length >= 5,
+    'the 2.0 callbacks audited at the BPP',
+  );
+  const trail = await trailOf();
   const ins = trail.filter((x) => x.kind === 'beckn.in').map((x) => x.payload as { action: string; version: string });
   assert.deepEqual(
     ins.map((x) => [x.action, x.version]),
@@ -132,10 +138,14 @@ test('a 1.1.1 buyer and a 2.0 buyer both procure from one BPP; every FlexLon 2.0
       'counter-signature verified',
     ]),
   );
-  const v1outs = (await m.stores.flex.auditTrail({ transactionId: p.transactionId }))
-    .filter((x) => x.kind === 'beckn.out')
-    .map((x) => x.payload as Record<string, string>);
-  assert.ok(v1outs.length >= 4);
+  // The BPP writes a callback's row once the buyer's ACK is back (through its group-commit journal),
+  // after the buyer has the callback: waited for.
+  const v1rows = async () =>
+    (await m.stores.flex.auditTrail({ transactionId: p.transactionId }))
+      .filter((x) => x.kind === 'beckn.out')
+      .map((x) => x.payload as Record<string, string>);
+  await eventually(async () => (await v1rows()).length >= 4, 'on_search … on_confirm audited at the BPP');
+  const v1outs = await v1rows();
   for (const x of v1outs) {
     const sent = JSON.parse(x.body ?? '') as { context: { version: string; bap_id: string } };
     assert.deepEqual([x.version, sent.context.version, sent.context.bap_id], [undefined, '1.1.0', v1Order.bapId]);
