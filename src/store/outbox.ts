@@ -118,7 +118,10 @@ const sendOne = async (
       ? { outcome: 'dead', mark: { id: message.id, failed: { error, giveUp: true } } }
       : { outcome: 'retrying', mark: { id: message.id, failed: { error, retryAt } } };
   }
-  return { outcome: 'sent', mark: { id: message.id, sent: { at: now(), ...(response === undefined ? {} : { response }) } } };
+  return {
+    outcome: 'sent',
+    mark: { id: message.id, sent: { at: now(), ...(response === undefined ? {} : { response }) } },
+  };
 };
 
 /**

@@ -10,7 +10,6 @@ import type { SignalSeries } from '../../src/domain/signals.ts';
 import { epochMs, type EpochMs, type SlotGrid } from '../../src/domain/time.ts';
 import { kw } from '../../src/domain/units.ts';
 import { isRefreshSlot, rollingPlanOf, solveFleet, type FleetSolve } from '../../src/agents/flex/fleet-plan.ts';
-import { buildProblem } from '../../src/optimise/problem.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
 import { CARRIED_PLANNER } from '../../src/optimise/warm.ts';
 import { createLogger } from '../../src/log.ts';

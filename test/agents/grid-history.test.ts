@@ -44,7 +44,12 @@ test("the history is each provider's mean over its last checked windows, read on
     await check('a.example', 0.4);
     await check('a.example', 0.8, 'statement-disputed');
     // Not a statement check, or without a share: not history.
-    await store.appendAudit({ kind: 'settlement', at: 0, actor: 'grid', payload: { bpp: 'a.example', state: 'DELIVERED' } });
+    await store.appendAudit({
+      kind: 'settlement',
+      at: 0,
+      actor: 'grid',
+      payload: { bpp: 'a.example', state: 'DELIVERED' },
+    });
     await check('b.example', 1);
     const history = new DeliveryHistory(store);
     let shares = await history.read();

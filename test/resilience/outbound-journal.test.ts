@@ -132,7 +132,7 @@ test('a journal on a full disk fails its batch as FLX_STORE_UNAVAILABLE (a 503),
     await full.append(entry(0));
     const fd = openSync(join(mnt, 'filler'), 'w');
     try {
-      for (const chunk = Buffer.alloc(64 * 1024, 1); ; ) writeSync(fd, chunk);
+      for (const chunk = Buffer.alloc(64 * 1024, 1); ;) writeSync(fd, chunk);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOSPC') throw e;
     } finally {

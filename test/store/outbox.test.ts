@@ -326,7 +326,6 @@ test('a mark that fails stops new sends, lets those in flight end, and is thrown
     assert.deepEqual(again.sent, ['m1', 'm2', 'm3', 'm4', 'm5']);
   }));
 
-
 test('marks of sends that end together commit in one transaction; a hanging send does not hold them back', () =>
   withStore(async (store) => {
     for (let i = 0; i < 20; i++)

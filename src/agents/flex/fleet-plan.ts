@@ -150,9 +150,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
   // plan's LPs on the solver; it has REFRESH_LAG slots to finish. Not awaited here: a failure is the
   // orchestrator's to log when it comes to carry the plan.
   const refresh =
-    background && shift !== undefined && shift > 0 && isRefreshSlot(f.input.grid)
-      ? solveFleet(fresh(f))
-      : undefined;
+    background && shift !== undefined && shift > 0 && isRefreshSlot(f.input.grid) ? solveFleet(fresh(f)) : undefined;
   refresh?.catch(() => undefined);
   return {
     problem,

@@ -115,7 +115,8 @@ export class FlexOrchestrator implements FleetPlanning {
   private readonly batcher: ReportBatcher<{ result: PlanResult; rec: PlanRecord }> | undefined;
   private rolling: RollingPlan | undefined;
   /** The fresh plan being made in the background, and the slot from which to carry it. */
-  private refresh: { readonly from: EpochMs; readonly grid: SlotGrid; readonly plan: Promise<FleetSolution> } | undefined;
+  private refresh:
+    { readonly from: EpochMs; readonly grid: SlotGrid; readonly plan: Promise<FleetSolution> } | undefined;
 
   constructor(private readonly deps: FlexOrchestratorDeps) {
     this.ids = deps.ids ?? uuidIds(randomUUID);
@@ -277,7 +278,15 @@ export class FlexOrchestrator implements FleetPlanning {
       status: schedule.status,
     });
     this.deps.log.debug(
-      { status: schedule.status, costGbp: schedule.costGbp, solveMs, jobs: problem.jobs.length, planner: schedule.planner, carried: carry !== undefined, at: grid.start },
+      {
+        status: schedule.status,
+        costGbp: schedule.costGbp,
+        solveMs,
+        jobs: problem.jobs.length,
+        planner: schedule.planner,
+        carried: carry !== undefined,
+        at: grid.start,
+      },
       'planned',
     );
     const signalsIssuedAt = Object.fromEntries([...signals].map(([region, series]) => [region, series.issuedAt]));
@@ -339,7 +348,10 @@ export class FlexOrchestrator implements FleetPlanning {
       if (this.rolling && this.rolling.commitments !== next.commitments) return;
       this.rolling = next;
     } catch (err) {
-      this.deps.log.warn({ code: 'FLX_INTERNAL', err: String(err) }, 'the background fresh plan failed: carrying on from the last plan');
+      this.deps.log.warn(
+        { code: 'FLX_INTERNAL', err: String(err) },
+        'the background fresh plan failed: carrying on from the last plan',
+      );
     }
   }
 
