@@ -172,6 +172,8 @@ export const offerTags = (o: FlexOffer): TagGroup[] => [
   tagGroup('flex-offer', 'Flexibility offer', {
     'price-gbp-per-mwh': decimal(o.priceGbpPerMwh, 2),
     'opportunity-cost-gbp': decimal(o.opportunityCostGbp, 2),
+    // The emissions the re-plan changes (kg, negative: less): the buyer ranks offers on it too.
+    ...(o.carbonEffectKg === undefined ? {} : { 'carbon-effect-kg': decimal(o.carbonEffectKg, 1) }),
     // What the opportunity cost is made of (docs/cost-model.md): energy moved, and work made late.
     ...(o.costComponents
       ? {
@@ -235,6 +237,12 @@ const componentsOf = (item: Item, path: string): Pick<FlexOffer, 'costComponents
   };
 };
 
+/** The offer's carbon effect, when it states one (an older BPP's offers do not). */
+const carbonOf = (item: Item, path: string): Pick<FlexOffer, 'carbonEffectKg'> => {
+  const v = readTag(item.tags, 'flex-offer', 'carbon-effect-kg');
+  return v === undefined ? {} : { carbonEffectKg: num(v, `${path}.tags[flex-offer].carbon-effect-kg`) };
+};
+
 /** Where an item's site and expiry are read from besides the item: its provider's locations, the catalog's exp. */
 export interface ItemContext {
   readonly locations?: readonly Location[];
@@ -265,6 +273,7 @@ export const itemToOffer = (item: Item, path: string, around: ItemContext = {}):
       ),
     ),
     ...componentsOf(item, path),
+    ...carbonOf(item, path),
     validUntil: epochMs(
       time(
         around.exp ?? readTag(item.tags, 'flex-offer', 'valid-until') ?? item.time?.range?.start,

@@ -29,6 +29,11 @@ export interface FlexOffer {
     readonly batteryGbp: Pounds;
   };
   readonly validUntil: EpochMs;
+  /**
+   * How the provider's emissions change when the reduction binds (kg over its planning horizon;
+   * negative: less CO2), from the same re-plan as the opportunity cost. The buyer ranks on it.
+   */
+  readonly carbonEffectKg?: number;
 }
 
 /** What the grid side asks for in a search. */

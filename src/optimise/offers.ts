@@ -21,6 +21,8 @@ export interface CurvePoint {
    * in battery wear. They add up to opportunityCostGbp.
    */
   readonly components?: CostComponents;
+  /** The fleet's emissions with this level binding less without it (kg; negative: less CO2). */
+  readonly carbonKg?: number;
 }
 
 export interface CostComponents {
@@ -114,6 +116,7 @@ const monotone = (points: CurvePoint[], hoursInWindow: number): void => {
         opportunityCostGbp: q.opportunityCostGbp,
         opportunityCostGbpPerMwh: mwh > 0 ? q.opportunityCostGbp / mwh : 0,
         ...(q.components ? { components: q.components } : {}),
+        ...(q.carbonKg === undefined ? {} : { carbonKg: q.carbonKg }),
       };
     }
   }
@@ -157,6 +160,7 @@ export const flexibilityCurve = async (
       opportunityCostGbp,
       opportunityCostGbpPerMwh: mwh > 0 ? opportunityCostGbp / mwh : 0,
       components: componentsMinus(a, b),
+      carbonKg: s.carbonKg - base.carbonKg,
     };
   };
   // The largest deliverable reduction, by bisection to 1 % of the baseline (or 1 kW).

@@ -10,9 +10,11 @@ import { join } from 'node:path';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import type { FlexOffer } from '../../src/domain/offers.ts';
 import { DeliveryHistory, HISTORY_WINDOWS, expectedGbpPerMwh, rankByHistory } from '../../src/agents/grid/history.ts';
+import { itemToOffer, offerToItem } from '../../src/beckn/flex-codec.ts';
 
-const offer = (id: string, priceGbpPerMwh: number, reductionKw = 40): FlexOffer =>
-  ({ id, priceGbpPerMwh, reductionKw }) as unknown as FlexOffer;
+const HOUR = 3_600_000;
+const offer = (id: string, priceGbpPerMwh: number, reductionKw = 40, more: Partial<FlexOffer> = {}): FlexOffer =>
+  ({ id, priceGbpPerMwh, reductionKw, region: 'GB', windowStart: 0, windowEnd: HOUR, ...more }) as unknown as FlexOffer;
 
 test('offers rank by price per MWh expected delivered: price ÷ delivered share, a newcomer as delivering in full', () => {
   const cheapButShort = { offer: offer('a', 100), bppId: 'a.example' };
@@ -64,4 +66,36 @@ test("the history is each provider's mean over its last checked windows, read on
     await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('carbon effect and location fit: a re-plan that adds CO2 costs £70/t more per MWh; in-area offers first when asked', () => {
+  // 40 kW for an hour is 0.04 MWh: +20 kg is 500 kg/MWh, £35/MWh at £70/t.
+  const dirty = { offer: offer('d', 100, 40, { carbonEffectKg: 20 }), bppId: 'd.example' };
+  const clean = { offer: offer('c', 120, 40, { carbonEffectKg: -4 }), bppId: 'c.example' };
+  assert.equal(expectedGbpPerMwh(dirty.offer, undefined), 135);
+  assert.equal(expectedGbpPerMwh(clean.offer, undefined), 113);
+  assert.deepEqual(
+    rankByHistory([dirty, clean], new Map()).map((x) => x.bppId),
+    ['c.example', 'd.example'],
+  );
+  // A network constraint in the buyer's area: a site elsewhere ranks after every site behind it.
+  const elsewhere = { offer: offer('e', 50, 40, { region: 'North Scotland' }), bppId: 'e.example' };
+  assert.deepEqual(
+    rankByHistory([elsewhere, clean], new Map(), 'GB').map((x) => x.bppId),
+    ['c.example', 'e.example'],
+  );
+  assert.equal(rankByHistory([elsewhere, clean], new Map())[0]!.bppId, 'e.example', 'no area: price alone');
+});
+
+test('the carbon effect travels in the flex-offer tags and reads back, negative included; absent stays absent', () => {
+  const sent = {
+    ...offer('x', 80.5, 12.3, { site: 'lon', carbonEffectKg: -3.4 }),
+    priceGbp: 0.99,
+    opportunityCostGbp: 0.5,
+    validUntil: HOUR,
+  } as unknown as FlexOffer;
+  const back = itemToOffer(offerToItem(sent), '$.item');
+  assert.equal(back.carbonEffectKg, -3.4);
+  const { carbonEffectKg: _c, ...without } = sent;
+  assert.equal(itemToOffer(offerToItem(without as FlexOffer), '$.item').carbonEffectKg, undefined);
 });

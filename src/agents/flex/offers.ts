@@ -258,6 +258,7 @@ const portfolioDraft = async (
           opportunityCostGbpPerMwh: opportunityCostGbp / ((reductionKw * hours) / 1000),
           // The parts: the lateness the joint plan adds, the rest energy (they add up to the total).
           components: scaledParts(costSplit(joint), costSplit(base), opportunityCostGbp),
+          carbonKg: joint.carbonKg - base.carbonKg,
         },
       ],
     };

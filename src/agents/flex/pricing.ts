@@ -104,6 +104,7 @@ export const priceOffer = (
           },
         }
       : {}),
+    ...(chosen.carbonKg === undefined ? {} : { carbonEffectKg: Math.round(chosen.carbonKg * 10) / 10 }),
     validUntil: windowStart,
   };
 };

@@ -1,4 +1,5 @@
-// What each provider delivered before (issue 16, "rank by … delivery history"): after every window
+// How the buyer ranks offers (issue 16: "rank by £/MWh, location fit, delivery history and carbon
+// effect"). Delivery history: after every window
 // the buyer checks the provider's statement (follow-up.ts) and audits the delivered share of the
 // commitment with the check. Offers are then ranked by their price per MWh the buyer can expect to
 // get, the price ÷ the provider's delivered share: a provider that delivered 60 % of what it sold
@@ -46,22 +47,40 @@ export class DeliveryHistory {
   }
 }
 
-/** £ per MWh the buyer can expect to get from an offer: its price ÷ the provider's delivered share. */
-export const expectedGbpPerMwh = (offer: FlexOffer, share: number | undefined): number =>
-  offer.priceGbpPerMwh / Math.max(MIN_SHARE, share ?? 1);
+/**
+ * The buyer's price of carbon (£ per kg, £70 a tonne, as the backtest's): an offer whose re-plan adds
+ * emissions costs the buyer that much more per MWh, one that cuts them that much less.
+ */
+export const CARBON_GBP_PER_KG = 0.07;
 
 /**
- * Offers (already filtered and in price order) re-ranked by the price per MWh expected to be
- * delivered, then the larger reduction; the sort is stable, so equal ones keep their price order.
+ * £ per MWh the buyer can expect to get from an offer: its price ÷ the provider's delivered share,
+ * plus the offer's carbon effect per MWh reduced at CARBON_GBP_PER_KG (none stated: none counted).
+ */
+export const expectedGbpPerMwh = (offer: FlexOffer, share: number | undefined): number => {
+  const mwh = (offer.reductionKw * (offer.windowEnd - offer.windowStart)) / 3_600_000 / 1000;
+  const carbon = offer.carbonEffectKg !== undefined && mwh > 0 ? (offer.carbonEffectKg / mwh) * CARBON_GBP_PER_KG : 0;
+  return offer.priceGbpPerMwh / Math.max(MIN_SHARE, share ?? 1) + carbon;
+};
+
+/**
+ * Offers (already filtered and in price order) re-ranked: those in the buyer's own grid area first
+ * when `area` is given (location fit: a network constraint is relieved only by sites behind it),
+ * then by the price per MWh expected delivered with carbon counted, then the larger reduction. The
+ * sort is stable, so equal ones keep their price order.
  */
 export const rankByHistory = <T extends { readonly offer: FlexOffer; readonly bppId: string }>(
   offers: readonly T[],
   shares: ReadonlyMap<string, number>,
-): T[] =>
-  offers
+  area?: string,
+): T[] => {
+  const outside = (o: FlexOffer): number => (area !== undefined && o.region !== area ? 1 : 0);
+  return offers
     .slice()
     .sort(
       (a, b) =>
+        outside(a.offer) - outside(b.offer) ||
         expectedGbpPerMwh(a.offer, shares.get(a.bppId)) - expectedGbpPerMwh(b.offer, shares.get(b.bppId)) ||
         b.offer.reductionKw - a.offer.reductionKw,
     );
+};

@@ -1,6 +1,7 @@
 // One need bought from several providers (issue 16): after the search, each provider's best offer
-// in rank order (cheapest £/MWh expected delivered first: price ÷ the provider's delivered share,
-// history.ts; then the larger), taking from each what is still wanted until
+// in rank order (history.ts: for an import limit, the buyer's own grid area first; then the
+// cheapest £/MWh expected delivered, price ÷ the provider's delivered share plus its carbon effect
+// at £70/t; then the larger), taking from each what is still wanted until
 // the need is covered. A provider that NACKs, does not answer, or whose quote has lapsed is
 // recorded with the step and the reason, and the next provider is asked; the outcome — what was
 // wanted, bought, from whom, and who failed — is audited as one record. An import-limit need is a
@@ -37,7 +38,13 @@ export interface ProcurementFailure {
 
 /** What procureAcross needs of the buyer (the GridOrchestrator). */
 export interface Buyer {
-  readonly deps: { readonly id: string; readonly store: Store; readonly wallNow: () => number };
+  readonly deps: {
+    readonly id: string;
+    readonly store: Store;
+    readonly wallNow: () => number;
+    /** The buyer's grid area: for an import limit, offers from sites in it rank first. */
+    readonly region?: string;
+  };
   /** Providers' delivery history: offers are ranked by price ÷ delivered share (history.ts). */
   readonly history?: DeliveryHistory;
   search(
@@ -106,6 +113,8 @@ export const procureAcross = async (
   const byHistory = rankByHistory(
     ranked.map((offer) => ({ offer, bppId: found.offers.find((o) => o.offer === offer)?.bppId ?? '' })),
     shares,
+    // Location fit counts for a network constraint; a national peak is relieved anywhere in GB.
+    need.importLimitKw !== undefined ? b.deps.region : undefined,
   );
   const best = new Map<string, FlexOffer>();
   for (const { offer, bppId } of byHistory) if (!best.has(bppId)) best.set(bppId, offer);
