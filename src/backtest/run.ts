@@ -17,7 +17,7 @@ import {
   type PeriodRow,
   type StrategyState,
 } from './checkpoint.ts';
-import { fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
+import { BACKTEST_BUSY_FILL, fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
 import { PlannerStrategy } from './planner-strategy.ts';
 import {
   carbonNoise,
@@ -115,6 +115,8 @@ export const runKey = (o: BacktestOptions): string =>
     to: o.to,
     sites: o.sites,
     fleet: o.fleet,
+    // The busy day's size changed with the calibration (fleet.ts): a checkpoint of the old one is refused.
+    ...(o.fleet === 'busy' ? { busyFill: BACKTEST_BUSY_FILL } : {}),
     strategies: o.strategies,
     seed: o.seed,
     horizon: o.horizon ?? DEFAULTS.horizon,

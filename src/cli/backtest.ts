@@ -26,7 +26,7 @@ Options:
   --from, --to DATE      settlement days to replay (inclusive; the shipped data covers 2023-01-01
                          to 2024-09-25 here, two drain days and the 48 h horizon need data after --to)
   --sites LIST           simulated sites, from ${SITE_IDS.join(',')} (default all three)
-  --fleet busy|idle      site profile: busy (95 % of the pool asked for) or idle (36 jobs a day)
+  --fleet busy|idle      site profile: busy (87 % of the pool asked for) or idle (36 jobs a day)
   --strategies LIST      from ${STRATEGIES.join(',')} (default all)
   --products LIST        flexibility products flexlon and the oracle offer, from ${PRODUCTS.join(',')}
                          (default none): DFS live events, DSO peak reduction, P415 deviation
