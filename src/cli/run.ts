@@ -5,21 +5,23 @@
 import { FlexError } from '../errors.ts';
 import { composeAgent } from '../compose/agent.ts';
 import { composeBap } from '../compose/bap.ts';
-import { composeBpp } from '../compose/bpp.ts';
+import { composeBppWithComputeEnergy, composeGridAgentRole } from '../compose/compute-energy.ts';
 import { composeGateway } from '../compose/gateway.ts';
 import type { RunningRole } from '../compose/parts.ts';
 import { composeRegistry } from '../compose/registry.ts';
 import { ConfigReader } from '../run/config-reader.ts';
-import { readAgent, readBap, readBpp, readGateway, readRegistry } from '../run/roles.ts';
+import { readAgent, readBap, readBpp, readGateway, readGridAgent, readRegistry } from '../run/roles.ts';
 import { parseFlags, type Command } from './command.ts';
 
 // Each role: its JSON parsed into its typed config (src/run/roles.ts), then its composer.
 const ROLES: Record<string, (c: ConfigReader) => Promise<RunningRole>> = {
-  bpp: (c) => composeBpp(readBpp(c)),
+  // With a `computeEnergy` section, the BPP's compute agent beside it (DEG compute-energy, docs/beckn-2.md).
+  bpp: (c) => composeBppWithComputeEnergy(readBpp(c)),
   agent: (c) => composeAgent(readAgent(c)),
   registry: (c) => composeRegistry(readRegistry(c)),
   gateway: (c) => composeGateway(readGateway(c)),
   bap: (c) => composeBap(readBap(c)),
+  'grid-agent': (c) => composeGridAgentRole(readGridAgent(c)),
 };
 
 const USAGE = `Usage: flexlon run <role> --config FILE
@@ -34,6 +36,8 @@ Roles:
   gateway    a Beckn gateway (BG): fans a search out to every BPP of the domain
   bap        the Grid Orchestrator (Beckn BAP): finds the day's need, buys flexibility, follows
              delivery to settlement
+  grid-agent a DEG compute-energy grid agent (Beckn 2.0 BPP): sells low-carbon grid windows per
+             grid area (a bpp config's "computeEnergy" section buys them for its plan)
 
 Options:
   --config FILE   the role's JSON config; docs/operator-guide.md lists every field, and
@@ -44,7 +48,7 @@ Prints "ready" once it answers; SIGTERM or SIGINT stops it cleanly (exit 0).`;
 
 export const runCommand: Command = {
   name: 'run',
-  summary: 'run one participant (bpp, agent, registry, gateway, bap) as its own process',
+  summary: 'run one participant (bpp, agent, registry, gateway, bap, grid-agent) as its own process',
   usage: USAGE,
   service: true,
   async run(argv, io, signal) {

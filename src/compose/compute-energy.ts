@@ -10,9 +10,16 @@
 // it, read at each plan; the composition gives it to the BPP (composeBpp's `signals` part) and,
 // through `planWith`, has the orchestrator re-plan and dispatch when windows are bought or a grid
 // agent changes one (a carbon spike, a workload shift).
+//
+// Kept and renewed (`renew`, and every `renew.everyMinutes` once `startRenewal` is called): both
+// agents keep their windows in their stores and read them back at start; the compute agent buys a
+// window in each of its areas where it holds none that has not yet ended (market time), so a restart
+// buys nothing it holds, and a lapsed window is replaced by the best one of the next 24 hours. After
+// each plan made on the windows it tells each window's grid agent the kWh (and peak kW) the plan puts
+// there: the DEG workload shift (update → on_update), sent when that figure changed.
 import Fastify, { type FastifyInstance } from 'fastify';
 import { HttpRegistry } from '../adapters/registry-http/client.ts';
-import { gridWindowSignals } from '../agents/flex/grid-windows.ts';
+import { gridWindowSignals, plannedInWindows, type PlanImports } from '../agents/flex/grid-windows.ts';
 import { registryKeyResolver } from '../beckn/key-resolver.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
 import { registerOnSubscribe } from '../beckn/registry/on-subscribe.ts';
@@ -24,12 +31,15 @@ import { FlexError, asFlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SignalSource, Signer, Store, Subscription } from '../ports.ts';
 import type { LogLevel } from '../log.ts';
-import type { KeysConfig, ListenConfig, StoreConfig } from './config.ts';
+import { composeBpp, type ComposedBpp } from './bpp.ts';
+import type { BppConfig, ClockConfig, KeysConfig, ListenConfig, SignalsConfig, StoreConfig } from './config.ts';
 import {
   assertPortFree,
   listenOn,
+  makeClock,
   makeKeys,
   makeLogger,
+  makeSignals,
   openStore,
   subscriptionOf,
   type RunningRole,
@@ -61,11 +71,34 @@ export interface ComputeAgentConfig extends RoleConfig {
   /** The grid areas the Flexibility Orchestrator's sites are in, each with the sites' signal region. */
   readonly areas: Readonly<Record<string, string>>;
   readonly callbackTimeoutMs?: number;
+  /** The orchestrator's sites and their signal regions: whose planned import a workload shift reports. */
+  readonly sites?: Readonly<Record<string, string>>;
+  /** Buying windows by itself (renew, startRenewal); absent: only when asked (buyWindows). */
+  readonly renew?: RenewPolicy;
 }
+
+export interface RenewPolicy {
+  /** The grid agents to buy from, in order: an area none of the first has a window in is asked of the next. */
+  readonly gridAgents: readonly string[];
+  /** kW bought in each window. */
+  readonly kw: number;
+  /** How often (wall minutes) it looks for areas whose window has lapsed. */
+  readonly everyMinutes: number;
+  /** A window asked for starts on a slot boundary of this length (the orchestrator's slots). */
+  readonly slotMinutes: number;
+}
+
+/** Windows asked for cover the next day from now (DEG compute-energy: a day's windows per area). */
+const RENEW_SPAN_MS = 86_400_000;
+/** A workload shift is sent again only when the plan's kWh in the window moved by at least this. */
+const SHIFT_TOLERANCE_KWH = 1;
 
 export interface RoleParts {
   readonly log?: Logger;
+  /** Wall clock (signatures, ttl). */
   readonly now?: () => number;
+  /** Market time (default `now`): which windows have lapsed, and from when new ones are asked for. */
+  readonly marketNow?: () => number;
 }
 
 export interface ComposedGridAgent extends RunningRole {
@@ -78,17 +111,32 @@ export interface ComposedComputeAgent extends RunningRole {
   readonly store: Store;
   /** The base source with the windows held now laid over it: the orchestrator's signals. */
   readonly signals: SignalSource;
-  /** Who re-plans when the windows change (the orchestrator's dispatchAll). */
-  planWith(replan: (reason: string) => Promise<unknown>): void;
   /**
-   * Buys `kw` in the best window of each of its areas within [from, to) from the grid agent
-   * registered as `gridAgentId` (which must be a 2.0 record), then has the plan re-made on them.
+   * Who re-plans when the windows change (the orchestrator's dispatchAll). When it returns the plan
+   * (a PlanRecord), the kWh it puts into each held window is sent to the grid agent (workload shift).
+   * `latest` reads the orchestrator's latest plan: at each renewal the shift follows the plans the
+   * orchestrator made on its own (a site's report, an order).
+   */
+  planWith(replan: (reason: string) => Promise<unknown>, latest?: () => Promise<unknown>): void;
+  /**
+   * Buys `kw` in the best window of each of its areas (or of `areas`) within [from, to) from the
+   * grid agent registered as `gridAgentId` (which must be a 2.0 record), then has the plan re-made on
+   * them.
    */
   buyWindows(
     gridAgentId: string,
     within: { readonly from: number; readonly to: number },
     kw: number,
+    areas?: readonly string[],
   ): Promise<HeldWindow[]>;
+  /**
+   * Drops lapsed windows and buys one in each area that holds none still to end (config `renew`),
+   * from its grid agents in order; a grid agent that fails is logged and the next one asked.
+   * Returns the windows bought (none when every area holds one).
+   */
+  renew(): Promise<HeldWindow[]>;
+  /** renew() now and every `renew.everyMinutes` until stop(). */
+  startRenewal(): void;
 }
 
 /** A role's app, store, signer and registry client, listening, and subscribed as a 2.0 participant. */
@@ -112,6 +160,8 @@ const startRole = async (
   // 2.0 base.
   await app.register(async (v2) => registerOnSubscribe(v2, registry), { prefix: V2_PATH });
   await mount(app, { signer, store, registry, uri: () => c.listen.publicUrl });
+  // Liveness for an operator's probe, as the other roles answer it.
+  app.get('/health', async () => ({ ok: true, role: actor, id: c.id }));
   const close = async () => {
     await app.close();
     await store.close();
@@ -142,7 +192,7 @@ export const composeGridAgent = async (
     c,
     'BPP',
     'grid-agent',
-    (app, p) => {
+    async (app, p) => {
       agent = createGridAgent({
         id: c.id,
         uri: p.uri(),
@@ -156,8 +206,11 @@ export const composeGridAgent = async (
         slotMinutes: c.slotMinutes,
         capacityKw: c.capacityKw,
         ...(c.discount === undefined ? {} : { discount: c.discount }),
+        ...(parts.marketNow ? { marketNow: parts.marketNow } : {}),
         onBackgroundError: (e) => log.error({ error: asFlexError(e).message }, 'grid agent: work after an Ack failed'),
       });
+      // The windows sold before a restart: their updates and grid events still reach their buyers.
+      await agent.restore();
       agent.register(app);
     },
     now,
@@ -178,19 +231,51 @@ export const composeComputeAgent = async (
 ): Promise<ComposedComputeAgent> => {
   const log = parts.log ?? makeLogger(c.logLevel, { agent: 'compute-energy', id: c.id });
   const now = parts.now ?? Date.now;
+  const marketNow = parts.marketNow ?? now;
   let replan: ((reason: string) => Promise<unknown>) | undefined;
-  const again = (reason: string): Promise<void> =>
-    (replan?.(reason) ?? Promise.resolve()).then(
-      () => undefined,
-      (e: unknown) => log.error({ error: asFlexError(e).message, reason }, 're-plan on grid windows failed'),
-    );
+  let latestPlan: (() => Promise<unknown>) | undefined;
   let buyer: ComputeBuyer | undefined;
   let registry: HttpRegistry | undefined;
+  const again = (reason: string): Promise<void> =>
+    (replan?.(reason) ?? Promise.resolve()).then(
+      (plan) => shiftInto(plan),
+      (e: unknown) => log.error({ error: asFlexError(e).message, reason }, 're-plan on grid windows failed'),
+    );
+  /** The workload shift: each held window's planned kWh told to its grid agent, when it changed. */
+  const shiftInto = async (plan: unknown): Promise<void> => {
+    if (!isPlan(plan) || !buyer || !c.sites) return;
+    const sites = c.sites;
+    const b = buyer;
+    const held = b.held().filter((w) => w.end > marketNow());
+    for (const p of plannedInWindows(
+      plan,
+      held,
+      (a) => c.areas[a],
+      (s) => sites[s],
+    )) {
+      const w = held.find((x) => x.contractId === p.contractId);
+      if (!w || (w.plannedKwh !== undefined && Math.abs(w.plannedKwh - p.kwh) < SHIFT_TOLERANCE_KWH)) continue;
+      // The grid agent takes a kW above zero: a window the plan leaves empty keeps the kW bought.
+      const kw = p.peakKw > 0 ? Math.ceil(p.peakKw * 10) / 10 : w.kw;
+      try {
+        await b.shiftWorkload(w.contractId, { kw, plannedKwh: p.kwh, reason: 'plan' });
+        log.info(
+          { contract: w.contractId, gridArea: w.gridArea, plannedKwh: Math.round(p.kwh * 10) / 10, kw },
+          'workload shift told to the grid agent',
+        );
+      } catch (e) {
+        log.warn(
+          { contract: w.contractId, gridArea: w.gridArea, error: asFlexError(e).message },
+          'workload shift refused or not delivered',
+        );
+      }
+    }
+  };
   const role = await startRole(
     c,
     'BAP',
     'compute-energy',
-    (app, p) => {
+    async (app, p) => {
       registry = p.registry;
       buyer = createComputeBuyer({
         id: c.id,
@@ -205,6 +290,8 @@ export const composeComputeAgent = async (
         // A grid event on a held window (DEG "carbon intensity spike"): plan again on it.
         onWindowChanged: (w) => void again(`grid window ${w.contractId} (${w.gridArea}) changed by ${w.grid.id}`),
       });
+      // The windows bought before a restart: planned on again, not bought again.
+      await buyer.restore();
       buyer.register(app);
     },
     now,
@@ -212,37 +299,149 @@ export const composeComputeAgent = async (
   const b = buyer as ComputeBuyer;
   const r = registry as HttpRegistry;
   const signals = gridWindowSignals(parts.signals, b, (area) => c.areas[area]);
-  log.info({ url: c.listen.publicUrl, areas: Object.keys(c.areas) }, 'compute agent ready');
+  const buyWindows: ComposedComputeAgent['buyWindows'] = async (gridAgentId, within, kw, areas) => {
+    const record = (await r.lookup({ subscriber_id: gridAgentId })).find((s) => s.status === 'SUBSCRIBED');
+    if (!record)
+      throw new FlexError('FLX_PROVIDER_NOT_FOUND', `grid agent ${gridAgentId} is not subscribed in the registry`);
+    if (versionOfRecord(record) !== '2.0')
+      throw new FlexError(
+        'FLX_PROVIDER_NOT_FOUND',
+        `grid agent ${gridAgentId} is registered as Beckn ${record.beckn_version ?? '1.1.1'}: compute-energy is Beckn 2.0 only`,
+      );
+    const held = await b.buyWindows(
+      { id: gridAgentId, uri: record.subscriber_url },
+      areas ?? Object.keys(c.areas),
+      within,
+      kw,
+    );
+    if (held.length > 0)
+      await again(
+        `grid windows bought: ${held.map((w) => `${w.gridArea} ${new Date(w.start).toISOString()}`).join(', ')}`,
+      );
+    return held;
+  };
+  let renewing: Promise<HeldWindow[]> | undefined;
+  const renewOnce = async (policy: RenewPolicy): Promise<HeldWindow[]> => {
+    const t = marketNow();
+    await b.forget(t);
+    const covered = new Set(b.held().map((w) => w.gridArea));
+    let wanted = Object.keys(c.areas).filter((a) => !covered.has(a));
+    // From the next slot boundary, so a window's slots are the plan's.
+    const slotMs = policy.slotMinutes * 60_000;
+    const from = Math.ceil(t / slotMs) * slotMs;
+    const bought: HeldWindow[] = [];
+    for (const g of policy.gridAgents) {
+      if (wanted.length === 0) break;
+      try {
+        const got = await buyWindows(g, { from, to: from + RENEW_SPAN_MS }, policy.kw, wanted);
+        bought.push(...got);
+        wanted = wanted.filter((a) => !got.some((w) => w.gridArea === a));
+      } catch (e) {
+        log.warn({ gridAgent: g, areas: wanted, error: asFlexError(e).message }, 'grid windows not bought');
+      }
+    }
+    if (wanted.length > 0) log.warn({ areas: wanted }, 'no grid window held in these areas');
+    if (bought.length === 0 && latestPlan) await shiftInto(await latestPlan());
+    return bought;
+  };
+  const renew = (): Promise<HeldWindow[]> => {
+    if (!c.renew) return Promise.resolve([]);
+    // One renewal at a time: a timer firing during a slow one joins it instead of buying twice.
+    renewing ??= renewOnce(c.renew).finally(() => {
+      renewing = undefined;
+    });
+    return renewing;
+  };
+  let timer: ReturnType<typeof setInterval> | undefined;
+  log.info({ url: c.listen.publicUrl, areas: Object.keys(c.areas), held: b.held().length }, 'compute agent ready');
   return {
     url: c.listen.publicUrl,
     buyer: b,
     store: role.store,
     signals,
     description: `compute agent (2.0 BAP) ${c.id} on ${c.listen.publicUrl}, areas ${Object.keys(c.areas).join(', ')}`,
-    stop: role.close,
-    planWith(f) {
-      replan = f;
+    async stop() {
+      if (timer) clearInterval(timer);
+      timer = undefined;
+      await renewing?.catch(() => undefined);
+      await role.close();
     },
-    async buyWindows(gridAgentId, within, kw) {
-      const record = (await r.lookup({ subscriber_id: gridAgentId })).find((s) => s.status === 'SUBSCRIBED');
-      if (!record)
-        throw new FlexError('FLX_PROVIDER_NOT_FOUND', `grid agent ${gridAgentId} is not subscribed in the registry`);
-      if (versionOfRecord(record) !== '2.0')
-        throw new FlexError(
-          'FLX_PROVIDER_NOT_FOUND',
-          `grid agent ${gridAgentId} is registered as Beckn ${record.beckn_version ?? '1.1.1'}: compute-energy is Beckn 2.0 only`,
-        );
-      const held = await b.buyWindows(
-        { id: gridAgentId, uri: record.subscriber_url },
-        Object.keys(c.areas),
-        within,
-        kw,
-      );
-      if (held.length > 0)
-        await again(
-          `grid windows bought: ${held.map((w) => `${w.gridArea} ${new Date(w.start).toISOString()}`).join(', ')}`,
-        );
-      return held;
+    planWith(f, latest) {
+      replan = f;
+      latestPlan = latest;
+    },
+    buyWindows,
+    renew,
+    startRenewal() {
+      if (!c.renew || timer) return;
+      const tick = () =>
+        void renew().catch((e: unknown) => log.error({ error: asFlexError(e).message }, 'renewal failed'));
+      timer = setInterval(tick, c.renew.everyMinutes * 60_000);
+      timer.unref();
+      tick();
+    },
+  };
+};
+
+/** A plan as the orchestrator's dispatchAll returns it (PlanRecord), with the import per site and slot. */
+const isPlan = (x: unknown): x is PlanImports =>
+  typeof x === 'object' &&
+  x !== null &&
+  typeof (x as PlanImports).horizonStart === 'number' &&
+  typeof (x as PlanImports).slotMinutes === 'number' &&
+  typeof (x as PlanImports).siteImportKw === 'object';
+
+/** `flexlon run grid-agent`: the grid agent reading windows from its config's signals, on its config's clock. */
+export const composeGridAgentRole = (
+  c: GridAgentConfig & { readonly clock: ClockConfig; readonly signals: SignalsConfig },
+): Promise<ComposedGridAgent> => {
+  const market = makeClock(c.clock);
+  return composeGridAgent(c, { signals: makeSignals(c.signals), marketNow: () => market.now() });
+};
+
+export interface ComposedBppWithWindows extends RunningRole {
+  readonly bpp: ComposedBpp;
+  readonly compute?: ComposedComputeAgent;
+}
+
+/**
+ * `flexlon run bpp`: the Flexibility Orchestrator, and, with a `computeEnergy` section, its compute
+ * agent beside it (its own id, address and store; the BPP's keys folder, registry and log level):
+ * the orchestrator plans on the compute agent's signals, re-plans when windows are bought or changed,
+ * and the compute agent renews the windows and tells the grid agents the plan's workload shifts.
+ */
+export const composeBppWithComputeEnergy = async (
+  c: BppConfig & { readonly computeEnergy?: Omit<ComputeAgentConfig, 'keys' | 'registry' | 'logLevel'> },
+): Promise<ComposedBppWithWindows> => {
+  if (!c.computeEnergy) {
+    const bpp = await composeBpp(c);
+    return { url: bpp.url, description: bpp.description, stop: () => bpp.stop(), bpp };
+  }
+  const market = makeClock(c.clock);
+  const compute = await composeComputeAgent(
+    { ...c.computeEnergy, keys: c.keys, registry: c.registry, logLevel: c.logLevel },
+    { signals: makeSignals(c.signals), marketNow: () => market.now() },
+  );
+  let bpp: ComposedBpp;
+  try {
+    bpp = await composeBpp(c, { clock: market, signals: compute.signals });
+  } catch (e) {
+    await compute.stop();
+    throw e;
+  }
+  compute.planWith(
+    (reason) => bpp.orchestrator.dispatchAll(reason),
+    () => bpp.store.latestPlan(),
+  );
+  compute.startRenewal();
+  return {
+    url: bpp.url,
+    description: `${bpp.description}; ${compute.description}`,
+    bpp,
+    compute,
+    async stop() {
+      await compute.stop();
+      await bpp.stop();
     },
   };
 };

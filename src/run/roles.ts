@@ -5,6 +5,7 @@
 export { readClock, readKeys, readListen, readLogLevel, readPeerKey, readSignals, readStore } from './roles/common.ts';
 export { readAgent } from './roles/agent.ts';
 export { readBap } from './roles/bap.ts';
-export { readBpp } from './roles/bpp.ts';
+export { readBpp, type BppRunConfig } from './roles/bpp.ts';
+export { readComputeEnergy, readGridAgent, type GridAgentRunConfig } from './roles/compute-energy.ts';
 export { readGateway } from './roles/gateway.ts';
 export { readRegistry } from './roles/registry.ts';

@@ -3,8 +3,12 @@
 // cheapest (then cleanest) window of each area (select → init → confirm), and hands back the windows
 // held, which contractedSignals (compute-energy.ts) lays over its signals for planning.
 //
-// Its callbacks come in at <registered URL>/v2/on_{discover,select,init,confirm} (endpoint.ts); each
-// request waits for its callback by messageId, as the grid buyer's pending callbacks do.
+// Its callbacks come in at <registered URL>/v2/on_{discover,select,init,confirm,update} (endpoint.ts);
+// each request waits for its callback by messageId, as the grid buyer's pending callbacks do.
+//
+// The windows held are kept in its store (one document, HELD_WINDOWS), written whenever they change,
+// and read back by restore() at start: a restarted compute agent plans on the windows it bought and
+// does not buy them again.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { FlexError } from '../../errors.ts';
@@ -12,6 +16,10 @@ import { sendV2Message, type V2SendParts } from './client.ts';
 import { computeEnergyDiscover, gridWindowsFromCatalog, type GridWindow } from './compute-energy.ts';
 import { registerV2Endpoint, type V2Inbound, type V2Obj } from './endpoint.ts';
 import { V2_PATH } from './receiver.ts';
+import { COMPUTE_ENERGY_CONTEXT } from './grid-agent.ts';
+
+/** Where the windows held are kept (Store.putDocument). */
+export const HELD_WINDOWS = { kind: 'compute-energy', id: 'held-windows' } as const;
 
 export interface ComputeBuyerOptions extends V2SendParts {
   readonly id: string;
@@ -28,6 +36,16 @@ export interface HeldWindow extends GridWindow {
   readonly kw: number;
   readonly grid: { readonly id: string; readonly uri: string };
   readonly transactionId: string;
+  /** The energy the plan last put into the window and told the grid agent (workload shift), kWh. */
+  readonly plannedKwh?: number;
+}
+
+/** A workload shift (DEG "update" flexibility action): the plan's kW and kWh in a held window. */
+export interface WorkloadShift {
+  readonly kw: number;
+  /** The energy the plan puts into the window (kWh); absent: only the kW changes. */
+  readonly plannedKwh?: number;
+  readonly reason?: string;
 }
 
 export interface ComputeBuyer {
@@ -41,16 +59,24 @@ export interface ComputeBuyer {
   ): Promise<HeldWindow[]>;
   /** The windows held now (as changed by the grid agent's updates). */
   held(): HeldWindow[];
+  /** Reads the windows held back from the store (at start, before buying). */
+  restore(): Promise<void>;
+  /** Stops holding the windows that ended before `t` (they no longer bear on any plan). */
+  forget(t: number): Promise<void>;
   /**
    * DEG "workload shift": moves load into (or out of) a held window by asking its grid agent for a
-   * new kW (update → on_update); returns the window as the grid agent confirmed it.
+   * new kW, and telling it the kWh the plan puts there (update → on_update); returns the window as
+   * the grid agent confirmed it. A plain number is the kW alone.
    */
-  shiftWorkload(contractId: string, kw: number): Promise<HeldWindow>;
+  shiftWorkload(contractId: string, shift: number | WorkloadShift): Promise<HeldWindow>;
 }
 
 export const createComputeBuyer = (o: ComputeBuyerOptions): ComputeBuyer => {
   const waiting = new Map<string, (m: V2Inbound) => void>();
   const holding = new Map<string, HeldWindow>();
+  // One document with every window held, rewritten on each change (a few windows a day per area).
+  const save = (): Promise<void> =>
+    o.store.putDocument(HELD_WINDOWS.kind, HELD_WINDOWS.id, { windows: [...holding.values()] });
   // Read when used: the URL may be known only once the app listens.
   const v2Uri = (): string => `${o.uri.replace(/\/+$/, '')}${V2_PATH}`;
   /** A window's carbon and price as a Contract from its grid agent states them now. */
@@ -87,6 +113,7 @@ export const createComputeBuyer = (o: ComputeBuyerOptions): ComputeBuyer => {
       return async () => {
         const now = changed(w, contract);
         holding.set(w.contractId, now);
+        await save();
         o.onWindowChanged?.(now);
       };
     }
@@ -181,24 +208,67 @@ export const createComputeBuyer = (o: ComputeBuyerOptions): ComputeBuyer => {
           });
         const w = { ...best, contractId: c.id, kw, grid, transactionId: txn };
         holding.set(c.id, w);
+        await save();
         held.push(w);
       }
       return held;
     },
     held: () => [...holding.values()],
-    async shiftWorkload(contractId, kw) {
+    async restore() {
+      const doc = await o.store.getDocument<{ windows?: HeldWindow[] }>(HELD_WINDOWS.kind, HELD_WINDOWS.id);
+      for (const w of doc?.windows ?? []) holding.set(w.contractId, w);
+    },
+    async forget(t) {
+      const gone = [...holding.values()].filter((w) => w.end <= t);
+      for (const w of gone) holding.delete(w.contractId);
+      if (gone.length > 0) await save();
+    },
+    async shiftWorkload(contractId, shift) {
       const w = holding.get(contractId);
       if (!w) throw new FlexError('FLX_ORDER_NOT_FOUND', `no window held under contract ${contractId}`);
+      const s = typeof shift === 'number' ? { kw: shift } : shift;
+      const commitmentId = `${w.offerId}-commitment`;
       const commitment = {
+        id: commitmentId,
         status: { descriptor: { code: 'ACTIVE' } },
-        resources: [{ id: w.resourceId, quantity: { unitCode: 'kW', unitQuantity: kw } }],
+        resources: [{ id: w.resourceId, quantity: { unitCode: 'kW', unitQuantity: s.kw } }],
         offer: { id: w.offerId, resourceIds: [w.resourceId] },
       };
+      // DEG compute-energy 14.3.1 carries the shift as the Order's fulfilment `flexibilityAction`
+      // (actionType workload_shift, shiftDetails); LTS has no Order, so it rides in a Performance
+      // entry of the Contract, as the grid agent's own events do (docs/beckn-2.md, Compute-energy).
+      const performance =
+        s.plannedKwh === undefined
+          ? {}
+          : {
+              performance: [
+                {
+                  id: 'workload-shift',
+                  status: { code: 'WORKLOAD_SHIFT', name: 'Workload shifted into the window' },
+                  commitmentIds: [commitmentId],
+                  performanceAttributes: {
+                    '@context': COMPUTE_ENERGY_CONTEXT,
+                    '@type': 'ComputeEnergyWorkloadShift',
+                    actionType: 'workload_shift',
+                    actionReason: s.reason ?? 'plan',
+                    plannedEnergy: Math.round(s.plannedKwh * 1000) / 1000,
+                    plannedEnergyUnit: 'kWh',
+                    plannedPower: s.kw,
+                    plannedPowerUnit: 'kW',
+                    at: new Date(o.now()).toISOString(),
+                  },
+                },
+              ],
+            };
       const answer = await ask(w.grid, w.transactionId, 'update', {
-        contract: { id: contractId, commitments: [commitment] },
+        contract: { id: contractId, commitments: [commitment], ...performance },
       });
-      const now = changed(w, (answer.message.contract ?? {}) as V2Obj);
+      const now = {
+        ...changed(w, (answer.message.contract ?? {}) as V2Obj),
+        ...(s.plannedKwh === undefined ? {} : { plannedKwh: s.plannedKwh }),
+      };
       holding.set(contractId, now);
+      await save();
       return now;
     },
   };

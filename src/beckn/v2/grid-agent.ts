@@ -5,7 +5,10 @@
 //
 // The decisions here are small (which window to publish, whether a selection is one of its offers);
 // the grid agent has no planning of its own. Offers are held in memory: a restart forgets them (a
-// selection of one is then refused with 30006 and the buyer discovers again).
+// selection of one is then refused with 30006 and the buyer discovers again). The windows sold, with
+// the workload each buyer last said it shifts into them, are kept in its store (SOLD_WINDOWS) and
+// read back by restore() at start, so a restarted grid agent still takes their updates and can still
+// tell their buyers of a grid event.
 import { randomUUID } from 'node:crypto';
 import type { FastifyInstance } from 'fastify';
 import { carbonOf, pricesOf } from '../../domain/signals.ts';
@@ -19,6 +22,9 @@ import { V2_PATH } from './receiver.ts';
 
 export const COMPUTE_ENERGY_CONTEXT = 'https://flexlon.example/schema/ComputeEnergy/v1/context.jsonld';
 const DAY_MS = 86_400_000;
+
+/** Where the windows sold are kept (Store.putDocument). */
+export const SOLD_WINDOWS = { kind: 'grid-agent', id: 'sold-windows' } as const;
 
 export interface GridAgentOptions extends V2SendParts {
   readonly id: string;
@@ -36,6 +42,11 @@ export interface GridAgentOptions extends V2SendParts {
    * load into its low-carbon windows, as DEG's compute-energy use case has them cheaper.
    */
   readonly discount?: number;
+  /**
+   * Market time (a replayed day; default `now`): the day a discover without a time range asks about
+   * and the start of an offer's validity. `now` stays the wall clock, for signatures.
+   */
+  readonly marketNow?: () => number;
   readonly onBackgroundError: (e: unknown) => void;
 }
 
@@ -81,6 +92,10 @@ export interface GridAgent {
    * (and price, if given) change, and the buyer is told unasked with an on_update of the Contract.
    */
   carbonSpike(contractId: string, carbonGPerKwh: number, gbpPerKwh?: number): Promise<void>;
+  /** Reads the windows sold back from the store (at start, before taking requests). */
+  restore(): Promise<void>;
+  /** The windows sold, by Contract id, with what each buyer last said it shifts into them. */
+  sold(): ReadonlyMap<string, SoldWindow>;
 }
 
 /** A window sold: to whom, in which transaction, how many kW. */
@@ -90,11 +105,41 @@ interface Sold {
   readonly transactionId: string;
   readonly buyer: string;
   readonly bapUri: string;
+  /** The buyer's last workload shift into the window (DEG update "workload_shift"). */
+  readonly shift?: { readonly plannedKwh: number; readonly kw: number; readonly at: string; readonly reason: string };
 }
+
+export interface SoldWindow {
+  readonly gridArea: string;
+  readonly start: number;
+  readonly end: number;
+  readonly carbonGPerKwh: number;
+  readonly gbpPerKwh: string;
+  readonly kw: number;
+  readonly buyer: string;
+  readonly shift?: Sold['shift'];
+}
+
+/** The workload-shift Performance entry of an update (compute-buyer.ts shiftWorkload), if any. */
+const shiftOf = (contract: V2Obj): { plannedKwh: number; reason: string } | undefined => {
+  const p = (Array.isArray(contract.performance) ? contract.performance : []) as V2Obj[];
+  const entry = p.find((x) => (x.status as V2Obj | undefined)?.code === 'WORKLOAD_SHIFT');
+  if (!entry) return undefined;
+  const a = (entry.performanceAttributes ?? {}) as V2Obj;
+  const kwh = Number(a.plannedEnergy);
+  if (!Number.isFinite(kwh) || kwh < 0 || a.plannedEnergyUnit !== 'kWh')
+    throw new FlexError('FLX_REQ_SCHEMA', `a workload shift states plannedEnergy in kWh (0 or more)`, {
+      path: 'message.contract.performance[0].performanceAttributes.plannedEnergy',
+    });
+  return { plannedKwh: kwh, reason: typeof a.actionReason === 'string' ? a.actionReason : 'unstated' };
+};
 
 export const createGridAgent = (o: GridAgentOptions): GridAgent => {
   const offers = new Map<string, Window>();
   const sold = new Map<string, Sold>();
+  const marketNow = o.marketNow ?? o.now;
+  const save = (): Promise<void> =>
+    o.store.putDocument(SOLD_WINDOWS.kind, SOLD_WINDOWS.id, { sold: [...sold.entries()] });
   // Read when used: the URL may be known only once the app listens.
   const v2Uri = (): string => `${o.uri.replace(/\/+$/, '')}${V2_PATH}`;
 
@@ -154,6 +199,24 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
     return { w, kw };
   };
 
+  /** The workload shift as recorded, confirmed back to the buyer (DEG 14.3.2 "shift confirmation"). */
+  const shiftEntry = (w: Window, shift: NonNullable<Sold['shift']>) => ({
+    id: 'workload-shift',
+    status: { code: 'WORKLOAD_SHIFT', name: 'Workload shift recorded' },
+    commitmentIds: [`${w.id}-commitment`],
+    performanceAttributes: {
+      '@context': COMPUTE_ENERGY_CONTEXT,
+      '@type': 'ComputeEnergyWorkloadShift',
+      actionType: 'workload_shift',
+      actionReason: shift.reason,
+      plannedEnergy: shift.plannedKwh,
+      plannedEnergyUnit: 'kWh',
+      plannedPower: shift.kw,
+      plannedPowerUnit: 'kW',
+      at: shift.at,
+    },
+  });
+
   const contract = (w: Window, kw: number, status: 'DRAFT' | 'ACTIVE', id?: string) => ({
     ...(id ? { id } : {}),
     status: { code: status },
@@ -183,11 +246,16 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
           buyer: m.sender.subscriberId,
           bapUri: String(m.context.bapUri),
         });
+        await save();
         await send();
       };
     };
 
-  /** update (DEG "workload shift"): a new kW on a window this buyer holds, within the capacity. */
+  /**
+   * update (DEG compute-energy 14.3.1 "workload shift"): a new kW on a window this buyer holds, within
+   * the capacity, and, when the update carries one, the energy the buyer's plan puts into the window,
+   * recorded with the sale and confirmed back in the on_update (14.3.2).
+   */
   const update = async (m: V2Inbound): Promise<() => Promise<void>> => {
     const c = (m.message.contract ?? {}) as { id?: unknown; commitments?: V2Obj[] };
     const id = String(c.id ?? '');
@@ -206,9 +274,14 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
           path: 'message.contract.commitments[0].resources[0].quantity',
         },
       );
-    const send = reply(m, 'on_update', { contract: contract(h.w, kw, 'ACTIVE', id) });
+    const asked = shiftOf(c as V2Obj);
+    const shift = asked && { ...asked, kw, at: new Date(marketNow()).toISOString() };
+    const send = reply(m, 'on_update', {
+      contract: { ...contract(h.w, kw, 'ACTIVE', id), ...(shift ? { performance: [shiftEntry(h.w, shift)] } : {}) },
+    });
     return async () => {
-      sold.set(id, { ...h, kw });
+      sold.set(id, { ...h, kw, ...(shift ? { shift } : {}) });
+      await save();
       await send();
     };
   };
@@ -225,7 +298,7 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
         handlers: {
           async discover(m) {
             const q = readComputeEnergyDiscover(m.message);
-            const from = q.from ?? o.now() - (o.now() % DAY_MS);
+            const from = q.from ?? marketNow() - (marketNow() % DAY_MS);
             const found = (await Promise.all(q.areas.map((a) => bestWindow(a, from)))).filter(
               (w): w is Window => w !== undefined && (q.to === undefined || w.end <= q.to),
             );
@@ -243,7 +316,7 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
                   offers: found.map((w) => ({
                     id: w.id,
                     resourceIds: [`${w.id}-window`],
-                    validity: { startDate: iso(o.now()), endDate: iso(w.start) },
+                    validity: { startDate: iso(Math.min(marketNow(), w.start)), endDate: iso(w.start) },
                     considerations: [priceOf(w, 'QUOTED')],
                   })),
                 },
@@ -257,6 +330,26 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
         },
       });
     },
+    async restore() {
+      const doc = await o.store.getDocument<{ sold?: [string, Sold][] }>(SOLD_WINDOWS.kind, SOLD_WINDOWS.id);
+      for (const [id, h] of doc?.sold ?? []) sold.set(id, h);
+    },
+    sold: () =>
+      new Map(
+        [...sold.entries()].map(([id, h]) => [
+          id,
+          {
+            gridArea: h.w.gridArea,
+            start: h.w.start,
+            end: h.w.end,
+            carbonGPerKwh: h.w.carbon,
+            gbpPerKwh: h.w.gbpPerKwh,
+            kw: h.kw,
+            buyer: h.buyer,
+            ...(h.shift ? { shift: h.shift } : {}),
+          },
+        ]),
+      ),
     async carbonSpike(contractId, carbonGPerKwh, gbpPerKwh) {
       const h = sold.get(contractId);
       if (!h) throw new FlexError('FLX_ORDER_NOT_FOUND', `no contract ${contractId} sold here`);
@@ -266,6 +359,7 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
         ...(gbpPerKwh === undefined ? {} : { gbpPerKwh: gbpPerKwh.toFixed(5) }),
       };
       sold.set(contractId, { ...h, w });
+      await save();
       const context = {
         domain: 'beckn.one:DEG:compute-energy:1.0',
         action: 'on_update',
@@ -292,7 +386,7 @@ export const createGridAgent = (o: GridAgentOptions): GridAgent => {
                 '@type': 'ComputeEnergyGridEvent',
                 carbonIntensity: w.carbon,
                 carbonIntensityUnit: 'gCO2/kWh',
-                at: iso(o.now()),
+                at: iso(marketNow()),
               },
             },
           ],

@@ -4,6 +4,10 @@ import type { BppConfig, BppSiteConfig, PlannerConfig } from '../../compose/conf
 import { DEFAULT_CANCELLATION, type CancellationPolicy } from '../../domain/order.ts';
 import type { ConfigReader } from '../config-reader.ts';
 import { readDashboard, readParticipant, readPeerKey, readRateLimit, readVerifyThreads } from './common.ts';
+import { readComputeEnergy, type ComputeEnergySection } from './compute-energy.ts';
+
+/** A BPP's config as `flexlon run bpp` reads it: the role's, and the compute agent's when it buys grid windows. */
+export type BppRunConfig = BppConfig & { readonly computeEnergy?: ComputeEnergySection };
 
 const readSite = (s: ConfigReader): BppSiteConfig => {
   const id = s.string('id');
@@ -53,14 +57,14 @@ const readPlanner = (c: ConfigReader): PlannerConfig => {
   return { kind, timeLimitSeconds };
 };
 
-export const readBpp = (c: ConfigReader): BppConfig => {
+export const readBpp = (c: ConfigReader): BppRunConfig => {
   const { id, logLevel, listen, store, keys, registry, clock, signals } = readParticipant(c);
   const planner = readPlanner(c);
   const sites = c.array('sites', 1).map(readSite);
   if (new Set(sites.map((s) => s.id)).size !== sites.length) c.fail('sites', 'site ids must be unique');
   const slotMinutes = c.number('slotMinutes', 30, 5, 60, true);
   const horizonSlots = c.number('horizonSlots', 96, 2, 2000, true);
-  const out: BppConfig = {
+  const out: BppRunConfig = {
     id,
     logLevel,
     listen,
@@ -86,6 +90,8 @@ export const readBpp = (c: ConfigReader): BppConfig => {
     ...readRateLimit(c),
     // The version the BPP registers itself with (docs/beckn-2.md); absent: the record names none (1.1.1).
     ...(c.has('becknVersion') ? { becknVersion: c.oneOf('becknVersion', ['1.1.1', '2.0'] as const) } : {}),
+    // DEG compute-energy (docs/beckn-2.md): the grid windows it buys for its own plan.
+    ...readComputeEnergy(c, { id, sites, slotMinutes }),
   };
   c.optionalString('role');
   c.done();
