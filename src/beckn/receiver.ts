@@ -7,12 +7,14 @@
 //   * TxWork (the BPP): claim, audit, the message's effect and the callbacks it owes (outbox) are
 //     written in ONE store transaction, so "every inbound message_id is recorded with its outcome in
 //     the same transaction as its effect"; a duplicate finds the claim and causes nothing.
-// Any step's error becomes a NACK in exactly one place (toNack), with an audit row and no effect.
+// Any step's error becomes a NACK in exactly one place (the codec's toNack), with an audit row and no effect.
+// The codec is the wire's version: core 1.1.1 by default; Beckn 2.0 (src/beckn/v2/receiver.ts) reads
+// its own envelope into the same internal message and answers with its own Ack, through these steps.
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError } from '../errors.ts';
 import type { Signer, Store, StoreTx } from '../ports.ts';
-import { ACK, toNack, type AckBody } from './ack.ts';
+import { ACK, toNack } from './ack.ts';
 import { ACK_SIGNATURE_HEADER, signAck } from './ack-signature.ts';
 import type { Busy } from './admission.ts';
 import { deadlineOf } from './client.ts';
@@ -38,6 +40,32 @@ export interface Inbound {
   readonly authorization: string;
   /** base64 BLAKE2b-512 of `raw`, as verified. */
   readonly digest: string;
+  /** A message that came in another version than 1.1.1 (`msg` is its internal form): as sent. */
+  readonly wire?: WireOrigin;
+}
+
+/** peerUri: where the sender takes answers (its bapUri / bppUri as spelled); message: its `message` as sent. */
+export type WireOrigin = { readonly version: string; action: string; peerUri: string; message: unknown };
+/** A refusal as a codec answers it: HTTP status, body, and the coded error. */
+export type Refusal = { readonly http: number; body: unknown; error: FlexError };
+type Seen = { messageId?: string };
+
+/**
+ * One Beckn version at the wire (issue 18) around the one pipeline: its routes (prefix, internal
+ * action → wire name), how verified bytes become the internal (1.1.1-form) message the handlers read
+ * (setting `seen.messageId` once the body parses; throw to NACK), its NACKs and answers (messageId is
+ * '' before the body parsed), and what it records with a first claim: `record` in the TxWork's
+ * transaction, `accepted` for a continuation before its ACK. `version` goes in the audit rows.
+ */
+export interface ReceiverCodec {
+  readonly prefix: string;
+  readonly actions: Readonly<Partial<Record<Action, string>>>;
+  readonly version?: string;
+  decode(action: Action, raw: Buffer, from: ResolvedKey, seen: Seen): Promise<{ msg: BecknMessage; wire?: WireOrigin }>;
+  toNack(e: unknown): Refusal;
+  answer(reply: FastifyReply, raw: Buffer, messageId: string, http: number, nack?: Refusal): Promise<void>;
+  record?(tx: StoreTx, i: Inbound): Promise<void>;
+  accepted?(i: Inbound): Promise<void>;
 }
 
 /**
@@ -81,52 +109,31 @@ export interface ReceiverOptions {
   readonly signatureCheck?: SignatureCheck;
   /** Told the outcome of every message: ACK, duplicate, or NACK:<FLX code> with the error (metrics, logs). */
   readonly onOutcome?: (action: Action, outcome: string, error?: unknown) => void;
-  /**
-   * Admission control (issue 14 finding 3): asked before a request is admitted; a reason refuses it
-   * with 503 and Retry-After instead of an ACK whose callback could not be sent within its ttl.
-   */
+  /** Asked before a request is admitted (issue 14 finding 3): a reason refuses it, 503 with Retry-After. */
   readonly admission?: () => string | undefined;
   /**
-   * Admission by the work a request queues for before its callback can go (the BPP's planner,
-   * admission.ts): asked once the message is verified, inside its ttl and not a duplicate, with the
-   * time its callback is due by (context.timestamp + ttl). A Busy refuses it (503 FLX_BUSY,
-   * Retry-After, not audited); a function is called once the request has been answered, told
-   * whether it was ACKed.
+   * Admission by the planner's queue (admission.ts), once the message is verified, in its ttl and not
+   * a duplicate, told when its callback is due: a Busy refuses it (503 FLX_BUSY, Retry-After, not
+   * audited); a function is told, once answered, whether it was ACKed.
    */
-  readonly backlog?: (
-    action: Action,
-    deadlineMs: number,
-    nowMs: number,
-  ) => Busy | ((acked: boolean) => void) | undefined;
-  /**
-   * Requests per verified subscriber (rate-limit.ts): over it, 429 FLX_RATE_LIMITED with Retry-After,
-   * not audited. A BPP gets DEFAULT_RATE_LIMIT unless told otherwise; `false` turns it off; other
-   * roles have none unless given one.
-   */
+  readonly backlog?: (action: Action, dueMs: number, nowMs: number) => Busy | ((acked: boolean) => void) | undefined;
+  /** Requests per verified subscriber (rate-limit.ts; over: 429, Retry-After, not audited); a BPP's default DEFAULT_RATE_LIMIT. */
   readonly rateLimit?: RateLimit | false;
+  /** The wire version (core 1.1.1 when absent). */
+  readonly codec?: ReceiverCodec;
 }
 
-/**
- * What a refused request leaves in the audit trail: its digest, its length and this much of its
- * start, never the whole body. Anyone can send junk without credentials; storing every refused body
- * whole let unsigned requests fill the disk (issue 14 finding 4: 327 MB in 10 s).
- */
+// A refused request leaves its digest, length and this much of its start in the audit trail, never the
+// whole body: unsigned junk stored whole filled the disk (issue 14 finding 4: 327 MB in 10 s).
 const MAX_AUDITED_BODY = 512;
 
 /** The request's raw bytes, or a coded refusal when there is no JSON body (empty, text/plain, another type). */
 const rawBodyOf = (req: FastifyRequest): Buffer => {
-  const type =
-    String(req.headers['content-type'] ?? '')
-      .split(';')[0]
-      ?.trim()
-      .toLowerCase() ?? '';
+  const type = /^\s*([^;\s]*)/.exec(String(req.headers['content-type'] ?? ''))?.[1]?.toLowerCase() ?? '';
   if (Buffer.isBuffer(req.body) && req.body.length > 0 && type === 'application/json') return req.body;
-  throw new FlexError(
-    'FLX_REQ_MEDIA_TYPE',
-    req.body === undefined || (Buffer.isBuffer(req.body) && req.body.length === 0)
-      ? 'the request has no body: send the Beckn message as JSON with Content-Type: application/json'
-      : `the body is ${type || 'of no stated type'}: send the Beckn message as JSON with Content-Type: application/json`,
-  );
+  const none = req.body === undefined || (Buffer.isBuffer(req.body) && req.body.length === 0);
+  const what = none ? 'the request has no body' : `the body is ${type || 'of no stated type'}`;
+  throw new FlexError('FLX_REQ_MEDIA_TYPE', `${what}: send it as JSON with Content-Type: application/json`);
 };
 
 /** The requests admission control may refuse (callbacks owe nothing back), and when to try again (s). */
@@ -136,11 +143,8 @@ const BUSY_RETRY_AFTER_SECONDS = 5;
 /** A refused body for the audit trail: sha-256, length and a short excerpt. */
 const bodyExcerpt = (body: unknown): { bodySha256: string; bodyBytes: number; body: string } => {
   const bytes = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : '', 'utf8');
-  return {
-    bodySha256: createHash('sha256').update(bytes).digest('hex'),
-    bodyBytes: bytes.length,
-    body: bytes.subarray(0, MAX_AUDITED_BODY).toString('utf8'),
-  };
+  const excerpt = bytes.subarray(0, MAX_AUDITED_BODY).toString('utf8');
+  return { bodySha256: createHash('sha256').update(bytes).digest('hex'), bodyBytes: bytes.length, body: excerpt };
 };
 const DUPLICATE = 'ACK (duplicate: no effect)';
 const GATEWAY_HEADER = 'x-gateway-authorization';
@@ -158,9 +162,10 @@ const verifyGateway = async (o: ReceiverOptions, raw: Buffer, header: string, no
   }
 };
 
-const parse = (raw: Buffer): BecknMessage => {
+/** The body as JSON, or FLX_REQ_INVALID_JSON. */
+export const parseBody = <T = BecknMessage>(raw: Buffer): T => {
   try {
-    return JSON.parse(raw.toString('utf8')) as BecknMessage;
+    return JSON.parse(raw.toString('utf8')) as T;
   } catch (e) {
     throw new FlexError('FLX_REQ_INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`);
   }
@@ -179,69 +184,59 @@ const signedAck = (signer: Signer, text: string, nowMs: number): string => {
 };
 const ACK_TEXT = JSON.stringify(ACK);
 
-const send = async (o: ReceiverOptions, reply: FastifyReply, http: number, body: AckBody): Promise<void> => {
-  const text = body === ACK ? ACK_TEXT : JSON.stringify(body);
-  if (o.ackSigner) reply.header(ACK_SIGNATURE_HEADER, signedAck(o.ackSigner, text, o.now()));
-  await reply.code(http).type('application/json').send(text);
-};
+/** Core 1.1.1, the default codec: routes at the root, the message as sent, the ACK signed in a header. */
+const coreCodec = (o: ReceiverOptions, v: BecknValidator): ReceiverCodec => ({
+  prefix: '',
+  actions: Object.fromEntries(actionsFor(o.role).map((a) => [a, a])),
+  decode: async (action, raw) => {
+    const msg = parseBody(raw);
+    v.assert(action, msg);
+    return { msg };
+  },
+  toNack,
+  answer: async (reply, _raw, _id, http, nack) => {
+    const text = nack ? JSON.stringify(nack.body) : ACK_TEXT;
+    if (o.ackSigner) reply.header(ACK_SIGNATURE_HEADER, signedAck(o.ackSigner, text, o.now()));
+    await reply.code(http).type('application/json').send(text);
+  },
+});
 
-/**
- * A refusal for load or rate (FLX_RATE_LIMITED, FLX_BUSY) with the whole seconds until a retry may
- * pass (Retry-After). Not audited: under load, a row per refusal would add to the load.
- */
-class RetryLater extends FlexError {
-  constructor(
-    code: 'FLX_RATE_LIMITED' | 'FLX_BUSY',
-    message: string,
-    readonly retryAfterSeconds: number,
-  ) {
-    super(code, message);
-  }
-}
-const rateLimited = (retryAfterSeconds: number, subscriberId: string): RetryLater =>
-  new RetryLater(
-    'FLX_RATE_LIMITED',
-    `${subscriberId} is over its rate limit; retry in ${retryAfterSeconds} s`,
-    retryAfterSeconds,
-  );
+/** A refusal for load or rate, with the seconds until a retry may pass (Retry-After); not audited. */
+type RetryLater = FlexError & { readonly retryAfterSeconds: number };
+const retryLater = (code: 'FLX_RATE_LIMITED' | 'FLX_BUSY', message: string, s: number): RetryLater =>
+  Object.assign(new FlexError(code, message), { retryAfterSeconds: s });
+const isRetryLater = (e: unknown): e is RetryLater => e instanceof FlexError && 'retryAfterSeconds' in e;
 
-/**
- * Time kept, after a request's handler has run, for its callback to be sent before the ttl ends. A
- * request whose handler (the BPP's planning for select, init, confirm) ran past that is refused, not
- * ACKed: the callback would be refused as expired, and an ACK is a promise of it.
- */
+// Time kept, after a request's handler ran, to send its callback before the ttl ends: a request whose
+// handler (the BPP's planning) ran past it is refused, not ACKed (an ACK promises the callback).
 const LATE_MARGIN_MS = 500;
 
-/** What registerReceiver prepares once: the compiled validator and the rate limiter. */
-interface Steps {
-  readonly v: BecknValidator;
-  readonly limiter: RateLimiter | undefined;
-}
+/** What registerReceiver prepares once: the codec and the rate limiter. */
+type Steps = { readonly codec: ReceiverCodec; limiter: RateLimiter | undefined };
+
+/** One request as it goes through the steps: answer sends the ACK (no refusal) or a NACK through the codec. */
+type Answer = (http: number, refusal?: Refusal) => Promise<void>;
+type Call = { readonly req: FastifyRequest; answer: Answer; nowMs: number; journal: InboundJournal; seen: Seen };
 
 /** The steps up to and including the handler's own validation; throws for a NACK. */
 const admit = async (
   o: ReceiverOptions,
-  { v, limiter }: Steps,
+  { codec, limiter }: Steps,
   action: Action,
-  req: FastifyRequest,
-  nowMs: number,
+  { req, nowMs, seen }: Call,
 ): Promise<{ inbound: Inbound; duplicate: boolean }> => {
   const raw = rawBodyOf(req);
-  const gatewayHeader = req.headers[GATEWAY_HEADER];
+  // BECKN-006 gateways forward 1.1.1 searches only (2.0 has none: 14_Signing "removes legacy gateway-specific steps").
+  const gatewayHeader = o.codec ? undefined : req.headers[GATEWAY_HEADER];
   const gateway = typeof gatewayHeader === 'string' ? await verifyGateway(o, raw, gatewayHeader, nowMs) : undefined;
-  const { key: sender, digest } = await verifyRequest(
-    raw,
-    req.headers.authorization,
-    o.resolver,
-    nowMs,
-    o.skewSeconds,
-    o.signatureCheck,
-  );
+  const authorization = req.headers.authorization;
+  const check = o.signatureCheck;
+  const { key: sender, digest } = await verifyRequest(raw, authorization, o.resolver, nowMs, o.skewSeconds, check);
   // Keyed by the subscriber whose signature verified, before any parsing, validation or store work.
   const wait = limiter?.take(sender.subscriberId, nowMs);
-  if (wait !== undefined) throw rateLimited(wait, sender.subscriberId);
-  const msg = parse(raw);
-  v.assert(action, msg);
+  if (wait !== undefined)
+    throw retryLater('FLX_RATE_LIMITED', `${sender.subscriberId} is over its rate limit; retry in ${wait} s`, wait);
+  const { msg, wire } = await codec.decode(action, raw, sender, seen);
   checkContext(
     { subscriberId: o.subscriberId, role: o.role, skewSeconds: o.skewSeconds ?? DEFAULT_SKEW_SECONDS },
     action,
@@ -254,9 +249,10 @@ const admit = async (
     msg,
     sender,
     raw,
-    authorization: req.headers.authorization as string,
+    authorization: authorization as string,
     digest,
     ...(gateway ? { gateway } : {}),
+    ...(wire ? { wire } : {}),
   };
   return { inbound, duplicate: await isDuplicate(o, inbound) };
 };
@@ -265,43 +261,37 @@ const admit = async (
 const claimKey = (i: Inbound): string => `${i.sender.subscriberId}|${i.msg.context.message_id}|${i.action}`;
 const outcomeOf = (i: Inbound): string => `ACK ${i.digest}`;
 
-const isDuplicate = async (o: ReceiverOptions, inbound: Inbound): Promise<boolean> => {
-  const previous = await (o.journal ?? defaultJournals(o)).seen(claimKey(inbound));
-  if (previous === undefined) return false;
-  // The exact same signed request (or a retry of it) gets the same ACK; a different message under a
-  // used message_id is refused, so it cannot pass for the first one.
-  if (previous !== outcomeOf(inbound) && previous !== 'ACK') throw differentMessage(inbound);
-  return true;
-};
-
-const differentMessage = (i: Inbound): FlexError =>
-  new FlexError(
+/** The exact same signed request (or a retry of it) gets the same ACK; a different message under a used message_id is refused. */
+const sameMessage = (i: Inbound, previous: string): true => {
+  if (previous === outcomeOf(i) || previous === 'ACK') return true;
+  throw new FlexError(
     'FLX_REQ_DUPLICATE',
     `message_id ${i.msg.context.message_id} was already used by ${i.sender.subscriberId} for a different ${i.action}`,
     { path: 'context.message_id' },
   );
-
-const journals = new WeakMap<Store, InboundJournal>();
-const defaultJournals = (o: ReceiverOptions): InboundJournal => {
-  let j = journals.get(o.store);
-  if (!j) {
-    j = storeJournal(o.store);
-    journals.set(o.store, j);
-  }
-  return j;
 };
 
-const inboundEntry = (o: ReceiverOptions, i: Inbound, req: FastifyRequest, nowMs: number, outcome: string) => ({
+const isDuplicate = async (o: ReceiverOptions, inbound: Inbound): Promise<boolean> => {
+  const previous = await (o.journal ?? defaultJournals(o)).seen(claimKey(inbound));
+  return previous !== undefined && sameMessage(inbound, previous);
+};
+
+const journals = new WeakMap<Store, InboundJournal>();
+const defaultJournals = (o: ReceiverOptions): InboundJournal =>
+  journals.get(o.store) ?? journals.set(o.store, storeJournal(o.store)).get(o.store)!;
+
+const inboundEntry = (o: ReceiverOptions, i: Inbound, { req, nowMs }: Call, outcome: string) => ({
   kind: 'beckn.in' as const,
   at: nowMs,
   actor: o.subscriberId,
   transactionId: i.msg.context.transaction_id,
   messageId: i.msg.context.message_id,
   payload: {
-    action: i.action,
+    action: i.wire?.action ?? i.action,
+    ...(i.wire ? { version: i.wire.version } : {}),
     from: i.sender.subscriberId,
     authorization: req.headers.authorization,
-    body: (req.body as Buffer).toString('utf8'),
+    body: i.raw.toString('utf8'),
     outcome,
     ...(i.gateway ? { gateway: i.gateway.subscriberId, gatewayAuthorization: req.headers[GATEWAY_HEADER] } : {}),
   },
@@ -309,27 +299,23 @@ const inboundEntry = (o: ReceiverOptions, i: Inbound, req: FastifyRequest, nowMs
 
 /**
  * One transaction: locks (the Beckn transaction first, so messages of one order are handled one at a
- * time in any process; then the work's own), the claim, the `beckn.in` row, the effect. Locks come
- * before the first audit append (docs/storage.md: lock order). True when this copy was the first.
+ * time in any process; then the work's own), the claim, the `beckn.in` row, the codec's record, the
+ * effect. Locks come before the first audit append (docs/storage.md: lock order). True when this copy
+ * was the first.
  */
-const commitWork = async (
-  o: ReceiverOptions,
-  work: TxWork,
-  i: Inbound,
-  req: FastifyRequest,
-  nowMs: number,
-): Promise<boolean> => {
+const commitWork = async (o: ReceiverOptions, work: TxWork, i: Inbound, call: Call): Promise<boolean> => {
   try {
     return await o.store.transaction(async (tx) => {
       for (const key of [`beckn:${i.msg.context.transaction_id}`, ...(work.locks ?? [])]) await tx.lock(key);
       const claim = await tx.claimMessage(claimKey(i), outcomeOf(i));
       if (!claim.first) {
         // A copy that raced past the dedupe step (or arrived after a restart): same rule as there.
-        if (claim.outcome !== outcomeOf(i) && claim.outcome !== 'ACK') throw differentMessage(i);
-        await tx.appendAudit(inboundEntry(o, i, req, nowMs, DUPLICATE));
+        sameMessage(i, claim.outcome);
+        await tx.appendAudit(inboundEntry(o, i, call, DUPLICATE));
         return false;
       }
-      await tx.appendAudit(inboundEntry(o, i, req, nowMs, 'ACK'));
+      await tx.appendAudit(inboundEntry(o, i, call, 'ACK'));
+      await o.codec?.record?.(tx, i);
       await work.commit(tx);
       return true;
     });
@@ -344,23 +330,22 @@ const lateBy = (o: ReceiverOptions, action: Action, i: Inbound): RetryLater | un
   const now = o.now();
   const due = deadlineOf(i.msg.context, now);
   if (now + LATE_MARGIN_MS <= due) return undefined;
-  return new RetryLater(
-    'FLX_BUSY',
-    `answering this ${action} took until ${Math.max(0, Math.round((due - now) / 1000))} s before its ttl ended, too late to send the callback in time; nothing was done`,
-    BUSY_RETRY_AFTER_SECONDS,
-  );
+  const left = Math.max(0, Math.round((due - now) / 1000));
+  const why = `answering this ${action} took until ${left} s before its ttl ended, too late to send the callback in time`;
+  return retryLater('FLX_BUSY', `${why}; nothing was done`, BUSY_RETRY_AFTER_SECONDS);
+};
+
+/** Runs `f` after the ACK has gone, reporting its failure. */
+const later = (o: ReceiverOptions, i: Inbound, f: () => Promise<void>): void => {
+  setImmediate(() => {
+    f().catch((e: unknown) => o.onBackgroundError(e, i));
+  });
 };
 
 /** The handler, then claim + audit (+ the effect, for TxWork), the ACK, and what runs after it. */
-const accept = async (
-  o: ReceiverOptions,
-  action: Action,
-  done: Inbound,
-  req: FastifyRequest,
-  reply: FastifyReply,
-  nowMs: number,
-  journal: InboundJournal,
-): Promise<void> => {
+const accept = async (o: ReceiverOptions, done: Inbound, call: Call): Promise<void> => {
+  const { action } = done;
+  const { answer, journal } = call;
   const handler = o.handlers[action];
   if (!handler)
     throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `${o.role} ${o.subscriberId} does not implement /${action}`);
@@ -371,9 +356,9 @@ const accept = async (
     // A copy of this message may have taken effect while this one was being validated (a retry
     // racing its original): it is then a duplicate, answered with the same ACK, not a refusal.
     if (!(e instanceof FlexError) || !(await isDuplicate(o, done).catch(() => false))) throw e;
-    await journal.append(inboundEntry(o, done, req, nowMs, DUPLICATE));
+    await journal.append(inboundEntry(o, done, call, DUPLICATE));
     o.onOutcome?.(action, 'duplicate');
-    return send(o, reply, 200, ACK);
+    return answer(200);
   }
   if (typeof then === 'object') {
     const late = lateBy(o, action, done);
@@ -381,28 +366,18 @@ const accept = async (
       then.settle?.();
       throw late;
     }
-    const first = await commitWork(o, then, done, req, nowMs);
+    const first = await commitWork(o, then, done, call);
     o.onOutcome?.(action, first ? 'ACK' : 'duplicate');
-    await send(o, reply, 200, ACK);
-    const after = then.after;
-    if (first && after)
-      setImmediate(() => {
-        after().catch((e: unknown) => o.onBackgroundError(e, done));
-      });
+    await answer(200);
+    if (first && then.after) later(o, done, then.after);
     return;
   }
-  const claim = await journal.accept(
-    claimKey(done),
-    outcomeOf(done),
-    inboundEntry(o, done, req, nowMs, 'ACK'),
-    DUPLICATE,
-  );
+  const entry = inboundEntry(o, done, call, 'ACK');
+  const claim = await journal.accept(claimKey(done), outcomeOf(done), entry, DUPLICATE);
+  if (claim.first) await o.codec?.accepted?.(done);
   o.onOutcome?.(action, claim.first ? 'ACK' : 'duplicate');
-  await send(o, reply, 200, ACK);
-  if (claim.first && then)
-    setImmediate(() => {
-      then().catch((e: unknown) => o.onBackgroundError(e, done));
-    });
+  await answer(200);
+  if (claim.first && then) later(o, done, then);
 };
 
 const handle = async (
@@ -412,8 +387,13 @@ const handle = async (
   req: FastifyRequest,
   reply: FastifyReply,
 ): Promise<void> => {
+  const { codec } = steps;
   const nowMs = o.now();
   const journal = o.journal ?? defaultJournals(o);
+  const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
+  const seen: Seen = {};
+  const answer: Answer = (http, nack) => codec.answer(reply, raw, seen.messageId ?? '', http, nack);
+  const call: Call = { req, answer, nowMs, journal, seen };
   // Load shedding before any work: an ACK is a promise of a callback within the ttl, so a participant
   // that owes too many already says so (503, Retry-After) rather than ACK and later drop. Not audited:
   // under load, a row per refusal would add to the load.
@@ -421,41 +401,41 @@ const handle = async (
   if (busy !== undefined) {
     o.onOutcome?.(action, 'NACK:FLX_BUSY');
     reply.header('Retry-After', String(BUSY_RETRY_AFTER_SECONDS));
-    return send(o, reply, 503, toNack(new FlexError('FLX_BUSY', busy)).body);
+    return answer(503, codec.toNack(new FlexError('FLX_BUSY', busy)));
   }
   let inbound: Inbound | undefined;
   try {
-    const admitted = await admit(o, steps, action, req, nowMs);
+    const admitted = await admit(o, steps, action, call);
     inbound = admitted.inbound;
     if (admitted.duplicate) {
-      await journal.append(inboundEntry(o, inbound, req, nowMs, DUPLICATE));
+      await journal.append(inboundEntry(o, inbound, call, DUPLICATE));
       o.onOutcome?.(action, 'duplicate');
-      return await send(o, reply, 200, ACK);
+      return await answer(200);
     }
     const done = inbound;
     // Admission by the planner queue: only now is the ttl known, and a duplicate costs no planning.
     const queued = REQUESTS.has(action) ? o.backlog?.(action, deadlineOf(done.msg.context, nowMs), nowMs) : undefined;
     if (queued !== undefined && typeof queued !== 'function')
-      throw new RetryLater('FLX_BUSY', queued.reason, queued.retryAfterSeconds);
+      throw retryLater('FLX_BUSY', queued.reason, queued.retryAfterSeconds);
     let acked = false;
     try {
       // Every log line from here on (handler, commit, callback) carries the message's ids.
       await withLogContext(
         { transaction_id: done.msg.context.transaction_id, message_id: done.msg.context.message_id, action },
-        () => accept(o, action, done, req, reply, nowMs, journal),
+        () => accept(o, done, call),
       );
       acked = true;
     } finally {
       queued?.(acked);
     }
   } catch (e) {
-    const nack = toNack(e);
-    o.onOutcome?.(action, `NACK:${e instanceof FlexError ? e.code : 'FLX_INTERNAL'}`, e);
+    const nack = codec.toNack(e);
+    o.onOutcome?.(action, `NACK:${nack.error.code}`, e);
     // Like load shedding, a refusal for the rate or the planner's queue is not audited: a row each
     // would add to the load.
-    if (e instanceof RetryLater) {
+    if (isRetryLater(e)) {
       reply.header('Retry-After', String(e.retryAfterSeconds));
-      return send(o, reply, nack.http, nack.body);
+      return answer(nack.http, nack);
     }
     const ctx = (inbound?.msg.context ?? {}) as Partial<BecknMessage['context']>;
     const authorization = req.headers.authorization;
@@ -470,7 +450,8 @@ const handle = async (
         ...(ctx.transaction_id ? { transactionId: ctx.transaction_id } : {}),
         ...(ctx.message_id ? { messageId: ctx.message_id } : {}),
         payload: {
-          action,
+          action: codec.actions[action] ?? action,
+          ...(codec.version ? { version: codec.version } : {}),
           code: nack.error.code,
           reason: nack.error.message,
           authorization: typeof authorization === 'string' ? authorization.slice(0, MAX_AUDITED_BODY) : null,
@@ -483,7 +464,7 @@ const handle = async (
     const challenge = `Signature realm="${o.subscriberId}",headers="(created) (expires) digest"`;
     if (nack.error.code === 'FLX_SIG_GATEWAY') reply.header('Proxy-Authenticate', challenge);
     else if (nack.http === 401) reply.header('WWW-Authenticate', challenge);
-    await send(o, reply, nack.http, nack.body);
+    await answer(nack.http, nack);
   }
 };
 
@@ -491,27 +472,32 @@ const handle = async (
 export const actionsFor = (role: 'BAP' | 'BPP' | 'BG'): Action[] =>
   role === 'BPP' ? [...REQUEST_ACTIONS] : role === 'BAP' ? REQUEST_ACTIONS.map(callbackOf) : ['search', 'on_search'];
 
-/** Registers POST /<action> for every action the role can receive; actions without a handler NACK with 40001. */
+/**
+ * Registers POST <prefix>/<action> for every action the role can receive in the codec's version;
+ * actions without a handler NACK with 40001.
+ */
 export const registerReceiver = (app: FastifyInstance, o: ReceiverOptions): void => {
   useRawJsonBody(app);
   const limit = o.rateLimit ?? (o.role === 'BPP' ? DEFAULT_RATE_LIMIT : false);
-  const steps: Steps = { v: o.validator ?? becknValidator(), limiter: limit ? rateLimiter(limit) : undefined };
+  const codec = o.codec ?? coreCodec(o, o.validator ?? becknValidator());
+  const steps: Steps = { codec, limiter: limit ? rateLimiter(limit) : undefined };
   // Any other body type reaches the handler as bytes, to be refused there with a coded NACK
   // (FLX_REQ_MEDIA_TYPE) rather than the web framework's own 415.
   if (!app.hasContentTypeParser('*'))
     app.addContentTypeParser('*', { parseAs: 'buffer', bodyLimit: 1024 * 1024 }, depthCheckedBody);
-  const actions = actionsFor(o.role);
-  for (const action of actions) app.post(`/${action}`, (req, reply) => handle(o, steps, action, req, reply));
+  const routes = Object.entries(codec.actions) as [Action, string][];
+  for (const [action, wire] of routes)
+    app.post(`${codec.prefix}/${wire}`, (req, reply) => handle(o, steps, action, req, reply));
   // A Beckn action this role does not receive (an on_* posted to a BPP, a request to a BAP) gets a
   // Beckn NACK naming it, not the framework's 404 page; nothing is audited (no credentials needed).
-  app.post('/:action', async (req, reply) => {
+  app.post(`${codec.prefix}/:action`, async (req, reply) => {
     const action = (req.params as { action: string }).action.slice(0, 64);
-    const nack = toNack(
+    const nack = codec.toNack(
       new FlexError(
         'FLX_ACTION_NOT_APPLICABLE',
-        `this ${o.role} does not receive /${action}; it receives ${actions.map((a) => `/${a}`).join(', ')}`,
+        `this ${o.role} does not receive ${codec.prefix}/${action}; it receives ${routes.map(([, w]) => `${codec.prefix}/${w}`).join(', ')}`,
       ),
     );
-    await send(o, reply, 404, nack.body);
+    await codec.answer(reply, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), '', 404, nack);
   });
 };

@@ -1,7 +1,7 @@
 // A participant's Beckn 2.0 endpoint (core v2.0.0 LTS): POST <registered URL>/v2/{action} — for a
-// BPP discover, select, init, confirm and status; for a BAP (FlexLon's grid buyer) their callbacks
-// on_discover … on_status. The same named steps as the 1.1.1 receiver (src/beckn/receiver.ts) and
-// the same handlers behind them:
+// BPP the requests (discover … status, track, cancel, update, rate, support); for a BAP (FlexLon's
+// grid buyer) their callbacks. It is the 1.1.1 receiver (src/beckn/receiver.ts) with a 2.0 codec:
+// the same pipeline and the same handlers behind it:
 //   raw body → verify signature → parse → tell the version (2.0 LTS only) → FlexLon's 2.0 envelope
 //   schema → map to the internal form (codec-in.ts) → its 1.1.1 schema and context checks (signer,
 //   registered bapUri, addressed here, ttl) → dedupe → handler validates → one store transaction:
@@ -19,19 +19,13 @@
 // text says each line has; FlexLon follows the example), so verifyRequest (src/beckn/verify.ts) checks
 // it. Differences from 1.1.1: the Ack carries a CounterSignature in its body (ack.ts), refusals use
 // real HTTP statuses and the 2.0 error codes.
-import { createHash } from 'node:crypto';
-import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import { FlexError } from '../../errors.ts';
 import type { Signer, Store } from '../../ports.ts';
 import { isCallback, type Action, type BecknMessage } from '../context.ts';
-import { checkContext } from '../inbound-context.ts';
-import { storeJournal } from '../journal.ts';
 import type { KeyResolver } from '../key-resolver.ts';
-import { DEFAULT_RATE_LIMIT, rateLimiter } from '../rate-limit.ts';
-import { useRawJsonBody } from '../raw-body.ts';
-import type { BecknHandler, Inbound, TxWork } from '../receiver.ts';
+import { parseBody, registerReceiver, type BecknHandler, type Inbound, type ReceiverCodec } from '../receiver.ts';
 import { becknValidator, schemaError } from '../validator.ts';
-import { DEFAULT_SKEW_SECONDS, verifyRequest } from '../verify.ts';
 import type { SignatureCheck } from '../verify-pool.ts';
 import { counterSignedAck, toV2Nack, type V2Ack } from './ack.ts';
 import { fromV2Callback, V2_BAP_CALLBACKS } from './codec-bap.ts';
@@ -63,25 +57,13 @@ export interface V2ReceiverOptions {
   /** BPP: the order of a transaction (a Contract id names it). */
   readonly findOrder?: OrderOfTransaction;
   readonly onBackgroundError: (e: unknown, inbound: Inbound) => void;
+  /** Told each outcome with the 2.0 action's name (`discover`, `rate`, …). */
   readonly onOutcome?: (action: string, outcome: string, error?: unknown) => void;
   readonly signatureCheck?: SignatureCheck;
   readonly admission?: () => string | undefined;
 }
 
-const MAX_AUDITED_BODY = 512;
-const DUPLICATE = 'ACK (duplicate: no effect)';
-
-const rawOf = (req: FastifyRequest): Buffer => {
-  const type =
-    String(req.headers['content-type'] ?? '')
-      .split(';')[0]
-      ?.trim()
-      .toLowerCase() ?? '';
-  if (Buffer.isBuffer(req.body) && req.body.length > 0 && type === 'application/json') return req.body;
-  throw new FlexError('FLX_REQ_MEDIA_TYPE', 'send the Beckn 2.0 message as JSON with Content-Type: application/json');
-};
-
-/** A context refusal from the shared 1.1.1 checks, with the path as the 2.0 sender spelled it. */
+/** A refusal from the shared 1.1.1 checks, with a context path as the 2.0 sender spelled it. */
 const inV2Terms = (e: unknown): unknown =>
   e instanceof FlexError && e.path && V2_CONTEXT_PATHS[e.path]
     ? new FlexError(e.code, e.message.replaceAll(e.path.slice(8), (V2_CONTEXT_PATHS[e.path] ?? '').slice(8)), {
@@ -90,272 +72,108 @@ const inV2Terms = (e: unknown): unknown =>
       })
     : e;
 
-interface Admitted {
-  readonly inbound: Inbound;
-  readonly claimKey: string;
-  readonly outcome: string;
-  /** The bapUri (BPP) or bppUri (BAP) as sent: where 2.0 messages to the peer go. */
-  readonly peerUri: string;
-  readonly parsed: { context: Record<string, unknown>; message?: unknown };
-}
+/** Internal action → its 2.0 name, for the role. */
+const v2Names = (role: 'BPP' | 'BAP'): Partial<Record<Action, string>> =>
+  Object.fromEntries(
+    Object.entries(role === 'BPP' ? V2_BPP_ACTIONS : V2_BAP_CALLBACKS).map(([wire, internal]) => [internal, wire]),
+  );
 
-const ACTIONS = { BPP: Object.keys(V2_BPP_ACTIONS), BAP: Object.keys(V2_BAP_CALLBACKS) } as const;
+type Parsed = { context: Record<string, unknown>; message?: unknown };
 
-export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): void => {
-  useRawJsonBody(app);
-  const journal = storeJournal(o.store);
-  // As in 1.1.1 (receiver.ts): a BPP limits each subscriber's requests; a BAP takes callbacks unlimited.
-  const limiter = o.role === 'BPP' ? rateLimiter(DEFAULT_RATE_LIMIT) : undefined;
-
-  const reply = async (
-    res: FastifyReply,
-    http: number,
-    ack: Omit<V2Ack, 'signature'>,
-    raw: Buffer,
-    messageId: string,
-  ) => {
-    const text = counterSignedAck(ack, o.signer, o.now(), raw, messageId);
-    await res.code(http).type('application/json').send(text);
-  };
-
-  /** `seen.messageId` is set as soon as the body parses, so a NACK after that binds the request's messageId. */
-  const admit = async (
-    action: string,
-    req: FastifyRequest,
-    nowMs: number,
-    seen: { messageId: string },
-  ): Promise<Admitted> => {
-    const raw = rawOf(req);
-    const { key: sender, digest } = await verifyRequest(
-      raw,
-      req.headers.authorization,
-      o.resolver,
-      nowMs,
-      DEFAULT_SKEW_SECONDS,
-      o.signatureCheck,
-    );
-    const wait = limiter?.take(sender.subscriberId, nowMs);
-    if (wait !== undefined) throw new FlexError('FLX_RATE_LIMITED', `${sender.subscriberId}: retry in ${wait} s`);
-    let parsed: { context: Record<string, unknown>; message?: unknown };
-    try {
-      parsed = JSON.parse(raw.toString('utf8')) as typeof parsed;
-    } catch (e) {
-      throw new FlexError('FLX_REQ_INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`);
-    }
-    const sentId = (parsed as { context?: { messageId?: unknown } } | null)?.context?.messageId;
-    if (typeof sentId === 'string') seen.messageId = sentId;
-    const version = detectVersion(parsed);
-    if ('path' in version)
-      throw new FlexError('FLX_REQ_CONTEXT', `${version.path} ${version.message}`, { path: version.path });
-    if (version.version !== '2.0' || version.dialect !== 'lts')
-      throw new FlexError(
-        'FLX_REQ_CONTEXT',
-        version.version === '2.0'
-          ? 'this endpoint reads the Beckn 2.0 LTS context (camelCase ids: bapId, transactionId, messageId), not the DEG draft snake_case one'
-          : 'this is the Beckn 2.0 endpoint; send core 1.1.1 messages to the registered URL without /v2',
-        { path: 'context' },
-      );
-    const issues = checkV2('lts', action, parsed);
-    if (issues.length > 0) throw schemaError(`the 2.0 ${action} message`, issues);
-    let msg: BecknMessage;
-    let internal: Action;
-    if (o.role === 'BPP') {
-      if (!isV2BppAction(action)) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `no 2.0 /${action} here`);
-      msg = await fromV2Request(action, parsed, o.subscriberId, o.findOrder ?? (async () => undefined));
-      internal = V2_BPP_ACTIONS[action];
-    } else {
-      const cb = V2_BAP_CALLBACKS[action];
-      if (!cb) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `no 2.0 /${action} here`);
-      msg = { context: contextFromV2(parsed.context, cb), message: fromV2Callback(action, parsed.message) as object };
-      internal = cb;
-    }
-    // The peer's URI may be its registered URL + /v2 (FlexLon's convention); checked as the URL itself.
-    const uriKey = isCallback(internal) ? 'bpp_uri' : 'bap_uri';
-    const peerUri = String(msg.context[uriKey] ?? '');
-    const registered = sender.url.replace(/\/+$/, '');
-    if (peerUri.replace(/\/+$/, '') === `${registered}${V2_PATH}`) msg.context[uriKey] = sender.url;
-    becknValidator().assert(internal, msg);
-    try {
-      checkContext(
-        { subscriberId: o.subscriberId, role: o.role, skewSeconds: DEFAULT_SKEW_SECONDS },
-        internal,
-        msg,
-        sender,
-        nowMs,
-      );
-    } catch (e) {
-      throw inV2Terms(e);
-    }
-    const inbound: Inbound = {
-      action: internal,
-      msg,
-      sender,
-      raw,
-      authorization: req.headers.authorization as string,
-      digest,
-    };
-    // The same claim namespace as 1.1.1 (signer|message id|internal action): a messageId used in
-    // either version is used.
-    return {
-      inbound,
-      claimKey: `${sender.subscriberId}|${msg.context.message_id}|${internal}`,
-      outcome: `ACK ${digest}`,
-      peerUri,
-      parsed,
-    };
-  };
-
-  const entry = (a: Admitted, action: string, req: FastifyRequest, nowMs: number, outcome: string) => ({
-    kind: 'beckn.in' as const,
-    at: nowMs,
-    actor: o.subscriberId,
-    transactionId: a.inbound.msg.context.transaction_id,
-    messageId: a.inbound.msg.context.message_id,
-    payload: {
-      action,
-      version: '2.0.0',
-      from: a.inbound.sender.subscriberId,
-      authorization: req.headers.authorization,
-      body: a.inbound.raw.toString('utf8'),
-      outcome,
-    },
-  });
-
-  const duplicateOf = async (a: Admitted): Promise<boolean> => {
-    const previous = await journal.seen(a.claimKey);
-    if (previous === undefined) return false;
-    if (previous !== a.outcome && previous !== 'ACK')
-      throw new FlexError(
-        'FLX_REQ_DUPLICATE',
-        `messageId ${a.inbound.msg.context.message_id} was already used by ${a.inbound.sender.subscriberId} for a different message`,
-        { path: 'context.messageId' },
-      );
-    return true;
-  };
-
-  /** Claim, audit, the 2.0 records and the handler's effect in one transaction; true if this copy was first. */
-  const commit = async (a: Admitted, work: TxWork, action: string, req: FastifyRequest, nowMs: number) => {
-    const c = a.inbound.msg.context;
-    try {
-      return await o.store.transaction(async (tx) => {
-        for (const key of [`beckn:${c.transaction_id}`, ...(work.locks ?? [])]) await tx.lock(key);
-        const claim = await tx.claimMessage(a.claimKey, a.outcome);
-        if (!claim.first) {
-          await tx.appendAudit(entry(a, action, req, nowMs, DUPLICATE));
-          return false;
-        }
-        await tx.appendAudit(entry(a, action, req, nowMs, 'ACK'));
-        await recordV2Request(
-          tx,
-          c.transaction_id,
-          c.message_id,
-          a.inbound.sender.subscriberId,
-          a.peerUri,
-          a.inbound.digest,
+/**
+ * The 2.0 codec: tells the version (2.0 LTS only), checks FlexLon's 2.0 envelope, maps the message to
+ * the internal form (codec-in.ts / codec-bap.ts) and checks that against the 1.1.1 schema; answers
+ * with counter-signed Acks and 2.0 NACKs; records a 2.0 transaction with each request it claims.
+ */
+export const v2Codec = (o: V2ReceiverOptions): ReceiverCodec => {
+  const actions = v2Names(o.role);
+  return {
+    prefix: V2_PATH,
+    actions,
+    version: '2.0.0',
+    async decode(internal, raw, sender, seen) {
+      const action = actions[internal] ?? internal;
+      const parsed = parseBody<Parsed>(raw);
+      const sentId = (parsed as { context?: { messageId?: unknown } } | null)?.context?.messageId;
+      if (typeof sentId === 'string') seen.messageId = sentId;
+      const version = detectVersion(parsed);
+      if ('path' in version)
+        throw new FlexError('FLX_REQ_CONTEXT', `${version.path} ${version.message}`, { path: version.path });
+      if (version.version !== '2.0' || version.dialect !== 'lts')
+        throw new FlexError(
+          'FLX_REQ_CONTEXT',
+          version.version === '2.0'
+            ? 'this endpoint reads the Beckn 2.0 LTS context (camelCase ids: bapId, transactionId, messageId), not the DEG draft snake_case one'
+            : 'this is the Beckn 2.0 endpoint; send core 1.1.1 messages to the registered URL without /v2',
+          { path: 'context' },
         );
-        await work.commit(tx);
-        return true;
-      });
-    } finally {
-      work.settle?.();
-    }
-  };
-
-  /** A BAP keeps each confirmed Contract's commitment: its status requests repeat it (LTS Contract requires one). */
-  const rememberContract = async (message: unknown): Promise<void> => {
-    const contract = (message as { contract?: { id?: unknown; commitments?: unknown[] } } | undefined)?.contract;
-    const commitment = contract?.commitments?.[0];
-    if (typeof contract?.id === 'string' && typeof commitment === 'object' && commitment !== null)
-      await o.store.putDocument(V2_CONTRACT_DOC, contract.id, {
-        commitment: commitment as Record<string, unknown>,
-      } satisfies V2ContractRecord);
-  };
-
-  const handle = async (action: string, req: FastifyRequest, res: FastifyReply): Promise<void> => {
-    const nowMs = o.now();
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    const seen = { messageId: '' };
-    let messageId = '';
-    let admitted: Admitted | undefined;
-    try {
-      const busy = o.admission?.();
-      if (busy !== undefined) throw new FlexError('FLX_BUSY', busy);
-      admitted = await admit(action, req, nowMs, seen);
-      messageId = admitted.inbound.msg.context.message_id;
-      if (await duplicateOf(admitted)) {
-        await journal.append(entry(admitted, action, req, nowMs, DUPLICATE));
-        o.onOutcome?.(action, 'duplicate');
-        return await reply(res, 200, { status: 'ACK' }, raw, messageId);
-      }
-      const internal = admitted.inbound.action;
-      const handler = o.handlers[internal];
-      if (!handler)
-        throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `this ${o.role} does not implement 2.0 /${action}`);
-      const then = await handler(admitted.inbound);
-      const done = admitted.inbound;
-      if (typeof then === 'object') {
-        const first = await commit(admitted, then, action, req, nowMs);
-        o.onOutcome?.(action, first ? 'ACK' : 'duplicate');
-        await reply(res, 200, { status: 'ACK' }, raw, messageId);
-        if (first && then.after)
-          setImmediate(() => {
-            then.after?.().catch((e: unknown) => o.onBackgroundError(e, done));
-          });
-        return;
-      }
-      // A continuation (a BAP's handler): claim + audit durably, the ACK, then the continuation.
-      const claim = await journal.accept(
-        admitted.claimKey,
-        admitted.outcome,
-        entry(admitted, action, req, nowMs, 'ACK'),
-        DUPLICATE,
-      );
-      if (claim.first && action === 'on_confirm') await rememberContract(admitted.parsed.message);
-      o.onOutcome?.(action, claim.first ? 'ACK' : 'duplicate');
-      await reply(res, 200, { status: 'ACK' }, raw, messageId);
-      if (claim.first && then)
-        setImmediate(() => {
-          then().catch((e: unknown) => o.onBackgroundError(e, done));
-        });
-    } catch (e) {
-      const nack = toV2Nack(e);
-      o.onOutcome?.(action, `NACK:${nack.error.code}`, e);
-      if (nack.error.code !== 'FLX_RATE_LIMITED' && nack.error.code !== 'FLX_BUSY')
-        await journal.append({
-          kind: 'beckn.rejected',
-          at: nowMs,
-          actor: o.subscriberId,
-          ...(admitted ? { transactionId: admitted.inbound.msg.context.transaction_id, messageId } : {}),
-          payload: {
-            action,
-            version: '2.0.0',
-            code: nack.error.code,
-            reason: nack.error.message,
-            authorization: String(req.headers.authorization ?? '').slice(0, MAX_AUDITED_BODY) || null,
-            bodySha256: createHash('sha256').update(raw).digest('hex'),
-            bodyBytes: raw.length,
-            body: raw.subarray(0, MAX_AUDITED_BODY).toString('utf8'),
-          },
-        });
-      if (nack.http === 401)
-        res.header('WWW-Authenticate', `Signature realm="${o.subscriberId}",headers="(created) (expires) digest"`);
-      await reply(res, nack.http, nack.body, raw, messageId || seen.messageId);
-    }
-  };
-
-  for (const action of ACTIONS[o.role]) app.post(`${V2_PATH}/${action}`, (req, res) => handle(action, req, res));
-  // Any other 2.0 action (on_*, track, cancel, update, rate, support): a coded NACK, not a 404 page.
-  app.post(`${V2_PATH}/:action`, async (req, res) => {
-    const action = (req.params as { action: string }).action.slice(0, 64);
-    const nack = toV2Nack(
-      new FlexError(
-        'FLX_ACTION_NOT_APPLICABLE',
-        `this BPP's 2.0 endpoint receives ${Object.keys(V2_BPP_ACTIONS)
-          .map((a) => `/${a}`)
-          .join(', ')}, not /${action}`,
+      const issues = checkV2('lts', action, parsed);
+      if (issues.length > 0) throw schemaError(`the 2.0 ${action} message`, issues);
+      let msg: BecknMessage;
+      if (o.role === 'BPP') {
+        if (!isV2BppAction(action)) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `no 2.0 /${action} here`);
+        msg = await fromV2Request(action, parsed, o.subscriberId, o.findOrder ?? (async () => undefined));
+      } else
+        msg = {
+          context: contextFromV2(parsed.context, internal),
+          message: fromV2Callback(action, parsed.message) as object,
+        };
+      // The peer's URI may be its registered URL + /v2 (FlexLon's convention); checked as the URL itself.
+      const uriKey = isCallback(internal) ? 'bpp_uri' : 'bap_uri';
+      const peerUri = String(msg.context[uriKey] ?? '');
+      if (peerUri.replace(/\/+$/, '') === `${sender.url.replace(/\/+$/, '')}${V2_PATH}`)
+        msg.context[uriKey] = sender.url;
+      becknValidator().assert(internal, msg);
+      return { msg, wire: { version: '2.0.0', action, peerUri, message: parsed.message } };
+    },
+    toNack: (e) => toV2Nack(inV2Terms(e)),
+    async answer(reply, raw, messageId, http, nack) {
+      await reply
+        .code(http)
+        .type('application/json')
+        .send(counterSignedAck(nack ? (nack.body as V2Ack) : { status: 'ACK' }, o.signer, o.now(), raw, messageId));
+    },
+    // The transaction is 2.0 from its first 2.0 request: its callbacks go out in 2.0, to the bapUri
+    // the request named, with the request's digest (versions.ts, client.ts).
+    record: (tx, i) =>
+      recordV2Request(
+        tx,
+        i.msg.context.transaction_id,
+        i.msg.context.message_id,
+        i.sender.subscriberId,
+        i.wire?.peerUri ?? '',
+        i.digest,
       ),
-    );
-    const raw = Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0);
-    await reply(res, 404, nack.body, raw, '');
+    // A BAP keeps each confirmed Contract's commitment: its status requests repeat it (LTS Contract requires one).
+    async accepted(i) {
+      if (i.action !== 'on_confirm') return;
+      const contract = (i.wire?.message as { contract?: { id?: unknown; commitments?: unknown[] } } | undefined)
+        ?.contract;
+      const commitment = contract?.commitments?.[0];
+      if (typeof contract?.id === 'string' && typeof commitment === 'object' && commitment !== null)
+        await o.store.putDocument(V2_CONTRACT_DOC, contract.id, {
+          commitment: commitment as Record<string, unknown>,
+        } satisfies V2ContractRecord);
+    },
+  };
+};
+
+/** Mounts POST /v2/{action} for the role's 2.0 actions: the 1.1.1 receiver with the 2.0 codec. */
+export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): void => {
+  const codec = v2Codec(o);
+  registerReceiver(app, {
+    subscriberId: o.subscriberId,
+    role: o.role,
+    resolver: o.resolver,
+    store: o.store,
+    now: o.now,
+    handlers: o.handlers,
+    onBackgroundError: o.onBackgroundError,
+    codec,
+    ...(o.onOutcome
+      ? { onOutcome: (a: Action, outcome: string, e?: unknown) => o.onOutcome?.(codec.actions[a] ?? a, outcome, e) }
+      : {}),
+    ...(o.signatureCheck ? { signatureCheck: o.signatureCheck } : {}),
+    ...(o.admission ? { admission: o.admission } : {}),
   });
 };
