@@ -11,7 +11,13 @@
 //   provider → agent   POST /agent/meter             SlotRead             → SlotReadings
 //
 // Dispatch has one message type whichever way it travels (docs/architecture.md, "One dispatch message").
-import type { Actuation, FlexibilityReport } from '../domain/compute.ts';
+//
+// Site moves (docs/architecture.md, "Site moves") ride on the same dispatch message as optional
+// fields: `exportJobs` (answered with `exported`), `importJobs` and `withdraw`. They were added to
+// flexlon-link/1 without a new version because every one is optional and a provider sends them only
+// to an agent whose report states `scheduler.move`, which an agent that predates them never does:
+// old bodies still parse on both sides, and an old agent is never asked to move a job.
+import type { Actuation, FlexibilityReport, PortableJob } from '../domain/compute.ts';
 import { FlexError } from '../errors.ts';
 import type { BatteryInstruction, DispatchInstruction, PowerCapInstruction } from '../optimise/problem.ts';
 
@@ -40,11 +46,34 @@ export interface DispatchMessage {
   readonly powerCaps?: readonly PowerCapInstruction[];
   /** The site battery's setpoint for the current slot. */
   readonly battery?: BatteryInstruction;
+  /**
+   * Site move, first step (at the source): the waiting jobs to export. Nothing changes at the
+   * source; the agent answers with each job's portable submission in `exported`.
+   */
+  readonly exportJobs?: readonly string[];
+  /**
+   * Site move, second step (at the target): jobs exported elsewhere, to submit here held by FlexLon,
+   * before `dispatch` is applied (so the same message may release them).
+   */
+  readonly importJobs?: readonly PortableJob[];
+  /**
+   * Site move, last step: cancel these waiting jobs here, moved to another site (at the source once
+   * the target holds the job), or the copy imported here when the source could not give it up.
+   */
+  readonly withdraw?: readonly WithdrawInstruction[];
+}
+
+/** A waiting job the agent cancels because it moved (or failed to move) between sites; audited with `why`. */
+export interface WithdrawInstruction {
+  readonly jobId: string;
+  readonly why: string;
 }
 
 /** The agent's answer to a pushed dispatch: what the scheduler did with each instruction. */
 export interface DispatchResults {
   readonly results: readonly Actuation[];
+  /** The submissions of the jobs `exportJobs` asked for that the scheduler could export. */
+  readonly exported?: readonly PortableJob[];
 }
 
 /** A read of average grid import per slot (meter) or of the settlement baseline, from `fromMs`. */
@@ -117,6 +146,25 @@ const oneOf = (o: Fields, key: string, values: readonly string[], what: string, 
 const JOB_STATES = ['queued', 'held', 'running', 'completed', 'cancelled'] as const;
 const SLOS = ['inflexible', 'deferrable'] as const;
 
+const PORTABLE_KINDS = ['slurm', 'kubernetes', 'sim'] as const;
+
+/** A portable job as it travels in `importJobs` and `exported`: its identity, family and the job itself. */
+const parsePortable = (x: unknown, what: string, path: string): void => {
+  const p = objectAt(x, what, path);
+  str(p, 'id', what, `${path}.`);
+  oneOf(p, 'kind', PORTABLE_KINDS, what, `${path}.`);
+  const j = objectAt(p.job, what, `${path}.job`);
+  str(j, 'id', what, `${path}.job.`);
+  if (j.id !== p.id) throw invalid(what, `${path}.job.id`, 'must equal the portable job id');
+  str(j, 'site', what, `${path}.job.`);
+  oneOf(j, 'slo', SLOS, what, `${path}.job.`);
+  for (const k of ['gpus', 'powerKw', 'energyKwh', 'remainingKwh', 'releaseAt', 'deadlineAt'])
+    num(j, k, what, `${path}.job.`);
+  listAt(j, 'allowedSites', what, `${path}.job.`).forEach((s, k) => {
+    if (typeof s !== 'string' || s === '') throw invalid(what, `${path}.job.allowedSites[${k}]`, 'must be a site id');
+  });
+};
+
 const BATTERY_FIELDS = [
   'capacityKwh',
   'maxChargeKw',
@@ -166,6 +214,11 @@ export const parseReport = (v: unknown): FlexibilityReport => {
   if (r.refused !== undefined) listAt(r, 'refused', what);
   if (r.staleSince !== undefined) num(r, 'staleSince', what);
   if (r.battery !== undefined) parseBattery(objectAt(r.battery, what, 'battery'), what);
+  if (r.scheduler !== undefined) {
+    const c = objectAt(r.scheduler, what, 'scheduler');
+    oneOf(c, 'kind', PORTABLE_KINDS, what, 'scheduler.');
+    if (typeof c.move !== 'boolean') throw invalid(what, 'scheduler.move', 'must be true or false');
+  }
   return r as unknown as FlexibilityReport;
 };
 
@@ -193,6 +246,18 @@ export const parseDispatchMessage = (v: unknown): DispatchMessage => {
     num(b, 'kw', what, 'battery.');
     num(b, 'until', what, 'battery.');
   }
+  if (m.exportJobs !== undefined)
+    listAt(m, 'exportJobs', what).forEach((x, n) => {
+      if (typeof x !== 'string' || x === '') throw invalid(what, `exportJobs[${n}]`, 'must be a job id');
+    });
+  if (m.importJobs !== undefined)
+    listAt(m, 'importJobs', what).forEach((x, n) => parsePortable(x, what, `importJobs[${n}]`));
+  if (m.withdraw !== undefined)
+    listAt(m, 'withdraw', what).forEach((x, n) => {
+      const w = objectAt(x, what, `withdraw[${n}]`);
+      str(w, 'jobId', what, `withdraw[${n}].`);
+      str(w, 'why', what, `withdraw[${n}].`);
+    });
   return m as unknown as DispatchMessage;
 };
 
@@ -205,6 +270,7 @@ export const parseDispatchResults = (v: unknown): DispatchResults => {
     str(a, 'jobId', what, `results[${n}].`);
     if (typeof a.ok !== 'boolean') throw invalid(what, `results[${n}].ok`, 'must be true or false');
   });
+  if (m.exported !== undefined) listAt(m, 'exported', what).forEach((x, n) => parsePortable(x, what, `exported[${n}]`));
   return m as unknown as DispatchResults;
 };
 

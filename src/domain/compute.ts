@@ -141,6 +141,12 @@ export interface FlexibilityReport {
   readonly staleSince?: EpochMs;
   /** The site's battery behind the meter, with its stored energy at `at` (kWh). */
   readonly battery?: BatteryReport & { readonly socKwh: number };
+  /**
+   * What the site's scheduler can take part in (SchedulerCapabilities): its adapter family, and
+   * whether it exports and imports waiting jobs. A site move needs both ends of one kind and able to
+   * move; an agent that does not say (older agents) keeps its jobs where they are.
+   */
+  readonly scheduler?: Pick<SchedulerCapabilities, 'kind' | 'move'>;
 }
 
 /** Result of asking a scheduler to act on a job. `code` says why a refusal happened, for callers that react to it. */
@@ -168,3 +174,41 @@ export interface SchedulerCapabilities {
   readonly powerCap: boolean;
   readonly move: boolean;
 }
+
+/**
+ * The site move lever (issue 13): what moving a waiting job to another site costs its owner, stated by
+ * the operator (docs/cost-model.md, "Site moves"): the data to copy and the restart from a checkpoint.
+ * A plan moves a job only where that saves more than it costs.
+ */
+export interface MoveCost {
+  /** £ per job moved (data transfer, scheduling overhead). */
+  readonly gbpPerMove: number;
+  /** £ per GPU of the job moved (the restart: its GPUs idle while it reloads its checkpoint). */
+  readonly gbpPerGpu: number;
+}
+
+/**
+ * Small but not zero: £1 a move plus £0.10 a GPU (a 32-GPU job £4.20, about half an hour of its
+ * lateness at the default £0.25 per GPU-hour), so the planner does not shuffle jobs for pennies.
+ */
+export const DEFAULT_MOVE_COST: MoveCost = { gbpPerMove: 1, gbpPerGpu: 0.1 };
+
+export const moveCostOf = (job: Pick<ComputeJob, 'gpus'>, cost: MoveCost): number =>
+  cost.gbpPerMove + cost.gbpPerGpu * Math.max(0, job.gpus);
+
+/**
+ * The other sites a job may be planned at: a waiting deferrable job (not held by an operator) whose
+ * allowedSites name sites this provider plans, where both schedulers are of one adapter kind and can
+ * move jobs, as their agents' reports state (FlexibilityReport.scheduler). Everything else stays pinned.
+ */
+export const moveTargets = (job: ComputeJob, reports: readonly FlexibilityReport[]): string[] => {
+  if ((job.state !== 'queued' && job.state !== 'held') || job.slo !== 'deferrable' || job.heldBy === 'other') return [];
+  const at = reports.find((r) => r.site === job.site);
+  const home = at?.scheduler;
+  // A site whose scheduler cannot be read now cannot export its job either.
+  if (!home?.move || at?.staleSince !== undefined) return [];
+  return reports
+    .filter((r) => r.site !== job.site && job.allowedSites.includes(r.site))
+    .filter((r) => r.scheduler?.move === true && r.scheduler.kind === home.kind && r.staleSince === undefined)
+    .map((r) => r.site);
+};

@@ -2,7 +2,7 @@
 // optimiser's schedule back into dispatch instructions (job start times). Inflexible load (idle
 // nodes, inference, jobs already running) enters the problem as jobs pinned to their slots.
 // DispatchInstruction is what the provider–agent link carries (src/agents/link-protocol.ts).
-import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
+import { moveCostOf, moveTargets, type ComputeJob, type FlexibilityReport, type MoveCost } from '../domain/compute.ts';
 import type { BatterySpec, CommitmentSpec, JobSpec, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { pricesOf, carbonOf, type SignalSeries } from '../domain/signals.ts';
 import { MINUTE_MS, isoOf, slotStart, type EpochMs, type SlotGrid } from '../domain/time.ts';
@@ -81,6 +81,44 @@ const specBase = (job: ComputeJob) => ({
   work: job.work,
 });
 
+/** A job a plan may move: its own site (first in its spec's sites) and what a move costs. */
+export interface MoveOption {
+  readonly home: string;
+  readonly gbp: number;
+}
+
+/** Every job the reports allow to move (moveTargets), by id, with its home and its move's cost. */
+export const moveOptions = (
+  reports: readonly FlexibilityReport[],
+  cost: MoveCost,
+  pinned: ReadonlySet<string> = new Set(),
+): Map<string, MoveOption> => {
+  const out = new Map<string, MoveOption>();
+  for (const r of reports)
+    for (const job of r.jobs)
+      if (!pinned.has(job.id) && moveTargets(job, reports).length > 0)
+        out.set(job.id, { home: job.site, gbp: moveCostOf(job, cost) });
+  return out;
+};
+
+/** The moves a schedule makes: jobs it runs away from their home, with each move's cost. */
+export const movesIn = (
+  schedule: Schedule,
+  options: ReadonlyMap<string, MoveOption>,
+): { jobId: string; from: string; to: string; gbp: number }[] =>
+  schedule.jobs.flatMap((j) => {
+    const o = options.get(j.id);
+    return o && j.site !== o.home && j.powerKw.some((p) => p > 1e-9)
+      ? [{ jobId: j.id, from: o.home, to: j.site, gbp: o.gbp }]
+      : [];
+  });
+
+/** The same problem with every job at its home site only: the plan without moves. */
+export const pinnedHome = (problem: PlanningProblem): PlanningProblem => ({
+  ...problem,
+  jobs: problem.jobs.map((j) => (j.sites.length > 1 ? { ...j, sites: [j.sites[0] as string] } : j)),
+});
+
 /** A job pinned to run from `slot` at full power until done (a running job, or one planned as running). */
 const pinnedAt = (job: ComputeJob, grid: SlotGrid, slot: number): JobSpec => ({
   ...specBase(job),
@@ -137,6 +175,11 @@ export interface ProblemInput {
    * it: by the window they will be running, so a GPU cap can reach them then.
    */
   readonly startsAt?: ReadonlyMap<string, number>;
+  /**
+   * Waiting jobs that may not move (a move of theirs was refused): planned at their own site only.
+   * Every other waiting deferrable job may be planned at the sites moveTargets gives.
+   */
+  readonly pinned?: ReadonlySet<string>;
 }
 
 /** A waiting job pinned to start in `slot` and run at full power, like a running job. */
@@ -224,9 +267,12 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
       const start = i.startsAt?.get(job.id);
       // A waiting job given a start is planned as if running from then (see ProblemInput.startsAt).
       const asRunning = start !== undefined && (job.state === 'queued' || job.state === 'held');
-      const spec = asRunning
+      const found = asRunning
         ? startingAt(job, i.grid, Math.max(nowSlot, start))
         : jobSpecOf(job, i.grid, nowSlot, i.now - r.at, i.lateGbpPerGpuHour);
+      // Home first: sites[0] is where the job is now (movesIn, pinnedHome read it so).
+      const others = asRunning || i.pinned?.has(job.id) ? [] : moveTargets(job, i.reports);
+      const spec = found && others.length > 0 ? { ...found, sites: [job.site, ...others] } : found;
       if (spec) jobs.push(...capParts(asRunning ? { ...job, state: 'running' } : job, spec, i.lateGbpPerGpuHour));
     }
   }
@@ -243,14 +289,19 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
   };
 };
 
-/** Start times for the queued, deferrable jobs of one site, read off a schedule. */
+/**
+ * Start times for the queued, deferrable jobs of one site, read off a schedule. A job the plan runs
+ * at another site from the current slot gets none: it is being moved (movesFor); one it moves later
+ * is deferred here to the planned start, so it does not start here before its move is due.
+ */
 export const dispatchFor = (
   report: FlexibilityReport,
   schedule: Schedule,
   grid: SlotGrid,
-  _now: EpochMs,
+  now: EpochMs,
 ): DispatchInstruction[] => {
   const bySchedule = new Map(schedule.jobs.map((j) => [j.id, j]));
+  const nowSlot = Math.floor((now - grid.start) / slotMs(grid));
   const out: DispatchInstruction[] = [];
   for (const job of report.jobs) {
     if ((job.state !== 'queued' && job.state !== 'held') || job.slo !== 'deferrable' || job.heldBy === 'other')
@@ -258,11 +309,43 @@ export const dispatchFor = (
     const s = bySchedule.get(job.id);
     const first = s?.powerKw.findIndex((p) => p > 1e-9) ?? -1;
     if (first < 0) continue;
+    if (s && s.site !== report.site && first <= nowSlot) continue;
     const at = slotStart(grid, first);
     // Always the slot's start, even when it is already past (the job may then start at once): a start
     // time taken from the wall clock would make replays differ run to run.
     out.push({ jobId: job.id, beginAt: at });
   }
+  return out;
+};
+
+/** A move due now: a waiting job the plan starts at another site in the current slot (or earlier). */
+export interface DueMove {
+  readonly jobId: string;
+  readonly from: string;
+  readonly to: string;
+  /** Its planned start there (the slot's start, as dispatchFor gives it). */
+  readonly beginAt: EpochMs;
+}
+
+/** The moves a schedule makes due now, read off the reports (where each job is) and the schedule (where it runs). */
+export const movesFor = (
+  reports: readonly FlexibilityReport[],
+  schedule: Schedule,
+  grid: SlotGrid,
+  now: EpochMs,
+): DueMove[] => {
+  const bySchedule = new Map(schedule.jobs.map((j) => [j.id, j]));
+  const nowSlot = Math.floor((now - grid.start) / slotMs(grid));
+  const out: DueMove[] = [];
+  for (const r of reports)
+    for (const job of r.jobs) {
+      if ((job.state !== 'queued' && job.state !== 'held') || job.slo !== 'deferrable' || job.heldBy === 'other')
+        continue;
+      const s = bySchedule.get(job.id);
+      const first = s?.powerKw.findIndex((p) => p > 1e-9) ?? -1;
+      if (!s || first < 0 || first > nowSlot || s.site === r.site) continue;
+      out.push({ jobId: job.id, from: r.site, to: s.site, beginAt: slotStart(grid, first) });
+    }
   return out;
 };
 

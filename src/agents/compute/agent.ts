@@ -22,6 +22,7 @@ import {
   type SlotReadings,
 } from '../link-protocol.ts';
 import { applyBattery, applyPowerCaps } from './levers.ts';
+import { exportJobs, importJobs, withdrawJobs, type MoveSteps } from './moves.ts';
 
 export interface SiteDescription {
   readonly id: string;
@@ -219,6 +220,7 @@ export class ComputeAgent {
       ...(this.deps.battery
         ? { battery: { ...this.deps.battery.spec, socKwh: await this.deps.battery.stateOfChargeKwh() } }
         : {}),
+      scheduler: { kind: this.deps.scheduler.capabilities.kind, move: this.deps.scheduler.capabilities.move },
     };
   }
 
@@ -230,6 +232,7 @@ export class ComputeAgent {
     dispatch: readonly DispatchInstruction[],
     reason: string,
     levers: Pick<DispatchMessage, 'powerCaps' | 'battery'> = {},
+    moves?: MoveSteps,
   ): Promise<Actuation[]> {
     const started = performance.now();
     const { jobs } = await this.readQueue();
@@ -265,6 +268,9 @@ export class ComputeAgent {
         dispatch,
         ...(levers.powerCaps?.length ? { powerCaps: levers.powerCaps } : {}),
         ...(levers.battery ? { battery: levers.battery } : {}),
+        ...(moves && moves.results.length > 0
+          ? { moves: { exported: moves.exported.map((p) => p.id), results: moves.results } }
+          : {}),
         results,
         applyMs,
       },
@@ -278,9 +284,32 @@ export class ComputeAgent {
    * refusals go with the next report, which is already due.
    */
   async onDispatch(message: DispatchMessage, route: DispatchRoute): Promise<DispatchResults> {
-    const results = await this.apply(message.dispatch, message.reason ?? DEFAULT_REASON[route], message);
+    const moves = await this.moveSteps(message);
+    const results = await this.apply(message.dispatch, message.reason ?? DEFAULT_REASON[route], message, moves);
     if (route === 'pushed' && results.some((r) => !r.ok)) this.replanSoon();
-    return { results };
+    // The move steps' results come first; a refused step is the orchestrator's to act on (it keeps
+    // the job at its source), not a reason to re-plan from here.
+    return {
+      results: [...moves.results, ...results],
+      ...(moves.exported.length > 0 ? { exported: moves.exported } : {}),
+    };
+  }
+
+  /** A site move's steps a dispatch carries (link-protocol.ts), before its start times: an import may be released by them. */
+  private async moveSteps(m: DispatchMessage): Promise<MoveSteps> {
+    const { scheduler } = this.deps;
+    const out: MoveSteps = { results: [], exported: [] };
+    if (m.exportJobs?.length) {
+      const e = await exportJobs(scheduler, m.exportJobs);
+      out.results.push(...e.results);
+      out.exported.push(...e.exported);
+    }
+    if (m.importJobs?.length) out.results.push(...(await importJobs(scheduler, m.importJobs)));
+    if (m.withdraw?.length) {
+      const { jobs } = await this.readQueue();
+      out.results.push(...(await withdrawJobs(scheduler, new Map(jobs.map((j) => [j.id, j])), m.withdraw)));
+    }
+    return out;
   }
 
   /** After a pushed dispatch was partly refused: report at once so the orchestrator re-plans with the jobs as they are. */

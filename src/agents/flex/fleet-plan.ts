@@ -10,15 +10,20 @@
 //  3. No plan under the FIFO carbon cap: without it, logged FLX_CARBON_CAP_MISSED. The FIFO cap is a
 //     target measured from the sites' history, not a promise to anyone; a cap stated in kg stays hard.
 //  4. Every plan passes the independent check, or the planner is at fault (FLX_INTERNAL).
-//  5. Offer pricing (`runningAt`): the waiting jobs the plan starts before the window and runs
+//  5. Site moves (`moveCost`): a plan that runs waiting jobs away from their site is kept only if it
+//     beats the plan with every job at home by more than the moves cost (site-move.ts).
+//  6. Offer pricing (`runningAt`): the waiting jobs the plan starts before the window and runs
 //     through it are planned again as running, so a GPU cap can reach them in the window.
+// `RollingPlans` keeps the orchestrator's rolling plan and the fresh plan made in the background.
+import type { MoveCost } from '../../domain/compute.ts';
 import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/planning.ts';
-import type { EpochMs, SlotGrid } from '../../domain/time.ts';
+import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { checkSchedule } from '../../optimise/check.ts';
-import { buildProblem, startsThrough, type ProblemInput } from '../../optimise/problem.ts';
+import { buildProblem, moveOptions, startsThrough, type ProblemInput } from '../../optimise/problem.ts';
 import type { Solver } from '../../ports.ts';
+import { chooseMoves, type MoveChoice } from './site-move.ts';
 
 /** With incremental re-plans, a fresh full plan every this many slots (2 h of half-hours). */
 export const FULL_PLAN_EVERY = 4;
@@ -81,12 +86,16 @@ export interface FleetSolve {
   /** At a refresh slot, answer with the carried plan and make the fresh one beside it (`refresh`). */
   readonly refreshInBackground?: boolean;
   readonly runningAt?: EpochMs;
+  /** What a site move costs; without it the plan's moves are taken as they come (free). */
+  readonly moveCost?: MoveCost;
 }
 
 export interface FleetSolution {
   readonly problem: PlanningProblem;
   readonly schedule: Schedule;
   readonly carbonCapMissedKg?: number;
+  /** The moves the planner found, their cost, and whether the plan keeps them. */
+  readonly moves?: MoveChoice;
   /** The fresh plan of the same inputs, being made (refreshInBackground at a refresh slot). */
   readonly refresh?: Promise<FleetSolution>;
 }
@@ -138,6 +147,13 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
         `planner ${schedule.planner ?? f.solver.name} returned a plan that fails the check: ${verdict.violations.slice(0, 3).join('; ')}`,
       );
   }
+  let moves: MoveChoice | undefined;
+  if (f.moveCost && schedule.status !== 'infeasible') {
+    const options = moveOptions(f.input.reports, f.moveCost, f.input.pinned);
+    const chosen = await chooseMoves(problem, schedule, options, (p) => f.solver.plan(p));
+    schedule = chosen.schedule;
+    moves = chosen.choice;
+  }
   if (f.runningAt !== undefined && schedule.status !== 'infeasible') {
     const startsAt = startsThrough(f.input.reports, schedule, f.input.grid, f.runningAt);
     if (startsAt.size > 0) {
@@ -156,6 +172,60 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     problem,
     schedule,
     ...(carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg }),
+    ...(moves ? { moves } : {}),
     ...(refresh ? { refresh } : {}),
   };
 };
+
+/**
+ * The orchestrator's rolling plan (what the next plan is carried from) and the fresh plan being
+ * made in the background, with the slot from which to carry it (incrementalReplans).
+ */
+export class RollingPlans {
+  private rolling: RollingPlan | undefined;
+  private refresh:
+    { readonly from: EpochMs; readonly grid: SlotGrid; readonly plan: Promise<FleetSolution> } | undefined;
+
+  constructor(private readonly log: Logger) {}
+
+  /**
+   * The plan to carry from at `now`. From REFRESH_LAG slots after a refresh slot, the fresh plan made
+   * there becomes it (awaited if it is still being made). One that failed, or that was overtaken by a
+   * fresh plan made since (commitments changed), is dropped.
+   */
+  async carry(now: EpochMs): Promise<RollingPlan | undefined> {
+    const r = this.refresh;
+    if (!r || now < r.from) return this.rolling;
+    this.refresh = undefined;
+    try {
+      const fresh = await r.plan;
+      if (fresh.schedule.status === 'infeasible') return this.rolling;
+      const next = rollingPlanOf(r.grid, fresh.problem, fresh.schedule);
+      // Overtaken: the commitments changed since, and the plan made then was a fresh one.
+      if (this.rolling && this.rolling.commitments !== next.commitments) return this.rolling;
+      this.rolling = next;
+    } catch (err) {
+      this.log.warn(
+        { code: 'FLX_INTERNAL', err: String(err) },
+        'the background fresh plan failed: carrying on from the last plan',
+      );
+    }
+    return this.rolling;
+  }
+
+  /** Keeps a plan just made as the rolling plan (if it has one), and the fresh plan it started beside it. */
+  made(r: {
+    readonly grid: SlotGrid;
+    readonly problem: PlanningProblem;
+    readonly schedule: Schedule;
+    readonly refresh?: Promise<FleetSolution>;
+  }): void {
+    if (r.schedule.status !== 'infeasible') this.rolling = rollingPlanOf(r.grid, r.problem, r.schedule);
+    if (r.refresh)
+      this.refresh = {
+        from: epochMs(r.grid.start + REFRESH_LAG * r.grid.slotMinutes * MINUTE_MS),
+        grid: r.grid,
+        plan: r.refresh,
+      };
+  }
+}

@@ -8,7 +8,7 @@
 import { randomUUID } from 'node:crypto';
 import type { BecknClient } from '../../beckn/client.ts';
 import { toSpecs, type Commitment } from '../../domain/commitments.ts';
-import type { FlexibilityReport } from '../../domain/compute.ts';
+import { DEFAULT_MOVE_COST, type FlexibilityReport, type MoveCost } from '../../domain/compute.ts';
 import { uuidIds } from '../../domain/ids.ts';
 import { isLive, type CancellationPolicy } from '../../domain/order.ts';
 import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
@@ -17,7 +17,14 @@ import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/ti
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { FlexMetrics } from '../../observability/metrics.ts';
-import { batteryFor, dispatchFor, powerCapsFor, type DispatchInstruction } from '../../optimise/problem.ts';
+import {
+  batteryFor,
+  dispatchFor,
+  moveOptions,
+  movesFor,
+  powerCapsFor,
+  type DispatchInstruction,
+} from '../../optimise/problem.ts';
 import type { AgentLink, Clock, IdSource, SignalSource, Signer, Solver, Store } from '../../ports.ts';
 import { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/baselines.ts';
 import { httpAgentLink } from '../link.ts';
@@ -27,12 +34,13 @@ import { parseReport, type DispatchMessage } from '../link-protocol.ts';
 type SiteDispatch = Pick<DispatchMessage, 'powerCaps' | 'battery'> & { readonly dispatch: DispatchInstruction[] };
 import type { FlexContext, FlexSite, FleetPlanning, HeldOffer, PlanOptions } from './context.ts';
 import { FifoCarbonCap } from './carbon-cap.ts';
-import { REFRESH_LAG, rollingPlanOf, solveFleet, type FleetSolution, type RollingPlan } from './fleet-plan.ts';
+import { RollingPlans, solveFleet, type RollingPlan } from './fleet-plan.ts';
 import { hardFirst } from './hard-first.ts';
 import { Mutex } from './mutex.ts';
 import { ReportBatcher, slotIndex } from './report-batch.ts';
 import { latenessOf, planRecord, type PlanRecord, type PlanResult } from './plan-record.ts';
 import type { PricingPolicy } from './pricing.ts';
+import { afterMoves, carryOutMoves, chooseMoves, pricedWithMoves } from './site-move.ts';
 
 export type { FlexSite } from './context.ts';
 export type { PlanResult } from './plan-record.ts';
@@ -95,6 +103,11 @@ export interface FlexOrchestratorDeps {
    * commitments change.
    */
   readonly incrementalReplans?: boolean;
+  /**
+   * What moving a waiting job to another site of this provider costs (docs/cost-model.md, "Site
+   * moves"); DEFAULT_MOVE_COST when absent. A plan moves jobs only where that saves more.
+   */
+  readonly moveCost?: MoveCost;
 }
 
 const HELD = { kind: 'held-offers', id: 'current' } as const;
@@ -113,15 +126,19 @@ export class FlexOrchestrator implements FleetPlanning {
   /** What the Beckn handlers and tasks get (kit.ts, bpp.ts): never the orchestrator or its deps. */
   readonly context: FlexContext;
   private readonly batcher: ReportBatcher<{ result: PlanResult; rec: PlanRecord }> | undefined;
-  private rolling: RollingPlan | undefined;
-  /** The fresh plan being made in the background, and the slot from which to carry it. */
-  private refresh:
-    { readonly from: EpochMs; readonly grid: SlotGrid; readonly plan: Promise<FleetSolution> } | undefined;
+  private readonly rolling: RollingPlans;
+  private readonly moveCost: MoveCost;
+  /** Waiting jobs a move of which was refused: planned at their own site from then on. */
+  private readonly pinned = new Set<string>();
+  /** One site move at a time: two plans made at once must not move the same job twice. */
+  private readonly moveLock = new Mutex();
 
   constructor(private readonly deps: FlexOrchestratorDeps) {
     this.ids = deps.ids ?? uuidIds(randomUUID);
     this.link = deps.link ?? httpAgentLink(deps.dispatchSigner ?? deps.signer, deps.wallNow);
     this.solver = hardFirst(deps.solver);
+    this.rolling = new RollingPlans(deps.log);
+    this.moveCost = deps.moveCost ?? DEFAULT_MOVE_COST;
     this.fifoCap = new FifoCarbonCap(
       {
         baseline: (site, from, slots) => this.baseline(site, from, slots),
@@ -255,7 +272,7 @@ export class FlexOrchestrator implements FleetPlanning {
           )
         : undefined);
     const started = performance.now();
-    const { problem, schedule, carbonCapMissedKg, refresh } = await solveFleet({
+    const { problem, schedule, carbonCapMissedKg, refresh, moves } = await solveFleet({
       solver: this.solver,
       log: this.deps.log,
       input: {
@@ -263,8 +280,10 @@ export class FlexOrchestrator implements FleetPlanning {
         now,
         reports: [...this.reports.values()],
         signals,
+        pinned: this.pinned,
         ...(this.deps.lateGbpPerGpuHour === undefined ? {} : { lateGbpPerGpuHour: this.deps.lateGbpPerGpuHour }),
       },
+      moveCost: this.moveCost,
       firm,
       held,
       ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
@@ -299,12 +318,18 @@ export class FlexOrchestrator implements FleetPlanning {
       solveMs,
       signalsIssuedAt,
       ...(refresh ? { refresh } : {}),
+      ...(moves ? { moves } : {}),
     };
   }
 
   /** Stores the plan that dispatch follows (immutable), with the audit row, in one transaction. */
-  private async record(result: PlanResult, reason: string, audit: Record<string, unknown>): Promise<PlanRecord> {
-    const rec = planRecord(this.ids.next('plan'), this.deps.wallNow(), result, reason);
+  private async record(
+    result: PlanResult,
+    reason: string,
+    audit: Record<string, unknown>,
+    id: string = this.ids.next('plan'),
+  ): Promise<PlanRecord> {
+    const rec = planRecord(id, this.deps.wallNow(), result, reason);
     await this.deps.store.transaction(async (tx) => {
       await tx.savePlan(rec);
       await tx.appendAudit({
@@ -324,35 +349,12 @@ export class FlexOrchestrator implements FleetPlanning {
           horizonStart: rec.horizonStart,
           orders: rec.orders,
           signalsIssuedAt: rec.signalsIssuedAt,
+          ...(result.moves ? { moves: result.moves } : {}),
           ...audit,
         },
       });
     });
     return rec;
-  }
-
-  /**
-   * From REFRESH_LAG slots after a refresh slot, the fresh plan made there becomes the rolling plan
-   * the next plans carry from (awaited if it is still being made). One that failed, or that was
-   * overtaken by a fresh plan made since (commitments changed), is dropped.
-   */
-  private async carryRefresh(): Promise<void> {
-    const r = this.refresh;
-    if (!r || this.deps.market.now() < r.from) return;
-    this.refresh = undefined;
-    try {
-      const fresh = await r.plan;
-      if (fresh.schedule.status === 'infeasible') return;
-      const next = rollingPlanOf(r.grid, fresh.problem, fresh.schedule);
-      // Overtaken: the commitments changed since, and the plan made then was a fresh one.
-      if (this.rolling && this.rolling.commitments !== next.commitments) return;
-      this.rolling = next;
-    } catch (err) {
-      this.deps.log.warn(
-        { code: 'FLX_INTERNAL', err: String(err) },
-        'the background fresh plan failed: carrying on from the last plan',
-      );
-    }
   }
 
   /**
@@ -363,16 +365,9 @@ export class FlexOrchestrator implements FleetPlanning {
    * site and slots, it is logged as FLX_PLAN_INFEASIBLE, and no waiting job is released.
    */
   private async operationalPlan(): Promise<PlanResult> {
-    await this.carryRefresh();
-    const result = await this.plan({}, this.deps.incrementalReplans ? this.rolling : undefined);
-    if (result.schedule.status !== 'infeasible')
-      this.rolling = rollingPlanOf(result.grid, result.problem, result.schedule);
-    if (result.refresh)
-      this.refresh = {
-        from: epochMs(result.grid.start + REFRESH_LAG * result.grid.slotMinutes * MINUTE_MS),
-        grid: result.grid,
-        plan: result.refresh,
-      };
+    const carry = await this.rolling.carry(this.deps.market.now());
+    const result = await this.plan({}, this.deps.incrementalReplans ? carry : undefined);
+    this.rolling.made(result);
     if (result.schedule.status === 'infeasible')
       this.deps.log.error(
         { code: 'FLX_PLAN_INFEASIBLE', reason: result.schedule.reason },
@@ -381,13 +376,55 @@ export class FlexOrchestrator implements FleetPlanning {
     return result;
   }
 
-  /** Solves a planning problem as given (offer pricing measures its curves with it). */
-  solve(problem: PlanningProblem): Promise<Schedule> {
-    return this.solver.plan(problem);
+  /**
+   * Solves a planning problem as given (offer pricing measures its curves with it). Its site moves
+   * are kept only where they pay (as in the operational plan), and priced in (site-move.ts
+   * pricedWithMoves), so an opportunity cost that needs moves counts what they cost.
+   */
+  async solve(problem: PlanningProblem): Promise<Schedule> {
+    const options = moveOptions([...this.reports.values()], this.moveCost, this.pinned);
+    const s = await this.solver.plan(problem);
+    if (options.size === 0) return s;
+    const chosen = await chooseMoves(problem, s, options, (p) => this.solver.plan(p));
+    return pricedWithMoves(chosen.schedule, options);
   }
 
-  solveFrom(problem: PlanningProblem, base: Schedule): Promise<Schedule> {
-    return this.solver.planFrom ? this.solver.planFrom(problem, base) : this.solver.plan(problem);
+  async solveFrom(problem: PlanningProblem, base: Schedule): Promise<Schedule> {
+    if (!this.solver.planFrom) return this.solve(problem);
+    const options = moveOptions([...this.reports.values()], this.moveCost, this.pinned);
+    // From a plan already made, only what the new commitments force moves (warm.ts); priced as it is.
+    return pricedWithMoves(await this.solver.planFrom(problem, base), options);
+  }
+
+  /**
+   * Carries out the site moves a plan makes due now (site-move.ts), one plan's at a time, then keeps
+   * the reports as the moves left them until the agents report again. A job whose move was refused
+   * is planned at its own site from then on, so it is not offered to the same refusal every slot.
+   */
+  private async dispatchMoves(result: PlanResult, planId: string): Promise<void> {
+    const present = new Set([...this.reports.values()].flatMap((r) => r.jobs.map((j) => j.id)));
+    for (const id of this.pinned) if (!present.has(id)) this.pinned.delete(id);
+    if (result.schedule.status === 'infeasible' || result.moves?.kept !== true) return;
+    await this.moveLock.run(async () => {
+      // Read against the reports as they are now: a move another plan already made is not due again.
+      const due = movesFor([...this.reports.values()], result.schedule, result.grid, this.deps.market.now());
+      if (due.length === 0) return;
+      const why = `plan ${planId}: the moves save £${((result.moves?.withoutMovesGbp ?? 0) - result.schedule.costGbp).toFixed(2)} against £${(result.moves?.moveGbp ?? 0).toFixed(2)} they cost`;
+      const outcomes = await carryOutMoves(
+        {
+          link: this.link,
+          agentUrl: (site) => this.site(site).agentUrl,
+          store: this.deps.store,
+          actor: this.deps.id,
+          wallNow: this.deps.wallNow,
+          log: this.deps.log,
+        },
+        due,
+        { planId, why },
+      );
+      for (const o of outcomes) if (!o.moved) this.pinned.add(o.move.jobId);
+      for (const [site, r] of afterMoves(this.reports, outcomes)) this.reports.set(site, r);
+    });
   }
 
   /**
@@ -418,18 +455,27 @@ export class FlexOrchestrator implements FleetPlanning {
     await this.deps.store.putDocument('agent-report', report.site, report);
     if (this.batcher) {
       const { result: slotResult, rec } = await this.batcher.submit(report.site);
-      return { ...this.siteDispatch(report, slotResult), reason: 'rolling plan', planId: rec.id };
+      const now = this.reports.get(report.site) ?? report;
+      return { ...this.siteDispatch(now, slotResult), reason: 'rolling plan', planId: rec.id };
     }
     const result = await this.operationalPlan();
     const { schedule } = result;
-    const levers = this.siteDispatch(report, result);
+    // The moves first: the reply's start times are for the queue as the moves leave it.
+    const planId = this.ids.next('plan');
+    await this.dispatchMoves(result, planId);
+    const levers = this.siteDispatch(this.reports.get(report.site) ?? report, result);
     const reason = `report from ${report.site}`;
-    const rec = await this.record(result, reason, {
-      site: report.site,
-      ...levers,
-      ...(schedule.status === 'infeasible' ? { reason: schedule.reason } : {}),
-      ...latenessOf(schedule),
-    });
+    const rec = await this.record(
+      result,
+      reason,
+      {
+        site: report.site,
+        ...levers,
+        ...(schedule.status === 'infeasible' ? { reason: schedule.reason } : {}),
+        ...latenessOf(schedule),
+      },
+      planId,
+    );
     return { ...levers, reason: 'rolling plan', planId: rec.id };
   }
 
@@ -451,12 +497,19 @@ export class FlexOrchestrator implements FleetPlanning {
   private async slotPlan(): Promise<{ result: PlanResult; rec: PlanRecord }> {
     const result = await this.operationalPlan();
     const { schedule } = result;
+    const planId = this.ids.next('plan');
+    await this.dispatchMoves(result, planId);
     const dispatch = Object.fromEntries([...this.reports].map(([site, r]) => [site, this.siteDispatch(r, result)]));
-    const rec = await this.record(result, "the sites' reports of the slot", {
-      dispatch,
-      ...(schedule.status === 'infeasible' ? { reason: schedule.reason } : {}),
-      ...latenessOf(schedule),
-    });
+    const rec = await this.record(
+      result,
+      "the sites' reports of the slot",
+      {
+        dispatch,
+        ...(schedule.status === 'infeasible' ? { reason: schedule.reason } : {}),
+        ...latenessOf(schedule),
+      },
+      planId,
+    );
     return { result, rec };
   }
 
@@ -468,6 +521,7 @@ export class FlexOrchestrator implements FleetPlanning {
     if (schedule.status === 'infeasible')
       throw new FlexError('FLX_PLAN_INFEASIBLE', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
     const rec = await this.record(result, reason, { ...(orderId ? { orderId } : {}), ...latenessOf(result.schedule) });
+    await this.dispatchMoves(result, rec.id);
     for (const [siteId, report] of this.reports) {
       const site = this.site(siteId);
       const levers = this.siteDispatch(report, result);

@@ -7,6 +7,7 @@ import { isoOf, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { CAP_PART_PREFIX } from '../../optimise/problem.ts';
 import type { PlanKeys } from '../../store/records.ts';
 import type { FleetSolution } from './fleet-plan.ts';
+import type { MoveChoice } from './site-move.ts';
 
 /** A plan of the fleet as made (FlexOrchestrator.plan), before it is stored. */
 export interface PlanResult {
@@ -22,6 +23,8 @@ export interface PlanResult {
   readonly carbonCapMissedKg?: number;
   /** The fresh plan of the same inputs being made beside this carried one (refreshInBackground). */
   readonly refresh?: Promise<FleetSolution>;
+  /** The site moves the planner found, their cost, and whether the plan keeps them (site-move.ts). */
+  readonly moves?: MoveChoice;
 }
 
 export interface PlanRecord extends PlanKeys {

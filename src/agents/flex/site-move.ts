@@ -1,0 +1,215 @@
+// The site move lever (issue 13): whether a plan's moves pay for themselves, and carrying out the
+// moves a plan makes due now (docs/architecture.md, "Site moves"; docs/cost-model.md, "Site moves").
+//
+// Planning. A waiting deferrable job may be planned at any site moveTargets allows (same scheduler
+// kind, both able to move). The planning problem has no per-move cost, so a plan that moves jobs is
+// set against the plan of the same problem with every job at home: the moves are kept only when
+// they save more than the operator's stated move cost (MoveCost), all of a plan's moves together.
+//
+// Dispatch. A move is four link messages (flexlon-link/1, link-protocol.ts), ordered so that a job
+// is never lost and never runs twice: export at the source (nothing changes there), import at the
+// target held by FlexLon, withdraw (cancel) at the source, then release at the target by the normal
+// start-time dispatch. An import refused leaves the job at its source, untouched; a source that
+// cannot give the job up (it started meanwhile) gets its copy at the target withdrawn. Each move, and
+// each refusal with its reason, is an audit row (kind dispatch, event site-move).
+import type { FlexibilityReport, PortableJob } from '../../domain/compute.ts';
+import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
+import { asFlexError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
+import { checkSchedule } from '../../optimise/check.ts';
+import { movesIn, pinnedHome, type DueMove, type MoveOption } from '../../optimise/problem.ts';
+import type { AgentLink, Store } from '../../ports.ts';
+import type { DispatchResults } from '../link-protocol.ts';
+
+/** The moves a plan makes, what they cost, and what the plan without them would have cost. */
+export interface MoveChoice {
+  readonly moves: readonly { readonly jobId: string; readonly from: string; readonly to: string }[];
+  /** Σ the moves' costs (£). */
+  readonly moveGbp: number;
+  /** The plan with every job at home (£), when it was made; absent when there was none. */
+  readonly withoutMovesGbp?: number;
+  /** Whether the moves were kept: they save more than they cost. */
+  readonly kept: boolean;
+}
+
+/**
+ * The plan to follow: `schedule` (which may move jobs) unless the plan with every job at home costs
+ * no more than it plus its moves' cost. Both are plans of `problem` (a job at home is within its
+ * sites), so the one returned passes the same check.
+ */
+export const chooseMoves = async (
+  problem: PlanningProblem,
+  schedule: Schedule,
+  options: ReadonlyMap<string, MoveOption>,
+  plan: (p: PlanningProblem) => Promise<Schedule>,
+): Promise<{ schedule: Schedule; choice?: MoveChoice }> => {
+  if (schedule.status === 'infeasible') return { schedule };
+  const made = movesIn(schedule, options);
+  if (made.length === 0) return { schedule };
+  const moveGbp = made.reduce((a, m) => a + m.gbp, 0);
+  const moves = made.map(({ jobId, from, to }) => ({ jobId, from, to }));
+  const home = await plan(pinnedHome(problem));
+  if (home.status === 'infeasible' || !checkSchedule(problem, home).ok)
+    return { schedule, choice: { moves, moveGbp, kept: true } };
+  const kept = schedule.costGbp + moveGbp < home.costGbp - 1e-6;
+  return {
+    schedule: kept ? schedule : home,
+    choice: { moves, moveGbp, withoutMovesGbp: home.costGbp, kept },
+  };
+};
+
+/**
+ * A schedule priced with its moves (offer pricing): their cost added to costGbp, and to the
+ * lateness part, which is what a move is to the job's owner (its GPUs wait while it restarts), so
+ * an opportunity cost that needs moves says so in its lateness component (CostComponents has no
+ * moves field). Only for pricing: a plan that dispatch follows keeps the cost its check recomputes.
+ */
+export const pricedWithMoves = (schedule: Schedule, options: ReadonlyMap<string, MoveOption>): Schedule => {
+  if (schedule.status === 'infeasible') return schedule;
+  const gbp = movesIn(schedule, options).reduce((a, m) => a + m.gbp, 0);
+  if (gbp === 0) return schedule;
+  return {
+    ...schedule,
+    costGbp: schedule.costGbp + gbp,
+    energyCostGbp: schedule.energyCostGbp ?? schedule.costGbp - (schedule.latenessCostGbp ?? 0),
+    latenessCostGbp: (schedule.latenessCostGbp ?? 0) + gbp,
+  };
+};
+
+export interface MoveDeps {
+  readonly link: AgentLink;
+  readonly agentUrl: (site: string) => string;
+  readonly store: Store;
+  /** The provider's subscriber id (the audit rows' actor). */
+  readonly actor: string;
+  readonly wallNow: () => number;
+  readonly log: Logger;
+}
+
+export interface MoveOutcome {
+  readonly move: DueMove;
+  readonly moved: boolean;
+  /** Why a move did not happen (the step refused and its reason). */
+  readonly refusal?: string;
+  /** The job as exported (for the orchestrator's view of the target's queue). */
+  readonly job?: PortableJob;
+}
+
+const refusedIn = (r: DispatchResults | undefined, jobId: string): string | undefined => {
+  const a = r?.results.find((x) => x.jobId === jobId);
+  if (!a) return 'no answer for the job';
+  return a.ok ? undefined : a.reason;
+};
+
+/** Sends one link message; a link failure (agent unreachable, refused body) is a refusal of every job in it. */
+const send = async (
+  d: MoveDeps,
+  site: string,
+  message: Parameters<AgentLink['dispatch']>[1],
+): Promise<DispatchResults | string> => {
+  try {
+    return await d.link.dispatch(d.agentUrl(site), message);
+  } catch (e) {
+    return `site ${site}'s agent: ${asFlexError(e).message}`;
+  }
+};
+
+/** One move, its four steps in order; never throws for what an agent or scheduler refuses. */
+const moveOne = async (d: MoveDeps, m: DueMove, ctx: { planId: string; why: string }): Promise<MoveOutcome> => {
+  const base = { dispatch: [], planId: ctx.planId, reason: `site move ${m.from} → ${m.to}: ${ctx.why}` };
+  const out = await send(d, m.from, { ...base, exportJobs: [m.jobId] });
+  if (typeof out === 'string') return { move: m, moved: false, refusal: `export: ${out}` };
+  const job = out.exported?.find((p) => p.id === m.jobId);
+  if (!job) return { move: m, moved: false, refusal: `export: ${refusedIn(out, m.jobId) ?? 'not exported'}` };
+  const imported = await send(d, m.to, { ...base, importJobs: [job] });
+  const importRefused = typeof imported === 'string' ? imported : refusedIn(imported, m.jobId);
+  // Refused at the target: nothing changed at the source, so the job is still there, waiting.
+  if (importRefused !== undefined) return { move: m, moved: false, refusal: `import: ${importRefused}`, job };
+  const left = await send(d, m.from, { ...base, withdraw: [{ jobId: m.jobId, why: `moved to ${m.to}` }] });
+  const leftRefused = typeof left === 'string' ? left : refusedIn(left, m.jobId);
+  if (leftRefused !== undefined) {
+    // The source could not give it up (it started there meanwhile): the held copy at the target goes.
+    const undo = await send(d, m.to, {
+      ...base,
+      withdraw: [{ jobId: m.jobId, why: `move from ${m.from} abandoned: ${leftRefused}` }],
+    });
+    const undoRefused = typeof undo === 'string' ? undo : refusedIn(undo, m.jobId);
+    if (undoRefused !== undefined)
+      d.log.error(
+        { code: 'FLX_INTERNAL', jobId: m.jobId, site: m.to, reason: undoRefused },
+        'a moved job could not be withdrawn at either site: it stays held by FlexLon at the target',
+      );
+    return { move: m, moved: false, refusal: `withdraw at ${m.from}: ${leftRefused}`, job };
+  }
+  // Released by the start-time dispatch, as any job FlexLon holds is.
+  const release = await send(d, m.to, { ...base, dispatch: [{ jobId: m.jobId, beginAt: m.beginAt }] });
+  const releaseRefused = typeof release === 'string' ? release : refusedIn(release, m.jobId);
+  if (releaseRefused !== undefined)
+    d.log.warn(
+      { jobId: m.jobId, site: m.to, reason: releaseRefused },
+      'moved job not yet released at its new site: the next dispatch releases it',
+    );
+  return { move: m, moved: true, job };
+};
+
+/**
+ * Carries out the moves due now, one at a time, and audits each (from, to, job, why, and the
+ * refusal if it did not happen). A refused move is logged as a warning, not an error: the job waits
+ * at its source and the next plan keeps it there.
+ */
+export const carryOutMoves = async (
+  d: MoveDeps,
+  moves: readonly DueMove[],
+  ctx: { planId: string; why: string },
+): Promise<MoveOutcome[]> => {
+  const outcomes: MoveOutcome[] = [];
+  for (const m of moves) {
+    const o = await moveOne(d, m, ctx);
+    outcomes.push(o);
+    if (!o.moved) d.log.warn({ jobId: m.jobId, from: m.from, to: m.to, refusal: o.refusal }, 'site move refused');
+    await d.store.appendAudit({
+      kind: 'dispatch',
+      at: d.wallNow(),
+      actor: d.actor,
+      payload: {
+        event: 'site-move',
+        planId: ctx.planId,
+        jobId: m.jobId,
+        from: m.from,
+        to: m.to,
+        beginAt: m.beginAt,
+        why: ctx.why,
+        outcome: o.moved ? 'moved' : 'kept at source',
+        ...(o.refusal ? { refusal: o.refusal } : {}),
+      },
+    });
+  }
+  return outcomes;
+};
+
+/**
+ * The reports as they stand after the moves: each moved job gone from its source's queue and held
+ * by FlexLon at its target (with its start), until the agents' next reports say how things are.
+ */
+export const afterMoves = (
+  reports: ReadonlyMap<string, FlexibilityReport>,
+  outcomes: readonly MoveOutcome[],
+): Map<string, FlexibilityReport> => {
+  const next = new Map(reports);
+  for (const o of outcomes) {
+    if (!o.moved || !o.job) continue;
+    const { heldBy: _heldBy, ...job } = o.job.job;
+    const from = next.get(o.move.from);
+    const to = next.get(o.move.to);
+    if (from) next.set(from.site, { ...from, jobs: from.jobs.filter((j) => j.id !== o.move.jobId) });
+    if (to)
+      next.set(to.site, {
+        ...to,
+        jobs: [
+          ...to.jobs.filter((j) => j.id !== o.move.jobId),
+          { ...job, site: to.site, state: 'queued', beginAt: o.move.beginAt },
+        ],
+      });
+  }
+  return next;
+};
