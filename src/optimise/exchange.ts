@@ -109,7 +109,9 @@ export const exchange = (
       { length: (end[a] as number) - (rel[a] as number) },
       (_, i) => i + (rel[a] as number),
     );
-    order.sort((u, v) => cost(a, s, u) - cost(a, s, v) || u - v);
+    const key = new Float64Array(T);
+    for (let t = rel[a] as number; t < (end[a] as number); t++) key[t] = cost(a, s, t);
+    order.sort((u, v) => (key[u] as number) - (key[v] as number) || u - v);
     // Repeatedly take A's dearest position (beyond the horizon, else its last late slot) and find the
     // best exchange for it; stop at the first position with none.
     // Positions tried in turn from the dearest; `below` is where the next search starts (a position
