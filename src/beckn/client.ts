@@ -5,6 +5,9 @@
 // policy says so, as core 1.1.1 does not sign ACKs). A NACK or transport failure is an error the
 // caller decides about.
 //
+// The steps after a message is built are the same in every version (`deliver`): 2.0 (v2/client.ts)
+// gives its own bytes and its own reading of the answer (the counter-signed Ack).
+//
 // Retries: a transport failure, a timeout or a 5xx is retried with exponential backoff (and jitter)
 // while the message is still inside its ttl (context.timestamp + ttl, core 1.1.1 Context.ttl). A retry
 // resends the same bytes with the same signature and message_id, so a receiver that did get the first
@@ -16,6 +19,7 @@ import type { AckBody } from './ack.ts';
 import { ACK_SIGNATURE_OPTIONAL, checkAck, type AckCheck, type AckPolicy } from './ack-signature.ts';
 import { durationSeconds, isCallback, type BecknMessage, type Context } from './context.ts';
 import { signatureHeader } from './http.ts';
+import type { RawResponse } from './http.ts';
 import { postWithRetry, type RetryPolicy } from './retry.ts';
 import type { InboundJournal } from './journal.ts';
 import type { KeyResolver } from './key-resolver.ts';
@@ -84,6 +88,103 @@ export const refusalOf = (httpStatus: number, text: string, ack: unknown): strin
   return `HTTP ${httpStatus} ${excerpt === '' ? '(empty body)' : excerpt.length > 200 ? `${excerpt.slice(0, 200)}…` : excerpt}`;
 };
 
+/** A message serialised for the wire, in any version: what the shared send steps need. */
+export interface Outgoing {
+  readonly url: string;
+  readonly body: string;
+  readonly action: string;
+  readonly transactionId: string;
+  readonly messageId: string;
+  readonly timestamp: string;
+  readonly ttl?: string;
+  /** Written in the audit row (absent: 1.1.1). */
+  readonly version?: string;
+  /** A callback's: when its request's ttl ends (it is not sent, or retried, after that). */
+  readonly due?: number;
+}
+
+/** The answer as its version reads it. */
+export interface AnswerRead {
+  readonly ack: unknown;
+  /** ACK or NACK as answered; undefined when unreadable. */
+  readonly status: string | undefined;
+  /** What the audit row says of the answer's signature (ackCheck, …). */
+  readonly audit: Record<string, unknown>;
+  /** A signature the peer's rule requires and the answer lacks, or one that does not verify. */
+  readonly refused?: FlexError;
+}
+
+export type DeliveryParts = Pick<
+  BecknClientOptions,
+  'signer' | 'store' | 'now' | 'timeoutMs' | 'retry' | 'sleep' | 'journal'
+>;
+
+/**
+ * Signs `m.body` once (lifetime: its ttl), posts it with retries while inside its ttl and before
+ * `due`, reads the answer with `read`, writes one `beckn.out` row with the exact bytes and what
+ * happened, and returns the reading. Throws FLX_REQ_EXPIRED (not sent: past `due`),
+ * FLX_PEER_UNREACHABLE, the reading's refusal (FLX_PEER_ACK_SIGNATURE) or FLX_PEER_NACK.
+ */
+export const deliver = async (
+  p: DeliveryParts,
+  m: Outgoing,
+  read: (result: RawResponse) => Promise<AnswerRead>,
+): Promise<AnswerRead> => {
+  const now = p.now();
+  const ttlSeconds = durationSeconds(m.ttl ?? 'PT30S') ?? 30;
+  const due = m.due ?? Infinity;
+  const authorization = signatureHeader(m.body, p.signer, now, ttlSeconds);
+  const { url, body, action } = m;
+  const audit = async (payload: Record<string, unknown>): Promise<void> => {
+    const entry: AuditEntry = {
+      kind: 'beckn.out',
+      at: p.now(),
+      actor: p.signer.subscriberId,
+      transactionId: m.transactionId,
+      messageId: m.messageId,
+      payload: { action, ...(m.version ? { version: m.version } : {}), url, body, authorization, ...payload },
+    };
+    if (p.journal) await p.journal.append(entry);
+    else await p.store.appendAudit(entry);
+  };
+  if (now > due) {
+    const reason = `the request's ttl ended at ${new Date(due).toISOString()}`;
+    await audit({ attempts: 0, outcome: 'dropped', reason });
+    throw new FlexError('FLX_REQ_EXPIRED', `${action} for message ${m.messageId} not sent: ${reason}`);
+  }
+  const deadline = Math.min((Date.parse(m.timestamp) || now) + ttlSeconds * 1000, due);
+  const { result, attempts, failure } = await postWithRetry(url, body, { Authorization: authorization }, deadline, {
+    now: p.now,
+    timeoutMs: p.timeoutMs ?? 10_000,
+    ...(p.retry ? { retry: p.retry } : {}),
+    ...(p.sleep ? { sleep: p.sleep } : {}),
+  });
+  if (!result) {
+    await audit({ attempts, outcome: 'unreachable', reason: failure?.message });
+    throw (
+      failure ??
+      new FlexError('FLX_PEER_UNREACHABLE', `${action} to ${url}: no attempt was made before the ttl ran out`)
+    );
+  }
+  // The signature is checked before the audit row is written, so the row says what really happened.
+  const r = await read(result);
+  await audit({
+    attempts,
+    httpStatus: result.status,
+    response: result.text.slice(0, 4096),
+    ...r.audit,
+    ...(r.refused ? { reason: r.refused.message } : {}),
+    outcome: r.refused ? `${r.status ?? 'unreadable'} refused (${r.refused.code})` : (r.status ?? 'unreadable'),
+  });
+  if (r.refused) throw r.refused;
+  if (result.status >= 300 || r.status !== 'ACK')
+    throw new FlexError(
+      'FLX_PEER_NACK',
+      `${action} to ${url} was refused: ${refusalOf(result.status, result.text, r.ack)}`,
+    );
+  return r;
+};
+
 export class BecknClient {
   constructor(private readonly o: BecknClientOptions) {}
 
@@ -96,83 +197,46 @@ export class BecknClient {
     const c = msg.context;
     const issues = (this.o.validator ?? becknValidator()).check(c.action, msg);
     if (issues.length > 0) throw schemaError(`the outgoing ${c.action} message`, issues);
-    const url = `${baseUri.replace(/\/+$/, '')}/${c.action}`;
-    const body = JSON.stringify(msg);
-    const ttlSeconds = durationSeconds(c.ttl ?? 'PT30S') ?? 30;
-    const due = options.inReplyTo ? deadlineOf(options.inReplyTo, this.o.now()) : Infinity;
-    const deadline = Math.min(deadlineOf(c, this.o.now()), due);
-    const authorization = signatureHeader(body, this.o.signer, this.o.now(), ttlSeconds);
-    const audit = async (payload: Record<string, unknown>): Promise<void> => {
-      const entry: AuditEntry = {
-        kind: 'beckn.out',
-        at: this.o.now(),
-        actor: this.o.signer.subscriberId,
-        transactionId: c.transaction_id,
-        messageId: c.message_id,
-        payload: { action: c.action, url, body, authorization, ...payload },
-      };
-      if (this.o.journal) await this.o.journal.append(entry);
-      else await this.o.store.appendAudit(entry);
-    };
-    if (this.o.now() > due) {
-      await audit({
-        attempts: 0,
-        outcome: 'dropped',
-        reason: `the request's ttl ended at ${new Date(due).toISOString()}`,
-      });
-      throw new FlexError(
-        'FLX_REQ_EXPIRED',
-        `${c.action} for message ${c.message_id} not sent: the request's ttl ended at ${new Date(due).toISOString()}`,
-      );
-    }
-    const { result, attempts, failure } = await postWithRetry(url, body, { Authorization: authorization }, deadline, {
-      now: this.o.now,
-      timeoutMs: this.o.timeoutMs ?? 10_000,
-      ...(this.o.retry ? { retry: this.o.retry } : {}),
-      ...(this.o.sleep ? { sleep: this.o.sleep } : {}),
-    });
-    if (!result) {
-      await audit({ attempts, outcome: 'unreachable', reason: failure?.message });
-      throw (
-        failure ??
-        new FlexError('FLX_PEER_UNREACHABLE', `${c.action} to ${url}: no attempt was made before the ttl ran out`)
-      );
-    }
-    let ack: AckBody | undefined;
-    try {
-      ack = JSON.parse(result.text) as AckBody;
-    } catch {
-      ack = undefined;
-    }
-    const status = ack?.message?.ack?.status;
     const peer = options.peer ?? (isCallback(c.action) ? c.bap_id : c.bpp_id);
-    // The signature is checked before the audit row is written, so the row says what really happened.
-    let ackCheck: AckCheck | 'not checked' = 'not checked';
-    let refused: FlexError | undefined;
-    if (this.o.ackResolver && peer !== undefined) {
+    const outgoing: Outgoing = {
+      url: `${baseUri.replace(/\/+$/, '')}/${c.action}`,
+      body: JSON.stringify(msg),
+      action: c.action,
+      transactionId: c.transaction_id,
+      messageId: c.message_id,
+      timestamp: c.timestamp,
+      ...(c.ttl ? { ttl: c.ttl } : {}),
+      ...(options.inReplyTo ? { due: deadlineOf(options.inReplyTo, this.o.now()) } : {}),
+    };
+    const r = await deliver(this.o, outgoing, async (result) => {
+      let ack: AckBody | undefined;
+      try {
+        ack = JSON.parse(result.text) as AckBody;
+      } catch {
+        ack = undefined;
+      }
+      const status = ack?.message?.ack?.status;
+      const ackSignature = result.signature;
+      if (!this.o.ackResolver || peer === undefined)
+        return { ack, status, audit: { ackSignature, ackCheck: 'not checked' } };
+      // Core 1.1.1 ACKs are unsigned: a signature is verified when present, required only by the peer's policy.
       const rule = (this.o.ackPolicy ?? ACK_SIGNATURE_OPTIONAL)(peer);
       try {
-        ackCheck = await checkAck(result.text, result.signature, this.o.ackResolver, peer, this.o.now(), rule);
+        const ackCheck: AckCheck = await checkAck(
+          result.text,
+          ackSignature,
+          this.o.ackResolver,
+          peer,
+          this.o.now(),
+          rule,
+        );
+        return { ack, status, audit: { ackSignature, ackCheck } };
       } catch (e) {
         if (!(e instanceof FlexError)) throw e;
-        refused = e;
+        const ackCheck = ackSignature ? 'bad signature refused' : 'unsigned ACK refused by policy';
+        return { ack, status, audit: { ackSignature, ackCheck }, refused: e };
       }
-    }
-    await audit({
-      attempts,
-      httpStatus: result.status,
-      response: result.text.slice(0, 4096),
-      ackSignature: result.signature,
-      ackCheck: refused ? (result.signature ? 'bad signature refused' : 'unsigned ACK refused by policy') : ackCheck,
-      ...(refused ? { reason: refused.message } : {}),
-      outcome: refused ? `${status ?? 'unreadable'} refused (${refused.code})` : (status ?? 'unreadable'),
     });
-    if (refused) throw refused;
-    if (result.status >= 300 || status !== 'ACK')
-      throw new FlexError(
-        'FLX_PEER_NACK',
-        `${c.action} to ${url} was refused: ${refusalOf(result.status, result.text, ack)}`,
-      );
-    return ack as AckBody;
+    return r.ack as AckBody;
   }
 }

@@ -9,14 +9,18 @@
 // retries and ttl bounds as 1.1.1 (retry.ts), and its Ack must carry a valid CounterSignature by the
 // peer over this request (beckn.yaml: "The Ack response body MUST carry a CounterSignature"; no
 // per-peer opt-out as for 1.1.1 ACKs). One `beckn.out` audit row per message with its exact bytes.
-import type { AuditEntry } from '../../audit/chain.ts';
 import { FlexError } from '../../errors.ts';
 import type { AckBody } from '../ack.ts';
-import { BecknClient, deadlineOf, refusalOf, type BecknClientOptions, type SendOptions } from '../client.ts';
-import { durationSeconds, isCallback, type BecknMessage } from '../context.ts';
-import { signatureHeader } from '../http.ts';
+import {
+  BecknClient,
+  deadlineOf,
+  deliver,
+  type BecknClientOptions,
+  type Outgoing,
+  type SendOptions,
+} from '../client.ts';
+import { isCallback, type BecknMessage } from '../context.ts';
 import type { KeyResolver } from '../key-resolver.ts';
-import { postWithRetry } from '../retry.ts';
 import { schemaError } from '../validator.ts';
 import { checkCounterSigned, type V2Ack } from './ack.ts';
 import { toV2Request } from './codec-bap.ts';
@@ -126,10 +130,10 @@ export interface V2Message {
 }
 
 /**
- * Sends one 2.0 message to `url`: serialised and signed once (BECKN-006 = 2.0 signing, lifetime =
- * its ttl), retried like 1.1.1 while inside its ttl (and before `due`), its Ack's CounterSignature
- * checked against `peer` (beckn.yaml: the Ack MUST carry one), one `beckn.out` audit row. Returns
- * the Ack; throws FLX_PEER_ACK_SIGNATURE, FLX_PEER_NACK, FLX_PEER_UNREACHABLE or FLX_REQ_EXPIRED.
+ * Sends one 2.0 message to `url` through the 1.1.1 client's steps (client.ts `deliver`: signed once,
+ * lifetime = its ttl, retried while inside its ttl and before `due`, one `beckn.out` row), its Ack's
+ * CounterSignature checked against `peer` (beckn.yaml: the Ack MUST carry one). Returns the Ack;
+ * throws FLX_PEER_ACK_SIGNATURE, FLX_PEER_NACK, FLX_PEER_UNREACHABLE or FLX_REQ_EXPIRED.
  */
 export const sendV2Message = async (
   p: V2SendParts,
@@ -138,65 +142,26 @@ export const sendV2Message = async (
   o: { readonly peer: string; readonly due?: number },
 ): Promise<V2Ack> => {
   const c = message.context;
-  const action = c.action;
   const body = JSON.stringify(message);
-  const ttlSeconds = durationSeconds(c.ttl ?? 'PT30S') ?? 30;
-  const now = p.now();
-  const due = o.due ?? Infinity;
-  const authorization = signatureHeader(body, p.signer, now, ttlSeconds);
-  // Through the group-commit journal when the client has one, as 1.1.1 sends are (BecknClientOptions.journal).
-  const audit = async (payload: Record<string, unknown>): Promise<void> => {
-    const entry: AuditEntry = {
-      kind: 'beckn.out',
-      at: p.now(),
-      actor: p.signer.subscriberId,
-      transactionId: c.transactionId,
-      messageId: c.messageId,
-      payload: { action, version: '2.0.0', url, body, authorization, ...payload },
-    };
-    if (p.journal) await p.journal.append(entry);
-    else await p.store.appendAudit(entry);
+  const outgoing: Outgoing = {
+    url,
+    body,
+    action: c.action,
+    version: '2.0.0',
+    transactionId: c.transactionId,
+    messageId: c.messageId,
+    timestamp: c.timestamp,
+    ...(c.ttl ? { ttl: c.ttl } : {}),
+    ...(o.due !== undefined ? { due: o.due } : {}),
   };
-  if (now > due) {
-    await audit({
-      attempts: 0,
-      outcome: 'dropped',
-      reason: `the request's ttl ended at ${new Date(due).toISOString()}`,
-    });
-    throw new FlexError('FLX_REQ_EXPIRED', `${action} for message ${c.messageId} not sent: the request's ttl ended`);
-  }
-  const deadline = Math.min((Date.parse(c.timestamp) || now) + ttlSeconds * 1000, due);
-  const { result, attempts, failure } = await postWithRetry(url, body, { Authorization: authorization }, deadline, {
-    now: p.now,
-    timeoutMs: p.timeoutMs ?? 10_000,
-    ...(p.retry ? { retry: p.retry } : {}),
-    ...(p.sleep ? { sleep: p.sleep } : {}),
+  const r = await deliver(p, outgoing, async (result) => {
+    try {
+      const ack = await checkCounterSigned(result.text, p.resolver, o.peer, Buffer.from(body), c.messageId, p.now());
+      return { ack, status: ack.status, audit: { ackCheck: 'counter-signature verified' } };
+    } catch (e) {
+      if (!(e instanceof FlexError)) throw e;
+      return { ack: undefined, status: undefined, audit: { ackCheck: 'counter-signature refused' }, refused: e };
+    }
   });
-  if (!result) {
-    await audit({ attempts, outcome: 'unreachable', reason: failure?.message });
-    throw failure ?? new FlexError('FLX_PEER_UNREACHABLE', `${action} to ${url}: no attempt before the ttl ran out`);
-  }
-  let ack: V2Ack | undefined;
-  let refused: FlexError | undefined;
-  try {
-    ack = await checkCounterSigned(result.text, p.resolver, o.peer, Buffer.from(body), c.messageId, p.now());
-  } catch (e) {
-    if (!(e instanceof FlexError)) throw e;
-    refused = e;
-  }
-  await audit({
-    attempts,
-    httpStatus: result.status,
-    response: result.text.slice(0, 4096),
-    ackCheck: refused ? 'counter-signature refused' : 'counter-signature verified',
-    ...(refused ? { reason: refused.message } : {}),
-    outcome: refused ? `refused (${refused.code})` : (ack?.status ?? 'unreadable'),
-  });
-  if (refused) throw refused;
-  if (result.status >= 300 || ack?.status !== 'ACK')
-    throw new FlexError(
-      'FLX_PEER_NACK',
-      `${action} to ${url} was refused: ${refusalOf(result.status, result.text, ack)}`,
-    );
-  return ack;
+  return r.ack as V2Ack;
 };
