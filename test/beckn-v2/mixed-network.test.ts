@@ -209,6 +209,7 @@ test('the 2.0 endpoint refuses with real HTTP statuses, 2.0 error codes and coun
   });
   assert.deepEqual([status.http, (status.ack.error as { errorCode: string }).errorCode], [400, '30008']);
   // An action the 2.0 endpoint does not take: 404, 40001.
-  const rate = await buyer.post({ context: buyer.context('rate', txn), message: { ratingInputs: [] } });
+  // The DEG draft's rating (LTS: rate) is no 2.0 action here.
+  const rate = await buyer.post({ context: buyer.context('rating', txn), message: { ratingInputs: [] } });
   assert.deepEqual([rate.http, (rate.ack.error as { errorCode: string }).errorCode], [404, '40001']);
 });

@@ -54,6 +54,10 @@ const V2_CODES: Partial<Record<ErrorCode, string>> = {
   FLX_ORDER_NOT_FOUND: '30008',
   // FlexLon's items are offers, and a 2.0 message names them as offers (Commitment.offer.id).
   FLX_ITEM_NOT_FOUND: '30006',
+  // 2.0 renumbered the post-order codes (1.1.1 30012, 30014, 30015).
+  FLX_UPDATE_TARGET: '30010',
+  FLX_RATING_ENTITY_NOT_FOUND: '30011',
+  FLX_RATING_VALUE: '30012',
 };
 
 export interface V2Nack {

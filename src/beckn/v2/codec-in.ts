@@ -12,6 +12,10 @@
 // - select / init / confirm: a Contract whose first commitment names FlexLon's offer (offer.id) and
 //   the capacity resource with its quantity in kW (LTS Commitment: resources need id and quantity);
 // - status: the Contract's id (LTS StatusAction requires it), the one FlexLon gave in on_confirm.
+// - after the order (docs/beckn-2.md, "After the order"): track (tracking.contract.id, optional),
+//   cancel (contract.id), update (contract.id and the first commitment's new kW and/or window),
+//   rate (ratingInputs: target and range.value), support (support.orderId, optional); each names the
+//   transaction's Contract or nothing (then the transaction's order is meant).
 import { createHash } from 'node:crypto';
 import type { FlexNeed } from '../../domain/offers.ts';
 import { epochMs } from '../../domain/time.ts';
@@ -34,6 +38,11 @@ export const V2_BPP_ACTIONS = {
   init: 'init',
   confirm: 'confirm',
   status: 'status',
+  track: 'track',
+  cancel: 'cancel',
+  update: 'update',
+  rate: 'rating',
+  support: 'support',
 } as const satisfies Record<string, RequestAction>;
 export type V2BppAction = keyof typeof V2_BPP_ACTIONS;
 export const isV2BppAction = (a: string): a is V2BppAction => a in V2_BPP_ACTIONS;
@@ -80,6 +89,25 @@ export const V2_CONTEXT_PATHS: Record<string, string> = {
   'context.transaction_id': 'context.transactionId',
   'context.message_id': 'context.messageId',
 };
+
+/**
+ * Paths in the 1.1.1 form the post-order handlers name in a refusal, as the 2.0 request spelled the
+ * field (the first match is rewritten; [n] is kept).
+ */
+export const V2_MESSAGE_PATHS: readonly (readonly [RegExp, string])[] = [
+  [/^message\.order(_id|\.id)$/, 'message.contract.id'],
+  [/^message\.order\.items\[0\]\.quantity.*$/, 'message.contract.commitments[0].resources[0].quantity.unitQuantity'],
+  [
+    /^message\.order\.fulfillments\[0\].*$/,
+    'message.contract.commitments[0].resources[0].resourceAttributes.eventWindow',
+  ],
+  [/^message\.update_target$/, 'message.contract.commitments[0].resources[0]'],
+  [/^message\.ratings\[(\d+)\]\.id$/, 'message.ratingInputs[$1].target.id'],
+  [/^message\.ratings\[(\d+)\]\.value$/, 'message.ratingInputs[$1].range.value'],
+  [/^message\.ratings\[(\d+)\]\.rating_category$/, 'message.ratingInputs[$1].target.descriptor.code'],
+  [/^message\.ratings/, 'message.ratingInputs'],
+  [/^message\.support\.ref_id$/, 'message.support.orderId'],
+];
 
 const UTC = /^\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}(\.\d+)?Z$/;
 const TERM = /^@\.([A-Za-z][A-Za-z0-9.]*)\s*(==|>=|<=)\s*(?:'([^']*)'|"([^"]*)"|(-?\d+(?:\.\d+)?))$/;
@@ -185,21 +213,101 @@ const orderOf = (s: Selection, bppId: string, orderId?: string) => ({
 /** Finds the order a Contract id names (the transaction's order, whose contractIdOf is that id). */
 export type OrderOfTransaction = (transactionId: string) => Promise<{ id: string } | undefined>;
 
-const orderIdOf = async (
-  message: unknown,
+/** FlexLon's order id of the Contract id `id` (at `path`); undefined when none is named and none is required. */
+const orderNamed = async (
+  id: unknown,
+  path: string,
   transactionId: string,
   find: OrderOfTransaction,
   required: boolean,
 ): Promise<string | undefined> => {
-  const contract = isObj(message) ? message.contract : undefined;
-  const id = isObj(contract) ? contract.id : undefined;
   if (id === undefined && !required) return undefined;
   const order = await find(transactionId);
   if (typeof id !== 'string' || !order || contractIdOf(order.id) !== id)
-    throw new FlexError('FLX_ORDER_NOT_FOUND', `no contract ${String(id)} in transaction ${transactionId}`, {
-      path: 'message.contract.id',
-    });
+    throw new FlexError('FLX_ORDER_NOT_FOUND', `no contract ${String(id)} in transaction ${transactionId}`, { path });
   return order.id;
+};
+
+const at = (v: unknown, ...keys: string[]): unknown => keys.reduce<unknown>((x, k) => (isObj(x) ? x[k] : undefined), v);
+const orderIdOf = (message: unknown, txn: string, find: OrderOfTransaction, required: boolean) =>
+  orderNamed(at(message, 'contract', 'id'), 'message.contract.id', txn, find, required);
+
+const COMMITMENT = 'message.contract.commitments[0]';
+
+/**
+ * An update: the new kW (the first commitment's resource quantity) and/or window (its FlexCapacity
+ * eventWindow), as the 1.1.1 update the handler reads (update_target items / fulfillments). LTS has
+ * no update target, so what the commitment carries is what changes.
+ */
+const updateOf = (message: unknown, orderId: string | undefined): Obj => {
+  const c = at(message, 'contract', 'commitments');
+  const resource = Array.isArray(c) && isObj(c[0]) && Array.isArray(c[0].resources) ? c[0].resources[0] : undefined;
+  const quantity = at(resource, 'quantity');
+  const window = at(resource, 'resourceAttributes', 'eventWindow');
+  const targets: string[] = [];
+  const item: Obj = { id: String(at(Array.isArray(c) ? c[0] : undefined, 'offer', 'id') ?? '') };
+  if (quantity !== undefined) {
+    const s = selectionOf(message);
+    targets.push('items');
+    item.quantity = { selected: { measure: { type: 'CONSTANT', value: String(s.kw), unit: 'kW' } } };
+  }
+  const order: Obj = { ...(orderId ? { id: orderId } : {}), items: [item] };
+  if (window !== undefined) {
+    const time = (k: string): string => {
+      const v = at(window, k);
+      if (typeof v !== 'string' || !UTC.test(v))
+        throw bad(
+          `${COMMITMENT}.resources[0].resourceAttributes.eventWindow.${k}`,
+          'must be a UTC date-time ending in Z',
+        );
+      return v;
+    };
+    targets.push('fulfillments');
+    order.fulfillments = [
+      {
+        id: 'dr',
+        stops: [
+          { type: 'start', time: { timestamp: time('startDate') } },
+          { type: 'end', time: { timestamp: time('endDate') } },
+        ],
+      },
+    ];
+  }
+  if (targets.length === 0)
+    throw new FlexError(
+      'FLX_UPDATE_TARGET',
+      'the first commitment changes nothing FlexLon updates: give its resource a new quantity (kW) and/or a FlexCapacity eventWindow',
+      { path: `${COMMITMENT}.resources[0]` },
+    );
+  return { update_target: targets.join(','), order };
+};
+
+/**
+ * Ratings (LTS RatingInput): `target.id` the Contract id (the order), `dr` (its performance, the
+ * fulfilment) or the BPP's id (the provider), `target.descriptor.code` the category when given
+ * (Order, Fulfillment, Provider), the value `range.value` 1–5 (LTS leaves `range` open: FlexLon reads
+ * `{min?, max?, value}`).
+ */
+const ratingsOf = async (message: unknown, txn: string, bppId: string, find: OrderOfTransaction) => {
+  const inputs = at(message, 'ratingInputs');
+  const order = await find(txn);
+  const contractId = order ? contractIdOf(order.id) : undefined;
+  return (Array.isArray(inputs) ? inputs : []).map((r, n) => {
+    const id = String(at(r, 'target', 'id') ?? '');
+    const code = at(r, 'target', 'descriptor', 'code');
+    const category =
+      typeof code === 'string' ? code : id === contractId ? 'Order' : id === bppId ? 'Provider' : 'Fulfillment';
+    const value = at(r, 'range', 'value');
+    if (typeof value !== 'number' && typeof value !== 'string')
+      throw new FlexError('FLX_RATING_VALUE', 'range.value must give the rating, a whole number from 1 to 5', {
+        path: `message.ratingInputs[${n}].range.value`,
+      });
+    return {
+      rating_category: category,
+      id: category === 'Order' && id === contractId ? order?.id : id,
+      value: String(value),
+    };
+  });
 };
 
 /**
@@ -226,9 +334,25 @@ export const fromV2Request = async (
       const orderId = await orderIdOf(m, txn, find, false);
       return { context, message: { order: orderOf(selectionOf(m), bppId, orderId) } };
     }
-    case 'status': {
+    case 'status':
+    case 'cancel': {
       const orderId = (await orderIdOf(m, txn, find, true)) as string;
       return { context, message: { order_id: orderId } };
+    }
+    case 'track': {
+      const path = 'message.tracking.contract.id';
+      const named = at(m, 'tracking', 'contract', 'id');
+      // No Contract named (LTS Tracking.contract is optional): the transaction's.
+      const orderId = await orderNamed(named ?? contractIdOf((await find(txn))?.id ?? ''), path, txn, find, true);
+      return { context, message: { order_id: orderId as string } };
+    }
+    case 'update':
+      return { context, message: updateOf(m, await orderIdOf(m, txn, find, false)) };
+    case 'rate':
+      return { context, message: { ratings: await ratingsOf(m, txn, bppId, find) } };
+    case 'support': {
+      const orderId = await orderNamed(at(m, 'support', 'orderId'), 'message.support.orderId', txn, find, false);
+      return { context, message: { support: orderId ? { ref_id: orderId } : {} } };
     }
     default: {
       const never: never = action;

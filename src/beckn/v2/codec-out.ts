@@ -14,6 +14,10 @@
 //   per settlement period, one meter: the order's site (a portfolio order's is the portfolio's
 //   aggregate: the per-site figures on the wire are totals, not periods);
 // - settlements: the settled totals (FlexLon's FlexSettlement bag), once there are any.
+// After the order: on_cancel and on_update carry the Contract (CANCELLED with the fee as its
+// consideration; the new kW / window and price); on_track a Tracking (ACTIVE while the window is
+// being delivered), on_rate an empty `ratings`, on_support a Support whose channels are FlexLon bags
+// (contact; the signed settlement statement as a data: URL once delivered).
 import type { FlexOffer } from '../../domain/offers.ts';
 import { FlexError } from '../../errors.ts';
 import { readSettlement, type TagGroup as SettlementTags } from '../../settlement/codec.ts';
@@ -34,6 +38,11 @@ export const V2_CALLBACKS: Record<string, string> = {
   on_init: 'on_init',
   on_confirm: 'on_confirm',
   on_status: 'on_status',
+  on_track: 'on_track',
+  on_cancel: 'on_cancel',
+  on_update: 'on_update',
+  on_rating: 'on_rate',
+  on_support: 'on_support',
 };
 
 export interface V2Envelope {
@@ -212,6 +221,55 @@ export const orderToContract = (o: WireOrder): Record<string, unknown> => {
   };
 };
 
+type Tracking = { id?: string; status?: string; location?: { id?: string } };
+type Support = { ref_id?: string; email?: string; phone?: string; url?: string };
+
+/**
+ * on_track, on_rate and on_support, which carry no Contract. LTS Tracking requires a `url`: FlexLon
+ * has no off-network tracking feed, so it is FlexLon's 2.0 status endpoint (where the Contract, with
+ * its metered periods, is asked for); the status is the 1.1.1 one, upper-cased.
+ */
+const postOrderMessage = (action: string, message: unknown, e: V2Envelope): object | undefined => {
+  const bag = (type: string, fields: Record<string, unknown>) => ({
+    '@context': FLEXLON_V2_CONTEXT,
+    '@type': type,
+    ...fields,
+  });
+  if (action === 'on_rate') return { ratings: [] };
+  if (action === 'on_track') {
+    const t = ((message ?? {}) as { tracking?: Tracking }).tracking ?? {};
+    return {
+      tracking: {
+        status: t.status === 'active' ? 'ACTIVE' : 'INACTIVE',
+        url: `${e.bppUri.replace(/\/+$/, '')}/status`,
+        trackingAttributes: bag('FlexTracking', {
+          ...(t.id ? { contractId: contractIdOf(t.id) } : {}),
+          ...(t.location?.id ? { site: t.location.id } : {}),
+        }),
+      },
+    };
+  }
+  if (action === 'on_support') {
+    const s = ((message ?? {}) as { support?: Support }).support ?? {};
+    const contact = { ...(s.email ? { email: s.email } : {}), ...(s.phone ? { phone: s.phone } : {}) };
+    const channels = [
+      ...(Object.keys(contact).length > 0 ? [bag('FlexSupportContact', contact)] : []),
+      // After delivery FlexLon's 1.1.1 on_support carries the signed statement as a data: URL in support.url.
+      ...(s.url
+        ? [bag(s.url.startsWith('data:') ? 'FlexSettlementStatement' : 'FlexSupportContact', { url: s.url })]
+        : []),
+    ];
+    return {
+      support: {
+        ...(s.ref_id ? { orderId: contractIdOf(s.ref_id) } : {}),
+        descriptor: { name: s.ref_id ? `FlexLon support for order ${s.ref_id}` : 'FlexLon support' },
+        ...(channels.length > 0 ? { channels } : {}),
+      },
+    };
+  }
+  return undefined;
+};
+
 /** An internal callback as the 2.0 LTS message FlexLon sends a 2.0 buyer. */
 export const toV2Callback = (m: BecknMessage, e: V2Envelope): { action: string; message: object } => {
   const action = V2_CALLBACKS[m.context.action];
@@ -230,6 +288,8 @@ export const toV2Callback = (m: BecknMessage, e: V2Envelope): { action: string; 
     });
     return { action, message: { context: contextToV2(m, action, e), message: { catalogs: [catalog] } } };
   }
+  const other = postOrderMessage(action, m.message, e);
+  if (other) return { action, message: { context: contextToV2(m, action, e), message: other } };
   if (!body.order) throw new FlexError('FLX_INTERNAL', `${m.context.action} carries no order to send as a Contract`);
   return {
     action,

@@ -32,6 +32,7 @@ import { fromV2Callback, V2_BAP_CALLBACKS } from './codec-bap.ts';
 import {
   V2_BPP_ACTIONS,
   V2_CONTEXT_PATHS,
+  V2_MESSAGE_PATHS,
   contextFromV2,
   fromV2Request,
   isV2BppAction,
@@ -63,14 +64,15 @@ export interface V2ReceiverOptions {
   readonly admission?: () => string | undefined;
 }
 
-/** A refusal from the shared 1.1.1 checks, with a context path as the 2.0 sender spelled it. */
-const inV2Terms = (e: unknown): unknown =>
-  e instanceof FlexError && e.path && V2_CONTEXT_PATHS[e.path]
-    ? new FlexError(e.code, e.message.replaceAll(e.path.slice(8), (V2_CONTEXT_PATHS[e.path] ?? '').slice(8)), {
-        path: V2_CONTEXT_PATHS[e.path] as string,
-        cause: e,
-      })
-    : e;
+/** A refusal from the shared 1.1.1 checks and handlers, with the path as the 2.0 sender spelled it. */
+const inV2Terms = (e: unknown): unknown => {
+  if (!(e instanceof FlexError) || !e.path) return e;
+  const context = V2_CONTEXT_PATHS[e.path];
+  if (context)
+    return new FlexError(e.code, e.message.replaceAll(e.path.slice(8), context.slice(8)), { path: context, cause: e });
+  const rule = V2_MESSAGE_PATHS.find(([from]) => from.test(e.path ?? ''));
+  return rule ? new FlexError(e.code, e.message, { path: e.path.replace(rule[0], rule[1]), cause: e }) : e;
+};
 
 /** Internal action → its 2.0 name, for the role. */
 const v2Names = (role: 'BPP' | 'BAP'): Partial<Record<Action, string>> =>

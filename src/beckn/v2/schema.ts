@@ -12,7 +12,7 @@
 
 export type V2Dialect = 'lts' | 'deg-draft';
 
-/** The 2.0 actions FlexLon has its own schema for (the discover and transaction flows). */
+/** The 2.0 actions FlexLon has its own schema for (discover, the transaction and the post-order flows). */
 export const V2_ACTIONS = [
   'discover',
   'on_discover',
@@ -26,12 +26,20 @@ export const V2_ACTIONS = [
   'on_status',
   'update',
   'on_update',
+  'track',
+  'on_track',
+  'cancel',
+  'on_cancel',
+  'rate',
+  'on_rate',
+  'support',
+  'on_support',
 ] as const;
 export type V2Action = (typeof V2_ACTIONS)[number];
 export const isV2Action = (a: string): a is V2Action => (V2_ACTIONS as readonly string[]).includes(a);
 
-/** Other 2.0 actions: in the LTS file (track, cancel, rate, support) or the DEG draft (rating). */
-export const OTHER_V2_ACTIONS = ['track', 'cancel', 'rate', 'rating', 'support'] as const;
+/** Other 2.0 action names: the DEG draft's (rating; LTS says rate). */
+export const OTHER_V2_ACTIONS = ['rating'] as const;
 
 const nonEmpty = { type: 'string', minLength: 1 } as const;
 const url = { type: 'string', format: 'uri' } as const;
@@ -86,6 +94,18 @@ const contextSchema = (dialect: V2Dialect, action: string): object => {
   };
 };
 
+const LTS_MEMBERS: Partial<Record<V2Action, { key: string; schema: object }>> = {
+  track: { key: 'tracking', schema: { type: 'object' } },
+  on_track: { key: 'tracking', schema: { type: 'object', required: ['status'] } },
+  rate: {
+    key: 'ratingInputs',
+    schema: { type: 'array', minItems: 1, items: { type: 'object', required: ['target'] } },
+  },
+  on_rate: { key: 'ratings', schema: { type: 'array' } },
+  support: { key: 'support', schema: { type: 'object' } },
+  on_support: { key: 'support', schema: { type: 'object' } },
+};
+
 /** The top of `message` for an action, in a dialect. Contents below this level are left to --spec. */
 const messageSchema = (dialect: V2Dialect, action: V2Action): object => {
   if (action === 'discover')
@@ -105,6 +125,13 @@ const messageSchema = (dialect: V2Dialect, action: V2Action): object => {
       properties: { catalogs: { type: 'array', items: { type: 'object', required: [id] } } },
     };
   }
+  // LTS post-order messages that carry no Contract (beckn.yaml TrackAction … OnSupportAction); the
+  // DEG draft has no examples of them, so there only an object is asked for.
+  const member = LTS_MEMBERS[action];
+  if (member !== undefined)
+    return dialect === 'lts'
+      ? { type: 'object', required: [member.key], properties: { [member.key]: member.schema } }
+      : { type: 'object' };
   const key = dialect === 'lts' ? 'contract' : 'order';
   // A status request names the order it asks about; the DEG demand-flexibility draft sends only
   // `order_id` (examples/demand_flexibility/3.monitoring/status-request.json).
