@@ -417,6 +417,8 @@ export const composeBppWithComputeEnergy = async (
     const bpp = await composeBpp(c);
     return { url: bpp.url, description: bpp.description, stop: () => bpp.stop(), bpp };
   }
+  // Both addresses checked before either opens its store: a taken port leaves nothing written.
+  await assertPortFree(c.listen);
   const market = makeClock(c.clock);
   const compute = await composeComputeAgent(
     { ...c.computeEnergy, keys: c.keys, registry: c.registry, logLevel: c.logLevel },

@@ -6,9 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
-import { join } from 'node:path';
+import { basename, join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import { ConfigReader } from '../../src/run/config-reader.ts';
+import { readBpp, readGridAgent } from '../../src/run/roles.ts';
 import { projectRoot } from '../helpers/shared.ts';
 
 type Json = Record<string, unknown>;
@@ -66,13 +67,50 @@ test("paths in a config resolve against the config file's folder, not the workin
   }
 });
 
+test('the compute-energy examples fit together: the BPP buys from the grid agent, in an area it sells, on one market clock', () => {
+  const [grid, bpp, agent] = ['compute-energy/grid-agent', 'compute-energy/bpp', 'compute-energy/agent'].map(
+    example,
+  ) as [Json, Json, Json];
+  const registry = example('registry');
+  assert.equal(grid.role, 'grid-agent');
+  assert.equal(get(grid, 'registry.url'), listenUrl(registry));
+  assert.equal(get(bpp, 'registry.url'), listenUrl(registry));
+  assert.deepEqual(get(bpp, 'computeEnergy.gridAgents'), [grid.id]);
+  for (const [area, region] of Object.entries(get(bpp, 'computeEnergy.areas') as Json))
+    assert.equal((grid.areas as Json)[area], region, `the grid agent sells ${area} with the same region`);
+  assert.deepEqual(grid.clock, bpp.clock);
+  assert.deepEqual(agent.clock, bpp.clock);
+  assert.equal(((bpp.sites as Json[])[0] ?? {}).region, get(agent, 'site.region'));
+  const ports = [registry, grid, bpp, agent].map((c) => get(c, 'listen.port'));
+  ports.push(get(bpp, 'computeEnergy.listen.port'));
+  assert.equal(new Set(ports).size, 5);
+  // Read as `flexlon run` reads them: the typed configs.
+  const read = readBpp(ConfigReader.load(join(EXAMPLES, 'compute-energy', 'bpp.json')));
+  assert.deepEqual(read.computeEnergy?.renew, {
+    gridAgents: ['grid-agent.example.local'],
+    kw: 100,
+    everyMinutes: 30,
+    slotMinutes: 30,
+  });
+  assert.deepEqual(read.computeEnergy?.sites, { lon: 'London' });
+  assert.equal(read.computeEnergy?.listen.publicUrl, 'http://127.0.0.1:4716');
+  assert.match(
+    read.computeEnergy?.store.kind === 'sqlite' ? read.computeEnergy.store.file : '',
+    /compute-energy\/state\/compute-energy\.db$/,
+  );
+  const g = readGridAgent(ConfigReader.load(join(EXAMPLES, 'compute-energy', 'grid-agent.json')));
+  assert.deepEqual([g.windowSlots, g.slotMinutes, g.capacityKw, g.discount], [8, 30, 2000, 0.5]);
+  // The plain example has no compute agent.
+  assert.equal(readBpp(ConfigReader.load(join(EXAMPLES, 'bpp.json'))).computeEnergy, undefined);
+});
+
 /** Runs `flexlon run <role>` in this process on a copy of an example with `patch` applied. */
 const runPatched = async (role: string, from: string, patch: (c: Json) => void) => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-config-'));
   try {
     const c = example(from);
     patch(c);
-    const file = join(dir, `${from}.json`);
+    const file = join(dir, `${basename(from)}.json`);
     writeFileSync(file, JSON.stringify(c));
     const out: string[] = [];
     const err: string[] = [];
@@ -173,6 +211,78 @@ const CASES: readonly { role: string; from?: string; field: string; why: RegExp;
     },
   },
   { role: 'agent', from: 'bpp', field: 'role', why: /this config is for "bpp", not "agent"/, patch: () => {} },
+  {
+    role: 'grid-agent',
+    from: 'compute-energy/grid-agent',
+    field: 'capacityKw',
+    why: /is required: must be a number from 1 to 10000000/,
+    patch: (c) => {
+      delete c.capacityKw;
+    },
+  },
+  {
+    role: 'grid-agent',
+    from: 'compute-energy/grid-agent',
+    field: 'areas',
+    why: /must name at least one grid area/,
+    patch: (c) => {
+      c.areas = {};
+    },
+  },
+  {
+    role: 'grid-agent',
+    from: 'compute-energy/grid-agent',
+    field: 'discount',
+    why: /must be a number from 0 to 1, got 1.5/,
+    patch: (c) => {
+      c.discount = 1.5;
+    },
+  },
+  {
+    role: 'bpp',
+    from: 'compute-energy/bpp',
+    field: 'computeEnergy.areas.Manchester',
+    why: /region "North West England" is no site's region \(the sites' regions: London\)/,
+    patch: (c) => {
+      (c.computeEnergy as Json).areas = { London: 'London', Manchester: 'North West England' };
+    },
+  },
+  {
+    role: 'bpp',
+    from: 'compute-energy/bpp',
+    field: 'computeEnergy.gridAgents',
+    why: /must name at least one grid agent/,
+    patch: (c) => {
+      (c.computeEnergy as Json).gridAgents = [];
+    },
+  },
+  {
+    role: 'bpp',
+    from: 'compute-energy/bpp',
+    field: 'computeEnergy.kw',
+    why: /is required/,
+    patch: (c) => {
+      delete (c.computeEnergy as Json).kw;
+    },
+  },
+  {
+    role: 'bpp',
+    from: 'compute-energy/bpp',
+    field: 'computeEnergy.renewEveryMinutes',
+    why: /must be a number from 0.05 to 1440, got 0/,
+    patch: (c) => {
+      (c.computeEnergy as Json).renewEveryMinutes = 0;
+    },
+  },
+  {
+    role: 'bpp',
+    from: 'compute-energy/bpp',
+    field: 'computeEnergy.listen',
+    why: /is required \(an object\)/,
+    patch: (c) => {
+      delete (c.computeEnergy as Json).listen;
+    },
+  },
 ];
 
 for (const k of CASES) {
