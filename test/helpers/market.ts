@@ -5,7 +5,8 @@
 // `extraProviders` adds providers beside the demo's, each a BPP of its own with one simulated site
 // and its agent, composed the way src/compose/market.ts composes the demo's (same registry, clock,
 // signals and key folder): a data centre of another size, price or quote lifetime, or a battery-only
-// site — a battery behind the meter and no deferrable compute (issue 16).
+// site — a battery behind the meter and no deferrable compute (issue 16) — or a BPP registered as
+// Beckn 2.0 (`becknVersion`, issue 18).
 import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -52,6 +53,11 @@ export interface ExtraProvider {
   /** How long a quote holds between select and confirm (wall seconds; the demo's is 300). */
   readonly quoteTtlSeconds?: number;
   readonly seed?: number;
+  /**
+   * The Beckn version its BPP registers itself with (BppConfig.becknVersion, docs/beckn-2.md): "2.0"
+   * registers `beckn_version: "2.0.0"` at its URL + /v2; absent, the record names none (1.1.1).
+   */
+  readonly becknVersion?: '1.1.1' | '2.0';
 }
 
 const HOST = '127.0.0.1';
@@ -99,6 +105,7 @@ const addProvider = async (
       gatherReportsMs: 2000,
       incrementalReplans: true,
       outboxEveryMs: 1000,
+      ...(x.becknVersion ? { becknVersion: x.becknVersion } : {}),
     },
     { clock: m.clock, signals: m.signals, log: createLogger('silent') },
   );
