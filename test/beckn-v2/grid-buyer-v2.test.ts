@@ -1,7 +1,8 @@
 // FlexLon's grid buyer as a Beckn 2.0 BAP (issue 18): the GridOrchestrator's own procurement
 // (search, the cheapest offer, select, init, confirm, then status) runs over 2.0 against FlexLon's
 // BPP, because the registry says the BPP speaks 2.0. Its requests leave through the VersionedClient,
-// its callbacks come in at its /v2 endpoint and reach its usual handlers.
+// its callbacks come in at its /v2 endpoint and reach its usual handlers; then it tracks and cancels
+// the order over 2.0 with the same post-order functions as over 1.1.1.
 //
 // The registry here is the market's registry seen through a Registry that adds `beckn_version:
 // "2.0.0"` to the BPP's record with its 2.0 URL (<url>/v2) and lists no gateway (Beckn 2.0 has none:
@@ -18,6 +19,7 @@ import { signerFromPrivateKey } from '../../src/adapters/keystore-file/keystore.
 import { HttpRegistry } from '../../src/adapters/registry-http/client.ts';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { DEFAULT_NEED_POLICY, GridOrchestrator } from '../../src/agents/grid/orchestrator.ts';
+import { cancelOrder, trackOrder } from '../../src/agents/grid/post-order.ts';
 import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
 import { generateKeyPair } from '../../src/beckn/keys.ts';
 import { contractIdOf } from '../../src/beckn/v2/codec-in.ts';
@@ -165,4 +167,32 @@ test("the grid buyer's own procurement runs over Beckn 2.0 against FlexLon's BPP
       [(a.payload as { version: string }).version, (a.payload as { ackCheck: string }).ackCheck],
       ['2.0.0', 'counter-signature verified'],
     );
+
+  // After the order, as the 1.1.1 buyer can (src/agents/grid/post-order.ts): track, then cancel, over
+  // 2.0 with the Contract's commitment; the BPP's order is cancelled; the four messages valid LTS.
+  const tracking = await trackOrder(bap, p);
+  assert.deepEqual([tracking.id, tracking.status], [p.orderId, 'inactive']);
+  const cancelled = await cancelOrder(bap, p);
+  assert.deepEqual([cancelled.id, cancelled.status], [p.orderId, 'CANCELLED']);
+  assert.equal((await m.stores.flex.getOrder(order.id))?.state, 'cancelled');
+  const later = [
+    ...(await m.stores.flex.auditTrail({ transactionId: p.transactionId })),
+    ...(await store.auditTrail({ transactionId: p.transactionId })),
+  ].filter(
+    (a) =>
+      a.kind === 'beckn.in' &&
+      !['discover', 'select', 'init', 'confirm', 'status'].includes(
+        (a.payload as { action: string }).action.replace(/^on_/, ''),
+      ),
+  );
+  assert.deepEqual(later.map((a) => (a.payload as { action: string }).action).sort(), [
+    'cancel',
+    'on_cancel',
+    'on_track',
+    'track',
+  ]);
+  for (const a of later) {
+    const { action, body } = a.payload as { action: string; body: string };
+    assert.deepEqual(spec.check(action, JSON.parse(body)), [], `${action}: the LTS beckn.yaml`);
+  }
 });

@@ -23,7 +23,7 @@ import { isCallback, type BecknMessage } from '../context.ts';
 import type { KeyResolver } from '../key-resolver.ts';
 import { schemaError } from '../validator.ts';
 import { checkCounterSigned, type V2Ack } from './ack.ts';
-import { toV2Request } from './codec-bap.ts';
+import { contractNamed, toV2Request } from './codec-bap.ts';
 import { toV2Callback } from './codec-out.ts';
 import { checkV2 } from './validate.ts';
 import {
@@ -79,11 +79,9 @@ export class VersionedClient extends BecknClient {
       return { ...encoded, base, peer: options.peer ?? c.bap_id };
     }
     // A request: from this participant's 2.0 endpoint (bapUri) to the BPP's 2.0 base URL.
-    const orderId = (msg.message as { order_id?: string } | undefined)?.order_id;
-    const bought =
-      c.action === 'status' && orderId
-        ? await this.v.store.getDocument<V2ContractRecord>(V2_CONTRACT_DOC, orderId)
-        : undefined;
+    // status, track, cancel and update repeat the Contract's commitment (LTS Contract requires one).
+    const orderId = contractNamed(msg);
+    const bought = orderId ? await this.v.store.getDocument<V2ContractRecord>(V2_CONTRACT_DOC, orderId) : undefined;
     const context = {
       domain: c.domain,
       version: '2.0.0',

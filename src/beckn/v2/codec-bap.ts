@@ -48,10 +48,45 @@ const commitmentOf = (o: WireOrder | undefined): Obj => {
   };
 };
 
+/** The Contract id an internal post-order request names (the buyer holds the Contract id as the order id). */
+export const contractNamed = (m: BecknMessage): string | undefined => {
+  const b = (m.message ?? {}) as {
+    order_id?: string;
+    order?: WireOrder;
+    support?: { ref_id?: string };
+    ratings?: { rating_category: string; id: string }[];
+  };
+  return b.order_id ?? b.order?.id ?? b.support?.ref_id ?? b.ratings?.find((r) => r.rating_category === 'Order')?.id;
+};
+
+/** An update's commitment: the one bought, with the new kW and/or window of the internal update. */
+const updatedCommitment = (bought: Obj, o: WireOrder | undefined): Obj => {
+  const item = o?.items?.[0];
+  const kwText = item?.quantity?.selected?.measure?.value;
+  const stop = (type: string) => o?.fulfillments?.[0]?.stops?.find((x) => x.type === type)?.time?.timestamp;
+  const [r0] = Array.isArray(bought.resources) ? bought.resources.filter(isObj) : [];
+  const start = stop('start');
+  const end = stop('end');
+  const resource: Obj = {
+    ...(r0 ?? {}),
+    ...(kwText === undefined ? {} : { quantity: { unitCode: 'kW', unitQuantity: Number(kwText) } }),
+    ...(start && end
+      ? {
+          resourceAttributes: {
+            ...(isObj(r0?.resourceAttributes) ? r0.resourceAttributes : {}),
+            eventWindow: { startDate: iso(Date.parse(start)), endDate: iso(Date.parse(end)) },
+          },
+        }
+      : {}),
+  };
+  return { ...bought, resources: [resource] };
+};
+
 /**
  * The 2.0 message of an internal request: search → discover (the need as a JSONPath filter),
- * select / init / confirm → a Contract with one commitment, status → the Contract named by its id
- * (`statusOf` gives the commitment it was bought with: LTS Contract requires commitments).
+ * select / init / confirm → a Contract with one commitment; status, track, cancel, update → the
+ * Contract named by its id (`statusOf` gives the commitment it was bought with: LTS Contract requires
+ * commitments); rating → ratingInputs (range {min 1, max 5, value}); support → Support.orderId.
  */
 export const toV2Request = (
   m: BecknMessage,
@@ -78,6 +113,33 @@ export const toV2Request = (
       if (!commitment) throw bad('message.order_id', `names no contract bought over 2.0 here (${id})`);
       return envelope('status', { contract: { id, commitments: [commitment] } });
     }
+    case 'track':
+    case 'cancel':
+    case 'update': {
+      const id = contractNamed(m) ?? '';
+      const commitment = statusOf?.(id);
+      if (!commitment) throw bad('message.order_id', `names no contract bought over 2.0 here (${id})`);
+      if (m.context.action === 'cancel') return envelope('cancel', { contract: { id, commitments: [commitment] } });
+      if (m.context.action === 'update')
+        return envelope('update', { contract: { id, commitments: [updatedCommitment(commitment, body.order)] } });
+      // LTS Tracking requires a url and a status even in the request: the buyer's callback URL, ACTIVE.
+      return envelope('track', {
+        tracking: { contract: { id, commitments: [commitment] }, status: 'ACTIVE', url: String(context.bapUri) },
+      });
+    }
+    case 'rating': {
+      const ratings = (m.message as { ratings?: { rating_category: string; id: string; value: string }[] }).ratings;
+      return envelope('rate', {
+        ratingInputs: (ratings ?? []).map((r) => ({
+          target: { id: r.id, descriptor: { code: r.rating_category } },
+          range: { min: 1, max: 5, value: Number(r.value) },
+        })),
+      });
+    }
+    case 'support': {
+      const id = contractNamed(m);
+      return envelope('support', { support: id ? { orderId: id } : {} });
+    }
     default:
       throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `${m.context.action} has no Beckn 2.0 form FlexLon sends`);
   }
@@ -90,6 +152,11 @@ export const V2_BAP_CALLBACKS: Record<string, CallbackAction> = {
   on_init: 'on_init',
   on_confirm: 'on_confirm',
   on_status: 'on_status',
+  on_track: 'on_track',
+  on_cancel: 'on_cancel',
+  on_update: 'on_update',
+  on_rate: 'on_rating',
+  on_support: 'on_support',
 };
 
 const num = (v: unknown, path: string): number => {
@@ -236,5 +303,32 @@ export const fromV2Callback = (action: string, message: unknown, providerName = 
     return { catalog: offersToCatalog(String(provider.id ?? ''), name, offers) };
   }
   if (!(action in V2_BAP_CALLBACKS)) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `no 2.0 /${action} here`);
+  if (action === 'on_rate') return {};
+  if (action === 'on_track') {
+    const t = isObj(m.tracking) ? m.tracking : {};
+    const a = isObj(t.trackingAttributes) ? t.trackingAttributes : {};
+    return {
+      tracking: {
+        ...(typeof a.contractId === 'string' ? { id: a.contractId } : {}),
+        status: t.status === 'ACTIVE' ? 'active' : 'inactive',
+        ...(typeof t.url === 'string' ? { url: t.url } : {}),
+      },
+    };
+  }
+  if (action === 'on_support') {
+    const s = isObj(m.support) ? m.support : {};
+    const channels = (Array.isArray(s.channels) ? s.channels : []).filter(isObj);
+    const field = (k: string) => channels.map((c) => c[k]).find((v): v is string => typeof v === 'string');
+    const statement = channels.find((c) => c['@type'] === 'FlexSettlementStatement')?.url;
+    const url = typeof statement === 'string' ? statement : field('url');
+    return {
+      support: {
+        ...(typeof s.orderId === 'string' ? { ref_id: s.orderId } : {}),
+        ...(field('email') ? { email: field('email') } : {}),
+        ...(field('phone') ? { phone: field('phone') } : {}),
+        ...(url ? { url } : {}),
+      },
+    };
+  }
   return { order: contractToOrder(m.contract) };
 };
