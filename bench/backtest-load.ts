@@ -56,7 +56,7 @@ for (const fill of fills.length > 0 ? fills : [BACKTEST_BUSY_FILL])
         }
         const date = allDays[k] as string;
         const end = settlementDayStart(datesBetween(date, date, 1)[1] as string);
-        for (let t = settlementDayStart(date); t < end; t += PERIOD_MS) {
+        for (let t: number = settlementDayStart(date); t < end; t += PERIOD_MS) {
           sim.arrive(t);
           const m = sim.step(t, () => true, order, 0);
           ran += m.gpuHours;

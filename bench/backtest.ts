@@ -12,7 +12,7 @@ import { createPlanningSolver } from '../src/compose/solver.ts';
 import { recordedSource } from '../src/compose/signals.ts';
 import { DEFAULT_WORK } from '../src/optimise/planner.ts';
 import type { Fleet } from '../src/backtest/fleet.ts';
-import type { ProductName } from '../src/backtest/products.ts';
+import type { ProductName } from '../src/backtest/product-calendar.ts';
 import { writeOutputs } from '../src/backtest/report.ts';
 import { datesBetween, DRAIN_DAYS, runBacktest } from '../src/backtest/run.ts';
 import { STRATEGIES, type StrategyName } from '../src/backtest/strategies.ts';

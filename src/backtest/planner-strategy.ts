@@ -23,7 +23,8 @@ import { epochMs, type EpochMs } from '../domain/time.ts';
 import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
 import { buildProblem } from '../optimise/problem.ts';
 import type { Solver } from '../ports.ts';
-import { windowAdder, type ProductWindow } from './products.ts';
+import { windowAdder } from './products.ts';
+import type { ProductWindow } from './product-calendar.ts';
 import type { SimJob, SiteSim } from './site-sim.ts';
 import { runPeriods, type DecideContext, type Decision, type Strategy } from './strategies.ts';
 

@@ -1,7 +1,8 @@
-// Flexibility products in the backtest (issue 15, `--products dfs,dso-peak,p415`): when each is
-// called, what the planner sees of it, what a site commits, and what it is paid — settled with the
-// settlement code the market uses (src/settlement/product.ts, src/settlement/baseline-bl01.ts), not
-// with formulas of its own. docs/backtest.md, "Flexibility products", states each rule.
+// Flexibility products in the backtest (issue 15, `--products dfs,dso-peak,p415`): what the planner
+// sees of a window, what a site commits, and what it is paid — settled with the settlement code the
+// market uses (src/settlement/product.ts, src/settlement/baseline-bl01.ts), not with formulas of its
+// own. When each is called: product-calendar.ts; the power model's recalibration: recalibration.ts.
+// docs/backtest.md, "Flexibility products", states each rule.
 //
 // - dfs: NESO Demand Flexibility Service events. The shared notes and grid data hold no list of DFS
 //   event days, so the live events named in public reports are used (DFS_LIVE_EVENTS, each with its
@@ -20,52 +21,14 @@
 // Every event is announced at 14:00 UK local time the day before (DFS 2022/23 was day-ahead); the
 // planner prices the window from then on. BL01 excludes event days, so a product may not be called
 // on every working day: the baseline would have no days to average (BSCP602: the deviation is lost).
-import {
-  BL01_DEFAULT,
-  bl01Baseline,
-  EW_BANK_HOLIDAYS_2023_2024,
-  isWorkingDay,
-  type Bl01Config,
-  type MeterDay,
-} from '../settlement/baseline-bl01.ts';
+import { BL01_DEFAULT, bl01Baseline, type Bl01Config, type MeterDay } from '../settlement/baseline-bl01.ts';
 import { parseProduct, settleProduct, type ProductTerms } from '../settlement/product.ts';
-import { periodsInDay, PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
-
-export const PRODUCTS = ['dfs', 'dso-peak', 'p415'] as const;
-export type ProductName = (typeof PRODUCTS)[number];
+import { periodsInDay, PERIOD_MS } from '../domain/settlement-day.ts';
+import { dayAfter, DFS_LIVE_EVENTS, type ProductName, type ProductWindow } from './product-calendar.ts';
+import { applyFit, FIT_WINDOW, fitPower, type PowerFit } from './recalibration.ts';
 
 const HOUR_MS = 3_600_000;
 const PERIOD_H = PERIOD_MS / HOUR_MS;
-
-/** The DFS live events of winters 2022/23 and 2023/24 that public reports date; times are UK local. */
-export const DFS_LIVE_EVENTS: readonly { date: string; from: string; to: string; source: string }[] = [
-  {
-    date: '2023-01-23',
-    from: '17:00',
-    to: '18:00',
-    source: 'Wikipedia, "Demand Flexibility Service": the first live event at 5 pm on 23 January 2023, for an hour',
-  },
-  {
-    date: '2023-01-24',
-    from: '17:00',
-    to: '18:00',
-    source:
-      'Wikipedia, "Demand Flexibility Service": a second live event the following day; the hour is not given there, the previous day\'s is assumed',
-  },
-  {
-    date: '2023-11-29',
-    from: '16:30',
-    to: '18:00',
-    source:
-      'NESO news, "2.2 million sign up to Demand Flexibility Service": live events on 29 November and 1 December 2023, each an hour and a half; the time is not given there, 1 December\'s is assumed',
-  },
-  {
-    date: '2023-12-01',
-    from: '16:30',
-    to: '18:00',
-    source: 'Energy Live News, 30 November 2023, quoting the ESO: a live event 16:30–18:00 on Friday 1 December 2023',
-  },
-];
 
 /** Terms, as the market's own product files write them (docs/settlement.md), parsed by the settlement code. */
 export const PRODUCT_TERMS: Record<'dfs' | 'dso-peak', ProductTerms> = {
@@ -93,117 +56,6 @@ export const PRODUCT_TERMS: Record<'dfs' | 'dso-peak', ProductTerms> = {
 /** BL01 on settlement days (46/48/50 periods), as the BSC baselines them. */
 export const BL01_SETTLEMENT: Bl01Config = { ...BL01_DEFAULT, periodsOf: periodsInDay };
 
-/** A called window of a product. */
-export interface ProductWindow {
-  readonly product: ProductName;
-  /** Settlement date of the window. */
-  readonly date: string;
-  /** When the event was announced (ms): 14:00 UK local the day before. */
-  readonly noticeAt: number;
-  readonly start: number;
-  readonly periods: number;
-  /** The window's first settlement period, 0-based (SP − 1). */
-  readonly fromSlot: number;
-  readonly source: string;
-}
-
-const DAY_MS = 86_400_000;
-const dayAfter = (date: string, n = 1): string =>
-  new Date(Date.parse(`${date}T00:00:00Z`) + n * DAY_MS).toISOString().slice(0, 10);
-const noticeOf = (date: string): number => settlementDayStart(date) - 10 * HOUR_MS;
-const slotOfLocal = (hhmm: string): number => {
-  const [h, m] = hhmm.split(':').map(Number) as [number, number];
-  return (h * 60 + m) / 30;
-};
-const isWinter = (date: string): boolean => {
-  const m = Number(date.slice(5, 7));
-  return m >= 11 || m <= 3;
-};
-
-/** Working days counted from 2023-01-01, so the call rule does not depend on --from. */
-const workingIndex = (date: string): number => {
-  let n = 0;
-  for (let d = '2023-01-01'; d < date; d = dayAfter(d)) if (isWorkingDay(d, EW_BANK_HOLIDAYS_2023_2024)) n++;
-  return n;
-};
-
-export const DSO_WINDOW = { from: '16:00', to: '19:00' } as const;
-export const P415_PERIODS = 4;
-
-/**
- * The windows called on the given settlement days. `priceForecast(noticeAt)` gives the causal price
- * forecast (£/MWh by period start) as known at a notice time, for choosing P415's active hours.
- */
-export const productCalendar = (
-  products: readonly ProductName[],
-  days: readonly string[],
-  priceForecast: (noticeAt: number) => (t: number) => number,
-): ProductWindow[] => {
-  const out: ProductWindow[] = [];
-  const dfsDays = new Set<string>();
-  if (products.includes('dfs'))
-    for (const e of DFS_LIVE_EVENTS)
-      if (days.includes(e.date)) {
-        dfsDays.add(e.date);
-        const fromSlot = slotOfLocal(e.from);
-        out.push({
-          product: 'dfs',
-          date: e.date,
-          noticeAt: noticeOf(e.date),
-          start: settlementDayStart(e.date) + fromSlot * PERIOD_MS,
-          periods: slotOfLocal(e.to) - fromSlot,
-          fromSlot,
-          source: e.source,
-        });
-      }
-  if (!days.length) return out;
-  let wi = workingIndex(days[0] as string);
-  for (const date of days) {
-    if (!isWorkingDay(date, EW_BANK_HOLIDAYS_2023_2024)) continue;
-    const k = wi++;
-    if (dfsDays.has(date)) continue;
-    const dayStart = settlementDayStart(date);
-    if (products.includes('dso-peak') && k % 4 === 0 && isWinter(date)) {
-      const fromSlot = slotOfLocal(DSO_WINDOW.from);
-      out.push({
-        product: 'dso-peak',
-        date,
-        noticeAt: noticeOf(date),
-        start: dayStart + fromSlot * PERIOD_MS,
-        periods: slotOfLocal(DSO_WINDOW.to) - fromSlot,
-        fromSlot,
-        source: 'rule: every fourth working day (counted from 2023-01-01), November to March, 16:00–19:00 UK local',
-      });
-    }
-    if (products.includes('p415') && k % 4 === 2) {
-      const f = priceForecast(noticeOf(date));
-      const n = periodsInDay(date);
-      let best = 0;
-      let bestSum = -Infinity;
-      for (let s = 0; s + P415_PERIODS <= n; s++) {
-        let sum = 0;
-        for (let i = 0; i < P415_PERIODS; i++) sum += f(dayStart + (s + i) * PERIOD_MS);
-        // Strictly higher: ties keep the earliest window.
-        if (sum > bestSum + 1e-9) {
-          bestSum = sum;
-          best = s;
-        }
-      }
-      out.push({
-        product: 'p415',
-        date,
-        noticeAt: noticeOf(date),
-        start: dayStart + best * PERIOD_MS,
-        periods: P415_PERIODS,
-        fromSlot: best,
-        source:
-          'rule: every fourth working day (counted from 2023-01-01, offset 2), the 2 h of highest price forecast at the notice',
-      });
-    }
-  }
-  return out.sort((a, b) => a.start - b.start || a.product.localeCompare(b.product));
-};
-
 /**
  * What the planner adds to its price (£/MWh) for energy in a window once announced: the pay for each
  * MWh not used there. dfs and dso-peak: their utilisation price (the planner prices every MWh of the
@@ -230,39 +82,6 @@ export interface Offer {
   /** BL01 as known at the notice (complete days before the notice's day), per period; null: none yet. */
   readonly baselineKw: readonly number[] | null;
 }
-
-/** A power model correction: metered ≈ offset + gain × predicted (kW), fitted on delivered windows. */
-export interface PowerFit {
-  readonly offsetKw: number;
-  readonly gain: number;
-  readonly points: number;
-}
-
-export const IDENTITY_FIT: PowerFit = { offsetKw: 0, gain: 1, points: 0 };
-/** Pairs kept per site (the most recent): about ten windows. */
-export const FIT_WINDOW = 48;
-/** Fewer pairs than this: only the mean bias is corrected, not the gain. */
-export const FIT_MIN_GAIN_POINTS = 8;
-
-/**
- * Least squares of metered on predicted import over a site's recent delivered periods. With few
- * points, or predictions that hardly vary, only the mean bias (metered − predicted) is corrected;
- * the gain is bounded to [0.5, 1.5] so one odd window cannot turn the model over.
- */
-export const fitPower = (pairs: readonly { predictedKw: number; meteredKw: number }[]): PowerFit => {
-  const xs = pairs.slice(-FIT_WINDOW);
-  const n = xs.length;
-  if (n === 0) return IDENTITY_FIT;
-  const mx = xs.reduce((a, p) => a + p.predictedKw, 0) / n;
-  const my = xs.reduce((a, p) => a + p.meteredKw, 0) / n;
-  const sxx = xs.reduce((a, p) => a + (p.predictedKw - mx) ** 2, 0);
-  const sxy = xs.reduce((a, p) => a + (p.predictedKw - mx) * (p.meteredKw - my), 0);
-  if (n < FIT_MIN_GAIN_POINTS || sxx < n * 1) return { offsetKw: my - mx, gain: 1, points: n };
-  const gain = Math.min(1.5, Math.max(0.5, sxy / sxx));
-  return { offsetKw: my - gain * mx, gain, points: n };
-};
-
-export const applyFit = (f: PowerFit, kw: number): number => f.offsetKw + f.gain * kw;
 
 /** One settled offer. */
 export interface SettledOffer {

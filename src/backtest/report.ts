@@ -8,7 +8,8 @@ import { loadDay, type DayChunk } from './checkpoint.ts';
 import { summarise, type StrategySummary } from './metrics.ts';
 import { DEFAULTS, DRAIN_DAYS, type BacktestOptions, type RunOutput } from './run.ts';
 import { gapsOf, outturnCarbon, outturnPrice } from './signal-view.ts';
-import { productRules, settleOffers, type MeterSource, type ProductName, type ProductResults } from './products.ts';
+import { productRules, settleOffers, type MeterSource, type ProductResults } from './products.ts';
+import type { ProductName } from './product-calendar.ts';
 import { barsSvgOf, svgOf, type Chart } from './svg.ts';
 
 export const RESULTS_SCHEMA = 'flexlon-backtest/1';

@@ -31,14 +31,8 @@ import {
   type GridData,
   type ViewAudit,
 } from './signal-view.ts';
-import {
-  BL01_SETTLEMENT,
-  meterHistory,
-  productCalendar,
-  type Offer,
-  type ProductName,
-  type ProductWindow,
-} from './products.ts';
+import { BL01_SETTLEMENT, meterHistory, type Offer } from './products.ts';
+import { productCalendar, type ProductName, type ProductWindow } from './product-calendar.ts';
 import { bl01Baseline } from '../settlement/baseline-bl01.ts';
 import { SiteSim, simJobOf } from './site-sim.ts';
 import { fifo, gsfBestWindow, runNow, type Strategy, type StrategyName } from './strategies.ts';

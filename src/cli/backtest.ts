@@ -9,7 +9,7 @@ import { isSettlementDate, PERIOD_MS, settlementDayStart } from '../domain/settl
 import { FlexError } from '../errors.ts';
 import { DEFAULT_WORK } from '../optimise/planner.ts';
 import { FLEETS, SITE_IDS, type Fleet } from '../backtest/fleet.ts';
-import { PRODUCTS, type ProductName } from '../backtest/products.ts';
+import { PRODUCTS, type ProductName } from '../backtest/product-calendar.ts';
 import { writeOutputs } from '../backtest/report.ts';
 import { datesBetween, DEFAULTS, DRAIN_DAYS, runBacktest, type Progress } from '../backtest/run.ts';
 import { STRATEGIES, type StrategyName } from '../backtest/strategies.ts';

@@ -29,7 +29,7 @@ const month = (order: StartOrder) => {
       }
       const date = all[k] as string;
       const end = settlementDayStart(datesBetween(date, date, 1)[1] as string);
-      for (let t = settlementDayStart(date); t < end; t += PERIOD_MS) {
+      for (let t: number = settlementDayStart(date); t < end; t += PERIOD_MS) {
         sim.arrive(t);
         ran += sim.step(t, () => true, order, 0).gpuHours;
       }

@@ -13,15 +13,9 @@ import { SIM_SITES } from '../../src/compose/market.ts';
 import { PERIOD_MS, settlementDayStart } from '../../src/domain/settlement-day.ts';
 import { fleetSites, SITE_IDS } from '../../src/backtest/fleet.ts';
 import { sloClassOf, summarise } from '../../src/backtest/metrics.ts';
-import {
-  DFS_LIVE_EVENTS,
-  fitPower,
-  productCalendar,
-  settleOffers,
-  type MeterSource,
-  type Offer,
-  type ProductWindow,
-} from '../../src/backtest/products.ts';
+import { settleOffers, type MeterSource, type Offer } from '../../src/backtest/products.ts';
+import { DFS_LIVE_EVENTS, productCalendar, type ProductWindow } from '../../src/backtest/product-calendar.ts';
+import { fitPower } from '../../src/backtest/recalibration.ts';
 import type { DayChunk } from '../../src/backtest/checkpoint.ts';
 
 /** A site metering `base` kW in every period of every day, except the overrides (date → slot → kW). */
