@@ -5,7 +5,7 @@
 import { FlexError } from '../errors.ts';
 import { composeAgent } from '../compose/agent.ts';
 import { composeBap } from '../compose/bap.ts';
-import { composeBppWithComputeEnergy, composeGridAgentRole } from '../compose/compute-energy.ts';
+import { composeBppWithComputeEnergy, composeGridAgentRole } from '../run/compute-energy.ts';
 import { composeGateway } from '../compose/gateway.ts';
 import type { RunningRole } from '../compose/parts.ts';
 import { composeRegistry } from '../compose/registry.ts';

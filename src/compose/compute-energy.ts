@@ -31,15 +31,12 @@ import { FlexError, asFlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { SignalSource, Signer, Store, Subscription } from '../ports.ts';
 import type { LogLevel } from '../log.ts';
-import { composeBpp, type ComposedBpp } from './bpp.ts';
-import type { BppConfig, ClockConfig, KeysConfig, ListenConfig, SignalsConfig, StoreConfig } from './config.ts';
+import type { KeysConfig, ListenConfig, StoreConfig } from './config.ts';
 import {
   assertPortFree,
   listenOn,
-  makeClock,
   makeKeys,
   makeLogger,
-  makeSignals,
   openStore,
   subscriptionOf,
   type RunningRole,
@@ -390,60 +387,3 @@ const isPlan = (x: unknown): x is PlanImports =>
   typeof (x as PlanImports).horizonStart === 'number' &&
   typeof (x as PlanImports).slotMinutes === 'number' &&
   typeof (x as PlanImports).siteImportKw === 'object';
-
-/** `flexlon run grid-agent`: the grid agent reading windows from its config's signals, on its config's clock. */
-export const composeGridAgentRole = (
-  c: GridAgentConfig & { readonly clock: ClockConfig; readonly signals: SignalsConfig },
-): Promise<ComposedGridAgent> => {
-  const market = makeClock(c.clock);
-  return composeGridAgent(c, { signals: makeSignals(c.signals), marketNow: () => market.now() });
-};
-
-export interface ComposedBppWithWindows extends RunningRole {
-  readonly bpp: ComposedBpp;
-  readonly compute?: ComposedComputeAgent;
-}
-
-/**
- * `flexlon run bpp`: the Flexibility Orchestrator, and, with a `computeEnergy` section, its compute
- * agent beside it (its own id, address and store; the BPP's keys folder, registry and log level):
- * the orchestrator plans on the compute agent's signals, re-plans when windows are bought or changed,
- * and the compute agent renews the windows and tells the grid agents the plan's workload shifts.
- */
-export const composeBppWithComputeEnergy = async (
-  c: BppConfig & { readonly computeEnergy?: Omit<ComputeAgentConfig, 'keys' | 'registry' | 'logLevel'> },
-): Promise<ComposedBppWithWindows> => {
-  if (!c.computeEnergy) {
-    const bpp = await composeBpp(c);
-    return { url: bpp.url, description: bpp.description, stop: () => bpp.stop(), bpp };
-  }
-  // Both addresses checked before either opens its store: a taken port leaves nothing written.
-  await assertPortFree(c.listen);
-  const market = makeClock(c.clock);
-  const compute = await composeComputeAgent(
-    { ...c.computeEnergy, keys: c.keys, registry: c.registry, logLevel: c.logLevel },
-    { signals: makeSignals(c.signals), marketNow: () => market.now() },
-  );
-  let bpp: ComposedBpp;
-  try {
-    bpp = await composeBpp(c, { clock: market, signals: compute.signals });
-  } catch (e) {
-    await compute.stop();
-    throw e;
-  }
-  compute.planWith(
-    (reason) => bpp.orchestrator.dispatchAll(reason),
-    () => bpp.store.latestPlan(),
-  );
-  compute.startRenewal();
-  return {
-    url: bpp.url,
-    description: `${bpp.description}; ${compute.description}`,
-    bpp,
-    compute,
-    async stop() {
-      await compute.stop();
-      await bpp.stop();
-    },
-  };
-};
