@@ -291,17 +291,16 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
 
 /**
  * Start times for the queued, deferrable jobs of one site, read off a schedule. A job the plan runs
- * at another site from the current slot gets none: it is being moved (movesFor); one it moves later
- * is deferred here to the planned start, so it does not start here before its move is due.
+ * at another site gets none here: it is moved when its start there is due (movesFor), and until then
+ * FlexLon's hold keeps it from starting here (a start time would release it).
  */
 export const dispatchFor = (
   report: FlexibilityReport,
   schedule: Schedule,
   grid: SlotGrid,
-  now: EpochMs,
+  _now: EpochMs,
 ): DispatchInstruction[] => {
   const bySchedule = new Map(schedule.jobs.map((j) => [j.id, j]));
-  const nowSlot = Math.floor((now - grid.start) / slotMs(grid));
   const out: DispatchInstruction[] = [];
   for (const job of report.jobs) {
     if ((job.state !== 'queued' && job.state !== 'held') || job.slo !== 'deferrable' || job.heldBy === 'other')
@@ -309,7 +308,7 @@ export const dispatchFor = (
     const s = bySchedule.get(job.id);
     const first = s?.powerKw.findIndex((p) => p > 1e-9) ?? -1;
     if (first < 0) continue;
-    if (s && s.site !== report.site && first <= nowSlot) continue;
+    if (s && s.site !== report.site) continue;
     const at = slotStart(grid, first);
     // Always the slot's start, even when it is already past (the job may then start at once): a start
     // time taken from the wall clock would make replays differ run to run.
