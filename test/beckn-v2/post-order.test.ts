@@ -111,6 +111,11 @@ test('a 2.0 order through confirm, status, track, update, rate, support and canc
   assert.equal(support.orderId, id);
   assert.ok(!(support.channels ?? []).some((c) => c['@type'] === 'FlexSettlementStatement'));
 
+  // cancel with try: true asks for the terms only, which FlexLon does not offer: 40001, still confirmed.
+  const tried = await buyer.post({ context: { ...buyer.context('cancel', txn), try: true }, message: { contract } });
+  assert.deepEqual([tried.http, errorOf(tried.ack).errorCode, errorOf(tried.ack).path], [409, '40001', 'context.try']);
+  assert.equal((await order()).state, 'confirmed');
+
   // cancel: before the window, inside the free notice or not, the order is cancelled in the store.
   const onCancel = await buyer.ask('cancel', txn, { contract });
   assert.equal((onCancel.message.contract as { status: { code: string } }).status.code, 'CANCELLED');
@@ -170,6 +175,16 @@ test('a 2.0 order through confirm, status, track, update, rate, support and canc
   assert.deepEqual(
     [other.http, errorOf(other.ack).errorCode, errorOf(other.ack).path],
     [400, '30008', 'message.tracking.contract.id'],
+  );
+  // A catalog service path (LTS /catalog/…): FlexLon is none; a coded NACK, not a 404 page.
+  const publish = await fetch(`${m.urls.bpp}/v2/catalog/publish`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: '{}',
+  });
+  assert.deepEqual(
+    [publish.status, ((await publish.json()) as { error: { errorCode: string } }).error.errorCode],
+    [404, '40001'],
   );
   for (const r of [again, badRating, other])
     assert.ok(

@@ -324,6 +324,14 @@ export const fromV2Request = async (
   const context = contextFromV2(msg.context, internal);
   const m = msg.message;
   const txn = context.transaction_id;
+  // LTS cancel / update with context.try: true ask for the terms (fee, new price) without committing.
+  // The 1.1.1 handlers FlexLon runs commit or refuse, with no quote-only step: 40001, nothing done.
+  if ((action === 'cancel' || action === 'update') && msg.context.try === true)
+    throw new FlexError(
+      'FLX_ACTION_NOT_APPLICABLE',
+      `a ${action} with try: true (terms without committing) is not offered; send it without try to ${action} at once`,
+      { path: 'context.try' },
+    );
   switch (action) {
     case 'discover':
       return { context, message: { intent: needToIntent(needFromDiscover(m)) } };

@@ -178,4 +178,12 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
     ...(o.signatureCheck ? { signatureCheck: o.signatureCheck } : {}),
     ...(o.admission ? { admission: o.admission } : {}),
   });
+  // LTS catalog/* paths are the Catalog Discovery Service's and publishers' (beckn.yaml /catalog/…):
+  // a coded NACK, not the web framework's 404 page.
+  app.post(`${V2_PATH}/catalog/*`, async (req, reply) => {
+    const nack = codec.toNack(
+      new FlexError('FLX_ACTION_NOT_APPLICABLE', `this ${o.role} is no catalog service: ${req.url.slice(0, 80)}`),
+    );
+    await codec.answer(reply, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), '', 404, nack);
+  });
 };
