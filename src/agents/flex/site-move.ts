@@ -32,10 +32,54 @@ export interface MoveChoice {
   readonly kept: boolean;
 }
 
+/** At most this many re-plans look for moves a plan can do without (pruneMoves). */
+export const MOVE_PRUNE_PLANS = 3;
+
+/** The problem with the jobs named planned at their home site only (sites[0]). */
+const homeOnly = (problem: PlanningProblem, ids: ReadonlySet<string>): PlanningProblem => ({
+  ...problem,
+  jobs: problem.jobs.map((j) => (ids.has(j.id) && j.sites.length > 1 ? { ...j, sites: [j.sites[0] as string] } : j)),
+});
+
+const movesGbp = (moves: readonly { readonly gbp: number }[]): number => moves.reduce((a, m) => a + m.gbp, 0);
+
+type Priced = { readonly schedule: Schedule; readonly total: number; readonly moves: ReturnType<typeof movesIn> };
+
 /**
- * The plan to follow: `schedule` (which may move jobs) unless the plan with every job at home costs
- * no more than it plus its moves' cost. Both are plans of `problem` (a job at home is within its
- * sites), so the one returned passes the same check.
+ * The planner does not see what a move costs, so where two sites are alike it may move more jobs than
+ * a commitment needs. Up to MOVE_PRUNE_PLANS re-plans each keep half of the remaining moves' jobs at
+ * home (dearest moves first); a re-plan is kept when its cost plus its moves' cost is lower.
+ */
+const pruneMoves = async (
+  problem: PlanningProblem,
+  start: Priced,
+  options: ReadonlyMap<string, MoveOption>,
+  plan: (p: PlanningProblem) => Promise<Schedule>,
+): Promise<Priced> => {
+  let best = start;
+  let home = new Set<string>();
+  let rest = [...start.moves].sort((a, b) => b.gbp - a.gbp);
+  for (let k = 0; k < MOVE_PRUNE_PLANS && rest.length > 0; k++) {
+    const half = rest.slice(0, Math.ceil(rest.length / 2));
+    const tried = new Set([...home, ...half.map((m) => m.jobId)]);
+    const p = homeOnly(problem, tried);
+    const s = await plan(p);
+    const moves = s.status === 'infeasible' ? [] : movesIn(s, options);
+    const total = s.costGbp + movesGbp(moves);
+    if (s.status !== 'infeasible' && checkSchedule(problem, s).ok && total < best.total - 1e-6) {
+      best = { schedule: s, total, moves };
+      home = tried;
+      rest = [...moves].sort((a, b) => b.gbp - a.gbp);
+    } else rest = rest.slice(half.length);
+  }
+  return best;
+};
+
+/**
+ * The plan to follow: `schedule` (which may move jobs), less the moves it can do without
+ * (pruneMoves), unless the plan with every job at home costs no more than it plus its moves' cost.
+ * All are plans of `problem` (a job at home is within its sites), so the one returned passes the
+ * same check.
  */
 export const chooseMoves = async (
   problem: PlanningProblem,
@@ -46,15 +90,20 @@ export const chooseMoves = async (
   if (schedule.status === 'infeasible') return { schedule };
   const made = movesIn(schedule, options);
   if (made.length === 0) return { schedule };
-  const moveGbp = made.reduce((a, m) => a + m.gbp, 0);
-  const moves = made.map(({ jobId, from, to }) => ({ jobId, from, to }));
+  const brief = (ms: typeof made) => ms.map(({ jobId, from, to }) => ({ jobId, from, to }));
   const home = await plan(pinnedHome(problem));
   if (home.status === 'infeasible' || !checkSchedule(problem, home).ok)
-    return { schedule, choice: { moves, moveGbp, kept: true } };
-  const kept = schedule.costGbp + moveGbp < home.costGbp - 1e-6;
+    return { schedule, choice: { moves: brief(made), moveGbp: movesGbp(made), kept: true } };
+  const start: Priced = { schedule, total: schedule.costGbp + movesGbp(made), moves: made };
+  if (!(start.total < home.costGbp - 1e-6))
+    return {
+      schedule: home,
+      choice: { moves: brief(made), moveGbp: movesGbp(made), withoutMovesGbp: home.costGbp, kept: false },
+    };
+  const best = await pruneMoves(problem, start, options, plan);
   return {
-    schedule: kept ? schedule : home,
-    choice: { moves, moveGbp, withoutMovesGbp: home.costGbp, kept },
+    schedule: best.schedule,
+    choice: { moves: brief(best.moves), moveGbp: movesGbp(best.moves), withoutMovesGbp: home.costGbp, kept: true },
   };
 };
 
@@ -66,7 +115,7 @@ export const chooseMoves = async (
  */
 export const pricedWithMoves = (schedule: Schedule, options: ReadonlyMap<string, MoveOption>): Schedule => {
   if (schedule.status === 'infeasible') return schedule;
-  const gbp = movesIn(schedule, options).reduce((a, m) => a + m.gbp, 0);
+  const gbp = movesGbp(movesIn(schedule, options));
   if (gbp === 0) return schedule;
   return {
     ...schedule,
