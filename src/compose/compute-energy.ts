@@ -360,7 +360,10 @@ export const composeComputeAgent = async (
     async stop() {
       if (timer) clearInterval(timer);
       timer = undefined;
-      await renewing?.catch(() => undefined);
+      // A renewal under way is given a moment to finish its writes; one waiting on a grid agent's
+      // callbacks is not waited for (what it would still write is logged as failed).
+      if (renewing)
+        await Promise.race([renewing.catch(() => undefined), new Promise((r) => setTimeout(r, 2000).unref())]);
       await role.close();
     },
     planWith(f, latest) {

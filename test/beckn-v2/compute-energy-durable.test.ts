@@ -198,6 +198,12 @@ test(
     assert.match(replans.at(-1) ?? '', new RegExp(`^grid window ${cambridge.contractId} \\(Cambridge-East\\)`));
     const now = compute.buyer.held().find((w) => w.contractId === cambridge.contractId);
     assert.deepEqual([now?.carbonGPerKwh, now?.priceGbpPerMwh], [450, 300]);
+    // A shift whose energy is not kWh of 0 or more is refused (30000), the window as it was.
+    await assert.rejects(
+      compute.buyer.shiftWorkload(cambridge.contractId, { kw: 10, plannedKwh: -5 }),
+      /HTTP 400 30000 FLX_REQ_SCHEMA: a workload shift states plannedEnergy in kWh/,
+    );
+    assert.equal(grid.agent.sold().get(cambridge.contractId)?.shift?.plannedKwh, 600);
     // Kept across a restart of the compute agent too.
     await compute.stop();
     compute = await startCompute();
