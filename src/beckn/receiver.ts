@@ -44,8 +44,14 @@ export interface Inbound {
   readonly wire?: WireOrigin;
 }
 
-/** peerUri: where the sender takes answers (its bapUri / bppUri as spelled); message: its `message` as sent. */
-export type WireOrigin = { readonly version: string; action: string; peerUri: string; message: unknown };
+/** peerUri: where the sender takes answers (its bapUri / bppUri as spelled); context, message: as sent. */
+export type WireOrigin = {
+  readonly version: string;
+  action: string;
+  peerUri: string;
+  context: object;
+  message: unknown;
+};
 /** A refusal as a codec answers it: HTTP status, body, and the coded error. */
 export type Refusal = { readonly http: number; body: unknown; error: FlexError };
 type Seen = { messageId?: string };
@@ -490,14 +496,15 @@ export const registerReceiver = (app: FastifyInstance, o: ReceiverOptions): void
     app.post(`${codec.prefix}/${wire}`, (req, reply) => handle(o, steps, action, req, reply));
   // A Beckn action this role does not receive (an on_* posted to a BPP, a request to a BAP) gets a
   // Beckn NACK naming it, not the framework's 404 page; nothing is audited (no credentials needed).
-  app.post(`${codec.prefix}/:action`, async (req, reply) => {
-    const action = (req.params as { action: string }).action.slice(0, 64);
-    const nack = codec.toNack(
-      new FlexError(
-        'FLX_ACTION_NOT_APPLICABLE',
-        `this ${o.role} does not receive ${codec.prefix}/${action}; it receives ${routes.map(([, w]) => `${codec.prefix}/${w}`).join(', ')}`,
-      ),
-    );
-    await codec.answer(reply, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), '', 404, nack);
-  });
+  if (!app.hasRoute({ method: 'POST', url: `${codec.prefix}/:action` }))
+    app.post(`${codec.prefix}/:action`, async (req, reply) => {
+      const action = (req.params as { action: string }).action.slice(0, 64);
+      const nack = codec.toNack(
+        new FlexError(
+          'FLX_ACTION_NOT_APPLICABLE',
+          `this ${o.role} does not receive ${codec.prefix}/${action}; it receives ${routes.map(([, w]) => `${codec.prefix}/${w}`).join(', ')}`,
+        ),
+      );
+      await codec.answer(reply, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), '', 404, nack);
+    });
 };

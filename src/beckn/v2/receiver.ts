@@ -22,8 +22,8 @@
 import type { FastifyInstance } from 'fastify';
 import { FlexError } from '../../errors.ts';
 import type { Signer, Store } from '../../ports.ts';
-import { isCallback, type Action, type BecknMessage } from '../context.ts';
-import type { KeyResolver } from '../key-resolver.ts';
+import { isCallback, isRequest, type Action, type BecknMessage } from '../context.ts';
+import type { KeyResolver, ResolvedKey } from '../key-resolver.ts';
 import { parseBody, registerReceiver, type BecknHandler, type Inbound, type ReceiverCodec } from '../receiver.ts';
 import { becknValidator, schemaError } from '../validator.ts';
 import type { SignatureCheck } from '../verify-pool.ts';
@@ -64,13 +64,16 @@ export interface V2ReceiverOptions {
   readonly admission?: () => string | undefined;
 }
 
-/** A refusal from the shared 1.1.1 checks and handlers, with the path as the 2.0 sender spelled it. */
-const inV2Terms = (e: unknown): unknown => {
+/**
+ * A refusal from the shared 1.1.1 checks (and, for mapped messages, the 1.1.1 handlers), with the
+ * path as the 2.0 sender spelled it.
+ */
+const inV2Terms = (e: unknown, mapped = true): unknown => {
   if (!(e instanceof FlexError) || !e.path) return e;
   const context = V2_CONTEXT_PATHS[e.path];
   if (context)
     return new FlexError(e.code, e.message.replaceAll(e.path.slice(8), context.slice(8)), { path: context, cause: e });
-  const rule = V2_MESSAGE_PATHS.find(([from]) => from.test(e.path ?? ''));
+  const rule = mapped ? V2_MESSAGE_PATHS.find(([from]) => from.test(e.path ?? '')) : undefined;
   return rule ? new FlexError(e.code, e.message, { path: e.path.replace(rule[0], rule[1]), cause: e }) : e;
 };
 
@@ -81,6 +84,80 @@ const v2Names = (role: 'BPP' | 'BAP'): Partial<Record<Action, string>> =>
   );
 
 type Parsed = { context: Record<string, unknown>; message?: unknown };
+
+/** The 2.0 name of an action → the internal one (discover ↔ search, rate ↔ rating), if it has one. */
+export const internalOf = (wire: string): Action | undefined => {
+  const cb = wire.startsWith('on_');
+  const base = cb ? wire.slice(3) : wire;
+  const mapped = base === 'discover' ? 'search' : base === 'rate' ? 'rating' : base;
+  const a = cb ? `on_${mapped}` : mapped;
+  return isRequest(a) || isCallback(a) ? a : undefined;
+};
+
+/** The verified bytes as a 2.0 LTS message of `action`, checked against FlexLon's 2.0 envelope. */
+const readV2 = (action: string, raw: Buffer, seen: { messageId?: string }): Parsed => {
+  const parsed = parseBody<Parsed>(raw);
+  const sentId = (parsed as { context?: { messageId?: unknown } } | null)?.context?.messageId;
+  if (typeof sentId === 'string') seen.messageId = sentId;
+  const version = detectVersion(parsed);
+  if ('path' in version)
+    throw new FlexError('FLX_REQ_CONTEXT', `${version.path} ${version.message}`, { path: version.path });
+  if (version.version !== '2.0' || version.dialect !== 'lts')
+    throw new FlexError(
+      'FLX_REQ_CONTEXT',
+      version.version === '2.0'
+        ? 'this endpoint reads the Beckn 2.0 LTS context (camelCase ids: bapId, transactionId, messageId), not the DEG draft snake_case one'
+        : 'this is the Beckn 2.0 endpoint; send core 1.1.1 messages to the registered URL without /v2',
+      { path: 'context' },
+    );
+  const issues = checkV2('lts', action, parsed);
+  if (issues.length > 0) throw schemaError(`the 2.0 ${action} message`, issues);
+  return parsed;
+};
+
+/** The peer's URI may be its registered URL + /v2 (FlexLon's convention): checked as the URL itself. Returns it as sent. */
+const peerUriOf = (msg: BecknMessage, internal: Action, sender: ResolvedKey): string => {
+  const uriKey = isCallback(internal) ? 'bpp_uri' : 'bap_uri';
+  const peerUri = String(msg.context[uriKey] ?? '');
+  if (peerUri.replace(/\/+$/, '') === `${sender.url.replace(/\/+$/, '')}${V2_PATH}`) msg.context[uriKey] = sender.url;
+  return peerUri;
+};
+
+const answerV2 =
+  (signer: Signer, now: () => number): ReceiverCodec['answer'] =>
+  async (reply, raw, messageId, http, nack) => {
+    const ack = nack ? (nack.body as V2Ack) : { status: 'ACK' as const };
+    await reply
+      .code(http)
+      .type('application/json')
+      .send(counterSignedAck(ack, signer, now(), raw, messageId));
+  };
+
+/**
+ * The native 2.0 codec (src/beckn/v2/endpoint.ts: participants with no 1.1.1 form): the same envelope
+ * and context checks, the message handed on as sent (the internal message is its context only).
+ */
+export const nativeV2Codec = (signer: Signer, now: () => number, wireActions: readonly string[]): ReceiverCodec => {
+  const actions: Partial<Record<Action, string>> = {};
+  for (const w of wireActions) {
+    const a = internalOf(w);
+    if (a) actions[a] = w;
+  }
+  return {
+    prefix: V2_PATH,
+    actions,
+    version: '2.0.0',
+    async decode(internal, raw, sender, seen) {
+      const action = actions[internal] ?? internal;
+      const parsed = readV2(action, raw, seen);
+      const msg: BecknMessage = { context: contextFromV2(parsed.context, internal) };
+      const peerUri = peerUriOf(msg, internal, sender);
+      return { msg, wire: { version: '2.0.0', action, peerUri, context: parsed.context, message: parsed.message } };
+    },
+    toNack: (e) => toV2Nack(inV2Terms(e, false)),
+    answer: answerV2(signer, now),
+  };
+};
 
 /**
  * The 2.0 codec: tells the version (2.0 LTS only), checks FlexLon's 2.0 envelope, maps the message to
@@ -95,22 +172,7 @@ export const v2Codec = (o: V2ReceiverOptions): ReceiverCodec => {
     version: '2.0.0',
     async decode(internal, raw, sender, seen) {
       const action = actions[internal] ?? internal;
-      const parsed = parseBody<Parsed>(raw);
-      const sentId = (parsed as { context?: { messageId?: unknown } } | null)?.context?.messageId;
-      if (typeof sentId === 'string') seen.messageId = sentId;
-      const version = detectVersion(parsed);
-      if ('path' in version)
-        throw new FlexError('FLX_REQ_CONTEXT', `${version.path} ${version.message}`, { path: version.path });
-      if (version.version !== '2.0' || version.dialect !== 'lts')
-        throw new FlexError(
-          'FLX_REQ_CONTEXT',
-          version.version === '2.0'
-            ? 'this endpoint reads the Beckn 2.0 LTS context (camelCase ids: bapId, transactionId, messageId), not the DEG draft snake_case one'
-            : 'this is the Beckn 2.0 endpoint; send core 1.1.1 messages to the registered URL without /v2',
-          { path: 'context' },
-        );
-      const issues = checkV2('lts', action, parsed);
-      if (issues.length > 0) throw schemaError(`the 2.0 ${action} message`, issues);
+      const parsed = readV2(action, raw, seen);
       let msg: BecknMessage;
       if (o.role === 'BPP') {
         if (!isV2BppAction(action)) throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `no 2.0 /${action} here`);
@@ -120,21 +182,12 @@ export const v2Codec = (o: V2ReceiverOptions): ReceiverCodec => {
           context: contextFromV2(parsed.context, internal),
           message: fromV2Callback(action, parsed.message) as object,
         };
-      // The peer's URI may be its registered URL + /v2 (FlexLon's convention); checked as the URL itself.
-      const uriKey = isCallback(internal) ? 'bpp_uri' : 'bap_uri';
-      const peerUri = String(msg.context[uriKey] ?? '');
-      if (peerUri.replace(/\/+$/, '') === `${sender.url.replace(/\/+$/, '')}${V2_PATH}`)
-        msg.context[uriKey] = sender.url;
+      const peerUri = peerUriOf(msg, internal, sender);
       becknValidator().assert(internal, msg);
-      return { msg, wire: { version: '2.0.0', action, peerUri, message: parsed.message } };
+      return { msg, wire: { version: '2.0.0', action, peerUri, context: parsed.context, message: parsed.message } };
     },
     toNack: (e) => toV2Nack(inV2Terms(e)),
-    async answer(reply, raw, messageId, http, nack) {
-      await reply
-        .code(http)
-        .type('application/json')
-        .send(counterSignedAck(nack ? (nack.body as V2Ack) : { status: 'ACK' }, o.signer, o.now(), raw, messageId));
-    },
+    answer: answerV2(o.signer, o.now),
     // The transaction is 2.0 from its first 2.0 request: its callbacks go out in 2.0, to the bapUri
     // the request named, with the request's digest (versions.ts, client.ts).
     record: (tx, i) =>
@@ -180,10 +233,11 @@ export const registerV2Receiver = (app: FastifyInstance, o: V2ReceiverOptions): 
   });
   // LTS catalog/* paths are the Catalog Discovery Service's and publishers' (beckn.yaml /catalog/…):
   // a coded NACK, not the web framework's 404 page.
-  app.post(`${V2_PATH}/catalog/*`, async (req, reply) => {
-    const nack = codec.toNack(
-      new FlexError('FLX_ACTION_NOT_APPLICABLE', `this ${o.role} is no catalog service: ${req.url.slice(0, 80)}`),
-    );
-    await codec.answer(reply, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), '', 404, nack);
-  });
+  if (!app.hasRoute({ method: 'POST', url: `${V2_PATH}/catalog/*` }))
+    app.post(`${V2_PATH}/catalog/*`, async (req, reply) => {
+      const nack = codec.toNack(
+        new FlexError('FLX_ACTION_NOT_APPLICABLE', `this ${o.role} is no catalog service: ${req.url.slice(0, 80)}`),
+      );
+      await codec.answer(reply, Buffer.isBuffer(req.body) ? req.body : Buffer.alloc(0), '', 404, nack);
+    });
 };
