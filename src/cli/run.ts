@@ -13,7 +13,7 @@ import { ConfigReader } from '../run/config-reader.ts';
 import { readAgent, readBap, readBpp, readGateway, readGridAgent, readRegistry } from '../run/roles.ts';
 import { parseFlags, type Command } from './command.ts';
 
-// Each role: its JSON parsed into its typed config (src/run/roles.ts), then its composer.
+// Each role: its JSON parsed into its typed config (src/run/roles/<role>.ts), then its composer.
 const ROLES: Record<string, (c: ConfigReader) => Promise<RunningRole>> = {
   // With a `computeEnergy` section, the BPP's compute agent beside it (DEG compute-energy, docs/beckn-2.md).
   bpp: (c) => composeBppWithComputeEnergy(readBpp(c)),
