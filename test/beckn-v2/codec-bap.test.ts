@@ -194,3 +194,89 @@ test("the BPP's Contract reads back through the grid buyer's own readers: price,
     [120, 27.89, 0.9583, settlement.periods.map((p) => [p.start, p.baselineKw, p.meteredKw])],
   );
 });
+
+test("after the order: the buyer's update, rate, support and cancel say what the BPP reads; on_track and on_support read back", async () => {
+  const orderId = 'flx-123';
+  const id = contractIdOf(orderId);
+  const find = async () => ({ id: orderId });
+  const bought = {
+    status: { descriptor: { code: 'ACTIVE' } },
+    resources: [{ id: 'offer-1-capacity', quantity: { unitCode: 'kW', unitQuantity: 120 } }],
+    offer: { id: 'offer-1', resourceIds: ['offer-1-capacity'] },
+  };
+  const send = async (a: Action, message: unknown) => {
+    const { action, message: m } = toV2Request(internal(a, message), v2Context(randomUUID()), (c) =>
+      c === id ? bought : undefined,
+    );
+    valid(action, m);
+    return (await fromV2Request(action as never, m as never, 'dc.example', find)).message;
+  };
+  const start = new Date(T0 + 2 * HALF).toISOString();
+  const end = new Date(T0 + 4 * HALF).toISOString();
+  const update = (await send('update', {
+    update_target: 'items,fulfillments',
+    order: {
+      id,
+      items: [{ id: 'offer-1', quantity: { selected: { measure: { type: 'CONSTANT', value: '80', unit: 'kW' } } } }],
+      fulfillments: [
+        {
+          stops: [
+            { type: 'start', time: { timestamp: start } },
+            { type: 'end', time: { timestamp: end } },
+          ],
+        },
+      ],
+    },
+  })) as { update_target: string; order: { id: string; items: never[]; fulfillments: { stops: unknown[] }[] } };
+  assert.deepEqual(
+    [update.update_target, update.order.id, JSON.stringify(update.order.items[0])],
+    [
+      'items,fulfillments',
+      orderId,
+      JSON.stringify({
+        id: 'offer-1',
+        quantity: { selected: { measure: { type: 'CONSTANT', value: '80', unit: 'kW' } } },
+      }),
+    ],
+  );
+  assert.deepEqual(update.order.fulfillments[0]?.stops, [
+    { type: 'start', time: { timestamp: start.replace('.000Z', 'Z') } },
+    { type: 'end', time: { timestamp: end.replace('.000Z', 'Z') } },
+  ]);
+  assert.deepEqual(await send('rating', { ratings: [{ rating_category: 'Order', id, value: '5' }] }), {
+    ratings: [{ rating_category: 'Order', id: orderId, value: '5' }],
+  });
+  assert.deepEqual(await send('support', { support: { ref_id: id } }), { support: { ref_id: orderId } });
+  assert.deepEqual(await send('cancel', { order_id: id }), { order_id: orderId });
+
+  const callback = (action: Action, message: unknown) => {
+    const m: BecknMessage = {
+      context: buildContext({
+        action,
+        bapId: 'grid.example',
+        bapUri: 'http://grid.example',
+        bppId: 'dc.example',
+        bppUri: 'http://dc.example',
+        now: Date.now(),
+      }),
+      message,
+    };
+    const out = toV2Callback(m, { bppUri: 'http://dc.example/v2', providerName: 'DC', now: Date.now() });
+    valid(out.action, out.message);
+    return fromV2Callback(out.action, (out.message as { message: unknown }).message);
+  };
+  assert.deepEqual(
+    callback('on_track', { tracking: { id: orderId, status: 'active', location: { id: 'dc-london-1' } } }),
+    {
+      tracking: { id, status: 'active', url: 'http://dc.example/v2/status' },
+    },
+  );
+  const statement = `data:application/json;base64,${Buffer.from('{"order_id":"flx-123"}').toString('base64')}`;
+  assert.deepEqual(
+    callback('on_support', {
+      support: { ref_id: orderId, email: 'ops@dc.example', phone: '+44 20 0000 0000', url: statement },
+    }),
+    { support: { ref_id: id, email: 'ops@dc.example', phone: '+44 20 0000 0000', url: statement } },
+  );
+  assert.deepEqual(callback('on_rating', {}), {});
+});

@@ -11,7 +11,7 @@ import { settlementTags } from '../../settlement/codec.ts';
 import type { BecknMessage, CallbackAction } from '../context.ts';
 import { FULFILLMENT_TYPE, intentToNeed, offersToCatalog } from '../flex-codec.ts';
 import { tagGroup, type Intent, type WireOrder } from '../wire.ts';
-import { capacityId, iso } from './demand-flex.ts';
+import { FLEXLON_V2_CONTEXT, capacityId, iso } from './demand-flex.ts';
 
 type Obj = Record<string, unknown>;
 const isObj = (v: unknown): v is Obj => typeof v === 'object' && v !== null && !Array.isArray(v);
@@ -72,7 +72,10 @@ const updatedCommitment = (bought: Obj, o: WireOrder | undefined): Obj => {
     ...(kwText === undefined ? {} : { quantity: { unitCode: 'kW', unitQuantity: Number(kwText) } }),
     ...(start && end
       ? {
+          // The window rides in the FlexCapacity bag (LTS Attributes need @context and @type).
           resourceAttributes: {
+            '@context': FLEXLON_V2_CONTEXT,
+            '@type': 'FlexCapacity',
             ...(isObj(r0?.resourceAttributes) ? r0.resourceAttributes : {}),
             eventWindow: { startDate: iso(Date.parse(start)), endDate: iso(Date.parse(end)) },
           },
