@@ -194,7 +194,7 @@ test(
     assert.equal(grid.agent.sold().get(cambridge.contractId)?.shift?.plannedKwh, 600, 'the shift kept too');
     const before = replans.length;
     await grid.agent.carbonSpike(cambridge.contractId, 450, 0.3);
-    await eventually(() => replans.length > before, 'the re-plan on the spike');
+    await eventually(() => replans.length > before, 'the re-plan on the spike', 30_000);
     assert.match(replans.at(-1) ?? '', new RegExp(`^grid window ${cambridge.contractId} \\(Cambridge-East\\)`));
     const now = compute.buyer.held().find((w) => w.contractId === cambridge.contractId);
     assert.deepEqual([now?.carbonGPerKwh, now?.priceGbpPerMwh], [450, 300]);
