@@ -1,16 +1,15 @@
 // `flexlon audit verify --postgres URL`: a market whose stores are schemas of a real PostgreSQL
-// server (FLEXLON_STORE=postgres), a real procurement through it, then the audit trails verified
-// from the database alone: every schema's chain and every stored inbound signature; a tampered row
-// is named; a schema that holds no store is refused, and not created. Then the insider tamper cases
-// of issue 17 (test/audit/tamper-cases.ts, the same ones SQLite runs) on copies of a settled run.
+// server (FLEXLON_STORE=postgres), a real procurement through it, delivered and settled, then the
+// audit trails verified from the database alone: every schema's chain and every stored inbound
+// signature; a tampered row is named; a schema that holds no store is refused, and not created. Then
+// the insider tamper cases of issue 17 (test/audit/tamper-cases.ts, the same ones SQLite runs). The
+// market runs once; every test edits its own copy of the run's database.
 import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
-import { randomUUID } from 'node:crypto';
 import { link, type AuditEntry, type AuditRecord } from '../../src/audit/chain.ts';
 import { main } from '../../src/cli/main.ts';
 import { SLOT_MINUTES } from '../../src/compose/index.ts';
-import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
-import { gbpPerMwh, kw } from '../../src/domain/units.ts';
+import { MINUTE_MS } from '../../src/domain/time.ts';
 import pg from 'pg';
 import { buyEarlyWindow, openMarket, runThrough } from '../helpers/market.ts';
 import { startPostgres, type PgCluster } from '../helpers/postgres.ts';
@@ -23,13 +22,79 @@ import {
   type TamperDb,
 } from '../audit/tamper-cases.ts';
 
-let cluster: PgCluster;
-let dbUrl: string;
+const SLOT = SLOT_MINUTES * MINUTE_MS;
+const RUN_DB = 'flexlon_run';
 
+let cluster: PgCluster;
+/** The settled run every test works on a copy of (it stays untouched). */
+let runUrl: string;
+/** The provider's schema in it, and its store's location as the market named it. */
+let flex: string;
+let flexLocation: string;
+
+/** Runs `fn` with the market's stores in PostgreSQL at `url` (FLEXLON_STORE=postgres), restoring the environment after. */
+const withPostgresStores = async <T>(url: string, fn: () => Promise<T>): Promise<T> => {
+  const env = { FLEXLON_STORE: process.env.FLEXLON_STORE, FLEXLON_PG_URL: process.env.FLEXLON_PG_URL };
+  process.env.FLEXLON_STORE = 'postgres';
+  process.env.FLEXLON_PG_URL = url;
+  try {
+    return await fn();
+  } finally {
+    for (const [k, v] of Object.entries(env))
+      if (v === undefined) delete process.env[k];
+      else process.env[k] = v;
+  }
+};
+
+/** Polls `ok` every 100 ms for up to 15 s. */
+const until = async (ok: () => Promise<boolean>, what: string): Promise<void> => {
+  for (const end = Date.now() + 15_000; !(await ok());) {
+    if (Date.now() > end) throw new Error(`timed out waiting: ${what}`);
+    await new Promise((r) => setTimeout(r, 100));
+  }
+};
+
+/**
+ * One market for the whole file, its stores schemas of one database: a deal bought and settled, as
+ * in test/audit/insider.test.ts (market time runs through the window; the BPP pushes on_status with
+ * its signed head, which the buyer keeps). Each test edits a fresh copy (CREATE DATABASE … TEMPLATE),
+ * so the file composes one market, not one per test.
+ */
 before(
   async () => {
     cluster = await startPostgres();
-    dbUrl = await cluster.createDatabase('flexlon_audit');
+    runUrl = await cluster.createDatabase(RUN_DB);
+    await withPostgresStores(runUrl, async () => {
+      const market = await openMarket('auditpg', { secondsPerDay: '20' });
+      try {
+        const m = market.m;
+        flexLocation = m.stores.flex.location;
+        const { windowEnd } = await buyEarlyWindow(m);
+        await runThrough(m, windowEnd + SLOT);
+        // Wait on the conditions, not a timer: the provider completed the order, and its DELIVERED
+        // on_status (pushed unasked, with its signed head) reached the buyer and was audited there.
+        await until(async () => (await m.stores.flex.listOrders())[0]?.state === 'completed', 'the order completed');
+        await until(
+          async () =>
+            (await m.stores.grid.auditTrail()).some(
+              (r) =>
+                r.kind === 'settlement' &&
+                (r.payload as { unsolicited?: boolean; state?: string }).unsolicited === true &&
+                (r.payload as { state?: string }).state === 'DELIVERED',
+            ),
+          'the DELIVERED on_status reached the buyer',
+        );
+      } finally {
+        await market.stop();
+      }
+    });
+    flex = (
+      await cluster.sql<{ table_schema: string }>(
+        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'audit_log' AND table_schema LIKE '%_flex_orchestrator'",
+        [],
+        runUrl,
+      )
+    )[0]?.table_schema as string;
   },
   { timeout: 120_000 },
 );
@@ -37,6 +102,12 @@ before(
 after(async () => {
   await cluster?.stop();
 });
+
+/** A fresh copy of the whole run (every schema), to tamper with; its connection string. */
+const copyOfRun = async (name: string): Promise<string> => {
+  await cluster.sql(`CREATE DATABASE ${name} TEMPLATE ${RUN_DB}`);
+  return runUrl.replace(new RegExp(`${RUN_DB}$`), name);
+};
 
 const verify = async (...args: string[]): Promise<{ code: number; out: string[] }> => {
   const out: string[] = [];
@@ -48,39 +119,8 @@ test(
   'audit verify --postgres checks every schema of a run: chains intact, inbound signatures verify; tampering is named',
   { timeout: 180_000 },
   async () => {
-    const env = { FLEXLON_STORE: process.env.FLEXLON_STORE, FLEXLON_PG_URL: process.env.FLEXLON_PG_URL };
-    process.env.FLEXLON_STORE = 'postgres';
-    process.env.FLEXLON_PG_URL = dbUrl;
-    try {
-      const market = await openMarket('auditpg');
-      try {
-        const m = market.m;
-        assert.match(m.stores.flex.location, /\(schema flexlon_[a-z0-9]+_flex_orchestrator\)$/);
-        // A real deal, so the schemas hold signed inbound Beckn messages to check.
-        let bought = false;
-        for (let from = 4; from <= 12 && !bought; from++) {
-          const windowStart = epochMs(m.dayStart + from * SLOT_MINUTES * MINUTE_MS);
-          const got = await m.bap.procure(
-            {
-              kind: 'price-peak',
-              windowStart,
-              windowEnd: epochMs(windowStart + 2 * SLOT_MINUTES * MINUTE_MS),
-              wantedKw: kw(20),
-              maxPriceGbpPerMwh: gbpPerMwh(100_000),
-            },
-            randomUUID(),
-          );
-          bought = !('none' in got);
-        }
-        assert.ok(bought, 'some early window had flexibility to buy');
-      } finally {
-        await market.stop();
-      }
-    } finally {
-      for (const [k, v] of Object.entries(env))
-        if (v === undefined) delete process.env[k];
-        else process.env[k] = v;
-    }
+    const dbUrl = await copyOfRun('flexlon_audit');
+    assert.match(flexLocation, /\(schema flexlon_[a-z0-9]+_flex_orchestrator\)$/);
     const schemas = (
       await cluster.sql<{ table_schema: string }>(
         "SELECT table_schema FROM information_schema.tables WHERE table_name = 'audit_log' ORDER BY 1",
@@ -103,7 +143,7 @@ test(
     assert.ok(checked.length >= 2 && checked.every((x) => x[1] === x[2] && Number(x[1]) > 0), ok.out.join('\n'));
 
     // One schema only, as JSON.
-    const flex = schemas.find((s) => s.endsWith('_flex_orchestrator')) as string;
+    assert.ok(schemas.includes(flex), flex);
     const one = await verify('--postgres', dbUrl, '--schema', flex, '--json');
     assert.equal(one.code, 0);
     const parsed = JSON.parse(one.out.join('\n')) as { file: string; chain: { ok: boolean }; records: number }[];
@@ -185,20 +225,6 @@ test(
   },
 );
 
-/** Runs `fn` with the market's stores in PostgreSQL at `url` (FLEXLON_STORE=postgres), restoring the environment after. */
-const withPostgresStores = async <T>(url: string, fn: () => Promise<T>): Promise<T> => {
-  const env = { FLEXLON_STORE: process.env.FLEXLON_STORE, FLEXLON_PG_URL: process.env.FLEXLON_PG_URL };
-  process.env.FLEXLON_STORE = 'postgres';
-  process.env.FLEXLON_PG_URL = url;
-  try {
-    return await fn();
-  } finally {
-    for (const [k, v] of Object.entries(env))
-      if (v === undefined) delete process.env[k];
-      else process.env[k] = v;
-  }
-};
-
 /** The provider's schema in a copy of the run, as the tamper cases see it (one connection, guards dropped). */
 const pgTamperDb = (client: pg.Client): TamperDb => ({
   entries: async () =>
@@ -218,29 +244,7 @@ test(
   'the insider tamper cases on PostgreSQL: re-hashed insert, edit and delete, truncation, orders edit, forged settlement',
   { timeout: 240_000 },
   async () => {
-    const base = await cluster.createDatabase('flexlon_tamper_base');
-    // A deal settled, as in test/audit/insider.test.ts: market time runs through the window and the
-    // BPP pushes on_status with its signed head, which the buyer keeps.
-    await withPostgresStores(base, async () => {
-      const market = await openMarket('tamperpg', { secondsPerDay: '20' });
-      try {
-        const m = market.m;
-        const { windowEnd } = await buyEarlyWindow(m);
-        await runThrough(m, windowEnd + SLOT_MINUTES * MINUTE_MS);
-        for (let i = 0; i < 100 && (await m.stores.flex.listOrders())[0]?.state !== 'completed'; i++)
-          await new Promise((r) => setTimeout(r, 100));
-        await new Promise((r) => setTimeout(r, 1_500)); // the DELIVERED on_status reaches the buyer
-      } finally {
-        await market.stop();
-      }
-    });
-    const flex = (
-      await cluster.sql<{ table_schema: string }>(
-        "SELECT table_schema FROM information_schema.tables WHERE table_name = 'audit_log' AND table_schema LIKE '%_flex_orchestrator'",
-        [],
-        base,
-      )
-    )[0]?.table_schema as string;
+    const base = runUrl;
     assert.ok(flex, 'the provider has a schema');
     const settled = await cluster.sql(`SELECT 1 FROM ${flex}.audit_log WHERE kind = 'settlement'`, [], base);
     assert.equal(settled.length, 1, 'the provider settled the order');
@@ -282,8 +286,7 @@ test(
 
     for (const [i, c] of TAMPER_CASES.entries()) {
       // A fresh copy of the whole run (every schema), then the insider's edit on the provider's.
-      await cluster.sql(`CREATE DATABASE flexlon_tamper_${i} TEMPLATE flexlon_tamper_base`);
-      const url = base.replace(/flexlon_tamper_base$/, `flexlon_tamper_${i}`);
+      const url = await copyOfRun(`flexlon_tamper_${i}`);
       const client = new pg.Client({ connectionString: url });
       await client.connect();
       try {
