@@ -17,14 +17,7 @@ import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/ti
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { FlexMetrics } from '../../observability/metrics.ts';
-import {
-  batteryFor,
-  dispatchFor,
-  moveOptions,
-  movesFor,
-  powerCapsFor,
-  type DispatchInstruction,
-} from '../../optimise/problem.ts';
+import { batteryFor, dispatchFor, powerCapsFor, type DispatchInstruction } from '../../optimise/problem.ts';
 import type { AgentLink, Clock, IdSource, SignalSource, Signer, Solver, Store } from '../../ports.ts';
 import { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/baselines.ts';
 import { httpAgentLink } from '../link.ts';
@@ -40,7 +33,7 @@ import { Mutex } from './mutex.ts';
 import { ReportBatcher, slotIndex } from './report-batch.ts';
 import { latenessOf, planRecord, type PlanRecord, type PlanResult } from './plan-record.ts';
 import type { PricingPolicy } from './pricing.ts';
-import { afterMoves, carryOutMoves, chooseMoves, pricedWithMoves } from './site-move.ts';
+import { SiteMoves } from './site-move.ts';
 
 export type { FlexSite } from './context.ts';
 export type { PlanResult } from './plan-record.ts';
@@ -127,18 +120,23 @@ export class FlexOrchestrator implements FleetPlanning {
   readonly context: FlexContext;
   private readonly batcher: ReportBatcher<{ result: PlanResult; rec: PlanRecord }> | undefined;
   private readonly rolling: RollingPlans;
-  private readonly moveCost: MoveCost;
-  /** Waiting jobs a move of which was refused: planned at their own site from then on. */
-  private readonly pinned = new Set<string>();
-  /** One site move at a time: two plans made at once must not move the same job twice. */
-  private readonly moveLock = new Mutex();
+  /** The site move lever: its cost, the jobs pinned at home, the moves' dispatch (site-move.ts). */
+  private readonly moves: SiteMoves;
 
   constructor(private readonly deps: FlexOrchestratorDeps) {
     this.ids = deps.ids ?? uuidIds(randomUUID);
     this.link = deps.link ?? httpAgentLink(deps.dispatchSigner ?? deps.signer, deps.wallNow);
     this.solver = hardFirst(deps.solver);
     this.rolling = new RollingPlans(deps.log);
-    this.moveCost = deps.moveCost ?? DEFAULT_MOVE_COST;
+    this.moves = new SiteMoves({
+      cost: deps.moveCost ?? DEFAULT_MOVE_COST,
+      link: this.link,
+      agentUrl: (site) => this.site(site).agentUrl,
+      store: deps.store,
+      actor: deps.id,
+      wallNow: deps.wallNow,
+      log: deps.log,
+    });
     this.fifoCap = new FifoCarbonCap(
       {
         baseline: (site, from, slots) => this.baseline(site, from, slots),
@@ -280,10 +278,10 @@ export class FlexOrchestrator implements FleetPlanning {
         now,
         reports: [...this.reports.values()],
         signals,
-        pinned: this.pinned,
+        pinned: this.moves.pinned,
         ...(this.deps.lateGbpPerGpuHour === undefined ? {} : { lateGbpPerGpuHour: this.deps.lateGbpPerGpuHour }),
       },
-      moveCost: this.moveCost,
+      moveCost: this.moves.cost,
       firm,
       held,
       ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
@@ -377,54 +375,20 @@ export class FlexOrchestrator implements FleetPlanning {
   }
 
   /**
-   * Solves a planning problem as given (offer pricing measures its curves with it). Its site moves
-   * are kept only where they pay (as in the operational plan), and priced in (site-move.ts
-   * pricedWithMoves), so an opportunity cost that needs moves counts what they cost.
+   * Solves a planning problem as given (offer pricing measures its curves with it), its site moves
+   * kept only where they pay, and priced in (SiteMoves.solve).
    */
-  async solve(problem: PlanningProblem): Promise<Schedule> {
-    const options = moveOptions([...this.reports.values()], this.moveCost, this.pinned);
-    const s = await this.solver.plan(problem);
-    if (options.size === 0) return s;
-    const chosen = await chooseMoves(problem, s, options, (p) => this.solver.plan(p));
-    return pricedWithMoves(chosen.schedule, options);
+  solve(problem: PlanningProblem): Promise<Schedule> {
+    return this.moves.solve(this.solver, problem, [...this.reports.values()]);
   }
 
-  async solveFrom(problem: PlanningProblem, base: Schedule): Promise<Schedule> {
-    if (!this.solver.planFrom) return this.solve(problem);
-    const options = moveOptions([...this.reports.values()], this.moveCost, this.pinned);
-    // From a plan already made, only what the new commitments force moves (warm.ts); priced as it is.
-    return pricedWithMoves(await this.solver.planFrom(problem, base), options);
+  solveFrom(problem: PlanningProblem, base: Schedule): Promise<Schedule> {
+    return this.moves.solveFrom(this.solver, problem, base, [...this.reports.values()]);
   }
 
-  /**
-   * Carries out the site moves a plan makes due now (site-move.ts), one plan's at a time, then keeps
-   * the reports as the moves left them until the agents report again. A job whose move was refused
-   * is planned at its own site from then on, so it is not offered to the same refusal every slot.
-   */
-  private async dispatchMoves(result: PlanResult, planId: string): Promise<void> {
-    const present = new Set([...this.reports.values()].flatMap((r) => r.jobs.map((j) => j.id)));
-    for (const id of this.pinned) if (!present.has(id)) this.pinned.delete(id);
-    if (result.schedule.status === 'infeasible' || result.moves?.kept !== true) return;
-    await this.moveLock.run(async () => {
-      // Read against the reports as they are now: a move another plan already made is not due again.
-      const due = movesFor([...this.reports.values()], result.schedule, result.grid, this.deps.market.now());
-      if (due.length === 0) return;
-      const why = `plan ${planId}: the moves save £${((result.moves?.withoutMovesGbp ?? 0) - result.schedule.costGbp).toFixed(2)} against £${(result.moves?.moveGbp ?? 0).toFixed(2)} they cost`;
-      const outcomes = await carryOutMoves(
-        {
-          link: this.link,
-          agentUrl: (site) => this.site(site).agentUrl,
-          store: this.deps.store,
-          actor: this.deps.id,
-          wallNow: this.deps.wallNow,
-          log: this.deps.log,
-        },
-        due,
-        { planId, why },
-      );
-      for (const o of outcomes) if (!o.moved) this.pinned.add(o.move.jobId);
-      for (const [site, r] of afterMoves(this.reports, outcomes)) this.reports.set(site, r);
-    });
+  /** Carries out the site moves a plan makes due now, and keeps the reports as they leave them (SiteMoves.dispatch). */
+  private dispatchMoves(result: PlanResult, planId: string): Promise<void> {
+    return this.moves.dispatch(result, planId, this.reports, this.deps.market.now());
   }
 
   /**

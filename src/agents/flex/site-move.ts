@@ -12,14 +12,17 @@
 // start-time dispatch. An import refused leaves the job at its source, untouched; a source that
 // cannot give the job up (it started meanwhile) gets its copy at the target withdrawn. Each move, and
 // each refusal with its reason, is an audit row (kind dispatch, event site-move).
-import type { FlexibilityReport, PortableJob } from '../../domain/compute.ts';
+import type { FlexibilityReport, MoveCost, PortableJob } from '../../domain/compute.ts';
 import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
+import type { EpochMs } from '../../domain/time.ts';
 import { asFlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { checkSchedule } from '../../optimise/check.ts';
-import { movesIn, pinnedHome, type DueMove, type MoveOption } from '../../optimise/problem.ts';
-import type { AgentLink, Store } from '../../ports.ts';
+import { moveOptions, movesFor, movesIn, pinnedHome, type DueMove, type MoveOption } from '../../optimise/problem.ts';
+import type { AgentLink, Solver, Store } from '../../ports.ts';
 import type { DispatchResults } from '../link-protocol.ts';
+import { Mutex } from './mutex.ts';
+import type { PlanResult } from './plan-record.ts';
 
 /** The moves a plan makes, what they cost, and what the plan without them would have cost. */
 export interface MoveChoice {
@@ -262,3 +265,70 @@ export const afterMoves = (
   }
   return next;
 };
+
+/**
+ * The orchestrator's site move lever: what a move costs, the jobs kept at home since a move of theirs
+ * was refused, and the moves' dispatch, one plan's at a time.
+ */
+export class SiteMoves {
+  /** Waiting jobs a move of which was refused: planned at their own site from then on. */
+  readonly pinned = new Set<string>();
+  /** Two plans made at once must not move the same job twice. */
+  private readonly lock = new Mutex();
+
+  constructor(private readonly d: MoveDeps & { readonly cost: MoveCost }) {}
+
+  get cost(): MoveCost {
+    return this.d.cost;
+  }
+
+  /**
+   * A problem solved for offer pricing: its moves kept only where they pay (chooseMoves), and their
+   * cost priced in (pricedWithMoves), so an opportunity cost that needs moves counts what they cost.
+   */
+  async solve(solver: Solver, problem: PlanningProblem, reports: readonly FlexibilityReport[]): Promise<Schedule> {
+    const options = moveOptions(reports, this.d.cost, this.pinned);
+    const s = await solver.plan(problem);
+    if (options.size === 0) return s;
+    const chosen = await chooseMoves(problem, s, options, (p) => solver.plan(p));
+    return pricedWithMoves(chosen.schedule, options);
+  }
+
+  /** From a plan already made, only what the new commitments force moves (warm.ts); priced as it is. */
+  async solveFrom(
+    solver: Solver,
+    problem: PlanningProblem,
+    base: Schedule,
+    reports: readonly FlexibilityReport[],
+  ): Promise<Schedule> {
+    if (!solver.planFrom) return this.solve(solver, problem, reports);
+    return pricedWithMoves(await solver.planFrom(problem, base), moveOptions(reports, this.d.cost, this.pinned));
+  }
+
+  /**
+   * Carries out the moves a plan makes due now, then updates `reports` as the moves left them until
+   * the agents report again. A job whose move was refused is pinned at home, so it is not sent to
+   * the same refusal every slot.
+   */
+  async dispatch(
+    result: PlanResult,
+    planId: string,
+    reports: Map<string, FlexibilityReport>,
+    now: EpochMs,
+  ): Promise<void> {
+    const present = new Set([...reports.values()].flatMap((r) => r.jobs.map((j) => j.id)));
+    for (const id of this.pinned) if (!present.has(id)) this.pinned.delete(id);
+    if (result.schedule.status === 'infeasible' || result.moves?.kept !== true) return;
+    const choice = result.moves;
+    await this.lock.run(async () => {
+      // Read against the reports as they are now: a move another plan already made is not due again.
+      const due = movesFor([...reports.values()], result.schedule, result.grid, now);
+      if (due.length === 0) return;
+      const saved = (choice.withoutMovesGbp ?? 0) - result.schedule.costGbp;
+      const why = `plan ${planId}: the moves save £${saved.toFixed(2)} against £${choice.moveGbp.toFixed(2)} they cost`;
+      const outcomes = await carryOutMoves(this.d, due, { planId, why });
+      for (const o of outcomes) if (!o.moved) this.pinned.add(o.move.jobId);
+      for (const [site, r] of afterMoves(reports, outcomes)) reports.set(site, r);
+    });
+  }
+}
