@@ -2,7 +2,8 @@
 // simulated clusters, each dispatch body checked by the link protocol both ways: a move to a site
 // whose cluster refuses the import leaves the job waiting at its source, held by FlexLon, and audits
 // the refusal; a move to a site with room lands the job there, released, and withdraws it at the
-// source. The plan side: the moves a plan makes are kept only when they pay for themselves.
+// source. The plan side: the moves a plan makes are kept only when they pay for themselves. The link
+// protocol's move fields: optional, so older bodies parse; checked field by field when present.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, rmSync } from 'node:fs';
@@ -15,9 +16,20 @@ import { SimCluster } from '../../src/adapters/scheduler-sim/cluster.ts';
 import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { staticKeyResolver } from '../../src/beckn/key-resolver.ts';
-import { moveTargets, type ComputeJob } from '../../src/domain/compute.ts';
+import { createHighsSolver } from '../../src/adapters/solver-highs/solver.ts';
+import { solveFleet } from '../../src/agents/flex/fleet-plan.ts';
+import {
+  DEFAULT_MOVE_COST,
+  moveTargets,
+  type ComputeJob,
+  type FlexibilityReport,
+  type MoveCost,
+} from '../../src/domain/compute.ts';
+import type { SignalSeries } from '../../src/domain/signals.ts';
+import { FlexError } from '../../src/errors.ts';
+import { checkSchedule } from '../../src/optimise/check.ts';
 import { epochMs } from '../../src/domain/time.ts';
-import { kw, kwh } from '../../src/domain/units.ts';
+import { gbpPerMwh, gPerKwh, kw, kwh } from '../../src/domain/units.ts';
 import { createLogger } from '../../src/log.ts';
 import { buildProblem, dispatchFor, movesFor } from '../../src/optimise/problem.ts';
 import type { AgentLink, Store } from '../../src/ports.ts';
@@ -177,4 +189,106 @@ test('a refused import leaves the job at its source; an accepted one moves it, a
     for (const s of stores) await s.close();
     rmSync(dir, { recursive: true, force: true });
   }
+});
+
+test('a plan moves a job only when that saves more than the move costs', async () => {
+  const solver = createHighsSolver({ timeLimitSeconds: 20 });
+  try {
+    const grid = { start: T0, slotMinutes: 30, slots: 8 };
+    // Region a's power is dear (£200/MWh), b's cheap (£50/MWh); the job, 8 GPUs for an hour at 3 kW,
+    // saves 3 kWh × 1.3 × £150/MWh ≈ £0.59 by running at b.
+    const series = (region: string, price: number): SignalSeries => ({
+      region,
+      issuedAt: T0,
+      slotMinutes: 30,
+      points: Array.from({ length: 8 }, (_, t) => ({
+        start: epochMs(T0 + t * 1_800_000),
+        price: gbpPerMwh(price),
+        carbonForecast: gPerKwh(150),
+      })),
+    });
+    const signals = new Map([
+      ['a', series('a', 200)],
+      ['b', series('b', 50)],
+    ]);
+    const small: ComputeJob = {
+      ...job('small', 8),
+      site: 'a',
+      powerKw: kw(3),
+      energyKwh: kwh(3),
+      remainingKwh: kwh(3),
+      allowedSites: ['a', 'b'],
+    };
+    const site = (id: string, jobs: ComputeJob[]): FlexibilityReport => ({
+      site: id,
+      region: id,
+      at: T0,
+      itPowerLimitKw: kw(50),
+      pue: 1.3,
+      gridImportLimitKw: kw(100),
+      baseLoadFrom: T0,
+      slotMinutes: 30,
+      baseLoadKw: new Array<number>(8).fill(2),
+      jobs,
+      scheduler: { kind: 'sim', move: true },
+    });
+    const solve = (moveCost: MoveCost) =>
+      solveFleet({
+        solver,
+        log: createLogger('silent'),
+        input: { grid, now: T0, reports: [site('a', [small]), site('b', [])], signals },
+        firm: [],
+        held: [],
+        capIsTarget: false,
+        moveCost,
+      });
+    // At the default (£1 + £0.10 × 8 GPUs = £1.80) the saving does not pay: the job stays at a.
+    const stays = await solve(DEFAULT_MOVE_COST);
+    assert.equal(stays.schedule.jobs.find((j) => j.id === 'small')?.site, 'a');
+    assert.equal(stays.moves?.kept, false, JSON.stringify(stays.moves));
+    assert.ok(checkSchedule(stays.problem, stays.schedule).ok);
+    // At 10p a move it does.
+    const moves = await solve({ gbpPerMove: 0.1, gbpPerGpu: 0 });
+    assert.equal(moves.schedule.jobs.find((j) => j.id === 'small')?.site, 'b');
+    assert.deepEqual(moves.moves?.moves, [{ jobId: 'small', from: 'a', to: 'b' }]);
+    assert.ok(moves.moves?.kept && (moves.moves.withoutMovesGbp ?? 0) - moves.schedule.costGbp > 0.1);
+    assert.ok(checkSchedule(moves.problem, moves.schedule).ok);
+  } finally {
+    solver.close();
+  }
+});
+
+test('flexlon-link/1 with the move fields: old bodies still parse, new ones are checked field by field', () => {
+  const old = {
+    site: 'lon',
+    region: 'GB',
+    at: T0,
+    itPowerLimitKw: 10,
+    pue: 1.2,
+    gridImportLimitKw: 20,
+    baseLoadFrom: T0,
+    slotMinutes: 30,
+    baseLoadKw: [1],
+    jobs: [],
+  };
+  assert.equal(parseReport(old).scheduler, undefined, 'a report without `scheduler` (an older agent) parses');
+  assert.throws(
+    () => parseReport({ ...old, scheduler: { kind: 'pbs', move: true } }),
+    (e) => e instanceof FlexError && e.code === 'FLX_LINK_INVALID' && e.path === 'scheduler.kind',
+  );
+  assert.deepEqual(parseDispatchMessage({ protocol: 'flexlon-link/1', dispatch: [] }), { dispatch: [] });
+  const portable = { id: 'j', kind: 'sim', job: { ...job('j', 8) }, spec: null };
+  assert.equal(parseDispatchMessage({ dispatch: [], importJobs: [portable] }).importJobs?.length, 1);
+  assert.throws(
+    () => parseDispatchMessage({ dispatch: [], importJobs: [{ ...portable, job: { ...portable.job, id: 'k' } }] }),
+    (e) => e instanceof FlexError && e.code === 'FLX_LINK_INVALID' && e.path === 'importJobs[0].job.id',
+  );
+  assert.throws(
+    () => parseDispatchMessage({ dispatch: [], withdraw: [{ jobId: 'j' }] }),
+    (e) => e instanceof FlexError && e.path === 'withdraw[0].why',
+  );
+  assert.throws(
+    () => parseDispatchResults({ results: [], exported: [{ ...portable, kind: 'docker' }] }),
+    (e) => e instanceof FlexError && e.path === 'exported[0].kind',
+  );
 });
