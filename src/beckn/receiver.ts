@@ -9,7 +9,8 @@
 //     the same transaction as its effect"; a duplicate finds the claim and causes nothing.
 // Any step's error becomes a NACK in exactly one place (the codec's toNack), with an audit row and no effect.
 // The codec is the wire's version: core 1.1.1 by default; Beckn 2.0 (src/beckn/v2/receiver.ts) reads
-// its own envelope into the same internal message and answers with its own Ack, through these steps.
+// its own envelope into the same internal message and answers with its own Ack, through these steps
+// (mapped to the 1.1.1 form for the BPP and grid buyer, as sent for compute-energy's native endpoint).
 import { createHash } from 'node:crypto';
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError } from '../errors.ts';
