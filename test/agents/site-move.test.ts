@@ -63,14 +63,16 @@ const cluster = (site: string, nodes: number): SimCluster =>
     T0,
   );
 
-test('a refused import leaves the job at its source; an accepted one moves it, and both are audited', async () => {
+test('a refused import leaves the job at its source; an accepted one moves it; a job that started meanwhile runs once; all audited', async () => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-site-move-'));
   const stores: Store[] = [];
   try {
     const signer = await new FileKeyStore(join(dir, 'keys'), true).signer('dc.test.local');
     // man has 16 GPUs: it cannot take a 32-GPU job, and its cluster refuses the import; edi can.
     const clusters = { lon: cluster('lon', 8), man: cluster('man', 2), edi: cluster('edi', 8) };
-    clusters.lon.submit([job('big', 32)]);
+    clusters.lon.submit([job('big', 32), job('racy', 8)]);
+    /** Runs before an import reaches its target: the source's scheduler moving on meanwhile. */
+    let beforeImport: (() => Promise<void>) | undefined = undefined;
     const agents = new Map<string, ComputeAgent>();
     for (const [site, c] of Object.entries(clusters)) {
       const store = await openSqliteStore(join(dir, `${site}.db`));
@@ -102,6 +104,7 @@ test('a refused import leaves the job at its source; an accepted one moves it, a
       dispatch: async (url, message) => {
         const agent = agents.get(url);
         if (!agent) throw new Error(`no agent at ${url}`);
+        if (message.importJobs?.length) await beforeImport?.();
         const answer = await agent.onDispatch(parseDispatchMessage(versioned(message)), 'pushed');
         return parseDispatchResults(versioned(answer));
       },
@@ -174,6 +177,21 @@ test('a refused import leaves the job at its source; an accepted one moves it, a
     const atEdi = (await clusters.edi.listJobs()).find((j) => j.id === 'big');
     assert.deepEqual([atEdi?.site, atEdi?.state, atEdi?.beginAt], ['edi', 'queued', T0], 'released at edi');
 
+    // The job starts at its source after the export and before the withdraw: the copy imported at edi
+    // is withdrawn, so it runs once, at lon.
+    beforeImport = async () => {
+      await clusters.lon.release('racy');
+      clusters.lon.advanceTo(epochMs(T0 + 60_000));
+    };
+    const raced = await carryOutMoves(deps, [{ jobId: 'racy', from: 'lon', to: 'edi', beginAt: T0 }], {
+      planId: 'plan-3',
+      why: 'test',
+    });
+    assert.equal(raced[0]?.moved, false);
+    assert.match(raced[0]?.refusal ?? '', /^withdraw at lon: .*running/);
+    assert.equal((await clusters.lon.listJobs()).find((j) => j.id === 'racy')?.state, 'running');
+    assert.equal((await clusters.edi.listJobs()).find((j) => j.id === 'racy')?.state, 'cancelled');
+
     const audited = (await provider.auditTrail())
       .map((r) => r.payload as { event?: string; jobId: string; to: string; outcome: string; refusal?: string })
       .filter((p) => p.event === 'site-move');
@@ -182,6 +200,7 @@ test('a refused import leaves the job at its source; an accepted one moves it, a
       [
         ['big', 'man', 'kept at source'],
         ['big', 'edi', 'moved'],
+        ['racy', 'edi', 'kept at source'],
       ],
     );
     assert.match(audited[0]?.refusal ?? '', /needs 32 GPUs/);
