@@ -1,8 +1,8 @@
 // FlexLon's grid buyer as a Beckn 2.0 BAP (issue 18): the GridOrchestrator's own procurement
 // (search, the cheapest offer, select, init, confirm, then status) runs over 2.0 against FlexLon's
 // BPP, because the registry says the BPP speaks 2.0. Its requests leave through the VersionedClient,
-// its callbacks come in at its /v2 endpoint and reach its usual handlers; then it tracks and cancels
-// the order over 2.0 with the same post-order functions as over 1.1.1.
+// its callbacks come in at its /v2 endpoint and reach its usual handlers; then it tracks, updates,
+// rates, asks support for and cancels the order over 2.0 with the same functions as over 1.1.1.
 //
 // The registry here is the market's registry seen through a Registry that adds `beckn_version:
 // "2.0.0"` to the BPP's record with its 2.0 URL (<url>/v2) and lists no gateway (Beckn 2.0 has none:
@@ -19,7 +19,7 @@ import { signerFromPrivateKey } from '../../src/adapters/keystore-file/keystore.
 import { HttpRegistry } from '../../src/adapters/registry-http/client.ts';
 import { openSqliteStore } from '../../src/adapters/store-sqlite/index.ts';
 import { DEFAULT_NEED_POLICY, GridOrchestrator } from '../../src/agents/grid/orchestrator.ts';
-import { cancelOrder, trackOrder } from '../../src/agents/grid/post-order.ts';
+import { askSupport, cancelOrder, rateOrder, trackOrder, updateOrder } from '../../src/agents/grid/post-order.ts';
 import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
 import { generateKeyPair } from '../../src/beckn/keys.ts';
 import { contractIdOf } from '../../src/beckn/v2/codec-in.ts';
@@ -168,10 +168,25 @@ test("the grid buyer's own procurement runs over Beckn 2.0 against FlexLon's BPP
       ['2.0.0', 'counter-signature verified'],
     );
 
-  // After the order, as the 1.1.1 buyer can (src/agents/grid/post-order.ts): track, then cancel, over
-  // 2.0 with the Contract's commitment; the BPP's order is cancelled; the four messages valid LTS.
+  // After the order, as the 1.1.1 buyer can (src/agents/grid/post-order.ts): track, update, rate,
+  // support, then cancel, over 2.0 with the Contract's commitment; the BPP's order changes and is
+  // cancelled; the ten messages valid LTS.
   const tracking = await trackOrder(bap, p);
   assert.deepEqual([tracking.id, tracking.status], [p.orderId, 'inactive']);
+  const smaller = Math.max(1, Math.floor(order.reductionKw / 2));
+  const updated = await updateOrder(bap, p, 'items', {
+    items: [
+      {
+        id: order.offerId,
+        quantity: { selected: { measure: { type: 'CONSTANT', value: String(smaller), unit: 'kW' } } },
+      },
+    ],
+  });
+  assert.equal(updated.items?.[0]?.quantity?.selected?.measure?.value, String(smaller));
+  assert.equal((await m.stores.flex.getOrder(order.id))?.reductionKw, smaller);
+  await rateOrder(bap, p, 5);
+  const support = await askSupport(bap, p);
+  assert.equal(support.ref_id, p.orderId);
   const cancelled = await cancelOrder(bap, p);
   assert.deepEqual([cancelled.id, cancelled.status], [p.orderId, 'CANCELLED']);
   assert.equal((await m.stores.flex.getOrder(order.id))?.state, 'cancelled');
@@ -188,8 +203,14 @@ test("the grid buyer's own procurement runs over Beckn 2.0 against FlexLon's BPP
   assert.deepEqual(later.map((a) => (a.payload as { action: string }).action).sort(), [
     'cancel',
     'on_cancel',
+    'on_rate',
+    'on_support',
     'on_track',
+    'on_update',
+    'rate',
+    'support',
     'track',
+    'update',
   ]);
   for (const a of later) {
     const { action, body } = a.payload as { action: string; body: string };
