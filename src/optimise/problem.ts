@@ -291,8 +291,9 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
 
 /**
  * Start times for the queued, deferrable jobs of one site, read off a schedule. A job the plan runs
- * at another site gets none here: it is moved when its start there is due (movesFor), and until then
- * FlexLon's hold keeps it from starting here (a start time would release it).
+ * at another site is moved when its start there is due (movesFor). Until then a job FlexLon holds
+ * gets no start time here (one would release it), and a queued one is deferred to that start, so it
+ * does not start here before its move is due.
  */
 export const dispatchFor = (
   report: FlexibilityReport,
@@ -308,7 +309,7 @@ export const dispatchFor = (
     const s = bySchedule.get(job.id);
     const first = s?.powerKw.findIndex((p) => p > 1e-9) ?? -1;
     if (first < 0) continue;
-    if (s && s.site !== report.site) continue;
+    if (s && s.site !== report.site && job.state === 'held') continue;
     const at = slotStart(grid, first);
     // Always the slot's start, even when it is already past (the job may then start at once): a start
     // time taken from the wall clock would make replays differ run to run.

@@ -10,7 +10,8 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { ComputeAgent } from '../../src/agents/compute/agent.ts';
-import { carryOutMoves } from '../../src/agents/flex/site-move.ts';
+import type { PlanResult } from '../../src/agents/flex/plan-record.ts';
+import { carryOutMoves, SiteMoves } from '../../src/agents/flex/site-move.ts';
 import { parseDispatchMessage, parseDispatchResults, parseReport, versioned } from '../../src/agents/link-protocol.ts';
 import { SimCluster } from '../../src/adapters/scheduler-sim/cluster.ts';
 import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
@@ -156,23 +157,44 @@ test('a refused import leaves the job at its source; an accepted one moves it; a
       batteries: [],
     };
     assert.deepEqual(movesFor(reports, atEdiNow, grid, T0), [{ jobId: 'big', from: 'lon', to: 'edi', beginAt: T0 }]);
-    assert.deepEqual(dispatchFor(reports[0]!, atEdiNow, grid, T0), []);
-
-    const refused = await carryOutMoves(deps, [{ jobId: 'big', from: 'lon', to: 'man', beginAt: T0 }], {
-      planId: 'plan-1',
-      why: 'test',
+    assert.deepEqual(dispatchFor(reports[0]!, atEdiNow, grid, T0), [], 'held at lon until the move');
+    const { heldBy: _heldBy, ...released } = big;
+    const queuedBig = { ...reports[0]!, jobs: [{ ...released, state: 'queued' as const }] };
+    const later = { ...atEdiNow, jobs: [{ id: 'big', site: 'edi', powerKw: [0, 0, 12.8, 0, 0, 0, 0, 0] }] };
+    assert.deepEqual(
+      dispatchFor(queuedBig, later, grid, T0),
+      [{ jobId: 'big', beginAt: epochMs(T0 + 2 * 1_800_000) }],
+      'a queued job moved later is deferred at lon to its start at edi',
+    );
+    // The orchestrator's side: SiteMoves carries out a plan's due moves and keeps its view of the queues.
+    const siteMoves = new SiteMoves({ ...deps, cost: DEFAULT_MOVE_COST });
+    const view = new Map(reports.map((r) => [r.site, r]));
+    const planTo = (to: string): PlanResult => ({
+      grid,
+      problem,
+      schedule: { ...atEdiNow, jobs: [{ id: 'big', site: to, powerKw: [12.8, 0, 0, 0, 0, 0, 0, 0] }] },
+      orders: [],
+      solveMs: 0,
+      signalsIssuedAt: {},
+      moves: { moves: [{ jobId: 'big', from: 'lon', to }], moveGbp: 4.2, withoutMovesGbp: 10, kept: true },
     });
-    assert.equal(refused[0]?.moved, false);
-    assert.match(refused[0]?.refusal ?? '', /^import: .*needs 32 GPUs; the cluster has 16/);
+
+    await siteMoves.dispatch(planTo('man'), 'plan-1', view, T0);
+    assert.ok(siteMoves.pinned.has('big'), 'a job whose move was refused is planned at home from then on');
+    assert.ok(
+      view.get('lon')?.jobs.some((j) => j.id === 'big'),
+      'still at lon in the view',
+    );
     const atLon = (await clusters.lon.listJobs()).find((j) => j.id === 'big');
     assert.deepEqual([atLon?.state, atLon?.heldBy], ['held', 'flexlon'], 'kept at its source, still held by FlexLon');
     assert.equal((await clusters.man.listJobs()).length, 0, 'nothing left at the refusing site');
 
-    const moved = await carryOutMoves(deps, [{ jobId: 'big', from: 'lon', to: 'edi', beginAt: T0 }], {
-      planId: 'plan-2',
-      why: 'test',
-    });
-    assert.equal(moved[0]?.moved, true, JSON.stringify(moved));
+    await siteMoves.dispatch(planTo('edi'), 'plan-2', view, T0);
+    assert.ok(!view.get('lon')?.jobs.some((j) => j.id === 'big'), 'gone from lon in the view');
+    assert.deepEqual(
+      view.get('edi')?.jobs.map((j) => [j.id, j.site, j.state]),
+      [['big', 'edi', 'queued']],
+    );
     assert.equal((await clusters.lon.listJobs()).find((j) => j.id === 'big')?.state, 'cancelled');
     const atEdi = (await clusters.edi.listJobs()).find((j) => j.id === 'big');
     assert.deepEqual([atEdi?.site, atEdi?.state, atEdi?.beginAt], ['edi', 'queued', T0], 'released at edi');
@@ -203,7 +225,7 @@ test('a refused import leaves the job at its source; an accepted one moves it; a
         ['racy', 'edi', 'kept at source'],
       ],
     );
-    assert.match(audited[0]?.refusal ?? '', /needs 32 GPUs/);
+    assert.match(audited[0]?.refusal ?? '', /^import: .*needs 32 GPUs; the cluster has 16/);
   } finally {
     for (const s of stores) await s.close();
     rmSync(dir, { recursive: true, force: true });
