@@ -1,7 +1,10 @@
 // Crash safety of the Flexibility Orchestrator (issue 8): the BPP runs as its own process and is
-// killed with SIGKILL at a random point of an order's lifecycle (search → select → init → confirm →
-// status, and cancel for every fourth order), then started again, run after run on the same store
-// (seeded; FLEXLON_CRASH_SEED and FLEXLON_CRASH_RUNS change them). The BAP keeps re-sending a request
+// killed with SIGKILL during an order's lifecycle (search → select → init → confirm → status, and
+// cancel for every fourth order), then started again, run after run on the same store. On SQLite one
+// kill lands just after the BPP ACKs each of the six requests (its callback owed, perhaps not yet
+// sent: the outbox must deliver it after the restart), and a few more at seeded random points, which
+// also land while a request is being handled, before its ACK (FLEXLON_CRASH_SEED and
+// FLEXLON_CRASH_RUNS, the number of random kills, change them). The BAP keeps re-sending a request
 // whose ACK it did not get, with the same message_id, as Beckn clients do. Afterwards:
 //   * every order the BAP saw confirmed is stored as confirmed (or cancelled, if it cancelled it),
 //     with its commitment;
@@ -34,7 +37,7 @@ import {
 import { startPostgres } from '../helpers/postgres.ts';
 
 const SEED = Number(process.env.FLEXLON_CRASH_SEED ?? 20261124);
-const RUNS = Number(process.env.FLEXLON_CRASH_RUNS ?? 20);
+const RANDOM_RUNS = Number(process.env.FLEXLON_CRASH_RUNS ?? 2);
 const SLOT = 30 * 60_000;
 
 /** mulberry32: a small seeded PRNG, so a failing run can be replayed with its seed. */
@@ -58,6 +61,9 @@ interface Outcome {
   readonly cancelled: boolean;
 }
 
+/** Told when the BPP has ACKed a request of the run (a targeted kill waits for its action). */
+type OnAck = (action: RequestAction) => void;
+
 /** Sends a request until the BPP ACKs it (the same message_id and bytes every time), then waits for its callback. */
 const request = async (
   m: CrashMarket,
@@ -66,6 +72,7 @@ const request = async (
   transactionId: string,
   action: RequestAction,
   message: unknown,
+  onAck: OnAck,
 ): Promise<BecknMessage> => {
   const context = buildContext({
     action,
@@ -90,6 +97,7 @@ const request = async (
       await sleep(100);
     }
   }
+  onAck(action);
   return m.callbacks.wait(context.message_id, 60_000);
 };
 
@@ -100,7 +108,7 @@ const orderOf = (m: BecknMessage): WireOrder => {
 };
 
 /** One order's lifecycle; the window moves from run to run so the site is not sold out. */
-const lifecycle = async (m: CrashMarket, sent: Sent[], run: number): Promise<Outcome> => {
+const lifecycle = async (m: CrashMarket, sent: Sent[], run: number, onAck: OnAck = () => {}): Promise<Outcome> => {
   const tx = crypto.randomUUID();
   const start = epochMs(MARKET_START + (2 + (run % 5)) * SLOT);
   const need = {
@@ -110,7 +118,7 @@ const lifecycle = async (m: CrashMarket, sent: Sent[], run: number): Promise<Out
     wantedKw: kw(10),
     maxPriceGbpPerMwh: gbpPerMwh(5000),
   } as const;
-  const found = await request(m, sent, run, tx, 'search', { intent: needToIntent(need) });
+  const found = await request(m, sent, run, tx, 'search', { intent: needToIntent(need) }, onAck);
   const offer = catalogToOffers((found.message as { catalog?: never } | undefined)?.catalog)
     .map((x) => x.offer)
     .find((o) => o.site === 'lon');
@@ -125,18 +133,26 @@ const lifecycle = async (m: CrashMarket, sent: Sent[], run: number): Promise<Out
     },
   ];
   const order = { provider: { id: IDS.bpp }, items };
-  await request(m, sent, run, tx, 'select', { order });
-  await request(m, sent, run, tx, 'init', { order: { ...order, billing: { name: IDS.bap } } });
+  await request(m, sent, run, tx, 'select', { order }, onAck);
+  await request(m, sent, run, tx, 'init', { order: { ...order, billing: { name: IDS.bap } } }, onAck);
   const confirmed = orderOf(
-    await request(m, sent, run, tx, 'confirm', { order: { ...order, billing: { name: IDS.bap } } }),
+    await request(m, sent, run, tx, 'confirm', { order: { ...order, billing: { name: IDS.bap } } }, onAck),
   );
   assert.ok(confirmed.id, 'on_confirm names the order');
-  await request(m, sent, run, tx, 'status', { order_id: confirmed.id });
+  await request(m, sent, run, tx, 'status', { order_id: confirmed.id }, onAck);
   const cancel = run % 4 === 3;
   if (cancel)
     assert.equal(
       orderOf(
-        await request(m, sent, run, tx, 'cancel', { order_id: confirmed.id, cancellation_reason_id: 'need-gone' }),
+        await request(
+          m,
+          sent,
+          run,
+          tx,
+          'cancel',
+          { order_id: confirmed.id, cancellation_reason_id: 'need-gone' },
+          onAck,
+        ),
       ).status,
       'CANCELLED',
     );
@@ -153,14 +169,33 @@ interface Restart {
   readonly child: BppChild;
   readonly liveBefore: string[];
   readonly during: string;
+  readonly point: KillPoint;
 }
+
+/** Where a run's kill lands: just after the BPP ACKs a request of the run, or at a seeded random moment of it. */
+type KillPoint = { readonly afterAck: RequestAction } | 'random';
+
+/**
+ * One kill just after each request's ACK, then the random ones. Run 3 is the first that cancels its
+ * order (every fourth run does), so it is the one killed after cancel's ACK.
+ */
+const SQLITE_KILLS: readonly KillPoint[] = [
+  { afterAck: 'search' },
+  { afterAck: 'select' },
+  { afterAck: 'cancel' },
+  { afterAck: 'init' },
+  { afterAck: 'confirm' },
+  { afterAck: 'status' },
+  ...Array.from({ length: RANDOM_RUNS }, () => 'random' as const),
+];
 
 const crashRuns = async (
   t: { diagnostic(s: string): void },
   storeOf: (dir: string) => BppStoreConfig,
-  runs: number,
+  kills: readonly KillPoint[],
   seed: number,
 ): Promise<void> => {
+  const runs = kills.length;
   const random = prng(seed);
   const m = await startCrashMarket(storeOf);
   const config = storeOf(m.dir);
@@ -174,10 +209,26 @@ const crashRuns = async (
     const t0 = Date.now();
     outcomes.push(await lifecycle(m, sent, 0));
     const span = Math.max(300, Date.now() - t0);
-    for (let run = 1; run <= runs; run++) {
-      const delay = Math.floor(random() * span * 0.8);
+    for (const [i, point] of kills.entries()) {
+      const run = i + 1;
+      let reached = () => {};
+      const acked = new Promise<void>((resolve) => (reached = resolve));
+      const onAck: OnAck = (action) => {
+        if (point !== 'random' && action === point.afterAck) reached();
+      };
+      const lived = lifecycle(m, sent, run, onAck);
       const killer = (async () => {
-        await sleep(delay);
+        // A targeted run that ends without its request (no offer to buy) is killed after it; the
+        // check below then names the phase that was missed.
+        if (point === 'random') await sleep(Math.floor(random() * span * 0.8));
+        else
+          await Promise.race([
+            acked,
+            lived.then(
+              () => undefined,
+              () => undefined,
+            ),
+          ]);
         const killedAt = Date.now();
         const liveBefore = outcomes.filter((o) => o.orderId && !o.cancelled).map((o) => o.orderId as string);
         const last = sent[sent.length - 1];
@@ -188,9 +239,9 @@ const crashRuns = async (
         bpp.child.kill('SIGKILL');
         await bpp.exited;
         bpp = await m.startBpp();
-        restarts.push({ killedAt, child: bpp, liveBefore, during });
+        restarts.push({ killedAt, child: bpp, liveBefore, during, point });
       })();
-      outcomes.push(await lifecycle(m, sent, run));
+      outcomes.push(await lived);
       await killer;
     }
     // Everything owed is delivered: wait until every request has its callback at the BAP.
@@ -209,6 +260,10 @@ const crashRuns = async (
     throw e;
   });
   try {
+    // Each targeted kill landed where it was aimed: after its request was sent and ACKed.
+    for (const r of restarts)
+      if (r.point !== 'random')
+        assert.match(r.during, new RegExp(`^${r.point.afterAck}\\b`), `the kill aimed after ${r.point.afterAck}'s ACK`);
     await checkOrders(store, outcomes);
     await checkPlans(store, restarts);
     await checkDelivery(m, store, sent);
@@ -317,21 +372,22 @@ const checkDelivery = async (m: CrashMarket, store: Store, sent: readonly Sent[]
 };
 
 test(
-  `crash safety on SQLite: ${RUNS} SIGKILLs of the BPP process at random points of the lifecycle, restarted each time`,
+  `crash safety on SQLite: ${SQLITE_KILLS.length} SIGKILLs of the BPP process, one just after the ACK of each of search, select, init, confirm, status and cancel and ${RANDOM_RUNS} at random points, restarted each time`,
   { timeout: 900_000 },
   async (t) => {
-    await crashRuns(t, (dir) => ({ sqlite: `${dir}/bpp.db` }), RUNS, SEED);
+    await crashRuns(t, (dir) => ({ sqlite: `${dir}/bpp.db` }), SQLITE_KILLS, SEED);
   },
 );
 
 test(
-  'crash safety on PostgreSQL: 4 SIGKILLs of the BPP process, restarted each time',
+  'crash safety on PostgreSQL: 4 SIGKILLs of the BPP process at random points of the lifecycle, restarted each time',
   { timeout: 600_000 },
   async (t) => {
     const pg = await startPostgres();
     try {
       const url = await pg.createDatabase('crash');
-      await crashRuns(t, () => ({ postgres: { url, schema: 'flex' } }), 4, SEED + 1);
+      const random: KillPoint[] = ['random', 'random', 'random', 'random'];
+      await crashRuns(t, () => ({ postgres: { url, schema: 'flex' } }), random, SEED + 1);
     } finally {
       await pg.stop();
     }
