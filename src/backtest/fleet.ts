@@ -8,7 +8,7 @@
 import { BUSY_BACKLOG_HOURS, HALF_IDLE_JOBS, siteDay, profilePower, type SiteProfile } from '../sim/site-profile.ts';
 import { CALIBRATION } from '../sim/calibration.ts';
 import { generateDay } from '../sim/workload.ts';
-import { nodeIdleKw, nodeMaxKw } from '../sim/power.ts';
+import { nodeIdleKw, nodeMaxKw, type GpuNodePower } from '../sim/power.ts';
 import { epochMs } from '../domain/time.ts';
 import type { ComputeJob } from '../domain/compute.ts';
 import { SIM_SITES } from '../sim/sites.ts';
@@ -55,6 +55,10 @@ const profileOf = (fleet: Fleet): SiteProfile => (fleet === 'busy' ? 'busy' : 'h
 export interface FleetSite {
   readonly spec: SiteSpec;
   readonly trainingNodes: number;
+  /** A fleet file's site (fleet-file.ts): its node, busy fill and inference pool (defaults: the busy profile's). */
+  readonly power?: GpuNodePower;
+  readonly fill?: number;
+  readonly inferenceNodes?: number;
 }
 
 export const fleetSites = (ids: readonly string[], fleet: Fleet): FleetSite[] => {
@@ -92,7 +96,7 @@ export const siteDayOf = (site: FleetSite, fleet: Fleet, seed: number, dayIndex:
   if (fleet === 'busy') {
     // The busy profile's day (siteDay's 'busy' case) with the backtest's fill instead of the
     // demo's: siteDay takes a job count but no load, and the demo's default is not the backtest's.
-    const power = profilePower('busy');
+    const power = site.power ?? profilePower('busy');
     const d = generateDay({
       seed: daySeed(seed, site.spec.id, dayIndex),
       site: site.spec.id,
@@ -101,7 +105,8 @@ export const siteDayOf = (site: FleetSite, fleet: Fleet, seed: number, dayIndex:
       power,
       arrivalsByHour: CALIBRATION.alibaba.bestEffort.arrivalsByHour,
       arrivalStartHour: -BUSY_BACKLOG_HOURS,
-      fillGpuHours: BACKTEST_BUSY_FILL * site.trainingNodes * power.gpusPerNode * HOURS_PER_DAY,
+      fillGpuHours: (site.fill ?? BACKTEST_BUSY_FILL) * site.trainingNodes * power.gpusPerNode * HOURS_PER_DAY,
+      ...(site.inferenceNodes === undefined ? {} : { inferenceNodes: site.inferenceNodes }),
     });
     return { jobs: d.jobs, inferenceKw: d.inferenceKw };
   }

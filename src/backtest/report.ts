@@ -10,7 +10,7 @@ import { DEFAULTS, DRAIN_DAYS, type BacktestOptions, type RunOutput } from './ru
 import { gapsOf, outturnCarbon, outturnPrice } from './signal-view.ts';
 import { productRules, settleOffers, type MeterSource, type ProductResults } from './products.ts';
 import type { ProductName } from './product-calendar.ts';
-import { barsSvgOf, svgOf, type Chart } from './svg.ts';
+import { barsSvgOf, esc, svgOf, type Chart } from './svg.ts';
 
 export const RESULTS_SCHEMA = 'flexlon-backtest/1';
 
@@ -230,6 +230,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
       drainDays: DRAIN_DAYS,
       sites: o.sites,
       fleet: o.fleet,
+      ...(o.fleetFile ? { fleetFile: o.fleetFile.path } : {}),
       strategies: names,
       seed: o.seed,
       horizonPeriods: o.horizon ?? DEFAULTS.horizon,
@@ -309,7 +310,7 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>FlexLon backtest ${o.from} to ${o.to}</title>
 <style>body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child{text-align:left}li{font-size:13px}</style></head><body>
 <h1>FlexLon backtest</h1>
-<p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleet} fleet, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
+<p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)} (busy profile's jobs)` : `${o.fleet} fleet`}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${table(summary)}
 <h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}
 ${productHtml}

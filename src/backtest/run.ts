@@ -32,6 +32,7 @@ import {
   type ViewAudit,
 } from './signal-view.ts';
 import { BL01_SETTLEMENT, meterHistory, type Offer } from './products.ts';
+import type { FleetFile } from './fleet-file.ts';
 import { productCalendar, type ProductName, type ProductWindow } from './product-calendar.ts';
 import { bl01Baseline } from '../settlement/baseline-bl01.ts';
 import { SiteSim, simJobOf } from './site-sim.ts';
@@ -62,6 +63,8 @@ export interface BacktestOptions {
   readonly products?: readonly ProductName[];
   /** Tests: other sites or another workload than the profiles'. */
   readonly fleetSites?: readonly FleetSite[];
+  /** `--fleet FILE` (fleet-file.ts): its sites replace `sites`, with the busy profile's jobs. */
+  readonly fleetFile?: FleetFile;
   readonly workload?: (site: FleetSite, dayIndex: number, dayStart: number) => SiteDay;
   readonly onDay?: (p: Progress) => void;
   readonly signal?: AbortSignal;
@@ -118,6 +121,8 @@ export const runKey = (o: BacktestOptions): string =>
     carbon: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
     ...(o.products?.length ? { products: o.products } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
+    // A changed fleet file changes the result: its sites as parsed are part of the key.
+    ...(o.fleetFile ? { fleetFile: o.fleetFile.sites } : {}),
   });
 
 const makeStrategy = (
@@ -177,7 +182,7 @@ export const productWindows = (
 
 export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
   const horizon = o.horizon ?? DEFAULTS.horizon;
-  const sites = o.fleetSites ?? fleetSites(o.sites, o.fleet);
+  const sites = o.fleetSites ?? o.fleetFile?.sites ?? fleetSites(o.sites, o.fleet);
   const days = datesBetween(o.from, o.to);
   const allDays = datesBetween(o.from, o.to, DRAIN_DAYS);
   const firstStart = settlementDayStart(o.from);

@@ -1,7 +1,7 @@
 // `flexlon backtest`: the rolling-horizon backtest on the shipped GB data (issue 15; src/backtest,
 // docs/backtest.md). Bad arguments are FLX_CLI_USAGE with what would be accepted; progress goes to
 // stderr (one line redrawn on a terminal, plain lines otherwise); a stop keeps the checkpoints.
-import { mkdirSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { createPlanningSolver } from '../compose/solver.ts';
 import { recordedSource } from '../compose/signals.ts';
 import { NATIONAL_REGION_ID } from '../domain/regions.ts';
@@ -9,6 +9,7 @@ import { isSettlementDate, PERIOD_MS, settlementDayStart } from '../domain/settl
 import { FlexError } from '../errors.ts';
 import { DEFAULT_WORK } from '../optimise/planner.ts';
 import { FLEETS, SITE_IDS, type Fleet } from '../backtest/fleet.ts';
+import { readFleetFile } from '../backtest/fleet-file.ts';
 import { PRODUCTS, type ProductName } from '../backtest/product-calendar.ts';
 import { writeOutputs } from '../backtest/report.ts';
 import { datesBetween, DEFAULTS, DRAIN_DAYS, runBacktest, type Progress } from '../backtest/run.ts';
@@ -26,7 +27,9 @@ Options:
   --from, --to DATE      settlement days to replay (inclusive; the shipped data covers 2023-01-01
                          to 2024-09-25 here, two drain days and the 48 h horizon need data after --to)
   --sites LIST           simulated sites, from ${SITE_IDS.join(',')} (default all three)
-  --fleet busy|idle      site profile: busy (87 % of the pool asked for) or idle (36 jobs a day)
+  --fleet busy|idle|FILE site profile: busy (87 % of the pool asked for) or idle (36 jobs a day), or
+                         a JSON fleet file of your own sites with the busy profile's jobs (then no
+                         --sites; docs/backtest.md, "Your own fleet")
   --strategies LIST      from ${STRATEGIES.join(',')} (default all)
   --products LIST        flexibility products flexlon and the oracle offer, from ${PRODUCTS.join(',')}
                          (default none): DFS live events, DSO peak reduction, P415 deviation
@@ -90,9 +93,16 @@ export const backtestCommand: Command = {
     ] as const)
       if (!isSettlementDate(d)) usage(`${flag} must be a date written YYYY-MM-DD, got "${d}"`);
     if (v.to < v.from) usage(`--to (${v.to}) is before --from (${v.from})`);
-    const fleet = (v.fleet ?? 'busy') as Fleet;
-    if (!FLEETS.includes(fleet)) usage(`--fleet must be busy or idle, got "${v.fleet}"`);
-    const sites = listOf(v.sites, SITE_IDS, 'sites');
+    const named = FLEETS.includes((v.fleet ?? 'busy') as Fleet);
+    // Anything but a profile's name is a fleet file; one that cannot be read or is wrong is
+    // FLX_CONFIG_INVALID naming the field (fleet-file.ts).
+    if (!named && !existsSync(v.fleet as string))
+      usage(`--fleet must be busy, idle or a fleet file, got "${v.fleet}" (no such file)`);
+    const fleetFile = named ? undefined : readFleetFile(v.fleet as string);
+    const fleet: Fleet = named ? ((v.fleet ?? 'busy') as Fleet) : 'busy';
+    if (fleetFile && v.sites !== undefined)
+      usage('--sites picks from the demo sites; with --fleet FILE the file lists the sites');
+    const sites = fleetFile ? fleetFile.sites.map((s) => s.spec.id) : listOf(v.sites, SITE_IDS, 'sites');
     const strategies = listOf<StrategyName>(v.strategies, STRATEGIES, 'strategies');
     const products = v.products === undefined ? [] : listOf<ProductName>(v.products, PRODUCTS, 'products');
     const seed = intOf(v.seed, '--seed', 1, 0);
@@ -121,6 +131,7 @@ export const backtestCommand: Command = {
       to: v.to,
       sites,
       fleet,
+      ...(fleetFile ? { fleetFile } : {}),
       strategies,
       products,
       seed,

@@ -98,3 +98,111 @@ describe('flexlon backtest', () => {
     }
   });
 });
+
+describe('flexlon backtest --fleet FILE', () => {
+  it('runs the sites a fleet file lists, with their node, PUE and fill', async () => {
+    const dir = tmp();
+    const file = join(dir, 'fleet.json');
+    writeFileSync(
+      file,
+      JSON.stringify({
+        sites: [
+          {
+            id: 'own-1',
+            trainingNodes: 8,
+            node: { gpusPerNode: 8, gpuIdleW: 50, gpuPeakW: 300, nodeIdleOverheadKw: 1, nodeLoadOverheadKw: 2 },
+            pue: 1.2,
+            inferenceNodes: 0,
+            fill: 0.5,
+          },
+        ],
+      }),
+    );
+    const out = join(dir, 'out');
+    const r = await cli([
+      '--from',
+      '2023-02-01',
+      '--to',
+      '2023-02-01',
+      '--fleet',
+      file,
+      '--strategies',
+      'fifo',
+      '--out',
+      out,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const results = JSON.parse(readFileSync(join(out, 'results.json'), 'utf8')) as {
+      run: { sites: string[]; fleetFile: string };
+      strategies: { fifo: { importMwh: number; gpuHours: number; slo: { jobsOpenAtEnd: number } } };
+    };
+    assert.deepEqual(results.run.sites, ['own-1']);
+    assert.equal(results.run.fleetFile, file);
+    const fifo = results.strategies.fifo;
+    assert.equal(fifo.slo.jobsOpenAtEnd, 0);
+    // Half of 64 GPUs' day asked for, and run by the end of the drain days (the last job overshoots).
+    assert.ok(fifo.gpuHours >= 0.5 * 64 * 24 && fifo.gpuHours < 0.5 * 64 * 24 + 64 * 6, String(fifo.gpuHours));
+    // Import: 3 days of the idle pool (8 nodes × 1.4 kW) plus the jobs' marginal power, at PUE 1.2.
+    const idleMwh = (8 * (8 * 0.05 + 1) * 72 * 1.2) / 1000;
+    const jobsMwh = (fifo.gpuHours * (0.25 + 1 / 8) * 1.2) / 1000;
+    assert.ok(Math.abs(fifo.importMwh - (idleMwh + jobsMwh)) < 1e-3, `${fifo.importMwh} vs ${idleMwh + jobsMwh}`);
+  });
+
+  it('refuses a wrong fleet file with FLX_CONFIG_INVALID naming the field', async () => {
+    const dir = tmp();
+    const cases: [unknown, RegExp][] = [
+      [{ sites: [{ id: 'a', trainingNodes: 0 }] }, /\$\.sites\[0\]\.trainingNodes must be a whole number ≥ 1, got 0/],
+      [{ sites: [{ id: 'a', trainingNodes: 4 }] }, /\$\.sites\[0\]\.trainingNodes gives 32 GPUs/],
+      [{ sites: [{ id: 'a', trainingNodes: 8, battery: { kwh: 500 } }] }, /\$\.sites\[0\]\.battery is not supported/],
+      [{ sites: [{ id: 'a', trainingNodes: 8, node: 'h100' }] }, /\$\.sites\[0\]\.node must be dgx-a100 or a100-sxm/],
+      [
+        {
+          sites: [
+            {
+              id: 'a',
+              trainingNodes: 8,
+              node: { gpusPerNode: 8, gpuIdleW: 60, gpuPeakW: 30, nodeIdleOverheadKw: 1, nodeLoadOverheadKw: 2 },
+            },
+          ],
+        },
+        /\$\.sites\[0\]\.node\.gpuPeakW must be ≥ gpuIdleW/,
+      ],
+      [
+        {
+          sites: [
+            { id: 'a', trainingNodes: 8 },
+            { id: 'a', trainingNodes: 8 },
+          ],
+        },
+        /\$\.sites\[1\]\.id repeats "a"/,
+      ],
+      [{ sites: [{ id: 'a', trainingNodes: 8, pue: 0.9 }] }, /\$\.sites\[0\]\.pue must be a number from 1 to 3/],
+      [{ site: [] }, /\$\.site is not a field/],
+    ];
+    for (const [doc, message] of cases) {
+      const file = join(dir, 'fleet.json');
+      writeFileSync(file, JSON.stringify(doc));
+      const r = await cli(['--from', '2023-02-01', '--to', '2023-02-01', '--fleet', file, '--out', join(dir, 'out')]);
+      assert.equal(r.code, 2, JSON.stringify(doc));
+      assert.match(r.err, /FLX_CONFIG_INVALID/);
+      assert.match(r.err, message);
+      assert.doesNotMatch(r.err, /at .*\.ts:\d+/);
+    }
+    const file = join(dir, 'fleet.json');
+    writeFileSync(file, JSON.stringify({ sites: [{ id: 'a', trainingNodes: 8 }] }));
+    const r = await cli([
+      '--from',
+      '2023-02-01',
+      '--to',
+      '2023-02-01',
+      '--fleet',
+      file,
+      '--sites',
+      'lon',
+      '--out',
+      dir,
+    ]);
+    assert.equal(r.code, 2);
+    assert.match(r.err, /FLX_CLI_USAGE/);
+  });
+});
