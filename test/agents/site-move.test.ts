@@ -29,6 +29,7 @@ import {
 import type { SignalSeries } from '../../src/domain/signals.ts';
 import { FlexError } from '../../src/errors.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
+import { costSplit } from '../../src/optimise/offers.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { gbpPerMwh, gPerKwh, kw, kwh } from '../../src/domain/units.ts';
 import { createLogger } from '../../src/log.ts';
@@ -294,6 +295,24 @@ test('a plan moves a job only when that saves more than the move costs', async (
     assert.deepEqual(moves.moves?.moves, [{ jobId: 'small', from: 'a', to: 'b' }]);
     assert.ok(moves.moves?.kept && (moves.moves.withoutMovesGbp ?? 0) - moves.schedule.costGbp > 0.1);
     assert.ok(checkSchedule(moves.problem, moves.schedule).ok);
+    // Offer pricing solves the same problem with the move's cost in it, under lateness (a restart).
+    const pricing = new SiteMoves({
+      cost: { gbpPerMove: 0.1, gbpPerGpu: 0 },
+      link: {
+        dispatch: async () => ({ results: [] }),
+        baseline: async () => ({ importKw: [] }),
+        meter: async () => ({ importKw: [] }),
+      },
+      agentUrl: (id) => id,
+      store: undefined as unknown as Store,
+      actor: 'test',
+      wallNow: () => T0,
+      log: createLogger('silent'),
+    });
+    const priced = await pricing.solve(solver, moves.problem, [site('a', [small]), site('b', [])]);
+    assert.equal(priced.jobs.find((j) => j.id === 'small')?.site, 'b');
+    assert.ok(Math.abs(priced.costGbp - (moves.schedule.costGbp + 0.1)) < 1e-6, `${priced.costGbp}`);
+    assert.ok(Math.abs(costSplit(priced).latenessGbp - 0.1) < 1e-6, JSON.stringify(costSplit(priced)));
   } finally {
     solver.close();
   }
