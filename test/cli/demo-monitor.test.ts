@@ -5,15 +5,13 @@
 // shortfall it alerted was narrated.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { MonitorEvent } from '../../src/agents/grid/monitor.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
-import { main } from '../../src/cli/main.ts';
 import { monitorLines, monitorPolicyLine } from '../../src/cli/demo-events.ts';
 import { openSqliteStore } from '../../src/compose/tools.ts';
 import { epochMs } from '../../src/domain/time.ts';
+import { runDemo } from '../helpers/run-demo.ts';
 
 const at = (hhmm: string) => epochMs(Date.parse(`2023-01-24T${hhmm}:00Z`));
 
@@ -70,36 +68,16 @@ test(
   'demo --top-up: the buyer asks status at each slot of the window, and every shortfall it alerts is in the timeline',
   { timeout: 180_000 },
   async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'flexlon-demo-monitor-'));
+    const demo = await runDemo(['--top-up']);
     try {
-      const lines: string[] = [];
-      const errors: string[] = [];
-      const code = await main(
-        [
-          'demo',
-          '--top-up',
-          '--site-profile',
-          'half-idle',
-          '--seconds-per-day',
-          '15',
-          '--data-dir',
-          dataDir,
-          '--log-level',
-          'silent',
-        ],
-        { out: (l) => lines.push(l), err: (l) => errors.push(l) },
-      );
-      const text = lines.join('\n');
-      assert.equal(code, 0, [...errors, ...lines].join('\n'));
+      const { lines, text } = demo;
       assert.ok(
         lines.includes(monitorPolicyLine({ tolerance: 0.05, topUp: true })),
         `the demo says how delivery is followed:\n${text}`,
       );
       assert.match(text, /status → on_status: DELIVERED/);
 
-      const [run] = readdirSync(join(dataDir, 'runs'));
-      assert.ok(run);
-      const store = await openSqliteStore(join(dataDir, 'runs', run, 'grid-orchestrator.db'));
+      const store = await openSqliteStore(join(demo.runDir, 'grid-orchestrator.db'));
       const trail = await store.auditTrail();
       await store.close();
       // Each part's order: its window's slots, each with a status asked (2 slots in the demo's
@@ -130,7 +108,7 @@ test(
       assert.equal(topUps.length, alerts.length, 'each alert is topped up or says why not');
       assert.equal(lines.filter((l) => / grid: (topped up|no top-up) for /.test(l)).length >= alerts.length, true);
     } finally {
-      rmSync(dataDir, { recursive: true, force: true });
+      demo.remove();
     }
   },
 );

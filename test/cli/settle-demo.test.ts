@@ -13,6 +13,7 @@ import { main } from '../../src/cli/main.ts';
 import type { SettleReport } from '../../src/cli/settle-html.ts';
 import { openSqliteStore } from '../../src/compose/tools.ts';
 import type { SettlementSummary } from '../../src/settlement/delivered.ts';
+import { runDemo } from '../helpers/run-demo.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'flexlon-settle-demo-'));
 
@@ -36,24 +37,8 @@ test(
   { timeout: 180_000 },
   async () => {
     const meters = join(work, 'meters');
-    const demo = await run(
-      'demo',
-      '--baseline',
-      'bl01',
-      '--site-profile',
-      'half-idle',
-      '--seconds-per-day',
-      '15',
-      '--data-dir',
-      join(work, 'data'),
-      '--meter-out',
-      meters,
-      '--log-level',
-      'silent',
-    );
-    assert.equal(demo.code, 0, demo.lines.join('\n'));
-    const runDir = demo.lines.find((l) => l.startsWith('run folder: '))?.slice('run folder: '.length) as string;
-    assert.ok(runDir);
+    const demo = await runDemo(['--baseline', 'bl01', '--meter-out', meters], { dataDir: join(work, 'data') });
+    const runDir = demo.runDir;
 
     // The meter file is a real-format export: one row per half hour, kWh, 15 days of history and the day.
     const csv = readFileSync(join(meters, 'lon.csv'), 'utf8').trim().split('\n');

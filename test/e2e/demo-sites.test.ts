@@ -3,38 +3,17 @@
 // site must have its own agent store in the run folder. One run: this is the slow end of the suite.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { mkdtempSync, readdirSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
-import { join } from 'node:path';
-import { main } from '../../src/cli/main.ts';
+import { readdirSync } from 'node:fs';
+import { runDemo } from '../helpers/run-demo.ts';
 
 test(
   'demo --sites 2: the day completes, the summary names both sites and their parts add up to the order',
   { timeout: 180_000 },
   async () => {
-    const dataDir = mkdtempSync(join(tmpdir(), 'flexlon-e2e-sites-'));
+    // About the sites, not the busy default: the half-idle site (see test/e2e/demo.test.ts).
+    const demo = await runDemo(['--sites', '2']);
     try {
-      const lines: string[] = [];
-      const errors: string[] = [];
-      const code = await main(
-        [
-          'demo',
-          '--sites',
-          '2',
-          // About the sites, not the busy default: the half-idle site (see test/e2e/demo.test.ts).
-          '--site-profile',
-          'half-idle',
-          '--seconds-per-day',
-          '15',
-          '--data-dir',
-          dataDir,
-          '--log-level',
-          'silent',
-        ],
-        { out: (l) => lines.push(l), err: (l) => errors.push(l) },
-      );
-      assert.equal(code, 0, [...errors, ...lines].join('\n'));
-      const text = lines.join('\n');
+      const { lines, text } = demo;
       assert.match(text, /^site lon: .*$/m);
       assert.match(text, /^site man: .*$/m);
       assert.match(text, /status → on_status: DELIVERED/);
@@ -65,9 +44,7 @@ test(
       );
       assert.match(text, /vs FIFO .* the same queues \(all 2 sites\)/);
 
-      const [run] = readdirSync(join(dataDir, 'runs'));
-      assert.ok(run);
-      const dbs = readdirSync(join(dataDir, 'runs', run))
+      const dbs = readdirSync(demo.runDir)
         .filter((f) => f.endsWith('.db'))
         .sort();
       assert.deepEqual(dbs, [
@@ -83,7 +60,7 @@ test(
         "every store's audit chain is reported intact, both agents' included",
       );
     } finally {
-      rmSync(dataDir, { recursive: true, force: true });
+      demo.remove();
     }
   },
 );
