@@ -3,6 +3,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawnSync } from 'node:child_process';
 import { join } from 'node:path';
+import { main } from '../../src/cli/main.ts';
 import { projectRoot } from '../helpers/shared.ts';
 
 const flexlon = (...args: string[]) => {
@@ -12,6 +13,24 @@ const flexlon = (...args: string[]) => {
     env: { ...process.env, FLEXLON_DATA_DIR: join(projectRoot, '.flexlon-test-unused') },
   });
   return { code: r.status, out: r.stdout, err: r.stderr };
+};
+
+/**
+ * The same command through main(), in this process: what the bin runs (bin/flexlon.js sets the exit
+ * code to main's), without a process start per case (about a second each on a 2-core machine).
+ */
+const flexlonInProcess = async (...args: string[]) => {
+  const out: string[] = [];
+  const err: string[] = [];
+  const dataDir = process.env.FLEXLON_DATA_DIR;
+  process.env.FLEXLON_DATA_DIR = join(projectRoot, '.flexlon-test-unused');
+  try {
+    const code = await main(args, { out: (l) => out.push(l), err: (l) => err.push(l) });
+    return { code, out: out.join('\n'), err: err.join('\n') };
+  } finally {
+    if (dataDir === undefined) delete process.env.FLEXLON_DATA_DIR;
+    else process.env.FLEXLON_DATA_DIR = dataDir;
+  }
 };
 
 test('flexlon --help lists the commands', () => {
@@ -41,7 +60,7 @@ test('an unknown command is a usage error listing the commands', () => {
   assert.match(r.err, /demo/);
 });
 
-test('bad input names the field and what would be accepted, without a stack trace', () => {
+test('bad input names the field and what would be accepted, without a stack trace (every case through main, two through the bin)', async () => {
   const cases: [string[], RegExp][] = [
     [
       ['demo', '--date', '24/01/2023'],
@@ -75,6 +94,13 @@ test('bad input names the field and what would be accepted, without a stack trac
     [['demo', '--colour'], /FLX_CLI_USAGE: Unknown option '--colour'/],
   ];
   for (const [args, message] of cases) {
+    const r = await flexlonInProcess(...args);
+    assert.equal(r.code, 2, `${args.join(' ')} exits 2`);
+    assert.match(r.err, message);
+    assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+  }
+  // The real process, for a configuration error and a usage error: its exit code and stderr.
+  for (const [args, message] of [cases[0], cases[cases.length - 1]] as [string[], RegExp][]) {
     const r = flexlon(...args);
     assert.equal(r.code, 2, `${args.join(' ')} exits 2`);
     assert.match(r.err, message);
