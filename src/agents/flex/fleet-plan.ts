@@ -13,7 +13,8 @@
 //  5. Site moves (`moveCost`): a plan that runs waiting jobs away from their site is kept only if it
 //     beats the plan with every job at home by more than the moves cost (site-move.ts).
 //  6. Offer pricing (`runningAt`): the waiting jobs the plan starts before the window and runs
-//     through it are planned again as running, so a GPU cap can reach them in the window.
+//     through it are planned again as running, so a GPU cap can reach them in the window; not the
+//     jobs that may move, which are priced as waiting (moved at their cost, or late).
 // `RollingPlans` keeps the orchestrator's rolling plan and the fresh plan made in the background.
 import type { MoveCost } from '../../domain/compute.ts';
 import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/planning.ts';
@@ -156,6 +157,10 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
   }
   if (f.runningAt !== undefined && schedule.status !== 'infeasible') {
     const startsAt = startsThrough(f.input.reports, schedule, f.input.grid, f.runningAt);
+    // A job that may move is priced as waiting: free to move at its cost (or to wait), which is what
+    // a plan with the commitment will weigh, rather than as running at home where only a cap reaches it.
+    if (f.moveCost)
+      for (const id of moveOptions(f.input.reports, f.moveCost, f.input.pinned).keys()) startsAt.delete(id);
     if (startsAt.size > 0) {
       const pinned = build(problem.commitments, problem.carbonCapKg, startsAt);
       const s = await f.solver.plan(pinned);
