@@ -1,6 +1,6 @@
 // Beckn 2.0 for FlexLon's grid buyer (BAP), issue 18: its callbacks' 2.0 endpoint
-// (POST <url>/v2/on_{discover,select,init,confirm,status}, src/beckn/v2/receiver.ts) running the
-// grid buyer's own callback handlers. Its requests go through the same VersionedClient as the
+// (POST <url>/v2/on_{discover,select,init,confirm,status,track,cancel,update,rate,support},
+// src/beckn/v2/receiver.ts) running the grid buyer's own callback handlers. Its requests go through the same VersionedClient as the
 // BPP's callbacks (bpp-v2.ts versionedClient): 2.0 to a BPP whose registry record says so.
 import type { FastifyInstance } from 'fastify';
 import type { GridOrchestrator } from '../agents/grid/orchestrator.ts';

@@ -51,7 +51,7 @@ export interface V2MountParts {
   readonly signatureCheck?: SignatureCheck;
 }
 
-/** Mounts POST /v2/{discover,select,init,confirm,status} on the BPP's app. */
+/** Mounts POST /v2/{discover,select,init,confirm,status,track,cancel,update,rate,support} on the BPP's app. */
 export const mountBecknV2 = (app: FastifyInstance, p: V2MountParts): void => {
   const c = p.orchestrator.context;
   const kit = makeKit(c, () => {

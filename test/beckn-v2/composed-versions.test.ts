@@ -9,19 +9,15 @@
 // forwards the buyer's 1.1.1 search to the 1.1.1 BPP only (gateway.ts searchTargets), and the buyer
 // discovers the 2.0 BPP directly beside it (orchestrator.ts search).
 //
-// The 2.0 BPP is re-registered from outside here because the test market's extra providers take no
-// `becknVersion` yet; a BPP configured with `becknVersion: "2.0"` registers itself so
-// (bpp-version-config.test.ts).
+// The 2.0 BPP registers itself so: the extra provider's config says `becknVersion: "2.0"`
+// (bpp-version-config.test.ts checks that record from a config file).
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { dirname, join } from 'node:path';
-import { HttpRegistry } from '../../src/adapters/registry-http/client.ts';
 import type { FlexOffer } from '../../src/domain/offers.ts';
 import { CORE_VERSION } from '../../src/beckn/context.ts';
 import { contractIdOf } from '../../src/beckn/v2/codec-in.ts';
 import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
-import { makeKeys, subscriptionOf } from '../../src/compose/parts.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
 import type { AuditRecord } from '../../src/audit/chain.ts';
@@ -36,18 +32,9 @@ const SLOT = SLOT_MINUTES * MINUTE_MS;
 
 before(async () => {
   market = await openMarket('v2-composed', {
-    extraProviders: [{ site: 'v2site', trainingNodes: 24, gridImportLimitKw: 300, seed: 42 }],
+    extraProviders: [{ site: 'v2site', trainingNodes: 24, gridImportLimitKw: 300, seed: 42, becknVersion: '2.0' }],
   });
   m = market.m;
-  const keys = makeKeys({ dir: join(dirname(dirname(m.runDir)), 'keys'), generate: false });
-  const v2 = m.providers.find((p) => p.id === V2_BPP);
-  assert.ok(v2);
-  // The BPP says it speaks 2.0, at its 2.0 endpoint (versions.ts: a 2.0 record's URL is its 2.0 base).
-  const bppSigner = await keys.signer(V2_BPP);
-  await new HttpRegistry({ url: m.urls.registry, now: Date.now }, bppSigner).subscribe({
-    ...subscriptionOf(bppSigner, 'BPP', `${v2.url.replace(/\/+$/, '')}/v2`, Date.now()),
-    beckn_version: '2.0.0',
-  });
 });
 
 after(async () => {
