@@ -1,17 +1,15 @@
 // `flexlon demo --monitor` / `--top-up` (issue 16): the demo's buyer follows delivery while the window
 // runs. The timeline's lines for what monitoring finds (a shortfall alerted, topped up, or why not)
-// are checked on made-up events, since the demo's site rarely falls short; one short demo run
+// are checked here on made-up events, since the demo's site rarely falls short. The demo run that
 // checks the buyer really asked status at each slot of the window (its audit log) and that every
-// shortfall it alerted was narrated.
+// shortfall it alerted was narrated is in test/cli/settle-demo.test.ts: one run of
+// `flexlon demo --top-up --baseline bl01 --meter-out` serves both flags' tests.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { join } from 'node:path';
 import type { MonitorEvent } from '../../src/agents/grid/monitor.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import { monitorLines, monitorPolicyLine } from '../../src/cli/demo-events.ts';
-import { openSqliteStore } from '../../src/compose/tools.ts';
 import { epochMs } from '../../src/domain/time.ts';
-import { runDemo } from '../helpers/run-demo.ts';
 
 const at = (hhmm: string) => epochMs(Date.parse(`2023-01-24T${hhmm}:00Z`));
 
@@ -63,52 +61,3 @@ test('monitor events as timeline lines: shortfall alerted, topped up, no top-up 
   assert.match(monitorPolicyLine({ tolerance: 0.05, topUp: false }), /beyond 5 % .* alerted \(no top-up\)$/);
   assert.match(monitorPolicyLine({ tolerance: 0.1, topUp: true }), /beyond 10 % .* topped up from another provider/);
 });
-
-test(
-  'demo --top-up: the buyer asks status at each slot of the window, and every shortfall it alerts is in the timeline',
-  { timeout: 180_000 },
-  async () => {
-    const demo = await runDemo(['--top-up']);
-    try {
-      const { lines, text } = demo;
-      assert.ok(
-        lines.includes(monitorPolicyLine({ tolerance: 0.05, topUp: true })),
-        `the demo says how delivery is followed:\n${text}`,
-      );
-      assert.match(text, /status → on_status: DELIVERED/);
-
-      const store = await openSqliteStore(join(demo.runDir, 'grid-orchestrator.db'));
-      const trail = await store.auditTrail();
-      await store.close();
-      // Each part's order: its window's slots, each with a status asked (2 slots in the demo's
-      // window: at its middle and its end), then the follow-up's status after it. Without --monitor, 1.
-      const bought = trail.filter(
-        (x) => x.kind === 'beckn.out' && (x.payload as { action?: string }).action === 'confirm',
-      );
-      assert.ok(bought.length >= 1, 'an order was confirmed');
-      for (const confirm of bought) {
-        const asked = trail.filter(
-          (x) =>
-            x.kind === 'beckn.out' &&
-            x.transactionId === confirm.transactionId &&
-            (x.payload as { action?: string }).action === 'status',
-        );
-        assert.equal(asked.length, 3, `status asked of ${confirm.transactionId}: ${asked.length}`);
-      }
-      // What monitoring found is audited and narrated alike.
-      const alerts = trail.filter(
-        (x) => x.kind === 'settlement' && (x.payload as { event?: string }).event === 'shortfall-alert',
-      );
-      assert.equal(lines.filter((l) => / grid: SHORTFALL alerted /.test(l)).length, alerts.length, text);
-      const topUps = trail.filter(
-        (x) =>
-          x.kind === 'settlement' &&
-          ['top-up', 'top-up-skipped'].includes((x.payload as { event?: string }).event ?? ''),
-      );
-      assert.equal(topUps.length, alerts.length, 'each alert is topped up or says why not');
-      assert.equal(lines.filter((l) => / grid: (topped up|no top-up) for /.test(l)).length >= alerts.length, true);
-    } finally {
-      demo.remove();
-    }
-  },
-);

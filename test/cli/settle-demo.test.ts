@@ -4,18 +4,34 @@
 // the order's terms; the `flexlon settle` line it prints must reproduce the settlement the provider
 // recorded, period by period; the `flexlon audit export` line it prints must give an export that
 // `flexlon audit verify --export` checks offline.
-import { after, test } from 'node:test';
+//
+// The same run has --top-up on (issue 16; the timeline's monitoring lines are checked on made-up
+// events in test/cli/demo-monitor.test.ts): the buyer asks status at each slot of the window and
+// every shortfall it alerts is narrated. One demo day serves both flags' tests, since a run is most
+// of each test's time: --top-up acts on the buyer while the window runs, --baseline and --meter-out
+// on how the provider settles the order and what is written after the day.
+import { after, before, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
+import { monitorPolicyLine } from '../../src/cli/demo-events.ts';
 import type { SettleReport } from '../../src/cli/settle-html.ts';
 import { openSqliteStore } from '../../src/compose/tools.ts';
 import type { SettlementSummary } from '../../src/settlement/delivered.ts';
-import { runDemo } from '../helpers/run-demo.ts';
+import { runDemo, type DemoRun } from '../helpers/run-demo.ts';
 
 const work = mkdtempSync(join(tmpdir(), 'flexlon-settle-demo-'));
+const meters = join(work, 'meters');
+let demo: DemoRun;
+
+before(
+  async () => {
+    demo = await runDemo(['--top-up', '--baseline', 'bl01', '--meter-out', meters], { dataDir: join(work, 'data') });
+  },
+  { timeout: 180_000 },
+);
 
 after(() => rmSync(work, { recursive: true, force: true }));
 
@@ -36,8 +52,6 @@ test(
   'flexlon demo --baseline bl01 --meter-out: the printed settle line reproduces the recorded settlement, the export verifies offline',
   { timeout: 180_000 },
   async () => {
-    const meters = join(work, 'meters');
-    const demo = await runDemo(['--baseline', 'bl01', '--meter-out', meters], { dataDir: join(work, 'data') });
     const runDir = demo.runDir;
 
     // The meter file is a real-format export: one row per half hour, kWh, 15 days of history and the day.
@@ -92,5 +106,48 @@ test(
       e.stores.some((x) => x.records.some((y) => y.kind === 'settlement')),
       'the export holds the settlement',
     );
+  },
+);
+
+test(
+  'demo --top-up: the buyer asks status at each slot of the window, and every shortfall it alerts is in the timeline',
+  { timeout: 180_000 },
+  async () => {
+    const { lines, text } = demo;
+    assert.ok(
+      lines.includes(monitorPolicyLine({ tolerance: 0.05, topUp: true })),
+      `the demo says how delivery is followed:\n${text}`,
+    );
+    assert.match(text, /status → on_status: DELIVERED/);
+
+    const store = await openSqliteStore(join(demo.runDir, 'grid-orchestrator.db'));
+    const trail = await store.auditTrail();
+    await store.close();
+    // Each part's order: its window's slots, each with a status asked (2 slots in the demo's
+    // window: at its middle and its end), then the follow-up's status after it. Without --monitor, 1.
+    const bought = trail.filter(
+      (x) => x.kind === 'beckn.out' && (x.payload as { action?: string }).action === 'confirm',
+    );
+    assert.ok(bought.length >= 1, 'an order was confirmed');
+    for (const confirm of bought) {
+      const asked = trail.filter(
+        (x) =>
+          x.kind === 'beckn.out' &&
+          x.transactionId === confirm.transactionId &&
+          (x.payload as { action?: string }).action === 'status',
+      );
+      assert.equal(asked.length, 3, `status asked of ${confirm.transactionId}: ${asked.length}`);
+    }
+    // What monitoring found is audited and narrated alike.
+    const alerts = trail.filter(
+      (x) => x.kind === 'settlement' && (x.payload as { event?: string }).event === 'shortfall-alert',
+    );
+    assert.equal(lines.filter((l) => / grid: SHORTFALL alerted /.test(l)).length, alerts.length, text);
+    const topUps = trail.filter(
+      (x) =>
+        x.kind === 'settlement' && ['top-up', 'top-up-skipped'].includes((x.payload as { event?: string }).event ?? ''),
+    );
+    assert.equal(topUps.length, alerts.length, 'each alert is topped up or says why not');
+    assert.equal(lines.filter((l) => / grid: (topped up|no top-up) for /.test(l)).length >= alerts.length, true);
   },
 );
