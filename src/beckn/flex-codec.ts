@@ -181,6 +181,10 @@ export const offerTags = (o: FlexOffer): TagGroup[] => [
           'opportunity-cost-lateness-gbp': decimal(o.costComponents.latenessGbp, 2),
           'opportunity-cost-caps-gbp': decimal(o.costComponents.capsGbp, 2),
           'opportunity-cost-battery-gbp': decimal(o.costComponents.batteryGbp, 2),
+          // Only when the reduction needs site moves: offers without moves read as before.
+          ...(o.costComponents.movesGbp !== 0
+            ? { 'opportunity-cost-moves-gbp': decimal(o.costComponents.movesGbp, 2) }
+            : {}),
         }
       : {}),
   }),
@@ -225,6 +229,7 @@ const componentsOf = (item: Item, path: string): Pick<FlexOffer, 'costComponents
   // Caps and battery parts came later: an offer without them has none (0).
   const caps = readTag(item.tags, 'flex-offer', 'opportunity-cost-caps-gbp');
   const battery = readTag(item.tags, 'flex-offer', 'opportunity-cost-battery-gbp');
+  const moves = readTag(item.tags, 'flex-offer', 'opportunity-cost-moves-gbp');
   return {
     costComponents: {
       energyGbp: gbp(num(energy, `${path}.tags[flex-offer].opportunity-cost-energy-gbp`)),
@@ -233,6 +238,7 @@ const componentsOf = (item: Item, path: string): Pick<FlexOffer, 'costComponents
       batteryGbp: gbp(
         battery === undefined ? 0 : num(battery, `${path}.tags[flex-offer].opportunity-cost-battery-gbp`),
       ),
+      movesGbp: gbp(moves === undefined ? 0 : num(moves, `${path}.tags[flex-offer].opportunity-cost-moves-gbp`)),
     },
   };
 };

@@ -76,7 +76,8 @@ export const eventLines = (
       const parts = o.costComponents
         ? `: energy ${money(o.costComponents.energyGbp)}, lateness ${money(o.costComponents.latenessGbp)}` +
           (o.costComponents.capsGbp !== 0 ? `, GPU caps ${money(o.costComponents.capsGbp)}` : '') +
-          (o.costComponents.batteryGbp !== 0 ? `, battery wear ${money(o.costComponents.batteryGbp)}` : '')
+          (o.costComponents.batteryGbp !== 0 ? `, battery wear ${money(o.costComponents.batteryGbp)}` : '') +
+          (o.costComponents.movesGbp !== 0 ? `, site moves ${money(o.costComponents.movesGbp)}` : '')
         : '';
       return [
         `${stamp(e.at)} offer (on_search): ${o.reductionKw.toFixed(1)} kW at ${o.site} ${hhmm(o.windowStart)}–${hhmm(o.windowEnd)}, ${money(o.priceGbp)} (${o.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(o.opportunityCostGbp)}${parts})`,

@@ -104,6 +104,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     ...(c.cancellation ? { cancellation: c.cancellation } : {}),
     ...(typeof c.carbonCap === 'number' ? { carbonCapKg: c.carbonCap } : {}),
     ...(c.carbonCap === 'fifo' ? { carbonCapFifo: true } : {}),
+    ...(c.moveCost ? { moveCost: c.moveCost } : {}),
     ...(c.gatherReportsMs === undefined ? {} : { gatherReportsMs: c.gatherReportsMs }),
     ...(c.incrementalReplans ? { incrementalReplans: true } : {}),
     ...(c.baseline === 'bl01' ? { baselineMethod: BL01_METHOD } : {}),

@@ -6,6 +6,7 @@ import type { SimBatteryConfig } from '../adapters/scheduler-sim/battery.ts';
 import type { NeedPolicy } from '../agents/grid/orchestrator.ts';
 import type { PricingPolicy } from '../agents/flex/pricing.ts';
 import type { RateLimit } from '../beckn/rate-limit.ts';
+import type { MoveCost } from '../domain/compute.ts';
 import type { CancellationPolicy } from '../domain/order.ts';
 import type { LogLevel } from '../log.ts';
 import type { PlannerWork } from '../optimise/planner.ts';
@@ -125,6 +126,8 @@ export interface BppConfig extends RoleBase, Receiver {
   readonly quoteTtlSeconds: number;
   /** kg over each plan's horizon, or `fifo`: no more than the same queues on FIFO; none when absent. */
   readonly carbonCap?: number | 'fifo' | 'none';
+  /** What moving a job between the BPP's sites costs; DEFAULT_MOVE_COST when absent. */
+  readonly moveCost?: MoveCost;
   /** Answer every site's report of a slot with one plan, waiting at most this long for the others (ms; report-batch.ts). */
   readonly gatherReportsMs?: number;
   /** Re-plan each slot from the last rolling plan, a fresh plan every 2 h and when commitments change. */

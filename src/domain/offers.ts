@@ -20,13 +20,15 @@ export interface FlexOffer {
   /**
    * What the opportunity cost is made of (they add up to it, to rounding): the change in the fleet's
    * energy cost, in its lateness cost (waiting work pushed past its deadline), in running work slowed
-   * by GPU power caps, and in battery wear, when the reduction binds (docs/cost-model.md).
+   * by GPU power caps, in battery wear, and in moving jobs between sites, when the reduction binds
+   * (docs/cost-model.md).
    */
   readonly costComponents?: {
     readonly energyGbp: Pounds;
     readonly latenessGbp: Pounds;
     readonly capsGbp: Pounds;
     readonly batteryGbp: Pounds;
+    readonly movesGbp: Pounds;
   };
   readonly validUntil: EpochMs;
   /**

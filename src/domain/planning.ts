@@ -131,6 +131,11 @@ export interface Schedule {
   readonly latenessCostGbp?: number;
   /** Version 2, where a battery states a degradation cost: Σ discharge × £/MWh (£), part of costGbp. */
   readonly batteryWearGbp?: number;
+  /**
+   * Offer pricing only: the cost of the site moves the plan makes (£, src/agents/flex/site-move.ts),
+   * included in costGbp. A plan that dispatch follows never carries it (its check recomputes costGbp).
+   */
+  readonly moveCostGbp?: number;
 }
 
 /** Adds £ and gCO2 per unit of work when the problem's jobs state their work (docs/planning-problem.md). */

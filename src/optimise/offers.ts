@@ -17,8 +17,8 @@ export interface CurvePoint {
   readonly opportunityCostGbpPerMwh: number;
   /**
    * What the opportunity cost is made of: the change in energy cost (work moved to dearer or cheaper
-   * hours), in lateness cost (work pushed past its deadline), in running work slowed by GPU caps and
-   * in battery wear. They add up to opportunityCostGbp.
+   * hours), in lateness cost (work pushed past its deadline), in running work slowed by GPU caps, in
+   * battery wear and in moving jobs between sites. They add up to opportunityCostGbp.
    */
   readonly components?: CostComponents;
   /** The fleet's emissions with this level binding less without it (kg; negative: less CO2). */
@@ -33,9 +33,11 @@ export interface CostComponents {
   readonly capsGbp: number;
   /** Battery wear (discharge × £/MWh). */
   readonly batteryGbp: number;
+  /** Jobs moved between sites: £ per move and per GPU moved (docs/cost-model.md, "Site moves"). */
+  readonly movesGbp: number;
 }
 
-export const COMPONENT_KEYS = ['energyGbp', 'latenessGbp', 'capsGbp', 'batteryGbp'] as const;
+export const COMPONENT_KEYS = ['energyGbp', 'latenessGbp', 'capsGbp', 'batteryGbp', 'movesGbp'] as const;
 
 /** a − b, part by part. */
 export const componentsMinus = (a: CostComponents, b: CostComponents): CostComponents =>
@@ -46,11 +48,13 @@ export const costSplit = (s: Schedule): CostComponents => {
   const capsGbp = (s.late ?? []).filter((l) => l.id.startsWith(CAP_PART_PREFIX)).reduce((a, l) => a + l.costGbp, 0);
   const latenessGbp = (s.latenessCostGbp ?? 0) - capsGbp;
   const batteryGbp = s.batteryWearGbp ?? 0;
+  const movesGbp = s.moveCostGbp ?? 0;
   return {
-    energyGbp: s.energyCostGbp ?? s.costGbp - latenessGbp - capsGbp - batteryGbp,
+    energyGbp: s.energyCostGbp ?? s.costGbp - latenessGbp - capsGbp - batteryGbp - movesGbp,
     latenessGbp,
     capsGbp,
     batteryGbp,
+    movesGbp,
   };
 };
 
@@ -216,7 +220,7 @@ export const flexibilityCurve = async (
   if (!cheapest || cheapest.costGbp >= base.costGbp)
     return { site, fromSlot, toSlot, referenceKw, plannedKw, baseCostGbp: base.costGbp, points };
   const shift = cheapest.costGbp - base.costGbp;
-  const parts = cheapest.components ?? { energyGbp: shift, latenessGbp: 0, capsGbp: 0, batteryGbp: 0 };
+  const parts = cheapest.components ?? { energyGbp: shift, latenessGbp: 0, capsGbp: 0, batteryGbp: 0, movesGbp: 0 };
   const rebased = points.map((p) => {
     const opportunityCostGbp = p.opportunityCostGbp - shift;
     const mwh = (p.reductionKw * hoursInWindow) / 1000;

@@ -75,8 +75,14 @@ test(
     const parts = got.offer.costComponents;
     assert.ok(parts, 'the on_search item states the parts of the opportunity cost');
     assert.ok(
-      Math.abs(parts.energyGbp + parts.latenessGbp + parts.capsGbp + parts.batteryGbp - got.offer.opportunityCostGbp) <=
-        0.03,
+      Math.abs(
+        parts.energyGbp +
+          parts.latenessGbp +
+          parts.capsGbp +
+          parts.batteryGbp +
+          parts.movesGbp -
+          got.offer.opportunityCostGbp,
+      ) <= 0.03,
       JSON.stringify(parts),
     );
     assert.ok(parts.latenessGbp + parts.capsGbp > 0, `work made late or slowed: ${JSON.stringify(parts)}`);

@@ -99,3 +99,20 @@ test('the carbon effect travels in the flex-offer tags and reads back, negative 
   const { carbonEffectKg: _c, ...without } = sent;
   assert.equal(itemToOffer(offerToItem(without as FlexOffer), '$.item').carbonEffectKg, undefined);
 });
+
+test('a site-move part travels as opportunity-cost-moves-gbp only when there is one; an offer without the tag reads £0 of moves', () => {
+  const parts = { energyGbp: 1.5, latenessGbp: 0.25, capsGbp: 0, batteryGbp: 0, movesGbp: 4.2 };
+  const sent = {
+    ...offer('x', 80.5, 12.3, { site: 'lon' }),
+    priceGbp: 6.5,
+    opportunityCostGbp: 5.95,
+    costComponents: parts,
+    validUntil: HOUR,
+  } as unknown as FlexOffer;
+  const item = offerToItem(sent);
+  assert.deepEqual(itemToOffer(item, '$.item').costComponents, parts);
+  const noMoves = offerToItem({ ...sent, costComponents: { ...parts, movesGbp: 0 } } as FlexOffer);
+  const tags = JSON.stringify(noMoves.tags);
+  assert.ok(!tags.includes('opportunity-cost-moves-gbp') && tags.includes('opportunity-cost-caps-gbp'), tags);
+  assert.equal(itemToOffer(noMoves, '$.item').costComponents?.movesGbp, 0);
+});

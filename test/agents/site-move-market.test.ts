@@ -61,7 +61,7 @@ const job = (n: number): ComputeJob => {
 test(
   'a full site sells a reduction and delivers it by moving named jobs to the provider’s other site',
   { timeout: 240_000 },
-  async () => {
+  async (t) => {
     const [lon, man] = [m.sites.find((s) => s.id === 'lon'), m.sites.find((s) => s.id === 'man')];
     assert.ok(lon && man, 'lon and man');
     // lon's 256 training GPUs taken by eight 32-GPU jobs from 04:00; the FIFO twin (the baseline) gets the same queue.
@@ -88,10 +88,13 @@ test(
     );
     assert.ok(!('none' in got), `a deal: ${'none' in got ? got.none : ''}`);
     assert.equal(got.offer.site, 'lon', `the reduction is lon's: ${JSON.stringify(got.offer)}`);
-    // Priced at what the moves cost (£4.20 each for 32 GPUs), stated under lateness (a move is a
-    // restart); the jobs are movable, so they are not priced as running at lon under GPU caps.
+    // Priced at what the moves cost (£4.20 each for 32 GPUs), stated as its own part (and read back
+    // from the on_search tag); the jobs are movable, so they are not priced as running at lon under GPU caps.
     const parts = got.offer.costComponents;
-    assert.ok(parts && parts.latenessGbp >= 4.2 - 0.01 && parts.capsGbp === 0, JSON.stringify(got.offer));
+    assert.ok(parts && parts.movesGbp >= 4.2 - 0.01 && parts.capsGbp === 0, JSON.stringify(got.offer));
+    t.diagnostic(
+      `offer ${got.offer.reductionKw} kW, opportunity cost £${got.offer.opportunityCostGbp}: ${JSON.stringify(parts)}`,
+    );
 
     for (let t = m.dayStart + SLOT; t <= m.dayStart + (FROM + 2) * SLOT; t += SLOT) await tickAll(t);
 

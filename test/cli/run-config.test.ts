@@ -104,6 +104,13 @@ test('the compute-energy examples fit together: the BPP buys from the grid agent
   assert.equal(readBpp(ConfigReader.load(join(EXAMPLES, 'bpp.json'))).computeEnergy, undefined);
 });
 
+test('a bpp config states what a site move costs; a part left out takes the default, none at all leaves it to the orchestrator', () => {
+  const plain = ConfigReader.load(join(EXAMPLES, 'bpp.json'));
+  assert.equal(readBpp(plain).moveCost, undefined);
+  const withMove = new ConfigReader(plain.file, { ...plain.value, moveCost: { gbpPerMove: 40 } });
+  assert.deepEqual(readBpp(withMove).moveCost, { gbpPerMove: 40, gbpPerGpu: 0.1 });
+});
+
 /** Runs `flexlon run <role>` in this process on a copy of an example with `patch` applied. */
 const runPatched = async (role: string, from: string, patch: (c: Json) => void) => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-config-'));
@@ -152,6 +159,14 @@ const CASES: readonly { role: string; from?: string; field: string; why: RegExp;
     why: /must be an RFC 3339 date-time/,
     patch: (c) => {
       (c.clock as Json).wallStart = 'yesterday';
+    },
+  },
+  {
+    role: 'bpp',
+    field: 'moveCost.gbpPerGpu',
+    why: /must be a number from 0 to 1000000, got -0.1/,
+    patch: (c) => {
+      c.moveCost = { gbpPerMove: 2, gbpPerGpu: -0.1 };
     },
   },
   {

@@ -175,11 +175,7 @@ const siteDraft = (
  * fifth until the joint plan is feasible. The price comes from the joint plan's opportunity cost.
  */
 /**
- * The parts of a portfolio's opportunity cost `total`: the lateness the joint plan adds over the base
- * plan (never below £0 nor above the total), and the rest as energy, so the parts add up to the total.
- */
-/**
- * The portfolio's parts: the lateness, caps and wear the joint plan adds (never below 0, never more
+ * The portfolio's parts: the lateness, caps, wear and moves the joint plan adds (never below 0, never more
  * than the total between them), and the rest energy, so they add up to the opportunity cost.
  */
 const scaledParts = (a: CostComponents, b: CostComponents, total: number): CostComponents => {
@@ -192,7 +188,14 @@ const scaledParts = (a: CostComponents, b: CostComponents, total: number): CostC
   const latenessGbp = take(a.latenessGbp - b.latenessGbp);
   const capsGbp = take(a.capsGbp - b.capsGbp);
   const batteryGbp = take(a.batteryGbp - b.batteryGbp);
-  return { energyGbp: total - latenessGbp - capsGbp - batteryGbp, latenessGbp, capsGbp, batteryGbp };
+  const movesGbp = take(a.movesGbp - b.movesGbp);
+  return {
+    energyGbp: total - latenessGbp - capsGbp - batteryGbp - movesGbp,
+    latenessGbp,
+    capsGbp,
+    batteryGbp,
+    movesGbp,
+  };
 };
 
 const portfolioDraft = async (

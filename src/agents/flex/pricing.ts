@@ -101,6 +101,7 @@ export const priceOffer = (
             latenessGbp: gbp(Math.round(chosen.components.latenessGbp * 100) / 100),
             capsGbp: gbp(Math.round(chosen.components.capsGbp * 100) / 100),
             batteryGbp: gbp(Math.round(chosen.components.batteryGbp * 100) / 100),
+            movesGbp: gbp(Math.round(chosen.components.movesGbp * 100) / 100),
           },
         }
       : {}),

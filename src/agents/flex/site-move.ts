@@ -111,10 +111,10 @@ export const chooseMoves = async (
 };
 
 /**
- * A schedule priced with its moves (offer pricing): their cost added to costGbp, and to the
- * lateness part, which is what a move is to the job's owner (its GPUs wait while it restarts), so
- * an opportunity cost that needs moves says so in its lateness component (CostComponents has no
- * moves field). Only for pricing: a plan that dispatch follows keeps the cost its check recomputes.
+ * A schedule priced with its moves (offer pricing): their cost added to costGbp and stated as
+ * moveCostGbp, so an opportunity cost that needs moves says so in its own part (costSplit movesGbp,
+ * the offer's opportunity-cost-moves-gbp). Only for pricing: a plan that dispatch follows keeps the
+ * cost its check recomputes.
  */
 export const pricedWithMoves = (schedule: Schedule, options: ReadonlyMap<string, MoveOption>): Schedule => {
   if (schedule.status === 'infeasible') return schedule;
@@ -123,8 +123,10 @@ export const pricedWithMoves = (schedule: Schedule, options: ReadonlyMap<string,
   return {
     ...schedule,
     costGbp: schedule.costGbp + gbp,
-    energyCostGbp: schedule.energyCostGbp ?? schedule.costGbp - (schedule.latenessCostGbp ?? 0),
-    latenessCostGbp: (schedule.latenessCostGbp ?? 0) + gbp,
+    energyCostGbp:
+      schedule.energyCostGbp ??
+      schedule.costGbp - (schedule.latenessCostGbp ?? 0) - (schedule.batteryWearGbp ?? 0) - (schedule.moveCostGbp ?? 0),
+    moveCostGbp: (schedule.moveCostGbp ?? 0) + gbp,
   };
 };
 

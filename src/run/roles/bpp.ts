@@ -1,6 +1,7 @@
 // `flexlon run bpp`: the Flexibility Orchestrator's sites, planner, pricing and policies.
 import { DEFAULT_PRICING, type PricingPolicy } from '../../agents/flex/pricing.ts';
 import type { BppConfig, BppSiteConfig, PlannerConfig } from '../../compose/config.ts';
+import { DEFAULT_MOVE_COST, type MoveCost } from '../../domain/compute.ts';
 import { DEFAULT_CANCELLATION, type CancellationPolicy } from '../../domain/order.ts';
 import type { ConfigReader } from '../config-reader.ts';
 import { readDashboard, readParticipant, readPeerKey, readRateLimit, readVerifyThreads } from './common.ts';
@@ -38,6 +39,18 @@ const readCancellation = (c: ConfigReader): CancellationPolicy => {
   };
   p.done();
   return out;
+};
+
+/** What moving a job to another of the BPP's sites costs (docs/cost-model.md, "Site moves"). */
+const readMoveCost = (c: ConfigReader): { moveCost?: MoveCost } => {
+  if (!c.has('moveCost')) return {};
+  const m = c.object('moveCost');
+  const out = {
+    gbpPerMove: m.number('gbpPerMove', DEFAULT_MOVE_COST.gbpPerMove, 0, 1_000_000),
+    gbpPerGpu: m.number('gbpPerGpu', DEFAULT_MOVE_COST.gbpPerGpu, 0, 1_000_000),
+  };
+  m.done();
+  return { moveCost: out };
 };
 
 /** `carbonCapKg` (kg over each plan's horizon) or `carbonCap`: "fifo" | "none"; not both. */
@@ -82,6 +95,7 @@ export const readBpp = (c: ConfigReader): BppRunConfig => {
     cancellation: readCancellation(c),
     quoteTtlSeconds: c.number('quoteTtlSeconds', 300, 5, 86_400, true),
     ...readCarbonCap(c),
+    ...readMoveCost(c),
     supportEmail: c.string('supportEmail', `flexibility-desk@${id}`),
     baseline: c.oneOf('baseline', ['fifo', 'bl01'] as const, 'fifo'),
     outboxEveryMs: c.number('outboxEveryMs', 1000, 50, 60_000, true),
