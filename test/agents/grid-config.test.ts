@@ -1,7 +1,7 @@
 // The grid buyer's monitoring and meter view switched on from a `flexlon run bap` config (issue 16):
 // `policy.monitor` reaches the buyer's policy, which its procurement loop follows (the loop's own
 // monitor absent: procurement-loop.ts monitorFor; the demo's --monitor run in
-// test/cli/demo-monitor.test.ts shows the loop polling under it), and `meters` becomes the buyer's
+// test/cli/settle-demo.test.ts shows the loop polling under it), and `meters` becomes the buyer's
 // meter view, read again when a file changes. A bad value is refused with exit 2 and
 // FLX_CONFIG_INVALID naming the field, before anything is written.
 import { test } from 'node:test';
