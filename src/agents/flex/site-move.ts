@@ -14,7 +14,7 @@
 // each refusal with its reason, is an audit row (kind dispatch, event site-move).
 import type { FlexibilityReport, MoveCost, PortableJob } from '../../domain/compute.ts';
 import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
-import type { EpochMs } from '../../domain/time.ts';
+import type { EpochMs, SlotGrid } from '../../domain/time.ts';
 import { asFlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { checkSchedule } from '../../optimise/check.ts';
@@ -22,7 +22,6 @@ import { moveOptions, movesFor, movesIn, pinnedHome, type DueMove, type MoveOpti
 import type { AgentLink, Solver, Store } from '../../ports.ts';
 import type { DispatchResults } from '../link-protocol.ts';
 import { Mutex } from './mutex.ts';
-import type { PlanResult } from './plan-record.ts';
 
 /** The moves a plan makes, what they cost, and what the plan without them would have cost. */
 export interface MoveChoice {
@@ -313,7 +312,8 @@ export class SiteMoves {
    * the same refusal every slot.
    */
   async dispatch(
-    result: PlanResult,
+    // What it reads of a plan (plan-record.ts PlanResult), named here so this file does not import it back.
+    result: { readonly schedule: Schedule; readonly grid: SlotGrid; readonly moves?: MoveChoice },
     planId: string,
     reports: Map<string, FlexibilityReport>,
     now: EpochMs,
