@@ -6,7 +6,7 @@
 import type { BppSiteConfig, ClockConfig, SignalsConfig } from '../../compose/config.ts';
 import type { ComputeAgentConfig, GridAgentConfig } from '../../compose/compute-energy.ts';
 import type { ConfigReader } from '../config-reader.ts';
-import { readClock, readKeys, readListen, readLogLevel, readRegistryRef, readSignals, readStore } from './common.ts';
+import { readListen, readParticipant, readStore } from './common.ts';
 
 /** `flexlon run grid-agent`: the grid agent's role config, with the clock and signals it reads windows from. */
 export interface GridAgentRunConfig extends GridAgentConfig {
@@ -30,14 +30,7 @@ const readAreas = (c: ConfigReader): Record<string, string> => {
 };
 
 export const readGridAgent = (c: ConfigReader): GridAgentRunConfig => {
-  const id = c.string('id');
-  const listen = readListen(c);
-  const store = readStore(c);
-  const keys = readKeys(c);
-  const registry = readRegistryRef(c);
-  const logLevel = readLogLevel(c);
-  const clock = readClock(c);
-  const signals = readSignals(c);
+  const { id, logLevel, listen, store, keys, registry, clock, signals } = readParticipant(c);
   const areas = readAreas(c);
   const slotMinutes = c.number('slotMinutes', 30, 5, 60, true);
   const windowSlots = c.number('windowSlots', 8, 1, Math.floor((24 * 60) / slotMinutes), true);
