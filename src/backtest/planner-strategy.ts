@@ -1,6 +1,7 @@
 // flexlon and oracle: the fleet planner (src/optimise, through the Solver port) re-planning every
 // settlement period on a rolling 48 h horizon, and the site's scheduler starting what the plan
-// starts in the current period.
+// starts in the current period, then, into GPUs still free, what it starts in the next period where
+// that is no dearer or the job is late anyway (earlyStarts).
 // - Every period the plan is carried from the last one (Solver.planCarried: the previous placement
 //   kept, arrivals placed by repair), and made afresh every `fullPlanEvery` periods, as the Flex
 //   Orchestrator's incremental re-plans do (src/agents/flex/fleet-plan.ts).
@@ -16,7 +17,7 @@
 //   drawn one ahead: at least the next 24 h), from its release. Meant as the bound; docs/backtest.md
 //   says where it is not one.
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
-import type { Schedule } from '../domain/planning.ts';
+import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { GridSignalPoint, SignalSeries } from '../domain/signals.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
@@ -83,6 +84,38 @@ const asComputeJob = (j: SimJob, site: string, state: 'queued' | 'running', rele
   workUnit: 'gpu-hours',
   state,
 });
+
+/**
+ * Jobs the plan starts in the next period that may start now when GPUs are free: the planner places
+ * whole periods, so GPUs a job frees mid-period stay idle in its plan until the next period, while
+ * the site's own scheduler would start the next job at once. Starting early shifts a run by under a
+ * period: it gains the current slot and gives up (part of) its last one, so it is allowed where the
+ * current slot's price (energy, carbon and product windows, as planned) is no dearer than that last
+ * slot's, or where the plan finishes the job after its deadline (each period earlier then saves
+ * lateness at £0.25 × its GPUs per half hour, hundreds of £/MWh, far above any price difference).
+ * Measured over two weeks on both fleets (docs/backtest.md, "Early starts"): lower £+carbon, less
+ * lateness and more deadlines met than the plan's starts alone.
+ */
+const earlyStarts = (
+  schedule: Schedule,
+  problem: PlanningProblem,
+  now: number,
+  deadlines: ReadonlyMap<string, number>,
+): Set<string> => {
+  const out = new Set<string>();
+  const price = new Map(problem.sites.map((s) => [s.id, s.priceGbpPerMwh]));
+  for (const j of schedule.jobs) {
+    const p = j.powerKw;
+    if ((p[0] ?? 0) > 1e-9 || !((p[1] ?? 0) > 1e-9)) continue;
+    let last = 1;
+    while ((p[last + 1] ?? 0) > 1e-9) last++;
+    const p0 = price.get(j.site)?.[0];
+    const pl = price.get(j.site)?.[last];
+    const late = now + (last + 1) * PERIOD_MS > (deadlines.get(j.id) ?? Infinity);
+    if (late || (p0 !== undefined && pl !== undefined && p0 <= pl + 1e-9)) out.add(j.id);
+  }
+  return out;
+};
 
 /** A job is seen at the first period start at or after its release (jobs start on boundaries). */
 const boundaryAfter = (t: number): number => Math.ceil(t / PERIOD_MS) * PERIOD_MS;
@@ -211,7 +244,14 @@ export class PlannerStrategy implements Strategy {
     this.carry = { period: ctx.period, schedule };
     const now = new Set<string>();
     for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) now.add(j.id);
-    return { eligible: (j) => now.has(j.id), order: 'fifo' };
+    const deadlines = new Map<string, number>();
+    for (const site of ctx.sites) for (const j of site.waiting) deadlines.set(j.id, j.deadlineAt);
+    const early = earlyStarts(schedule, problem, ctx.now, deadlines);
+    return {
+      eligible: (j) => now.has(j.id),
+      order: 'fifo',
+      ...(early.size ? { early: (j: SimJob) => early.has(j.id) } : {}),
+    };
   }
 
   save(): unknown {

@@ -295,7 +295,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
         }
         const siteKwh = lane.sims.map((sim, i) => {
           const inference = (siteDays[i] as SiteDay).inferenceKw;
-          return sim.step(now, decision.eligible, decision.order, inference[p % inference.length] ?? 0);
+          return sim.step(now, decision.eligible, decision.order, inference[p % inference.length] ?? 0, decision.early);
         });
         const kwhAll = siteKwh.reduce((a, m) => a + m.importKwh, 0);
         rows.push({

@@ -7,6 +7,8 @@
 // - A strategy decides which waiting jobs are eligible; the site's scheduler then starts eligible
 //   jobs at the period's start in submission order, strict FIFO (the oldest eligible job waits for
 //   GPUs and nothing overtakes it, as the cluster does) or with backfill (any eligible job that fits).
+//   A planner strategy may also name `early` jobs: started only into GPUs left free after that,
+//   any that fits, never holding up another, and none while an eligible job waits for GPUs.
 // - Strategies decide once a period, at its start. Jobs eligible then start at once or, when GPUs are
 //   busy, the moment a running job finishes and frees them (within the period too); they run at full
 //   power, without pre-emption, until their energy is used. A job submitted inside a period is seen
@@ -120,8 +122,16 @@ export class SiteSim {
     return came;
   }
 
-  /** Starts eligible waiting jobs at `t` in the given order, as far as GPUs allow; returns how many. */
-  private start(t: number, eligible: (j: SimJob) => boolean, order: StartOrder): number {
+  /**
+   * Starts eligible waiting jobs at `t` in the given order, as far as GPUs allow, then `early` jobs
+   * into the GPUs still free (any that fits, never blocking another); returns how many.
+   */
+  private start(
+    t: number,
+    eligible: (j: SimJob) => boolean,
+    order: StartOrder,
+    early?: (j: SimJob) => boolean,
+  ): number {
     let free = this.freeGpus;
     let started = 0;
     let blocked = false;
@@ -140,6 +150,19 @@ export class SiteSim {
       still.push(j);
     }
     this.waiting = still;
+    // Not while an eligible job waits for GPUs: an early start would overtake it.
+    if (early && free > 0 && !blocked) {
+      const rest: SimJob[] = [];
+      for (const j of this.waiting) {
+        if (j.gpus <= free && early(j) && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= t) {
+          j.startedAt = t;
+          free -= j.gpus;
+          this.running.push(j);
+          started++;
+        } else rest.push(j);
+      }
+      this.waiting = rest;
+    }
     return started;
   }
 
@@ -148,10 +171,16 @@ export class SiteSim {
    * and starts eligible jobs again whenever one finishes and frees GPUs (as the site's scheduler
    * does); meters the site. `inferenceKw` is the inference pool's IT power over the period.
    */
-  step(now: number, eligible: (j: SimJob) => boolean, order: StartOrder, inferenceKw: number): PeriodMeter {
+  step(
+    now: number,
+    eligible: (j: SimJob) => boolean,
+    order: StartOrder,
+    inferenceKw: number,
+    early?: (j: SimJob) => boolean,
+  ): PeriodMeter {
     const end = now + PERIOD_MS;
     const latePeriods = (j: SimJob) => Math.floor(now / PERIOD_MS) - Math.floor(j.deadlineAt / PERIOD_MS) + 1;
-    let started = this.start(now, eligible, order);
+    let started = this.start(now, eligible, order, early);
     let jobsKwh = 0;
     let gpuHours = 0;
     let t = now;
@@ -185,7 +214,7 @@ export class SiteSim {
       }
       this.running = next;
       t = until;
-      if (t < end) started += this.start(t, eligible, order);
+      if (t < end) started += this.start(t, eligible, order, early);
     }
     const itKwh = (this.spec.trainingIdleKw + inferenceKw) * PERIOD_H + jobsKwh;
     return {

@@ -21,6 +21,8 @@ export interface Decision {
   /** Which waiting jobs the site's scheduler may start now (their beginAt still applies). */
   readonly eligible: (j: SimJob) => boolean;
   readonly order: StartOrder;
+  /** Jobs the site may also start into GPUs left free once the eligible ones are placed (site-sim.ts). */
+  readonly early?: (j: SimJob) => boolean;
 }
 
 export interface DecideContext {
