@@ -8,7 +8,8 @@
 // The extrapolation assumes each day costs what the sample's days cost. Where a strategy's queue
 // grows (jobs still open after the drain days), later days' plans hold more jobs and cost more:
 // `extrapolationLow` is then true. On the calibrated busy fleet January extrapolated 256 s of CPU
-// for a year that took 532 s (docs/benchmarks.md), flexlon and the oracle keeping up less and less.
+// for a year that took 532 s at 5231460 (docs/benchmarks.md), flexlon and the oracle keeping up less
+// and less.
 import { mkdtempSync, rmSync } from 'node:fs';
 import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
