@@ -19,7 +19,9 @@ export const ASSUMPTIONS = [
   'Price forecast (flexlon, gsf-best-window has none): mean MID of the same half hour on the 7 previous days, from outturns published (period ended) by the decision time only.',
   'Settlement: energy at the outturn Elexon MID (APXMIDP), gaps carried forward; carbon location-based at NESO national average intensity (actual; stored forecast where the actual is missing).',
   'Every site is priced and counted on the GB national series (the shipped regional data covers only winter 2023/24).',
-  'Grid import = (training pool idle + running jobs + inference pool) IT power × PUE 1.3. Strategies decide at each period start; eligible jobs start then or the moment GPUs come free, and run at full power without pre-emption. Jobs submitted inside a period are seen at the next period start by every strategy.',
+  "Grid import = (training pool idle + running jobs + inference pool) IT power × PUE (1.3, or the fleet file's). Strategies decide at each period start; eligible jobs start then or the moment GPUs come free, and run at full power without pre-emption. Jobs submitted inside a period are seen at the next period start by every strategy.",
+  "Busy fleet: each day's jobs are drawn until they ask for 85 % of the pool's GPU-hours (offered load 86.7 % over 2023), which the site's strict-FIFO scheduler keeps up with; the demo's 95 % (96.7 % offered) is above what strict FIFO runs (92.4 %) and grows a backlog all year. run-now's site backfills; the other strategies' sites are strict FIFO.",
+  "flexlon and the oracle: the site starts the jobs the plan starts in the current period, then, into GPUs still free, jobs it starts in the next period where the current slot is no dearer than the run's last one or the job is planned late.",
   'The planner objective is £ at its price + carbon × the carbon price + lateness at £0.25 per GPU-hour (the planner default); the captured share compares £ + carbon valued at the same carbon price, per GPU-hour of work done.',
   'Two drain days with no new arrivals follow the last day, so every strategy does the same work; totals include them.',
 ];
@@ -28,7 +30,7 @@ export const NOT_DONE = [
   'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume.',
   'Levers not used by flexlon here: GPU power caps, batteries, moving jobs between sites (the profiles allow one site per job).',
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws exactly what the model says.",
-  '--workload alibaba:PATH and --fleet FILE are not supported.',
+  "--workload alibaba:PATH is not supported; a fleet file's site battery is refused, not modelled.",
 ];
 
 /** Products settled per strategy from the run's metered rows (products.ts). */
