@@ -5,9 +5,7 @@
 // jobs a day ask for about half of the 32-node lon pool; scaled here to each site's nodes, 27 at man
 // and 18 at edi, since 36 would ask for all of edi's). Each site keeps its own 4-node inference pool
 // with the generator's day shape. Every site is priced on the GB national signals.
-import { BUSY_BACKLOG_HOURS, HALF_IDLE_JOBS, siteDay, profilePower, type SiteProfile } from '../sim/site-profile.ts';
-import { CALIBRATION } from '../sim/calibration.ts';
-import { generateDay } from '../sim/workload.ts';
+import { HALF_IDLE_JOBS, siteDay, profilePower, type SiteProfile } from '../sim/site-profile.ts';
 import { nodeIdleKw, nodeMaxKw, type GpuNodePower } from '../sim/power.ts';
 import { epochMs } from '../domain/time.ts';
 import type { ComputeJob } from '../domain/compute.ts';
@@ -47,8 +45,6 @@ const IDLE_NODES = SIM_SITES[0].trainingNodes;
  * drain days; 0.90 (91.9 %) 540.
  */
 export const BACKTEST_BUSY_FILL = 0.85;
-
-const HOURS_PER_DAY = 24;
 
 const profileOf = (fleet: Fleet): SiteProfile => (fleet === 'busy' ? 'busy' : 'half-idle');
 
@@ -94,18 +90,15 @@ export interface SiteDay {
 
 export const siteDayOf = (site: FleetSite, fleet: Fleet, seed: number, dayIndex: number, dayStart: number): SiteDay => {
   if (fleet === 'busy') {
-    // The busy profile's day (siteDay's 'busy' case) with the backtest's fill instead of the
-    // demo's: siteDay takes a job count but no load, and the demo's default is not the backtest's.
-    const power = site.power ?? profilePower('busy');
-    const d = generateDay({
+    // The busy profile's day with the backtest's fill, not the demo's (docs/backtest.md).
+    const d = siteDay({
+      profile: 'busy',
       seed: daySeed(seed, site.spec.id, dayIndex),
       site: site.spec.id,
       dayStart: epochMs(dayStart),
-      gpuMix: 'training',
-      power,
-      arrivalsByHour: CALIBRATION.alibaba.bestEffort.arrivalsByHour,
-      arrivalStartHour: -BUSY_BACKLOG_HOURS,
-      fillGpuHours: (site.fill ?? BACKTEST_BUSY_FILL) * site.trainingNodes * power.gpusPerNode * HOURS_PER_DAY,
+      trainingNodes: site.trainingNodes,
+      fill: site.fill ?? BACKTEST_BUSY_FILL,
+      ...(site.power ? { power: site.power } : {}),
       ...(site.inferenceNodes === undefined ? {} : { inferenceNodes: site.inferenceNodes }),
     });
     return { jobs: d.jobs, inferenceKw: d.inferenceKw };

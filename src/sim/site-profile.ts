@@ -56,6 +56,12 @@ export interface SiteDayOptions {
   readonly trainingNodes: number;
   /** A fixed job count instead of the profile's: 36 for half-idle, sized by load for busy. */
   readonly jobs?: number | undefined;
+  /** Busy only, with no `jobs`: the share of the pool's GPU-hours the day asks for (BUSY_OFFERED_LOAD). */
+  readonly fill?: number;
+  /** Busy only: the node the jobs' power is drawn for (profilePower('busy')). */
+  readonly power?: GpuNodePower;
+  /** Nodes of the inference pool (workload.ts's default when absent). */
+  readonly inferenceNodes?: number;
 }
 
 /** The node each profile's cluster is built of: its jobs' powerKw and the site's meter use the same. */
@@ -74,19 +80,27 @@ export const profilePower = (profile: SiteProfile): GpuNodePower => {
 
 /** One day of a profile's site; the same options always give the same day. */
 export const siteDay = (o: SiteDayOptions): GeneratedDay => {
-  const base = { seed: o.seed, site: o.site, dayStart: o.dayStart, gpuMix: 'training' as const };
+  const base = {
+    seed: o.seed,
+    site: o.site,
+    dayStart: o.dayStart,
+    gpuMix: 'training' as const,
+    ...(o.inferenceNodes === undefined ? {} : { inferenceNodes: o.inferenceNodes }),
+  };
   switch (o.profile) {
     case 'half-idle':
       return generateDay({ ...base, jobs: o.jobs ?? HALF_IDLE_JOBS });
     case 'busy': {
-      const power = profilePower('busy');
+      const power = o.power ?? profilePower('busy');
       const capacityGpuHours = o.trainingNodes * power.gpusPerNode * HOURS_PER_DAY;
       return generateDay({
         ...base,
         power,
         arrivalsByHour: CALIBRATION.alibaba.bestEffort.arrivalsByHour,
         arrivalStartHour: -BUSY_BACKLOG_HOURS,
-        ...(o.jobs === undefined ? { fillGpuHours: BUSY_OFFERED_LOAD * capacityGpuHours } : { jobs: o.jobs }),
+        ...(o.jobs === undefined
+          ? { fillGpuHours: (o.fill ?? BUSY_OFFERED_LOAD) * capacityGpuHours }
+          : { jobs: o.jobs }),
       });
     }
     default: {
