@@ -208,7 +208,7 @@ export const subscriptionOf = (
  * not a reservation: another process may still take the port before the role listens, and listenOn
  * then fails the same way.
  */
-export const assertPortFree = async (l: ListenConfig): Promise<void> => {
+export const assertPortFree = async (l: ListenConfig, field = 'listen'): Promise<void> => {
   if (l.port === 0) return;
   await new Promise<void>((resolve, reject) => {
     const probe = createServer();
@@ -216,8 +216,8 @@ export const assertPortFree = async (l: ListenConfig): Promise<void> => {
       reject(
         new FlexError(
           'FLX_CONFIG_INVALID',
-          `listen: cannot listen on ${l.host}:${l.port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : (e.code ?? e.message)}; nothing was written`,
-          { path: 'listen' },
+          `${field}: cannot listen on ${l.host}:${l.port}: ${e.code === 'EADDRINUSE' ? 'the port is in use' : (e.code ?? e.message)}; nothing was written`,
+          { path: field },
         ),
       ),
     );

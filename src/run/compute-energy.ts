@@ -42,6 +42,7 @@ export const composeBppWithComputeEnergy = async (
   }
   // Both addresses checked before either opens its store: a taken port leaves nothing written.
   await assertPortFree(c.listen);
+  await assertPortFree(c.computeEnergy.listen, 'computeEnergy.listen');
   const market = makeClock(c.clock);
   const compute = await composeComputeAgent(
     { ...c.computeEnergy, keys: c.keys, registry: c.registry, logLevel: c.logLevel },

@@ -298,6 +298,15 @@ const CASES: readonly { role: string; from?: string; field: string; why: RegExp;
       delete (c.computeEnergy as Json).listen;
     },
   },
+  {
+    role: 'bpp',
+    from: 'compute-energy/bpp',
+    field: 'computeEnergy.listen.port',
+    why: /must differ from the BPP's own port/,
+    patch: (c) => {
+      ((c.computeEnergy as Json).listen as Json).port = (c.listen as Json).port;
+    },
+  },
 ];
 
 for (const k of CASES) {
@@ -331,6 +340,17 @@ test('a role whose port is taken stops with FLX_CONFIG_INVALID naming listen, be
       );
       assert.equal(r.wrote, false, `${role}: no store or key was written`);
     }
+    // A BPP whose compute agent's port is taken: named so, and neither store opened.
+    const r = await runPatched('bpp', 'compute-energy/bpp', (c) => {
+      ((c.computeEnergy as Json).listen as Json).port = port;
+    });
+    assert.match(
+      r.err,
+      new RegExp(
+        `FLX_CONFIG_INVALID: computeEnergy\\.listen: cannot listen on 127\\.0\\.0\\.1:${port}: the port is in use`,
+      ),
+    );
+    assert.equal(r.wrote, false, 'compute agent: no store or key was written');
   } finally {
     await new Promise((r) => taken.close(r));
   }

@@ -105,7 +105,7 @@ export const readBpp = (c: ConfigReader): BppRunConfig => {
     // The version the BPP registers itself with (docs/beckn-2.md); absent: the record names none (1.1.1).
     ...(c.has('becknVersion') ? { becknVersion: c.oneOf('becknVersion', ['1.1.1', '2.0'] as const) } : {}),
     // DEG compute-energy (docs/beckn-2.md): the grid windows it buys for its own plan.
-    ...readComputeEnergy(c, { id, sites, slotMinutes }),
+    ...readComputeEnergy(c, { id, sites, slotMinutes, listen }),
   };
   c.optionalString('role');
   c.done();

@@ -3,7 +3,7 @@
 // section (`flexlon run bpp`): the grid agents it buys windows from, the grid areas its sites are in,
 // the kW it buys and how often it looks for lapsed windows. Errors are FLX_CONFIG_INVALID naming the
 // field, as for every role.
-import type { BppSiteConfig, ClockConfig, SignalsConfig } from '../../compose/config.ts';
+import type { BppSiteConfig, ClockConfig, ListenConfig, SignalsConfig } from '../../compose/config.ts';
 import type { ComputeAgentConfig, GridAgentConfig } from '../../compose/compute-energy.ts';
 import type { ConfigReader } from '../config-reader.ts';
 import { readListen, readParticipant, readStore } from './common.ts';
@@ -63,7 +63,12 @@ export const readGridAgent = (c: ConfigReader): GridAgentRunConfig => {
  */
 export const readComputeEnergy = (
   c: ConfigReader,
-  bpp: { readonly id: string; readonly sites: readonly BppSiteConfig[]; readonly slotMinutes: number },
+  bpp: {
+    readonly id: string;
+    readonly sites: readonly BppSiteConfig[];
+    readonly slotMinutes: number;
+    readonly listen: ListenConfig;
+  },
 ): { computeEnergy?: ComputeEnergySection } => {
   const s = c.optionalObject('computeEnergy');
   if (!s) return {};
@@ -71,6 +76,11 @@ export const readComputeEnergy = (
   if (id === bpp.id)
     s.fail('id', `must differ from the BPP's own id (${bpp.id}): the compute agent registers as a BAP`);
   const listen = readListen(s);
+  if (listen.port !== 0 && listen.port === bpp.listen.port && listen.host === bpp.listen.host)
+    s.fail(
+      'listen.port',
+      `must differ from the BPP's own port ${bpp.listen.port}: the compute agent answers on a port of its own`,
+    );
   const store = readStore(s);
   const gridAgents = s.strings('gridAgents');
   if (gridAgents.length === 0 || gridAgents.some((g) => g.trim() === ''))
