@@ -231,11 +231,19 @@ export const runDemo = async (
     );
     const t = settlement.terms;
     const limit = t?.measurement === 'import-limit' ? t.importLimitKw : undefined;
+    // Two decimals where one would print a shortfall as "18.4 of 18.4" (each period is settled on its own).
+    const kwhPair = (d: number, c: number): string => {
+      const n = d.toFixed(1) === c.toFixed(1) && Math.abs(d - c) >= 0.005 ? 2 : 1;
+      return `${d.toFixed(n)} kWh of ${c.toFixed(n)} kWh committed`;
+    };
+    // A share paid on that is not a whole percentage gets a decimal: 99.9 %, not 100 %.
+    const pct = (x: number): string =>
+      Math.abs(x * 100 - Math.round(x * 100)) < 0.05 ? (x * 100).toFixed(0) : (x * 100).toFixed(1);
     for (const per of settlement.periods)
       io.out(
         `  ${stamp(per.start).slice(1, -1).padEnd(10)}  baseline ${kw1(per.baselineKw)} − metered ${kw1(per.meteredKw)} → ` +
           (limit === undefined
-            ? `delivered ${per.deliveredKwh.toFixed(1)} kWh of ${per.committedKwh.toFixed(1)} kWh committed`
+            ? `delivered ${kwhPair(per.deliveredKwh, per.committedKwh)}`
             : `import ${(per.exceedanceKwh ?? 0) > 0 ? `above the ${limit} kW limit by ${kw1((per.exceedanceKwh ?? 0) / 0.5)}` : `at or below the ${limit} kW limit`} (reduction ${per.deliveredKwh.toFixed(1)} kWh)`),
       );
     const share = settlement.committedKwh > 0 ? (settlement.deliveredKwh / settlement.committedKwh) * 100 : 0;
@@ -246,11 +254,11 @@ export const runDemo = async (
       );
     else if (t)
       io.out(
-        `  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; product ${t.product}, performance factor ${factorText(t.performanceFactor)} by ${t.performanceRule}): payment ${money(settlement.paymentGbp)} = (availability ${money(t.availabilityGbp)} + utilisation ${money(t.utilisationGbp)}) × ${factorText(t.performanceFactor)}`,
+        `  delivered   ${kwhPair(settlement.deliveredKwh, settlement.committedKwh)} (${share.toFixed(0)} %; product ${t.product}, performance factor ${factorText(t.performanceFactor)} by ${t.performanceRule}): payment ${money(settlement.paymentGbp)} = (availability ${money(t.availabilityGbp)} + utilisation ${money(t.utilisationGbp)}) × ${factorText(t.performanceFactor)}`,
       );
     else
       io.out(
-        `  delivered   ${settlement.deliveredKwh.toFixed(1)} kWh of ${settlement.committedKwh.toFixed(1)} kWh committed (${share.toFixed(0)} %; paid on ${(settlement.performance * 100).toFixed(0)} %, capped at 100 %): payment ${money(settlement.paymentGbp)}`,
+        `  delivered   ${kwhPair(settlement.deliveredKwh, settlement.committedKwh)} (${share.toFixed(0)} %; paid on ${pct(settlement.performance)} %, each period capped at 100 %): payment ${money(settlement.paymentGbp)}`,
       );
     // Far more than committed is not a metering fault: the baseline is the same queue on FIFO, which
     // runs through the evening peak, while FlexLon's plan moves work out of it on price alone. The
@@ -274,7 +282,7 @@ export const runDemo = async (
     }
     const scope = sites.length > 1 ? `the same queues (all ${sites.length} sites)` : 'the same queue';
     io.out(
-      `  vs FIFO     ${savedWords(savings)} than ${scope} on a plain FIFO scheduler (${savings.bauKwh.toFixed(0)} vs ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`,
+      `  vs FIFO     ${savedWords(savings)} than ${scope} on a plain FIFO scheduler (FIFO ${savings.bauKwh.toFixed(0)} kWh, FlexLon ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`,
     );
     io.out(`              ${sideBySide(savings)}`);
     // On a full fleet some work may still be waiting at the end of the two days (its lateness is
