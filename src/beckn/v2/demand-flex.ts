@@ -115,7 +115,8 @@ export const flexCapacity = (o: Pick<FlexOffer, 'windowStart' | 'windowEnd' | 'r
   eventWindow: { startDate: iso(o.windowStart), endDate: iso(o.windowEnd) },
   maxCapacityKw: o.reductionKw,
   site: o.site,
-  gridArea: o.region,
+  // Left out where the order does not carry it (a Contract built from an order), not sent empty.
+  ...(o.region ? { gridArea: o.region } : {}),
 });
 
 /** The Resource id of an offer's capacity (an on_discover's resources, a Contract's commitments). */
