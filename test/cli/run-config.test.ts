@@ -299,6 +299,15 @@ const CASES: readonly { role: string; from?: string; field: string; why: RegExp;
     },
   },
   {
+    role: 'grid-agent',
+    from: 'compute-energy/grid-agent',
+    field: 'areas.London',
+    why: /"Londres" is not a NESO region/,
+    patch: (c) => {
+      c.areas = { London: 'Londres' };
+    },
+  },
+  {
     role: 'bpp',
     from: 'compute-energy/bpp',
     field: 'computeEnergy.listen.port',

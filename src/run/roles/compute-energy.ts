@@ -5,6 +5,7 @@
 // field, as for every role.
 import type { BppSiteConfig, ClockConfig, ListenConfig, SignalsConfig } from '../../compose/config.ts';
 import type { ComputeAgentConfig, GridAgentConfig } from '../../compose/compute-energy.ts';
+import { findRegion } from '../../domain/regions.ts';
 import type { ConfigReader } from '../config-reader.ts';
 import { readListen, readParticipant, readStore } from './common.ts';
 
@@ -25,6 +26,10 @@ const readAreas = (c: ConfigReader): Record<string, string> => {
   const names = Object.keys(a.value);
   if (names.length === 0) c.fail('areas', 'must name at least one grid area, e.g. {"Cambridge-East": "East England"}');
   const out = Object.fromEntries(names.map((n) => [n, a.string(n)]));
+  // Each area's windows come from its region's signals: a name the signals do not know is refused here.
+  for (const [n, region] of Object.entries(out))
+    if (!findRegion(region))
+      a.fail(n, `${JSON.stringify(region)} is not a NESO region; use GB or an id 1–17 (13 London) or its name`);
   a.done();
   return out;
 };
