@@ -43,6 +43,15 @@ import {
 } from './parts.ts';
 
 /** The network domain of DEG compute-energy (the DEG examples' context.domain). */
+/** A bought window as a log line reads it (UTC times, £/MWh and g/kWh as contracted). */
+const windowFacts = (w: HeldWindow) => ({
+  area: w.gridArea,
+  start: new Date(w.start).toISOString(),
+  end: new Date(w.end).toISOString(),
+  priceGbpPerMwh: w.priceGbpPerMwh,
+  carbonGPerKwh: w.carbonGPerKwh,
+});
+
 export const COMPUTE_ENERGY_DOMAIN = 'beckn.one:DEG:compute-energy:1.0';
 
 interface RoleConfig {
@@ -331,6 +340,8 @@ export const composeComputeAgent = async (
       if (wanted.length === 0) break;
       try {
         const got = await buyWindows(g, { from, to: from + RENEW_SPAN_MS }, policy.kw, wanted);
+        for (const w of got)
+          log.info({ gridAgent: g, ...windowFacts(w), kw: w.kw, contractId: w.contractId }, 'grid window bought');
         bought.push(...got);
         wanted = wanted.filter((a) => !got.some((w) => w.gridArea === a));
       } catch (e) {
