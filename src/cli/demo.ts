@@ -4,7 +4,7 @@
 // compares the day with the same queue run without FlexLon.
 import { randomUUID } from 'node:crypto';
 import { verifyChain } from '../audit/chain.ts';
-import { composeMarket, type Market } from '../compose/market.ts';
+import { composeMarket, tickSites, type Market } from '../compose/market.ts';
 import { demoConfig, type DemoConfig } from '../config.ts';
 import { BUSY_BACKLOG_HOURS, BUSY_OFFERED_LOAD, HALF_IDLE_JOBS } from '../sim/site-profile.ts';
 import type { FlexNeed } from '../domain/offers.ts';
@@ -164,7 +164,7 @@ export const runDemo = async (
     io.out(
       'times are UTC, with the GB settlement period (SP1 starts at UK local midnight) and UK local time when it differs',
     );
-    await Promise.all(m.sites.map((site) => site.agent.tick(m.dayStart)));
+    await tickSites(m.sites, m.dayStart, log);
     await m.runDay(signal);
     timeline.flush();
     const day = m.loop.days.find((d) => d.day === m.dayStart);

@@ -20,7 +20,7 @@ import { CsvSignalSource } from '../adapters/signals-csv/source.ts';
 import type { DemoConfig } from '../config.ts';
 import { seededIds } from '../domain/ids.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
-import { FlexError } from '../errors.ts';
+import { asFlexError, FlexError } from '../errors.ts';
 import { DEFAULT_WORK } from '../optimise/planner.ts';
 import { SIM_SITES } from '../sim/sites.ts';
 import type { Logger } from '../log.ts';
@@ -135,6 +135,25 @@ const at = (port: number) => ({ host: HOST, port, publicUrl: `http://${HOST}:${p
  * Checks the data directory before anything is written: its nearest existing ancestor must be a
  * writable directory, and it may not live in /proc or /sys (where mkdir can spin forever).
  */
+/**
+ * Every site reports for slot `t`. A report the BPP does not answer in time (FLX_PEER_UNREACHABLE: a
+ * slow plan on a loaded machine) is logged and the slot carries on, as a site's own agent process
+ * does (compose/agent.ts): the agent keeps its last dispatch and reports again at the next slot. Any
+ * other failure ends the run.
+ */
+export const tickSites = async (sites: readonly MarketSite[], t: EpochMs, log: Logger): Promise<void> => {
+  const out = await Promise.allSettled(sites.map((site) => site.agent.tick(t)));
+  out.forEach((r, i) => {
+    if (r.status === 'fulfilled') return;
+    const e = asFlexError(r.reason);
+    if (e.code !== 'FLX_PEER_UNREACHABLE') throw r.reason;
+    log.warn(
+      { site: sites[i]?.id, error: e.message },
+      'site report not answered in time; carrying on at the next slot',
+    );
+  });
+};
+
 export const ensureDataDir = (dir: string): string => {
   const bad = (why: string) =>
     new FlexError(
@@ -459,7 +478,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
           // the buyer steps; the last tick is the next day's midnight, when the buyer's day is over.
           clock.hold(t);
           try {
-            await Promise.all(sites.map((site) => site.agent.tick(t)));
+            await tickSites(sites, t, log);
             if (t < end) await bap.loop.step(t);
           } finally {
             clock.release();
