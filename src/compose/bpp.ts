@@ -4,6 +4,7 @@
 import Fastify from 'fastify';
 import { createBpp, type Bpp } from '../agents/flex/bpp.ts';
 import { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
+import type { PlanRecord } from '../agents/flex/plan-record.ts';
 import { HttpRegistry } from '../adapters/registry-http/client.ts';
 import { registryKeyResolver } from '../beckn/key-resolver.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
@@ -43,6 +44,8 @@ export interface SharedParts {
   readonly signals?: SignalSource;
   readonly log?: Logger;
   readonly now?: () => number;
+  /** Told of each plan stored for dispatch (FlexOrchestratorDeps.onPlanRecorded). */
+  readonly onPlanRecorded?: (plan: PlanRecord) => void;
 }
 
 export interface ComposedBpp extends RunningRole {
@@ -105,6 +108,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     ...(typeof c.carbonCap === 'number' ? { carbonCapKg: c.carbonCap } : {}),
     ...(c.carbonCap === 'fifo' ? { carbonCapFifo: true } : {}),
     ...(c.moveCost ? { moveCost: c.moveCost } : {}),
+    ...(shared.onPlanRecorded ? { onPlanRecorded: shared.onPlanRecorded } : {}),
     ...(c.gatherReportsMs === undefined ? {} : { gatherReportsMs: c.gatherReportsMs }),
     ...(c.incrementalReplans ? { incrementalReplans: true } : {}),
     ...(c.baseline === 'bl01' ? { baselineMethod: BL01_METHOD } : {}),

@@ -124,6 +124,8 @@ export interface ComposedComputeAgent extends RunningRole {
    * orchestrator made on its own (a site's report, an order).
    */
   planWith(replan: (reason: string) => Promise<unknown>, latest?: () => Promise<unknown>): void;
+  /** A plan the orchestrator made on its own (a site's report, an order): its kWh in each held window told as a workload shift. */
+  planned(plan: unknown): void;
   /**
    * Buys `kw` in the best window of each of its areas (or of `areas`) within [from, to) from the
    * grid agent registered as `gridAgentId` (which must be a 2.0 record), then has the plan re-made on
@@ -240,11 +242,15 @@ export const composeComputeAgent = async (
   const marketNow = parts.marketNow ?? now;
   let replan: ((reason: string) => Promise<unknown>) | undefined;
   let latestPlan: (() => Promise<unknown>) | undefined;
+  let shifting: Promise<void> = Promise.resolve();
   let buyer: ComputeBuyer | undefined;
   let registry: HttpRegistry | undefined;
+  // One shift at a time, in plan order: a later plan's figures are never overtaken by an earlier one's.
+  const queueShift = (plan: unknown): Promise<void> =>
+    (shifting = shifting.then(() => shiftInto(plan)).catch(() => undefined));
   const again = (reason: string): Promise<void> =>
     (replan?.(reason) ?? Promise.resolve()).then(
-      (plan) => shiftInto(plan),
+      (plan) => queueShift(plan),
       (e: unknown) => log.error({ error: asFlexError(e).message, reason }, 're-plan on grid windows failed'),
     );
   /** The workload shift: each held window's planned kWh told to its grid agent, when it changed. */
@@ -380,6 +386,9 @@ export const composeComputeAgent = async (
     planWith(f, latest) {
       replan = f;
       latestPlan = latest;
+    },
+    planned(plan) {
+      void queueShift(plan);
     },
     buyWindows,
     renew,

@@ -50,7 +50,7 @@ export const composeBppWithComputeEnergy = async (
   );
   let bpp: ComposedBpp;
   try {
-    bpp = await composeBpp(c, { clock: market, signals: compute.signals });
+    bpp = await composeBpp(c, { clock: market, signals: compute.signals, onPlanRecorded: (p) => compute.planned(p) });
   } catch (e) {
     await compute.stop();
     throw e;

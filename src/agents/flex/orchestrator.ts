@@ -101,6 +101,11 @@ export interface FlexOrchestratorDeps {
    * moves"); DEFAULT_MOVE_COST when absent. A plan moves jobs only where that saves more.
    */
   readonly moveCost?: MoveCost;
+  /**
+   * Told of every plan stored for dispatch, once it is committed (compute-energy's workload shift
+   * follows the plans the orchestrator makes on its own). It must not throw or block.
+   */
+  readonly onPlanRecorded?: (plan: PlanRecord) => void;
 }
 
 const HELD = { kind: 'held-offers', id: 'current' } as const;
@@ -352,6 +357,7 @@ export class FlexOrchestrator implements FleetPlanning {
         },
       });
     });
+    this.deps.onPlanRecorded?.(rec);
     return rec;
   }
 
