@@ -130,6 +130,7 @@ const nodeOf = (raw: unknown, path: string, bad: (path: string, why: string) => 
   for (const k of NODE_KEYS) {
     const v = raw[k];
     if (k === 'gpuTdpW' && v === undefined) continue;
+    if (v === undefined) bad(`${path}.${k}`, 'is required (a number ≥ 0) in a node power model');
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
       bad(`${path}.${k}`, `must be a number ≥ 0, got ${JSON.stringify(v)}`);
   }
