@@ -277,3 +277,51 @@ export const demandFlexPerformanceSchema = (): ValidateFunction => {
   assert.ok(v);
   return v;
 };
+
+const isoZ = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
+
+/** What a 2.0 buyer commits to after discover: the offer's capacity at the kW it buys. */
+export interface Discovered {
+  readonly onDiscover: Msg;
+  readonly buy: number;
+  readonly resourceId: string;
+  readonly commitment: Obj;
+}
+
+/**
+ * Discovers a REDUCE capacity for the window at no less than `kw` and returns the DRAFT commitment
+ * that buys min(kw, what is offered). `textSearch` and `direction` add the mixed network's terms.
+ */
+export const discoverCommitment = async (
+  buyer: DegBuyer,
+  txn: string,
+  window: { readonly windowStart: number; readonly windowEnd: number },
+  kw: number,
+  o: { readonly textSearch?: string; readonly direction?: boolean } = {},
+): Promise<Discovered> => {
+  const onDiscover = await buyer.ask('discover', txn, {
+    intent: {
+      ...(o.textSearch ? { textSearch: o.textSearch } : {}),
+      filters: {
+        type: 'jsonpath',
+        expression:
+          `$[?(${o.direction ? "@.resourceAttributes.direction == 'REDUCE' && " : ''}@.resourceAttributes.eventWindow.startDate == '${isoZ(window.windowStart)}'` +
+          ` && @.resourceAttributes.eventWindow.endDate == '${isoZ(window.windowEnd)}' && @.resourceAttributes.maxCapacityKw >= ${kw})]`,
+      },
+    },
+  });
+  const catalog = (onDiscover.message.catalogs as Obj[])[0] as { offers: Obj[]; resources: Obj[] };
+  const offer = catalog.offers[0] as { id: string; resourceIds: string[] };
+  assert.ok(offer, 'the BPP offered a reduction in 2.0');
+  const resource = catalog.resources.find((r) => r.id === offer.resourceIds[0]) as {
+    id: string;
+    resourceAttributes: { maxCapacityKw: number };
+  };
+  const buy = Math.min(kw, resource.resourceAttributes.maxCapacityKw);
+  const commitment = {
+    status: { descriptor: { code: 'DRAFT' } },
+    resources: [{ id: resource.id, quantity: { unitCode: 'kW', unitQuantity: buy } }],
+    offer: { id: offer.id, resourceIds: [resource.id] },
+  };
+  return { onDiscover, buy, resourceId: resource.id, commitment };
+};

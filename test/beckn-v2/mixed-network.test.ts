@@ -12,7 +12,7 @@ import { checkV2, loadOfficialSpec } from '../../src/beckn/v2/validate.ts';
 import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import { buyEarlyWindow, openMarket, type TestMarket } from '../helpers/market.ts';
 import { eventually } from '../helpers/network.ts';
-import { LTS, ltsSchema, startDegBuyer, type DegBuyer, type Msg, type Obj } from './deg-buyer.ts';
+import { discoverCommitment, LTS, ltsSchema, startDegBuyer, type DegBuyer, type Msg } from './deg-buyer.ts';
 
 let market: TestMarket;
 let m: Market;
@@ -35,34 +35,13 @@ test('a 1.1.1 buyer and a 2.0 buyer both procure from one BPP; every FlexLon 2.0
   const need = await m.bap.detectNeed({ start: m.dayStart, slotMinutes: SLOT_MINUTES, slots: 48 });
   assert.ok(need, 'the day has a peak to buy against');
   const kw = Math.min(need.wantedKw, 50);
-  const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
 
   // --- the 2.0 buyer: discover … status -------------------------------------------------------
   const txn = randomUUID();
-  const onDiscover = await buyer.ask('discover', txn, {
-    intent: {
-      textSearch: 'demand flexibility',
-      filters: {
-        type: 'jsonpath',
-        expression:
-          `$[?(@.resourceAttributes.direction == 'REDUCE' && @.resourceAttributes.eventWindow.startDate == '${iso(need.windowStart)}'` +
-          ` && @.resourceAttributes.eventWindow.endDate == '${iso(need.windowEnd)}' && @.resourceAttributes.maxCapacityKw >= ${kw})]`,
-      },
-    },
+  const { buy, commitment } = await discoverCommitment(buyer, txn, need, kw, {
+    textSearch: 'demand flexibility',
+    direction: true,
   });
-  const catalog = (onDiscover.message.catalogs as Obj[])[0] as { offers: Obj[]; resources: Obj[] };
-  const offer = catalog.offers[0] as { id: string; resourceIds: string[] };
-  assert.ok(offer, 'the BPP offered a reduction in 2.0');
-  const resource = catalog.resources.find((r) => r.id === offer.resourceIds[0]) as {
-    id: string;
-    resourceAttributes: { maxCapacityKw: number };
-  };
-  const buy = Math.min(kw, resource.resourceAttributes.maxCapacityKw);
-  const commitment = {
-    status: { descriptor: { code: 'DRAFT' } },
-    resources: [{ id: resource.id, quantity: { unitCode: 'kW', unitQuantity: buy } }],
-    offer: { id: offer.id, resourceIds: [resource.id] },
-  };
   const onSelect = await buyer.ask('select', txn, { contract: { commitments: [commitment] } });
   const quoted = onSelect.message.contract as {
     status: { code: string };

@@ -11,7 +11,7 @@ import { contractIdOf } from '../../src/beckn/v2/codec-in.ts';
 import { checkV2, loadOfficialSpec } from '../../src/beckn/v2/validate.ts';
 import { SLOT_MINUTES, type Market } from '../../src/compose/index.ts';
 import { openMarket, type TestMarket } from '../helpers/market.ts';
-import { LTS, ltsSchema, startDegBuyer, type DegBuyer, type Msg, type Obj } from './deg-buyer.ts';
+import { discoverCommitment, LTS, ltsSchema, startDegBuyer, type DegBuyer, type Msg, type Obj } from './deg-buyer.ts';
 
 let market: TestMarket;
 let m: Market;
@@ -28,7 +28,6 @@ after(async () => {
   await market.stop();
 });
 
-const iso = (t: number) => new Date(t).toISOString().replace('.000Z', 'Z');
 const errorOf = (ack: Obj) => ack.error as { errorCode: string; path?: string };
 
 test('a 2.0 order through confirm, status, track, update, rate, support and cancel', { timeout: 120_000 }, async () => {
@@ -36,29 +35,7 @@ test('a 2.0 order through confirm, status, track, update, rate, support and canc
   assert.ok(need, 'the day has a peak to buy against');
   const kw = Math.min(need.wantedKw, 40);
   const txn = randomUUID();
-  const onDiscover = await buyer.ask('discover', txn, {
-    intent: {
-      filters: {
-        type: 'jsonpath',
-        expression:
-          `$[?(@.resourceAttributes.eventWindow.startDate == '${iso(need.windowStart)}'` +
-          ` && @.resourceAttributes.eventWindow.endDate == '${iso(need.windowEnd)}' && @.resourceAttributes.maxCapacityKw >= ${kw})]`,
-      },
-    },
-  });
-  const catalog = (onDiscover.message.catalogs as Obj[])[0] as { offers: Obj[]; resources: Obj[] };
-  const offer = catalog.offers[0] as { id: string; resourceIds: string[] };
-  assert.ok(offer, 'offered');
-  const resource = catalog.resources.find((r) => r.id === offer.resourceIds[0]) as {
-    id: string;
-    resourceAttributes: { maxCapacityKw: number };
-  };
-  const buy = Math.min(kw, resource.resourceAttributes.maxCapacityKw);
-  const commitment = {
-    status: { descriptor: { code: 'DRAFT' } },
-    resources: [{ id: resource.id, quantity: { unitCode: 'kW', unitQuantity: buy } }],
-    offer: { id: offer.id, resourceIds: [resource.id] },
-  };
+  const { buy, resourceId, commitment } = await discoverCommitment(buyer, txn, need, kw);
   for (const a of ['select', 'init']) await buyer.ask(a, txn, { contract: { commitments: [commitment] } });
   const onConfirm = await buyer.ask('confirm', txn, { contract: { commitments: [commitment] } });
   const id = (onConfirm.message.contract as { id: string }).id;
@@ -84,7 +61,7 @@ test('a 2.0 order through confirm, status, track, update, rate, support and canc
 
   // update: half the kW, re-planned and re-quoted; the store's order has the new kW.
   const half = Math.max(1, Math.floor(buy / 2));
-  const changed = { ...commitment, resources: [{ id: resource.id, quantity: { unitCode: 'kW', unitQuantity: half } }] };
+  const changed = { ...commitment, resources: [{ id: resourceId, quantity: { unitCode: 'kW', unitQuantity: half } }] };
   const onUpdate = await buyer.ask('update', txn, { contract: { id, commitments: [changed] } });
   const updated = onUpdate.message.contract as {
     commitments: { resources: { quantity: { unitQuantity: number } }[] }[];
