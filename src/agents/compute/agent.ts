@@ -22,7 +22,7 @@ import {
   type SlotReadings,
 } from '../link-protocol.ts';
 import { applyBattery, applyPowerCaps } from './levers.ts';
-import { exportJobs, importJobs, withdrawJobs, type MoveSteps } from './moves.ts';
+import { exportJobs, importJobs, operatorHold, withdrawJobs, type MoveSteps } from './moves.ts';
 
 export interface SiteDescription {
   readonly id: string;
@@ -241,13 +241,9 @@ export class ComputeAgent {
     for (const d of dispatch) {
       const job = byId.get(d.jobId);
       // An operator's hold outranks the plan: say so instead of releasing it.
-      if (job?.state === 'held' && job.heldBy === 'other') {
-        results.push({
-          ok: false,
-          jobId: d.jobId,
-          reason: `job ${d.jobId} is held by an operator; FlexLon will not release it`,
-          code: 'held-by-other',
-        });
+      const held = operatorHold(job, d.jobId, 'release');
+      if (held) {
+        results.push(held);
         continue;
       }
       const r = await this.deps.scheduler.deferUntil(d.jobId, d.beginAt);

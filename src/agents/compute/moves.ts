@@ -57,6 +57,17 @@ export const importJobs = async (scheduler: Scheduler, jobs: readonly PortableJo
  * Cancels moved jobs that are still waiting. One that has started (or an operator holds) is refused,
  * not cancelled: the orchestrator then withdraws the other copy instead.
  */
+/** An operator's hold outranks the plan: the refusal FlexLon gives instead of acting on such a job. */
+export const operatorHold = (job: ComputeJob | undefined, jobId: string, verb: string): Actuation | undefined =>
+  job?.state === 'held' && job.heldBy === 'other'
+    ? {
+        ok: false,
+        jobId,
+        reason: `job ${jobId} is held by an operator; FlexLon will not ${verb} it`,
+        code: 'held-by-other',
+      }
+    : undefined;
+
 export const withdrawJobs = async (
   scheduler: Scheduler,
   byId: ReadonlyMap<string, ComputeJob>,
@@ -64,17 +75,7 @@ export const withdrawJobs = async (
 ): Promise<Actuation[]> => {
   const out: Actuation[] = [];
   for (const w of withdraw) {
-    const job = byId.get(w.jobId);
-    if (job?.state === 'held' && job.heldBy === 'other') {
-      out.push({
-        ok: false,
-        jobId: w.jobId,
-        reason: `job ${w.jobId} is held by an operator; FlexLon will not cancel it`,
-        code: 'held-by-other',
-      });
-      continue;
-    }
-    out.push(await scheduler.cancel(w.jobId));
+    out.push(operatorHold(byId.get(w.jobId), w.jobId, 'cancel') ?? (await scheduler.cancel(w.jobId)));
   }
   return out;
 };
