@@ -149,8 +149,9 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
       );
   }
   let moves: MoveChoice | undefined;
-  if (f.moveCost && schedule.status !== 'infeasible') {
-    const options = moveOptions(f.input.reports, f.moveCost, f.input.pinned);
+  // The movable jobs, read once: the move rule and the offer-pricing pins below both need them.
+  const options = f.moveCost ? moveOptions(f.input.reports, f.moveCost, f.input.pinned) : undefined;
+  if (options && schedule.status !== 'infeasible') {
     const chosen = await chooseMoves(problem, schedule, options, (p) => f.solver.plan(p));
     schedule = chosen.schedule;
     moves = chosen.choice;
@@ -159,8 +160,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     const startsAt = startsThrough(f.input.reports, schedule, f.input.grid, f.runningAt);
     // A job that may move is priced as waiting: free to move at its cost (or to wait), which is what
     // a plan with the commitment will weigh, rather than as running at home where only a cap reaches it.
-    if (f.moveCost)
-      for (const id of moveOptions(f.input.reports, f.moveCost, f.input.pinned).keys()) startsAt.delete(id);
+    for (const id of options?.keys() ?? []) startsAt.delete(id);
     if (startsAt.size > 0) {
       const pinned = build(problem.commitments, problem.carbonCapKg, startsAt);
       const s = await f.solver.plan(pinned);
