@@ -18,7 +18,7 @@ import {
   type StrategyState,
 } from './checkpoint.ts';
 import { BACKTEST_BUSY_FILL, fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
-import { PlannerStrategy } from './planner-strategy.ts';
+import { CAPACITY_VALUE_SHARE, PlannerStrategy } from './planner-strategy.ts';
 import {
   carbonNoise,
   ForecastView,
@@ -59,6 +59,11 @@ export interface BacktestOptions {
   readonly fullPlanEvery?: number;
   /** £/tCO2 that values carbon in the objective and in the captured-saving share (default 70). */
   readonly carbonGbpPerTonne?: number;
+  /**
+   * flexlon's capacity value on a contended site, as a share of the lateness price per kWh-hour
+   * (planner-strategy.ts, CAPACITY_VALUE_SHARE; 0: none, the planner takes future room for free).
+   */
+  readonly capacityValueShare?: number;
   /** Flexibility products offered by flexlon and the oracle (products.ts; default none). */
   readonly products?: readonly ProductName[];
   /** Tests: other sites or another workload than the profiles'. */
@@ -96,7 +101,12 @@ export interface RunOutput {
   readonly windows: readonly ProductWindow[];
 }
 
-export const DEFAULTS = { horizon: 96, fullPlanEvery: 48, carbonGbpPerTonne: 70 } as const;
+export const DEFAULTS = {
+  horizon: 96,
+  fullPlanEvery: 48,
+  carbonGbpPerTonne: 70,
+  capacityValueShare: CAPACITY_VALUE_SHARE,
+} as const;
 
 export const datesBetween = (from: string, to: string, extra = 0): string[] => {
   const out: string[] = [];
@@ -119,6 +129,8 @@ export const runKey = (o: BacktestOptions): string =>
     horizon: o.horizon ?? DEFAULTS.horizon,
     fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
     carbon: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
+    // Checkpoints made before flexlon priced capacity (or with another share) are refused.
+    capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
     ...(o.products?.length ? { products: o.products } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
     // A changed fleet file changes the result: its sites as parsed are part of the key.
@@ -137,6 +149,7 @@ const makeStrategy = (
       horizon: o.horizon ?? DEFAULTS.horizon,
       fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
       carbonGbpPerTonne: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
+      capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
       foresight,
       windows,
     });

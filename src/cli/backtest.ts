@@ -36,6 +36,8 @@ Options:
   --seed N               workload and forecast-noise seed (default 1)
   --carbon-price GBP     £ per tonne of CO2 in the objective (default ${DEFAULTS.carbonGbpPerTonne})
   --full-plan-every N    a fresh plan every N periods, carried in between (default ${DEFAULTS.fullPlanEvery})
+  --capacity-value SHARE flexlon's value of later room on a contended site, as a share of the
+                         lateness price (default ${DEFAULTS.capacityValueShare}; 0: none; docs/backtest.md, "Capacity value")
   --out DIR              output folder (created; holds the checkpoints)`;
 
 const usage = (msg: string): never => {
@@ -82,6 +84,7 @@ export const backtestCommand: Command = {
         seed: { type: 'string' },
         'carbon-price': { type: 'string' },
         'full-plan-every': { type: 'string' },
+        'capacity-value': { type: 'string' },
         out: { type: 'string' },
       },
       USAGE,
@@ -109,6 +112,9 @@ export const backtestCommand: Command = {
     const fullPlanEvery = intOf(v['full-plan-every'], '--full-plan-every', DEFAULTS.fullPlanEvery, 1);
     const carbon = v['carbon-price'] === undefined ? DEFAULTS.carbonGbpPerTonne : Number(v['carbon-price']);
     if (!(carbon >= 0 && Number.isFinite(carbon))) usage(`--carbon-price must be ≥ 0, got "${v['carbon-price']}"`);
+    const share = v['capacity-value'] === undefined ? DEFAULTS.capacityValueShare : Number(v['capacity-value']);
+    if (!(share >= 0 && share <= 1))
+      usage(`--capacity-value must be a share from 0 to 1, got "${v['capacity-value']}"`);
 
     const { history } = recordedSource({ kind: 'shipped' });
     const span = history.span(NATIONAL_REGION_ID, 'carbonForecast');
@@ -140,6 +146,7 @@ export const backtestCommand: Command = {
       solver,
       fullPlanEvery,
       carbonGbpPerTonne: carbon,
+      capacityValueShare: share,
       signal,
       onDay: (p: Progress) => {
         const line = progressLine(p, started, Date.now());
