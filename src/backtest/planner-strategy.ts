@@ -27,7 +27,7 @@ import type { Solver } from '../ports.ts';
 import { windowAdder } from './products.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { SimJob, SiteSim } from './site-sim.ts';
-import { runPeriods, type DecideContext, type Decision, type Strategy } from './strategies.ts';
+import { type DecideContext, type Decision, type Strategy } from './strategies.ts';
 
 export interface PlannerStrategyOptions {
   readonly solver: Solver;
@@ -60,14 +60,13 @@ interface Carry {
 }
 
 /**
- * A job's energy as whole periods at full power: what the planner sees. The site starts jobs when
- * GPUs come free, mid-period too, but the planner's slots are whole periods: a job that finishes
- * part-way through a slot would leave the planner a sliver of power there that no new job can use,
- * and it would release jobs into GPUs that are not free yet (docs/backtest.md, "flexlon"). Costs
- * the tail at full power: a slight overstatement, the same for every start it weighs.
+ * A job as it is: the planner plans its run at full power and the last slot of the run holds the
+ * part of a period left (slots are average power). The site's scheduler starts the next job when
+ * one finishes, mid-period, so a plan that fills a slot with one job's tail and another's start is
+ * what happens. An earlier version rounded every run up to whole periods at full power: 1–6 h jobs
+ * then looked 7–15 % bigger than they are, the plan saw the busy pool as full and held work back at
+ * a cost in lateness (docs/backtest.md, "Whole periods").
  */
-const wholePeriodsKwh = (j: SimJob): number => runPeriods(j) * j.powerKw * (PERIOD_MS / 3_600_000);
-
 const asComputeJob = (j: SimJob, site: string, state: 'queued' | 'running', releaseAt: number): ComputeJob => ({
   id: j.id,
   name: j.id,
@@ -75,8 +74,8 @@ const asComputeJob = (j: SimJob, site: string, state: 'queued' | 'running', rele
   slo: 'deferrable',
   gpus: j.gpus,
   powerKw: kw(j.powerKw),
-  energyKwh: kwh(Math.max(j.energyKwh, wholePeriodsKwh(j))),
-  remainingKwh: kwh(wholePeriodsKwh(j)),
+  energyKwh: kwh(j.energyKwh),
+  remainingKwh: kwh(j.remainingKwh),
   submittedAt: epochMs(j.submittedAt),
   releaseAt: epochMs(releaseAt),
   deadlineAt: epochMs(j.deadlineAt),
@@ -88,15 +87,17 @@ const asComputeJob = (j: SimJob, site: string, state: 'queued' | 'running', rele
 });
 
 /**
- * Jobs the plan starts in the next period that may start now when GPUs are free: the planner places
- * whole periods, so GPUs a job frees mid-period stay idle in its plan until the next period, while
- * the site's own scheduler would start the next job at once. Starting early shifts a run by under a
+ * Jobs the plan starts in the next period that may start now when GPUs are free: the plan starts
+ * jobs on period boundaries, so GPUs a job frees mid-period (or that the plan's slot-average power
+ * leaves over) stay idle in it until the next period, while the site's own scheduler would start
+ * the next job at once. Starting early shifts a run by under a
  * period: it gains the current slot and gives up (part of) its last one, so it is allowed where the
  * current slot's price (energy, carbon and product windows, as planned) is no dearer than that last
  * slot's, or where the plan finishes the job after its deadline (each period earlier then saves
  * lateness at £0.25 × its GPUs per half hour, hundreds of £/MWh, far above any price difference).
  * Measured over two weeks on both fleets (docs/backtest.md, "Early starts"): lower £+carbon, less
- * lateness and more deadlines met than the plan's starts alone.
+ * lateness and more deadlines met than the plan's starts alone; with runs no longer rounded up to
+ * whole periods they still bring the busy fleet's objective from £25,617 to £24,996.
  */
 const earlyStarts = (
   schedule: Schedule,
@@ -139,6 +140,13 @@ const WEEK_MS = 7 * 24 * 3_600_000;
 export const capacityValue = (offered: number, kwPerGpu: number, share = CAPACITY_VALUE_SHARE): number => {
   const contended = Math.min(1, Math.max(0, (offered - OFFERED_FREE) / (OFFERED_FULL - OFFERED_FREE))) ** 2;
   return kwPerGpu > 0 ? (share * contended * DEFAULT_LATE_GBP_PER_GPU_HOUR * 1000) / kwPerGpu : 0;
+};
+
+/** GPUs free at the site now or freed by a job that finishes within the period. */
+const freeInPeriod = (site: SiteSim): number => {
+  let free = site.freeGpus;
+  for (const j of site.running) if (j.remainingKwh / j.powerKw <= PERIOD_MS / 3_600_000 + 1e-9) free += j.gpus;
+  return free;
 };
 
 /** A job is seen at the first period start at or after its release (jobs start on boundaries). */
@@ -269,12 +277,12 @@ export class PlannerStrategy implements Strategy {
 
   async decide(ctx: DecideContext): Promise<Decision> {
     const reports = ctx.sites.map((s) => this.report(s, ctx.now));
-    // Nothing can start now when no waiting job fits the GPUs free at its site: the plan's first slot
-    // has exactly that room (jobs are planned in whole periods and power is proportional to GPUs),
-    // so the plan could only say "wait". Skipping the solve then changes no decision now; the next
-    // plan is carried from the last one made.
+    // Nothing can start in this period when no waiting job fits the GPUs free at its site by the
+    // period's end (free now, or held by a job that finishes in it), so the plan could only say
+    // "wait". Skipping the solve then changes no decision now; the next plan is carried from the
+    // last one made.
     const notice = this.notices.has(ctx.now);
-    if (!notice && !ctx.sites.some((s) => s.waiting.some((j) => j.gpus <= s.freeGpus))) {
+    if (!notice && !ctx.sites.some((s) => s.waiting.some((j) => j.gpus <= freeInPeriod(s)))) {
       this.stats.skipped++;
       return { eligible: () => false, order: 'fifo' };
     }
