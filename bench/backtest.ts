@@ -15,11 +15,10 @@ import { loadavg, tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { createPlanningSolver } from '../src/compose/solver.ts';
 import { recordedSource } from '../src/compose/signals.ts';
-import { DEFAULT_WORK } from '../src/optimise/planner.ts';
 import type { Fleet } from '../src/backtest/fleet.ts';
 import type { ProductName } from '../src/backtest/product-calendar.ts';
 import { writeOutputs } from '../src/backtest/report.ts';
-import { datesBetween, DRAIN_DAYS, runBacktest } from '../src/backtest/run.ts';
+import { BACKTEST_PLANNER, datesBetween, DRAIN_DAYS, runBacktest } from '../src/backtest/run.ts';
 import { STRATEGIES, type StrategyName } from '../src/backtest/strategies.ts';
 
 const lengths = process.argv.slice(2).map(Number);
@@ -33,7 +32,7 @@ const { history } = recordedSource({ kind: 'shipped' });
 for (const days of lengths.length > 0 ? lengths : [7, 30]) {
   const to = datesBetween(from, from, days - 1).at(-1) as string;
   const out = mkdtempSync(join(tmpdir(), 'flexlon-bench-backtest-'));
-  const solver = createPlanningSolver({ work: DEFAULT_WORK });
+  const solver = createPlanningSolver(BACKTEST_PLANNER);
   const load0 = loadavg()[0] as number;
   const t0 = performance.now();
   const cpu0 = process.cpuUsage();

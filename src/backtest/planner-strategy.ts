@@ -154,7 +154,8 @@ const boundaryAfter = (t: number): number => Math.ceil(t / PERIOD_MS) * PERIOD_M
 
 export class PlannerStrategy implements Strategy {
   readonly stats: PlannerStats = { plans: 0, fresh: 0, failed: 0, skipped: 0 };
-  private carry: Carry | undefined;
+  /** Each site's last plan, carried between fresh ones. */
+  private carries = new Map<string, Carry>();
   /** Product windows by the start of each period they cover. */
   private readonly windowsAt = new Map<number, ProductWindow[]>();
   /** Period starts at which a window is announced: a fresh plan then, to commit from. */
@@ -180,7 +181,7 @@ export class PlannerStrategy implements Strategy {
    * index in the grid data); 0 beyond the plan or without one. What a commitment is made from.
    */
   plannedJobsKw(site: string, period: number): number {
-    const c = this.carry;
+    const c = this.carries.get(site);
     if (!c) return 0;
     const slot = period - c.period;
     if (slot < 0) return 0;
@@ -276,62 +277,77 @@ export class PlannerStrategy implements Strategy {
   }
 
   async decide(ctx: DecideContext): Promise<Decision> {
-    const reports = ctx.sites.map((s) => this.report(s, ctx.now));
-    // Nothing can start in this period when no waiting job fits the GPUs free at its site by the
-    // period's end (free now, or held by a job that finishes in it), so the plan could only say
-    // "wait". Skipping the solve then changes no decision now; the next plan is carried from the
-    // last one made.
+    // Each site is planned on its own: the profiles' jobs may run at one site only, so the fleet plan
+    // is the sites' plans side by side, and three small problems solve far faster than one of all
+    // three (the exact MILP's work grows faster than its jobs).
     const notice = this.notices.has(ctx.now);
-    if (!notice && !ctx.sites.some((s) => s.waiting.some((j) => j.gpus <= freeInPeriod(s)))) {
+    const fresh = ctx.period % this.o.fullPlanEvery === 0 || notice;
+    const now = new Set<string>();
+    const early = new Set<string>();
+    const fifo = new Set<string>();
+    let planned = false;
+    for (const site of ctx.sites) {
+      const id = site.spec.id;
+      // Nothing can start at the site in this period when no waiting job fits the GPUs free by the
+      // period's end (free now, or held by a job that finishes in it), so its plan could only say
+      // "wait". Skipping the solve then changes no decision now; its next plan is carried from the
+      // last one made.
+      if (!notice && !site.waiting.some((j) => j.gpus <= freeInPeriod(site))) continue;
+      planned = true;
+      const grid = { start: epochMs(ctx.now), slotMinutes: 30, slots: this.o.horizon };
+      const built = buildProblem({
+        grid,
+        now: epochMs(ctx.now),
+        reports: [this.report(site, ctx.now)],
+        signals: new Map([['GB', this.signals(ctx)]]),
+        commitments: [],
+      });
+      const problem = this.o.foresight ? built : this.withCapacityValue(built, ctx);
+      const carry = fresh ? undefined : this.carries.get(id);
+      const planCarried = this.o.solver.planCarried?.bind(this.o.solver);
+      let schedule =
+        carry && planCarried
+          ? await planCarried(problem, carry.schedule, ctx.period - carry.period)
+          : await this.o.solver.plan(problem);
+      this.stats.plans++;
+      if (!(carry && planCarried)) this.stats.fresh++;
+      if (schedule.status === 'infeasible' && carry && planCarried) {
+        schedule = await this.o.solver.plan(problem);
+        this.stats.fresh++;
+      }
+      if (schedule.status === 'infeasible') {
+        this.stats.failed++;
+        this.carries.delete(id);
+        for (const j of site.waiting) fifo.add(j.id);
+        continue;
+      }
+      this.carries.set(id, { period: ctx.period, schedule });
+      for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) now.add(j.id);
+      const deadlines = new Map(site.waiting.map((j) => [j.id, j.deadlineAt]));
+      for (const j of earlyStarts(schedule, problem, ctx.now, deadlines)) early.add(j);
+    }
+    if (!planned) {
       this.stats.skipped++;
       return { eligible: () => false, order: 'fifo' };
     }
-    const grid = { start: epochMs(ctx.now), slotMinutes: 30, slots: this.o.horizon };
-    const built = buildProblem({
-      grid,
-      now: epochMs(ctx.now),
-      reports,
-      signals: new Map([['GB', this.signals(ctx)]]),
-      commitments: [],
-    });
-    const problem = this.o.foresight ? built : this.withCapacityValue(built, ctx);
-    const carry = this.carry && ctx.period % this.o.fullPlanEvery !== 0 && !notice ? this.carry : undefined;
-    const carried = carry !== undefined && this.o.solver.planCarried !== undefined;
-    let schedule =
-      carry && this.o.solver.planCarried
-        ? await this.o.solver.planCarried(problem, carry.schedule, ctx.period - carry.period)
-        : await this.o.solver.plan(problem);
-    this.stats.plans++;
-    if (!carried) this.stats.fresh++;
-    if (schedule.status === 'infeasible' && carried) {
-      schedule = await this.o.solver.plan(problem);
-      this.stats.fresh++;
-    }
-    if (schedule.status === 'infeasible') {
-      this.stats.failed++;
-      this.carry = undefined;
-      return { eligible: () => true, order: 'fifo' };
-    }
-    this.carry = { period: ctx.period, schedule };
-    const now = new Set<string>();
-    for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) now.add(j.id);
-    const deadlines = new Map<string, number>();
-    for (const site of ctx.sites) for (const j of site.waiting) deadlines.set(j.id, j.deadlineAt);
-    const early = earlyStarts(schedule, problem, ctx.now, deadlines);
     return {
-      eligible: (j) => now.has(j.id),
+      eligible: (j) => now.has(j.id) || fifo.has(j.id),
       order: 'fifo',
       ...(early.size ? { early: (j: SimJob) => early.has(j.id) } : {}),
     };
   }
 
   save(): unknown {
-    return { carry: this.carry ?? null, stats: this.stats, submitted: this.submitted };
+    return { carries: Object.fromEntries(this.carries), stats: this.stats, submitted: this.submitted };
   }
 
   load(state: unknown): void {
-    const s = state as { carry: Carry | null; stats: PlannerStats; submitted?: PlannerStrategy['submitted'] };
-    this.carry = s.carry ?? undefined;
+    const s = state as {
+      carries?: Record<string, Carry>;
+      stats: PlannerStats;
+      submitted?: PlannerStrategy['submitted'];
+    };
+    this.carries = new Map(Object.entries(s.carries ?? {}));
     this.submitted = s.submitted ?? {};
     this.seenIds.clear();
     for (const site of Object.values(this.submitted)) for (const [id] of site) this.seenIds.add(id);

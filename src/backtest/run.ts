@@ -19,6 +19,7 @@ import {
 } from './checkpoint.ts';
 import { BACKTEST_BUSY_FILL, fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
 import { CAPACITY_VALUE_SHARE, PlannerStrategy } from './planner-strategy.ts';
+import { DEFAULT_WORK } from '../optimise/work.ts';
 import {
   carbonNoise,
   ForecastView,
@@ -101,12 +102,26 @@ export interface RunOutput {
   readonly windows: readonly ProductWindow[];
 }
 
+/**
+ * The backtest's planner: work-bounded so runs repeat, with the exact MILP only up to 500 binaries
+ * (the BPP's default is 5,000). Each site is planned on its own (planner-strategy.ts), and a site's
+ * problem of 20–70 jobs often fits under 5,000 binaries, where a fresh plan took up to 2.7 s: a year
+ * of them every 2 h would take half an hour. Measured over two weeks (docs/backtest.md, "Re-plans").
+ */
+export const BACKTEST_PLANNER = { work: DEFAULT_WORK, milpMaxBinaries: 500 } as const;
+
+/**
+ * A fresh plan every 4 periods for flexlon (carried between); the oracle's plans, which hold every
+ * job of the next 24–48 h, are made afresh daily (ORACLE_FULL_PLAN_EVERY): every 4 periods they
+ * would take about 9 minutes of a year's run on their own.
+ */
 export const DEFAULTS = {
   horizon: 96,
-  fullPlanEvery: 48,
+  fullPlanEvery: 4,
   carbonGbpPerTonne: 70,
   capacityValueShare: CAPACITY_VALUE_SHARE,
 } as const;
+export const ORACLE_FULL_PLAN_EVERY = 48;
 
 export const datesBetween = (from: string, to: string, extra = 0): string[] => {
   const out: string[] = [];
@@ -147,7 +162,7 @@ const makeStrategy = (
     new PlannerStrategy(foresight ? 'oracle' : 'flexlon', {
       solver: o.solver,
       horizon: o.horizon ?? DEFAULTS.horizon,
-      fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
+      fullPlanEvery: foresight ? ORACLE_FULL_PLAN_EVERY : (o.fullPlanEvery ?? DEFAULTS.fullPlanEvery),
       carbonGbpPerTonne: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
       capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
       foresight,

@@ -7,12 +7,11 @@ import { recordedSource } from '../compose/signals.ts';
 import { NATIONAL_REGION_ID } from '../domain/regions.ts';
 import { isSettlementDate, PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
 import { FlexError } from '../errors.ts';
-import { DEFAULT_WORK } from '../optimise/planner.ts';
 import { FLEETS, SITE_IDS, type Fleet } from '../backtest/fleet.ts';
 import { readFleetFile } from '../backtest/fleet-file.ts';
 import { PRODUCTS, type ProductName } from '../backtest/product-calendar.ts';
 import { writeOutputs } from '../backtest/report.ts';
-import { datesBetween, DEFAULTS, DRAIN_DAYS, runBacktest, type Progress } from '../backtest/run.ts';
+import { BACKTEST_PLANNER, datesBetween, DEFAULTS, DRAIN_DAYS, runBacktest, type Progress } from '../backtest/run.ts';
 import { STRATEGIES, type StrategyName } from '../backtest/strategies.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 
@@ -35,7 +34,8 @@ Options:
                          (default none): DFS live events, DSO peak reduction, P415 deviation
   --seed N               workload and forecast-noise seed (default 1)
   --carbon-price GBP     £ per tonne of CO2 in the objective (default ${DEFAULTS.carbonGbpPerTonne})
-  --full-plan-every N    a fresh plan every N periods, carried in between (default ${DEFAULTS.fullPlanEvery})
+  --full-plan-every N    flexlon: a fresh plan every N periods, carried in between (default
+                         ${DEFAULTS.fullPlanEvery}; the oracle plans afresh daily)
   --capacity-value SHARE flexlon's value of later room on a contended site, as a share of the
                          lateness price (default ${DEFAULTS.capacityValueShare}; 0: none; docs/backtest.md, "Capacity value")
   --out DIR              output folder (created; holds the checkpoints)`;
@@ -129,7 +129,7 @@ export const backtestCommand: Command = {
     } catch (e) {
       usage(`--out ${v.out} cannot be used as a folder: ${(e as Error).message}`);
     }
-    const solver = createPlanningSolver({ work: DEFAULT_WORK });
+    const solver = createPlanningSolver(BACKTEST_PLANNER);
     const tty = process.stderr.isTTY === true;
     const started = Date.now();
     const options = {

@@ -20,6 +20,8 @@ import {
 } from './planner.ts';
 import type { LpSolve } from './lp.ts';
 import { repair } from './repair.ts';
+import { localSearch } from './local-search.ts';
+import { hasSoftJobs } from './soft.ts';
 
 export const WARM_PLANNER = `${LP_PLANNER}+warm`;
 
@@ -139,10 +141,72 @@ export const replanCarried = async (
   const draft = { site, power, deficitKwh };
   // Limits with no battery flow: the battery LP re-plans the batteries for the repaired load.
   const none: Schedule = { ...previous, batteries: [] };
-  const fixed = repair(p, draft, itLimitsWith(p, none), unitCosts(p, 0));
+  const limits = itLimitsWith(p, none);
+  makeWayForRigid(p, draft, limits);
+  const fixed = repair(p, draft, limits, unitCosts(p, 0));
   if (!fixed.ok) return afresh();
+  // One local search over the repaired draft (no battery flows, as repaired): arrivals placed by
+  // repair at their cheapest room and carried jobs that room has opened up for move where it pays.
+  // Measured on the backtest's busy fleet (two weeks): £26,088 → £25,871 of £ + carbon + lateness,
+  // for a few milliseconds a plan.
+  localSearch(p, draft, [], 0, 4, hasSoftJobs(p) ? 0.05 : 0);
   const done = await finishDraft(p, draft, lpSolve, options, fixed.moved, 0, CARRIED_PLANNER);
   return 'schedule' in done ? withWorkMetrics(p, done.schedule) : afresh();
 };
 
 export const CARRIED_PLANNER = `${LP_PLANNER}+carried`;
+
+/** A job with one placement only: not pre-emptible, and its window is exactly its run (a running job, base load). */
+const isRigid = (p: PlanningProblem, j: PlanningProblem['jobs'][number]): boolean =>
+  !j.preemptible &&
+  j.slo?.kind !== 'soft' &&
+  j.deadlineSlot - j.releaseSlot <= Math.ceil(j.energyKwh / (j.maxPowerKw * (p.slotMinutes / 60)) - 1e-9);
+
+/**
+ * Rigid jobs placed first, at their one placement, and carried placements that no longer fit beside
+ * them dropped (to be placed again by repair). A running job's energy left is not the carried plan's
+ * when it started part-way through a period (the site starts a job when GPUs come free), so its run
+ * grows by a sliver; a job the site started that the plan had not started yet holds its GPUs now.
+ * Repair cannot move a rigid job, and the carried jobs in its way would otherwise make it fail and
+ * the whole plan be made afresh.
+ */
+const makeWayForRigid = (
+  p: PlanningProblem,
+  d: { site: Int32Array; power: (Float64Array | undefined)[]; deficitKwh: Float64Array },
+  limits: readonly Float64Array[],
+): void => {
+  const h = p.slotMinutes / 60;
+  const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
+  const load = p.sites.map(() => new Float64Array(p.slots));
+  let grown = false;
+  p.jobs.forEach((job, i) => {
+    if (!isRigid(p, job) || job.sites.length !== 1) return;
+    const s = siteIndex.get(job.sites[0] as string) as number;
+    const pw = new Float64Array(p.slots);
+    let left = job.energyKwh;
+    for (let t = job.releaseSlot; t < Math.min(p.slots, job.deadlineSlot) && left > 1e-9; t++) {
+      pw[t] = Math.min(job.maxPowerKw, left / h);
+      left -= (pw[t] as number) * h;
+      load[s]![t] = (load[s]![t] as number) + (pw[t] as number);
+    }
+    const before = d.power[i];
+    if (!before || d.site[i] !== s || before.some((kw, t) => Math.abs(kw - (pw[t] as number)) > 1e-9)) grown = true;
+    d.site[i] = s;
+    d.power[i] = pw;
+    d.deficitKwh[i] = Math.max(0, left);
+  });
+  if (!grown) return;
+  p.jobs.forEach((job, i) => {
+    const pw = d.power[i];
+    const s = d.site[i] as number;
+    if (!pw || s < 0 || (isRigid(p, job) && job.sites.length === 1)) return;
+    const fits = pw.every((kw, t) => kw <= 1e-12 || (load[s]![t] as number) + kw <= (limits[s]![t] as number) + 1e-6);
+    if (fits) {
+      for (let t = 0; t < p.slots; t++) load[s]![t] = (load[s]![t] as number) + (pw[t] as number);
+      return;
+    }
+    d.power[i] = undefined;
+    d.site[i] = -1;
+    d.deficitKwh[i] = job.energyKwh;
+  });
+};
