@@ -8,6 +8,7 @@ import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { summarise } from '../../src/backtest/metrics.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
 import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
+import { oracleIsBound } from '../../src/backtest/report.ts';
 import type { StrategyName } from '../../src/backtest/strategies.ts';
 import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
 
@@ -96,5 +97,8 @@ describe('backtest on hand-made signals', () => {
     assert.equal(importAt(r.chunks, 'oracle', FOURTEEN), IDLE_KWH + 8 * 4);
     assert.equal(importAt(r.chunks, 'flexlon', TEN), IDLE_KWH + 8 * 4);
     assert.equal(r.summary.oracle?.captureShare, 1);
+    // So the captured share is measured against it (results.json targets).
+    assert.equal(oracleIsBound(flexlon, oracle), true);
+    assert.equal(oracleIsBound(flexlon, { ...oracle, objectiveGbp: flexlon.objectiveGbp + 1 }), false);
   });
 });
