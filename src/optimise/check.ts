@@ -123,7 +123,17 @@ const checkBattery = (
   return { charge, discharge };
 };
 
-export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): CheckResult => {
+/**
+ * Checks a schedule against its problem: every physical rule (windows, limits, caps, batteries, the
+ * carbon cap), then, unless `reported` is false, that its reported figures match the recomputed ones.
+ * The planner measures a draft with `reported: false` and fills its figures from the result, so a
+ * second full check of the same placement could only repeat the first.
+ */
+export const checkSchedule = (
+  problem: PlanningProblem,
+  schedule: Schedule,
+  options: { readonly reported?: boolean } = {},
+): CheckResult => {
   const out: string[] = [];
   const h = problem.slotMinutes / 60;
   const itKw = new Map(problem.sites.map((s) => [s.id, new Array<number>(problem.slots).fill(0)]));
@@ -185,6 +195,33 @@ export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): Che
   const energyCost = cost;
   const late = lateness(problem, schedule.jobs);
   const total = energyCost + late.costGbp + wear;
+  if (options.reported !== false) checkReported(schedule, { energyCost, late, wear, total, carbon }, out);
+  return {
+    ok: out.length === 0,
+    violations: out,
+    costGbp: total,
+    energyCostGbp: energyCost,
+    latenessCostGbp: late.costGbp,
+    batteryWearGbp: wear,
+    late: late.late,
+    carbonKg: carbon,
+    importKw,
+  };
+};
+
+/** The schedule's reported figures against the recomputed ones. */
+const checkReported = (
+  schedule: Schedule,
+  m: {
+    energyCost: number;
+    late: { late: readonly LateJob[]; costGbp: number };
+    wear: number;
+    total: number;
+    carbon: number;
+  },
+  out: string[],
+): void => {
+  const { energyCost, late, wear, total, carbon } = m;
   checkLateness(schedule, energyCost, late, out);
   if (
     wear > 0 &&
@@ -197,17 +234,6 @@ export const checkSchedule = (problem: PlanningProblem, schedule: Schedule): Che
     out.push(`reported carbon ${schedule.carbonKg} kg differs from the recomputed ${carbon.toFixed(4)} kg`);
   if (schedule.lowerBoundGbp > total + TOL * Math.max(1, Math.abs(total)) * 10)
     out.push(`lower bound £${schedule.lowerBoundGbp} is above the plan's cost £${total.toFixed(4)}`);
-  return {
-    ok: out.length === 0,
-    violations: out,
-    costGbp: total,
-    energyCostGbp: energyCost,
-    latenessCostGbp: late.costGbp,
-    batteryWearGbp: wear,
-    late: late.late,
-    carbonKg: carbon,
-    importKw,
-  };
 };
 
 /** A version 2 schedule's energy and lateness figures and late list must match what is recomputed. */

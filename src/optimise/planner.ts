@@ -101,7 +101,19 @@ export const assemble = (
   batteries: Schedule['batteries'],
   lowerBoundGbp: number,
   planner = LP_PLANNER,
-): Schedule => {
+): Schedule => assembleChecked(p, d, batteries, lowerBoundGbp, planner).schedule;
+
+/**
+ * The schedule of a draft, its figures filled from one check of its placement, and that check's
+ * verdict on every physical rule (check.ts; the figures match it by construction).
+ */
+const assembleChecked = (
+  p: PlanningProblem,
+  d: Draft,
+  batteries: Schedule['batteries'],
+  lowerBoundGbp: number,
+  planner = LP_PLANNER,
+): { schedule: Schedule; verdict: ReturnType<typeof checkSchedule> } => {
   const jobs = p.jobs.map((j, i) => ({
     id: j.id,
     site: p.sites[d.site[i] as number]!.id,
@@ -117,11 +129,12 @@ export const assemble = (
     batteries,
     planner,
   };
-  const fields = costFields(p, checkSchedule(p, draft));
+  const verdict = checkSchedule(p, draft, { reported: false });
+  const fields = costFields(p, verdict);
   const costGbp = fields.costGbp;
   const bound = Math.min(lowerBoundGbp, costGbp);
   const status = costGbp - bound <= OPTIMAL_REL_GAP * Math.max(1, Math.abs(costGbp)) ? 'optimal' : 'feasible';
-  return { ...draft, ...fields, status, lowerBoundGbp: bound };
+  return { schedule: { ...draft, ...fields, status, lowerBoundGbp: bound }, verdict };
 };
 
 /** IT power allowed per site and slot once the class plan's battery flows are fixed. */
@@ -177,8 +190,7 @@ export const finish = async (
   const battery = await planBatteries(p, siteLoads(p, draft), solve, deadline());
   stats.lpSolves++;
   if (!battery.ok) return { failed: battery.reason, carbon: battery.carbon };
-  const schedule = assemble(p, draft, battery.batteries, bound, planner);
-  const verdict = checkSchedule(p, schedule);
+  const { schedule, verdict } = assembleChecked(p, draft, battery.batteries, bound, planner);
   return verdict.ok
     ? { schedule }
     : { failed: `the plan fails the check: ${verdict.violations.slice(0, 3).join('; ')}`, carbon: false };
@@ -429,8 +441,7 @@ const exactPlan = async (
     return { failed: 'the MILP solution misses energy' };
   const battery = await planBatteries(p, siteLoads(p, draft), solve, Math.max(0.5, seconds));
   if (!battery.ok) return { failed: battery.reason };
-  const schedule = assemble(p, draft, battery.batteries, proved, EXACT_PLANNER);
-  const verdict = checkSchedule(p, schedule);
+  const { schedule, verdict } = assembleChecked(p, draft, battery.batteries, proved, EXACT_PLANNER);
   return verdict.ok
     ? { schedule }
     : { failed: `the MILP plan fails the check: ${verdict.violations.slice(0, 2).join('; ')}` };
