@@ -63,8 +63,8 @@ interface Carry {
  * A job as it is: the planner plans its run at full power and the last slot of the run holds the
  * part of a period left (slots are average power). The site's scheduler starts the next job when
  * one finishes, mid-period, so a plan that fills a slot with one job's tail and another's start is
- * what happens. An earlier version rounded every run up to whole periods at full power: 1–6 h jobs
- * then looked 7–15 % bigger than they are, the plan saw the busy pool as full and held work back at
+ * what happens. An earlier version rounded every run up to whole periods at full power: each
+ * run then looked a quarter of a period longer on average, the plan saw the busy pool as full and held work back at
  * a cost in lateness (docs/backtest.md, "Whole periods").
  */
 const asComputeJob = (j: SimJob, site: string, state: 'queued' | 'running', releaseAt: number): ComputeJob => ({
