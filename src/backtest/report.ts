@@ -16,7 +16,7 @@ export const RESULTS_SCHEMA = 'flexlon-backtest/1';
 
 export const ASSUMPTIONS = [
   'Carbon forecasts: NESO national stored forecast counts as issued at its period start; later periods get the vintage issued at the decision: stored value + seeded noise, lead-scaled to a day ahead, calibrated on 2023 (MAE 9.86 gCO2/kWh, lag-1 r 0.735). It is centred on the later stored value (no archive of NESO vintages ships).',
-  'Price forecast (flexlon, gsf-best-window has none): mean MID of the same half hour on the 7 previous days, from outturns published (period ended) by the decision time only.',
+  "Price forecast (flexlon, gsf-best-window has none): mean MID of the same half hour on the 7 previous days, plus the day's level (that forecast's mean error over the last 4 published half hours, × e^(−lead / 6 h)), from outturns published (period ended) by the decision time only.",
   'Settlement: energy at the outturn Elexon MID (APXMIDP), gaps carried forward; carbon location-based at NESO national average intensity (actual; stored forecast where the actual is missing).',
   'Every site is priced and counted on the GB national series (the shipped regional data covers only winter 2023/24).',
   "Grid import = (training pool idle + running jobs + inference pool) IT power × PUE (1.3, or the fleet file's). Strategies decide at each period start; eligible jobs start then or the moment GPUs come free, and run at full power without pre-emption. Jobs submitted inside a period are seen at the next period start by every strategy.",

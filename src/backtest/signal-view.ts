@@ -17,7 +17,9 @@
 //   the one approximation, blurred by noise of the measured size.
 // - price: no price forecast ships. The naive forecast is the mean MID of the same half hour on the
 //   seven previous days, using only outturns published (period ended) by the decision time; a MID
-//   outturn is known from its period's end. Built from outturns only, so it is strictly causal.
+//   outturn is known from its period's end; plus the day's level: the mean error of that forecast
+//   over the last two published hours, fading with the lead. Built from outturns only, so it is
+//   strictly causal.
 import {
   DEFAULT_VINTAGE_MODEL,
   NoisePath,
@@ -34,6 +36,15 @@ import { FlexError } from '../errors.ts';
 
 /** Days of history the naive price forecast averages (the calibrated causal forecaster). */
 export const PRICE_FORECAST_DAYS = 7;
+/**
+ * The level correction: the mean error of the naive forecast over the last PRICE_LEVEL_PERIODS
+ * published half hours is added to each forecast, × e^(−lead / PRICE_LEVEL_HOURS). Two weeks of
+ * the idle fleet (docs/backtest.md, "Forecast vintages"): flexlon's £ + carbon £10,440 without it,
+ * £10,306 with 3 h, £10,315 with 6 h (oracle £10,290) in January; £9,677, £9,667, £9,658 (£9,539)
+ * in June. 6 h: the most lateness saved of the two in January.
+ */
+export const PRICE_LEVEL_PERIODS = 4;
+export const PRICE_LEVEL_HOURS = 6;
 const DAY_PERIODS = 48;
 
 /** Recorded series, one value per half hour from `start`; gaps filled and counted, never silent. */
@@ -160,6 +171,24 @@ export class ForecastView implements SignalView {
     return this.data.start + i * PERIOD_MS;
   }
 
+  /** The mean MID of period i's half hour on the PRICE_FORECAST_DAYS days before, as published by asOf. */
+  private naive(i: number): { value: number; latest: number } | undefined {
+    let sum = 0;
+    let n = 0;
+    let latest = -Infinity;
+    for (let d = 1; d <= PRICE_FORECAST_DAYS; d++) {
+      const k = i - d * DAY_PERIODS;
+      const end = this.startOf(k) + PERIOD_MS;
+      if (k < 0 || end > this.asOf) continue;
+      const p = this.data.price[k] as number;
+      if (Number.isNaN(p)) continue;
+      sum += p;
+      n++;
+      latest = Math.max(latest, end);
+    }
+    return n > 0 ? { value: sum / n, latest } : undefined;
+  }
+
   carbon(i: number): number {
     const start = this.startOf(i);
     const stored = this.data.carbonForecast[i];
@@ -178,20 +207,26 @@ export class ForecastView implements SignalView {
     if (own === undefined) throw new RangeError(`period ${i} is outside the grid data`);
     if (start + PERIOD_MS <= this.asOf && !Number.isNaN(own))
       return this.issued(own, start + PERIOD_MS, `the MID outturn for ${iso(start)}`);
-    let sum = 0;
-    let n = 0;
-    let latest = -Infinity;
-    for (let d = 1; d <= PRICE_FORECAST_DAYS; d++) {
-      const k = i - d * DAY_PERIODS;
-      const end = this.startOf(k) + PERIOD_MS;
-      if (k < 0 || end > this.asOf) continue;
-      const p = this.data.price[k] as number;
-      if (Number.isNaN(p)) continue;
-      sum += p;
-      n++;
-      latest = Math.max(latest, end);
+    const naive = this.naive(i);
+    if (naive) {
+      // The day's level: how far the last published outturns ran above or below their own naive
+      // forecasts, carried into the next hours and fading (PRICE_LEVEL_HOURS).
+      let err = 0;
+      let m = 0;
+      let latest = naive.latest;
+      const last = Math.floor((this.asOf - this.data.start) / PERIOD_MS) - 1;
+      for (let k = last; k > last - PRICE_LEVEL_PERIODS && k >= 0; k--) {
+        const p = this.data.price[k] as number;
+        const f = this.naive(k);
+        if (Number.isNaN(p) || !f) continue;
+        err += p - f.value;
+        m++;
+        latest = Math.max(latest, this.startOf(k) + PERIOD_MS);
+      }
+      const leadH = Math.max(0, start - this.asOf) / 3_600_000;
+      const level = m > 0 ? (err / m) * Math.exp(-leadH / PRICE_LEVEL_HOURS) : 0;
+      return this.issued(naive.value + level, latest, `the naive price forecast for ${iso(start)}`);
     }
-    if (n > 0) return this.issued(sum / n, latest, `the naive price forecast for ${iso(start)}`);
     // Nothing on those days: the last outturn published by the decision.
     for (let k = Math.min(i, Math.floor((this.asOf - this.data.start) / PERIOD_MS) - 1); k >= 0; k--) {
       const p = this.data.price[k] as number;

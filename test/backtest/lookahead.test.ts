@@ -9,7 +9,7 @@ import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
 import { productWindows, runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
-import { carbonNoise, ForecastView, gridDataOf, newAudit } from '../../src/backtest/signal-view.ts';
+import { carbonNoise, ForecastView, gridDataOf, newAudit, PRICE_LEVEL_HOURS } from '../../src/backtest/signal-view.ts';
 import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
 
 const solver = createPlanningSolver({ work: DEFAULT_WORK });
@@ -67,6 +67,26 @@ describe('no look-ahead', () => {
     assert.equal(v.price(first + 12), basePrice(NOON + 6 * 3_600_000));
     // 11:00 today ended by noon: its own outturn.
     assert.equal(v.price(first - 2), basePrice(NOON - 3_600_000));
+  });
+
+  it("the forecast carries the day's level: the last two published hours' error, fading with the lead", () => {
+    // The two hours before noon ran £40/MWh above the same half hours of the week before.
+    const high = (t: number) => basePrice(t) + (t >= NOON - 2 * 3_600_000 && t < NOON ? 40 : 0);
+    const v = new ForecastView(gridDataOf(history(basePrice, baseCarbon, high), start, periods, 1), NOON, noise);
+    const near = (x: number, y: number) => assert.ok(Math.abs(x - y) < 1e-9, `${x} against ${y}`);
+    near(v.price(first), basePrice(NOON) + 40 * Math.exp(-0 / PRICE_LEVEL_HOURS));
+    near(v.price(first + 12), basePrice(NOON + 6 * 3_600_000) + 40 * Math.exp(-6 / PRICE_LEVEL_HOURS));
+    // A day ahead the level has all but faded: under £2.
+    assert.ok(v.price(first + 48) - basePrice(NOON) < 2);
+    // At 11:00 only 10:00–11:00 of the high hours is published: two of the last four half hours.
+    const early = new ForecastView(
+      gridDataOf(history(basePrice, baseCarbon, high), start, periods, 1),
+      NOON - 3_600_000,
+      noise,
+    );
+    near(early.price(first), basePrice(NOON) + 20 * Math.exp(-1 / PRICE_LEVEL_HOURS));
+    // A week that repeats itself has no level to carry.
+    near(new ForecastView(a, NOON, noise).price(first + 12), basePrice(NOON + 6 * 3_600_000));
   });
 
   it('flexlon and gsf-best-window decide the same before t whatever happens after t; the oracle does not', async () => {
