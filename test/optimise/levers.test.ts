@@ -13,6 +13,7 @@ import { costSplit } from '../../src/optimise/offers.ts';
 import { DEFAULT_PLANNER_OPTIONS, planWithLp } from '../../src/optimise/planner.ts';
 import { batteryFor, buildProblem, capPartId, powerCapsFor } from '../../src/optimise/problem.ts';
 import { CARRIED_PLANNER, replanCarried } from '../../src/optimise/warm.ts';
+import { hardFirst } from '../../src/agents/flex/hard-first.ts';
 import type { PlanningProblem } from '../../src/domain/planning.ts';
 import { kw } from '../../src/domain/units.ts';
 
@@ -147,6 +148,40 @@ test("a battery meets a commitment by discharging, at its wear cost; its setpoin
   const b = batteryFor('lon', s, grid, T0);
   assert.ok(b && Math.abs(b.kw + 12) < 1e-6, `discharges the 12 kW import in slot 0, got ${b?.kw}`);
   assert.ok((s.batteryWearGbp ?? 0) > 0 && costSplit(s).batteryGbp === s.batteryWearGbp);
+});
+
+test('hard deadlines first: a hard plan whose battery discharges states its wear apart in the soft problem, and passes the check', async () => {
+  const battery = {
+    capacityKwh: 100,
+    maxChargeKw: 50,
+    maxDischargeKw: 50,
+    roundTripEfficiency: 0.9,
+    minSocKwh: 10,
+    maxSocKwh: 90,
+    degradationGbpPerMwh: 20,
+    socKwh: 60,
+  };
+  // A waiting job: soft in the version 2 problem, so hardFirst plans it hard first.
+  const { startedAt: _started, ...queued } = running({
+    id: 'batch-1',
+    state: 'queued',
+    deadlineAt: epochMs(T0 + 3 * HOUR),
+  });
+  const waiting: ComputeJob = queued;
+  const problem = buildProblem({
+    grid,
+    now: T0,
+    reports: [report([waiting], battery)],
+    signals: signals(),
+    commitments: [{ site: 'lon', fromSlot: 0, toSlot: 1, maxImportKw: 0 }],
+  });
+  assert.equal(problem.version, 2);
+  const s = await hardFirst({ name: 'highs', plan }).plan(problem);
+  assert.notEqual(s.status, 'infeasible', s.reason);
+  const v = checkSchedule(problem, s);
+  assert.ok(v.ok, v.violations.join('; '));
+  assert.ok((s.batteryWearGbp ?? 0) > 0, 'the battery discharged and its wear is stated');
+  assert.ok(Math.abs((s.energyCostGbp ?? 0) + (s.batteryWearGbp ?? 0) + (s.latenessCostGbp ?? 0) - s.costGbp) < 1e-6);
 });
 
 test('a rolling plan carried one slot on keeps its jobs where they still fit and places the new ones; checked', async () => {

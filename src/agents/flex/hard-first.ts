@@ -7,6 +7,7 @@
 // so opportunity costs compare like with like (docs/cost-model.md).
 import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
 import type { Solver } from '../../ports.ts';
+import { checkSchedule, costFields } from '../../optimise/check.ts';
 
 export const hardFirst = (solver: Solver): Solver => ({
   name: solver.name,
@@ -21,15 +22,11 @@ export const hardFirst = (solver: Solver): Solver => ({
     if (hard.status === 'infeasible') return solver.plan(problem);
     // The hard plan is feasible for the soft problem (no job late); its proof of optimality and its
     // bound are the hard problem's, which do not hold for the soft one (lateness may be cheaper than
-    // energy somewhere), so it is stated as feasible with no bound claimed.
-    return {
-      ...hard,
-      version: 2,
-      status: 'feasible',
-      lowerBoundGbp: 0,
-      energyCostGbp: hard.costGbp,
-      latenessCostGbp: 0,
-      late: [],
-    };
+    // energy somewhere), so it is stated as feasible with no bound claimed. Its version 2 figures are
+    // measured on the soft problem: a version 1 cost holds battery wear inside it, which version 2
+    // states on its own (batteryWearGbp), so copying the cost into energyCostGbp failed the check
+    // whenever a battery discharged (FLX_INTERNAL at an agent's report).
+    const measured = checkSchedule(problem, { ...hard, version: 2 }, { reported: false });
+    return { ...hard, ...costFields(problem, measured), status: 'feasible', lowerBoundGbp: 0 };
   },
 });
