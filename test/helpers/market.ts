@@ -188,7 +188,12 @@ export const openMarket = async (
     throw e;
   }
   const market = m;
-  await Promise.all(market.sites.map((site) => site.agent.tick(market.dayStart)));
+  // A first report that fails must not leave the market's servers open: the test's after hook
+  // never sees a market to stop, and the test process would wait on them until CI's time runs out.
+  await Promise.all(market.sites.map((site) => site.agent.tick(market.dayStart))).catch(async (e: unknown) => {
+    await stop();
+    throw e;
+  });
   return { m: market, stop };
 };
 
