@@ -139,9 +139,13 @@ test(
     const first = await flood(6, 5);
     const firstMs = Date.now() - started;
     assert.deepEqual(first, { acked: 2, refused: 4, answered: 2 });
-    // Timed now: a ttl with room for about three plans, and four times as many searches.
-    const ttlSeconds = Math.max(3, Math.ceil((1_000 + 1.5 * 3 * (firstMs / 2)) / 1000));
-    const second = await flood(12, ttlSeconds);
+    // Timed now: a ttl with room for about three plans (at least 3 s), and four times as many
+    // searches as that ttl has room for. The floor matters once plans are quick: at 175 ms a search
+    // (measured 2026-12-05) 3 s has room for about eight, and a flood of 12 was all admitted.
+    const perSearchMs = firstMs / 2;
+    const ttlSeconds = Math.max(3, Math.ceil((1_000 + 1.5 * 3 * perSearchMs) / 1000));
+    const room = Math.ceil((ttlSeconds * 1000 - 1_000) / (1.5 * perSearchMs));
+    const second = await flood(Math.max(12, 4 * room), ttlSeconds);
     console.log(JSON.stringify({ firstSearchMs: firstMs, ttlSeconds, first, second }));
     assert.ok(second.acked >= 1, `some searches admitted: ${JSON.stringify(second)}`);
     assert.ok(second.refused >= 1, `some searches refused: ${JSON.stringify(second)}`);
