@@ -121,17 +121,19 @@ test("a commitment below the running job's full power is met by capping it, cost
   assert.equal(split.latenessGbp, 0, 'no waiting work is late');
 });
 
+/** A site battery at 60 kWh, £20/MWh wear: two of the tests below make it discharge. */
+const battery = {
+  capacityKwh: 100,
+  maxChargeKw: 50,
+  maxDischargeKw: 50,
+  roundTripEfficiency: 0.9,
+  minSocKwh: 10,
+  maxSocKwh: 90,
+  degradationGbpPerMwh: 20,
+  socKwh: 60,
+};
+
 test("a battery meets a commitment by discharging, at its wear cost; its setpoint is the current slot's", async () => {
-  const battery = {
-    capacityKwh: 100,
-    maxChargeKw: 50,
-    maxDischargeKw: 50,
-    roundTripEfficiency: 0.9,
-    minSocKwh: 10,
-    maxSocKwh: 90,
-    degradationGbpPerMwh: 20,
-    socKwh: 60,
-  };
   const r = report([], battery);
   const problem = buildProblem({
     grid,
@@ -151,16 +153,6 @@ test("a battery meets a commitment by discharging, at its wear cost; its setpoin
 });
 
 test('hard deadlines first: a hard plan whose battery discharges states its wear apart in the soft problem, and passes the check', async () => {
-  const battery = {
-    capacityKwh: 100,
-    maxChargeKw: 50,
-    maxDischargeKw: 50,
-    roundTripEfficiency: 0.9,
-    minSocKwh: 10,
-    maxSocKwh: 90,
-    degradationGbpPerMwh: 20,
-    socKwh: 60,
-  };
   // A waiting job: soft in the version 2 problem, so hardFirst plans it hard first.
   const { startedAt: _started, ...queued } = running({
     id: 'batch-1',
