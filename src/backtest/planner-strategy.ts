@@ -286,20 +286,23 @@ export class PlannerStrategy implements Strategy {
     const early = new Set<string>();
     const fifo = new Set<string>();
     let planned = false;
+    let signals: SignalSeries | undefined;
     for (const site of ctx.sites) {
       const id = site.spec.id;
+      const free = freeInPeriod(site);
       // Nothing can start at the site in this period when no waiting job fits the GPUs free by the
       // period's end (free now, or held by a job that finishes in it), so its plan could only say
       // "wait". Skipping the solve then changes no decision now; its next plan is carried from the
       // last one made.
-      if (!notice && !site.waiting.some((j) => j.gpus <= freeInPeriod(site))) continue;
+      if (!notice && !site.waiting.some((j) => j.gpus <= free)) continue;
       planned = true;
       const grid = { start: epochMs(ctx.now), slotMinutes: 30, slots: this.o.horizon };
       const built = buildProblem({
         grid,
         now: epochMs(ctx.now),
         reports: [this.report(site, ctx.now)],
-        signals: new Map([['GB', this.signals(ctx)]]),
+        // The same GB series for every site: read once a period.
+        signals: new Map([['GB', (signals ??= this.signals(ctx))]]),
         commitments: [],
       });
       const problem = this.o.foresight ? built : this.withCapacityValue(built, ctx);
