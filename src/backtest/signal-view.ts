@@ -189,6 +189,30 @@ export class ForecastView implements SignalView {
     return n > 0 ? { value: sum / n, latest } : undefined;
   }
 
+  /**
+   * The day's level: the mean error of the naive forecast over the last PRICE_LEVEL_PERIODS
+   * published half hours. It depends on asOf only, so each view works it out once (it was worked
+   * out again for each of the 96 periods a plan reads).
+   */
+  private levelMemo?: { error: number; latest: number };
+  private level(): { error: number; latest: number } {
+    if (this.levelMemo) return this.levelMemo;
+    let err = 0;
+    let m = 0;
+    let latest = -Infinity;
+    const last = Math.floor((this.asOf - this.data.start) / PERIOD_MS) - 1;
+    for (let k = last; k > last - PRICE_LEVEL_PERIODS && k >= 0; k--) {
+      const p = this.data.price[k] as number;
+      const f = this.naive(k);
+      if (Number.isNaN(p) || !f) continue;
+      err += p - f.value;
+      m++;
+      latest = Math.max(latest, f.latest, this.startOf(k) + PERIOD_MS);
+    }
+    this.levelMemo = { error: m > 0 ? err / m : 0, latest };
+    return this.levelMemo;
+  }
+
   carbon(i: number): number {
     const start = this.startOf(i);
     const stored = this.data.carbonForecast[i];
@@ -211,21 +235,10 @@ export class ForecastView implements SignalView {
     if (naive) {
       // The day's level: how far the last published outturns ran above or below their own naive
       // forecasts, carried into the next hours and fading (PRICE_LEVEL_HOURS).
-      let err = 0;
-      let m = 0;
-      let latest = naive.latest;
-      const last = Math.floor((this.asOf - this.data.start) / PERIOD_MS) - 1;
-      for (let k = last; k > last - PRICE_LEVEL_PERIODS && k >= 0; k--) {
-        const p = this.data.price[k] as number;
-        const f = this.naive(k);
-        if (Number.isNaN(p) || !f) continue;
-        err += p - f.value;
-        m++;
-        latest = Math.max(latest, this.startOf(k) + PERIOD_MS);
-      }
+      const level = this.level();
       const leadH = Math.max(0, start - this.asOf) / 3_600_000;
-      const level = m > 0 ? (err / m) * Math.exp(-leadH / PRICE_LEVEL_HOURS) : 0;
-      return this.issued(naive.value + level, latest, `the naive price forecast for ${iso(start)}`);
+      const value = naive.value + level.error * Math.exp(-leadH / PRICE_LEVEL_HOURS);
+      return this.issued(value, Math.max(naive.latest, level.latest), `the naive price forecast for ${iso(start)}`);
     }
     // Nothing on those days: the last outturn published by the decision.
     for (let k = Math.min(i, Math.floor((this.asOf - this.data.start) / PERIOD_MS) - 1); k >= 0; k--) {
