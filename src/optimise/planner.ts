@@ -3,14 +3,17 @@
 // LP's duals (lagrangianBound), so it holds whatever the solver's tolerances; the status is
 // `optimal` only when the plan's cost meets that bound. An infeasible class LP proves the problem
 // infeasible (it is a relaxation), and the reason names the constraint family at fault.
+// Its stages live beside it: assemble.ts (a draft to a checked schedule), polish.ts (local search
+// and exchanges), exact-plan.ts (the exact MILP for small problems); plan-options.ts holds the
+// options and statistics that this entry point re-exports.
 import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 import { infeasible, withWorkMetrics } from '../domain/planning.ts';
-import { planBatteries } from './battery-model.ts';
-import { checkSchedule, costFields } from './check.ts';
+import { finish, type Candidate } from './assemble.ts';
 import {
   buildClassModel,
   buildClasses,
   chooseClasses,
+  importCaps,
   jobClasses,
   shadowCosts,
   type ClassModel,
@@ -18,124 +21,39 @@ import {
 } from './class-model.ts';
 import { exactClassBound } from './bound.ts';
 import { disaggregate, unitCosts, type Draft, type UnitCosts } from './disaggregate.ts';
+import { exactPlan, improve, useMilp } from './exact-plan.ts';
+import { explainInfeasible } from './explain.ts';
 import { greedyPlan, provablyInfeasible } from './greedy.ts';
 import { lagrangianBound, type LpSolve } from './lp.ts';
-import { workBounded, type PlannerWork } from './work.ts';
-import { buildExactModel, decodeExact, encodeExact, exactBinaries } from './milp.ts';
-import { explainInfeasible } from './explain.ts';
-import { importCaps } from './class-model.ts';
+import {
+  DEFAULT_PLANNER_OPTIONS,
+  EXACT_PLANNER,
+  LP_PLANNER,
+  PRICED_PLANNER,
+  type PlannerOptions,
+  type PlanStats,
+} from './plan-options.ts';
+import { polish } from './polish.ts';
 import { repair } from './repair.ts';
-import { localSearch } from './local-search.ts';
-import { exchange } from './exchange.ts';
-import { hasSoftJobs, mayLeaveUnserved, UNSERVED_TOL } from './soft.ts';
+import { hasSoftJobs } from './soft.ts';
+import { workBounded } from './work.ts';
 
 export { DEFAULT_WORK, type PlannerWork } from './work.ts';
-
-export const LP_PLANNER = 'class-lp/1';
-export const EXACT_PLANNER = 'exact-milp/1';
-export const PRICED_PLANNER = 'class-lp/1+priced-placement';
-
-export interface PlannerOptions {
-  /** Wall-clock budget for all solver calls of one plan (s). */
-  readonly timeLimitSeconds: number;
-  /** Largest class LP (job columns) before windows are widened to a coarser grid. */
-  readonly maxColumns: number;
-  /** Problems whose exact MILP has at most this many binaries are improved by it. */
-  readonly milpMaxBinaries: number;
-  /** Time given to that MILP at most (s); it also stops at a 0.01 % gap. */
-  readonly milpTimeLimitSeconds: number;
-  /**
-   * Repeatable runs: every stage bounded by counted work, not wall time (work.ts). The time limits
-   * above are then not used; each solve has `work.safetySeconds` as a safety cap instead.
-   */
-  readonly work?: PlannerWork;
-  /** Called with what happened, for logs and benchmarks. */
-  readonly onStats?: (s: PlanStats) => void;
-}
-
-export const DEFAULT_PLANNER_OPTIONS: PlannerOptions = {
-  timeLimitSeconds: 30,
-  maxColumns: 8000,
-  milpMaxBinaries: 5000,
-  milpTimeLimitSeconds: 10,
-};
-
-export interface PlanStats {
-  classes: number;
-  granularity: number;
-  columns: number;
-  rows: number;
-  lpSeconds: number;
-  lpSolves: number;
-  moved: number;
-  /** Energy disaggregation could not give its jobs (kWh), left for repair. */
-  deficitKwh?: number;
-  /** Seconds spent per stage (measured with the caller's clock). */
-  seconds?: Record<string, number>;
-  /** Per priced placement: how many jobs needed make-room (−1: it failed). */
-  placements?: number[];
-  /** Cost of each candidate plan, or why it failed. */
-  candidates?: (number | string)[];
-  /** Per local-search round: jobs moved and the plan's cost after the battery LP (or why it was dropped). */
-  localSearch?: { moved: number; sweeps: number; swaps?: number; evaluated?: number; cost: number | string }[];
-  milp?: string;
-  fallback?: string;
-  /** Work-bounded mode: solves stopped by the safety cap (a run that is then not repeatable). */
-  safetyCapHits?: number;
-  /** Work-bounded mode: simplex iterations and MIP nodes used, summed over the solves. */
-  work?: { iterations: number; nodes: number };
-}
-
-/** Relative gap under which a plan counts as proven optimal. */
-export const OPTIMAL_REL_GAP = 1e-6;
+export {
+  DEFAULT_PLANNER_OPTIONS,
+  EXACT_PLANNER,
+  LP_PLANNER,
+  OPTIMAL_REL_GAP,
+  PRICED_PLANNER,
+  type PlannerOptions,
+  type PlanStats,
+} from './plan-options.ts';
 
 // Carbon cap tightenings tried in turn: the class plan leaves this share of the cap unused, so that
 // disaggregation and repair, which move a little energy, stay under the real cap.
 const TIGHTENINGS = [0.001, 0.01, 0.05];
 
 type Attempt = { readonly schedule: Schedule } | { readonly retry: boolean; readonly reason: string };
-
-export const assemble = (
-  p: PlanningProblem,
-  d: Draft,
-  batteries: Schedule['batteries'],
-  lowerBoundGbp: number,
-  planner = LP_PLANNER,
-): Schedule => assembleChecked(p, d, batteries, lowerBoundGbp, planner).schedule;
-
-/**
- * The schedule of a draft, its figures filled from one check of its placement, and that check's
- * verdict on every physical rule (check.ts; the figures match it by construction).
- */
-const assembleChecked = (
-  p: PlanningProblem,
-  d: Draft,
-  batteries: Schedule['batteries'],
-  lowerBoundGbp: number,
-  planner = LP_PLANNER,
-): { schedule: Schedule; verdict: ReturnType<typeof checkSchedule> } => {
-  const jobs = p.jobs.map((j, i) => ({
-    id: j.id,
-    site: p.sites[d.site[i] as number]!.id,
-    powerKw: Array.from(d.power[i] ?? new Float64Array(p.slots)),
-  }));
-  const draft: Schedule = {
-    version: 1,
-    status: 'feasible',
-    costGbp: 0,
-    carbonKg: 0,
-    lowerBoundGbp,
-    jobs,
-    batteries,
-    planner,
-  };
-  const verdict = checkSchedule(p, draft, { reported: false });
-  const fields = costFields(p, verdict);
-  const costGbp = fields.costGbp;
-  const bound = Math.min(lowerBoundGbp, costGbp);
-  const status = costGbp - bound <= OPTIMAL_REL_GAP * Math.max(1, Math.abs(costGbp)) ? 'optimal' : 'feasible';
-  return { schedule: { ...draft, ...fields, status, lowerBoundGbp: bound }, verdict };
-};
 
 /** IT power allowed per site and slot once the class plan's battery flows are fixed. */
 const itLimits = (p: PlanningProblem, cm: ClassModel, x: Float64Array): Float64Array[] => {
@@ -151,16 +69,6 @@ const itLimits = (p: PlanningProblem, cm: ClassModel, x: Float64Array): Float64A
   });
 };
 
-export const siteLoads = (p: PlanningProblem, d: Draft): Float64Array[] => {
-  const load = p.sites.map(() => new Float64Array(p.slots));
-  d.power.forEach((pw, j) => {
-    if (pw)
-      for (let t = 0; t < p.slots; t++)
-        load[d.site[j] as number]![t] = (load[d.site[j] as number]![t] as number) + (pw[t] as number);
-  });
-  return load;
-};
-
 const solveClasses = async (cm: ClassModel, solve: LpSolve, deadline: () => number, stats: PlanStats) => {
   const out = await solve(cm.model, { timeLimitSeconds: deadline() });
   stats.lpSolves++;
@@ -174,27 +82,6 @@ const emptyDraft = (p: PlanningProblem): Draft => ({
   power: new Array<Float64Array | undefined>(p.jobs.length),
   deficitKwh: Float64Array.from(p.jobs, (j) => j.energyKwh),
 });
-
-export type Candidate = { readonly schedule: Schedule } | { readonly failed: string; readonly carbon: boolean };
-
-/** Battery LP for a job plan, then the independent check. */
-export const finish = async (
-  p: PlanningProblem,
-  draft: Draft,
-  solve: LpSolve,
-  deadline: () => number,
-  stats: PlanStats,
-  bound: number,
-  planner: string,
-): Promise<Candidate> => {
-  const battery = await planBatteries(p, siteLoads(p, draft), solve, deadline());
-  stats.lpSolves++;
-  if (!battery.ok) return { failed: battery.reason, carbon: battery.carbon };
-  const { schedule, verdict } = assembleChecked(p, draft, battery.batteries, bound, planner);
-  return verdict.ok
-    ? { schedule }
-    : { failed: `the plan fails the check: ${verdict.violations.slice(0, 3).join('; ')}`, carbon: false };
-};
 
 /**
  * Every job placed afresh at its cheapest priced slots. Placement moves a little energy away from
@@ -224,28 +111,6 @@ const pricedPlacement = async (
   return last;
 };
 
-/** A checked schedule back into a draft, for local search. */
-export const draftOf = (p: PlanningProblem, s: Schedule): Draft => {
-  const siteIndex = new Map(p.sites.map((x, i) => [x.id, i]));
-  const byId = new Map(s.jobs.map((j) => [j.id, j]));
-  const h = p.slotMinutes / 60;
-  const power = p.jobs.map((j) => Float64Array.from(byId.get(j.id)!.powerKw));
-  return {
-    site: Int32Array.from(p.jobs, (j) => siteIndex.get(byId.get(j.id)!.site) as number),
-    power,
-    // Soft jobs may have energy beyond the horizon; local search leaves those as they are.
-    deficitKwh: Float64Array.from(p.jobs, (j, i) => {
-      if (!mayLeaveUnserved(p, j)) return 0;
-      const short = j.energyKwh - power[i]!.reduce((a, x) => a + x * h, 0);
-      return short > UNSERVED_TOL * Math.max(1, j.energyKwh) ? short : 0;
-    }),
-  };
-};
-
-const POLISH_ROUNDS = 3;
-/** A polish round that gains less than this share of the plan's cost is the last. */
-const MIN_ROUND_GAIN = 0.01;
-
 /**
  * Slot costs that lean towards later slots: + weight × mean |cost| × (slots − 1 − t) / slots. On an
  * overloaded fleet the energy cost is nearly fixed (every slot is full), and placing work as late as
@@ -265,56 +130,6 @@ const latePreferring = (p: PlanningProblem, base: UnitCosts, weight: number): Un
  * (Below 5,000, [0.5, 1] beat [1, 2, 4] at 1k seed 42 but lost at 150 and 300 jobs, so it stays.)
  */
 const LATE_WEIGHTS = (p: PlanningProblem): number[] => (p.jobs.length <= 5000 ? [1, 2, 4] : [0.5]);
-
-/**
- * Local search on the best plan (local-search.ts) and, with soft jobs, exchanges between them
- * (exchange.ts: a late job takes a slot another job holds, on a full site), in rounds on one draft
- * while a round gains at least MIN_ROUND_GAIN of the plan's cost; then one battery LP for the new IT
- * profile and the check. Every move is priced with the plan's battery flows held, so each round's
- * draft is valid as it stands; the LP and the check once at the end, instead of after every round,
- * saved about 0.35 s of 1.8 s at 10k overloaded jobs, and stopping after a round that gains under 1 %
- * another 0.55 s for 0.1 % of cost (the third round gained £383 of £376,935). The polished plan is
- * kept only if the checked plan is cheaper.
- */
-const polish = async (
-  p: PlanningProblem,
-  best: Schedule,
-  lambda: number,
-  solve: LpSolve,
-  deadline: () => number,
-  stats: PlanStats,
-  bound: number,
-): Promise<Schedule> => {
-  const draft = draftOf(p, best);
-  let gained = 0;
-  for (let round = 0; round < POLISH_ROUNDS; round++) {
-    // With soft jobs, exchanges follow and the rounds repeat: a sweep that gains under 5 % of the
-    // first ends the search (on the 10k overloaded benchmark the last sweep of each round gained nothing).
-    const r = localSearch(p, draft, best.batteries, lambda, 4, hasSoftJobs(p) ? 0.05 : 0);
-    // Exchanges keep every site-slot's load, so they need no new battery plan of their own.
-    const x = hasSoftJobs(p) ? exchange(p, draft, lambda) : { swaps: 0, gain: 0, evaluated: 0 };
-    if (r.moved === 0 && x.swaps === 0) break;
-    gained += r.gain + x.gain;
-    stats.localSearch = [
-      ...(stats.localSearch ?? []),
-      {
-        moved: r.moved,
-        sweeps: r.sweeps,
-        ...(x.swaps > 0 ? { swaps: x.swaps, evaluated: x.evaluated } : {}),
-        // Before the battery LP and the check: the priced cost less what the moves gained.
-        cost: Math.round((best.costGbp - gained) * 100) / 100,
-      },
-    ];
-    if (r.gain + x.gain < MIN_ROUND_GAIN * Math.abs(best.costGbp)) break;
-  }
-  if (gained <= 0) return best;
-  const next = await finish(p, draft, solve, deadline, stats, bound, best.planner ?? LP_PLANNER);
-  if (!('schedule' in next)) {
-    stats.localSearch = [...(stats.localSearch ?? []), { moved: 0, sweeps: 0, cost: next.failed }];
-    return best;
-  }
-  return next.schedule.costGbp < best.costGbp ? next.schedule : best;
-};
 
 /**
  * One pass: the class LP (the relaxation that proves the bound), then two ways back to jobs, and
@@ -410,70 +225,6 @@ const attempt = async (
   const failed = a as { failed: string; carbon: boolean };
   const carbon = placed.some((x) => 'failed' in x && x.carbon);
   return { retry: failed.carbon || carbon, reason: failed.failed };
-};
-
-type Exact = { readonly schedule: Schedule } | { readonly infeasible: true } | { readonly failed: string };
-
-/** Solves the exact MILP (from `start` when given) and turns its answer into a checked schedule. */
-const exactPlan = async (
-  p: PlanningProblem,
-  solve: LpSolve,
-  seconds: number,
-  bound: number,
-  stats: PlanStats,
-  start?: Schedule,
-): Promise<Exact> => {
-  const em = buildExactModel(p);
-  const out = await solve(em.model, {
-    timeLimitSeconds: seconds,
-    mipRelGap: 1e-4,
-    ...(start ? { start: encodeExact(p, em, start) } : {}),
-  });
-  stats.lpSolves++;
-  stats.lpSeconds += out.seconds;
-  stats.milp = `${out.status}${out.status === 'failed' ? `: ${out.reason}` : ''} (${em.binaries} binaries)`;
-  if (out.status === 'infeasible') return { infeasible: true };
-  if (out.status === 'failed') return { failed: out.reason };
-  // HiGHS's dual bound is its proof; it can only raise the bound already proved.
-  const proved = Math.max(bound, Number.isFinite(out.dualBound) ? (out.dualBound as number) : bound);
-  const draft = decodeExact(p, em, out.colValue);
-  if (draft.deficitKwh.some((x, j) => x > 1e-7 * Math.max(1, p.jobs[j]!.energyKwh) && !mayLeaveUnserved(p, p.jobs[j]!)))
-    return { failed: 'the MILP solution misses energy' };
-  const battery = await planBatteries(p, siteLoads(p, draft), solve, Math.max(0.5, seconds));
-  if (!battery.ok) return { failed: battery.reason };
-  const { schedule, verdict } = assembleChecked(p, draft, battery.batteries, proved, EXACT_PLANNER);
-  return verdict.ok
-    ? { schedule }
-    : { failed: `the MILP plan fails the check: ${verdict.violations.slice(0, 2).join('; ')}` };
-};
-
-// With work limits the MILP's size, not the clock, decides whether it runs.
-const useMilp = (p: PlanningProblem, options: PlannerOptions, remaining: number): boolean =>
-  exactBinaries(p) <= options.milpMaxBinaries && (options.work !== undefined || remaining >= 0.2);
-
-/** Tries the exact MILP from `best`; keeps the better plan and the better proven bound. */
-const improve = async (
-  p: PlanningProblem,
-  best: Schedule,
-  solve: LpSolve,
-  options: PlannerOptions,
-  remaining: number,
-  stats: PlanStats,
-): Promise<Schedule> => {
-  if (best.status === 'optimal' || !useMilp(p, options, remaining)) return best;
-  const out = await exactPlan(
-    p,
-    solve,
-    Math.min(remaining, options.milpTimeLimitSeconds),
-    best.lowerBoundGbp,
-    stats,
-    best,
-  );
-  if (!('schedule' in out)) return best;
-  const better = out.schedule.costGbp < best.costGbp ? out.schedule : best;
-  const lowerBoundGbp = Math.min(Math.max(best.lowerBoundGbp, out.schedule.lowerBoundGbp), better.costGbp);
-  const optimal = better.costGbp - lowerBoundGbp <= OPTIMAL_REL_GAP * Math.max(1, Math.abs(better.costGbp));
-  return { ...better, lowerBoundGbp, status: optimal ? 'optimal' : 'feasible' };
 };
 
 /** Plans with the class LP; falls back to the greedy planner when any stage cannot finish. */

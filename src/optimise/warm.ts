@@ -9,15 +9,8 @@
 import { withWorkMetrics, type PlanningProblem, type Schedule } from '../domain/planning.ts';
 import { importCaps } from './class-model.ts';
 import { unitCosts } from './disaggregate.ts';
-import {
-  draftOf,
-  finish,
-  planWithLp,
-  DEFAULT_PLANNER_OPTIONS,
-  LP_PLANNER,
-  type PlannerOptions,
-  type PlanStats,
-} from './planner.ts';
+import { draftOf, finish } from './assemble.ts';
+import { planWithLp, DEFAULT_PLANNER_OPTIONS, LP_PLANNER, type PlannerOptions, type PlanStats } from './planner.ts';
 import type { LpSolve } from './lp.ts';
 import { repair } from './repair.ts';
 import { localSearch } from './local-search.ts';

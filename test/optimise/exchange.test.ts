@@ -11,7 +11,7 @@ import type { Draft } from '../../src/optimise/disaggregate.ts';
 import { exchange } from '../../src/optimise/exchange.ts';
 import { greedyPlan } from '../../src/optimise/greedy.ts';
 import { localSearch } from '../../src/optimise/local-search.ts';
-import { assemble, draftOf } from '../../src/optimise/planner.ts';
+import { assemble, draftOf } from '../../src/optimise/assemble.ts';
 import { mayLeaveUnserved } from '../../src/optimise/soft.ts';
 import { problemArb } from './arbitraries.ts';
 
