@@ -15,7 +15,8 @@ import type { InboundJournal } from './journal.ts';
 import type { SignatureCheck } from './verify-pool.ts';
 import { checkSubscription, type KeyResolver } from './key-resolver.ts';
 import type { RateLimit } from './rate-limit.ts';
-import { registerReceiver, type Inbound } from './receiver.ts';
+import type { Inbound } from './inbound.ts';
+import { registerReceiver } from './receiver.ts';
 import { postWithRetry, type RetryPolicy } from './retry.ts';
 import { versionOfRecord } from './v2/versions.ts';
 

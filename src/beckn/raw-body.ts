@@ -1,13 +1,15 @@
-// Beckn signatures cover the exact body bytes, so every signed endpoint receives the raw Buffer and
-// parses it itself after verification. Safe to call more than once on one app.
+// Beckn signatures cover the exact body bytes, so every signed endpoint receives the raw Buffer
+// (useRawJsonBody; safe to call more than once on one app), takes it as bytes (rawBodyOf) and parses
+// it itself after verification (parseBody).
 //
 // What the web framework refuses before any route runs (a body over the limit, a Content-Type it
 // cannot read, a broken Content-Length) is answered as a coded NACK too, not the framework's own
 // `{statusCode, code: "FST_…"}` JSON (issue 14: every refusal is a coded NACK; the resilience suite
 // found these at the registry, the agent and for unreadable Content-Types at the BPP).
-import type { FastifyError, FastifyInstance } from 'fastify';
+import type { FastifyError, FastifyInstance, FastifyRequest } from 'fastify';
 import { FlexError } from '../errors.ts';
 import { toNack } from './ack.ts';
+import type { BecknMessage } from './context.ts';
 
 /** The raw JSON body limit of a Beckn endpoint (8 MiB); the registry passes a smaller one. */
 export const DEFAULT_BODY_LIMIT = 8 * 1024 * 1024;
@@ -98,5 +100,23 @@ export const assertJsonDepth = (raw: Uint8Array, max = MAX_JSON_DEPTH): void => 
       if (++depth > max)
         throw new FlexError('FLX_REQ_INVALID_JSON', `the body nests deeper than ${max} levels of arrays and objects`);
     } else if (c === 0x5d || c === 0x7d) depth--;
+  }
+};
+
+/** The request's raw bytes, or a coded refusal when there is no JSON body (empty, text/plain, another type). */
+export const rawBodyOf = (req: FastifyRequest): Buffer => {
+  const type = /^\s*([^;\s]*)/.exec(String(req.headers['content-type'] ?? ''))?.[1]?.toLowerCase() ?? '';
+  if (Buffer.isBuffer(req.body) && req.body.length > 0 && type === 'application/json') return req.body;
+  const none = req.body === undefined || (Buffer.isBuffer(req.body) && req.body.length === 0);
+  const what = none ? 'the request has no body' : `the body is ${type || 'of no stated type'}`;
+  throw new FlexError('FLX_REQ_MEDIA_TYPE', `${what}: send it as JSON with Content-Type: application/json`);
+};
+
+/** The body as JSON, or FLX_REQ_INVALID_JSON. */
+export const parseBody = <T = BecknMessage>(raw: Buffer): T => {
+  try {
+    return JSON.parse(raw.toString('utf8')) as T;
+  } catch (e) {
+    throw new FlexError('FLX_REQ_INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`);
   }
 };

@@ -11,69 +11,29 @@
 // The codec is the wire's version: core 1.1.1 by default; Beckn 2.0 (src/beckn/v2/receiver.ts) reads
 // its own envelope into the same internal message and answers with its own Ack, through these steps
 // (mapped to the 1.1.1 form for the BPP and grid buyer, as sent for compute-energy's native endpoint).
-import { createHash } from 'node:crypto';
+// The steps' parts: raw-body.ts (the bytes, the JSON), verify.ts (signature and gateway signature),
+// receiver-codec.ts (the wire version), inbound-context.ts (context and ttl), dedupe.ts,
+// retry-later.ts (refusals for rate and load), inbound-audit.ts (the rows); the pipeline is here.
 import type { FastifyInstance, FastifyReply, FastifyRequest } from 'fastify';
 import { FlexError } from '../errors.ts';
 import type { Signer, Store, StoreTx } from '../ports.ts';
-import { ACK, toNack } from './ack.ts';
-import { ACK_SIGNATURE_HEADER, signAck } from './ack-signature.ts';
 import type { Busy } from './admission.ts';
 import { deadlineOf } from './client.ts';
-import { REQUEST_ACTIONS, callbackOf, type Action, type BecknMessage } from './context.ts';
+import { REQUEST_ACTIONS, type Action, type BecknMessage } from './context.ts';
+import { DUPLICATE, claimKey, isDuplicate, outcomeOf, sameMessage } from './dedupe.ts';
+import type { Inbound } from './inbound.ts';
+import { inboundEntry, rejectedEntry } from './inbound-audit.ts';
 import { checkContext } from './inbound-context.ts';
 import { storeJournal, type InboundJournal } from './journal.ts';
-import type { KeyResolver, ResolvedKey } from './key-resolver.ts';
+import type { KeyResolver } from './key-resolver.ts';
 import { withLogContext } from '../observability/logger.ts';
 import { DEFAULT_RATE_LIMIT, rateLimiter, type RateLimit, type RateLimiter } from './rate-limit.ts';
-import { depthCheckedBody, useRawJsonBody } from './raw-body.ts';
+import { depthCheckedBody, rawBodyOf, useRawJsonBody } from './raw-body.ts';
+import { coreCodec, type ReceiverCodec, type Refusal, type Seen } from './receiver-codec.ts';
+import { BUSY_RETRY_AFTER_SECONDS, isRetryLater, lateBy, retryLater } from './retry-later.ts';
 import { becknValidator, type BecknValidator } from './validator.ts';
-import { DEFAULT_SKEW_SECONDS, verifyRequest } from './verify.ts';
+import { DEFAULT_SKEW_SECONDS, GATEWAY_HEADER, verifyGateway, verifyRequest } from './verify.ts';
 import type { SignatureCheck } from './verify-pool.ts';
-
-export interface Inbound {
-  readonly action: Action;
-  readonly msg: BecknMessage;
-  readonly sender: ResolvedKey;
-  /** The gateway that forwarded the message (search through a BG), when there was one. */
-  readonly gateway?: ResolvedKey;
-  /** The exact bytes received and their Authorization header (a gateway forwards both unchanged). */
-  readonly raw: Buffer;
-  readonly authorization: string;
-  /** base64 BLAKE2b-512 of `raw`, as verified. */
-  readonly digest: string;
-  /** A message that came in another version than 1.1.1 (`msg` is its internal form): as sent. */
-  readonly wire?: WireOrigin;
-}
-
-/** peerUri: where the sender takes answers (its bapUri / bppUri as spelled); context, message: as sent. */
-export type WireOrigin = {
-  readonly version: string;
-  action: string;
-  peerUri: string;
-  context: object;
-  message: unknown;
-};
-/** A refusal as a codec answers it: HTTP status, body, and the coded error. */
-export type Refusal = { readonly http: number; body: unknown; error: FlexError };
-type Seen = { messageId?: string };
-
-/**
- * One Beckn version at the wire (issue 18) around the one pipeline: its routes (prefix, internal
- * action → wire name), how verified bytes become the internal (1.1.1-form) message the handlers read
- * (setting `seen.messageId` once the body parses; throw to NACK), its NACKs and answers (messageId is
- * '' before the body parsed), and what it records with a first claim: `record` in the TxWork's
- * transaction, `accepted` for a continuation before its ACK. `version` goes in the audit rows.
- */
-export interface ReceiverCodec {
-  readonly prefix: string;
-  readonly actions: Readonly<Partial<Record<Action, string>>>;
-  readonly version?: string;
-  decode(action: Action, raw: Buffer, from: ResolvedKey, seen: Seen): Promise<{ msg: BecknMessage; wire?: WireOrigin }>;
-  toNack(e: unknown): Refusal;
-  answer(reply: FastifyReply, raw: Buffer, messageId: string, http: number, nack?: Refusal): Promise<void>;
-  record?(tx: StoreTx, i: Inbound): Promise<void>;
-  accepted?(i: Inbound): Promise<void>;
-}
 
 /**
  * The effect of a message, run by the receiver inside the transaction that claims the message and
@@ -130,93 +90,8 @@ export interface ReceiverOptions {
   readonly codec?: ReceiverCodec;
 }
 
-// A refused request leaves its digest, length and this much of its start in the audit trail, never the
-// whole body: unsigned junk stored whole filled the disk (issue 14 finding 4: 327 MB in 10 s).
-const MAX_AUDITED_BODY = 512;
-
-/** The request's raw bytes, or a coded refusal when there is no JSON body (empty, text/plain, another type). */
-const rawBodyOf = (req: FastifyRequest): Buffer => {
-  const type = /^\s*([^;\s]*)/.exec(String(req.headers['content-type'] ?? ''))?.[1]?.toLowerCase() ?? '';
-  if (Buffer.isBuffer(req.body) && req.body.length > 0 && type === 'application/json') return req.body;
-  const none = req.body === undefined || (Buffer.isBuffer(req.body) && req.body.length === 0);
-  const what = none ? 'the request has no body' : `the body is ${type || 'of no stated type'}`;
-  throw new FlexError('FLX_REQ_MEDIA_TYPE', `${what}: send it as JSON with Content-Type: application/json`);
-};
-
-/** The requests admission control may refuse (callbacks owe nothing back), and when to try again (s). */
+/** The requests admission control may refuse (callbacks owe nothing back). */
 const REQUESTS = new Set<string>(REQUEST_ACTIONS);
-const BUSY_RETRY_AFTER_SECONDS = 5;
-
-/** A refused body for the audit trail: sha-256, length and a short excerpt. */
-const bodyExcerpt = (body: unknown): { bodySha256: string; bodyBytes: number; body: string } => {
-  const bytes = Buffer.isBuffer(body) ? body : Buffer.from(typeof body === 'string' ? body : '', 'utf8');
-  const excerpt = bytes.subarray(0, MAX_AUDITED_BODY).toString('utf8');
-  return { bodySha256: createHash('sha256').update(bytes).digest('hex'), bodyBytes: bytes.length, body: excerpt };
-};
-const DUPLICATE = 'ACK (duplicate: no effect)';
-const GATEWAY_HEADER = 'x-gateway-authorization';
-
-/** BECKN-006 Step 4: the BG's X-Gateway-Authorization over the same bytes, by a subscriber registered as BG. */
-const verifyGateway = async (o: ReceiverOptions, raw: Buffer, header: string, nowMs: number): Promise<ResolvedKey> => {
-  try {
-    const { key } = await verifyRequest(raw, header, o.resolver, nowMs, o.skewSeconds, o.signatureCheck);
-    if (key.type !== 'BG')
-      throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `${key.subscriberId} is registered as ${key.type}, not BG`);
-    return key;
-  } catch (e) {
-    const inner = e instanceof FlexError ? `${e.code}: ${e.message}` : String(e);
-    throw new FlexError('FLX_SIG_GATEWAY', `X-Gateway-Authorization: ${inner}`, { cause: e });
-  }
-};
-
-/** The body as JSON, or FLX_REQ_INVALID_JSON. */
-export const parseBody = <T = BecknMessage>(raw: Buffer): T => {
-  try {
-    return JSON.parse(raw.toString('utf8')) as T;
-  } catch (e) {
-    throw new FlexError('FLX_REQ_INVALID_JSON', `the body is not valid JSON: ${(e as Error).message}`);
-  }
-};
-
-// ed25519 is deterministic and an ACK body is the same for every ACK, so within one second (the
-// resolution of `created`) every ACK carries the same signature: sign it once per second, not per request.
-const ackSignatures = new WeakMap<Signer, { text: string; second: number; header: string }>();
-const signedAck = (signer: Signer, text: string, nowMs: number): string => {
-  const second = Math.floor(nowMs / 1000);
-  const hit = ackSignatures.get(signer);
-  if (hit && hit.second === second && hit.text === text) return hit.header;
-  const header = signAck(text, signer, nowMs);
-  if (text === ACK_TEXT) ackSignatures.set(signer, { text, second, header });
-  return header;
-};
-const ACK_TEXT = JSON.stringify(ACK);
-
-/** Core 1.1.1, the default codec: routes at the root, the message as sent, the ACK signed in a header. */
-const coreCodec = (o: ReceiverOptions, v: BecknValidator): ReceiverCodec => ({
-  prefix: '',
-  actions: Object.fromEntries(actionsFor(o.role).map((a) => [a, a])),
-  decode: async (action, raw) => {
-    const msg = parseBody(raw);
-    v.assert(action, msg);
-    return { msg };
-  },
-  toNack,
-  answer: async (reply, _raw, _id, http, nack) => {
-    const text = nack ? JSON.stringify(nack.body) : ACK_TEXT;
-    if (o.ackSigner) reply.header(ACK_SIGNATURE_HEADER, signedAck(o.ackSigner, text, o.now()));
-    await reply.code(http).type('application/json').send(text);
-  },
-});
-
-/** A refusal for load or rate, with the seconds until a retry may pass (Retry-After); not audited. */
-type RetryLater = FlexError & { readonly retryAfterSeconds: number };
-const retryLater = (code: 'FLX_RATE_LIMITED' | 'FLX_BUSY', message: string, s: number): RetryLater =>
-  Object.assign(new FlexError(code, message), { retryAfterSeconds: s });
-const isRetryLater = (e: unknown): e is RetryLater => e instanceof FlexError && 'retryAfterSeconds' in e;
-
-// Time kept, after a request's handler ran, to send its callback before the ttl ends: a request whose
-// handler (the BPP's planning) ran past it is refused, not ACKed (an ACK promises the callback).
-const LATE_MARGIN_MS = 500;
 
 /** What registerReceiver prepares once: the codec and the rate limiter. */
 type Steps = { readonly codec: ReceiverCodec; limiter: RateLimiter | undefined };
@@ -230,14 +105,17 @@ const admit = async (
   o: ReceiverOptions,
   { codec, limiter }: Steps,
   action: Action,
-  { req, nowMs, seen }: Call,
+  { req, nowMs, seen, journal }: Call,
 ): Promise<{ inbound: Inbound; duplicate: boolean }> => {
   const raw = rawBodyOf(req);
   // BECKN-006 gateways forward 1.1.1 searches only (2.0 has none: 14_Signing "removes legacy gateway-specific steps").
   const gatewayHeader = o.codec ? undefined : req.headers[GATEWAY_HEADER];
-  const gateway = typeof gatewayHeader === 'string' ? await verifyGateway(o, raw, gatewayHeader, nowMs) : undefined;
-  const authorization = req.headers.authorization;
   const check = o.signatureCheck;
+  const gateway =
+    typeof gatewayHeader === 'string'
+      ? await verifyGateway(raw, gatewayHeader, o.resolver, nowMs, o.skewSeconds, check)
+      : undefined;
+  const authorization = req.headers.authorization;
   const { key: sender, digest } = await verifyRequest(raw, authorization, o.resolver, nowMs, o.skewSeconds, check);
   // Keyed by the subscriber whose signature verified, before any parsing, validation or store work.
   const wait = limiter?.take(sender.subscriberId, nowMs);
@@ -261,48 +139,12 @@ const admit = async (
     ...(gateway ? { gateway } : {}),
     ...(wire ? { wire } : {}),
   };
-  return { inbound, duplicate: await isDuplicate(o, inbound) };
-};
-
-/** Replay protection: the same signer, message_id and action again is a duplicate (no second effect). */
-const claimKey = (i: Inbound): string => `${i.sender.subscriberId}|${i.msg.context.message_id}|${i.action}`;
-const outcomeOf = (i: Inbound): string => `ACK ${i.digest}`;
-
-/** The exact same signed request (or a retry of it) gets the same ACK; a different message under a used message_id is refused. */
-const sameMessage = (i: Inbound, previous: string): true => {
-  if (previous === outcomeOf(i) || previous === 'ACK') return true;
-  throw new FlexError(
-    'FLX_REQ_DUPLICATE',
-    `message_id ${i.msg.context.message_id} was already used by ${i.sender.subscriberId} for a different ${i.action}`,
-    { path: 'context.message_id' },
-  );
-};
-
-const isDuplicate = async (o: ReceiverOptions, inbound: Inbound): Promise<boolean> => {
-  const previous = await (o.journal ?? defaultJournals(o)).seen(claimKey(inbound));
-  return previous !== undefined && sameMessage(inbound, previous);
+  return { inbound, duplicate: await isDuplicate(journal, inbound) };
 };
 
 const journals = new WeakMap<Store, InboundJournal>();
 const defaultJournals = (o: ReceiverOptions): InboundJournal =>
   journals.get(o.store) ?? journals.set(o.store, storeJournal(o.store)).get(o.store)!;
-
-const inboundEntry = (o: ReceiverOptions, i: Inbound, { req, nowMs }: Call, outcome: string) => ({
-  kind: 'beckn.in' as const,
-  at: nowMs,
-  actor: o.subscriberId,
-  transactionId: i.msg.context.transaction_id,
-  messageId: i.msg.context.message_id,
-  payload: {
-    action: i.wire?.action ?? i.action,
-    ...(i.wire ? { version: i.wire.version } : {}),
-    from: i.sender.subscriberId,
-    authorization: req.headers.authorization,
-    body: i.raw.toString('utf8'),
-    outcome,
-    ...(i.gateway ? { gateway: i.gateway.subscriberId, gatewayAuthorization: req.headers[GATEWAY_HEADER] } : {}),
-  },
-});
 
 /**
  * One transaction: locks (the Beckn transaction first, so messages of one order are handled one at a
@@ -318,10 +160,10 @@ const commitWork = async (o: ReceiverOptions, work: TxWork, i: Inbound, call: Ca
       if (!claim.first) {
         // A copy that raced past the dedupe step (or arrived after a restart): same rule as there.
         sameMessage(i, claim.outcome);
-        await tx.appendAudit(inboundEntry(o, i, call, DUPLICATE));
+        await tx.appendAudit(inboundEntry(o.subscriberId, i, call, DUPLICATE));
         return false;
       }
-      await tx.appendAudit(inboundEntry(o, i, call, 'ACK'));
+      await tx.appendAudit(inboundEntry(o.subscriberId, i, call, 'ACK'));
       await o.codec?.record?.(tx, i);
       await work.commit(tx);
       return true;
@@ -329,17 +171,6 @@ const commitWork = async (o: ReceiverOptions, work: TxWork, i: Inbound, call: Ca
   } finally {
     work.settle?.();
   }
-};
-
-/** A refusal when a request's handler ran so long that its callback could no longer be sent within the ttl. */
-const lateBy = (o: ReceiverOptions, action: Action, i: Inbound): RetryLater | undefined => {
-  if (!REQUESTS.has(action)) return undefined;
-  const now = o.now();
-  const due = deadlineOf(i.msg.context, now);
-  if (now + LATE_MARGIN_MS <= due) return undefined;
-  const left = Math.max(0, Math.round((due - now) / 1000));
-  const why = `answering this ${action} took until ${left} s before its ttl ended, too late to send the callback in time`;
-  return retryLater('FLX_BUSY', `${why}; nothing was done`, BUSY_RETRY_AFTER_SECONDS);
 };
 
 /** Runs `f` after the ACK has gone, reporting its failure. */
@@ -362,13 +193,13 @@ const accept = async (o: ReceiverOptions, done: Inbound, call: Call): Promise<vo
   } catch (e) {
     // A copy of this message may have taken effect while this one was being validated (a retry
     // racing its original): it is then a duplicate, answered with the same ACK, not a refusal.
-    if (!(e instanceof FlexError) || !(await isDuplicate(o, done).catch(() => false))) throw e;
-    await journal.append(inboundEntry(o, done, call, DUPLICATE));
+    if (!(e instanceof FlexError) || !(await isDuplicate(journal, done).catch(() => false))) throw e;
+    await journal.append(inboundEntry(o.subscriberId, done, call, DUPLICATE));
     o.onOutcome?.(action, 'duplicate');
     return answer(200);
   }
   if (typeof then === 'object') {
-    const late = lateBy(o, action, done);
+    const late = REQUESTS.has(action) ? lateBy(action, done.msg.context, o.now()) : undefined;
     if (late !== undefined) {
       then.settle?.();
       throw late;
@@ -379,7 +210,7 @@ const accept = async (o: ReceiverOptions, done: Inbound, call: Call): Promise<vo
     if (first && then.after) later(o, done, then.after);
     return;
   }
-  const entry = inboundEntry(o, done, call, 'ACK');
+  const entry = inboundEntry(o.subscriberId, done, call, 'ACK');
   const claim = await journal.accept(claimKey(done), outcomeOf(done), entry, DUPLICATE);
   if (claim.first) await o.codec?.accepted?.(done);
   o.onOutcome?.(action, claim.first ? 'ACK' : 'duplicate');
@@ -415,7 +246,7 @@ const handle = async (
     const admitted = await admit(o, steps, action, call);
     inbound = admitted.inbound;
     if (admitted.duplicate) {
-      await journal.append(inboundEntry(o, inbound, call, DUPLICATE));
+      await journal.append(inboundEntry(o.subscriberId, inbound, call, DUPLICATE));
       o.onOutcome?.(action, 'duplicate');
       return await answer(200);
     }
@@ -436,48 +267,43 @@ const handle = async (
       queued?.(acked);
     }
   } catch (e) {
-    const nack = codec.toNack(e);
-    o.onOutcome?.(action, `NACK:${nack.error.code}`, e);
-    // Like load shedding, a refusal for the rate or the planner's queue is not audited: a row each
-    // would add to the load.
-    if (isRetryLater(e)) {
-      reply.header('Retry-After', String(e.retryAfterSeconds));
-      return answer(nack.http, nack);
-    }
-    const ctx = (inbound?.msg.context ?? {}) as Partial<BecknMessage['context']>;
-    const authorization = req.headers.authorization;
-    // The refusal's row is best effort: when the store itself is what failed (disk full, database
-    // down) the row cannot be written either, and the peer must still get the coded NACK, not the
-    // web framework's 500. A refusal changes no state, so nothing is lost but the row.
-    await journal
-      .append({
-        kind: 'beckn.rejected',
-        at: nowMs,
-        actor: o.subscriberId,
-        ...(ctx.transaction_id ? { transactionId: ctx.transaction_id } : {}),
-        ...(ctx.message_id ? { messageId: ctx.message_id } : {}),
-        payload: {
-          action: codec.actions[action] ?? action,
-          ...(codec.version ? { version: codec.version } : {}),
-          code: nack.error.code,
-          reason: nack.error.message,
-          authorization: typeof authorization === 'string' ? authorization.slice(0, MAX_AUDITED_BODY) : null,
-          ...bodyExcerpt(req.body),
-        },
-      })
-      .catch(() => undefined);
-    // BECKN-006 Step 2 item 8 / Step 4 item 8: a failed signature gets 401 with WWW-Authenticate, a
-    // failed gateway signature 401 with Proxy-Authenticate.
-    const challenge = `Signature realm="${o.subscriberId}",headers="(created) (expires) digest"`;
-    if (nack.error.code === 'FLX_SIG_GATEWAY') reply.header('Proxy-Authenticate', challenge);
-    else if (nack.http === 401) reply.header('WWW-Authenticate', challenge);
-    await answer(nack.http, nack);
+    await refuse(o, codec, action, call, reply, e, inbound);
   }
 };
 
-/** The actions a role receives (core 1.1.1 `paths` tags): a BPP the requests, a BAP the callbacks, a BG search and on_search. */
-export const actionsFor = (role: 'BAP' | 'BPP' | 'BG'): Action[] =>
-  role === 'BPP' ? [...REQUEST_ACTIONS] : role === 'BAP' ? REQUEST_ACTIONS.map(callbackOf) : ['search', 'on_search'];
+/**
+ * Any step's error as the NACK the codec writes, told to onOutcome. A refusal for the rate or the
+ * load is answered with Retry-After and not audited (like load shedding, a row each would add to
+ * the load); any other has its `beckn.rejected` row, and a failed signature its challenge header.
+ */
+const refuse = async (
+  o: ReceiverOptions,
+  codec: ReceiverCodec,
+  action: Action,
+  { req, answer, nowMs, journal }: Call,
+  reply: FastifyReply,
+  e: unknown,
+  inbound: Inbound | undefined,
+): Promise<void> => {
+  const nack = codec.toNack(e);
+  o.onOutcome?.(action, `NACK:${nack.error.code}`, e);
+  if (isRetryLater(e)) {
+    reply.header('Retry-After', String(e.retryAfterSeconds));
+    return answer(nack.http, nack);
+  }
+  const context = (inbound?.msg.context ?? {}) as Partial<BecknMessage['context']>;
+  const refused = { action: codec.actions[action] ?? action, version: codec.version, context };
+  // The refusal's row is best effort: when the store itself is what failed (disk full, database
+  // down) the row cannot be written either, and the peer must still get the coded NACK, not the
+  // web framework's 500. A refusal changes no state, so nothing is lost but the row.
+  await journal.append(rejectedEntry(o.subscriberId, nowMs, refused, nack.error, req)).catch(() => undefined);
+  // BECKN-006 Step 2 item 8 / Step 4 item 8: a failed signature gets 401 with WWW-Authenticate, a
+  // failed gateway signature 401 with Proxy-Authenticate.
+  const challenge = `Signature realm="${o.subscriberId}",headers="(created) (expires) digest"`;
+  if (nack.error.code === 'FLX_SIG_GATEWAY') reply.header('Proxy-Authenticate', challenge);
+  else if (nack.http === 401) reply.header('WWW-Authenticate', challenge);
+  await answer(nack.http, nack);
+};
 
 /**
  * Registers POST <prefix>/<action> for every action the role can receive in the codec's version;

@@ -60,3 +60,26 @@ export const verifyRequest = async (
     throw new FlexError('FLX_SIG_INVALID');
   return { key, signature: params.signature, digest };
 };
+
+/** The header a BG signs a forwarded request with (BECKN-006 Step 4). */
+export const GATEWAY_HEADER = 'x-gateway-authorization';
+
+/** BECKN-006 Step 4: the BG's X-Gateway-Authorization over the same bytes, by a subscriber registered as BG. */
+export const verifyGateway = async (
+  rawBody: Uint8Array,
+  header: string,
+  resolver: KeyResolver,
+  nowMs: number,
+  skewSeconds?: number,
+  check?: SignatureCheck,
+): Promise<ResolvedKey> => {
+  try {
+    const { key } = await verifyRequest(rawBody, header, resolver, nowMs, skewSeconds, check);
+    if (key.type !== 'BG')
+      throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `${key.subscriberId} is registered as ${key.type}, not BG`);
+    return key;
+  } catch (e) {
+    const inner = e instanceof FlexError ? `${e.code}: ${e.message}` : String(e);
+    throw new FlexError('FLX_SIG_GATEWAY', `X-Gateway-Authorization: ${inner}`, { cause: e });
+  }
+};

@@ -2,7 +2,7 @@
 // days at outturn prices and intensity, and the carbon cap's lines of the summary (issue 13 item 7:
 // £ and gCO2 against FIFO, and the cap). Split from demo.ts, which runs the day.
 import type { Market } from '../compose/market.ts';
-import { SLOT_MINUTES } from '../compose/market.ts';
+import { SLOT_MINUTES } from '../compose/market-roles.ts';
 import type { DemoConfig } from '../config.ts';
 import { carbonOf, pricesOf } from '../domain/signals.ts';
 import { epochMs, type SlotGrid } from '../domain/time.ts';

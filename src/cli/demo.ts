@@ -4,7 +4,8 @@
 // compares the day with the same queue run without FlexLon.
 import { randomUUID } from 'node:crypto';
 import { verifyChain } from '../audit/chain.ts';
-import { composeMarket, tickSites, type Market } from '../compose/market.ts';
+import { composeMarket, type Market } from '../compose/market.ts';
+import { tickSites } from '../compose/market-day.ts';
 import { demoConfig, type DemoConfig } from '../config.ts';
 import { BUSY_BACKLOG_HOURS, BUSY_OFFERED_LOAD, HALF_IDLE_JOBS } from '../sim/site-profile.ts';
 import type { FlexNeed } from '../domain/offers.ts';

@@ -7,17 +7,9 @@ export { BL01_METHOD, bl01For, simulatedHistory } from './baseline.ts';
 export { composeBpp, type ComposedBpp, type SharedParts } from './bpp.ts';
 export type * from './config.ts';
 export { composeGateway, type ComposedGateway } from './gateway.ts';
-export {
-  composeMarket,
-  ensureDataDir,
-  HORIZON_SLOTS,
-  MAX_SITES,
-  SIM_SITES,
-  SLOT_MINUTES,
-  type Market,
-  type MarketHooks,
-  type MarketSite,
-} from './market.ts';
+export { composeMarket, SIM_SITES, type Market, type MarketHooks, type MarketSite } from './market.ts';
+export { ensureDataDir, MAX_SITES } from './market-config.ts';
+export { HORIZON_SLOTS, SLOT_MINUTES } from './market-roles.ts';
 export { defaultStoreConfig, dispatchKeyId, freePort, openStore, storeOpener, type RunningRole } from './parts.ts';
 export { composeRegistry, type ComposedRegistry } from './registry.ts';
 export { createPlanningSolver, greedySolver, plannerOf } from './solver.ts';

@@ -3,25 +3,24 @@
 // Orchestrator (BAP) with its procurement loop, the Flexibility Orchestrator (BPP) and one
 // Compute-Flex agent per simulated site (aggregation: the BPP sells the sites' flexibility
 // together, see docs/architecture.md). The roles share one replayed clock; in each slot every site
-// reports first and the buyer acts after them, so a seeded run is repeatable.
-import { existsSync, mkdirSync, rmSync, statSync, accessSync, constants } from 'node:fs';
-import { dirname, join } from 'node:path';
-import { DEFAULT_PRICING } from '../agents/flex/pricing.ts';
+// reports first and the buyer acts after them, so a seeded run is repeatable. The checks of the
+// demo's config are in market-config.ts, each role's config in market-roles.ts, the day's replay in
+// market-day.ts; here the roles are started in order and the market handed back.
+import { mkdirSync, rmSync } from 'node:fs';
+import { join } from 'node:path';
 import type { ComputeAgent } from '../agents/compute/agent.ts';
 import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
-import { DEFAULT_NEED_POLICY, type GridOrchestrator, type StatusPush } from '../agents/grid/orchestrator.ts';
+import type { GridOrchestrator, StatusPush } from '../agents/grid/orchestrator.ts';
 import type { ProcurementEvent, ProcurementLoop } from '../agents/grid/procurement-loop.ts';
 import type { MonitorEvent, MonitorPolicy } from '../agents/grid/monitor.ts';
 import { ReplayClock } from '../adapters/clock/clocks.ts';
-import { keyFilePath } from '../adapters/keystore-file/keystore.ts';
 import type { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
 import type { GridEventStore } from '../adapters/events-openadr/store.ts';
 import { CsvSignalSource } from '../adapters/signals-csv/source.ts';
 import type { DemoConfig } from '../config.ts';
 import { seededIds } from '../domain/ids.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
-import { asFlexError, FlexError } from '../errors.ts';
-import { DEFAULT_WORK } from '../optimise/planner.ts';
+import { FlexError } from '../errors.ts';
 import { SIM_SITES } from '../sim/sites.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../ports.ts';
@@ -30,18 +29,23 @@ import { composeBap } from './bap.ts';
 import { composeBpp } from './bpp.ts';
 import type { KeysConfig, StoreConfig } from './config.ts';
 import { composeGateway } from './gateway.ts';
+import { checkDemoConfig, ensureDataDir } from './market-config.ts';
+import { runDay } from './market-day.ts';
+import {
+  IDS,
+  agentId,
+  at,
+  buyerConfig,
+  gatewayConfig,
+  peerOf,
+  providerConfig,
+  siteAgentConfig,
+  type MarketCommon,
+} from './market-roles.ts';
 import { defaultStoreConfig, dispatchKeyId, freePort, makeKeys, type RunningRole } from './parts.ts';
 import { composeRegistry } from './registry.ts';
 
-export const SLOT_MINUTES = 30;
-export const HORIZON_SLOTS = 96;
-const HOST = '127.0.0.1';
-const DAY_MS = 86_400_000;
-const IDS = { bap: 'grid.flexlon.local', bpp: 'dc.flexlon.local', gateway: 'gateway.flexlon.local' } as const;
-const agentId = (site: string): string => `agent-${site}.dc.flexlon.local`;
-
 export { SIM_SITES };
-export const MAX_SITES = SIM_SITES.length;
 
 /** One simulated site of the market and its Compute-Flex agent. */
 export interface MarketSite {
@@ -117,87 +121,6 @@ export interface MarketHooks {
   readonly choosePort?: () => Promise<number>;
 }
 
-/**
- * The grid side searches earlier the more sites there are: pricing plans every site's flexibility
- * curve and then the portfolio split (about 0.6 s of wall time per extra site), and on the demo's
- * accelerated clock the quotes must be confirmed before the window opens. One site: the default.
- */
-const needPolicy = (sites: number) => ({
-  ...DEFAULT_NEED_POLICY,
-  procureLeadSlots: DEFAULT_NEED_POLICY.procureLeadSlots + 2 * (sites - 1),
-});
-
-// Ports come from freePort (parts.ts): agents must know each other's URLs before their routes exist.
-
-const at = (port: number) => ({ host: HOST, port, publicUrl: `http://${HOST}:${port}` });
-
-/**
- * Checks the data directory before anything is written: its nearest existing ancestor must be a
- * writable directory, and it may not live in /proc or /sys (where mkdir can spin forever).
- */
-/**
- * Every site reports for slot `t`. A report the BPP does not answer in time (FLX_PEER_UNREACHABLE: a
- * slow plan on a loaded machine) is logged and the slot carries on, as a site's own agent process
- * does (compose/agent.ts): the agent keeps its last dispatch and reports again at the next slot. Any
- * other failure ends the run.
- */
-export const tickSites = async (sites: readonly MarketSite[], t: EpochMs, log: Logger): Promise<void> => {
-  const out = await Promise.allSettled(sites.map((site) => site.agent.tick(t)));
-  out.forEach((r, i) => {
-    if (r.status === 'fulfilled') return;
-    const e = asFlexError(r.reason);
-    if (e.code !== 'FLX_PEER_UNREACHABLE') throw r.reason;
-    log.warn(
-      { site: sites[i]?.id, error: e.message },
-      'site report not answered in time; carrying on at the next slot',
-    );
-  });
-};
-
-export const ensureDataDir = (dir: string): string => {
-  const bad = (why: string) =>
-    new FlexError(
-      'FLX_CONFIG_INVALID',
-      `data directory ${dir}: ${why} (set --data-dir or FLEXLON_DATA_DIR to a writable folder)`,
-      { path: '--data-dir' },
-    );
-  if (/^\/(proc|sys)(\/|$)/.test(dir)) throw bad('a kernel pseudo-filesystem cannot hold data');
-  let probe = dir;
-  while (!existsSync(probe)) {
-    const parent = dirname(probe);
-    if (parent === probe) break;
-    probe = parent;
-  }
-  if (!statSync(probe).isDirectory()) throw bad(`${probe} is a file, not a directory`);
-  try {
-    accessSync(probe, constants.W_OK);
-  } catch {
-    throw bad(`${probe} is not writable`);
-  }
-  return dir;
-};
-
-const checkDemoConfig = (c: DemoConfig, signals: CsvSignalSource, dayStart: EpochMs): void => {
-  const span = signals.span();
-  // The demo plans two days ahead: the day and the next must be covered, to the last half hour.
-  if (dayStart < span.from || dayStart + 2 * DAY_MS - SLOT_MINUTES * 60_000 > span.to) {
-    const latest = Math.floor((span.to + SLOT_MINUTES * 60_000 - 2 * DAY_MS) / DAY_MS) * DAY_MS;
-    throw new FlexError(
-      'FLX_CONFIG_INVALID',
-      `--date: the shipped grid data covers ${new Date(span.from).toISOString().slice(0, 10)} to ${new Date(span.to).toISOString().slice(0, 16)}Z; the demo needs the day and the next one (pick --date from ${new Date(Math.ceil(span.from / DAY_MS) * DAY_MS).toISOString().slice(0, 10)} to ${new Date(latest).toISOString().slice(0, 10)})`,
-      { path: '--date' },
-    );
-  }
-  if (!Number.isInteger(c.sites) || c.sites < 1 || c.sites > MAX_SITES)
-    throw new FlexError(
-      'FLX_CONFIG_INVALID',
-      `--sites: must be a whole number from 1 to ${MAX_SITES}, got ${c.sites}`,
-      {
-        path: '--sites',
-      },
-    );
-};
-
 /** Attempts at composing the market when a port chosen for it is taken before it is bound. */
 const PORT_ATTEMPTS = 3;
 
@@ -256,10 +179,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
     ...specs.map((s) => agentId(s.id)),
   ])
     await keyStore.signer(id);
-  const peer = (id: string, url: string) => ({ subscriberId: id, url, keyFile: keyFilePath(keys.dir, id) });
   const shared = { clock, signals, logLevel: c.logLevel };
-  // The dashboards' operator token (docs/dashboard.md), shared by the demo's BPP and BAP.
-  const dashboard = { operatorTokenFile: join(runDir, 'operator.token') };
   const roles: RunningRole[] = [];
   const started = <T extends RunningRole>(r: T): T => {
     roles.push(r);
@@ -272,7 +192,13 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
     const registry = started(
       await composeRegistry({ listen: at(0), store: storeOf('registry'), logLevel: c.logLevel }),
     );
-    const registryRef = { url: registry.url, subscribe: true };
+    const m: MarketCommon = {
+      demo: c,
+      keys,
+      registry: { url: registry.url, subscribe: true },
+      storeOf,
+      dashboard: { operatorTokenFile: join(runDir, 'operator.token') },
+    };
     const port = hooks.choosePort ?? freePort;
     const bapPort = await port();
     const bppPorts: number[] = [];
@@ -280,47 +206,14 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
     const agentPorts: number[] = [];
     for (let i = 0; i < specs.length; i++) agentPorts.push(await port());
     const providerOf = (siteId: string): number => groups.findIndex((g) => g.some((x) => x.id === siteId));
+    const agentUrl = (siteId: string): string =>
+      at(agentPorts[specs.findIndex((s) => s.id === siteId)] as number).publicUrl;
     const providers = [];
     for (const [k, group] of groups.entries()) {
+      const store = k === 0 ? 'flex-orchestrator' : `flex-orchestrator-${(group[0] as { id: string }).id}`;
       const bpp = started(
         await composeBpp(
-          {
-            id: providerId(k),
-            name: `FlexLon data centre${group.length > 1 ? 's' : ''} (${group.map((s) => s.name).join(', ')})`,
-            listen: at(bppPorts[k] as number),
-            store: storeOf(k === 0 ? 'flex-orchestrator' : `flex-orchestrator-${(group[0] as { id: string }).id}`),
-            logLevel: c.logLevel,
-            keys,
-            registry: registryRef,
-            clock: { kind: 'system' },
-            signals: { kind: 'shipped' },
-            // The BPP re-plans every slot and prices offers by re-planning, so its budget per plan is
-            // short; the greedy fallback keeps it answering if HiGHS ever cannot.
-            // With the demo's seed, planning is bounded by work, not time: the same flags give the same plans.
-            planner: { kind: 'highs', timeLimitSeconds: 5, milpTimeLimitSeconds: 0.25, work: DEFAULT_WORK },
-            sites: group.map((s) => {
-              const i = specs.indexOf(s);
-              return {
-                id: s.id,
-                region: 'GB',
-                agentUrl: at(agentPorts[i] as number).publicUrl,
-                agent: peer(agentId(s.id), at(agentPorts[i] as number).publicUrl),
-              };
-            }),
-            slotMinutes: SLOT_MINUTES,
-            horizonSlots: HORIZON_SLOTS,
-            pricing: DEFAULT_PRICING,
-            quoteTtlSeconds: 300,
-            supportEmail: `flexibility-desk@${IDS.bpp}`,
-            baseline: c.baseline,
-            carbonCap: c.carbonCap,
-            // The sites report together at each slot boundary (runDay): one plan answers them all.
-            gatherReportsMs: 2000,
-            incrementalReplans: true,
-            outboxEveryMs: 1000,
-            journal: 'sqlite-group-commit',
-            dashboard,
-          },
+          providerConfig(m, { id: providerId(k), port: bppPorts[k] as number, store, group, agentUrl }),
           // The provider's plan, offer and order ids come from the seed, so a run's plans and orders
           // are named alike each time (the buyer's transaction ids stay random: each run is a new deal).
           // Another provider's ids come from another seed: two providers never name an order alike.
@@ -337,30 +230,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
     const openadrTokenFile = join(runDir, 'openadr.token');
     const bap = started(
       await composeBap(
-        {
-          id: IDS.bap,
-          listen: at(bapPort),
-          store: storeOf('grid-orchestrator'),
-          logLevel: c.logLevel,
-          keys,
-          registry: registryRef,
-          clock: { kind: 'system' },
-          signals: { kind: 'shipped' },
-          region: 'GB',
-          slotMinutes: SLOT_MINUTES,
-          policy: { ...needPolicy(specs.length), ...(hooks.monitor ? { monitor: hooks.monitor } : {}) },
-          // on_search comes after pricing, which plans every site: wait for it longer the more sites there are.
-          // Measured 2026-12-04: pricing a busy site under the FIFO carbon cap takes 6.4–7.0 s of wall
-          // time (3.3 s uncapped), 15.6 s for three overloaded sites; at 5 s a site the answer came too
-          // late and the default demo made no deal. Market time is held while the buyer waits
-          // (ReplayClock.hold), and the wait ends when the answer comes, so a longer window costs nothing
-          // when pricing is fast.
-          collectMs: 10_000 * specs.length,
-          callbackTimeoutMs: 10_000,
-          openadr: { tokenFile: openadrTokenFile },
-          dashboard,
-          journal: 'sqlite-group-commit',
-        },
+        buyerConfig(m, { port: bapPort, sites: specs.length, monitor: hooks.monitor, openadrTokenFile }),
         {
           ...shared,
           log: log.child({ agent: 'grid' }),
@@ -371,54 +241,18 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
         },
       ),
     );
-    const gateway = started(
-      await composeGateway(
-        {
-          id: IDS.gateway,
-          listen: at(0),
-          store: storeOf('gateway'),
-          logLevel: c.logLevel,
-          keys,
-          registry: registryRef,
-          journal: 'sqlite-group-commit',
-        },
-        { log },
-      ),
-    );
+    const gateway = started(await composeGateway(gatewayConfig(m), { log }));
     const agents: ComposedAgent[] = [];
-    for (const [i, spec] of specs.entries()) {
+    for (const [index, spec] of specs.entries()) {
+      const k = providerOf(spec.id);
+      const provider = peerOf(m, dispatchKeyId(providerId(k)), at(bppPorts[k] as number).publicUrl);
       agents.push(
         started(
-          await composeAgent(
-            {
-              id: agentId(spec.id),
-              listen: at(agentPorts[i] as number),
-              store: storeOf(`compute-agent-${spec.id}`),
-              logLevel: c.logLevel,
-              keys,
-              clock: { kind: 'system' },
-              slotMinutes: SLOT_MINUTES,
-              horizonSlots: HORIZON_SLOTS,
-              site: { id: spec.id, region: 'GB', gridImportLimitKw: spec.gridImportLimitKw, pue: 1.3 },
-              // The agent trusts its provider's dispatch key, not its Beckn key.
-              orchestrator: peer(
-                dispatchKeyId(providerId(providerOf(spec.id))),
-                at(bppPorts[providerOf(spec.id)] as number).publicUrl,
-              ),
-              // Each site has its own seeded day; the first keeps the demo's seed, so one site gives the same day as before.
-              scheduler: {
-                kind: 'sim',
-                profile: c.siteProfile,
-                seed: c.seed + i * 7919,
-                ...(c.jobs === undefined ? {} : { jobs: c.jobs }),
-                trainingNodes: spec.trainingNodes,
-                baseline: c.baseline,
-                ...('battery' in spec ? { battery: spec.battery } : {}),
-              },
-              pollSeconds: 30,
-            },
-            { ...shared, log: log.child({ agent: 'compute', site: spec.id }), drive: 'external' },
-          ),
+          await composeAgent(siteAgentConfig(m, { spec, index, port: agentPorts[index] as number, provider }), {
+            ...shared,
+            log: log.child({ agent: 'compute', site: spec.id }),
+            drive: 'external',
+          }),
         ),
       );
     }
@@ -467,24 +301,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
         flex: bpp.store,
         agent: first.store,
       },
-      async runDay(signal) {
-        await bap.loop.plan(dayStart);
-        const slot = SLOT_MINUTES * 60_000;
-        const end = epochMs(dayStart + DAY_MS);
-        clock.start();
-        for (let t = epochMs(Math.ceil(clock.now() / slot) * slot); t <= end; t = epochMs(t + slot)) {
-          await clock.waitUntil(t, signal);
-          // The slot's work happens at its boundary (ReplayClock.hold): every site reports, then
-          // the buyer steps; the last tick is the next day's midnight, when the buyer's day is over.
-          clock.hold(t);
-          try {
-            await tickSites(sites, t, log);
-            if (t < end) await bap.loop.step(t);
-          } finally {
-            clock.release();
-          }
-        }
-      },
+      runDay: (signal) => runDay({ dayStart, clock, sites, loop: bap.loop, log }, signal),
       stop: stopAll,
     };
   } catch (e) {

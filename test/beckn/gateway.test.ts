@@ -8,7 +8,8 @@ import { BecknClient } from '../../src/beckn/client.ts';
 import { buildContext, type BecknMessage } from '../../src/beckn/context.ts';
 import { createGateway } from '../../src/beckn/gateway.ts';
 import { signatureHeader } from '../../src/beckn/http.ts';
-import { registerReceiver, type Inbound } from '../../src/beckn/receiver.ts';
+import type { Inbound } from '../../src/beckn/inbound.ts';
+import { registerReceiver } from '../../src/beckn/receiver.ts';
 import type { Signer, Store } from '../../src/ports.ts';
 import { eventually, listen, startNetwork, type TestNetwork } from '../helpers/network.ts';
 

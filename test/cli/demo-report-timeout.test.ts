@@ -2,7 +2,8 @@
 // machine), as a site's own agent process does; any other failure still ends the run.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { tickSites, type MarketSite } from '../../src/compose/market.ts';
+import type { MarketSite } from '../../src/compose/market.ts';
+import { tickSites } from '../../src/compose/market-day.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { FlexError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';

@@ -15,7 +15,7 @@ import {
   type CallbackAction,
   type Context,
 } from '../../beckn/context.ts';
-import type { Inbound } from '../../beckn/receiver.ts';
+import type { Inbound } from '../../beckn/inbound.ts';
 import { becknValidator, schemaError } from '../../beckn/validator.ts';
 import type { StoreTx } from '../../ports.ts';
 

@@ -7,7 +7,7 @@ import type { FlexOffer } from '../../domain/offers.ts';
 import { transition, type Order, type OrderEvent } from '../../domain/order.ts';
 import { MINUTE_MS, epochMs, type EpochMs } from '../../domain/time.ts';
 import { FlexError, type ErrorCode } from '../../errors.ts';
-import type { Inbound } from '../../beckn/receiver.ts';
+import type { Inbound } from '../../beckn/inbound.ts';
 import type { StoreOps, StoreTx } from '../../ports.ts';
 import type { OrderSettlement } from '../../settlement/order.ts';
 import type { FlexContext } from './context.ts';

@@ -1,119 +1,45 @@
 // The Flexibility Orchestrator (BPP): keeps the latest report of every Compute-Flex agent, plans the
 // fleet on a rolling horizon with every confirmed commitment as a hard constraint, and dispatches
-// the plan. The Beckn order lifecycle that sells flexibility lives in lifecycle.ts and post-order.ts.
+// the plan. The Beckn order lifecycle that sells flexibility lives in lifecycle.ts and post-order.ts;
+// what the orchestrator is built from in orchestrator-deps.ts, the reports it keeps in
+// site-reports.ts, the offers it holds in held-offers.ts, each site's dispatch in dispatch.ts.
 //
 // Everything a restart needs is in the store: the agents' latest reports, the offers held, the
 // orders and their commitments, the outbox. recover() reads them back, re-plans with the live
 // commitments as hard constraints and dispatches again (docs/storage.md, "Recovery").
 import { randomUUID } from 'node:crypto';
-import type { BecknClient } from '../../beckn/client.ts';
 import { toSpecs, type Commitment } from '../../domain/commitments.ts';
-import { DEFAULT_MOVE_COST, type FlexibilityReport, type MoveCost } from '../../domain/compute.ts';
+import { DEFAULT_MOVE_COST, type FlexibilityReport } from '../../domain/compute.ts';
 import { uuidIds } from '../../domain/ids.ts';
-import { isLive, type CancellationPolicy } from '../../domain/order.ts';
+import { isLive } from '../../domain/order.ts';
 import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
 import type { SignalSeries } from '../../domain/signals.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
-import type { Logger } from '../../log.ts';
-import type { FlexMetrics } from '../../observability/metrics.ts';
-import { batteryFor, dispatchFor, powerCapsFor, type DispatchInstruction } from '../../optimise/problem.ts';
-import type { AgentLink, Clock, IdSource, SignalSource, Signer, Solver, Store } from '../../ports.ts';
-import { FIFO_COUNTERFACTUAL, type BaselineMethod } from '../../settlement/baselines.ts';
+import type { DispatchInstruction } from '../../optimise/problem.ts';
+import type { AgentLink, IdSource, Solver, Store } from '../../ports.ts';
+import { FIFO_COUNTERFACTUAL } from '../../settlement/baselines.ts';
 import { httpAgentLink } from '../link.ts';
 import { parseReport, type DispatchMessage } from '../link-protocol.ts';
-
-/** One site's part of a plan: start times, and for the current slot GPU powers and the battery setpoint. */
-type SiteDispatch = Pick<DispatchMessage, 'powerCaps' | 'battery'> & { readonly dispatch: DispatchInstruction[] };
 import type { FlexContext, FlexSite, FleetPlanning, HeldOffer, PlanOptions } from './context.ts';
 import { FifoCarbonCap } from './carbon-cap.ts';
+import { pushDispatch, siteDispatch } from './dispatch.ts';
 import { RollingPlans, solveFleet, type RollingPlan } from './fleet-plan.ts';
 import { hardFirst } from './hard-first.ts';
+import { HeldOffers } from './held-offers.ts';
 import { Mutex } from './mutex.ts';
+import type { FlexOrchestratorDeps } from './orchestrator-deps.ts';
 import { ReportBatcher, slotIndex } from './report-batch.ts';
-import { latenessOf, planRecord, type PlanRecord, type PlanResult } from './plan-record.ts';
-import type { PricingPolicy } from './pricing.ts';
+import { latenessOf, planRecord, storePlan, type PlanRecord, type PlanResult } from './plan-record.ts';
 import { SiteMoves } from './site-move.ts';
-
-export type { FlexSite } from './context.ts';
-export type { PlanResult } from './plan-record.ts';
-// Moved to src/domain/commitments.ts; re-exported for callers not yet updated.
-
-/** The constructor's input. Read only here: handlers get the narrow FlexContext (context.ts). */
-export interface FlexOrchestratorDeps {
-  readonly id: string;
-  readonly uri: string;
-  readonly name: string;
-  readonly store: Store;
-  readonly client: BecknClient;
-  readonly signer: Signer;
-  /**
-   * The key dispatches to the agents are signed with: not the Beckn key, so that nothing the BPP signs
-   * for the network (a callback to a URL from the open registry) can be replayed to an agent as a
-   * dispatch (issue 14 finding 6). The Beckn key when absent.
-   */
-  readonly dispatchSigner?: Signer;
-  readonly market: Clock;
-  readonly wallNow: () => number;
-  readonly signals: SignalSource;
-  readonly solver: Solver;
-  readonly sites: readonly FlexSite[];
-  readonly horizonSlots: number;
-  readonly slotMinutes: number;
-  readonly pricing: PricingPolicy;
-  readonly quoteTtlSeconds: number;
-  /** Stated in on_init and applied at cancel and update; DEFAULT_CANCELLATION when absent. */
-  readonly cancellation?: CancellationPolicy;
-  readonly carbonCapKg?: number;
-  /**
-   * Cap each plan's carbon at that of the same queues on FIFO over the plan's horizon: the sites'
-   * settlement baselines (the FIFO counterfactual) × forecast intensity. Ignored when carbonCapKg is
-   * set; no cap for a horizon where a site has no baseline (a Slurm site without meter history).
-   */
-  readonly carbonCapFifo?: boolean;
-  /** The settlement baseline the agents compute and on_init names (FIFO_COUNTERFACTUAL when absent). */
-  readonly baselineMethod?: BaselineMethod;
-  /** Contact details sent in on_support (core 1.1.1 Support). */
-  readonly support?: { readonly email?: string; readonly phone?: string };
-  readonly log: Logger;
-  readonly metrics?: FlexMetrics;
-  /** Plan, order, offer and message ids; random UUIDs when absent (src/domain/ids.ts has a seeded source). */
-  readonly ids?: IdSource;
-  /** How the agents are reached; signed JSON over HTTP (src/agents/link.ts) when absent. */
-  readonly link?: AgentLink;
-  /** £ per GPU-hour late for deferrable jobs that state none (DEFAULT_LATE_GBP_PER_GPU_HOUR when absent). */
-  readonly lateGbpPerGpuHour?: number;
-  /**
-   * Answer every site's report of a slot with one plan, waiting at most this long (ms of wall time)
-   * for the other sites' reports (report-batch.ts). Absent: each report is planned on its own.
-   */
-  readonly gatherReportsMs?: number;
-  /**
-   * Re-plan each slot from the last rolling plan (Solver.planCarried) instead of afresh, and make a
-   * fresh plan every FULL_PLAN_EVERY slots beside the carried one, carried from REFRESH_LAG slots
-   * later (fleet-plan.ts): a slot is answered in the time of a carried plan, and the fresh plan's
-   * quality reaches dispatch two slots later. A fresh plan is also made, in place, whenever the
-   * commitments change.
-   */
-  readonly incrementalReplans?: boolean;
-  /**
-   * What moving a waiting job to another site of this provider costs (docs/cost-model.md, "Site
-   * moves"); DEFAULT_MOVE_COST when absent. A plan moves jobs only where that saves more.
-   */
-  readonly moveCost?: MoveCost;
-  /**
-   * Told of every plan stored for dispatch, once it is committed (compute-energy's workload shift
-   * follows the plans the orchestrator makes on its own). It must not throw or block.
-   */
-  readonly onPlanRecorded?: (plan: PlanRecord) => void;
-}
-
-const HELD = { kind: 'held-offers', id: 'current' } as const;
+import { SiteReports } from './site-reports.ts';
 
 export class FlexOrchestrator implements FleetPlanning {
-  private readonly reports = new Map<string, FlexibilityReport>();
-  /** Offers made and not yet expired, held as best-effort commitments (see holdOffers). */
-  private held: HeldOffer[] = [];
+  /** The latest report of every agent, by site in the configured order (site-reports.ts). */
+  private readonly reports: Map<string, FlexibilityReport>;
+  private readonly latest: SiteReports;
+  /** Offers made and not yet expired, held as best-effort commitments (held-offers.ts). */
+  private readonly held: HeldOffers;
   /** Serialises the decisions that add to the fleet's commitments (confirm, update): each plans knowing the others. */
   readonly fleetLock = new Mutex();
   private readonly ids: IdSource;
@@ -133,6 +59,9 @@ export class FlexOrchestrator implements FleetPlanning {
     this.link = deps.link ?? httpAgentLink(deps.dispatchSigner ?? deps.signer, deps.wallNow);
     this.solver = hardFirst(deps.solver);
     this.rolling = new RollingPlans(deps.log);
+    this.held = new HeldOffers(deps.store);
+    this.latest = new SiteReports(deps.sites, deps.store);
+    this.reports = this.latest.bySite;
     this.moves = new SiteMoves({
       cost: deps.moveCost ?? DEFAULT_MOVE_COST,
       link: this.link,
@@ -208,29 +137,11 @@ export class FlexOrchestrator implements FleetPlanning {
   }
 
   /**
-   * Keeps offers deliverable until they expire: between on_search and confirm the fleet keeps
-   * being dispatched, and without this a job started in the meantime could run through the window
-   * and make an offer undeliverable. Held offers are best effort: a plan that cannot keep them all
-   * is made without them (confirmed commitments are always hard). Called with the offers' own
-   * transaction, so the hold is as durable as the offers.
+   * Keeps offers deliverable until they expire (held-offers.ts): best effort, a plan that cannot
+   * keep them all is made without them. Called with the offers' own transaction.
    */
-  async holdOffers(tx: Pick<Store, 'putDocument' | 'getDocument'>, offers: readonly HeldOffer[]): Promise<void> {
-    const now = this.deps.market.now();
-    const stored = (await tx.getDocument<{ offers: HeldOffer[] }>(HELD.kind, HELD.id))?.offers ?? [];
-    const next = [...stored.filter((h) => h.until > now), ...offers];
-    await tx.putDocument(HELD.kind, HELD.id, { offers: next });
-    this.held = next;
-  }
-
-  private async heldOffers(now: EpochMs): Promise<HeldOffer[]> {
-    const orders = await this.deps.store.listOrders();
-    const taken = new Set(
-      orders
-        .filter((o) => o.state !== 'quoted' && o.state !== 'initialised' && o.state !== 'searched')
-        .map((o) => o.offerId),
-    );
-    this.held = this.held.filter((h) => h.until > now && !taken.has(h.offerId));
-    return this.held;
+  holdOffers(tx: Pick<Store, 'putDocument' | 'getDocument'>, offers: readonly HeldOffer[]): Promise<void> {
+    return this.held.hold(tx, offers, this.deps.market.now());
   }
 
   /** The live commitments (orders confirmed or active), from the store. */
@@ -264,7 +175,7 @@ export class FlexOrchestrator implements FleetPlanning {
     const held =
       o.held === false
         ? []
-        : (await this.heldOffers(now)).flatMap((h) => toSpecs([...live, ...extra, ...h.commitments], grid));
+        : (await this.held.live(now)).flatMap((h) => toSpecs([...live, ...extra, ...h.commitments], grid));
     const carbonCapKg =
       this.deps.carbonCapKg ??
       (this.deps.carbonCapFifo
@@ -333,30 +244,7 @@ export class FlexOrchestrator implements FleetPlanning {
     id: string = this.ids.next('plan'),
   ): Promise<PlanRecord> {
     const rec = planRecord(id, this.deps.wallNow(), result, reason);
-    await this.deps.store.transaction(async (tx) => {
-      await tx.savePlan(rec);
-      await tx.appendAudit({
-        kind: 'plan',
-        at: rec.createdAt,
-        actor: this.deps.id,
-        payload: {
-          planId: rec.id,
-          reason,
-          status: rec.status,
-          planner: rec.planner,
-          costGbp: rec.costGbp,
-          carbonKg: rec.carbonKg,
-          ...(result.problem.carbonCapKg === undefined ? {} : { carbonCapKg: result.problem.carbonCapKg }),
-          ...(result.carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg: result.carbonCapMissedKg }),
-          lowerBoundGbp: result.schedule.lowerBoundGbp,
-          horizonStart: rec.horizonStart,
-          orders: rec.orders,
-          signalsIssuedAt: rec.signalsIssuedAt,
-          ...(result.moves ? { moves: result.moves } : {}),
-          ...audit,
-        },
-      });
-    });
+    await storePlan(this.deps.store, this.deps.id, rec, result, audit);
     this.deps.onPlanRecorded?.(rec);
     return rec;
   }
@@ -398,42 +286,24 @@ export class FlexOrchestrator implements FleetPlanning {
   }
 
   /**
-   * A site's dispatch from a plan: start times read off the schedule; none with no feasible plan
-   * (the waiting jobs stay held). Both routes a dispatch travels (the reply to a report, the push of
-   * dispatchAll) take it from here.
-   */
-  private siteDispatch(report: FlexibilityReport, result: PlanResult): SiteDispatch {
-    if (result.schedule.status === 'infeasible') return { dispatch: [] };
-    const now = this.deps.market.now();
-    const powerCaps = powerCapsFor(report, result.schedule, result.grid, now);
-    const battery = batteryFor(report.site, result.schedule, result.grid, now);
-    return {
-      dispatch: dispatchFor(report, result.schedule, result.grid, now),
-      ...(powerCaps.length > 0 ? { powerCaps } : {}),
-      ...(battery ? { battery } : {}),
-    };
-  }
-
-  /**
    * An agent's periodic report (checked against flexlon-link/1): remember it (durably), re-plan, and
    * answer with that site's dispatch.
    */
   async onAgentReport(body: unknown): Promise<DispatchMessage & { readonly dispatch: DispatchInstruction[] }> {
     const report = parseReport(body);
     this.site(report.site);
-    this.remember(report);
-    await this.deps.store.putDocument('agent-report', report.site, report);
+    await this.latest.keep(report);
     if (this.batcher) {
       const { result: slotResult, rec } = await this.batcher.submit(report.site);
       const now = this.reports.get(report.site) ?? report;
-      return { ...this.siteDispatch(now, slotResult), reason: 'rolling plan', planId: rec.id };
+      return { ...siteDispatch(now, slotResult, this.deps.market.now()), reason: 'rolling plan', planId: rec.id };
     }
     const result = await this.operationalPlan();
     const { schedule } = result;
     // The moves first: the reply's start times are for the queue as the moves leave it.
     const planId = this.ids.next('plan');
     await this.dispatchMoves(result, planId);
-    const levers = this.siteDispatch(this.reports.get(report.site) ?? report, result);
+    const levers = siteDispatch(this.reports.get(report.site) ?? report, result, this.deps.market.now());
     const reason = `report from ${report.site}`;
     const rec = await this.record(
       result,
@@ -449,27 +319,15 @@ export class FlexOrchestrator implements FleetPlanning {
     return { ...levers, reason: 'rolling plan', planId: rec.id };
   }
 
-  /**
-   * Keeps a site's latest report, the sites in their configured order: plans must not depend on
-   * which agent happened to report first (they report concurrently, and a replay must repeat).
-   */
-  private remember(report: FlexibilityReport): void {
-    const fresh = !this.reports.has(report.site);
-    this.reports.set(report.site, report);
-    if (!fresh) return;
-    const order = this.deps.sites.map((s) => s.id);
-    const sorted = [...this.reports].sort(([a], [b]) => order.indexOf(a) - order.indexOf(b));
-    this.reports.clear();
-    for (const [site, r] of sorted) this.reports.set(site, r);
-  }
-
   /** The plan that answers every site's report of a slot (gatherReportsMs), recorded once with each site's dispatch. */
   private async slotPlan(): Promise<{ result: PlanResult; rec: PlanRecord }> {
     const result = await this.operationalPlan();
     const { schedule } = result;
     const planId = this.ids.next('plan');
     await this.dispatchMoves(result, planId);
-    const dispatch = Object.fromEntries([...this.reports].map(([site, r]) => [site, this.siteDispatch(r, result)]));
+    const dispatch = Object.fromEntries(
+      [...this.reports].map(([site, r]) => [site, siteDispatch(r, result, this.deps.market.now())]),
+    );
     const rec = await this.record(
       result,
       "the sites' reports of the slot",
@@ -492,31 +350,11 @@ export class FlexOrchestrator implements FleetPlanning {
       throw new FlexError('FLX_PLAN_INFEASIBLE', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
     const rec = await this.record(result, reason, { ...(orderId ? { orderId } : {}), ...latenessOf(result.schedule) });
     await this.dispatchMoves(result, rec.id);
+    const parts = { link: this.link, store: this.deps.store, actor: this.deps.id, wallNow: this.deps.wallNow };
     for (const [siteId, report] of this.reports) {
       const site = this.site(siteId);
-      const levers = this.siteDispatch(report, result);
-      const { dispatch } = levers;
-      const { results } = await this.link.dispatch(site.agentUrl, { ...levers, reason, planId: rec.id });
-      const at = this.deps.wallNow();
-      await this.deps.store.transaction(async (tx) => {
-        const record = {
-          id: `${rec.id}|${siteId}`,
-          site: siteId,
-          at,
-          planId: rec.id,
-          ...(orderId ? { orderId } : {}),
-          dispatch,
-          results,
-        };
-        await tx.saveDispatch(record);
-        await tx.appendAudit({
-          kind: 'dispatch',
-          at,
-          actor: this.deps.id,
-          ...(orderId ? { orderId } : {}),
-          payload: { site: siteId, planId: rec.id, reason, ...levers, results },
-        });
-      });
+      const levers = siteDispatch(report, result, this.deps.market.now());
+      await pushDispatch(parts, { site, levers, planId: rec.id, reason, orderId });
     }
     return rec;
   }
@@ -527,16 +365,10 @@ export class FlexOrchestrator implements FleetPlanning {
    * ever reported), so the commitments bind again before the next report arrives.
    */
   async recover(): Promise<PlanRecord | undefined> {
-    for (const s of this.deps.sites) {
-      const r = await this.deps.store.getDocument<FlexibilityReport>('agent-report', s.id);
-      if (r && !this.reports.has(s.id)) this.remember(r);
-    }
-    this.held = (await this.deps.store.getDocument<{ offers: HeldOffer[] }>(HELD.kind, HELD.id))?.offers ?? [];
+    await this.latest.restore();
+    const heldOffers = await this.held.restore();
     const live = (await this.deps.store.listOrders()).filter((o) => isLive(o.state)).length;
-    this.deps.log.info(
-      { reports: this.reports.size, heldOffers: this.held.length, liveOrders: live },
-      'recovered state from the store',
-    );
+    this.deps.log.info({ reports: this.reports.size, heldOffers, liveOrders: live }, 'recovered state from the store');
     return this.dispatchAll('restart: re-plan with the stored commitments');
   }
 

@@ -1,10 +1,12 @@
 // The stored form of a plan that dispatch followed (Store.savePlan): what it cost, which orders'
 // commitments bound it, and the grid import it implies at every site and slot. Enough to show,
 // after the fact or after a crash, that the plan honoured every commitment without re-solving.
+// Stored with its audit row, in one transaction (storePlan).
 import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/planning.ts';
 import { siteImportKw } from '../../domain/planning.ts';
 import { isoOf, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { CAP_PART_PREFIX } from '../../optimise/problem.ts';
+import type { Store } from '../../ports.ts';
 import type { PlanKeys } from '../../store/records.ts';
 import type { FleetSolution } from './fleet-plan.ts';
 import type { MoveChoice } from './site-move.ts';
@@ -163,6 +165,43 @@ export const planRecord = (id: string, createdAt: number, r: PlanResult, reason:
     solveMs: Math.round(r.solveMs),
     ...(feasible ? { jobPowerKw: plannedJobPower(r.problem, r.schedule) } : {}),
   };
+};
+
+/**
+ * Stores a plan that dispatch follows (immutable) with its audit row, in one transaction; `audit`
+ * adds what the route that made the plan knows (the site, the levers, the order, the lateness).
+ */
+export const storePlan = async (
+  store: Pick<Store, 'transaction'>,
+  actor: string,
+  rec: PlanRecord,
+  result: PlanResult,
+  audit: Record<string, unknown>,
+): Promise<void> => {
+  await store.transaction(async (tx) => {
+    await tx.savePlan(rec);
+    await tx.appendAudit({
+      kind: 'plan',
+      at: rec.createdAt,
+      actor,
+      payload: {
+        planId: rec.id,
+        reason: rec.reason,
+        status: rec.status,
+        planner: rec.planner,
+        costGbp: rec.costGbp,
+        carbonKg: rec.carbonKg,
+        ...(result.problem.carbonCapKg === undefined ? {} : { carbonCapKg: result.problem.carbonCapKg }),
+        ...(result.carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg: result.carbonCapMissedKg }),
+        lowerBoundGbp: result.schedule.lowerBoundGbp,
+        horizonStart: rec.horizonStart,
+        orders: rec.orders,
+        signalsIssuedAt: rec.signalsIssuedAt,
+        ...(result.moves ? { moves: result.moves } : {}),
+        ...audit,
+      },
+    });
+  });
 };
 
 /** The commitment constraints a plan breaks (import above the ceiling by more than `toleranceKw`), as text. */

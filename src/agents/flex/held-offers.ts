@@ -1,0 +1,47 @@
+// The offers held between on_search and confirm. Between the two the fleet keeps being dispatched,
+// and without a hold a job started in the meantime could run through an offer's window and make the
+// offer undeliverable; so every offer made is planned as a best-effort commitment until it expires
+// or is bought (fleet-plan.ts drops them where a plan cannot keep them all; confirmed commitments
+// are always hard). The hold is a store document written in the offers' own transaction, so it is
+// as durable as the offers, and a restart reads it back (FlexOrchestrator.recover).
+import type { EpochMs } from '../../domain/time.ts';
+import type { Store } from '../../ports.ts';
+import type { HeldOffer } from './context.ts';
+
+const HELD = { kind: 'held-offers', id: 'current' } as const;
+
+export class HeldOffers {
+  private held: HeldOffer[] = [];
+
+  constructor(private readonly store: Pick<Store, 'getDocument' | 'listOrders'>) {}
+
+  /** Adds `offers` to the hold, dropping those expired by `now`, in the offers' transaction `tx`. */
+  async hold(
+    tx: Pick<Store, 'putDocument' | 'getDocument'>,
+    offers: readonly HeldOffer[],
+    now: EpochMs,
+  ): Promise<void> {
+    const stored = (await tx.getDocument<{ offers: HeldOffer[] }>(HELD.kind, HELD.id))?.offers ?? [];
+    const next = [...stored.filter((h) => h.until > now), ...offers];
+    await tx.putDocument(HELD.kind, HELD.id, { offers: next });
+    this.held = next;
+  }
+
+  /** The offers still held at `now`: not expired, and not yet bought (an order past init took it). */
+  async live(now: EpochMs): Promise<HeldOffer[]> {
+    const orders = await this.store.listOrders();
+    const taken = new Set(
+      orders
+        .filter((o) => o.state !== 'quoted' && o.state !== 'initialised' && o.state !== 'searched')
+        .map((o) => o.offerId),
+    );
+    this.held = this.held.filter((h) => h.until > now && !taken.has(h.offerId));
+    return this.held;
+  }
+
+  /** After a restart: the hold as last stored. Returns how many offers it holds. */
+  async restore(): Promise<number> {
+    this.held = (await this.store.getDocument<{ offers: HeldOffer[] }>(HELD.kind, HELD.id))?.offers ?? [];
+    return this.held.length;
+  }
+}
