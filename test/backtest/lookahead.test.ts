@@ -8,7 +8,8 @@ import { createPlanningSolver } from '../../src/compose/solver.ts';
 import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
-import { productWindows, runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
+import { productWindows } from '../../src/backtest/commitments.ts';
+import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
 import { carbonNoise, ForecastView, gridDataOf, newAudit, PRICE_LEVEL_HOURS } from '../../src/backtest/signal-view.ts';
 import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
 

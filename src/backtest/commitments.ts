@@ -1,0 +1,73 @@
+// A backtest's product windows and the commitments made at their notices (docs/backtest.md,
+// "Flexibility products"): which windows are called on its days, with P415's hours chosen on the
+// price forecast known at each notice, and what a planner strategy commits to per site there.
+import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { bl01Baseline } from '../settlement/baseline-bl01.ts';
+import type { FleetSite } from './fleet.ts';
+import type { PlannerStrategy } from './planner-strategy.ts';
+import { productCalendar, type ProductName, type ProductWindow } from './product-calendar.ts';
+import { BL01_SETTLEMENT, meterHistory, type Offer } from './products.ts';
+import { ForecastView, newAudit, type carbonNoise, type GridData } from './signal-view.ts';
+
+/**
+ * The product windows called on the backtest's days. P415's active hours are chosen on the price
+ * forecast as known at each notice, read through a ForecastView bound to the notice: nothing
+ * published later can move a window.
+ */
+export const productWindows = (
+  products: readonly ProductName[],
+  days: readonly string[],
+  data: GridData,
+  noise: ReturnType<typeof carbonNoise>,
+): ProductWindow[] =>
+  productCalendar(products, days, (noticeAt) => {
+    const view = new ForecastView(data, Math.floor(noticeAt / PERIOD_MS) * PERIOD_MS, noise, newAudit());
+    return (t) => view.price((t - data.start) / PERIOD_MS);
+  });
+
+/**
+ * The commitments a planner strategy makes at a window's notice, one per site: the import its plan
+ * expects in each period of the window ((idle + the day's inference profile + planned jobs) × PUE)
+ * and BL01 over the metered days complete by then.
+ */
+export const offersAt = (
+  strategy: PlannerStrategy,
+  w: ProductWindow,
+  sites: readonly FleetSite[],
+  meter: readonly Map<string, number[]>[],
+  eventDays: ReadonlySet<string>,
+  dataStart: number,
+  inference: (dayIndex: number, site: number) => readonly number[],
+  allDays: readonly string[],
+): Offer[] => {
+  const k = allDays.indexOf(w.date);
+  return sites.map((s, i) => {
+    const inf = k >= 0 ? inference(k, i) : [];
+    const predictedKw = Array.from({ length: w.periods }, (_, p) => {
+      const slot = w.fromSlot + p;
+      const period = (w.start + p * PERIOD_MS - dataStart) / PERIOD_MS;
+      return (
+        (s.spec.trainingIdleKw +
+          (inf[slot % Math.max(1, inf.length)] ?? 0) +
+          strategy.plannedJobsKw(s.spec.id, period)) *
+        s.spec.pue
+      );
+    });
+    const days = meter[i] as Map<string, number[]>;
+    // Only days finished by the notice are in the meter store (it is filled at each day's end).
+    const history = meterHistory({ day: (_, d) => days.get(d), price: () => 0 }, i, w.date, eventDays);
+    const bl = bl01Baseline(history, w.date, [], w.fromSlot, w.fromSlot + w.periods, BL01_SETTLEMENT);
+    return {
+      product: w.product,
+      site: s.spec.id,
+      siteIndex: i,
+      date: w.date,
+      noticeAt: w.noticeAt,
+      start: w.start,
+      periods: w.periods,
+      fromSlot: w.fromSlot,
+      predictedKw,
+      baselineKw: bl.ok ? bl.baselineKw : null,
+    };
+  });
+};
