@@ -8,7 +8,8 @@ import { toNack } from '../beckn/ack.ts';
 import { postSigned } from '../beckn/http.ts';
 import type { KeyResolver, ResolvedKey } from '../beckn/key-resolver.ts';
 import { verifyRequest } from '../beckn/verify.ts';
-import { FlexError } from '../errors.ts';
+import { asFlexError, FlexError } from '../errors.ts';
+import type { Logger } from '../log.ts';
 import type { AgentLink, ProviderLink, Signer, Store } from '../ports.ts';
 import {
   LINK_PATHS,
@@ -23,6 +24,8 @@ export interface LinkOptions {
   readonly now: () => number;
   readonly store: Store;
   readonly actor: string;
+  /** Where a fault behind a request is logged: the peer sees only "internal error". */
+  readonly log?: Logger;
 }
 
 /** POST `path`: verify the signature over the raw body, parse, run the handler, reply with its JSON. */
@@ -45,6 +48,12 @@ export const signedRoute = <T>(
       return reply.send(await handler(body, key));
     } catch (e) {
       const nack = toNack(e);
+      // The peer sees only "internal error"; the operator needs the cause (as for Beckn requests).
+      if (nack.error.code === 'FLX_INTERNAL')
+        o.log?.error(
+          { path, error: asFlexError(e).message, stack: (e as Error | undefined)?.stack },
+          'internal error answering a link request',
+        );
       await o.store.appendAudit({
         kind: 'beckn.rejected',
         at: o.now(),

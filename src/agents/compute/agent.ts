@@ -335,7 +335,13 @@ export class ComputeAgent {
   }
 
   register(app: FastifyInstance): void {
-    const link = { resolver: this.deps.resolver, now: this.deps.wallNow, store: this.deps.store, actor: this.deps.id };
+    const link = {
+      resolver: this.deps.resolver,
+      now: this.deps.wallNow,
+      store: this.deps.store,
+      actor: this.deps.id,
+      log: this.deps.log,
+    };
     const fromOrchestrator = (sender: { subscriberId: string }) => {
       if (sender.subscriberId !== this.deps.orchestratorId)
         throw new FlexError('FLX_SIG_WRONG_SUBSCRIBER', `only ${this.deps.orchestratorId} may instruct this agent`);

@@ -211,7 +211,7 @@ export const createBpp = (o: BppOptions): Bpp => {
       signedRoute(
         app,
         LINK_PATHS.report,
-        { resolver: o.agentTrust, now: c.provider.wallNow, store: c.store, actor: c.provider.id },
+        { resolver: o.agentTrust, now: c.provider.wallNow, store: c.store, actor: c.provider.id, log: c.log },
         async (body): Promise<DispatchMessage> => {
           const answer = await fo.onAgentReport(body);
           progress();
