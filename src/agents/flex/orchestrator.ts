@@ -169,13 +169,25 @@ export class FlexOrchestrator implements FleetPlanning {
     const signals = new Map<string, SignalSeries>();
     for (const region of new Set(this.deps.sites.map((s) => s.region)))
       signals.set(region, await this.deps.signals.forecast(region, grid, now));
-    const live = (await this.commitments()).filter((c) => !without.has(c.orderId));
-    const firm = toSpecs([...live, ...extra], grid);
+    // A site that has not reported since the BPP started (its agent down or still starting) is not
+    // in the plan, so neither are its commitments: they are planned from its first report. Without
+    // this the problem names a site it has no report of, and every other site's report failed.
+    const reported = (cs: readonly Commitment[]) => cs.filter((c) => this.reports.has(c.site));
+    const all = (await this.commitments()).filter((c) => !without.has(c.orderId));
+    const live = reported(all);
+    if (live.length < all.length)
+      this.deps.log.warn(
+        { sites: [...new Set(all.filter((c) => !this.reports.has(c.site)).map((c) => c.site))] },
+        'commitments at sites that have not reported yet are left out of this plan',
+      );
+    const firm = toSpecs([...live, ...reported(extra)], grid);
     // Each held offer on top of the firm commitments (not of each other: only one of a search's offers is bought).
     const held =
       o.held === false
         ? []
-        : (await this.held.live(now)).flatMap((h) => toSpecs([...live, ...extra, ...h.commitments], grid));
+        : (await this.held.live(now)).flatMap((h) =>
+            toSpecs([...live, ...reported(extra), ...reported(h.commitments)], grid),
+          );
     const carbonCapKg =
       this.deps.carbonCapKg ??
       (this.deps.carbonCapFifo
