@@ -1,4 +1,4 @@
-// A Flexibility Orchestrator and one Compute-Flex agent beside a given scheduler, on loopback with
+// A Flexibility Orchestrator and one Compute-Flex agent beside each given scheduler, on loopback with
 // real HTTP, real signatures and SQLite stores, in live mode (the wall clock is market time, as it
 // must be beside a real scheduler), each built by its composer (src/compose/). Used by the end-to-end tests over real Slurm and the Kubernetes
 // fake. Grid signals are flat (one price, one carbon intensity): these tests are about the
@@ -12,6 +12,7 @@ import { DEFAULT_PRICING } from '../../src/agents/flex/pricing.ts';
 import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
 import { composeAgent, composeBpp, dispatchKeyId } from '../../src/compose/index.ts';
 import type { Commitment } from '../../src/domain/commitments.ts';
+import type { MoveCost } from '../../src/domain/compute.ts';
 import type { Order } from '../../src/domain/order.ts';
 import type { SignalSeries } from '../../src/domain/signals.ts';
 import { epochMs, slotStart, type EpochMs, type SlotGrid } from '../../src/domain/time.ts';
@@ -57,92 +58,133 @@ export interface FlexSite {
   stop(): Promise<void>;
 }
 
+/** Several sites behind one Flexibility Orchestrator, each with its own agent beside its scheduler. */
+export interface FlexSites {
+  readonly bpp: FlexOrchestrator;
+  readonly flexStore: Store;
+  readonly agents: ReadonlyMap<string, { readonly agent: ComputeAgent; readonly store: Store }>;
+  /** As FlexSite.commit, at the site named. */
+  commit(orderId: string, site: string, from: EpochMs, slots: number, maxImportKw: number): Promise<void>;
+  cancelOrder(orderId: string): Promise<void>;
+  stop(): Promise<void>;
+}
+
 const noMeter = (site: string): Meter => ({ site, importKw: async (grid) => new Array<number>(grid.slots).fill(NaN) });
 
 export const startFlexSite = async (o: FlexSiteOptions): Promise<FlexSite> => {
+  const all = await startFlexSites([o]);
+  const own = all.agents.get(o.site)!;
+  return {
+    bpp: all.bpp,
+    agent: own.agent,
+    flexStore: all.flexStore,
+    agentStore: own.store,
+    commit: (orderId, from, slots, maxImportKw) => all.commit(orderId, o.site, from, slots, maxImportKw),
+    cancelOrder: (orderId) => all.cancelOrder(orderId),
+    stop: () => all.stop(),
+  };
+};
+
+/** The sites' agents and one BPP planning them all; `moveCost` is the BPP's (docs/cost-model.md, "Site moves"). */
+export const startFlexSites = async (
+  sites: readonly FlexSiteOptions[],
+  o: { readonly moveCost?: MoveCost } = {},
+): Promise<FlexSites> => {
   const dir = mkdtempSync(join(tmpdir(), 'flexlon-site-'));
   const wallNow = () => Date.now();
-  const log = createLogger('silent');
+  // TEST_LOG=warn (or info, debug) shows the roles' logs when a test needs looking into.
+  const level = (process.env.TEST_LOG ?? 'silent') as 'silent';
+  const log = createLogger(level);
   const keys = { dir: join(dir, 'keys'), generate: true };
-  const ids = { bpp: 'dc.test.local', agent: `agent-${o.site}.test.local` };
+  const bppId = 'dc.test.local';
+  const agentId = (site: string) => `agent-${site}.test.local`;
   // Each side names the other's key file, so both keys exist before either role starts.
-  for (const id of [...Object.values(ids), dispatchKeyId(ids.bpp)]) await new FileKeyStore(keys.dir, true).signer(id);
+  for (const id of [bppId, ...sites.map((x) => agentId(x.site)), dispatchKeyId(bppId)])
+    await new FileKeyStore(keys.dir, true).signer(id);
   // Each side must know the other's URL before its routes exist, so take free ports first.
-  const [bppPort, agentPort] = [await freePort(), await freePort()];
+  const bppPort = await freePort();
+  const agentPorts: number[] = [];
+  for (let i = 0; i < sites.length; i++) agentPorts.push(await freePort());
   const at = (port: number) => ({ host: '127.0.0.1', port, publicUrl: `http://127.0.0.1:${port}` });
-  const [bppUrl, agentUrl] = [at(bppPort).publicUrl, at(agentPort).publicUrl];
+  const bppUrl = at(bppPort).publicUrl;
   const peer = (id: string, url: string) => ({ subscriberId: id, url, keyFile: join(keys.dir, `${id}.json`) });
   const bppRole = await composeBpp(
     {
-      id: ids.bpp,
+      id: bppId,
       name: 'test',
       listen: at(bppPort),
       store: { kind: 'sqlite', file: join(dir, 'flex.db') },
-      logLevel: 'silent',
+      logLevel: level,
       keys,
       // Nobody subscribes: these tests speak to the BPP through its agent link only.
       registry: { url: 'http://127.0.0.1:9', subscribe: false },
       clock: { kind: 'system' },
       signals: { kind: 'shipped' },
       planner: { kind: 'greedy', timeLimitSeconds: 5 },
-      sites: [{ id: o.site, region: 'GB', agentUrl, agent: peer(ids.agent, agentUrl) }],
+      sites: sites.map((x, i) => {
+        const url = at(agentPorts[i]!).publicUrl;
+        return { id: x.site, region: 'GB', agentUrl: url, agent: peer(agentId(x.site), url) };
+      }),
       slotMinutes: 30,
       horizonSlots: 48,
       pricing: DEFAULT_PRICING,
       quoteTtlSeconds: 300,
-      supportEmail: `flexibility-desk@${ids.bpp}`,
+      supportEmail: `flexibility-desk@${bppId}`,
       baseline: 'fifo',
       outboxEveryMs: 1000,
+      ...(o.moveCost ? { moveCost: o.moveCost } : {}),
     },
     { signals: flatSignals, log, now: wallNow },
   );
-  const agentRole = await composeAgent(
-    {
-      id: ids.agent,
-      listen: at(agentPort),
-      store: { kind: 'sqlite', file: join(dir, 'agent.db') },
-      logLevel: 'silent',
-      keys,
-      clock: { kind: 'system' },
-      slotMinutes: 30,
-      horizonSlots: 48,
-      site: { id: o.site, region: 'GB', gridImportLimitKw: o.itPowerLimitKw, pue: 1 },
-      orchestrator: peer(dispatchKeyId(ids.bpp), bppUrl),
-      scheduler: { kind: 'given' },
-      pollSeconds: 30,
-    },
-    {
-      log,
-      now: wallNow,
-      drive: 'external',
-      ...(o.holdNewJobs ? { holdNewJobs: true } : {}),
-      scheduler: {
-        scheduler: o.scheduler,
-        meter: noMeter(o.site),
-        baseLoad: (g) => new Array<number>(g.slots).fill(o.baseLoadKw),
-        itPowerLimitKw: o.itPowerLimitKw,
-        pue: 1,
+  const agentRoles: Awaited<ReturnType<typeof composeAgent>>[] = [];
+  const agents = new Map<string, { agent: ComputeAgent; store: Store }>();
+  for (const [i, x] of sites.entries()) {
+    const role = await composeAgent(
+      {
+        id: agentId(x.site),
+        listen: at(agentPorts[i]!),
+        store: { kind: 'sqlite', file: join(dir, `agent-${x.site}.db`) },
+        logLevel: level,
+        keys,
+        clock: { kind: 'system' },
+        slotMinutes: 30,
+        horizonSlots: 48,
+        site: { id: x.site, region: 'GB', gridImportLimitKw: x.itPowerLimitKw, pue: 1 },
+        orchestrator: peer(dispatchKeyId(bppId), bppUrl),
+        scheduler: { kind: 'given' },
+        pollSeconds: 30,
       },
-    },
-  );
-  const bpp = bppRole.orchestrator;
-  const agent = agentRole.agent;
+      {
+        log,
+        now: wallNow,
+        drive: 'external',
+        ...(x.holdNewJobs ? { holdNewJobs: true } : {}),
+        scheduler: {
+          scheduler: x.scheduler,
+          meter: noMeter(x.site),
+          baseLoad: (g) => new Array<number>(g.slots).fill(x.baseLoadKw),
+          itPowerLimitKw: x.itPowerLimitKw,
+          pue: 1,
+        },
+      },
+    );
+    agentRoles.push(role);
+    agents.set(x.site, { agent: role.agent, store: role.store });
+  }
   const flexStore = bppRole.store;
-  const agentStore = agentRole.store;
   const orders = new Map<string, Order>();
   return {
-    bpp,
-    agent,
+    bpp: bppRole.orchestrator,
     flexStore,
-    agentStore,
-    async commit(orderId, from, slots, maxImportKw) {
+    agents,
+    async commit(orderId, site, from, slots, maxImportKw) {
       const order: Order = {
         id: orderId,
         transactionId: `tx-${orderId}`,
         bapId: 'grid.test.local',
         bapUri: 'http://127.0.0.1:1',
         offerId: 'offer-1',
-        site: o.site,
+        site,
         windowStart: from,
         windowEnd: epochMs(from + slots * 1_800_000),
         reductionKw: kw(1),
@@ -153,7 +195,7 @@ export const startFlexSite = async (o: FlexSiteOptions): Promise<FlexSite> => {
       orders.set(orderId, order);
       const commitment: Commitment = {
         orderId,
-        site: o.site,
+        site,
         windowStart: from,
         windowEnd: order.windowEnd,
         slotMinutes: 30,
@@ -169,7 +211,7 @@ export const startFlexSite = async (o: FlexSiteOptions): Promise<FlexSite> => {
       if (order) await flexStore.saveOrder({ ...order, state: 'cancelled', updatedAt: epochMs(wallNow()) });
     },
     async stop() {
-      await Promise.allSettled([agentRole.stop(), bppRole.stop()]);
+      await Promise.allSettled([...agentRoles.map((r) => r.stop()), bppRole.stop()]);
       rmSync(dir, { recursive: true, force: true });
     },
   };
