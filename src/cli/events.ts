@@ -4,7 +4,7 @@ import { mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { GridEventStore, openSqliteStore } from '../compose/tools.ts';
-import { DEFAULT_NEED_POLICY } from '../agents/grid/orchestrator.ts';
+import { DEFAULT_NEED_POLICY } from '../agents/grid/need-detection.ts';
 import { DSO_PRODUCTS, eventToNeed } from '../domain/grid-events.ts';
 import { FlexError } from '../errors.ts';
 import { parseFlags, type Command, type Output } from './command.ts';

@@ -6,7 +6,7 @@
 // printed in UTC with the GB settlement day and period and UK local time.
 import { join } from 'node:path';
 import { randomUUID } from 'node:crypto';
-import { DEFAULT_NEED_POLICY } from '../agents/grid/orchestrator.ts';
+import { DEFAULT_NEED_POLICY } from '../agents/grid/need-detection.ts';
 import { composeBap, freePort } from '../compose/index.ts';
 import { defaultDataDir, expandHome } from '../config.ts';
 import type { FlexNeed } from '../domain/offers.ts';

@@ -3,7 +3,7 @@
 // (src/compose/market.ts), and the test helpers do the same: one shape, whatever the source.
 // Field meanings are in docs/operator-guide.md ("Running each participant as its own process").
 import type { SimBatteryConfig } from '../adapters/scheduler-sim/battery.ts';
-import type { NeedPolicy } from '../agents/grid/orchestrator.ts';
+import type { NeedPolicy } from '../agents/grid/need-detection.ts';
 import type { PricingPolicy } from '../agents/flex/pricing.ts';
 import type { RateLimit } from '../beckn/rate-limit.ts';
 import type { MoveCost } from '../domain/compute.ts';

@@ -3,7 +3,7 @@
 // market.ts chooses at start (ports, key ids, stores, which sites a provider sells) comes in; what
 // each role is set to for the demo, and why, is here.
 import { DEFAULT_PRICING } from '../agents/flex/pricing.ts';
-import { DEFAULT_NEED_POLICY } from '../agents/grid/orchestrator.ts';
+import { DEFAULT_NEED_POLICY } from '../agents/grid/need-detection.ts';
 import type { MonitorPolicy } from '../agents/grid/monitor.ts';
 import { keyFilePath } from '../adapters/keystore-file/keystore.ts';
 import type { DemoConfig } from '../config.ts';

@@ -7,6 +7,9 @@
 // Σ running jobs' powerKw (their marginal power) + the inference pool's power; import = IT × pue
 // + the grid-side power of the site's battery, if it has one (battery.ts: + charging, − discharging).
 // The battery sits on the site's bus, not behind the cooling, so PUE does not multiply it.
+//
+// The cluster holds the state and answers the Scheduler and Meter ports; the stepping of time is in
+// engine.ts, and a job's record and its power cap in job-record.ts.
 import type {
   Actuation,
   ComputeJob,
@@ -15,11 +18,10 @@ import type {
   RefusalCode,
   SchedulerCapabilities,
 } from '../../domain/compute.ts';
-import { epochMs, isoOf, MINUTE_MS, slotAt, slotStart, type EpochMs, type SlotGrid } from '../../domain/time.ts';
-import { kw, kwh, type Kilowatts } from '../../domain/units.ts';
+import { epochMs, isoOf, slotAt, slotStart, type EpochMs, type SlotGrid } from '../../domain/time.ts';
+import { kw, type Kilowatts } from '../../domain/units.ts';
 import type { Meter, Scheduler } from '../../ports.ts';
-import { jobPowerKw } from '../../sim/power.ts';
-import { cappedDrawW, MIN_CAP_FRACTION, minCapW, throughputAt } from '../../sim/power-cap.ts';
+import { minCapW } from '../../sim/power-cap.ts';
 import { SimBattery, type SimBatteryConfig } from './battery.ts';
 import {
   checkInferenceProfile,
@@ -27,6 +29,8 @@ import {
   type ResolvedSimConfig,
   type SimClusterConfig as ClusterConfig,
 } from './config.ts';
+import { gpusInUse, inferenceAverageKw, simulate, type EngineSpec } from './engine.ts';
+import { applyCap, copyRecord, isWaiting, newRecord, publicJob, type JobRecord } from './job-record.ts';
 import { PowerLog } from './power-log.ts';
 
 /** The cluster's configuration (config.ts), and optionally a battery behind the site's meter. */
@@ -35,23 +39,8 @@ export interface SimClusterConfig extends ClusterConfig {
   readonly battery?: SimBatteryConfig;
 }
 
-const HOUR_MS = 60 * MINUTE_MS;
-
-/** A job as the cluster tracks it: `speed` is its throughput under its power cap (1 uncapped) and `drawKw` its marginal power while running. */
-type JobRecord = { -readonly [K in keyof ComputeJob]: ComputeJob[K] } & {
-  readonly seq: number;
-  speed: number;
-  drawKw: number;
-};
-
-const isWaiting = (j: JobRecord): boolean => j.state === 'queued' || j.state === 'held';
 const ok = (jobId: string): Actuation => ({ ok: true, jobId });
 const refuse = (jobId: string, reason: string, code: RefusalCode): Actuation => ({ ok: false, jobId, reason, code });
-const copyRecord = (j: JobRecord): JobRecord => ({ ...j, allowedSites: [...j.allowedSites] });
-const publicJob = ({ seq: _seq, speed: _speed, drawKw: _draw, ...job }: JobRecord): ComputeJob => ({
-  ...job,
-  allowedSites: [...job.allowedSites],
-});
 
 export const SIM_CAPABILITIES: SchedulerCapabilities = { kind: 'sim', beginTimes: true, powerCap: true, move: true };
 
@@ -66,8 +55,8 @@ export class SimCluster implements Scheduler, Meter {
   readonly start: EpochMs;
   private readonly input: SimClusterConfig;
   private readonly cfg: ResolvedSimConfig;
-  /** IT power of the inference pool per slot from `start`, repeated cyclically (a daily profile repeats daily). */
-  private readonly inference: readonly number[] | undefined;
+  /** The start, the slots and pools, and the inference profile (a daily profile repeats daily). */
+  private readonly engine: EngineSpec;
   private current: EpochMs;
   /** In FIFO order: submittedAt, then order of submission. */
   private jobs: JobRecord[] = [];
@@ -87,7 +76,11 @@ export class SimCluster implements Scheduler, Meter {
     if (!Number.isFinite(start)) throw new RangeError(`simulated cluster: start must be a time, got ${start}`);
     this.start = start;
     this.current = start;
-    this.inference = inferenceKw === undefined ? undefined : checkInferenceProfile(inferenceKw, this.cfg);
+    this.engine = {
+      start,
+      cfg: this.cfg,
+      inference: inferenceKw === undefined ? undefined : checkInferenceProfile(inferenceKw, this.cfg),
+    };
     this.log = new PowerLog(start);
     this.siteBattery = config.battery && new SimBattery(this.site, config.battery, start);
   }
@@ -107,7 +100,7 @@ export class SimCluster implements Scheduler, Meter {
   }
 
   get gpusInUse(): number {
-    return this.jobs.reduce((n, j) => (j.state === 'running' ? n + j.gpus : n), 0);
+    return gpusInUse(this.jobs);
   }
 
   /** Adds jobs to the queue. An invalid job is a fault in the caller and throws. */
@@ -126,38 +119,7 @@ export class SimCluster implements Scheduler, Meter {
   }
 
   private record(job: ComputeJob): JobRecord {
-    const minPowerKw =
-      job.gpus > 0
-        ? Math.min(
-            job.powerKw,
-            jobPowerKw(this.cfg.power, job.gpus, cappedDrawW(this.cfg.power, minCapW(this.cfg.power))),
-          )
-        : job.powerKw;
-    const rec: JobRecord = {
-      ...job,
-      allowedSites: [...job.allowedSites],
-      minPowerKw: kw(minPowerKw),
-      // The caps setPowerCap accepts: the lowest gives minPowerKw, TDP full power.
-      ...(job.gpus > 0
-        ? {
-            powerCapRangeW: { minW: minCapW(this.cfg.power), maxW: this.cfg.power.gpuTdpW ?? this.cfg.power.gpuPeakW },
-            minCapThroughput: throughputAt(MIN_CAP_FRACTION),
-          }
-        : {}),
-      seq: this.nextSeq++,
-      speed: 1,
-      drawKw: job.powerKw,
-    };
-    if (job.powerCapW !== undefined) this.applyCap(rec, job.powerCapW);
-    return rec;
-  }
-
-  private applyCap(job: JobRecord, capW: number): void {
-    const p = this.cfg.power;
-    const fraction = capW / (p.gpuTdpW ?? p.gpuPeakW);
-    job.powerCapW = capW;
-    job.speed = throughputAt(fraction);
-    job.drawKw = jobPowerKw(p, job.gpus, cappedDrawW(p, capW));
+    return newRecord(job, this.cfg.power, this.nextSeq++);
   }
 
   /** The queue as a scheduler would show it now: jobs submitted later in the day are not yet visible. */
@@ -269,7 +231,7 @@ export class SimCluster implements Scheduler, Meter {
     const p = this.cfg.power;
     if (wattsPerGpu === null) {
       // The cap's own change of speed happens at this instant: what ran before it ran capped.
-      this.applyCap(job, p.gpuTdpW ?? p.gpuPeakW);
+      applyCap(job, p, p.gpuTdpW ?? p.gpuPeakW);
       delete job.powerCapW;
       return Promise.resolve(ok(jobId));
     }
@@ -277,7 +239,7 @@ export class SimCluster implements Scheduler, Meter {
     const hi = p.gpuTdpW ?? p.gpuPeakW;
     if (!(wattsPerGpu >= lo && wattsPerGpu <= hi))
       return Promise.resolve(refuse(jobId, `a cap must be ${lo}–${hi} W per GPU, got ${wattsPerGpu}`, 'invalid'));
-    this.applyCap(job, wattsPerGpu);
+    applyCap(job, p, wattsPerGpu);
     return Promise.resolve(ok(jobId));
   }
 
@@ -312,13 +274,7 @@ export class SimCluster implements Scheduler, Meter {
         `simulated cluster ${this.site}: time cannot move backwards (now ${isoOf(this.current)}, asked for ${isoOf(t)})`,
       );
     }
-    while (this.current < t) {
-      const now = this.current;
-      this.startEligible(now);
-      const next = this.nextEvent(now, t);
-      this.run(now, next);
-      this.current = epochMs(next);
-    }
+    this.current = simulate(this.engine, this.jobs, this.log, this.current, t);
     this.siteBattery?.advanceTo(t);
   }
 
@@ -332,7 +288,7 @@ export class SimCluster implements Scheduler, Meter {
 
   /** Inflexible IT power (kW) per slot of `grid`: the idle training pool plus the inference pool. */
   baseLoadKw(grid: SlotGrid): number[] {
-    return this.perSlot(grid, (a, b) => this.cfg.trainingIdleKw + this.inferenceAverageKw(a, b));
+    return this.perSlot(grid, (a, b) => this.cfg.trainingIdleKw + inferenceAverageKw(this.engine, a, b));
   }
 
   /** What the Compute-Flex agent tells the Flexibility Orchestrator: limits, base load from `at`'s slot, open jobs. */
@@ -356,7 +312,7 @@ export class SimCluster implements Scheduler, Meter {
 
   /** An independent deep copy at the same simulated time, for counterfactual runs. */
   clone(): SimCluster {
-    const copy = new SimCluster(this.input, this.start, this.inference);
+    const copy = new SimCluster(this.input, this.start, this.engine.inference);
     copy.current = this.current;
     copy.jobs = this.jobs.map(copyRecord);
     copy.nextSeq = this.nextSeq;
@@ -386,78 +342,6 @@ export class SimCluster implements Scheduler, Meter {
     if (!(job.releaseAt >= job.submittedAt)) bad('is released before it was submitted');
     if (!Number.isFinite(job.deadlineAt) || (job.beginAt !== undefined && !Number.isFinite(job.beginAt)))
       bad('has a time that is not finite');
-  }
-
-  private eligibleAt(job: JobRecord): number {
-    return Math.max(job.releaseAt, job.beginAt ?? -Infinity);
-  }
-
-  private startEligible(now: EpochMs): void {
-    let free = this.totalGpus - this.gpusInUse;
-    for (const job of this.jobs) {
-      if (job.state !== 'queued' || this.eligibleAt(job) > now) continue;
-      // Strict FIFO without backfill: the oldest eligible job waits for GPUs and nothing overtakes it.
-      if (job.gpus > free) return;
-      job.state = 'running';
-      job.startedAt = now;
-      free -= job.gpus;
-    }
-  }
-
-  /** When a running job finishes if nothing changes; whole milliseconds, and always after `now`. */
-  private finishTime(job: JobRecord, now: number): number {
-    return now + Math.max(1, Math.round((job.remainingKwh / (job.powerKw * job.speed)) * HOUR_MS));
-  }
-
-  private slotIndex(t: number): number {
-    return Math.floor((t - this.start) / (this.cfg.slotMinutes * MINUTE_MS));
-  }
-
-  private nextEvent(now: number, t: number): number {
-    let next = Math.min(t, this.start + (this.slotIndex(now) + 1) * this.cfg.slotMinutes * MINUTE_MS);
-    for (const job of this.jobs) {
-      if (job.state === 'running') next = Math.min(next, this.finishTime(job, now));
-      else if (job.state === 'queued' && this.eligibleAt(job) > now) next = Math.min(next, this.eligibleAt(job));
-    }
-    return next;
-  }
-
-  /** Runs [from, to), within which nothing starts, stops or changes slot, and meters it. */
-  private run(from: number, to: number): void {
-    const dtH = (to - from) / HOUR_MS;
-    let jobsKwh = 0;
-    for (const job of this.jobs) {
-      if (job.state !== 'running') continue;
-      // remainingKwh counts work at full speed; under a cap the job progresses at `speed` and draws drawKw.
-      const finish = this.finishTime(job, from);
-      const done = finish <= to;
-      const progress = done ? job.remainingKwh : Math.min(job.remainingKwh, job.powerKw * job.speed * dtH);
-      jobsKwh += job.speed === 1 ? progress : job.drawKw * (done ? (finish - from) / HOUR_MS : dtH);
-      job.remainingKwh = kwh(done ? 0 : job.remainingKwh - progress);
-      if (done) {
-        job.state = 'completed';
-        job.finishedAt = epochMs(to);
-      }
-    }
-    // Metered from the energy the jobs actually used, so metered energy conserves exactly.
-    this.log.append(to, this.cfg.trainingIdleKw + this.inferenceInSlot(this.slotIndex(from)) + jobsKwh / dtH);
-  }
-
-  private inferenceInSlot(slot: number): number {
-    const profile = this.inference;
-    if (profile === undefined) return this.cfg.inferenceIdleKw;
-    return profile[((slot % profile.length) + profile.length) % profile.length] ?? this.cfg.inferenceIdleKw;
-  }
-
-  /** Time-weighted average of the inference pool over [a, b), which may cross the cluster's slots. */
-  private inferenceAverageKw(a: number, b: number): number {
-    const slotMs = this.cfg.slotMinutes * MINUTE_MS;
-    let energy = 0;
-    for (let s = this.slotIndex(a); this.start + s * slotMs < b; s++) {
-      const overlap = Math.min(b, this.start + (s + 1) * slotMs) - Math.max(a, this.start + s * slotMs);
-      energy += this.inferenceInSlot(s) * overlap;
-    }
-    return energy / (b - a);
   }
 
   private perSlot(grid: SlotGrid, f: (from: number, to: number) => number): number[] {

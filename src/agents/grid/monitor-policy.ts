@@ -1,5 +1,5 @@
 // The buyer's delivery-monitoring policy, apart from the monitor itself (monitor.ts) so that the
-// orchestrator's needs can name it without an import cycle.
+// need policy (need-detection.ts) can name it without an import cycle.
 export interface MonitorPolicy {
   /** Delivered so far may fall this share below committed so far before it is a shortfall. */
   readonly tolerance: number;

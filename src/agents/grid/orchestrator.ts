@@ -1,26 +1,17 @@
 // The Grid Orchestrator (BAP): watches price and carbon forecasts, decides when the grid needs
 // flexibility, buys it from the BPPs on the network through the Beckn lifecycle, and follows the
 // delivery with status. It acts for a grid-side party (a DSO flexibility desk, an aggregator).
-import type { EventNeed, NeedDefaults } from '../../domain/grid-events.ts';
-import { findPeakWindow } from '../../domain/need.ts';
+// The need (when and how much to ask for) is found in need-detection.ts, and whom a search asks in
+// search.ts; here are the requests and their callbacks, and the buy through the lifecycle.
 import type { FlexNeed, FlexOffer } from '../../domain/offers.ts';
 import type { ProductTerms } from '../../domain/products.ts';
 import { productTags } from '../../settlement/codec.ts';
-import { carbonOf, pricesOf } from '../../domain/signals.ts';
 import type { SettlementSummary } from '../../settlement/delivered.ts';
-import { slotStart, type SlotGrid } from '../../domain/time.ts';
-import { gbpPerMwh, kw } from '../../domain/units.ts';
+import type { SlotGrid } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import type { BecknClient } from '../../beckn/client.ts';
-import {
-  FLEXLON_DOMAIN,
-  buildContext,
-  callbackOf,
-  type Action,
-  type BecknMessage,
-  type RequestAction,
-} from '../../beckn/context.ts';
+import { buildContext, callbackOf, type Action, type BecknMessage, type RequestAction } from '../../beckn/context.ts';
 import {
   baselineMethodOf,
   confirmedOrderId,
@@ -31,68 +22,26 @@ import {
   selectMessage,
   statusMessage,
 } from '../../beckn/buyer-codec.ts';
-import { catalogToOffers, needToIntent } from '../../beckn/flex-codec.ts';
-import { versionOfRecord } from '../../beckn/v2/versions.ts';
 import type { BecknHandler } from '../../beckn/receiver.ts';
 import { readSettlement, readSiteSettlements, type SiteSettlement } from '../../settlement/codec.ts';
-import type { Catalog, WireOrder } from '../../beckn/wire.ts';
-import type { Clock, Registry, SignalSource, Store, Subscription } from '../../ports.ts';
+import type { WireOrder } from '../../beckn/wire.ts';
+import type { Registry, Subscription } from '../../ports.ts';
 import { PendingCallbacks } from './pending.ts';
 import { procureAcross, type Procurement } from './split.ts';
 import type { StatementCheck } from './statement-check.ts';
 import type { MeterView } from './meter-view.ts';
-import type { MonitorPolicy } from './monitor-policy.ts';
 import { DeliveryHistory } from './history.ts';
+import { detectNeed, type NeedPolicy, type NeedSources } from './need-detection.ts';
+import { searchNetwork, type SearchOutcome } from './search.ts';
 
-export interface NeedPolicy {
-  /** Length of the window asked for, in slots. */
-  readonly windowSlots: number;
-  /** The window must start at least this many slots after the decision. */
-  readonly leadSlots: number;
-  readonly wantedKw: number;
-  readonly maxPriceGbpPerMwh: number;
-  readonly priceWeight: number;
-  /**
-   * Hours of the day (UTC, [from, to)) in which the buyer looks for its peak. DSO peak-reduction
-   * products target the winter evening peak, typically 16:00–20:00.
-   */
-  readonly peakHours: readonly [number, number];
-  /** Procure this many slots before the window opens (within-day, as DFS and DSO utilisation calls are). */
-  readonly procureLeadSlots: number;
-  /**
-   * Delivery monitoring while the window runs (monitor.ts): the shortfall tolerance and whether to
-   * top up. Absent: no status during the window, only the follow-up after it (the demo's default).
-   */
-  readonly monitor?: MonitorPolicy;
-}
-
-export const DEFAULT_NEED_POLICY: NeedPolicy = {
-  windowSlots: 2,
-  leadSlots: 2,
-  wantedKw: 200,
-  maxPriceGbpPerMwh: 3000,
-  priceWeight: 0.5,
-  peakHours: [16, 20],
-  procureLeadSlots: 4,
-};
-
-export interface GridOrchestratorDeps {
-  readonly id: string;
+export interface GridOrchestratorDeps extends NeedSources {
   readonly uri: string;
-  readonly store: Store;
   readonly client: BecknClient;
   readonly registry: Registry;
-  readonly market: Clock;
-  readonly wallNow: () => number;
-  readonly signals: SignalSource;
-  readonly region: string;
-  readonly policy: NeedPolicy;
   /** How long to collect on_search answers (wall time). */
   readonly collectMs: number;
   readonly callbackTimeoutMs: number;
   readonly log: Logger;
-  /** Grid events (OpenADR-style DSO/TSO needs); when one asks for a window, it is the need. */
-  readonly events?: { needs(from: number, to: number, defaults: NeedDefaults): Promise<EventNeed[]> };
   /** Told of each unsolicited on_status a provider pushes for one of our orders (after it is audited). */
   readonly onStatusPush?: (push: StatusPush) => void;
   /** The buyer's own meter data for the sites it buys from (meter-view.ts); statements are checked against it. */
@@ -134,49 +83,8 @@ export class GridOrchestrator {
    * The need for `day`, starting no earlier than leadSlots after now: a grid event's window if an
    * event asks for one (highest priority first), else the day's forecast price/carbon peak.
    */
-  async detectNeed(day: SlotGrid): Promise<FlexNeed | undefined> {
-    const d = this.deps;
-    const now = d.market.now();
-    const fromEvent = (
-      await d.events?.needs(now + d.policy.leadSlots * day.slotMinutes * 60_000, slotStart(day, day.slots), {
-        wantedKw: d.policy.wantedKw,
-        maxPriceGbpPerMwh: d.policy.maxPriceGbpPerMwh,
-      })
-    )?.[0];
-    if (fromEvent) {
-      const { need, ...event } = fromEvent;
-      await d.store.appendAudit({ kind: 'need', at: d.wallNow(), actor: d.id, payload: { need, event } });
-      return need;
-    }
-    const s = await d.signals.forecast(d.region, day, now);
-    const perHour = 60 / day.slotMinutes;
-    const earliest = Math.max(
-      Math.max(0, Math.ceil((now - day.start) / (day.slotMinutes * 60_000))) + d.policy.leadSlots,
-      d.policy.peakHours[0] * perHour,
-    );
-    const last = Math.min(day.slots, d.policy.peakHours[1] * perHour);
-    const peak = findPeakWindow(
-      pricesOf(s).slice(0, last),
-      carbonOf(s, 'forecast').slice(0, last),
-      d.policy.windowSlots,
-      earliest,
-      d.policy.priceWeight,
-    );
-    if (!peak) return undefined;
-    const need: FlexNeed = {
-      kind: 'price-peak',
-      windowStart: slotStart(day, peak.fromSlot),
-      windowEnd: slotStart(day, peak.toSlot),
-      wantedKw: kw(d.policy.wantedKw),
-      maxPriceGbpPerMwh: gbpPerMwh(d.policy.maxPriceGbpPerMwh),
-    };
-    await d.store.appendAudit({
-      kind: 'need',
-      at: d.wallNow(),
-      actor: d.id,
-      payload: { need, peak, signalsIssuedAt: s.issuedAt },
-    });
-    return need;
+  detectNeed(day: SlotGrid): Promise<FlexNeed | undefined> {
+    return detectNeed(this.deps, day);
   }
 
   /** Sends a request and waits for its callback(s); throws if a callback carries an error. */
@@ -248,60 +156,8 @@ export class GridOrchestrator {
    * the search out and each BPP answers us directly; BPPs registered as Beckn 2.0 are asked directly
    * beside it), within collectMs. The offers, each with its BPP.
    */
-  async search(
-    need: FlexNeed,
-    transactionId: string,
-  ): Promise<
-    { bpps: Subscription[]; offers: { offer: FlexOffer; bppId: string }[]; answers: number } | { none: string }
-  > {
-    const d = this.deps;
-    const bpps = (await d.registry.lookup({ type: 'BPP', domain: FLEXLON_DOMAIN })).filter(
-      (s) => s.status === 'SUBSCRIBED',
-    );
-    if (bpps.length === 0) return { none: `no BPP of domain ${FLEXLON_DOMAIN} is subscribed in the registry` };
-    const gateway = (await d.registry.lookup({ type: 'BG', domain: FLEXLON_DOMAIN })).find(
-      (s) => s.status === 'SUBSCRIBED',
-    );
-    const answers: BecknMessage[] = [];
-    const intent = { intent: needToIntent(need) };
-    const ask = (to: Subscription) =>
-      this.request('search', { uri: to.subscriber_url, peer: to.subscriber_id }, transactionId, intent, 1);
-    if (gateway) {
-      // The gateway forwards 1.1.1 searches only (src/beckn/gateway.ts searchTargets); a BPP
-      // registered as Beckn 2.0 is asked directly, as 2.0 has no gateway (14_Signing). Both at once,
-      // within the same collectMs; one leg failing leaves the others' offers.
-      const direct = [
-        ...new Map(bpps.filter((s) => versionOfRecord(s) === '2.0').map((s) => [s.subscriber_id, s])).values(),
-      ];
-      const viaGateway = bpps.filter((s) => versionOfRecord(s) !== '2.0');
-      const legs = [
-        ...(viaGateway.length > 0
-          ? [
-              this.request(
-                'search',
-                { uri: gateway.subscriber_url, peer: gateway.subscriber_id },
-                transactionId,
-                intent,
-                viaGateway.length,
-              ),
-            ]
-          : []),
-        ...direct.map(ask),
-      ];
-      const settled = await Promise.allSettled(legs);
-      const failed = settled.flatMap((r) => (r.status === 'rejected' ? [r.reason as unknown] : []));
-      if (failed.length === settled.length) throw failed[0];
-      for (const f of failed)
-        d.log.warn({ transaction_id: transactionId, error: (f as Error).message }, 'one search leg failed');
-      for (const r of settled) if (r.status === 'fulfilled') answers.push(...r.value);
-    } else for (const bpp of bpps) answers.push(...(await ask(bpp)));
-    const offers = answers.flatMap((a) =>
-      catalogToOffers((a.message as { catalog?: Catalog } | undefined)?.catalog).map((o) => ({
-        offer: o.offer,
-        bppId: a.context.bpp_id ?? '',
-      })),
-    );
-    return { bpps, offers, answers: answers.length };
+  search(need: FlexNeed, transactionId: string): Promise<SearchOutcome> {
+    return searchNetwork(this.deps, (...a) => this.request(...a), need, transactionId);
   }
 
   /** select → on_select → init → on_init → confirm → on_confirm for `selectedKw` of one offer; audited. */

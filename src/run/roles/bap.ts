@@ -1,6 +1,6 @@
 // `flexlon run bap`: the Grid Orchestrator's need policy, monitoring, timings and meter files.
 import { DEFAULT_MONITOR, type MonitorPolicy } from '../../agents/grid/monitor.ts';
-import { DEFAULT_NEED_POLICY, type NeedPolicy } from '../../agents/grid/orchestrator.ts';
+import { DEFAULT_NEED_POLICY, type NeedPolicy } from '../../agents/grid/need-detection.ts';
 import type { BapConfig } from '../../compose/config.ts';
 import type { BapRunConfig, BuyerMeterFile, BuyerMeterUnit } from '../../compose/bap.ts';
 import type { ConfigReader } from '../config-reader.ts';

@@ -1,0 +1,114 @@
+// The simulated cluster's engine (cluster.ts): time moves in steps that break at every slot
+// boundary, job completion and job eligibility, so power is constant within a step. Jobs start at
+// the beginning of a step, strictly first come first served; each step's IT power is metered into
+// the power log. Functions over explicit state: the cluster's fixed spec (its slots, pools and
+// inference profile), its job records (started, progressed and completed in place) and its log.
+import { epochMs, MINUTE_MS, type EpochMs } from '../../domain/time.ts';
+import { kwh } from '../../domain/units.ts';
+import type { ResolvedSimConfig } from './config.ts';
+import type { JobRecord } from './job-record.ts';
+import type { PowerLog } from './power-log.ts';
+
+const HOUR_MS = 60 * MINUTE_MS;
+
+/** What the engine reads of the cluster: fixed once the cluster is made. */
+export interface EngineSpec {
+  /** The cluster's first instant: its slots count from here. */
+  readonly start: EpochMs;
+  readonly cfg: Pick<ResolvedSimConfig, 'slotMinutes' | 'totalTrainingGpus' | 'trainingIdleKw' | 'inferenceIdleKw'>;
+  /** IT power of the inference pool per slot from `start`, repeated cyclically (a daily profile repeats daily). */
+  readonly inference: readonly number[] | undefined;
+}
+
+export const gpusInUse = (jobs: readonly JobRecord[]): number =>
+  jobs.reduce((n, j) => (j.state === 'running' ? n + j.gpus : n), 0);
+
+/**
+ * Simulates [from, t) and returns `t`. Jobs that become eligible exactly at `t` start on the next
+ * call, so an actuation made at `t` still applies to them.
+ */
+export const simulate = (
+  spec: EngineSpec,
+  jobs: readonly JobRecord[],
+  log: PowerLog,
+  from: EpochMs,
+  t: EpochMs,
+): EpochMs => {
+  let current = from;
+  while (current < t) {
+    const now = current;
+    startEligible(spec, jobs, now);
+    const next = nextEvent(spec, jobs, now, t);
+    run(spec, jobs, log, now, next);
+    current = epochMs(next);
+  }
+  return current;
+};
+
+const eligibleAt = (job: JobRecord): number => Math.max(job.releaseAt, job.beginAt ?? -Infinity);
+
+const startEligible = (spec: EngineSpec, jobs: readonly JobRecord[], now: EpochMs): void => {
+  let free = spec.cfg.totalTrainingGpus - gpusInUse(jobs);
+  for (const job of jobs) {
+    if (job.state !== 'queued' || eligibleAt(job) > now) continue;
+    // Strict FIFO without backfill: the oldest eligible job waits for GPUs and nothing overtakes it.
+    if (job.gpus > free) return;
+    job.state = 'running';
+    job.startedAt = now;
+    free -= job.gpus;
+  }
+};
+
+/** When a running job finishes if nothing changes; whole milliseconds, and always after `now`. */
+const finishTime = (job: JobRecord, now: number): number =>
+  now + Math.max(1, Math.round((job.remainingKwh / (job.powerKw * job.speed)) * HOUR_MS));
+
+const slotIndex = (spec: EngineSpec, t: number): number =>
+  Math.floor((t - spec.start) / (spec.cfg.slotMinutes * MINUTE_MS));
+
+const nextEvent = (spec: EngineSpec, jobs: readonly JobRecord[], now: number, t: number): number => {
+  let next = Math.min(t, spec.start + (slotIndex(spec, now) + 1) * spec.cfg.slotMinutes * MINUTE_MS);
+  for (const job of jobs) {
+    if (job.state === 'running') next = Math.min(next, finishTime(job, now));
+    else if (job.state === 'queued' && eligibleAt(job) > now) next = Math.min(next, eligibleAt(job));
+  }
+  return next;
+};
+
+/** Runs [from, to), within which nothing starts, stops or changes slot, and meters it. */
+const run = (spec: EngineSpec, jobs: readonly JobRecord[], log: PowerLog, from: number, to: number): void => {
+  const dtH = (to - from) / HOUR_MS;
+  let jobsKwh = 0;
+  for (const job of jobs) {
+    if (job.state !== 'running') continue;
+    // remainingKwh counts work at full speed; under a cap the job progresses at `speed` and draws drawKw.
+    const finish = finishTime(job, from);
+    const done = finish <= to;
+    const progress = done ? job.remainingKwh : Math.min(job.remainingKwh, job.powerKw * job.speed * dtH);
+    jobsKwh += job.speed === 1 ? progress : job.drawKw * (done ? (finish - from) / HOUR_MS : dtH);
+    job.remainingKwh = kwh(done ? 0 : job.remainingKwh - progress);
+    if (done) {
+      job.state = 'completed';
+      job.finishedAt = epochMs(to);
+    }
+  }
+  // Metered from the energy the jobs actually used, so metered energy conserves exactly.
+  log.append(to, spec.cfg.trainingIdleKw + inferenceInSlot(spec, slotIndex(spec, from)) + jobsKwh / dtH);
+};
+
+const inferenceInSlot = (spec: EngineSpec, slot: number): number => {
+  const profile = spec.inference;
+  if (profile === undefined) return spec.cfg.inferenceIdleKw;
+  return profile[((slot % profile.length) + profile.length) % profile.length] ?? spec.cfg.inferenceIdleKw;
+};
+
+/** Time-weighted average of the inference pool over [a, b), which may cross the cluster's slots. */
+export const inferenceAverageKw = (spec: EngineSpec, a: number, b: number): number => {
+  const slotMs = spec.cfg.slotMinutes * MINUTE_MS;
+  let energy = 0;
+  for (let s = slotIndex(spec, a); spec.start + s * slotMs < b; s++) {
+    const overlap = Math.min(b, spec.start + (s + 1) * slotMs) - Math.max(a, spec.start + s * slotMs);
+    energy += inferenceInSlot(spec, s) * overlap;
+  }
+  return energy / (b - a);
+};
