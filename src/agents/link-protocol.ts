@@ -19,9 +19,9 @@
 // old bodies still parse on both sides, and an old agent is never asked to move a job.
 import type { Actuation, FlexibilityReport, PortableJob } from '../domain/compute.ts';
 import { FlexError } from '../errors.ts';
-import type { BatteryInstruction, DispatchInstruction, PowerCapInstruction } from '../optimise/problem.ts';
+import type { BatteryInstruction, DispatchInstruction, PowerCapInstruction } from '../optimise/dispatch.ts';
 
-export type { BatteryInstruction, DispatchInstruction, PowerCapInstruction } from '../optimise/problem.ts';
+export type { BatteryInstruction, DispatchInstruction, PowerCapInstruction } from '../optimise/dispatch.ts';
 
 export const LINK_PROTOCOL = 'flexlon-link/1';
 

@@ -5,7 +5,7 @@
 // bisection), never more.
 import type { CommitmentSpec, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { siteImportKw } from '../domain/planning.ts';
-import { CAP_PART_PREFIX } from './problem.ts';
+import { CAP_PART_PREFIX } from './cap-parts.ts';
 
 export interface CurvePoint {
   readonly reductionKw: number;

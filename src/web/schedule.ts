@@ -4,7 +4,7 @@
 //    carries every site's, `dispatch: {site: levers}`; a plan for one site's report carries that
 //    site's, `site` + levers; dispatchAll writes one `dispatch` row per site naming the plan).
 //    A dispatch gives each waiting deferrable job the start of the first slot the plan runs it in
-//    (optimise/problem.ts dispatchFor) and each running job's GPU power for the current slot
+//    (optimise/dispatch.ts dispatchFor) and each running job's GPU power for the current slot
 //    (powerCapsFor); a job the plan does not start within its horizon gets no start;
 //  - the plan record: grid import per site and slot, the commitment ceilings, the signals.
 // A waiting job is not preemptible, so once started it runs in one contiguous run at full power
@@ -14,7 +14,7 @@
 // the plan finishes it (a capped job runs longer than its energy at full power).
 import { cappedSlots, type PlanRecord, type PlannedJobPower } from '../agents/flex/plan-record.ts';
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
-import type { DispatchInstruction, PowerCapInstruction } from '../optimise/problem.ts';
+import type { DispatchInstruction, PowerCapInstruction } from '../optimise/dispatch.ts';
 import { timeLabel, type DashboardSource } from './api.ts';
 import type { AuditSnapshot, PlanRows } from './audit-index.ts';
 

@@ -33,7 +33,9 @@ import { costSplit } from '../../src/optimise/offers.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { gbpPerMwh, gPerKwh, kw, kwh } from '../../src/domain/units.ts';
 import { createLogger } from '../../src/log.ts';
-import { buildProblem, dispatchFor, movesFor } from '../../src/optimise/problem.ts';
+import { dispatchFor } from '../../src/optimise/dispatch.ts';
+import { movesFor } from '../../src/optimise/moves.ts';
+import { buildProblem } from '../../src/optimise/problem.ts';
 import type { AgentLink, Store } from '../../src/ports.ts';
 import { flatSignals } from '../helpers/flex-site.ts';
 

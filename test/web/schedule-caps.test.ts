@@ -1,7 +1,7 @@
 // The schedule view's GPU caps (issue 19): what the plan record keeps of each job's planned power
 // (planRecord, src/agents/flex/plan-record.ts) and the caps the schedule API draws from it, on a real
 // SQLite store. A running job the plan may cap is two columns of the problem (its floor and its
-// cappable part, src/optimise/problem.ts capParts); the record and the view see one job. The Gantt
+// cappable part, src/optimise/cap-parts.ts capParts); the record and the view see one job. The Gantt
 // is drawn in Debian's Chromium (playwright-core), as in dashboard.test.ts.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';

@@ -4,7 +4,7 @@
 // so a refusal (a cap the GPU does not accept, a setpoint beyond the battery's limits) is reported
 // to the orchestrator with the next report, like a refused start time.
 import { batteryActuationId, type Actuation, type ComputeJob } from '../../domain/compute.ts';
-import type { BatteryInstruction, PowerCapInstruction } from '../../optimise/problem.ts';
+import type { BatteryInstruction, PowerCapInstruction } from '../../optimise/dispatch.ts';
 import type { Scheduler, SiteBattery } from '../../ports.ts';
 
 /**

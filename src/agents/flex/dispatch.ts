@@ -6,7 +6,7 @@
 // as the site answered it: the dispatch record and its audit row, in one transaction.
 import type { FlexibilityReport } from '../../domain/compute.ts';
 import type { EpochMs } from '../../domain/time.ts';
-import { batteryFor, dispatchFor, powerCapsFor, type DispatchInstruction } from '../../optimise/problem.ts';
+import { batteryFor, dispatchFor, powerCapsFor, type DispatchInstruction } from '../../optimise/dispatch.ts';
 import type { AgentLink, Store } from '../../ports.ts';
 import type { DispatchMessage } from '../link-protocol.ts';
 import type { FlexSite } from './context.ts';

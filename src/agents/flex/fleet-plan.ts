@@ -22,7 +22,9 @@ import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/ti
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { checkSchedule } from '../../optimise/check.ts';
-import { buildProblem, moveOptions, startsThrough, type ProblemInput } from '../../optimise/problem.ts';
+import { startsThrough } from '../../optimise/dispatch.ts';
+import { moveOptions } from '../../optimise/moves.ts';
+import { buildProblem, type ProblemInput } from '../../optimise/problem.ts';
 import type { Solver } from '../../ports.ts';
 import { chooseMoves, type MoveChoice } from './site-move.ts';
 

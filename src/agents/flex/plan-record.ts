@@ -5,7 +5,7 @@
 import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/planning.ts';
 import { siteImportKw } from '../../domain/planning.ts';
 import { isoOf, type EpochMs, type SlotGrid } from '../../domain/time.ts';
-import { CAP_PART_PREFIX } from '../../optimise/problem.ts';
+import { CAP_PART_PREFIX } from '../../optimise/cap-parts.ts';
 import type { Store } from '../../ports.ts';
 import type { PlanKeys } from '../../store/records.ts';
 import type { FleetSolution } from './fleet-plan.ts';
@@ -62,7 +62,7 @@ export interface PlanRecord extends PlanKeys {
 /**
  * A job's planned IT power (kW) per slot: the schedule's JobSchedule, trimmed to the slots it runs
  * in. A running job the plan may cap is two columns of the problem (its floor and its cappable part,
- * optimise/problem.ts capParts); here they are one job again, as its scheduler sees it.
+ * optimise/cap-parts.ts capParts); here they are one job again, as its scheduler sees it.
  */
 export interface PlannedJobPower {
   readonly id: string;

@@ -18,7 +18,7 @@ import type { EpochMs, SlotGrid } from '../../domain/time.ts';
 import { asFlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
 import { checkSchedule } from '../../optimise/check.ts';
-import { moveOptions, movesFor, movesIn, pinnedHome, type DueMove, type MoveOption } from '../../optimise/problem.ts';
+import { moveOptions, movesFor, movesIn, pinnedHome, type DueMove, type MoveOption } from '../../optimise/moves.ts';
 import type { AgentLink, Solver, Store } from '../../ports.ts';
 import type { DispatchResults } from '../link-protocol.ts';
 import { Mutex } from './mutex.ts';
