@@ -3,7 +3,7 @@
 // state of charge in [min, capacity] and back to its initial level, and the carbon cap holds, at
 // least cost. Without batteries there is nothing to choose: only the cap is checked.
 import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
-import { importCaps } from './class-model.ts';
+import { importCaps } from './site-rows.ts';
 import { INF, LpBuilder, type LpModel, type LpSolve } from './lp.ts';
 
 export type BatteryResult =

@@ -4,8 +4,9 @@
 // emit is reported), without the commitments, or else the site limits themselves, with the
 // tightest window where the jobs' energy exceeds what the sites can take.
 import type { PlanningProblem } from '../domain/planning.ts';
-import { buildClassModel, buildClasses, importCaps, type ClassModel } from './class-model.ts';
+import { buildClassModel, buildClasses, type ClassModel } from './class-model.ts';
 import { INF, type LpModel, type LpSolve } from './lp.ts';
+import { importCaps } from './site-rows.ts';
 import { mayLeaveUnserved, runEnd } from './soft.ts';
 
 const withoutCarbonCap = (cm: ClassModel): LpModel => {

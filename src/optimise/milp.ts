@@ -3,13 +3,13 @@
 // when it may run at several (Σ_t h·x[s,t] ≤ energy·y_s, Σ_s y_s = 1). A non-preemptible job has
 // one binary per (site, start slot): its run is full power for k−1 slots and the remainder in the
 // last, which is exactly what the format allows. Site rows, batteries and the carbon cap are the
-// class model's. The solution is decoded to jobs and the batteries re-planned by battery-model.ts,
-// so tolerance noise in the MILP answer never reaches the schedule.
+// class model's (site-rows.ts). The solution is decoded to jobs and the batteries re-planned by
+// battery-model.ts, so tolerance noise in the MILP answer never reaches the schedule.
 import type { PlanningProblem, Schedule } from '../domain/planning.ts';
-import { addBatteries, addSiteRows, powerEntries } from './class-model.ts';
 import type { Draft } from './disaggregate.ts';
 import { runProfile } from './disaggregate.ts';
 import { LpBuilder, type LpModel } from './lp.ts';
+import { addBatteries, addSiteRows, powerEntries } from './site-rows.ts';
 import { lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 interface JobCols {
