@@ -1,7 +1,7 @@
 // `flexlon demo`: the whole market on loopback, replaying one real GB day on an accelerated clock.
 // The grid side finds the day's peak, buys a demand reduction from the data centre over the full
 // Beckn lifecycle, the data centre defers jobs to deliver it, the meter proves it, and the summary
-// compares the day with the same queue run without FlexLon.
+// compares the day with the same queue run without FlexLon (printed by demo-summary.ts).
 import { randomUUID } from 'node:crypto';
 import { verifyChain } from '../audit/chain.ts';
 import { composeMarket, type Market } from '../compose/market.ts';
@@ -17,11 +17,10 @@ import type { ProcurementEvent } from '../agents/grid/procurement-loop.ts';
 import { FlexError, type ErrorCode } from '../errors.ts';
 import type { Store } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
-import { carbonCapLines, compare, savedWords, sideBySide, type Savings } from './demo-compare.ts';
+import { compare, type Savings } from './demo-compare.ts';
 import { DEFAULT_MONITOR, type MonitorEvent, type MonitorPolicy } from '../agents/grid/monitor.ts';
-import { eventLines, hhmm, money, monitorLines, monitorPolicyLine, pushLine, stamp, Timeline } from './demo-events.ts';
-import { writeMeterFiles } from './demo-meter-out.ts';
-import { factorText } from '../settlement/product.ts';
+import { eventLines, hhmm, monitorLines, monitorPolicyLine, pushLine, Timeline } from './demo-events.ts';
+import { printSummary, type AuditCheck, type SiteOutcome } from './demo-summary.ts';
 
 export interface DemoResult {
   readonly runDir: string;
@@ -33,13 +32,9 @@ export interface DemoResult {
   readonly statement: SettlementSummary | undefined;
   /** Over every site. */
   readonly savings: Savings;
-  /** Each site behind the BPP: its part of the order's settlement (none if it had no part) and its savings. */
-  readonly sites: readonly {
-    readonly site: string;
-    readonly settlement: SiteSettlement | undefined;
-    readonly savings: Savings;
-  }[];
-  readonly audit: readonly { readonly store: string; readonly records: number; readonly ok: boolean }[];
+  /** Each site behind the BPP. */
+  readonly sites: readonly SiteOutcome[];
+  readonly audit: readonly AuditCheck[];
 }
 
 /**
@@ -69,6 +64,26 @@ const siteParts = (
         ],
       ])
     : new Map();
+};
+
+/** Every store's audit trail, its hash chain checked: the market's, and each further provider's and agent's. */
+const auditChecks = async (m: Market): Promise<AuditCheck[]> => {
+  const audit: AuditCheck[] = [];
+  const stores: [string, Store][] = [
+    ...Object.entries(m.stores),
+    ...m.providers.slice(1).map((x): [string, Store] => [`flex ${x.id}`, x.store]),
+    ...m.sites.slice(1).map((x): [string, Store] => [`agent ${x.id}`, x.store]),
+  ];
+  for (const [name, store] of stores) {
+    const trail = await store.auditTrail();
+    // Files in the run folder are named relative to it (printed once, above the summary), so two
+    // runs with the same flags print the same summary.
+    const where = store.location.startsWith(`${m.runDir}/`)
+      ? store.location.slice(m.runDir.length + 1)
+      : store.location;
+    audit.push({ store: `${name}: ${where}`, records: trail.length, ok: verifyChain(trail).ok });
+  }
+  return audit;
 };
 
 /** The site profile in a line (src/sim/site-profile.ts). */
@@ -192,114 +207,18 @@ export const runDemo = async (
     const savings = compared.total;
     const parts = siteParts(m, p, settlement, siteSettlements);
     const sites = compared.sites.map((x) => ({ site: x.site, settlement: parts.get(x.site), savings: x.savings }));
-    const audit = [];
-    const stores: [string, Store][] = [
-      ...Object.entries(m.stores),
-      ...m.providers.slice(1).map((x): [string, Store] => [`flex ${x.id}`, x.store]),
-      ...m.sites.slice(1).map((x): [string, Store] => [`agent ${x.id}`, x.store]),
-    ];
-    for (const [name, store] of stores) {
-      const trail = await store.auditTrail();
-      // Files in the run folder are named relative to it (printed once, above the summary), so two
-      // runs with the same flags print the same summary.
-      const where = store.location.startsWith(`${m.runDir}/`)
-        ? store.location.slice(m.runDir.length + 1)
-        : store.location;
-      audit.push({ store: `${name}: ${where}`, records: trail.length, ok: verifyChain(trail).ok });
-    }
-    io.out(`\nrun folder: ${m.runDir}`);
-    io.out('\nSummary');
-    const kw1 = (x: number) => `${x.toFixed(1)} kW`;
-    io.out(
-      `  offer       ${kw1(p.offer.reductionKw)} reduction at ${p.offer.site} (${p.offer.region}), ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.offer.priceGbp)}`,
-    );
-    io.out(
-      `  committed   ${kw1(p.selectedKw)}, ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.quotedGbp)}`,
-    );
-    // A need split across providers (issue 16): every part, its provider and its signed statement.
-    if (day.parts.length > 1) {
-      const bought = day.parts.reduce((a, x) => a + x.procurement.selectedKw, 0);
-      io.out(
-        `  providers   the need (${kw1(need?.wantedKw ?? 0)}) was split across ${day.parts.length} providers, ${kw1(bought)} bought in all; the periods below are the first part's:`,
-      );
-      for (const x of day.parts)
-        io.out(
-          `    ${x.procurement.bpp.subscriber_id}  ${kw1(x.procurement.selectedKw)} at ${x.procurement.offer.site} for ${money(x.procurement.quotedGbp)}; ${x.state ?? 'no status'}${x.statement ? `, delivered ${x.statement.deliveredKwh.toFixed(1)} kWh of ${x.statement.committedKwh.toFixed(1)} committed, payment ${money(x.statement.paymentGbp)}` : ''}`,
-        );
-    }
-    io.out(
-      `  periods     delivered = (baseline − metered) × 0.5 h, per settlement period; baseline ${settlement.baselineMethod}`,
-    );
-    const t = settlement.terms;
-    const limit = t?.measurement === 'import-limit' ? t.importLimitKw : undefined;
-    // Two decimals where one would print a shortfall as "18.4 of 18.4" (each period is settled on its own).
-    const kwhPair = (d: number, c: number): string => {
-      const n = d.toFixed(1) === c.toFixed(1) && Math.abs(d - c) >= 0.005 ? 2 : 1;
-      return `${d.toFixed(n)} kWh of ${c.toFixed(n)} kWh committed`;
-    };
-    // A share paid on that is not a whole percentage gets a decimal: 99.9 %, not 100 %.
-    const pct = (x: number): string =>
-      Math.abs(x * 100 - Math.round(x * 100)) < 0.05 ? (x * 100).toFixed(0) : (x * 100).toFixed(1);
-    for (const per of settlement.periods)
-      io.out(
-        `  ${stamp(per.start).slice(1, -1).padEnd(10)}  baseline ${kw1(per.baselineKw)} − metered ${kw1(per.meteredKw)} → ` +
-          (limit === undefined
-            ? `delivered ${kwhPair(per.deliveredKwh, per.committedKwh)}`
-            : `import ${(per.exceedanceKwh ?? 0) > 0 ? `above the ${limit} kW limit by ${kw1((per.exceedanceKwh ?? 0) / 0.5)}` : `at or below the ${limit} kW limit`} (reduction ${per.deliveredKwh.toFixed(1)} kWh)`),
-      );
-    const share = settlement.committedKwh > 0 ? (settlement.deliveredKwh / settlement.committedKwh) * 100 : 0;
-    // An import-limit product is measured as import against the limit, never as a percentage of a reduction.
-    if (t && limit !== undefined)
-      io.out(
-        `  delivered   import within the ${limit} kW limit for ${(settlement.performance * 100).toFixed(1)} % of the window's allowance (product ${t.product}); performance factor ${factorText(t.performanceFactor)} (${t.performanceRule}): payment ${money(settlement.paymentGbp)} = (availability ${money(t.availabilityGbp)} + utilisation ${money(t.utilisationGbp)}) × ${factorText(t.performanceFactor)}`,
-      );
-    else if (t)
-      io.out(
-        `  delivered   ${kwhPair(settlement.deliveredKwh, settlement.committedKwh)} (${share.toFixed(0)} %; product ${t.product}, performance factor ${factorText(t.performanceFactor)} by ${t.performanceRule}): payment ${money(settlement.paymentGbp)} = (availability ${money(t.availabilityGbp)} + utilisation ${money(t.utilisationGbp)}) × ${factorText(t.performanceFactor)}`,
-      );
-    else
-      io.out(
-        `  delivered   ${kwhPair(settlement.deliveredKwh, settlement.committedKwh)} (${share.toFixed(0)} %; paid on ${pct(settlement.performance)} %, each period capped at 100 %): payment ${money(settlement.paymentGbp)}`,
-      );
-    // Far more than committed is not a metering fault: the baseline is the same queue on FIFO, which
-    // runs through the evening peak, while FlexLon's plan moves work out of it on price alone. The
-    // reduction beyond the commitment would have happened without the order, and is not paid for.
-    if (share > 120 && limit === undefined)
-      io.out(
-        `  why ${share.toFixed(0)} %  the sites stayed a further ${kw1((settlement.deliveredKwh - settlement.committedKwh) / ((p.offer.windowEnd - p.offer.windowStart) / 3_600_000))} below their FIFO baseline than committed: FlexLon's plan moves work out of the dear evening peak on price alone; only the committed reduction is sold and paid`,
-      );
-    if (sites.length > 1) {
-      io.out(
-        `  sites       ${p.offer.site === 'portfolio' ? 'the order split across the sites by the optimiser, settled per site' : `the order was for one site's offer (${p.offer.site})`}; each site against its own FIFO twin:`,
-      );
-      for (const x of sites) {
-        const part = x.settlement
-          ? `committed ${x.settlement.committedKwh.toFixed(1)} kWh (${kw1(x.settlement.committedKwh / ((p.offer.windowEnd - p.offer.windowStart) / 3_600_000))}), delivered ${x.settlement.deliveredKwh.toFixed(1)} kWh, payment ${money(x.settlement.paymentGbp)}`
-          : 'no part in the order';
-        io.out(
-          `    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (${x.savings.bauKwh.toFixed(0)} vs ${x.savings.flexlonKwh.toFixed(0)} kWh)`,
-        );
-      }
-    }
-    const scope = sites.length > 1 ? `the same queues (all ${sites.length} sites)` : 'the same queue';
-    io.out(
-      `  vs FIFO     ${savedWords(savings)} than ${scope} on a plain FIFO scheduler (FIFO ${savings.bauKwh.toFixed(0)} kWh, FlexLon ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`,
-    );
-    io.out(`              ${sideBySide(savings)}`);
-    // On a full fleet some work may still be waiting at the end of the two days (its lateness is
-    // costed in the plan): then FlexLon imported less than FIFO, and the £ and CO2 above include that.
-    const short = savings.bauKwh - savings.flexlonKwh;
-    if (short > 0.01 * savings.bauKwh)
-      io.out(
-        `  data note   ${short.toFixed(0)} kWh less imported than FIFO over the two days: work still waiting at the end (late, its lateness costed in the plan), so part of the saving is work not yet done`,
-      );
-    for (const line of await carbonCapLines(c, m)) io.out(line);
-    for (const caveat of savings.caveats) io.out(`  data note   ${caveat}`);
-    io.out('  audit       every message in and out, plan, dispatch and meter reading, hash-chained:');
-    for (const a of audit)
-      io.out(`                ${a.ok ? 'intact' : 'BROKEN'} ${String(a.records).padStart(4)} records  ${a.store}`);
-    // The meters as real-format files, to settle the day by hand (issue 17, demo-meter-out.ts).
-    if (extra.meterOut) for (const line of await writeMeterFiles(m, c, p, extra.meterOut)) io.out(`  ${line}`);
+    const audit = await auditChecks(m);
+    await printSummary(io, {
+      config: c,
+      market: m,
+      day,
+      procurement: p,
+      settlement,
+      savings,
+      sites,
+      audit,
+      ...(extra.meterOut ? { meterOut: extra.meterOut } : {}),
+    });
     return {
       runDir: m.runDir,
       need: need as FlexNeed,
