@@ -12,7 +12,6 @@ import { addBatteries, addSiteRows, powerEntries, type SiteRows } from './site-r
 import { mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 // Defined with the site rows; src/optimise/{planner,local-search,warm}.ts still import it from here.
-export { importCaps } from './site-rows.ts';
 
 /**
  * Soft deadlines of a class (soft.ts): energy in slot t ≥ deadlineSlot costs lateGbpPerKwhSlot ×

@@ -6,7 +6,7 @@
 // every move keeps import within its ceiling and ≥ 0; the battery LP is re-solved afterwards, and
 // since the old flows are still feasible for it, the plan's cost can only fall.
 import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
-import { importCaps } from './class-model.ts';
+import { importCaps } from './site-rows.ts';
 import { runProfile, unitCosts, type Draft } from './disaggregate.ts';
 import { isSoft, lateGbpPerKwh, runEnd } from './soft.ts';
 

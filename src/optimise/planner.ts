@@ -13,7 +13,6 @@ import {
   buildClassModel,
   buildClasses,
   chooseClasses,
-  importCaps,
   jobClasses,
   shadowCosts,
   type ClassModel,
@@ -35,6 +34,7 @@ import {
 } from './plan-options.ts';
 import { polish } from './polish.ts';
 import { repair } from './repair.ts';
+import { importCaps } from './site-rows.ts';
 import { hasSoftJobs } from './soft.ts';
 import { workBounded } from './work.ts';
 

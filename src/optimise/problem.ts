@@ -9,7 +9,6 @@ import { MINUTE_MS, isoOf, type EpochMs, type SlotGrid } from '../domain/time.ts
 import { capParts } from './cap-parts.ts';
 
 // Defined with the dispatch; src/agents/flex/orchestrator.ts still imports it from here.
-export type { DispatchInstruction } from './dispatch.ts';
 
 const slotMs = (grid: SlotGrid): number => grid.slotMinutes * MINUTE_MS;
 

@@ -7,7 +7,7 @@
 // is the work the reduction displaces and where it goes: shed from the window, cheapest to delay
 // first (repair.ts), placed in the cheapest room left, batteries re-planned, and checked.
 import { withWorkMetrics, type PlanningProblem, type Schedule } from '../domain/planning.ts';
-import { importCaps } from './class-model.ts';
+import { importCaps } from './site-rows.ts';
 import { unitCosts } from './disaggregate.ts';
 import { draftOf, finish } from './assemble.ts';
 import { planWithLp, DEFAULT_PLANNER_OPTIONS, LP_PLANNER, type PlannerOptions, type PlanStats } from './planner.ts';

@@ -16,7 +16,7 @@ import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
 import type { SignalSeries } from '../../domain/signals.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
-import type { DispatchInstruction } from '../../optimise/problem.ts';
+import type { DispatchInstruction } from '../../optimise/dispatch.ts';
 import type { AgentLink, IdSource, Solver, Store } from '../../ports.ts';
 import { FIFO_COUNTERFACTUAL } from '../../settlement/baselines.ts';
 import { httpAgentLink } from '../link.ts';
