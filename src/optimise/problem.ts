@@ -8,8 +8,6 @@ import { pricesOf, carbonOf, type SignalSeries } from '../domain/signals.ts';
 import { MINUTE_MS, isoOf, type EpochMs, type SlotGrid } from '../domain/time.ts';
 import { capParts } from './cap-parts.ts';
 
-// Defined with the dispatch; src/agents/flex/orchestrator.ts still imports it from here.
-
 const slotMs = (grid: SlotGrid): number => grid.slotMinutes * MINUTE_MS;
 
 /**
