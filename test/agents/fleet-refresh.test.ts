@@ -116,3 +116,19 @@ test('between refresh slots the plan is carried and no fresh plan is made', asyn
   assert.equal(next.schedule.planner, CARRIED_PLANNER, next.schedule.reason);
   assert.equal(next.refresh, undefined);
 });
+
+test('a commitment in the horizon does not make every plan a fresh one: it is compared by time, not slot index', async () => {
+  // lon may import at most 40 kW from 03:00 to 04:00 (absolute slots 6 and 7); as the grid moves,
+  // the same window has other slot indices.
+  const window = (slot: number, maxImportKw = 40) => [
+    { site: 'lon', fromSlot: 6 - slot, toSlot: 8 - slot, maxImportKw },
+  ];
+  const before = await solveFleet({ ...fleetSolve(4, jobs), firm: window(4) });
+  const carry = rollingPlanOf(gridAt(4), before.problem, before.schedule);
+  const next = await solveFleet({ ...fleetSolve(5, jobs), firm: window(5), carry });
+  assert.equal(next.schedule.planner, CARRIED_PLANNER, next.schedule.reason);
+  assert.ok(checkSchedule(next.problem, next.schedule).ok);
+  // A changed commitment (a lower ceiling in the same window) is a change: the plan is made afresh.
+  const changed = await solveFleet({ ...fleetSolve(5, jobs), firm: window(5, 35), carry });
+  assert.notEqual(changed.schedule.planner, CARRIED_PLANNER);
+});

@@ -38,20 +38,47 @@ export const FULL_PLAN_EVERY = 4;
  */
 export const REFRESH_LAG = 2;
 
+/** A commitment's import ceiling at one site in one slot, by the slot's start: comparable across grids. */
+type Ceiling = readonly [site: string, at: number, maxImportKw: number];
+
 /** The last rolling plan, carried into the next one (incrementalReplans). */
 export interface RollingPlan {
   readonly gridStart: EpochMs;
   readonly slotMinutes: number;
   readonly schedule: Schedule;
-  /** The commitments it was planned with (JSON): when they change, the next plan is a fresh one. */
-  readonly commitments: string;
+  /** End (exclusive) of the horizon it was planned over. */
+  readonly gridEnd: number;
+  /** The commitments it was planned with, per slot by start time: when they change, the next plan is a fresh one. */
+  readonly ceilings: readonly Ceiling[];
 }
+
+/**
+ * A problem's commitments by slot start time. The problem's own are slot indices of its grid, so
+ * comparing them as they are made every commitment look new each slot (the window moves one slot
+ * nearer), and every plan was made afresh while any commitment was in the horizon.
+ */
+const ceilingsOf = (grid: SlotGrid, commitments: readonly CommitmentSpec[]): Ceiling[] => {
+  const slotMs = grid.slotMinutes * MINUTE_MS;
+  const out: Ceiling[] = [];
+  for (const c of commitments)
+    for (let t = c.fromSlot; t < c.toSlot; t++) out.push([c.site, grid.start + t * slotMs, c.maxImportKw]);
+  return out.sort((a, b) => (a[0] < b[0] ? -1 : a[0] > b[0] ? 1 : a[1] - b[1] || a[2] - b[2]));
+};
+
+/** Whether two plans were made with the same commitments over the time both horizons cover. */
+const sameCommitments = (a: RollingPlan, b: RollingPlan): boolean => {
+  const from = Math.max(a.gridStart, b.gridStart);
+  const to = Math.min(a.gridEnd, b.gridEnd);
+  const seen = (r: RollingPlan) => JSON.stringify(r.ceilings.filter(([, at]) => at >= from && at < to));
+  return seen(a) === seen(b);
+};
 
 export const rollingPlanOf = (grid: SlotGrid, problem: PlanningProblem, schedule: Schedule): RollingPlan => ({
   gridStart: grid.start,
   slotMinutes: grid.slotMinutes,
   schedule,
-  commitments: JSON.stringify(problem.commitments),
+  gridEnd: grid.start + grid.slots * grid.slotMinutes * MINUTE_MS,
+  ceilings: ceilingsOf(grid, problem.commitments),
 });
 
 /** A slot whose plan is (or, with a background refresh, is accompanied by) a fresh full plan. */
@@ -70,7 +97,9 @@ const carryShift = (
   if (carry.slotMinutes !== grid.slotMinutes || !Number.isInteger(shift) || shift < 0 || shift >= grid.slots)
     return undefined;
   if (!refreshInBackground && isRefreshSlot(grid) && shift > 0) return undefined;
-  if (JSON.stringify(problem.commitments) !== carry.commitments) return undefined;
+  // Over the time both horizons cover; a window that only now comes into view is repaired into the
+  // carried plan like an arrival.
+  if (!sameCommitments(carry, rollingPlanOf(grid, problem, carry.schedule))) return undefined;
   return shift;
 };
 
@@ -209,7 +238,7 @@ export class RollingPlans {
       if (fresh.schedule.status === 'infeasible') return this.rolling;
       const next = rollingPlanOf(r.grid, fresh.problem, fresh.schedule);
       // Overtaken: the commitments changed since, and the plan made then was a fresh one.
-      if (this.rolling && this.rolling.commitments !== next.commitments) return this.rolling;
+      if (this.rolling && !sameCommitments(this.rolling, next)) return this.rolling;
       this.rolling = next;
     } catch (err) {
       this.log.warn(
