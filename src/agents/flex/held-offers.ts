@@ -27,15 +27,24 @@ export class HeldOffers {
     this.held = next;
   }
 
-  /** The offers still held at `now`: not expired, and not yet bought (an order past init took it). */
+  /**
+   * The offers still held at `now`: not expired, not yet bought (an order past init took it), and
+   * not of a search one of whose offers was bought. A buyer takes one offer of a search (the grid
+   * orchestrator buys one per provider: its portfolio offer already splits across the sites), so
+   * once it has, the search's other offers need no hold; held on, they were planned on top of the
+   * bought one (the same site's reduction twice), which made every plan infeasible with the holds
+   * until the window, and so made twice. Buying a second offer anyway still works: confirm checks
+   * the plan with it.
+   */
   async live(now: EpochMs): Promise<HeldOffer[]> {
-    const orders = await this.store.listOrders();
-    const taken = new Set(
-      orders
-        .filter((o) => o.state !== 'quoted' && o.state !== 'initialised' && o.state !== 'searched')
-        .map((o) => o.offerId),
+    const orders = (await this.store.listOrders()).filter(
+      (o) => o.state !== 'quoted' && o.state !== 'initialised' && o.state !== 'searched',
     );
-    this.held = this.held.filter((h) => h.until > now && !taken.has(h.offerId));
+    const taken = new Set(orders.map((o) => o.offerId));
+    const searches = new Set(this.held.filter((h) => taken.has(h.offerId) && h.search).map((h) => h.search));
+    this.held = this.held.filter(
+      (h) => h.until > now && !taken.has(h.offerId) && !(h.search !== undefined && searches.has(h.search)),
+    );
     return this.held;
   }
 

@@ -47,6 +47,7 @@ export const runOffersTask = async (k: Kit, task: OwedTask<{ intent?: Intent }>)
       tx,
       drafts.map(({ offer, terms }) => ({
         offerId: offer.id,
+        search: r.context.transaction_id,
         until: offer.validUntil,
         commitments: commitmentsOf(terms, offer.id, offer.reductionKw),
       })),
