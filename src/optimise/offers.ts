@@ -99,6 +99,11 @@ export interface CurveOptions {
    * training jobs moved hours later) dear, and the halving levels alone can straddle the ceiling.
    */
   readonly affordable?: { readonly gbpPerMwh: number; readonly minKw: number };
+  /**
+   * The plan of `problem` itself, when the caller has it: every site's curve of one offer is measured
+   * from the same problem, whose fresh plan was made once per site (and once more for the portfolio).
+   */
+  readonly base?: Schedule;
 }
 
 const BISECTIONS = 6;
@@ -139,7 +144,7 @@ export const flexibilityCurve = async (
   const { planFrom, affordable } = options;
   if (fromSlot < 0 || toSlot > problem.slots || fromSlot >= toSlot)
     return { infeasible: `window [${fromSlot}, ${toSlot}) is not inside the horizon of ${problem.slots} slots` };
-  const base = await plan(problem);
+  const base = options.base ?? (await plan(problem));
   if (base.status === 'infeasible')
     return { infeasible: base.reason ?? 'the problem has no plan even without a commitment' };
   const plannedKw = siteImportKw(problem, base, site).slice(fromSlot, toSlot);

@@ -6,7 +6,7 @@
 // terms, the hold, the on_search owed — is written in one transaction.
 import { committedKw, toSpecs, type Commitment } from '../../domain/commitments.ts';
 import type { FlexNeed, FlexOffer } from '../../domain/offers.ts';
-import type { PlanningProblem } from '../../domain/planning.ts';
+import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import {
   costSplit,
@@ -97,6 +97,7 @@ const siteCurves = async (
   w: Window,
   live: readonly Commitment[],
   need: FlexNeed,
+  base: Schedule,
 ): Promise<SiteCurve[]> => {
   const out: SiteCurve[] = [];
   for (const site of ctx.sites) {
@@ -115,7 +116,8 @@ const siteCurves = async (
       5,
       reference,
       {
-        planFrom: (p, base) => ctx.planning.solveFrom(p, base),
+        base,
+        planFrom: (p, from) => ctx.planning.solveFrom(p, from),
         affordable: {
           gbpPerMwh: need.maxPriceGbpPerMwh - ctx.pricing.marginGbpPerMwh,
           minKw: ctx.pricing.minimumKw,
@@ -201,6 +203,7 @@ const scaledParts = (a: CostComponents, b: CostComponents, total: number): CostC
 const portfolioDraft = async (
   ctx: FlexContext,
   problem: PlanningProblem,
+  base: Schedule,
   curves: readonly SiteCurve[],
   need: FlexNeed,
   w: Window,
@@ -225,7 +228,6 @@ const portfolioDraft = async (
   }
   const split = curves.map((c) => ({ c, kw: taken.get(c.site)?.kw ?? 0 })).filter((s) => s.kw > 0);
   if (split.length < 2) return undefined;
-  const base = await ctx.planning.solve(problem);
   if (base.status === 'infeasible') return undefined;
   for (let scale = 1; scale > 0.3; scale -= 0.2) {
     const parts = split.map((s) => ({ ...s, kw: Math.floor(s.kw * scale * 10) / 10 }));
@@ -307,13 +309,15 @@ export const makeOffers = async (ctx: FlexContext, need: FlexNeed): Promise<Offe
   // Price against the firm commitments only: the held offers are what this search may replace.
   const live = await ctx.planning.commitments();
   const problem = { ...result.problem, commitments: toSpecs(live, result.grid) };
-  const curves = await siteCurves(ctx, problem, w, live, need);
+  // One plan of the problem without the reduction: each site's curve and the portfolio are measured from it.
+  const base = await ctx.planning.solve(problem);
+  const curves = await siteCurves(ctx, problem, w, live, need, base);
   const drafts = curves
     .map((c) => siteDraft(ctx, c, need, w, result.orders))
     .filter((d): d is OfferDraft => d !== undefined);
   // An import limit is a constraint at each connection point, not on the sites' sum: no portfolio then.
   if (curves.length >= 2 && need.importLimitKw === undefined) {
-    const portfolio = await portfolioDraft(ctx, problem, curves, need, w, result.orders);
+    const portfolio = await portfolioDraft(ctx, problem, base, curves, need, w, result.orders);
     if (portfolio) drafts.push(portfolio);
   }
   return drafts;
