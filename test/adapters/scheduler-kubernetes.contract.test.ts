@@ -6,37 +6,8 @@ import assert from 'node:assert/strict';
 import { KubernetesScheduler } from '../../src/adapters/scheduler-kubernetes/scheduler.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { FlexError } from '../../src/errors.ts';
-import { schedulerContract, type SubmitOptions } from '../contract/scheduler.contract.ts';
-import { FakeKubeApi } from '../helpers/kube-fake.ts';
-
-/** A Job as a user writes it for a FlexLon-managed namespace: suspended, with the queue label (the Kueue pattern). */
-const manifest = (name: string, o: SubmitOptions) => ({
-  apiVersion: 'batch/v1',
-  kind: 'Job',
-  metadata: {
-    name,
-    namespace: 'ml',
-    labels: { 'flexlon.io/queue': 'batch' },
-    annotations: o.meta ? { 'flexlon.io/flex': JSON.stringify(o.meta) } : {},
-  },
-  spec: {
-    suspend: true,
-    activeDeadlineSeconds: Math.max(60, o.seconds),
-    template: {
-      spec: {
-        restartPolicy: 'Never',
-        containers: [
-          {
-            name: 'main',
-            image: 'busybox',
-            command: ['sleep', String(o.seconds)],
-            resources: { limits: { 'nvidia.com/gpu': String(o.gpus) } },
-          },
-        ],
-      },
-    },
-  },
-});
+import { schedulerContract } from '../contract/scheduler.contract.ts';
+import { FakeKubeApi, jobManifest } from '../helpers/kube-fake.ts';
 
 schedulerContract('Kubernetes batch/v1 Jobs (against FakeKubeApi, a fake API server)', async () => {
   const [fa, fb] = [await new FakeKubeApi().start(), await new FakeKubeApi().start()];
@@ -50,7 +21,7 @@ schedulerContract('Kubernetes batch/v1 Jobs (against FakeKubeApi, a fake API ser
     other: b,
     submit: async (o, to) => {
       const name = `${o.name}-${++n}`;
-      (to === b ? fb : fa).create(manifest(name, o));
+      (to === b ? fb : fa).create(jobManifest(name, o));
       return `${(to ?? a).site}:ml/${name}`;
     },
     // An operator's hold: suspend, and say who holds it (docs/schedulers.md).
@@ -75,7 +46,7 @@ test('Kubernetes: what the client library sends — bearer token, merge-patch co
   const f = await new FakeKubeApi().start();
   try {
     const s = new KubernetesScheduler({ site: 'k', auth: { kubeconfig: f.kubeconfig() }, namespaces: { ml: {} } });
-    f.create(manifest('probe', { name: 'probe', gpus: 1, seconds: 1 }));
+    f.create(jobManifest('probe', { gpus: 1, seconds: 1 }));
     assert.equal((await s.hold('k:ml/probe')).ok, true);
     assert.equal((await s.deferUntil('k:ml/probe', epochMs(Date.now()))).ok, true);
     assert.equal((await s.release('k:ml/probe')).ok, true);

@@ -10,12 +10,10 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubernetesScheduler } from '../../src/adapters/scheduler-kubernetes/scheduler.ts';
 import { epochMs } from '../../src/domain/time.ts';
-import { startFlexSites, type FlexSites } from '../helpers/flex-site.ts';
-import { FakeKubeApi } from '../helpers/kube-fake.ts';
+import type { FlexSites } from '../helpers/flex-site.ts';
+import { capNorthAndReport, movedRow, startNorthSouth } from '../helpers/site-move.ts';
+import { FakeKubeApi, jobManifest } from '../helpers/kube-fake.ts';
 import { eventually } from '../helpers/slurm.ts';
-
-const SLOT_MS = 1_800_000;
-const BASE_KW = 1;
 
 describe('a site move between two Kubernetes clusters (FakeKubeApi stand-ins), planned and dispatched by the orchestrator', () => {
   const apis = new Map<string, FakeKubeApi>();
@@ -36,11 +34,7 @@ describe('a site move between two Kubernetes clusters (FakeKubeApi stand-ins), p
         }),
       );
     }
-    // Cheap moves, as in the Slurm test: the Job's lateness at north must outweigh its move.
-    fleet = await startFlexSites(
-      [...schedulers].map(([site, scheduler]) => ({ site, scheduler, baseLoadKw: BASE_KW, itPowerLimitKw: 10 })),
-      { moveCost: { gbpPerMove: 0.05, gbpPerGpu: 0.01 } },
-    );
+    fleet = await startNorthSouth(schedulers);
   });
 
   after(async () => {
@@ -51,50 +45,19 @@ describe('a site move between two Kubernetes clusters (FakeKubeApi stand-ins), p
   test('the manifest is created suspended at south, deleted at north, then released at south: it runs once, at south', async (t) => {
     const now = Date.now();
     const deadline = new Date(now + 40 * 60_000).toISOString().replace(/\.\d+Z$/, 'Z');
-    apis.get('north')!.create({
-      apiVersion: 'batch/v1',
-      kind: 'Job',
-      metadata: {
-        name: 'fine-tune',
-        namespace: 'ml',
-        labels: { 'flexlon.io/queue': 'batch' },
-        annotations: {
-          'flexlon.io/flex': JSON.stringify({ deadline, gpu_hours: 1, work: 1, sites: ['north', 'south'] }),
-        },
-      },
-      spec: {
-        suspend: true,
-        activeDeadlineSeconds: 600,
-        template: {
-          spec: {
-            restartPolicy: 'Never',
-            containers: [
-              {
-                name: 'main',
-                image: 'busybox',
-                command: ['sleep', '5'],
-                resources: { limits: { 'nvidia.com/gpu': '4' } },
-              },
-            ],
-          },
-        },
-      },
-    });
+    apis.get('north')!.create(
+      jobManifest('fine-tune', {
+        gpus: 4,
+        seconds: 5,
+        meta: { deadline, gpu_hours: 1, work: 1, sites: ['north', 'south'] },
+      }),
+    );
     const flexId = 'north:ml/fine-tune';
     const listed = (await schedulers.get('north')!.listJobs()).find((j) => j.id === flexId);
     assert.deepEqual(listed?.allowedSites, ['north', 'south']);
 
-    const slot0 = Math.floor(now / SLOT_MS) * SLOT_MS;
-    await fleet.commit('order-north', 'north', epochMs(slot0), 2, BASE_KW + 0.01);
-    await fleet.agents.get('south')!.agent.tick();
-    await fleet.agents.get('north')!.agent.tick();
-
-    const moved = await eventually('the orchestrator to audit the move', async () => {
-      const rows = (await fleet.flexStore.auditTrail())
-        .filter((r) => r.kind === 'dispatch' && (r.payload as { event?: string }).event === 'site-move')
-        .map((r) => r.payload as { jobId: string; from: string; to: string; outcome: string });
-      return rows.find((r) => r.jobId === flexId && r.outcome === 'moved');
-    });
+    await capNorthAndReport(fleet, now);
+    const moved = await movedRow(fleet, flexId);
     assert.equal(moved.from, 'north');
     assert.equal(moved.to, 'south');
     t.diagnostic(`site-move audit: ${JSON.stringify(moved)}`);

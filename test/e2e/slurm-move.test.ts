@@ -10,16 +10,14 @@
 import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SlurmScheduler } from '../../src/adapters/scheduler-slurm/scheduler.ts';
-import { epochMs } from '../../src/domain/time.ts';
-import { startFlexSites, type FlexSites } from '../helpers/flex-site.ts';
+import type { FlexSites } from '../helpers/flex-site.ts';
+import { capNorthAndReport, movedRow, startNorthSouth } from '../helpers/site-move.ts';
 import { eventually, slurmAvailable, slurmTempDir, TestMunge, TestSlurm } from '../helpers/slurm.ts';
 
 const missing = slurmAvailable();
 if (missing) throw new Error(missing);
 
-const SLOT_MS = 1_800_000;
 const GPU_KW = 0.37;
-const BASE_KW = 1;
 
 describe('a site move between two real Slurm clusters, planned and dispatched by the orchestrator', () => {
   let tmp: ReturnType<typeof slurmTempDir>;
@@ -44,12 +42,7 @@ describe('a site move between two real Slurm clusters, planned and dispatched by
         }),
       );
     }
-    // Moves cheaper than the default (£1 + £0.10 a GPU): the two clusters share a building here, and
-    // the job's lateness at north (£0.25 per GPU-hour by default) must outweigh what its move costs.
-    fleet = await startFlexSites(
-      [...schedulers].map(([site, scheduler]) => ({ site, scheduler, baseLoadKw: BASE_KW, itPowerLimitKw: 10 })),
-      { moveCost: { gbpPerMove: 0.05, gbpPerGpu: 0.01 } },
-    );
+    fleet = await startNorthSouth(schedulers);
   });
 
   after(async () => {
@@ -77,21 +70,8 @@ describe('a site move between two real Slurm clusters, planned and dispatched by
     assert.equal(northJobs.find((j) => j.id === flexId)?.state, 'held', 'held by FlexLon on arrival at north');
     assert.deepEqual(northJobs.find((j) => j.id === flexId)?.allowedSites, ['north', 'south']);
 
-    // North may import only its base load this slot and the next: no room for the job there.
-    const slot0 = Math.floor(now / SLOT_MS) * SLOT_MS;
-    await fleet.commit('order-north', 'north', epochMs(slot0), 2, BASE_KW + 0.01);
-    // Both agents report, south first: north has a commitment and no report yet, so the plan made on
-    // south's report must leave that commitment out (it failed FLX_INTERNAL before: "commitment at
-    // unknown site"); the plan made on north's report then knows where the job may move.
-    await fleet.agents.get('south')!.agent.tick();
-    await fleet.agents.get('north')!.agent.tick();
-
-    const moved = await eventually('the orchestrator to audit the move', async () => {
-      const rows = (await fleet.flexStore.auditTrail())
-        .filter((r) => r.kind === 'dispatch' && (r.payload as { event?: string }).event === 'site-move')
-        .map((r) => r.payload as { jobId: string; from: string; to: string; outcome: string; why?: string });
-      return rows.find((r) => r.jobId === flexId && r.outcome === 'moved');
-    });
+    await capNorthAndReport(fleet, now);
+    const moved = await movedRow(fleet, flexId);
     assert.equal(moved.from, 'north');
     assert.equal(moved.to, 'south');
     t.diagnostic(`site-move audit: ${JSON.stringify(moved)}`);

@@ -264,3 +264,35 @@ export class FakeKubeApi {
     }
   }
 }
+
+/** A Job as a user writes it for a FlexLon-managed namespace: suspended, with the queue label (the Kueue pattern). */
+export const jobManifest = (
+  name: string,
+  o: { readonly gpus: number; readonly seconds: number; readonly meta?: Readonly<Record<string, unknown>> },
+) => ({
+  apiVersion: 'batch/v1',
+  kind: 'Job',
+  metadata: {
+    name,
+    namespace: 'ml',
+    labels: { 'flexlon.io/queue': 'batch' },
+    annotations: o.meta ? { 'flexlon.io/flex': JSON.stringify(o.meta) } : {},
+  },
+  spec: {
+    suspend: true,
+    activeDeadlineSeconds: Math.max(60, o.seconds),
+    template: {
+      spec: {
+        restartPolicy: 'Never',
+        containers: [
+          {
+            name: 'main',
+            image: 'busybox',
+            command: ['sleep', String(o.seconds)],
+            resources: { limits: { 'nvidia.com/gpu': String(o.gpus) } },
+          },
+        ],
+      },
+    },
+  },
+});
