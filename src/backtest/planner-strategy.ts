@@ -228,7 +228,12 @@ export class PlannerStrategy implements Strategy {
    */
   private offered(site: SiteSim, now: number): number {
     const since = now - WEEK_MS;
-    const list = (this.submitted[site.spec.id] ?? []).filter(([, at]) => at > since);
+    const list: [string, number, number][] = [];
+    // Entries a week old leave the list, and their ids the seen set: a job submitted before `since`
+    // is not counted again whatever its state, so the set holds a week of ids, not the whole run's.
+    for (const e of this.submitted[site.spec.id] ?? [])
+      if (e[1] > since) list.push(e);
+      else this.seenIds.delete(e[0]);
     for (const j of [...site.waiting, ...site.running])
       if (j.submittedAt > since && !this.seenIds.has(j.id)) {
         this.seenIds.add(j.id);
