@@ -67,6 +67,21 @@ test('buying one offer of a search releases the search’s other offers; other s
   }
 });
 
+test('an order cancelled before it was bought leaves the search’s other offers held', async () => {
+  const store = await openSqliteStore(join(dir, 'c.db'));
+  try {
+    const offers = new HeldOffers(store);
+    await store.transaction((tx) => offers.hold(tx, [held('edi-1', 'tx-1'), held('lon-1', 'tx-1')], NOW));
+    await store.saveOrder({ ...order('edi-1', 'tx-1'), state: 'cancelled' });
+    assert.deepEqual(
+      (await offers.live(NOW)).map((h) => h.offerId),
+      ['lon-1'],
+    );
+  } finally {
+    await store.close();
+  }
+});
+
 test('a hold stored without the search (before it was kept) releases only the offer bought', async () => {
   const store = await openSqliteStore(join(dir, 'b.db'));
   try {

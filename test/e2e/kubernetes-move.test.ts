@@ -10,6 +10,7 @@ import { after, before, describe, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { KubernetesScheduler } from '../../src/adapters/scheduler-kubernetes/scheduler.ts';
 import { epochMs } from '../../src/domain/time.ts';
+import { FlexError } from '../../src/errors.ts';
 import type { FlexSites } from '../helpers/flex-site.ts';
 import { capNorthAndReport, movedRow, startNorthSouth } from '../helpers/site-move.ts';
 import { FakeKubeApi, jobManifest } from '../helpers/kube-fake.ts';
@@ -56,7 +57,25 @@ describe('a site move between two Kubernetes clusters (FakeKubeApi stand-ins), p
     const listed = (await schedulers.get('north')!.listJobs()).find((j) => j.id === flexId);
     assert.deepEqual(listed?.allowedSites, ['north', 'south']);
 
-    await capNorthAndReport(fleet, now);
+    await capNorthAndReport(fleet, now, async () => {
+      // North has not reported: an order being checked there is refused, not checked without it.
+      const at = epochMs(Math.floor(now / 1_800_000) * 1_800_000);
+      await assert.rejects(
+        fleet.bpp.plan({
+          extra: [
+            {
+              orderId: 'new',
+              site: 'north',
+              windowStart: at,
+              windowEnd: epochMs(at + 1_800_000),
+              slotMinutes: 30,
+              maxImportKw: [0],
+            },
+          ],
+        }),
+        (e: unknown) => e instanceof FlexError && e.code === 'FLX_PEER_UNREACHABLE' && /north/.test(e.message),
+      );
+    });
     const moved = await movedRow(fleet, flexId);
     assert.equal(moved.from, 'north');
     assert.equal(moved.to, 'south');

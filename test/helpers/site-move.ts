@@ -27,10 +27,16 @@ export const startNorthSouth = (schedulers: ReadonlyMap<string, Scheduler>): Pro
  * on south's report must leave that commitment out (it failed FLX_INTERNAL before: "commitment at
  * unknown site"), and the plan made on north's report knows where the job may move.
  */
-export const capNorthAndReport = async (fleet: FlexSites, now: number): Promise<void> => {
+export const capNorthAndReport = async (
+  fleet: FlexSites,
+  now: number,
+  /** Runs while south has reported and north has not. */
+  between: () => Promise<void> = async () => {},
+): Promise<void> => {
   const slot0 = Math.floor(now / SLOT_MS) * SLOT_MS;
   await fleet.commit('order-north', 'north', epochMs(slot0), 2, BASE_KW + 0.01);
   await fleet.agents.get('south')!.agent.tick();
+  await between();
   await fleet.agents.get('north')!.agent.tick();
 };
 

@@ -25,7 +25,7 @@ export interface FlexSite {
 /** An offer made and not yet expired, held as best-effort commitments until it is bought or expires. */
 export interface HeldOffer {
   readonly offerId: string;
-  /** The search (Beckn transaction) that made it; absent in holds stored before it was kept. */
+  /** The search that made it (`bap_id|transaction_id`); absent in holds stored before it was kept. */
   readonly search?: string;
   readonly until: EpochMs;
   readonly commitments: readonly Commitment[];

@@ -41,7 +41,13 @@ export class HeldOffers {
       (o) => o.state !== 'quoted' && o.state !== 'initialised' && o.state !== 'searched',
     );
     const taken = new Set(orders.map((o) => o.offerId));
-    const searches = new Set(this.held.filter((h) => taken.has(h.offerId) && h.search).map((h) => h.search));
+    // Bought: an order confirmed (and on since); one cancelled before that leaves the others for sale.
+    const bought = new Set(
+      orders
+        .filter((o) => o.state === 'confirmed' || o.state === 'active' || o.state === 'completed')
+        .map((o) => o.offerId),
+    );
+    const searches = new Set(this.held.filter((h) => bought.has(h.offerId) && h.search).map((h) => h.search));
     this.held = this.held.filter(
       (h) => h.until > now && !taken.has(h.offerId) && !(h.search !== undefined && searches.has(h.search)),
     );

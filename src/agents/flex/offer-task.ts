@@ -47,7 +47,8 @@ export const runOffersTask = async (k: Kit, task: OwedTask<{ intent?: Intent }>)
       tx,
       drafts.map(({ offer, terms }) => ({
         offerId: offer.id,
-        search: r.context.transaction_id,
+        // The buyer's search: its transaction id, under its own subscriber id (another buyer's may clash).
+        search: `${r.context.bap_id}|${r.context.transaction_id}`,
         until: offer.validUntil,
         commitments: commitmentsOf(terms, offer.id, offer.reductionKw),
       })),

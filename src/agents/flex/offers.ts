@@ -306,8 +306,10 @@ export const makeOffers = async (ctx: FlexContext, need: FlexNeed): Promise<Offe
   const result = await ctx.planning.plan({ runningAt: need.windowStart });
   const w = windowOf(result.grid, need);
   if (!w) return [];
-  // Price against the firm commitments only: the held offers are what this search may replace.
-  const live = await ctx.planning.commitments();
+  // Price against the firm commitments only: the held offers are what this search may replace. Only
+  // those at sites in the plan: a site with no report is not in it (FlexOrchestrator.plan).
+  const sites = new Set(result.problem.sites.map((s) => s.id));
+  const live = (await ctx.planning.commitments()).filter((c) => sites.has(c.site));
   const problem = { ...result.problem, commitments: toSpecs(live, result.grid) };
   // One plan of the problem without the reduction: each site's curve and the portfolio are measured from it.
   const base = await ctx.planning.solve(problem);

@@ -169,10 +169,17 @@ export class FlexOrchestrator implements FleetPlanning {
     const signals = new Map<string, SignalSeries>();
     for (const region of new Set(this.deps.sites.map((s) => s.region)))
       signals.set(region, await this.deps.signals.forecast(region, grid, now));
-    // A site that has not reported since the BPP started (its agent down or still starting) is not
-    // in the plan, so neither are its commitments: they are planned from its first report. Without
-    // this the problem names a site it has no report of, and every other site's report failed.
+    // A site with no report (none stored before a restart, or its agent not up yet since a fresh
+    // start) is not in the plan, so neither are its stored commitments: they are planned from its
+    // first report. Without this the problem names a site it has no report of, and every other site's
+    // report failed. A commitment being checked (`extra`) there cannot be checked: refused, not dropped.
     const reported = (cs: readonly Commitment[]) => cs.filter((c) => this.reports.has(c.site));
+    const unknown = extra.find((c) => !this.reports.has(c.site));
+    if (unknown)
+      throw new FlexError(
+        'FLX_PEER_UNREACHABLE',
+        `site ${unknown.site}'s Compute-Flex agent has not reported to this BPP: a commitment there cannot be checked until it does; try again later`,
+      );
     const all = (await this.commitments()).filter((c) => !without.has(c.orderId));
     const live = reported(all);
     if (live.length < all.length)
@@ -180,14 +187,12 @@ export class FlexOrchestrator implements FleetPlanning {
         { sites: [...new Set(all.filter((c) => !this.reports.has(c.site)).map((c) => c.site))] },
         'commitments at sites that have not reported yet are left out of this plan',
       );
-    const firm = toSpecs([...live, ...reported(extra)], grid);
+    const firm = toSpecs([...live, ...extra], grid);
     // Each held offer on top of the firm commitments (not of each other: only one of a search's offers is bought).
     const held =
       o.held === false
         ? []
-        : (await this.held.live(now)).flatMap((h) =>
-            toSpecs([...live, ...reported(extra), ...reported(h.commitments)], grid),
-          );
+        : (await this.held.live(now)).flatMap((h) => toSpecs([...live, ...extra, ...reported(h.commitments)], grid));
     const carbonCapKg =
       this.deps.carbonCapKg ??
       (this.deps.carbonCapFifo
