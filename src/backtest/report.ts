@@ -11,6 +11,7 @@ import { gapsOf, outturnCarbon, outturnPrice } from './signal-view.ts';
 import { productRules, settleOffers, type MeterSource, type ProductResults } from './products.ts';
 import type { ProductName } from './product-calendar.ts';
 import { barsSvgOf, esc, svgOf, type Chart } from './svg.ts';
+import { targetsHtml, targetsOf } from './targets.ts';
 
 export const RESULTS_SCHEMA = 'flexlon-backtest/1';
 
@@ -33,15 +34,6 @@ export const NOT_DONE = [
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws exactly what the model says.",
   "--workload alibaba:PATH is not supported; a fleet file's site battery is refused, not modelled.",
 ];
-
-/** Whether the oracle did at least as well as flexlon on the objective with no more jobs left open (null: one is missing). */
-export const oracleIsBound = (
-  flexlon: StrategySummary | undefined,
-  oracle: StrategySummary | undefined,
-): boolean | null =>
-  flexlon && oracle
-    ? oracle.objectiveGbp <= flexlon.objectiveGbp + 1e-9 && oracle.slo.jobsOpenAtEnd <= flexlon.slo.jobsOpenAtEnd
-    : null;
 
 /** Products settled per strategy from the run's metered rows (products.ts). */
 export const productResultsOf = (
@@ -232,8 +224,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
       },
     ]),
   );
-  const fl = summary.flexlon;
-  const gsf = summary['gsf-best-window'];
+  const targets = targetsOf(summary);
   const results = {
     schema: RESULTS_SCHEMA,
     run: {
@@ -277,23 +268,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
       : {}),
     dataGaps: gapsOf(o.history, out.data, out.firstPeriod, out.firstPeriod + out.periods),
     strategies,
-    targets: {
-      flexlonCaptureShare: fl?.captureShare ?? null,
-      // The share of the oracle's saving means something only where the oracle is the better
-      // plan: no worse on the objective (value + lateness) and no more work left open than flexlon.
-      oracleIsBound: oracleIsBound(fl, summary.oracle),
-      captureAtLeast95:
-        fl?.captureShare === undefined || fl.captureShare === null || oracleIsBound(fl, summary.oracle) !== true
-          ? null
-          : fl.captureShare >= 0.95,
-      flexlonBeatsGsf:
-        fl && gsf
-          ? {
-              gbpPerGpuHour: fl.gbpPerGpuHour < gsf.gbpPerGpuHour,
-              gCo2PerGpuHour: fl.gCo2PerGpuHour < gsf.gCo2PerGpuHour,
-            }
-          : null,
-    },
+    targets,
     notDone: NOT_DONE,
     daily,
   };
@@ -331,6 +306,7 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
 <h1>FlexLon backtest</h1>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)} (busy profile's jobs)` : `${o.fleet} fleet`}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${table(summary)}
+${targetsHtml(targets, summary)}
 <h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}
 ${productHtml}
 <h2>Daily energy cost and emissions</h2>${svg.daily}

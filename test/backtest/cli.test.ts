@@ -62,6 +62,13 @@ describe('flexlon backtest', () => {
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     assert.match(html, /<svg /);
     assert.doesNotMatch(html, /<script|src="http/);
+    // The targets, each with its result and why: no oracle ran, so the captured share is not measured.
+    assert.match(html, /<h2>Targets<\/h2>/);
+    assert.match(html, /oracle's £ \+ carbon saving over fifo<\/td><td>not measured/);
+    assert.match(
+      html,
+      /gsf-best-window on £ and on gCO2 per GPU-hour<\/td><td>(met|half met|missed)<\/td><td[^>]*>£ per GPU-hour £/,
+    );
     assert.ok(existsSync(join(dir, 'daily.svg')) && existsSync(join(dir, 'week.svg')));
     // 24 January 2023 was a DFS live event: called, stated with its source, and not settled on the
     // run's only day (no metered day before it for BL01), which the results say.

@@ -8,7 +8,7 @@ import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { summarise } from '../../src/backtest/metrics.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
 import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
-import { oracleIsBound } from '../../src/backtest/report.ts';
+import { oracleIsBound } from '../../src/backtest/targets.ts';
 import type { StrategyName } from '../../src/backtest/strategies.ts';
 import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
 
