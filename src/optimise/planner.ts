@@ -224,7 +224,9 @@ const attempt = async (
   }
   const failed = a as { failed: string; carbon: boolean };
   const carbon = placed.some((x) => 'failed' in x && x.carbon);
-  return { retry: failed.carbon || carbon, reason: failed.failed };
+  // Every candidate failed: say why each did (disaggregation's "not run" alone hid the placements' reasons).
+  const reasons = [...new Set(all.flatMap((x) => ('failed' in x ? [x.failed] : [])))];
+  return { retry: failed.carbon || carbon, reason: reasons.join('; ') };
 };
 
 /** Plans with the class LP; falls back to the greedy planner when any stage cannot finish. */
