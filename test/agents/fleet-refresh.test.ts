@@ -9,7 +9,13 @@ import type { ComputeJob, FlexibilityReport } from '../../src/domain/compute.ts'
 import type { SignalSeries } from '../../src/domain/signals.ts';
 import { epochMs, type EpochMs, type SlotGrid } from '../../src/domain/time.ts';
 import { kw } from '../../src/domain/units.ts';
-import { isRefreshSlot, rollingPlanOf, solveFleet, type FleetSolve } from '../../src/agents/flex/fleet-plan.ts';
+import {
+  isRefreshSlot,
+  RollingPlans,
+  rollingPlanOf,
+  solveFleet,
+  type FleetSolve,
+} from '../../src/agents/flex/fleet-plan.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
 import { CARRIED_PLANNER } from '../../src/optimise/warm.ts';
 import { createLogger } from '../../src/log.ts';
@@ -131,4 +137,40 @@ test('a commitment in the horizon does not make every plan a fresh one: it is co
   // A changed commitment (a lower ceiling in the same window) is a change: the plan is made afresh.
   const changed = await solveFleet({ ...fleetSolve(5, jobs), firm: window(5, 35), carry });
   assert.notEqual(changed.schedule.planner, CARRIED_PLANNER);
+});
+
+test('a changed commitment: the slot is answered with the carried plan and the fresh plan comes beside it; an order check is carried and nothing comes beside it', async () => {
+  const window = (slot: number, maxImportKw: number) => [
+    { site: 'lon', fromSlot: 6 - slot, toSlot: 8 - slot, maxImportKw },
+  ];
+  const before = await solveFleet({ ...fleetSolve(4, jobs), firm: window(4, 40) });
+  const carry = rollingPlanOf(gridAt(4), before.problem, before.schedule);
+  // Not a refresh slot: before, the new ceiling made this plan a fresh one, made in place.
+  const now = await solveFleet({ ...fleetSolve(5, jobs), firm: window(5, 35), carry, refreshInBackground: true });
+  assert.equal(now.schedule.planner, CARRIED_PLANNER, now.schedule.reason);
+  assert.ok(checkSchedule(now.problem, now.schedule).ok);
+  assert.ok(now.refresh, 'the fresh plan of the new commitments is being made');
+  const fresh = await now.refresh;
+  assert.notEqual(fresh.schedule.planner, CARRIED_PLANNER);
+  assert.deepEqual(fresh.problem, now.problem);
+
+  const check = await solveFleet({ ...fleetSolve(4, jobs), firm: window(4, 30), carry, check: true });
+  assert.equal(check.schedule.planner, CARRIED_PLANNER, check.schedule.reason);
+  assert.ok(checkSchedule(check.problem, check.schedule).ok);
+  assert.equal(check.refresh, undefined, 'a check is never dispatched: no fresh plan for it');
+});
+
+test('of two plans that overlap, the one started last is the rolling plan, whichever finishes last', async () => {
+  const a = await solveFleet(fleetSolve(4, jobs));
+  const b = await solveFleet({
+    ...fleetSolve(4, jobs),
+    firm: [{ site: 'lon', fromSlot: 2, toSlot: 4, maxImportKw: 30 }],
+  });
+  const rolling = new RollingPlans(createLogger('silent'));
+  const first = rolling.begin();
+  const second = rolling.begin();
+  rolling.made({ grid: gridAt(4), ...b }, second);
+  rolling.made({ grid: gridAt(4), ...a }, first);
+  assert.equal(rolling.current?.schedule, b.schedule, 'the plan started first finished last and is not kept');
+  assert.equal(rolling.current?.ceilings.length, 2);
 });

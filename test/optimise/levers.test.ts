@@ -14,7 +14,7 @@ import { DEFAULT_PLANNER_OPTIONS, planWithLp } from '../../src/optimise/planner.
 import { capPartId } from '../../src/optimise/cap-parts.ts';
 import { batteryFor, powerCapsFor } from '../../src/optimise/dispatch.ts';
 import { buildProblem } from '../../src/optimise/problem.ts';
-import { CARRIED_PLANNER, replanCarried } from '../../src/optimise/warm.ts';
+import { CARRIED_PLANNER, WARM_PLANNER, replanCarried, replanFrom } from '../../src/optimise/warm.ts';
 import { hardFirst } from '../../src/agents/flex/hard-first.ts';
 import type { PlanningProblem } from '../../src/domain/planning.ts';
 import { kw } from '../../src/domain/units.ts';
@@ -213,4 +213,39 @@ test('a rolling plan carried one slot on keeps its jobs where they still fit and
     carried.costGbp <= fresh.costGbp * 1.05 + 1e-6,
     `carried £${carried.costGbp} against fresh £${fresh.costGbp}`,
   );
+});
+
+test('a new ceiling below the base load at a battery site is met from the battery by the warm re-plans, not planned afresh', async () => {
+  // Flat prices: the base plan leaves the battery idle. A commitment to import nothing in slot 3 is
+  // below the 12 kW base load (10 kW IT × PUE 1.2): with the base plan's (idle) battery flows the
+  // warm repair had to shed the rigid base load, found no room for it, and planned afresh.
+  const flat = new Map(
+    [...signals()].map(([k, s]) => [k, { ...s, points: s.points.map((x) => ({ ...x, price: 100 as never })) }]),
+  );
+  const input = { grid, now: T0, reports: [report([], battery)], signals: flat };
+  const base = await plan(buildProblem({ ...input, commitments: [] }));
+  const window = [{ site: 'lon', fromSlot: 3, toSlot: 4, maxImportKw: 0 }];
+  const problem = buildProblem({ ...input, commitments: window });
+  const from = await replanFrom(problem, base, client.solve);
+  assert.equal(from.planner, WARM_PLANNER, from.reason);
+  const v = checkSchedule(problem, from);
+  assert.ok(v.ok, v.violations.join('; '));
+  assert.ok(
+    Math.abs((batteryFor('lon', from, grid, epochMs(T0 + 3 * 1_800_000))?.kw ?? 0) + 12) < 1e-6,
+    'discharges 12 kW',
+  );
+
+  // The rolling plan carried one slot on into a horizon where the same window has come in.
+  const later = epochMs(T0 + 1_800_000);
+  const next = buildProblem({
+    ...input,
+    grid: { ...grid, start: later },
+    now: later,
+    reports: [{ ...report([], battery), at: later, baseLoadFrom: later }],
+    commitments: [{ site: 'lon', fromSlot: 2, toSlot: 3, maxImportKw: 0 }],
+  });
+  const carried = await replanCarried(next, base, 1, client.solve);
+  assert.equal(carried.planner, CARRIED_PLANNER, carried.reason);
+  const c = checkSchedule(next, carried);
+  assert.ok(c.ok, c.violations.join('; '));
 });

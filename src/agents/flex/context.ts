@@ -44,6 +44,12 @@ export interface PlanOptions {
    * the window (as it will: by then they are running). Without it only jobs running now can be capped.
    */
   readonly runningAt?: EpochMs;
+  /**
+   * An order's check (quote, init, confirm, update): only whether the fleet can deliver, and what it
+   * costs, is asked, and the plan is not dispatched. Carried from the rolling plan whatever changed
+   * (fleet-plan.ts), planned afresh where the carried plan cannot be repaired.
+   */
+  readonly check?: boolean;
 }
 
 /** The planning operations the handlers call (the Flexibility Orchestrator implements them). */

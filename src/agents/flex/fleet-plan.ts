@@ -2,9 +2,11 @@
 // and what each fallback gives up, kept apart from the orchestrator's state and dispatch.
 //  1. Carried from the last rolling plan where one may be (incrementalReplans: a fresh full plan
 //     every FULL_PLAN_EVERY slots, and whenever the commitments changed), else afresh. With
-//     `refreshInBackground` the periodic fresh plan is made beside the carried one instead of in its
-//     place: the slot is answered with the carried plan at once, and the fresh plan is returned as a
-//     promise for the orchestrator to carry from REFRESH_LAG slots later.
+//     `refreshInBackground` the fresh plan is made beside the carried one instead of in its place:
+//     the slot is answered with the carried plan at once (repaired around a new commitment, as the
+//     offer was priced: warm.ts), and the fresh plan is returned as a promise for the orchestrator
+//     to carry from REFRESH_LAG slots later. An order's check (`check`) is carried whatever changed,
+//     and no fresh plan is made beside it: a plan of it is never dispatched.
 //  2. No plan with the held offers on top of the firm commitments: without them (an offer held is a
 //     best effort, a confirmed commitment is not).
 //  3. No plan under the FIFO carbon cap: without it, logged FLX_CARBON_CAP_MISSED. The FIFO cap is a
@@ -85,22 +87,26 @@ export const rollingPlanOf = (grid: SlotGrid, problem: PlanningProblem, schedule
 export const isRefreshSlot = (grid: SlotGrid): boolean =>
   Math.round(grid.start / (grid.slotMinutes * 60_000)) % FULL_PLAN_EVERY === 0;
 
-/** Slots since the rolling plan to carry, or undefined for a fresh plan. */
+/**
+ * Slots since the rolling plan to carry, or undefined for a fresh plan in its place, and whether the
+ * commitments changed since it was made (then a fresh plan is due: in place, or in the background).
+ */
 const carryShift = (
   carry: RollingPlan,
   grid: SlotGrid,
   problem: PlanningProblem,
-  refreshInBackground: boolean,
-): number | undefined => {
+  mode: { readonly background: boolean; readonly check: boolean },
+): { readonly shift: number; readonly changed: boolean } | undefined => {
   const slotMs = grid.slotMinutes * 60_000;
   const shift = (grid.start - carry.gridStart) / slotMs;
   if (carry.slotMinutes !== grid.slotMinutes || !Number.isInteger(shift) || shift < 0 || shift >= grid.slots)
     return undefined;
-  if (!refreshInBackground && isRefreshSlot(grid) && shift > 0) return undefined;
+  if (!mode.background && !mode.check && isRefreshSlot(grid) && shift > 0) return undefined;
   // Over the time both horizons cover; a window that only now comes into view is repaired into the
   // carried plan like an arrival.
-  if (!sameCommitments(carry, rollingPlanOf(grid, problem, carry.schedule))) return undefined;
-  return shift;
+  const changed = !sameCommitments(carry, rollingPlanOf(grid, problem, carry.schedule));
+  if (changed && !mode.background && !mode.check) return undefined;
+  return { shift, changed };
 };
 
 export interface FleetSolve {
@@ -117,6 +123,8 @@ export interface FleetSolve {
   readonly carry?: RollingPlan;
   /** At a refresh slot, answer with the carried plan and make the fresh one beside it (`refresh`). */
   readonly refreshInBackground?: boolean;
+  /** An order's check (PlanOptions.check): carried whatever changed, nothing made beside it. */
+  readonly check?: boolean;
   readonly runningAt?: EpochMs;
   /** What a site move costs; without it the plan's moves are taken as they come (free). */
   readonly moveCost?: MoveCost;
@@ -137,7 +145,7 @@ export interface FleetSolution {
  * background queue where it has one (an offer priced meanwhile does not wait behind it).
  */
 const fresh = (f: FleetSolve): FleetSolve => {
-  const { carry: _carry, refreshInBackground: _background, ...rest } = f;
+  const { carry: _carry, refreshInBackground: _background, check: _check, ...rest } = f;
   return { ...rest, solver: f.solver.background?.() ?? f.solver };
 };
 
@@ -150,8 +158,11 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
       ...(startsAt ? { startsAt } : {}),
     });
   let problem = build([...f.firm, ...f.held]);
-  const background = f.refreshInBackground === true;
-  const shift = f.carry ? carryShift(f.carry, f.input.grid, problem, background) : undefined;
+  const background = f.refreshInBackground === true && f.check !== true;
+  const carried = f.carry
+    ? carryShift(f.carry, f.input.grid, problem, { background, check: f.check === true })
+    : undefined;
+  const shift = carried?.shift;
 
   let schedule =
     f.carry && shift !== undefined && f.solver.planCarried
@@ -202,7 +213,9 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
   // plan's LPs on the solver; it has REFRESH_LAG slots to finish. Not awaited here: a failure is the
   // orchestrator's to log when it comes to carry the plan.
   const refresh =
-    background && shift !== undefined && shift > 0 && isRefreshSlot(f.input.grid) ? solveFleet(fresh(f)) : undefined;
+    background && carried && (carried.changed || (carried.shift > 0 && isRefreshSlot(f.input.grid)))
+      ? solveFleet(fresh(f))
+      : undefined;
   refresh?.catch(() => undefined);
   return {
     problem,
@@ -219,6 +232,9 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
  */
 export class RollingPlans {
   private rolling: RollingPlan | undefined;
+  /** Plans started, and the start number of the one kept: a plan that finishes after a later one is not kept. */
+  private started = 0;
+  private kept = 0;
   private refresh:
     { readonly from: EpochMs; readonly grid: SlotGrid; readonly plan: Promise<FleetSolution> } | undefined;
 
@@ -249,13 +265,34 @@ export class RollingPlans {
     return this.rolling;
   }
 
-  /** Keeps a plan just made as the rolling plan (if it has one), and the fresh plan it started beside it. */
-  made(r: {
-    readonly grid: SlotGrid;
-    readonly problem: PlanningProblem;
-    readonly schedule: Schedule;
-    readonly refresh?: Promise<FleetSolution>;
-  }): void {
+  /** The rolling plan as it is, for an order's check: the fresh plan being made is left for the next slot. */
+  get current(): RollingPlan | undefined {
+    return this.rolling;
+  }
+
+  /** Numbers a plan about to be made, for `made`. */
+  begin(): number {
+    return ++this.started;
+  }
+
+  /**
+   * Keeps a plan just made as the rolling plan (if it has one), and the fresh plan it started beside
+   * it, unless a plan started after it was kept already. Plans overlap (a slot's report while a
+   * confirm's plan is on the solver); the one that finished last was kept, and a plan made before a
+   * commitment could become the rolling plan after the plan made with it, so the next slot's plan saw
+   * the commitments changed and was made afresh.
+   */
+  made(
+    r: {
+      readonly grid: SlotGrid;
+      readonly problem: PlanningProblem;
+      readonly schedule: Schedule;
+      readonly refresh?: Promise<FleetSolution>;
+    },
+    ticket: number = this.begin(),
+  ): void {
+    if (ticket < this.kept) return;
+    this.kept = ticket;
     if (r.schedule.status !== 'infeasible') this.rolling = rollingPlanOf(r.grid, r.problem, r.schedule);
     if (r.refresh)
       this.refresh = {

@@ -46,7 +46,7 @@ export const quote = async (
   commitments: readonly Commitment[],
   wantedKw: number,
 ): Promise<number> => {
-  const withIt = await k.planning.plan({ extra: commitments, held: false });
+  const withIt = await k.planning.plan({ extra: commitments, held: false, check: true });
   if (withIt.schedule.status === 'infeasible')
     throw new FlexError(
       'FLX_QUOTE_EXPIRED',
@@ -56,7 +56,7 @@ export const quote = async (
   let cost = opportunityCostAt(terms.curve, wantedKw);
   const live = withIt.orders.filter((id) => !commitments.some((c) => c.orderId === id));
   if (!sameOrders(live, terms.orders)) {
-    const without = await k.planning.plan({ held: false });
+    const without = await k.planning.plan({ held: false, check: true });
     if (without.schedule.status !== 'infeasible')
       cost = Math.max(cost, withIt.schedule.costGbp - without.schedule.costGbp);
     if (!k.pricing.sellBelowCost && cost > proRata * (1 + REQUOTE_TOLERANCE) + 0.01) {
@@ -152,7 +152,11 @@ const init =
     const before = k.step(await k.orderIn(k.store, i, body(i).order?.id, 'message.order.id'), event);
     // Refused at init when the fleet can no longer deliver it (the quote was made some time ago).
     const terms = await k.termsOf(k.store, before.offerId);
-    const check = await k.planning.plan({ extra: commitmentsOf(terms, before.id, before.reductionKw), held: false });
+    const check = await k.planning.plan({
+      extra: commitmentsOf(terms, before.id, before.reductionKw),
+      held: false,
+      check: true,
+    });
     if (check.schedule.status === 'infeasible')
       throw new FlexError(
         'FLX_QUANTITY_UNAVAILABLE',
@@ -193,7 +197,7 @@ const confirm =
     const release = await k.planning.fleetLock.acquire();
     let planned: { grid: { start: number }; orders: readonly string[] };
     try {
-      const withIt = await k.planning.plan({ extra: commitments, held: false });
+      const withIt = await k.planning.plan({ extra: commitments, held: false, check: true });
       if (withIt.schedule.status === 'infeasible')
         throw new FlexError(
           'FLX_QUANTITY_UNAVAILABLE',

@@ -159,7 +159,10 @@ export class FlexOrchestrator implements FleetPlanning {
    * and the held offers when they fit (unless `held: false`, for checking what is firm). Always
    * checked before use.
    */
-  async plan(o: PlanOptions = {}, carry?: RollingPlan): Promise<PlanResult> {
+  async plan(
+    o: PlanOptions = {},
+    carry: RollingPlan | undefined = o.check && this.deps.incrementalReplans ? this.rolling.current : undefined,
+  ): Promise<PlanResult> {
     const extra = o.extra ?? [];
     const without = o.without ?? new Set<string>();
     if (this.reports.size === 0)
@@ -220,6 +223,7 @@ export class FlexOrchestrator implements FleetPlanning {
       ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
       capIsTarget: this.deps.carbonCapKg === undefined,
       ...(carry ? { carry, refreshInBackground: true } : {}),
+      ...(o.check ? { check: true } : {}),
       ...(o.runningAt === undefined ? {} : { runningAt: o.runningAt }),
     });
     const solveMs = performance.now() - started;
@@ -274,9 +278,10 @@ export class FlexOrchestrator implements FleetPlanning {
    * site and slots, it is logged as FLX_PLAN_INFEASIBLE, and no waiting job is released.
    */
   private async operationalPlan(): Promise<PlanResult> {
+    const ticket = this.rolling.begin();
     const carry = await this.rolling.carry(this.deps.market.now());
     const result = await this.plan({}, this.deps.incrementalReplans ? carry : undefined);
-    this.rolling.made(result);
+    this.rolling.made(result, ticket);
     if (result.schedule.status === 'infeasible')
       this.deps.log.error(
         { code: 'FLX_PLAN_INFEASIBLE', reason: result.schedule.reason },

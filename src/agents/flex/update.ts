@@ -116,12 +116,12 @@ const requote = async (
   p: Proposal,
 ): Promise<{ priceGbp: number; opportunityCostGbp: number; orders: readonly string[]; gridStart: number }> => {
   const without = new Set([order.id]);
-  const withIt = await k.planning.plan({ extra: next, without, held: false });
+  const withIt = await k.planning.plan({ extra: next, without, held: false, check: true });
   if (withIt.schedule.status === 'infeasible')
     throw notPossible(
       `the fleet cannot deliver ${p.reductionKw} kW from ${isoOf(p.windowStart)} to ${isoOf(p.windowEnd)}: ${withIt.schedule.reason ?? 'no feasible plan'}`,
     );
-  const base = await k.planning.plan({ without, held: false });
+  const base = await k.planning.plan({ without, held: false, check: true });
   const opportunityCostGbp =
     base.schedule.status === 'infeasible' ? 0 : Math.max(0, withIt.schedule.costGbp - base.schedule.costGbp);
   const mwh = (kwv: number, a: number, b: number) => (kwv * (b - a)) / 3_600_000 / 1000;
