@@ -1,9 +1,12 @@
 // Make-room (repair.ts's last resort): a job that finds no room pushes preemptible jobs out of the
 // slots it needs, into other slots of their windows or to another of their sites; undone exactly
-// if any of them cannot be re-homed.
+// if any of them cannot be re-homed. When that is not enough, whole non-preemptible jobs that have
+// somewhere else to go (a window longer than their run, another site, or a soft deadline) are moved
+// as well: a waiting job planned at another site is not preemptible, and on a busy fleet where the
+// plan moves some, a hard job at their new site found no room, and the plan fell back to greedy.
 import type { PlanningProblem } from '../domain/planning.ts';
 import type { Draft, UnitCosts } from './disaggregate.ts';
-import { EPS, placeWhole, slack, topUp, unplace } from './placement.ts';
+import { EPS, placePartly, placeWhole, slack, topUp, unplace } from './placement.ts';
 import { mayLeaveUnserved, runEnd } from './soft.ts';
 
 /** Records jobs' plans before a tentative change, to undo it exactly. */
@@ -35,12 +38,25 @@ class Journal {
 }
 
 /**
- * Which preemptible jobs have power at each (site, slot): built on the first make-room, then kept a
- * superset (entries are added as power is placed; stale ones are skipped), so make-room costs
- * O(window) instead of a scan of every job.
+ * A non-preemptible job with somewhere else to go: soft (it may finish late), more than one site, or
+ * a window longer than its run. Not a running job or base load, whose one placement is their window.
+ */
+const movableWhole = (p: PlanningProblem, k: number): boolean => {
+  const job = p.jobs[k]!;
+  if (job.preemptible) return false;
+  if (job.slo?.kind === 'soft' || job.sites.length > 1) return true;
+  const run = Math.ceil(job.energyKwh / (job.maxPowerKw * (p.slotMinutes / 60)) - 1e-9);
+  return runEnd(p, job) - job.releaseSlot > run;
+};
+
+/**
+ * Which preemptible jobs, and which whole jobs that can move (movableWhole), have power at each
+ * (site, slot): built on the first make-room, then kept a superset (entries are added as power is
+ * placed; stale ones are skipped), so make-room costs O(window) instead of a scan of every job.
  */
 export class Occupancy {
   private readonly at = new Map<number, number[]>();
+  private readonly whole = new Map<number, number[]>();
   constructor(
     private readonly p: PlanningProblem,
     d: Draft,
@@ -48,18 +64,24 @@ export class Occupancy {
     d.power.forEach((pw, k) => this.add(k, d.site[k] as number, pw));
   }
   add(k: number, s: number, pw: Float64Array | undefined): void {
-    if (!pw || s < 0 || !this.p.jobs[k]!.preemptible) return;
+    if (!pw || s < 0) return;
+    const into = this.p.jobs[k]!.preemptible ? this.at : movableWhole(this.p, k) ? this.whole : undefined;
+    if (!into) return;
     for (let t = 0; t < this.p.slots; t++) {
       if ((pw[t] as number) <= EPS) continue;
       const key = s * this.p.slots + t;
-      const list = this.at.get(key);
+      const list = into.get(key);
       if (list) list.push(k);
-      else this.at.set(key, [k]);
+      else into.set(key, [k]);
     }
   }
-  /** Jobs that may have power at (s, t); callers check the power itself. */
+  /** Preemptible jobs that may have power at (s, t); callers check the power itself. */
   jobs(s: number, t: number): readonly number[] {
     return this.at.get(s * this.p.slots + t) ?? [];
+  }
+  /** Non-preemptible jobs that can move and may have power at (s, t). */
+  wholeJobs(s: number, t: number): readonly number[] {
+    return this.whole.get(s * this.p.slots + t) ?? [];
   }
 }
 
@@ -67,7 +89,8 @@ export class Occupancy {
  * Last resort for a job that finds no room: at its cheapest site and run (counting other
  * preemptible jobs' power as movable), push those jobs out of the slots it needs — into other
  * slots of their windows, or to another of their sites — then place it. Undone if any displaced
- * job cannot be re-homed.
+ * job cannot be re-homed. Failing that, the same with whole non-preemptible jobs that can move
+ * counted as movable too (they go after the preemptible ones, latest deadline first).
  */
 export const makeRoom = (
   p: PlanningProblem,
@@ -78,6 +101,20 @@ export const makeRoom = (
   costs: UnitCosts,
   siteIndex: Map<string, number>,
   occ: Occupancy,
+): boolean =>
+  makeRoomWith(p, d, j, load, limit, costs, siteIndex, occ, false) ||
+  makeRoomWith(p, d, j, load, limit, costs, siteIndex, occ, true);
+
+const makeRoomWith = (
+  p: PlanningProblem,
+  d: Draft,
+  j: number,
+  load: Float64Array[],
+  limit: readonly Float64Array[],
+  costs: UnitCosts,
+  siteIndex: Map<string, number>,
+  occ: Occupancy,
+  whole: boolean,
 ): boolean => {
   const h = p.slotMinutes / 60;
   const job = p.jobs[j]!;
@@ -88,6 +125,9 @@ export const makeRoom = (
     for (let t = job.releaseSlot; t < runEnd(p, job); t++) {
       for (const k of occ.jobs(s, t))
         if (d.site[k] === s && k !== j) relaxed[s]![t] = (relaxed[s]![t] as number) - (d.power[k]?.[t] ?? 0);
+      if (whole)
+        for (const k of new Set(occ.wholeJobs(s, t)))
+          if (d.site[k] === s && k !== j) relaxed[s]![t] = (relaxed[s]![t] as number) - (d.power[k]?.[t] ?? 0);
     }
   }
   const before = { site: d.site[j] as number, power: d.power[j], deficit: d.deficitKwh[j] as number };
@@ -101,6 +141,7 @@ export const makeRoom = (
   const journal = new Journal(d, load);
   journal.touch(j);
   const displaced = new Set<number>();
+  const movedWhole: number[] = [];
   for (let t = 0; t < p.slots; t++) {
     if ((need[t] as number) <= EPS) continue;
     let over = (load[s]![t] as number) + (need[t] as number) - (limit[s]![t] as number) + slack(limit[s]![t] as number);
@@ -118,6 +159,18 @@ export const makeRoom = (
       over -= cut;
       d.deficitKwh[k] = (d.deficitKwh[k] as number) + cut * h;
       displaced.add(k);
+    }
+    if (!whole || over <= EPS) continue;
+    // Whole jobs leave entirely (every slot of their run frees), the latest deadline first.
+    const movable = [...new Set(occ.wholeJobs(s, t))]
+      .filter((k) => k !== j && d.site[k] === s && (d.power[k]?.[t] ?? 0) > EPS)
+      .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
+    for (const k of movable) {
+      if (over <= EPS) break;
+      journal.touch(k);
+      over -= d.power[k]![t] as number;
+      unplace(p, d, load, k);
+      movedWhole.push(k);
     }
   }
   need.forEach((kw, t) => {
@@ -141,6 +194,19 @@ export const makeRoom = (
       journal.undo();
       return false;
     }
+    occ.add(k, d.site[k] as number, d.power[k]);
+  }
+  for (const k of movedWhole) {
+    if (placeWhole(p, d, k, load, limit, costs, siteIndex)) {
+      occ.add(k, d.site[k] as number, d.power[k]);
+      continue;
+    }
+    // A soft job may carry what does not fit beyond the horizon; a hard one must fit, or all is undone.
+    if (!mayLeaveUnserved(p, p.jobs[k]!)) {
+      journal.undo();
+      return false;
+    }
+    placePartly(p, d, k, load, limit, costs, siteIndex);
     occ.add(k, d.site[k] as number, d.power[k]);
   }
   return true;
