@@ -6,7 +6,7 @@
 // plan moves some, a hard job at their new site found no room, and the plan fell back to greedy.
 import type { PlanningProblem } from '../domain/planning.ts';
 import type { Draft, UnitCosts } from './disaggregate.ts';
-import { EPS, placePartly, placeWhole, slack, topUp, unplace } from './placement.ts';
+import { EPS, placeWhole, slack, topUp, unplace } from './placement.ts';
 import { mayLeaveUnserved, runEnd } from './soft.ts';
 
 /** Records jobs' plans before a tentative change, to undo it exactly. */
@@ -123,7 +123,9 @@ const makeRoomWith = (
   for (const id of job.sites) {
     const s = siteIndex.get(id) as number;
     for (let t = job.releaseSlot; t < runEnd(p, job); t++) {
-      for (const k of occ.jobs(s, t))
+      // Each job once: the lists may hold a job twice (it is added again when re-placed), and
+      // counting its power twice found room that clearing could not free.
+      for (const k of new Set(occ.jobs(s, t)))
         if (d.site[k] === s && k !== j) relaxed[s]![t] = (relaxed[s]![t] as number) - (d.power[k]?.[t] ?? 0);
       if (whole)
         for (const k of new Set(occ.wholeJobs(s, t)))
@@ -160,17 +162,22 @@ const makeRoomWith = (
       d.deficitKwh[k] = (d.deficitKwh[k] as number) + cut * h;
       displaced.add(k);
     }
-    if (!whole || over <= EPS) continue;
-    // Whole jobs leave entirely (every slot of their run frees), the latest deadline first.
-    const movable = [...new Set(occ.wholeJobs(s, t))]
-      .filter((k) => k !== j && d.site[k] === s && (d.power[k]?.[t] ?? 0) > EPS)
-      .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
-    for (const k of movable) {
-      if (over <= EPS) break;
-      journal.touch(k);
-      over -= d.power[k]![t] as number;
-      unplace(p, d, load, k);
-      movedWhole.push(k);
+    if (whole && over > EPS) {
+      // Whole jobs leave entirely (every slot of their run frees), the latest deadline first.
+      const movable = [...new Set(occ.wholeJobs(s, t))]
+        .filter((k) => k !== j && d.site[k] === s && (d.power[k]?.[t] ?? 0) > EPS)
+        .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
+      for (const k of movable) {
+        if (over <= EPS) break;
+        journal.touch(k);
+        over -= d.power[k]![t] as number;
+        unplace(p, d, load, k);
+        movedWhole.push(k);
+      }
+    }
+    if (over > EPS) {
+      journal.undo();
+      return false;
     }
   }
   need.forEach((kw, t) => {
@@ -196,17 +203,14 @@ const makeRoomWith = (
     }
     occ.add(k, d.site[k] as number, d.power[k]);
   }
+  // A whole job moved must be placed whole again (a soft one may run late within the horizon): left
+  // beyond the horizon, its lateness and unserved cost would price a warm re-plan's reduction dearer
+  // than the fresh plan it replaces.
   for (const k of movedWhole) {
-    if (placeWhole(p, d, k, load, limit, costs, siteIndex)) {
-      occ.add(k, d.site[k] as number, d.power[k]);
-      continue;
-    }
-    // A soft job may carry what does not fit beyond the horizon; a hard one must fit, or all is undone.
-    if (!mayLeaveUnserved(p, p.jobs[k]!)) {
+    if (!placeWhole(p, d, k, load, limit, costs, siteIndex)) {
       journal.undo();
       return false;
     }
-    placePartly(p, d, k, load, limit, costs, siteIndex);
     occ.add(k, d.site[k] as number, d.power[k]);
   }
   return true;

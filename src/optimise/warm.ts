@@ -114,24 +114,27 @@ export const replanFrom = async (
   const ids = new Set(base.jobs.map((j) => j.id));
   if (base.status === 'infeasible' || base.jobs.length !== p.jobs.length || p.jobs.some((j) => !ids.has(j.id)))
     return afresh();
-  const from = async (limits: readonly Float64Array[]): Promise<Schedule | undefined> => {
+  /** The plan from `limits`, or why not: repair found no room, or the battery LP or the check failed. */
+  const from = async (limits: readonly Float64Array[]): Promise<Schedule | 'no room' | 'failed'> => {
     // Under a carbon cap the displaced work is placed with carbon priced, dearer each time the cap
     // breaks (£ per kg), as the planner's priced placement does.
     for (const carbonGbpPerKg of p.carbonCapKg === undefined ? [0] : CARBON_PRICES) {
       const draft = draftOf(p, base);
       const fixed = repair(p, draft, limits, unitCosts(p, carbonGbpPerKg));
-      if (!fixed.ok) return undefined;
+      if (!fixed.ok) return 'no room';
       // More commitments only remove plans, so the base problem's proven bound still holds.
       const done = await finishDraft(p, draft, lpSolve, options, fixed.moved, base.lowerBoundGbp, WARM_PLANNER);
       if ('schedule' in done) return withWorkMetrics(p, done.schedule);
-      if (!done.carbon) return undefined;
+      if (!done.carbon) return 'failed';
     }
-    return undefined;
+    return 'failed';
   };
   const kept = await from(itLimitsWith(p, base));
-  if (kept) return kept;
-  const discharging = itLimitsDischarging(p, draftOf(p, base), base.batteries);
-  return (discharging && (await from(discharging))) || afresh();
+  if (typeof kept !== 'string') return kept;
+  // Only where repair found no room: a battery meeting the new ceilings makes room, not carbon.
+  const discharging = kept === 'no room' ? itLimitsDischarging(p, draftOf(p, base), base.batteries) : undefined;
+  const met = discharging && (await from(discharging));
+  return met && typeof met !== 'string' ? met : afresh();
 };
 
 /** £/kg tried in turn when the displaced work breaks the carbon cap (0: price alone). */

@@ -174,3 +174,26 @@ test('of two plans that overlap, the one started last is the rolling plan, which
   assert.equal(rolling.current?.schedule, b.schedule, 'the plan started first finished last and is not kept');
   assert.equal(rolling.current?.ceilings.length, 2);
 });
+
+test('while the commitments change every slot, the fresh plan made in the background still becomes the rolling plan', async () => {
+  // A ceiling that moves with the clock (a search's holds, say): every slot's commitments differ
+  // from the last. One fresh plan at a time is made, and each is carried from REFRESH_LAG slots on.
+  const rolling = new RollingPlans(createLogger('silent'));
+  const carriedFrom: (string | undefined)[] = [];
+  let started = 0;
+  for (let slot = 5; slot < 11; slot++) {
+    const ticket = rolling.begin();
+    const carry = await rolling.carry(gridAt(slot).start);
+    carriedFrom.push(carry?.schedule.planner);
+    const r = await solveFleet({
+      ...fleetSolve(slot, jobs),
+      firm: [{ site: 'lon', fromSlot: 3, toSlot: 5, maxImportKw: 30 + (slot % 2) * 5 }],
+      ...(carry ? { carry, refreshInBackground: true, refreshPending: rolling.refreshPending } : {}),
+    });
+    if (r.refresh) started++;
+    rolling.made({ grid: gridAt(slot), ...r }, ticket);
+  }
+  assert.ok(started >= 2 && started <= 3, `one fresh plan at a time (${started} started over 6 slots)`);
+  const adopted = carriedFrom.slice(2).filter((p) => p !== undefined && p !== CARRIED_PLANNER).length;
+  assert.ok(adopted >= 2, `fresh plans carried from: ${carriedFrom.join(', ')}`);
+});

@@ -7,6 +7,8 @@ import assert from 'node:assert/strict';
 import type { JobSpec, PlanningProblem } from '../../src/domain/planning.ts';
 import { unitCosts, type Draft } from '../../src/optimise/disaggregate.ts';
 import { repair } from '../../src/optimise/repair.ts';
+import { makeRoom, Occupancy } from '../../src/optimise/make-room.ts';
+import { loads } from '../../src/optimise/placement.ts';
 
 const site = (id: string, price: number[]) => ({
   id,
@@ -77,4 +79,27 @@ test('a job with nowhere else to go is not moved: the repair fails and names the
   assert.equal(r.ok, false);
   assert.match(r.ok ? '' : r.reason, /job rigid: no room left/);
   assert.deepEqual([...d.power[0]!], [8, 0, 0, 0], 'the job in the way is where it was');
+});
+
+test('a job listed twice in the occupancy is counted once: no room is found that clearing cannot free', () => {
+  // P (preemptible) and B (rigid) share slot 0 at 5 kW each; H needs 8 kW there. Clearing P frees
+  // 5 kW, not enough. With P counted twice (it is listed again after a top-up), make-room found room,
+  // said yes, and left slot 0 at 13 kW against a 10 kW limit.
+  const p = problem([
+    job('P', { energyKwh: 5, maxPowerKw: 5, deadlineSlot: 2, preemptible: true }),
+    job('B', { energyKwh: 5, maxPowerKw: 5 }),
+    job('H', {}),
+  ]);
+  const d: Draft = {
+    site: Int32Array.from([0, 0, -1]),
+    power: [Float64Array.from([5, 0, 0, 0]), Float64Array.from([5, 0, 0, 0]), undefined],
+    deficitKwh: Float64Array.from([0, 0, 8]),
+  };
+  const occ = new Occupancy(p, d);
+  occ.add(0, 0, d.power[0]);
+  const load = loads(p, d);
+  const ok = makeRoom(p, d, 2, load, limits(p), unitCosts(p, 0), new Map([['a', 0]]), occ);
+  assert.equal(ok, false);
+  assert.deepEqual([...load[0]!], [10, 0, 0, 0], 'nothing changed');
+  assert.deepEqual([...loads(p, d)[0]!], [10, 0, 0, 0]);
 });

@@ -27,6 +27,7 @@ import { checkSchedule } from '../../optimise/check.ts';
 import { startsThrough } from '../../optimise/dispatch.ts';
 import { moveOptions } from '../../optimise/moves.ts';
 import { buildProblem, type ProblemInput } from '../../optimise/problem.ts';
+import { CARRIED_PLANNER } from '../../optimise/warm.ts';
 import type { Solver } from '../../ports.ts';
 import { chooseMoves, type MoveChoice } from './site-move.ts';
 
@@ -125,6 +126,12 @@ export interface FleetSolve {
   readonly refreshInBackground?: boolean;
   /** An order's check (PlanOptions.check): carried whatever changed, nothing made beside it. */
   readonly check?: boolean;
+  /**
+   * A fresh plan is already being made in the background (RollingPlans.refreshPending): no second
+   * one. Starting one at each change overwrote the last, so while commitments changed every slot
+   * (a search, a hold expiring) none ever became the rolling plan.
+   */
+  readonly refreshPending?: boolean;
   readonly runningAt?: EpochMs;
   /** What a site move costs; without it the plan's moves are taken as they come (free). */
   readonly moveCost?: MoveCost;
@@ -145,7 +152,7 @@ export interface FleetSolution {
  * background queue where it has one (an offer priced meanwhile does not wait behind it).
  */
 const fresh = (f: FleetSolve): FleetSolve => {
-  const { carry: _carry, refreshInBackground: _background, check: _check, ...rest } = f;
+  const { carry: _carry, refreshInBackground: _background, check: _check, refreshPending: _pending, ...rest } = f;
   return { ...rest, solver: f.solver.background?.() ?? f.solver };
 };
 
@@ -168,6 +175,8 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     f.carry && shift !== undefined && f.solver.planCarried
       ? await f.solver.planCarried(problem, f.carry.schedule, shift)
       : await f.solver.plan(problem);
+  // A carried plan whose repair failed was made afresh (warm.ts): then nothing is due beside it.
+  const wasCarried = schedule.planner === CARRIED_PLANNER;
   if (schedule.status === 'infeasible' && f.held.length > 0) {
     problem = build(f.firm);
     schedule = await f.solver.plan(problem);
@@ -212,10 +221,8 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
   // Started once the carried plan is made, so that the slot's answer never waits behind the fresh
   // plan's LPs on the solver; it has REFRESH_LAG slots to finish. Not awaited here: a failure is the
   // orchestrator's to log when it comes to carry the plan.
-  const refresh =
-    background && carried && (carried.changed || (carried.shift > 0 && isRefreshSlot(f.input.grid)))
-      ? solveFleet(fresh(f))
-      : undefined;
+  const due = carried !== undefined && (carried.changed || (carried.shift > 0 && isRefreshSlot(f.input.grid)));
+  const refresh = background && due && wasCarried && f.refreshPending !== true ? solveFleet(fresh(f)) : undefined;
   refresh?.catch(() => undefined);
   return {
     problem,
@@ -236,14 +243,23 @@ export class RollingPlans {
   private started = 0;
   private kept = 0;
   private refresh:
-    { readonly from: EpochMs; readonly grid: SlotGrid; readonly plan: Promise<FleetSolution> } | undefined;
+    | {
+        readonly from: EpochMs;
+        readonly grid: SlotGrid;
+        readonly plan: Promise<FleetSolution>;
+        readonly ticket: number;
+      }
+    | undefined;
+  /** Start number of the last fresh plan kept (a plan made in place, not carried). */
+  private freshTicket = 0;
 
   constructor(private readonly log: Logger) {}
 
   /**
-   * The plan to carry from at `now`. From REFRESH_LAG slots after a refresh slot, the fresh plan made
-   * there becomes it (awaited if it is still being made). One that failed, or that was overtaken by a
-   * fresh plan made since (commitments changed), is dropped.
+   * The plan to carry from at `now`. From REFRESH_LAG slots after it was started, the fresh plan made
+   * in the background becomes it (awaited if it is still being made), even where the commitments have
+   * changed since (the next plan is carried from it and repaired to them, and starts the next fresh
+   * plan). One that failed, or that was overtaken by a fresh plan made in place since, is dropped.
    */
   async carry(now: EpochMs): Promise<RollingPlan | undefined> {
     const r = this.refresh;
@@ -251,11 +267,8 @@ export class RollingPlans {
     this.refresh = undefined;
     try {
       const fresh = await r.plan;
-      if (fresh.schedule.status === 'infeasible') return this.rolling;
-      const next = rollingPlanOf(r.grid, fresh.problem, fresh.schedule);
-      // Overtaken: the commitments changed since, and the plan made then was a fresh one.
-      if (this.rolling && !sameCommitments(this.rolling, next)) return this.rolling;
-      this.rolling = next;
+      if (fresh.schedule.status === 'infeasible' || this.freshTicket > r.ticket) return this.rolling;
+      this.rolling = rollingPlanOf(r.grid, fresh.problem, fresh.schedule);
     } catch (err) {
       this.log.warn(
         { code: 'FLX_INTERNAL', err: String(err) },
@@ -268,6 +281,11 @@ export class RollingPlans {
   /** The rolling plan as it is, for an order's check: the fresh plan being made is left for the next slot. */
   get current(): RollingPlan | undefined {
     return this.rolling;
+  }
+
+  /** Whether a fresh plan is being made in the background (FleetSolve.refreshPending). */
+  get refreshPending(): boolean {
+    return this.refresh !== undefined;
   }
 
   /** Numbers a plan about to be made, for `made`. */
@@ -293,12 +311,16 @@ export class RollingPlans {
   ): void {
     if (ticket < this.kept) return;
     this.kept = ticket;
-    if (r.schedule.status !== 'infeasible') this.rolling = rollingPlanOf(r.grid, r.problem, r.schedule);
+    if (r.schedule.status !== 'infeasible') {
+      this.rolling = rollingPlanOf(r.grid, r.problem, r.schedule);
+      if (r.schedule.planner !== CARRIED_PLANNER) this.freshTicket = ticket;
+    }
     if (r.refresh)
       this.refresh = {
         from: epochMs(r.grid.start + REFRESH_LAG * r.grid.slotMinutes * MINUTE_MS),
         grid: r.grid,
         plan: r.refresh,
+        ticket,
       };
   }
 }

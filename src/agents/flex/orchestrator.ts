@@ -222,7 +222,7 @@ export class FlexOrchestrator implements FleetPlanning {
       held,
       ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
       capIsTarget: this.deps.carbonCapKg === undefined,
-      ...(carry ? { carry, refreshInBackground: true } : {}),
+      ...(carry ? { carry, refreshInBackground: true, refreshPending: this.rolling.refreshPending } : {}),
       ...(o.check ? { check: true } : {}),
       ...(o.runningAt === undefined ? {} : { runningAt: o.runningAt }),
     });

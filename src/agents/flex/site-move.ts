@@ -303,18 +303,7 @@ export class SiteMoves {
     reports: readonly FlexibilityReport[],
   ): Promise<Schedule> {
     if (!solver.planFrom) return this.solve(solver, problem, reports);
-    const t0 = performance.now();
-    const r = await solver.planFrom(problem, base);
-    if (process.env.TIME_FROM)
-      console.error(
-        'FROM',
-        Math.round(performance.now() - t0),
-        r.status,
-        r.planner,
-        problem.commitments.length,
-        r.reason?.slice(0, 80),
-      );
-    return pricedWithMoves(r, moveOptions(reports, this.d.cost, this.pinned));
+    return pricedWithMoves(await solver.planFrom(problem, base), moveOptions(reports, this.d.cost, this.pinned));
   }
 
   /**
