@@ -45,6 +45,8 @@ export interface FlexSiteOptions {
   readonly baseLoadKw: number;
   readonly itPowerLimitKw: number;
   readonly holdNewJobs?: boolean;
+  /** A settlement baseline (kW, the same in every slot), so offers can be priced there; none by default. */
+  readonly baselineKw?: number;
 }
 
 export interface FlexSite {
@@ -163,6 +165,9 @@ export const startFlexSites = async (
           scheduler: x.scheduler,
           meter: noMeter(x.site),
           baseLoad: (g) => new Array<number>(g.slots).fill(x.baseLoadKw),
+          ...(x.baselineKw === undefined
+            ? {}
+            : { baseline: async (g: SlotGrid) => new Array<number>(g.slots).fill(x.baselineKw as number) }),
           itPowerLimitKw: x.itPowerLimitKw,
           pue: 1,
         },
