@@ -109,6 +109,26 @@ export interface ProblemInput {
   readonly pinned?: ReadonlySet<string>;
 }
 
+/**
+ * Whether capping a running job could push its run into a commitment's window at its site that its
+ * uncapped run ends before: then it is planned uncapped (no cappable part). The cap model lets a
+ * capped job's cappable energy run later, as if the job could pause, but keeps its floor at the
+ * full-power run; a capped job really runs longer, floor included, at least its floor power until
+ * done. Capped to its floor in every slot, a run of n slots lasts n / share slots (share = floor /
+ * full power, as energy per unit of work is kept whole), so a window within that reach could meet a
+ * floor no plan had put there: traced on a 4-site demo whose jobs may move, where a job capped
+ * for an hour at 13:00 then needed its floor through the window sold for 18:00, and every plan at
+ * its site was infeasible until the window (docs/architecture.md, "Site moves"). A job that runs
+ * through a window already keeps its cap: that is the lever for the window itself.
+ */
+const capsReachWindow = (job: ComputeJob, spec: JobSpec, commitments: readonly CommitmentSpec[]): boolean => {
+  if (job.state !== 'running' || job.minPowerKw === undefined || !(job.minPowerKw < spec.maxPowerKw)) return false;
+  const end = spec.deadlineSlot;
+  const stretched =
+    spec.releaseSlot + Math.ceil((end - spec.releaseSlot) / Math.max(1e-9, job.minPowerKw / spec.maxPowerKw));
+  return commitments.some((c) => c.site === job.site && c.fromSlot >= end && c.fromSlot < stretched);
+};
+
 /** A waiting job pinned to start in `slot` and run at full power, like a running job. */
 const startingAt = (job: ComputeJob, grid: SlotGrid, slot: number): JobSpec | undefined => {
   if (job.remainingKwh <= 1e-9 || job.powerKw <= 0 || slot >= grid.slots) return undefined;
@@ -173,14 +193,13 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
       // Home first: sites[0] is where the job is now (moves.ts movesIn, pinnedHome read it so).
       const others = asRunning || i.pinned?.has(job.id) ? [] : moveTargets(job, i.reports);
       const spec = found && others.length > 0 ? { ...found, sites: [job.site, ...others] } : found;
-      if (spec)
-        jobs.push(
-          ...capParts(
-            asRunning ? { ...job, state: 'running' } : job,
-            spec,
-            i.lateGbpPerGpuHour ?? DEFAULT_LATE_GBP_PER_GPU_HOUR,
-          ),
-        );
+      if (!spec) continue;
+      const running: ComputeJob = asRunning ? { ...job, state: 'running' } : job;
+      jobs.push(
+        ...(capsReachWindow(running, spec, i.commitments)
+          ? [spec]
+          : capParts(running, spec, i.lateGbpPerGpuHour ?? DEFAULT_LATE_GBP_PER_GPU_HOUR)),
+      );
     }
   }
   return {

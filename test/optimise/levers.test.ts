@@ -249,3 +249,22 @@ test('a new ceiling below the base load at a battery site is met from the batter
   const c = checkSchedule(next, carried);
   assert.ok(c.ok, c.violations.join('; '));
 });
+
+test('a running job is not cappable ahead of a window at its site that a capped run could reach; through a window it is', () => {
+  // 39 kWh left at 26 kW: three half-hour slots uncapped. At its 14 kW floor throughout it would take
+  // 3 / (14 / 26) ≈ 5.6 slots, so a window from slot 4 is within reach and one from slot 6 is not.
+  const r = report([running({ energyKwh: 39 as never, remainingKwh: 39 as never })]);
+  const parts = (fromSlot: number, toSlot: number) =>
+    buildProblem({
+      grid,
+      now: T0,
+      reports: [r],
+      signals: signals(),
+      commitments: [{ site: 'lon', fromSlot, toSlot, maxImportKw: 20 }],
+    })
+      .jobs.filter((j) => j.id.endsWith('train-1'))
+      .map((j) => j.id);
+  assert.deepEqual(parts(4, 6), ['train-1'], 'capping now could push its floor into the window: uncapped');
+  assert.deepEqual(parts(6, 8), ['train-1', capPartId('train-1')], 'out of reach: cappable');
+  assert.deepEqual(parts(1, 3), ['train-1', capPartId('train-1')], 'it runs through the window: the cap is the lever');
+});

@@ -374,8 +374,17 @@ export class FlexOrchestrator implements FleetPlanning {
     await this.dispatchMoves(result, rec.id);
     const parts = { link: this.link, store: this.deps.store, actor: this.deps.id, wallNow: this.deps.wallNow };
     for (const [siteId, report] of this.reports) {
+      // A plan whose slot has passed by the time of its push is not pushed: each site's report of the
+      // new slot is answered by a newer plan, and this one's battery setpoint for its own slot would
+      // end as the agent gets it (refused as expired; seen on a fast replay, where the market clock
+      // ran a slot on while a confirm's plan was being pushed to four agents).
+      const now = this.deps.market.now();
+      if (slotIndex(now, this.deps.slotMinutes) !== slotIndex(result.grid.start, this.deps.slotMinutes)) {
+        this.deps.log.debug({ site: siteId, planId: rec.id, reason }, 'not pushed: the slot of its plan has passed');
+        continue;
+      }
       const site = this.site(siteId);
-      const levers = siteDispatch(report, result, this.deps.market.now());
+      const levers = siteDispatch(report, result, now);
       await pushDispatch(parts, { site, levers, planId: rec.id, reason, orderId });
     }
     return rec;
