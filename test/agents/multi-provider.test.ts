@@ -122,6 +122,43 @@ test('a need is split across providers cheapest first, one offer each; a provide
   }
 });
 
+test('of one provider’s offers the buyer takes the one that covers the need at least cost, not the cheapest per MWh alone', async () => {
+  // The 4-site demo's case: a 67.8 kW site offer a shade cheaper per MWh than the same provider's
+  // 249.8 kW portfolio, for a need of 200 kW. The site offer left 132 kW of the need unbought.
+  const s = await scripted(
+    [
+      { bppId: 'a', offer: offer('a-edi', 67.8, 49.8) },
+      { bppId: 'a', offer: offer('a-portfolio', 249.8, 50.3) },
+    ],
+    [],
+  );
+  try {
+    const got = await procureAcross(s.buyer, need(200), 'tx-p');
+    assert.ok(!('none' in got));
+    assert.deepEqual(s.bought, [{ bpp: 'a', offer: 'a-portfolio', kw: 200 }]);
+  } finally {
+    await s.close();
+  }
+  // Where another provider fills the rest for less, the cheaper small offer is still the one.
+  const t = await scripted(
+    [
+      { bppId: 'a', offer: offer('a-lon', 80, 100) },
+      { bppId: 'a', offer: offer('a-portfolio', 100, 300) },
+      { bppId: 'b', offer: offer('b-man', 50, 150) },
+    ],
+    [],
+  );
+  try {
+    await procureAcross(t.buyer, need(100), 'tx-q');
+    assert.deepEqual(t.bought, [
+      { bpp: 'a', offer: 'a-lon', kw: 80 },
+      { bpp: 'b', offer: 'b-man', kw: 20 },
+    ]);
+  } finally {
+    await t.close();
+  }
+});
+
 test('when every provider fails the buyer says who and why; an import limit buys every provider’s offer', async () => {
   const s = await scripted(
     [

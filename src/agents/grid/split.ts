@@ -10,7 +10,7 @@ import { rankOffers, type FlexNeed, type FlexOffer } from '../../domain/offers.t
 import type { ProductTerms } from '../../domain/products.ts';
 import { asFlexError } from '../../errors.ts';
 import type { Store, Subscription } from '../../ports.ts';
-import { rankByHistory, type DeliveryHistory } from './history.ts';
+import { expectedGbpPerMwh, rankByHistory, type DeliveryHistory } from './history.ts';
 
 export interface Procurement {
   readonly transactionId: string;
@@ -81,6 +81,57 @@ export interface SplitOptions {
   readonly purpose?: 'need' | 'top-up';
 }
 
+/** Ways of choosing one offer per provider worth trying; past this, each provider's cheapest. */
+const MAX_CHOICES = 4096;
+
+/**
+ * One offer per provider (a provider's portfolio offer already splits across its sites), in the
+ * order the buyer buys them: cheapest expected per MWh first. Which of a provider's
+ * offers: the choice that covers the need at least cost, each offer bought for what is still wanted
+ * in that order, at the price per MWh the buyer expects delivered, and each kW left uncovered valued
+ * at the buyer's ceiling. The cheapest per MWh alone took a 67.8 kW site offer over the same
+ * provider's 249.8 kW portfolio for a need of 200 kW, both at the 50 £/MWh floor, on 0.5 £/MWh of
+ * carbon effect, and left 132 kW of the need unbought. For an import limit every offer brings its
+ * site to the limit and all are bought: each provider's cheapest.
+ */
+const offerPerProvider = <T extends { readonly offer: FlexOffer; readonly bppId: string }>(
+  ranked: readonly T[],
+  need: FlexNeed,
+  shares: ReadonlyMap<string, number>,
+): Map<string, FlexOffer> => {
+  const options = new Map<string, T[]>();
+  for (const o of ranked) (options.get(o.bppId) ?? options.set(o.bppId, []).get(o.bppId)!).push(o);
+  const cheapest = new Map([...options].map(([id, os]) => [id, (os[0] as T).offer]));
+  const ways = [...options.values()].reduce((n, os) => n * os.length, 1);
+  if (need.importLimitKw !== undefined || ways === 1 || ways > MAX_CHOICES) return cheapest;
+  const rank = new Map(ranked.map((o, i) => [o.offer, i]));
+  const cost = (chosen: readonly T[]): number => {
+    let left: number = need.wantedKw;
+    let gbp = 0;
+    for (const o of [...chosen].sort((x, y) => (rank.get(x.offer) ?? 0) - (rank.get(y.offer) ?? 0))) {
+      const kw = Math.min(o.offer.reductionKw, left);
+      gbp += kw * expectedGbpPerMwh(o.offer, shares.get(o.bppId));
+      left -= kw;
+    }
+    return gbp + Math.max(0, left) * need.maxPriceGbpPerMwh;
+  };
+  const providers = [...options.values()];
+  let best = providers.map((os) => os[0] as T);
+  let bestCost = cost(best);
+  const walk = (k: number, chosen: T[]): void => {
+    if (k === providers.length) {
+      const c = cost(chosen);
+      if (c < bestCost - 1e-9) [best, bestCost] = [[...chosen], c];
+      return;
+    }
+    for (const o of providers[k] as T[]) walk(k + 1, [...chosen, o]);
+  };
+  walk(0, []);
+  return new Map(
+    best.sort((x, y) => (rank.get(x.offer) ?? 0) - (rank.get(y.offer) ?? 0)).map((o) => [o.bppId, o.offer]),
+  );
+};
+
 export const procureAcross = async (
   b: Buyer,
   need: FlexNeed,
@@ -116,8 +167,7 @@ export const procureAcross = async (
     // Location fit counts for a network constraint; a national peak is relieved anywhere in GB.
     need.importLimitKw !== undefined ? b.deps.region : undefined,
   );
-  const best = new Map<string, FlexOffer>();
-  for (const { offer, bppId } of byHistory) if (!best.has(bppId)) best.set(bppId, offer);
+  const best = offerPerProvider(byHistory, need, shares);
   const limit = need.importLimitKw !== undefined;
   const parts: Procurement[] = [];
   const failures: ProcurementFailure[] = [];
