@@ -88,7 +88,7 @@ const auditChecks = async (m: Market): Promise<AuditCheck[]> => {
 
 /** The site profile in a line (src/sim/site-profile.ts). */
 const PROFILE_WORDS: Record<DemoConfig['siteProfile'], string> = {
-  busy: `DGX A100 nodes (6.5 kW datasheet max), jobs arriving by hour as in the Alibaba GPU 2023 trace from ${24 - BUSY_BACKLOG_HOURS}:00 the evening before (the backlog at midnight), as many as ask for ${BUSY_OFFERED_LOAD * 100} % of the training GPUs' hours (unless --jobs)`,
+  busy: `DGX A100 nodes (6.5 kW datasheet max), jobs arriving by hour as in the Alibaba GPU 2023 trace from ${24 - BUSY_BACKLOG_HOURS}:00 the evening before (the backlog at midnight), drawn until they ask for ${BUSY_OFFERED_LOAD * 100} % of the training GPUs' hours, the last one overshooting (unless --jobs; each site's line says how much)`,
   'half-idle': `3.9 kW A100 nodes, ${HALF_IDLE_JOBS} jobs (unless --jobs) in placeholder working-day arrivals: the demo before issue 13`,
 };
 
