@@ -7,7 +7,7 @@
 import type { PlanningProblem } from '../domain/planning.ts';
 import type { Draft, UnitCosts } from './disaggregate.ts';
 import { EPS, placeWhole, slack, topUp, unplace } from './placement.ts';
-import { mayLeaveUnserved, runEnd } from './soft.ts';
+import { hasOneRun, mayLeaveUnserved, runEnd } from './soft.ts';
 
 /** Records jobs' plans before a tentative change, to undo it exactly. */
 class Journal {
@@ -43,10 +43,7 @@ class Journal {
  */
 const movableWhole = (p: PlanningProblem, k: number): boolean => {
   const job = p.jobs[k]!;
-  if (job.preemptible) return false;
-  if (job.slo?.kind === 'soft' || job.sites.length > 1) return true;
-  const run = Math.ceil(job.energyKwh / (job.maxPowerKw * (p.slotMinutes / 60)) - 1e-9);
-  return runEnd(p, job) - job.releaseSlot > run;
+  return !job.preemptible && (job.sites.length > 1 || !hasOneRun(p, job));
 };
 
 /**
@@ -101,117 +98,107 @@ export const makeRoom = (
   costs: UnitCosts,
   siteIndex: Map<string, number>,
   occ: Occupancy,
-): boolean =>
-  makeRoomWith(p, d, j, load, limit, costs, siteIndex, occ, false) ||
-  makeRoomWith(p, d, j, load, limit, costs, siteIndex, occ, true);
-
-const makeRoomWith = (
-  p: PlanningProblem,
-  d: Draft,
-  j: number,
-  load: Float64Array[],
-  limit: readonly Float64Array[],
-  costs: UnitCosts,
-  siteIndex: Map<string, number>,
-  occ: Occupancy,
-  whole: boolean,
 ): boolean => {
-  const h = p.slotMinutes / 60;
-  const job = p.jobs[j]!;
-  // Room as if the movable power in the job's window were gone; a plan found there is then cleared for real.
-  const relaxed = load.map((l) => Float64Array.from(l));
-  for (const id of job.sites) {
-    const s = siteIndex.get(id) as number;
-    for (let t = job.releaseSlot; t < runEnd(p, job); t++) {
-      // Each job once: the lists may hold a job twice (it is added again when re-placed), and
-      // counting its power twice found room that clearing could not free.
-      for (const k of new Set(occ.jobs(s, t)))
-        if (d.site[k] === s && k !== j) relaxed[s]![t] = (relaxed[s]![t] as number) - (d.power[k]?.[t] ?? 0);
-      if (whole)
-        for (const k of new Set(occ.wholeJobs(s, t)))
+  const attempt = (whole: boolean): boolean => {
+    const h = p.slotMinutes / 60;
+    const job = p.jobs[j]!;
+    // Room as if the movable power in the job's window were gone; a plan found there is then cleared for real.
+    const relaxed = load.map((l) => Float64Array.from(l));
+    for (const id of job.sites) {
+      const s = siteIndex.get(id) as number;
+      for (let t = job.releaseSlot; t < runEnd(p, job); t++) {
+        // Each job once: the lists may hold a job twice (it is added again when re-placed), and
+        // counting its power twice found room that clearing could not free.
+        for (const k of new Set(occ.jobs(s, t)))
           if (d.site[k] === s && k !== j) relaxed[s]![t] = (relaxed[s]![t] as number) - (d.power[k]?.[t] ?? 0);
-    }
-  }
-  const before = { site: d.site[j] as number, power: d.power[j], deficit: d.deficitKwh[j] as number };
-  const found = placeWhole(p, d, j, relaxed, limit, costs, siteIndex);
-  const s = d.site[j] as number;
-  const need = d.power[j];
-  d.site[j] = before.site;
-  d.power[j] = before.power;
-  d.deficitKwh[j] = before.deficit;
-  if (!found || !need) return false;
-  const journal = new Journal(d, load);
-  journal.touch(j);
-  const displaced = new Set<number>();
-  const movedWhole: number[] = [];
-  for (let t = 0; t < p.slots; t++) {
-    if ((need[t] as number) <= EPS) continue;
-    let over = (load[s]![t] as number) + (need[t] as number) - (limit[s]![t] as number) + slack(limit[s]![t] as number);
-    // Displace the jobs with the latest deadlines first: they have the most other slots to go to.
-    const here = [...new Set(occ.jobs(s, t))]
-      .filter((k) => k !== j && d.site[k] === s && (d.power[k]?.[t] ?? 0) > EPS)
-      .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
-    for (const k of here) {
-      if (over <= EPS) break;
-      const pw = d.power[k]!;
-      journal.touch(k);
-      const cut = Math.min(pw[t] as number, over);
-      pw[t] = (pw[t] as number) - cut;
-      load[s]![t] = (load[s]![t] as number) - cut;
-      over -= cut;
-      d.deficitKwh[k] = (d.deficitKwh[k] as number) + cut * h;
-      displaced.add(k);
-    }
-    if (whole && over > EPS) {
-      // Whole jobs leave entirely (every slot of their run frees), the latest deadline first.
-      const movable = [...new Set(occ.wholeJobs(s, t))]
-        .filter((k) => k !== j && d.site[k] === s && (d.power[k]?.[t] ?? 0) > EPS)
-        .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
-      for (const k of movable) {
-        if (over <= EPS) break;
-        journal.touch(k);
-        over -= d.power[k]![t] as number;
-        unplace(p, d, load, k);
-        movedWhole.push(k);
+        if (whole)
+          for (const k of new Set(occ.wholeJobs(s, t)))
+            if (d.site[k] === s && k !== j) relaxed[s]![t] = (relaxed[s]![t] as number) - (d.power[k]?.[t] ?? 0);
       }
     }
-    if (over > EPS) {
-      journal.undo();
-      return false;
+    const before = { site: d.site[j] as number, power: d.power[j], deficit: d.deficitKwh[j] as number };
+    const found = placeWhole(p, d, j, relaxed, limit, costs, siteIndex);
+    const s = d.site[j] as number;
+    const need = d.power[j];
+    d.site[j] = before.site;
+    d.power[j] = before.power;
+    d.deficitKwh[j] = before.deficit;
+    if (!found || !need) return false;
+    const journal = new Journal(d, load);
+    journal.touch(j);
+    const displaced = new Set<number>();
+    const movedWhole: number[] = [];
+    for (let t = 0; t < p.slots; t++) {
+      if ((need[t] as number) <= EPS) continue;
+      let over =
+        (load[s]![t] as number) + (need[t] as number) - (limit[s]![t] as number) + slack(limit[s]![t] as number);
+      // Displace the jobs with the latest deadlines first: they have the most other slots to go to.
+      const here = [...new Set(occ.jobs(s, t))]
+        .filter((k) => k !== j && d.site[k] === s && (d.power[k]?.[t] ?? 0) > EPS)
+        .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
+      for (const k of here) {
+        if (over <= EPS) break;
+        const pw = d.power[k]!;
+        journal.touch(k);
+        const cut = Math.min(pw[t] as number, over);
+        pw[t] = (pw[t] as number) - cut;
+        load[s]![t] = (load[s]![t] as number) - cut;
+        over -= cut;
+        d.deficitKwh[k] = (d.deficitKwh[k] as number) + cut * h;
+        displaced.add(k);
+      }
+      if (whole && over > EPS) {
+        // Whole jobs leave entirely (every slot of their run frees), the latest deadline first.
+        const movable = [...new Set(occ.wholeJobs(s, t))]
+          .filter((k) => k !== j && d.site[k] === s && (d.power[k]?.[t] ?? 0) > EPS)
+          .sort((a, b) => p.jobs[b]!.deadlineSlot - p.jobs[a]!.deadlineSlot);
+        for (const k of movable) {
+          if (over <= EPS) break;
+          journal.touch(k);
+          over -= d.power[k]![t] as number;
+          unplace(p, d, load, k);
+          movedWhole.push(k);
+        }
+      }
+      if (over > EPS) {
+        journal.undo();
+        return false;
+      }
     }
-  }
-  need.forEach((kw, t) => {
-    load[s]![t] = (load[s]![t] as number) + kw;
-  });
-  d.power[j] = need;
-  d.site[j] = s;
-  d.deficitKwh[j] = 0;
-  occ.add(j, s, need);
-  for (const k of displaced) {
-    const r = topUp(p, k, s, d.power[k]!, d.deficitKwh[k] as number, load, limit, costs, true);
-    if (r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh) || mayLeaveUnserved(p, p.jobs[k]!)) {
-      // A soft job may carry what does not fit beyond the horizon.
-      d.deficitKwh[k] = r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh) ? 0 : r.left;
-      occ.add(k, s, d.power[k]);
-      continue;
+    need.forEach((kw, t) => {
+      load[s]![t] = (load[s]![t] as number) + kw;
+    });
+    d.power[j] = need;
+    d.site[j] = s;
+    d.deficitKwh[j] = 0;
+    occ.add(j, s, need);
+    for (const k of displaced) {
+      const r = topUp(p, k, s, d.power[k]!, d.deficitKwh[k] as number, load, limit, costs, true);
+      if (r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh) || mayLeaveUnserved(p, p.jobs[k]!)) {
+        // A soft job may carry what does not fit beyond the horizon.
+        d.deficitKwh[k] = r.left <= 1e-7 * Math.max(1, p.jobs[k]!.energyKwh) ? 0 : r.left;
+        occ.add(k, s, d.power[k]);
+        continue;
+      }
+      // Not enough room at this site: the whole job moves, possibly to another of its sites.
+      unplace(p, d, load, k);
+      if (!placeWhole(p, d, k, load, limit, costs, siteIndex)) {
+        journal.undo();
+        return false;
+      }
+      occ.add(k, d.site[k] as number, d.power[k]);
     }
-    // Not enough room at this site: the whole job moves, possibly to another of its sites.
-    unplace(p, d, load, k);
-    if (!placeWhole(p, d, k, load, limit, costs, siteIndex)) {
-      journal.undo();
-      return false;
+    // A whole job moved must be placed whole again (a soft one may run late within the horizon): left
+    // beyond the horizon, its lateness and unserved cost would price a warm re-plan's reduction dearer
+    // than the fresh plan it replaces.
+    for (const k of movedWhole) {
+      if (!placeWhole(p, d, k, load, limit, costs, siteIndex)) {
+        journal.undo();
+        return false;
+      }
+      occ.add(k, d.site[k] as number, d.power[k]);
     }
-    occ.add(k, d.site[k] as number, d.power[k]);
-  }
-  // A whole job moved must be placed whole again (a soft one may run late within the horizon): left
-  // beyond the horizon, its lateness and unserved cost would price a warm re-plan's reduction dearer
-  // than the fresh plan it replaces.
-  for (const k of movedWhole) {
-    if (!placeWhole(p, d, k, load, limit, costs, siteIndex)) {
-      journal.undo();
-      return false;
-    }
-    occ.add(k, d.site[k] as number, d.power[k]);
-  }
-  return true;
+    return true;
+  };
+  return attempt(false) || attempt(true);
 };

@@ -11,7 +11,7 @@ import type { PlanningProblem } from '../domain/planning.ts';
 import type { Draft, UnitCosts } from './disaggregate.ts';
 import { makeRoom, Occupancy } from './make-room.ts';
 import { EPS, loads, placePartly, placeWhole, slack, topUp, unplace } from './placement.ts';
-import { deferOrder, mayLeaveUnserved, runEnd } from './soft.ts';
+import { deferOrder, hasOneRun, mayLeaveUnserved, runEnd } from './soft.ts';
 
 export type RepairResult =
   | { readonly ok: true; readonly moved: number; readonly madeRoom: number }
@@ -48,13 +48,7 @@ const shed = (p: PlanningProblem, d: Draft, load: Float64Array[], limit: readonl
       const slo = p.jobs[j]!.slo;
       return slo?.kind === 'soft' ? slo.lateGbpPerHour / Math.max(1e-9, p.jobs[j]!.energyKwh) : 0;
     };
-    const pinned = (j: number): number => {
-      const x = p.jobs[j]!;
-      return x.slo?.kind !== 'soft' &&
-        runEnd(p, x) - x.releaseSlot <= Math.ceil(x.energyKwh / (x.maxPowerKw * h) - 1e-9)
-        ? 1
-        : 0;
-    };
+    const pinned = (j: number): number => (hasOneRun(p, p.jobs[j]!) ? 1 : 0);
     const jobs = (at.get(k) ?? []).sort(
       (a, b) =>
         Number(p.jobs[b]!.preemptible) - Number(p.jobs[a]!.preemptible) ||

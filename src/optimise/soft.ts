@@ -20,6 +20,14 @@ export const runEnd = (p: Pick<PlanningProblem, 'slots'>, j: JobSpec): number =>
   return slo.maxDelaySlots === undefined ? p.slots : Math.min(p.slots, j.deadlineSlot + slo.maxDelaySlots);
 };
 
+/**
+ * A hard job whose window in the horizon is no longer than its run at full power: it has one
+ * placement in time (a running job, base load, an inflexible job), so repair cannot move it later.
+ */
+export const hasOneRun = (p: Pick<PlanningProblem, 'slots' | 'slotMinutes'>, j: JobSpec): boolean =>
+  j.slo?.kind !== 'soft' &&
+  runEnd(p, j) - j.releaseSlot <= Math.ceil(j.energyKwh / (j.maxPowerKw * (p.slotMinutes / 60)) - 1e-9);
+
 /** Whether part of the job may be left beyond the horizon (a soft job whose latest finish is not inside it). */
 export const mayLeaveUnserved = (p: Pick<PlanningProblem, 'slots'>, j: JobSpec): boolean => {
   const slo = j.slo;

@@ -15,7 +15,7 @@ import type { LpSolve } from './lp.ts';
 import { repair } from './repair.ts';
 import { loads } from './placement.ts';
 import { localSearch } from './local-search.ts';
-import { hasSoftJobs } from './soft.ts';
+import { hasOneRun, hasSoftJobs } from './soft.ts';
 
 export const WARM_PLANNER = `${LP_PLANNER}+warm`;
 
@@ -223,10 +223,7 @@ const copyDraft = (d: Draft): Draft => ({
 export const CARRIED_PLANNER = `${LP_PLANNER}+carried`;
 
 /** A job with one placement only: not pre-emptible, and its window is exactly its run (a running job, base load). */
-const isRigid = (p: PlanningProblem, j: PlanningProblem['jobs'][number]): boolean =>
-  !j.preemptible &&
-  j.slo?.kind !== 'soft' &&
-  j.deadlineSlot - j.releaseSlot <= Math.ceil(j.energyKwh / (j.maxPowerKw * (p.slotMinutes / 60)) - 1e-9);
+const isRigid = (p: PlanningProblem, j: PlanningProblem['jobs'][number]): boolean => !j.preemptible && hasOneRun(p, j);
 
 /**
  * Rigid jobs placed first, at their one placement, and carried placements that no longer fit beside
