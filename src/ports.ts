@@ -13,7 +13,7 @@ import type {
   SchedulerCapabilities,
 } from './domain/compute.ts';
 import type { Order } from './domain/order.ts';
-import type { PlanningProblem, Schedule } from './domain/planning.ts';
+import type { BatterySchedule, JobSchedule, PlanningProblem, Schedule } from './domain/planning.ts';
 import type { SignalSeries } from './domain/signals.ts';
 import type { EpochMs, SlotGrid } from './domain/time.ts';
 import type {
@@ -145,6 +145,16 @@ export interface Solver {
    * (src/optimise/warm.ts replanCarried): jobs keep their placement where it still fits.
    */
   planCarried?(problem: PlanningProblem, previous: Schedule, shiftSlots: number): Promise<Schedule>;
+  /**
+   * The problem's batteries alone, planned at its prices with `jobs` held as they are (the last
+   * stage of a plan, src/optimise/battery-model.ts); undefined where no battery plan keeps import
+   * within its limits. The backtest plans its jobs on prices with a capacity value added
+   * (src/backtest/planner-strategy.ts), which is no price a battery pays, then its batteries with this.
+   */
+  planBatteries?(
+    problem: PlanningProblem,
+    jobs: readonly JobSchedule[],
+  ): Promise<readonly BatterySchedule[] | undefined>;
   /**
    * The same planner for work nobody waits on: its solves yield to every other solve of this
    * solver (the periodic fresh plan made beside a carried one; agents/flex/fleet-plan.ts).

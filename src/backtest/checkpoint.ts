@@ -7,7 +7,7 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { FlexError } from '../errors.ts';
 import type { Offer } from './products.ts';
-import type { Finished, SimJob } from './site-sim.ts';
+import type { Finished, SiteState } from './site-sim.ts';
 
 export interface PeriodRow {
   /** Period start (ms). */
@@ -19,6 +19,10 @@ export interface PeriodRow {
   readonly gpuHours: number;
   readonly running: number;
   readonly waiting: number;
+  /** Battery wear over the period, £ (absent: no battery used). Part of the strategy's £. */
+  readonly wearGbp?: number;
+  /** Battery energy discharged over the period, kWh (absent: none). */
+  readonly dischargedKwh?: number;
 }
 
 export interface DayChunk {
@@ -30,7 +34,7 @@ export interface DayChunk {
 }
 
 export interface StrategyState {
-  readonly sites: { pending: SimJob[]; waiting: SimJob[]; running: SimJob[] }[];
+  readonly sites: SiteState[];
   readonly strategy: unknown;
   readonly audit: { reads: number; maxLeadMs: number | null };
 }

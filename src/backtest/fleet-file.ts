@@ -8,13 +8,16 @@
 //   "sites": [
 //     { "id": "lon", "trainingNodes": 32, "node": "dgx-a100", "pue": 1.3, "inferenceNodes": 4, "fill": 0.85 },
 //     { "id": "gpu-east", "trainingNodes": 12,
-//       "node": { "gpusPerNode": 8, "gpuIdleW": 60, "gpuPeakW": 330, "nodeIdleOverheadKw": 1.5, "nodeLoadOverheadKw": 3 } }
+//       "node": { "gpusPerNode": 8, "gpuIdleW": 60, "gpuPeakW": 330, "nodeIdleOverheadKw": 1.5, "nodeLoadOverheadKw": 3 },
+//       "battery": { "capacityKwh": 400, "maxChargeKw": 200, "maxDischargeKw": 200, "roundTripEfficiency": 0.88,
+//                    "minSocKwh": 40, "maxSocKwh": 360, "initialSocKwh": 200, "degradationGbpPerMwh": 40 } }
 //   ]
 // }
 import { readFileSync } from 'node:fs';
 import { FlexError } from '../errors.ts';
 import { A100_SXM_NODE, DGX_A100_NODE, nodeIdleKw, nodeMaxKw, type GpuNodePower } from '../sim/power.ts';
 import { BACKTEST_BUSY_FILL, PUE, type FleetSite } from './fleet.ts';
+import type { SiteBattery } from './site-sim.ts';
 
 /** The largest training job the busy profile draws (src/sim/workload.ts, the `training` mix). */
 export const LARGEST_JOB_GPUS = 64;
@@ -32,6 +35,16 @@ const NODE_KEYS = [
   'gpuTdpW',
   'nodeIdleOverheadKw',
   'nodeLoadOverheadKw',
+] as const;
+const BATTERY_KEYS = [
+  'capacityKwh',
+  'maxChargeKw',
+  'maxDischargeKw',
+  'roundTripEfficiency',
+  'minSocKwh',
+  'maxSocKwh',
+  'initialSocKwh',
+  'degradationGbpPerMwh',
 ] as const;
 
 export interface FleetFile {
@@ -61,10 +74,8 @@ export const parseFleetFile = (text: string, file: string): FleetFile => {
     if (!isObject(raw)) return bad(at, 'must be an object');
     for (const k of Object.keys(raw))
       if (!(SITE_KEYS as readonly string[]).includes(k))
-        bad(`${at}.${k}`, `is not a field of a site (${SITE_KEYS.filter((x) => x !== 'battery').join(', ')})`);
-    // The backtest's site has no battery model (docs/backtest.md, "Not done"): refused, not ignored,
-    // so a fleet with one is not silently run as if it had none.
-    if (raw.battery !== undefined) bad(`${at}.battery`, 'is not supported: the backtest models no site battery yet');
+        bad(`${at}.${k}`, `is not a field of a site (${SITE_KEYS.join(', ')})`);
+    const battery = raw.battery === undefined ? undefined : batteryOf(raw.battery, `${at}.battery`, bad);
     const id = raw.id;
     if (typeof id !== 'string' || !/^[a-z0-9][a-z0-9-]{0,31}$/.test(id))
       bad(`${at}.id`, `must be 1–32 lower-case letters, digits or dashes, got ${JSON.stringify(id)}`);
@@ -96,6 +107,7 @@ export const parseFleetFile = (text: string, file: string): FleetFile => {
         trainingIdleKw: (nodes as number) * nodeIdleKw(power),
         trainingMaxKw: (nodes as number) * nodeMaxKw(power),
         pue,
+        ...(battery ? { battery } : {}),
       },
     };
   });
@@ -146,6 +158,49 @@ const nodeOf = (raw: unknown, path: string, bad: (path: string, why: string) => 
       `must be ≥ nodeIdleOverheadKw (${p.nodeIdleOverheadKw}), got ${p.nodeLoadOverheadKw}`,
     );
   return { ...p };
+};
+
+/**
+ * A site battery behind the meter (site-sim.ts): energies in kWh stored, powers in kW at its grid
+ * side. initialSocKwh defaults to halfway between the limits, degradationGbpPerMwh to 0.
+ */
+const batteryOf = (raw: unknown, path: string, bad: (path: string, why: string) => never): SiteBattery => {
+  if (!isObject(raw)) return bad(path, 'must be a battery object');
+  for (const k of Object.keys(raw))
+    if (!(BATTERY_KEYS as readonly string[]).includes(k))
+      bad(`${path}.${k}`, `is not a field of a battery (${BATTERY_KEYS.join(', ')})`);
+  const num = (k: (typeof BATTERY_KEYS)[number], dflt?: number): number => {
+    const v = raw[k] ?? dflt;
+    if (v === undefined) return bad(`${path}.${k}`, 'is required (a number ≥ 0)');
+    if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
+      bad(`${path}.${k}`, `must be a number ≥ 0, got ${JSON.stringify(v)}`);
+    return v as number;
+  };
+  const capacityKwh = num('capacityKwh');
+  if (!(capacityKwh > 0)) bad(`${path}.capacityKwh`, 'must be above 0');
+  const maxSocKwh = num('maxSocKwh', capacityKwh);
+  const minSocKwh = num('minSocKwh', 0);
+  if (maxSocKwh > capacityKwh) bad(`${path}.maxSocKwh`, `must be ≤ capacityKwh (${capacityKwh}), got ${maxSocKwh}`);
+  if (minSocKwh > maxSocKwh) bad(`${path}.minSocKwh`, `must be ≤ maxSocKwh (${maxSocKwh}), got ${minSocKwh}`);
+  const initialSocKwh = num('initialSocKwh', (minSocKwh + maxSocKwh) / 2);
+  if (initialSocKwh < minSocKwh || initialSocKwh > maxSocKwh)
+    bad(
+      `${path}.initialSocKwh`,
+      `must be from minSocKwh (${minSocKwh}) to maxSocKwh (${maxSocKwh}), got ${initialSocKwh}`,
+    );
+  const roundTripEfficiency = num('roundTripEfficiency');
+  if (!(roundTripEfficiency > 0 && roundTripEfficiency <= 1))
+    bad(`${path}.roundTripEfficiency`, `must be above 0 and at most 1, got ${roundTripEfficiency}`);
+  return {
+    capacityKwh,
+    maxChargeKw: num('maxChargeKw'),
+    maxDischargeKw: num('maxDischargeKw'),
+    roundTripEfficiency,
+    minSocKwh,
+    maxSocKwh,
+    initialSocKwh,
+    degradationGbpPerMwh: num('degradationGbpPerMwh', 0),
+  };
 };
 
 /** Reads a fleet file; an unreadable one is FLX_CONFIG_INVALID naming it. */

@@ -2,7 +2,9 @@
 // Energy is the sites' grid import (IT × PUE, idle and inference included) over every simulated
 // period, the backtest's days and the drain days; £ at the outturn MID (gaps carried forward), carbon
 // location-based at NESO's national average intensity (actual; the stored forecast where the actual
-// is missing). Work is GPU-hours run at full speed.
+// is missing). Work is GPU-hours run at full speed. A site battery's wear (£ per MWh discharged, as
+// its owner states it) is a cost like the bill: in £ per GPU-hour and in the value the captured share
+// compares; the bill itself (energyGbp) is what the meter would be charged.
 import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { DayChunk } from './checkpoint.ts';
@@ -31,10 +33,15 @@ export interface StrategySummary {
   readonly importMwh: number;
   readonly gpuHours: number;
   readonly energyGbp: number;
+  /** Battery wear, £ (0 without a battery or with one left idle). */
+  readonly batteryWearGbp: number;
+  /** Energy the batteries discharged, MWh. */
+  readonly batteryDischargedMwh: number;
   readonly tCo2: number;
+  /** (energyGbp + batteryWearGbp) per GPU-hour. */
   readonly gbpPerGpuHour: number;
   readonly gCo2PerGpuHour: number;
-  /** £ + tCO2 × the carbon price: what the captured share compares. */
+  /** £ (bill and battery wear) + tCO2 × the carbon price: what the captured share compares. */
   readonly valueGbp: number;
   /** Lateness priced as the planner prices it (Finished.lateGpuH × its default £0.25 per GPU-hour). */
   readonly latenessGbp: number;
@@ -89,6 +96,8 @@ export const summarise = (
     let gpuHours = 0;
     let gbp = 0;
     let g = 0;
+    let wear = 0;
+    let discharged = 0;
     let peak = 0;
     const peakSite: number[] = [];
     const waits: number[] = [];
@@ -105,6 +114,8 @@ export const summarise = (
         gpuHours += r.gpuHours;
         gbp += r.gbp;
         g += r.gCo2;
+        wear += r.wearGbp ?? 0;
+        discharged += r.dischargedKwh ?? 0;
         peak = Math.max(peak, all / PERIOD_H);
         r.siteKwh.forEach((x, i) => (peakSite[i] = Math.max(peakSite[i] ?? 0, x / PERIOD_H)));
       }
@@ -121,13 +132,15 @@ export const summarise = (
       }
     }
     const tCo2 = g / 1e6;
-    const valueGbp = gbp + tCo2 * carbonGbpPerTonne;
+    const valueGbp = gbp + wear + tCo2 * carbonGbpPerTonne;
     base[name] = {
       importMwh: kwh / 1000,
       gpuHours,
       energyGbp: gbp,
+      batteryWearGbp: wear,
+      batteryDischargedMwh: discharged / 1000,
       tCo2,
-      gbpPerGpuHour: gpuHours > 0 ? gbp / gpuHours : 0,
+      gbpPerGpuHour: gpuHours > 0 ? (gbp + wear) / gpuHours : 0,
       gCo2PerGpuHour: gpuHours > 0 ? g / gpuHours : 0,
       valueGbp,
       latenessGbp: lateGbp,

@@ -16,8 +16,12 @@
 //   oracle an OutturnView and every job drawn so far that is submitted within the horizon (days are
 //   drawn one ahead: at least the next 24 h), from its release. Meant as the bound; docs/backtest.md
 //   says where it is not one.
+// - A site's battery (site-sim.ts) is planned apart from its jobs, at the prices without the capacity
+//   value (a price on deferring work, not one a battery pays: on a ramp of £117.5/MWh an hour it
+//   would charge now to discharge two days on), with the job plan's load held (Solver.planBatteries),
+//   afresh every period from its metered stored energy.
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
-import type { PlanningProblem, Schedule } from '../domain/planning.ts';
+import type { BatterySchedule, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { GridSignalPoint, SignalSeries } from '../domain/signals.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
@@ -57,6 +61,11 @@ export interface PlannerStats {
 interface Carry {
   readonly period: number;
   readonly schedule: Schedule;
+}
+
+interface BatteryPlan {
+  readonly period: number;
+  readonly battery: BatterySchedule;
 }
 
 /**
@@ -156,6 +165,8 @@ export class PlannerStrategy implements Strategy {
   readonly stats: PlannerStats = { plans: 0, fresh: 0, failed: 0, skipped: 0 };
   /** Each site's last plan, carried between fresh ones. */
   private carries = new Map<string, Carry>();
+  /** Each battery site's last battery plan. */
+  private batteries = new Map<string, BatteryPlan>();
   /** Product windows by the start of each period they cover. */
   private readonly windowsAt = new Map<number, ProductWindow[]>();
   /** Period starts at which a window is announced: a fresh plan then, to commit from. */
@@ -219,7 +230,38 @@ export class PlannerStrategy implements Strategy {
       slotMinutes: 30,
       baseLoadKw: [0],
       jobs,
+      ...(s.battery && site.socKwh !== undefined ? { battery: { ...s.battery, socKwh: site.socKwh } } : {}),
     };
+  }
+
+  /**
+   * The battery's plan for the period: afresh from its stored energy now, at the period's prices
+   * (without the capacity value), with the site's last job plan held. Its import may not go
+   * negative: the battery discharges into the jobs' planned power and the training pool's idle
+   * power, which the site always draws (the inference pool's, not forecast here, is left out).
+   */
+  private async planBattery(site: SiteSim, problem: PlanningProblem, period: number): Promise<void> {
+    if (!problem.sites.some((x) => x.battery)) return;
+    const id = site.spec.id;
+    const carry = this.carries.get(id);
+    const shift = carry ? period - carry.period : 0;
+    const jobs = [
+      ...(carry?.schedule.jobs ?? []).map((j) => ({ ...j, powerKw: j.powerKw.slice(shift) })),
+      { id: 'idle', site: id, powerKw: new Array<number>(problem.slots).fill(site.spec.trainingIdleKw) },
+    ];
+    // A solver without planBatteries (the greedy one) leaves the battery holding its charge.
+    const planned = await this.o.solver.planBatteries?.(problem, jobs);
+    const battery = planned?.find((b) => b.site === id);
+    if (battery) this.batteries.set(id, { period, battery });
+    else this.batteries.delete(id);
+  }
+
+  /** The battery setpoint of a site for the period `period` from its last battery plan. */
+  private batteryAt(id: string, period: number): { chargeKw: number; dischargeKw: number } | undefined {
+    const b = this.batteries.get(id);
+    if (!b) return undefined;
+    const t = period - b.period;
+    return { chargeKw: b.battery.chargeKw[t] ?? 0, dischargeKw: b.battery.dischargeKw[t] ?? 0 };
   }
 
   /**
@@ -298,9 +340,9 @@ export class PlannerStrategy implements Strategy {
       // Nothing can start at the site in this period when no waiting job fits the GPUs free by the
       // period's end (free now, or held by a job that finishes in it), so its plan could only say
       // "wait". Skipping the solve then changes no decision now; its next plan is carried from the
-      // last one made.
-      if (!notice && !site.waiting.some((j) => j.gpus <= free)) continue;
-      planned = true;
+      // last one made. Its battery is still planned.
+      const skip = !notice && !site.waiting.some((j) => j.gpus <= free);
+      if (skip && !site.spec.battery) continue;
       const grid = { start: epochMs(ctx.now), slotMinutes: 30, slots: this.o.horizon };
       const built = buildProblem({
         grid,
@@ -310,7 +352,14 @@ export class PlannerStrategy implements Strategy {
         signals: new Map([['GB', (signals ??= this.signals(ctx))]]),
         commitments: [],
       });
-      const problem = this.o.foresight ? built : this.withCapacityValue(built, ctx);
+      if (skip) {
+        await this.planBattery(site, built, ctx.period);
+        continue;
+      }
+      planned = true;
+      // The jobs are planned without the battery, which is planned on its own below (see the top).
+      const jobsOnly = { ...built, sites: built.sites.map(({ battery: _, ...x }) => x) };
+      const problem = this.o.foresight ? jobsOnly : this.withCapacityValue(jobsOnly, ctx);
       const carry = fresh ? undefined : this.carries.get(id);
       const planCarried = this.o.solver.planCarried?.bind(this.o.solver);
       let schedule =
@@ -327,35 +376,46 @@ export class PlannerStrategy implements Strategy {
         this.stats.failed++;
         this.carries.delete(id);
         for (const j of site.waiting) fifo.add(j.id);
+        await this.planBattery(site, built, ctx.period);
         continue;
       }
       this.carries.set(id, { period: ctx.period, schedule });
+      await this.planBattery(site, built, ctx.period);
       for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) now.add(j.id);
       const deadlines = new Map(site.waiting.map((j) => [j.id, j.deadlineAt]));
       for (const j of earlyStarts(schedule, problem, ctx.now, deadlines)) early.add(j);
     }
+    const battery = this.batteries.size ? { battery: (id: string) => this.batteryAt(id, ctx.period) } : {};
     if (!planned) {
       this.stats.skipped++;
-      return { eligible: () => false, order: 'fifo' };
+      return { eligible: () => false, order: 'fifo', ...battery };
     }
     return {
       eligible: (j) => now.has(j.id) || fifo.has(j.id),
       order: 'fifo',
       ...(early.size ? { early: (j: SimJob) => early.has(j.id) } : {}),
+      ...battery,
     };
   }
 
   save(): unknown {
-    return { carries: Object.fromEntries(this.carries), stats: this.stats, submitted: this.submitted };
+    return {
+      carries: Object.fromEntries(this.carries),
+      batteries: Object.fromEntries(this.batteries),
+      stats: this.stats,
+      submitted: this.submitted,
+    };
   }
 
   load(state: unknown): void {
     const s = state as {
       carries?: Record<string, Carry>;
+      batteries?: Record<string, BatteryPlan>;
       stats: PlannerStats;
       submitted?: PlannerStrategy['submitted'];
     };
     this.carries = new Map(Object.entries(s.carries ?? {}));
+    this.batteries = new Map(Object.entries(s.batteries ?? {}));
     this.submitted = s.submitted ?? {};
     this.seenIds.clear();
     for (const site of Object.values(this.submitted)) for (const [id] of site) this.seenIds.add(id);

@@ -26,13 +26,14 @@ export const ASSUMPTIONS = [
   "flexlon prices room later in the horizon on a contended site (capacity value): each hour a kWh is deferred costs the --capacity-value share of the lateness price per kWh, scaled by the site's offered load over the last week (0 up to 60 %, the full share from 85 %, rising as the square between). The oracle, which plans the arrivals themselves, does not. Each site is planned on its own; flexlon plans afresh every --full-plan-every periods and the oracle daily, carried in between.",
   'The planner objective is £ at its price + carbon × the carbon price + lateness at £0.25 per GPU-hour (the planner default); the captured share compares £ + carbon valued at the same carbon price, per GPU-hour of work done.',
   'Two drain days with no new arrivals follow the last day, so every strategy does the same work; totals include them.',
+  "A site battery (the cdf site, or a fleet file's) holds its charge under fifo, run-now and gsf-best-window. flexlon and the oracle plan it every period from its stored energy at their price (energy + carbon, without the capacity value), with their job plan held: it may discharge only into the jobs' own import (never exporting), and must end each 48 h plan at least as full as it began. Its wear (£ per MWh discharged) counts as a cost beside the bill.",
 ];
 
 export const NOT_DONE = [
   'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume.',
-  'Levers not used by flexlon here: GPU power caps, batteries, moving jobs between sites (the profiles allow one site per job).',
+  'Levers not used by flexlon here: GPU power caps and moving jobs between sites (the profiles allow one site per job). A site battery is used (planned apart from the jobs); it is not offered as flexibility with --products.',
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws exactly what the model says.",
-  "--workload alibaba:PATH is not supported; a fleet file's site battery is refused, not modelled.",
+  '--workload alibaba:PATH is not supported.',
 ];
 
 /** Products settled per strategy from the run's metered rows (products.ts). */
@@ -59,7 +60,13 @@ export const productResultsOf = (
   return res;
 };
 
-const csvOf = (chunks: readonly DayChunk[], name: string, sites: readonly string[], out: RunOutput): string => {
+const csvOf = (
+  chunks: readonly DayChunk[],
+  name: string,
+  sites: readonly string[],
+  out: RunOutput,
+  battery: boolean,
+): string => {
   const head = [
     'period_start_utc',
     'settlement_date',
@@ -73,6 +80,7 @@ const csvOf = (chunks: readonly DayChunk[], name: string, sites: readonly string
     'gpu_hours',
     'running_jobs',
     'waiting_jobs',
+    ...(battery ? ['battery_discharged_kwh', 'battery_wear_gbp'] : []),
   ];
   const lines = [head.join(',')];
   for (const c of chunks)
@@ -94,6 +102,7 @@ const csvOf = (chunks: readonly DayChunk[], name: string, sites: readonly string
           r.gpuHours.toFixed(3),
           r.running,
           r.waiting,
+          ...(battery ? [(r.dischargedKwh ?? 0).toFixed(3), (r.wearGbp ?? 0).toFixed(4)] : []),
         ].join(','),
       );
     }
@@ -144,12 +153,12 @@ const charts = (chunks: readonly DayChunk[], names: readonly string[], out: RunO
 const fmt = (x: number, d = 2): string =>
   x.toLocaleString('en-GB', { minimumFractionDigits: d, maximumFractionDigits: d });
 
-const table = (summary: Record<string, StrategySummary>): string => {
+const table = (summary: Record<string, StrategySummary>, battery: boolean): string => {
   const rows = Object.entries(summary).map(
     ([n, s]) =>
-      `<tr><td>${n}</td><td>${fmt(s.energyGbp)}</td><td>${fmt(s.tCo2, 3)}</td><td>${fmt(s.gbpPerGpuHour, 4)}</td><td>${fmt(s.gCo2PerGpuHour, 1)}</td><td>${fmt(s.latenessGbp)}</td><td>${fmt(s.slo.deadlinesMetShare * 100, 1)} %</td><td>${fmt(s.slo.meanWaitH)} / ${fmt(s.slo.p95WaitH)}</td><td>${fmt(s.peakImportKw, 0)}</td><td>${s.captureShare === undefined || s.captureShare === null ? '–' : fmt(s.captureShare * 100, 1) + ' %'}</td></tr>`,
+      `<tr><td>${n}</td><td>${fmt(s.energyGbp)}</td>${battery ? `<td>${fmt(s.batteryDischargedMwh, 2)} / ${fmt(s.batteryWearGbp)}</td>` : ''}<td>${fmt(s.tCo2, 3)}</td><td>${fmt(s.gbpPerGpuHour, 4)}</td><td>${fmt(s.gCo2PerGpuHour, 1)}</td><td>${fmt(s.latenessGbp)}</td><td>${fmt(s.slo.deadlinesMetShare * 100, 1)} %</td><td>${fmt(s.slo.meanWaitH)} / ${fmt(s.slo.p95WaitH)}</td><td>${fmt(s.peakImportKw, 0)}</td><td>${s.captureShare === undefined || s.captureShare === null ? '–' : fmt(s.captureShare * 100, 1) + ' %'}</td></tr>`,
   );
-  return `<table><tr><th>strategy</th><th>energy £</th><th>tCO2</th><th>£/GPU-h</th><th>gCO2/GPU-h</th><th>lateness £</th><th>deadlines met</th><th>wait h mean / p95</th><th>peak kW</th><th>oracle saving captured</th></tr>${rows.join('')}</table>`;
+  return `<table><tr><th>strategy</th><th>energy £</th>${battery ? '<th>battery MWh discharged / wear £</th>' : ''}<th>tCO2</th><th>£/GPU-h</th><th>gCO2/GPU-h</th><th>lateness £</th><th>deadlines met</th><th>wait h mean / p95</th><th>peak kW</th><th>oracle saving captured</th></tr>${rows.join('')}</table>`;
 };
 
 const pct = (x: number | null): string => (x === null ? '–' : `${fmt(x * 100, 1)} %`);
@@ -273,7 +282,9 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
     daily,
   };
   writeFileSync(join(o.out, 'results.json'), JSON.stringify(results, null, 1) + '\n');
-  for (const n of names) writeFileSync(join(o.out, `${n}.csv`), csvOf(chunks, n, o.sites, out));
+  // A battery's columns where a site has one (every strategy's file alike, an idle battery's zeros too).
+  const battery = out.batteries;
+  for (const n of names) writeFileSync(join(o.out, `${n}.csv`), csvOf(chunks, n, o.sites, out, battery));
   const svg = charts(chunks, names, out);
   writeFileSync(join(o.out, 'daily.svg'), svg.daily);
   writeFileSync(join(o.out, 'week.svg'), svg.week);
@@ -305,7 +316,7 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
 <style>body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child{text-align:left}li{font-size:13px}</style></head><body>
 <h1>FlexLon backtest</h1>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)} (busy profile's jobs)` : `${o.fleet} fleet`}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
-${table(summary)}
+${table(summary, out.batteries)}
 ${targetsHtml(targets, summary)}
 <h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}
 ${productHtml}

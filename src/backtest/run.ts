@@ -100,6 +100,8 @@ export interface RunOutput {
   readonly resumedDays: number;
   /** The product windows called over the run (products.ts). */
   readonly windows: readonly ProductWindow[];
+  /** Whether a site of the fleet has a battery (site-sim.ts). */
+  readonly batteries: boolean;
 }
 
 /**
@@ -307,9 +309,12 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
         }
         const siteKwh = lane.sims.map((sim, i) => {
           const inference = (siteDays[i] as SiteDay).inferenceKw;
-          return sim.step(now, decision.eligible, decision.order, inference[p % inference.length] ?? 0, decision.early);
+          const kw = inference[p % inference.length] ?? 0;
+          return sim.step(now, decision.eligible, decision.order, kw, decision.early, decision.battery?.(sim.spec.id));
         });
         const kwhAll = siteKwh.reduce((a, m) => a + m.importKwh, 0);
+        const wearGbp = siteKwh.reduce((a, m) => a + (m.battery?.wearGbp ?? 0), 0);
+        const dischargedKwh = siteKwh.reduce((a, m) => a + (m.battery?.dischargedKwh ?? 0), 0);
         rows.push({
           t: now,
           siteKwh: siteKwh.map((m) => m.importKwh),
@@ -318,6 +323,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
           gpuHours: siteKwh.reduce((a, m) => a + m.gpuHours, 0),
           running: siteKwh.reduce((a, m) => a + m.running, 0),
           waiting: siteKwh.reduce((a, m) => a + m.waiting, 0),
+          ...(dischargedKwh > 0 ? { wearGbp, dischargedKwh } : {}),
         });
       }
       chunk.rows[lane.strategy.name] = rows;
@@ -364,5 +370,6 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
     periods,
     resumedDays: start,
     windows,
+    batteries: sites.some((s) => s.spec.battery !== undefined),
   };
 };

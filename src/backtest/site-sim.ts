@@ -13,7 +13,11 @@
 //   busy, the moment a running job finishes and frees them (within the period too); they run at full
 //   power, without pre-emption, until their energy is used. A job submitted inside a period is seen
 //   at the next period's start (the decision cadence), by every strategy alike.
-import type { ComputeJob } from '../domain/compute.ts';
+// - A site may have a battery behind its meter (the demo's cdf, or a fleet file's). It holds its
+//   stored energy unless a strategy sets it (flexlon and the oracle, from their plans); a setpoint is
+//   clipped to the battery's power, its state-of-charge limits and the site's own import (it never
+//   exports), and the grid import is IT × PUE + charged − discharged.
+import type { BatteryReport, ComputeJob } from '../domain/compute.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 
 const HOUR_MS = 3_600_000;
@@ -26,6 +30,16 @@ export interface SiteSpec {
   /** Most IT power the training pool can draw: idle + every GPU busy. */
   readonly trainingMaxKw: number;
   readonly pue: number;
+  readonly battery?: SiteBattery;
+}
+
+/** A site's battery: as an agent reports it (src/domain/compute.ts), with its stored energy at the start. */
+export type SiteBattery = BatteryReport & { readonly initialSocKwh: number };
+
+/** What a strategy asks of a site's battery over one period (kW at its grid-side terminals). */
+export interface BatterySetpoint {
+  readonly chargeKw: number;
+  readonly dischargeKw: number;
 }
 
 /** A job as the backtest tracks it. `beginAt`: the strategy's earliest start (undefined: not yet decided). */
@@ -74,6 +88,8 @@ export interface PeriodMeter {
   readonly running: number;
   readonly waiting: number;
   readonly started: number;
+  /** Energy the battery took from the grid and gave back over the period (kWh; absent: no battery). */
+  readonly battery?: { readonly chargedKwh: number; readonly dischargedKwh: number; readonly wearGbp: number };
 }
 
 export const simJobOf = (j: ComputeJob): SimJob => ({
@@ -90,6 +106,14 @@ export const simJobOf = (j: ComputeJob): SimJob => ({
 
 export type StartOrder = 'fifo' | 'backfill';
 
+/** A site's state in a checkpoint. */
+export interface SiteState {
+  pending: SimJob[];
+  waiting: SimJob[];
+  running: SimJob[];
+  socKwh?: number;
+}
+
 export class SiteSim {
   /** Not yet submitted, by submission time. */
   pending: SimJob[] = [];
@@ -97,8 +121,12 @@ export class SiteSim {
   waiting: SimJob[] = [];
   running: SimJob[] = [];
   finished: Finished[] = [];
+  /** The battery's stored energy (kWh), where the site has one. */
+  socKwh: number | undefined;
 
-  constructor(readonly spec: SiteSpec) {}
+  constructor(readonly spec: SiteSpec) {
+    this.socKwh = spec.battery?.initialSocKwh;
+  }
 
   get freeGpus(): number {
     return this.spec.gpus - this.running.reduce((n, j) => n + j.gpus, 0);
@@ -177,6 +205,7 @@ export class SiteSim {
     order: StartOrder,
     inferenceKw: number,
     early?: (j: SimJob) => boolean,
+    battery?: BatterySetpoint,
   ): PeriodMeter {
     const end = now + PERIOD_MS;
     const latePeriods = (j: SimJob) => Math.floor(now / PERIOD_MS) - Math.floor(j.deadlineAt / PERIOD_MS) + 1;
@@ -217,14 +246,39 @@ export class SiteSim {
       if (t < end) started += this.start(t, eligible, order, early);
     }
     const itKwh = (this.spec.trainingIdleKw + inferenceKw) * PERIOD_H + jobsKwh;
+    const flows = this.battery(itKwh * this.spec.pue, battery);
     return {
-      importKwh: itKwh * this.spec.pue,
+      importKwh: itKwh * this.spec.pue + (flows ? flows.chargedKwh - flows.dischargedKwh : 0),
       jobsKwh: jobsKwh * this.spec.pue,
       gpuHours,
       running: this.running.length,
       waiting: this.waiting.length,
       started,
+      ...(flows ? { battery: flows } : {}),
     };
+  }
+
+  /**
+   * Runs the battery over the period at the setpoint, within its power, its state-of-charge limits
+   * and the site's import before it (`loadKwh`: it never exports), as the planner models it
+   * (src/optimise/battery-model.ts: stored = charged × round-trip efficiency, wear per MWh
+   * discharged). Without a setpoint it holds its charge.
+   */
+  private battery(loadKwh: number, set: BatterySetpoint | undefined): PeriodMeter['battery'] {
+    const b = this.spec.battery;
+    if (!b || this.socKwh === undefined) return undefined;
+    let soc = this.socKwh;
+    const room = Math.max(0, b.maxSocKwh - soc) / b.roundTripEfficiency;
+    const chargedKwh = Math.min(Math.max(0, set?.chargeKw ?? 0) * PERIOD_H, b.maxChargeKw * PERIOD_H, room);
+    soc += chargedKwh * b.roundTripEfficiency;
+    const dischargedKwh = Math.min(
+      Math.max(0, set?.dischargeKw ?? 0) * PERIOD_H,
+      b.maxDischargeKw * PERIOD_H,
+      Math.max(0, soc - b.minSocKwh),
+      loadKwh + chargedKwh,
+    );
+    this.socKwh = soc - dischargedKwh;
+    return { chargedKwh, dischargedKwh, wearGbp: (dischargedKwh * b.degradationGbpPerMwh) / 1000 };
   }
 
   /** Jobs not finished (pending, waiting or running). */
@@ -233,13 +287,19 @@ export class SiteSim {
   }
 
   /** The state, for a checkpoint (finished jobs are drained by the caller first). */
-  snapshot(): { pending: SimJob[]; waiting: SimJob[]; running: SimJob[] } {
-    return { pending: this.pending, waiting: this.waiting, running: this.running };
+  snapshot(): SiteState {
+    return {
+      pending: this.pending,
+      waiting: this.waiting,
+      running: this.running,
+      ...(this.socKwh === undefined ? {} : { socKwh: this.socKwh }),
+    };
   }
 
-  restore(s: { pending: SimJob[]; waiting: SimJob[]; running: SimJob[] }): void {
+  restore(s: SiteState): void {
     this.pending = s.pending;
     this.waiting = s.waiting;
     this.running = s.running;
+    if (s.socKwh !== undefined) this.socKwh = s.socKwh;
   }
 }

@@ -9,7 +9,7 @@
 // - flexlon and oracle: the planner (planner-strategy.ts).
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { SignalView } from './signal-view.ts';
-import type { SimJob, SiteSim, StartOrder } from './site-sim.ts';
+import type { BatterySetpoint, SimJob, SiteSim, StartOrder } from './site-sim.ts';
 
 export const STRATEGIES = ['fifo', 'run-now', 'gsf-best-window', 'flexlon', 'oracle'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];
@@ -23,6 +23,8 @@ export interface Decision {
   readonly order: StartOrder;
   /** Jobs the site may also start into GPUs left free once the eligible ones are placed (site-sim.ts). */
   readonly early?: (j: SimJob) => boolean;
+  /** A site battery's setpoint over the period (absent: the battery holds its charge). */
+  readonly battery?: (site: string) => BatterySetpoint | undefined;
 }
 
 export interface DecideContext {

@@ -7,7 +7,7 @@ import { recordedSource } from '../compose/signals.ts';
 import { NATIONAL_REGION_ID } from '../domain/regions.ts';
 import { isSettlementDate, PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
 import { FlexError } from '../errors.ts';
-import { FLEETS, SITE_IDS, type Fleet } from '../backtest/fleet.ts';
+import { FLEETS, SITE_CHOICES, SITE_IDS, type Fleet } from '../backtest/fleet.ts';
 import { readFleetFile } from '../backtest/fleet-file.ts';
 import { PRODUCTS, type ProductName } from '../backtest/product-calendar.ts';
 import { writeOutputs } from '../backtest/report.ts';
@@ -25,7 +25,8 @@ Stopped (Ctrl-C), it resumes from the checkpoints in DIR when run again with the
 Options:
   --from, --to DATE      settlement days to replay (inclusive; the shipped data covers 2023-01-01
                          to 2024-09-25 here, two drain days and the 48 h horizon need data after --to)
-  --sites LIST           simulated sites, from ${SITE_IDS.join(',')} (default all three)
+  --sites LIST           simulated sites, from ${SITE_CHOICES.join(',')} (default ${SITE_IDS.join(',')};
+                         cdf has a 400 kWh, 200 kW battery behind its meter)
   --fleet busy|idle|FILE site profile: busy (87 % of the pool asked for) or idle (36 jobs a day), or
                          a JSON fleet file of your own sites with the busy profile's jobs (then no
                          --sites; docs/backtest.md, "Your own fleet")
@@ -105,7 +106,11 @@ export const backtestCommand: Command = {
     const fleet: Fleet = named ? ((v.fleet ?? 'busy') as Fleet) : 'busy';
     if (fleetFile && v.sites !== undefined)
       usage('--sites picks from the demo sites; with --fleet FILE the file lists the sites');
-    const sites = fleetFile ? fleetFile.sites.map((s) => s.spec.id) : listOf(v.sites, SITE_IDS, 'sites');
+    const sites = fleetFile
+      ? fleetFile.sites.map((s) => s.spec.id)
+      : v.sites === undefined
+        ? [...SITE_IDS]
+        : listOf(v.sites, SITE_CHOICES, 'sites');
     const strategies = listOf<StrategyName>(v.strategies, STRATEGIES, 'strategies');
     const products = v.products === undefined ? [] : listOf<ProductName>(v.products, PRODUCTS, 'products');
     const seed = intOf(v.seed, '--seed', 1, 0);

@@ -2,7 +2,7 @@
 // discharge and state of charge per battery site — so grid import stays in [0, ceiling], the
 // state of charge in [min, capacity] and back to its initial level, and the carbon cap holds, at
 // least cost. Without batteries there is nothing to choose: only the cap is checked.
-import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
+import type { BatterySchedule, JobSchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { INF, LpBuilder, type LpModel, type LpSolve } from './lp.ts';
 
@@ -103,4 +103,15 @@ export const planBatteries = async (
       return { site: p.sites[s]!.id, chargeKw, dischargeKw };
     }),
   };
+};
+
+/** IT power per site and slot of a job plan (kW), in the problem's site order. */
+export const loadOfJobs = (p: PlanningProblem, jobs: readonly JobSchedule[]): Float64Array[] => {
+  const index = new Map(p.sites.map((s, i) => [s.id, i]));
+  const load = p.sites.map(() => new Float64Array(p.slots));
+  for (const j of jobs) {
+    const row = load[index.get(j.site) ?? -1];
+    if (row) for (let t = 0; t < p.slots; t++) row[t] = (row[t] as number) + (j.powerKw[t] ?? 0);
+  }
+  return load;
 };

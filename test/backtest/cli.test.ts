@@ -160,7 +160,34 @@ describe('flexlon backtest --fleet FILE', () => {
     const cases: [unknown, RegExp][] = [
       [{ sites: [{ id: 'a', trainingNodes: 0 }] }, /\$\.sites\[0\]\.trainingNodes must be a whole number ≥ 1, got 0/],
       [{ sites: [{ id: 'a', trainingNodes: 4 }] }, /\$\.sites\[0\]\.trainingNodes gives 32 GPUs/],
-      [{ sites: [{ id: 'a', trainingNodes: 8, battery: { kwh: 500 } }] }, /\$\.sites\[0\]\.battery is not supported/],
+      [
+        { sites: [{ id: 'a', trainingNodes: 8, battery: { kwh: 500 } }] },
+        /\$\.sites\[0\]\.battery\.kwh is not a field of a battery/,
+      ],
+      [
+        {
+          sites: [
+            {
+              id: 'a',
+              trainingNodes: 8,
+              battery: { capacityKwh: 100, maxChargeKw: 50, maxDischargeKw: 50, roundTripEfficiency: 1.2 },
+            },
+          ],
+        },
+        /\$\.sites\[0\]\.battery\.roundTripEfficiency must be above 0 and at most 1, got 1\.2/,
+      ],
+      [
+        {
+          sites: [
+            {
+              id: 'a',
+              trainingNodes: 8,
+              battery: { capacityKwh: 100, maxChargeKw: 50, roundTripEfficiency: 0.9 },
+            },
+          ],
+        },
+        /\$\.sites\[0\]\.battery\.maxDischargeKw is required/,
+      ],
       [{ sites: [{ id: 'a', trainingNodes: 8, node: 'h100' }] }, /\$\.sites\[0\]\.node must be dgx-a100 or a100-sxm/],
       [
         {

@@ -61,6 +61,27 @@ describe('backtest runs', () => {
     assert.equal(result, first);
   });
 
+  it('with a site battery (cdf), resumes to the same result as a run never stopped', async () => {
+    const o = (out: string, extra: Partial<BacktestOptions> = {}) =>
+      options(out, { sites: ['cdf'], strategies: ['fifo', 'flexlon'], ...extra });
+    const whole = await complete(o(tmp()));
+    const out = tmp();
+    const stop = new AbortController();
+    await assert.rejects(
+      runBacktest(o(out, { signal: stop.signal, onDay: (p) => p.day === 1 && stop.abort() })),
+      (e: Error) => e.name === 'AbortError',
+    );
+    assert.equal(await complete(o(out)), whole);
+    const r = JSON.parse(whole) as {
+      strategies: Record<string, { batteryDischargedMwh: number; batteryWearGbp: number }>;
+    };
+    // The battery worked under flexlon (£40 per MWh discharged), and held its charge under fifo.
+    const flexlon = r.strategies.flexlon;
+    assert.ok(flexlon && flexlon.batteryDischargedMwh > 0, JSON.stringify(flexlon));
+    assert.ok(Math.abs(flexlon.batteryWearGbp - flexlon.batteryDischargedMwh * 40) < 1e-6);
+    assert.equal(r.strategies.fifo?.batteryDischargedMwh, 0);
+  });
+
   it('with products, resumes to the same revenue and offers as a run never stopped', async () => {
     // DFS live events on 23 and 24 January 2023; stopped after the second day, the resumed run must
     // rebuild the metered days its BL01 commitments are made against.

@@ -10,6 +10,7 @@ import { loadDay } from '../../src/backtest/checkpoint.ts';
 import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
 import { oracleIsBound } from '../../src/backtest/targets.ts';
 import type { StrategyName } from '../../src/backtest/strategies.ts';
+import type { FleetSite } from '../../src/backtest/fleet.ts';
 import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
 
 const solver = createPlanningSolver({ work: DEFAULT_WORK });
@@ -100,5 +101,81 @@ describe('backtest on hand-made signals', () => {
     // So the captured share is measured against it (results.json targets).
     assert.equal(oracleIsBound(flexlon, oracle), true);
     assert.equal(oracleIsBound(flexlon, { ...oracle, objectiveGbp: flexlon.objectiveGbp + 1 }), false);
+  });
+});
+
+describe('backtest with a site battery', () => {
+  // 20 kWh usable (10 to 30 kWh stored), 10 kW each way, lossless, no wear: hand-computable.
+  const battery = {
+    capacityKwh: 40,
+    maxChargeKw: 10,
+    maxDischargeKw: 10,
+    roundTripEfficiency: 1,
+    minSocKwh: 10,
+    maxSocKwh: 30,
+    initialSocKwh: 10,
+    degradationGbpPerMwh: 0,
+  };
+  const site: FleetSite = { ...SMALL_SITE, spec: { ...SMALL_SITE.spec, battery } };
+  // Cheap from 02:00 to 04:00 (half hours 4–7), dear from 17:00 to 19:00 (34–37), every day alike,
+  // so the forecast is the outturn.
+  const price = (t: number) =>
+    halfHour(t) >= 4 && halfHour(t) < 8 ? 10 : halfHour(t) >= 34 && halfHour(t) < 38 ? 200 : 100;
+  const runWith = async (strategies: StrategyName[], wear = 0) => {
+    const o: BacktestOptions = {
+      from: DAY,
+      to: DAY,
+      sites: ['edi'],
+      fleet: 'busy',
+      strategies,
+      seed: 3,
+      out: tmp(),
+      history: history(price, () => 150),
+      solver,
+      carbonGbpPerTonne: 0,
+      fleetSites: [{ ...site, spec: { ...site.spec, battery: { ...battery, degradationGbpPerMwh: wear } } }],
+      workload: (_s, k, dayStart) => ({ jobs: k === 0 ? shortJobs(4, dayStart) : [], inferenceKw: [0] }),
+    };
+    const out = await runBacktest(o);
+    const chunks = out.days.map((_, k) => loadDay(o.out, k));
+    return { out, chunks, ...summarise(chunks, strategies, out.open, 0) };
+  };
+
+  it('flexlon cycles it wherever the spread pays; fifo leaves it idle', async () => {
+    const r = await runWith(['fifo', 'flexlon']);
+    const rows = r.chunks.flatMap((c) => c.rows.flexlon ?? []);
+    // The site draws 10 kW idle (5 kWh a period) plus its jobs; the battery never makes it export.
+    for (const x of rows) assert.ok((x.siteKwh[0] as number) >= -1e-9, `import ${x.siteKwh[0]} at ${x.t}`);
+    // Lossless and unworn, two cycles a day pay: 20 kWh charged at £10 (02:00–04:00) and discharged
+    // at £100 (04:00–06:00, into the idle power: the import falls to 0), then 20 kWh charged at £100
+    // (15:00–17:00) and discharged at £200 (17:00–19:00). Each discharge is 10 kW, 5 kWh a period.
+    const discharging = (x: (typeof rows)[number]) => (x.dischargedKwh ?? 0) > 1e-9;
+    for (const day of [0, 1, 2]) {
+      const halves = rows
+        .filter((x) => x.t >= DAY_START + day * 86_400_000 && x.t < DAY_START + (day + 1) * 86_400_000)
+        .filter(discharging)
+        .map((x) => halfHour(x.t));
+      assert.deepEqual(halves, [8, 9, 10, 11, 34, 35, 36, 37], `day ${day}`);
+    }
+    for (const x of rows.filter(discharging)) assert.ok(Math.abs((x.dischargedKwh ?? 0) - 5) < 1e-6);
+    assert.equal(
+      r.chunks.flatMap((c) => c.rows.fifo ?? []).some((x) => x.dischargedKwh !== undefined),
+      false,
+    );
+    const s = r.summary.flexlon;
+    assert.ok(s?.vsFifo);
+    assert.ok(Math.abs(s.batteryDischargedMwh - 0.12) < 1e-9, String(s.batteryDischargedMwh));
+    assert.equal(r.summary.fifo?.batteryDischargedMwh, 0);
+    // £3.80 a day from the battery (20 kWh × £90 + 20 kWh × £100 per MWh) over the day and its two
+    // drain days, beside what moving the four jobs into the cheap hours saves.
+    assert.ok(s.vsFifo.energyGbp >= 3 * 3.8 - 1e-6, `saved £${s.vsFifo.energyGbp}`);
+    assert.equal(r.out.batteries, true);
+  });
+
+  it('a battery worn at more than the spread stays idle', async () => {
+    // £200/MWh of wear on each MWh discharged: the £190 spread no longer pays for a cycle.
+    const r = await runWith(['flexlon'], 200);
+    assert.equal(r.summary.flexlon?.batteryDischargedMwh, 0);
+    assert.equal(r.summary.flexlon?.batteryWearGbp, 0);
   });
 });

@@ -18,6 +18,8 @@ const summary = (o: {
     importMwh: 1,
     gpuHours: 1000,
     energyGbp: o.valueGbp,
+    batteryWearGbp: 0,
+    batteryDischargedMwh: 0,
     tCo2: 1,
     gbpPerGpuHour: o.gbp ?? 0.09,
     gCo2PerGpuHour: o.g ?? 140,

@@ -3,7 +3,8 @@
 // With `work` (repeatable runs, src/optimise/work.ts) a plan is bounded by counted work; if a
 // solve's wall-clock safety cap ever fires, that is reported through `onSafetyCap` (by default a
 // process warning), since such a plan is not guaranteed to repeat.
-import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
+import type { BatterySchedule, JobSchedule, PlanningProblem, Schedule } from '../../domain/planning.ts';
+import { loadOfJobs, planBatteries } from '../../optimise/battery-model.ts';
 import {
   DEFAULT_PLANNER_OPTIONS,
   LP_PLANNER,
@@ -19,6 +20,10 @@ export interface HighsSolver extends Solver {
   readonly client: HighsClient;
   planFrom(problem: PlanningProblem, base: Schedule): Promise<Schedule>;
   planCarried(problem: PlanningProblem, previous: Schedule, shiftSlots: number): Promise<Schedule>;
+  planBatteries(
+    problem: PlanningProblem,
+    jobs: readonly JobSchedule[],
+  ): Promise<readonly BatterySchedule[] | undefined>;
   close(): Promise<void>;
 }
 
@@ -58,6 +63,10 @@ export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver
       replanFrom(problem, base, client.solve, planner, clock),
     planCarried: (problem: PlanningProblem, previous: Schedule, shiftSlots: number): Promise<Schedule> =>
       replanCarried(problem, previous, shiftSlots, client.solve, planner, clock),
+    planBatteries: async (problem: PlanningProblem, jobs: readonly JobSchedule[]) => {
+      const r = await planBatteries(problem, loadOfJobs(problem, jobs), client.solve, planner.timeLimitSeconds);
+      return r.ok ? r.batteries : undefined;
+    },
     background: (): Solver => ({
       name: `${LP_PLANNER}+highs`,
       plan: (problem: PlanningProblem): Promise<Schedule> =>
