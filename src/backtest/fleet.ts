@@ -10,6 +10,7 @@ import { nodeIdleKw, nodeMaxKw, type GpuNodePower } from '../sim/power.ts';
 import { epochMs } from '../domain/time.ts';
 import type { ComputeJob } from '../domain/compute.ts';
 import { SIM_SITES } from '../sim/sites.ts';
+import { alibabaDay, type AlibabaTrace } from '../sim/alibaba-pods.ts';
 import type { SiteSpec } from './site-sim.ts';
 
 export const FLEETS = ['busy', 'idle'] as const;
@@ -122,3 +123,25 @@ export const siteDayOf = (site: FleetSite, fleet: Fleet, seed: number, dayIndex:
   });
   return { jobs: d.jobs, inferenceKw: d.inferenceKw };
 };
+
+/** The idle fleet's share of the pool's GPU-hours where a workload is sized by fill (the half-idle profile asks for about half). */
+export const IDLE_FILL = 0.5;
+
+/**
+ * `--workload alibaba:PATH`: each site's day drawn from the trace's pods (src/sim/alibaba-pods.ts),
+ * sized to the site's fill (busy: the fleet file's or BACKTEST_BUSY_FILL; idle: IDLE_FILL), at the
+ * fleet's node power; the inference pool is the profile's, as with the synthetic workload.
+ */
+export const alibabaWorkload =
+  (trace: AlibabaTrace, fleet: Fleet, seed: number) =>
+  (site: FleetSite, dayIndex: number, dayStart: number): SiteDay => ({
+    jobs: alibabaDay(trace, {
+      seed: daySeed(seed ^ 0x5bd1e995, site.spec.id, dayIndex),
+      site: site.spec.id,
+      dayStart,
+      trainingGpus: site.spec.gpus,
+      fill: fleet === 'busy' ? (site.fill ?? BACKTEST_BUSY_FILL) : IDLE_FILL,
+      power: site.power ?? profilePower(profileOf(fleet)),
+    }),
+    inferenceKw: siteDayOf(site, fleet, seed, dayIndex, dayStart).inferenceKw,
+  });

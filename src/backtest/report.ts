@@ -33,7 +33,6 @@ export const NOT_DONE = [
   'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume.',
   'Levers not used by flexlon here: GPU power caps and moving jobs between sites (the profiles allow one site per job). A site battery is used (planned apart from the jobs); it is not offered as flexibility with --products.',
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws exactly what the model says.",
-  '--workload alibaba:PATH is not supported.',
 ];
 
 /** Products settled per strategy from the run's metered rows (products.ts). */
@@ -243,6 +242,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
       sites: o.sites,
       fleet: o.fleet,
       ...(o.fleetFile ? { fleetFile: o.fleetFile.path } : {}),
+      workload: o.workloadName ?? 'synthetic',
       strategies: names,
       seed: o.seed,
       horizonPeriods: o.horizon ?? DEFAULTS.horizon,
@@ -315,7 +315,7 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
   const html = `<!doctype html><html lang="en"><head><meta charset="utf-8"><title>FlexLon backtest ${o.from} to ${o.to}</title>
 <style>body{font-family:sans-serif;max-width:900px;margin:2em auto;color:#222}table{border-collapse:collapse;font-size:13px}td,th{border:1px solid #ccc;padding:3px 6px;text-align:right}td:first-child{text-align:left}li{font-size:13px}</style></head><body>
 <h1>FlexLon backtest</h1>
-<p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)} (busy profile's jobs)` : `${o.fleet} fleet`}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
+<p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)}` : `${o.fleet} fleet`}, ${o.workloadName ? `jobs drawn from ${esc(o.workloadName)}` : o.fleetFile ? "the busy profile's jobs" : "the profile's jobs"}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${table(summary, out.batteries)}
 ${targetsHtml(targets, summary)}
 <h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}

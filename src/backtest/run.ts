@@ -72,6 +72,8 @@ export interface BacktestOptions {
   /** `--fleet FILE` (fleet-file.ts): its sites replace `sites`, with the busy profile's jobs. */
   readonly fleetFile?: FleetFile;
   readonly workload?: (site: FleetSite, dayIndex: number, dayStart: number) => SiteDay;
+  /** What `workload` is, for the checkpoint key and the report (`alibaba:PATH`; absent: the profiles'). */
+  readonly workloadName?: string;
   readonly onDay?: (p: Progress) => void;
   readonly signal?: AbortSignal;
 }
@@ -150,6 +152,7 @@ export const runKey = (o: BacktestOptions): string =>
     capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
     ...(o.products?.length ? { products: o.products } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
+    ...(o.workloadName ? { workload: o.workloadName } : {}),
     // A changed fleet file changes the result: its sites as parsed are part of the key.
     ...(o.fleetFile ? { fleetFile: o.fleetFile.sites } : {}),
   });

@@ -7,7 +7,8 @@ import { recordedSource } from '../compose/signals.ts';
 import { NATIONAL_REGION_ID } from '../domain/regions.ts';
 import { isSettlementDate, PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
 import { FlexError } from '../errors.ts';
-import { FLEETS, SITE_CHOICES, SITE_IDS, type Fleet } from '../backtest/fleet.ts';
+import { alibabaWorkload, FLEETS, SITE_CHOICES, SITE_IDS, type Fleet } from '../backtest/fleet.ts';
+import { readAlibabaTrace } from '../sim/alibaba-pods.ts';
 import { readFleetFile } from '../backtest/fleet-file.ts';
 import { PRODUCTS, type ProductName } from '../backtest/product-calendar.ts';
 import { writeOutputs } from '../backtest/report.ts';
@@ -30,6 +31,10 @@ Options:
   --fleet busy|idle|FILE site profile: busy (87 % of the pool asked for) or idle (36 jobs a day), or
                          a JSON fleet file of your own sites with the busy profile's jobs (then no
                          --sites; docs/backtest.md, "Your own fleet")
+  --workload synthetic|alibaba:PATH
+                         the sites' jobs: synthetic (default: the fleet profile's) or drawn from the
+                         pods of an Alibaba GPU 2023 (openb) pod list at PATH, the CSV or its folder,
+                         sized to the fleet's fill (docs/backtest.md, "Alibaba pods")
   --strategies LIST      from ${STRATEGIES.join(',')} (default all)
   --products LIST        flexibility products flexlon and the oracle offer, from ${PRODUCTS.join(',')}
                          (default none): DFS live events, DSO peak reduction, P415 deviation
@@ -80,6 +85,7 @@ export const backtestCommand: Command = {
         to: { type: 'string' },
         sites: { type: 'string' },
         fleet: { type: 'string' },
+        workload: { type: 'string' },
         strategies: { type: 'string' },
         products: { type: 'string' },
         seed: { type: 'string' },
@@ -111,6 +117,11 @@ export const backtestCommand: Command = {
       : v.sites === undefined
         ? [...SITE_IDS]
         : listOf(v.sites, SITE_CHOICES, 'sites');
+    const workloadArg = v.workload ?? 'synthetic';
+    if (workloadArg !== 'synthetic' && !/^alibaba:./.test(workloadArg))
+      usage(`--workload must be synthetic or alibaba:PATH, got "${workloadArg}"`);
+    // A pod list that cannot be read or holds no usable pod is FLX_CONFIG_INVALID naming it.
+    const trace = workloadArg === 'synthetic' ? undefined : readAlibabaTrace(workloadArg.slice('alibaba:'.length));
     const strategies = listOf<StrategyName>(v.strategies, STRATEGIES, 'strategies');
     const products = v.products === undefined ? [] : listOf<ProductName>(v.products, PRODUCTS, 'products');
     const seed = intOf(v.seed, '--seed', 1, 0);
@@ -143,6 +154,12 @@ export const backtestCommand: Command = {
       sites,
       fleet,
       ...(fleetFile ? { fleetFile } : {}),
+      ...(trace
+        ? {
+            workload: alibabaWorkload(trace, fleet, seed),
+            workloadName: `alibaba:${trace.path} (${trace.pods.length} pods of ${trace.rows})`,
+          }
+        : {}),
       strategies,
       products,
       seed,
