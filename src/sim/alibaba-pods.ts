@@ -14,8 +14,9 @@
 //   GPUs, run time, QoS and time of day, scaled to the site.
 // - Best-effort (BE) pods get 4–16 h of slack before their deadline, as the synthetic workload (the
 //   trace has no deadlines). Latency-sensitive and other pods must start at the first decision after
-//   they arrive (the next half-hour boundary: the backtest decides once a period); any further wait
-//   is late. In the trace half of them were scheduled within 2 s.
+//   they arrive (the next half-hour boundary: the backtest decides once a period) and are due at the
+//   end of the period their run then ends in (lateness is priced per period: docs/planning-problem.md,
+//   "Soft deadlines"); any further wait is late. In the trace half of them were scheduled within 2 s.
 // - Pods are planned in groups: those of one QoS class submitted in one half hour whose runs last the
 //   same number of half hours run side by side as one job (their GPUs summed, at most 64, and their
 //   GPU-hours kept), submitted with the group's last pod. Every strategy sees a job at the next period
@@ -144,13 +145,16 @@ export const alibabaDay = (trace: AlibabaTrace, o: AlibabaDayOptions): ComputeJo
     .map((g) => {
       const hours = g.gpuHours / g.gpus;
       const submittedAt = o.dayStart + g.lastSecond * 1000;
-      const nextDecision = Math.ceil(submittedAt / (PERIOD_S * 1000)) * PERIOD_S * 1000;
-      const slackH = g.bestEffort ? uniform(rnd, 4, 16) : (nextDecision - submittedAt) / 3_600_000;
+      const period = PERIOD_S * 1000;
+      const nextDecision = Math.ceil(submittedAt / period) * period;
+      const deadlineAt = g.bestEffort
+        ? submittedAt + (hours + uniform(rnd, 4, 16)) * 3_600_000
+        : Math.ceil((nextDecision + hours * 3_600_000) / period) * period;
       const powerKw = jobPowerKw(o.power, g.gpus);
-      return { g, hours, slackH, submittedAt, powerKw };
+      return { g, hours, deadlineAt, submittedAt, powerKw };
     })
     .sort((a, b) => a.submittedAt - b.submittedAt)
-    .map(({ g, hours, slackH, submittedAt, powerKw }, k): ComputeJob => {
+    .map(({ g, hours, deadlineAt, submittedAt, powerKw }, k): ComputeJob => {
       const energyKwh = kwh(powerKw * hours);
       return {
         id: `${o.site}-${day}-a${String(k + 1).padStart(4, '0')}`,
@@ -163,7 +167,7 @@ export const alibabaDay = (trace: AlibabaTrace, o: AlibabaDayOptions): ComputeJo
         remainingKwh: energyKwh,
         submittedAt: epochMs(submittedAt),
         releaseAt: epochMs(submittedAt),
-        deadlineAt: epochMs(submittedAt + (hours + slackH) * 3_600_000),
+        deadlineAt: epochMs(deadlineAt),
         preemptible: false,
         allowedSites: [o.site],
         work: g.gpuHours,

@@ -68,11 +68,12 @@ describe('Alibaba pods as a backtest workload', () => {
       assert.ok(Math.abs(hours - (be ? 2 : 24)) < 1e-9, `${j.name} runs ${hours} h`);
       assert.ok(Math.abs((j.work ?? 0) - j.gpus * hours) < 1e-9);
       // Submitted with the group's last pod, at its time of day; BE gets 4–16 h of slack, LS must
-      // start at the next decision (10:30, 10 minutes on).
+      // start at the next decision (10:30, 10 minutes on) and is due when its run then ends (10:30
+      // the next day: 24 h on, a whole number of periods).
       assert.equal(j.submittedAt, DAY_START + (be ? 10 * 3600 + 300 : 10 * 3600 + 1200) * 1000);
       const slackH = (j.deadlineAt - j.submittedAt) / 3_600_000 - hours;
       if (be) assert.ok(slackH >= 4 && slackH <= 16, String(slackH));
-      else assert.ok(Math.abs(slackH - 1 / 6) < 1e-9, String(slackH));
+      else assert.equal(j.deadlineAt, DAY_START + (10.5 + 24) * 3_600_000);
     }
     // The same options give the same day.
     const again = alibabaDay(t, {
