@@ -27,7 +27,16 @@ export const NODE_MODELS: Readonly<Record<string, GpuNodePower>> = {
   'a100-sxm': A100_SXM_NODE,
 };
 
-const SITE_KEYS = ['id', 'trainingNodes', 'node', 'pue', 'inferenceNodes', 'fill', 'battery'] as const;
+const SITE_KEYS = [
+  'id',
+  'trainingNodes',
+  'node',
+  'pue',
+  'inferenceNodes',
+  'fill',
+  'battery',
+  'gridImportLimitKw',
+] as const;
 const NODE_KEYS = [
   'gpusPerNode',
   'gpuIdleW',
@@ -96,6 +105,15 @@ export const parseFleetFile = (text: string, file: string): FleetFile => {
     const inferenceNodes = raw.inferenceNodes ?? 4;
     if (!Number.isInteger(inferenceNodes) || (inferenceNodes as number) < 0)
       bad(`${at}.inferenceNodes`, `must be a whole number ≥ 0, got ${JSON.stringify(raw.inferenceNodes)}`);
+    // The connection must carry the whole cluster at full power: the backtest never cuts the
+    // cluster's draw, only a battery's charging (site-sim.ts).
+    const fullKw = ((nodes as number) + (inferenceNodes as number)) * nodeMaxKw(power) * pue;
+    const limit = raw.gridImportLimitKw;
+    if (limit !== undefined && (typeof limit !== 'number' || !(limit >= fullKw)))
+      bad(
+        `${at}.gridImportLimitKw`,
+        `must be a number ≥ ${fullKw.toFixed(1)} kW (the site's training and inference nodes at full power × PUE), got ${JSON.stringify(limit)}`,
+      );
     return {
       trainingNodes: nodes as number,
       power,
@@ -108,6 +126,7 @@ export const parseFleetFile = (text: string, file: string): FleetFile => {
         trainingMaxKw: (nodes as number) * nodeMaxKw(power),
         pue,
         ...(battery ? { battery } : {}),
+        ...(limit === undefined ? {} : { gridImportLimitKw: limit as number }),
       },
     };
   });
@@ -170,7 +189,7 @@ const batteryOf = (raw: unknown, path: string, bad: (path: string, why: string) 
     if (!(BATTERY_KEYS as readonly string[]).includes(k))
       bad(`${path}.${k}`, `is not a field of a battery (${BATTERY_KEYS.join(', ')})`);
   const num = (k: (typeof BATTERY_KEYS)[number], dflt?: number): number => {
-    const v = raw[k] ?? dflt;
+    const v = raw[k] === undefined ? dflt : raw[k];
     if (v === undefined) return bad(`${path}.${k}`, 'is required (a number ≥ 0)');
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
       bad(`${path}.${k}`, `must be a number ≥ 0, got ${JSON.stringify(v)}`);

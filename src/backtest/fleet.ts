@@ -29,7 +29,7 @@ export const PUE = 1.3;
 const SITES = SIM_SITES.map((s) => ({
   id: s.id,
   trainingNodes: s.trainingNodes,
-  ...('battery' in s ? { battery: s.battery } : {}),
+  ...('battery' in s ? { battery: s.battery, gridImportLimitKw: s.gridImportLimitKw } : {}),
 }));
 
 /** The sites `--sites` may name. */
@@ -79,7 +79,9 @@ export const fleetSites = (ids: readonly string[], fleet: Fleet): FleetSite[] =>
         trainingIdleKw: s.trainingNodes * nodeIdleKw(power),
         trainingMaxKw: s.trainingNodes * nodeMaxKw(power),
         pue: PUE,
-        ...('battery' in s ? { battery: s.battery } : {}),
+        // The connection matters only to a battery (the cluster's own draw stays below it), so it is
+        // stated only with one: the planner's problems for the other sites stay as they were.
+        ...('battery' in s ? { battery: s.battery, gridImportLimitKw: s.gridImportLimitKw } : {}),
       },
     };
   });

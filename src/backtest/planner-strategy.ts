@@ -23,7 +23,7 @@
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
 import type { BatterySchedule, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
-import type { GridSignalPoint, SignalSeries } from '../domain/signals.ts';
+import { pricesOf, type GridSignalPoint, type SignalSeries } from '../domain/signals.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
 import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
 import { buildProblem, DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
@@ -224,8 +224,9 @@ export class PlannerStrategy implements Strategy {
       at: epochMs(now),
       itPowerLimitKw: kw(s.trainingMaxKw - s.trainingIdleKw),
       pue: s.pue,
-      // Not a limit the sites have in the backtest: set where it cannot bind.
-      gridImportLimitKw: kw(2 * s.trainingMaxKw * s.pue),
+      // The site's connection where it states one (a battery site: its charging is held under it);
+      // otherwise set where it cannot bind.
+      gridImportLimitKw: kw(s.gridImportLimitKw ?? 2 * s.trainingMaxKw * s.pue),
       baseLoadFrom: epochMs(now),
       slotMinutes: 30,
       baseLoadKw: [0],
@@ -236,12 +237,16 @@ export class PlannerStrategy implements Strategy {
 
   /**
    * The battery's plan for the period: afresh from its stored energy now, at the period's prices
-   * (without the capacity value), with the site's last job plan held. Its import may not go
+   * (without the capacity value or product windows), with the site's last job plan held. Its import may not go
    * negative: the battery discharges into the jobs' planned power and the training pool's idle
    * power, which the site always draws (the inference pool's, not forecast here, is left out).
    */
-  private async planBattery(site: SiteSim, problem: PlanningProblem, period: number): Promise<void> {
-    if (!problem.sites.some((x) => x.battery)) return;
+  private async planBattery(site: SiteSim, built: PlanningProblem, ctx: DecideContext): Promise<void> {
+    if (!built.sites.some((x) => x.battery)) return;
+    const period = ctx.period;
+    // Without the product windows' pay: the battery is not part of any commitment.
+    const plain = this.windowsAt.size ? pricesOf(this.signals(ctx, false)) : undefined;
+    const problem = plain ? { ...built, sites: built.sites.map((x) => ({ ...x, priceGbpPerMwh: plain })) } : built;
     const id = site.spec.id;
     const carry = this.carries.get(id);
     const shift = carry ? period - carry.period : 0;
@@ -287,7 +292,12 @@ export class PlannerStrategy implements Strategy {
     return list.reduce((n, [, , g]) => n + g, 0) / (site.spec.gpus * hours);
   }
 
-  private signals(ctx: DecideContext): SignalSeries {
+  /**
+   * The planner's signals for the horizon: price = forecast (or outturn) + carbon at the carbon
+   * price, + the pay of each product window announced by now. `windows: false` leaves the windows
+   * out: the battery's price, since commitments are made from the job plan alone (commitments.ts).
+   */
+  private signals(ctx: DecideContext, windows = true): SignalSeries {
     const points: GridSignalPoint[] = [];
     for (let t = 0; t < this.o.horizon; t++) {
       const carbon = ctx.view.carbon(ctx.period + t);
@@ -295,7 +305,8 @@ export class PlannerStrategy implements Strategy {
       const start = ctx.now + t * PERIOD_MS;
       // A product window announced by now: each MWh not used there earns its pay (products.ts).
       let adder = 0;
-      for (const w of this.windowsAt.get(start) ?? []) if (w.noticeAt <= ctx.now) adder += windowAdder(w, forecast);
+      if (windows)
+        for (const w of this.windowsAt.get(start) ?? []) if (w.noticeAt <= ctx.now) adder += windowAdder(w, forecast);
       const price = forecast + adder + (this.o.carbonGbpPerTonne * carbon) / 1000;
       points.push({
         start: epochMs(start),
@@ -353,7 +364,7 @@ export class PlannerStrategy implements Strategy {
         commitments: [],
       });
       if (skip) {
-        await this.planBattery(site, built, ctx.period);
+        await this.planBattery(site, built, ctx);
         continue;
       }
       planned = true;
@@ -376,11 +387,11 @@ export class PlannerStrategy implements Strategy {
         this.stats.failed++;
         this.carries.delete(id);
         for (const j of site.waiting) fifo.add(j.id);
-        await this.planBattery(site, built, ctx.period);
+        await this.planBattery(site, built, ctx);
         continue;
       }
       this.carries.set(id, { period: ctx.period, schedule });
-      await this.planBattery(site, built, ctx.period);
+      await this.planBattery(site, built, ctx);
       for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) now.add(j.id);
       const deadlines = new Map(site.waiting.map((j) => [j.id, j.deadlineAt]));
       for (const j of earlyStarts(schedule, problem, ctx.now, deadlines)) early.add(j);

@@ -15,8 +15,9 @@
 //   at the next period's start (the decision cadence), by every strategy alike.
 // - A site may have a battery behind its meter (the demo's cdf, or a fleet file's). It holds its
 //   stored energy unless a strategy sets it (flexlon and the oracle, from their plans); a setpoint is
-//   clipped to the battery's power, its state-of-charge limits and the site's own import (it never
-//   exports), and the grid import is IT × PUE + charged − discharged.
+//   clipped to the battery's power, its state-of-charge limits, the site's own import (it never
+//   exports) and its grid connection (it never charges the site above it), and the grid import is
+//   IT × PUE + charged − discharged.
 import type { BatteryReport, ComputeJob } from '../domain/compute.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 
@@ -31,6 +32,11 @@ export interface SiteSpec {
   readonly trainingMaxKw: number;
   readonly pue: number;
   readonly battery?: SiteBattery;
+  /**
+   * The site's grid connection (kW), where it is stated: the battery charges only into what the
+   * site's own draw leaves of it (the cluster's draw is never cut).
+   */
+  readonly gridImportLimitKw?: number;
 }
 
 /** A site's battery: as an agent reports it (src/domain/compute.ts), with its stored energy at the start. */
@@ -259,8 +265,8 @@ export class SiteSim {
   }
 
   /**
-   * Runs the battery over the period at the setpoint, within its power, its state-of-charge limits
-   * and the site's import before it (`loadKwh`: it never exports), as the planner models it
+   * Runs the battery over the period at the setpoint, within its power, its state-of-charge limits,
+   * the site's import before it (`loadKwh`: it never exports) and the connection, as the planner models it
    * (src/optimise/battery-model.ts: stored = charged × round-trip efficiency, wear per MWh
    * discharged). Without a setpoint it holds its charge.
    */
@@ -269,7 +275,9 @@ export class SiteSim {
     if (!b || this.socKwh === undefined) return undefined;
     let soc = this.socKwh;
     const room = Math.max(0, b.maxSocKwh - soc) / b.roundTripEfficiency;
-    const chargedKwh = Math.min(Math.max(0, set?.chargeKw ?? 0) * PERIOD_H, b.maxChargeKw * PERIOD_H, room);
+    const connection = this.spec.gridImportLimitKw;
+    const headroom = connection === undefined ? Infinity : Math.max(0, connection * PERIOD_H - loadKwh);
+    const chargedKwh = Math.min(Math.max(0, set?.chargeKw ?? 0) * PERIOD_H, b.maxChargeKw * PERIOD_H, room, headroom);
     soc += chargedKwh * b.roundTripEfficiency;
     const dischargedKwh = Math.min(
       Math.max(0, set?.dischargeKw ?? 0) * PERIOD_H,

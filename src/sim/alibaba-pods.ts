@@ -29,6 +29,7 @@ import { seeded, uniform } from '../domain/random.ts';
 import { epochMs, isoOf } from '../domain/time.ts';
 import { kwh } from '../domain/units.ts';
 import { FlexError } from '../errors.ts';
+import { periodsInDay, PERIOD_MS, settlementPeriodOf } from '../domain/settlement-day.ts';
 import { jobPowerKw, type GpuNodePower } from './power.ts';
 
 export const ALIBABA_POD_LIST = 'openb_pod_list_default.csv';
@@ -49,10 +50,15 @@ export interface AlibabaPod {
 export interface AlibabaTrace {
   readonly path: string;
   readonly pods: readonly AlibabaPod[];
-  /** Rows of the file, and rows left out (no GPU, or never ran). */
+  /** Rows of the file, and rows left out (no GPU, never ran, or more GPUs than a group holds). */
   readonly rows: number;
   readonly skipped: number;
+  /** Of `skipped`, pods asking for more than GROUP_MAX_GPUS GPUs (a site may have no more). */
+  readonly tooLarge: number;
 }
+
+/** The most pods one site's day may take: a list of ever shorter pods would otherwise never fill it. */
+export const MAX_PODS_PER_DAY = 200_000;
 
 const REQUIRED = ['num_gpu', 'qos', 'creation_time', 'scheduled_time', 'deletion_time'] as const;
 
@@ -75,6 +81,7 @@ export const readAlibabaTrace = (path: string): AlibabaTrace => {
   const missing = REQUIRED.filter((c) => at[c] < 0);
   if (missing.length) bad(`its header lacks ${missing.join(', ')} (an openb pod list has ${REQUIRED.join(', ')})`);
   const pods: AlibabaPod[] = [];
+  let tooLarge = 0;
   for (let i = 1; i < lines.length; i++) {
     const cells = (lines[i] as string).split(',');
     const num = (c: (typeof REQUIRED)[number]): number | undefined => {
@@ -90,6 +97,11 @@ export const readAlibabaTrace = (path: string): AlibabaTrace => {
     const deleted = num('deletion_time');
     if (!(gpus > 0) || created === undefined || scheduled === undefined || deleted === undefined) continue;
     if (!(deleted > scheduled)) continue;
+    // The backtest's sites hold at least 64 GPUs (fleet-file.ts); a larger pod could never start.
+    if (Math.ceil(gpus) > GROUP_MAX_GPUS) {
+      tooLarge++;
+      continue;
+    }
     pods.push({
       gpus: Math.ceil(gpus),
       hours: Math.min(24, (deleted - scheduled) / 3600),
@@ -97,8 +109,8 @@ export const readAlibabaTrace = (path: string): AlibabaTrace => {
       bestEffort: cells[at.qos]?.trim() === 'BE',
     });
   }
-  if (pods.length === 0) bad('holds no pod that asks for GPUs and ran (scheduled, then deleted)');
-  return { path: file, pods, rows: lines.length - 1, skipped: lines.length - 1 - pods.length };
+  if (pods.length === 0) bad(`holds no pod that asks for 1–${GROUP_MAX_GPUS} GPUs and ran (scheduled, then deleted)`);
+  return { path: file, pods, rows: lines.length - 1, skipped: lines.length - 1 - pods.length, tooLarge };
 };
 
 export interface AlibabaDayOptions {
@@ -125,8 +137,20 @@ export const alibabaDay = (trace: AlibabaTrace, o: AlibabaDayOptions): ComputeJo
   const open = new Map<string, Group>();
   const groups: Group[] = [];
   let asked = 0;
+  let drawn = 0;
+  // The settlement day is 23 or 25 hours on a clock-change day: a pod's time of day is taken within
+  // the day's real length, so no job of this day is submitted after the next day starts (a site's
+  // queue takes each day's jobs in submission order, after the last day's).
+  const dayS = (periodsInDay(settlementPeriodOf(o.dayStart).date) * PERIOD_MS) / 1000;
   while (asked < target) {
-    const pod = trace.pods[Math.floor(rnd() * trace.pods.length)] as AlibabaPod;
+    if (++drawn > MAX_PODS_PER_DAY)
+      throw new FlexError(
+        'FLX_CONFIG_INVALID',
+        `--workload alibaba:${trace.path}: its pods are too short to fill site ${o.site}'s day (${target.toFixed(0)} GPU-hours) in ${MAX_PODS_PER_DAY} pods`,
+        { path: trace.path },
+      );
+    const drawnPod = trace.pods[Math.floor(rnd() * trace.pods.length)] as AlibabaPod;
+    const pod = { ...drawnPod, secondOfDay: drawnPod.secondOfDay % dayS };
     asked += pod.gpus * pod.hours;
     const key = `${pod.bestEffort ? 'be' : 'ls'}|${Math.floor(pod.secondOfDay / PERIOD_S)}|${Math.ceil(pod.hours * 2)}`;
     let g = open.get(key);

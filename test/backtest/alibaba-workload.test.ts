@@ -39,11 +39,14 @@ describe('Alibaba pods as a backtest workload', () => {
         'p3,1000,1024,0,0,,BE,Succeeded,100,200,100',
         'p4,1000,1024,1,1000,,BE,Pending,100,,',
         'p5,1000,1024,1,1000,,BE,Failed,100,50,100',
+        // More GPUs than a site may have (at least 64): left out, counted.
+        'p6,1000,1024,100,1000,,BE,Succeeded,100,7300,100',
       ].join('\n'),
     );
     const t = readAlibabaTrace(file);
-    assert.equal(t.rows, 5);
-    assert.equal(t.skipped, 3);
+    assert.equal(t.rows, 6);
+    assert.equal(t.skipped, 4);
+    assert.equal(t.tooLarge, 1);
     assert.deepEqual(t.pods, [
       { gpus: 1, hours: 2, secondOfDay: 10 * 3600 + 300, bestEffort: true },
       { gpus: 2, hours: 24, secondOfDay: 10 * 3600 + 1200, bestEffort: false },
@@ -85,6 +88,26 @@ describe('Alibaba pods as a backtest workload', () => {
       power: DGX_A100_NODE,
     });
     assert.deepEqual(again, jobs);
+  });
+
+  it("keeps a clock-change day's jobs within its 23 hours, and refuses pods too short to fill a day", () => {
+    const dir = tmp();
+    const file = join(dir, 'pods.csv');
+    // One 2-GPU BE pod created at 23:30 of the trace's day, running 1 h.
+    writeFileSync(file, `${HEAD}\np1,1000,1024,2,1000,,BE,Running,84600,88200,84600\n`);
+    const t = readAlibabaTrace(file);
+    // 2023-03-26 (UK clocks go forward) is 23 hours long, 00:00 UTC to 23:00 UTC.
+    const spring = Date.UTC(2023, 2, 26);
+    const o = { seed: 1, site: 'edi', dayStart: spring, trainingGpus: 64, fill: 0.1, power: DGX_A100_NODE };
+    const jobs = alibabaDay(t, o);
+    assert.ok(jobs.length > 0);
+    for (const j of jobs) assert.equal(j.submittedAt, spring + 30 * 60_000, 'wrapped into the day: 00:30 UTC');
+    // A pod of one second: about 550,000 of them to fill 64 GPUs at 10 %.
+    writeFileSync(file, `${HEAD}\np1,1000,1024,1,1000,,BE,Running,100,101,100\n`);
+    assert.throws(
+      () => alibabaDay(readAlibabaTrace(file), o),
+      (e: Error & { code?: string }) => e.code === 'FLX_CONFIG_INVALID' && /too short to fill site edi/.test(e.message),
+    );
   });
 
   it('draws a busy 256-GPU day from the real trace in a few hundred jobs', () => {

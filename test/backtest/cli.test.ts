@@ -188,6 +188,10 @@ describe('flexlon backtest --fleet FILE', () => {
         },
         /\$\.sites\[0\]\.battery\.maxDischargeKw is required/,
       ],
+      [
+        { sites: [{ id: 'a', trainingNodes: 8, gridImportLimitKw: 10 }] },
+        /\$\.sites\[0\]\.gridImportLimitKw must be a number ≥ \d+\.\d kW \(the site's training and inference nodes at full power × PUE\), got 10/,
+      ],
       [{ sites: [{ id: 'a', trainingNodes: 8, node: 'h100' }] }, /\$\.sites\[0\]\.node must be dgx-a100 or a100-sxm/],
       [
         {
