@@ -17,7 +17,7 @@
 // flexlon-link/1 without a new version because every one is optional and a provider sends them only
 // to an agent whose report states `scheduler.move`, which an agent that predates them never does:
 // old bodies still parse on both sides, and an old agent is never asked to move a job.
-import type { Actuation, FlexibilityReport, PortableJob } from '../domain/compute.ts';
+import { BATTERY_REPORT_FIELDS, type Actuation, type FlexibilityReport, type PortableJob } from '../domain/compute.ts';
 import { FlexError } from '../errors.ts';
 import type { BatteryInstruction, DispatchInstruction, PowerCapInstruction } from '../optimise/dispatch.ts';
 
@@ -165,16 +165,7 @@ const parsePortable = (x: unknown, what: string, path: string): void => {
   });
 };
 
-const BATTERY_FIELDS = [
-  'capacityKwh',
-  'maxChargeKw',
-  'maxDischargeKw',
-  'roundTripEfficiency',
-  'minSocKwh',
-  'maxSocKwh',
-  'degradationGbpPerMwh',
-  'socKwh',
-] as const;
+const BATTERY_FIELDS = [...BATTERY_REPORT_FIELDS, 'socKwh'] as const;
 
 /** A reported battery: every figure a number ≥ 0, 0 ≤ minSoc ≤ maxSoc ≤ capacity, efficiency in (0, 1]. */
 const parseBattery = (b: Fields, what: string): void => {

@@ -14,6 +14,7 @@
 //   ]
 // }
 import { readFileSync } from 'node:fs';
+import { BATTERY_REPORT_FIELDS } from '../domain/compute.ts';
 import { FlexError } from '../errors.ts';
 import { A100_SXM_NODE, DGX_A100_NODE, nodeIdleKw, nodeMaxKw, type GpuNodePower } from '../sim/power.ts';
 import { BACKTEST_BUSY_FILL, PUE, type FleetSite } from './fleet.ts';
@@ -45,16 +46,7 @@ const NODE_KEYS = [
   'nodeIdleOverheadKw',
   'nodeLoadOverheadKw',
 ] as const;
-const BATTERY_KEYS = [
-  'capacityKwh',
-  'maxChargeKw',
-  'maxDischargeKw',
-  'roundTripEfficiency',
-  'minSocKwh',
-  'maxSocKwh',
-  'initialSocKwh',
-  'degradationGbpPerMwh',
-] as const;
+const BATTERY_KEYS = [...BATTERY_REPORT_FIELDS, 'initialSocKwh'] as const;
 
 export interface FleetFile {
   readonly path: string;

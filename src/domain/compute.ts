@@ -116,6 +116,17 @@ export interface BatteryReport {
   readonly degradationGbpPerMwh: number;
 }
 
+/** BatteryReport's fields, for the parsers that check one (the agent link, a backtest fleet file). */
+export const BATTERY_REPORT_FIELDS = [
+  'capacityKwh',
+  'maxChargeKw',
+  'maxDischargeKw',
+  'roundTripEfficiency',
+  'minSocKwh',
+  'maxSocKwh',
+  'degradationGbpPerMwh',
+] as const satisfies readonly (keyof BatteryReport)[];
+
 /** The id a site battery's Actuations carry (an Actuation names a job; a site has one battery). */
 export const batteryActuationId = (site: string): string => `battery:${site}`;
 

@@ -52,14 +52,8 @@ describe('Alibaba pods as a backtest workload', () => {
       { gpus: 2, hours: 24, secondOfDay: 10 * 3600 + 1200, bestEffort: false },
     ]);
     // A 16-GPU pool at fill 0.5 asks for 192 GPU-hours: drawn until the pods reach it.
-    const jobs = alibabaDay(t, {
-      seed: 4,
-      site: 'edi',
-      dayStart: DAY_START,
-      trainingGpus: 16,
-      fill: 0.5,
-      power: DGX_A100_NODE,
-    });
+    const options = { seed: 4, site: 'edi', dayStart: DAY_START, trainingGpus: 16, fill: 0.5, power: DGX_A100_NODE };
+    const jobs = alibabaDay(t, options);
     const gpuHours = jobs.reduce((a, j) => a + (j.work ?? 0), 0);
     assert.ok(gpuHours >= 192 && gpuHours < 192 + 48, String(gpuHours));
     for (const j of jobs) {
@@ -79,15 +73,7 @@ describe('Alibaba pods as a backtest workload', () => {
       else assert.equal(j.deadlineAt, DAY_START + (10.5 + 24) * 3_600_000);
     }
     // The same options give the same day.
-    const again = alibabaDay(t, {
-      seed: 4,
-      site: 'edi',
-      dayStart: DAY_START,
-      trainingGpus: 16,
-      fill: 0.5,
-      power: DGX_A100_NODE,
-    });
-    assert.deepEqual(again, jobs);
+    assert.deepEqual(alibabaDay(t, options), jobs);
   });
 
   it("keeps a clock-change day's jobs within its 23 hours, and refuses pods too short to fill a day", () => {

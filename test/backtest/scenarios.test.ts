@@ -16,7 +16,7 @@ import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from '.
 const solver = createPlanningSolver({ work: DEFAULT_WORK });
 after(() => solver.close());
 
-const run = async (h: BacktestOptions['history'], jobs: number, strategies: StrategyName[]) => {
+const run = async (h: BacktestOptions['history'], jobs: number, strategies: StrategyName[], site = SMALL_SITE) => {
   const o: BacktestOptions = {
     from: DAY,
     to: DAY,
@@ -28,12 +28,12 @@ const run = async (h: BacktestOptions['history'], jobs: number, strategies: Stra
     history: h,
     solver,
     carbonGbpPerTonne: 0,
-    fleetSites: [SMALL_SITE],
+    fleetSites: [site],
     workload: (_s, k, dayStart) => ({ jobs: k === 0 ? shortJobs(jobs, dayStart) : [], inferenceKw: [0] }),
   };
   const out = await runBacktest(o);
   const chunks = out.days.map((_, k) => loadDay(o.out, k));
-  return { chunks, ...summarise(chunks, strategies, out.open, 0) };
+  return { out, chunks, ...summarise(chunks, strategies, out.open, 0) };
 };
 
 /** kWh the site imported in the period starting at `t` under a strategy. */
@@ -121,25 +121,16 @@ describe('backtest with a site battery', () => {
   // so the forecast is the outturn.
   const price = (t: number) =>
     halfHour(t) >= 4 && halfHour(t) < 8 ? 10 : halfHour(t) >= 34 && halfHour(t) < 38 ? 200 : 100;
-  const runWith = async (strategies: StrategyName[], wear = 0) => {
-    const o: BacktestOptions = {
-      from: DAY,
-      to: DAY,
-      sites: ['edi'],
-      fleet: 'busy',
+  const runWith = (strategies: StrategyName[], wear = 0) =>
+    run(
+      history(price, () => 150),
+      4,
       strategies,
-      seed: 3,
-      out: tmp(),
-      history: history(price, () => 150),
-      solver,
-      carbonGbpPerTonne: 0,
-      fleetSites: [{ ...site, spec: { ...site.spec, battery: { ...battery, degradationGbpPerMwh: wear } } }],
-      workload: (_s, k, dayStart) => ({ jobs: k === 0 ? shortJobs(4, dayStart) : [], inferenceKw: [0] }),
-    };
-    const out = await runBacktest(o);
-    const chunks = out.days.map((_, k) => loadDay(o.out, k));
-    return { out, chunks, ...summarise(chunks, strategies, out.open, 0) };
-  };
+      {
+        ...site,
+        spec: { ...site.spec, battery: { ...battery, degradationGbpPerMwh: wear } },
+      },
+    );
 
   it('flexlon cycles it wherever the spread pays; fifo leaves it idle', async () => {
     const r = await runWith(['fifo', 'flexlon']);
