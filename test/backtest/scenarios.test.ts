@@ -11,6 +11,10 @@ import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
 import { oracleIsBound } from '../../src/backtest/targets.ts';
 import type { StrategyName } from '../../src/backtest/strategies.ts';
 import type { FleetSite } from '../../src/backtest/fleet.ts';
+import type { ComputeJob } from '../../src/domain/compute.ts';
+import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
+import { epochMs } from '../../src/domain/time.ts';
+import { kw, kwh } from '../../src/domain/units.ts';
 import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
 
 const solver = createPlanningSolver({ work: DEFAULT_WORK });
@@ -168,5 +172,65 @@ describe('backtest with a site battery', () => {
     const r = await runWith(['flexlon'], 200);
     assert.equal(r.summary.flexlon?.batteryDischargedMwh, 0);
     assert.equal(r.summary.flexlon?.batteryWearGbp, 0);
+  });
+});
+
+describe('backtest with work that must start when it arrives', () => {
+  // Every half hour, at :15, an 8-GPU job of half an hour with no slack (due when its run ends if
+  // it starts at the next decision); on the second day, eight 8-GPU jobs of two hours with slack all
+  // day, which the cheap hours (10:00–12:00) draw.
+  const job = (id: string, submittedAt: number, hours: number, deadlineAt: number): ComputeJob => ({
+    id,
+    name: id,
+    site: 'edi',
+    slo: 'deferrable',
+    gpus: 8,
+    powerKw: kw(8),
+    energyKwh: kwh(8 * hours),
+    remainingKwh: kwh(8 * hours),
+    submittedAt: epochMs(submittedAt),
+    releaseAt: epochMs(submittedAt),
+    deadlineAt: epochMs(deadlineAt),
+    preemptible: false,
+    allowedSites: ['edi'],
+    work: 8 * hours,
+    workUnit: 'gpu-hours',
+    state: 'queued',
+  });
+  const day = (k: number, dayStart: number): ComputeJob[] =>
+    [
+      ...(k === 1 ? Array.from({ length: 8 }, (_, i) => job(`d${i}`, dayStart, 2, dayStart + 23 * 3_600_000)) : []),
+      ...Array.from({ length: 48 }, (_, i) => {
+        const at = dayStart + i * PERIOD_MS + 15 * 60_000;
+        return job(`ls-${k}-${i}`, at, 0.5, at + 15 * 60_000 + PERIOD_MS);
+      }),
+    ].sort((a, b) => a.submittedAt - b.submittedAt);
+
+  it('flexlon keeps room for it in the hours it fills with deferred work', async () => {
+    const o: BacktestOptions = {
+      from: DAY,
+      to: '2023-03-02',
+      sites: ['edi'],
+      fleet: 'busy',
+      strategies: ['flexlon'],
+      seed: 3,
+      out: tmp(),
+      history: history(
+        (t) => (halfHour(t) >= 20 && halfHour(t) < 24 ? 10 : 100),
+        () => 150,
+      ),
+      solver,
+      carbonGbpPerTonne: 0,
+      fleetSites: [SMALL_SITE],
+      workload: (_s, k, dayStart) => ({ jobs: k < 2 ? day(k, dayStart) : [], inferenceKw: [0] }),
+    };
+    const out = await runBacktest(o);
+    const finished = out.days.flatMap((_, k) => loadDay(o.out, k).finished.flexlon ?? []);
+    const late = finished.filter((f) => f.id.startsWith('ls-') && f.lateH > 1e-9).map((f) => f.id);
+    // Without the room kept, the deferred jobs fill 10:30–12:00 and the three arrivals then wait.
+    assert.deepEqual(late, []);
+    // The deferred work still runs in the cheap hours, as much as the room kept leaves for it.
+    const cheap = finished.filter((f) => f.id.startsWith('d') && f.waitH >= 10 && f.waitH < 10.5);
+    assert.ok(cheap.length >= 5, `${cheap.length} deferrable jobs started at 10:00`);
   });
 });
