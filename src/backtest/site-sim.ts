@@ -138,12 +138,30 @@ export class SiteSim {
     return this.spec.gpus - this.running.reduce((n, j) => n + j.gpus, 0);
   }
 
-  /** Queues jobs to be submitted at their submission times (must come in submission order). */
+  /**
+   * Queues jobs to be submitted at their submission times. Each day's jobs come in submission order,
+   * but two days' may overlap (the busy day's arrivals begin 6 h before it, so on the 23-hour spring
+   * day the next day's first hour of arrivals falls within this day's last): a job earlier than the
+   * last queued one is put in its place, after any submitted at the same time, so none waits for a
+   * later one to arrive.
+   */
   add(jobs: readonly SimJob[]): void {
     for (const j of jobs) {
       if (j.gpus > this.spec.gpus)
         throw new RangeError(`job ${j.id} needs ${j.gpus} GPUs; site ${this.spec.id} has ${this.spec.gpus}`);
-      this.pending.push(j);
+      const last = this.pending[this.pending.length - 1];
+      if (!last || last.submittedAt <= j.submittedAt) {
+        this.pending.push(j);
+        continue;
+      }
+      let lo = 0;
+      let hi = this.pending.length;
+      while (lo < hi) {
+        const mid = (lo + hi) >> 1;
+        if ((this.pending[mid] as SimJob).submittedAt <= j.submittedAt) lo = mid + 1;
+        else hi = mid;
+      }
+      this.pending.splice(lo, 0, j);
     }
   }
 

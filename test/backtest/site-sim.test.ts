@@ -118,3 +118,21 @@ describe('backtest site battery', () => {
     assert.equal(again.socKwh, 20);
   });
 });
+
+describe('backtest site queue', () => {
+  it('takes a later-added job submitted earlier in its place, so it arrives on time', () => {
+    const s = new SiteSim({ id: 's', gpus: 16, trainingIdleKw: 1, trainingMaxKw: 9, pue: 1 });
+    const at = (id: string, t: number): SimJob => ({ ...job(id, 1, 1), submittedAt: T0 + t * HOUR });
+    // Day one's last arrival at 17:50; day two's first (added after) at 17:10, as on the spring day.
+    s.add([at('d1-a', 17), at('d1-b', 17 + 50 / 60)]);
+    s.add([at('d2-a', 17 + 10 / 60), at('d2-b', 18)]);
+    assert.deepEqual(
+      s.arrive(T0 + 17.5 * HOUR).map((j) => j.id),
+      ['d1-a', 'd2-a'],
+    );
+    assert.deepEqual(
+      s.arrive(T0 + 18 * HOUR).map((j) => j.id),
+      ['d1-b', 'd2-b'],
+    );
+  });
+});
