@@ -319,9 +319,18 @@ export class PlannerStrategy implements Strategy {
     const hours = Math.max(24, Math.min(WEEK_MS, now - first) / 3_600_000);
     const h = PERIOD_MS / 3_600_000;
     const out: number[] = [0];
+    // Σ GPUs × min(run, τ) for τ = t × h: runs by length, the ones shorter than τ summed whole.
+    const byRun = list.map(([, , g, runH]) => [runH, g] as const).sort((a, b) => a[0] - b[0]);
+    let k = 0;
+    let shortGpuH = 0;
+    let longGpus = byRun.reduce((a, [, g]) => a + g, 0);
     for (let t = 1; t < this.o.horizon; t++) {
-      let gpus = 0;
-      for (const [, , g, runH] of list) gpus += g * Math.min(runH, t * h);
+      for (; k < byRun.length && (byRun[k] as readonly [number, number])[0] <= t * h; k++) {
+        const [runH, g] = byRun[k] as readonly [number, number];
+        shortGpuH += g * runH;
+        longGpus -= g;
+      }
+      const gpus = shortGpuH + longGpus * t * h;
       let running = 0;
       for (const j of site.running)
         running += j.powerKw * Math.min(1, Math.max(0, (j.remainingKwh / j.powerKw - t * h) / h));
