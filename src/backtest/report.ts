@@ -162,6 +162,38 @@ const table = (summary: Record<string, StrategySummary>, battery: boolean): stri
 
 const pct = (x: number | null): string => (x === null ? '–' : `${fmt(x * 100, 1)} %`);
 
+/**
+ * The proven lower bound on the objective (bound.ts) and, per strategy that finished every job, the
+ * share of fifo's distance to it that the strategy closed: (fifo − strategy) / (fifo − bound).
+ */
+const boundOf = (out: RunOutput, summary: Record<string, StrategySummary>) => {
+  const b = out.bound;
+  if (b.objectiveGbp === null) return { objectiveGbp: null, reason: b.reason };
+  const fifo = summary.fifo?.objectiveGbp;
+  const gap = fifo === undefined ? undefined : fifo - b.objectiveGbp;
+  return {
+    objectiveGbp: b.objectiveGbp,
+    sites: b.sites,
+    shareOfGapClosed: Object.fromEntries(
+      Object.entries(summary).map(([n, s]) => [
+        n,
+        gap === undefined || !(gap > 1e-9) || s.slo.jobsOpenAtEnd > 0
+          ? null
+          : (gap - (s.objectiveGbp - b.objectiveGbp)) / gap,
+      ]),
+    ),
+  };
+};
+
+const boundHtml = (b: ReturnType<typeof boundOf>): string =>
+  b.objectiveGbp === null
+    ? `<p>Proven lower bound on the objective: not computed (${esc(b.reason)}).</p>`
+    : `<p>Proven lower bound on the objective (each site's whole run as one problem, every job known, outturn prices; its LP relaxation's bound, so no schedule the sites can run costs less): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
+        b.shareOfGapClosed,
+      )
+        .map(([n, x]) => `${n} ${pct(x)}`)
+        .join(', ')} (– where fifo is at the bound or the strategy left work open).</p>`;
+
 const sloTable = (summary: Record<string, StrategySummary>): string => {
   const classes = Object.keys(Object.values(summary)[0]?.slo.byClass ?? {});
   const head = classes.map((c) => `<th>${c}: jobs</th><th>met</th><th>late h mean / p95</th>`).join('');
@@ -278,6 +310,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
     dataGaps: gapsOf(o.history, out.data, out.firstPeriod, out.firstPeriod + out.periods),
     strategies,
     targets,
+    bound: boundOf(out, summary),
     notDone: NOT_DONE,
     daily,
   };
@@ -318,6 +351,7 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)}` : `${o.fleet} fleet`}, ${o.workloadName ? `jobs drawn from ${esc(o.workloadName)}` : o.fleetFile ? "the busy profile's jobs" : "the profile's jobs"}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${table(summary, out.batteries)}
 ${targetsHtml(targets, summary)}
+${boundHtml(boundOf(out, summary))}
 <h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}
 ${productHtml}
 <h2>Daily energy cost and emissions</h2>${svg.daily}

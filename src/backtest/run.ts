@@ -17,6 +17,7 @@ import {
   type PeriodRow,
   type StrategyState,
 } from './checkpoint.ts';
+import { objectiveBound, type ObjectiveBound } from './bound.ts';
 import { offersAt, productWindows } from './commitments.ts';
 import { BACKTEST_BUSY_FILL, fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
 import { CAPACITY_VALUE_SHARE, PlannerStrategy } from './planner-strategy.ts';
@@ -104,6 +105,8 @@ export interface RunOutput {
   readonly windows: readonly ProductWindow[];
   /** Whether a site of the fleet has a battery (site-sim.ts). */
   readonly batteries: boolean;
+  /** A proven lower bound on any strategy's objective (bound.ts). */
+  readonly bound: ObjectiveBound;
 }
 
 /**
@@ -361,6 +364,17 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
       resumedDays: start,
     });
   }
+  const bound = await objectiveBound({
+    sites,
+    allDays,
+    jobDays: days.length,
+    end: lastEnd,
+    data,
+    dataStart,
+    carbonGbpPerTonne: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
+    workload,
+    solver: o.solver,
+  });
   return {
     days: allDays,
     open: Object.fromEntries(lanes.map((l) => [l.strategy.name, l.sims.reduce((a, s) => a + s.open, 0)])),
@@ -374,5 +388,6 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
     resumedDays: start,
     windows,
     batteries: sites.some((s) => s.spec.battery !== undefined),
+    bound,
   };
 };

@@ -67,6 +67,11 @@ describe('backtest on hand-made signals', () => {
       assert.equal(Math.round(s.gpuHours * 1e6) / 1e6, 48);
     }
     assert.equal(r.summary.flexlon?.captureShare, null);
+    // The proven bound: nothing to gain, so every strategy's objective is at it.
+    const bound = r.out.bound.objectiveGbp;
+    assert.ok(bound !== null);
+    for (const s of Object.values(r.summary))
+      assert.ok(Math.abs(s.objectiveGbp - bound) < 1e-6, `${s.objectiveGbp} vs ${bound}`);
   });
 
   it('a single cheap half hour takes all the deferrable energy there is room for', async () => {
@@ -83,6 +88,14 @@ describe('backtest on hand-made signals', () => {
     // Six jobs (48 GPUs) all fit: all 24 kWh go there.
     const some = await run(h, 6, ['fifo', 'flexlon']);
     assert.equal(importAt(some.chunks, 'flexlon', TEN), IDLE_KWH + 6 * 4);
+    // The proven bound is below every strategy's objective, and flexlon, which took the cheap half
+    // hour for all that fits, reaches it where all the jobs fit there.
+    const bound = full.out.bound.objectiveGbp;
+    assert.ok(bound !== null);
+    for (const s of Object.values(full.summary))
+      assert.ok(bound <= s.objectiveGbp + 1e-6, `${bound} > ${s.objectiveGbp}`);
+    assert.ok(some.out.bound.objectiveGbp !== null);
+    assert.ok(Math.abs((some.summary.flexlon?.objectiveGbp ?? 0) - some.out.bound.objectiveGbp) < 1e-6);
   });
 
   it('the oracle is never worse than flexlon on the planner objective', async () => {
