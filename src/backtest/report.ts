@@ -265,6 +265,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
     ]),
   );
   const targets = targetsOf(summary);
+  const bound = boundOf(out, summary);
   const results = {
     schema: RESULTS_SCHEMA,
     run: {
@@ -310,7 +311,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
     dataGaps: gapsOf(o.history, out.data, out.firstPeriod, out.firstPeriod + out.periods),
     strategies,
     targets,
-    bound: boundOf(out, summary),
+    bound,
     notDone: NOT_DONE,
     daily,
   };
@@ -350,8 +351,8 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
 <h1>FlexLon backtest</h1>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)}` : `${o.fleet} fleet`}, ${o.workloadName ? `jobs drawn from ${esc(o.workloadName)}` : o.fleetFile ? "the busy profile's jobs" : "the profile's jobs"}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${table(summary, out.batteries)}
-${targetsHtml(targets, summary)}
-${boundHtml(boundOf(out, summary))}
+${targetsHtml(targets, summary, bound.objectiveGbp === null ? null : bound.shareOfGapClosed.flexlon)}
+${boundHtml(bound)}
 <h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}
 ${productHtml}
 <h2>Daily energy cost and emissions</h2>${svg.daily}
