@@ -72,9 +72,30 @@ export const loadState = (out: string, key: string): RunState | undefined => {
   if (state.key !== key)
     throw new FlexError(
       'FLX_CLI_USAGE',
-      `${out} holds the checkpoint of a backtest with other arguments (${state.key}); give another --out, or delete ${dir(out)} to start again`,
+      `${out} holds the checkpoint of a backtest with other arguments (${keyDiff(state.key, key)}); give another --out, or delete ${dir(out)} to start again`,
     );
   return state;
+};
+
+/** Which of a run key's fields differ, each as `field: saved → now` (values longer than 60 characters cut). */
+const keyDiff = (saved: string, now: string): string => {
+  const parse = (k: string): Record<string, unknown> => {
+    try {
+      const v: unknown = JSON.parse(k);
+      return typeof v === 'object' && v !== null ? (v as Record<string, unknown>) : {};
+    } catch {
+      return {};
+    }
+  };
+  const [a, b] = [parse(saved), parse(now)];
+  const cut = (v: unknown): string => {
+    const t = v === undefined ? 'not given' : JSON.stringify(v);
+    return t.length > 60 ? `${t.slice(0, 57)}...` : t;
+  };
+  const fields = [...new Set([...Object.keys(a), ...Object.keys(b)])].filter(
+    (k) => JSON.stringify(a[k]) !== JSON.stringify(b[k]),
+  );
+  return fields.length ? fields.map((k) => `${k}: ${cut(a[k])} → ${cut(b[k])}`).join('; ') : 'a different version';
 };
 
 export const loadDay = (out: string, k: number): DayChunk =>

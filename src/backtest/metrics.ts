@@ -4,10 +4,14 @@
 // location-based at NESO's national average intensity (actual; the stored forecast where the actual
 // is missing). Work is GPU-hours run at full speed. A site battery's wear (£ per MWh discharged, as
 // its owner states it) is a cost like the bill: in £ per GPU-hour and in the value the captured share
-// compares; the bill itself (energyGbp) is what the meter would be charged.
+// compares; the bill itself (energyGbp) is what the meter would be charged. So is the energy a battery
+// ends the run without (run.ts BatteryEnd: the grid energy to refill it at the run's mean price and
+// carbon; a credit where it ends fuller): otherwise a battery emptied on the last day would count as
+// a saving.
 import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { DayChunk } from './checkpoint.ts';
+import type { BatteryEnd } from './run.ts';
 
 const PERIOD_H = PERIOD_MS / 3_600_000;
 
@@ -37,8 +41,11 @@ export interface StrategySummary {
   readonly batteryWearGbp: number;
   /** Energy the batteries discharged, MWh. */
   readonly batteryDischargedMwh: number;
+  /** Stored energy at the end − at the start, kWh, and its worth (£ to refill; negative: a credit). */
+  readonly batteryEndKwh: number;
+  readonly batteryEndGbp: number;
   readonly tCo2: number;
-  /** (energyGbp + batteryWearGbp) per GPU-hour. */
+  /** (energyGbp + batteryWearGbp + batteryEndGbp) per GPU-hour. */
   readonly gbpPerGpuHour: number;
   readonly gCo2PerGpuHour: number;
   /** £ (bill and battery wear) + tCO2 × the carbon price: what the captured share compares. */
@@ -89,6 +96,7 @@ export const summarise = (
   strategies: readonly string[],
   open: Record<string, number>,
   carbonGbpPerTonne: number,
+  batteryEnd: Readonly<Record<string, BatteryEnd>> = {},
 ): { summary: Record<string, StrategySummary>; daily: DailyRow[] } => {
   const base: Record<string, Omit<StrategySummary, 'vsFifo' | 'captureShare'>> = {};
   for (const name of strategies) {
@@ -131,16 +139,21 @@ export const summarise = (
         lateGbp += f.lateGpuH * DEFAULT_LATE_GBP_PER_GPU_HOUR;
       }
     }
+    const end = batteryEnd[name];
+    g += (end?.kgCo2 ?? 0) * 1000;
+    const endGbp = end?.gbp ?? 0;
     const tCo2 = g / 1e6;
-    const valueGbp = gbp + wear + tCo2 * carbonGbpPerTonne;
+    const valueGbp = gbp + wear + endGbp + tCo2 * carbonGbpPerTonne;
     base[name] = {
       importMwh: kwh / 1000,
       gpuHours,
       energyGbp: gbp,
       batteryWearGbp: wear,
       batteryDischargedMwh: discharged / 1000,
+      batteryEndKwh: end?.storedChangeKwh ?? 0,
+      batteryEndGbp: endGbp,
       tCo2,
-      gbpPerGpuHour: gpuHours > 0 ? (gbp + wear) / gpuHours : 0,
+      gbpPerGpuHour: gpuHours > 0 ? (gbp + wear + endGbp) / gpuHours : 0,
       gCo2PerGpuHour: gpuHours > 0 ? g / gpuHours : 0,
       valueGbp,
       latenessGbp: lateGbp,

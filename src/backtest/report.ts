@@ -162,6 +162,11 @@ const table = (summary: Record<string, StrategySummary>, battery: boolean): stri
 
 const pct = (x: number | null): string => (x === null ? '–' : `${fmt(x * 100, 1)} %`);
 
+const peaksBySite = (summary: Record<string, StrategySummary>, sites: readonly string[]): string =>
+  Object.entries(summary)
+    .map(([n, x]) => `${n} ${x.peakImportKwBySite.map((k, i) => `${sites[i] ?? i} ${fmt(k, 0)} kW`).join(', ')}`)
+    .join('; ');
+
 /**
  * The proven lower bound on the objective (bound.ts) and, per strategy that finished every job, the
  * share of fifo's distance to it that the strategy closed: (fifo − strategy) / (fifo − bound).
@@ -225,7 +230,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
   const names = o.strategies;
   const chunks = out.days.map((_, k) => loadDay(o.out, k));
   const carbon = o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne;
-  const { summary, daily } = summarise(chunks, names, out.open, carbon);
+  const { summary, daily } = summarise(chunks, names, out.open, carbon, out.batteryEnd);
   const products = o.products ?? [];
   const productRes = products.length ? productResultsOf(chunks, names, out, products) : undefined;
   const strategies = Object.fromEntries(
@@ -351,6 +356,7 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
 <h1>FlexLon backtest</h1>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)}` : `${o.fleet} fleet`}, ${o.workloadName ? `jobs drawn from ${esc(o.workloadName)}` : o.fleetFile ? "the busy profile's jobs" : "the profile's jobs"}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${table(summary, out.batteries)}
+<p>£/GPU-h: the bill for the sites' whole import (training and inference pools, idle included, × PUE)${out.batteries ? ", with battery wear and the worth of the energy the batteries end the run without (at the run's mean price)" : ''}, per GPU-hour of work run at full speed. Peak kW: the fleet's highest half-hourly import, all sites together; per site (<code>peakImportKwBySite</code>): ${peaksBySite(summary, o.sites)}.</p>
 ${targetsHtml(targets, summary, bound.objectiveGbp === null ? null : bound.shareOfGapClosed.flexlon)}
 ${boundHtml(bound)}
 <h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}

@@ -107,7 +107,38 @@ export interface RunOutput {
   readonly batteries: boolean;
   /** A proven lower bound on any strategy's objective (bound.ts). */
   readonly bound: ObjectiveBound;
+  /** Per strategy, where a site has a battery: its stored energy at the end against the start (batteryEndOf). */
+  readonly batteryEnd?: Record<string, BatteryEnd>;
 }
+
+/**
+ * What the fleet's batteries hold at the end against the start, and what that is worth. A battery
+ * that ends emptier than it began has sold energy it did not buy within the run: it is charged the
+ * grid energy to refill it (the deficit ÷ its round-trip efficiency, losses being on charging), and
+ * one that ends fuller is credited what it holds above the start (discharge is lossless), both at the
+ * run's mean outturn price and carbon (metrics.ts counts them beside the bill).
+ */
+export interface BatteryEnd {
+  /** Σ stored energy at the end − at the start, kWh. */
+  readonly storedChangeKwh: number;
+  /** Grid energy the change stands for, kWh (positive: to refill). */
+  readonly gridKwh: number;
+  readonly gbp: number;
+  readonly kgCo2: number;
+}
+
+const batteryEndOf = (sims: readonly SiteSim[], meanPrice: number, meanCarbon: number): BatteryEnd => {
+  let stored = 0;
+  let grid = 0;
+  for (const sim of sims) {
+    const b = sim.spec.battery;
+    if (!b || sim.socKwh === undefined) continue;
+    const change = sim.socKwh - b.initialSocKwh;
+    stored += change;
+    grid += change < 0 ? -change / b.roundTripEfficiency : -change;
+  }
+  return { storedChangeKwh: stored, gridKwh: grid, gbp: (grid * meanPrice) / 1000, kgCo2: (grid * meanCarbon) / 1000 };
+};
 
 /**
  * The backtest's planner: work-bounded so runs repeat, with the exact MILP only up to 500 binaries
@@ -364,6 +395,18 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
       resumedDays: start,
     });
   }
+  const batteryEndsOf = (): Record<string, BatteryEnd> => {
+    const first = (firstStart - dataStart) / PERIOD_MS;
+    let price = 0;
+    let carbon = 0;
+    for (let i = first; i < first + periods; i++) {
+      price += outturnPrice(data, i);
+      carbon += outturnCarbon(data, i);
+    }
+    return Object.fromEntries(
+      lanes.map((l) => [l.strategy.name, batteryEndOf(l.sims, price / periods, carbon / periods)]),
+    );
+  };
   const bound = await objectiveBound({
     sites,
     allDays,
@@ -389,5 +432,6 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
     windows,
     batteries: sites.some((s) => s.spec.battery !== undefined),
     bound,
+    ...(sites.some((s) => s.spec.battery !== undefined) ? { batteryEnd: batteryEndsOf() } : {}),
   };
 };

@@ -61,8 +61,14 @@ const captureVerdict = (
 ): Verdict => {
   const target = `flexlon captures ≥ ${pct(CAPTURE_TARGET, 0)} of the oracle's £ + carbon saving over fifo`;
   const [fl, oracle] = [s.flexlon, s.oracle];
-  if (!fl || !oracle || !s.fifo || t.flexlonCaptureShare === null)
+  if (!fl || !oracle || !s.fifo)
     return { target, verdict: 'not measured', detail: 'needs fifo, flexlon and the oracle in --strategies' };
+  if (t.flexlonCaptureShare === null)
+    return {
+      target,
+      verdict: 'not measurable',
+      detail: `the oracle saved nothing over fifo on this run (£ + carbon per GPU-hour: ${n(oracle.valueGbp / Math.max(oracle.gpuHours, 1e-9), 4)} against fifo's ${n(s.fifo.valueGbp / Math.max(s.fifo.gpuHours, 1e-9), 4)}), so there is no saving to share; a longer run usually has one.`,
+    };
   if (t.oracleIsBound !== true)
     return {
       target,

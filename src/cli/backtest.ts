@@ -25,10 +25,12 @@ Stopped (Ctrl-C), it resumes from the checkpoints in DIR when run again with the
 
 Options:
   --from, --to DATE      settlement days to replay (inclusive; the shipped data covers 2023-01-01
-                         to 2024-09-25 here, two drain days and the 48 h horizon need data after --to)
+                         to 2024-09-30, so --to is at most 2024-09-26: two drain days and the 48 h
+                         horizon need data after it)
   --sites LIST           simulated sites, from ${SITE_CHOICES.join(',')} (default ${SITE_IDS.join(',')};
                          cdf has a 400 kWh, 200 kW battery behind its meter)
-  --fleet busy|idle|FILE site profile: busy (87 % of the pool asked for) or idle (36 jobs a day), or
+  --fleet busy|idle|FILE site profile: busy (each day's jobs drawn to 85 % of the pool's GPU-hours,
+                         86.7 % offered) or idle (36 jobs a day for lon's 32 nodes, scaled by nodes), or
                          a JSON fleet file of your own sites with the busy profile's jobs (then no
                          --sites; docs/backtest.md, "Your own fleet")
   --workload synthetic|alibaba:PATH

@@ -20,6 +20,8 @@ const summary = (o: {
     energyGbp: o.valueGbp,
     batteryWearGbp: 0,
     batteryDischargedMwh: 0,
+    batteryEndKwh: 0,
+    batteryEndGbp: 0,
     tCo2: 1,
     gbpPerGpuHour: o.gbp ?? 0.09,
     gCo2PerGpuHour: o.g ?? 140,
@@ -85,4 +87,15 @@ test('where the oracle is no bound the share is not measurable and the report sa
   assert.equal(gsf?.[1], 'not measured');
   const met = { ...s, flexlon: summary({ valueGbp: 1001, capture: 0.97 }), oracle: summary({ valueGbp: 1000 }) };
   assert.equal(rows(targetsHtml(targetsOf(met), met))[0]?.[1], 'met');
+});
+
+test('where the oracle saved nothing over fifo the report says so, not that a strategy is missing', () => {
+  const s = {
+    fifo: summary({ valueGbp: 1000 }),
+    flexlon: summary({ valueGbp: 1010, capture: null }),
+    oracle: summary({ valueGbp: 1005 }),
+  };
+  const [capture] = rows(targetsHtml(targetsOf(s), s));
+  assert.equal(capture?.[1], 'not measurable');
+  assert.match(capture?.[2] ?? '', /the oracle saved nothing over fifo on this run/);
 });
