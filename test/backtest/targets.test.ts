@@ -3,6 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StrategySummary } from '../../src/backtest/metrics.ts';
+import { figuresTable } from '../../src/backtest/report.ts';
 import { targetsHtml, targetsOf } from '../../src/backtest/targets.ts';
 
 const summary = (o: {
@@ -98,4 +99,16 @@ test('where the oracle saved nothing over fifo the report says so, not that a st
   const [capture] = rows(targetsHtml(targetsOf(s), s));
   assert.equal(capture?.[1], 'not measurable');
   assert.match(capture?.[2] ?? '', /the oracle saved nothing over fifo on this run/);
+});
+
+test("the figures table marks the shares of the oracle's saving where the oracle is no bound", () => {
+  const s = {
+    fifo: summary({ valueGbp: 1100 }),
+    flexlon: summary({ valueGbp: 1090, latenessGbp: 10, capture: 3.2 }),
+    oracle: summary({ valueGbp: 1080, latenessGbp: 5000, open: 12 }),
+  };
+  const marked = figuresTable(s, false, false);
+  assert.match(marked, /320\.0 % †/);
+  assert.match(marked, /† The oracle is no bound on this run/);
+  assert.doesNotMatch(figuresTable(s, false, true), /†/);
 });
