@@ -29,6 +29,7 @@ import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
 import { buildProblem, DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
 import type { Solver } from '../ports.ts';
 import { windowAdder } from './products.ts';
+import { NoSlackReserve } from './reserve.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { SimJob, SiteSim } from './site-sim.ts';
 import { type DecideContext, type Decision, type Strategy } from './strategies.ts';
@@ -151,29 +152,6 @@ export const capacityValue = (offered: number, kwPerGpu: number, share = CAPACIT
   return kwPerGpu > 0 ? (share * contended * DEFAULT_LATE_GBP_PER_GPU_HOUR * 1000) / kwPerGpu : 0;
 };
 
-/**
- * Room kept for the work that must start when it arrives (issue 15; docs/backtest.md, "Alibaba
- * pods"). flexlon sees a job only once it is submitted, and a job with no slack (a latency-sensitive
- * pod: due when its run ends if started at the next decision) is late from the first period it
- * waits. A plan that fills the site's next hours with deferrable work at their cheapest leaves those
- * jobs waiting: over three days of Alibaba pods at edi (85 % fill), flexlon's site held 8–30 jobs
- * where the site's own FIFO held none, and its lateness was 17 times fifo's. So each slot ahead keeps
- * room for RESERVE_FACTOR × the expected load of such jobs submitted after now: from the last week's
- * (GPUs × the part of each run that would fall before the slot, per hour observed), at most what the
- * running jobs leave. Jobs with slack (every synthetic job has 4 h or more) reserve nothing.
- */
-export const NO_SLACK_H = PERIOD_MS / 3_600_000;
-/**
- * The expected load of no-slack arrivals and half again, for their bursts. Measured (busy fleet,
- * Alibaba pods, objective against fifo's): 2023-01-01 to 01-14, factor 1 +1.0 %, 1.5 −0.2 %, 2
- * +20.9 % (too little room left for the rest); checked on 2023-06-05 to 06-18, seeds 1 and 2:
- * factor 1 +1.4 % and +0.2 %, 1.5 −0.5 % and −0.6 %.
- */
-export const RESERVE_FACTOR = 1.5;
-
-const hasNoSlack = (j: SimJob): boolean =>
-  (j.deadlineAt - j.releaseAt) / 3_600_000 - j.energyKwh / j.powerKw <= NO_SLACK_H + 1e-9;
-
 /** GPUs free at the site now or freed by a job that finishes within the period. */
 const freeInPeriod = (site: SiteSim): number => {
   let free = site.freeGpus;
@@ -196,8 +174,8 @@ export class PlannerStrategy implements Strategy {
   private readonly notices = new Set<number>();
   /** Per site: jobs seen submitted in the last week (submission time, GPU-hours), for the offered load. */
   private submitted: Record<string, [id: string, at: number, gpuH: number][]> = {};
-  /** Per site: jobs with no slack seen in the last week (submission time, GPUs, run hours), for the room they need. */
-  private urgent: Record<string, [id: string, at: number, gpus: number, runH: number][]> = {};
+  /** flexlon only: the room kept for jobs with no slack (reserve.ts). */
+  private reserve = new NoSlackReserve();
   private readonly seenIds = new Set<string>();
 
   constructor(
@@ -254,7 +232,7 @@ export class PlannerStrategy implements Strategy {
       gridImportLimitKw: kw(s.gridImportLimitKw ?? 2 * s.trainingMaxKw * s.pue),
       baseLoadFrom: epochMs(now),
       slotMinutes: 30,
-      baseLoadKw: this.o.foresight ? [0] : this.reserve(site, now),
+      baseLoadKw: this.o.foresight ? [0] : this.reserve.kw(site, now, this.o.horizon),
       jobs,
       ...(s.battery && site.socKwh !== undefined ? { battery: { ...s.battery, socKwh: site.socKwh } } : {}),
     };
@@ -292,51 +270,6 @@ export class PlannerStrategy implements Strategy {
     if (!b) return undefined;
     const t = period - b.period;
     return { chargeKw: b.battery.chargeKw[t] ?? 0, dischargeKw: b.battery.dischargeKw[t] ?? 0 };
-  }
-
-  /** Notes the waiting jobs with no slack (NO_SLACK_H): every job waits at one period start at least. */
-  private noteUrgent(site: SiteSim, now: number): void {
-    const since = now - WEEK_MS;
-    const id = site.spec.id;
-    const list = (this.urgent[id] ?? []).filter((e) => e[1] > since);
-    const seen = new Set(list.map((e) => e[0]));
-    for (const j of site.waiting)
-      if (hasNoSlack(j) && !seen.has(j.id)) list.push([j.id, j.submittedAt, j.gpus, j.energyKwh / j.powerKw]);
-    this.urgent[id] = list;
-  }
-
-  /**
-   * IT power (kW) kept per slot for jobs with no slack submitted after now (see NO_SLACK_H): the
-   * base load the report gives the planner; [0] where there are none.
-   */
-  private reserve(site: SiteSim, now: number): number[] {
-    const list = this.urgent[site.spec.id] ?? [];
-    if (list.length === 0) return [0];
-    const s = site.spec;
-    const limit = s.trainingMaxKw - s.trainingIdleKw;
-    const kwPerGpu = limit / s.gpus;
-    const first = list.reduce((m, e) => Math.min(m, e[1]), now);
-    const hours = Math.max(24, Math.min(WEEK_MS, now - first) / 3_600_000);
-    const h = PERIOD_MS / 3_600_000;
-    const out: number[] = [0];
-    // Σ GPUs × min(run, τ) for τ = t × h: runs by length, the ones shorter than τ summed whole.
-    const byRun = list.map(([, , g, runH]) => [runH, g] as const).sort((a, b) => a[0] - b[0]);
-    let k = 0;
-    let shortGpuH = 0;
-    let longGpus = byRun.reduce((a, [, g]) => a + g, 0);
-    for (let t = 1; t < this.o.horizon; t++) {
-      for (; k < byRun.length && (byRun[k] as readonly [number, number])[0] <= t * h; k++) {
-        const [runH, g] = byRun[k] as readonly [number, number];
-        shortGpuH += g * runH;
-        longGpus -= g;
-      }
-      const gpus = shortGpuH + longGpus * t * h;
-      let running = 0;
-      for (const j of site.running)
-        running += j.powerKw * Math.min(1, Math.max(0, (j.remainingKwh / j.powerKw - t * h) / h));
-      out.push(Math.min(((RESERVE_FACTOR * gpus) / hours) * kwPerGpu, Math.max(0, limit - running)));
-    }
-    return out;
   }
 
   /**
@@ -417,7 +350,7 @@ export class PlannerStrategy implements Strategy {
     let signals: SignalSeries | undefined;
     for (const site of ctx.sites) {
       const id = site.spec.id;
-      if (!this.o.foresight) this.noteUrgent(site, ctx.now);
+      if (!this.o.foresight) this.reserve.note(site, ctx.now);
       const free = freeInPeriod(site);
       // Nothing can start at the site in this period when no waiting job fits the GPUs free by the
       // period's end (free now, or held by a job that finishes in it), so its plan could only say
@@ -486,7 +419,7 @@ export class PlannerStrategy implements Strategy {
       batteries: Object.fromEntries(this.batteries),
       stats: this.stats,
       submitted: this.submitted,
-      urgent: this.urgent,
+      urgent: this.reserve.save(),
     };
   }
 
@@ -494,14 +427,14 @@ export class PlannerStrategy implements Strategy {
     const s = state as {
       carries?: Record<string, Carry>;
       batteries?: Record<string, BatteryPlan>;
-      urgent?: PlannerStrategy['urgent'];
+      urgent?: ReturnType<NoSlackReserve['save']>;
       stats: PlannerStats;
       submitted?: PlannerStrategy['submitted'];
     };
     this.carries = new Map(Object.entries(s.carries ?? {}));
     this.batteries = new Map(Object.entries(s.batteries ?? {}));
     this.submitted = s.submitted ?? {};
-    this.urgent = s.urgent ?? {};
+    this.reserve = new NoSlackReserve(s.urgent);
     this.seenIds.clear();
     for (const site of Object.values(this.submitted)) for (const [id] of site) this.seenIds.add(id);
     Object.assign(this.stats, s.stats);
