@@ -1,19 +1,32 @@
 // A proven lower bound on the objective any strategy can reach on a run (issue 15: "a bound that is
 // one"). The oracle is meant as the bound, but its rolling 48 h plans are not one on the busy fleet
-// (docs/backtest.md, "What keeps the targets out of reach"). This is: each site's whole run planned
-// as one problem, with every job of the run known from its first possible start (the period start
-// after its submission), outturn price + carbon at the carbon price in every period, and lateness
-// priced as the metrics price it (site-sim.ts Finished.lateGpuH × £0.25 per GPU-hour: energy in the
-// period holding the deadline and after it, × (periods late + 1)). The planner proves a lower bound
-// on that problem's LP relaxation (src/optimise/bound.ts), which lets jobs pause and run at part
-// power, so no schedule the site can run (whole GPUs, no pre-emption, FIFO) costs less. The idle and
-// inference power are the same under every strategy and are added at the same prices.
+// (docs/backtest.md, "What keeps the targets out of reach"). This is: each site's run planned as
+// problems that see every job of the run from its first possible start (the period start after its
+// submission), outturn price + carbon at the carbon price in every period, and lateness priced as the
+// metrics price it (site-sim.ts Finished.lateGpuH × £0.25 per GPU-hour: energy in the period holding
+// the deadline and after it, × (periods late + 1)). The planner proves a lower bound on each
+// problem's LP relaxation (src/optimise/bound.ts), which lets jobs pause and run at part power, so
+// no schedule the site can run (whole GPUs, no pre-emption, FIFO) costs less. The idle and inference
+// power are the same under every strategy and are added at the same prices.
+//
+// A run longer than CHUNK_DAYS days is too large for one problem, so its jobs are split by the day
+// they arrive into chunks of CHUNK_DAYS days, each planned from its first day to TAIL_DAYS days past
+// its last (or to the run's end) as if it had the site to itself. That is a relaxation of the whole
+// run, so the chunks' bounds add up to a bound on it:
+// - the objective is a sum over jobs, and a chunk's problem drops only rows that bind its jobs with
+//   other chunks' jobs (each slot's site limit), so any schedule of the whole run, cut into chunks,
+//   is feasible for each and costs the same;
+// - energy the run places after a chunk's horizon counts there as left beyond it (docs/planning-
+//   problem.md, "Soft deadlines"): late by the horizon's end at least, and bought at the least price
+//   + carbon after the horizon (SiteSpec.unservedPriceGbpPerMwh), no more than it costs where it ran.
+// Chunks cost sharpness only where two chunks' jobs meet in the days after a chunk's end.
 //
 // It bounds the objective of a strategy that finishes every job within the run (the drain days):
 // one that leaves work open is not charged for it (metrics.ts), so it may fall below. It is not made
 // for a site with a battery (the bound would have to plan the battery against the whole site's
-// draw) nor beyond MAX_BOUND_DAYS days (a month's three sites take about 5 s; a year's problem would
-// not fit the planner).
+// draw, and a battery carries energy from one chunk into the next). A year's three busy sites take
+// about a minute.
+import type { ComputeJob } from '../domain/compute.ts';
 import type { JobSpec, PlanningProblem } from '../domain/planning.ts';
 import { PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
 import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
@@ -21,7 +34,10 @@ import type { Solver } from '../ports.ts';
 import type { FleetSite, SiteDay } from './fleet.ts';
 import { outturnCarbon, outturnPrice, type GridData } from './signal-view.ts';
 
-export const MAX_BOUND_DAYS = 31;
+/** Days of arrivals planned in one problem (a month's three sites take about 5 s). */
+export const CHUNK_DAYS = 31;
+/** Days a chunk's problem runs past its last day of arrivals, for its late work. */
+export const TAIL_DAYS = 7;
 
 export type ObjectiveBound =
   | {
@@ -44,11 +60,12 @@ export interface BoundInput {
   readonly carbonGbpPerTonne: number;
   readonly workload: (site: FleetSite, dayIndex: number, dayStart: number) => SiteDay;
   readonly solver: Solver;
+  /** Days of arrivals per problem (CHUNK_DAYS) and days past them (TAIL_DAYS); tests make them smaller. */
+  readonly chunkDays?: number;
+  readonly tailDays?: number;
 }
 
 export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => {
-  if (i.jobDays > MAX_BOUND_DAYS)
-    return { objectiveGbp: null, reason: `made for runs of up to ${MAX_BOUND_DAYS} days; this one has ${i.jobDays}` };
   if (i.sites.some((s) => s.spec.battery))
     return { objectiveGbp: null, reason: 'not made for a fleet with a site battery' };
   const start = settlementDayStart(i.allDays[0] as string);
@@ -61,60 +78,82 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
     (_, t) => outturnPrice(i.data, first + t) + (i.carbonGbpPerTonne * outturnCarbon(i.data, first + t)) / 1000,
   );
   const carbon = Array.from({ length: slots }, (_, t) => outturnCarbon(i.data, first + t));
+  // The least price + carbon from each slot to the run's end: what energy run after a chunk costs at least.
+  const leastFrom = new Float64Array(slots + 1).fill(Number.POSITIVE_INFINITY);
+  for (let t = slots - 1; t >= 0; t--) leastFrom[t] = Math.min(leastFrom[t + 1] as number, price[t] as number);
   const h = PERIOD_MS / 3_600_000;
+  const slotOf = (ms: number): number => (ms - start) / PERIOD_MS;
   const sites = [];
   for (const site of i.sites) {
     const s = site.spec;
-    const jobs: JobSpec[] = [];
     let inflexibleGbp = 0;
-    for (let k = 0; k < i.allDays.length; k++) {
-      const dayStart = starts[k] as number;
-      const day = i.workload(site, k, dayStart);
+    let jobsGbp = 0;
+    const days = i.allDays.map((_, k) => i.workload(site, k, starts[k] as number));
+    for (let k = 0; k < days.length; k++) {
+      const day = days[k] as SiteDay;
       const next = k + 1 < starts.length ? (starts[k + 1] as number) : end;
-      for (let t = (dayStart - start) / PERIOD_MS, p = 0; t < (next - start) / PERIOD_MS; t++, p++) {
+      for (let t = slotOf(starts[k] as number), p = 0; t < slotOf(next); t++, p++) {
         const kw = s.trainingIdleKw + (day.inferenceKw[p % day.inferenceKw.length] ?? 0);
         inflexibleGbp += (kw * s.pue * h * (price[t] as number)) / 1000;
       }
-      if (k >= i.jobDays) continue;
-      for (const j of day.jobs) {
-        // Seen at the first period start at or after its submission (site-sim.ts), never before the run.
-        const release = Math.max(0, Math.ceil((Math.max(j.releaseAt, j.submittedAt) - start) / PERIOD_MS));
+    }
+    const chunk = i.chunkDays ?? CHUNK_DAYS;
+    for (let k0 = 0; k0 < i.jobDays; k0 += chunk) {
+      const k1 = Math.min(i.jobDays, k0 + chunk);
+      const arrivals = days.slice(k0, k1).flatMap((d) => d.jobs);
+      // Seen at the first period start at or after its submission (site-sim.ts), never before the run.
+      const seenAt = (j: ComputeJob): number => Math.max(0, Math.ceil(slotOf(Math.max(j.releaseAt, j.submittedAt))));
+      // From the chunk's first day, or earlier where a job arrives before it (a day's jobs may begin
+      // before its start: the spring day's).
+      const from = arrivals.reduce((m, j) => Math.min(m, seenAt(j)), slotOf(starts[k0] as number));
+      // The last chunk runs to the run's end; any other to TAIL_DAYS past its last day, within the run.
+      const to =
+        k1 >= i.jobDays
+          ? slots
+          : Math.min(slots, slotOf(starts[k1] as number) + ((i.tailDays ?? TAIL_DAYS) * 86_400_000) / PERIOD_MS);
+      const n = to - from;
+      const jobs: JobSpec[] = arrivals.map((j) => {
+        const release = seenAt(j) - from;
         // The metrics charge energy from the period holding the deadline on (site-sim.ts latePeriods).
-        const deadline = Math.max(release + 1, Math.floor((j.deadlineAt - start) / PERIOD_MS));
-        jobs.push({
+        const deadline = Math.max(release + 1, Math.floor(slotOf(j.deadlineAt) - from));
+        return {
           id: j.id,
           energyKwh: j.remainingKwh,
           maxPowerKw: j.powerKw,
-          releaseSlot: Math.min(release, slots - 1),
-          deadlineSlot: Math.min(deadline, slots),
+          releaseSlot: Math.min(release, n - 1),
+          deadlineSlot: Math.min(deadline, n),
           preemptible: false,
           sites: [s.id],
           slo: { kind: 'soft', lateGbpPerHour: DEFAULT_LATE_GBP_PER_GPU_HOUR * j.gpus },
-        });
-      }
+        };
+      });
+      if (jobs.length === 0) continue;
+      const problem: PlanningProblem = {
+        version: 2,
+        start: new Date(start + from * PERIOD_MS).toISOString(),
+        slotMinutes: PERIOD_MS / 60_000,
+        slots: n,
+        sites: [
+          {
+            id: s.id,
+            itPowerLimitKw: s.trainingMaxKw - s.trainingIdleKw,
+            pue: s.pue,
+            gridImportLimitKw: 2 * s.trainingMaxKw * s.pue,
+            priceGbpPerMwh: price.slice(from, to),
+            carbonGPerKwh: carbon.slice(from, to),
+            // Work the run does after this chunk's horizon costs at least the least price after it.
+            ...(to < slots ? { unservedPriceGbpPerMwh: leastFrom[to] as number } : {}),
+          },
+        ],
+        jobs,
+        commitments: [],
+      };
+      const schedule = await i.solver.plan(problem);
+      if (schedule.status === 'infeasible')
+        return { objectiveGbp: null, reason: `site ${s.id}: ${schedule.reason ?? 'no plan'}` };
+      jobsGbp += schedule.lowerBoundGbp;
     }
-    const problem: PlanningProblem = {
-      version: 2,
-      start: new Date(start).toISOString(),
-      slotMinutes: PERIOD_MS / 60_000,
-      slots,
-      sites: [
-        {
-          id: s.id,
-          itPowerLimitKw: s.trainingMaxKw - s.trainingIdleKw,
-          pue: s.pue,
-          gridImportLimitKw: 2 * s.trainingMaxKw * s.pue,
-          priceGbpPerMwh: price,
-          carbonGPerKwh: carbon,
-        },
-      ],
-      jobs,
-      commitments: [],
-    };
-    const schedule = await i.solver.plan(problem);
-    if (schedule.status === 'infeasible')
-      return { objectiveGbp: null, reason: `site ${s.id}: ${schedule.reason ?? 'no plan'}` };
-    sites.push({ site: s.id, jobsGbp: schedule.lowerBoundGbp, inflexibleGbp });
+    sites.push({ site: s.id, jobsGbp, inflexibleGbp });
   }
   return { objectiveGbp: sites.reduce((a, x) => a + x.jobsGbp + x.inflexibleGbp, 0), sites };
 };

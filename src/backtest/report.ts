@@ -4,6 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { settlementPeriodOf, PERIOD_MS } from '../domain/settlement-day.ts';
+import { CHUNK_DAYS } from './bound.ts';
 import { loadDay, type DayChunk } from './checkpoint.ts';
 import { summarise, type StrategySummary } from './metrics.ts';
 import { DEFAULTS, DRAIN_DAYS, type BacktestOptions, type RunOutput } from './run.ts';
@@ -206,7 +207,7 @@ const boundOf = (out: RunOutput, summary: Record<string, StrategySummary>) => {
 const boundHtml = (b: ReturnType<typeof boundOf>): string =>
   b.objectiveGbp === null
     ? `<p>Proven lower bound on the objective: not computed (${esc(b.reason)}).</p>`
-    : `<p>Proven lower bound on the objective (each site's whole run as one problem, every job known, outturn prices; its LP relaxation's bound, so no schedule the sites can run costs less): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
+    : `<p>Proven lower bound on the objective (each site's run planned with every job known from its arrival and outturn prices, in problems of up to ${CHUNK_DAYS} days of arrivals that each have the site to themselves, which can only lower it; their LP relaxations' bounds, so no schedule the sites can run costs less): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
         b.shareOfGapClosed,
       )
         .map(([n, x]) => `${n} ${pct(x)}`)

@@ -75,8 +75,8 @@ const captureVerdict = (
       verdict: 'not measurable',
       detail: `the oracle is not a bound on this run: its objective (value + lateness) is £${n(oracle.objectiveGbp, 0)} against flexlon's £${n(fl.objectiveGbp, 0)}, and it leaves ${oracle.slo.jobsOpenAtEnd} jobs open against ${fl.slo.jobsOpenAtEnd}, so the share (${pct(t.flexlonCaptureShare)}) means nothing. Its rolling 48 h plans on outturn prices defer work into cheap hours that later arrivals then need. ${
         typeof boundShare === 'number'
-          ? `Against the proven lower bound below (one solve over the whole run), flexlon closes ${pct(boundShare)} of fifo's distance to it.`
-          : 'A bound needs one solve over the whole run: it is made for runs of up to 31 days without a site battery (below).'
+          ? `Against the proven lower bound below (every job of the run known from its arrival, outturn prices), flexlon closes ${pct(boundShare)} of fifo's distance to it.`
+          : 'The proven lower bound below is made for fleets without a site battery.'
       }`,
     };
   if (t.captureAtLeast95) return { target, verdict: 'met', detail: `${pct(t.flexlonCaptureShare)} captured` };

@@ -172,6 +172,11 @@ export const problemSchemaV2 = {
         ...sitesV1.items,
         properties: {
           ...sitesV1.items.properties,
+          unservedPriceGbpPerMwh: {
+            type: 'number',
+            description:
+              'price (£/MWh) at which energy a soft job leaves beyond the horizon will be bought; absent: the dearest price in the horizon, at least 0',
+          },
           battery: {
             ...batteryV1,
             properties: {

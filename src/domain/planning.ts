@@ -22,6 +22,14 @@ export interface SiteSpec {
   readonly priceGbpPerMwh: readonly number[];
   readonly carbonGPerKwh: readonly number[];
   readonly battery?: BatterySpec;
+  /**
+   * Version 2: the price (£/MWh) at which energy a soft job leaves beyond the horizon will be
+   * bought (docs/planning-problem.md, "Soft deadlines"). Absent: the dearest price in the horizon
+   * (at least 0), which makes waiting dearer than any slot. A caller that knows the prices after the
+   * horizon states their least, so that a plan's cost stays a lower bound on a longer run's (the
+   * backtest's bound over a year in chunks, src/backtest/bound.ts).
+   */
+  readonly unservedPriceGbpPerMwh?: number;
 }
 
 /**

@@ -5,8 +5,9 @@
 // with L = lateGbpPerHour, h = slot hours, E = the job's energy. The surcharge (£/kWh) is the dearest
 // energy price the job could pay in the horizon at its sites: unserved energy must still be bought
 // after the horizon, and valuing it no lower than any slot makes the planner place work in the
-// horizon whenever there is room. Hard jobs (the default) have none of this: they must run in their
-// window, as in version 1.
+// horizon whenever there is room; a site may state the price instead (unservedPriceGbpPerMwh), as the
+// backtest's bound does with the least price after the horizon. Hard jobs (the default) have none of
+// this: they must run in their window, as in version 1.
 import type { JobSpec, JobSchedule, LateJob, PlanningProblem } from '../domain/planning.ts';
 
 export const isSoft = (j: JobSpec): boolean => j.slo?.kind === 'soft';
@@ -46,16 +47,24 @@ export const lateGbpPerKwh = (p: PlanningProblem, j: JobSpec, t: number): number
 // Per problem: each site's dearest £ per kWh of IT energy (computed once; class building asks per job).
 const dearestBySite = new WeakMap<PlanningProblem, ReadonlyMap<string, number>>();
 
-/** The dearest £ per kWh of IT energy at any of the job's sites in the horizon (≥ 0). */
+/**
+ * The dearest £ per kWh of IT energy at any of the job's sites in the horizon (≥ 0), or at the price
+ * a site states for energy bought after it (SiteSpec.unservedPriceGbpPerMwh).
+ */
 export const unservedSurcharge = (p: PlanningProblem, j: JobSpec): number => {
   let dearest = dearestBySite.get(p);
   if (!dearest) {
-    dearest = new Map(p.sites.map((site) => [site.id, (Math.max(0, ...site.priceGbpPerMwh) * site.pue) / 1000]));
+    dearest = new Map(
+      p.sites.map((site) => [
+        site.id,
+        ((site.unservedPriceGbpPerMwh ?? Math.max(0, ...site.priceGbpPerMwh)) * site.pue) / 1000,
+      ]),
+    );
     dearestBySite.set(p, dearest);
   }
-  let most = 0;
+  let most = Number.NEGATIVE_INFINITY;
   for (const id of j.sites) most = Math.max(most, dearest.get(id) ?? 0);
-  return most;
+  return Number.isFinite(most) ? most : 0;
 };
 
 /** Cost (£) of one kWh of the job's energy left beyond the horizon. */

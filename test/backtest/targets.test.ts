@@ -82,7 +82,7 @@ test('where the oracle is no bound the share is not measurable and the report sa
   const [capture, gsf] = rows(targetsHtml(t, s));
   assert.equal(capture?.[1], 'not measurable');
   assert.match(capture?.[2] ?? '', /leaves 12 jobs open against 0/);
-  assert.match(capture?.[2] ?? '', /made for runs of up to 31 days/);
+  assert.match(capture?.[2] ?? '', /made for fleets without a site battery/);
   // With a proven bound the report gives flexlon's share of fifo's distance to it instead.
   assert.match(rows(targetsHtml(t, s, 0.231))[0]?.[2] ?? '', /flexlon closes 23\.1 % of fifo's distance to it/);
   assert.equal(gsf?.[1], 'not measured');

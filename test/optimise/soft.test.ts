@@ -107,6 +107,38 @@ test('the worked example: lateness is work-weighted, unserved energy costs its l
   }
 });
 
+test('a site that states the price of energy bought after the horizon sets the unserved surcharge; version 1 refuses it', async () => {
+  const job = (id: string, energyKwh: number, lateGbpPerHour: number) => ({
+    id,
+    energyKwh,
+    maxPowerKw: 100,
+    releaseSlot: 0,
+    deadlineSlot: 2,
+    preemptible: true,
+    sites: ['lon'],
+    slo: soft(lateGbpPerHour),
+  });
+  const base = tiny([job('train', 200, 40), job('batch', 300, 10)]);
+  const p: PlanningProblem = { ...base, sites: base.sites.map((x) => ({ ...x, unservedPriceGbpPerMwh: 20 })) };
+  assert.ok(validateProblem(p).ok);
+  for (const s of [await plan(p), greedyPlan(p)]) {
+    assertChecked(p, s, s.planner ?? '?');
+    // Energy bought after the horizon at £20/MWh: waiting costs batch 10 × (4 − 2 + 1) / 300 + £0.02 =
+    // £0.12 per kWh, less than slot 2 (£0.10 + 10 × 1 / 300) or slot 3, so all 300 kWh wait: £30 + £6.
+    assert.deepEqual(
+      s.late?.map((l) => [l.id, Math.round(l.unservedKwh), Math.round(l.costGbp * 100) / 100]),
+      [['batch', 300, 36]],
+    );
+    assert.ok(close(s.costGbp, 56), `${s.costGbp}`);
+  }
+  const v1 = validateProblem({ ...p, version: 1, jobs: p.jobs.map(({ slo: _, ...j }) => j) });
+  assert.ok(!v1.ok);
+  assert.ok(
+    v1.faults.some((f) => f.path === '$.sites[0]' || f.path.startsWith('$.sites[0]')),
+    JSON.stringify(v1.faults),
+  );
+});
+
 test('an overloaded fleet (offered load 125 % of capacity) gets a checked plan with its late jobs listed', async () => {
   const p = generatePlanningProblem({ jobs: 150, seed: 7, slots: 48, overload: 1.25 });
   assert.equal(p.version, 2);
