@@ -27,8 +27,8 @@ export const productWindows = (
 
 /**
  * The commitments a planner strategy makes at a window's notice, one per site: the import its plan
- * expects in each period of the window ((idle + the day's inference profile + planned jobs) × PUE)
- * and BL01 over the metered days complete by then.
+ * expects in each period of the window ((idle + the day's inference profile + planned jobs) × PUE,
+ * + the battery's planned charge − discharge) and BL01 over the metered days complete by then.
  */
 export const offersAt = (
   strategy: PlannerStrategy,
@@ -50,7 +50,8 @@ export const offersAt = (
         (s.spec.trainingIdleKw +
           (inf[slot % Math.max(1, inf.length)] ?? 0) +
           strategy.plannedJobsKw(s.spec.id, period)) *
-        s.spec.pue
+          s.spec.pue +
+        strategy.plannedBatteryKw(s.spec.id, period)
       );
     });
     const days = meter[i] as Map<string, number[]>;

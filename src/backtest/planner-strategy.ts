@@ -18,12 +18,13 @@
 //   says where it is not one.
 // - A site's battery (site-sim.ts) is planned apart from its jobs, at the prices without the capacity
 //   value (a price on deferring work, not one a battery pays: on a ramp of £117.5/MWh an hour it
-//   would charge now to discharge two days on), with the job plan's load held (Solver.planBatteries),
-//   afresh every period from its metered stored energy.
+//   would charge now to discharge two days on) but with the pay of product windows announced by
+//   then, with the job plan's load held (Solver.planBatteries), afresh every period from its metered
+//   stored energy. A commitment counts its planned discharge (commitments.ts offersAt).
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
 import type { BatterySchedule, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
-import { pricesOf, type GridSignalPoint, type SignalSeries } from '../domain/signals.ts';
+import type { GridSignalPoint, SignalSeries } from '../domain/signals.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
 import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
 import { buildProblem, DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
@@ -31,7 +32,7 @@ import type { Solver } from '../ports.ts';
 import { windowAdder } from './products.ts';
 import { NoSlackReserve } from './reserve.ts';
 import type { ProductWindow } from './product-calendar.ts';
-import type { SimJob, SiteSim } from './site-sim.ts';
+import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
 import { type DecideContext, type Decision, type Strategy } from './strategies.ts';
 
 export interface PlannerStrategyOptions {
@@ -168,6 +169,8 @@ export class PlannerStrategy implements Strategy {
   private carries = new Map<string, Carry>();
   /** Each battery site's last battery plan. */
   private batteries = new Map<string, BatteryPlan>();
+  /** Per site and period index: the import committed to (kW), which its battery holds the site under. */
+  private holds: Record<string, Record<number, number>> = {};
   /** Product windows by the start of each period they cover. */
   private readonly windowsAt = new Map<number, ProductWindow[]>();
   /** Period starts at which a window is announced: a fresh plan then, to commit from. */
@@ -240,16 +243,14 @@ export class PlannerStrategy implements Strategy {
 
   /**
    * The battery's plan for the period: afresh from its stored energy now, at the period's prices
-   * (without the capacity value or product windows), with the site's last job plan held. Its import may not go
-   * negative: the battery discharges into the jobs' planned power and the training pool's idle
-   * power, which the site always draws (the inference pool's, not forecast here, is left out).
+   * (without the capacity value; with the pay of the product windows announced by now, so a battery
+   * keeps energy for a window it can be paid for), with the site's last job plan held. Its import
+   * may not go negative: the battery discharges into the jobs' planned power and the training pool's
+   * idle power, which the site always draws (the inference pool's, not forecast here, is left out).
    */
-  private async planBattery(site: SiteSim, built: PlanningProblem, ctx: DecideContext): Promise<void> {
-    if (!built.sites.some((x) => x.battery)) return;
+  private async planBattery(site: SiteSim, problem: PlanningProblem, ctx: DecideContext): Promise<void> {
+    if (!problem.sites.some((x) => x.battery)) return;
     const period = ctx.period;
-    // Without the product windows' pay: the battery is not part of any commitment.
-    const plain = this.windowsAt.size ? pricesOf(this.signals(ctx, false)) : undefined;
-    const problem = plain ? { ...built, sites: built.sites.map((x) => ({ ...x, priceGbpPerMwh: plain })) } : built;
     const id = site.spec.id;
     const carry = this.carries.get(id);
     const shift = carry ? period - carry.period : 0;
@@ -264,12 +265,36 @@ export class PlannerStrategy implements Strategy {
     else this.batteries.delete(id);
   }
 
-  /** The battery setpoint of a site for the period `period` from its last battery plan. */
-  private batteryAt(id: string, period: number): { chargeKw: number; dischargeKw: number } | undefined {
+  /**
+   * The battery's planned import (kW, charge − discharge) at a site in the period `period` from its
+   * last plan; 0 beyond it or without one. A commitment counts it (commitments.ts).
+   */
+  plannedBatteryKw(site: string, period: number): number {
+    const b = this.batteryAt(site, period);
+    return b ? b.chargeKw - b.dischargeKw : 0;
+  }
+
+  /**
+   * A commitment made at a notice (commitments.ts offersAt): in each period of its window the site's
+   * battery holds the import at or below what the commitment was made from (`kw[p]` from period
+   * `period` on), so the reduction sold does not rest on the job plan alone coming true.
+   */
+  holdImport(site: string, period: number, kw: readonly number[]): void {
+    const h = (this.holds[site] ??= {});
+    kw.forEach((x, p) => (h[period + p] = Math.min(h[period + p] ?? Infinity, x)));
+  }
+
+  /** The battery setpoint of a site for the period `period` from its last battery plan, and its hold. */
+  private batteryAt(id: string, period: number): BatterySetpoint | undefined {
     const b = this.batteries.get(id);
     if (!b) return undefined;
     const t = period - b.period;
-    return { chargeKw: b.battery.chargeKw[t] ?? 0, dischargeKw: b.battery.dischargeKw[t] ?? 0 };
+    const cap = this.holds[id]?.[period];
+    return {
+      chargeKw: b.battery.chargeKw[t] ?? 0,
+      dischargeKw: b.battery.dischargeKw[t] ?? 0,
+      ...(cap === undefined ? {} : { importCapKw: cap }),
+    };
   }
 
   /**
@@ -297,10 +322,9 @@ export class PlannerStrategy implements Strategy {
 
   /**
    * The planner's signals for the horizon: price = forecast (or outturn) + carbon at the carbon
-   * price, + the pay of each product window announced by now. `windows: false` leaves the windows
-   * out: the battery's price, since commitments are made from the job plan alone (commitments.ts).
+   * price, + the pay of each product window announced by now.
    */
-  private signals(ctx: DecideContext, windows = true): SignalSeries {
+  private signals(ctx: DecideContext): SignalSeries {
     const points: GridSignalPoint[] = [];
     for (let t = 0; t < this.o.horizon; t++) {
       const carbon = ctx.view.carbon(ctx.period + t);
@@ -308,8 +332,7 @@ export class PlannerStrategy implements Strategy {
       const start = ctx.now + t * PERIOD_MS;
       // A product window announced by now: each MWh not used there earns its pay (products.ts).
       let adder = 0;
-      if (windows)
-        for (const w of this.windowsAt.get(start) ?? []) if (w.noticeAt <= ctx.now) adder += windowAdder(w, forecast);
+      for (const w of this.windowsAt.get(start) ?? []) if (w.noticeAt <= ctx.now) adder += windowAdder(w, forecast);
       const price = forecast + adder + (this.o.carbonGbpPerTonne * carbon) / 1000;
       points.push({
         start: epochMs(start),
@@ -400,6 +423,9 @@ export class PlannerStrategy implements Strategy {
       const deadlines = new Map(site.waiting.map((j) => [j.id, j.deadlineAt]));
       for (const j of earlyStarts(schedule, problem, ctx.now, deadlines)) early.add(j);
     }
+    // Holds of windows that have ended are dropped (the checkpoint keeps the rest).
+    for (const h of Object.values(this.holds))
+      for (const k of Object.keys(h)) if (Number(k) < ctx.period) delete h[Number(k)];
     const battery = this.batteries.size ? { battery: (id: string) => this.batteryAt(id, ctx.period) } : {};
     if (!planned) {
       this.stats.skipped++;
@@ -417,6 +443,7 @@ export class PlannerStrategy implements Strategy {
     return {
       carries: Object.fromEntries(this.carries),
       batteries: Object.fromEntries(this.batteries),
+      holds: this.holds,
       stats: this.stats,
       submitted: this.submitted,
       urgent: this.reserve.save(),
@@ -427,12 +454,14 @@ export class PlannerStrategy implements Strategy {
     const s = state as {
       carries?: Record<string, Carry>;
       batteries?: Record<string, BatteryPlan>;
+      holds?: PlannerStrategy['holds'];
       urgent?: ReturnType<NoSlackReserve['save']>;
       stats: PlannerStats;
       submitted?: PlannerStrategy['submitted'];
     };
     this.carries = new Map(Object.entries(s.carries ?? {}));
     this.batteries = new Map(Object.entries(s.batteries ?? {}));
+    this.holds = s.holds ?? {};
     this.submitted = s.submitted ?? {};
     this.reserve = new NoSlackReserve(s.urgent);
     this.seenIds.clear();

@@ -32,7 +32,7 @@ export const ASSUMPTIONS = [
 
 export const NOT_DONE = [
   'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume.',
-  'Levers not used by flexlon here: GPU power caps and moving jobs between sites (the profiles allow one site per job). A site battery is used (planned apart from the jobs); it is not offered as flexibility with --products.',
+  'Levers not used by flexlon here: GPU power caps and moving jobs between sites (the profiles allow one site per job). A site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.',
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws exactly what the model says.",
 ];
 

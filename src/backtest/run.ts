@@ -328,21 +328,23 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
         const decision = await lane.strategy.decide({ now, period, sites: lane.sims, view });
         const announced = noticesAt.get(now);
         if (announced && lane.strategy instanceof PlannerStrategy) {
-          const offers = (chunk.offers as Record<string, Offer[]>)[lane.strategy.name] ?? [];
-          for (const w of announced)
-            offers.push(
-              ...offersAt(
-                lane.strategy,
-                w,
-                sites,
-                meters.get(lane.strategy.name) as Map<string, number[]>[],
-                eventDays,
-                dataStart,
-                (kk, i) => (dayOf(kk)[i] as SiteDay).inferenceKw,
-                allDays,
-              ),
-            );
-          (chunk.offers as Record<string, Offer[]>)[lane.strategy.name] = offers;
+          const strategy = lane.strategy;
+          const made = announced.flatMap((w) =>
+            offersAt(
+              strategy,
+              w,
+              sites,
+              meters.get(strategy.name) as Map<string, number[]>[],
+              eventDays,
+              dataStart,
+              (kk, i) => (dayOf(kk)[i] as SiteDay).inferenceKw,
+              allDays,
+            ),
+          );
+          const offers = (chunk.offers as Record<string, Offer[]>)[strategy.name] ?? [];
+          (chunk.offers as Record<string, Offer[]>)[strategy.name] = [...offers, ...made];
+          // The site's battery then holds its import under what each commitment was made from.
+          for (const x of made) strategy.holdImport(x.site, (x.start - dataStart) / PERIOD_MS, x.predictedKw);
         }
         const siteKwh = lane.sims.map((sim, i) => {
           const inference = (siteDays[i] as SiteDay).inferenceKw;

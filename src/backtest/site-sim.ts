@@ -46,6 +46,12 @@ export type SiteBattery = BatteryReport & { readonly initialSocKwh: number };
 export interface BatterySetpoint {
   readonly chargeKw: number;
   readonly dischargeKw: number;
+  /**
+   * In a window the site has committed to: the import (kW) to hold the site at or below. The
+   * battery's controller follows the meter as a real one does, charging no further than the cap
+   * leaves and discharging at least what the period's load puts above it (within its limits).
+   */
+  readonly importCapKw?: number;
 }
 
 /** A job as the backtest tracks it. `beginAt`: the strategy's earliest start (undefined: not yet decided). */
@@ -284,7 +290,8 @@ export class SiteSim {
 
   /**
    * Runs the battery over the period at the setpoint, within its power, its state-of-charge limits,
-   * the site's import before it (`loadKwh`: it never exports) and the connection, as the planner models it
+   * the site's import before it (`loadKwh`: it never exports), the connection and, in a committed
+   * window, the import cap (BatterySetpoint.importCapKw), as the planner models it
    * (src/optimise/battery-model.ts: stored = charged × round-trip efficiency, wear per MWh
    * discharged). Without a setpoint it holds its charge.
    */
@@ -295,10 +302,17 @@ export class SiteSim {
     const room = Math.max(0, b.maxSocKwh - soc) / b.roundTripEfficiency;
     const connection = this.spec.gridImportLimitKw;
     const headroom = connection === undefined ? Infinity : Math.max(0, connection * PERIOD_H - loadKwh);
-    const chargedKwh = Math.min(Math.max(0, set?.chargeKw ?? 0) * PERIOD_H, b.maxChargeKw * PERIOD_H, room, headroom);
+    const cap = set?.importCapKw === undefined ? Infinity : set.importCapKw * PERIOD_H;
+    const chargedKwh = Math.min(
+      Math.max(0, set?.chargeKw ?? 0) * PERIOD_H,
+      b.maxChargeKw * PERIOD_H,
+      room,
+      headroom,
+      Math.max(0, cap - loadKwh),
+    );
     soc += chargedKwh * b.roundTripEfficiency;
     const dischargedKwh = Math.min(
-      Math.max(0, set?.dischargeKw ?? 0) * PERIOD_H,
+      Math.max(Math.max(0, set?.dischargeKw ?? 0) * PERIOD_H, loadKwh + chargedKwh - cap),
       b.maxDischargeKw * PERIOD_H,
       Math.max(0, soc - b.minSocKwh),
       loadKwh + chargedKwh,

@@ -137,4 +137,48 @@ describe('backtest runs', () => {
     // It names what changed, not the whole saved key.
     await assert.rejects(runBacktest(options(out, { seed: 9 })), /other arguments \(seed: 7 → 9\); give another --out/);
   });
+  it('with a site battery and --products, flexlon commits what its battery will discharge in each window, and delivers it', async () => {
+    const o = options(tmp(), {
+      from: '2023-01-16',
+      to: '2023-01-25',
+      sites: ['cdf'],
+      strategies: ['fifo', 'flexlon'],
+      products: ['dfs', 'dso-peak'],
+    });
+    const r = JSON.parse(await complete(o)) as {
+      strategies: Record<
+        string,
+        {
+          flexibility?: {
+            offers: { product: string; date: string; committedKw: { recalibrated: number }; deliveredKwh: number }[];
+            offerAccuracy: { withRecalibration: { offers: number; committedMwh: number; deliveredMwh: number } };
+          };
+        }
+      >;
+    };
+    const f = r.strategies.flexlon?.flexibility;
+    // DSO peak on 19 and 25 January, the DFS live events on 23 and 24 January, each an hour at cdf.
+    assert.deepEqual(
+      f?.offers.map((x) => [x.product, x.date]),
+      [
+        ['dso-peak', '2023-01-19'],
+        ['dfs', '2023-01-23'],
+        ['dfs', '2023-01-24'],
+        ['dso-peak', '2023-01-25'],
+      ],
+    );
+    // cdf's cluster is full in the evening peak; its 200 kW battery is what it sells there (the
+    // baseline already holds the battery's usual evening discharge, so less than all of it). Offered
+    // from the job plan alone, these were 0–10 kW after recalibration and one window was delivered
+    // negative. In a window the battery holds the import under what the commitment was made from, as
+    // long as it has charge: where more jobs run than the plan expected, it can run out (here on 23
+    // January, 49 kWh of 63).
+    for (const x of f?.offers ?? []) {
+      assert.ok(x.committedKw.recalibrated >= 50, JSON.stringify(x));
+      assert.ok(x.deliveredKwh >= 0.75 * x.committedKw.recalibrated, JSON.stringify(x));
+    }
+    const all = f?.offerAccuracy.withRecalibration;
+    assert.ok(all && all.deliveredMwh >= all.committedMwh, JSON.stringify(all));
+    assert.equal(f?.offerAccuracy.withRecalibration.offers, 4);
+  });
 });

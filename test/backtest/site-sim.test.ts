@@ -117,6 +117,23 @@ describe('backtest site battery', () => {
     again.restore(s.snapshot());
     assert.equal(again.socKwh, 20);
   });
+
+  it('in a committed window holds the import under its cap: discharging beyond the plan, charging no further', () => {
+    const s = withBattery();
+    // The site draws 10 kW (5 kWh); the plan asks for 2 kW of discharge, the commitment for at most
+    // 4 kW of import: the battery gives 3 kWh, not 1.
+    const m = s.step(T0, never, 'fifo', 0, undefined, { chargeKw: 0, dischargeKw: 2, importCapKw: 4 });
+    assert.equal(m.battery?.dischargedKwh, 3);
+    assert.equal(m.importKwh, 2);
+    // A plan that would charge in the window charges only up to the cap (11 kW: 0.5 kWh).
+    const n = s.step(T0 + PERIOD_MS, never, 'fifo', 0, undefined, { chargeKw: 40, dischargeKw: 0, importCapKw: 11 });
+    assert.equal(n.battery?.chargedKwh, 0.5);
+    assert.equal(n.importKwh, 5.5);
+    // Still within what it stores above its floor: 27 + 0.45 kWh, 7.45 kWh to give, against 10 asked.
+    const o = s.step(T0 + 2 * PERIOD_MS, never, 'fifo', 10, undefined, { chargeKw: 0, dischargeKw: 0, importCapKw: 0 });
+    assert.ok(Math.abs((o.battery?.dischargedKwh ?? 0) - 7.45) < 1e-12);
+    assert.equal(s.socKwh, 20);
+  });
 });
 
 describe('backtest site queue', () => {
