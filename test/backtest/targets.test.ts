@@ -51,12 +51,14 @@ test('a capture under 95 % is missed, by the points it is short; flexlon ahead o
   const s = {
     fifo: summary({ valueGbp: 1100 }),
     'gsf-best-window': summary({ valueGbp: 1050, gbp: 0.0839, g: 135, met: 0.92, latenessGbp: 220 }),
-    flexlon: summary({ valueGbp: 1009, gbp: 0.0826, g: 136.5, met: 0.968, capture: 0.91 }),
-    oracle: summary({ valueGbp: 1000 }),
+    flexlon: summary({ valueGbp: 1009, latenessGbp: 4, gbp: 0.0826, g: 136.5, met: 0.968, capture: 0.91 }),
+    oracle: summary({ valueGbp: 1000, latenessGbp: 12 }),
   };
   const t = targetsOf(s);
   assert.deepEqual(t, {
     flexlonCaptureShare: 0.91,
+    // On the objective: (1100 − 1013) / (1100 − 1012).
+    flexlonObjectiveCaptureShare: 87 / 88,
     oracleIsBound: true,
     captureAtLeast95: false,
     flexlonBeatsGsf: { gbpPerGpuHour: true, gCo2PerGpuHour: false },
@@ -64,6 +66,10 @@ test('a capture under 95 % is missed, by the points it is short; flexlon ahead o
   const [capture, gsf, slo] = rows(targetsHtml(t, s));
   assert.equal(capture?.[1], 'missed');
   assert.match(capture?.[2] ?? '', /91\.0 % captured, 4\.0 points short/);
+  assert.match(
+    capture?.[2] ?? '',
+    /flexlon captures 98\.9 % of the oracle's saving: the oracle pays £12 of lateness for its £ \+ carbon, flexlon £4\./,
+  );
   assert.equal(gsf?.[1], 'half met');
   assert.match(gsf?.[2] ?? '', /£0\.0826 against £0\.0839 \(−1\.55 %\).*136\.5 g against 135\.0 g \(\+1\.11 %\)/);
   assert.match(gsf?.[2] ?? '', /gsf-best-window meets 92\.0 % of deadlines/);
