@@ -11,7 +11,7 @@
 //
 // A run longer than CHUNK_DAYS days is too large for one problem, so its jobs are split by the day
 // they arrive into chunks of CHUNK_DAYS days, each planned from its first day to TAIL_DAYS days past
-// its last (or to the run's end) as if it had the site to itself. That is a relaxation of the whole
+// its last and past its jobs' deadlines (or to the run's end) as if it had the site to itself. That is a relaxation of the whole
 // run, so the chunks' bounds add up to a bound on it:
 // - the objective is a sum over jobs, and a chunk's problem drops only rows that bind its jobs with
 //   other chunks' jobs (each slot's site limit), so any schedule of the whole run, cut into chunks,
@@ -106,11 +106,17 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
       // From the chunk's first day, or earlier where a job arrives before it (a day's jobs may begin
       // before its start: the spring day's).
       const from = arrivals.reduce((m, j) => Math.min(m, seenAt(j)), slotOf(starts[k0] as number));
-      // The last chunk runs to the run's end; any other to TAIL_DAYS past its last day, within the run.
+      // The last chunk runs to the run's end; any other to TAIL_DAYS past its last day, and at least
+      // past its jobs' deadlines (a job due after the horizon would be charged lateness for the work
+      // it leaves beyond it, which it may run on time), within the run.
+      const due = arrivals.reduce((m, j) => Math.max(m, Math.ceil(slotOf(j.deadlineAt))), 0);
       const to =
         k1 >= i.jobDays
           ? slots
-          : Math.min(slots, slotOf(starts[k1] as number) + ((i.tailDays ?? TAIL_DAYS) * 86_400_000) / PERIOD_MS);
+          : Math.min(
+              slots,
+              Math.max(due, slotOf(starts[k1] as number) + ((i.tailDays ?? TAIL_DAYS) * 86_400_000) / PERIOD_MS),
+            );
       const n = to - from;
       const jobs: JobSpec[] = arrivals.map((j) => {
         const release = seenAt(j) - from;
