@@ -109,7 +109,38 @@ const csvOf = (
   return lines.join('\n') + '\n';
 };
 
-const charts = (chunks: readonly DayChunk[], names: readonly string[], out: RunOutput) => {
+/**
+ * The distribution of daily savings against fifo: per strategy, each day's bill + carbon (at the
+ * run's carbon price) below fifo's, days sorted from the best to the worst (a duration curve: on x %
+ * of days it saved at least y). Undefined without fifo and another strategy.
+ */
+const savingsOf = (daily: ReturnType<typeof summarise>['daily'], names: readonly string[], carbon: number) => {
+  const others = names.filter((n) => n !== 'fifo');
+  if (!names.includes('fifo') || others.length === 0 || daily.length === 0) return undefined;
+  const value = (d: (typeof daily)[number], n: string) => (d.gbp[n] ?? NaN) + ((d.kgCo2[n] ?? NaN) * carbon) / 1000;
+  const series = others.map((n) => ({
+    name: n,
+    values: daily.map((d) => value(d, 'fifo') - value(d, n)).sort((a, b) => b - a),
+  }));
+  const last = Math.max(1, daily.length - 1);
+  const chart: Chart = {
+    title: `£ + carbon saved against fifo per day, days sorted from best to worst (${daily.length} days)`,
+    yLabel: '£ per day',
+    xLabels: daily.map((_, i) => `${Math.round((100 * i) / last)} % of days`),
+    series,
+  };
+  const text = series
+    .map(({ name, values }) => {
+      const median = values[Math.floor(values.length / 2)] as number;
+      const saved = values.filter((v) => v > 0).length;
+      const gbp = (v: number) => `${v < 0 ? '−' : ''}£${Math.abs(v).toFixed(2)}`;
+      return `${esc(name)} saved on ${saved} of ${values.length} days (median ${gbp(median)}, best ${gbp(values[0] as number)}, worst ${gbp(values.at(-1) as number)})`;
+    })
+    .join('; ');
+  return { svg: svgOf([chart]), text };
+};
+
+const charts = (chunks: readonly DayChunk[], names: readonly string[], out: RunOutput, carbon: number) => {
   const { daily } = summarise(chunks, names, out.open, 0);
   const dates = daily.map((d) => d.date.slice(5));
   const dailyGbp: Chart = {
@@ -147,7 +178,11 @@ const charts = (chunks: readonly DayChunk[], names: readonly string[], out: RunO
       { name: 'carbon g/kWh', values: idx.map((i) => outturnCarbon(out.data, i)) },
     ],
   };
-  return { daily: svgOf([dailyGbp, dailyCarbon]), week: svgOf([power, signals]) };
+  return {
+    daily: svgOf([dailyGbp, dailyCarbon]),
+    week: svgOf([power, signals]),
+    savings: savingsOf(daily, names, carbon),
+  };
 };
 
 const fmt = (x: number, d = 2): string =>
@@ -338,9 +373,10 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
   // A battery's columns where a site has one (every strategy's file alike, an idle battery's zeros too).
   const battery = out.batteries;
   for (const n of names) writeFileSync(join(o.out, `${n}.csv`), csvOf(chunks, n, o.sites, out, battery));
-  const svg = charts(chunks, names, out);
+  const svg = charts(chunks, names, out, carbon);
   writeFileSync(join(o.out, 'daily.svg'), svg.daily);
   writeFileSync(join(o.out, 'week.svg'), svg.week);
+  if (svg.savings) writeFileSync(join(o.out, 'savings.svg'), svg.savings.svg);
   const revenueSvg = productRes
     ? barsSvgOf({
         title: 'Flexibility revenue by product (fleet, with recalibration)',
@@ -377,6 +413,7 @@ ${boundHtml(bound)}
 ${productHtml}
 <h2>Daily energy cost and emissions</h2>${svg.daily}
 <h2>One week: fleet import against price and carbon</h2>${svg.week}
+${svg.savings ? `<h2>Savings against fifo, day by day</h2><p>The bill + carbon at £${carbon}/t below fifo's, per day (battery wear and lateness left out): ${svg.savings.text}.</p>${svg.savings.svg}` : ''}
 <h2>Assumptions</h2><ul>${ASSUMPTIONS.map((a) => `<li>${a}</li>`).join('')}</ul>
 <h2>Not done</h2><ul>${NOT_DONE.map((a) => `<li>${a}</li>`).join('')}</ul>
 </body></html>

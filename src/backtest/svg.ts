@@ -44,6 +44,11 @@ const group = (c: Chart, dy: number): string => {
   parts.push(
     `<text x="14" y="${(H / 2).toFixed(0)}" font-size="11" transform="rotate(-90 14 ${(H / 2).toFixed(0)})" text-anchor="middle">${esc(c.yLabel)}</text>`,
   );
+  // Zero drawn where the values cross it (a saving below it is a loss).
+  if (lo < 0 && hi > 0)
+    parts.push(
+      `<line x1="${PAD.left}" x2="${W - PAD.right}" y1="${y(0).toFixed(1)}" y2="${y(0).toFixed(1)}" stroke="#333"/>`,
+    );
   const step = Math.max(1, Math.ceil(c.xLabels.length / 8));
   c.xLabels.forEach((l, i) => {
     if (i % step === 0)

@@ -182,7 +182,7 @@ export const backtestCommand: Command = {
       const out = await runBacktest(options);
       const results = writeOutputs(options, out) as { targets: unknown };
       io.out(
-        `backtest: wrote ${v.out}/results.json, report.html, ${strategies.length} CSV files and ${products.length ? 3 : 2} SVG plots`,
+        `backtest: wrote ${v.out}/results.json, report.html, ${strategies.length} CSV files and ${2 + (products.length ? 1 : 0) + (strategies.includes('fifo') && strategies.length > 1 ? 1 : 0)} SVG plots`,
       );
       io.out(`targets: ${JSON.stringify(results.targets)}`);
       return 0;

@@ -70,6 +70,17 @@ describe('flexlon backtest', () => {
       /gsf-best-window on £ and on gCO2 per GPU-hour<\/td><td>(met|half met|missed)<\/td><td[^>]*>£ per GPU-hour £/,
     );
     assert.ok(existsSync(join(dir, 'daily.svg')) && existsSync(join(dir, 'week.svg')));
+    // The distribution of daily savings against fifo, per strategy, best day first.
+    assert.ok(existsSync(join(dir, 'savings.svg')));
+    for (const name of ['gsf-best-window', 'flexlon']) {
+      const m = new RegExp(
+        `${name} saved on (\\d) of 3 days \\(median (−?£[\\d.]+), best (−?£[\\d.]+), worst (−?£[\\d.]+)\\)`,
+      ).exec(html);
+      assert.ok(m, `${name}'s savings in the report`);
+      const gbp = (x: string | undefined) => Number((x ?? '').replace('−', '-').replace('£', ''));
+      const [median, best, worst] = [gbp(m[2]), gbp(m[3]), gbp(m[4])];
+      assert.ok(best >= median && median >= worst, m[0]);
+    }
     // 24 January 2023 was a DFS live event: called, stated with its source, and not settled on the
     // run's only day (no metered day before it for BL01), which the results say.
     assert.deepEqual(
