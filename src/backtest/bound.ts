@@ -25,7 +25,7 @@
 // one that leaves work open is not charged for it (metrics.ts), so it may fall below. It is not made
 // for a site with a battery (the bound would have to plan the battery against the whole site's
 // draw, and a battery carries energy from one chunk into the next). A year's three busy sites take
-// about a minute.
+// about 1.5 minutes.
 import type { ComputeJob } from '../domain/compute.ts';
 import type { JobSpec, PlanningProblem } from '../domain/planning.ts';
 import { PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
@@ -128,7 +128,10 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
           maxPowerKw: j.powerKw,
           releaseSlot: Math.min(release, n - 1),
           deadlineSlot: Math.min(deadline, n),
-          preemptible: false,
+          // Pre-emptible: the site starts a job mid-period when GPUs free, which a non-pre-emptible
+          // run (whole periods at full power, from a period's start) cannot show; so a bound on any
+          // planner path lets it pause and run at part power.
+          preemptible: true,
           sites: [s.id],
           slo: { kind: 'soft', lateGbpPerHour: DEFAULT_LATE_GBP_PER_GPU_HOUR * j.gpus },
         };

@@ -275,9 +275,9 @@ export class PlannerStrategy implements Strategy {
   }
 
   /**
-   * A commitment made at a notice (commitments.ts offersAt): in each period of its window the site's
-   * battery holds the import at or below what the commitment was made from (`kw[p]` from period
-   * `period` on), so the reduction sold does not rest on the job plan alone coming true.
+   * A commitment made at a notice (run.ts, from commitments.ts offersAt): in each period of its window
+   * the site's battery holds the import at or below baseline − committed (`kw[p]` from period `period`
+   * on), so the reduction sold does not rest on the job plan alone coming true.
    */
   holdImport(site: string, period: number, kw: readonly number[]): void {
     const h = (this.holds[site] ??= {});

@@ -407,7 +407,16 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)}` : `${o.fleet} fleet`}, ${o.workloadName ? `jobs drawn from ${esc(o.workloadName)}` : o.fleetFile ? "the busy profile's jobs" : "the profile's jobs"}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${figuresTable(summary, out.batteries, targets.oracleIsBound)}
 <p>£/GPU-h: the bill for the sites' whole import (training and inference pools, idle included, × PUE)${out.batteries ? ", with battery wear and the worth of the energy the batteries end the run without (at the run's mean price)" : ''}, per GPU-hour of work run at full speed. Peak kW: the fleet's highest half-hourly import, all sites together; per site (<code>peakImportKwBySite</code>): ${peaksBySite(summary, o.sites)}.</p>
-${targetsHtml(targets, summary, bound.objectiveGbp === null ? null : bound.shareOfGapClosed.flexlon)}
+${targetsHtml(
+  targets,
+  summary,
+  bound.objectiveGbp === null
+    ? `the bound was not computed (${bound.reason})`
+    : (bound.shareOfGapClosed.flexlon ??
+        ((summary.flexlon?.slo.jobsOpenAtEnd ?? 0) > 0
+          ? 'flexlon left work open, which the bound does not charge'
+          : 'fifo did not run, or is at the bound')),
+)}
 ${boundHtml(bound)}
 <h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}
 ${productHtml}

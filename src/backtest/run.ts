@@ -34,7 +34,7 @@ import {
   type GridData,
   type ViewAudit,
 } from './signal-view.ts';
-import { BL01_SETTLEMENT, type Offer } from './products.ts';
+import { BL01_SETTLEMENT, committedKwOf, type Offer } from './products.ts';
 import type { FleetFile } from './fleet-file.ts';
 import type { ProductName, ProductWindow } from './product-calendar.ts';
 import { SiteSim, simJobOf } from './site-sim.ts';
@@ -343,8 +343,17 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
           );
           const offers = (chunk.offers as Record<string, Offer[]>)[strategy.name] ?? [];
           (chunk.offers as Record<string, Offer[]>)[strategy.name] = [...offers, ...made];
-          // The site's battery then holds its import under what each commitment was made from.
-          for (const x of made) strategy.holdImport(x.site, (x.start - dataStart) / PERIOD_MS, x.predictedKw);
+          // Where a reduction is committed (a baseline, and above 0), the site's battery then holds the
+          // import at baseline − committed in each period of the window: what settlement pays on.
+          for (const x of made) {
+            const committed = x.baselineKw ? committedKwOf(x.baselineKw, x.predictedKw) : 0;
+            if (x.baselineKw && committed > 0)
+              strategy.holdImport(
+                x.site,
+                (x.start - dataStart) / PERIOD_MS,
+                x.baselineKw.map((b) => b - committed),
+              );
+          }
         }
         const siteKwh = lane.sims.map((sim, i) => {
           const inference = (siteDays[i] as SiteDay).inferenceKw;

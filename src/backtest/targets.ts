@@ -36,8 +36,11 @@ export const targetsOf = (summary: Readonly<Record<string, StrategySummary>>): T
   const gap = summary.fifo && oracle ? summary.fifo.objectiveGbp - oracle.objectiveGbp : 0;
   return {
     flexlonCaptureShare: share,
+    // Open work is not charged in the objective: a flexlon that left more of it has no share here.
     flexlonObjectiveCaptureShare:
-      summary.fifo && fl && gap > 1e-9 ? (summary.fifo.objectiveGbp - fl.objectiveGbp) / gap : null,
+      summary.fifo && fl && oracle && gap > 1e-9 && fl.slo.jobsOpenAtEnd <= oracle.slo.jobsOpenAtEnd
+        ? (summary.fifo.objectiveGbp - fl.objectiveGbp) / gap
+        : null,
     // The share of the oracle's saving means something only where the oracle is the better
     // plan: no worse on the objective (value + lateness) and no more work left open than flexlon.
     oracleIsBound: bound,
@@ -65,7 +68,7 @@ type Verdict = { readonly target: string; readonly verdict: string; readonly det
 const captureVerdict = (
   t: Targets,
   s: Readonly<Record<string, StrategySummary>>,
-  boundShare: number | null | undefined,
+  boundShare: number | string | null | undefined,
 ): Verdict => {
   const target = `flexlon captures ≥ ${pct(CAPTURE_TARGET, 0)} of the oracle's £ + carbon saving over fifo`;
   const [fl, oracle] = [s.flexlon, s.oracle];
@@ -84,7 +87,9 @@ const captureVerdict = (
       detail: `the oracle is not a bound on this run: its objective (value + lateness) is £${n(oracle.objectiveGbp, 0)} against flexlon's £${n(fl.objectiveGbp, 0)}, and it leaves ${oracle.slo.jobsOpenAtEnd} jobs open against ${fl.slo.jobsOpenAtEnd}, so the share (${pct(t.flexlonCaptureShare)}) means nothing. Its rolling 48 h plans on outturn prices defer work into cheap hours that later arrivals then need. ${
         typeof boundShare === 'number'
           ? `Against the proven lower bound below (every job of the run known from its arrival, outturn prices), flexlon closes ${pct(boundShare)} of fifo's distance to it.`
-          : 'The proven lower bound below is made for fleets without a site battery.'
+          : typeof boundShare === 'string'
+            ? `There is no share of the proven lower bound to give instead: ${boundShare}.`
+            : ''
       }`,
     };
   if (t.captureAtLeast95) return { target, verdict: 'met', detail: `${pct(t.flexlonCaptureShare)} captured` };
@@ -128,12 +133,12 @@ const sloVerdict = (s: Readonly<Record<string, StrategySummary>>): Verdict => {
 
 /**
  * The report's section on the targets: each met or not, by how much, and why. `boundShare`: the share
- * of fifo's distance to the proven bound flexlon closed (report.ts), where there is one.
+ * of fifo's distance to the proven bound flexlon closed (report.ts), or why there is none.
  */
 export const targetsHtml = (
   t: Targets,
   summary: Readonly<Record<string, StrategySummary>>,
-  boundShare?: number | null,
+  boundShare?: number | string | null,
 ): string =>
   `<h2>Targets</h2><table><tr><th>target</th><th>result</th><th>by how much, and why</th></tr>${[
     captureVerdict(t, summary, boundShare),

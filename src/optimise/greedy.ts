@@ -168,7 +168,7 @@ const planOnce = (problem: PlanningProblem, lambda: number, mode: Mode = 'cheape
 
 /**
  * A valid lower bound on cost: every job's IT energy × PUE bought at the cheapest price in its window
- * at any allowed site. With batteries, energy can be bought anywhere in the horizon (and, at
+ * at any allowed site, or left beyond the horizon where that is cheaper and allowed. With batteries, energy can be bought anywhere in the horizon (and, at
  * negative prices, extra energy can be bought and lost in the battery), so the bound widens.
  */
 export const simpleLowerBound = (problem: PlanningProblem): number => {
@@ -184,6 +184,9 @@ export const simpleLowerBound = (problem: PlanningProblem): number => {
       const to = anyBattery ? problem.slots : runEnd(problem, job);
       for (let t = from; t < to; t++) cheapest = Math.min(cheapest, ((site.priceGbpPerMwh[t] ?? 0) / 1000) * site.pue);
     }
+    // Energy left beyond the horizon costs its own price per kWh, which a site may state below any
+    // slot's (SiteSpec.unservedPriceGbpPerMwh): the bound takes the cheaper.
+    if (mayLeaveUnserved(problem, job)) cheapest = Math.min(cheapest, unservedGbpPerKwh(problem, job));
     if (Number.isFinite(cheapest)) bound += cheapest * job.energyKwh;
   }
   for (const site of problem.sites) {

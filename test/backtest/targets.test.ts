@@ -85,13 +85,22 @@ test('where the oracle is no bound the share is not measurable and the report sa
   const t = targetsOf(s);
   assert.equal(t.oracleIsBound, false);
   assert.equal(t.captureAtLeast95, null);
-  const [capture, gsf] = rows(targetsHtml(t, s));
+  const [capture, gsf] = rows(
+    targetsHtml(t, s, 'the bound was not computed (not made for a fleet with a site battery)'),
+  );
   assert.equal(capture?.[1], 'not measurable');
   assert.match(capture?.[2] ?? '', /leaves 12 jobs open against 0/);
-  assert.match(capture?.[2] ?? '', /made for fleets without a site battery/);
+  // Why there is no bound's share instead: the reason given.
+  assert.match(
+    capture?.[2] ?? '',
+    /no share of the proven lower bound to give instead: the bound was not computed \(not made for a fleet with a site battery\)\./,
+  );
   // With a proven bound the report gives flexlon's share of fifo's distance to it instead.
   assert.match(rows(targetsHtml(t, s, 0.231))[0]?.[2] ?? '', /flexlon closes 23\.1 % of fifo's distance to it/);
   assert.equal(gsf?.[1], 'not measured');
+  // Open work is not charged: a flexlon that left more of it open gets no share on the objective.
+  const open = { ...s, flexlon: summary({ valueGbp: 1001, open: 3 }), oracle: summary({ valueGbp: 1000 }) };
+  assert.equal(targetsOf(open).flexlonObjectiveCaptureShare, null);
   const met = { ...s, flexlon: summary({ valueGbp: 1001, capture: 0.97 }), oracle: summary({ valueGbp: 1000 }) };
   assert.equal(rows(targetsHtml(targetsOf(met), met))[0]?.[1], 'met');
 });

@@ -7,7 +7,7 @@ import fc from 'fast-check';
 import type { JobSlo, PlanningProblem, Schedule } from '../../src/domain/planning.ts';
 import { HighsClient } from '../../src/adapters/solver-highs/client.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
-import { greedyPlan } from '../../src/optimise/greedy.ts';
+import { greedyPlan, simpleLowerBound } from '../../src/optimise/greedy.ts';
 import type { LpSolve } from '../../src/optimise/lp.ts';
 import { DEFAULT_PLANNER_OPTIONS, planWithLp, type PlannerOptions } from '../../src/optimise/planner.ts';
 import { mayLeaveUnserved } from '../../src/optimise/soft.ts';
@@ -137,6 +137,21 @@ test('a site that states the price of energy bought after the horizon sets the u
     v1.faults.some((f) => f.path === '$.sites[0]' || f.path.startsWith('$.sites[0]')),
     JSON.stringify(v1.faults),
   );
+});
+
+test('with a stated price for energy bought after the horizon, the simple lower bound stays below a feasible plan', async () => {
+  // Leaving work beyond the horizon can then be cheaper than any slot: the bound must allow it.
+  for (const seed of [1, 2, 3, 4, 5, 6])
+    for (const price of [-50, 0]) {
+      const g = generatePlanningProblem({ jobs: 60, seed, slots: 24, overload: 1.25 });
+      const p: PlanningProblem = { ...g, sites: g.sites.map((x) => ({ ...x, unservedPriceGbpPerMwh: price })) };
+      const s = await plan(p);
+      assertChecked(p, s, `seed ${seed}, £${price}/MWh`);
+      assert.ok(
+        simpleLowerBound(p) <= s.costGbp + 1e-6,
+        `seed ${seed}, £${price}/MWh: bound ${simpleLowerBound(p)} > a plan's £${s.costGbp}`,
+      );
+    }
 });
 
 test('an overloaded fleet (offered load 125 % of capacity) gets a checked plan with its late jobs listed', async () => {

@@ -1,0 +1,73 @@
+// A commitment's hold (src/backtest/planner-strategy.ts holdImport): in each period of a committed
+// window flexlon's battery setpoint carries the import cap the site must stay under, only there; the
+// hold survives a checkpoint and is dropped once its period has passed.
+import assert from 'node:assert/strict';
+import { after, describe, it } from 'node:test';
+import { createPlanningSolver } from '../../src/compose/solver.ts';
+import { recordedSource } from '../../src/compose/signals.ts';
+import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
+import { PlannerStrategy } from '../../src/backtest/planner-strategy.ts';
+import { SiteSim } from '../../src/backtest/site-sim.ts';
+import { carbonNoise, ForecastView, gridDataOf } from '../../src/backtest/signal-view.ts';
+import { PERIOD_MS, settlementDayStart } from '../../src/domain/settlement-day.ts';
+
+const solver = createPlanningSolver({ work: DEFAULT_WORK });
+after(() => solver.close());
+const { history } = recordedSource({ kind: 'shipped' });
+
+describe('a battery holding a committed window', () => {
+  it('gives the cap in the window only, keeps it through a checkpoint, and drops it after', async () => {
+    const start = settlementDayStart('2023-01-23');
+    const dataStart = start - 8 * 86_400_000;
+    const data = gridDataOf(history, dataStart, 16 * 48, 1);
+    const noise = carbonNoise(1);
+    const sim = new SiteSim({
+      id: 'cdf',
+      gpus: 16,
+      trainingIdleKw: 10,
+      trainingMaxKw: 60,
+      pue: 1.2,
+      battery: {
+        capacityKwh: 400,
+        maxChargeKw: 200,
+        maxDischargeKw: 200,
+        roundTripEfficiency: 0.88,
+        minSocKwh: 40,
+        maxSocKwh: 360,
+        initialSocKwh: 200,
+        degradationGbpPerMwh: 40,
+      },
+    });
+    const options = {
+      solver,
+      horizon: 96,
+      fullPlanEvery: 4,
+      carbonGbpPerTonne: 70,
+      capacityValueShare: 0.25,
+      foresight: false,
+    };
+    const strategy = new PlannerStrategy('flexlon', options);
+    const at = (k: number) => {
+      const now = start + k * PERIOD_MS;
+      const period = (now - dataStart) / PERIOD_MS;
+      return { now, period, sites: [sim], view: new ForecastView(data, now, noise) };
+    };
+    const setpoint = async (s: PlannerStrategy, k: number) => (await s.decide(at(k))).battery?.('cdf');
+    // The window is periods 34–35 of the day (17:00–18:00 UTC): import at most 30 and 25 kW there.
+    strategy.holdImport('cdf', at(34).period, [30, 25]);
+    assert.equal((await setpoint(strategy, 33))?.importCapKw, undefined);
+    assert.equal((await setpoint(strategy, 34))?.importCapKw, 30);
+    // A resumed run has it too.
+    const resumed = new PlannerStrategy('flexlon', options);
+    resumed.load(JSON.parse(JSON.stringify(strategy.save())));
+    assert.equal((await setpoint(resumed, 35))?.importCapKw, 25);
+    const later = await setpoint(resumed, 36);
+    assert.ok(later, 'the battery still has a plan');
+    assert.equal(later.importCapKw, undefined);
+    assert.deepEqual((resumed.save() as { holds: Record<string, object> }).holds, { cdf: {} });
+    // Two windows announced for the same periods: the stricter cap holds.
+    strategy.holdImport('cdf', at(40).period, [50]);
+    strategy.holdImport('cdf', at(40).period, [45]);
+    assert.equal((await setpoint(strategy, 40))?.importCapKw, 45);
+  });
+});
