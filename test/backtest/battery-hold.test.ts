@@ -7,7 +7,8 @@ import { createPlanningSolver } from '../../src/compose/solver.ts';
 import { recordedSource } from '../../src/compose/signals.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { PlannerStrategy } from '../../src/backtest/planner-strategy.ts';
-import { SiteSim } from '../../src/backtest/site-sim.ts';
+import { SiteSim, type SiteBattery } from '../../src/backtest/site-sim.ts';
+import { SIM_SITES } from '../../src/sim/sites.ts';
 import { carbonNoise, ForecastView, gridDataOf } from '../../src/backtest/signal-view.ts';
 import { PERIOD_MS, settlementDayStart } from '../../src/domain/settlement-day.ts';
 
@@ -27,16 +28,8 @@ describe('a battery holding a committed window', () => {
       trainingIdleKw: 10,
       trainingMaxKw: 60,
       pue: 1.2,
-      battery: {
-        capacityKwh: 400,
-        maxChargeKw: 200,
-        maxDischargeKw: 200,
-        roundTripEfficiency: 0.88,
-        minSocKwh: 40,
-        maxSocKwh: 360,
-        initialSocKwh: 200,
-        degradationGbpPerMwh: 40,
-      },
+      // cdf's: 400 kWh, 200 kW each way, 88 % round trip, 40–360 kWh, £40 per MWh discharged.
+      battery: { ...(SIM_SITES.find((x) => x.id === 'cdf') as { battery: SiteBattery }).battery },
     });
     const options = {
       solver,
