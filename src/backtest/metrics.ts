@@ -81,6 +81,8 @@ export interface DailyRow {
   readonly date: string;
   readonly gbp: Record<string, number>;
   readonly kgCo2: Record<string, number>;
+  /** Battery wear (£), 0 without a battery. */
+  readonly wearGbp: Record<string, number>;
 }
 
 const quantile = (xs: number[], q: number): number => {
@@ -206,6 +208,9 @@ export const summarise = (
     date: c.date,
     gbp: Object.fromEntries(strategies.map((n) => [n, (c.rows[n] ?? []).reduce((a, r) => a + r.gbp, 0)])),
     kgCo2: Object.fromEntries(strategies.map((n) => [n, (c.rows[n] ?? []).reduce((a, r) => a + r.gCo2, 0) / 1000])),
+    wearGbp: Object.fromEntries(
+      strategies.map((n) => [n, (c.rows[n] ?? []).reduce((a, r) => a + (r.wearGbp ?? 0), 0)]),
+    ),
   }));
   return { summary, daily };
 };

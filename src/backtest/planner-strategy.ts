@@ -160,6 +160,8 @@ const freeInPeriod = (site: SiteSim): number => {
   return free;
 };
 
+const windowKey = (w: ProductWindow): string => `${w.product}|${w.start}`;
+
 /** A job is seen at the first period start at or after its release (jobs start on boundaries). */
 const boundaryAfter = (t: number): number => Math.ceil(t / PERIOD_MS) * PERIOD_MS;
 
@@ -175,6 +177,8 @@ export class PlannerStrategy implements Strategy {
   private readonly windowsAt = new Map<number, ProductWindow[]>();
   /** Period starts at which a window is announced: a fresh plan then, to commit from. */
   private readonly notices = new Set<number>();
+  /** Windows no site could commit to at their notice (no BL01 baseline yet): no longer priced. */
+  private unpriced = new Set<string>();
   /** Per site: jobs seen submitted in the last week (submission time, GPU-hours), for the offered load. */
   private submitted: Record<string, [id: string, at: number, gpuH: number][]> = {};
   /** flexlon only: the room kept for jobs with no slack (reserve.ts). */
@@ -284,6 +288,14 @@ export class PlannerStrategy implements Strategy {
     kw.forEach((x, p) => (h[period + p] = Math.min(h[period + p] ?? Infinity, x)));
   }
 
+  /**
+   * A window announced that no site could commit to (no BL01 baseline at its notice, commitments.ts):
+   * it cannot pay, so the plans from the next period on no longer price it (the notice's own plan did).
+   */
+  unprice(w: ProductWindow): void {
+    this.unpriced.add(windowKey(w));
+  }
+
   /** The battery setpoint of a site for the period `period` from its last battery plan, and its hold. */
   private batteryAt(id: string, period: number): BatterySetpoint | undefined {
     const b = this.batteries.get(id);
@@ -332,7 +344,8 @@ export class PlannerStrategy implements Strategy {
       const start = ctx.now + t * PERIOD_MS;
       // A product window announced by now: each MWh not used there earns its pay (products.ts).
       let adder = 0;
-      for (const w of this.windowsAt.get(start) ?? []) if (w.noticeAt <= ctx.now) adder += windowAdder(w, forecast);
+      for (const w of this.windowsAt.get(start) ?? [])
+        if (w.noticeAt <= ctx.now && !this.unpriced.has(windowKey(w))) adder += windowAdder(w, forecast);
       const price = forecast + adder + (this.o.carbonGbpPerTonne * carbon) / 1000;
       points.push({
         start: epochMs(start),
@@ -444,6 +457,7 @@ export class PlannerStrategy implements Strategy {
       carries: Object.fromEntries(this.carries),
       batteries: Object.fromEntries(this.batteries),
       holds: this.holds,
+      unpriced: [...this.unpriced],
       stats: this.stats,
       submitted: this.submitted,
       urgent: this.reserve.save(),
@@ -455,6 +469,7 @@ export class PlannerStrategy implements Strategy {
       carries?: Record<string, Carry>;
       batteries?: Record<string, BatteryPlan>;
       holds?: PlannerStrategy['holds'];
+      unpriced?: string[];
       urgent?: ReturnType<NoSlackReserve['save']>;
       stats: PlannerStats;
       submitted?: PlannerStrategy['submitted'];
@@ -462,6 +477,7 @@ export class PlannerStrategy implements Strategy {
     this.carries = new Map(Object.entries(s.carries ?? {}));
     this.batteries = new Map(Object.entries(s.batteries ?? {}));
     this.holds = s.holds ?? {};
+    this.unpriced = new Set(s.unpriced ?? []);
     this.submitted = s.submitted ?? {};
     this.reserve = new NoSlackReserve(s.urgent);
     this.seenIds.clear();

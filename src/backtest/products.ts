@@ -81,6 +81,11 @@ export interface Offer {
   readonly predictedKw: readonly number[];
   /** BL01 as known at the notice (complete days before the notice's day), per period; null: none yet. */
   readonly baselineKw: readonly number[] | null;
+  /**
+   * No site had a baseline at the notice, so the strategy stopped planning for the window
+   * (PlannerStrategy.unprice): not settled, and its prediction, no longer the plan's, teaches nothing.
+   */
+  readonly withdrawn?: boolean;
 }
 
 /** One settled offer. */
@@ -220,6 +225,10 @@ export const settleOffers = (
     const day = m.day(o.siteIndex, o.date);
     if (!day) {
       skip('no metered data for the day');
+      continue;
+    }
+    if (o.withdrawn) {
+      skip('no BL01 baseline at the notice (no metered days of the type yet): withdrawn, not planned for');
       continue;
     }
     const metered = day.slice(o.fromSlot, o.fromSlot + o.periods);

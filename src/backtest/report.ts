@@ -31,7 +31,7 @@ export const ASSUMPTIONS = [
 ];
 
 export const NOT_DONE = [
-  'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume.',
+  'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume, so the lateness it buys can cost more than the products pay (a battery fortnight at cdf: £342 of revenue for about £570 more on the objective than without --products); compare the objective with a run without them.',
   'Levers not used by flexlon here: GPU power caps and moving jobs between sites (the profiles allow one site per job). A site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.',
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws exactly what the model says.",
 ];
@@ -117,24 +117,30 @@ const csvOf = (
 const savingsOf = (daily: ReturnType<typeof summarise>['daily'], names: readonly string[], carbon: number) => {
   const others = names.filter((n) => n !== 'fifo');
   if (!names.includes('fifo') || others.length === 0 || daily.length === 0) return undefined;
-  const value = (d: (typeof daily)[number], n: string) => (d.gbp[n] ?? NaN) + ((d.kgCo2[n] ?? NaN) * carbon) / 1000;
+  const value = (d: (typeof daily)[number], n: string) =>
+    (d.gbp[n] ?? NaN) + (d.wearGbp[n] ?? 0) + ((d.kgCo2[n] ?? NaN) * carbon) / 1000;
   const series = others.map((n) => ({
     name: n,
     values: daily.map((d) => value(d, 'fifo') - value(d, n)).sort((a, b) => b - a),
   }));
   const last = Math.max(1, daily.length - 1);
   const chart: Chart = {
-    title: `£ + carbon saved against fifo per day, days sorted from best to worst (${daily.length} days)`,
+    title: `£ (bill + wear) + carbon saved against fifo per day, days sorted from best to worst (${daily.length} days)`,
     yLabel: '£ per day',
     xLabels: daily.map((_, i) => `${Math.round((100 * i) / last)} % of days`),
     series,
   };
   const text = series
     .map(({ name, values }) => {
-      const median = values[Math.floor(values.length / 2)] as number;
+      const mid = values.length / 2;
+      const median =
+        values.length % 2 === 1
+          ? (values[Math.floor(mid)] as number)
+          : ((values[mid - 1] as number) + (values[mid] as number)) / 2;
       const saved = values.filter((v) => v > 0).length;
       const gbp = (v: number) => `${v < 0 ? '−' : ''}£${Math.abs(v).toFixed(2)}`;
-      return `${esc(name)} saved on ${saved} of ${values.length} days (median ${gbp(median)}, best ${gbp(values[0] as number)}, worst ${gbp(values.at(-1) as number)})`;
+      const total = values.reduce((a, v) => a + v, 0);
+      return `${esc(name)} saved on ${saved} of ${values.length} days (median ${gbp(median)}, best ${gbp(values[0] as number)}, worst ${gbp(values.at(-1) as number)}; ${gbp(total)} in all)`;
     })
     .join('; ');
   return { svg: svgOf([chart]), text };
@@ -201,12 +207,12 @@ export const figuresTable = (
   const mark = oracleBound === false ? ' †' : '';
   const rows = Object.entries(summary).map(
     ([n, s]) =>
-      `<tr><td>${n}</td><td>${fmt(s.energyGbp)}</td>${battery ? `<td>${fmt(s.batteryDischargedMwh, 2)} / ${fmt(s.batteryWearGbp)}</td>` : ''}<td>${fmt(s.tCo2, 3)}</td><td>${fmt(s.gbpPerGpuHour, 4)}</td><td>${fmt(s.gCo2PerGpuHour, 1)}</td><td>${fmt(s.latenessGbp)}</td><td>${fmt(s.slo.deadlinesMetShare * 100, 1)} %</td><td>${fmt(s.slo.meanWaitH)} / ${fmt(s.slo.p95WaitH)}</td><td>${fmt(s.peakImportKw, 0)}</td><td>${s.captureShare === undefined || s.captureShare === null ? '–' : fmt(s.captureShare * 100, 1) + ' %' + mark}</td></tr>`,
+      `<tr><td>${n}</td><td>${fmt(s.energyGbp)}</td>${battery ? `<td>${fmt(s.batteryDischargedMwh, 2)} / ${fmt(s.batteryWearGbp)}</td>` : ''}<td>${fmt(s.tCo2, 3)}</td><td>${fmt(s.gbpPerGpuHour, 4)}</td><td>${fmt(s.gCo2PerGpuHour, 1)}</td><td>${fmt(s.latenessGbp)}</td><td>${fmt(s.valueGbp)}</td><td>${fmt(s.objectiveGbp)}</td><td>${fmt(s.slo.deadlinesMetShare * 100, 1)} %</td><td>${fmt(s.slo.meanWaitH)} / ${fmt(s.slo.p95WaitH)}</td><td>${fmt(s.peakImportKw, 0)}</td><td>${s.captureShare === undefined || s.captureShare === null ? '–' : fmt(s.captureShare * 100, 1) + ' %' + mark}</td></tr>`,
   );
   const note = mark
     ? `<p>† The oracle is no bound on this run (its objective is above flexlon's, or it left more work open), so these shares of its saving are not shares of a best case: see the targets and the proven lower bound below.</p>`
     : '';
-  return `<table><tr><th>strategy</th><th>energy £</th>${battery ? '<th>battery MWh discharged / wear £</th>' : ''}<th>tCO2</th><th>£/GPU-h</th><th>gCO2/GPU-h</th><th>lateness £</th><th>deadlines met</th><th>wait h mean / p95</th><th>peak kW</th><th>oracle saving captured</th></tr>${rows.join('')}</table>${note}`;
+  return `<table><tr><th>strategy</th><th>energy £</th>${battery ? '<th>battery MWh discharged / wear £</th>' : ''}<th>tCO2</th><th>£/GPU-h</th><th>gCO2/GPU-h</th><th>lateness £</th><th>value £ (energy${battery ? ' + wear' : ''} + carbon)</th><th>objective £ (value + lateness)</th><th>deadlines met</th><th>wait h mean / p95</th><th>peak kW</th><th>oracle saving captured</th></tr>${rows.join('')}</table>${note}`;
 };
 
 const pct = (x: number | null): string => (x === null ? '–' : `${fmt(x * 100, 1)} %`);
@@ -422,7 +428,7 @@ ${boundHtml(bound)}
 ${productHtml}
 <h2>Daily energy cost and emissions</h2>${svg.daily}
 <h2>One week: fleet import against price and carbon</h2>${svg.week}
-${svg.savings ? `<h2>Savings against fifo, day by day</h2><p>The bill + carbon at £${carbon}/t below fifo's, per day (battery wear and lateness left out): ${svg.savings.text}.</p>${svg.savings.svg}` : ''}
+${svg.savings ? `<h2>Savings against fifo, day by day</h2><p>The bill + battery wear + carbon at £${carbon}/t below fifo's, per day (lateness and the batteries' end-of-run energy left out): ${svg.savings.text}.</p>${svg.savings.svg}` : ''}
 <h2>Assumptions</h2><ul>${ASSUMPTIONS.map((a) => `<li>${a}</li>`).join('')}</ul>
 <h2>Not done</h2><ul>${NOT_DONE.map((a) => `<li>${a}</li>`).join('')}</ul>
 </body></html>

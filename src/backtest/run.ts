@@ -341,8 +341,20 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
               allDays,
             ),
           );
+          // A window no site has a baseline for cannot pay: it is not planned for from here on, and its
+          // offers are withdrawn (their prediction no longer the plan's, they teach no power model).
+          const withdrawn = new Set<ProductWindow>();
+          for (const w of announced)
+            if (made.every((x) => x.product !== w.product || x.start !== w.start || x.baselineKw === null)) {
+              strategy.unprice(w);
+              withdrawn.add(w);
+            }
+          const drop = (x: Offer) => [...withdrawn].some((w) => w.product === x.product && w.start === x.start);
           const offers = (chunk.offers as Record<string, Offer[]>)[strategy.name] ?? [];
-          (chunk.offers as Record<string, Offer[]>)[strategy.name] = [...offers, ...made];
+          (chunk.offers as Record<string, Offer[]>)[strategy.name] = [
+            ...offers,
+            ...made.map((x) => (drop(x) ? { ...x, withdrawn: true } : x)),
+          ];
           // Where a reduction is committed (a baseline, and above 0), the site's battery then holds the
           // import at baseline − committed in each period of the window: what settlement pays on.
           for (const x of made) {

@@ -99,7 +99,11 @@ const captureVerdict = (
     detail: `${pct(t.flexlonCaptureShare)} captured, ${n((CAPTURE_TARGET - t.flexlonCaptureShare) * 100, 1)} points short. The oracle plans on the outturn price and carbon and sees the arrivals; flexlon plans on causal forecasts (for price, the same half hour's mean over the last week with the day's level). On two idle weeks flexlon given the outturn price matched the oracle, and no naive price forecast tried closed the gap (docs/backtest.md, "What keeps the targets out of reach").${
       t.flexlonObjectiveCaptureShare === null
         ? ''
-        : ` On the objective both plan to minimise (£ + carbon + lateness) flexlon captures ${pct(t.flexlonObjectiveCaptureShare)} of the oracle's saving: the oracle pays £${n(oracle.latenessGbp, 0)} of lateness for its £ + carbon, flexlon £${n(fl.latenessGbp, 0)}.`
+        : ` On the objective both plan to minimise (£ + carbon + lateness) flexlon captures ${pct(t.flexlonObjectiveCaptureShare)} of the oracle's saving: ${
+            oracle.latenessGbp > fl.latenessGbp
+              ? `the oracle pays £${n(oracle.latenessGbp, 0)} of lateness for its £ + carbon, flexlon £${n(fl.latenessGbp, 0)}`
+              : `flexlon also pays more lateness (£${n(fl.latenessGbp, 0)} against the oracle's £${n(oracle.latenessGbp, 0)})`
+          }.`
     }`,
   };
 };

@@ -7,6 +7,7 @@ import { createPlanningSolver } from '../../src/compose/solver.ts';
 import { recordedSource } from '../../src/compose/signals.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { PlannerStrategy } from '../../src/backtest/planner-strategy.ts';
+import type { ProductWindow } from '../../src/backtest/product-calendar.ts';
 import { SiteSim, type SiteBattery } from '../../src/backtest/site-sim.ts';
 import { SIM_SITES } from '../../src/sim/sites.ts';
 import { carbonNoise, ForecastView, gridDataOf } from '../../src/backtest/signal-view.ts';
@@ -62,5 +63,63 @@ describe('a battery holding a committed window', () => {
     strategy.holdImport('cdf', at(40).period, [50]);
     strategy.holdImport('cdf', at(40).period, [45]);
     assert.equal((await setpoint(strategy, 40))?.importCapKw, 45);
+  });
+  it('plans for an announced window until it is found unpriceable, then no longer', async () => {
+    const start = settlementDayStart('2023-01-23');
+    const dataStart = start - 8 * 86_400_000;
+    const data = gridDataOf(history, dataStart, 16 * 48, 1);
+    const noise = carbonNoise(1);
+    const cdf = (SIM_SITES.find((x) => x.id === 'cdf') as { battery: SiteBattery }).battery;
+    // A DFS hour at 17:00 UTC (periods 34–35), announced at 00:00; the battery starts at its floor.
+    const window: ProductWindow = {
+      product: 'dfs',
+      date: '2023-01-23',
+      noticeAt: start,
+      start: start + 34 * PERIOD_MS,
+      periods: 2,
+      fromSlot: 34,
+      source: 'test',
+    };
+    const strategy = (windows: ProductWindow[]) =>
+      new PlannerStrategy('flexlon', {
+        solver,
+        horizon: 96,
+        fullPlanEvery: 4,
+        carbonGbpPerTonne: 70,
+        capacityValueShare: 0.25,
+        foresight: false,
+        windows,
+      });
+    const discharge = async (s: PlannerStrategy) => {
+      const sim = new SiteSim({
+        id: 'cdf',
+        gpus: 16,
+        trainingIdleKw: 10,
+        trainingMaxKw: 60,
+        pue: 1.2,
+        battery: { ...cdf, initialSocKwh: cdf.minSocKwh },
+      });
+      let kwh = 0;
+      for (let k = 0; k < 36; k++) {
+        const now = start + k * PERIOD_MS;
+        const d = await s.decide({
+          now,
+          period: (now - dataStart) / PERIOD_MS,
+          sites: [sim],
+          view: new ForecastView(data, now, noise),
+        });
+        const m = sim.step(now, d.eligible, d.order, 10, d.early, d.battery?.('cdf'));
+        if (k >= 34) kwh += m.battery?.dischargedKwh ?? 0;
+      }
+      return kwh;
+    };
+    // Priced at £300/MWh, the hour is worth filling the battery for; once unpriced (no baseline at its
+    // notice) it is an ordinary evening hour again.
+    const priced = await discharge(strategy([window]));
+    const unpriced = strategy([window]);
+    unpriced.unprice(window);
+    const plain = await discharge(unpriced);
+    assert.ok(priced > plain + 10, `discharged in the window: ${priced} kWh priced, ${plain} kWh unpriced`);
+    assert.ok((JSON.parse(JSON.stringify(unpriced.save())) as { unpriced: string[] }).unpriced.length === 1);
   });
 });

@@ -74,12 +74,14 @@ describe('flexlon backtest', () => {
     assert.ok(existsSync(join(dir, 'savings.svg')));
     for (const name of ['gsf-best-window', 'flexlon']) {
       const m = new RegExp(
-        `${name} saved on (\\d) of 3 days \\(median (−?£[\\d.]+), best (−?£[\\d.]+), worst (−?£[\\d.]+)\\)`,
+        `${name} saved on (\\d) of 3 days \\(median (−?£[\\d.]+), best (−?£[\\d.]+), worst (−?£[\\d.]+); (−?£[\\d.]+) in all\\)`,
       ).exec(html);
       assert.ok(m, `${name}'s savings in the report`);
       const gbp = (x: string | undefined) => Number((x ?? '').replace('−', '-').replace('£', ''));
       const [median, best, worst] = [gbp(m[2]), gbp(m[3]), gbp(m[4])];
       assert.ok(best >= median && median >= worst, m[0]);
+      // Three days: the total lies between three worst days and three best.
+      assert.ok(gbp(m[5]) >= 3 * worst - 0.02 && gbp(m[5]) <= 3 * best + 0.02, m[0]);
     }
     // 24 January 2023 was a DFS live event: called, stated with its source, and not settled on the
     // run's only day (no metered day before it for BL01), which the results say.

@@ -139,6 +139,13 @@ describe('backtest flexibility products', () => {
     assert.deepEqual(r.settledOffers[0]?.committedKw, { recalibrated: 10, raw: 30 });
     assert.equal(r.byProduct.dfs?.offerAccuracy.withRecalibration.meanAbsErrorKwh, 0);
     assert.equal(r.byProduct.dfs?.offerAccuracy.withoutRecalibration.meanAbsErrorKwh, 20);
+    // Withdrawn (the strategy stopped planning for it), its prediction is not the plan's: it teaches nothing.
+    const w = settleOffers([{ ...offer(w1, 70), baselineKw: null, withdrawn: true }, offer(DFS, 70)], [w1, DFS], m, [
+      'dfs',
+      'dso-peak',
+    ]);
+    assert.match(w.unsettled[0]?.reason ?? '', /withdrawn/);
+    assert.deepEqual(w.settledOffers[0]?.committedKw, { recalibrated: 30, raw: 30 });
   });
 
   it('fits the bias alone from few points and the gain from enough', () => {

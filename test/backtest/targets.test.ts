@@ -70,6 +70,12 @@ test('a capture under 95 % is missed, by the points it is short; flexlon ahead o
     capture?.[2] ?? '',
     /flexlon captures 98\.9 % of the oracle's saving: the oracle pays £12 of lateness for its £ \+ carbon, flexlon £4\./,
   );
+  // Where flexlon had the more lateness, the sentence says so rather than blaming the oracle's.
+  const late = { ...s, flexlon: summary({ valueGbp: 1009, latenessGbp: 20, capture: 0.91 }) };
+  assert.match(
+    rows(targetsHtml(targetsOf(late), late))[0]?.[2] ?? '',
+    /flexlon also pays more lateness \(£20 against the oracle's £12\)/,
+  );
   assert.equal(gsf?.[1], 'half met');
   assert.match(gsf?.[2] ?? '', /£0\.0826 against £0\.0839 \(−1\.55 %\).*136\.5 g against 135\.0 g \(\+1\.11 %\)/);
   assert.match(gsf?.[2] ?? '', /gsf-best-window meets 92\.0 % of deadlines/);
