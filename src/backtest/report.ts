@@ -7,6 +7,7 @@ import { settlementPeriodOf, PERIOD_MS } from '../domain/settlement-day.ts';
 import { CHUNK_DAYS } from './bound.ts';
 import { loadDay, type DayChunk } from './checkpoint.ts';
 import { summarise, type StrategySummary } from './metrics.ts';
+import { fleetSites } from './fleet.ts';
 import { DEFAULTS, DRAIN_DAYS, type BacktestOptions, type RunOutput } from './run.ts';
 import { gapsOf, outturnCarbon, outturnPrice } from './signal-view.ts';
 import { productRules, settleOffers, type MeterSource, type ProductResults } from './products.ts';
@@ -217,6 +218,19 @@ export const figuresTable = (
 
 const pct = (x: number | null): string => (x === null ? '–' : `${fmt(x * 100, 1)} %`);
 
+/** Each battery site's battery as the run used it, in a sentence (none without one). */
+const batteriesOf = (o: BacktestOptions): string => {
+  const sites = o.fleetSites ?? o.fleetFile?.sites ?? fleetSites(o.sites, o.fleet);
+  const list = sites.flatMap(({ spec: s }) =>
+    s.battery
+      ? [
+          `${esc(s.id)} ${fmt(s.battery.capacityKwh, 0)} kWh, ${fmt(s.battery.maxChargeKw, 0)} kW in / ${fmt(s.battery.maxDischargeKw, 0)} kW out, ${fmt(s.battery.roundTripEfficiency * 100, 0)} % round trip, kept within ${fmt(s.battery.minSocKwh, 0)}–${fmt(s.battery.maxSocKwh, 0)} kWh from ${fmt(s.battery.initialSocKwh, 0)} kWh, £${fmt(s.battery.degradationGbpPerMwh, 0)} wear per MWh discharged${s.gridImportLimitKw === undefined ? '' : `, connection ${fmt(s.gridImportLimitKw, 0)} kW`}`,
+        ]
+      : [],
+  );
+  return list.length ? ` Batteries: ${list.join('; ')}.` : '';
+};
+
 const peaksBySite = (summary: Record<string, StrategySummary>, sites: readonly string[]): string =>
   Object.entries(summary)
     .map(([n, x]) => `${n} ${x.peakImportKwBySite.map((k, i) => `${sites[i] ?? i} ${fmt(k, 0)} kW`).join(', ')}`)
@@ -412,7 +426,7 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
 <h1>FlexLon backtest</h1>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)}` : `${o.fleet} fleet`}, ${o.workloadName ? `jobs drawn from ${esc(o.workloadName)}` : o.fleetFile ? "the busy profile's jobs" : "the profile's jobs"}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${figuresTable(summary, out.batteries, targets.oracleIsBound)}
-<p>£/GPU-h: the bill for the sites' whole import (training and inference pools, idle included, × PUE)${out.batteries ? ", with battery wear and the worth of the energy the batteries end the run without (at the run's mean price)" : ''}, per GPU-hour of work run at full speed. Peak kW: the fleet's highest half-hourly import, all sites together; per site (<code>peakImportKwBySite</code>): ${peaksBySite(summary, o.sites)}.</p>
+<p>£/GPU-h: the bill for the sites' whole import (training and inference pools, idle included, × PUE)${out.batteries ? ", with battery wear and the worth of the energy the batteries end the run without (at the run's mean price)" : ''}, per GPU-hour of work run at full speed. Peak kW: the fleet's highest half-hourly import, all sites together; per site (<code>peakImportKwBySite</code>): ${peaksBySite(summary, o.sites)}.${batteriesOf(o)}</p>
 ${targetsHtml(
   targets,
   summary,
