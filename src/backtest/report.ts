@@ -139,7 +139,7 @@ const savingsOf = (daily: ReturnType<typeof summarise>['daily'], names: readonly
           ? (values[Math.floor(mid)] as number)
           : ((values[mid - 1] as number) + (values[mid] as number)) / 2;
       const saved = values.filter((v) => v > 0).length;
-      const gbp = (v: number) => `${v < 0 ? '−' : ''}£${Math.abs(v).toFixed(2)}`;
+      const gbp = (v: number) => `${v < 0 ? '−' : ''}£${fmt(Math.abs(v))}`;
       const total = values.reduce((a, v) => a + v, 0);
       return `${esc(name)} saved on ${saved} of ${values.length} days (median ${gbp(median)}, best ${gbp(values[0] as number)}, worst ${gbp(values.at(-1) as number)}; ${gbp(total)} in all)`;
     })

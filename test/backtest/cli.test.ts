@@ -74,10 +74,10 @@ describe('flexlon backtest', () => {
     assert.ok(existsSync(join(dir, 'savings.svg')));
     for (const name of ['gsf-best-window', 'flexlon']) {
       const m = new RegExp(
-        `${name} saved on (\\d) of 3 days \\(median (−?£[\\d.]+), best (−?£[\\d.]+), worst (−?£[\\d.]+); (−?£[\\d.]+) in all\\)`,
+        `${name} saved on (\\d) of 3 days \\(median (−?£[\\d.,]+), best (−?£[\\d.,]+), worst (−?£[\\d.,]+); (−?£[\\d.,]+) in all\\)`,
       ).exec(html);
       assert.ok(m, `${name}'s savings in the report`);
-      const gbp = (x: string | undefined) => Number((x ?? '').replace('−', '-').replace('£', ''));
+      const gbp = (x: string | undefined) => Number((x ?? '').replace('−', '-').replace('£', '').replace(/,/g, ''));
       const [median, best, worst] = [gbp(m[2]), gbp(m[3]), gbp(m[4])];
       assert.ok(best >= median && median >= worst, m[0]);
       // Three days: the total lies between three worst days and three best.
