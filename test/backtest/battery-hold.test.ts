@@ -17,42 +17,53 @@ const solver = createPlanningSolver({ work: DEFAULT_WORK });
 after(() => solver.close());
 const { history } = recordedSource({ kind: 'shipped' });
 
+// 23 January 2023, with a week of grid data before it for the forecasts.
+const start = settlementDayStart('2023-01-23');
+const dataStart = start - 8 * 86_400_000;
+const data = gridDataOf(history, dataStart, 16 * 48, 1);
+const noise = carbonNoise(1);
+// cdf's: 400 kWh, 200 kW each way, 88 % round trip, 40–360 kWh, £40 per MWh discharged.
+const cdf = (SIM_SITES.find((x) => x.id === 'cdf') as { battery: SiteBattery }).battery;
+
+/** A small training pool behind cdf's battery, holding `socKwh` at the start. */
+const site = (socKwh = cdf.initialSocKwh) =>
+  new SiteSim({
+    id: 'cdf',
+    gpus: 16,
+    trainingIdleKw: 10,
+    trainingMaxKw: 60,
+    pue: 1.2,
+    battery: { ...cdf, initialSocKwh: socKwh },
+  });
+
+const flexlon = (windows: ProductWindow[] = []) =>
+  new PlannerStrategy('flexlon', {
+    solver,
+    horizon: 96,
+    fullPlanEvery: 4,
+    carbonGbpPerTonne: 70,
+    capacityValueShare: 0.25,
+    foresight: false,
+    windows,
+  });
+
+/** The decision context at period `k` of the day. */
+const at = (sim: SiteSim, k: number) => {
+  const now = start + k * PERIOD_MS;
+  return { now, period: (now - dataStart) / PERIOD_MS, sites: [sim], view: new ForecastView(data, now, noise) };
+};
+
 describe('a battery holding a committed window', () => {
   it('gives the cap in the window only, keeps it through a checkpoint, and drops it after', async () => {
-    const start = settlementDayStart('2023-01-23');
-    const dataStart = start - 8 * 86_400_000;
-    const data = gridDataOf(history, dataStart, 16 * 48, 1);
-    const noise = carbonNoise(1);
-    const sim = new SiteSim({
-      id: 'cdf',
-      gpus: 16,
-      trainingIdleKw: 10,
-      trainingMaxKw: 60,
-      pue: 1.2,
-      // cdf's: 400 kWh, 200 kW each way, 88 % round trip, 40–360 kWh, £40 per MWh discharged.
-      battery: { ...(SIM_SITES.find((x) => x.id === 'cdf') as { battery: SiteBattery }).battery },
-    });
-    const options = {
-      solver,
-      horizon: 96,
-      fullPlanEvery: 4,
-      carbonGbpPerTonne: 70,
-      capacityValueShare: 0.25,
-      foresight: false,
-    };
-    const strategy = new PlannerStrategy('flexlon', options);
-    const at = (k: number) => {
-      const now = start + k * PERIOD_MS;
-      const period = (now - dataStart) / PERIOD_MS;
-      return { now, period, sites: [sim], view: new ForecastView(data, now, noise) };
-    };
-    const setpoint = async (s: PlannerStrategy, k: number) => (await s.decide(at(k))).battery?.('cdf');
+    const sim = site();
+    const strategy = flexlon();
+    const setpoint = async (s: PlannerStrategy, k: number) => (await s.decide(at(sim, k))).battery?.('cdf');
     // The window is periods 34–35 of the day (17:00–18:00 UTC): import at most 30 and 25 kW there.
-    strategy.holdImport('cdf', at(34).period, [30, 25]);
+    strategy.holdImport('cdf', at(sim, 34).period, [30, 25]);
     assert.equal((await setpoint(strategy, 33))?.importCapKw, undefined);
     assert.equal((await setpoint(strategy, 34))?.importCapKw, 30);
     // A resumed run has it too.
-    const resumed = new PlannerStrategy('flexlon', options);
+    const resumed = flexlon();
     resumed.load(JSON.parse(JSON.stringify(strategy.save())));
     assert.equal((await setpoint(resumed, 35))?.importCapKw, 25);
     const later = await setpoint(resumed, 36);
@@ -60,16 +71,12 @@ describe('a battery holding a committed window', () => {
     assert.equal(later.importCapKw, undefined);
     assert.deepEqual((resumed.save() as { holds: Record<string, object> }).holds, { cdf: {} });
     // Two windows announced for the same periods: the stricter cap holds.
-    strategy.holdImport('cdf', at(40).period, [50]);
-    strategy.holdImport('cdf', at(40).period, [45]);
+    strategy.holdImport('cdf', at(sim, 40).period, [50]);
+    strategy.holdImport('cdf', at(sim, 40).period, [45]);
     assert.equal((await setpoint(strategy, 40))?.importCapKw, 45);
   });
+
   it('plans for an announced window until it is found unpriceable, then no longer', async () => {
-    const start = settlementDayStart('2023-01-23');
-    const dataStart = start - 8 * 86_400_000;
-    const data = gridDataOf(history, dataStart, 16 * 48, 1);
-    const noise = carbonNoise(1);
-    const cdf = (SIM_SITES.find((x) => x.id === 'cdf') as { battery: SiteBattery }).battery;
     // A DFS hour at 17:00 UTC (periods 34–35), announced at 00:00; the battery starts at its floor.
     const window: ProductWindow = {
       product: 'dfs',
@@ -80,43 +87,20 @@ describe('a battery holding a committed window', () => {
       fromSlot: 34,
       source: 'test',
     };
-    const strategy = (windows: ProductWindow[]) =>
-      new PlannerStrategy('flexlon', {
-        solver,
-        horizon: 96,
-        fullPlanEvery: 4,
-        carbonGbpPerTonne: 70,
-        capacityValueShare: 0.25,
-        foresight: false,
-        windows,
-      });
     const discharge = async (s: PlannerStrategy) => {
-      const sim = new SiteSim({
-        id: 'cdf',
-        gpus: 16,
-        trainingIdleKw: 10,
-        trainingMaxKw: 60,
-        pue: 1.2,
-        battery: { ...cdf, initialSocKwh: cdf.minSocKwh },
-      });
+      const sim = site(cdf.minSocKwh);
       let kwh = 0;
       for (let k = 0; k < 36; k++) {
-        const now = start + k * PERIOD_MS;
-        const d = await s.decide({
-          now,
-          period: (now - dataStart) / PERIOD_MS,
-          sites: [sim],
-          view: new ForecastView(data, now, noise),
-        });
-        const m = sim.step(now, d.eligible, d.order, 10, d.early, d.battery?.('cdf'));
+        const d = await s.decide(at(sim, k));
+        const m = sim.step(at(sim, k).now, d.eligible, d.order, 10, d.early, d.battery?.('cdf'));
         if (k >= 34) kwh += m.battery?.dischargedKwh ?? 0;
       }
       return kwh;
     };
     // Priced at £300/MWh, the hour is worth filling the battery for; once unpriced (no baseline at its
     // notice) it is an ordinary evening hour again.
-    const priced = await discharge(strategy([window]));
-    const unpriced = strategy([window]);
+    const priced = await discharge(flexlon([window]));
+    const unpriced = flexlon([window]);
     unpriced.unprice(window);
     const plain = await discharge(unpriced);
     assert.ok(priced > plain + 10, `discharged in the window: ${priced} kWh priced, ${plain} kWh unpriced`);
