@@ -12,7 +12,7 @@ import { DEFAULTS, DRAIN_DAYS, type BacktestOptions, type RunOutput } from './ru
 import { gapsOf, outturnCarbon, outturnPrice } from './signal-view.ts';
 import { productRules, settleOffers, type MeterSource, type ProductResults } from './products.ts';
 import type { ProductName } from './product-calendar.ts';
-import { barsSvgOf, esc, svgOf, type Chart } from './svg.ts';
+import { barsSvgOf, COLOURS, esc, svgOf, type Chart } from './svg.ts';
 import { targetsHtml, targetsOf } from './targets.ts';
 
 export const RESULTS_SCHEMA = 'flexlon-backtest/1';
@@ -122,6 +122,8 @@ const savingsOf = (daily: ReturnType<typeof summarise>['daily'], names: readonly
     (d.gbp[n] ?? NaN) + (d.wearGbp[n] ?? 0) + ((d.kgCo2[n] ?? NaN) * carbon) / 1000;
   const series = others.map((n) => ({
     name: n,
+    // The colour each strategy has in the other plots (its place among the run's strategies).
+    colour: COLOURS[names.indexOf(n) % COLOURS.length] as string,
     values: daily.map((d) => value(d, 'fifo') - value(d, n)).sort((a, b) => b - a),
   }));
   const last = Math.max(1, daily.length - 1);
@@ -229,6 +231,22 @@ const batteriesOf = (o: BacktestOptions): string => {
       : [],
   );
   return list.length ? ` Batteries: ${list.join('; ')}.` : '';
+};
+
+/**
+ * Where each strategy's batteries ended the run against their start, and what that was counted as
+ * (metrics.ts: the energy to refill at the run's mean price and carbon, or credited where fuller).
+ */
+const batteryEndsOf = (summary: Record<string, StrategySummary>): string => {
+  const ends = Object.entries(summary).filter(([, s]) => Math.abs(s.batteryEndKwh) > 1e-6);
+  return ends.length
+    ? ` At the run's end: ${ends
+        .map(
+          ([n, s]) =>
+            `${esc(n)}'s batteries ${fmt(Math.abs(s.batteryEndKwh), 0)} kWh ${s.batteryEndKwh < 0 ? 'short of' : 'above'} their start, ${s.batteryEndGbp >= 0 ? 'charged' : 'credited'} £${fmt(Math.abs(s.batteryEndGbp))} in value, and its carbon at the run's mean intensity in tCO2`,
+        )
+        .join('; ')}.`
+    : '';
 };
 
 const peaksBySite = (summary: Record<string, StrategySummary>, sites: readonly string[]): string =>
@@ -426,7 +444,7 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
 <h1>FlexLon backtest</h1>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)}` : `${o.fleet} fleet`}, ${o.workloadName ? `jobs drawn from ${esc(o.workloadName)}` : o.fleetFile ? "the busy profile's jobs" : "the profile's jobs"}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${figuresTable(summary, out.batteries, targets.oracleIsBound)}
-<p>£/GPU-h: the bill for the sites' whole import (training and inference pools, idle included, × PUE)${out.batteries ? ", with battery wear and the worth of the energy the batteries end the run without (at the run's mean price)" : ''}, per GPU-hour of work run at full speed. Peak kW: the fleet's highest half-hourly import, all sites together; per site (<code>peakImportKwBySite</code>): ${peaksBySite(summary, o.sites)}.${batteriesOf(o)}</p>
+<p>£/GPU-h: the bill for the sites' whole import (training and inference pools, idle included, × PUE)${out.batteries ? ", with battery wear and the worth of the energy the batteries end the run without (at the run's mean price)" : ''}, per GPU-hour of work run at full speed. Peak kW: the fleet's highest half-hourly import, all sites together; per site (<code>peakImportKwBySite</code>): ${peaksBySite(summary, o.sites)}.${batteriesOf(o)}${batteryEndsOf(summary)}</p>
 ${targetsHtml(
   targets,
   summary,

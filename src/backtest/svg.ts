@@ -3,6 +3,8 @@
 export interface Series {
   readonly name: string;
   readonly values: readonly number[];
+  /** Its line's colour; absent: the next of the palette by position. */
+  readonly colour?: string;
 }
 
 export interface Chart {
@@ -13,7 +15,7 @@ export interface Chart {
   readonly series: readonly Series[];
 }
 
-const COLOURS = ['#1b6ca8', '#d1495b', '#2a9d8f', '#e9a03b', '#6a4c93', '#555555'];
+export const COLOURS = ['#1b6ca8', '#d1495b', '#2a9d8f', '#e9a03b', '#6a4c93', '#555555'];
 const W = 860;
 const H = 260;
 const PAD = { left: 64, right: 150, top: 30, bottom: 36 };
@@ -57,7 +59,7 @@ const group = (c: Chart, dy: number): string => {
       );
   });
   c.series.forEach((s, k) => {
-    const colour = COLOURS[k % COLOURS.length] as string;
+    const colour = s.colour ?? (COLOURS[k % COLOURS.length] as string);
     const pts = s.values
       .map((v, i) => (Number.isFinite(v) ? `${x(i).toFixed(1)},${y(v).toFixed(1)}` : ''))
       .filter((p) => p)

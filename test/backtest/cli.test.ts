@@ -72,6 +72,13 @@ describe('flexlon backtest', () => {
     assert.ok(existsSync(join(dir, 'daily.svg')) && existsSync(join(dir, 'week.svg')));
     // The distribution of daily savings against fifo, per strategy, best day first.
     assert.ok(existsSync(join(dir, 'savings.svg')));
+    // Each strategy keeps its colour from plot to plot (fifo is not in this one).
+    const colourOf = (file: string, name: string) =>
+      new RegExp(`stroke="(#[0-9a-f]{6})" stroke-width="3"/><text[^>]*>${name}</text>`).exec(
+        readFileSync(join(dir, file), 'utf8'),
+      )?.[1];
+    for (const name of ['gsf-best-window', 'flexlon'])
+      assert.equal(colourOf('savings.svg', name), colourOf('daily.svg', name) ?? 'none', name);
     for (const name of ['gsf-best-window', 'flexlon']) {
       const m = new RegExp(
         `${name} saved on (\\d) of 3 days \\(median (−?£[\\d.,]+), best (−?£[\\d.,]+), worst (−?£[\\d.,]+); (−?£[\\d.,]+) in all\\)`,

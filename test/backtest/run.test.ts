@@ -180,9 +180,14 @@ describe('backtest runs', () => {
     const all = f?.offerAccuracy.withRecalibration;
     assert.ok(all && all.deliveredMwh >= all.committedMwh, JSON.stringify(all));
     assert.equal(f?.offerAccuracy.withRecalibration.offers, 4);
-    // The report says what battery it was.
+    // The report says what battery it was, and where it ended the run.
+    const report = readFileSync(join(o.out, 'report.html'), 'utf8');
     assert.match(
-      readFileSync(join(o.out, 'report.html'), 'utf8'),
+      report,
+      /At the run's end: flexlon's batteries [\d,]+ kWh (short of|above) their start, (charged|credited) £[\d.,]+ in value/,
+    );
+    assert.match(
+      report,
       /Batteries: cdf 400 kWh, 200 kW in \/ 200 kW out, 88 % round trip, kept within 40–360 kWh from 200 kWh, £40 wear per MWh discharged, connection 300 kW\./,
     );
   });
