@@ -6,7 +6,7 @@ import { bl01Baseline } from '../settlement/baseline-bl01.ts';
 import type { FleetSite } from './fleet.ts';
 import type { PlannerStrategy } from './planner-strategy.ts';
 import { productCalendar, type ProductName, type ProductWindow } from './product-calendar.ts';
-import { BL01_SETTLEMENT, meterHistory, type Offer } from './products.ts';
+import { BL01_SETTLEMENT, committedKwOf, meterHistory, type Offer } from './products.ts';
 import { ForecastView, newAudit, type carbonNoise, type GridData } from './signal-view.ts';
 
 /**
@@ -71,4 +71,33 @@ export const offersAt = (
       baselineKw: bl.ok ? bl.baselineKw : null,
     };
   });
+};
+
+/**
+ * What a planner strategy does with its offers for a window at the notice, and the offers as recorded.
+ * A window no site has a baseline for cannot pay: it is no longer planned for, and its offers are
+ * withdrawn (their prediction no longer the plan's, they teach no power model). Otherwise, where a
+ * reduction is committed, the site's battery holds the import at baseline − committed in each period
+ * of the window: what settlement pays on.
+ */
+export const commitAtNotice = (
+  strategy: PlannerStrategy,
+  w: ProductWindow,
+  offers: readonly Offer[],
+  dataStart: number,
+): Offer[] => {
+  if (offers.every((x) => x.baselineKw === null)) {
+    strategy.unprice(w);
+    return offers.map((x) => ({ ...x, withdrawn: true }));
+  }
+  for (const x of offers) {
+    const committed = x.baselineKw ? committedKwOf(x.baselineKw, x.predictedKw) : 0;
+    if (x.baselineKw && committed > 0)
+      strategy.holdImport(
+        x.site,
+        (x.start - dataStart) / PERIOD_MS,
+        x.baselineKw.map((b) => b - committed),
+      );
+  }
+  return [...offers];
 };

@@ -18,7 +18,7 @@ import {
   type StrategyState,
 } from './checkpoint.ts';
 import { objectiveBound, type ObjectiveBound } from './bound.ts';
-import { offersAt, productWindows } from './commitments.ts';
+import { commitAtNotice, offersAt, productWindows } from './commitments.ts';
 import { BACKTEST_BUSY_FILL, fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
 import { CAPACITY_VALUE_SHARE, PlannerStrategy } from './planner-strategy.ts';
 import { DEFAULT_WORK } from '../optimise/work.ts';
@@ -34,7 +34,7 @@ import {
   type GridData,
   type ViewAudit,
 } from './signal-view.ts';
-import { BL01_SETTLEMENT, committedKwOf, type Offer } from './products.ts';
+import { BL01_SETTLEMENT, type Offer } from './products.ts';
 import type { FleetFile } from './fleet-file.ts';
 import type { ProductName, ProductWindow } from './product-calendar.ts';
 import { SiteSim, simJobOf } from './site-sim.ts';
@@ -330,42 +330,24 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
         if (announced && lane.strategy instanceof PlannerStrategy) {
           const strategy = lane.strategy;
           const made = announced.flatMap((w) =>
-            offersAt(
+            commitAtNotice(
               strategy,
               w,
-              sites,
-              meters.get(strategy.name) as Map<string, number[]>[],
-              eventDays,
+              offersAt(
+                strategy,
+                w,
+                sites,
+                meters.get(strategy.name) as Map<string, number[]>[],
+                eventDays,
+                dataStart,
+                (kk, i) => (dayOf(kk)[i] as SiteDay).inferenceKw,
+                allDays,
+              ),
               dataStart,
-              (kk, i) => (dayOf(kk)[i] as SiteDay).inferenceKw,
-              allDays,
             ),
           );
-          // A window no site has a baseline for cannot pay: it is not planned for from here on, and its
-          // offers are withdrawn (their prediction no longer the plan's, they teach no power model).
-          const withdrawn = new Set<ProductWindow>();
-          for (const w of announced)
-            if (made.every((x) => x.product !== w.product || x.start !== w.start || x.baselineKw === null)) {
-              strategy.unprice(w);
-              withdrawn.add(w);
-            }
-          const drop = (x: Offer) => [...withdrawn].some((w) => w.product === x.product && w.start === x.start);
           const offers = (chunk.offers as Record<string, Offer[]>)[strategy.name] ?? [];
-          (chunk.offers as Record<string, Offer[]>)[strategy.name] = [
-            ...offers,
-            ...made.map((x) => (drop(x) ? { ...x, withdrawn: true } : x)),
-          ];
-          // Where a reduction is committed (a baseline, and above 0), the site's battery then holds the
-          // import at baseline − committed in each period of the window: what settlement pays on.
-          for (const x of made) {
-            const committed = x.baselineKw ? committedKwOf(x.baselineKw, x.predictedKw) : 0;
-            if (x.baselineKw && committed > 0)
-              strategy.holdImport(
-                x.site,
-                (x.start - dataStart) / PERIOD_MS,
-                x.baselineKw.map((b) => b - committed),
-              );
-          }
+          (chunk.offers as Record<string, Offer[]>)[strategy.name] = [...offers, ...made];
         }
         const siteKwh = lane.sims.map((sim, i) => {
           const inference = (siteDays[i] as SiteDay).inferenceKw;
