@@ -7,6 +7,7 @@ import type { FleetSite } from './fleet.ts';
 import type { PlannerStrategy } from './planner-strategy.ts';
 import { productCalendar, type ProductName, type ProductWindow } from './product-calendar.ts';
 import { BL01_SETTLEMENT, committedKwOf, meterHistory, type Offer } from './products.ts';
+import type { WindowTerms } from './window-choice.ts';
 import { ForecastView, newAudit, type carbonNoise, type GridData } from './signal-view.ts';
 
 /**
@@ -26,38 +27,54 @@ export const productWindows = (
   });
 
 /**
+ * What a site knows of a window at its notice, before it plans: BL01 over the metered days complete by
+ * then (null: none yet), and the import no plan changes in each period of the window, (idle + the
+ * day's inference profile) × PUE. The strategy weighs its plans on them (window-choice.ts), and its
+ * offers are made from them (offersAt).
+ */
+export const windowTerms = (
+  w: ProductWindow,
+  sites: readonly FleetSite[],
+  meter: readonly Map<string, number[]>[],
+  eventDays: ReadonlySet<string>,
+  inference: (dayIndex: number, site: number) => readonly number[],
+  allDays: readonly string[],
+): WindowTerms[] => {
+  const k = allDays.indexOf(w.date);
+  return sites.map((s, i) => {
+    const inf = k >= 0 ? inference(k, i) : [];
+    const fixedKw = Array.from(
+      { length: w.periods },
+      (_, p) => (s.spec.trainingIdleKw + (inf[(w.fromSlot + p) % Math.max(1, inf.length)] ?? 0)) * s.spec.pue,
+    );
+    const days = meter[i] as Map<string, number[]>;
+    // Only days finished by the notice are in the meter store (it is filled at each day's end).
+    const history = meterHistory({ day: (_, d) => days.get(d), price: () => 0 }, i, w.date, eventDays);
+    const bl = bl01Baseline(history, w.date, [], w.fromSlot, w.fromSlot + w.periods, BL01_SETTLEMENT);
+    return { site: s.spec.id, baselineKw: bl.ok ? bl.baselineKw : null, fixedKw };
+  });
+};
+
+/**
  * The commitments a planner strategy makes at a window's notice, one per site: the import its plan
- * expects in each period of the window ((idle + the day's inference profile + planned jobs) × PUE,
- * + the battery's planned charge − discharge) and BL01 over the metered days complete by then.
+ * expects in each period of the window (the fixed import of `terms` + planned jobs × PUE + the
+ * battery's planned charge − discharge) against BL01 as known then.
  */
 export const offersAt = (
   strategy: PlannerStrategy,
   w: ProductWindow,
   sites: readonly FleetSite[],
-  meter: readonly Map<string, number[]>[],
-  eventDays: ReadonlySet<string>,
+  terms: readonly WindowTerms[],
   dataStart: number,
-  inference: (dayIndex: number, site: number) => readonly number[],
-  allDays: readonly string[],
-): Offer[] => {
-  const k = allDays.indexOf(w.date);
-  return sites.map((s, i) => {
-    const inf = k >= 0 ? inference(k, i) : [];
-    const predictedKw = Array.from({ length: w.periods }, (_, p) => {
-      const slot = w.fromSlot + p;
+): Offer[] =>
+  sites.map((s, i) => {
+    const t = terms[i] as WindowTerms;
+    const predictedKw = t.fixedKw.map((fixed, p) => {
       const period = (w.start + p * PERIOD_MS - dataStart) / PERIOD_MS;
       return (
-        (s.spec.trainingIdleKw +
-          (inf[slot % Math.max(1, inf.length)] ?? 0) +
-          strategy.plannedJobsKw(s.spec.id, period)) *
-          s.spec.pue +
-        strategy.plannedBatteryKw(s.spec.id, period)
+        fixed + strategy.plannedJobsKw(s.spec.id, period) * s.spec.pue + strategy.plannedBatteryKw(s.spec.id, period)
       );
     });
-    const days = meter[i] as Map<string, number[]>;
-    // Only days finished by the notice are in the meter store (it is filled at each day's end).
-    const history = meterHistory({ day: (_, d) => days.get(d), price: () => 0 }, i, w.date, eventDays);
-    const bl = bl01Baseline(history, w.date, [], w.fromSlot, w.fromSlot + w.periods, BL01_SETTLEMENT);
     return {
       product: w.product,
       site: s.spec.id,
@@ -68,10 +85,9 @@ export const offersAt = (
       periods: w.periods,
       fromSlot: w.fromSlot,
       predictedKw,
-      baselineKw: bl.ok ? bl.baselineKw : null,
+      baselineKw: t.baselineKw,
     };
   });
-};
 
 /**
  * What a planner strategy does with its offers for a window at the notice, and the offers as recorded.

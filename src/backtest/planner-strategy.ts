@@ -30,6 +30,7 @@ import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
 import { buildProblem, DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
 import type { Solver } from '../ports.ts';
 import { windowAdder } from './products.ts';
+import { jobShareOfPay, type WindowTerms } from './window-choice.ts';
 import { NoSlackReserve } from './reserve.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
@@ -179,6 +180,13 @@ export class PlannerStrategy implements Strategy {
   private readonly notices = new Set<number>();
   /** Windows no site could commit to at their notice (no BL01 baseline yet): no longer priced. */
   private unpriced = new Set<string>();
+  /** What each site knows of a window announced now (run.ts, from commitments.ts), until the plan. */
+  private readonly announced: { window: ProductWindow; terms: readonly WindowTerms[] }[] = [];
+  /**
+   * `site|window` → the share of the window's pay the site's jobs see, where below 1: the rest its
+   * battery answers alone (window-choice.ts).
+   */
+  private jobShare: Record<string, number> = {};
   /** Per site: jobs seen submitted in the last week (submission time, GPU-hours), for the offered load. */
   private submitted: Record<string, [id: string, at: number, gpuH: number][]> = {};
   /** flexlon only: the room kept for jobs with no slack (reserve.ts). */
@@ -289,6 +297,51 @@ export class PlannerStrategy implements Strategy {
   }
 
   /**
+   * What each site knows of a window at its notice (commitments.ts windowTerms), given before the
+   * notice's plan, which sets how much of the window's pay each site's jobs see (window-choice.ts).
+   */
+  announce(w: ProductWindow, terms: readonly WindowTerms[]): void {
+    this.announced.push({ window: w, terms });
+  }
+
+  /** The windows announced now: the share of each one's pay that each site's jobs see. */
+  private shareAnnounced(sites: readonly SiteSim[]): void {
+    for (const { window: w, terms } of this.announced)
+      for (const t of terms) {
+        const sim = sites.find((x) => x.spec.id === t.site);
+        if (!sim) continue;
+        const s = sim.spec;
+        const share = jobShareOfPay(
+          t,
+          { jobsMaxKw: s.trainingMaxKw - s.trainingIdleKw, pue: s.pue, ...(s.battery ? { battery: s.battery } : {}) },
+          PERIOD_MS / 3_600_000,
+        );
+        if (share < 1) this.jobShare[`${t.site}|${windowKey(w)}`] = share;
+      }
+    this.announced.length = 0;
+  }
+
+  /**
+   * A site's job problem with only its jobs' share of each window's pay (window-choice.ts): the
+   * signals carry the whole of it, which the battery plans against.
+   */
+  private forJobs(problem: PlanningProblem, site: string, ctx: DecideContext): PlanningProblem {
+    const spec = problem.sites.find((x) => x.id === site);
+    if (!spec) return problem;
+    let prices: number[] | undefined;
+    for (let t = 0; t < problem.slots; t++)
+      for (const w of this.windowsAt.get(ctx.now + t * PERIOD_MS) ?? []) {
+        const share = this.jobShare[`${site}|${windowKey(w)}`];
+        if (share === undefined || w.noticeAt > ctx.now || this.unpriced.has(windowKey(w))) continue;
+        prices ??= [...spec.priceGbpPerMwh];
+        prices[t] = (prices[t] as number) - (1 - share) * windowAdder(w, ctx.view.price(ctx.period + t));
+      }
+    if (!prices) return problem;
+    const priceGbpPerMwh = prices;
+    return { ...problem, sites: problem.sites.map((x) => (x.id === site ? { ...x, priceGbpPerMwh } : x)) };
+  }
+
+  /**
    * A window announced that no site could commit to (no BL01 baseline at its notice, commitments.ts):
    * it cannot pay, so the plans from the next period on no longer price it (the notice's own plan did).
    */
@@ -384,6 +437,7 @@ export class PlannerStrategy implements Strategy {
     const fifo = new Set<string>();
     let planned = false;
     let signals: SignalSeries | undefined;
+    this.shareAnnounced(ctx.sites);
     for (const site of ctx.sites) {
       const id = site.spec.id;
       if (!this.o.foresight) this.reserve.note(site, ctx.now);
@@ -410,7 +464,7 @@ export class PlannerStrategy implements Strategy {
       planned = true;
       // The jobs are planned without the battery, which is planned on its own below (see the top).
       const jobsOnly = { ...built, sites: built.sites.map(({ battery: _, ...x }) => x) };
-      const problem = this.o.foresight ? jobsOnly : this.withCapacityValue(jobsOnly, ctx);
+      const problem = this.forJobs(this.o.foresight ? jobsOnly : this.withCapacityValue(jobsOnly, ctx), id, ctx);
       const carry = fresh ? undefined : this.carries.get(id);
       const planCarried = this.o.solver.planCarried?.bind(this.o.solver);
       let schedule =
@@ -458,6 +512,7 @@ export class PlannerStrategy implements Strategy {
       batteries: Object.fromEntries(this.batteries),
       holds: this.holds,
       unpriced: [...this.unpriced],
+      jobShare: this.jobShare,
       stats: this.stats,
       submitted: this.submitted,
       urgent: this.reserve.save(),
@@ -470,6 +525,7 @@ export class PlannerStrategy implements Strategy {
       batteries?: Record<string, BatteryPlan>;
       holds?: PlannerStrategy['holds'];
       unpriced?: string[];
+      jobShare?: Record<string, number>;
       urgent?: ReturnType<NoSlackReserve['save']>;
       stats: PlannerStats;
       submitted?: PlannerStrategy['submitted'];
@@ -478,6 +534,7 @@ export class PlannerStrategy implements Strategy {
     this.batteries = new Map(Object.entries(s.batteries ?? {}));
     this.holds = s.holds ?? {};
     this.unpriced = new Set(s.unpriced ?? []);
+    this.jobShare = s.jobShare ?? {};
     this.submitted = s.submitted ?? {};
     this.reserve = new NoSlackReserve(s.urgent);
     this.seenIds.clear();

@@ -32,7 +32,7 @@ export const ASSUMPTIONS = [
 ];
 
 export const NOT_DONE = [
-  'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume, so the lateness it buys can cost more than the products pay (a battery fortnight at cdf: £342 of revenue for about £570 more on the objective than without --products); compare the objective with a run without them.',
+  'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume (the jobs of a site see only the share of the pay its battery cannot answer), so the lateness it buys can cost more than the products pay; compare the objective with a run without them.',
   'Levers not used by flexlon here: GPU power caps and moving jobs between sites (the profiles allow one site per job). A site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.',
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws exactly what the model says.",
 ];

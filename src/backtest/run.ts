@@ -18,7 +18,8 @@ import {
   type StrategyState,
 } from './checkpoint.ts';
 import { objectiveBound, type ObjectiveBound } from './bound.ts';
-import { commitAtNotice, offersAt, productWindows } from './commitments.ts';
+import { commitAtNotice, offersAt, productWindows, windowTerms } from './commitments.ts';
+import type { WindowTerms } from './window-choice.ts';
 import { BACKTEST_BUSY_FILL, fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
 import { CAPACITY_VALUE_SHARE, PlannerStrategy } from './planner-strategy.ts';
 import { DEFAULT_WORK } from '../optimise/work.ts';
@@ -325,26 +326,25 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
         const view = lane.strategy.foresight
           ? new OutturnView(data, now)
           : new ForecastView(data, now, noise, lane.audit);
+        const announced = lane.strategy instanceof PlannerStrategy ? noticesAt.get(now) : undefined;
+        // What each site knows of a window announced now, given to the planner before its plan.
+        const terms = (announced ?? []).map((w) =>
+          windowTerms(
+            w,
+            sites,
+            meters.get(lane.strategy.name) as Map<string, number[]>[],
+            eventDays,
+            (kk, i) => (dayOf(kk)[i] as SiteDay).inferenceKw,
+            allDays,
+          ),
+        );
+        if (lane.strategy instanceof PlannerStrategy)
+          for (const [k, w] of (announced ?? []).entries()) lane.strategy.announce(w, terms[k] as WindowTerms[]);
         const decision = await lane.strategy.decide({ now, period, sites: lane.sims, view });
-        const announced = noticesAt.get(now);
         if (announced && lane.strategy instanceof PlannerStrategy) {
           const strategy = lane.strategy;
-          const made = announced.flatMap((w) =>
-            commitAtNotice(
-              strategy,
-              w,
-              offersAt(
-                strategy,
-                w,
-                sites,
-                meters.get(strategy.name) as Map<string, number[]>[],
-                eventDays,
-                dataStart,
-                (kk, i) => (dayOf(kk)[i] as SiteDay).inferenceKw,
-                allDays,
-              ),
-              dataStart,
-            ),
+          const made = announced.flatMap((w, k) =>
+            commitAtNotice(strategy, w, offersAt(strategy, w, sites, terms[k] as WindowTerms[], dataStart), dataStart),
           );
           const offers = (chunk.offers as Record<string, Offer[]>)[strategy.name] ?? [];
           (chunk.offers as Record<string, Offer[]>)[strategy.name] = [...offers, ...made];

@@ -171,14 +171,16 @@ describe('backtest runs', () => {
     // baseline already holds the battery's usual evening discharge, so less than all of it). Offered
     // from the job plan alone, these were 0–10 kW after recalibration and one window was delivered
     // negative. In a window the battery holds the import under what the commitment was made from, as
-    // long as it has charge: where more jobs run than the plan expected, it can run out (here on 23
-    // January, 49 kWh of 63).
+    // long as it has charge. The jobs no longer keep out of a window the battery can carry the whole
+    // site through (window-choice.ts), so where more of them run than the plan expected it can run
+    // out: in all, 93 % of the commitments delivered (100 % while the jobs were kept out at any cost,
+    // which cost more in lateness than the windows paid).
     for (const x of f?.offers ?? []) {
       assert.ok(x.committedKw.recalibrated >= 50, JSON.stringify(x));
       assert.ok(x.deliveredKwh >= 0.75 * x.committedKw.recalibrated, JSON.stringify(x));
     }
     const all = f?.offerAccuracy.withRecalibration;
-    assert.ok(all && all.deliveredMwh >= all.committedMwh, JSON.stringify(all));
+    assert.ok(all && all.deliveredMwh >= 0.9 * all.committedMwh, JSON.stringify(all));
     assert.equal(f?.offerAccuracy.withRecalibration.offers, 4);
     // The report says what battery it was, and where it ended the run.
     const report = readFileSync(join(o.out, 'report.html'), 'utf8');
