@@ -10,7 +10,14 @@ import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
 import { productWindows } from '../../src/backtest/commitments.ts';
 import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
-import { carbonNoise, ForecastView, gridDataOf, newAudit, PRICE_LEVEL_HOURS } from '../../src/backtest/signal-view.ts';
+import {
+  carbonNoise,
+  ForecastView,
+  gridDataOf,
+  newAudit,
+  PRICE_LEVEL_HOURS,
+  PRICE_PER_CARBON,
+} from '../../src/backtest/signal-view.ts';
 import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
 
 const solver = createPlanningSolver({ work: DEFAULT_WORK });
@@ -62,10 +69,17 @@ describe('no look-ahead', () => {
     assert.deepEqual(windowOf(before), ['2023-03-02T00:00:00.000Z']);
   });
 
-  it('the naive price forecast is the mean of the same half hour on the 7 published days before', () => {
+  /** The carbon term of a forecast at `v`: the carbon vintage's distance from the week's, which repeats daily. */
+  const carbonTerm = (v: ForecastView, i: number) =>
+    PRICE_PER_CARBON * (v.carbon(i) - baseCarbon(start + i * PERIOD_MS));
+  const near = (x: number, y: number) => assert.ok(Math.abs(x - y) < 1e-9, `${x} against ${y}`);
+
+  it('the naive price forecast is the mean of the same half hour on the 7 published days before, with its carbon term', () => {
     const v = new ForecastView(a, NOON, noise);
-    // 18:00 today has not been published at noon: the mean of 18:00 on the 7 days before = its value.
-    assert.equal(v.price(first + 12), basePrice(NOON + 6 * 3_600_000));
+    // 18:00 today has not been published at noon: the mean of 18:00 on the 7 days before = its value,
+    // + £0.2/MWh per gCO2/kWh that its carbon vintage (noisy: 6 h ahead) lies above 18:00's stored forecasts.
+    assert.ok(Math.abs(carbonTerm(v, first + 12)) > 1e-6, 'the vintage has noise 6 h ahead');
+    near(v.price(first + 12), basePrice(NOON + 6 * 3_600_000) + carbonTerm(v, first + 12));
     // 11:00 today ended by noon: its own outturn.
     assert.equal(v.price(first - 2), basePrice(NOON - 3_600_000));
   });
@@ -74,20 +88,33 @@ describe('no look-ahead', () => {
     // The two hours before noon ran £40/MWh above the same half hours of the week before.
     const high = (t: number) => basePrice(t) + (t >= NOON - 2 * 3_600_000 && t < NOON ? 40 : 0);
     const v = new ForecastView(gridDataOf(history(basePrice, baseCarbon, high), start, periods, 1), NOON, noise);
-    const near = (x: number, y: number) => assert.ok(Math.abs(x - y) < 1e-9, `${x} against ${y}`);
-    near(v.price(first), basePrice(NOON) + 40 * Math.exp(-0 / PRICE_LEVEL_HOURS));
-    near(v.price(first + 12), basePrice(NOON + 6 * 3_600_000) + 40 * Math.exp(-6 / PRICE_LEVEL_HOURS));
+    near(v.price(first), basePrice(NOON) + 40 * Math.exp(-0 / PRICE_LEVEL_HOURS) + carbonTerm(v, first));
+    near(
+      v.price(first + 12),
+      basePrice(NOON + 6 * 3_600_000) + 40 * Math.exp(-6 / PRICE_LEVEL_HOURS) + carbonTerm(v, first + 12),
+    );
     // A day ahead the level has all but faded: under £2.
-    assert.ok(v.price(first + 48) - basePrice(NOON) < 2);
+    assert.ok(v.price(first + 48) - carbonTerm(v, first + 48) - basePrice(NOON) < 2);
     // At 11:00 only 10:00–11:00 of the high hours is published: two of the last four half hours.
     const early = new ForecastView(
       gridDataOf(history(basePrice, baseCarbon, high), start, periods, 1),
       NOON - 3_600_000,
       noise,
     );
-    near(early.price(first), basePrice(NOON) + 20 * Math.exp(-1 / PRICE_LEVEL_HOURS));
+    near(early.price(first), basePrice(NOON) + 20 * Math.exp(-1 / PRICE_LEVEL_HOURS) + carbonTerm(early, first));
     // A week that repeats itself has no level to carry.
-    near(new ForecastView(a, NOON, noise).price(first + 12), basePrice(NOON + 6 * 3_600_000));
+    const flat = new ForecastView(a, NOON, noise);
+    near(flat.price(first + 12), basePrice(NOON + 6 * 3_600_000) + carbonTerm(flat, first + 12));
+  });
+
+  it('a half hour forecast 50 gCO2/kWh above its week is forecast £10/MWh dearer', () => {
+    // From noon on the day every stored carbon forecast is 50 g higher; the prices repeat the week.
+    const higher = (t: number) => baseCarbon(t) + (t >= NOON ? 50 : 0);
+    const v = new ForecastView(gridDataOf(history(basePrice, higher), start, periods, 1), NOON, noise);
+    const w = new ForecastView(a, NOON, noise);
+    // The same noise path: the vintages differ by the 50 g alone.
+    near(v.carbon(first + 12) - w.carbon(first + 12), 50);
+    near(v.price(first + 12) - w.price(first + 12), 50 * PRICE_PER_CARBON);
   });
 
   it('flexlon and gsf-best-window decide the same before t whatever happens after t; the oracle does not', async () => {
