@@ -20,9 +20,11 @@ export const productWindows = (
   days: readonly string[],
   data: GridData,
   noise: ReturnType<typeof carbonNoise>,
+  pricePerCarbon?: number,
 ): ProductWindow[] =>
   productCalendar(products, days, (noticeAt) => {
-    const view = new ForecastView(data, Math.floor(noticeAt / PERIOD_MS) * PERIOD_MS, noise, newAudit());
+    const at = Math.floor(noticeAt / PERIOD_MS) * PERIOD_MS;
+    const view = new ForecastView(data, at, noise, newAudit(), undefined, pricePerCarbon);
     return (t) => view.price((t - data.start) / PERIOD_MS);
   });
 
@@ -69,11 +71,13 @@ export const offersAt = (
 ): Offer[] =>
   sites.map((s, i) => {
     const t = terms[i] as WindowTerms;
+    // Where the site's jobs see only part of the window's pay, its battery carries them: expected as
+    // if every GPU were busy there, as the battery was planned (planner-strategy.ts windowFill).
+    const full = strategy.jobShareOf(s.spec.id, w) < 1 ? s.spec.trainingMaxKw - s.spec.trainingIdleKw : 0;
     const predictedKw = t.fixedKw.map((fixed, p) => {
       const period = (w.start + p * PERIOD_MS - dataStart) / PERIOD_MS;
-      return (
-        fixed + strategy.plannedJobsKw(s.spec.id, period) * s.spec.pue + strategy.plannedBatteryKw(s.spec.id, period)
-      );
+      const jobsKw = Math.max(full, strategy.plannedJobsKw(s.spec.id, period));
+      return fixed + jobsKw * s.spec.pue + strategy.plannedBatteryKw(s.spec.id, period);
     });
     return {
       product: w.product,

@@ -22,7 +22,7 @@
 //   then, with the job plan's load held (Solver.planBatteries), afresh every period from its metered
 //   stored energy. A commitment counts its planned discharge (commitments.ts offersAt).
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
-import type { BatterySchedule, PlanningProblem, Schedule } from '../domain/planning.ts';
+import type { BatterySchedule, JobSchedule, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { GridSignalPoint, SignalSeries } from '../domain/signals.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
@@ -266,15 +266,43 @@ export class PlannerStrategy implements Strategy {
     const id = site.spec.id;
     const carry = this.carries.get(id);
     const shift = carry ? period - carry.period : 0;
+    const held = (carry?.schedule.jobs ?? []).map((j) => ({ ...j, powerKw: j.powerKw.slice(shift) }));
     const jobs = [
-      ...(carry?.schedule.jobs ?? []).map((j) => ({ ...j, powerKw: j.powerKw.slice(shift) })),
+      ...held,
       { id: 'idle', site: id, powerKw: new Array<number>(problem.slots).fill(site.spec.trainingIdleKw) },
+      this.windowFill(site, held, problem.slots, ctx),
     ];
     // A solver without planBatteries (the greedy one) leaves the battery holding its charge.
     const planned = await this.o.solver.planBatteries?.(problem, jobs);
     const battery = planned?.find((b) => b.site === id);
     if (battery) this.batteries.set(id, { period, battery });
     else this.batteries.delete(id);
+  }
+
+  /**
+   * In the windows whose pay the site's jobs see only in part (its battery answers the rest), the jobs
+   * are not kept out: whatever arrives may run there. So the battery is planned, and the commitment
+   * made (commitments.ts offersAt), as if every GPU were busy in them: the IT power the held plan
+   * leaves below full load, as one more load to carry (window-choice.ts).
+   */
+  private windowFill(site: SiteSim, held: readonly JobSchedule[], slots: number, ctx: DecideContext): JobSchedule {
+    const id = site.spec.id;
+    const full = site.spec.trainingMaxKw - site.spec.trainingIdleKw;
+    const powerKw = new Array<number>(slots).fill(0);
+    for (let t = 0; t < slots; t++) {
+      const filled = (this.windowsAt.get(ctx.now + t * PERIOD_MS) ?? []).some(
+        (w) => w.noticeAt <= ctx.now && !this.unpriced.has(windowKey(w)) && this.jobShareOf(id, w) < 1,
+      );
+      if (!filled) continue;
+      const planned = held.reduce((a, j) => a + (j.site === id ? (j.powerKw[t] ?? 0) : 0), 0);
+      powerKw[t] = Math.max(0, full - planned);
+    }
+    return { id: 'window-fill', site: id, powerKw };
+  }
+
+  /** The share of a window's pay the site's jobs see (window-choice.ts): 1 unless its battery answers part. */
+  jobShareOf(site: string, w: ProductWindow): number {
+    return this.jobShare[`${site}|${windowKey(w)}`] ?? 1;
   }
 
   /**

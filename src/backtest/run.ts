@@ -31,6 +31,7 @@ import {
   outturnCarbon,
   outturnPrice,
   PRICE_FORECAST_DAYS,
+  PRICE_PER_CARBON,
   OutturnView,
   type GridData,
   type ViewAudit,
@@ -62,6 +63,11 @@ export interface BacktestOptions {
   readonly fullPlanEvery?: number;
   /** £/tCO2 that values carbon in the objective and in the captured-saving share (default 70). */
   readonly carbonGbpPerTonne?: number;
+  /**
+   * The price forecast's carbon term, £/MWh per gCO2/kWh (signal-view.ts, PRICE_PER_CARBON; 0: the
+   * forecast from prices alone). For tests on hand-made signals, whose carbon has no bearing on price.
+   */
+  readonly pricePerCarbon?: number;
   /**
    * flexlon's capacity value on a contended site, as a share of the lateness price per kWh-hour
    * (planner-strategy.ts, CAPACITY_VALUE_SHARE; 0: none, the planner takes future room for free).
@@ -183,6 +189,11 @@ export const runKey = (o: BacktestOptions): string =>
     horizon: o.horizon ?? DEFAULTS.horizon,
     fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
     carbon: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
+    // Checkpoints made with another price forecast are refused.
+    priceForecast: {
+      days: PRICE_FORECAST_DAYS,
+      perCarbon: o.pricePerCarbon ?? PRICE_PER_CARBON,
+    },
     // Checkpoints made before flexlon priced capacity (or with another share) are refused.
     capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
     ...(o.products?.length ? { products: o.products } : {}),
@@ -243,7 +254,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
   const periods = (lastEnd - firstStart) / PERIOD_MS;
   const data = gridDataOf(o.history, dataStart, (lastEnd - dataStart) / PERIOD_MS + horizon + GSF_PAD, o.seed);
   const noise = carbonNoise(o.seed);
-  const windows = productWindows(o.products ?? [], days, data, noise);
+  const windows = productWindows(o.products ?? [], days, data, noise, o.pricePerCarbon);
   const noticesAt = new Map<number, ProductWindow[]>();
   for (const w of windows) {
     // A window announced before the first day is committed to at the first period.
@@ -325,7 +336,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
         for (const sim of lane.sims) sim.arrive(now);
         const view = lane.strategy.foresight
           ? new OutturnView(data, now)
-          : new ForecastView(data, now, noise, lane.audit);
+          : new ForecastView(data, now, noise, lane.audit, undefined, o.pricePerCarbon);
         const announced = lane.strategy instanceof PlannerStrategy ? noticesAt.get(now) : undefined;
         // What each site knows of a window announced now, given to the planner before its plan.
         const terms = (announced ?? []).map((w) =>

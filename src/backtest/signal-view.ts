@@ -164,6 +164,8 @@ export class ForecastView implements SignalView {
     private readonly noise: NoisePath,
     private readonly audit: ViewAudit = newAudit(),
     model: VintageModel = { ...DEFAULT_VINTAGE_MODEL, seed: data.seed },
+    /** The price forecast's carbon term (£/MWh per gCO2/kWh); 0 leaves the forecast on prices alone. */
+    private readonly pricePerCarbon = PRICE_PER_CARBON,
   ) {
     this.model = model;
   }
@@ -207,8 +209,8 @@ export class ForecastView implements SignalView {
   }
 
   /** The naive forecast with its carbon term, for a half hour whose carbon forecast is `carbon`. */
-  private static withCarbon(naive: { value: number; carbon: number }, carbon: number): number {
-    return naive.value + PRICE_PER_CARBON * (carbon - naive.carbon);
+  private withCarbon(naive: { value: number; carbon: number }, carbon: number): number {
+    return naive.value + this.pricePerCarbon * (carbon - naive.carbon);
   }
 
   /**
@@ -228,7 +230,7 @@ export class ForecastView implements SignalView {
       const f = this.naive(k);
       if (Number.isNaN(p) || !f) continue;
       // A published half hour: its stored carbon forecast was known from its start.
-      err += p - ForecastView.withCarbon(f, this.data.carbonForecast[k] as number);
+      err += p - this.withCarbon(f, this.data.carbonForecast[k] as number);
       m++;
       latest = Math.max(latest, f.latest, this.startOf(k) + PERIOD_MS);
     }
@@ -261,7 +263,7 @@ export class ForecastView implements SignalView {
       const level = this.level();
       const leadH = Math.max(0, start - this.asOf) / 3_600_000;
       // The carbon forecast as this view hands it out: the vintage issued by the decision.
-      const value = ForecastView.withCarbon(naive, this.carbon(i)) + level.error * Math.exp(-leadH / PRICE_LEVEL_HOURS);
+      const value = this.withCarbon(naive, this.carbon(i)) + level.error * Math.exp(-leadH / PRICE_LEVEL_HOURS);
       return this.issued(value, Math.max(naive.latest, level.latest), `the naive price forecast for ${iso(start)}`);
     }
     // Nothing on those days: the last outturn published by the decision.

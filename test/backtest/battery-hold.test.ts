@@ -77,23 +77,26 @@ describe('a battery holding a committed window', () => {
   });
 
   it('plans for an announced window until it is found unpriceable, then no longer', async () => {
-    // A DFS hour at 17:00 UTC (periods 34–35), announced at 00:00; the battery starts at its floor.
+    // A DFS hour at W:00 UTC (periods 2W and 2W + 1), announced at 00:00; the battery starts at its
+    // floor. At 13:00, not in the evening peak, where the forecast price alone (dearer where the carbon
+    // forecast is) already has the battery discharge all the site draws, priced or not.
+    const W = 13;
     const window: ProductWindow = {
       product: 'dfs',
       date: '2023-01-23',
       noticeAt: start,
-      start: start + 34 * PERIOD_MS,
+      start: start + 2 * W * PERIOD_MS,
       periods: 2,
-      fromSlot: 34,
+      fromSlot: 2 * W,
       source: 'test',
     };
     const discharge = async (s: PlannerStrategy) => {
       const sim = site(cdf.minSocKwh);
       let kwh = 0;
-      for (let k = 0; k < 36; k++) {
+      for (let k = 0; k < 2 * W + 2; k++) {
         const d = await s.decide(at(sim, k));
         const m = sim.step(at(sim, k).now, d.eligible, d.order, 10, d.early, d.battery?.('cdf'));
-        if (k >= 34) kwh += m.battery?.dischargedKwh ?? 0;
+        if (k >= 2 * W) kwh += m.battery?.dischargedKwh ?? 0;
       }
       return kwh;
     };

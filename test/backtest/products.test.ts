@@ -262,6 +262,8 @@ describe('backtest with a product window', () => {
       ),
       solver,
       carbonGbpPerTonne: 0,
+      // Flat carbon too, with no price forecast from it: the carbon vintage's noise would break the tie.
+      pricePerCarbon: 0,
       fleetSites: [SMALL_SITE],
       workload: (_s, k, dayStart) => ({ jobs: k === 0 ? shortJobs(12, dayStart) : [], inferenceKw: [0] }),
     });

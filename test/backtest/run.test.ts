@@ -150,7 +150,12 @@ describe('backtest runs', () => {
         string,
         {
           flexibility?: {
-            offers: { product: string; date: string; committedKw: { recalibrated: number }; deliveredKwh: number }[];
+            offers: {
+              product: string;
+              date: string;
+              committedKw: { recalibrated: number; raw: number };
+              deliveredKwh: number;
+            }[];
             offerAccuracy: { withRecalibration: { offers: number; committedMwh: number; deliveredMwh: number } };
           };
         }
@@ -170,17 +175,17 @@ describe('backtest runs', () => {
     // cdf's cluster is full in the evening peak; its 200 kW battery is what it sells there (the
     // baseline already holds the battery's usual evening discharge, so less than all of it). Offered
     // from the job plan alone, these were 0–10 kW after recalibration and one window was delivered
-    // negative. In a window the battery holds the import under what the commitment was made from, as
-    // long as it has charge. The jobs no longer keep out of a window the battery can carry the whole
-    // site through (window-choice.ts), so where more of them run than the plan expected it can run
-    // out: in all, 93 % of the commitments delivered (100 % while the jobs were kept out at any cost,
-    // which cost more in lateness than the windows paid).
+    // negative. The jobs no longer keep out of a window the battery can answer (window-choice.ts), so
+    // the battery is planned and the commitment made as if every GPU ran there: each window delivers
+    // at least what the plan committed (raw), and all four together what recalibration committed,
+    // though recalibration raises the DFS hours' beyond what the battery gives there.
     for (const x of f?.offers ?? []) {
-      assert.ok(x.committedKw.recalibrated >= 50, JSON.stringify(x));
-      assert.ok(x.deliveredKwh >= 0.75 * x.committedKw.recalibrated, JSON.stringify(x));
+      assert.ok(x.committedKw.recalibrated >= 40, JSON.stringify(x));
+      const hours = x.product === 'dfs' ? 1 : 3; // the DFS events' hour; DSO peak 16:00–19:00
+      assert.ok(x.deliveredKwh >= x.committedKw.raw * hours, JSON.stringify(x));
     }
     const all = f?.offerAccuracy.withRecalibration;
-    assert.ok(all && all.deliveredMwh >= 0.9 * all.committedMwh, JSON.stringify(all));
+    assert.ok(all && all.deliveredMwh >= all.committedMwh, JSON.stringify(all));
     assert.equal(f?.offerAccuracy.withRecalibration.offers, 4);
     // The report says what battery it was, and where it ended the run.
     const report = readFileSync(join(o.out, 'report.html'), 'utf8');

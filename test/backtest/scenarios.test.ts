@@ -32,6 +32,9 @@ const run = async (h: BacktestOptions['history'], jobs: number, strategies: Stra
     history: h,
     solver,
     carbonGbpPerTonne: 0,
+    // Hand-made signals: carbon has no bearing on their prices, so the price forecast's carbon term
+    // would only carry the carbon vintage's noise into the price ties these cases are built on.
+    pricePerCarbon: 0,
     fleetSites: [site],
     workload: (_s, k, dayStart) => ({ jobs: k === 0 ? shortJobs(jobs, dayStart) : [], inferenceKw: [0] }),
   };
