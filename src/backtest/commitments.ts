@@ -71,12 +71,17 @@ export const offersAt = (
 ): Offer[] =>
   sites.map((s, i) => {
     const t = terms[i] as WindowTerms;
-    // Where the site's jobs see only part of the window's pay, its battery carries them: expected as
+    // Where the site's jobs see only part of a window's pay, its battery carries them: expected as
     // if every GPU were busy there, as the battery was planned (planner-strategy.ts windowFill).
-    const full = strategy.jobShareOf(s.spec.id, w) < 1 ? s.spec.trainingMaxKw - s.spec.trainingIdleKw : 0;
+    const full = s.spec.trainingMaxKw - s.spec.trainingIdleKw;
+    let carried = false;
     const predictedKw = t.fixedKw.map((fixed, p) => {
-      const period = (w.start + p * PERIOD_MS - dataStart) / PERIOD_MS;
-      const jobsKw = Math.max(full, strategy.plannedJobsKw(s.spec.id, period));
+      const at = w.start + p * PERIOD_MS;
+      const period = (at - dataStart) / PERIOD_MS;
+      const planned = strategy.plannedJobsKw(s.spec.id, period);
+      const byBattery = strategy.batteryCarries(s.spec.id, at);
+      carried ||= byBattery;
+      const jobsKw = byBattery ? Math.max(full, planned) : planned;
       return fixed + jobsKw * s.spec.pue + strategy.plannedBatteryKw(s.spec.id, period);
     });
     return {
@@ -90,6 +95,7 @@ export const offersAt = (
       fromSlot: w.fromSlot,
       predictedKw,
       baselineKw: t.baselineKw,
+      ...(carried ? { batteryCarried: true } : {}),
     };
   });
 

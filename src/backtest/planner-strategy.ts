@@ -187,6 +187,8 @@ export class PlannerStrategy implements Strategy {
    * battery answers alone (window-choice.ts).
    */
   private jobShare: Record<string, number> = {};
+  /** The time of the last decision: what a commitment made after it counts as announced. */
+  private decidedAt = -Infinity;
   /** Per site: jobs seen submitted in the last week (submission time, GPU-hours), for the offered load. */
   private submitted: Record<string, [id: string, at: number, gpuH: number][]> = {};
   /** flexlon only: the room kept for jobs with no slack (reserve.ts). */
@@ -290,19 +292,23 @@ export class PlannerStrategy implements Strategy {
     const full = site.spec.trainingMaxKw - site.spec.trainingIdleKw;
     const powerKw = new Array<number>(slots).fill(0);
     for (let t = 0; t < slots; t++) {
-      const filled = (this.windowsAt.get(ctx.now + t * PERIOD_MS) ?? []).some(
-        (w) => w.noticeAt <= ctx.now && !this.unpriced.has(windowKey(w)) && this.jobShareOf(id, w) < 1,
-      );
-      if (!filled) continue;
+      if (!this.batteryCarries(id, ctx.now + t * PERIOD_MS, ctx.now)) continue;
       const planned = held.reduce((a, j) => a + (j.site === id ? (j.powerKw[t] ?? 0) : 0), 0);
       powerKw[t] = Math.max(0, full - planned);
     }
     return { id: 'window-fill', site: id, powerKw };
   }
 
-  /** The share of a window's pay the site's jobs see (window-choice.ts): 1 unless its battery answers part. */
-  jobShareOf(site: string, w: ProductWindow): number {
-    return this.jobShare[`${site}|${windowKey(w)}`] ?? 1;
+  /**
+   * Whether the period starting at `start` lies in a window priced by `now` whose pay the site's jobs
+   * see only in part: its battery is then planned, and a commitment made, for a full cluster there.
+   * Decided per period, so that windows overlapping with different shares agree (commitments.ts).
+   */
+  batteryCarries(site: string, start: number, now = this.decidedAt): boolean {
+    return (this.windowsAt.get(start) ?? []).some(
+      (w) =>
+        w.noticeAt <= now && !this.unpriced.has(windowKey(w)) && (this.jobShare[`${site}|${windowKey(w)}`] ?? 1) < 1,
+    );
   }
 
   /**
@@ -465,6 +471,7 @@ export class PlannerStrategy implements Strategy {
     const fifo = new Set<string>();
     let planned = false;
     let signals: SignalSeries | undefined;
+    this.decidedAt = ctx.now;
     this.shareAnnounced(ctx.sites);
     for (const site of ctx.sites) {
       const id = site.spec.id;
@@ -521,6 +528,9 @@ export class PlannerStrategy implements Strategy {
     // Holds of windows that have ended are dropped (the checkpoint keeps the rest).
     for (const h of Object.values(this.holds))
       for (const k of Object.keys(h)) if (Number(k) < ctx.period) delete h[Number(k)];
+    // Shares of windows that have started are kept until a day after (a window lasts at most hours).
+    for (const k of Object.keys(this.jobShare))
+      if (Number(k.slice(k.lastIndexOf('|') + 1)) < ctx.now - 86_400_000) delete this.jobShare[k];
     const battery = this.batteries.size ? { battery: (id: string) => this.batteryAt(id, ctx.period) } : {};
     if (!planned) {
       this.stats.skipped++;

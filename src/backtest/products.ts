@@ -77,7 +77,10 @@ export interface Offer {
   readonly start: number;
   readonly periods: number;
   readonly fromSlot: number;
-  /** Import the plan expected in each period of the window (kW): (idle + inference + planned jobs) × PUE. */
+  /**
+   * Import the plan expected in each period of the window (kW): (idle + inference + planned jobs) × PUE
+   * + the battery's planned charge − discharge; the jobs at full load where `batteryCarried`.
+   */
   readonly predictedKw: readonly number[];
   /** BL01 as known at the notice (complete days before the notice's day), per period; null: none yet. */
   readonly baselineKw: readonly number[] | null;
@@ -86,6 +89,12 @@ export interface Offer {
    * (PlannerStrategy.unprice): not settled, and its prediction, no longer the plan's, teaches nothing.
    */
   readonly withdrawn?: boolean;
+  /**
+   * Made as if every GPU ran in the window, its battery answering the jobs' share of the pay
+   * (window-choice.ts): the prediction is an upper bound by design, so recalibration neither applies
+   * to it (the commitment paid is the one the battery holds) nor learns from it.
+   */
+  readonly batteryCarried?: boolean;
 }
 
 /** One settled offer. */
@@ -235,15 +244,16 @@ export const settleOffers = (
     // After delivery the metered window teaches the model, for the next notice, whether or not the
     // window could be settled: the model learns from readings, not from payments.
     const list = pairs.get(o.site) ?? [];
-    o.predictedKw.forEach((p, i) =>
-      list.push({ predictedKw: p, meteredKw: metered[i] as number, endsAt: o.start + o.periods * PERIOD_MS }),
-    );
+    if (!o.batteryCarried)
+      o.predictedKw.forEach((p, i) =>
+        list.push({ predictedKw: p, meteredKw: metered[i] as number, endsAt: o.start + o.periods * PERIOD_MS }),
+      );
     pairs.set(o.site, list.slice(-FIT_WINDOW * 4));
     if (!o.baselineKw) {
       skip('no BL01 baseline at the notice (no metered days of the type yet)');
       continue;
     }
-    const recalKw = o.predictedKw.map((p) => applyFit(fit, p));
+    const recalKw = o.batteryCarried ? o.predictedKw : o.predictedKw.map((p) => applyFit(fit, p));
     const bl = bl01Baseline(
       meterHistory(m, o.siteIndex, o.date, eventDays),
       o.date,
@@ -361,7 +371,7 @@ const round2 = (x: number): number => Math.round(x * 100) / 100;
 /** What every product shares (results.json `products.rules.all`). */
 export const COMMON_RULES = [
   'Announced at 14:00 UK local time the day before; flexlon and the oracle price the window from then on and commit at the notice; fifo, run-now and gsf-best-window make no offers.',
-  'Commitment = mean over the window of (BL01 baseline as known at the notice − the import the plan expects), whole kW, at least 0; expected import = (idle + inference + planned jobs) × PUE, recalibrated after each delivery on the windows already delivered.',
+  "Commitment = mean over the window of (BL01 baseline as known at the notice − the import the plan expects), whole kW, at least 0; expected import = (idle + inference + planned jobs) × PUE + the battery's planned charge − discharge, recalibrated after each delivery on the windows already delivered; where the battery answers the jobs' share of a window, the jobs count at full load there and the commitment is not recalibrated.",
   "Settled on BL01 (10 working / 4 non-working days within 60, event days excluded, no in-day adjustment) from the strategy's own metered import; days with any product window are event days. A window without a baseline is listed as not settled.",
   'Reported beside the energy bill, not netted into £, value or the captured share.',
 ];

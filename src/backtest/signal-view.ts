@@ -21,8 +21,9 @@
 //   carbon forecast for the half hour (the vintage issued by the decision) lies from the stored
 //   forecasts of the same days' half hours, since gas sets both GB's price and its intensity at the
 //   margin; plus the day's level: the mean error of that forecast over the last two published hours,
-//   fading with the lead. Built from outturns and carbon vintages issued by the decision, so it is
-//   strictly causal.
+//   fading with the lead. Built from outturns and carbon vintages issued by the decision, so no value
+//   issued later is read; but the carbon vintage is centred on NESO's stored forecast (see above), so
+//   the price forecast inherits that approximation, and part of what the carbon term gains may rest on it.
 import {
   DEFAULT_VINTAGE_MODEL,
   NoisePath,

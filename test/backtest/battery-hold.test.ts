@@ -101,7 +101,7 @@ describe('a battery holding a committed window', () => {
       return kwh;
     };
     // Priced at £300/MWh, the hour is worth filling the battery for; once unpriced (no baseline at its
-    // notice) it is an ordinary evening hour again.
+    // notice) it is an ordinary afternoon hour again.
     const priced = await discharge(flexlon([window]));
     const unpriced = flexlon([window]);
     unpriced.unprice(window);

@@ -148,6 +148,17 @@ describe('backtest flexibility products', () => {
     assert.deepEqual(w.settledOffers[0]?.committedKw, { recalibrated: 30, raw: 30 });
   });
 
+  it('a commitment its battery carries, made for a full cluster, is neither recalibrated nor teaches the model', () => {
+    const w1 = window('dfs', '2023-01-19', 34, 2);
+    const m = meter(100, { '2023-01-19': { 34: 90, 35: 90 }, '2023-01-24': { 34: 90, 35: 90 } });
+    // After an ordinary delivery 20 kW above the plan, a battery-carried offer keeps its 30 kW.
+    const carried = settleOffers([offer(w1, 70), { ...offer(DFS, 70), batteryCarried: true }], [w1, DFS], m, ['dfs']);
+    assert.deepEqual(carried.settledOffers[1]?.committedKw, { recalibrated: 30, raw: 30 });
+    // Before an ordinary one, it teaches nothing: the next offer is committed as if nothing was seen.
+    const first = settleOffers([{ ...offer(w1, 70), batteryCarried: true }, offer(DFS, 70)], [w1, DFS], m, ['dfs']);
+    assert.deepEqual(first.settledOffers[1]?.committedKw, { recalibrated: 30, raw: 30 });
+  });
+
   it('fits the bias alone from few points and the gain from enough', () => {
     assert.deepEqual(fitPower([{ predictedKw: 70, meteredKw: 90 }]), { offsetKw: 20, gain: 1, points: 1 });
     const pairs = Array.from({ length: 10 }, (_, i) => ({

@@ -112,12 +112,18 @@ describe('a plan at the notice of a window', () => {
     };
     const inWindow = (kw: number[]) => kw.slice(first, first + 6).reduce((a, b) => a + b * 0.5, 0);
     assert.ok(inWindow(plain) > 100, `without the window the job runs in it: ${inWindow(plain)} kWh`);
-    const bare = await planAt(strategy([window]), site(), window);
+    const bareStrategy = strategy([window]);
+    const bare = await planAt(bareStrategy, site(), window);
     assert.ok(inWindow(bare) < 1, `no battery: the job keeps out of the window (${inWindow(bare)} kWh)`);
     const s = strategy([window]);
     const backed = await planAt(s, site(cdf), window);
     assert.deepEqual(backed, plain, "cdf's battery carries the whole site: the job is planned as without the window");
-    // The share is kept through a checkpoint, and the next plan still leaves the window to the battery.
+    // So its battery is planned, and its commitment made, for a full cluster in the window; without a
+    // battery the jobs keep out of it and the plan is what is committed.
+    assert.equal(s.batteryCarries('x', window.start), true);
+    assert.equal(s.batteryCarries('x', window.start - PERIOD_MS), false);
+    assert.equal(bareStrategy.batteryCarries('x', window.start), false);
+    // The share is kept through a checkpoint.
     const resumed = strategy([window]);
     resumed.load(JSON.parse(JSON.stringify(s.save())));
     assert.deepEqual(Object.values((resumed.save() as { jobShare: Record<string, number> }).jobShare), [0]);
