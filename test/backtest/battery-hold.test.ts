@@ -4,24 +4,19 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createPlanningSolver } from '../../src/compose/solver.ts';
-import { recordedSource } from '../../src/compose/signals.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
-import { PlannerStrategy } from '../../src/backtest/planner-strategy.ts';
+import type { PlannerStrategy } from '../../src/backtest/planner-strategy.ts';
+import { flexlonWith, recordedAround } from './fixtures.ts';
 import type { ProductWindow } from '../../src/backtest/product-calendar.ts';
 import { SiteSim, type SiteBattery } from '../../src/backtest/site-sim.ts';
 import { SIM_SITES } from '../../src/sim/sites.ts';
-import { carbonNoise, ForecastView, gridDataOf } from '../../src/backtest/signal-view.ts';
-import { PERIOD_MS, settlementDayStart } from '../../src/domain/settlement-day.ts';
+import { ForecastView } from '../../src/backtest/signal-view.ts';
+import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
 
 const solver = createPlanningSolver({ work: DEFAULT_WORK });
 after(() => solver.close());
-const { history } = recordedSource({ kind: 'shipped' });
-
 // 23 January 2023, with a week of grid data before it for the forecasts.
-const start = settlementDayStart('2023-01-23');
-const dataStart = start - 8 * 86_400_000;
-const data = gridDataOf(history, dataStart, 16 * 48, 1);
-const noise = carbonNoise(1);
+const { start, dataStart, data, noise } = recordedAround('2023-01-23');
 // cdf's: 400 kWh, 200 kW each way, 88 % round trip, 40–360 kWh, £40 per MWh discharged.
 const cdf = (SIM_SITES.find((x) => x.id === 'cdf') as { battery: SiteBattery }).battery;
 
@@ -36,16 +31,7 @@ const site = (socKwh = cdf.initialSocKwh) =>
     battery: { ...cdf, initialSocKwh: socKwh },
   });
 
-const flexlon = (windows: ProductWindow[] = []) =>
-  new PlannerStrategy('flexlon', {
-    solver,
-    horizon: 96,
-    fullPlanEvery: 4,
-    carbonGbpPerTonne: 70,
-    capacityValueShare: 0.25,
-    foresight: false,
-    windows,
-  });
+const flexlon = (windows: ProductWindow[] = []) => flexlonWith(solver, windows);
 
 /** The decision context at period `k` of the day. */
 const at = (sim: SiteSim, k: number) => {

@@ -10,6 +10,12 @@ import { SignalHistory } from '../../src/domain/signal-history.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { kw, kwh } from '../../src/domain/units.ts';
 import type { FleetSite } from '../../src/backtest/fleet.ts';
+import { PlannerStrategy } from '../../src/backtest/planner-strategy.ts';
+import type { ProductWindow } from '../../src/backtest/product-calendar.ts';
+import type { Solver } from '../../src/ports.ts';
+import { recordedSource } from '../../src/compose/signals.ts';
+import { carbonNoise, gridDataOf } from '../../src/backtest/signal-view.ts';
+import { settlementDayStart } from '../../src/domain/settlement-day.ts';
 
 export const tmp = (): string => mkdtempSync(join(tmpdir(), 'flexlon-backtest-'));
 
@@ -64,3 +70,23 @@ export const shortJobs = (n: number, dayStart: number): ComputeJob[] =>
     workUnit: 'gpu-hours',
     state: 'queued',
   }));
+
+/** flexlon as the backtest makes it (48 h horizon, a fresh plan every 4 periods), for driving it period by period. */
+export const flexlonWith = (solver: Solver, windows: readonly ProductWindow[] = []): PlannerStrategy =>
+  new PlannerStrategy('flexlon', {
+    solver,
+    horizon: 96,
+    fullPlanEvery: 4,
+    carbonGbpPerTonne: 70,
+    capacityValueShare: 0.25,
+    foresight: false,
+    windows,
+  });
+
+/** The shipped GB data for 16 days from 8 days before `day` (a week of history for the forecasts), seed 1. */
+export const recordedAround = (day: string) => {
+  const { history } = recordedSource({ kind: 'shipped' });
+  const start = settlementDayStart(day);
+  const dataStart = start - 8 * 86_400_000;
+  return { start, dataStart, data: gridDataOf(history, dataStart, 16 * 48, 1), noise: carbonNoise(1) };
+};

@@ -4,15 +4,15 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createPlanningSolver } from '../../src/compose/solver.ts';
-import { recordedSource } from '../../src/compose/signals.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
-import { PlannerStrategy } from '../../src/backtest/planner-strategy.ts';
+import type { PlannerStrategy } from '../../src/backtest/planner-strategy.ts';
+import { flexlonWith, recordedAround } from './fixtures.ts';
 import type { ProductWindow } from '../../src/backtest/product-calendar.ts';
 import { SiteSim, type SimJob, type SiteBattery } from '../../src/backtest/site-sim.ts';
 import { batteryCoverKw, jobShareOfPay, type WindowTerms } from '../../src/backtest/window-choice.ts';
 import { SIM_SITES } from '../../src/sim/sites.ts';
-import { carbonNoise, ForecastView, gridDataOf } from '../../src/backtest/signal-view.ts';
-import { PERIOD_MS, settlementDayStart } from '../../src/domain/settlement-day.ts';
+import { ForecastView } from '../../src/backtest/signal-view.ts';
+import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
 
 // cdf's: 400 kWh, 200 kW each way, 40–360 kWh usable.
 const cdf = (SIM_SITES.find((x) => x.id === 'cdf') as { battery: SiteBattery }).battery;
@@ -44,22 +44,9 @@ describe("the jobs' share of a window's pay", () => {
 describe('a plan at the notice of a window', () => {
   const solver = createPlanningSolver({ work: DEFAULT_WORK });
   after(() => solver.close());
-  const { history } = recordedSource({ kind: 'shipped' });
-  const start = settlementDayStart('2023-01-23');
-  const dataStart = start - 8 * 86_400_000;
-  const data = gridDataOf(history, dataStart, 16 * 48, 1);
-  const noise = carbonNoise(1);
+  const { start, dataStart, data, noise } = recordedAround('2023-01-23');
   const notice = start + 24 * PERIOD_MS;
-  const strategy = (windows: ProductWindow[]) =>
-    new PlannerStrategy('flexlon', {
-      solver,
-      horizon: 96,
-      fullPlanEvery: 4,
-      carbonGbpPerTonne: 70,
-      capacityValueShare: 0.25,
-      foresight: false,
-      windows,
-    });
+  const strategy = (windows: ProductWindow[]) => flexlonWith(solver, windows);
   /** A 16-GPU pool (10 kW idle, 60 kW busy) with one job of every GPU for 3 h, due in 20 h. */
   const site = (battery?: SiteBattery) => {
     const sim = new SiteSim({
