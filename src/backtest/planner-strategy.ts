@@ -29,8 +29,8 @@ import { epochMs, type EpochMs } from '../domain/time.ts';
 import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
 import { buildProblem, DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
 import type { Solver } from '../ports.ts';
-import { windowAdder } from './products.ts';
-import { jobShareOfPay, type WindowTerms } from './window-choice.ts';
+import { WindowBook, type WindowBookState } from './window-book.ts';
+import type { WindowTerms } from './window-choice.ts';
 import { NoSlackReserve } from './reserve.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
@@ -161,8 +161,6 @@ const freeInPeriod = (site: SiteSim): number => {
   return free;
 };
 
-const windowKey = (w: ProductWindow): string => `${w.product}|${w.start}`;
-
 /** A job is seen at the first period start at or after its release (jobs start on boundaries). */
 const boundaryAfter = (t: number): number => Math.ceil(t / PERIOD_MS) * PERIOD_MS;
 
@@ -172,21 +170,8 @@ export class PlannerStrategy implements Strategy {
   private carries = new Map<string, Carry>();
   /** Each battery site's last battery plan. */
   private batteries = new Map<string, BatteryPlan>();
-  /** Per site and period index: the import committed to (kW), which its battery holds the site under. */
-  private holds: Record<string, Record<number, number>> = {};
-  /** Product windows by the start of each period they cover. */
-  private readonly windowsAt = new Map<number, ProductWindow[]>();
-  /** Period starts at which a window is announced: a fresh plan then, to commit from. */
-  private readonly notices = new Set<number>();
-  /** Windows no site could commit to at their notice (no BL01 baseline yet): no longer priced. */
-  private unpriced = new Set<string>();
-  /** What each site knows of a window announced now (run.ts, from commitments.ts), until the plan. */
-  private readonly announced: { window: ProductWindow; terms: readonly WindowTerms[] }[] = [];
-  /**
-   * `site|window` → the share of the window's pay the site's jobs see, where below 1: the rest its
-   * battery answers alone (window-choice.ts).
-   */
-  private jobShare: Record<string, number> = {};
+  /** The product windows: announced, priced, shared with the battery, held (window-book.ts). */
+  private readonly book: WindowBook;
   /** The time of the last decision: what a commitment made after it counts as announced. */
   private decidedAt = -Infinity;
   /** Per site: jobs seen submitted in the last week (submission time, GPU-hours), for the offered load. */
@@ -199,12 +184,7 @@ export class PlannerStrategy implements Strategy {
     readonly name: 'flexlon' | 'oracle',
     private readonly o: PlannerStrategyOptions,
   ) {
-    for (const w of o.windows ?? []) this.notices.add(Math.floor(w.noticeAt / PERIOD_MS) * PERIOD_MS);
-    for (const w of o.windows ?? [])
-      for (let i = 0; i < w.periods; i++) {
-        const t = w.start + i * PERIOD_MS;
-        this.windowsAt.set(t, [...(this.windowsAt.get(t) ?? []), w]);
-      }
+    this.book = new WindowBook(o.windows ?? []);
   }
 
   /**
@@ -292,7 +272,7 @@ export class PlannerStrategy implements Strategy {
     const full = site.spec.trainingMaxKw - site.spec.trainingIdleKw;
     const powerKw = new Array<number>(slots).fill(0);
     for (let t = 0; t < slots; t++) {
-      if (!this.batteryCarries(id, ctx.now + t * PERIOD_MS, ctx.now)) continue;
+      if (!this.book.batteryCarries(id, ctx.now + t * PERIOD_MS, ctx.now)) continue;
       const planned = held.reduce((a, j) => a + (j.site === id ? (j.powerKw[t] ?? 0) : 0), 0);
       powerKw[t] = Math.max(0, full - planned);
     }
@@ -304,11 +284,8 @@ export class PlannerStrategy implements Strategy {
    * see only in part: its battery is then planned, and a commitment made, for a full cluster there.
    * Decided per period, so that windows overlapping with different shares agree (commitments.ts).
    */
-  batteryCarries(site: string, start: number, now = this.decidedAt): boolean {
-    return (this.windowsAt.get(start) ?? []).some(
-      (w) =>
-        w.noticeAt <= now && !this.unpriced.has(windowKey(w)) && (this.jobShare[`${site}|${windowKey(w)}`] ?? 1) < 1,
-    );
+  batteryCarries(site: string, start: number): boolean {
+    return this.book.batteryCarries(site, start, this.decidedAt);
   }
 
   /**
@@ -326,8 +303,7 @@ export class PlannerStrategy implements Strategy {
    * on), so the reduction sold does not rest on the job plan alone coming true.
    */
   holdImport(site: string, period: number, kw: readonly number[]): void {
-    const h = (this.holds[site] ??= {});
-    kw.forEach((x, p) => (h[period + p] = Math.min(h[period + p] ?? Infinity, x)));
+    this.book.hold(site, period, kw);
   }
 
   /**
@@ -335,24 +311,7 @@ export class PlannerStrategy implements Strategy {
    * notice's plan, which sets how much of the window's pay each site's jobs see (window-choice.ts).
    */
   announce(w: ProductWindow, terms: readonly WindowTerms[]): void {
-    this.announced.push({ window: w, terms });
-  }
-
-  /** The windows announced now: the share of each one's pay that each site's jobs see. */
-  private shareAnnounced(sites: readonly SiteSim[]): void {
-    for (const { window: w, terms } of this.announced)
-      for (const t of terms) {
-        const sim = sites.find((x) => x.spec.id === t.site);
-        if (!sim) continue;
-        const s = sim.spec;
-        const share = jobShareOfPay(
-          t,
-          { jobsMaxKw: s.trainingMaxKw - s.trainingIdleKw, pue: s.pue, ...(s.battery ? { battery: s.battery } : {}) },
-          PERIOD_MS / 3_600_000,
-        );
-        if (share < 1) this.jobShare[`${t.site}|${windowKey(w)}`] = share;
-      }
-    this.announced.length = 0;
+    this.book.announce(w, terms);
   }
 
   /**
@@ -363,13 +322,12 @@ export class PlannerStrategy implements Strategy {
     const spec = problem.sites.find((x) => x.id === site);
     if (!spec) return problem;
     let prices: number[] | undefined;
-    for (let t = 0; t < problem.slots; t++)
-      for (const w of this.windowsAt.get(ctx.now + t * PERIOD_MS) ?? []) {
-        const share = this.jobShare[`${site}|${windowKey(w)}`];
-        if (share === undefined || w.noticeAt > ctx.now || this.unpriced.has(windowKey(w))) continue;
-        prices ??= [...spec.priceGbpPerMwh];
-        prices[t] = (prices[t] as number) - (1 - share) * windowAdder(w, ctx.view.price(ctx.period + t));
-      }
+    for (let t = 0; t < problem.slots; t++) {
+      const start = ctx.now + t * PERIOD_MS;
+      if (!this.book.batteryCarries(site, start, ctx.now)) continue;
+      prices ??= [...spec.priceGbpPerMwh];
+      prices[t] = (prices[t] as number) - this.book.batteryPayAt(site, start, ctx.now, ctx.view.price(ctx.period + t));
+    }
     if (!prices) return problem;
     const priceGbpPerMwh = prices;
     return { ...problem, sites: problem.sites.map((x) => (x.id === site ? { ...x, priceGbpPerMwh } : x)) };
@@ -380,7 +338,7 @@ export class PlannerStrategy implements Strategy {
    * it cannot pay, so the plans from the next period on no longer price it (the notice's own plan did).
    */
   unprice(w: ProductWindow): void {
-    this.unpriced.add(windowKey(w));
+    this.book.unprice(w);
   }
 
   /** The battery setpoint of a site for the period `period` from its last battery plan, and its hold. */
@@ -388,7 +346,7 @@ export class PlannerStrategy implements Strategy {
     const b = this.batteries.get(id);
     if (!b) return undefined;
     const t = period - b.period;
-    const cap = this.holds[id]?.[period];
+    const cap = this.book.capAt(id, period);
     return {
       chargeKw: b.battery.chargeKw[t] ?? 0,
       dischargeKw: b.battery.dischargeKw[t] ?? 0,
@@ -429,10 +387,8 @@ export class PlannerStrategy implements Strategy {
       const carbon = ctx.view.carbon(ctx.period + t);
       const forecast = ctx.view.price(ctx.period + t);
       const start = ctx.now + t * PERIOD_MS;
-      // A product window announced by now: each MWh not used there earns its pay (products.ts).
-      let adder = 0;
-      for (const w of this.windowsAt.get(start) ?? [])
-        if (w.noticeAt <= ctx.now && !this.unpriced.has(windowKey(w))) adder += windowAdder(w, forecast);
+      // A product window announced by now: each MWh not used there earns its pay (window-book.ts).
+      const adder = this.book.payAt(start, ctx.now, forecast);
       const price = forecast + adder + (this.o.carbonGbpPerTonne * carbon) / 1000;
       points.push({
         start: epochMs(start),
@@ -464,7 +420,7 @@ export class PlannerStrategy implements Strategy {
     // Each site is planned on its own: the profiles' jobs may run at one site only, so the fleet plan
     // is the sites' plans side by side, and three small problems solve far faster than one of all
     // three (the exact MILP's work grows faster than its jobs).
-    const notice = this.notices.has(ctx.now);
+    const notice = this.book.isNotice(ctx.now);
     const fresh = ctx.period % this.o.fullPlanEvery === 0 || notice;
     const now = new Set<string>();
     const early = new Set<string>();
@@ -472,7 +428,7 @@ export class PlannerStrategy implements Strategy {
     let planned = false;
     let signals: SignalSeries | undefined;
     this.decidedAt = ctx.now;
-    this.shareAnnounced(ctx.sites);
+    this.book.shareAnnounced(ctx.sites);
     for (const site of ctx.sites) {
       const id = site.spec.id;
       if (!this.o.foresight) this.reserve.note(site, ctx.now);
@@ -525,12 +481,8 @@ export class PlannerStrategy implements Strategy {
       const deadlines = new Map(site.waiting.map((j) => [j.id, j.deadlineAt]));
       for (const j of earlyStarts(schedule, problem, ctx.now, deadlines)) early.add(j);
     }
-    // Holds of windows that have ended are dropped (the checkpoint keeps the rest).
-    for (const h of Object.values(this.holds))
-      for (const k of Object.keys(h)) if (Number(k) < ctx.period) delete h[Number(k)];
-    // Shares of windows that have started are kept until a day after (a window lasts at most hours).
-    for (const k of Object.keys(this.jobShare))
-      if (Number(k.slice(k.lastIndexOf('|') + 1)) < ctx.now - 86_400_000) delete this.jobShare[k];
+    // Holds of periods past and shares of windows over a day old are dropped (the checkpoint keeps the rest).
+    this.book.prune(ctx.period, ctx.now);
     const battery = this.batteries.size ? { battery: (id: string) => this.batteryAt(id, ctx.period) } : {};
     if (!planned) {
       this.stats.skipped++;
@@ -548,9 +500,7 @@ export class PlannerStrategy implements Strategy {
     return {
       carries: Object.fromEntries(this.carries),
       batteries: Object.fromEntries(this.batteries),
-      holds: this.holds,
-      unpriced: [...this.unpriced],
-      jobShare: this.jobShare,
+      ...this.book.save(),
       stats: this.stats,
       submitted: this.submitted,
       urgent: this.reserve.save(),
@@ -558,21 +508,16 @@ export class PlannerStrategy implements Strategy {
   }
 
   load(state: unknown): void {
-    const s = state as {
+    const s = state as WindowBookState & {
       carries?: Record<string, Carry>;
       batteries?: Record<string, BatteryPlan>;
-      holds?: PlannerStrategy['holds'];
-      unpriced?: string[];
-      jobShare?: Record<string, number>;
       urgent?: ReturnType<NoSlackReserve['save']>;
       stats: PlannerStats;
       submitted?: PlannerStrategy['submitted'];
     };
     this.carries = new Map(Object.entries(s.carries ?? {}));
     this.batteries = new Map(Object.entries(s.batteries ?? {}));
-    this.holds = s.holds ?? {};
-    this.unpriced = new Set(s.unpriced ?? []);
-    this.jobShare = s.jobShare ?? {};
+    this.book.load(s);
     this.submitted = s.submitted ?? {};
     this.reserve = new NoSlackReserve(s.urgent);
     this.seenIds.clear();
