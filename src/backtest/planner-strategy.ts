@@ -27,11 +27,12 @@ import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { GridSignalPoint, SignalSeries } from '../domain/signals.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
 import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
-import { buildProblem, DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
+import { buildProblem } from '../optimise/problem.ts';
 import type { Solver } from '../ports.ts';
 import { WindowBook, type WindowBookState } from './window-book.ts';
 import type { WindowTerms } from './window-choice.ts';
 import { NoSlackReserve } from './reserve.ts';
+import { capacityValue, OfferedLoad, type OfferedLoadState } from './capacity-value.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
 import { type DecideContext, type Decision, type Strategy } from './strategies.ts';
@@ -132,28 +133,6 @@ const earlyStarts = (
   return out;
 };
 
-/**
- * The value of capacity later in the horizon on a contended site (docs/backtest.md, "Capacity
- * value"). The planner sees only the jobs submitted so far, so on a full site it takes the hours
- * ahead for free room and defers work into their cheap slots, leaving GPUs idle now; the jobs
- * submitted meanwhile then find those slots taken and wait. Measured over two weeks of the busy
- * fleet: 57 % of deadlines met against fifo's 96 %, £26k of lateness for £305 of energy and carbon.
- * Each hour a kWh is deferred therefore costs a share of what an hour of lateness costs a kWh of
- * work (the lateness price over the GPU's power above idle), scaled by how contended the site is:
- * its offered load over the last week (GPU-hours submitted over the pool's), from 0 at OFFERED_FREE
- * to the full share at OFFERED_FULL. A half-idle site (offered about 50 %) pays nothing for deferral.
- */
-export const CAPACITY_VALUE_SHARE = 0.25;
-export const OFFERED_FREE = 0.6;
-export const OFFERED_FULL = 0.85;
-const WEEK_MS = 7 * 24 * 3_600_000;
-
-/** £/MWh per hour of deferral at a site with this offered load (see CAPACITY_VALUE_SHARE). */
-export const capacityValue = (offered: number, kwPerGpu: number, share = CAPACITY_VALUE_SHARE): number => {
-  const contended = Math.min(1, Math.max(0, (offered - OFFERED_FREE) / (OFFERED_FULL - OFFERED_FREE))) ** 2;
-  return kwPerGpu > 0 ? (share * contended * DEFAULT_LATE_GBP_PER_GPU_HOUR * 1000) / kwPerGpu : 0;
-};
-
 /** GPUs free at the site now or freed by a job that finishes within the period. */
 const freeInPeriod = (site: SiteSim): number => {
   let free = site.freeGpus;
@@ -174,11 +153,10 @@ export class PlannerStrategy implements Strategy {
   private readonly book: WindowBook;
   /** The time of the last decision: what a commitment made after it counts as announced. */
   private decidedAt = -Infinity;
-  /** Per site: jobs seen submitted in the last week (submission time, GPU-hours), for the offered load. */
-  private submitted: Record<string, [id: string, at: number, gpuH: number][]> = {};
+  /** flexlon only: each site's offered load over the last week, for the capacity value (capacity-value.ts). */
+  private offered = new OfferedLoad();
   /** flexlon only: the room kept for jobs with no slack (reserve.ts). */
   private reserve = new NoSlackReserve();
-  private readonly seenIds = new Set<string>();
 
   constructor(
     readonly name: 'flexlon' | 'oracle',
@@ -355,29 +333,6 @@ export class PlannerStrategy implements Strategy {
   }
 
   /**
-   * The site's offered load over the last week as seen by `now` (jobs submitted, whatever became of
-   * them); over the time seen so far, at least 6 h, while under a week has passed.
-   */
-  private offered(site: SiteSim, now: number): number {
-    const since = now - WEEK_MS;
-    const list: [string, number, number][] = [];
-    // Entries a week old leave the list, and their ids the seen set: a job submitted before `since`
-    // is not counted again whatever its state, so the set holds a week of ids, not the whole run's.
-    for (const e of this.submitted[site.spec.id] ?? [])
-      if (e[1] > since) list.push(e);
-      else this.seenIds.delete(e[0]);
-    for (const j of [...site.waiting, ...site.running])
-      if (j.submittedAt > since && !this.seenIds.has(j.id)) {
-        this.seenIds.add(j.id);
-        list.push([j.id, j.submittedAt, (j.gpus * j.energyKwh) / j.powerKw]);
-      }
-    this.submitted[site.spec.id] = list;
-    const first = list.reduce((m, [, at]) => Math.min(m, at), now);
-    const hours = Math.max(24, Math.min(WEEK_MS, now - first) / 3_600_000);
-    return list.reduce((n, [, , g]) => n + g, 0) / (site.spec.gpus * hours);
-  }
-
-  /**
    * The planner's signals for the horizon: price = forecast (or outturn) + carbon at the carbon
    * price, + the pay of each product window announced by now.
    */
@@ -409,7 +364,7 @@ export class PlannerStrategy implements Strategy {
       const sim = ctx.sites.find((s) => s.spec.id === site.id);
       if (!sim) return site;
       const kwPerGpu = (sim.spec.trainingMaxKw - sim.spec.trainingIdleKw) / sim.spec.gpus;
-      const value = capacityValue(this.offered(sim, ctx.now), kwPerGpu, this.o.capacityValueShare);
+      const value = capacityValue(this.offered.of(sim, ctx.now), kwPerGpu, this.o.capacityValueShare);
       if (!(value > 0)) return site;
       return { ...site, priceGbpPerMwh: site.priceGbpPerMwh.map((p, t) => p + value * t * h) };
     });
@@ -502,7 +457,7 @@ export class PlannerStrategy implements Strategy {
       batteries: Object.fromEntries(this.batteries),
       ...this.book.save(),
       stats: this.stats,
-      submitted: this.submitted,
+      submitted: this.offered.save(),
       urgent: this.reserve.save(),
     };
   }
@@ -513,15 +468,13 @@ export class PlannerStrategy implements Strategy {
       batteries?: Record<string, BatteryPlan>;
       urgent?: ReturnType<NoSlackReserve['save']>;
       stats: PlannerStats;
-      submitted?: PlannerStrategy['submitted'];
+      submitted?: OfferedLoadState;
     };
     this.carries = new Map(Object.entries(s.carries ?? {}));
     this.batteries = new Map(Object.entries(s.batteries ?? {}));
     this.book.load(s);
-    this.submitted = s.submitted ?? {};
+    this.offered = new OfferedLoad(s.submitted);
     this.reserve = new NoSlackReserve(s.urgent);
-    this.seenIds.clear();
-    for (const site of Object.values(this.submitted)) for (const [id] of site) this.seenIds.add(id);
     Object.assign(this.stats, s.stats);
   }
 }

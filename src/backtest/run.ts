@@ -21,7 +21,8 @@ import { objectiveBound, type ObjectiveBound } from './bound.ts';
 import { commitAtNotice, offersAt, productWindows, windowTerms } from './commitments.ts';
 import type { WindowTerms } from './window-choice.ts';
 import { BACKTEST_BUSY_FILL, fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
-import { CAPACITY_VALUE_SHARE, PlannerStrategy } from './planner-strategy.ts';
+import { CAPACITY_VALUE_SHARE } from './capacity-value.ts';
+import { PlannerStrategy } from './planner-strategy.ts';
 import { DEFAULT_WORK } from '../optimise/work.ts';
 import {
   carbonNoise,
@@ -70,7 +71,7 @@ export interface BacktestOptions {
   readonly pricePerCarbon?: number;
   /**
    * flexlon's capacity value on a contended site, as a share of the lateness price per kWh-hour
-   * (planner-strategy.ts, CAPACITY_VALUE_SHARE; 0: none, the planner takes future room for free).
+   * (capacity-value.ts, CAPACITY_VALUE_SHARE; 0: none, the planner takes future room for free).
    */
   readonly capacityValueShare?: number;
   /** Flexibility products offered by flexlon and the oracle (products.ts; default none). */

@@ -12,7 +12,7 @@ import { createPlanningSolver } from '../../src/compose/solver.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { summarise } from '../../src/backtest/metrics.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
-import { capacityValue, OFFERED_FREE, OFFERED_FULL } from '../../src/backtest/planner-strategy.ts';
+import { capacityValue, OFFERED_FREE, OFFERED_FULL } from '../../src/backtest/capacity-value.ts';
 import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
 import { DAY, halfHour, history, SMALL_SITE, tmp } from './fixtures.ts';
 
