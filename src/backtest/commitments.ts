@@ -31,8 +31,8 @@ export const productWindows = (
 /**
  * What a site knows of a window at its notice, before it plans: BL01 over the metered days complete by
  * then (null: none yet), and the import no plan changes in each period of the window, (idle + the
- * day's inference profile) × PUE. The strategy weighs its plans on them (window-choice.ts), and its
- * offers are made from them (offersAt).
+ * day's inference profile) × PUE. The strategy sets its jobs' share of the window's pay from them
+ * (window-choice.ts), and its offers are made from them (offersAt).
  */
 export const windowTerms = (
   w: ProductWindow,

@@ -19,7 +19,6 @@ import {
 } from './checkpoint.ts';
 import { objectiveBound, type ObjectiveBound } from './bound.ts';
 import { commitAtNotice, offersAt, productWindows, windowTerms } from './commitments.ts';
-import type { WindowTerms } from './window-choice.ts';
 import { BACKTEST_BUSY_FILL, fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
 import { CAPACITY_VALUE_SHARE } from './capacity-value.ts';
 import { PlannerStrategy } from './planner-strategy.ts';
@@ -338,10 +337,12 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
         const view = lane.strategy.foresight
           ? new OutturnView(data, now)
           : new ForecastView(data, now, noise, lane.audit, undefined, o.pricePerCarbon);
-        const announced = lane.strategy instanceof PlannerStrategy ? noticesAt.get(now) : undefined;
-        // What each site knows of a window announced now, given to the planner before its plan.
-        const terms = (announced ?? []).map((w) =>
-          windowTerms(
+        const planner = lane.strategy instanceof PlannerStrategy ? lane.strategy : undefined;
+        // The windows announced now, with what each site knows of them, given to the planner before
+        // its plan and committed to from it.
+        const notices = (planner ? (noticesAt.get(now) ?? []) : []).map((w) => ({
+          w,
+          terms: windowTerms(
             w,
             sites,
             meters.get(lane.strategy.name) as Map<string, number[]>[],
@@ -349,17 +350,15 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
             (kk, i) => (dayOf(kk)[i] as SiteDay).inferenceKw,
             allDays,
           ),
-        );
-        if (lane.strategy instanceof PlannerStrategy)
-          for (const [k, w] of (announced ?? []).entries()) lane.strategy.announce(w, terms[k] as WindowTerms[]);
+        }));
+        for (const n of notices) planner?.announce(n.w, n.terms);
         const decision = await lane.strategy.decide({ now, period, sites: lane.sims, view });
-        if (announced && lane.strategy instanceof PlannerStrategy) {
-          const strategy = lane.strategy;
-          const made = announced.flatMap((w, k) =>
-            commitAtNotice(strategy, w, offersAt(strategy, w, sites, terms[k] as WindowTerms[], dataStart), dataStart),
+        if (planner && notices.length) {
+          const made = notices.flatMap((n) =>
+            commitAtNotice(planner, n.w, offersAt(planner, n.w, sites, n.terms, dataStart), dataStart),
           );
-          const offers = (chunk.offers as Record<string, Offer[]>)[strategy.name] ?? [];
-          (chunk.offers as Record<string, Offer[]>)[strategy.name] = [...offers, ...made];
+          const offers = (chunk.offers as Record<string, Offer[]>)[planner.name] ?? [];
+          (chunk.offers as Record<string, Offer[]>)[planner.name] = [...offers, ...made];
         }
         const siteKwh = lane.sims.map((sim, i) => {
           const inference = (siteDays[i] as SiteDay).inferenceKw;
