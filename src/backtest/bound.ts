@@ -35,6 +35,7 @@ import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
 import type { Solver } from '../ports.ts';
 import type { FleetSite, SiteDay } from './fleet.ts';
 import { outturnCarbon, outturnPrice, type GridData } from './signal-view.ts';
+import { minEnergyPerWork } from './caps.ts';
 
 /** Days of arrivals planned in one problem (a month's three sites take about 5 s). */
 export const CHUNK_DAYS = 31;
@@ -62,6 +63,11 @@ export interface BoundInput {
   readonly carbonGbpPerTonne: number;
   readonly workload: (site: FleetSite, dayIndex: number, dayStart: number) => SiteDay;
   readonly solver: Solver;
+  /**
+   * Whether a strategy may cap GPUs (caps.ts): each job's energy is then its least under any cap
+   * (minEnergyPerWork), for work done the same way is then done on less.
+   */
+  readonly caps?: boolean;
   /** Days of arrivals per problem (CHUNK_DAYS) and days past them (TAIL_DAYS); tests make them smaller. */
   readonly chunkDays?: number;
   readonly tailDays?: number;
@@ -99,6 +105,10 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
         inflexibleGbp += (kw * s.pue * h * (price[t] as number)) / 1000;
       }
     }
+    // A job planned at part of its energy does its work in the LP at full power and pays lateness by
+    // its share of work done, as the metrics count it, so capping at the least energy per unit of work
+    // is within the relaxation: it bounds a strategy that caps too.
+    const energyShare = i.caps && s.node ? minEnergyPerWork(s.node) : 1;
     const chunk = i.chunkDays ?? CHUNK_DAYS;
     for (let k0 = 0; k0 < i.jobDays; k0 += chunk) {
       const k1 = Math.min(i.jobDays, k0 + chunk);
@@ -126,7 +136,7 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
         const deadline = Math.max(release + 1, Math.floor(slotOf(j.deadlineAt) - from));
         return {
           id: j.id,
-          energyKwh: j.remainingKwh,
+          energyKwh: j.remainingKwh * energyShare,
           maxPowerKw: j.powerKw,
           releaseSlot: Math.min(release, n - 1),
           deadlineSlot: Math.min(deadline, n),

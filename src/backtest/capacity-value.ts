@@ -60,6 +60,12 @@ export class OfferedLoad {
     return list.reduce((n, [, , g]) => n + g, 0) / (site.spec.gpus * hours);
   }
 
+  /** How long before `now` the first submission still counted at the site was (ms; 0: none). */
+  seenFor(site: string, now: number): number {
+    const list = this.submitted[site] ?? [];
+    return list.length ? now - list.reduce((m, [, at]) => Math.min(m, at), now) : 0;
+  }
+
   save(): OfferedLoadState {
     return this.submitted;
   }

@@ -117,6 +117,8 @@ export const parseFleetFile = (text: string, file: string): FleetFile => {
         trainingIdleKw: (nodes as number) * nodeIdleKw(power),
         trainingMaxKw: (nodes as number) * nodeMaxKw(power),
         pue,
+        // Its GPUs can be capped (caps.ts).
+        node: power,
         ...(battery ? { battery } : {}),
         ...(limit === undefined ? {} : { gridImportLimitKw: limit as number }),
       },

@@ -79,6 +79,8 @@ export const fleetSites = (ids: readonly string[], fleet: Fleet): FleetSite[] =>
         trainingIdleKw: s.trainingNodes * nodeIdleKw(power),
         trainingMaxKw: s.trainingNodes * nodeMaxKw(power),
         pue: PUE,
+        // Its GPUs can be capped (caps.ts).
+        node: power,
         // The connection matters only to a battery (the cluster's own draw stays below it), so it is
         // stated only with one: the planner's problems for the other sites stay as they were.
         ...('battery' in s ? { battery: s.battery, gridImportLimitKw: s.gridImportLimitKw } : {}),

@@ -21,20 +21,27 @@
 //   would charge now to discharge two days on) but with the pay of product windows announced by
 //   then, with the job plan's load held (Solver.planBatteries), afresh every period from its metered
 //   stored energy. A commitment counts its planned discharge (commitments.ts offersAt).
+// - With option `caps`, where a site's GPUs can be capped (SiteSpec.node), its running jobs are reported
+//   with their cap range, so the planner sees each as a floor and a cappable part (src/optimise/
+//   cap-parts.ts), and the power the plan gives a running job in the current period becomes its GPU
+//   cap for the period (capsAt; the site runs it as the measured sweep says, caps.ts).
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
 import type { BatterySchedule, JobSchedule, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { GridSignalPoint, SignalSeries } from '../domain/signals.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
 import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
+import { capPartId } from '../optimise/cap-parts.ts';
 import { buildProblem } from '../optimise/problem.ts';
 import type { Solver } from '../ports.ts';
 import { WindowBook, type WindowBookState } from './window-book.ts';
 import type { WindowTerms } from './window-choice.ts';
 import { NoSlackReserve } from './reserve.ts';
-import { capacityValue, OfferedLoad, type OfferedLoadState } from './capacity-value.ts';
+import { capacityValue, OFFERED_FREE, OfferedLoad, type OfferedLoadState } from './capacity-value.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
+import { capFields, cappedRun } from './caps.ts';
+import type { GpuNodePower } from '../sim/power.ts';
 import { type DecideContext, type Decision, type Strategy } from './strategies.ts';
 
 export interface PlannerStrategyOptions {
@@ -51,6 +58,8 @@ export interface PlannerStrategyOptions {
   readonly foresight: boolean;
   /** Flexibility product windows (products.ts): each priced into the plan from its notice. */
   readonly windows?: readonly ProductWindow[];
+  /** GPU power caps on running jobs, where a site's node is known (caps.ts; default off). */
+  readonly caps?: boolean;
 }
 
 export interface PlannerStats {
@@ -141,6 +150,8 @@ const freeInPeriod = (site: SiteSim): number => {
 };
 
 /** A job is seen at the first period start at or after its release (jobs start on boundaries). */
+const DAY_MS = 86_400_000;
+
 const boundaryAfter = (t: number): number => Math.ceil(t / PERIOD_MS) * PERIOD_MS;
 
 export class PlannerStrategy implements Strategy {
@@ -183,12 +194,19 @@ export class PlannerStrategy implements Strategy {
     return this.o.foresight;
   }
 
-  private report(site: SiteSim, now: number): FlexibilityReport {
+  /** `node`: where the site's running jobs may be capped now (capNode), they are reported with their cap range. */
+  private report(site: SiteSim, now: number, node: GpuNodePower | undefined): FlexibilityReport {
     const s = site.spec;
     const id = s.id;
     const horizonEnd = now + this.o.horizon * PERIOD_MS;
     const jobs: ComputeJob[] = [
-      ...site.running.map((j) => asComputeJob(j, id, 'running', j.releaseAt)),
+      ...site.running.map((j) => {
+        const job = asComputeJob(j, id, 'running', j.releaseAt);
+        const caps = node ? capFields(node, j.powerKw) : undefined;
+        // Reported cappable only where it would meet its deadline run at its lowest cap to the end (see capsAt).
+        const fits = caps && now + (j.remainingKwh / (j.powerKw * caps.minCapThroughput)) * 3_600_000 <= j.deadlineAt;
+        return fits ? { ...job, ...caps } : job;
+      }),
       ...site.waiting.map((j) => asComputeJob(j, id, 'queued', Math.max(j.releaseAt, now))),
       ...(this.o.foresight
         ? site.pending
@@ -333,6 +351,64 @@ export class PlannerStrategy implements Strategy {
   }
 
   /**
+   * The site's node where its running jobs may be capped now: caps are on, the node is known and the
+   * site is not contended (see capsAt). Elsewhere the plan sees its running jobs whole, as before.
+   */
+  private capNode(site: SiteSim, now: number): GpuNodePower | undefined {
+    if (!this.o.caps || !site.spec.node) return undefined;
+    // Not before a day of submissions is seen: a run's first hours would look uncontended on any site.
+    const free = this.offered.of(site, now) < OFFERED_FREE && this.offered.seenFor(site.spec.id, now) >= DAY_MS;
+    return free ? site.spec.node : undefined;
+  }
+
+  /**
+   * The power (kW) the last plan gives each job running at a site in the period `period`, where that
+   * is below full power: its GPU cap for the period (site-sim.ts step). The plan holds a capped job as
+   * its floor and its cappable part (cap-parts.ts); a job whose floor runs the whole period runs at
+   * floor + the cappable part's power there.
+   *
+   * The plan counts room in kW, not GPUs, and sees the cappable part apart from the floor: it may
+   * leave part of it out of the period and still finish the job by the end of its run, which a capped
+   * job cannot (it runs slower all the while, on the same GPUs). So only jobs that would meet their
+   * deadline at the lowest cap to the end are reported cappable (report), and a cap is applied only
+   * where the job still meets its deadline and the GPUs it holds are not ones the plan gives to other
+   * work now (the plan's load with the capped jobs at full power within the site's limit), and only
+   * at a site that is not contended (capNode): on a full site the GPU time a capped job holds is what
+   * the jobs arriving next need, which the plan does not see (busy fleet, 2023-01-16…29: with caps at
+   * every site lateness £886 against £354 without, objective £550 higher; docs/backtest.md).
+   */
+  private capsAt(site: SiteSim, period: number, now: number): Map<string, number> | undefined {
+    // The plan holds cappable parts only where the site could be capped when it was made (capNode).
+    const node = this.o.caps ? site.spec.node : undefined;
+    const c = this.carries.get(site.spec.id);
+    if (!node || !c) return undefined;
+    const t = period - c.period;
+    const h = PERIOD_MS / 3_600_000;
+    const limit = site.spec.trainingMaxKw - site.spec.trainingIdleKw + 1e-6;
+    const byId = new Map(c.schedule.jobs.map((j) => [j.id, j.powerKw]));
+    const at = (id: string, slot: number): number => byId.get(id)?.[slot] ?? 0;
+    const load = (slot: number): number => c.schedule.jobs.reduce((a, j) => a + (j.powerKw[slot] ?? 0), 0);
+    const out = new Map<string, number>();
+    let shed = 0;
+    for (const j of site.running) {
+      if (!byId.has(capPartId(j.id))) continue;
+      const floorKw = capFields(node, j.powerKw).minPowerKw;
+      // A job the plan finishes within the period is left as it is.
+      if (!(at(j.id, t) >= floorKw - 1e-6) || !(j.powerKw > floorKw)) continue;
+      const share = Math.min(1, at(capPartId(j.id), t) / (j.powerKw - floorKw));
+      if (!(share < 1 - 1e-6)) continue;
+      const kw = floorKw + share * (j.powerKw - floorKw);
+      const rate = cappedRun(node, j.powerKw, kw)?.rateKw ?? j.powerKw;
+      const leftH = (j.remainingKwh - rate * h) / j.powerKw;
+      if (now + (h + leftH) * 3_600_000 > j.deadlineAt) continue;
+      out.set(j.id, kw);
+      shed += j.powerKw - kw;
+    }
+    if (out.size === 0 || load(t) + shed > limit) return undefined;
+    return out;
+  }
+
+  /**
    * The planner's signals for the horizon: price = forecast (or outturn) + carbon at the carbon
    * price, + the pay of each product window announced by now.
    */
@@ -388,17 +464,19 @@ export class PlannerStrategy implements Strategy {
       const id = site.spec.id;
       if (!this.o.foresight) this.reserve.note(site, ctx.now);
       const free = freeInPeriod(site);
+      // Where running jobs may be capped, the plan decides their caps, so it is made every period.
+      const node = this.capNode(site, ctx.now);
       // Nothing can start at the site in this period when no waiting job fits the GPUs free by the
       // period's end (free now, or held by a job that finishes in it), so its plan could only say
       // "wait". Skipping the solve then changes no decision now; its next plan is carried from the
       // last one made. Its battery is still planned.
-      const skip = !notice && !site.waiting.some((j) => j.gpus <= free);
+      const skip = !notice && !(node && site.running.length) && !site.waiting.some((j) => j.gpus <= free);
       if (skip && !site.spec.battery) continue;
       const grid = { start: epochMs(ctx.now), slotMinutes: 30, slots: this.o.horizon };
       const built = buildProblem({
         grid,
         now: epochMs(ctx.now),
-        reports: [this.report(site, ctx.now)],
+        reports: [this.report(site, ctx.now, skip ? undefined : node)],
         // The same GB series for every site: read once a period.
         signals: new Map([['GB', (signals ??= this.signals(ctx))]]),
         commitments: [],
@@ -439,15 +517,19 @@ export class PlannerStrategy implements Strategy {
     // Holds of periods past and shares of windows over a day old are dropped (the checkpoint keeps the rest).
     this.book.prune(ctx.period, ctx.now);
     const battery = this.batteries.size ? { battery: (id: string) => this.batteryAt(id, ctx.period) } : {};
+    // A site skipped now keeps the caps its last plan gives this period.
+    const capped = new Map(ctx.sites.map((s) => [s.spec.id, this.capsAt(s, ctx.period, ctx.now)]));
+    const caps = [...capped.values()].some(Boolean) ? { caps: (id: string) => capped.get(id) } : {};
     if (!planned) {
       this.stats.skipped++;
-      return { eligible: () => false, order: 'fifo', ...battery };
+      return { eligible: () => false, order: 'fifo', ...battery, ...caps };
     }
     return {
       eligible: (j) => now.has(j.id) || fifo.has(j.id),
       order: 'fifo',
       ...(early.size ? { early: (j: SimJob) => early.has(j.id) } : {}),
       ...battery,
+      ...caps,
     };
   }
 

@@ -28,13 +28,14 @@ export const ASSUMPTIONS = [
   "flexlon prices room later in the horizon on a contended site (capacity value): each hour a kWh is deferred costs the --capacity-value share of the lateness price per kWh, scaled by the site's offered load over the last week (0 up to 60 %, the full share from 85 %, rising as the square between). The oracle, which plans the arrivals themselves, does not. Each site is planned on its own; flexlon plans afresh every --full-plan-every periods and the oracle daily, carried in between.",
   'The planner objective is £ at its price + carbon × the carbon price + lateness at £0.25 per GPU-hour (the planner default); the captured share compares £ + carbon valued at the same carbon price, per GPU-hour of work done.',
   'Two drain days with no new arrivals follow the last day, so every strategy does the same work; totals include them.',
+  "GPU power caps (--caps on; off by default): at a site whose offered load over the last week is under 60 % (after a day of it seen), flexlon and the oracle plan each running job that would meet its deadline at its lowest cap as a floor at half of TDP and a cappable part (the planner's cap lever), and the power planned for the current period becomes the job's GPU cap for it, where the job still meets its deadline and the plan gives its GPUs to no other job. A capped job draws and progresses as Emerald AI's A100 sweep measured (70 % of the speed for 54 % of the GPU's power at half TDP); the node overhead a busy GPU holds is drawn whatever the cap. fifo, run-now and gsf-best-window never cap. With caps on, the proven bound allows every job its least energy per unit of work under any cap.",
   "A site battery (the cdf site, or a fleet file's) holds its charge under fifo, run-now and gsf-best-window. flexlon and the oracle plan it every period from its stored energy at their price (energy + carbon, without the capacity value), with their job plan held: it may discharge only into the jobs' own import (never exporting), and must end each 48 h plan at least as full as it began. In a product window it can answer in part, the jobs see only the rest of the window's pay and it is planned, and its commitment made, as if every GPU were busy there. Its wear (£ per MWh discharged) counts as a cost beside the bill.",
 ];
 
 export const NOT_DONE = [
   'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume (the jobs of a site see only the share of the pay its battery cannot answer), so the lateness it buys can cost more than the products pay; compare the objective with a run without them.',
-  'Levers not used by flexlon here: GPU power caps and moving jobs between sites (the profiles allow one site per job). A site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.',
-  "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws exactly what the model says.",
+  'Levers not used by flexlon here: moving jobs between sites (the profiles allow one site per job). GPU power caps only with --caps on (over the idle year they cost more in lateness than they save), at sites that are not contended (offered load under 60 %), and only on running jobs (a job starts at full power); a site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.',
+  "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws what the model says (a capped job draws the sweep's power for its cap, within a few % of the power the plan gave it).",
 ];
 
 /** Products settled per strategy from the run's metered rows (products.ts). */
@@ -374,6 +375,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
       fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
       carbonGbpPerTonne: carbon,
       capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
+      caps: o.caps ?? false,
       periods: out.periods,
     },
     assumptions: ASSUMPTIONS,

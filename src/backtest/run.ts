@@ -59,7 +59,7 @@ export interface BacktestOptions {
   readonly solver: Solver;
   /** Planning horizon in periods (default 96 = 48 h). */
   readonly horizon?: number;
-  /** A fresh plan every this many periods, carried in between (default 48: daily). */
+  /** flexlon: a fresh plan every this many periods, carried in between (default DEFAULTS.fullPlanEvery). */
   readonly fullPlanEvery?: number;
   /** £/tCO2 that values carbon in the objective and in the captured-saving share (default 70). */
   readonly carbonGbpPerTonne?: number;
@@ -75,6 +75,12 @@ export interface BacktestOptions {
   readonly capacityValueShare?: number;
   /** Flexibility products offered by flexlon and the oracle (products.ts; default none). */
   readonly products?: readonly ProductName[];
+  /**
+   * flexlon and the oracle cap running jobs' GPUs at sites that are not contended, where the node is
+   * known (caps.ts; default false: measured over the idle year, the lateness caps cause outweighs the
+   * energy and carbon they save, docs/backtest.md "GPU power caps").
+   */
+  readonly caps?: boolean;
   /** Tests: other sites or another workload than the profiles'. */
   readonly fleetSites?: readonly FleetSite[];
   /** `--fleet FILE` (fleet-file.ts): its sites replace `sites`, with the busy profile's jobs. */
@@ -197,6 +203,8 @@ export const runKey = (o: BacktestOptions): string =>
     // Checkpoints made before flexlon priced capacity (or with another share) are refused.
     capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
     ...(o.products?.length ? { products: o.products } : {}),
+    // Checkpoints made before the planner capped GPUs (or with caps off) are refused.
+    caps: o.caps ?? false,
     custom: o.workload !== undefined || o.fleetSites !== undefined,
     ...(o.workloadName ? { workload: o.workloadName } : {}),
     // A changed fleet file changes the result: its sites as parsed are part of the key.
@@ -218,6 +226,7 @@ const makeStrategy = (
       capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
       foresight,
       windows,
+      caps: o.caps ?? false,
     });
   switch (name) {
     case 'fifo':
@@ -363,7 +372,15 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
         const siteKwh = lane.sims.map((sim, i) => {
           const inference = (siteDays[i] as SiteDay).inferenceKw;
           const kw = inference[p % inference.length] ?? 0;
-          return sim.step(now, decision.eligible, decision.order, kw, decision.early, decision.battery?.(sim.spec.id));
+          return sim.step(
+            now,
+            decision.eligible,
+            decision.order,
+            kw,
+            decision.early,
+            decision.battery?.(sim.spec.id),
+            decision.caps?.(sim.spec.id),
+          );
         });
         const kwhAll = siteKwh.reduce((a, m) => a + m.importKwh, 0);
         const wearGbp = siteKwh.reduce((a, m) => a + (m.battery?.wearGbp ?? 0), 0);
@@ -433,6 +450,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
     carbonGbpPerTonne: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
     workload,
     solver: o.solver,
+    caps: o.caps ?? false,
   });
   return {
     days: allDays,

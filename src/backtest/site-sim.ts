@@ -18,8 +18,14 @@
 //   clipped to the battery's power, its state-of-charge limits, the site's own import (it never
 //   exports) and its grid connection (it never charges the site above it), and the grid import is
 //   IT × PUE + charged − discharged.
+// - Where the site's node is known (SiteSpec.node), a strategy may cap the GPUs of jobs running at
+//   the period's start for that period (flexlon and the oracle, from their plans; caps.ts): a capped
+//   job draws and progresses as the measured sweep says. Work is counted in full-power kWh
+//   (remainingKwh), so a capped job's GPU-hours are its progress, not its time.
 import type { BatteryReport, ComputeJob } from '../domain/compute.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
+import type { GpuNodePower } from '../sim/power.ts';
+import { cappedRun, type CapRun } from './caps.ts';
 
 const HOUR_MS = 3_600_000;
 const PERIOD_H = PERIOD_MS / HOUR_MS;
@@ -37,6 +43,8 @@ export interface SiteSpec {
    * site's own draw leaves of it (the cluster's draw is never cut).
    */
   readonly gridImportLimitKw?: number;
+  /** The training pool's node, where its GPUs can be capped (caps.ts); absent: no caps. */
+  readonly node?: GpuNodePower;
 }
 
 /** A site's battery: as an agent reports it (src/domain/compute.ts), with its stored energy at the start. */
@@ -65,6 +73,7 @@ export interface SimJob {
   readonly deadlineAt: number;
   /** GPU-hours of work at full speed. */
   readonly work: number;
+  /** Energy still to run at full power (kWh): the work left, in full-power kWh. */
   remainingKwh: number;
   startedAt?: number;
   beginAt?: number;
@@ -227,7 +236,9 @@ export class SiteSim {
   /**
    * Runs the period [now, now + 30 min): starts eligible jobs in the given order, runs every job,
    * and starts eligible jobs again whenever one finishes and frees GPUs (as the site's scheduler
-   * does); meters the site. `inferenceKw` is the inference pool's IT power over the period.
+   * does); meters the site. `inferenceKw` is the inference pool's IT power over the period. `caps`:
+   * the power (kW) a strategy plans for jobs running now, where it is below full power, applied as a
+   * GPU cap for the period (caps.ts) where the site's node is known.
    */
   step(
     now: number,
@@ -236,23 +247,29 @@ export class SiteSim {
     inferenceKw: number,
     early?: (j: SimJob) => boolean,
     battery?: BatterySetpoint,
+    caps?: ReadonlyMap<string, number>,
   ): PeriodMeter {
     const end = now + PERIOD_MS;
     const latePeriods = (j: SimJob) => Math.floor(now / PERIOD_MS) - Math.floor(j.deadlineAt / PERIOD_MS) + 1;
+    const capped = this.capped(caps);
     let started = this.start(now, eligible, order, early);
+    // Full-power kWh of work a job does per hour, and what it draws meanwhile (kW).
+    const rate = (j: SimJob) => capped?.get(j)?.rateKw ?? j.powerKw;
+    const draw = (j: SimJob) => capped?.get(j)?.drawKw ?? j.powerKw;
     let jobsKwh = 0;
     let gpuHours = 0;
     let t = now;
     while (t < end && this.running.length > 0) {
       // The next finish inside the period, if any: power is constant until then.
       let until = end;
-      for (const j of this.running) until = Math.min(until, t + (j.remainingKwh / j.powerKw) * HOUR_MS);
+      for (const j of this.running) until = Math.min(until, t + (j.remainingKwh / rate(j)) * HOUR_MS);
       const h = (until - t) / HOUR_MS;
       const next: SimJob[] = [];
       for (const j of this.running) {
-        const done = t + (j.remainingKwh / j.powerKw) * HOUR_MS <= until;
-        const kwh = done ? j.remainingKwh : Math.min(j.remainingKwh, j.powerKw * h);
-        jobsKwh += kwh;
+        const done = t + (j.remainingKwh / rate(j)) * HOUR_MS <= until;
+        // kWh of work done (full-power kWh), and drawn for it.
+        const kwh = done ? j.remainingKwh : Math.min(j.remainingKwh, rate(j) * h);
+        jobsKwh += (kwh * draw(j)) / rate(j);
         gpuHours += (j.gpus * kwh) / j.powerKw;
         j.remainingKwh = done ? 0 : j.remainingKwh - kwh;
         const late = latePeriods(j);
@@ -286,6 +303,19 @@ export class SiteSim {
       started,
       ...(flows ? { battery: flows } : {}),
     };
+  }
+
+  /** The jobs running now that `caps` caps this period, with how each then runs (caps.ts). */
+  private capped(caps: ReadonlyMap<string, number> | undefined): Map<SimJob, CapRun> | undefined {
+    const node = this.spec.node;
+    if (!node || !caps?.size) return undefined;
+    const out = new Map<SimJob, CapRun>();
+    for (const j of this.running) {
+      const kw = caps.get(j.id);
+      const run = kw === undefined ? undefined : cappedRun(node, j.powerKw, kw);
+      if (run) out.set(j, run);
+    }
+    return out;
   }
 
   /**

@@ -25,6 +25,8 @@ export interface Decision {
   readonly early?: (j: SimJob) => boolean;
   /** A site battery's setpoint over the period (absent: the battery holds its charge). */
   readonly battery?: (site: string) => BatterySetpoint | undefined;
+  /** Per site, the power (kW) of running jobs capped over the period (site-sim.ts step; absent: none). */
+  readonly caps?: (site: string) => ReadonlyMap<string, number> | undefined;
 }
 
 export interface DecideContext {

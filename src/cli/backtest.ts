@@ -44,6 +44,8 @@ Options:
   --carbon-price GBP     £ per tonne of CO2 in the objective (default ${DEFAULTS.carbonGbpPerTonne})
   --full-plan-every N    flexlon: a fresh plan every N periods, carried in between (default
                          ${DEFAULTS.fullPlanEvery}; the oracle plans afresh daily)
+  --caps on|off          flexlon and the oracle cap running jobs' GPUs at sites that are not
+                         contended (default off; docs/backtest.md, "GPU power caps")
   --capacity-value SHARE flexlon's value of later room on a contended site, as a share of the
                          lateness price (default ${DEFAULTS.capacityValueShare}; 0: none; docs/backtest.md, "Capacity value")
   --out DIR              output folder (created; holds the checkpoints)`;
@@ -94,6 +96,7 @@ export const backtestCommand: Command = {
         'carbon-price': { type: 'string' },
         'full-plan-every': { type: 'string' },
         'capacity-value': { type: 'string' },
+        caps: { type: 'string' },
         out: { type: 'string' },
       },
       USAGE,
@@ -134,6 +137,9 @@ export const backtestCommand: Command = {
     if (!(share >= 0 && share <= 1))
       usage(`--capacity-value must be a share from 0 to 1, got "${v['capacity-value']}"`);
 
+    const capsArg = v.caps ?? 'off';
+    if (capsArg !== 'on' && capsArg !== 'off') usage(`--caps must be on or off, got "${capsArg}"`);
+
     const { history } = recordedSource({ kind: 'shipped' });
     const span = history.span(NATIONAL_REGION_ID, 'carbonForecast');
     const last = datesBetween(v.to, v.to, DRAIN_DAYS + 1).at(-1) as string;
@@ -171,6 +177,7 @@ export const backtestCommand: Command = {
       fullPlanEvery,
       carbonGbpPerTonne: carbon,
       capacityValueShare: share,
+      caps: capsArg === 'on',
       signal,
       onDay: (p: Progress) => {
         const line = progressLine(p, started, Date.now());

@@ -9,6 +9,8 @@ export type CapCurveKind = 'training' | 'inference';
 
 const SWEEP_TDP_W = 400;
 const CAPS = CALIBRATION.powerCap.capW.map((c) => c / SWEEP_TDP_W);
+/** The caps the sweep measured, as fractions of TDP: the curves are linear between them. */
+export const MEASURED_CAP_FRACTIONS: readonly number[] = CAPS;
 
 /**
  * Below about half of TDP the sweep's energy per unit of work rises again (static power dominates:

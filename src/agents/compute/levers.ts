@@ -12,7 +12,10 @@ import type { Scheduler, SiteBattery } from '../../ports.ts';
  * and full power (powerKw at maxW). The measured draw-vs-cap curves are close to linear over that
  * range (src/sim/power-cap.ts); the meter, not this mapping, settles what was delivered.
  */
-export const capWattsFor = (job: ComputeJob, powerKw: number): number | undefined => {
+export const capWattsFor = (
+  job: Pick<ComputeJob, 'powerCapRangeW' | 'minPowerKw' | 'powerKw'>,
+  powerKw: number,
+): number | undefined => {
   const range = job.powerCapRangeW;
   const floor = job.minPowerKw;
   if (!range || floor === undefined || !(job.powerKw > floor)) return undefined;
