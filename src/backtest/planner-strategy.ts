@@ -149,9 +149,15 @@ const freeInPeriod = (site: SiteSim): number => {
   return free;
 };
 
-/** A job is seen at the first period start at or after its release (jobs start on boundaries). */
 const DAY_MS = 86_400_000;
 
+/**
+ * The start of the period holding a job's deadline: the metrics count what runs in it as late
+ * (site-sim.ts), so a cap must not push work past it.
+ */
+const dueBy = (j: SimJob): number => Math.floor(j.deadlineAt / PERIOD_MS) * PERIOD_MS;
+
+/** A job is seen at the first period start at or after its release (jobs start on boundaries). */
 const boundaryAfter = (t: number): number => Math.ceil(t / PERIOD_MS) * PERIOD_MS;
 
 export class PlannerStrategy implements Strategy {
@@ -204,7 +210,7 @@ export class PlannerStrategy implements Strategy {
         const job = asComputeJob(j, id, 'running', j.releaseAt);
         const caps = node ? capFields(node, j.powerKw) : undefined;
         // Reported cappable only where it would meet its deadline run at its lowest cap to the end (see capsAt).
-        const fits = caps && now + (j.remainingKwh / (j.powerKw * caps.minCapThroughput)) * 3_600_000 <= j.deadlineAt;
+        const fits = caps && now + (j.remainingKwh / (j.powerKw * caps.minCapThroughput)) * 3_600_000 <= dueBy(j);
         return fits ? { ...job, ...caps } : job;
       }),
       ...site.waiting.map((j) => asComputeJob(j, id, 'queued', Math.max(j.releaseAt, now))),
@@ -371,15 +377,15 @@ export class PlannerStrategy implements Strategy {
    * leave part of it out of the period and still finish the job by the end of its run, which a capped
    * job cannot (it runs slower all the while, on the same GPUs). So only jobs that would meet their
    * deadline at the lowest cap to the end are reported cappable (report), and a cap is applied only
-   * where the job still meets its deadline and the GPUs it holds are not ones the plan gives to other
+   * where the job still finishes before the period holding its deadline (dueBy) and the GPUs it holds are not ones the plan gives to other
    * work now (the plan's load with the capped jobs at full power within the site's limit), and only
    * at a site that is not contended (capNode): on a full site the GPU time a capped job holds is what
    * the jobs arriving next need, which the plan does not see (busy fleet, 2023-01-16…29: with caps at
    * every site lateness £886 against £354 without, objective £550 higher; docs/backtest.md).
    */
   private capsAt(site: SiteSim, period: number, now: number): Map<string, number> | undefined {
-    // The plan holds cappable parts only where the site could be capped when it was made (capNode).
-    const node = this.o.caps ? site.spec.node : undefined;
+    // Not at a site that has become contended since its last plan (a skipped site keeps that plan).
+    const node = this.capNode(site, now);
     const c = this.carries.get(site.spec.id);
     if (!node || !c) return undefined;
     const t = period - c.period;
@@ -400,7 +406,7 @@ export class PlannerStrategy implements Strategy {
       const kw = floorKw + share * (j.powerKw - floorKw);
       const rate = cappedRun(node, j.powerKw, kw)?.rateKw ?? j.powerKw;
       const leftH = (j.remainingKwh - rate * h) / j.powerKw;
-      if (now + (h + leftH) * 3_600_000 > j.deadlineAt) continue;
+      if (now + (h + leftH) * 3_600_000 > dueBy(j)) continue;
       out.set(j.id, kw);
       shed += j.powerKw - kw;
     }

@@ -203,8 +203,8 @@ export const runKey = (o: BacktestOptions): string =>
     // Checkpoints made before flexlon priced capacity (or with another share) are refused.
     capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
     ...(o.products?.length ? { products: o.products } : {}),
-    // Checkpoints made before the planner capped GPUs (or with caps off) are refused.
-    caps: o.caps ?? false,
+    // With caps on the results differ: its checkpoints are refused without, and the other way round.
+    ...(o.caps ? { caps: true } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
     ...(o.workloadName ? { workload: o.workloadName } : {}),
     // A changed fleet file changes the result: its sites as parsed are part of the key.

@@ -253,9 +253,8 @@ export class SiteSim {
     const latePeriods = (j: SimJob) => Math.floor(now / PERIOD_MS) - Math.floor(j.deadlineAt / PERIOD_MS) + 1;
     const capped = this.capped(caps);
     let started = this.start(now, eligible, order, early);
-    // Full-power kWh of work a job does per hour, and what it draws meanwhile (kW).
+    // Full-power kWh of work a job does per hour.
     const rate = (j: SimJob) => capped?.get(j)?.rateKw ?? j.powerKw;
-    const draw = (j: SimJob) => capped?.get(j)?.drawKw ?? j.powerKw;
     let jobsKwh = 0;
     let gpuHours = 0;
     let t = now;
@@ -267,9 +266,10 @@ export class SiteSim {
       const next: SimJob[] = [];
       for (const j of this.running) {
         const done = t + (j.remainingKwh / rate(j)) * HOUR_MS <= until;
-        // kWh of work done (full-power kWh), and drawn for it.
+        // kWh of work done (full-power kWh); a capped job draws its cap's power meanwhile.
         const kwh = done ? j.remainingKwh : Math.min(j.remainingKwh, rate(j) * h);
-        jobsKwh += (kwh * draw(j)) / rate(j);
+        const cap = capped?.get(j);
+        jobsKwh += cap ? (kwh * cap.drawKw) / cap.rateKw : kwh;
         gpuHours += (j.gpus * kwh) / j.powerKw;
         j.remainingKwh = done ? 0 : j.remainingKwh - kwh;
         const late = latePeriods(j);
