@@ -21,17 +21,16 @@
 //   would charge now to discharge two days on) but with the pay of product windows announced by
 //   then, with the job plan's load held (Solver.planBatteries), afresh every period from its metered
 //   stored energy. A commitment counts its planned discharge (commitments.ts offersAt).
-// - With option `caps`, where a site's GPUs can be capped (SiteSpec.node), its running jobs are reported
-//   with their cap range, so the planner sees each as a floor and a cappable part (src/optimise/
-//   cap-parts.ts), and the power the plan gives a running job in the current period becomes its GPU
-//   cap for the period (capsAt; the site runs it as the measured sweep says, caps.ts).
+// - With option `caps`, at a site whose GPUs can be capped (SiteSpec.node) and that is not contended,
+//   a running job is capped for the period where that pays at the forecast prices, it still meets its
+//   deadline and the plan has room for the longer run (capsAt); the site runs it as the measured
+//   sweep says (caps.ts). The plan itself sees every job whole.
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
 import type { BatterySchedule, JobSchedule, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { GridSignalPoint, SignalSeries } from '../domain/signals.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
 import { gbpPerMwh, gPerKwh, kw, kwh } from '../domain/units.ts';
-import { capPartId } from '../optimise/cap-parts.ts';
 import { buildProblem } from '../optimise/problem.ts';
 import type { Solver } from '../ports.ts';
 import { WindowBook, type WindowBookState } from './window-book.ts';
@@ -200,19 +199,12 @@ export class PlannerStrategy implements Strategy {
     return this.o.foresight;
   }
 
-  /** `node`: where the site's running jobs may be capped now (capNode), they are reported with their cap range. */
-  private report(site: SiteSim, now: number, node: GpuNodePower | undefined): FlexibilityReport {
+  private report(site: SiteSim, now: number): FlexibilityReport {
     const s = site.spec;
     const id = s.id;
     const horizonEnd = now + this.o.horizon * PERIOD_MS;
     const jobs: ComputeJob[] = [
-      ...site.running.map((j) => {
-        const job = asComputeJob(j, id, 'running', j.releaseAt);
-        const caps = node ? capFields(node, j.powerKw) : undefined;
-        // Reported cappable only where it would meet its deadline run at its lowest cap to the end (see capsAt).
-        const fits = caps && now + (j.remainingKwh / (j.powerKw * caps.minCapThroughput)) * 3_600_000 <= dueBy(j);
-        return fits ? { ...job, ...caps } : job;
-      }),
+      ...site.running.map((j) => asComputeJob(j, id, 'running', j.releaseAt)),
       ...site.waiting.map((j) => asComputeJob(j, id, 'queued', Math.max(j.releaseAt, now))),
       ...(this.o.foresight
         ? site.pending
@@ -358,7 +350,10 @@ export class PlannerStrategy implements Strategy {
 
   /**
    * The site's node where its running jobs may be capped now: caps are on, the node is known and the
-   * site is not contended (see capsAt). Elsewhere the plan sees its running jobs whole, as before.
+   * site is not contended (offered load under OFFERED_FREE, where the capacity value is 0): on a full
+   * site the GPU time a capped job holds is what the jobs arriving next need, which the plan does not
+   * see (busy fleet, 2023-01-16…29, caps from the plan at every site: lateness £886 against £354
+   * without, objective £550 higher; docs/backtest.md "GPU power caps").
    */
   private capNode(site: SiteSim, now: number): GpuNodePower | undefined {
     if (!this.o.caps || !site.spec.node) return undefined;
@@ -368,50 +363,48 @@ export class PlannerStrategy implements Strategy {
   }
 
   /**
-   * The power (kW) the last plan gives each job running at a site in the period `period`, where that
-   * is below full power: its GPU cap for the period (site-sim.ts step). The plan holds a capped job as
-   * its floor and its cappable part (cap-parts.ts); a job whose floor runs the whole period runs at
-   * floor + the cappable part's power there.
-   *
-   * The plan counts room in kW, not GPUs, and sees the cappable part apart from the floor: it may
-   * leave part of it out of the period and still finish the job by the end of its run, which a capped
-   * job cannot (it runs slower all the while, on the same GPUs). So only jobs that would meet their
-   * deadline at the lowest cap to the end are reported cappable (report), and a cap is applied only
-   * where the job still finishes before the period holding its deadline (dueBy) and the GPUs it holds are not ones the plan gives to other
-   * work now (the plan's load with the capped jobs at full power within the site's limit), and only
-   * at a site that is not contended (capNode): on a full site the GPU time a capped job holds is what
-   * the jobs arriving next need, which the plan does not see (busy fleet, 2023-01-16…29: with caps at
-   * every site lateness £886 against £354 without, objective £550 higher; docs/backtest.md).
+   * The jobs running at a site that are capped over the period `period` (at `now`), each at its lowest
+   * cap (kW), with `--caps on` at a site that is not contended (capNode). The plan sees every job
+   * whole; a cap is a rule on top of it, per job and period, capped where all of these hold:
+   * - it pays at the forecast prices (`prices`, £/MWh with carbon, from `now`): capped, the job draws
+   *   its floor now and leaves (1 − speed) of the period's work to the end of its run, so the cap pays
+   *   where price now × (full − floor) > price there × (1 − speed) × full. On the half-idle profile's
+   *   node it saves energy at equal prices (caps.ts);
+   * - it still finishes before the period holding its deadline (the metrics count work there as late);
+   * - the last plan has room for it at full power in the period its run would then end in and the
+   *   next: a capped job holds its GPUs longer, and the plan gives free GPUs to later starts.
    */
-  private capsAt(site: SiteSim, period: number, now: number): Map<string, number> | undefined {
-    // Not at a site that has become contended since its last plan (a skipped site keeps that plan).
+  private capsAt(
+    site: SiteSim,
+    period: number,
+    now: number,
+    prices: readonly number[] | undefined,
+  ): Map<string, number> | undefined {
     const node = this.capNode(site, now);
     const c = this.carries.get(site.spec.id);
-    if (!node || !c) return undefined;
+    if (!node || !c || !prices) return undefined;
     const t = period - c.period;
     const h = PERIOD_MS / 3_600_000;
     const limit = site.spec.trainingMaxKw - site.spec.trainingIdleKw + 1e-6;
-    const byId = new Map(c.schedule.jobs.map((j) => [j.id, j.powerKw]));
-    const at = (id: string, slot: number): number => byId.get(id)?.[slot] ?? 0;
-    const load = (slot: number): number => c.schedule.jobs.reduce((a, j) => a + (j.powerKw[slot] ?? 0), 0);
+    const own = new Map(c.schedule.jobs.map((j) => [j.id, j.powerKw]));
+    const room = (slot: number, j: SimJob): boolean =>
+      c.schedule.jobs.reduce((a, x) => a + (x.powerKw[slot] ?? 0), 0) - (own.get(j.id)?.[slot] ?? 0) + j.powerKw <=
+      limit;
     const out = new Map<string, number>();
-    let shed = 0;
     for (const j of site.running) {
-      if (!byId.has(capPartId(j.id))) continue;
       const floorKw = capFields(node, j.powerKw).minPowerKw;
-      // A job the plan finishes within the period is left as it is.
-      if (!(at(j.id, t) >= floorKw - 1e-6) || !(j.powerKw > floorKw)) continue;
-      const share = Math.min(1, at(capPartId(j.id), t) / (j.powerKw - floorKw));
-      if (!(share < 1 - 1e-6)) continue;
-      const kw = floorKw + share * (j.powerKw - floorKw);
-      const rate = cappedRun(node, j.powerKw, kw)?.rateKw ?? j.powerKw;
-      const leftH = (j.remainingKwh - rate * h) / j.powerKw;
-      if (now + (h + leftH) * 3_600_000 > dueBy(j)) continue;
-      out.set(j.id, kw);
-      shed += j.powerKw - kw;
+      const run = cappedRun(node, j.powerKw, floorKw);
+      if (!run) continue;
+      // Hours of the run left after a capped period; a job that would finish within it is left alone.
+      const leftH = (j.remainingKwh - run.rateKw * h) / j.powerKw;
+      if (!(leftH > 0) || now + (h + leftH) * 3_600_000 > dueBy(j)) continue;
+      const end = t + 1 + Math.floor(leftH / h);
+      if (!room(end, j) || !room(end + 1, j)) continue;
+      const p0 = prices[0] ?? 0;
+      const pEnd = prices[end - t] ?? p0;
+      if (p0 * (j.powerKw - run.drawKw) > pEnd * (j.powerKw - run.rateKw)) out.set(j.id, floorKw);
     }
-    if (out.size === 0 || load(t) + shed > limit) return undefined;
-    return out;
+    return out.size ? out : undefined;
   }
 
   /**
@@ -470,19 +463,17 @@ export class PlannerStrategy implements Strategy {
       const id = site.spec.id;
       if (!this.o.foresight) this.reserve.note(site, ctx.now);
       const free = freeInPeriod(site);
-      // Where running jobs may be capped, the plan decides their caps, so it is made every period.
-      const node = this.capNode(site, ctx.now);
       // Nothing can start at the site in this period when no waiting job fits the GPUs free by the
       // period's end (free now, or held by a job that finishes in it), so its plan could only say
       // "wait". Skipping the solve then changes no decision now; its next plan is carried from the
       // last one made. Its battery is still planned.
-      const skip = !notice && !(node && site.running.length) && !site.waiting.some((j) => j.gpus <= free);
+      const skip = !notice && !site.waiting.some((j) => j.gpus <= free);
       if (skip && !site.spec.battery) continue;
       const grid = { start: epochMs(ctx.now), slotMinutes: 30, slots: this.o.horizon };
       const built = buildProblem({
         grid,
         now: epochMs(ctx.now),
-        reports: [this.report(site, ctx.now, skip ? undefined : node)],
+        reports: [this.report(site, ctx.now)],
         // The same GB series for every site: read once a period.
         signals: new Map([['GB', (signals ??= this.signals(ctx))]]),
         commitments: [],
@@ -523,8 +514,12 @@ export class PlannerStrategy implements Strategy {
     // Holds of periods past and shares of windows over a day old are dropped (the checkpoint keeps the rest).
     this.book.prune(ctx.period, ctx.now);
     const battery = this.batteries.size ? { battery: (id: string) => this.batteryAt(id, ctx.period) } : {};
-    // A site skipped now keeps the caps its last plan gives this period.
-    const capped = new Map(ctx.sites.map((s) => [s.spec.id, this.capsAt(s, ctx.period, ctx.now)]));
+    // Caps are decided for every site, planned now or carrying its last plan.
+    const capPrices =
+      this.o.caps && ctx.sites.some((x) => x.running.length > 0 && this.capNode(x, ctx.now))
+        ? (signals ?? this.signals(ctx)).points.map((x) => x.price as number)
+        : undefined;
+    const capped = new Map(ctx.sites.map((x) => [x.spec.id, this.capsAt(x, ctx.period, ctx.now, capPrices)]));
     const caps = [...capped.values()].some(Boolean) ? { caps: (id: string) => capped.get(id) } : {};
     if (!planned) {
       this.stats.skipped++;
