@@ -36,6 +36,7 @@ import type { Solver } from '../ports.ts';
 import type { FleetSite, SiteDay } from './fleet.ts';
 import { outturnCarbon, outturnPrice, type GridData } from './signal-view.ts';
 import { minEnergyPerWork } from './caps.ts';
+import { uncontendedAt } from './capacity-value.ts';
 
 /** Days of arrivals planned in one problem (a month's three sites take about 5 s). */
 export const CHUNK_DAYS = 31;
@@ -107,8 +108,20 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
     }
     // A job planned at part of its energy does its work in the LP at full power and pays lateness by
     // its share of work done, as the metrics count it, so capping at the least energy per unit of work
-    // is within the relaxation: it bounds a strategy that caps too.
-    const energyShare = i.caps && s.node ? minEnergyPerWork(s.node) : 1;
+    // is within the relaxation: it bounds a strategy that caps too. Caps happen only while the site
+    // reads as uncontended (planner-strategy.ts capNode), which its arrivals alone decide; a chunk
+    // gets the least energy where that happens from its first slot to the run's end.
+    const least = i.caps && s.node ? minEnergyPerWork(s.node) : 1;
+    const cappable =
+      least < 1
+        ? uncontendedAt(
+            days.flatMap((d) => d.jobs),
+            s.gpus,
+            start,
+            PERIOD_MS,
+            slots,
+          )
+        : undefined;
     const chunk = i.chunkDays ?? CHUNK_DAYS;
     for (let k0 = 0; k0 < i.jobDays; k0 += chunk) {
       const k1 = Math.min(i.jobDays, k0 + chunk);
@@ -130,6 +143,7 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
               Math.max(due, slotOf(starts[k1] as number) + ((i.tailDays ?? TAIL_DAYS) * 86_400_000) / PERIOD_MS),
             );
       const n = to - from;
+      const energyShare = cappable?.subarray(from).includes(1) ? least : 1;
       const jobs: JobSpec[] = arrivals.map((j) => {
         const release = seenAt(j) - from;
         // The metrics charge energy from the period holding the deadline on (site-sim.ts latePeriods).

@@ -57,7 +57,7 @@ export interface PlannerStrategyOptions {
   readonly foresight: boolean;
   /** Flexibility product windows (products.ts): each priced into the plan from its notice. */
   readonly windows?: readonly ProductWindow[];
-  /** GPU power caps on running jobs, where a site's node is known (caps.ts; default off). */
+  /** GPU power caps on running jobs, where a site's node is known (capsAt; absent: none; the backtest's default is on). */
   readonly caps?: boolean;
 }
 

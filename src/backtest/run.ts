@@ -77,8 +77,7 @@ export interface BacktestOptions {
   readonly products?: readonly ProductName[];
   /**
    * flexlon and the oracle cap running jobs' GPUs at sites that are not contended, where the node is
-   * known (caps.ts; default false: measured over the idle year, the lateness caps cause outweighs the
-   * energy and carbon they save, docs/backtest.md "GPU power caps").
+   * known (caps.ts, planner-strategy.ts capsAt; default true; docs/backtest.md "GPU power caps").
    */
   readonly caps?: boolean;
   /** Tests: other sites or another workload than the profiles'. */
@@ -203,8 +202,9 @@ export const runKey = (o: BacktestOptions): string =>
     // Checkpoints made before flexlon priced capacity (or with another share) are refused.
     capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
     ...(o.products?.length ? { products: o.products } : {}),
-    // With caps on the results differ: its checkpoints are refused without, and the other way round.
-    ...(o.caps ? { caps: true } : {}),
+    // With caps on (the default) the results differ from a run without them, or from before them:
+    // those checkpoints are refused, and the other way round.
+    ...((o.caps ?? true) ? { caps: true } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
     ...(o.workloadName ? { workload: o.workloadName } : {}),
     // A changed fleet file changes the result: its sites as parsed are part of the key.
@@ -226,7 +226,7 @@ const makeStrategy = (
       capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
       foresight,
       windows,
-      caps: o.caps ?? false,
+      caps: o.caps ?? true,
     });
   switch (name) {
     case 'fifo':
@@ -450,7 +450,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
     carbonGbpPerTonne: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
     workload,
     solver: o.solver,
-    caps: o.caps ?? false,
+    caps: o.caps ?? true,
   });
   return {
     days: allDays,

@@ -45,7 +45,7 @@ Options:
   --full-plan-every N    flexlon: a fresh plan every N periods, carried in between (default
                          ${DEFAULTS.fullPlanEvery}; the oracle plans afresh daily)
   --caps on|off          flexlon and the oracle cap running jobs' GPUs at sites that are not
-                         contended (default off; docs/backtest.md, "GPU power caps")
+                         contended (default on; docs/backtest.md, "GPU power caps")
   --capacity-value SHARE flexlon's value of later room on a contended site, as a share of the
                          lateness price (default ${DEFAULTS.capacityValueShare}; 0: none; docs/backtest.md, "Capacity value")
   --out DIR              output folder (created; holds the checkpoints)`;
@@ -137,7 +137,7 @@ export const backtestCommand: Command = {
     if (!(share >= 0 && share <= 1))
       usage(`--capacity-value must be a share from 0 to 1, got "${v['capacity-value']}"`);
 
-    const capsArg = v.caps ?? 'off';
+    const capsArg = v.caps ?? 'on';
     if (capsArg !== 'on' && capsArg !== 'off') usage(`--caps must be on or off, got "${capsArg}"`);
 
     const { history } = recordedSource({ kind: 'shipped' });

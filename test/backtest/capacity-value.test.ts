@@ -12,7 +12,14 @@ import { createPlanningSolver } from '../../src/compose/solver.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { summarise } from '../../src/backtest/metrics.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
-import { capacityValue, OFFERED_FREE, OFFERED_FULL } from '../../src/backtest/capacity-value.ts';
+import {
+  capacityValue,
+  OFFERED_FREE,
+  OFFERED_FULL,
+  OfferedLoad,
+  uncontendedAt,
+} from '../../src/backtest/capacity-value.ts';
+import type { SimJob, SiteSim } from '../../src/backtest/site-sim.ts';
 import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
 import { DAY, halfHour, history, SMALL_SITE, tmp } from './fixtures.ts';
 
@@ -20,6 +27,48 @@ const solver = createPlanningSolver({ work: DEFAULT_WORK });
 after(() => solver.close());
 
 describe('capacity value', () => {
+  it('reads a site as uncontended from its arrivals exactly where a strategy looking every period does', () => {
+    // Sixteen days of 8-GPU jobs on 64 GPUs, three of them busy, every job still waiting (so a
+    // look at each period start sees every job submitted by then).
+    let seed = 11;
+    const rand = () => (seed = (seed * 1103515245 + 12345) % 2 ** 31) / 2 ** 31;
+    const start = Date.UTC(2023, 2, 1);
+    const jobs: SimJob[] = [];
+    for (let d = 0; d < 16; d++) {
+      const n = d >= 3 && d <= 5 ? 60 : 8;
+      for (let k = 0; k < n; k++) {
+        const hours = 1 + Math.floor(rand() * 6);
+        const at = start + d * 86_400_000 + Math.floor(rand() * 86_400_000);
+        jobs.push({
+          id: `j${d}-${k}`,
+          gpus: 8,
+          powerKw: 8,
+          energyKwh: 8 * hours,
+          remainingKwh: 8 * hours,
+          submittedAt: at,
+          releaseAt: at,
+          deadlineAt: at + 86_400_000,
+          work: 8 * hours,
+        });
+      }
+    }
+    const slots = 16 * 48;
+    const fast = uncontendedAt(jobs, 64, start, PERIOD_MS, slots);
+    const offered = new OfferedLoad();
+    const site = { spec: { id: 'edi', gpus: 64 }, waiting: [] as SimJob[], running: [] as SimJob[] };
+    let flips = 0;
+    for (let p = 0; p < slots; p++) {
+      const now = start + p * PERIOD_MS;
+      site.waiting = jobs.filter((j) => j.submittedAt <= now);
+      const free =
+        offered.of(site as unknown as SiteSim, now) < OFFERED_FREE && offered.seenFor('edi', now) >= 86_400_000;
+      assert.equal(fast[p] === 1, free, `period ${p}`);
+      if (p > 0 && fast[p] !== fast[p - 1]) flips++;
+    }
+    // The case is not trivial: the site turns contended and uncontended again.
+    assert.ok(flips >= 2, `${flips} changes`);
+  });
+
   it('is nothing up to OFFERED_FREE, rises as the square to the full share at OFFERED_FULL', () => {
     // £0.25 per GPU-hour late over 1 kW per GPU: £250 per MWh-hour; a quarter of it at full contention.
     assert.equal(capacityValue(0.5, 1), 0);
