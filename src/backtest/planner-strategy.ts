@@ -352,8 +352,8 @@ export class PlannerStrategy implements Strategy {
    * The site's node where its running jobs may be capped now: caps are on, the node is known and the
    * site is not contended (offered load under OFFERED_FREE, where the capacity value is 0): on a full
    * site the GPU time a capped job holds is what the jobs arriving next need, which the plan does not
-   * see (busy fleet, 2023-01-16…29, caps from the plan at every site: lateness £886 against £354
-   * without, objective £550 higher; docs/backtest.md "GPU power caps").
+   * see (busy fleet, 2023-01-16…29, capsAt at every site: lateness £993 against £354 without,
+   * objective £498 higher; docs/backtest.md "GPU power caps").
    */
   private capNode(site: SiteSim, now: number): GpuNodePower | undefined {
     if (!this.o.caps || !site.spec.node) return undefined;

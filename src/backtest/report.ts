@@ -35,7 +35,7 @@ export const ASSUMPTIONS = [
 export const NOT_DONE = [
   'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume (the jobs of a site see only the share of the pay its battery cannot answer), so the lateness it buys can cost more than the products pay; compare the objective with a run without them.',
   'Levers not used by flexlon here: moving jobs between sites (the profiles allow one site per job). GPU power caps are used only at sites that are not contended (offered load under 60 %), and only on running jobs by a rule on the plan (a job starts at full power, and the planner does not choose the caps); a site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.',
-  "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws what the model says (a capped job draws the sweep's power for its cap, within a few % of the power the plan gave it).",
+  "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws what the model says (a capped job draws less than the full power the plan gives it, which recalibration sees as the site drawing less).",
 ];
 
 /** Products settled per strategy from the run's metered rows (products.ts). */
