@@ -108,20 +108,24 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
     }
     // A job planned at part of its energy does its work in the LP at full power and pays lateness by
     // its share of work done, as the metrics count it, so capping at the least energy per unit of work
-    // is within the relaxation: it bounds a strategy that caps too. Caps happen only while the site
-    // reads as uncontended (planner-strategy.ts capNode), which its arrivals alone decide; a chunk
-    // gets the least energy where that happens from its first slot to the run's end.
+    // is within the relaxation: it bounds a strategy that caps too. A strategy caps a job only while
+    // its site reads as uncontended (planner-strategy.ts capNode), which the site's arrivals alone
+    // decide (the run's days: the drain days bring none), and only before the period holding its
+    // deadline (capsAt): a job gets the least energy where both can happen together.
     const least = i.caps && s.node ? minEnergyPerWork(s.node) : 1;
     const cappable =
       least < 1
         ? uncontendedAt(
-            days.flatMap((d) => d.jobs),
+            days.slice(0, i.jobDays).flatMap((d) => d.jobs),
             s.gpus,
             start,
             PERIOD_MS,
             slots,
           )
         : undefined;
+    const canCap = (j: ComputeJob, seen: number): boolean =>
+      cappable !== undefined &&
+      cappable.subarray(Math.max(0, seen), Math.max(0, Math.floor(slotOf(j.deadlineAt)))).includes(1);
     const chunk = i.chunkDays ?? CHUNK_DAYS;
     for (let k0 = 0; k0 < i.jobDays; k0 += chunk) {
       const k1 = Math.min(i.jobDays, k0 + chunk);
@@ -143,14 +147,13 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
               Math.max(due, slotOf(starts[k1] as number) + ((i.tailDays ?? TAIL_DAYS) * 86_400_000) / PERIOD_MS),
             );
       const n = to - from;
-      const energyShare = cappable?.subarray(from).includes(1) ? least : 1;
       const jobs: JobSpec[] = arrivals.map((j) => {
         const release = seenAt(j) - from;
         // The metrics charge energy from the period holding the deadline on (site-sim.ts latePeriods).
         const deadline = Math.max(release + 1, Math.floor(slotOf(j.deadlineAt) - from));
         return {
           id: j.id,
-          energyKwh: j.remainingKwh * energyShare,
+          energyKwh: j.remainingKwh * (canCap(j, seenAt(j)) ? least : 1),
           maxPowerKw: j.powerKw,
           releaseSlot: Math.min(release, n - 1),
           deadlineSlot: Math.min(deadline, n),

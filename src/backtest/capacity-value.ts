@@ -108,7 +108,9 @@ export const uncontendedAt = (
     if (lo === hi) continue;
     const first = (sorted[lo] as (typeof sorted)[number]).submittedAt;
     const hours = Math.max(24, Math.min(WEEK_MS, now - first) / 3_600_000);
-    if (sum / (gpus * hours) < OFFERED_FREE && now - first >= 24 * 3_600_000) out[p] = 1;
+    // A hair of margin: the running sum may drift from OfferedLoad's fresh one, and reading a site as
+    // uncontended once too often only loosens the bound.
+    if (sum / (gpus * hours) < OFFERED_FREE + 1e-9 && now - first >= 24 * 3_600_000) out[p] = 1;
   }
   return out;
 };

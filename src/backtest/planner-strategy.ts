@@ -387,8 +387,12 @@ export class PlannerStrategy implements Strategy {
     const h = PERIOD_MS / 3_600_000;
     const limit = site.spec.trainingMaxKw - site.spec.trainingIdleKw + 1e-6;
     const own = new Map(c.schedule.jobs.map((j) => [j.id, j.powerKw]));
+    // What the jobs capped so far in this call add, per slot, to the plan's load: each holds its GPUs
+    // at full power into the slots its run now ends in.
+    const added = new Map<number, number>();
+    const extra = (slot: number, j: SimJob): number => j.powerKw - (own.get(j.id)?.[slot] ?? 0);
     const room = (slot: number, j: SimJob): boolean =>
-      c.schedule.jobs.reduce((a, x) => a + (x.powerKw[slot] ?? 0), 0) - (own.get(j.id)?.[slot] ?? 0) + j.powerKw <=
+      c.schedule.jobs.reduce((a, x) => a + (x.powerKw[slot] ?? 0), 0) + (added.get(slot) ?? 0) + extra(slot, j) <=
       limit;
     const out = new Map<string, number>();
     for (const j of site.running) {
@@ -398,11 +402,15 @@ export class PlannerStrategy implements Strategy {
       // Hours of the run left after a capped period; a job that would finish within it is left alone.
       const leftH = (j.remainingKwh - run.rateKw * h) / j.powerKw;
       if (!(leftH > 0) || now + (h + leftH) * 3_600_000 > dueBy(j)) continue;
-      const end = t + 1 + Math.floor(leftH / h);
+      // The slot (of the carried plan) the run would end in; beyond the plan or the prices, nothing is known.
+      const end = t + Math.ceil(leftH / h);
+      if (end + 1 >= this.o.horizon || end - t >= prices.length) continue;
       if (!room(end, j) || !room(end + 1, j)) continue;
       const p0 = prices[0] ?? 0;
       const pEnd = prices[end - t] ?? p0;
-      if (p0 * (j.powerKw - run.drawKw) > pEnd * (j.powerKw - run.rateKw)) out.set(j.id, floorKw);
+      if (!(p0 * (j.powerKw - run.drawKw) > pEnd * (j.powerKw - run.rateKw))) continue;
+      out.set(j.id, floorKw);
+      for (const slot of [end, end + 1]) added.set(slot, (added.get(slot) ?? 0) + extra(slot, j));
     }
     return out.size ? out : undefined;
   }

@@ -28,14 +28,22 @@ export const ASSUMPTIONS = [
   "flexlon prices room later in the horizon on a contended site (capacity value): each hour a kWh is deferred costs the --capacity-value share of the lateness price per kWh, scaled by the site's offered load over the last week (0 up to 60 %, the full share from 85 %, rising as the square between). The oracle, which plans the arrivals themselves, does not. Each site is planned on its own; flexlon plans afresh every --full-plan-every periods and the oracle daily, carried in between.",
   'The planner objective is £ at its price + carbon × the carbon price + lateness at £0.25 per GPU-hour (the planner default); the captured share compares £ + carbon valued at the same carbon price, per GPU-hour of work done.',
   'Two drain days with no new arrivals follow the last day, so every strategy does the same work; totals include them.',
-  "GPU power caps (--caps, on by default): at a site whose offered load over the last week is under 60 % (after a day of it seen), flexlon and the oracle cap a running job's GPUs at half of TDP for a period where that pays at their prices (the floor's draw now against the work it leaves to the end of the run), the job still finishes before the period holding its deadline, and their plan has room for the longer run; the plan itself sees every job whole. A capped job draws and progresses as Emerald AI's A100 sweep measured (70 % of the speed for 54 % of the GPU's power at half TDP); the node overhead a busy GPU holds is drawn whatever the cap. fifo, run-now and gsf-best-window never cap. With caps on, the proven bound allows every job its least energy per unit of work under any cap.",
   "A site battery (the cdf site, or a fleet file's) holds its charge under fifo, run-now and gsf-best-window. flexlon and the oracle plan it every period from its stored energy at their price (energy + carbon, without the capacity value), with their job plan held: it may discharge only into the jobs' own import (never exporting), and must end each 48 h plan at least as full as it began. In a product window it can answer in part, the jobs see only the rest of the window's pay and it is planned, and its commitment made, as if every GPU were busy there. Its wear (£ per MWh discharged) counts as a cost beside the bill.",
 ];
 
+/** The caps assumption, stated where the run capped (--caps on, the default). */
+export const CAPS_ASSUMPTION =
+  "GPU power caps (--caps, on by default): at a site whose offered load over the last week is under 60 % (after a day of it seen), flexlon and the oracle cap a running job's GPUs at half of TDP for a period where that pays at their prices (the floor's draw now against the work it leaves to the end of the run), the job still finishes before the period holding its deadline, and their plan has room for the longer run; the plan itself sees every job whole. A capped job draws and progresses as Emerald AI's A100 sweep measured (70 % of the speed for 54 % of the GPU's power at half TDP); the node overhead a busy GPU holds is drawn whatever the cap. fifo, run-now and gsf-best-window never cap. The proven bound allows a job its least energy per unit of work under any cap where its site reads as uncontended before its deadline.";
+
 export const NOT_DONE = [
   'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume (the jobs of a site see only the share of the pay its battery cannot answer), so the lateness it buys can cost more than the products pay; compare the objective with a run without them.',
-  'Levers not used by flexlon here: moving jobs between sites (the profiles allow one site per job). GPU power caps are used only at sites that are not contended (offered load under 60 %), and only on running jobs by a rule on the plan (a job starts at full power, and the planner does not choose the caps); a site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.',
+  'Levers not used by flexlon here: moving jobs between sites (the profiles allow one site per job). GPU power caps (--caps on, the default) are used only at sites that are not contended (offered load under 60 %), and only on running jobs by a rule on the plan (a job starts at full power, and the planner does not choose the caps); a site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.',
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws what the model says (a capped job draws less than the full power the plan gives it, which recalibration sees as the site drawing less).",
+];
+
+const assumptionsOf = (o: BacktestOptions): string[] => [
+  ...ASSUMPTIONS,
+  ...((o.caps ?? true) ? [CAPS_ASSUMPTION] : []),
 ];
 
 /** Products settled per strategy from the run's metered rows (products.ts). */
@@ -378,7 +386,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
       caps: o.caps ?? true,
       periods: out.periods,
     },
-    assumptions: ASSUMPTIONS,
+    assumptions: assumptionsOf(o),
     ...(products.length
       ? {
           products: {
@@ -463,7 +471,9 @@ ${productHtml}
 <h2>Daily energy cost and emissions</h2>${svg.daily}
 <h2>One week: fleet import against price and carbon</h2>${svg.week}
 ${svg.savings ? `<h2>Savings against fifo, day by day</h2><p>The bill + battery wear + carbon at £${carbon}/t below fifo's, per day (lateness and the batteries' end-of-run energy left out): ${svg.savings.text}.</p>${svg.savings.svg}` : ''}
-<h2>Assumptions</h2><ul>${ASSUMPTIONS.map((a) => `<li>${a}</li>`).join('')}</ul>
+<h2>Assumptions</h2><ul>${assumptionsOf(o)
+    .map((a) => `<li>${a}</li>`)
+    .join('')}</ul>
 <h2>Not done</h2><ul>${NOT_DONE.map((a) => `<li>${a}</li>`).join('')}</ul>
 </body></html>
 `;

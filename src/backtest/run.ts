@@ -204,7 +204,7 @@ export const runKey = (o: BacktestOptions): string =>
     ...(o.products?.length ? { products: o.products } : {}),
     // With caps on (the default) the results differ from a run without them, or from before them:
     // those checkpoints are refused, and the other way round.
-    ...((o.caps ?? true) ? { caps: true } : {}),
+    ...((o.caps ?? true) ? { caps: 'whole-job plan, capped by rule' } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
     ...(o.workloadName ? { workload: o.workloadName } : {}),
     // A changed fleet file changes the result: its sites as parsed are part of the key.

@@ -183,12 +183,16 @@ describe('flexlon caps a running job through a price spike', () => {
     assert.ok(boundOff !== null && bound < boundOff, `bound ${bound} with caps, ${boundOff} without`);
   });
 
-  it('leaves a contended site uncapped', async () => {
-    // 56 six-hour 8-GPU jobs on the first day: 2,688 GPU-hours, over 60 % of the 128 GPUs' 34 hours
-    // from the first submission to the spike, so the site counts as contended there.
-    const on = await run(true, 56);
-    const off = await run(false, 56);
+  it('leaves a contended site uncapped, and the bound allows no cap there', async () => {
+    // 64 six-hour 8-GPU jobs on the first day and the second day's job: 3,120 GPU-hours, over 60 % of
+    // the 128 GPUs' hours from the first submission until 16:30 on the second day, after every job's
+    // deadline (the first day's jobs are due by 22:00 that day, when a day of submissions is not yet
+    // seen; the second day's at 14:00). So the site counts as contended while any job could be capped.
+    const on = await run(true, 64);
+    const off = await run(false, 64);
     assert.equal(on.spikeKwh, off.spikeKwh);
     assert.equal(on.summary.flexlon?.importMwh, off.summary.flexlon?.importMwh);
+    // The bound gives a job its least energy only where its site reads as uncontended before its deadline.
+    assert.equal(on.out.bound.objectiveGbp, off.out.bound.objectiveGbp);
   });
 });
