@@ -111,7 +111,7 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
     // is within the relaxation: it bounds a strategy that caps too. A strategy caps a job only while
     // its site reads as uncontended (planner-strategy.ts capNode), which the site's arrivals alone
     // decide (the run's days: the drain days bring none), and only before the period holding its
-    // deadline (capsAt): a job gets the least energy where both can happen together.
+    // deadline (caps.ts capsFor): a job gets the least energy where both can happen together.
     const least = i.caps && s.node ? minEnergyPerWork(s.node) : 1;
     const cappable =
       least < 1

@@ -1,21 +1,26 @@
 // GPU power caps at a backtest site (issue 15: flexlon "using every lever"; the lever is issue 13
-// item 2, docs/cost-model.md "GPU power caps"). A site whose node is known (SiteSpec.node) lets the
-// planner cap its running jobs: the planner sees each running job as its floor and its cappable part
-// (src/optimise/cap-parts.ts), and the power it plans for the current period is turned into watts per
-// GPU as the Compute-Flex agent does (src/agents/compute/levers.ts capWattsFor: linear between the
-// lowest cap and TDP). The site then runs the job as the measured A100 sweep says a GPU runs under
-// that cap (src/sim/power-cap.ts): it draws the sweep's power and does the sweep's share of its work.
-// - Work is counted in full-power kWh (SimJob.remainingKwh): a job capped to speed s progresses
+// item 2, docs/cost-model.md "GPU power caps"; docs/backtest.md "GPU power caps").
+// - The rule (capsFor): flexlon and the oracle plan every job whole; each period a running job at a
+//   site that is not contended (planner-strategy.ts capNode) is capped at its lowest cap where that
+//   pays at the strategy's prices, it still finishes before its deadline period, and the plan has
+//   room for its longer run. The cap is the watts per GPU the Compute-Flex agent would set for the
+//   power (src/agents/compute/levers.ts capWattsFor: linear between the lowest cap and TDP).
+// - The site (site-sim.ts) runs a capped job as the measured A100 sweep says a GPU runs under that
+//   cap (src/sim/power-cap.ts): it draws the sweep's power and does the sweep's share of its work.
+//   Work is counted in full-power kWh (SimJob.remainingKwh): a job capped to speed s progresses
 //   s × powerKw of it per hour while drawing drawKw.
 // - A GPU's share of its node's load overhead (fans, CPUs, NICs) is drawn whatever the cap, so a cap
 //   saves less energy per unit of work on a node with a large overhead: the half-idle profile's node
 //   (0.5 → 1.0 kW of overhead) needs 0.77 of the energy per GPU-hour of work at the lowest cap (half
 //   of TDP), the busy profile's (1.5 → 3.3 kW) 0.98 there and 0.93 at best (minEnergyPerWork).
 import type { ComputeJob } from '../domain/compute.ts';
+import type { JobSchedule } from '../domain/planning.ts';
+import { PERIOD_MS } from '../domain/settlement-day.ts';
 import { kw } from '../domain/units.ts';
 import { capWattsFor } from '../agents/compute/levers.ts';
 import { cappedDrawW, MEASURED_CAP_FRACTIONS, MIN_CAP_FRACTION, minCapW, throughputAt } from '../sim/power-cap.ts';
 import { gpuMarginalKw, type GpuNodePower } from '../sim/power.ts';
+import type { SimJob } from './site-sim.ts';
 
 /** How a capped job runs over a period: its marginal IT draw and its progress (full-power kWh) per hour. */
 export interface CapRun {
@@ -30,8 +35,8 @@ const drawAt = (node: GpuNodePower, powerKw: number, capW: number): number =>
   (powerKw * gpuMarginalKw(node, cappedDrawW(node, capW))) / gpuMarginalKw(node);
 
 /**
- * What a running job of `powerKw` at full power reports to the planner where its GPUs can be capped:
- * its power at the lowest cap, the caps its GPUs accept and its speed at the lowest (ComputeJob).
+ * A job of `powerKw` at full power as a scheduler that can cap it reports it (ComputeJob): its power
+ * at the lowest cap, the caps its GPUs accept and its speed at the lowest.
  */
 export const capFields = (
   node: GpuNodePower,
@@ -67,4 +72,73 @@ export const minEnergyPerWork = (node: GpuNodePower): number => {
     least = Math.min(least, gpuMarginalKw(node, cappedDrawW(node, f * tdp)) / gpuMarginalKw(node) / throughputAt(f));
   }
   return least;
+};
+
+export interface CapInput {
+  /** The site's node, where its running jobs may be capped now. */
+  readonly node: GpuNodePower;
+  readonly running: readonly SimJob[];
+  /** The site's last plan (jobs whole), and the current period's slot in it. */
+  readonly plan: readonly JobSchedule[];
+  readonly slot: number;
+  /** The site's IT limit for its jobs (kW): every GPU busy. */
+  readonly limitKw: number;
+  readonly now: number;
+  /** The strategy's prices (£/MWh with carbon) per period from `now`. */
+  readonly prices: readonly number[];
+}
+
+/**
+ * The start of the period holding a job's deadline: the metrics count what runs in it as late
+ * (site-sim.ts), so a cap must not push work past it.
+ */
+const dueBy = (j: SimJob): number => Math.floor(j.deadlineAt / PERIOD_MS) * PERIOD_MS;
+
+/**
+ * The running jobs capped over the current period, each at its lowest cap (kW), where all of these
+ * hold:
+ * - it pays at the prices: capped, the job draws its floor now and leaves (1 − speed) of the period's
+ *   work to the end of its run, so the cap pays where price now × (full − floor) > price there ×
+ *   (1 − speed) × full. On the half-idle profile's node it saves energy at equal prices;
+ * - it still finishes before the period holding its deadline;
+ * - the plan has room for it at full power in the period its run would then end in and the next,
+ *   together with the jobs already capped: a capped job holds its GPUs longer, and the plan gives free
+ *   GPUs to later starts. Nothing is capped on what lies beyond the plan or the prices.
+ */
+export const capsFor = (i: CapInput): Map<string, number> => {
+  const h = PERIOD_MS / 3_600_000;
+  const own = new Map(i.plan.map((j) => [j.id, j.powerKw]));
+  const horizon = i.plan.reduce((n, j) => Math.max(n, j.powerKw.length), 0);
+  // The plan's load per slot, with what the jobs capped so far add: each holds its GPUs at full
+  // power into the slots its run now ends in.
+  const load = new Map<number, number>();
+  const loadAt = (slot: number): number => {
+    let kw = load.get(slot);
+    if (kw === undefined) {
+      kw = i.plan.reduce((a, x) => a + (x.powerKw[slot] ?? 0), 0);
+      load.set(slot, kw);
+    }
+    return kw;
+  };
+  const extra = (slot: number, j: SimJob): number => j.powerKw - (own.get(j.id)?.[slot] ?? 0);
+  const room = (slot: number, j: SimJob): boolean => loadAt(slot) + extra(slot, j) <= i.limitKw + 1e-6;
+  const out = new Map<string, number>();
+  for (const j of i.running) {
+    const floorKw = capFields(i.node, j.powerKw).minPowerKw;
+    const run = cappedRun(i.node, j.powerKw, floorKw);
+    if (!run) continue;
+    // Hours of the run left after a capped period; a job that would finish within it is left alone.
+    const leftH = (j.remainingKwh - run.rateKw * h) / j.powerKw;
+    if (!(leftH > 0) || i.now + (h + leftH) * 3_600_000 > dueBy(j)) continue;
+    // The slot of the plan the run would end in.
+    const end = i.slot + Math.ceil(leftH / h);
+    if (end + 1 >= horizon || end - i.slot >= i.prices.length) continue;
+    if (!room(end, j) || !room(end + 1, j)) continue;
+    const p0 = i.prices[0] ?? 0;
+    const pEnd = i.prices[end - i.slot] ?? p0;
+    if (!(p0 * (j.powerKw - run.drawKw) > pEnd * (j.powerKw - run.rateKw))) continue;
+    out.set(j.id, floorKw);
+    for (const slot of [end, end + 1]) load.set(slot, loadAt(slot) + extra(slot, j));
+  }
+  return out;
 };

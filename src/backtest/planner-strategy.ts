@@ -21,10 +21,10 @@
 //   would charge now to discharge two days on) but with the pay of product windows announced by
 //   then, with the job plan's load held (Solver.planBatteries), afresh every period from its metered
 //   stored energy. A commitment counts its planned discharge (commitments.ts offersAt).
-// - With option `caps`, at a site whose GPUs can be capped (SiteSpec.node) and that is not contended,
-//   a running job is capped for the period where that pays at the forecast prices, it still meets its
-//   deadline and the plan has room for the longer run (capsAt); the site runs it as the measured
-//   sweep says (caps.ts). The plan itself sees every job whole.
+// - With option `caps`, at a site whose GPUs can be capped (SiteSpec.node) and that is not contended
+//   (capNode), a running job is capped for the period where that pays at the strategy's prices, it
+//   still meets its deadline and the plan has room for the longer run (caps.ts capsFor); the site runs
+//   it as the measured sweep says. The plan itself sees every job whole.
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
 import type { BatterySchedule, JobSchedule, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
@@ -39,7 +39,7 @@ import { NoSlackReserve } from './reserve.ts';
 import { capacityValue, OFFERED_FREE, OfferedLoad, type OfferedLoadState } from './capacity-value.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
-import { capFields, cappedRun } from './caps.ts';
+import { capsFor } from './caps.ts';
 import type { GpuNodePower } from '../sim/power.ts';
 import { type DecideContext, type Decision, type Strategy } from './strategies.ts';
 
@@ -57,7 +57,7 @@ export interface PlannerStrategyOptions {
   readonly foresight: boolean;
   /** Flexibility product windows (products.ts): each priced into the plan from its notice. */
   readonly windows?: readonly ProductWindow[];
-  /** GPU power caps on running jobs, where a site's node is known (capsAt; absent: none; the backtest's default is on). */
+  /** GPU power caps on running jobs, where a site's node is known (caps.ts capsFor; absent: none; the backtest's default is on). */
   readonly caps?: boolean;
 }
 
@@ -149,12 +149,6 @@ const freeInPeriod = (site: SiteSim): number => {
 };
 
 const DAY_MS = 86_400_000;
-
-/**
- * The start of the period holding a job's deadline: the metrics count what runs in it as late
- * (site-sim.ts), so a cap must not push work past it.
- */
-const dueBy = (j: SimJob): number => Math.floor(j.deadlineAt / PERIOD_MS) * PERIOD_MS;
 
 /** A job is seen at the first period start at or after its release (jobs start on boundaries). */
 const boundaryAfter = (t: number): number => Math.ceil(t / PERIOD_MS) * PERIOD_MS;
@@ -352,7 +346,7 @@ export class PlannerStrategy implements Strategy {
    * The site's node where its running jobs may be capped now: caps are on, the node is known and the
    * site is not contended (offered load under OFFERED_FREE, where the capacity value is 0): on a full
    * site the GPU time a capped job holds is what the jobs arriving next need, which the plan does not
-   * see (busy fleet, 2023-01-16…29, capsAt at every site: lateness £993 against £354 without,
+   * see (busy fleet, 2023-01-16…29, capsFor at every site: lateness £993 against £354 without,
    * objective £498 higher; docs/backtest.md "GPU power caps").
    */
   private capNode(site: SiteSim, now: number): GpuNodePower | undefined {
@@ -360,59 +354,6 @@ export class PlannerStrategy implements Strategy {
     // Not before a day of submissions is seen: a run's first hours would look uncontended on any site.
     const free = this.offered.of(site, now) < OFFERED_FREE && this.offered.seenFor(site.spec.id, now) >= DAY_MS;
     return free ? site.spec.node : undefined;
-  }
-
-  /**
-   * The jobs running at a site that are capped over the period `period` (at `now`), each at its lowest
-   * cap (kW), with `--caps on` at a site that is not contended (capNode). The plan sees every job
-   * whole; a cap is a rule on top of it, per job and period, capped where all of these hold:
-   * - it pays at the forecast prices (`prices`, £/MWh with carbon, from `now`): capped, the job draws
-   *   its floor now and leaves (1 − speed) of the period's work to the end of its run, so the cap pays
-   *   where price now × (full − floor) > price there × (1 − speed) × full. On the half-idle profile's
-   *   node it saves energy at equal prices (caps.ts);
-   * - it still finishes before the period holding its deadline (the metrics count work there as late);
-   * - the last plan has room for it at full power in the period its run would then end in and the
-   *   next: a capped job holds its GPUs longer, and the plan gives free GPUs to later starts.
-   */
-  private capsAt(
-    site: SiteSim,
-    period: number,
-    now: number,
-    prices: readonly number[] | undefined,
-  ): Map<string, number> | undefined {
-    const node = this.capNode(site, now);
-    const c = this.carries.get(site.spec.id);
-    if (!node || !c || !prices) return undefined;
-    const t = period - c.period;
-    const h = PERIOD_MS / 3_600_000;
-    const limit = site.spec.trainingMaxKw - site.spec.trainingIdleKw + 1e-6;
-    const own = new Map(c.schedule.jobs.map((j) => [j.id, j.powerKw]));
-    // What the jobs capped so far in this call add, per slot, to the plan's load: each holds its GPUs
-    // at full power into the slots its run now ends in.
-    const added = new Map<number, number>();
-    const extra = (slot: number, j: SimJob): number => j.powerKw - (own.get(j.id)?.[slot] ?? 0);
-    const room = (slot: number, j: SimJob): boolean =>
-      c.schedule.jobs.reduce((a, x) => a + (x.powerKw[slot] ?? 0), 0) + (added.get(slot) ?? 0) + extra(slot, j) <=
-      limit;
-    const out = new Map<string, number>();
-    for (const j of site.running) {
-      const floorKw = capFields(node, j.powerKw).minPowerKw;
-      const run = cappedRun(node, j.powerKw, floorKw);
-      if (!run) continue;
-      // Hours of the run left after a capped period; a job that would finish within it is left alone.
-      const leftH = (j.remainingKwh - run.rateKw * h) / j.powerKw;
-      if (!(leftH > 0) || now + (h + leftH) * 3_600_000 > dueBy(j)) continue;
-      // The slot (of the carried plan) the run would end in; beyond the plan or the prices, nothing is known.
-      const end = t + Math.ceil(leftH / h);
-      if (end + 1 >= this.o.horizon || end - t >= prices.length) continue;
-      if (!room(end, j) || !room(end + 1, j)) continue;
-      const p0 = prices[0] ?? 0;
-      const pEnd = prices[end - t] ?? p0;
-      if (!(p0 * (j.powerKw - run.drawKw) > pEnd * (j.powerKw - run.rateKw))) continue;
-      out.set(j.id, floorKw);
-      for (const slot of [end, end + 1]) added.set(slot, (added.get(slot) ?? 0) + extra(slot, j));
-    }
-    return out.size ? out : undefined;
   }
 
   /**
@@ -522,13 +463,26 @@ export class PlannerStrategy implements Strategy {
     // Holds of periods past and shares of windows over a day old are dropped (the checkpoint keeps the rest).
     this.book.prune(ctx.period, ctx.now);
     const battery = this.batteries.size ? { battery: (id: string) => this.batteryAt(id, ctx.period) } : {};
-    // Caps are decided for every site, planned now or carrying its last plan.
-    const capPrices =
-      this.o.caps && ctx.sites.some((x) => x.running.length > 0 && this.capNode(x, ctx.now))
-        ? (signals ?? this.signals(ctx)).points.map((x) => x.price as number)
-        : undefined;
-    const capped = new Map(ctx.sites.map((x) => [x.spec.id, this.capsAt(x, ctx.period, ctx.now, capPrices)]));
-    const caps = [...capped.values()].some(Boolean) ? { caps: (id: string) => capped.get(id) } : {};
+    // Caps are decided for every site, planned now or carrying its last plan (caps.ts capsFor).
+    const capped = new Map<string, Map<string, number>>();
+    let prices: number[] | undefined;
+    for (const x of ctx.sites) {
+      const node = x.running.length > 0 ? this.capNode(x, ctx.now) : undefined;
+      const c = this.carries.get(x.spec.id);
+      if (!node || !c) continue;
+      prices ??= (signals ?? this.signals(ctx)).points.map((p) => p.price as number);
+      const out = capsFor({
+        node,
+        running: x.running,
+        plan: c.schedule.jobs,
+        slot: ctx.period - c.period,
+        limitKw: x.spec.trainingMaxKw - x.spec.trainingIdleKw,
+        now: ctx.now,
+        prices,
+      });
+      if (out.size) capped.set(x.spec.id, out);
+    }
+    const caps = capped.size ? { caps: (id: string) => capped.get(id) } : {};
     if (!planned) {
       this.stats.skipped++;
       return { eligible: () => false, order: 'fifo', ...battery, ...caps };

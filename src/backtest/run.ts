@@ -77,7 +77,7 @@ export interface BacktestOptions {
   readonly products?: readonly ProductName[];
   /**
    * flexlon and the oracle cap running jobs' GPUs at sites that are not contended, where the node is
-   * known (caps.ts, planner-strategy.ts capsAt; default true; docs/backtest.md "GPU power caps").
+   * known (caps.ts capsFor; default true; docs/backtest.md "GPU power caps").
    */
   readonly caps?: boolean;
   /** Tests: other sites or another workload than the profiles'. */
