@@ -20,7 +20,6 @@ import { kw } from '../domain/units.ts';
 import { capWattsFor } from '../agents/compute/levers.ts';
 import { cappedDrawW, MEASURED_CAP_FRACTIONS, MIN_CAP_FRACTION, minCapW, throughputAt } from '../sim/power-cap.ts';
 import { gpuMarginalKw, type GpuNodePower } from '../sim/power.ts';
-import type { SimJob } from './site-sim.ts';
 
 /** How a capped job runs over a period: its marginal IT draw and its progress (full-power kWh) per hour. */
 export interface CapRun {
@@ -74,10 +73,19 @@ export const minEnergyPerWork = (node: GpuNodePower): number => {
   return least;
 };
 
+/** What the rule reads of a running job (site-sim.ts SimJob has it). */
+export interface RunningJob {
+  readonly id: string;
+  readonly powerKw: number;
+  /** Full-power kWh of work left. */
+  readonly remainingKwh: number;
+  readonly deadlineAt: number;
+}
+
 export interface CapInput {
   /** The site's node, where its running jobs may be capped now. */
   readonly node: GpuNodePower;
-  readonly running: readonly SimJob[];
+  readonly running: readonly RunningJob[];
   /** The site's last plan (jobs whole), and the current period's slot in it. */
   readonly plan: readonly JobSchedule[];
   readonly slot: number;
@@ -92,7 +100,7 @@ export interface CapInput {
  * The start of the period holding a job's deadline: the metrics count what runs in it as late
  * (site-sim.ts), so a cap must not push work past it.
  */
-const dueBy = (j: SimJob): number => Math.floor(j.deadlineAt / PERIOD_MS) * PERIOD_MS;
+const dueBy = (j: RunningJob): number => Math.floor(j.deadlineAt / PERIOD_MS) * PERIOD_MS;
 
 /**
  * The running jobs capped over the current period, each at its lowest cap (kW), where all of these
@@ -120,8 +128,8 @@ export const capsFor = (i: CapInput): Map<string, number> => {
     }
     return kw;
   };
-  const extra = (slot: number, j: SimJob): number => j.powerKw - (own.get(j.id)?.[slot] ?? 0);
-  const room = (slot: number, j: SimJob): boolean => loadAt(slot) + extra(slot, j) <= i.limitKw + 1e-6;
+  const extra = (slot: number, j: RunningJob): number => j.powerKw - (own.get(j.id)?.[slot] ?? 0);
+  const room = (slot: number, j: RunningJob): boolean => loadAt(slot) + extra(slot, j) <= i.limitKw + 1e-6;
   const out = new Map<string, number>();
   for (const j of i.running) {
     const floorKw = capFields(i.node, j.powerKw).minPowerKw;
