@@ -46,7 +46,10 @@ export const TAIL_DAYS = 7;
 export type ObjectiveBound =
   | {
       readonly objectiveGbp: number;
-      /** Per site: the bound on the jobs' part and the inflexible power's cost (£). */
+      /**
+       * Per site: the bound on the jobs' part and the inflexible power's cost (£). With moves, sites
+       * planned together have their jobs' bound on the first of them.
+       */
       readonly sites: readonly { readonly site: string; readonly jobsGbp: number; readonly inflexibleGbp: number }[];
     }
   | { readonly objectiveGbp: null; readonly reason: string };
@@ -69,6 +72,11 @@ export interface BoundInput {
    * (minEnergyPerWork), for work done the same way is then done on less.
    */
   readonly caps?: boolean;
+  /**
+   * Whether a strategy may move jobs between sites of one node kind (moves.ts): those sites are then
+   * planned together, each job free to run at any of them.
+   */
+  readonly moves?: boolean;
   /** Days of arrivals per problem (CHUNK_DAYS) and days past them (TAIL_DAYS); tests make them smaller. */
   readonly chunkDays?: number;
   readonly tailDays?: number;
@@ -92,11 +100,10 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
   for (let t = slots - 1; t >= 0; t--) leastFrom[t] = Math.min(leastFrom[t + 1] as number, price[t] as number);
   const h = PERIOD_MS / 3_600_000;
   const slotOf = (ms: number): number => (ms - start) / PERIOD_MS;
-  const sites = [];
-  for (const site of i.sites) {
+  // Per site: its days of work, the inflexible power's cost and where a strategy may cap.
+  const per = i.sites.map((site) => {
     const s = site.spec;
     let inflexibleGbp = 0;
-    let jobsGbp = 0;
     const days = i.allDays.map((_, k) => i.workload(site, k, starts[k] as number));
     for (let k = 0; k < days.length; k++) {
       const day = days[k] as SiteDay;
@@ -123,15 +130,35 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
             slots,
           )
         : undefined;
-    const canCap = (j: ComputeJob, seen: number): boolean =>
-      cappable !== undefined &&
-      cappable.subarray(Math.max(0, seen), Math.max(0, Math.floor(slotOf(j.deadlineAt)))).includes(1);
-    const chunk = i.chunkDays ?? CHUNK_DAYS;
+    return { site, days, inflexibleGbp, least, cappable, jobsGbp: 0 };
+  });
+  type Site = (typeof per)[number];
+  // Seen at the first period start at or after its submission (site-sim.ts), never before the run.
+  const seenAt = (j: ComputeJob): number => Math.max(0, Math.ceil(slotOf(Math.max(j.releaseAt, j.submittedAt))));
+  // The least energy per unit of work a job can get at any of the sites it may run at.
+  const energyShare = (j: ComputeJob, at: readonly Site[]): number => {
+    let share = 1;
+    for (const x of at)
+      if (x.cappable?.subarray(seenAt(j), Math.max(0, Math.floor(slotOf(j.deadlineAt)))).includes(1))
+        share = Math.min(share, x.least);
+    return share;
+  };
+  // With moves, a job may run at any site of its node kind (moves.ts): those sites are planned as one
+  // problem whose jobs may run at each of them, which leaves out the moves' cost and so stays a
+  // relaxation. Without, each site is its own group.
+  const kwPerGpu = (x: Site): number => (x.site.spec.trainingMaxKw - x.site.spec.trainingIdleKw) / x.site.spec.gpus;
+  const groups: Site[][] = [];
+  for (const x of per) {
+    const g = i.moves ? groups.find((y) => Math.abs(kwPerGpu(y[0] as Site) - kwPerGpu(x)) <= 1e-9) : undefined;
+    if (g) g.push(x);
+    else groups.push([x]);
+  }
+  const chunk = i.chunkDays ?? CHUNK_DAYS;
+  for (const group of groups) {
+    const ids = group.map((x) => x.site.spec.id);
     for (let k0 = 0; k0 < i.jobDays; k0 += chunk) {
       const k1 = Math.min(i.jobDays, k0 + chunk);
-      const arrivals = days.slice(k0, k1).flatMap((d) => d.jobs);
-      // Seen at the first period start at or after its submission (site-sim.ts), never before the run.
-      const seenAt = (j: ComputeJob): number => Math.max(0, Math.ceil(slotOf(Math.max(j.releaseAt, j.submittedAt))));
+      const arrivals = group.flatMap((x) => x.days.slice(k0, k1).flatMap((d) => d.jobs));
       // From the chunk's first day, or earlier where a job arrives before it (a day's jobs may begin
       // before its start: the spring day's).
       const from = arrivals.reduce((m, j) => Math.min(m, seenAt(j)), slotOf(starts[k0] as number));
@@ -153,13 +180,13 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
         const deadline = Math.max(release + 1, Math.floor(slotOf(j.deadlineAt) - from));
         return {
           id: j.id,
-          energyKwh: j.remainingKwh * (canCap(j, seenAt(j)) ? least : 1),
+          energyKwh: j.remainingKwh * energyShare(j, i.moves ? group : group.filter((x) => x.site.spec.id === j.site)),
           maxPowerKw: j.powerKw,
           releaseSlot: Math.min(release, n - 1),
           deadlineSlot: Math.min(deadline, n),
           // As the site runs it, without pre-emption: see `exact` below.
           preemptible: false,
-          sites: [s.id],
+          sites: i.moves ? ids : [j.site],
           slo: { kind: 'soft', lateGbpPerHour: DEFAULT_LATE_GBP_PER_GPU_HOUR * j.gpus },
         };
       });
@@ -169,18 +196,16 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
         start: new Date(start + from * PERIOD_MS).toISOString(),
         slotMinutes: PERIOD_MS / 60_000,
         slots: n,
-        sites: [
-          {
-            id: s.id,
-            itPowerLimitKw: s.trainingMaxKw - s.trainingIdleKw,
-            pue: s.pue,
-            gridImportLimitKw: 2 * s.trainingMaxKw * s.pue,
-            priceGbpPerMwh: price.slice(from, to),
-            carbonGPerKwh: carbon.slice(from, to),
-            // Work the run does after this chunk's horizon costs at least the least price after it.
-            ...(to < slots ? { unservedPriceGbpPerMwh: leastFrom[to] as number } : {}),
-          },
-        ],
+        sites: group.map(({ site: { spec: s } }) => ({
+          id: s.id,
+          itPowerLimitKw: s.trainingMaxKw - s.trainingIdleKw,
+          pue: s.pue,
+          gridImportLimitKw: 2 * s.trainingMaxKw * s.pue,
+          priceGbpPerMwh: price.slice(from, to),
+          carbonGPerKwh: carbon.slice(from, to),
+          // Work the run does after this chunk's horizon costs at least the least price after it.
+          ...(to < slots ? { unservedPriceGbpPerMwh: leastFrom[to] as number } : {}),
+        })),
         jobs,
         commitments: [],
       };
@@ -194,10 +219,11 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
         exact ? { ...problem, jobs: jobs.map((j) => ({ ...j, preemptible: true })) } : problem,
       );
       if (schedule.status === 'infeasible')
-        return { objectiveGbp: null, reason: `site ${s.id}: ${schedule.reason ?? 'no plan'}` };
-      jobsGbp += schedule.lowerBoundGbp;
+        return { objectiveGbp: null, reason: `site ${ids.join('+')}: ${schedule.reason ?? 'no plan'}` };
+      // A group's bound is one figure; it is put on its first site (the sites' sum is the bound).
+      (group[0] as Site).jobsGbp += schedule.lowerBoundGbp;
     }
-    sites.push({ site: s.id, jobsGbp, inflexibleGbp });
   }
+  const sites = per.map((x) => ({ site: x.site.spec.id, jobsGbp: x.jobsGbp, inflexibleGbp: x.inflexibleGbp }));
   return { objectiveGbp: sites.reduce((a, x) => a + x.jobsGbp + x.inflexibleGbp, 0), sites };
 };

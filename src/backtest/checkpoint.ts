@@ -23,6 +23,9 @@ export interface PeriodRow {
   readonly wearGbp?: number;
   /** Battery energy discharged over the period, kWh (absent: none). */
   readonly dischargedKwh?: number;
+  /** Jobs moved to another site at the period's start, and what the moves cost, £ (absent: none). */
+  readonly moves?: number;
+  readonly moveGbp?: number;
 }
 
 export interface DayChunk {

@@ -45,10 +45,13 @@ export interface StrategySummary {
   readonly batteryEndKwh: number;
   readonly batteryEndGbp: number;
   readonly tCo2: number;
-  /** (energyGbp + batteryWearGbp + batteryEndGbp) per GPU-hour. */
+  /** Jobs moved between sites (moves.ts), and what the moves cost (£): part of the strategy's £. */
+  readonly moves: number;
+  readonly moveGbp: number;
+  /** (energyGbp + batteryWearGbp + batteryEndGbp + moveGbp) per GPU-hour. */
   readonly gbpPerGpuHour: number;
   readonly gCo2PerGpuHour: number;
-  /** £ (bill and battery wear) + tCO2 × the carbon price: what the captured share compares. */
+  /** £ (bill, battery wear and moves) + tCO2 × the carbon price: what the captured share compares. */
   readonly valueGbp: number;
   /** Lateness priced as the planner prices it (Finished.lateGpuH × its default £0.25 per GPU-hour). */
   readonly latenessGbp: number;
@@ -108,6 +111,8 @@ export const summarise = (
     let g = 0;
     let wear = 0;
     let discharged = 0;
+    let moves = 0;
+    let moveGbp = 0;
     let peak = 0;
     const peakSite: number[] = [];
     const waits: number[] = [];
@@ -126,6 +131,8 @@ export const summarise = (
         g += r.gCo2;
         wear += r.wearGbp ?? 0;
         discharged += r.dischargedKwh ?? 0;
+        moves += r.moves ?? 0;
+        moveGbp += r.moveGbp ?? 0;
         peak = Math.max(peak, all / PERIOD_H);
         r.siteKwh.forEach((x, i) => (peakSite[i] = Math.max(peakSite[i] ?? 0, x / PERIOD_H)));
       }
@@ -145,7 +152,7 @@ export const summarise = (
     g += (end?.kgCo2 ?? 0) * 1000;
     const endGbp = end?.gbp ?? 0;
     const tCo2 = g / 1e6;
-    const valueGbp = gbp + wear + endGbp + tCo2 * carbonGbpPerTonne;
+    const valueGbp = gbp + wear + endGbp + moveGbp + tCo2 * carbonGbpPerTonne;
     base[name] = {
       importMwh: kwh / 1000,
       gpuHours,
@@ -154,8 +161,10 @@ export const summarise = (
       batteryDischargedMwh: discharged / 1000,
       batteryEndKwh: end?.storedChangeKwh ?? 0,
       batteryEndGbp: endGbp,
+      moves,
+      moveGbp,
       tCo2,
-      gbpPerGpuHour: gpuHours > 0 ? (gbp + wear + endGbp) / gpuHours : 0,
+      gbpPerGpuHour: gpuHours > 0 ? (gbp + wear + endGbp + moveGbp) / gpuHours : 0,
       gCo2PerGpuHour: gpuHours > 0 ? g / gpuHours : 0,
       valueGbp,
       latenessGbp: lateGbp,

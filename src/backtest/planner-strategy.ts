@@ -40,6 +40,7 @@ import { capacityValue, OFFERED_FREE, OfferedLoad, type OfferedLoadState } from 
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
 import { capsFor } from './caps.ts';
+import { movesFor, type SiteMove } from './moves.ts';
 import type { GpuNodePower } from '../sim/power.ts';
 import { type DecideContext, type Decision, type Strategy } from './strategies.ts';
 
@@ -59,6 +60,8 @@ export interface PlannerStrategyOptions {
   readonly windows?: readonly ProductWindow[];
   /** GPU power caps on running jobs, where a site's node is known (caps.ts capsFor; absent: none; the backtest's default is on). */
   readonly caps?: boolean;
+  /** Late waiting jobs moved to another site with room for them (moves.ts movesFor; absent: none). */
+  readonly moves?: boolean;
 }
 
 export interface PlannerStats {
@@ -395,6 +398,40 @@ export class PlannerStrategy implements Strategy {
     return { ...problem, sites };
   }
 
+  /**
+   * The late waiting jobs moved to another site this period (moves.ts movesFor), read off each site's
+   * last plan; none that starts here now or early. The carried plan of a site a job leaves keeps its
+   * placement until its next plan, which no longer sees it; the site it joins plans it next period.
+   */
+  private moves(ctx: DecideContext, now: ReadonlySet<string>, early: ReadonlySet<string>): SiteMove[] {
+    const h = PERIOD_MS / 3_600_000;
+    const sites = ctx.sites.map((x) => {
+      const c = this.carries.get(x.spec.id);
+      // A site never planned (no job has waited there yet) has room wherever its running jobs leave it.
+      const plan = c
+        ? { jobs: c.schedule.jobs, slots: this.o.horizon, slot: ctx.period - c.period }
+        : {
+            jobs: x.running.map((j) => ({
+              id: j.id,
+              site: x.spec.id,
+              powerKw: Array.from({ length: this.o.horizon }, (_, t) =>
+                Math.max(0, Math.min(j.powerKw, j.remainingKwh / h - t * j.powerKw)),
+              ),
+            })),
+            slots: this.o.horizon,
+            slot: 0,
+          };
+      return {
+        id: x.spec.id,
+        limitKw: x.spec.trainingMaxKw - x.spec.trainingIdleKw,
+        kwPerGpu: (x.spec.trainingMaxKw - x.spec.trainingIdleKw) / x.spec.gpus,
+        waiting: x.waiting.filter((j) => !now.has(j.id) && !early.has(j.id)),
+        plan,
+      };
+    });
+    return movesFor({ sites, now: ctx.now });
+  }
+
   async decide(ctx: DecideContext): Promise<Decision> {
     // Each site is planned on its own: the profiles' jobs may run at one site only, so the fleet plan
     // is the sites' plans side by side, and three small problems solve far faster than one of all
@@ -483,6 +520,8 @@ export class PlannerStrategy implements Strategy {
       if (out.size) capped.set(x.spec.id, out);
     }
     const caps = capped.size ? { caps: (id: string) => capped.get(id) } : {};
+    const moved = planned && this.o.moves ? this.moves(ctx, now, early) : [];
+    const moves = moved.length ? { moves: moved } : {};
     if (!planned) {
       this.stats.skipped++;
       return { eligible: () => false, order: 'fifo', ...battery, ...caps };
@@ -493,6 +532,7 @@ export class PlannerStrategy implements Strategy {
       ...(early.size ? { early: (j: SimJob) => early.has(j.id) } : {}),
       ...battery,
       ...caps,
+      ...moves,
     };
   }
 

@@ -35,16 +35,30 @@ export const ASSUMPTIONS = [
 export const CAPS_ASSUMPTION =
   "GPU power caps (--caps, on by default): at a site whose offered load over the last week is under 60 % (after a day of it seen), flexlon and the oracle cap a running job's GPUs at half of TDP for a period where that pays at their prices (the floor's draw now against the work it leaves to the end of the run), the job still finishes before the period holding its deadline, and their plan has room for the longer run; the plan itself sees every job whole. A capped job draws and progresses as Emerald AI's A100 sweep measured (70 % of the speed for 54 % of the GPU's power at half TDP); the node overhead a busy GPU holds is drawn whatever the cap. fifo, run-now and gsf-best-window never cap. The proven bound allows a job its least energy per unit of work under any cap where its site reads as uncontended before its deadline.";
 
+/** The moves assumption, stated where the run moved jobs (--moves on). */
+export const MOVES_ASSUMPTION =
+  "Site moves (--moves on): each period flexlon and the oracle move a waiting job that their plan for its site finishes after its deadline (not one it starts now) to another site of the same node kind whose last plan has room for it at full power from the next period to its end before its deadline period, where £0.25 per GPU-hour of the lateness it avoids is more than the move costs: £1 + £0.10 per GPU (the live market's default), counted in the strategy's £. A job moves once, joins the new site's queue in submission order and waits for that site's next plan. fifo, run-now and gsf-best-window never move a job. The proven bound plans the sites of one node kind together, each job free to run at any of them, without the moves' cost.";
+
+const LEVERS_NOT_USED =
+  'Levers not used by flexlon here: moving jobs between sites (--moves off, the default; the profiles allow one site per job). GPU power caps (--caps on, the default) are used only at sites that are not contended (offered load under 60 %), and only on running jobs by a rule on the plan (a job starts at full power, and the planner does not choose the caps); a site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.';
+const LEVERS_BY_RULE =
+  "Site moves (--moves on) and GPU power caps (--caps on) are rules on the plans, not the planner's choice: a job moves only once its own site's plan makes it late, and only into room the other site's plan leaves; caps are used only at sites that are not contended (offered load under 60 %), and only on running jobs. A site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.";
+
 export const NOT_DONE = [
   'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume (the jobs of a site see only the share of the pay its battery cannot answer), so the lateness it buys can cost more than the products pay; compare the objective with a run without them.',
-  'Levers not used by flexlon here: moving jobs between sites (the profiles allow one site per job). GPU power caps (--caps on, the default) are used only at sites that are not contended (offered load under 60 %), and only on running jobs by a rule on the plan (a job starts at full power, and the planner does not choose the caps); a site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.',
+  LEVERS_NOT_USED,
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws what the model says (a capped job draws less than the full power the plan gives it, which recalibration sees as the site drawing less).",
 ];
 
 const assumptionsOf = (o: BacktestOptions): string[] => [
   ...ASSUMPTIONS,
   ...((o.caps ?? true) ? [CAPS_ASSUMPTION] : []),
+  ...(o.moves ? [MOVES_ASSUMPTION] : []),
 ];
+
+/** What is not done: with moves on, the levers' line says how they are used instead. */
+const notDoneOf = (o: BacktestOptions): string[] =>
+  o.moves ? NOT_DONE.map((x) => (x === LEVERS_NOT_USED ? LEVERS_BY_RULE : x)) : NOT_DONE;
 
 /** Products settled per strategy from the run's metered rows (products.ts). */
 export const productResultsOf = (
@@ -286,10 +300,18 @@ const boundOf = (out: RunOutput, summary: Record<string, StrategySummary>) => {
   };
 };
 
-const boundHtml = (b: ReturnType<typeof boundOf>): string =>
+/** With --moves on: how many jobs each strategy moved and what that cost (in its £ and £/GPU-h). */
+const movesLine = (summary: Record<string, StrategySummary>, o: BacktestOptions): string =>
+  o.moves
+    ? ` Site moves (in £ and £/GPU-h): ${Object.entries(summary)
+        .map(([n, s]) => `${n} ${s.moves} (£${fmt(s.moveGbp)})`)
+        .join(', ')}.`
+    : '';
+
+const boundHtml = (b: ReturnType<typeof boundOf>, moves: boolean): string =>
   b.objectiveGbp === null
     ? `<p>Proven lower bound on the objective: not computed (${esc(b.reason)}).</p>`
-    : `<p>Proven lower bound on the objective (each site's run planned with every job known from its arrival and outturn prices, in problems of up to ${CHUNK_DAYS} days of arrivals that each have the site to themselves, which can only lower it; their LP relaxations' bounds, so no schedule the sites can run costs less): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
+    : `<p>Proven lower bound on the objective (${moves ? 'the sites of one node kind planned together, each job free to run at any of them without the cost of a move, ' : "each site's run planned "}with every job known from its arrival and outturn prices, in problems of up to ${CHUNK_DAYS} days of arrivals that each have the ${moves ? 'sites' : 'site'} to themselves, which can only lower it; their LP relaxations' bounds, so no schedule the sites can run costs less): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
         b.shareOfGapClosed,
       )
         .map(([n, x]) => `${n} ${pct(x)}`)
@@ -384,6 +406,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
       carbonGbpPerTonne: carbon,
       capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
       caps: o.caps ?? true,
+      moves: o.moves ?? false,
       periods: out.periods,
     },
     assumptions: assumptionsOf(o),
@@ -414,7 +437,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
     strategies,
     targets,
     bound,
-    notDone: NOT_DONE,
+    notDone: notDoneOf(o),
     daily,
   };
   writeFileSync(join(o.out, 'results.json'), JSON.stringify(results, null, 1) + '\n');
@@ -454,7 +477,7 @@ ${[...products, 'all'].map((p) => `<h3>${p === 'all' ? 'Every product' : p}</h3>
 <h1>FlexLon backtest</h1>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)}` : `${o.fleet} fleet`}, ${o.workloadName ? `jobs drawn from ${esc(o.workloadName)}` : o.fleetFile ? "the busy profile's jobs" : "the profile's jobs"}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${figuresTable(summary, out.batteries, targets.oracleIsBound)}
-<p>£/GPU-h: the bill for the sites' whole import (training and inference pools, idle included, × PUE)${out.batteries ? ", with battery wear and the worth of the energy the batteries end the run without (at the run's mean price)" : ''}, per GPU-hour of work run at full speed. Peak kW: the fleet's highest half-hourly import, all sites together; per site (<code>peakImportKwBySite</code>): ${peaksBySite(summary, o.sites)}.${batteriesOf(o)}${batteryEndsOf(summary)}</p>
+<p>£/GPU-h: the bill for the sites' whole import (training and inference pools, idle included, × PUE)${out.batteries ? ", with battery wear and the worth of the energy the batteries end the run without (at the run's mean price)" : ''}, per GPU-hour of work run at full speed. Peak kW: the fleet's highest half-hourly import, all sites together; per site (<code>peakImportKwBySite</code>): ${peaksBySite(summary, o.sites)}.${movesLine(summary, o)}${batteriesOf(o)}${batteryEndsOf(summary)}</p>
 ${targetsHtml(
   targets,
   summary,
@@ -465,7 +488,7 @@ ${targetsHtml(
           ? 'flexlon left work open, which the bound does not charge'
           : 'fifo did not run, or is at the bound')),
 )}
-${boundHtml(bound)}
+${boundHtml(bound, o.moves ?? false)}
 <h2>SLO attainment by class</h2><p>Classes by slack (release to deadline, less the run at full power): tight under 8 h, loose from 8 h.</p>${sloTable(summary)}
 ${productHtml}
 <h2>Daily energy cost and emissions</h2>${svg.daily}
@@ -474,7 +497,9 @@ ${svg.savings ? `<h2>Savings against fifo, day by day</h2><p>The bill + battery 
 <h2>Assumptions</h2><ul>${assumptionsOf(o)
     .map((a) => `<li>${a}</li>`)
     .join('')}</ul>
-<h2>Not done</h2><ul>${NOT_DONE.map((a) => `<li>${a}</li>`).join('')}</ul>
+<h2>Not done</h2><ul>${notDoneOf(o)
+    .map((a) => `<li>${a}</li>`)
+    .join('')}</ul>
 </body></html>
 `;
   writeFileSync(join(o.out, 'report.html'), html);

@@ -80,6 +80,12 @@ export interface BacktestOptions {
    * known (caps.ts capsFor; default true; docs/backtest.md "GPU power caps").
    */
   readonly caps?: boolean;
+  /**
+   * flexlon and the oracle move late waiting jobs to another site of the same node kind whose plan
+   * has room for them, at the live market's move cost (moves.ts movesFor; default false;
+   * docs/backtest.md "Site moves").
+   */
+  readonly moves?: boolean;
   /** Tests: other sites or another workload than the profiles'. */
   readonly fleetSites?: readonly FleetSite[];
   /** `--fleet FILE` (fleet-file.ts): its sites replace `sites`, with the busy profile's jobs. */
@@ -205,6 +211,7 @@ export const runKey = (o: BacktestOptions): string =>
     // With caps on (the default) the results differ from a run without them, or from before them:
     // those checkpoints are refused, and the other way round.
     ...((o.caps ?? true) ? { caps: 'whole-job plan, capped by rule' } : {}),
+    ...(o.moves ? { moves: 'late waiting jobs, by rule' } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
     ...(o.workloadName ? { workload: o.workloadName } : {}),
     // A changed fleet file changes the result: its sites as parsed are part of the key.
@@ -227,6 +234,7 @@ const makeStrategy = (
       foresight,
       windows,
       caps: o.caps ?? true,
+      moves: o.moves ?? false,
     });
   switch (name) {
     case 'fifo':
@@ -369,6 +377,12 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
           const offers = (chunk.offers as Record<string, Offer[]>)[planner.name] ?? [];
           (chunk.offers as Record<string, Offer[]>)[planner.name] = [...offers, ...made];
         }
+        // Moves first: a moved job waits in its new site's queue for that site's next plan.
+        for (const m of decision.moves ?? []) {
+          const job = lane.sims.find((x) => x.spec.id === m.from)?.take(m.jobId);
+          if (job) lane.sims.find((x) => x.spec.id === m.to)?.receive(job, m.from);
+        }
+        const moveGbp = (decision.moves ?? []).reduce((a, m) => a + m.gbp, 0);
         const siteKwh = lane.sims.map((sim, i) => {
           const inference = (siteDays[i] as SiteDay).inferenceKw;
           const kw = inference[p % inference.length] ?? 0;
@@ -394,6 +408,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
           running: siteKwh.reduce((a, m) => a + m.running, 0),
           waiting: siteKwh.reduce((a, m) => a + m.waiting, 0),
           ...(dischargedKwh > 0 ? { wearGbp, dischargedKwh } : {}),
+          ...(decision.moves?.length ? { moves: decision.moves.length, moveGbp } : {}),
         });
       }
       chunk.rows[lane.strategy.name] = rows;
@@ -451,6 +466,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
     workload,
     solver: o.solver,
     caps: o.caps ?? true,
+    moves: o.moves ?? false,
   });
   return {
     days: allDays,

@@ -79,6 +79,8 @@ export interface SimJob {
   beginAt?: number;
   /** Σ over late periods of (periods late + 1) × energy run then (kWh), for lateGpuH. */
   lateKwhPeriods?: number;
+  /** The site it was submitted at, where a strategy moved it to another (moves.ts). */
+  movedFrom?: string;
 }
 
 /** A finished job, for SLO metrics. */
@@ -187,6 +189,25 @@ export class SiteSim {
     const came = this.pending.splice(0, k);
     this.waiting.push(...came);
     return came;
+  }
+
+  /** Takes a waiting job out of the queue (a move to another site, moves.ts); undefined if it is not waiting. */
+  take(id: string): SimJob | undefined {
+    const k = this.waiting.findIndex((j) => j.id === id);
+    return k < 0 ? undefined : this.waiting.splice(k, 1)[0];
+  }
+
+  /**
+   * Queues a job moved here from `from`: in submission order among the waiting jobs, as the site's
+   * scheduler orders its queue, so strict FIFO treats it as it treats the site's own.
+   */
+  receive(j: SimJob, from: string): void {
+    if (j.gpus > this.spec.gpus)
+      throw new RangeError(`job ${j.id} needs ${j.gpus} GPUs; site ${this.spec.id} has ${this.spec.gpus}`);
+    j.movedFrom = from;
+    let k = this.waiting.length;
+    while (k > 0 && (this.waiting[k - 1] as SimJob).submittedAt > j.submittedAt) k--;
+    this.waiting.splice(k, 0, j);
   }
 
   /**

@@ -8,6 +8,7 @@
 //   FIFO, so a full cluster delays it further. It reads forecasts as issued at that decision only.
 // - flexlon and oracle: the planner (planner-strategy.ts).
 import { PERIOD_MS } from '../domain/settlement-day.ts';
+import type { SiteMove } from './moves.ts';
 import type { SignalView } from './signal-view.ts';
 import type { BatterySetpoint, SimJob, SiteSim, StartOrder } from './site-sim.ts';
 
@@ -27,6 +28,8 @@ export interface Decision {
   readonly battery?: (site: string) => BatterySetpoint | undefined;
   /** Per site, the power (kW) of running jobs capped over the period (site-sim.ts step; absent: none). */
   readonly caps?: (site: string) => ReadonlyMap<string, number> | undefined;
+  /** Waiting jobs moved to another site's queue before the period runs (moves.ts; absent: none). */
+  readonly moves?: readonly SiteMove[];
 }
 
 export interface DecideContext {

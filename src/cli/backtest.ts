@@ -46,6 +46,9 @@ Options:
                          ${DEFAULTS.fullPlanEvery}; the oracle plans afresh daily)
   --caps on|off          flexlon and the oracle cap running jobs' GPUs at sites that are not
                          contended (default on; docs/backtest.md, "GPU power caps")
+  --moves on|off         flexlon and the oracle move late waiting jobs to another site with room
+                         for them, at £1 + £0.10 per GPU a move (default off; docs/backtest.md,
+                         "Site moves")
   --capacity-value SHARE flexlon's value of later room on a contended site, as a share of the
                          lateness price (default ${DEFAULTS.capacityValueShare}; 0: none; docs/backtest.md, "Capacity value")
   --out DIR              output folder (created; holds the checkpoints)`;
@@ -97,6 +100,7 @@ export const backtestCommand: Command = {
         'full-plan-every': { type: 'string' },
         'capacity-value': { type: 'string' },
         caps: { type: 'string' },
+        moves: { type: 'string' },
         out: { type: 'string' },
       },
       USAGE,
@@ -139,6 +143,8 @@ export const backtestCommand: Command = {
 
     const capsArg = v.caps ?? 'on';
     if (capsArg !== 'on' && capsArg !== 'off') usage(`--caps must be on or off, got "${capsArg}"`);
+    const movesArg = v.moves ?? 'off';
+    if (movesArg !== 'on' && movesArg !== 'off') usage(`--moves must be on or off, got "${movesArg}"`);
 
     const { history } = recordedSource({ kind: 'shipped' });
     const span = history.span(NATIONAL_REGION_ID, 'carbonForecast');
@@ -178,6 +184,7 @@ export const backtestCommand: Command = {
       carbonGbpPerTonne: carbon,
       capacityValueShare: share,
       caps: capsArg === 'on',
+      moves: movesArg === 'on',
       signal,
       onDay: (p: Progress) => {
         const line = progressLine(p, started, Date.now());

@@ -116,6 +116,7 @@ describe('flexlon backtest', () => {
       ['--from', '2023-02-01', '--to', '2023-02-01', '--products', 'dfs,capacity-market', '--out', dir],
       ['--from', '2023-02-01', '--to', '2023-02-01', '--products', 'dfs,dfs', '--out', dir],
       ['--from', '2023-02-01', '--to', '2023-02-01', '--caps', 'yes', '--out', dir],
+      ['--from', '2023-02-01', '--to', '2023-02-01', '--moves', 'sometimes', '--out', dir],
       ['--from', '2023-02-01', '--to', '2023-02-01'],
       ['--from', '2023-02-01', '--to', '2023-02-01', '--out', join(dir, 'x', 'results.json', 'y')],
     ]) {

@@ -23,6 +23,8 @@ const summary = (o: {
     batteryDischargedMwh: 0,
     batteryEndKwh: 0,
     batteryEndGbp: 0,
+    moves: 0,
+    moveGbp: 0,
     tCo2: 1,
     gbpPerGpuHour: o.gbp ?? 0.09,
     gCo2PerGpuHour: o.g ?? 140,
