@@ -21,6 +21,11 @@
 //   + carbon after the horizon (SiteSpec.unservedPriceGbpPerMwh), no more than it costs where it ran.
 // Chunks cost sharpness only where two chunks' jobs meet in the days after a chunk's end.
 //
+// With site moves (moves.ts) a job may run at another site of its node kind, so those sites are
+// planned together, each job free to run at any of them and the move's cost left out: a relaxation
+// of every strategy, moving or not. Their chunks are shorter (16 days for three sites), which keeps
+// a problem's memory in bounds.
+//
 // It bounds the objective of a strategy that finishes every job within the run (the drain days):
 // one that leaves work open is not charged for it (metrics.ts), so it may fall below. It is not made
 // for a site with a battery (the bound would have to plan the battery against the whole site's
@@ -40,6 +45,15 @@ import { uncontendedAt } from './capacity-value.ts';
 
 /** Days of arrivals planned in one problem (a month's three sites take about 5 s). */
 export const CHUNK_DAYS = 31;
+/**
+ * Days of arrivals per problem where `sites` sites are planned together (with moves): shorter chunks
+ * (16 days for three sites), since three busy sites' 31 days in one problem took the year's peak RSS
+ * to 1.69 GB; 10 days (a site's month of jobs per problem) to 753 MB, but gave up £3,699 of the bound
+ * at the chunks' edges.
+ */
+export const chunkDaysFor = (sites: number, chunkDays = CHUNK_DAYS): number =>
+  Math.max(1, Math.round((2 * chunkDays) / (sites + 1)));
+
 /** Days a chunk's problem runs past its last day of arrivals, for its late work. */
 export const TAIL_DAYS = 7;
 
@@ -50,7 +64,13 @@ export type ObjectiveBound =
        * Per site: the bound on the jobs' part and the inflexible power's cost (£). With moves, sites
        * planned together have their jobs' bound on the first of them.
        */
-      readonly sites: readonly { readonly site: string; readonly jobsGbp: number; readonly inflexibleGbp: number }[];
+      readonly sites: readonly {
+        readonly site: string;
+        readonly jobsGbp: number;
+        readonly inflexibleGbp: number;
+        /** With moves: the sites planned together with this one (itself included). */
+        readonly plannedWith?: readonly string[];
+      }[];
     }
   | { readonly objectiveGbp: null; readonly reason: string };
 
@@ -153,12 +173,14 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
     if (g) g.push(x);
     else groups.push([x]);
   }
-  const chunk = i.chunkDays ?? CHUNK_DAYS;
   for (const group of groups) {
     const ids = group.map((x) => x.site.spec.id);
+    const chunk = chunkDaysFor(group.length, i.chunkDays);
     for (let k0 = 0; k0 < i.jobDays; k0 += chunk) {
       const k1 = Math.min(i.jobDays, k0 + chunk);
-      const arrivals = group.flatMap((x) => x.days.slice(k0, k1).flatMap((d) => d.jobs));
+      // Each job with the site whose workload drew it (its own site).
+      const drawn = group.flatMap((x) => x.days.slice(k0, k1).flatMap((d) => d.jobs.map((j) => ({ j, x }))));
+      const arrivals = drawn.map((d) => d.j);
       // From the chunk's first day, or earlier where a job arrives before it (a day's jobs may begin
       // before its start: the spring day's).
       const from = arrivals.reduce((m, j) => Math.min(m, seenAt(j)), slotOf(starts[k0] as number));
@@ -174,19 +196,19 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
               Math.max(due, slotOf(starts[k1] as number) + ((i.tailDays ?? TAIL_DAYS) * 86_400_000) / PERIOD_MS),
             );
       const n = to - from;
-      const jobs: JobSpec[] = arrivals.map((j) => {
+      const jobs: JobSpec[] = drawn.map(({ j, x }) => {
         const release = seenAt(j) - from;
         // The metrics charge energy from the period holding the deadline on (site-sim.ts latePeriods).
         const deadline = Math.max(release + 1, Math.floor(slotOf(j.deadlineAt) - from));
         return {
           id: j.id,
-          energyKwh: j.remainingKwh * energyShare(j, i.moves ? group : group.filter((x) => x.site.spec.id === j.site)),
+          energyKwh: j.remainingKwh * energyShare(j, i.moves ? group : [x]),
           maxPowerKw: j.powerKw,
           releaseSlot: Math.min(release, n - 1),
           deadlineSlot: Math.min(deadline, n),
           // As the site runs it, without pre-emption: see `exact` below.
           preemptible: false,
-          sites: i.moves ? ids : [j.site],
+          sites: i.moves ? ids : [x.site.spec.id],
           slo: { kind: 'soft', lateGbpPerHour: DEFAULT_LATE_GBP_PER_GPU_HOUR * j.gpus },
         };
       });
@@ -224,6 +246,14 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
       (group[0] as Site).jobsGbp += schedule.lowerBoundGbp;
     }
   }
-  const sites = per.map((x) => ({ site: x.site.spec.id, jobsGbp: x.jobsGbp, inflexibleGbp: x.inflexibleGbp }));
+  const sites = per.map((x) => {
+    const group = groups.find((g) => g.includes(x)) ?? [x];
+    return {
+      site: x.site.spec.id,
+      jobsGbp: x.jobsGbp,
+      inflexibleGbp: x.inflexibleGbp,
+      ...(group.length > 1 ? { plannedWith: group.map((y) => y.site.spec.id) } : {}),
+    };
+  });
   return { objectiveGbp: sites.reduce((a, x) => a + x.jobsGbp + x.inflexibleGbp, 0), sites };
 };

@@ -86,6 +86,8 @@ export interface DailyRow {
   readonly kgCo2: Record<string, number>;
   /** Battery wear (£), 0 without a battery. */
   readonly wearGbp: Record<string, number>;
+  /** Site moves' cost (£), with --moves on only. */
+  readonly moveGbp?: Record<string, number>;
 }
 
 const quantile = (xs: number[], q: number): number => {
@@ -213,6 +215,8 @@ export const summarise = (
         : { captureShare: best > 1e-12 ? (perWork(fifo) - perWork(s)) / best : null }),
     };
   }
+  // Every day gets the moves' £ once any strategy moved a job (so the daily rows have one shape).
+  const moved = Object.values(base).some((s) => s.moves > 0);
   const daily = chunks.map((c) => ({
     date: c.date,
     gbp: Object.fromEntries(strategies.map((n) => [n, (c.rows[n] ?? []).reduce((a, r) => a + r.gbp, 0)])),
@@ -220,6 +224,13 @@ export const summarise = (
     wearGbp: Object.fromEntries(
       strategies.map((n) => [n, (c.rows[n] ?? []).reduce((a, r) => a + (r.wearGbp ?? 0), 0)]),
     ),
+    ...(moved
+      ? {
+          moveGbp: Object.fromEntries(
+            strategies.map((n) => [n, (c.rows[n] ?? []).reduce((a, r) => a + (r.moveGbp ?? 0), 0)]),
+          ),
+        }
+      : {}),
   }));
   return { summary, daily };
 };

@@ -33,6 +33,8 @@ export interface WaitingJob {
 /** A site as the move rule reads it: its limit, node kind, waiting jobs and last plan from now on. */
 export interface MoveSite {
   readonly id: string;
+  /** GPUs in the training pool: a job needing more cannot move here. */
+  readonly gpus: number;
   /** The training pool's IT power above idle (kW), the plan's limit. */
   readonly limitKw: number;
   /** kW per GPU above idle: sites of one node kind have the same. */
@@ -43,6 +45,8 @@ export interface MoveSite {
    * period (absent: no plan).
    */
   readonly plan?: { readonly jobs: readonly JobSchedule[]; readonly slots: number; readonly slot: number };
+  /** False where no job may move here this period (a job was capped there on the same plan's room). */
+  readonly accepts?: boolean;
 }
 
 export interface MoveInput {
@@ -65,15 +69,21 @@ const H = PERIOD_MS / 3_600_000;
 /**
  * A waiting job's lateness in GPU-hours as its plan has it, as the metrics count it (site-sim.ts
  * Finished.lateGpuH): energy run in the period holding the deadline or later × (periods late + 1),
- * and what the plan leaves beyond its horizon as run in the period after it. Its power in each slot
- * is average power, so a slot's energy is power × half an hour.
+ * and what the plan leaves beyond its horizon (`slots`) as run in the period after it, late only if
+ * that period is. Its power in each slot is average power, so a slot's energy is power × half an hour.
  */
-export const plannedLateGpuH = (j: WaitingJob, powerKw: readonly number[], slot: number, now: number): number => {
+export const plannedLateGpuH = (
+  j: WaitingJob,
+  powerKw: readonly number[],
+  slots: number,
+  slot: number,
+  now: number,
+): number => {
   const due = Math.floor(j.deadlineAt / PERIOD_MS);
   const period0 = Math.floor(now / PERIOD_MS);
   let late = 0;
   let planned = 0;
-  for (let t = slot; t < powerKw.length; t++) {
+  for (let t = slot; t < Math.min(slots, powerKw.length); t++) {
     const kwh = (powerKw[t] ?? 0) * H;
     if (!(kwh > 0)) continue;
     planned += kwh;
@@ -81,7 +91,7 @@ export const plannedLateGpuH = (j: WaitingJob, powerKw: readonly number[], slot:
     if (periodsLate > 0) late += periodsLate * kwh;
   }
   const beyond = Math.max(0, j.remainingKwh - planned);
-  if (beyond > 1e-9) late += Math.max(1, period0 + (powerKw.length - slot) - due + 1) * beyond;
+  if (beyond > 1e-9) late += Math.max(0, period0 + (slots - slot) - due + 1) * beyond;
   return (j.gpus * late * H) / j.energyKwh;
 };
 
@@ -108,15 +118,17 @@ export const movesFor = (i: MoveInput): SiteMove[] => {
   };
   const out: SiteMove[] = [];
   for (const from of i.sites) {
-    if (!from.plan) continue;
-    const own = new Map(from.plan.jobs.map((j) => [j.id, j.powerKw]));
+    const plan = from.plan;
+    if (!plan) continue;
+    const own = new Map(plan.jobs.map((j) => [j.id, j.powerKw]));
     const late = from.waiting
-      .filter((j) => j.movedFrom === undefined)
+      // A job not in the plan (submitted since it was made) has no lateness read yet: it stays.
+      .filter((j) => j.movedFrom === undefined && own.has(j.id))
       .map((j) => {
         const p = own.get(j.id) ?? [];
         // A job the plan starts now or next period stays: it is running (or about to) where it is.
-        const soon = (p[from.plan?.slot ?? 0] ?? 0) > 1e-9 || (p[(from.plan?.slot ?? 0) + 1] ?? 0) > 1e-9;
-        return { j, gpuH: soon ? 0 : plannedLateGpuH(j, p, from.plan?.slot ?? 0, i.now) };
+        const soon = (p[plan.slot] ?? 0) > 1e-9 || (p[plan.slot + 1] ?? 0) > 1e-9;
+        return { j, gpuH: soon ? 0 : plannedLateGpuH(j, p, plan.slots, plan.slot, i.now) };
       })
       .filter((x) => x.gpuH * DEFAULT_LATE_GBP_PER_GPU_HOUR > moveCostOf(x.j, cost))
       .sort((a, b) => b.gpuH - a.gpuH || (a.j.id < b.j.id ? -1 : 1));
@@ -126,7 +138,8 @@ export const movesFor = (i: MoveInput): SiteMove[] => {
       // what runs in that period as late).
       if (i.now + (1 + periods) * PERIOD_MS > Math.floor(j.deadlineAt / PERIOD_MS) * PERIOD_MS) continue;
       for (const to of i.sites) {
-        if (to === from || Math.abs(to.kwPerGpu - from.kwPerGpu) > 1e-9) continue;
+        if (to === from || to.accepts === false || j.gpus > to.gpus || Math.abs(to.kwPerGpu - from.kwPerGpu) > 1e-9)
+          continue;
         const load = loadOf(to);
         if (!load || load.length < 1 + periods) continue;
         let fits = true;

@@ -400,42 +400,53 @@ export class PlannerStrategy implements Strategy {
 
   /**
    * The late waiting jobs moved to another site this period (moves.ts movesFor), read off each site's
-   * last plan; none that starts here now or early. The carried plan of a site a job leaves keeps its
-   * placement until its next plan, which no longer sees it; the site it joins plans it next period.
+   * last plan; none that starts here now or early, nor one released FIFO after a failed plan. The
+   * carried plan of a site a job leaves keeps its placement until its next plan, which no longer sees
+   * it; the site it joins plans it next period. No job moves into a site that capped a job this
+   * period (the cap took room the plan had) or whose waiting jobs no plan holds.
    */
-  private moves(ctx: DecideContext, now: ReadonlySet<string>, early: ReadonlySet<string>): SiteMove[] {
+  private moves(ctx: DecideContext, starting: ReadonlySet<string>, capped: ReadonlySet<string>): SiteMove[] {
     const h = PERIOD_MS / 3_600_000;
     const sites = ctx.sites.map((x) => {
+      // Each site's offered load counts the jobs submitted there before any leaves (capNode reads it),
+      // as the bound's reading of the site's own arrivals does (capacity-value.ts uncontendedAt).
+      this.offered.of(x, ctx.now);
       const c = this.carries.get(x.spec.id);
-      // A site never planned (no job has waited there yet) has room wherever its running jobs leave it.
+      // A site with no plan and no job waiting (none has waited there yet, or its queue emptied since
+      // a failed plan) has room wherever its running jobs leave it.
       const plan = c
         ? { jobs: c.schedule.jobs, slots: this.o.horizon, slot: ctx.period - c.period }
-        : {
-            jobs: x.running.map((j) => ({
-              id: j.id,
-              site: x.spec.id,
-              powerKw: Array.from({ length: this.o.horizon }, (_, t) =>
-                Math.max(0, Math.min(j.powerKw, j.remainingKwh / h - t * j.powerKw)),
-              ),
-            })),
-            slots: this.o.horizon,
-            slot: 0,
-          };
+        : x.waiting.length === 0
+          ? {
+              jobs: x.running.map((j) => ({
+                id: j.id,
+                site: x.spec.id,
+                powerKw: Array.from({ length: this.o.horizon }, (_, t) =>
+                  Math.max(0, Math.min(j.powerKw, j.remainingKwh / h - t * j.powerKw)),
+                ),
+              })),
+              slots: this.o.horizon,
+              slot: 0,
+            }
+          : undefined;
       return {
         id: x.spec.id,
+        gpus: x.spec.gpus,
         limitKw: x.spec.trainingMaxKw - x.spec.trainingIdleKw,
         kwPerGpu: (x.spec.trainingMaxKw - x.spec.trainingIdleKw) / x.spec.gpus,
-        waiting: x.waiting.filter((j) => !now.has(j.id) && !early.has(j.id)),
-        plan,
+        waiting: x.waiting.filter((j) => !starting.has(j.id)),
+        ...(plan ? { plan } : {}),
+        accepts: !capped.has(x.spec.id),
       };
     });
     return movesFor({ sites, now: ctx.now });
   }
 
   async decide(ctx: DecideContext): Promise<Decision> {
-    // Each site is planned on its own: the profiles' jobs may run at one site only, so the fleet plan
+    // Each site is planned on its own: the profiles' jobs are submitted to one site, so the fleet plan
     // is the sites' plans side by side, and three small problems solve far faster than one of all
-    // three (the exact MILP's work grows faster than its jobs).
+    // three (the exact MILP's work grows faster than its jobs). With moves on, a job late in its
+    // site's plan may then move to another site's queue (moves.ts).
     const notice = this.book.isNotice(ctx.now);
     const fresh = ctx.period % this.o.fullPlanEvery === 0 || notice;
     const now = new Set<string>();
@@ -520,7 +531,8 @@ export class PlannerStrategy implements Strategy {
       if (out.size) capped.set(x.spec.id, out);
     }
     const caps = capped.size ? { caps: (id: string) => capped.get(id) } : {};
-    const moved = planned && this.o.moves ? this.moves(ctx, now, early) : [];
+    const moved =
+      planned && this.o.moves ? this.moves(ctx, new Set([...now, ...early, ...fifo]), new Set(capped.keys())) : [];
     const moves = moved.length ? { moves: moved } : {};
     if (!planned) {
       this.stats.skipped++;

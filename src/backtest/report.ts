@@ -4,7 +4,7 @@
 import { writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { settlementPeriodOf, PERIOD_MS } from '../domain/settlement-day.ts';
-import { CHUNK_DAYS } from './bound.ts';
+import { chunkDaysFor } from './bound.ts';
 import { loadDay, type DayChunk } from './checkpoint.ts';
 import { summarise, type StrategySummary } from './metrics.ts';
 import { fleetSites } from './fleet.ts';
@@ -37,7 +37,7 @@ export const CAPS_ASSUMPTION =
 
 /** The moves assumption, stated where the run moved jobs (--moves on). */
 export const MOVES_ASSUMPTION =
-  "Site moves (--moves on): each period flexlon and the oracle move a waiting job that their plan for its site finishes after its deadline (not one it starts now) to another site of the same node kind whose last plan has room for it at full power from the next period to its end before its deadline period, where £0.25 per GPU-hour of the lateness it avoids is more than the move costs: £1 + £0.10 per GPU (the live market's default), counted in the strategy's £. A job moves once, joins the new site's queue in submission order and waits for that site's next plan. fifo, run-now and gsf-best-window never move a job. The proven bound plans the sites of one node kind together, each job free to run at any of them, without the moves' cost.";
+  "Site moves (--moves on): each period flexlon and the oracle move a waiting job that their plan for its site finishes after its deadline (not one it starts now or next period, nor one submitted since that plan) to another site of the same node kind whose last plan has room for it at full power from the next period to its end before its deadline period, where £0.25 per GPU-hour of the lateness it avoids is more than the move costs: £1 + £0.10 per GPU (the live market's default), counted in the strategy's £. A job moves once, joins the new site's queue in submission order and waits for that site's next plan. fifo, run-now and gsf-best-window never move a job. The proven bound plans the sites of one node kind together, each job free to run at any of them, without the moves' cost.";
 
 const LEVERS_NOT_USED =
   'Levers not used by flexlon here: moving jobs between sites (--moves off, the default; the profiles allow one site per job). GPU power caps (--caps on, the default) are used only at sites that are not contended (offered load under 60 %), and only on running jobs by a rule on the plan (a job starts at full power, and the planner does not choose the caps); a site battery is used (planned apart from the jobs, with the pay of announced product windows); its planned discharge counts in a commitment.';
@@ -142,7 +142,7 @@ const savingsOf = (daily: ReturnType<typeof summarise>['daily'], names: readonly
   const others = names.filter((n) => n !== 'fifo');
   if (!names.includes('fifo') || others.length === 0 || daily.length === 0) return undefined;
   const value = (d: (typeof daily)[number], n: string) =>
-    (d.gbp[n] ?? NaN) + (d.wearGbp[n] ?? 0) + ((d.kgCo2[n] ?? NaN) * carbon) / 1000;
+    (d.gbp[n] ?? NaN) + (d.wearGbp[n] ?? 0) + (d.moveGbp?.[n] ?? 0) + ((d.kgCo2[n] ?? NaN) * carbon) / 1000;
   const series = others.map((n) => ({
     name: n,
     // The colour each strategy has in the other plots (its place among the run's strategies).
@@ -311,7 +311,7 @@ const movesLine = (summary: Record<string, StrategySummary>, o: BacktestOptions)
 const boundHtml = (b: ReturnType<typeof boundOf>, moves: boolean): string =>
   b.objectiveGbp === null
     ? `<p>Proven lower bound on the objective: not computed (${esc(b.reason)}).</p>`
-    : `<p>Proven lower bound on the objective (${moves ? 'the sites of one node kind planned together, each job free to run at any of them without the cost of a move, ' : "each site's run planned "}with every job known from its arrival and outturn prices, in problems of up to ${CHUNK_DAYS} days of arrivals that each have the ${moves ? 'sites' : 'site'} to themselves, which can only lower it; their LP relaxations' bounds, so no schedule the sites can run costs less): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
+    : `<p>Proven lower bound on the objective (${moves ? 'the sites of one node kind planned together, each job free to run at any of them without the cost of a move, ' : "each site's run planned "}with every job known from its arrival and outturn prices, in problems of up to ${chunkDaysFor(Math.max(...b.sites.map((x) => x.plannedWith?.length ?? 1)))} days of arrivals that each have the ${moves ? 'sites' : 'site'} to themselves, which can only lower it; their LP relaxations' bounds, so no schedule the sites can run costs less): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
         b.shareOfGapClosed,
       )
         .map(([n, x]) => `${n} ${pct(x)}`)

@@ -39,7 +39,7 @@ import {
 import { BL01_SETTLEMENT, type Offer } from './products.ts';
 import type { FleetFile } from './fleet-file.ts';
 import type { ProductName, ProductWindow } from './product-calendar.ts';
-import { SiteSim, simJobOf } from './site-sim.ts';
+import { SiteSim, simJobOf, type SimJob } from './site-sim.ts';
 import { fifo, gsfBestWindow, runNow, type Strategy, type StrategyName } from './strategies.ts';
 
 export const DRAIN_DAYS = 2;
@@ -378,11 +378,18 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
           (chunk.offers as Record<string, Offer[]>)[planner.name] = [...offers, ...made];
         }
         // Moves first: a moved job waits in its new site's queue for that site's next plan.
+        let moves = 0;
+        let moveGbp = 0;
         for (const m of decision.moves ?? []) {
-          const job = lane.sims.find((x) => x.spec.id === m.from)?.take(m.jobId);
-          if (job) lane.sims.find((x) => x.spec.id === m.to)?.receive(job, m.from);
+          const from = lane.sims.find((x) => x.spec.id === m.from);
+          const to = lane.sims.find((x) => x.spec.id === m.to);
+          // Only a move that can be made is made and paid for (movesFor checks the same).
+          const waiting = from?.waiting.find((j) => j.id === m.jobId);
+          if (!from || !to || !waiting || waiting.gpus > to.spec.gpus) continue;
+          to.receive(from.take(m.jobId) as SimJob, m.from);
+          moves++;
+          moveGbp += m.gbp;
         }
-        const moveGbp = (decision.moves ?? []).reduce((a, m) => a + m.gbp, 0);
         const siteKwh = lane.sims.map((sim, i) => {
           const inference = (siteDays[i] as SiteDay).inferenceKw;
           const kw = inference[p % inference.length] ?? 0;
@@ -408,7 +415,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
           running: siteKwh.reduce((a, m) => a + m.running, 0),
           waiting: siteKwh.reduce((a, m) => a + m.waiting, 0),
           ...(dischargedKwh > 0 ? { wearGbp, dischargedKwh } : {}),
-          ...(decision.moves?.length ? { moves: decision.moves.length, moveGbp } : {}),
+          ...(moves ? { moves, moveGbp } : {}),
         });
       }
       chunk.rows[lane.strategy.name] = rows;

@@ -46,9 +46,9 @@ Options:
                          ${DEFAULTS.fullPlanEvery}; the oracle plans afresh daily)
   --caps on|off          flexlon and the oracle cap running jobs' GPUs at sites that are not
                          contended (default on; docs/backtest.md, "GPU power caps")
-  --moves on|off         flexlon and the oracle move late waiting jobs to another site with room
-                         for them, at £1 + £0.10 per GPU a move (default off; docs/backtest.md,
-                         "Site moves")
+  --moves on|off         flexlon and the oracle move late waiting jobs to another site of the same
+                         node kind with room for them, at £1 + £0.10 per GPU a move (default off;
+                         docs/backtest.md, "Site moves")
   --capacity-value SHARE flexlon's value of later room on a contended site, as a share of the
                          lateness price (default ${DEFAULTS.capacityValueShare}; 0: none; docs/backtest.md, "Capacity value")
   --out DIR              output folder (created; holds the checkpoints)`;

@@ -43,6 +43,7 @@ const row = (id: string, from: number, n: number, kw = P) => ({
 
 const site = (id: string, limitKw: number, jobs: ReturnType<typeof row>[], w: WaitingJob[] = []): MoveSite => ({
   id,
+  gpus: 512,
   limitKw,
   kwPerGpu: P / 8,
   waiting: w,
@@ -77,10 +78,25 @@ describe('the move rule', () => {
   it('moves none whose lateness is worth less than the move, and a job only once', () => {
     // Late by one period at a 4-period job: 8 GPUs × 0.5 h × 1/4 of its energy × 1 = 1 GPU-hour: £0.25 < £1.80.
     const j = waiting('j', 4, 13);
-    assert.ok(Math.abs(plannedLateGpuH(j, row('j', 10, 4).powerKw, 0, NOW) - 1) < 1e-9);
+    assert.ok(Math.abs(plannedLateGpuH(j, row('j', 10, 4).powerKw, 96, 0, NOW) - 1) < 1e-9);
     assert.deepEqual(movesFor({ sites: [full(j), site('b', 2 * P, [])], now: NOW }), []);
     const moved = waiting('m', 4, 6, { movedFrom: 'b' });
     assert.deepEqual(movesFor({ sites: [full(moved), site('b', 2 * P, [])], now: NOW }), []);
+  });
+
+  it('moves no job its plan does not hold yet, and counts work beyond the horizon late only past the deadline', () => {
+    // Submitted since a's plan was made: a's next plan reads it first.
+    const fresh = waiting('f', 4, 6);
+    const a = site('a', P, [row('run', 0, 10)], [fresh]);
+    assert.deepEqual(movesFor({ sites: [a, site('b', 2 * P, [])], now: NOW }), []);
+    // Half its work beyond a 10-slot plan: late only where the period after the plan is.
+    const j = waiting('j', 4, 30);
+    const half = Array.from({ length: 10 }, (_, t) => (t >= 8 ? P : 0));
+    assert.equal(plannedLateGpuH(j, half, 10, 0, NOW), 0);
+    const due = waiting('d', 4, 9);
+    // Slots 8 and 9 are late by 0 and 1 periods, the half beyond (period 10) by 2: (1 × ¼ + 2 × ½) of
+    // its energy, × 8 GPUs × 0.5 h = 5 GPU-hours.
+    assert.ok(Math.abs(plannedLateGpuH(due, half, 10, 0, NOW) - 5) < 1e-9);
   });
 
   it('counts the room the jobs it moved take: the second of two late jobs finds none', () => {
@@ -100,7 +116,7 @@ describe('the move rule', () => {
     // lateness (Finished.lateGpuH) is what the plan gives it.
     const j = waiting('j', 4, 3);
     const plan = row('j', 2, 4).powerKw;
-    const expected = plannedLateGpuH(j, plan, 0, NOW);
+    const expected = plannedLateGpuH(j, plan, 96, 0, NOW);
     const sim = new SiteSim(fleetSites(['edi'], 'idle')[0]?.spec as never);
     const job: SimJob = {
       id: 'j',
@@ -150,7 +166,7 @@ describe('flexlon moves late work from a full site to an idle one', () => {
     workUnit: 'gpu-hours',
     state: 'queued',
   });
-  const run = async (moves: boolean) => {
+  const run = async (moves: boolean, caps = false) => {
     const o: BacktestOptions = {
       from: DAY,
       to: '2023-03-02',
@@ -166,7 +182,7 @@ describe('flexlon moves late work from a full site to an idle one', () => {
       solver,
       carbonGbpPerTonne: 0,
       pricePerCarbon: 0,
-      caps: false,
+      caps,
       moves,
       fleetSites: sites,
       // edi (128 GPUs) gets six 64-GPU 4-hour jobs at 06:00 on the second day, due by 12:00: it runs
@@ -206,5 +222,19 @@ describe('flexlon moves late work from a full site to an idle one', () => {
     assert.ok(bound !== null && boundOff !== null);
     assert.ok(bound <= a.objectiveGbp + 1e-9, `bound ${bound} against ${a.objectiveGbp}`);
     assert.ok(bound < boundOff - 1, `bound ${bound} with moves, ${boundOff} without`);
+  });
+
+  it('keeps the bound below a run that both moves jobs and caps GPUs', async () => {
+    const both = await run(true, true);
+    const a = both.summary.flexlon;
+    const bound = both.out.bound.objectiveGbp;
+    assert.ok(a && bound !== null);
+    assert.ok(a.moves >= 1);
+    assert.ok(bound <= a.objectiveGbp + 1e-9, `bound ${bound} against ${a.objectiveGbp}`);
+    // Planned together: the bound's jobs are on the first site, and each site names the group.
+    assert.deepEqual(both.out.bound.objectiveGbp === null ? [] : both.out.bound.sites.map((x) => x.plannedWith), [
+      ['lon', 'edi'],
+      ['lon', 'edi'],
+    ]);
   });
 });
