@@ -50,6 +50,11 @@ export interface PlannerStrategyOptions {
   readonly horizon: number;
   /** A fresh plan every this many periods (counted from the data's start), carried in between. */
   readonly fullPlanEvery: number;
+  /**
+   * A fresh plan also every this many periods at a site that is not contended (offered load under
+   * OFFERED_FREE; absent: none beyond fullPlanEvery). The oracle's (run.ts ORACLE_FULL_PLAN_EVERY).
+   */
+  readonly fullPlanEveryUncontended?: number;
   /** £ per tonne of CO2 priced into the planner's objective. */
   readonly carbonGbpPerTonne: number;
   /** flexlon's capacity value as a share of the lateness price per kWh-hour (CAPACITY_VALUE_SHARE). */
@@ -483,7 +488,10 @@ export class PlannerStrategy implements Strategy {
       // The jobs are planned without the battery, which is planned on its own below (see the top).
       const jobsOnly = { ...built, sites: built.sites.map(({ battery: _, ...x }) => x) };
       const problem = this.forJobs(this.o.foresight ? jobsOnly : this.withCapacityValue(jobsOnly, ctx), id, ctx);
-      const carry = fresh ? undefined : this.carries.get(id);
+      const every = this.o.fullPlanEveryUncontended;
+      const freshHere =
+        fresh || (every !== undefined && ctx.period % every === 0 && this.offered.of(site, ctx.now) < OFFERED_FREE);
+      const carry = freshHere ? undefined : this.carries.get(id);
       const planCarried = this.o.solver.planCarried?.bind(this.o.solver);
       let schedule =
         carry && planCarried

@@ -8,7 +8,7 @@ import { chunkDaysFor } from './bound.ts';
 import { loadDay, type DayChunk } from './checkpoint.ts';
 import { summarise, type StrategySummary } from './metrics.ts';
 import { fleetSites } from './fleet.ts';
-import { DEFAULTS, DRAIN_DAYS, type BacktestOptions, type RunOutput } from './run.ts';
+import { DEFAULTS, DRAIN_DAYS, ORACLE_FULL_PLAN_EVERY, type BacktestOptions, type RunOutput } from './run.ts';
 import { gapsOf, outturnCarbon, outturnPrice } from './signal-view.ts';
 import { productRules, settleOffers, type MeterSource, type ProductResults } from './products.ts';
 import type { ProductName } from './product-calendar.ts';
@@ -25,7 +25,7 @@ export const ASSUMPTIONS = [
   "Grid import = (training pool idle + running jobs + inference pool) IT power × PUE (1.3, or the fleet file's). Strategies decide at each period start; eligible jobs start then or the moment GPUs come free, and run at full power without pre-emption. Jobs submitted inside a period are seen at the next period start by every strategy.",
   "Busy fleet: each day's jobs are drawn until they ask for 85 % of the pool's GPU-hours (offered load 86.7 % over 2023), which the site's strict-FIFO scheduler keeps up with; the demo's 95 % (96.7 % offered) is above what strict FIFO runs (92.4 %) and grows a backlog all year. run-now's site backfills; the other strategies' sites are strict FIFO.",
   "flexlon and the oracle: the site starts the jobs the plan starts in the current period, then, into GPUs still free, jobs it starts in the next period where the current slot is no dearer than the run's last one or the job is planned late.",
-  "flexlon prices room later in the horizon on a contended site (capacity value): each hour a kWh is deferred costs the --capacity-value share of the lateness price per kWh, scaled by the site's offered load over the last week (0 up to 60 %, the full share from 85 %, rising as the square between). The oracle, which plans the arrivals themselves, does not. Each site is planned on its own; flexlon plans afresh every --full-plan-every periods and the oracle daily, carried in between.",
+  "flexlon prices room later in the horizon on a contended site (capacity value): each hour a kWh is deferred costs the --capacity-value share of the lateness price per kWh, scaled by the site's offered load over the last week (0 up to 60 %, the full share from 85 %, rising as the square between). The oracle, which plans the arrivals themselves, does not. Each site is planned on its own; flexlon plans afresh every --full-plan-every periods and the oracle daily (every 6 hours at a site whose offered load is under 60 %), carried in between.",
   'The planner objective is £ at its price + carbon × the carbon price + lateness at £0.25 per GPU-hour (the planner default); the captured share compares £ + carbon valued at the same carbon price, per GPU-hour of work done.',
   'Two drain days with no new arrivals follow the last day, so every strategy does the same work; totals include them.',
   "A site battery (the cdf site, or a fleet file's) holds its charge under fifo, run-now and gsf-best-window. flexlon and the oracle plan it every period from its stored energy at their price (energy + carbon, without the capacity value), with their job plan held: it may discharge only into the jobs' own import (never exporting), and must end each 48 h plan at least as full as it began. In a product window it can answer in part, the jobs see only the rest of the window's pay and it is planned, and its commitment made, as if every GPU were busy there. Its wear (£ per MWh discharged) counts as a cost beside the bill.",
@@ -403,6 +403,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
       seed: o.seed,
       horizonPeriods: o.horizon ?? DEFAULTS.horizon,
       fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
+      oracleFullPlanEvery: ORACLE_FULL_PLAN_EVERY,
       carbonGbpPerTonne: carbon,
       capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
       caps: o.caps ?? true,

@@ -43,7 +43,7 @@ Options:
   --seed N               workload and forecast-noise seed (default 1)
   --carbon-price GBP     £ per tonne of CO2 in the objective (default ${DEFAULTS.carbonGbpPerTonne})
   --full-plan-every N    flexlon: a fresh plan every N periods, carried in between (default
-                         ${DEFAULTS.fullPlanEvery}; the oracle plans afresh daily)
+                         ${DEFAULTS.fullPlanEvery}; the oracle daily, every 6 h at an uncontended site)
   --caps on|off          flexlon and the oracle cap running jobs' GPUs at sites that are not
                          contended (default on; docs/backtest.md, "GPU power caps")
   --moves on|off         flexlon and the oracle move late waiting jobs to another site of the same
