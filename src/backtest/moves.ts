@@ -67,6 +67,26 @@ export interface SiteMove {
 const H = PERIOD_MS / 3_600_000;
 
 /**
+ * A site's plan read off its running jobs alone, each at full power until its work is done (the last
+ * slot at the part of a period left): for a site no plan has been made for and no job waits at.
+ */
+export const runningPlan = (
+  site: string,
+  running: readonly { readonly id: string; readonly powerKw: number; readonly remainingKwh: number }[],
+  slots: number,
+): NonNullable<MoveSite['plan']> => ({
+  jobs: running.map((j) => ({
+    id: j.id,
+    site,
+    powerKw: Array.from({ length: slots }, (_, t) =>
+      Math.max(0, Math.min(j.powerKw, j.remainingKwh / H - t * j.powerKw)),
+    ),
+  })),
+  slots,
+  slot: 0,
+});
+
+/**
  * A waiting job's lateness in GPU-hours as its plan has it, as the metrics count it (site-sim.ts
  * Finished.lateGpuH): energy run in the period holding the deadline or later × (periods late + 1),
  * and what the plan leaves beyond its horizon (`slots`) as run in the period after it, late only if

@@ -40,7 +40,7 @@ import { capacityValue, OFFERED_FREE, OfferedLoad, type OfferedLoadState } from 
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
 import { capsFor } from './caps.ts';
-import { movesFor, type SiteMove } from './moves.ts';
+import { movesFor, runningPlan, type SiteMove } from './moves.ts';
 import type { GpuNodePower } from '../sim/power.ts';
 import { type DecideContext, type Decision, type Strategy } from './strategies.ts';
 
@@ -411,7 +411,6 @@ export class PlannerStrategy implements Strategy {
    * period (the cap took room the plan had) or whose waiting jobs no plan holds.
    */
   private moves(ctx: DecideContext, starting: ReadonlySet<string>, capped: ReadonlySet<string>): SiteMove[] {
-    const h = PERIOD_MS / 3_600_000;
     const sites = ctx.sites.map((x) => {
       // Each site's offered load counts the jobs submitted there before any leaves (capNode reads it),
       // as the bound's reading of the site's own arrivals does (capacity-value.ts uncontendedAt).
@@ -422,17 +421,7 @@ export class PlannerStrategy implements Strategy {
       const plan = c
         ? { jobs: c.schedule.jobs, slots: this.o.horizon, slot: ctx.period - c.period }
         : x.waiting.length === 0
-          ? {
-              jobs: x.running.map((j) => ({
-                id: j.id,
-                site: x.spec.id,
-                powerKw: Array.from({ length: this.o.horizon }, (_, t) =>
-                  Math.max(0, Math.min(j.powerKw, j.remainingKwh / h - t * j.powerKw)),
-                ),
-              })),
-              slots: this.o.horizon,
-              slot: 0,
-            }
+          ? runningPlan(x.spec.id, x.running, this.o.horizon)
           : undefined;
       return {
         id: x.spec.id,

@@ -6,7 +6,7 @@ import { after, describe, it } from 'node:test';
 import { fleetSites } from '../../src/backtest/fleet.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
 import { summarise } from '../../src/backtest/metrics.ts';
-import { movesFor, plannedLateGpuH, type MoveSite, type WaitingJob } from '../../src/backtest/moves.ts';
+import { movesFor, plannedLateGpuH, runningPlan, type MoveSite, type WaitingJob } from '../../src/backtest/moves.ts';
 import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
 import { SiteSim, type SimJob } from '../../src/backtest/site-sim.ts';
 import { createPlanningSolver } from '../../src/compose/solver.ts';
@@ -97,6 +97,21 @@ describe('the move rule', () => {
     // Slots 8 and 9 are late by 0 and 1 periods, the half beyond (period 10) by 2: (1 × ¼ + 2 × ½) of
     // its energy, × 8 GPUs × 0.5 h = 5 GPU-hours.
     assert.ok(Math.abs(plannedLateGpuH(due, half, 10, 0, NOW) - 5) < 1e-9);
+  });
+
+  it('reads room at a site with no plan off its running jobs, each until its work is done', () => {
+    // 2.5 periods of work left at full power: two full slots and half of the third.
+    const plan = runningPlan('b', [{ id: 'r', powerKw: P, remainingKwh: P * H * 2.5 }], 6);
+    const expected = [P, P, P / 2, 0, 0, 0];
+    plan.jobs[0]?.powerKw.forEach((kw, t) =>
+      assert.ok(Math.abs(kw - (expected[t] as number)) < 1e-9, `slot ${t}: ${kw}`),
+    );
+    // A 2-period job due in 6 fits from slot 1 only if a site of 1.5 P has room in slots 1 and 2: it
+    // has not (P is taken in slot 1), so a 2 P site takes it.
+    const a = site('a', P, [row('run', 0, 10), row('j', 10, 2)], [waiting('j', 2, 6)]);
+    const small = { ...site('b', 1.5 * P, []), plan };
+    assert.deepEqual(movesFor({ sites: [a, small], now: NOW }), []);
+    assert.equal(movesFor({ sites: [a, { ...small, limitKw: 2 * P }], now: NOW }).length, 1);
   });
 
   it('counts the room the jobs it moved take: the second of two late jobs finds none', () => {
