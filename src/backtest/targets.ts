@@ -97,6 +97,10 @@ const captureVerdict = (
     target,
     verdict: 'missed',
     detail: `${pct(t.flexlonCaptureShare)} captured, ${n((CAPTURE_TARGET - t.flexlonCaptureShare) * 100, 1)} points short. The oracle plans on the outturn price and carbon and sees the arrivals; flexlon plans on causal forecasts (for price, the same half hour's mean over the last week with the day's level). On two idle weeks flexlon given the outturn price matched the oracle, and no naive price forecast tried closed the gap (docs/backtest.md, "What keeps the targets out of reach").${
+      fl.moveGbp > 0 || oracle.moveGbp > 0
+        ? ` The £ compared includes the site moves' cost: flexlon £${n(fl.moveGbp, 0)} for ${fl.moves} moves, the oracle £${n(oracle.moveGbp, 0)} for ${oracle.moves}; the lateness they save is not in it.`
+        : ''
+    }${
       t.flexlonObjectiveCaptureShare === null
         ? ''
         : ` On the objective both plan to minimise (£ + carbon + lateness) flexlon captures ${pct(t.flexlonObjectiveCaptureShare)} of the oracle's saving: ${

@@ -78,6 +78,17 @@ test('a capture under 95 % is missed, by the points it is short; flexlon ahead o
     rows(targetsHtml(targetsOf(late), late))[0]?.[2] ?? '',
     /flexlon also pays more lateness \(£20 against the oracle's £12\)/,
   );
+  // Without moves the moves' cost is not mentioned; with them, the reason names each one's cost.
+  assert.doesNotMatch(capture?.[2] ?? '', /site moves/);
+  const moved = {
+    ...s,
+    flexlon: { ...summary({ valueGbp: 1009, latenessGbp: 4, capture: 0.91 }), moves: 3, moveGbp: 5.4 },
+    oracle: { ...summary({ valueGbp: 1000, latenessGbp: 12 }), moves: 1, moveGbp: 1.8 },
+  };
+  assert.match(
+    rows(targetsHtml(targetsOf(moved), moved))[0]?.[2] ?? '',
+    /site moves' cost: flexlon £5 for 3 moves, the oracle £2 for 1;/,
+  );
   assert.equal(gsf?.[1], 'half met');
   assert.match(gsf?.[2] ?? '', /£0\.0826 against £0\.0839 \(−1\.55 %\).*136\.5 g against 135\.0 g \(\+1\.11 %\)/);
   assert.match(gsf?.[2] ?? '', /gsf-best-window meets 92\.0 % of deadlines/);
