@@ -150,3 +150,84 @@ export const capsFor = (i: CapInput): Map<string, number> => {
   }
   return out;
 };
+
+/** What the start rule reads of a waiting job (site-sim.ts SimJob has it). */
+export interface WaitingJob extends RunningJob {
+  readonly gpus: number;
+}
+
+export interface CappedStartInput {
+  readonly node: GpuNodePower;
+  readonly waiting: readonly WaitingJob[];
+  /** The site's plan made now (slot 0 is the current period), jobs whole. */
+  readonly plan: readonly JobSchedule[];
+  /** The site's IT limit for its jobs (kW): every GPU busy. */
+  readonly limitKw: number;
+  readonly now: number;
+  /** The strategy's prices (£/MWh with carbon) per period from `now`. */
+  readonly prices: readonly number[];
+  /** GPUs free for the period after the plan's own starts. */
+  readonly freeGpus: number;
+}
+
+/**
+ * The waiting jobs that start now, capped from their second period on, where that costs less at the
+ * strategy's prices than the plan's later run at full power (docs/backtest.md, "Capped starts").
+ * The plan sees every job whole, so on a site whose GPUs would idle anyway it defers work to cheaper
+ * hours; on the half-idle profile's node a cap does the same work on 0.77 of the energy, which can
+ * beat the cheaper hour. A job is started where all of these hold:
+ * - the plan starts it later in the horizon (not now: those start anyway) and runs it whole there;
+ * - run now, at full power for the first period (caps are set on jobs running at a period's start)
+ *   and at its lowest cap after, it finishes before the period holding its deadline, within the
+ *   prices;
+ * - that run costs less than the plan's: Σ price × draw over the periods it runs, against Σ price ×
+ *   the plan's power;
+ * - it fits the GPUs free now and the plan has room for it at full power in every period of that run
+ *   (what it gives back from its own planned slots counted), together with the jobs started before
+ *   it. capsFor, next period on, caps it only where that pays and there is room.
+ */
+export const cappedStarts = (i: CappedStartInput): Set<string> => {
+  const h = PERIOD_MS / 3_600_000;
+  const own = new Map(i.plan.map((j) => [j.id, j.powerKw]));
+  const horizon = Math.min(
+    i.prices.length,
+    i.plan.reduce((n, j) => Math.max(n, j.powerKw.length), 0),
+  );
+  const load: number[] = [];
+  for (let t = 0; t < horizon; t++) load.push(i.plan.reduce((a, x) => a + (x.powerKw[t] ?? 0), 0));
+  const out = new Set<string>();
+  let free = i.freeGpus;
+  for (const j of i.waiting) {
+    const planned = own.get(j.id);
+    if (!planned || j.gpus > free || (planned[0] ?? 0) > 1e-9) continue;
+    const floorKw = capFields(i.node, j.powerKw).minPowerKw;
+    const run = cappedRun(i.node, j.powerKw, floorKw);
+    if (!run) continue;
+    // Planned whole within the horizon: its cost there is known.
+    let plannedKwh = 0;
+    let plannedGbp = 0;
+    for (let t = 0; t < horizon; t++) {
+      plannedKwh += (planned[t] ?? 0) * h;
+      plannedGbp += ((planned[t] ?? 0) * h * (i.prices[t] as number)) / 1000;
+    }
+    if (plannedKwh < j.remainingKwh - 1e-6) continue;
+    // Run now: a first period at full power, then capped, until its work is done.
+    let left = j.remainingKwh - j.powerKw * h;
+    let gbp = (j.powerKw * Math.min(1, j.remainingKwh / (j.powerKw * h)) * h * (i.prices[0] as number)) / 1000;
+    let t = 1;
+    for (; left > 1e-9 && t < horizon; t++) {
+      const share = Math.min(1, left / (run.rateKw * h));
+      gbp += (run.drawKw * share * h * (i.prices[t] as number)) / 1000;
+      left -= run.rateKw * share * h;
+    }
+    // t is now the period after its run's last.
+    if (left > 1e-9 || i.now + t * PERIOD_MS > dueBy(j) || !(gbp < plannedGbp)) continue;
+    let fits = true;
+    for (let s = 0; s < t && fits; s++) fits = load[s]! - (planned[s] ?? 0) + j.powerKw <= i.limitKw + 1e-6;
+    if (!fits) continue;
+    for (let s = 0; s < horizon; s++) load[s] = load[s]! - (planned[s] ?? 0) + (s < t ? j.powerKw : 0);
+    free -= j.gpus;
+    out.add(j.id);
+  }
+  return out;
+};

@@ -39,7 +39,7 @@ import { NoSlackReserve } from './reserve.ts';
 import { capacityValue, OFFERED_FREE, OfferedLoad, type OfferedLoadState } from './capacity-value.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
-import { capsFor } from './caps.ts';
+import { cappedStarts, capsFor } from './caps.ts';
 import { movesFor, runningPlan, type SiteMove } from './moves.ts';
 import type { GpuNodePower } from '../sim/power.ts';
 import { type DecideContext, type Decision, type Strategy } from './strategies.ts';
@@ -55,6 +55,15 @@ export interface PlannerStrategyOptions {
    * OFFERED_FREE; absent: none beyond fullPlanEvery). The oracle's (run.ts ORACLE_FULL_PLAN_EVERY).
    */
   readonly fullPlanEveryUncontended?: number;
+  /**
+   * The oracle: at a contended site (offered load at least OFFERED_FREE) every waiting job may also
+   * start into GPUs its plan leaves free, after the plan's starts and in submission order (the site
+   * scheduler's own backfill). Its plans hold every job of the next 24–48 h
+   * (100+ at a busy site), past the exact MILP, and their placement left GPUs idle while jobs waited
+   * (docs/backtest.md, "Backfill"). Not flexlon's: its plans of 20–40 jobs leave no such holes, and
+   * backfilling them cost lateness there.
+   */
+  readonly backfillContended?: boolean;
   /** £ per tonne of CO2 priced into the planner's objective. */
   readonly carbonGbpPerTonne: number;
   /** flexlon's capacity value as a share of the lateness price per kWh-hour (CAPACITY_VALUE_SHARE). */
@@ -446,6 +455,8 @@ export class PlannerStrategy implements Strategy {
     const now = new Set<string>();
     const early = new Set<string>();
     const fifo = new Set<string>();
+    // Started only into GPUs left free, like `early`, but free to move (backfillContended).
+    const backfill = new Set<string>();
     let planned = false;
     let signals: SignalSeries | undefined;
     this.decidedAt = ctx.now;
@@ -504,6 +515,23 @@ export class PlannerStrategy implements Strategy {
       for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) now.add(j.id);
       const deadlines = new Map(site.waiting.map((j) => [j.id, j.deadlineAt]));
       for (const j of earlyStarts(schedule, problem, ctx.now, deadlines)) early.add(j);
+      const node = this.capNode(site, ctx.now);
+      const prices = problem.sites.find((x) => x.id === id)?.priceGbpPerMwh;
+      if (node && prices) {
+        const starting = site.waiting.filter((j) => now.has(j.id)).reduce((n, j) => n + j.gpus, 0);
+        const starts = cappedStarts({
+          node,
+          waiting: site.waiting.filter((j) => !early.has(j.id)),
+          plan: schedule.jobs,
+          limitKw: site.spec.trainingMaxKw - site.spec.trainingIdleKw,
+          now: ctx.now,
+          prices,
+          freeGpus: site.freeGpus - starting,
+        });
+        for (const j of starts) early.add(j);
+      }
+      if (this.o.backfillContended && this.offered.of(site, ctx.now) >= OFFERED_FREE)
+        for (const j of site.waiting) backfill.add(j.id);
     }
     // Holds of periods past and shares of windows over a day old are dropped (the checkpoint keeps the rest).
     this.book.prune(ctx.period, ctx.now);
@@ -538,7 +566,7 @@ export class PlannerStrategy implements Strategy {
     return {
       eligible: (j) => now.has(j.id) || fifo.has(j.id),
       order: 'fifo',
-      ...(early.size ? { early: (j: SimJob) => early.has(j.id) } : {}),
+      ...(early.size || backfill.size ? { early: (j: SimJob) => early.has(j.id) || backfill.has(j.id) } : {}),
       ...battery,
       ...caps,
       ...moves,

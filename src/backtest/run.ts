@@ -208,6 +208,8 @@ export const runKey = (o: BacktestOptions): string =>
     fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
     // The oracle's fresh plans were daily before 2026-12-06: those checkpoints are refused.
     oracleFullPlanEvery: ORACLE_FULL_PLAN_EVERY,
+    // Checkpoints made before the oracle backfilled at contended sites (2026-12-06) are refused.
+    oracleBackfill: 'contended',
     carbon: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
     // Checkpoints made with another price forecast are refused.
     priceForecast: {
@@ -219,7 +221,7 @@ export const runKey = (o: BacktestOptions): string =>
     ...(o.products?.length ? { products: o.products } : {}),
     // With caps on (the default) the results differ from a run without them, or from before them:
     // those checkpoints are refused, and the other way round.
-    ...((o.caps ?? true) ? { caps: 'whole-job plan, capped by rule' } : {}),
+    ...((o.caps ?? true) ? { caps: 'whole-job plan, capped by rule, capped starts' } : {}),
     ...(o.moves ? { moves: 'late waiting jobs, by rule' } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
     ...(o.workloadName ? { workload: o.workloadName } : {}),
@@ -238,7 +240,7 @@ const makeStrategy = (
       solver: o.solver,
       horizon: o.horizon ?? DEFAULTS.horizon,
       fullPlanEvery: foresight ? ORACLE_FULL_PLAN_EVERY.contended : (o.fullPlanEvery ?? DEFAULTS.fullPlanEvery),
-      ...(foresight ? { fullPlanEveryUncontended: ORACLE_FULL_PLAN_EVERY.uncontended } : {}),
+      ...(foresight ? { fullPlanEveryUncontended: ORACLE_FULL_PLAN_EVERY.uncontended, backfillContended: true } : {}),
       carbonGbpPerTonne: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
       capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
       foresight,

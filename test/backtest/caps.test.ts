@@ -3,7 +3,13 @@
 // when the site has room, without making it late.
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
-import { capFields, cappedRun, minEnergyPerWork } from '../../src/backtest/caps.ts';
+import {
+  capFields,
+  cappedRun,
+  cappedStarts,
+  minEnergyPerWork,
+  type CappedStartInput,
+} from '../../src/backtest/caps.ts';
 import { fleetSites, type FleetSite } from '../../src/backtest/fleet.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
 import { summarise } from '../../src/backtest/metrics.ts';
@@ -93,6 +99,76 @@ describe('a capped job at a backtest site', () => {
     const { node: _node, ...noNode } = site.spec;
     const ignored = meter(noNode, caps);
     assert.ok(Math.abs(ignored.second.jobsKwh - full.second.jobsKwh) < 1e-12);
+  });
+});
+
+describe('a waiting job started now and capped (cappedStarts)', () => {
+  // One 8-GPU job of 4 hours at full power that the plan runs from slot 8 (4 h from now), alone at a
+  // site of 64 GPUs; 48 slots of prices.
+  const SLOTS = 48;
+  const T0 = DAY_START;
+  const plannedAt = (from: number, hours = 4) =>
+    Array.from({ length: SLOTS }, (_, t) => (t >= from && t < from + hours / H ? P : 0));
+  const input = (o: Partial<CappedStartInput> & { prices: number[] }): CappedStartInput => ({
+    node: HALF_IDLE,
+    waiting: [{ id: 'j', gpus: 8, powerKw: P, remainingKwh: P * 4, deadlineAt: T0 + 24 * 3_600_000 }],
+    plan: [{ id: 'j', site: 'edi', powerKw: plannedAt(8) }],
+    limitKw: 8 * P,
+    now: T0,
+    freeGpus: 64,
+    ...o,
+  });
+  const flat = (p: number) => Array.from({ length: SLOTS }, () => p);
+  // Run now: a first period at full power, then capped. Its cost at the prices, against the plan's.
+  const nowRun = cappedRun(HALF_IDLE, P, capFields(HALF_IDLE, P).minPowerKw);
+
+  it('starts it where the plan waits for hours only a little cheaper: a cap saves more', () => {
+    assert.ok(nowRun);
+    // Energy now, capped: P × H at full, then the rest at the floor's draw per its progress.
+    const rest = P * 4 - P * H;
+    const nowKwh = P * H + (rest * nowRun.drawKw) / nowRun.rateKw;
+    assert.ok(nowKwh < 0.85 * P * 4, `${nowKwh} kWh now against ${P * 4} planned`);
+    const prices = flat(100).map((p, t) => (t >= 8 ? 90 : p));
+    assert.deepEqual([...cappedStarts(input({ prices }))], ['j']);
+  });
+
+  it('leaves it to the plan where the later hours are far cheaper', () => {
+    const prices = flat(100).map((p, t) => (t >= 8 ? 30 : p));
+    assert.equal(cappedStarts(input({ prices })).size, 0);
+  });
+
+  it('never where the capped run would end in the period holding its deadline', () => {
+    assert.ok(nowRun);
+    // Capped, 4 h of work take 0.5 + 3.5 / speed hours: past a deadline 5 h away, not one 7 h away.
+    const runH = H + (P * 4 - P * H) / nowRun.rateKw;
+    assert.ok(runH > 5 && runH < 6.5, `${runH} h`);
+    const plan = [{ id: 'j', site: 'edi', powerKw: plannedAt(1) }];
+    const at = (hours: number) => [
+      { id: 'j', gpus: 8, powerKw: P, remainingKwh: P * 4, deadlineAt: T0 + hours * 3_600_000 },
+    ];
+    assert.equal(cappedStarts(input({ prices: flat(100), plan, waiting: at(5) })).size, 0);
+    assert.deepEqual([...cappedStarts(input({ prices: flat(100), plan, waiting: at(7) }))], ['j']);
+  });
+
+  it('never into GPUs or plan room it does not have, nor for a job the plan starts now or does not hold', () => {
+    const prices = flat(100);
+    assert.equal(cappedStarts(input({ prices, freeGpus: 4 })).size, 0);
+    // Another job holds the whole site's limit for the next 2 hours.
+    const full = { id: 'k', site: 'edi', powerKw: Array.from({ length: SLOTS }, (_, t) => (t < 4 ? 8 * P : 0)) };
+    assert.equal(
+      cappedStarts(input({ prices, plan: [{ id: 'j', site: 'edi', powerKw: plannedAt(8) }, full] })).size,
+      0,
+    );
+    assert.equal(cappedStarts(input({ prices, plan: [{ id: 'j', site: 'edi', powerKw: plannedAt(0) }] })).size, 0);
+    assert.equal(cappedStarts(input({ prices, plan: [] })).size, 0);
+    // Two such jobs with GPUs for one: the first in the queue starts.
+    const two = input({
+      prices,
+      freeGpus: 8,
+      waiting: ['a', 'b'].map((id) => ({ id, gpus: 8, powerKw: P, remainingKwh: P * 4, deadlineAt: T0 + 86_400_000 })),
+      plan: ['a', 'b'].map((id) => ({ id, site: 'edi', powerKw: plannedAt(8) })),
+    });
+    assert.deepEqual([...cappedStarts(two)], ['a']);
   });
 });
 
