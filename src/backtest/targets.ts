@@ -84,7 +84,7 @@ const captureVerdict = (
     return {
       target,
       verdict: 'not measurable',
-      detail: `the oracle is not a bound on this run: its objective (value + lateness) is £${n(oracle.objectiveGbp, 0)} against flexlon's £${n(fl.objectiveGbp, 0)} (lateness £${n(oracle.latenessGbp, 0)} against £${n(fl.latenessGbp, 0)}), and it leaves ${oracle.slo.jobsOpenAtEnd} jobs open against ${fl.slo.jobsOpenAtEnd}, so the share of its £ + carbon saving (${pct(t.flexlonCaptureShare)}) is not a share of the best possible. Its rolling 48 h plans on outturn prices defer work into cheap hours that later arrivals then need. ${
+      detail: `the oracle is not a bound on this run: its objective (value + lateness) is £${n(oracle.objectiveGbp, 0)} against flexlon's £${n(fl.objectiveGbp, 0)} (lateness £${n(oracle.latenessGbp, 0)} against £${n(fl.latenessGbp, 0)}), and it leaves ${oracle.slo.jobsOpenAtEnd} jobs open against ${fl.slo.jobsOpenAtEnd}, so the share of its £ + carbon saving (${pct(t.flexlonCaptureShare)}) is not a share of the best possible. The oracle is the same rolling 48 h planner given outturn prices and the arrivals ahead, not an optimum: its plans hold every job of the next day or two, too many for the exact MILP, and a sharper price makes them defer more work into hours that later arrivals then need. ${
         typeof boundShare === 'number'
           ? `Against the proven lower bound below (every job of the run known from its arrival, outturn prices), flexlon closes ${pct(boundShare)} of fifo's distance to it.`
           : typeof boundShare === 'string'
