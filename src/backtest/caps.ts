@@ -94,6 +94,8 @@ export interface CapInput {
   readonly now: number;
   /** The strategy's prices (£/MWh with carbon) per period from `now`. */
   readonly prices: readonly number[];
+  /** IT power (kW) per period from now that jobs started this period add to the plan (cappedStarts). */
+  readonly addedKw?: readonly number[];
 }
 
 /**
@@ -123,7 +125,7 @@ export const capsFor = (i: CapInput): Map<string, number> => {
   const loadAt = (slot: number): number => {
     let kw = load.get(slot);
     if (kw === undefined) {
-      kw = i.plan.reduce((a, x) => a + (x.powerKw[slot] ?? 0), 0);
+      kw = i.plan.reduce((a, x) => a + (x.powerKw[slot] ?? 0), 0) + (i.addedKw?.[slot - i.slot] ?? 0);
       load.set(slot, kw);
     }
     return kw;
@@ -171,22 +173,54 @@ export interface CappedStartInput {
 }
 
 /**
- * The waiting jobs that start now, capped from their second period on, where that costs less at the
- * strategy's prices than the plan's later run at full power (docs/backtest.md, "Capped starts").
- * The plan sees every job whole, so on a site whose GPUs would idle anyway it defers work to cheaper
- * hours; on the half-idle profile's node a cap does the same work on 0.77 of the energy, which can
- * beat the cheaper hour. A job is started where all of these hold:
- * - the plan starts it later in the horizon (not now: those start anyway) and runs it whole there;
- * - run now, at full power for the first period (caps are set on jobs running at a period's start)
- *   and at its lowest cap after, it finishes before the period holding its deadline, within the
- *   prices;
- * - that run costs less than the plan's: Σ price × draw over the periods it runs, against Σ price ×
- *   the plan's power;
- * - it fits the GPUs free now and the plan has room for it at full power in every period of that run
- *   (what it gives back from its own planned slots counted), together with the jobs started before
- *   it. capsFor, next period on, caps it only where that pays and there is room.
+ * A waiting job's run started now as `capsFor` would run it: the first period at full power (caps are
+ * set on jobs running at a period's start), each later one at its lowest cap, and the last, where
+ * capped it could finish (what is left is no more than a capped period's progress), at full power
+ * again, since `capsFor` leaves a job that finishes within the period alone. Its £ at the prices
+ * (£/MWh per period from now) and how many periods it spans; undefined where it does not finish
+ * within the prices.
  */
-export const cappedStarts = (i: CappedStartInput): Set<string> => {
+export const startNowRun = (
+  node: GpuNodePower,
+  job: Pick<WaitingJob, 'powerKw' | 'remainingKwh'>,
+  prices: readonly number[],
+): { gbp: number; periods: number } | undefined => {
+  const h = PERIOD_MS / 3_600_000;
+  const run = cappedRun(node, job.powerKw, capFields(node, job.powerKw).minPowerKw);
+  let left = job.remainingKwh;
+  let gbp = 0;
+  for (let t = 0; t < prices.length; t++) {
+    const price = prices[t] as number;
+    if (t === 0 || !run || left <= run.rateKw * h + 1e-9) {
+      const kwh = Math.min(left, job.powerKw * h);
+      gbp += (kwh * price) / 1000;
+      left -= kwh;
+    } else {
+      gbp += (run.drawKw * h * price) / 1000;
+      left -= run.rateKw * h;
+    }
+    if (left <= 1e-9) return { gbp, periods: t + 1 };
+  }
+  return undefined;
+};
+
+/**
+ * The waiting jobs that start now where a run capped from their second period on costs less at the
+ * strategy's prices than the plan's later run at full power (docs/backtest.md, "Capped starts"), and
+ * the IT power (kW) they add to the plan per slot from now, for `capsFor`'s room in the same period.
+ * The plan sees every job whole, so on a site whose GPUs would idle anyway it defers work to cheaper
+ * hours; on the half-idle profile's node a cap does the same work on 0.77 of the energy, and starting
+ * now also meets deadlines the plan would miss. A job is started where all of these hold:
+ * - the plan starts it later in the horizon (not now: those start anyway) and runs it whole there;
+ * - run as `startNowRun` says, it finishes before the period holding its deadline, within the prices;
+ * - that run costs less than the plan's (Σ price × the plan's power);
+ * - it fits the GPUs free now, after the plan's own starts and early starts, and the plan has room
+ *   for it at full power in every period of that run (its own planned slots given back), together
+ *   with the jobs started before it, in submission order.
+ * From the next period on `capsFor` caps it where that pays and there is room, as any running job; so
+ * the run priced here is the one the rule expects, not one it is sure of.
+ */
+export const cappedStarts = (i: CappedStartInput): { ids: Set<string>; addedKw: number[] } => {
   const h = PERIOD_MS / 3_600_000;
   const own = new Map(i.plan.map((j) => [j.id, j.powerKw]));
   const horizon = Math.min(
@@ -195,14 +229,12 @@ export const cappedStarts = (i: CappedStartInput): Set<string> => {
   );
   const load: number[] = [];
   for (let t = 0; t < horizon; t++) load.push(i.plan.reduce((a, x) => a + (x.powerKw[t] ?? 0), 0));
-  const out = new Set<string>();
+  const addedKw = new Array<number>(horizon).fill(0);
+  const ids = new Set<string>();
   let free = i.freeGpus;
   for (const j of i.waiting) {
     const planned = own.get(j.id);
     if (!planned || j.gpus > free || (planned[0] ?? 0) > 1e-9) continue;
-    const floorKw = capFields(i.node, j.powerKw).minPowerKw;
-    const run = cappedRun(i.node, j.powerKw, floorKw);
-    if (!run) continue;
     // Planned whole within the horizon: its cost there is known.
     let plannedKwh = 0;
     let plannedGbp = 0;
@@ -211,23 +243,18 @@ export const cappedStarts = (i: CappedStartInput): Set<string> => {
       plannedGbp += ((planned[t] ?? 0) * h * (i.prices[t] as number)) / 1000;
     }
     if (plannedKwh < j.remainingKwh - 1e-6) continue;
-    // Run now: a first period at full power, then capped, until its work is done.
-    let left = j.remainingKwh - j.powerKw * h;
-    let gbp = (j.powerKw * Math.min(1, j.remainingKwh / (j.powerKw * h)) * h * (i.prices[0] as number)) / 1000;
-    let t = 1;
-    for (; left > 1e-9 && t < horizon; t++) {
-      const share = Math.min(1, left / (run.rateKw * h));
-      gbp += (run.drawKw * share * h * (i.prices[t] as number)) / 1000;
-      left -= run.rateKw * share * h;
-    }
-    // t is now the period after its run's last.
-    if (left > 1e-9 || i.now + t * PERIOD_MS > dueBy(j) || !(gbp < plannedGbp)) continue;
+    const run = startNowRun(i.node, j, i.prices.slice(0, horizon));
+    if (!run || i.now + run.periods * PERIOD_MS > dueBy(j) || !(run.gbp < plannedGbp)) continue;
     let fits = true;
-    for (let s = 0; s < t && fits; s++) fits = load[s]! - (planned[s] ?? 0) + j.powerKw <= i.limitKw + 1e-6;
+    for (let s = 0; s < run.periods && fits; s++) fits = load[s]! - (planned[s] ?? 0) + j.powerKw <= i.limitKw + 1e-6;
     if (!fits) continue;
-    for (let s = 0; s < horizon; s++) load[s] = load[s]! - (planned[s] ?? 0) + (s < t ? j.powerKw : 0);
+    for (let s = 0; s < horizon; s++) {
+      const added = (s < run.periods ? j.powerKw : 0) - (planned[s] ?? 0);
+      load[s] = load[s]! + added;
+      addedKw[s] = addedKw[s]! + added;
+    }
     free -= j.gpus;
-    out.add(j.id);
+    ids.add(j.id);
   }
-  return out;
+  return { ids, addedKw };
 };

@@ -60,7 +60,7 @@ export interface PlannerStrategyOptions {
    * start into GPUs its plan leaves free, after the plan's starts and in submission order (the site
    * scheduler's own backfill). Its plans hold every job of the next 24–48 h
    * (100+ at a busy site), past the exact MILP, and their placement left GPUs idle while jobs waited
-   * (docs/backtest.md, "Backfill"). Not flexlon's: its plans of 20–40 jobs leave no such holes, and
+   * (docs/backtest.md, "The oracle's backfill"). Not flexlon's: its plans of 20–40 jobs leave no such holes, and
    * backfilling them cost lateness there.
    */
   readonly backfillContended?: boolean;
@@ -457,6 +457,8 @@ export class PlannerStrategy implements Strategy {
     const fifo = new Set<string>();
     // Started only into GPUs left free, like `early`, but free to move (backfillContended).
     const backfill = new Set<string>();
+    // Per site: the IT power its capped starts add to its plan per slot from now (caps.ts cappedStarts).
+    const startedKw = new Map<string, number[]>();
     let planned = false;
     let signals: SignalSeries | undefined;
     this.decidedAt = ctx.now;
@@ -518,7 +520,8 @@ export class PlannerStrategy implements Strategy {
       const node = this.capNode(site, ctx.now);
       const prices = problem.sites.find((x) => x.id === id)?.priceGbpPerMwh;
       if (node && prices) {
-        const starting = site.waiting.filter((j) => now.has(j.id)).reduce((n, j) => n + j.gpus, 0);
+        // GPUs the plan's starts and early starts take first (the site starts them before these).
+        const starting = site.waiting.filter((j) => now.has(j.id) || early.has(j.id)).reduce((n, j) => n + j.gpus, 0);
         const starts = cappedStarts({
           node,
           waiting: site.waiting.filter((j) => !early.has(j.id)),
@@ -528,7 +531,8 @@ export class PlannerStrategy implements Strategy {
           prices,
           freeGpus: site.freeGpus - starting,
         });
-        for (const j of starts) early.add(j);
+        for (const j of starts.ids) early.add(j);
+        if (starts.ids.size) startedKw.set(id, starts.addedKw);
       }
       if (this.o.backfillContended && this.offered.of(site, ctx.now) >= OFFERED_FREE)
         for (const j of site.waiting) backfill.add(j.id);
@@ -544,6 +548,7 @@ export class PlannerStrategy implements Strategy {
       const c = this.carries.get(x.spec.id);
       if (!node || !c) continue;
       prices ??= (signals ?? this.signals(ctx)).points.map((p) => p.price as number);
+      const added = startedKw.get(x.spec.id);
       const out = capsFor({
         node,
         running: x.running,
@@ -552,12 +557,16 @@ export class PlannerStrategy implements Strategy {
         limitKw: x.spec.trainingMaxKw - x.spec.trainingIdleKw,
         now: ctx.now,
         prices,
+        ...(added ? { addedKw: added } : {}),
       });
       if (out.size) capped.set(x.spec.id, out);
     }
     const caps = capped.size ? { caps: (id: string) => capped.get(id) } : {};
     const moved =
-      planned && this.o.moves ? this.moves(ctx, new Set([...now, ...early, ...fifo]), new Set(capped.keys())) : [];
+      planned && this.o.moves
+        ? // No move into a site whose capped starts took room its plan still shows free.
+          this.moves(ctx, new Set([...now, ...early, ...fifo]), new Set([...capped.keys(), ...startedKw.keys()]))
+        : [];
     const moves = moved.length ? { moves: moved } : {};
     if (!planned) {
       this.stats.skipped++;

@@ -7,7 +7,9 @@ import {
   capFields,
   cappedRun,
   cappedStarts,
+  capsFor,
   minEnergyPerWork,
+  startNowRun,
   type CappedStartInput,
 } from '../../src/backtest/caps.ts';
 import { fleetSites, type FleetSite } from '../../src/backtest/fleet.ts';
@@ -107,11 +109,12 @@ describe('a waiting job started now and capped (cappedStarts)', () => {
   // site of 64 GPUs; 48 slots of prices.
   const SLOTS = 48;
   const T0 = DAY_START;
-  const plannedAt = (from: number, hours = 4) =>
-    Array.from({ length: SLOTS }, (_, t) => (t >= from && t < from + hours / H ? P : 0));
+  const JOB = { id: 'j', gpus: 8, powerKw: P, remainingKwh: P * 4, deadlineAt: T0 + 24 * 3_600_000 };
+  const plannedAt = (from: number, hours = 4, kw = P) =>
+    Array.from({ length: SLOTS }, (_, t) => (t >= from && t < from + hours / H ? kw : 0));
   const input = (o: Partial<CappedStartInput> & { prices: number[] }): CappedStartInput => ({
     node: HALF_IDLE,
-    waiting: [{ id: 'j', gpus: 8, powerKw: P, remainingKwh: P * 4, deadlineAt: T0 + 24 * 3_600_000 }],
+    waiting: [JOB],
     plan: [{ id: 'j', site: 'edi', powerKw: plannedAt(8) }],
     limitKw: 8 * P,
     now: T0,
@@ -119,56 +122,175 @@ describe('a waiting job started now and capped (cappedStarts)', () => {
     ...o,
   });
   const flat = (p: number) => Array.from({ length: SLOTS }, () => p);
-  // Run now: a first period at full power, then capped. Its cost at the prices, against the plan's.
-  const nowRun = cappedRun(HALF_IDLE, P, capFields(HALF_IDLE, P).minPowerKw);
+  const started = (i: CappedStartInput) => [...cappedStarts(i).ids];
+  const floor = cappedRun(HALF_IDLE, P, capFields(HALF_IDLE, P).minPowerKw);
+  const run = startNowRun(HALF_IDLE, JOB, flat(100));
 
-  it('starts it where the plan waits for hours only a little cheaper: a cap saves more', () => {
-    assert.ok(nowRun);
-    // Energy now, capped: P × H at full, then the rest at the floor's draw per its progress.
-    const rest = P * 4 - P * H;
-    const nowKwh = P * H + (rest * nowRun.drawKw) / nowRun.rateKw;
-    assert.ok(nowKwh < 0.85 * P * 4, `${nowKwh} kWh now against ${P * 4} planned`);
+  it('runs it as capsFor would: a first period at full power, capped periods, a last one at full power', () => {
+    assert.ok(floor && run);
+    const n = run.periods - 2;
+    const last = JOB.remainingKwh - P * H - n * floor.rateKw * H;
+    // What is left for the last period is no more than a capped period's progress, and more than 0.
+    assert.ok(last > 0 && last <= floor.rateKw * H + 1e-9, `last ${last} kWh`);
+    // At £100/MWh flat its £ × 10 is its kWh.
+    const kwh = P * H + n * floor.drawKw * H + last;
+    assert.ok(Math.abs(run.gbp * 10 - kwh) < 1e-9, `${run.gbp * 10} against ${kwh}`);
+    assert.ok(kwh < 0.85 * JOB.remainingKwh, `${kwh} kWh against ${JOB.remainingKwh}`);
+    // Priced only in its last period, or only in its first: both at full power.
+    const only = (t: number) => flat(0).map((_, k) => (k === t ? 1000 : 0));
+    assert.ok(Math.abs((startNowRun(HALF_IDLE, JOB, only(run.periods - 1))?.gbp ?? NaN) - last) < 1e-9);
+    assert.ok(Math.abs((startNowRun(HALF_IDLE, JOB, only(0))?.gbp ?? NaN) - P * H) < 1e-9);
+    // Not within the prices: no run.
+    assert.equal(startNowRun(HALF_IDLE, JOB, flat(100).slice(0, run.periods - 1)), undefined);
+  });
+
+  it('starts it where the plan waits for hours only a little cheaper: the cap saves more', () => {
     const prices = flat(100).map((p, t) => (t >= 8 ? 90 : p));
-    assert.deepEqual([...cappedStarts(input({ prices }))], ['j']);
+    const out = cappedStarts(input({ prices }));
+    assert.deepEqual([...out.ids], ['j']);
+    // What it adds to the plan: full power over its run, less its planned slots.
+    assert.ok(run);
+    for (let t = 0; t < SLOTS; t++) {
+      const want = (t < run.periods ? P : 0) - (t >= 8 && t < 16 ? P : 0);
+      assert.ok(Math.abs((out.addedKw[t] ?? NaN) - want) < 1e-9, `slot ${t}`);
+    }
   });
 
   it('leaves it to the plan where the later hours are far cheaper', () => {
     const prices = flat(100).map((p, t) => (t >= 8 ? 30 : p));
-    assert.equal(cappedStarts(input({ prices })).size, 0);
+    assert.equal(cappedStarts(input({ prices })).ids.size, 0);
   });
 
-  it('never where the capped run would end in the period holding its deadline', () => {
-    assert.ok(nowRun);
-    // Capped, 4 h of work take 0.5 + 3.5 / speed hours: past a deadline 5 h away, not one 7 h away.
-    const runH = H + (P * 4 - P * H) / nowRun.rateKw;
-    assert.ok(runH > 5 && runH < 6.5, `${runH} h`);
+  it('never where its run would reach the period holding its deadline', () => {
+    assert.ok(run);
     const plan = [{ id: 'j', site: 'edi', powerKw: plannedAt(1) }];
-    const at = (hours: number) => [
-      { id: 'j', gpus: 8, powerKw: P, remainingKwh: P * 4, deadlineAt: T0 + hours * 3_600_000 },
-    ];
-    assert.equal(cappedStarts(input({ prices: flat(100), plan, waiting: at(5) })).size, 0);
-    assert.deepEqual([...cappedStarts(input({ prices: flat(100), plan, waiting: at(7) }))], ['j']);
+    const due = (ms: number) => started(input({ prices: flat(100), plan, waiting: [{ ...JOB, deadlineAt: ms }] }));
+    const end = T0 + run.periods * PERIOD_MS;
+    // Due at the end of its run's last period, or within the next: on time.
+    assert.deepEqual(due(end), ['j']);
+    assert.deepEqual(due(end + 10 * 60_000), ['j']);
+    // Due within its last period: that period's energy would count as late.
+    assert.deepEqual(due(end - 10 * 60_000), []);
+    assert.deepEqual(due(end - PERIOD_MS), []);
   });
 
-  it('never into GPUs or plan room it does not have, nor for a job the plan starts now or does not hold', () => {
+  it('fits the plan room its own planned slots give back, and no more; and the GPUs free', () => {
     const prices = flat(100);
-    assert.equal(cappedStarts(input({ prices, freeGpus: 4 })).size, 0);
-    // Another job holds the whole site's limit for the next 2 hours.
-    const full = { id: 'k', site: 'edi', powerKw: Array.from({ length: SLOTS }, (_, t) => (t < 4 ? 8 * P : 0)) };
-    assert.equal(
-      cappedStarts(input({ prices, plan: [{ id: 'j', site: 'edi', powerKw: plannedAt(8) }, full] })).size,
-      0,
-    );
-    assert.equal(cappedStarts(input({ prices, plan: [{ id: 'j', site: 'edi', powerKw: plannedAt(0) }] })).size, 0);
-    assert.equal(cappedStarts(input({ prices, plan: [] })).size, 0);
-    // Two such jobs with GPUs for one: the first in the queue starts.
+    // Another job holds the limit less one job's power in every slot: the job fits now only because
+    // it gives back its own slots 8–15, where the plan has it.
+    const others = { id: 'k', site: 'edi', powerKw: flat(7 * P) };
+    assert.deepEqual(started(input({ prices, plan: [{ id: 'j', site: 'edi', powerKw: plannedAt(8) }, others] })), [
+      'j',
+    ]);
+    // Two such jobs planned after the horizon's middle: the first fills the room, the second does not fit.
     const two = input({
       prices,
+      waiting: ['a', 'b'].map((id) => ({ ...JOB, id })),
+      plan: [others, ...['a', 'b'].map((id) => ({ id, site: 'edi', powerKw: plannedAt(30) }))],
+    });
+    assert.deepEqual(started(two), ['a']);
+    // The same two with GPUs for one: the first in the queue starts.
+    const gpus = input({
+      prices,
       freeGpus: 8,
-      waiting: ['a', 'b'].map((id) => ({ id, gpus: 8, powerKw: P, remainingKwh: P * 4, deadlineAt: T0 + 86_400_000 })),
+      waiting: ['a', 'b'].map((id) => ({ ...JOB, id })),
       plan: ['a', 'b'].map((id) => ({ id, site: 'edi', powerKw: plannedAt(8) })),
     });
-    assert.deepEqual([...cappedStarts(two)], ['a']);
+    assert.deepEqual(started(gpus), ['a']);
+    assert.deepEqual(started(input({ prices, freeGpus: 4 })), []);
+    // Not a job the plan starts now, nor one it does not hold.
+    assert.deepEqual(started(input({ prices, plan: [{ id: 'j', site: 'edi', powerKw: plannedAt(0) }] })), []);
+    assert.deepEqual(started(input({ prices, plan: [] })), []);
+  });
+
+  it('takes room capsFor then no longer gives a running job in the same period', () => {
+    // A running 2-hour job, planned at full power through slot 3, at a site of two jobs' power. Capped
+    // now it ends in slot 4, which the plan leaves free, unless a job started this period fills it.
+    const running = [{ id: 'r', powerKw: P, remainingKwh: 2 * P, deadlineAt: T0 + 86_400_000 }];
+    const base = {
+      node: HALF_IDLE,
+      running,
+      plan: [{ id: 'r', site: 'edi', powerKw: plannedAt(0, 2) }],
+      slot: 0,
+      limitKw: 2 * P,
+      now: T0,
+      prices: flat(100),
+    };
+    assert.equal(capsFor(base).size, 1);
+    assert.equal(capsFor({ ...base, addedKw: flat(2 * P) }).size, 0);
+  });
+});
+
+describe('flexlon starts a job now and caps it where the plan would wait for hours a little cheaper', () => {
+  const solver = createPlanningSolver({ work: DEFAULT_WORK });
+  after(() => solver.close());
+  const site = fleetSites(['edi'], 'idle')[0] as FleetSite;
+  // Every day £100/MWh, £90 from 12:00 to 16:00: a 4-hour job submitted at 06:00 with a day of slack
+  // is planned into the cheaper hours; started at once and capped it uses about 0.8 of the energy.
+  const price = (t: number) => (halfHour(t) >= 24 && halfHour(t) < 32 ? 90 : 100);
+  const job = (id: string, submitted: number, hours: number): ComputeJob => ({
+    id,
+    name: 'train',
+    site: 'edi',
+    slo: 'deferrable',
+    gpus: 8,
+    powerKw: P,
+    energyKwh: kwh(P * hours),
+    remainingKwh: kwh(P * hours),
+    submittedAt: epochMs(submitted),
+    releaseAt: epochMs(submitted),
+    deadlineAt: epochMs(submitted + 24 * 3_600_000),
+    preemptible: false,
+    allowedSites: ['edi'],
+    work: 8 * hours,
+    workUnit: 'gpu-hours',
+    state: 'queued',
+  });
+  const run = async (caps: boolean) => {
+    const o: BacktestOptions = {
+      from: DAY,
+      to: '2023-03-02',
+      sites: ['edi'],
+      fleet: 'idle',
+      strategies: ['flexlon'],
+      seed: 3,
+      out: tmp(),
+      history: history(price, () => 150),
+      solver,
+      carbonGbpPerTonne: 0,
+      pricePerCarbon: 0,
+      caps,
+      fleetSites: [site],
+      // A small job on the first day (a day of the site's load is seen before caps are used), the
+      // 4-hour job at 06:00 on the second.
+      workload: (_s, k, dayStart) => ({
+        jobs: k === 0 ? [job('edi-a', dayStart, 1)] : k === 1 ? [job('edi-b', dayStart + 6 * 3_600_000, 4)] : [],
+        inferenceKw: [0],
+      }),
+    };
+    const out = await runBacktest(o);
+    const chunks = out.days.map((_, k) => loadDay(o.out, k));
+    const b = chunks.flatMap((c) => c.finished.flexlon ?? []).find((f) => f.id === 'edi-b');
+    return { b, ...summarise(chunks, ['flexlon'], out.open, 0) };
+  };
+
+  it("runs it at once on less energy than the plan's later run, and on time", async () => {
+    const on = await run(true);
+    const off = await run(false);
+    assert.ok(on.b && off.b);
+    // Caps off, the plan waits for the cheaper hours: 6 hours.
+    assert.ok(off.b.waitH >= 5.5, `waited ${off.b.waitH} h without caps`);
+    // Caps on, it starts at the next decision after its submission.
+    assert.ok(on.b.waitH < 0.5 + 1e-9, `waited ${on.b.waitH} h with caps`);
+    assert.ok(on.b.lateH <= 0 && off.b.lateH <= 0);
+    const a = on.summary.flexlon;
+    const z = off.summary.flexlon;
+    assert.ok(a && z);
+    assert.ok(Math.abs(a.gpuHours - z.gpuHours) < 1e-6, `${a.gpuHours} against ${z.gpuHours} GPU-hours`);
+    // Capped after its first period it saves energy: at least a tenth of its own (× PUE).
+    const saved = (z.importMwh - a.importMwh) * 1000;
+    assert.ok(saved > 0.1 * P * 4 * site.spec.pue, `${saved} kWh saved of ${P * 4} kWh of IT energy`);
+    assert.ok(a.energyGbp < z.energyGbp, `£${a.energyGbp} against £${z.energyGbp}`);
   });
 });
 
