@@ -13,7 +13,7 @@ import type {
   SchedulerCapabilities,
 } from './domain/compute.ts';
 import type { Order } from './domain/order.ts';
-import type { BatterySchedule, JobSchedule, PlanningProblem, Schedule } from './domain/planning.ts';
+import type { BatteryBoundInput, BatterySchedule, JobSchedule, PlanningProblem, Schedule } from './domain/planning.ts';
 import type { SignalSeries } from './domain/signals.ts';
 import type { EpochMs, SlotGrid } from './domain/time.ts';
 import type {
@@ -155,6 +155,12 @@ export interface Solver {
     problem: PlanningProblem,
     jobs: readonly JobSchedule[],
   ): Promise<readonly BatterySchedule[] | undefined>;
+  /**
+   * The least a battery's part of a bill can be over a run, its ties to the site dropped
+   * (src/optimise/battery-model.ts batteryCostBound); undefined where the LP is not solved to
+   * optimality. The backtest's proven bound adds it for a site with a battery (src/backtest/bound.ts).
+   */
+  batteryCostBound?(input: BatteryBoundInput): Promise<number | undefined>;
   /**
    * The same planner for work nobody waits on: its solves yield to every other solve of this
    * solver (the periodic fresh plan made beside a carried one; agents/flex/fleet-plan.ts).

@@ -27,10 +27,9 @@
 // a problem's memory in bounds.
 //
 // It bounds the objective of a strategy that finishes every job within the run (the drain days):
-// one that leaves work open is not charged for it (metrics.ts), so it may fall below. It is not made
-// for a site with a battery (the bound would have to plan the battery against the whole site's
-// draw, and a battery carries energy from one chunk into the next). A year's three busy sites take
-// about 1.5 minutes.
+// one that leaves work open is not charged for it (metrics.ts), so it may fall below. A site's
+// battery is bounded apart, over the whole run, with its ties to the site dropped (batteryGbp below).
+// A year's three busy sites take about 1.5 minutes.
 import type { ComputeJob } from '../domain/compute.ts';
 import type { JobSpec, PlanningProblem } from '../domain/planning.ts';
 import { PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
@@ -68,6 +67,8 @@ export type ObjectiveBound =
         readonly site: string;
         readonly jobsGbp: number;
         readonly inflexibleGbp: number;
+        /** A site with a battery: the least the battery's part of the bill can be (£, negative: a saving). */
+        readonly batteryGbp?: number;
         /** With moves: the sites planned together with this one (itself included). */
         readonly plannedWith?: readonly string[];
       }[];
@@ -103,8 +104,8 @@ export interface BoundInput {
 }
 
 export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => {
-  if (i.sites.some((s) => s.spec.battery))
-    return { objectiveGbp: null, reason: 'not made for a fleet with a site battery' };
+  if (i.sites.some((s) => s.spec.battery) && !i.solver.batteryCostBound)
+    return { objectiveGbp: null, reason: 'the solver cannot bound a site battery' };
   const start = settlementDayStart(i.allDays[0] as string);
   const starts = i.allDays.map((d) => settlementDayStart(d));
   const end = i.end;
@@ -246,14 +247,47 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
       (group[0] as Site).jobsGbp += schedule.lowerBoundGbp;
     }
   }
+  // A site's battery: the least its part of the bill can be over the run, its ties to the site
+  // dropped (src/optimise/battery-model.ts batteryCostBound). The bill is the import at each period's
+  // price + carbon, import = IT × PUE + charged − discharged, so the battery's part (with its wear and
+  // its end state at the run's mean price + carbon, as the metrics value it: run.ts batteryEndOf) is
+  // separate from the jobs' and the inflexible power's, and the sum of the three parts' bounds is one.
+  const meanGbpPerKwh = price.reduce((a, x) => a + x, 0) / Math.max(1, slots) / 1000;
+  const batteryGbp = new Map<string, number>();
+  for (const x of per) {
+    const b = x.site.spec.battery;
+    if (!b || !i.solver.batteryCostBound) continue;
+    const gbp = await i.solver.batteryCostBound({
+      battery: {
+        capacityKwh: b.maxSocKwh,
+        maxChargeKw: b.maxChargeKw,
+        maxDischargeKw: b.maxDischargeKw,
+        roundTripEfficiency: b.roundTripEfficiency,
+        initialSocKwh: b.initialSocKwh,
+        minSocKwh: b.minSocKwh,
+        degradationGbpPerMwh: b.degradationGbpPerMwh,
+      },
+      priceGbpPerMwh: price,
+      slotMinutes: PERIOD_MS / 60_000,
+      endGbpPerKwh: meanGbpPerKwh,
+    });
+    if (gbp === undefined)
+      return { objectiveGbp: null, reason: `site ${x.site.spec.id}: its battery's LP was not solved to optimality` };
+    batteryGbp.set(x.site.spec.id, gbp);
+  }
   const sites = per.map((x) => {
     const group = groups.find((g) => g.includes(x)) ?? [x];
+    const battery = batteryGbp.get(x.site.spec.id);
     return {
       site: x.site.spec.id,
       jobsGbp: x.jobsGbp,
       inflexibleGbp: x.inflexibleGbp,
+      ...(battery === undefined ? {} : { batteryGbp: battery }),
       ...(group.length > 1 ? { plannedWith: group.map((y) => y.site.spec.id) } : {}),
     };
   });
-  return { objectiveGbp: sites.reduce((a, x) => a + x.jobsGbp + x.inflexibleGbp, 0), sites };
+  return {
+    objectiveGbp: sites.reduce((a, x) => a + x.jobsGbp + x.inflexibleGbp + (x.batteryGbp ?? 0), 0),
+    sites,
+  };
 };

@@ -14,6 +14,20 @@ export interface BatterySpec {
   readonly degradationGbpPerMwh?: number;
 }
 
+/** A battery alone over a run, for a lower bound on what it can take off a bill (src/optimise/battery-model.ts batteryCostBound). */
+export interface BatteryBoundInput {
+  readonly battery: BatterySpec;
+  /** What a kWh of import costs in each slot (£/MWh: energy, carbon at its price). */
+  readonly priceGbpPerMwh: readonly number[];
+  readonly slotMinutes: number;
+  /**
+   * £ per kWh of grid energy the stored energy's change over the run stands for at its end: a
+   * shortfall Δ is refilled from the grid at Δ / round-trip efficiency, a surplus credited at Δ (the
+   * backtest's metrics, src/backtest/run.ts batteryEndOf).
+   */
+  readonly endGbpPerKwh: number;
+}
+
 export interface SiteSpec {
   readonly id: string;
   readonly itPowerLimitKw: number;

@@ -2,7 +2,7 @@
 // discharge and state of charge per battery site — so grid import stays in [0, ceiling], the
 // state of charge in [min, capacity] and back to its initial level, and the carbon cap holds, at
 // least cost. Without batteries there is nothing to choose: only the cap is checked.
-import type { BatterySchedule, JobSchedule, PlanningProblem } from '../domain/planning.ts';
+import type { BatteryBoundInput, BatterySchedule, JobSchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { INF, LpBuilder, type LpModel, type LpSolve } from './lp.ts';
 
@@ -114,4 +114,51 @@ export const loadOfJobs = (p: PlanningProblem, jobs: readonly JobSchedule[]): Fl
     if (row) for (let t = 0; t < p.slots; t++) row[t] = (row[t] as number) + (j.powerKw[t] ?? 0);
   }
   return load;
+};
+
+/**
+ * The least the battery's part of a bill can be over the run (£, usually negative: what it saves):
+ * Σ price × (charge − discharge) + wear × discharge + its end state's value. The LP keeps the
+ * battery's own limits (power, state of charge, charging losses) and drops every tie to the site
+ * (import never negative, the connection, committed windows' caps), so no schedule the site can run
+ * costs less: a relaxation, which makes a bound on a run's objective with a battery site the bound
+ * without it plus this (src/backtest/bound.ts). Undefined where the LP is not solved to optimality.
+ */
+export const batteryCostBound = async (
+  i: BatteryBoundInput,
+  solve: LpSolve,
+  timeLimitSeconds: number,
+): Promise<number | undefined> => {
+  const bat = i.battery;
+  const T = i.priceGbpPerMwh.length;
+  if (T === 0) return 0;
+  const h = i.slotMinutes / 60;
+  const b = new LpBuilder();
+  // Row t: stored after slot t − stored after slot t − 1 − η·h·charge + h·discharge = 0 (the
+  // initial level on the right of the first).
+  const soc = b.numRows;
+  for (let t = 0; t < T; t++) b.row(t === 0 ? bat.initialSocKwh : 0, t === 0 ? bat.initialSocKwh : 0);
+  // The end's value, z ≥ m·(s0 − s_T)/η and z ≥ m·(s0 − s_T): rows z + (m/η)·s_T ≥ (m/η)·s0 and
+  // z + m·s_T ≥ m·s0.
+  const m = i.endGbpPerKwh;
+  const eta = bat.roundTripEfficiency;
+  const short = b.row((m / eta) * bat.initialSocKwh, INF);
+  const over = b.row(m * bat.initialSocKwh, INF);
+  const wear = ((bat.degradationGbpPerMwh ?? 0) * h) / 1000;
+  for (let t = 0; t < T; t++) {
+    const price = ((i.priceGbpPerMwh[t] ?? 0) * h) / 1000;
+    b.col(price, 0, bat.maxChargeKw, [soc + t], [-eta * h]);
+    b.col(wear - price, 0, bat.maxDischargeKw, [soc + t], [h]);
+    const last = t === T - 1;
+    b.col(
+      0,
+      bat.minSocKwh,
+      bat.capacityKwh,
+      last ? [soc + t, short, over] : [soc + t, soc + t + 1],
+      last ? [1, m / eta, m] : [1, -1],
+    );
+  }
+  b.col(1, -INF, INF, [short, over], [1, 1]);
+  const out = await solve(b.build(), { timeLimitSeconds });
+  return out.status === 'optimal' ? out.objective : undefined;
 };

@@ -181,6 +181,18 @@ describe('backtest with a site battery', () => {
     // drain days, beside what moving the four jobs into the cheap hours saves.
     assert.ok(s.vsFifo.energyGbp >= 3 * 3.8 - 1e-6, `saved £${s.vsFifo.energyGbp}`);
     assert.equal(r.out.batteries, true);
+    // The proven bound covers the battery: its part is the most it can take off the bill with its
+    // ties to the site dropped, £3.80 a day over the three days (2 h to fill at 10 kW, so no more
+    // than one fill bought at £10 and sold at £200, or two cycles of 20 kWh each worth as much),
+    // and a few pence for ending full after the last dear hours, credited at the run's mean price.
+    const bound = r.out.bound;
+    assert.ok(bound.objectiveGbp !== null, 'no bound');
+    const part = bound.sites[0]?.batteryGbp;
+    assert.ok(part !== undefined && part <= -3 * 3.8 + 1e-6 && part > -3 * 3.8 - 0.1, `battery part £${part}`);
+    for (const n of ['fifo', 'flexlon'] as const) {
+      const o = r.summary[n]?.objectiveGbp ?? NaN;
+      assert.ok(bound.objectiveGbp <= o + 1e-6, `bound £${bound.objectiveGbp} above ${n}'s £${o}`);
+    }
   });
 
   it('a battery worn at more than the spread stays idle', async () => {

@@ -3,8 +3,14 @@
 // With `work` (repeatable runs, src/optimise/work.ts) a plan is bounded by counted work; if a
 // solve's wall-clock safety cap ever fires, that is reported through `onSafetyCap` (by default a
 // process warning), since such a plan is not guaranteed to repeat.
-import type { BatterySchedule, JobSchedule, PlanningProblem, Schedule } from '../../domain/planning.ts';
-import { loadOfJobs, planBatteries } from '../../optimise/battery-model.ts';
+import type {
+  BatteryBoundInput,
+  BatterySchedule,
+  JobSchedule,
+  PlanningProblem,
+  Schedule,
+} from '../../domain/planning.ts';
+import { batteryCostBound, loadOfJobs, planBatteries } from '../../optimise/battery-model.ts';
 import {
   DEFAULT_PLANNER_OPTIONS,
   LP_PLANNER,
@@ -24,6 +30,7 @@ export interface HighsSolver extends Solver {
     problem: PlanningProblem,
     jobs: readonly JobSchedule[],
   ): Promise<readonly BatterySchedule[] | undefined>;
+  batteryCostBound(input: BatteryBoundInput): Promise<number | undefined>;
   close(): Promise<void>;
 }
 
@@ -67,6 +74,7 @@ export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver
       const r = await planBatteries(problem, loadOfJobs(problem, jobs), client.solve, planner.timeLimitSeconds);
       return r.ok ? r.batteries : undefined;
     },
+    batteryCostBound: (input: BatteryBoundInput) => batteryCostBound(input, client.solve, planner.timeLimitSeconds),
     background: (): Solver => ({
       name: `${LP_PLANNER}+highs`,
       plan: (problem: PlanningProblem): Promise<Schedule> =>
