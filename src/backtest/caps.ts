@@ -82,18 +82,23 @@ export interface RunningJob {
   readonly deadlineAt: number;
 }
 
-export interface CapInput {
-  /** The site's node, where its running jobs may be capped now. */
+/** What both rules read of a site whose jobs may be capped now. */
+export interface CapSite {
+  /** The site's node, where its jobs may be capped now. */
   readonly node: GpuNodePower;
-  readonly running: readonly RunningJob[];
-  /** The site's last plan (jobs whole), and the current period's slot in it. */
+  /** The site's plan (jobs whole). */
   readonly plan: readonly JobSchedule[];
-  readonly slot: number;
   /** The site's IT limit for its jobs (kW): every GPU busy. */
   readonly limitKw: number;
   readonly now: number;
   /** The strategy's prices (£/MWh with carbon) per period from `now`. */
   readonly prices: readonly number[];
+}
+
+export interface CapInput extends CapSite {
+  readonly running: readonly RunningJob[];
+  /** The current period's slot in the plan (the plan is the site's last, made then). */
+  readonly slot: number;
   /** IT power (kW) per period from now that jobs started this period add to the plan (cappedStarts). */
   readonly addedKw?: readonly number[];
 }
@@ -158,17 +163,9 @@ export interface WaitingJob extends RunningJob {
   readonly gpus: number;
 }
 
-export interface CappedStartInput {
-  readonly node: GpuNodePower;
+export interface CappedStartInput extends CapSite {
   readonly waiting: readonly WaitingJob[];
-  /** The site's plan made now (slot 0 is the current period), jobs whole. */
-  readonly plan: readonly JobSchedule[];
-  /** The site's IT limit for its jobs (kW): every GPU busy. */
-  readonly limitKw: number;
-  readonly now: number;
-  /** The strategy's prices (£/MWh with carbon) per period from `now`. */
-  readonly prices: readonly number[];
-  /** GPUs free for the period after the plan's own starts. */
+  /** GPUs free for the period after the plan's own starts (and its early starts). */
   readonly freeGpus: number;
 }
 

@@ -18,6 +18,7 @@ import { summarise } from '../../src/backtest/metrics.ts';
 import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
 import { SiteSim } from '../../src/backtest/site-sim.ts';
 import { createPlanningSolver } from '../../src/compose/solver.ts';
+import type { Solver } from '../../src/ports.ts';
 import type { ComputeJob } from '../../src/domain/compute.ts';
 import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
 import { epochMs } from '../../src/domain/time.ts';
@@ -221,6 +222,58 @@ describe('a waiting job started now and capped (cappedStarts)', () => {
   });
 });
 
+/** An 8-GPU training job at edi of `hours` at full power, due `slackH` hours after its run. */
+const ediJob = (id: string, submitted: number, hours: number, slackH: number): ComputeJob => ({
+  id,
+  name: 'train',
+  site: 'edi',
+  slo: 'deferrable',
+  gpus: 8,
+  powerKw: P,
+  energyKwh: kwh(P * hours),
+  remainingKwh: kwh(P * hours),
+  submittedAt: epochMs(submitted),
+  releaseAt: epochMs(submitted),
+  deadlineAt: epochMs(submitted + (hours + slackH) * 3_600_000),
+  preemptible: false,
+  allowedSites: ['edi'],
+  work: 8 * hours,
+  workUnit: 'gpu-hours',
+  state: 'queued',
+});
+
+/**
+ * Two days at the half-idle edi on a price repeated daily (so the forecast, a mean of past days,
+ * knows it), carbon unpriced, with each day's jobs from `jobs`; the day after is drained.
+ */
+const ediRun = async (
+  solver: Solver,
+  price: (t: number) => number,
+  caps: boolean,
+  strategies: BacktestOptions['strategies'],
+  jobs: (k: number, dayStart: number) => ComputeJob[],
+) => {
+  const o: BacktestOptions = {
+    from: DAY,
+    to: '2023-03-02',
+    sites: ['edi'],
+    fleet: 'idle',
+    strategies,
+    seed: 3,
+    out: tmp(),
+    history: history(price, () => 150),
+    solver,
+    carbonGbpPerTonne: 0,
+    pricePerCarbon: 0,
+    caps,
+    fleetSites: [fleetSites(['edi'], 'idle')[0] as FleetSite],
+    workload: (_s, k, dayStart) => ({ jobs: jobs(k, dayStart), inferenceKw: [0] }),
+  };
+  const out = await runBacktest(o);
+  const chunks = out.days.map((_, k) => loadDay(o.out, k));
+  return { out, chunks, ...summarise(chunks, strategies, out.open, 0) };
+};
+
 describe('flexlon starts a job now and caps it where the plan would wait for hours a little cheaper', () => {
   const solver = createPlanningSolver({ work: DEFAULT_WORK });
   after(() => solver.close());
@@ -228,50 +281,14 @@ describe('flexlon starts a job now and caps it where the plan would wait for hou
   // Every day £100/MWh, £90 from 12:00 to 16:00: a 4-hour job submitted at 06:00 with a day of slack
   // is planned into the cheaper hours; started at once and capped it uses about 0.8 of the energy.
   const price = (t: number) => (halfHour(t) >= 24 && halfHour(t) < 32 ? 90 : 100);
-  const job = (id: string, submitted: number, hours: number): ComputeJob => ({
-    id,
-    name: 'train',
-    site: 'edi',
-    slo: 'deferrable',
-    gpus: 8,
-    powerKw: P,
-    energyKwh: kwh(P * hours),
-    remainingKwh: kwh(P * hours),
-    submittedAt: epochMs(submitted),
-    releaseAt: epochMs(submitted),
-    deadlineAt: epochMs(submitted + 24 * 3_600_000),
-    preemptible: false,
-    allowedSites: ['edi'],
-    work: 8 * hours,
-    workUnit: 'gpu-hours',
-    state: 'queued',
-  });
   const run = async (caps: boolean) => {
-    const o: BacktestOptions = {
-      from: DAY,
-      to: '2023-03-02',
-      sites: ['edi'],
-      fleet: 'idle',
-      strategies: ['flexlon'],
-      seed: 3,
-      out: tmp(),
-      history: history(price, () => 150),
-      solver,
-      carbonGbpPerTonne: 0,
-      pricePerCarbon: 0,
-      caps,
-      fleetSites: [site],
-      // A small job on the first day (a day of the site's load is seen before caps are used), the
-      // 4-hour job at 06:00 on the second.
-      workload: (_s, k, dayStart) => ({
-        jobs: k === 0 ? [job('edi-a', dayStart, 1)] : k === 1 ? [job('edi-b', dayStart + 6 * 3_600_000, 4)] : [],
-        inferenceKw: [0],
-      }),
-    };
-    const out = await runBacktest(o);
-    const chunks = out.days.map((_, k) => loadDay(o.out, k));
-    const b = chunks.flatMap((c) => c.finished.flexlon ?? []).find((f) => f.id === 'edi-b');
-    return { b, ...summarise(chunks, ['flexlon'], out.open, 0) };
+    // A small job on the first day (a day of the site's load is seen before caps are used), the
+    // 4-hour job at 06:00 on the second.
+    const r = await ediRun(solver, price, caps, ['flexlon'], (k, dayStart) =>
+      k === 0 ? [ediJob('edi-a', dayStart, 1, 23)] : k === 1 ? [ediJob('edi-b', dayStart + 6 * 3_600_000, 4, 20)] : [],
+    );
+    const b = r.chunks.flatMap((c) => c.finished.flexlon ?? []).find((f) => f.id === 'edi-b');
+    return { b, ...r };
   };
 
   it("runs it at once on less energy than the plan's later run, and on time", async () => {
@@ -297,7 +314,6 @@ describe('flexlon starts a job now and caps it where the plan would wait for hou
 describe('flexlon caps a running job through a price spike', () => {
   const solver = createPlanningSolver({ work: DEFAULT_WORK });
   after(() => solver.close());
-  const site = fleetSites(['edi'], 'idle')[0] as FleetSite;
   const D2 = DAY_START + 86_400_000;
   // Every day (so the forecast, a mean of past days, knows it): £20/MWh from 06:00 to 08:00, £300
   // from 10:00 to 12:00, £40 otherwise. The job below starts in the cheap hours (waiting out the
@@ -307,59 +323,22 @@ describe('flexlon caps a running job through a price spike', () => {
     const k = halfHour(t);
     return k >= 12 && k < 16 ? 20 : k >= 20 && k < 24 ? 300 : 40;
   };
-  const job = (id: string, submitted: number, hours: number, slackH: number): ComputeJob => ({
-    id,
-    name: 'train',
-    site: 'edi',
-    slo: 'deferrable',
-    gpus: 8,
-    powerKw: P,
-    energyKwh: kwh(P * hours),
-    remainingKwh: kwh(P * hours),
-    submittedAt: epochMs(submitted),
-    releaseAt: epochMs(submitted),
-    deadlineAt: epochMs(submitted + (hours + slackH) * 3_600_000),
-    preemptible: false,
-    allowedSites: ['edi'],
-    work: 8 * hours,
-    workUnit: 'gpu-hours',
-    state: 'queued',
-  });
   const run = async (caps: boolean, firstDay = 1) => {
-    const o: BacktestOptions = {
-      from: DAY,
-      to: '2023-03-02',
-      sites: ['edi'],
-      fleet: 'idle',
-      strategies: ['fifo', 'flexlon'],
-      seed: 3,
-      out: tmp(),
-      history: history(price, () => 150),
-      solver,
-      carbonGbpPerTonne: 0,
-      pricePerCarbon: 0,
-      caps,
-      fleetSites: [site],
-      // A small job on the first day (so a day of the site's load has been seen by the spike), and on
-      // the second a 6-hour job at 06:00 with 2 hours of slack; from 07:30 on, run at its lowest cap
-      // to the end it would still meet its deadline, so it is cappable then.
-      workload: (_s, k, dayStart) => ({
-        jobs:
-          k === 0
-            ? Array.from({ length: firstDay }, (_, n) => job(`edi-a${n}`, dayStart, firstDay > 1 ? 6 : 1, 16))
-            : k === 1
-              ? [job('edi-b', dayStart + 6 * 3_600_000, 6, 2)]
-              : [],
-        inferenceKw: [0],
-      }),
-    };
-    const out = await runBacktest(o);
-    const chunks = out.days.map((_, k) => loadDay(o.out, k));
-    const rows = chunks.flatMap((c) => c.rows.flexlon ?? []);
+    // A small job on the first day (so a day of the site's load has been seen by the spike), and on
+    // the second a 6-hour job at 06:00 with 2 hours of slack; from 07:30 on, run at its lowest cap
+    // to the end it would still meet its deadline, so it is cappable then.
+    const r = await ediRun(solver, price, caps, ['fifo', 'flexlon'], (k, dayStart) =>
+      k === 0
+        ? Array.from({ length: firstDay }, (_, n) => ediJob(`edi-a${n}`, dayStart, firstDay > 1 ? 6 : 1, 16))
+        : k === 1
+          ? [ediJob('edi-b', dayStart + 6 * 3_600_000, 6, 2)]
+          : [],
+    );
+    const rows = r.chunks.flatMap((c) => c.rows.flexlon ?? []);
     const spikeKwh = rows
-      .filter((r) => r.t >= D2 + 10 * 3_600_000 && r.t < D2 + 12 * 3_600_000)
-      .reduce((a, r) => a + (r.siteKwh[0] ?? 0), 0);
-    return { spikeKwh, out, ...summarise(chunks, ['fifo', 'flexlon'], out.open, 0) };
+      .filter((x) => x.t >= D2 + 10 * 3_600_000 && x.t < D2 + 12 * 3_600_000)
+      .reduce((a, x) => a + (x.siteKwh[0] ?? 0), 0);
+    return { spikeKwh, out: r.out, summary: r.summary };
   };
 
   it('draws less in the spike, does the same work on less energy and still meets the deadline', async () => {
