@@ -308,10 +308,20 @@ const movesLine = (summary: Record<string, StrategySummary>, o: BacktestOptions)
         .join(', ')}.`
     : '';
 
+/** The bound's battery part, per battery site, in words (none without a battery site). */
+const batteryBoundText = (sites: readonly { site: string; batteryGbp?: number }[]): string => {
+  const parts = sites.flatMap((x) =>
+    x.batteryGbp === undefined ? [] : [`${esc(x.site)}'s battery at most £${fmt(-x.batteryGbp)} off the bill`],
+  );
+  return parts.length
+    ? `; plus, for ${parts.join(', ')}: one LP of the battery alone over the run, without its ties to the site`
+    : '';
+};
+
 const boundHtml = (b: ReturnType<typeof boundOf>, moves: boolean): string =>
   b.objectiveGbp === null
     ? `<p>Proven lower bound on the objective: not computed (${esc(b.reason)}).</p>`
-    : `<p>Proven lower bound on the objective (${moves ? 'the sites of one node kind planned together, each job free to run at any of them without the cost of a move, ' : "each site's run planned "}with every job known from its arrival and outturn prices, in problems of up to ${chunkDaysFor(Math.max(...b.sites.map((x) => x.plannedWith?.length ?? 1)))} days of arrivals that each have the ${moves ? 'sites' : 'site'} to themselves, which can only lower it; their LP relaxations' bounds, so no schedule the sites can run costs less): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
+    : `<p>Proven lower bound on the objective (${moves ? 'the sites of one node kind planned together, each job free to run at any of them without the cost of a move, ' : "each site's run planned "}with every job known from its arrival and outturn prices, in problems of up to ${chunkDaysFor(Math.max(...b.sites.map((x) => x.plannedWith?.length ?? 1)))} days of arrivals that each have the ${moves ? 'sites' : 'site'} to themselves, which can only lower it; their LP relaxations' bounds, so no schedule the sites can run costs less${batteryBoundText(b.sites)}): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
         b.shareOfGapClosed,
       )
         .map(([n, x]) => `${n} ${pct(x)}`)

@@ -197,5 +197,21 @@ describe('backtest runs', () => {
       report,
       /Batteries: cdf 400 kWh, 200 kW in \/ 200 kW out, 88 % round trip, kept within 40–360 kWh from 200 kWh, £40 wear per MWh discharged, connection 300 kW\./,
     );
+    // A fleet with a battery has a proven bound too: the battery's part bounded apart, below every
+    // strategy's objective, and stated in the report.
+    const b = (
+      JSON.parse(readFileSync(join(o.out, 'results.json'), 'utf8')) as {
+        bound: { objectiveGbp: number | null; sites?: { site: string; batteryGbp?: number }[] };
+        strategies: Record<string, { objectiveGbp: number }>;
+      }
+    ).bound;
+    assert.ok(b.objectiveGbp !== null, 'no bound');
+    const part = b.sites?.[0]?.batteryGbp;
+    assert.ok(part !== undefined && part < 0, `battery part ${part}`);
+    for (const n of ['fifo', 'flexlon']) {
+      const objective = (r.strategies[n] as unknown as { objectiveGbp: number }).objectiveGbp;
+      assert.ok(b.objectiveGbp <= objective, `bound £${b.objectiveGbp} above ${n}'s £${objective}`);
+    }
+    assert.match(report, /plus, for cdf's battery at most £[\d.,]+ off the bill: one LP of the battery alone/);
   });
 });
