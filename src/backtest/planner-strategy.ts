@@ -39,7 +39,8 @@ import { NoSlackReserve } from './reserve.ts';
 import { capacityValue, OFFERED_FREE, OfferedLoad, type OfferedLoadState } from './capacity-value.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
-import { cappedStarts, capsFor } from './caps.ts';
+import { capsFor } from './caps.ts';
+import { startsBeyondPlan } from './starts.ts';
 import { movesFor, runningPlan, type SiteMove } from './moves.ts';
 import type { GpuNodePower } from '../sim/power.ts';
 import { type DecideContext, type Decision, type Strategy } from './strategies.ts';
@@ -123,40 +124,6 @@ const asComputeJob = (j: SimJob, site: string, state: 'queued' | 'running', rele
   workUnit: 'gpu-hours',
   state,
 });
-
-/**
- * Jobs the plan starts in the next period that may start now when GPUs are free: the plan starts
- * jobs on period boundaries, so GPUs a job frees mid-period (or that the plan's slot-average power
- * leaves over) stay idle in it until the next period, while the site's own scheduler would start
- * the next job at once. Starting early shifts a run by under a
- * period: it gains the current slot and gives up (part of) its last one, so it is allowed where the
- * current slot's price (energy, carbon and product windows, as planned) is no dearer than that last
- * slot's, or where the plan finishes the job after its deadline (each period earlier then saves
- * lateness at £0.25 × its GPUs per half hour, hundreds of £/MWh, far above any price difference).
- * Measured over two weeks on both fleets (docs/backtest.md, "Early starts"): lower £+carbon, less
- * lateness and more deadlines met than the plan's starts alone; with runs no longer rounded up to
- * whole periods they still bring the busy fleet's objective from £25,617 to £24,996.
- */
-const earlyStarts = (
-  schedule: Schedule,
-  problem: PlanningProblem,
-  now: number,
-  deadlines: ReadonlyMap<string, number>,
-): Set<string> => {
-  const out = new Set<string>();
-  const price = new Map(problem.sites.map((s) => [s.id, s.priceGbpPerMwh]));
-  for (const j of schedule.jobs) {
-    const p = j.powerKw;
-    if ((p[0] ?? 0) > 1e-9 || !((p[1] ?? 0) > 1e-9)) continue;
-    let last = 1;
-    while ((p[last + 1] ?? 0) > 1e-9) last++;
-    const p0 = price.get(j.site)?.[0];
-    const pl = price.get(j.site)?.[last];
-    const late = now + (last + 1) * PERIOD_MS > (deadlines.get(j.id) ?? Infinity);
-    if (late || (p0 !== undefined && pl !== undefined && p0 <= pl + 1e-9)) out.add(j.id);
-  }
-  return out;
-};
 
 /** GPUs free at the site now or freed by a job that finishes within the period. */
 const freeInPeriod = (site: SiteSim): number => {
@@ -515,25 +482,19 @@ export class PlannerStrategy implements Strategy {
       this.carries.set(id, { period: ctx.period, schedule });
       await this.planBattery(site, built, ctx);
       for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) now.add(j.id);
-      const deadlines = new Map(site.waiting.map((j) => [j.id, j.deadlineAt]));
-      for (const j of earlyStarts(schedule, problem, ctx.now, deadlines)) early.add(j);
-      const node = this.capNode(site, ctx.now);
-      const prices = problem.sites.find((x) => x.id === id)?.priceGbpPerMwh;
-      if (node && prices) {
-        // GPUs the plan's starts and early starts take first (the site starts them before these).
-        const starting = site.waiting.filter((j) => now.has(j.id) || early.has(j.id)).reduce((n, j) => n + j.gpus, 0);
-        const starts = cappedStarts({
-          node,
-          waiting: site.waiting.filter((j) => !early.has(j.id)),
-          plan: schedule.jobs,
-          limitKw: site.spec.trainingMaxKw - site.spec.trainingIdleKw,
-          now: ctx.now,
-          prices,
-          freeGpus: site.freeGpus - starting,
-        });
-        for (const j of starts.ids) early.add(j);
-        if (starts.ids.size) startedKw.set(id, starts.addedKw);
-      }
+      const extra = startsBeyondPlan({
+        schedule,
+        problem,
+        site: id,
+        waiting: site.waiting,
+        freeGpus: site.freeGpus,
+        limitKw: site.spec.trainingMaxKw - site.spec.trainingIdleKw,
+        now: ctx.now,
+        starting: now,
+        node: this.capNode(site, ctx.now),
+      });
+      for (const j of extra.early) early.add(j);
+      if (extra.addedKw) startedKw.set(id, extra.addedKw);
       if (this.o.backfillContended && this.offered.of(site, ctx.now) >= OFFERED_FREE)
         for (const j of site.waiting) backfill.add(j.id);
     }
