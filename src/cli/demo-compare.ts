@@ -19,6 +19,9 @@ export interface Savings {
   readonly flexlonGCo2: number;
   readonly bauKwh: number;
   readonly flexlonKwh: number;
+  /** GPU-hours of work each ran within the two days (the simulated cluster's work log). */
+  readonly bauGpuHours: number;
+  readonly flexlonGpuHours: number;
   readonly caveats: readonly string[];
 }
 
@@ -45,7 +48,18 @@ export const compare = async (m: Market): Promise<{ total: Savings; sites: { sit
     // The twin may have run ahead already (baselines and the carbon cap read it over whole horizons).
     if (site.businessAsUsual.now < end) site.businessAsUsual.advanceTo(end);
     const [actual, bau] = await Promise.all([site.cluster.importKw(grid), site.businessAsUsual.importKw(grid)]);
-    const x = { bauGbp: 0, flexlonGbp: 0, bauGCo2: 0, flexlonGCo2: 0, bauKwh: 0, flexlonKwh: 0 };
+    // Work within the same two days: the twin's record beyond them is not counted.
+    const total = (xs: readonly number[]) => xs.reduce((a, b) => a + b, 0);
+    const x = {
+      bauGbp: 0,
+      flexlonGbp: 0,
+      bauGCo2: 0,
+      flexlonGCo2: 0,
+      bauKwh: 0,
+      flexlonKwh: 0,
+      bauGpuHours: total(site.businessAsUsual.workGpuHours(grid)),
+      flexlonGpuHours: total(site.cluster.workGpuHours(grid)),
+    };
     for (let t = 0; t < grid.slots; t++) {
       const bauKwh = (bau[t] ?? 0) * h;
       const flexKwh = (actual[t] ?? 0) * h;
@@ -84,6 +98,8 @@ export const compare = async (m: Market): Promise<{ total: Savings; sites: { sit
       flexlonGCo2: sum((x) => x.flexlonGCo2),
       bauKwh: sum((x) => x.bauKwh),
       flexlonKwh: sum((x) => x.flexlonKwh),
+      bauGpuHours: sum((x) => x.bauGpuHours),
+      flexlonGpuHours: sum((x) => x.flexlonGpuHours),
       caveats,
     },
     sites,
@@ -101,6 +117,24 @@ export const savedWords = (s: Savings): string => {
 /** Both days side by side: "FlexLon £a and b kgCO2, FIFO £c and d kgCO2". */
 export const sideBySide = (s: Savings): string =>
   `FlexLon ${money(s.flexlonGbp)} and ${(s.flexlonGCo2 / 1000).toFixed(1)} kgCO2, FIFO ${money(s.bauGbp)} and ${(s.bauGCo2 / 1000).toFixed(1)} kgCO2`;
+
+/**
+ * The same two days per GPU-hour of work done (the backtest's measure, docs/backtest.md): the site's
+ * whole import (idle pools and inference included) over the training work it ran. When FlexLon leaves
+ * work waiting past the two days, its total £ falls with the work not done; this does not.
+ */
+export const perWorkWords = (s: Savings): string => {
+  const per = (gbp: number, g: number, gpuH: number) =>
+    gpuH > 0 ? `£${(gbp / gpuH).toFixed(4)} and ${(g / gpuH).toFixed(0)} gCO2` : 'no work';
+  const less = s.bauGpuHours > 0 ? (1 - s.flexlonGpuHours / s.bauGpuHours) * 100 : 0;
+  const work =
+    Math.abs(less) < 0.05
+      ? 'the same work'
+      : less > 0
+        ? `${less.toFixed(1)} % less work done in the two days, the rest still waiting`
+        : `${(-less).toFixed(1)} % more work done in the two days`;
+  return `FlexLon ${per(s.flexlonGbp, s.flexlonGCo2, s.flexlonGpuHours)}, FIFO ${per(s.bauGbp, s.bauGCo2, s.bauGpuHours)} per GPU-hour of work (${s.flexlonGpuHours.toFixed(0)} and ${s.bauGpuHours.toFixed(0)} GPU-hours: ${work})`;
+};
 
 interface PlanCarbon {
   readonly carbonKg?: number;

@@ -10,7 +10,7 @@ import type { SiteSettlement } from '../settlement/codec.ts';
 import type { SettlementSummary } from '../settlement/delivered.ts';
 import { factorText } from '../settlement/product.ts';
 import type { Output } from './command.ts';
-import { carbonCapLines, savedWords, sideBySide, type Savings } from './demo-compare.ts';
+import { carbonCapLines, perWorkWords, savedWords, sideBySide, type Savings } from './demo-compare.ts';
 import { hhmm, money, stamp } from './demo-events.ts';
 import { writeMeterFiles } from './demo-meter-out.ts';
 
@@ -126,7 +126,7 @@ const siteLines = ({ procurement: p, sites }: SummaryInput): string[] => {
       ? `committed ${x.settlement.committedKwh.toFixed(1)} kWh (${kw1(x.settlement.committedKwh / windowHours(p))}), delivered ${x.settlement.deliveredKwh.toFixed(1)} kWh, payment ${money(x.settlement.paymentGbp)}`
       : 'no part in the order';
     out.push(
-      `    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (${x.savings.bauKwh.toFixed(0)} vs ${x.savings.flexlonKwh.toFixed(0)} kWh)`,
+      `    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (${x.savings.bauKwh.toFixed(0)} vs ${x.savings.flexlonKwh.toFixed(0)} kWh; ${x.savings.bauGpuHours.toFixed(0)} vs ${x.savings.flexlonGpuHours.toFixed(0)} GPU-hours of work)`,
     );
   }
   return out;
@@ -138,13 +138,14 @@ const fifoLines = ({ savings, sites }: SummaryInput): string[] => {
   const out = [
     `  vs FIFO     ${savedWords(savings)} than ${scope} on a plain FIFO scheduler (FIFO ${savings.bauKwh.toFixed(0)} kWh, FlexLon ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`,
     `              ${sideBySide(savings)}`,
+    `  per work    ${perWorkWords(savings)}`,
   ];
   // On a full fleet some work may still be waiting at the end of the two days (its lateness is
   // costed in the plan): then FlexLon imported less than FIFO, and the £ and CO2 above include that.
   const short = savings.bauKwh - savings.flexlonKwh;
   if (short > 0.01 * savings.bauKwh)
     out.push(
-      `  data note   ${short.toFixed(0)} kWh less imported than FIFO over the two days: work still waiting at the end (late, its lateness costed in the plan), so part of the saving is work not yet done`,
+      `  data note   ${short.toFixed(0)} kWh less imported than FIFO over the two days: work still waiting at the end (late, its lateness costed in the plan), so part of the saving is work not yet done; per work compares like with like`,
     );
   return out;
 };

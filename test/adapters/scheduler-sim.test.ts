@@ -2,6 +2,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimCluster, type SimClusterConfig } from '../../src/adapters/scheduler-sim/cluster.ts';
 import { A100_SXM_NODE, jobPowerKw, nodeIdleKw, nodeMaxKw } from '../../src/sim/power.ts';
+import { throughputAt } from '../../src/sim/power-cap.ts';
 import { generateDay } from '../../src/sim/workload.ts';
 import { epochMs, MINUTE_MS, type EpochMs, type SlotGrid } from '../../src/domain/time.ts';
 import { kwh } from '../../src/domain/units.ts';
@@ -13,6 +14,8 @@ const t0 = epochMs(Date.UTC(2024, 0, 15));
 const at = (hours: number): EpochMs => epochMs(t0 + hours * HOUR);
 const site = 'lon-1';
 const idleKw = nodeIdleKw(A100_SXM_NODE);
+/** A cap between the lowest (half TDP) and TDP, in W per GPU. */
+const throughputCapW = 0.7 * (A100_SXM_NODE.gpuTdpW ?? A100_SXM_NODE.gpuPeakW);
 
 /** One training node (8 GPUs) and no inference pool, so every kW in a test is easy to follow. */
 const small: SimClusterConfig = {
@@ -93,6 +96,38 @@ test('a job finishes mid-slot when its energy runs out, and the meter sees it', 
   close(s0 ?? NaN, nodeMaxKw(A100_SXM_NODE) * pue);
   close(s1 ?? NaN, (idleKw + jobPowerKw(A100_SXM_NODE, 8) / 2) * pue);
   close(s2 ?? NaN, idleKw * pue);
+});
+
+test('work done is metered as GPU-hours per slot: whole at full speed, less under a cap, none while waiting', async () => {
+  const c = new SimCluster(small, t0);
+  // a: 4 GPUs for 0.75 h (finishes mid-slot); b: 4 GPUs for 2 h, capped from 0.5 h; w waits behind them.
+  c.submit([
+    job('a', 4, 0.75),
+    job('b', 4, 2),
+    job('w', 8, 1, { submittedAt: epochMs(t0 + 1), releaseAt: epochMs(t0 + 1) }),
+  ]);
+  c.advanceTo(at(0.5));
+  assert.deepEqual(await c.setPowerCap('b', throughputCapW), { ok: true, jobId: 'b' });
+  c.advanceTo(at(1.5));
+  const [s0, s1, s2, s3] = c.workGpuHours(grid(4));
+  close(s0 ?? NaN, 4 * 0.5 + 4 * 0.5, 1e-9);
+  // Slot 1: a's last quarter hour; b capped, so half an hour on 4 GPUs does `speed` of the work.
+  const speed = throughputAt(throughputCapW / (A100_SXM_NODE.gpuTdpW ?? A100_SXM_NODE.gpuPeakW));
+  assert.ok(speed < 1 && speed > 0.5, `speed ${speed}`);
+  close(s1 ?? NaN, 4 * 0.25 + 4 * 0.5 * speed, 1e-9);
+  close(s2 ?? NaN, 4 * 0.5 * speed, 1e-9);
+  assert.ok(Number.isNaN(s3 ?? 0), 'NaN beyond what has been simulated');
+  // The work counted is the work the jobs' records say is done (energy done at full speed ÷ power × GPUs).
+  const done = (await c.listJobs()).reduce((a, j) => a + (j.gpus * (j.energyKwh - j.remainingKwh)) / j.powerKw, 0);
+  close((s0 ?? 0) + (s1 ?? 0) + (s2 ?? 0), done, 1e-9);
+  // A clone keeps the record and then runs on its own.
+  const twin = c.clone();
+  twin.advanceTo(at(2));
+  close(
+    twin.workGpuHours(grid(3)).reduce((a, b) => a + b, 0),
+    done,
+    1e-9,
+  );
 });
 
 test('a deferred job does not start before its beginAt, then runs', async () => {

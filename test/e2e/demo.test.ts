@@ -99,6 +99,22 @@ test(
     if (short > 0.01 * result.savings.bauKwh)
       assert.ok(lines.some((l) => l.startsWith(`  data note   ${short.toFixed(0)} kWh less imported than FIFO`)));
     assert.ok(result.savings.gbp > 0, 'shifting saved money against the same queue on a FIFO scheduler');
+    // Per GPU-hour of work done within the two days (each cluster's work log): the figures printed
+    // are the totals divided by it, and neither side ran more GPU-hours than its 128 GPUs have.
+    const sv = result.savings;
+    const perWork =
+      /^ {2}per work {4}FlexLon £([\d.]+) and (\d+) gCO2, FIFO £([\d.]+) and (\d+) gCO2 per GPU-hour of work \((\d+) and (\d+) GPU-hours: (.+)\)$/.exec(
+        lines.find((l) => l.startsWith('  per work')) ?? '',
+      );
+    assert.ok(perWork, lines.join('\n'));
+    assert.ok(sv.flexlonGpuHours > 0 && sv.bauGpuHours > 0);
+    assert.ok(sv.bauGpuHours <= 128 * 48 + 1e-6 && sv.flexlonGpuHours <= 128 * 48 + 1e-6);
+    assert.equal(perWork[1], (sv.flexlonGbp / sv.flexlonGpuHours).toFixed(4));
+    assert.equal(perWork[3], (sv.bauGbp / sv.bauGpuHours).toFixed(4));
+    assert.equal(Number(perWork[2]), Math.round(sv.flexlonGCo2 / sv.flexlonGpuHours));
+    assert.equal(Number(perWork[5]), Math.round(sv.flexlonGpuHours));
+    // The half-idle day finishes its work in the two days under both: the same GPU-hours.
+    assert.equal(perWork[7], 'the same work');
 
     // Stored state, read back from the SQLite files after the run.
     const files = readdirSync(result.runDir)

@@ -62,6 +62,8 @@ export class SimCluster implements Scheduler, Meter {
   private jobs: JobRecord[] = [];
   private nextSeq = 0;
   private log: PowerLog;
+  /** GPUs at work over time (full-speed equivalents): its integral is GPU-hours of work done (engine.ts). */
+  private workLog: PowerLog;
   private siteBattery: SimBattery | undefined;
 
   /** Without an inference profile the inference pool sits idle. */
@@ -82,6 +84,7 @@ export class SimCluster implements Scheduler, Meter {
       inference: inferenceKw === undefined ? undefined : checkInferenceProfile(inferenceKw, this.cfg),
     };
     this.log = new PowerLog(start);
+    this.workLog = new PowerLog(start);
     this.siteBattery = config.battery && new SimBattery(this.site, config.battery, start);
   }
 
@@ -274,7 +277,7 @@ export class SimCluster implements Scheduler, Meter {
         `simulated cluster ${this.site}: time cannot move backwards (now ${isoOf(this.current)}, asked for ${isoOf(t)})`,
       );
     }
-    this.current = simulate(this.engine, this.jobs, this.log, this.current, t);
+    this.current = simulate(this.engine, this.jobs, { power: this.log, work: this.workLog }, this.current, t);
     this.siteBattery?.advanceTo(t);
   }
 
@@ -284,6 +287,15 @@ export class SimCluster implements Scheduler, Meter {
     return Promise.resolve(
       this.perSlot(grid, (a, b) => this.log.averageKw(a, b) * this.pue + (bat ? bat.averageKw(a, b) : 0)),
     );
+  }
+
+  /**
+   * GPU-hours of work done per slot of `grid` (NaN for slots not fully simulated): each running
+   * job's GPUs × the hours its progress would take at full speed, so a capped job's slower hours
+   * count as less work, as they are. What a site ran, as against what it imported.
+   */
+  workGpuHours(grid: SlotGrid): number[] {
+    return this.perSlot(grid, (a, b) => this.workLog.energyKwh(a, b));
   }
 
   /** Inflexible IT power (kW) per slot of `grid`: the idle training pool plus the inference pool. */
@@ -317,6 +329,7 @@ export class SimCluster implements Scheduler, Meter {
     copy.jobs = this.jobs.map(copyRecord);
     copy.nextSeq = this.nextSeq;
     copy.log = this.log.clone();
+    copy.workLog = this.workLog.clone();
     copy.siteBattery = this.siteBattery?.clone();
     return copy;
   }

@@ -1,8 +1,10 @@
 // The simulated cluster's engine (cluster.ts): time moves in steps that break at every slot
 // boundary, job completion and job eligibility, so power is constant within a step. Jobs start at
 // the beginning of a step, strictly first come first served; each step's IT power is metered into
-// the power log. Functions over explicit state: the cluster's fixed spec (its slots, pools and
-// inference profile), its job records (started, progressed and completed in place) and its log.
+// the power log, and the work the jobs did into the work log (GPUs at work, in full-speed
+// equivalents, so its integral is GPU-hours of work done). Functions over explicit state: the
+// cluster's fixed spec (its slots, pools and inference profile), its job records (started,
+// progressed and completed in place) and its logs.
 import { epochMs, MINUTE_MS, type EpochMs } from '../../domain/time.ts';
 import { kwh } from '../../domain/units.ts';
 import type { ResolvedSimConfig } from './config.ts';
@@ -20,6 +22,12 @@ export interface EngineSpec {
   readonly inference: readonly number[] | undefined;
 }
 
+/** The site's IT power (kW) and the GPUs at work (full-speed equivalents), each as steps in time. */
+export interface Logs {
+  readonly power: PowerLog;
+  readonly work: PowerLog;
+}
+
 export const gpusInUse = (jobs: readonly JobRecord[]): number =>
   jobs.reduce((n, j) => (j.state === 'running' ? n + j.gpus : n), 0);
 
@@ -30,7 +38,7 @@ export const gpusInUse = (jobs: readonly JobRecord[]): number =>
 export const simulate = (
   spec: EngineSpec,
   jobs: readonly JobRecord[],
-  log: PowerLog,
+  logs: Logs,
   from: EpochMs,
   t: EpochMs,
 ): EpochMs => {
@@ -39,7 +47,7 @@ export const simulate = (
     const now = current;
     startEligible(spec, jobs, now);
     const next = nextEvent(spec, jobs, now, t);
-    run(spec, jobs, log, now, next);
+    run(spec, jobs, logs, now, next);
     current = epochMs(next);
   }
   return current;
@@ -76,9 +84,10 @@ const nextEvent = (spec: EngineSpec, jobs: readonly JobRecord[], now: number, t:
 };
 
 /** Runs [from, to), within which nothing starts, stops or changes slot, and meters it. */
-const run = (spec: EngineSpec, jobs: readonly JobRecord[], log: PowerLog, from: number, to: number): void => {
+const run = (spec: EngineSpec, jobs: readonly JobRecord[], logs: Logs, from: number, to: number): void => {
   const dtH = (to - from) / HOUR_MS;
   let jobsKwh = 0;
+  let gpuHours = 0;
   for (const job of jobs) {
     if (job.state !== 'running') continue;
     // remainingKwh counts work at full speed; under a cap the job progresses at `speed` and draws drawKw.
@@ -86,6 +95,8 @@ const run = (spec: EngineSpec, jobs: readonly JobRecord[], log: PowerLog, from: 
     const done = finish <= to;
     const progress = done ? job.remainingKwh : Math.min(job.remainingKwh, job.powerKw * job.speed * dtH);
     jobsKwh += job.speed === 1 ? progress : job.drawKw * (done ? (finish - from) / HOUR_MS : dtH);
+    // Work done: the full-speed hours this progress stands for, on each of the job's GPUs.
+    gpuHours += (job.gpus * progress) / job.powerKw;
     job.remainingKwh = kwh(done ? 0 : job.remainingKwh - progress);
     if (done) {
       job.state = 'completed';
@@ -93,7 +104,8 @@ const run = (spec: EngineSpec, jobs: readonly JobRecord[], log: PowerLog, from: 
     }
   }
   // Metered from the energy the jobs actually used, so metered energy conserves exactly.
-  log.append(to, spec.cfg.trainingIdleKw + inferenceInSlot(spec, slotIndex(spec, from)) + jobsKwh / dtH);
+  logs.power.append(to, spec.cfg.trainingIdleKw + inferenceInSlot(spec, slotIndex(spec, from)) + jobsKwh / dtH);
+  logs.work.append(to, gpuHours / dtH);
 };
 
 const inferenceInSlot = (spec: EngineSpec, slot: number): number => {

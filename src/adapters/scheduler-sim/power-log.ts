@@ -1,7 +1,9 @@
 // The simulated site meter's record: IT power as a piecewise-constant function of time over the
 // simulated span [start, end). Keeping the steps (rather than one number per slot) lets the meter
 // answer for any slot grid exactly, whatever its slot length or alignment. The site's battery keeps
-// one too, of its grid-side power, which is negative while it discharges (battery.ts).
+// one too, of its grid-side power, which is negative while it discharges (battery.ts). The cluster
+// keeps a second one of the GPUs at work (engine.ts): the same steps, so its "energy" over a span is
+// the GPU-hours of work done in it.
 
 export class PowerLog {
   readonly start: number;
