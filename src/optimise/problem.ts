@@ -107,6 +107,12 @@ export interface ProblemInput {
    * Every other waiting deferrable job may be planned at the sites moveTargets gives.
    */
   readonly pinned?: ReadonlySet<string>;
+  /**
+   * The start of a window an offer is being priced for: a running job whose run reaches it may be
+   * capped even where its site's GPUs are all wanted (mayCap), since the power down in that window
+   * is what the offer sells.
+   */
+  readonly sellingAt?: EpochMs;
 }
 
 /**
@@ -128,6 +134,42 @@ const capsReachWindow = (job: ComputeJob, spec: JobSpec, commitments: readonly C
     spec.releaseSlot + Math.ceil((end - spec.releaseSlot) / Math.max(1e-9, job.minPowerKw / spec.maxPowerKw));
   return commitments.some((c) => c.site === job.site && c.fromSlot >= end && c.fromSlot < stretched);
 };
+
+/**
+ * Whether a site's GPUs are all wanted now: its waiting deferrable jobs ask for more power than the
+ * running jobs (at full power) and its base load leave in the current slot. A cap frees power, not
+ * GPUs: the capped job keeps them. The planner's site limit is in kW (every GPU at full power), so
+ * on such a site it would give a cap's freed power to a waiting job that has no GPU to run on, and
+ * the cap only slows the work. Measured on the busy demo day (`flexlon demo --jobs 150`, 2023-01-24):
+ * caps there cost 344 of the 1,018 GPU-hours the site left undone in the two days.
+ */
+const gpusAllWanted = (r: FlexibilityReport, nowSlot: number, offset: number): boolean => {
+  const base = r.baseLoadKw[Math.min(Math.max(0, nowSlot - offset), r.baseLoadKw.length - 1)] ?? 0;
+  let room = r.itPowerLimitKw - base;
+  let waiting = 0;
+  for (const j of r.jobs) {
+    if (j.state === 'running') room -= j.powerKw;
+    else if ((j.state === 'queued' || j.state === 'held') && j.slo === 'deferrable' && j.heldBy !== 'other')
+      waiting += j.powerKw;
+  }
+  return waiting > room + 1e-6;
+};
+
+/**
+ * Whether a running job may be capped in the plan (cap-parts.ts): where its site's GPUs are not all
+ * wanted (gpusAllWanted), or where a commitment at its site falls within its run, which is what a
+ * cap sells: the power down in the window.
+ */
+const mayCap = (
+  spec: JobSpec,
+  site: string,
+  allWanted: boolean,
+  commitments: readonly CommitmentSpec[],
+  sellingSlot: number | undefined,
+): boolean =>
+  !allWanted ||
+  (sellingSlot !== undefined && spec.releaseSlot <= sellingSlot && sellingSlot < spec.deadlineSlot) ||
+  commitments.some((c) => c.site === site && c.fromSlot < spec.deadlineSlot && c.toSlot > spec.releaseSlot);
 
 /** A waiting job pinned to start in `slot` and run at full power, like a running job. */
 const startingAt = (job: ComputeJob, grid: SlotGrid, slot: number): JobSpec | undefined => {
@@ -151,6 +193,7 @@ const batteryOf = (b: NonNullable<FlexibilityReport['battery']>): BatterySpec =>
 export const buildProblem = (i: ProblemInput): PlanningProblem => {
   const nowSlot = Math.max(0, Math.floor((i.now - i.grid.start) / slotMs(i.grid)));
   const h = i.grid.slotMinutes / 60;
+  const sellingSlot = i.sellingAt === undefined ? undefined : Math.floor((i.sellingAt - i.grid.start) / slotMs(i.grid));
   const sites = i.reports.map((r) => {
     const s = i.signals.get(r.region);
     if (!s) throw new Error(`no signals for region ${r.region}`);
@@ -169,6 +212,7 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
     if (r.slotMinutes !== i.grid.slotMinutes)
       throw new Error(`site ${r.site} reports ${r.slotMinutes}-minute slots; the planner uses ${i.grid.slotMinutes}`);
     const offset = Math.round((r.baseLoadFrom - i.grid.start) / slotMs(i.grid));
+    const allWanted = gpusAllWanted(r, nowSlot, offset);
     for (let t = 0; t < i.grid.slots; t++) {
       // Beyond what the agent reported, assume its last reported base load continues.
       const kwBase = r.baseLoadKw[Math.min(Math.max(0, t - offset), r.baseLoadKw.length - 1)] ?? 0;
@@ -196,7 +240,8 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
       if (!spec) continue;
       const running: ComputeJob = asRunning ? { ...job, state: 'running' } : job;
       jobs.push(
-        ...(capsReachWindow(running, spec, i.commitments)
+        ...(capsReachWindow(running, spec, i.commitments) ||
+        !mayCap(spec, job.site, allWanted, i.commitments, sellingSlot)
           ? [spec]
           : capParts(running, spec, i.lateGbpPerGpuHour ?? DEFAULT_LATE_GBP_PER_GPU_HOUR)),
       );

@@ -268,3 +268,36 @@ test('a running job is not cappable ahead of a window at its site that a capped 
   assert.deepEqual(parts(6, 8), ['train-1', capPartId('train-1')], 'out of reach: cappable');
   assert.deepEqual(parts(1, 3), ['train-1', capPartId('train-1')], 'it runs through the window: the cap is the lever');
 });
+
+test("a running job is not cappable where its site's GPUs are all wanted, unless a commitment or the window being sold falls in its run", () => {
+  // Room now: 100 kW limit − 10 kW base − 26 kW running = 64 kW. Three waiting 26 kW jobs (78 kW) want
+  // every GPU; two (52 kW) leave some free. A cap frees power, not GPUs: on the full site it would
+  // only slow the work, so the job is planned whole unless a window needs its power down.
+  const waiting = (n: number) =>
+    Array.from({ length: n }, (_, k) => {
+      const { startedAt: _s, ...rest } = running({ id: `wait-${k}`, name: `wait-${k}`, state: 'queued' });
+      return rest as ComputeJob;
+    });
+  const job = running({ energyKwh: 39 as never, remainingKwh: 39 as never }); // slots [0, 3)
+  const parts = (n: number, o: { fromSlot?: number; sellingSlot?: number } = {}) =>
+    buildProblem({
+      grid,
+      now: T0,
+      reports: [report([job, ...waiting(n)])],
+      signals: signals(),
+      commitments:
+        o.fromSlot === undefined
+          ? []
+          : [{ site: 'lon', fromSlot: o.fromSlot, toSlot: o.fromSlot + 1, maxImportKw: 60 }],
+      ...(o.sellingSlot === undefined ? {} : { sellingAt: epochMs(T0 + o.sellingSlot * 1_800_000) }),
+    })
+      .jobs.filter((j) => j.id.endsWith('train-1'))
+      .map((j) => j.id);
+  const capped = ['train-1', capPartId('train-1')];
+  assert.deepEqual(parts(2), capped, 'GPUs to spare: cappable on price');
+  assert.deepEqual(parts(3), ['train-1'], 'every GPU wanted: planned whole');
+  assert.deepEqual(parts(3, { fromSlot: 2 }), capped, 'a commitment in its run: the cap is the lever');
+  assert.deepEqual(parts(3, { fromSlot: 7 }), ['train-1'], 'a commitment after its run does not need it');
+  assert.deepEqual(parts(3, { sellingSlot: 1 }), capped, 'an offer priced for a window in its run');
+  assert.deepEqual(parts(3, { sellingSlot: 3 }), ['train-1'], 'a window it has finished by');
+});

@@ -163,6 +163,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
       commitments,
       ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
       ...(startsAt ? { startsAt } : {}),
+      ...(f.runningAt === undefined ? {} : { sellingAt: f.runningAt }),
     });
   let problem = build([...f.firm, ...f.held]);
   const background = f.refreshInBackground === true && f.check !== true;
