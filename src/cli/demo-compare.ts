@@ -121,7 +121,9 @@ export const sideBySide = (s: Savings): string =>
 /**
  * The same two days per GPU-hour of work done (the backtest's measure, docs/backtest.md): the site's
  * whole import (idle pools and inference included) over the training work it ran. When FlexLon leaves
- * work waiting past the two days, its total £ falls with the work not done; this does not.
+ * work waiting past the two days, its total £ falls with the work not done; this does not (the idle
+ * and inference power, about the same for both, then weigh on fewer GPU-hours; what the unfinished
+ * work will cost later is in neither).
  */
 export const perWorkWords = (s: Savings): string => {
   const per = (gbp: number, g: number, gpuH: number) =>
@@ -131,9 +133,9 @@ export const perWorkWords = (s: Savings): string => {
     Math.abs(less) < 0.05
       ? 'the same work'
       : less > 0
-        ? `${less.toFixed(1)} % less work done in the two days, the rest still waiting`
+        ? `${less.toFixed(1)} % less work done in the two days, the rest still to run`
         : `${(-less).toFixed(1)} % more work done in the two days`;
-  return `FlexLon ${per(s.flexlonGbp, s.flexlonGCo2, s.flexlonGpuHours)}, FIFO ${per(s.bauGbp, s.bauGCo2, s.bauGpuHours)} per GPU-hour of work (${s.flexlonGpuHours.toFixed(0)} and ${s.bauGpuHours.toFixed(0)} GPU-hours: ${work})`;
+  return `FlexLon ${per(s.flexlonGbp, s.flexlonGCo2, s.flexlonGpuHours)}, FIFO ${per(s.bauGbp, s.bauGCo2, s.bauGpuHours)} per GPU-hour of work (FlexLon ${s.flexlonGpuHours.toFixed(0)} and FIFO ${s.bauGpuHours.toFixed(0)} GPU-hours: ${work})`;
 };
 
 interface PlanCarbon {

@@ -126,7 +126,7 @@ const siteLines = ({ procurement: p, sites }: SummaryInput): string[] => {
       ? `committed ${x.settlement.committedKwh.toFixed(1)} kWh (${kw1(x.settlement.committedKwh / windowHours(p))}), delivered ${x.settlement.deliveredKwh.toFixed(1)} kWh, payment ${money(x.settlement.paymentGbp)}`
       : 'no part in the order';
     out.push(
-      `    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (${x.savings.bauKwh.toFixed(0)} vs ${x.savings.flexlonKwh.toFixed(0)} kWh; ${x.savings.bauGpuHours.toFixed(0)} vs ${x.savings.flexlonGpuHours.toFixed(0)} GPU-hours of work)`,
+      `    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (${x.savings.bauKwh.toFixed(0)} vs ${x.savings.flexlonKwh.toFixed(0)} kWh; GPU-hours of work FIFO ${x.savings.bauGpuHours.toFixed(0)}, FlexLon ${x.savings.flexlonGpuHours.toFixed(0)})`,
     );
   }
   return out;
@@ -145,7 +145,7 @@ const fifoLines = ({ savings, sites }: SummaryInput): string[] => {
   const short = savings.bauKwh - savings.flexlonKwh;
   if (short > 0.01 * savings.bauKwh)
     out.push(
-      `  data note   ${short.toFixed(0)} kWh less imported than FIFO over the two days: work still waiting at the end (late, its lateness costed in the plan), so part of the saving is work not yet done; per work compares like with like`,
+      `  data note   ${short.toFixed(0)} kWh less imported than FIFO over the two days: work still waiting at the end (late, its lateness costed in the plan), so part of the saving is work not yet done; per work divides by the work each ran`,
     );
   return out;
 };

@@ -137,15 +137,18 @@ const capsReachWindow = (job: ComputeJob, spec: JobSpec, commitments: readonly C
 
 /**
  * Whether a site's GPUs are all wanted now: its waiting deferrable jobs ask for more power than the
- * running jobs (at full power) and its base load leave in the current slot. A cap frees power, not
- * GPUs: the capped job keeps them. The planner's site limit is in kW (every GPU at full power), so
- * on such a site it would give a cap's freed power to a waiting job that has no GPU to run on, and
- * the cap only slows the work. Measured on the busy demo day (`flexlon demo --jobs 150`, 2023-01-24):
- * caps there cost 344 of the 1,018 GPU-hours the site left undone in the two days.
+ * running jobs (at full power) and its base load leave. A cap frees power, not GPUs: the capped job
+ * keeps them. The planner's site limit is in kW (every GPU at full power), so on such a site it would
+ * give a cap's freed power to a waiting job that has no GPU to run on, and the cap only slows the
+ * work. Measured on the busy demo day (`flexlon demo --jobs 150`, 2023-01-24): over the two days the
+ * site's GPUs stood idle or slowed for 1,018 GPU-hours, 344 of them from caps, and it ran 305
+ * GPU-hours less than FIFO. The base load is the reported profile's highest, not the current
+ * slot's: the limit counts the inference pool at full power, and its headroom now is no room for
+ * training jobs. Where the limit is not the GPUs' power (a Slurm site reports its connection ÷ PUE
+ * and no base load) this reads room in kW only.
  */
-const gpusAllWanted = (r: FlexibilityReport, nowSlot: number, offset: number): boolean => {
-  const base = r.baseLoadKw[Math.min(Math.max(0, nowSlot - offset), r.baseLoadKw.length - 1)] ?? 0;
-  let room = r.itPowerLimitKw - base;
+const gpusAllWanted = (r: FlexibilityReport): boolean => {
+  let room = r.itPowerLimitKw - Math.max(0, ...r.baseLoadKw);
   let waiting = 0;
   for (const j of r.jobs) {
     if (j.state === 'running') room -= j.powerKw;
@@ -212,7 +215,7 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
     if (r.slotMinutes !== i.grid.slotMinutes)
       throw new Error(`site ${r.site} reports ${r.slotMinutes}-minute slots; the planner uses ${i.grid.slotMinutes}`);
     const offset = Math.round((r.baseLoadFrom - i.grid.start) / slotMs(i.grid));
-    const allWanted = gpusAllWanted(r, nowSlot, offset);
+    const allWanted = gpusAllWanted(r);
     for (let t = 0; t < i.grid.slots; t++) {
       // Beyond what the agent reported, assume its last reported base load continues.
       const kwBase = r.baseLoadKw[Math.min(Math.max(0, t - offset), r.baseLoadKw.length - 1)] ?? 0;

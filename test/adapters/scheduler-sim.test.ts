@@ -120,7 +120,7 @@ test('work done is metered as GPU-hours per slot: whole at full speed, less unde
   // The work counted is the work the jobs' records say is done (energy done at full speed ÷ power × GPUs).
   const done = (await c.listJobs()).reduce((a, j) => a + (j.gpus * (j.energyKwh - j.remainingKwh)) / j.powerKw, 0);
   close((s0 ?? 0) + (s1 ?? 0) + (s2 ?? 0), done, 1e-9);
-  // A clone keeps the record and then runs on its own.
+  // A clone keeps the record and then runs on its own: its next half hour is not the original's.
   const twin = c.clone();
   twin.advanceTo(at(2));
   close(
@@ -128,6 +128,8 @@ test('work done is metered as GPU-hours per slot: whole at full speed, less unde
     done,
     1e-9,
   );
+  close(twin.workGpuHours(grid(4))[3] ?? NaN, 4 * 0.5 * speed, 1e-9);
+  assert.ok(Number.isNaN(c.workGpuHours(grid(4))[3] ?? 0), 'the original has not run that half hour');
 });
 
 test('a deferred job does not start before its beginAt, then runs', async () => {

@@ -45,11 +45,13 @@ test(
       assert.match(text, /vs FIFO .* the same queues \(all 2 sites\)/);
       // Work done per site (FIFO vs FlexLon GPU-hours) adds up to the fleet's per-work line.
       const work = (site: string) => {
-        const got = /; (\d+) vs (\d+) GPU-hours of work\)$/.exec(lines.find((l) => l.startsWith(`    ${site} `)) ?? '');
+        const got = /; GPU-hours of work FIFO (\d+), FlexLon (\d+)\)$/.exec(
+          lines.find((l) => l.startsWith(`    ${site} `)) ?? '',
+        );
         assert.ok(got, `${site} states its work`);
         return { fifo: Number(got[1]), flexlon: Number(got[2]) };
       };
-      const fleet = /^ {2}per work {4}.* \((\d+) and (\d+) GPU-hours: /m.exec(text);
+      const fleet = /^ {2}per work {4}.* \(FlexLon (\d+) and FIFO (\d+) GPU-hours: /m.exec(text);
       assert.ok(fleet, 'the summary compares per GPU-hour of work');
       const [lonWork, manWork] = [work('lon'), work('man')];
       assert.ok(Math.abs(lonWork.flexlon + manWork.flexlon - Number(fleet[1])) <= 1, text);

@@ -103,7 +103,7 @@ test(
     // are the totals divided by it, and neither side ran more GPU-hours than its 128 GPUs have.
     const sv = result.savings;
     const perWork =
-      /^ {2}per work {4}FlexLon £([\d.]+) and (\d+) gCO2, FIFO £([\d.]+) and (\d+) gCO2 per GPU-hour of work \((\d+) and (\d+) GPU-hours: (.+)\)$/.exec(
+      /^ {2}per work {4}FlexLon £([\d.]+) and (\d+) gCO2, FIFO £([\d.]+) and (\d+) gCO2 per GPU-hour of work \(FlexLon (\d+) and FIFO (\d+) GPU-hours: (.+)\)$/.exec(
         lines.find((l) => l.startsWith('  per work')) ?? '',
       );
     assert.ok(perWork, lines.join('\n'));
@@ -112,7 +112,9 @@ test(
     assert.equal(perWork[1], (sv.flexlonGbp / sv.flexlonGpuHours).toFixed(4));
     assert.equal(perWork[3], (sv.bauGbp / sv.bauGpuHours).toFixed(4));
     assert.equal(Number(perWork[2]), Math.round(sv.flexlonGCo2 / sv.flexlonGpuHours));
+    assert.equal(Number(perWork[4]), Math.round(sv.bauGCo2 / sv.bauGpuHours));
     assert.equal(Number(perWork[5]), Math.round(sv.flexlonGpuHours));
+    assert.equal(Number(perWork[6]), Math.round(sv.bauGpuHours));
     // The half-idle day finishes its work in the two days under both: the same GPU-hours.
     assert.equal(perWork[7], 'the same work');
 

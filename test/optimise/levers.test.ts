@@ -301,3 +301,54 @@ test("a running job is not cappable where its site's GPUs are all wanted, unless
   assert.deepEqual(parts(3, { sellingSlot: 1 }), capped, 'an offer priced for a window in its run');
   assert.deepEqual(parts(3, { sellingSlot: 3 }), ['train-1'], 'a window it has finished by');
 });
+
+test('all GPUs wanted: judged against the base load at its highest, and by commitments at the same site within the run', () => {
+  // Half an hour into the horizon (slot 1): the job runs in slots [1, 4); slots count from the grid's start.
+  const now = epochMs(T0 + 1_800_000);
+  const job = running({ energyKwh: 39 as never, remainingKwh: 39 as never });
+  const waiting = (n: number) =>
+    Array.from({ length: n }, (_, k) => {
+      const { startedAt: _s, ...rest } = running({ id: `wait-${k}`, name: `wait-${k}`, state: 'queued' });
+      return rest as ComputeJob;
+    });
+  const parts = (o: {
+    waiting: number;
+    baseKw?: number[];
+    commitment?: [string, number, number];
+    sellingSlot?: number;
+  }) =>
+    buildProblem({
+      grid,
+      now,
+      reports: [
+        {
+          ...report([job, ...waiting(o.waiting)]),
+          at: now,
+          ...(o.baseKw ? { baseLoadKw: o.baseKw } : {}),
+        },
+      ],
+      signals: signals(),
+      commitments: o.commitment
+        ? [{ site: o.commitment[0], fromSlot: o.commitment[1], toSlot: o.commitment[2], maxImportKw: 60 }]
+        : [],
+      ...(o.sellingSlot === undefined ? {} : { sellingAt: epochMs(T0 + o.sellingSlot * 1_800_000) }),
+    })
+      .jobs.filter((j) => j.id.endsWith('train-1'))
+      .map((j) => j.id);
+  const capped = ['train-1', capPartId('train-1')];
+  // 100 kW − 10 base − 26 running leaves 64 kW now; with the inference peak of 40 kW later, 34 kW.
+  assert.deepEqual(parts({ waiting: 2 }), capped, 'a flat base load: 52 kW waiting fits in 64');
+  assert.deepEqual(
+    parts({ waiting: 2, baseKw: [10, 10, 10, 10, 40, 10, 10, 10] }),
+    ['train-1'],
+    'the peak leaves 34 kW: every GPU wanted',
+  );
+  assert.deepEqual(
+    parts({ waiting: 3, sellingSlot: 1 }),
+    capped,
+    'an offer window from slot 1, measured from the grid start',
+  );
+  assert.deepEqual(parts({ waiting: 3, commitment: ['lon', 2, 3] }), capped, 'a commitment here within the run');
+  assert.deepEqual(parts({ waiting: 3, commitment: ['man', 2, 3] }), ['train-1'], 'a commitment at another site');
+  assert.deepEqual(parts({ waiting: 3, commitment: ['lon', 0, 1] }), ['train-1'], 'a commitment over before the run');
+});
