@@ -45,7 +45,7 @@ export interface DemoConfig {
    * Carbon cap: `fifo` (default: the day's emissions no more than the same queues' on FIFO, kept over the day,
    * issue 13 item 7), none, or kg.
    */
-  readonly carbonCap: 'none' | 'fifo' | number;
+  readonly carbonCap: CarbonCapSetting;
   readonly serve: boolean;
   readonly logLevel: LogLevel;
   readonly grid: {
@@ -128,14 +128,17 @@ const secondsPerDay = (raw: string | undefined): number => {
  */
 export const MAX_DEMO_SITES = 4;
 
+/** The demo's carbon cap: none, FIFO's kg (the default), FIFO's kg per kWh, or kg over each plan's horizon. */
+export type CarbonCapSetting = 'none' | 'fifo' | 'fifo-intensity' | number;
+
 /** The product promises least £ per unit of work under a carbon cap, so a cap is on unless the operator says none. */
-const carbonCapOf = (raw: string | undefined): 'none' | 'fifo' | number => {
-  if (raw === undefined || raw === 'none' || raw === 'fifo') return raw ?? 'fifo';
+const carbonCapOf = (raw: string | undefined): CarbonCapSetting => {
+  if (raw === undefined || raw === 'none' || raw === 'fifo' || raw === 'fifo-intensity') return raw ?? 'fifo';
   const kg = Number(raw);
   if (raw.trim() !== '' && Number.isFinite(kg) && kg >= 0) return kg;
   throw invalid(
     '--carbon-cap',
-    `must be none, fifo (the day's emissions no more than the same queue's on FIFO) or kg ≥ 0, got "${raw}"`,
+    `must be none, fifo (the day's emissions no more than the same queue's on FIFO), fifo-intensity (no more CO2 per kWh than on FIFO) or kg ≥ 0, got "${raw}"`,
   );
 };
 

@@ -141,9 +141,20 @@ export const perWorkWords = (s: Savings): string => {
 interface PlanCarbon {
   readonly carbonKg?: number;
   readonly carbonCapKg?: number;
+  /** The FIFO cap's intensity (g/kWh) and the plan's import (kWh): the plan keeps kg ≤ carbonCapKg + g × kWh. */
+  readonly carbonCapGPerKwh?: number;
+  readonly importKwh?: number;
   /** The FIFO cap a plan could not keep and was made without (FLX_CARBON_CAP_MISSED). */
   readonly carbonCapMissedKg?: number;
 }
+
+/** Whether a plan kept its cap (src/optimise/carbon-cap.ts keepsCap, on the audit row's rounded figures). */
+const keptCap = (x: PlanCarbon): boolean => {
+  const kg = x.carbonKg ?? 0;
+  const use = kg - ((x.carbonCapGPerKwh ?? 0) * (x.importKwh ?? 0)) / 1000;
+  const cap = x.carbonCapKg ?? 0;
+  return use <= cap + 1e-6 * Math.max(1, Math.abs(cap), kg);
+};
 
 /**
  * The carbon cap's summary lines: what the cap is, how many of the BPP's plans kept within it (from
@@ -154,20 +165,26 @@ export const carbonCapLines = async (c: DemoConfig, m: Market): Promise<string[]
   if (c.carbonCap === 'none') return [];
   const plans = (await m.stores.flex.auditTrail()).filter((r) => r.kind === 'plan').map((r) => r.payload as PlanCarbon);
   const capped = plans.filter((x) => x.carbonCapKg !== undefined && x.carbonKg !== undefined);
-  const within = capped.filter((x) => (x.carbonKg ?? 0) <= (x.carbonCapKg ?? 0) * (1 + 1e-9) + 1e-6).length;
+  const within = capped.filter(keptCap).length;
   const missed = plans.filter((x) => x.carbonCapMissedKg !== undefined);
   // src/agents/flex/carbon-cap.ts: kept over the day, not per plan.
   const what =
     c.carbonCap === 'fifo'
       ? "fifo (the default): the day's emissions at most the same queue's on FIFO (each plan's budget: FIFO's emissions from the day's start to the plan's horizon end, less what the sites metered so far; forecast intensity)"
-      : `each plan's emissions at most ${c.carbonCap} kg over its 48 h horizon`;
+      : c.carbonCap === 'fifo-intensity'
+        ? "fifo-intensity: no more CO2 per kWh than the same queues on FIFO (each plan with what the sites metered since the day's start, against FIFO's intensity from then to the plan's horizon end; forecast intensity)"
+        : `each plan's emissions at most ${c.carbonCap} kg over its 48 h horizon`;
   const first = capped[0];
-  const firstWords = first
-    ? `; the first plan ${(first.carbonKg ?? 0).toFixed(0)} kg against a cap of ${(first.carbonCapKg ?? 0).toFixed(0)} kg`
-    : '';
+  const intensity = (x: PlanCarbon): string =>
+    x.importKwh && x.importKwh > 0 ? `${(((x.carbonKg ?? 0) / x.importKwh) * 1000).toFixed(0)} g/kWh` : 'no import';
+  const firstWords = !first
+    ? ''
+    : first.carbonCapGPerKwh === undefined
+      ? `; the first plan ${(first.carbonKg ?? 0).toFixed(0)} kg against a cap of ${(first.carbonCapKg ?? 0).toFixed(0)} kg`
+      : `; the first plan ${intensity(first)} against FIFO's ${first.carbonCapGPerKwh.toFixed(0)} g/kWh`;
   const missedWords =
     missed.length > 0
-      ? `, ${missed.length} could not keep it and ${missed.length === 1 ? 'was' : 'were'} made without it (FLX_CARBON_CAP_MISSED; budgets ${missed.map((x) => (x.carbonCapMissedKg ?? 0).toFixed(0)).join(', ')} kg)`
+      ? `, ${missed.length} could not keep it and ${missed.length === 1 ? 'was' : 'were'} made without it (FLX_CARBON_CAP_MISSED; ${c.carbonCap === 'fifo-intensity' ? 'allowances' : 'budgets'} ${missed.map((x) => (x.carbonCapMissedKg ?? 0).toFixed(0)).join(', ')} kg)`
       : '';
   return [
     `  carbon cap  ${what}: ${within} of ${capped.length + missed.length} plans within it${missedWords}${firstWords}`,

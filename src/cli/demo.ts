@@ -270,10 +270,11 @@ Options:
   --providers one|per-site
                           who sells the sites (default one): one flexibility orchestrator for all, or
                           each site its own provider (BPP); the buyer then splits its need across them
-  --carbon-cap none|fifo|KG
+  --carbon-cap none|fifo|fifo-intensity|KG
                           carbon cap (default fifo): fifo keeps the day's emissions at most those of
                           the same queue on FIFO (a plan that cannot is made without it and counted),
-                          KG caps each plan's 48 h horizon at a fixed figure, none plans on £ alone
+                          fifo-intensity its CO2 per kWh imported at most FIFO's, KG caps each plan's
+                          48 h horizon at a fixed figure, none plans on £ alone
   --baseline fifo|bl01    settlement baseline (default fifo): the same queue on a plain FIFO scheduler,
                           or BL01 (P376-style: mean of the 10 most recent working days' meter, from
                           simulated history of the site's previous days)

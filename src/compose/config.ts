@@ -125,7 +125,7 @@ export interface BppConfig extends RoleBase, Receiver {
   readonly cancellation?: CancellationPolicy;
   readonly quoteTtlSeconds: number;
   /** kg over each plan's horizon, or `fifo`: no more than the same queues on FIFO; none when absent. */
-  readonly carbonCap?: number | 'fifo' | 'none';
+  readonly carbonCap?: number | 'fifo' | 'fifo-intensity' | 'none';
   /** What moving a job between the BPP's sites costs; DEFAULT_MOVE_COST when absent. */
   readonly moveCost?: MoveCost;
   /** Answer every site's report of a slot with one plan, waiting at most this long for the others (ms; report-batch.ts). */

@@ -200,6 +200,13 @@ export const problemSchemaV2 = {
         },
       },
     },
+    // With an intensity the kg are an allowance that may be negative (validate.ts keeps a plain kg cap ≥ 0).
+    carbonCapKg: { type: 'number' },
+    carbonCapGPerKwh: {
+      ...nonNegative,
+      description:
+        'grams of CO2 per kWh imported the cap allows on top of carbonCapKg: the plan emits at most carbonCapKg + carbonCapGPerKwh × its kWh imported / 1000',
+    },
   },
 } as const;
 

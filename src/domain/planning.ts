@@ -91,8 +91,14 @@ export interface PlanningProblem {
   readonly slots: number;
   readonly sites: readonly SiteSpec[];
   readonly jobs: readonly JobSpec[];
-  /** Absent means no cap. */
+  /**
+   * Absent means no cap. With carbonCapGPerKwh the plan may emit this many kg plus
+   * carbonCapGPerKwh grams for each kWh it imports (a cap on its mean intensity), and the allowance
+   * may be below 0: the plan must then import cleaner than the stated intensity.
+   */
   readonly carbonCapKg?: number;
+  /** Version 2: grams of CO2 per kWh imported that the cap allows on top of carbonCapKg (carbonCapUseKg). */
+  readonly carbonCapGPerKwh?: number;
   readonly commitments: readonly CommitmentSpec[];
 }
 

@@ -5,17 +5,18 @@
 import type { BatteryBoundInput, BatterySchedule, JobSchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { INF, LpBuilder, type LpModel, type LpSolve } from './lp.ts';
+import { capKgPerKwh, capWords } from './carbon-cap.ts';
 
 export type BatteryResult =
   | { readonly ok: true; readonly batteries: BatterySchedule[] }
   | { readonly ok: false; readonly reason: string; readonly carbon: boolean };
 
-/** kg CO2 of the IT load alone (import = PUE × IT, no battery). */
-export const carbonOfLoad = (p: PlanningProblem, load: readonly Float64Array[]): number => {
+/** What the carbon cap counts (kg, carbon-cap.ts) of the IT load alone (import = PUE × IT, no battery). */
+const capOfLoad = (p: PlanningProblem, load: readonly Float64Array[]): number => {
   const h = p.slotMinutes / 60;
   let kg = 0;
   p.sites.forEach((s, i) => {
-    for (let t = 0; t < p.slots; t++) kg += ((s.carbonGPerKwh[t] ?? 0) * (load[i]![t] as number) * s.pue * h) / 1000;
+    for (let t = 0; t < p.slots; t++) kg += capKgPerKwh(p, s, t) * (load[i]![t] as number) * s.pue * h;
   });
   return kg;
 };
@@ -25,7 +26,7 @@ const buildModel = (p: PlanningProblem, load: readonly Float64Array[], sites: nu
   const h = p.slotMinutes / 60;
   const caps = importCaps(p);
   const b = new LpBuilder();
-  const carbonRow = p.carbonCapKg === undefined ? -1 : b.row(-INF, p.carbonCapKg - carbonOfLoad(p, load));
+  const carbonRow = p.carbonCapKg === undefined ? -1 : b.row(-INF, p.carbonCapKg - capOfLoad(p, load));
   for (const s of sites) {
     const site = p.sites[s]!;
     const bat = site.battery!;
@@ -39,7 +40,7 @@ const buildModel = (p: PlanningProblem, load: readonly Float64Array[], sites: nu
     for (let t = 0; t < T; t++) b.row(t === 0 ? bat.initialSocKwh : 0, t === 0 ? bat.initialSocKwh : 0);
     for (let t = 0; t < T; t++) {
       const price = ((site.priceGbpPerMwh[t] ?? 0) * h) / 1000;
-      const kg = ((site.carbonGPerKwh[t] ?? 0) * h) / 1000;
+      const kg = capKgPerKwh(p, site, t) * h;
       const c = carbonRow >= 0 ? [carbonRow] : [];
       b.col(
         price,
@@ -71,12 +72,12 @@ export const planBatteries = async (
 ): Promise<BatteryResult> => {
   const sites = p.sites.flatMap((s, i) => (s.battery ? [i] : []));
   if (sites.length === 0) {
-    const kg = carbonOfLoad(p, load);
-    if (p.carbonCapKg !== undefined && kg > p.carbonCapKg * (1 + 1e-9))
+    const kg = capOfLoad(p, load);
+    if (p.carbonCapKg !== undefined && kg > p.carbonCapKg + 1e-9 * Math.max(1, Math.abs(p.carbonCapKg)))
       return {
         ok: false,
         carbon: true,
-        reason: `the plan emits ${kg.toFixed(1)} kg, above the cap of ${p.carbonCapKg} kg`,
+        reason: `the plan's carbon counts ${kg.toFixed(1)} kg against the cap of ${capWords(p)}`,
       };
     return { ok: true, batteries: [] };
   }

@@ -2,6 +2,7 @@
 // nothing about how the schedule was made; every planner's output passes through it before use.
 import type { LateJob, PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
 import { lateness, mayLeaveUnserved, runEnd } from './soft.ts';
+import { capUseKg, capWords, keepsCap } from './carbon-cap.ts';
 
 export interface CheckResult {
   readonly ok: boolean;
@@ -15,6 +16,8 @@ export interface CheckResult {
   /** Late or unfinished soft jobs, as the schedule must report them (version 2). */
   readonly late: readonly LateJob[];
   readonly carbonKg: number;
+  /** What the carbon cap counts of the plan (carbon-cap.ts capUseKg): carbonKg unless the cap has an intensity. */
+  readonly carbonCapUseKg: number;
   /** Grid import per site per slot (kW). */
   readonly importKw: Readonly<Record<string, readonly number[]>>;
 }
@@ -147,6 +150,7 @@ export const checkSchedule = (
       batteryWearGbp: 0,
       late: [],
       carbonKg: 0,
+      carbonCapUseKg: 0,
       importKw: {},
     };
   }
@@ -154,6 +158,7 @@ export const checkSchedule = (
   let cost = 0;
   let wear = 0;
   let carbon = 0;
+  let importedKwh = 0;
   const importKw: Record<string, number[]> = {};
   for (const site of problem.sites) {
     const it = itKw.get(site.id) ?? [];
@@ -175,6 +180,7 @@ export const checkSchedule = (
         );
       cost += ((site.priceGbpPerMwh[t] ?? 0) * x * h) / 1000;
       carbon += ((site.carbonGPerKwh[t] ?? 0) * x * h) / 1000;
+      importedKwh += x * h;
     });
   }
   for (const c of problem.commitments) {
@@ -190,8 +196,13 @@ export const checkSchedule = (
         );
     }
   }
-  if (problem.carbonCapKg !== undefined && !within(carbon, problem.carbonCapKg))
-    out.push(`carbon ${carbon.toFixed(3)} kg exceeds the cap of ${problem.carbonCapKg} kg`);
+  const capUse = capUseKg(problem, carbon, importedKwh);
+  if (!keepsCap(problem, carbon, importedKwh, TOL))
+    out.push(
+      problem.carbonCapGPerKwh === undefined
+        ? `carbon ${carbon.toFixed(3)} kg exceeds the cap of ${problem.carbonCapKg} kg`
+        : `carbon ${carbon.toFixed(3)} kg over ${importedKwh.toFixed(1)} kWh imported counts ${capUse.toFixed(3)} kg against the cap of ${capWords(problem)}`,
+    );
   const energyCost = cost;
   const late = lateness(problem, schedule.jobs);
   const total = energyCost + late.costGbp + wear;
@@ -205,6 +216,7 @@ export const checkSchedule = (
     batteryWearGbp: wear,
     late: late.late,
     carbonKg: carbon,
+    carbonCapUseKg: capUse,
     importKw,
   };
 };

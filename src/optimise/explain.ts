@@ -8,6 +8,7 @@ import { buildClassModel, buildClasses, type ClassModel } from './class-model.ts
 import { INF, type LpModel, type LpSolve } from './lp.ts';
 import { importCaps } from './site-rows.ts';
 import { mayLeaveUnserved, runEnd } from './soft.ts';
+import { capWords } from './carbon-cap.ts';
 
 const withoutCarbonCap = (cm: ClassModel): LpModel => {
   const rowUpper = Float64Array.from(cm.model.rowUpper);
@@ -82,8 +83,14 @@ export const explainInfeasible = async (
     const free = await solve(withoutCarbonCap(cm), limit);
     if (free.status === 'optimal' || free.status === 'limit') {
       const least = await solve(minimisingCarbon(cm), limit);
-      const kg = least.status === 'optimal' ? ` every plan emits at least ${least.objective.toFixed(1)} kg;` : '';
-      return `the carbon cap of ${p.carbonCapKg} kg cannot be met:${kg} raise carbonCapKg or relax deadlines (proved by the class LP relaxation)`;
+      const least1 = least.status === 'optimal' ? least.objective.toFixed(1) : undefined;
+      const kg =
+        least1 === undefined
+          ? ''
+          : p.carbonCapGPerKwh === undefined
+            ? ` every plan emits at least ${least1} kg;`
+            : ` every plan counts at least ${least1} kg against it;`;
+      return `the carbon cap of ${capWords(p)} cannot be met:${kg} raise carbonCapKg or relax deadlines (proved by the class LP relaxation)`;
     }
   }
   if (p.commitments.length > 0) {

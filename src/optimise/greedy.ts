@@ -6,6 +6,7 @@ import type { JobSpec, PlanningProblem, Schedule, SiteSpec } from '../domain/pla
 import { infeasible } from '../domain/planning.ts';
 import { checkSchedule, costFields } from './check.ts';
 import { deferOrder, lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
+import { capKgPerKwh, capWords, usesWithinCap } from './carbon-cap.ts';
 
 export const GREEDY_PLANNER = 'greedy-cheapest-slot/1';
 
@@ -27,9 +28,9 @@ const roomFor = (problem: PlanningProblem, site: SiteSpec): SiteRoom => {
   return { site, itRoom };
 };
 
-/** £ per kWh of IT energy in slot t, with carbon priced at `carbonGbpPerKg`. */
-const unitCost = (site: SiteSpec, t: number, carbonGbpPerKg: number): number =>
-  ((site.priceGbpPerMwh[t] ?? 0) / 1000 + (carbonGbpPerKg * (site.carbonGPerKwh[t] ?? 0)) / 1000) * site.pue;
+/** £ per kWh of IT energy in slot t, with what the carbon cap counts priced at `carbonGbpPerKg`. */
+const unitCost = (p: PlanningProblem, site: SiteSpec, t: number, carbonGbpPerKg: number): number =>
+  ((site.priceGbpPerMwh[t] ?? 0) / 1000 + carbonGbpPerKg * capKgPerKwh(p, site, t)) * site.pue;
 
 type Placement = { readonly cost: number; readonly powerKw: number[] } | undefined;
 
@@ -54,7 +55,7 @@ const placeContiguous = (
     for (let i = 0; i < k && fits; i++) {
       const p = i === k - 1 ? lastKw : job.maxPowerKw;
       if ((room.itRoom[s + i] ?? 0) + EPS < p) fits = false;
-      cost += (unitCost(room.site, s + i, lambda) + lateGbpPerKwh(problem, job, s + i)) * p * h;
+      cost += (unitCost(problem, room.site, s + i, lambda) + lateGbpPerKwh(problem, job, s + i)) * p * h;
     }
     if (fits && (!best || cost < best.cost - EPS)) {
       const powerKw = new Array<number>(problem.slots).fill(0);
@@ -78,7 +79,7 @@ const placeSplit = (
   const h = problem.slotMinutes / 60;
   const slots: number[] = [];
   for (let t = job.releaseSlot; t < runEnd(problem, job); t++) slots.push(t);
-  const slotCost = (t: number): number => unitCost(room.site, t, lambda) + lateGbpPerKwh(problem, job, t);
+  const slotCost = (t: number): number => unitCost(problem, room.site, t, lambda) + lateGbpPerKwh(problem, job, t);
   if (mode === 'cheapest') slots.sort((a, b) => slotCost(a) - slotCost(b) || a - b);
   const powerKw = new Array<number>(problem.slots).fill(0);
   // Energy that may wait beyond the horizon goes only where it is cheaper than waiting.
@@ -219,11 +220,11 @@ export const greedyPlan = (problem: PlanningProblem): Schedule => {
   let failure: string | undefined;
   const accept = (result: Schedule): Schedule | undefined => {
     const schedule = { ...result, lowerBoundGbp: Math.min(lowerBoundGbp, result.costGbp) };
-    if (problem.carbonCapKg !== undefined && schedule.carbonKg > problem.carbonCapKg + 1e-9) {
-      lastCarbon = Math.min(lastCarbon, schedule.carbonKg);
+    const verdict = checkSchedule(problem, schedule);
+    if (problem.carbonCapKg !== undefined && !usesWithinCap(problem, verdict.carbonCapUseKg, verdict.carbonKg)) {
+      lastCarbon = Math.min(lastCarbon, verdict.carbonCapUseKg);
       return undefined;
     }
-    const verdict = checkSchedule(problem, schedule);
     if (!verdict.ok)
       throw new Error(`greedy planner produced an invalid plan: ${verdict.violations.slice(0, 3).join('; ')}`);
     return schedule;
@@ -253,7 +254,7 @@ export const greedyPlan = (problem: PlanningProblem): Schedule => {
     );
   }
   return infeasible(
-    `carbon ${lastCarbon.toFixed(1)} kg is the least the greedy planner found, above the cap of ${problem.carbonCapKg} kg (not a proof that no plan exists)`,
+    `carbon counting ${lastCarbon.toFixed(1)} kg against the cap is the least the greedy planner found, above the cap of ${capWords(problem)} (not a proof that no plan exists)`,
     lowerBoundGbp,
     GREEDY_PLANNER,
     problem.version,

@@ -9,6 +9,7 @@ import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { runProfile, unitCosts, type Draft } from './disaggregate.ts';
 import { isSoft, lateGbpPerKwh, runEnd } from './soft.ts';
+import { capKgPerKwh, tightenedCap } from './carbon-cap.ts';
 
 export interface LocalSearchResult {
   /** Jobs moved (counting repeats over sweeps). */
@@ -63,15 +64,15 @@ const siteStates = (
     });
 };
 
-/** Carbon (kg) of the plan with its batteries, as check.ts counts it. */
-const planCarbon = (p: PlanningProblem, st: readonly SiteState[], batteries: readonly BatterySchedule[]): number => {
+/** What the carbon cap counts of the plan with its batteries (kg, carbon-cap.ts), as check.ts counts it. */
+const planCapUse = (p: PlanningProblem, st: readonly SiteState[], batteries: readonly BatterySchedule[]): number => {
   const h = p.slotMinutes / 60;
   let kg = 0;
   p.sites.forEach((site, s) => {
     const b = batteries.find((x) => x.site === site.id);
     for (let t = 0; t < p.slots; t++) {
       const imp = (st[s]!.load[t] as number) * site.pue + (b ? (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0) : 0);
-      kg += ((site.carbonGPerKwh[t] ?? 0) * imp * h) / 1000;
+      kg += capKgPerKwh(p, site, t) * imp * h;
     }
   });
   return kg;
@@ -102,11 +103,11 @@ export const localSearch = (
   const h = p.slotMinutes / 60;
   const priced = unitCosts(p, lambda);
   const kgPerKwh = p.sites.map((site) =>
-    Float64Array.from({ length: p.slots }, (_, t) => (site.pue * (site.carbonGPerKwh[t] ?? 0)) / 1000),
+    Float64Array.from({ length: p.slots }, (_, t) => site.pue * capKgPerKwh(p, site, t)),
   );
   const st = siteStates(p, d, batteries, priced);
-  const budget = p.carbonCapKg === undefined ? Number.POSITIVE_INFINITY : p.carbonCapKg * (1 - 1e-7);
-  let carbon = planCarbon(p, st, batteries);
+  const budget = p.carbonCapKg === undefined ? Number.POSITIVE_INFINITY : tightenedCap(p.carbonCapKg, 1e-7);
+  let carbon = planCapUse(p, st, batteries);
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
   const value = (s: number, pw: Float64Array, table: readonly Float64Array[]): number => {
     let v = 0;

@@ -94,6 +94,8 @@ export interface ProblemInput {
   readonly signals: ReadonlyMap<string, SignalSeries>;
   readonly commitments: readonly CommitmentSpec[];
   readonly carbonCapKg?: number;
+  /** With carbonCapKg: grams per kWh imported the cap allows on top of it (PlanningProblem.carbonCapGPerKwh). */
+  readonly carbonCapGPerKwh?: number;
   /** £ per GPU-hour late for deferrable jobs that state no lateness cost (DEFAULT_LATE_GBP_PER_GPU_HOUR). */
   readonly lateGbpPerGpuHour?: number;
   /**
@@ -260,5 +262,8 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
     jobs,
     commitments: i.commitments,
     ...(i.carbonCapKg === undefined ? {} : { carbonCapKg: i.carbonCapKg }),
+    ...(i.carbonCapKg === undefined || i.carbonCapGPerKwh === undefined
+      ? {}
+      : { carbonCapGPerKwh: i.carbonCapGPerKwh }),
   };
 };

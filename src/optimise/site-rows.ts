@@ -5,6 +5,7 @@
 // ceiling (the grid limit and every commitment in force) that the later stages check against too.
 import type { PlanningProblem } from '../domain/planning.ts';
 import { INF, type LpBuilder } from './lp.ts';
+import { capKgPerKwh, tightenedCap } from './carbon-cap.ts';
 
 /** Import ceiling per site and slot: the grid limit and every commitment in force (kW). */
 export const importCaps = (p: PlanningProblem): Float64Array[] =>
@@ -51,7 +52,7 @@ export const addSiteRows = (p: PlanningProblem, b: LpBuilder, carbonTightening: 
       b.row(t === 0 ? site.battery.initialSocKwh : 0, t === 0 ? site.battery.initialSocKwh : 0);
   });
   const cap = p.carbonCapKg;
-  const carbonRow = cap === undefined ? -1 : b.row(-INF, cap * (1 - carbonTightening));
+  const carbonRow = cap === undefined ? -1 : b.row(-INF, tightenedCap(cap, carbonTightening));
   return { itFirst, importRow, socRow, carbonRow };
 };
 
@@ -83,7 +84,7 @@ export const powerEntries = (
       coefs.push(site.pue * k);
     }
     cost += ((site.priceGbpPerMwh[t] ?? 0) * h * site.pue * k) / 1000;
-    kg += ((site.carbonGPerKwh[t] ?? 0) * h * site.pue * k) / 1000;
+    kg += capKgPerKwh(p, site, t) * h * site.pue * k;
   });
   if (r.carbonRow >= 0) {
     rows.push(r.carbonRow);
@@ -111,7 +112,7 @@ export const addBatteries = (
     first[s] = b.numCols;
     for (let t = 0; t < T; t++) {
       const price = ((site.priceGbpPerMwh[t] ?? 0) * h) / 1000;
-      const kg = ((site.carbonGPerKwh[t] ?? 0) * h) / 1000;
+      const kg = capKgPerKwh(p, site, t) * h;
       const imp = importRow[s]! + t;
       const soc = socRow[s]! + t;
       const withCarbon = (rows: number[], coefs: number[], sign: number) =>

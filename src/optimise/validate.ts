@@ -153,6 +153,17 @@ const sloFaults = (j: PlanningProblem['jobs'][number], at: string, out: Fault[])
       if (slo[f] !== undefined) out.push({ path: `${at}.slo.${f}`, message: 'applies to a soft SLO only' });
 };
 
+/** A plain kg cap is at least 0; only a cap with an intensity (an allowance on top of it) may be below. */
+const carbonCapFaults = (p: PlanningProblem, out: Fault[]): void => {
+  if (p.carbonCapKg !== undefined && p.carbonCapKg < 0 && p.carbonCapGPerKwh === undefined)
+    out.push({
+      path: '$.carbonCapKg',
+      message: `${p.carbonCapKg} is below 0; a cap in kg must be at least 0 (only with carbonCapGPerKwh is it an allowance that may be negative)`,
+    });
+  if (p.carbonCapGPerKwh !== undefined && p.carbonCapKg === undefined)
+    out.push({ path: '$.carbonCapGPerKwh', message: 'needs carbonCapKg (the allowance on top of it; 0 for none)' });
+};
+
 const commitmentFaults = (p: PlanningProblem, sites: Set<string>, out: Fault[]): void => {
   p.commitments.forEach((c, i) => {
     const at = `$.commitments[${i}]`;
@@ -186,6 +197,7 @@ export const validateProblem = (doc: unknown): Validated<PlanningProblem> => {
   const sites = siteFaults(p, out);
   jobFaults(p, sites, out);
   commitmentFaults(p, sites, out);
+  carbonCapFaults(p, out);
   return out.length > 0 ? { ok: false, faults: out } : { ok: true, value: p };
 };
 

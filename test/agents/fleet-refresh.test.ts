@@ -197,3 +197,24 @@ test('while the commitments change every slot, the fresh plan made in the backgr
   const adopted = carriedFrom.slice(2).filter((p) => p !== undefined && p !== CARRIED_PLANNER).length;
   assert.ok(adopted >= 2, `fresh plans carried from: ${carriedFrom.join(', ')}`);
 });
+
+test('a FIFO cap no plan can keep: the plan is made without it and says so; a cap the operator stated stays hard', async () => {
+  // 150 g per kWh everywhere: a cap of 1 g of kg, or of 10 g per kWh imported, cannot be met.
+  for (const cap of [{ carbonCapKg: 0.001 }, { carbonCapKg: 0, gPerKwh: 10 }]) {
+    const f = fleetSolve(5, jobs);
+    const target = await solveFleet({
+      ...f,
+      input: { ...f.input, ...(cap.gPerKwh === undefined ? {} : { carbonCapGPerKwh: cap.gPerKwh }) },
+      carbonCapKg: cap.carbonCapKg,
+      capIsTarget: true,
+    });
+    assert.notEqual(target.schedule.status, 'infeasible', target.schedule.reason);
+    assert.equal(target.carbonCapMissedKg, cap.carbonCapKg);
+    assert.equal(target.problem.carbonCapKg, undefined, 'planned without the cap');
+    assert.equal(target.problem.carbonCapGPerKwh, undefined, 'nor its intensity');
+    assert.ok(checkSchedule(target.problem, target.schedule).ok);
+    const hard = await solveFleet({ ...f, carbonCapKg: cap.carbonCapKg, capIsTarget: false });
+    assert.equal(hard.schedule.status, 'infeasible');
+    assert.match(hard.schedule.reason ?? '', /carbon cap/);
+  }
+});

@@ -244,3 +244,77 @@ test('a solve that overruns its wall-clock limit is killed, and the next solve g
     await impatient.close();
   }
 });
+
+test('an intensity cap: the plan imports no dirtier than the stated g per kWh, at the least cost that allows', async () => {
+  // One preemptible job of 100 kWh IT over the day (50 kWh a slot at most). On price alone it runs in
+  // slots 6 (20 £/MWh, 300 g) and 2 (30 £/MWh, 200 g): 250 g per kWh. At most 200 g per kWh, the
+  // cheapest mix keeps slot 2 and offsets each kWh of slot 6 with two of slot 5 (60 £/MWh, 150 g):
+  // 50 kWh in slot 2, 16.7 in slot 6 and 33.3 in slot 5, £5.75 with PUE 1.5 (£3.75 without the cap).
+  const job = {
+    id: 'a',
+    energyKwh: 100,
+    maxPowerKw: 100,
+    releaseSlot: 0,
+    deadlineSlot: 8,
+    preemptible: true,
+    sites: ['lon'],
+  };
+  const free = await plan(base({ version: 2, jobs: [job] }));
+  assert.ok(close(free.costGbp, 3.75, 1e-6), `uncapped ${free.costGbp}`);
+  const p = base({ version: 2, jobs: [job], carbonCapKg: 0, carbonCapGPerKwh: 200 });
+  const s = await plan(p);
+  const v = checkSchedule(p, s);
+  assert.deepEqual(v.violations, []);
+  assert.ok(close(s.costGbp, 5.75, 1e-6), `capped ${s.costGbp}`);
+  const importKwh = 100 * 1.5;
+  assert.ok(close(s.carbonKg, (200 * importKwh) / 1000, 1e-6), `the cap binds: ${s.carbonKg} kg over ${importKwh} kWh`);
+  assert.ok(Math.abs(v.carbonCapUseKg) < 1e-6, `the cap counts carbon less 200 g per kWh: ${v.carbonCapUseKg}`);
+  // The price-only plan breaks it, and the check says by how much against what.
+  const broken = checkSchedule(p, { ...free, version: 2 });
+  assert.ok(!broken.ok);
+  assert.match(
+    broken.violations.join('\n'),
+    /counts 7\.500 kg against the cap of 0\.0 kg \+ 200\.0 g per kWh imported/,
+  );
+  // A negative allowance: the plan must import cleaner than 200 g per kWh by 3 kg in all.
+  const stricter = { ...p, carbonCapKg: -3 };
+  const t = await plan(stricter);
+  assert.deepEqual(checkSchedule(stricter, t).violations, []);
+  assert.ok(t.carbonKg <= (200 * importKwh) / 1000 - 3 + 1e-6, `${t.carbonKg} kg`);
+  assert.ok(t.costGbp > s.costGbp);
+  // Cleaner than 100 g per kWh (the cleanest slots) cannot be had: the reason says so.
+  const none = await plan({ ...p, carbonCapGPerKwh: 90 });
+  assert.equal(none.status, 'infeasible');
+  assert.match(
+    none.reason ?? '',
+    /carbon cap of 0\.0 kg \+ 90\.0 g per kWh imported cannot be met: every plan counts at least 1\.5 kg against it/,
+  );
+});
+
+test('intensity caps on random problems: every plan keeps its cap and never beats the exact optimum', async () => {
+  const runs = fc.sample(problemArb({ maxJobs: 8, slots: 10 }), { numRuns: 25, seed: 11 });
+  let feasible = 0;
+  for (const q of runs) {
+    // The mean intensity of the horizon, a little below it, with a small allowance either side of 0.
+    const mean = q.sites.reduce((a, s) => a + s.carbonGPerKwh.reduce((x, y) => x + y, 0) / q.slots, 0) / q.sites.length;
+    const p: PlanningProblem = {
+      ...q,
+      version: 2,
+      carbonCapKg: (q.jobs.length % 3) - 1,
+      carbonCapGPerKwh: Math.round(mean * 0.95),
+    };
+    const truth = await exactOptimum(p);
+    const s = await plan(p);
+    if (truth === undefined) {
+      assert.equal(s.status, 'infeasible');
+      continue;
+    }
+    if (s.status === 'infeasible') continue; // the heuristic may miss a tight cap the exact model meets
+    feasible++;
+    const v = checkSchedule(p, s);
+    assert.deepEqual(v.violations, []);
+    assert.ok(s.costGbp >= truth - 1e-6 * Math.max(1, Math.abs(truth)), `${s.costGbp} below the optimum ${truth}`);
+    assert.ok(s.lowerBoundGbp <= truth + 1e-6 * Math.max(1, Math.abs(truth)));
+  }
+  assert.ok(feasible >= 10, `${feasible} of 25 capped problems planned`);
+});

@@ -58,3 +58,24 @@ test('faults name JSON paths', () => {
   const missing = validateProblem({ version: 1 });
   assert.ok(!missing.ok && missing.faults.some((f) => f.path === '$.start' && f.message === 'is required'));
 });
+
+test('a carbon cap below 0 kg needs an intensity; an intensity needs the kg it adds to', () => {
+  const p = doc('examples/problem.json') as Record<string, unknown>;
+  const negative = validateProblem({ ...p, version: 2, carbonCapKg: -5 });
+  assert.ok(!negative.ok);
+  assert.match(
+    negative.faults.map((f) => `${f.path}: ${f.message}`).join('\n'),
+    /\$\.carbonCapKg: -5 is below 0; a cap in kg must be at least 0/,
+  );
+  const { carbonCapKg: _kg, ...uncapped } = p;
+  const alone = validateProblem({ ...uncapped, version: 2, carbonCapGPerKwh: 180 });
+  assert.ok(!alone.ok);
+  assert.match(
+    alone.faults.map((f) => `${f.path}: ${f.message}`).join('\n'),
+    /\$\.carbonCapGPerKwh: needs carbonCapKg/,
+  );
+  assert.ok(validateProblem({ ...p, version: 2, carbonCapKg: -5, carbonCapGPerKwh: 180 }).ok);
+  // Version 1 has no intensity, and its kg stay at least 0.
+  assert.ok(!validateProblem({ ...p, version: 1, carbonCapKg: 0, carbonCapGPerKwh: 180 }).ok);
+  assert.ok(!validateProblem({ ...p, version: 1, carbonCapKg: -5 }).ok);
+});

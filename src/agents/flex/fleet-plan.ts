@@ -157,11 +157,12 @@ const fresh = (f: FleetSolve): FleetSolve => {
 };
 
 export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
-  const build = (commitments: readonly CommitmentSpec[], carbonCapKg = f.carbonCapKg, startsAt?: Map<string, number>) =>
+  // `capped` false drops the cap (and its intensity, ProblemInput.carbonCapGPerKwh, which needs it).
+  const build = (commitments: readonly CommitmentSpec[], capped = true, startsAt?: Map<string, number>) =>
     buildProblem({
       ...f.input,
       commitments,
-      ...(carbonCapKg === undefined ? {} : { carbonCapKg }),
+      ...(capped && f.carbonCapKg !== undefined ? { carbonCapKg: f.carbonCapKg } : {}),
       ...(startsAt ? { startsAt } : {}),
       ...(f.runningAt === undefined ? {} : { sellingAt: f.runningAt }),
     });
@@ -185,11 +186,16 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
   let carbonCapMissedKg: number | undefined;
   if (schedule.status === 'infeasible' && problem.carbonCapKg !== undefined && f.capIsTarget) {
     f.log.warn(
-      { code: 'FLX_CARBON_CAP_MISSED', carbonCapKg: problem.carbonCapKg, reason: schedule.reason },
+      {
+        code: 'FLX_CARBON_CAP_MISSED',
+        carbonCapKg: problem.carbonCapKg,
+        ...(problem.carbonCapGPerKwh === undefined ? {} : { carbonCapGPerKwh: problem.carbonCapGPerKwh }),
+        reason: schedule.reason,
+      },
       'the FIFO carbon cap cannot hold for this plan: planning without it',
     );
     carbonCapMissedKg = problem.carbonCapKg;
-    problem = build(f.firm, undefined);
+    problem = build(f.firm, false);
     schedule = await f.solver.plan(problem);
   }
   if (schedule.status !== 'infeasible') {
@@ -214,7 +220,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     // a plan with the commitment will weigh, rather than as running at home where only a cap reaches it.
     for (const id of options?.keys() ?? []) startsAt.delete(id);
     if (startsAt.size > 0) {
-      const pinned = build(problem.commitments, problem.carbonCapKg, startsAt);
+      const pinned = build(problem.commitments, problem.carbonCapKg !== undefined, startsAt);
       const s = await f.solver.plan(pinned);
       if (s.status !== 'infeasible' && checkSchedule(pinned, s).ok) [problem, schedule] = [pinned, s];
     }

@@ -12,6 +12,7 @@ import type { BaselineMethod } from '../../settlement/baselines.ts';
 import type { FlexSite } from './context.ts';
 import type { PlanRecord } from './plan-record.ts';
 import type { PricingPolicy } from './pricing.ts';
+import type { FifoCapKind } from './carbon-cap.ts';
 
 /** The constructor's input. Read only here: handlers get the narrow FlexContext (context.ts). */
 export interface FlexOrchestratorDeps {
@@ -40,11 +41,12 @@ export interface FlexOrchestratorDeps {
   readonly cancellation?: CancellationPolicy;
   readonly carbonCapKg?: number;
   /**
-   * Cap each plan's carbon at that of the same queues on FIFO over the plan's horizon: the sites'
-   * settlement baselines (the FIFO counterfactual) × forecast intensity. Ignored when carbonCapKg is
-   * set; no cap for a horizon where a site has no baseline (a Slurm site without meter history).
+   * Cap the plans' carbon at that of the same queues on FIFO, kept over the day (carbon-cap.ts): the
+   * sites' settlement baselines (the FIFO counterfactual) × forecast intensity; true or 'kg' caps
+   * the kg, 'intensity' the kg per kWh imported. Ignored when carbonCapKg is set; no cap for a horizon
+   * where a site has no baseline (a Slurm site without meter history).
    */
-  readonly carbonCapFifo?: boolean;
+  readonly carbonCapFifo?: boolean | FifoCapKind;
   /** The settlement baseline the agents compute and on_init names (FIFO_COUNTERFACTUAL when absent). */
   readonly baselineMethod?: BaselineMethod;
   /** Contact details sent in on_support (core 1.1.1 Support). */

@@ -78,6 +78,7 @@ export class FlexOrchestrator implements FleetPlanning {
         intensity: (region, grid) => deps.signals.forecast(region, grid, deps.market.now()),
       },
       deps.log,
+      deps.carbonCapFifo === 'intensity' ? 'intensity' : 'kg',
     );
     this.batcher =
       deps.gatherReportsMs === undefined
@@ -196,15 +197,12 @@ export class FlexOrchestrator implements FleetPlanning {
       o.held === false
         ? []
         : (await this.held.live(now)).flatMap((h) => toSpecs([...live, ...extra, ...reported(h.commitments)], grid));
-    const carbonCapKg =
-      this.deps.carbonCapKg ??
-      (this.deps.carbonCapFifo
-        ? await this.fifoCap.kg(
-            grid,
-            [...this.reports.keys()].map((id) => this.site(id)),
-            signals,
-          )
-        : undefined);
+    // An operator's cap in kg, or FIFO's intensity with the allowance the day so far leaves (carbon-cap.ts).
+    const fifoCap =
+      this.deps.carbonCapKg === undefined && this.deps.carbonCapFifo
+        ? await this.fifoCap.cap(grid, [...this.reports.values()], signals)
+        : undefined;
+    const carbonCapKg = this.deps.carbonCapKg ?? fifoCap?.kg;
     const started = performance.now();
     const { problem, schedule, carbonCapMissedKg, refresh, moves } = await solveFleet({
       solver: this.solver,
@@ -215,6 +213,7 @@ export class FlexOrchestrator implements FleetPlanning {
         reports: [...this.reports.values()],
         signals,
         pinned: this.moves.pinned,
+        ...(fifoCap?.gPerKwh === undefined ? {} : { carbonCapGPerKwh: fifoCap.gPerKwh }),
         ...(this.deps.lateGbpPerGpuHour === undefined ? {} : { lateGbpPerGpuHour: this.deps.lateGbpPerGpuHour }),
       },
       moveCost: this.moves.cost,
