@@ -105,6 +105,36 @@ test('an infeasible problem exits 1 and the schedule says why', () => {
   }
 });
 
+test('an intensity cap: the plan prints its own g per kWh beside the cap, and plan check holds it to it', () => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexlon-plan-'));
+  try {
+    const p = JSON.parse(readFileSync(example, 'utf8'));
+    // The example's intensities run 200–270 g/kWh: at most 230 g per kWh imported, 5 kg to spare.
+    Object.assign(p, { version: 2, carbonCapKg: 5, carbonCapGPerKwh: 230 });
+    const file = join(dir, 'p.json');
+    writeFileSync(file, JSON.stringify(p));
+    const out = join(dir, 's.json');
+    const r = flexlon('plan', '--problem', file, '--out', out, '--time-limit', '20');
+    assert.equal(r.code, 0, r.err);
+    const m =
+      /carbon\s+([\d.]+) kg, ([\d.]+) g per kWh imported \(([\d.]+) kWh\), under a cap of 5\.0 kg \+ 230\.0 g per kWh imported/.exec(
+        r.out,
+      );
+    assert.ok(m, r.out);
+    const [kg, kwh] = [Number(m[1]), Number(m[3])];
+    assert.ok(kg <= 5 + (230 * kwh) / 1000 + 0.1, `${kg} kg over ${kwh} kWh`);
+    assert.equal(flexlon('plan', 'check', '--problem', file, '--schedule', out).code, 0);
+    // Tighter than the plan keeps: plan check names the cap.
+    Object.assign(p, { carbonCapKg: -1000 });
+    writeFileSync(file, JSON.stringify(p));
+    const c = flexlon('plan', 'check', '--problem', file, '--schedule', out);
+    assert.equal(c.code, 1);
+    assert.match(c.out + c.err, /against the cap of -1000\.0 kg \+ 230\.0 g per kWh imported/);
+  } finally {
+    rmSync(dir, { recursive: true, force: true });
+  }
+});
+
 test('offers prints the flexibility curve up to the largest deliverable reduction', () => {
   const r = flexlon(
     'offers',
