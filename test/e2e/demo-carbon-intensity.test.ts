@@ -56,7 +56,7 @@ test(
         );
         const allowed = p.carbonCapKg + (p.carbonCapGPerKwh! * p.importKwh) / 1000;
         assert.ok(
-          p.carbonKg <= allowed + (0.01 * Math.max(1, allowed)) / 100,
+          p.carbonKg <= allowed + 1e-4 * Math.max(1, Math.abs(allowed)),
           `${p.carbonKg} kg against ${allowed} kg allowed`,
         );
       }
