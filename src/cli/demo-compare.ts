@@ -141,9 +141,9 @@ export const perWorkWords = (s: Savings): string => {
 interface PlanCarbon {
   readonly carbonKg?: number;
   readonly carbonCapKg?: number;
-  /** The FIFO cap's intensity (g/kWh) and the plan's import (kWh): the plan keeps kg ≤ carbonCapKg + g × kWh. */
+  /** The FIFO cap's intensity (g/kWh) and the plan's import for IT (kWh): the plan keeps kg ≤ carbonCapKg + g × kWh. */
   readonly carbonCapGPerKwh?: number;
-  readonly importKwh?: number;
+  readonly itImportKwh?: number;
   /** The FIFO cap a plan could not keep and was made without (FLX_CARBON_CAP_MISSED). */
   readonly carbonCapMissedKg?: number;
 }
@@ -151,7 +151,7 @@ interface PlanCarbon {
 /** Whether a plan kept its cap (src/optimise/carbon-cap.ts keepsCap, on the audit row's rounded figures). */
 const keptCap = (x: PlanCarbon): boolean => {
   const kg = x.carbonKg ?? 0;
-  const use = kg - ((x.carbonCapGPerKwh ?? 0) * (x.importKwh ?? 0)) / 1000;
+  const use = kg - ((x.carbonCapGPerKwh ?? 0) * (x.itImportKwh ?? 0)) / 1000;
   const cap = x.carbonCapKg ?? 0;
   return use <= cap + 1e-6 * Math.max(1, Math.abs(cap), kg);
 };
@@ -176,7 +176,9 @@ export const carbonCapLines = async (c: DemoConfig, m: Market): Promise<string[]
         : `each plan's emissions at most ${c.carbonCap} kg over its 48 h horizon`;
   const first = capped[0];
   const intensity = (x: PlanCarbon): string =>
-    x.importKwh && x.importKwh > 0 ? `${(((x.carbonKg ?? 0) / x.importKwh) * 1000).toFixed(0)} g/kWh` : 'no import';
+    x.itImportKwh && x.itImportKwh > 0
+      ? `${(((x.carbonKg ?? 0) / x.itImportKwh) * 1000).toFixed(0)} g/kWh`
+      : 'no import';
   const firstWords = !first
     ? ''
     : first.carbonCapGPerKwh === undefined

@@ -1,12 +1,12 @@
 // `flexlon plan`: plans a problem file into a schedule file; `flexlon plan check` verifies any
 // schedule against its problem, independently of how it was made (docs/planning-problem.md).
 import { createPlanningSolver } from '../compose/index.ts';
-import { siteImportKw, type LateJob, type PlanningProblem, type Schedule } from '../domain/planning.ts';
+import type { LateJob, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { FlexError } from '../errors.ts';
 import { checkSchedule } from '../optimise/check.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 import { readProblem, readSchedule, writeJson } from './planning-files.ts';
-import { capWords } from '../optimise/carbon-cap.ts';
+import { capWords, itImportKwh } from '../optimise/carbon-cap.ts';
 
 const PLAN_USAGE = `Usage: flexlon plan --problem P.json [--out S.json] [--time-limit SECONDS]
        flexlon plan check --problem P.json --schedule S.json
@@ -28,16 +28,12 @@ cost and carbon, and exits 1 naming every violation.`;
 
 const money = (n: number): string => `£${n.toFixed(2)}`;
 
-/** The plan's grid import over the horizon (kWh), from each site's import per slot. */
-const importKwhOf = (p: PlanningProblem, importKw: (site: string) => readonly number[]): number =>
-  (p.sites.reduce((a, site) => a + importKw(site.id).reduce((b, x) => b + x, 0), 0) * p.slotMinutes) / 60;
-
-/** The carbon line: kg, and against the cap; with an intensity cap, the plan's own g per kWh beside it. */
+/** The carbon line: kg, and against the cap; with an intensity cap, the plan's own g per kWh imported for IT beside it. */
 const carbonLine = (p: PlanningProblem, kg: number, importKwh: number, digits: number): string => {
   if (p.carbonCapKg === undefined) return `carbon      ${kg.toFixed(digits)} kg`;
   if (p.carbonCapGPerKwh === undefined) return `carbon      ${kg.toFixed(digits)} kg of a ${p.carbonCapKg} kg cap`;
   const g = importKwh > 0 ? ((kg / importKwh) * 1000).toFixed(1) : '0.0';
-  return `carbon      ${kg.toFixed(digits)} kg, ${g} g per kWh imported (${importKwh.toFixed(1)} kWh), under a cap of ${capWords(p)}`;
+  return `carbon      ${kg.toFixed(digits)} kg, ${g} g per kWh imported for IT (${importKwh.toFixed(1)} kWh), against a cap of ${capWords(p)}`;
 };
 
 export const summary = (p: PlanningProblem, s: Schedule, seconds?: number): string[] => {
@@ -47,12 +43,7 @@ export const summary = (p: PlanningProblem, s: Schedule, seconds?: number): stri
   const lines = [
     `status      ${s.status}${seconds === undefined ? '' : ` in ${seconds.toFixed(2)} s`} (${p.jobs.length} jobs, ${p.sites.length} sites, ${p.slots} slots)`,
     `cost        ${money(s.costGbp)}  (proven lower bound ${money(s.lowerBoundGbp)}, gap ≤ ${gap.toFixed(3)} %)`,
-    carbonLine(
-      p,
-      s.carbonKg,
-      importKwhOf(p, (site) => siteImportKw(p, s, site)),
-      1,
-    ),
+    carbonLine(p, s.carbonKg, itImportKwh(p, s), 1),
   ];
   if (s.version === 2) lines.push(...lateLines(s.energyCostGbp ?? 0, s.late ?? []));
   if (s.gbpPerUnitOfWork !== undefined)
@@ -93,14 +84,7 @@ const check = (argv: readonly string[], io: Output): number => {
   const schedule = readSchedule(values.schedule);
   const verdict = checkSchedule(problem, schedule);
   io.out(`cost        ${money(verdict.costGbp)} (recomputed; the schedule says ${money(schedule.costGbp)})`);
-  io.out(
-    carbonLine(
-      problem,
-      verdict.carbonKg,
-      importKwhOf(problem, (site) => verdict.importKw[site] ?? []),
-      3,
-    ),
-  );
+  io.out(carbonLine(problem, verdict.carbonKg, itImportKwh(problem, schedule), 3));
   if (problem.version === 2) for (const line of lateLines(verdict.energyCostGbp, verdict.late)) io.out(line);
   if (verdict.ok) {
     io.out('check       ok: the schedule meets every constraint of the problem');

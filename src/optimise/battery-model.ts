@@ -5,7 +5,7 @@
 import type { BatteryBoundInput, BatterySchedule, JobSchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { INF, LpBuilder, type LpModel, type LpSolve } from './lp.ts';
-import { capKgPerKwh, capWords } from './carbon-cap.ts';
+import { batteryCapKgPerKwh, capKgPerKwh, capWords, usesWithinCap } from './carbon-cap.ts';
 
 export type BatteryResult =
   | { readonly ok: true; readonly batteries: BatterySchedule[] }
@@ -19,6 +19,15 @@ const capOfLoad = (p: PlanningProblem, load: readonly Float64Array[]): number =>
     for (let t = 0; t < p.slots; t++) kg += capKgPerKwh(p, s, t) * (load[i]![t] as number) * s.pue * h;
   });
   return kg;
+};
+
+/** kWh imported for the IT load alone (PUE × IT). */
+const itKwhOfLoad = (p: PlanningProblem, load: readonly Float64Array[]): number => {
+  let kwh = 0;
+  p.sites.forEach((s, i) => {
+    for (let t = 0; t < p.slots; t++) kwh += (load[i]![t] as number) * s.pue;
+  });
+  return (kwh * p.slotMinutes) / 60;
 };
 
 const buildModel = (p: PlanningProblem, load: readonly Float64Array[], sites: number[]): LpModel => {
@@ -40,7 +49,7 @@ const buildModel = (p: PlanningProblem, load: readonly Float64Array[], sites: nu
     for (let t = 0; t < T; t++) b.row(t === 0 ? bat.initialSocKwh : 0, t === 0 ? bat.initialSocKwh : 0);
     for (let t = 0; t < T; t++) {
       const price = ((site.priceGbpPerMwh[t] ?? 0) * h) / 1000;
-      const kg = capKgPerKwh(p, site, t) * h;
+      const kg = batteryCapKgPerKwh(site, t) * h;
       const c = carbonRow >= 0 ? [carbonRow] : [];
       b.col(
         price,
@@ -73,7 +82,8 @@ export const planBatteries = async (
   const sites = p.sites.flatMap((s, i) => (s.battery ? [i] : []));
   if (sites.length === 0) {
     const kg = capOfLoad(p, load);
-    if (p.carbonCapKg !== undefined && kg > p.carbonCapKg + 1e-9 * Math.max(1, Math.abs(p.carbonCapKg)))
+    const gross = kg + ((p.carbonCapGPerKwh ?? 0) * itKwhOfLoad(p, load)) / 1000;
+    if (!usesWithinCap(p, kg, gross))
       return {
         ok: false,
         carbon: true,

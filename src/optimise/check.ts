@@ -2,7 +2,7 @@
 // nothing about how the schedule was made; every planner's output passes through it before use.
 import type { LateJob, PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
 import { lateness, mayLeaveUnserved, runEnd } from './soft.ts';
-import { capUseKg, capWords, keepsCap } from './carbon-cap.ts';
+import { capUseKg, capWords, usesWithinCap } from './carbon-cap.ts';
 
 export interface CheckResult {
   readonly ok: boolean;
@@ -158,7 +158,7 @@ export const checkSchedule = (
   let cost = 0;
   let wear = 0;
   let carbon = 0;
-  let importedKwh = 0;
+  let itImportKwh = 0;
   const importKw: Record<string, number[]> = {};
   for (const site of problem.sites) {
     const it = itKw.get(site.id) ?? [];
@@ -180,7 +180,7 @@ export const checkSchedule = (
         );
       cost += ((site.priceGbpPerMwh[t] ?? 0) * x * h) / 1000;
       carbon += ((site.carbonGPerKwh[t] ?? 0) * x * h) / 1000;
-      importedKwh += x * h;
+      itImportKwh += (it[t] ?? 0) * site.pue * h;
     });
   }
   for (const c of problem.commitments) {
@@ -196,12 +196,12 @@ export const checkSchedule = (
         );
     }
   }
-  const capUse = capUseKg(problem, carbon, importedKwh);
-  if (!keepsCap(problem, carbon, importedKwh, TOL))
+  const capUse = capUseKg(problem, carbon, itImportKwh);
+  if (!usesWithinCap(problem, capUse, carbon, TOL))
     out.push(
       problem.carbonCapGPerKwh === undefined
         ? `carbon ${carbon.toFixed(3)} kg exceeds the cap of ${problem.carbonCapKg} kg`
-        : `carbon ${carbon.toFixed(3)} kg over ${importedKwh.toFixed(1)} kWh imported counts ${capUse.toFixed(3)} kg against the cap of ${capWords(problem)}`,
+        : `carbon ${carbon.toFixed(3)} kg with ${itImportKwh.toFixed(1)} kWh imported for IT counts ${capUse.toFixed(3)} kg against the cap of ${capWords(problem)}`,
     );
   const energyCost = cost;
   const late = lateness(problem, schedule.jobs);

@@ -9,7 +9,7 @@ import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { runProfile, unitCosts, type Draft } from './disaggregate.ts';
 import { isSoft, lateGbpPerKwh, runEnd } from './soft.ts';
-import { capKgPerKwh, tightenedCap } from './carbon-cap.ts';
+import { batteryCapKgPerKwh, capKgPerKwh, tightenedCap } from './carbon-cap.ts';
 
 export interface LocalSearchResult {
   /** Jobs moved (counting repeats over sweeps). */
@@ -71,8 +71,8 @@ const planCapUse = (p: PlanningProblem, st: readonly SiteState[], batteries: rea
   p.sites.forEach((site, s) => {
     const b = batteries.find((x) => x.site === site.id);
     for (let t = 0; t < p.slots; t++) {
-      const imp = (st[s]!.load[t] as number) * site.pue + (b ? (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0) : 0);
-      kg += capKgPerKwh(p, site, t) * imp * h;
+      const flow = b ? (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0) : 0;
+      kg += (capKgPerKwh(p, site, t) * (st[s]!.load[t] as number) * site.pue + batteryCapKgPerKwh(site, t) * flow) * h;
     }
   });
   return kg;
@@ -106,7 +106,7 @@ export const localSearch = (
     Float64Array.from({ length: p.slots }, (_, t) => site.pue * capKgPerKwh(p, site, t)),
   );
   const st = siteStates(p, d, batteries, priced);
-  const budget = p.carbonCapKg === undefined ? Number.POSITIVE_INFINITY : tightenedCap(p.carbonCapKg, 1e-7);
+  const budget = p.carbonCapKg === undefined ? Number.POSITIVE_INFINITY : tightenedCap(p, 1e-7);
   let carbon = planCapUse(p, st, batteries);
   const siteIndex = new Map(p.sites.map((s, i) => [s.id, i]));
   const value = (s: number, pw: Float64Array, table: readonly Float64Array[]): number => {

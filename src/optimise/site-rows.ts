@@ -5,7 +5,7 @@
 // ceiling (the grid limit and every commitment in force) that the later stages check against too.
 import type { PlanningProblem } from '../domain/planning.ts';
 import { INF, type LpBuilder } from './lp.ts';
-import { capKgPerKwh, tightenedCap } from './carbon-cap.ts';
+import { batteryCapKgPerKwh, capKgPerKwh, tightenedCap } from './carbon-cap.ts';
 
 /** Import ceiling per site and slot: the grid limit and every commitment in force (kW). */
 export const importCaps = (p: PlanningProblem): Float64Array[] =>
@@ -52,7 +52,7 @@ export const addSiteRows = (p: PlanningProblem, b: LpBuilder, carbonTightening: 
       b.row(t === 0 ? site.battery.initialSocKwh : 0, t === 0 ? site.battery.initialSocKwh : 0);
   });
   const cap = p.carbonCapKg;
-  const carbonRow = cap === undefined ? -1 : b.row(-INF, tightenedCap(cap, carbonTightening));
+  const carbonRow = cap === undefined ? -1 : b.row(-INF, tightenedCap(p, carbonTightening));
   return { itFirst, importRow, socRow, carbonRow };
 };
 
@@ -112,7 +112,7 @@ export const addBatteries = (
     first[s] = b.numCols;
     for (let t = 0; t < T; t++) {
       const price = ((site.priceGbpPerMwh[t] ?? 0) * h) / 1000;
-      const kg = capKgPerKwh(p, site, t) * h;
+      const kg = batteryCapKgPerKwh(site, t) * h;
       const imp = importRow[s]! + t;
       const soc = socRow[s]! + t;
       const withCarbon = (rows: number[], coefs: number[], sign: number) =>

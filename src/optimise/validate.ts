@@ -155,10 +155,10 @@ const sloFaults = (j: PlanningProblem['jobs'][number], at: string, out: Fault[])
 
 /** A plain kg cap is at least 0; only a cap with an intensity (an allowance on top of it) may be below. */
 const carbonCapFaults = (p: PlanningProblem, out: Fault[]): void => {
-  if (p.carbonCapKg !== undefined && p.carbonCapKg < 0 && p.carbonCapGPerKwh === undefined)
+  if (p.carbonCapKg !== undefined && p.carbonCapKg < 0 && !((p.carbonCapGPerKwh ?? 0) > 0))
     out.push({
       path: '$.carbonCapKg',
-      message: `${p.carbonCapKg} is below 0; a cap in kg must be at least 0 (only with carbonCapGPerKwh is it an allowance that may be negative)`,
+      message: `${p.carbonCapKg} is below 0; a cap in kg must be at least 0 (only with a carbonCapGPerKwh above 0 is it an allowance that may be negative)`,
     });
   if (p.carbonCapGPerKwh !== undefined && p.carbonCapKg === undefined)
     out.push({ path: '$.carbonCapGPerKwh', message: 'needs carbonCapKg (the allowance on top of it; 0 for none)' });

@@ -213,7 +213,12 @@ test('a FIFO cap no plan can keep: the plan is made without it and says so; a ca
     assert.equal(target.problem.carbonCapKg, undefined, 'planned without the cap');
     assert.equal(target.problem.carbonCapGPerKwh, undefined, 'nor its intensity');
     assert.ok(checkSchedule(target.problem, target.schedule).ok);
-    const hard = await solveFleet({ ...f, carbonCapKg: cap.carbonCapKg, capIsTarget: false });
+    const hard = await solveFleet({
+      ...f,
+      input: { ...f.input, ...(cap.gPerKwh === undefined ? {} : { carbonCapGPerKwh: cap.gPerKwh }) },
+      carbonCapKg: cap.carbonCapKg,
+      capIsTarget: false,
+    });
     assert.equal(hard.schedule.status, 'infeasible');
     assert.match(hard.schedule.reason ?? '', /carbon cap/);
   }

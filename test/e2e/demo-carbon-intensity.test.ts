@@ -17,7 +17,7 @@ interface PlanRow {
   readonly carbonKg?: number;
   readonly carbonCapKg?: number;
   readonly carbonCapGPerKwh?: number;
-  readonly importKwh?: number;
+  readonly itImportKwh?: number;
   readonly carbonCapMissedKg?: number;
 }
 
@@ -52,9 +52,9 @@ test(
       assert.ok(capped.length > 10, `${capped.length} plans under the intensity cap`);
       for (const p of capped) {
         assert.ok(
-          p.importKwh !== undefined && p.importKwh > 0 && p.carbonKg !== undefined && p.carbonCapKg !== undefined,
+          p.itImportKwh !== undefined && p.itImportKwh > 0 && p.carbonKg !== undefined && p.carbonCapKg !== undefined,
         );
-        const allowed = p.carbonCapKg + (p.carbonCapGPerKwh! * p.importKwh) / 1000;
+        const allowed = p.carbonCapKg + (p.carbonCapGPerKwh! * p.itImportKwh) / 1000;
         assert.ok(
           p.carbonKg <= allowed + 1e-4 * Math.max(1, Math.abs(allowed)),
           `${p.carbonKg} kg against ${allowed} kg allowed`,

@@ -75,6 +75,8 @@ test('a carbon cap below 0 kg needs an intensity; an intensity needs the kg it a
     /\$\.carbonCapGPerKwh: needs carbonCapKg/,
   );
   assert.ok(validateProblem({ ...p, version: 2, carbonCapKg: -5, carbonCapGPerKwh: 180 }).ok);
+  // An intensity of 0 adds nothing: below 0 kg that is an impossible cap in kg.
+  assert.ok(!validateProblem({ ...p, version: 2, carbonCapKg: -5, carbonCapGPerKwh: 0 }).ok);
   // Version 1 has no intensity, and its kg stay at least 0.
   assert.ok(!validateProblem({ ...p, version: 1, carbonCapKg: 0, carbonCapGPerKwh: 180 }).ok);
   assert.ok(!validateProblem({ ...p, version: 1, carbonCapKg: -5 }).ok);

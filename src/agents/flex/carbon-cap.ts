@@ -6,10 +6,12 @@
 //  - "fifo" (the default): FlexLon may emit no more than the same queues would on FIFO. A plan made
 //    at time t may emit FIFO's kg from the origin to its horizon end less the metered kg.
 //  - "fifo-intensity": no more CO2 per kWh than the same queues on FIFO. A plan keeps
-//      metered kg + the plan's kg ≤ I × (metered kWh + the plan's kWh),
+//      metered kg + the plan's kg ≤ I × (metered kWh + the plan's kWh for its IT load),
 //      I = FIFO's kg / FIFO's kWh from the origin to the plan's horizon end,
 //    which the planner takes as an intensity with an allowance (PlanningProblem.carbonCapGPerKwh = I,
-//    carbonCapKg = I × metered kWh − metered kg; src/optimise/carbon-cap.ts).
+//    carbonCapKg = I × metered kWh − metered kg; src/optimise/carbon-cap.ts). The meter cannot tell a
+//    battery's charging from the IT load, so at a battery site the day so far is credited on all it
+//    imported; the plan's battery flows earn no room.
 //
 // Why two. On a full site FIFO's strict order leaves GPUs idle behind a job that does not fit, so a
 // budget of FIFO's kg caps the work FlexLon may do; and a simulated site's FIFO twin runs the day's

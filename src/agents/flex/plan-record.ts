@@ -10,6 +10,7 @@ import type { Store } from '../../ports.ts';
 import type { PlanKeys } from '../../store/records.ts';
 import type { FleetSolution } from './fleet-plan.ts';
 import type { MoveChoice } from './site-move.ts';
+import { itImportKwh } from '../../optimise/carbon-cap.ts';
 
 /** A plan of the fleet as made (FlexOrchestrator.plan), before it is stored. */
 export interface PlanResult {
@@ -167,10 +168,6 @@ export const planRecord = (id: string, createdAt: number, r: PlanResult, reason:
   };
 };
 
-/** The plan's grid import over its horizon (kWh), all sites. */
-const importKwhOf = (rec: PlanRecord): number =>
-  (Object.values(rec.siteImportKw).reduce((a, kw) => a + kw.reduce((b, x) => b + x, 0), 0) * rec.slotMinutes) / 60;
-
 /**
  * Stores a plan that dispatch follows (immutable) with its audit row, in one transaction; `audit`
  * adds what the route that made the plan knows (the site, the levers, the order, the lateness).
@@ -196,10 +193,13 @@ export const storePlan = async (
         costGbp: rec.costGbp,
         carbonKg: rec.carbonKg,
         ...(result.problem.carbonCapKg === undefined ? {} : { carbonCapKg: result.problem.carbonCapKg }),
-        // With an intensity the cap is kg + g per kWh imported (src/optimise/carbon-cap.ts): the plan's kWh say how it stands.
+        // With an intensity the cap is kg + g per kWh imported for IT (src/optimise/carbon-cap.ts): those kWh say how it stands.
         ...(result.problem.carbonCapGPerKwh === undefined
           ? {}
-          : { carbonCapGPerKwh: result.problem.carbonCapGPerKwh, importKwh: importKwhOf(rec) }),
+          : {
+              carbonCapGPerKwh: result.problem.carbonCapGPerKwh,
+              itImportKwh: result.schedule.status === 'infeasible' ? 0 : itImportKwh(result.problem, result.schedule),
+            }),
         ...(result.carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg: result.carbonCapMissedKg }),
         lowerBoundGbp: result.schedule.lowerBoundGbp,
         horizonStart: rec.horizonStart,
