@@ -124,7 +124,7 @@ export interface BppConfig extends RoleBase, Receiver {
   readonly pricing: PricingPolicy;
   readonly cancellation?: CancellationPolicy;
   readonly quoteTtlSeconds: number;
-  /** kg over each plan's horizon, or `fifo`: no more than the same queues on FIFO; none when absent. */
+  /** kg over each plan's horizon, `fifo`: no more than the same queues on FIFO, or `fifo-intensity`: no more per kWh; none when absent. */
   readonly carbonCap?: number | 'fifo' | 'fifo-intensity' | 'none';
   /** What moving a job between the BPP's sites costs; DEFAULT_MOVE_COST when absent. */
   readonly moveCost?: MoveCost;

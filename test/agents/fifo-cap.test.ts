@@ -55,3 +55,32 @@ test('no FIFO baseline: no cap, said once', async () => {
   assert.equal(warned.length, 1);
   assert.match(warned[0] ?? '', /plans are not carbon-capped/);
 });
+
+test('two sites: FIFO’s intensity is the fleet’s, over both sites’ kWh; FIFO with no import gives no intensity cap', async () => {
+  const log = createLogger('silent');
+  // man imports twice what lon does on FIFO, at 100 g/kWh throughout (its own region).
+  const twoReads = {
+    baseline: async (site: string, _from: EpochMs, slots: number) =>
+      new Array<number>(slots).fill(site === 'man' ? 160 : 80),
+    meter: async (_site: string, _from: EpochMs, slots: number) => new Array<number>(slots).fill(0),
+    intensity: async (region: string, g: SlotGrid) =>
+      series(g.start, new Array<number>(g.slots).fill(region === 'NW' ? 100 : 400)),
+  };
+  const both = [
+    { site: 'lon', region: 'GB' },
+    { site: 'man', region: 'NW' },
+  ];
+  const signals = new Map([
+    ['GB', series(grid.start, [400, 400])],
+    ['NW', series(grid.start, [100, 100])],
+  ]);
+  const cap = await new FifoCarbonCap(twoReads, log, 'intensity').cap(grid, both, signals);
+  // 40 kWh a half hour at 400 g and 80 at 100 g: (16 + 8) kg over 120 kWh = 200 g/kWh; nothing metered.
+  assert.ok(cap && Math.abs((cap.gPerKwh ?? 0) - 200) < 1e-9 && Math.abs(cap.kg) < 1e-9, JSON.stringify(cap));
+  const idle = {
+    ...twoReads,
+    baseline: async (_s: string, _f: EpochMs, slots: number) => new Array<number>(slots).fill(0),
+  };
+  assert.equal(await new FifoCarbonCap(idle, log, 'intensity').cap(grid, both, signals), undefined);
+  assert.deepEqual(await new FifoCarbonCap(idle, log, 'kg').cap(grid, both, signals), { kg: 0 });
+});

@@ -53,10 +53,10 @@ const readMoveCost = (c: ConfigReader): { moveCost?: MoveCost } => {
   return { moveCost: out };
 };
 
-/** `carbonCapKg` (kg over each plan's horizon) or `carbonCap`: "fifo" | "none"; not both. */
+/** `carbonCapKg` (kg over each plan's horizon) or `carbonCap`: "fifo" | "fifo-intensity" | "none"; not both. */
 const readCarbonCap = (c: ConfigReader): { carbonCap?: number | 'fifo' | 'fifo-intensity' | 'none' } => {
   if (c.has('carbonCapKg') && c.has('carbonCap'))
-    c.fail('carbonCap', 'give carbonCapKg (kg) or carbonCap ("fifo" or "none"), not both');
+    c.fail('carbonCap', 'give carbonCapKg (kg) or carbonCap ("fifo", "fifo-intensity" or "none"), not both');
   if (c.has('carbonCapKg')) return { carbonCap: c.number('carbonCapKg', undefined, 0, 1e12) };
   if (c.has('carbonCap')) return { carbonCap: c.oneOf('carbonCap', ['fifo', 'fifo-intensity', 'none'] as const) };
   return {};
