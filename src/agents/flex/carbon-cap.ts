@@ -18,10 +18,11 @@
 // jobs before they are submitted, so early in the day its kg over a horizon counts work no plan can
 // see yet and the kg cap does not bind (`flexlon demo --jobs 150`, 2023-01-24: the first plan 4,975 kg
 // against 6,768). The intensity binds from the first plan instead, and pays for work done in clean
-// hours, but it also pays for GPUs left idle in dirty ones. Measured on 2023-01-24 (work done in the
-// two days against FIFO; docs/benchmarks.md, "Two FIFO carbon caps"): `--jobs 300 --sites 3` 4.0 %
-// less with fifo, 2.2 % less with fifo-intensity; `--jobs 150` 0.8 % and 3.4 %; `--jobs 150 --sites 3`
-// 3.9 % and 4.3 %. Neither is better everywhere, so the default stays. A cap per unit of work (the
+// hours, but it also pays for GPUs left idle in dirty ones, and a cap that binds makes every
+// commitment dearer (the plans that price it must keep the cap too). Measured on 2023-01-24 (work done
+// in the two days against FIFO; docs/benchmarks.md, "Two FIFO carbon caps"): `--jobs 150` 0.8 % less
+// with fifo, 2.4 % less with fifo-intensity; `--jobs 150 --sites 3` 3.9 % and 4.4 %; `--jobs 300
+// --sites 3` 4.0 % with fifo and no deal with fifo-intensity. So the default stays fifo. A cap per unit of work (the
 // import above the base load) was tried and cannot be met: the plan's horizon ends with base load and
 // none of the work still to arrive, which FIFO's twin has. Why cumulative: once FlexLon has deferred
 // work that FIFO ran earlier, its remaining work over the next 48 hours is not FIFO's remaining work.
