@@ -5,7 +5,7 @@
 import type { BatteryBoundInput, BatterySchedule, JobSchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { INF, LpBuilder, type LpModel, type LpSolve } from './lp.ts';
-import { batteryCapKgPerKwh, capKgPerKwh, capWords, usesWithinCap } from './carbon-cap.ts';
+import { batteryCapGPerKwh, capGPerKwh, capWords, usesWithinCap } from './carbon-cap.ts';
 
 export type BatteryResult =
   | { readonly ok: true; readonly batteries: BatterySchedule[] }
@@ -16,7 +16,7 @@ const capOfLoad = (p: PlanningProblem, load: readonly Float64Array[]): number =>
   const h = p.slotMinutes / 60;
   let kg = 0;
   p.sites.forEach((s, i) => {
-    for (let t = 0; t < p.slots; t++) kg += capKgPerKwh(p, s, t) * (load[i]![t] as number) * s.pue * h;
+    for (let t = 0; t < p.slots; t++) kg += (capGPerKwh(p, s, t) * (load[i]![t] as number) * s.pue * h) / 1000;
   });
   return kg;
 };
@@ -49,7 +49,7 @@ const buildModel = (p: PlanningProblem, load: readonly Float64Array[], sites: nu
     for (let t = 0; t < T; t++) b.row(t === 0 ? bat.initialSocKwh : 0, t === 0 ? bat.initialSocKwh : 0);
     for (let t = 0; t < T; t++) {
       const price = ((site.priceGbpPerMwh[t] ?? 0) * h) / 1000;
-      const kg = batteryCapKgPerKwh(site, t) * h;
+      const kg = (batteryCapGPerKwh(site, t) * h) / 1000;
       const c = carbonRow >= 0 ? [carbonRow] : [];
       b.col(
         price,
@@ -83,7 +83,13 @@ export const planBatteries = async (
   if (sites.length === 0) {
     const kg = capOfLoad(p, load);
     const gross = kg + ((p.carbonCapGPerKwh ?? 0) * itKwhOfLoad(p, load)) / 1000;
-    if (!usesWithinCap(p, kg, gross))
+    const over =
+      p.carbonCapKg === undefined
+        ? false
+        : p.carbonCapGPerKwh === undefined
+          ? kg > p.carbonCapKg * (1 + 1e-9)
+          : !usesWithinCap(p, kg, gross);
+    if (over)
       return {
         ok: false,
         carbon: true,

@@ -8,7 +8,7 @@
 // (each class's multiplier is optimised exactly); with duals from a coarse LP it still holds.
 import type { PlanningProblem } from '../domain/planning.ts';
 import { classLateCost, type ClassModel, type JobClass } from './class-model.ts';
-import { capKgPerKwh } from './carbon-cap.ts';
+import { capGPerKwh } from './carbon-cap.ts';
 
 /** Row multipliers made sign-valid for the row's bounds (y > 0 needs a lower, y < 0 an upper side). */
 const validDuals = (cm: ClassModel, rowDual: Float64Array): Float64Array => {
@@ -68,7 +68,7 @@ export const exactClassBound = (
   const reduced = p.sites.map((site, s) =>
     Float64Array.from({ length: p.slots }, (_, t) => {
       const cost = ((site.priceGbpPerMwh[t] ?? 0) * h * site.pue) / 1000;
-      const kg = capKgPerKwh(p, site, t) * h * site.pue;
+      const kg = (capGPerKwh(p, site, t) * h * site.pue) / 1000;
       const imp = (cm.rows.importRow[s] as number) >= 0 ? (y[(cm.rows.importRow[s] as number) + t] as number) : 0;
       return cost - (y[cm.rows.itFirst + s * p.slots + t] as number) - site.pue * imp - kg * carbonY;
     }),

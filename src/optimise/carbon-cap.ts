@@ -11,12 +11,15 @@ import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 
 type Site = PlanningProblem['sites'][number];
 
-/** kg the cap counts per kWh imported for IT load at `site` in slot t (may be below 0 with an intensity). */
-export const capKgPerKwh = (p: PlanningProblem, site: Site, t: number): number =>
-  ((site.carbonGPerKwh[t] ?? 0) - (p.carbonCapGPerKwh ?? 0)) / 1000;
+// Grams, not kg: callers divide by 1000 last, as they did before the intensity existed, so a plain kg
+// cap (intensity 0) gives the LP the very same coefficients, bit for bit, and the same plans.
 
-/** kg the cap counts per kWh a battery imports (its charge; a discharge takes it back): its carbon alone. */
-export const batteryCapKgPerKwh = (site: Site, t: number): number => (site.carbonGPerKwh[t] ?? 0) / 1000;
+/** Grams the cap counts per kWh imported for IT load at `site` in slot t (may be below 0 with an intensity). */
+export const capGPerKwh = (p: PlanningProblem, site: Site, t: number): number =>
+  (site.carbonGPerKwh[t] ?? 0) - (p.carbonCapGPerKwh ?? 0);
+
+/** Grams the cap counts per kWh a battery imports (its charge; a discharge takes it back): its carbon alone. */
+export const batteryCapGPerKwh = (site: Site, t: number): number => site.carbonGPerKwh[t] ?? 0;
 
 /** What the cap counts of `kg` emitted with `itKwh` imported for the IT load (kg, as carbonCapKg). */
 export const capUseKg = (p: PlanningProblem, kg: number, itKwh: number): number =>
@@ -40,6 +43,7 @@ export const itImportKwh = (p: PlanningProblem, s: Schedule): number => {
  */
 export const tightenedCap = (p: PlanningProblem, share: number): number => {
   const cap = p.carbonCapKg ?? 0;
+  if (!((p.carbonCapGPerKwh ?? 0) > 0) && cap >= 0) return cap * (1 - share);
   const pue = Math.min(...p.sites.map((s) => s.pue));
   const credit = ((p.carbonCapGPerKwh ?? 0) * pue * p.jobs.reduce((a, j) => a + j.energyKwh, 0)) / 1000;
   return cap - share * (Math.abs(cap) + credit);
@@ -47,7 +51,9 @@ export const tightenedCap = (p: PlanningProblem, share: number): number => {
 
 /** keepsCap from what the cap counts (`useKg`) and the gross kg emitted, within a tolerance of the gross kg. */
 export const usesWithinCap = (p: PlanningProblem, useKg: number, kg: number, rel = 1e-9): boolean =>
-  p.carbonCapKg === undefined || useKg <= p.carbonCapKg + rel * Math.max(1, Math.abs(p.carbonCapKg), Math.abs(kg));
+  p.carbonCapKg === undefined ||
+  useKg <=
+    p.carbonCapKg + rel * Math.max(1, Math.abs(p.carbonCapKg), p.carbonCapGPerKwh === undefined ? 0 : Math.abs(kg));
 
 /** The cap in words, for a reason or a verdict: "6768 kg" or "0.0 kg + 250.0 g per kWh imported for IT". */
 export const capWords = (p: PlanningProblem): string =>

@@ -10,7 +10,7 @@ import type { PlanningProblem } from '../domain/planning.ts';
 import { INF, LpBuilder, type LpModel } from './lp.ts';
 import { addBatteries, addSiteRows, powerEntries, type SiteRows } from './site-rows.ts';
 import { mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
-import { capKgPerKwh } from './carbon-cap.ts';
+import { capGPerKwh } from './carbon-cap.ts';
 
 // Defined with the site rows; src/optimise/{planner,local-search,warm}.ts still import it from here.
 
@@ -244,7 +244,7 @@ export const shadowCosts = (p: PlanningProblem, cm: ClassModel, rowDual: Float64
   return p.sites.map((site, s) => {
     const out = new Float64Array(p.slots);
     for (let t = 0; t < p.slots; t++) {
-      const kg = capKgPerKwh(p, site, t) * h * site.pue;
+      const kg = (capGPerKwh(p, site, t) * h * site.pue) / 1000;
       const imp = (cm.rows.importRow[s] as number) >= 0 ? (rowDual[(cm.rows.importRow[s] as number) + t] ?? 0) : 0;
       out[t] = -((rowDual[cm.rows.itFirst + s * p.slots + t] ?? 0) + site.pue * imp + kg * carbonDual) / h;
     }

@@ -7,7 +7,7 @@
 import type { PlanningProblem } from '../domain/planning.ts';
 import type { ClassModel, JobClass } from './class-model.ts';
 import { lateGbpPerKwh, runEnd } from './soft.ts';
-import { capKgPerKwh } from './carbon-cap.ts';
+import { capGPerKwh } from './carbon-cap.ts';
 
 export interface Draft {
   /** Site index per job; −1 while the job is not placed. */
@@ -25,7 +25,7 @@ export const unitCosts = (p: PlanningProblem, carbonGbpPerKg: number): UnitCosts
   p.sites.map((s) => {
     const out = new Float64Array(p.slots);
     for (let t = 0; t < p.slots; t++)
-      out[t] = s.pue * ((s.priceGbpPerMwh[t] ?? 0) / 1000 + carbonGbpPerKg * capKgPerKwh(p, s, t));
+      out[t] = (s.pue * ((s.priceGbpPerMwh[t] ?? 0) + carbonGbpPerKg * capGPerKwh(p, s, t))) / 1000;
     return out;
   });
 

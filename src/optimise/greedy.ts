@@ -6,7 +6,7 @@ import type { JobSpec, PlanningProblem, Schedule, SiteSpec } from '../domain/pla
 import { infeasible } from '../domain/planning.ts';
 import { checkSchedule, costFields } from './check.ts';
 import { deferOrder, lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
-import { capKgPerKwh, capWords, usesWithinCap } from './carbon-cap.ts';
+import { capGPerKwh, capWords, usesWithinCap } from './carbon-cap.ts';
 
 export const GREEDY_PLANNER = 'greedy-cheapest-slot/1';
 
@@ -30,7 +30,7 @@ const roomFor = (problem: PlanningProblem, site: SiteSpec): SiteRoom => {
 
 /** £ per kWh of IT energy in slot t, with what the carbon cap counts priced at `carbonGbpPerKg`. */
 const unitCost = (p: PlanningProblem, site: SiteSpec, t: number, carbonGbpPerKg: number): number =>
-  ((site.priceGbpPerMwh[t] ?? 0) / 1000 + carbonGbpPerKg * capKgPerKwh(p, site, t)) * site.pue;
+  ((site.priceGbpPerMwh[t] ?? 0) / 1000 + (carbonGbpPerKg * capGPerKwh(p, site, t)) / 1000) * site.pue;
 
 type Placement = { readonly cost: number; readonly powerKw: number[] } | undefined;
 

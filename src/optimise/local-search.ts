@@ -9,7 +9,7 @@ import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { runProfile, unitCosts, type Draft } from './disaggregate.ts';
 import { isSoft, lateGbpPerKwh, runEnd } from './soft.ts';
-import { batteryCapKgPerKwh, capKgPerKwh, tightenedCap } from './carbon-cap.ts';
+import { capGPerKwh, tightenedCap } from './carbon-cap.ts';
 
 export interface LocalSearchResult {
   /** Jobs moved (counting repeats over sweeps). */
@@ -72,7 +72,9 @@ const planCapUse = (p: PlanningProblem, st: readonly SiteState[], batteries: rea
     const b = batteries.find((x) => x.site === site.id);
     for (let t = 0; t < p.slots; t++) {
       const flow = b ? (b.chargeKw[t] ?? 0) - (b.dischargeKw[t] ?? 0) : 0;
-      kg += (capKgPerKwh(p, site, t) * (st[s]!.load[t] as number) * site.pue + batteryCapKgPerKwh(site, t) * flow) * h;
+      const imp = (st[s]!.load[t] as number) * site.pue + flow;
+      // (g − I) on all the import, and I back on the battery's flow: a battery earns no room.
+      kg += (capGPerKwh(p, site, t) * imp * h) / 1000 + ((p.carbonCapGPerKwh ?? 0) * flow * h) / 1000;
     }
   });
   return kg;
@@ -103,7 +105,7 @@ export const localSearch = (
   const h = p.slotMinutes / 60;
   const priced = unitCosts(p, lambda);
   const kgPerKwh = p.sites.map((site) =>
-    Float64Array.from({ length: p.slots }, (_, t) => site.pue * capKgPerKwh(p, site, t)),
+    Float64Array.from({ length: p.slots }, (_, t) => (site.pue * capGPerKwh(p, site, t)) / 1000),
   );
   const st = siteStates(p, d, batteries, priced);
   const budget = p.carbonCapKg === undefined ? Number.POSITIVE_INFINITY : tightenedCap(p, 1e-7);

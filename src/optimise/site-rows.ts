@@ -5,7 +5,7 @@
 // ceiling (the grid limit and every commitment in force) that the later stages check against too.
 import type { PlanningProblem } from '../domain/planning.ts';
 import { INF, type LpBuilder } from './lp.ts';
-import { batteryCapKgPerKwh, capKgPerKwh, tightenedCap } from './carbon-cap.ts';
+import { batteryCapGPerKwh, capGPerKwh, tightenedCap } from './carbon-cap.ts';
 
 /** Import ceiling per site and slot: the grid limit and every commitment in force (kW). */
 export const importCaps = (p: PlanningProblem): Float64Array[] =>
@@ -84,7 +84,7 @@ export const powerEntries = (
       coefs.push(site.pue * k);
     }
     cost += ((site.priceGbpPerMwh[t] ?? 0) * h * site.pue * k) / 1000;
-    kg += capKgPerKwh(p, site, t) * h * site.pue * k;
+    kg += (capGPerKwh(p, site, t) * h * site.pue * k) / 1000;
   });
   if (r.carbonRow >= 0) {
     rows.push(r.carbonRow);
@@ -112,7 +112,7 @@ export const addBatteries = (
     first[s] = b.numCols;
     for (let t = 0; t < T; t++) {
       const price = ((site.priceGbpPerMwh[t] ?? 0) * h) / 1000;
-      const kg = batteryCapKgPerKwh(site, t) * h;
+      const kg = (batteryCapGPerKwh(site, t) * h) / 1000;
       const imp = importRow[s]! + t;
       const soc = socRow[s]! + t;
       const withCarbon = (rows: number[], coefs: number[], sign: number) =>

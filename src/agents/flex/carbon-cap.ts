@@ -107,6 +107,9 @@ export class FifoCarbonCap {
     this.firstDay ??= Math.floor(grid.start / DAY_MS) * DAY_MS;
     const origin = epochMs(Math.max(this.firstDay, Math.floor(grid.start / DAY_MS) * DAY_MS - 6 * DAY_MS));
     const past = Math.round((grid.start - origin) / slotMs);
+    // "fifo": one running sum, FIFO's kg added and the metered kg taken off site by site (summed
+    // otherwise the budget differs in its last bits, and so do the plans).
+    let budgetKg = 0;
     let fifoKg = 0;
     let fifoKwh = 0;
     let meteredKg = 0;
@@ -132,15 +135,17 @@ export class FifoCarbonCap {
       const ahead = carbonOf(series, 'forecast');
       const g = (t: number): number => (t < past ? (before[t] ?? 0) : (ahead[t - past] ?? 0));
       fifo.slice(0, past + grid.slots).forEach((kw, t) => {
+        budgetKg += (kw * h * g(t)) / 1000;
         fifoKg += (kw * h * g(t)) / 1000;
         fifoKwh += kw * h;
       });
       metered.slice(0, past).forEach((kw, t) => {
+        budgetKg -= (kw * h * g(t)) / 1000;
         meteredKg += (kw * h * g(t)) / 1000;
         meteredKwh += kw * h;
       });
     }
-    if (this.kind === 'kg') return { kg: fifoKg - meteredKg };
+    if (this.kind === 'kg') return { kg: budgetKg };
     // FIFO imported nothing: there is no intensity to hold the plans to.
     if (!(fifoKwh > 0)) return undefined;
     const gPerKwh = (fifoKg / fifoKwh) * 1000;
