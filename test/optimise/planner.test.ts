@@ -245,20 +245,23 @@ test('a solve that overruns its wall-clock limit is killed, and the next solve g
   }
 });
 
+/** One preemptible job of 100 kWh IT that may run anywhere in the day (the intensity-cap tests). */
+const dayJob = {
+  id: 'a',
+  energyKwh: 100,
+  maxPowerKw: 100,
+  releaseSlot: 0,
+  deadlineSlot: 8,
+  preemptible: true,
+  sites: ['lon'],
+};
+
 test('an intensity cap: the plan imports no dirtier than the stated g per kWh, at the least cost that allows', async () => {
   // One preemptible job of 100 kWh IT over the day (50 kWh a slot at most). On price alone it runs in
   // slots 6 (20 £/MWh, 300 g) and 2 (30 £/MWh, 200 g): 250 g per kWh. At most 200 g per kWh, the
   // cheapest mix keeps slot 2 and offsets each kWh of slot 6 with two of slot 5 (60 £/MWh, 150 g):
   // 50 kWh in slot 2, 16.7 in slot 6 and 33.3 in slot 5, £5.75 with PUE 1.5 (£3.75 without the cap).
-  const job = {
-    id: 'a',
-    energyKwh: 100,
-    maxPowerKw: 100,
-    releaseSlot: 0,
-    deadlineSlot: 8,
-    preemptible: true,
-    sites: ['lon'],
-  };
+  const job = dayJob;
   const free = await plan(base({ version: 2, jobs: [job] }));
   assert.ok(close(free.costGbp, 3.75, 1e-6), `uncapped ${free.costGbp}`);
   const p = base({ version: 2, jobs: [job], carbonCapKg: 0, carbonCapGPerKwh: 200 });
@@ -340,15 +343,7 @@ test('an intensity cap with a battery: charging earns no room, so a tighter cap 
     minSocKwh: 0,
     initialSocKwh: 100,
   };
-  const job = {
-    id: 'a',
-    energyKwh: 100,
-    maxPowerKw: 100,
-    releaseSlot: 0,
-    deadlineSlot: 8,
-    preemptible: true,
-    sites: ['lon'],
-  };
+  const job = dayJob;
   const site = { ...base().sites[0]!, battery };
   let last = Number.POSITIVE_INFINITY;
   for (const g of [260, 230, 210, 200, 190]) {
