@@ -49,7 +49,10 @@ export const tightenedCap = (p: PlanningProblem, share: number): number => {
   return cap - share * (Math.abs(cap) + credit);
 };
 
-/** keepsCap from what the cap counts (`useKg`) and the gross kg emitted, within a tolerance of the gross kg. */
+/**
+ * Whether a plan keeps the cap, from what the cap counts of it (`useKg`, capUseKg) and the kg it emits:
+ * with an intensity the use is a small difference of large figures, so the tolerance scales with the kg.
+ */
 export const usesWithinCap = (p: PlanningProblem, useKg: number, kg: number, rel = 1e-9): boolean =>
   p.carbonCapKg === undefined ||
   useKg <=

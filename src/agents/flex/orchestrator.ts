@@ -197,7 +197,7 @@ export class FlexOrchestrator implements FleetPlanning {
       o.held === false
         ? []
         : (await this.held.live(now)).flatMap((h) => toSpecs([...live, ...extra, ...reported(h.commitments)], grid));
-    // An operator's cap in kg, or FIFO's intensity with the allowance the day so far leaves (carbon-cap.ts).
+    // An operator's cap in kg, or the FIFO cap (carbon-cap.ts): FIFO's kg, or its intensity with an allowance.
     const fifoCap =
       this.deps.carbonCapKg === undefined && this.deps.carbonCapFifo
         ? await this.fifoCap.cap(grid, [...this.reports.values()], signals)
