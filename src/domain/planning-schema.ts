@@ -197,6 +197,10 @@ export const problemSchemaV2 = {
           // slot 0 on; validate.ts keeps a hard job's deadline after its release.
           deadlineSlot: { type: 'integer' },
           slo: sloSchema,
+          moveCostGbp: {
+            ...nonNegative,
+            description: '£ to run the job at any of its sites but the first (its home), once; absent: 0',
+          },
         },
       },
     },
@@ -220,6 +224,7 @@ export const scheduleSchemaV2 = {
     energyCostGbp: { type: 'number' },
     latenessCostGbp: { type: 'number' },
     batteryWearGbp: { type: 'number' },
+    moveCostGbp: { type: 'number' },
     late: {
       type: 'array',
       items: {

@@ -72,6 +72,12 @@ export interface JobSpec {
   readonly work?: number;
   /** Version 2: absent means hard. */
   readonly slo?: JobSlo;
+  /**
+   * Version 2: what it costs (£) to run the job at any of its sites but the first, its home: the
+   * transfer of its data and its restart there (docs/cost-model.md, "Site moves"). Charged once,
+   * whatever the job runs there. Absent: 0.
+   */
+  readonly moveCostGbp?: number;
 }
 
 /** A confirmed flexibility commitment: grid import at `site` stays ≤ maxImportKw in [fromSlot, toSlot). */
@@ -160,8 +166,8 @@ export interface Schedule {
   /** Version 2, where a battery states a degradation cost: Σ discharge × £/MWh (£), part of costGbp. */
   readonly batteryWearGbp?: number;
   /**
-   * Offer pricing only: the cost of the site moves the plan makes (£, src/agents/flex/site-move.ts),
-   * included in costGbp. A plan that dispatch follows never carries it (its check recomputes costGbp).
+   * Version 2, where the plan runs a job with a move cost away from its home: Σ those jobs'
+   * moveCostGbp (£), part of costGbp.
    */
   readonly moveCostGbp?: number;
 }

@@ -28,12 +28,14 @@ const validDuals = (cm: ClassModel, rowDual: Float64Array): Float64Array => {
 const knapsack = (p: PlanningProblem, c: JobClass, reduced: readonly Float64Array[]): number => {
   const h = p.slotMinutes / 60;
   const cols: [number, number][] = [];
-  for (const s of c.sites) {
+  c.sites.forEach((s, k) => {
+    // A class's move cost per kWh at a site (class-model.ts) is in its columns' cost there.
+    const move = c.moveGbpPerKwh?.[k] ?? 0;
     for (let t = c.releaseSlot; t < c.deadlineSlot; t++) {
       const ub = Math.min(c.capKw[t - c.releaseSlot] as number, p.sites[s]!.itPowerLimitKw);
-      if (ub > 0) cols.push([(reduced[s]![t] as number) + classLateCost(c, t) * h, ub]);
+      if (ub > 0) cols.push([(reduced[s]![t] as number) + (classLateCost(c, t) + move) * h, ub]);
     }
-  }
+  });
   // A soft class may leave energy beyond the horizon: a column in no shared row (per kW-slot of energy).
   if (c.slo?.unservedGbpPerKwh !== undefined) cols.push([c.slo.unservedGbpPerKwh * h, c.energyKwh / h]);
   cols.sort((a, b) => a[0] - b[0]);

@@ -3,6 +3,7 @@
 import type { LateJob, PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
 import { lateness, mayLeaveUnserved, runEnd } from './soft.ts';
 import { capUseKg, capWords, usesWithinCap } from './carbon-cap.ts';
+import { movesGbp } from './move-cost.ts';
 
 export interface CheckResult {
   readonly ok: boolean;
@@ -13,6 +14,8 @@ export interface CheckResult {
   readonly latenessCostGbp: number;
   /** Battery wear: Σ discharge × degradationGbpPerMwh (£), part of costGbp. */
   readonly batteryWearGbp: number;
+  /** Σ move costs of the jobs run away from their home (move-cost.ts), part of costGbp. */
+  readonly moveCostGbp: number;
   /** Late or unfinished soft jobs, as the schedule must report them (version 2). */
   readonly late: readonly LateJob[];
   readonly carbonKg: number;
@@ -148,6 +151,7 @@ export const checkSchedule = (
       energyCostGbp: 0,
       latenessCostGbp: 0,
       batteryWearGbp: 0,
+      moveCostGbp: 0,
       late: [],
       carbonKg: 0,
       carbonCapUseKg: 0,
@@ -205,8 +209,9 @@ export const checkSchedule = (
     );
   const energyCost = cost;
   const late = lateness(problem, schedule.jobs);
-  const total = energyCost + late.costGbp + wear;
-  if (options.reported !== false) checkReported(schedule, { energyCost, late, wear, total, carbon }, out);
+  const moves = movesGbp(problem, schedule.jobs);
+  const total = energyCost + late.costGbp + wear + moves;
+  if (options.reported !== false) checkReported(schedule, { energyCost, late, wear, moves, total, carbon }, out);
   return {
     ok: out.length === 0,
     violations: out,
@@ -214,6 +219,7 @@ export const checkSchedule = (
     energyCostGbp: energyCost,
     latenessCostGbp: late.costGbp,
     batteryWearGbp: wear,
+    moveCostGbp: moves,
     late: late.late,
     carbonKg: carbon,
     carbonCapUseKg: capUse,
@@ -228,18 +234,23 @@ const checkReported = (
     energyCost: number;
     late: { late: readonly LateJob[]; costGbp: number };
     wear: number;
+    moves: number;
     total: number;
     carbon: number;
   },
   out: string[],
 ): void => {
-  const { energyCost, late, wear, total, carbon } = m;
+  const { energyCost, late, wear, moves, total, carbon } = m;
   checkLateness(schedule, energyCost, late, out);
   if (
     wear > 0 &&
     (schedule.version !== 2 || schedule.batteryWearGbp === undefined || !close(schedule.batteryWearGbp, wear))
   )
     out.push(`reported battery wear £${schedule.batteryWearGbp} differs from the recomputed £${wear.toFixed(4)}`);
+  // Move costs are a version 2 field of a problem file; a version 1 problem made from a version 2 one
+  // (hard-first.ts) keeps them, and its schedules state them too.
+  if ((moves > 0 || schedule.moveCostGbp !== undefined) && !close(schedule.moveCostGbp ?? 0, moves))
+    out.push(`reported move cost £${schedule.moveCostGbp} differs from the recomputed £${moves.toFixed(4)}`);
   if (!close(schedule.costGbp, total))
     out.push(`reported cost £${schedule.costGbp} differs from the recomputed £${total.toFixed(4)}`);
   if (!close(schedule.carbonKg, carbon))
@@ -293,7 +304,7 @@ export const costFields = (
   measured: CheckResult,
 ): Pick<
   Schedule,
-  'version' | 'costGbp' | 'carbonKg' | 'late' | 'energyCostGbp' | 'latenessCostGbp' | 'batteryWearGbp'
+  'version' | 'costGbp' | 'carbonKg' | 'late' | 'energyCostGbp' | 'latenessCostGbp' | 'batteryWearGbp' | 'moveCostGbp'
 > =>
   problem.version === 2
     ? {
@@ -303,6 +314,12 @@ export const costFields = (
         energyCostGbp: measured.energyCostGbp,
         latenessCostGbp: measured.latenessCostGbp,
         ...(measured.batteryWearGbp > 0 ? { batteryWearGbp: measured.batteryWearGbp } : {}),
+        ...(measured.moveCostGbp > 0 ? { moveCostGbp: measured.moveCostGbp } : {}),
         late: measured.late,
       }
-    : { version: 1, costGbp: measured.costGbp, carbonKg: measured.carbonKg };
+    : {
+        version: 1,
+        costGbp: measured.costGbp,
+        carbonKg: measured.carbonKg,
+        ...(measured.moveCostGbp > 0 ? { moveCostGbp: measured.moveCostGbp } : {}),
+      };

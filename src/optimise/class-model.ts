@@ -11,6 +11,7 @@ import { INF, LpBuilder, type LpModel } from './lp.ts';
 import { addBatteries, addSiteRows, powerEntries, type SiteRows } from './site-rows.ts';
 import { mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 import { capGPerKwh } from './carbon-cap.ts';
+import { moveGbpAtIndex } from './move-cost.ts';
 
 // Defined with the site rows; src/optimise/{planner,local-search,warm}.ts still import it from here.
 
@@ -39,7 +40,29 @@ export interface JobClass {
   readonly capKw: Float64Array;
   /** Soft classes only: the window then runs past the deadline. */
   readonly slo?: ClassSlo;
+  /**
+   * Parallel to sites, where a member states a move cost (move-cost.ts): £ per kWh the class runs
+   * there, the least of its members' move cost ÷ energy (0 at a member's home). A job run whole at a
+   * site pays exactly its move cost so; one partly beyond the horizon pays less (a relaxation).
+   */
+  readonly moveGbpPerKwh?: readonly number[];
 }
+
+/** A job's move cost per kWh at site index s (0 at its home): what the LP charges for it there. */
+const jobMovePerKwh = (p: PlanningProblem, i: number, s: number): number => {
+  const j = p.jobs[i]!;
+  return j.energyKwh > 0 ? moveGbpAtIndex(p, j, s) / j.energyKwh : 0;
+};
+
+/** The class's move cost per kWh at each of its sites, or undefined when no member states one. */
+const classMoveRates = (
+  p: PlanningProblem,
+  jobs: readonly number[],
+  sites: readonly number[],
+): number[] | undefined => {
+  if (!jobs.some((i) => (p.jobs[i]!.moveCostGbp ?? 0) > 0)) return undefined;
+  return sites.map((s) => Math.min(...jobs.map((i) => jobMovePerKwh(p, i, s))));
+};
 
 /** Lateness cost (£) of one kWh of the class's energy in slot t. */
 export const classLateCost = (c: JobClass, t: number): number =>
@@ -113,9 +136,11 @@ const partsOf = (p: PlanningProblem): KeyParts[] => {
   const h = p.slotMinutes / 60;
   const parts = p.jobs.map((j) => {
     const sites = j.sites.map((s) => siteIndex.get(s) as number).sort((a, b) => a - b);
+    // Jobs that pay to leave home are classed by their home: a class of mixed homes could move free.
+    const home = (j.moveCostGbp ?? 0) > 0 && j.sites.length > 1 ? `h${siteIndex.get(j.sites[0] as string)}|` : '';
     return {
       sites,
-      head: `${sites.join(',')}|${j.preemptible ? 'p' : 'n'}|`,
+      head: `${sites.join(',')}|${j.preemptible ? 'p' : 'n'}|${home}`,
       run: runBucket(j.energyKwh / (j.maxPowerKw * h)),
     };
   });
@@ -179,6 +204,7 @@ export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = 
       energyKwh += j.energyKwh;
       for (let t = j.releaseSlot; t < runEnd(p, j); t++) capKw[t - g.r] = (capKw[t - g.r] as number) + j.maxPowerKw;
     }
+    const moves = classMoveRates(p, g.jobs, g.sites);
     return {
       releaseSlot: g.r,
       deadlineSlot: g.d,
@@ -188,6 +214,7 @@ export const buildClasses = (p: PlanningProblem, granularity = 1, byRunLength = 
       energyKwh,
       capKw,
       ...(g.slo ? { slo: g.slo } : {}),
+      ...(moves ? { moveGbpPerKwh: moves } : {}),
     };
   });
 };
@@ -198,16 +225,19 @@ export const jobClasses = (p: PlanningProblem): JobClass[] => {
   return p.jobs.flatMap((j, i) => {
     if (j.energyKwh <= 0) return [];
     const slo = jobSlo(p, i, 1);
+    const sites = j.sites.map((id) => siteIndex.get(id) as number);
+    const moves = classMoveRates(p, [i], sites);
     return [
       {
         releaseSlot: j.releaseSlot,
         deadlineSlot: runEnd(p, j),
-        sites: j.sites.map((id) => siteIndex.get(id) as number),
+        sites,
         preemptible: j.preemptible,
         jobs: [i],
         energyKwh: j.energyKwh,
         capKw: new Float64Array(runEnd(p, j) - j.releaseSlot).fill(j.maxPowerKw),
         ...(slo ? { slo } : {}),
+        ...(moves ? { moveGbpPerKwh: moves } : {}),
       },
     ];
   });
@@ -270,13 +300,14 @@ export const buildClassModel = (
   const colStart = new Int32Array(classes.length);
   classes.forEach((c, ci) => {
     colStart[ci] = b.numCols;
-    for (const s of c.sites) {
+    c.sites.forEach((s, k) => {
+      const move = c.moveGbpPerKwh?.[k] ?? 0;
       for (let t = c.releaseSlot; t < c.deadlineSlot; t++) {
         const e = powerEntries(p, rows, s, [t], [1], [ci], [h]);
-        const cost = e.cost + classLateCost(c, t) * h;
+        const cost = e.cost + (classLateCost(c, t) + move) * h;
         b.col(cost, 0, Math.min(c.capKw[t - c.releaseSlot] as number, p.sites[s]!.itPowerLimitKw), e.rows, e.coefs);
       }
-    }
+    });
   });
   // Soft classes: energy left beyond the horizon (kWh), at its cost.
   classes.forEach((c, ci) => {

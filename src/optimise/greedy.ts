@@ -5,6 +5,7 @@
 import type { JobSpec, PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
 import { infeasible } from '../domain/planning.ts';
 import { checkSchedule, costFields } from './check.ts';
+import { moveGbpAt } from './move-cost.ts';
 import { deferOrder, lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 import { capGPerKwh, capWords, usesWithinCap } from './carbon-cap.ts';
 
@@ -133,7 +134,12 @@ const planOnce = (problem: PlanningProblem, lambda: number, mode: Mode = 'cheape
       const placement = job.preemptible
         ? placeSplit(problem, job, room, lambda, mode)
         : placeContiguous(problem, job, room, lambda, mode);
-      if (placement && (!best || placement.cost < best.placement.cost - EPS)) best = { site: siteId, placement };
+      // Away from home a job that runs pays its move cost too (move-cost.ts).
+      const priced =
+        placement && placement.powerKw.some((kw) => kw > 1e-9)
+          ? { ...placement, cost: placement.cost + moveGbpAt(job, siteId) }
+          : placement;
+      if (priced && (!best || priced.cost < best.placement.cost - EPS)) best = { site: siteId, placement: priced };
     }
     // A non-preemptible soft job with no room at all waits beyond the horizon.
     if (!best && mayLeaveUnserved(problem, job) && rooms.has(job.sites[0] ?? ''))

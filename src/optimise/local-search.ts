@@ -8,6 +8,7 @@
 import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { runProfile, unitCosts, type Draft } from './disaggregate.ts';
+import { moveGbpAtIndex } from './move-cost.ts';
 import { isSoft, lateGbpPerKwh, runEnd } from './soft.ts';
 import { capGPerKwh, tightenedCap } from './carbon-cap.ts';
 
@@ -289,15 +290,18 @@ export const localSearch = (
       // A job with energy beyond the horizon stays as it is (moving it could only place more of it).
       if (!pw || s0 < 0 || job.energyKwh <= 0 || (d.deficitKwh[j] as number) > 0) continue;
       if (!hasRoom(j)) continue;
-      const current = value(s0, pw, priced) + lateValue(j, pw);
+      // Away from home a job pays its move cost as well (move-cost.ts), once, wherever it runs there.
+      const current = value(s0, pw, priced) + lateValue(j, pw) + moveGbpAtIndex(p, job, s0);
       let best: Placement | undefined;
       const canLeave = job.sites.length > 1 && leaves(j);
       for (const id of job.sites) {
         const s = siteIndex.get(id) as number;
         if (s !== s0 && !canLeave) continue;
-        if (job.preemptible && isSoft(job) && current <= ideal(j, s) + 1e-9 * Math.max(1, Math.abs(current))) continue;
+        const move = moveGbpAtIndex(p, job, s);
+        if (job.preemptible && isSoft(job) && current <= ideal(j, s) + move + 1e-9 * Math.max(1, Math.abs(current)))
+          continue;
         const c = job.preemptible ? fill(j, s) : bestRun(j, s);
-        if (c && (!best || c.cost < best.cost)) best = c;
+        if (c && (!best || c.cost + move < best.cost)) best = { ...c, cost: c.cost + move };
       }
       if (!best || best.cost >= current - 1e-9 * Math.max(1, Math.abs(current))) continue;
       const dKg = value(best.s, best.power, kgPerKwh) - value(s0, pw, kgPerKwh);

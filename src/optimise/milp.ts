@@ -2,7 +2,8 @@
 // A preemptible job has IT power per allowed site and slot (continuous), with one binary per site
 // when it may run at several (Σ_t h·x[s,t] ≤ energy·y_s, Σ_s y_s = 1). A non-preemptible job has
 // one binary per (site, start slot): its run is full power for k−1 slots and the remainder in the
-// last, which is exactly what the format allows. Site rows, batteries and the carbon cap are the
+// last, which is exactly what the format allows. A job's move cost is on the binaries of the sites
+// other than its home, so the MILP prices it exactly. Site rows, batteries and the carbon cap are the
 // class model's (site-rows.ts). The solution is decoded to jobs and the batteries re-planned by
 // battery-model.ts, so tolerance noise in the MILP answer never reaches the schedule.
 import type { PlanningProblem, Schedule } from '../domain/planning.ts';
@@ -10,6 +11,7 @@ import type { Draft } from './disaggregate.ts';
 import { runProfile } from './disaggregate.ts';
 import { LpBuilder, type LpModel } from './lp.ts';
 import { addBatteries, addSiteRows, powerEntries } from './site-rows.ts';
+import { moveGbpAtIndex } from './move-cost.ts';
 import { lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 interface JobCols {
@@ -105,7 +107,8 @@ export const buildExactModel = (p: PlanningProblem): ExactModel => {
       return {
         blocks,
         ...unserved,
-        choice: sites.map((_, k) => b.col(0, 0, 1, [assign, link[k]!], [1, -j.energyKwh], true)),
+        // A site but the home pays the job's move cost (move-cost.ts) on its choice binary.
+        choice: sites.map((s, k) => b.col(moveGbpAtIndex(p, j, s), 0, 1, [assign, link[k]!], [1, -j.energyKwh], true)),
       };
     }
     const run = runProfile(j.energyKwh, j.maxPowerKw, h);
@@ -124,7 +127,7 @@ export const buildExactModel = (p: PlanningProblem): ExactModel => {
           slots.reduce((a, t, k) => a + late(t) * (kw[k] as number), 0) +
           (kw.length < run.length ? (j.energyKwh - placed) * unservedGbpPerKwh(p, j) : 0);
         // A job with a single possible run needs no binary: its row fixes the column at 1.
-        b.col(e.cost + extra, 0, 1, e.rows, e.coefs, choices > 1);
+        b.col(e.cost + extra + moveGbpAtIndex(p, j, s), 0, 1, e.rows, e.coefs, choices > 1);
         if (choices > 1) binaries++;
       }
       return { site: s, first, count, from: j.releaseSlot };

@@ -4,6 +4,7 @@
 // None of them ever puts a site-slot over its limit.
 import type { PlanningProblem } from '../domain/planning.ts';
 import { runProfile, type Draft, type UnitCosts } from './disaggregate.ts';
+import { moveGbpAtIndex } from './move-cost.ts';
 import { lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 export const EPS = 1e-9;
@@ -111,15 +112,19 @@ export const placeWhole = (
   siteIndex: Map<string, number>,
 ): boolean => {
   const job = p.jobs[j]!;
+  const h = p.slotMinutes / 60;
   let best: { s: number; cost: number; start?: number } | undefined;
   for (const id of job.sites) {
     const s = siteIndex.get(id) as number;
+    // Away from home the job pays its move cost too (move-cost.ts); bestRun counts kW × £/kWh, topUp £.
+    const move = moveGbpAtIndex(p, job, s);
     if (!job.preemptible) {
       const r = bestRun(p, j, s, load, limit, costs);
-      if (r && (!best || r.cost < best.cost)) best = { s, cost: r.cost, start: r.start };
+      if (r && (!best || r.cost + move / h < best.cost)) best = { s, cost: r.cost + move / h, start: r.start };
     } else {
       const r = topUp(p, j, s, new Float64Array(p.slots), job.energyKwh, load, limit, costs, false);
-      if (r.left <= 1e-7 * Math.max(1, job.energyKwh) && (!best || r.cost < best.cost)) best = { s, cost: r.cost };
+      if (r.left <= 1e-7 * Math.max(1, job.energyKwh) && (!best || r.cost + move < best.cost))
+        best = { s, cost: r.cost + move };
     }
   }
   if (!best) return false;

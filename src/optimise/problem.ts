@@ -2,7 +2,7 @@
 // Inflexible load (idle nodes, inference, jobs already running) enters the problem as jobs pinned to
 // their slots; a running job that can be capped enters as two parts (cap-parts.ts). Reading a plan
 // back is elsewhere: dispatch.ts (start times, GPU caps, battery setpoints) and moves.ts (site moves).
-import { moveTargets, type ComputeJob, type FlexibilityReport } from '../domain/compute.ts';
+import { moveCostOf, moveTargets, type ComputeJob, type FlexibilityReport, type MoveCost } from '../domain/compute.ts';
 import type { BatterySpec, CommitmentSpec, JobSpec, PlanningProblem } from '../domain/planning.ts';
 import { pricesOf, carbonOf, type SignalSeries } from '../domain/signals.ts';
 import { MINUTE_MS, isoOf, type EpochMs, type SlotGrid } from '../domain/time.ts';
@@ -109,6 +109,12 @@ export interface ProblemInput {
    * Every other waiting deferrable job may be planned at the sites moveTargets gives.
    */
   readonly pinned?: ReadonlySet<string>;
+  /**
+   * What a move costs (the operator's `moveCost`): each job that may move carries its cost in the
+   * problem (JobSpec.moveCostGbp), so the planner weighs it (src/optimise/move-cost.ts). Absent: moves
+   * are free to the planner.
+   */
+  readonly moveCost?: MoveCost;
   /**
    * The start of a window an offer is being priced for: a running job whose run reaches it may be
    * capped even where its site's GPUs are all wanted (mayCap), since the power down in that window
@@ -241,7 +247,14 @@ export const buildProblem = (i: ProblemInput): PlanningProblem => {
         : jobSpecOf(job, i.grid, nowSlot, i.now - r.at, i.lateGbpPerGpuHour);
       // Home first: sites[0] is where the job is now (moves.ts movesIn, pinnedHome read it so).
       const others = asRunning || i.pinned?.has(job.id) ? [] : moveTargets(job, i.reports);
-      const spec = found && others.length > 0 ? { ...found, sites: [job.site, ...others] } : found;
+      const spec =
+        found && others.length > 0
+          ? {
+              ...found,
+              sites: [job.site, ...others],
+              ...(i.moveCost ? { moveCostGbp: moveCostOf(job, i.moveCost) } : {}),
+            }
+          : found;
       if (!spec) continue;
       const running: ComputeJob = asRunning ? { ...job, state: 'running' } : job;
       jobs.push(

@@ -12,8 +12,9 @@
 //  3. No plan under the FIFO carbon cap: without it, logged FLX_CARBON_CAP_MISSED. The FIFO cap is a
 //     target measured from the sites' history, not a promise to anyone; a cap stated in kg stays hard.
 //  4. Every plan passes the independent check, or the planner is at fault (FLX_INTERNAL).
-//  5. Site moves (`moveCost`): a plan that runs waiting jobs away from their site is kept only if it
-//     beats the plan with every job at home by more than the moves cost (site-move.ts).
+//  5. Site moves (`moveCost`): each movable job carries its move cost in the problem, so the planner
+//     weighs it; a plan that runs waiting jobs away from their site is still kept only if, moves
+//     included, it costs less than the plan with every job at home (site-move.ts).
 //  6. Offer pricing (`runningAt`): the waiting jobs the plan starts before the window and runs
 //     through it are planned again as running, so a GPU cap can reach them in the window; not the
 //     jobs that may move, which are priced as waiting (moved at their cost, or late).
@@ -165,6 +166,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
       ...(capped && f.carbonCapKg !== undefined ? { carbonCapKg: f.carbonCapKg } : {}),
       ...(startsAt ? { startsAt } : {}),
       ...(f.runningAt === undefined ? {} : { sellingAt: f.runningAt }),
+      ...(f.moveCost ? { moveCost: f.moveCost } : {}),
     });
   let problem = build([...f.firm, ...f.held]);
   const background = f.refreshInBackground === true && f.check !== true;

@@ -18,6 +18,7 @@ export const hardFirst = (solver: Solver): Solver => ({
   ...(solver.background ? { background: () => hardFirst(solver.background!()) } : {}),
   async plan(problem: PlanningProblem): Promise<Schedule> {
     if (!problem.jobs.some((j) => j.slo?.kind === 'soft')) return solver.plan(problem);
+    // Version 1 with every deadline hard; the jobs keep their move costs (check.ts charges them in either version).
     const hard = await solver.plan({ ...problem, version: 1, jobs: problem.jobs.map(({ slo: _slo, ...j }) => j) });
     if (hard.status === 'infeasible') return solver.plan(problem);
     // The hard plan is feasible for the soft problem (no job late); its proof of optimality and its

@@ -2,9 +2,11 @@
 // moves a plan makes due now (docs/architecture.md, "Site moves"; docs/cost-model.md, "Site moves").
 //
 // Planning. A waiting deferrable job may be planned at any site moveTargets allows (same scheduler
-// kind, both able to move). The planning problem has no per-move cost, so a plan that moves jobs is
-// set against the plan of the same problem with every job at home: the moves are kept only when
-// they save more than the operator's stated move cost (MoveCost), all of a plan's moves together.
+// kind, both able to move), and carries the operator's stated move cost (MoveCost) in the problem
+// (JobSpec.moveCostGbp), which the planner weighs and the check charges: a plan's costGbp includes
+// its moves. The heuristics may still move a job that does not pay (a class LP prices a move per kWh),
+// so a plan that moves jobs is set against the plan of the same problem with every job at home, and
+// pruned: the moves are kept only where the plan, moves included, costs less.
 //
 // Dispatch. A move is four link messages (flexlon-link/1, link-protocol.ts), ordered so that a job
 // is never lost and never runs twice: export at the source (nothing changes there), import at the
@@ -45,12 +47,19 @@ const homeOnly = (problem: PlanningProblem, ids: ReadonlySet<string>): PlanningP
 
 const movesGbp = (moves: readonly { readonly gbp: number }[]): number => moves.reduce((a, m) => a + m.gbp, 0);
 
+/**
+ * A plan's cost with its moves: the check's, where the problem carries the move costs (buildProblem
+ * with `moveCost`); otherwise its cost plus the moves it makes.
+ */
+const withMoves = (problem: PlanningProblem, s: Schedule, moves: readonly { readonly gbp: number }[]): number =>
+  s.costGbp + (problem.jobs.some((j) => j.moveCostGbp !== undefined) ? 0 : movesGbp(moves));
+
 type Priced = { readonly schedule: Schedule; readonly total: number; readonly moves: ReturnType<typeof movesIn> };
 
 /**
- * The planner does not see what a move costs, so where two sites are alike it may move more jobs than
- * a commitment needs. Up to MOVE_PRUNE_PLANS re-plans each keep half of the remaining moves' jobs at
- * home (dearest moves first); a re-plan is kept when its cost plus its moves' cost is lower.
+ * Where two sites are alike the heuristics may move more jobs than a commitment needs. Up to
+ * MOVE_PRUNE_PLANS re-plans each keep half of the remaining moves' jobs at home (dearest moves
+ * first); a re-plan is kept when its cost with its moves is lower.
  */
 const pruneMoves = async (
   problem: PlanningProblem,
@@ -67,7 +76,7 @@ const pruneMoves = async (
     const p = homeOnly(problem, tried);
     const s = await plan(p);
     const moves = s.status === 'infeasible' ? [] : movesIn(s, options);
-    const total = s.costGbp + movesGbp(moves);
+    const total = withMoves(problem, s, moves);
     if (s.status !== 'infeasible' && checkSchedule(problem, s).ok && total < best.total - 1e-6) {
       best = { schedule: s, total, moves };
       home = tried;
@@ -96,7 +105,7 @@ export const chooseMoves = async (
   const home = await plan(pinnedHome(problem));
   if (home.status === 'infeasible' || !checkSchedule(problem, home).ok)
     return { schedule, choice: { moves: brief(made), moveGbp: movesGbp(made), kept: true } };
-  const start: Priced = { schedule, total: schedule.costGbp + movesGbp(made), moves: made };
+  const start: Priced = { schedule, total: withMoves(problem, schedule, made), moves: made };
   if (!(start.total < home.costGbp - 1e-6))
     return {
       schedule: home,
@@ -106,26 +115,6 @@ export const chooseMoves = async (
   return {
     schedule: best.schedule,
     choice: { moves: brief(best.moves), moveGbp: movesGbp(best.moves), withoutMovesGbp: home.costGbp, kept: true },
-  };
-};
-
-/**
- * A schedule priced with its moves (offer pricing): their cost added to costGbp and stated as
- * moveCostGbp, so an opportunity cost that needs moves says so in its own part (costSplit movesGbp,
- * the offer's opportunity-cost-moves-gbp). Only for pricing: a plan that dispatch follows keeps the
- * cost its check recomputes.
- */
-export const pricedWithMoves = (schedule: Schedule, options: ReadonlyMap<string, MoveOption>): Schedule => {
-  if (schedule.status === 'infeasible') return schedule;
-  const gbp = movesGbp(movesIn(schedule, options));
-  if (gbp === 0) return schedule;
-  return {
-    ...schedule,
-    costGbp: schedule.costGbp + gbp,
-    energyCostGbp:
-      schedule.energyCostGbp ??
-      schedule.costGbp - (schedule.latenessCostGbp ?? 0) - (schedule.batteryWearGbp ?? 0) - (schedule.moveCostGbp ?? 0),
-    moveCostGbp: (schedule.moveCostGbp ?? 0) + gbp,
   };
 };
 
@@ -284,18 +273,19 @@ export class SiteMoves {
   }
 
   /**
-   * A problem solved for offer pricing: its moves kept only where they pay (chooseMoves), and their
-   * cost priced in (pricedWithMoves), so an opportunity cost that needs moves counts what they cost.
+   * A problem solved for offer pricing: its moves kept only where they pay (chooseMoves). The
+   * problem carries each movable job's move cost (fleet-plan.ts builds it with `moveCost`), so the
+   * plan's cost includes its moves and states them as moveCostGbp: an opportunity cost that needs
+   * moves counts what they cost, in its own part (costSplit movesGbp).
    */
   async solve(solver: Solver, problem: PlanningProblem, reports: readonly FlexibilityReport[]): Promise<Schedule> {
     const options = moveOptions(reports, this.d.cost, this.pinned);
     const s = await solver.plan(problem);
     if (options.size === 0) return s;
-    const chosen = await chooseMoves(problem, s, options, (p) => solver.plan(p));
-    return pricedWithMoves(chosen.schedule, options);
+    return (await chooseMoves(problem, s, options, (p) => solver.plan(p))).schedule;
   }
 
-  /** From a plan already made, only what the new commitments force moves (warm.ts); priced as it is. */
+  /** From a plan already made, only what the new commitments force moves (warm.ts), at their cost. */
   async solveFrom(
     solver: Solver,
     problem: PlanningProblem,
@@ -303,7 +293,7 @@ export class SiteMoves {
     reports: readonly FlexibilityReport[],
   ): Promise<Schedule> {
     if (!solver.planFrom) return this.solve(solver, problem, reports);
-    return pricedWithMoves(await solver.planFrom(problem, base), moveOptions(reports, this.d.cost, this.pinned));
+    return solver.planFrom(problem, base);
   }
 
   /**
@@ -326,7 +316,8 @@ export class SiteMoves {
       // Read against the reports as they are now: a move another plan already made is not due again.
       const due = movesFor([...reports.values()], result.schedule, result.grid, now);
       if (due.length === 0) return;
-      const saved = (choice.withoutMovesGbp ?? 0) - result.schedule.costGbp;
+      // The plan's cost includes its moves' (its check charges them): the saving before them.
+      const saved = (choice.withoutMovesGbp ?? 0) - (result.schedule.costGbp - (result.schedule.moveCostGbp ?? 0));
       const why = `plan ${planId}: the moves save £${saved.toFixed(2)} against £${choice.moveGbp.toFixed(2)} they cost`;
       const outcomes = await carryOutMoves(this.d, due, { planId, why });
       for (const o of outcomes) if (!o.moved) this.pinned.add(o.move.jobId);
