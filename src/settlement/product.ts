@@ -74,6 +74,24 @@ export interface ProductSettlement {
 }
 
 const r2 = (x: number) => Math.round(x * 100) / 100;
+
+/**
+ * Amounts (£, ≥ 0) rounded to pennies that add up to their sum rounded: each is rounded down and the
+ * pennies left go to the largest remainders (ties: the earlier period). Rounded one by one, two
+ * periods of £1.415 read £1.42 each against a total of £2.83.
+ */
+export const inPennies = (amounts: readonly number[]): number[] => {
+  const exact = amounts.map((x) => x * 100);
+  const down = exact.map((x) => Math.floor(x + 1e-9));
+  let left = Math.round(exact.reduce((a, x) => a + x, 0)) - down.reduce((a, x) => a + x, 0);
+  const order = exact.map((x, i) => [x - (down[i] as number), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
+  for (const [, i] of order) {
+    if (left <= 0) break;
+    down[i] = (down[i] as number) + 1;
+    left--;
+  }
+  return down.map((p) => p / 100);
+};
 const r3 = (x: number) => Math.round(x * 1000) / 1000;
 
 /**
@@ -115,6 +133,13 @@ const settleAgreedPrice = (
     AGREED_PRICE_CODE,
   );
   const acceptedKwh = s.committedKwh;
+  // Each period's part of the price: what it earned before the total is held within 0–100 %, in
+  // pennies that add up to the whole.
+  const parts = inPennies(
+    s.periods.map((q) =>
+      acceptedKwh > 0 ? Math.max(0, (terms.agreedPriceGbp * (q.committedKwh - q.shortfallKwh)) / acceptedKwh) : 0,
+    ),
+  );
   const settled: SettledPeriod[] = periods.map((p, i) => {
     const q = s.periods[i] as (typeof s.periods)[number];
     const counted = Math.max(0, Math.min((p.baselineKw - p.meteredKw) * slotHours, acceptedKw * slotHours));
@@ -123,9 +148,7 @@ const settleAgreedPrice = (
       acceptedKwh: q.committedKwh,
       deliveredKwh: q.deliveredKwh,
       countedKwh: r3(counted),
-      // The period's part of the price: what it earned before the total is held within 0–100 %.
-      utilisationGbp:
-        acceptedKwh > 0 ? r2((terms.agreedPriceGbp * (q.committedKwh - q.shortfallKwh)) / acceptedKwh) : 0,
+      utilisationGbp: parts[i] as number,
     };
   });
   return {

@@ -3,6 +3,7 @@
 // end to end — table, JSON, CSV and the offline HTML statement — checked against hand arithmetic.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
+import fc from 'fast-check';
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
@@ -11,6 +12,8 @@ import { periodStart } from '../../src/domain/settlement-day.ts';
 import { meterDays, parseMeterCsv } from '../../src/formats/meter-csv.ts';
 import { enaSameDayAdjustment, eventBaseline } from '../../src/settlement/meter-baselines.ts';
 import {
+  agreedPriceTerms,
+  inPennies,
   performanceFactor,
   settleProduct,
   WPD_PERFORMANCE,
@@ -61,6 +64,34 @@ test('DFS-style pay: min(delivered, accepted) × price per period, no performanc
   assert.equal(s.deliveredKwh, 1250);
   assert.equal(s.paymentGbp, 300);
   assert.equal(s.performanceFactor, 1);
+});
+
+test('an agreed price: its periods add up to the payment, in pennies', () => {
+  // The default demo's deal: £2.83 for 28.3 kW over two half-hours, both delivered in full. Each
+  // period earns £1.415; rounded one by one they read £1.42 + £1.42 against a payment of £2.83.
+  const at = (sp: number): MeteredPeriod => ({
+    start: periodStart('2023-01-24', sp),
+    settlementDate: '2023-01-24',
+    settlementPeriod: sp,
+    baselineKw: 108,
+    meteredKw: 0,
+  });
+  const s = settleProduct(agreedPriceTerms(2.83), [at(37), at(38)], 28.3);
+  assert.equal(s.paymentGbp, 2.83);
+  assert.deepEqual(
+    s.periods.map((p) => p.utilisationGbp),
+    [1.42, 1.41],
+  );
+  // Three periods of £1/3: the spare penny goes to the first.
+  assert.deepEqual(inPennies([1 / 3, 1 / 3, 1 / 3]), [0.34, 0.33, 0.33]);
+  fc.assert(
+    fc.property(fc.array(fc.double({ min: 0, max: 1e4, noNaN: true }), { maxLength: 20 }), (xs) => {
+      const p = inPennies(xs);
+      const total = Math.round(xs.reduce((a, x) => a + x, 0) * 100);
+      assert.equal(Math.round(p.reduce((a, x) => a + x, 0) * 100), total);
+      p.forEach((x, i) => assert.ok(Math.abs(x - (xs[i] as number)) < 0.01 + 1e-9));
+    }),
+  );
 });
 
 test('the synthetic BL01 vector of the research note, on settlement days', () => {
