@@ -13,6 +13,7 @@ import { readFleetFile } from '../backtest/fleet-file.ts';
 import { PRODUCTS, type ProductName } from '../backtest/product-calendar.ts';
 import { writeOutputs } from '../backtest/report.ts';
 import { BACKTEST_PLANNER, datesBetween, DEFAULTS, DRAIN_DAYS, runBacktest, type Progress } from '../backtest/run.ts';
+import type { StrategySummary } from '../backtest/metrics.ts';
 import { STRATEGIES, type StrategyName } from '../backtest/strategies.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 
@@ -78,6 +79,38 @@ const progressLine = (p: Progress, startedMs: number, nowMs: number): string => 
   const perDay = simulated > 0 ? (nowMs - startedMs) / simulated : 0;
   const eta = Math.round((perDay * (p.days - p.day)) / 1000);
   return `backtest ${p.date}: day ${p.day}/${p.days}, period ${p.periodsDone}/${p.periods} (${(done * 100).toFixed(1)} %), jobs ${p.jobsFinished} finished, ${p.jobsOpen} open; ETA ${Math.floor(eta / 60)}m${String(eta % 60).padStart(2, '0')}s`;
+};
+
+const gbp = (x: number): string => `£${Math.round(x).toLocaleString('en-GB')}`;
+
+/**
+ * The terminal's summary: each strategy's £, carbon, lateness and objective (what report.html's
+ * first table gives), then flexlon against fifo in words, so a run where flexlon lost reads so.
+ */
+export const summaryLines = (s: Readonly<Record<string, StrategySummary>>): string[] => {
+  const rows = Object.entries(s).map(([name, x]) => [
+    name,
+    gbp(x.energyGbp),
+    x.tCo2.toFixed(1),
+    `£${x.gbpPerGpuHour.toFixed(4)}`,
+    x.gCo2PerGpuHour.toFixed(1),
+    `${(x.slo.deadlinesMetShare * 100).toFixed(1)} %`,
+    gbp(x.latenessGbp),
+    gbp(x.objectiveGbp),
+  ]);
+  const head = ['strategy', '£ energy', 'tCO2', '£/GPU-h', 'gCO2/GPU-h', 'deadlines met', 'lateness', 'objective'];
+  const widths = head.map((h, i) => Math.max(h.length, ...rows.map((r) => (r[i] as string).length)));
+  const line = (r: readonly string[]) =>
+    r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
+  const out = [line(head), ...rows.map(line)];
+  const [fl, fifo] = [s.flexlon, s.fifo];
+  if (fl && fifo) {
+    const d = fl.objectiveGbp - fifo.objectiveGbp;
+    out.push(
+      `flexlon against fifo: objective ${gbp(Math.abs(d))} ${d <= 0 ? 'lower' : 'HIGHER'} (£ and carbon ${gbp(Math.abs(fl.valueGbp - fifo.valueGbp))} ${fl.valueGbp <= fifo.valueGbp ? 'lower' : 'higher'}, lateness ${gbp(Math.abs(fl.latenessGbp - fifo.latenessGbp))} ${fl.latenessGbp <= fifo.latenessGbp ? 'lower' : 'higher'}); the objective is £ + carbon at its price + lateness, report.html says more`,
+    );
+  }
+  return out;
 };
 
 export const backtestCommand: Command = {
@@ -150,9 +183,17 @@ export const backtestCommand: Command = {
     const span = history.span(NATIONAL_REGION_ID, 'carbonForecast');
     const last = datesBetween(v.to, v.to, DRAIN_DAYS + 1).at(-1) as string;
     const needTo = settlementDayStart(last) + DEFAULTS.horizon * PERIOD_MS;
-    if (!span || settlementDayStart(v.from) < span.from || needTo > span.to + PERIOD_MS)
+    const [dataFrom, dataTo] = span ? [span.from, span.to] : [Number.POSITIVE_INFINITY, Number.NEGATIVE_INFINITY];
+    const covers = span
+      ? `the shipped data covers ${new Date(dataFrom).toISOString().slice(0, 10)} to ${new Date(dataTo).toISOString().slice(0, 16)}Z`
+      : 'no carbon forecast is shipped';
+    if (settlementDayStart(v.from) < dataFrom)
       usage(
-        `the shipped data covers ${span ? new Date(span.from).toISOString().slice(0, 10) : '?'} to ${span ? new Date(span.to).toISOString().slice(0, 16) : '?'}Z; --from ${v.from} to --to ${v.to} needs data until ${new Date(needTo).toISOString().slice(0, 16)}Z (two drain days and the 48 h horizon)`,
+        `${covers}; --from ${v.from} is before it: start on ${span ? new Date(dataFrom).toISOString().slice(0, 10) : '?'} or later`,
+      );
+    if (needTo > dataTo + PERIOD_MS)
+      usage(
+        `${covers}; --to ${v.to} needs data until ${new Date(needTo).toISOString().slice(0, 16)}Z (two drain days and the 48 h horizon): end two days and more before the data does`,
       );
     try {
       mkdirSync(v.out, { recursive: true });
@@ -194,10 +235,11 @@ export const backtestCommand: Command = {
     };
     try {
       const out = await runBacktest(options);
-      const results = writeOutputs(options, out) as { targets: unknown };
+      const results = writeOutputs(options, out) as { targets: unknown; strategies: Record<string, StrategySummary> };
       io.out(
         `backtest: wrote ${v.out}/results.json, report.html, ${strategies.length} CSV files and ${2 + (products.length ? 1 : 0) + (strategies.includes('fifo') && strategies.length > 1 ? 1 : 0)} SVG plots`,
       );
+      for (const line of summaryLines(results.strategies)) io.out(line);
       io.out(`targets: ${JSON.stringify(results.targets)}`);
       return 0;
     } finally {

@@ -3,6 +3,8 @@ import assert from 'node:assert/strict';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
+import type { StrategySummary } from '../../src/backtest/metrics.ts';
+import { summaryLines } from '../../src/cli/backtest.ts';
 import { main } from '../../src/cli/main.ts';
 import { tmp } from './fixtures.ts';
 
@@ -49,6 +51,17 @@ describe('flexlon backtest', () => {
     };
     assert.equal(results.schema, 'flexlon-backtest/1');
     assert.equal(results.run.periods, 144);
+    // The terminal's summary: a row per strategy (fifo, the reference, always runs), then flexlon
+    // against fifo in words.
+    for (const name of ['fifo', 'gsf-best-window', 'flexlon'])
+      assert.match(
+        r.out,
+        new RegExp(`^${name} +£[\\d,]+ +[\\d.]+ +£0\\.\\d{4} +[\\d.]+ +[\\d.]+ % +£[\\d,]+ +£[\\d,]+$`, 'm'),
+      );
+    assert.match(
+      r.out,
+      /^flexlon against fifo: objective £[\d,]+ (lower|HIGHER) \(£ and carbon £[\d,]+ (lower|higher), lateness £[\d,]+ (lower|higher)\)/m,
+    );
     for (const name of ['fifo', 'gsf-best-window', 'flexlon']) {
       const s = results.strategies[name];
       assert.ok(s && s.energyGbp > 0 && s.tCo2 > 0, name);
@@ -125,6 +138,11 @@ describe('flexlon backtest', () => {
       assert.match(r.err, /FLX_CLI_USAGE/);
       assert.doesNotMatch(r.err, /at .*\.ts:\d+/);
     }
+    // Before the data, the fault named is --from, not the end date.
+    const early = await cli(['--from', '2022-12-20', '--to', '2022-12-31', '--out', dir]);
+    assert.match(early.err, /--from 2022-12-20 is before it: start on 2023-01-01 or later/);
+    const late = await cli(['--from', '2024-09-20', '--to', '2024-09-29', '--out', dir]);
+    assert.match(late.err, /--to 2024-09-29 needs data until .*: end two days and more before the data does/);
   });
 });
 
@@ -264,5 +282,32 @@ describe('flexlon backtest --fleet FILE', () => {
     ]);
     assert.equal(r.code, 2);
     assert.match(r.err, /FLX_CLI_USAGE/);
+  });
+});
+
+describe('the terminal summary (summaryLines)', () => {
+  it('says in words when flexlon cost more than fifo', () => {
+    const summary = (energyGbp: number, valueGbp: number, latenessGbp: number) =>
+      ({
+        energyGbp,
+        tCo2: 16.5,
+        gbpPerGpuHour: 0.1234,
+        gCo2PerGpuHour: 180.2,
+        valueGbp,
+        latenessGbp,
+        objectiveGbp: valueGbp + latenessGbp,
+        slo: { deadlinesMetShare: 0.981 },
+      }) as unknown as StrategySummary;
+    // The 2023-03-01…04 run a new user tried: flexlon's £ and carbon lower, its lateness higher.
+    const lines = summaryLines({ fifo: summary(9461, 10618, 117), flexlon: summary(9453, 10611, 151) });
+    assert.match(
+      lines[0] ?? '',
+      /^strategy +£ energy +tCO2 +£\/GPU-h +gCO2\/GPU-h +deadlines met +lateness +objective$/,
+    );
+    assert.match(lines[2] ?? '', /^flexlon +£9,453 +16\.5 +£0\.1234 +180\.2 +98\.1 % +£151 +£10,762$/);
+    assert.equal(
+      lines[3],
+      'flexlon against fifo: objective £27 HIGHER (£ and carbon £7 lower, lateness £34 higher); the objective is £ + carbon at its price + lateness, report.html says more',
+    );
   });
 });
