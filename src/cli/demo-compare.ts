@@ -22,10 +22,17 @@ export interface Savings {
   /** GPU-hours of work each ran within the two days (the simulated cluster's work log). */
   readonly bauGpuHours: number;
   readonly flexlonGpuHours: number;
+  /**
+   * Where FlexLon's site has a battery: its stored energy at the end against the start (kWh) and the
+   * grid energy that stands for (kWh; positive: to refill it), counted in flexlonGbp and flexlonGCo2
+   * at the two days' mean outturn price and intensity, as the backtest counts it (run.ts batteryEndOf).
+   */
+  readonly battery?: { readonly storedChangeKwh: number; readonly gridKwh: number; readonly gbp: number };
   readonly caveats: readonly string[];
 }
 
 const DAY_MS = 86_400_000;
+const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 /**
  * £ and gCO2 the day cost less than business as usual, over two days so deferred work is counted:
@@ -70,7 +77,27 @@ export const compare = async (m: Market): Promise<{ total: Savings; sites: { sit
       x.bauKwh += bauKwh;
       x.flexlonKwh += flexKwh;
     }
-    const savings = { ...x, gbp: x.bauGbp - x.flexlonGbp, gCo2: x.bauGCo2 - x.flexlonGCo2, caveats: [] };
+    // A battery that ends emptier than it began sold energy it never bought within the two days: the
+    // grid energy to refill it (the deficit ÷ its round-trip efficiency, losses being on charging) is
+    // FlexLon's cost; one that ends fuller is credited what it holds above the start. The FIFO twin
+    // has no battery (compose/market.ts).
+    const b = site.cluster.battery;
+    let battery: Savings['battery'];
+    if (b) {
+      const change = (await b.stateOfChargeKwh()) - b.initialSocKwh;
+      const gridKwh = change < 0 ? -change / b.spec.roundTripEfficiency : -change;
+      const gbp = (gridKwh * mean(prices)) / 1000;
+      x.flexlonGbp += gbp;
+      x.flexlonGCo2 += gridKwh * mean(carbon);
+      battery = { storedChangeKwh: change, gridKwh, gbp };
+    }
+    const savings = {
+      ...x,
+      gbp: x.bauGbp - x.flexlonGbp,
+      gCo2: x.bauGCo2 - x.flexlonGCo2,
+      ...(battery ? { battery } : {}),
+      caveats: [],
+    };
     sites.push({ site: site.id, savings });
   }
   const sum = (f: (x: Savings) => number) => sites.reduce((a, x) => a + f(x.savings), 0);

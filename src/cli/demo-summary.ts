@@ -126,7 +126,7 @@ const siteLines = ({ procurement: p, sites }: SummaryInput): string[] => {
       ? `committed ${x.settlement.committedKwh.toFixed(1)} kWh (${kw1(x.settlement.committedKwh / windowHours(p))}), delivered ${x.settlement.deliveredKwh.toFixed(1)} kWh, payment ${money(x.settlement.paymentGbp)}`
       : 'no part in the order';
     out.push(
-      `    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (${x.savings.bauKwh.toFixed(0)} vs ${x.savings.flexlonKwh.toFixed(0)} kWh; GPU-hours of work FIFO ${x.savings.bauGpuHours.toFixed(0)}, FlexLon ${x.savings.flexlonGpuHours.toFixed(0)})`,
+      `    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (import FIFO ${x.savings.bauKwh.toFixed(0)} kWh, FlexLon ${x.savings.flexlonKwh.toFixed(0)} kWh; GPU-hours of work FIFO ${x.savings.bauGpuHours.toFixed(0)}, FlexLon ${x.savings.flexlonGpuHours.toFixed(0)})`,
     );
   }
   return out;
@@ -145,8 +145,19 @@ const fifoLines = ({ savings, sites }: SummaryInput): string[] => {
   const short = savings.bauKwh - savings.flexlonKwh;
   if (short > 0.01 * savings.bauKwh)
     out.push(
-      `  data note   ${short.toFixed(0)} kWh less imported than FIFO over the two days: work still waiting at the end (late, its lateness costed in the plan), so part of the saving is work not yet done; per work divides by the work each ran`,
+      `  unfinished  ${short.toFixed(0)} kWh less imported than FIFO over the two days: work still waiting at the end (late, its lateness costed in the plan), so part of the saving is work not yet done; per work divides by the work each ran`,
     );
+  // A site battery that ends emptier than it began: its refill is in FlexLon's £ and CO2 above
+  // (demo-compare.ts), not a saving.
+  for (const x of sites.length > 0 ? sites : [{ site: 'the site', savings }]) {
+    const b = x.savings.battery;
+    if (!b || Math.abs(b.storedChangeKwh) < 0.05) continue;
+    out.push(
+      b.storedChangeKwh < 0
+        ? `  battery     ${x.site}'s battery ended ${(-b.storedChangeKwh).toFixed(1)} kWh below its start: the ${b.gridKwh.toFixed(1)} kWh to refill it (${money(b.gbp)} at the two days' mean price) is counted in FlexLon's £ and CO2 above`
+        : `  battery     ${x.site}'s battery ended ${b.storedChangeKwh.toFixed(1)} kWh above its start: worth ${money(-b.gbp)} at the two days' mean price, credited in FlexLon's £ and CO2 above`,
+    );
+  }
   return out;
 };
 

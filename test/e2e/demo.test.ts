@@ -97,7 +97,7 @@ test(
     const short = result.savings.bauKwh - result.savings.flexlonKwh;
     assert.ok(short > -1, `FlexLon imported ${-short} kWh more than FIFO`);
     if (short > 0.01 * result.savings.bauKwh)
-      assert.ok(lines.some((l) => l.startsWith(`  data note   ${short.toFixed(0)} kWh less imported than FIFO`)));
+      assert.ok(lines.some((l) => l.startsWith(`  unfinished  ${short.toFixed(0)} kWh less imported than FIFO`)));
     assert.ok(result.savings.gbp > 0, 'shifting saved money against the same queue on a FIFO scheduler');
     // Per GPU-hour of work done within the two days (each cluster's work log): the figures printed
     // are the totals divided by it, and neither side ran more GPU-hours than its 128 GPUs have.

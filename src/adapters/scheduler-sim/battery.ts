@@ -81,6 +81,8 @@ export class SimBattery implements SiteBattery {
   readonly site: string;
   readonly spec: BatteryReport;
   readonly start: EpochMs;
+  /** Stored energy at `start` (kWh): what a comparison over the run holds its end against. */
+  readonly initialSocKwh: number;
   private current: number;
   private soc: number;
   private setpoint: Setpoint = null;
@@ -97,6 +99,7 @@ export class SimBattery implements SiteBattery {
     this.spec = spec;
     this.start = start;
     this.current = start;
+    this.initialSocKwh = initialSocKwh;
     this.soc = initialSocKwh;
     this.log = new PowerLog(start);
   }
