@@ -7,6 +7,7 @@ import { checkSchedule } from '../optimise/check.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 import { readProblem, readSchedule, writeJson } from './planning-files.ts';
 import { capWords, itImportKwh } from '../optimise/carbon-cap.ts';
+import { unservedGbpPerKwh } from '../optimise/soft.ts';
 
 const PLAN_USAGE = `Usage: flexlon plan --problem P.json [--out S.json] [--time-limit SECONDS]
        flexlon plan check --problem P.json --schedule S.json
@@ -45,11 +46,23 @@ export const summary = (p: PlanningProblem, s: Schedule, seconds?: number): stri
     `cost        ${money(s.costGbp)}  (proven lower bound ${money(s.lowerBoundGbp)}, gap ≤ ${gap.toFixed(3)} %)`,
     carbonLine(p, s.carbonKg, itImportKwh(p, s), 1),
   ];
-  if (s.version === 2) lines.push(...lateLines(s.energyCostGbp ?? 0, s.late ?? []));
-  if (s.gbpPerUnitOfWork !== undefined)
+  if (s.version === 2) lines.push(...lateLines(p, s.energyCostGbp ?? 0, s.late ?? []));
+  if (s.gbpPerUnitOfWork !== undefined) {
+    // The work whose energy waits beyond the horizon: its energy is in the cost (bought later, at the
+    // unserved price), its carbon in neither figure.
+    const jobs = new Map(p.jobs.map((j) => [j.id, j]));
+    const waiting = (s.late ?? []).reduce((a, l) => {
+      const j = jobs.get(l.id);
+      return a + (j && j.energyKwh > 0 ? ((j.work ?? 0) * l.unservedKwh) / j.energyKwh : 0);
+    }, 0);
     lines.push(
-      `per work    £${s.gbpPerUnitOfWork.toPrecision(4)} and ${(s.gCo2PerUnitOfWork ?? 0).toPrecision(4)} gCO2 per unit of work (${s.work} units)`,
+      `per work    £${s.gbpPerUnitOfWork.toPrecision(4)} and ${(s.gCo2PerUnitOfWork ?? 0).toPrecision(4)} gCO2 per unit of work asked for (${s.work} units${
+        waiting > 0.005
+          ? `, ${waiting.toFixed(2)} of them waiting beyond the horizon: their energy is in the £ (bought later at the unserved price), their carbon in neither figure`
+          : ''
+      })`,
     );
+  }
   lines.push(`planner     ${s.planner ?? '?'}`);
   return lines;
 };
@@ -61,14 +74,27 @@ const lateLine = (l: LateJob): string =>
     ? `  ${l.id}: deadline slot ${l.deadlineSlot}, unfinished: ${l.unservedKwh.toFixed(1)} kWh beyond the horizon (${l.lateSlots > 0 ? `≥ ${l.lateSlots} slots late` : 'late once past it'}), ${money(l.costGbp)}`
     : `  ${l.id}: deadline slot ${l.deadlineSlot}, finishes at slot ${l.finishSlot} (${l.lateSlots} slots late), ${money(l.costGbp)}`;
 
-/** The cost split and the late jobs, dearest first (version 2). */
-const lateLines = (energyGbp: number, late: readonly LateJob[]): string[] => {
+/**
+ * The cost split and the late jobs, dearest first (version 2). A late job's cost holds, for energy it
+ * leaves beyond the horizon, that energy bought later at the unserved price (soft.ts): said apart, so
+ * an energy engineer does not read it all as an SLO penalty.
+ */
+const lateLines = (p: PlanningProblem, energyGbp: number, late: readonly LateJob[]): string[] => {
   const lateness = late.reduce((a, l) => a + l.costGbp, 0);
+  const jobs = new Map(p.jobs.map((j) => [j.id, j]));
+  const later = late.reduce((a, l) => {
+    const j = jobs.get(l.id);
+    return a + (j ? l.unservedKwh * unservedGbpPerKwh(p, j) : 0);
+  }, 0);
   const lines = [
     `energy      ${money(energyGbp)}`,
     late.length === 0
       ? 'late        none: every job meets its deadline'
-      : `late        ${late.length} job${late.length === 1 ? '' : 's'} late or unfinished, lateness ${money(lateness)}:`,
+      : `late        ${late.length} job${late.length === 1 ? '' : 's'} late or unfinished, lateness ${money(lateness)}${
+          later > 0.005
+            ? ` (of which ${money(later)} is the energy they leave beyond the horizon, bought later at the unserved price; ${money(lateness - later)} the delay itself)`
+            : ''
+        }:`,
   ];
   lines.push(...late.slice(0, LATE_SHOWN).map(lateLine));
   if (late.length > LATE_SHOWN)
@@ -85,7 +111,7 @@ const check = (argv: readonly string[], io: Output): number => {
   const verdict = checkSchedule(problem, schedule);
   io.out(`cost        ${money(verdict.costGbp)} (recomputed; the schedule says ${money(schedule.costGbp)})`);
   io.out(carbonLine(problem, verdict.carbonKg, itImportKwh(problem, schedule), 3));
-  if (problem.version === 2) for (const line of lateLines(verdict.energyCostGbp, verdict.late)) io.out(line);
+  if (problem.version === 2) for (const line of lateLines(problem, verdict.energyCostGbp, verdict.late)) io.out(line);
   if (verdict.ok) {
     io.out('check       ok: the schedule meets every constraint of the problem');
     return 0;

@@ -189,7 +189,15 @@ test('plan on an overloaded problem (soft deadlines) exits 0 with a checked plan
     assert.equal(r.code, 0, r.err);
     assert.match(r.out, /status\s+(optimal|feasible)/);
     assert.match(r.out, /energy\s+£[\d.]+/);
-    assert.match(r.out, /late\s+\d+ jobs late or unfinished, lateness £[\d.]+:/);
+    // The lateness split: the energy left beyond the horizon (bought later) apart from the delay itself.
+    const split =
+      /late\s+\d+ jobs late or unfinished, lateness £([\d.]+) \(of which £([\d.]+) is the energy they leave beyond the horizon, bought later at the unserved price; £([\d.]+) the delay itself\):/.exec(
+        r.out,
+      );
+    assert.ok(split, r.out);
+    assert.ok(Math.abs(Number(split[2]) + Number(split[3]) - Number(split[1])) <= 0.011, split[0]);
+    // Per work: over the work asked for, saying how much of it waits beyond the horizon.
+    assert.match(r.out, /per unit of work asked for \([\d.]+ units, [\d.]+ of them waiting beyond the horizon: /);
     assert.match(
       r.out,
       /job-\d+: deadline slot \d+, (finishes at slot \d+ \(\d+ slots late\)|unfinished: [\d.]+ kWh beyond the horizon)/,
