@@ -27,12 +27,23 @@ const minimisingCarbon = (cm: ClassModel): LpModel => {
   return { ...m, colCost };
 };
 
-/** The window [a, b) where jobs confined to it need the most energy beyond what all sites can import. */
-const tightestWindow = (p: PlanningProblem): string | undefined => {
+const MAX_SCAN_SLOTS = 2000;
+
+type Worst = { a: number; b: number; over: number; need: number; have: number; sites: readonly string[] };
+
+/**
+ * The window [a, b) where the jobs confined to it and to the sites `ids` need the most energy beyond
+ * what those sites can take there (a job that may run at a site outside `ids` is not counted).
+ */
+const worstWindow = (
+  p: PlanningProblem,
+  ids: ReadonlySet<string>,
+  caps: readonly Float64Array[],
+): Worst | undefined => {
   const h = p.slotMinutes / 60;
-  const caps = importCaps(p);
   const room = new Float64Array(p.slots);
   p.sites.forEach((s, i) => {
+    if (!ids.has(s.id)) return;
     for (let t = 0; t < p.slots; t++) {
       const discharge = s.battery ? s.battery.maxDischargeKw : 0;
       room[t] =
@@ -44,32 +55,67 @@ const tightestWindow = (p: PlanningProblem): string | undefined => {
   const T = p.slots;
   const inside = new Float64Array((T + 1) * (T + 1));
   // Soft jobs that may wait beyond the horizon never have to fit; other soft jobs run to their latest finish.
-  const bound = p.jobs.filter((j) => !mayLeaveUnserved(p, j));
-  for (const j of bound) inside[j.releaseSlot * (T + 1) + runEnd(p, j)]! += j.energyKwh;
+  for (const j of p.jobs)
+    if (!mayLeaveUnserved(p, j) && j.sites.every((id) => ids.has(id)))
+      inside[j.releaseSlot * (T + 1) + runEnd(p, j)]! += j.energyKwh;
   for (let a = T - 1; a >= 0; a--)
     for (let b = 0; b <= T; b++) inside[a * (T + 1) + b]! += inside[(a + 1) * (T + 1) + b] as number;
   for (let a = 0; a <= T; a++)
     for (let b = 1; b <= T; b++) inside[a * (T + 1) + b]! += inside[a * (T + 1) + b - 1] as number;
-  let worst: { a: number; b: number; over: number; need: number; have: number } | undefined;
+  let worst: Worst | undefined;
   for (let a = 0; a < T; a++) {
     let have = 0;
     for (let b = a + 1; b <= T; b++) {
       have += room[b - 1] as number;
       const need = inside[a * (T + 1) + b] as number;
-      if (need - have > 1e-6 && (!worst || need - have > worst.over)) worst = { a, b, over: need - have, need, have };
+      if (need - have > 1e-6 && (!worst || need - have > worst.over))
+        worst = { a, b, over: need - have, need, have, sites: [...ids] };
     }
+  }
+  return worst;
+};
+
+/**
+ * The tightest window: over every set of sites some job is confined to (and all the sites), the
+ * window where the jobs that must run within it at those sites need the most energy beyond what those
+ * sites can take. Counting every site's room for jobs that may use only one would hide the shortage.
+ */
+const tightestWindow = (p: PlanningProblem): string | undefined => {
+  // The scan is O(slots²) in time and memory per set of sites: past 2,000 slots (32 MB a set) the
+  // reason stays general rather than risk the process.
+  if (p.slots > MAX_SCAN_SLOTS) return undefined;
+  const caps = importCaps(p);
+  const sets = new Map<string, Set<string>>();
+  for (const j of p.jobs)
+    if (!mayLeaveUnserved(p, j) && j.energyKwh > 0) sets.set([...j.sites].sort().join('\u0000'), new Set(j.sites));
+  sets.set('*', new Set(p.sites.map((s) => s.id)));
+  let worst: Worst | undefined;
+  for (const ids of sets.values()) {
+    const w = worstWindow(p, ids, caps);
+    if (w && (!worst || w.over > worst.over)) worst = w;
   }
   if (!worst) return undefined;
   const { a, b } = worst;
-  const named = bound
-    .filter((j) => j.releaseSlot >= a && runEnd(p, j) <= b && j.energyKwh > 0)
+  const at = new Set(worst.sites);
+  const named = p.jobs
+    .filter(
+      (j) =>
+        !mayLeaveUnserved(p, j) &&
+        j.sites.every((id) => at.has(id)) &&
+        j.releaseSlot >= a &&
+        runEnd(p, j) <= b &&
+        j.energyKwh > 0,
+    )
     .sort((x, y) => y.energyKwh - x.energyKwh);
-  const sites = [...new Set(named.flatMap((j) => j.sites))].join(', ');
   const ids = named
     .slice(0, 3)
     .map((j) => j.id)
     .join(', ');
-  return `jobs that must run within slots [${a}, ${b}) need ${worst.need.toFixed(1)} kWh of IT energy, but the sites can take at most ${worst.have.toFixed(1)} kWh there (${named.length} job${named.length === 1 ? '' : 's'} at ${sites}: ${ids}${named.length > 3 ? ', …' : ''})`;
+  const where =
+    at.size === p.sites.length
+      ? 'the sites'
+      : `${worst.sites.join(', ')} (the only site${at.size === 1 ? '' : 's'} they may run at)`;
+  return `jobs that must run within slots [${a}, ${b}) need ${worst.need.toFixed(1)} kWh of IT energy, but ${where} can take at most ${worst.have.toFixed(1)} kWh there (${named.length} job${named.length === 1 ? '' : 's'} at ${[...new Set(named.flatMap((j) => j.sites))].join(', ')}: ${ids}${named.length > 3 ? ', …' : ''})`;
 };
 
 export const explainInfeasible = async (

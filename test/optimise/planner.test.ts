@@ -200,6 +200,14 @@ test('infeasible: the reason names the commitments, or the window that overflows
     crowded.reason ?? '',
     /slots \[2, 5\) need 300\.0 kWh of IT energy, but the sites can take at most 150\.0 kWh/,
   );
+  // With a second site the jobs may not use, the shortage is lon's: man's room is not counted.
+  const lon = base().sites[0]!;
+  const two = await plan(base({ sites: [lon, { ...lon, id: 'man' }], jobs: [job, { ...job, id: 'b' }] }));
+  assert.equal(two.status, 'infeasible');
+  assert.match(
+    two.reason ?? '',
+    /slots \[2, 5\) need 300\.0 kWh of IT energy, but lon \(the only site they may run at\) can take at most 150\.0 kWh there \(2 jobs at lon: a, b\)/,
+  );
 });
 
 test('when the solver fails, the greedy plan is used and says why', async () => {
