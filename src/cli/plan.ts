@@ -16,8 +16,9 @@ Plans the jobs of a planning problem (docs/planning-problem.md) at least cost un
 site limits and commitments, and writes the schedule (version 1, or 2 for a version 2 problem). Jobs
 with soft deadlines (version 2) may finish late or wait beyond the horizon at their lateness cost; the
 plan minimises energy + lateness cost and lists the late jobs. Every plan is checked against the
-problem before it is written. Exit 0 with a plan, 1 when the problem has none (the schedule file then
-says why).
+problem before it is written. Exit 0 with a plan; 1 when the problem has none (the schedule file then
+says why) or a file cannot be read or is not a valid problem (FLX_PROBLEM_INVALID, naming each field);
+2 for a usage error.
 
 Options:
   --problem P.json        the planning problem (required)
