@@ -328,7 +328,10 @@ const boundHtml = (b: ReturnType<typeof boundOf>, moves: boolean): string =>
         .join(', ')} (– where fifo is at the bound or the strategy left work open).</p>`;
 
 const sloTable = (summary: Record<string, StrategySummary>): string => {
-  const classes = Object.keys(Object.values(summary)[0]?.slo.byClass ?? {});
+  // A class no strategy finished a job of (must-start on the synthetic profiles) is left out.
+  const classes = Object.keys(Object.values(summary)[0]?.slo.byClass ?? {}).filter((c) =>
+    Object.values(summary).some((s) => (s.slo.byClass[c]?.jobsFinished ?? 0) > 0),
+  );
   const head = classes.map((c) => `<th>${c}: jobs</th><th>met</th><th>late h mean / p95</th>`).join('');
   const rows = Object.entries(summary).map(
     ([n, s]) =>

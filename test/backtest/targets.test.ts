@@ -64,6 +64,7 @@ test('a capture under 95 % is missed, by the points it is short; flexlon ahead o
     oracleIsBound: true,
     captureAtLeast95: false,
     flexlonBeatsGsf: { gbpPerGpuHour: true, gCo2PerGpuHour: false },
+    hardSloMet: null,
   });
   const [capture, gsf, slo] = rows(targetsHtml(t, s));
   assert.equal(capture?.[1], 'missed');
@@ -93,6 +94,32 @@ test('a capture under 95 % is missed, by the points it is short; flexlon ahead o
   assert.match(gsf?.[2] ?? '', /£0\.0826 against £0\.0839 \(−1\.55 %\).*136\.5 g against 135\.0 g \(\+1\.11 %\)/);
   assert.match(gsf?.[2] ?? '', /gsf-best-window meets 92\.0 % of deadlines/);
   assert.equal(slo?.[1], 'no hard SLOs');
+});
+
+test('must-start jobs are the hard SLO: met only if flexlon started every one at its first decision, with the others beside it', () => {
+  const withHard = (met: number) => {
+    const x = summary({ valueGbp: 1000 });
+    const hard = {
+      jobsFinished: 1234,
+      deadlinesMetShare: met,
+      meanWaitH: 0.05,
+      p95WaitH: 0.4,
+      meanLateH: 0,
+      p95LateH: 0,
+    };
+    return { ...x, slo: { ...x.slo, byClass: { 'must-start': hard } } } as StrategySummary;
+  };
+  const missed = { fifo: withHard(0.9521), flexlon: withHard(0.9987) };
+  assert.equal(targetsOf(missed).hardSloMet, false);
+  const slo = rows(targetsHtml(targetsOf(missed), missed))[2];
+  assert.equal(slo?.[1], 'missed');
+  assert.match(
+    slo?.[2] ?? '',
+    /of 1,234 must-start jobs .* flexlon started 99\.87 % at the first decision after they arrived \(mean wait 0\.05 h, p95 0\.40 h\); fifo 95\.2 %\. A site runs jobs without pre-emption/,
+  );
+  const met = { fifo: withHard(0.9521), flexlon: withHard(1) };
+  assert.equal(targetsOf(met).hardSloMet, true);
+  assert.equal(rows(targetsHtml(targetsOf(met), met))[2]?.[1], 'met');
 });
 
 test('where the oracle is no bound the share is not measurable and the report says why; ≥ 95 % is met', () => {
