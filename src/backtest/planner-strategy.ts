@@ -35,7 +35,7 @@ import { buildProblem } from '../optimise/problem.ts';
 import type { Solver } from '../ports.ts';
 import { WindowBook, type WindowBookState } from './window-book.ts';
 import type { WindowTerms } from './window-choice.ts';
-import { NoSlackReserve } from './reserve.ts';
+import { hasNoSlack, MUST_START_LATE_GBP_PER_GPU_HOUR, NoSlackReserve } from './reserve.ts';
 import { capacityValue, OFFERED_FREE, OfferedLoad, type OfferedLoadState } from './capacity-value.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
@@ -123,6 +123,8 @@ const asComputeJob = (j: SimJob, site: string, state: 'queued' | 'running', rele
   work: j.work,
   workUnit: 'gpu-hours',
   state,
+  // A must-start job's SLO is hard: its lateness priced so that no plan trades it for energy (reserve.ts).
+  ...(hasNoSlack(j) ? { lateGbpPerGpuHour: MUST_START_LATE_GBP_PER_GPU_HOUR } : {}),
 });
 
 /** GPUs free at the site now or freed by a job that finishes within the period. */

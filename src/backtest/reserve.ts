@@ -24,7 +24,16 @@ export const RESERVE_FACTOR = 1.5;
 const WEEK_MS = 7 * 24 * 3_600_000;
 const H = PERIOD_MS / 3_600_000;
 
-const hasNoSlack = (j: SimJob): boolean =>
+/**
+ * What an hour of a must-start job's lateness costs the plans of flexlon and the oracle, per GPU (£):
+ * its SLO is hard (metrics.ts, the `must-start` class), so no plan may trade it for cheaper energy.
+ * Priced, not a constraint, so that a plan still exists when a burst finds every GPU busy. At the
+ * default £0.25 flexlon's plans left 7.9 % of the idle fleet's must-start pods waiting for cheaper
+ * hours (fifo none); from £5 up the figures barely move (docs/backtest.md, "Alibaba pods").
+ */
+export const MUST_START_LATE_GBP_PER_GPU_HOUR = 100;
+
+export const hasNoSlack = (j: SimJob): boolean =>
   (j.deadlineAt - j.releaseAt) / 3_600_000 - j.energyKwh / j.powerKw <= NO_SLACK_H + 1e-9;
 
 /** Per site: the no-slack jobs seen in the last week (id, submission time, GPUs, run hours). */

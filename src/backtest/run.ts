@@ -21,6 +21,7 @@ import { objectiveBound, type ObjectiveBound } from './bound.ts';
 import { commitAtNotice, offersAt, productWindows, windowTerms } from './commitments.ts';
 import { BACKTEST_BUSY_FILL, fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
 import { CAPACITY_VALUE_SHARE } from './capacity-value.ts';
+import { MUST_START_LATE_GBP_PER_GPU_HOUR } from './reserve.ts';
 import { PlannerStrategy } from './planner-strategy.ts';
 import { DEFAULT_WORK } from '../optimise/work.ts';
 import {
@@ -225,6 +226,8 @@ export const runKey = (o: BacktestOptions): string =>
     ...(o.moves ? { moves: 'late waiting jobs, by rule' } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
     ...(o.workloadName ? { workload: o.workloadName } : {}),
+    // A workload of must-start jobs planned before their lateness was priced as hard (2026-12-07) is refused.
+    ...(o.workloadName ? { mustStartLateGbpPerGpuHour: MUST_START_LATE_GBP_PER_GPU_HOUR } : {}),
     // A changed fleet file changes the result: its sites as parsed are part of the key.
     ...(o.fleetFile ? { fleetFile: o.fleetFile.sites } : {}),
   });

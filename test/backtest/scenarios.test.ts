@@ -261,4 +261,35 @@ describe('backtest with work that must start when it arrives', () => {
     const cheap = finished.filter((f) => f.id.startsWith('d') && f.waitH >= 10 && f.waitH < 10.5);
     assert.ok(cheap.length >= 5, `${cheap.length} deferrable jobs started at 10:00`);
   });
+
+  it('flexlon starts it at once even where waiting for cheaper hours would cost less than its lateness at the default price', async () => {
+    // One 6-hour job of 8 GPUs seen at 14:00 and due at 20:00, with power at £300/MWh until 20:00
+    // and £100 after. Deferred to 20:00 it would save 48 kWh × 1.3 × £200/MWh ≈ £12 for about £6.50
+    // of lateness at £0.25 per GPU-hour: a hard SLO is not for sale (reserve.ts).
+    const o: BacktestOptions = {
+      from: DAY,
+      to: DAY,
+      sites: ['edi'],
+      fleet: 'busy',
+      strategies: ['flexlon'],
+      seed: 3,
+      out: tmp(),
+      history: history(
+        (t) => (halfHour(t) >= 28 && halfHour(t) < 40 ? 300 : 100),
+        () => 150,
+      ),
+      solver,
+      carbonGbpPerTonne: 0,
+      fleetSites: [SMALL_SITE],
+      workload: (_s, k, dayStart) => ({
+        jobs: k === 0 ? [job('ls', dayStart + 27.5 * PERIOD_MS, 6, dayStart + 40 * PERIOD_MS)] : [],
+        inferenceKw: [0],
+      }),
+    };
+    const out = await runBacktest(o);
+    const f = out.days.flatMap((_, k) => loadDay(o.out, k).finished.flexlon ?? []).find((x) => x.id === 'ls');
+    assert.ok(f, 'the job ran');
+    assert.ok(Math.abs(f.waitH - 0.25) < 1e-9, `started ${f.waitH} h after it arrived`);
+    assert.ok(f.lateH <= 1e-9, `${f.lateH} h late`);
+  });
 });
