@@ -21,7 +21,7 @@ import { objectiveBound, type ObjectiveBound } from './bound.ts';
 import { commitAtNotice, offersAt, productWindows, windowTerms } from './commitments.ts';
 import { BACKTEST_BUSY_FILL, fleetSites, siteDayOf, type Fleet, type FleetSite, type SiteDay } from './fleet.ts';
 import { CAPACITY_VALUE_SHARE } from './capacity-value.ts';
-import { MUST_START_LATE_GBP_PER_GPU_HOUR } from './reserve.ts';
+import { hasNoSlack, MUST_START_LATE_GBP_PER_GPU_HOUR } from './reserve.ts';
 import { PlannerStrategy } from './planner-strategy.ts';
 import { DEFAULT_WORK } from '../optimise/work.ts';
 import {
@@ -227,7 +227,9 @@ export const runKey = (o: BacktestOptions): string =>
     custom: o.workload !== undefined || o.fleetSites !== undefined,
     ...(o.workloadName ? { workload: o.workloadName } : {}),
     // A workload of must-start jobs planned before their lateness was priced as hard (2026-12-07) is refused.
-    ...(o.workloadName ? { mustStartLateGbpPerGpuHour: MUST_START_LATE_GBP_PER_GPU_HOUR } : {}),
+    ...(o.workloadName
+      ? { mustStartLateGbpPerGpuHour: MUST_START_LATE_GBP_PER_GPU_HOUR, mustStartFirst: 'site QoS' }
+      : {}),
     // A changed fleet file changes the result: its sites as parsed are part of the key.
     ...(o.fleetFile ? { fleetFile: o.fleetFile.sites } : {}),
   });
@@ -416,6 +418,8 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
             decision.early,
             decision.battery?.(sim.spec.id),
             decision.caps?.(sim.spec.id),
+            // The site's QoS: must-start jobs go ahead of the queue, whoever decides (site-sim.ts).
+            hasNoSlack,
           );
         });
         const kwhAll = siteKwh.reduce((a, m) => a + m.importKwh, 0);

@@ -9,6 +9,9 @@
 //   GPUs and nothing overtakes it, as the cluster does) or with backfill (any eligible job that fits).
 //   A planner strategy may also name `early` jobs: started only into GPUs left free after that,
 //   any that fits, never holding up another, and none while an eligible job waits for GPUs.
+// - `first` jobs (run.ts: the must-start jobs, reserve.ts hasNoSlack) are the site's high-priority
+//   QoS, for every strategy: each eligible one that fits starts before that pass, and one that does
+//   not fit holds up nobody.
 // - Strategies decide once a period, at its start. Jobs eligible then start at once or, when GPUs are
 //   busy, the moment a running job finishes and frees them (within the period too); they run at full
 //   power, without pre-emption, until their energy is used. A job submitted inside a period is seen
@@ -219,10 +222,26 @@ export class SiteSim {
     eligible: (j: SimJob) => boolean,
     order: StartOrder,
     early?: (j: SimJob) => boolean,
+    first?: (j: SimJob) => boolean,
   ): number {
     let free = this.freeGpus;
     let started = 0;
     let blocked = false;
+    // Jobs with priority (a QoS above the queue's, as a cluster gives its latency-sensitive work):
+    // each eligible one that fits starts first, in submission order, ahead of the rest; one that does
+    // not fit holds up nobody and waits for GPUs to free.
+    if (first) {
+      const rest: SimJob[] = [];
+      for (const j of this.waiting) {
+        if (first(j) && eligible(j) && j.gpus <= free && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= t) {
+          j.startedAt = t;
+          free -= j.gpus;
+          this.running.push(j);
+          started++;
+        } else rest.push(j);
+      }
+      this.waiting = rest;
+    }
     const still: SimJob[] = [];
     for (const j of this.waiting) {
       const can = !blocked && eligible(j) && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= t;
@@ -269,11 +288,12 @@ export class SiteSim {
     early?: (j: SimJob) => boolean,
     battery?: BatterySetpoint,
     caps?: ReadonlyMap<string, number>,
+    first?: (j: SimJob) => boolean,
   ): PeriodMeter {
     const end = now + PERIOD_MS;
     const latePeriods = (j: SimJob) => Math.floor(now / PERIOD_MS) - Math.floor(j.deadlineAt / PERIOD_MS) + 1;
     const capped = this.capped(caps);
-    let started = this.start(now, eligible, order, early);
+    let started = this.start(now, eligible, order, early, first);
     // Full-power kWh of work a job does per hour.
     const rate = (j: SimJob) => capped?.get(j)?.rateKw ?? j.powerKw;
     let jobsKwh = 0;
@@ -311,7 +331,7 @@ export class SiteSim {
       }
       this.running = next;
       t = until;
-      if (t < end) started += this.start(t, eligible, order, early);
+      if (t < end) started += this.start(t, eligible, order, early, first);
     }
     const itKwh = (this.spec.trainingIdleKw + inferenceKw) * PERIOD_H + jobsKwh;
     const flows = this.battery(itKwh * this.spec.pue, battery);

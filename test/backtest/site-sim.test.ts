@@ -31,6 +31,36 @@ const site = (...jobs: SimJob[]) => {
 const ids = (s: SiteSim) => s.running.map((j) => j.id).sort();
 
 describe('backtest site scheduler', () => {
+  it('starts a high-priority job ahead of a strict-FIFO queue that is blocked, and never a low one', () => {
+    // 8 of 16 GPUs busy; the queue's head needs 16, so strict FIFO starts nothing behind it.
+    const blocked = () => {
+      const s = site(job('run', 8, 2), job('wide', 16, 1), job('ls', 4, 1), job('batch', 4, 1));
+      s.step(T0, (j) => j.id === 'run', 'fifo', 0);
+      return s;
+    };
+    const t1 = T0 + PERIOD_MS;
+    const plain = blocked();
+    plain.step(t1, () => true, 'fifo', 0);
+    assert.deepEqual(ids(plain), ['run']);
+    // With ls at the site's higher QoS it starts in the free GPUs; wide and batch still wait.
+    const qos = blocked();
+    qos.step(
+      t1,
+      () => true,
+      'fifo',
+      0,
+      undefined,
+      undefined,
+      undefined,
+      (j) => j.id === 'ls',
+    );
+    assert.deepEqual(ids(qos), ['ls', 'run']);
+    assert.deepEqual(
+      qos.waiting.map((j) => j.id),
+      ['wide', 'batch'],
+    );
+  });
+
   it('starts early jobs only into the GPUs the eligible ones leave, any that fits', () => {
     const s = site(job('a', 8, 2), job('big', 16, 1), job('c', 8, 1));
     const eligible = new Set(['a']);
