@@ -10,8 +10,9 @@
 //   A planner strategy may also name `early` jobs: started only into GPUs left free after that,
 //   any that fits, never holding up another, and none while an eligible job waits for GPUs.
 // - `first` jobs (run.ts: the must-start jobs, reserve.ts hasNoSlack) are the site's high-priority
-//   QoS, for every strategy: each eligible one that fits starts before that pass, and one that does
-//   not fit holds up nobody.
+//   QoS, for every strategy: each eligible one that fits starts before that pass; one that does not
+//   fit keeps its place in the queue, where under strict FIFO it holds up the jobs behind it, as any
+//   job does (a Slurm priority queue without backfill).
 // - Strategies decide once a period, at its start. Jobs eligible then start at once or, when GPUs are
 //   busy, the moment a running job finishes and frees them (within the period too); they run at full
 //   power, without pre-emption, until their energy is used. A job submitted inside a period is seen
@@ -227,13 +228,12 @@ export class SiteSim {
     let free = this.freeGpus;
     let started = 0;
     let blocked = false;
-    // Jobs with priority (a QoS above the queue's, as a cluster gives its latency-sensitive work):
-    // each eligible one that fits starts first, in submission order, ahead of the rest; one that does
-    // not fit holds up nobody and waits for GPUs to free.
-    if (first) {
+    // Starts every waiting job that passes `may` and fits the GPUs still free, in submission order;
+    // a job that does not fit holds up nobody.
+    const anyThatFits = (may: (j: SimJob) => boolean): void => {
       const rest: SimJob[] = [];
       for (const j of this.waiting) {
-        if (first(j) && eligible(j) && j.gpus <= free && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= t) {
+        if (j.gpus <= free && may(j) && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= t) {
           j.startedAt = t;
           free -= j.gpus;
           this.running.push(j);
@@ -241,7 +241,10 @@ export class SiteSim {
         } else rest.push(j);
       }
       this.waiting = rest;
-    }
+    };
+    // Jobs with priority (a QoS above the queue's, as a cluster gives its latency-sensitive work)
+    // start first, ahead of the rest; one that does not fit keeps its place in the pass below.
+    if (first) anyThatFits((j) => first(j) && eligible(j));
     const still: SimJob[] = [];
     for (const j of this.waiting) {
       const can = !blocked && eligible(j) && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= t;
@@ -258,18 +261,7 @@ export class SiteSim {
     }
     this.waiting = still;
     // Not while an eligible job waits for GPUs: an early start would overtake it.
-    if (early && free > 0 && !blocked) {
-      const rest: SimJob[] = [];
-      for (const j of this.waiting) {
-        if (j.gpus <= free && early(j) && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= t) {
-          j.startedAt = t;
-          free -= j.gpus;
-          this.running.push(j);
-          started++;
-        } else rest.push(j);
-      }
-      this.waiting = rest;
-    }
+    if (early && free > 0 && !blocked) anyThatFits(early);
     return started;
   }
 

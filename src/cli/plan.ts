@@ -7,7 +7,7 @@ import { checkSchedule } from '../optimise/check.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 import { readProblem, readSchedule, writeJson } from './planning-files.ts';
 import { capWords, itImportKwh } from '../optimise/carbon-cap.ts';
-import { unservedGbpPerKwh } from '../optimise/soft.ts';
+import { unservedSurcharge } from '../optimise/soft.ts';
 
 const PLAN_USAGE = `Usage: flexlon plan --problem P.json [--out S.json] [--time-limit SECONDS]
        flexlon plan check --problem P.json --schedule S.json
@@ -48,6 +48,9 @@ export const summary = (p: PlanningProblem, s: Schedule, seconds?: number): stri
     carbonLine(p, s.carbonKg, itImportKwh(p, s), 1),
   ];
   if (s.version === 2) lines.push(...lateLines(p, s.energyCostGbp ?? 0, s.late ?? []));
+  if ((s.moveCostGbp ?? 0) > 0)
+    lines.push(`moves       ${money(s.moveCostGbp ?? 0)}: jobs run away from their home site`);
+  if ((s.batteryWearGbp ?? 0) > 0) lines.push(`battery     ${money(s.batteryWearGbp ?? 0)} of wear`);
   if (s.gbpPerUnitOfWork !== undefined) {
     // The work whose energy waits beyond the horizon: its energy is in the cost (bought later, at the
     // unserved price), its carbon in neither figure.
@@ -85,7 +88,8 @@ const lateLines = (p: PlanningProblem, energyGbp: number, late: readonly LateJob
   const jobs = new Map(p.jobs.map((j) => [j.id, j]));
   const later = late.reduce((a, l) => {
     const j = jobs.get(l.id);
-    return a + (j ? l.unservedKwh * unservedGbpPerKwh(p, j) : 0);
+    // The price of buying it later (the surcharge), not the lateness charged on it as well.
+    return a + (j ? l.unservedKwh * unservedSurcharge(p, j) : 0);
   }, 0);
   const lines = [
     `energy      ${money(energyGbp)}`,

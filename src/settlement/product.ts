@@ -76,19 +76,29 @@ export interface ProductSettlement {
 const r2 = (x: number) => Math.round(x * 100) / 100;
 
 /**
- * Amounts (£, ≥ 0) rounded to pennies that add up to their sum rounded: each is rounded down and the
- * pennies left go to the largest remainders (ties: the earlier period). Rounded one by one, two
+ * Amounts (£, ≥ 0) rounded to pennies that add up to `totalGbp` (default: their sum, rounded): each
+ * is rounded down and the pennies left go to the largest remainders (ties: the earlier period). Rounded one by one, two
  * periods of £1.415 read £1.42 each against a total of £2.83.
  */
-export const inPennies = (amounts: readonly number[]): number[] => {
+export const inPennies = (amounts: readonly number[], totalGbp?: number): number[] => {
   const exact = amounts.map((x) => x * 100);
   const down = exact.map((x) => Math.floor(x + 1e-9));
-  let left = Math.round(exact.reduce((a, x) => a + x, 0)) - down.reduce((a, x) => a + x, 0);
+  // The total they must add up to, where it was rounded elsewhere (a payment): else their sum's.
+  const total = Math.round((totalGbp ?? exact.reduce((a, x) => a + x, 0) / 100) * 100);
+  let left = total - down.reduce((a, x) => a + x, 0);
   const order = exact.map((x, i) => [x - (down[i] as number), i] as const).sort((a, b) => b[0] - a[0] || a[1] - b[1]);
   for (const [, i] of order) {
     if (left <= 0) break;
     down[i] = (down[i] as number) + 1;
     left--;
+  }
+  // A total below their rounded-down sum (a payment rounded the other way): pennies come off the
+  // smallest remainders.
+  for (const [, i] of [...order].reverse()) {
+    if (left >= 0) break;
+    if ((down[i] as number) <= 0) continue;
+    down[i] = (down[i] as number) - 1;
+    left++;
   }
   return down.map((p) => p / 100);
 };
@@ -135,10 +145,12 @@ const settleAgreedPrice = (
   const acceptedKwh = s.committedKwh;
   // Each period's part of the price: what it earned before the total is held within 0–100 %, in
   // pennies that add up to the whole.
+  // The periods add up to the payment, which is the price × performance rounded on its own.
   const parts = inPennies(
     s.periods.map((q) =>
       acceptedKwh > 0 ? Math.max(0, (terms.agreedPriceGbp * (q.committedKwh - q.shortfallKwh)) / acceptedKwh) : 0,
     ),
+    s.paymentGbp,
   );
   const settled: SettledPeriod[] = periods.map((p, i) => {
     const q = s.periods[i] as (typeof s.periods)[number];

@@ -59,6 +59,20 @@ describe('backtest site scheduler', () => {
       qos.waiting.map((j) => j.id),
       ['wide', 'batch'],
     );
+    // A priority job that does not fit keeps its place: under strict FIFO it holds up those behind it.
+    const full = site(job('run', 12, 2), job('ls8', 8, 1), job('small', 2, 1));
+    full.step(T0, (j) => j.id === 'run', 'fifo', 0);
+    full.step(
+      t1,
+      () => true,
+      'fifo',
+      0,
+      undefined,
+      undefined,
+      undefined,
+      (j) => j.id === 'ls8',
+    );
+    assert.deepEqual(ids(full), ['run']);
   });
 
   it('starts early jobs only into the GPUs the eligible ones leave, any that fits', () => {

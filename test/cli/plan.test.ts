@@ -205,6 +205,22 @@ test('plan on an overloaded problem (soft deadlines) exits 0 with a checked plan
     const schedule = JSON.parse(readFileSync(out, 'utf8'));
     assert.equal(schedule.version, 2);
     assert.ok(schedule.late.length > 0);
+    // The energy part, recomputed: each unfinished job's kWh left beyond the horizon at the dearest
+    // price × PUE of the sites it may run at (the example states no unserved price), not its
+    // lateness on top.
+    const p = JSON.parse(readFileSync(problem, 'utf8')) as {
+      sites: { id: string; pue: number; priceGbpPerMwh: number[] }[];
+      jobs: { id: string; sites: string[] }[];
+    };
+    const dearest = (id: string) => {
+      const x = p.sites.find((y) => y.id === id);
+      return x ? (Math.max(0, ...x.priceGbpPerMwh) * x.pue) / 1000 : 0;
+    };
+    const later = (schedule.late as { id: string; unservedKwh: number }[]).reduce(
+      (a, l) => a + l.unservedKwh * Math.max(...(p.jobs.find((j) => j.id === l.id)?.sites ?? []).map(dearest)),
+      0,
+    );
+    assert.ok(split && Math.abs(Number(split[2]) - later) <= 0.011, `${split?.[2]} against ${later.toFixed(2)}`);
     assert.ok(Math.abs(schedule.costGbp - schedule.energyCostGbp - schedule.latenessCostGbp) < 1e-6 * schedule.costGbp);
     const ok = flexlon('plan', 'check', '--problem', problem, '--schedule', out);
     assert.equal(ok.code, 0, ok.err);

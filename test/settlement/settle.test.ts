@@ -82,6 +82,20 @@ test('an agreed price: its periods add up to the payment, in pennies', () => {
     s.periods.map((p) => p.utilisationGbp),
     [1.42, 1.41],
   );
+  // A payment at a half penny, rounded on its own (price × performance): the periods still add up
+  // to it (found in review: £3.15 + £17.06 against a payment of £20.20).
+  const half = settleProduct(
+    agreedPriceTerms(34.11),
+    [
+      { ...at(37), baselineKw: 200, meteredKw: 193 },
+      { ...at(38), baselineKw: 200, meteredKw: 151.1 },
+    ],
+    37.9,
+  );
+  assert.equal(
+    Math.round(half.periods.reduce((a, p) => a + p.utilisationGbp, 0) * 100),
+    Math.round(half.paymentGbp * 100),
+  );
   // Three periods of £1/3: the spare penny goes to the first.
   assert.deepEqual(inPennies([1 / 3, 1 / 3, 1 / 3]), [0.34, 0.33, 0.33]);
   fc.assert(

@@ -175,6 +175,8 @@ export class SimBattery implements SiteBattery {
   clone(): SimBattery {
     const { spec } = this;
     const copy = new SimBattery(this.site, { ...spec, initialSocKwh: this.soc }, this.start);
+    // The copy is at this one's charge now, but started where this one did.
+    (copy as { initialSocKwh: number }).initialSocKwh = this.initialSocKwh;
     copy.current = this.current;
     copy.setpoint = this.setpoint;
     copy.log = this.log.clone();

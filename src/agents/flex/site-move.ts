@@ -102,18 +102,27 @@ export const chooseMoves = async (
   const made = movesIn(schedule, options);
   if (made.length === 0) return { schedule };
   const brief = (ms: typeof made) => ms.map(({ jobId, from, to }) => ({ jobId, from, to }));
+  // A plan of the problem with jobs kept at home proves a bound for that problem only, which may lie
+  // above the whole problem's optimum: the bound kept is the first plan's, and "optimal" goes with it
+  // unless the plan meets that bound.
+  const ofWhole = (s: Schedule): Schedule => {
+    if (s === schedule || s.status === 'infeasible') return s;
+    const lowerBoundGbp = Math.min(s.lowerBoundGbp, schedule.lowerBoundGbp);
+    const proven = s.costGbp <= lowerBoundGbp + 1e-6 * Math.max(1, Math.abs(lowerBoundGbp));
+    return { ...s, lowerBoundGbp, status: proven ? s.status : 'feasible' };
+  };
   const home = await plan(pinnedHome(problem));
   if (home.status === 'infeasible' || !checkSchedule(problem, home).ok)
     return { schedule, choice: { moves: brief(made), moveGbp: movesGbp(made), kept: true } };
   const start: Priced = { schedule, total: withMoves(problem, schedule, made), moves: made };
   if (!(start.total < home.costGbp - 1e-6))
     return {
-      schedule: home,
+      schedule: ofWhole(home),
       choice: { moves: brief(made), moveGbp: movesGbp(made), withoutMovesGbp: home.costGbp, kept: false },
     };
   const best = await pruneMoves(problem, start, options, plan);
   return {
-    schedule: best.schedule,
+    schedule: ofWhole(best.schedule),
     choice: { moves: brief(best.moves), moveGbp: movesGbp(best.moves), withoutMovesGbp: home.costGbp, kept: true },
   };
 };
