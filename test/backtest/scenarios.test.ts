@@ -234,24 +234,32 @@ describe('backtest with work that must start when it arrives', () => {
       }),
     ].sort((a, b) => a.submittedAt - b.submittedAt);
 
+  /** flexlon alone at the small edi site from DAY to `to`, at the given prices, with no carbon price. */
+  const flexlonAtEdi = (
+    to: string,
+    price: (t: number) => number,
+    workload: BacktestOptions['workload'],
+  ): BacktestOptions => ({
+    from: DAY,
+    to,
+    sites: ['edi'],
+    fleet: 'busy',
+    strategies: ['flexlon'],
+    seed: 3,
+    out: tmp(),
+    history: history(price, () => 150),
+    solver,
+    carbonGbpPerTonne: 0,
+    fleetSites: [SMALL_SITE],
+    ...(workload ? { workload } : {}),
+  });
+
   it('flexlon keeps room for it in the hours it fills with deferred work', async () => {
-    const o: BacktestOptions = {
-      from: DAY,
-      to: '2023-03-02',
-      sites: ['edi'],
-      fleet: 'busy',
-      strategies: ['flexlon'],
-      seed: 3,
-      out: tmp(),
-      history: history(
-        (t) => (halfHour(t) >= 20 && halfHour(t) < 24 ? 10 : 100),
-        () => 150,
-      ),
-      solver,
-      carbonGbpPerTonne: 0,
-      fleetSites: [SMALL_SITE],
-      workload: (_s, k, dayStart) => ({ jobs: k < 2 ? day(k, dayStart) : [], inferenceKw: [0] }),
-    };
+    const o = flexlonAtEdi(
+      '2023-03-02',
+      (t) => (halfHour(t) >= 20 && halfHour(t) < 24 ? 10 : 100),
+      (_s, k, dayStart) => ({ jobs: k < 2 ? day(k, dayStart) : [], inferenceKw: [0] }),
+    );
     const out = await runBacktest(o);
     const finished = out.days.flatMap((_, k) => loadDay(o.out, k).finished.flexlon ?? []);
     const late = finished.filter((f) => f.id.startsWith('ls-') && f.lateH > 1e-9).map((f) => f.id);
@@ -266,26 +274,14 @@ describe('backtest with work that must start when it arrives', () => {
     // One 6-hour job of 8 GPUs seen at 14:00 and due at 20:00, with power at £300/MWh until 20:00
     // and £100 after. Deferred to 20:00 it would save 48 kWh × 1.3 × £200/MWh ≈ £12 for about £6.50
     // of lateness at £0.25 per GPU-hour: a hard SLO is not for sale (reserve.ts).
-    const o: BacktestOptions = {
-      from: DAY,
-      to: DAY,
-      sites: ['edi'],
-      fleet: 'busy',
-      strategies: ['flexlon'],
-      seed: 3,
-      out: tmp(),
-      history: history(
-        (t) => (halfHour(t) >= 28 && halfHour(t) < 40 ? 300 : 100),
-        () => 150,
-      ),
-      solver,
-      carbonGbpPerTonne: 0,
-      fleetSites: [SMALL_SITE],
-      workload: (_s, k, dayStart) => ({
+    const o = flexlonAtEdi(
+      DAY,
+      (t) => (halfHour(t) >= 28 && halfHour(t) < 40 ? 300 : 100),
+      (_s, k, dayStart) => ({
         jobs: k === 0 ? [job('ls', dayStart + 27.5 * PERIOD_MS, 6, dayStart + 40 * PERIOD_MS)] : [],
         inferenceKw: [0],
       }),
-    };
+    );
     const out = await runBacktest(o);
     const f = out.days.flatMap((_, k) => loadDay(o.out, k).finished.flexlon ?? []).find((x) => x.id === 'ls');
     assert.ok(f, 'the job ran');

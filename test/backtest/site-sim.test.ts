@@ -43,17 +43,20 @@ describe('backtest site scheduler', () => {
     plain.step(t1, () => true, 'fifo', 0);
     assert.deepEqual(ids(plain), ['run']);
     // With ls at the site's higher QoS it starts in the free GPUs; wide and batch still wait.
+    // Every waiting job eligible, strict FIFO, the job named at the site's higher QoS.
+    const withQos = (s: SiteSim, id: string) =>
+      s.step(
+        t1,
+        () => true,
+        'fifo',
+        0,
+        undefined,
+        undefined,
+        undefined,
+        (j) => j.id === id,
+      );
     const qos = blocked();
-    qos.step(
-      t1,
-      () => true,
-      'fifo',
-      0,
-      undefined,
-      undefined,
-      undefined,
-      (j) => j.id === 'ls',
-    );
+    withQos(qos, 'ls');
     assert.deepEqual(ids(qos), ['ls', 'run']);
     assert.deepEqual(
       qos.waiting.map((j) => j.id),
@@ -62,16 +65,7 @@ describe('backtest site scheduler', () => {
     // A priority job that does not fit keeps its place: under strict FIFO it holds up those behind it.
     const full = site(job('run', 12, 2), job('ls8', 8, 1), job('small', 2, 1));
     full.step(T0, (j) => j.id === 'run', 'fifo', 0);
-    full.step(
-      t1,
-      () => true,
-      'fifo',
-      0,
-      undefined,
-      undefined,
-      undefined,
-      (j) => j.id === 'ls8',
-    );
+    withQos(full, 'ls8');
     assert.deepEqual(ids(full), ['run']);
   });
 
