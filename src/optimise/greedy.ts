@@ -141,14 +141,17 @@ const planOnce = (problem: PlanningProblem, lambda: number, mode: Mode = 'cheape
           : placement;
       if (priced && (!best || priced.cost < best.placement.cost - EPS)) best = { site: siteId, placement: priced };
     }
-    // A non-preemptible soft job with no room at all waits beyond the horizon.
-    if (!best && mayLeaveUnserved(problem, job) && rooms.has(job.sites[0] ?? ''))
+    // A soft job that may wait beyond the horizon waits whole at home where that is cheaper: with no
+    // room at all, or where the room it has is away and its move costs more than waiting saves.
+    const wait = job.energyKwh * unservedGbpPerKwh(problem, job);
+    if (
+      mayLeaveUnserved(problem, job) &&
+      rooms.has(job.sites[0] ?? '') &&
+      (!best || (best.site !== job.sites[0] && wait < best.placement.cost - EPS))
+    )
       best = {
         site: job.sites[0]!,
-        placement: {
-          cost: job.energyKwh * unservedGbpPerKwh(problem, job),
-          powerKw: new Array<number>(problem.slots).fill(0),
-        },
+        placement: { cost: wait, powerKw: new Array<number>(problem.slots).fill(0) },
       };
     if (!best)
       return {

@@ -128,6 +128,14 @@ export const placeWhole = (
     }
   }
   if (!best) return false;
+  // Away from home, a soft job that may wait does so where its move makes running dearer than waiting
+  // (bestRun and topUp weigh waiting per site, without the move).
+  if (
+    mayLeaveUnserved(p, job) &&
+    moveGbpAtIndex(p, job, best.s) > 0 &&
+    (best.start !== undefined ? best.cost * h : best.cost) >= job.energyKwh * unservedGbpPerKwh(p, job)
+  )
+    return false;
   const pw = new Float64Array(p.slots);
   if (best.start !== undefined) {
     runProfile(job.energyKwh, job.maxPowerKw, p.slotMinutes / 60).forEach((kw, i) => {
@@ -157,11 +165,15 @@ export const placePartly = (
   siteIndex: Map<string, number>,
 ): void => {
   const job = p.jobs[j]!;
-  let best = { s: siteIndex.get(job.sites[0]!) as number, left: job.energyKwh };
+  const home = { s: siteIndex.get(job.sites[0]!) as number, left: job.energyKwh };
+  let best = home;
   if (job.preemptible) {
     for (const id of job.sites) {
       const s = siteIndex.get(id) as number;
       const r = topUp(p, j, s, new Float64Array(p.slots), job.energyKwh, load, limit, costs, false);
+      // Away from home, only where what it runs there saves more than its move costs (move-cost.ts).
+      const move = moveGbpAtIndex(p, job, s);
+      if (move > 0 && (job.energyKwh - r.left) * unservedGbpPerKwh(p, job) - r.cost <= move) continue;
       if (r.left < best.left - EPS) best = { s, left: r.left };
     }
   }

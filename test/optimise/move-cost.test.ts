@@ -86,6 +86,25 @@ test('local search brings a job home when its move costs more than the away site
   }
 });
 
+for (const preemptible of [true, false])
+  test(`a soft ${preemptible ? 'preemptible' : 'non-preemptible'} job that may wait waits at home when its home is full and its move costs more than waiting`, async () => {
+    // lon takes nothing in the window (a commitment of 0 kW); man runs the job for £7.50, plus a £40
+    // move. Waiting whole costs 100 kWh × (lon's dearest £0.30 per kWh + a little lateness): about £31.
+    const p: PlanningProblem = {
+      ...twoSites({ preemptible, moveCostGbp: 40, slo: { kind: 'soft', lateGbpPerHour: 0.1 } }),
+      commitments: [{ site: 'lon', fromSlot: 0, toSlot: 4, maxImportKw: 0 }],
+    };
+    for (const [how, s] of [
+      ['exact MILP', await plan(p)],
+      ['LP and heuristics', await plan(p, noMilp)],
+      ['greedy', greedyPlan(p)],
+    ] as const) {
+      assert.deepEqual(checkSchedule(p, s).violations, [], how);
+      assert.equal(s.moveCostGbp, undefined, `${how} moved the job: £${s.costGbp}`);
+      assert.ok(s.costGbp < 32, `${how}: £${s.costGbp}`);
+    }
+  });
+
 test('the check charges a move once, and refuses a plan whose move cost is misreported', () => {
   const p = twoSites({ moveCostGbp: 20 });
   const away = {
