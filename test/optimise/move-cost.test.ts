@@ -4,7 +4,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
-import type { JobSpec, PlanningProblem } from '../../src/domain/planning.ts';
+import type { JobSpec, PlanningProblem, Schedule } from '../../src/domain/planning.ts';
 import { HighsClient } from '../../src/adapters/solver-highs/client.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
 import { greedyPlan } from '../../src/optimise/greedy.ts';
@@ -53,6 +53,13 @@ const twoSites = (job: Partial<JobSpec>): PlanningProblem => ({
   commitments: [],
 });
 
+/** The same problem planned by the exact MILP, the LP path (placements and local search) and greedy. */
+const byThreePlanners = async (p: PlanningProblem): Promise<[string, Schedule][]> => [
+  ['exact MILP', await plan(p)],
+  ['LP and heuristics', await plan(p, noMilp)],
+  ['greedy', greedyPlan(p)],
+];
+
 for (const preemptible of [false, true])
   test(`a ${preemptible ? 'preemptible' : 'non-preemptible'} job moves only where the saving (£22.50) beats its move cost`, async () => {
     for (const [moveCostGbp, site, cost] of [
@@ -60,11 +67,7 @@ for (const preemptible of [false, true])
       [25, 'lon', 30],
     ] as const) {
       const p = twoSites({ preemptible, moveCostGbp });
-      for (const [how, s] of [
-        ['exact MILP', await plan(p)],
-        ['LP and heuristics', await plan(p, noMilp)],
-        ['greedy', greedyPlan(p)],
-      ] as const) {
+      for (const [how, s] of await byThreePlanners(p)) {
         assert.deepEqual(checkSchedule(p, s).violations, [], how);
         assert.equal(s.jobs[0]?.site, site, `${how} at a move cost of £${moveCostGbp}`);
         assert.ok(close(s.costGbp, cost), `${how}: £${s.costGbp}, expected £${cost}`);
@@ -94,11 +97,7 @@ for (const preemptible of [true, false])
       ...twoSites({ preemptible, moveCostGbp: 40, slo: { kind: 'soft', lateGbpPerHour: 0.1 } }),
       commitments: [{ site: 'lon', fromSlot: 0, toSlot: 4, maxImportKw: 0 }],
     };
-    for (const [how, s] of [
-      ['exact MILP', await plan(p)],
-      ['LP and heuristics', await plan(p, noMilp)],
-      ['greedy', greedyPlan(p)],
-    ] as const) {
+    for (const [how, s] of await byThreePlanners(p)) {
       assert.deepEqual(checkSchedule(p, s).violations, [], how);
       assert.equal(s.moveCostGbp, undefined, `${how} moved the job: £${s.costGbp}`);
       assert.ok(s.costGbp < 32, `${how}: £${s.costGbp}`);
