@@ -122,9 +122,9 @@ const secondsPerDay = (raw: string | undefined): number => {
 };
 
 /**
- * Simulated sites the demo allows. compose.ts defines four (lon, man, edi, cdf), but with three or
- * more, pricing and re-planning on one solver outrun the replayed day and no deal is made (docs/
- * operator-guide.md, Troubleshooting), so the flag stops at two until planning per slot is faster.
+ * Simulated sites the demo allows: the four compose.ts defines (lon, man, edi, cdf). With three or
+ * more, re-plans are carried and the fresh plan made in the background (docs/benchmarks.md,
+ * "Re-planning in the live market"), so pricing keeps up with the replayed day.
  */
 export const MAX_DEMO_SITES = 4;
 

@@ -13,6 +13,7 @@ import type { SettlementSummary } from '../settlement/delivered.ts';
 import type { SiteSettlement } from '../settlement/codec.ts';
 import { createLogger } from '../log.ts';
 import type { Procurement, StatusPush } from '../agents/grid/orchestrator.ts';
+import type { PlanRecord } from '../agents/flex/plan-record.ts';
 import type { ProcurementEvent } from '../agents/grid/procurement-loop.ts';
 import { FlexError, type ErrorCode } from '../errors.ts';
 import type { Store } from '../ports.ts';
@@ -131,9 +132,21 @@ export const runDemo = async (
   };
   // Delivery monitoring (--monitor, --top-up): what it finds is narrated at its moment.
   const onMonitor = (e: MonitorEvent) => timeline.add(e.at, 1, monitorLines(e));
+  // A cap in kg (--carbon-cap KG) is hard: a plan that cannot keep it holds every waiting job, so
+  // the day would run with nothing dispatched. The first such plan ends the demo with its reason.
+  const stopDay = new AbortController();
+  const onPlanRecorded = (plan: PlanRecord) => {
+    if (typeof c.carbonCap !== 'number' || plan.status !== 'infeasible' || market.error) return;
+    market.error = new FlexError(
+      'FLX_CLI_USAGE',
+      `--carbon-cap ${c.carbonCap}: no plan can keep it, so every waiting job would stay held all day: ${plan.infeasibleReason ?? 'the plan is infeasible'}. Give a larger cap, or --carbon-cap fifo (kept cumulatively against FIFO, and planned without where it cannot hold)`,
+    );
+    stopDay.abort();
+  };
   const m = await composeMarket(c, runId, log, {
     onStatusPush,
     onProcurement,
+    onPlanRecorded,
     ...(extra.monitor ? { monitor: extra.monitor, onMonitor } : {}),
   });
   market.clock = m.clock;
@@ -181,7 +194,10 @@ export const runDemo = async (
       'times are UTC, with the GB settlement period (SP1 starts at UK local midnight) and UK local time when it differs',
     );
     await tickSites(m.sites, m.dayStart, log);
-    await m.runDay(signal);
+    if (stopDay.signal.aborted) throw market.error;
+    await m.runDay(AbortSignal.any([signal, stopDay.signal])).catch((e: unknown) => {
+      throw stopDay.signal.aborted ? market.error : e;
+    });
     timeline.flush();
     const day = m.loop.days.find((d) => d.day === m.dayStart);
     const need = day?.need;
@@ -274,7 +290,8 @@ Options:
                           carbon cap (default fifo): fifo keeps the day's emissions at most those of
                           the same queue on FIFO (a plan that cannot is made without it and counted),
                           fifo-intensity its CO2 per kWh imported at most FIFO's, KG caps each plan's
-                          48 h horizon at a fixed figure, none plans on £ alone
+                          48 h horizon at a fixed figure (hard: a cap no plan can keep stops the
+                          demo at its first plan, exit 2), none plans on £ alone
   --baseline fifo|bl01    settlement baseline (default fifo): the same queue on a plain FIFO scheduler,
                           or BL01 (P376-style: mean of the 10 most recent working days' meter, from
                           simulated history of the site's previous days)

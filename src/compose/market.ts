@@ -10,6 +10,7 @@ import { mkdirSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComputeAgent } from '../agents/compute/agent.ts';
 import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
+import type { PlanRecord } from '../agents/flex/plan-record.ts';
 import type { GridOrchestrator, StatusPush } from '../agents/grid/orchestrator.ts';
 import type { ProcurementEvent, ProcurementLoop } from '../agents/grid/procurement-loop.ts';
 import type { MonitorEvent, MonitorPolicy } from '../agents/grid/monitor.ts';
@@ -119,6 +120,8 @@ export interface MarketHooks {
   readonly onMonitor?: (e: MonitorEvent) => void;
   /** Chooses the roles' ports (default: a free one from the OS, parts.ts freePort); a test makes it race. */
   readonly choosePort?: () => Promise<number>;
+  /** Each plan a provider (BPP) stores for dispatch, with the provider's id. */
+  readonly onPlanRecorded?: (plan: PlanRecord, provider: string) => void;
 }
 
 /** Attempts at composing the market when a port chosen for it is taken before it is bound. */
@@ -220,6 +223,9 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
           {
             ...shared,
             log: log.child({ agent: 'flex', provider: providerId(k) }),
+            ...(hooks.onPlanRecorded
+              ? { onPlanRecorded: (plan: PlanRecord) => hooks.onPlanRecorded?.(plan, providerId(k)) }
+              : {}),
             ids: seededIds(c.seed + k * 104_729),
           },
         ),

@@ -67,3 +67,26 @@ test(
     }
   },
 );
+
+test('demo with a cap in kg no plan can keep: it stops at the first plan with a coded error naming the flag, not a day of held jobs', async () => {
+  const config = demoConfig({
+    dataDir,
+    logLevel: 'silent',
+    siteProfile: 'half-idle',
+    secondsPerDay: '15',
+    carbonCap: '0',
+  });
+  const lines: string[] = [];
+  const started = Date.now();
+  await assert.rejects(
+    runDemo(config, { out: (l) => lines.push(l), err: () => {} }, new AbortController().signal),
+    (e: Error & { code?: string }) =>
+      e.code === 'FLX_CLI_USAGE' &&
+      /^--carbon-cap 0: no plan can keep it, .*the carbon cap of 0 kg cannot be met: every plan emits at least \d+(\.\d)? kg/.test(
+        e.message,
+      ),
+  );
+  // Stopped before the replayed day ran (15 s of wall time at this speed).
+  assert.ok(Date.now() - started < 12_000, `${Date.now() - started} ms`);
+  assert.ok(!lines.some((l) => l.includes('flexibility bought')), lines.join('\n'));
+});

@@ -58,6 +58,8 @@ export interface PlanRecord extends PlanKeys {
    * and in an infeasible plan.
    */
   readonly jobPowerKw?: readonly PlannedJobPower[];
+  /** An infeasible plan's reason: the hard constraint that cannot hold, naming the job, site or cap. */
+  readonly infeasibleReason?: string;
 }
 
 /**
@@ -165,6 +167,7 @@ export const planRecord = (id: string, createdAt: number, r: PlanResult, reason:
     signalsIssuedAt: Object.fromEntries(Object.entries(r.signalsIssuedAt).map(([region, at]) => [region, isoOf(at)])),
     solveMs: Math.round(r.solveMs),
     ...(feasible ? { jobPowerKw: plannedJobPower(r.problem, r.schedule) } : {}),
+    ...(!feasible && r.schedule.reason ? { infeasibleReason: r.schedule.reason } : {}),
   };
 };
 
