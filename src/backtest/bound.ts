@@ -6,7 +6,7 @@
 // metrics price it (site-sim.ts Finished.lateGpuH × £0.25 per GPU-hour: energy in the period holding
 // the deadline and after it, × (periods late + 1)). The planner proves a lower bound on each
 // problem's LP relaxation (src/optimise/bound.ts), which lets jobs pause and run at part power, so
-// no schedule the site can run (whole GPUs, no pre-emption, FIFO) costs less. The idle and inference
+// no schedule the site can run (whole GPUs, pre-empted only for must-start jobs, FIFO) costs less. The idle and inference
 // power are the same under every strategy and are added at the same prices.
 //
 // A run longer than CHUNK_DAYS days is too large for one problem, so its jobs are split by the day
@@ -207,7 +207,7 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
           maxPowerKw: j.powerKw,
           releaseSlot: Math.min(release, n - 1),
           deadlineSlot: Math.min(deadline, n),
-          // As the site runs it, without pre-emption: see `exact` below.
+          // As the site runs it (a pause, as for a pre-empted job, is within the LP relaxation): see `exact` below.
           preemptible: false,
           sites: i.moves ? ids : [x.site.spec.id],
           slo: { kind: 'soft', lateGbpPerHour: DEFAULT_LATE_GBP_PER_GPU_HOUR * j.gpus },

@@ -26,6 +26,8 @@ export interface PeriodRow {
   /** Jobs moved to another site at the period's start, and what the moves cost, £ (absent: none). */
   readonly moves?: number;
   readonly moveGbp?: number;
+  /** Running jobs pre-empted for must-start ones in the period (site-sim.ts; absent: none). */
+  readonly preempted?: number;
 }
 
 export interface DayChunk {

@@ -56,6 +56,8 @@ export interface StrategySummary {
   /** Jobs moved between sites (moves.ts), and what the moves cost (£): part of the strategy's £. */
   readonly moves: number;
   readonly moveGbp: number;
+  /** Running jobs the sites pre-empted for must-start jobs (site-sim.ts; every strategy's sites alike). */
+  readonly preemptions: number;
   /** (energyGbp + batteryWearGbp + batteryEndGbp + moveGbp) per GPU-hour. */
   readonly gbpPerGpuHour: number;
   readonly gCo2PerGpuHour: number;
@@ -123,6 +125,7 @@ export const summarise = (
     let discharged = 0;
     let moves = 0;
     let moveGbp = 0;
+    let preemptions = 0;
     let peak = 0;
     const peakSite: number[] = [];
     const waits: number[] = [];
@@ -143,6 +146,7 @@ export const summarise = (
         discharged += r.dischargedKwh ?? 0;
         moves += r.moves ?? 0;
         moveGbp += r.moveGbp ?? 0;
+        preemptions += r.preempted ?? 0;
         peak = Math.max(peak, all / PERIOD_H);
         r.siteKwh.forEach((x, i) => (peakSite[i] = Math.max(peakSite[i] ?? 0, x / PERIOD_H)));
       }
@@ -173,6 +177,7 @@ export const summarise = (
       batteryEndGbp: endGbp,
       moves,
       moveGbp,
+      preemptions,
       tCo2,
       gbpPerGpuHour: gpuHours > 0 ? (gbp + wear + endGbp + moveGbp) / gpuHours : 0,
       gCo2PerGpuHour: gpuHours > 0 ? g / gpuHours : 0,

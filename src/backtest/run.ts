@@ -425,6 +425,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
         const kwhAll = siteKwh.reduce((a, m) => a + m.importKwh, 0);
         const wearGbp = siteKwh.reduce((a, m) => a + (m.battery?.wearGbp ?? 0), 0);
         const dischargedKwh = siteKwh.reduce((a, m) => a + (m.battery?.dischargedKwh ?? 0), 0);
+        const preempted = siteKwh.reduce((a, m) => a + m.preempted, 0);
         rows.push({
           t: now,
           siteKwh: siteKwh.map((m) => m.importKwh),
@@ -435,6 +436,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
           waiting: siteKwh.reduce((a, m) => a + m.waiting, 0),
           ...(dischargedKwh > 0 ? { wearGbp, dischargedKwh } : {}),
           ...(moves ? { moves, moveGbp } : {}),
+          ...(preempted ? { preempted } : {}),
         });
       }
       chunk.rows[lane.strategy.name] = rows;

@@ -10,13 +10,18 @@
 //   A planner strategy may also name `early` jobs: started only into GPUs left free after that,
 //   any that fits, never holding up another, and none while an eligible job waits for GPUs.
 // - `first` jobs (run.ts: the must-start jobs, reserve.ts hasNoSlack) are the site's high-priority
-//   QoS, for every strategy: each eligible one that fits starts before that pass; one that does not
-//   fit keeps its place in the queue, where under strict FIFO it holds up the jobs behind it, as any
-//   job does (a Slurm priority queue without backfill).
+//   QoS, for every strategy: each one released starts before that pass, eligible or not (a hard SLO
+//   is the site's to keep, not a strategy's to defer); one that does not
+//   fit pre-empts running jobs of the queue's own priority, as Kubernetes' priority pre-emption and
+//   Slurm's QOS pre-emption (PreemptMode=REQUEUE) do: the fewest needed, those with the most slack
+//   left first (`preempt`). The jobs pre-empted go back to the queue in their submission place with
+//   the work they had done (they checkpoint in their grace period, as elastic training does; no work
+//   is lost in this model) and start again as any waiting job. Where even every such job would not
+//   free enough GPUs, none is pre-empted and the job keeps its place in the queue.
 // - Strategies decide once a period, at its start. Jobs eligible then start at once or, when GPUs are
 //   busy, the moment a running job finishes and frees them (within the period too); they run at full
-//   power, without pre-emption, until their energy is used. A job submitted inside a period is seen
-//   at the next period's start (the decision cadence), by every strategy alike.
+//   power until their energy is used (pre-empted only as above). A job submitted inside a period is
+//   seen at the next period's start (the decision cadence), by every strategy alike.
 // - A site may have a battery behind its meter (the demo's cdf, or a fleet file's). It holds its
 //   stored energy unless a strategy sets it (flexlon and the oracle, from their plans); a setpoint is
 //   clipped to the battery's power, its state-of-charge limits, the site's own import (it never
@@ -115,6 +120,8 @@ export interface PeriodMeter {
   readonly running: number;
   readonly waiting: number;
   readonly started: number;
+  /** Running jobs pre-empted for must-start ones in the period (the site's QoS, `first`). */
+  readonly preempted: number;
   /** Energy the battery took from the grid and gave back over the period (kWh; absent: no battery). */
   readonly battery?: { readonly chargedKwh: number; readonly dischargedKwh: number; readonly wearGbp: number };
 }
@@ -234,7 +241,7 @@ export class SiteSim {
       const rest: SimJob[] = [];
       for (const j of this.waiting) {
         if (j.gpus <= free && may(j) && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= t) {
-          j.startedAt = t;
+          j.startedAt ??= t;
           free -= j.gpus;
           this.running.push(j);
           started++;
@@ -243,13 +250,26 @@ export class SiteSim {
       this.waiting = rest;
     };
     // Jobs with priority (a QoS above the queue's, as a cluster gives its latency-sensitive work)
-    // start first, ahead of the rest; one that does not fit keeps its place in the pass below.
-    if (first) anyThatFits((j) => first(j) && eligible(j));
+    // start first, ahead of the rest, pre-empting running jobs where they do not fit.
+    if (first) {
+      // Whatever the strategy decided: a hard SLO is the site's to keep, not a strategy's to defer.
+      const urgent = (j: SimJob) => first(j) && j.releaseAt <= t;
+      anyThatFits(urgent);
+      for (const j of this.waiting.filter(urgent)) {
+        free += this.preempt(t, j.gpus - free, first);
+        if (j.gpus > free) continue;
+        this.waiting.splice(this.waiting.indexOf(j), 1);
+        j.startedAt ??= t;
+        free -= j.gpus;
+        this.running.push(j);
+        started++;
+      }
+    }
     const still: SimJob[] = [];
     for (const j of this.waiting) {
       const can = !blocked && eligible(j) && Math.max(j.releaseAt, j.beginAt ?? -Infinity) <= t;
       if (can && j.gpus <= free) {
-        j.startedAt = t;
+        j.startedAt ??= t;
         free -= j.gpus;
         this.running.push(j);
         started++;
@@ -263,6 +283,37 @@ export class SiteSim {
     // Not while an eligible job waits for GPUs: an early start would overtake it.
     if (early && free > 0 && !blocked) anyThatFits(early);
     return started;
+  }
+
+  /** Jobs pre-empted since the counter was last read (step reads it once a period). */
+  private preemptedNow = 0;
+
+  /**
+   * Pre-empts running jobs that are not `first` until `need` GPUs are freed, the jobs with the most
+   * slack left first (deadline less the run still to do, from `t`); none where all of them together
+   * would not free enough. Returns the GPUs freed. Each goes back to the queue in its submission
+   * place, with its work done kept and its first start kept for the wait figures.
+   */
+  private preempt(t: number, need: number, first: (j: SimJob) => boolean): number {
+    if (need <= 0) return 0;
+    const slack = (j: SimJob) => j.deadlineAt - t - (j.remainingKwh / j.powerKw) * HOUR_MS;
+    const victims = this.running.filter((j) => !first(j)).sort((a, b) => slack(b) - slack(a));
+    if (victims.reduce((n, j) => n + j.gpus, 0) < need) return 0;
+    let freed = 0;
+    const out = new Set<SimJob>();
+    for (const j of victims) {
+      if (freed >= need) break;
+      out.add(j);
+      freed += j.gpus;
+    }
+    this.running = this.running.filter((j) => !out.has(j));
+    for (const j of out) {
+      let k = this.waiting.length;
+      while (k > 0 && (this.waiting[k - 1] as SimJob).submittedAt > j.submittedAt) k--;
+      this.waiting.splice(k, 0, j);
+    }
+    this.preemptedNow += out.size;
+    return freed;
   }
 
   /**
@@ -285,6 +336,7 @@ export class SiteSim {
     const end = now + PERIOD_MS;
     const latePeriods = (j: SimJob) => Math.floor(now / PERIOD_MS) - Math.floor(j.deadlineAt / PERIOD_MS) + 1;
     const capped = this.capped(caps);
+    this.preemptedNow = 0;
     let started = this.start(now, eligible, order, early, first);
     // Full-power kWh of work a job does per hour.
     const rate = (j: SimJob) => capped?.get(j)?.rateKw ?? j.powerKw;
@@ -334,6 +386,7 @@ export class SiteSim {
       running: this.running.length,
       waiting: this.waiting.length,
       started,
+      preempted: this.preemptedNow,
       ...(flows ? { battery: flows } : {}),
     };
   }

@@ -160,10 +160,8 @@ const sloVerdict = (s: Readonly<Record<string, StrategySummary>>): Verdict => {
   return {
     target,
     verdict: met ? 'met' : 'missed',
-    detail: `of ${hard.jobsFinished.toLocaleString('en-GB')} must-start jobs (latency-sensitive pods: no slack beyond the period they arrive in), flexlon started ${pct(hard.deadlinesMetShare, 2)} at the first decision after they arrived (mean wait ${n(hard.meanWaitH, 2)} h, p95 ${n(hard.p95WaitH, 2)} h)${others ? `; ${others}` : ''}.${
-      met
-        ? ''
-        : " A site runs jobs without pre-emption, so a must-start job that arrives when its GPUs are all busy waits for one to finish; flexlon keeps room for such arrivals from the last week's (src/backtest/reserve.ts), and a burst beyond it waits."
+    detail: `of ${hard.jobsFinished.toLocaleString('en-GB')} must-start jobs (latency-sensitive pods: no slack beyond the period they arrive in), flexlon started ${pct(hard.deadlinesMetShare, 2)} at the first decision after they arrived (mean wait ${n(hard.meanWaitH, 2)} h, p95 ${n(hard.p95WaitH, 2)} h)${others ? `; ${others}` : ''}. The sites' QoS starts them ahead of the queue and pre-empts running deferrable jobs where they do not fit (src/backtest/site-sim.ts): ${fl.preemptions.toLocaleString('en-GB')} pre-emptions at flexlon's sites${s.fifo ? `, ${s.fifo.preemptions.toLocaleString('en-GB')} at fifo's` : ''}; a pre-empted job waits again with the work it had done, and its delay counts in the lateness.${
+      met ? '' : ' A must-start job still waits where the GPUs it needs are held by other must-start jobs.'
     }`,
   };
 };

@@ -62,11 +62,54 @@ describe('backtest site scheduler', () => {
       qos.waiting.map((j) => j.id),
       ['wide', 'batch'],
     );
-    // A priority job that does not fit keeps its place: under strict FIFO it holds up those behind it.
+    // A priority job that does not fit pre-empts a running job of the queue's priority, which waits
+    // again in its submission place with the work it had done; the queue then goes on as before.
     const full = site(job('run', 12, 2), job('ls8', 8, 1), job('small', 2, 1));
     full.step(T0, (j) => j.id === 'run', 'fifo', 0);
-    withQos(full, 'ls8');
-    assert.deepEqual(ids(full), ['run']);
+    const m = withQos(full, 'ls8');
+    assert.equal(m.preempted, 1);
+    assert.deepEqual(ids(full), ['ls8', 'small']);
+    const run = full.waiting.find((j) => j.id === 'run');
+    assert.equal(run?.remainingKwh, 12 * 0.5 * 2 - 12 * 0.5 * 0.5);
+    assert.equal(run?.startedAt, T0, 'its first start is kept for the wait figures');
+  });
+
+  it('pre-empts the fewest jobs, those with the most slack left first, and none where all would not do', () => {
+    const withQos = (s: SiteSim, at: number, first: (j: SimJob) => boolean) =>
+      s.step(at, () => true, 'backfill', 0, undefined, undefined, undefined, first);
+    const t1 = T0 + PERIOD_MS;
+    // Two 8-GPU jobs fill the site; `late` is due in 3 h, `slack` in 12 h: `slack` makes room.
+    const s = site({ ...job('late', 8, 2), deadlineAt: T0 + 3 * HOUR }, job('slack', 8, 2), {
+      ...job('ls', 8, 1),
+      submittedAt: T0 + 1,
+    });
+    s.step(T0, (j) => j.id !== 'ls', 'backfill', 0);
+    s.arrive(t1);
+    assert.equal(withQos(s, t1, (j) => j.id === 'ls').preempted, 1);
+    assert.deepEqual(ids(s), ['late', 'ls']);
+    assert.deepEqual(
+      s.waiting.map((j) => j.id),
+      ['slack'],
+    );
+    // A must-start job starts whatever the strategy decided: the site keeps a hard SLO.
+    const held = site(job('ls', 4, 1), job('batch', 4, 1));
+    held.step(
+      T0,
+      () => false,
+      'fifo',
+      0,
+      undefined,
+      undefined,
+      undefined,
+      (j) => j.id === 'ls',
+    );
+    assert.deepEqual(ids(held), ['ls']);
+    // Only priority jobs run besides a 4-GPU one: pre-empting it would not free the 8 needed.
+    const p = site(job('p1', 12, 2), job('run', 4, 2), { ...job('p2', 8, 1), submittedAt: T0 + 1 });
+    p.step(T0, (j) => j.id !== 'p2', 'backfill', 0);
+    p.arrive(t1);
+    assert.equal(withQos(p, t1, (j) => j.id.startsWith('p')).preempted, 0);
+    assert.deepEqual(ids(p), ['p1', 'run']);
   });
 
   it('starts early jobs only into the GPUs the eligible ones leave, any that fits', () => {

@@ -25,6 +25,7 @@ const summary = (o: {
     batteryEndGbp: 0,
     moves: 0,
     moveGbp: 0,
+    preemptions: 0,
     tCo2: 1,
     gbpPerGpuHour: o.gbp ?? 0.09,
     gCo2PerGpuHour: o.g ?? 140,
@@ -97,8 +98,8 @@ test('a capture under 95 % is missed, by the points it is short; flexlon ahead o
 });
 
 test('must-start jobs are the hard SLO: met only if flexlon started every one at its first decision, with the others beside it', () => {
-  const withHard = (met: number) => {
-    const x = summary({ valueGbp: 1000 });
+  const withHard = (met: number, preemptions = 0) => {
+    const x = { ...summary({ valueGbp: 1000 }), preemptions };
     const hard = {
       jobsFinished: 1234,
       deadlinesMetShare: met,
@@ -109,13 +110,13 @@ test('must-start jobs are the hard SLO: met only if flexlon started every one at
     };
     return { ...x, slo: { ...x.slo, byClass: { 'must-start': hard } } } as StrategySummary;
   };
-  const missed = { fifo: withHard(0.9521), flexlon: withHard(0.9987) };
+  const missed = { fifo: withHard(0.9521, 1500), flexlon: withHard(0.9987, 2345) };
   assert.equal(targetsOf(missed).hardSloMet, false);
   const slo = rows(targetsHtml(targetsOf(missed), missed))[2];
   assert.equal(slo?.[1], 'missed');
   assert.match(
     slo?.[2] ?? '',
-    /of 1,234 must-start jobs .* flexlon started 99\.87 % at the first decision after they arrived \(mean wait 0\.05 h, p95 0\.40 h\); fifo 95\.2 %\. A site runs jobs without pre-emption/,
+    /of 1,234 must-start jobs .* flexlon started 99\.87 % at the first decision after they arrived \(mean wait 0\.05 h, p95 0\.40 h\); fifo 95\.2 %\. The sites' QoS .* 2,345 pre-emptions at flexlon's sites, 1,500 at fifo's; .* A must-start job still waits where the GPUs it needs are held by other must-start jobs\.$/,
   );
   const met = { fifo: withHard(0.9521), flexlon: withHard(1) };
   assert.equal(targetsOf(met).hardSloMet, true);
