@@ -46,6 +46,11 @@ export interface DemoConfig {
    * issue 13 item 7), none, or kg.
    */
   readonly carbonCap: CarbonCapSetting;
+  /**
+   * The capacity value's share for the operational plan (src/optimise/capacity-value.ts): 0, the
+   * default, weighs none (offers at --jobs 300 --sites 3 then still sell; docs/cost-model.md).
+   */
+  readonly capacityValueShare: number;
   readonly serve: boolean;
   readonly logLevel: LogLevel;
   readonly grid: {
@@ -68,6 +73,7 @@ export interface DemoInput {
   readonly providers?: string | undefined;
   readonly baseline?: string | undefined;
   readonly carbonCap?: string | undefined;
+  readonly capacityValue?: string | undefined;
   readonly serve?: boolean | undefined;
   readonly logLevel?: string | undefined;
   readonly events?: string | undefined;
@@ -188,6 +194,7 @@ export const demoConfig = (input: DemoInput, env: NodeJS.ProcessEnv = process.en
     providers: providersOf(input.providers),
     baseline: baselineKind(input.baseline),
     carbonCap: carbonCapOf(input.carbonCap),
+    capacityValueShare: number('--capacity-value', input.capacityValue, 0, 0, 1),
     serve: input.serve ?? false,
     logLevel: parseLogLevel(logLevel, 'warn'),
     grid: SHIPPED_GRID,

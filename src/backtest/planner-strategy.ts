@@ -36,7 +36,8 @@ import type { Solver } from '../ports.ts';
 import { WindowBook, type WindowBookState } from './window-book.ts';
 import type { WindowTerms } from './window-choice.ts';
 import { hasNoSlack, MUST_START_LATE_GBP_PER_GPU_HOUR, NoSlackReserve } from './reserve.ts';
-import { capacityValue, OFFERED_FREE, OfferedLoad, type OfferedLoadState } from './capacity-value.ts';
+import { capacityValue, OFFERED_FREE, OfferedLoad, offeredAt, type OfferedLoadState } from './capacity-value.ts';
+import { withCapacityValue } from '../optimise/capacity-value.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { BatterySetpoint, SimJob, SiteSim } from './site-sim.ts';
 import { capsFor } from './caps.ts';
@@ -338,7 +339,7 @@ export class PlannerStrategy implements Strategy {
   private capNode(site: SiteSim, now: number): GpuNodePower | undefined {
     if (!this.o.caps || !site.spec.node) return undefined;
     // Not before a day of submissions is seen: a run's first hours would look uncontended on any site.
-    const free = this.offered.of(site, now) < OFFERED_FREE && this.offered.seenFor(site.spec.id, now) >= DAY_MS;
+    const free = offeredAt(this.offered, site, now) < OFFERED_FREE && this.offered.seenFor(site.spec.id, now) >= DAY_MS;
     return free ? site.spec.node : undefined;
   }
 
@@ -369,16 +370,15 @@ export class PlannerStrategy implements Strategy {
    * the jobs to come and plans them, so it needs no estimate of what they will take.
    */
   private withCapacityValue(problem: PlanningProblem, ctx: DecideContext): PlanningProblem {
-    const h = PERIOD_MS / 3_600_000;
-    const sites = problem.sites.map((site) => {
-      const sim = ctx.sites.find((s) => s.spec.id === site.id);
-      if (!sim) return site;
+    const values = new Map<string, number>();
+    for (const sim of ctx.sites.filter((x) => problem.sites.some((s) => s.id === x.spec.id))) {
       const kwPerGpu = (sim.spec.trainingMaxKw - sim.spec.trainingIdleKw) / sim.spec.gpus;
-      const value = capacityValue(this.offered.of(sim, ctx.now), kwPerGpu, this.o.capacityValueShare);
-      if (!(value > 0)) return site;
-      return { ...site, priceGbpPerMwh: site.priceGbpPerMwh.map((p, t) => p + value * t * h) };
-    });
-    return { ...problem, sites };
+      values.set(
+        sim.spec.id,
+        capacityValue(offeredAt(this.offered, sim, ctx.now), kwPerGpu, this.o.capacityValueShare),
+      );
+    }
+    return withCapacityValue(problem, values);
   }
 
   /**
@@ -392,7 +392,7 @@ export class PlannerStrategy implements Strategy {
     const sites = ctx.sites.map((x) => {
       // Each site's offered load counts the jobs submitted there before any leaves (capNode reads it),
       // as the bound's reading of the site's own arrivals does (capacity-value.ts uncontendedAt).
-      this.offered.of(x, ctx.now);
+      offeredAt(this.offered, x, ctx.now);
       const c = this.carries.get(x.spec.id);
       // A site with no plan and no job waiting (none has waited there yet, or its queue emptied since
       // a failed plan) has room wherever its running jobs leave it.
@@ -461,7 +461,8 @@ export class PlannerStrategy implements Strategy {
       const problem = this.forJobs(this.o.foresight ? jobsOnly : this.withCapacityValue(jobsOnly, ctx), id, ctx);
       const every = this.o.fullPlanEveryUncontended;
       const freshHere =
-        fresh || (every !== undefined && ctx.period % every === 0 && this.offered.of(site, ctx.now) < OFFERED_FREE);
+        fresh ||
+        (every !== undefined && ctx.period % every === 0 && offeredAt(this.offered, site, ctx.now) < OFFERED_FREE);
       const carry = freshHere ? undefined : this.carries.get(id);
       const planCarried = this.o.solver.planCarried?.bind(this.o.solver);
       let schedule =
@@ -497,7 +498,7 @@ export class PlannerStrategy implements Strategy {
       });
       for (const j of extra.early) early.add(j);
       if (extra.addedKw) startedKw.set(id, extra.addedKw);
-      if (this.o.backfillContended && this.offered.of(site, ctx.now) >= OFFERED_FREE)
+      if (this.o.backfillContended && offeredAt(this.offered, site, ctx.now) >= OFFERED_FREE)
         for (const j of site.waiting) backfill.add(j.id);
     }
     // Holds of periods past and shares of windows over a day old are dropped (the checkpoint keeps the rest).

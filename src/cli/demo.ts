@@ -292,6 +292,10 @@ Options:
                           fifo-intensity its CO2 per kWh imported at most FIFO's, KG caps each plan's
                           48 h horizon at a fixed figure (hard: a cap no plan can keep stops the
                           demo at its first plan, exit 2), none plans on £ alone
+  --capacity-value SHARE  0 to 1 (default 0, none): the plan prices each hour a kWh waits at a full
+                          site (offered load from 60 % up) at SHARE of an hour of lateness, so GPUs
+                          are not left idle now for room later that jobs still to come will want
+                          (docs/cost-model.md, "Capacity value on a full site"); 0.25 is the backtest's
   --baseline fifo|bl01    settlement baseline (default fifo): the same queue on a plain FIFO scheduler,
                           or BL01 (P376-style: mean of the 10 most recent working days' meter, from
                           simulated history of the site's previous days)
@@ -324,6 +328,7 @@ export const demoCommand: Command = {
         jobs: { type: 'string' },
         'site-profile': { type: 'string' },
         'carbon-cap': { type: 'string' },
+        'capacity-value': { type: 'string' },
         sites: { type: 'string' },
         providers: { type: 'string' },
         baseline: { type: 'string' },
@@ -347,6 +352,7 @@ export const demoCommand: Command = {
       providers: values.providers,
       baseline: values.baseline,
       carbonCap: values['carbon-cap'],
+      capacityValue: values['capacity-value'],
       logLevel: values['log-level'],
       serve: values.serve,
       events: values.events,

@@ -109,6 +109,7 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
     ...(c.carbonCap === 'fifo' ? { carbonCapFifo: 'kg' as const } : {}),
     ...(c.carbonCap === 'fifo-intensity' ? { carbonCapFifo: 'intensity' as const } : {}),
     ...(c.moveCost ? { moveCost: c.moveCost } : {}),
+    ...(c.capacityValueShare ? { capacityValueShare: c.capacityValueShare } : {}),
     ...(shared.onPlanRecorded ? { onPlanRecorded: shared.onPlanRecorded } : {}),
     ...(c.gatherReportsMs === undefined ? {} : { gatherReportsMs: c.gatherReportsMs }),
     ...(c.incrementalReplans ? { incrementalReplans: true } : {}),

@@ -128,6 +128,11 @@ export interface BppConfig extends RoleBase, Receiver {
   readonly carbonCap?: number | 'fifo' | 'fifo-intensity' | 'none';
   /** What moving a job between the BPP's sites costs; DEFAULT_MOVE_COST when absent. */
   readonly moveCost?: MoveCost;
+  /**
+   * The operational plan weighs each contended site's capacity value at this share of an hour of
+   * lateness per hour a kWh is deferred (src/optimise/capacity-value.ts); absent or 0: none.
+   */
+  readonly capacityValueShare?: number;
   /** Answer every site's report of a slot with one plan, waiting at most this long for the others (ms; report-batch.ts). */
   readonly gatherReportsMs?: number;
   /** Re-plan each slot from the last rolling plan, a fresh plan every 2 h and when commitments change. */

@@ -97,6 +97,7 @@ export const providerConfig = (
   supportEmail: `flexibility-desk@${IDS.bpp}`,
   baseline: m.demo.baseline,
   carbonCap: m.demo.carbonCap,
+  ...(m.demo.capacityValueShare > 0 ? { capacityValueShare: m.demo.capacityValueShare } : {}),
   // The sites report together at each slot boundary (runDay): one plan answers them all.
   gatherReportsMs: 2000,
   incrementalReplans: true,

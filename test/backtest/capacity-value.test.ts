@@ -17,6 +17,7 @@ import {
   OFFERED_FREE,
   OFFERED_FULL,
   OfferedLoad,
+  offeredAt,
   uncontendedAt,
 } from '../../src/backtest/capacity-value.ts';
 import type { SimJob, SiteSim } from '../../src/backtest/site-sim.ts';
@@ -61,7 +62,7 @@ describe('capacity value', () => {
       const now = start + p * PERIOD_MS;
       site.waiting = jobs.filter((j) => j.submittedAt <= now);
       const free =
-        offered.of(site as unknown as SiteSim, now) < OFFERED_FREE && offered.seenFor('edi', now) >= 86_400_000;
+        offeredAt(offered, site as unknown as SiteSim, now) < OFFERED_FREE && offered.seenFor('edi', now) >= 86_400_000;
       assert.equal(fast[p] === 1, free, `period ${p}`);
       if (p > 0 && fast[p] !== fast[p - 1]) flips++;
     }

@@ -24,7 +24,8 @@ import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/pla
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
-import { checkSchedule } from '../../optimise/check.ts';
+import { checkSchedule, costFields } from '../../optimise/check.ts';
+import { withCapacityValue } from '../../optimise/capacity-value.ts';
 import { startsThrough } from '../../optimise/dispatch.ts';
 import { moveOptions } from '../../optimise/moves.ts';
 import { buildProblem, type ProblemInput } from '../../optimise/problem.ts';
@@ -136,6 +137,12 @@ export interface FleetSolve {
   readonly runningAt?: EpochMs;
   /** What a site move costs; without it the plan's moves are taken as they come (free). */
   readonly moveCost?: MoveCost;
+  /**
+   * The operational plan's capacity value per site (£/MWh per hour ahead; src/optimise/capacity-value.ts):
+   * the plan is made with each slot priced up by it, so a full site does not leave GPUs idle now for
+   * room later that the jobs still to come will want. Offers and order checks are priced without it.
+   */
+  readonly capacityValue?: ReadonlyMap<string, number>;
 }
 
 export interface FleetSolution {
@@ -157,6 +164,24 @@ const fresh = (f: FleetSolve): FleetSolve => {
   return { ...rest, solver: f.solver.background?.() ?? f.solver };
 };
 
+/**
+ * A plan made on the problem with its slots priced up by the sites' capacity values
+ * (src/optimise/capacity-value.ts), stated on the problem itself: its costs are measured at the
+ * signals' prices, and as the priced-up problem's proof and bound do not hold for them, it is a
+ * feasible plan with no bound claimed (as hard-first.ts states its plans).
+ */
+const onPricedUp = async (
+  problem: PlanningProblem,
+  values: ReadonlyMap<string, number> | undefined,
+  plan: (p: PlanningProblem) => Promise<Schedule>,
+): Promise<Schedule> => {
+  if (!values || ![...values.values()].some((v) => v > 0)) return plan(problem);
+  const s = await plan(withCapacityValue(problem, values));
+  if (s.status === 'infeasible') return s;
+  const measured = checkSchedule(problem, s, { reported: false });
+  return { ...s, ...costFields(problem, measured), status: 'feasible', lowerBoundGbp: 0 };
+};
+
 export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
   // `capped` false drops the cap (and its intensity, ProblemInput.carbonCapGPerKwh, which needs it).
   const build = (commitments: readonly CommitmentSpec[], capped = true, startsAt?: Map<string, number>) =>
@@ -175,15 +200,16 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     : undefined;
   const shift = carried?.shift;
 
-  let schedule =
+  let schedule = await onPricedUp(problem, f.capacityValue, (p) =>
     f.carry && shift !== undefined && f.solver.planCarried
-      ? await f.solver.planCarried(problem, f.carry.schedule, shift)
-      : await f.solver.plan(problem);
+      ? f.solver.planCarried(p, f.carry.schedule, shift)
+      : f.solver.plan(p),
+  );
   // A carried plan whose repair failed was made afresh (warm.ts): then nothing is due beside it.
   const wasCarried = schedule.planner === CARRIED_PLANNER;
   if (schedule.status === 'infeasible' && f.held.length > 0) {
     problem = build(f.firm);
-    schedule = await f.solver.plan(problem);
+    schedule = await onPricedUp(problem, f.capacityValue, (p) => f.solver.plan(p));
   }
   let carbonCapMissedKg: number | undefined;
   if (schedule.status === 'infeasible' && problem.carbonCapKg !== undefined && f.capIsTarget) {
@@ -198,7 +224,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     );
     carbonCapMissedKg = problem.carbonCapKg;
     problem = build(f.firm, false);
-    schedule = await f.solver.plan(problem);
+    schedule = await onPricedUp(problem, f.capacityValue, (p) => f.solver.plan(p));
   }
   if (schedule.status !== 'infeasible') {
     const verdict = checkSchedule(problem, schedule);

@@ -60,6 +60,11 @@ export interface FlexOrchestratorDeps {
   /** £ per GPU-hour late for deferrable jobs that state none (DEFAULT_LATE_GBP_PER_GPU_HOUR when absent). */
   readonly lateGbpPerGpuHour?: number;
   /**
+   * The operational plan weighs each contended site's capacity value at this share (src/optimise/
+   * capacity-value.ts, agents/flex/capacity-value.ts); absent or 0: none.
+   */
+  readonly capacityValueShare?: number;
+  /**
    * Answer every site's report of a slot with one plan, waiting at most this long (ms of wall time)
    * for the other sites' reports (report-batch.ts). Absent: each report is planned on its own.
    */

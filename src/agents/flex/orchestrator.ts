@@ -32,6 +32,8 @@ import type { FlexOrchestratorDeps } from './orchestrator-deps.ts';
 import { ReportBatcher, slotIndex } from './report-batch.ts';
 import { latenessOf, planRecord, storePlan, type PlanRecord, type PlanResult } from './plan-record.ts';
 import { SiteMoves } from './site-move.ts';
+import { CapacityValues } from './capacity-value.ts';
+import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../../optimise/problem.ts';
 import { SiteReports } from './site-reports.ts';
 
 export class FlexOrchestrator implements FleetPlanning {
@@ -47,6 +49,7 @@ export class FlexOrchestrator implements FleetPlanning {
   /** Every plan goes through it: hard deadlines first, soft SLOs when they cannot all hold. */
   private readonly solver: Solver;
   private readonly fifoCap: FifoCarbonCap;
+  private readonly capacity: CapacityValues | undefined;
   /** What the Beckn handlers and tasks get (kit.ts, bpp.ts): never the orchestrator or its deps. */
   readonly context: FlexContext;
   private readonly batcher: ReportBatcher<{ result: PlanResult; rec: PlanRecord }> | undefined;
@@ -62,6 +65,9 @@ export class FlexOrchestrator implements FleetPlanning {
     this.held = new HeldOffers(deps.store);
     this.latest = new SiteReports(deps.sites, deps.store);
     this.reports = this.latest.bySite;
+    this.capacity = deps.capacityValueShare
+      ? new CapacityValues(deps.lateGbpPerGpuHour ?? DEFAULT_LATE_GBP_PER_GPU_HOUR, deps.capacityValueShare)
+      : undefined;
     this.moves = new SiteMoves({
       cost: deps.moveCost ?? DEFAULT_MOVE_COST,
       link: this.link,
@@ -203,6 +209,9 @@ export class FlexOrchestrator implements FleetPlanning {
         ? await this.fifoCap.cap(grid, [...this.reports.values()], signals)
         : undefined;
     const carbonCapKg = this.deps.carbonCapKg ?? fifoCap?.kg;
+    // The operational plan (no order checked, no offer priced) weighs each site's capacity value.
+    const operational = !o.check && o.runningAt === undefined && extra.length === 0;
+    const capacity = operational ? this.capacity?.at(this.reports.values(), now) : undefined;
     const started = performance.now();
     const { problem, schedule, carbonCapMissedKg, refresh, moves } = await solveFleet({
       solver: this.solver,
@@ -224,6 +233,7 @@ export class FlexOrchestrator implements FleetPlanning {
       ...(carry ? { carry, refreshInBackground: true, refreshPending: this.rolling.refreshPending } : {}),
       ...(o.check ? { check: true } : {}),
       ...(o.runningAt === undefined ? {} : { runningAt: o.runningAt }),
+      ...(capacity ? { capacityValue: new Map([...capacity].map(([site, c]) => [site, c.gbpPerMwhPerHour])) } : {}),
     });
     const solveMs = performance.now() - started;
     this.deps.metrics?.planSolved(solveMs / 1000, {
@@ -253,6 +263,9 @@ export class FlexOrchestrator implements FleetPlanning {
       signalsIssuedAt,
       ...(refresh ? { refresh } : {}),
       ...(moves ? { moves } : {}),
+      ...(capacity && [...capacity.values()].some((c) => c.gbpPerMwhPerHour > 0)
+        ? { capacityValue: Object.fromEntries(capacity) }
+        : {}),
     };
   }
 

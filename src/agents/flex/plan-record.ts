@@ -10,6 +10,7 @@ import type { Store } from '../../ports.ts';
 import type { PlanKeys } from '../../store/records.ts';
 import type { FleetSolution } from './fleet-plan.ts';
 import type { MoveChoice } from './site-move.ts';
+import type { SiteCapacityValue } from './capacity-value.ts';
 import { itImportKwh } from '../../optimise/carbon-cap.ts';
 
 /** A plan of the fleet as made (FlexOrchestrator.plan), before it is stored. */
@@ -28,6 +29,8 @@ export interface PlanResult {
   readonly refresh?: Promise<FleetSolution>;
   /** The site moves the planner found, their cost, and whether the plan keeps them (site-move.ts). */
   readonly moves?: MoveChoice;
+  /** Where a site is contended: the capacity value the operational plan weighed there (capacity-value.ts). */
+  readonly capacityValue?: Readonly<Record<string, SiteCapacityValue>>;
 }
 
 export interface PlanRecord extends PlanKeys {
@@ -209,6 +212,7 @@ export const storePlan = async (
         orders: rec.orders,
         signalsIssuedAt: rec.signalsIssuedAt,
         ...(result.moves ? { moves: result.moves } : {}),
+        ...(result.capacityValue ? { capacityValue: result.capacityValue } : {}),
         ...audit,
       },
     });

@@ -96,6 +96,7 @@ export const readBpp = (c: ConfigReader): BppRunConfig => {
     quoteTtlSeconds: c.number('quoteTtlSeconds', 300, 5, 86_400, true),
     ...readCarbonCap(c),
     ...readMoveCost(c),
+    ...(c.has('capacityValueShare') ? { capacityValueShare: c.number('capacityValueShare', undefined, 0, 1) } : {}),
     supportEmail: c.string('supportEmail', `flexibility-desk@${id}`),
     baseline: c.oneOf('baseline', ['fifo', 'bl01'] as const, 'fifo'),
     outboxEveryMs: c.number('outboxEveryMs', 1000, 50, 60_000, true),

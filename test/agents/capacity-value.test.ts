@@ -1,0 +1,122 @@
+// The capacity value in the Flexibility Orchestrator's operational plan (src/agents/flex/
+// capacity-value.ts, src/optimise/capacity-value.ts): a contended site's offered load read from its
+// reports, and a plan made with the slots priced up by it, which runs work now that the plain plan
+// defers to cheaper hours, stated at the signals' prices. Real HiGHS, real problems, checked plans.
+import { after, test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createHighsSolver } from '../../src/adapters/solver-highs/solver.ts';
+import type { ComputeJob, FlexibilityReport } from '../../src/domain/compute.ts';
+import type { SignalSeries } from '../../src/domain/signals.ts';
+import { epochMs, type EpochMs } from '../../src/domain/time.ts';
+import { kw } from '../../src/domain/units.ts';
+import { solveFleet, type FleetSolve } from '../../src/agents/flex/fleet-plan.ts';
+import { CapacityValues } from '../../src/agents/flex/capacity-value.ts';
+import { capacityValue } from '../../src/optimise/capacity-value.ts';
+import { checkSchedule } from '../../src/optimise/check.ts';
+import { createLogger } from '../../src/log.ts';
+
+const solver = createHighsSolver({ timeLimitSeconds: 20 });
+after(() => solver.close());
+
+const T0 = epochMs(Date.parse('2023-01-24T00:00:00Z'));
+const SLOT = 1_800_000;
+const HOUR = 3_600_000;
+
+const job = (id: string, submittedAt: EpochMs, hours: number): ComputeJob =>
+  ({
+    id,
+    name: id,
+    site: 'lon',
+    slo: 'deferrable',
+    gpus: 8,
+    powerKw: 6.5,
+    energyKwh: 6.5 * hours,
+    remainingKwh: 6.5 * hours,
+    submittedAt,
+    releaseAt: T0,
+    deadlineAt: epochMs(T0 + 6 * HOUR),
+    preemptible: false,
+    allowedSites: ['lon'],
+    work: 8 * hours,
+    workUnit: 'gpu-hours',
+    state: 'queued',
+  }) as unknown as ComputeJob;
+
+const report = (jobs: ComputeJob[]): FlexibilityReport => ({
+  site: 'lon',
+  region: 'lon',
+  at: T0,
+  itPowerLimitKw: kw(30),
+  pue: 1.2,
+  gridImportLimitKw: kw(60),
+  baseLoadFrom: T0,
+  slotMinutes: 30,
+  baseLoadKw: new Array(8).fill(5),
+  jobs,
+});
+
+test('the offered load is read from the jobs reported: a full site has a capacity value, a half-idle one none', () => {
+  // Room 30 − 5 = 25 kW, over the 24 h counted at least: 600 kWh. 0.9 of it submitted is contended
+  // past OFFERED_FULL; 0.5 is below OFFERED_FREE.
+  const full = Array.from({ length: 9 }, (_, i) => job(`f${i}`, epochMs(T0 - i * HOUR), 60 / 6.5));
+  const v = new CapacityValues(0.25).at([report(full)], T0).get('lon');
+  assert.equal(v?.offered, 0.9);
+  assert.equal(v?.gbpPerMwhPerHour, Math.round(capacityValue(0.9, 6.5 / 8) * 100) / 100);
+  assert.ok((v?.gbpPerMwhPerHour ?? 0) > 70, `${v?.gbpPerMwhPerHour}`);
+  const half = Array.from({ length: 5 }, (_, i) => job(`h${i}`, epochMs(T0 - i * HOUR), 60 / 6.5));
+  assert.equal(new CapacityValues(0.25).at([report(half)], T0).get('lon')?.gbpPerMwhPerHour, 0);
+  // A job is counted once, however many reports show it.
+  const twice = new CapacityValues(0.25);
+  twice.at([report(half)], T0);
+  assert.equal(twice.at([report(half)], epochMs(T0 + SLOT)).get('lon')?.offered, 0.5);
+});
+
+test('priced up by a capacity value the plan runs a job now that it would defer to cheaper hours, and states the plan at the signals’ prices', async () => {
+  // 200 £/MWh for the first two hours, 100 after: the plain plan waits two hours to save £0.78.
+  const signals = new Map<string, SignalSeries>([
+    [
+      'lon',
+      {
+        region: 'lon',
+        issuedAt: T0,
+        slotMinutes: 30,
+        points: Array.from({ length: 8 }, (_, t) => ({
+          start: epochMs(T0 + t * SLOT),
+          price: (t < 4 ? 200 : 100) as never,
+          carbonForecast: 150 as never,
+        })),
+      },
+    ],
+  ]);
+  const f: FleetSolve = {
+    solver,
+    log: createLogger('silent'),
+    input: {
+      grid: { start: T0, slotMinutes: 30, slots: 8 },
+      now: T0,
+      reports: [report([job('a', T0, 1)])],
+      signals,
+    },
+    firm: [],
+    held: [],
+    capIsTarget: false,
+  };
+  const firstSlot = (s: Awaited<ReturnType<typeof solveFleet>>) =>
+    s.schedule.jobs.find((j) => j.id === 'a')?.powerKw.findIndex((p) => p > 0);
+  const plain = await solveFleet(f);
+  assert.ok((firstSlot(plain) ?? 0) >= 4, `plain plan starts in slot ${firstSlot(plain)}`);
+  // 80 £/MWh per hour ahead: two hours' wait costs 160 £/MWh, more than the 100 saved.
+  const valued = await solveFleet({ ...f, capacityValue: new Map([['lon', 80]]) });
+  assert.equal(firstSlot(valued), 0);
+  // The problem is the signals' own; the plan's figures are measured on it, with no bound claimed.
+  assert.deepEqual(valued.problem.sites[0]?.priceGbpPerMwh, plain.problem.sites[0]?.priceGbpPerMwh);
+  const v = checkSchedule(valued.problem, valued.schedule);
+  assert.ok(v.ok, v.violations.join('; '));
+  assert.equal(valued.schedule.costGbp, v.costGbp);
+  assert.equal(valued.schedule.status, 'feasible');
+  assert.equal(valued.schedule.lowerBoundGbp, 0);
+  assert.ok(
+    valued.schedule.costGbp > plain.schedule.costGbp,
+    'dearer at the signals’ prices: the wait it avoids is the point',
+  );
+});
