@@ -5,15 +5,14 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHighsSolver } from '../../src/adapters/solver-highs/solver.ts';
-import type { ComputeJob, FlexibilityReport } from '../../src/domain/compute.ts';
-import type { SignalSeries } from '../../src/domain/signals.ts';
+import type { ComputeJob } from '../../src/domain/compute.ts';
 import { epochMs, type EpochMs } from '../../src/domain/time.ts';
-import { kw } from '../../src/domain/units.ts';
 import { solveFleet, type FleetSolve } from '../../src/agents/flex/fleet-plan.ts';
 import { CapacityValues } from '../../src/agents/flex/capacity-value.ts';
 import { capacityValue } from '../../src/optimise/capacity-value.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
 import { createLogger } from '../../src/log.ts';
+import { halfHourSignals, lonJob, lonReport } from '../helpers/lon-site.ts';
 
 const solver = createHighsSolver({ timeLimitSeconds: 20 });
 after(() => solver.close());
@@ -22,38 +21,8 @@ const T0 = epochMs(Date.parse('2023-01-24T00:00:00Z'));
 const SLOT = 1_800_000;
 const HOUR = 3_600_000;
 
-const job = (id: string, submittedAt: EpochMs, hours: number): ComputeJob =>
-  ({
-    id,
-    name: id,
-    site: 'lon',
-    slo: 'deferrable',
-    gpus: 8,
-    powerKw: 6.5,
-    energyKwh: 6.5 * hours,
-    remainingKwh: 6.5 * hours,
-    submittedAt,
-    releaseAt: T0,
-    deadlineAt: epochMs(T0 + 6 * HOUR),
-    preemptible: false,
-    allowedSites: ['lon'],
-    work: 8 * hours,
-    workUnit: 'gpu-hours',
-    state: 'queued',
-  }) as unknown as ComputeJob;
-
-const report = (jobs: ComputeJob[]): FlexibilityReport => ({
-  site: 'lon',
-  region: 'lon',
-  at: T0,
-  itPowerLimitKw: kw(30),
-  pue: 1.2,
-  gridImportLimitKw: kw(60),
-  baseLoadFrom: T0,
-  slotMinutes: 30,
-  baseLoadKw: new Array(8).fill(5),
-  jobs,
-});
+const job = (id: string, submittedAt: EpochMs, hours: number) => lonJob(id, T0, hours, submittedAt);
+const report = (jobs: ComputeJob[]) => lonReport(T0, jobs);
 
 test('the offered load is read from the jobs reported: a full site has a capacity value, a half-idle one none', () => {
   // Room 30 − 5 = 25 kW, over the 24 h counted at least: 600 kWh. 0.9 of it submitted is contended
@@ -73,21 +42,7 @@ test('the offered load is read from the jobs reported: a full site has a capacit
 
 test('priced up by a capacity value the plan runs a job now that it would defer to cheaper hours, and states the plan at the signals’ prices', async () => {
   // 200 £/MWh for the first two hours, 100 after: the plain plan waits two hours to save £0.78.
-  const signals = new Map<string, SignalSeries>([
-    [
-      'lon',
-      {
-        region: 'lon',
-        issuedAt: T0,
-        slotMinutes: 30,
-        points: Array.from({ length: 8 }, (_, t) => ({
-          start: epochMs(T0 + t * SLOT),
-          price: (t < 4 ? 200 : 100) as never,
-          carbonForecast: 150 as never,
-        })),
-      },
-    ],
-  ]);
+  const signals = halfHourSignals('lon', T0, [200, 200, 200, 200, 100, 100, 100, 100]);
   const f: FleetSolve = {
     solver,
     log: createLogger('silent'),

@@ -5,10 +5,8 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHighsSolver } from '../../src/adapters/solver-highs/solver.ts';
-import type { ComputeJob, FlexibilityReport } from '../../src/domain/compute.ts';
-import type { SignalSeries } from '../../src/domain/signals.ts';
-import { epochMs, type EpochMs, type SlotGrid } from '../../src/domain/time.ts';
-import { kw } from '../../src/domain/units.ts';
+import type { ComputeJob } from '../../src/domain/compute.ts';
+import { epochMs, type SlotGrid } from '../../src/domain/time.ts';
 import {
   isRefreshSlot,
   RollingPlans,
@@ -19,6 +17,7 @@ import {
 import { checkSchedule } from '../../src/optimise/check.ts';
 import { CARRIED_PLANNER } from '../../src/optimise/warm.ts';
 import { createLogger } from '../../src/log.ts';
+import { halfHourSignals, lonJob, lonReport } from '../helpers/lon-site.ts';
 
 const solver = createHighsSolver({ timeLimitSeconds: 20 });
 after(() => solver.close());
@@ -28,56 +27,15 @@ const SLOT = 1_800_000;
 const HOUR = 3_600_000;
 const gridAt = (slot: number): SlotGrid => ({ start: epochMs(T0 + slot * SLOT), slotMinutes: 30, slots: 8 });
 
-const signals = (): Map<string, SignalSeries> =>
-  new Map([
-    [
-      'lon',
-      {
-        region: 'lon',
-        issuedAt: T0,
-        slotMinutes: 30,
-        points: Array.from({ length: 24 }, (_, t) => ({
-          start: epochMs(T0 + t * SLOT),
-          price: (100 + 15 * Math.sin(t)) as never,
-          carbonForecast: 150 as never,
-        })),
-      },
-    ],
-  ]);
+const signals = () =>
+  halfHourSignals(
+    'lon',
+    T0,
+    Array.from({ length: 24 }, (_, t) => 100 + 15 * Math.sin(t)),
+  );
 
-const job = (id: string, releaseAt: EpochMs, hours: number): ComputeJob =>
-  ({
-    id,
-    name: id,
-    site: 'lon',
-    slo: 'deferrable',
-    gpus: 8,
-    powerKw: 6.5,
-    minPowerKw: 6.5,
-    energyKwh: 6.5 * hours,
-    remainingKwh: 6.5 * hours,
-    submittedAt: releaseAt,
-    releaseAt,
-    deadlineAt: epochMs(releaseAt + 6 * HOUR),
-    preemptible: false,
-    allowedSites: ['lon'],
-    work: 8 * hours,
-    workUnit: 'gpu-hours',
-    state: 'queued',
-  }) as unknown as ComputeJob;
-
-const report = (at: EpochMs, jobs: ComputeJob[]): FlexibilityReport => ({
-  site: 'lon',
-  region: 'lon',
-  at,
-  itPowerLimitKw: kw(30),
-  pue: 1.2,
-  gridImportLimitKw: kw(60),
-  baseLoadFrom: at,
-  slotMinutes: 30,
-  baseLoadKw: new Array(8).fill(5),
-  jobs,
-});
+const job = lonJob;
+const report = lonReport;
 
 const fleetSolve = (slot: number, jobs: ComputeJob[]): FleetSolve => {
   const grid = gridAt(slot);

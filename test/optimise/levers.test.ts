@@ -6,7 +6,6 @@ import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HighsClient } from '../../src/adapters/solver-highs/client.ts';
 import type { ComputeJob, FlexibilityReport } from '../../src/domain/compute.ts';
-import type { SignalSeries } from '../../src/domain/signals.ts';
 import { epochMs, type SlotGrid } from '../../src/domain/time.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
 import { costSplit } from '../../src/optimise/offers.ts';
@@ -18,6 +17,7 @@ import { CARRIED_PLANNER, WARM_PLANNER, replanCarried, replanFrom } from '../../
 import { hardFirst } from '../../src/agents/flex/hard-first.ts';
 import type { PlanningProblem } from '../../src/domain/planning.ts';
 import { kw } from '../../src/domain/units.ts';
+import { halfHourSignals } from '../helpers/lon-site.ts';
 
 const client = new HighsClient();
 after(() => client.close());
@@ -27,19 +27,12 @@ const T0 = epochMs(Date.parse('2023-01-24T00:00:00Z'));
 const grid: SlotGrid = { start: T0, slotMinutes: 30, slots: 8 };
 const HOUR = 3_600_000;
 
-const signals = (): Map<string, SignalSeries> => {
-  const s: SignalSeries = {
-    region: 'lon',
-    issuedAt: T0,
-    slotMinutes: 30,
-    points: Array.from({ length: 8 }, (_, t) => ({
-      start: epochMs(T0 + t * 1_800_000),
-      price: (100 + 10 * t) as never,
-      carbonForecast: 150 as never,
-    })),
-  };
-  return new Map([['lon', s]]);
-};
+const signals = () =>
+  halfHourSignals(
+    'lon',
+    T0,
+    Array.from({ length: 8 }, (_, t) => 100 + 10 * t),
+  );
 
 const running = (o: Partial<ComputeJob> = {}): ComputeJob =>
   ({
