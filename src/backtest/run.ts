@@ -228,7 +228,10 @@ export const runKey = (o: BacktestOptions): string =>
     ...(o.workloadName ? { workload: o.workloadName } : {}),
     // A workload of must-start jobs planned before their lateness was priced as hard (2026-12-07) is refused.
     ...(o.workloadName
-      ? { mustStartLateGbpPerGpuHour: MUST_START_LATE_GBP_PER_GPU_HOUR, mustStartFirst: 'site QoS' }
+      ? {
+          mustStartLateGbpPerGpuHour: MUST_START_LATE_GBP_PER_GPU_HOUR,
+          mustStartFirst: 'site QoS, pre-emptive, whatever the strategy decided',
+        }
       : {}),
     // A changed fleet file changes the result: its sites as parsed are part of the key.
     ...(o.fleetFile ? { fleetFile: o.fleetFile.sites } : {}),

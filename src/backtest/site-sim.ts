@@ -13,7 +13,7 @@
 //   QoS, for every strategy: each one released starts before that pass, eligible or not (a hard SLO
 //   is the site's to keep, not a strategy's to defer); one that does not
 //   fit pre-empts running jobs of the queue's own priority, as Kubernetes' priority pre-emption and
-//   Slurm's QOS pre-emption (PreemptMode=REQUEUE) do: the fewest needed, those with the most slack
+//   Slurm's QOS pre-emption (PreemptMode=REQUEUE) do: as few as it can, those with the most slack
 //   left first (`preempt`). The jobs pre-empted go back to the queue in their submission place with
 //   the work they had done (they checkpoint in their grace period, as elastic training does; no work
 //   is lost in this model) and start again as any waiting job. Where even every such job would not
@@ -289,23 +289,32 @@ export class SiteSim {
   private preemptedNow = 0;
 
   /**
-   * Pre-empts running jobs that are not `first` until `need` GPUs are freed, the jobs with the most
-   * slack left first (deadline less the run still to do, from `t`); none where all of them together
-   * would not free enough. Returns the GPUs freed. Each goes back to the queue in its submission
-   * place, with its work done kept and its first start kept for the wait figures.
+   * Pre-empts running jobs that are not `first` to free `need` GPUs, as few as it can: one job that
+   * frees enough where there is one (of those, the one with the most slack left: deadline less the
+   * run still to do, from `t`), else the jobs with the most slack until enough, less any the others
+   * then free enough without; none where all of them together would not free enough. Returns the GPUs
+   * freed. Each goes back to the queue in its submission place, with its work done kept and its first
+   * start kept for the wait figures.
    */
   private preempt(t: number, need: number, first: (j: SimJob) => boolean): number {
     if (need <= 0) return 0;
     const slack = (j: SimJob) => j.deadlineAt - t - (j.remainingKwh / j.powerKw) * HOUR_MS;
     const victims = this.running.filter((j) => !first(j)).sort((a, b) => slack(b) - slack(a));
     if (victims.reduce((n, j) => n + j.gpus, 0) < need) return 0;
+    const one = victims.find((j) => j.gpus >= need);
     let freed = 0;
     const out = new Set<SimJob>();
-    for (const j of victims) {
+    for (const j of one ? [one] : victims) {
       if (freed >= need) break;
       out.add(j);
       freed += j.gpus;
     }
+    // The last taken has the least slack; drop, from there back, any the rest free enough without.
+    for (const j of [...out].reverse())
+      if (out.size > 1 && freed - j.gpus >= need) {
+        out.delete(j);
+        freed -= j.gpus;
+      }
     this.running = this.running.filter((j) => !out.has(j));
     for (const j of out) {
       let k = this.waiting.length;

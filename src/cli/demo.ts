@@ -133,10 +133,12 @@ export const runDemo = async (
   // Delivery monitoring (--monitor, --top-up): what it finds is narrated at its moment.
   const onMonitor = (e: MonitorEvent) => timeline.add(e.at, 1, monitorLines(e));
   // A cap in kg (--carbon-cap KG) is hard: a plan that cannot keep it holds every waiting job, so
-  // the day would run with nothing dispatched. The first such plan ends the demo with its reason.
+  // the day would run with nothing dispatched. The first plan the cap makes infeasible (its reason,
+  // optimise/explain.ts, names "the carbon cap") ends the demo with that reason.
   const stopDay = new AbortController();
   const onPlanRecorded = (plan: PlanRecord) => {
-    if (typeof c.carbonCap !== 'number' || plan.status !== 'infeasible' || market.error) return;
+    if (typeof c.carbonCap !== 'number' || plan.status !== 'infeasible' || stopDay.signal.aborted) return;
+    if (!plan.infeasibleReason?.includes('carbon cap')) return;
     market.error = new FlexError(
       'FLX_CLI_USAGE',
       `--carbon-cap ${c.carbonCap}: no plan can keep it, so every waiting job would stay held all day: ${plan.infeasibleReason ?? 'the plan is infeasible'}. Give a larger cap, or --carbon-cap fifo (kept cumulatively against FIFO, and planned without where it cannot hold)`,
@@ -290,8 +292,8 @@ Options:
                           carbon cap (default fifo): fifo keeps the day's emissions at most those of
                           the same queue on FIFO (a plan that cannot is made without it and counted),
                           fifo-intensity its CO2 per kWh imported at most FIFO's, KG caps each plan's
-                          48 h horizon at a fixed figure (hard: a cap no plan can keep stops the
-                          demo at its first plan, exit 2), none plans on £ alone
+                          48 h horizon at a fixed figure (hard: the first plan it makes impossible
+                          stops the demo, exit 2), none plans on £ alone
   --capacity-value SHARE  0 to 1 (default 0, none): the plan prices each hour a kWh waits at a full
                           site (offered load from 60 % up) at SHARE of an hour of lateness, so GPUs
                           are not left idle now for room later that jobs still to come will want

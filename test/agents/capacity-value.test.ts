@@ -5,7 +5,7 @@
 import { after, test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createHighsSolver } from '../../src/adapters/solver-highs/solver.ts';
-import type { ComputeJob } from '../../src/domain/compute.ts';
+import type { ComputeJob, FlexibilityReport } from '../../src/domain/compute.ts';
 import { epochMs, type EpochMs } from '../../src/domain/time.ts';
 import { solveFleet, type FleetSolve } from '../../src/agents/flex/fleet-plan.ts';
 import { CapacityValues } from '../../src/agents/flex/capacity-value.ts';
@@ -74,4 +74,40 @@ test('priced up by a capacity value the plan runs a job now that it would defer 
     valued.schedule.costGbp > plain.schedule.costGbp,
     'dearer at the signals’ prices: the wait it avoids is the point',
   );
+});
+
+test('a battery is planned at the signals’ prices, not the raised ones: on flat prices it stays idle', async () => {
+  const withBattery: FlexibilityReport = {
+    ...report([job('a', T0, 1)]),
+    battery: {
+      capacityKwh: 100,
+      maxChargeKw: 50,
+      maxDischargeKw: 50,
+      roundTripEfficiency: 0.88,
+      minSocKwh: 10,
+      maxSocKwh: 100,
+      degradationGbpPerMwh: 40,
+      socKwh: 50,
+    },
+  };
+  const f: FleetSolve = {
+    solver,
+    log: createLogger('silent'),
+    input: {
+      grid: { start: T0, slotMinutes: 30, slots: 8 },
+      now: T0,
+      reports: [withBattery],
+      signals: halfHourSignals('lon', T0, new Array(8).fill(100)),
+    },
+    firm: [],
+    held: [],
+    capIsTarget: false,
+  };
+  const plain = await solveFleet(f);
+  const valued = await solveFleet({ ...f, capacityValue: new Map([['lon', 80]]) });
+  const cycled = (s: typeof valued) =>
+    s.schedule.batteries.reduce((a, b) => a + b.chargeKw.reduce((x, y) => x + y, 0), 0);
+  assert.equal(cycled(plain), 0);
+  // Raised by 80 £/MWh an hour, the prices would pay a battery to charge now and discharge later.
+  assert.equal(cycled(valued), 0, JSON.stringify(valued.schedule.batteries));
 });

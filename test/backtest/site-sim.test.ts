@@ -91,6 +91,18 @@ describe('backtest site scheduler', () => {
       s.waiting.map((j) => j.id),
       ['slack'],
     );
+    // One job that frees enough is taken before two with more slack: 8 needed, A (4 GPUs) has the
+    // most slack, B (8) less, D (4) the least.
+    const one = site(
+      { ...job('A', 4, 2), deadlineAt: T0 + 12 * HOUR },
+      { ...job('B', 8, 2), deadlineAt: T0 + 8 * HOUR },
+      { ...job('D', 4, 2), deadlineAt: T0 + 4 * HOUR },
+      { ...job('ls8', 8, 1), submittedAt: T0 + 1 },
+    );
+    one.step(T0, (j) => j.id !== 'ls8', 'backfill', 0);
+    one.arrive(t1);
+    assert.equal(withQos(one, t1, (j) => j.id === 'ls8').preempted, 1);
+    assert.deepEqual(ids(one), ['A', 'D', 'ls8']);
     // A must-start job starts whatever the strategy decided: the site keeps a hard SLO.
     const held = site(job('ls', 4, 1), job('batch', 4, 1));
     held.step(

@@ -79,6 +79,15 @@ export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver
       name: `${LP_PLANNER}+highs`,
       plan: (problem: PlanningProblem): Promise<Schedule> =>
         planWithLp(problem, client.solveInBackground, planner, clock),
+      planBatteries: async (problem: PlanningProblem, jobs: readonly JobSchedule[]) => {
+        const r = await planBatteries(
+          problem,
+          loadOfJobs(problem, jobs),
+          client.solveInBackground,
+          planner.timeLimitSeconds,
+        );
+        return r.ok ? r.batteries : undefined;
+      },
     }),
     close: () => client.close(),
   };

@@ -20,7 +20,7 @@
 //     jobs that may move, which are priced as waiting (moved at their cost, or late).
 // `RollingPlans` keeps the orchestrator's rolling plan and the fresh plan made in the background.
 import type { MoveCost } from '../../domain/compute.ts';
-import type { CommitmentSpec, PlanningProblem, Schedule } from '../../domain/planning.ts';
+import { withWorkMetrics, type CommitmentSpec, type PlanningProblem, type Schedule } from '../../domain/planning.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { FlexError } from '../../errors.ts';
 import type { Logger } from '../../log.ts';
@@ -166,20 +166,38 @@ const fresh = (f: FleetSolve): FleetSolve => {
 
 /**
  * A plan made on the problem with its slots priced up by the sites' capacity values
- * (src/optimise/capacity-value.ts), stated on the problem itself: its costs are measured at the
- * signals' prices, and as the priced-up problem's proof and bound do not hold for them, it is a
- * feasible plan with no bound claimed (as hard-first.ts states its plans).
+ * (src/optimise/capacity-value.ts), stated on the problem itself. The raised prices are for the
+ * jobs only: a battery would chase the ramp (charge now, discharge later) for a saving no bill has,
+ * so the batteries are planned again at the signals' prices with the jobs held (Solver.planBatteries,
+ * as the backtest does), where the solver can and the cap and commitments allow; where it cannot,
+ * a battery site weighs no capacity value. Its costs are measured at the signals' prices, and as the
+ * priced-up problem's proof and bound do not hold for them, it is a feasible plan with no bound
+ * claimed (as hard-first.ts states its plans).
  */
 const onPricedUp = async (
   problem: PlanningProblem,
   values: ReadonlyMap<string, number> | undefined,
+  solver: Pick<Solver, 'planBatteries'>,
   plan: (p: PlanningProblem) => Promise<Schedule>,
 ): Promise<Schedule> => {
-  if (!values || ![...values.values()].some((v) => v > 0)) return plan(problem);
-  const s = await plan(withCapacityValue(problem, values));
+  const battery = new Set(problem.sites.filter((s) => s.battery).map((s) => s.id));
+  const valued = new Map(
+    [...(values ?? [])].filter(([site, v]) => v > 0 && (!battery.has(site) || solver.planBatteries)),
+  );
+  if (valued.size === 0) return plan(problem);
+  let s = await plan(withCapacityValue(problem, valued));
   if (s.status === 'infeasible') return s;
+  if (battery.size > 0 && solver.planBatteries) {
+    const batteries = await solver.planBatteries(problem, s.jobs);
+    if (batteries) s = { ...s, batteries: [...batteries] };
+  }
   const measured = checkSchedule(problem, s, { reported: false });
-  return { ...s, ...costFields(problem, measured), status: 'feasible', lowerBoundGbp: 0 };
+  return withWorkMetrics(problem, {
+    ...s,
+    ...costFields(problem, measured),
+    status: 'feasible',
+    lowerBoundGbp: Math.min(0, measured.costGbp),
+  });
 };
 
 export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
@@ -200,7 +218,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     : undefined;
   const shift = carried?.shift;
 
-  let schedule = await onPricedUp(problem, f.capacityValue, (p) =>
+  let schedule = await onPricedUp(problem, f.capacityValue, f.solver, (p) =>
     f.carry && shift !== undefined && f.solver.planCarried
       ? f.solver.planCarried(p, f.carry.schedule, shift)
       : f.solver.plan(p),
@@ -209,7 +227,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
   const wasCarried = schedule.planner === CARRIED_PLANNER;
   if (schedule.status === 'infeasible' && f.held.length > 0) {
     problem = build(f.firm);
-    schedule = await onPricedUp(problem, f.capacityValue, (p) => f.solver.plan(p));
+    schedule = await onPricedUp(problem, f.capacityValue, f.solver, (p) => f.solver.plan(p));
   }
   let carbonCapMissedKg: number | undefined;
   if (schedule.status === 'infeasible' && problem.carbonCapKg !== undefined && f.capIsTarget) {
@@ -224,7 +242,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     );
     carbonCapMissedKg = problem.carbonCapKg;
     problem = build(f.firm, false);
-    schedule = await onPricedUp(problem, f.capacityValue, (p) => f.solver.plan(p));
+    schedule = await onPricedUp(problem, f.capacityValue, f.solver, (p) => f.solver.plan(p));
   }
   if (schedule.status !== 'infeasible') {
     const verdict = checkSchedule(problem, schedule);
@@ -238,7 +256,10 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
   // The movable jobs, read once: the move rule and the offer-pricing pins below both need them.
   const options = f.moveCost ? moveOptions(f.input.reports, f.moveCost, f.input.pinned) : undefined;
   if (options && schedule.status !== 'infeasible') {
-    const chosen = await chooseMoves(problem, schedule, options, (p) => f.solver.plan(p));
+    // The plans it weighs the moves against are made as this one was (with the capacity value, if any).
+    const chosen = await chooseMoves(problem, schedule, options, (p) =>
+      onPricedUp(p, f.capacityValue, f.solver, (q) => f.solver.plan(q)),
+    );
     schedule = chosen.schedule;
     moves = chosen.choice;
   }

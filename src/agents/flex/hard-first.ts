@@ -16,6 +16,7 @@ export const hardFirst = (solver: Solver): Solver => ({
   ...(solver.planFrom ? { planFrom: solver.planFrom.bind(solver) } : {}),
   ...(solver.planCarried ? { planCarried: solver.planCarried.bind(solver) } : {}),
   ...(solver.background ? { background: () => hardFirst(solver.background!()) } : {}),
+  ...(solver.planBatteries ? { planBatteries: solver.planBatteries.bind(solver) } : {}),
   async plan(problem: PlanningProblem): Promise<Schedule> {
     if (!problem.jobs.some((j) => j.slo?.kind === 'soft')) return solver.plan(problem);
     // Version 1 with every deadline hard; the jobs keep their move costs (check.ts charges them in either version).
@@ -28,6 +29,12 @@ export const hardFirst = (solver: Solver): Solver => ({
     // states on its own (batteryWearGbp), so copying the cost into energyCostGbp failed the check
     // whenever a battery discharged (FLX_INTERNAL at an agent's report).
     const measured = checkSchedule(problem, { ...hard, version: 2 }, { reported: false });
-    return { ...hard, ...costFields(problem, measured), status: 'feasible', lowerBoundGbp: 0 };
+    // No bound claimed: 0, or the plan's own cost where that is below 0 (negative prices).
+    return {
+      ...hard,
+      ...costFields(problem, measured),
+      status: 'feasible',
+      lowerBoundGbp: Math.min(0, measured.costGbp),
+    };
   },
 });
