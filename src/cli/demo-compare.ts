@@ -219,3 +219,27 @@ export const carbonCapLines = async (c: DemoConfig, m: Market): Promise<string[]
     `  carbon cap  ${what}: ${within} of ${capped.length + missed.length} plans within it${missedWords}${firstWords}`,
   ];
 };
+
+/**
+ * The capacity value's summary line (`--capacity-value SHARE`; docs/cost-model.md, "Capacity value
+ * on a full site"): how many of the BPP's plans weighed it, and each site's offered load and value in
+ * the last of them, from the plan audit records. None when it is off.
+ */
+export const capacityValueLines = async (c: DemoConfig, m: Market): Promise<string[]> => {
+  if (!(c.capacityValueShare > 0)) return [];
+  type Valued = { readonly capacityValue?: Record<string, { offered: number; gbpPerMwhPerHour: number }> };
+  const plans = (await m.stores.flex.auditTrail()).filter((r) => r.kind === 'plan').map((r) => r.payload as Valued);
+  const valued = plans.filter((x) => x.capacityValue !== undefined);
+  const last = valued[valued.length - 1]?.capacityValue;
+  const sites = last
+    ? `; in the last, ${Object.entries(last)
+        .map(
+          ([site, v]) =>
+            `${site} offered ${(v.offered * 100).toFixed(0)} %, ${v.gbpPerMwhPerHour.toFixed(2)} £/MWh per hour`,
+        )
+        .join(', ')}`
+    : ' (no site was contended: offered load under 60 % of its room)';
+  return [
+    `  capacity    ${c.capacityValueShare} of an hour of lateness per hour a kWh waits at a contended site: ${valued.length} of ${plans.length} plans weighed it${sites}`,
+  ];
+};

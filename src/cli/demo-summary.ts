@@ -10,7 +10,14 @@ import type { SiteSettlement } from '../settlement/codec.ts';
 import type { SettlementSummary } from '../settlement/delivered.ts';
 import { factorText } from '../settlement/product.ts';
 import type { Output } from './command.ts';
-import { carbonCapLines, perWorkWords, savedWords, sideBySide, type Savings } from './demo-compare.ts';
+import {
+  capacityValueLines,
+  carbonCapLines,
+  perWorkWords,
+  savedWords,
+  sideBySide,
+  type Savings,
+} from './demo-compare.ts';
 import { hhmm, money, stamp } from './demo-events.ts';
 import { writeMeterFiles } from './demo-meter-out.ts';
 
@@ -78,7 +85,7 @@ const pct = (x: number): string =>
   Math.abs(x * 100 - Math.round(x * 100)) < 0.05 ? (x * 100).toFixed(0) : (x * 100).toFixed(1);
 
 /** Each settlement period, what was delivered in all and what it was paid. */
-const deliveryLines = ({ procurement: p, settlement }: SummaryInput): string[] => {
+const deliveryLines = ({ procurement: p, settlement, sites }: SummaryInput): string[] => {
   const out = [
     `  periods     delivered = (baseline − metered) × 0.5 h, per settlement period; baseline ${settlement.baselineMethod}`,
   ];
@@ -110,7 +117,7 @@ const deliveryLines = ({ procurement: p, settlement }: SummaryInput): string[] =
   // reduction beyond the commitment would have happened without the order, and is not paid for.
   if (share > 120 && limit === undefined)
     out.push(
-      `  why ${share.toFixed(0)} %  the sites stayed a further ${kw1((settlement.deliveredKwh - settlement.committedKwh) / windowHours(p))} below their FIFO baseline than committed: FlexLon's plan moves work out of the dear evening peak on price alone; only the committed reduction is sold and paid`,
+      `  why ${share.toFixed(0)} %  ${sites.length > 1 ? 'the sites' : 'the site'} stayed a further ${kw1((settlement.deliveredKwh - settlement.committedKwh) / windowHours(p))} below their FIFO baseline than committed: FlexLon's plan moves work out of the dear evening peak on price alone; only the committed reduction is sold and paid`,
     );
   return out;
 };
@@ -167,6 +174,7 @@ export const printSummary = async (io: Output, s: SummaryInput): Promise<void> =
   io.out('\nSummary');
   for (const line of [...dealLines(s), ...deliveryLines(s), ...siteLines(s), ...fifoLines(s)]) io.out(line);
   for (const line of await carbonCapLines(s.config, s.market)) io.out(line);
+  for (const line of await capacityValueLines(s.config, s.market)) io.out(line);
   for (const caveat of s.savings.caveats) io.out(`  data note   ${caveat}`);
   io.out('  audit       every message in and out, plan, dispatch and meter reading, hash-chained:');
   for (const a of s.audit)

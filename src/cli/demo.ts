@@ -140,7 +140,7 @@ export const runDemo = async (
     if (typeof c.carbonCap !== 'number' || plan.status !== 'infeasible' || stopDay.signal.aborted) return;
     if (!plan.infeasibleReason?.includes('carbon cap')) return;
     market.error = new FlexError(
-      'FLX_CLI_USAGE',
+      'FLX_CONFIG_INVALID',
       `--carbon-cap ${c.carbonCap}: no plan can keep it, so every waiting job would stay held all day: ${plan.infeasibleReason ?? 'the plan is infeasible'}. Give a larger cap, or --carbon-cap fifo (kept cumulatively against FIFO, and planned without where it cannot hold)`,
     );
     stopDay.abort();
@@ -297,7 +297,7 @@ Options:
   --capacity-value SHARE  0 to 1 (default 0, none): the plan prices each hour a kWh waits at a full
                           site (offered load from 60 % up) at SHARE of an hour of lateness, so GPUs
                           are not left idle now for room later that jobs still to come will want
-                          (docs/cost-model.md, "Capacity value on a full site"); 0.25 is the backtest's
+                          (docs/cost-model.md, "Capacity value on a full site"); the backtest uses 0.25
   --baseline fifo|bl01    settlement baseline (default fifo): the same queue on a plain FIFO scheduler,
                           or BL01 (P376-style: mean of the 10 most recent working days' meter, from
                           simulated history of the site's previous days)

@@ -74,6 +74,11 @@ test("property: an offer's price is never below the opportunity cost of the kW i
         offer.priceGbp >= cost - 1e-6,
         `£${offer.priceGbp} for ${offer.reductionKw} kW is below its opportunity cost £${cost}`,
       );
+      // The cost stated is that of the kW offered, so the price is never below it either.
+      assert.ok(
+        Math.abs(offer.opportunityCostGbp - cost) <= 0.005 + 1e-9 && offer.priceGbp >= offer.opportunityCostGbp - 0.005,
+        `stated £${offer.opportunityCostGbp} for ${offer.reductionKw} kW at £${offer.priceGbp}; its cost £${cost}`,
+      );
       assert.ok(
         offer.reductionKw <= (c.points[c.points.length - 1]?.reductionKw ?? 0) + 1e-9,
         'never more kW than the curve shows deliverable',

@@ -81,7 +81,7 @@ test('demo with a cap in kg no plan can keep: it stops at the first plan with a 
   await assert.rejects(
     runDemo(config, { out: (l) => lines.push(l), err: () => {} }, new AbortController().signal),
     (e: Error & { code?: string }) =>
-      e.code === 'FLX_CLI_USAGE' &&
+      e.code === 'FLX_CONFIG_INVALID' &&
       /^--carbon-cap 0: no plan can keep it, .*the carbon cap of 0 kg cannot be met: every plan emits at least \d+(\.\d)? kg/.test(
         e.message,
       ),

@@ -68,7 +68,7 @@ export const priceOffer = (
       const priceGbp = policy.sellBelowCost
         ? Math.round(perMwh * mwh * 100) / 100
         : Math.max(Math.round(perMwh * mwh * 100) / 100, penniesUp(costGbp));
-      return { level, reduction, perMwh, priceGbp };
+      return { level, reduction, perMwh, priceGbp, costGbp };
     })
     .filter((x) => x.reduction >= policy.minimumKw);
   // The smallest level that covers what the buyer wants, otherwise the most we can deliver; but when
@@ -82,6 +82,11 @@ export const priceOffer = (
   const chosenPrice = within[within.length - 1] ?? target;
   const chosen = chosenPrice.level;
   const reduction = chosenPrice.reduction;
+  // The cost stated is that of the kW offered (rounded down from the level's), as the price covers
+  // it and the select-time quote reads it; the level's parts are scaled to it.
+  const costGbp = chosenPrice.costGbp;
+  const scale = chosen.opportunityCostGbp > 0 ? costGbp / chosen.opportunityCostGbp : 1;
+  const part = (x: number) => gbp(Math.round(x * scale * 100) / 100);
   const perMwh = chosenPrice.perMwh;
   const priceGbp = chosenPrice.priceGbp;
   return {
@@ -93,15 +98,15 @@ export const priceOffer = (
     reductionKw: kw(reduction),
     priceGbp: gbp(priceGbp),
     priceGbpPerMwh: gbpPerMwh(Math.round(perMwh * 100) / 100),
-    opportunityCostGbp: gbp(Math.round(chosen.opportunityCostGbp * 100) / 100),
+    opportunityCostGbp: gbp(Math.round(costGbp * 100) / 100),
     ...(chosen.components
       ? {
           costComponents: {
-            energyGbp: gbp(Math.round(chosen.components.energyGbp * 100) / 100),
-            latenessGbp: gbp(Math.round(chosen.components.latenessGbp * 100) / 100),
-            capsGbp: gbp(Math.round(chosen.components.capsGbp * 100) / 100),
-            batteryGbp: gbp(Math.round(chosen.components.batteryGbp * 100) / 100),
-            movesGbp: gbp(Math.round(chosen.components.movesGbp * 100) / 100),
+            energyGbp: part(chosen.components.energyGbp),
+            latenessGbp: part(chosen.components.latenessGbp),
+            capsGbp: part(chosen.components.capsGbp),
+            batteryGbp: part(chosen.components.batteryGbp),
+            movesGbp: part(chosen.components.movesGbp),
           },
         }
       : {}),
