@@ -24,6 +24,21 @@ const HOUR = 3_600_000;
 const job = (id: string, submittedAt: EpochMs, hours: number) => lonJob(id, T0, hours, submittedAt);
 const report = (jobs: ComputeJob[]) => lonReport(T0, jobs);
 
+/** lon's fleet problem at T0 over 8 half hours, at these prices. */
+const fleetSolve = (r: FlexibilityReport, prices: number[]): FleetSolve => ({
+  solver,
+  log: createLogger('silent'),
+  input: {
+    grid: { start: T0, slotMinutes: 30, slots: 8 },
+    now: T0,
+    reports: [r],
+    signals: halfHourSignals('lon', T0, prices),
+  },
+  firm: [],
+  held: [],
+  capIsTarget: false,
+});
+
 test('the offered load is read from the jobs reported: a full site has a capacity value, a half-idle one none', () => {
   // Room 30 − 5 = 25 kW, over the 24 h counted at least: 600 kWh. 0.9 of it submitted is contended
   // past OFFERED_FULL; 0.5 is below OFFERED_FREE.
@@ -42,20 +57,7 @@ test('the offered load is read from the jobs reported: a full site has a capacit
 
 test('priced up by a capacity value the plan runs a job now that it would defer to cheaper hours, and states the plan at the signals’ prices', async () => {
   // 200 £/MWh for the first two hours, 100 after: the plain plan waits two hours to save £0.78.
-  const signals = halfHourSignals('lon', T0, [200, 200, 200, 200, 100, 100, 100, 100]);
-  const f: FleetSolve = {
-    solver,
-    log: createLogger('silent'),
-    input: {
-      grid: { start: T0, slotMinutes: 30, slots: 8 },
-      now: T0,
-      reports: [report([job('a', T0, 1)])],
-      signals,
-    },
-    firm: [],
-    held: [],
-    capIsTarget: false,
-  };
+  const f = fleetSolve(report([job('a', T0, 1)]), [200, 200, 200, 200, 100, 100, 100, 100]);
   const firstSlot = (s: Awaited<ReturnType<typeof solveFleet>>) =>
     s.schedule.jobs.find((j) => j.id === 'a')?.powerKw.findIndex((p) => p > 0);
   const plain = await solveFleet(f);
@@ -90,19 +92,7 @@ test('a battery is planned at the signals’ prices, not the raised ones: on fla
       socKwh: 50,
     },
   };
-  const f: FleetSolve = {
-    solver,
-    log: createLogger('silent'),
-    input: {
-      grid: { start: T0, slotMinutes: 30, slots: 8 },
-      now: T0,
-      reports: [withBattery],
-      signals: halfHourSignals('lon', T0, new Array(8).fill(100)),
-    },
-    firm: [],
-    held: [],
-    capIsTarget: false,
-  };
+  const f = fleetSolve(withBattery, new Array(8).fill(100));
   const plain = await solveFleet(f);
   const valued = await solveFleet({ ...f, capacityValue: new Map([['lon', 80]]) });
   const cycled = (s: typeof valued) =>
