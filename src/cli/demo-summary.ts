@@ -117,7 +117,7 @@ const deliveryLines = ({ procurement: p, settlement, sites }: SummaryInput): str
   // reduction beyond the commitment would have happened without the order, and is not paid for.
   if (share > 120 && limit === undefined)
     out.push(
-      `  why ${share.toFixed(0)} %  ${sites.length > 1 ? 'the sites' : 'the site'} stayed a further ${kw1((settlement.deliveredKwh - settlement.committedKwh) / windowHours(p))} below their FIFO baseline than committed: FlexLon's plan moves work out of the dear evening peak on price alone; only the committed reduction is sold and paid`,
+      `  why ${share.toFixed(0)} %  ${sites.length > 1 ? 'the sites' : 'the site'} stayed a further ${kw1((settlement.deliveredKwh - settlement.committedKwh) / windowHours(p))} below ${sites.length > 1 ? 'their' : 'its'} FIFO baseline than committed: FlexLon's plan moves work out of the dear evening peak on price alone; only the committed reduction is sold and paid`,
     );
   return out;
 };
