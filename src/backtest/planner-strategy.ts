@@ -70,8 +70,14 @@ export interface PlannerStrategyOptions {
   readonly carbonGbpPerTonne: number;
   /** flexlon's capacity value as a share of the lateness price per kWh-hour (CAPACITY_VALUE_SHARE). */
   readonly capacityValueShare: number;
-  /** The oracle: jobs are seen from their release, whether submitted yet or not. */
+  /** The oracle: outturn signals, and jobs seen from their release, whether submitted yet or not. */
   readonly foresight: boolean;
+  /**
+   * The oracle only: false, it plans the jobs submitted so far, as flexlon does (`--oracle-arrivals
+   * none`); its foresight is then the outturn signals alone (docs/backtest.md, "The oracle without
+   * arrivals"). Absent: true.
+   */
+  readonly foreseeArrivals?: boolean;
   /** Flexibility product windows (products.ts): each priced into the plan from its notice. */
   readonly windows?: readonly ProductWindow[];
   /** GPU power caps on running jobs, where a site's node is known (caps.ts capsFor; absent: none; the backtest's default is on). */
@@ -180,6 +186,15 @@ export class PlannerStrategy implements Strategy {
     return this.o.foresight;
   }
 
+  /**
+   * Whether the plans see the jobs still to come (the oracle's default). Where they do not (flexlon,
+   * and the oracle with `--oracle-arrivals none`), they keep room for must-start arrivals and price
+   * the capacity value, as flexlon does: estimates of what the arrivals will take.
+   */
+  private get seesArrivals(): boolean {
+    return this.o.foresight && this.o.foreseeArrivals !== false;
+  }
+
   private report(site: SiteSim, now: number): FlexibilityReport {
     const s = site.spec;
     const id = s.id;
@@ -187,7 +202,7 @@ export class PlannerStrategy implements Strategy {
     const jobs: ComputeJob[] = [
       ...site.running.map((j) => asComputeJob(j, id, 'running', j.releaseAt)),
       ...site.waiting.map((j) => asComputeJob(j, id, 'queued', Math.max(j.releaseAt, now))),
-      ...(this.o.foresight
+      ...(this.seesArrivals
         ? site.pending
             .filter((j) => j.submittedAt < horizonEnd)
             .map((j) => asComputeJob(j, id, 'queued', boundaryAfter(Math.max(j.releaseAt, j.submittedAt))))
@@ -204,7 +219,7 @@ export class PlannerStrategy implements Strategy {
       gridImportLimitKw: kw(s.gridImportLimitKw ?? 2 * s.trainingMaxKw * s.pue),
       baseLoadFrom: epochMs(now),
       slotMinutes: 30,
-      baseLoadKw: this.o.foresight ? [0] : this.reserve.kw(site, now, this.o.horizon),
+      baseLoadKw: this.seesArrivals ? [0] : this.reserve.kw(site, now, this.o.horizon),
       jobs,
       ...(s.battery && site.socKwh !== undefined ? { battery: { ...s.battery, socKwh: site.socKwh } } : {}),
     };
@@ -434,7 +449,7 @@ export class PlannerStrategy implements Strategy {
     this.book.shareAnnounced(ctx.sites);
     for (const site of ctx.sites) {
       const id = site.spec.id;
-      if (!this.o.foresight) this.reserve.note(site, ctx.now);
+      if (!this.seesArrivals) this.reserve.note(site, ctx.now);
       const free = freeInPeriod(site);
       // Nothing can start at the site in this period when no waiting job fits the GPUs free by the
       // period's end (free now, or held by a job that finishes in it), so its plan could only say
@@ -458,7 +473,7 @@ export class PlannerStrategy implements Strategy {
       planned = true;
       // The jobs are planned without the battery, which is planned on its own below (see the top).
       const jobsOnly = { ...built, sites: built.sites.map(({ battery: _, ...x }) => x) };
-      const problem = this.forJobs(this.o.foresight ? jobsOnly : this.withCapacityValue(jobsOnly, ctx), id, ctx);
+      const problem = this.forJobs(this.seesArrivals ? jobsOnly : this.withCapacityValue(jobsOnly, ctx), id, ctx);
       const every = this.o.fullPlanEveryUncontended;
       const freshHere =
         fresh ||

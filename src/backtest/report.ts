@@ -50,10 +50,14 @@ export const NOT_DONE = [
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws what the model says (a capped job draws less than the full power the plan gives it, which recalibration sees as the site drawing less).",
 ];
 
+const ORACLE_NO_ARRIVALS =
+  'The oracle here (--oracle-arrivals none) foresees the outturn price and carbon but not the arrivals: it plans the jobs submitted so far with the rules flexlon plans by (a fresh plan as often, room kept for must-start arrivals, the capacity value, no backfill at its site). Its foresight of the next 48 h of arrivals made this planner\'s plans worse (docs/backtest.md, "The oracle without arrivals"), so without it the oracle can be the better plan.';
+
 const assumptionsOf = (o: BacktestOptions): string[] => [
   ...ASSUMPTIONS,
   ...((o.caps ?? true) ? [CAPS_ASSUMPTION] : []),
   ...(o.moves ? [MOVES_ASSUMPTION] : []),
+  ...(o.oracleArrivals === 'none' ? [ORACLE_NO_ARRIVALS] : []),
 ];
 
 /** What is not done: with moves on, the levers' line says how they are used instead. */
@@ -418,6 +422,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
       fullPlanEvery: o.fullPlanEvery ?? DEFAULTS.fullPlanEvery,
       oracleFullPlanEvery: ORACLE_FULL_PLAN_EVERY,
       oracleBackfill: 'contended',
+      oracleArrivals: o.oracleArrivals ?? 'horizon',
       carbonGbpPerTonne: carbon,
       capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
       caps: o.caps ?? true,

@@ -87,6 +87,12 @@ export interface BacktestOptions {
    * docs/backtest.md "Site moves").
    */
   readonly moves?: boolean;
+  /**
+   * What the oracle foresees of arrivals: 'horizon' (the default, as the issue defines the oracle),
+   * every job submitted within its 48 h horizon; 'none', only the jobs submitted so far, so its
+   * foresight is the outturn signals alone (docs/backtest.md, "The oracle without arrivals").
+   */
+  readonly oracleArrivals?: 'horizon' | 'none';
   /** Tests: other sites or another workload than the profiles'. */
   readonly fleetSites?: readonly FleetSite[];
   /** `--fleet FILE` (fleet-file.ts): its sites replace `sites`, with the busy profile's jobs. */
@@ -224,6 +230,7 @@ export const runKey = (o: BacktestOptions): string =>
     // those checkpoints are refused, and the other way round.
     ...((o.caps ?? true) ? { caps: 'whole-job plan, capped by rule, capped starts' } : {}),
     ...(o.moves ? { moves: 'late waiting jobs, by rule' } : {}),
+    ...(o.oracleArrivals === 'none' ? { oracleArrivals: 'none' } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
     ...(o.workloadName ? { workload: o.workloadName } : {}),
     // A workload of must-start jobs planned before their lateness was priced as hard (2026-12-07) is refused.
@@ -243,19 +250,27 @@ const makeStrategy = (
   dataStart: number,
   windows: readonly ProductWindow[],
 ): Strategy => {
-  const planner = (foresight: boolean) =>
-    new PlannerStrategy(foresight ? 'oracle' : 'flexlon', {
+  // Without arrivals (--oracle-arrivals none) the oracle's plans are flexlon's size, so it plans as
+  // often as flexlon and its site does not backfill (which made up for plans that held a day of
+  // arrivals): flexlon's rules on the outturn signals.
+  const planner = (foresight: boolean) => {
+    const seesArrivals = foresight && o.oracleArrivals !== 'none';
+    return new PlannerStrategy(foresight ? 'oracle' : 'flexlon', {
       solver: o.solver,
       horizon: o.horizon ?? DEFAULTS.horizon,
-      fullPlanEvery: foresight ? ORACLE_FULL_PLAN_EVERY.contended : (o.fullPlanEvery ?? DEFAULTS.fullPlanEvery),
-      ...(foresight ? { fullPlanEveryUncontended: ORACLE_FULL_PLAN_EVERY.uncontended, backfillContended: true } : {}),
+      fullPlanEvery: seesArrivals ? ORACLE_FULL_PLAN_EVERY.contended : (o.fullPlanEvery ?? DEFAULTS.fullPlanEvery),
+      ...(seesArrivals
+        ? { fullPlanEveryUncontended: ORACLE_FULL_PLAN_EVERY.uncontended, backfillContended: true }
+        : {}),
       carbonGbpPerTonne: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
       capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
       foresight,
+      ...(foresight && !seesArrivals ? { foreseeArrivals: false } : {}),
       windows,
       caps: o.caps ?? true,
       moves: o.moves ?? false,
     });
+  };
   switch (name) {
     case 'fifo':
       return fifo();

@@ -98,7 +98,7 @@ const captureVerdict = (
     return {
       target,
       verdict: 'not measurable',
-      detail: `the oracle is not a bound on this run: its objective (value + lateness) is £${n(oracle.objectiveGbp, 0)} against flexlon's £${n(fl.objectiveGbp, 0)} (lateness £${n(oracle.latenessGbp, 0)} against £${n(fl.latenessGbp, 0)}), and it leaves ${oracle.slo.jobsOpenAtEnd} jobs open against ${fl.slo.jobsOpenAtEnd}, so the share of its £ + carbon saving (${pct(t.flexlonCaptureShare)}) is not a share of the best possible. The oracle is the same rolling 48 h planner and the same rules on its plans, given outturn prices and the arrivals ahead: not an optimum. Its plans hold every job of the next day or two, too many for the exact MILP, and a sharper price defers more work into hours that later arrivals then need, so the rules and plans flexlon makes on its forecast can come out ahead. ${
+      detail: `the oracle is not a bound on this run: its objective (value + lateness) is £${n(oracle.objectiveGbp, 0)} against flexlon's £${n(fl.objectiveGbp, 0)} (lateness £${n(oracle.latenessGbp, 0)} against £${n(fl.latenessGbp, 0)}), and it leaves ${oracle.slo.jobsOpenAtEnd} jobs open against ${fl.slo.jobsOpenAtEnd}, so the share of its £ + carbon saving (${pct(t.flexlonCaptureShare)}) is not a share of the best possible. The oracle is the same rolling 48 h planner and the same rules on its plans, given outturn prices and, unless run with --oracle-arrivals none, the arrivals ahead: not an optimum. Its plans can hold every job of the next day or two, too many for the exact MILP, and a sharper price defers more work into hours that later arrivals then need, so the rules and plans flexlon makes on its forecast can come out ahead. ${
         typeof boundShare === 'number'
           ? `Against the proven lower bound below (every job of the run known from its arrival, outturn prices), flexlon closes ${pct(boundShare)} of fifo's distance to it.`
           : typeof boundShare === 'string'
@@ -116,7 +116,7 @@ const captureVerdict = (
   return {
     target,
     verdict: 'missed',
-    detail: `${pct(t.flexlonCaptureShare)} captured, ${n((CAPTURE_TARGET - t.flexlonCaptureShare) * 100, 1)} points short. The oracle plans on the outturn price and carbon and sees the arrivals; flexlon plans on causal forecasts (for price, the same half hour's mean over the last week with the day's level). On two idle weeks flexlon given the outturn price matched the oracle, and no naive price forecast tried closed the gap (docs/backtest.md, "What keeps the targets out of reach").${
+    detail: `${pct(t.flexlonCaptureShare)} captured, ${n((CAPTURE_TARGET - t.flexlonCaptureShare) * 100, 1)} points short. The oracle plans on the outturn price and carbon (and sees the arrivals, unless run with --oracle-arrivals none); flexlon plans on causal forecasts (for price, the same half hour's mean over the last week with the day's level). On two idle weeks flexlon given the outturn price matched the oracle, and no naive price forecast tried closed the gap (docs/backtest.md, "What keeps the targets out of reach").${
       fl.moveGbp > 0 || oracle.moveGbp > 0
         ? ` The £ compared includes the site moves' cost: flexlon £${n(fl.moveGbp, 0)} for ${fl.moves} moves, the oracle £${n(oracle.moveGbp, 0)} for ${oracle.moves}; the lateness they save is not in it.`
         : ''

@@ -50,6 +50,11 @@ Options:
   --moves on|off         flexlon and the oracle move late waiting jobs to another site of the same
                          node kind with room for them, at £1 + £0.10 per GPU a move (default off;
                          docs/backtest.md, "Site moves")
+  --oracle-arrivals horizon|none
+                         what the oracle foresees of arrivals (default horizon: every job submitted
+                         within its 48 h horizon; none: only those submitted so far, so it foresees
+                         the outturn signals alone, which on the idle year plans better;
+                         docs/backtest.md, "The oracle without arrivals")
   --capacity-value SHARE flexlon's value of later room on a contended site, as a share of the
                          lateness price (default ${DEFAULTS.capacityValueShare}; 0: none; docs/backtest.md, "Capacity value")
   --out DIR              output folder (created; holds the checkpoints)`;
@@ -134,6 +139,7 @@ export const backtestCommand: Command = {
         'capacity-value': { type: 'string' },
         caps: { type: 'string' },
         moves: { type: 'string' },
+        'oracle-arrivals': { type: 'string' },
         out: { type: 'string' },
       },
       USAGE,
@@ -178,6 +184,9 @@ export const backtestCommand: Command = {
     if (capsArg !== 'on' && capsArg !== 'off') usage(`--caps must be on or off, got "${capsArg}"`);
     const movesArg = v.moves ?? 'off';
     if (movesArg !== 'on' && movesArg !== 'off') usage(`--moves must be on or off, got "${movesArg}"`);
+    const arrivalsArg = v['oracle-arrivals'] ?? 'horizon';
+    if (arrivalsArg !== 'horizon' && arrivalsArg !== 'none')
+      usage(`--oracle-arrivals must be horizon or none, got "${arrivalsArg}"`);
 
     const { history } = recordedSource({ kind: 'shipped' });
     const span = history.span(NATIONAL_REGION_ID, 'carbonForecast');
@@ -226,6 +235,7 @@ export const backtestCommand: Command = {
       capacityValueShare: share,
       caps: capsArg === 'on',
       moves: movesArg === 'on',
+      ...(arrivalsArg === 'none' ? { oracleArrivals: 'none' as const } : {}),
       signal,
       onDay: (p: Progress) => {
         const line = progressLine(p, started, Date.now());
