@@ -9,13 +9,22 @@ import { DEFAULT_SITE_PROFILE, SITE_PROFILES, type SiteProfile } from './sim/sit
 
 export const PROJECT_ROOT = resolve(dirname(fileURLToPath(import.meta.url)), '..');
 const gridFile = (name: string): string => join(PROJECT_ROOT, 'data', 'grid', name);
-/** The shipped GB data (data/grid/README.md): national carbon 2023-01 → 2024-09, MID 2023–2024, a regional sample. */
+/**
+ * The shipped GB data (data/grid/README.md): national carbon 2022-11-25 → 2024-09, MID 2022-11-25 →
+ * 2024, a regional sample. The weeks before 2023 are there so that a day early in 2023 has the
+ * history a price forecast or a baseline reads.
+ */
 export const SHIPPED_GRID = {
   carbon: [
+    gridFile('gb_carbon_intensity_national_2022-11-25_2022-12-31.csv'),
     gridFile('gb_carbon_intensity_national_2023.csv'),
     gridFile('gb_carbon_intensity_national_2024-01_2024-09.csv'),
   ],
-  price: [gridFile('gb_market_index_price_apx_2023.csv'), gridFile('gb_market_index_price_apx_2024.csv')],
+  price: [
+    gridFile('gb_market_index_price_apx_2022-11-25_2022-12-31.csv'),
+    gridFile('gb_market_index_price_apx_2023.csv'),
+    gridFile('gb_market_index_price_apx_2024.csv'),
+  ],
   regional: [gridFile('gb_regional_carbon_intensity_neso_2023-12-05_2024-03-03.csv')],
 } as const;
 

@@ -11,7 +11,7 @@
 //   day with the highest price forecast as known at the notice.
 // BL01 excludes event days, so a product may not be called on every working day: the baseline would
 // have no days to average (BSCP602: the deviation is lost).
-import { EW_BANK_HOLIDAYS_2023_2024, isWorkingDay } from '../settlement/baseline-bl01.ts';
+import { EW_BANK_HOLIDAYS, isWorkingDay } from '../settlement/baseline-bl01.ts';
 import { periodsInDay, PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
 
 export const PRODUCTS = ['dfs', 'dso-peak', 'p415'] as const;
@@ -76,12 +76,18 @@ const isWinter = (date: string): boolean => {
   return m >= 11 || m <= 3;
 };
 
-/** Working days counted from 2023-01-01, so the call rule does not depend on --from. */
+const COUNT_FROM = '2023-01-01';
+/**
+ * Working days counted from 2023-01-01 (negative before it), so the call rule does not depend on
+ * --from; `mod4` of it is the day's place in the rule's four-day cycle.
+ */
 const workingIndex = (date: string): number => {
   let n = 0;
-  for (let d = '2023-01-01'; d < date; d = dayAfter(d)) if (isWorkingDay(d, EW_BANK_HOLIDAYS_2023_2024)) n++;
+  for (let d = COUNT_FROM; d < date; d = dayAfter(d)) if (isWorkingDay(d, EW_BANK_HOLIDAYS)) n++;
+  for (let d = date; d < COUNT_FROM; d = dayAfter(d)) if (isWorkingDay(d, EW_BANK_HOLIDAYS)) n--;
   return n;
 };
+const mod4 = (k: number): number => ((k % 4) + 4) % 4;
 
 export const DSO_WINDOW = { from: '16:00', to: '19:00' } as const;
 export const P415_PERIODS = 4;
@@ -115,11 +121,11 @@ export const productCalendar = (
   if (!days.length) return out;
   let wi = workingIndex(days[0] as string);
   for (const date of days) {
-    if (!isWorkingDay(date, EW_BANK_HOLIDAYS_2023_2024)) continue;
+    if (!isWorkingDay(date, EW_BANK_HOLIDAYS)) continue;
     const k = wi++;
     if (dfsDays.has(date)) continue;
     const dayStart = settlementDayStart(date);
-    if (products.includes('dso-peak') && k % 4 === 0 && isWinter(date)) {
+    if (products.includes('dso-peak') && mod4(k) === 0 && isWinter(date)) {
       const fromSlot = slotOfLocal(DSO_WINDOW.from);
       out.push({
         product: 'dso-peak',
@@ -131,7 +137,7 @@ export const productCalendar = (
         source: 'rule: every fourth working day (counted from 2023-01-01), November to March, 16:00–19:00 UK local',
       });
     }
-    if (products.includes('p415') && k % 4 === 2) {
+    if (products.includes('p415') && mod4(k) === 2) {
       const f = priceForecast(noticeOf(date));
       const n = periodsInDay(date);
       let best = 0;

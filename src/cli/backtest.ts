@@ -25,7 +25,7 @@ at each decision, and writes results.json, one CSV per strategy, report.html and
 Stopped (Ctrl-C), it resumes from the checkpoints in DIR when run again with the same arguments.
 
 Options:
-  --from, --to DATE      settlement days to replay (inclusive; the shipped data covers 2023-01-01
+  --from, --to DATE      settlement days to replay (inclusive; the shipped data covers 2022-11-25
                          to 2024-09-30, so --to is at most 2024-09-26: two drain days and the 48 h
                          horizon need data after it)
   --sites LIST           simulated sites, from ${SITE_CHOICES.join(',')} (default ${SITE_IDS.join(',')};

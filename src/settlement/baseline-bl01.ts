@@ -31,8 +31,10 @@ export interface Bl01Config {
   readonly periodsOf?: (day: string) => number;
 }
 
-/** England and Wales bank holidays 2023–2024 (gov.uk/bank-holidays). */
-export const EW_BANK_HOLIDAYS_2023_2024 = [
+/** England and Wales bank holidays from the shipped data's first day (2022-11-25) to the end of 2024 (gov.uk/bank-holidays). */
+export const EW_BANK_HOLIDAYS = [
+  '2022-12-26',
+  '2022-12-27',
   '2023-01-02',
   '2023-04-07',
   '2023-04-10',
@@ -61,7 +63,7 @@ export const BL01_DEFAULT: Bl01Config = {
   // Off by default: DFS removed the domestic in-day adjustment in 2023/24, and for a site that already
   // shifts load out of the hours before a peak it would lower the baseline for behaviour it is not paid for.
   inDayAdjustment: { enabled: false, lengthSlots: 6, endOffsetSlots: 0 },
-  holidays: EW_BANK_HOLIDAYS_2023_2024,
+  holidays: EW_BANK_HOLIDAYS,
 };
 
 export const describeBl01 = (c: Bl01Config): string =>

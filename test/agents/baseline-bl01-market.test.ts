@@ -9,7 +9,7 @@ import { bl01For, simulatedHistory } from '../../src/compose/baseline.ts';
 import { demoConfig } from '../../src/config.ts';
 import type { Procurement } from '../../src/agents/grid/orchestrator.ts';
 import type { Commitment } from '../../src/domain/commitments.ts';
-import { isWorkingDay, EW_BANK_HOLIDAYS_2023_2024 } from '../../src/settlement/baseline-bl01.ts';
+import { isWorkingDay, EW_BANK_HOLIDAYS } from '../../src/settlement/baseline-bl01.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
 import { openMarket, type TestMarket } from '../helpers/market.ts';
@@ -61,7 +61,7 @@ test('the order is settled against BL01: the mean of the 10 most recent working 
     days: 15,
   });
   const days = history
-    .filter((d) => isWorkingDay(d.day, EW_BANK_HOLIDAYS_2023_2024))
+    .filter((d) => isWorkingDay(d.day, EW_BANK_HOLIDAYS))
     .sort((a, b) => b.day.localeCompare(a.day))
     .slice(0, 10);
   assert.equal(days.length, 10);

@@ -139,8 +139,8 @@ describe('flexlon backtest', () => {
       assert.doesNotMatch(r.err, /at .*\.ts:\d+/);
     }
     // Before the data, the fault named is --from, not the end date.
-    const early = await cli(['--from', '2022-12-20', '--to', '2022-12-31', '--out', dir]);
-    assert.match(early.err, /--from 2022-12-20 is before it: start on 2023-01-01 or later/);
+    const early = await cli(['--from', '2022-11-20', '--to', '2022-12-31', '--out', dir]);
+    assert.match(early.err, /--from 2022-11-20 is before it: start on 2022-11-25 or later/);
     const late = await cli(['--from', '2024-09-20', '--to', '2024-09-29', '--out', dir]);
     assert.match(late.err, /--to 2024-09-29 needs data until .*: end two days and more before the data does/);
   });

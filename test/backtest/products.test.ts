@@ -206,6 +206,31 @@ describe('backtest flexibility products', () => {
     assert.equal(p[0]?.periods, 4);
     assert.equal(new Date(p[0]?.noticeAt ?? 0).toISOString().slice(11, 16), '13:00');
   });
+
+  it('keeps the rule days of 2023 whether the run starts in 2023 or on 2 December 2022', () => {
+    const span = (from: string, n: number) =>
+      Array.from({ length: n }, (_, k) =>
+        new Date(Date.parse(`${from}T00:00Z`) + k * 86_400_000).toISOString().slice(0, 10),
+      );
+    const dear = () => () => 50;
+    const in2023 = productCalendar(['dso-peak', 'p415'], span('2023-01-01', 31), dear).map(
+      (w) => `${w.product} ${w.date}`,
+    );
+    const fromDecember = productCalendar(['dso-peak', 'p415'], span('2022-12-02', 61), dear).map(
+      (w) => `${w.product} ${w.date}`,
+    );
+    assert.deepEqual(
+      fromDecember.filter((w) => w.slice(-10) >= '2023-01-01'),
+      in2023,
+    );
+    // December's working days count back from 2023-01-01 (the 26th and 27th bank holidays): the
+    // 30th is index −1, the 29th −2 (P415's), the 28th −3 and the 23rd −4 (DSO peak's).
+    assert.ok(
+      fromDecember.includes('p415 2022-12-29') && fromDecember.includes('dso-peak 2022-12-23'),
+      fromDecember.join(),
+    );
+    assert.ok(!fromDecember.includes('dso-peak 2022-12-28') && !fromDecember.includes('p415 2022-12-27'));
+  });
 });
 
 describe('backtest fleet and SLO classes', () => {

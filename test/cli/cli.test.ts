@@ -68,7 +68,7 @@ test('bad input names the field and what would be accepted, without a stack trac
     ],
     [
       ['demo', '--date', '2024-11-01'],
-      /FLX_CONFIG_INVALID: --date: the shipped grid data covers 2023-01-01 to 2024-09-30/,
+      /FLX_CONFIG_INVALID: --date: the shipped grid data covers 2022-11-25 to 2024-09-30/,
     ],
     [
       ['demo', '--seconds-per-day', 'fast'],
@@ -82,7 +82,7 @@ test('bad input names the field and what would be accepted, without a stack trac
       ['demo', '--date', '2023-02-30'],
       /FLX_CONFIG_INVALID: --date: must be a real calendar day as YYYY-MM-DD, got "2023-02-30"/,
     ],
-    [['demo', '--date', '2024-09-29'], /pick --date from 2023-01-01 to 2024-09-28/],
+    [['demo', '--date', '2024-09-29'], /pick --date from 2022-11-25 to 2024-09-28/],
     [['demo', '--jobs', '2.5'], /FLX_CONFIG_INVALID: --jobs: must be a whole number/],
     [
       ['demo', '--site-profile', 'idle'],
