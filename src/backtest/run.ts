@@ -31,7 +31,8 @@ import {
   newAudit,
   outturnCarbon,
   outturnPrice,
-  PRICE_FORECAST_DAYS,
+  PRICE_HISTORY_DAYS,
+  PRICE_SHAPE_DAYS,
   PRICE_PER_CARBON,
   OutturnView,
   type GridData,
@@ -220,7 +221,8 @@ export const runKey = (o: BacktestOptions): string =>
     carbon: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
     // Checkpoints made with another price forecast are refused.
     priceForecast: {
-      days: PRICE_FORECAST_DAYS,
+      model: 'profile',
+      shapeDays: PRICE_SHAPE_DAYS,
       perCarbon: o.pricePerCarbon ?? PRICE_PER_CARBON,
     },
     // Checkpoints made before flexlon priced capacity (or with another share) are refused.
@@ -301,7 +303,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
   const days = datesBetween(o.from, o.to);
   const allDays = datesBetween(o.from, o.to, DRAIN_DAYS);
   const firstStart = settlementDayStart(o.from);
-  const dataStart = firstStart - PRICE_FORECAST_DAYS * DAY_MS - DAY_MS;
+  const dataStart = firstStart - PRICE_HISTORY_DAYS * DAY_MS - DAY_MS;
   const lastEnd = settlementDayStart(datesBetween(o.to, o.to, DRAIN_DAYS + 1).at(-1) as string);
   const periods = (lastEnd - firstStart) / PERIOD_MS;
   const data = gridDataOf(o.history, dataStart, (lastEnd - dataStart) / PERIOD_MS + horizon + GSF_PAD, o.seed);

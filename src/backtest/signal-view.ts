@@ -15,15 +15,16 @@
 //   lead up to a day ahead, calibrated on 2023 (src/domain/forecast-vintage.ts, docs/signals.md).
 //   No archive of NESO's own vintages ships, so this vintage is centred on the later stored value:
 //   the one approximation, blurred by noise of the measured size.
-// - price: no price forecast ships. The naive forecast is the mean MID of the same half hour on the
-//   seven previous days, using only outturns published (period ended) by the decision time; a MID
-//   outturn is known from its period's end; plus the carbon term: PRICE_PER_CARBON × how far the
-//   carbon forecast for the half hour (the vintage issued by the decision) lies from the stored
-//   forecasts of the same days' half hours, since gas sets both GB's price and its intensity at the
-//   margin; plus the day's level: the mean error of that forecast over the last two published hours,
-//   fading with the lead. Built from outturns and carbon vintages issued by the decision, so no value
-//   issued later is read; but the carbon vintage is centred on NESO's stored forecast (see above), so
-//   the price forecast inherits that approximation, and part of what the carbon term gains may rest on it.
+// - price: no price forecast ships. The profile forecast of a half hour is the mean MID of the last
+//   day published (the level) + that half hour's mean offset from its day's mean on the last
+//   PRICE_SHAPE_DAYS fully published days of the same kind, weekday or weekend (the shape); plus the
+//   carbon term: PRICE_PER_CARBON × how far the carbon forecast for the half hour (the vintage issued
+//   by the decision) lies from the same level + shape of the stored carbon forecasts, since gas sets
+//   both GB's price and its intensity at the margin; plus the day's level: the mean error of that
+//   forecast over the last two published hours, fading with the lead. A MID outturn is known from its
+//   period's end. Built from outturns and carbon vintages issued by the decision, so no value issued
+//   later is read; but the carbon vintage is centred on NESO's stored forecast (see above), so the
+//   price forecast inherits that approximation, and part of what the carbon term gains may rest on it.
 import {
   DEFAULT_VINTAGE_MODEL,
   NoisePath,
@@ -38,10 +39,22 @@ import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { SignalHistory } from '../domain/signal-history.ts';
 import { FlexError } from '../errors.ts';
 
-/** Days of history the naive price forecast averages (the calibrated causal forecaster). */
-export const PRICE_FORECAST_DAYS = 7;
 /**
- * The level correction: the mean error of the naive forecast over the last PRICE_LEVEL_PERIODS
+ * The price forecast's shape: each half hour's mean offset from its day's mean over the last
+ * PRICE_SHAPE_DAYS fully published days of the same kind (weekday or weekend), looking back at most
+ * PRICE_HISTORY_DAYS. Calibrated on January–September 2024, out of the 2023 backtests' sample
+ * (docs/backtest.md, "Forecast vintages"): deciding every 4 h which 12 of the next 48 half hours are
+ * cheapest, the regret (£/MWh above the truly cheapest 12) is 6.85 with the naive forecast that came
+ * before it (the mean of the same half hour on the 7 days before), 6.44 with 10 days of the same
+ * kind, 6.04 with a 28-day shape; on 2023, 8.90, 8.31 and 7.84.
+ */
+export const PRICE_SHAPE_DAYS = 28;
+/** Days of published history the price forecast may read (the backtest loads this many before its first day). */
+export const PRICE_HISTORY_DAYS = 70;
+/** The forecast's level: the mean MID of the last PRICE_RECENT_PERIODS published half hours (a day). */
+export const PRICE_RECENT_PERIODS = 48;
+/**
+ * The level correction: the mean error of the forecast over the last PRICE_LEVEL_PERIODS
  * published half hours is added to each forecast, × e^(−lead / PRICE_LEVEL_HOURS). Two weeks of
  * the idle fleet (docs/backtest.md, "Forecast vintages"): flexlon's £ + carbon £10,440 without it,
  * £10,306 with 3 h, £10,315 with 6 h (oracle £10,290) in January; £9,677, £9,667, £9,658 (£9,539)
@@ -49,14 +62,13 @@ export const PRICE_FORECAST_DAYS = 7;
  */
 export const PRICE_LEVEL_PERIODS = 4;
 /**
- * £/MWh of price per gCO2/kWh of carbon forecast above its level on the naive forecast's days. Gas
- * sets GB's price at the margin: a CCGT emits about 370 gCO2/kWh and cleared at about £80–100/MWh in
- * 2023–24, a ratio near 0.24. Calibrated on January–September 2024, out of the 2023 backtests'
- * sample (docs/backtest.md, "Forecast vintages"): deciding every 4 h which 12 of the next 48 half
- * hours are cheapest, the regret (£/MWh above the truly cheapest 12) falls from 8.02 without it to
- * 6.91 at 0.2 (7.24 at 0.1, 6.88 at 0.3); on 2023, 9.80 → 8.41, best between 0.2 and 0.25.
+ * £/MWh of price per gCO2/kWh of carbon forecast above its level and shape. Gas sets GB's price at
+ * the margin: a CCGT emits about 370 gCO2/kWh and cleared at about £80–100/MWh in 2023–24, a ratio
+ * near 0.24. Calibrated on January–September 2024 with the profile forecast (the regret above): 6.04
+ * at 0.2, 5.97 at 0.25, 6.11 at 0.3; on 2023 7.84, 7.79, 7.87. (With the naive forecast before it:
+ * 8.02 without the term, 6.91 at 0.2.)
  */
-export const PRICE_PER_CARBON = 0.2;
+export const PRICE_PER_CARBON = 0.25;
 export const PRICE_LEVEL_HOURS = 6;
 const DAY_PERIODS = 48;
 
@@ -186,36 +198,51 @@ export class ForecastView implements SignalView {
     return this.data.start + i * PERIOD_MS;
   }
 
-  /**
-   * The mean MID of period i's half hour on the PRICE_FORECAST_DAYS days before, as published by
-   * asOf, and the mean stored carbon forecast of the same half hours (known from their start).
-   */
-  private naive(i: number): { value: number; carbon: number; latest: number } | undefined {
-    let sum = 0;
+  /** The last PRICE_RECENT_PERIODS published half hours: mean MID and mean stored carbon forecast. */
+  private recentMemo?: { price: number; carbon: number; latest: number } | null;
+  private recent(): { price: number; carbon: number; latest: number } | undefined {
+    if (this.recentMemo !== undefined) return this.recentMemo ?? undefined;
+    let price = 0;
     let carbon = 0;
     let n = 0;
     let latest = -Infinity;
-    for (let d = 1; d <= PRICE_FORECAST_DAYS; d++) {
-      const k = i - d * DAY_PERIODS;
-      const end = this.startOf(k) + PERIOD_MS;
-      if (k < 0 || end > this.asOf) continue;
+    const last = Math.floor((this.asOf - this.data.start) / PERIOD_MS) - 1;
+    for (let k = last; k > last - PRICE_RECENT_PERIODS && k >= 0; k--) {
       const p = this.data.price[k] as number;
       if (Number.isNaN(p)) continue;
-      sum += p;
+      price += p;
       carbon += this.data.carbonForecast[k] as number;
       n++;
-      latest = Math.max(latest, end);
+      latest = Math.max(latest, this.startOf(k) + PERIOD_MS);
     }
-    return n > 0 ? { value: sum / n, carbon: carbon / n, latest } : undefined;
-  }
-
-  /** The naive forecast with its carbon term, for a half hour whose carbon forecast is `carbon`. */
-  private withCarbon(naive: { value: number; carbon: number }, carbon: number): number {
-    return naive.value + this.pricePerCarbon * (carbon - naive.carbon);
+    this.recentMemo = n > 0 ? { price: price / n, carbon: carbon / n, latest } : null;
+    return this.recentMemo ?? undefined;
   }
 
   /**
-   * The day's level: the mean error of the naive forecast over the last PRICE_LEVEL_PERIODS
+   * The forecast of period i without the day's level, for a half hour whose carbon forecast is
+   * `carbon`: the recent level + the shape of days before i's own, + the carbon term.
+   */
+  private profile(i: number, carbon: number): { value: number; latest: number } | undefined {
+    const recent = this.recent();
+    const lastFull = Math.min(this.lastFullDay(), Math.floor(i / DAY_PERIODS) - 1);
+    const shape = shapeOf(this.data, lastFull, isWeekend(this.data, i));
+    const hh = i % DAY_PERIODS;
+    if (!recent || !shape || (shape.n[hh] as number) === 0) return undefined;
+    const value =
+      recent.price +
+      (shape.price[hh] as number) +
+      this.pricePerCarbon * (carbon - recent.carbon - (shape.carbon[hh] as number));
+    return { value, latest: Math.max(recent.latest, shape.latest) };
+  }
+
+  /** The last whole day (block of 48 half hours from the data's start) published by asOf. */
+  private lastFullDay(): number {
+    return Math.floor((this.asOf - this.data.start) / (DAY_PERIODS * PERIOD_MS)) - 1;
+  }
+
+  /**
+   * The day's level: the mean error of the profile forecast over the last PRICE_LEVEL_PERIODS
    * published half hours. It depends on asOf only, so each view works it out once (it was worked
    * out again for each of the 96 periods a plan reads).
    */
@@ -228,10 +255,10 @@ export class ForecastView implements SignalView {
     const last = Math.floor((this.asOf - this.data.start) / PERIOD_MS) - 1;
     for (let k = last; k > last - PRICE_LEVEL_PERIODS && k >= 0; k--) {
       const p = this.data.price[k] as number;
-      const f = this.naive(k);
-      if (Number.isNaN(p) || !f) continue;
       // A published half hour: its stored carbon forecast was known from its start.
-      err += p - this.withCarbon(f, this.data.carbonForecast[k] as number);
+      const f = this.profile(k, this.data.carbonForecast[k] as number);
+      if (Number.isNaN(p) || !f) continue;
+      err += p - f.value;
       m++;
       latest = Math.max(latest, f.latest, this.startOf(k) + PERIOD_MS);
     }
@@ -257,17 +284,17 @@ export class ForecastView implements SignalView {
     if (own === undefined) throw new RangeError(`period ${i} is outside the grid data`);
     if (start + PERIOD_MS <= this.asOf && !Number.isNaN(own))
       return this.issued(own, start + PERIOD_MS, `the MID outturn for ${iso(start)}`);
-    const naive = this.naive(i);
-    if (naive) {
-      // The day's level: how far the last published outturns ran above or below their own naive
+    // The carbon forecast as this view hands it out: the vintage issued by the decision.
+    const f = this.profile(i, this.carbon(i));
+    if (f) {
+      // The day's level: how far the last published outturns ran above or below their own
       // forecasts, carried into the next hours and fading (PRICE_LEVEL_HOURS).
       const level = this.level();
       const leadH = Math.max(0, start - this.asOf) / 3_600_000;
-      // The carbon forecast as this view hands it out: the vintage issued by the decision.
-      const value = this.withCarbon(naive, this.carbon(i)) + level.error * Math.exp(-leadH / PRICE_LEVEL_HOURS);
-      return this.issued(value, Math.max(naive.latest, level.latest), `the naive price forecast for ${iso(start)}`);
+      const value = f.value + level.error * Math.exp(-leadH / PRICE_LEVEL_HOURS);
+      return this.issued(value, Math.max(f.latest, level.latest), `the price forecast for ${iso(start)}`);
     }
-    // Nothing on those days: the last outturn published by the decision.
+    // No whole day published before: the last outturn published by the decision.
     for (let k = Math.min(i, Math.floor((this.asOf - this.data.start) / PERIOD_MS) - 1); k >= 0; k--) {
       const p = this.data.price[k] as number;
       if (!Number.isNaN(p)) return this.issued(p, this.startOf(k) + PERIOD_MS, `the last MID outturn`);
@@ -277,6 +304,93 @@ export class ForecastView implements SignalView {
     return this.issued(0, this.data.start, 'no price known yet (flat)');
   }
 }
+
+/** Weekend (Saturday or Sunday, by the day's midday in UTC) for the day of period i. */
+const isWeekend = (d: GridData, i: number): boolean => {
+  const dow = new Date(d.start + (Math.floor(i / DAY_PERIODS) * DAY_PERIODS + DAY_PERIODS / 2) * PERIOD_MS).getUTCDay();
+  return dow === 0 || dow === 6;
+};
+
+interface Shape {
+  /** Per half hour of the day: mean offset of the MID from its day's mean, and of the stored carbon forecast. */
+  readonly price: Float64Array;
+  readonly carbon: Float64Array;
+  /** Days that had a price in that half hour. */
+  readonly n: Uint8Array;
+  /** When the last day used was published (its end). */
+  readonly latest: number;
+}
+
+/** Per grid data: each day's mean MID and carbon (NaN with no price), and the shapes worked out. */
+const shapeCache = new WeakMap<
+  GridData,
+  { means: Float64Array; carbons: Float64Array; shapes: Map<number, Shape | null> }
+>();
+
+const cacheOf = (d: GridData) => {
+  let c = shapeCache.get(d);
+  if (!c) {
+    const days = Math.floor(d.periods / DAY_PERIODS);
+    const means = new Float64Array(days).fill(NaN);
+    const carbons = new Float64Array(days).fill(NaN);
+    for (let b = 0; b < days; b++) {
+      let p = 0;
+      let q = 0;
+      let n = 0;
+      for (let k = b * DAY_PERIODS; k < (b + 1) * DAY_PERIODS; k++) {
+        const v = d.price[k] as number;
+        if (Number.isNaN(v)) continue;
+        p += v;
+        q += d.carbonForecast[k] as number;
+        n++;
+      }
+      if (n > 0) [means[b], carbons[b]] = [p / n, q / n];
+    }
+    c = { means, carbons, shapes: new Map() };
+    shapeCache.set(d, c);
+  }
+  return c;
+};
+
+/**
+ * The shape of weekdays or weekends as known once day `lastFull` is published: the mean offset of
+ * each half hour from its day's mean over the last PRICE_SHAPE_DAYS such days up to lastFull (within
+ * PRICE_HISTORY_DAYS). Only whole published days count, so it depends on lastFull and the kind of
+ * day alone, and is worked out once per run for each.
+ */
+const shapeOf = (d: GridData, lastFull: number, weekend: boolean): Shape | undefined => {
+  const c = cacheOf(d);
+  const key = lastFull * 2 + (weekend ? 1 : 0);
+  const memo = c.shapes.get(key);
+  if (memo !== undefined) return memo ?? undefined;
+  const price = new Float64Array(DAY_PERIODS);
+  const carbon = new Float64Array(DAY_PERIODS);
+  const n = new Uint8Array(DAY_PERIODS);
+  let days = 0;
+  let latest = -Infinity;
+  for (let b = lastFull; b >= 0 && b > lastFull - PRICE_HISTORY_DAYS && days < PRICE_SHAPE_DAYS; b--) {
+    if (isWeekend(d, b * DAY_PERIODS) !== weekend) continue;
+    const mean = c.means[b] as number;
+    if (Number.isNaN(mean)) continue;
+    for (let hh = 0; hh < DAY_PERIODS; hh++) {
+      const k = b * DAY_PERIODS + hh;
+      const v = d.price[k] as number;
+      if (Number.isNaN(v)) continue;
+      price[hh] = (price[hh] as number) + v - mean;
+      carbon[hh] = (carbon[hh] as number) + (d.carbonForecast[k] as number) - (c.carbons[b] as number);
+      n[hh] = (n[hh] as number) + 1;
+    }
+    days++;
+    latest = Math.max(latest, d.start + (b + 1) * DAY_PERIODS * PERIOD_MS);
+  }
+  for (let hh = 0; hh < DAY_PERIODS; hh++) {
+    const m = n[hh] as number;
+    if (m > 0) [price[hh], carbon[hh]] = [(price[hh] as number) / m, (carbon[hh] as number) / m];
+  }
+  const shape = days > 0 ? { price, carbon, n, latest } : null;
+  c.shapes.set(key, shape);
+  return shape ?? undefined;
+};
 
 /** Perfect foresight, for the oracle only: the outturn of every period, whenever it happens. */
 export class OutturnView implements SignalView {

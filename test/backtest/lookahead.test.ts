@@ -74,40 +74,68 @@ describe('no look-ahead', () => {
     PRICE_PER_CARBON * (v.carbon(i) - baseCarbon(start + i * PERIOD_MS));
   const near = (x: number, y: number) => assert.ok(Math.abs(x - y) < 1e-9, `${x} against ${y}`);
 
-  it('the naive price forecast is the mean of the same half hour on the 7 published days before, with its carbon term', () => {
+  it("the price forecast is the last day's level plus the half hour's shape, with its carbon term", () => {
     const v = new ForecastView(a, NOON, noise);
-    // 18:00 today has not been published at noon: the mean of 18:00 on the 7 days before = its value,
-    // + £0.2/MWh per gCO2/kWh that its carbon vintage (noisy: 6 h ahead) lies above 18:00's stored forecasts.
+    // 18:00 today has not been published at noon. The week repeats daily, so the last 24 h's mean +
+    // 18:00's offset from its days' means = its value, + £0.25/MWh per gCO2/kWh that its carbon
+    // vintage (noisy: 6 h ahead) lies above 18:00's stored forecasts.
     assert.ok(Math.abs(carbonTerm(v, first + 12)) > 1e-6, 'the vintage has noise 6 h ahead');
     near(v.price(first + 12), basePrice(NOON + 6 * 3_600_000) + carbonTerm(v, first + 12));
     // 11:00 today ended by noon: its own outturn.
     assert.equal(v.price(first - 2), basePrice(NOON - 3_600_000));
   });
 
+  it('a Saturday is forecast with the shape of weekends, a Friday with that of weekdays', () => {
+    // Weekends run the other way round: dearest at night, cheapest in the evening.
+    const weekend = (t: number) => [0, 6].includes(new Date(t).getUTCDay());
+    const twoShapes = (t: number) => (weekend(t) ? 200 - basePrice(t) : basePrice(t));
+    const friday = DAY_START + 2 * 86_400_000 + 12 * 3_600_000;
+    const v = new ForecastView(gridDataOf(history(twoShapes, baseCarbon), start, periods, 1), friday, noise);
+    const at = (t: number) => v.price((t - start) / PERIOD_MS);
+    const hour = 3_600_000;
+    assert.ok(at(friday + 10 * hour) > at(friday + 2 * hour) + 20, 'Friday 22:00 dearer than 14:00');
+    const saturday = friday + 12 * hour;
+    assert.ok(at(saturday + 1 * hour) > at(saturday + 22 * hour) + 60, 'Saturday 01:00 dearer than 22:00');
+  });
+
   it("the forecast carries the day's level: the last two published hours' error, fading with the lead", () => {
-    // The two hours before noon ran £40/MWh above the same half hours of the week before.
+    // The two hours before noon ran £40/MWh above the same half hours of the days before. The last
+    // 24 h's mean carries 4 of those 48 half hours (£3.33 on every forecast); the rest of the £40 is
+    // the last four half hours' error, which fades.
     const high = (t: number) => basePrice(t) + (t >= NOON - 2 * 3_600_000 && t < NOON ? 40 : 0);
     const v = new ForecastView(gridDataOf(history(basePrice, baseCarbon, high), start, periods, 1), NOON, noise);
-    near(v.price(first), basePrice(NOON) + 40 * Math.exp(-0 / PRICE_LEVEL_HOURS) + carbonTerm(v, first));
-    near(
-      v.price(first + 12),
-      basePrice(NOON + 6 * 3_600_000) + 40 * Math.exp(-6 / PRICE_LEVEL_HOURS) + carbonTerm(v, first + 12),
-    );
-    // A day ahead the level has all but faded: under £2.
-    assert.ok(v.price(first + 48) - carbonTerm(v, first + 48) - basePrice(NOON) < 2);
+    const raised = (40 * 4) / 48;
+    const expected = (i: number, leadH: number) =>
+      basePrice(start + i * PERIOD_MS) +
+      raised +
+      (40 - raised) * Math.exp(-leadH / PRICE_LEVEL_HOURS) +
+      carbonTerm(v, i);
+    near(v.price(first), expected(first, 0));
+    near(v.price(first), basePrice(NOON) + 40 + carbonTerm(v, first));
+    near(v.price(first + 12), expected(first + 12, 6));
+    // A day ahead the error has all but faded: under £1 above the raised level.
+    near(v.price(first + 48), expected(first + 48, 24));
+    assert.ok(v.price(first + 48) - carbonTerm(v, first + 48) - basePrice(NOON) - raised < 1);
     // At 11:00 only 10:00–11:00 of the high hours is published: two of the last four half hours.
     const early = new ForecastView(
       gridDataOf(history(basePrice, baseCarbon, high), start, periods, 1),
       NOON - 3_600_000,
       noise,
     );
-    near(early.price(first), basePrice(NOON) + 20 * Math.exp(-1 / PRICE_LEVEL_HOURS) + carbonTerm(early, first));
+    const half = (40 * 2) / 48;
+    near(
+      early.price(first),
+      basePrice(NOON) +
+        half +
+        ((2 * (40 - half) - 2 * half) / 4) * Math.exp(-1 / PRICE_LEVEL_HOURS) +
+        carbonTerm(early, first),
+    );
     // A week that repeats itself has no level to carry.
     const flat = new ForecastView(a, NOON, noise);
     near(flat.price(first + 12), basePrice(NOON + 6 * 3_600_000) + carbonTerm(flat, first + 12));
   });
 
-  it('a half hour forecast 50 gCO2/kWh above its week is forecast £10/MWh dearer', () => {
+  it('a half hour forecast 50 gCO2/kWh above its days is forecast £12.50/MWh dearer', () => {
     // From noon on the day every stored carbon forecast is 50 g higher; the prices repeat the week.
     const higher = (t: number) => baseCarbon(t) + (t >= NOON ? 50 : 0);
     const v = new ForecastView(gridDataOf(history(basePrice, higher), start, periods, 1), NOON, noise);
