@@ -8,10 +8,9 @@
 // with c_j(t) = price + λ·carbon at the site + j's lateness £/kWh in t (soft.ts lateGbpPerKwh), and
 // c_j(beyond) = its unserved £/kWh (soft.ts unservedGbpPerKwh). The price terms cancel within a slot,
 // so the gain is lateness moved from a job with a high £/h per kWh to one with a lower one. Both jobs
-// are preemptible and each stays in its own window, under its power limit and at its own site, so the
-// move keeps every rule of docs/planning-problem.md. A late non-preemptible run shifts as a whole
-// (shiftRun): earlier, with preemptible jobs in the slots it newly needs moving the same power into
-// the slots it leaves, so every load is kept here too. Work is counted (evaluations of a candidate B), not timed, so a plan is
+// are preemptible (a non-preemptible run would have to shift as a whole) and each stays in its own
+// window, under its power limit and at its own site, so the move keeps every rule of
+// docs/planning-problem.md. Work is counted (evaluations of a candidate B), not timed, so a plan is
 // repeatable (work.ts).
 import type { PlanningProblem } from '../domain/planning.ts';
 import { unitCosts, type Draft } from './disaggregate.ts';
@@ -20,8 +19,6 @@ import { isSoft, mayLeaveUnserved, ratePerKwh, runEnd, unservedGbpPerKwh } from 
 export interface ExchangeResult {
   /** Exchanges made. */
   readonly swaps: number;
-  /** Of those, late non-preemptible runs started earlier (shiftRuns). */
-  readonly shifts: number;
   /** Fall of the priced cost (£: price + λ·carbon + lateness). */
   readonly gain: number;
   /** Candidate partners evaluated (the work bound). */
@@ -50,20 +47,6 @@ class Holders {
   jobs(s: number, t: number): number[] {
     return this.at[s * this.slots + t]!;
   }
-}
-
-/** What the moves share: the draft, the holders, and each job's window, £/kWh per slot late and limit. */
-interface Context {
-  readonly p: PlanningProblem;
-  readonly d: Draft;
-  readonly holders: Holders;
-  readonly rel: Int32Array;
-  /** End (exclusive) of the slots the job may run in (soft.ts runEnd). */
-  readonly end: Int32Array;
-  readonly due: Int32Array;
-  /** £ per kWh per slot late. */
-  readonly rate: Float64Array;
-  readonly maxKw: Float64Array;
 }
 
 /**
@@ -104,7 +87,6 @@ export const exchange = (
     if (!p.jobs[j]!.preemptible || !pw || s < 0) continue;
     for (let t = 0; t < T; t++) if ((pw[t] as number) > EPS) holders.add(s, t, j);
   }
-  const ctx: Context = { p, d, holders, rel, end, due, rate, maxKw };
   // c_j at slot t of site s (t = T: beyond the horizon).
   const cost = (j: number, s: number, t: number): number =>
     t === T
@@ -120,25 +102,6 @@ export const exchange = (
   let evaluated = 0;
   let swaps = 0;
   let gain = 0;
-
-  // Late non-preemptible runs first (see shiftRun): the preemptible partners they push later are
-  // then re-ordered by the exchanges below (after them instead: the same cost to £15 at 300, 1k, 10k).
-  let shifts = 0;
-  const lateRuns = p.jobs
-    .map((_, j) => j)
-    .filter((j) => !p.jobs[j]!.preemptible && isSoft(p.jobs[j]!) && (rate[j] as number) > 0 && d.power[j])
-    .sort((a, b) => (rate[b] as number) - (rate[a] as number) || a - b);
-  for (const a of lateRuns) {
-    if (evaluated >= maxEvaluations) break;
-    const r = shiftRun(ctx, a, maxEvaluations - evaluated);
-    evaluated += r.evaluated;
-    if (r.gain > 0) {
-      shifts++;
-      gain += r.gain;
-    }
-  }
-  swaps += shifts;
-
   for (const a of late) {
     const s = d.site[a] as number;
     const pa = d.power[a]!;
@@ -234,150 +197,5 @@ export const exchange = (
       gain += best.g * delta * h;
     }
   }
-  return { swaps, shifts, gain, evaluated };
-};
-
-/**
- * A late non-preemptible run started earlier at its site, its profile kept, with every site-slot's
- * load kept as well: in the slots the earlier run newly needs, preemptible jobs there give up the
- * same power and take it in the slots the run leaves (each within its window and power limit). So,
- * as for the exchanges above, limits, batteries and carbon are unchanged and prices cancel; the move
- * is kept when the run's lateness saved exceeds the partners' lateness added. On the overloaded
- * benchmark (300 jobs) the late non-preemptible runs were about £370 of the plan's £560 above the
- * exact MILP's: runs due early (deadline slot 7–18) queued behind preemptible jobs due much later,
- * which no single-job move or preemptible exchange could reorder. Each start from one slot earlier
- * to on time is priced, and the best kept; the partners for each slot the run needs are the
- * cheapest of the first PARTNERS_PER_SLOT that could take part. Returns the gain (£) and the work.
- */
-const shiftRun = (c: Context, a: number, maxEvaluations: number): { gain: number; evaluated: number } => {
-  const { p, d, holders, rel, end, due, rate, maxKw } = c;
-  const h = p.slotMinutes / 60;
-  const pa = d.power[a]!;
-  const s = d.site[a] as number;
-  let first = -1;
-  let last = -1;
-  for (let t = 0; t < p.slots; t++)
-    if ((pa[t] as number) > EPS) {
-      if (first < 0) first = t;
-      last = t;
-    }
-  // On time, not placed, or cut at the horizon (its energy beyond it: the shift would change loads).
-  if (first < 0 || last < (due[a] as number) || (d.deficitKwh[a] as number) > 0) return { gain: 0, evaluated: 0 };
-  const n = last - first + 1;
-  const run = pa.slice(first, last + 1);
-  const late = (j: number, t: number): number =>
-    t >= (due[j] as number) ? (rate[j] as number) * (t - (due[j] as number) + 1) : 0;
-  const runLate = (start: number): number => {
-    let v = 0;
-    for (let i = 0; i < n; i++) v += (run[i] as number) * late(a, start + i);
-    return v;
-  };
-  const now = runLate(first);
-  const T = p.slots;
-  let evaluated = 0;
-  type Move = { b: number; t: number; x: number; kw: number };
-  let best: { gain: number; start: number; moves: Move[] } | undefined;
-  const lowest = Math.max(rel[a] as number, Math.min(first - 1, (due[a] as number) - n));
-  for (let start = first - 1; start >= lowest && evaluated < maxEvaluations; start--) {
-    const saved = now - runLate(start); // £/h per kW: × h below
-    if (saved <= EPS) continue;
-    // Δ per slot: the new run less the old; free[x] the room the old run leaves (the slots in
-    // `freed`, in time order), need[t] what the new one takes.
-    const free = new Float64Array(T);
-    const need: number[] = [];
-    const freed: number[] = [];
-    const needKw = new Float64Array(T);
-    for (let t = start; t <= last; t++) {
-      const nu = t < start + n ? (run[t - start] as number) : 0;
-      const old = t >= first ? (run[t - first] as number) : 0;
-      if (nu - old > EPS) {
-        need.push(t);
-        needKw[t] = nu - old;
-      } else if (old - nu > EPS) {
-        free[t] = old - nu;
-        freed.push(t);
-      }
-    }
-    const moves: Move[] = [];
-    const took = new Map<number, Float64Array>(); // power each partner takes in the freed slots so far
-    let lose = 0;
-    let ok = true;
-    for (const t of need) {
-      let left = needKw[t] as number;
-      // The first freed slot a partner can take (its lateness only grows later): its own window, and
-      // room under its power limit beside what it has taken there already.
-      const slotFor = (b: number): number => {
-        const pb = d.power[b]!;
-        const mine = took.get(b);
-        for (const x of freed)
-          if (
-            (free[x] as number) > EPS &&
-            x >= (rel[b] as number) &&
-            x < (end[b] as number) &&
-            (pb[x] as number) + (mine ? (mine[x] as number) : 0) < (maxKw[b] as number) - EPS
-          )
-            return x;
-        return -1;
-      };
-      // Candidates: the first PARTNERS_PER_SLOT that could take part, cheapest first.
-      const cands: { unit: number; b: number }[] = [];
-      const list = holders.jobs(s, t);
-      const seen = new Set<number>(); // a job may be listed twice
-      for (let k = 0; k < list.length && cands.length < PARTNERS_PER_SLOT; k++) {
-        const b = list[k] as number;
-        evaluated++;
-        const pb = d.power[b]!;
-        if (d.site[b] !== s || (pb[t] as number) <= EPS) {
-          list[k--] = list[list.length - 1] as number;
-          list.pop();
-          continue;
-        }
-        if (b === a || seen.has(b)) continue;
-        seen.add(b);
-        const x = slotFor(b);
-        if (x >= 0) cands.push({ unit: late(b, x) - late(b, t), b });
-      }
-      cands.sort((u, v) => u.unit - v.unit || u.b - v.b);
-      for (const c of cands) {
-        const pb = d.power[c.b]!;
-        let has = pb[t] as number; // its power in t still to give
-        // A partner may spread over several freed slots as earlier ones fill.
-        for (let x = slotFor(c.b); left > EPS && has > EPS && x >= 0; x = slotFor(c.b)) {
-          const mine = took.get(c.b) ?? new Float64Array(T);
-          const kw = Math.min(
-            left,
-            has,
-            free[x] as number,
-            (maxKw[c.b] as number) - (pb[x] as number) - (mine[x] as number),
-          );
-          moves.push({ b: c.b, t, x, kw });
-          mine[x] = (mine[x] as number) + kw;
-          took.set(c.b, mine);
-          free[x] = (free[x] as number) - kw;
-          left -= kw;
-          has -= kw;
-          lose += (late(c.b, x) - late(c.b, t)) * kw;
-        }
-        if (left <= EPS) break;
-      }
-      if (left > EPS * Math.max(1, needKw[t] as number)) {
-        ok = false;
-        break;
-      }
-    }
-    if (!ok) continue;
-    const gain = (saved - lose) * h;
-    if (gain > EPS && (!best || gain > best.gain)) best = { gain, start, moves };
-  }
-  if (!best) return { gain: 0, evaluated };
-  // Commit: the run moves, each partner trades power between its two slots.
-  for (let t = first; t <= last; t++) pa[t] = 0;
-  for (let i = 0; i < n; i++) pa[best.start + i] = run[i] as number;
-  for (const { b, t, x, kw } of best.moves) {
-    const pb = d.power[b]!;
-    if ((pb[x] as number) <= EPS) holders.add(s, x, b);
-    pb[t] = Math.max(0, (pb[t] as number) - kw);
-    pb[x] = (pb[x] as number) + kw;
-  }
-  return { gain: best.gain, evaluated };
+  return { swaps, gain, evaluated };
 };

@@ -38,7 +38,7 @@ export const polish = async (
     // first ends the search (on the 10k overloaded benchmark the last sweep of each round gained nothing).
     const r = localSearch(p, draft, best.batteries, lambda, 4, hasSoftJobs(p) ? 0.05 : 0);
     // Exchanges keep every site-slot's load, so they need no new battery plan of their own.
-    const x = hasSoftJobs(p) ? exchange(p, draft, lambda) : { swaps: 0, shifts: 0, gain: 0, evaluated: 0 };
+    const x = hasSoftJobs(p) ? exchange(p, draft, lambda) : { swaps: 0, gain: 0, evaluated: 0 };
     if (r.moved === 0 && x.swaps === 0) break;
     gained += r.gain + x.gain;
     stats.localSearch = [
