@@ -2,16 +2,14 @@
 // place given everyone else (a preemptible job fills its cheapest slots with room, a
 // non-preemptible one takes its cheapest contiguous run), at any of its sites. Slots are priced at
 // price + λ·carbon (λ: the LP's carbon shadow price), and a move is kept only if it lowers that
-// priced cost and keeps the plan's carbon under the cap. A soft job's lateness is priced too, and
-// the energy it may leave beyond the horizon at what waiting costs (soft.ts unservedGbpPerKwh): it
-// runs only in slots cheaper than waiting and leaves the rest. The battery flows stay as they are,
-// so every move keeps import within its ceiling and ≥ 0; the battery LP is re-solved afterwards,
-// and since the old flows are still feasible for it, the plan's cost can only fall.
+// priced cost and keeps the plan's carbon under the cap. The battery flows stay as they are, so
+// every move keeps import within its ceiling and ≥ 0; the battery LP is re-solved afterwards, and
+// since the old flows are still feasible for it, the plan's cost can only fall.
 import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { runProfile, unitCosts, type Draft } from './disaggregate.ts';
 import { moveGbpAtIndex } from './move-cost.ts';
-import { isSoft, lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
+import { isSoft, lateGbpPerKwh, runEnd } from './soft.ts';
 import { capGPerKwh, tightenedCap } from './carbon-cap.ts';
 
 export interface LocalSearchResult {
@@ -86,10 +84,7 @@ const planCapUse = (p: PlanningProblem, st: readonly SiteState[], batteries: rea
 interface Placement {
   readonly s: number;
   readonly power: Float64Array;
-  /** Priced cost, with the energy left beyond the horizon at its unserved £/kWh. */
   readonly cost: number;
-  /** Energy left beyond the horizon (kWh; 0 but for a soft job that may wait). */
-  readonly leftKwh: number;
 }
 
 /**
@@ -136,11 +131,6 @@ export const localSearch = (
     return Math.max(0, (st[s]!.lo[t] as number) - ((st[s]!.load[t] as number) - (pw[t] as number)));
   };
 
-  // £/kWh of a job's energy left beyond the horizon (soft.ts unservedGbpPerKwh); +∞ where it may not wait.
-  const waiting = Float64Array.from(p.jobs, (job) =>
-    mayLeaveUnserved(p, job) ? unservedGbpPerKwh(p, job) : Number.POSITIVE_INFINITY,
-  );
-
   // A soft job's slots are priced with its lateness too (and in that order when filling).
   const lateValue = (j: number, pw: Float64Array): number => {
     const job = p.jobs[j]!;
@@ -181,17 +171,13 @@ export const localSearch = (
     const job = p.jobs[j]!;
     let left = job.energyKwh / h;
     let cost = 0;
-    const wait = waiting[j] as number;
     for (const t of softOrder(j, s)) {
       if (left <= 0) break;
-      const unit = (priced[s]![t] as number) + lateGbpPerKwh(p, job, t);
-      if (unit >= wait) break; // the rest waits beyond the horizon, which is cheaper
       const add = Math.min(left, job.maxPowerKw);
-      cost += unit * add * h;
+      cost += ((priced[s]![t] as number) + lateGbpPerKwh(p, job, t)) * add * h;
       left -= add;
     }
-    const short = left > 1e-9 * Math.max(1, job.energyKwh / h);
-    const v = !short ? cost : Number.isFinite(wait) ? cost + wait * left * h : Number.NEGATIVE_INFINITY;
+    const v = left > 1e-9 * Math.max(1, job.energyKwh / h) ? Number.NEGATIVE_INFINITY : cost;
     ideals.set(key, v);
     return v;
   };
@@ -208,23 +194,17 @@ export const localSearch = (
         left -= k;
       }
     }
-    // A soft job that may wait beyond the horizon runs only in slots cheaper than waiting (the
-    // slots are in cost order, so the rest waits).
-    const wait = waiting[j] as number;
     for (const t of isSoft(job) ? softOrder(j, s) : st[s]!.order) {
       if (left <= 0) break;
       if (t < job.releaseSlot || t >= hi) continue;
-      if ((priced[s]![t] as number) + lateGbpPerKwh(p, job, t) >= wait) break;
       const add = Math.min(left, Math.min(job.maxPowerKw, room(j, s, t)) - (power[t] as number));
       if (add > 0) {
         power[t] = (power[t] as number) + add;
         left -= add;
       }
     }
-    const short = left > 1e-9 * Math.max(1, job.energyKwh / h);
-    if (short && !Number.isFinite(wait)) return undefined;
-    const leftKwh = short ? left * h : 0;
-    return { s, power, cost: value(s, power, priced) + lateValue(j, power) + (short ? wait * leftKwh : 0), leftKwh };
+    if (left > 1e-9 * Math.max(1, job.energyKwh / h)) return undefined;
+    return { s, power, cost: value(s, power, priced) + lateValue(j, power) };
   };
 
   // The cheapest start of a contiguous run at site s. The run is at full power but for its last slot
@@ -274,7 +254,7 @@ export const localSearch = (
     run.forEach((kw, i) => {
       power[best.start + i] = kw;
     });
-    return { s, power, cost: best.cost, leftKwh: 0 };
+    return { s, power, cost: best.cost };
   };
 
   const leaves = (j: number): boolean => {
@@ -296,8 +276,6 @@ export const localSearch = (
     return false;
   };
 
-  const runs = (pw: Float64Array): boolean => pw.some((kw) => kw > 1e-9);
-
   let moved = 0;
   let gain = 0;
   let sweeps = 0;
@@ -309,20 +287,11 @@ export const localSearch = (
       const job = p.jobs[j]!;
       const pw = d.power[j];
       const s0 = d.site[j] as number;
-      // Energy a soft job leaves beyond the horizon is priced at what waiting costs (soft.ts), so a
-      // move that runs more of it in idle room pays. On the overloaded benchmark (300 jobs) the
-      // placements left 2,500 kWh of room idle in the evening peaks while jobs waited beyond the
-      // horizon; exchanges keep every load, so only this move fills it (£12,263 → £12,084).
-      const deficit = d.deficitKwh[j] as number;
-      if (!pw || s0 < 0 || job.energyKwh <= 0 || (deficit > 0 && !Number.isFinite(waiting[j] as number))) continue;
+      // A job with energy beyond the horizon stays as it is (moving it could only place more of it).
+      if (!pw || s0 < 0 || job.energyKwh <= 0 || (d.deficitKwh[j] as number) > 0) continue;
       if (!hasRoom(j)) continue;
-      // Away from home a job pays its move cost as well (move-cost.ts), once, wherever it runs there
-      // (and not where it runs nothing, all of it waiting).
-      const current =
-        value(s0, pw, priced) +
-        lateValue(j, pw) +
-        (runs(pw) ? moveGbpAtIndex(p, job, s0) : 0) +
-        (deficit > 0 ? (waiting[j] as number) * deficit : 0);
+      // Away from home a job pays its move cost as well (move-cost.ts), once, wherever it runs there.
+      const current = value(s0, pw, priced) + lateValue(j, pw) + moveGbpAtIndex(p, job, s0);
       let best: Placement | undefined;
       const canLeave = job.sites.length > 1 && leaves(j);
       for (const id of job.sites) {
@@ -332,8 +301,7 @@ export const localSearch = (
         if (job.preemptible && isSoft(job) && current <= ideal(j, s) + move + 1e-9 * Math.max(1, Math.abs(current)))
           continue;
         const c = job.preemptible ? fill(j, s) : bestRun(j, s);
-        const paid = c && runs(c.power) ? move : 0;
-        if (c && (!best || c.cost + paid < best.cost)) best = { ...c, cost: c.cost + paid };
+        if (c && (!best || c.cost + move < best.cost)) best = { ...c, cost: c.cost + move };
       }
       if (!best || best.cost >= current - 1e-9 * Math.max(1, Math.abs(current))) continue;
       const dKg = value(best.s, best.power, kgPerKwh) - value(s0, pw, kgPerKwh);
@@ -344,7 +312,6 @@ export const localSearch = (
       }
       d.power[j] = best.power;
       d.site[j] = best.s;
-      d.deficitKwh[j] = best.leftKwh;
       carbon += dKg;
       sweepGain += current - best.cost;
       moved++;

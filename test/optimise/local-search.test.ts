@@ -9,7 +9,6 @@ import { checkSchedule } from '../../src/optimise/check.ts';
 import { runProfile, type Draft } from '../../src/optimise/disaggregate.ts';
 import { greedyPlan } from '../../src/optimise/greedy.ts';
 import { localSearch } from '../../src/optimise/local-search.ts';
-import { assemble, draftOf } from '../../src/optimise/assemble.ts';
 import { problemArb } from './arbitraries.ts';
 
 const toDraft = (p: PlanningProblem, s: Schedule): Draft => {
@@ -139,65 +138,4 @@ test('with room for every job, local search from the worst starts reaches the br
   const preemptible = ((10 * 30 + 20 * 30 + 30 * (40 / h - 60)) * p.sites[0]!.pue * h) / 1000;
   const optimum = bruteForce({ ...p, jobs: p.jobs.filter((j) => !j.preemptible) }) + preemptible;
   assert.ok(Math.abs(s.costGbp - optimum) <= 1e-9 * optimum, `cost ${s.costGbp}, optimum ${optimum}`);
-});
-
-test('energy waiting beyond the horizon runs in idle room where that is cheaper than waiting', () => {
-  const plan = (unservedPriceGbpPerMwh?: number) => {
-    const p: PlanningProblem = {
-      version: 2,
-      start: '2023-06-01T00:00:00Z',
-      slotMinutes: 60,
-      slots: 2,
-      commitments: [],
-      sites: [
-        {
-          id: 'lon',
-          itPowerLimitKw: 10,
-          pue: 1,
-          gridImportLimitKw: 100,
-          // Slot 1 is the evening peak, the dearest slot.
-          priceGbpPerMwh: [100, 300],
-          carbonGPerKwh: [100, 100],
-          ...(unservedPriceGbpPerMwh === undefined ? {} : { unservedPriceGbpPerMwh }),
-        },
-      ],
-      jobs: [
-        {
-          id: 'waits',
-          energyKwh: 20,
-          maxPowerKw: 10,
-          releaseSlot: 0,
-          deadlineSlot: 2,
-          preemptible: true,
-          sites: ['lon'],
-          slo: { kind: 'soft', lateGbpPerHour: 1 },
-        },
-      ],
-    };
-    // Half the job in slot 0 and half beyond the horizon; slot 1 idle.
-    const start = assemble(
-      p,
-      { site: new Int32Array(1), power: [Float64Array.from([10, 0])], deficitKwh: Float64Array.from([10]) },
-      [],
-      -Infinity,
-    );
-    const d = draftOf(p, start);
-    localSearch(p, d, [], 0);
-    const s = assemble(p, d, [], -Infinity);
-    assert.ok(checkSchedule(p, s).ok);
-    return { start, s, d };
-  };
-  // Waiting costs £1/h ÷ 20 kWh for one slot past the deadline plus the dearest price: £0.35/kWh,
-  // more than slot 1's £0.30/kWh, so the job runs there, on time.
-  const dear = plan();
-  assert.ok(Math.abs(dear.start.costGbp - (1 + 10 * 0.35)) < 1e-9);
-  // (Local search keeps a hair's margin under each limit.)
-  dear.s.jobs[0]!.powerKw.forEach((kw) => assert.ok(Math.abs(kw - 10) < 1e-6, `power ${kw}`));
-  assert.ok(dear.d.deficitKwh[0]! < 1e-6);
-  assert.ok(Math.abs(dear.s.costGbp - (1 + 3)) < 1e-6, `cost ${dear.s.costGbp}`);
-  assert.equal(dear.s.late?.length ?? 0, 0);
-  // Energy bought after the horizon at £200/MWh: waiting costs £0.25/kWh, cheaper than slot 1.
-  const cheap = plan(200);
-  assert.deepEqual(cheap.s.jobs[0]!.powerKw, [10, 0]);
-  assert.ok(Math.abs(cheap.d.deficitKwh[0]! - 10) < 1e-9);
 });
