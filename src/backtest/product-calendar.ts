@@ -134,7 +134,8 @@ export const productCalendar = (
         start: dayStart + fromSlot * PERIOD_MS,
         periods: slotOfLocal(DSO_WINDOW.to) - fromSlot,
         fromSlot,
-        source: 'rule: every fourth working day (counted from 2023-01-01), November to March, 16:00–19:00 UK local',
+        source:
+          'rule: every fourth working day (counted from 2023-01-01, backwards before it), November to March, 16:00–19:00 UK local',
       });
     }
     if (products.includes('p415') && mod4(k) === 2) {
@@ -159,7 +160,7 @@ export const productCalendar = (
         periods: P415_PERIODS,
         fromSlot: best,
         source:
-          'rule: every fourth working day (counted from 2023-01-01, offset 2), the 2 h of highest price forecast at the notice',
+          'rule: every fourth working day (counted from 2023-01-01, backwards before it; offset 2), the 2 h of highest price forecast at the notice',
       });
     }
   }

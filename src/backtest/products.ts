@@ -389,12 +389,12 @@ export const productRules = (products: readonly ProductName[]): Record<string, s
   if (products.includes('dso-peak'))
     out['dso-peak'] = [
       "ENA Peak Reduction with docs/settlement.md's example terms: utilisation £600/MWh × min(delivered, accepted), availability £12/MW/h × accepted MW × window hours, times the WPD/NGED performance factor max(0, 1 − 3 × max(0, shortfall − 5 %)).",
-      'Called by rule (no DSO call history ships): every fourth working day counted from 2023-01-01, November to March, 16:00–19:00 UK local; not on DFS days (DFS 2022/23 excluded assets in DNO services).',
+      'Called by rule (no DSO call history ships): every fourth working day counted from 2023-01-01 (backwards before it), November to March, 16:00–19:00 UK local; not on DFS days (DFS 2022/23 excluded assets in DNO services).',
     ];
   if (products.includes('p415'))
     out.p415 = [
       'P415 / VTP: value = (BL01 baseline − metered) × 0.5 h × outturn MID per active period, negative when the site used more; declared (WMAN) only when the commitment is above zero.',
-      'Active by rule: every fourth working day counted from 2023-01-01, offset 2 from dso-peak, in the 2 h with the highest causal price forecast at the notice; not on DFS days.',
+      'Active by rule: every fourth working day counted from 2023-01-01 (backwards before it), offset 2 from dso-peak, in the 2 h with the highest causal price forecast at the notice; not on DFS days.',
       "Supplier compensation = deviation × the Supplier Compensation Reference Price; its methodology is not shipped, so the MID stands in. Mutualised across suppliers under P415 as approved: stated, not counted as the site's cost.",
     ];
   return out;

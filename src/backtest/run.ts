@@ -32,6 +32,7 @@ import {
   outturnCarbon,
   outturnPrice,
   PRICE_HISTORY_DAYS,
+  PRICE_RECENT_PERIODS,
   PRICE_SHAPE_DAYS,
   PRICE_PER_CARBON,
   OutturnView,
@@ -221,8 +222,10 @@ export const runKey = (o: BacktestOptions): string =>
     carbon: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
     // Checkpoints made with another price forecast are refused.
     priceForecast: {
-      model: 'profile',
+      model: 'profile, local days',
       shapeDays: PRICE_SHAPE_DAYS,
+      historyDays: PRICE_HISTORY_DAYS,
+      basePeriods: PRICE_RECENT_PERIODS,
       perCarbon: o.pricePerCarbon ?? PRICE_PER_CARBON,
     },
     // Checkpoints made before flexlon priced capacity (or with another share) are refused.

@@ -15,16 +15,17 @@
 //   lead up to a day ahead, calibrated on 2023 (src/domain/forecast-vintage.ts, docs/signals.md).
 //   No archive of NESO's own vintages ships, so this vintage is centred on the later stored value:
 //   the one approximation, blurred by noise of the measured size.
-// - price: no price forecast ships. The profile forecast of a half hour is the mean MID of the last
-//   day published (the level) + that half hour's mean offset from its day's mean on the last
-//   PRICE_SHAPE_DAYS fully published days of the same kind, weekday or weekend (the shape); plus the
-//   carbon term: PRICE_PER_CARBON × how far the carbon forecast for the half hour (the vintage issued
-//   by the decision) lies from the same level + shape of the stored carbon forecasts, since gas sets
-//   both GB's price and its intensity at the margin; plus the day's level: the mean error of that
-//   forecast over the last two published hours, fading with the lead. A MID outturn is known from its
-//   period's end. Built from outturns and carbon vintages issued by the decision, so no value issued
-//   later is read; but the carbon vintage is centred on NESO's stored forecast (see above), so the
-//   price forecast inherits that approximation, and part of what the carbon term gains may rest on it.
+// - price: no price forecast ships. The profile forecast of a half hour is the base (the mean MID
+//   of the last 48 published half hours) + that clock half hour's mean offset from its day's mean on
+//   the last PRICE_SHAPE_DAYS fully published local days of the same kind, weekday or weekend (the
+//   shape); plus the carbon term: PRICE_PER_CARBON × how far the carbon forecast for the half hour
+//   (the vintage issued by the decision) lies from the same base + shape of the stored carbon
+//   forecasts, since gas sets both GB's price and its intensity at the margin; plus the day's level:
+//   the mean error of that forecast over the last two published hours, fading with the lead. A MID
+//   outturn is known from its period's end. Built from outturns and carbon vintages issued by the
+//   decision, so no value issued later is read; but the carbon vintage is centred on NESO's stored
+//   forecast (see above), so the price forecast inherits that approximation, and part of what the
+//   carbon term gains may rest on it.
 import {
   DEFAULT_VINTAGE_MODEL,
   NoisePath,
@@ -35,28 +36,31 @@ import {
   type VintageModel,
 } from '../domain/forecast-vintage.ts';
 import { NATIONAL_REGION_ID } from '../domain/regions.ts';
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { londonOffsetMs, PERIOD_MS } from '../domain/settlement-day.ts';
 import type { SignalHistory } from '../domain/signal-history.ts';
 import { FlexError } from '../errors.ts';
 
 /**
- * The price forecast's shape: each half hour's mean offset from its day's mean over the last
- * PRICE_SHAPE_DAYS fully published days of the same kind (weekday or weekend), looking back at most
- * PRICE_HISTORY_DAYS. Calibrated on January–September 2024, out of the 2023 backtests' sample
- * (docs/backtest.md, "Forecast vintages"): deciding every 4 h which 12 of the next 48 half hours are
- * cheapest, the regret (£/MWh above the truly cheapest 12) is 6.85 with the naive forecast that came
- * before it (the mean of the same half hour on the 7 days before), 6.44 with 10 days of the same
- * kind, 6.04 with a 28-day shape; on 2023, 8.90, 8.31 and 7.84.
+ * The price forecast's shape: each local clock half hour's mean offset from its day's mean over the
+ * last PRICE_SHAPE_DAYS fully published local days of the same kind (weekday or weekend), looking
+ * back at most PRICE_HISTORY_DAYS (so 28 weekdays, but the 20 weekend days those days hold).
+ * Calibrated on January–September 2024, out of the 2023 backtests' sample (docs/backtest.md,
+ * "Forecast vintages"): deciding every 4 h which 12 of the next 48 half hours are cheapest, the
+ * regret (£/MWh above the truly cheapest 12, on the noisy carbon vintages) is 6.85 with the naive
+ * forecast that came before it (the mean of the same half hour on the 7 days before), 6.44 with 10
+ * days of the same kind, 6.04 with a 28-day shape; on 2023, 8.90, 8.31 and 7.84 (a scratch scorer;
+ * days then blocks of 48 half hours from the data's start, since 2026-12-07 local days).
  */
 export const PRICE_SHAPE_DAYS = 28;
 /** Days of published history the price forecast may read (the backtest loads this many before its first day). */
 export const PRICE_HISTORY_DAYS = 70;
-/** The forecast's level: the mean MID of the last PRICE_RECENT_PERIODS published half hours (a day). */
+/** The forecast's base: the mean MID of the last PRICE_RECENT_PERIODS published half hours (a day). */
 export const PRICE_RECENT_PERIODS = 48;
 /**
  * The level correction: the mean error of the forecast over the last PRICE_LEVEL_PERIODS
- * published half hours is added to each forecast, × e^(−lead / PRICE_LEVEL_HOURS). Two weeks of
- * the idle fleet (docs/backtest.md, "Forecast vintages"): flexlon's £ + carbon £10,440 without it,
+ * published half hours is added to each forecast, × e^(−lead / PRICE_LEVEL_HOURS). Chosen with the
+ * naive 7-day forecast on two weeks of the idle fleet (docs/backtest.md, "Forecast vintages"):
+ * flexlon's £ + carbon £10,440 without it,
  * £10,306 with 3 h, £10,315 with 6 h (oracle £10,290) in January; £9,677, £9,667, £9,658 (£9,539)
  * in June. 6 h: the most lateness saved of the two in January.
  */
@@ -65,14 +69,18 @@ export const PRICE_LEVEL_PERIODS = 4;
  * £/MWh of price per gCO2/kWh of carbon forecast above its level and shape. Gas sets GB's price at
  * the margin: a CCGT emits about 370 gCO2/kWh and cleared at about £80–100/MWh in 2023–24, a ratio
  * near 0.24. Calibrated on January–September 2024 with the profile forecast (the regret above): 6.04
- * at 0.2, 5.97 at 0.25, 6.11 at 0.3; on 2023 7.84, 7.79, 7.87. (With the naive forecast before it:
- * 8.02 without the term, 6.91 at 0.2.)
+ * at 0.2, 5.97 at 0.25, 6.11 at 0.3; on 2023 7.84, 7.79, 7.87. (With the naive forecast before it,
+ * scored on the stored carbon forecasts rather than the vintages: 8.02 without the term, 6.91 at 0.2.)
  */
 export const PRICE_PER_CARBON = 0.25;
 export const PRICE_LEVEL_HOURS = 6;
 const DAY_PERIODS = 48;
+const DAY_MS = 86_400_000;
 
-/** Recorded series, one value per half hour from `start`; gaps filled and counted, never silent. */
+/**
+ * Recorded series, one value per half hour from `start`; gaps filled and counted, never silent.
+ * Never changed after gridDataOf: the price forecast caches what it works out from them.
+ */
 export interface GridData {
   readonly start: number;
   readonly periods: number;
@@ -198,10 +206,10 @@ export class ForecastView implements SignalView {
     return this.data.start + i * PERIOD_MS;
   }
 
-  /** The last PRICE_RECENT_PERIODS published half hours: mean MID and mean stored carbon forecast. */
-  private recentMemo?: { price: number; carbon: number; latest: number } | null;
-  private recent(): { price: number; carbon: number; latest: number } | undefined {
-    if (this.recentMemo !== undefined) return this.recentMemo ?? undefined;
+  /** The base: the last PRICE_RECENT_PERIODS published half hours' mean MID and mean stored carbon forecast. */
+  private baseMemo?: { price: number; carbon: number; latest: number } | null;
+  private base(): { price: number; carbon: number; latest: number } | undefined {
+    if (this.baseMemo !== undefined) return this.baseMemo ?? undefined;
     let price = 0;
     let carbon = 0;
     let n = 0;
@@ -215,30 +223,30 @@ export class ForecastView implements SignalView {
       n++;
       latest = Math.max(latest, this.startOf(k) + PERIOD_MS);
     }
-    this.recentMemo = n > 0 ? { price: price / n, carbon: carbon / n, latest } : null;
-    return this.recentMemo ?? undefined;
+    this.baseMemo = n > 0 ? { price: price / n, carbon: carbon / n, latest } : null;
+    return this.baseMemo ?? undefined;
   }
 
   /**
    * The forecast of period i without the day's level, for a half hour whose carbon forecast is
-   * `carbon`: the recent level + the shape of days before i's own, + the carbon term.
+   * `carbon`: the base (the last 48 published half hours) + the shape of whole local days before
+   * i's own, at i's local clock half hour, + the carbon term.
    */
   private profile(i: number, carbon: number): { value: number; latest: number } | undefined {
-    const recent = this.recent();
-    const lastFull = Math.min(this.lastFullDay(), Math.floor(i / DAY_PERIODS) - 1);
-    const shape = shapeOf(this.data, lastFull, isWeekend(this.data, i));
-    const hh = i % DAY_PERIODS;
-    if (!recent || !shape || (shape.n[hh] as number) === 0) return undefined;
-    const value =
-      recent.price +
-      (shape.price[hh] as number) +
-      this.pricePerCarbon * (carbon - recent.carbon - (shape.carbon[hh] as number));
-    return { value, latest: Math.max(recent.latest, shape.latest) };
-  }
-
-  /** The last whole day (block of 48 half hours from the data's start) published by asOf. */
-  private lastFullDay(): number {
-    return Math.floor((this.asOf - this.data.start) / (DAY_PERIODS * PERIOD_MS)) - 1;
+    const base = this.base();
+    if (!base) return undefined;
+    const c = cacheOf(this.data);
+    const day = (c.day[i] as number) - c.firstDay;
+    const lastFull = Math.min(localDayIndex(this.data, this.asOf) - 1, day - 1);
+    const shape = shapeOf(this.data, lastFull, c.weekend[day] === 1);
+    if (!shape) return undefined;
+    // A clock half hour no day of the shape had (01:00–02:00 local, were every such day a spring
+    // clock change) takes no offset rather than another forecast.
+    const slot = c.slot[i] as number;
+    const has = (shape.n[slot] as number) > 0;
+    const [dp, dc] = has ? [shape.price[slot] as number, shape.carbon[slot] as number] : [0, 0];
+    const value = base.price + dp + this.pricePerCarbon * (carbon - base.carbon - dc);
+    return { value, latest: Math.max(base.latest, shape.latest) };
   }
 
   /**
@@ -305,14 +313,14 @@ export class ForecastView implements SignalView {
   }
 }
 
-/** Weekend (Saturday or Sunday, by the day's midday in UTC) for the day of period i. */
-const isWeekend = (d: GridData, i: number): boolean => {
-  const dow = new Date(d.start + (Math.floor(i / DAY_PERIODS) * DAY_PERIODS + DAY_PERIODS / 2) * PERIOD_MS).getUTCDay();
-  return dow === 0 || dow === 6;
-};
+/** The UK local day (days since 1970-01-01) of instant t. */
+const localDay = (t: number): number => Math.floor((t + londonOffsetMs(t)) / DAY_MS);
+
+/** The local day of instant t, counted from the data's first (its start is a settlement day's). */
+const localDayIndex = (d: GridData, t: number): number => localDay(t) - localDay(d.start);
 
 interface Shape {
-  /** Per half hour of the day: mean offset of the MID from its day's mean, and of the stored carbon forecast. */
+  /** Per local clock half hour: mean offset of the MID from its day's mean, and of the stored carbon forecast. */
   readonly price: Float64Array;
   readonly carbon: Float64Array;
   /** Days that had a price in that half hour. */
@@ -321,41 +329,71 @@ interface Shape {
   readonly latest: number;
 }
 
-/** Per grid data: each day's mean MID and carbon (NaN with no price), and the shapes worked out. */
-const shapeCache = new WeakMap<
-  GridData,
-  { means: Float64Array; carbons: Float64Array; shapes: Map<number, Shape | null> }
->();
+/**
+ * Per grid data, worked out once: each period's local day (days since 1970) and local clock half
+ * hour (0–47: a spring clock-change day has no 2 and 3, an autumn one has them twice), and per
+ * local day (counted from the data's first) its weekend flag, mean MID and carbon (NaN with no
+ * price), first period and end; and the shapes. The price shape follows the clock people live by,
+ * so days are the local settlement days (46, 48 or 50 periods), wherever the data starts.
+ * GridData's arrays are never changed after gridDataOf, so the cache stays true.
+ */
+interface DayCache {
+  readonly firstDay: number;
+  readonly day: Int32Array;
+  readonly slot: Uint8Array;
+  readonly weekend: Uint8Array;
+  readonly means: Float64Array;
+  readonly carbons: Float64Array;
+  readonly firsts: Int32Array;
+  readonly ends: Float64Array;
+  readonly shapes: Map<number, Shape | null>;
+}
+const dayCache = new WeakMap<GridData, DayCache>();
 
-const cacheOf = (d: GridData) => {
-  let c = shapeCache.get(d);
-  if (!c) {
-    const days = Math.floor(d.periods / DAY_PERIODS);
-    const means = new Float64Array(days).fill(NaN);
-    const carbons = new Float64Array(days).fill(NaN);
-    for (let b = 0; b < days; b++) {
-      let p = 0;
-      let q = 0;
-      let n = 0;
-      for (let k = b * DAY_PERIODS; k < (b + 1) * DAY_PERIODS; k++) {
-        const v = d.price[k] as number;
-        if (Number.isNaN(v)) continue;
-        p += v;
-        q += d.carbonForecast[k] as number;
-        n++;
-      }
-      if (n > 0) [means[b], carbons[b]] = [p / n, q / n];
-    }
-    c = { means, carbons, shapes: new Map() };
-    shapeCache.set(d, c);
+const cacheOf = (d: GridData): DayCache => {
+  const known = dayCache.get(d);
+  if (known) return known;
+  const firstDay = localDay(d.start);
+  const day = new Int32Array(d.periods);
+  const slot = new Uint8Array(d.periods);
+  for (let k = 0; k < d.periods; k++) {
+    const t = d.start + k * PERIOD_MS;
+    const local = t + londonOffsetMs(t);
+    day[k] = Math.floor(local / DAY_MS);
+    slot[k] = Math.floor((local - (day[k] as number) * DAY_MS) / PERIOD_MS);
   }
+  const days = (day[d.periods - 1] as number) - firstDay + 1;
+  const sums = new Float64Array(days);
+  const carbonSums = new Float64Array(days);
+  const counts = new Int32Array(days);
+  const firsts = new Int32Array(days).fill(-1);
+  const ends = new Float64Array(days);
+  for (let k = 0; k < d.periods; k++) {
+    const b = (day[k] as number) - firstDay;
+    if ((firsts[b] as number) < 0) firsts[b] = k;
+    ends[b] = d.start + (k + 1) * PERIOD_MS;
+    const v = d.price[k] as number;
+    if (Number.isNaN(v)) continue;
+    sums[b] = (sums[b] as number) + v;
+    carbonSums[b] = (carbonSums[b] as number) + (d.carbonForecast[k] as number);
+    counts[b] = (counts[b] as number) + 1;
+  }
+  const means = sums.map((x, b) => ((counts[b] as number) > 0 ? x / (counts[b] as number) : NaN));
+  const carbons = carbonSums.map((x, b) => ((counts[b] as number) > 0 ? x / (counts[b] as number) : NaN));
+  const weekend = Uint8Array.from({ length: days }, (_, b) => {
+    const dow = new Date((firstDay + b) * DAY_MS).getUTCDay();
+    return dow === 0 || dow === 6 ? 1 : 0;
+  });
+  const c = { firstDay, day, slot, weekend, means, carbons, firsts, ends, shapes: new Map<number, Shape | null>() };
+  dayCache.set(d, c);
   return c;
 };
 
 /**
- * The shape of weekdays or weekends as known once day `lastFull` is published: the mean offset of
- * each half hour from its day's mean over the last PRICE_SHAPE_DAYS such days up to lastFull (within
- * PRICE_HISTORY_DAYS). Only whole published days count, so it depends on lastFull and the kind of
+ * The shape of weekdays or weekends as known once local day `lastFull` (counted from the data's
+ * first) is published: the mean offset of each clock half hour from its day's mean over the last
+ * PRICE_SHAPE_DAYS such days up to lastFull, within PRICE_HISTORY_DAYS (which hold 50 weekdays but
+ * only 20 weekend days). Only whole published days count, so it depends on lastFull and the kind of
  * day alone, and is worked out once per run for each.
  */
 const shapeOf = (d: GridData, lastFull: number, weekend: boolean): Shape | undefined => {
@@ -368,20 +406,20 @@ const shapeOf = (d: GridData, lastFull: number, weekend: boolean): Shape | undef
   const n = new Uint8Array(DAY_PERIODS);
   let days = 0;
   let latest = -Infinity;
-  for (let b = lastFull; b >= 0 && b > lastFull - PRICE_HISTORY_DAYS && days < PRICE_SHAPE_DAYS; b--) {
-    if (isWeekend(d, b * DAY_PERIODS) !== weekend) continue;
+  const top = Math.min(lastFull, c.means.length - 1);
+  for (let b = top; b >= 0 && b > lastFull - PRICE_HISTORY_DAYS && days < PRICE_SHAPE_DAYS; b--) {
     const mean = c.means[b] as number;
-    if (Number.isNaN(mean)) continue;
-    for (let hh = 0; hh < DAY_PERIODS; hh++) {
-      const k = b * DAY_PERIODS + hh;
+    if ((c.weekend[b] === 1) !== weekend || Number.isNaN(mean)) continue;
+    for (let k = c.firsts[b] as number; k >= 0 && k < d.periods && (c.day[k] as number) - c.firstDay === b; k++) {
       const v = d.price[k] as number;
       if (Number.isNaN(v)) continue;
+      const hh = c.slot[k] as number;
       price[hh] = (price[hh] as number) + v - mean;
       carbon[hh] = (carbon[hh] as number) + (d.carbonForecast[k] as number) - (c.carbons[b] as number);
       n[hh] = (n[hh] as number) + 1;
     }
     days++;
-    latest = Math.max(latest, d.start + (b + 1) * DAY_PERIODS * PERIOD_MS);
+    latest = Math.max(latest, c.ends[b] as number);
   }
   for (let hh = 0; hh < DAY_PERIODS; hh++) {
     const m = n[hh] as number;

@@ -5,7 +5,10 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import { createPlanningSolver } from '../../src/compose/solver.ts';
-import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
+import { PERIOD_MS, settlementDayStart } from '../../src/domain/settlement-day.ts';
+import { NATIONAL_REGION_ID } from '../../src/domain/regions.ts';
+import { SignalHistory } from '../../src/domain/signal-history.ts';
+import { epochMs } from '../../src/domain/time.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
 import { productWindows } from '../../src/backtest/commitments.ts';
@@ -96,6 +99,34 @@ describe('no look-ahead', () => {
     assert.ok(at(friday + 10 * hour) > at(friday + 2 * hour) + 20, 'Friday 22:00 dearer than 14:00');
     const saturday = friday + 12 * hour;
     assert.ok(at(saturday + 1 * hour) > at(saturday + 22 * hour) + 60, 'Saturday 01:00 dearer than 22:00');
+  });
+
+  it('the forecast follows the local clock and does not depend on where the data starts', () => {
+    // Prices that repeat every local day across the clock change of 26 March 2023; one run's data
+    // starts before it (in GMT), the other's after it (in BST, at 23:00 UTC).
+    const local = (t: number) => halfHour(t + (t >= Date.UTC(2023, 2, 26, 1) ? 3_600_000 : 0));
+    const h = new SignalHistory();
+    for (let t = Date.UTC(2023, 2, 1); t < Date.UTC(2023, 3, 20); t += PERIOD_MS)
+      h.put(
+        NATIONAL_REGION_ID,
+        epochMs(t),
+        { carbonForecast: 150, carbonActual: 150, price: 40 + 3 * local(t), priceVolume: 100 },
+        { file: 'test' },
+      );
+    const asOf = Date.UTC(2023, 3, 5, 12);
+    const early = settlementDayStart('2023-03-06');
+    const late = settlementDayStart('2023-03-29');
+    const a = new ForecastView(gridDataOf(h, early, 45 * 48, 1), asOf, noise);
+    // Read a later decision first: what it works out and keeps must not change the earlier one.
+    new ForecastView(gridDataOf(h, early, 45 * 48, 1), asOf + 86_400_000, noise).price(1800);
+    const b = new ForecastView(gridDataOf(h, late, 20 * 48, 1), asOf, noise);
+    for (let t = asOf; t < asOf + 48 * PERIOD_MS; t += PERIOD_MS) {
+      const [x, y] = [a.price((t - early) / PERIOD_MS), b.price((t - late) / PERIOD_MS)];
+      near(x, y);
+      // Less the carbon term (the stored forecast is flat; its vintage has noise), the day's price.
+      const i = (t - early) / PERIOD_MS;
+      near(x - PRICE_PER_CARBON * (a.carbon(i) - 150), 40 + 3 * local(t));
+    }
   });
 
   it("the forecast carries the day's level: the last two published hours' error, fading with the lead", () => {
