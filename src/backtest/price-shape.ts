@@ -5,7 +5,14 @@
 // where a run's data starts. Only whole days published by a decision count; the caller passes the
 // last such day, so nothing here can look ahead.
 import { londonOffsetMs, PERIOD_MS } from '../domain/settlement-day.ts';
-import type { GridData } from './signal-view.ts';
+
+/** The recorded series a shape reads (signal-view.ts GridData is one); never changed once made. */
+export interface ShapeSeries {
+  readonly start: number;
+  readonly periods: number;
+  readonly price: Float64Array;
+  readonly carbonForecast: Float64Array;
+}
 
 /**
  * The price forecast's shape: each local clock half hour's mean offset from its day's mean over the
@@ -28,7 +35,7 @@ const DAY_MS = 86_400_000;
 const localDay = (t: number): number => Math.floor((t + londonOffsetMs(t)) / DAY_MS);
 
 /** The local day of instant t, counted from the data's first (its start is a settlement day's). */
-export const localDayIndex = (d: GridData, t: number): number => localDay(t) - localDay(d.start);
+export const localDayIndex = (d: ShapeSeries, t: number): number => localDay(t) - localDay(d.start);
 
 interface Shape {
   /** Per local clock half hour: mean offset of the MID from its day's mean, and of the stored carbon forecast. */
@@ -59,9 +66,9 @@ interface DayCache {
   readonly ends: Float64Array;
   readonly shapes: Map<number, Shape | null>;
 }
-const dayCache = new WeakMap<GridData, DayCache>();
+const dayCache = new WeakMap<ShapeSeries, DayCache>();
 
-export const cacheOf = (d: GridData): DayCache => {
+export const cacheOf = (d: ShapeSeries): DayCache => {
   const known = dayCache.get(d);
   if (known) return known;
   const firstDay = localDay(d.start);
@@ -107,7 +114,7 @@ export const cacheOf = (d: GridData): DayCache => {
  * only 20 weekend days). Only whole published days count, so it depends on lastFull and the kind of
  * day alone, and is worked out once per run for each.
  */
-export const shapeOf = (d: GridData, lastFull: number, weekend: boolean): Shape | undefined => {
+export const shapeOf = (d: ShapeSeries, lastFull: number, weekend: boolean): Shape | undefined => {
   const c = cacheOf(d);
   const key = lastFull * 2 + (weekend ? 1 : 0);
   const memo = c.shapes.get(key);
