@@ -32,6 +32,7 @@ import {
   outturnCarbon,
   outturnPrice,
   PRICE_HISTORY_DAYS,
+  PRICE_LEVEL_PERIODS,
   PRICE_RECENT_PERIODS,
   PRICE_SHAPE_DAYS,
   PRICE_PER_CARBON,
@@ -226,6 +227,7 @@ export const runKey = (o: BacktestOptions): string =>
       shapeDays: PRICE_SHAPE_DAYS,
       historyDays: PRICE_HISTORY_DAYS,
       basePeriods: PRICE_RECENT_PERIODS,
+      levelPeriods: PRICE_LEVEL_PERIODS,
       perCarbon: o.pricePerCarbon ?? PRICE_PER_CARBON,
     },
     // Checkpoints made before flexlon priced capacity (or with another share) are refused.

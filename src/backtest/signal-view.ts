@@ -21,7 +21,7 @@
 //   shape); plus the carbon term: PRICE_PER_CARBON × how far the carbon forecast for the half hour
 //   (the vintage issued by the decision) lies from the same base + shape of the stored carbon
 //   forecasts, since gas sets both GB's price and its intensity at the margin; plus the day's level:
-//   the mean error of that forecast over the last two published hours, fading with the lead. A MID
+//   the error of that forecast on the last published half hour, fading with the lead. A MID
 //   outturn is known from its period's end. Built from outturns and carbon vintages issued by the
 //   decision, so no value issued later is read; but the carbon vintage is centred on NESO's stored
 //   forecast (see above), so the price forecast inherits that approximation, and part of what the
@@ -47,13 +47,19 @@ export { PRICE_HISTORY_DAYS, PRICE_SHAPE_DAYS } from './price-shape.ts';
 export const PRICE_RECENT_PERIODS = 48;
 /**
  * The level correction: the mean error of the forecast over the last PRICE_LEVEL_PERIODS
- * published half hours is added to each forecast, × e^(−lead / PRICE_LEVEL_HOURS). Chosen with the
- * naive 7-day forecast on two weeks of the idle fleet (docs/backtest.md, "Forecast vintages"):
- * flexlon's £ + carbon £10,440 without it,
+ * published half hours is added to each forecast, × e^(−lead / PRICE_LEVEL_HOURS). The fade was
+ * chosen with the naive 7-day forecast on two weeks of the idle fleet (docs/backtest.md, "Forecast
+ * vintages"): flexlon's £ + carbon £10,440 without it,
  * £10,306 with 3 h, £10,315 with 6 h (oracle £10,290) in January; £9,677, £9,667, £9,658 (£9,539)
  * in June. 6 h: the most lateness saved of the two in January.
+ * One half hour, not the four before 2026-12-07: the latest error says most about the next hours.
+ * Scored on January–September 2024 (out of the 2023 backtests' sample), deciding every hour, the
+ * mean absolute error at lead 0 is £5.17/MWh with 1, £5.52 with 2, £6.53 with 4 and £8.46 with 8
+ * half hours, and at leads of 0.5–2 h £7.82, £8.31, £9.13 and £10.46; the idle fleet's
+ * January–September 2024 backtest captured 94.2 % of the oracle's £ + carbon saving with 1, 93.5 %
+ * with 4 (docs/backtest.md, "The last half hour's error").
  */
-export const PRICE_LEVEL_PERIODS = 4;
+export const PRICE_LEVEL_PERIODS = 1;
 /**
  * £/MWh of price per gCO2/kWh of carbon forecast above its level and shape. Gas sets GB's price at
  * the margin: a CCGT emits about 370 gCO2/kWh and cleared at about £80–100/MWh in 2023–24, a ratio

@@ -129,10 +129,10 @@ describe('no look-ahead', () => {
     }
   });
 
-  it("the forecast carries the day's level: the last two published hours' error, fading with the lead", () => {
+  it("the forecast carries the day's level: the last published half hour's error, fading with the lead", () => {
     // The two hours before noon ran £40/MWh above the same half hours of the days before. The last
     // 24 h's mean carries 4 of those 48 half hours (£3.33 on every forecast); the rest of the £40 is
-    // the last four half hours' error, which fades.
+    // the last half hour's error, which fades.
     const high = (t: number) => basePrice(t) + (t >= NOON - 2 * 3_600_000 && t < NOON ? 40 : 0);
     const v = new ForecastView(gridDataOf(history(basePrice, baseCarbon, high), start, periods, 1), NOON, noise);
     const raised = (40 * 4) / 48;
@@ -147,7 +147,8 @@ describe('no look-ahead', () => {
     // A day ahead the error has all but faded: under £1 above the raised level.
     near(v.price(first + 48), expected(first + 48, 24));
     assert.ok(v.price(first + 48) - carbonTerm(v, first + 48) - basePrice(NOON) - raised < 1);
-    // At 11:00 only 10:00–11:00 of the high hours is published: two of the last four half hours.
+    // At 11:00 only 10:00–11:00 of the high hours is published: the last 24 h's mean holds two of
+    // them, and the last half hour's error is the rest of its £40.
     const early = new ForecastView(
       gridDataOf(history(basePrice, baseCarbon, high), start, periods, 1),
       NOON - 3_600_000,
@@ -156,10 +157,7 @@ describe('no look-ahead', () => {
     const half = (40 * 2) / 48;
     near(
       early.price(first),
-      basePrice(NOON) +
-        half +
-        ((2 * (40 - half) - 2 * half) / 4) * Math.exp(-1 / PRICE_LEVEL_HOURS) +
-        carbonTerm(early, first),
+      basePrice(NOON) + half + (40 - half) * Math.exp(-1 / PRICE_LEVEL_HOURS) + carbonTerm(early, first),
     );
     // A week that repeats itself has no level to carry.
     const flat = new ForecastView(a, NOON, noise);
