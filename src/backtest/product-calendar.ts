@@ -20,7 +20,14 @@ export type ProductName = (typeof PRODUCTS)[number];
 const HOUR_MS = 3_600_000;
 
 /** The DFS live events of winters 2022/23 and 2023/24 that public reports date; times are UK local. */
-export const DFS_LIVE_EVENTS: readonly { date: string; from: string; to: string; source: string }[] = [
+export const DFS_LIVE_EVENTS: readonly {
+  date: string;
+  from: string;
+  to: string;
+  source: string;
+  /** The source dates the event but not its hours: those of the nearest dated event are assumed. */
+  hoursAssumed?: true;
+}[] = [
   {
     date: '2023-01-23',
     from: '17:00',
@@ -33,6 +40,7 @@ export const DFS_LIVE_EVENTS: readonly { date: string; from: string; to: string;
     to: '18:00',
     source:
       'Wikipedia, "Demand Flexibility Service": a second live event the following day; the hour is not given there, the previous day\'s is assumed',
+    hoursAssumed: true,
   },
   {
     date: '2023-11-29',
@@ -40,6 +48,7 @@ export const DFS_LIVE_EVENTS: readonly { date: string; from: string; to: string;
     to: '18:00',
     source:
       'NESO news, "2.2 million sign up to Demand Flexibility Service": live events on 29 November and 1 December 2023, each an hour and a half; the time is not given there, 1 December\'s is assumed',
+    hoursAssumed: true,
   },
   {
     date: '2023-12-01',

@@ -382,7 +382,9 @@ export const productRules = (products: readonly ProductName[]): Record<string, s
   if (products.includes('dfs'))
     out.dfs = [
       'DFS live events of 2022/23 and 2023/24 as dated in public reports (the shared notes and grid data hold no list): ' +
-        DFS_LIVE_EVENTS.map((e) => `${e.date} ${e.from}–${e.to}`).join(', ') +
+        DFS_LIVE_EVENTS.map(
+          (e) => `${e.date} ${e.from}–${e.to}${e.hoursAssumed ? ' (hours assumed, not given)' : ''}`,
+        ).join(', ') +
         '. Test events are not included (no dated list found).',
       'Pay-as-bid £300/MWh × min(delivered, accepted) per period, no performance factor (settleProduct with dfsGbpPerMwh); the bid sits at the low end of the cleared range, so acceptance is assumed.',
     ];

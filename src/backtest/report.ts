@@ -196,7 +196,7 @@ const charts = (chunks: readonly DayChunk[], names: readonly string[], out: RunO
   const first = rowsOf(names[0] as string);
   const labels = first.map((r) => new Date(r.t).toISOString().slice(5, 13).replace('T', ' '));
   const power: Chart = {
-    title: `Fleet grid import, ${week[0]?.date ?? ''} to ${week.at(-1)?.date ?? ''}`,
+    title: `Fleet grid import, ${week[0]?.date ?? ''} to ${week.at(-1)?.date ?? ''} (half hours, labelled MM-DD HH in UTC)`,
     yLabel: 'kW',
     xLabels: labels,
     series: names.map((n) => ({
@@ -206,7 +206,7 @@ const charts = (chunks: readonly DayChunk[], names: readonly string[], out: RunO
   };
   const idx = first.map((r) => (r.t - out.data.start) / PERIOD_MS);
   const signals: Chart = {
-    title: 'Outturn price (£/MWh) and carbon intensity (gCO2/kWh)',
+    title: 'Outturn price (£/MWh) and carbon intensity (gCO2/kWh), labelled MM-DD HH in UTC',
     yLabel: '£/MWh · gCO2/kWh',
     xLabels: labels,
     series: [
@@ -239,9 +239,14 @@ export const figuresTable = (
     ([n, s]) =>
       `<tr><td>${n}</td><td>${fmt(s.energyGbp)}</td>${battery ? `<td>${fmt(s.batteryDischargedMwh, 2)} / ${fmt(s.batteryWearGbp)}</td>` : ''}<td>${fmt(s.tCo2, 3)}</td><td>${fmt(s.gbpPerGpuHour, 4)}</td><td>${fmt(s.gCo2PerGpuHour, 1)}</td><td>${fmt(s.latenessGbp)}</td><td>${fmt(s.valueGbp)}</td><td>${fmt(s.objectiveGbp)}</td><td>${fmt(s.slo.deadlinesMetShare * 100, 1)} %</td><td>${fmt(s.slo.meanWaitH)} / ${fmt(s.slo.p95WaitH)}</td><td>${fmt(s.peakImportKw, 0)}</td><td>${s.captureShare === undefined || s.captureShare === null ? '–' : fmt(s.captureShare * 100, 1) + ' %' + mark}</td></tr>`,
   );
-  const note = mark
-    ? `<p>† The oracle is no bound on this run (its objective is above flexlon's, or it left more work open), so these shares of its saving are not shares of a best case: see the targets and the proven lower bound below.</p>`
-    : '';
+  // No share at all is shown when the oracle saves nothing over fifo: then the note says why the column is empty.
+  const shown = Object.values(summary).some((s) => s.captureShare !== undefined && s.captureShare !== null);
+  const why = `The oracle is no bound on this run (its objective is above flexlon's, or it left more work open)`;
+  const note = !mark
+    ? ''
+    : shown
+      ? `<p>† ${why}, so these shares of its saving are not shares of a best case: see the targets and the proven lower bound below.</p>`
+      : `<p>${why}, and it saves no £ + carbon per GPU-hour over fifo, so no share of its saving is shown: see the targets and the proven lower bound below.</p>`;
   return `<table><tr><th>strategy</th><th>energy £</th>${battery ? '<th>battery MWh discharged / wear £</th>' : ''}<th>tCO2</th><th>£/GPU-h</th><th>gCO2/GPU-h</th><th>lateness £</th><th>value £ (energy${battery ? ' + wear' : ''} + carbon)</th><th>objective £ (value + lateness)</th><th>deadlines met</th><th>wait h mean / p95</th><th>peak kW</th><th>oracle saving captured</th></tr>${rows.join('')}</table>${note}`;
 };
 

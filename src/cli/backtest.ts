@@ -15,6 +15,7 @@ import { writeOutputs } from '../backtest/report.ts';
 import { BACKTEST_PLANNER, datesBetween, DEFAULTS, DRAIN_DAYS, runBacktest, type Progress } from '../backtest/run.ts';
 import type { StrategySummary } from '../backtest/metrics.ts';
 import { STRATEGIES, type StrategyName } from '../backtest/strategies.ts';
+import { CAPTURE_TARGET, type Targets } from '../backtest/targets.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 
 const USAGE = `Usage: flexlon backtest --from YYYY-MM-DD --to YYYY-MM-DD --out DIR [options]
@@ -115,6 +116,60 @@ export const summaryLines = (s: Readonly<Record<string, StrategySummary>>): stri
       `flexlon against fifo: objective ${gbp(Math.abs(d))} ${d <= 0 ? 'lower' : 'HIGHER'} (£ and carbon ${gbp(Math.abs(fl.valueGbp - fifo.valueGbp))} ${fl.valueGbp <= fifo.valueGbp ? 'lower' : 'higher'}, lateness ${gbp(Math.abs(fl.latenessGbp - fifo.latenessGbp))} ${fl.latenessGbp <= fifo.latenessGbp ? 'lower' : 'higher'}); the objective is £ + carbon at its price + lateness, report.html says more`,
     );
   }
+  // Flexibility revenue is reported beside the bill, not netted into it (docs/backtest.md,
+  // "Flexibility products"), so it has its own line; only strategies that offered have any.
+  const earned = Object.entries(s).flatMap(([name, x]) => {
+    const f = (x as FlexibilityOf).flexibility;
+    if (!f) return [];
+    const parts = Object.entries(f.byProduct).map(([p, r]) => `${p} £${r.revenueGbp.toFixed(2)}`);
+    return [`${name} £${f.revenueGbp.toFixed(2)} (${parts.join(', ')})`];
+  });
+  if (earned.length > 0) out.push(`flexibility revenue, beside the bill (not in £ energy): ${earned.join('; ')}`);
+  return out;
+};
+
+/** What the products add to a strategy's summary in results.json (report.ts). */
+interface FlexibilityOf {
+  readonly flexibility?: {
+    readonly revenueGbp: number;
+    readonly byProduct: Record<string, { readonly revenueGbp: number }>;
+  };
+}
+
+const share = (x: number): string => `${(x * 100).toFixed(1)} %`;
+
+/**
+ * The targets in words, each met or not and by how much (targets.ts computes them; report.html
+ * explains them). The JSON line after them is for scripts.
+ */
+export const targetLines = (t: Targets): string[] => {
+  const out: string[] = [];
+  if (t.oracleIsBound === false)
+    out.push(
+      "oracle: NO BOUND on this run (its objective is above flexlon's, or it left more work open), so no share of its saving judges flexlon; report.html gives the proven lower bound",
+    );
+  if (t.flexlonCaptureShare !== null) {
+    const verdict =
+      t.captureAtLeast95 === null
+        ? 'not judged: the oracle is no bound, or flexlon saved more than it'
+        : t.captureAtLeast95
+          ? 'target 95 %: met'
+          : `target 95 %: MISSED by ${((CAPTURE_TARGET - t.flexlonCaptureShare) * 100).toFixed(1)} points`;
+    const obj =
+      t.flexlonObjectiveCaptureShare === null
+        ? ''
+        : `; ${share(t.flexlonObjectiveCaptureShare)} of its objective saving`;
+    out.push(
+      `captured: flexlon ${share(t.flexlonCaptureShare)} of the oracle's £ + carbon saving over fifo (${verdict})${obj}`,
+    );
+  }
+  if (t.flexlonBeatsGsf) {
+    const w = (b: boolean) => (b ? 'lower' : 'NOT lower');
+    out.push(
+      `against gsf-best-window: flexlon's £ per GPU-hour ${w(t.flexlonBeatsGsf.gbpPerGpuHour)}, gCO2 per GPU-hour ${w(t.flexlonBeatsGsf.gCo2PerGpuHour)}`,
+    );
+  }
+  if (t.hardSloMet !== null) out.push(`hard SLOs (must-start jobs): ${t.hardSloMet ? 'all met' : 'NOT all met'}`);
   return out;
 };
 
@@ -149,7 +204,10 @@ export const backtestCommand: Command = {
       ['--from', v.from],
       ['--to', v.to],
     ] as const)
-      if (!isSettlementDate(d)) usage(`${flag} must be a date written YYYY-MM-DD, got "${d}"`);
+      if (!isSettlementDate(d))
+        usage(
+          `${flag} must be a calendar date written YYYY-MM-DD, got "${d}"${/^\d{4}-\d{2}-\d{2}$/.test(d) ? ' (no such day)' : ''}`,
+        );
     if (v.to < v.from) usage(`--to (${v.to}) is before --from (${v.from})`);
     const named = FLEETS.includes((v.fleet ?? 'busy') as Fleet);
     // Anything but a profile's name is a fleet file; one that cannot be read or is wrong is
@@ -245,11 +303,12 @@ export const backtestCommand: Command = {
     };
     try {
       const out = await runBacktest(options);
-      const results = writeOutputs(options, out) as { targets: unknown; strategies: Record<string, StrategySummary> };
+      const results = writeOutputs(options, out) as { targets: Targets; strategies: Record<string, StrategySummary> };
       io.out(
         `backtest: wrote ${v.out}/results.json, report.html, ${strategies.length} CSV files and ${2 + (products.length ? 1 : 0) + (strategies.includes('fifo') && strategies.length > 1 ? 1 : 0)} SVG plots`,
       );
       for (const line of summaryLines(results.strategies)) io.out(line);
+      for (const line of targetLines(results.targets)) io.out(line);
       io.out(`targets: ${JSON.stringify(results.targets)}`);
       return 0;
     } finally {

@@ -37,6 +37,12 @@ export const parseFlags = <O extends NonNullable<ParseArgsConfig['options']>>(
       allowPositionals,
     });
   } catch (e) {
-    throw new FlexError('FLX_CLI_USAGE', `${(e as Error).message.replace(/\. To specify.*$/s, '')}\n\n${usage}`);
+    const message = (e as Error).message;
+    // node's own words for `--seed -1` name its placeholder '--seed=-XYZ'; say what to type instead.
+    const dash = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
+    const said = dash
+      ? `${dash[1]} is followed by a value that starts with "-"; to give it that value, write ${dash[1]}=VALUE`
+      : message.replace(/\. To specify.*$/s, '');
+    throw new FlexError('FLX_CLI_USAGE', `${said}\n\n${usage}`);
   }
 };

@@ -14,6 +14,7 @@ import {
   capacityValueLines,
   carbonCapLines,
   perWorkWords,
+  sameWorkWords,
   savedWords,
   sideBySide,
   type Savings,
@@ -147,6 +148,8 @@ const fifoLines = ({ savings, sites }: SummaryInput): string[] => {
     `              ${sideBySide(savings)}`,
     `  per work    ${perWorkWords(savings)}`,
   ];
+  const same = sameWorkWords(savings);
+  if (same) out.push(`  same work   ${same}`);
   // On a full fleet some work may still be waiting at the end of the two days (its lateness is
   // costed in the plan): then FlexLon imported less than FIFO, and the £ and CO2 above include that.
   const short = savings.bauKwh - savings.flexlonKwh;

@@ -4,7 +4,7 @@ import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { StrategySummary } from '../../src/backtest/metrics.ts';
-import { summaryLines } from '../../src/cli/backtest.ts';
+import { summaryLines, targetLines } from '../../src/cli/backtest.ts';
 import { main } from '../../src/cli/main.ts';
 import { tmp } from './fixtures.ts';
 
@@ -309,5 +309,50 @@ describe('the terminal summary (summaryLines)', () => {
       lines[3],
       'flexlon against fifo: objective £27 HIGHER (£ and carbon £7 lower, lateness £34 higher); the objective is £ + carbon at its price + lateness, report.html says more',
     );
+    // Flexibility revenue is not in £ energy, so it has its own line, per product, for the
+    // strategies that offered (a new user found it only in report.html).
+    const earned = (revenueGbp: number, byProduct: Record<string, number>) => ({
+      revenueGbp,
+      byProduct: Object.fromEntries(Object.entries(byProduct).map(([k, v]) => [k, { revenueGbp: v }])),
+    });
+    const withProducts = summaryLines({
+      fifo: { ...summary(9461, 10618, 117), flexibility: earned(0, { dfs: 0 }) } as unknown as StrategySummary,
+      flexlon: {
+        ...summary(9453, 10611, 151),
+        flexibility: earned(462.28, { dfs: 60.16, 'dso-peak': 396.21, p415: 5.91 }),
+      } as unknown as StrategySummary,
+    });
+    assert.equal(
+      withProducts.at(-1),
+      'flexibility revenue, beside the bill (not in £ energy): fifo £0.00 (dfs £0.00); flexlon £462.28 (dfs £60.16, dso-peak £396.21, p415 £5.91)',
+    );
+    assert.ok(!lines.some((l) => l.startsWith('flexibility revenue')));
+  });
+
+  it('says each target in words: met or missed and by how much, and when the oracle is no bound', () => {
+    const base = {
+      flexlonCaptureShare: 0.944,
+      flexlonObjectiveCaptureShare: 0.965,
+      oracleIsBound: true,
+      captureAtLeast95: false,
+      flexlonBeatsGsf: { gbpPerGpuHour: false, gCo2PerGpuHour: true },
+      hardSloMet: null,
+    };
+    assert.deepEqual(targetLines(base), [
+      "captured: flexlon 94.4 % of the oracle's £ + carbon saving over fifo (target 95 %: MISSED by 0.6 points); 96.5 % of its objective saving",
+      "against gsf-best-window: flexlon's £ per GPU-hour NOT lower, gCO2 per GPU-hour lower",
+    ]);
+    const unbound = targetLines({
+      ...base,
+      flexlonCaptureShare: null,
+      flexlonObjectiveCaptureShare: null,
+      oracleIsBound: false,
+      captureAtLeast95: null,
+      flexlonBeatsGsf: null,
+      hardSloMet: true,
+    });
+    assert.match(unbound[0] ?? '', /^oracle: NO BOUND on this run/);
+    assert.equal(unbound[1], 'hard SLOs (must-start jobs): all met');
+    assert.equal(unbound.length, 2);
   });
 });

@@ -1,0 +1,42 @@
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { sameWorkWords, savedWords, type Savings } from '../../src/cli/demo-compare.ts';
+
+// The `flexlon demo --jobs 150` run a new user read (2023-01-24): FlexLon £2,103.84 and FIFO
+// £2,121.78 over the two days, 11,489 and 11,576 GPU-hours of work.
+const run = (flexlonGpuHours: number): Savings => ({
+  gbp: 2121.78 - 2103.84,
+  gCo2: 21_100,
+  bauGbp: 2121.78,
+  flexlonGbp: 2103.84,
+  bauGCo2: 3_000_000,
+  flexlonGCo2: 2_978_900,
+  bauKwh: 11_000,
+  flexlonKwh: 10_900,
+  bauGpuHours: 11_576,
+  flexlonGpuHours,
+  caveats: [],
+});
+
+describe('the demo against FIFO on the same work (sameWorkWords)', () => {
+  it('takes the work left waiting out of the headline saving', () => {
+    const s = run(11_489);
+    assert.equal(savedWords(s), '£17.94 less energy cost and 21.1 kgCO2 less');
+    // FIFO's £0.18329 per GPU-hour × 11,489 = £2,105.83: £1.99 less for the same work, not £17.94.
+    const same = sameWorkWords(s);
+    assert.equal(
+      same,
+      '£1.99 less energy cost and 1.4 kgCO2 more than FIFO would have taken for the 11489 GPU-hours FlexLon ran (at FIFO\'s £ and gCO2 per GPU-hour); the rest of "vs FIFO" is the 87 GPU-hours FlexLon left to run after the two days',
+    );
+  });
+
+  it('says nothing when both ran the same work', () => {
+    assert.equal(sameWorkWords(run(11_576)), undefined);
+    assert.equal(sameWorkWords(run(11_580)), undefined);
+    assert.equal(sameWorkWords({ ...run(11_489), bauGpuHours: 0 }), undefined);
+  });
+
+  it("counts work FlexLon ran beyond FIFO at FIFO's rate too", () => {
+    assert.match(sameWorkWords(run(11_700)) ?? '', /^£40.67 less energy cost .* the 124 GPU-hours FlexLon ran beyond FIFO$/);
+  });
+});
