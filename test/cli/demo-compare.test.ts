@@ -37,6 +37,9 @@ describe('the demo against FIFO on the same work (sameWorkWords)', () => {
   });
 
   it("counts work FlexLon ran beyond FIFO at FIFO's rate too", () => {
-    assert.match(sameWorkWords(run(11_700)) ?? '', /^£40.67 less energy cost .* the 124 GPU-hours FlexLon ran beyond FIFO$/);
+    assert.match(
+      sameWorkWords(run(11_700)) ?? '',
+      /^£40.67 less energy cost .* the 124 GPU-hours FlexLon ran beyond FIFO$/,
+    );
   });
 });
