@@ -118,11 +118,13 @@ export const summaryLines = (s: Readonly<Record<string, StrategySummary>>): stri
   }
   // Flexibility revenue is reported beside the bill, not netted into it (docs/backtest.md,
   // "Flexibility products"), so it has its own line; only strategies that offered have any.
+  const pounds = (x: number) => `${x < 0 ? '−' : ''}£${Math.abs(x).toFixed(2)}`;
   const earned = Object.entries(s).flatMap(([name, x]) => {
     const f = (x as FlexibilityOf).flexibility;
-    if (!f) return [];
-    const parts = Object.entries(f.byProduct).map(([p, r]) => `${p} £${r.revenueGbp.toFixed(2)}`);
-    return [`${name} £${f.revenueGbp.toFixed(2)} (${parts.join(', ')})`];
+    // fifo, run-now and gsf-best-window make no offers (products.ts): no line of zeros for them.
+    if (!f || !Object.values(f.byProduct).some((r) => r.offers > 0)) return [];
+    const parts = Object.entries(f.byProduct).map(([p, r]) => `${p} ${pounds(r.revenueGbp)}`);
+    return [`${name} ${pounds(f.revenueGbp)} (${parts.join(', ')})`];
   });
   if (earned.length > 0) out.push(`flexibility revenue, beside the bill (not in £ energy): ${earned.join('; ')}`);
   return out;
@@ -132,7 +134,7 @@ export const summaryLines = (s: Readonly<Record<string, StrategySummary>>): stri
 interface FlexibilityOf {
   readonly flexibility?: {
     readonly revenueGbp: number;
-    readonly byProduct: Record<string, { readonly revenueGbp: number }>;
+    readonly byProduct: Record<string, { readonly revenueGbp: number; readonly offers: number }>;
   };
 }
 

@@ -311,20 +311,20 @@ describe('the terminal summary (summaryLines)', () => {
     );
     // Flexibility revenue is not in £ energy, so it has its own line, per product, for the
     // strategies that offered (a new user found it only in report.html).
-    const earned = (revenueGbp: number, byProduct: Record<string, number>) => ({
+    const earned = (revenueGbp: number, byProduct: Record<string, number>, offers = 3) => ({
       revenueGbp,
-      byProduct: Object.fromEntries(Object.entries(byProduct).map(([k, v]) => [k, { revenueGbp: v }])),
+      byProduct: Object.fromEntries(Object.entries(byProduct).map(([k, v]) => [k, { revenueGbp: v, offers }])),
     });
     const withProducts = summaryLines({
-      fifo: { ...summary(9461, 10618, 117), flexibility: earned(0, { dfs: 0 }) } as unknown as StrategySummary,
+      fifo: { ...summary(9461, 10618, 117), flexibility: earned(0, { dfs: 0 }, 0) } as unknown as StrategySummary,
       flexlon: {
         ...summary(9453, 10611, 151),
-        flexibility: earned(462.28, { dfs: 60.16, 'dso-peak': 396.21, p415: 5.91 }),
+        flexibility: earned(41.51, { dfs: 40.02, 'dso-peak': 5.83, p415: -4.34 }),
       } as unknown as StrategySummary,
     });
     assert.equal(
       withProducts.at(-1),
-      'flexibility revenue, beside the bill (not in £ energy): fifo £0.00 (dfs £0.00); flexlon £462.28 (dfs £60.16, dso-peak £396.21, p415 £5.91)',
+      'flexibility revenue, beside the bill (not in £ energy): flexlon £41.51 (dfs £40.02, dso-peak £5.83, p415 −£4.34)',
     );
     assert.ok(!lines.some((l) => l.startsWith('flexibility revenue')));
   });
