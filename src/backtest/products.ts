@@ -112,6 +112,12 @@ export interface SettledOffer {
   readonly deviationValueGbp?: number;
   readonly supplierCompensationGbp?: number;
   readonly rules: readonly string[];
+  /**
+   * The days the BL01 settlement baseline averaged, and how many it wants (10 working, 4
+   * non-working): a run's meter history starts at --from, so a window in its first weeks settles
+   * on fewer, and the report says so.
+   */
+  readonly baselineDays: { readonly used: number; readonly wanted: number };
 }
 
 export interface Unsettled {
@@ -267,6 +273,10 @@ export const settleOffers = (
       continue;
     }
     const deliveredKwh = bl.baselineKw.reduce((a, b, i) => a + (b - (metered[i] as number)) * PERIOD_H, 0);
+    const baselineDays = {
+      used: bl.selectedDays.length,
+      wanted: bl.dayType === 'working' ? BL01_SETTLEMENT.workingDays : BL01_SETTLEMENT.nonWorkingDays,
+    };
     const periods = metered.map((kw, i) => ({
       start: o.start + i * PERIOD_MS,
       settlementDate: o.date,
@@ -295,6 +305,7 @@ export const settleOffers = (
         paymentGbp: { recalibrated: pay(committed.recalibrated), raw: pay(committed.raw) },
         deviationValueGbp: Math.round(value * 100) / 100,
         supplierCompensationGbp: committed.recalibrated > 0 ? Math.round(value * 100) / 100 : 0,
+        baselineDays,
         rules: [
           `P415: deviation = (BL01 baseline − metered) × 0.5 h per period, sold at the outturn MID; ${bl.method}`,
           "supplier compensation = deviation × the reference price (its methodology is not shipped: the MID stands in), mutualised across suppliers, not the site's cost",
@@ -313,6 +324,7 @@ export const settleOffers = (
         deliveredKwh,
         paymentGbp: { recalibrated: a?.paymentGbp ?? 0, raw: b?.paymentGbp ?? 0 },
         rules: [...(a ?? b ?? settleProduct(terms, periods, 0)).rules, bl.method],
+        baselineDays,
       });
     }
     const h = o.periods * PERIOD_H;

@@ -10,7 +10,7 @@ import { summarise, type StrategySummary } from './metrics.ts';
 import { fleetSites } from './fleet.ts';
 import { DEFAULTS, DRAIN_DAYS, ORACLE_FULL_PLAN_EVERY, type BacktestOptions, type RunOutput } from './run.ts';
 import { gapsOf, outturnCarbon, outturnPrice } from './signal-view.ts';
-import { productRules, settleOffers, type MeterSource, type ProductResults } from './products.ts';
+import { productRules, settleOffers, type MeterSource, type ProductResults, type SettledOffer } from './products.ts';
 import type { ProductName } from './product-calendar.ts';
 import { barsSvgOf, COLOURS, esc, svgOf, type Chart } from './svg.ts';
 import { targetsHtml, targetsOf } from './targets.ts';
@@ -252,6 +252,27 @@ export const figuresTable = (
 
 const pct = (x: number | null): string => (x === null ? '–' : `${fmt(x * 100, 1)} %`);
 
+/**
+ * The settled windows whose BL01 baseline averaged fewer days than BL01 wants: the run's meter
+ * history starts at --from, so a window in its first weeks is paid against a thin baseline.
+ */
+export const thinBaselines = (productRes: Record<string, { settledOffers: readonly SettledOffer[] }>): string => {
+  // One entry per window and baseline, naming the strategies and sites that settled on it.
+  const groups = new Map<string, { names: Set<string>; sites: Set<string> }>();
+  for (const [n, r] of Object.entries(productRes))
+    for (const x of r.settledOffers) {
+      if (x.baselineDays.used >= x.baselineDays.wanted) continue;
+      const key = `${x.product} ${x.date} (${x.baselineDays.used} of ${x.baselineDays.wanted} days`;
+      const g = groups.get(key) ?? groups.set(key, { names: new Set(), sites: new Set() }).get(key)!;
+      g.names.add(n);
+      g.sites.add(x.site);
+    }
+  const thin = [...groups].map(([k, g]) => `${k}: ${esc([...g.names].join(', '))} at ${esc([...g.sites].join(', '))})`);
+  return thin.length === 0
+    ? ''
+    : `<p>Settled on a BL01 baseline of fewer days than BL01 wants, because the run's meter history starts at its first day (start a run a few weeks earlier to settle on a full baseline): ${thin.join('; ')}.</p>`;
+};
+
 /** Each battery site's battery as the run used it, in a sentence (none without one). */
 const batteriesOf = (o: BacktestOptions): string => {
   const sites = o.fleetSites ?? o.fleetFile?.sites ?? fleetSites(o.sites, o.fleet);
@@ -394,6 +415,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
                   committedKw: x.committedKw,
                   deliveredKwh: Math.round(x.deliveredKwh * 1000) / 1000,
                   paymentGbp: x.paymentGbp,
+                  baselineDays: x.baselineDays,
                   ...(x.supplierCompensationGbp === undefined
                     ? {}
                     : { supplierCompensationGbp: x.supplierCompensationGbp }),
@@ -488,7 +510,7 @@ export const writeOutputs = (o: BacktestOptions, out: RunOutput): Record<string,
   const productHtml =
     productRes && revenueSvg
       ? `<h2>Flexibility revenue by product</h2>${productTable(productRes, products)}${revenueSvg}
-<p>Windows called: ${out.windows.length} (${products.map((p) => `${p} ${out.windows.filter((w) => w.product === p).length}`).join(', ')}).</p>
+<p>Windows called: ${out.windows.length} (${products.map((p) => `${p} ${out.windows.filter((w) => w.product === p).length}`).join(', ')}).</p>${thinBaselines(productRes)}
 <table><tr><th>product</th><th>settlement day</th><th>window (UTC)</th><th>announced (UTC)</th></tr>${out.windows
           .map(
             (w) =>

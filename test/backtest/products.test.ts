@@ -17,6 +17,7 @@ import { settleOffers, type MeterSource, type Offer } from '../../src/backtest/p
 import { DFS_LIVE_EVENTS, productCalendar, type ProductWindow } from '../../src/backtest/product-calendar.ts';
 import { fitPower } from '../../src/backtest/recalibration.ts';
 import type { DayChunk } from '../../src/backtest/checkpoint.ts';
+import { thinBaselines } from '../../src/backtest/report.ts';
 
 /** A site metering `base` kW in every period of every day, except the overrides (date → slot → kW). */
 const meter = (base: number, over: Record<string, Record<number, number>> = {}, price = 100): MeterSource => ({
@@ -66,6 +67,20 @@ describe('backtest flexibility products', () => {
     // Delivering less than accepted pays what was delivered (no penalty): 10 kW delivered → £3.00.
     const short = settleOffers([offer(DFS, 70)], [DFS], meter(100, { '2023-01-24': { 34: 90, 35: 90 } }), ['dfs']);
     assert.equal(short.settledOffers[0]?.paymentGbp.raw, 3);
+  });
+
+  it('says when a window settled on fewer baseline days than BL01 wants (a run that starts just before it)', () => {
+    const full = settleOffers([offer(DFS, 70)], [DFS], meter(100), ['dfs']);
+    assert.deepEqual(full.settledOffers[0]?.baselineDays, { used: 10, wanted: 10 });
+    assert.equal(thinBaselines({ flexlon: full }), '');
+    // Metered from Friday 20 January only: the Tuesday's baseline has the Friday and the Monday.
+    const late: MeterSource = {
+      ...meter(100),
+      day: (s, date) => (date < '2023-01-20' ? undefined : meter(100).day(s, date)),
+    };
+    const thin = settleOffers([offer(DFS, 70)], [DFS], late, ['dfs']);
+    assert.deepEqual(thin.settledOffers[0]?.baselineDays, { used: 2, wanted: 10 });
+    assert.match(thinBaselines({ flexlon: thin }), /dfs 2023-01-24 \(2 of 10 days: flexlon at edi\)/);
   });
 
   it('a DSO peak reduction pays availability and utilisation times the WPD factor', () => {
