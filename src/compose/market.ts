@@ -156,6 +156,13 @@ export const composeMarket = async (
   }
 };
 
+/**
+ * The seed of provider k's plan, offer and order ids on the replayed day starting at dayStart: the
+ * same for the same run, another for another provider or another day.
+ */
+export const idSeedOf = (seed: number, provider: number, dayStart: number): number =>
+  seed + provider * 104_729 + Math.floor(dayStart / 86_400_000) * 7_919;
+
 const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hooks: MarketHooks): Promise<Market> => {
   const dayStart = epochMs(Date.parse(`${c.date}T00:00:00Z`));
   const signals = new CsvSignalSource(c.grid);
@@ -219,14 +226,15 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
           providerConfig(m, { id: providerId(k), port: bppPorts[k] as number, store, group, agentUrl }),
           // The provider's plan, offer and order ids come from the seed, so a run's plans and orders
           // are named alike each time (the buyer's transaction ids stay random: each run is a new deal).
-          // Another provider's ids come from another seed: two providers never name an order alike.
+          // Another provider's ids come from another seed: two providers never name an order alike;
+          // nor do two replayed days (a DSO engineer read one order id on two dates as one order).
           {
             ...shared,
             log: log.child({ agent: 'flex', provider: providerId(k) }),
             ...(hooks.onPlanRecorded
               ? { onPlanRecorded: (plan: PlanRecord) => hooks.onPlanRecorded?.(plan, providerId(k)) }
               : {}),
-            ids: seededIds(c.seed + k * 104_729),
+            ids: seededIds(idSeedOf(c.seed, k, dayStart)),
           },
         ),
       );

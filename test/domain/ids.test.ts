@@ -1,0 +1,21 @@
+// Seeded identifiers (src/domain/ids.ts) as the demo uses them (src/compose/market.ts idSeedOf):
+// repeatable for a run, never shared between providers or replayed days.
+import { describe, it } from 'node:test';
+import assert from 'node:assert/strict';
+import { seededIds } from '../../src/domain/ids.ts';
+import { idSeedOf } from '../../src/compose/market.ts';
+
+const day = (d: string) => Date.parse(`${d}T00:00:00Z`);
+const firstOrder = (seed: number) => seededIds(seed).next('flx');
+
+describe('seeded ids in the demo', () => {
+  it('name the same run alike, and another day or provider otherwise', () => {
+    const jan = firstOrder(idSeedOf(42, 0, day('2023-01-24')));
+    assert.equal(firstOrder(idSeedOf(42, 0, day('2023-01-24'))), jan);
+    assert.match(jan, /^flx-[0-9a-f]{8}-[0-9a-f]{4}-4[0-9a-f]{3}-[89ab][0-9a-f]{3}-[0-9a-f]{12}$/);
+    // A DSO engineer read the same order id on 2023-01-24 and 2023-07-11 as one order.
+    assert.notEqual(firstOrder(idSeedOf(42, 0, day('2023-07-11'))), jan);
+    assert.notEqual(firstOrder(idSeedOf(42, 1, day('2023-01-24'))), jan);
+    assert.notEqual(firstOrder(idSeedOf(43, 0, day('2023-01-24'))), jan);
+  });
+});
