@@ -191,4 +191,10 @@ test("the figures table marks the shares of the oracle's saving where the oracle
   assert.match(marked, /320\.0 % †/);
   assert.match(marked, /† The oracle is no bound on this run/);
   assert.doesNotMatch(figuresTable(s, false, true), /†/);
+  // No share shown at all (the oracle saved nothing per GPU-hour): no † footnote to a mark that is
+  // not there, but why the column is empty (a new user found the footnote without its mark).
+  const none = { ...s, flexlon: summary({ valueGbp: 1090, latenessGbp: 10, capture: null }) };
+  const empty = figuresTable(none, false, false);
+  assert.doesNotMatch(empty, /†/);
+  assert.match(empty, /The oracle is no bound on this run .* so no share of its saving is shown/);
 });
