@@ -239,14 +239,17 @@ export const figuresTable = (
     ([n, s]) =>
       `<tr><td>${n}</td><td>${fmt(s.energyGbp)}</td>${battery ? `<td>${fmt(s.batteryDischargedMwh, 2)} / ${fmt(s.batteryWearGbp)}</td>` : ''}<td>${fmt(s.tCo2, 3)}</td><td>${fmt(s.gbpPerGpuHour, 4)}</td><td>${fmt(s.gCo2PerGpuHour, 1)}</td><td>${fmt(s.latenessGbp)}</td><td>${fmt(s.valueGbp)}</td><td>${fmt(s.objectiveGbp)}</td><td>${fmt(s.slo.deadlinesMetShare * 100, 1)} %</td><td>${fmt(s.slo.meanWaitH)} / ${fmt(s.slo.p95WaitH)}</td><td>${fmt(s.peakImportKw, 0)}</td><td>${s.captureShare === undefined || s.captureShare === null ? '–' : fmt(s.captureShare * 100, 1) + ' %' + mark}</td></tr>`,
   );
-  // No share at all is shown when the oracle saves nothing over fifo: then the note says why the column is empty.
-  const shown = Object.values(summary).some((s) => s.captureShare !== undefined && s.captureShare !== null);
+  // No share at all is shown when the oracle saves nothing over fifo: then the note says why the
+  // column is empty. Without fifo in the run there are no shares to speak of.
+  const shares = Object.values(summary).map((s) => s.captureShare);
+  const shown = shares.some((x) => x !== undefined && x !== null);
   const why = `The oracle is no bound on this run (its objective is above flexlon's, or it left more work open)`;
-  const note = !mark
-    ? ''
-    : shown
-      ? `<p>† ${why}, so these shares of its saving are not shares of a best case: see the targets and the proven lower bound below.</p>`
-      : `<p>${why}, and it saves no £ + carbon per GPU-hour over fifo, so no share of its saving is shown: see the targets and the proven lower bound below.</p>`;
+  const note =
+    !mark || shares.every((x) => x === undefined)
+      ? ''
+      : shown
+        ? `<p>† ${why}, so these shares of its saving are not shares of a best case: see the targets and the proven lower bound below.</p>`
+        : `<p>${why}, and it saves no £ + carbon per GPU-hour over fifo, so no share of its saving is shown: see the targets and the proven lower bound below.</p>`;
   return `<table><tr><th>strategy</th><th>energy £</th>${battery ? '<th>battery MWh discharged / wear £</th>' : ''}<th>tCO2</th><th>£/GPU-h</th><th>gCO2/GPU-h</th><th>lateness £</th><th>value £ (energy${battery ? ' + wear' : ''} + carbon)</th><th>objective £ (value + lateness)</th><th>deadlines met</th><th>wait h mean / p95</th><th>peak kW</th><th>oracle saving captured</th></tr>${rows.join('')}</table>${note}`;
 };
 
@@ -257,17 +260,18 @@ const pct = (x: number | null): string => (x === null ? '–' : `${fmt(x * 100, 
  * history starts at --from, so a window in its first weeks is paid against a thin baseline.
  */
 export const thinBaselines = (productRes: Record<string, { settledOffers: readonly SettledOffer[] }>): string => {
-  // One entry per window and baseline, naming the strategies and sites that settled on it.
-  const groups = new Map<string, { names: Set<string>; sites: Set<string> }>();
+  // One entry per window and baseline, naming each strategy with the sites it settled there.
+  const groups = new Map<string, Map<string, string[]>>();
   for (const [n, r] of Object.entries(productRes))
     for (const x of r.settledOffers) {
       if (x.baselineDays.used >= x.baselineDays.wanted) continue;
       const key = `${x.product} ${x.date} (${x.baselineDays.used} of ${x.baselineDays.wanted} days`;
-      const g = groups.get(key) ?? groups.set(key, { names: new Set(), sites: new Set() }).get(key)!;
-      g.names.add(n);
-      g.sites.add(x.site);
+      const byName = groups.get(key) ?? groups.set(key, new Map()).get(key)!;
+      (byName.get(n) ?? byName.set(n, []).get(n)!).push(x.site);
     }
-  const thin = [...groups].map(([k, g]) => `${k}: ${esc([...g.names].join(', '))} at ${esc([...g.sites].join(', '))})`);
+  const thin = [...groups].map(
+    ([k, byName]) => `${k}: ${[...byName].map(([n, sites]) => `${esc(n)} at ${esc(sites.join(', '))}`).join('; ')})`,
+  );
   return thin.length === 0
     ? ''
     : `<p>Settled on a BL01 baseline of fewer days than BL01 wants, because the run's meter history starts at its first day (start a run a few weeks earlier to settle on a full baseline): ${thin.join('; ')}.</p>`;

@@ -32,6 +32,7 @@ import {
   outturnCarbon,
   outturnPrice,
   PRICE_HISTORY_DAYS,
+  PRICE_LEVEL_LOOKBACK,
   PRICE_LEVEL_PERIODS,
   PRICE_RECENT_PERIODS,
   PRICE_SHAPE_DAYS,
@@ -228,6 +229,7 @@ export const runKey = (o: BacktestOptions): string =>
       historyDays: PRICE_HISTORY_DAYS,
       basePeriods: PRICE_RECENT_PERIODS,
       levelPeriods: PRICE_LEVEL_PERIODS,
+      levelLookback: PRICE_LEVEL_LOOKBACK,
       perCarbon: o.pricePerCarbon ?? PRICE_PER_CARBON,
     },
     // Checkpoints made before flexlon priced capacity (or with another share) are refused.

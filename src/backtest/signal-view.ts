@@ -60,6 +60,8 @@ export const PRICE_RECENT_PERIODS = 48;
  * with 4 (docs/backtest.md, "The last half hour's error").
  */
 export const PRICE_LEVEL_PERIODS = 1;
+/** How far back (half hours) the level looks for PRICE_LEVEL_PERIODS priced half hours. */
+export const PRICE_LEVEL_LOOKBACK = 4;
 /**
  * £/MWh of price per gCO2/kWh of carbon forecast above its level and shape. Gas sets GB's price at
  * the margin: a CCGT emits about 370 gCO2/kWh and cleared at about £80–100/MWh in 2023–24, a ratio
@@ -244,8 +246,10 @@ export class ForecastView implements SignalView {
 
   /**
    * The day's level: the mean error of the profile forecast over the last PRICE_LEVEL_PERIODS
-   * published half hours. It depends on asOf only, so each view works it out once (it was worked
-   * out again for each of the 96 periods a plan reads).
+   * published half hours that have a price; a missing MID (5 periods of 2023, and 15 of zero
+   * volume) is passed over, up to PRICE_LEVEL_LOOKBACK half hours back, rather than leaving the
+   * level at 0. It depends on asOf only, so each view works it out once (it was worked out again
+   * for each of the 96 periods a plan reads).
    */
   private levelMemo?: { error: number; latest: number };
   private level(): { error: number; latest: number } {
@@ -254,7 +258,7 @@ export class ForecastView implements SignalView {
     let m = 0;
     let latest = -Infinity;
     const last = Math.floor((this.asOf - this.data.start) / PERIOD_MS) - 1;
-    for (let k = last; k > last - PRICE_LEVEL_PERIODS && k >= 0; k--) {
+    for (let k = last; m < PRICE_LEVEL_PERIODS && k > last - PRICE_LEVEL_LOOKBACK && k >= 0; k--) {
       const p = this.data.price[k] as number;
       // A published half hour: its stored carbon forecast was known from its start.
       const f = this.profile(k, this.data.carbonForecast[k] as number);

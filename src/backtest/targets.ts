@@ -116,7 +116,7 @@ const captureVerdict = (
   return {
     target,
     verdict: 'missed',
-    detail: `${pct(t.flexlonCaptureShare)} captured, ${n((CAPTURE_TARGET - t.flexlonCaptureShare) * 100, 1)} points short. The oracle plans on the outturn price and carbon (and sees the arrivals, unless run with --oracle-arrivals none); flexlon plans on causal forecasts (for price, the last day's level and a 28-day weekday or weekend shape, moved by the carbon forecast and the last half hour's error). On two idle weeks flexlon given the outturn price matched the oracle, and over the idle year the outturn of the next 4 h alone took it past 95 %; the profile forecast and its level closed a sixth of the gap there, and no price forecast tried closed it (docs/backtest.md, "Forecast vintages").${
+    detail: `${pct(t.flexlonCaptureShare)} captured, ${n((CAPTURE_TARGET - t.flexlonCaptureShare) * 100, 1)} points short. The oracle plans on the outturn price and carbon (and sees the arrivals, unless run with --oracle-arrivals none); flexlon plans on causal forecasts (for price, the last day's level and a 28-day weekday or weekend shape, moved by the carbon forecast and the last half hour's error). On two idle weeks flexlon given the outturn price matched the oracle, and over the idle year the outturn of the next 4 h alone took it past 95 %; the profile forecast and its level closed a sixth of flexlon's shortfall against the oracle there, and no price forecast tried closed it (docs/backtest.md, "Forecast vintages").${
       fl.moveGbp > 0 || oracle.moveGbp > 0
         ? ` The £ compared includes the site moves' cost: flexlon £${n(fl.moveGbp, 0)} for ${fl.moves} moves, the oracle £${n(oracle.moveGbp, 0)} for ${oracle.moves}; the lateness they save is not in it.`
         : ''

@@ -118,7 +118,8 @@ export const summaryLines = (s: Readonly<Record<string, StrategySummary>>): stri
   }
   // Flexibility revenue is reported beside the bill, not netted into it (docs/backtest.md,
   // "Flexibility products"), so it has its own line; only strategies that offered have any.
-  const pounds = (x: number) => `${x < 0 ? '−' : ''}£${Math.abs(x).toFixed(2)}`;
+  const pounds = (x: number) =>
+    `${x < 0 ? '−' : ''}£${Math.abs(x).toLocaleString('en-GB', { minimumFractionDigits: 2, maximumFractionDigits: 2 })}`;
   const earned = Object.entries(s).flatMap(([name, x]) => {
     const f = (x as FlexibilityOf).flexibility;
     // fifo, run-now and gsf-best-window make no offers (products.ts): no line of zeros for them.

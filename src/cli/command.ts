@@ -38,10 +38,11 @@ export const parseFlags = <O extends NonNullable<ParseArgsConfig['options']>>(
     });
   } catch (e) {
     const message = (e as Error).message;
-    // node's own words for `--seed -1` name its placeholder '--seed=-XYZ'; say what to type instead.
+    // node's own words for `--out --from …` (a value forgotten) or `--seed -1` end in a placeholder,
+    // '--seed=-XYZ'; say what to type instead.
     const dash = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
     const said = dash
-      ? `${dash[1]} is followed by a value that starts with "-"; to give it that value, write ${dash[1]}=VALUE`
+      ? `${dash[1]} needs a value, and what follows it starts with "-": if that is its value, write ${dash[1]}=VALUE`
       : message.replace(/\. To specify.*$/s, '');
     throw new FlexError('FLX_CLI_USAGE', `${said}\n\n${usage}`);
   }

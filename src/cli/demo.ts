@@ -268,7 +268,7 @@ one day of real GB grid data on an accelerated clock; prints the deal, the deliv
 Options:
   --data-dir DIR          where state, audit logs and keys go (default: $FLEXLON_DATA_DIR or ~/.flexlon);
                           each run writes a new folder under DIR/runs/
-  --date YYYY-MM-DD       the day to replay (default 2023-01-24; any day from 2022-11-25 to 2024-09-28, as the shipped data, to 2024-09-30, holds the days after it that a replay reads)
+  --date YYYY-MM-DD       the day to replay (default 2023-01-24; any day from 2022-11-25 to 2024-09-28: the data runs to 2024-09-30, and a replay reads the days after)
   --seconds-per-day N     wall-clock seconds one market day takes (default 20, at least 15)
   --seed N                workload seed (default 7)
   --site-profile busy|half-idle

@@ -159,6 +159,11 @@ describe('no look-ahead', () => {
       early.price(first),
       basePrice(NOON) + half + (40 - half) * Math.exp(-1 / PRICE_LEVEL_HOURS) + carbonTerm(early, first),
     );
+    // The last half hour has no MID (a missing or zero-volume period): the level is the error of
+    // the one before, not 0 (which would leave only the £2.55 the last 24 h's mean carries).
+    const gap = (t: number) => (t >= NOON - PERIOD_MS && t < NOON ? NaN : high(t));
+    const g = new ForecastView(gridDataOf(history(basePrice, baseCarbon, gap), start, periods, 1), NOON, noise);
+    assert.ok(g.price(first) - basePrice(NOON) - carbonTerm(g, first) > 35, `${g.price(first)}`);
     // A week that repeats itself has no level to carry.
     const flat = new ForecastView(a, NOON, noise);
     near(flat.price(first + 12), basePrice(NOON + 6 * 3_600_000) + carbonTerm(flat, first + 12));

@@ -193,8 +193,16 @@ test("the figures table marks the shares of the oracle's saving where the oracle
   assert.doesNotMatch(figuresTable(s, false, true), /†/);
   // No share shown at all (the oracle saved nothing per GPU-hour): no † footnote to a mark that is
   // not there, but why the column is empty (a new user found the footnote without its mark).
-  const none = { ...s, flexlon: summary({ valueGbp: 1090, latenessGbp: 10, capture: null }) };
+  const none = {
+    fifo: summary({ valueGbp: 1100 }),
+    flexlon: summary({ valueGbp: 1090, latenessGbp: 10, capture: null }),
+    oracle: summary({ valueGbp: 1120, latenessGbp: 5000, open: 12 }),
+  };
   const empty = figuresTable(none, false, false);
   assert.doesNotMatch(empty, /†/);
   assert.match(empty, /The oracle is no bound on this run .* so no share of its saving is shown/);
+  // Without fifo in the run there is no share column to explain.
+  const { fifo: _, ...noFifo } = s;
+  const flexlonOnly = { ...noFifo, flexlon: summary({ valueGbp: 1090, latenessGbp: 10 }) };
+  assert.doesNotMatch(figuresTable(flexlonOnly, false, false), /no bound/);
 });

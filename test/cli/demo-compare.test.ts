@@ -26,7 +26,7 @@ describe('the demo against FIFO on the same work (sameWorkWords)', () => {
     const same = sameWorkWords(s);
     assert.equal(
       same,
-      '£1.99 less energy cost and 1.4 kgCO2 more than FIFO would have taken for the 11489 GPU-hours FlexLon ran (at FIFO\'s £ and gCO2 per GPU-hour); the rest of "vs FIFO" is the 87 GPU-hours FlexLon left to run after the two days',
+      '£1.99 less energy cost and 1.4 kgCO2 more than FIFO would have taken for the 11489 GPU-hours FlexLon ran (at FIFO\'s average £ and gCO2 per GPU-hour); the other £15.95 of "vs FIFO" is the 87 GPU-hours FlexLon left to run after the two days',
     );
   });
 
@@ -34,12 +34,14 @@ describe('the demo against FIFO on the same work (sameWorkWords)', () => {
     assert.equal(sameWorkWords(run(11_576)), undefined);
     assert.equal(sameWorkWords(run(11_580)), undefined);
     assert.equal(sameWorkWords({ ...run(11_489), bauGpuHours: 0 }), undefined);
+    // Under one GPU-hour apart, even on a small day: not "the 0 GPU-hours FlexLon left".
+    assert.equal(sameWorkWords({ ...run(499.7), bauGpuHours: 500 }), undefined);
   });
 
   it("counts work FlexLon ran beyond FIFO at FIFO's rate too", () => {
     assert.match(
       sameWorkWords(run(11_700)) ?? '',
-      /^£40.67 less energy cost .* the 124 GPU-hours FlexLon ran beyond FIFO$/,
+      /^£40.67 less energy cost .*; "vs FIFO" is £22.73 smaller than this, FIFO's cost of the 124 GPU-hours FlexLon ran beyond it$/,
     );
   });
 });
