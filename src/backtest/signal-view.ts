@@ -52,7 +52,7 @@ export const PRICE_RECENT_PERIODS = 48;
  * vintages"): flexlon's £ + carbon £10,440 without it,
  * £10,306 with 3 h, £10,315 with 6 h (oracle £10,290) in January; £9,677, £9,667, £9,658 (£9,539)
  * in June. 6 h: the most lateness saved of the two in January.
- * One half hour, not the four before 2026-12-07: the latest error says most about the next hours.
+ * One half hour, not the four used until ed7048e: the latest error says most about the next hours.
  * Scored on January–September 2024 (out of the 2023 backtests' sample), deciding every hour, the
  * mean absolute error at lead 0 is £5.17/MWh with 1, £5.52 with 2, £6.53 with 4 and £8.46 with 8
  * half hours, and at leads of 0.5–2 h £7.82, £8.31, £9.13 and £10.46; the idle fleet's
