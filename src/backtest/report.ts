@@ -192,11 +192,13 @@ const charts = (chunks: readonly DayChunk[], names: readonly string[], out: RunO
     series: names.map((n) => ({ name: n, values: daily.map((d) => d.kgCo2[n] ?? NaN) })),
   };
   const week = chunks.slice(0, 7);
+  // A run shorter than a week shows its drain days too (the jobs left at --to finishing): say so.
+  const drained = Math.max(0, week.length - Math.max(0, chunks.length - DRAIN_DAYS));
   const rowsOf = (n: string) => week.flatMap((c) => c.rows[n] ?? []);
   const first = rowsOf(names[0] as string);
   const labels = first.map((r) => new Date(r.t).toISOString().slice(5, 13).replace('T', ' '));
   const power: Chart = {
-    title: `Fleet grid import, ${week[0]?.date ?? ''} to ${week.at(-1)?.date ?? ''} (half hours, labelled MM-DD HH in UTC)`,
+    title: `Fleet grid import, ${week[0]?.date ?? ''} to ${week.at(-1)?.date ?? ''}${drained > 0 ? ` (its last ${drained} days are the drain days after --to)` : ''}, half hours labelled MM-DD HH in UTC`,
     yLabel: 'kW',
     xLabels: labels,
     series: names.map((n) => ({

@@ -83,6 +83,11 @@ describe('flexlon backtest', () => {
       /gsf-best-window on £ and on gCO2 per GPU-hour<\/td><td>(met|half met|missed)<\/td><td[^>]*>£ per GPU-hour £/,
     );
     assert.ok(existsSync(join(dir, 'daily.svg')) && existsSync(join(dir, 'week.svg')));
+    // One day run: the week's plot shows the two drain days after it, and says so, and in UTC.
+    assert.match(
+      readFileSync(join(dir, 'week.svg'), 'utf8'),
+      /Fleet grid import, 2023-01-24 to 2023-01-26 \(its last 2 days are the drain days after --to\), half hours labelled MM-DD HH in UTC/,
+    );
     // The distribution of daily savings against fifo, per strategy, best day first.
     assert.ok(existsSync(join(dir, 'savings.svg')));
     // Each strategy keeps its colour from plot to plot (fifo is not in this one).
