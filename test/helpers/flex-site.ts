@@ -17,6 +17,7 @@ import type { Order } from '../../src/domain/order.ts';
 import type { SignalSeries } from '../../src/domain/signals.ts';
 import { epochMs, slotStart, type EpochMs, type SlotGrid } from '../../src/domain/time.ts';
 import { gbp, gbpPerMwh, gPerKwh, kw } from '../../src/domain/units.ts';
+import { FlexError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Meter, Scheduler, SignalSource, Store } from '../../src/ports.ts';
 import { freePort } from './run-process.ts';
@@ -103,7 +104,34 @@ export const startFlexSites = async (
   // Each side names the other's key file, so both keys exist before either role starts.
   for (const id of [bppId, ...sites.map((x) => agentId(x.site)), dispatchKeyId(bppId)])
     await new FileKeyStore(keys.dir, true).signer(id);
-  // Each side must know the other's URL before its routes exist, so take free ports first.
+  // Each side must know the other's URL before its routes exist, so ports are taken free first and
+  // bound later; another test process may bind one in between (listen: the port is in use), so a
+  // start that loses that race is made again on new ports.
+  for (let attempt = 1; ; attempt++) {
+    try {
+      return await startOnFreePorts(sites, o, { dir, level, log, keys, bppId, agentId, wallNow });
+    } catch (e) {
+      if (!(e instanceof FlexError && e.path === 'listen' && /in use/.test(e.message)) || attempt >= 5) throw e;
+    }
+  }
+};
+
+/** What startFlexSites made once, for each try at starting the roles on free ports. */
+interface StartContext {
+  readonly dir: string;
+  readonly level: 'silent';
+  readonly log: ReturnType<typeof createLogger>;
+  readonly keys: { dir: string; generate: boolean };
+  readonly bppId: string;
+  readonly agentId: (site: string) => string;
+  readonly wallNow: () => number;
+}
+
+const startOnFreePorts = async (
+  sites: readonly FlexSiteOptions[],
+  o: { readonly moveCost?: MoveCost },
+  { dir, level, log, keys, bppId, agentId, wallNow }: StartContext,
+): Promise<FlexSites> => {
   const bppPort = await freePort();
   const agentPorts: number[] = [];
   for (let i = 0; i < sites.length; i++) agentPorts.push(await freePort());
@@ -140,41 +168,47 @@ export const startFlexSites = async (
   );
   const agentRoles: Awaited<ReturnType<typeof composeAgent>>[] = [];
   const agents = new Map<string, { agent: ComputeAgent; store: Store }>();
-  for (const [i, x] of sites.entries()) {
-    const role = await composeAgent(
-      {
-        id: agentId(x.site),
-        listen: at(agentPorts[i]!),
-        store: { kind: 'sqlite', file: join(dir, `agent-${x.site}.db`) },
-        logLevel: level,
-        keys,
-        clock: { kind: 'system' },
-        slotMinutes: 30,
-        horizonSlots: 48,
-        site: { id: x.site, region: 'GB', gridImportLimitKw: x.itPowerLimitKw, pue: 1 },
-        orchestrator: peer(dispatchKeyId(bppId), bppUrl),
-        scheduler: { kind: 'given' },
-        pollSeconds: 30,
-      },
-      {
-        log,
-        now: wallNow,
-        drive: 'external',
-        ...(x.holdNewJobs ? { holdNewJobs: true } : {}),
-        scheduler: {
-          scheduler: x.scheduler,
-          meter: noMeter(x.site),
-          baseLoad: (g) => new Array<number>(g.slots).fill(x.baseLoadKw),
-          ...(x.baselineKw === undefined
-            ? {}
-            : { baseline: async (g: SlotGrid) => new Array<number>(g.slots).fill(x.baselineKw as number) }),
-          itPowerLimitKw: x.itPowerLimitKw,
-          pue: 1,
+  try {
+    for (const [i, x] of sites.entries()) {
+      const role = await composeAgent(
+        {
+          id: agentId(x.site),
+          listen: at(agentPorts[i]!),
+          store: { kind: 'sqlite', file: join(dir, `agent-${x.site}.db`) },
+          logLevel: level,
+          keys,
+          clock: { kind: 'system' },
+          slotMinutes: 30,
+          horizonSlots: 48,
+          site: { id: x.site, region: 'GB', gridImportLimitKw: x.itPowerLimitKw, pue: 1 },
+          orchestrator: peer(dispatchKeyId(bppId), bppUrl),
+          scheduler: { kind: 'given' },
+          pollSeconds: 30,
         },
-      },
-    );
-    agentRoles.push(role);
-    agents.set(x.site, { agent: role.agent, store: role.store });
+        {
+          log,
+          now: wallNow,
+          drive: 'external',
+          ...(x.holdNewJobs ? { holdNewJobs: true } : {}),
+          scheduler: {
+            scheduler: x.scheduler,
+            meter: noMeter(x.site),
+            baseLoad: (g) => new Array<number>(g.slots).fill(x.baseLoadKw),
+            ...(x.baselineKw === undefined
+              ? {}
+              : { baseline: async (g: SlotGrid) => new Array<number>(g.slots).fill(x.baselineKw as number) }),
+            itPowerLimitKw: x.itPowerLimitKw,
+            pue: 1,
+          },
+        },
+      );
+      agentRoles.push(role);
+      agents.set(x.site, { agent: role.agent, store: role.store });
+    }
+  } catch (e) {
+    // What started before the failure is stopped, so a retry (below) finds its ports and files free.
+    await Promise.allSettled([...agentRoles.map((r) => r.stop()), bppRole.stop()]);
+    throw e;
   }
   const flexStore = bppRole.store;
   const orders = new Map<string, Order>();
