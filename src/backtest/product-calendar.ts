@@ -1,7 +1,8 @@
 // When the backtest's flexibility products are called (issue 15, `--products dfs,dso-peak,p415`):
 // the dated DFS live events and the stated rules for DSO peak reduction and P415, each window
 // announced at 14:00 UK local the day before (DFS 2022/23 was day-ahead). What a site commits and is
-// paid for a window: products.ts; docs/backtest.md, "Flexibility products", states each rule.
+// paid for a window: products.ts, product-settlement.ts; docs/backtest.md, "Flexibility products",
+// states each rule.
 // - dfs: the shared notes and grid data hold no list of DFS event days, so the live events named in
 //   public reports are used (DFS_LIVE_EVENTS, each with its source); DFS tests are left out (no dated
 //   list was found).

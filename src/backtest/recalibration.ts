@@ -1,6 +1,6 @@
 // Post-fulfilment learning in the backtest (issue 15): after each delivered window the site's power
 // model is corrected from its metered readings, so the next commitment is made from the corrected
-// prediction. products.ts (settleOffers) fits it on the windows delivered before each notice.
+// prediction. product-settlement.ts (settleOffers) fits it on the windows delivered before each notice.
 
 /** A power model correction: metered ≈ offset + gain × predicted (kW), fitted on delivered windows. */
 export interface PowerFit {

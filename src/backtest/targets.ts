@@ -175,7 +175,7 @@ const sloVerdict = (s: Readonly<Record<string, StrategySummary>>): Verdict => {
 
 /**
  * The report's section on the targets: each met or not, by how much, and why. `boundShare`: the share
- * of fifo's distance to the proven bound flexlon closed (report.ts), or why there is none.
+ * of fifo's distance to the proven bound flexlon closed (report-bound.ts), or why there is none.
  */
 export const targetsHtml = (
   t: Targets,

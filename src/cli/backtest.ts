@@ -131,7 +131,7 @@ export const summaryLines = (s: Readonly<Record<string, StrategySummary>>): stri
   return out;
 };
 
-/** What the products add to a strategy's summary in results.json (report.ts). */
+/** What the products add to a strategy's summary in results.json (report-products.ts). */
 interface FlexibilityOf {
   readonly flexibility?: {
     readonly revenueGbp: number;

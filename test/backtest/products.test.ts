@@ -13,11 +13,12 @@ import { SIM_SITES } from '../../src/compose/market.ts';
 import { PERIOD_MS, settlementDayStart } from '../../src/domain/settlement-day.ts';
 import { fleetSites, SITE_IDS } from '../../src/backtest/fleet.ts';
 import { sloClassOf, summarise } from '../../src/backtest/metrics.ts';
-import { settleOffers, type MeterSource, type Offer } from '../../src/backtest/products.ts';
+import type { MeterSource, Offer } from '../../src/backtest/products.ts';
+import { settleOffers } from '../../src/backtest/product-settlement.ts';
 import { DFS_LIVE_EVENTS, productCalendar, type ProductWindow } from '../../src/backtest/product-calendar.ts';
 import { fitPower } from '../../src/backtest/recalibration.ts';
 import type { DayChunk } from '../../src/backtest/checkpoint.ts';
-import { thinBaselines } from '../../src/backtest/report.ts';
+import { thinBaselines } from '../../src/backtest/report-products.ts';
 
 /** A site metering `base` kW in every period of every day, except the overrides (date → slot → kW). */
 const meter = (base: number, over: Record<string, Record<number, number>> = {}, price = 100): MeterSource => ({

@@ -3,7 +3,7 @@
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import type { StrategySummary } from '../../src/backtest/metrics.ts';
-import { figuresTable } from '../../src/backtest/report.ts';
+import { figuresTable } from '../../src/backtest/report-figures.ts';
 import { targetsHtml, targetsOf } from '../../src/backtest/targets.ts';
 
 const summary = (o: {
