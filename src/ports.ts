@@ -149,7 +149,7 @@ export interface Solver {
    * The problem's batteries alone, planned at its prices with `jobs` held as they are (the last
    * stage of a plan, src/optimise/battery-model.ts); undefined where no battery plan keeps import
    * within its limits. The backtest plans its jobs on prices with a capacity value added
-   * (src/backtest/planner-strategy.ts), which is no price a battery pays, then its batteries with this.
+   * (src/backtest/planner-prices.ts), which is no price a battery pays, then its batteries with this.
    */
   planBatteries?(
     problem: PlanningProblem,

@@ -250,7 +250,7 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
   // A site's battery: the least its part of the bill can be over the run, its ties to the site
   // dropped (src/optimise/battery-model.ts batteryCostBound). The bill is the import at each period's
   // price + carbon, import = IT × PUE + charged − discharged, so the battery's part (with its wear and
-  // its end state at the run's mean price + carbon, as the metrics value it: run.ts batteryEndOf) is
+  // its end state at the run's mean price + carbon, as the metrics value it: battery-end.ts batteryEndOf) is
   // separate from the jobs' and the inflexible power's, and the sum of the three parts' bounds is one.
   const meanGbpPerKwh = price.reduce((a, x) => a + x, 0) / Math.max(1, slots) / 1000;
   const batteryGbp = new Map<string, number>();

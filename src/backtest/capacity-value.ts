@@ -1,6 +1,6 @@
 // The capacity value flexlon puts on later room at a contended site, and the offered load it is
 // scaled by (docs/backtest.md, "Capacity value"): src/optimise/capacity-value.ts, shared with the
-// Flexibility Orchestrator. The planner strategy (planner-strategy.ts) adds it to each slot's price by
+// Flexibility Orchestrator. The planner strategy (planner-prices.ts) adds it to each slot's price by
 // hours ahead; here, the offered load of a simulated site and the bound's reading of it.
 import type { SiteSim } from './site-sim.ts';
 import { OFFERED_FREE, type OfferedLoad } from '../optimise/capacity-value.ts';

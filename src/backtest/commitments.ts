@@ -72,7 +72,7 @@ export const offersAt = (
   sites.map((s, i) => {
     const t = terms[i] as WindowTerms;
     // Where the site's jobs see only part of a window's pay, its battery carries them: expected as
-    // if every GPU were busy there, as the battery was planned (planner-strategy.ts windowFill).
+    // if every GPU were busy there, as the battery was planned (battery-plan.ts windowFill).
     const full = s.spec.trainingMaxKw - s.spec.trainingIdleKw;
     let carried = false;
     const predictedKw = t.fixedKw.map((fixed, p) => {

@@ -5,14 +5,14 @@
 // is missing). Work is GPU-hours run at full speed. A site battery's wear (£ per MWh discharged, as
 // its owner states it) is a cost like the bill: in £ per GPU-hour and in the value the captured share
 // compares; the bill itself (energyGbp) is what the meter would be charged. So is the energy a battery
-// ends the run without (run.ts BatteryEnd: the grid energy to refill it at the run's mean price and
+// ends the run without (battery-end.ts BatteryEnd: the grid energy to refill it at the run's mean price and
 // carbon; a credit where it ends fuller): otherwise a battery emptied on the last day would count as
 // a saving.
 import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { DayChunk } from './checkpoint.ts';
 import { NO_SLACK_H } from './reserve.ts';
-import type { BatteryEnd } from './run.ts';
+import type { BatteryEnd } from './battery-end.ts';
 
 const PERIOD_H = PERIOD_MS / 3_600_000;
 

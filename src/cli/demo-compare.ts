@@ -25,7 +25,7 @@ export interface Savings {
   /**
    * Where FlexLon's site has a battery: its stored energy at the end against the start (kWh) and the
    * grid energy that stands for (kWh; positive: to refill it), counted in flexlonGbp and flexlonGCo2
-   * at the two days' mean outturn price and intensity, as the backtest counts it (run.ts batteryEndOf).
+   * at the two days' mean outturn price and intensity, as the backtest counts it (battery-end.ts batteryEndOf).
    */
   readonly battery?: { readonly storedChangeKwh: number; readonly gridKwh: number; readonly gbp: number };
   readonly caveats: readonly string[];

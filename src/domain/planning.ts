@@ -23,7 +23,7 @@ export interface BatteryBoundInput {
   /**
    * £ per kWh of grid energy the stored energy's change over the run stands for at its end: a
    * shortfall Δ is refilled from the grid at Δ / round-trip efficiency, a surplus credited at Δ (the
-   * backtest's metrics, src/backtest/run.ts batteryEndOf).
+   * backtest's metrics, src/backtest/battery-end.ts batteryEndOf).
    */
   readonly endGbpPerKwh: number;
 }
