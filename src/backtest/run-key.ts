@@ -12,6 +12,8 @@ import {
   PRICE_RECENT_PERIODS,
   PRICE_SHAPE_DAYS,
   PRICE_PER_CARBON,
+  PRICE_CARBON_HOURS,
+  PRICE_CARBON_NOW_SHARE,
 } from './signal-view.ts';
 
 /** What a checkpoint must match: everything that changes the result. */
@@ -41,6 +43,8 @@ export const runKey = (o: BacktestOptions): string =>
       levelPeriods: PRICE_LEVEL_PERIODS,
       levelLookback: PRICE_LEVEL_LOOKBACK,
       perCarbon: o.pricePerCarbon ?? PRICE_PER_CARBON,
+      carbonNowShare: PRICE_CARBON_NOW_SHARE,
+      carbonHours: PRICE_CARBON_HOURS,
     },
     // Checkpoints made before flexlon priced capacity (or with another share) are refused.
     capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,

@@ -18,8 +18,8 @@
 // - price: no price forecast ships. The profile forecast of a half hour is the base (the mean MID
 //   of the last 48 published half hours) + that clock half hour's mean offset from its day's mean on
 //   the last PRICE_SHAPE_DAYS fully published local days of the same kind, weekday or weekend (the
-//   shape); plus the carbon term: PRICE_PER_CARBON × how far the carbon forecast for the half hour
-//   (the vintage issued by the decision) lies from the same base + shape of the stored carbon
+//   shape); plus the carbon term: pricePerCarbonAt(lead) × how far the carbon forecast for the half
+//   hour (the vintage issued by the decision) lies from the same base + shape of the stored carbon
 //   forecasts, since gas sets both GB's price and its intensity at the margin; plus the day's level:
 //   the error of that forecast on the last published half hour, fading with the lead. A MID
 //   outturn is known from its period's end. Built from outturns and carbon vintages issued by the
@@ -71,6 +71,24 @@ export const PRICE_LEVEL_LOOKBACK = 4;
  */
 export const PRICE_PER_CARBON = 0.25;
 export const PRICE_LEVEL_HOURS = 6;
+/**
+ * The carbon term is weaker in the next hours: PRICE_PER_CARBON × (1 − (1 − PRICE_CARBON_NOW_SHARE)
+ * × e^(−lead / PRICE_CARBON_HOURS)), £0.10/MWh per gCO2/kWh at lead 0 rising to £0.25 a day ahead
+ * (pricePerCarbonAt). Near the decision the day's level, the last half hour's error, already holds
+ * most of what the intensity says. Fitted by least squares on January–September 2024, deciding
+ * every hour, the price's response to the term beyond the rest of the forecast was 0.11 at lead 0,
+ * 0.13 at 0.5–2 h, 0.16 at 2–4 h, 0.19 at 4–8 h and 0.20 beyond (on 2023: 0.15, 0.18, 0.19, 0.21,
+ * 0.23–0.26). The mean absolute error fell at every lead in both years (2024: £5.17 → £5.08/MWh at
+ * lead 0, £7.82 → £7.67 at 0.5–2 h, £11.26 → £11.06 at 2–4 h; 2023: £8.33 → £8.29, £11.53 → £11.51,
+ * £15.51 → £15.41), with 2 h or 8 h instead of 4 h no better (docs/backtest.md, "A weaker carbon
+ * term in the next hours").
+ */
+export const PRICE_CARBON_NOW_SHARE = 0.4;
+export const PRICE_CARBON_HOURS = 4;
+
+/** The carbon term's £/MWh per gCO2/kWh at `leadH` hours ahead, for a term of `perCarbon` a day ahead. */
+export const pricePerCarbonAt = (leadH: number, perCarbon = PRICE_PER_CARBON): number =>
+  perCarbon * (1 - (1 - PRICE_CARBON_NOW_SHARE) * Math.exp(-Math.max(0, leadH) / PRICE_CARBON_HOURS));
 
 /**
  * Recorded series, one value per half hour from `start`; gaps filled and counted, never silent.
@@ -180,7 +198,7 @@ export class ForecastView implements SignalView {
     private readonly noise: NoisePath,
     private readonly audit: ViewAudit = newAudit(),
     model: VintageModel = { ...DEFAULT_VINTAGE_MODEL, seed: data.seed },
-    /** The price forecast's carbon term (£/MWh per gCO2/kWh); 0 leaves the forecast on prices alone. */
+    /** The price forecast's carbon term a day ahead (£/MWh per gCO2/kWh; pricePerCarbonAt); 0 leaves the forecast on prices alone. */
     private readonly pricePerCarbon = PRICE_PER_CARBON,
   ) {
     this.model = model;
@@ -223,11 +241,13 @@ export class ForecastView implements SignalView {
   }
 
   /**
-   * The forecast of period i without the day's level, for a half hour whose carbon forecast is
-   * `carbon`: the base (the last 48 published half hours) + the shape of whole local days before
-   * i's own, at i's local clock half hour, + the carbon term.
+   * The forecast of period i without the day's level or the carbon term, for a half hour whose
+   * carbon forecast is `carbon`: the base (the last 48 published half hours) + the shape of whole
+   * local days before i's own, at i's local clock half hour; and `carbonOff`, how far `carbon` lies
+   * from the same base + shape of the stored carbon forecasts (the carbon term is that × its £/MWh
+   * per gCO2/kWh at the lead, which the caller knows).
    */
-  private profile(i: number, carbon: number): { value: number; latest: number } | undefined {
+  private profile(i: number, carbon: number): { value: number; carbonOff: number; latest: number } | undefined {
     const base = this.base();
     if (!base) return undefined;
     const c = cacheOf(this.data);
@@ -240,21 +260,27 @@ export class ForecastView implements SignalView {
     const slot = c.slot[i] as number;
     const has = (shape.n[slot] as number) > 0;
     const [dp, dc] = has ? [shape.price[slot] as number, shape.carbon[slot] as number] : [0, 0];
-    const value = base.price + dp + this.pricePerCarbon * (carbon - base.carbon - dc);
-    return { value, latest: Math.max(base.latest, shape.latest) };
+    return {
+      value: base.price + dp,
+      carbonOff: carbon - base.carbon - dc,
+      latest: Math.max(base.latest, shape.latest),
+    };
   }
 
   /**
    * The day's level: the mean error of the profile forecast over the last PRICE_LEVEL_PERIODS
    * published half hours that have a price; a missing MID (5 periods of 2023, and 15 of zero
    * volume) is passed over, up to PRICE_LEVEL_LOOKBACK half hours back, rather than leaving the
-   * level at 0. It depends on asOf only, so each view works it out once (it was worked out again
-   * for each of the 96 periods a plan reads).
+   * level at 0. Kept as the error without the carbon term and the carbon offset apart, since the
+   * term's weight depends on the lead of the half hour it corrects (pricePerCarbonAt). It depends on
+   * asOf only, so each view works it out once (it was worked out again for each of the 96 periods a
+   * plan reads).
    */
-  private levelMemo?: { error: number; latest: number };
-  private level(): { error: number; latest: number } {
+  private levelMemo?: { error: number; carbonOff: number; latest: number };
+  private level(): { error: number; carbonOff: number; latest: number } {
     if (this.levelMemo) return this.levelMemo;
     let err = 0;
+    let off = 0;
     let m = 0;
     let latest = -Infinity;
     const last = Math.floor((this.asOf - this.data.start) / PERIOD_MS) - 1;
@@ -264,10 +290,11 @@ export class ForecastView implements SignalView {
       const f = this.profile(k, this.data.carbonForecast[k] as number);
       if (Number.isNaN(p) || !f) continue;
       err += p - f.value;
+      off += f.carbonOff;
       m++;
       latest = Math.max(latest, f.latest, this.startOf(k) + PERIOD_MS);
     }
-    this.levelMemo = { error: m > 0 ? err / m : 0, latest };
+    this.levelMemo = m > 0 ? { error: err / m, carbonOff: off / m, latest } : { error: 0, carbonOff: 0, latest };
     return this.levelMemo;
   }
 
@@ -292,11 +319,14 @@ export class ForecastView implements SignalView {
     // The carbon forecast as this view hands it out: the vintage issued by the decision.
     const f = this.profile(i, this.carbon(i));
     if (f) {
-      // The day's level: how far the last published outturns ran above or below their own
-      // forecasts, carried into the next hours and fading (PRICE_LEVEL_HOURS).
+      // The carbon term at this lead; the day's level: how far the last published outturns ran
+      // above or below their own forecasts (with the same term), carried into the next hours and
+      // fading (PRICE_LEVEL_HOURS).
       const level = this.level();
       const leadH = Math.max(0, start - this.asOf) / 3_600_000;
-      const value = f.value + level.error * Math.exp(-leadH / PRICE_LEVEL_HOURS);
+      const perCarbon = pricePerCarbonAt(leadH, this.pricePerCarbon);
+      const levelError = level.error - perCarbon * level.carbonOff;
+      const value = f.value + perCarbon * f.carbonOff + levelError * Math.exp(-leadH / PRICE_LEVEL_HOURS);
       return this.issued(value, Math.max(f.latest, level.latest), `the price forecast for ${iso(start)}`);
     }
     // No whole day published before: the last outturn published by the decision.

@@ -20,6 +20,7 @@ import {
   newAudit,
   PRICE_LEVEL_HOURS,
   PRICE_PER_CARBON,
+  pricePerCarbonAt,
 } from '../../src/backtest/signal-view.ts';
 import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
 
@@ -72,16 +73,18 @@ describe('no look-ahead', () => {
     assert.deepEqual(windowOf(before), ['2023-03-02T00:00:00.000Z']);
   });
 
+  /** Hours from `v`'s decision to the start of period i. */
+  const leadOf = (v: ForecastView, i: number) => Math.max(0, start + i * PERIOD_MS - v.asOf) / 3_600_000;
   /** The carbon term of a forecast at `v`: the carbon vintage's distance from the week's, which repeats daily. */
   const carbonTerm = (v: ForecastView, i: number) =>
-    PRICE_PER_CARBON * (v.carbon(i) - baseCarbon(start + i * PERIOD_MS));
+    pricePerCarbonAt(leadOf(v, i)) * (v.carbon(i) - baseCarbon(start + i * PERIOD_MS));
   const near = (x: number, y: number) => assert.ok(Math.abs(x - y) < 1e-9, `${x} against ${y}`);
 
   it("the price forecast is the last day's level plus the half hour's shape, with its carbon term", () => {
     const v = new ForecastView(a, NOON, noise);
     // 18:00 today has not been published at noon. The week repeats daily, so the last 24 h's mean +
-    // 18:00's offset from its days' means = its value, + £0.25/MWh per gCO2/kWh that its carbon
-    // vintage (noisy: 6 h ahead) lies above 18:00's stored forecasts.
+    // 18:00's offset from its days' means = its value, + £0.22/MWh (the term 6 h ahead) per gCO2/kWh
+    // that its carbon vintage (noisy: 6 h ahead) lies above 18:00's stored forecasts.
     assert.ok(Math.abs(carbonTerm(v, first + 12)) > 1e-6, 'the vintage has noise 6 h ahead');
     near(v.price(first + 12), basePrice(NOON + 6 * 3_600_000) + carbonTerm(v, first + 12));
     // 11:00 today ended by noon: its own outturn.
@@ -125,7 +128,7 @@ describe('no look-ahead', () => {
       near(x, y);
       // Less the carbon term (the stored forecast is flat; its vintage has noise), the day's price.
       const i = (t - early) / PERIOD_MS;
-      near(x - PRICE_PER_CARBON * (a.carbon(i) - 150), 40 + 3 * local(t));
+      near(x - pricePerCarbonAt((t - asOf) / 3_600_000) * (a.carbon(i) - 150), 40 + 3 * local(t));
     }
   });
 
@@ -169,18 +172,21 @@ describe('no look-ahead', () => {
     near(flat.price(first + 12), basePrice(NOON + 6 * 3_600_000) + carbonTerm(flat, first + 12));
   });
 
-  it('a half hour forecast 50 gCO2/kWh above its days is forecast £12.50/MWh dearer', () => {
+  it('a half hour forecast 50 gCO2/kWh above its days is forecast dearer: £5/MWh now, £10.83 6 h ahead, near £12.50 a day ahead', () => {
     // From noon on the day every stored carbon forecast is 50 g higher; the prices repeat the week.
     const higher = (t: number) => baseCarbon(t) + (t >= NOON ? 50 : 0);
     const v = new ForecastView(gridDataOf(history(basePrice, higher), start, periods, 1), NOON, noise);
     const w = new ForecastView(a, NOON, noise);
     // The same noise path: the vintages differ by the 50 g alone.
     near(v.carbon(first + 12) - w.carbon(first + 12), 50);
-    near(v.price(first + 12) - w.price(first + 12), 50 * PRICE_PER_CARBON);
+    // The term is weaker near the decision, where the day's level already says most.
+    near(v.price(first) - w.price(first), 50 * 0.1);
+    near(v.price(first + 12) - w.price(first + 12), 50 * (0.25 - 0.15 * Math.exp(-6 / 4)));
+    assert.ok(Math.abs(v.price(first + 48) - w.price(first + 48) - 50 * PRICE_PER_CARBON) < 0.2);
     // Stored forecasts of periods after the decision reach the price forecast only through the carbon
     // vintage the view hands out (centred on them: docs/backtest.md, "Forecast vintages", a caveat).
     for (let i = first; i < first + 96; i++)
-      near(v.price(i) - w.price(i), PRICE_PER_CARBON * (v.carbon(i) - w.carbon(i)));
+      near(v.price(i) - w.price(i), pricePerCarbonAt(leadOf(v, i)) * (v.carbon(i) - w.carbon(i)));
   });
 
   it('flexlon and gsf-best-window decide the same before t whatever happens after t; the oracle does not', async () => {
