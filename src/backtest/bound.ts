@@ -3,7 +3,7 @@
 // (docs/backtest.md, "What keeps the targets out of reach"). This is: each site's run planned as
 // problems that see every job of the run from its first possible start (the period start after its
 // submission), outturn price + carbon at the carbon price in every period, and lateness priced as the
-// metrics price it (site-sim.ts Finished.lateGpuH × £0.25 per GPU-hour: energy in the period holding
+// metrics price it (sim-job.ts Finished.lateGpuH × £0.25 per GPU-hour: energy in the period holding
 // the deadline and after it, × (periods late + 1)). The planner proves a lower bound on each
 // problem's LP relaxation (src/optimise/bound.ts), which lets jobs pause and run at part power, so
 // no schedule the site can run (whole GPUs, pre-empted only for must-start jobs, FIFO) costs less. The idle and inference

@@ -73,7 +73,7 @@ export const minEnergyPerWork = (node: GpuNodePower): number => {
   return least;
 };
 
-/** What the rule reads of a running job (site-sim.ts SimJob has it). */
+/** What the rule reads of a running job (sim-job.ts SimJob has it). */
 export interface RunningJob {
   readonly id: string;
   readonly powerKw: number;
@@ -158,7 +158,7 @@ export const capsFor = (i: CapInput): Map<string, number> => {
   return out;
 };
 
-/** What the start rule reads of a waiting job (site-sim.ts SimJob has it). */
+/** What the start rule reads of a waiting job (sim-job.ts SimJob has it). */
 export interface WaitingJob extends RunningJob {
   readonly gpus: number;
 }

@@ -7,7 +7,8 @@ import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from '
 import { join } from 'node:path';
 import { FlexError } from '../errors.ts';
 import type { Offer } from './products.ts';
-import type { Finished, SiteState } from './site-sim.ts';
+import type { SiteState } from './site-sim.ts';
+import type { Finished } from './sim-job.ts';
 
 export interface PeriodRow {
   /** Period start (ms). */

@@ -18,7 +18,7 @@ import { BATTERY_REPORT_FIELDS } from '../domain/compute.ts';
 import { FlexError } from '../errors.ts';
 import { A100_SXM_NODE, DGX_A100_NODE, nodeIdleKw, nodeMaxKw, type GpuNodePower } from '../sim/power.ts';
 import { BACKTEST_BUSY_FILL, PUE, type FleetSite } from './fleet.ts';
-import type { SiteBattery } from './site-sim.ts';
+import type { SiteBattery } from './site-battery.ts';
 
 /** The largest training job the busy profile draws (src/sim/workload.ts, the `training` mix). */
 export const LARGEST_JOB_GPUS = 64;
@@ -98,7 +98,7 @@ export const parseFleetFile = (text: string, file: string): FleetFile => {
     if (!Number.isInteger(inferenceNodes) || (inferenceNodes as number) < 0)
       bad(`${at}.inferenceNodes`, `must be a whole number ≥ 0, got ${JSON.stringify(raw.inferenceNodes)}`);
     // The connection must carry the whole cluster at full power: the backtest never cuts the
-    // cluster's draw, only a battery's charging (site-sim.ts).
+    // cluster's draw, only a battery's charging (site-battery.ts).
     const fullKw = ((nodes as number) + (inferenceNodes as number)) * nodeMaxKw(power) * pue;
     const limit = raw.gridImportLimitKw;
     if (limit !== undefined && (typeof limit !== 'number' || !(limit >= fullKw)))
@@ -174,7 +174,7 @@ const nodeOf = (raw: unknown, path: string, bad: (path: string, why: string) => 
 };
 
 /**
- * A site battery behind the meter (site-sim.ts): energies in kWh stored, powers in kW at its grid
+ * A site battery behind the meter (site-battery.ts): energies in kWh stored, powers in kW at its grid
  * side. initialSocKwh defaults to halfway between the limits, degradationGbpPerMwh to 0.
  */
 const batteryOf = (raw: unknown, path: string, bad: (path: string, why: string) => never): SiteBattery => {

@@ -23,7 +23,7 @@ export const PUE = 1.3;
  * The demo's simulated sites and their training pools: SIM_SITES in src/sim/sites.ts, the one
  * place their sizes are written. Loading it costs the backtest the market composition's modules
  * (about 0.7 s at start), which is cheaper than two copies of the sizes drifting apart. The battery
- * site (cdf) is there with its battery (site-sim.ts), chosen with `--sites`; the default fleet is the
+ * site (cdf) is there with its battery (site-battery.ts), chosen with `--sites`; the default fleet is the
  * three without one, whose figures docs/backtest.md reports.
  */
 const SITES = SIM_SITES.map((s) => ({

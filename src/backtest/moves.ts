@@ -87,7 +87,7 @@ export const runningPlan = (
 });
 
 /**
- * A waiting job's lateness in GPU-hours as its plan has it, as the metrics count it (site-sim.ts
+ * A waiting job's lateness in GPU-hours as its plan has it, as the metrics count it (sim-job.ts
  * Finished.lateGpuH): energy run in the period holding the deadline or later × (periods late + 1),
  * and what the plan leaves beyond its horizon (`slots`) as run in the period after it, late only if
  * that period is. Its power in each slot is average power, so a slot's energy is power × half an hour.

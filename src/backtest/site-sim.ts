@@ -22,19 +22,24 @@
 //   busy, the moment a running job finishes and frees them (within the period too); they run at full
 //   power until their energy is used (pre-empted only as above). A job submitted inside a period is
 //   seen at the next period's start (the decision cadence), by every strategy alike.
-// - A site may have a battery behind its meter (the demo's cdf, or a fleet file's). It holds its
-//   stored energy unless a strategy sets it (flexlon and the oracle, from their plans); a setpoint is
-//   clipped to the battery's power, its state-of-charge limits, the site's own import (it never
-//   exports) and its grid connection (it never charges the site above it), and the grid import is
+// - A site may have a battery behind its meter (the demo's cdf, or a fleet file's). The site keeps
+//   its stored energy and meters it; its controller (site-battery.ts) holds it unless a strategy
+//   sets it and clips a setpoint to the battery's and the site's limits. The grid import is
 //   IT × PUE + charged − discharged.
 // - Where the site's node is known (SiteSpec.node), a strategy may cap the GPUs of jobs running at
 //   the period's start for that period (flexlon and the oracle, from their plans; caps.ts): a capped
 //   job draws and progresses as the measured sweep says. Work is counted in full-power kWh
 //   (remainingKwh), so a capped job's GPU-hours are its progress, not its time.
-import type { BatteryReport, ComputeJob } from '../domain/compute.ts';
+// The jobs' records (SimJob, Finished) are in sim-job.ts.
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { GpuNodePower } from '../sim/power.ts';
 import { cappedRun, type CapRun } from './caps.ts';
+import { runBattery, type BatteryFlows, type BatterySetpoint, type SiteBattery } from './site-battery.ts';
+import type { Finished, SimJob } from './sim-job.ts';
+
+// The site's callers (run.ts, planner-strategy.ts, the strategies) take these from here with the site.
+export type { BatterySetpoint, SiteBattery } from './site-battery.ts';
+export { simJobOf, type Finished, type SimJob } from './sim-job.ts';
 
 const HOUR_MS = 3_600_000;
 const PERIOD_H = PERIOD_MS / HOUR_MS;
@@ -56,60 +61,6 @@ export interface SiteSpec {
   readonly node?: GpuNodePower;
 }
 
-/** A site's battery: as an agent reports it (src/domain/compute.ts), with its stored energy at the start. */
-export type SiteBattery = BatteryReport & { readonly initialSocKwh: number };
-
-/** What a strategy asks of a site's battery over one period (kW at its grid-side terminals). */
-export interface BatterySetpoint {
-  readonly chargeKw: number;
-  readonly dischargeKw: number;
-  /**
-   * In a window the site has committed to: the import (kW) to hold the site at or below. The
-   * battery's controller follows the meter as a real one does, charging no further than the cap
-   * leaves and discharging at least what the period's load puts above it (within its limits).
-   */
-  readonly importCapKw?: number;
-}
-
-/** A job as the backtest tracks it. `beginAt`: the strategy's earliest start (undefined: not yet decided). */
-export interface SimJob {
-  readonly id: string;
-  readonly gpus: number;
-  readonly powerKw: number;
-  readonly energyKwh: number;
-  readonly submittedAt: number;
-  readonly releaseAt: number;
-  readonly deadlineAt: number;
-  /** GPU-hours of work at full speed. */
-  readonly work: number;
-  /** Energy still to run at full power (kWh): the work left, in full-power kWh. */
-  remainingKwh: number;
-  startedAt?: number;
-  beginAt?: number;
-  /** Σ over late periods of (periods late + 1) × energy run then (kWh), for lateGpuH. */
-  lateKwhPeriods?: number;
-  /** The site it was submitted at, where a strategy moved it to another (moves.ts). */
-  movedFrom?: string;
-}
-
-/** A finished job, for SLO metrics. */
-export interface Finished {
-  readonly id: string;
-  readonly gpus: number;
-  readonly waitH: number;
-  /** Hours after the deadline it finished (≤ 0: on time). */
-  readonly lateH: number;
-  /**
-   * Lateness as the planner prices it (docs/planning-problem.md, "Soft deadlines"): GPUs × Σ over the
-   * periods it ran at or after its deadline period of (periods late + 1) × 0.5 h × that period's share
-   * of its energy. × £ per GPU-hour gives the planner's lateness cost.
-   */
-  readonly lateGpuH: number;
-  readonly work: number;
-  /** Hours between release and deadline beyond the job's run at full power: its SLO class (metrics.ts). */
-  readonly slackH?: number;
-}
-
 export interface PeriodMeter {
   /** Grid import over the period, kWh. */
   readonly importKwh: number;
@@ -123,20 +74,8 @@ export interface PeriodMeter {
   /** Running jobs pre-empted for must-start ones in the period (the site's QoS, `first`). */
   readonly preempted: number;
   /** Energy the battery took from the grid and gave back over the period (kWh; absent: no battery). */
-  readonly battery?: { readonly chargedKwh: number; readonly dischargedKwh: number; readonly wearGbp: number };
+  readonly battery?: BatteryFlows;
 }
-
-export const simJobOf = (j: ComputeJob): SimJob => ({
-  id: j.id,
-  gpus: j.gpus,
-  powerKw: j.powerKw,
-  energyKwh: j.energyKwh,
-  submittedAt: j.submittedAt,
-  releaseAt: j.releaseAt,
-  deadlineAt: j.deadlineAt,
-  work: j.work,
-  remainingKwh: j.remainingKwh,
-});
 
 export type StartOrder = 'fifo' | 'backfill';
 
@@ -413,37 +352,13 @@ export class SiteSim {
     return out;
   }
 
-  /**
-   * Runs the battery over the period at the setpoint, within its power, its state-of-charge limits,
-   * the site's import before it (`loadKwh`: it never exports), the connection and, in a committed
-   * window, the import cap (BatterySetpoint.importCapKw), as the planner models it
-   * (src/optimise/battery-model.ts: stored = charged × round-trip efficiency, wear per MWh
-   * discharged). Without a setpoint it holds its charge.
-   */
+  /** Runs the battery over the period at the setpoint (site-battery.ts) and keeps what it stores. */
   private battery(loadKwh: number, set: BatterySetpoint | undefined): PeriodMeter['battery'] {
     const b = this.spec.battery;
     if (!b || this.socKwh === undefined) return undefined;
-    let soc = this.socKwh;
-    const room = Math.max(0, b.maxSocKwh - soc) / b.roundTripEfficiency;
-    const connection = this.spec.gridImportLimitKw;
-    const headroom = connection === undefined ? Infinity : Math.max(0, connection * PERIOD_H - loadKwh);
-    const cap = set?.importCapKw === undefined ? Infinity : set.importCapKw * PERIOD_H;
-    const chargedKwh = Math.min(
-      Math.max(0, set?.chargeKw ?? 0) * PERIOD_H,
-      b.maxChargeKw * PERIOD_H,
-      room,
-      headroom,
-      Math.max(0, cap - loadKwh),
-    );
-    soc += chargedKwh * b.roundTripEfficiency;
-    const dischargedKwh = Math.min(
-      Math.max(Math.max(0, set?.dischargeKw ?? 0) * PERIOD_H, loadKwh + chargedKwh - cap),
-      b.maxDischargeKw * PERIOD_H,
-      Math.max(0, soc - b.minSocKwh),
-      loadKwh + chargedKwh,
-    );
-    this.socKwh = soc - dischargedKwh;
-    return { chargedKwh, dischargedKwh, wearGbp: (dischargedKwh * b.degradationGbpPerMwh) / 1000 };
+    const { flows, socKwh } = runBattery(b, this.socKwh, this.spec.gridImportLimitKw, loadKwh, set);
+    this.socKwh = socKwh;
+    return flows;
   }
 
   /** Jobs not finished (pending, waiting or running). */

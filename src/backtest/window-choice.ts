@@ -3,7 +3,7 @@
 // Once a window is announced its pay is priced into the planner's signals: the battery keeps charge
 // for it, and each MWh of the jobs' energy kept out of it looks worth the product's rate. But the
 // import a site can be paid to cut stops at zero: the battery discharges into the site's own load and
-// never exports (site-sim.ts). Where the battery alone can carry the whole site through the window,
+// never exports (site-battery.ts). Where the battery alone can carry the whole site through the window,
 // fixed load and every GPU at full power, no MWh of the jobs changes what the window pays, and a job
 // deferred out of it only waits. Priced into the jobs anyway (as before this rule), the cdf fortnight
 // of January 2023 earned £342 and paid £675 more in lateness and energy than with the jobs blind to
@@ -13,7 +13,7 @@
 // 1 − (what the battery can discharge beyond the fixed load) ÷ (the jobs' import at full power),
 // between 0 and 1. A linear price cannot say "the first MWh are free, the last pay in full"; the
 // share is the average of that, stated as an approximation. Without a battery the share is 1.
-import type { SiteBattery } from './site-sim.ts';
+import type { SiteBattery } from './site-battery.ts';
 
 /** What a site knows of a window at its notice (commitments.ts windowTerms). */
 export interface WindowTerms {

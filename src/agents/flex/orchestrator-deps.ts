@@ -1,7 +1,7 @@
 // What the Flexibility Orchestrator is built from (src/compose/bpp.ts picks each part): the ports it
 // plans and dispatches through, and the operator's settings for planning, pricing and the terms it
-// sells on. Read only by the orchestrator: the Beckn handlers and tasks get the narrow FlexContext
-// (context.ts) it builds from them.
+// sells on. Read only by the orchestrator (and its rolling dispatch, rolling-dispatch.ts): the Beckn
+// handlers and tasks get the narrow FlexContext (context.ts) it builds from them.
 import type { BecknClient } from '../../beckn/client.ts';
 import type { MoveCost } from '../../domain/compute.ts';
 import type { CancellationPolicy } from '../../domain/order.ts';

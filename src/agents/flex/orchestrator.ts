@@ -2,7 +2,9 @@
 // fleet on a rolling horizon with every confirmed commitment as a hard constraint, and dispatches
 // the plan. The Beckn order lifecycle that sells flexibility lives in lifecycle.ts and post-order.ts;
 // what the orchestrator is built from in orchestrator-deps.ts, the reports it keeps in
-// site-reports.ts, the offers it holds in held-offers.ts, each site's dispatch in dispatch.ts.
+// site-reports.ts, the offers it holds in held-offers.ts; the operational plan's recording and
+// dispatch (answering the agents' reports, pushing to every agent) in rolling-dispatch.ts, each
+// site's dispatch in dispatch.ts.
 //
 // Everything a restart needs is in the store: the agents' latest reports, the offers held, the
 // orders and their commitments, the outbox. recover() reads them back, re-plans with the live
@@ -20,17 +22,16 @@ import type { DispatchInstruction } from '../../optimise/dispatch.ts';
 import type { AgentLink, IdSource, Solver, Store } from '../../ports.ts';
 import { FIFO_COUNTERFACTUAL } from '../../settlement/baselines.ts';
 import { httpAgentLink } from '../link.ts';
-import { parseReport, type DispatchMessage } from '../link-protocol.ts';
+import type { DispatchMessage } from '../link-protocol.ts';
 import type { FlexContext, FlexSite, FleetPlanning, HeldOffer, PlanOptions } from './context.ts';
 import { FifoCarbonCap } from './carbon-cap.ts';
-import { pushDispatch, siteDispatch } from './dispatch.ts';
 import { RollingPlans, solveFleet, type RollingPlan } from './fleet-plan.ts';
 import { hardFirst } from './hard-first.ts';
 import { HeldOffers } from './held-offers.ts';
 import { Mutex } from './mutex.ts';
 import type { FlexOrchestratorDeps } from './orchestrator-deps.ts';
-import { ReportBatcher, slotIndex } from './report-batch.ts';
-import { latenessOf, planRecord, storePlan, type PlanRecord, type PlanResult } from './plan-record.ts';
+import type { PlanRecord, PlanResult } from './plan-record.ts';
+import { RollingDispatch } from './rolling-dispatch.ts';
 import { SiteMoves } from './site-move.ts';
 import { CapacityValues } from './capacity-value.ts';
 import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../../optimise/problem.ts';
@@ -52,10 +53,11 @@ export class FlexOrchestrator implements FleetPlanning {
   private readonly capacity: CapacityValues | undefined;
   /** What the Beckn handlers and tasks get (kit.ts, bpp.ts): never the orchestrator or its deps. */
   readonly context: FlexContext;
-  private readonly batcher: ReportBatcher<{ result: PlanResult; rec: PlanRecord }> | undefined;
   private readonly rolling: RollingPlans;
   /** The site move lever: its cost, the jobs pinned at home, the moves' dispatch (site-move.ts). */
   private readonly moves: SiteMoves;
+  /** Records the operational plan and dispatches it to the agents (rolling-dispatch.ts). */
+  private readonly dispatch: RollingDispatch;
 
   constructor(private readonly deps: FlexOrchestratorDeps) {
     this.ids = deps.ids ?? uuidIds(randomUUID);
@@ -86,15 +88,16 @@ export class FlexOrchestrator implements FleetPlanning {
       deps.log,
       deps.carbonCapFifo === 'intensity' ? 'intensity' : 'kg',
     );
-    this.batcher =
-      deps.gatherReportsMs === undefined
-        ? undefined
-        : new ReportBatcher({
-            sites: () => deps.sites.map((s) => s.id),
-            slotNow: () => slotIndex(deps.market.now(), deps.slotMinutes),
-            gatherMs: deps.gatherReportsMs,
-            plan: () => this.slotPlan(),
-          });
+    this.dispatch = new RollingDispatch({
+      deps,
+      ids: this.ids,
+      link: this.link,
+      rolling: this.rolling,
+      moves: this.moves,
+      latest: this.latest,
+      plan: (o, carry) => this.plan(o, carry),
+      site: (id) => this.site(id),
+    });
     this.context = {
       provider: { id: deps.id, uri: deps.uri, name: deps.name, wallNow: deps.wallNow },
       sites: deps.sites,
@@ -269,39 +272,6 @@ export class FlexOrchestrator implements FleetPlanning {
     };
   }
 
-  /** Stores the plan that dispatch follows (immutable), with the audit row, in one transaction. */
-  private async record(
-    result: PlanResult,
-    reason: string,
-    audit: Record<string, unknown>,
-    id: string = this.ids.next('plan'),
-  ): Promise<PlanRecord> {
-    const rec = planRecord(id, this.deps.wallNow(), result, reason);
-    await storePlan(this.deps.store, this.deps.id, rec, result, audit);
-    this.deps.onPlanRecorded?.(rec);
-    return rec;
-  }
-
-  /**
-   * The operational plan (what dispatch follows): every live commitment binding, and the waiting
-   * deferrable jobs on soft SLOs, so a full fleet (a backlog) gets a plan that makes some work late at
-   * its lateness cost rather than none. Only hard constraints can make it infeasible (running and
-   * inflexible work, base load, commitments, the grid connection): then the reason names the job,
-   * site and slots, it is logged as FLX_PLAN_INFEASIBLE, and no waiting job is released.
-   */
-  private async operationalPlan(): Promise<PlanResult> {
-    const ticket = this.rolling.begin();
-    const carry = await this.rolling.carry(this.deps.market.now());
-    const result = await this.plan({}, this.deps.incrementalReplans ? carry : undefined);
-    this.rolling.made(result, ticket);
-    if (result.schedule.status === 'infeasible')
-      this.deps.log.error(
-        { code: 'FLX_PLAN_INFEASIBLE', reason: result.schedule.reason },
-        `a hard constraint cannot hold: ${result.schedule.reason ?? 'no reason given'}; waiting jobs stay held`,
-      );
-    return result;
-  }
-
   /**
    * Solves a planning problem as given (offer pricing measures its curves with it), its site moves
    * kept only where they pay, and priced in (SiteMoves.solve).
@@ -314,92 +284,17 @@ export class FlexOrchestrator implements FleetPlanning {
     return this.moves.solveFrom(this.solver, problem, base, [...this.reports.values()]);
   }
 
-  /** Carries out the site moves a plan makes due now, and keeps the reports as they leave them (SiteMoves.dispatch). */
-  private dispatchMoves(result: PlanResult, planId: string): Promise<void> {
-    return this.moves.dispatch(result, planId, this.reports, this.deps.market.now());
-  }
-
   /**
    * An agent's periodic report (checked against flexlon-link/1): remember it (durably), re-plan, and
-   * answer with that site's dispatch.
+   * answer with that site's dispatch (RollingDispatch.onAgentReport).
    */
-  async onAgentReport(body: unknown): Promise<DispatchMessage & { readonly dispatch: DispatchInstruction[] }> {
-    const report = parseReport(body);
-    this.site(report.site);
-    await this.latest.keep(report);
-    if (this.batcher) {
-      const { result: slotResult, rec } = await this.batcher.submit(report.site);
-      const now = this.reports.get(report.site) ?? report;
-      return { ...siteDispatch(now, slotResult, this.deps.market.now()), reason: 'rolling plan', planId: rec.id };
-    }
-    const result = await this.operationalPlan();
-    const { schedule } = result;
-    // The moves first: the reply's start times are for the queue as the moves leave it.
-    const planId = this.ids.next('plan');
-    await this.dispatchMoves(result, planId);
-    const levers = siteDispatch(this.reports.get(report.site) ?? report, result, this.deps.market.now());
-    const reason = `report from ${report.site}`;
-    const rec = await this.record(
-      result,
-      reason,
-      {
-        site: report.site,
-        ...levers,
-        ...(schedule.status === 'infeasible' ? { reason: schedule.reason } : {}),
-        ...latenessOf(schedule),
-      },
-      planId,
-    );
-    return { ...levers, reason: 'rolling plan', planId: rec.id };
-  }
-
-  /** The plan that answers every site's report of a slot (gatherReportsMs), recorded once with each site's dispatch. */
-  private async slotPlan(): Promise<{ result: PlanResult; rec: PlanRecord }> {
-    const result = await this.operationalPlan();
-    const { schedule } = result;
-    const planId = this.ids.next('plan');
-    await this.dispatchMoves(result, planId);
-    const dispatch = Object.fromEntries(
-      [...this.reports].map(([site, r]) => [site, siteDispatch(r, result, this.deps.market.now())]),
-    );
-    const rec = await this.record(
-      result,
-      "the sites' reports of the slot",
-      {
-        dispatch,
-        ...(schedule.status === 'infeasible' ? { reason: schedule.reason } : {}),
-        ...latenessOf(schedule),
-      },
-      planId,
-    );
-    return { result, rec };
+  onAgentReport(body: unknown): Promise<DispatchMessage & { readonly dispatch: DispatchInstruction[] }> {
+    return this.dispatch.onAgentReport(body);
   }
 
   /** Pushes a fresh plan's dispatch to every agent at once (after a confirm, a cancellation, a restart). */
-  async dispatchAll(reason: string, orderId?: string): Promise<PlanRecord | undefined> {
-    if (this.reports.size === 0) return undefined;
-    const result = await this.operationalPlan();
-    const { schedule } = result;
-    if (schedule.status === 'infeasible')
-      throw new FlexError('FLX_PLAN_INFEASIBLE', `no feasible plan after ${reason}: ${schedule.reason ?? ''}`);
-    const rec = await this.record(result, reason, { ...(orderId ? { orderId } : {}), ...latenessOf(result.schedule) });
-    await this.dispatchMoves(result, rec.id);
-    const parts = { link: this.link, store: this.deps.store, actor: this.deps.id, wallNow: this.deps.wallNow };
-    for (const [siteId, report] of this.reports) {
-      // A plan whose slot has passed by the time of its push is not pushed: each site's report of the
-      // new slot is answered by a newer plan, and this one's battery setpoint for its own slot would
-      // end as the agent gets it (refused as expired; seen on a fast replay, where the market clock
-      // ran a slot on while a confirm's plan was being pushed to four agents).
-      const now = this.deps.market.now();
-      if (slotIndex(now, this.deps.slotMinutes) !== slotIndex(result.grid.start, this.deps.slotMinutes)) {
-        this.deps.log.debug({ site: siteId, planId: rec.id, reason }, 'not pushed: the slot of its plan has passed');
-        continue;
-      }
-      const site = this.site(siteId);
-      const levers = siteDispatch(report, result, now);
-      await pushDispatch(parts, { site, levers, planId: rec.id, reason, orderId });
-    }
-    return rec;
+  dispatchAll(reason: string, orderId?: string): Promise<PlanRecord | undefined> {
+    return this.dispatch.dispatchAll(reason, orderId);
   }
 
   /**
