@@ -33,6 +33,7 @@ const LEVERS_BY_RULE =
 export const NOT_DONE = [
   'Flexibility products: DFS test events are left out (no dated list was found) and DSO peak and P415 are called by a stated rule, not a call history; the planner prices a whole window, not only the accepted volume (the jobs of a site see only the share of the pay its battery cannot answer), so the lateness it buys can cost more than the products pay; compare the objective with a run without them.',
   LEVERS_NOT_USED,
+  "Per inference: neither workload counts inferences (each site's inference pool is an inflexible power profile, drawn at the same hours under every strategy, so its £ and gCO2 are the same under each); £ and gCO2 are given per GPU-hour of training work.",
   "Recalibration corrects the commitment (the import the plan expects) only; the planner's power model is not changed, since the simulated site draws what the model says (a capped job draws less than the full power the plan gives it, which recalibration sees as the site drawing less).",
 ];
 
