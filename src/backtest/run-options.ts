@@ -27,8 +27,8 @@ export interface BacktestOptions {
   /** £/tCO2 that values carbon in the objective and in the captured-saving share (default 70). */
   readonly carbonGbpPerTonne?: number;
   /**
-   * The price forecast's carbon term, £/MWh per gCO2/kWh (signal-view.ts, PRICE_PER_CARBON; 0: the
-   * forecast from prices alone). For tests on hand-made signals, whose carbon has no bearing on price.
+   * The price forecast's carbon term a day ahead, £/MWh per gCO2/kWh (signal-view.ts, PRICE_PER_CARBON;
+   * nearer leads weigh less, pricePerCarbonAt; 0: the forecast from prices alone). For tests on hand-made signals, whose carbon has no bearing on price.
    */
   readonly pricePerCarbon?: number;
   /**

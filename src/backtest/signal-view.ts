@@ -73,15 +73,17 @@ export const PRICE_PER_CARBON = 0.25;
 export const PRICE_LEVEL_HOURS = 6;
 /**
  * The carbon term is weaker in the next hours: PRICE_PER_CARBON × (1 − (1 − PRICE_CARBON_NOW_SHARE)
- * × e^(−lead / PRICE_CARBON_HOURS)), £0.10/MWh per gCO2/kWh at lead 0 rising to £0.25 a day ahead
- * (pricePerCarbonAt). Near the decision the day's level, the last half hour's error, already holds
- * most of what the intensity says. Fitted by least squares on January–September 2024, deciding
- * every hour, the price's response to the term beyond the rest of the forecast was 0.11 at lead 0,
- * 0.13 at 0.5–2 h, 0.16 at 2–4 h, 0.19 at 4–8 h and 0.20 beyond (on 2023: 0.15, 0.18, 0.19, 0.21,
- * 0.23–0.26). The mean absolute error fell at every lead in both years (2024: £5.17 → £5.08/MWh at
- * lead 0, £7.82 → £7.67 at 0.5–2 h, £11.26 → £11.06 at 2–4 h; 2023: £8.33 → £8.29, £11.53 → £11.51,
- * £15.51 → £15.41), with 2 h or 8 h instead of 4 h no better (docs/backtest.md, "A weaker carbon
- * term in the next hours").
+ * × e^(−lead / PRICE_CARBON_HOURS)) (pricePerCarbonAt), £0.10/MWh per gCO2/kWh for the half hour
+ * starting at the decision, £0.19 at 4 h, £0.25 a day ahead. Near the decision the day's level, the
+ * last half hour's error, already holds most of what the intensity says. A least-squares fit on
+ * January–September 2024, deciding every hour (the outturn less the forecast without any carbon
+ * term, against the term's regressor as used here), gave slopes of 0.11 at lead 0, 0.13 at
+ * 0.5–2 h, 0.16 at 2–4 h, 0.19 at 4–8 h and 0.20 beyond (2023: 0.15 rising to 0.23–0.26). With this
+ * weight the mean absolute error fell at every lead in both years (2024: £5.17 → £5.08/MWh at lead
+ * 0, £7.82 → £7.67 at 0.5–2 h; 2023: £8.33 → £8.29, £11.53 → £11.51). Time constants of 2 h and
+ * 8 h scored within noise of 4 h, which had the best regret of the cheapest 4 of 16 half hours on
+ * 2024; a day-ahead 0.20 (the fit) had the lower error beyond 8 h but the worse regret, so the
+ * day-ahead weight stays 0.25 (docs/backtest.md, "A weaker carbon term in the next hours").
  */
 export const PRICE_CARBON_NOW_SHARE = 0.4;
 export const PRICE_CARBON_HOURS = 4;

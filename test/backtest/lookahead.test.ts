@@ -19,7 +19,6 @@ import {
   gridDataOf,
   newAudit,
   PRICE_LEVEL_HOURS,
-  PRICE_PER_CARBON,
   pricePerCarbonAt,
 } from '../../src/backtest/signal-view.ts';
 import { DAY, DAY_START, halfHour, history, shortJobs, SMALL_SITE, tmp } from './fixtures.ts';
@@ -182,11 +181,26 @@ describe('no look-ahead', () => {
     // The term is weaker near the decision, where the day's level already says most.
     near(v.price(first) - w.price(first), 50 * 0.1);
     near(v.price(first + 12) - w.price(first + 12), 50 * (0.25 - 0.15 * Math.exp(-6 / 4)));
-    assert.ok(Math.abs(v.price(first + 48) - w.price(first + 48) - 50 * PRICE_PER_CARBON) < 0.2);
+    near(v.price(first + 48) - w.price(first + 48), 50 * (0.25 - 0.15 * Math.exp(-24 / 4)));
     // Stored forecasts of periods after the decision reach the price forecast only through the carbon
     // vintage the view hands out (centred on them: docs/backtest.md, "Forecast vintages", a caveat).
     for (let i = first; i < first + 96; i++)
       near(v.price(i) - w.price(i), pricePerCarbonAt(leadOf(v, i)) * (v.carbon(i) - w.carbon(i)));
+  });
+
+  it("the day's level takes out the last half hour's carbon term at the weight of the lead it corrects", () => {
+    // Only the last published half hour (11:30–12:00) was forecast 48 gCO2/kWh dirtier than its days,
+    // at the same price: the forecast then ran 0.25 × 48 too dear there by the day-ahead weight, but
+    // each half hour ahead is corrected with its own lead's weight w: the last 24 h's carbon mean is
+    // 1 g higher (so every half hour ahead reads 1 g cleaner), and the level's error is the price
+    // less w × 47 g, fading as the level does: the forecast moves by −w × (1 + 47 × fade).
+    const blip = (t: number) => baseCarbon(t) + (t >= NOON - PERIOD_MS && t < NOON ? 48 : 0);
+    const v = new ForecastView(gridDataOf(history(basePrice, blip), start, periods, 1), NOON, noise);
+    const w = new ForecastView(a, NOON, noise);
+    const moved = (leadH: number) => -pricePerCarbonAt(leadH) * (1 + 47 * Math.exp(-leadH / PRICE_LEVEL_HOURS));
+    near(v.price(first) - w.price(first), moved(0));
+    near(v.price(first) - w.price(first), -4.8);
+    near(v.price(first + 12) - w.price(first + 12), moved(6));
   });
 
   it('flexlon and gsf-best-window decide the same before t whatever happens after t; the oracle does not', async () => {
