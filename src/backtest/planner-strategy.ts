@@ -17,6 +17,7 @@
 //   (capNode), a running job is capped for the period where that pays at the strategy's prices, it
 //   still meets its deadline and the plan has room for the longer run (caps.ts capsFor); the site runs
 //   it as the measured sweep says. The plan itself sees every job whole.
+import type { PlanningProblem, Schedule } from '../domain/planning.ts';
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { SignalSeries } from '../domain/signals.ts';
 import { epochMs } from '../domain/time.ts';
@@ -47,6 +48,24 @@ const freeInPeriod = (site: SiteSim): number => {
 };
 
 const DAY_MS = 86_400_000;
+
+/** What one decision gathers from its sites' plans (decide). */
+interface Picks {
+  /** Jobs a plan starts in this period. */
+  readonly now: Set<string>;
+  /** Jobs started beyond the plans, into GPUs left free (starts.ts). */
+  readonly early: Set<string>;
+  /** The waiting jobs of a site whose plan failed: started first come, first served. */
+  readonly fifo: Set<string>;
+  /** Started only into GPUs left free, like `early`, but free to move (backfillContended). */
+  readonly backfill: Set<string>;
+  /** Per site: the IT power its capped starts add to its plan per slot from now (caps.ts cappedStarts). */
+  readonly startedKw: Map<string, number[]>;
+  /** Whether a site's jobs were planned. */
+  planned: boolean;
+  /** The planner's GB series for this period, once read. */
+  signals?: SignalSeries;
+}
 
 export class PlannerStrategy implements Strategy {
   readonly stats: PlannerStats = { plans: 0, fresh: 0, failed: 0, skipped: 0 };
@@ -117,7 +136,7 @@ export class PlannerStrategy implements Strategy {
   }
 
   /**
-   * A commitment made at a notice (run.ts, from commitments.ts offersAt): in each period of its window
+   * A commitment made at a notice (run-day.ts, from commitments.ts offersAt): in each period of its window
    * the site's battery holds the import at or below baseline − committed (`kw[p]` from period `period`
    * on), so the reduction sold does not rest on the job plan alone coming true.
    */
@@ -162,103 +181,158 @@ export class PlannerStrategy implements Strategy {
     // site's plan may then move to another site's queue (moves.ts).
     const notice = this.book.isNotice(ctx.now);
     const fresh = ctx.period % this.o.fullPlanEvery === 0 || notice;
-    const now = new Set<string>();
-    const early = new Set<string>();
-    const fifo = new Set<string>();
-    // Started only into GPUs left free, like `early`, but free to move (backfillContended).
-    const backfill = new Set<string>();
-    // Per site: the IT power its capped starts add to its plan per slot from now (caps.ts cappedStarts).
-    const startedKw = new Map<string, number[]>();
-    let planned = false;
-    let signals: SignalSeries | undefined;
+    const d: Picks = {
+      now: new Set(),
+      early: new Set(),
+      fifo: new Set(),
+      backfill: new Set(),
+      startedKw: new Map(),
+      planned: false,
+    };
     this.decidedAt = ctx.now;
     this.book.shareAnnounced(ctx.sites);
-    for (const site of ctx.sites) {
-      const id = site.spec.id;
-      if (!this.seesArrivals) this.reserve.note(site, ctx.now);
-      const free = freeInPeriod(site);
-      // Nothing can start at the site in this period when no waiting job fits the GPUs free by the
-      // period's end (free now, or held by a job that finishes in it), so its plan could only say
-      // "wait". Skipping the solve then changes no decision now; its next plan is carried from the
-      // last one made. Its battery is still planned.
-      const skip = !notice && !site.waiting.some((j) => j.gpus <= free);
-      if (skip && !site.spec.battery) continue;
-      const grid = { start: epochMs(ctx.now), slotMinutes: 30, slots: this.o.horizon };
-      const built = buildProblem({
-        grid,
-        now: epochMs(ctx.now),
-        reports: [report(site, ctx.now, this.o.horizon, this.seesArrivals, this.reserve)],
-        // The same GB series for every site: read once a period.
-        signals: new Map([['GB', (signals ??= plannerSignals(ctx, this.o, this.book))]]),
-        commitments: [],
-      });
-      if (skip) {
-        await this.batteries.planBattery(site, built, ctx, this.carries.get(id));
-        continue;
-      }
-      planned = true;
-      // The jobs are planned without the battery, which is planned on its own below (battery-plan.ts).
-      const jobsOnly = { ...built, sites: built.sites.map(({ battery: _, ...x }) => x) };
-      const problem = forJobs(
-        this.seesArrivals ? jobsOnly : withCapacityValue(jobsOnly, ctx, this.o, this.offered),
-        id,
-        ctx,
-        this.book,
-      );
-      const every = this.o.fullPlanEveryUncontended;
-      const freshHere =
-        fresh ||
-        (every !== undefined && ctx.period % every === 0 && offeredAt(this.offered, site, ctx.now) < OFFERED_FREE);
-      const carry = freshHere ? undefined : this.carries.get(id);
-      const planCarried = this.o.solver.planCarried?.bind(this.o.solver);
-      let schedule =
-        carry && planCarried
-          ? await planCarried(problem, carry.schedule, ctx.period - carry.period)
-          : await this.o.solver.plan(problem);
-      this.stats.plans++;
-      if (!(carry && planCarried)) this.stats.fresh++;
-      if (schedule.status === 'infeasible' && carry && planCarried) {
-        schedule = await this.o.solver.plan(problem);
-        this.stats.fresh++;
-      }
-      if (schedule.status === 'infeasible') {
-        this.stats.failed++;
-        this.carries.delete(id);
-        for (const j of site.waiting) fifo.add(j.id);
-        await this.batteries.planBattery(site, built, ctx, this.carries.get(id));
-        continue;
-      }
-      this.carries.set(id, { period: ctx.period, schedule });
-      await this.batteries.planBattery(site, built, ctx, this.carries.get(id));
-      for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) now.add(j.id);
-      const extra = startsBeyondPlan({
-        schedule,
-        problem,
-        site: id,
-        waiting: site.waiting,
-        freeGpus: site.freeGpus,
-        limitKw: site.spec.trainingMaxKw - site.spec.trainingIdleKw,
-        now: ctx.now,
-        starting: now,
-        node: this.capNode(site, ctx.now),
-      });
-      for (const j of extra.early) early.add(j);
-      if (extra.addedKw) startedKw.set(id, extra.addedKw);
-      if (this.o.backfillContended && offeredAt(this.offered, site, ctx.now) >= OFFERED_FREE)
-        for (const j of site.waiting) backfill.add(j.id);
-    }
+    for (const site of ctx.sites) await this.planSite(site, ctx, notice, fresh, d);
     // Holds of periods past and shares of windows over a day old are dropped (the checkpoint keeps the rest).
     this.book.prune(ctx.period, ctx.now);
     const battery = this.batteries.size ? { battery: (id: string) => this.batteries.batteryAt(id, ctx.period) } : {};
-    // Caps are decided for every site, planned now or carrying its last plan (caps.ts capsFor).
+    const capped = this.capsOf(ctx, d);
+    const caps = capped.size ? { caps: (id: string) => capped.get(id) } : {};
+    const moved =
+      d.planned && this.o.moves
+        ? // No move into a site whose capped starts took room its plan still shows free.
+          plannedMoves(
+            ctx,
+            new Set([...d.now, ...d.early, ...d.fifo]),
+            new Set([...capped.keys(), ...d.startedKw.keys()]),
+            this.carries,
+            this.offered,
+            this.o.horizon,
+          )
+        : [];
+    const moves = moved.length ? { moves: moved } : {};
+    if (!d.planned) {
+      this.stats.skipped++;
+      return { eligible: () => false, order: 'fifo', ...battery, ...caps };
+    }
+    return {
+      eligible: (j) => d.now.has(j.id) || d.fifo.has(j.id),
+      order: 'fifo',
+      ...(d.early.size || d.backfill.size ? { early: (j: SimJob) => d.early.has(j.id) || d.backfill.has(j.id) } : {}),
+      ...battery,
+      ...caps,
+      ...moves,
+    };
+  }
+
+  /**
+   * One site's part of a decision: its jobs planned (or, where nothing could start, its plan left
+   * to carry), its battery planned, and what it may start now added to `d`.
+   */
+  private async planSite(site: SiteSim, ctx: DecideContext, notice: boolean, fresh: boolean, d: Picks): Promise<void> {
+    const id = site.spec.id;
+    if (!this.seesArrivals) this.reserve.note(site, ctx.now);
+    const free = freeInPeriod(site);
+    // Nothing can start at the site in this period when no waiting job fits the GPUs free by the
+    // period's end (free now, or held by a job that finishes in it), so its plan could only say
+    // "wait". Skipping the solve then changes no decision now; its next plan is carried from the
+    // last one made. Its battery is still planned.
+    const skip = !notice && !site.waiting.some((j) => j.gpus <= free);
+    if (skip && !site.spec.battery) return;
+    const built = this.problemOf(site, ctx, d);
+    if (skip) {
+      await this.batteries.planBattery(site, built, ctx, this.carries.get(id));
+      return;
+    }
+    d.planned = true;
+    // The jobs are planned without the battery, which is planned on its own below (battery-plan.ts).
+    const jobsOnly = { ...built, sites: built.sites.map(({ battery: _, ...x }) => x) };
+    const problem = forJobs(
+      this.seesArrivals ? jobsOnly : withCapacityValue(jobsOnly, ctx, this.o, this.offered),
+      id,
+      ctx,
+      this.book,
+    );
+    const schedule = await this.solve(problem, site, ctx, fresh);
+    if (schedule.status === 'infeasible') {
+      this.stats.failed++;
+      this.carries.delete(id);
+      for (const j of site.waiting) d.fifo.add(j.id);
+      await this.batteries.planBattery(site, built, ctx, this.carries.get(id));
+      return;
+    }
+    this.carries.set(id, { period: ctx.period, schedule });
+    await this.batteries.planBattery(site, built, ctx, this.carries.get(id));
+    this.pickStarts(site, schedule, problem, ctx, d);
+  }
+
+  /** The site's planning problem over the horizon, its battery included. */
+  private problemOf(site: SiteSim, ctx: DecideContext, d: Picks): PlanningProblem {
+    const grid = { start: epochMs(ctx.now), slotMinutes: 30, slots: this.o.horizon };
+    return buildProblem({
+      grid,
+      now: epochMs(ctx.now),
+      reports: [report(site, ctx.now, this.o.horizon, this.seesArrivals, this.reserve)],
+      // The same GB series for every site: read once a period.
+      signals: new Map([['GB', (d.signals ??= plannerSignals(ctx, this.o, this.book))]]),
+      commitments: [],
+    });
+  }
+
+  /**
+   * The site's job plan: carried from its last one, or made afresh where this period makes fresh
+   * plans (at the site) or the carried one is infeasible.
+   */
+  private async solve(problem: PlanningProblem, site: SiteSim, ctx: DecideContext, fresh: boolean): Promise<Schedule> {
+    const every = this.o.fullPlanEveryUncontended;
+    const freshHere =
+      fresh ||
+      (every !== undefined && ctx.period % every === 0 && offeredAt(this.offered, site, ctx.now) < OFFERED_FREE);
+    const carry = freshHere ? undefined : this.carries.get(site.spec.id);
+    const planCarried = this.o.solver.planCarried?.bind(this.o.solver);
+    let schedule =
+      carry && planCarried
+        ? await planCarried(problem, carry.schedule, ctx.period - carry.period)
+        : await this.o.solver.plan(problem);
+    this.stats.plans++;
+    if (!(carry && planCarried)) this.stats.fresh++;
+    if (schedule.status === 'infeasible' && carry && planCarried) {
+      schedule = await this.o.solver.plan(problem);
+      this.stats.fresh++;
+    }
+    return schedule;
+  }
+
+  /** What the site may start now by its plan: what the plan starts, and beyond it (starts.ts), into `d`. */
+  private pickStarts(site: SiteSim, schedule: Schedule, problem: PlanningProblem, ctx: DecideContext, d: Picks): void {
+    const id = site.spec.id;
+    for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) d.now.add(j.id);
+    const extra = startsBeyondPlan({
+      schedule,
+      problem,
+      site: id,
+      waiting: site.waiting,
+      freeGpus: site.freeGpus,
+      limitKw: site.spec.trainingMaxKw - site.spec.trainingIdleKw,
+      now: ctx.now,
+      starting: d.now,
+      node: this.capNode(site, ctx.now),
+    });
+    for (const j of extra.early) d.early.add(j);
+    if (extra.addedKw) d.startedKw.set(id, extra.addedKw);
+    if (this.o.backfillContended && offeredAt(this.offered, site, ctx.now) >= OFFERED_FREE)
+      for (const j of site.waiting) d.backfill.add(j.id);
+  }
+
+  /** Caps are decided for every site, planned now or carrying its last plan (caps.ts capsFor). */
+  private capsOf(ctx: DecideContext, d: Picks): Map<string, Map<string, number>> {
     const capped = new Map<string, Map<string, number>>();
     let prices: number[] | undefined;
     for (const x of ctx.sites) {
       const node = x.running.length > 0 ? this.capNode(x, ctx.now) : undefined;
       const c = this.carries.get(x.spec.id);
       if (!node || !c) continue;
-      prices ??= (signals ?? plannerSignals(ctx, this.o, this.book)).points.map((p) => p.price as number);
-      const added = startedKw.get(x.spec.id);
+      prices ??= (d.signals ?? plannerSignals(ctx, this.o, this.book)).points.map((p) => p.price as number);
+      const added = d.startedKw.get(x.spec.id);
       const out = capsFor({
         node,
         running: x.running,
@@ -271,32 +345,7 @@ export class PlannerStrategy implements Strategy {
       });
       if (out.size) capped.set(x.spec.id, out);
     }
-    const caps = capped.size ? { caps: (id: string) => capped.get(id) } : {};
-    const moved =
-      planned && this.o.moves
-        ? // No move into a site whose capped starts took room its plan still shows free.
-          plannedMoves(
-            ctx,
-            new Set([...now, ...early, ...fifo]),
-            new Set([...capped.keys(), ...startedKw.keys()]),
-            this.carries,
-            this.offered,
-            this.o.horizon,
-          )
-        : [];
-    const moves = moved.length ? { moves: moved } : {};
-    if (!planned) {
-      this.stats.skipped++;
-      return { eligible: () => false, order: 'fifo', ...battery, ...caps };
-    }
-    return {
-      eligible: (j) => now.has(j.id) || fifo.has(j.id),
-      order: 'fifo',
-      ...(early.size || backfill.size ? { early: (j: SimJob) => early.has(j.id) || backfill.has(j.id) } : {}),
-      ...battery,
-      ...caps,
-      ...moves,
-    };
+    return capped;
   }
 
   save(): unknown {

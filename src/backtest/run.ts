@@ -5,41 +5,33 @@
 // metered at outturn price and carbon. After the last day, two drain days with no new arrivals let
 // every strategy finish the same work, so totals compare like with like. Checkpoints after each day
 // (checkpoint.ts); one seed gives the same results (seeded workload and noise, work-bounded planner).
+// This file sets the run up, resumes it, checkpoints it and gathers its output; a day of it is
+// run-day.ts.
 import { settlementDayStart, PERIOD_MS } from '../domain/settlement-day.ts';
-import {
-  loadDay,
-  loadState,
-  saveDay,
-  saveState,
-  type DayChunk,
-  type PeriodRow,
-  type StrategyState,
-} from './checkpoint.ts';
+import { loadDay, loadState, saveDay, saveState, type RunState, type StrategyState } from './checkpoint.ts';
 import { objectiveBound, type ObjectiveBound } from './bound.ts';
-import { commitAtNotice, offersAt, productWindows, windowTerms } from './commitments.ts';
+import { productWindows } from './commitments.ts';
 import { fleetSites, siteDayOf, type FleetSite, type SiteDay } from './fleet.ts';
-import { hasNoSlack } from './reserve.ts';
 import { PlannerStrategy } from './planner-strategy.ts';
 import {
   carbonNoise,
-  ForecastView,
   gridDataOf,
   newAudit,
   outturnCarbon,
   outturnPrice,
   PRICE_HISTORY_DAYS,
-  OutturnView,
   type GridData,
   type ViewAudit,
 } from './signal-view.ts';
-import { BL01_SETTLEMENT, type Offer } from './products.ts';
+import { BL01_SETTLEMENT } from './products.ts';
 import type { ProductWindow } from './product-calendar.ts';
-import { SiteSim, simJobOf, type SimJob } from './site-sim.ts';
-import type { Strategy } from './strategies.ts';
+import { SiteSim } from './site-sim.ts';
 import { batteryEndOf, type BatteryEnd } from './battery-end.ts';
 import { DEFAULTS, type BacktestOptions } from './run-options.ts';
 import { runKey } from './run-key.ts';
 import { makeStrategy } from './run-strategies.ts';
+import { DayDraws, simulateDay, type DayInputs, type Lane } from './run-day.ts';
+import { LaneMeters } from './run-meters.ts';
 
 export {
   BACKTEST_PLANNER,
@@ -83,13 +75,55 @@ export const datesBetween = (from: string, to: string, extra = 0): string[] => {
   return out;
 };
 
-interface Lane {
-  readonly strategy: Strategy;
-  readonly sims: SiteSim[];
-  readonly audit: ViewAudit;
+/** The run: its inputs for every day, and what the bound and the output need besides. */
+interface Run extends DayInputs {
+  readonly firstStart: number;
+  readonly lastEnd: number;
+  /** Settlement periods from the first day's start to the last drain day's end. */
+  readonly periods: number;
+  readonly workload: (site: FleetSite, dayIndex: number, dayStart: number) => SiteDay;
 }
 
 export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
+  const run = setUp(o);
+  const key = runKey(o);
+  const saved = loadState(o.out, key);
+  const start = saved?.daysDone ?? 0;
+  resume(run, saved, start);
+  let periodsDone = 0;
+  let jobsFinished = 0;
+  for (let k = 0; k < run.allDays.length; k++) {
+    const date = run.allDays[k] as string;
+    const dayStart = settlementDayStart(date);
+    const dayEnd = settlementDayStart(datesBetween(date, date, 1)[1] as string);
+    const n = (dayEnd - dayStart) / PERIOD_MS;
+    if (k < start) {
+      periodsDone += n;
+      continue;
+    }
+    if (o.signal?.aborted) throw Object.assign(new Error('backtest stopped'), { name: 'AbortError' });
+    const chunk = await simulateDay(run, { k, date, start: dayStart, periods: n });
+    periodsDone += n;
+    jobsFinished += chunk.finished[run.lanes[0]?.strategy.name ?? '']?.length ?? 0;
+    saveDay(o.out, k, chunk);
+    saveState(o.out, stateOf(key, k + 1, run.lanes));
+    o.onDay?.({
+      day: k + 1,
+      days: run.allDays.length,
+      date,
+      periodsDone,
+      periods: run.periods,
+      jobsFinished,
+      jobsOpen: run.lanes[0]?.sims.reduce((a, s) => a + s.open, 0) ?? 0,
+      resumedDays: start,
+    });
+  }
+  const bound = await boundOf(run);
+  return outputOf(run, start, bound);
+};
+
+/** The run's days, grid data and product windows, and a lane for each strategy on its own copy of the fleet. */
+const setUp = (o: BacktestOptions): Run => {
   const horizon = o.horizon ?? DEFAULTS.horizon;
   const sites = o.fleetSites ?? o.fleetFile?.sites ?? fleetSites(o.sites, o.fleet);
   const days = datesBetween(o.from, o.to);
@@ -101,227 +135,132 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
   const data = gridDataOf(o.history, dataStart, (lastEnd - dataStart) / PERIOD_MS + horizon + GSF_PAD, o.seed);
   const noise = carbonNoise(o.seed);
   const windows = productWindows(o.products ?? [], days, data, noise, o.pricePerCarbon);
-  const noticesAt = new Map<number, ProductWindow[]>();
-  for (const w of windows) {
-    // A window announced before the first day is committed to at the first period.
-    const t = Math.max(firstStart, Math.floor(w.noticeAt / PERIOD_MS) * PERIOD_MS);
-    noticesAt.set(t, [...(noticesAt.get(t) ?? []), w]);
-  }
+  const noticesAt = noticesByPeriod(windows, firstStart);
   const eventDays = new Set(windows.map((w) => w.date));
   const lanes: Lane[] = o.strategies.map((name) => ({
     strategy: makeStrategy(name, o, dataStart, windows),
     sims: sites.map((s) => new SiteSim(s.spec)),
     audit: newAudit(),
   }));
-  const key = runKey(o);
-  const saved = loadState(o.out, key);
-  const start = saved?.daysDone ?? 0;
-  // Each lane's metered import per site and settlement day (kW per period): the BL01 a commitment is
-  // made against. On resume, rebuilt from the saved days within BL01's look-back.
-  const meters = new Map<string, Map<string, number[]>[]>(
-    lanes.map((l) => [l.strategy.name, sites.map(() => new Map())]),
+  const meters = new LaneMeters(
+    lanes.map((l) => l.strategy.name),
+    sites,
   );
-  const keepMeter = (name: string, date: string, rows: readonly PeriodRow[]): void => {
-    const m = meters.get(name) as Map<string, number[]>[];
-    m.forEach((site, i) => {
-      site.set(
-        date,
-        rows.map((r) => (r.siteKwh[i] as number) / (PERIOD_MS / 3_600_000)),
-      );
-      if (site.size > BL01_SETTLEMENT.lookbackDays + 2) site.delete(site.keys().next().value as string);
-    });
+  const workload = o.workload ?? ((s: FleetSite, k: number, t: number) => siteDayOf(s, o.fleet, o.seed, k, t));
+  const draws = new DayDraws(sites, allDays, workload);
+  return {
+    o,
+    sites,
+    days,
+    allDays,
+    firstStart,
+    dataStart,
+    lastEnd,
+    periods,
+    data,
+    noise,
+    windows,
+    noticesAt,
+    eventDays,
+    lanes,
+    meters,
+    workload,
+    draws,
   };
-  if (windows.length)
+};
+
+/** Each window at the period of its notice. */
+const noticesByPeriod = (windows: readonly ProductWindow[], firstStart: number): Map<number, ProductWindow[]> => {
+  const noticesAt = new Map<number, ProductWindow[]>();
+  for (const w of windows) {
+    // A window announced before the first day is committed to at the first period.
+    const t = Math.max(firstStart, Math.floor(w.noticeAt / PERIOD_MS) * PERIOD_MS);
+    noticesAt.set(t, [...(noticesAt.get(t) ?? []), w]);
+  }
+  return noticesAt;
+};
+
+/**
+ * From a checkpoint of `start` days: each lane's meters rebuilt from the saved days within BL01's
+ * look-back, then its sites, strategy and forecast reads as they were saved.
+ */
+const resume = (run: Run, saved: RunState | undefined, start: number): void => {
+  if (run.windows.length)
     for (let k = Math.max(0, start - BL01_SETTLEMENT.lookbackDays - 1); k < start; k++) {
-      const c = loadDay(o.out, k);
-      for (const lane of lanes) keepMeter(lane.strategy.name, c.date, c.rows[lane.strategy.name] ?? []);
+      const c = loadDay(run.o.out, k);
+      for (const lane of run.lanes) run.meters.keep(lane.strategy.name, c.date, c.rows[lane.strategy.name] ?? []);
     }
   if (saved)
-    for (const lane of lanes) {
+    for (const lane of run.lanes) {
       const s = saved.strategies[lane.strategy.name] as StrategyState;
       lane.sims.forEach((sim, i) => sim.restore(s.sites[i] as StrategyState['sites'][number]));
       lane.strategy.load(s.strategy);
       lane.audit.reads = s.audit.reads;
       lane.audit.maxLeadMs = s.audit.maxLeadMs ?? -Infinity;
     }
-  const workload = o.workload ?? ((s: FleetSite, k: number, t: number) => siteDayOf(s, o.fleet, o.seed, k, t));
-  const memo = new Map<number, SiteDay[]>();
-  const dayOf = (k: number): SiteDay[] => {
-    let d = memo.get(k);
-    if (!d) {
-      const t = settlementDayStart(allDays[k] as string);
-      memo.set(k, (d = sites.map((s) => workload(s, k, t))));
-    }
-    return d;
-  };
-  let periodsDone = 0;
-  let jobsFinished = 0;
-  for (let k = 0; k < allDays.length; k++) {
-    const date = allDays[k] as string;
-    const dayStart = settlementDayStart(date);
-    const dayEnd = settlementDayStart(datesBetween(date, date, 1)[1] as string);
-    const n = (dayEnd - dayStart) / PERIOD_MS;
-    if (k < start) {
-      periodsDone += n;
-      continue;
-    }
-    if (o.signal?.aborted) throw Object.assign(new Error('backtest stopped'), { name: 'AbortError' });
-    const siteDays = dayOf(k);
-    // Jobs are queued a day ahead (a busy day's arrivals begin at 18:00 the evening before), and
-    // each moves into a site's queue at its submission time; only the oracle looks at them earlier.
-    const adding = [...(k === 0 ? [0] : []), k + 1].filter((d) => d < days.length).map(dayOf);
-    memo.delete(k - 1);
-    const chunk: DayChunk = { date, rows: {}, finished: {}, ...(windows.length ? { offers: {} } : {}) };
-    for (const lane of lanes) {
-      // Drain days bring no new work; their inference profile still runs.
-      for (const add of adding) lane.sims.forEach((sim, i) => sim.add((add[i] as SiteDay).jobs.map(simJobOf)));
-      const rows: PeriodRow[] = [];
-      for (let p = 0; p < n; p++) {
-        const now = dayStart + p * PERIOD_MS;
-        const period = (now - dataStart) / PERIOD_MS;
-        for (const sim of lane.sims) sim.arrive(now);
-        const view = lane.strategy.foresight
-          ? new OutturnView(data, now)
-          : new ForecastView(data, now, noise, lane.audit, undefined, o.pricePerCarbon);
-        const planner = lane.strategy instanceof PlannerStrategy ? lane.strategy : undefined;
-        // The windows announced now, with what each site knows of them, given to the planner before
-        // its plan and committed to from it.
-        const notices = (planner ? (noticesAt.get(now) ?? []) : []).map((w) => ({
-          w,
-          terms: windowTerms(
-            w,
-            sites,
-            meters.get(lane.strategy.name) as Map<string, number[]>[],
-            eventDays,
-            (kk, i) => (dayOf(kk)[i] as SiteDay).inferenceKw,
-            allDays,
-          ),
-        }));
-        for (const n of notices) planner?.announce(n.w, n.terms);
-        const decision = await lane.strategy.decide({ now, period, sites: lane.sims, view });
-        if (planner && notices.length) {
-          const made = notices.flatMap((n) =>
-            commitAtNotice(planner, n.w, offersAt(planner, n.w, sites, n.terms, dataStart), dataStart),
-          );
-          const offers = (chunk.offers as Record<string, Offer[]>)[planner.name] ?? [];
-          (chunk.offers as Record<string, Offer[]>)[planner.name] = [...offers, ...made];
-        }
-        // Moves first: a moved job waits in its new site's queue for that site's next plan.
-        let moves = 0;
-        let moveGbp = 0;
-        for (const m of decision.moves ?? []) {
-          const from = lane.sims.find((x) => x.spec.id === m.from);
-          const to = lane.sims.find((x) => x.spec.id === m.to);
-          // Only a move that can be made is made and paid for (movesFor checks the same).
-          const waiting = from?.waiting.find((j) => j.id === m.jobId);
-          if (!from || !to || !waiting || waiting.gpus > to.spec.gpus) continue;
-          to.receive(from.take(m.jobId) as SimJob, m.from);
-          moves++;
-          moveGbp += m.gbp;
-        }
-        const siteKwh = lane.sims.map((sim, i) => {
-          const inference = (siteDays[i] as SiteDay).inferenceKw;
-          const kw = inference[p % inference.length] ?? 0;
-          return sim.step(
-            now,
-            decision.eligible,
-            decision.order,
-            kw,
-            decision.early,
-            decision.battery?.(sim.spec.id),
-            decision.caps?.(sim.spec.id),
-            // The site's QoS: must-start jobs go ahead of the queue, whoever decides (site-sim.ts).
-            hasNoSlack,
-          );
-        });
-        const kwhAll = siteKwh.reduce((a, m) => a + m.importKwh, 0);
-        const wearGbp = siteKwh.reduce((a, m) => a + (m.battery?.wearGbp ?? 0), 0);
-        const dischargedKwh = siteKwh.reduce((a, m) => a + (m.battery?.dischargedKwh ?? 0), 0);
-        const preempted = siteKwh.reduce((a, m) => a + m.preempted, 0);
-        rows.push({
-          t: now,
-          siteKwh: siteKwh.map((m) => m.importKwh),
-          gbp: (kwhAll * outturnPrice(data, period)) / 1000,
-          gCo2: kwhAll * outturnCarbon(data, period),
-          gpuHours: siteKwh.reduce((a, m) => a + m.gpuHours, 0),
-          running: siteKwh.reduce((a, m) => a + m.running, 0),
-          waiting: siteKwh.reduce((a, m) => a + m.waiting, 0),
-          ...(dischargedKwh > 0 ? { wearGbp, dischargedKwh } : {}),
-          ...(moves ? { moves, moveGbp } : {}),
-          ...(preempted ? { preempted } : {}),
-        });
-      }
-      chunk.rows[lane.strategy.name] = rows;
-      if (windows.length) keepMeter(lane.strategy.name, date, rows);
-      chunk.finished[lane.strategy.name] = lane.sims.flatMap((sim) => sim.finished.splice(0));
-    }
-    periodsDone += n;
-    jobsFinished += chunk.finished[lanes[0]?.strategy.name ?? '']?.length ?? 0;
-    saveDay(o.out, k, chunk);
-    saveState(o.out, {
-      key,
-      daysDone: k + 1,
-      strategies: Object.fromEntries(
-        lanes.map((l) => [
-          l.strategy.name,
-          {
-            sites: l.sims.map((s) => s.snapshot()),
-            strategy: l.strategy.save(),
-            audit: { reads: l.audit.reads, maxLeadMs: Number.isFinite(l.audit.maxLeadMs) ? l.audit.maxLeadMs : null },
-          },
-        ]),
-      ),
-    });
-    o.onDay?.({
-      day: k + 1,
-      days: allDays.length,
-      date,
-      periodsDone,
-      periods,
-      jobsFinished,
-      jobsOpen: lanes[0]?.sims.reduce((a, s) => a + s.open, 0) ?? 0,
-      resumedDays: start,
-    });
-  }
-  const batteryEndsOf = (): Record<string, BatteryEnd> => {
-    const first = (firstStart - dataStart) / PERIOD_MS;
-    let price = 0;
-    let carbon = 0;
-    for (let i = first; i < first + periods; i++) {
-      price += outturnPrice(data, i);
-      carbon += outturnCarbon(data, i);
-    }
-    return Object.fromEntries(
-      lanes.map((l) => [l.strategy.name, batteryEndOf(l.sims, price / periods, carbon / periods)]),
-    );
-  };
-  const bound = await objectiveBound({
-    sites,
-    allDays,
-    jobDays: days.length,
-    end: lastEnd,
-    data,
-    dataStart,
-    carbonGbpPerTonne: o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
-    workload,
-    solver: o.solver,
-    caps: o.caps ?? true,
-    moves: o.moves ?? false,
+};
+
+/** The simulation state after `daysDone` days: every lane's sites, strategy and forecast reads. */
+const stateOf = (key: string, daysDone: number, lanes: readonly Lane[]): RunState => ({
+  key,
+  daysDone,
+  strategies: Object.fromEntries(
+    lanes.map((l) => [
+      l.strategy.name,
+      {
+        sites: l.sims.map((s) => s.snapshot()),
+        strategy: l.strategy.save(),
+        audit: { reads: l.audit.reads, maxLeadMs: Number.isFinite(l.audit.maxLeadMs) ? l.audit.maxLeadMs : null },
+      },
+    ]),
+  ),
+});
+
+const boundOf = (run: Run): Promise<ObjectiveBound> =>
+  objectiveBound({
+    sites: run.sites,
+    allDays: run.allDays,
+    jobDays: run.days.length,
+    end: run.lastEnd,
+    data: run.data,
+    dataStart: run.dataStart,
+    carbonGbpPerTonne: run.o.carbonGbpPerTonne ?? DEFAULTS.carbonGbpPerTonne,
+    workload: run.workload,
+    solver: run.o.solver,
+    caps: run.o.caps ?? true,
+    moves: run.o.moves ?? false,
   });
+
+/** Per strategy, its batteries' end of run, at the run's mean outturn price and carbon. */
+const batteryEndsOf = ({ firstStart, dataStart, periods, data, lanes }: Run): Record<string, BatteryEnd> => {
+  const first = (firstStart - dataStart) / PERIOD_MS;
+  let price = 0;
+  let carbon = 0;
+  for (let i = first; i < first + periods; i++) {
+    price += outturnPrice(data, i);
+    carbon += outturnCarbon(data, i);
+  }
+  return Object.fromEntries(
+    lanes.map((l) => [l.strategy.name, batteryEndOf(l.sims, price / periods, carbon / periods)]),
+  );
+};
+
+const outputOf = (run: Run, start: number, bound: ObjectiveBound): RunOutput => {
+  const { sites, lanes } = run;
   return {
-    days: allDays,
+    days: run.allDays,
     open: Object.fromEntries(lanes.map((l) => [l.strategy.name, l.sims.reduce((a, s) => a + s.open, 0)])),
     audits: Object.fromEntries(lanes.map((l) => [l.strategy.name, l.audit])),
     plannerStats: Object.fromEntries(
       lanes.flatMap((l) => (l.strategy instanceof PlannerStrategy ? [[l.strategy.name, l.strategy.stats]] : [])),
     ),
-    data,
-    firstPeriod: (firstStart - dataStart) / PERIOD_MS,
-    periods,
+    data: run.data,
+    firstPeriod: (run.firstStart - run.dataStart) / PERIOD_MS,
+    periods: run.periods,
     resumedDays: start,
-    windows,
+    windows: run.windows,
     batteries: sites.some((s) => s.spec.battery !== undefined),
     bound,
-    ...(sites.some((s) => s.spec.battery !== undefined) ? { batteryEnd: batteryEndsOf() } : {}),
+    ...(sites.some((s) => s.spec.battery !== undefined) ? { batteryEnd: batteryEndsOf(run) } : {}),
   };
 };

@@ -9,7 +9,7 @@
 //   GPUs and nothing overtakes it, as the cluster does) or with backfill (any eligible job that fits).
 //   A planner strategy may also name `early` jobs: started only into GPUs left free after that,
 //   any that fits, never holding up another, and none while an eligible job waits for GPUs.
-// - `first` jobs (run.ts: the must-start jobs, reserve.ts hasNoSlack) are the site's high-priority
+// - `first` jobs (run-day.ts: the must-start jobs, reserve.ts hasNoSlack) are the site's high-priority
 //   QoS, for every strategy: each one released starts before that pass, eligible or not (a hard SLO
 //   is the site's to keep, not a strategy's to defer); one that does not
 //   fit pre-empts running jobs of the queue's own priority, as Kubernetes' priority pre-emption and
@@ -37,7 +37,7 @@ import { cappedRun, type CapRun } from './caps.ts';
 import { runBattery, type BatteryFlows, type BatterySetpoint, type SiteBattery } from './site-battery.ts';
 import type { Finished, SimJob } from './sim-job.ts';
 
-// The site's callers (run.ts, planner-strategy.ts, the strategies) take these from here with the site.
+// The site's callers (run-day.ts, planner-strategy.ts, the strategies) take these from here with the site.
 export type { BatterySetpoint, SiteBattery } from './site-battery.ts';
 export { simJobOf, type Finished, type SimJob } from './sim-job.ts';
 

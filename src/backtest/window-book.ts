@@ -26,7 +26,7 @@ export class WindowBook {
   private readonly notices = new Set<number>();
   /** Windows no site could commit to at their notice (no BL01 baseline yet): no longer priced. */
   private unpriced = new Set<string>();
-  /** What each site knows of a window announced now (run.ts, from commitments.ts), until the plan. */
+  /** What each site knows of a window announced now (run-day.ts, from commitments.ts), until the plan. */
   private readonly announced: { window: ProductWindow; terms: readonly WindowTerms[] }[] = [];
   /** `site|window` → the share of the window's pay the site's jobs see, where below 1. */
   private jobShare: Record<string, number> = {};
