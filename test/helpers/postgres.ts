@@ -5,7 +5,7 @@
 // pass by skipping.
 import { execFile, spawnSync } from 'node:child_process';
 import { chownSync, existsSync, mkdtempSync, readdirSync, readFileSync, rmSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './run-process.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
@@ -59,16 +59,6 @@ export const findPostgresBin = (): string => {
       'Install them (Debian: apt-get install -y --no-install-recommends postgresql; .ci/run does this) or set FLEXLON_PG_BIN.',
   );
 };
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 
 /** How to run a server binary: as `postgres` via runuser when we are root, directly otherwise. */
 const asServerUser = (dir: string): ((bin: string, args: string[]) => [string, string[]]) => {

@@ -5,15 +5,32 @@ import { createServer } from 'node:net';
 import { join } from 'node:path';
 import { projectRoot } from './shared.ts';
 
-export const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
+// Ports a test takes now and binds later (each side of a market must know the other's URL first).
+// Taken below the kernel's ephemeral range (32768–60999 on Linux), so no outgoing connection of any
+// process can be handed one in between: with ports the kernel chose (listen on 0), a loopback client
+// elsewhere could take the port just released, and the later bind failed (listen: the port is in
+// use; CI failed once on it). Each test process walks its own block, chosen by its pid, and checks
+// that a port is free by binding it.
+const PORT_BASE = 20_000;
+const PORT_BLOCK = 30;
+const PORT_BLOCKS = 400;
+let portsTaken = 0;
+
+const bindable = (port: number): Promise<boolean> =>
+  new Promise((resolve) => {
     const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const a = srv.address();
-      srv.close(() => (a !== null && typeof a === 'object' ? resolve(a.port) : reject(new Error('no port'))));
-    });
+    srv.once('error', () => resolve(false));
+    srv.listen(port, '127.0.0.1', () => srv.close(() => resolve(true)));
   });
+
+export const freePort = async (): Promise<number> => {
+  const first = (process.pid % PORT_BLOCKS) * PORT_BLOCK;
+  for (let tries = 0; tries < PORT_BLOCKS * PORT_BLOCK; tries++) {
+    const port = PORT_BASE + ((first + portsTaken++) % (PORT_BLOCKS * PORT_BLOCK));
+    if (await bindable(port)) return port;
+  }
+  throw new Error(`no free port in ${PORT_BASE}–${PORT_BASE + PORT_BLOCKS * PORT_BLOCK - 1}`);
+};
 
 export interface Exit {
   readonly code: number | null;

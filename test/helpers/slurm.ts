@@ -5,7 +5,7 @@
 // Needs root (mknod, munge user) and the packages `slurm-wlm munge` (.ci/run installs them).
 import { execFileSync, spawn, type ChildProcess } from 'node:child_process';
 import { chmodSync, chownSync, existsSync, mkdirSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { freePort } from './run-process.ts';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { projectRoot } from './shared.ts';
@@ -18,16 +18,6 @@ export const slurmAvailable = (): string | undefined => {
   }
   return undefined;
 };
-
-const freePort = (): Promise<number> =>
-  new Promise((resolve, reject) => {
-    const srv = createServer();
-    srv.once('error', reject);
-    srv.listen(0, '127.0.0.1', () => {
-      const addr = srv.address();
-      srv.close(() => (addr !== null && typeof addr === 'object' ? resolve(addr.port) : reject(new Error('no port'))));
-    });
-  });
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
