@@ -8,7 +8,8 @@
 // the longest queue. BENCH_FROM / BENCH_TO change the days.
 import { daySeed, fleetSites, BACKTEST_BUSY_FILL } from '../src/backtest/fleet.ts';
 import { datesBetween, DRAIN_DAYS } from '../src/backtest/run.ts';
-import { SiteSim, simJobOf } from '../src/backtest/site-sim.ts';
+import { SiteSim } from '../src/backtest/site-sim.ts';
+import { simJobOf } from '../src/backtest/sim-job.ts';
 import { PERIOD_MS, settlementDayStart } from '../src/domain/settlement-day.ts';
 import { epochMs } from '../src/domain/time.ts';
 import { CALIBRATION } from '../src/sim/calibration.ts';

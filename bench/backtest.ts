@@ -18,7 +18,8 @@ import { recordedSource } from '../src/compose/signals.ts';
 import type { Fleet } from '../src/backtest/fleet.ts';
 import type { ProductName } from '../src/backtest/product-calendar.ts';
 import { writeOutputs } from '../src/backtest/report.ts';
-import { BACKTEST_PLANNER, datesBetween, DRAIN_DAYS, runBacktest } from '../src/backtest/run.ts';
+import { BACKTEST_PLANNER } from '../src/backtest/run-options.ts';
+import { datesBetween, DRAIN_DAYS, runBacktest } from '../src/backtest/run.ts';
 import { STRATEGIES, type StrategyName } from '../src/backtest/strategies.ts';
 
 const lengths = process.argv.slice(2).map(Number);

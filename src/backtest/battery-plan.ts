@@ -11,7 +11,8 @@ import type { BatterySchedule, JobSchedule, PlanningProblem } from '../domain/pl
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { Solver } from '../ports.ts';
 import type { Carry } from './planner-options.ts';
-import type { BatterySetpoint, SiteSim } from './site-sim.ts';
+import type { BatterySetpoint } from './site-battery.ts';
+import type { SiteSim } from './site-sim.ts';
 import type { DecideContext } from './strategies.ts';
 import type { WindowBook } from './window-book.ts';
 

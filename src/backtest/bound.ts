@@ -32,7 +32,7 @@
 // A year's three busy sites take about 1.5 minutes.
 import type { ComputeJob } from '../domain/compute.ts';
 import type { JobSpec, PlanningProblem } from '../domain/planning.ts';
-import { PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
+import { PERIOD_H, PERIOD_MS, settlementDayStart } from '../domain/settlement-day.ts';
 import { exactBinaries } from '../optimise/milp.ts';
 import { DEFAULT_PLANNER_OPTIONS } from '../optimise/plan-options.ts';
 import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
@@ -119,7 +119,7 @@ export const objectiveBound = async (i: BoundInput): Promise<ObjectiveBound> => 
   // The least price + carbon from each slot to the run's end: what energy run after a chunk costs at least.
   const leastFrom = new Float64Array(slots + 1).fill(Number.POSITIVE_INFINITY);
   for (let t = slots - 1; t >= 0; t--) leastFrom[t] = Math.min(leastFrom[t + 1] as number, price[t] as number);
-  const h = PERIOD_MS / 3_600_000;
+  const h = PERIOD_H;
   const slotOf = (ms: number): number => (ms - start) / PERIOD_MS;
   // Per site: its days of work, the inflexible power's cost and where a strategy may cap.
   const per = i.sites.map((site) => {

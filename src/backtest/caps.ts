@@ -15,7 +15,7 @@
 //   of TDP), the busy profile's (1.5 → 3.3 kW) 0.98 there and 0.93 at best (minEnergyPerWork).
 import type { ComputeJob } from '../domain/compute.ts';
 import type { JobSchedule } from '../domain/planning.ts';
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { PERIOD_H, PERIOD_MS } from '../domain/settlement-day.ts';
 import { kw } from '../domain/units.ts';
 import { capWattsFor } from '../agents/compute/levers.ts';
 import { cappedDrawW, MEASURED_CAP_FRACTIONS, MIN_CAP_FRACTION, minCapW, throughputAt } from '../sim/power-cap.ts';
@@ -121,7 +121,7 @@ const dueBy = (j: RunningJob): number => Math.floor(j.deadlineAt / PERIOD_MS) * 
  *   GPUs to later starts. Nothing is capped on what lies beyond the plan or the prices.
  */
 export const capsFor = (i: CapInput): Map<string, number> => {
-  const h = PERIOD_MS / 3_600_000;
+  const h = PERIOD_H;
   const own = new Map(i.plan.map((j) => [j.id, j.powerKw]));
   const horizon = i.plan.reduce((n, j) => Math.max(n, j.powerKw.length), 0);
   // The plan's load per slot, with what the jobs capped so far add: each holds its GPUs at full
@@ -182,7 +182,7 @@ export const startNowRun = (
   job: Pick<WaitingJob, 'powerKw' | 'remainingKwh'>,
   prices: readonly number[],
 ): { gbp: number; periods: number } | undefined => {
-  const h = PERIOD_MS / 3_600_000;
+  const h = PERIOD_H;
   const run = cappedRun(node, job.powerKw, capFields(node, job.powerKw).minPowerKw);
   let left = job.remainingKwh;
   let gbp = 0;
@@ -218,7 +218,7 @@ export const startNowRun = (
  * the run priced here is the one the rule expects, not one it is sure of.
  */
 export const cappedStarts = (i: CappedStartInput): { ids: Set<string>; addedKw: number[] } => {
-  const h = PERIOD_MS / 3_600_000;
+  const h = PERIOD_H;
   const own = new Map(i.plan.map((j) => [j.id, j.powerKw]));
   const horizon = Math.min(
     i.prices.length,

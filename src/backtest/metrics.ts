@@ -9,12 +9,10 @@
 // carbon; a credit where it ends fuller): otherwise a battery emptied on the last day would count as
 // a saving.
 import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { PERIOD_H } from '../domain/settlement-day.ts';
 import type { DayChunk } from './checkpoint.ts';
 import { NO_SLACK_H } from './reserve.ts';
 import type { BatteryEnd } from './battery-end.ts';
-
-const PERIOD_H = PERIOD_MS / 3_600_000;
 
 /**
  * SLO classes, by a job's slack (release to deadline, less the run at full power): `must-start`, no

@@ -15,7 +15,7 @@
 //   counting the jobs moved there in the same period. Nothing is moved on what lies beyond the plan.
 import { DEFAULT_MOVE_COST, moveCostOf, type MoveCost } from '../domain/compute.ts';
 import type { JobSchedule } from '../domain/planning.ts';
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { PERIOD_H, PERIOD_MS } from '../domain/settlement-day.ts';
 import { DEFAULT_LATE_GBP_PER_GPU_HOUR } from '../optimise/problem.ts';
 
 /** A waiting job as the move rule reads it. */
@@ -64,8 +64,6 @@ export interface SiteMove {
   readonly gbp: number;
 }
 
-const H = PERIOD_MS / 3_600_000;
-
 /**
  * A site's plan read off its running jobs alone, each at full power until its work is done (the last
  * slot at the part of a period left): for a site no plan has been made for and no job waits at.
@@ -79,7 +77,7 @@ export const runningPlan = (
     id: j.id,
     site,
     powerKw: Array.from({ length: slots }, (_, t) =>
-      Math.max(0, Math.min(j.powerKw, j.remainingKwh / H - t * j.powerKw)),
+      Math.max(0, Math.min(j.powerKw, j.remainingKwh / PERIOD_H - t * j.powerKw)),
     ),
   })),
   slots,
@@ -104,7 +102,7 @@ export const plannedLateGpuH = (
   let late = 0;
   let planned = 0;
   for (let t = slot; t < Math.min(slots, powerKw.length); t++) {
-    const kwh = (powerKw[t] ?? 0) * H;
+    const kwh = (powerKw[t] ?? 0) * PERIOD_H;
     if (!(kwh > 0)) continue;
     planned += kwh;
     const periodsLate = period0 + (t - slot) - due + 1;
@@ -112,7 +110,7 @@ export const plannedLateGpuH = (
   }
   const beyond = Math.max(0, j.remainingKwh - planned);
   if (beyond > 1e-9) late += Math.max(0, period0 + (slots - slot) - due + 1) * beyond;
-  return (j.gpus * late * H) / j.energyKwh;
+  return (j.gpus * late * PERIOD_H) / j.energyKwh;
 };
 
 /**
@@ -153,7 +151,7 @@ export const movesFor = (i: MoveInput): SiteMove[] => {
       .filter((x) => x.gpuH * DEFAULT_LATE_GBP_PER_GPU_HOUR > moveCostOf(x.j, cost))
       .sort((a, b) => b.gpuH - a.gpuH || (a.j.id < b.j.id ? -1 : 1));
     for (const { j } of late) {
-      const periods = Math.ceil(j.remainingKwh / j.powerKw / H - 1e-9);
+      const periods = Math.ceil(j.remainingKwh / j.powerKw / PERIOD_H - 1e-9);
       // From the next period's start, done before the period holding its deadline (the metrics count
       // what runs in that period as late).
       if (i.now + (1 + periods) * PERIOD_MS > Math.floor(j.deadlineAt / PERIOD_MS) * PERIOD_MS) continue;

@@ -18,7 +18,7 @@
 //   still meets its deadline and the plan has room for the longer run (caps.ts capsFor); the site runs
 //   it as the measured sweep says. The plan itself sees every job whole.
 import type { PlanningProblem, Schedule } from '../domain/planning.ts';
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { PERIOD_H } from '../domain/settlement-day.ts';
 import type { SignalSeries } from '../domain/signals.ts';
 import { epochMs } from '../domain/time.ts';
 import { buildProblem } from '../optimise/problem.ts';
@@ -27,7 +27,8 @@ import type { WindowTerms } from './window-choice.ts';
 import { NoSlackReserve } from './reserve.ts';
 import { OFFERED_FREE, OfferedLoad, offeredAt, type OfferedLoadState } from './capacity-value.ts';
 import type { ProductWindow } from './product-calendar.ts';
-import type { SimJob, SiteSim } from './site-sim.ts';
+import type { SimJob } from './sim-job.ts';
+import type { SiteSim } from './site-sim.ts';
 import { capsFor } from './caps.ts';
 import { startsBeyondPlan } from './starts.ts';
 import type { GpuNodePower } from '../sim/power.ts';
@@ -38,12 +39,10 @@ import { plannedMoves } from './planner-moves.ts';
 import { forJobs, plannerSignals, withCapacityValue } from './planner-prices.ts';
 import { report } from './site-report.ts';
 
-export type { PlannerStats, PlannerStrategyOptions } from './planner-options.ts';
-
 /** GPUs free at the site now or freed by a job that finishes within the period. */
 const freeInPeriod = (site: SiteSim): number => {
   let free = site.freeGpus;
-  for (const j of site.running) if (j.remainingKwh / j.powerKw <= PERIOD_MS / 3_600_000 + 1e-9) free += j.gpus;
+  for (const j of site.running) if (j.remainingKwh / j.powerKw <= PERIOD_H + 1e-9) free += j.gpus;
   return free;
 };
 

@@ -4,7 +4,7 @@
 // offer and the commitment rule: products.ts; the rules as stated in the report: product-rules.ts.
 import { bl01Baseline } from '../settlement/baseline-bl01.ts';
 import { settleProduct } from '../settlement/product.ts';
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { PERIOD_H, PERIOD_MS } from '../domain/settlement-day.ts';
 import type { ProductName, ProductWindow } from './product-calendar.ts';
 import {
   BL01_SETTLEMENT,
@@ -15,9 +15,6 @@ import {
   type Offer,
 } from './products.ts';
 import { applyFit, FIT_WINDOW, fitPower, type PowerFit } from './recalibration.ts';
-
-const HOUR_MS = 3_600_000;
-const PERIOD_H = PERIOD_MS / HOUR_MS;
 
 /** One settled offer. */
 export interface SettledOffer {

@@ -1,7 +1,7 @@
 // The assumptions and what is not done, as results.json (`assumptions`, `notDone`) and report.html
 // state them: fixed text, with the lines that depend on the run's options (caps, moves, the oracle's
 // arrivals) chosen here so that both outputs say the same.
-import type { BacktestOptions } from './run.ts';
+import type { BacktestOptions } from './run-options.ts';
 
 export const ASSUMPTIONS = [
   'Carbon forecasts: NESO national stored forecast counts as issued at its period start; later periods get the vintage issued at the decision: stored value + seeded noise, lead-scaled to a day ahead, calibrated on 2023 (MAE 9.86 gCO2/kWh, lag-1 r 0.735). It is centred on the later stored value (no archive of NESO vintages ships).',

@@ -1,7 +1,7 @@
 // The report's plots (daily.svg, week.svg, savings.svg, inline in report.html too): cost and emissions
 // per day, one week of fleet import against price and carbon, and the distribution of daily savings
 // against fifo with its summary in words. Drawn by svg.ts.
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { PERIOD_H, PERIOD_MS } from '../domain/settlement-day.ts';
 import type { DayChunk } from './checkpoint.ts';
 import { summarise } from './metrics.ts';
 import { DRAIN_DAYS, type RunOutput } from './run.ts';
@@ -75,7 +75,7 @@ export const charts = (chunks: readonly DayChunk[], names: readonly string[], ou
     xLabels: labels,
     series: names.map((n) => ({
       name: n,
-      values: rowsOf(n).map((r) => r.siteKwh.reduce((a, b) => a + b, 0) / (PERIOD_MS / 3_600_000)),
+      values: rowsOf(n).map((r) => r.siteKwh.reduce((a, b) => a + b, 0) / PERIOD_H),
     })),
   };
   const idx = first.map((r) => (r.t - out.data.start) / PERIOD_MS);

@@ -3,7 +3,7 @@
 // site moves, the batteries and where they ended the run).
 import type { StrategySummary } from './metrics.ts';
 import { fleetSites } from './fleet.ts';
-import type { BacktestOptions } from './run.ts';
+import type { BacktestOptions } from './run-options.ts';
 import { esc } from './svg.ts';
 import { fmt, pct } from './report-format.ts';
 

@@ -1,7 +1,7 @@
 // The flexibility products in the backtest's outputs: each strategy's offers settled from its metered
 // rows (product-settlement.ts), and what results.json (`products`, each strategy's `flexibility`),
 // revenue.svg and report.html's products section say of them.
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { PERIOD_H, PERIOD_MS } from '../domain/settlement-day.ts';
 import type { DayChunk } from './checkpoint.ts';
 import type { ProductName } from './product-calendar.ts';
 import { productRules } from './product-rules.ts';
@@ -23,7 +23,7 @@ export const productResultsOf = (
   for (const n of names) {
     const byDate = new Map(chunks.map((c) => [c.date, c.rows[n] ?? []]));
     const m: MeterSource = {
-      day: (i, date) => byDate.get(date)?.map((r) => (r.siteKwh[i] as number) / (PERIOD_MS / 3_600_000)),
+      day: (i, date) => byDate.get(date)?.map((r) => (r.siteKwh[i] as number) / PERIOD_H),
       price: (t) => outturnPrice(out.data, (t - out.data.start) / PERIOD_MS),
     };
     res[n] = settleOffers(

@@ -9,7 +9,8 @@
 // running jobs leave. The planner strategy gives it as the site's base load. Jobs with slack (every
 // synthetic job has 4 h or more) reserve nothing.
 import { PERIOD_MS } from '../domain/settlement-day.ts';
-import type { SimJob, SiteSim } from './site-sim.ts';
+import type { SimJob } from './sim-job.ts';
+import type { SiteSim } from './site-sim.ts';
 
 /** Slack (hours between release and deadline beyond the run) at or below which a job cannot wait. */
 export const NO_SLACK_H = PERIOD_MS / 3_600_000;

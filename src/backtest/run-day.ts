@@ -22,7 +22,8 @@ import {
 import type { Offer } from './products.ts';
 import type { ProductWindow } from './product-calendar.ts';
 import type { WindowTerms } from './window-choice.ts';
-import { simJobOf, type PeriodMeter, type SiteSim, type SimJob } from './site-sim.ts';
+import { simJobOf, type SimJob } from './sim-job.ts';
+import type { PeriodMeter, SiteSim } from './site-sim.ts';
 import type { Decision, Strategy } from './strategies.ts';
 import type { SiteMove } from './moves.ts';
 import type { BacktestOptions } from './run-options.ts';

@@ -1,7 +1,7 @@
 // Each lane's metered import per site and settlement day (kW per period): the BL01 a commitment is
 // made against (commitments.ts windowTerms). Kept only as far back as BL01 looks; on resume, rebuilt
 // from the saved days within that look-back (run.ts).
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { PERIOD_H } from '../domain/settlement-day.ts';
 import type { PeriodRow } from './checkpoint.ts';
 import { BL01_SETTLEMENT } from './products.ts';
 
@@ -23,7 +23,7 @@ export class LaneMeters {
     this.of(name).forEach((site, i) => {
       site.set(
         date,
-        rows.map((r) => (r.siteKwh[i] as number) / (PERIOD_MS / 3_600_000)),
+        rows.map((r) => (r.siteKwh[i] as number) / PERIOD_H),
       );
       if (site.size > BL01_SETTLEMENT.lookbackDays + 2) site.delete(site.keys().next().value as string);
     });

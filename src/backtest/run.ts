@@ -33,16 +33,6 @@ import { makeStrategy } from './run-strategies.ts';
 import { DayDraws, simulateDay, type DayInputs, type Lane } from './run-day.ts';
 import { LaneMeters } from './run-meters.ts';
 
-export {
-  BACKTEST_PLANNER,
-  DEFAULTS,
-  ORACLE_FULL_PLAN_EVERY,
-  type BacktestOptions,
-  type Progress,
-} from './run-options.ts';
-export { runKey } from './run-key.ts';
-export type { BatteryEnd } from './battery-end.ts';
-
 export const DRAIN_DAYS = 2;
 /** Periods of data past the horizon that gsf-best-window's 48 h look-ahead may read. */
 const GSF_PAD = 96;

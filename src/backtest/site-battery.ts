@@ -6,10 +6,7 @@
 // keeps the stored energy and meters the flows; the rule is here, apart from the site's jobs,
 // because it reads nothing of them but the period's load.
 import type { BatteryReport } from '../domain/compute.ts';
-import { PERIOD_MS } from '../domain/settlement-day.ts';
-
-const HOUR_MS = 3_600_000;
-const PERIOD_H = PERIOD_MS / HOUR_MS;
+import { PERIOD_H } from '../domain/settlement-day.ts';
 
 /** A site's battery: as an agent reports it (src/domain/compute.ts), with its stored energy at the start. */
 export type SiteBattery = BatteryReport & { readonly initialSocKwh: number };

@@ -13,7 +13,8 @@ import { PERIOD_MS } from '../domain/settlement-day.ts';
 import { epochMs } from '../domain/time.ts';
 import { kw, kwh } from '../domain/units.ts';
 import { hasNoSlack, MUST_START_LATE_GBP_PER_GPU_HOUR, type NoSlackReserve } from './reserve.ts';
-import type { SimJob, SiteSim } from './site-sim.ts';
+import type { SimJob } from './sim-job.ts';
+import type { SiteSim } from './site-sim.ts';
 
 /**
  * A job as it is: the planner plans its run at full power and the last slot of the run holds the

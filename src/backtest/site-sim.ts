@@ -31,18 +31,15 @@
 //   job draws and progresses as the measured sweep says. Work is counted in full-power kWh
 //   (remainingKwh), so a capped job's GPU-hours are its progress, not its time.
 // The jobs' records (SimJob, Finished) are in sim-job.ts.
-import { PERIOD_MS } from '../domain/settlement-day.ts';
+import { PERIOD_H, PERIOD_MS } from '../domain/settlement-day.ts';
 import type { GpuNodePower } from '../sim/power.ts';
 import { cappedRun, type CapRun } from './caps.ts';
 import { runBattery, type BatteryFlows, type BatterySetpoint, type SiteBattery } from './site-battery.ts';
 import type { Finished, SimJob } from './sim-job.ts';
 
 // The site's callers (run-day.ts, planner-strategy.ts, the strategies) take these from here with the site.
-export type { BatterySetpoint, SiteBattery } from './site-battery.ts';
-export { simJobOf, type Finished, type SimJob } from './sim-job.ts';
 
 const HOUR_MS = 3_600_000;
-const PERIOD_H = PERIOD_MS / HOUR_MS;
 
 export interface SiteSpec {
   readonly id: string;

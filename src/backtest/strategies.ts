@@ -10,7 +10,9 @@
 import { PERIOD_MS } from '../domain/settlement-day.ts';
 import type { SiteMove } from './moves.ts';
 import type { SignalView } from './signal-view.ts';
-import type { BatterySetpoint, SimJob, SiteSim, StartOrder } from './site-sim.ts';
+import type { BatterySetpoint } from './site-battery.ts';
+import type { SimJob } from './sim-job.ts';
+import type { SiteSim, StartOrder } from './site-sim.ts';
 
 export const STRATEGIES = ['fifo', 'run-now', 'gsf-best-window', 'flexlon', 'oracle'] as const;
 export type StrategyName = (typeof STRATEGIES)[number];

@@ -7,6 +7,8 @@ import { epochMs, type EpochMs } from './time.ts';
 
 export const PERIOD_MS = 30 * 60_000;
 const HOUR_MS = 3_600_000;
+/** A settlement period in hours (kW × PERIOD_H = kWh in one period). */
+export const PERIOD_H = PERIOD_MS / HOUR_MS;
 const DAY_MS = 86_400_000;
 
 /** 00:00 UTC of the last Sunday of a month (month0: 0 = January). */

@@ -20,8 +20,10 @@ import {
   offeredAt,
   uncontendedAt,
 } from '../../src/backtest/capacity-value.ts';
-import type { SimJob, SiteSim } from '../../src/backtest/site-sim.ts';
-import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
+import type { SimJob } from '../../src/backtest/sim-job.ts';
+import type { SiteSim } from '../../src/backtest/site-sim.ts';
+import { runBacktest } from '../../src/backtest/run.ts';
+import type { BacktestOptions } from '../../src/backtest/run-options.ts';
 import { DAY, halfHour, history, SMALL_SITE, tmp } from './fixtures.ts';
 
 const solver = createPlanningSolver({ work: DEFAULT_WORK });

@@ -15,7 +15,8 @@ import {
 import { fleetSites, type FleetSite } from '../../src/backtest/fleet.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
 import { summarise } from '../../src/backtest/metrics.ts';
-import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
+import { runBacktest } from '../../src/backtest/run.ts';
+import type { BacktestOptions } from '../../src/backtest/run-options.ts';
 import { SiteSim } from '../../src/backtest/site-sim.ts';
 import { createPlanningSolver } from '../../src/compose/solver.ts';
 import type { Solver } from '../../src/ports.ts';

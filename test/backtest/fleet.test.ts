@@ -5,7 +5,8 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { fleetSites, siteDayOf } from '../../src/backtest/fleet.ts';
 import { datesBetween, DRAIN_DAYS } from '../../src/backtest/run.ts';
-import { SiteSim, simJobOf, type StartOrder } from '../../src/backtest/site-sim.ts';
+import { SiteSim, type StartOrder } from '../../src/backtest/site-sim.ts';
+import { simJobOf } from '../../src/backtest/sim-job.ts';
 import { PERIOD_MS, settlementDayStart } from '../../src/domain/settlement-day.ts';
 
 const FROM = '2023-01-01';

@@ -12,7 +12,8 @@ import { epochMs } from '../../src/domain/time.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { loadDay } from '../../src/backtest/checkpoint.ts';
 import { productWindows } from '../../src/backtest/commitments.ts';
-import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
+import { runBacktest } from '../../src/backtest/run.ts';
+import type { BacktestOptions } from '../../src/backtest/run-options.ts';
 import {
   carbonNoise,
   ForecastView,

@@ -8,7 +8,8 @@ import { createPlanningSolver } from '../../src/compose/solver.ts';
 import { recordedSource } from '../../src/compose/signals.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { writeOutputs } from '../../src/backtest/report.ts';
-import { runBacktest, type BacktestOptions } from '../../src/backtest/run.ts';
+import { runBacktest } from '../../src/backtest/run.ts';
+import type { BacktestOptions } from '../../src/backtest/run-options.ts';
 import { tmp } from './fixtures.ts';
 
 const solver = createPlanningSolver({ work: DEFAULT_WORK });

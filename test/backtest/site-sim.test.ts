@@ -2,7 +2,8 @@
 // the planner strategies' early starts only into GPUs left free, never overtaking a waiting one.
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { SiteSim, type SimJob } from '../../src/backtest/site-sim.ts';
+import { SiteSim } from '../../src/backtest/site-sim.ts';
+import type { SimJob } from '../../src/backtest/sim-job.ts';
 import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
 
 const T0 = Date.parse('2023-02-01T00:00:00Z');
