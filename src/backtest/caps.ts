@@ -110,11 +110,15 @@ export interface CapInput extends CapSite {
 const dueBy = (j: RunningJob): number => Math.floor(j.deadlineAt / PERIOD_MS) * PERIOD_MS;
 
 /**
- * The running jobs capped over the current period, each at its lowest cap (kW), where all of these
- * hold:
- * - it pays at the prices: capped, the job draws its floor now and leaves (1 − speed) of the period's
- *   work to the end of its run, so the cap pays where price now × (full − floor) > price there ×
- *   (1 − speed) × full. On the half-idle profile's node it saves energy at equal prices;
+ * The running jobs capped over the current period, each at the planned power (kW) of the cap that
+ * saves most, where all of these hold:
+ * - it pays at the prices: capped, the job draws `drawKw` now and leaves (1 − speed) of the period's
+ *   work to the end of its run, so a cap pays where price now × (full − drawKw) > price there ×
+ *   (1 − speed) × full. The rule takes the measured cap (capChoices) with the largest margin per
+ *   unit of work done now (the margin over speed × full), since a job kept capped saves it on all
+ *   its work. Where now is much dearer that is the lowest cap; at equal prices it is the cap with the
+ *   least energy per unit of work: the lowest on the half-idle profile's node (0.77 of the uncapped
+ *   energy), 250 W of 400 on the busy profile's (0.93, against 0.98 at the lowest);
  * - it still finishes before the period holding its deadline;
  * - the plan has room for it at full power in the period its run would then end in and the next,
  *   together with the jobs already capped: a capped job holds its GPUs longer, and the plan gives free
@@ -138,24 +142,52 @@ export const capsFor = (i: CapInput): Map<string, number> => {
   const extra = (slot: number, j: RunningJob): number => j.powerKw - (own.get(j.id)?.[slot] ?? 0);
   const room = (slot: number, j: RunningJob): boolean => loadAt(slot) + extra(slot, j) <= i.limitKw + 1e-6;
   const out = new Map<string, number>();
+  const p0 = i.prices[0] ?? 0;
   for (const j of i.running) {
-    const floorKw = capFields(i.node, j.powerKw).minPowerKw;
-    const run = cappedRun(i.node, j.powerKw, floorKw);
-    if (!run) continue;
-    // Hours of the run left after a capped period; a job that would finish within it is left alone.
-    const leftH = (j.remainingKwh - run.rateKw * h) / j.powerKw;
-    if (!(leftH > 0) || i.now + (h + leftH) * 3_600_000 > dueBy(j)) continue;
-    // The slot of the plan the run would end in.
-    const end = i.slot + Math.ceil(leftH / h);
-    if (end + 1 >= horizon || end - i.slot >= i.prices.length) continue;
-    if (!room(end, j) || !room(end + 1, j)) continue;
-    const p0 = i.prices[0] ?? 0;
-    const pEnd = i.prices[end - i.slot] ?? p0;
-    if (!(p0 * (j.powerKw - run.drawKw) > pEnd * (j.powerKw - run.rateKw))) continue;
-    out.set(j.id, floorKw);
-    for (const slot of [end, end + 1]) load.set(slot, loadAt(slot) + extra(slot, j));
+    let best: { kw: number; end: number; margin: number } | undefined;
+    for (const c of capChoices(i.node, j.powerKw)) {
+      // Hours of the run left after a capped period; a job that would finish within it is left alone.
+      const leftH = (j.remainingKwh - c.run.rateKw * h) / j.powerKw;
+      if (!(leftH > 0) || i.now + (h + leftH) * 3_600_000 > dueBy(j)) continue;
+      // The slot of the plan the run would end in.
+      const end = i.slot + Math.ceil(leftH / h);
+      if (end + 1 >= horizon || end - i.slot >= i.prices.length) continue;
+      if (!room(end, j) || !room(end + 1, j)) continue;
+      const pEnd = i.prices[end - i.slot] ?? p0;
+      // Per unit of work done now: a job kept capped period after period saves this on all its work.
+      const margin = (p0 * (j.powerKw - c.run.drawKw) - pEnd * (j.powerKw - c.run.rateKw)) / c.run.rateKw;
+      if (margin > (best?.margin ?? 0)) best = { kw: c.plannedKw, end, margin };
+    }
+    if (!best) continue;
+    out.set(j.id, best.kw);
+    for (const slot of [best.end, best.end + 1]) load.set(slot, loadAt(slot) + extra(slot, j));
   }
   return out;
+};
+
+/**
+ * The caps the rule chooses among for a job of `powerKw`: the sweep's measured caps from the lowest
+ * FlexLon applies up to below TDP, each as the planned power (kW) that makes the Compute-Flex agent set
+ * it (capWattsFor, whole watts) and how the job then runs. Between measured caps draw and speed are
+ * linear, so a saving linear in both is largest at one of them.
+ */
+export const capChoices = (node: GpuNodePower, powerKw: number): { plannedKw: number; run: CapRun }[] => {
+  const fields = capFields(node, powerKw);
+  const { minW, maxW } = fields.powerCapRangeW;
+  const out: { plannedKw: number; run: CapRun }[] = [];
+  for (const f of [MIN_CAP_FRACTION, ...MEASURED_CAP_FRACTIONS]) {
+    const capW = f * tdpW(node);
+    if (f < MIN_CAP_FRACTION || capW >= maxW || out.some((c) => Math.abs(c.plannedKw - plannedKwFor(capW)) < 1e-12))
+      continue;
+    out.push({ plannedKw: plannedKwFor(capW), run: cappedRun(node, powerKw, plannedKwFor(capW)) as CapRun });
+  }
+  return out;
+
+  // The inverse of capWattsFor's linear map, half a watt up so that its rounding down lands on capW.
+  function plannedKwFor(capW: number): number {
+    if (capW <= minW) return fields.minPowerKw;
+    return fields.minPowerKw + ((capW + 0.5 - minW) / (maxW - minW)) * (powerKw - fields.minPowerKw);
+  }
 };
 
 /** What the start rule reads of a waiting job (sim-job.ts SimJob has it). */

@@ -51,7 +51,8 @@ export const runKey = (o: BacktestOptions): string =>
     ...(o.products?.length ? { products: o.products } : {}),
     // With caps on (the default) the results differ from a run without them, or from before them:
     // those checkpoints are refused, and the other way round.
-    ...((o.caps ?? true) ? { caps: 'whole-job plan, capped by rule, capped starts' } : {}),
+    // Before 2026-12-07 the rule capped at the lowest cap only: those checkpoints are refused.
+    ...((o.caps ?? true) ? { caps: 'whole-job plan, capped by rule at the cap saving most, capped starts' } : {}),
     ...(o.moves ? { moves: 'late waiting jobs, by rule' } : {}),
     ...(o.oracleArrivals === 'none' ? { oracleArrivals: 'none' } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,

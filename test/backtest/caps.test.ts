@@ -4,6 +4,7 @@
 import assert from 'node:assert/strict';
 import { after, describe, it } from 'node:test';
 import {
+  capChoices,
   capFields,
   cappedRun,
   cappedStarts,
@@ -23,7 +24,8 @@ import type { Solver } from '../../src/ports.ts';
 import type { ComputeJob } from '../../src/domain/compute.ts';
 import { PERIOD_MS } from '../../src/domain/settlement-day.ts';
 import { epochMs } from '../../src/domain/time.ts';
-import { kwh } from '../../src/domain/units.ts';
+import { kw, kwh } from '../../src/domain/units.ts';
+import { capWattsFor } from '../../src/agents/compute/levers.ts';
 import { DEFAULT_WORK } from '../../src/optimise/planner.ts';
 import { MIN_CAP_FRACTION, throughputAt } from '../../src/sim/power-cap.ts';
 import { jobPowerKw } from '../../src/sim/power.ts';
@@ -220,6 +222,41 @@ describe('a waiting job started now and capped (cappedStarts)', () => {
     };
     assert.equal(capsFor(base).size, 1);
     assert.equal(capsFor({ ...base, addedKw: flat(2 * P) }).size, 0);
+  });
+
+  it('caps at the measured cap that saves most per unit of work, not always the lowest', () => {
+    // A running 2-hour job alone at a site of two jobs' power, planned at full power through slot 3.
+    const capOf = (node: typeof HALF_IDLE, prices: number[]) => {
+      const p = jobPowerKw(node, 8);
+      const out = capsFor({
+        node,
+        running: [{ id: 'r', powerKw: p, remainingKwh: 2 * p, deadlineAt: T0 + 86_400_000 }],
+        plan: [{ id: 'r', site: 'edi', powerKw: plannedAt(0, 2, p) }],
+        slot: 0,
+        limitKw: 2 * p,
+        now: T0,
+        prices,
+      }).get('r');
+      assert.ok(out !== undefined, 'capped');
+      // The cap the Compute-Flex agent sets for that planned power, as a fraction of TDP.
+      return (capWattsFor({ ...capFields(node, p), powerKw: kw(p) }, out) as number) / 400;
+    };
+    // At equal prices: the half-idle node's lowest cap (0.77 of the energy per unit of work), the busy
+    // node's 250 W (0.93; its lowest saves almost nothing, since the node's overhead is drawn longer).
+    assert.equal(capOf(HALF_IDLE, flat(100)), MIN_CAP_FRACTION);
+    assert.equal(capOf(BUSY, flat(100)), 0.625);
+    // Where now is three times dearer than the end of the run, the lowest cap on either node.
+    const dearNow = flat(100).map((p, t) => (t === 0 ? 3 * p : p));
+    assert.equal(capOf(BUSY, dearNow), MIN_CAP_FRACTION);
+    // Every choice is a measured cap from the lowest up to below TDP, each set exactly.
+    const choices = capChoices(BUSY, jobPowerKw(BUSY, 8)).map(
+      (c) =>
+        (capWattsFor(
+          { ...capFields(BUSY, jobPowerKw(BUSY, 8)), powerKw: kw(jobPowerKw(BUSY, 8)) },
+          c.plannedKw,
+        ) as number) / 400,
+    );
+    assert.deepEqual(choices, [0.5, 0.625, 0.75, 0.875]);
   });
 });
 
