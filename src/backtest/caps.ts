@@ -1,10 +1,11 @@
 // GPU power caps at a backtest site (issue 15: flexlon "using every lever"; the lever is issue 13
 // item 2, docs/cost-model.md "GPU power caps"; docs/backtest.md "GPU power caps").
 // - The rule (capsFor): flexlon and the oracle plan every job whole; each period a running job at a
-//   site that is not contended (planner-strategy.ts capNode) is capped at its lowest cap where that
-//   pays at the strategy's prices, it still finishes before its deadline period, and the plan has
-//   room for its longer run. The cap is the watts per GPU the Compute-Flex agent would set for the
-//   power (src/agents/compute/levers.ts capWattsFor: linear between the lowest cap and TDP).
+//   site that is not contended (planner-strategy.ts capNode) is capped, at the measured cap that
+//   saves most per unit of work (since 2026-12-07; the lowest cap before), where that pays at the
+//   strategy's prices, it still finishes before its deadline period, and the plan has room for its
+//   longer run. The cap is the watts per GPU the Compute-Flex agent would set for the power
+//   (src/agents/compute/levers.ts capWattsFor: linear between the lowest cap and TDP).
 // - The site (site-sim.ts) runs a capped job as the measured A100 sweep says a GPU runs under that
 //   cap (src/sim/power-cap.ts): it draws the sweep's power and does the sweep's share of its work.
 //   Work is counted in full-power kWh (SimJob.remainingKwh): a job capped to speed s progresses
@@ -169,7 +170,9 @@ export const capsFor = (i: CapInput): Map<string, number> => {
  * The caps the rule chooses among for a job of `powerKw`: the sweep's measured caps from the lowest
  * FlexLon applies up to below TDP, each as the planned power (kW) that makes the Compute-Flex agent set
  * it (capWattsFor, whole watts) and how the job then runs. Between measured caps draw and speed are
- * linear, so a saving linear in both is largest at one of them.
+ * linear, so a saving linear in both is largest at one of them. On 400 W parts every cap is a whole
+ * watt and is set exactly; a cap of half a watt (437.5 W of 700) is set a watt either side, and the
+ * rule still scores the run of the cap that is set.
  */
 export const capChoices = (node: GpuNodePower, powerKw: number): { plannedKw: number; run: CapRun }[] => {
   const fields = capFields(node, powerKw);
@@ -179,7 +182,8 @@ export const capChoices = (node: GpuNodePower, powerKw: number): { plannedKw: nu
     const capW = f * tdpW(node);
     if (f < MIN_CAP_FRACTION || capW >= maxW || out.some((c) => Math.abs(c.plannedKw - plannedKwFor(capW)) < 1e-12))
       continue;
-    out.push({ plannedKw: plannedKwFor(capW), run: cappedRun(node, powerKw, plannedKwFor(capW)) as CapRun });
+    const run = cappedRun(node, powerKw, plannedKwFor(capW));
+    if (run) out.push({ plannedKw: plannedKwFor(capW), run });
   }
   return out;
 
@@ -203,7 +207,8 @@ export interface CappedStartInput extends CapSite {
 
 /**
  * A waiting job's run started now as `capsFor` would run it: the first period at full power (caps are
- * set on jobs running at a period's start), each later one at its lowest cap, and the last, where
+ * set on jobs running at a period's start), each later one at its lowest cap (what `capsFor` picks
+ * where now is dearer, and on the half-idle node at equal prices too), and the last, where
  * capped it could finish (what is left is no more than a capped period's progress), at full power
  * again, since `capsFor` leaves a job that finishes within the period alone. Its £ at the prices
  * (£/MWh per period from now) and how many periods it spans; undefined where it does not finish

@@ -245,18 +245,19 @@ describe('a waiting job started now and capped (cappedStarts)', () => {
     // node's 250 W (0.93; its lowest saves almost nothing, since the node's overhead is drawn longer).
     assert.equal(capOf(HALF_IDLE, flat(100)), MIN_CAP_FRACTION);
     assert.equal(capOf(BUSY, flat(100)), 0.625);
-    // Where now is three times dearer than the end of the run, the lowest cap on either node.
+    // Where now is three times dearer than the end of the run, the busy node's lowest cap too.
     const dearNow = flat(100).map((p, t) => (t === 0 ? 3 * p : p));
     assert.equal(capOf(BUSY, dearNow), MIN_CAP_FRACTION);
-    // Every choice is a measured cap from the lowest up to below TDP, each set exactly.
-    const choices = capChoices(BUSY, jobPowerKw(BUSY, 8)).map(
-      (c) =>
-        (capWattsFor(
-          { ...capFields(BUSY, jobPowerKw(BUSY, 8)), powerKw: kw(jobPowerKw(BUSY, 8)) },
-          c.plannedKw,
-        ) as number) / 400,
-    );
-    assert.deepEqual(choices, [0.5, 0.625, 0.75, 0.875]);
+    // Every choice is a measured cap from the lowest up to below TDP, set exactly whatever the job's
+    // size (the planned power's rounding down to whole watts must not land a watt low).
+    for (const node of [HALF_IDLE, BUSY])
+      for (let gpus = 1; gpus <= 24; gpus++) {
+        const p = jobPowerKw(node, gpus);
+        const caps = capChoices(node, p).map((c) =>
+          capWattsFor({ ...capFields(node, p), powerKw: kw(p) }, c.plannedKw),
+        );
+        assert.deepEqual(caps, [200, 250, 300, 350], `${gpus} GPUs`);
+      }
   });
 });
 
