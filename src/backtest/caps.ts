@@ -115,11 +115,14 @@ const dueBy = (j: RunningJob): number => Math.floor(j.deadlineAt / PERIOD_MS) * 
  * saves most, where all of these hold:
  * - it pays at the prices: capped, the job draws `drawKw` now and leaves (1 − speed) of the period's
  *   work to the end of its run, so a cap pays where price now × (full − drawKw) > price there ×
- *   (1 − speed) × full. The rule takes the measured cap (capChoices) with the largest margin per
- *   unit of work done now (the margin over speed × full), since a job kept capped saves it on all
- *   its work. Where now is much dearer that is the lowest cap; at equal prices it is the cap with the
- *   least energy per unit of work: the lowest on the half-idle profile's node (0.77 of the uncapped
- *   energy), 250 W of 400 on the busy profile's (0.93, against 0.98 at the lowest);
+ *   (1 − speed) × full. The rule takes the measured cap (capChoices) whose margin an hour, kept over
+ *   the hours the job can stay capped, saves most: all its work (work left over speed × full) where
+ *   its slack allows, else as long as its slack does (at full power the slack lasts s hours; capped
+ *   it lasts s × full / ((1 − speed) × full)). With slack to spare that is the largest margin per unit
+ *   of work: where now is much dearer the lowest cap; at equal prices the cap with the least energy
+ *   per unit of work, the lowest on the half-idle profile's node (0.77 of the uncapped energy), 250 W
+ *   of 400 on the busy profile's (0.93, against 0.98 at the lowest). With little slack a higher cap,
+ *   which does more of the work on the time there is;
  * - it still finishes before the period holding its deadline;
  * - the plan has room for it at full power in the period its run would then end in and the next,
  *   together with the jobs already capped: a capped job holds its GPUs longer, and the plan gives free
@@ -146,6 +149,8 @@ export const capsFor = (i: CapInput): Map<string, number> => {
   const p0 = i.prices[0] ?? 0;
   for (const j of i.running) {
     let best: { kw: number; end: number; margin: number } | undefined;
+    // Hours to the period holding the deadline beyond the run at full power.
+    const slackH = (dueBy(j) - i.now) / 3_600_000 - j.remainingKwh / j.powerKw;
     for (const c of capChoices(i.node, j.powerKw)) {
       // Hours of the run left after a capped period; a job that would finish within it is left alone.
       const leftH = (j.remainingKwh - c.run.rateKw * h) / j.powerKw;
@@ -155,8 +160,12 @@ export const capsFor = (i: CapInput): Map<string, number> => {
       if (end + 1 >= horizon || end - i.slot >= i.prices.length) continue;
       if (!room(end, j) || !room(end + 1, j)) continue;
       const pEnd = i.prices[end - i.slot] ?? p0;
-      // Per unit of work done now: a job kept capped period after period saves this on all its work.
-      const margin = (p0 * (j.powerKw - c.run.drawKw) - pEnd * (j.powerKw - c.run.rateKw)) / c.run.rateKw;
+      // What the cap saves over the hours it can be kept: a job kept capped period after period saves
+      // this an hour for as long as its work lasts (work left / speed) or its slack does (the slack at
+      // full power stretches to slack × full / (full − speed × full) capped), whichever is shorter.
+      const margin =
+        (p0 * (j.powerKw - c.run.drawKw) - pEnd * (j.powerKw - c.run.rateKw)) *
+        Math.min(j.remainingKwh / c.run.rateKw, (slackH * j.powerKw) / (j.powerKw - c.run.rateKw));
       if (margin > (best?.margin ?? 0)) best = { kw: c.plannedKw, end, margin };
     }
     if (!best) continue;

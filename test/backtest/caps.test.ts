@@ -226,12 +226,12 @@ describe('a waiting job started now and capped (cappedStarts)', () => {
 
   it('caps at the measured cap that saves most per unit of work, not always the lowest', () => {
     // A running 2-hour job alone at a site of two jobs' power, planned at full power through slot 3.
-    const capOf = (node: typeof HALF_IDLE, prices: number[]) => {
+    const capOf = (node: typeof HALF_IDLE, prices: number[], hours = 2, dueH = 24) => {
       const p = jobPowerKw(node, 8);
       const out = capsFor({
         node,
-        running: [{ id: 'r', powerKw: p, remainingKwh: 2 * p, deadlineAt: T0 + 86_400_000 }],
-        plan: [{ id: 'r', site: 'edi', powerKw: plannedAt(0, 2, p) }],
+        running: [{ id: 'r', powerKw: p, remainingKwh: hours * p, deadlineAt: T0 + dueH * 3_600_000 }],
+        plan: [{ id: 'r', site: 'edi', powerKw: plannedAt(0, hours, p) }],
         slot: 0,
         limitKw: 2 * p,
         now: T0,
@@ -245,6 +245,9 @@ describe('a waiting job started now and capped (cappedStarts)', () => {
     // node's 250 W (0.93; its lowest saves almost nothing, since the node's overhead is drawn longer).
     assert.equal(capOf(HALF_IDLE, flat(100)), MIN_CAP_FRACTION);
     assert.equal(capOf(BUSY, flat(100)), 0.625);
+    // With half an hour of slack on 4 hours of work, 200 W could be kept for 1.6 h only; 300 W, which
+    // does more of the work on that time, saves most over the run (1.41 kWh against 0.77).
+    assert.equal(capOf(HALF_IDLE, flat(100), 4, 4.5), 0.75);
     // Where now is three times dearer than the end of the run, the busy node's lowest cap too.
     const dearNow = flat(100).map((p, t) => (t === 0 ? 3 * p : p));
     assert.equal(capOf(BUSY, dearNow), MIN_CAP_FRACTION);
