@@ -227,9 +227,11 @@ export const startNowRun = (
   node: GpuNodePower,
   job: Pick<WaitingJob, 'powerKw' | 'remainingKwh'>,
   prices: readonly number[],
+  /** The planned power of the cap it runs at (capChoices); absent, the lowest. */
+  capKw: number = capFields(node, job.powerKw).minPowerKw,
 ): { gbp: number; periods: number } | undefined => {
   const h = PERIOD_H;
-  const run = cappedRun(node, job.powerKw, capFields(node, job.powerKw).minPowerKw);
+  const run = cappedRun(node, job.powerKw, capKw);
   let left = job.remainingKwh;
   let gbp = 0;
   for (let t = 0; t < prices.length; t++) {
@@ -255,7 +257,9 @@ export const startNowRun = (
  * hours; on the half-idle profile's node a cap does the same work on 0.77 of the energy, and starting
  * now also meets deadlines the plan would miss. A job is started where all of these hold:
  * - the plan starts it later in the horizon (not now: those start anyway) and runs it whole there;
- * - run as `startNowRun` says, it finishes before the period holding its deadline, within the prices;
+ * - run as `startNowRun` says at the lowest cap, or where that run would reach the period holding its
+ *   deadline at the cheapest higher cap whose run does not, it finishes before that period, within
+ *   the prices;
  * - that run costs less than the plan's (Σ price × the plan's power);
  * - it fits the GPUs free now, after the plan's own starts and early starts, and the plan has room
  *   for it at full power in every period of that run (its own planned slots given back), together
@@ -286,8 +290,17 @@ export const cappedStarts = (i: CappedStartInput): { ids: Set<string>; addedKw: 
       plannedGbp += ((planned[t] ?? 0) * h * (i.prices[t] as number)) / 1000;
     }
     if (plannedKwh < j.remainingKwh - 1e-6) continue;
-    const run = startNowRun(i.node, j, i.prices.slice(0, horizon));
-    if (!run || i.now + run.periods * PERIOD_MS > dueBy(j) || !(run.gbp < plannedGbp)) continue;
+    // At the lowest cap, or, where that run would reach the period holding the deadline, the cheapest
+    // higher cap whose run finishes before it.
+    const runs = capChoices(i.node, j.powerKw).map((c) =>
+      startNowRun(i.node, j, i.prices.slice(0, horizon), c.plannedKw),
+    );
+    const inTime = (r: { periods: number } | undefined) => r !== undefined && i.now + r.periods * PERIOD_MS <= dueBy(j);
+    let run = runs[0];
+    if (!inTime(run))
+      for (const r of runs.slice(1))
+        if (r && inTime(r) && (!inTime(run) || r.gbp < (run as { gbp: number }).gbp)) run = r;
+    if (!run || !inTime(run) || !(run.gbp < plannedGbp)) continue;
     let fits = true;
     for (let s = 0; s < run.periods && fits; s++) fits = load[s]! - (planned[s] ?? 0) + j.powerKw <= i.limitKw + 1e-6;
     if (!fits) continue;

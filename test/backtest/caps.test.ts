@@ -165,17 +165,23 @@ describe('a waiting job started now and capped (cappedStarts)', () => {
     assert.equal(cappedStarts(input({ prices })).ids.size, 0);
   });
 
-  it('never where its run would reach the period holding its deadline', () => {
+  it('at a higher cap where the lowest would reach the period holding its deadline, and never where every cap would', () => {
     assert.ok(run);
     const plan = [{ id: 'j', site: 'edi', powerKw: plannedAt(1) }];
-    const due = (ms: number) => started(input({ prices: flat(100), plan, waiting: [{ ...JOB, deadlineAt: ms }] }));
+    const at = (ms: number) => cappedStarts(input({ prices: flat(100), plan, waiting: [{ ...JOB, deadlineAt: ms }] }));
+    const due = (ms: number) => [...at(ms).ids];
+    /** Periods of the run started now: the slots where its power is, its planned slots given back. */
+    const periods = (ms: number) => at(ms).addedKw.filter((kw, t) => kw + (plannedAt(1)[t] ?? 0) > 1e-9).length;
     const end = T0 + run.periods * PERIOD_MS;
-    // Due at the end of its run's last period, or within the next: on time.
+    // Due at the end of its run's last period at the lowest cap, or within the next: that run.
     assert.deepEqual(due(end), ['j']);
+    assert.equal(periods(end), run.periods);
     assert.deepEqual(due(end + 10 * 60_000), ['j']);
-    // Due within its last period: that period's energy would count as late.
-    assert.deepEqual(due(end - 10 * 60_000), []);
-    assert.deepEqual(due(end - PERIOD_MS), []);
+    // Due within that run's last period, whose energy would count as late: a higher cap's shorter run.
+    assert.deepEqual(due(end - 10 * 60_000), ['j']);
+    assert.ok(periods(end - 10 * 60_000) < run.periods, `${periods(end - 10 * 60_000)} periods`);
+    // Due when its run at full power would end (8 periods): every capped run is longer, so none.
+    assert.deepEqual(due(T0 + 8 * PERIOD_MS), []);
   });
 
   it('fits the plan room its own planned slots give back, and no more; and the GPUs free', () => {
