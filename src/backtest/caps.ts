@@ -2,7 +2,7 @@
 // item 2, docs/cost-model.md "GPU power caps"; docs/backtest.md "GPU power caps").
 // - The rule (capsFor): flexlon and the oracle plan every job whole; each period a running job at a
 //   site that is not contended (planner-strategy.ts capNode) is capped, at the measured cap that
-//   saves most per unit of work (since 2026-12-07; the lowest cap before), where that pays at the
+//   saves most over the hours it can be kept (since 2026-12-07; the lowest cap before), where that pays at the
 //   strategy's prices, it still finishes before its deadline period, and the plan has room for its
 //   longer run. The cap is the watts per GPU the Compute-Flex agent would set for the power
 //   (src/agents/compute/levers.ts capWattsFor: linear between the lowest cap and TDP).
@@ -216,8 +216,9 @@ export interface CappedStartInput extends CapSite {
 
 /**
  * A waiting job's run started now as `capsFor` would run it: the first period at full power (caps are
- * set on jobs running at a period's start), each later one at its lowest cap (what `capsFor` picks
- * where now is dearer, and on the half-idle node at equal prices too), and the last, where
+ * set on jobs running at a period's start), each later one at the cap of planned power `capKw` (by
+ * default the lowest, which `capsFor` picks on the half-idle node for a job with slack to spare), and
+ * the last, where
  * capped it could finish (what is left is no more than a capped period's progress), at full power
  * again, since `capsFor` leaves a job that finishes within the period alone. Its £ at the prices
  * (£/MWh per period from now) and how many periods it spans; undefined where it does not finish

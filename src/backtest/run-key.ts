@@ -51,8 +51,14 @@ export const runKey = (o: BacktestOptions): string =>
     ...(o.products?.length ? { products: o.products } : {}),
     // With caps on (the default) the results differ from a run without them, or from before them:
     // those checkpoints are refused, and the other way round.
-    // Before 2026-12-07 the rule capped at the lowest cap only: those checkpoints are refused.
-    ...((o.caps ?? true) ? { caps: 'whole-job plan, capped by rule at the cap saving most, capped starts' } : {}),
+    // Checkpoints made under an earlier cap rule are refused: the lowest cap only (before 2026-12-07),
+    // then the cap saving most per unit of work (339968c), then over the hours it can be kept without
+    // higher-cap starts (4ede8be).
+    ...((o.caps ?? true)
+      ? {
+          caps: 'whole-job plan, capped by rule at the cap saving most over the hours it can be kept, capped starts at a higher cap where the lowest is too slow',
+        }
+      : {}),
     ...(o.moves ? { moves: 'late waiting jobs, by rule' } : {}),
     ...(o.oracleArrivals === 'none' ? { oracleArrivals: 'none' } : {}),
     custom: o.workload !== undefined || o.fleetSites !== undefined,
