@@ -230,7 +230,7 @@ describe('a waiting job started now and capped (cappedStarts)', () => {
     assert.equal(capsFor({ ...base, addedKw: flat(2 * P) }).size, 0);
   });
 
-  it('caps at the measured cap that saves most per unit of work, not always the lowest', () => {
+  it('caps at the measured cap that saves most over the hours it can be kept, not always the lowest', () => {
     // A running 2-hour job alone at a site of two jobs' power, planned at full power through slot 3.
     const capOf = (node: typeof HALF_IDLE, prices: number[], hours = 2, dueH = 24) => {
       const p = jobPowerKw(node, 8);
