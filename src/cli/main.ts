@@ -44,11 +44,15 @@ const usage = (): string =>
 // Exit statuses for a stop by signal follow the shell convention 128 + signal number.
 const SIGNAL_EXIT: Record<string, number> = { SIGINT: 130, SIGTERM: 143, SIGPIPE: 141 };
 
-/** Set when the reader of stdout went away (e.g. `| head`): stop writing and stop the command cleanly. */
+/**
+ * Set when the reader of stdout went away (e.g. `| head`): stop writing and stop the command cleanly.
+ * A pipe reports EPIPE; where stdout is a socket (a parent process's stdio pipe is a socket pair),
+ * a reader that closed with data unread may be reported as ECONNRESET instead.
+ */
 let stdoutClosed = false;
 let onStdoutClosed: (() => void) | undefined;
 process.stdout.on('error', (e: NodeJS.ErrnoException) => {
-  if (e.code !== 'EPIPE') throw e;
+  if (e.code !== 'EPIPE' && e.code !== 'ECONNRESET') throw e;
   stdoutClosed = true;
   onStdoutClosed?.();
 });
