@@ -2,9 +2,9 @@
 // item 2, docs/cost-model.md "GPU power caps"; docs/backtest.md "GPU power caps").
 // - The rule (capsFor): flexlon and the oracle plan every job whole; each period a running job at a
 //   site that is not contended (planner-strategy.ts capNode) is capped, at the measured cap that
-//   saves most over the hours it can be kept (since 2026-12-07; the lowest cap before), where that pays at the
-//   strategy's prices, it still finishes before its deadline period, and the plan has room for its
-//   longer run. The cap is the watts per GPU the Compute-Flex agent would set for the power
+//   saves most over the hours it can be kept (since 2026-12-07; the lowest cap before), where that
+//   pays at the strategy's prices, it still finishes before its deadline period, and the plan has
+//   room for its longer run. The cap is the watts per GPU the Compute-Flex agent would set for the power
 //   (src/agents/compute/levers.ts capWattsFor: linear between the lowest cap and TDP).
 // - The site (site-sim.ts) runs a capped job as the measured A100 sweep says a GPU runs under that
 //   cap (src/sim/power-cap.ts): it draws the sweep's power and does the sweep's share of its work.
@@ -187,20 +187,18 @@ export const capChoices = (node: GpuNodePower, powerKw: number): { plannedKw: nu
   const fields = capFields(node, powerKw);
   const { minW, maxW } = fields.powerCapRangeW;
   const out: { plannedKw: number; run: CapRun }[] = [];
-  for (const f of [MIN_CAP_FRACTION, ...MEASURED_CAP_FRACTIONS]) {
+  for (const f of [MIN_CAP_FRACTION, ...MEASURED_CAP_FRACTIONS.filter((x) => x > MIN_CAP_FRACTION)]) {
     const capW = f * tdpW(node);
-    if (f < MIN_CAP_FRACTION || capW >= maxW || out.some((c) => Math.abs(c.plannedKw - plannedKwFor(capW)) < 1e-12))
-      continue;
-    const run = cappedRun(node, powerKw, plannedKwFor(capW));
-    if (run) out.push({ plannedKw: plannedKwFor(capW), run });
+    if (capW >= maxW) continue;
+    // The inverse of capWattsFor's linear map, half a watt up so that its rounding down lands on capW.
+    const plannedKw =
+      capW <= minW
+        ? fields.minPowerKw
+        : fields.minPowerKw + ((capW + 0.5 - minW) / (maxW - minW)) * (powerKw - fields.minPowerKw);
+    const run = cappedRun(node, powerKw, plannedKw);
+    if (run) out.push({ plannedKw, run });
   }
   return out;
-
-  // The inverse of capWattsFor's linear map, half a watt up so that its rounding down lands on capW.
-  function plannedKwFor(capW: number): number {
-    if (capW <= minW) return fields.minPowerKw;
-    return fields.minPowerKw + ((capW + 0.5 - minW) / (maxW - minW)) * (powerKw - fields.minPowerKw);
-  }
 };
 
 /** What the start rule reads of a waiting job (sim-job.ts SimJob has it). */
@@ -292,16 +290,19 @@ export const cappedStarts = (i: CappedStartInput): { ids: Set<string>; addedKw: 
     }
     if (plannedKwh < j.remainingKwh - 1e-6) continue;
     // At the lowest cap, or, where that run would reach the period holding the deadline, the cheapest
-    // higher cap whose run finishes before it.
-    const runs = capChoices(i.node, j.powerKw).map((c) =>
-      startNowRun(i.node, j, i.prices.slice(0, horizon), c.plannedKw),
-    );
-    const inTime = (r: { periods: number } | undefined) => r !== undefined && i.now + r.periods * PERIOD_MS <= dueBy(j);
-    let run = runs[0];
-    if (!inTime(run))
-      for (const r of runs.slice(1))
-        if (r && inTime(r) && (!inTime(run) || r.gbp < (run as { gbp: number }).gbp)) run = r;
-    if (!run || !inTime(run) || !(run.gbp < plannedGbp)) continue;
+    // higher cap whose run finishes before it (worked out only then).
+    const prices = i.prices.slice(0, horizon);
+    const inTime = (r: { periods: number } | undefined): r is { gbp: number; periods: number } =>
+      r !== undefined && i.now + r.periods * PERIOD_MS <= dueBy(j);
+    let run = startNowRun(i.node, j, prices);
+    if (!inTime(run)) {
+      run = undefined;
+      for (const c of capChoices(i.node, j.powerKw).slice(1)) {
+        const r = startNowRun(i.node, j, prices, c.plannedKw);
+        if (inTime(r) && !(r.gbp >= (run?.gbp ?? Infinity))) run = r;
+      }
+    }
+    if (!run || !(run.gbp < plannedGbp)) continue;
     let fits = true;
     for (let s = 0; s < run.periods && fits; s++) fits = load[s]! - (planned[s] ?? 0) + j.powerKw <= i.limitKw + 1e-6;
     if (!fits) continue;
