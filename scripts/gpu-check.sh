@@ -2,12 +2,14 @@
 # gpu-check.sh — what FlexLon's GPU meter and power caps will see on this node (docs/operator-guide.md,
 # "Checking a GPU node"). Needs only bash and nvidia-smi.
 #
-#   gpu-check.sh [--samples N]        READ-ONLY (the default): per GPU, its power limits (min, max, default,
-#                                     current, enforced) and draw, N times a second apart; then the exact line
-#                                     FlexLon's meter reads. Changes nothing.
+#   gpu-check.sh [--samples N] [--gpu I]
+#                                     READ-ONLY (the default): per GPU (or GPU I only), its power limits (min,
+#                                     max, default, current, enforced) and draw, N times a second apart; then
+#                                     the exact line FlexLon's meter reads. Changes nothing.
 #   gpu-check.sh --set-cap W --gpu I  sets GPU I's power limit to W watts (root), after checking W is within its
 #                                     min/max; the previous limit is saved for --restore.
-#   gpu-check.sh --restore [--gpu I]  puts back the limit saved by --set-cap (or, with none saved, the default).
+#   gpu-check.sh --restore [--gpu I]  puts back the limit saved by --set-cap (or, with none saved, the default);
+#                                     refused where the GPU at that index is not the one saved (its UUID).
 #
 # Exit status: 0 fine; 1 nvidia-smi missing or failing; 2 usage; 3 refused (not root, cap out of range).
 set -euo pipefail
@@ -22,9 +24,15 @@ usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' 
 samples=1 cap='' gpu='' restore=0
 while [ $# -gt 0 ]; do
   case "$1" in
-    --samples) samples="${2:-}"; shift 2 ;;
-    --set-cap) cap="${2:-}"; shift 2 ;;
-    --gpu) gpu="${2:-}"; shift 2 ;;
+    --samples|--set-cap|--gpu)
+      # A flag at the end with no value would otherwise stop the script silently (shift 2 under set -e).
+      [ $# -ge 2 ] || die 2 "$1 needs a value (gpu-check.sh --help)"
+      case "$1" in
+        --samples) samples="$2" ;;
+        --set-cap) cap="$2" ;;
+        --gpu) gpu="$2" ;;
+      esac
+      shift 2 ;;
     --restore) restore=1; shift ;;
     -h|--help) usage ;;
     *) echo "gpu-check: unknown argument: $1" >&2; usage ;;
@@ -50,16 +58,18 @@ field() { smi -i "$1" --query-gpu="$2" --format=csv,noheader,nounits | tr -d ' '
 
 show() {
   local q="$LIMITS"
+  local only=()
+  [ -z "$gpu" ] || only=(-i "$gpu")
   # Drivers before enforced.power.limit existed refuse the field: ask without it.
   nvidia-smi --query-gpu="$q" --format=csv,noheader >/dev/null 2>&1 || q="${LIMITS/,enforced.power.limit/}"
   local i
   for ((i = 1; i <= samples; i++)); do
     [ "$i" = 1 ] || sleep 1
     echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    smi --query-gpu="$q" --format=csv
+    smi "${only[@]}" --query-gpu="$q" --format=csv
   done
   echo "# what FlexLon's meter reads: nvidia-smi --query-gpu=$METER_QUERY --format=csv,noheader,nounits"
-  smi --query-gpu="$METER_QUERY" --format=csv,noheader,nounits
+  smi "${only[@]}" --query-gpu="$METER_QUERY" --format=csv,noheader,nounits
 }
 
 need_root() {
@@ -80,8 +90,13 @@ if [ -n "$cap" ]; then
   awk -v w="$cap" -v lo="$min" -v hi="$max" 'BEGIN { exit !(w >= lo && w <= hi) }' ||
     die 3 "GPU $gpu accepts limits from $min W to $max W; $cap W refused, nothing was changed"
   # Keep the first saved limit of a GPU, so two --set-cap runs still restore the original.
-  grep -q "^$gpu " "$STATE" 2>/dev/null || echo "$gpu $uuid $now" >>"$STATE"
-  echo "gpu-check: GPU $gpu ($uuid) limit $now W saved in $STATE; setting $cap W"
+  first="$(awk -v g="$gpu" '$1 == g { print $3; exit }' "$STATE" 2>/dev/null || true)"
+  if [ -z "$first" ]; then
+    echo "$gpu $uuid $now" >>"$STATE"
+    echo "gpu-check: GPU $gpu ($uuid) limit $now W saved in $STATE; setting $cap W"
+  else
+    echo "gpu-check: GPU $gpu ($uuid) limit now $now W; its limit before the first --set-cap, $first W, stays saved in $STATE; setting $cap W"
+  fi
   set_limit "$gpu" "$cap"
   show
 elif [ "$restore" = 1 ]; then
@@ -92,6 +107,11 @@ elif [ "$restore" = 1 ]; then
   for g in $gpus; do
     saved="$(awk -v g="$g" '$1 == g { print $3; exit }' "$STATE" 2>/dev/null || true)"
     if [ -n "$saved" ]; then
+      # Indices can change (a reboot, a GPU replaced): restore only onto the GPU whose limit was saved.
+      was="$(awk -v g="$g" '$1 == g { print $2; exit }' "$STATE")"
+      is="$(field "$g" uuid)"
+      [ "$was" = "$is" ] ||
+        die 3 "GPU $g is now $is, but the limit saved in $STATE is for $was; nothing was changed (check the index, or remove the line for $g from $STATE)"
       echo "gpu-check: GPU $g: restoring the saved $saved W"
       set_limit "$g" "$saved"
       sed -i "/^$g /d" "$STATE"
