@@ -24,8 +24,9 @@ export interface Savings {
   readonly flexlonGpuHours: number;
   /**
    * Where FlexLon's site has a battery: its stored energy at the end against the start (kWh) and the
-   * grid energy that stands for (kWh; positive: to refill it), counted in flexlonGbp and flexlonGCo2
-   * at the two days' mean outturn price and intensity, as the backtest counts it (battery-end.ts batteryEndOf).
+   * grid energy that stands for (kWh; positive: to refill it), counted in flexlonKwh, and in flexlonGbp
+   * and flexlonGCo2 at the two days' mean outturn price and intensity, as the backtest counts it
+   * (battery-end.ts batteryEndOf).
    */
   readonly battery?: { readonly storedChangeKwh: number; readonly gridKwh: number; readonly gbp: number };
   readonly caveats: readonly string[];
@@ -87,6 +88,8 @@ export const compare = async (m: Market): Promise<{ total: Savings; sites: { sit
       const change = (await b.stateOfChargeKwh()) - b.initialSocKwh;
       const gridKwh = change < 0 ? -change / b.spec.roundTripEfficiency : -change;
       const gbp = (gridKwh * mean(prices)) / 1000;
+      // In the kWh too: the same work on less import is a saving only once the battery is back where it began.
+      x.flexlonKwh += gridKwh;
       x.flexlonGbp += gbp;
       x.flexlonGCo2 += gridKwh * mean(carbon);
       battery = { storedChangeKwh: change, gridKwh, gbp };

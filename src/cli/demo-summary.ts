@@ -157,15 +157,15 @@ const fifoLines = ({ savings, sites }: SummaryInput): string[] => {
     out.push(
       `  unfinished  ${short.toFixed(0)} kWh less imported than FIFO over the two days: work still waiting at the end (late, its lateness costed in the plan), so part of the saving is work not yet done; per work divides by the work each ran`,
     );
-  // A site battery that ends emptier than it began: its refill is in FlexLon's £ and CO2 above
+  // A site battery that ends emptier than it began: its refill is in FlexLon's kWh, £ and CO2 above
   // (demo-compare.ts), not a saving.
   for (const x of sites.length > 0 ? sites : [{ site: 'the site', savings }]) {
     const b = x.savings.battery;
     if (!b || Math.abs(b.storedChangeKwh) < 0.05) continue;
     out.push(
       b.storedChangeKwh < 0
-        ? `  battery     ${x.site}'s battery ended ${(-b.storedChangeKwh).toFixed(1)} kWh below its start: the ${b.gridKwh.toFixed(1)} kWh to refill it (${money(b.gbp)} at the two days' mean price) is counted in FlexLon's £ and CO2 above`
-        : `  battery     ${x.site}'s battery ended ${b.storedChangeKwh.toFixed(1)} kWh above its start: worth ${money(-b.gbp)} at the two days' mean price, credited in FlexLon's £ and CO2 above`,
+        ? `  battery     ${x.site}'s battery ended ${(-b.storedChangeKwh).toFixed(1)} kWh below its start: the ${b.gridKwh.toFixed(1)} kWh to refill it (${money(b.gbp)} at the two days' mean price) is counted in FlexLon's kWh, £ and CO2 above`
+        : `  battery     ${x.site}'s battery ended ${b.storedChangeKwh.toFixed(1)} kWh above its start: worth ${money(-b.gbp)} at the two days' mean price, credited in FlexLon's kWh, £ and CO2 above`,
     );
   }
   return out;
