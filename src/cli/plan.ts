@@ -53,18 +53,17 @@ export const summary = (p: PlanningProblem, s: Schedule, seconds?: number): stri
   if ((s.batteryWearGbp ?? 0) > 0) lines.push(`battery     ${money(s.batteryWearGbp ?? 0)} of wear`);
   if (s.gbpPerUnitOfWork !== undefined) {
     // The work whose energy waits beyond the horizon: its energy is in the cost (bought later, at the
-    // unserved price), its carbon in neither figure.
-    const jobs = new Map(p.jobs.map((j) => [j.id, j]));
-    const waiting = (s.late ?? []).reduce((a, l) => {
-      const j = jobs.get(l.id);
-      return a + (j && j.energyKwh > 0 ? ((j.work ?? 0) * l.unservedKwh) / j.energyKwh : 0);
-    }, 0);
+    // unserved price), its carbon in neither the kg nor the divisor (withWorkMetrics).
+    const work = s.work ?? 0;
+    const waiting = work - (s.workDone ?? work);
+    const carbon =
+      s.gCo2PerUnitOfWork === undefined
+        ? 'no gCO2 per unit of work (none runs within the horizon)'
+        : `${s.gCo2PerUnitOfWork.toPrecision(4)} gCO2 per unit of work`;
     lines.push(
-      `per work    £${s.gbpPerUnitOfWork.toPrecision(4)} and ${(s.gCo2PerUnitOfWork ?? 0).toPrecision(4)} gCO2 per unit of work asked for (${s.work} units${
-        waiting > 0.005
-          ? `, ${waiting.toFixed(2)} of them waiting beyond the horizon: their energy is in the £ (bought later at the unserved price), their carbon in neither figure`
-          : ''
-      })`,
+      waiting > 0.005
+        ? `per work    £${s.gbpPerUnitOfWork.toPrecision(4)} per unit of work asked for (${work} units; ${waiting.toFixed(2)} of them wait beyond the horizon, their energy in the £ at the unserved price); ${carbon} run within the horizon (${(work - waiting).toFixed(2)} units; the waiting work's carbon is not known yet)`
+        : `per work    £${s.gbpPerUnitOfWork.toPrecision(4)} and ${carbon} (${work} units)`,
     );
   }
   lines.push(`planner     ${s.planner ?? '?'}`);

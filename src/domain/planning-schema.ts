@@ -221,6 +221,7 @@ export const scheduleSchemaV2 = {
   properties: {
     ...scheduleSchemaV1.properties,
     version: { const: 2 },
+    workDone: nonNegative,
     energyCostGbp: { type: 'number' },
     latenessCostGbp: { type: 'number' },
     batteryWearGbp: { type: 'number' },

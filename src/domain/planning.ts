@@ -153,7 +153,16 @@ export interface Schedule {
   readonly work?: number;
   /** costGbp / work: £ per unit of work (inference, token, GPU-hour). */
   readonly gbpPerUnitOfWork?: number;
-  /** carbonKg × 1000 / work: gCO2 per unit of work. */
+  /**
+   * Version 2: the units of work whose energy runs within the horizon, work less each waiting job's
+   * share (work × unservedKwh / energyKwh); what gCo2PerUnitOfWork divides by.
+   */
+  readonly workDone?: number;
+  /**
+   * carbonKg × 1000 / the work done within the horizon (workDone; version 1: work): gCO2 per unit of
+   * work. The carbon of work waiting beyond the horizon is not known, so it is neither in carbonKg nor
+   * in the divisor (its energy is in costGbp, at the unserved price, so gbpPerUnitOfWork divides by work).
+   */
   readonly gCo2PerUnitOfWork?: number;
   /** Which planner produced the schedule, for the audit trail. */
   readonly planner?: string;
@@ -177,11 +186,18 @@ export const withWorkMetrics = (problem: PlanningProblem, schedule: Schedule): S
   if (schedule.status === 'infeasible' || !problem.jobs.some((j) => j.work !== undefined)) return schedule;
   const work = problem.jobs.reduce((a, j) => a + (j.work ?? 0), 0);
   if (!(work > 0)) return { ...schedule, work };
+  const jobs = new Map(problem.jobs.map((j) => [j.id, j]));
+  const waiting = (schedule.late ?? []).reduce((a, l) => {
+    const j = jobs.get(l.id);
+    return a + (j && j.energyKwh > 0 ? ((j.work ?? 0) * Math.min(l.unservedKwh, j.energyKwh)) / j.energyKwh : 0);
+  }, 0);
+  const done = Math.max(0, work - waiting);
   return {
     ...schedule,
     work,
+    ...(schedule.version === 2 ? { workDone: done } : {}),
     gbpPerUnitOfWork: schedule.costGbp / work,
-    gCo2PerUnitOfWork: (schedule.carbonKg * 1000) / work,
+    ...(done > 0 ? { gCo2PerUnitOfWork: (schedule.carbonKg * 1000) / done } : {}),
   };
 };
 

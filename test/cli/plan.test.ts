@@ -196,8 +196,14 @@ test('plan on an overloaded problem (soft deadlines) exits 0 with a checked plan
       );
     assert.ok(split, r.out);
     assert.ok(Math.abs(Number(split[2]) + Number(split[3]) - Number(split[1])) <= 0.011, split[0]);
-    // Per work: over the work asked for, saying how much of it waits beyond the horizon.
-    assert.match(r.out, /per unit of work asked for \([\d.]+ units, [\d.]+ of them waiting beyond the horizon: /);
+    // Per work: £ over the work asked for (the waiting work's energy is in the £), gCO2 over the work
+    // run within the horizon (the waiting work's carbon is in no figure).
+    const perWork =
+      /per unit of work asked for \(([\d.]+) units; ([\d.]+) of them wait beyond the horizon, [^)]*\); ([\d.]+) gCO2 per unit of work run within the horizon \(([\d.]+) units;/.exec(
+        r.out,
+      );
+    assert.ok(perWork, r.out);
+    assert.ok(Math.abs(Number(perWork[1]) - Number(perWork[2]) - Number(perWork[4])) <= 0.011, perWork[0]);
     assert.match(
       r.out,
       /job-\d+: deadline slot \d+, (finishes at slot \d+ \(\d+ slots late\)|unfinished: [\d.]+ kWh beyond the horizon)/,
@@ -222,6 +228,16 @@ test('plan on an overloaded problem (soft deadlines) exits 0 with a checked plan
     );
     assert.ok(split && Math.abs(Number(split[2]) - later) <= 0.011, `${split?.[2]} against ${later.toFixed(2)}`);
     assert.ok(Math.abs(schedule.costGbp - schedule.energyCostGbp - schedule.latenessCostGbp) < 1e-6 * schedule.costGbp);
+    // The work done within the horizon, recomputed: each job's work less its unserved share.
+    const work = p.jobs as unknown as { id: string; work: number; energyKwh: number }[];
+    const waiting = (schedule.late as { id: string; unservedKwh: number }[]).reduce((a, l) => {
+      const j = work.find((x) => x.id === l.id);
+      return a + (j ? (j.work * l.unservedKwh) / j.energyKwh : 0);
+    }, 0);
+    assert.ok(waiting > 0);
+    assert.ok(Math.abs(schedule.workDone - (schedule.work - waiting)) < 1e-6 * schedule.work);
+    assert.ok(Math.abs(schedule.gCo2PerUnitOfWork - (schedule.carbonKg * 1000) / schedule.workDone) < 1e-9 * 1e6);
+    assert.ok(Math.abs(Number(perWork[3]) - schedule.gCo2PerUnitOfWork) <= 0.05 + 1e-3 * schedule.gCo2PerUnitOfWork);
     const ok = flexlon('plan', 'check', '--problem', problem, '--schedule', out);
     assert.equal(ok.code, 0, ok.err);
     assert.match(ok.out, /check\s+ok/);
