@@ -12,6 +12,11 @@ export interface Savings {
   /** £ and gCO2 FlexLon's day cost less than FIFO's (negative: more). */
   readonly gbp: number;
   readonly gCo2: number;
+  /**
+   * gCO2 less than FIFO at NESO's forecast intensity, the one the plans and the carbon cap work with
+   * (gCo2 is at the actual): the two can differ in sign, which the cap's summary line then explains.
+   */
+  readonly gCo2AtForecast: number;
   /** Energy cost and emissions of each, over the two days. */
   readonly bauGbp: number;
   readonly flexlonGbp: number;
@@ -49,6 +54,7 @@ export const compare = async (m: Market): Promise<{ total: Savings; sites: { sit
   const outturn = await m.signals.outturn('GB', grid);
   const prices = pricesOf(outturn);
   const carbon = carbonOf(outturn, 'actual');
+  const forecastCarbon = carbonOf(outturn, 'forecast');
   const h = SLOT_MINUTES / 60;
   const sites: { site: string; savings: Savings }[] = [];
   for (const site of m.sites) {
@@ -63,6 +69,8 @@ export const compare = async (m: Market): Promise<{ total: Savings; sites: { sit
       flexlonGbp: 0,
       bauGCo2: 0,
       flexlonGCo2: 0,
+      bauGCo2AtForecast: 0,
+      flexlonGCo2AtForecast: 0,
       bauKwh: 0,
       flexlonKwh: 0,
       bauGpuHours: total(site.businessAsUsual.workGpuHours(grid)),
@@ -75,6 +83,8 @@ export const compare = async (m: Market): Promise<{ total: Savings; sites: { sit
       x.flexlonGbp += (flexKwh * (prices[t] ?? 0)) / 1000;
       x.bauGCo2 += bauKwh * (carbon[t] ?? 0);
       x.flexlonGCo2 += flexKwh * (carbon[t] ?? 0);
+      x.bauGCo2AtForecast += bauKwh * (forecastCarbon[t] ?? 0);
+      x.flexlonGCo2AtForecast += flexKwh * (forecastCarbon[t] ?? 0);
       x.bauKwh += bauKwh;
       x.flexlonKwh += flexKwh;
     }
@@ -92,12 +102,15 @@ export const compare = async (m: Market): Promise<{ total: Savings; sites: { sit
       x.flexlonKwh += gridKwh;
       x.flexlonGbp += gbp;
       x.flexlonGCo2 += gridKwh * mean(carbon);
+      x.flexlonGCo2AtForecast += gridKwh * mean(forecastCarbon);
       battery = { storedChangeKwh: change, gridKwh, gbp };
     }
+    const { bauGCo2AtForecast, flexlonGCo2AtForecast, ...kept } = x;
     const savings = {
-      ...x,
+      ...kept,
       gbp: x.bauGbp - x.flexlonGbp,
       gCo2: x.bauGCo2 - x.flexlonGCo2,
+      gCo2AtForecast: bauGCo2AtForecast - flexlonGCo2AtForecast,
       ...(battery ? { battery } : {}),
       caveats: [],
     };
@@ -122,6 +135,7 @@ export const compare = async (m: Market): Promise<{ total: Savings; sites: { sit
     total: {
       gbp: sum((x) => x.gbp),
       gCo2: sum((x) => x.gCo2),
+      gCo2AtForecast: sum((x) => x.gCo2AtForecast),
       bauGbp: sum((x) => x.bauGbp),
       flexlonGbp: sum((x) => x.flexlonGbp),
       bauGCo2: sum((x) => x.bauGCo2),
@@ -216,7 +230,7 @@ const keptCap = (x: PlanCarbon): boolean => {
  * the plan audit records, forecast intensity) and how many could not and were made without it, and
  * the day-ahead plan's figures. None when the operator set no cap.
  */
-export const carbonCapLines = async (c: DemoConfig, m: Market): Promise<string[]> => {
+export const carbonCapLines = async (c: DemoConfig, m: Market, savings?: Savings): Promise<string[]> => {
   if (c.carbonCap === 'none') return [];
   const plans = (await m.stores.flex.auditTrail()).filter((r) => r.kind === 'plan').map((r) => r.payload as PlanCarbon);
   const capped = plans.filter((x) => x.carbonCapKg !== undefined && x.carbonKg !== undefined);
@@ -243,8 +257,17 @@ export const carbonCapLines = async (c: DemoConfig, m: Market): Promise<string[]
     missed.length > 0
       ? `, ${missed.length} could not keep it and ${missed.length === 1 ? 'was' : 'were'} made without it (FLX_CARBON_CAP_MISSED; ${c.carbonCap === 'fifo-intensity' ? 'allowances' : 'budgets'} ${missed.map((x) => (x.carbonCapMissedKg ?? 0).toFixed(0)).join(', ')} kg)`
       : '';
+  // The cap is kept on forecast intensity; "vs FIFO" above is at the actual. Where the two disagree
+  // in sign, say so, or "more CO2 than FIFO" and "every plan within the cap" read as a contradiction.
+  const outturnWords =
+    savings && savings.gCo2 < 0 && savings.gCo2AtForecast >= 0
+      ? [
+          `              at NESO's forecast intensity, which the plans and the cap work with, FlexLon emitted ${(savings.gCo2AtForecast / 1000).toFixed(1)} kg less than FIFO over the two days; at the actual intensity ("vs FIFO" above) ${(-savings.gCo2 / 1000).toFixed(1)} kg more: a plan can keep the cap only on the intensity known when it is made`,
+        ]
+      : [];
   return [
     `  carbon cap  ${what}: ${within} of ${capped.length + missed.length} plans within it${missedWords}${firstWords}`,
+    ...outturnWords,
   ];
 };
 

@@ -176,7 +176,7 @@ export const printSummary = async (io: Output, s: SummaryInput): Promise<void> =
   io.out(`\nrun folder: ${s.market.runDir}`);
   io.out('\nSummary');
   for (const line of [...dealLines(s), ...deliveryLines(s), ...siteLines(s), ...fifoLines(s)]) io.out(line);
-  for (const line of await carbonCapLines(s.config, s.market)) io.out(line);
+  for (const line of await carbonCapLines(s.config, s.market, s.savings)) io.out(line);
   for (const line of await capacityValueLines(s.config, s.market)) io.out(line);
   for (const caveat of s.savings.caveats) io.out(`  data note   ${caveat}`);
   io.out('  audit       every message in and out, plan, dispatch and meter reading, hash-chained:');

@@ -1,12 +1,15 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
-import { sameWorkWords, savedWords, type Savings } from '../../src/cli/demo-compare.ts';
+import type { Market } from '../../src/compose/market.ts';
+import { carbonCapLines, sameWorkWords, savedWords, type Savings } from '../../src/cli/demo-compare.ts';
+import { demoConfig } from '../../src/config.ts';
 
 // The `flexlon demo --jobs 150` run a new user read (2023-01-24): FlexLon £2,103.84 and FIFO
 // £2,121.78 over the two days, 11,489 and 11,576 GPU-hours of work.
 const run = (flexlonGpuHours: number): Savings => ({
   gbp: 2121.78 - 2103.84,
   gCo2: 21_100,
+  gCo2AtForecast: 21_000,
   bauGbp: 2121.78,
   flexlonGbp: 2103.84,
   bauGCo2: 3_000_000,
@@ -43,5 +46,28 @@ describe('the demo against FIFO on the same work (sameWorkWords)', () => {
       sameWorkWords(run(11_700)) ?? '',
       /^£40.67 less energy cost .*; "vs FIFO" is £22.73 smaller than this, FIFO's cost of the 124 GPU-hours FlexLon ran beyond it$/,
     );
+  });
+});
+
+describe('the carbon cap line against "vs FIFO" (carbonCapLines)', () => {
+  // `flexlon demo --date 2023-07-12`: every plan kept the FIFO cap on the forecast intensity, while
+  // the two days emitted 0.1 kg more than FIFO at the actual: the line says why both hold.
+  // The market here is the audit trail's plan rows only (all the function reads).
+  const market = {
+    stores: { flex: { auditTrail: async () => [{ kind: 'plan', payload: { carbonKg: 1082, carbonCapKg: 1418 } }] } },
+  } as unknown as Market;
+  const config = demoConfig({});
+  it('reconciles a cap kept on the forecast with more CO2 than FIFO at the actual', async () => {
+    const lines = await carbonCapLines(config, market, { ...run(11_576), gCo2: -100, gCo2AtForecast: 3_300 });
+    assert.equal(lines.length, 2);
+    assert.match(lines[0] ?? '', /1 of 1 plans within it; the first plan 1082 kg against a cap of 1418 kg$/);
+    assert.match(
+      lines[1] ?? '',
+      /at NESO's forecast intensity, which the plans and the cap work with, FlexLon emitted 3\.3 kg less than FIFO over the two days; at the actual intensity \("vs FIFO" above\) 0\.1 kg more/,
+    );
+  });
+  it('adds nothing where the two agree', async () => {
+    assert.equal((await carbonCapLines(config, market, run(11_576))).length, 1);
+    assert.equal((await carbonCapLines(config, market, { ...run(11_576), gCo2: -100, gCo2AtForecast: -50 })).length, 1);
   });
 });
