@@ -116,9 +116,11 @@ const deliveryLines = ({ procurement: p, settlement, sites }: SummaryInput): str
   // Far more than committed is not a metering fault: the baseline is the same queue on FIFO, which
   // runs through the evening peak, while FlexLon's plan moves work out of it on price alone. The
   // reduction beyond the commitment would have happened without the order, and is not paid for.
+  // The order's sites: one site's offer is settled at that site alone, whatever the fleet.
+  const several = p.offer.site === 'portfolio' && sites.length > 1;
   if (share > 120 && limit === undefined)
     out.push(
-      `  why ${share.toFixed(0)} %  ${sites.length > 1 ? 'the sites' : 'the site'} stayed a further ${kw1((settlement.deliveredKwh - settlement.committedKwh) / windowHours(p))} below ${sites.length > 1 ? 'their' : 'its'} FIFO baseline than committed: FlexLon's plan moves work out of the dear evening peak on price alone; only the committed reduction is sold and paid`,
+      `  why ${share.toFixed(0)} %  ${several ? 'the sites' : 'the site'} stayed a further ${kw1((settlement.deliveredKwh - settlement.committedKwh) / windowHours(p))} below ${several ? 'their' : 'its'} FIFO baseline than committed: FlexLon's plan moves work out of the dear evening peak on price alone; only the committed reduction is sold and paid`,
     );
   return out;
 };

@@ -6,6 +6,14 @@ import assert from 'node:assert/strict';
 import { readdirSync } from 'node:fs';
 import { runDemo } from '../helpers/run-demo.ts';
 
+/** The "why N %" line speaks of the order's sites: one site's offer is one site, whatever the fleet. */
+const whyMatchesOrder = (text: string): void => {
+  const why = /^ {2}why \d+ % {2}(the sites|the site) stayed .* below (their|its) FIFO baseline/m.exec(text);
+  if (!why) return;
+  const one = /the order was for one site's offer/.test(text);
+  assert.deepEqual([why[1], why[2]], one ? ['the site', 'its'] : ['the sites', 'their'], why[0]);
+};
+
 test(
   'demo --sites 2: the day completes, the summary names both sites and their parts add up to the order',
   { timeout: 180_000 },
@@ -17,6 +25,7 @@ test(
       assert.match(text, /^site lon: .*$/m);
       assert.match(text, /^site man: .*$/m);
       assert.match(text, /status → on_status: DELIVERED/);
+      whyMatchesOrder(text);
 
       // Per site: "    lon       committed X kWh (...), delivered Y kWh, payment £Z; vs FIFO ..."
       const part = (site: string) => {
@@ -86,6 +95,7 @@ test(
     try {
       const { lines, text } = demo;
       assert.match(text, /status → on_status: DELIVERED/);
+      whyMatchesOrder(text);
       // cdf's battery (src/sim/sites.ts: 200 kWh at the start, 88 % round trip) is planned by FlexLon;
       // its FIFO twin has none. What it ends below its start is bought back at the round trip's loss.
       const b =
