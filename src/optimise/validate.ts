@@ -75,6 +75,17 @@ const describe = (e: ErrorObject): Fault => {
       };
     case 'format':
       return { path, message: `must be an ISO-8601 ${String(p['format'])} such as 2023-06-01T00:00:00Z` };
+    case 'type':
+      // JSON's 1e999 parses as Infinity, which is no number a plan can use: say "finite".
+      return {
+        path,
+        message:
+          p['type'] === 'number'
+            ? 'must be a finite number'
+            : p['type'] === 'integer'
+              ? 'must be a whole number'
+              : (e.message ?? 'is invalid'),
+      };
     default:
       return { path, message: e.message ?? 'is invalid' };
   }
@@ -94,6 +105,25 @@ const seriesFaults = (values: readonly unknown[], slots: number, path: string, o
     out.push({ path, message: `has ${values.length} values; it needs one per slot (slots = ${slots})` });
 };
 
+/**
+ * Bounds on a slot's price and intensity. GB's half-hourly prices have stayed within a few thousand
+ * £/MWh (the day-ahead auction's limits are −£500 and £4,000, BSC imbalance prices a little
+ * beyond), and no generator emits much above 1,000 gCO2/kWh (lignite). Values beyond these are a
+ * unit slip (£/kWh for £/MWh, p/kWh) and would also leave the solver's numeric range (HiGHS takes
+ * 1e20 for infinite; a price of 1e300 made it fail and the greedy fallback plan).
+ */
+export const MAX_PRICE_GBP_PER_MWH = 100_000;
+export const MAX_CARBON_G_PER_KWH = 10_000;
+
+const boundFaults = (values: readonly number[], max: number, unit: string, path: string, out: Fault[]): void => {
+  const i = values.findIndex((v) => Math.abs(v) > max);
+  if (i >= 0)
+    out.push({
+      path: `${path}[${i}]`,
+      message: `${values[i]} ${unit} is beyond ±${max.toLocaleString('en-GB')} ${unit}: check the unit (a GB price or intensity stays far inside it)`,
+    });
+};
+
 const siteFaults = (p: PlanningProblem, out: Fault[]): Set<string> => {
   const ids = new Set<string>();
   p.sites.forEach((s, i) => {
@@ -102,6 +132,8 @@ const siteFaults = (p: PlanningProblem, out: Fault[]): Set<string> => {
     ids.add(s.id);
     seriesFaults(s.priceGbpPerMwh, p.slots, `${at}.priceGbpPerMwh`, out);
     seriesFaults(s.carbonGPerKwh, p.slots, `${at}.carbonGPerKwh`, out);
+    boundFaults(s.priceGbpPerMwh, MAX_PRICE_GBP_PER_MWH, '£/MWh', `${at}.priceGbpPerMwh`, out);
+    boundFaults(s.carbonGPerKwh, MAX_CARBON_G_PER_KWH, 'gCO2/kWh', `${at}.carbonGPerKwh`, out);
     const b = s.battery;
     if (b && b.minSocKwh > b.capacityKwh)
       out.push({

@@ -81,3 +81,35 @@ test('a carbon cap below 0 kg needs an intensity; an intensity needs the kg it a
   assert.ok(!validateProblem({ ...p, version: 1, carbonCapKg: 0, carbonCapGPerKwh: 180 }).ok);
   assert.ok(!validateProblem({ ...p, version: 1, carbonCapKg: -5 }).ok);
 });
+
+test('a price or intensity beyond any GB value, or an infinite number, is refused by name', () => {
+  const p = doc('examples/problem.json') as {
+    sites: { priceGbpPerMwh: number[]; carbonGPerKwh: number[] }[];
+    jobs: { energyKwh: number }[];
+  };
+  p.sites[0]!.priceGbpPerMwh[3] = 1e300;
+  p.sites[0]!.carbonGPerKwh[5] = 2e4;
+  const v = validateProblem(p);
+  assert.ok(!v.ok);
+  const text = v.faults.map((f) => `${f.path}: ${f.message}`).join('\n');
+  assert.match(text, /^\$\.sites\[0\]\.priceGbpPerMwh\[3\]: 1e\+300 £\/MWh is beyond ±100,000 £\/MWh: check the unit/m);
+  assert.match(text, /^\$\.sites\[0\]\.carbonGPerKwh\[5\]: 20000 gCO2\/kWh is beyond ±10,000 gCO2\/kWh/m);
+  // A GB price spike stays valid.
+  p.sites[0]!.priceGbpPerMwh[3] = -500;
+  p.sites[0]!.carbonGPerKwh[5] = 1_100;
+  p.sites[0]!.priceGbpPerMwh[4] = 4_000;
+  assert.ok(validateProblem(p).ok);
+  // JSON's 1e999 reads as Infinity.
+  const q = JSON.parse(
+    readFileSync(join(projectRoot, 'docs', 'examples', 'problem.json'), 'utf8').replace(
+      /"energyKwh": *[\d.]+/,
+      '"energyKwh": 1e999',
+    ),
+  );
+  const w = validateProblem(q);
+  assert.ok(!w.ok);
+  assert.ok(
+    w.faults.some((f) => /^\$\.jobs\[0\]\.energyKwh$/.test(f.path) && f.message === 'must be a finite number'),
+    JSON.stringify(w.faults),
+  );
+});
