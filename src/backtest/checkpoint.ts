@@ -3,12 +3,13 @@
 // and the simulation state (every strategy's queues and carried plan) to checkpoint/state.json.
 // Both are written to a temporary file and renamed, so a stop mid-write leaves the last good pair.
 // A checkpoint made with other arguments is refused rather than mixed in.
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlexError } from '../errors.ts';
 import type { Offer } from './products.ts';
 import type { SiteState } from './site-sim.ts';
 import type { Finished } from './sim-job.ts';
+import { makeDirs } from '../make-dirs.ts';
 
 export interface PeriodRow {
   /** Period start (ms). */
@@ -61,12 +62,12 @@ const writeAtomic = (file: string, body: string): void => {
 };
 
 export const saveDay = (out: string, k: number, chunk: DayChunk): void => {
-  mkdirSync(dir(out), { recursive: true });
+  makeDirs(dir(out));
   writeAtomic(dayFile(out, k), JSON.stringify(chunk));
 };
 
 export const saveState = (out: string, state: RunState): void => {
-  mkdirSync(dir(out), { recursive: true });
+  makeDirs(dir(out));
   writeAtomic(join(dir(out), 'state.json'), JSON.stringify(state));
 };
 

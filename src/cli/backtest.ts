@@ -1,7 +1,7 @@
 // `flexlon backtest`: the rolling-horizon backtest on the shipped GB data (issue 15; src/backtest,
 // docs/backtest.md). Bad arguments are FLX_CLI_USAGE with what would be accepted; progress goes to
 // stderr (one line redrawn on a terminal, plain lines otherwise); a stop keeps the checkpoints.
-import { existsSync, mkdirSync } from 'node:fs';
+import { existsSync } from 'node:fs';
 import { createPlanningSolver } from '../compose/solver.ts';
 import { recordedSource } from '../compose/signals.ts';
 import { NATIONAL_REGION_ID } from '../domain/regions.ts';
@@ -18,6 +18,7 @@ import type { StrategySummary } from '../backtest/metrics.ts';
 import { STRATEGIES, type StrategyName } from '../backtest/strategies.ts';
 import { CAPTURE_TARGET, type Targets } from '../backtest/targets.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
+import { makeDirs } from '../make-dirs.ts';
 
 const USAGE = `Usage: flexlon backtest --from YYYY-MM-DD --to YYYY-MM-DD --out DIR [options]
 
@@ -267,7 +268,7 @@ export const backtestCommand: Command = {
         `${covers}; --to ${v.to} needs data until ${new Date(needTo).toISOString().slice(0, 16)}Z (two drain days and the 48 h horizon): end two days and more before the data does`,
       );
     try {
-      mkdirSync(v.out, { recursive: true });
+      makeDirs(v.out);
     } catch (e) {
       usage(`--out ${v.out} cannot be used as a folder: ${(e as Error).message}`);
     }

@@ -1,7 +1,7 @@
 // `flexlon beckn keygen|sign|verify|validate`: what an operator uses to debug a Beckn network (and
 // what tests use to drive one). Bodies are read from stdin as raw bytes: the digest is over exactly
 // those bytes, never over re-serialised JSON (BECKN-006).
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import { FlexError } from '../errors.ts';
 import { durationSeconds, isCallback, isRequest, type Action } from '../beckn/context.ts';
@@ -14,6 +14,7 @@ import { OTHER_V2_ACTIONS, V2_ACTIONS } from '../beckn/v2/schema.ts';
 import { checkV2, detectVersion, loadOfficialSpec } from '../beckn/v2/validate.ts';
 import { verifyRequest } from '../beckn/verify.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
+import { makeDirs } from '../make-dirs.ts';
 
 const USAGE = `Usage: flexlon beckn <keygen|sign|verify|validate> [options]
 
@@ -95,7 +96,7 @@ const keygen = (argv: readonly string[], io: Output): number => {
       { path: '--out' },
     );
   }
-  mkdirSync(dir, { recursive: true, mode: 0o700 });
+  makeDirs(dir, 0o700);
   const pair = generateKeyPair();
   writeFileSync(files.private, `${pair.seedBase64}\n`, { mode: 0o600 });
   writeFileSync(files.public, `${pair.publicKeyBase64}\n`, { mode: 0o644 });

@@ -12,7 +12,7 @@
 // the statement reproduces the demo's settlement figure for figure. The simulated history is in UTC
 // days, settlement days are UK local: on a date in British Summer Time the two group the half hours
 // differently, so only a GMT date (the default 2023-01-24) reproduces exactly.
-import { mkdirSync, writeFileSync } from 'node:fs';
+import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Procurement } from '../agents/grid/split.ts';
 import { SIM_HISTORY_DAYS, simulatedHistory } from '../compose/baseline.ts';
@@ -23,6 +23,7 @@ import { epochMs, isoOf } from '../domain/time.ts';
 import { FlexError } from '../errors.ts';
 import { orderTerms } from '../settlement/order.ts';
 import type { ProductTerms } from '../settlement/product.ts';
+import { makeDirs } from '../make-dirs.ts';
 
 const PERIOD_MS = 30 * 60_000;
 
@@ -36,7 +37,7 @@ const termsJson = (t: ProductTerms): Record<string, unknown> =>
 export const writeMeterFiles = async (m: Market, c: DemoConfig, p: Procurement, dir: string): Promise<string[]> => {
   const out = resolve(dir);
   try {
-    mkdirSync(out, { recursive: true });
+    makeDirs(out);
   } catch (e) {
     throw new FlexError('FLX_CLI_USAGE', `--meter-out ${dir}: cannot make the folder (${(e as Error).message})`, {
       path: '--meter-out',

@@ -6,7 +6,7 @@
 // reports first and the buyer acts after them, so a seeded run is repeatable. The checks of the
 // demo's config are in market-config.ts, each role's config in market-roles.ts, the day's replay in
 // market-day.ts; here the roles are started in order and the market handed back.
-import { mkdirSync, rmSync } from 'node:fs';
+import { rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComputeAgent } from '../agents/compute/agent.ts';
 import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
@@ -45,6 +45,7 @@ import {
 } from './market-roles.ts';
 import { defaultStoreConfig, dispatchKeyId, freePort, makeKeys, type RunningRole } from './parts.ts';
 import { composeRegistry } from './registry.ts';
+import { makeDirs } from '../make-dirs.ts';
 
 export { SIM_SITES };
 
@@ -169,7 +170,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
   checkDemoConfig(c, signals, dayStart);
   // Only now, with the configuration checked, does the run get a folder.
   const runDir = join(ensureDataDir(c.dataDir), 'runs', runId);
-  mkdirSync(runDir, { recursive: true });
+  makeDirs(runDir);
   const storeOf: (agent: string) => StoreConfig = defaultStoreConfig(runDir, runId);
   const clock = new ReplayClock(dayStart, 86_400 / c.secondsPerDay);
   const keys: KeysConfig = { dir: join(c.dataDir, 'keys'), generate: true };

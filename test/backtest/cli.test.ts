@@ -143,6 +143,13 @@ describe('flexlon backtest', () => {
       assert.match(r.err, /FLX_CLI_USAGE/);
       assert.doesNotMatch(r.err, /at .*\.ts:\d+/);
     }
+    // A folder under /proc cannot be made: refused at once (mkdirSync's recursive mode spun forever
+    // there on Node 20, deaf to Ctrl-C; src/make-dirs.ts).
+    if (existsSync('/proc/self')) {
+      const proc = await cli(['--from', '2023-02-01', '--to', '2023-02-01', '--out', '/proc/flexlon-no-such-folder']);
+      assert.equal(proc.code, 2);
+      assert.match(proc.err, /--out \/proc\/flexlon-no-such-folder cannot be used as a folder: ENOENT/);
+    }
     // A day that does not exist, and a value that starts with "-" (or was forgotten), in words a
     // user can act on rather than node's placeholder '--seed=-XYZ'.
     const feb30 = await cli(['--from', '2023-02-30', '--to', '2023-03-02', '--out', dir]);

@@ -5,12 +5,13 @@
 // file holding the base64 key, e.g. one written by `flexlon beckn keygen`) or
 // `signing_private_key_env` (an environment variable), so the secret need not sit in the config.
 import { randomUUID } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { dirname, join, resolve } from 'node:path';
 import { generateKeyPair, keyPairFromPrivateBase64 } from '../../beckn/keys.ts';
 import { ed25519Signer } from '../../beckn/signing.ts';
 import { FlexError } from '../../errors.ts';
 import type { KeyStore, Signer } from '../../ports.ts';
+import { makeDirs } from '../../make-dirs.ts';
 
 interface KeyFile {
   readonly subscriber_id: string;
@@ -79,7 +80,7 @@ export class FileKeyStore implements KeyStore {
     const path = join(this.dir, fileName(subscriberId));
     if (!existsSync(path)) {
       if (!this.generate) throw new FlexError('FLX_CONFIG_INVALID', `no key file for ${subscriberId} at ${path}`);
-      mkdirSync(this.dir, { recursive: true, mode: 0o700 });
+      makeDirs(this.dir, 0o700);
       const pair = generateKeyPair();
       const file: KeyFile = {
         subscriber_id: subscriberId,

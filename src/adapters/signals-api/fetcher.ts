@@ -5,10 +5,11 @@
 // date), up to a cap. Other 4xx fail at once with the body's start (Elexon sends problem JSON).
 // When the API cannot be reached, a cached copy of any age is used and marked stale.
 import { createHash } from 'node:crypto';
-import { existsSync, mkdirSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
+import { existsSync, readFileSync, renameSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { FlexError } from '../../errors.ts';
 import { parseJsonText } from '../../formats/json.ts';
+import { makeDirs } from '../../make-dirs.ts';
 
 export interface FetcherOptions {
   /** Folder for cached responses; no caching without it. */
@@ -109,7 +110,7 @@ export class CachedFetcher {
   private store(url: string, text: string, fetchedAt: number, status: number): string | undefined {
     const p = this.paths(url);
     if (!p || !this.o.cacheDir) return undefined;
-    mkdirSync(this.o.cacheDir, { recursive: true });
+    makeDirs(this.o.cacheDir);
     // Body first, then meta, each by rename: a reader never sees a half-written pair as complete.
     writeFileSync(`${p.body}.tmp`, text);
     renameSync(`${p.body}.tmp`, p.body);

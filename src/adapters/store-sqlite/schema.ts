@@ -2,10 +2,10 @@
 // migrations recorded in `schema_version`. A later migration is appended to MIGRATIONS and never
 // edits an earlier one, so every file can be brought forward from whatever version it holds.
 import Database from 'better-sqlite3';
-import { mkdirSync } from 'node:fs';
 import { dirname } from 'node:path';
 import { GENESIS_HASH } from '../../audit/chain.ts';
 import { FlexError } from '../../errors.ts';
+import { makeDirs } from '../../make-dirs.ts';
 
 export type Db = Database.Database;
 
@@ -212,7 +212,7 @@ const prepare = async (db: Db, file: string, actor: string): Promise<void> => {
 export const openDatabase = async (file: string, actor: string): Promise<Db> => {
   let db: Db;
   try {
-    mkdirSync(dirname(file), { recursive: true });
+    makeDirs(dirname(file));
     db = new Database(file);
   } catch (e) {
     throw new FlexError(
