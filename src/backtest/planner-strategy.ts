@@ -305,6 +305,10 @@ export class PlannerStrategy implements Strategy {
   private pickStarts(site: SiteSim, schedule: Schedule, problem: PlanningProblem, ctx: DecideContext, d: Picks): void {
     const id = site.spec.id;
     for (const j of schedule.jobs) if ((j.powerKw[0] ?? 0) > 1e-9) d.now.add(j.id);
+    // In a period a sold window holds the site's import under (window-book.ts hold), only what the plan
+    // starts: an early, capped or backfilled start adds import the plan kept out of the window (the
+    // oracle's backfill delivered −191.5 kWh of a 99 kW reduction sold at lon, 2023-01-13).
+    if (this.book.capAt(id, ctx.period) !== undefined) return;
     const extra = startsBeyondPlan({
       schedule,
       problem,

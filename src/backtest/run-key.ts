@@ -48,7 +48,8 @@ export const runKey = (o: BacktestOptions): string =>
     },
     // Checkpoints made before flexlon priced capacity (or with another share) are refused.
     capacityValueShare: o.capacityValueShare ?? DEFAULTS.capacityValueShare,
-    ...(o.products?.length ? { products: o.products } : {}),
+    // Checkpoints made before a sold window's periods took only the plan's starts (2026-12-07) are refused.
+    ...(o.products?.length ? { products: o.products, heldPeriods: 'plan starts only' } : {}),
     // With caps on (the default) the results differ from a run without them, or from before them:
     // those checkpoints are refused, and the other way round.
     // Checkpoints made under an earlier cap rule are refused: the lowest cap only (before 2026-12-07),

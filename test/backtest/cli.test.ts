@@ -121,6 +121,35 @@ describe('flexlon backtest', () => {
     assert.ok(existsSync(join(dir, 'revenue.svg')));
   });
 
+  it('a sold window holds the oracle to its plan: no backfill turns a reduction into an increase', async () => {
+    // 2023-01-13 is a DSO peak day (16:00–19:00); the oracle commits at the 14:00 notice the day
+    // before. Its site backfills any waiting job into free GPUs where it is contended, and did so in
+    // the window too: lon, man and edi delivered −146.5, −50.4 and −11.0 kWh of 106, 73 and 75 kW sold.
+    const dir = join(tmp(), 'held');
+    const r = await cli([
+      '--from',
+      '2023-01-09',
+      '--to',
+      '2023-01-13',
+      '--products',
+      'dso-peak',
+      '--strategies',
+      'oracle',
+      '--out',
+      dir,
+    ]);
+    assert.equal(r.code, 0, r.err);
+    const results = JSON.parse(readFileSync(join(dir, 'results.json'), 'utf8')) as {
+      strategies: Record<string, { flexibility: { offers: { site: string; date: string; deliveredKwh: number }[] } }>;
+    };
+    const offers = results.strategies.oracle?.flexibility.offers ?? [];
+    assert.deepEqual(
+      offers.map((o) => `${o.site} ${o.date}`),
+      ['lon 2023-01-13', 'man 2023-01-13', 'edi 2023-01-13'],
+    );
+    for (const o of offers) assert.ok(o.deliveredKwh > 0, `${o.site}: ${o.deliveredKwh} kWh delivered`);
+  });
+
   it('refuses bad arguments with FLX_CLI_USAGE', async () => {
     const dir = tmp();
     writeFileSync(join(dir, 'x'), 'a file, not a folder');
