@@ -82,6 +82,7 @@ export interface ProductFigures {
   readonly revenueGbp: number;
   readonly revenueGbpWithoutRecalibration: number;
   readonly deliveredMwh: number;
+  /** dso-peak: the availability offered (£/MW/h × committed MW × window h), before the performance factor; paid is in revenueGbp. */
   readonly availabilityGbp?: number;
   readonly utilisationGbp?: number;
   readonly supplierCompensationGbp?: number;
