@@ -316,6 +316,13 @@ export const backtestCommand: Command = {
       for (const line of targetLines(results.targets)) io.out(line);
       io.out(`targets: ${JSON.stringify(results.targets)}`);
       return 0;
+    } catch (e) {
+      // Stopped (Ctrl-C, SIGTERM): every finished day is checkpointed, so say how to go on.
+      if (signal.aborted || (e as Error).name === 'AbortError')
+        io.err(
+          `flexlon backtest: the days finished so far are checkpointed in ${v.out}; run the same command again to resume from there`,
+        );
+      throw e;
     } finally {
       await solver.close();
     }

@@ -1,11 +1,13 @@
 // `flexlon backtest` end to end on one day of the shipped data, and its usage errors.
 import assert from 'node:assert/strict';
+import { spawn } from 'node:child_process';
 import { existsSync, readFileSync, writeFileSync } from 'node:fs';
 import { join } from 'node:path';
 import { describe, it } from 'node:test';
 import type { StrategySummary } from '../../src/backtest/metrics.ts';
 import { summaryLines, targetLines } from '../../src/cli/backtest.ts';
 import { main } from '../../src/cli/main.ts';
+import { projectRoot } from '../helpers/shared.ts';
 import { tmp } from './fixtures.ts';
 
 const cli = async (args: string[]) => {
@@ -148,6 +150,43 @@ describe('flexlon backtest', () => {
       ['lon 2023-01-13', 'man 2023-01-13', 'edi 2023-01-13'],
     );
     for (const o of offers) assert.ok(o.deliveredKwh > 0, `${o.site}: ${o.deliveredKwh} kWh delivered`);
+  });
+
+  it('stopped with Ctrl-C, says the days done are checkpointed and how to resume', async () => {
+    const dir = join(tmp(), 'stopped');
+    const child = spawn(
+      process.execPath,
+      [
+        join(projectRoot, 'bin', 'flexlon.js'),
+        'backtest',
+        '--from',
+        '2023-01-09',
+        '--to',
+        '2023-01-22',
+        '--strategies',
+        'flexlon',
+        '--out',
+        dir,
+      ],
+      { stdio: ['ignore', 'ignore', 'pipe'] },
+    );
+    let err = '';
+    let sent = false;
+    child.stderr.setEncoding('utf8');
+    child.stderr.on('data', (s: string) => {
+      err += s;
+      // Stopped once a day has been checkpointed (the progress line names day 2).
+      // Once: a second Ctrl-C ends node at once, as a user's would.
+      if (!sent && /day 2\/16/.test(err)) sent = child.kill('SIGINT');
+    });
+    const code = await new Promise<number | null>((done) => child.on('close', done));
+    assert.equal(code, 130, err);
+    assert.match(
+      err,
+      new RegExp(`the days finished so far are checkpointed in ${dir}; run the same command again to resume`),
+    );
+    assert.match(err, /flexlon: stopped \(SIGINT\)/);
+    assert.ok(existsSync(join(dir, 'checkpoint')), 'the checkpoint folder is there');
   });
 
   it('refuses bad arguments with FLX_CLI_USAGE', async () => {
