@@ -20,6 +20,9 @@ import { A100_SXM_NODE, DGX_A100_NODE, nodeIdleKw, nodeMaxKw, type GpuNodePower 
 import { BACKTEST_BUSY_FILL, PUE, type FleetSite } from './fleet.ts';
 import type { SiteBattery } from './site-battery.ts';
 
+/** A value as the user wrote it: JSON's 1e400 reads as Infinity, which JSON.stringify shows as null. */
+const shown = (v: unknown): string => (typeof v === 'number' ? String(v) : JSON.stringify(v));
+
 /** The largest training job the busy profile draws (src/sim/workload.ts, the `training` mix). */
 export const LARGEST_JOB_GPUS = 64;
 
@@ -79,13 +82,13 @@ export const parseFleetFile = (text: string, file: string): FleetFile => {
     const battery = raw.battery === undefined ? undefined : batteryOf(raw.battery, `${at}.battery`, bad);
     const id = raw.id;
     if (typeof id !== 'string' || !/^[a-z0-9][a-z0-9-]{0,31}$/.test(id))
-      bad(`${at}.id`, `must be 1–32 lower-case letters, digits or dashes, got ${JSON.stringify(id)}`);
+      bad(`${at}.id`, `must be 1–32 lower-case letters, digits or dashes, got ${shown(id)}`);
     if (ids.has(id as string)) bad(`${at}.id`, `repeats "${String(id)}"`);
     ids.add(id as string);
     const power = nodeOf(raw.node, `${at}.node`, bad);
     const nodes = raw.trainingNodes;
     if (!Number.isInteger(nodes) || (nodes as number) < 1)
-      bad(`${at}.trainingNodes`, `must be a whole number ≥ 1, got ${JSON.stringify(nodes)}`);
+      bad(`${at}.trainingNodes`, `must be a whole number ≥ 1, got ${shown(nodes)}`);
     const gpus = (nodes as number) * power.gpusPerNode;
     if (gpus < LARGEST_JOB_GPUS)
       bad(
@@ -96,7 +99,7 @@ export const parseFleetFile = (text: string, file: string): FleetFile => {
     const fill = numberOr(raw.fill, BACKTEST_BUSY_FILL, `${at}.fill`, 0.01, 1.5, bad);
     const inferenceNodes = raw.inferenceNodes ?? 4;
     if (!Number.isInteger(inferenceNodes) || (inferenceNodes as number) < 0)
-      bad(`${at}.inferenceNodes`, `must be a whole number ≥ 0, got ${JSON.stringify(raw.inferenceNodes)}`);
+      bad(`${at}.inferenceNodes`, `must be a whole number ≥ 0, got ${shown(raw.inferenceNodes)}`);
     // The connection must carry the whole cluster at full power: the backtest never cuts the
     // cluster's draw, only a battery's charging (site-battery.ts).
     const fullKw = ((nodes as number) + (inferenceNodes as number)) * nodeMaxKw(power) * pue;
@@ -104,7 +107,7 @@ export const parseFleetFile = (text: string, file: string): FleetFile => {
     if (limit !== undefined && (typeof limit !== 'number' || !(limit >= fullKw)))
       bad(
         `${at}.gridImportLimitKw`,
-        `must be a number ≥ ${fullKw.toFixed(1)} kW (the site's training and inference nodes at full power × PUE), got ${JSON.stringify(limit)}`,
+        `must be a number ≥ ${fullKw.toFixed(1)} kW (the site's training and inference nodes at full power × PUE), got ${shown(limit)}`,
       );
     return {
       trainingNodes: nodes as number,
@@ -137,7 +140,7 @@ const numberOr = (
 ): number => {
   if (raw === undefined) return dflt;
   if (typeof raw !== 'number' || !(raw >= min && raw <= max))
-    bad(path, `must be a number from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+    bad(path, `must be a number from ${min} to ${max}, got ${shown(raw)}`);
   return raw as number;
 };
 
@@ -157,7 +160,7 @@ const nodeOf = (raw: unknown, path: string, bad: (path: string, why: string) => 
     if (k === 'gpuTdpW' && v === undefined) continue;
     if (v === undefined) bad(`${path}.${k}`, 'is required (a number ≥ 0) in a node power model');
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-      bad(`${path}.${k}`, `must be a number ≥ 0, got ${JSON.stringify(v)}`);
+      bad(`${path}.${k}`, `must be a number ≥ 0, got ${shown(v)}`);
   }
   const p = raw as unknown as GpuNodePower;
   if (!Number.isInteger(p.gpusPerNode) || p.gpusPerNode < 1)
@@ -186,7 +189,7 @@ const batteryOf = (raw: unknown, path: string, bad: (path: string, why: string) 
     const v = raw[k] === undefined ? dflt : raw[k];
     if (v === undefined) return bad(`${path}.${k}`, 'is required (a number ≥ 0)');
     if (typeof v !== 'number' || !Number.isFinite(v) || v < 0)
-      bad(`${path}.${k}`, `must be a number ≥ 0, got ${JSON.stringify(v)}`);
+      bad(`${path}.${k}`, `must be a number ≥ 0, got ${shown(v)}`);
     return v as number;
   };
   const capacityKwh = num('capacityKwh');

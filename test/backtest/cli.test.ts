@@ -347,10 +347,15 @@ describe('flexlon backtest --fleet FILE', () => {
       ],
       [{ sites: [{ id: 'a', trainingNodes: 8, pue: 0.9 }] }, /\$\.sites\[0\]\.pue must be a number from 1 to 3/],
       [{ site: [] }, /\$\.site is not a field/],
+      // As written in the file (JSON's 1e400 reads as Infinity), not "got null".
+      [
+        '{"sites": [{"id": "a", "trainingNodes": 8, "pue": 1e400}]}',
+        /\$\.sites\[0\]\.pue must be a number from 1 to 3, got Infinity/,
+      ],
     ];
     for (const [doc, message] of cases) {
       const file = join(dir, 'fleet.json');
-      writeFileSync(file, JSON.stringify(doc));
+      writeFileSync(file, typeof doc === 'string' ? doc : JSON.stringify(doc));
       const r = await cli(['--from', '2023-02-01', '--to', '2023-02-01', '--fleet', file, '--out', join(dir, 'out')]);
       assert.equal(r.code, 2, JSON.stringify(doc));
       assert.match(r.err, /FLX_CONFIG_INVALID/);
