@@ -11,7 +11,8 @@
 #   gpu-check.sh --restore [--gpu I]  puts back the limit saved by --set-cap (or, with none saved, the default);
 #                                     refused where the GPU at that index is not the one saved (its UUID).
 #
-# Exit status: 0 fine; 1 nvidia-smi missing or failing; 2 usage; 3 refused (not root, cap out of range).
+# Exit status: 0 fine; 1 nvidia-smi missing or failing; 2 usage; 3 refused (not root, cap out of range, a saved
+# limit whose GPU UUID is not the GPU now at that index).
 set -euo pipefail
 
 STATE="${FLEXLON_GPU_CHECK_STATE:-/var/tmp/flexlon-gpu-check.saved}"
@@ -40,6 +41,8 @@ while [ $# -gt 0 ]; do
 done
 [[ "$samples" =~ ^[1-9][0-9]*$ ]] || die 2 "--samples needs a whole number ≥ 1, got '$samples'"
 [ -z "$gpu" ] || [[ "$gpu" =~ ^[0-9]+$ ]] || die 2 "--gpu needs a GPU index (0, 1, …), got '$gpu'"
+# One spelling per index ("00" is 0), since the saved file is matched by it.
+[ -z "$gpu" ] || gpu=$((10#$gpu))
 [ -z "$cap" ] || [[ "$cap" =~ ^[0-9]+(\.[0-9]+)?$ ]] || die 2 "--set-cap needs watts (a number), got '$cap'"
 [ -z "$cap" ] || [ -n "$gpu" ] || die 2 "--set-cap W needs --gpu I: caps are set one GPU at a time"
 [ -z "$cap" ] || [ "$restore" = 0 ] || die 2 "give --set-cap or --restore, not both"
@@ -58,18 +61,21 @@ field() { smi -i "$1" --query-gpu="$2" --format=csv,noheader,nounits | tr -d ' '
 
 show() {
   local q="$LIMITS"
-  local only=()
-  [ -z "$gpu" ] || only=(-i "$gpu")
+  # As words, not an array: bash before 4.4 (RHEL 7's 4.2) takes an empty array for unset under set -u.
+  local only=''
+  [ -z "$gpu" ] || only="-i $gpu"
   # Drivers before enforced.power.limit existed refuse the field: ask without it.
   nvidia-smi --query-gpu="$q" --format=csv,noheader >/dev/null 2>&1 || q="${LIMITS/,enforced.power.limit/}"
   local i
   for ((i = 1; i <= samples; i++)); do
     [ "$i" = 1 ] || sleep 1
     echo "# $(date -u +%Y-%m-%dT%H:%M:%SZ)"
-    smi "${only[@]}" --query-gpu="$q" --format=csv
+    # shellcheck disable=SC2086 # $only is "" or "-i N": split on purpose
+    smi $only --query-gpu="$q" --format=csv
   done
   echo "# what FlexLon's meter reads: nvidia-smi --query-gpu=$METER_QUERY --format=csv,noheader,nounits"
-  smi "${only[@]}" --query-gpu="$METER_QUERY" --format=csv,noheader,nounits
+  # shellcheck disable=SC2086
+  smi $only --query-gpu="$METER_QUERY" --format=csv,noheader,nounits
 }
 
 need_root() {
@@ -89,8 +95,12 @@ if [ -n "$cap" ]; then
   uuid="$(field "$gpu" uuid)"
   awk -v w="$cap" -v lo="$min" -v hi="$max" 'BEGIN { exit !(w >= lo && w <= hi) }' ||
     die 3 "GPU $gpu accepts limits from $min W to $max W; $cap W refused, nothing was changed"
-  # Keep the first saved limit of a GPU, so two --set-cap runs still restore the original.
+  # Keep the first saved limit of a GPU, so two --set-cap runs still restore the original; but not
+  # another GPU's, saved under the same index before a reboot or a replacement renumbered them.
   first="$(awk -v g="$gpu" '$1 == g { print $3; exit }' "$STATE" 2>/dev/null || true)"
+  was="$(awk -v g="$gpu" '$1 == g { print $2; exit }' "$STATE" 2>/dev/null || true)"
+  [ -z "$first" ] || [ "$was" = "$uuid" ] ||
+    die 3 "GPU $gpu is now $uuid, but $STATE holds a limit saved for $was at that index; nothing was changed (restore that GPU, or remove the line for $gpu from $STATE)"
   if [ -z "$first" ]; then
     echo "$gpu $uuid $now" >>"$STATE"
     echo "gpu-check: GPU $gpu ($uuid) limit $now W saved in $STATE; setting $cap W"
@@ -104,14 +114,18 @@ elif [ "$restore" = 1 ]; then
   gpus="$gpu"
   [ -n "$gpu" ] || [ -s "$STATE" ] || echo "gpu-check: no limits saved in $STATE: nothing to restore"
   [ -n "$gpus" ] || gpus="$(smi --query-gpu=index --format=csv,noheader | tr -d ' ')"
+  # Indices can change (a reboot, a GPU replaced): restore only onto the GPUs whose limits were saved,
+  # every one checked before any is changed.
+  for g in $gpus; do
+    was="$(awk -v g="$g" '$1 == g { print $2; exit }' "$STATE" 2>/dev/null || true)"
+    [ -n "$was" ] || continue
+    is="$(field "$g" uuid)"
+    [ "$was" = "$is" ] ||
+      die 3 "GPU $g is now $is, but the limit saved in $STATE is for $was; nothing was changed (check the index, or remove the line for $g from $STATE)"
+  done
   for g in $gpus; do
     saved="$(awk -v g="$g" '$1 == g { print $3; exit }' "$STATE" 2>/dev/null || true)"
     if [ -n "$saved" ]; then
-      # Indices can change (a reboot, a GPU replaced): restore only onto the GPU whose limit was saved.
-      was="$(awk -v g="$g" '$1 == g { print $2; exit }' "$STATE")"
-      is="$(field "$g" uuid)"
-      [ "$was" = "$is" ] ||
-        die 3 "GPU $g is now $is, but the limit saved in $STATE is for $was; nothing was changed (check the index, or remove the line for $g from $STATE)"
       echo "gpu-check: GPU $g: restoring the saved $saved W"
       set_limit "$g" "$saved"
       sed -i "/^$g /d" "$STATE"

@@ -76,5 +76,19 @@ describe('scripts/gpu-check.sh against the recording nvidia-smi stand-in', () =>
     assert.match(r.err, /GPU 1 is now GPU-[0-]+1, but the limit saved in .* is for GPU-1111/);
     assert.deepEqual(smi.setCalls(), []);
     assert.match(readFileSync(state, 'utf8'), /^1 GPU-1111/m);
+    // Every saved GPU is checked before any is restored: GPU 0's good line changes nothing either.
+    writeFileSync(
+      state,
+      '0 GPU-00000000-0000-0000-0000-000000000000 700.00\n1 GPU-11111111-2222-3333-4444-555555555555 300.00\n',
+    );
+    const all = run('--restore');
+    assert.equal(all.status, 3, all.out);
+    assert.deepEqual(smi.setCalls(), []);
+    assert.match(readFileSync(state, 'utf8'), /^0 GPU-[0-]+0 700\.00$/m);
+    // Nor is a cap set over another GPU's saved limit at that index (it could never be restored).
+    const cap = run('--set-cap', '300', '--gpu', '01');
+    assert.equal(cap.status, 3, cap.out);
+    assert.match(cap.err, /GPU 1 is now GPU-[0-]+1, but .* holds a limit saved for GPU-1111/);
+    assert.deepEqual(smi.setCalls(), []);
   });
 });
