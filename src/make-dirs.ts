@@ -6,12 +6,13 @@
 // loop is inside one synchronous call). Each missing folder is made on its own here, so such a path
 // fails at once with the system's own error (ENOENT, EACCES, ENOTDIR, EEXIST), which callers report.
 import { mkdirSync, statSync } from 'node:fs';
-import { dirname, resolve } from 'node:path';
+import { dirname } from 'node:path';
 
 /** Makes `path` and any missing parents (like `mkdir -p`); throws the first failure, changes nothing after it. */
 export const makeDirs = (path: string, mode?: number): void => {
   const missing: string[] = [];
-  for (let p = resolve(path); ; p = dirname(p)) {
+  // The path as given, not resolved: `link/../x` is where the kernel puts it, beside the link's target.
+  for (let p = path; ; p = dirname(p)) {
     let exists = false;
     try {
       exists = statSync(p).isDirectory();

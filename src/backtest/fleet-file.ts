@@ -104,10 +104,10 @@ export const parseFleetFile = (text: string, file: string): FleetFile => {
     // cluster's draw, only a battery's charging (site-battery.ts).
     const fullKw = ((nodes as number) + (inferenceNodes as number)) * nodeMaxKw(power) * pue;
     const limit = raw.gridImportLimitKw;
-    if (limit !== undefined && (typeof limit !== 'number' || !(limit >= fullKw)))
+    if (limit !== undefined && (typeof limit !== 'number' || !Number.isFinite(limit) || !(limit >= fullKw)))
       bad(
         `${at}.gridImportLimitKw`,
-        `must be a number ≥ ${fullKw.toFixed(1)} kW (the site's training and inference nodes at full power × PUE), got ${shown(limit)}`,
+        `must be a finite number ≥ ${fullKw.toFixed(1)} kW (the site's training and inference nodes at full power × PUE), got ${shown(limit)}`,
       );
     return {
       trainingNodes: nodes as number,

@@ -125,6 +125,9 @@ const deliveryLines = ({ procurement: p, settlement, sites }: SummaryInput): str
   return out;
 };
 
+/** Whether a site battery ended away from its start: its refill (or credit) is then in FlexLon's kWh, £ and CO2 (demo-compare.ts). */
+const refilled = (s: Savings): boolean => Math.abs(s.battery?.storedChangeKwh ?? 0) >= 0.05;
+
 /** With several sites: how the order was split, and each site's part and savings against its own FIFO twin. */
 const siteLines = ({ procurement: p, sites }: SummaryInput): string[] => {
   if (sites.length <= 1) return [];
@@ -136,7 +139,7 @@ const siteLines = ({ procurement: p, sites }: SummaryInput): string[] => {
       ? `committed ${x.settlement.committedKwh.toFixed(1)} kWh (${kw1(x.settlement.committedKwh / windowHours(p))}), delivered ${x.settlement.deliveredKwh.toFixed(1)} kWh, payment ${money(x.settlement.paymentGbp)}`
       : 'no part in the order';
     out.push(
-      `    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (import FIFO ${x.savings.bauKwh.toFixed(0)} kWh, FlexLon ${x.savings.flexlonKwh.toFixed(0)} kWh; GPU-hours of work FIFO ${x.savings.bauGpuHours.toFixed(0)}, FlexLon ${x.savings.flexlonGpuHours.toFixed(0)})`,
+      `    ${x.site.padEnd(9)} ${part}; vs FIFO ${savedWords(x.savings)} (import FIFO ${x.savings.bauKwh.toFixed(0)} kWh, FlexLon ${x.savings.flexlonKwh.toFixed(0)} kWh${refilled(x.savings) ? ' with its battery refilled' : ''}; GPU-hours of work FIFO ${x.savings.bauGpuHours.toFixed(0)}, FlexLon ${x.savings.flexlonGpuHours.toFixed(0)})`,
     );
   }
   return out;
@@ -146,7 +149,7 @@ const siteLines = ({ procurement: p, sites }: SummaryInput): string[] => {
 const fifoLines = ({ savings, sites }: SummaryInput): string[] => {
   const scope = sites.length > 1 ? `the same queues (all ${sites.length} sites)` : 'the same queue';
   const out = [
-    `  vs FIFO     ${savedWords(savings)} than ${scope} on a plain FIFO scheduler (FIFO ${savings.bauKwh.toFixed(0)} kWh, FlexLon ${savings.flexlonKwh.toFixed(0)} kWh over two days, outturn prices and intensity)`,
+    `  vs FIFO     ${savedWords(savings)} than ${scope} on a plain FIFO scheduler (FIFO ${savings.bauKwh.toFixed(0)} kWh, FlexLon ${savings.flexlonKwh.toFixed(0)} kWh${refilled(savings) || sites.some((x) => refilled(x.savings)) ? ' with the batteries refilled' : ''} over two days, outturn prices and intensity)`,
     `              ${sideBySide(savings)}`,
     `  per work    ${perWorkWords(savings)}`,
   ];

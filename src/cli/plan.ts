@@ -56,14 +56,13 @@ export const summary = (p: PlanningProblem, s: Schedule, seconds?: number): stri
     // unserved price), its carbon in neither the kg nor the divisor (withWorkMetrics).
     const work = s.work ?? 0;
     const waiting = work - (s.workDone ?? work);
-    const carbon =
-      s.gCo2PerUnitOfWork === undefined
-        ? 'no gCO2 per unit of work (none runs within the horizon)'
-        : `${s.gCo2PerUnitOfWork.toPrecision(4)} gCO2 per unit of work`;
+    const asked = `£${s.gbpPerUnitOfWork.toPrecision(4)} per unit of work asked for (${work} units; ${waiting.toFixed(2)} of them wait beyond the horizon, their energy in the £ at the unserved price)`;
     lines.push(
-      waiting > 0.005
-        ? `per work    £${s.gbpPerUnitOfWork.toPrecision(4)} per unit of work asked for (${work} units; ${waiting.toFixed(2)} of them wait beyond the horizon, their energy in the £ at the unserved price); ${carbon} run within the horizon (${(work - waiting).toFixed(2)} units; the waiting work's carbon is not known yet)`
-        : `per work    £${s.gbpPerUnitOfWork.toPrecision(4)} and ${carbon} (${work} units)`,
+      waiting <= 0.005
+        ? `per work    £${s.gbpPerUnitOfWork.toPrecision(4)} and ${(s.gCo2PerUnitOfWork ?? 0).toPrecision(4)} gCO2 per unit of work (${work} units)`
+        : s.gCo2PerUnitOfWork === undefined
+          ? `per work    ${asked}; no gCO2 per unit of work, since none runs within the horizon`
+          : `per work    ${asked}; ${s.gCo2PerUnitOfWork.toPrecision(4)} gCO2 per unit of work run within the horizon (${(work - waiting).toFixed(2)} units; the waiting work's carbon is not known yet)`,
     );
   }
   lines.push(`planner     ${s.planner ?? '?'}`);

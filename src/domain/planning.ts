@@ -183,9 +183,11 @@ export interface Schedule {
 
 /** Adds £ and gCO2 per unit of work when the problem's jobs state their work (docs/planning-problem.md). */
 export const withWorkMetrics = (problem: PlanningProblem, schedule: Schedule): Schedule => {
-  if (schedule.status === 'infeasible' || !problem.jobs.some((j) => j.work !== undefined)) return schedule;
+  // Worked out afresh: a schedule passed in again (a plan re-stated at other prices) may carry old ones.
+  const { work: _work, workDone: _workDone, gbpPerUnitOfWork: _gbp, gCo2PerUnitOfWork: _gCo2, ...rest } = schedule;
+  if (schedule.status === 'infeasible' || !problem.jobs.some((j) => j.work !== undefined)) return rest;
   const work = problem.jobs.reduce((a, j) => a + (j.work ?? 0), 0);
-  if (!(work > 0)) return { ...schedule, work };
+  if (!(work > 0)) return { ...rest, work };
   const jobs = new Map(problem.jobs.map((j) => [j.id, j]));
   const waiting = (schedule.late ?? []).reduce((a, l) => {
     const j = jobs.get(l.id);
@@ -193,7 +195,7 @@ export const withWorkMetrics = (problem: PlanningProblem, schedule: Schedule): S
   }, 0);
   const done = Math.max(0, work - waiting);
   return {
-    ...schedule,
+    ...rest,
     work,
     ...(schedule.version === 2 ? { workDone: done } : {}),
     gbpPerUnitOfWork: schedule.costGbp / work,

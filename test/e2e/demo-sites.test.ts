@@ -104,9 +104,10 @@ test(
         );
       assert.ok(b, `the summary states cdf's battery at the end:\n${text}`);
       const cdf = lines.find((l) => l.startsWith('    cdf '));
-      const kwh = /import FIFO (\d+) kWh, FlexLon (\d+) kWh; GPU-hours of work FIFO (\d+), FlexLon (\d+)/.exec(
-        cdf ?? '',
-      );
+      const kwh =
+        /import FIFO (\d+) kWh, FlexLon (\d+) kWh(?: with its battery refilled)?; GPU-hours of work FIFO (\d+), FlexLon (\d+)/.exec(
+          cdf ?? '',
+        );
       assert.ok(kwh, cdf);
       if (b[2] === 'below') {
         assert.ok(Math.abs(Number(b[1]) / 0.88 - Number(b[3])) <= 0.11, b[0]);

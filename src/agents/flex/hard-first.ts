@@ -5,7 +5,7 @@
 // a commitment or an offer being priced leaves too little room, the soft SLOs let work finish late
 // at its lateness cost. Both plans are priced on the same objective (a hard plan has no lateness),
 // so opportunity costs compare like with like (docs/cost-model.md).
-import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
+import { withWorkMetrics, type PlanningProblem, type Schedule } from '../../domain/planning.ts';
 import type { Solver } from '../../ports.ts';
 import { checkSchedule, costFields } from '../../optimise/check.ts';
 
@@ -30,11 +30,12 @@ export const hardFirst = (solver: Solver): Solver => ({
     // whenever a battery discharged (FLX_INTERNAL at an agent's report).
     const measured = checkSchedule(problem, { ...hard, version: 2 }, { reported: false });
     // No bound claimed: 0, or the plan's own cost where that is below 0 (negative prices).
-    return {
+    // Its work figures as version 2 states them (workDone beside work).
+    return withWorkMetrics(problem, {
       ...hard,
       ...costFields(problem, measured),
       status: 'feasible',
       lowerBoundGbp: Math.min(0, measured.costGbp),
-    };
+    });
   },
 });
