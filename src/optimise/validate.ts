@@ -124,6 +124,20 @@ const boundFaults = (values: readonly number[], max: number, unit: string, path:
     });
 };
 
+/**
+ * Any number beyond ±1e12 (a terawatt, a trillion £): no data centre's figure, and past the range in
+ * which the solver's arithmetic holds (HiGHS takes 1e20 as infinite). The first five are named.
+ */
+const HUGE = 1e12;
+const hugeFaults = (v: unknown, path: string, out: Fault[]): void => {
+  if (out.length >= 5) return;
+  if (typeof v === 'number') {
+    if (Math.abs(v) > HUGE) out.push({ path, message: `${v} is beyond ±1e12: check the unit` });
+  } else if (Array.isArray(v)) v.forEach((x, i) => hugeFaults(x, `${path}[${i}]`, out));
+  else if (v !== null && typeof v === 'object')
+    for (const [k, x] of Object.entries(v)) hugeFaults(x, `${path}.${k}`, out);
+};
+
 const siteFaults = (p: PlanningProblem, out: Fault[]): Set<string> => {
   const ids = new Set<string>();
   p.sites.forEach((s, i) => {
@@ -230,6 +244,10 @@ export const validateProblem = (doc: unknown): Validated<PlanningProblem> => {
   jobFaults(p, sites, out);
   commitmentFaults(p, sites, out);
   carbonCapFaults(p, out);
+  // Past the solver's range, where no rule above named the value more precisely.
+  const huge: Fault[] = [];
+  hugeFaults(doc, '$', huge);
+  out.push(...huge.filter((f) => !out.some((x) => x.path === f.path)));
   return out.length > 0 ? { ok: false, faults: out } : { ok: true, value: p };
 };
 

@@ -99,6 +99,15 @@ test('a price or intensity beyond any GB value, or an infinite number, is refuse
   p.sites[0]!.carbonGPerKwh[5] = 1_100;
   p.sites[0]!.priceGbpPerMwh[4] = 4_000;
   assert.ok(validateProblem(p).ok);
+  // Any other figure past the solver's range, by name.
+  const huge = doc('examples/problem.json') as { jobs: { energyKwh: number }[] };
+  huge.jobs[2]!.energyKwh = 5e13;
+  const h = validateProblem(huge);
+  assert.ok(!h.ok);
+  assert.deepEqual(
+    h.faults.map((f) => `${f.path}: ${f.message}`),
+    ['$.jobs[2].energyKwh: 50000000000000 is beyond ±1e12: check the unit'],
+  );
   // JSON's 1e999 reads as Infinity.
   const q = JSON.parse(
     readFileSync(join(projectRoot, 'docs', 'examples', 'problem.json'), 'utf8').replace(
