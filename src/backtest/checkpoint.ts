@@ -49,6 +49,8 @@ export interface StrategyState {
 export interface RunState {
   readonly key: string;
   readonly daysDone: number;
+  /** The first strategy's jobs finished in those days, for the progress line of a resumed run (absent before 2026-12-07: 0). */
+  readonly jobsFinished?: number;
   readonly strategies: Record<string, StrategyState>;
 }
 

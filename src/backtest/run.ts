@@ -81,7 +81,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
   const start = saved?.daysDone ?? 0;
   resume(run, saved, start);
   let periodsDone = 0;
-  let jobsFinished = 0;
+  let jobsFinished = saved?.jobsFinished ?? 0;
   for (let k = 0; k < run.allDays.length; k++) {
     const date = run.allDays[k] as string;
     const dayStart = settlementDayStart(date);
@@ -96,7 +96,7 @@ export const runBacktest = async (o: BacktestOptions): Promise<RunOutput> => {
     periodsDone += n;
     jobsFinished += chunk.finished[run.lanes[0]?.strategy.name ?? '']?.length ?? 0;
     saveDay(o.out, k, chunk);
-    saveState(o.out, stateOf(key, k + 1, run.lanes));
+    saveState(o.out, stateOf(key, k + 1, run.lanes, jobsFinished));
     o.onDay?.({
       day: k + 1,
       days: run.allDays.length,
@@ -191,9 +191,10 @@ const resume = (run: Run, saved: RunState | undefined, start: number): void => {
 };
 
 /** The simulation state after `daysDone` days: every lane's sites, strategy and forecast reads. */
-const stateOf = (key: string, daysDone: number, lanes: readonly Lane[]): RunState => ({
+const stateOf = (key: string, daysDone: number, lanes: readonly Lane[], jobsFinished: number): RunState => ({
   key,
   daysDone,
+  jobsFinished,
   strategies: Object.fromEntries(
     lanes.map((l) => [
       l.strategy.name,

@@ -37,8 +37,10 @@ const complete = async (o: BacktestOptions): Promise<string> => {
 describe('backtest runs', () => {
   let first = '';
 
+  let finished = -1;
+
   it('gives the same results.json for the same seed', async () => {
-    first = await complete(options(tmp()));
+    first = await complete(options(tmp(), { onDay: (p) => (finished = p.jobsFinished) }));
     const again = await complete(options(tmp()));
     assert.equal(again, first);
     const other = await complete(options(tmp(), { seed: 8 }));
@@ -56,10 +58,19 @@ describe('backtest runs', () => {
       (e: Error) => e.name === 'AbortError',
     );
     let resumed = -1;
-    const o = options(out, { onDay: (p) => (resumed = p.resumedDays) });
+    let done = -1;
+    const o = options(out, {
+      onDay: (p) => {
+        resumed = p.resumedDays;
+        done = p.jobsFinished;
+      },
+    });
     const result = await complete(o);
     assert.equal(resumed, 1, 'the second run starts after the checkpointed day');
     assert.equal(result, first);
+    // The progress line counts the checkpointed day's jobs too (it restarted from 0 after a resume).
+    assert.ok(finished > 0);
+    assert.equal(done, finished);
   });
 
   it('with a site battery (cdf), resumes to the same result as a run never stopped', async () => {
