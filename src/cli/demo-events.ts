@@ -81,7 +81,7 @@ export const eventLines = (
         : '';
       return [
         `${stamp(e.at)} offer (on_search): ${o.reductionKw.toFixed(1)} kW at ${o.site} ${hhmm(o.windowStart)}–${hhmm(o.windowEnd)}, ${money(o.priceGbp)} (${o.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(o.opportunityCostGbp)}${parts})`,
-        `${stamp(e.at)} committed (select → init → confirm)${(waiting.providers ?? 1) > 1 ? ` with ${p.bpp.subscriber_id}` : ''}: ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}${p.offersSeen > 1 ? ` (the offer bought of ${p.offersSeen} seen: the buyer takes what covers its need at least cost, at the £/MWh it expects delivered, each kW left uncovered valued at its ceiling, so a larger offer can beat a cheaper smaller one; the BPP's audit log has them all)` : ''}`,
+        `${stamp(e.at)} committed (select → init → confirm)${(waiting.providers ?? 1) > 1 ? ` with ${p.bpp.subscriber_id}` : ''}: ${p.selectedKw.toFixed(1)} kW for ${hours} h, ${money(p.quotedGbp)}, order ${p.orderId}, baseline ${p.baselineMethod}${p.offersSeen > 1 ? ` (the offer bought of ${p.offersSeen} seen${p.aboveCeiling ? `, ${p.aboveCeiling.offers} of them above the buyer's ${p.aboveCeiling.gbpPerMwh} £/MWh ceiling` : ''}: the buyer takes what covers its need at least cost, at the £/MWh it expects delivered, each kW left uncovered valued at its ceiling, so a larger offer can beat a cheaper smaller one; the BPP's audit log has them all)` : ''}`,
       ];
     }
     case 'window-open':

@@ -17,6 +17,7 @@ import type { FlexNeed, FlexOffer } from '../../src/domain/offers.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { gbp, gbpPerMwh, kw } from '../../src/domain/units.ts';
 import { FlexError } from '../../src/errors.ts';
+import { eventLines } from '../../src/cli/demo-events.ts';
 import type { Subscription } from '../../src/ports.ts';
 import { openMarket } from '../helpers/market.ts';
 
@@ -282,6 +283,35 @@ test('a top-up leaves the short provider out and says so; when only it offered, 
     const none = await procureAcross(s.buyer, need(30), 'tx-5', { exclude: ['a', 'b'] });
     assert.ok('none' in none);
     assert.match(none.none, /2 offer\(s\) received, all from provider\(s\) left out \(a, b\)/);
+  } finally {
+    await s.close();
+  }
+});
+
+test('the buyer says how many offers it passed over for being above its ceiling, and the ceiling', async () => {
+  const s = await scripted(
+    [
+      { bppId: 'a', offer: offer('a-lon', 20, 500) },
+      { bppId: 'b', offer: offer('b-man', 36, 19_603) },
+      { bppId: 'c', offer: offer('c-edi', 40, 1_500) },
+    ],
+    [],
+  );
+  try {
+    const got = await procureAcross(s.buyer, need(100), 'tx-ceiling');
+    assert.ok(!('none' in got));
+    assert.deepEqual(s.bought, [{ bpp: 'a', offer: 'a-lon', kw: 20 }]);
+    assert.deepEqual(got.parts[0]?.aboveCeiling, { offers: 2, gbpPerMwh: 1000 });
+    assert.equal(got.parts[0]?.offersSeen, 3);
+    // The demo's timeline line says so (src/cli/demo-events.ts).
+    const [, committed] = eventLines(
+      { kind: 'bought', at: T0, procurement: got.parts[0] as Procurement },
+      {
+        jobs: 0,
+        sites: 1,
+      },
+    );
+    assert.match(committed ?? '', /the offer bought of 3 seen, 2 of them above the buyer's 1000 £\/MWh ceiling: /);
   } finally {
     await s.close();
   }

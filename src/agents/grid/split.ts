@@ -17,6 +17,8 @@ export interface Procurement {
   readonly bpp: Subscription;
   readonly offer: FlexOffer;
   readonly offersSeen: number;
+  /** Of the offers seen, how many were priced above the buyer's ceiling (need.maxPriceGbpPerMwh), and that ceiling. */
+  readonly aboveCeiling?: { readonly offers: number; readonly gbpPerMwh: number };
   readonly selectedKw: number;
   readonly quotedGbp: number;
   readonly orderId: string;
@@ -186,7 +188,11 @@ export const procureAcross = async (
     }
     const kw = limit ? offer.reductionKw : Math.min(offer.reductionKw, remaining);
     try {
-      parts.push(await b.buy(bpp, offer, kw, transactionId, found.offers.length, need.product));
+      const bought = await b.buy(bpp, offer, kw, transactionId, found.offers.length, need.product);
+      const above = found.offers.filter((o) => o.offer.priceGbpPerMwh > need.maxPriceGbpPerMwh).length;
+      parts.push(
+        above > 0 ? { ...bought, aboveCeiling: { offers: above, gbpPerMwh: need.maxPriceGbpPerMwh } } : bought,
+      );
       remaining -= kw;
     } catch (e) {
       const f = asFlexError(e);
