@@ -5,7 +5,7 @@
 // (`--out /proc/x` spun at full CPU for over 12 minutes and ignored SIGINT and SIGTERM, since the
 // loop is inside one synchronous call). Each missing folder is made on its own here, so such a path
 // fails at once with the system's own error (ENOENT, EACCES, ENOTDIR, EEXIST), which callers report.
-import { mkdirSync, statSync } from 'node:fs';
+import { mkdirSync, statSync, type Stats } from 'node:fs';
 import { dirname } from 'node:path';
 
 /** Makes `path` and any missing parents (like `mkdir -p`); throws the first failure, changes nothing after it. */
@@ -13,14 +13,14 @@ export const makeDirs = (path: string, mode?: number): void => {
   const missing: string[] = [];
   // The path as given, not resolved: `link/../x` is where the kernel puts it, beside the link's target.
   for (let p = path; ; p = dirname(p)) {
-    let exists = false;
+    let found: Stats | undefined;
     try {
-      exists = statSync(p).isDirectory();
-      if (!exists) throw Object.assign(new Error(`EEXIST: ${p} exists and is not a folder`), { code: 'EEXIST' });
+      found = statSync(p);
     } catch (e) {
       if ((e as NodeJS.ErrnoException).code !== 'ENOENT') throw e;
     }
-    if (exists) break;
+    if (found?.isDirectory()) break;
+    if (found) throw Object.assign(new Error(`EEXIST: ${p} exists and is not a folder`), { code: 'EEXIST' });
     missing.push(p);
     if (dirname(p) === p) break;
   }

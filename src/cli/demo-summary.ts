@@ -166,7 +166,7 @@ const fifoLines = ({ savings, sites }: SummaryInput): string[] => {
   // (demo-compare.ts), not a saving.
   for (const x of sites.length > 0 ? sites : [{ site: 'the site', savings }]) {
     const b = x.savings.battery;
-    if (!b || Math.abs(b.storedChangeKwh) < 0.05) continue;
+    if (!b || !refilled(x.savings)) continue;
     out.push(
       b.storedChangeKwh < 0
         ? `  battery     ${x.site}'s battery ended ${(-b.storedChangeKwh).toFixed(1)} kWh below its start: the ${b.gridKwh.toFixed(1)} kWh to refill it (${money(b.gbp)} at the two days' mean price) is counted in FlexLon's kWh, £ and CO2 above`

@@ -174,6 +174,9 @@ export const procureAcross = async (
   const parts: Procurement[] = [];
   const failures: ProcurementFailure[] = [];
   let remaining: number = need.wantedKw;
+  // The offers passed over for their price, said beside each part bought (the demo's timeline).
+  const above = found.offers.filter((o) => o.offer.priceGbpPerMwh > need.maxPriceGbpPerMwh).length;
+  const aboveCeiling = above > 0 ? { offers: above, gbpPerMwh: need.maxPriceGbpPerMwh } : undefined;
   for (const [bppId, offer] of best) {
     if (!limit && remaining <= COVERED_KW) break;
     const bpp = found.bpps.find((x) => x.subscriber_id === bppId);
@@ -189,10 +192,7 @@ export const procureAcross = async (
     const kw = limit ? offer.reductionKw : Math.min(offer.reductionKw, remaining);
     try {
       const bought = await b.buy(bpp, offer, kw, transactionId, found.offers.length, need.product);
-      const above = found.offers.filter((o) => o.offer.priceGbpPerMwh > need.maxPriceGbpPerMwh).length;
-      parts.push(
-        above > 0 ? { ...bought, aboveCeiling: { offers: above, gbpPerMwh: need.maxPriceGbpPerMwh } } : bought,
-      );
+      parts.push(aboveCeiling ? { ...bought, aboveCeiling } : bought);
       remaining -= kw;
     } catch (e) {
       const f = asFlexError(e);
