@@ -14,6 +14,7 @@
 // repeatable (work.ts).
 import type { PlanningProblem } from '../domain/planning.ts';
 import { unitCosts, type Draft } from './disaggregate.ts';
+import { slotsByKey } from './slot-sort.ts';
 import { isSoft, mayLeaveUnserved, ratePerKwh, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 export interface ExchangeResult {
@@ -99,19 +100,15 @@ export const exchange = (
     .filter((j) => p.jobs[j]!.preemptible && isSoft(p.jobs[j]!) && (rate[j] as number) > 0 && d.power[j])
     .sort((a, b) => (rate[b] as number) - (rate[a] as number) || a - b);
 
+  const key = new Float64Array(T); // scratch: A's cost per slot of its window, for its order
   let evaluated = 0;
   let swaps = 0;
   let gain = 0;
   for (const a of late) {
     const s = d.site[a] as number;
     const pa = d.power[a]!;
-    const order = Int32Array.from(
-      { length: (end[a] as number) - (rel[a] as number) },
-      (_, i) => i + (rel[a] as number),
-    );
-    const key = new Float64Array(T);
     for (let t = rel[a] as number; t < (end[a] as number); t++) key[t] = cost(a, s, t);
-    order.sort((u, v) => (key[u] as number) - (key[v] as number) || u - v);
+    const order = slotsByKey(rel[a] as number, end[a] as number, key);
     // Repeatedly take A's dearest position (beyond the horizon, else its last late slot) and find the
     // best exchange for it; stop at the first position with none.
     // Positions tried in turn from the dearest; `below` is where the next search starts (a position

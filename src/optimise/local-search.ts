@@ -11,6 +11,7 @@ import { runProfile, unitCosts, type Draft } from './disaggregate.ts';
 import { moveGbpAtIndex } from './move-cost.ts';
 import { isSoft, lateGbpPerKwh, runEnd } from './soft.ts';
 import { capGPerKwh, tightenedCap } from './carbon-cap.ts';
+import { slotsByKey } from './slot-sort.ts';
 
 export interface LocalSearchResult {
   /** Jobs moved (counting repeats over sweeps). */
@@ -29,7 +30,7 @@ interface SiteState {
   /** IT power needed per slot so that import stays ≥ 0 where the battery discharges. */
   readonly lo: Float64Array;
   /** Slots from cheapest to dearest by priced cost. */
-  readonly order: Int32Array;
+  readonly order: readonly number[];
 }
 
 const siteStates = (
@@ -51,9 +52,7 @@ const siteStates = (
         up[t] = u - margin(u);
         lo[t] = net < 0 ? -net / site.pue + margin(net) : Number.NEGATIVE_INFINITY;
       }
-      const order = Int32Array.from({ length: p.slots }, (_, t) => t).sort(
-        (a, b) => (priced[s]![a] as number) - (priced[s]![b] as number) || a - b,
-      );
+      const order = slotsByKey(0, p.slots, priced[s]!);
       return { load, up, lo, order };
     })
     .map((st, s) => {
@@ -80,12 +79,6 @@ const planCapUse = (p: PlanningProblem, st: readonly SiteState[], batteries: rea
   });
   return kg;
 };
-
-interface Placement {
-  readonly s: number;
-  readonly power: Float64Array;
-  readonly cost: number;
-}
 
 /**
  * Improves `d` in place (a complete plan that meets every limit with `batteries`). `lambda` is the
@@ -141,20 +134,22 @@ export const localSearch = (
     return v;
   };
   // Kept per job and site: the prices do not change during the search.
-  const softOrders = new Map<number, Int32Array>();
-  const softOrder = (j: number, s: number): Int32Array => {
+  const softOrders = new Map<number, number[]>();
+  // Scratch, reused for every job: a plan makes tens of thousands of these, and a typed array costs
+  // far more to make than to fill.
+  const unit = new Float64Array(p.slots);
+  const unitSum = new Float64Array(p.slots + 1);
+  const short = new Int32Array(p.slots + 1);
+  const softOrder = (j: number, s: number): number[] => {
     const key = j * p.sites.length + s;
     const known = softOrders.get(key);
     if (known) return known;
     const job = p.jobs[j]!;
-    // Each slot's unit cost is computed once, not in the comparator (this sort ran per job and site
-    // and was a tenth of the planner's time at 10k jobs).
-    const unit = new Float64Array(p.slots);
+    // Each slot's unit cost is computed once and sorted without a comparator (slot-sort.ts: this sort
+    // ran per job and site and was a tenth of the planner's time at 10k jobs).
     for (let t = job.releaseSlot; t < runEnd(p, job); t++)
       unit[t] = (priced[s]![t] as number) + lateGbpPerKwh(p, job, t);
-    const order = Int32Array.from({ length: runEnd(p, job) - job.releaseSlot }, (_, i) => i + job.releaseSlot).sort(
-      (a, b) => (unit[a] as number) - (unit[b] as number) || a - b,
-    );
+    const order = slotsByKey(job.releaseSlot, runEnd(p, job), unit);
     softOrders.set(key, order);
     return order;
   };
@@ -182,10 +177,11 @@ export const localSearch = (
     return v;
   };
 
-  const fill = (j: number, s: number): Placement | undefined => {
+  // Each writes job j's best placement at site s into `power` and returns its cost (undefined: none).
+  const fill = (j: number, s: number, power: Float64Array): number | undefined => {
     const job = p.jobs[j]!;
     const hi = runEnd(p, job);
-    const power = new Float64Array(p.slots);
+    power.fill(0);
     let left = job.energyKwh / h;
     if (d.site[j] === s) {
       for (let t = job.releaseSlot; t < hi; t++) {
@@ -204,14 +200,14 @@ export const localSearch = (
       }
     }
     if (left > 1e-9 * Math.max(1, job.energyKwh / h)) return undefined;
-    return { s, power, cost: value(s, power, priced) + lateValue(j, power) };
+    return value(s, power, priced) + lateValue(j, power);
   };
 
   // The cheapest start of a contiguous run at site s. The run is at full power but for its last slot
   // (disaggregate.ts runProfile), so a start's cost is full power × a window sum of the unit prices
   // plus the last slot's, and it fits when no slot but the last has room below full power: prefix
   // sums make each start O(1) instead of O(run) (local search was the planner's largest stage).
-  const bestRun = (j: number, s: number): Placement | undefined => {
+  const bestRun = (j: number, s: number, power: Float64Array): number | undefined => {
     const job = p.jobs[j]!;
     const run = runProfile(job.energyKwh, job.maxPowerKw, h);
     const hi = runEnd(p, job);
@@ -222,8 +218,8 @@ export const localSearch = (
     const last = run[n - 1] as number;
     const here = d.site[j] === s;
     // unitSum[k] = Σ unit over [lo, lo + k); short[k] = slots in [lo, lo + k) with room below full power.
-    const unitSum = new Float64Array(hi - lo + 1);
-    const short = new Int32Array(hi - lo + 1);
+    unitSum[0] = 0;
+    short[0] = 0;
     for (let t = lo; t < hi; t++) {
       unitSum[t - lo + 1] = (unitSum[t - lo] as number) + (priced[s]![t] as number) + lateGbpPerKwh(p, job, t);
       short[t - lo + 1] = (short[t - lo] as number) + (full <= room(j, s, t) ? 0 : 1);
@@ -250,11 +246,11 @@ export const localSearch = (
       if (!best || cost < best.cost) best = { start, cost };
     }
     if (!best) return undefined;
-    const power = new Float64Array(p.slots);
+    power.fill(0);
     run.forEach((kw, i) => {
       power[best.start + i] = kw;
     });
-    return { s, power, cost: best.cost };
+    return best.cost;
   };
 
   const leaves = (j: number): boolean => {
@@ -281,6 +277,9 @@ export const localSearch = (
   let sweeps = 0;
   let firstGain = 0;
   const total = p.jobs.reduce((a, j) => a + j.energyKwh, 0);
+  // The placement being tried and the best one so far, swapped when a trial wins.
+  let trial = new Float64Array(p.slots);
+  let winner = new Float64Array(p.slots);
   for (; sweeps < maxSweeps; sweeps++) {
     let sweepGain = 0;
     for (let j = 0; j < p.jobs.length; j++) {
@@ -292,7 +291,8 @@ export const localSearch = (
       if (!hasRoom(j)) continue;
       // Away from home a job pays its move cost as well (move-cost.ts), once, wherever it runs there.
       const current = value(s0, pw, priced) + lateValue(j, pw) + moveGbpAtIndex(p, job, s0);
-      let best: Placement | undefined;
+      let bestS = -1;
+      let bestCost = Number.POSITIVE_INFINITY;
       const canLeave = job.sites.length > 1 && leaves(j);
       for (const id of job.sites) {
         const s = siteIndex.get(id) as number;
@@ -300,10 +300,15 @@ export const localSearch = (
         const move = moveGbpAtIndex(p, job, s);
         if (job.preemptible && isSoft(job) && current <= ideal(j, s) + move + 1e-9 * Math.max(1, Math.abs(current)))
           continue;
-        const c = job.preemptible ? fill(j, s) : bestRun(j, s);
-        if (c && (!best || c.cost + move < best.cost)) best = { ...c, cost: c.cost + move };
+        const c = job.preemptible ? fill(j, s, trial) : bestRun(j, s, trial);
+        if (c !== undefined && (bestS < 0 || c + move < bestCost)) {
+          bestS = s;
+          bestCost = c + move;
+          [trial, winner] = [winner, trial];
+        }
       }
-      if (!best || best.cost >= current - 1e-9 * Math.max(1, Math.abs(current))) continue;
+      if (bestS < 0 || bestCost >= current - 1e-9 * Math.max(1, Math.abs(current))) continue;
+      const best = { s: bestS, power: Float64Array.from(winner), cost: bestCost };
       const dKg = value(best.s, best.power, kgPerKwh) - value(s0, pw, kgPerKwh);
       if (dKg > 0 && carbon + dKg > budget) continue;
       for (let t = 0; t < p.slots; t++) {

@@ -5,6 +5,7 @@
 import type { PlanningProblem } from '../domain/planning.ts';
 import { runProfile, type Draft, type UnitCosts } from './disaggregate.ts';
 import { moveGbpAtIndex } from './move-cost.ts';
+import { slotsByKey } from './slot-sort.ts';
 import { lateGbpPerKwh, mayLeaveUnserved, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 export const EPS = 1e-9;
@@ -30,6 +31,9 @@ export const unplace = (p: PlanningProblem, d: Draft, load: Float64Array[], j: n
   d.deficitKwh[j] = p.jobs[j]!.energyKwh;
 };
 
+/** topUp's scratch: each slot's unit cost (only its window's slots are read). */
+let units = new Float64Array(0);
+
 /** Cheapest slots of the window with room; adds power to `pw` and `load`. Returns the energy still missing. */
 export const topUp = (
   p: PlanningProblem,
@@ -45,16 +49,12 @@ export const topUp = (
   const h = p.slotMinutes / 60;
   const job = p.jobs[j]!;
   const end = runEnd(p, job);
-  const slots: number[] = [];
-  // A soft job's slots past its deadline cost its lateness as well (computed once per slot: the
-  // sort below is the hottest loop of placement).
-  const units = new Float64Array(end);
-  for (let t = job.releaseSlot; t < end; t++) {
-    slots.push(t);
-    units[t] = (costs[s]![t] as number) + lateGbpPerKwh(p, job, t);
-  }
+  // A soft job's slots past its deadline cost its lateness as well (computed once per slot and
+  // sorted without a comparator, slot-sort.ts: this sort is the hottest loop of placement).
+  if (units.length < end) units = new Float64Array(end);
+  for (let t = job.releaseSlot; t < end; t++) units[t] = (costs[s]![t] as number) + lateGbpPerKwh(p, job, t);
   const unit = (t: number): number => units[t] as number;
-  slots.sort((a, b) => unit(a) - unit(b) || a - b);
+  const slots = slotsByKey(job.releaseSlot, end, units);
   // Energy that may wait beyond the horizon goes only where it is cheaper than waiting.
   const ceiling = mayLeaveUnserved(p, job) ? unservedGbpPerKwh(p, job) : Number.POSITIVE_INFINITY;
   let left = need;

@@ -22,6 +22,47 @@ export interface HighsStats {
 
 const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
 
+/**
+ * A packing LP shaped like the planner's class LP (columns in one or two capacity rows, bounded,
+ * priced), about a sixth of the 10k-job one's columns. V8 runs Wasm first with a quick baseline
+ * compiler and recompiles the functions that turn out hot; a one-column LP never gets there, so the
+ * first real plan on a fresh worker paid for it: the 10k-job overloaded benchmark's class LP took
+ * 0.47–0.50 s on a fresh worker against 0.20–0.25 s on a used one (docs/benchmarks.md). Solving
+ * this takes about 0.05 s; its numbers are a fixed pseudo-random sequence.
+ */
+const warmModel = (cols = 4000, rows = 200): LpModel => {
+  let seed = 12_345;
+  const next = (): number => (seed = (seed * 16_807) % 2_147_483_647) / 2_147_483_647;
+  const starts = new Int32Array(cols + 1);
+  const indices: number[] = [];
+  const values: number[] = [];
+  const colCost = new Float64Array(cols);
+  for (let c = 0; c < cols; c++) {
+    const r1 = c % rows;
+    const r2 = Math.floor(next() * rows);
+    indices.push(Math.min(r1, r2));
+    values.push(1);
+    if (r2 !== r1) {
+      indices.push(Math.max(r1, r2));
+      values.push(0.5 + next());
+    }
+    starts[c + 1] = indices.length;
+    colCost[c] = -next();
+  }
+  return {
+    numCols: cols,
+    numRows: rows,
+    colCost,
+    colLower: new Float64Array(cols),
+    colUpper: new Float64Array(cols).fill(1),
+    rowLower: new Float64Array(rows).fill(Number.NEGATIVE_INFINITY),
+    rowUpper: new Float64Array(rows).fill(cols / rows / 2),
+    starts,
+    indices: Int32Array.from(indices),
+    values: Float64Array.from(values),
+  };
+};
+
 export class HighsClient {
   private worker: Worker | undefined;
   /** Solves waiting for the worker, in arrival order; a background one goes only when no other waits. */
@@ -83,21 +124,13 @@ export class HighsClient {
     next!.start();
   }
 
-  /** Starts the worker and loads the Wasm module ahead of the first solve. */
+  /**
+   * Starts the worker, loads the Wasm module and solves a small LP of the planner's shape
+   * (warmModel), so that the first plan does not pay for the engine's first, unoptimised pass
+   * through the simplex code.
+   */
   async warm(): Promise<void> {
-    const tiny: LpModel = {
-      numCols: 1,
-      numRows: 0,
-      colCost: new Float64Array([1]),
-      colLower: new Float64Array([0]),
-      colUpper: new Float64Array([1]),
-      rowLower: new Float64Array(0),
-      rowUpper: new Float64Array(0),
-      starts: new Int32Array([0, 0]),
-      indices: new Int32Array(0),
-      values: new Float64Array(0),
-    };
-    await this.solve(tiny, { timeLimitSeconds: 30 });
+    await this.solve(warmModel(), { timeLimitSeconds: 30 });
   }
 
   async close(): Promise<void> {
