@@ -41,7 +41,11 @@ export class Timeline {
     for (const h of out) this.out(h.text);
   }
 }
-export const money = (n: number): string => `£${n.toFixed(2)}`;
+/** Pounds to the penny, the minus before the pound sign: -£1.24 reads as money, £-1.24 as a typo. */
+export const money = (n: number): string => {
+  const pence = Math.round(n * 100);
+  return `${pence < 0 ? '-' : ''}£${(Math.abs(pence) / 100).toFixed(2)}`;
+};
 
 /** The line for an on_status the provider sent unasked (delivery started, delivery done). */
 export const pushLine = (at: number, push: StatusPush): string =>

@@ -43,6 +43,10 @@ export const COMPONENT_KEYS = ['energyGbp', 'latenessGbp', 'capsGbp', 'batteryGb
 export const componentsMinus = (a: CostComponents, b: CostComponents): CostComponents =>
   Object.fromEntries(COMPONENT_KEYS.map((k) => [k, a[k] - b[k]])) as unknown as CostComponents;
 
+/** a + b, part by part. */
+export const componentsPlus = (a: CostComponents, b: CostComponents): CostComponents =>
+  Object.fromEntries(COMPONENT_KEYS.map((k) => [k, a[k] + b[k]])) as unknown as CostComponents;
+
 /** A schedule's cost split (version 1 schedules are all energy). */
 export const costSplit = (s: Schedule): CostComponents => {
   const capsGbp = (s.late ?? []).filter((l) => l.id.startsWith(CAP_PART_PREFIX)).reduce((a, l) => a + l.costGbp, 0);
@@ -67,6 +71,8 @@ export interface FlexibilityCurve {
   /** The current plan's import in the window (kW), for comparison. */
   readonly plannedKw: readonly number[];
   readonly baseCostGbp: number;
+  /** The parts of baseCostGbp (costSplit of the plan the levels are measured from). */
+  readonly baseComponents?: CostComponents;
   readonly points: readonly CurvePoint[];
 }
 
@@ -223,7 +229,16 @@ export const flexibilityCurve = async (
   // was poor. Measured from the cheapest, no level costs less than nothing.
   const cheapest = points.reduce<CurvePoint | undefined>((a, p) => (!a || p.costGbp < a.costGbp ? p : a), undefined);
   if (!cheapest || cheapest.costGbp >= base.costGbp)
-    return { site, fromSlot, toSlot, referenceKw, plannedKw, baseCostGbp: base.costGbp, points };
+    return {
+      site,
+      fromSlot,
+      toSlot,
+      referenceKw,
+      plannedKw,
+      baseCostGbp: base.costGbp,
+      baseComponents: costSplit(base),
+      points,
+    };
   const shift = cheapest.costGbp - base.costGbp;
   const parts = cheapest.components ?? { energyGbp: shift, latenessGbp: 0, capsGbp: 0, batteryGbp: 0, movesGbp: 0 };
   const rebased = points.map((p) => {
@@ -236,5 +251,14 @@ export const flexibilityCurve = async (
       ...(p.components ? { components: componentsMinus(p.components, parts) } : {}),
     };
   });
-  return { site, fromSlot, toSlot, referenceKw, plannedKw, baseCostGbp: cheapest.costGbp, points: rebased };
+  return {
+    site,
+    fromSlot,
+    toSlot,
+    referenceKw,
+    plannedKw,
+    baseCostGbp: cheapest.costGbp,
+    baseComponents: componentsPlus(costSplit(base), parts),
+    points: rebased,
+  };
 };

@@ -96,6 +96,18 @@ test(
       const { lines, text } = demo;
       assert.match(text, /status → on_status: DELIVERED/);
       whyMatchesOrder(text);
+      // The offer's opportunity cost is stated in parts, each signed (energy is negative where the plan
+      // moves work out of the dear window), and they add up to it to the penny.
+      const offer = /opportunity cost £([\d.]+): ([^)]*)\)/.exec(
+        lines.find((l) => l.includes('offer (on_search)')) ?? '',
+      );
+      assert.ok(offer, text);
+      const parts = offer[2]!.split(', ').map((s) => {
+        const m = /^[a-zA-Z ]+ (-?)£(\d+\.\d\d)$/.exec(s);
+        assert.ok(m, `a part reads "name £x.xx" or "name -£x.xx": ${s}`);
+        return (m[1] ? -1 : 1) * Number(m[2]);
+      });
+      assert.ok(Math.abs(parts.reduce((a, x) => a + x, 0) - Number(offer[1])) <= 0.03, offer[0]);
       // cdf's battery (src/sim/sites.ts: 200 kWh at the start, 88 % round trip) is planned by FlexLon;
       // its FIFO twin has none. What it ends below its start is bought back at the round trip's loss.
       const b =

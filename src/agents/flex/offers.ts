@@ -9,6 +9,7 @@ import type { FlexNeed, FlexOffer } from '../../domain/offers.ts';
 import type { PlanningProblem, Schedule } from '../../domain/planning.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import {
+  componentsMinus,
   costSplit,
   flexibilityCurve,
   slotCommitments,
@@ -172,34 +173,23 @@ const siteDraft = (
 };
 
 /**
+ * The portfolio's parts: the joint plan's parts less those of the plan its cost is measured from,
+ * signed as a site offer's are (work moved out of dear hours shows as negative energy), so they add
+ * up to the opportunity cost. A joint plan cheaper than that plan is also a plan without the
+ * reduction: it costs nothing, and so does each part. (Before, energy was what the other parts left
+ * of the total, clipped to it: the 4-site demo's offer read "energy £0.00" beside lateness, caps and
+ * wear that the plan's cheaper energy partly paid for.)
+ */
+const portfolioParts = (joint: Schedule, from: CostComponents, opportunityCostGbp: number): CostComponents =>
+  opportunityCostGbp > 0
+    ? componentsMinus(costSplit(joint), from)
+    : { energyGbp: 0, latenessGbp: 0, capsGbp: 0, batteryGbp: 0, movesGbp: 0 };
+
+/**
  * Splits up to the wanted reduction across sites, cheapest marginal £/kW first (each site's curve
  * levels), then checks the split by planning every site's commitment together and backs off by a
  * fifth until the joint plan is feasible. The price comes from the joint plan's opportunity cost.
  */
-/**
- * The portfolio's parts: the lateness, caps, wear and moves the joint plan adds (never below 0, never more
- * than the total between them), and the rest energy, so they add up to the opportunity cost.
- */
-const scaledParts = (a: CostComponents, b: CostComponents, total: number): CostComponents => {
-  let left = Math.max(0, total);
-  const take = (x: number): number => {
-    const v = Math.min(Math.max(0, x), left);
-    left -= v;
-    return v;
-  };
-  const latenessGbp = take(a.latenessGbp - b.latenessGbp);
-  const capsGbp = take(a.capsGbp - b.capsGbp);
-  const batteryGbp = take(a.batteryGbp - b.batteryGbp);
-  const movesGbp = take(a.movesGbp - b.movesGbp);
-  return {
-    energyGbp: total - latenessGbp - capsGbp - batteryGbp - movesGbp,
-    latenessGbp,
-    capsGbp,
-    batteryGbp,
-    movesGbp,
-  };
-};
-
 const portfolioDraft = async (
   ctx: FlexContext,
   problem: PlanningProblem,
@@ -245,8 +235,13 @@ const portfolioDraft = async (
     // Measured from the cheapest plan known without this reduction (the base, and each site's curve
     // base, which is already the cheapest of its re-plans), and never below nothing: a joint plan
     // cheaper than all of them is also a plan without the reduction (see flexibilityCurve).
-    const baseGbp = Math.min(base.costGbp, ...curves.map((c) => c.curve.baseCostGbp));
+    const cheapest = curves.reduce<SiteCurve | undefined>(
+      (a, c) => (c.curve.baseCostGbp < (a?.curve.baseCostGbp ?? base.costGbp) ? c : a),
+      undefined,
+    );
+    const baseGbp = cheapest?.curve.baseCostGbp ?? base.costGbp;
     const opportunityCostGbp = Math.max(0, joint.costGbp - baseGbp);
+    const from = cheapest?.curve.baseComponents ?? costSplit(base);
     const curve: FlexibilityCurve = {
       site: PORTFOLIO,
       fromSlot: w.fromSlot,
@@ -261,8 +256,7 @@ const portfolioDraft = async (
           costGbp: joint.costGbp,
           opportunityCostGbp,
           opportunityCostGbpPerMwh: opportunityCostGbp / ((reductionKw * hours) / 1000),
-          // The parts: the lateness the joint plan adds, the rest energy (they add up to the total).
-          components: scaledParts(costSplit(joint), costSplit(base), opportunityCostGbp),
+          components: portfolioParts(joint, from, opportunityCostGbp),
           carbonKg: joint.carbonKg - base.carbonKg,
         },
       ],
