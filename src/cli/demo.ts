@@ -101,10 +101,16 @@ export const runDemo = async (
 ): Promise<DemoResult> => {
   const log = createLogger(c.logLevel);
   const runId = `${new Date().toISOString().replace(/[:.]/g, '-')}-${randomUUID().slice(0, 8)}`;
-  io.out(
-    `FlexLon demo: replaying ${c.date} (real GB carbon intensity and market index price) at ${c.secondsPerDay} s per day`,
-  );
-  io.out(`data directory: ${c.dataDir}`);
+  // The banner once the date and sites are checked, so a refused date gets only its error.
+  let bannered = false;
+  const onChecked = () => {
+    if (bannered) return;
+    bannered = true;
+    io.out(
+      `FlexLon demo: replaying ${c.date} (real GB carbon intensity and market index price) at ${c.secondsPerDay} s per day`,
+    );
+    io.out(`data directory: ${c.dataDir}`);
+  };
   // The BPP tells the grid side unasked when delivery starts and ends (an unsolicited on_status).
   const market: { clock?: { now(): number }; m?: Market; error?: FlexError } = {};
   const timeline = new Timeline(io.out);
@@ -146,6 +152,7 @@ export const runDemo = async (
     stopDay.abort();
   };
   const m = await composeMarket(c, runId, log, {
+    onChecked,
     onStatusPush,
     onProcurement,
     onPlanRecorded,

@@ -123,6 +123,11 @@ export interface MarketHooks {
   readonly choosePort?: () => Promise<number>;
   /** Each plan a provider (BPP) stores for dispatch, with the provider's id. */
   readonly onPlanRecorded?: (plan: PlanRecord, provider: string) => void;
+  /**
+   * The configuration (the date against the grid data, the sites) is checked and the market is about
+   * to start: nothing has been written yet. Called again on each retry (PORT_ATTEMPTS).
+   */
+  readonly onChecked?: () => void;
 }
 
 /** Attempts at composing the market when a port chosen for it is taken before it is bound. */
@@ -168,6 +173,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
   const dayStart = epochMs(Date.parse(`${c.date}T00:00:00Z`));
   const signals = new CsvSignalSource(c.grid);
   checkDemoConfig(c, signals, dayStart);
+  hooks.onChecked?.();
   // Only now, with the configuration checked, does the run get a folder.
   const runDir = join(ensureDataDir(c.dataDir), 'runs', runId);
   makeDirs(runDir);

@@ -116,6 +116,8 @@ test('a rejected configuration writes nothing: no run folder is left behind', as
     const r = flexlon('demo', '--data-dir', dir, '--date', '2024-11-01');
     assert.equal(r.code, 2);
     assert.equal(existsSync(join(dir, 'runs')), false);
+    // Nor does it announce a replay it will not run: the error alone.
+    assert.equal(r.out, '', r.out);
     const file = join(dir, 'not-a-folder');
     writeFileSync(file, 'x');
     const f = flexlon('demo', '--data-dir', file);
