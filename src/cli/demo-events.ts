@@ -43,7 +43,7 @@ export class Timeline {
 }
 /** Pounds to the penny, the minus before the pound sign: -£1.24 reads as money, £-1.24 as a typo. */
 export const money = (n: number): string => {
-  const pence = Math.round(n * 100);
+  const pence = Math.sign(n) * Math.round(Math.abs(n) * 100); // halves away from zero, either sign
   return `${pence < 0 ? '-' : ''}£${(Math.abs(pence) / 100).toFixed(2)}`;
 };
 

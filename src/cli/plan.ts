@@ -5,6 +5,7 @@ import type { LateJob, PlanningProblem, Schedule } from '../domain/planning.ts';
 import { FlexError } from '../errors.ts';
 import { checkSchedule } from '../optimise/check.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
+import { money } from './demo-events.ts';
 import { readProblem, readSchedule, writeJson } from './planning-files.ts';
 import { capWords, itImportKwh } from '../optimise/carbon-cap.ts';
 import { unservedSurcharge } from '../optimise/soft.ts';
@@ -27,8 +28,6 @@ Options:
 
 plan check verifies a schedule against its problem (every constraint, with a tolerance), prints its
 cost and carbon, and exits 1 naming every violation.`;
-
-const money = (n: number): string => `£${n.toFixed(2)}`;
 
 /** The carbon line: kg, and against the cap; with an intensity cap, the plan's own g per kWh imported for IT beside it. */
 const carbonLine = (p: PlanningProblem, kg: number, importKwh: number, digits: number): string => {

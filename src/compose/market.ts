@@ -124,8 +124,8 @@ export interface MarketHooks {
   /** Each plan a provider (BPP) stores for dispatch, with the provider's id. */
   readonly onPlanRecorded?: (plan: PlanRecord, provider: string) => void;
   /**
-   * The configuration (the date against the grid data, the sites) is checked and the market is about
-   * to start: nothing has been written yet. Called again on each retry (PORT_ATTEMPTS).
+   * The configuration (the date against the grid data, the sites, the data folder) is checked and the
+   * market is about to start. Called again on each retry (PORT_ATTEMPTS).
    */
   readonly onChecked?: () => void;
 }
@@ -173,9 +173,10 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
   const dayStart = epochMs(Date.parse(`${c.date}T00:00:00Z`));
   const signals = new CsvSignalSource(c.grid);
   checkDemoConfig(c, signals, dayStart);
-  hooks.onChecked?.();
   // Only now, with the configuration checked, does the run get a folder.
-  const runDir = join(ensureDataDir(c.dataDir), 'runs', runId);
+  const dataDir = ensureDataDir(c.dataDir);
+  hooks.onChecked?.();
+  const runDir = join(dataDir, 'runs', runId);
   makeDirs(runDir);
   const storeOf: (agent: string) => StoreConfig = defaultStoreConfig(runDir, runId);
   const clock = new ReplayClock(dayStart, 86_400 / c.secondsPerDay);

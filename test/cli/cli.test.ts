@@ -123,6 +123,7 @@ test('a rejected configuration writes nothing: no run folder is left behind', as
     const f = flexlon('demo', '--data-dir', file);
     assert.equal(f.code, 2);
     assert.match(f.err, /FLX_CONFIG_INVALID: data directory .*not-a-folder: .*is a file, not a directory/);
+    assert.equal(f.out, '', f.out);
   } finally {
     rmSync(dir, { recursive: true, force: true });
   }

@@ -3,7 +3,7 @@
 // was printed before "[18:00] window opens").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { stamp, Timeline } from '../../src/cli/demo-events.ts';
+import { money, stamp, Timeline } from '../../src/cli/demo-events.ts';
 
 test('a stamp names UTC, the settlement period and, in summer, BST', () => {
   assert.equal(stamp(Date.parse('2023-01-24T18:00:00Z')), '[18:00 SP37]');
@@ -27,4 +27,13 @@ test('lines of one moment come out in rank order, and in time order across momen
   t.add(at('19:30'), 1, ['status', 'support']);
   t.flush();
   assert.deepEqual(out, ['offer', 'window opens', 'push DELIVERING', 'push DELIVERED', 'status', 'support']);
+});
+
+test('money: to the penny, halves away from zero, the minus before the pound sign, never "-£0.00"', () => {
+  assert.equal(money(2.83), '£2.83');
+  assert.equal(money(-1.24), '-£1.24');
+  assert.equal(money(0.125), '£0.13');
+  assert.equal(money(-0.125), '-£0.13');
+  assert.equal(money(-0.004), '£0.00');
+  assert.equal(money(-0), '£0.00');
 });

@@ -27,8 +27,9 @@ const ENTRY = new URL('./worker-entry.mjs', import.meta.url);
  * priced), about a sixth of the 10k-job one's columns. V8 runs Wasm first with a quick baseline
  * compiler and recompiles the functions that turn out hot; a one-column LP never gets there, so the
  * first real plan on a fresh worker paid for it: the 10k-job overloaded benchmark's class LP took
- * 0.47–0.50 s on a fresh worker against 0.20–0.25 s on a used one (docs/benchmarks.md). Solving
- * this takes about 0.05 s; its numbers are a fixed pseudo-random sequence.
+ * 0.47–0.53 s on a fresh worker against 0.19–0.25 s on a used one, and 0.24–0.29 s after this
+ * warm-up (docs/benchmarks.md). It adds about 0.1 s to the start; its numbers are a fixed
+ * pseudo-random sequence.
  */
 const warmModel = (cols = 4000, rows = 200): LpModel => {
   let seed = 12_345;
