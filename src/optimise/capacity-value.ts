@@ -65,12 +65,15 @@ export class OfferedLoad {
    */
   of(site: string, capacity: number, jobs: Iterable<Submitted>, now: number): number {
     const since = now - WEEK_MS;
-    const list: [string, number, number][] = [];
     // Entries a week old leave the list, and their ids the seen set: a job submitted before `since`
     // is not counted again whatever its state, so the set holds a week of ids, not the whole run's.
-    for (const e of this.submitted[site] ?? [])
-      if (e[1] > since) list.push(e);
+    // In place, keeping the order (a copy per site and period was a part of a backtest of pods).
+    const list = this.submitted[site] ?? [];
+    let kept = 0;
+    for (const e of list)
+      if (e[1] > since) list[kept++] = e;
       else this.seenIds.delete(e[0]);
+    list.length = kept;
     for (const j of jobs)
       if (j.submittedAt > since && !this.seenIds.has(j.id)) {
         this.seenIds.add(j.id);

@@ -127,7 +127,12 @@ const placePreemptible = (
 /** A non-preemptible job's run: k slots at maxPowerKw, the last one only as long as needed (kW). */
 export const runProfile = (energyKwh: number, maxPowerKw: number, h: number): number[] => {
   const k = Math.max(1, Math.ceil(energyKwh / (maxPowerKw * h) - 1e-9));
-  return Array.from({ length: k }, (_, i) => (i < k - 1 ? maxPowerKw : energyKwh / h - (k - 1) * maxPowerKw));
+  // A loop, not Array.from with a callback: local search and placement ask for every whole job's run
+  // at each of its sites, and on a backtest of pods that was a tenth of the planner's time.
+  const run: number[] = [];
+  for (let i = 0; i < k - 1; i++) run.push(maxPowerKw);
+  run.push(energyKwh / h - (k - 1) * maxPowerKw);
+  return run;
 };
 
 const placeRuns = (
