@@ -26,7 +26,7 @@ import { readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComputeJob } from '../domain/compute.ts';
 import { seeded, uniform } from '../domain/random.ts';
-import { epochMs, isoOf } from '../domain/time.ts';
+import { epochMs } from '../domain/time.ts';
 import { kwh } from '../domain/units.ts';
 import { FlexError } from '../errors.ts';
 import { periodsInDay, PERIOD_MS, settlementPeriodOf } from '../domain/settlement-day.ts';
@@ -164,7 +164,10 @@ export const alibabaDay = (trace: AlibabaTrace, o: AlibabaDayOptions): ComputeJo
     g.gpuHours += pod.gpus * pod.hours;
     g.lastSecond = Math.max(g.lastSecond, pod.secondOfDay);
   }
-  const day = isoOf(epochMs(o.dayStart)).slice(0, 10);
+  // The day's UK date, as in workload.ts: the UTC date of a summer settlement day's start (23:00 UTC)
+  // is the day before, which gave the day after the spring clock change the ids of the day before,
+  // and a year's backtest stopped there (FLX_INTERNAL: a job appears more than once).
+  const day = settlementPeriodOf(o.dayStart).date;
   return groups
     .map((g) => {
       const hours = g.gpuHours / g.gpus;

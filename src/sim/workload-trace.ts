@@ -12,7 +12,8 @@
 // (4–16 h, as generateDay).
 import type { ComputeJob } from '../domain/compute.ts';
 import { intBetween, seeded, uniform, type Random } from '../domain/random.ts';
-import { epochMs, isoOf, MINUTE_MS } from '../domain/time.ts';
+import { settlementPeriodOf } from '../domain/settlement-day.ts';
+import { epochMs, MINUTE_MS } from '../domain/time.ts';
 import { kwh } from '../domain/units.ts';
 import { CALIBRATION } from './calibration.ts';
 import type { Calibration } from './fit-traces.ts';
@@ -110,7 +111,8 @@ export const generateTraceDay = (o: TraceWorkloadOptions): GeneratedDay => {
   if (!Number.isInteger(slotMinutes) || slotMinutes <= 0 || 1440 % slotMinutes !== 0)
     throw new RangeError(`slotMinutes must divide a day, got ${slotMinutes}`);
   const rnd = seeded(seed);
-  const day = isoOf(o.dayStart).slice(0, 10);
+  // The day's UK date (workload.ts, alibaba-pods.ts): a summer settlement day starts at 23:00 UTC.
+  const day = settlementPeriodOf(o.dayStart).date;
   const list = Array.from({ length: jobs }, () => drawJob(rnd, o, power, cal))
     .sort((a, b) => a.submittedAt - b.submittedAt)
     .map((j, k): ComputeJob => ({ id: `${o.site}-${day}-t${String(k + 1).padStart(3, '0')}`, ...j }));

@@ -88,6 +88,14 @@ describe('Alibaba pods as a backtest workload', () => {
     const jobs = alibabaDay(t, o);
     assert.ok(jobs.length > 0);
     for (const j of jobs) assert.equal(j.submittedAt, spring + 30 * 60_000, 'wrapped into the day: 00:30 UTC');
+    // The next settlement day starts at 23:00 UTC on the 26th (UK midnight in summer time): its jobs
+    // carry its own UK date, not the UTC date of its start, which the day before already used.
+    const next = alibabaDay(t, { ...o, dayStart: spring + 23 * 3_600_000 });
+    assert.ok(
+      jobs.every((j) => j.id.startsWith('edi-2023-03-26-')),
+      jobs[0]?.id,
+    );
+    assert.ok(next.length > 0 && next.every((j) => j.id.startsWith('edi-2023-03-27-')), next[0]?.id);
     // A pod of one second: about 550,000 of them to fill 64 GPUs at 10 %.
     writeFileSync(file, `${HEAD}\np1,1000,1024,1,1000,,BE,Running,100,101,100\n`);
     assert.throws(
