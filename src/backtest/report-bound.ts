@@ -1,6 +1,6 @@
 // The proven lower bound on the objective (bound.ts) as the outputs give it: results.json's `bound`,
 // with the share of fifo's distance to it each strategy closed, and its paragraph in report.html.
-import { chunkDaysFor } from './bound.ts';
+import { CHUNK_MAX_JOBS, chunkDaysFor } from './bound.ts';
 import type { StrategySummary } from './metrics.ts';
 import type { RunOutput } from './run.ts';
 import { esc } from './svg.ts';
@@ -42,7 +42,7 @@ const batteryBoundText = (sites: readonly { site: string; batteryGbp?: number }[
 export const boundHtml = (b: ReturnType<typeof boundOf>, moves: boolean): string =>
   b.objectiveGbp === null
     ? `<p>Proven lower bound on the objective: not computed (${esc(b.reason)}).</p>`
-    : `<p>Proven lower bound on the objective (${moves ? 'the sites of one node kind planned together, each job free to run at any of them without the cost of a move, ' : "each site's run planned "}with every job known from its arrival and outturn prices, in problems of up to ${chunkDaysFor(Math.max(...b.sites.map((x) => x.plannedWith?.length ?? 1)))} days of arrivals that each have the ${moves ? 'sites' : 'site'} to themselves, which can only lower it; their LP relaxations' bounds, so no schedule the sites can run costs less${batteryBoundText(b.sites)}): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
+    : `<p>Proven lower bound on the objective (${moves ? 'the sites of one node kind planned together, each job free to run at any of them without the cost of a move, ' : "each site's run planned "}with every job known from its arrival and outturn prices, in problems of up to ${chunkDaysFor(Math.max(...b.sites.map((x) => x.plannedWith?.length ?? 1)))} days of arrivals (fewer where a problem would pass ${CHUNK_MAX_JOBS.toLocaleString('en-GB')} jobs) that each have the ${moves ? 'sites' : 'site'} to themselves, which can only lower it; their LP relaxations' bounds, so no schedule the sites can run costs less${batteryBoundText(b.sites)}): <b>£${fmt(b.objectiveGbp)}</b>. Share of fifo's distance to it closed: ${Object.entries(
         b.shareOfGapClosed,
       )
         .map(([n, x]) => `${n} ${pct(x)}`)

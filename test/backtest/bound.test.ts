@@ -107,5 +107,23 @@ describe('a bound in chunks', () => {
     // Bounded from both sides: no higher than the run as one problem, and not far below it.
     assert.ok(jobsGbp(chunked) <= jobsGbp(whole) * (1 + 1e-6), `${jobsGbp(chunked)} > ${jobsGbp(whole)}`);
     assert.ok(jobsGbp(chunked) >= 0.95 * jobsGbp(whole), `${jobsGbp(chunked)} against ${jobsGbp(whole)}`);
+
+    // A cap on jobs per problem ends a chunk early, at a day's end: with room for any one day's
+    // arrivals but no two days', each problem holds one day (8 problems, not 4).
+    const perDay = Array.from(
+      { length: input.jobDays },
+      (_, k) => input.workload(input.sites[0]!, k, start + k * DAY_MS).jobs.length,
+    );
+    const cap = Math.min(...perDay.slice(1).map((n, k) => n + (perDay[k] as number))) - 1;
+    assert.ok(cap >= Math.max(...perDay), `days of ${perDay.join(', ')} jobs`);
+    problems.length = 0;
+    const capped = await objectiveBound({ ...input, chunkDays: 2, tailDays: 0, maxJobs: cap, solver: recording });
+    assert.ok(problems.length > 4, `${problems.length} problems`);
+    assert.deepEqual(
+      problems.map((p) => p.jobs.length),
+      perDay,
+      'one day of arrivals per problem',
+    );
+    assert.ok(jobsGbp(capped) <= jobsGbp(chunked) * (1 + 1e-6), `${jobsGbp(capped)} > ${jobsGbp(chunked)}`);
   });
 });
