@@ -228,17 +228,9 @@ export const flexibilityCurve = async (
   // read as a negative opportunity cost (the reduction "saving" money) when it is the base plan that
   // was poor. Measured from the cheapest, no level costs less than nothing.
   const cheapest = points.reduce<CurvePoint | undefined>((a, p) => (!a || p.costGbp < a.costGbp ? p : a), undefined);
+  const window = { site, fromSlot, toSlot, referenceKw, plannedKw };
   if (!cheapest || cheapest.costGbp >= base.costGbp)
-    return {
-      site,
-      fromSlot,
-      toSlot,
-      referenceKw,
-      plannedKw,
-      baseCostGbp: base.costGbp,
-      baseComponents: costSplit(base),
-      points,
-    };
+    return { ...window, baseCostGbp: base.costGbp, baseComponents: costSplit(base), points };
   const shift = cheapest.costGbp - base.costGbp;
   const parts = cheapest.components ?? { energyGbp: shift, latenessGbp: 0, capsGbp: 0, batteryGbp: 0, movesGbp: 0 };
   const rebased = points.map((p) => {
@@ -252,11 +244,7 @@ export const flexibilityCurve = async (
     };
   });
   return {
-    site,
-    fromSlot,
-    toSlot,
-    referenceKw,
-    plannedKw,
+    ...window,
     baseCostGbp: cheapest.costGbp,
     baseComponents: componentsPlus(costSplit(base), parts),
     points: rebased,
