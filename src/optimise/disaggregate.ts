@@ -127,6 +127,10 @@ const placePreemptible = (
 /** A non-preemptible job's run: k slots at maxPowerKw, the last one only as long as needed (kW). */
 export const runProfile = (energyKwh: number, maxPowerKw: number, h: number): number[] => {
   const k = Math.max(1, Math.ceil(energyKwh / (maxPowerKw * h) - 1e-9));
+  // As Array.from({ length: k }) did: no run for a NaN length, and a clear error (not a loop that
+  // fills memory) for a length no array can have (a job with no power, built in code unchecked).
+  if (Number.isNaN(k)) return [];
+  if (!(k <= 2 ** 32 - 1)) throw new RangeError(`a run of ${k} slots: maxPowerKw ${maxPowerKw}`);
   // A loop, not Array.from with a callback: local search and placement ask for every whole job's run
   // at each of its sites, and on a backtest of pods that was a tenth of the planner's time.
   const run: number[] = [];
