@@ -9,7 +9,7 @@ import type { BatterySchedule, PlanningProblem } from '../domain/planning.ts';
 import { importCaps } from './site-rows.ts';
 import { runProfile, unitCosts, type Draft } from './disaggregate.ts';
 import { moveGbpAtIndex } from './move-cost.ts';
-import { isSoft, lateGbpPerKwh, ratePerKwh, runEnd } from './soft.ts';
+import { isSoft, lateAt, lateGbpPerKwh, ratePerKwh, runEnd } from './soft.ts';
 import { capGPerKwh, tightenedCap } from './carbon-cap.ts';
 import { slotsByKey } from './slot-sort.ts';
 
@@ -220,11 +220,11 @@ export const localSearch = (
     // unitSum[k] = Σ unit over [lo, lo + k); short[k] = slots in [lo, lo + k) with room below full power.
     unitSum[0] = 0;
     short[0] = 0;
-    // lateGbpPerKwh inline (the same arithmetic): this loop runs for every whole job at every site.
+    // The job's rate read once (soft.ts lateAt): this loop runs for every whole job at every site.
     const rate = ratePerKwh(job);
     for (let t = lo; t < hi; t++) {
-      const late = t < job.deadlineSlot ? 0 : rate * (t - job.deadlineSlot + 1) * h;
-      unitSum[t - lo + 1] = (unitSum[t - lo] as number) + (priced[s]![t] as number) + late;
+      unitSum[t - lo + 1] =
+        (unitSum[t - lo] as number) + (priced[s]![t] as number) + lateAt(rate, job.deadlineSlot, t, h);
       short[t - lo + 1] = (short[t - lo] as number) + (full <= room(j, s, t) ? 0 : 1);
     }
     // Slots the job leaves must keep what import ≥ 0 needs.

@@ -6,7 +6,7 @@ import type { PlanningProblem } from '../domain/planning.ts';
 import { runProfile, type Draft, type UnitCosts } from './disaggregate.ts';
 import { moveGbpAtIndex } from './move-cost.ts';
 import { slotsByKey } from './slot-sort.ts';
-import { lateGbpPerKwh, mayLeaveUnserved, ratePerKwh, runEnd, unservedGbpPerKwh } from './soft.ts';
+import { lateAt, lateGbpPerKwh, mayLeaveUnserved, ratePerKwh, runEnd, unservedGbpPerKwh } from './soft.ts';
 
 export const EPS = 1e-9;
 export const slack = (x: number): number => 1e-9 * Math.max(1, Math.abs(x));
@@ -85,7 +85,7 @@ const bestRun = (
   const job = p.jobs[j]!;
   const run = runProfile(job.energyKwh, job.maxPowerKw, p.slotMinutes / 60);
   let best: { start: number; cost: number } | undefined;
-  // lateGbpPerKwh inline (the same arithmetic): this runs for every start of every whole job.
+  // The job's rate read once (soft.ts lateAt): this runs for every start of every whole job.
   const rate = ratePerKwh(job);
   const h = p.slotMinutes / 60;
   for (let st = job.releaseSlot; st + run.length <= runEnd(p, job); st++) {
@@ -95,8 +95,7 @@ const bestRun = (
       const t = st + i;
       fits =
         (load[s]![t] as number) + (run[i] as number) <= (limit[s]![t] as number) - slack(limit[s]![t] as number) + EPS;
-      const late = t < job.deadlineSlot ? 0 : rate * (t - job.deadlineSlot + 1) * h;
-      cost += (run[i] as number) * ((costs[s]![t] as number) + late);
+      cost += (run[i] as number) * ((costs[s]![t] as number) + lateAt(rate, job.deadlineSlot, t, h));
     }
     if (fits && (!best || cost < best.cost)) best = { start: st, cost };
   }

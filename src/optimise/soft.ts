@@ -40,9 +40,16 @@ export const mayLeaveUnserved = (p: Pick<PlanningProblem, 'slots'>, j: JobSpec):
 export const ratePerKwh = (j: JobSpec): number =>
   j.slo?.kind === 'soft' && j.energyKwh > 0 ? j.slo.lateGbpPerHour / j.energyKwh : 0;
 
+/**
+ * lateGbpPerKwh from the job's rate (ratePerKwh), deadline and slot length in hours, for the loops
+ * that price every slot of every whole job (local-search.ts, placement.ts) and read the rate once.
+ */
+export const lateAt = (rate: number, deadlineSlot: number, t: number, h: number): number =>
+  t < deadlineSlot ? 0 : rate * (t - deadlineSlot + 1) * h;
+
 /** Lateness cost (£) of one kWh of the job's IT energy placed in slot t. */
 export const lateGbpPerKwh = (p: PlanningProblem, j: JobSpec, t: number): number =>
-  t < j.deadlineSlot ? 0 : ratePerKwh(j) * (t - j.deadlineSlot + 1) * (p.slotMinutes / 60);
+  lateAt(ratePerKwh(j), j.deadlineSlot, t, p.slotMinutes / 60);
 
 // Per problem: each site's dearest £ per kWh of IT energy (computed once; class building asks per job).
 const dearestBySite = new WeakMap<PlanningProblem, ReadonlyMap<string, number>>();
