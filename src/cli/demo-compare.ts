@@ -5,7 +5,8 @@ import type { Market } from '../compose/market.ts';
 import { SLOT_MINUTES } from '../compose/market-roles.ts';
 import type { DemoConfig } from '../config.ts';
 import { carbonOf, pricesOf } from '../domain/signals.ts';
-import { epochMs, type SlotGrid } from '../domain/time.ts';
+import { settlementDayStartAfter } from '../domain/settlement-day.ts';
+import type { SlotGrid } from '../domain/time.ts';
 import { money } from './demo-events.ts';
 
 export interface Savings {
@@ -37,7 +38,6 @@ export interface Savings {
   readonly caveats: readonly string[];
 }
 
-const DAY_MS = 86_400_000;
 const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) => a + b, 0) / xs.length : 0);
 
 /**
@@ -45,12 +45,13 @@ const mean = (xs: readonly number[]): number => (xs.length ? xs.reduce((a, b) =>
  * per site (each against its own twin) and in total.
  */
 export const compare = async (m: Market): Promise<{ total: Savings; sites: { site: string; savings: Savings }[] }> => {
+  // Two settlement days: 96 periods, or 94 or 98 across a clock change.
+  const end = settlementDayStartAfter(m.dayStart, 2);
   const grid: SlotGrid = {
     start: m.dayStart,
     slotMinutes: SLOT_MINUTES,
-    slots: (2 * DAY_MS) / (SLOT_MINUTES * 60_000),
+    slots: Math.round((end - m.dayStart) / (SLOT_MINUTES * 60_000)),
   };
-  const end = epochMs(m.dayStart + 2 * DAY_MS);
   const outturn = await m.signals.outturn('GB', grid);
   const prices = pricesOf(outturn);
   const carbon = carbonOf(outturn, 'actual');

@@ -9,9 +9,9 @@
 // The demo prints the `flexlon settle` command that settles the order from those files.
 //
 // Values are written at full precision (kWh = kW × 0.5 is exact in binary), so with `--baseline bl01`
-// the statement reproduces the demo's settlement figure for figure. The simulated history is in UTC
-// days, settlement days are UK local: on a date in British Summer Time the two group the half hours
-// differently, so only a GMT date (the default 2023-01-24) reproduces exactly.
+// the statement reproduces the demo's settlement figure for figure. The simulated history, the replayed
+// day and `flexlon settle` all count settlement days (UK local midnight to midnight), so a date in
+// British Summer Time reproduces as a GMT one does.
 import { writeFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
 import type { Procurement } from '../agents/grid/split.ts';
@@ -19,6 +19,7 @@ import { SIM_HISTORY_DAYS, simulatedHistory } from '../compose/baseline.ts';
 import type { Market } from '../compose/market.ts';
 import { SIM_SITES } from '../sim/sites.ts';
 import type { DemoConfig } from '../config.ts';
+import { periodsInDay, settlementDayStart, settlementPeriodOf } from '../domain/settlement-day.ts';
 import { epochMs, isoOf } from '../domain/time.ts';
 import { FlexError } from '../errors.ts';
 import { orderTerms } from '../settlement/order.ts';
@@ -58,10 +59,14 @@ export const writeMeterFiles = async (m: Market, c: DemoConfig, p: Procurement, 
       days: SIM_HISTORY_DAYS,
     });
     // The replayed day as the site's meter recorded it (the cluster the agent reads its meter from).
-    const today = await site.cluster.importKw({ start: m.dayStart, slotMinutes: 30, slots: 48 });
+    const today = await site.cluster.importKw({
+      start: m.dayStart,
+      slotMinutes: 30,
+      slots: periodsInDay(settlementPeriodOf(m.dayStart).date),
+    });
     const rows = ['meter_id,start_utc,kwh'];
     const days = [
-      ...history.map((d) => ({ start: Date.parse(`${d.day}T00:00:00Z`), kw: d.importKw })),
+      ...history.map((d) => ({ start: settlementDayStart(d.day) as number, kw: d.importKw })),
       { start: m.dayStart as number, kw: today },
     ].sort((a, b) => a.start - b.start);
     for (const d of days)

@@ -12,6 +12,7 @@ import type { SlurmConfig } from '../adapters/scheduler-slurm/config.ts';
 import { SlurmScheduler } from '../adapters/scheduler-slurm/scheduler.ts';
 import { useRawJsonBody } from '../beckn/raw-body.ts';
 import type { ComputeJob } from '../domain/compute.ts';
+import { settlementDayStartOf } from '../domain/settlement-day.ts';
 import { epochMs, MINUTE_MS, type EpochMs, type SlotGrid } from '../domain/time.ts';
 import { asFlexError, FlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
@@ -34,7 +35,6 @@ import {
 /** First-report retries back off from 2 s, doubling, to at most a minute (a lasting fault, e.g. a wrong key, is not hammered). */
 const FIRST_REPORT_RETRY_MS = 2000;
 const FIRST_REPORT_RETRY_MAX_MS = 60_000;
-const DAY_MS = 86_400_000;
 
 export interface SchedulerParts {
   readonly scheduler: Scheduler;
@@ -216,7 +216,8 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
     throw new FlexError('FLX_CONFIG_INVALID', 'meter: a simulated site meters itself; meter is for real sites', {
       path: 'meter',
     });
-  const dayStart = epochMs(Math.floor(market.now() / DAY_MS) * DAY_MS);
+  // A simulated site's day is the settlement day it starts in (UK local midnight).
+  const dayStart = settlementDayStartOf(market.now());
   const sch = await schedulerOf(c, parts, dayStart);
   await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);

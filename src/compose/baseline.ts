@@ -8,12 +8,23 @@
 //    differs from the day's own behaviour, as a real historical baseline does, so delivery can fall
 //    short of the commitment or exceed it.
 import { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
-import { BL01_DEFAULT, bl01Baseline, describeBl01, SLOTS_PER_DAY, type MeterDay } from '../settlement/baseline-bl01.ts';
+import {
+  BL01_DEFAULT,
+  bl01Baseline,
+  describeBl01,
+  type Bl01Config,
+  type MeterDay,
+} from '../settlement/baseline-bl01.ts';
+import { addDays, periodsInDay, settlementDayStart, settlementPeriodOf } from '../domain/settlement-day.ts';
 import { epochMs, type EpochMs, type SlotGrid } from '../domain/time.ts';
 import type { BaselineMethod } from '../settlement/baselines.ts';
 import { profilePower, siteDay, type SiteProfile } from '../sim/site-profile.ts';
 
-const DAY_MS = 86_400_000;
+/**
+ * BL01 over settlement days (UK local midnight to midnight, 46, 48 or 50 periods; BSC Section X-1),
+ * the days a site's meter history and the settlement periods are counted in.
+ */
+const BL01_SETTLEMENT_DAYS: Bl01Config = { ...BL01_DEFAULT, periodsOf: periodsInDay };
 
 /**
  * Calendar days of simulated history a site's BL01 reads: they hold its 10 most recent working days.
@@ -40,13 +51,17 @@ export interface SimSiteHistory {
   readonly days: number;
 }
 
-const dayOf = (t: number): string => new Date(t).toISOString().slice(0, 10);
-
-/** Half-hourly import of each previous day on a plain FIFO scheduler, each day with its own seeded queue. */
+/**
+ * Half-hourly import of each previous settlement day on a plain FIFO scheduler, each day with its own
+ * seeded queue.
+ */
 export const simulatedHistory = async (h: SimSiteHistory): Promise<MeterDay[]> => {
   const out: MeterDay[] = [];
+  const today = settlementPeriodOf(h.dayStart).date;
   for (let d = 1; d <= h.days; d++) {
-    const start = epochMs(h.dayStart - d * DAY_MS);
+    const date = addDays(today, -d);
+    const start = settlementDayStart(date);
+    const end = settlementDayStart(addDays(date, 1));
     const profile = h.profile ?? 'half-idle';
     const day = siteDay({
       profile,
@@ -69,23 +84,23 @@ export const simulatedHistory = async (h: SimSiteHistory): Promise<MeterDay[]> =
       day.inferenceKw,
     );
     twin.submit(day.jobs);
-    twin.advanceTo(epochMs(start + DAY_MS));
-    const grid: SlotGrid = { start, slotMinutes: 30, slots: SLOTS_PER_DAY };
-    out.push({ day: dayOf(start), importKw: await twin.importKw(grid) });
+    twin.advanceTo(end);
+    const grid: SlotGrid = { start, slotMinutes: 30, slots: periodsInDay(date) };
+    out.push({ day: date, importKw: await twin.importKw(grid) });
   }
   return out;
 };
 
 /**
- * BL01 per slot of `g` (30-minute slots aligned to UTC days), from `history`; NaN where no baseline
+ * BL01 per slot of `g` (30-minute slots), from `history` (settlement days); NaN where no baseline
  * can be made (too few eligible days), which the BPP treats as "cannot settle here, do not offer".
+ * Each slot takes the baseline of the settlement period that holds it (periods matched by number).
  */
 export const bl01For = (history: readonly MeterDay[], g: SlotGrid): number[] => {
   const out: number[] = [];
   for (let k = 0; k < g.slots; k++) {
-    const t = g.start + k * g.slotMinutes * 60_000;
-    const slot = Math.floor((t % DAY_MS) / (30 * 60_000));
-    const r = bl01Baseline(history, dayOf(t), [], slot, slot + 1);
+    const { date, period } = settlementPeriodOf(g.start + k * g.slotMinutes * 60_000);
+    const r = bl01Baseline(history, date, [], period - 1, period, BL01_SETTLEMENT_DAYS);
     out.push(r.ok ? (r.baselineKw[0] ?? NaN) : NaN);
   }
   return out;
@@ -94,20 +109,25 @@ export const bl01For = (history: readonly MeterDay[], g: SlotGrid): number[] => 
 /** Calendar days of meter history BL01 reads: its lookback window holds the 10 working days it needs. */
 const METER_LOOKBACK_DAYS = 60;
 
-/** A site's stored meter readings as BL01's days (48 half-hours each, null where no reading), oldest first. */
+/**
+ * A site's stored meter readings as BL01's settlement days from `fromDate` (a period each, 46, 48 or 50
+ * a day, null where no reading), oldest first.
+ */
 export const meterDays = (
   readings: readonly { readonly slotStart: number; readonly slotMinutes: number; readonly importKw: number }[],
-  from: EpochMs,
+  fromDate: string,
   days: number,
 ): MeterDay[] =>
   Array.from({ length: days }, (_, d) => {
-    const start = from + d * DAY_MS;
-    const importKw = new Array<number | null>(SLOTS_PER_DAY).fill(null);
+    const day = addDays(fromDate, d);
+    const start = settlementDayStart(day);
+    const end = settlementDayStart(addDays(day, 1));
+    const importKw = new Array<number | null>(periodsInDay(day)).fill(null);
     for (const r of readings) {
-      if (r.slotMinutes !== 30 || r.slotStart < start || r.slotStart >= start + DAY_MS) continue;
+      if (r.slotMinutes !== 30 || r.slotStart < start || r.slotStart >= end) continue;
       importKw[Math.floor((r.slotStart - start) / (30 * 60_000))] = r.importKw;
     }
-    return { day: dayOf(start), importKw };
+    return { day, importKw };
   });
 
 /**
@@ -121,12 +141,13 @@ export const meterDays = (
 export const bl01FromMeter =
   (read: (from: EpochMs, to: EpochMs) => Promise<readonly MeterReadingLike[]>) =>
   async (g: SlotGrid): Promise<number[]> => {
-    const firstDay = Math.floor(g.start / DAY_MS) * DAY_MS;
-    const from = epochMs(firstDay - METER_LOOKBACK_DAYS * DAY_MS);
     const to = epochMs(g.start + g.slots * g.slotMinutes * 60_000);
-    const readings = await read(from, to);
-    const days = Math.round((to - from) / DAY_MS) + 1;
-    return bl01For(meterDays(readings, from, days), g);
+    const fromDate = addDays(settlementPeriodOf(g.start).date, -METER_LOOKBACK_DAYS);
+    const lastDate = settlementPeriodOf(to - 1).date;
+    const readings = await read(settlementDayStart(fromDate), to);
+    const days =
+      Math.round((Date.parse(`${lastDate}T00:00:00Z`) - Date.parse(`${fromDate}T00:00:00Z`)) / 86_400_000) + 1;
+    return bl01For(meterDays(readings, fromDate, days), g);
   };
 
 type MeterReadingLike = { readonly slotStart: number; readonly slotMinutes: number; readonly importKw: number };

@@ -5,12 +5,11 @@ import { existsSync, statSync, accessSync, constants } from 'node:fs';
 import { dirname } from 'node:path';
 import type { CsvSignalSource } from '../adapters/signals-csv/source.ts';
 import type { DemoConfig } from '../config.ts';
+import { addDays, settlementDayStartAfter, settlementPeriodOf } from '../domain/settlement-day.ts';
 import type { EpochMs } from '../domain/time.ts';
 import { FlexError } from '../errors.ts';
 import { SIM_SITES } from '../sim/sites.ts';
 import { SLOT_MINUTES } from './market-roles.ts';
-
-const DAY_MS = 86_400_000;
 
 export const MAX_SITES = SIM_SITES.length;
 
@@ -44,12 +43,20 @@ export const ensureDataDir = (dir: string): string => {
 /** The day (`--date`) against the grid data's span, and the number of sites (`--sites`). */
 export const checkDemoConfig = (c: DemoConfig, signals: CsvSignalSource, dayStart: EpochMs): void => {
   const span = signals.span();
-  // The demo plans two days ahead: the day and the next must be covered, to the last half hour.
-  if (dayStart < span.from || dayStart + 2 * DAY_MS - SLOT_MINUTES * 60_000 > span.to) {
-    const latest = Math.floor((span.to + SLOT_MINUTES * 60_000 - 2 * DAY_MS) / DAY_MS) * DAY_MS;
+  // The demo plans two settlement days ahead: the day and the next must be covered, to the last
+  // half hour. The dates it can replay run from the first whole settlement day the data holds to the
+  // one before the last whole day.
+  const last = span.to + SLOT_MINUTES * 60_000;
+  if (dayStart < span.from || settlementDayStartAfter(dayStart, 2) > last) {
+    const first = settlementPeriodOf(span.from);
+    const from = first.period === 1 ? first.date : addDays(first.date, 1);
+    // The settlement day holding the data's end is partial (or starts there): the day before it is
+    // the last whole one, and the demo's day is the one before that.
+    const end = settlementPeriodOf(last);
+    const latest = addDays(end.date, -2);
     throw new FlexError(
       'FLX_CONFIG_INVALID',
-      `--date: the shipped grid data covers ${new Date(span.from).toISOString().slice(0, 10)} to ${new Date(span.to).toISOString().slice(0, 16)}Z; the demo needs the day and the next one (pick --date from ${new Date(Math.ceil(span.from / DAY_MS) * DAY_MS).toISOString().slice(0, 10)} to ${new Date(latest).toISOString().slice(0, 10)})`,
+      `--date: the shipped grid data covers ${new Date(span.from).toISOString().slice(0, 10)} to ${new Date(span.to).toISOString().slice(0, 16)}Z; the demo needs the settlement day and the next one (pick --date from ${from} to ${latest})`,
       { path: '--date' },
     );
   }

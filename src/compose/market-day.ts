@@ -4,12 +4,11 @@
 import type { ComputeAgent } from '../agents/compute/agent.ts';
 import type { ProcurementLoop } from '../agents/grid/procurement-loop.ts';
 import type { ReplayClock } from '../adapters/clock/clocks.ts';
+import { settlementDayStartAfter } from '../domain/settlement-day.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
 import { asFlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import { SLOT_MINUTES } from './market-roles.ts';
-
-const DAY_MS = 86_400_000;
 
 /** A site as the day drives it: its id and its agent, which reports at every slot. */
 export type ReportingSite = { readonly id: string; readonly agent: Pick<ComputeAgent, 'tick'> };
@@ -46,12 +45,13 @@ export const runDay = async (d: MarketDay, signal: AbortSignal): Promise<void> =
   const { dayStart, clock, sites, loop, log } = d;
   await loop.plan(dayStart);
   const slot = SLOT_MINUTES * 60_000;
-  const end = epochMs(dayStart + DAY_MS);
+  // The next settlement day's start: 23, 24 or 25 hours on (46, 48 or 50 periods).
+  const end = settlementDayStartAfter(dayStart, 1);
   clock.start();
   for (let t = epochMs(Math.ceil(clock.now() / slot) * slot); t <= end; t = epochMs(t + slot)) {
     await clock.waitUntil(t, signal);
     // The slot's work happens at its boundary (ReplayClock.hold): every site reports, then
-    // the buyer steps; the last tick is the next day's midnight, when the buyer's day is over.
+    // the buyer steps; the last tick is the next day's local midnight, when the buyer's day is over.
     clock.hold(t);
     try {
       await tickSites(sites, t, log);

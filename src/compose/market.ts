@@ -20,7 +20,8 @@ import type { GridEventStore } from '../adapters/events-openadr/store.ts';
 import { CsvSignalSource } from '../adapters/signals-csv/source.ts';
 import type { DemoConfig } from '../config.ts';
 import { seededIds } from '../domain/ids.ts';
-import { epochMs, type EpochMs } from '../domain/time.ts';
+import { settlementDayStart } from '../domain/settlement-day.ts';
+import type { EpochMs } from '../domain/time.ts';
 import { FlexError } from '../errors.ts';
 import { SIM_SITES } from '../sim/sites.ts';
 import type { Logger } from '../log.ts';
@@ -170,7 +171,9 @@ export const idSeedOf = (seed: number, provider: number, dayStart: number): numb
   seed + provider * 104_729 + Math.floor(dayStart / 86_400_000) * 7_919;
 
 const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hooks: MarketHooks): Promise<Market> => {
-  const dayStart = epochMs(Date.parse(`${c.date}T00:00:00Z`));
+  // The replayed day is the GB settlement day: from UK local midnight (23:00 UTC the evening before
+  // in summer time), 46 or 50 periods on the days the clocks change (BSC Section X-1).
+  const dayStart = settlementDayStart(c.date);
   const signals = new CsvSignalSource(c.grid);
   checkDemoConfig(c, signals, dayStart);
   // Only now, with the configuration checked, does the run get a folder.

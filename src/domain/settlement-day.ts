@@ -48,8 +48,11 @@ export const settlementDayStart = (date: string): EpochMs => {
   return epochMs(midnightUtc - londonOffsetMs(midnightUtc - HOUR_MS));
 };
 
-const nextDate = (date: string): string =>
-  new Date(Date.parse(`${date}T00:00:00Z`) + DAY_MS).toISOString().slice(0, 10);
+/** The calendar day `days` after `date` (before it when negative), written YYYY-MM-DD. */
+export const addDays = (date: string, days: number): string =>
+  new Date(Date.parse(`${date}T00:00:00Z`) + days * DAY_MS).toISOString().slice(0, 10);
+
+const nextDate = (date: string): string => addDays(date, 1);
 
 /** Number of settlement periods in a settlement day: 46, 48 or 50. */
 export const periodsInDay = (date: string): number =>
@@ -73,6 +76,13 @@ export const settlementPeriodOf = (t: number): SettlementPeriodRef => {
   const date = new Date(t + londonOffsetMs(t)).toISOString().slice(0, 10);
   return { date, period: Math.floor((t - settlementDayStart(date)) / PERIOD_MS) + 1 };
 };
+
+/** The UTC instant at which the settlement day that contains t starts (UK local midnight). */
+export const settlementDayStartOf = (t: number): EpochMs => settlementDayStart(settlementPeriodOf(t).date);
+
+/** The UTC instant at which the settlement day `days` after the one that contains t starts. */
+export const settlementDayStartAfter = (t: number, days: number): EpochMs =>
+  settlementDayStart(addDays(settlementPeriodOf(t).date, days));
 
 /** True when t is on a half-hour boundary in UTC (every settlement period starts on one). */
 export const isPeriodStart = (t: number): boolean => t % PERIOD_MS === 0;

@@ -9,15 +9,13 @@ import type { PlanRecord } from '../agents/flex/plan-record.ts';
 import type { HeadKeys, SignedHead } from '../audit/heads.ts';
 import type { FlexibilityReport } from '../domain/compute.ts';
 import type { Order } from '../domain/order.ts';
-import { londonOffsetMs, settlementPeriodOf } from '../domain/settlement-day.ts';
+import { londonOffsetMs, settlementDayStartOf, settlementPeriodOf } from '../domain/settlement-day.ts';
 import { epochMs, type EpochMs } from '../domain/time.ts';
 import { FlexError } from '../errors.ts';
 import type { SignalSource, Store } from '../ports.ts';
 import { actionOf, summaryOf, type AuditIndex, type AuditSnapshot } from './audit-index.ts';
 import type { GpuLedger } from './gpu-ledger.ts';
 import { workKpis, type MeteredSlot } from './kpis.ts';
-
-const DAY_MS = 86_400_000;
 
 /** What a role hands the dashboard. `flex` only on the BPP (fleet and schedule views need it). */
 export interface DashboardSource {
@@ -101,7 +99,7 @@ const revenue = async (s: DashboardSource, st: DashboardState) => {
  */
 export const fleetNow = async (s: DashboardSource, st: DashboardState) => {
   const now = s.now();
-  const dayStart = Math.floor(now / DAY_MS) * DAY_MS;
+  const dayStart = settlementDayStartOf(now);
   const money = await revenue(s, st);
   const plan = await s.store.latestPlan<PlanRecord>();
   if (!s.flex || !plan)
@@ -113,7 +111,7 @@ export const fleetNow = async (s: DashboardSource, st: DashboardState) => {
       sites: [],
       kpis: money,
     };
-  // The charts run from the start of the UTC day (metered, outturn) to the end of the plan (planned, forecast).
+  // The charts run from the start of the settlement day (metered, outturn) to the end of the plan (planned, forecast).
   const slotMs = plan.slotMinutes * 60_000;
   const from = Math.min(dayStart, plan.horizonStart);
   const lead = Math.round((plan.horizonStart - from) / slotMs);

@@ -48,6 +48,42 @@ const printed = (lines: readonly string[], label: string): string[] => {
   return line.trim().slice(label.length).trim().split(/\s+/).slice(1); // without "flexlon"
 };
 
+/**
+ * Runs the `flexlon settle` line a demo printed and checks it against the settlement the provider
+ * recorded, period by period.
+ */
+const assertSettleReproduces = async (lines: readonly string[], meterDir: string, runDir: string): Promise<void> => {
+  const settleArgs = printed(lines, 'settle it');
+  assert.deepEqual(settleArgs.slice(0, 3), ['settle', '--meter', join(meterDir, 'lon.csv')]);
+  const settled = await run(...settleArgs, '--format', 'json');
+  assert.equal(settled.code, 0, settled.lines.join('\n'));
+  const r = JSON.parse(settled.lines.join('\n')) as SettleReport;
+
+  const store = await openSqliteStore(join(runDir, 'flex-orchestrator.db'));
+  // The settlement record (not the statement sent in on_support, recorded under the same kind).
+  const record = (await store.auditTrail()).findLast(
+    (x) => x.kind === 'settlement' && Array.isArray((x.payload as { periods?: unknown }).periods),
+  );
+  await store.close();
+  assert.ok(record, 'the provider recorded its settlement');
+  const s = record.payload as SettlementSummary;
+  assert.equal(s.baselineMethod, 'BL01');
+  assert.equal(r.baseline.name, 'bl01');
+  assert.equal(r.baseline.selectedDays.length, 10, 'the 10 most recent working days');
+  assert.equal(r.settlement.periods.length, s.periods.length);
+  r.settlement.periods.forEach((p, i) => {
+    const q = s.periods[i] as (typeof s.periods)[number];
+    assert.equal(p.start, q.start);
+    // The statement gives the baseline to 3 decimals; the provider keeps it whole.
+    assert.ok(Math.abs(p.baselineKw - q.baselineKw) <= 0.0005, `baseline ${p.baselineKw} vs ${q.baselineKw}`);
+    assert.equal(p.meteredKw, q.meteredKw);
+    assert.ok(Math.abs(p.deliveredKwh - q.deliveredKwh) <= 0.001, `delivered ${p.deliveredKwh} vs ${q.deliveredKwh}`);
+  });
+  assert.ok(Math.abs(r.settlement.deliveredKwh - s.deliveredKwh) <= 0.002);
+  assert.equal(r.settlement.paymentGbp, s.paymentGbp);
+  assert.ok(s.paymentGbp > 0);
+};
+
 test(
   'flexlon demo --baseline bl01 --meter-out: the printed settle line reproduces the recorded settlement, the export verifies offline',
   { timeout: 180_000 },
@@ -60,35 +96,7 @@ test(
     assert.equal(csv.length - 1, 16 * 48);
     assert.equal(csv[1]?.split(',')[1], '2023-01-09T00:00:00.000Z');
 
-    const settleArgs = printed(demo.lines, 'settle it');
-    assert.deepEqual(settleArgs.slice(0, 3), ['settle', '--meter', join(meters, 'lon.csv')]);
-    const settled = await run(...settleArgs, '--format', 'json');
-    assert.equal(settled.code, 0, settled.lines.join('\n'));
-    const r = JSON.parse(settled.lines.join('\n')) as SettleReport;
-
-    const store = await openSqliteStore(join(runDir, 'flex-orchestrator.db'));
-    // The settlement record (not the statement sent in on_support, recorded under the same kind).
-    const record = (await store.auditTrail()).findLast(
-      (x) => x.kind === 'settlement' && Array.isArray((x.payload as { periods?: unknown }).periods),
-    );
-    await store.close();
-    assert.ok(record, 'the provider recorded its settlement');
-    const s = record.payload as SettlementSummary;
-    assert.equal(s.baselineMethod, 'BL01');
-    assert.equal(r.baseline.name, 'bl01');
-    assert.equal(r.baseline.selectedDays.length, 10, 'the 10 most recent working days');
-    assert.equal(r.settlement.periods.length, s.periods.length);
-    r.settlement.periods.forEach((p, i) => {
-      const q = s.periods[i] as (typeof s.periods)[number];
-      assert.equal(p.start, q.start);
-      // The statement gives the baseline to 3 decimals; the provider keeps it whole.
-      assert.ok(Math.abs(p.baselineKw - q.baselineKw) <= 0.0005, `baseline ${p.baselineKw} vs ${q.baselineKw}`);
-      assert.equal(p.meteredKw, q.meteredKw);
-      assert.ok(Math.abs(p.deliveredKwh - q.deliveredKwh) <= 0.001, `delivered ${p.deliveredKwh} vs ${q.deliveredKwh}`);
-    });
-    assert.ok(Math.abs(r.settlement.deliveredKwh - s.deliveredKwh) <= 0.002);
-    assert.equal(r.settlement.paymentGbp, s.paymentGbp);
-    assert.ok(s.paymentGbp > 0);
+    await assertSettleReproduces(demo.lines, meters, runDir);
 
     // The transaction exported and checked offline, as the demo says.
     const exportArgs = printed(demo.lines, 'export it');
@@ -149,5 +157,28 @@ test(
     );
     assert.equal(topUps.length, alerts.length, 'each alert is topped up or says why not');
     assert.equal(lines.filter((l) => / grid: (topped up|no top-up) for /.test(l)).length >= alerts.length, true);
+  },
+);
+
+test(
+  'demo --date in British Summer Time: the day replayed is the settlement day, from 23:00 UTC the evening before, and its settle line reproduces the settlement',
+  { timeout: 180_000 },
+  async () => {
+    const dir = join(work, 'bst');
+    const bst = await runDemo(['--date', '2023-07-12', '--baseline', 'bl01', '--meter-out', join(dir, 'meters')], {
+      dataDir: join(dir, 'data'),
+    });
+    // The day's first step is SP1 at UK local midnight, not 00:00 UTC (SP3, 01:00 BST).
+    const first = bst.lines.find((l) => l.startsWith('['));
+    assert.match(first ?? '', /^\[23:00 SP1 · 00:00 BST\] grid: /, bst.text);
+    assert.ok(!bst.lines.some((l) => l.startsWith('[00:00 SP3')), bst.text);
+    // The meter file holds whole settlement days: 15 of history and the day, from local midnight.
+    const csv = readFileSync(join(dir, 'meters', 'lon.csv'), 'utf8')
+      .trim()
+      .split('\n');
+    assert.equal(csv.length - 1, 16 * 48);
+    assert.equal(csv[1]?.split(',')[1], '2023-06-26T23:00:00.000Z');
+    assert.equal(csv.at(-1)?.split(',')[1], '2023-07-12T22:30:00.000Z');
+    await assertSettleReproduces(bst.lines, join(dir, 'meters'), bst.runDir);
   },
 );

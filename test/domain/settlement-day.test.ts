@@ -4,10 +4,13 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import fc from 'fast-check';
 import {
+  addDays,
   isSettlementDate,
   periodStart,
   periodsInDay,
   settlementDayStart,
+  settlementDayStartAfter,
+  settlementDayStartOf,
   settlementPeriodOf,
   summerTime,
 } from '../../src/domain/settlement-day.ts';
@@ -53,6 +56,28 @@ test('settlementPeriodOf inverts periodStart, and agrees with the Europe/London 
       assert.equal(settlementDayStart(date) <= t, true);
     }),
     { numRuns: 2000 },
+  );
+});
+
+test('the settlement day that holds an instant, and the days after it: 23, 24 or 25 hours long', () => {
+  // 23:30 UTC on 11 July is 00:30 BST on the 12th: settlement day 2023-07-12, from 23:00 UTC.
+  assert.equal(iso(settlementDayStartOf(Date.parse('2023-07-11T23:30:00Z'))), '2023-07-11T23:00Z');
+  assert.equal(iso(settlementDayStartOf(Date.parse('2023-07-11T22:59:00Z'))), '2023-07-10T23:00Z');
+  assert.equal(iso(settlementDayStartOf(Date.parse('2023-01-24T23:59:00Z'))), '2023-01-24T00:00Z');
+  const spring = settlementDayStart('2023-03-26');
+  assert.equal((settlementDayStartAfter(spring, 1) - spring) / 3_600_000, 23);
+  const autumn = settlementDayStart('2023-10-29');
+  assert.equal((settlementDayStartAfter(autumn, 1) - autumn) / 3_600_000, 25);
+  assert.equal(iso(settlementDayStartAfter(autumn, -1)), '2023-10-27T23:00Z');
+  assert.equal(addDays('2024-02-28', 2), '2024-03-01');
+  fc.assert(
+    fc.property(fc.integer({ min: 0, max: 20 * 365 * 48 }), fc.integer({ min: -10, max: 10 }), (k, n) => {
+      const t = Date.UTC(2015, 0, 1) + k * 1_800_000;
+      const start = settlementDayStartOf(t);
+      assert.ok(start <= t && t < settlementDayStartAfter(t, 1));
+      assert.equal(settlementDayStartAfter(t, n), settlementDayStart(addDays(settlementPeriodOf(t).date, n)));
+    }),
+    { numRuns: 1000 },
   );
 });
 

@@ -30,13 +30,12 @@
 // however many plans the half hour makes.
 import type { FlexibilityReport } from '../../domain/compute.ts';
 import { carbonOf, type SignalSeries } from '../../domain/signals.ts';
+import { settlementDayStartAfter, settlementDayStartOf } from '../../domain/settlement-day.ts';
 import { epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import type { Logger } from '../../log.ts';
 
 type SlotsRead = (site: string, from: EpochMs, slots: number) => Promise<number[]>;
 type Intensity = (region: string, grid: SlotGrid) => Promise<SignalSeries>;
-
-const DAY_MS = 86_400_000;
 
 export interface FifoCapReads {
   readonly baseline: SlotsRead;
@@ -104,8 +103,9 @@ export class FifoCarbonCap {
     const h = grid.slotMinutes / 60;
     // From the first horizon this BPP capped (its day's start), at most a week back: a budget reset
     // at each midnight would forget the work FlexLon has deferred and FIFO has already run.
-    this.firstDay ??= Math.floor(grid.start / DAY_MS) * DAY_MS;
-    const origin = epochMs(Math.max(this.firstDay, Math.floor(grid.start / DAY_MS) * DAY_MS - 6 * DAY_MS));
+    // Days are settlement days (from UK local midnight), as the market's are.
+    this.firstDay ??= settlementDayStartOf(grid.start);
+    const origin = epochMs(Math.max(this.firstDay, settlementDayStartAfter(grid.start, -6)));
     const past = Math.round((grid.start - origin) / slotMs);
     // "fifo": one running sum, FIFO's kg added and the metered kg taken off site by site (summed
     // otherwise the budget differs in its last bits, and so do the plans).

@@ -6,6 +6,7 @@ import type { EventNeed, NeedDefaults } from '../../domain/grid-events.ts';
 import { findPeakWindow } from '../../domain/need.ts';
 import type { FlexNeed } from '../../domain/offers.ts';
 import { carbonOf, pricesOf } from '../../domain/signals.ts';
+import { londonOffsetMs } from '../../domain/settlement-day.ts';
 import { slotStart, type SlotGrid } from '../../domain/time.ts';
 import { gbpPerMwh, kw } from '../../domain/units.ts';
 import type { Clock, SignalSource, Store } from '../../ports.ts';
@@ -20,8 +21,8 @@ export interface NeedPolicy {
   readonly maxPriceGbpPerMwh: number;
   readonly priceWeight: number;
   /**
-   * Hours of the day (UTC, [from, to)) in which the buyer looks for its peak. DSO peak-reduction
-   * products target the winter evening peak, typically 16:00–20:00.
+   * Hours of the day (UK local clock, [from, to)) in which the buyer looks for its peak. DSO
+   * peak-reduction products target the winter evening peak, typically 16:00–20:00 local time.
    */
   readonly peakHours: readonly [number, number];
   /** Procure this many slots before the window opens (within-day, as DFS and DSO utilisation calls are). */
@@ -74,12 +75,22 @@ export const detectNeed = async (d: NeedSources, day: SlotGrid): Promise<FlexNee
     return need;
   }
   const s = await d.signals.forecast(d.region, day, now);
-  const perHour = 60 / day.slotMinutes;
+  // The peak hours are UK local clock hours (DSO products state their windows so); on the days the
+  // clocks change a local hour is not a fixed number of periods after the day's start.
+  const localHour = (k: number): number => {
+    const t = slotStart(day, k);
+    return ((t + londonOffsetMs(t)) % 86_400_000) / 3_600_000;
+  };
+  const firstAt = (hour: number): number => {
+    let k = 0;
+    while (k < day.slots && localHour(k) < hour) k++;
+    return k;
+  };
   const earliest = Math.max(
     Math.max(0, Math.ceil((now - day.start) / (day.slotMinutes * 60_000))) + d.policy.leadSlots,
-    d.policy.peakHours[0] * perHour,
+    firstAt(d.policy.peakHours[0]),
   );
-  const last = Math.min(day.slots, d.policy.peakHours[1] * perHour);
+  const last = firstAt(d.policy.peakHours[1]);
   const peak = findPeakWindow(
     pricesOf(s).slice(0, last),
     carbonOf(s, 'forecast').slice(0, last),

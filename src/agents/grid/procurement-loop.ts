@@ -12,6 +12,7 @@
 import type { FlexNeed } from '../../domain/offers.ts';
 import type { SettlementSummary } from '../../settlement/delivered.ts';
 import type { SiteSettlement } from '../../settlement/codec.ts';
+import { settlementDayStartAfter, settlementDayStartOf } from '../../domain/settlement-day.ts';
 import { MINUTE_MS, epochMs, type EpochMs, type SlotGrid } from '../../domain/time.ts';
 import { asFlexError } from '../../errors.ts';
 import type { Clock } from '../../ports.ts';
@@ -19,8 +20,6 @@ import type { GridOrchestrator, Procurement } from './orchestrator.ts';
 import { DeliveryMonitor, type MonitorEvent, type MonitorPolicy } from './monitor.ts';
 import { followUp } from './follow-up.ts';
 import type { StatementCheck } from './statement-check.ts';
-
-const DAY_MS = 86_400_000;
 
 export type ProcurementEvent =
   /** The need for the day was found (or replaced by a grid event posted since). */
@@ -95,11 +94,13 @@ export class ProcurementLoop {
     this.d.onEvent?.(e);
   }
 
+  /** The GB settlement day that holds t (BSC Section X-1: UK local midnight to midnight). */
   private dayOf(t: EpochMs): SlotGrid {
+    const start = settlementDayStartOf(t);
     return {
-      start: epochMs(Math.floor(t / DAY_MS) * DAY_MS),
+      start,
       slotMinutes: this.d.slotMinutes,
-      slots: DAY_MS / (this.d.slotMinutes * MINUTE_MS),
+      slots: Math.round((settlementDayStartAfter(start, 1) - start) / (this.d.slotMinutes * MINUTE_MS)),
     };
   }
 
