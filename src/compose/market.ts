@@ -168,7 +168,10 @@ export const composeMarket = async (
  * same for the same run, another for another provider or another day.
  */
 export const idSeedOf = (seed: number, provider: number, dayStart: number): number =>
-  seed + provider * 104_729 + Math.floor(dayStart / 86_400_000) * 7_919;
+  // The day's index from its settlement day start an hour on: 23:00 UTC (UK local midnight in summer
+  // time) counts as the next UTC day, so the day after the spring clock change (which starts at
+  // 23:00 UTC on the change's day, itself started at 00:00 UTC) has its own index.
+  seed + provider * 104_729 + Math.floor((dayStart + 3_600_000) / 86_400_000) * 7_919;
 
 const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hooks: MarketHooks): Promise<Market> => {
   // The replayed day is the GB settlement day: from UK local midnight (23:00 UTC the evening before

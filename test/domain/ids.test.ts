@@ -4,8 +4,9 @@ import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededIds } from '../../src/domain/ids.ts';
 import { idSeedOf } from '../../src/compose/market.ts';
+import { settlementDayStart } from '../../src/domain/settlement-day.ts';
 
-const day = (d: string) => Date.parse(`${d}T00:00:00Z`);
+const day = (d: string) => settlementDayStart(d);
 const firstOrder = (seed: number) => seededIds(seed).next('flx');
 
 describe('seeded ids in the demo', () => {
@@ -17,5 +18,10 @@ describe('seeded ids in the demo', () => {
     assert.notEqual(firstOrder(idSeedOf(42, 0, day('2023-07-11'))), jan);
     assert.notEqual(firstOrder(idSeedOf(42, 1, day('2023-01-24'))), jan);
     assert.notEqual(firstOrder(idSeedOf(43, 0, day('2023-01-24'))), jan);
+    // Settlement days start at 00:00 UTC (GMT) or 23:00 UTC the evening before (BST): the spring
+    // change's day (00:00 UTC on the 26th) and the next (23:00 UTC on the 26th) are two days.
+    const days = ['2023-03-25', '2023-03-26', '2023-03-27', '2023-10-28', '2023-10-29', '2023-10-30', '2023-07-12'];
+    const seeds = days.map((d) => idSeedOf(42, 0, day(d)));
+    assert.equal(new Set(seeds).size, days.length, seeds.join(', '));
   });
 });
