@@ -19,6 +19,18 @@ export const stamp = (t: number): string => {
 };
 
 /**
+ * A window [from, to) in UTC with the settlement periods it covers and, in summer, UK local time:
+ * `18:00–19:00 UTC (SP37–38)` in winter, `18:00–19:00 UTC (SP39–40, 19:00–20:00 BST)` in summer.
+ */
+export const windowLabel = (from: number, to: number): string => {
+  const first = settlementPeriodOf(from).period;
+  const last = settlementPeriodOf(to - 1).period;
+  const sp = first === last ? `SP${first}` : `SP${first}–${last}`;
+  const off = londonOffsetMs(from);
+  return `${hhmm(from)}–${hhmm(to)} UTC (${sp}${off ? `, ${hhmm(from + off)}–${hhmm(to + londonOffsetMs(to))} BST` : ''})`;
+};
+
+/**
  * The demo's narration in market-time order. Lines come from two sources — the buyer's loop and the
  * provider's unasked on_status — and at a slot boundary the push can arrive before the loop's own
  * event for the same moment ("DELIVERING" before "window opens"). Lines are held until a later
@@ -64,7 +76,7 @@ export const eventLines = (
           ? 'a grid event (network constraint) asks for'
           : 'day-ahead forecast puts the evening peak at';
       return [
-        `\n${stamp(e.at)} grid: ${why} ${hhmm(n.windowStart)}–${hhmm(n.windowEnd)} UTC; it will ask for up to ${n.wantedKw} kW`,
+        `\n${stamp(e.at)} grid: ${why} ${windowLabel(n.windowStart, n.windowEnd)}; it will ask for up to ${n.wantedKw} kW`,
       ];
     }
     case 'searching':

@@ -19,7 +19,7 @@ import {
   sideBySide,
   type Savings,
 } from './demo-compare.ts';
-import { hhmm, money, stamp } from './demo-events.ts';
+import { money, stamp, windowLabel } from './demo-events.ts';
 import { writeMeterFiles } from './demo-meter-out.ts';
 
 /** A site behind the BPP: its part of the order's settlement (none if it had no part) and its savings. */
@@ -59,8 +59,8 @@ const windowHours = (p: Procurement): number => (p.offer.windowEnd - p.offer.win
 /** The offer and the commitment; a need split across providers (issue 16): every part, its provider and its signed statement. */
 const dealLines = ({ day, procurement: p }: SummaryInput): string[] => {
   const out = [
-    `  offer       ${kw1(p.offer.reductionKw)} reduction at ${p.offer.site} (${p.offer.region}), ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.offer.priceGbp)}`,
-    `  committed   ${kw1(p.selectedKw)}, ${hhmm(p.offer.windowStart)}–${hhmm(p.offer.windowEnd)} UTC, ${money(p.quotedGbp)}`,
+    `  offer       ${kw1(p.offer.reductionKw)} reduction at ${p.offer.site} (${p.offer.region}), ${windowLabel(p.offer.windowStart, p.offer.windowEnd)}, ${money(p.offer.priceGbp)}`,
+    `  committed   ${kw1(p.selectedKw)}, ${windowLabel(p.offer.windowStart, p.offer.windowEnd)}, ${money(p.quotedGbp)}`,
   ];
   if (day.parts.length > 1) {
     const bought = day.parts.reduce((a, x) => a + x.procurement.selectedKw, 0);

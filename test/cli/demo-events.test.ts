@@ -3,7 +3,7 @@
 // was printed before "[18:00] window opens").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { money, stamp, Timeline } from '../../src/cli/demo-events.ts';
+import { money, stamp, Timeline, windowLabel } from '../../src/cli/demo-events.ts';
 
 test('a stamp names UTC, the settlement period and, in summer, BST', () => {
   assert.equal(stamp(Date.parse('2023-01-24T18:00:00Z')), '[18:00 SP37]');
@@ -13,6 +13,21 @@ test('a stamp names UTC, the settlement period and, in summer, BST', () => {
   assert.equal(stamp(Date.parse('2023-07-11T23:00:00Z')), '[23:00 SP1 · 00:00 BST]');
   // The day the clocks go back has 50 periods: 23:30 UTC on 29 October 2023 is its 50th.
   assert.equal(stamp(Date.parse('2023-10-29T23:30:00Z')), '[23:30 SP50]');
+});
+
+test('a window names its UTC times, its settlement periods and, in summer, BST', () => {
+  const t = (iso: string) => Date.parse(iso);
+  assert.equal(windowLabel(t('2023-01-24T18:00:00Z'), t('2023-01-24T19:00:00Z')), '18:00–19:00 UTC (SP37–38)');
+  assert.equal(windowLabel(t('2023-01-24T18:00:00Z'), t('2023-01-24T18:30:00Z')), '18:00–18:30 UTC (SP37)');
+  assert.equal(
+    windowLabel(t('2023-07-12T18:00:00Z'), t('2023-07-12T19:00:00Z')),
+    '18:00–19:00 UTC (SP39–40, 19:00–20:00 BST)',
+  );
+  // The spring change's day has 46 periods: 18:00 UTC (19:00 BST) is SP37 of it.
+  assert.equal(
+    windowLabel(t('2023-03-26T18:00:00Z'), t('2023-03-26T19:00:00Z')),
+    '18:00–19:00 UTC (SP37–38, 19:00–20:00 BST)',
+  );
 });
 
 test('lines of one moment come out in rank order, and in time order across moments', () => {
