@@ -53,11 +53,14 @@ export const runDay = async (d: MarketDay, signal: AbortSignal): Promise<void> =
     // The slot's work happens at its boundary (ReplayClock.hold): every site reports, then
     // the buyer steps; the last tick is the next day's local midnight, when the buyer's day is over.
     clock.hold(t);
+    const held = performance.now();
     try {
       await tickSites(sites, t, log);
       if (t < end) await loop.step(t);
     } finally {
       clock.release();
+      // Market time stood still this long: what the replay falls behind the wall by at this slot.
+      log.debug({ at: t, heldMs: Math.round(performance.now() - held) }, 'slot worked');
     }
   }
 };

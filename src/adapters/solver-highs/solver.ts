@@ -47,6 +47,11 @@ const warnSafetyCap = (stats: PlanStats): void =>
 
 export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver => {
   const client = new HighsClient(options);
+  // Background plans (the orchestrator's periodic fresh plan, made beside the slot's carried one)
+  // solve on a worker of their own, started on first use: on one worker the slot's carried plan
+  // waited behind the fresh plan's MILP for up to 1.5 s, and market time stood still meanwhile.
+  let backgroundClient: HighsClient | undefined;
+  const bg = (): HighsClient => (backgroundClient ??= new HighsClient(options));
   const { onSafetyCap = warnSafetyCap, ...rest } = options;
   const onStats = rest.onStats;
   const planner: PlannerOptions = {
@@ -78,17 +83,14 @@ export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver
     background: (): Solver => ({
       name: `${LP_PLANNER}+highs`,
       plan: (problem: PlanningProblem): Promise<Schedule> =>
-        planWithLp(problem, client.solveInBackground, planner, clock),
+        planWithLp(problem, bg().solve, planner, clock),
       planBatteries: async (problem: PlanningProblem, jobs: readonly JobSchedule[]) => {
-        const r = await planBatteries(
-          problem,
-          loadOfJobs(problem, jobs),
-          client.solveInBackground,
-          planner.timeLimitSeconds,
-        );
+        const r = await planBatteries(problem, loadOfJobs(problem, jobs), bg().solve, planner.timeLimitSeconds);
         return r.ok ? r.batteries : undefined;
       },
     }),
-    close: () => client.close(),
+    close: async () => {
+      await Promise.all([client.close(), backgroundClient?.close()]);
+    },
   };
 };

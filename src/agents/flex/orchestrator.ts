@@ -256,7 +256,14 @@ export class FlexOrchestrator implements FleetPlanning {
       'planned',
     );
     const signalsIssuedAt = Object.fromEntries([...signals].map(([region, series]) => [region, series.issuedAt]));
+    const solvedAsGiven =
+      o.runningAt !== undefined &&
+      carry === undefined &&
+      held.length === 0 &&
+      extra.length === 0 &&
+      !this.moves.anyMovable([...this.reports.values()]);
     return {
+      ...(solvedAsGiven ? { solvedAsGiven } : {}),
       ...(carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg }),
       grid,
       problem,

@@ -31,6 +31,12 @@ export interface PlanResult {
   readonly moves?: MoveChoice;
   /** Where a site is contended: the capacity value the operational plan weighed there (capacity-value.ts). */
   readonly capacityValue?: Readonly<Record<string, SiteCapacityValue>>;
+  /**
+   * The schedule is the plan `FleetPlanning.solve` makes of `problem`: a plan for an offer's pricing
+   * (`runningAt`) made with no held offer, no order being checked and no job free to move. Pricing
+   * then measures its curves from it rather than solve the same problem a second time.
+   */
+  readonly solvedAsGiven?: true;
 }
 
 export interface PlanRecord extends PlanKeys {

@@ -281,6 +281,11 @@ export class SiteMoves {
     return this.d.cost;
   }
 
+  /** Whether any job in `reports` may move now (else solve() is the solver's plan as it is). */
+  anyMovable(reports: readonly FlexibilityReport[]): boolean {
+    return moveOptions(reports, this.d.cost, this.pinned).size > 0;
+  }
+
   /**
    * A problem solved for offer pricing: its moves kept only where they pay (chooseMoves). The
    * problem carries each movable job's move cost (fleet-plan.ts builds it with `moveCost`), so the
