@@ -1,11 +1,13 @@
-// The HiGHS client's queue (src/adapters/solver-highs/client.ts): solves run one at a time in the
-// worker, in arrival order, except that a background solve (the Flexibility Orchestrator's periodic
-// fresh plan) waits while any other solve waits, so an offer priced meanwhile is not held behind a
-// whole background plan. Real HiGHS in its worker.
+// The HiGHS solver's workers (src/adapters/solver-highs/): a client runs its solves one at a time, in
+// arrival order; the Flexibility Orchestrator's background fresh plan (Solver.background) solves on a
+// worker of its own, so the slot's carried plan and an offer's pricing never queue behind its MILP.
+// Real HiGHS in its workers.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { HighsClient } from '../../src/adapters/solver-highs/client.ts';
+import { createHighsSolver } from '../../src/adapters/solver-highs/solver.ts';
 import type { LpModel } from '../../src/optimise/lp.ts';
+import { generatePlanningProblem } from '../../src/sim/planning-instance.ts';
 
 const tiny = (cost: number): LpModel => ({
   numCols: 1,
@@ -20,24 +22,33 @@ const tiny = (cost: number): LpModel => ({
   values: new Float64Array(0),
 });
 
-test('a background solve waits while other solves wait; solves otherwise run in arrival order', async () => {
+test('solves run in arrival order, one at a time', async () => {
   const client = new HighsClient();
   try {
     await client.warm();
     const order: string[] = [];
     const o = { timeLimitSeconds: 10 };
-    const runs = [
-      client.solve(tiny(1), o).then((x) => order.push(`first ${x.status}`)),
-      client.solveInBackground(tiny(-1), o).then((x) => order.push(`background ${x.status}`)),
-      client.solve(tiny(2), o).then((x) => order.push(`second ${x.status}`)),
-      client.solve(tiny(3), o).then((x) => order.push(`third ${x.status}`)),
-    ];
-    await Promise.all(runs);
-    assert.deepEqual(order, ['first optimal', 'second optimal', 'third optimal', 'background optimal']);
-    // Alone, a background solve runs at once, and the queue goes on after it.
-    assert.equal((await client.solveInBackground(tiny(1), o)).status, 'optimal');
-    assert.equal((await client.solve(tiny(1), o)).status, 'optimal');
+    await Promise.all([1, 2, 3].map((k) => client.solve(tiny(k), o).then((x) => order.push(`${k} ${x.status}`))));
+    assert.deepEqual(order, ['1 optimal', '2 optimal', '3 optimal']);
   } finally {
     await client.close();
+  }
+});
+
+test('a background plan solves on its own worker, not the one the slot plans and offers queue on', async () => {
+  const solver = createHighsSolver();
+  try {
+    const problem = generatePlanningProblem({ jobs: 8, seed: 5, slots: 12 });
+    const before = solver.client.stats.solves;
+    const background = solver.background?.();
+    assert.ok(background, 'the HiGHS solver has a background queue');
+    const s = await background.plan(problem);
+    assert.notEqual(s.status, 'infeasible');
+    assert.equal(solver.client.stats.solves, before, 'no solve of the background plan on the foreground worker');
+    const f = await solver.plan(problem);
+    assert.ok(solver.client.stats.solves > before, 'the foreground plan solves on the foreground worker');
+    assert.equal(f.costGbp, s.costGbp, 'the same plan either way');
+  } finally {
+    await solver.close();
   }
 });

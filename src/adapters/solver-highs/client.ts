@@ -66,52 +66,46 @@ const warmModel = (cols = 4000, rows = 200): LpModel => {
 
 export class HighsClient {
   private worker: Worker | undefined;
-  /** Solves waiting for the worker, in arrival order; a background one goes only when no other waits. */
-  private readonly waiting: { readonly background: boolean; readonly start: () => void }[] = [];
+  /** Solves waiting for the worker, in arrival order. */
+  private readonly waiting: (() => void)[] = [];
   private busy = false;
   private nextId = 1;
   readonly stats: HighsStats = { solves: 0, kills: 0, restarts: 0, peakHeapBytes: 0 };
 
   constructor(private readonly options: HighsClientOptions = {}) {}
 
-  /** The `LpSolve` function for the optimiser; solves run one after another. */
-  readonly solve: LpSolve = (model, options) => this.enqueue(model, options, false);
-
   /**
-   * The same, for work nobody waits on (the Flexibility Orchestrator's periodic fresh plan, made
-   * beside the slot's carried one): each of its solves waits until no other solve is waiting, so an
-   * offer being priced meanwhile waits for at most the one background solve already running.
+   * The `LpSolve` function for the optimiser; solves run one after another, in arrival order. (Work
+   * nobody waits on, the Flexibility Orchestrator's periodic fresh plan, has a client of its own:
+   * solver.ts `background`.)
    */
-  readonly solveInBackground: LpSolve = (model, options) => this.enqueue(model, options, true);
+  readonly solve: LpSolve = (model, options) => this.enqueue(model, options);
 
-  private enqueue(model: LpModel, options: LpOptions, background: boolean): Promise<LpOutcome> {
+  private enqueue(model: LpModel, options: LpOptions): Promise<LpOutcome> {
     return new Promise<LpOutcome>((resolve, reject) => {
-      this.waiting.push({
-        background,
-        start: () => {
-          const settle = () => {
-            this.busy = false;
-            this.pump();
-          };
-          let run: Promise<LpOutcome>;
-          try {
-            run = this.solveNow(model, options);
-          } catch (e) {
+      this.waiting.push(() => {
+        const settle = () => {
+          this.busy = false;
+          this.pump();
+        };
+        let run: Promise<LpOutcome>;
+        try {
+          run = this.solveNow(model, options);
+        } catch (e) {
+          settle();
+          reject(e);
+          return;
+        }
+        run.then(
+          (outcome) => {
+            settle();
+            resolve(outcome);
+          },
+          (e: unknown) => {
             settle();
             reject(e);
-            return;
-          }
-          run.then(
-            (outcome) => {
-              settle();
-              resolve(outcome);
-            },
-            (e: unknown) => {
-              settle();
-              reject(e);
-            },
-          );
-        },
+          },
+        );
       });
       this.pump();
     });
@@ -119,10 +113,9 @@ export class HighsClient {
 
   private pump(): void {
     if (this.busy || this.waiting.length === 0) return;
-    const first = this.waiting.findIndex((w) => !w.background);
-    const [next] = this.waiting.splice(first >= 0 ? first : 0, 1);
+    const next = this.waiting.shift() as () => void;
     this.busy = true;
-    next!.start();
+    next();
   }
 
   /**

@@ -82,8 +82,7 @@ export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver
     batteryCostBound: (input: BatteryBoundInput) => batteryCostBound(input, client.solve, planner.timeLimitSeconds),
     background: (): Solver => ({
       name: `${LP_PLANNER}+highs`,
-      plan: (problem: PlanningProblem): Promise<Schedule> =>
-        planWithLp(problem, bg().solve, planner, clock),
+      plan: (problem: PlanningProblem): Promise<Schedule> => planWithLp(problem, bg().solve, planner, clock),
       planBatteries: async (problem: PlanningProblem, jobs: readonly JobSchedule[]) => {
         const r = await planBatteries(problem, loadOfJobs(problem, jobs), bg().solve, planner.timeLimitSeconds);
         return r.ok ? r.batteries : undefined;
