@@ -153,6 +153,8 @@ export interface FleetSolution {
   readonly moves?: MoveChoice;
   /** The fresh plan of the same inputs, being made (refreshInBackground at a refresh slot). */
   readonly refresh?: Promise<FleetSolution>;
+  /** `schedule` is the solver's own plan of `problem` (Solver.plan), not carried, priced up or moved. */
+  readonly plain?: true;
 }
 
 /**
@@ -225,9 +227,11 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
   );
   // A carried plan whose repair failed was made afresh (warm.ts): then nothing is due beside it.
   const wasCarried = schedule.planner === CARRIED_PLANNER;
+  let plain = shift === undefined && f.capacityValue === undefined;
   if (schedule.status === 'infeasible' && f.held.length > 0) {
     problem = build(f.firm);
     schedule = await onPricedUp(problem, f.capacityValue, f.solver, (p) => f.solver.plan(p));
+    plain = f.capacityValue === undefined;
   }
   let carbonCapMissedKg: number | undefined;
   if (schedule.status === 'infeasible' && problem.carbonCapKg !== undefined && f.capIsTarget) {
@@ -243,6 +247,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     carbonCapMissedKg = problem.carbonCapKg;
     problem = build(f.firm, false);
     schedule = await onPricedUp(problem, f.capacityValue, f.solver, (p) => f.solver.plan(p));
+    plain = f.capacityValue === undefined;
   }
   if (schedule.status !== 'infeasible') {
     const verdict = checkSchedule(problem, schedule);
@@ -262,6 +267,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     );
     schedule = chosen.schedule;
     moves = chosen.choice;
+    if (options.size > 0) plain = false;
   }
   if (f.runningAt !== undefined && schedule.status !== 'infeasible') {
     const startsAt = startsThrough(f.input.reports, schedule, f.input.grid, f.runningAt);
@@ -271,7 +277,10 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     if (startsAt.size > 0) {
       const pinned = build(problem.commitments, problem.carbonCapKg !== undefined, startsAt);
       const s = await f.solver.plan(pinned);
-      if (s.status !== 'infeasible' && checkSchedule(pinned, s).ok) [problem, schedule] = [pinned, s];
+      if (s.status !== 'infeasible' && checkSchedule(pinned, s).ok) {
+        [problem, schedule] = [pinned, s];
+        plain = true;
+      }
     }
   }
   // Started once the carried plan is made, so that the slot's answer never waits behind the fresh
@@ -286,6 +295,7 @@ export const solveFleet = async (f: FleetSolve): Promise<FleetSolution> => {
     ...(carbonCapMissedKg === undefined ? {} : { carbonCapMissedKg }),
     ...(moves ? { moves } : {}),
     ...(refresh ? { refresh } : {}),
+    ...(plain ? { plain } : {}),
   };
 };
 

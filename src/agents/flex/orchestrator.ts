@@ -216,7 +216,7 @@ export class FlexOrchestrator implements FleetPlanning {
     const operational = !o.check && o.runningAt === undefined && extra.length === 0;
     const capacity = operational ? this.capacity?.at(this.reports.values(), now) : undefined;
     const started = performance.now();
-    const { problem, schedule, carbonCapMissedKg, refresh, moves } = await solveFleet({
+    const { problem, schedule, carbonCapMissedKg, refresh, moves, plain } = await solveFleet({
       solver: this.solver,
       log: this.deps.log,
       input: {
@@ -258,7 +258,7 @@ export class FlexOrchestrator implements FleetPlanning {
     const signalsIssuedAt = Object.fromEntries([...signals].map(([region, series]) => [region, series.issuedAt]));
     const solvedAsGiven =
       o.runningAt !== undefined &&
-      carry === undefined &&
+      plain === true &&
       held.length === 0 &&
       extra.length === 0 &&
       !this.moves.anyMovable([...this.reports.values()]);
