@@ -27,7 +27,14 @@ export const windowLabel = (from: number, to: number): string => {
   const last = settlementPeriodOf(to - 1).period;
   const sp = first === last ? `SP${first}` : `SP${first}–${last}`;
   const off = londonOffsetMs(from);
-  return `${hhmm(from)}–${hhmm(to)} UTC (${sp}${off ? `, ${hhmm(from + off)}–${hhmm(to + londonOffsetMs(to))} BST` : ''})`;
+  const offTo = londonOffsetMs(to);
+  const zone = (o: number) => (o ? 'BST' : 'GMT');
+  // A window across the autumn change starts in BST and ends in GMT: each end names its own.
+  const local =
+    off || offTo
+      ? `, ${hhmm(from + off)}${off === offTo ? '' : ` ${zone(off)}`}–${hhmm(to + offTo)} ${zone(offTo)}`
+      : '';
+  return `${hhmm(from)}–${hhmm(to)} UTC (${sp}${local})`;
 };
 
 /**

@@ -181,7 +181,7 @@ export const runDemo = async (
     for (const site of m.sites) {
       const queue = await site.cluster.listJobs();
       io.out(
-        `site ${site.id}: ${site.cluster.totalGpus} GPUs, import limit ${site.cluster.gridImportLimitKw} kW; ${site.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at 00:00), asking for ${(site.offeredLoad * 100).toFixed(0)} % of the training GPUs' hours, plus inference load`,
+        `site ${site.id}: ${site.cluster.totalGpus} GPUs, import limit ${site.cluster.gridImportLimitKw} kW; ${site.jobs} deferrable GPU jobs arrive during the day (${queue.length} queued at UK midnight, ${hhmm(m.dayStart)} UTC), asking for ${(site.offeredLoad * 100).toFixed(0)} % of the training GPUs' hours, plus inference load`,
       );
     }
     if (m.providers.length > 1)
@@ -275,7 +275,7 @@ one day of real GB grid data on an accelerated clock; prints the deal, the deliv
 Options:
   --data-dir DIR          where state, audit logs and keys go (default: $FLEXLON_DATA_DIR or ~/.flexlon);
                           each run writes a new folder under DIR/runs/
-  --date YYYY-MM-DD       the day to replay (default 2023-01-24; any day from 2022-11-25 to 2024-09-28: the data runs to 2024-09-30, and a replay reads the days after)
+  --date YYYY-MM-DD       the GB settlement day to replay, from UK midnight (default 2023-01-24; any day from 2022-11-25 to 2024-09-29: the data runs to 2024-09-30, and a replay reads the day after)
   --seconds-per-day N     wall-clock seconds one market day takes (default 20, at least 15)
   --seed N                workload seed (default 7)
   --site-profile busy|half-idle

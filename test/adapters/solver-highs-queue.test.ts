@@ -52,3 +52,19 @@ test('a background plan solves on its own worker, not the one the slot plans and
     await solver.close();
   }
 });
+
+test('close() ends the solver for good: a plan running then finishes without starting a new worker', async () => {
+  const solver = createHighsSolver();
+  const problem = generatePlanningProblem({ jobs: 40, seed: 5, slots: 24 });
+  await solver.client.warm();
+  const running = solver.plan(problem);
+  await new Promise((r) => setTimeout(r, 300));
+  await solver.close();
+  const s = await running;
+  assert.ok(['feasible', 'optimal', 'infeasible'].includes(s.status), s.status);
+  // Before, the plan's next solve started a new worker, which held the process open until it ended.
+  assert.equal(solver.client.stats.restarts, 0);
+  const after = await solver.client.solve(tiny(1), { timeLimitSeconds: 1 });
+  assert.equal(after.status, 'failed');
+  assert.equal(solver.client.stats.restarts, 0);
+});

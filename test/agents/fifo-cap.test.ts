@@ -56,6 +56,26 @@ test('no FIFO baseline: no cap, said once', async () => {
   assert.match(warned[0] ?? '', /plans are not carbon-capped/);
 });
 
+test('a baseline missing an hour (SP49–50 of the autumn change under BL01) takes the period before; a longer gap, no cap', async () => {
+  const log = createLogger('silent');
+  // The plan's two half hours ahead have no baseline (a 50-period day's SP49–50 against 48-period history).
+  const gap = {
+    ...reads,
+    baseline: async (_site: string, _from: EpochMs, slots: number) =>
+      Array.from({ length: slots }, (_, t) => (t >= slots - 2 ? NaN : 80)),
+  };
+  const cap = new FifoCarbonCap(gap, log, 'kg');
+  await cap.cap({ ...grid, start: DAY }, sites, new Map([['GB', series(DAY, [200, 300])]]));
+  // As the first test: the missing hour at 80 kW, FIFO's kW in the period before.
+  assert.deepEqual(await cap.cap(grid, sites, ahead), { kg: 28 - 19 });
+  const long = {
+    ...reads,
+    baseline: async (_site: string, _from: EpochMs, slots: number) =>
+      Array.from({ length: slots }, (_, t) => (t >= 1 ? NaN : 80)),
+  };
+  assert.equal(await new FifoCarbonCap(long, log, 'kg').cap(grid, sites, ahead), undefined);
+});
+
 test('two sites: FIFO’s intensity is the fleet’s, over both sites’ kWh; FIFO with no import gives no intensity cap', async () => {
   const log = createLogger('silent');
   // man imports twice what lon does on FIFO, at 100 g/kWh throughout (its own region).

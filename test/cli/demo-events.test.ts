@@ -28,6 +28,11 @@ test('a window names its UTC times, its settlement periods and, in summer, BST',
     windowLabel(t('2023-03-26T18:00:00Z'), t('2023-03-26T19:00:00Z')),
     '18:00–19:00 UTC (SP37–38, 19:00–20:00 BST)',
   );
+  // Across the autumn change (01:00 UTC on 29 October 2023): 01:30 BST, then 01:30 GMT.
+  assert.equal(
+    windowLabel(t('2023-10-29T00:30:00Z'), t('2023-10-29T01:30:00Z')),
+    '00:30–01:30 UTC (SP4–5, 01:30 BST–01:30 GMT)',
+  );
 });
 
 test('lines of one moment come out in rank order, and in time order across moments', () => {

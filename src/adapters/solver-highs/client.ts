@@ -64,11 +64,15 @@ const warmModel = (cols = 4000, rows = 200): LpModel => {
   };
 };
 
+const CLOSED: LpOutcome = { status: 'failed', reason: 'the HiGHS solver was closed', seconds: 0 };
+
 export class HighsClient {
   private worker: Worker | undefined;
   /** Solves waiting for the worker, in arrival order. */
   private readonly waiting: (() => void)[] = [];
   private busy = false;
+  /** After close(): no solve starts a worker again (a plan still running falls back without it). */
+  private closed = false;
   private nextId = 1;
   readonly stats: HighsStats = { solves: 0, kills: 0, restarts: 0, peakHeapBytes: 0 };
 
@@ -82,12 +86,18 @@ export class HighsClient {
   readonly solve: LpSolve = (model, options) => this.enqueue(model, options);
 
   private enqueue(model: LpModel, options: LpOptions): Promise<LpOutcome> {
+    if (this.closed) return Promise.resolve(CLOSED);
     return new Promise<LpOutcome>((resolve, reject) => {
       this.waiting.push(() => {
         const settle = () => {
           this.busy = false;
           this.pump();
         };
+        if (this.closed) {
+          settle();
+          resolve(CLOSED);
+          return;
+        }
         let run: Promise<LpOutcome>;
         try {
           run = this.solveNow(model, options);
@@ -127,10 +137,17 @@ export class HighsClient {
     await this.solve(warmModel(), { timeLimitSeconds: 30 });
   }
 
+  /**
+   * Ends the worker for good: the solve running fails (its plan falls back as on a crash), those
+   * waiting fail at once, and later solves fail without starting a worker. Before, a plan running at
+   * close started a new worker for its next solve and held the process open until it finished.
+   */
   async close(): Promise<void> {
+    this.closed = true;
     const w = this.worker;
     this.worker = undefined;
     if (w) await w.terminate();
+    this.pump();
   }
 
   private spawn(): Worker {

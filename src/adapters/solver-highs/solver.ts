@@ -51,7 +51,15 @@ export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver
   // solve on a worker of their own, started on first use: on one worker the slot's carried plan
   // waited behind the fresh plan's MILP for up to 1.5 s, and market time stood still meanwhile.
   let backgroundClient: HighsClient | undefined;
-  const bg = (): HighsClient => (backgroundClient ??= new HighsClient(options));
+  let closed = false;
+  const bg = (): HighsClient => {
+    if (!backgroundClient) {
+      backgroundClient = new HighsClient(options);
+      // Asked for after close(): a closed client, whose solves fail without starting a worker.
+      if (closed) void backgroundClient.close();
+    }
+    return backgroundClient;
+  };
   const { onSafetyCap = warnSafetyCap, ...rest } = options;
   const onStats = rest.onStats;
   const planner: PlannerOptions = {
@@ -89,6 +97,7 @@ export const createHighsSolver = (options: HighsSolverOptions = {}): HighsSolver
       },
     }),
     close: async () => {
+      closed = true;
       await Promise.all([client.close(), backgroundClient?.close()]);
     },
   };

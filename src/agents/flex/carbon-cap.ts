@@ -46,6 +46,25 @@ export interface FifoCapReads {
 
 const finite = (xs: readonly number[], n: number): boolean => xs.length >= n && xs.slice(0, n).every(Number.isFinite);
 
+/**
+ * A baseline with an hour missing here and there taken at the period before each gap: BL01 matches
+ * periods by number (docs/settlement.md), so SP49–50 of the autumn clock change's 50-period day have
+ * no baseline, and without this the cap was off for every plan whose horizon reached them. A longer
+ * gap, or one at the start, is left as it is (no cap: the baseline is not known).
+ */
+const fillHourGaps = (xs: readonly number[]): number[] => {
+  const out = [...xs];
+  for (let t = 1; t < out.length; t++) {
+    if (Number.isFinite(out[t])) continue;
+    let end = t;
+    while (end < out.length && !Number.isFinite(out[end])) end++;
+    if (end - t > 2) return out;
+    for (let k = t; k < end; k++) out[k] = out[t - 1] as number;
+    t = end;
+  }
+  return out;
+};
+
 /** The cap a plan keeps: kg emitted ≤ kg (+ gPerKwh × kWh imported / 1000; PlanningProblem.carbonCapGPerKwh). */
 export interface FifoCap {
   /**
@@ -116,7 +135,7 @@ export class FifoCarbonCap {
     let meteredKwh = 0;
     for (const site of sites) {
       const series = signals.get(site.region);
-      const fifo = await this.reads.baseline(site.site, origin, past + grid.slots).catch(() => [NaN]);
+      const fifo = fillHourGaps(await this.reads.baseline(site.site, origin, past + grid.slots).catch(() => [NaN]));
       const metered = past > 0 ? await this.reads.meter(site.site, origin, past).catch(() => [NaN]) : [];
       const before =
         past > 0
