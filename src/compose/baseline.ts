@@ -8,6 +8,7 @@
 //    differs from the day's own behaviour, as a real historical baseline does, so delivery can fall
 //    short of the commitment or exceed it.
 import { SimCluster } from '../adapters/scheduler-sim/cluster.ts';
+import { settlementDaysOf } from '../formats/meter-csv.ts';
 import {
   BL01_DEFAULT,
   bl01Baseline,
@@ -110,25 +111,19 @@ export const bl01For = (history: readonly MeterDay[], g: SlotGrid): number[] => 
 const METER_LOOKBACK_DAYS = 60;
 
 /**
- * A site's stored meter readings as BL01's settlement days from `fromDate` (a period each, 46, 48 or 50
- * a day, null where no reading), oldest first.
+ * A site's stored meter readings as BL01's settlement days from `fromDate` to `toDate` (a period each,
+ * 46, 48 or 50 a day, null where no reading), oldest first, grouped as a meter file's are.
  */
 export const meterDays = (
   readings: readonly { readonly slotStart: number; readonly slotMinutes: number; readonly importKw: number }[],
   fromDate: string,
-  days: number,
+  toDate: string,
 ): MeterDay[] =>
-  Array.from({ length: days }, (_, d) => {
-    const day = addDays(fromDate, d);
-    const start = settlementDayStart(day);
-    const end = settlementDayStart(addDays(day, 1));
-    const importKw = new Array<number | null>(periodsInDay(day)).fill(null);
-    for (const r of readings) {
-      if (r.slotMinutes !== 30 || r.slotStart < start || r.slotStart >= end) continue;
-      importKw[Math.floor((r.slotStart - start) / (30 * 60_000))] = r.importKw;
-    }
-    return { day, importKw };
-  });
+  settlementDaysOf(
+    new Map(readings.filter((r) => r.slotMinutes === 30).map((r) => [r.slotStart, r.importKw])),
+    fromDate,
+    toDate,
+  );
 
 /**
  * BL01 over a real site's own meter history (issue 13 item 3): the half-hours its GPU meter saved in
@@ -143,11 +138,8 @@ export const bl01FromMeter =
   async (g: SlotGrid): Promise<number[]> => {
     const to = epochMs(g.start + g.slots * g.slotMinutes * 60_000);
     const fromDate = addDays(settlementPeriodOf(g.start).date, -METER_LOOKBACK_DAYS);
-    const lastDate = settlementPeriodOf(to - 1).date;
     const readings = await read(settlementDayStart(fromDate), to);
-    const days =
-      Math.round((Date.parse(`${lastDate}T00:00:00Z`) - Date.parse(`${fromDate}T00:00:00Z`)) / 86_400_000) + 1;
-    return bl01For(meterDays(readings, fromDate, days), g);
+    return bl01For(meterDays(readings, fromDate, settlementPeriodOf(to - 1).date), g);
   };
 
 type MeterReadingLike = { readonly slotStart: number; readonly slotMinutes: number; readonly importKw: number };

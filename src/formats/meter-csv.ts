@@ -11,8 +11,10 @@
 // once; with different values it is an error naming both lines.
 import { FlexError } from '../errors.ts';
 import {
+  addDays,
   isSettlementDate,
   periodsInDay,
+  settlementDayStart,
   periodStart,
   settlementPeriodOf,
   PERIOD_MS,
@@ -191,18 +193,27 @@ export const parseMeterCsv = (text: string, file: string, options: { unit?: Mete
   };
 };
 
-/** The series as settlement days (46/48/50 periods each), null where a period has no reading. */
-export const meterDays = (s: MeterSeries): { day: string; importKw: (number | null)[] }[] => {
-  const first = settlementPeriodOf(s.from).date;
-  const lastDay = settlementPeriodOf(s.to - PERIOD_MS).date;
+/**
+ * Import kW by period start (UTC epoch ms) as the settlement days from `firstDay` to `lastDay`
+ * (46/48/50 periods each), null where a period has no reading. A meter file's series and a site's
+ * stored meter readings (compose/baseline.ts) are grouped for BL01 alike.
+ */
+export const settlementDaysOf = (
+  kw: ReadonlyMap<number, number>,
+  firstDay: string,
+  lastDay: string,
+): { day: string; importKw: (number | null)[] }[] => {
   const out: { day: string; importKw: (number | null)[] }[] = [];
-  for (
-    let d = first;
-    d <= lastDay;
-    d = new Date(Date.parse(`${d}T12:00:00Z`) + 86_400_000).toISOString().slice(0, 10)
-  ) {
-    const n = periodsInDay(d);
-    out.push({ day: d, importKw: Array.from({ length: n }, (_, i) => s.kw.get(periodStart(d, i + 1)) ?? null) });
+  for (let d = firstDay; d <= lastDay; d = addDays(d, 1)) {
+    const start = settlementDayStart(d);
+    out.push({
+      day: d,
+      importKw: Array.from({ length: periodsInDay(d) }, (_, i) => kw.get(start + i * PERIOD_MS) ?? null),
+    });
   }
   return out;
 };
+
+/** The series as settlement days (46/48/50 periods each), null where a period has no reading. */
+export const meterDays = (s: MeterSeries): { day: string; importKw: (number | null)[] }[] =>
+  settlementDaysOf(s.kw, settlementPeriodOf(s.from).date, settlementPeriodOf(s.to - PERIOD_MS).date);

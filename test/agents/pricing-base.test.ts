@@ -6,31 +6,10 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimCluster } from '../../src/adapters/scheduler-sim/cluster.ts';
 import { toSpecs } from '../../src/domain/commitments.ts';
-import type { ComputeJob } from '../../src/domain/compute.ts';
 import { epochMs } from '../../src/domain/time.ts';
-import { kw, kwh } from '../../src/domain/units.ts';
-import { startFlexSites } from '../helpers/flex-site.ts';
+import { queuedGpuJob, startFlexSites } from '../helpers/flex-site.ts';
 
 const SLOT_MS = 1_800_000;
-
-const job = (id: string, site: string, now: number, hours: number, slackHours: number): ComputeJob => ({
-  id,
-  name: id,
-  site,
-  slo: 'deferrable',
-  gpus: 8,
-  powerKw: kw(6.5),
-  energyKwh: kwh(6.5 * hours),
-  remainingKwh: kwh(6.5 * hours),
-  submittedAt: epochMs(now - 120_000),
-  releaseAt: epochMs(now - 120_000),
-  deadlineAt: epochMs(now + (hours + slackHours) * 3_600_000),
-  preemptible: false,
-  allowedSites: [site],
-  work: 8 * hours,
-  workUnit: 'gpu-hours',
-  state: 'queued',
-});
 
 test('the plan made for pricing a window is the one solving its problem again gives, with and without a commitment', async () => {
   const now = Date.now();
@@ -39,7 +18,11 @@ test('the plan made for pricing a window is the one solving its problem again gi
       { site, region: 'GB', gridImportLimitKw: 100, trainingNodes: 4, inferenceNodes: 0 },
       epochMs(now - 120_000),
     );
-    c.submit([job(`${site}-1`, site, now, 3, 2), job(`${site}-2`, site, now, 2, 8), job(`${site}-3`, site, now, 4, 1)]);
+    c.submit([
+      queuedGpuJob(`${site}-1`, site, now, 3, 5),
+      queuedGpuJob(`${site}-2`, site, now, 2, 10),
+      queuedGpuJob(`${site}-3`, site, now, 4, 5),
+    ]);
     return [site, c] as const;
   });
   const fleet = await startFlexSites(

@@ -7,31 +7,11 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { SimCluster } from '../../src/adapters/scheduler-sim/cluster.ts';
 import { makeOffers } from '../../src/agents/flex/offers.ts';
-import type { ComputeJob } from '../../src/domain/compute.ts';
 import { epochMs } from '../../src/domain/time.ts';
-import { gbpPerMwh, kw, kwh } from '../../src/domain/units.ts';
-import { startFlexSites } from '../helpers/flex-site.ts';
+import { gbpPerMwh, kw } from '../../src/domain/units.ts';
+import { queuedGpuJob, startFlexSites } from '../helpers/flex-site.ts';
 
 const SLOT_MS = 1_800_000;
-
-const job = (id: string, site: string, now: number): ComputeJob => ({
-  id,
-  name: id,
-  site,
-  slo: 'deferrable',
-  gpus: 8,
-  powerKw: kw(6.5),
-  energyKwh: kwh(6.5),
-  remainingKwh: kwh(6.5),
-  submittedAt: epochMs(now - 120_000),
-  releaseAt: epochMs(now - 120_000),
-  deadlineAt: epochMs(now + 12 * 3_600_000),
-  preemptible: false,
-  allowedSites: [site],
-  work: 8,
-  workUnit: 'gpu-hours',
-  state: 'queued',
-});
 
 test('an offer is priced at the sites that reported, with a stored commitment at one that has not', async () => {
   const now = Date.now();
@@ -40,7 +20,7 @@ test('an offer is priced at the sites that reported, with a stored commitment at
       { site, region: 'GB', gridImportLimitKw: 100, trainingNodes: 4, inferenceNodes: 0 },
       epochMs(now - 120_000),
     );
-    c.submit([job(`${site}-1`, site, now), job(`${site}-2`, site, now)]);
+    c.submit([queuedGpuJob(`${site}-1`, site, now), queuedGpuJob(`${site}-2`, site, now)]);
     return [site, c] as const;
   });
   const fleet = await startFlexSites(

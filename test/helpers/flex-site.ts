@@ -12,11 +12,11 @@ import { DEFAULT_PRICING } from '../../src/agents/flex/pricing.ts';
 import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
 import { composeAgent, composeBpp, dispatchKeyId } from '../../src/compose/index.ts';
 import type { Commitment } from '../../src/domain/commitments.ts';
-import type { MoveCost } from '../../src/domain/compute.ts';
+import type { ComputeJob, MoveCost } from '../../src/domain/compute.ts';
 import type { Order } from '../../src/domain/order.ts';
 import type { SignalSeries } from '../../src/domain/signals.ts';
 import { epochMs, slotStart, type EpochMs, type SlotGrid } from '../../src/domain/time.ts';
-import { gbp, gbpPerMwh, gPerKwh, kw } from '../../src/domain/units.ts';
+import { gbp, gbpPerMwh, gPerKwh, kw, kwh } from '../../src/domain/units.ts';
 import { FlexError } from '../../src/errors.ts';
 import { createLogger } from '../../src/log.ts';
 import type { Meter, Scheduler, SignalSource, Store } from '../../src/ports.ts';
@@ -255,3 +255,26 @@ const startOnFreePorts = async (
     },
   };
 };
+
+/**
+ * A queued 8-GPU job at one site of a DGX-like 6.5 kW, submitted two minutes before `now`: `hours` of
+ * work, due `deadlineHours` after `now`.
+ */
+export const queuedGpuJob = (id: string, site: string, now: number, hours = 1, deadlineHours = 12): ComputeJob => ({
+  id,
+  name: id,
+  site,
+  slo: 'deferrable',
+  gpus: 8,
+  powerKw: kw(6.5),
+  energyKwh: kwh(6.5 * hours),
+  remainingKwh: kwh(6.5 * hours),
+  submittedAt: epochMs(now - 120_000),
+  releaseAt: epochMs(now - 120_000),
+  deadlineAt: epochMs(now + deadlineHours * 3_600_000),
+  preemptible: false,
+  allowedSites: [site],
+  work: 8 * hours,
+  workUnit: 'gpu-hours',
+  state: 'queued',
+});
