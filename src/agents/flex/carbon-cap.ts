@@ -1,7 +1,7 @@
 // The FIFO carbon caps (BPP config `carbonCap`; docs/operator-guide.md, "Carbon cap"). Both are
 // kept cumulatively, not per plan, from the origin: the start of the first day this BPP capped (at
 // most a week back). FIFO's figures are the sites' settlement baselines (the FIFO counterfactual their
-// agents compute), metered is what the sites imported from the origin to the plan's first slot, and
+// agents compute; under a BL01 baseline, BL01, which the demo's summary names), metered is what the sites imported from the origin to the plan's first slot, and
 // every kWh is at the forecast intensity of its half-hour.
 //  - "fifo" (the default): FlexLon may emit no more than the same queues would on FIFO. A plan made
 //    at time t may emit FIFO's kg from the origin to its horizon end less the metered kg.
