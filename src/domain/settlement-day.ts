@@ -84,6 +84,14 @@ export const settlementDayStartOf = (t: number): EpochMs => settlementDayStart(s
 export const settlementDayStartAfter = (t: number, days: number): EpochMs =>
   settlementDayStart(addDays(settlementPeriodOf(t).date, days));
 
+/**
+ * How long `days` settlement days last from the start of the one holding t (ms): 24 h a day, but 23
+ * or 25 h for a clock-change day. Counted from that day's start, so a t that is not a UK midnight
+ * (a simulation started at 00:00 UTC in summer) still measures whole days.
+ */
+export const settlementDaysMs = (t: number, days: number): number =>
+  settlementDayStartAfter(t, days) - settlementDayStartOf(t);
+
 /** True when t is on a half-hour boundary in UTC (every settlement period starts on one). */
 export const isPeriodStart = (t: number): boolean => t % PERIOD_MS === 0;
 

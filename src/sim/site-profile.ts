@@ -18,6 +18,7 @@
 // src/sim/workload.ts); so even a busy day leaves the planner hours in which to place most jobs,
 // and what it cannot place in time runs late at its lateness cost (soft SLOs).
 import type { ComputeJob } from '../domain/compute.ts';
+import { settlementDaysMs } from '../domain/settlement-day.ts';
 import type { EpochMs } from '../domain/time.ts';
 import { CALIBRATION } from './calibration.ts';
 import { A100_SXM_NODE, DGX_A100_NODE, type GpuNodePower } from './power.ts';
@@ -92,7 +93,10 @@ export const siteDay = (o: SiteDayOptions): GeneratedDay => {
       return generateDay({ ...base, jobs: o.jobs ?? HALF_IDLE_JOBS });
     case 'busy': {
       const power = o.power ?? profilePower('busy');
-      const capacityGpuHours = o.trainingNodes * power.gpusPerNode * HOURS_PER_DAY;
+      // The pool's GPU-hours in this settlement day: 23 or 25 hours on a clock-change day, whose
+      // arrivals are as many clock hours (workload.ts arrivalHours).
+      const hours = settlementDaysMs(o.dayStart, 1) / 3_600_000;
+      const capacityGpuHours = o.trainingNodes * power.gpusPerNode * hours;
       return generateDay({
         ...base,
         power,

@@ -18,7 +18,7 @@ import { kwh } from '../domain/units.ts';
 import { CALIBRATION } from './calibration.ts';
 import type { Calibration } from './fit-traces.ts';
 import { A100_SXM_NODE, checkNodePower, jobPowerKw, poolItKw, type GpuNodePower } from './power.ts';
-import type { GeneratedDay, WorkloadOptions } from './workload.ts';
+import { arrivalHours, type GeneratedDay, type WorkloadOptions } from './workload.ts';
 
 const HOUR_MS = 60 * MINUTE_MS;
 type QosFit = Calibration['alibaba']['bestEffort'];
@@ -54,10 +54,8 @@ const drawJob = (
     rnd,
     fit.gpuCounts.filter(([g]) => g > 0),
   );
-  const hour = weighted(
-    rnd,
-    fit.arrivalsByHour.map((n, h) => [h, n] as const),
-  );
+  // By UK clock hour: 23 or 25 hours of arrivals on a clock-change day (workload.ts arrivalHours).
+  const hour = weighted(rnd, arrivalHours(o.dayStart, fit.arrivalsByHour, 0));
   const submittedAt = epochMs(o.dayStart + hour * HOUR_MS + intBetween(rnd, 0, 59) * MINUTE_MS);
   const hours = drawHours(rnd, fit);
   const slackH = deferrable ? uniform(rnd, 4, 16) : 0;

@@ -12,14 +12,17 @@
 import type { ComputeJob } from '../domain/compute.ts';
 import { intBetween, pick, seeded, uniform, type Random } from '../domain/random.ts';
 import { epochMs, isoOf, MINUTE_MS, type EpochMs } from '../domain/time.ts';
-import { londonOffsetMs } from '../domain/settlement-day.ts';
+import { londonOffsetMs, settlementDaysMs } from '../domain/settlement-day.ts';
 import { kwh } from '../domain/units.ts';
 import { A100_SXM_NODE, checkNodePower, jobPowerKw, poolItKw, type GpuNodePower } from './power.ts';
 
 export interface WorkloadOptions {
   readonly seed: number;
   readonly site: string;
-  /** Start of the day (taken as local midnight: hour-of-day shapes count from here). */
+  /**
+   * Start of the day: UK local midnight, the settlement day's start (settlement-day.ts). Submission
+   * weights are by UK clock hour, so a 23- or 25-hour clock-change day has 23 or 25 hours of arrivals.
+   */
   readonly dayStart: EpochMs;
   /** Number of deferrable jobs (default 36). */
   readonly jobs?: number;
@@ -42,9 +45,9 @@ export interface WorkloadOptions {
    */
   readonly fillGpuHours?: number;
   /**
-   * Hours from dayStart at which the 24 h of arrivals begin (default 0; ≤ 0). Below 0, jobs that
-   * arrived the evening before are already waiting at dayStart: a busy site's queue carries
-   * yesterday's backlog into the day instead of starting it empty.
+   * Hours from dayStart at which the day's arrivals begin (default 0; ≤ 0): a day's worth of clock
+   * hours from there. Below 0, jobs that arrived the evening before are already waiting at dayStart:
+   * a busy site's queue carries yesterday's backlog into the day instead of starting it empty.
    */
   readonly arrivalStartHour?: number;
 }
@@ -92,10 +95,7 @@ const submissionWeight = (hour: number): number => {
   if (hour >= 18 && hour < 22) return 2;
   return 1;
 };
-const HOUR_WEIGHTS: readonly (readonly [number, number])[] = Array.from(
-  { length: 24 },
-  (_, h) => [h, submissionWeight(h)] as const,
-);
+const HOUR_WEIGHTS: readonly number[] = Array.from({ length: 24 }, (_, h) => submissionWeight(h));
 
 const KINDS = ['pretrain', 'fine-tune', 'batch-eval', 'embed-batch', 'hpo-sweep'] as const;
 
@@ -117,25 +117,23 @@ interface DrawContext {
   readonly dayStart: EpochMs;
   readonly power: GpuNodePower;
   readonly gpuWeights: readonly (readonly [number, number])[];
+  /** [hours after dayStart, weight] for each hour of the day's arrivals (arrivalHours). */
   readonly hourWeights: readonly (readonly [number, number])[];
-  readonly arrivalStartHour: number;
 }
 
 const drawJob = (ctx: DrawContext): Omit<ComputeJob, 'id'> => {
   const { rnd, site, dayStart, power } = ctx;
   const gpus = weighted(rnd, ctx.gpuWeights);
-  // Clock hours from the window's start on; an hour before midnight is the evening before.
-  const clockHour = weighted(rnd, ctx.hourWeights);
-  const hour = clockHour - (clockHour >= 24 + ctx.arrivalStartHour ? 24 : 0);
+  const hour = weighted(rnd, ctx.hourWeights);
   const submittedAt = epochMs(dayStart + hour * HOUR_MS + intBetween(rnd, 0, 59) * MINUTE_MS);
   const durationMinutes = intBetween(rnd, 60, 360);
   const slackMinutes = intBetween(rnd, 4 * 60, 16 * 60);
   const kind = pick(rnd, KINDS);
   const releaseAt = submittedAt;
-  // Capped to the end of the next day; still ≥ release + duration because release < end of day
-  // and duration ≤ 6 h.
+  // Capped to the end of the next settlement day; still ≥ release + duration because release < end
+  // of day and duration ≤ 6 h.
   const deadlineAt = epochMs(
-    Math.min(releaseAt + (durationMinutes + slackMinutes) * MINUTE_MS, dayStart + 48 * HOUR_MS),
+    Math.min(releaseAt + (durationMinutes + slackMinutes) * MINUTE_MS, dayStart + settlementDaysMs(dayStart, 2)),
   );
   const powerKw = jobPowerKw(power, gpus);
   const durationH = durationMinutes / 60;
@@ -180,11 +178,34 @@ const inferenceProfile = (
 /** A filled day stops here whatever its target: a fault guard, far above any site's day. */
 const MAX_FILL_JOBS = 100_000;
 
-const hourWeightsOf = (arrivals: readonly number[] | undefined): readonly (readonly [number, number])[] => {
+const hourWeightsOf = (arrivals: readonly number[] | undefined): readonly number[] => {
   if (arrivals === undefined) return HOUR_WEIGHTS;
   if (arrivals.length !== 24 || !arrivals.every((w) => w >= 0 && Number.isFinite(w)) || !arrivals.some((w) => w > 0))
     throw new RangeError('arrivalsByHour must be 24 non-negative weights, not all 0');
-  return arrivals.map((w, h) => [h, w] as const);
+  return arrivals;
+};
+
+/**
+ * The hours a day's jobs arrive in, as [hours after dayStart, the weight of its UK clock hour]: the
+ * hours from `startHour` (≤ 0: the evening before) to the next day's same clock hour. That is 24
+ * hours, or 23 on the spring clock-change day (01:00 does not happen) and 25 on the autumn one
+ * (01:00 happens twice, each with its weight). Listed by clock hour, midnight first, then in time
+ * order: on an ordinary day the entries and their order are those of the 24 clock hours, so the same
+ * seed draws the same day as before the clock change was counted.
+ */
+export const arrivalHours = (
+  dayStart: EpochMs,
+  weights: readonly number[],
+  startHour: number,
+): (readonly [number, number])[] => {
+  const hours = settlementDaysMs(dayStart, 1) / HOUR_MS;
+  const out: (readonly [number, number, number])[] = [];
+  for (let e = startHour; e < startHour + hours; e++) {
+    const at = dayStart + e * HOUR_MS;
+    const clock = new Date(at + londonOffsetMs(at)).getUTCHours();
+    out.push([clock, e, weights[clock] ?? 0]);
+  }
+  return out.sort((a, b) => a[0] - b[0] || a[1] - b[1]).map(([, e, w]) => [e, w] as const);
 };
 
 /** Draws `jobs` jobs, or with none given, jobs until their GPU-hours reach `fillGpuHours`. */
@@ -221,17 +242,17 @@ export const generateDay = (options: WorkloadOptions): GeneratedDay => {
   // The day's UK date (a settlement day starts at UK midnight, 23:00 UTC the day before in summer
   // time): the UTC date gave the day after the spring clock change the same ids as the day before.
   const day = isoOf(dayStart + londonOffsetMs(dayStart)).slice(0, 10);
+  const startHour = options.arrivalStartHour ?? 0;
+  if (!(Number.isInteger(startHour) && startHour <= 0 && startHour > -24))
+    throw new RangeError(`arrivalStartHour must be a whole number of hours in (-24, 0], got ${startHour}`);
   const ctx: DrawContext = {
     rnd: jobRnd,
     site,
     dayStart,
     power,
     gpuWeights: GPU_MIXES[options.gpuMix ?? 'mixed'],
-    hourWeights: hourWeightsOf(options.arrivalsByHour),
-    arrivalStartHour: options.arrivalStartHour ?? 0,
+    hourWeights: arrivalHours(dayStart, hourWeightsOf(options.arrivalsByHour), startHour),
   };
-  if (!(Number.isInteger(ctx.arrivalStartHour) && ctx.arrivalStartHour <= 0 && ctx.arrivalStartHour > -24))
-    throw new RangeError(`arrivalStartHour must be a whole number of hours in (-24, 0], got ${ctx.arrivalStartHour}`);
   // Ids follow submission order (a stable sort keeps draw order on ties), as a scheduler numbers them.
   const sorted = drawJobs(ctx, jobs, options.fillGpuHours)
     .sort((a, b) => a.submittedAt - b.submittedAt)

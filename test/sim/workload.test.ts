@@ -4,6 +4,7 @@ import fc from 'fast-check';
 import { generateDay } from '../../src/sim/workload.ts';
 import { A100_SXM_NODE, jobPowerKw, nodeIdleKw, nodeMaxKw } from '../../src/sim/power.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
+import { settlementDaysMs } from '../../src/domain/settlement-day.ts';
 import type { ComputeJob } from '../../src/domain/compute.ts';
 
 const HOUR = 60 * MINUTE_MS;
@@ -24,10 +25,11 @@ const assertValid = (job: ComputeJob, start: number): void => {
   assert.equal(job.workUnit, 'gpu-hours');
   assert.equal(job.site, site);
   assert.deepEqual(job.allowedSites, [site]);
-  assert.ok(job.submittedAt >= start && job.submittedAt < start + 24 * HOUR, ctx);
+  // A day is 24 hours of arrivals, 23 or 25 on a clock-change day; due by the end of the next one.
+  assert.ok(job.submittedAt >= start && job.submittedAt < start + settlementDaysMs(start, 1), ctx);
   assert.ok(job.releaseAt >= job.submittedAt, ctx);
   assert.ok(job.deadlineAt >= job.releaseAt + hours * HOUR, ctx);
-  assert.ok(job.deadlineAt <= start + 48 * HOUR, ctx);
+  assert.ok(job.deadlineAt <= start + settlementDaysMs(start, 2), ctx);
   assert.equal(job.beginAt, undefined);
 };
 
@@ -109,4 +111,75 @@ test('job ids name the UK date of the settlement day: the days either side of th
   );
   assert.match(ids[1]![0]!, /-2023-03-27-001$/);
   assert.equal(new Set([...ids[0]!, ...ids[1]!]).size, ids[0]!.length + ids[1]!.length);
+});
+
+test('arrivals follow the UK clock through a clock change: 23 hours of them on the spring day, 25 on the autumn day', async () => {
+  const { settlementDayStart } = await import('../../src/domain/settlement-day.ts');
+  const { arrivalHours } = await import('../../src/sim/workload.ts');
+  const weights = Array.from({ length: 24 }, (_, h) => h + 1);
+  const clockOf = (start: number, e: number): number => {
+    const at = new Date(start + e * HOUR).toLocaleString('en-GB', {
+      timeZone: 'Europe/London',
+      hour: '2-digit',
+      hourCycle: 'h23',
+    });
+    return Number(at);
+  };
+  for (const [date, hours] of [
+    ['2023-03-25', 24],
+    ['2023-03-26', 23],
+    ['2023-07-12', 24],
+    ['2023-10-29', 25],
+  ] as const) {
+    const start = settlementDayStart(date);
+    for (const from of [0, -6]) {
+      const entries = arrivalHours(start, weights, from);
+      assert.equal(entries.length, hours, `${date} from ${from}`);
+      // Each entry is an hour of the window, at its own UK clock hour's weight.
+      assert.deepEqual(
+        entries.map(([e]) => e).sort((a, b) => a - b),
+        Array.from({ length: hours }, (_, k) => from + k),
+      );
+      for (const [e, w] of entries) assert.equal(w, clockOf(start, e) + 1, `${date} hour ${e}`);
+    }
+  }
+  // An ordinary day lists the clock hours in order, midnight first, as the draws always read them.
+  assert.deepEqual(
+    arrivalHours(settlementDayStart('2023-07-12'), weights, -6).map(([e]) => e),
+    [...Array.from({ length: 18 }, (_, k) => k), -6, -5, -4, -3, -2, -1],
+  );
+  // Spring: 01:00 does not happen; autumn: it happens twice (BST, then GMT), each with its weight.
+  const clocks = (date: string) => arrivalHours(settlementDayStart(date), weights, 0).map(([, w]) => w - 1);
+  assert.ok(!clocks('2023-03-26').includes(1));
+  assert.equal(clocks('2023-10-29').filter((c) => c === 1).length, 2);
+});
+
+test('a clock-change day draws its jobs within its own 23 or 25 hours, due by the end of the next settlement day', async () => {
+  const { settlementDayStart } = await import('../../src/domain/settlement-day.ts');
+  for (const [date, hours] of [
+    ['2023-03-26', 23],
+    ['2023-10-29', 25],
+  ] as const) {
+    const start = settlementDayStart(date);
+    const next = settlementDayStart(date === '2023-03-26' ? '2023-03-27' : '2023-10-30');
+    const after = settlementDayStart(date === '2023-03-26' ? '2023-03-28' : '2023-10-31');
+    assert.equal(next - start, hours * HOUR);
+    const jobs = Array.from(
+      { length: 20 },
+      (_, seed) => generateDay({ seed, site, dayStart: start, jobs: 60 }).jobs,
+    ).flat();
+    assert.ok(
+      jobs.every((j) => j.submittedAt >= start && j.submittedAt < next),
+      date,
+    );
+    assert.ok(
+      jobs.every((j) => j.deadlineAt <= after),
+      date,
+    );
+    // The day's last hour has arrivals (on the autumn day the 24-hour draw left it empty).
+    assert.ok(
+      jobs.some((j) => j.submittedAt >= next - HOUR),
+      date,
+    );
+  }
 });
