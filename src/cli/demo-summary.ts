@@ -85,8 +85,8 @@ const kwhPair = (d: number, c: number): string => {
 const pct = (x: number): string =>
   Math.abs(x * 100 - Math.round(x * 100)) < 0.05 ? (x * 100).toFixed(0) : (x * 100).toFixed(1);
 
-/** Each settlement period, what was delivered in all and what it was paid. */
-const deliveryLines = ({ procurement: p, settlement, sites }: SummaryInput): string[] => {
+/** Each settlement period, what was delivered in all and what it was paid (exported for its test). */
+export const deliveryLines = ({ procurement: p, settlement, sites }: SummaryInput): string[] => {
   const out = [
     `  periods     delivered = (baseline − metered) × 0.5 h, per settlement period; baseline ${settlement.baselineMethod}`,
   ];
@@ -118,9 +118,22 @@ const deliveryLines = ({ procurement: p, settlement, sites }: SummaryInput): str
   // reduction beyond the commitment would have happened without the order, and is not paid for.
   // The order's sites: one site's offer is settled at that site alone, whatever the fleet.
   const several = p.offer.site === 'portfolio' && sites.length > 1;
+  // The baseline the periods were settled against: the FIFO twin, or BL01 (usual import by period).
+  const fifo = /FIFO/i.test(settlement.baselineMethod);
+  const baseline = fifo ? 'FIFO baseline' : `${settlement.baselineMethod} baseline`;
+  const cause = fifo
+    ? "FlexLon's plan moves work out of the dear evening peak on price alone"
+    : `the ${settlement.baselineMethod} baseline is the site's usual import in these periods, and FlexLon's plan moves work out of the dear evening peak on price alone`;
+  // Each period is settled on its own: a window delivered beyond its total can still have a period
+  // short of its part, which "paid on" already counts; say which, or the why reads as no shortfall.
+  const short = settlement.periods.filter((x) => x.deliveredKwh < x.committedKwh - 0.005);
+  const shortWords =
+    short.length === 0
+      ? ''
+      : `; ${short.map((x) => `${stamp(x.start).slice(1, -1)} fell short (${kwhPair(x.deliveredKwh, x.committedKwh)})`).join(', ')}, which the pay counts`;
   if (share > 120 && limit === undefined)
     out.push(
-      `  why ${share.toFixed(0)} %  ${several ? 'the sites' : 'the site'} stayed a further ${kw1((settlement.deliveredKwh - settlement.committedKwh) / windowHours(p))} below ${several ? 'their' : 'its'} FIFO baseline than committed: FlexLon's plan moves work out of the dear evening peak on price alone; only the committed reduction is sold and paid`,
+      `  why ${share.toFixed(0)} %  ${several ? 'the sites' : 'the site'} stayed a further ${kw1((settlement.deliveredKwh - settlement.committedKwh) / windowHours(p))} below ${several ? 'their' : 'its'} ${baseline} than committed over the window: ${cause}; only the committed reduction is sold and paid${shortWords}`,
     );
   return out;
 };

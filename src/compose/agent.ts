@@ -110,7 +110,7 @@ const simScheduler = async (
     itPowerLimitKw: cluster.itPowerLimitKw,
     pue: cluster.pue,
     ...(cluster.battery ? { battery: cluster.battery } : {}),
-    sim: { cluster, twin, jobs: day.jobs, offeredLoad: offeredLoad(day.jobs, cluster.totalGpus) },
+    sim: { cluster, twin, jobs: day.jobs, offeredLoad: offeredLoad(day.jobs, cluster.totalGpus, dayStart) },
     baseline: history
       ? async (g) => bl01For(history, g)
       : async (g) => {

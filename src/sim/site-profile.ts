@@ -116,7 +116,9 @@ export const siteDay = (o: SiteDayOptions): GeneratedDay => {
 
 /**
  * How busy a day's queue keeps a training pool: GPU-hours the jobs demand over the GPU-hours the pool
- * can run in 24 h (1 = exactly full; above 1, more work than the day can run).
+ * can run in the day (1 = exactly full; above 1, more work than the day can run). The day is 24 hours
+ * unless `dayStart` names a settlement day, which lasts 23 or 25 on a clock change.
  */
-export const offeredLoad = (jobs: readonly ComputeJob[], trainingGpus: number): number =>
-  jobs.reduce((a, j) => a + (j.gpus * j.energyKwh) / j.powerKw, 0) / (trainingGpus * HOURS_PER_DAY);
+export const offeredLoad = (jobs: readonly ComputeJob[], trainingGpus: number, dayStart?: number): number =>
+  jobs.reduce((a, j) => a + (j.gpus * j.energyKwh) / j.powerKw, 0) /
+  (trainingGpus * (dayStart === undefined ? HOURS_PER_DAY : settlementDaysMs(dayStart, 1) / 3_600_000));

@@ -168,3 +168,21 @@ test('config: busy and the FIFO carbon cap by default; a bad profile is refused 
     rmSync(dir, { recursive: true, force: true });
   }
 });
+
+test('a busy clock-change day asks for its fill of the 23 or 25 hours it has, and says so', async () => {
+  const { settlementDayStart } = await import('../../src/domain/settlement-day.ts');
+  for (const [date, hours] of [
+    ['2023-03-26', 23],
+    ['2023-10-29', 25],
+  ] as const) {
+    const start = settlementDayStart(date);
+    const jobs = siteDay({ profile: 'busy', seed: 1, site: 'lon', dayStart: start, trainingNodes: 32 }).jobs;
+    const load = offeredLoad(jobs, 256, start);
+    assert.ok(load >= BUSY_OFFERED_LOAD && load < BUSY_OFFERED_LOAD + 0.05, `${date}: ${load}`);
+    // Read over 24 hours, as the usage line did, the spring day looked less busy and the autumn one more.
+    assert.ok(Math.abs(offeredLoad(jobs, 256) - (load * hours) / 24) < 1e-9, date);
+  }
+  // An ordinary day reads the same either way.
+  const day = siteDay({ profile: 'busy', seed: 1, site: 'lon', dayStart, trainingNodes: 32 }).jobs;
+  assert.equal(offeredLoad(day, 256, dayStart), offeredLoad(day, 256));
+});
