@@ -152,12 +152,25 @@ export const compare = async (m: Market): Promise<{ total: Savings; sites: { sit
 };
 
 /** The saving against FIFO in words: "£x less energy cost and y kgCO2 less". */
-export const savedWords = (s: Savings): string => {
-  const kg = s.gCo2 / 1000;
+export const savedWords = (s: Savings): string => savingWords(shownGbp(s), shownKg(s));
+
+const savingWords = (gbp: number, kg: number): string => {
   const carbon = kg >= 0 ? `${kg.toFixed(1)} kgCO2 less` : `${(-kg).toFixed(1)} kgCO2 more`;
-  const cost = s.gbp >= 0 ? `${money(s.gbp)} less energy cost` : `${money(-s.gbp)} more energy cost`;
+  const cost = gbp >= 0 ? `${money(gbp)} less energy cost` : `${money(-gbp)} more energy cost`;
   return `${cost} and ${carbon}`;
 };
+
+/** Whole pence, halves away from zero, as `money` prints them. */
+const pence = (gbp: number): number => Math.sign(gbp) * Math.round(Math.abs(gbp) * 100);
+
+/**
+ * The saving as the difference of the two totals printed beside it (sideBySide), so that FIFO's £
+ * less FlexLon's £ is the £ saved to the penny on the page (the unrounded difference could print a
+ * penny off: £1452.79 − £1418.21 read "£34.57 less").
+ */
+const shownGbp = (s: Savings): number => (pence(s.bauGbp) - pence(s.flexlonGbp)) / 100;
+/** The same for kgCO2, to the tenth printed. */
+const shownKg = (s: Savings): number => (Math.round(s.bauGCo2 / 100) - Math.round(s.flexlonGCo2 / 100)) / 10;
 
 /** Both days side by side: "FlexLon £a and b kgCO2, FIFO £c and d kgCO2". */
 export const sideBySide = (s: Savings): string =>
@@ -200,9 +213,10 @@ export const sameWorkWords = (s: Savings): string | undefined => {
   if (Math.abs(1 - ratio) < 0.0005 || apart < 1) return undefined;
   const gbp = s.bauGbp * ratio - s.flexlonGbp;
   const gCo2 = s.bauGCo2 * ratio - s.flexlonGCo2;
-  const head = `${savedWords({ ...s, gbp, gCo2 })} than FIFO would have taken for the ${s.flexlonGpuHours.toFixed(0)} GPU-hours FlexLon ran (at FIFO's average £ and gCO2 per GPU-hour)`;
+  const head = `${savingWords(gbp, gCo2 / 1000)} than FIFO would have taken for the ${s.flexlonGpuHours.toFixed(0)} GPU-hours FlexLon ran (at FIFO's average £ and gCO2 per GPU-hour)`;
   // What separates this from the headline: FIFO's cost of the work one side ran and the other did not.
-  const rest = money(Math.abs(s.gbp - gbp));
+  // From the two figures printed, so that they add up on the page.
+  const rest = money(Math.abs(shownGbp(s) - pence(gbp) / 100));
   return ratio < 1
     ? `${head}; the other ${rest} of "vs FIFO" is the ${apart.toFixed(0)} GPU-hours FlexLon left to run after the two days`
     : `${head}; "vs FIFO" is ${rest} smaller than this, FIFO's cost of the ${apart.toFixed(0)} GPU-hours FlexLon ran beyond it`;

@@ -61,6 +61,23 @@ export class Timeline {
   }
 }
 /** Pounds to the penny, the minus before the pound sign: -£1.24 reads as money, £-1.24 as a typo. */
+/**
+ * An offer's cost parts in whole pence that add up to its opportunity cost as printed: each part
+ * rounded on its own could miss by a penny ("energy -£1.50, lateness £0.00, GPU caps £4.77" beside
+ * "opportunity cost £3.26"), so the pence the rounding lost or gained go to the largest part. Parts
+ * that differ from the total by more than rounding are printed as they are.
+ */
+export const penniesAddingUp = <T extends Readonly<Record<string, number>>>(parts: T, totalGbp: number): T => {
+  const p = (x: number) => Math.sign(x) * Math.round(Math.abs(x) * 100);
+  const keys = Object.keys(parts) as (keyof T & string)[];
+  const sum = keys.reduce((a, k) => a + (parts[k] as number), 0);
+  if (keys.length === 0 || Math.abs(sum - totalGbp) >= 0.005) return parts;
+  const out: Record<string, number> = Object.fromEntries(keys.map((k) => [k, p(parts[k] as number)]));
+  const largest = keys.reduce((a, k) => (Math.abs(parts[k] as number) > Math.abs(parts[a] as number) ? k : a));
+  out[largest] = (out[largest] as number) + p(totalGbp) - keys.reduce((a, k) => a + (out[k] as number), 0);
+  return Object.fromEntries(keys.map((k) => [k, (out[k] as number) / 100])) as T;
+};
+
 export const money = (n: number): string => {
   const pence = Math.sign(n) * Math.round(Math.abs(n) * 100); // halves away from zero, either sign
   return `${pence < 0 ? '-' : ''}£${(Math.abs(pence) / 100).toFixed(2)}`;
@@ -96,11 +113,12 @@ export const eventLines = (
       const p = e.procurement;
       const o = p.offer;
       const hours = (o.windowEnd - o.windowStart) / 3_600_000;
-      const parts = o.costComponents
-        ? `: energy ${money(o.costComponents.energyGbp)}, lateness ${money(o.costComponents.latenessGbp)}` +
-          (o.costComponents.capsGbp !== 0 ? `, GPU caps ${money(o.costComponents.capsGbp)}` : '') +
-          (o.costComponents.batteryGbp !== 0 ? `, battery wear ${money(o.costComponents.batteryGbp)}` : '') +
-          (o.costComponents.movesGbp !== 0 ? `, site moves ${money(o.costComponents.movesGbp)}` : '')
+      const c = o.costComponents && penniesAddingUp(o.costComponents, o.opportunityCostGbp);
+      const parts = c
+        ? `: energy ${money(c.energyGbp)}, lateness ${money(c.latenessGbp)}` +
+          (c.capsGbp !== 0 ? `, GPU caps ${money(c.capsGbp)}` : '') +
+          (c.batteryGbp !== 0 ? `, battery wear ${money(c.batteryGbp)}` : '') +
+          (c.movesGbp !== 0 ? `, site moves ${money(c.movesGbp)}` : '')
         : '';
       return [
         `${stamp(e.at)} offer (on_search): ${o.reductionKw.toFixed(1)} kW at ${o.site} ${hhmm(o.windowStart)}–${hhmm(o.windowEnd)}, ${money(o.priceGbp)} (${o.priceGbpPerMwh.toFixed(2)} £/MWh; opportunity cost ${money(o.opportunityCostGbp)}${parts})`,

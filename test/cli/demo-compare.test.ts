@@ -1,7 +1,7 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import type { Market } from '../../src/compose/market.ts';
-import { carbonCapLines, sameWorkWords, savedWords, type Savings } from '../../src/cli/demo-compare.ts';
+import { carbonCapLines, sameWorkWords, savedWords, sideBySide, type Savings } from '../../src/cli/demo-compare.ts';
 import { demoConfig } from '../../src/config.ts';
 
 // The `flexlon demo --jobs 150` run a new user read (2023-01-24): FlexLon £2,103.84 and FIFO
@@ -31,6 +31,21 @@ describe('the demo against FIFO on the same work (sameWorkWords)', () => {
       same,
       '£1.99 less energy cost and 1.4 kgCO2 more than FIFO would have taken for the 11489 GPU-hours FlexLon ran (at FIFO\'s average £ and gCO2 per GPU-hour); the other £15.95 of "vs FIFO" is the 87 GPU-hours FlexLon left to run after the two days',
     );
+  });
+
+  it('prints the saving as the difference of the two totals printed beside it, to the penny', () => {
+    // `npm start` read "FlexLon £1418.21 …, FIFO £1452.79" beside "£34.57 less": 1452.79 − 1418.21 = 34.58
+    // (and 1000.0 − 980.0 kg is 20.0, where the unrounded 20.098 printed 20.1).
+    const s = {
+      ...run(11_576),
+      bauGbp: 1452.786,
+      flexlonGbp: 1418.214,
+      gbp: 34.572,
+      bauGCo2: 1_000_049,
+      flexlonGCo2: 979_951,
+    };
+    assert.equal(savedWords(s), '£34.58 less energy cost and 20.0 kgCO2 less');
+    assert.match(sideBySide(s), /^FlexLon £1418\.21 and 980\.0 kgCO2, FIFO £1452\.79 and 1000\.0 kgCO2$/);
   });
 
   it('says nothing when both ran the same work', () => {

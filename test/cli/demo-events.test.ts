@@ -3,7 +3,7 @@
 // was printed before "[18:00] window opens").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { money, stamp, Timeline, windowLabel } from '../../src/cli/demo-events.ts';
+import { money, penniesAddingUp, stamp, Timeline, windowLabel } from '../../src/cli/demo-events.ts';
 
 test('a stamp names UTC, the settlement period and, in summer, BST', () => {
   assert.equal(stamp(Date.parse('2023-01-24T18:00:00Z')), '[18:00 SP37]');
@@ -56,4 +56,17 @@ test('money: to the penny, halves away from zero, the minus before the pound sig
   assert.equal(money(-0.125), '-£0.13');
   assert.equal(money(-0.004), '£0.00');
   assert.equal(money(-0), '£0.00');
+});
+
+test("an offer's cost parts add up to its opportunity cost as printed, to the penny", () => {
+  // `flexlon demo --jobs 150`: energy −1.503, lateness 0, caps 4.766 (each rounded: −£1.50 + £4.77 =
+  // £3.27) beside an opportunity cost of £3.263 (£3.26).
+  const parts = { energyGbp: -1.503, latenessGbp: 0, capsGbp: 4.766, batteryGbp: 0, movesGbp: 0 };
+  const shown = penniesAddingUp(parts, 3.263);
+  assert.deepEqual(shown, { energyGbp: -1.5, latenessGbp: 0, capsGbp: 4.76, batteryGbp: 0, movesGbp: 0 });
+  assert.equal(money(Object.values(shown).reduce((a, x) => a + x, 0)), money(3.263));
+  // Parts that already add up are only rounded.
+  assert.deepEqual(penniesAddingUp({ a: -1.24, b: 1.11, c: 0.66 }, 0.53), { a: -1.24, b: 1.11, c: 0.66 });
+  // Parts that do not sum to the total (more than rounding apart) are left as they are.
+  assert.deepEqual(penniesAddingUp({ a: 1, b: 2 }, 5), { a: 1, b: 2 });
 });
