@@ -167,11 +167,42 @@ export const composeMarket = async (
  * The seed of provider k's plan, offer and order ids on the replayed day starting at dayStart: the
  * same for the same run, another for another provider or another day.
  */
-export const idSeedOf = (seed: number, provider: number, dayStart: number): number =>
+export const idSeedOf = (seed: number, provider: number, dayStart: number, variant = 0): number =>
   // The day's index from its settlement day start an hour on: 23:00 UTC (UK local midnight in summer
   // time) counts as the next UTC day, so the day after the spring clock change (which starts at
   // 23:00 UTC on the change's day, itself started at 00:00 UTC) has its own index.
-  seed + provider * 104_729 + Math.floor((dayStart + 3_600_000) / 86_400_000) * 7_919;
+  (seed +
+    provider * 104_729 +
+    Math.floor((dayStart + 3_600_000) / 86_400_000) * 7_919 +
+    Math.imul(variant, 0x9e3779b1)) >>>
+  0;
+
+/**
+ * What makes one demo's market another's on the same day and seed (FNV-1a of the options that shape
+ * its queues, sites, offers and settlement; files by name, so two checkouts agree): the ids' seed
+ * takes it in, so `npm start` and `flexlon demo --jobs 150` no longer name their different orders
+ * alike (a new user read one order id with two sets of terms). The clock's speed, the data folder,
+ * logging and the dashboard change nothing in the market, so they are not in it.
+ */
+export const marketVariantOf = (c: DemoConfig): number => {
+  const name = (f: string) => f.split(/[\\/]/).pop() ?? f;
+  const shape = JSON.stringify([
+    c.siteProfile,
+    c.jobs ?? null,
+    c.sites,
+    c.providers,
+    c.baseline,
+    c.carbonCap,
+    c.capacityValueShare,
+    c.events === undefined ? null : name(c.events),
+    c.grid.carbon.map(name),
+    c.grid.price.map(name),
+    c.grid.regional.map(name),
+  ]);
+  let h = 0x811c9dc5;
+  for (let i = 0; i < shape.length; i++) h = Math.imul(h ^ shape.charCodeAt(i), 0x01000193) >>> 0;
+  return h;
+};
 
 const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hooks: MarketHooks): Promise<Market> => {
   // The replayed day is the GB settlement day: from UK local midnight (23:00 UTC the evening before
@@ -248,7 +279,7 @@ const composeMarketOnce = async (c: DemoConfig, runId: string, log: Logger, hook
             ...(hooks.onPlanRecorded
               ? { onPlanRecorded: (plan: PlanRecord) => hooks.onPlanRecorded?.(plan, providerId(k)) }
               : {}),
-            ids: seededIds(idSeedOf(c.seed, k, dayStart)),
+            ids: seededIds(idSeedOf(c.seed, k, dayStart, marketVariantOf(c))),
           },
         ),
       );

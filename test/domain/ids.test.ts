@@ -3,7 +3,8 @@
 import { describe, it } from 'node:test';
 import assert from 'node:assert/strict';
 import { seededIds } from '../../src/domain/ids.ts';
-import { idSeedOf } from '../../src/compose/market.ts';
+import { idSeedOf, marketVariantOf } from '../../src/compose/market.ts';
+import { demoConfig } from '../../src/config.ts';
 import { settlementDayStart } from '../../src/domain/settlement-day.ts';
 
 const day = (d: string) => settlementDayStart(d);
@@ -23,5 +24,22 @@ describe('seeded ids in the demo', () => {
     const days = ['2023-03-25', '2023-03-26', '2023-03-27', '2023-10-28', '2023-10-29', '2023-10-30', '2023-07-12'];
     const seeds = days.map((d) => idSeedOf(42, 0, day(d)));
     assert.equal(new Set(seeds).size, days.length, seeds.join(', '));
+  });
+
+  it('name two different markets on the same day and seed apart, and one market alike however it is run', () => {
+    const of = (input: Parameters<typeof demoConfig>[0]) =>
+      firstOrder(idSeedOf(7, 0, day('2023-01-24'), marketVariantOf(demoConfig(input, {}))));
+    const plain = of({});
+    // `npm start` and `flexlon demo --jobs 150` printed one order id for 56.5 kW at £2.83 and 14.4 kW at £3.62.
+    for (const other of [
+      { jobs: '150' },
+      { sites: '3' },
+      { baseline: 'bl01' },
+      { carbonCap: 'none' },
+      { siteProfile: 'half-idle' },
+    ])
+      assert.notEqual(of(other), plain, JSON.stringify(other));
+    // The clock's speed, the data folder and logging change nothing in the market.
+    assert.equal(of({ secondsPerDay: '60', dataDir: '/tmp/elsewhere', logLevel: 'silent' }), plain);
   });
 });
