@@ -23,6 +23,25 @@ export interface Command {
   run(argv: readonly string[], io: Output, signal: AbortSignal): Promise<number>;
 }
 
+/**
+ * `--jobs -3` as `--jobs=-3`: node's parseArgs reads a value that starts with "-" as another option and
+ * calls the flag ambiguous, so a negative number never reached the flag's own check, which says what
+ * range it takes. Only a string option followed by a number is joined; `--out --from` still is an error.
+ */
+const negativeValuesJoined = (argv: readonly string[], options: NonNullable<ParseArgsConfig['options']>): string[] => {
+  const out: string[] = [];
+  for (let i = 0; i < argv.length; i++) {
+    const a = argv[i] as string;
+    const next = argv[i + 1];
+    const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
+    if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {
+      out.push(`${a}=${next}`);
+      i++;
+    } else out.push(a);
+  }
+  return out;
+};
+
 export const parseFlags = <O extends NonNullable<ParseArgsConfig['options']>>(
   argv: readonly string[],
   options: O,
@@ -31,7 +50,7 @@ export const parseFlags = <O extends NonNullable<ParseArgsConfig['options']>>(
 ) => {
   try {
     return parseArgs({
-      args: [...argv],
+      args: negativeValuesJoined(argv, options),
       options: { ...options, help: { type: 'boolean', short: 'h' } },
       strict: true,
       allowPositionals,

@@ -3,8 +3,10 @@
 // that commitment. The largest level printed is one the planner actually delivered.
 import { createPlanningSolver } from '../compose/index.ts';
 import { FlexError } from '../errors.ts';
+import type { PlanningProblem } from '../domain/planning.ts';
 import { flexibilityCurve } from '../optimise/offers.ts';
 import { parseFlags, type Command } from './command.ts';
+import { windowLabel } from './demo-events.ts';
 import { readProblem } from './planning-files.ts';
 
 const USAGE = `Usage: flexlon offers --problem P.json --site ID --from-slot A --to-slot B [--levels N] [--json] [--time-limit SECONDS]
@@ -31,6 +33,13 @@ const int = (raw: string | undefined, flag: string, lo: number, hi: number): num
       `${flag}: must be a whole number from ${lo} to ${hi}, got ${raw === undefined ? 'nothing' : `"${raw}"`}`,
     );
   return n;
+};
+
+/** A problem's slots [from, to) as clock time: UTC, the settlement periods and UK time in summer. */
+const windowOf = (problem: PlanningProblem, from: number, to: number): string => {
+  const start = Date.parse(problem.start);
+  const slot = problem.slotMinutes * 60_000;
+  return windowLabel(start + from * slot, start + to * slot);
 };
 
 export const offersCommand: Command = {
@@ -84,7 +93,7 @@ export const offersCommand: Command = {
       }
       const kw = (xs: readonly number[]) => xs.map((x) => x.toFixed(1)).join(' ');
       io.out(
-        `site ${curve.site}, slots [${curve.fromSlot}, ${curve.toSlot}); planned import ${kw(curve.plannedKw)} kW; plan cost £${curve.baseCostGbp.toFixed(2)}`,
+        `site ${curve.site}, slots [${curve.fromSlot}, ${curve.toSlot}) = ${windowOf(problem, curve.fromSlot, curve.toSlot)}; planned import ${kw(curve.plannedKw)} kW; plan cost £${curve.baseCostGbp.toFixed(2)}`,
       );
       if (curve.points.length === 0) {
         io.out('no reduction is deliverable in this window');

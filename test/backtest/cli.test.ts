@@ -222,13 +222,17 @@ describe('flexlon backtest', () => {
     // user can act on rather than node's placeholder '--seed=-XYZ'.
     const feb30 = await cli(['--from', '2023-02-30', '--to', '2023-03-02', '--out', dir]);
     assert.match(feb30.err, /--from must be a calendar date written YYYY-MM-DD, got "2023-02-30" \(no such day\)/);
-    const negative = await cli(['--from', '2023-02-01', '--to', '2023-02-01', '--seed', '-1', '--out', dir]);
-    assert.equal(negative.code, 2);
+    const forgotten = await cli(['--from', '2023-02-01', '--to', '2023-02-01', '--seed', '--out', dir]);
+    assert.equal(forgotten.code, 2);
     assert.match(
-      negative.err,
+      forgotten.err,
       /--seed needs a value, and what follows it starts with "-": if that is its value, write --seed=VALUE/,
     );
-    assert.doesNotMatch(negative.err, /XYZ/);
+    assert.doesNotMatch(forgotten.err, /XYZ/);
+    // A negative number is the flag's value, so the flag's own check says what it takes.
+    const negative = await cli(['--from', '2023-02-01', '--to', '2023-02-01', '--seed', '-1', '--out', dir]);
+    assert.equal(negative.code, 2);
+    assert.match(negative.err, /--seed must be a whole number ≥ 0, got "-1"/);
     // Before the data, the fault named is --from, not the end date.
     const early = await cli(['--from', '2022-11-20', '--to', '2022-12-31', '--out', dir]);
     assert.match(early.err, /--from 2022-11-20 is before it: start on 2022-11-25 or later/);

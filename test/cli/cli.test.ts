@@ -71,6 +71,11 @@ test('bad input names the field and what would be accepted, without a stack trac
       /FLX_CONFIG_INVALID: --date: the shipped grid data covers 2022-11-25 to 2024-09-30/,
     ],
     [
+      // A negative number reaches the flag's own check (node's parseArgs took it for another option).
+      ['demo', '--jobs', '-3'],
+      /FLX_CONFIG_INVALID: --jobs: must be a whole number from 1 to 2000, got "-3"/,
+    ],
+    [
       ['demo', '--seconds-per-day', 'fast'],
       /FLX_CONFIG_INVALID: --seconds-per-day: must be a number from 1 to 86400, got "fast"/,
     ],

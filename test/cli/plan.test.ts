@@ -155,7 +155,8 @@ test('offers prints the flexibility curve up to the largest deliverable reductio
     '3',
   );
   assert.equal(r.code, 0, r.err);
-  assert.match(r.out, /site lon, slots \[0, 2\); planned import/);
+  // The window in clock time as well as slots (a new user read "slots [0, 2)" with no time).
+  assert.match(r.out, /site lon, slots \[0, 2\) = 16:00–17:00 UTC \(SP35–36, 17:00–18:00 BST\); planned import/);
   assert.match(r.out, /reduction kW\s+opportunity £\s+£\/MWh/);
   assert.match(r.out, /largest deliverable reduction: [\d.]+ kW/);
   const json = flexlon(
