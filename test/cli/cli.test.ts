@@ -98,7 +98,10 @@ test('bad input names the field and what would be accepted, without a stack trac
     [['demo', '--sites', '5'], /FLX_CONFIG_INVALID: --sites: must be a whole number from 1 to 4, got "5"/],
     [['demo', '--sites', 'two'], /FLX_CONFIG_INVALID: --sites: must be a whole number from 1 to 4, got "two"/],
     [['demo', '--log-level', 'loud'], /FLX_CONFIG_INVALID: --log-level: must be one of/],
-    [['demo', '--colour'], /FLX_CLI_USAGE: Unknown option '--colour'/],
+    [['demo', '--colour'], /FLX_CLI_USAGE: Unknown option '--colour'\n/],
+    // A mistyped flag names the one it most likely meant: a prefix, or two edits away.
+    [['demo', '--dat', '2023-01-24'], /FLX_CLI_USAGE: Unknown option '--dat': did you mean --date\?/],
+    [['demo', '--stes', '2'], /FLX_CLI_USAGE: Unknown option '--stes': did you mean --sites\?/],
   ];
   for (const [args, message] of cases) {
     const r = await flexlonInProcess(...args);
