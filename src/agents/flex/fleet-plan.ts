@@ -314,6 +314,8 @@ export class RollingPlans {
         readonly grid: SlotGrid;
         readonly plan: Promise<FleetSolution>;
         readonly ticket: number;
+        readonly startMs: number;
+        doneMs: number;
       }
     | undefined;
   /** Start number of the last fresh plan kept (a plan made in place, not carried). */
@@ -332,7 +334,14 @@ export class RollingPlans {
     if (!r || now < r.from) return this.rolling;
     this.refresh = undefined;
     try {
+      const waiting = performance.now();
       const fresh = await r.plan;
+      // Market time stands still while a slot waits here (issue 13 item 8): say how long, and how
+      // long the fresh plan took from its start, so a slow slot's cause can be read from the log.
+      this.log.debug(
+        { at: now, waitedMs: Math.round(performance.now() - waiting), madeInMs: Math.round(r.doneMs - r.startMs) },
+        'fresh plan from the background kept',
+      );
       if (fresh.schedule.status === 'infeasible' || this.freshTicket > r.ticket) return this.rolling;
       this.rolling = rollingPlanOf(r.grid, fresh.problem, fresh.schedule);
     } catch (err) {
@@ -381,12 +390,17 @@ export class RollingPlans {
       this.rolling = rollingPlanOf(r.grid, r.problem, r.schedule);
       if (r.schedule.planner !== CARRIED_PLANNER) this.freshTicket = ticket;
     }
-    if (r.refresh)
-      this.refresh = {
+    if (r.refresh) {
+      const refresh = {
         from: epochMs(r.grid.start + REFRESH_LAG * r.grid.slotMinutes * MINUTE_MS),
         grid: r.grid,
         plan: r.refresh,
         ticket,
+        startMs: performance.now(),
+        doneMs: NaN,
       };
+      r.refresh.finally(() => (refresh.doneMs = performance.now())).catch(() => undefined);
+      this.refresh = refresh;
+    }
   }
 }
