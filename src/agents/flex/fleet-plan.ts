@@ -339,7 +339,13 @@ export class RollingPlans {
       // Market time stands still while a slot waits here (issue 13 item 8): say how long, and how
       // long the fresh plan took from its start, so a slow slot's cause can be read from the log.
       this.log.debug(
-        { at: now, waitedMs: Math.round(performance.now() - waiting), madeInMs: Math.round(r.doneMs - r.startMs) },
+        {
+          at: now,
+          waitedMs: Math.round(performance.now() - waiting),
+          madeInMs: Math.round(r.doneMs - r.startMs),
+          planner: fresh.schedule.planner,
+          jobs: fresh.problem.jobs.length,
+        },
         'fresh plan from the background kept',
       );
       if (fresh.schedule.status === 'infeasible' || this.freshTicket > r.ticket) return this.rolling;
