@@ -82,6 +82,13 @@ export interface SlotRead {
   readonly slots: number;
   /** The agent's own slot length when absent. */
   readonly slotMinutes?: number;
+  /**
+   * A baseline read only: `settlement` (the default) is the baseline orders are settled on;
+   * `counterfactual` the same queue on the site's own scheduler without FlexLon (a simulated site's
+   * FIFO twin), which the FIFO carbon cap holds plans to. A site with no counterfactual of its own
+   * (a real one) answers it with its settlement baseline. Absent on older providers.
+   */
+  readonly kind?: 'settlement' | 'counterfactual';
 }
 
 /** kW per slot of a read; null where there is no value (JSON has no NaN). */
@@ -279,6 +286,8 @@ export const parseSlotRead = (v: unknown): SlotRead => {
     if (!Number.isInteger(minutes) || minutes <= 0 || minutes > 60 || 1440 % minutes !== 0)
       throw invalid(what, 'slotMinutes', 'must be a whole number of minutes from 1 to 60 that divides a day');
   }
+  if (m.kind !== undefined && m.kind !== 'settlement' && m.kind !== 'counterfactual')
+    throw invalid(what, 'kind', `must be settlement or counterfactual, got ${JSON.stringify(m.kind)}`);
   return m as unknown as SlotRead;
 };
 

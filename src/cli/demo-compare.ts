@@ -252,18 +252,13 @@ export const carbonCapLines = async (c: DemoConfig, m: Market, savings?: Savings
   const within = capped.filter(keptCap).length;
   const missed = plans.filter((x) => x.carbonCapMissedKg !== undefined);
   // src/agents/flex/carbon-cap.ts: kept over the day, not per plan.
-  // The FIFO caps read the sites' settlement baselines (carbon-cap.ts): under --baseline bl01 that is
-  // BL01, each period's usual import over the site's recent working days, not the FIFO twin.
-  const fifo = c.baseline === 'bl01' ? "the sites' BL01 baselines (the settlement baseline in use)" : 'FIFO';
+  // The FIFO caps read each site's FIFO twin (carbon-cap.ts), with --baseline bl01 too: the agents
+  // answer the cap's counterfactual read with the twin, whatever orders are settled on.
   const what =
     c.carbonCap === 'fifo'
-      ? c.baseline === 'bl01'
-        ? `fifo (the default), read from ${fifo}: the day's emissions at most the baselines' (each plan's budget: the baselines' emissions from the day's start to the plan's horizon end, less what the sites metered so far; forecast intensity)`
-        : "fifo (the default): the day's emissions at most the same queue's on FIFO (each plan's budget: FIFO's emissions from the day's start to the plan's horizon end, less what the sites metered so far; forecast intensity)"
+      ? "fifo (the default): the day's emissions at most the same queue's on FIFO (each plan's budget: FIFO's emissions from the day's start to the plan's horizon end, less what the sites metered so far; forecast intensity)"
       : c.carbonCap === 'fifo-intensity'
-        ? c.baseline === 'bl01'
-          ? `fifo-intensity, read from ${fifo}: no more CO2 per kWh than the baselines' (each plan with what the sites metered since the day's start, against the baselines' intensity from then to the plan's horizon end; forecast intensity)`
-          : "fifo-intensity: no more CO2 per kWh than the same queues on FIFO (each plan with what the sites metered since the day's start, against FIFO's intensity from then to the plan's horizon end; forecast intensity)"
+        ? "fifo-intensity: no more CO2 per kWh than the same queues on FIFO (each plan with what the sites metered since the day's start, against FIFO's intensity from then to the plan's horizon end; forecast intensity)"
         : `each plan's emissions at most ${c.carbonCap} kg over its 48 h horizon`;
   const first = capped[0];
   const intensity = (x: PlanCarbon): string =>
@@ -274,7 +269,7 @@ export const carbonCapLines = async (c: DemoConfig, m: Market, savings?: Savings
     ? ''
     : first.carbonCapGPerKwh === undefined
       ? `; the first plan ${(first.carbonKg ?? 0).toFixed(0)} kg against a cap of ${(first.carbonCapKg ?? 0).toFixed(0)} kg`
-      : `; the first plan ${intensity(first)} against ${c.baseline === 'bl01' ? "the baselines'" : "FIFO's"} ${first.carbonCapGPerKwh.toFixed(0)} g/kWh`;
+      : `; the first plan ${intensity(first)} against FIFO's ${first.carbonCapGPerKwh.toFixed(0)} g/kWh`;
   const missedWords =
     missed.length > 0
       ? `, ${missed.length} could not keep it and ${missed.length === 1 ? 'was' : 'were'} made without it (FLX_CARBON_CAP_MISSED; ${c.carbonCap === 'fifo-intensity' ? 'allowances' : 'budgets'} ${missed.map((x) => (x.carbonCapMissedKg ?? 0).toFixed(0)).join(', ')} kg)`

@@ -41,6 +41,8 @@ export interface SchedulerParts {
   readonly meter: Meter;
   readonly baseLoad: (g: SlotGrid) => number[];
   readonly baseline?: (g: SlotGrid) => Promise<number[]>;
+  /** A simulated site's FIFO twin, where the settlement baseline is something else (BL01). */
+  readonly counterfactual?: (g: SlotGrid) => Promise<number[]>;
   readonly advance?: (t: EpochMs) => void;
   readonly itPowerLimitKw: number;
   readonly pue: number;
@@ -102,6 +104,12 @@ const simScheduler = async (
           days: SIM_HISTORY_DAYS,
         })
       : undefined;
+  const fifoTwin = async (g: SlotGrid): Promise<number[]> => {
+    // The twin runs ahead to the end of the grid: it is the counterfactual, not a forecast.
+    const end = epochMs(g.start + g.slots * g.slotMinutes * MINUTE_MS);
+    if (twin.now < end) twin.advanceTo(end);
+    return twin.importKw(g);
+  };
   return {
     scheduler: cluster,
     meter: cluster,
@@ -111,14 +119,9 @@ const simScheduler = async (
     pue: cluster.pue,
     ...(cluster.battery ? { battery: cluster.battery } : {}),
     sim: { cluster, twin, jobs: day.jobs, offeredLoad: offeredLoad(day.jobs, cluster.totalGpus, dayStart) },
-    baseline: history
-      ? async (g) => bl01For(history, g)
-      : async (g) => {
-          // The twin runs ahead to the end of the grid: it is the counterfactual, not a forecast.
-          const end = epochMs(g.start + g.slots * g.slotMinutes * MINUTE_MS);
-          if (twin.now < end) twin.advanceTo(end);
-          return twin.importKw(g);
-        },
+    baseline: history ? async (g) => bl01For(history, g) : fifoTwin,
+    // The FIFO carbon cap reads the twin whatever the settlement baseline is.
+    ...(history ? { counterfactual: fifoTwin } : {}),
   };
 };
 
@@ -243,6 +246,7 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
       : meter
         ? { baseline: bl01FromMeter((from, to) => store.meterReadings({ site: c.site.id, from, to })) }
         : {}),
+    ...(sch.counterfactual ? { counterfactual: sch.counterfactual } : {}),
     ...(sch.advance ? { advance: sch.advance } : {}),
     ...(sch.battery ? { battery: sch.battery } : {}),
     signer,

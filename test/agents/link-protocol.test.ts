@@ -117,6 +117,12 @@ test('bodies the agent receives: a dispatch (pushed or in a reply) and a meter o
   refuses(() => parseSlotRead({ fromMs: T0, slots: 0 }), 'FLX_LINK_INVALID', 'slots');
   refuses(() => parseSlotRead({ slots: 2 }), 'FLX_LINK_INVALID', 'fromMs');
   refuses(() => parseSlotRead({ fromMs: T0, slots: 2, slotMinutes: -30 }), 'FLX_LINK_INVALID', 'slotMinutes');
+  assert.deepEqual(parseSlotRead({ fromMs: T0, slots: 2, kind: 'counterfactual' }), {
+    fromMs: T0,
+    slots: 2,
+    kind: 'counterfactual',
+  });
+  refuses(() => parseSlotRead({ fromMs: T0, slots: 2, kind: 'fifo' }), 'FLX_LINK_INVALID', 'kind');
 });
 
 test('the orchestrator checks a report before keeping it, answers with one dispatch message, and takes link and ids from its deps', async () => {

@@ -85,11 +85,4 @@ describe('the carbon cap line against "vs FIFO" (carbonCapLines)', () => {
     assert.equal((await carbonCapLines(config, market, run(11_576))).length, 1);
     assert.equal((await carbonCapLines(config, market, { ...run(11_576), gCo2: -100, gCo2AtForecast: -50 })).length, 1);
   });
-  it('names the BL01 baselines as what the cap reads under --baseline bl01, not the FIFO twin', async () => {
-    const [fifo] = await carbonCapLines(config, market, run(11_576));
-    assert.match(fifo ?? '', /at most the same queue's on FIFO/);
-    const [bl01] = await carbonCapLines(demoConfig({ baseline: 'bl01' }), market, run(11_576));
-    assert.match(bl01 ?? '', /^ {2}carbon cap {2}fifo \(the default\), read from the sites' BL01 baselines/);
-    assert.doesNotMatch(bl01 ?? '', /FIFO/);
-  });
 });

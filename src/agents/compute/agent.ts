@@ -44,6 +44,11 @@ export interface ComputeAgentDeps {
    * twin (the same queue with no FlexLon decisions); a real site would answer from meter history.
    */
   readonly baseline?: (grid: SlotGrid) => Promise<number[]>;
+  /**
+   * The same queue on the site's own scheduler without FlexLon, where the site can tell (a simulated
+   * site's FIFO twin), for the FIFO carbon cap; the settlement baseline stands in where absent.
+   */
+  readonly counterfactual?: (grid: SlotGrid) => Promise<number[]>;
   /** Moves a simulated cluster's time forward; real schedulers run on their own. */
   readonly advance?: (t: EpochMs) => void;
   readonly signer: Signer;
@@ -375,7 +380,10 @@ export class ComputeAgent {
       fromOrchestrator(sender);
       if (!this.deps.baseline)
         throw new FlexError('FLX_ACTION_NOT_APPLICABLE', `site ${this.deps.site.id} has no baseline source configured`);
-      const importKw = await this.deps.baseline(gridOf(body));
+      const grid = gridOf(body);
+      // The FIFO carbon cap asks for the counterfactual; a site without one answers with its baseline.
+      const counterfactual = parseSlotRead(body).kind === 'counterfactual' ? this.deps.counterfactual : undefined;
+      const importKw = await (counterfactual ?? this.deps.baseline)(grid);
       return { importKw: importKw.map((x) => (Number.isFinite(x) ? x : null)) };
     });
     signedRoute(app, LINK_PATHS.meter, link, async (body, sender): Promise<SlotReadings> => {

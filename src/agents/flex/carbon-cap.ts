@@ -1,7 +1,8 @@
 // The FIFO carbon caps (BPP config `carbonCap`; docs/operator-guide.md, "Carbon cap"). Both are
 // kept cumulatively, not per plan, from the origin: the start of the first day this BPP capped (at
 // most a week back). FIFO's figures are the sites' settlement baselines (the FIFO counterfactual their
-// agents compute; under a BL01 baseline, BL01, which the demo's summary names), metered is what the sites imported from the origin to the plan's first slot, and
+// agents compute, asked for as such whatever baseline orders are settled on; a real site, which has
+// no twin, answers with its settlement baseline, BL01 over its meter), metered is what the sites imported from the origin to the plan's first slot, and
 // every kWh is at the forecast intensity of its half-hour.
 //  - "fifo" (the default): FlexLon may emit no more than the same queues would on FIFO. A plan made
 //    at time t may emit FIFO's kg from the origin to its horizon end less the metered kg.
@@ -38,6 +39,7 @@ type SlotsRead = (site: string, from: EpochMs, slots: number) => Promise<number[
 type Intensity = (region: string, grid: SlotGrid) => Promise<SignalSeries>;
 
 export interface FifoCapReads {
+  /** FIFO's import per slot: the site's counterfactual (its settlement baseline where it has none). */
   readonly baseline: SlotsRead;
   readonly meter: SlotsRead;
   /** Forecast intensity for a grid of past and future slots, as known now. */

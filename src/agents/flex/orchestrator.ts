@@ -81,7 +81,7 @@ export class FlexOrchestrator implements FleetPlanning {
     });
     this.fifoCap = new FifoCarbonCap(
       {
-        baseline: (site, from, slots) => this.baseline(site, from, slots),
+        baseline: (site, from, slots) => this.baseline(site, from, slots, 'counterfactual'),
         meter: (site, from, slots) => this.meter(site, from, slots),
         intensity: (region, grid) => deps.signals.forecast(region, grid, deps.market.now()),
       },
@@ -323,9 +323,20 @@ export class FlexOrchestrator implements FleetPlanning {
   }
 
   /** The settlement baseline per slot at a site, from its agent (see settlement/baselines.ts for the method). */
-  async baseline(siteId: string, from: EpochMs, slots: number): Promise<number[]> {
+  async baseline(
+    siteId: string,
+    from: EpochMs,
+    slots: number,
+    kind: 'settlement' | 'counterfactual' = 'settlement',
+  ): Promise<number[]> {
     const site = this.site(siteId);
-    const r = await this.link.baseline(site.agentUrl, { fromMs: from, slots, slotMinutes: this.deps.slotMinutes });
+    const r = await this.link.baseline(site.agentUrl, {
+      fromMs: from,
+      slots,
+      slotMinutes: this.deps.slotMinutes,
+      // Only where asked: an agent that predates the field refuses none, but the wire stays as it was.
+      ...(kind === 'counterfactual' ? { kind } : {}),
+    });
     return r.importKw.map((x) => (x === null ? NaN : x));
   }
 
