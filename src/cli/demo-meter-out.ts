@@ -92,8 +92,8 @@ export const writeMeterFiles = async (m: Market, c: DemoConfig, p: Procurement, 
   ];
   if (sites.length === 1)
     lines.push(
-      `settle it     flexlon settle --meter ${join(out, `${sites[0]}.csv`)} --baseline bl01 --event ${isoOf(order.windowStart)}/${isoOf(order.windowEnd)} --product ${product} --accepted-kw ${order.reductionKw}`,
-      `export it     flexlon audit export ${m.runDir} --transaction ${order.transactionId} --out FILE; flexlon audit verify --export FILE`,
+      `settle it     npx flexlon settle --meter ${join(out, `${sites[0]}.csv`)} --baseline bl01 --event ${isoOf(order.windowStart)}/${isoOf(order.windowEnd)} --product ${product} --accepted-kw ${order.reductionKw}`,
+      `export it     npx flexlon audit export ${m.runDir} --transaction ${order.transactionId} --out FILE; npx flexlon audit verify --export FILE`,
     );
   else lines.push(`              the order is split across ${sites.join(', ')}: settle each site's part from its file`);
   // The files are the meters whatever the demo settled on; only BL01 on them is what the provider applied.

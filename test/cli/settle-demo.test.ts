@@ -45,7 +45,10 @@ const run = async (...argv: string[]): Promise<{ code: number; lines: string[] }
 const printed = (lines: readonly string[], label: string): string[] => {
   const line = lines.find((l) => l.trimStart().startsWith(label));
   assert.ok(line, `the demo printed "${label}"\n${lines.join('\n')}`);
-  return line.trim().slice(label.length).trim().split(/\s+/).slice(1); // without "flexlon"
+  // As printed for a clone, where flexlon runs through npx (it is not on the PATH after npm ci).
+  const words = line.trim().slice(label.length).trim().split(/\s+/);
+  assert.deepEqual(words.slice(0, 2), ['npx', 'flexlon'], line);
+  return words.slice(2);
 };
 
 /**
