@@ -15,6 +15,7 @@ import { DEFAULTS, ORACLE_FULL_PLAN_EVERY, type BacktestOptions } from './run-op
 import { DRAIN_DAYS, type RunOutput } from './run.ts';
 import { gapsOf } from './signal-view.ts';
 import { esc } from './svg.ts';
+import { againstFifo } from './report-format.ts';
 import type { StrategyName } from './strategies.ts';
 import { targetsHtml, targetsOf, type Targets } from './targets.ts';
 import { assumptionsOf, notDoneOf } from './report-assumptions.ts';
@@ -145,6 +146,7 @@ const reportHtml = (
 <h1>FlexLon backtest</h1>
 <p>${o.from} to ${o.to} (+${DRAIN_DAYS} drain days), sites ${o.sites.join(', ')}, ${o.fleetFile ? `fleet file ${esc(o.fleetFile.path)}` : `${o.fleet} fleet`}, ${o.workloadName ? `jobs drawn from ${esc(o.workloadName)}` : o.fleetFile ? "the busy profile's jobs" : "the profile's jobs"}, seed ${o.seed}; carbon valued at £${carbon}/t; flexibility products: ${products.length ? products.join(', ') : 'none'}. Schema ${RESULTS_SCHEMA}; figures in results.json.</p>
 ${figuresTable(summary, out.batteries, targets.oracleIsBound)}
+${summary.flexlon && summary.fifo ? `<p><strong>${esc(againstFifo(summary.flexlon, summary.fifo))}.</strong></p>` : ''}
 <p>£/GPU-h: the bill for the sites' whole import (training and inference pools, idle included, × PUE)${out.batteries ? ", with battery wear and the worth of the energy the batteries end the run without (at the run's mean price)" : ''}, per GPU-hour of work run at full speed. Peak kW: the fleet's highest half-hourly import, all sites together; per site (<code>peakImportKwBySite</code>): ${peaksBySite(summary, o.sites)}.${movesLine(summary, o)}${batteriesOf(o)}${batteryEndsOf(summary)}</p>
 ${targetsHtml(
   targets,

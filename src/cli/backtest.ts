@@ -11,6 +11,7 @@ import { alibabaWorkload, FLEETS, SITE_CHOICES, SITE_IDS, type Fleet } from '../
 import { readAlibabaTrace } from '../sim/alibaba-pods.ts';
 import { readFleetFile } from '../backtest/fleet-file.ts';
 import { PRODUCTS, type ProductName } from '../backtest/product-calendar.ts';
+import { againstFifo } from '../backtest/report-format.ts';
 import { writeOutputs } from '../backtest/report.ts';
 import { BACKTEST_PLANNER, DEFAULTS, type Progress } from '../backtest/run-options.ts';
 import { datesBetween, DRAIN_DAYS, runBacktest } from '../backtest/run.ts';
@@ -112,12 +113,7 @@ export const summaryLines = (s: Readonly<Record<string, StrategySummary>>): stri
     r.map((c, i) => (i === 0 ? c.padEnd(widths[i]!) : c.padStart(widths[i]!))).join('  ');
   const out = [line(head), ...rows.map(line)];
   const [fl, fifo] = [s.flexlon, s.fifo];
-  if (fl && fifo) {
-    const d = fl.objectiveGbp - fifo.objectiveGbp;
-    out.push(
-      `flexlon against fifo: objective ${gbp(Math.abs(d))} ${d <= 0 ? 'lower' : 'HIGHER'} (£ and carbon ${gbp(Math.abs(fl.valueGbp - fifo.valueGbp))} ${fl.valueGbp <= fifo.valueGbp ? 'lower' : 'higher'}, lateness ${gbp(Math.abs(fl.latenessGbp - fifo.latenessGbp))} ${fl.latenessGbp <= fifo.latenessGbp ? 'lower' : 'higher'}); the objective is £ + carbon at its price + lateness, report.html says more`,
-    );
-  }
+  if (fl && fifo) out.push(`${againstFifo(fl, fifo)}, report.html says more`);
   // Flexibility revenue is reported beside the bill, not netted into it (docs/backtest.md,
   // "Flexibility products"), so it has its own line; only strategies that offered have any.
   const pounds = (x: number) =>
@@ -130,6 +126,20 @@ export const summaryLines = (s: Readonly<Record<string, StrategySummary>>): stri
     return [`${name} ${pounds(f.revenueGbp)} (${parts.join(', ')})`];
   });
   if (earned.length > 0) out.push(`flexibility revenue, beside the bill (not in £ energy): ${earned.join('; ')}`);
+  // What was delivered of what was committed, beside the revenue: a week's run delivered 34 % of its
+  // commitments while the terminal showed only £ (a new user found it in results.json). Offers made
+  // on a BL01 of fewer days than it wants (the run's first days) are counted, since they often miss.
+  for (const [name, x] of Object.entries(s)) {
+    const f = (x as FlexibilityOf).flexibility;
+    const a = f?.offerAccuracy?.withRecalibration;
+    if (!f || !a || a.offers === 0) continue;
+    const thin = (f.offers ?? []).filter(
+      (o) => o.committedKw > 0 && o.baselineDays.used < o.baselineDays.wanted,
+    ).length;
+    out.push(
+      `${name} delivered ${a.deliveredMwh.toFixed(3)} MWh of ${a.committedMwh.toFixed(3)} MWh committed in ${a.offers} offers (${a.committedMwh > 0 ? ((a.deliveredMwh / a.committedMwh) * 100).toFixed(0) : '0'} %); ${Math.round((a.deliveredAtLeast95Share ?? 0) * a.offers)} of them delivered at least 95 %${thin > 0 ? `; ${thin} made on a BL01 of fewer days than it wants (10 working, 4 non-working: a run's first weeks), which reads the site's usual import less well` : ''}`,
+    );
+  }
   return out;
 };
 
@@ -138,6 +148,18 @@ interface FlexibilityOf {
   readonly flexibility?: {
     readonly revenueGbp: number;
     readonly byProduct: Record<string, { readonly revenueGbp: number; readonly offers: number }>;
+    readonly offerAccuracy?: {
+      readonly withRecalibration: {
+        readonly offers: number;
+        readonly committedMwh: number;
+        readonly deliveredMwh: number;
+        readonly deliveredAtLeast95Share: number | null;
+      };
+    };
+    readonly offers?: readonly {
+      readonly committedKw: number;
+      readonly baselineDays: { readonly used: number; readonly wanted: number };
+    }[];
   };
 }
 

@@ -76,6 +76,16 @@ describe('flexlon backtest', () => {
     }
     const html = readFileSync(join(dir, 'report.html'), 'utf8');
     assert.match(html, /<svg /);
+    // The report says flexlon against fifo in the terminal's words (it said it only on the terminal).
+    const against =
+      /^(flexlon against fifo: objective £[\d,]+ (lower|HIGHER) .*); the objective is £ \+ carbon at its price \+ lateness, report\.html says more$/m.exec(
+        r.out,
+      );
+    assert.ok(against, r.out);
+    assert.ok(
+      html.includes(`<p><strong>${against[1]}; the objective is £ + carbon at its price + lateness.</strong></p>`),
+      'in report.html',
+    );
     assert.doesNotMatch(html, /<script|src="http/);
     // The targets, each with its result and why: no oracle ran, so the captured share is not measured.
     assert.match(html, /<h2>Targets<\/h2>/);
@@ -431,6 +441,31 @@ describe('the terminal summary (summaryLines)', () => {
       'flexibility revenue, beside the bill (not in £ energy): flexlon £41.51 (dfs £40.02, dso-peak £5.83, p415 −£4.34)',
     );
     assert.ok(!lines.some((l) => l.startsWith('flexibility revenue')));
+    // What was delivered of what was committed, beside the £ (a week's run delivered 34 % of its
+    // commitments, and the terminal showed only £31.97).
+    const delivered = summaryLines({
+      flexlon: {
+        ...summary(9453, 10611, 151),
+        flexibility: {
+          ...earned(31.97, { dfs: 0, 'dso-peak': 31.97, p415: 0 }),
+          offerAccuracy: {
+            withRecalibration: { offers: 4, committedMwh: 1.041, deliveredMwh: 0.354, deliveredAtLeast95Share: 0.25 },
+          },
+          offers: [
+            { committedKw: 136, baselineDays: { used: 2, wanted: 10 } },
+            { committedKw: 35, baselineDays: { used: 3, wanted: 10 } },
+            { committedKw: 20, baselineDays: { used: 10, wanted: 10 } },
+            { committedKw: 0, baselineDays: { used: 1, wanted: 4 } },
+            { committedKw: 12, baselineDays: { used: 4, wanted: 4 } },
+          ],
+        },
+      } as unknown as StrategySummary,
+    });
+    assert.equal(
+      delivered.at(-1),
+      "flexlon delivered 0.354 MWh of 1.041 MWh committed in 4 offers (34 %); 1 of them delivered at least 95 %; 2 made on a BL01 of fewer days than it wants (10 working, 4 non-working: a run's first weeks), which reads the site's usual import less well",
+    );
+    assert.ok(!withProducts.some((l) => / delivered .* committed in /.test(l)), 'no line without offer figures');
   });
 
   it('says each target in words: met or missed and by how much, and when the oracle is no bound', () => {
