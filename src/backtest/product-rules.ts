@@ -22,11 +22,11 @@ export const productRules = (products: readonly ProductName[]): Record<string, s
           (e) => `${e.date} ${e.from}–${e.to}${e.hoursAssumed ? ' (hours assumed, not given)' : ''}`,
         ).join(', ') +
         '. Test events are not included (no dated list found).',
-      'Pay-as-bid £300/MWh × min(delivered, accepted) per period, no performance factor (settleProduct with dfsGbpPerMwh); the bid sits at the low end of the cleared range, so acceptance is assumed.',
+      'Pay-as-bid £300/MWh × min(max(delivered, 0), accepted) per period, no performance factor (settleProduct with dfsGbpPerMwh); the bid sits at the low end of the cleared range, so acceptance is assumed.',
     ];
   if (products.includes('dso-peak'))
     out['dso-peak'] = [
-      "ENA Peak Reduction with docs/settlement.md's example terms: utilisation £600/MWh × min(delivered, accepted), availability £12/MW/h × accepted MW × window hours, times the WPD/NGED performance factor max(0, 1 − 3 × max(0, shortfall − 5 %)).",
+      "ENA Peak Reduction with docs/settlement.md's example terms: utilisation £600/MWh × min(max(delivered, 0), accepted), availability £12/MW/h × accepted MW × window hours, times the WPD/NGED performance factor max(0, 1 − 3 × max(0, shortfall − 5 %)).",
       'Called by rule (no DSO call history ships): every fourth working day counted from 2023-01-01 (backwards before it), November to March, 16:00–19:00 UK local; not on DFS days (DFS 2022/23 excluded assets in DNO services).',
     ];
   if (products.includes('p415'))

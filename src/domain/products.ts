@@ -28,7 +28,7 @@ export interface ProductTerms {
   readonly baseline: BaselineName;
   readonly availabilityGbpPerMwH?: number;
   readonly utilisationGbpPerMwh?: number;
-  /** DFS-style pay-as-bid price: £/MWh × min(delivered, accepted) per period, no performance factor. */
+  /** DFS-style pay-as-bid price: £/MWh × min(max(delivered, 0), accepted) per period, no performance factor. */
   readonly dfsGbpPerMwh?: number;
   readonly performance: PerformanceRule;
   /** The site is a battery: the ENA same-day adjustment does not apply. */

@@ -6,8 +6,8 @@
 //                import-limit  the site's import against the limit: a period complies when metered ≤ limit;
 //                              it is never stated as a percentage over 100 of a reduction
 //   payments     availability  £/MW/h × accepted MW × window hours (ENA standard products with availability)
-//                utilisation   £/MWh × min(delivered, accepted) MWh, per period
-//                dfs           £/MWh × min(delivered, accepted) MWh per period, pay-as-bid (NESO DFS
+//                utilisation   £/MWh × min(max(delivered, 0), accepted) MWh, per period
+//                dfs           £/MWh × min(max(delivered, 0), accepted) MWh per period, pay-as-bid (NESO DFS
 //                              utilisation rules; no performance factor, no penalty for non-delivery)
 //   performance  WPD/NGED Flexible Power: after a 5 % tolerance, each 1 % of under-delivery cuts 3 % of
 //                the pay (factor = max(0, 1 − 3 × max(0, shortfall − 0.05)); zero at 61.67 % delivered)
@@ -48,7 +48,7 @@ export interface SettledPeriod extends MeteredPeriod {
   readonly acceptedKwh: number;
   /** reduction: (baseline − metered) × h; import-limit: the reduction made towards the limit (≥ 0). */
   readonly deliveredKwh: number;
-  /** What counts for pay: min(delivered, accepted), never below 0. */
+  /** What counts for pay: min(max(delivered, 0), accepted), never below 0. */
   readonly countedKwh: number;
   /** import-limit only: import above the limit × h (0 when compliant). */
   readonly exceedanceKwh?: number;
@@ -240,10 +240,10 @@ export const settleProduct = (
   const rules = [
     product.measurement === 'import-limit'
       ? `import-limit: each period complies when metered import ≤ ${limit} kW; delivered share = 1 − import above the limit ÷ the window's allowance (${r3(allowanceKwh)} kWh)`
-      : `reduction: delivered = (baseline − metered) × ${slotHours} h per settlement period; share = Σ min(delivered, accepted) ÷ accepted`,
+      : `reduction: delivered = (baseline − metered) × ${slotHours} h per settlement period; share = Σ min(max(delivered, 0), accepted) ÷ accepted`,
     isDfs
-      ? `DFS-style: ${product.dfsGbpPerMwh} £/MWh × min(delivered, accepted) per period, pay-as-bid; no performance factor`
-      : `utilisation: ${product.utilisationGbpPerMwh ?? 0} £/MWh × min(delivered, accepted) per period`,
+      ? `DFS-style: ${product.dfsGbpPerMwh} £/MWh × min(max(delivered, 0), accepted) per period, pay-as-bid; no performance factor`
+      : `utilisation: ${product.utilisationGbpPerMwh ?? 0} £/MWh × min(max(delivered, 0), accepted) per period`,
     ...(product.availabilityGbpPerMwH
       ? [`availability: ${product.availabilityGbpPerMwH} £/MW/h × ${acceptedKw / 1000} MW × ${windowHours} h`]
       : []),
