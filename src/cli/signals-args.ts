@@ -106,7 +106,14 @@ export const periodRange = (from: string | undefined, to: string | undefined, ma
     throw new FlexError('FLX_CLI_USAGE', '--from is required (a day YYYY-MM-DD or a UTC time)', { path: '--from' });
   const a = parseInstant('--from', from);
   const b = to === undefined ? a + 86_400_000 : parseInstant('--to', to);
-  if (b <= a) throw new FlexError('FLX_CLI_USAGE', `--to (${to}) must be after --from (${from})`, { path: '--to' });
+  // --to is where the range ends, not included (flexlon backtest's --to is the last day included): say
+  // so where the two are the same day, the usual slip.
+  if (b <= a)
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `--to (${to}) must be after --from (${from}): the range ends at --to, not including it${b === a && /^\d{4}-\d{2}-\d{2}$/.test(from) ? `; for the one day ${from}, leave --to out or give the next day` : ''}`,
+      { path: '--to' },
+    );
   if (b - a > maxDays * 86_400_000)
     throw new FlexError('FLX_CLI_USAGE', `--from to --to spans more than ${maxDays} days`, { path: '--to' });
   return { start: a as SlotGrid['start'], slotMinutes: 30, slots: (b - a) / PERIOD_MS };

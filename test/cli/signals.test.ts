@@ -76,6 +76,14 @@ test('signals show --region: the regional sample, and a clear error outside it',
   const bad = flexlon('signals', 'show', '--from', '2023-06-01', '--region', 'Atlantis');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /FLX_CLI_USAGE: --region: "Atlantis" is not a NESO region/);
+  // --to ends the range and is not in it (the backtest's --to is the last day in it): the same day
+  // twice says how to ask for one day.
+  const same = flexlon('signals', 'show', '--from', '2023-01-24', '--to', '2023-01-24');
+  assert.equal(same.code, 2);
+  assert.match(
+    same.err,
+    /FLX_CLI_USAGE: --to \(2023-01-24\) must be after --from \(2023-01-24\): the range ends at --to, not including it; for the one day 2023-01-24, leave --to out or give the next day/,
+  );
 });
 
 test('signals import: saved NESO and Elexon responses become the normalised CSV, with a report of what was fixed or rejected', () => {
