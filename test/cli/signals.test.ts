@@ -76,6 +76,11 @@ test('signals show --region: the regional sample, and a clear error outside it',
   const bad = flexlon('signals', 'show', '--from', '2023-06-01', '--region', 'Atlantis');
   assert.equal(bad.code, 2);
   assert.match(bad.err, /FLX_CLI_USAGE: --region: "Atlantis" is not a NESO region/);
+  // A single actual far off its forecast is kept (nothing marks it wrong) but said, on the demo's day.
+  const day = flexlon('signals', 'show', '--from', '2023-01-24T10:30Z', '--to', '2023-01-24T12:00Z');
+  assert.equal(day.code, 0, day.err);
+  assert.match(day.out, /^2023-01-24 11:00 .* 243 +60 .*actual far from forecast \(60 against 243\)$/m);
+  assert.equal(day.out.match(/actual far from forecast/g)?.length, 1, 'its neighbours are not');
   // --to ends the range and is not in it (the backtest's --to is the last day in it): the same day
   // twice says how to ask for one day.
   const same = flexlon('signals', 'show', '--from', '2023-01-24', '--to', '2023-01-24');
