@@ -45,7 +45,15 @@ const savingsOf = (daily: ReturnType<typeof summarise>['daily'], names: readonly
       return `${esc(name)} saved on ${saved} of ${values.length} days (median ${gbp(median)}, best ${gbp(values[0] as number)}, worst ${gbp(values.at(-1) as number)}; ${gbp(total)} in all)`;
     })
     .join('; ');
-  return { svg: svgOf([chart]), text };
+  // The drain days after --to count (the run's last jobs finish in them), and on a short run where
+  // every job is done by then they save nothing for anyone: say so, or "saved on 3 of 9 days" reads
+  // as six days lost (a new user's reading of a week's run).
+  const drain = Math.min(DRAIN_DAYS, daily.length);
+  const drainWords =
+    drain > 0
+      ? `. The ${daily.length} days include the ${drain} drain days after --to, in which the jobs left at --to finish`
+      : '';
+  return { svg: svgOf([chart]), text: `${text}${drainWords}` };
 };
 
 export const charts = (chunks: readonly DayChunk[], names: readonly string[], out: RunOutput, carbon: number) => {

@@ -120,6 +120,11 @@ describe('flexlon backtest', () => {
       // Three days: the total lies between three worst days and three best.
       assert.ok(gbp(m[5]) >= 3 * worst - 0.02 && gbp(m[5]) <= 3 * best + 0.02, m[0]);
     }
+    // The day-by-day count includes the drain days, and says so (a week's run read "saved on 3 of 9").
+    assert.match(
+      html,
+      /in all\)\. The 3 days include the 2 drain days after --to, in which the jobs left at --to finish/,
+    );
     // 24 January 2023 was a DFS live event: called, stated with its source, and not settled on the
     // run's only day (no metered day before it for BL01), which the results say.
     assert.deepEqual(
