@@ -33,7 +33,7 @@ terms. The meter file is CSV, one row per period (a UTC start or settlement_date
 and kwh or kw) or one row per settlement day (date, then a column per period; 46 or 50 on clock-change
 days); gaps and duplicates are reported, never filled. A Prometheus range answer (saved, or read
 live with --meter-prometheus) is one series of import power: a period's kW is the mean of its samples
-at each step, and only when every sample is there; a period missing one is a gap. FROM/TO are UTC times with a zone on half-hour
+at each step, and only when every sample is there; a period missing one is a gap. FROM/TO are times with their zone (Z, or an offset such as +01:00) on half-hour
 boundaries, within one settlement day. The product (JSON) names its measurement (reduction or
 import-limit), baseline, prices and performance rule (docs/settlement.md); for an order bought with
 no product, {"agreedPriceGbp": £} is its price paid as delivered.
@@ -76,7 +76,7 @@ export const windowOf = (text: string): SettlementWindow => {
   const zoned = (t: string | undefined) => t !== undefined && /(Z|[+-]\d\d:?\d\d)$/.test(t.trim());
   if (extra !== undefined || !zoned(a) || !zoned(b))
     throw usage(
-      `--event "${text}": give FROM/TO as UTC times with a zone, e.g. 2023-01-24T17:00Z/2023-01-24T19:00Z`,
+      `--event "${text}": give FROM/TO as times with their zone (Z for UTC, or an offset such as +01:00), e.g. 2023-01-24T17:00Z/2023-01-24T19:00Z`,
       '--event',
     );
   const from = Date.parse(a as string);
@@ -208,6 +208,9 @@ export const tableLines = (r: SettleReport): string[] => {
   ];
 };
 
+/** kW and kWh to the watt(-hour), as the statement gives the baseline (a meter's mean printed 14 decimals). */
+const milli = (x: number): number => Math.round(x * 1000) / 1000;
+
 export const csvText = (r: SettleReport): string =>
   [
     'settlement_date,settlement_period,start_utc,baseline_kw,metered_kw,delivered_kwh,accepted_kwh,counted_kwh,exceedance_kwh,utilisation_gbp',
@@ -216,12 +219,12 @@ export const csvText = (r: SettleReport): string =>
         x.settlementDate,
         x.settlementPeriod,
         isoOf(x.start),
-        x.baselineKw,
-        x.meteredKw,
-        x.deliveredKwh,
-        x.acceptedKwh,
-        x.countedKwh,
-        x.exceedanceKwh ?? '',
+        milli(x.baselineKw),
+        milli(x.meteredKw),
+        milli(x.deliveredKwh),
+        milli(x.acceptedKwh),
+        milli(x.countedKwh),
+        x.exceedanceKwh === undefined ? '' : milli(x.exceedanceKwh),
         x.utilisationGbp.toFixed(2),
       ].join(','),
     ),
@@ -284,7 +287,10 @@ export const settleCommand: Command = {
       write(report, format, values.out, io);
       return (report.order?.differences.length ?? 0) === 0 ? 0 : 1;
     }
-    if (positionals.length > 0) throw usage(`unexpected ${positionals[0]}: stores are read with --order only`);
+    if (positionals.length > 0)
+      throw usage(
+        `unexpected "${positionals[0]}": a run folder or store is read with --order only${/^\d{1,2}:\d{2}/.test(positionals[0] ?? '') ? '; if it is part of --event, write the event without spaces (FROM/TO)' : ''}`,
+      );
     if (values.postgres !== undefined) throw usage('--postgres goes with --order', '--postgres');
     const fromPrometheus = values['meter-prometheus'] !== undefined;
     if (fromPrometheus === (values.meter !== undefined))
@@ -299,6 +305,11 @@ export const settleCommand: Command = {
     const baseline = values.baseline;
     if (baseline !== undefined && !['bl01', 'dfs', 'ena', 'nominated'].includes(baseline))
       throw usage(`--baseline "${baseline}": one of bl01, dfs, ena, nominated`, '--baseline');
+    if (baseline === 'nominated' && values.nominated === undefined)
+      throw usage(
+        "--baseline nominated needs --nominated FILE.json: the provider's kW, one per period of the window",
+        '--nominated',
+      );
     const csv = values.meter !== undefined && !values.meter.toLowerCase().endsWith('.json');
     if (csv && values.unit !== undefined && values.unit !== 'kWh' && values.unit !== 'kW')
       throw usage(`--unit "${values.unit}": kWh or kW`, '--unit');

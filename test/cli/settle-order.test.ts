@@ -145,6 +145,9 @@ test('an order under a product’s terms: the same figures from the provider’s
   const rows = csv.text.split('\n');
   assert.match(rows[0] ?? '', /^settlement_date,settlement_period,start_utc,baseline_kw,metered_kw,delivered_kwh,/);
   assert.equal(rows.length - 1, s.periods.length);
+  // Every kW and kWh to the watt(-hour): a meter's mean printed 14 decimals beside a 3-decimal baseline.
+  for (const row of rows.slice(1))
+    for (const cell of row.split(',').slice(3, 9)) assert.match(cell, /^(-?\d+(\.\d{1,3})?)?$/, row);
   const html = join(work, 'statement.html');
   const written = await settle('--order', withProduct, runDir, '--format', 'html', '--out', html);
   assert.equal(written.code, 0, written.text);

@@ -337,6 +337,14 @@ test('flexlon settle refuses what it cannot settle, with a coded error', async (
     const span = await run([...base, '--event', '2023-01-24T23:00Z/2023-01-25T01:00Z']);
     assert.equal(span.code, 2);
     assert.match(span.out, /FLX_CLI_USAGE: --event .* spans settlement days 2023-01-24 and 2023-01-25/);
+    // A space inside --event leaves its second half a stray argument: said as such, with the fix.
+    const spaced = await run([...base, '--event', '2023-01-24', '18:00Z/2023-01-24T19:00Z']);
+    assert.equal(spaced.code, 2);
+    assert.match(spaced.out, /FLX_CLI_USAGE: unexpected "18:00Z\/2023-01-24T19:00Z": .*write the event without spaces/);
+    // A nominated baseline without its values is a usage error naming the flag, not a data fault.
+    const nominated = await run([...base, '--event', '2023-01-24T18:00Z/2023-01-24T19:00Z', '--baseline', 'nominated']);
+    assert.equal(nominated.code, 2);
+    assert.match(nominated.out, /FLX_CLI_USAGE: --baseline nominated needs --nominated FILE\.json/);
     writeFileSync(product, JSON.stringify({ code: 'X', measurement: 'import-limit' }));
     const noLimit = await run([...base, '--event', '2023-01-24T18:00Z/2023-01-24T19:00Z']);
     assert.match(noLimit.out, /FLX_CONFIG_INVALID: .*importLimitKw is needed for an import-limit product/);
