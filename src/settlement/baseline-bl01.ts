@@ -67,7 +67,11 @@ export const BL01_DEFAULT: Bl01Config = {
 };
 
 export const describeBl01 = (c: Bl01Config): string =>
-  `${c.name}: mean of the ${c.workingDays} most recent working days (${c.nonWorkingDays} non-working) of the same type within ${c.lookbackDays} days, excluding event days and incomplete days; in-day adjustment ${c.inDayAdjustment.enabled ? `on (${c.inDayAdjustment.lengthSlots} periods ending ${c.inDayAdjustment.endOffsetSlots} before the event)` : 'off'}`;
+  `${c.name}: mean of the ${c.workingDays} most recent working days (${c.nonWorkingDays} non-working) of the same type within ${c.lookbackDays} days, excluding event days and incomplete days; in-day adjustment ${c.inDayAdjustment.enabled ? `on (${idaWindowWords(c.inDayAdjustment.lengthSlots, c.inDayAdjustment.endOffsetSlots)})` : 'off'}`;
+
+/** "the 6 periods just before the event", or "... ending 2 periods before it": the in-day adjustment's window in words. */
+const idaWindowWords = (length: number, offset: number): string =>
+  `over the ${length} period${length === 1 ? '' : 's'} ${offset === 0 ? 'just before the event' : `ending ${offset} period${offset === 1 ? '' : 's'} before the event`}`;
 
 /** One day of half-hourly metered import (kW), null where there is no reading. */
 export interface MeterDay {

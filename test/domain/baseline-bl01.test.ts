@@ -106,3 +106,13 @@ test('property: the unadjusted baseline lies between the smallest and largest se
     ),
   );
 });
+
+test('the in-day adjustment is described in words a reader can follow', async () => {
+  const { BL01_DEFAULT, describeBl01 } = await import('../../src/settlement/baseline-bl01.ts');
+  const on = (lengthSlots: number, endOffsetSlots: number) =>
+    describeBl01({ ...BL01_DEFAULT, inDayAdjustment: { enabled: true, lengthSlots, endOffsetSlots } });
+  // It read "on (6 periods ending 0 before the event)".
+  assert.match(on(6, 0), /in-day adjustment on \(over the 6 periods just before the event\)$/);
+  assert.match(on(6, 2), /in-day adjustment on \(over the 6 periods ending 2 periods before the event\)$/);
+  assert.match(describeBl01(BL01_DEFAULT), /in-day adjustment off$/);
+});
