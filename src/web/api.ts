@@ -312,12 +312,15 @@ export const transaction = async (s: DashboardSource, id: string) => {
       hash: r.hash,
     };
   });
-  const settled = [...rows].reverse().find((r) => r.kind === 'settlement');
+  // The last settlement row that holds the periods: a statement (periods), or a status carrying one
+  // (settlement.periods). A buyer's last settlement row is its check of the statement, whose
+  // `periods` is a count, which made this page a 500 for every buyer's order.
+  // (summaryOf, as the settlement list reads them).
+  const settled = [...rows].reverse().find((r) => r.kind === 'settlement' && summaryOf(r) !== undefined);
   const metered = [...rows].reverse().find((r) => r.kind === 'meter');
   let periods: PeriodRow[] = [];
-  const sp = settled?.payload as { periods?: PeriodRow[]; settlement?: { periods?: PeriodRow[] } } | undefined;
-  if (sp?.periods) periods = sp.periods;
-  else if (sp?.settlement?.periods) periods = sp.settlement.periods;
+  const fromStatement = settled ? (summaryOf(settled)?.periods as PeriodRow[] | undefined) : undefined;
+  if (fromStatement) periods = fromStatement;
   else if (metered && order) {
     const hours = 0.5;
     periods = ((metered.payload as { readings?: PeriodRow[] }).readings ?? []).map((p) => ({

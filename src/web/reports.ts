@@ -8,16 +8,25 @@ import { timeLabel, type DashboardState } from './api.ts';
 import { summaryOf } from './audit-index.ts';
 
 /**
- * Every settlement statement in the log, newest first: baseline method, delivered and committed
+ * Every order's settlement statement in the log (its newest), newest first: baseline method, delivered and committed
  * energy, performance and payment, and per settlement period the baseline and metered import
  * (delivered = baseline − metered, src/settlement/delivered.ts).
  */
 export const settlements = async (st: DashboardState) => {
   const rows = (await st.index.current()).settlements;
   const out = [];
+  // One statement per order, the newest: a provider records its statement when it settles and again
+  // when it sends it in on_support, and a buyer with each status that carries it, so the list gave
+  // each order twice and a sum of its payments was double (a new user's reading of the API).
+  const seen = new Set<string>();
   for (const r of [...rows].reverse()) {
     const sum = summaryOf(r);
     if (!sum) continue;
+    const key = r.orderId ?? r.transactionId;
+    if (key !== undefined && key !== null) {
+      if (seen.has(key)) continue;
+      seen.add(key);
+    }
     out.push({
       seq: r.seq,
       at: timeLabel(r.at),
