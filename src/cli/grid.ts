@@ -54,6 +54,16 @@ export const when = (t: number): string => {
   return `${isoOf(t).slice(0, 16).replace('T', ' ')} UTC (SP${sp.period} of ${sp.date}, ${isoOf(t + off).slice(11, 16)} ${off ? 'BST' : 'GMT'})`;
 };
 
+/**
+ * The end of a window: `03:00 UTC (end of SP6 of 2023-12-08, 03:00 GMT)`. The instant starts the next
+ * period, which a window ending there does not hold (a new user read "to 03:00 UTC (SP7 …)").
+ */
+export const whenEnd = (t: number): string => {
+  const sp = settlementPeriodOf(t - 1);
+  const off = londonOffsetMs(t);
+  return `${isoOf(t).slice(0, 16).replace('T', ' ')} UTC (end of SP${sp.period} of ${sp.date}, ${isoOf(t + off).slice(11, 16)} ${off ? 'BST' : 'GMT'})`;
+};
+
 const time = (flag: string, v: string | undefined): number => {
   if (v === undefined) throw usage(`${flag} is needed`, flag);
   const t = Date.parse(v);
@@ -132,7 +142,7 @@ const need = async (argv: readonly string[], io: Output): Promise<number> => {
   );
   try {
     io.out(
-      `need: ${wantedKw} kW from ${when(from)} to ${when(to)}, at most ${maxPrice} £/MWh${product ? `, product ${product.code} (${product.measurement}${limit === undefined ? '' : ` at or below ${limit} kW`})` : ''}`,
+      `need: ${wantedKw} kW from ${when(from)} to ${whenEnd(to)}, at most ${maxPrice} £/MWh${product ? `, product ${product.code} (${product.measurement}${limit === undefined ? '' : ` at or below ${limit} kW`})` : ''}`,
     );
     const got = await bap.bap.procure(n, randomUUID());
     if ('none' in got) {

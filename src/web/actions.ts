@@ -9,7 +9,7 @@ import { FlexError } from '../errors.ts';
 import { parseJsonText } from '../formats/json.ts';
 import type { AuditRecord } from '../audit/chain.ts';
 import type { DashboardSource } from './api.ts';
-import { timeLabel } from './api.ts';
+import { wallLabel } from './api.ts';
 
 export interface ActionOptions {
   readonly source: DashboardSource;
@@ -94,7 +94,7 @@ export const pausedSites = async (s: DashboardSource) => {
     out.push({
       site: site.id,
       paused: p?.paused ?? false,
-      since: p ? timeLabel(p.at) : null,
+      since: p ? wallLabel(s, p.at) : null,
       reason: p?.reason ?? null,
     });
   }

@@ -59,6 +59,26 @@ export const timeLabel = (t: number): TimeLabel => {
   };
 };
 
+/**
+ * An instant on the wall clock (an audit row's, a plan's making, a pause): where the market is
+ * replayed (its time more than 15 minutes from the wall's), a settlement period of the wall clock
+ * means nothing beside the market's, so `sp` says it is wall-clock time instead (a new user read a
+ * lifecycle stamped "2026-12-07 SP46" beside a window on 2023-01-24). Live, the two are the same.
+ */
+export const wallLabel = (s: Pick<DashboardSource, 'now'>, t: number): TimeLabel =>
+  Math.abs(s.now() - Date.now()) > 15 * 60_000
+    ? { ...timeLabel(t), sp: 'wall clock (the market is replayed)' }
+    : timeLabel(t);
+
+/**
+ * A window's end: its settlement period is the last one the window holds ("end of SP38"), not the
+ * one the instant starts (the order's 18:00–19:00 window read "19:00, SP39").
+ */
+export const endLabel = (t: number): TimeLabel => {
+  const { date, period } = settlementPeriodOf(t - 1);
+  return { ...timeLabel(t), sp: `${date} end of SP${period}` };
+};
+
 const finite = (x: number | undefined): number | null => (x !== undefined && Number.isFinite(x) ? x : null);
 const round = (x: number, dp = 3): number => Math.round(x * 10 ** dp) / 10 ** dp;
 const LIVE_OR_DONE: readonly Order['state'][] = ['confirmed', 'active', 'completed'];
@@ -205,7 +225,7 @@ export const fleetNow = async (s: DashboardSource, st: DashboardState) => {
       id: plan.id,
       status: plan.status,
       reason: plan.reason,
-      made: timeLabel(plan.createdAt),
+      made: wallLabel(s, plan.createdAt),
       costGbp: round(plan.costGbp, 2),
       carbonKg: round(plan.carbonKg, 1),
     },
@@ -260,8 +280,8 @@ export const transactions = async (s: DashboardSource, st: DashboardState, q: Pa
     const o = await s.store.findOrderByTransaction(t.transactionId);
     items.push({
       transactionId: t.transactionId,
-      first: timeLabel(t.firstAt),
-      last: timeLabel(t.lastAt),
+      first: wallLabel(s, t.firstAt),
+      last: wallLabel(s, t.lastAt),
       messages: t.messages,
       lastAction: t.lastAction,
       order: o
@@ -271,7 +291,7 @@ export const transactions = async (s: DashboardSource, st: DashboardState, q: Pa
             site: o.site,
             reductionKw: o.reductionKw,
             priceGbp: o.priceGbp,
-            window: [timeLabel(o.windowStart), timeLabel(o.windowEnd)],
+            window: [timeLabel(o.windowStart), endLabel(o.windowEnd)],
           }
         : null,
     });
@@ -304,7 +324,7 @@ export const transaction = async (s: DashboardSource, id: string) => {
     const p = r.payload as { outcome?: unknown; from?: unknown; url?: unknown } | null;
     return {
       seq: r.seq,
-      at: timeLabel(r.at),
+      at: wallLabel(s, r.at),
       kind: r.kind,
       action: actionOf(r),
       messageId: r.messageId ?? null,
@@ -363,13 +383,13 @@ export const audit = async (
   return {
     store: s.store.location,
     records: snap.records,
-    verifiedAt: timeLabel(snap.readAt),
-    fullyVerifiedAt: timeLabel(snap.fullyVerifiedAt),
+    verifiedAt: wallLabel(s, snap.readAt),
+    fullyVerifiedAt: wallLabel(s, snap.fullyVerifiedAt),
     chain: snap.chain,
     heads: snap.heads,
-    latestHead: latest ? { ...latest, signedAt: timeLabel(latest.at) } : null,
+    latestHead: latest ? { ...latest, signedAt: wallLabel(s, latest.at) } : null,
     transactionRows: rows.length,
-    rows: page.map((r) => ({ seq: r.seq, at: timeLabel(r.at), kind: r.kind, action: actionOf(r), hash: r.hash })),
+    rows: page.map((r) => ({ seq: r.seq, at: wallLabel(s, r.at), kind: r.kind, action: actionOf(r), hash: r.hash })),
     next: after.length > q.limit ? (page[page.length - 1]?.seq ?? null) : null,
   };
 };

@@ -4,7 +4,7 @@
 import { existsSync, readdirSync, statSync } from 'node:fs';
 import { join, relative, sep } from 'node:path';
 import type { PeriodSettlement } from '../settlement/delivered.ts';
-import { timeLabel, type DashboardState } from './api.ts';
+import { timeLabel, wallLabel, type DashboardSource, type DashboardState } from './api.ts';
 import { summaryOf } from './audit-index.ts';
 
 /**
@@ -12,7 +12,7 @@ import { summaryOf } from './audit-index.ts';
  * energy, performance and payment, and per settlement period the baseline and metered import
  * (delivered = baseline − metered, src/settlement/delivered.ts).
  */
-export const settlements = async (st: DashboardState) => {
+export const settlements = async (st: DashboardState, s?: Pick<DashboardSource, 'now'>) => {
   const rows = (await st.index.current()).settlements;
   const out = [];
   // One statement per order, the newest: a provider records its statement when it settles and again
@@ -29,7 +29,7 @@ export const settlements = async (st: DashboardState) => {
     }
     out.push({
       seq: r.seq,
-      at: timeLabel(r.at),
+      at: s ? wallLabel(s, r.at) : timeLabel(r.at),
       orderId: r.orderId ?? null,
       transactionId: r.transactionId ?? null,
       baselineMethod: sum.baselineMethod,

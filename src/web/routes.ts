@@ -174,7 +174,7 @@ export const registerDashboard = (app: FastifyInstance, o: DashboardOptions): vo
   );
   app.get(
     '/dashboard/api/settlements',
-    guard(async () => settlements(st)),
+    guard(async () => settlements(st, o)),
   );
   app.get(
     '/dashboard/api/backtests',

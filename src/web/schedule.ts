@@ -15,7 +15,7 @@
 import { cappedSlots, type PlanRecord, type PlannedJobPower } from '../agents/flex/plan-record.ts';
 import type { ComputeJob, FlexibilityReport } from '../domain/compute.ts';
 import type { DispatchInstruction, PowerCapInstruction } from '../optimise/dispatch.ts';
-import { timeLabel, type DashboardSource } from './api.ts';
+import { timeLabel, wallLabel, type DashboardSource } from './api.ts';
 import type { AuditSnapshot, PlanRows } from './audit-index.ts';
 
 const HOUR_MS = 3_600_000;
@@ -134,7 +134,7 @@ export const schedule = async (s: DashboardSource, snap: AuditSnapshot) => {
   const first = s.flex?.context.sites[0]?.id;
   return {
     now: timeLabel(now),
-    plan: plan ? { id: plan.id, status: plan.status, made: timeLabel(plan.createdAt) } : null,
+    plan: plan ? { id: plan.id, status: plan.status, made: wallLabel(s, plan.createdAt) } : null,
     sites,
     times: plan ? Array.from({ length: plan.slots }, (_, i) => timeLabel(plan.horizonStart + i * slotMs)) : [],
     priceGbpPerMwh: (first && plan?.signals[first]?.priceGbpPerMwh) || [],

@@ -53,7 +53,10 @@ test("a buyer's settlement rows: its transaction page shows the statement's peri
       { event: 'statement-agreed', bpp: 'dc.test', deliveredShare: 1, agreed: true, periods: 2, paymentGbp: 2.83 },
       4,
     );
-    const page = await transaction({ store } as unknown as Parameters<typeof transaction>[0], 'tx-1');
+    const page = await transaction(
+      { store, now: () => Date.now() } as unknown as Parameters<typeof transaction>[0],
+      'tx-1',
+    );
     assert.ok(page);
     assert.equal(page.source, 'settlement');
     assert.deepEqual(
