@@ -105,7 +105,8 @@ test('the example BPP config states the default rate limit, and a bad one is ref
   );
   await assert.rejects(
     configOf('typo', (c) => (c.rateLimit = { perSecnd: 5 })),
-    (e: Error) => /rateLimit\.perSecnd: is not a known field here/.test(e.message),
+    // The misspelt field names the one it most likely meant.
+    (e: Error) => /rateLimit\.perSecnd: is not a known field here: did you mean perSecond\?/.test(e.message),
   );
 });
 

@@ -1,6 +1,7 @@
 // What every CLI command provides. Commands parse their own flags with node:util parseArgs (strict),
 // so an unknown or malformed flag is a clear usage error, never a stack trace.
 import { parseArgs, type ParseArgsConfig } from 'node:util';
+import { nearestName } from '../domain/nearest.ts';
 import { FlexError } from '../errors.ts';
 
 export interface Output {
@@ -42,31 +43,6 @@ const negativeValuesJoined = (argv: readonly string[], options: NonNullable<Pars
   return out;
 };
 
-/** The option a mistyped one most likely meant: a prefix of it, or at most two edits away. */
-const nearestOption = (typed: string, names: readonly string[]): string | undefined => {
-  const edits = (a: string, b: string): number => {
-    let row = Array.from({ length: b.length + 1 }, (_, j) => j);
-    for (let i = 1; i <= a.length; i++) {
-      const next = [i];
-      for (let j = 1; j <= b.length; j++)
-        next.push(
-          Math.min(
-            (row[j] as number) + 1,
-            (next[j - 1] as number) + 1,
-            (row[j - 1] as number) + (a[i - 1] === b[j - 1] ? 0 : 1),
-          ),
-        );
-      row = next;
-    }
-    return row[b.length] as number;
-  };
-  const prefixed = names.filter((n) => n.startsWith(typed));
-  if (prefixed.length === 1) return prefixed[0];
-  const scored = names.map((n) => [n, edits(typed, n)] as const).filter(([, d]) => d <= 2);
-  scored.sort((a, b) => a[1] - b[1]);
-  return scored.length > 0 && (scored.length === 1 || scored[0]?.[1] !== scored[1]?.[1]) ? scored[0]?.[0] : undefined;
-};
-
 export const parseFlags = <O extends NonNullable<ParseArgsConfig['options']>>(
   argv: readonly string[],
   options: O,
@@ -86,7 +62,7 @@ export const parseFlags = <O extends NonNullable<ParseArgsConfig['options']>>(
     // '--seed=-XYZ'; say what to type instead.
     const dash = /^Option '(--[\w-]+)' argument is ambiguous/.exec(message);
     const unknown = /^Unknown option '--([\w-]+)'/.exec(message);
-    const near = unknown ? nearestOption(unknown[1] as string, Object.keys(options)) : undefined;
+    const near = unknown ? nearestName(unknown[1] as string, Object.keys(options)) : undefined;
     const said = dash
       ? `${dash[1]} needs a value, and what follows it starts with "-": if that is its value, write ${dash[1]}=VALUE`
       : `${message.replace(/\. To specify.*$/s, '')}${near ? `: did you mean --${near}?` : ''}`;

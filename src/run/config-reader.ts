@@ -3,6 +3,7 @@
 // the file are relative to the file. Unknown fields are refused, so a typo is not silently ignored.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
+import { nearestName } from '../domain/nearest.ts';
 import { FlexError } from '../errors.ts';
 import { parseJsonText } from '../formats/json.ts';
 
@@ -160,10 +161,12 @@ export class ConfigReader {
   /** Refuses fields nobody read (call after reading the object). */
   done(): void {
     const extra = Object.keys(this.value).filter((k) => !this.seen.has(k));
+    // The field a misspelt one most likely meant, among those read here (floorGbpPerMWh: floorGbpPerMwh).
+    const near = extra[0] === undefined ? undefined : nearestName(extra[0], [...this.seen]);
     if (extra.length > 0)
       this.fail(
         extra[0] ?? '',
-        `is not a known field here${extra.length > 1 ? ` (nor ${extra.slice(1).join(', ')})` : ''}`,
+        `is not a known field here${near ? `: did you mean ${near}?` : ''}${extra.length > 1 ? ` (nor ${extra.slice(1).join(', ')})` : ''}`,
       );
   }
 }

@@ -105,7 +105,12 @@ test(
       );
       console.log(`start to ready (ms): ${JSON.stringify(ready)}`);
 
-      for (const r of ROLES) assert.equal((await getJson(`${url(r)}/health`)).ok, true, `${r} /health`);
+      for (const r of ROLES) {
+        const h = await getJson(`${url(r)}/health`);
+        assert.equal(h.ok, true, `${r} /health`);
+        assert.equal(typeof h.role, 'string', `${r} /health names its role`);
+      }
+      assert.equal((await getJson(`${url('bpp')}/health`)).role, 'bpp');
       // The agent started first, so its first report failed; it retried and the orchestrator took it.
       const reports = await eventually('the agent reports to the BPP', async () => {
         const h = (await getJson(`${url('agent')}/health`)).reports as { ok: number; lastError?: string };

@@ -221,6 +221,8 @@ export const createBpp = (o: BppOptions): Bpp => {
       registerMetricsRoute(app, metrics.registry);
       app.get('/health', async () => ({
         ok: true,
+        // As every role's /health says which role answers (the BPP's did not).
+        role: 'bpp',
         id: c.provider.id,
         store: c.store.location,
         sites: fo.reportedSites(),
