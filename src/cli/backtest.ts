@@ -134,7 +134,7 @@ export const summaryLines = (s: Readonly<Record<string, StrategySummary>>): stri
     const a = f?.offerAccuracy?.withRecalibration;
     if (!f || !a || a.offers === 0) continue;
     const thin = (f.offers ?? []).filter(
-      (o) => o.committedKw > 0 && o.baselineDays.used < o.baselineDays.wanted,
+      (o) => o.committedKw.recalibrated > 0 && o.baselineDays.used < o.baselineDays.wanted,
     ).length;
     out.push(
       `${name} delivered ${a.deliveredMwh.toFixed(3)} MWh of ${a.committedMwh.toFixed(3)} MWh committed in ${a.offers} offers (${a.committedMwh > 0 ? ((a.deliveredMwh / a.committedMwh) * 100).toFixed(0) : '0'} %); ${Math.round((a.deliveredAtLeast95Share ?? 0) * a.offers)} of them delivered at least 95 %${thin > 0 ? `; ${thin} made on a BL01 of fewer days than it wants (10 working, 4 non-working: a run's first weeks), which reads the site's usual import less well` : ''}`,
@@ -157,7 +157,8 @@ interface FlexibilityOf {
       };
     };
     readonly offers?: readonly {
-      readonly committedKw: number;
+      /** As results.json has it (report-products.ts flexibilityOf): with and without recalibration. */
+      readonly committedKw: { readonly recalibrated: number; readonly raw: number };
       readonly baselineDays: { readonly used: number; readonly wanted: number };
     }[];
   };

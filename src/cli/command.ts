@@ -33,6 +33,11 @@ const negativeValuesJoined = (argv: readonly string[], options: NonNullable<Pars
   const out: string[] = [];
   for (let i = 0; i < argv.length; i++) {
     const a = argv[i] as string;
+    // After "--" every argument is a positional, taken as it is.
+    if (a === '--') {
+      out.push(...argv.slice(i));
+      break;
+    }
     const next = argv[i + 1];
     const name = a.startsWith('--') && !a.includes('=') ? a.slice(2) : undefined;
     if (name !== undefined && options[name]?.type === 'string' && next !== undefined && /^-\d/.test(next)) {

@@ -6,7 +6,7 @@
 // reports first and the buyer acts after them, so a seeded run is repeatable. The checks of the
 // demo's config are in market-config.ts, each role's config in market-roles.ts, the day's replay in
 // market-day.ts; here the roles are started in order and the market handed back.
-import { rmSync } from 'node:fs';
+import { readFileSync, rmSync } from 'node:fs';
 import { join } from 'node:path';
 import type { ComputeAgent } from '../agents/compute/agent.ts';
 import type { FlexOrchestrator } from '../agents/flex/orchestrator.ts';
@@ -177,9 +177,19 @@ export const idSeedOf = (seed: number, provider: number, dayStart: number, varia
     Math.imul(variant, 0x9e3779b1)) >>>
   0;
 
+/** A file's text, or its name where it cannot be read (the events loader then says why). */
+const contentsOf = (path: string): string => {
+  try {
+    return readFileSync(path, 'utf8');
+  } catch {
+    return path.split(/[\\/]/).pop() ?? path;
+  }
+};
+
 /**
  * What makes one demo's market another's on the same day and seed (FNV-1a of the options that shape
- * its queues, sites, offers and settlement; files by name, so two checkouts agree): the ids' seed
+ * its queues, sites, offers and settlement; the shipped data files by name, so two checkouts agree,
+ * and an events file by its contents): the ids' seed
  * takes it in, so `npm start` and `flexlon demo --jobs 150` no longer name their different orders
  * alike (a new user read one order id with two sets of terms). The clock's speed, the data folder,
  * logging and the dashboard change nothing in the market, so they are not in it.
@@ -194,7 +204,8 @@ export const marketVariantOf = (c: DemoConfig): number => {
     c.baseline,
     c.carbonCap,
     c.capacityValueShare,
-    c.events === undefined ? null : name(c.events),
+    // The events file by what it holds (two files of one name are two markets), by name if unreadable.
+    c.events === undefined ? null : contentsOf(c.events),
     c.grid.carbon.map(name),
     c.grid.price.map(name),
     c.grid.regional.map(name),

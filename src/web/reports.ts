@@ -15,9 +15,9 @@ import { summaryOf } from './audit-index.ts';
 export const settlements = async (st: DashboardState, s?: Pick<DashboardSource, 'now'>) => {
   const rows = (await st.index.current()).settlements;
   const out = [];
-  // One statement per order, the newest: a provider records its statement when it settles and again
-  // when it sends it in on_support, and a buyer with each status that carries it, so the list gave
-  // each order twice and a sum of its payments was double (a new user's reading of the API).
+  // One statement per order, the newest: a status that carries the statement is recorded each time it
+  // comes (pushed unasked, and answered to status; settle-status.ts), so the list gave each order
+  // twice and a sum of its payments was double (a new user's reading of the API).
   const seen = new Set<string>();
   for (const r of [...rows].reverse()) {
     const sum = summaryOf(r);

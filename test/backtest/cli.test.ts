@@ -457,11 +457,12 @@ describe('the terminal summary (summaryLines)', () => {
             withRecalibration: { offers: 4, committedMwh: 1.041, deliveredMwh: 0.354, deliveredAtLeast95Share: 0.25 },
           },
           offers: [
-            { committedKw: 136, baselineDays: { used: 2, wanted: 10 } },
-            { committedKw: 35, baselineDays: { used: 3, wanted: 10 } },
-            { committedKw: 20, baselineDays: { used: 10, wanted: 10 } },
-            { committedKw: 0, baselineDays: { used: 1, wanted: 4 } },
-            { committedKw: 12, baselineDays: { used: 4, wanted: 4 } },
+            // results.json's shape (report-products.ts flexibilityOf): committed with and without recalibration.
+            { committedKw: { recalibrated: 136, raw: 140 }, baselineDays: { used: 2, wanted: 10 } },
+            { committedKw: { recalibrated: 35, raw: 30 }, baselineDays: { used: 3, wanted: 10 } },
+            { committedKw: { recalibrated: 20, raw: 20 }, baselineDays: { used: 10, wanted: 10 } },
+            { committedKw: { recalibrated: 0, raw: 5 }, baselineDays: { used: 1, wanted: 4 } },
+            { committedKw: { recalibrated: 12, raw: 12 }, baselineDays: { used: 4, wanted: 4 } },
           ],
         },
       } as unknown as StrategySummary,

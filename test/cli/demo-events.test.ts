@@ -65,6 +65,17 @@ test("an offer's cost parts add up to its opportunity cost as printed, to the pe
   const shown = penniesAddingUp(parts, 3.263);
   assert.deepEqual(shown, { energyGbp: -1.5, latenessGbp: 0, capsGbp: 4.76, batteryGbp: 0, movesGbp: 0 });
   assert.equal(money(Object.values(shown).reduce((a, x) => a + x, 0)), money(3.263));
+  // As the buyer has them, off the wire: each part and the total already rounded to the penny.
+  assert.deepEqual(
+    penniesAddingUp({ energyGbp: -1.5, latenessGbp: 0, capsGbp: 4.77, batteryGbp: 0, movesGbp: 0 }, 3.26),
+    {
+      energyGbp: -1.5,
+      latenessGbp: 0,
+      capsGbp: 4.76,
+      batteryGbp: 0,
+      movesGbp: 0,
+    },
+  );
   // Parts that already add up are only rounded.
   assert.deepEqual(penniesAddingUp({ a: -1.24, b: 1.11, c: 0.66 }, 0.53), { a: -1.24, b: 1.11, c: 0.66 });
   // Parts that do not sum to the total (more than rounding apart) are left as they are.

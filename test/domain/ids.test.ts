@@ -1,6 +1,9 @@
 // Seeded identifiers (src/domain/ids.ts) as the demo uses them (src/compose/market.ts idSeedOf):
 // repeatable for a run, never shared between providers or replayed days.
 import { describe, it } from 'node:test';
+import { mkdirSync, mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
 import assert from 'node:assert/strict';
 import { seededIds } from '../../src/domain/ids.ts';
 import { idSeedOf, marketVariantOf } from '../../src/compose/market.ts';
@@ -41,5 +44,19 @@ describe('seeded ids in the demo', () => {
       assert.notEqual(of(other), plain, JSON.stringify(other));
     // The clock's speed, the data folder and logging change nothing in the market.
     assert.equal(of({ secondsPerDay: '60', dataDir: '/tmp/elsewhere', logLevel: 'silent' }), plain);
+    // An events file counts by what it holds: one name, two programmes, two markets.
+    const dir = mkdtempSync(join(tmpdir(), 'flexlon-ids-'));
+    try {
+      const file = (sub: string, text: string) => {
+        mkdirSync(join(dir, sub));
+        writeFileSync(join(dir, sub, 'events.json'), text);
+        return join(dir, sub, 'events.json');
+      };
+      const [a, b, c] = [file('a', '{"programs":[1]}'), file('b', '{"programs":[2]}'), file('c', '{"programs":[1]}')];
+      assert.notEqual(of({ events: a }), of({ events: b }));
+      assert.equal(of({ events: a }), of({ events: c }), 'the same contents elsewhere');
+    } finally {
+      rmSync(dir, { recursive: true, force: true });
+    }
   });
 });

@@ -336,8 +336,10 @@ export class RollingPlans {
     try {
       const waiting = performance.now();
       const fresh = await r.plan;
+      const kept = fresh.schedule.status !== 'infeasible' && this.freshTicket <= r.ticket;
       // Market time stands still while a slot waits here (issue 13 item 8): say how long, and how
-      // long the fresh plan took from its start, so a slow slot's cause can be read from the log.
+      // long the fresh plan took from its start, so a slow slot's cause can be read from the log;
+      // `kept` false where it had no plan or a fresh plan made in place since overtook it.
       this.log.debug(
         {
           at: now,
@@ -345,10 +347,11 @@ export class RollingPlans {
           madeInMs: Math.round(r.doneMs - r.startMs),
           planner: fresh.schedule.planner,
           jobs: fresh.problem.jobs.length,
+          kept,
         },
-        'fresh plan from the background kept',
+        'fresh plan from the background',
       );
-      if (fresh.schedule.status === 'infeasible' || this.freshTicket > r.ticket) return this.rolling;
+      if (!kept) return this.rolling;
       this.rolling = rollingPlanOf(r.grid, fresh.problem, fresh.schedule);
     } catch (err) {
       this.log.warn(
