@@ -22,6 +22,7 @@ import {
   nodeMaxKw,
 } from '../../src/sim/power.ts';
 import { BUSY_OFFERED_LOAD, offeredLoad, profilePower, siteDay } from '../../src/sim/site-profile.ts';
+import { CLOCK_CHANGE_DAYS } from '../helpers/clock-change.ts';
 import { projectRoot } from '../helpers/shared.ts';
 
 const DAY_MS = 86_400_000;
@@ -169,13 +170,8 @@ test('config: busy and the FIFO carbon cap by default; a bad profile is refused 
   }
 });
 
-test('a busy clock-change day asks for its fill of the 23 or 25 hours it has, and says so', async () => {
-  const { settlementDayStart } = await import('../../src/domain/settlement-day.ts');
-  for (const [date, hours] of [
-    ['2023-03-26', 23],
-    ['2023-10-29', 25],
-  ] as const) {
-    const start = settlementDayStart(date);
+test('a busy clock-change day asks for its fill of the 23 or 25 hours it has, and says so', () => {
+  for (const { date, start, hours } of CLOCK_CHANGE_DAYS) {
     const jobs = siteDay({ profile: 'busy', seed: 1, site: 'lon', dayStart: start, trainingNodes: 32 }).jobs;
     const load = offeredLoad(jobs, 256, start);
     assert.ok(load >= BUSY_OFFERED_LOAD && load < BUSY_OFFERED_LOAD + 0.05, `${date}: ${load}`);

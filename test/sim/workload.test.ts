@@ -5,6 +5,7 @@ import { generateDay } from '../../src/sim/workload.ts';
 import { A100_SXM_NODE, jobPowerKw, nodeIdleKw, nodeMaxKw } from '../../src/sim/power.ts';
 import { epochMs, MINUTE_MS } from '../../src/domain/time.ts';
 import { settlementDaysMs } from '../../src/domain/settlement-day.ts';
+import { CLOCK_CHANGE_DAYS } from '../helpers/clock-change.ts';
 import type { ComputeJob } from '../../src/domain/compute.ts';
 
 const HOUR = 60 * MINUTE_MS;
@@ -156,11 +157,7 @@ test('arrivals follow the UK clock through a clock change: 23 hours of them on t
 
 test('a clock-change day draws its jobs within its own 23 or 25 hours, due by the end of the next settlement day', async () => {
   const { settlementDayStart } = await import('../../src/domain/settlement-day.ts');
-  for (const [date, hours] of [
-    ['2023-03-26', 23],
-    ['2023-10-29', 25],
-  ] as const) {
-    const start = settlementDayStart(date);
+  for (const { date, start, hours } of CLOCK_CHANGE_DAYS) {
     const next = settlementDayStart(date === '2023-03-26' ? '2023-03-27' : '2023-10-30');
     const after = settlementDayStart(date === '2023-03-26' ? '2023-03-28' : '2023-10-31');
     assert.equal(next - start, hours * HOUR);
