@@ -7,13 +7,8 @@ import assert from 'node:assert/strict';
 import { createHighsSolver } from '../../src/adapters/solver-highs/solver.ts';
 import type { ComputeJob } from '../../src/domain/compute.ts';
 import { epochMs, type SlotGrid } from '../../src/domain/time.ts';
-import {
-  isRefreshSlot,
-  RollingPlans,
-  rollingPlanOf,
-  solveFleet,
-  type FleetSolve,
-} from '../../src/agents/flex/fleet-plan.ts';
+import { isRefreshSlot, rollingPlanOf, solveFleet, type FleetSolve } from '../../src/agents/flex/fleet-plan.ts';
+import { RollingPlans } from '../../src/agents/flex/rolling-plans.ts';
 import { checkSchedule } from '../../src/optimise/check.ts';
 import { CARRIED_PLANNER } from '../../src/optimise/warm.ts';
 import { createLogger } from '../../src/log.ts';

@@ -4,36 +4,22 @@
 // what solving again gives. Real orchestrator and agents on loopback over simulated clusters.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimCluster } from '../../src/adapters/scheduler-sim/cluster.ts';
 import { toSpecs } from '../../src/domain/commitments.ts';
 import { epochMs } from '../../src/domain/time.ts';
-import { queuedGpuJob, startFlexSites } from '../helpers/flex-site.ts';
+import { queuedGpuJob, startTwoQueuedSites } from '../helpers/flex-site.ts';
 
 const SLOT_MS = 1_800_000;
 
 test('the plan made for pricing a window is the one solving its problem again gives, with and without a commitment', async () => {
   const now = Date.now();
-  const clusters = ['a', 'b'].map((site) => {
-    const c = new SimCluster(
-      { site, region: 'GB', gridImportLimitKw: 100, trainingNodes: 4, inferenceNodes: 0 },
-      epochMs(now - 120_000),
-    );
-    c.submit([
+  const fleet = await startTwoQueuedSites(
+    now,
+    (site) => [
       queuedGpuJob(`${site}-1`, site, now, 3, 5),
       queuedGpuJob(`${site}-2`, site, now, 2, 10),
       queuedGpuJob(`${site}-3`, site, now, 4, 5),
-    ]);
-    return [site, c] as const;
-  });
-  const fleet = await startFlexSites(
-    clusters.map(([site, scheduler]) => ({
-      site,
-      scheduler,
-      baseLoadKw: 2,
-      itPowerLimitKw: 30,
-      holdNewJobs: true,
-      baselineKw: 20,
-    })),
+    ],
+    30,
   );
   try {
     for (const site of ['a', 'b']) await fleet.agents.get(site)!.agent.tick();

@@ -5,33 +5,19 @@
 // loopback over the simulated cluster.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { SimCluster } from '../../src/adapters/scheduler-sim/cluster.ts';
 import { makeOffers } from '../../src/agents/flex/offers.ts';
 import { epochMs } from '../../src/domain/time.ts';
 import { gbpPerMwh, kw } from '../../src/domain/units.ts';
-import { queuedGpuJob, startFlexSites } from '../helpers/flex-site.ts';
+import { queuedGpuJob, startTwoQueuedSites } from '../helpers/flex-site.ts';
 
 const SLOT_MS = 1_800_000;
 
 test('an offer is priced at the sites that reported, with a stored commitment at one that has not', async () => {
   const now = Date.now();
-  const clusters = ['a', 'b'].map((site) => {
-    const c = new SimCluster(
-      { site, region: 'GB', gridImportLimitKw: 100, trainingNodes: 4, inferenceNodes: 0 },
-      epochMs(now - 120_000),
-    );
-    c.submit([queuedGpuJob(`${site}-1`, site, now), queuedGpuJob(`${site}-2`, site, now)]);
-    return [site, c] as const;
-  });
-  const fleet = await startFlexSites(
-    clusters.map(([site, scheduler]) => ({
-      site,
-      scheduler,
-      baseLoadKw: 2,
-      itPowerLimitKw: 50,
-      holdNewJobs: true,
-      baselineKw: 20,
-    })),
+  const fleet = await startTwoQueuedSites(
+    now,
+    (site) => [queuedGpuJob(`${site}-1`, site, now), queuedGpuJob(`${site}-2`, site, now)],
+    50,
   );
   try {
     const slot0 = Math.floor(now / SLOT_MS) * SLOT_MS;

@@ -10,6 +10,7 @@ import type { ComputeAgent } from '../../src/agents/compute/agent.ts';
 import type { FlexOrchestrator } from '../../src/agents/flex/orchestrator.ts';
 import { DEFAULT_PRICING } from '../../src/agents/flex/pricing.ts';
 import { FileKeyStore } from '../../src/adapters/keystore-file/keystore.ts';
+import { SimCluster } from '../../src/adapters/scheduler-sim/cluster.ts';
 import { composeAgent, composeBpp, dispatchKeyId } from '../../src/compose/index.ts';
 import type { Commitment } from '../../src/domain/commitments.ts';
 import type { ComputeJob, MoveCost } from '../../src/domain/compute.ts';
@@ -278,3 +279,24 @@ export const queuedGpuJob = (id: string, site: string, now: number, hours = 1, d
   workUnit: 'gpu-hours',
   state: 'queued',
 });
+
+/**
+ * Sites `a` and `b`, each a simulated 4-node cluster holding the jobs `jobsOf` gives it, behind one
+ * BPP on loopback: what the offer-pricing tests share (every job held on sight, 2 kW of base load,
+ * a 20 kW baseline). `itPowerLimitKw` is each site's IT limit.
+ */
+export const startTwoQueuedSites = (
+  now: number,
+  jobsOf: (site: string) => ComputeJob[],
+  itPowerLimitKw: number,
+): Promise<FlexSites> =>
+  startFlexSites(
+    ['a', 'b'].map((site) => {
+      const scheduler = new SimCluster(
+        { site, region: 'GB', gridImportLimitKw: 100, trainingNodes: 4, inferenceNodes: 0 },
+        epochMs(now - 120_000),
+      );
+      scheduler.submit(jobsOf(site));
+      return { site, scheduler, baseLoadKw: 2, itPowerLimitKw, holdNewJobs: true, baselineKw: 20 };
+    }),
+  );
