@@ -68,6 +68,7 @@ export const runCommand: Command = {
     if (!start) throw new FlexError('FLX_CLI_USAGE', USAGE);
     const running = await start(config);
     io.out(`flexlon run ${role}: ${running.description}: ready`);
+    for (const note of running.notes ?? []) io.out(`flexlon run ${role}: note: ${note}`);
     if (!signal.aborted)
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
     await running.stop();

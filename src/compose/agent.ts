@@ -28,6 +28,8 @@ import {
   makeKeys,
   makeLogger,
   openStore,
+  keyFilesNotYetThere,
+  notYetTrusted,
   peerKeyResolver,
   type RunningRole,
 } from './parts.ts';
@@ -330,7 +332,8 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
           }
         })();
   const watch = kind === 'slurm' ? agent.watch(c.pollSeconds * 1000, stop.signal) : Promise.resolve();
-  log.info({ url, site: c.site.id, scheduler: kind }, 'agent ready');
+  const waiting = keyFilesNotYetThere([c.orchestrator]);
+  log.info({ url, site: c.site.id, scheduler: kind, keyFilesNotYetThere: waiting }, 'agent ready');
   return {
     url,
     agent,
@@ -338,6 +341,7 @@ export const composeAgent = async (c: AgentConfig, parts: AgentParts = {}): Prom
     ...(sch.sim ? { sim: sch.sim } : {}),
     ...(meter ? { gpuMeter: meter } : {}),
     description: `compute-flex agent ${c.id} for site ${c.site.id} (${kind}) on ${url}`,
+    notes: notYetTrusted(waiting),
     async stop() {
       stop.abort();
       await Promise.allSettled([loop, watch, meter?.stop()]);

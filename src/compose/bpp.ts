@@ -27,6 +27,8 @@ import {
   openJournal,
   verifierPool,
   openStore,
+  keyFilesNotYetThere,
+  notYetTrusted,
   peerKeyResolver,
   subscriptionOf,
   type RunningRole,
@@ -163,13 +165,18 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
       ? e
       : new FlexError('FLX_PEER_UNREACHABLE', `bpp start-up failed: ${(e as Error).message}`);
   }
-  log.info({ url: c.listen.publicUrl, store: store.location, sites: c.sites.map((s) => s.id) }, 'bpp ready');
+  const waiting = keyFilesNotYetThere(c.sites.map((s) => s.agent));
+  log.info(
+    { url: c.listen.publicUrl, store: store.location, sites: c.sites.map((s) => s.id), keyFilesNotYetThere: waiting },
+    'bpp ready',
+  );
   return {
     url: c.listen.publicUrl,
     orchestrator,
     node,
     store,
     description: `flexibility orchestrator (BPP) ${c.id} on ${c.listen.publicUrl}, store ${store.location}`,
+    notes: notYetTrusted(waiting),
     stop: close,
   };
 };

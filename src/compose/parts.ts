@@ -2,7 +2,7 @@
 // selector), clock, grid signals, keys, logger, inbound journal, the peers it trusts without the
 // registry, and its listening socket. Only src/compose/ may import adapters (eslint.config.js).
 import { createServer } from 'node:net';
-import { readFileSync, statSync } from 'node:fs';
+import { existsSync, readFileSync, statSync } from 'node:fs';
 import { join } from 'node:path';
 import type { FastifyInstance } from 'fastify';
 import { ReplayClock, SystemClock } from '../adapters/clock/clocks.ts';
@@ -168,6 +168,23 @@ const trustedOf = (p: PeerKeyConfig): TrustedKey => {
   };
 };
 
+/**
+ * The peers whose key file is not there yet. Not an error (the peer writes it on its first start, so
+ * the two may start in either order), but until it is there every signed request from that peer is
+ * refused: a role says so when it starts, rather than report ready as if it were trusted.
+ */
+export const keyFilesNotYetThere = (peers: readonly PeerKeyConfig[]): { subscriberId: string; keyFile: string }[] =>
+  peers.flatMap((p) =>
+    'keyFile' in p && !existsSync(p.keyFile) ? [{ subscriberId: p.subscriberId, keyFile: p.keyFile }] : [],
+  );
+
+/** The lines a role prints after "ready" for keyFilesNotYetThere (none where every key file is there). */
+export const notYetTrusted = (waiting: readonly { subscriberId: string; keyFile: string }[]): string[] =>
+  waiting.map(
+    (w) =>
+      `no key file yet for ${w.subscriberId} at ${w.keyFile}: its signed requests are refused (FLX_SIG_UNKNOWN_KEY) until it is there; that peer writes it on its first start (keys.generate), or copy its public key file there`,
+  );
+
 /** Trusts the given peers, each key read when first needed, so the two sides may start in either order. */
 export const peerKeyResolver = (peers: readonly PeerKeyConfig[]): KeyResolver => ({
   async resolve(subscriberId, uniqueKeyId, nowMs) {
@@ -246,6 +263,8 @@ export const listenOn = async (app: FastifyInstance, l: ListenConfig): Promise<s
 export interface RunningRole {
   readonly url: string;
   readonly description: string;
+  /** What the operator should know at start, a line each after "ready" (a peer's key file not there yet). */
+  readonly notes?: readonly string[];
   stop(): Promise<void>;
 }
 

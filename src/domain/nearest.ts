@@ -26,3 +26,18 @@ export const nearestName = (typed: string, names: readonly string[]): string | u
   scored.sort((a, b) => a[1] - b[1]);
   return scored.length > 0 && (scored.length === 1 || scored[0]?.[1] !== scored[1]?.[1]) ? scored[0]?.[0] : undefined;
 };
+
+/**
+ * Whether `typed` is `name` with one slip: a letter wrong, missing, added, or two neighbours swapped
+ * ("prot" for "port"). Stricter than nearestName, for guessing which field present was meant by one
+ * that is missing, where a real field two edits away ("host" from "port") must not be named.
+ */
+export const oneSlipFrom = (typed: string, name: string): boolean => {
+  if (typed === name || Math.abs(typed.length - name.length) > 1) return false;
+  let i = 0;
+  while (i < typed.length && i < name.length && typed[i] === name[i]) i++;
+  const rest = (a: number, b: number) => typed.slice(a) === name.slice(b);
+  if (typed.length === name.length)
+    return rest(i + 1, i + 1) || (typed[i] === name[i + 1] && typed[i + 1] === name[i] && rest(i + 2, i + 2));
+  return typed.length > name.length ? rest(i + 1, i) : rest(i, i + 1);
+};

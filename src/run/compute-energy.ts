@@ -38,7 +38,7 @@ export const composeBppWithComputeEnergy = async (
 ): Promise<ComposedBppWithWindows> => {
   if (!c.computeEnergy) {
     const bpp = await composeBpp(c);
-    return { url: bpp.url, description: bpp.description, stop: () => bpp.stop(), bpp };
+    return { url: bpp.url, description: bpp.description, notes: bpp.notes ?? [], stop: () => bpp.stop(), bpp };
   }
   // Both addresses checked before either opens its store: a taken port leaves nothing written.
   await assertPortFree(c.listen);
@@ -63,6 +63,7 @@ export const composeBppWithComputeEnergy = async (
   return {
     url: bpp.url,
     description: `${bpp.description}; ${compute.description}`,
+    notes: bpp.notes ?? [],
     bpp,
     compute,
     async stop() {

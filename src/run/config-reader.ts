@@ -3,7 +3,7 @@
 // the file are relative to the file. Unknown fields are refused, so a typo is not silently ignored.
 import { readFileSync } from 'node:fs';
 import { dirname, resolve } from 'node:path';
-import { nearestName } from '../domain/nearest.ts';
+import { nearestName, oneSlipFrom } from '../domain/nearest.ts';
 import { FlexError } from '../errors.ts';
 import { parseJsonText } from '../formats/json.ts';
 
@@ -44,7 +44,15 @@ export class ConfigReader {
   }
 
   fail(key: string, why: string): never {
-    throw new FlexError('FLX_CONFIG_INVALID', `${this.file}: ${this.at(key)}: ${why}`, { path: this.at(key) });
+    // A missing field that a field present here, and not read as another, is one slip away from
+    // ({"prot": 4720} for port): name it, since the error would otherwise point only at what is absent.
+    const typo =
+      this.value[key] === undefined
+        ? Object.keys(this.value).find((k) => !this.seen.has(k) && oneSlipFrom(k, key))
+        : undefined;
+    const hint =
+      typo === undefined ? '' : ` (this object has ${JSON.stringify(typo)}, not a known field: did you mean ${key}?)`;
+    throw new FlexError('FLX_CONFIG_INVALID', `${this.file}: ${this.at(key)}: ${why}${hint}`, { path: this.at(key) });
   }
 
   private raw(key: string): unknown {

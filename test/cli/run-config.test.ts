@@ -227,6 +227,15 @@ const CASES: readonly { role: string; from?: string; field: string; why: RegExp;
   },
   { role: 'agent', from: 'bpp', field: 'role', why: /this config is for "bpp", not "agent"/, patch: () => {} },
   {
+    // A missing field names the field present that is one slip from it ("host" is not named).
+    role: 'registry',
+    field: 'listen.port',
+    why: /is required: .*\(this object has "prot", not a known field: did you mean port\?\)$/,
+    patch: (c) => {
+      c.listen = { host: '127.0.0.1', prot: 4720 };
+    },
+  },
+  {
     role: 'grid-agent',
     from: 'compute-energy/grid-agent',
     field: 'capacityKw',
@@ -363,4 +372,15 @@ test('a role whose port is taken stops with FLX_CONFIG_INVALID naming listen, be
   } finally {
     await new Promise((r) => taken.close(r));
   }
+});
+
+test('a role whose key file is missing and not to be generated says how to get one', async () => {
+  const r = await runPatched('gateway', 'gateway', (c) => {
+    c.keys = { dir: 'keys', generate: false };
+  });
+  assert.equal(r.code, 2, r.err);
+  assert.match(r.err, /FLX_CONFIG_INVALID: no key file for bg\.example\.local at .*keys\/bg\.example\.local\.json/);
+  assert.match(r.err, /set "keys": \{"generate": true\}.*flexlon beckn keygen/);
+  assert.doesNotMatch(r.err, /\n\s+at /, 'no stack trace');
+  assert.equal(r.out, '', 'never says ready');
 });

@@ -118,6 +118,13 @@ test(
       });
       assert.equal(reports.lastError, undefined);
       assert.match(running.agent?.err() ?? '', /first report failed; retrying/);
+      // Started before the BPP, the agent said it could not yet trust the BPP's dispatches; the BPP,
+      // started after the agent wrote its key, has nothing to say.
+      assert.match(
+        running.agent?.out() ?? '',
+        /flexlon run agent: note: no key file yet for dispatch\.[^ ]+ at .*: its signed requests are refused \(FLX_SIG_UNKNOWN_KEY\)/,
+      );
+      assert.doesNotMatch(running.bpp?.out() ?? '', /note: no key file yet/);
       assert.deepEqual((await getJson(`${url('bpp')}/health`)).sites, ['lon']);
 
       const metrics = await fetch(`${url('bpp')}/metrics`);

@@ -79,7 +79,12 @@ export class FileKeyStore implements KeyStore {
   async signer(subscriberId: string): Promise<Signer> {
     const path = join(this.dir, fileName(subscriberId));
     if (!existsSync(path)) {
-      if (!this.generate) throw new FlexError('FLX_CONFIG_INVALID', `no key file for ${subscriberId} at ${path}`);
+      if (!this.generate)
+        throw new FlexError(
+          'FLX_CONFIG_INVALID',
+          `no key file for ${subscriberId} at ${path}: set "keys": {"generate": true} in the config to make one on first start, or write one there (docs/operator-guide.md, "Keys": flexlon beckn keygen)`,
+          { path: 'keys.dir' },
+        );
       makeDirs(this.dir, 0o700);
       const pair = generateKeyPair();
       const file: KeyFile = {
