@@ -6,6 +6,8 @@ import { randomUUID } from 'node:crypto';
 import { verifyChain } from '../audit/chain.ts';
 import { composeMarket, type Market } from '../compose/market.ts';
 import { tickSites } from '../compose/market-day.ts';
+import { settlementDayStartAfter } from '../domain/settlement-day.ts';
+import { epochMs } from '../domain/time.ts';
 import { demoConfig, type DemoConfig } from '../config.ts';
 import { BUSY_BACKLOG_HOURS, BUSY_OFFERED_LOAD, HALF_IDLE_JOBS } from '../sim/site-profile.ts';
 import type { FlexNeed } from '../domain/offers.ts';
@@ -20,7 +22,7 @@ import type { Store } from '../ports.ts';
 import { parseFlags, type Command, type Output } from './command.ts';
 import { compare, type Savings } from './demo-compare.ts';
 import { DEFAULT_MONITOR, type MonitorEvent, type MonitorPolicy } from '../agents/grid/monitor.ts';
-import { eventLines, hhmm, monitorLines, monitorPolicyLine, pushLine, Timeline } from './demo-events.ts';
+import { eventLines, hhmm, monitorLines, monitorPolicyLine, pushLine, stamp, Timeline } from './demo-events.ts';
 import { printSummary, type AuditCheck, type SiteOutcome } from './demo-summary.ts';
 
 export interface DemoResult {
@@ -260,7 +262,14 @@ export const runDemo = async (
     signal.removeEventListener('abort', stopOnAbort);
     if (!(c.serve && !signal.aborted)) await m.stop();
     else {
-      io.out('\n--serve: everything keeps running; Ctrl-C stops it.');
+      // The replay is over: market time stands at the replayed day's last moment, so the dashboards
+      // show that day (its metered periods, its late jobs) rather than run on into the next one,
+      // where no site reports and every job still queued reads overdue.
+      const last = epochMs(settlementDayStartAfter(m.dayStart, 1) - 1);
+      m.clock.hold(last);
+      io.out(
+        `\n--serve: everything keeps running, with market time held at the end of the replayed day ${stamp(last)}; Ctrl-C stops it.`,
+      );
       await new Promise<void>((resolve) => signal.addEventListener('abort', () => resolve(), { once: true }));
       await m.stop();
     }

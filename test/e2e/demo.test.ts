@@ -271,19 +271,54 @@ test(
   },
 );
 
-test('demo: a second run in the same data directory works and keeps its keys', { timeout: 180_000 }, async () => {
-  // The first run is the lifecycle test's (the defaults but for the site and the clock). Its
-  // grid-orchestrator.db was tampered with since; the second run writes a folder of its own.
-  const printed: [string[], string[]] = [first.lines, []];
-  const second = await runDemo(config, into(printed[1]), new AbortController().signal);
-  assert.notEqual(first.result.runDir, second.runDir);
-  assert.notEqual(first.result.procurement.transactionId, second.procurement.transactionId);
-  assert.ok(second.audit.every((a) => a.ok));
-  assert.equal((await new FileKeyStore(join(dataDir, 'keys')).signer('dc.flexlon.local')).publicKeyBase64, first.key);
-  // Repeatable: the same flags print the same summary (the planner bounded by work, market time
-  // held at each slot boundary while the slot's work is done, the provider's ids from the seed).
-  const summary = (lines: string[]) => lines.slice(lines.indexOf('\nSummary')).join('\n');
-  assert.ok(printed[0].includes('\nSummary'), printed[0].join('\n'));
-  assert.equal(summary(printed[1]), summary(printed[0]));
-  assert.equal(first.result.procurement.orderId, second.procurement.orderId, 'the order id comes from the seed');
-});
+test(
+  'demo: a second run in the same data directory works and keeps its keys; with --serve, market time stands at the end of the day',
+  { timeout: 180_000 },
+  async () => {
+    // The first run is the lifecycle test's (the defaults but for the site and the clock). Its
+    // grid-orchestrator.db was tampered with since; the second run writes a folder of its own. It
+    // runs with --serve: once the summary is printed, the provider's fleet view is read twice, a
+    // second apart (an hour and a half of market time at this speed, were the clock running), then
+    // the run is stopped.
+    const printed: [string[], string[]] = [first.lines, []];
+    const stop = new AbortController();
+    let served: Promise<{ now: string[] }> | undefined;
+    const fleet = async (url: string) =>
+      (await (await fetch(`${url}api/fleet`)).json()) as {
+        now: { sp: string; utc: string };
+        kpis: { overdueJobs?: number };
+      };
+    const out = (l: string) => {
+      printed[1].push(l);
+      if (!l.includes('--serve:')) return;
+      const url =
+        /dashboard: (http:\/\/127\.0\.0\.1:\d+\/dashboard\/) \(provider\)/.exec(printed[1].join('\n'))?.[1] ?? '';
+      served = (async () => {
+        try {
+          const a = await fleet(url);
+          await new Promise((r) => setTimeout(r, 1000));
+          const b = await fleet(url);
+          return { now: [a.now.sp, b.now.sp, a.now.utc, b.now.utc] };
+        } finally {
+          stop.abort();
+        }
+      })();
+    };
+    const second = await runDemo({ ...config, serve: true }, { out, err: () => {} }, stop.signal);
+    const view = await served;
+    assert.ok(view, `--serve said it keeps running:\n${printed[1].join('\n')}`);
+    assert.deepEqual(view.now, ['2023-01-24 SP48', '2023-01-24 SP48', '2023-01-24 23:59', '2023-01-24 23:59']);
+    assert.match(printed[1].at(-1) ?? '', /market time held at the end of the replayed day \[23:59 SP48\]/);
+    printed[1].pop();
+    assert.notEqual(first.result.runDir, second.runDir);
+    assert.notEqual(first.result.procurement.transactionId, second.procurement.transactionId);
+    assert.ok(second.audit.every((a) => a.ok));
+    assert.equal((await new FileKeyStore(join(dataDir, 'keys')).signer('dc.flexlon.local')).publicKeyBase64, first.key);
+    // Repeatable: the same flags print the same summary (the planner bounded by work, market time
+    // held at each slot boundary while the slot's work is done, the provider's ids from the seed).
+    const summary = (lines: string[]) => lines.slice(lines.indexOf('\nSummary')).join('\n');
+    assert.ok(printed[0].includes('\nSummary'), printed[0].join('\n'));
+    assert.equal(summary(printed[1]), summary(printed[0]));
+    assert.equal(first.result.procurement.orderId, second.procurement.orderId, 'the order id comes from the seed');
+  },
+);
