@@ -37,6 +37,14 @@ export interface GatewayOptions {
   readonly retry?: RetryPolicy;
   readonly onForwardError?: (e: unknown, bpp: string, msg: BecknMessage) => void;
   /**
+   * After each leg is ACKed: what went where (the role's log line, so that one search can be
+   * followed by its transaction_id across the BAP's, the gateway's and each BPP's logs).
+   */
+  readonly onRelayed?: (
+    leg: { action: 'search' | 'on_search'; to: string; attempts: number },
+    msg: BecknMessage,
+  ) => void;
+  /**
    * Requests a second per verified subscriber (receiver.ts ReceiverOptions.rateLimit): over it, 429
    * FLX_RATE_LIMITED with Retry-After, nothing forwarded. Absent or `false`: none.
    */
@@ -145,6 +153,7 @@ const relay = async (o: GatewayOptions, i: Inbound, leg: Leg): Promise<void> => 
       'FLX_PEER_NACK',
       `${leg.to.subscriber_id} refused the ${leg.action}: HTTP ${r.status} ${r.text.slice(0, 200)}`,
     );
+  o.onRelayed?.({ action: leg.action, to: leg.to.subscriber_id, attempts: sent.attempts }, i.msg);
 };
 
 /** The BAP an on_search is relayed to: context.bap_id, SUBSCRIBED as BAP and inside its key validity. */

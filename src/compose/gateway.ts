@@ -58,7 +58,19 @@ export const composeGateway = async (
           message_id: msg.context.message_id,
           error: asFlexError(e).message,
         },
-        'forwarding the search failed',
+        `${msg.context.action === 'on_search' ? 'relaying the on_search' : 'forwarding the search'} failed`,
+      ),
+    onRelayed: (leg, msg) =>
+      log.info(
+        {
+          action: leg.action,
+          to: leg.to,
+          from: msg.context.action === 'search' ? msg.context.bap_id : msg.context.bpp_id,
+          transaction_id: msg.context.transaction_id,
+          message_id: msg.context.message_id,
+          attempts: leg.attempts,
+        },
+        leg.action === 'search' ? 'search forwarded (ACK)' : 'on_search relayed to the BAP (ACK)',
       ),
   });
   useRawJsonBody(gateway.app);

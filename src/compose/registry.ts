@@ -15,7 +15,7 @@ export const composeRegistry = async (c: RegistryConfig, now: () => number = Dat
   // Still the open policy (SUBSCRIBED at once, unsigned lookups): the roles answer the registry.yaml
   // challenge and sign their lookups, but test networks outside src (test/resilience, test helpers)
   // register peers at URLs that do not answer and look up unsigned. docs/beckn.md, Registry.
-  const service = await createRegistryService({ store, now, policy: OPEN_REGISTRY });
+  const service = await createRegistryService({ store, now, policy: OPEN_REGISTRY, log });
   service.app.get('/health', async () => ({
     ok: true,
     role: 'registry',

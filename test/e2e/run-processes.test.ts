@@ -204,6 +204,27 @@ test(
         tagged.some((l) => l.includes(`"message_id":"${context.message_id}"`) && l.includes('"msg":"planned"')),
         "the BPP's plan for the search is logged with its transaction_id and message_id",
       );
+      // The same search in the gateway's log (forwarded to the BPP), and the BPP's subscription in
+      // the registry's: one grep for the transaction follows it across the processes.
+      const gatewayLines = (running.gateway?.err() ?? '')
+        .split('\n')
+        .filter((l) => l.includes('"msg":"search forwarded (ACK)"'));
+      assert.ok(
+        gatewayLines.some(
+          (l) =>
+            l.includes(`"transaction_id":"${context.transaction_id}"`) &&
+            l.includes(`"to":"${String(configs.bpp.id)}"`) &&
+            l.includes(`"from":"${signer.subscriberId}"`),
+        ),
+        `the gateway logs the search it forwarded: ${gatewayLines.join('\n')}`,
+      );
+      assert.match(
+        running.registry?.err() ?? '',
+        new RegExp(
+          `"subscriber_id":"${String(configs.bpp.id).replace(/\./g, '\\.')}".*"msg":"subscription subscribed"`,
+        ),
+        "the registry logs the BPP's subscription",
+      );
 
       // Clean stop, in reverse order of dependence; every state file beside the copied configs.
       for (const r of ['agent', 'bpp', 'gateway', 'registry'] as const) {

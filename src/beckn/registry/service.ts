@@ -14,7 +14,8 @@
 // URL answers to its lookups, so it trusts the keys published there as much.
 import { randomUUID, sign } from 'node:crypto';
 import Fastify, { type FastifyInstance } from 'fastify';
-import { FlexError } from '../../errors.ts';
+import { asFlexError, FlexError } from '../../errors.ts';
+import type { Logger } from '../../log.ts';
 import type { Signer, Store } from '../../ports.ts';
 import { toNack } from '../ack.ts';
 import { postRaw, signatureHeader } from '../http.ts';
@@ -74,6 +75,11 @@ export interface RegistryServiceOptions {
   readonly id?: string;
   /** How long the registry waits for a subscriber's on_subscribe answer (default 5 s). */
   readonly challengeTimeoutMs?: number;
+  /**
+   * Where the registry says what it did: each subscription's change and each refused request at
+   * info, each lookup at debug (who asked, for what, how many records it got).
+   */
+  readonly log?: Pick<Logger, 'info' | 'debug'>;
 }
 
 type Stored = Registered & { created: string; updated: string };
@@ -126,12 +132,24 @@ export const createRegistryService = async (o: RegistryServiceOptions): Promise<
     e: unknown,
   ) => {
     const n = toNack(e);
+    o.log?.info({ http: n.http, error: asFlexError(e).message }, 'request refused');
     // BECKN-006 Step 2 item 7: a refused signature gets 401 with WWW-Authenticate.
     if (n.http === 401)
       reply.header('WWW-Authenticate', `Signature realm="${signer.subscriberId}",headers="(created) (expires) digest"`);
     return reply.code(n.http).send(n.body);
   };
   const save = async (key: string, record: Stored, event: string, extra: Record<string, unknown> = {}) => {
+    o.log?.info(
+      {
+        subscriber_id: record.subscriber_id,
+        unique_key_id: record.unique_key_id,
+        type: record.type,
+        url: record.subscriber_url,
+        status: record.status,
+        ...(record.status_reason ? { reason: record.status_reason } : {}),
+      },
+      `subscription ${event}`,
+    );
     entries.set(key, record);
     await o.store.putDocument('registry', 'subscriptions', [...entries.values()]);
     await o.store.appendAudit({
@@ -271,7 +289,9 @@ export const createRegistryService = async (o: RegistryServiceOptions): Promise<
       const q = parseLookup(parseJson(raw));
       if (policy.lookup === 'signed') await authorise(raw, req.headers.authorization, q);
       const now = o.now();
-      return reply.send([...entries.values()].filter((s) => matches(s, q, now)).map((s) => toWire(s, now)));
+      const found = [...entries.values()].filter((s) => matches(s, q, now)).map((s) => toWire(s, now));
+      o.log?.debug({ query: q, found: found.length }, 'lookup');
+      return reply.send(found);
     } catch (e) {
       return fail(reply, e);
     }
