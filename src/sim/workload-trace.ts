@@ -18,7 +18,7 @@ import { kwh } from '../domain/units.ts';
 import { CALIBRATION } from './calibration.ts';
 import type { Calibration } from './fit-traces.ts';
 import { A100_SXM_NODE, checkNodePower, jobPowerKw, poolItKw, type GpuNodePower } from './power.ts';
-import { arrivalHours, type GeneratedDay, type WorkloadOptions } from './workload.ts';
+import { arrivalHours, slotClockHours, type GeneratedDay, type WorkloadOptions } from './workload.ts';
 
 const HOUR_MS = 60 * MINUTE_MS;
 type QosFit = Calibration['alibaba']['bestEffort'];
@@ -83,7 +83,7 @@ const drawJob = (
 /** Inference pool power per slot: the daily shape of generateDay with the Azure trace's burstiness. */
 const inference = (
   rnd: Random,
-  slots: number,
+  hours: readonly number[],
   slotMinutes: number,
   power: GpuNodePower,
   nodes: number,
@@ -92,8 +92,7 @@ const inference = (
   // Bursts average out over a slot: a 5-minute CV shrinks by √(slot / 5 min) for independent bins.
   const cv =
     Math.max(cal.azure.code.fiveMinuteCv, cal.azure.conv.fiveMinuteCv) / Math.sqrt(Math.max(1, slotMinutes / 5));
-  return Array.from({ length: slots }, (_, i) => {
-    const hour = ((i + 0.5) * slotMinutes) / 60;
+  return hours.map((hour) => {
     const shape = 0.5 - 0.5 * Math.cos((2 * Math.PI * (hour - 5)) / 24);
     const u = Math.min(1, Math.max(0, (0.2 + 0.6 * shape) * (1 + cv * normal(rnd))));
     return poolItKw(power, nodes, u * nodes * power.gpusPerNode);
@@ -118,7 +117,7 @@ export const generateTraceDay = (o: TraceWorkloadOptions): GeneratedDay => {
     jobs: list,
     inferenceKw: inference(
       seeded((seed ^ 0x9e3779b9) >>> 0),
-      1440 / slotMinutes,
+      slotClockHours(o.dayStart, slotMinutes),
       slotMinutes,
       power,
       inferenceNodes,

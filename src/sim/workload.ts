@@ -158,18 +158,26 @@ const drawJob = (ctx: DrawContext): Omit<ComputeJob, 'id'> => {
 };
 
 /**
- * Inference pool utilisation over the day: a raised cosine from 0.2 at 05:00 to 0.8 at 17:00, so
- * low at night and highest through the afternoon and evening, with ±5 % seeded noise per slot.
+ * The UK clock hour (fractional, 0–24) at the middle of each slot of the settlement day from
+ * `dayStart`: 48 half hours on an ordinary day, 46 on the spring clock-change day (01:00–02:00 does
+ * not happen) and 50 on the autumn one (01:00–02:00 happens twice). What a day shape that follows
+ * people's clocks (inference demand) reads, so that its slots line up with the day's periods.
  */
-const inferenceProfile = (
-  rnd: Random,
-  slots: number,
-  slotMinutes: number,
-  power: GpuNodePower,
-  nodes: number,
-): number[] =>
-  Array.from({ length: slots }, (_, i) => {
-    const hour = ((i + 0.5) * slotMinutes) / 60;
+export const slotClockHours = (dayStart: EpochMs, slotMinutes: number): number[] => {
+  const slotMs = slotMinutes * MINUTE_MS;
+  return Array.from({ length: Math.round(settlementDaysMs(dayStart, 1) / slotMs) }, (_, i) => {
+    const at = dayStart + (i + 0.5) * slotMs;
+    return ((((at + londonOffsetMs(at)) % (24 * HOUR_MS)) + 24 * HOUR_MS) % (24 * HOUR_MS)) / HOUR_MS;
+  });
+};
+
+/**
+ * Inference pool utilisation over the day: a raised cosine from 0.2 at 05:00 to 0.8 at 17:00 UK
+ * clock time, so low at night and highest through the afternoon and evening, with ±5 % seeded noise
+ * per slot; one value per slot of the settlement day (slotClockHours).
+ */
+const inferenceProfile = (rnd: Random, hours: readonly number[], power: GpuNodePower, nodes: number): number[] =>
+  hours.map((hour) => {
     const shape = 0.5 - 0.5 * Math.cos((2 * Math.PI * (hour - 5)) / 24);
     const utilisation = Math.min(1, Math.max(0, (0.2 + 0.6 * shape) * (1 + uniform(rnd, -0.05, 0.05))));
     return poolItKw(power, nodes, utilisation * nodes * power.gpusPerNode);
@@ -259,6 +267,6 @@ export const generateDay = (options: WorkloadOptions): GeneratedDay => {
     .map((job, k): ComputeJob => ({ id: `${site}-${day}-${String(k + 1).padStart(3, '0')}`, ...job }));
   return {
     jobs: sorted,
-    inferenceKw: inferenceProfile(inferenceRnd, DAY_MINUTES / slotMinutes, slotMinutes, power, inferenceNodes),
+    inferenceKw: inferenceProfile(inferenceRnd, slotClockHours(dayStart, slotMinutes), power, inferenceNodes),
   };
 };

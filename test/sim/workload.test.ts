@@ -180,3 +180,18 @@ test('a clock-change day draws its jobs within its own 23 or 25 hours, due by th
     );
   }
 });
+
+test("a clock-change day's inference profile has one value per period of the day, following the UK clock", async () => {
+  const { settlementDayStart } = await import('../../src/domain/settlement-day.ts');
+  for (const { date, start, hours } of CLOCK_CHANGE_DAYS)
+    assert.equal(generateDay({ seed: 4, site, dayStart: start }).inferenceKw.length, hours * 2, date);
+  // The clock hour each period's value is drawn for: spring skips 01:00–02:00, autumn has it twice.
+  const { slotClockHours } = await import('../../src/sim/workload.ts');
+  assert.deepEqual(slotClockHours(settlementDayStart('2023-03-26'), 30).slice(0, 4), [0.25, 0.75, 2.25, 2.75]);
+  assert.deepEqual(slotClockHours(settlementDayStart('2023-10-29'), 30).slice(2, 6), [1.25, 1.75, 1.25, 1.75]);
+  assert.deepEqual(
+    slotClockHours(settlementDayStart('2023-07-12'), 30).slice(0, 2),
+    [0.25, 0.75],
+    'a summer day starts at UK midnight, 23:00 UTC',
+  );
+});
