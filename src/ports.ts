@@ -311,4 +311,6 @@ export interface LookupQuery {
 export interface Registry {
   lookup(query: LookupQuery): Promise<Subscription[]>;
   subscribe(subscription: Subscription): Promise<void>;
+  /** Drops what a caching client holds, so the next lookup asks the registry (absent: nothing cached). */
+  forget?(): void;
 }

@@ -60,6 +60,21 @@ export const checkTtl = (msg: BecknMessage, nowMs: number, skewSeconds: number):
   }
 };
 
+/**
+ * Whether the context names a URL for its sender other than the one `sender` (the key as resolved)
+ * holds: the check below refuses that, and a receiver whose registry answers from a cache looks the
+ * sender up afresh before it does (a buyer restarted on another port re-subscribes with its new URL).
+ */
+export const registeredUriDiffers = (action: Action, msg: BecknMessage, sender: ResolvedKey): boolean => {
+  const c = msg.context;
+  const claimedUri = isRequest(action) ? c.bap_uri : c.bpp_uri;
+  return (
+    sender.type !== 'AGENT' &&
+    typeof claimedUri === 'string' &&
+    claimedUri.replace(/\/+$/, '') !== sender.url.replace(/\/+$/, '')
+  );
+};
+
 export const checkContext = (
   p: ContextPolicy,
   action: Action,
@@ -91,11 +106,7 @@ export const checkContext = (
       isRequest(action) ? 'context.bap_uri' : 'context.bpp_uri',
       `${claimedUri.slice(0, 200)} is not a plain http(s) URL (no query string, fragment or credentials)`,
     );
-  if (
-    sender.type !== 'AGENT' &&
-    claimedUri !== undefined &&
-    claimedUri.replace(/\/+$/, '') !== sender.url.replace(/\/+$/, '')
-  ) {
+  if (claimedUri !== undefined && registeredUriDiffers(action, msg, sender)) {
     throw bad(
       isRequest(action) ? 'context.bap_uri' : 'context.bpp_uri',
       `${claimedUri} is not the URL registered for ${sender.subscriberId}`,

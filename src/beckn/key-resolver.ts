@@ -18,6 +18,11 @@ export interface ResolvedKey {
 export interface KeyResolver {
   /** Resolves the key valid at `nowMs`, or throws FLX_SIG_UNKNOWN_KEY / FLX_SIG_KEY_REVOKED. */
   resolve(subscriberId: string, uniqueKeyId: string, nowMs: number): Promise<ResolvedKey>;
+  /**
+   * Resolves it again past any cache, where what was resolved may be stale (the record's URL
+   * changed). Absent where nothing is cached.
+   */
+  refresh?(subscriberId: string, uniqueKeyId: string, nowMs: number): Promise<ResolvedKey>;
 }
 
 export const checkSubscription = (s: Subscription, nowMs: number): void => {
@@ -74,6 +79,9 @@ export interface RegistryResolverOptions {
  * an unknown keyId is remembered as unknown for `unknownKeyTtlMs`, and concurrent requests with the
  * same keyId share one lookup. A failed lookup (registry unreachable) is not remembered.
  */
+/** How often one key may be looked up past the registry client's cache (KeyResolver.refresh). */
+export const REFRESH_EVERY_MS = 5_000;
+
 export const registryKeyResolver = (registry: Registry, o: RegistryResolverOptions = {}): KeyResolver => {
   const ttlMs = o.unknownKeyTtlMs ?? DEFAULT_UNKNOWN_KEY_TTL_MS;
   const unknownUntil = new Map<string, number>();
@@ -91,7 +99,21 @@ export const registryKeyResolver = (registry: Registry, o: RegistryResolverOptio
   };
   const unknown = (subscriberId: string, uniqueKeyId: string) =>
     new FlexError('FLX_SIG_UNKNOWN_KEY', `the registry has no key ${uniqueKeyId} for ${subscriberId}`);
-  return {
+  // When each key was last looked up afresh: at most once per REFRESH_EVERY_MS, so that signed
+  // requests cannot make the registry answer a lookup each.
+  const refreshed = new Map<string, number>();
+  const resolver: KeyResolver = {
+    async refresh(subscriberId, uniqueKeyId, nowMs) {
+      const key = `${subscriberId}|${uniqueKeyId}`;
+      const last = refreshed.get(key);
+      if (registry.forget && (last === undefined || nowMs - last >= REFRESH_EVERY_MS)) {
+        refreshed.delete(key);
+        if (refreshed.size >= MAX_UNKNOWN_KEYS) refreshed.delete(refreshed.keys().next().value as string);
+        refreshed.set(key, nowMs);
+        registry.forget();
+      }
+      return resolver.resolve(subscriberId, uniqueKeyId, nowMs);
+    },
     async resolve(subscriberId, uniqueKeyId, nowMs) {
       const key = `${subscriberId}|${uniqueKeyId}`;
       const until = unknownUntil.get(key);
@@ -117,6 +139,7 @@ export const registryKeyResolver = (registry: Registry, o: RegistryResolverOptio
       };
     },
   };
+  return resolver;
 };
 
 export interface TrustedKey {

@@ -23,7 +23,7 @@ import { REQUEST_ACTIONS, type Action, type BecknMessage } from './context.ts';
 import { DUPLICATE, claimKey, isDuplicate, outcomeOf, sameMessage } from './dedupe.ts';
 import type { Inbound } from './inbound.ts';
 import { inboundEntry, rejectedEntry } from './inbound-audit.ts';
-import { checkContext } from './inbound-context.ts';
+import { checkContext, registeredUriDiffers } from './inbound-context.ts';
 import { storeJournal, type InboundJournal } from './journal.ts';
 import type { KeyResolver } from './key-resolver.ts';
 import { withLogContext } from '../observability/logger.ts';
@@ -116,12 +116,21 @@ const admit = async (
       ? await verifyGateway(raw, gatewayHeader, o.resolver, nowMs, o.skewSeconds, check)
       : undefined;
   const authorization = req.headers.authorization;
-  const { key: sender, digest } = await verifyRequest(raw, authorization, o.resolver, nowMs, o.skewSeconds, check);
+  const verified = await verifyRequest(raw, authorization, o.resolver, nowMs, o.skewSeconds, check);
+  const digest = verified.digest;
+  let sender = verified.key;
   // Keyed by the subscriber whose signature verified, before any parsing, validation or store work.
   const wait = limiter?.take(sender.subscriberId, nowMs);
   if (wait !== undefined)
     throw retryLater('FLX_RATE_LIMITED', `${sender.subscriberId} is over its rate limit; retry in ${wait} s`, wait);
   const { msg, wire } = await codec.decode(action, raw, sender, seen);
+  // A URL other than the one the registry was last seen to hold: ask the registry again before
+  // refusing (a participant restarted on a new port has re-subscribed with it). Only the same key
+  // counts: the signature was verified with the one resolved first.
+  if (o.resolver.refresh && registeredUriDiffers(action, msg, sender)) {
+    const again = await o.resolver.refresh(sender.subscriberId, sender.uniqueKeyId, nowMs).catch(() => undefined);
+    if (again && again.publicKeyBase64 === sender.publicKeyBase64) sender = again;
+  }
   checkContext(
     { subscriberId: o.subscriberId, role: o.role, skewSeconds: o.skewSeconds ?? DEFAULT_SKEW_SECONDS },
     action,

@@ -205,3 +205,22 @@ test('beckn_version: kept with the record, answered by lookup (and a lookup filt
     await second.close();
   }
 });
+
+test('a cached key is looked up afresh on refresh (a new URL), at most once per 5 s per key', async () => {
+  const s = net.signer('moved.example', 'mv-1');
+  const at = (url: string) => record(s, { type: 'BAP', subscriber_url: url });
+  await subscribe(at('http://127.0.0.1:9001'), s);
+  const resolver = registryKeyResolver(new HttpRegistry({ url: net.registryUrl, now: Date.now, cacheTtlMs: 60_000 }));
+  const t0 = Date.now();
+  assert.equal((await resolver.resolve('moved.example', 'mv-1', t0)).url, 'http://127.0.0.1:9001');
+  await subscribe(at('http://127.0.0.1:9002'), s);
+  assert.equal((await resolver.resolve('moved.example', 'mv-1', t0)).url, 'http://127.0.0.1:9001', 'cached');
+  assert.equal((await resolver.refresh?.('moved.example', 'mv-1', t0))?.url, 'http://127.0.0.1:9002');
+  await subscribe(at('http://127.0.0.1:9003'), s);
+  assert.equal(
+    (await resolver.refresh?.('moved.example', 'mv-1', t0 + 1000))?.url,
+    'http://127.0.0.1:9002',
+    'a second refresh within 5 s answers from the cache',
+  );
+  assert.equal((await resolver.refresh?.('moved.example', 'mv-1', t0 + 5000))?.url, 'http://127.0.0.1:9003');
+});

@@ -226,6 +226,30 @@ test(
         "the registry logs the BPP's subscription",
       );
 
+      // The buyer restarted on another port (as each `flexlon grid need` is) re-subscribes with its new
+      // URL and searches again at once: the gateway and the BPP, whose registry clients cache
+      // lookups for 30 s, ask the registry again rather than refuse the new bap_uri as unregistered.
+      await bap.stop();
+      stopBap = async () => {};
+      const again = await startTestBap({
+        signer,
+        store: bapStore,
+        registryUrl,
+        resolver: registryKeyResolver(new HttpRegistry({ url: registryUrl, now: Date.now, cacheTtlMs: 0 })),
+      });
+      stopBap = again.stop;
+      assert.notEqual(again.url, bap.url);
+      const context2 = buildContext({
+        action: 'search',
+        bapId: signer.subscriberId,
+        bapUri: again.url,
+        now: Date.now(),
+        ttlSeconds: 60,
+      });
+      await again.client.send(url('gateway'), { context: context2, message: { intent: needToIntent(need) } });
+      const found2 = await again.callbacks.wait(context2.message_id, 30_000);
+      assert.equal(found2.context.transaction_id, context2.transaction_id, 'the restarted buyer got its catalog');
+
       // Clean stop, in reverse order of dependence; every state file beside the copied configs.
       for (const r of ['agent', 'bpp', 'gateway', 'registry'] as const) {
         const child = running[r];
