@@ -1,6 +1,6 @@
 // Hand-made grid histories and fleets for the backtest tests: every value is chosen so the expected
 // outcome can be worked out on paper.
-import { mkdtempSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import type { ComputeJob } from '../../src/domain/compute.ts';
@@ -17,7 +17,19 @@ import { recordedSource } from '../../src/compose/signals.ts';
 import { carbonNoise, gridDataOf } from '../../src/backtest/signal-view.ts';
 import { settlementDayStart } from '../../src/domain/settlement-day.ts';
 
-export const tmp = (): string => mkdtempSync(join(tmpdir(), 'flexlon-backtest-'));
+const made: string[] = [];
+// Each test file runs in its own process: its output folders go when it exits, pass or fail (they
+// were left behind, some thirty a run, before).
+process.once('exit', () => {
+  for (const dir of made) rmSync(dir, { recursive: true, force: true });
+});
+
+/** A fresh output folder, removed when the test file's process exits. */
+export const tmp = (): string => {
+  const dir = mkdtempSync(join(tmpdir(), 'flexlon-backtest-'));
+  made.push(dir);
+  return dir;
+};
 
 /** 2023-03-01: winter time, so the settlement day starts at 00:00 UTC. */
 export const DAY = '2023-03-01';

@@ -2,11 +2,12 @@
 // against a composed market on loopback (real HTTP, signatures, SQLite) in which the grid buyer has
 // bought a reduction. Each view's numbers are checked against the JSON API the view is drawn from;
 // the transaction timeline is clicked through; an action without the operator token is refused.
-// Screenshots go to a temp folder, or to FLEXLON_SCREENSHOTS (docs/dashboard to refresh the docs).
+// Screenshots go to a temp folder removed at the end, or to FLEXLON_SCREENSHOTS (docs/dashboard to
+// refresh the docs), which is kept.
 import { test, before, after } from 'node:test';
 import assert from 'node:assert/strict';
 import { randomUUID } from 'node:crypto';
-import { mkdirSync, mkdtempSync, readFileSync } from 'node:fs';
+import { mkdirSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type Browser, type Page } from 'playwright-core';
@@ -53,6 +54,7 @@ before(async () => {
 after(async () => {
   await browser?.close();
   await market?.stop();
+  if (process.env.FLEXLON_SCREENSHOTS === undefined) rmSync(shots, { recursive: true, force: true });
 });
 
 test('fleet now: the KPIs and each site card show the API numbers, with power and signal charts', async () => {
