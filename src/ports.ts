@@ -311,6 +311,9 @@ export interface LookupQuery {
 export interface Registry {
   lookup(query: LookupQuery): Promise<Subscription[]>;
   subscribe(subscription: Subscription): Promise<void>;
-  /** Drops what a caching client holds, so the next lookup asks the registry (absent: nothing cached). */
-  forget?(): void;
+  /**
+   * Drops what a caching client holds for this query (and only for it), so the next such lookup asks
+   * the registry (absent: nothing cached).
+   */
+  forget?(query: LookupQuery): void;
 }

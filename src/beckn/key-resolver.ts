@@ -73,15 +73,20 @@ export interface RegistryResolverOptions {
   readonly unknownKeyTtlMs?: number;
 }
 
+/** How often one key may be looked up past the registry client's cache (KeyResolver.refresh). */
+export const REFRESH_EVERY_MS = 1_000;
+/**
+ * Fresh lookups at most per second over all keys: a registry with an open policy lets anyone
+ * subscribe many keys, and each could otherwise have one looked up a second.
+ */
+export const MAX_REFRESHES_PER_SECOND = 20;
+
 /**
  * Keys from the network registry. Every request signed with a keyId it does not hold used to cost a
  * registry lookup (issue 14 finding 5: anyone can send them, unsigned junk needs no key at all), so
  * an unknown keyId is remembered as unknown for `unknownKeyTtlMs`, and concurrent requests with the
  * same keyId share one lookup. A failed lookup (registry unreachable) is not remembered.
  */
-/** How often one key may be looked up past the registry client's cache (KeyResolver.refresh). */
-export const REFRESH_EVERY_MS = 5_000;
-
 export const registryKeyResolver = (registry: Registry, o: RegistryResolverOptions = {}): KeyResolver => {
   const ttlMs = o.unknownKeyTtlMs ?? DEFAULT_UNKNOWN_KEY_TTL_MS;
   const unknownUntil = new Map<string, number>();
@@ -99,19 +104,27 @@ export const registryKeyResolver = (registry: Registry, o: RegistryResolverOptio
   };
   const unknown = (subscriberId: string, uniqueKeyId: string) =>
     new FlexError('FLX_SIG_UNKNOWN_KEY', `the registry has no key ${uniqueKeyId} for ${subscriberId}`);
-  // When each key was last looked up afresh: at most once per REFRESH_EVERY_MS, so that signed
-  // requests cannot make the registry answer a lookup each.
+  // When each key was last looked up afresh (at most once per REFRESH_EVERY_MS), and how many fresh
+  // lookups the current second has had (at most MAX_REFRESHES_PER_SECOND): signed requests cannot
+  // make the registry answer a lookup each. Only the key's own cached lookup is dropped.
   const refreshed = new Map<string, number>();
+  let second = -1;
+  let inSecond = 0;
+  const mayRefresh = (key: string, nowMs: number): boolean => {
+    const last = refreshed.get(key);
+    if (last !== undefined && nowMs - last < REFRESH_EVERY_MS && nowMs >= last) return false;
+    if (Math.floor(nowMs / 1000) !== second) [second, inSecond] = [Math.floor(nowMs / 1000), 0];
+    if (inSecond >= MAX_REFRESHES_PER_SECOND) return false;
+    inSecond += 1;
+    refreshed.delete(key);
+    if (refreshed.size >= MAX_UNKNOWN_KEYS) refreshed.delete(refreshed.keys().next().value as string);
+    refreshed.set(key, nowMs);
+    return true;
+  };
   const resolver: KeyResolver = {
     async refresh(subscriberId, uniqueKeyId, nowMs) {
-      const key = `${subscriberId}|${uniqueKeyId}`;
-      const last = refreshed.get(key);
-      if (registry.forget && (last === undefined || nowMs - last >= REFRESH_EVERY_MS)) {
-        refreshed.delete(key);
-        if (refreshed.size >= MAX_UNKNOWN_KEYS) refreshed.delete(refreshed.keys().next().value as string);
-        refreshed.set(key, nowMs);
-        registry.forget();
-      }
+      if (registry.forget && mayRefresh(`${subscriberId}|${uniqueKeyId}`, nowMs))
+        registry.forget({ subscriber_id: subscriberId, unique_key_id: uniqueKeyId });
       return resolver.resolve(subscriberId, uniqueKeyId, nowMs);
     },
     async resolve(subscriberId, uniqueKeyId, nowMs) {

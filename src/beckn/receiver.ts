@@ -100,6 +100,10 @@ type Steps = { readonly codec: ReceiverCodec; limiter: RateLimiter | undefined }
 type Answer = (http: number, refusal?: Refusal) => Promise<void>;
 type Call = { readonly req: FastifyRequest; answer: Answer; nowMs: number; journal: InboundJournal; seen: Seen };
 
+/** Whether checkContext refused the sender's URL (context.bap_uri or bpp_uri), not something else. */
+const refusedForUri = (e: unknown): boolean =>
+  e instanceof FlexError && e.code === 'FLX_REQ_CONTEXT' && /^context\.(bap|bpp)_uri$/.test(e.path ?? '');
+
 /** The steps up to and including the handler's own validation; throws for a NACK. */
 const admit = async (
   o: ReceiverOptions,
@@ -124,20 +128,20 @@ const admit = async (
   if (wait !== undefined)
     throw retryLater('FLX_RATE_LIMITED', `${sender.subscriberId} is over its rate limit; retry in ${wait} s`, wait);
   const { msg, wire } = await codec.decode(action, raw, sender, seen);
-  // A URL other than the one the registry was last seen to hold: ask the registry again before
-  // refusing (a participant restarted on a new port has re-subscribed with it). Only the same key
-  // counts: the signature was verified with the one resolved first.
-  if (o.resolver.refresh && registeredUriDiffers(action, msg, sender)) {
+  const policy = { subscriberId: o.subscriberId, role: o.role, skewSeconds: o.skewSeconds ?? DEFAULT_SKEW_SECONDS };
+  try {
+    checkContext(policy, action, msg, sender, nowMs);
+  } catch (e) {
+    // Refused only for a URL other than the one the registry was last seen to hold (every cheaper
+    // check passed): ask the registry again before refusing, since a participant restarted on a new
+    // port has re-subscribed with it. Only the same key counts: the signature was verified with the
+    // one resolved first.
+    if (!o.resolver.refresh || !registeredUriDiffers(action, msg, sender) || !refusedForUri(e)) throw e;
     const again = await o.resolver.refresh(sender.subscriberId, sender.uniqueKeyId, nowMs).catch(() => undefined);
-    if (again && again.publicKeyBase64 === sender.publicKeyBase64) sender = again;
+    if (!again || again.publicKeyBase64 !== sender.publicKeyBase64) throw e;
+    sender = again;
+    checkContext(policy, action, msg, sender, nowMs);
   }
-  checkContext(
-    { subscriberId: o.subscriberId, role: o.role, skewSeconds: o.skewSeconds ?? DEFAULT_SKEW_SECONDS },
-    action,
-    msg,
-    sender,
-    nowMs,
-  );
   const inbound: Inbound = {
     action,
     msg,

@@ -25,7 +25,7 @@ import type { Logger } from '../log.ts';
 import type { Store } from '../ports.ts';
 import type { SharedParts } from './bpp.ts';
 import { mountDashboard } from '../web/mount.ts';
-import type { BapConfig } from './config.ts';
+import { registryCacheMs, type BapConfig } from './config.ts';
 import { mountBecknV2Bap } from './bap-v2.ts';
 import { versionedClient } from './bpp-v2.ts';
 import {
@@ -186,7 +186,10 @@ export const composeBap = async (c: BapRunConfig, parts: BapParts = {}): Promise
   const journal = await openJournal(c.journal, store, c.store);
   const pool = verifierPool(c.verifyThreads);
   // Signed lookups, and the subscription with its on_subscribe challenge (registry.yaml).
-  const registry = new HttpRegistry({ url: c.registry.url, now: wallNow, cacheTtlMs: 30_000 }, signer);
+  const registry = new HttpRegistry(
+    { url: c.registry.url, now: wallNow, cacheTtlMs: registryCacheMs(c.registry) },
+    signer,
+  );
   const resolver = registryKeyResolver(registry);
   const events = new GridEventStore(store, c.id, wallNow);
   const bap = new GridOrchestrator({

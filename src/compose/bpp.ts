@@ -15,7 +15,7 @@ import type { Logger } from '../log.ts';
 import { createMetrics } from '../observability/metrics.ts';
 import type { Clock, IdSource, SignalSource, Store } from '../ports.ts';
 import { BL01_METHOD } from './baseline.ts';
-import type { BppConfig } from './config.ts';
+import { registryCacheMs, type BppConfig } from './config.ts';
 import {
   assertPortFree,
   listenOn,
@@ -72,7 +72,10 @@ export const composeBpp = async (c: BppConfig, shared: SharedParts = {}): Promis
   const pool = verifierPool(c.verifyThreads);
   const solver = await plannerOf(c.planner);
   // Signed lookups, and the subscription with its on_subscribe challenge (registry.yaml).
-  const registry = new HttpRegistry({ url: c.registry.url, now: wallNow, cacheTtlMs: 30_000 }, signer);
+  const registry = new HttpRegistry(
+    { url: c.registry.url, now: wallNow, cacheTtlMs: registryCacheMs(c.registry) },
+    signer,
+  );
   const resolver = registryKeyResolver(registry);
   const metrics = createMetrics({ orders: () => store.listOrders(), processMetrics: true });
   const orchestrator = new FlexOrchestrator({

@@ -9,7 +9,7 @@ import { registerOnSubscribe } from '../beckn/registry/on-subscribe.ts';
 import { V2_PATH } from '../beckn/v2/receiver.ts';
 import type { LogLevel } from '../log.ts';
 import type { Signer, Store, Subscription } from '../ports.ts';
-import type { KeysConfig, ListenConfig, StoreConfig } from './config.ts';
+import { registryCacheMs, type KeysConfig, type ListenConfig, type RegistryRef, type StoreConfig } from './config.ts';
 import { assertPortFree, listenOn, makeKeys, openStore, subscriptionOf } from './parts.ts';
 
 /** The network domain of DEG compute-energy (the DEG examples' context.domain). */
@@ -20,7 +20,7 @@ export interface RoleConfig {
   readonly listen: ListenConfig;
   readonly store: StoreConfig;
   readonly keys: KeysConfig;
-  readonly registry: { readonly url: string; readonly subscribe: boolean };
+  readonly registry: RegistryRef;
   readonly logLevel: LogLevel;
 }
 
@@ -38,7 +38,7 @@ export const startRole = async (
   await assertPortFree(c.listen);
   const signer = await makeKeys(c.keys).signer(c.id);
   const store = await openStore(c.store, actor);
-  const registry = new HttpRegistry({ url: c.registry.url, now, cacheTtlMs: 30_000 }, signer);
+  const registry = new HttpRegistry({ url: c.registry.url, now, cacheTtlMs: registryCacheMs(c.registry) }, signer);
   const app = Fastify({ logger: false });
   useRawJsonBody(app);
   // registry.yaml: the challenge goes to <subscriber_url>/on_subscribe, and the URL registered is the

@@ -50,7 +50,18 @@ export interface RegistryRef {
   readonly url: string;
   /** Subscribe this role's key and URL at start. */
   readonly subscribe: boolean;
+  /**
+   * How long (s) a registry answer is used without asking again (REGISTRY_CACHE_SECONDS by default):
+   * a revoked key is refused at the latest this long after the revocation.
+   */
+  readonly cacheSeconds?: number;
 }
+
+/** How long a role's registry client uses an answer (RegistryRef.cacheSeconds). */
+export const REGISTRY_CACHE_SECONDS = 30;
+/** The registry client's cache, in ms, for a role's registry reference. */
+export const registryCacheMs = (r: Pick<RegistryRef, 'cacheSeconds'>): number =>
+  (r.cacheSeconds ?? REGISTRY_CACHE_SECONDS) * 1000;
 
 /**
  * A peer trusted without the registry (the operator's own agents and orchestrator): its key file

@@ -7,7 +7,7 @@ import { registerOnSubscribe } from '../beckn/registry/on-subscribe.ts';
 import { asFlexError } from '../errors.ts';
 import type { Logger } from '../log.ts';
 import type { Store } from '../ports.ts';
-import type { GatewayConfig } from './config.ts';
+import { registryCacheMs, type GatewayConfig } from './config.ts';
 import {
   assertPortFree,
   listenOn,
@@ -38,7 +38,7 @@ export const composeGateway = async (
   const journal = await openJournal(c.journal, store, c.store);
   const pool = verifierPool(c.verifyThreads);
   // Signed lookups, and the subscription with its on_subscribe challenge (registry.yaml).
-  const registry = new HttpRegistry({ url: c.registry.url, now, cacheTtlMs: 30_000 }, signer);
+  const registry = new HttpRegistry({ url: c.registry.url, now, cacheTtlMs: registryCacheMs(c.registry) }, signer);
   const resolver = registryKeyResolver(registry);
   const gateway = createGateway({
     signer,

@@ -209,6 +209,25 @@ test('metered energy equals (idle + job + inference energy) × PUE over a genera
   close(base[3] ?? NaN, 16 * idleKw + (day.inferenceKw[3] ?? NaN));
 });
 
+test('a cluster started on a clock-change day keeps its inference peak at the same UK clock hour on later days', () => {
+  // 26 March 2023: a 46-period settlement day from 00:00 GMT; 17:00 BST is 16:00 UTC, its slot 32.
+  const spring = epochMs(Date.UTC(2023, 2, 26));
+  const day = generateDay({ seed: 3, site, dayStart: spring });
+  assert.equal(day.inferenceKw.length, 46);
+  const c = new SimCluster({ site, region: 'GB', gridImportLimitKw: 200 }, spring, day.inferenceKw);
+  const baseAt = (t: number) => c.baseLoadKw({ start: epochMs(t), slotMinutes: 30, slots: 1 })[0] ?? NaN;
+  const fivePm = baseAt(Date.UTC(2023, 2, 26, 16));
+  close(fivePm, 16 * idleKw + (day.inferenceKw[32] ?? NaN));
+  // Twelve days on, 17:00 BST (16:00 UTC) reads the same clock half hour, and so does 03:00 BST; a
+  // profile repeated by its 46 slots would have moved them by two slots a day.
+  for (const d of [1, 2, 12]) {
+    close(baseAt(Date.UTC(2023, 2, 26 + d, 16)), fivePm);
+    close(baseAt(Date.UTC(2023, 2, 26 + d, 2)), baseAt(Date.UTC(2023, 2, 26, 2)));
+  }
+  // The peak (about 17:00 local) stays above the trough (about 05:00 local) on every later day.
+  assert.ok(baseAt(Date.UTC(2023, 3, 7, 16)) > baseAt(Date.UTC(2023, 3, 7, 4)));
+});
+
 test("importKw and baseLoadKw answer for any slot grid, not only the cluster's own", async () => {
   const day = generateDay({ seed: 5, site, dayStart: t0 });
   const c = new SimCluster({ site, region: 'GB', gridImportLimitKw: 200 }, t0, day.inferenceKw);

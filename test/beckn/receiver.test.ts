@@ -12,9 +12,9 @@ import { HttpRegistry } from '../../src/adapters/registry-http/client.ts';
 import { signerFromPrivateKey } from '../../src/adapters/keystore-file/keystore.ts';
 import { OPEN_REGISTRY, createRegistryService } from '../../src/beckn/registry/service.ts';
 import { registerReceiver } from '../../src/beckn/receiver.ts';
-import { registryKeyResolver } from '../../src/beckn/key-resolver.ts';
+import { registryKeyResolver, type KeyResolver, type ResolvedKey } from '../../src/beckn/key-resolver.ts';
 import { buildContext, FLEXLON_DOMAIN } from '../../src/beckn/context.ts';
-import { generateKeyPair } from '../../src/beckn/keys.ts';
+import { generateKeyPair, publicKeyFromBase64 } from '../../src/beckn/keys.ts';
 import { signBody } from '../../src/beckn/signing.ts';
 import type { Signer, Store, Subscription } from '../../src/ports.ts';
 
@@ -534,6 +534,81 @@ test('a request whose handler runs past its ttl (the BPP planning behind a slow 
     // With time to spare the same handler is ACKed and committed.
     assert.equal((await send('PT10S')).status, 200);
     assert.equal(committed, 1);
+  } finally {
+    await app.close();
+  }
+});
+
+test('a bap_uri other than the cached one: the key is looked up afresh, and the new URL is taken only with the same key; other refusals ask nothing', async () => {
+  const good = signers.good;
+  const other = signers.other;
+  const key = (s: Signer, at: string): ResolvedKey => ({
+    subscriberId: good.subscriberId,
+    uniqueKeyId: good.uniqueKeyId,
+    type: 'BAP',
+    url: at,
+    publicKey: publicKeyFromBase64(s.publicKeyBase64),
+    publicKeyBase64: s.publicKeyBase64,
+  });
+  // The cache still holds the old URL; the registry now holds `fresh`.
+  let fresh = key(good, 'http://127.0.0.1:7/cb');
+  let refreshes = 0;
+  const resolver: KeyResolver = {
+    resolve: async () => key(good, 'http://127.0.0.1:9/cb'),
+    refresh: async () => {
+      refreshes += 1;
+      return fresh;
+    },
+  };
+  const app = Fastify();
+  let acted = 0;
+  registerReceiver(app, {
+    subscriberId: BPP,
+    role: 'BPP',
+    resolver,
+    store: bppStore,
+    now: Date.now,
+    handlers: {
+      search: async () => async () => {
+        acted++;
+      },
+    },
+    onBackgroundError: () => {},
+  });
+  await app.listen({ host: '127.0.0.1', port: 0 });
+  const at = `http://127.0.0.1:${(app.server.address() as { port: number }).port}/search`;
+  const send = async (body: string) => {
+    const res = await fetch(at, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json', authorization: signed(body, good) },
+      body,
+    });
+    return { status: res.status, body: (await res.json()) as { error?: { message: string } } };
+  };
+  try {
+    const moved = searchBody('bap.good', { bap_uri: 'http://127.0.0.1:7/cb' });
+    assert.equal((await send(moved)).status, 200, 'the re-subscribed URL is taken');
+    assert.equal(refreshes, 1);
+    await settle();
+    assert.equal(acted, 1);
+
+    // The registry's record now has another public key: the signature was checked with the first.
+    fresh = key(other, 'http://127.0.0.1:7/cb');
+    const r = await send(searchBody('bap.good', { bap_uri: 'http://127.0.0.1:7/cb' }));
+    assert.equal(r.status, 400);
+    assert.match(
+      r.body.error?.message ?? '',
+      /^FLX_REQ_CONTEXT: http:\/\/127\.0\.0\.1:7\/cb is not the URL registered/,
+    );
+    assert.equal(refreshes, 2);
+
+    // Refused for its domain first: no lookup is spent on its URL.
+    const wrong = await send(searchBody('bap.good', { bap_uri: 'http://127.0.0.1:6/cb', domain: 'retail' }));
+    assert.equal(wrong.status, 400);
+    assert.match(wrong.body.error?.message ?? '', /domain/);
+    assert.equal(refreshes, 2);
+    await settle();
+    assert.equal(acted, 1);
   } finally {
     await app.close();
   }

@@ -206,21 +206,62 @@ test('beckn_version: kept with the record, answered by lookup (and a lookup filt
   }
 });
 
-test('a cached key is looked up afresh on refresh (a new URL), at most once per 5 s per key', async () => {
+test('a cached key is looked up afresh on refresh (a new URL), at most once a second per key, and only that key', async () => {
   const s = net.signer('moved.example', 'mv-1');
+  const other = net.signer('stays.example', 'st-1');
   const at = (url: string) => record(s, { type: 'BAP', subscriber_url: url });
   await subscribe(at('http://127.0.0.1:9001'), s);
-  const resolver = registryKeyResolver(new HttpRegistry({ url: net.registryUrl, now: Date.now, cacheTtlMs: 60_000 }));
-  const t0 = Date.now();
-  assert.equal((await resolver.resolve('moved.example', 'mv-1', t0)).url, 'http://127.0.0.1:9001');
-  await subscribe(at('http://127.0.0.1:9002'), s);
-  assert.equal((await resolver.resolve('moved.example', 'mv-1', t0)).url, 'http://127.0.0.1:9001', 'cached');
-  assert.equal((await resolver.refresh?.('moved.example', 'mv-1', t0))?.url, 'http://127.0.0.1:9002');
-  await subscribe(at('http://127.0.0.1:9003'), s);
-  assert.equal(
-    (await resolver.refresh?.('moved.example', 'mv-1', t0 + 1000))?.url,
-    'http://127.0.0.1:9002',
-    'a second refresh within 5 s answers from the cache',
-  );
-  assert.equal((await resolver.refresh?.('moved.example', 'mv-1', t0 + 5000))?.url, 'http://127.0.0.1:9003');
+  await subscribe(record(other, { type: 'BAP', subscriber_url: 'http://127.0.0.1:9100' }), other);
+  const client = new HttpRegistry({ url: net.registryUrl, now: Date.now, cacheTtlMs: 60_000 });
+  // The client answers from its cache without a fetch: its fetches are the lookups the registry sees.
+  const asked: string[] = [];
+  const fetches = (): number => asked.length;
+  const realFetch = globalThis.fetch;
+  globalThis.fetch = ((input: Parameters<typeof fetch>[0], init?: Parameters<typeof fetch>[1]) => {
+    if (String(input).endsWith('/lookup')) asked.push(String(init?.body));
+    return realFetch(input, init);
+  }) as typeof fetch;
+  try {
+    const resolver = registryKeyResolver(client);
+    const t0 = Date.now();
+    assert.equal((await resolver.resolve('moved.example', 'mv-1', t0)).url, 'http://127.0.0.1:9001');
+    assert.equal((await resolver.resolve('stays.example', 'st-1', t0)).url, 'http://127.0.0.1:9100');
+    await subscribe(at('http://127.0.0.1:9002'), s);
+    assert.equal((await resolver.resolve('moved.example', 'mv-1', t0)).url, 'http://127.0.0.1:9001', 'cached');
+    const before = fetches();
+    assert.equal((await resolver.refresh?.('moved.example', 'mv-1', t0))?.url, 'http://127.0.0.1:9002');
+    assert.equal(fetches(), before + 1, 'one lookup, for the moved key');
+    await resolver.resolve('stays.example', 'st-1', t0);
+    assert.equal(fetches(), before + 1, "the other key's cached lookup is kept");
+    await subscribe(at('http://127.0.0.1:9003'), s);
+    assert.equal(
+      (await resolver.refresh?.('moved.example', 'mv-1', t0 + 500))?.url,
+      'http://127.0.0.1:9002',
+      'a second refresh within a second answers from the cache',
+    );
+    assert.equal(fetches(), before + 1);
+    assert.equal((await resolver.refresh?.('moved.example', 'mv-1', t0 + 1000))?.url, 'http://127.0.0.1:9003');
+    assert.equal(fetches(), before + 2);
+  } finally {
+    globalThis.fetch = realFetch;
+  }
+});
+
+test('fresh lookups are capped over all keys: twenty a second, the rest answered from the cache', async () => {
+  const forgotten: string[] = [];
+  const registry = {
+    lookup: async (q: { subscriber_id?: string; unique_key_id?: string }) => {
+      const s = net.signer(q.subscriber_id ?? '', q.unique_key_id ?? '');
+      return [record(s, { type: 'BAP' })];
+    },
+    subscribe: async () => {},
+    forget: (q: { subscriber_id?: string }) => void forgotten.push(q.subscriber_id ?? ''),
+  };
+  const resolver = registryKeyResolver(registry);
+  const t0 = Math.floor(Date.now() / 1000) * 1000;
+  for (let i = 0; i < 30; i++) await resolver.refresh?.(`k${i}.example`, 'k-1', t0 + i);
+  assert.equal(forgotten.length, 20, 'twenty keys looked up afresh in the first second');
+  assert.deepEqual(forgotten.slice(0, 2), ['k0.example', 'k1.example']);
+  await resolver.refresh?.('k25.example', 'k-1', t0 + 1000);
+  assert.equal(forgotten.length, 21, 'the next second has room again');
 });

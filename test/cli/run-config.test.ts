@@ -10,6 +10,7 @@ import { basename, join } from 'node:path';
 import { main } from '../../src/cli/main.ts';
 import { ConfigReader } from '../../src/run/config-reader.ts';
 import { readBpp, readGridAgent } from '../../src/run/roles.ts';
+import { registryCacheMs } from '../../src/compose/config.ts';
 import { projectRoot } from '../helpers/shared.ts';
 
 type Json = Record<string, unknown>;
@@ -109,6 +110,18 @@ test('a bpp config states what a site move costs; a part left out takes the defa
   assert.equal(readBpp(plain).moveCost, undefined);
   const withMove = new ConfigReader(plain.file, { ...plain.value, moveCost: { gbpPerMove: 40 } });
   assert.deepEqual(readBpp(withMove).moveCost, { gbpPerMove: 40, gbpPerGpu: 0.1 });
+});
+
+test('registry.cacheSeconds sets how long a role uses a registry answer: 30 s unless stated', () => {
+  const plain = ConfigReader.load(join(EXAMPLES, 'bpp.json'));
+  assert.equal(registryCacheMs(readBpp(plain).registry), 30_000);
+  const reg = plain.value.registry as Json;
+  const longer = new ConfigReader(plain.file, { ...plain.value, registry: { ...reg, cacheSeconds: 600 } });
+  assert.equal(registryCacheMs(readBpp(longer).registry), 600_000);
+  const none = new ConfigReader(plain.file, { ...plain.value, registry: { ...reg, cacheSeconds: 0 } });
+  assert.equal(registryCacheMs(readBpp(none).registry), 0);
+  const bad = new ConfigReader(plain.file, { ...plain.value, registry: { ...reg, cacheSeconds: -5 } });
+  assert.throws(() => readBpp(bad), /registry\.cacheSeconds/);
 });
 
 /** Runs `flexlon run <role>` in this process on a copy of an example with `patch` applied. */

@@ -74,7 +74,9 @@ test(
     const file = (r: Role) => join(dir, `${r}.json`);
     // The market clock pinned to a midday the site has work to defer (the examples' clock follows the
     // wall clock, so a search late in the market day could find nothing to offer); the BPP at debug
-    // level, for its "planned" line inside the search's log context.
+    // level, for its "planned" line inside the search's log context; registry answers kept an hour,
+    // so that the restarted buyer below is answered only by looking its key up afresh, however
+    // slowly this machine runs.
     const clock = {
       kind: 'replay',
       marketStart: '2023-01-24T12:00:00Z',
@@ -83,9 +85,14 @@ test(
     };
     for (const r of ROLES) {
       const c = rewrite(configs[r], ports) as Json;
+      const registry = c.registry ? { registry: { ...(c.registry as Json), cacheSeconds: 3600 } } : {};
       writeFileSync(
         file(r),
-        JSON.stringify({ ...c, ...(c.clock ? { clock } : {}), ...(r === 'bpp' ? { logLevel: 'debug' } : {}) }, null, 2),
+        JSON.stringify(
+          { ...c, ...registry, ...(c.clock ? { clock } : {}), ...(r === 'bpp' ? { logLevel: 'debug' } : {}) },
+          null,
+          2,
+        ),
       );
     }
     const url = (r: Role) => `http://127.0.0.1:${ports.get((configs[r].listen as { port: number }).port) ?? 0}`;
@@ -228,7 +235,7 @@ test(
 
       // The buyer restarted on another port (as each `flexlon grid need` is) re-subscribes with its new
       // URL and searches again at once: the gateway and the BPP, whose registry clients cache
-      // lookups for 30 s, ask the registry again rather than refuse the new bap_uri as unregistered.
+      // lookups (for an hour here), ask the registry again rather than refuse the new bap_uri as unregistered.
       await bap.stop();
       stopBap = async () => {};
       const again = await startTestBap({

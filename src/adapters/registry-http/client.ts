@@ -51,6 +51,9 @@ const normalise = (r: Record<string, unknown>): Subscription => ({
   unique_key_id: String(r.unique_key_id ?? r.ukId ?? r.key_id ?? r.pub_key_id ?? ''),
 });
 
+const cacheKey = (q: HttpLookupQuery): string =>
+  JSON.stringify([q.subscriber_id, q.unique_key_id, q.type, q.domain, q.status]);
+
 export class HttpRegistry implements Registry {
   private readonly cache = new Map<string, { until: number; result: Subscription[] }>();
   private readonly encryption: EncryptionKeyPair;
@@ -74,7 +77,7 @@ export class HttpRegistry implements Registry {
   }
 
   async lookup(query: HttpLookupQuery): Promise<Subscription[]> {
-    const key = JSON.stringify([query.subscriber_id, query.unique_key_id, query.type, query.domain, query.status]);
+    const key = cacheKey(query);
     const now = this.o.now();
     const hit = this.cache.get(key);
     if (hit && now < hit.until) return hit.result;
@@ -113,8 +116,8 @@ export class HttpRegistry implements Registry {
     return answer.map((r) => normalise(r as Record<string, unknown>));
   }
 
-  forget(): void {
-    this.cache.clear();
+  forget(query: HttpLookupQuery): void {
+    this.cache.delete(cacheKey(query));
   }
 
   async subscribe(subscription: Subscription): Promise<void> {
@@ -150,7 +153,8 @@ export class HttpRegistry implements Registry {
     // registry.yaml: UNDER_SUBSCRIPTION until the on_subscribe challenge is answered. An open registry
     // (loopback test networks) answers with the status at once.
     if (status === 'UNDER_SUBSCRIPTION') await this.awaitOnboarding(subscription, started);
-    this.forget();
+    // Its own record changed: no answer cached before the subscription may stand for it.
+    this.cache.clear();
   }
 
   /** Polls the subscriber's own record until it reads as asked, or the registry says the challenge failed. */

@@ -2,14 +2,15 @@
 // peers' keys, log level, rate limit, dashboard): read field by field, failing fast with
 // FLX_CONFIG_INVALID naming the file and the field. One file per role beside this one reads the rest.
 import { dirname, resolve } from 'node:path';
-import type {
-  ClockConfig,
-  KeysConfig,
-  ListenConfig,
-  PeerKeyConfig,
-  RegistryRef,
-  SignalsConfig,
-  StoreConfig,
+import {
+  REGISTRY_CACHE_SECONDS,
+  type ClockConfig,
+  type KeysConfig,
+  type ListenConfig,
+  type PeerKeyConfig,
+  type RegistryRef,
+  type SignalsConfig,
+  type StoreConfig,
 } from '../../compose/config.ts';
 import { DEFAULT_RATE_LIMIT, type RateLimit } from '../../beckn/rate-limit.ts';
 import type { LogLevel } from '../../log.ts';
@@ -117,8 +118,9 @@ export const readRegistryRef = (c: ConfigReader): RegistryRef => {
   const reg = c.object('registry');
   const url = reg.url('url');
   const subscribe = reg.boolean('subscribe', true);
+  const cacheSeconds = reg.number('cacheSeconds', REGISTRY_CACHE_SECONDS, 0, 86_400);
   reg.done();
-  return { url, subscribe };
+  return { url, subscribe, ...(cacheSeconds === REGISTRY_CACHE_SECONDS ? {} : { cacheSeconds }) };
 };
 
 /**
