@@ -7,7 +7,7 @@ import { verifyChain } from '../audit/chain.ts';
 import { composeMarket, type Market } from '../compose/market.ts';
 import { tickSites } from '../compose/market-day.ts';
 import { settlementDayStartAfter } from '../domain/settlement-day.ts';
-import { epochMs } from '../domain/time.ts';
+import { epochMs, type EpochMs } from '../domain/time.ts';
 import { demoConfig, type DemoConfig } from '../config.ts';
 import { BUSY_BACKLOG_HOURS, BUSY_OFFERED_LOAD, HALF_IDLE_JOBS } from '../sim/site-profile.ts';
 import type { FlexNeed } from '../domain/offers.ts';
@@ -209,6 +209,10 @@ export const runDemo = async (
     await m.runDay(AbortSignal.any([signal, stopDay.signal])).catch((e: unknown) => {
       throw stopDay.signal.aborted ? market.error : e;
     });
+    // Served: market time stops at the replayed day's last moment as soon as its last slot is
+    // worked (a few ms of market time after it), not after the summary, by when it would have run
+    // on into the next day (hours of it at a fast replay) and then been set back.
+    if (c.serve) m.clock.hold(lastMomentOf(m.dayStart));
     timeline.flush();
     const day = m.loop.days.find((d) => d.day === m.dayStart);
     const need = day?.need;
@@ -265,7 +269,7 @@ export const runDemo = async (
       // The replay is over: market time stands at the replayed day's last moment, so the dashboards
       // show that day (its metered periods, its late jobs) rather than run on into the next one,
       // where no site reports and every job still queued reads overdue.
-      const last = epochMs(settlementDayStartAfter(m.dayStart, 1) - 1);
+      const last = lastMomentOf(m.dayStart);
       m.clock.hold(last);
       io.out(
         `\n--serve: everything keeps running, with market time held at the end of the replayed day ${stamp(last)}; Ctrl-C stops it.`,
@@ -275,6 +279,9 @@ export const runDemo = async (
     }
   }
 };
+
+/** The replayed day's last millisecond: where --serve holds market time (SP48, or SP46/SP50). */
+const lastMomentOf = (dayStart: EpochMs): EpochMs => epochMs(settlementDayStartAfter(dayStart, 1) - 1);
 
 const USAGE = `Usage: flexlon demo [options]
 

@@ -282,7 +282,7 @@ test(
     // the run is stopped.
     const printed: [string[], string[]] = [first.lines, []];
     const stop = new AbortController();
-    let served: Promise<{ now: string[] }> | undefined;
+    let served: Promise<{ now: string[]; kpis: { overdueJobs?: number }[] }> | undefined;
     const fleet = async (url: string) =>
       (await (await fetch(`${url}api/fleet`)).json()) as {
         now: { sp: string; utc: string };
@@ -298,7 +298,7 @@ test(
           const a = await fleet(url);
           await new Promise((r) => setTimeout(r, 1000));
           const b = await fleet(url);
-          return { now: [a.now.sp, b.now.sp, a.now.utc, b.now.utc] };
+          return { now: [a.now.sp, b.now.sp, a.now.utc, b.now.utc], kpis: [a.kpis, b.kpis] };
         } finally {
           stop.abort();
         }
@@ -308,6 +308,9 @@ test(
     const view = await served;
     assert.ok(view, `--serve said it keeps running:\n${printed[1].join('\n')}`);
     assert.deepEqual(view.now, ['2023-01-24 SP48', '2023-01-24 SP48', '2023-01-24 23:59', '2023-01-24 23:59']);
+    // The figures stand still with the clock: the day's late jobs, not the next day's queue.
+    assert.deepEqual(view.kpis[0], view.kpis[1]);
+    assert.equal(typeof view.kpis[0]?.overdueJobs, 'number');
     assert.match(printed[1].at(-1) ?? '', /market time held at the end of the replayed day \[23:59 SP48\]/);
     printed[1].pop();
     assert.notEqual(first.result.runDir, second.runDir);
