@@ -29,7 +29,7 @@ import {
   type ResolvedSimConfig,
   type SimClusterConfig as ClusterConfig,
 } from './config.ts';
-import { gpusInUse, inferenceAverageKw, simulate, type EngineSpec } from './engine.ts';
+import { clockProfile, gpusInUse, inferenceAverageKw, simulate, type EngineSpec } from './engine.ts';
 import { applyCap, copyRecord, isWaiting, newRecord, publicJob, type JobRecord } from './job-record.ts';
 import { PowerLog } from './power-log.ts';
 
@@ -78,11 +78,9 @@ export class SimCluster implements Scheduler, Meter {
     if (!Number.isFinite(start)) throw new RangeError(`simulated cluster: start must be a time, got ${start}`);
     this.start = start;
     this.current = start;
-    this.engine = {
-      start,
-      cfg: this.cfg,
-      inference: inferenceKw === undefined ? undefined : checkInferenceProfile(inferenceKw, this.cfg),
-    };
+    const inference = inferenceKw === undefined ? undefined : checkInferenceProfile(inferenceKw, this.cfg);
+    const byClock = inference && clockProfile(inference, start, this.cfg.slotMinutes);
+    this.engine = { start, cfg: this.cfg, inference, ...(byClock ? { inferenceByClock: byClock } : {}) };
     this.log = new PowerLog(start);
     this.workLog = new PowerLog(start);
     this.siteBattery = config.battery && new SimBattery(this.site, config.battery, start);

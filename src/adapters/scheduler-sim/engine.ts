@@ -5,6 +5,7 @@
 // equivalents, so its integral is GPU-hours of work done). Functions over explicit state: the
 // cluster's fixed spec (its slots, pools and inference profile), its job records (started,
 // progressed and completed in place) and its logs.
+import { londonOffsetMs, settlementDayStartOf, settlementDaysMs } from '../../domain/settlement-day.ts';
 import { epochMs, MINUTE_MS, type EpochMs } from '../../domain/time.ts';
 import { kwh } from '../../domain/units.ts';
 import type { ResolvedSimConfig } from './config.ts';
@@ -18,9 +19,45 @@ export interface EngineSpec {
   /** The cluster's first instant: its slots count from here. */
   readonly start: EpochMs;
   readonly cfg: Pick<ResolvedSimConfig, 'slotMinutes' | 'totalTrainingGpus' | 'trainingIdleKw' | 'inferenceIdleKw'>;
-  /** IT power of the inference pool per slot from `start`, repeated cyclically (a daily profile repeats daily). */
+  /**
+   * IT power of the inference pool per slot from `start`, repeated cyclically; where it is one
+   * settlement day's (clockProfile), by UK clock time after that day.
+   */
   readonly inference: readonly number[] | undefined;
+  /** The same profile by slot of the UK clock day (00:00 local first), where it is a settlement day's. */
+  readonly inferenceByClock?: readonly number[];
 }
+
+/**
+ * A profile that covers exactly the settlement day from `start` (46, 48 or 50 slots, as the
+ * generator draws it: src/sim/workload.ts slotClockHours) as one value per slot of the UK clock
+ * day, so that later days, whose clock days have another number of slots, read it by the clock:
+ * repeated by its length, a 46-slot profile would move its peak an hour a day. On the spring day the
+ * clock hour that does not happen takes the slot before it; on the autumn day the repeated hour
+ * keeps its first value. Undefined for any other profile (it repeats by its length).
+ */
+export const clockProfile = (
+  profile: readonly number[],
+  start: EpochMs,
+  slotMinutes: number,
+): readonly number[] | undefined => {
+  const slotMs = slotMinutes * MINUTE_MS;
+  const perDay = (24 * 60) / slotMinutes;
+  if (!Number.isInteger(perDay) || settlementDayStartOf(start) !== start) return undefined;
+  if (profile.length !== Math.round(settlementDaysMs(start, 1) / slotMs)) return undefined;
+  const byClock: (number | undefined)[] = Array.from({ length: perDay }, () => undefined);
+  profile.forEach((v, i) => {
+    const k = clockSlot(start + i * slotMs + slotMs / 2, slotMs, perDay);
+    byClock[k] ??= v;
+  });
+  return byClock.map((v, k) => v ?? byClock[(k + perDay - 1) % perDay] ?? profile[0] ?? 0);
+};
+
+/** The slot of the UK clock day (0 from local midnight) that instant `t` falls in. */
+const clockSlot = (t: number, slotMs: number, perDay: number): number => {
+  const local = t + londonOffsetMs(t);
+  return ((Math.floor(local / slotMs) % perDay) + perDay) % perDay;
+};
 
 /** The site's IT power (kW) and the GPUs at work (full-speed equivalents), each as steps in time. */
 export interface Logs {
@@ -111,6 +148,13 @@ const run = (spec: EngineSpec, jobs: readonly JobRecord[], logs: Logs, from: num
 const inferenceInSlot = (spec: EngineSpec, slot: number): number => {
   const profile = spec.inference;
   if (profile === undefined) return spec.cfg.inferenceIdleKw;
+  const byClock = spec.inferenceByClock;
+  if (byClock !== undefined && (slot < 0 || slot >= profile.length)) {
+    const slotMs = spec.cfg.slotMinutes * MINUTE_MS;
+    return (
+      byClock[clockSlot(spec.start + slot * slotMs + slotMs / 2, slotMs, byClock.length)] ?? spec.cfg.inferenceIdleKw
+    );
+  }
   return profile[((slot % profile.length) + profile.length) % profile.length] ?? spec.cfg.inferenceIdleKw;
 };
 
