@@ -10,6 +10,7 @@
 // parts). Messages from FlexLon before this change put wanted-kw, reduction-kw, site, region and
 // valid-until in those tag groups too; they are still read, after the core fields.
 import { FlexError } from '../errors.ts';
+import { penniesAddingUp } from '../domain/decimal.ts';
 import type { FlexNeed, FlexOffer } from '../domain/offers.ts';
 import { epochMs, isoOf } from '../domain/time.ts';
 import { gbp, gbpPerMwh, kw } from '../domain/units.ts';
@@ -167,6 +168,15 @@ export const intentToNeed = (intent: Intent | undefined): FlexNeed => {
   };
 };
 
+const costTags = (c: NonNullable<FlexOffer['costComponents']>): Record<string, string> => ({
+  'opportunity-cost-energy-gbp': decimal(c.energyGbp, 2),
+  'opportunity-cost-lateness-gbp': decimal(c.latenessGbp, 2),
+  'opportunity-cost-caps-gbp': decimal(c.capsGbp, 2),
+  'opportunity-cost-battery-gbp': decimal(c.batteryGbp, 2),
+  // Only when the reduction needs site moves: offers without moves read as before.
+  ...(c.movesGbp !== 0 ? { 'opportunity-cost-moves-gbp': decimal(c.movesGbp, 2) } : {}),
+});
+
 /** What core 1.1.1 has no field for: the price per MWh and the opportunity cost with its parts. */
 export const offerTags = (o: FlexOffer): TagGroup[] => [
   tagGroup('flex-offer', 'Flexibility offer', {
@@ -175,18 +185,8 @@ export const offerTags = (o: FlexOffer): TagGroup[] => [
     // The emissions the re-plan changes (kg, negative: less): the buyer ranks offers on it too.
     ...(o.carbonEffectKg === undefined ? {} : { 'carbon-effect-kg': decimal(o.carbonEffectKg, 1) }),
     // What the opportunity cost is made of (docs/cost-model.md): energy moved, and work made late.
-    ...(o.costComponents
-      ? {
-          'opportunity-cost-energy-gbp': decimal(o.costComponents.energyGbp, 2),
-          'opportunity-cost-lateness-gbp': decimal(o.costComponents.latenessGbp, 2),
-          'opportunity-cost-caps-gbp': decimal(o.costComponents.capsGbp, 2),
-          'opportunity-cost-battery-gbp': decimal(o.costComponents.batteryGbp, 2),
-          // Only when the reduction needs site moves: offers without moves read as before.
-          ...(o.costComponents.movesGbp !== 0
-            ? { 'opportunity-cost-moves-gbp': decimal(o.costComponents.movesGbp, 2) }
-            : {}),
-        }
-      : {}),
+    // In pence that add up to opportunity-cost-gbp as written, the rounding's penny in the largest.
+    ...(o.costComponents ? costTags(penniesAddingUp(o.costComponents, Number(decimal(o.opportunityCostGbp, 2)))) : {}),
   }),
 ];
 

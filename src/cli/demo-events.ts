@@ -3,6 +3,7 @@
 import type { MonitorEvent, MonitorPolicy } from '../agents/grid/monitor.ts';
 import type { StatusPush } from '../agents/grid/orchestrator.ts';
 import type { ProcurementEvent } from '../agents/grid/procurement-loop.ts';
+import { penniesAddingUp } from '../domain/decimal.ts';
 import { londonOffsetMs, settlementPeriodOf } from '../domain/settlement-day.ts';
 import { isoOf } from '../domain/time.ts';
 
@@ -60,25 +61,6 @@ export class Timeline {
     for (const h of out) this.out(h.text);
   }
 }
-/**
- * An offer's cost parts in whole pence that add up to its opportunity cost as printed: each part
- * rounded on its own could miss by a penny ("energy -£1.50, lateness £0.00, GPU caps £4.77" beside
- * "opportunity cost £3.26"), so the pence the rounding lost or gained go to the largest part. The
- * parts and the total arrive each rounded to the penny (the offer's Beckn tags, flex-codec.ts), so
- * they may differ by half a penny for each of them; parts further from the total than that are
- * printed as they are.
- */
-export const penniesAddingUp = <T extends Readonly<Record<string, number>>>(parts: T, totalGbp: number): T => {
-  const p = (x: number) => Math.sign(x) * Math.round(Math.abs(x) * 100);
-  const keys = Object.keys(parts) as (keyof T & string)[];
-  const sum = keys.reduce((a, k) => a + (parts[k] as number), 0);
-  if (keys.length === 0 || Math.abs(sum - totalGbp) > (keys.length + 1) * 0.005 + 1e-9) return parts;
-  const out: Record<string, number> = Object.fromEntries(keys.map((k) => [k, p(parts[k] as number)]));
-  const largest = keys.reduce((a, k) => (Math.abs(parts[k] as number) > Math.abs(parts[a] as number) ? k : a));
-  out[largest] = (out[largest] as number) + p(totalGbp) - keys.reduce((a, k) => a + (out[k] as number), 0);
-  return Object.fromEntries(keys.map((k) => [k, (out[k] as number) / 100])) as T;
-};
-
 /** Pounds to the penny, the minus before the pound sign: -£1.24 reads as money, £-1.24 as a typo. */
 export const money = (n: number): string => {
   const pence = Math.sign(n) * Math.round(Math.abs(n) * 100); // halves away from zero, either sign

@@ -130,7 +130,10 @@ const parseSeconds = (raw: string | undefined): number => {
   if (raw === undefined) return 30;
   const n = Number(raw);
   if (!Number.isFinite(n) || n <= 0 || n > 86_400)
-    throw new FlexError('FLX_CLI_USAGE', `--time-limit: must be a number of seconds from 0 to 86400, got "${raw}"`);
+    throw new FlexError(
+      'FLX_CLI_USAGE',
+      `--time-limit: must be a number of seconds above 0 and at most 86400, got "${raw}"`,
+    );
   return n;
 };
 

@@ -282,7 +282,11 @@ const checkLateness = (
   for (const l of late.late) {
     const r = reported.get(l.id);
     if (!r) {
-      out.push(`job ${l.id}: late by ${l.lateSlots} slots (£${l.costGbp.toFixed(4)}) but not in the late list`);
+      const how =
+        l.unservedKwh > 1e-9
+          ? `${l.unservedKwh.toFixed(1)} kWh not done within the horizon${l.lateSlots > 0 ? `, late by ${l.lateSlots} slots` : ''}`
+          : `late by ${l.lateSlots} slots`;
+      out.push(`job ${l.id}: ${how} (£${l.costGbp.toFixed(4)}) but not in the late list`);
       continue;
     }
     reported.delete(l.id);

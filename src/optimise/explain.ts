@@ -136,7 +136,7 @@ export const explainInfeasible = async (
           : p.carbonCapGPerKwh === undefined
             ? ` every plan emits at least ${least1} kg;`
             : ` every plan counts at least ${least1} kg against it;`;
-      return `the carbon cap of ${capWords(p)} cannot be met:${kg} raise the cap (carbonCapKg in a problem file; --carbon-cap or the bpp config's carbonCap in the market) or relax deadlines (proved by the class LP relaxation)`;
+      return `the carbon cap of ${capWords(p)} cannot be met:${kg} raise the cap (carbonCapKg in a problem file or a bpp config; --carbon-cap KG in the demo) or relax deadlines (proved by the class LP relaxation)`;
     }
   }
   if (p.commitments.length > 0) {

@@ -221,22 +221,43 @@ const commitmentFaults = (p: PlanningProblem, sites: Set<string>, out: Fault[]):
   });
 };
 
+const versionMessage = (version: unknown): string =>
+  typeof version === 'string' && (version.trim() === '1' || version.trim() === '2')
+    ? `must be the number ${version.trim()}, not the string ${JSON.stringify(version)} (write "version": ${version.trim()}, without quotes)`
+    : `version ${JSON.stringify(version)} is not supported; this FlexLon reads versions 1 and 2`;
+
+const NOT_A_FIELD = describe({ keyword: 'additionalProperties', instancePath: '', params: {} } as ErrorObject).message;
+
+/**
+ * A version 1 file refused for fields that version 2 has (a job's `slo`, a site's battery, caps): say
+ * so, rather than "check the spelling" of a field spelt right. Judged by the version 2 schema on the
+ * same document: a field it does not refuse is one of its own.
+ */
+const namingVersion2 = (
+  faults: readonly Fault[],
+  v2: ValidateFunction,
+  doc: unknown,
+  what: 'problem' | 'schedule' = 'problem',
+): Fault[] => {
+  if (!faults.some((f) => f.message === NOT_A_FIELD) || doc === null || typeof doc !== 'object') return [...faults];
+  const asV2 = schemaFaults(v2, { ...(doc as object), version: 2 }) ?? [];
+  const refusedByV2 = new Set(asV2.filter((f) => f.message === NOT_A_FIELD).map((f) => f.path));
+  return faults.map((f) =>
+    f.message === NOT_A_FIELD && !refusedByV2.has(f.path)
+      ? { path: f.path, message: `is a field of ${what} version 2: set "version": 2 at the top of the file to use it` }
+      : f,
+  );
+};
+
 /** Checks a parsed JSON document against planning problem version 1 or 2; fills in `commitments: []`. */
 export const validateProblem = (doc: unknown): Validated<PlanningProblem> => {
   const version = (doc as { version?: unknown } | null)?.version;
   if (doc !== null && typeof doc === 'object' && version !== undefined && version !== 1 && version !== 2) {
-    return {
-      ok: false,
-      faults: [
-        {
-          path: '$.version',
-          message: `version ${JSON.stringify(version)} is not supported; this FlexLon reads versions 1 and 2`,
-        },
-      ],
-    };
+    return { ok: false, faults: [{ path: '$.version', message: versionMessage(version) }] };
   }
-  const shape = schemaFaults(version === 2 ? validators().problemV2 : validators().problem, doc);
-  if (shape) return { ok: false, faults: shape };
+  const v = validators();
+  const shape = schemaFaults(version === 2 ? v.problemV2 : v.problem, doc);
+  if (shape) return { ok: false, faults: version === 2 ? shape : namingVersion2(shape, v.problemV2, doc) };
   const raw = doc as Omit<PlanningProblem, 'commitments'> & { commitments?: PlanningProblem['commitments'] };
   const p: PlanningProblem = { ...raw, commitments: raw.commitments ?? [] };
   const out: Fault[] = [];
@@ -254,8 +275,10 @@ export const validateProblem = (doc: unknown): Validated<PlanningProblem> => {
 /** Checks a parsed JSON document against schedule version 1 or 2 (its shape only; `checkSchedule` judges it). */
 export const validateSchedule = (doc: unknown): Validated<Schedule> => {
   const version = (doc as { version?: unknown } | null)?.version;
-  const shape = schemaFaults(version === 2 ? validators().scheduleV2 : validators().schedule, doc);
-  return shape ? { ok: false, faults: shape } : { ok: true, value: doc as Schedule };
+  const v = validators();
+  const shape = schemaFaults(version === 2 ? v.scheduleV2 : v.schedule, doc);
+  if (!shape) return { ok: true, value: doc as Schedule };
+  return { ok: false, faults: version === 2 ? shape : namingVersion2(shape, v.scheduleV2, doc, 'schedule') };
 };
 
 export const faultLines = (faults: readonly Fault[], max = 20): string[] => {

@@ -175,3 +175,31 @@ test('a quantity too large for toFixed still goes out as a DecimalValue, and is 
   assert.match(huge.item?.quantity?.selected?.measure.value ?? '', /^[0-9]{23}$/);
   assert.throws(() => intentToNeed(huge), /wanted-kw must be from 0 to 1000000 kW, got 1e\+23/);
 });
+
+test("an offer's cost parts are sent in pence that add up to its opportunity cost as sent (the rounding's penny in the largest part)", () => {
+  // -1.504 + 0 + 4.767 = 3.263: each rounded alone, -1.50 + 4.77 = 3.27 beside a total of 3.26.
+  const o: FlexOffer = {
+    ...offer('o-pence', 'lon-1', 'GB-London'),
+    opportunityCostGbp: gbp(3.263),
+    costComponents: {
+      energyGbp: gbp(-1.504),
+      latenessGbp: gbp(0),
+      capsGbp: gbp(4.767),
+      batteryGbp: gbp(0),
+      movesGbp: gbp(0),
+    },
+  };
+  const catalog = offersToCatalog('dc.example', 'DC', [o]);
+  const tags = Object.fromEntries(
+    (catalog.providers?.[0]?.items?.[0]?.tags ?? []).flatMap((g) => g.list.map((t) => [t.descriptor.code, t.value])),
+  );
+  assert.equal(tags['opportunity-cost-gbp'], '3.26');
+  assert.deepEqual(
+    [tags['opportunity-cost-energy-gbp'], tags['opportunity-cost-lateness-gbp'], tags['opportunity-cost-caps-gbp']],
+    ['-1.5', '0', '4.76'],
+  );
+  const [back] = catalogToOffers(catalog);
+  const c = back?.offer.costComponents;
+  assert.ok(c);
+  assert.equal(Math.round((c.energyGbp + c.latenessGbp + c.capsGbp + c.batteryGbp + c.movesGbp) * 100), 326);
+});

@@ -3,7 +3,8 @@
 // was printed before "[18:00] window opens").
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { money, penniesAddingUp, stamp, Timeline, windowLabel } from '../../src/cli/demo-events.ts';
+import { money, stamp, Timeline, windowLabel } from '../../src/cli/demo-events.ts';
+import { penniesAddingUp } from '../../src/domain/decimal.ts';
 
 test('a stamp names UTC, the settlement period and, in summer, BST', () => {
   assert.equal(stamp(Date.parse('2023-01-24T18:00:00Z')), '[18:00 SP37]');

@@ -171,6 +171,16 @@ test('an overloaded fleet (offered load 125 % of capacity) gets a checked plan w
     'dearest first',
   );
   assertChecked(p, greedyPlan(p), 'greedy');
+  // A late job left off the list is named with what is wrong with it: unfinished work is not "late by 0 slots".
+  const unfinished = (s.late ?? []).find((l) => l.unservedKwh > 1);
+  assert.ok(unfinished, 'some work is left beyond the horizon');
+  const v = checkSchedule(p, { ...s, late: (s.late ?? []).filter((l) => l.id !== unfinished.id) });
+  assert.ok(
+    v.violations.some((x) =>
+      x.startsWith(`job ${unfinished.id}: ${unfinished.unservedKwh.toFixed(1)} kWh not done within the horizon`),
+    ),
+    v.violations.join('\n'),
+  );
 });
 
 // Random small problems made version 2: each job hard, soft (sometimes already overdue), or soft with

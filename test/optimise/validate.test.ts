@@ -122,3 +122,17 @@ test('a price or intensity beyond any GB value, or an infinite number, is refuse
     JSON.stringify(w.faults),
   );
 });
+
+test('a version 1 file with a version 2 field is told to say version 2, a typo still to check its spelling; a quoted version is named as such', () => {
+  const v2 = doc('examples/problem-overloaded.json') as { jobs: Record<string, unknown>[] };
+  const v1 = { ...v2, version: 1, jobs: v2.jobs.map((j, i) => (i === 0 ? { ...j, sloo: 1 } : j)) };
+  const r = validateProblem(v1);
+  assert.ok(!r.ok);
+  const byPath = new Map(r.faults.map((f) => [f.path, f.message]));
+  assert.match(byPath.get('$.jobs[0].slo') ?? '', /is a field of problem version 2: set "version": 2/);
+  assert.match(byPath.get('$.jobs[0].sloo') ?? '', /check the spelling/);
+  const quoted = validateProblem({ ...v2, version: '2' });
+  assert.deepEqual(!quoted.ok && quoted.faults, [
+    { path: '$.version', message: 'must be the number 2, not the string "2" (write "version": 2, without quotes)' },
+  ]);
+});
