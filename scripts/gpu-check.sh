@@ -20,7 +20,11 @@ METER_QUERY='index,uuid,power.draw,power.limit'
 LIMITS='index,name,power.draw,power.limit,enforced.power.limit,power.default_limit,power.min_limit,power.max_limit'
 
 die() { echo "gpu-check: $2" >&2; exit "$1"; }
-usage() { awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 2; }
+# usage [STATUS]: the comment above, to stdout for --help (exit 0), to stderr after a mistake (exit 2).
+usage() {
+  if [ "${1:-2}" = 0 ]; then awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0"; exit 0; fi
+  awk 'NR > 1 && /^#/ { sub(/^# ?/, ""); print; next } NR > 1 { exit }' "$0" >&2; exit 2
+}
 
 samples=1 cap='' gpu='' restore=0
 while [ $# -gt 0 ]; do
@@ -35,7 +39,7 @@ while [ $# -gt 0 ]; do
       esac
       shift 2 ;;
     --restore) restore=1; shift ;;
-    -h|--help) usage ;;
+    -h|--help) usage 0 ;;
     *) echo "gpu-check: unknown argument: $1" >&2; usage ;;
   esac
 done

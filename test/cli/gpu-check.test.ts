@@ -35,6 +35,16 @@ describe('scripts/gpu-check.sh against the recording nvidia-smi stand-in', () =>
     rmSync(dir, { recursive: true, force: true });
   });
 
+  it('--help prints the usage to stdout and exits 0; an unknown flag prints it to stderr and exits 2', () => {
+    const help = run('--help');
+    assert.equal(help.status, 0, help.err);
+    assert.match(help.out, /^gpu-check\.sh — /);
+    const wrong = run('--bogus');
+    assert.equal(wrong.status, 2);
+    assert.match(wrong.err, /unknown argument: --bogus[\s\S]*gpu-check\.sh — /);
+    assert.equal(wrong.out, '');
+  });
+
   it('a flag given without its value is a usage error that says so, not a silent exit 1', () => {
     for (const flag of ['--samples', '--gpu', '--set-cap']) {
       const r = run(flag);
