@@ -265,3 +265,29 @@ test('fresh lookups are capped over all keys: twenty a second, the rest answered
   await resolver.refresh?.('k25.example', 'k-1', t0 + 1000);
   assert.equal(forgotten.length, 21, 'the next second has room again');
 });
+
+test('refused requests are logged one by one only up to ten in ten seconds, so junk from anyone cannot fill the log', async () => {
+  const lines: string[] = [];
+  const log = {
+    info: (_fields: object, msg?: string) => void lines.push(msg ?? ''),
+    debug: () => {},
+  } as unknown as NonNullable<Parameters<typeof createRegistryService>[0]['log']>;
+  const dir = net.dir;
+  const store = await openSqliteStore(join(dir, `refused-${Date.now()}.db`));
+  const r = await createRegistryService({ store, now: Date.now, policy: OPEN_REGISTRY, log });
+  const url = await listen(r.app);
+  try {
+    for (let i = 0; i < 15; i++) {
+      const res = await fetch(`${url}/subscribe`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: '{}',
+      });
+      assert.ok(res.status >= 400);
+    }
+    assert.equal(lines.filter((l) => l === 'request refused').length, 10);
+  } finally {
+    await r.app.close();
+    await store.close();
+  }
+});

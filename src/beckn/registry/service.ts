@@ -51,6 +51,10 @@ export interface RegistryPolicy {
 export const REGISTRY_YAML: RegistryPolicy = { onboarding: 'challenge', lookup: 'signed' };
 export const OPEN_REGISTRY: RegistryPolicy = { onboarding: 'open', lookup: 'open' };
 
+/** Refused requests logged one by one in each window; the rest are counted (createRegistryService). */
+export const REFUSED_LOGGED = 10;
+export const REFUSED_WINDOW_MS = 10_000;
+
 /** What GET /keys publishes: the registry's signing key (on_subscribe) and its encryption key (challenge). */
 export interface RegistryKeys {
   readonly subscriber_id: string;
@@ -125,6 +129,25 @@ export const createRegistryService = async (o: RegistryServiceOptions): Promise<
     encr_public_key: encryption.publicKeyBase64,
   };
   const running = new Set<Promise<void>>();
+  // Refused requests come from anyone (unsigned junk needs no key): at most REFUSED_LOGGED of them
+  // are logged one by one in each REFUSED_WINDOW_MS, the rest counted in one line when the next
+  // window opens, so that they cannot fill the log.
+  let refusedWindow = { from: -Infinity, logged: 0, skipped: 0 };
+  const logRefused = (fields: Record<string, unknown>): void => {
+    const t = Date.now();
+    if (t - refusedWindow.from >= REFUSED_WINDOW_MS) {
+      if (refusedWindow.skipped > 0)
+        o.log?.info(
+          { skipped: refusedWindow.skipped, windowSeconds: REFUSED_WINDOW_MS / 1000 },
+          'more requests refused than logged one by one',
+        );
+      refusedWindow = { from: t, logged: 0, skipped: 0 };
+    }
+    if (refusedWindow.logged < REFUSED_LOGGED) {
+      refusedWindow.logged += 1;
+      o.log?.info(fields, 'request refused');
+    } else refusedWindow.skipped += 1;
+  };
   const app = Fastify({ logger: false });
   useRawJsonBody(app, 256 * 1024);
   const fail = (
@@ -132,7 +155,7 @@ export const createRegistryService = async (o: RegistryServiceOptions): Promise<
     e: unknown,
   ) => {
     const n = toNack(e);
-    o.log?.info({ http: n.http, error: asFlexError(e).message }, 'request refused');
+    logRefused({ http: n.http, error: asFlexError(e).message });
     // BECKN-006 Step 2 item 7: a refused signature gets 401 with WWW-Authenticate.
     if (n.http === 401)
       reply.header('WWW-Authenticate', `Signature realm="${signer.subscriberId}",headers="(created) (expires) digest"`);
