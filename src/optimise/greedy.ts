@@ -2,6 +2,7 @@
 // its window that still have room (a non-preemptible job as one contiguous run at full power).
 // Batteries are left idle. If the carbon cap is broken it re-plans with rising carbon prices. It
 // never claims optimality; its lower bound is the cheapest price in each job's window.
+import { decimal } from '../domain/decimal.ts';
 import type { JobSpec, PlanningProblem, Schedule, SiteSpec } from '../domain/planning.ts';
 import { infeasible } from '../domain/planning.ts';
 import { checkSchedule, costFields } from './check.ts';
@@ -216,7 +217,7 @@ export const provablyInfeasible = (problem: PlanningProblem): string | undefined
     if (mayLeaveUnserved(problem, j)) continue;
     const window = Math.max(0, runEnd(problem, j) - j.releaseSlot);
     if (j.maxPowerKw * window * h + 1e-9 < j.energyKwh)
-      return `job ${j.id}: needs ${j.energyKwh} kWh but can run at most ${j.maxPowerKw} kW for ${window} slots (${(j.maxPowerKw * window * h).toFixed(3)} kWh in slots [${j.releaseSlot}, ${runEnd(problem, j)}) at ${j.sites.join(', ')})`;
+      return `job ${j.id}: needs ${j.energyKwh} kWh but can run at most ${j.maxPowerKw} kW for ${window} slots (${decimal(j.maxPowerKw * window * h, 3)} kWh in slots [${j.releaseSlot}, ${runEnd(problem, j)}) at ${j.sites.join(', ')})`;
   }
   return undefined;
 };

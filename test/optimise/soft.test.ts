@@ -270,7 +270,7 @@ test('a hard job that cannot fit makes the problem infeasible, naming it', async
   assert.equal(s.status, 'infeasible');
   assert.match(
     s.reason ?? '',
-    /job inference: needs 300 kWh but can run at most 100 kW for 2 slots \(200\.000 kWh in slots \[0, 2\) at lon\)/,
+    /job inference: needs 300 kWh but can run at most 100 kW for 2 slots \(200 kWh in slots \[0, 2\) at lon\)/,
   );
   const q = tiny([
     {
